@@ -1,0 +1,215 @@
+// Command peer is the go-libp2p interop peer for weft.
+//
+// Two modes:
+//   - transport-interop (env vars, see ../CONTRACT.md): when no argument starting with "--" is given;
+//   - perf CLI (libp2p test-plans perf contract): when the first argument starts with "--".
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
+	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	"github.com/libp2p/go-libp2p/p2p/transport/websocket"
+	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
+	"github.com/redis/go-redis/v9"
+)
+
+func main() {
+	log.SetOutput(os.Stderr)
+	log.SetFlags(log.Ltime | log.Lmicroseconds)
+	log.SetPrefix("[go-peer] ")
+	if len(os.Args) > 1 && strings.HasPrefix(os.Args[1], "--") {
+		os.Exit(perfCLI(os.Args[1:]))
+	}
+	os.Exit(interop())
+}
+
+// fail prints one line to stderr and exits 1.
+func fail(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "[go-peer] error: "+format+"\n", args...)
+	os.Exit(1)
+}
+
+// newHost builds a libp2p host with exactly TCP + WebSocket, Noise, yamux.
+// The resource manager is disabled so that the interop load (64 concurrent 1 MiB
+// streams, 64 MiB perf) is never throttled by default limits.
+func newHost(priv crypto.PrivKey, listen ...ma.Multiaddr) (host.Host, error) {
+	opts := []libp2p.Option{
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Transport(websocket.New),
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.ResourceManager(&network.NullResourceManager{}),
+	}
+	if len(listen) > 0 {
+		opts = append(opts, libp2p.ListenAddrs(listen...))
+	} else {
+		opts = append(opts, libp2p.NoListenAddrs)
+	}
+	if priv != nil {
+		opts = append(opts, libp2p.Identity(priv))
+	}
+	return libp2p.New(opts...)
+}
+
+func listenAddr(ip, transport string, port int) (ma.Multiaddr, error) {
+	s := fmt.Sprintf("/ip4/%s/tcp/%d", ip, port)
+	if transport == "ws" {
+		s += "/ws"
+	}
+	return ma.NewMultiaddr(s)
+}
+
+// publishedAddr picks the address to publish: the bound address itself when ip is concrete
+// (loopback included), or a non-loopback IPv4 interface address when bound to 0.0.0.0.
+func publishedAddr(h host.Host) (ma.Multiaddr, error) {
+	for _, a := range h.Network().ListenAddresses() {
+		ipStr, err := a.ValueForProtocol(ma.P_IP4)
+		if err != nil {
+			continue
+		}
+		if ipStr != "0.0.0.0" {
+			return a, nil
+		}
+		ifaces, err := manet.InterfaceMultiaddrs()
+		if err != nil {
+			return nil, err
+		}
+		for _, ia := range ifaces {
+			v, err := ia.ValueForProtocol(ma.P_IP4)
+			if err != nil || manet.IsIPLoopback(ia) {
+				continue
+			}
+			return ma.NewMultiaddr(strings.Replace(a.String(), "/ip4/0.0.0.0/", "/ip4/"+v+"/", 1))
+		}
+		return nil, fmt.Errorf("bound to 0.0.0.0 but no non-loopback IPv4 interface found")
+	}
+	return nil, fmt.Errorf("no IPv4 listen address")
+}
+
+type config struct {
+	transport, scenario, ip, redisAddr string
+	isDialer                           bool
+	timeout                            time.Duration
+}
+
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func loadConfig() config {
+	var c config
+	c.transport = env("transport", "")
+	switch c.transport {
+	case "tcp", "ws":
+	default:
+		fail("unsupported transport %q (want tcp or ws)", c.transport)
+	}
+	if m := env("muxer", ""); m != "yamux" {
+		fail("unsupported muxer %q (want yamux)", m)
+	}
+	if s := env("security", ""); s != "noise" {
+		fail("unsupported security %q (want noise)", s)
+	}
+	c.scenario = env("scenario", "ping")
+	switch c.scenario {
+	case "ping", "identify", "streams", "perf", "ping-load":
+	default:
+		fail("unsupported scenario %q", c.scenario)
+	}
+	switch d := env("is_dialer", ""); d {
+	case "true":
+		c.isDialer = true
+	case "false":
+	default:
+		fail("is_dialer must be true or false, got %q", d)
+	}
+	c.ip = env("ip", "0.0.0.0")
+	if net.ParseIP(c.ip) == nil || net.ParseIP(c.ip).To4() == nil {
+		fail("ip must be an IPv4 address, got %q", c.ip)
+	}
+	c.redisAddr = env("redis_addr", "redis:6379")
+	secs, err := strconv.Atoi(env("test_timeout_seconds", "180"))
+	if err != nil || secs <= 0 {
+		fail("bad test_timeout_seconds")
+	}
+	c.timeout = time.Duration(secs) * time.Second
+	return c
+}
+
+func interop() int {
+	cfg := loadConfig()
+	time.AfterFunc(cfg.timeout, func() {
+		fail("test timeout (%s) reached", cfg.timeout)
+	})
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: cfg.redisAddr, DisableIdentity: true})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := rdb.Ping(ctx).Err()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			fail("redis %s not reachable: %v", cfg.redisAddr, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	// Both roles listen on the selected transport (the dialer too, so that its identify
+	// carries listen addresses and a non-empty signed peer record).
+	la, err := listenAddr(cfg.ip, cfg.transport, 0)
+	if err != nil {
+		fail("listen addr: %v", err)
+	}
+	h, err := newHost(nil, la)
+	if err != nil {
+		fail("creating host: %v", err)
+	}
+	log.Printf("peer id %s, role dialer=%v, transport=%s, scenario=%s", h.ID(), cfg.isDialer, cfg.transport, cfg.scenario)
+
+	if cfg.isDialer {
+		if err := runDialer(ctx, cfg, h, rdb); err != nil {
+			fail("%v", err)
+		}
+		return 0
+	}
+	runListener(ctx, cfg, h, rdb)
+	return 0
+}
+
+func jsonLine(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func mustPeerFromAddr(s string) (peer.AddrInfo, ma.Multiaddr) {
+	m, err := ma.NewMultiaddr(strings.TrimSpace(s))
+	if err != nil {
+		fail("bad listener address %q: %v", s, err)
+	}
+	ai, err := peer.AddrInfoFromP2pAddr(m)
+	if err != nil {
+		fail("listener address %q has no /p2p: %v", s, err)
+	}
+	return *ai, ai.Addrs[0]
+}

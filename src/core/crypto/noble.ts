@@ -1,0 +1,42 @@
+/** The pure-JS crypto provider (@noble/*): the default, and the only one in browsers. */
+import { ed25519, x25519 } from '@noble/curves/ed25519.js'
+import { sha256 } from '@noble/hashes/sha2.js'
+import { hmac } from '@noble/hashes/hmac.js'
+import { hkdf } from '@noble/hashes/hkdf.js'
+import { chacha20poly1305 } from '@noble/ciphers/chacha.js'
+import type { CryptoProvider } from './provider.js'
+
+function randomBytes(n: number): Uint8Array {
+  const out = new Uint8Array(n)
+  // getRandomValues fills at most 65536 bytes per call
+  for (let off = 0; off < n; off += 65536) globalThis.crypto.getRandomValues(out.subarray(off, Math.min(n, off + 65536)))
+  return out
+}
+
+export const nobleCrypto: CryptoProvider = {
+  name: 'noble',
+  randomBytes,
+  sha256: (data) => sha256(data),
+  hmacSha256: (key, data) => hmac(sha256, key, data),
+  hkdfSha256: (ikm, salt, info, length) => hkdf(sha256, ikm, salt, info, length),
+  x25519PublicKey: (priv) => x25519.getPublicKey(priv),
+  x25519SharedSecret: (priv, pub) => x25519.getSharedSecret(priv, pub),
+  ed25519PublicKey: (seed) => ed25519.getPublicKey(seed),
+  ed25519Sign: (seed, msg) => ed25519.sign(msg, seed),
+  ed25519Verify: (pub, msg, sig) => {
+    try {
+      // zip215: false = RFC 8032 strict encodings, which is what OpenSSL (node:crypto) checks
+      return ed25519.verify(sig, msg, pub, { zip215: false })
+    } catch {
+      return false
+    }
+  },
+  chachaSeal: (key, nonce, pt, ad) => chacha20poly1305(key, nonce, ad).encrypt(pt),
+  chachaOpen: (key, nonce, ct, ad) => {
+    try {
+      return chacha20poly1305(key, nonce, ad).decrypt(ct)
+    } catch {
+      return undefined
+    }
+  },
+}

@@ -1,0 +1,48 @@
+/**
+ * The crypto provider: every cryptographic primitive weft needs, behind one small interface.
+ *
+ * Cores receive a provider instead of importing a library, so they stay pure and run anywhere.
+ * Two implementations: `nobleCrypto` (pure JS, @noble/*; the default and what browsers get) and
+ * `nodeCrypto` (`weft/crypto/node`, node:crypto, many times faster for ChaCha20-Poly1305,
+ * X25519 and Ed25519). A property test proves they agree on random inputs and on each other's
+ * outputs.
+ *
+ * All keys are raw bytes: X25519 and Ed25519 private keys are 32-byte seeds, public keys 32 bytes.
+ */
+export interface CryptoProvider {
+  readonly name: string
+
+  randomBytes(n: number): Uint8Array
+
+  sha256(data: Uint8Array): Uint8Array
+  hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array
+  /** RFC 5869 HKDF-SHA256. Noise's HKDF(ck, ikm, n) is this with salt = ck, empty info, length 32n. */
+  hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array
+
+  x25519PublicKey(privateKey: Uint8Array): Uint8Array
+  /** Throws when the result is all zero (a low-order public key): callers map that to a ProtocolError. */
+  x25519SharedSecret(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array
+
+  ed25519PublicKey(seed: Uint8Array): Uint8Array
+  ed25519Sign(seed: Uint8Array, message: Uint8Array): Uint8Array
+  /** RFC 8032 verification; false (never an exception) for any malformed key or signature. */
+  ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean
+
+  /** ChaCha20-Poly1305 (RFC 8439, 12-byte nonce); returns ciphertext || 16-byte tag. */
+  chachaSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad: Uint8Array): Uint8Array
+  /** Returns the plaintext, or undefined when authentication fails. */
+  chachaOpen(key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, ad: Uint8Array): Uint8Array | undefined
+
+  /**
+   * Optional: signature verification for the non-Ed25519 libp2p key types (peer-ids spec).
+   * `key` is the key protobuf's Data field (RSA and ECDSA: DER SPKI; Secp256k1: 33-byte compressed
+   * point); signatures are over SHA-256 of the message (RSA PKCS#1 v1.5, ECDSA DER-encoded).
+   * Absent or returning undefined = this platform cannot verify that type (an explicit error upstream).
+   * Kept off the default browser provider so Ed25519-only bundles pay nothing for these curves.
+   */
+  verifyOther?(type: OtherKeyType, key: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean | undefined
+}
+
+export type OtherKeyType = 'RSA' | 'Secp256k1' | 'ECDSA'
+
+export const CHACHA_TAG_LENGTH = 16
