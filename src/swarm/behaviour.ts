@@ -1,0 +1,105 @@
+/**
+ * The behaviour contract: how protocols such as ping, identify, kad and gossipsub plug into the swarm.
+ *
+ * A behaviour is a pure state machine, like every core in weft. The swarm feeds it `BehaviourInput`s
+ * (connections opening and closing, streams opening, stream bytes) and drains its `BehaviourAction`s
+ * (dial, open a stream, write, close, emit an event to the user) until none makes progress.
+ * Time is an input; randomness is handed in at construction (`random`).
+ *
+ * Call order (the swarm guarantees it):
+ * 1. `handle(now, input)` for every input, in the order things happened;
+ * 2. then `pollAction()` until undefined;
+ * 3. then `pollTimeout()`; when that deadline passes, `handleTimeout(now)` and drain again.
+ *
+ * Streams: behaviours see negotiated streams as byte streams identified by a `StreamRef`. Bytes are
+ * delivered in `stream-data` inputs and the swarm counts them as consumed as soon as `handle` returns,
+ * so a behaviour that buffers must bound its buffer itself (identify caps its message, ping its 32
+ * bytes). Every action that completes later carries a `requestId` chosen by the behaviour; the result
+ * input carries the same id.
+ */
+import type { Millis } from '../core/byte-machine.js'
+import type { Multiaddr } from '../multiaddr/index.js'
+import type { PeerId, PublicKey } from '../peer-id/index.js'
+
+/** A connection's identity and addresses, as the swarm knows them. */
+export interface ConnectionInfo {
+  /** Unique per swarm, never reused. */
+  readonly id: number
+  readonly peer: PeerId
+  readonly remotePublicKey: PublicKey
+  /** The remote's address as seen from here (for identify's observedAddr). */
+  readonly remoteAddr: Multiaddr
+  readonly localAddr: Multiaddr | undefined
+  readonly direction: 'inbound' | 'outbound'
+}
+
+/** One stream on one connection. */
+export interface StreamRef {
+  readonly connection: number
+  readonly stream: number
+}
+
+export type BehaviourInput =
+  /** The swarm's own information; sent once before any connection, and again whenever it changes. */
+  | { type: 'local-info'; listenAddrs: readonly Multiaddr[]; protocols: readonly string[] }
+  | { type: 'connection-established'; connection: ConnectionInfo }
+  | { type: 'connection-closed'; connection: ConnectionInfo }
+  /** A `dial` action failed (requestId from the action). */
+  | { type: 'dial-failed'; requestId: number; error: Error }
+  /** A `dial` action succeeded or joined an existing connection. */
+  | { type: 'dial-succeeded'; requestId: number; connection: ConnectionInfo }
+  /**
+   * A stream negotiated one of this behaviour's protocols: inbound (the remote opened it; requestId
+   * undefined) or outbound (our `open-stream` action with that requestId).
+   */
+  | { type: 'stream-opened'; stream: StreamRef; protocol: string; direction: 'inbound' | 'outbound'; connection: ConnectionInfo; requestId?: number }
+  /** An `open-stream` action failed: no connection, the remote refused every protocol, a reset... */
+  | { type: 'stream-open-failed'; requestId: number; error: Error }
+  | { type: 'stream-data'; stream: StreamRef; data: Uint8Array }
+  /** The remote closed its write side. */
+  | { type: 'stream-eof'; stream: StreamRef }
+  /** The stream was reset (by the remote, or because its connection died). */
+  | { type: 'stream-reset'; stream: StreamRef }
+  /** Both sides done; the ref is dead from now on. */
+  | { type: 'stream-closed'; stream: StreamRef }
+
+export type BehaviourAction<Ev> =
+  /** Dial a peer: by its known addresses (peer store) or the given ones. */
+  | { type: 'dial'; requestId: number; peer?: PeerId; addrs?: readonly Multiaddr[] }
+  /** Open a stream to `peer` (on `connection` if given, else any connection, dialing if needed). */
+  | { type: 'open-stream'; requestId: number; peer: PeerId; protocols: readonly string[]; connection?: number }
+  | { type: 'write'; stream: StreamRef; data: Uint8Array }
+  | { type: 'close-write'; stream: StreamRef }
+  | { type: 'reset'; stream: StreamRef }
+  | { type: 'close-connection'; connection: number }
+  /** Facts for the peer store, learned by a protocol (identify). */
+  | { type: 'peer-info'; peer: PeerId; info: PeerInfoUpdate }
+  /** Something for the user: surfaces as `{ from: <behaviour name>, event }`. */
+  | { type: 'event'; event: Ev }
+
+export interface PeerInfoUpdate {
+  addrs?: readonly Multiaddr[]
+  protocols?: readonly string[]
+  publicKey?: PublicKey
+  agentVersion?: string
+  protocolVersion?: string
+}
+
+export interface Behaviour<Ev> {
+  /** Inbound protocols this behaviour serves; the swarm routes them here. */
+  readonly protocols: readonly string[]
+  handle(now: Millis, input: BehaviourInput): void
+  handleTimeout(now: Millis): void
+  pollAction(): BehaviourAction<Ev> | undefined
+  pollTimeout(): Millis | undefined
+}
+
+/** Same ref (streams are compared by value). */
+export function sameStream(a: StreamRef, b: StreamRef): boolean {
+  return a.connection === b.connection && a.stream === b.stream
+}
+
+/** A stable string key for maps keyed by stream. */
+export function streamKey(s: StreamRef): string {
+  return `${s.connection}/${s.stream}`
+}

@@ -1,0 +1,88 @@
+/**
+ * Keeps the architecture true (ARCHITECTURE.md §1, §2):
+ * - protocol cores are pure: no clock, timer, Math.random, Buffer, process or node: import outside
+ *   the IO edge (src/io, src/node.ts, src/cli);
+ * - imports go one way: core <- multiaddr <- peer-id <- {multistream, noise, yamux} <- connection <-
+ *   swarm <- behaviours <- node/browser/cli; io depends only on core, multiaddr and peer-id;
+ * - a folder imports another folder only through its index.ts (core's primitives excepted).
+ */
+import { readdirSync, readFileSync } from 'node:fs'
+import { join, relative } from 'node:path'
+import { expect, test } from 'vitest'
+
+const SRC = new URL('../src/', import.meta.url).pathname
+
+function files(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = join(dir, e.name)
+    return e.isDirectory() ? files(p) : e.name.endsWith('.ts') ? [p] : []
+  })
+}
+
+const BEHAVIOURS = ['ping', 'identify', 'perf', 'kad', 'gossipsub', 'autonat', 'relay', 'dcutr', 'mdns', 'request-response']
+const RANK: Record<string, number> = {
+  core: 0, multiaddr: 1, 'peer-id': 2, multistream: 3, noise: 3, yamux: 3, connection: 4, swarm: 5,
+  ...Object.fromEntries(BEHAVIOURS.map((b) => [b, 6])), io: 7, edge: 8,
+}
+
+/** The module a file belongs to: its top folder under src/, or 'edge' for entry points and the CLI. */
+function moduleOf(rel: string): string {
+  const top = rel.split('/')[0]!
+  if (!rel.includes('/')) return 'edge' // src/index.ts, src/node.ts, src/browser.ts
+  if (top === 'cli') return 'edge'
+  return top
+}
+
+const IMPURE: Array<[RegExp, string]> = [
+  [/\bDate\.now\s*\(/, 'Date.now'],
+  [/\bnew Date\s*\(/, 'new Date'],
+  [/\bperformance\.now\s*\(/, 'performance.now'],
+  [/\bset(Timeout|Interval|Immediate)\s*\(/, 'timer'],
+  [/\bMath\.random\s*\(/, 'Math.random'],
+  [/\bBuffer\b/, 'Buffer'],
+  [/\bprocess\./, 'process'],
+  [/from\s+['"]node:/, 'node: import'],
+  [/import\s*\(\s*['"]node:/, 'node: import'],
+]
+
+function stripComments(src: string): string {
+  return src.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`])\/\/.*$/gm, '$1')
+}
+
+test('protocol cores are pure', () => {
+  const offences: string[] = []
+  for (const f of files(SRC)) {
+    const rel = relative(SRC, f)
+    const mod = moduleOf(rel)
+    if (mod === 'io' || mod === 'edge') continue
+    const code = stripComments(readFileSync(f, 'utf8'))
+    for (const [re, what] of IMPURE) if (re.test(code)) offences.push(`${rel}: ${what}`)
+  }
+  expect(offences).toEqual([])
+})
+
+test('imports follow the dependency direction, through index.ts', () => {
+  const offences: string[] = []
+  for (const f of files(SRC)) {
+    const rel = relative(SRC, f)
+    const mod = moduleOf(rel)
+    const code = stripComments(readFileSync(f, 'utf8'))
+    for (const m of code.matchAll(/(?:from|import)\s*\(?\s*['"](\.[^'"]+)['"]/g)) {
+      const target = relative(SRC, join(f, '..', m[1]!))
+      const tmod = moduleOf(target)
+      if (tmod === mod) continue
+      const rank = RANK[mod]
+      const trank = RANK[tmod]
+      if (rank === undefined || trank === undefined) {
+        offences.push(`${rel}: unknown module ${rank === undefined ? mod : tmod} (add it to RANK)`)
+        continue
+      }
+      if (mod === 'io' && !['core', 'multiaddr', 'peer-id'].includes(tmod)) offences.push(`${rel} -> ${target}: io depends only on core, multiaddr, peer-id`)
+      else if (trank >= rank && mod !== 'io') offences.push(`${rel} -> ${target}: against the dependency direction`)
+      if (tmod !== 'core' && !target.endsWith('/index.js') && !target.endsWith('/index.ts') && !target.startsWith('io/') && mod !== 'edge') {
+        offences.push(`${rel} -> ${target}: import another module through its index.ts`)
+      }
+    }
+  }
+  expect(offences).toEqual([])
+})
