@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	ma "github.com/multiformats/go-multiaddr"
+	"github.com/redis/go-redis/v9"
+)
+
+const streamsTimeout = 60 * time.Second
+
+type listener struct {
+	h        host.Host
+	rdb      *redis.Client
+	once     sync.Once
+	scenario string
+
+	echoes    atomic.Int64
+	resetSeen atomic.Bool
+}
+
+// push sends the listener result once.
+func (l *listener) push(err error) {
+	l.once.Do(func() {
+		res := `{"ok":true}`
+		if err != nil {
+			msg := strings.ReplaceAll(err.Error(), "\n", " ")
+			res = jsonLine(struct {
+				OK    bool   `json:"ok"`
+				Error string `json:"error"`
+			}{false, msg})
+			log.Printf("listener result: FAIL: %s", msg)
+		} else {
+			log.Printf("listener result: ok")
+		}
+		if e := l.rdb.RPush(context.Background(), "listenerResult", res).Err(); e != nil {
+			log.Printf("RPUSH listenerResult: %v", e)
+		}
+	})
+}
+
+func runListener(ctx context.Context, cfg config, h host.Host, rdb *redis.Client) {
+	l := &listener{h: h, rdb: rdb, scenario: cfg.scenario}
+	h.SetStreamHandler(echoProto, l.handleEcho)
+	h.SetStreamHandler(resetProto, l.handleReset)
+	h.SetStreamHandler(perfProto, l.handlePerf)
+
+	sub, err := h.EventBus().Subscribe(new(event.EvtPeerIdentificationCompleted), eventbusBuf)
+	if err != nil {
+		fail("subscribe: %v", err)
+	}
+	firstConn := make(chan network.Conn, 1)
+	h.Network().Notify(&network.NotifyBundle{ConnectedF: func(_ network.Network, c network.Conn) {
+		select {
+		case firstConn <- c:
+		default:
+		}
+	}})
+
+	addr, err := publishedAddr(h)
+	if err != nil {
+		fail("%v", err)
+	}
+	full := addr.Encapsulate(ma.StringCast("/p2p/" + h.ID().String()))
+	if err := rdb.RPush(ctx, "listenerAddr", full.String()).Err(); err != nil {
+		fail("RPUSH listenerAddr: %v", err)
+	}
+	log.Printf("listening on %v, published %s", h.Network().ListenAddresses(), full)
+
+	switch cfg.scenario {
+	case "identify":
+		c := <-firstConn
+		raw := startRawIdentify(ctx, h, c.RemotePeer())
+		ev, err := waitIdentify(ctx, sub, c.RemotePeer(), identifyWait)
+		if err == nil {
+			err = checkIdentify(h, ev, nil, raw)
+		}
+		l.push(err)
+	case "streams":
+		<-firstConn
+		go func() {
+			time.Sleep(streamsTimeout)
+			l.push(fmt.Errorf("timeout: %d/%d echoes completed, reset seen on echo stream: %v",
+				l.echoes.Load(), echoStreams, l.resetSeen.Load()))
+		}()
+	}
+	sub.Close()
+	select {} // serve until killed (or the test timeout fires)
+}
+
+func (l *listener) checkStreamsDone() {
+	if l.echoes.Load() >= echoStreams && l.resetSeen.Load() {
+		l.push(nil)
+	}
+}
+
+func (l *listener) handleEcho(s network.Stream) {
+	data, err := io.ReadAll(s)
+	if err != nil {
+		s.Reset()
+		if isStreamReset(err) {
+			log.Printf("echo: stream reset by remote after %d bytes (%v)", len(data), err)
+			l.resetSeen.Store(true)
+			l.checkStreamsDone()
+			return
+		}
+		log.Printf("echo: read failed: %v", err)
+		if l.scenario == "streams" {
+			l.push(fmt.Errorf("echo read failed (not a reset): %v", err))
+		}
+		return
+	}
+	if _, err := s.Write(data); err != nil {
+		s.Reset()
+		log.Printf("echo: write failed: %v", err)
+		if l.scenario == "streams" {
+			l.push(fmt.Errorf("echo write failed: %v", err))
+		}
+		return
+	}
+	if err := s.Close(); err != nil {
+		log.Printf("echo: close failed: %v", err)
+		if l.scenario == "streams" {
+			l.push(fmt.Errorf("echo close failed: %v", err))
+		}
+		return
+	}
+	n := l.echoes.Add(1)
+	if n == echoStreams {
+		log.Printf("echo: %d echoes completed", n)
+	}
+	l.checkStreamsDone()
+}
+
+func (l *listener) handleReset(s network.Stream) {
+	var b [1]byte
+	if _, err := io.ReadFull(s, b[:]); err != nil {
+		log.Printf("reset: read failed: %v", err)
+	}
+	s.Reset()
+}
+
+func (l *listener) handlePerf(s network.Stream) {
+	t0 := time.Now()
+	recv, sent, err := perfServe(s)
+	if err != nil {
+		log.Printf("perf: stream failed: %v (received %d, sent %d)", err, recv, sent)
+		if l.scenario == "perf" || l.scenario == "ping-load" {
+			l.push(fmt.Errorf("perf stream failed after receiving %d bytes: %v", recv, err))
+		}
+		return
+	}
+	log.Printf("perf: received %d, sent %d in %s", recv, sent, time.Since(t0))
+	if l.scenario == "perf" || l.scenario == "ping-load" {
+		if recv != perfBytes {
+			l.push(fmt.Errorf("perf: received %d bytes, want %d", recv, perfBytes))
+		} else {
+			l.push(nil)
+		}
+	}
+}
