@@ -3,7 +3,7 @@
  * Used by the Node entry point (`weft/node`); it lives in io/ because it touches a `node:` module.
  */
 import * as nc from 'node:crypto'
-import type { CryptoProvider } from '../core/crypto/provider.js'
+import type { CryptoProvider, OtherKeyType } from '../core/crypto/provider.js'
 
 // DER prefixes that wrap a raw 32-byte key (RFC 8410): PKCS#8 private, SPKI public.
 const X25519_PKCS8 = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20])
@@ -32,6 +32,43 @@ function plain(b: Uint8Array): Uint8Array {
   const out = new Uint8Array(b.length)
   out.set(b)
   return out
+}
+
+// SubjectPublicKeyInfo prefix for an uncompressed secp256k1 point (id-ecPublicKey, curve 1.3.132.0.10,
+// BIT STRING of 66 bytes: 0 unused bits + 65-byte point).
+const SECP256K1_SPKI_PREFIX = Uint8Array.from([
+  0x30, 0x56, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a, 0x03, 0x42, 0x00,
+])
+
+/** The peer-ids spec's non-Ed25519 key types: a DER SPKI public key object for OpenSSL. */
+function otherPublicKey(type: OtherKeyType, key: Uint8Array): nc.KeyObject {
+  if (type === 'Secp256k1') {
+    // Data is a 33-byte compressed point; OpenSSL wants SPKI, so decompress (throws on an invalid point)
+    if (key.length !== 33) throw new RangeError('Secp256k1 public key must be 33 bytes')
+    const point = nc.ECDH.convertKey(key, 'secp256k1', undefined, undefined, 'uncompressed') as Buffer
+    const der = Buffer.allocUnsafe(SECP256K1_SPKI_PREFIX.length + point.length)
+    der.set(SECP256K1_SPKI_PREFIX, 0)
+    der.set(point, SECP256K1_SPKI_PREFIX.length)
+    return nc.createPublicKey({ key: der, format: 'der', type: 'spki' })
+  }
+  const k = nc.createPublicKey({ key: Buffer.from(key.buffer, key.byteOffset, key.byteLength), format: 'der', type: 'spki' })
+  const kind = k.asymmetricKeyType
+  if (type === 'RSA' ? kind !== 'rsa' : kind !== 'ec') throw new RangeError(`${type} Data holds a ${String(kind)} key`)
+  return k
+}
+
+/**
+ * RSA (PKCS#1 v1.5), ECDSA (any curve OpenSSL knows; DER signature) and Secp256k1 (DER signature), all
+ * over SHA-256 of the message. False for any malformed key or signature, never an exception.
+ */
+function verifyOther(type: OtherKeyType, key: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean | undefined {
+  if (type !== 'RSA' && type !== 'ECDSA' && type !== 'Secp256k1') return undefined
+  try {
+    const k = otherPublicKey(type, key)
+    return nc.verify('sha256', message, type === 'RSA' ? { key: k, padding: nc.constants.RSA_PKCS1_PADDING } : { key: k, dsaEncoding: 'der' }, signature)
+  } catch {
+    return false
+  }
 }
 
 export const nodeCrypto: CryptoProvider = {
@@ -82,4 +119,28 @@ export const nodeCrypto: CryptoProvider = {
       return undefined
     }
   },
+  chachaSealInto: (key, nonce, pt, ad, output, offset) => {
+    const c = nc.createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 })
+    c.setAAD(ad, { plaintextLength: pt.length })
+    const body = c.update(pt)
+    output.set(body, offset)
+    const fin = c.final()
+    if (fin.length > 0) output.set(fin, offset + body.length)
+    output.set(c.getAuthTag(), offset + pt.length)
+  },
+  chachaOpenInto: (key, nonce, ct, ad, output, offset) => {
+    if (ct.length < 16) return false
+    try {
+      const d = nc.createDecipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 })
+      d.setAAD(ad, { plaintextLength: ct.length - 16 })
+      d.setAuthTag(ct.subarray(ct.length - 16))
+      const body = d.update(ct.subarray(0, ct.length - 16))
+      output.set(body, offset)
+      d.final()
+      return true
+    } catch {
+      return false
+    }
+  },
+  verifyOther,
 }

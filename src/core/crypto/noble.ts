@@ -39,4 +39,16 @@ export const nobleCrypto: CryptoProvider = {
       return undefined
     }
   },
+  chachaSealInto: (key, nonce, pt, ad, output, offset) => {
+    chacha20poly1305(key, nonce, ad).encrypt(pt, output.subarray(offset, offset + pt.length + 16))
+  },
+  chachaOpenInto: (key, nonce, ct, ad, output, offset) => {
+    if (ct.length < 16) return false
+    try {
+      chacha20poly1305(key, nonce, ad).decrypt(ct, output.subarray(offset, offset + ct.length - 16))
+      return true
+    } catch {
+      return false
+    }
+  },
 }

@@ -32,6 +32,20 @@ export interface CryptoProvider {
   chachaSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad: Uint8Array): Uint8Array
   /** Returns the plaintext, or undefined when authentication fails. */
   chachaOpen(key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, ad: Uint8Array): Uint8Array | undefined
+  /**
+   * Optional fast path of `chachaSeal`: writes ciphertext || tag into
+   * `output[offset .. offset + plaintext.length + 16)` instead of allocating (Noise transport frames are
+   * encrypted straight into the outgoing buffer, after their length prefix). `plaintext` must not
+   * overlap that range.
+   */
+  chachaSealInto?(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad: Uint8Array, output: Uint8Array, offset: number): void
+  /**
+   * Optional fast path of `chachaOpen`: writes the plaintext into
+   * `output[offset .. offset + ciphertext.length - 16)`. Returns false when authentication fails; the
+   * contents of that output range are then unspecified (they may hold unauthenticated bytes) and must
+   * not be used.
+   */
+  chachaOpenInto?(key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, ad: Uint8Array, output: Uint8Array, offset: number): boolean
 
   /**
    * Optional: signature verification for the non-Ed25519 libp2p key types (peer-ids spec).

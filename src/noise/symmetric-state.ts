@@ -1,0 +1,213 @@
+/**
+ * Noise `CipherState` and `SymmetricState` (Noise Protocol Framework rev 34, §5.1 and §5.2), for the
+ * cipher suite `25519_ChaChaPoly_SHA256` (HASHLEN = 32).
+ *
+ * CipherState holds `k` (a 32-byte key, or empty) and `n` (a 64-bit nonce). The ChaChaPoly nonce is
+ * 32 bits of zeros followed by n as a little-endian 64-bit integer (§12.3). `n = 2^64-1` is reserved:
+ * once incrementing n reaches it, EncryptWithAd / DecryptWithAd signal an error (here:
+ * 'noise/nonce-exhausted') and the session must end.
+ *
+ * SymmetricState holds a CipherState plus `ck` (chaining key) and `h` (handshake hash), and provides
+ * MixKey, MixHash, EncryptAndHash, DecryptAndHash and Split. Noise's HKDF(ck, ikm, n) is RFC 5869
+ * HKDF-SHA256 with salt = ck, empty info and 32n output bytes (which is exactly what §4.3 defines).
+ * MixKeyAndHash (pre-shared keys) is not needed by XX and is left out.
+ */
+import type { CryptoProvider } from '../core/crypto/provider.js'
+import { CHACHA_TAG_LENGTH } from '../core/crypto/provider.js'
+import { UsageError } from '../core/errors.js'
+import { noiseError } from './errors.js'
+
+export const HASHLEN = 32
+export const DHLEN = 32
+export const TAG_LENGTH = CHACHA_TAG_LENGTH
+/** The largest Noise message (§3): both handshake and transport messages. */
+export const MAX_NOISE_MESSAGE = 65535
+
+const EMPTY = new Uint8Array(0)
+const U32_MAX = 0xffffffff
+
+export class CipherState {
+  readonly #crypto: CryptoProvider
+  #k: Uint8Array | undefined
+  // n is kept as two 32-bit halves and mirrored into the 12-byte ChaChaPoly nonce, which is reused
+  // for every call (the providers read it synchronously and never keep it).
+  #nLo = 0
+  #nHi = 0
+  readonly #nonce = new Uint8Array(12)
+  readonly #nonceView = new DataView(this.#nonce.buffer)
+
+  constructor(crypto: CryptoProvider, k?: Uint8Array) {
+    this.#crypto = crypto
+    this.initializeKey(k)
+  }
+
+  /** InitializeKey(key): k = key (undefined = empty), n = 0. */
+  initializeKey(key: Uint8Array | undefined): void {
+    if (key !== undefined && key.length !== 32) throw new RangeError('a CipherState key is 32 bytes')
+    this.#k = key?.slice()
+    this.#setN(0, 0)
+  }
+
+  /** HasKey() */
+  hasKey(): boolean {
+    return this.#k !== undefined
+  }
+
+  /** The current nonce n. */
+  get n(): bigint {
+    return (BigInt(this.#nHi) << 32n) | BigInt(this.#nLo)
+  }
+
+  /** SetNonce(nonce). weft uses it only in tests (to reach the reserved maximum quickly). */
+  setNonce(n: bigint): void {
+    if (n < 0n || n > 0xffff_ffff_ffff_ffffn) throw new RangeError('nonce out of range')
+    this.#setN(Number(n & 0xffffffffn), Number(n >> 32n))
+  }
+
+  /** How many more messages this CipherState may encrypt or decrypt before n reaches 2^64-1. */
+  remaining(): bigint {
+    return 0xffff_ffff_ffff_ffffn - this.n
+  }
+
+  /** EncryptWithAd(ad, plaintext): ENCRYPT(k, n++, ad, plaintext), or plaintext when k is empty. */
+  encryptWithAd(ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+    if (this.#k === undefined) return plaintext.slice()
+    const out = new Uint8Array(plaintext.length + TAG_LENGTH)
+    this.encryptInto(ad, plaintext, out, 0)
+    return out
+  }
+
+  /**
+   * EncryptWithAd writing ciphertext || tag into `out` at `offset` (the transport fast path).
+   * Nonce exhaustion here is local: we are the ones who sent 2^64-1 messages, so it is a UsageError.
+   */
+  encryptInto(ad: Uint8Array, plaintext: Uint8Array, out: Uint8Array, offset: number): void {
+    const k = this.#k
+    if (k === undefined) throw new UsageError('noise/no-key', 'encryptInto needs a key')
+    if (this.#exhausted()) throw new UsageError('noise/nonce-exhausted', 'n reached 2^64-1: the session must end')
+    const c = this.#crypto
+    if (c.chachaSealInto !== undefined) c.chachaSealInto(k, this.#nonce, plaintext, ad, out, offset)
+    else out.set(c.chachaSeal(k, this.#nonce, plaintext, ad), offset)
+    this.#increment()
+  }
+
+  /**
+   * DecryptWithAd(ad, ciphertext): DECRYPT(k, n++, ad, ciphertext), or ciphertext when k is empty.
+   * On authentication failure n is not incremented and 'noise/decrypt-failed' is thrown.
+   */
+  decryptWithAd(ad: Uint8Array, ciphertext: Uint8Array): Uint8Array {
+    if (this.#k === undefined) return ciphertext.slice()
+    if (ciphertext.length < TAG_LENGTH) throw noiseError('noise/decrypt-failed', 'ciphertext shorter than the tag')
+    const out = new Uint8Array(ciphertext.length - TAG_LENGTH)
+    this.decryptInto(ad, ciphertext, out, 0)
+    return out
+  }
+
+  /** DecryptWithAd writing the plaintext into `out` at `offset` (the transport fast path). */
+  decryptInto(ad: Uint8Array, ciphertext: Uint8Array, out: Uint8Array, offset: number): void {
+    const k = this.#k
+    if (k === undefined) throw new UsageError('noise/no-key', 'decryptInto needs a key')
+    if (this.#exhausted()) throw noiseError('noise/nonce-exhausted', 'the remote sent 2^64-1 messages')
+    if (ciphertext.length < TAG_LENGTH) throw noiseError('noise/decrypt-failed', 'ciphertext shorter than the tag')
+    const c = this.#crypto
+    let ok: boolean
+    if (c.chachaOpenInto !== undefined) {
+      ok = c.chachaOpenInto(k, this.#nonce, ciphertext, ad, out, offset)
+    } else {
+      const pt = c.chachaOpen(k, this.#nonce, ciphertext, ad)
+      ok = pt !== undefined
+      if (pt !== undefined) out.set(pt, offset)
+    }
+    if (!ok) throw noiseError('noise/decrypt-failed', `authentication failed at n=${this.n}`)
+    this.#increment()
+  }
+
+  #exhausted(): boolean {
+    return this.#nLo === U32_MAX && this.#nHi === U32_MAX
+  }
+
+  #increment(): void {
+    if (this.#nLo === U32_MAX) this.#setN(0, this.#nHi + 1)
+    else this.#setN(this.#nLo + 1, this.#nHi)
+  }
+
+  #setN(lo: number, hi: number): void {
+    this.#nLo = lo
+    this.#nHi = hi
+    this.#nonceView.setUint32(4, lo, true)
+    this.#nonceView.setUint32(8, hi, true)
+  }
+}
+
+export class SymmetricState {
+  readonly #crypto: CryptoProvider
+  readonly cipherState: CipherState
+  /** The chaining key. */
+  #ck: Uint8Array
+  /** The handshake hash. */
+  #h: Uint8Array
+
+  /** InitializeSymmetric(protocol_name). */
+  constructor(crypto: CryptoProvider, protocolName: Uint8Array) {
+    this.#crypto = crypto
+    if (protocolName.length <= HASHLEN) {
+      this.#h = new Uint8Array(HASHLEN)
+      this.#h.set(protocolName)
+    } else {
+      this.#h = crypto.sha256(protocolName)
+    }
+    this.#ck = this.#h.slice()
+    this.cipherState = new CipherState(crypto)
+  }
+
+  get ck(): Uint8Array {
+    return this.#ck.slice()
+  }
+
+  get h(): Uint8Array {
+    return this.#h.slice()
+  }
+
+  /** MixKey(input_key_material): ck, temp_k = HKDF(ck, ikm, 2); InitializeKey(temp_k). */
+  mixKey(inputKeyMaterial: Uint8Array): void {
+    const [ck, tempK] = this.#hkdf(inputKeyMaterial, 2)
+    this.#ck = ck!
+    this.cipherState.initializeKey(tempK)
+  }
+
+  /** MixHash(data): h = HASH(h || data). */
+  mixHash(data: Uint8Array): void {
+    const buf = new Uint8Array(HASHLEN + data.length)
+    buf.set(this.#h)
+    buf.set(data, HASHLEN)
+    this.#h = this.#crypto.sha256(buf)
+  }
+
+  /** EncryptAndHash(plaintext): ciphertext = EncryptWithAd(h, plaintext); MixHash(ciphertext). */
+  encryptAndHash(plaintext: Uint8Array): Uint8Array {
+    const ciphertext = this.cipherState.encryptWithAd(this.#h, plaintext)
+    this.mixHash(ciphertext)
+    return ciphertext
+  }
+
+  /** DecryptAndHash(ciphertext): plaintext = DecryptWithAd(h, ciphertext); MixHash(ciphertext). */
+  decryptAndHash(ciphertext: Uint8Array): Uint8Array {
+    const plaintext = this.cipherState.decryptWithAd(this.#h, ciphertext)
+    this.mixHash(ciphertext)
+    return plaintext
+  }
+
+  /** Split(): temp_k1, temp_k2 = HKDF(ck, zerolen, 2); returns (c1, c2). */
+  split(): [CipherState, CipherState] {
+    const [k1, k2] = this.#hkdf(EMPTY, 2)
+    return [new CipherState(this.#crypto, k1), new CipherState(this.#crypto, k2)]
+  }
+
+  /** HKDF(chaining_key, input_key_material, num_outputs) of §4.3, via the provider's RFC 5869 HKDF. */
+  #hkdf(inputKeyMaterial: Uint8Array, numOutputs: 2 | 3): Uint8Array[] {
+    const okm = this.#crypto.hkdfSha256(inputKeyMaterial, this.#ck, EMPTY, HASHLEN * numOutputs)
+    const outs: Uint8Array[] = []
+    for (let i = 0; i < numOutputs; i++) outs.push(okm.slice(i * HASHLEN, (i + 1) * HASHLEN))
+    return outs
+  }
+}
