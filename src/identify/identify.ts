@@ -1,0 +1,457 @@
+/**
+ * Identify `/ipfs/id/1.0.0` and identify/push `/ipfs/id/push/1.0.0` (libp2p/specs identify/README.md),
+ * as a behaviour.
+ *
+ * identify: on every new connection we open an identify stream; "the peer being identified responds
+ * by returning an Identify message and closes the stream". We answer inbound identify streams the
+ * same way, with our listen addresses and protocols (from the latest `local-info` input), the
+ * connection's remote address as `observedAddr`, our public key, and a signed peer record.
+ *
+ * identify/push: "when a peer's basic information changes", it opens a push stream to each peer,
+ * sends an Identify message and closes. We push when a `local-info` input changes our addresses or
+ * protocols, to every connected peer whose identify listed the push protocol. At most one push per
+ * connection is being opened at a time; a change meanwhile is sent once that one is written.
+ *
+ * Receiving (identify or push), once the remote closed its side:
+ * 1. decode (length-prefixed message(s), or a bare protobuf; see message.ts), within the limits;
+ * 2. publicKey, when present, must be the remote's key (its peer id is the connection's peer):
+ *    otherwise 'identify/public-key-mismatch' and the whole message is dropped;
+ * 3. the signedPeerRecord is opened; when it verifies and names the remote peer, its addresses are
+ *    the ones stored; otherwise we fall back to listenAddrs (`signedPeerRecordValid: false`);
+ * 4. a `peer-info` action feeds the peer store; an `identified` / `identify-push` event reports it.
+ * Malformed multiaddrs in listenAddrs / observedAddr are skipped, not fatal (as other stacks do).
+ * In a push, "missing fields should be ignored": an empty repeated field leaves the stored value.
+ *
+ * Peer record seq: records must carry increasing seq numbers across restarts, but a core has no
+ * wall clock. seq = `seqBase` (the node passes its start time, e.g. BigInt(Date.now())) + the number
+ * of address changes seen so far.
+ */
+import type { Millis } from '../core/byte-machine.js'
+import type { CryptoProvider } from '../core/crypto/provider.js'
+import { ProtocolError } from '../core/errors.js'
+import { equals } from '../core/bytes.js'
+import { encodeLp } from '../core/lp.js'
+import { ReadBuffer } from '../core/read-buffer.js'
+import { Multiaddr } from '../multiaddr/index.js'
+import { openPeerRecord, publicKeyFromProtobuf, sealPeerRecord } from '../peer-id/index.js'
+import type { PeerId, PrivateKey, PublicKey } from '../peer-id/index.js'
+import type { Behaviour, BehaviourAction, BehaviourInput, ConnectionInfo, PeerInfoUpdate, StreamRef } from '../swarm/behaviour.js'
+import { streamKey } from '../swarm/behaviour.js'
+import { announcesTooLarge, decodeIdentifyStream, DEFAULT_IDENTIFY_LIMITS, encodeIdentify } from './message.js'
+import type { IdentifyErrorCode, IdentifyLimits, IdentifyMessage } from './message.js'
+
+export const IDENTIFY_PROTOCOL = '/ipfs/id/1.0.0'
+export const IDENTIFY_PUSH_PROTOCOL = '/ipfs/id/push/1.0.0'
+export const DEFAULT_PROTOCOL_VERSION = 'ipfs/0.1.0'
+
+/** What a remote told us, parsed. */
+export interface IdentifyInfo {
+  protocolVersion?: string
+  agentVersion?: string
+  /** From the message, or the connection's key when the message has none. */
+  publicKey: PublicKey
+  listenAddrs: Multiaddr[]
+  /** Our address as the remote sees it. */
+  observedAddr?: Multiaddr
+  protocols: string[]
+  /** The record's contents, when it verified and names the remote peer. */
+  signedPeerRecord?: { seq: bigint; addrs: Multiaddr[] }
+  /** True when a signed record was present, verified and names the remote peer. */
+  signedPeerRecordValid: boolean
+}
+
+export type IdentifyEvent =
+  | { type: 'identified'; peer: PeerId; connection: ConnectionInfo; info: IdentifyInfo }
+  | { type: 'identify-push'; peer: PeerId; connection: ConnectionInfo; info: IdentifyInfo }
+  /** `push` tells which exchange failed (an inbound push, or our identify of the remote). */
+  | { type: 'identify-failed'; peer: PeerId; connection: ConnectionInfo; push: boolean; error: Error }
+
+export interface IdentifyOptions extends Partial<IdentifyLimits> {
+  crypto: CryptoProvider
+  identity: PrivateKey
+  agentVersion: string
+  protocolVersion?: string
+  /** Milliseconds from opening an identify stream (or accepting a push) to the remote's EOF. Default 10 000. */
+  timeout?: number
+  /** Base of our peer records' seq (see header). Default 0n; a node should pass BigInt(Date.now()). */
+  seqBase?: bigint
+  /** Send a signed peer record in our messages. Default true. */
+  signedPeerRecord?: boolean
+  /**
+   * Inbound push streams being read at once per connection. Default 2. Stops: a peer opening many
+   * push streams, each holding up to maxMessageSize bytes.
+   */
+  maxPushStreams?: number
+}
+
+type Conn = {
+  info: ConnectionInfo
+  /** Our identify of the remote completed. */
+  identified: boolean
+  /** Our info changed before that: push once we learn the remote supports push. */
+  changedMeanwhile: boolean
+  /** The remote listed IDENTIFY_PUSH_PROTOCOL in its identify. */
+  supportsPush: boolean
+  /** 'idle'; 'opening' (a push stream requested); 'opening-dirty' (and something changed since). */
+  push: 'idle' | 'opening' | 'opening-dirty'
+  pushReaders: number
+}
+
+/** A stream we read an Identify message from (our identify of the remote, or its push). */
+interface Reader {
+  readonly push: boolean
+  readonly connection: number
+  readonly stream: StreamRef
+  readonly buf: ReadBuffer
+  readonly deadline: Millis
+}
+
+interface PendingOpen {
+  readonly push: boolean
+  readonly connection: number
+  readonly deadline: Millis
+}
+
+export class IdentifyBehaviour implements Behaviour<IdentifyEvent> {
+  readonly protocols: readonly string[] = [IDENTIFY_PROTOCOL, IDENTIFY_PUSH_PROTOCOL]
+
+  readonly #crypto: CryptoProvider
+  readonly #identity: PrivateKey
+  readonly #agentVersion: string
+  readonly #protocolVersion: string
+  readonly #timeout: number
+  readonly #limits: IdentifyLimits
+  readonly #seqBase: bigint
+  readonly #signRecord: boolean
+  readonly #maxPushStreams: number
+
+  readonly #actions: BehaviourAction<IdentifyEvent>[] = []
+  readonly #conns = new Map<number, Conn>()
+  readonly #readers = new Map<string, Reader>()
+  readonly #pending = new Map<number, PendingOpen>()
+  #nextId = 1
+  /** The latest `now` seen, for deadlines of streams opened by commands without a `now`. */
+  #lastNow: Millis = 0
+
+  #listenAddrs: readonly Multiaddr[] = []
+  #localProtocols: readonly string[] = []
+  #addrChanges = 0n
+  #record: Uint8Array | undefined
+
+  constructor(options: IdentifyOptions) {
+    this.#crypto = options.crypto
+    this.#identity = options.identity
+    this.#agentVersion = options.agentVersion
+    this.#protocolVersion = options.protocolVersion ?? DEFAULT_PROTOCOL_VERSION
+    this.#timeout = positive(options.timeout ?? 10_000, 'timeout')
+    this.#limits = {
+      maxMessageSize: positive(options.maxMessageSize ?? DEFAULT_IDENTIFY_LIMITS.maxMessageSize, 'maxMessageSize'),
+      maxProtocols: positive(options.maxProtocols ?? DEFAULT_IDENTIFY_LIMITS.maxProtocols, 'maxProtocols'),
+      maxAddrs: positive(options.maxAddrs ?? DEFAULT_IDENTIFY_LIMITS.maxAddrs, 'maxAddrs'),
+      maxMessages: positive(options.maxMessages ?? DEFAULT_IDENTIFY_LIMITS.maxMessages, 'maxMessages'),
+    }
+    this.#seqBase = options.seqBase ?? 0n
+    if (typeof this.#seqBase !== 'bigint' || this.#seqBase < 0n) throw new RangeError('seqBase must be a non-negative bigint')
+    this.#signRecord = options.signedPeerRecord ?? true
+    this.#maxPushStreams = positive(options.maxPushStreams ?? 2, 'maxPushStreams')
+  }
+
+  /** The Identify message we send on `connection` (exposed for tests and diagnostics). */
+  messageFor(connection: ConnectionInfo): IdentifyMessage {
+    const msg: IdentifyMessage = {
+      protocolVersion: this.#protocolVersion,
+      agentVersion: this.#agentVersion,
+      publicKey: this.#identity.publicKey.bytes,
+      listenAddrs: this.#listenAddrs.map((a) => a.bytes),
+      observedAddr: connection.remoteAddr.bytes,
+      protocols: [...this.#localProtocols],
+    }
+    if (this.#signRecord) {
+      this.#record ??= sealPeerRecord(
+        this.#identity,
+        { peerId: this.#identity.publicKey.toPeerId(this.#crypto), seq: this.#seqBase + this.#addrChanges, addrs: [...this.#listenAddrs] },
+        this.#crypto,
+      ).bytes
+      msg.signedPeerRecord = this.#record
+    }
+    return msg
+  }
+
+  handle(now: Millis, input: BehaviourInput): void {
+    this.#lastNow = Math.max(this.#lastNow, now)
+    switch (input.type) {
+      case 'local-info':
+        this.#localInfo(input.listenAddrs, input.protocols)
+        return
+      case 'connection-established': {
+        const c = input.connection
+        this.#conns.set(c.id, { info: c, identified: false, changedMeanwhile: false, supportsPush: false, push: 'idle', pushReaders: 0 })
+        this.#open(c, false)
+        return
+      }
+      case 'connection-closed': {
+        const id = input.connection.id
+        this.#conns.delete(id)
+        for (const [key, r] of this.#readers) if (r.connection === id) this.#readers.delete(key)
+        for (const [rid, p] of this.#pending) if (p.connection === id) this.#pending.delete(rid)
+        return
+      }
+      case 'stream-opened':
+        this.#streamOpened(now, input.stream, input.protocol, input.direction, input.connection, input.requestId)
+        return
+      case 'stream-open-failed': {
+        const p = this.#pending.get(input.requestId)
+        if (p === undefined) return
+        this.#pending.delete(input.requestId)
+        const conn = this.#conns.get(p.connection)
+        if (conn === undefined) return
+        if (p.push) this.#pushWritten(conn)
+        else this.#failed(conn, false, input.error)
+        return
+      }
+      case 'stream-data': {
+        const r = this.#readers.get(streamKey(input.stream))
+        if (r === undefined) return // e.g. bytes on a stream we only answer: ignored, never buffered
+        r.buf.push(input.data)
+        const head = r.buf.peek(Math.min(r.buf.length, 9))
+        if (r.buf.length > this.#limits.maxMessageSize || announcesTooLarge(head, this.#limits.maxMessageSize)) {
+          this.#readerFailed(r, new ProtocolError<IdentifyErrorCode>('identify', 'identify/message-too-large', `more than ${this.#limits.maxMessageSize} bytes`))
+        }
+        return
+      }
+      case 'stream-eof': {
+        const r = this.#readers.get(streamKey(input.stream))
+        if (r !== undefined) this.#receive(r)
+        return
+      }
+      case 'stream-reset':
+      case 'stream-closed': {
+        const r = this.#readers.get(streamKey(input.stream))
+        if (r !== undefined) this.#readerFailed(r, new ProtocolError<IdentifyErrorCode>('identify', 'identify/stream-reset', 'stream ended before EOF'), false)
+        return
+      }
+      default:
+        return
+    }
+  }
+
+  handleTimeout(now: Millis): void {
+    this.#lastNow = Math.max(this.#lastNow, now)
+    for (const r of [...this.#readers.values()]) {
+      if (r.deadline <= now) this.#readerFailed(r, new ProtocolError<IdentifyErrorCode>('identify', 'identify/timeout', `no complete message within ${this.#timeout} ms`))
+    }
+    for (const [rid, p] of [...this.#pending]) {
+      if (p.deadline > now) continue
+      this.#pending.delete(rid) // a late stream-opened for it is reset
+      const conn = this.#conns.get(p.connection)
+      if (conn === undefined) continue
+      if (p.push) this.#pushWritten(conn)
+      else this.#failed(conn, false, new ProtocolError<IdentifyErrorCode>('identify', 'identify/timeout', 'identify stream not opened in time'))
+    }
+  }
+
+  pollAction(): BehaviourAction<IdentifyEvent> | undefined {
+    return this.#actions.shift()
+  }
+
+  pollTimeout(): Millis | undefined {
+    let min: Millis | undefined
+    for (const r of this.#readers.values()) if (min === undefined || r.deadline < min) min = r.deadline
+    for (const p of this.#pending.values()) if (min === undefined || p.deadline < min) min = p.deadline
+    return min
+  }
+
+  // --- our side -------------------------------------------------------------------------------
+
+  #localInfo(addrs: readonly Multiaddr[], protocols: readonly string[]): void {
+    const addrsChanged = !sameList(addrs, this.#listenAddrs, (a, b) => equals(a.bytes, b.bytes))
+    const protocolsChanged = !sameList(protocols, this.#localProtocols, (a, b) => a === b)
+    if (!addrsChanged && !protocolsChanged) return
+    this.#listenAddrs = [...addrs]
+    this.#localProtocols = [...protocols]
+    if (addrsChanged) {
+      this.#addrChanges++
+      this.#record = undefined
+    }
+    for (const conn of this.#conns.values()) {
+      if (!conn.identified) conn.changedMeanwhile = true
+      if (!conn.supportsPush) continue
+      if (conn.push === 'idle') this.#pushTo(conn)
+      else conn.push = 'opening-dirty'
+    }
+  }
+
+  #pushTo(conn: Conn): void {
+    conn.push = 'opening'
+    this.#open(conn.info, true)
+  }
+
+  /** A push was written (or could not be): send again if something changed meanwhile. */
+  #pushWritten(conn: Conn): void {
+    const dirty = conn.push === 'opening-dirty'
+    conn.push = 'idle'
+    if (dirty) this.#pushTo(conn)
+  }
+
+  #open(c: ConnectionInfo, push: boolean): void {
+    const requestId = this.#nextId++
+    this.#pending.set(requestId, { push, connection: c.id, deadline: this.#lastNow + this.#timeout })
+    this.#actions.push({ type: 'open-stream', requestId, peer: c.peer, protocols: [push ? IDENTIFY_PUSH_PROTOCOL : IDENTIFY_PROTOCOL], connection: c.id })
+  }
+
+  #streamOpened(now: Millis, stream: StreamRef, protocol: string, direction: 'inbound' | 'outbound', c: ConnectionInfo, requestId: number | undefined): void {
+    const conn = this.#conns.get(c.id)
+    if (direction === 'outbound') {
+      const p = requestId === undefined ? undefined : this.#pending.get(requestId)
+      if (p === undefined || conn === undefined) {
+        this.#actions.push({ type: 'reset', stream })
+        return
+      }
+      this.#pending.delete(requestId!)
+      if (p.push) {
+        this.#send(stream, conn.info)
+        this.#pushWritten(conn)
+      } else {
+        // We ask; the remote answers. Nothing to write: close our side at once.
+        this.#actions.push({ type: 'close-write', stream })
+        this.#readers.set(streamKey(stream), { push: false, connection: c.id, stream, buf: new ReadBuffer(), deadline: now + this.#timeout })
+      }
+      return
+    }
+    if (conn === undefined) {
+      this.#actions.push({ type: 'reset', stream })
+      return
+    }
+    if (protocol === IDENTIFY_PROTOCOL) {
+      this.#send(stream, conn.info)
+    } else if (protocol === IDENTIFY_PUSH_PROTOCOL) {
+      if (conn.pushReaders >= this.#maxPushStreams) {
+        this.#actions.push({ type: 'reset', stream })
+        this.#failed(conn, true, new ProtocolError<IdentifyErrorCode>('identify', 'identify/too-many-streams', `more than ${this.#maxPushStreams} push streams`))
+        return
+      }
+      conn.pushReaders++
+      this.#readers.set(streamKey(stream), { push: true, connection: c.id, stream, buf: new ReadBuffer(), deadline: now + this.#timeout })
+    }
+  }
+
+  #send(stream: StreamRef, c: ConnectionInfo): void {
+    this.#actions.push({ type: 'write', stream, data: encodeLp(encodeIdentify(this.messageFor(c))) })
+    this.#actions.push({ type: 'close-write', stream })
+  }
+
+  // --- their side -----------------------------------------------------------------------------
+
+  #dropReader(r: Reader): void {
+    this.#readers.delete(streamKey(r.stream))
+    if (r.push) {
+      const conn = this.#conns.get(r.connection)
+      if (conn !== undefined) conn.pushReaders--
+    }
+  }
+
+  #readerFailed(r: Reader, error: Error, reset = true): void {
+    this.#dropReader(r)
+    if (reset) this.#actions.push({ type: 'reset', stream: r.stream })
+    const conn = this.#conns.get(r.connection)
+    if (conn !== undefined) this.#failed(conn, r.push, error)
+  }
+
+  #failed(conn: Conn, push: boolean, error: Error): void {
+    this.#actions.push({ type: 'event', event: { type: 'identify-failed', peer: conn.info.peer, connection: conn.info, push, error } })
+  }
+
+  #receive(r: Reader): void {
+    const conn = this.#conns.get(r.connection)
+    if (conn === undefined) {
+      this.#dropReader(r)
+      return
+    }
+    let info: IdentifyInfo
+    try {
+      info = this.#parse(decodeIdentifyStream(r.buf.readAll(), this.#limits), conn.info)
+    } catch (e) {
+      if (!(e instanceof ProtocolError)) throw e
+      this.#readerFailed(r, e)
+      return
+    }
+    this.#dropReader(r)
+    if (info.protocols.length > 0 || !r.push) conn.supportsPush = info.protocols.includes(IDENTIFY_PUSH_PROTOCOL)
+    if (!r.push && !conn.identified) {
+      conn.identified = true
+      if (conn.changedMeanwhile && conn.supportsPush && conn.push === 'idle') this.#pushTo(conn)
+    }
+
+    const update: PeerInfoUpdate = { publicKey: info.publicKey }
+    const addrs = info.signedPeerRecord?.addrs ?? info.listenAddrs
+    if (!r.push || addrs.length > 0) update.addrs = addrs
+    if (!r.push || info.protocols.length > 0) update.protocols = info.protocols
+    if (info.agentVersion !== undefined) update.agentVersion = info.agentVersion
+    if (info.protocolVersion !== undefined) update.protocolVersion = info.protocolVersion
+    const peer = conn.info.peer
+    this.#actions.push({ type: 'peer-info', peer, info: update })
+    this.#actions.push({ type: 'event', event: { type: r.push ? 'identify-push' : 'identified', peer, connection: conn.info, info } })
+  }
+
+  /** Steps 2 and 3 of the header. Throws ProtocolError. */
+  #parse(msg: IdentifyMessage, c: ConnectionInfo): IdentifyInfo {
+    let publicKey = c.remotePublicKey
+    if (msg.publicKey !== undefined) {
+      try {
+        publicKey = publicKeyFromProtobuf(msg.publicKey)
+      } catch (e) {
+        throw new ProtocolError<IdentifyErrorCode>('identify', 'identify/invalid-public-key', e instanceof Error ? e.message : String(e), { cause: e })
+      }
+      if (!publicKey.toPeerId(this.#crypto).equals(c.peer)) {
+        throw new ProtocolError<IdentifyErrorCode>('identify', 'identify/public-key-mismatch', `the message's key is not ${c.peer.toString()}'s`)
+      }
+    }
+    const info: IdentifyInfo = {
+      publicKey,
+      listenAddrs: parseAddrs(msg.listenAddrs),
+      protocols: msg.protocols,
+      signedPeerRecordValid: false,
+    }
+    if (msg.protocolVersion !== undefined) info.protocolVersion = msg.protocolVersion
+    if (msg.agentVersion !== undefined) info.agentVersion = msg.agentVersion
+    if (msg.observedAddr !== undefined) {
+      const observed = parseAddrs([msg.observedAddr])[0]
+      if (observed !== undefined) info.observedAddr = observed
+    }
+    if (msg.signedPeerRecord !== undefined) {
+      try {
+        const { record } = openPeerRecord(msg.signedPeerRecord, this.#crypto)
+        if (record.peerId.equals(c.peer)) {
+          info.signedPeerRecord = { seq: record.seq, addrs: [...record.addrs] }
+          info.signedPeerRecordValid = true
+        }
+      } catch (e) {
+        if (!(e instanceof ProtocolError)) throw e
+        // An invalid record is not fatal: listenAddrs stand in for it.
+      }
+    }
+    return info
+  }
+}
+
+/** Parse binary multiaddrs, skipping malformed ones. */
+function parseAddrs(list: readonly Uint8Array[]): Multiaddr[] {
+  const out: Multiaddr[] = []
+  for (const b of list) {
+    try {
+      out.push(Multiaddr.fromBytes(b))
+    } catch (e) {
+      if (!(e instanceof ProtocolError)) throw e
+    }
+  }
+  return out
+}
+
+function sameList<T>(a: readonly T[], b: readonly T[], eq: (x: T, y: T) => boolean): boolean {
+  return a.length === b.length && a.every((x, i) => eq(x, b[i]!))
+}
+
+function positive(n: number, name: string): number {
+  if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`${name} must be a positive integer`)
+  return n
+}

@@ -1,0 +1,187 @@
+/**
+ * The Identify message (libp2p/specs identify/README.md) and how it travels on a stream.
+ *
+ * The message is a proto2 protobuf (spec/proto/identify.proto):
+ *
+ *   publicKey = 1 (bytes), listenAddrs = 2 (repeated bytes), protocols = 3 (repeated string),
+ *   observedAddr = 4 (bytes), protocolVersion = 5 (string), agentVersion = 6 (string),
+ *   signedPeerRecord = 8 (bytes, a signed envelope holding a peer record).
+ *
+ * This codec stays at the protobuf level: addresses and keys remain bytes here, and the behaviour
+ * parses them (so a malformed address can be skipped without rejecting the whole message).
+ *
+ * On the stream the responder writes the message length-prefixed (unsigned varint length, then the
+ * protobuf) and closes its write side. Two variations exist in the wild and are accepted when the
+ * stream ends (`decodeIdentifyStream`):
+ * - several length-prefixed messages back to back (a large message split so the signed peer record
+ *   travels alone); they are merged as protobuf merges: a later singular field replaces an earlier
+ *   one, repeated fields are concatenated;
+ * - the bare protobuf with no length prefix, read until EOF (early implementations).
+ * Length-prefixed framing is tried first; the bare form only when framing does not account for
+ * every byte. See spec/identify.md "Divergences and ambiguities".
+ */
+import { ProtocolError } from '../core/errors.js'
+import { decodeMessage, encodeMessage, tag, WIRE_LEN } from '../core/protobuf.js'
+import { encodeLp } from '../core/lp.js'
+import * as varint from '../core/varint.js'
+
+export type IdentifyErrorCode =
+  | 'identify/message-too-large'
+  | 'identify/too-many-protocols'
+  | 'identify/too-many-addrs'
+  | 'identify/too-many-messages'
+  | 'identify/malformed'
+  | 'identify/public-key-mismatch'
+  | 'identify/invalid-public-key'
+  | 'identify/timeout'
+  | 'identify/stream-reset'
+  | 'identify/too-many-streams'
+
+/** The Identify message with every field as it is on the wire. Absent optional fields are undefined. */
+export interface IdentifyMessage {
+  protocolVersion?: string
+  agentVersion?: string
+  /** The peer's public key, protobuf-encoded as in the peer-ids spec. */
+  publicKey?: Uint8Array
+  /** Binary multiaddrs. */
+  listenAddrs: Uint8Array[]
+  /** Binary multiaddr. */
+  observedAddr?: Uint8Array
+  protocols: string[]
+  /** A signed envelope (record type: libp2p peer record). */
+  signedPeerRecord?: Uint8Array
+}
+
+export interface IdentifyLimits {
+  /**
+   * Largest message (or whole identify stream, prefixes included) accepted.
+   * Stops: a remote making us buffer and parse an arbitrarily large message.
+   */
+  maxMessageSize: number
+  /** Most entries in `protocols`. Stops: a peer store bloated by millions of tiny strings. */
+  maxProtocols: number
+  /** Most entries in `listenAddrs`. Stops: address-book flooding (and dial storms towards them). */
+  maxAddrs: number
+  /** Most length-prefixed messages on one identify stream. Stops: endless empty frames. */
+  maxMessages: number
+}
+
+export const DEFAULT_IDENTIFY_LIMITS: Readonly<IdentifyLimits> = Object.freeze({
+  maxMessageSize: 64 * 1024,
+  maxProtocols: 1024,
+  maxAddrs: 256,
+  maxMessages: 10,
+})
+
+const PROTOCOL = 'identify'
+
+/** Encode the protobuf body (no length prefix), fields in field-number order. */
+export function encodeIdentify(msg: IdentifyMessage): Uint8Array {
+  return encodeMessage((w) => {
+    if (msg.publicKey !== undefined) w.uint32(tag(1, WIRE_LEN)).bytes(msg.publicKey)
+    for (const a of msg.listenAddrs) w.uint32(tag(2, WIRE_LEN)).bytes(a)
+    for (const p of msg.protocols) w.uint32(tag(3, WIRE_LEN)).string(p)
+    if (msg.observedAddr !== undefined) w.uint32(tag(4, WIRE_LEN)).bytes(msg.observedAddr)
+    if (msg.protocolVersion !== undefined) w.uint32(tag(5, WIRE_LEN)).string(msg.protocolVersion)
+    if (msg.agentVersion !== undefined) w.uint32(tag(6, WIRE_LEN)).string(msg.agentVersion)
+    if (msg.signedPeerRecord !== undefined) w.uint32(tag(8, WIRE_LEN)).bytes(msg.signedPeerRecord)
+  })
+}
+
+/** The message as written on an identify stream: varint length + protobuf. */
+export function encodeIdentifyFrame(msg: IdentifyMessage): Uint8Array {
+  return encodeLp(encodeIdentify(msg))
+}
+
+/**
+ * Decode one protobuf body. `maxSize` bounds the body; the other limits default to
+ * DEFAULT_IDENTIFY_LIMITS. Throws ProtocolError only.
+ */
+export function decodeIdentify(bytes: Uint8Array, maxSize: number, limits: Partial<IdentifyLimits> = {}): IdentifyMessage {
+  const msg: IdentifyMessage = { listenAddrs: [], protocols: [] }
+  mergeInto(msg, bytes, { ...DEFAULT_IDENTIFY_LIMITS, ...limits, maxMessageSize: maxSize })
+  return msg
+}
+
+function mergeInto(msg: IdentifyMessage, bytes: Uint8Array, limits: IdentifyLimits): void {
+  if (bytes.length > limits.maxMessageSize) {
+    throw new ProtocolError<IdentifyErrorCode>(PROTOCOL, 'identify/message-too-large', `${bytes.length} > ${limits.maxMessageSize}`)
+  }
+  decodeMessage(bytes, PROTOCOL, limits.maxMessageSize, (field, r) => {
+    switch (field) {
+      case 1: msg.publicKey = r.bytes(); break
+      case 2:
+        if (msg.listenAddrs.length >= limits.maxAddrs) throw new ProtocolError<IdentifyErrorCode>(PROTOCOL, 'identify/too-many-addrs', `> ${limits.maxAddrs}`)
+        msg.listenAddrs.push(r.bytes())
+        break
+      case 3:
+        if (msg.protocols.length >= limits.maxProtocols) throw new ProtocolError<IdentifyErrorCode>(PROTOCOL, 'identify/too-many-protocols', `> ${limits.maxProtocols}`)
+        msg.protocols.push(r.string())
+        break
+      case 4: msg.observedAddr = r.bytes(); break
+      case 5: msg.protocolVersion = r.string(); break
+      case 6: msg.agentVersion = r.string(); break
+      case 8: msg.signedPeerRecord = r.bytes(); break
+      default: r.skip()
+    }
+  })
+}
+
+/**
+ * Decode everything a responder wrote on an identify (or push) stream, once it has ended:
+ * one or more length-prefixed messages (merged), or else one bare protobuf.
+ * Throws ProtocolError only; when neither form fits, the length-prefixed error is reported.
+ */
+export function decodeIdentifyStream(bytes: Uint8Array, limits: Partial<IdentifyLimits> = {}): IdentifyMessage {
+  const l: IdentifyLimits = { ...DEFAULT_IDENTIFY_LIMITS, ...limits }
+  if (bytes.length > l.maxMessageSize) {
+    throw new ProtocolError<IdentifyErrorCode>(PROTOCOL, 'identify/message-too-large', `stream carried ${bytes.length} > ${l.maxMessageSize} bytes`)
+  }
+  let framedError: ProtocolError
+  try {
+    return decodeFramed(bytes, l)
+  } catch (e) {
+    if (!(e instanceof ProtocolError)) throw e
+    // Limits are limits whatever the framing: never retry past them.
+    if (e.code !== 'identify/malformed' && !e.code.startsWith('protobuf/') && !e.code.startsWith('varint/')) throw e
+    framedError = e
+  }
+  try {
+    const msg: IdentifyMessage = { listenAddrs: [], protocols: [] }
+    mergeInto(msg, bytes, l)
+    return msg
+  } catch (e) {
+    if (e instanceof ProtocolError && (e.code === 'identify/too-many-addrs' || e.code === 'identify/too-many-protocols')) throw e
+    throw framedError
+  }
+}
+
+function decodeFramed(bytes: Uint8Array, l: IdentifyLimits): IdentifyMessage {
+  const msg: IdentifyMessage = { listenAddrs: [], protocols: [] }
+  let off = 0
+  let count = 0
+  if (bytes.length === 0) throw new ProtocolError<IdentifyErrorCode>(PROTOCOL, 'identify/malformed', 'empty stream')
+  while (off < bytes.length) {
+    const d = varint.decode(bytes, off)!
+    off += d.bytes
+    if (d.value > bytes.length - off) throw new ProtocolError<IdentifyErrorCode>(PROTOCOL, 'identify/malformed', `frame of ${d.value} bytes, ${bytes.length - off} left`)
+    if (++count > l.maxMessages) throw new ProtocolError<IdentifyErrorCode>(PROTOCOL, 'identify/too-many-messages', `> ${l.maxMessages}`)
+    mergeInto(msg, bytes.subarray(off, off + d.value), l)
+    off += d.value
+  }
+  return msg
+}
+
+/**
+ * The longest prefix of a still-open identify stream worth examining: if the first varint already
+ * announces a frame larger than the limit, the stream can be rejected without waiting for EOF.
+ * Returns true when the announced length is too large.
+ */
+export function announcesTooLarge(head: Uint8Array, maxMessageSize: number): boolean {
+  try {
+    const d = varint.decode(head, 0, true)
+    return d !== undefined && d.value > maxMessageSize
+  } catch {
+    return false // not a valid varint: maybe a bare protobuf; judged at EOF
+  }
+}

@@ -1,0 +1,377 @@
+/**
+ * Perf, `/perf/1.0.0` (libp2p/specs perf/perf.md), as a behaviour with both roles.
+ *
+ * Client: open a stream; write the number of bytes the server should send back as a single
+ * big-endian uint64; upload some bytes; close the write side; read until EOF, which should bring
+ * exactly the requested number of bytes.
+ * Server, on a new perf stream: read the big-endian uint64; read (and discard) until EOF; then send
+ * that many bytes (zeros) and close. Sending never overlaps reading ("MUST NOT be run concurrently").
+ *
+ * Flow control between this behaviour and the swarm: the behaviour never emits one giant write.
+ * Bytes are written in chunks of `chunkSize` (64 KiB), at most `maxBytesPerTurn` (1 MiB) per turn,
+ * round-robin over all streams with bytes to send. A turn is one `handleTimeout` call: while bytes
+ * remain, `pollTimeout()` returns the latest `now` seen, so the swarm comes back as soon as it has
+ * serviced its IO. This paces output by the swarm's event loop but does not know how full the
+ * socket is; a `stream-writable` input would let the swarm pull instead (see spec/perf.md).
+ *
+ * Timing (client): `uploadMillis` runs from the stream being opened to the first byte of the
+ * response (or its EOF when nothing was requested); `downloadMillis` from there to the EOF.
+ *
+ * The spec's security consideration: perf lets clients make a server do significant work, so it
+ * SHOULD NOT be enabled by default. This class serves only if the node includes it.
+ */
+import type { Millis } from '../core/byte-machine.js'
+import { ProtocolError } from '../core/errors.js'
+import type { PeerId } from '../peer-id/index.js'
+import type { Behaviour, BehaviourAction, BehaviourInput, StreamRef } from '../swarm/behaviour.js'
+import { streamKey } from '../swarm/behaviour.js'
+
+export const PERF_PROTOCOL = '/perf/1.0.0'
+export const PERF_HEADER_LENGTH = 8
+const U64_MAX = (1n << 64n) - 1n
+
+export type PerfErrorCode =
+  | 'perf/truncated-header'
+  | 'perf/download-too-large'
+  | 'perf/too-much-data'
+  | 'perf/short-download'
+  | 'perf/early-response'
+  | 'perf/stream-reset'
+  | 'perf/connection-closed'
+  | 'perf/too-many-streams'
+
+export type PerfEvent =
+  /** At most once per `progressInterval` per run. `millis` counts from the start of the phase. */
+  | { type: 'perf-progress'; requestId: number; peer: PeerId; phase: 'upload' | 'download'; bytes: number; millis: Millis }
+  | { type: 'perf-result'; requestId: number; peer: PeerId; uploadBytes: number; downloadBytes: number; uploadMillis: Millis; downloadMillis: Millis }
+  | { type: 'perf-failed'; requestId: number; peer: PeerId; error: Error }
+  /** Server side: a client's run was served completely. */
+  | { type: 'perf-served'; peer: PeerId; uploadBytes: number; downloadBytes: number }
+  /** Server side: a client broke the protocol or asked for too much; its stream was reset. */
+  | { type: 'perf-server-error'; peer: PeerId; error: ProtocolError }
+
+export interface PerfOptions {
+  /**
+   * Largest download a client may request from us, in bytes. Default 2^40 (1 TiB), at most
+   * 2^53 - 1. Stops: a request for 2^64 - 1 bytes tying up the server forever.
+   */
+  maxDownloadBytes?: number
+  /** Bytes per write action. Default 64 KiB. */
+  chunkSize?: number
+  /** Bytes written per turn over all streams. Default 1 MiB. Bounds what one turn adds to the swarm's queues. */
+  maxBytesPerTurn?: number
+  /** Minimum milliseconds between two progress events of one run. Default 1000. */
+  progressInterval?: number
+  /** Inbound perf streams served at once. Default 16. Stops: many cheap requests pinning server work. */
+  maxInboundStreams?: number
+}
+
+/** The header: a big-endian uint64. */
+export function encodePerfHeader(downloadBytes: bigint | number): Uint8Array {
+  const n = BigInt(downloadBytes)
+  if (n < 0n || n > U64_MAX) throw new RangeError('perf header must be a uint64')
+  const out = new Uint8Array(PERF_HEADER_LENGTH)
+  new DataView(out.buffer).setBigUint64(0, n, false)
+  return out
+}
+
+export function decodePerfHeader(bytes: Uint8Array): bigint {
+  if (bytes.length !== PERF_HEADER_LENGTH) throw new ProtocolError<PerfErrorCode>('perf', 'perf/truncated-header', `${bytes.length} of ${PERF_HEADER_LENGTH} bytes`)
+  return new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, false)
+}
+
+type ClientState =
+  | { kind: 'opening' }
+  | { kind: 'uploading'; stream: StreamRef; openedAt: Millis; uploaded: number }
+  | { kind: 'downloading'; stream: StreamRef; openedAt: Millis; responseAt: Millis | undefined; received: number }
+
+interface ClientRun {
+  readonly requestId: number
+  readonly peer: PeerId
+  readonly uploadBytes: number
+  readonly downloadBytes: number
+  lastProgress: Millis
+  state: ClientState
+}
+
+type ServerState =
+  | { kind: 'header'; header: Uint8Array; have: number }
+  | { kind: 'upload'; toSend: number; uploaded: number }
+  | { kind: 'sending'; toSend: number; sent: number; uploaded: number }
+
+interface ServerStream {
+  readonly stream: StreamRef
+  readonly peer: PeerId
+  state: ServerState
+}
+
+export class PerfBehaviour implements Behaviour<PerfEvent> {
+  readonly protocols: readonly string[] = [PERF_PROTOCOL]
+
+  readonly #maxDownload: number
+  readonly #chunkSize: number
+  readonly #maxPerTurn: number
+  readonly #progressInterval: number
+  readonly #maxInbound: number
+
+  readonly #actions: BehaviourAction<PerfEvent>[] = []
+  readonly #runs = new Map<number, ClientRun>()
+  readonly #clientStreams = new Map<string, number>()
+  readonly #serverStreams = new Map<string, ServerStream>()
+  #nextId = 1
+  #lastNow: Millis = 0
+
+  constructor(options: PerfOptions = {}) {
+    this.#maxDownload = nonNegative(options.maxDownloadBytes ?? 2 ** 40, 'maxDownloadBytes')
+    this.#chunkSize = positive(options.chunkSize ?? 64 * 1024, 'chunkSize')
+    this.#maxPerTurn = positive(options.maxBytesPerTurn ?? 1024 * 1024, 'maxBytesPerTurn')
+    this.#progressInterval = nonNegative(options.progressInterval ?? 1000, 'progressInterval')
+    this.#maxInbound = positive(options.maxInboundStreams ?? 16, 'maxInboundStreams')
+  }
+
+  /** Start a run against `peer`; returns the request id of its events. */
+  perf(now: Millis, peer: PeerId, sizes: { uploadBytes: number; downloadBytes: number }): number {
+    const uploadBytes = nonNegative(sizes.uploadBytes, 'uploadBytes')
+    const downloadBytes = nonNegative(sizes.downloadBytes, 'downloadBytes')
+    this.#lastNow = Math.max(this.#lastNow, now)
+    const requestId = this.#nextId++
+    this.#runs.set(requestId, { requestId, peer, uploadBytes, downloadBytes, lastProgress: now, state: { kind: 'opening' } })
+    this.#actions.push({ type: 'open-stream', requestId, peer, protocols: [PERF_PROTOCOL] })
+    return requestId
+  }
+
+  handle(now: Millis, input: BehaviourInput): void {
+    this.#lastNow = Math.max(this.#lastNow, now)
+    switch (input.type) {
+      case 'stream-opened':
+        if (input.protocol !== PERF_PROTOCOL) return
+        if (input.direction === 'outbound') this.#clientOpened(now, input.stream, input.requestId)
+        else this.#serverOpened(input.stream, input.connection.peer)
+        return
+      case 'stream-open-failed': {
+        const run = this.#runs.get(input.requestId)
+        if (run !== undefined && run.state.kind === 'opening') this.#fail(run, input.error, false)
+        return
+      }
+      case 'stream-data': {
+        const key = streamKey(input.stream)
+        const server = this.#serverStreams.get(key)
+        if (server !== undefined) this.#serverData(server, input.data)
+        const run = this.#runOf(key)
+        if (run !== undefined) this.#clientData(now, run, input.data.length)
+        return
+      }
+      case 'stream-eof': {
+        const key = streamKey(input.stream)
+        const server = this.#serverStreams.get(key)
+        if (server !== undefined) this.#serverEof(server)
+        const run = this.#runOf(key)
+        if (run !== undefined) this.#clientEof(now, run)
+        return
+      }
+      case 'stream-reset':
+      case 'stream-closed': {
+        const key = streamKey(input.stream)
+        this.#serverStreams.delete(key)
+        const run = this.#runOf(key)
+        if (run !== undefined) this.#fail(run, new ProtocolError<PerfErrorCode>('perf', 'perf/stream-reset'), false)
+        return
+      }
+      case 'connection-closed': {
+        const conn = input.connection.id
+        for (const [key, s] of this.#serverStreams) if (s.stream.connection === conn) this.#serverStreams.delete(key)
+        for (const run of [...this.#runs.values()]) {
+          if (run.state.kind !== 'opening' && run.state.stream.connection === conn) {
+            this.#fail(run, new ProtocolError<PerfErrorCode>('perf', 'perf/connection-closed'), false)
+          }
+        }
+        return
+      }
+      default:
+        return
+    }
+  }
+
+  /** One turn of writing: up to `maxBytesPerTurn` bytes over every stream with bytes to send. */
+  handleTimeout(now: Millis): void {
+    this.#lastNow = Math.max(this.#lastNow, now)
+    let budget = this.#maxPerTurn
+    let progressed = true
+    while (budget > 0 && progressed) {
+      progressed = false
+      for (const run of [...this.#runs.values()]) {
+        if (budget <= 0) break
+        if (run.state.kind !== 'uploading') continue
+        const n = Math.min(this.#chunkSize, budget, run.uploadBytes - run.state.uploaded)
+        if (n > 0) {
+          this.#actions.push({ type: 'write', stream: run.state.stream, data: new Uint8Array(n) })
+          run.state.uploaded += n
+          budget -= n
+          progressed = true
+          this.#progress(now, run, 'upload', run.state.uploaded, run.state.openedAt)
+        }
+        if (run.state.uploaded === run.uploadBytes) {
+          this.#actions.push({ type: 'close-write', stream: run.state.stream })
+          run.state = { kind: 'downloading', stream: run.state.stream, openedAt: run.state.openedAt, responseAt: undefined, received: 0 }
+        }
+      }
+      for (const s of [...this.#serverStreams.values()]) {
+        if (budget <= 0) break
+        const st = s.state
+        if (st.kind !== 'sending') continue
+        const n = Math.min(this.#chunkSize, budget, st.toSend - st.sent)
+        if (n > 0) {
+          this.#actions.push({ type: 'write', stream: s.stream, data: new Uint8Array(n) })
+          st.sent += n
+          budget -= n
+          progressed = true
+        }
+        if (st.sent === st.toSend) {
+          this.#serverStreams.delete(streamKey(s.stream))
+          this.#actions.push({ type: 'close-write', stream: s.stream })
+          this.#actions.push({ type: 'event', event: { type: 'perf-served', peer: s.peer, uploadBytes: st.uploaded, downloadBytes: st.toSend } })
+        }
+      }
+    }
+  }
+
+  pollAction(): BehaviourAction<PerfEvent> | undefined {
+    return this.#actions.shift()
+  }
+
+  /** "Now" while bytes wait to be written (the next turn), else nothing. */
+  pollTimeout(): Millis | undefined {
+    for (const run of this.#runs.values()) if (run.state.kind === 'uploading') return this.#lastNow
+    for (const s of this.#serverStreams.values()) if (s.state.kind === 'sending') return this.#lastNow
+    return undefined
+  }
+
+  // --- client ---------------------------------------------------------------------------------
+
+  #runOf(key: string): ClientRun | undefined {
+    const id = this.#clientStreams.get(key)
+    return id === undefined ? undefined : this.#runs.get(id)
+  }
+
+  #clientOpened(now: Millis, stream: StreamRef, requestId: number | undefined): void {
+    const run = requestId === undefined ? undefined : this.#runs.get(requestId)
+    if (run === undefined || run.state.kind !== 'opening') {
+      this.#actions.push({ type: 'reset', stream })
+      return
+    }
+    run.state = { kind: 'uploading', stream, openedAt: now, uploaded: 0 }
+    run.lastProgress = now
+    this.#clientStreams.set(streamKey(stream), run.requestId)
+    this.#actions.push({ type: 'write', stream, data: encodePerfHeader(run.downloadBytes) })
+  }
+
+  #clientData(now: Millis, run: ClientRun, n: number): void {
+    const st = run.state
+    if (st.kind !== 'downloading') {
+      this.#fail(run, new ProtocolError<PerfErrorCode>('perf', 'perf/early-response', 'server sent bytes before our upload ended'))
+      return
+    }
+    if (n === 0) return
+    st.responseAt ??= now
+    st.received += n
+    if (st.received > run.downloadBytes) {
+      this.#fail(run, new ProtocolError<PerfErrorCode>('perf', 'perf/too-much-data', `${st.received} > ${run.downloadBytes} requested`))
+      return
+    }
+    this.#progress(now, run, 'download', st.received, st.responseAt)
+  }
+
+  #clientEof(now: Millis, run: ClientRun): void {
+    const st = run.state
+    if (st.kind !== 'downloading') {
+      this.#fail(run, new ProtocolError<PerfErrorCode>('perf', 'perf/short-download', 'server closed before our upload ended'))
+      return
+    }
+    if (st.received !== run.downloadBytes) {
+      this.#fail(run, new ProtocolError<PerfErrorCode>('perf', 'perf/short-download', `${st.received} of ${run.downloadBytes} bytes`))
+      return
+    }
+    const responseAt = st.responseAt ?? now
+    this.#clientStreams.delete(streamKey(st.stream))
+    this.#runs.delete(run.requestId)
+    this.#actions.push({
+      type: 'event',
+      event: {
+        type: 'perf-result', requestId: run.requestId, peer: run.peer,
+        uploadBytes: run.uploadBytes, downloadBytes: run.downloadBytes,
+        uploadMillis: responseAt - st.openedAt, downloadMillis: now - responseAt,
+      },
+    })
+  }
+
+  #progress(now: Millis, run: ClientRun, phase: 'upload' | 'download', bytes: number, since: Millis): void {
+    if (this.#progressInterval === 0 || now - run.lastProgress < this.#progressInterval) return
+    run.lastProgress = now
+    this.#actions.push({ type: 'event', event: { type: 'perf-progress', requestId: run.requestId, peer: run.peer, phase, bytes, millis: now - since } })
+  }
+
+  #fail(run: ClientRun, error: Error, reset = true): void {
+    if (run.state.kind !== 'opening') {
+      this.#clientStreams.delete(streamKey(run.state.stream))
+      if (reset) this.#actions.push({ type: 'reset', stream: run.state.stream })
+    }
+    this.#runs.delete(run.requestId)
+    this.#actions.push({ type: 'event', event: { type: 'perf-failed', requestId: run.requestId, peer: run.peer, error } })
+  }
+
+  // --- server ---------------------------------------------------------------------------------
+
+  #serverOpened(stream: StreamRef, peer: PeerId): void {
+    if (this.#serverStreams.size >= this.#maxInbound) {
+      this.#actions.push({ type: 'reset', stream })
+      this.#actions.push({ type: 'event', event: { type: 'perf-server-error', peer, error: new ProtocolError<PerfErrorCode>('perf', 'perf/too-many-streams') } })
+      return
+    }
+    this.#serverStreams.set(streamKey(stream), { stream, peer, state: { kind: 'header', header: new Uint8Array(PERF_HEADER_LENGTH), have: 0 } })
+  }
+
+  #serverData(s: ServerStream, data: Uint8Array): void {
+    const st = s.state
+    if (st.kind === 'header') {
+      const take = Math.min(PERF_HEADER_LENGTH - st.have, data.length)
+      st.header.set(data.subarray(0, take), st.have)
+      st.have += take
+      if (st.have < PERF_HEADER_LENGTH) return
+      const requested = decodePerfHeader(st.header)
+      if (requested > BigInt(this.#maxDownload)) {
+        this.#serverError(s, new ProtocolError<PerfErrorCode>('perf', 'perf/download-too-large', `${requested} > ${this.#maxDownload}`))
+        return
+      }
+      s.state = { kind: 'upload', toSend: Number(requested), uploaded: data.length - take }
+    } else if (st.kind === 'upload') {
+      st.uploaded += data.length
+    }
+    // 'sending': the client already closed its write side; the swarm delivers nothing more.
+  }
+
+  #serverEof(s: ServerStream): void {
+    const st = s.state
+    if (st.kind === 'header') {
+      this.#serverError(s, new ProtocolError<PerfErrorCode>('perf', 'perf/truncated-header', `EOF after ${st.have} header bytes`))
+      return
+    }
+    if (st.kind === 'upload') s.state = { kind: 'sending', toSend: st.toSend, sent: 0, uploaded: st.uploaded }
+    // Sending starts on the next turn (handleTimeout); pollTimeout now reports it.
+  }
+
+  #serverError(s: ServerStream, error: ProtocolError): void {
+    this.#serverStreams.delete(streamKey(s.stream))
+    this.#actions.push({ type: 'reset', stream: s.stream })
+    this.#actions.push({ type: 'event', event: { type: 'perf-server-error', peer: s.peer, error } })
+  }
+}
+
+function positive(n: number, name: string): number {
+  if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`${name} must be a positive integer`)
+  return n
+}
+
+function nonNegative(n: number, name: string): number {
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`${name} must be a non-negative safe integer`)
+  return n
+}

@@ -1,0 +1,320 @@
+/**
+ * Ping, `/ipfs/ping/1.0.0` (libp2p/specs ping/ping.md), as a behaviour.
+ *
+ * The dialing peer sends a 32-byte payload of random binary data on a stream; the listening peer
+ * echoes the same 32 bytes back; the dialing peer measures the RTT from when it wrote the bytes to
+ * when it received them. The listening peer loops, echoing every payload, until the dialing peer
+ * closes its write side; then it closes the stream too.
+ *
+ * Outbound (the dialing peer): `ping(now, peer)` opens one stream per ping, writes the payload,
+ * waits for the echo, then closes its write side. The spec says "the dialing peer MUST NOT keep
+ * more than one outbound stream for the ping protocol per peer", so pings to the same peer run one
+ * after another (a per-peer FIFO); a stream is no longer ours once we closed its write side.
+ * The timeout covers the whole ping, from the `ping()` call (including waiting in the queue and
+ * negotiating the stream) to the echo.
+ *
+ * Inbound (the listening peer): every full 32-byte payload is echoed as soon as it is complete; a
+ * partial payload is buffered (at most 31 bytes); at EOF we close our write side. The spec says the
+ * listening peer "SHOULD accept at most two streams per peer": further streams are reset.
+ */
+import type { Millis, RandomBytes } from '../core/byte-machine.js'
+import { ProtocolError, UsageError } from '../core/errors.js'
+import { concat, equals } from '../core/bytes.js'
+import type { PeerId } from '../peer-id/index.js'
+import type { Behaviour, BehaviourAction, BehaviourInput, StreamRef } from '../swarm/behaviour.js'
+import { streamKey } from '../swarm/behaviour.js'
+
+export const PING_PROTOCOL = '/ipfs/ping/1.0.0'
+/** The payload size fixed by the spec. */
+export const PING_LENGTH = 32
+
+export type PingErrorCode =
+  | 'ping/wrong-echo'
+  | 'ping/timeout'
+  | 'ping/closed-early'
+  | 'ping/stream-reset'
+  | 'ping/connection-closed'
+
+export type PingEvent =
+  | { type: 'pong'; requestId: number; peer: PeerId; rtt: Millis }
+  /** `error` is a ProtocolError with a PingErrorCode, or the swarm's error when the stream could not be opened. */
+  | { type: 'ping-failed'; requestId: number; peer: PeerId; error: Error }
+
+export interface PingOptions {
+  random: RandomBytes
+  /** Milliseconds from `ping()` to the echo. Default 10 000. */
+  timeout?: number
+  /**
+   * Inbound ping streams open at once per peer. Default 2 (the spec's "at most two streams per
+   * peer"). Stops: a peer opening thousands of ping streams, each holding a buffer and an entry.
+   */
+  maxInboundStreams?: number
+  /** Pings waiting per peer (local bound; exceeding it is a UsageError). Default 16. */
+  maxQueuedPings?: number
+}
+
+type OutboundState =
+  /** Behind another ping to the same peer. */
+  | { kind: 'queued' }
+  /** `open-stream` emitted, waiting for `stream-opened`. */
+  | { kind: 'opening' }
+  /** Payload written at `sentAt`; `received` fills up with the echo. */
+  | { kind: 'awaiting-echo'; stream: StreamRef; payload: Uint8Array; sentAt: Millis; received: Uint8Array; have: number }
+
+interface OutboundPing {
+  readonly requestId: number
+  readonly peer: PeerId
+  readonly deadline: Millis
+  state: OutboundState
+}
+
+interface InboundStream {
+  readonly peerKey: string
+  /** A partial payload: never more than 31 bytes are kept between inputs. */
+  readonly partial: Uint8Array
+  have: number
+}
+
+export class PingBehaviour implements Behaviour<PingEvent> {
+  readonly protocols: readonly string[] = [PING_PROTOCOL]
+
+  readonly #random: RandomBytes
+  readonly #timeout: number
+  readonly #maxInbound: number
+  readonly #maxQueued: number
+
+  readonly #actions: BehaviourAction<PingEvent>[] = []
+  readonly #pings = new Map<number, OutboundPing>()
+  /** Per peer, request ids in FIFO order; the first one is the running ping. */
+  readonly #perPeer = new Map<string, number[]>()
+  /** Outbound streams awaiting an echo, by stream key. */
+  readonly #outStreams = new Map<string, number>()
+  readonly #inStreams = new Map<string, InboundStream>()
+  readonly #inboundPerPeer = new Map<string, number>()
+  #nextId = 1
+
+  constructor(options: PingOptions) {
+    if (typeof options.random !== 'function') throw new TypeError('random must be a function')
+    this.#random = options.random
+    this.#timeout = positive(options.timeout ?? 10_000, 'timeout')
+    this.#maxInbound = positive(options.maxInboundStreams ?? 2, 'maxInboundStreams')
+    this.#maxQueued = positive(options.maxQueuedPings ?? 16, 'maxQueuedPings')
+  }
+
+  /** Ping `peer` once; returns the request id carried by the resulting `pong` / `ping-failed` event. */
+  ping(now: Millis, peer: PeerId, requestId?: number): number {
+    const id = requestId ?? this.#freshId()
+    if (!Number.isSafeInteger(id) || id < 0) throw new RangeError('requestId must be a non-negative safe integer')
+    if (this.#pings.has(id)) throw new UsageError('ping/duplicate-request-id', String(id))
+    const key = peer.toString()
+    const queue = this.#perPeer.get(key) ?? []
+    if (queue.length >= this.#maxQueued) throw new UsageError('ping/too-many-pending', `${queue.length} pings pending for ${key}`)
+    queue.push(id)
+    this.#perPeer.set(key, queue)
+    const p: OutboundPing = { requestId: id, peer, deadline: now + this.#timeout, state: { kind: 'queued' } }
+    this.#pings.set(id, p)
+    if (queue.length === 1) this.#start(p)
+    return id
+  }
+
+  handle(now: Millis, input: BehaviourInput): void {
+    switch (input.type) {
+      case 'stream-opened':
+        if (input.protocol !== PING_PROTOCOL) return
+        if (input.direction === 'outbound') this.#outboundOpened(now, input.stream, input.requestId)
+        else this.#inboundOpened(input.stream, input.connection.peer)
+        return
+      case 'stream-open-failed': {
+        const p = this.#pings.get(input.requestId)
+        if (p !== undefined && p.state.kind === 'opening') this.#fail(p, input.error)
+        return
+      }
+      case 'stream-data':
+        this.#data(now, input.stream, input.data)
+        return
+      case 'stream-eof': {
+        const key = streamKey(input.stream)
+        const inbound = this.#inStreams.get(key)
+        if (inbound !== undefined) {
+          // The dialing peer is done: any partial payload is dropped, and we close too.
+          this.#dropInbound(key, inbound)
+          this.#actions.push({ type: 'close-write', stream: input.stream })
+          return
+        }
+        const p = this.#byStream(key)
+        if (p !== undefined) this.#fail(p, new ProtocolError<PingErrorCode>('ping', 'ping/closed-early', 'stream closed before the echo was complete'))
+        return
+      }
+      case 'stream-reset':
+      case 'stream-closed': {
+        const key = streamKey(input.stream)
+        const inbound = this.#inStreams.get(key)
+        if (inbound !== undefined) this.#dropInbound(key, inbound)
+        const p = this.#byStream(key)
+        if (p !== undefined) this.#fail(p, new ProtocolError<PingErrorCode>('ping', input.type === 'stream-reset' ? 'ping/stream-reset' : 'ping/closed-early'))
+        return
+      }
+      case 'connection-closed': {
+        const conn = input.connection.id
+        for (const [key, s] of this.#inStreams) if (key.startsWith(`${conn}/`)) this.#dropInbound(key, s)
+        for (const p of [...this.#pings.values()]) {
+          if (p.state.kind === 'awaiting-echo' && p.state.stream.connection === conn) {
+            this.#fail(p, new ProtocolError<PingErrorCode>('ping', 'ping/connection-closed'), false)
+          }
+        }
+        return
+      }
+      default:
+        return
+    }
+  }
+
+  handleTimeout(now: Millis): void {
+    for (const p of [...this.#pings.values()]) {
+      if (p.deadline <= now) this.#fail(p, new ProtocolError<PingErrorCode>('ping', 'ping/timeout', `no echo within ${this.#timeout} ms`))
+    }
+  }
+
+  pollAction(): BehaviourAction<PingEvent> | undefined {
+    return this.#actions.shift()
+  }
+
+  pollTimeout(): Millis | undefined {
+    let min: Millis | undefined
+    for (const p of this.#pings.values()) if (min === undefined || p.deadline < min) min = p.deadline
+    return min
+  }
+
+  // --- outbound -------------------------------------------------------------------------------
+
+  #start(p: OutboundPing): void {
+    p.state = { kind: 'opening' }
+    this.#actions.push({ type: 'open-stream', requestId: p.requestId, peer: p.peer, protocols: [PING_PROTOCOL] })
+  }
+
+  #outboundOpened(now: Millis, stream: StreamRef, requestId: number | undefined): void {
+    const p = requestId === undefined ? undefined : this.#pings.get(requestId)
+    if (p === undefined || p.state.kind !== 'opening') {
+      // The ping already failed (timed out): the stream is of no use.
+      this.#actions.push({ type: 'reset', stream })
+      return
+    }
+    const random = this.#random(PING_LENGTH)
+    if (random.length !== PING_LENGTH) throw new UsageError('ping/bad-random', `random(${PING_LENGTH}) returned ${random.length} bytes`)
+    const payload = random.slice()
+    p.state = { kind: 'awaiting-echo', stream, payload, sentAt: now, received: new Uint8Array(PING_LENGTH), have: 0 }
+    this.#outStreams.set(streamKey(stream), p.requestId)
+    this.#actions.push({ type: 'write', stream, data: payload.slice() })
+  }
+
+  #byStream(key: string): OutboundPing | undefined {
+    const id = this.#outStreams.get(key)
+    return id === undefined ? undefined : this.#pings.get(id)
+  }
+
+  #echo(now: Millis, p: OutboundPing, data: Uint8Array): void {
+    const s = p.state
+    if (s.kind !== 'awaiting-echo') return
+    if (s.have + data.length > PING_LENGTH) {
+      this.#fail(p, new ProtocolError<PingErrorCode>('ping', 'ping/wrong-echo', `${s.have + data.length} bytes echoed for a ${PING_LENGTH}-byte payload`))
+      return
+    }
+    s.received.set(data, s.have)
+    s.have += data.length
+    if (s.have < PING_LENGTH) return
+    if (!equals(s.received, s.payload)) {
+      this.#fail(p, new ProtocolError<PingErrorCode>('ping', 'ping/wrong-echo', 'echo differs from the payload'))
+      return
+    }
+    this.#outStreams.delete(streamKey(s.stream))
+    this.#actions.push({ type: 'close-write', stream: s.stream })
+    this.#finish(p)
+    this.#actions.push({ type: 'event', event: { type: 'pong', requestId: p.requestId, peer: p.peer, rtt: now - s.sentAt } })
+  }
+
+  /** Fail a ping: reset its stream (unless the connection is gone), emit the event, start the next one. */
+  #fail(p: OutboundPing, error: Error, reset = true): void {
+    if (p.state.kind === 'awaiting-echo') {
+      this.#outStreams.delete(streamKey(p.state.stream))
+      if (reset) this.#actions.push({ type: 'reset', stream: p.state.stream })
+    }
+    this.#finish(p)
+    this.#actions.push({ type: 'event', event: { type: 'ping-failed', requestId: p.requestId, peer: p.peer, error } })
+  }
+
+  #finish(p: OutboundPing): void {
+    this.#pings.delete(p.requestId)
+    const key = p.peer.toString()
+    const queue = this.#perPeer.get(key)
+    if (queue === undefined) return
+    const i = queue.indexOf(p.requestId)
+    if (i >= 0) queue.splice(i, 1)
+    if (queue.length === 0) {
+      this.#perPeer.delete(key)
+      return
+    }
+    const next = this.#pings.get(queue[0]!)
+    if (next !== undefined && next.state.kind === 'queued') this.#start(next)
+  }
+
+  #freshId(): number {
+    while (this.#pings.has(this.#nextId)) this.#nextId++
+    return this.#nextId++
+  }
+
+  // --- inbound --------------------------------------------------------------------------------
+
+  #inboundOpened(stream: StreamRef, peer: PeerId): void {
+    const peerKey = peer.toString()
+    const count = this.#inboundPerPeer.get(peerKey) ?? 0
+    if (count >= this.#maxInbound) {
+      this.#actions.push({ type: 'reset', stream })
+      return
+    }
+    this.#inboundPerPeer.set(peerKey, count + 1)
+    this.#inStreams.set(streamKey(stream), { peerKey, partial: new Uint8Array(PING_LENGTH), have: 0 })
+  }
+
+  #data(now: Millis, stream: StreamRef, data: Uint8Array): void {
+    const key = streamKey(stream)
+    const inbound = this.#inStreams.get(key)
+    if (inbound === undefined) {
+      const p = this.#byStream(key)
+      if (p !== undefined) this.#echo(now, p, data)
+      return
+    }
+    // Echo every complete payload; keep the incomplete tail (< 32 bytes).
+    const parts: Uint8Array[] = []
+    let off = 0
+    if (inbound.have > 0) {
+      const take = Math.min(PING_LENGTH - inbound.have, data.length)
+      inbound.partial.set(data.subarray(0, take), inbound.have)
+      inbound.have += take
+      off = take
+      if (inbound.have === PING_LENGTH) {
+        parts.push(inbound.partial.slice())
+        inbound.have = 0
+      }
+    }
+    if (inbound.have === 0) {
+      const whole = Math.floor((data.length - off) / PING_LENGTH) * PING_LENGTH
+      if (whole > 0) parts.push(data.subarray(off, off + whole))
+      off += whole
+      inbound.partial.set(data.subarray(off), 0)
+      inbound.have = data.length - off
+    }
+    if (parts.length > 0) this.#actions.push({ type: 'write', stream, data: concat(parts) })
+  }
+
+  #dropInbound(key: string, s: InboundStream): void {
+    this.#inStreams.delete(key)
+    const n = (this.#inboundPerPeer.get(s.peerKey) ?? 1) - 1
+    if (n <= 0) this.#inboundPerPeer.delete(s.peerKey)
+    else this.#inboundPerPeer.set(s.peerKey, n)
+  }
+}
+
+function positive(n: number, name: string): number {
+  if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`${name} must be a positive integer`)
+  return n
+}
