@@ -40,6 +40,8 @@ const SECP256K1_SPKI_PREFIX = Uint8Array.from([
   0x30, 0x56, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a, 0x03, 0x42, 0x00,
 ])
 
+const ECDSA_CURVES = new Set(['prime256v1', 'secp384r1', 'secp521r1'])
+
 /** The peer-ids spec's non-Ed25519 key types: a DER SPKI public key object for OpenSSL. */
 function otherPublicKey(type: OtherKeyType, key: Uint8Array): nc.KeyObject {
   if (type === 'Secp256k1') {
@@ -54,6 +56,8 @@ function otherPublicKey(type: OtherKeyType, key: Uint8Array): nc.KeyObject {
   const k = nc.createPublicKey({ key: Buffer.from(key.buffer, key.byteOffset, key.byteLength), format: 'der', type: 'spki' })
   const kind = k.asymmetricKeyType
   if (type === 'RSA' ? kind !== 'rsa' : kind !== 'ec') throw new RangeError(`${type} Data holds a ${String(kind)} key`)
+  // ECDSA keys are on the NIST curves (what go-libp2p's x509 parser and nobleCryptoFull accept)
+  if (type === 'ECDSA' && !ECDSA_CURVES.has(String(k.asymmetricKeyDetails?.namedCurve))) throw new RangeError('ECDSA key on an unsupported curve')
   return k
 }
 
