@@ -1,0 +1,565 @@
+/**
+ * A yamux session (hashicorp/yamux spec.md; libp2p yamux, `/yamux/1.0.0`) as a sans-IO core.
+ *
+ * One session multiplexes many logical streams over one reliable, ordered byte stream. Bytes from
+ * the transport go into `handleData`; frames to write come out of `pollTransmit`; stream activity
+ * comes out of `pollEvent` as events; the application drives streams with commands (`openStream`,
+ * `accept`, `write`, `closeWrite`, `reset`, `consume`, `close`, `ping`). Time is an input.
+ *
+ * Message flow, in spec terms:
+ * - Opening a stream: a Window Update with SYN on a new StreamID (odd for the client, even for the
+ *   server). The receiver accepts with ACK or rejects with RST. Data may follow the SYN at once.
+ * - Closing a stream: FIN half-closes one direction; once both sides sent FIN the stream is closed.
+ *   RST closes it immediately.
+ * - Flow control: each stream starts with a 256 KiB window in each direction; Window Updates add to
+ *   it (a Window Update sent with SYN/ACK is additive too). Only Data payload counts.
+ * - Ping (SYN = request, ACK = response, opaque value echoed) measures RTT and keeps the session alive.
+ * - Go Away ends the session: 0 normal termination, 1 protocol error, 2 internal error.
+ *
+ * Backpressure end to end: received data is handed out as 'stream-data' events; the receive window is
+ * reopened only when the application calls `consume(id, n)`, so a stream nobody reads stops the
+ * remote by its window and never grows our memory beyond it.
+ *
+ * Remote input can only cause a `ProtocolError`: the session then queues a Go Away with code 1,
+ * ends every stream, throws the error from `handleData`, and emits 'closed' with it once the Go Away
+ * has been taken by `pollTransmit`.
+ */
+import type { ByteMachine, Millis } from '../core/byte-machine.js'
+import { ProtocolError, UsageError } from '../core/errors.js'
+import {
+  Flag,
+  FrameType,
+  GoAwayCode,
+  HEADER_LENGTH,
+  MAX_U32,
+  VERSION,
+  encodeDataFrame,
+  encodeHeaderFrame,
+  readHeader,
+  type FrameHeader,
+} from './frame.js'
+import { CONTROL_QUEUE_LIMIT, MAX_PINGS_IN_FLIGHT, resolveOptions, type ResolvedOptions, type YamuxOptions } from './options.js'
+import { Stream, streamState, windowUpdateDelta, type StreamId, type StreamStateName } from './stream.js'
+import { TransmitQueue } from './transmit.js'
+
+export type YamuxErrorCode =
+  | 'yamux/bad-version' // Version field is not 0
+  | 'yamux/bad-type' // Type field is not one of the four frame types
+  | 'yamux/bad-stream-id' // Data / Window Update on StreamID 0, or SYN with our parity
+  | 'yamux/stream-id-reused' // SYN for a StreamID the remote already used
+  | 'yamux/unknown-stream' // frame (without SYN) for a StreamID never opened
+  | 'yamux/credits-exceeded' // Data frame longer than the remaining receive window
+  | 'yamux/data-after-fin' // Data payload after the remote's FIN
+  | 'yamux/window-overflow' // Window Updates pushed the send window past 2^32 - 1
+  | 'yamux/unexpected-eof' // transport ended inside a frame
+  | 'yamux/keep-alive-timeout' // our keep-alive Ping got no answer within one interval
+  | 'yamux/internal-error' // a bug in this core (never caused by a well-formed or malformed input)
+
+export type YamuxEvent =
+  | { type: 'stream-inbound'; id: StreamId } // remote opened a stream: call accept(id) or reset(id)
+  | { type: 'stream-opened'; id: StreamId } // our openStream was ACKed (informational)
+  | { type: 'stream-data'; id: StreamId; data: Uint8Array }
+  | { type: 'stream-eof'; id: StreamId } // remote half-closed (FIN)
+  | { type: 'stream-reset'; id: StreamId } // remote reset (RST), or the session ended under the stream
+  | { type: 'stream-writable'; id: StreamId } // write() may accept bytes again after returning less than asked
+  | { type: 'stream-closed'; id: StreamId } // stream over, state freed (always the last event of a stream)
+  | { type: 'ping'; rtt: number } // RTT measured by one of our Pings
+  | { type: 'go-away'; code: number } // remote sent Go Away (first one only)
+  | { type: 'closed'; error?: ProtocolError } // session over
+
+export interface StreamStats {
+  state: StreamStateName
+  sendCredit: number
+  recvWindow: number
+  recvCredit: number
+  unconsumed: number
+}
+
+type SessionState =
+  | { kind: 'open' }
+  | { kind: 'closing'; error?: ProtocolError } // our Go Away is queued; 'closed' once it is taken
+  | { kind: 'closed' }
+
+type ReceiveState =
+  | { kind: 'header' }
+  | { kind: 'payload'; id: StreamId; stream: Stream | undefined; remaining: number; flags: number }
+
+const HEADER: ReceiveState = { kind: 'header' }
+
+function protocolError(code: YamuxErrorCode, message?: string): ProtocolError<YamuxErrorCode> {
+  return new ProtocolError('yamux', code, message)
+}
+
+export class YamuxSession implements ByteMachine<YamuxEvent> {
+  readonly #o: ResolvedOptions
+  #state: SessionState = { kind: 'open' }
+  /** Go Away code the remote sent; from then on we open no new streams. */
+  #remoteGoAway: number | undefined
+  readonly #streams = new Map<StreamId, Stream>()
+  #nextId: StreamId
+  /** Highest StreamID the remote opened. Remote ids must increase, so every remote-parity id at or
+   * below it that has no record is a recently closed stream whose late frames we tolerate. */
+  #remoteHigh = 0
+  #inboundUnacked = 0 // ACK backlog, inbound: 'syn-received' streams
+  #outboundUnacked = 0 // ACK backlog, outbound: 'syn-sent' streams
+  #totalRecvWindow = 0
+  readonly #tx = new TransmitQueue()
+  #events: YamuxEvent[] = []
+  #eventHead = 0
+  /** Streams owed a 'stream-writable'. */
+  readonly #blocked = new Set<StreamId>()
+  #now: Millis = 0
+  #rx: ReceiveState = HEADER
+  readonly #hdr = new Uint8Array(HEADER_LENGTH)
+  #hdrFill = 0
+  readonly #pings = new Map<number, Millis>() // opaque value -> time sent
+  #nextPingOpaque = 0
+  #keepAlive: { interval: number; due: Millis; outstanding: number | undefined } | undefined
+  #rtt: number | undefined
+
+  constructor(options: YamuxOptions) {
+    this.#o = resolveOptions(options)
+    this.#nextId = this.#o.role === 'client' ? 1 : 2
+    const interval = this.#o.keepAliveInterval
+    // due = 0: the first handleTimeout sends a Ping right away, measuring the RTT for auto-tuning.
+    if (interval !== undefined) this.#keepAlive = { interval, due: 0, outstanding: undefined }
+  }
+
+  /** Latest RTT measured by a Ping, in ms. */
+  get rtt(): number | undefined {
+    return this.#rtt
+  }
+
+  /** Live streams (both directions). */
+  streamCount(): number {
+    return this.#streams.size
+  }
+
+  /** Flow-control state of a live stream (for diagnostics and tests), or undefined. */
+  streamStats(id: StreamId): StreamStats | undefined {
+    const s = this.#streams.get(id)
+    if (s === undefined) return undefined
+    return { state: streamState(s), sendCredit: s.sendCredit, recvWindow: s.recvWindow, recvCredit: s.recvCredit, unconsumed: s.unconsumed }
+  }
+
+  /** Bytes queued for the transport. */
+  get queuedBytes(): number {
+    return this.#tx.bytes
+  }
+
+  get isClosed(): boolean {
+    return this.#state.kind === 'closed'
+  }
+
+  // ---------------------------------------------------------------- ByteMachine inputs
+
+  handleData(now: Millis, data: Uint8Array): void {
+    if (this.#state.kind !== 'open') return // after Go Away or failure, input is ignored
+    this.#now = now
+    try {
+      this.#parse(data)
+    } catch (e) {
+      throw this.#fail(e)
+    }
+  }
+
+  handleEof(now: Millis): void {
+    this.#now = now
+    const st = this.#state
+    if (st.kind === 'closed') return
+    if (st.kind === 'closing') {
+      this.#finish(st.error)
+      return
+    }
+    const midFrame = this.#rx.kind === 'payload' || this.#hdrFill > 0
+    const error = midFrame ? protocolError('yamux/unexpected-eof') : undefined
+    this.#endStreams(true)
+    this.#finish(error)
+    if (error !== undefined) throw error
+  }
+
+  handleTimeout(now: Millis): void {
+    const ka = this.#keepAlive
+    if (this.#state.kind !== 'open' || ka === undefined || now < ka.due) return
+    this.#now = now
+    if (ka.outstanding !== undefined && this.#pings.has(ka.outstanding)) {
+      // No answer within one interval: the remote (or the path to it) is gone.
+      this.#endStreams(true)
+      this.#finish(protocolError('yamux/keep-alive-timeout', `no Ping response within ${ka.interval} ms`))
+      return
+    }
+    ka.outstanding = this.#sendPing(now)
+    ka.due = now + ka.interval
+  }
+
+  wantsData(): boolean {
+    return this.#state.kind === 'open' && this.#tx.control.bytes < CONTROL_QUEUE_LIMIT
+  }
+
+  pollTransmit(max: number): Uint8Array | undefined {
+    if (!(max >= 1)) throw new RangeError('pollTransmit: max must be >= 1')
+    const st = this.#state
+    if (st.kind === 'closed') return undefined
+    const out = this.#tx.take(max)
+    if (this.#blocked.size > 0 && this.#tx.ordered.bytes <= this.#o.sendQueueLimit / 2) {
+      for (const id of this.#blocked) this.#checkWritable(this.#streams.get(id))
+    }
+    if (out === undefined && st.kind === 'closing') this.#finish(st.error)
+    return out
+  }
+
+  pollEvent(): YamuxEvent | undefined {
+    if (this.#eventHead >= this.#events.length) return undefined
+    const ev = this.#events[this.#eventHead]!
+    this.#events[this.#eventHead++] = undefined as unknown as YamuxEvent
+    if (this.#eventHead === this.#events.length) {
+      this.#events = []
+      this.#eventHead = 0
+    }
+    return ev
+  }
+
+  pollTimeout(): Millis | undefined {
+    return this.#state.kind === 'open' ? this.#keepAlive?.due : undefined
+  }
+
+  // ---------------------------------------------------------------- commands
+
+  /** Open a stream: queues its SYN (a Window Update announcing any window above 256 KiB). */
+  openStream(now: Millis): StreamId {
+    this.#requireOpen()
+    if (this.#remoteGoAway !== undefined) throw new UsageError('yamux/going-away', 'the remote sent Go Away')
+    if (this.#streams.size >= this.#o.maxStreams) throw new UsageError('yamux/too-many-streams', `${this.#o.maxStreams} streams open`)
+    if (this.#outboundUnacked >= this.#o.ackBacklog) {
+      throw new UsageError('yamux/ack-backlog-full', `${this.#o.ackBacklog} streams await ACK; wait for 'stream-opened'`)
+    }
+    if (this.#nextId > MAX_U32) throw new UsageError('yamux/stream-ids-exhausted')
+    this.#now = now
+    const id = this.#nextId
+    this.#nextId += 2
+    const s = this.#addStream(id, 'syn-sent')
+    this.#outboundUnacked++
+    const delta = s.grantable()
+    s.recvCredit += delta
+    this.#tx.ordered.push(encodeHeaderFrame(FrameType.WindowUpdate, Flag.SYN, id, delta))
+    return id
+  }
+
+  /** Accept an inbound stream: queues its ACK. */
+  accept(id: StreamId): void {
+    const s = this.#stream(id)
+    if (s === undefined) return
+    if (s.handshake !== 'syn-received') throw new UsageError('yamux/already-accepted', `stream ${id}`)
+    this.#ack(s)
+  }
+
+  /**
+   * Queue up to `data.length` bytes as Data frames (copied now). Returns how many bytes were taken:
+   * at most the remote's window and the room in the send queue. When less than asked, a
+   * 'stream-writable' event follows once more can be taken. Writing to a stream not yet accepted
+   * accepts it.
+   */
+  write(id: StreamId, data: Uint8Array): number {
+    if (this.#state.kind !== 'open') throw new UsageError('yamux/closed', 'session is closed')
+    const s = this.#stream(id)
+    if (s === undefined) throw new UsageError('yamux/stream-closed', `stream ${id} has ended`)
+    if (s.localClosed) throw new UsageError('yamux/write-after-close', `stream ${id} is closed for writing`)
+    if (s.handshake === 'syn-received') this.#ack(s)
+    const want = data.length
+    if (want === 0) return 0
+    const room = Math.min(s.sendCredit, this.#o.sendQueueLimit - this.#tx.ordered.bytes)
+    const n = Math.max(0, Math.min(want, room))
+    if (n < want) {
+      s.blocked = true
+      this.#blocked.add(id)
+    }
+    const step = this.#o.maxFrameSize
+    for (let off = 0; off < n; off += step) {
+      this.#tx.ordered.push(encodeDataFrame(0, id, data, off, Math.min(n, off + step)))
+    }
+    s.sendCredit -= n
+    return n
+  }
+
+  /** Half-close: queue FIN. Idempotent; a no-op on a stream that has ended. */
+  closeWrite(id: StreamId): void {
+    const s = this.#stream(id)
+    if (s === undefined || s.localClosed || this.#state.kind !== 'open') return
+    if (s.handshake === 'syn-received') this.#ack(s)
+    s.localClosed = true
+    s.blocked = false
+    this.#blocked.delete(id)
+    this.#tx.ordered.push(encodeHeaderFrame(FrameType.WindowUpdate, Flag.FIN, id, 0))
+    if (s.remoteClosed) this.#free(s)
+  }
+
+  /** Reset (or reject, before accept) a stream: queue RST and free it. A no-op on a stream that has ended. */
+  reset(id: StreamId): void {
+    const s = this.#stream(id)
+    if (s === undefined || this.#state.kind !== 'open') return
+    this.#tx.ordered.push(encodeHeaderFrame(FrameType.WindowUpdate, Flag.RST, id, 0))
+    this.#free(s)
+  }
+
+  /** The application has processed `n` bytes of 'stream-data': reopen that much window (in batches). */
+  consume(id: StreamId, n: number): void {
+    if (!Number.isSafeInteger(n) || n < 0) throw new RangeError('consume: n must be a non-negative integer')
+    const s = this.#stream(id)
+    if (s === undefined) return
+    if (n > s.unconsumed) throw new RangeError(`consume: ${n} > ${s.unconsumed} unconsumed bytes on stream ${id}`)
+    s.unconsumed -= n
+    if (s.handshake === 'syn-received' || s.remoteClosed || this.#state.kind !== 'open') return
+    const before = s.recvWindow
+    const budget = this.#o.maxSessionWindow - this.#totalRecvWindow
+    const delta = windowUpdateDelta(s, this.#now, this.#rtt, this.#o.maxWindow, budget)
+    this.#totalRecvWindow += s.recvWindow - before
+    if (delta > 0) this.#tx.control.push(encodeHeaderFrame(FrameType.WindowUpdate, 0, id, delta))
+  }
+
+  /** End the session: queue Go Away (after queued stream frames), end every stream, 'closed' once flushed. */
+  close(now: Millis, code: number = GoAwayCode.Normal): void {
+    if (!Number.isInteger(code) || code < 0 || code > MAX_U32) throw new RangeError('close: code must be a 32-bit unsigned integer')
+    if (this.#state.kind !== 'open') return
+    this.#now = now
+    this.#endStreams(false)
+    this.#tx.ordered.push(encodeHeaderFrame(FrameType.GoAway, 0, 0, code))
+    this.#state = { kind: 'closing' }
+  }
+
+  /** Send a Ping; a 'ping' event with the RTT follows its response. */
+  ping(now: Millis): void {
+    this.#requireOpen()
+    this.#now = now
+    this.#sendPing(now)
+  }
+
+  // ---------------------------------------------------------------- receiving
+
+  #parse(data: Uint8Array): void {
+    const len = data.length
+    let off = 0
+    while (off < len) {
+      const rx = this.#rx
+      if (rx.kind === 'header') {
+        let h: FrameHeader
+        if (this.#hdrFill === 0 && len - off >= HEADER_LENGTH) {
+          h = readHeader(data, off)
+          off += HEADER_LENGTH
+        } else {
+          const take = Math.min(HEADER_LENGTH - this.#hdrFill, len - off)
+          this.#hdr.set(data.subarray(off, off + take), this.#hdrFill)
+          this.#hdrFill += take
+          off += take
+          if (this.#hdrFill < HEADER_LENGTH) return
+          this.#hdrFill = 0
+          h = readHeader(this.#hdr, 0)
+        }
+        this.#onHeader(h)
+      } else {
+        const take = Math.min(rx.remaining, len - off)
+        // The record may have been freed by a command between two handleData calls.
+        const s = rx.stream !== undefined && this.#streams.get(rx.id) === rx.stream ? rx.stream : undefined
+        if (s !== undefined) this.#emit({ type: 'stream-data', id: rx.id, data: data.slice(off, off + take) })
+        off += take
+        rx.remaining -= take
+        if (rx.remaining === 0) {
+          this.#rx = HEADER
+          if (s !== undefined) this.#endOfFrame(s, rx.flags)
+        }
+      }
+    }
+  }
+
+  #onHeader(h: FrameHeader): void {
+    if (h.version !== VERSION) throw protocolError('yamux/bad-version', `version ${h.version}`)
+    switch (h.type) {
+      case FrameType.Data:
+      case FrameType.WindowUpdate:
+        return this.#onStreamFrame(h)
+      case FrameType.Ping:
+        return this.#onPing(h)
+      case FrameType.GoAway:
+        if (this.#remoteGoAway === undefined) {
+          this.#remoteGoAway = h.length
+          this.#emit({ type: 'go-away', code: h.length })
+        }
+        return
+      default:
+        throw protocolError('yamux/bad-type', `type ${h.type}`)
+    }
+  }
+
+  #onStreamFrame(h: FrameHeader): void {
+    const id = h.streamId
+    if (id === 0) throw protocolError('yamux/bad-stream-id', 'stream frame on StreamID 0')
+    let s = this.#streams.get(id)
+    if ((h.flags & Flag.SYN) !== 0) {
+      if (!this.#isRemoteId(id)) throw protocolError('yamux/bad-stream-id', `SYN for ${id}, which has our parity`)
+      if (id <= this.#remoteHigh) throw protocolError('yamux/stream-id-reused', `SYN for ${id} after ${this.#remoteHigh}`)
+      this.#remoteHigh = id
+      s = this.#onSyn(id)
+    } else if (s === undefined && !this.#wasOpened(id)) {
+      throw protocolError('yamux/unknown-stream', `frame for stream ${id}, never opened`)
+    }
+    // s === undefined now means a recently closed / reset / refused stream: its late frames are
+    // tolerated and ignored (a Data payload is skipped).
+    if (s !== undefined && (h.flags & Flag.ACK) !== 0 && s.handshake === 'syn-sent') {
+      s.handshake = 'established'
+      this.#outboundUnacked--
+      this.#emit({ type: 'stream-opened', id })
+    }
+    if (h.type === FrameType.Data) {
+      if (s !== undefined && h.length > 0) {
+        if (s.remoteClosed) throw protocolError('yamux/data-after-fin', `stream ${id}`)
+        if (h.length > s.recvCredit) throw protocolError('yamux/credits-exceeded', `stream ${id}: ${h.length} > window ${s.recvCredit}`)
+        s.recvCredit -= h.length
+        s.unconsumed += h.length
+      }
+      if (h.length > 0) {
+        this.#rx = { kind: 'payload', id, stream: s, remaining: h.length, flags: h.flags }
+        return
+      }
+    } else if (s !== undefined && h.length > 0) {
+      const credit = s.sendCredit + h.length
+      if (credit > MAX_U32) throw protocolError('yamux/window-overflow', `stream ${id}: window ${credit}`)
+      s.sendCredit = credit
+      this.#checkWritable(s)
+    }
+    if (s !== undefined) this.#endOfFrame(s, h.flags)
+  }
+
+  /** A new inbound stream: refused with RST beyond maxStreams or the ACK backlog, or after Go Away. */
+  #onSyn(id: StreamId): Stream | undefined {
+    if (this.#streams.size >= this.#o.maxStreams || this.#inboundUnacked >= this.#o.ackBacklog || this.#remoteGoAway !== undefined) {
+      this.#tx.control.push(encodeHeaderFrame(FrameType.WindowUpdate, Flag.RST, id, 0))
+      return undefined
+    }
+    const s = this.#addStream(id, 'syn-received')
+    this.#inboundUnacked++
+    this.#emit({ type: 'stream-inbound', id })
+    return s
+  }
+
+  /** FIN / RST take effect after the frame's payload. */
+  #endOfFrame(s: Stream, flags: number): void {
+    if ((flags & Flag.FIN) !== 0 && !s.remoteClosed) {
+      s.remoteClosed = true
+      this.#emit({ type: 'stream-eof', id: s.id })
+      if (s.localClosed && (flags & Flag.RST) === 0) {
+        this.#free(s)
+        return
+      }
+    }
+    if ((flags & Flag.RST) !== 0) {
+      this.#emit({ type: 'stream-reset', id: s.id })
+      this.#free(s)
+    }
+  }
+
+  #onPing(h: FrameHeader): void {
+    if ((h.flags & Flag.SYN) !== 0) {
+      this.#tx.control.push(encodeHeaderFrame(FrameType.Ping, Flag.ACK, 0, h.length))
+    } else if ((h.flags & Flag.ACK) !== 0) {
+      const sent = this.#pings.get(h.length)
+      if (sent === undefined) return // not ours, or forgotten: ignore
+      this.#pings.delete(h.length)
+      this.#rtt = Math.max(0, this.#now - sent)
+      this.#emit({ type: 'ping', rtt: this.#rtt })
+    }
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  #isRemoteId(id: StreamId): boolean {
+    return (id % 2 === 1) === (this.#o.role === 'server')
+  }
+
+  /** True for an id that was opened at some point (by either side), live or not. */
+  #wasOpened(id: StreamId): boolean {
+    return this.#isRemoteId(id) ? id <= this.#remoteHigh : id < this.#nextId
+  }
+
+  /** The live stream, undefined if it has ended; UsageError if the id was never opened. */
+  #stream(id: StreamId): Stream | undefined {
+    if (!Number.isInteger(id) || id < 1 || id > MAX_U32) throw new RangeError(`invalid stream id ${id}`)
+    const s = this.#streams.get(id)
+    if (s === undefined && !this.#wasOpened(id)) throw new UsageError('yamux/unknown-stream', `stream ${id} was never opened`)
+    return s
+  }
+
+  #requireOpen(): void {
+    if (this.#state.kind !== 'open') throw new UsageError('yamux/closed', 'session is closed')
+  }
+
+  #addStream(id: StreamId, handshake: 'syn-sent' | 'syn-received'): Stream {
+    const s = new Stream(id, handshake, this.#o.initialWindow, this.#now)
+    this.#streams.set(id, s)
+    this.#totalRecvWindow += s.recvWindow
+    return s
+  }
+
+  #ack(s: Stream): void {
+    s.handshake = 'established'
+    this.#inboundUnacked--
+    const delta = s.remoteClosed ? 0 : s.grantable()
+    s.recvCredit += delta
+    s.epochStart = this.#now
+    this.#tx.ordered.push(encodeHeaderFrame(FrameType.WindowUpdate, Flag.ACK, s.id, delta))
+  }
+
+  #free(s: Stream): void {
+    if (s.handshake === 'syn-received') this.#inboundUnacked--
+    else if (s.handshake === 'syn-sent') this.#outboundUnacked--
+    this.#totalRecvWindow -= s.recvWindow
+    this.#streams.delete(s.id)
+    this.#blocked.delete(s.id)
+    this.#emit({ type: 'stream-closed', id: s.id })
+  }
+
+  /** End every stream: 'stream-reset' first when the remote side caused it, then 'stream-closed'. */
+  #endStreams(remote: boolean): void {
+    for (const s of [...this.#streams.values()]) {
+      if (remote) this.#emit({ type: 'stream-reset', id: s.id })
+      this.#free(s)
+    }
+    this.#blocked.clear()
+  }
+
+  #checkWritable(s: Stream | undefined): void {
+    if (s === undefined || !s.blocked || s.sendCredit <= 0 || this.#tx.ordered.bytes >= this.#o.sendQueueLimit) return
+    s.blocked = false
+    this.#blocked.delete(s.id)
+    this.#emit({ type: 'stream-writable', id: s.id })
+  }
+
+  #sendPing(now: Millis): number {
+    const opaque = this.#nextPingOpaque
+    this.#nextPingOpaque = (opaque + 1) >>> 0
+    if (this.#pings.size >= MAX_PINGS_IN_FLIGHT) this.#pings.delete(this.#pings.keys().next().value!)
+    this.#pings.set(opaque, now)
+    this.#tx.control.push(encodeHeaderFrame(FrameType.Ping, Flag.SYN, 0, opaque))
+    return opaque
+  }
+
+  /** A fatal error while handling input: Go Away (1 protocol error, 2 internal error), streams end. */
+  #fail(e: unknown): unknown {
+    const error = e instanceof ProtocolError ? e : new ProtocolError('yamux', 'yamux/internal-error', String(e), { cause: e })
+    const code = e instanceof ProtocolError ? GoAwayCode.ProtocolError : GoAwayCode.InternalError
+    this.#endStreams(true)
+    this.#tx.clear()
+    this.#tx.ordered.push(encodeHeaderFrame(FrameType.GoAway, 0, 0, code))
+    this.#state = { kind: 'closing', error }
+    return e
+  }
+
+  #finish(error: ProtocolError | undefined): void {
+    this.#state = { kind: 'closed' }
+    this.#tx.clear()
+    this.#pings.clear()
+    this.#emit(error === undefined ? { type: 'closed' } : { type: 'closed', error })
+  }
+
+  #emit(ev: YamuxEvent): void {
+    this.#events.push(ev)
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * Per-stream state of a yamux session: the opening handshake (SYN / ACK), the two half-closes (FIN)
+ * and flow control in both directions (spec "Flow Control": per-stream windows, no session window).
+ *
+ * The opening handshake and the half-closes are independent (a stream may be half-closed before
+ * its ACK arrives), so a stream holds one field for each; `streamState()` names the combination
+ * with the state names of spec/yamux.md: syn-sent, syn-received, established, local-close,
+ * remote-close. Terminal states (closed, reset) have no record: the session deletes it.
+ *
+ * Receive-side accounting (all in bytes, per stream):
+ *   recvWindow  the window we currently offer (starts at `initialWindow`, auto-tuned up to `maxWindow`)
+ *   recvCredit  how much the remote may still send: the window it believes it has
+ *   unconsumed  delivered to the application as 'stream-data' but not yet `consume`d
+ * Invariant: recvCredit + unconsumed <= recvWindow, so a stream never buffers more than its window.
+ *
+ * Auto-tuning (receive-window growth, after the BDP estimation of go-yamux / rust yamux / QUIC
+ * stacks, in our own formulation): a Window Update is sent once at least half the window can be
+ * granted again. If that happens less than 2 RTTs after the previous Window Update (the epoch
+ * start), the remote drained half a window within about one round trip, so the window, not the
+ * link or the reader, is what limits throughput: double `recvWindow` (up to `maxWindow` and the
+ * session budget) before granting. A reader that consumes slowly stretches the epoch and the
+ * window stays put.
+ */
+import type { Millis } from '../core/byte-machine.js'
+import { INITIAL_STREAM_WINDOW } from './frame.js'
+
+export type StreamId = number
+
+export type StreamStateName = 'syn-sent' | 'syn-received' | 'established' | 'local-close' | 'remote-close'
+
+export class Stream {
+  readonly id: StreamId
+  /** Opening handshake: 'syn-sent' (ours, no ACK yet), 'syn-received' (theirs, not accepted yet), 'established'. */
+  handshake: 'syn-sent' | 'syn-received' | 'established'
+  /** We sent FIN. */
+  localClosed = false
+  /** We received FIN. */
+  remoteClosed = false
+
+  /** Bytes we may still send (the remote's window as we know it). Starts at the spec's 256 KiB. */
+  sendCredit = INITIAL_STREAM_WINDOW
+  recvWindow: number
+  recvCredit = INITIAL_STREAM_WINDOW
+  unconsumed = 0
+  /** Time of the last Window Update we sent (or of the stream's creation): auto-tuning epoch. */
+  epochStart: Millis
+  /** A write() came up short: we owe the application a 'stream-writable' event. */
+  blocked = false
+
+  constructor(id: StreamId, handshake: 'syn-sent' | 'syn-received', recvWindow: number, now: Millis) {
+    this.id = id
+    this.handshake = handshake
+    this.recvWindow = recvWindow
+    this.epochStart = now
+  }
+
+  /** Window we can grant right now: what brings recvCredit + unconsumed back up to recvWindow. */
+  grantable(): number {
+    return this.recvWindow - this.recvCredit - this.unconsumed
+  }
+}
+
+export function streamState(s: Stream): StreamStateName {
+  if (s.localClosed) return 'local-close'
+  if (s.remoteClosed) return 'remote-close'
+  return s.handshake
+}
+
+/**
+ * Decide the Window Update to send after the application consumed bytes, growing the window when
+ * the epoch was short (see the file comment). Returns the delta to send (0: nothing to send) and
+ * updates the stream's accounting as if it were sent.
+ *
+ * `budget` is how many bytes the session may still add to its total receive window.
+ */
+export function windowUpdateDelta(s: Stream, now: Millis, rtt: number | undefined, maxWindow: number, budget: number): number {
+  let delta = s.grantable()
+  if (delta < s.recvWindow / 2) return 0
+  if (rtt !== undefined && s.recvWindow < maxWindow && now - s.epochStart < 2 * Math.max(rtt, 1)) {
+    const grown = Math.min(s.recvWindow * 2, maxWindow, s.recvWindow + Math.max(0, budget))
+    delta += grown - s.recvWindow
+    s.recvWindow = grown
+  }
+  s.epochStart = now
+  s.recvCredit += delta
+  return delta
+}

@@ -1,0 +1,127 @@
+/**
+ * The outbound side of a yamux session: two FIFOs of encoded frames and the coalescing that turns
+ * them into transport writes.
+ *
+ * - `control`: frames caused by the remote or by flow control (Ping replies, Window Updates, the RST
+ *   that refuses a stream beyond the ACK backlog). They may overtake stream data: none of them is
+ *   ordered relative to a Data frame of the same stream.
+ * - `ordered`: frames whose order matters (SYN, Data, FIN, RST from a local command, our Go Away).
+ *
+ * `take(max)` returns whole frames concatenated up to `max` bytes (one copy), or a frame on its own
+ * without any copy when it is the only one that fits (a full-size Data frame is handed over as-is).
+ * A frame is split only when it alone is larger than `max`; the rest of a split frame always goes
+ * out next, so frames never interleave on the wire.
+ */
+
+class FrameFifo {
+  #items: Uint8Array[] = []
+  #head = 0
+  bytes = 0
+
+  get length(): number {
+    return this.#items.length - this.#head
+  }
+
+  push(frame: Uint8Array): void {
+    this.#items.push(frame)
+    this.bytes += frame.length
+  }
+
+  peek(): Uint8Array | undefined {
+    return this.#head < this.#items.length ? this.#items[this.#head] : undefined
+  }
+
+  shift(): Uint8Array {
+    const f = this.#items[this.#head]!
+    this.#items[this.#head] = undefined as unknown as Uint8Array
+    this.#head++
+    this.bytes -= f.length
+    if (this.#head === this.#items.length) {
+      this.#items = []
+      this.#head = 0
+    } else if (this.#head > 64 && this.#head * 2 > this.#items.length) {
+      this.#items = this.#items.slice(this.#head)
+      this.#head = 0
+    }
+    return f
+  }
+
+  clear(): void {
+    this.#items = []
+    this.#head = 0
+    this.bytes = 0
+  }
+}
+
+export class TransmitQueue {
+  readonly control = new FrameFifo()
+  readonly ordered = new FrameFifo()
+  /** The unsent tail of a frame that was split by a small `max`; always sent first. */
+  #partial: Uint8Array | undefined
+
+  /** Bytes queued in total. */
+  get bytes(): number {
+    return this.control.bytes + this.ordered.bytes + (this.#partial?.length ?? 0)
+  }
+
+  get empty(): boolean {
+    return this.#partial === undefined && this.control.length === 0 && this.ordered.length === 0
+  }
+
+  clear(): void {
+    this.control.clear()
+    this.ordered.clear()
+    this.#partial = undefined
+  }
+
+  #next(): FrameFifo | undefined {
+    if (this.control.length > 0) return this.control
+    if (this.ordered.length > 0) return this.ordered
+    return undefined
+  }
+
+  take(max: number): Uint8Array | undefined {
+    if (this.#partial !== undefined) {
+      const p = this.#partial
+      if (p.length <= max) {
+        this.#partial = undefined
+        return this.#coalesce(p, max)
+      }
+      this.#partial = p.subarray(max)
+      return p.slice(0, max)
+    }
+    const q = this.#next()
+    if (q === undefined) return undefined
+    const first = q.peek()!
+    if (first.length > max) {
+      q.shift()
+      this.#partial = first.subarray(max)
+      return first.slice(0, max)
+    }
+    q.shift()
+    return this.#coalesce(first, max)
+  }
+
+  /** `first` is already dequeued and fits; append whole frames after it while they fit. */
+  #coalesce(first: Uint8Array, max: number): Uint8Array {
+    let total = first.length
+    // Count what fits without dequeuing: control frames first, then ordered ones.
+    let q = this.#next()
+    if (q === undefined || total + q.peek()!.length > max) return first
+    const parts: Uint8Array[] = [first]
+    while (q !== undefined) {
+      const f = q.peek()!
+      if (total + f.length > max) break
+      parts.push(q.shift())
+      total += f.length
+      q = this.#next()
+    }
+    const out = new Uint8Array(total)
+    let off = 0
+    for (const p of parts) {
+      out.set(p, off)
+      off += p.length
+    }
+    return out
+  }
+}
