@@ -182,7 +182,10 @@ async fn serve_echo(mut s: Stream) -> Outcome {
         log!("echo: read failed ({e}) after {} bytes: treating as reset", buf.len());
         return Outcome::EchoReset;
     }
-    if let Err(e) = s.write_all(&buf).await {
+    // write_all(&[]) never touches the stream, so probe it explicitly when nothing was read
+    // (yamux's poll_write fails once the stream is reset or the connection is gone).
+    let probe = if buf.is_empty() { s.write(&[]).await.map(|_| ()) } else { s.write_all(&buf).await };
+    if let Err(e) = probe {
         log!("echo: write after EOF failed ({e}) after reading {} bytes: remote reset the stream", buf.len());
         return Outcome::EchoReset;
     }
