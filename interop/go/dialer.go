@@ -174,6 +174,13 @@ func dialerStreams(ctx context.Context, h host.Host, p peer.ID) error {
 		return fmt.Errorf("echo-reset reset: %w", err)
 	}
 	log.Printf("streams: wrote 1000 bytes on %s and reset it", echoProto)
+	// One more ping round trip on the same connection: its reply proves the listener has
+	// read our RST frame (frames are processed in order) before we exit and drop the connection.
+	pctx, pcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer pcancel()
+	if r, ok := <-ping.Ping(pctx, h, p); !ok || r.Error != nil {
+		return fmt.Errorf("ping after reset failed: %v", r.Error)
+	}
 	return nil
 }
 

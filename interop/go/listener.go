@@ -54,6 +54,26 @@ func runListener(ctx context.Context, cfg config, h host.Host, rdb *redis.Client
 	h.SetStreamHandler(echoProto, l.handleEcho)
 	h.SetStreamHandler(resetProto, l.handleReset)
 	h.SetStreamHandler(perfProto, l.handlePerf)
+	if cfg.scenario == "streams" {
+		// go-yamux drops unread data when an RST arrives, so if a dialer writes its step-3
+		// bytes and resets before our multistream negotiation has read the protocol header,
+		// the negotiation fails and no handler ever runs. Wrap go-libp2p's own inbound stream
+		// handler to notice that case and count it as the step-3 reset.
+		sw, ok := h.Network().(interface {
+			StreamHandler() network.StreamHandler
+		})
+		if ok {
+			orig := sw.StreamHandler()
+			h.Network().SetStreamHandler(func(s network.Stream) {
+				orig(s)
+				if s.Protocol() == "" && !s.Conn().IsClosed() {
+					log.Printf("inbound stream reset/failed before protocol negotiation completed: counted as the echo-stream reset")
+					l.resetSeen.Store(true)
+					l.checkStreamsDone()
+				}
+			})
+		}
+	}
 
 	sub, err := h.EventBus().Subscribe(new(event.EvtPeerIdentificationCompleted), eventbusBuf)
 	if err != nil {
@@ -117,7 +137,7 @@ func (l *listener) handleEcho(s network.Stream) {
 	data, err := io.ReadAll(s)
 	if err != nil {
 		s.Reset()
-		if isStreamReset(err) {
+		if isStreamReset(err) && !s.Conn().IsClosed() {
 			log.Printf("echo: stream reset by remote after %d bytes (%v)", len(data), err)
 			l.resetSeen.Store(true)
 			l.checkStreamsDone()
