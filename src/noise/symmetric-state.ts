@@ -69,6 +69,12 @@ export class CipherState {
     return 0xffff_ffff_ffff_ffffn - this.n
   }
 
+  /** Whether `count` more messages fit before n reaches 2^64-1 (cheap: no bigint unless near the end). */
+  canProcess(count: number): boolean {
+    if (this.#nHi < U32_MAX) return true
+    return U32_MAX - this.#nLo >= count
+  }
+
   /** EncryptWithAd(ad, plaintext): ENCRYPT(k, n++, ad, plaintext), or plaintext when k is empty. */
   encryptWithAd(ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
     if (this.#k === undefined) return plaintext.slice()

@@ -1,0 +1,411 @@
+/**
+ * The byte-level noise-libp2p secure channel (libp2p/specs noise/README.md): a sans-IO ByteMachine
+ * that runs the XX handshake with the libp2p payload, then encrypts and decrypts transport messages.
+ *
+ * Wire format, in both phases: every Noise message is framed as
+ *
+ *   noise_message_len (2 bytes, big-endian) || noise_message (at most 65535 bytes)
+ *
+ * Handshake:  initiator -> e                                  (payload empty)
+ *             responder <- e, ee, s, es + payload             (identity key, signature, extensions)
+ *             initiator -> s, se + payload
+ * The remote payload is verified (signature over the remote static key, and the expected peer id
+ * when dialling /p2p/<id>) before the handshake is reported complete; on any failure its early data
+ * is discarded. After the handshake each transport message is one ChaChaPoly ciphertext (plaintext +
+ * 16-byte tag) under its own nonce, so a tampered, replayed or reordered frame fails authentication.
+ *
+ * Send path: `write()` encrypts straight into an outgoing block after the 2-byte length prefix, and
+ * `pollTransmit(max)` hands out large slices of those blocks (coalescing small ones) so a socket gets
+ * few big writes. Receive path: whole frames are decrypted directly out of the caller's chunk
+ * (synchronously; no reference is kept), only a trailing partial frame is copied into a ReadBuffer,
+ * and all frames of one `handleData` call become a single 'data' event.
+ */
+import type { ByteMachine, Millis } from '../core/byte-machine.js'
+import type { CryptoProvider } from '../core/crypto/provider.js'
+import { ReadBuffer } from '../core/read-buffer.js'
+import { UsageError } from '../core/errors.js'
+import type { PeerId, PrivateKey, PublicKey } from '../peer-id/index.js'
+import { noiseError } from './errors.js'
+import { HandshakeState } from './handshake-state.js'
+import { createHandshakePayload, verifyHandshakePayload } from './payload.js'
+import { type CipherState, MAX_NOISE_MESSAGE, TAG_LENGTH } from './symmetric-state.js'
+
+/** The largest plaintext in one transport message: 65535 - 16. */
+export const MAX_PLAINTEXT = MAX_NOISE_MESSAGE - TAG_LENGTH
+/** Length prefix + tag added to each transport frame. */
+export const FRAME_OVERHEAD = 2 + TAG_LENGTH
+/**
+ * Default for `maxHandshakeMessage`: the Noise maximum. Real handshake messages are under 1 KiB
+ * (an RSA identity key makes them ~700 bytes); the 2-byte prefix already bounds what a remote can
+ * make us buffer, and keeping the full range avoids rejecting peers that send large extensions.
+ */
+export const DEFAULT_MAX_HANDSHAKE_MESSAGE = MAX_NOISE_MESSAGE
+/**
+ * Default for `maxBufferedData`: decrypted bytes waiting in pollEvent() beyond which wantsData()
+ * turns false. Stops a fast sender from growing our event queue when the application reads slowly.
+ */
+export const DEFAULT_MAX_BUFFERED_DATA = 4 * 1024 * 1024
+
+/** Outgoing blocks: small first, bigger while output is already pending (a burst of writes). */
+const SMALL_BLOCK = 16 * 1024
+const BURST_BLOCK = 256 * 1024
+
+export interface NoiseOptions {
+  role: 'initiator' | 'responder'
+  crypto: CryptoProvider
+  /** Our libp2p identity key; it signs our Noise static key. */
+  identity: PrivateKey
+  /** X25519 private key; default crypto.randomBytes(32), a fresh static key per connection (as go does). */
+  staticKey?: Uint8Array
+  /** X25519 ephemeral private key; tests and vectors only (default: random). */
+  ephemeralKey?: Uint8Array
+  /** Dialling /p2p/<id>: any other authenticated remote is 'noise/peer-id-mismatch'. */
+  expectedRemotePeer?: PeerId
+  /** Our NoiseExtensions.stream_muxers (early muxer negotiation), default []. */
+  streamMuxers?: string[]
+  /** Largest accepted handshake message (length prefix value), default 65535. */
+  maxHandshakeMessage?: number
+  /** Undelivered decrypted bytes beyond which wantsData() is false, default 4 MiB. */
+  maxBufferedData?: number
+}
+
+export type NoiseEvent =
+  | { type: 'handshake-complete'; remotePeer: PeerId; remotePublicKey: PublicKey; remoteStreamMuxers: string[] }
+  | { type: 'data'; data: Uint8Array }
+  | { type: 'eof' }
+
+type State =
+  | { kind: 'handshake'; hs: HandshakeState }
+  | { kind: 'transport'; send: CipherState; receive: CipherState; remoteEof: boolean }
+  | { kind: 'failed'; error: unknown }
+
+interface OutBlock {
+  buf: Uint8Array
+  /** Next byte to hand out. */
+  start: number
+  /** End of the bytes written so far; [start, end) is pending, [end, buf.length) is free. */
+  end: number
+}
+
+const EMPTY = new Uint8Array(0)
+
+export class NoiseConnection implements ByteMachine<NoiseEvent> {
+  readonly #crypto: CryptoProvider
+  readonly #identity: PrivateKey
+  readonly #expectedRemotePeer: PeerId | undefined
+  readonly #streamMuxers: string[]
+  readonly #maxHandshakeMessage: number
+  readonly #maxBufferedData: number
+  #state: State
+  readonly #in = new ReadBuffer()
+  #out: OutBlock[] = []
+  #outLength = 0
+  #events: NoiseEvent[] = []
+  #eventBytes = 0
+  #remotePeer: PeerId | undefined
+  #remotePublicKey: PublicKey | undefined
+
+  constructor(options: NoiseOptions) {
+    if (options.role !== 'initiator' && options.role !== 'responder') throw new TypeError(`role must be 'initiator' or 'responder'`)
+    this.#crypto = options.crypto
+    this.#identity = options.identity
+    this.#expectedRemotePeer = options.expectedRemotePeer
+    this.#streamMuxers = [...(options.streamMuxers ?? [])]
+    this.#maxHandshakeMessage = options.maxHandshakeMessage ?? DEFAULT_MAX_HANDSHAKE_MESSAGE
+    if (!Number.isInteger(this.#maxHandshakeMessage) || this.#maxHandshakeMessage < 96 || this.#maxHandshakeMessage > MAX_NOISE_MESSAGE) {
+      throw new RangeError('maxHandshakeMessage must be an integer in [96, 65535]')
+    }
+    this.#maxBufferedData = options.maxBufferedData ?? DEFAULT_MAX_BUFFERED_DATA
+    if (!(this.#maxBufferedData > 0)) throw new RangeError('maxBufferedData must be positive')
+    const hs = new HandshakeState({
+      crypto: this.#crypto,
+      initiator: options.role === 'initiator',
+      s: options.staticKey ?? this.#crypto.randomBytes(32),
+      ...(options.ephemeralKey !== undefined ? { e: options.ephemeralKey } : {}),
+    })
+    this.#state = { kind: 'handshake', hs }
+    // -> e : the initiator's first message (empty payload: it has no secrecy) is ready at once.
+    if (hs.isMyTurn) this.#queueFrame(hs.writeMessage(EMPTY))
+  }
+
+  /** The authenticated remote peer, once the handshake is complete. */
+  get remotePeer(): PeerId | undefined {
+    return this.#remotePeer
+  }
+
+  get remotePublicKey(): PublicKey | undefined {
+    return this.#remotePublicKey
+  }
+
+  /** True once the handshake is complete and the channel carries application data. */
+  get isEstablished(): boolean {
+    return this.#state.kind === 'transport'
+  }
+
+  /** Encrypted bytes waiting for pollTransmit (for the caller's backpressure). */
+  get bufferedAmount(): number {
+    return this.#outLength
+  }
+
+  // ---- inputs ----
+
+  handleData(_now: Millis, data: Uint8Array): void {
+    const st = this.#state
+    if (st.kind === 'failed') throw new UsageError('noise/failed', 'handleData after the channel failed')
+    if (st.kind === 'transport' && st.remoteEof) throw new UsageError('noise/eof', 'handleData after handleEof')
+    try {
+      if (st.kind === 'handshake') {
+        this.#in.push(data)
+        this.#readHandshake()
+        if (this.#state.kind === 'transport' && this.#in.length > 0) this.#readTransport(EMPTY)
+      } else {
+        this.#readTransport(data)
+      }
+    } catch (e) {
+      this.#state = { kind: 'failed', error: e }
+      throw e
+    }
+  }
+
+  handleEof(_now: Millis): void {
+    const st = this.#state
+    if (st.kind === 'failed' || (st.kind === 'transport' && st.remoteEof)) return
+    if (st.kind === 'handshake' || this.#in.length > 0) {
+      const e = noiseError('noise/unexpected-eof', st.kind === 'handshake' ? 'EOF during the handshake' : 'EOF inside a transport frame')
+      this.#state = { kind: 'failed', error: e }
+      throw e
+    }
+    st.remoteEof = true
+    this.#events.push({ type: 'eof' })
+  }
+
+  handleTimeout(_now: Millis): void {
+    // Noise has no timers; the handshake deadline belongs to the connection upgrade.
+  }
+
+  wantsData(): boolean {
+    const st = this.#state
+    if (st.kind === 'failed') return false
+    if (st.kind === 'transport' && st.remoteEof) return false
+    return this.#eventBytes < this.#maxBufferedData
+  }
+
+  // ---- commands ----
+
+  /** Encrypt application bytes into transport frames of at most 65519 plaintext bytes each. */
+  write(plaintext: Uint8Array): void {
+    const st = this.#state
+    if (st.kind === 'failed') throw new UsageError('noise/failed', 'write after the channel failed')
+    if (st.kind !== 'transport') throw new UsageError('noise/handshake-incomplete', 'write before the handshake is complete')
+    const total = plaintext.length
+    if (total === 0) return
+    const frames = Math.ceil(total / MAX_PLAINTEXT)
+    if (!st.send.canProcess(frames)) {
+      const e = new UsageError('noise/nonce-exhausted', 'the send nonce would reach 2^64-1: the session must end')
+      this.#state = { kind: 'failed', error: e }
+      throw e
+    }
+    const block = this.#reserve(total + frames * FRAME_OVERHEAD)
+    const buf = block.buf
+    let end = block.end
+    for (let off = 0; off < total; off += MAX_PLAINTEXT) {
+      const chunk = plaintext.subarray(off, Math.min(total, off + MAX_PLAINTEXT))
+      const len = chunk.length + TAG_LENGTH
+      buf[end] = len >>> 8
+      buf[end + 1] = len & 0xff
+      st.send.encryptInto(EMPTY, chunk, buf, end + 2)
+      end += 2 + len
+    }
+    this.#outLength += end - block.end
+    block.end = end
+  }
+
+  // ---- outputs ----
+
+  pollTransmit(max: number): Uint8Array | undefined {
+    if (!(max >= 1)) throw new RangeError('max must be at least 1')
+    while (this.#out.length > 0 && this.#out[0]!.start === this.#out[0]!.end) this.#out.shift()
+    const head = this.#out[0]
+    if (head === undefined) return undefined
+    const avail = head.end - head.start
+    if (avail >= max || avail >= SMALL_BLOCK || this.#out.length === 1) {
+      const n = Math.min(avail, max)
+      const chunk = head.buf.subarray(head.start, head.start + n)
+      head.start += n
+      this.#outLength -= n
+      if (head.start === head.end) this.#out.shift()
+      return chunk
+    }
+    // Several small blocks: one copy into a single buffer, up to max.
+    const out = new Uint8Array(Math.min(max, this.#outLength))
+    let off = 0
+    while (off < out.length) {
+      const b = this.#out[0]!
+      const n = Math.min(b.end - b.start, out.length - off)
+      out.set(b.buf.subarray(b.start, b.start + n), off)
+      b.start += n
+      off += n
+      if (b.start === b.end) this.#out.shift()
+    }
+    this.#outLength -= out.length
+    return out
+  }
+
+  pollEvent(): NoiseEvent | undefined {
+    const ev = this.#events.shift()
+    if (ev?.type === 'data') this.#eventBytes -= ev.data.length
+    return ev
+  }
+
+  pollTimeout(): Millis | undefined {
+    return undefined
+  }
+
+  /**
+   * @internal Testing hook: SetNonce on a transport CipherState, so nonce exhaustion (n = 2^64-1)
+   * can be reached without sending 2^64 messages.
+   */
+  _setNonceForTesting(direction: 'send' | 'receive', n: bigint): void {
+    const st = this.#state
+    if (st.kind !== 'transport') throw new UsageError('noise/handshake-incomplete', 'no transport CipherState yet')
+    st[direction].setNonce(n)
+  }
+
+  // ---- handshake ----
+
+  #readHandshake(): void {
+    const buf = this.#in
+    for (let st = this.#state; st.kind === 'handshake' && !st.hs.isMyTurn; st = this.#state) {
+      if (buf.length < 2) return
+      const len = (buf.byteAt(0)! << 8) | buf.byteAt(1)!
+      if (len > this.#maxHandshakeMessage) throw noiseError('noise/handshake-too-large', `${len} > ${this.#maxHandshakeMessage}`)
+      if (buf.length < 2 + len) return
+      buf.skip(2)
+      const hs = st.hs
+      const payload = hs.readMessage(buf.read(len))
+      // Message 1 (-> e) carries no identity; its payload, if any, has no meaning in libp2p and is ignored.
+      if (hs.messageIndex >= 2) this.#acceptRemotePayload(payload, hs)
+      if (hs.isMyTurn) this.#queueFrame(hs.writeMessage(this.#ourPayload(hs)))
+      if (hs.complete) this.#completeHandshake(hs)
+    }
+  }
+
+  #ourPayload(hs: HandshakeState): Uint8Array {
+    return createHandshakePayload(
+      this.#identity,
+      hs.localStaticPublicKey,
+      { webtransportCerthashes: [], streamMuxers: this.#streamMuxers },
+      this.#crypto,
+    )
+  }
+
+  #remoteStreamMuxers: string[] = []
+
+  #acceptRemotePayload(payload: Uint8Array, hs: HandshakeState): void {
+    const v = verifyHandshakePayload(payload, hs.rs!, this.#crypto)
+    if (this.#expectedRemotePeer !== undefined && !this.#expectedRemotePeer.equals(v.remotePeer)) {
+      throw noiseError('noise/peer-id-mismatch', `expected ${this.#expectedRemotePeer.toString()}, authenticated ${v.remotePeer.toString()}`)
+    }
+    this.#remotePeer = v.remotePeer
+    this.#remotePublicKey = v.remotePublicKey
+    this.#remoteStreamMuxers = v.extensions.streamMuxers
+  }
+
+  #completeHandshake(hs: HandshakeState): void {
+    const { send, receive } = hs.split()
+    this.#state = { kind: 'transport', send, receive, remoteEof: false }
+    this.#events.push({
+      type: 'handshake-complete',
+      remotePeer: this.#remotePeer!,
+      remotePublicKey: this.#remotePublicKey!,
+      remoteStreamMuxers: this.#remoteStreamMuxers,
+    })
+  }
+
+  // ---- transport ----
+
+  /** Decrypt every complete frame in (buffered bytes ++ data); keep a trailing partial frame. */
+  #readTransport(data: Uint8Array): void {
+    const st = this.#state
+    if (st.kind !== 'transport') return
+    const buf = this.#in
+    const frames: Uint8Array[] = []
+    // 1. frames that are complete in the buffer (left over from the handshake or a previous call)
+    while (buf.length >= 2) {
+      const len = (buf.byteAt(0)! << 8) | buf.byteAt(1)!
+      if (buf.length < 2 + len) break
+      buf.skip(2)
+      frames.push(buf.read(len))
+    }
+    // 2. a buffered partial frame, completed from the front of data
+    let off = 0
+    if (buf.length > 0 && data.length > 0) {
+      if (buf.length === 1) buf.push(data.subarray(0, ++off))
+      if (buf.length >= 2) {
+        const len = (buf.byteAt(0)! << 8) | buf.byteAt(1)!
+        const take = Math.min(2 + len - buf.length, data.length - off)
+        buf.push(data.subarray(off, off + take))
+        off += take
+        if (buf.length === 2 + len) {
+          buf.skip(2)
+          frames.push(buf.read(len))
+        }
+      }
+    }
+    // 3. whole frames straight out of the caller's chunk (views, used before we return)
+    while (data.length - off >= 2) {
+      const len = (data[off]! << 8) | data[off + 1]!
+      if (data.length - off - 2 < len) break
+      frames.push(data.subarray(off + 2, off + 2 + len))
+      off += 2 + len
+    }
+    // 4. the rest is the beginning of a frame: copy it
+    if (off < data.length) buf.push(data.subarray(off))
+    if (frames.length > 0) this.#decryptFrames(st.receive, frames)
+  }
+
+  #decryptFrames(receive: CipherState, frames: Uint8Array[]): void {
+    let total = 0
+    for (const f of frames) total += Math.max(0, f.length - TAG_LENGTH)
+    const out = new Uint8Array(total)
+    let pos = 0
+    try {
+      for (const f of frames) {
+        receive.decryptInto(EMPTY, f, out, pos)
+        pos += f.length - TAG_LENGTH
+      }
+    } catch (e) {
+      // Frames before the bad one were authentic and are delivered; nothing of the bad one is.
+      out.fill(0, pos)
+      if (pos > 0) this.#pushData(out.subarray(0, pos))
+      throw e
+    }
+    if (total > 0) this.#pushData(out)
+  }
+
+  #pushData(data: Uint8Array): void {
+    this.#events.push({ type: 'data', data })
+    this.#eventBytes += data.length
+  }
+
+  // ---- output blocks ----
+
+  #queueFrame(message: Uint8Array): void {
+    const block = this.#reserve(2 + message.length)
+    block.buf[block.end] = message.length >>> 8
+    block.buf[block.end + 1] = message.length & 0xff
+    block.buf.set(message, block.end + 2)
+    block.end += 2 + message.length
+    this.#outLength += 2 + message.length
+  }
+
+  /** The tail block if it has `n` free bytes, else a new one. */
+  #reserve(n: number): OutBlock {
+    const tail = this.#out[this.#out.length - 1]
+    if (tail !== undefined && tail.buf.length - tail.end >= n) return tail
+    const size = Math.max(n, this.#out.length > 0 ? BURST_BLOCK : SMALL_BLOCK)
+    const block: OutBlock = { buf: new Uint8Array(size), start: 0, end: 0 }
+    this.#out.push(block)
+    return block
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * The libp2p handshake payload (libp2p/specs noise/README.md, "The libp2p Handshake Payload").
+ *
+ *   message NoiseExtensions {
+ *     repeated bytes webtransport_certhashes = 1;
+ *     repeated string stream_muxers = 2;
+ *   }
+ *   message NoiseHandshakePayload {
+ *     optional bytes identity_key = 1;   // the libp2p PublicKey protobuf (peer-ids spec)
+ *     optional bytes identity_sig = 2;   // identity key's signature over
+ *                                        //   "noise-libp2p-static-key:" || Noise static public key
+ *     optional NoiseExtensions extensions = 4;
+ *   }
+ *
+ * The responder sends it in message 2 and the initiator in message 3 (never in message 1, which has
+ * no secrecy). A receiver decodes identity_key, verifies identity_sig against the static key `rs`
+ * the Noise handshake just delivered, and only then hands identity and extensions upward.
+ */
+import type { CryptoProvider } from '../core/crypto/provider.js'
+import { ProtocolError } from '../core/errors.js'
+import { concat, utf8 } from '../core/bytes.js'
+import { WIRE_LEN, decodeMessage, encodeMessage, tag } from '../core/protobuf.js'
+import { type PeerId, type PrivateKey, type PublicKey, publicKeyFromProtobuf } from '../peer-id/index.js'
+import { noiseError } from './errors.js'
+import { MAX_NOISE_MESSAGE } from './symmetric-state.js'
+
+/** The prefix of the signed data: the UTF-8 string "noise-libp2p-static-key:". */
+export const STATIC_KEY_SIGNATURE_PREFIX = utf8('noise-libp2p-static-key:')
+
+/**
+ * At most this many entries in each repeated extensions field. Real peers send one or two; the cap
+ * stops a remote from filling a 64 KiB payload with tens of thousands of tiny strings that every
+ * layer above would then store and search.
+ */
+export const MAX_EXTENSION_ENTRIES = 64
+
+export interface NoiseExtensions {
+  webtransportCerthashes: Uint8Array[]
+  streamMuxers: string[]
+}
+
+export interface NoiseHandshakePayload {
+  identityKey?: Uint8Array
+  identitySig?: Uint8Array
+  extensions?: NoiseExtensions
+}
+
+export function encodeHandshakePayload(p: NoiseHandshakePayload): Uint8Array {
+  return encodeMessage((w) => {
+    if (p.identityKey !== undefined) w.uint32(tag(1, WIRE_LEN)).bytes(p.identityKey)
+    if (p.identitySig !== undefined) w.uint32(tag(2, WIRE_LEN)).bytes(p.identitySig)
+    if (p.extensions !== undefined) w.uint32(tag(4, WIRE_LEN)).bytes(encodeExtensions(p.extensions))
+  })
+}
+
+function encodeExtensions(x: NoiseExtensions): Uint8Array {
+  return encodeMessage((w) => {
+    for (const h of x.webtransportCerthashes) w.uint32(tag(1, WIRE_LEN)).bytes(h)
+    for (const m of x.streamMuxers) w.uint32(tag(2, WIRE_LEN)).string(m)
+  })
+}
+
+/** Decode remote payload bytes. Any malformation is ProtocolError 'noise/bad-payload'. */
+export function decodeHandshakePayload(bytes: Uint8Array): NoiseHandshakePayload {
+  const out: NoiseHandshakePayload = {}
+  try {
+    decodeMessage(bytes, 'noise', MAX_NOISE_MESSAGE, (field, r) => {
+      if (field === 1) out.identityKey = r.bytes()
+      else if (field === 2) out.identitySig = r.bytes()
+      else if (field === 4) out.extensions = mergeExtensions(out.extensions, decodeExtensions(r.bytes()))
+      else r.skip()
+    })
+  } catch (e) {
+    throw wrap(e, 'NoiseHandshakePayload')
+  }
+  return out
+}
+
+function decodeExtensions(bytes: Uint8Array): NoiseExtensions {
+  const x: NoiseExtensions = { webtransportCerthashes: [], streamMuxers: [] }
+  decodeMessage(bytes, 'noise', MAX_NOISE_MESSAGE, (field, r) => {
+    if (field === 1) x.webtransportCerthashes.push(r.bytes())
+    else if (field === 2) x.streamMuxers.push(r.string())
+    else r.skip()
+    if (x.webtransportCerthashes.length > MAX_EXTENSION_ENTRIES || x.streamMuxers.length > MAX_EXTENSION_ENTRIES) {
+      throw noiseError('noise/bad-payload', `more than ${MAX_EXTENSION_ENTRIES} entries in a NoiseExtensions field`)
+    }
+  })
+  return x
+}
+
+/** Protobuf merges repeated occurrences of an embedded message field; repeated fields concatenate. */
+function mergeExtensions(a: NoiseExtensions | undefined, b: NoiseExtensions): NoiseExtensions {
+  if (a === undefined) return b
+  const x = {
+    webtransportCerthashes: [...a.webtransportCerthashes, ...b.webtransportCerthashes],
+    streamMuxers: [...a.streamMuxers, ...b.streamMuxers],
+  }
+  if (x.webtransportCerthashes.length > MAX_EXTENSION_ENTRIES || x.streamMuxers.length > MAX_EXTENSION_ENTRIES) {
+    throw noiseError('noise/bad-payload', `more than ${MAX_EXTENSION_ENTRIES} entries in a NoiseExtensions field`)
+  }
+  return x
+}
+
+/** Our payload: identity key, its signature over our Noise static public key, and extensions. */
+export function createHandshakePayload(
+  identity: PrivateKey,
+  staticPublicKey: Uint8Array,
+  extensions: NoiseExtensions,
+  crypto: CryptoProvider,
+): Uint8Array {
+  const p: NoiseHandshakePayload = {
+    identityKey: identity.publicKey.bytes,
+    identitySig: identity.sign(concat([STATIC_KEY_SIGNATURE_PREFIX, staticPublicKey]), crypto),
+  }
+  // An empty NoiseExtensions says nothing; leaving it out keeps the payload what pre-r4 peers expect.
+  if (extensions.webtransportCerthashes.length > 0 || extensions.streamMuxers.length > 0) p.extensions = extensions
+  return encodeHandshakePayload(p)
+}
+
+export interface VerifiedPayload {
+  remotePublicKey: PublicKey
+  remotePeer: PeerId
+  extensions: NoiseExtensions
+}
+
+/**
+ * Decode the remote payload and verify identity_sig over the remote static key `rs`.
+ * Errors: 'noise/bad-payload' (malformed, missing identity_key / identity_sig, bad key protobuf),
+ * 'noise/invalid-signature' (the signature does not verify, or the key type cannot be verified here).
+ */
+export function verifyHandshakePayload(bytes: Uint8Array, rs: Uint8Array, crypto: CryptoProvider): VerifiedPayload {
+  const p = decodeHandshakePayload(bytes)
+  if (p.identityKey === undefined) throw noiseError('noise/bad-payload', 'identity_key missing')
+  if (p.identitySig === undefined) throw noiseError('noise/bad-payload', 'identity_sig missing')
+  let key: PublicKey
+  try {
+    key = publicKeyFromProtobuf(p.identityKey)
+  } catch (e) {
+    throw wrap(e, 'identity_key')
+  }
+  let valid: boolean
+  try {
+    valid = key.verify(concat([STATIC_KEY_SIGNATURE_PREFIX, rs]), p.identitySig, crypto)
+  } catch (e) {
+    // e.g. 'peer-id/unsupported-key-type': a signature we cannot check is not a valid signature
+    throw noiseError('noise/invalid-signature', e instanceof Error ? e.message : String(e), e)
+  }
+  if (!valid) throw noiseError('noise/invalid-signature', 'identity_sig does not verify over the remote static key')
+  return {
+    remotePublicKey: key,
+    remotePeer: key.toPeerId(crypto),
+    extensions: p.extensions ?? { webtransportCerthashes: [], streamMuxers: [] },
+  }
+}
+
+function wrap(e: unknown, what: string): ProtocolError {
+  if (e instanceof ProtocolError && e.code.startsWith('noise/')) return e
+  if (e instanceof ProtocolError) return noiseError('noise/bad-payload', `${what}: ${e.code}: ${e.message}`, e)
+  throw e
+}
