@@ -137,6 +137,7 @@ export function decodeIdentifyStream(bytes: Uint8Array, limits: Partial<Identify
   if (bytes.length > l.maxMessageSize) {
     throw new ProtocolError<IdentifyErrorCode>(PROTOCOL, 'identify/message-too-large', `stream carried ${bytes.length} > ${l.maxMessageSize} bytes`)
   }
+  if (bytes.length === 0) throw new ProtocolError<IdentifyErrorCode>(PROTOCOL, 'identify/malformed', 'the stream ended without a message')
   let framedError: ProtocolError
   try {
     return decodeFramed(bytes, l)
@@ -160,10 +161,10 @@ function decodeFramed(bytes: Uint8Array, l: IdentifyLimits): IdentifyMessage {
   const msg: IdentifyMessage = { listenAddrs: [], protocols: [] }
   let off = 0
   let count = 0
-  if (bytes.length === 0) throw new ProtocolError<IdentifyErrorCode>(PROTOCOL, 'identify/malformed', 'empty stream')
   while (off < bytes.length) {
     const d = varint.decode(bytes, off)!
     off += d.bytes
+    if (d.value > l.maxMessageSize) throw new ProtocolError<IdentifyErrorCode>(PROTOCOL, 'identify/message-too-large', `frame of ${d.value} > ${l.maxMessageSize} bytes`)
     if (d.value > bytes.length - off) throw new ProtocolError<IdentifyErrorCode>(PROTOCOL, 'identify/malformed', `frame of ${d.value} bytes, ${bytes.length - off} left`)
     if (++count > l.maxMessages) throw new ProtocolError<IdentifyErrorCode>(PROTOCOL, 'identify/too-many-messages', `> ${l.maxMessages}`)
     mergeInto(msg, bytes.subarray(off, off + d.value), l)

@@ -103,12 +103,12 @@ export class PingBehaviour implements Behaviour<PingEvent> {
 
   /** Ping `peer` once; returns the request id carried by the resulting `pong` / `ping-failed` event. */
   ping(now: Millis, peer: PeerId, requestId?: number): number {
-    const id = requestId ?? this.#freshId()
-    if (!Number.isSafeInteger(id) || id < 0) throw new RangeError('requestId must be a non-negative safe integer')
-    if (this.#pings.has(id)) throw new UsageError('ping/duplicate-request-id', String(id))
     const key = peer.toString()
     const queue = this.#perPeer.get(key) ?? []
     if (queue.length >= this.#maxQueued) throw new UsageError('ping/too-many-pending', `${queue.length} pings pending for ${key}`)
+    if (requestId !== undefined && (!Number.isSafeInteger(requestId) || requestId < 0)) throw new RangeError('requestId must be a non-negative safe integer')
+    if (requestId !== undefined && this.#pings.has(requestId)) throw new UsageError('ping/duplicate-request-id', String(requestId))
+    const id = requestId ?? this.#freshId()
     queue.push(id)
     this.#perPeer.set(key, queue)
     const p: OutboundPing = { requestId: id, peer, deadline: now + this.#timeout, state: { kind: 'queued' } }

@@ -14,8 +14,10 @@
  */
 import type { Behaviour, BehaviourAction, BehaviourInput, ConnectionInfo, PeerInfoUpdate, StreamRef } from '../../src/swarm/behaviour.js'
 import { streamKey } from '../../src/swarm/behaviour.js'
-import type { Multiaddr } from '../../src/multiaddr/index.js'
-import type { PeerId, PublicKey } from '../../src/peer-id/index.js'
+import { Multiaddr } from '../../src/multiaddr/index.js'
+import { privateKeyFromSeed } from '../../src/peer-id/index.js'
+import type { PeerId, PrivateKey, PublicKey } from '../../src/peer-id/index.js'
+import { nobleCrypto } from '../../src/core/crypto/noble.js'
 
 const MAX_STEPS = 1_000_000
 
@@ -74,6 +76,12 @@ export interface PairIdentity {
   peer: PeerId
   publicKey: PublicKey
   addr: Multiaddr
+}
+
+/** A deterministic Ed25519 identity: seed = 32 bytes of `seedByte`. */
+export function testIdentity(seedByte: number, addr: string): PairIdentity & { key: PrivateKey } {
+  const key = privateKeyFromSeed(new Uint8Array(32).fill(seedByte), nobleCrypto)
+  return { key, peer: key.publicKey.toPeerId(nobleCrypto), publicKey: key.publicKey, addr: Multiaddr.fromString(addr) }
 }
 
 export type Chunking = 'whole' | 'bytes' | { seed: number }
