@@ -10,7 +10,7 @@ import { base58btc } from 'multiformats/bases/base58'
 import { base64, base64pad, base64url, base64urlpad } from 'multiformats/bases/base64'
 import { decode as decodeVarint } from '../core/varint.js'
 import { ProtocolError } from '../core/errors.js'
-import { fromUtf8, utf8 } from '../core/bytes.js'
+import { utf8 } from '../core/bytes.js'
 import { fail, type MultiaddrErrorCode } from './errors.js'
 
 /**
@@ -140,10 +140,14 @@ export function percentDecode(text: string): Uint8Array {
   return out
 }
 
+// `ignoreBOM: true` keeps a leading U+FEFF: a value starting with one must print with it, or the
+// text would no longer read back as the same bytes.
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
 /** Strict UTF-8 decode of value bytes; malformed UTF-8 is `multiaddr/invalid-value`. */
 export function checkUtf8(bytes: Uint8Array): string {
   try {
-    return fromUtf8(bytes)
+    return UTF8.decode(bytes)
   } catch (e) {
     return fail('multiaddr/invalid-value', 'value is not valid UTF-8', e)
   }
