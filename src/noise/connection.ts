@@ -97,7 +97,13 @@ export class NoiseConnection implements ByteMachine<NoiseEvent> {
   readonly #maxHandshakeMessage: number
   readonly #maxBufferedData: number
   #state: State
+  /** Handshake phase: received bytes not yet forming a whole handshake message. */
   readonly #in = new ReadBuffer()
+  /** Transport phase: a frame being assembled across handleData calls. */
+  #partial: Uint8Array | undefined
+  #partialFill = 0
+  /** Transport phase: the first length byte, when only it has arrived (-1: none). */
+  #lengthHigh = -1
   #out: OutBlock[] = []
   #outLength = 0
   #events: NoiseEvent[] = []
@@ -157,7 +163,8 @@ export class NoiseConnection implements ByteMachine<NoiseEvent> {
       if (st.kind === 'handshake') {
         this.#in.push(data)
         this.#readHandshake()
-        if (this.#state.kind === 'transport' && this.#in.length > 0) this.#readTransport(EMPTY)
+        // bytes after the last handshake message are transport frames
+        if (this.#state.kind === 'transport' && this.#in.length > 0) this.#readTransport(this.#in.readAll())
       } else {
         this.#readTransport(data)
       }
@@ -170,7 +177,7 @@ export class NoiseConnection implements ByteMachine<NoiseEvent> {
   handleEof(_now: Millis): void {
     const st = this.#state
     if (st.kind === 'failed' || (st.kind === 'transport' && st.remoteEof)) return
-    if (st.kind === 'handshake' || this.#in.length > 0) {
+    if (st.kind === 'handshake' || this.#midFrame()) {
       const e = noiseError('noise/unexpected-eof', st.kind === 'handshake' ? 'EOF during the handshake' : 'EOF inside a transport frame')
       this.#state = { kind: 'failed', error: e }
       throw e
@@ -324,44 +331,56 @@ export class NoiseConnection implements ByteMachine<NoiseEvent> {
 
   // ---- transport ----
 
-  /** Decrypt every complete frame in (buffered bytes ++ data); keep a trailing partial frame. */
+  /**
+   * Decrypt every complete frame of (partial frame from earlier calls ++ data). Whole frames inside
+   * `data` are decrypted straight out of it (views, used before we return); a frame cut by the end
+   * of `data` is copied into an exact-size buffer, at most 65535 bytes.
+   */
   #readTransport(data: Uint8Array): void {
     const st = this.#state
     if (st.kind !== 'transport') return
-    const buf = this.#in
     const frames: Uint8Array[] = []
-    // 1. frames that are complete in the buffer (left over from the handshake or a previous call)
-    while (buf.length >= 2) {
-      const len = (buf.byteAt(0)! << 8) | buf.byteAt(1)!
-      if (buf.length < 2 + len) break
-      buf.skip(2)
-      frames.push(buf.read(len))
-    }
-    // 2. a buffered partial frame, completed from the front of data
     let off = 0
-    if (buf.length > 0 && data.length > 0) {
-      if (buf.length === 1) buf.push(data.subarray(0, ++off))
-      if (buf.length >= 2) {
-        const len = (buf.byteAt(0)! << 8) | buf.byteAt(1)!
-        const take = Math.min(2 + len - buf.length, data.length - off)
-        buf.push(data.subarray(off, off + take))
-        off += take
-        if (buf.length === 2 + len) {
-          buf.skip(2)
-          frames.push(buf.read(len))
-        }
+    // 1. complete a frame begun in an earlier call
+    if (this.#lengthHigh >= 0 && data.length > 0) {
+      this.#partial = new Uint8Array((this.#lengthHigh << 8) | data[0]!)
+      this.#partialFill = 0
+      this.#lengthHigh = -1
+      off = 1
+    }
+    const p = this.#partial
+    if (p !== undefined) {
+      const take = Math.min(p.length - this.#partialFill, data.length - off)
+      p.set(data.subarray(off, off + take), this.#partialFill)
+      this.#partialFill += take
+      off += take
+      if (this.#partialFill === p.length) {
+        frames.push(p)
+        this.#partial = undefined
       }
     }
-    // 3. whole frames straight out of the caller's chunk (views, used before we return)
+    // 2. whole frames straight out of the caller's chunk
     while (data.length - off >= 2) {
       const len = (data[off]! << 8) | data[off + 1]!
       if (data.length - off - 2 < len) break
       frames.push(data.subarray(off + 2, off + 2 + len))
       off += 2 + len
     }
-    // 4. the rest is the beginning of a frame: copy it
-    if (off < data.length) buf.push(data.subarray(off))
+    // 3. the beginning of the next frame: keep a copy
+    const rest = data.length - off
+    if (rest === 1) {
+      this.#lengthHigh = data[off]!
+    } else if (rest >= 2) {
+      this.#partial = new Uint8Array((data[off]! << 8) | data[off + 1]!)
+      this.#partial.set(data.subarray(off + 2))
+      this.#partialFill = rest - 2
+    }
     if (frames.length > 0) this.#decryptFrames(st.receive, frames)
+  }
+
+  /** True while part of a transport frame is buffered. */
+  #midFrame(): boolean {
+    return this.#lengthHigh >= 0 || this.#partial !== undefined
   }
 
   #decryptFrames(receive: CipherState, frames: Uint8Array[]): void {
