@@ -81,9 +81,9 @@ describe('identify codec vectors', () => {
   })
 
   test('IdentifyBehaviour sends exactly message-full (deterministic Ed25519 peer record, seq = seqBase + changes)', () => {
-    const v = vectors.get('message-full')
+    const v = vectors.get('message-full') as Vector & { seq: string; listenAddrsText: string[]; observedAddrText: string }
     const b = new IdentifyBehaviour({ crypto: nobleCrypto, identity: remote.key, agentVersion: 'weft/0.1.0', seqBase: BigInt(v.seq) - 1n })
-    b.handle(0, { type: 'local-info', listenAddrs: v.listenAddrsText.map((t: string) => Multiaddr.fromString(t)), protocols: v.decoded.protocols })
+    b.handle(0, { type: 'local-info', listenAddrs: v.listenAddrsText.map((t) => Multiaddr.fromString(t)), protocols: v.decoded.protocols })
     const conn: ConnectionInfo = { id: 1, peer: local.peer, remotePublicKey: local.publicKey, remoteAddr: Multiaddr.fromString(v.observedAddrText), localAddr: undefined, direction: 'inbound' }
     expect(toHex(encodeIdentify(b.messageFor(conn)))).toBe(v.hex)
   })

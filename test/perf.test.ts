@@ -1,0 +1,207 @@
+import { describe, expect, test } from 'vitest'
+import fc from 'fast-check'
+import { PerfBehaviour, PERF_PROTOCOL, decodePerfHeader, encodePerfHeader } from '../src/perf/index.js'
+import type { PerfEvent } from '../src/perf/index.js'
+import { fromHex, toHex } from '../src/core/bytes.js'
+import { ProtocolError } from '../src/core/errors.js'
+import type { Behaviour, BehaviourAction, BehaviourInput, ConnectionInfo, StreamRef } from '../src/swarm/behaviour.js'
+import { Harness, Pair, testIdentity } from './helpers/behaviour-harness.js'
+import { vectorFile } from './helpers/vectors.js'
+
+const vectors = vectorFile('perf')
+const client = testIdentity(1, '/ip4/10.0.0.1/tcp/4001')
+const server = testIdentity(2, '/ip4/10.0.0.2/tcp/4001')
+const S: StreamRef = { connection: 1, stream: 1 }
+const fromClient: ConnectionInfo = { id: 1, peer: client.peer, remotePublicKey: client.publicKey, remoteAddr: client.addr, localAddr: server.addr, direction: 'inbound' }
+const toServer: ConnectionInfo = { id: 1, peer: server.peer, remotePublicKey: server.publicKey, remoteAddr: server.addr, localAddr: client.addr, direction: 'outbound' }
+const MiB = 1024 * 1024
+
+function summarize(a: BehaviourAction<PerfEvent>): unknown {
+  if (a.type === 'write') return { type: 'write', hex: toHex(a.data) }
+  if (a.type !== 'event') return { type: a.type }
+  const e = a.event
+  if (e.type === 'perf-served') return { type: 'event', event: { type: e.type, uploadBytes: e.uploadBytes, downloadBytes: e.downloadBytes } }
+  if (e.type === 'perf-server-error') return { type: 'event', event: { type: e.type, code: e.error.code } }
+  return { type: 'event', event: { type: e.type } }
+}
+
+describe('perf vectors', () => {
+  for (const v of vectors.where((x) => x.id.startsWith('header-'))) {
+    test(v.id, () => {
+      const n = BigInt(v.decoded.downloadBytes)
+      expect(toHex(encodePerfHeader(n))).toBe(v.hex)
+      expect(decodePerfHeader(fromHex(v.hex!))).toBe(n)
+    })
+  }
+  for (const v of vectors.where((x) => x.id.startsWith('server-'))) {
+    test(v.id, () => {
+      const h = new Harness(new PerfBehaviour())
+      for (const step of v.steps!) {
+        let out: BehaviourAction<PerfEvent>[]
+        if (step.timeout === true) out = h.advance(0)
+        else if (step.input.type === 'stream-opened') out = h.input({ type: 'stream-opened', stream: S, protocol: PERF_PROTOCOL, direction: 'inbound', connection: fromClient })
+        else if (step.input.type === 'stream-data') out = h.input({ type: 'stream-data', stream: S, data: fromHex(step.input.hex) })
+        else out = h.input({ type: step.input.type, stream: S })
+        expect(out.map(summarize)).toEqual(step.expect)
+      }
+      expect(h.behaviour.pollTimeout()).toBeUndefined()
+    })
+  }
+
+  test('header bounds', () => {
+    expect(() => encodePerfHeader(-1)).toThrow(RangeError)
+    expect(() => encodePerfHeader(1n << 64n)).toThrow(RangeError)
+    expect(() => decodePerfHeader(new Uint8Array(7))).toThrow(ProtocolError)
+  })
+})
+
+function perfPair(options: ConstructorParameters<typeof PerfBehaviour>[0] = {}, latency = 10) {
+  const c = new PerfBehaviour()
+  const s = new PerfBehaviour(options)
+  const pair = new Pair<PerfEvent, PerfEvent>(c, s, { a: client, b: server }, { latency })
+  pair.connect()
+  pair.run()
+  return { c, s, pair }
+}
+
+describe('perf between two behaviours', () => {
+  for (const [up, down] of [[MiB, MiB], [0, 0], [3 * MiB + 5, 7], [1, 2 * MiB - 1]] as const) {
+    test(`upload ${up}, download ${down}: exact counts`, () => {
+      const { c, pair } = perfPair()
+      const id = pair.a.command((now) => c.perf(now, server.peer, { uploadBytes: up, downloadBytes: down }))
+      pair.run()
+      const [r] = pair.a.eventsOf('perf-result')
+      expect(pair.a.eventsOf('perf-failed')).toEqual([])
+      expect(r).toMatchObject({ requestId: id, uploadBytes: up, downloadBytes: down })
+      expect(pair.delivered('b', S)).toBe(8 + up)
+      expect(pair.delivered('a', S)).toBe(down)
+      expect(pair.b.eventsOf('perf-served')).toMatchObject([{ uploadBytes: up, downloadBytes: down }])
+      // virtual clock, latency 10: opened at 10, upload written in turns at 10, reaches the server at 20,
+      // the response at 30 (all turns run at one virtual instant)
+      expect(r!.uploadMillis).toBe(20)
+      expect(r!.downloadMillis).toBe(0)
+      expect(c.pollTimeout()).toBeUndefined()
+    })
+  }
+
+  test('every turn writes at most maxBytesPerTurn, in chunks of at most chunkSize', () => {
+    const h = new Harness(new PerfBehaviour({ chunkSize: 1000, maxBytesPerTurn: 4500 }))
+    const b = h.behaviour as PerfBehaviour
+    b.perf(0, server.peer, { uploadBytes: 20_000, downloadBytes: 0 })
+    h.drain()
+    h.input({ type: 'stream-opened', stream: S, protocol: PERF_PROTOCOL, direction: 'outbound', connection: toServer, requestId: 1 })
+    let total = 0
+    let turns = 0
+    while (b.pollTimeout() !== undefined) {
+      expect(b.pollTimeout()).toBe(h.now)
+      b.handleTimeout(h.now)
+      const writes = h.drain().flatMap((a) => (a.type === 'write' ? [a.data.length] : []))
+      expect(Math.max(...writes)).toBeLessThanOrEqual(1000)
+      const sum = writes.reduce((x, y) => x + y, 0)
+      expect(sum).toBeLessThanOrEqual(4500)
+      total += sum
+      turns++
+    }
+    expect(total).toBe(20_000)
+    expect(turns).toBe(5)
+    expect(h.log.at(-1)).toEqual({ type: 'close-write', stream: S })
+  })
+
+  test('progress events at most once per interval', () => {
+    const h = new Harness(new PerfBehaviour({ progressInterval: 100 }))
+    const b = h.behaviour as PerfBehaviour
+    b.perf(0, server.peer, { uploadBytes: 10, downloadBytes: 300 })
+    h.input({ type: 'stream-opened', stream: S, protocol: PERF_PROTOCOL, direction: 'outbound', connection: toServer, requestId: 1 })
+    h.advance(0)
+    const data = (at: number, n: number) => {
+      h.now = at
+      return h.input({ type: 'stream-data', stream: S, data: new Uint8Array(n) })
+    }
+    expect(data(50, 100)).toEqual([])
+    const progress = data(150, 100)
+    expect(progress).toMatchObject([{ type: 'event', event: { type: 'perf-progress', phase: 'download', bytes: 200, millis: 100 } }])
+    expect(data(200, 100)).toEqual([])
+    h.now = 260
+    expect(h.input({ type: 'stream-eof', stream: S })).toMatchObject([{ type: 'event', event: { type: 'perf-result', uploadMillis: 50, downloadMillis: 210 } }])
+  })
+
+  test('the server rejects a download above its limit; the client sees a reset', () => {
+    const { c, pair } = perfPair({ maxDownloadBytes: 1000 })
+    pair.a.command((now) => c.perf(now, server.peer, { uploadBytes: 5, downloadBytes: 1001 }))
+    pair.run()
+    expect((pair.b.eventsOf('perf-server-error')[0]!.error).code).toBe('perf/download-too-large')
+    expect((pair.a.eventsOf('perf-failed')[0]!.error as ProtocolError).code).toBe('perf/stream-reset')
+  })
+
+  test('server limits concurrent inbound streams', () => {
+    const h = new Harness(new PerfBehaviour({ maxInboundStreams: 1 }))
+    const open = (stream: number): BehaviourInput => ({ type: 'stream-opened', stream: { connection: 1, stream }, protocol: PERF_PROTOCOL, direction: 'inbound', connection: fromClient })
+    expect(h.input(open(1))).toEqual([])
+    expect(h.input(open(2)).map(summarize)).toEqual([{ type: 'reset' }, { type: 'event', event: { type: 'perf-server-error', code: 'perf/too-many-streams' } }])
+  })
+})
+
+/** A perf server that answers with `reply` bytes after EOF, whatever was asked. */
+function fakeServer(reply: number): Behaviour<never> {
+  const out: BehaviourAction<never>[] = []
+  return {
+    protocols: [PERF_PROTOCOL],
+    handle(_now, input) {
+      const send = (s: StreamRef) => out.push({ type: 'write', stream: s, data: new Uint8Array(reply) }, { type: 'close-write', stream: s })
+      if (input.type === 'stream-eof') send(input.stream)
+    },
+    handleTimeout() {},
+    pollAction: () => out.shift(),
+    pollTimeout: () => undefined,
+  }
+}
+
+describe('perf client against a misbehaving server', () => {
+  for (const [name, server_, code] of [
+    ['too much data', fakeServer(11), 'perf/too-much-data'],
+    ['short download', fakeServer(9), 'perf/short-download'],
+  ] as const) {
+    test(`${name} -> ${code}`, () => {
+      const c = new PerfBehaviour()
+      const pair = new Pair<PerfEvent, never>(c, server_, { a: client, b: server }, { latency: 1 })
+      pair.connect()
+      pair.a.command((now) => c.perf(now, server.peer, { uploadBytes: 100, downloadBytes: 10 }))
+      pair.run()
+      const [f] = pair.a.eventsOf('perf-failed')
+      expect((f!.error as ProtocolError).code).toBe(code)
+      expect(pair.a.eventsOf('perf-result')).toEqual([])
+    })
+  }
+
+  test('response before the upload ended -> perf/early-response', () => {
+    const h = new Harness(new PerfBehaviour())
+    const b = h.behaviour as PerfBehaviour
+    b.perf(0, server.peer, { uploadBytes: 100, downloadBytes: 10 })
+    h.input({ type: 'stream-opened', stream: S, protocol: PERF_PROTOCOL, direction: 'outbound', connection: toServer, requestId: 1 })
+    const out = h.input({ type: 'stream-data', stream: S, data: new Uint8Array(1) }) // before the upload turn
+    expect(out.map(summarize)).toEqual([{ type: 'reset' }, { type: 'event', event: { type: 'perf-failed' } }])
+    expect((h.events()[0] as Extract<PerfEvent, { type: 'perf-failed' }>).error).toMatchObject({ code: 'perf/early-response' })
+    expect(h.advance(0)).toEqual([])
+  })
+
+  test('garbage into a perf server: events and resets only, bounded state', () => {
+    fc.assert(fc.property(fc.array(fc.oneof(fc.uint8Array({ maxLength: 20 }), fc.constant('eof' as const)), { maxLength: 6 }), (inputs) => {
+      const h = new Harness(new PerfBehaviour({ maxDownloadBytes: 4096 }))
+      h.input({ type: 'stream-opened', stream: S, protocol: PERF_PROTOCOL, direction: 'inbound', connection: fromClient })
+      let eof = false
+      for (const i of inputs) {
+        if (eof) break
+        if (i === 'eof') {
+          eof = true
+          h.input({ type: 'stream-eof', stream: S })
+        } else {
+          h.input({ type: 'stream-data', stream: S, data: i })
+        }
+      }
+      h.advance(0)
+      const written = h.log.flatMap((a) => (a.type === 'write' ? [a.data.length] : [])).reduce((x, y) => x + y, 0)
+      expect(written).toBeLessThanOrEqual(4096)
+      for (const e of h.events()) if (e.type === 'perf-server-error') expect(e.error).toBeInstanceOf(ProtocolError)
+    }))
+  })
+})
