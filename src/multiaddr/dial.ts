@@ -62,7 +62,6 @@ export function toDialTarget(cs: readonly DialComponent[]): DialTarget | undefin
   let zone: string | undefined
   const z = at(CODE.ip6zone)
   if (z !== undefined) zone = z.value
-  let host: string
   let family: DialTarget['family']
   let resolve: 4 | 6 | undefined
   const h = cs[i++]
@@ -80,7 +79,7 @@ export function toDialTarget(cs: readonly DialComponent[]): DialTarget | undefin
   } else {
     return undefined
   }
-  host = h.value!
+  const host = h.value!
 
   // /tcp or /udp with its port
   const l4 = cs[i++]

@@ -8,8 +8,7 @@
  */
 import { concat, equals as bytesEqual } from '../core/bytes.js'
 import { decodeBytes, decodeText, formatPart, splitTrusted, type ParseOptions, type Part } from './codec.js'
-import { encodeBase58, percentDecode } from './encodings.js'
-import { checkUtf8 } from './encodings.js'
+import { checkUtf8, encodeBase58, percentDecode } from './encodings.js'
 import { isIp4Mapped } from './ip.js'
 import { CODE, type Protocol } from './protocols.js'
 import { toDialTarget, type DialComponent, type DialTarget } from './dial.js'
