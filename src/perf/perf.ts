@@ -23,8 +23,8 @@
 import type { Millis } from '../core/byte-machine.js'
 import { ProtocolError } from '../core/errors.js'
 import type { PeerId } from '../peer-id/index.js'
-import type { Behaviour, BehaviourAction, BehaviourInput, StreamRef } from '../swarm/behaviour.js'
-import { streamKey } from '../swarm/behaviour.js'
+import type { Behaviour, BehaviourAction, BehaviourInput, StreamRef } from '../swarm/index.js'
+import { streamKey } from '../swarm/index.js'
 
 export const PERF_PROTOCOL = '/perf/1.0.0'
 export const PERF_HEADER_LENGTH = 8

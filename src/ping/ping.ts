@@ -21,8 +21,8 @@ import type { Millis, RandomBytes } from '../core/byte-machine.js'
 import { ProtocolError, UsageError } from '../core/errors.js'
 import { concat, equals } from '../core/bytes.js'
 import type { PeerId } from '../peer-id/index.js'
-import type { Behaviour, BehaviourAction, BehaviourInput, StreamRef } from '../swarm/behaviour.js'
-import { streamKey } from '../swarm/behaviour.js'
+import type { Behaviour, BehaviourAction, BehaviourInput, StreamRef } from '../swarm/index.js'
+import { streamKey } from '../swarm/index.js'
 
 export const PING_PROTOCOL = '/ipfs/ping/1.0.0'
 /** The payload size fixed by the spec. */
