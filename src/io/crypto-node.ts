@@ -125,7 +125,7 @@ export const nodeCrypto: CryptoProvider = {
   },
   chachaSealInto: (key, nonce, pt, ad, output, offset) => {
     const c = nc.createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 })
-    c.setAAD(ad, { plaintextLength: pt.length })
+    if (ad.length > 0) c.setAAD(ad, { plaintextLength: pt.length }) // Noise transport messages have empty AD
     const body = c.update(pt)
     output.set(body, offset)
     const fin = c.final()
@@ -136,7 +136,7 @@ export const nodeCrypto: CryptoProvider = {
     if (ct.length < 16) return false
     try {
       const d = nc.createDecipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 })
-      d.setAAD(ad, { plaintextLength: ct.length - 16 })
+      if (ad.length > 0) d.setAAD(ad, { plaintextLength: ct.length - 16 })
       d.setAuthTag(ct.subarray(ct.length - 16))
       const body = d.update(ct.subarray(0, ct.length - 16))
       output.set(body, offset)
