@@ -41,7 +41,7 @@ export function compare(a: Uint8Array, b: Uint8Array): number {
 }
 
 const encoder = new TextEncoder()
-const decoder = new TextDecoder('utf-8', { fatal: true })
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 export function utf8(s: string): Uint8Array {
   return encoder.encode(s)

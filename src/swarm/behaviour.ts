@@ -58,6 +58,12 @@ export type BehaviourInput =
   | { type: 'stream-data'; stream: StreamRef; data: Uint8Array }
   /** The remote closed its write side. */
   | { type: 'stream-eof'; stream: StreamRef }
+  /**
+   * Everything this behaviour wrote to the stream has been handed to the muxer. The swarm queues
+   * writes the muxer could not take yet (bounded: see SwarmLimits.maxBehaviourStreamBuffer); a
+   * behaviour that sends bulk data (perf) writes a chunk and waits for this before the next.
+   */
+  | { type: 'stream-writable'; stream: StreamRef }
   /** The stream was reset (by the remote, or because its connection died). */
   | { type: 'stream-reset'; stream: StreamRef }
   /** Both sides done; the ref is dead from now on. */

@@ -1,0 +1,23 @@
+/**
+ * weft for browsers: WebSocket dialing, the pure-JS noble crypto provider.
+ *
+ *   import { createNode } from 'weft/browser'
+ *   const node = await createNode()
+ *   await node.ping('/dns4/example.com/tcp/443/wss/p2p/12D3KooW...')
+ */
+import { nobleCrypto } from './core/crypto/noble.js'
+import { browserWebSockets } from './io/ws-browser.js'
+import { WeftNode, type NodeOptions } from './edge/weft-node.js'
+
+export async function createNode(options: NodeOptions = {}): Promise<WeftNode> {
+  const node = new WeftNode(options, {
+    crypto: options.crypto ?? nobleCrypto,
+    transports: options.transports ?? [browserWebSockets()],
+  })
+  if (options.start !== false) await node.start()
+  return node
+}
+
+export { WeftNode, nobleCrypto, browserWebSockets }
+export type { NodeOptions, StreamHandler, WeftNodeEvents, DialTarget } from './edge/weft-node.js'
+export { WeftStream, StreamResetError, readAll } from './edge/stream.js'

@@ -1,0 +1,118 @@
+/**
+ * The weft command line.
+ *
+ *   weft node [--listen <addr>]... [--identity <file>] [--json]
+ *   weft ping <multiaddr> [--count N] [--json]
+ *   weft id <multiaddr> [--json]
+ *   weft perf ...              (see `weft perf --help`)
+ *   weft inspect <value> [--json]
+ *
+ * Errors are one line on stderr and exit code 1; never a stack trace for an expected failure.
+ */
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import { errorLine, formatInspection, inspect } from './inspect.js'
+import { runPerf } from './perf.js'
+import { VERSION } from '../edge/version.js'
+
+export interface Args {
+  positional: string[]
+  flags: Map<string, string[]>
+}
+
+/** `--name value`, `--name=value`, bare `--flag` (value 'true'). */
+export function parseArgs(argv: string[], booleans: ReadonlySet<string>): Args {
+  const positional: string[] = []
+  const flags = new Map<string, string[]>()
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!
+    if (!a.startsWith('--')) {
+      positional.push(a)
+      continue
+    }
+    const eq = a.indexOf('=')
+    const name = eq === -1 ? a.slice(2) : a.slice(2, eq)
+    let value: string
+    if (eq !== -1) value = a.slice(eq + 1)
+    else if (booleans.has(name)) value = 'true'
+    else {
+      const next = argv[i + 1]
+      if (next === undefined) throw new UsageLine(`--${name} needs a value`)
+      value = next
+      i++
+    }
+    flags.set(name, [...(flags.get(name) ?? []), value])
+  }
+  return { positional, flags }
+}
+
+export class UsageLine extends Error {}
+
+const HELP = `weft ${VERSION} — a clean-room libp2p stack
+
+usage:
+  weft node [--listen <multiaddr>]... [--identity <file>] [--json]
+                     run a node (default: /ip4/0.0.0.0/tcp/4001 and /ip4/0.0.0.0/tcp/4002/ws)
+  weft ping <multiaddr> [--count N] [--json]   ping a peer (/ipfs/ping/1.0.0)
+  weft id <multiaddr> [--json]                 print a peer's identify record
+  weft perf --help                             libp2p perf client and server
+  weft inspect <value> [--json]                decode a multiaddr, peer id or key
+`
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv
+  try {
+    switch (cmd) {
+      case 'inspect': {
+        const a = parseArgs(rest, new Set(['json']))
+        const value = a.positional[0]
+        if (value === undefined) throw new UsageLine('usage: weft inspect <multiaddr | hex | peer id> [--json]')
+        const i = inspect(value)
+        console.log(a.flags.has('json') ? JSON.stringify(i) : formatInspection(i))
+        return 0
+      }
+      case 'node': {
+        const { runNode } = await import('./node-cmd.js')
+        const a = parseArgs(rest, new Set(['json']))
+        return await runNode({
+          listen: a.flags.get('listen') ?? ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws'],
+          identity: a.flags.get('identity')?.[0] ?? join(process.env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'weft', 'identity.key'),
+          json: a.flags.has('json'),
+        })
+      }
+      case 'ping': {
+        const { runPing } = await import('./node-cmd.js')
+        const a = parseArgs(rest, new Set(['json']))
+        const target = a.positional[0]
+        if (target === undefined) throw new UsageLine('usage: weft ping <multiaddr> [--count N] [--json]')
+        const count = Number(a.flags.get('count')?.[0] ?? '4')
+        if (!Number.isInteger(count) || count < 1) throw new UsageLine('--count must be a positive integer')
+        return await runPing(target, count, a.flags.has('json'))
+      }
+      case 'id': {
+        const { runId } = await import('./node-cmd.js')
+        const a = parseArgs(rest, new Set(['json']))
+        const target = a.positional[0]
+        if (target === undefined) throw new UsageLine('usage: weft id <multiaddr> [--json]')
+        return await runId(target, a.flags.has('json'))
+      }
+      case 'perf':
+        return await runPerf(rest)
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(HELP)
+        return 0
+      case '--version':
+      case 'version':
+        console.log(VERSION)
+        return 0
+      default:
+        throw new UsageLine(`unknown command '${cmd}'\n${HELP}`)
+    }
+  } catch (e) {
+    console.error(e instanceof UsageLine ? e.message : errorLine(e))
+    return 1
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * `weft perf`: the libp2p test-plans perf contract.
+ *
+ *   weft perf --run-server --server-address <ip:port>
+ *       serves /perf/1.0.0 on TCP <ip:port> and WebSocket <ip:port+1> with a fixed identity
+ *       (Ed25519 seed of 32 zero bytes: 12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN); never exits.
+ *   weft perf --server-address <ip:port> --transport tcp|ws --upload-bytes N --download-bytes N
+ *       prints {"type":"intermediary",...} lines about every second and one {"type":"final",...}
+ *       line whose time includes connection setup.
+ */
+import { createNode, nodeCrypto } from '../node.js'
+import { privateKeyFromSeed } from '../peer-id/index.js'
+
+export const PERF_SERVER_SEED = new Uint8Array(32)
+
+export async function runPerf(argv: string[]): Promise<number> {
+  const { parseArgs, UsageLine } = await import('./main.js')
+  const a = parseArgs(argv, new Set(['run-server', 'help']))
+  if (a.flags.has('help')) {
+    console.log('usage: weft perf --run-server --server-address <ip:port>\n       weft perf --server-address <ip:port> --transport tcp|ws --upload-bytes N --download-bytes N')
+    return 0
+  }
+  const server = a.flags.get('server-address')?.[0]
+  if (server === undefined) throw new UsageLine('--server-address <ip:port> is required')
+  const m = /^(.*):(\d+)$/.exec(server)
+  if (m === null) throw new UsageLine('--server-address must be <ip:port>')
+  const ip = m[1]!.replace(/^\[|\]$/g, '')
+  const port = Number(m[2])
+  const family = ip.includes(':') ? 'ip6' : 'ip4'
+  const key = privateKeyFromSeed(PERF_SERVER_SEED, nodeCrypto)
+  if (a.flags.has('run-server')) {
+    const node = await createNode({ privateKey: key, listen: [`/${family}/${ip}/tcp/${port}`, `/${family}/${ip}/tcp/${port + 1}/ws`] })
+    for (const addr of node.getMultiaddrs()) console.error(`perf server listening on ${addr.toString()}`)
+    await new Promise(() => {})
+    return 0
+  }
+  const transport = a.flags.get('transport')?.[0] ?? 'tcp'
+  if (transport !== 'tcp' && transport !== 'ws') throw new UsageLine('--transport must be tcp or ws')
+  const upload = Number(a.flags.get('upload-bytes')?.[0] ?? '0')
+  const download = Number(a.flags.get('download-bytes')?.[0] ?? '0')
+  if (!Number.isSafeInteger(upload) || upload < 0 || !Number.isSafeInteger(download) || download < 0) throw new UsageLine('--upload-bytes and --download-bytes must be non-negative integers')
+  const target = transport === 'tcp'
+    ? `/${family}/${ip}/tcp/${port}/p2p/${key.publicKey.toPeerId().toString()}`
+    : `/${family}/${ip}/tcp/${port + 1}/ws/p2p/${key.publicKey.toPeerId().toString()}`
+  const node = await createNode({ listen: [] })
+  try {
+    const t0 = performance.now()
+    let last = { t: t0, up: 0, down: 0 }
+    const result = await node.perf(target, { uploadBytes: upload, downloadBytes: download }, {
+      onProgress: (ev) => {
+        if (ev.type !== 'perf-progress') return
+        const now = performance.now()
+        const up = ev.phase === 'upload' ? ev.bytes : upload
+        const down = ev.phase === 'download' ? ev.bytes : 0
+        console.log(JSON.stringify({ type: 'intermediary', timeSeconds: (now - last.t) / 1000, uploadBytes: up - last.up, downloadBytes: down - last.down }))
+        last = { t: now, up, down }
+      },
+    })
+    const total = (performance.now() - t0) / 1000
+    console.log(JSON.stringify({ type: 'final', timeSeconds: total, uploadBytes: result.uploadBytes, downloadBytes: result.downloadBytes }))
+    return 0
+  } finally {
+    await node.stop()
+  }
+}

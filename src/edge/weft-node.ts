@@ -1,0 +1,360 @@
+/**
+ * The friendly edge: a weft node as users see it, on top of the pure swarm and the IO runtime.
+ *
+ *   const node = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'] })
+ *   node.handle('/echo/1.0.0', (stream) => pipe(stream.source, stream.sink))
+ *   const stream = await node.newStream(addr, '/echo/1.0.0')
+ *   const rtt = await node.ping(addr)
+ *
+ * Events (an EventTarget, `detail` typed in WeftNodeEvents): peer:connect, peer:disconnect,
+ * peer:identify, connection:open, connection:close. Everything that waits takes an AbortSignal.
+ */
+import type { CryptoProvider } from '../core/crypto/provider.js'
+import { UsageError } from '../core/errors.js'
+import { Multiaddr } from '../multiaddr/index.js'
+import { PeerId, generatePrivateKey, type PrivateKey } from '../peer-id/index.js'
+import { Swarm, streamKey, type ConnectionInfo, type StreamRef, type SwarmConfig, type SwarmEvent, type SwarmLimits } from '../swarm/index.js'
+import { PingBehaviour, type PingEvent } from '../ping/index.js'
+import { IdentifyBehaviour, type IdentifyEvent, type IdentifyInfo } from '../identify/index.js'
+import { PerfBehaviour, type PerfEvent } from '../perf/index.js'
+import { Runtime } from '../io/runtime.js'
+import type { Transport } from '../io/transport.js'
+import { WeftStream } from './stream.js'
+import { AGENT_VERSION } from './version.js'
+
+export interface NodeOptions {
+  /** Our identity; generated when absent. */
+  privateKey?: PrivateKey
+  /** Addresses to listen on, e.g. '/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws'. */
+  listen?: Array<string | Multiaddr>
+  transports?: Transport[]
+  crypto?: CryptoProvider
+  agentVersion?: string
+  limits?: Partial<SwarmLimits>
+  connection?: SwarmConfig['connection']
+  /** Transport dial timeout (ms), default 10 s. */
+  dialTimeout?: number
+  /** Ping timeout (ms), default 10 s. */
+  pingTimeout?: number
+  /** Identify timeout (ms), default 10 s. */
+  identifyTimeout?: number
+  /** Start at once (default true). */
+  start?: boolean
+}
+
+export interface StreamHandlerOptions {
+  /** Inbound streams of this protocol per connection, default 32. */
+  maxInboundStreams?: number
+}
+
+export type StreamHandler = (stream: WeftStream) => void | Promise<void>
+
+export interface WeftNodeEvents {
+  'peer:connect': PeerId
+  'peer:disconnect': PeerId
+  'peer:identify': { peer: PeerId; info: IdentifyInfo; connection: ConnectionInfo }
+  'connection:open': ConnectionInfo
+  'connection:close': { connection: ConnectionInfo; error?: Error }
+}
+
+export type DialTarget = Multiaddr | PeerId | string
+
+type Behaviours = { ping: PingBehaviour; identify: IdentifyBehaviour; perf: PerfBehaviour }
+
+interface Pending<T> {
+  resolve: (v: T) => void
+  reject: (e: Error) => void
+}
+
+export interface NodeInternals {
+  crypto: CryptoProvider
+  transports: Transport[]
+}
+
+export class WeftNode extends EventTarget {
+  readonly peerId: PeerId
+  readonly privateKey: PrivateKey
+  readonly swarm: Swarm<Behaviours>
+  readonly #runtime: Runtime<SwarmEvent>
+  readonly #opts: NodeOptions
+  readonly #handlers = new Map<string, StreamHandler>()
+  readonly #streams = new Map<string, WeftStream>()
+  readonly #pending = new Map<number, Pending<unknown>>()
+  #nextRequest = 1
+  #listenAddrs: Multiaddr[] = []
+  #started = false
+  #stopped = false
+
+  constructor(opts: NodeOptions, internals: NodeInternals) {
+    super()
+    this.#opts = opts
+    const crypto = internals.crypto
+    this.privateKey = opts.privateKey ?? generatePrivateKey(crypto)
+    this.peerId = this.privateKey.publicKey.toPeerId()
+    const random = (n: number): Uint8Array => crypto.randomBytes(n)
+    this.swarm = new Swarm<Behaviours>({
+      ping: new PingBehaviour({ random, ...(opts.pingTimeout !== undefined ? { timeout: opts.pingTimeout } : {}) }),
+      identify: new IdentifyBehaviour({
+        crypto,
+        identity: this.privateKey,
+        agentVersion: opts.agentVersion ?? AGENT_VERSION,
+        seqBase: BigInt(Date.now()),
+        ...(opts.identifyTimeout !== undefined ? { timeout: opts.identifyTimeout } : {}),
+      }),
+      perf: new PerfBehaviour(),
+    }, {
+      crypto,
+      identity: this.privateKey,
+      ...(opts.limits !== undefined ? { limits: opts.limits } : {}),
+      ...(opts.connection !== undefined ? { connection: opts.connection } : {}),
+    })
+    this.#runtime = new Runtime<SwarmEvent>(this.swarm, {
+      transports: internals.transports,
+      onEvent: (ev) => this.#onEvent(ev),
+      ...(opts.dialTimeout !== undefined ? { dialTimeout: opts.dialTimeout } : {}),
+    })
+  }
+
+  /** Listen on the configured addresses and start the behaviours. */
+  async start(): Promise<void> {
+    if (this.#started) return
+    this.#started = true
+    this.#runtime.run((now) => this.swarm.start(now))
+    for (const a of this.#opts.listen ?? []) {
+      const addrs = await this.#runtime.listen(toMultiaddr(a))
+      this.#listenAddrs.push(...addrs)
+    }
+    this.#runtime.run((now) => this.swarm.setListenAddrs(now, this.#listenAddrs))
+  }
+
+  /** Close every connection gracefully and stop listening. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return
+    this.#stopped = true
+    this.#runtime.run((now) => this.swarm.stop(now))
+    await this.#runtime.stop()
+    for (const p of this.#pending.values()) p.reject(new UsageError('node/stopped', 'the node was stopped'))
+    this.#pending.clear()
+  }
+
+  /** Our listen addresses, each ending in /p2p/<our id>. */
+  getMultiaddrs(): Multiaddr[] {
+    return this.#listenAddrs.map((a) => a.encapsulate(`/p2p/${this.peerId.toString()}`))
+  }
+
+  getConnections(peer?: PeerId): ConnectionInfo[] {
+    return this.swarm.connections(peer)
+  }
+
+  get peerStore(): Swarm<Behaviours>['peerStore'] {
+    return this.swarm.peerStore
+  }
+
+  /** Connect (or reuse a connection) to a peer; resolves once secure and multiplexed. */
+  dial(target: DialTarget, options: { signal?: AbortSignal } = {}): Promise<ConnectionInfo> {
+    const t = toTarget(target)
+    return this.#request<ConnectionInfo>(options.signal, (now, id) => this.swarm.dial(now, t, id))
+  }
+
+  /** Close every connection to `peer`. */
+  async hangUp(peer: PeerId | string): Promise<void> {
+    const p = typeof peer === 'string' ? PeerId.parse(peer) : peer
+    this.#runtime.run((now) => this.swarm.hangUp(now, p))
+  }
+
+  /** Serve `protocol`: `handler` gets each inbound stream. */
+  handle(protocol: string, handler: StreamHandler, options: StreamHandlerOptions = {}): void {
+    this.#runtime.run((now) => this.swarm.handle(now, protocol, options))
+    this.#handlers.set(protocol, handler)
+  }
+
+  unhandle(protocol: string): void {
+    this.#handlers.delete(protocol)
+    this.#runtime.run((now) => this.swarm.unhandle(now, protocol))
+  }
+
+  /** Open a stream to `target` on the first of `protocols` it supports (dialing if needed). */
+  newStream(target: DialTarget, protocols: string | string[], options: { signal?: AbortSignal } = {}): Promise<WeftStream> {
+    const t = toTarget(target)
+    const list = typeof protocols === 'string' ? [protocols] : protocols
+    return this.#request<WeftStream>(options.signal, (now, id) => this.swarm.openStream(now, t, list, id))
+  }
+
+  /** `/ipfs/ping/1.0.0` round trip; resolves with the RTT in ms. */
+  async ping(target: DialTarget, options: { signal?: AbortSignal } = {}): Promise<number> {
+    const peer = await this.#peerFor(target, options)
+    return this.#request<number>(options.signal, (now, id) => {
+      this.swarm.behaviours.ping.ping(now, peer, id)
+      this.swarm.pump(now)
+    })
+  }
+
+  /** `/perf/1.0.0`: upload and download byte counts; resolves with the timings. */
+  async perf(target: DialTarget, sizes: { uploadBytes: number; downloadBytes: number }, options: { signal?: AbortSignal; onProgress?: (ev: PerfEvent) => void } = {}): Promise<Extract<PerfEvent, { type: 'perf-result' }>> {
+    const peer = await this.#peerFor(target, options)
+    return this.#request(options.signal, (now, id) => {
+      const rid = this.swarm.behaviours.perf.perf(now, peer, sizes)
+      this.#perfMap.set(rid, { id, onProgress: options.onProgress })
+      this.swarm.pump(now)
+    })
+  }
+
+  #perfMap = new Map<number, { id: number; onProgress: ((ev: PerfEvent) => void) | undefined }>()
+
+  /** Typed addEventListener. */
+  on<K extends keyof WeftNodeEvents>(type: K, listener: (detail: WeftNodeEvents[K]) => void): () => void {
+    const l = (e: Event): void => listener((e as CustomEvent<WeftNodeEvents[K]>).detail)
+    this.addEventListener(type, l)
+    return () => this.removeEventListener(type, l)
+  }
+
+  async #peerFor(target: DialTarget, options: { signal?: AbortSignal }): Promise<PeerId> {
+    const t = toTarget(target)
+    if (t instanceof PeerId) return t
+    const conn = await this.dial(t, options)
+    return conn.peer
+  }
+
+  #request<T>(signal: AbortSignal | undefined, start: (now: number, id: number) => void): Promise<T> {
+    if (this.#stopped) return Promise.reject(new UsageError('node/stopped', 'the node was stopped'))
+    const id = this.#nextRequest++
+    return new Promise<T>((resolve, reject) => {
+      if (signal?.aborted === true) return reject(abortError(signal))
+      const onAbort = (): void => {
+        this.#pending.delete(id)
+        reject(abortError(signal!))
+      }
+      signal?.addEventListener('abort', onAbort, { once: true })
+      this.#pending.set(id, {
+        resolve: (v) => { signal?.removeEventListener('abort', onAbort); resolve(v as T) },
+        reject: (e) => { signal?.removeEventListener('abort', onAbort); reject(e) },
+      })
+      this.#runtime.run((now) => start(now, id))
+    })
+  }
+
+  #settle(id: number, error: Error | undefined, value?: unknown): boolean {
+    const p = this.#pending.get(id)
+    if (p === undefined) return false
+    this.#pending.delete(id)
+    if (error !== undefined) p.reject(error)
+    else p.resolve(value)
+    return true
+  }
+
+  #emit<K extends keyof WeftNodeEvents>(type: K, detail: WeftNodeEvents[K]): void {
+    this.dispatchEvent(new CustomEvent(type, { detail }))
+  }
+
+  #control = {
+    write: (ref: StreamRef, data: Uint8Array): number => this.#runtime.run((now) => this.swarm.write(now, ref, data)),
+    closeWrite: (ref: StreamRef): void => this.#runtime.run((now) => this.swarm.closeWrite(now, ref)),
+    reset: (ref: StreamRef): void => this.#runtime.run((now) => this.swarm.reset(now, ref)),
+    consume: (ref: StreamRef, n: number): void => this.#runtime.run((now) => this.swarm.consume(now, ref, n)),
+  }
+
+  #onEvent(ev: SwarmEvent): void {
+    switch (ev.type) {
+      case 'connection-open':
+        this.#emit('connection:open', ev.connection)
+        break
+      case 'connection-closed':
+        this.#emit('connection:close', ev.error === undefined ? { connection: ev.connection } : { connection: ev.connection, error: ev.error })
+        break
+      case 'peer-connect':
+        this.#emit('peer:connect', ev.peer)
+        break
+      case 'peer-disconnect':
+        this.#emit('peer:disconnect', ev.peer)
+        break
+      case 'dial-succeeded':
+        this.#settle(ev.requestId, undefined, ev.connection)
+        break
+      case 'dial-failed':
+      case 'stream-open-failed':
+        this.#settle(ev.requestId, ev.error)
+        break
+      case 'stream-opened': {
+        const s = new WeftStream(ev.stream, ev.protocol, ev.direction, ev.connection, this.#control)
+        this.#streams.set(streamKey(ev.stream), s)
+        if (ev.direction === 'outbound') {
+          if (!this.#settle(ev.requestId!, undefined, s)) s.reset()
+        } else {
+          const h = this.#handlers.get(ev.protocol)
+          if (h === undefined) s.reset()
+          else {
+            Promise.resolve().then(() => h(s)).catch(() => s.reset())
+          }
+        }
+        break
+      }
+      case 'stream-data':
+        this.#streams.get(streamKey(ev.stream))?._data(ev.data)
+        break
+      case 'stream-eof':
+        this.#streams.get(streamKey(ev.stream))?._eof()
+        break
+      case 'stream-reset':
+        this.#streams.get(streamKey(ev.stream))?._reset()
+        break
+      case 'stream-writable':
+        this.#streams.get(streamKey(ev.stream))?._writable()
+        break
+      case 'stream-closed': {
+        const k = streamKey(ev.stream)
+        this.#streams.get(k)?._closed()
+        this.#streams.delete(k)
+        break
+      }
+      case 'behaviour':
+        this.#onBehaviour(ev.from, ev.event as PingEvent | IdentifyEvent | PerfEvent)
+        break
+      default:
+        break
+    }
+  }
+
+  #onBehaviour(from: string, ev: PingEvent | IdentifyEvent | PerfEvent): void {
+    switch (ev.type) {
+      case 'pong':
+        this.#settle(ev.requestId, undefined, ev.rtt)
+        break
+      case 'ping-failed':
+        this.#settle(ev.requestId, ev.error)
+        break
+      case 'identified':
+        this.#emit('peer:identify', { peer: ev.peer, info: ev.info, connection: ev.connection })
+        break
+      case 'perf-progress': {
+        this.#perfMap.get(ev.requestId)?.onProgress?.(ev)
+        break
+      }
+      case 'perf-result':
+      case 'perf-failed': {
+        const m = this.#perfMap.get(ev.requestId)
+        if (m === undefined) break
+        this.#perfMap.delete(ev.requestId)
+        if (ev.type === 'perf-result') this.#settle(m.id, undefined, ev)
+        else this.#settle(m.id, ev.error)
+        break
+      }
+      default:
+        void from
+        break
+    }
+  }
+}
+
+function toMultiaddr(a: string | Multiaddr): Multiaddr {
+  return typeof a === 'string' ? Multiaddr.fromString(a) : a
+}
+
+function toTarget(t: DialTarget): Multiaddr | PeerId {
+  if (typeof t !== 'string') return t
+  return t.startsWith('/') ? Multiaddr.fromString(t) : PeerId.parse(t)
+}
+
+function abortError(signal: AbortSignal): Error {
+  const r: unknown = signal.reason
+  return r instanceof Error ? r : new UsageError('node/aborted', 'the operation was aborted')
+}

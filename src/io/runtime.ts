@@ -1,0 +1,241 @@
+/**
+ * The IO driver: the one place where sockets, timers and the clock meet the pure cores.
+ *
+ * It drives anything shaped like the swarm (`SwarmPort`, structural so io/ depends on no protocol):
+ * after every input or command it
+ *   1. performs IO actions (`connect` -> transport dial, `close` -> flush and close a socket),
+ *   2. writes every dirty connection's bytes until the socket pushes back (then waits for drain),
+ *   3. hands events to the node edge,
+ *   4. pauses sockets whose core does not want data and resumes those that do again,
+ *   5. arms exactly one timer for the earliest deadline.
+ */
+import type { Millis } from '../core/byte-machine.js'
+import type { Multiaddr } from '../multiaddr/index.js'
+import { TransportError, type RawConnection, type Transport, type TransportListener } from './transport.js'
+
+export interface SwarmPort<Ev> {
+  handleInbound(now: Millis, remoteAddr: Multiaddr, localAddr: Multiaddr | undefined): number | undefined
+  handleConnected(now: Millis, id: number, localAddr: Multiaddr | undefined): void
+  handleConnectFailed(now: Millis, id: number, error: Error): void
+  handleData(now: Millis, id: number, data: Uint8Array): void
+  handleEof(now: Millis, id: number): void
+  handleTransportClosed(now: Millis, id: number, error?: Error): void
+  handleTimeout(now: Millis): void
+  wantsData(id: number): boolean
+  pollIo(): { type: 'connect'; connection: number; addr: Multiaddr } | { type: 'close'; connection: number } | undefined
+  pollDirty(): number | undefined
+  pollTransmit(id: number, max: number): Uint8Array | undefined
+  pollEvent(): Ev | undefined
+  pollTimeout(): Millis | undefined
+}
+
+export interface RuntimeOptions<Ev> {
+  transports: Transport[]
+  onEvent: (event: Ev) => void
+  /** Transport dial timeout in ms, default 10_000. */
+  dialTimeout?: number
+}
+
+/** Largest single read from a core per socket write; Noise coalesces frames up to this. */
+const TRANSMIT_CHUNK = 256 * 1024
+
+interface Live {
+  raw: RawConnection
+  blocked: boolean
+  paused: boolean
+}
+
+export class Runtime<Ev> {
+  readonly #swarm: SwarmPort<Ev>
+  readonly #opts: RuntimeOptions<Ev>
+  readonly #live = new Map<number, Live>()
+  readonly #dialing = new Map<number, AbortController>()
+  readonly #listeners: TransportListener[] = []
+  readonly #t0 = performance.now()
+  #timer: ReturnType<typeof setTimeout> | undefined
+  #timerAt: Millis | undefined
+  #flushing = false
+  #again = false
+  #stopped = false
+
+  constructor(swarm: SwarmPort<Ev>, opts: RuntimeOptions<Ev>) {
+    this.#swarm = swarm
+    this.#opts = opts
+  }
+
+  /** Monotonic milliseconds since the runtime started. */
+  now(): Millis {
+    return performance.now() - this.#t0
+  }
+
+  /** Run a command against the swarm, then drive everything it caused. */
+  run<T>(command: (now: Millis) => T): T {
+    const out = command(this.now())
+    this.flush()
+    return out
+  }
+
+  async listen(addr: Multiaddr): Promise<readonly Multiaddr[]> {
+    const t = this.#opts.transports.find((x) => x.canListen(addr))
+    if (t === undefined) throw new TransportError('transport/unsupported', `no transport can listen on ${addr.toString()}`)
+    const l = await t.listen(addr, (raw) => this.#accept(raw))
+    this.#listeners.push(l)
+    return l.addrs
+  }
+
+  #accept(raw: RawConnection): void {
+    if (this.#stopped) return raw.destroy()
+    const id = this.#swarm.handleInbound(this.now(), raw.remoteAddr, raw.localAddr)
+    if (id === undefined) return raw.destroy() // over a connection limit
+    this.#attach(id, raw)
+    this.flush()
+  }
+
+  #attach(id: number, raw: RawConnection): void {
+    const live: Live = { raw, blocked: false, paused: false }
+    this.#live.set(id, live)
+    raw.start({
+      onData: (data) => {
+        this.#swarm.handleData(this.now(), id, data)
+        this.flush()
+      },
+      onEnd: () => {
+        this.#swarm.handleEof(this.now(), id)
+        this.flush()
+      },
+      onDrain: () => {
+        live.blocked = false
+        this.#write(id, live)
+        this.flush()
+      },
+      onClose: (error) => {
+        this.#live.delete(id)
+        this.#swarm.handleTransportClosed(this.now(), id, error)
+        this.flush()
+      },
+    })
+  }
+
+  /** Drive the swarm until it is quiet. Re-entrant calls are folded into the running one. */
+  flush(): void {
+    if (this.#flushing) {
+      this.#again = true
+      return
+    }
+    this.#flushing = true
+    try {
+      do {
+        this.#again = false
+        this.#flushOnce()
+      } while (this.#again)
+    } finally {
+      this.#flushing = false
+    }
+    this.#arm()
+  }
+
+  #flushOnce(): void {
+    const s = this.#swarm
+    for (let io = s.pollIo(); io !== undefined; io = s.pollIo()) {
+      if (io.type === 'connect') this.#connect(io.connection, io.addr)
+      else this.#close(io.connection)
+    }
+    for (let id = s.pollDirty(); id !== undefined; id = s.pollDirty()) {
+      const live = this.#live.get(id)
+      if (live !== undefined) this.#write(id, live)
+    }
+    for (let ev = s.pollEvent(); ev !== undefined; ev = s.pollEvent()) this.#opts.onEvent(ev)
+    for (const [id, live] of this.#live) {
+      const wants = s.wantsData(id)
+      if (!wants && !live.paused) {
+        live.paused = true
+        live.raw.pause()
+      } else if (wants && live.paused) {
+        live.paused = false
+        live.raw.resume()
+      }
+    }
+    // Event handlers that issue commands go through run(), which re-enters flush() and sets #again.
+  }
+
+  #write(id: number, live: Live): void {
+    if (live.blocked) return
+    for (let b = this.#swarm.pollTransmit(id, TRANSMIT_CHUNK); b !== undefined; b = this.#swarm.pollTransmit(id, TRANSMIT_CHUNK)) {
+      if (!live.raw.write(b)) {
+        live.blocked = true
+        return
+      }
+    }
+  }
+
+  #connect(id: number, addr: Multiaddr): void {
+    const t = this.#opts.transports.find((x) => x.canDial(addr))
+    if (t === undefined) {
+      queueMicrotask(() => {
+        this.#swarm.handleConnectFailed(this.now(), id, new TransportError('transport/unsupported', `no transport can dial ${addr.toString()}`))
+        this.flush()
+      })
+      return
+    }
+    const ac = new AbortController()
+    this.#dialing.set(id, ac)
+    t.dial(addr, { signal: ac.signal, timeout: this.#opts.dialTimeout ?? 10_000 }).then(
+      (raw) => {
+        this.#dialing.delete(id)
+        if (this.#stopped) return raw.destroy()
+        this.#attach(id, raw)
+        this.#swarm.handleConnected(this.now(), id, raw.localAddr)
+        this.flush()
+      },
+      (error: Error) => {
+        this.#dialing.delete(id)
+        this.#swarm.handleConnectFailed(this.now(), id, error)
+        this.flush()
+      },
+    )
+  }
+
+  #close(id: number): void {
+    const live = this.#live.get(id)
+    if (live === undefined) {
+      this.#dialing.get(id)?.abort()
+      return
+    }
+    // Write what is left (a GoAway) before closing.
+    for (let b = this.#swarm.pollTransmit(id, TRANSMIT_CHUNK); b !== undefined; b = this.#swarm.pollTransmit(id, TRANSMIT_CHUNK)) live.raw.write(b)
+    live.raw.close()
+  }
+
+  #arm(): void {
+    if (this.#stopped) return
+    const t = this.#swarm.pollTimeout()
+    if (t === this.#timerAt) return
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    this.#timer = undefined
+    this.#timerAt = t
+    if (t === undefined) return
+    const delay = Math.max(0, Math.ceil(t - this.now()))
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined
+      this.#timerAt = undefined
+      this.#swarm.handleTimeout(this.now())
+      this.flush()
+    }, delay)
+    // Timers never keep the process alive on their own: sockets and listeners do.
+    this.#timer.unref?.()
+  }
+
+  /** Stop listening, close every connection (after the swarm's graceful close), clear the timer. */
+  async stop(): Promise<void> {
+    this.flush()
+    await Promise.all(this.#listeners.map((l) => l.close()))
+    this.#listeners.length = 0
+    for (const ac of this.#dialing.values()) ac.abort()
+    // Give graceful closes (GoAway) a moment, then tear down what is left.
+    const deadline = Date.now() + 1_000
+    while (this.#live.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10))
+    for (const live of this.#live.values()) live.raw.destroy()
+    this.#stopped = true
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+  }
+}

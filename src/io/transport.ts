@@ -1,0 +1,61 @@
+/**
+ * The transport contract: how bytes get between two machines. Everything protocol-shaped happens
+ * above, in the swarm; a transport only moves bytes and reports the end of the stream.
+ */
+import type { Multiaddr } from '../multiaddr/index.js'
+
+export interface RawHandlers {
+  onData(data: Uint8Array): void
+  /** The remote closed its write side (TCP FIN / WebSocket close). */
+  onEnd(): void
+  /** The connection is gone; `error` when it failed rather than closed. */
+  onClose(error?: Error): void
+  /** A write that returned false has been flushed; writing may continue. */
+  onDrain(): void
+}
+
+export interface RawConnection {
+  readonly remoteAddr: Multiaddr
+  readonly localAddr: Multiaddr | undefined
+  /** Start delivering events. Called once, right after the connection is handed over. */
+  start(handlers: RawHandlers): void
+  /** Queue bytes; false = the transport's buffer is full, wait for onDrain. */
+  write(data: Uint8Array): boolean
+  /** Stop/start reading (backpressure from the cores). */
+  pause(): void
+  resume(): void
+  /** Flush and close gracefully. */
+  close(): void
+  /** Close at once. */
+  destroy(error?: Error): void
+}
+
+export interface TransportListener {
+  /** The addresses actually bound (port 0 resolved, unspecified hosts expanded). */
+  readonly addrs: readonly Multiaddr[]
+  close(): Promise<void>
+}
+
+export interface DialOptions {
+  signal?: AbortSignal | undefined
+  /** ms, default 10_000 */
+  timeout?: number | undefined
+}
+
+export interface Transport {
+  readonly name: string
+  canDial(addr: Multiaddr): boolean
+  canListen(addr: Multiaddr): boolean
+  dial(addr: Multiaddr, options?: DialOptions): Promise<RawConnection>
+  listen(addr: Multiaddr, onConnection: (conn: RawConnection) => void): Promise<TransportListener>
+}
+
+/** Transport errors are local facts (refused, unreachable, timed out), not protocol violations. */
+export class TransportError extends Error {
+  override readonly name = 'TransportError'
+  readonly code: 'transport/refused' | 'transport/timeout' | 'transport/aborted' | 'transport/unreachable' | 'transport/address-in-use' | 'transport/unsupported' | 'transport/failed'
+  constructor(code: TransportError['code'], message: string, options?: { cause?: unknown }) {
+    super(`${code}: ${message}`, options)
+    this.code = code
+  }
+}

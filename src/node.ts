@@ -1,0 +1,28 @@
+/**
+ * weft for Node: TCP and WebSocket transports, the node:crypto provider.
+ *
+ *   import { createNode } from 'weft/node'
+ *   const node = await createNode({ listen: ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws'] })
+ */
+import { nodeCrypto } from './io/crypto-node.js'
+import { tcp } from './io/tcp.js'
+import { webSockets } from './io/ws.js'
+import { memory } from './io/memory.js'
+import { WeftNode, type NodeOptions } from './edge/weft-node.js'
+
+export async function createNode(options: NodeOptions = {}): Promise<WeftNode> {
+  const node = new WeftNode(options, {
+    crypto: options.crypto ?? nodeCrypto,
+    transports: options.transports ?? [tcp(), webSockets(), memory()],
+  })
+  if (options.start !== false) await node.start()
+  return node
+}
+
+export { WeftNode, nodeCrypto, tcp, webSockets, memory }
+export type { NodeOptions, StreamHandler, StreamHandlerOptions, WeftNodeEvents, DialTarget } from './edge/weft-node.js'
+export { WeftStream, StreamResetError, readAll } from './edge/stream.js'
+export { loadOrCreateKey, loadKey, saveKey } from './io/key-file.js'
+export { TransportError } from './io/transport.js'
+export type { Transport, RawConnection, TransportListener } from './io/transport.js'
+export { AGENT_VERSION, VERSION } from './edge/version.js'

@@ -1,0 +1,6 @@
+export { Swarm, DEFAULT_SWARM_LIMITS } from './swarm.js'
+export type { SwarmConfig, SwarmLimits, SwarmIo, SwarmEvent, DialErrorCode } from './swarm.js'
+export { PeerStore, DEFAULT_PEER_STORE_LIMITS } from './peer-store.js'
+export type { PeerRecordView, PeerStoreLimits } from './peer-store.js'
+export { sameStream, streamKey } from './behaviour.js'
+export type { Behaviour, BehaviourAction, BehaviourInput, ConnectionInfo, StreamRef, PeerInfoUpdate } from './behaviour.js'

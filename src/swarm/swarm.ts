@@ -1,0 +1,847 @@
+/**
+ * The swarm: every connection of a node, its dials, its streams, and the behaviours on top.
+ *
+ * Sans-IO like the protocol cores. The runtime (src/io/runtime.ts) owns sockets and timers and
+ * talks to the swarm in three directions:
+ * - transport facts in: `handleInbound` (an accepted socket), `handleConnected` / `handleConnectFailed`
+ *   (the outcome of a `connect` action), `handleData`, `handleEof`, `handleTransportClosed`, `handleTimeout`;
+ * - IO out: `pollIo()` yields `connect` (open a transport to an address) and `close` (end a
+ *   transport after its pending bytes are written); `pollDirty()` names connections with bytes to
+ *   write, drained with `pollTransmit(id, max)`;
+ * - user and behaviour commands: `dial`, `openStream`, `write`, `closeWrite`, `reset`, `consume`,
+ *   `handle`, `hangUp`, `stop`; results and user-facing facts come out of `pollEvent()`.
+ *
+ * Behaviours (a plain record: `{ ping, identify }`) are polled in their record order until none
+ * makes progress. Streams negotiated on a behaviour's protocol go to that behaviour; streams on a
+ * protocol registered with `handle()` go to the user.
+ */
+import type { Millis } from '../core/byte-machine.js'
+import type { CryptoProvider } from '../core/crypto/provider.js'
+import { ProtocolError, UsageError } from '../core/errors.js'
+import { Connection, type ConnectionEvent, type ConnectionOptions } from '../connection/index.js'
+import type { Multiaddr } from '../multiaddr/index.js'
+import { PeerId, type PrivateKey } from '../peer-id/index.js'
+import type { Behaviour, BehaviourAction, BehaviourInput, ConnectionInfo, StreamRef } from './behaviour.js'
+import { PeerStore, type PeerStoreLimits } from './peer-store.js'
+
+export interface SwarmLimits {
+  /** Open + upgrading connections, default 300: stops socket and memory exhaustion by a connection flood. */
+  maxConnections: number
+  /** Inbound connections still upgrading, default 64: stops slow handshakes pinning resources. */
+  maxPendingInbound: number
+  /** Dials in flight, default 64: bounds work a user or behaviour (kad) can queue. */
+  maxPendingDials: number
+  /** Addresses tried per dial, default 8: a peer advertising hundreds of addresses cannot make us try them all. */
+  maxDialAddrs: number
+  /** Inbound streams per protocol per connection, default 32 (per-protocol override in handle()). */
+  maxInboundStreamsPerProtocol: number
+  /** Bytes a behaviour may queue on one stream beyond the muxer's window, default 4 MiB. */
+  maxBehaviourStreamBuffer: number
+}
+
+export const DEFAULT_SWARM_LIMITS: SwarmLimits = {
+  maxConnections: 300,
+  maxPendingInbound: 64,
+  maxPendingDials: 64,
+  maxDialAddrs: 8,
+  maxInboundStreamsPerProtocol: 32,
+  maxBehaviourStreamBuffer: 4 * 1024 * 1024,
+}
+
+export interface SwarmConfig {
+  crypto: CryptoProvider
+  identity: PrivateKey
+  limits?: Partial<SwarmLimits>
+  peerStore?: Partial<PeerStoreLimits>
+  /** Passed to every connection (timeouts, yamux options). */
+  connection?: Pick<ConnectionOptions, 'upgradeTimeout' | 'streamNegotiationTimeout' | 'maxNegotiatingStreams' | 'earlyMuxerNegotiation' | 'yamux'>
+}
+
+export type SwarmIo =
+  | { type: 'connect'; connection: number; addr: Multiaddr }
+  | { type: 'close'; connection: number }
+
+export type SwarmEvent<BEv = unknown> =
+  | { type: 'connection-open'; connection: ConnectionInfo }
+  | { type: 'connection-closed'; connection: ConnectionInfo; error?: Error }
+  | { type: 'connection-failed'; addr: Multiaddr | undefined; direction: 'inbound' | 'outbound'; error: Error }
+  | { type: 'peer-connect'; peer: PeerId }
+  | { type: 'peer-disconnect'; peer: PeerId }
+  | { type: 'dial-succeeded'; requestId: number; connection: ConnectionInfo }
+  | { type: 'dial-failed'; requestId: number; error: Error }
+  | { type: 'stream-opened'; stream: StreamRef; protocol: string; direction: 'inbound' | 'outbound'; connection: ConnectionInfo; requestId?: number }
+  | { type: 'stream-open-failed'; requestId: number; error: Error }
+  | { type: 'stream-data'; stream: StreamRef; data: Uint8Array }
+  | { type: 'stream-eof'; stream: StreamRef }
+  | { type: 'stream-reset'; stream: StreamRef }
+  | { type: 'stream-writable'; stream: StreamRef }
+  | { type: 'stream-closed'; stream: StreamRef }
+  | { type: 'rtt'; connection: number; rtt: number }
+  | { type: 'behaviour'; from: string; event: BEv }
+
+export type DialErrorCode = 'dial/no-addresses' | 'dial/all-failed' | 'dial/too-many-pending' | 'dial/connection-limit' | 'dial/aborted' | 'dial/self'
+
+/** Who gets the outcome of a dial or a stream opening. */
+type Owner = { kind: 'user' } | { kind: 'behaviour'; name: string }
+
+interface DialWaiter {
+  owner: Owner
+  requestId: number
+  /** Set when the dial serves an open-stream request. */
+  openStream?: { protocols: readonly string[] }
+}
+
+interface Dial {
+  id: number
+  peer: PeerId | undefined
+  addrs: Multiaddr[]
+  next: number
+  attempt: number | undefined
+  waiters: DialWaiter[]
+  lastError: Error | undefined
+}
+
+interface Conn {
+  id: number
+  core: Connection | undefined // undefined while the transport connects
+  direction: 'inbound' | 'outbound'
+  remoteAddr: Multiaddr
+  localAddr: Multiaddr | undefined
+  dial: Dial | undefined
+  info: ConnectionInfo | undefined
+  /** Stream id -> owner and protocol. */
+  streams: Map<number, { owner: Owner; protocol: string; queue: Uint8Array[]; queued: number; closeAfterQueue: boolean }>
+  pendingOpens: Map<number, Owner> // requestId-scoped? keyed by internal request id
+  closing: boolean
+}
+
+interface ProtocolHandler {
+  owner: Owner
+  maxInboundStreams: number
+}
+
+export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string, Behaviour<unknown>>> {
+  readonly behaviours: B
+  readonly peerStore: PeerStore
+  readonly #config: SwarmConfig
+  readonly #limits: SwarmLimits
+  readonly #names: string[]
+  #nextConnId = 1
+  #nextDialId = 1
+  #nextInternalReq = 1
+  readonly #conns = new Map<number, Conn>()
+  readonly #byPeer = new Map<string, Set<number>>()
+  readonly #dials = new Map<number, Dial>()
+  readonly #dialByPeer = new Map<string, Dial>()
+  readonly #protocols = new Map<string, ProtocolHandler>()
+  /** Internal request id -> (owner, requestId) for stream opens routed through connections. */
+  readonly #opens = new Map<number, { owner: Owner; requestId: number }>()
+  #io: SwarmIo[] = []
+  #events: SwarmEvent[] = []
+  #dirty = new Set<number>()
+  #listenAddrs: Multiaddr[] = []
+  #stopped = false
+  #now: Millis = 0
+
+  constructor(behaviours: B, config: SwarmConfig) {
+    this.behaviours = behaviours
+    this.#config = config
+    this.#limits = { ...DEFAULT_SWARM_LIMITS, ...config.limits }
+    this.#names = Object.keys(behaviours)
+    this.peerStore = new PeerStore(config.peerStore, (p) => (this.#byPeer.get(p)?.size ?? 0) > 0)
+    for (const name of this.#names) {
+      for (const protocol of behaviours[name]!.protocols) {
+        this.#protocols.set(protocol, { owner: { kind: 'behaviour', name }, maxInboundStreams: this.#limits.maxInboundStreamsPerProtocol })
+      }
+    }
+  }
+
+  get peerId(): PeerId {
+    return this.#config.identity.publicKey.toPeerId()
+  }
+
+  // ---- local information ---------------------------------------------------------------------------
+
+  protocols(): string[] {
+    return [...this.#protocols.keys()]
+  }
+
+  /** The runtime reports the addresses it listens on; behaviours (identify) learn of it. */
+  setListenAddrs(now: Millis, addrs: readonly Multiaddr[]): void {
+    this.#listenAddrs = [...addrs]
+    this.#broadcastLocalInfo(now)
+  }
+
+  get listenAddrs(): readonly Multiaddr[] {
+    return this.#listenAddrs
+  }
+
+  /** Serve `protocol` on inbound streams; they surface as user `stream-opened` events. */
+  handle(now: Millis, protocol: string, options: { maxInboundStreams?: number } = {}): void {
+    if (this.#protocols.has(protocol)) throw new UsageError('swarm/protocol-taken', protocol)
+    this.#protocols.set(protocol, { owner: { kind: 'user' }, maxInboundStreams: options.maxInboundStreams ?? this.#limits.maxInboundStreamsPerProtocol })
+    this.#broadcastLocalInfo(now)
+  }
+
+  unhandle(now: Millis, protocol: string): void {
+    const h = this.#protocols.get(protocol)
+    if (h === undefined || h.owner.kind !== 'user') return
+    this.#protocols.delete(protocol)
+    this.#broadcastLocalInfo(now)
+  }
+
+  /** Start: behaviours receive the initial local-info. */
+  start(now: Millis): void {
+    this.#broadcastLocalInfo(now)
+  }
+
+  // ---- commands ------------------------------------------------------------------------------------
+
+  /** Dial a peer (by id, using the peer store) or an address. The result is a dial-succeeded/-failed event. */
+  dial(now: Millis, target: PeerId | Multiaddr, requestId: number): void {
+    this.#now = now
+    this.#dial(now, target, { owner: { kind: 'user' }, requestId })
+    this.#pump(now)
+  }
+
+  /** Open a stream to a peer, dialing it if needed. Result: stream-opened / stream-open-failed. */
+  openStream(now: Millis, peer: PeerId | Multiaddr, protocols: readonly string[], requestId: number): void {
+    this.#now = now
+    this.#openStream(now, { kind: 'user' }, peer, protocols, requestId, undefined)
+    this.#pump(now)
+  }
+
+  /** Write to a user stream; returns the bytes accepted now (0 = wait for stream-writable). */
+  write(now: Millis, ref: StreamRef, data: Uint8Array): number {
+    const c = this.#liveConn(ref.connection)
+    const n = c.core!.write(ref.stream, data)
+    this.#markDirty(c.id)
+    this.#pump(now)
+    return n
+  }
+
+  closeWrite(now: Millis, ref: StreamRef): void {
+    const c = this.#conns.get(ref.connection)
+    if (c?.core === undefined || c.core.isClosed) return
+    const s = c.streams.get(ref.stream)
+    if (s !== undefined && s.queue.length > 0) {
+      s.closeAfterQueue = true
+      return
+    }
+    try {
+      c.core.closeWrite(ref.stream)
+    } catch (e) {
+      if (!(e instanceof UsageError)) throw e
+    }
+    this.#markDirty(c.id)
+    this.#pump(now)
+  }
+
+  reset(now: Millis, ref: StreamRef): void {
+    const c = this.#conns.get(ref.connection)
+    if (c?.core === undefined || c.core.isClosed) return
+    c.core.reset(ref.stream)
+    this.#markDirty(c.id)
+    this.#pump(now)
+  }
+
+  /** The user has read `n` bytes of a stream: its receive window reopens. */
+  consume(now: Millis, ref: StreamRef, n: number): void {
+    const c = this.#conns.get(ref.connection)
+    if (c?.core === undefined || !c.core.isOpen) return
+    c.core.consume(ref.stream, n)
+    this.#markDirty(c.id)
+    this.#pump(now)
+  }
+
+  /** Close every connection to `peer`. */
+  hangUp(now: Millis, peer: PeerId): void {
+    for (const id of this.#byPeer.get(peer.toString()) ?? []) this.closeConnection(now, id)
+    this.#pump(now)
+  }
+
+  closeConnection(now: Millis, id: number): void {
+    const c = this.#conns.get(id)
+    if (c === undefined || c.closing) return
+    c.closing = true
+    if (c.core !== undefined && !c.core.isClosed) {
+      c.core.close(now)
+      this.#markDirty(id)
+      this.#drainConn(now, c)
+    } else {
+      this.#io.push({ type: 'close', connection: id })
+    }
+  }
+
+  /** Send a yamux ping on a connection (RTT comes back as an `rtt` event). */
+  pingConnection(now: Millis, id: number): void {
+    const c = this.#conns.get(id)
+    if (c?.core?.isOpen !== true) return
+    c.core.ping(now)
+    this.#markDirty(id)
+  }
+
+  /** Close everything gracefully; afterwards every input is ignored. */
+  stop(now: Millis): void {
+    for (const d of [...this.#dials.values()]) this.#failDial(now, d, new UsageError('dial/aborted', 'swarm stopped'))
+    for (const id of [...this.#conns.keys()]) this.closeConnection(now, id)
+    this.#stopped = true
+  }
+
+  connections(peer?: PeerId): ConnectionInfo[] {
+    const ids = peer === undefined ? [...this.#conns.keys()] : [...(this.#byPeer.get(peer.toString()) ?? [])]
+    return ids.map((id) => this.#conns.get(id)?.info).filter((i): i is ConnectionInfo => i !== undefined)
+  }
+
+  connectionRtt(id: number): number | undefined {
+    return this.#conns.get(id)?.core?.rtt
+  }
+
+  // ---- transport inputs ------------------------------------------------------------------------------
+
+  /** An accepted transport connection; returns its id, or undefined when over a limit (close the socket). */
+  handleInbound(now: Millis, remoteAddr: Multiaddr, localAddr: Multiaddr | undefined): number | undefined {
+    this.#now = now
+    if (this.#stopped) return undefined
+    let upgrading = 0
+    for (const c of this.#conns.values()) if (c.direction === 'inbound' && c.info === undefined) upgrading++
+    if (this.#conns.size >= this.#limits.maxConnections || upgrading >= this.#limits.maxPendingInbound) {
+      return undefined
+    }
+    const id = this.#nextConnId++
+    const c: Conn = {
+      id, core: undefined, direction: 'inbound', remoteAddr, localAddr, dial: undefined, info: undefined,
+      streams: new Map(), pendingOpens: new Map(), closing: false,
+    }
+    c.core = this.#newCore(now, 'listener', undefined)
+    this.#conns.set(id, c)
+    this.#drainConn(now, c)
+    this.#pump(now)
+    return id
+  }
+
+  /** The transport for a `connect` action is up. */
+  handleConnected(now: Millis, id: number, localAddr: Multiaddr | undefined): void {
+    this.#now = now
+    const c = this.#conns.get(id)
+    if (c === undefined || c.core !== undefined) return
+    c.localAddr = localAddr
+    c.core = this.#newCore(now, 'dialer', c.dial?.peer)
+    this.#drainConn(now, c)
+    this.#pump(now)
+  }
+
+  /** The transport for a `connect` action failed. */
+  handleConnectFailed(now: Millis, id: number, error: Error): void {
+    this.#now = now
+    const c = this.#conns.get(id)
+    if (c === undefined) return
+    this.#conns.delete(id)
+    this.#events.push({ type: 'connection-failed', addr: c.remoteAddr, direction: 'outbound', error })
+    if (c.dial !== undefined) this.#dialNext(now, c.dial, error)
+    this.#pump(now)
+  }
+
+  handleData(now: Millis, id: number, data: Uint8Array): void {
+    this.#now = now
+    const c = this.#conns.get(id)
+    if (c?.core === undefined) return
+    c.core.handleData(now, data)
+    this.#drainConn(now, c)
+    this.#pump(now)
+  }
+
+  handleEof(now: Millis, id: number): void {
+    this.#now = now
+    const c = this.#conns.get(id)
+    if (c?.core === undefined) return
+    c.core.handleEof(now)
+    this.#drainConn(now, c)
+    this.#pump(now)
+  }
+
+  /** The transport is gone (closed by us after a `close` action, or by the network). */
+  handleTransportClosed(now: Millis, id: number, error?: Error): void {
+    this.#now = now
+    const c = this.#conns.get(id)
+    if (c === undefined) return
+    if (c.core !== undefined && !c.core.isClosed) {
+      c.core.handleEof(now)
+      this.#drainConn(now, c)
+    }
+    this.#removeConn(now, c, error)
+    this.#pump(now)
+  }
+
+  handleTimeout(now: Millis): void {
+    this.#now = now
+    for (const c of [...this.#conns.values()]) {
+      if (c.core === undefined) continue
+      const t = c.core.pollTimeout()
+      if (t !== undefined && now >= t) {
+        c.core.handleTimeout(now)
+        this.#drainConn(now, c)
+      }
+    }
+    for (const name of this.#names) {
+      const b = this.behaviours[name]!
+      const t = b.pollTimeout()
+      if (t !== undefined && now >= t) b.handleTimeout(now)
+    }
+    this.#pump(now)
+  }
+
+  wantsData(id: number): boolean {
+    return this.#conns.get(id)?.core?.wantsData() ?? false
+  }
+
+  // ---- outputs -----------------------------------------------------------------------------------------
+
+  pollIo(): SwarmIo | undefined {
+    return this.#io.shift()
+  }
+
+  /** A connection with bytes to write, or undefined. */
+  pollDirty(): number | undefined {
+    const first = this.#dirty.values().next()
+    if (first.done === true) return undefined
+    this.#dirty.delete(first.value)
+    return first.value
+  }
+
+  pollTransmit(id: number, max: number): Uint8Array | undefined {
+    const c = this.#conns.get(id)
+    if (c?.core === undefined) return undefined
+    const b = c.core.pollTransmit(max)
+    // Writing may have flushed muxer state that produces events (stream closed after FIN sent).
+    // The caller keeps polling until undefined, so this does not mark the connection dirty again.
+    this.#drainConn(this.#now, c, false)
+    return b
+  }
+
+  pollEvent(): SwarmEvent | undefined {
+    return this.#events.shift()
+  }
+
+  pollTimeout(): Millis | undefined {
+    let t: Millis | undefined
+    for (const c of this.#conns.values()) {
+      const ct = c.core?.pollTimeout()
+      if (ct !== undefined && (t === undefined || ct < t)) t = ct
+    }
+    for (const name of this.#names) {
+      const bt = this.behaviours[name]!.pollTimeout()
+      if (bt !== undefined && (t === undefined || bt < t)) t = bt
+    }
+    return t
+  }
+
+  // ---- internals: connections ---------------------------------------------------------------------
+
+  #newCore(now: Millis, role: 'dialer' | 'listener', expected: PeerId | undefined): Connection {
+    return new Connection({
+      ...this.#config.connection,
+      role,
+      crypto: this.#config.crypto,
+      identity: this.#config.identity,
+      expectedRemotePeer: expected,
+      supportsProtocol: (p) => this.#protocols.has(p),
+      listProtocols: () => this.protocols(),
+      now,
+    })
+  }
+
+  #liveConn(id: number): Conn {
+    const c = this.#conns.get(id)
+    if (c?.core === undefined || !c.core.isOpen) throw new UsageError('swarm/connection-closed', `connection ${id}`)
+    return c
+  }
+
+  #markDirty(id: number): void {
+    this.#dirty.add(id)
+  }
+
+  /** Route a connection's events; `dirty` = it may have bytes to send (false when called from pollTransmit). */
+  #drainConn(now: Millis, c: Conn, dirty = true): void {
+    const core = c.core
+    if (core === undefined) return
+    if (dirty) this.#markDirty(c.id)
+    for (let ev = core.pollEvent(); ev !== undefined; ev = core.pollEvent()) this.#onConnEvent(now, c, ev)
+  }
+
+  #onConnEvent(now: Millis, c: Conn, ev: ConnectionEvent): void {
+    switch (ev.type) {
+      case 'established': {
+        const peer = ev.remotePeer
+        if (peer.equals(this.peerId)) {
+          this.closeConnection(now, c.id)
+          if (c.dial !== undefined) this.#failDial(now, c.dial, new UsageError('dial/self', 'dialed our own peer id'))
+          return
+        }
+        const info: ConnectionInfo = { id: c.id, peer, remotePublicKey: ev.remotePublicKey, remoteAddr: c.remoteAddr, localAddr: c.localAddr, direction: c.direction }
+        c.info = info
+        const key = peer.toString()
+        let set = this.#byPeer.get(key)
+        const first = set === undefined || set.size === 0
+        if (set === undefined) this.#byPeer.set(key, (set = new Set()))
+        set.add(c.id)
+        this.peerStore.update(peer, { publicKey: ev.remotePublicKey })
+        if (c.direction === 'outbound') this.peerStore.addAddrs(peer, [c.remoteAddr.withoutPeerId()])
+        this.#events.push({ type: 'connection-open', connection: info })
+        if (first) this.#events.push({ type: 'peer-connect', peer })
+        this.#toBehaviours(now, { type: 'connection-established', connection: info })
+        if (c.dial !== undefined) this.#succeedDial(now, c.dial, c)
+        // Waiters of other pending dials to this peer (dialed by address) join this connection.
+        const other = this.#dialByPeer.get(key)
+        if (other !== undefined && other !== c.dial) this.#succeedDial(now, other, c)
+        break
+      }
+      case 'stream-opened': {
+        const info = c.info!
+        const ref: StreamRef = { connection: c.id, stream: ev.id }
+        if (ev.direction === 'inbound') {
+          const h = this.#protocols.get(ev.protocol)
+          if (h === undefined) {
+            c.core!.reset(ev.id)
+            return
+          }
+          let count = 0
+          for (const s of c.streams.values()) if (s.protocol === ev.protocol) count++
+          if (count >= h.maxInboundStreams) {
+            c.core!.reset(ev.id)
+            return
+          }
+          c.streams.set(ev.id, { owner: h.owner, protocol: ev.protocol, queue: [], queued: 0, closeAfterQueue: false })
+          this.#toOwner(now, h.owner, { type: 'stream-opened', stream: ref, protocol: ev.protocol, direction: 'inbound', connection: info })
+        } else {
+          const open = this.#opens.get(ev.requestId!)
+          this.#opens.delete(ev.requestId!)
+          if (open === undefined) {
+            c.core!.reset(ev.id)
+            return
+          }
+          c.streams.set(ev.id, { owner: open.owner, protocol: ev.protocol, queue: [], queued: 0, closeAfterQueue: false })
+          this.#toOwner(now, open.owner, { type: 'stream-opened', stream: ref, protocol: ev.protocol, direction: 'outbound', connection: info, requestId: open.requestId })
+        }
+        break
+      }
+      case 'stream-open-failed': {
+        const open = this.#opens.get(ev.requestId)
+        this.#opens.delete(ev.requestId)
+        if (open !== undefined) this.#toOwner(now, open.owner, { type: 'stream-open-failed', requestId: open.requestId, error: ev.error })
+        break
+      }
+      case 'stream-data': {
+        const s = c.streams.get(ev.id)
+        if (s === undefined) return
+        const ref = { connection: c.id, stream: ev.id }
+        if (s.owner.kind === 'behaviour') {
+          // Behaviours bound their own buffers: the bytes count as read at once.
+          c.core!.consume(ev.id, ev.data.length)
+          this.behaviours[s.owner.name]!.handle(now, { type: 'stream-data', stream: ref, data: ev.data })
+        } else {
+          this.#events.push({ type: 'stream-data', stream: ref, data: ev.data })
+        }
+        break
+      }
+      case 'stream-eof':
+      case 'stream-reset': {
+        const s = c.streams.get(ev.id)
+        if (s === undefined) return
+        this.#toOwner(now, s.owner, { type: ev.type, stream: { connection: c.id, stream: ev.id } })
+        break
+      }
+      case 'stream-writable': {
+        const s = c.streams.get(ev.id)
+        if (s === undefined) return
+        const ref = { connection: c.id, stream: ev.id }
+        if (s.owner.kind === 'behaviour') this.#flushBehaviourQueue(now, c, ev.id)
+        else this.#events.push({ type: 'stream-writable', stream: ref })
+        break
+      }
+      case 'stream-closed': {
+        const s = c.streams.get(ev.id)
+        if (s === undefined) return
+        c.streams.delete(ev.id)
+        this.#toOwner(now, s.owner, { type: 'stream-closed', stream: { connection: c.id, stream: ev.id } })
+        break
+      }
+      case 'rtt':
+        this.#events.push({ type: 'rtt', connection: c.id, rtt: ev.rtt })
+        break
+      case 'closed':
+        c.closing = true
+        this.#io.push({ type: 'close', connection: c.id })
+        if (c.info === undefined) {
+          this.#events.push({ type: 'connection-failed', addr: c.remoteAddr, direction: c.direction, error: ev.error ?? new UsageError('connection/closed') })
+          if (c.dial !== undefined) {
+            const d = c.dial
+            c.dial = undefined
+            this.#dialNext(now, d, ev.error ?? new UsageError('connection/closed'))
+          }
+        }
+        this.#closeErrors.set(c.id, ev.error)
+        break
+    }
+  }
+
+  #closeErrors = new Map<number, Error | undefined>()
+
+  #removeConn(now: Millis, c: Conn, error?: Error): void {
+    this.#conns.delete(c.id)
+    this.#dirty.delete(c.id)
+    const err = this.#closeErrors.get(c.id) ?? error
+    this.#closeErrors.delete(c.id)
+    if (c.dial !== undefined && c.info === undefined) this.#dialNext(now, c.dial, err ?? new UsageError('connection/closed'))
+    for (const [sid, s] of c.streams) {
+      const ref = { connection: c.id, stream: sid }
+      this.#toOwner(now, s.owner, { type: 'stream-reset', stream: ref })
+      this.#toOwner(now, s.owner, { type: 'stream-closed', stream: ref })
+    }
+    c.streams.clear()
+    if (c.info === undefined) return
+    const key = c.info.peer.toString()
+    const set = this.#byPeer.get(key)
+    set?.delete(c.id)
+    this.#events.push(err === undefined ? { type: 'connection-closed', connection: c.info } : { type: 'connection-closed', connection: c.info, error: err })
+    this.#toBehaviours(now, { type: 'connection-closed', connection: c.info })
+    if (set !== undefined && set.size === 0) {
+      this.#byPeer.delete(key)
+      this.#events.push({ type: 'peer-disconnect', peer: c.info.peer })
+    }
+  }
+
+  // ---- internals: dials and stream opening -----------------------------------------------------------
+
+  #openConn(peer: PeerId): Conn | undefined {
+    for (const id of this.#byPeer.get(peer.toString()) ?? []) {
+      const c = this.#conns.get(id)
+      if (c?.core?.isOpen === true && !c.closing) return c
+    }
+    return undefined
+  }
+
+  #dial(now: Millis, target: PeerId | Multiaddr, waiter: DialWaiter): void {
+    const fail = (error: Error): void => this.#notifyWaiter(now, waiter, undefined, error)
+    if (this.#stopped) return fail(new UsageError('dial/aborted', 'swarm stopped'))
+    let peer: PeerId | undefined
+    let addrs: Multiaddr[]
+    if (isPeerId(target)) {
+      peer = target
+      addrs = [...(this.peerStore.get(peer)?.addrs ?? [])]
+    } else {
+      const mh = target.getPeerIdBytes()
+      peer = mh === undefined ? undefined : PeerId.fromMultihash(mh)
+      addrs = [target]
+    }
+    if (peer !== undefined && peer.equals(this.peerId)) return fail(new UsageError('dial/self', 'cannot dial our own peer id'))
+    if (peer !== undefined) {
+      const open = this.#openConn(peer)
+      if (open !== undefined) return this.#notifyWaiter(now, waiter, open, undefined)
+      const pending = this.#dialByPeer.get(peer.toString())
+      if (pending !== undefined) {
+        pending.waiters.push(waiter)
+        for (const a of addrs) if (!pending.addrs.some((x) => x.equals(a))) pending.addrs.push(a)
+        return
+      }
+    }
+    if (addrs.length === 0) return fail(new ProtocolError<DialErrorCode>('swarm', 'dial/no-addresses', `no known addresses for ${peer?.toString() ?? '?'}`))
+    if (this.#dials.size >= this.#limits.maxPendingDials) return fail(new UsageError('dial/too-many-pending'))
+    const d: Dial = { id: this.#nextDialId++, peer, addrs: addrs.slice(0, this.#limits.maxDialAddrs), next: 0, attempt: undefined, waiters: [waiter], lastError: undefined }
+    this.#dials.set(d.id, d)
+    if (peer !== undefined) this.#dialByPeer.set(peer.toString(), d)
+    this.#dialNext(now, d, undefined)
+  }
+
+  #dialNext(now: Millis, d: Dial, error: Error | undefined): void {
+    if (error !== undefined) d.lastError = error
+    d.attempt = undefined
+    if (!this.#dials.has(d.id)) return
+    if (d.next >= d.addrs.length) {
+      this.#failDial(now, d, d.lastError ?? new ProtocolError<DialErrorCode>('swarm', 'dial/all-failed'))
+      return
+    }
+    if (this.#conns.size >= this.#limits.maxConnections) {
+      this.#failDial(now, d, new UsageError('dial/connection-limit'))
+      return
+    }
+    const addr = d.addrs[d.next++]!
+    const id = this.#nextConnId++
+    this.#conns.set(id, {
+      id, core: undefined, direction: 'outbound', remoteAddr: addr.withoutPeerId(), localAddr: undefined, dial: d, info: undefined,
+      streams: new Map(), pendingOpens: new Map(), closing: false,
+    })
+    d.attempt = id
+    this.#io.push({ type: 'connect', connection: id, addr })
+  }
+
+  #succeedDial(now: Millis, d: Dial, c: Conn): void {
+    this.#dials.delete(d.id)
+    if (d.peer !== undefined && this.#dialByPeer.get(d.peer.toString()) === d) this.#dialByPeer.delete(d.peer.toString())
+    c.dial = undefined
+    for (const w of d.waiters) this.#notifyWaiter(now, w, c, undefined)
+  }
+
+  #failDial(now: Millis, d: Dial, error: Error): void {
+    this.#dials.delete(d.id)
+    if (d.peer !== undefined && this.#dialByPeer.get(d.peer.toString()) === d) this.#dialByPeer.delete(d.peer.toString())
+    if (d.attempt !== undefined) {
+      const c = this.#conns.get(d.attempt)
+      if (c !== undefined) c.dial = undefined
+    }
+    for (const w of d.waiters) this.#notifyWaiter(now, w, undefined, error)
+  }
+
+  #notifyWaiter(now: Millis, w: DialWaiter, c: Conn | undefined, error: Error | undefined): void {
+    if (w.openStream !== undefined) {
+      if (c === undefined) this.#toOwner(now, w.owner, { type: 'stream-open-failed', requestId: w.requestId, error: error! })
+      else this.#openOn(now, c, w.owner, w.openStream.protocols, w.requestId)
+      return
+    }
+    if (c === undefined) this.#toOwner(now, w.owner, { type: 'dial-failed', requestId: w.requestId, error: error! })
+    else this.#toOwner(now, w.owner, { type: 'dial-succeeded', requestId: w.requestId, connection: c.info! })
+  }
+
+  #openStream(now: Millis, owner: Owner, target: PeerId | Multiaddr, protocols: readonly string[], requestId: number, connection: number | undefined): void {
+    if (connection !== undefined) {
+      const c = this.#conns.get(connection)
+      if (c?.core?.isOpen !== true || c.closing) {
+        this.#toOwner(now, owner, { type: 'stream-open-failed', requestId, error: new UsageError('swarm/connection-closed', `connection ${connection}`) })
+        return
+      }
+      this.#openOn(now, c, owner, protocols, requestId)
+      return
+    }
+    this.#dial(now, target, { owner, requestId, openStream: { protocols } })
+  }
+
+  #openOn(now: Millis, c: Conn, owner: Owner, protocols: readonly string[], requestId: number): void {
+    const internal = this.#nextInternalReq++
+    this.#opens.set(internal, { owner, requestId })
+    try {
+      c.core!.openStream(now, protocols, internal)
+    } catch (e) {
+      this.#opens.delete(internal)
+      if (!(e instanceof UsageError)) throw e
+      this.#toOwner(now, owner, { type: 'stream-open-failed', requestId, error: e })
+      return
+    }
+    this.#drainConn(now, c)
+  }
+
+  // ---- internals: behaviours -------------------------------------------------------------------------
+
+  #toOwner(now: Millis, owner: Owner, input: BehaviourInput): void {
+    if (owner.kind === 'behaviour') this.behaviours[owner.name]!.handle(now, input)
+    else this.#events.push(input as SwarmEvent)
+  }
+
+  #toBehaviours(now: Millis, input: BehaviourInput): void {
+    for (const name of this.#names) this.behaviours[name]!.handle(now, input)
+  }
+
+  #broadcastLocalInfo(now: Millis): void {
+    this.#toBehaviours(now, { type: 'local-info', listenAddrs: this.#listenAddrs, protocols: this.protocols() })
+    this.#pump(now)
+  }
+
+  /** After calling a command on a behaviour directly (ping.ping(...)), let the swarm act on it. */
+  pump(now: Millis): void {
+    this.#now = now
+    this.#pump(now)
+  }
+
+  /** Drain behaviour actions until none makes progress. */
+  #pump(now: Millis): void {
+    let progress = true
+    while (progress) {
+      progress = false
+      for (const name of this.#names) {
+        const b = this.behaviours[name]!
+        for (let a = b.pollAction(); a !== undefined; a = b.pollAction()) {
+          progress = true
+          this.#onAction(now, name, a)
+        }
+      }
+    }
+  }
+
+  #onAction(now: Millis, name: string, a: BehaviourAction<unknown>): void {
+    const owner: Owner = { kind: 'behaviour', name }
+    switch (a.type) {
+      case 'event':
+        this.#events.push({ type: 'behaviour', from: name, event: a.event })
+        break
+      case 'dial':
+        this.#dial(now, a.peer ?? a.addrs?.[0] ?? (undefined as never), { owner, requestId: a.requestId })
+        if (a.peer !== undefined && a.addrs !== undefined) this.peerStore.addAddrs(a.peer, a.addrs)
+        break
+      case 'open-stream':
+        this.#openStream(now, owner, a.peer, a.protocols, a.requestId, a.connection)
+        break
+      case 'write': {
+        const c = this.#conns.get(a.stream.connection)
+        if (c?.core?.isOpen !== true) break
+        const s = c.streams.get(a.stream.stream)
+        if (s === undefined) break
+        if (s.queued + a.data.length > this.#limits.maxBehaviourStreamBuffer) {
+          c.core.reset(a.stream.stream)
+          this.#markDirty(c.id)
+          break
+        }
+        s.queue.push(a.data)
+        s.queued += a.data.length
+        this.#flushBehaviourQueue(now, c, a.stream.stream)
+        break
+      }
+      case 'close-write': {
+        const c = this.#conns.get(a.stream.connection)
+        const s = c?.streams.get(a.stream.stream)
+        if (c?.core?.isOpen !== true || s === undefined) break
+        if (s.queue.length > 0) s.closeAfterQueue = true
+        else c.core.closeWrite(a.stream.stream)
+        this.#markDirty(c.id)
+        break
+      }
+      case 'reset':
+        this.reset(now, a.stream)
+        break
+      case 'close-connection':
+        this.closeConnection(now, a.connection)
+        break
+      case 'peer-info':
+        this.peerStore.update(a.peer, a.info)
+        break
+    }
+  }
+
+  #flushBehaviourQueue(now: Millis, c: Conn, id: number): void {
+    const s = c.streams.get(id)
+    if (s === undefined || c.core?.isOpen !== true) return
+    const hadQueue = s.queue.length > 0
+    while (s.queue.length > 0) {
+      const b = s.queue[0]!
+      const n = c.core.write(id, b)
+      s.queued -= n
+      if (n === b.length) s.queue.shift()
+      else {
+        s.queue[0] = b.subarray(n)
+        break
+      }
+    }
+    this.#markDirty(c.id)
+    if (s.queue.length === 0) {
+      if (s.closeAfterQueue) {
+        s.closeAfterQueue = false
+        c.core.closeWrite(id)
+      }
+      if (hadQueue && s.owner.kind === 'behaviour') {
+        this.behaviours[s.owner.name]!.handle(now, { type: 'stream-writable', stream: { connection: c.id, stream: id } })
+      }
+    }
+  }
+}
+
+function isPeerId(x: PeerId | Multiaddr): x is PeerId {
+  return 'multihash' in x
+}
