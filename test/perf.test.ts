@@ -35,11 +35,10 @@ describe('perf vectors', () => {
   }
   for (const v of vectors.where((x) => x.id.startsWith('server-'))) {
     test(v.id, () => {
-      const h = new Harness(new PerfBehaviour())
+      const h = new Harness(new PerfBehaviour(typeof v.chunkSize === 'number' ? { chunkSize: v.chunkSize } : {}))
       for (const step of v.steps!) {
         let out: BehaviourAction<PerfEvent>[]
-        if (step.timeout === true) out = h.advance(0)
-        else if (step.input.type === 'stream-opened') out = h.input({ type: 'stream-opened', stream: S, protocol: PERF_PROTOCOL, direction: 'inbound', connection: fromClient })
+        if (step.input.type === 'stream-opened') out = h.input({ type: 'stream-opened', stream: S, protocol: PERF_PROTOCOL, direction: 'inbound', connection: fromClient })
         else if (step.input.type === 'stream-data') out = h.input({ type: 'stream-data', stream: S, data: fromHex(step.input.hex) })
         else out = h.input({ type: step.input.type, stream: S })
         expect(out.map(summarize)).toEqual(step.expect)
@@ -84,27 +83,19 @@ describe('perf between two behaviours', () => {
     })
   }
 
-  test('every turn writes at most maxBytesPerTurn, in chunks of at most chunkSize', () => {
-    const h = new Harness(new PerfBehaviour({ chunkSize: 1000, maxBytesPerTurn: 4500 }))
+  test('client flow control: one chunk outstanding, the next after stream-writable', () => {
+    const h = new Harness(new PerfBehaviour({ chunkSize: 1000 }))
     const b = h.behaviour as PerfBehaviour
-    b.perf(0, server.peer, { uploadBytes: 20_000, downloadBytes: 0 })
+    b.perf(0, server.peer, { uploadBytes: 2500, downloadBytes: 0 })
     h.drain()
-    h.input({ type: 'stream-opened', stream: S, protocol: PERF_PROTOCOL, direction: 'outbound', connection: toServer, requestId: 1 })
-    let total = 0
-    let turns = 0
-    while (b.pollTimeout() !== undefined) {
-      expect(b.pollTimeout()).toBe(h.now)
-      b.handleTimeout(h.now)
-      const writes = h.drain().flatMap((a) => (a.type === 'write' ? [a.data.length] : []))
-      expect(Math.max(...writes)).toBeLessThanOrEqual(1000)
-      const sum = writes.reduce((x, y) => x + y, 0)
-      expect(sum).toBeLessThanOrEqual(4500)
-      total += sum
-      turns++
-    }
-    expect(total).toBe(20_000)
-    expect(turns).toBe(5)
-    expect(h.log.at(-1)).toEqual({ type: 'close-write', stream: S })
+    const opened = h.input({ type: 'stream-opened', stream: S, protocol: PERF_PROTOCOL, direction: 'outbound', connection: toServer, requestId: 1 })
+    expect(opened).toEqual([{ type: 'write', stream: S, data: fromHex('0000000000000000') }])
+    const writable = () => h.input({ type: 'stream-writable', stream: S }).map((a) => (a.type === 'write' ? a.data.length : a.type))
+    expect(writable()).toEqual([1000])
+    expect(writable()).toEqual([1000])
+    expect(writable()).toEqual([500, 'close-write'])
+    expect(writable()).toEqual([])
+    expect(b.pollTimeout()).toBeUndefined()
   })
 
   test('progress events at most once per interval', () => {
@@ -112,7 +103,7 @@ describe('perf between two behaviours', () => {
     const b = h.behaviour as PerfBehaviour
     b.perf(0, server.peer, { uploadBytes: 10, downloadBytes: 300 })
     h.input({ type: 'stream-opened', stream: S, protocol: PERF_PROTOCOL, direction: 'outbound', connection: toServer, requestId: 1 })
-    h.advance(0)
+    expect(h.input({ type: 'stream-writable', stream: S }).map((a) => a.type)).toEqual(['write', 'close-write'])
     const data = (at: number, n: number) => {
       h.now = at
       return h.input({ type: 'stream-data', stream: S, data: new Uint8Array(n) })
@@ -181,7 +172,7 @@ describe('perf client against a misbehaving server', () => {
     const out = h.input({ type: 'stream-data', stream: S, data: new Uint8Array(1) }) // before the upload turn
     expect(out.map(summarize)).toEqual([{ type: 'reset' }, { type: 'event', event: { type: 'perf-failed' } }])
     expect((h.events()[0] as Extract<PerfEvent, { type: 'perf-failed' }>).error).toMatchObject({ code: 'perf/early-response' })
-    expect(h.advance(0)).toEqual([])
+    expect(h.input({ type: 'stream-writable', stream: S })).toEqual([])
   })
 
   test('garbage into a perf server: events and resets only, bounded state', () => {
@@ -198,7 +189,7 @@ describe('perf client against a misbehaving server', () => {
           h.input({ type: 'stream-data', stream: S, data: i })
         }
       }
-      h.advance(0)
+      for (let i = 0; i < 10; i++) h.input({ type: 'stream-writable', stream: S })
       const written = h.log.flatMap((a) => (a.type === 'write' ? [a.data.length] : [])).reduce((x, y) => x + y, 0)
       expect(written).toBeLessThanOrEqual(4096)
       for (const e of h.events()) if (e.type === 'perf-server-error') expect(e.error).toBeInstanceOf(ProtocolError)

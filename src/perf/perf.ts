@@ -8,11 +8,10 @@
  * that many bytes (zeros) and close. Sending never overlaps reading ("MUST NOT be run concurrently").
  *
  * Flow control between this behaviour and the swarm: the behaviour never emits one giant write.
- * Bytes are written in chunks of `chunkSize` (64 KiB), at most `maxBytesPerTurn` (1 MiB) per turn,
- * round-robin over all streams with bytes to send. A turn is one `handleTimeout` call: while bytes
- * remain, `pollTimeout()` returns the latest `now` seen, so the swarm comes back as soon as it has
- * serviced its IO. This paces output by the swarm's event loop but does not know how full the
- * socket is; a `stream-writable` input would let the swarm pull instead (see spec/perf.md).
+ * Each sending stream has at most one write of `chunkSize` (64 KiB) outstanding: the next chunk is
+ * written when the swarm reports `stream-writable` (everything written so far was handed to the
+ * muxer). While the muxer has window, chunks flow at once; when it has none, the swarm holds at most
+ * one chunk per stream and the behaviour waits.
  *
  * Timing (client): `uploadMillis` runs from the stream being opened to the first byte of the
  * response (or its EOF when nothing was requested); `downloadMillis` from there to the EOF.
@@ -56,10 +55,8 @@ export interface PerfOptions {
    * 2^53 - 1. Stops: a request for 2^64 - 1 bytes tying up the server forever.
    */
   maxDownloadBytes?: number
-  /** Bytes per write action. Default 64 KiB. */
+  /** Bytes per write action; one write is outstanding per stream. Default 64 KiB. */
   chunkSize?: number
-  /** Bytes written per turn over all streams. Default 1 MiB. Bounds what one turn adds to the swarm's queues. */
-  maxBytesPerTurn?: number
   /** Minimum milliseconds between two progress events of one run. Default 1000. */
   progressInterval?: number
   /** Inbound perf streams served at once. Default 16. Stops: many cheap requests pinning server work. */
@@ -82,7 +79,8 @@ export function decodePerfHeader(bytes: Uint8Array): bigint {
 
 type ClientState =
   | { kind: 'opening' }
-  | { kind: 'uploading'; stream: StreamRef; openedAt: Millis; uploaded: number }
+  /** `blocked`: a write is outstanding, the next waits for `stream-writable`. */
+  | { kind: 'uploading'; stream: StreamRef; openedAt: Millis; uploaded: number; blocked: boolean }
   | { kind: 'downloading'; stream: StreamRef; openedAt: Millis; responseAt: Millis | undefined; received: number }
 
 interface ClientRun {
@@ -97,7 +95,7 @@ interface ClientRun {
 type ServerState =
   | { kind: 'header'; header: Uint8Array; have: number }
   | { kind: 'upload'; toSend: number; uploaded: number }
-  | { kind: 'sending'; toSend: number; sent: number; uploaded: number }
+  | { kind: 'sending'; toSend: number; sent: number; uploaded: number; blocked: boolean }
 
 interface ServerStream {
   readonly stream: StreamRef
@@ -110,7 +108,6 @@ export class PerfBehaviour implements Behaviour<PerfEvent> {
 
   readonly #maxDownload: number
   readonly #chunkSize: number
-  readonly #maxPerTurn: number
   readonly #progressInterval: number
   readonly #maxInbound: number
 
@@ -119,12 +116,10 @@ export class PerfBehaviour implements Behaviour<PerfEvent> {
   readonly #clientStreams = new Map<string, number>()
   readonly #serverStreams = new Map<string, ServerStream>()
   #nextId = 1
-  #lastNow: Millis = 0
 
   constructor(options: PerfOptions = {}) {
     this.#maxDownload = nonNegative(options.maxDownloadBytes ?? 2 ** 40, 'maxDownloadBytes')
     this.#chunkSize = positive(options.chunkSize ?? 64 * 1024, 'chunkSize')
-    this.#maxPerTurn = positive(options.maxBytesPerTurn ?? 1024 * 1024, 'maxBytesPerTurn')
     this.#progressInterval = nonNegative(options.progressInterval ?? 1000, 'progressInterval')
     this.#maxInbound = positive(options.maxInboundStreams ?? 16, 'maxInboundStreams')
   }
@@ -133,7 +128,6 @@ export class PerfBehaviour implements Behaviour<PerfEvent> {
   perf(now: Millis, peer: PeerId, sizes: { uploadBytes: number; downloadBytes: number }): number {
     const uploadBytes = nonNegative(sizes.uploadBytes, 'uploadBytes')
     const downloadBytes = nonNegative(sizes.downloadBytes, 'downloadBytes')
-    this.#lastNow = Math.max(this.#lastNow, now)
     const requestId = this.#nextId++
     this.#runs.set(requestId, { requestId, peer, uploadBytes, downloadBytes, lastProgress: now, state: { kind: 'opening' } })
     this.#actions.push({ type: 'open-stream', requestId, peer, protocols: [PERF_PROTOCOL] })
@@ -141,7 +135,6 @@ export class PerfBehaviour implements Behaviour<PerfEvent> {
   }
 
   handle(now: Millis, input: BehaviourInput): void {
-    this.#lastNow = Math.max(this.#lastNow, now)
     switch (input.type) {
       case 'stream-opened':
         if (input.protocol !== PERF_PROTOCOL) return
@@ -159,6 +152,20 @@ export class PerfBehaviour implements Behaviour<PerfEvent> {
         if (server !== undefined) this.#serverData(server, input.data)
         const run = this.#runOf(key)
         if (run !== undefined) this.#clientData(now, run, input.data.length)
+        return
+      }
+      case 'stream-writable': {
+        const key = streamKey(input.stream)
+        const server = this.#serverStreams.get(key)
+        if (server !== undefined && server.state.kind === 'sending') {
+          server.state.blocked = false
+          this.#serverSend(server)
+        }
+        const run = this.#runOf(key)
+        if (run !== undefined && run.state.kind === 'uploading') {
+          run.state.blocked = false
+          this.#upload(now, run)
+        }
         return
       }
       case 'stream-eof': {
@@ -192,57 +199,14 @@ export class PerfBehaviour implements Behaviour<PerfEvent> {
     }
   }
 
-  /** One turn of writing: up to `maxBytesPerTurn` bytes over every stream with bytes to send. */
-  handleTimeout(now: Millis): void {
-    this.#lastNow = Math.max(this.#lastNow, now)
-    let budget = this.#maxPerTurn
-    let progressed = true
-    while (budget > 0 && progressed) {
-      progressed = false
-      for (const run of [...this.#runs.values()]) {
-        if (budget <= 0) break
-        if (run.state.kind !== 'uploading') continue
-        const n = Math.min(this.#chunkSize, budget, run.uploadBytes - run.state.uploaded)
-        if (n > 0) {
-          this.#actions.push({ type: 'write', stream: run.state.stream, data: new Uint8Array(n) })
-          run.state.uploaded += n
-          budget -= n
-          progressed = true
-          this.#progress(now, run, 'upload', run.state.uploaded, run.state.openedAt)
-        }
-        if (run.state.uploaded === run.uploadBytes) {
-          this.#actions.push({ type: 'close-write', stream: run.state.stream })
-          run.state = { kind: 'downloading', stream: run.state.stream, openedAt: run.state.openedAt, responseAt: undefined, received: 0 }
-        }
-      }
-      for (const s of [...this.#serverStreams.values()]) {
-        if (budget <= 0) break
-        const st = s.state
-        if (st.kind !== 'sending') continue
-        const n = Math.min(this.#chunkSize, budget, st.toSend - st.sent)
-        if (n > 0) {
-          this.#actions.push({ type: 'write', stream: s.stream, data: new Uint8Array(n) })
-          st.sent += n
-          budget -= n
-          progressed = true
-        }
-        if (st.sent === st.toSend) {
-          this.#serverStreams.delete(streamKey(s.stream))
-          this.#actions.push({ type: 'close-write', stream: s.stream })
-          this.#actions.push({ type: 'event', event: { type: 'perf-served', peer: s.peer, uploadBytes: st.uploaded, downloadBytes: st.toSend } })
-        }
-      }
-    }
-  }
+  /** Perf keeps no timers: a run lasts as long as the client wants. */
+  handleTimeout(_now: Millis): void {}
 
   pollAction(): BehaviourAction<PerfEvent> | undefined {
     return this.#actions.shift()
   }
 
-  /** "Now" while bytes wait to be written (the next turn), else nothing. */
   pollTimeout(): Millis | undefined {
-    for (const run of this.#runs.values()) if (run.state.kind === 'uploading') return this.#lastNow
-    for (const s of this.#serverStreams.values()) if (s.state.kind === 'sending') return this.#lastNow
     return undefined
   }
 
@@ -259,10 +223,28 @@ export class PerfBehaviour implements Behaviour<PerfEvent> {
       this.#actions.push({ type: 'reset', stream })
       return
     }
-    run.state = { kind: 'uploading', stream, openedAt: now, uploaded: 0 }
+    run.state = { kind: 'uploading', stream, openedAt: now, uploaded: 0, blocked: true }
     run.lastProgress = now
     this.#clientStreams.set(streamKey(stream), run.requestId)
+    // The header is the first outstanding write; the upload follows on stream-writable.
     this.#actions.push({ type: 'write', stream, data: encodePerfHeader(run.downloadBytes) })
+  }
+
+  /** Write the next upload chunk, or close the write side when the upload is complete. */
+  #upload(now: Millis, run: ClientRun): void {
+    const st = run.state
+    if (st.kind !== 'uploading' || st.blocked) return
+    const n = Math.min(this.#chunkSize, run.uploadBytes - st.uploaded)
+    if (n > 0) {
+      this.#actions.push({ type: 'write', stream: st.stream, data: new Uint8Array(n) })
+      st.uploaded += n
+      st.blocked = true
+      this.#progress(now, run, 'upload', st.uploaded, st.openedAt)
+    }
+    if (st.uploaded === run.uploadBytes) {
+      this.#actions.push({ type: 'close-write', stream: st.stream })
+      run.state = { kind: 'downloading', stream: st.stream, openedAt: st.openedAt, responseAt: undefined, received: 0 }
+    }
   }
 
   #clientData(now: Millis, run: ClientRun, n: number): void {
@@ -355,8 +337,27 @@ export class PerfBehaviour implements Behaviour<PerfEvent> {
       this.#serverError(s, new ProtocolError<PerfErrorCode>('perf', 'perf/truncated-header', `EOF after ${st.have} header bytes`))
       return
     }
-    if (st.kind === 'upload') s.state = { kind: 'sending', toSend: st.toSend, sent: 0, uploaded: st.uploaded }
-    // Sending starts on the next turn (handleTimeout); pollTimeout now reports it.
+    if (st.kind === 'upload') {
+      s.state = { kind: 'sending', toSend: st.toSend, sent: 0, uploaded: st.uploaded, blocked: false }
+      this.#serverSend(s)
+    }
+  }
+
+  /** Write the next chunk of the response, or close and report when it is complete. */
+  #serverSend(s: ServerStream): void {
+    const st = s.state
+    if (st.kind !== 'sending' || st.blocked) return
+    const n = Math.min(this.#chunkSize, st.toSend - st.sent)
+    if (n > 0) {
+      this.#actions.push({ type: 'write', stream: s.stream, data: new Uint8Array(n) })
+      st.sent += n
+      st.blocked = true
+    }
+    if (st.sent === st.toSend) {
+      this.#serverStreams.delete(streamKey(s.stream))
+      this.#actions.push({ type: 'close-write', stream: s.stream })
+      this.#actions.push({ type: 'event', event: { type: 'perf-served', peer: s.peer, uploadBytes: st.uploaded, downloadBytes: st.toSend } })
+    }
   }
 
   #serverError(s: ServerStream, error: ProtocolError): void {

@@ -7,7 +7,8 @@
  *   `open-stream` is negotiated against the other side's `protocols`, a `write` on one side becomes
  *   `stream-data` on the other (re-chunked whole / byte by byte / seeded random), `close-write`
  *   becomes `stream-eof`, `reset` becomes `stream-reset`, and both sides get `stream-closed` once
- *   both wrote EOF. Deliveries take `latency` ms one way. A write on a stream the writer closed or
+ *   both wrote EOF. Every write is taken at once by the simulated muxer: the writer gets
+ *   `stream-writable` right after it. Deliveries take `latency` ms one way. A write on a stream the writer closed or
  *   reset throws: that is a behaviour bug.
  *
  * Stream refs are the same on both sides (one connection id and stream id per simulated stream).
@@ -257,7 +258,7 @@ export class Pair<A, B> {
   /** A swarm delivers nothing more on a stream after the receiving side reset it. */
   #deliverable(item: Scheduled): boolean {
     const i = item.input
-    if (i.type !== 'stream-data' && i.type !== 'stream-eof' && i.type !== 'stream-closed') return true
+    if (i.type !== 'stream-data' && i.type !== 'stream-eof' && i.type !== 'stream-closed' && i.type !== 'stream-writable') return true
     const s = this.#streams.get(streamKey(i.stream))
     return s === undefined || (s.resetBy !== item.to && s.resetBy !== 'both')
   }
@@ -309,6 +310,8 @@ export class Pair<A, B> {
           s.delivered[to] += chunk.length
           this.#schedule(to, L, { type: 'stream-data', stream: s.ref, data: chunk })
         }
+        // The simulated muxer takes every write at once: the writer may write again.
+        this.#schedule(from, 0, { type: 'stream-writable', stream: s.ref })
         return
       }
       case 'close-write': {
