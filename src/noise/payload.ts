@@ -28,9 +28,10 @@ import { MAX_NOISE_MESSAGE } from './symmetric-state.js'
 export const STATIC_KEY_SIGNATURE_PREFIX = utf8('noise-libp2p-static-key:')
 
 /**
- * At most this many entries in each repeated extensions field. Real peers send one or two; the cap
- * stops a remote from filling a 64 KiB payload with tens of thousands of tiny strings that every
- * layer above would then store and search.
+ * At most this many entries in each repeated extensions field. Real peers send one or two. A remote
+ * that sends more gets its whole NoiseExtensions ignored (as go-libp2p does), not an error: the
+ * extensions are optional hints, and the cap stops it from making us keep tens of thousands of tiny
+ * strings that every layer above would then store and search.
  */
 export const MAX_EXTENSION_ENTRIES = 64
 
@@ -63,42 +64,36 @@ function encodeExtensions(x: NoiseExtensions): Uint8Array {
 /** Decode remote payload bytes. Any malformation is ProtocolError 'noise/bad-payload'. */
 export function decodeHandshakePayload(bytes: Uint8Array): NoiseHandshakePayload {
   const out: NoiseHandshakePayload = {}
+  let extensions: NoiseExtensions | undefined
   try {
     decodeMessage(bytes, 'noise', MAX_NOISE_MESSAGE, (field, r) => {
       if (field === 1) out.identityKey = r.bytes()
       else if (field === 2) out.identitySig = r.bytes()
-      else if (field === 4) out.extensions = mergeExtensions(out.extensions, decodeExtensions(r.bytes()))
+      // protobuf: a repeated occurrence of an embedded message merges into it (repeated fields append)
+      else if (field === 4) extensions = decodeExtensions(r.bytes(), extensions ?? { webtransportCerthashes: [], streamMuxers: [] })
       else r.skip()
     })
   } catch (e) {
     throw wrap(e, 'NoiseHandshakePayload')
   }
+  const tooMany = extensions !== undefined && (extensions.webtransportCerthashes.length > MAX_EXTENSION_ENTRIES || extensions.streamMuxers.length > MAX_EXTENSION_ENTRIES)
+  if (extensions !== undefined && !tooMany) out.extensions = extensions
   return out
 }
 
-function decodeExtensions(bytes: Uint8Array): NoiseExtensions {
-  const x: NoiseExtensions = { webtransportCerthashes: [], streamMuxers: [] }
+/** Append the entries of one NoiseExtensions occurrence to `x`, keeping at most one past the cap. */
+function decodeExtensions(bytes: Uint8Array, x: NoiseExtensions): NoiseExtensions {
   decodeMessage(bytes, 'noise', MAX_NOISE_MESSAGE, (field, r) => {
-    if (field === 1) x.webtransportCerthashes.push(r.bytes())
-    else if (field === 2) x.streamMuxers.push(r.string())
-    else r.skip()
-    if (x.webtransportCerthashes.length > MAX_EXTENSION_ENTRIES || x.streamMuxers.length > MAX_EXTENSION_ENTRIES) {
-      throw noiseError('noise/bad-payload', `more than ${MAX_EXTENSION_ENTRIES} entries in a NoiseExtensions field`)
+    if (field === 1) {
+      const h = r.bytes()
+      if (x.webtransportCerthashes.length <= MAX_EXTENSION_ENTRIES) x.webtransportCerthashes.push(h)
+    } else if (field === 2) {
+      const m = r.string()
+      if (x.streamMuxers.length <= MAX_EXTENSION_ENTRIES) x.streamMuxers.push(m)
+    } else {
+      r.skip()
     }
   })
-  return x
-}
-
-/** Protobuf merges repeated occurrences of an embedded message field; repeated fields concatenate. */
-function mergeExtensions(a: NoiseExtensions | undefined, b: NoiseExtensions): NoiseExtensions {
-  if (a === undefined) return b
-  const x = {
-    webtransportCerthashes: [...a.webtransportCerthashes, ...b.webtransportCerthashes],
-    streamMuxers: [...a.streamMuxers, ...b.streamMuxers],
-  }
-  if (x.webtransportCerthashes.length > MAX_EXTENSION_ENTRIES || x.streamMuxers.length > MAX_EXTENSION_ENTRIES) {
-    throw noiseError('noise/bad-payload', `more than ${MAX_EXTENSION_ENTRIES} entries in a NoiseExtensions field`)
-  }
   return x
 }
 
