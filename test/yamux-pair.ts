@@ -21,7 +21,9 @@ export class Side {
   readonly session: YamuxSession
   readonly name: string
   readonly log: YamuxEvent[] = []
-  readonly received = new Map<StreamId, number[]>()
+  readonly received = new Map<StreamId, Uint8Array[]>()
+  /** Bytes received per stream. */
+  readonly count = new Map<StreamId, number>()
   readonly eof = new Set<StreamId>()
   readonly resets = new Set<StreamId>()
   readonly closedStreams = new Set<StreamId>()
@@ -33,6 +35,8 @@ export class Side {
   /** Consume data as soon as it is delivered. When false, data is left unconsumed until `consumeAll`. */
   autoConsume = true
   onEvent: ((ev: YamuxEvent, side: Side) => void) | undefined
+  /** The virtual clock (set by the Pair). */
+  now: () => number = () => 0
 
   constructor(name: string, options: YamuxOptions) {
     this.name = name
@@ -40,7 +44,14 @@ export class Side {
   }
 
   dataOf(id: StreamId): Uint8Array {
-    return Uint8Array.from(this.received.get(id) ?? [])
+    const parts = this.received.get(id) ?? []
+    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+    let off = 0
+    for (const p of parts) {
+      out.set(p, off)
+      off += p.length
+    }
+    return out
   }
 
   unconsumed(id: StreamId): number {
@@ -50,7 +61,7 @@ export class Side {
   consumeAll(): void {
     for (const id of this.received.keys()) {
       const n = this.unconsumed(id)
-      if (n > 0) this.session.consume(id, n)
+      if (n > 0) this.session.consume(id, n, this.now())
     }
   }
 
@@ -66,8 +77,9 @@ export class Side {
           if (this.eof.has(ev.id)) throw new Error(`${this.name}: data after eof on ${ev.id}`)
           let arr = this.received.get(ev.id)
           if (arr === undefined) this.received.set(ev.id, (arr = []))
-          for (const b of ev.data) arr.push(b)
-          if (this.autoConsume) this.session.consume(ev.id, ev.data.length)
+          arr.push(ev.data)
+          this.count.set(ev.id, (this.count.get(ev.id) ?? 0) + ev.data.length)
+          if (this.autoConsume) this.session.consume(ev.id, ev.data.length, this.now())
           break
         }
         case 'stream-eof':
@@ -128,6 +140,7 @@ export class Pair {
     this.max = o.max ?? 65519
     this.#chunking = o.chunking ?? { mode: 'whole' }
     this.#rand = prng(this.#chunking.mode === 'random' ? this.#chunking.seed : 1)
+    this.client.now = this.server.now = () => this.now
   }
 
   peer(s: Side): Side {
@@ -216,6 +229,17 @@ export class Pair {
         this.#deliver(m)
       }
     }
+  }
+
+  /** Deliver the oldest in-flight message (advancing the clock to its time). False when none. */
+  step(): boolean {
+    this.flush()
+    const m = this.#inflight.shift()
+    if (m === undefined) return false
+    if (m.at > this.now) this.now = m.at
+    this.#fireTimers()
+    this.#deliver(m)
+    return true
   }
 
   /** Advance the virtual clock by `ms`, delivering and firing timers on the way. */

@@ -293,20 +293,28 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
     if (s.remoteClosed) this.#free(s)
   }
 
-  /** Reset (or reject, before accept) a stream: queue RST and free it. A no-op on a stream that has ended. */
+  /**
+   * Reset (or reject, before accept) a stream: queue RST and free it; its queued events are dropped
+   * and 'stream-closed' follows. A no-op on a stream that has ended.
+   */
   reset(id: StreamId): void {
     const s = this.#stream(id)
     if (s === undefined || this.#state.kind !== 'open') return
     this.#tx.ordered.push(encodeHeaderFrame(FrameType.WindowUpdate, Flag.RST, id, 0))
+    this.#dropEvents((e) => e === id)
     this.#free(s)
   }
 
-  /** The application has processed `n` bytes of 'stream-data': reopen that much window (in batches). */
-  consume(id: StreamId, n: number): void {
+  /**
+   * The application has processed `n` bytes of 'stream-data': reopen that much window (in batches).
+   * `now` feeds receive-window auto-tuning; without it the time of the latest input is used.
+   */
+  consume(id: StreamId, n: number, now?: Millis): void {
     if (!Number.isSafeInteger(n) || n < 0) throw new RangeError('consume: n must be a non-negative integer')
     const s = this.#stream(id)
     if (s === undefined) return
     if (n > s.unconsumed) throw new RangeError(`consume: ${n} > ${s.unconsumed} unconsumed bytes on stream ${id}`)
+    if (now !== undefined && now > this.#now) this.#now = now
     s.unconsumed -= n
     if (s.handshake === 'syn-received' || s.remoteClosed || this.#state.kind !== 'open') return
     const before = s.recvWindow
@@ -316,11 +324,16 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
     if (delta > 0) this.#tx.control.push(encodeHeaderFrame(FrameType.WindowUpdate, 0, id, delta))
   }
 
-  /** End the session: queue Go Away (after queued stream frames), end every stream, 'closed' once flushed. */
+  /**
+   * End the session: queue Go Away (after queued stream frames), end every stream ('stream-closed'),
+   * 'closed' once the Go Away is flushed. Queued events of live streams are dropped.
+   */
   close(now: Millis, code: number = GoAwayCode.Normal): void {
     if (!Number.isInteger(code) || code < 0 || code > MAX_U32) throw new RangeError('close: code must be a 32-bit unsigned integer')
     if (this.#state.kind !== 'open') return
     this.#now = now
+    const live = this.#streams
+    this.#dropEvents((id) => live.has(id))
     this.#endStreams(false)
     this.#tx.ordered.push(encodeHeaderFrame(FrameType.GoAway, 0, 0, code))
     this.#state = { kind: 'closing' }
@@ -557,6 +570,17 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
     this.#tx.clear()
     this.#pings.clear()
     this.#emit(error === undefined ? { type: 'closed' } : { type: 'closed', error })
+  }
+
+  /** Forget queued events of streams the application has just ended itself (no data after its reset). */
+  #dropEvents(ofStream: (id: StreamId) => boolean): void {
+    const kept: YamuxEvent[] = []
+    for (let i = this.#eventHead; i < this.#events.length; i++) {
+      const ev = this.#events[i]!
+      if (!('id' in ev) || !ofStream(ev.id)) kept.push(ev)
+    }
+    this.#events = kept
+    this.#eventHead = 0
   }
 
   #emit(ev: YamuxEvent): void {
