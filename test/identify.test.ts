@@ -295,6 +295,20 @@ describe('identify between two behaviours', () => {
     expect(pair.a.actions.filter((x) => x.type === 'open-stream').length).toBe(opens)
   })
 
+  test('a change before our identify of the peer completed is pushed once it completes', () => {
+    const a = new IdentifyBehaviour({ crypto: nobleCrypto, identity: remote.key, agentVersion: 'a/1' })
+    const b = new IdentifyBehaviour({ crypto: nobleCrypto, identity: local.key, agentVersion: 'b/1' })
+    const pair = new Pair<IdentifyEvent, IdentifyEvent>(a, b, { a: remote, b: local }, { latency: 5 })
+    pair.a.input({ type: 'local-info', listenAddrs: addrsA, protocols: [IDENTIFY_PROTOCOL, IDENTIFY_PUSH_PROTOCOL] })
+    pair.b.input({ type: 'local-info', listenAddrs: addrsB, protocols: [IDENTIFY_PROTOCOL, IDENTIFY_PUSH_PROTOCOL] })
+    pair.connect()
+    pair.runFor(6) // b asked (its request reaches a at 10), a's own identify of b is not complete
+    pair.a.input({ type: 'local-info', listenAddrs: addrsA, protocols: [IDENTIFY_PROTOCOL, IDENTIFY_PUSH_PROTOCOL, '/late'] })
+    pair.run()
+    expect(pair.b.eventsOf('identify-push').map((e) => e.info.protocols.at(-1))).toEqual(['/late'])
+    expect(pair.b.peerInfos.at(-1)!.info.protocols).toContain('/late')
+  })
+
   test('rapid changes: one push stream at a time, the last state wins', () => {
     const { pair } = identifyPair()
     for (let i = 0; i < 5; i++) pair.a.input({ type: 'local-info', listenAddrs: addrsA, protocols: [IDENTIFY_PROTOCOL, IDENTIFY_PUSH_PROTOCOL, `/p/${i}`] })
