@@ -195,6 +195,35 @@ describe.each(providers)('pair (%s)', (_name, crypto) => {
   })
 })
 
+describe('chunking invariance (property)', () => {
+  const crypto = nobleCrypto
+  test('any split of handshake + transport bytes gives the same events and plaintext', () => {
+    const keys = { i: { staticKey: seed(21), ephemeralKey: seed(22) }, r: { staticKey: seed(23), ephemeralKey: seed(24) } }
+    // record what the initiator sends: message 1, message 3, then frames of assorted sizes
+    const [i0, r0] = pairOf(crypto, keys)
+    pump(i0, r0)
+    const sizes = [1, 0, 70_000, 15, 65_519, 300]
+    const plain = sizes.map((n, k) => new Uint8Array(n).fill(k + 1))
+    for (const p of plain) i0.conn.write(p)
+    pump(i0, r0)
+    const stream = concat(i0.sent.slice(1))
+    const expected = concat(plain)
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: stream.length }), { maxLength: 40 }), (cuts) => {
+        const [i, r] = pairOf(crypto, keys)
+        r.conn.handleData(0, i.conn.pollTransmit(1 << 20)!) // message 1
+        i.conn.handleData(0, r.conn.pollTransmit(1 << 20)!) // message 2 (identical bytes: same keys)
+        const points = [...new Set([0, ...cuts, stream.length])].sort((a, b) => a - b)
+        for (let k = 1; k < points.length; k++) r.conn.handleData(0, stream.subarray(points[k - 1], points[k]))
+        drainEvents(r)
+        expect(r.events[0]?.type).toBe('handshake-complete')
+        expect(equals(dataOf(r), expected)).toBe(true)
+      }),
+      { numRuns: 40, seed: 7 },
+    )
+  })
+})
+
 // ---- output buffering ----
 
 describe('pollTransmit', () => {
@@ -456,6 +485,7 @@ describe('garbage in -> ProtocolError and nothing else', () => {
         const r = new NoiseConnection({ role: 'responder', crypto, identity: identity(2, crypto), staticKey: seed(5), ephemeralKey: seed(6) })
         feed(r, chunks)
         expect(r.pollEvent()).toBeUndefined()
+        expect(r.bufferedInput).toBeLessThanOrEqual(2 + 65535)
       }),
       { numRuns: 60, seed: 42 },
     )
@@ -485,6 +515,7 @@ describe('garbage in -> ProtocolError and nothing else', () => {
         drainEvents(r)
         expect(r.events.filter((e) => e.type === 'data')).toEqual([])
         expect(r.conn.bufferedAmount).toBe(0)
+        expect(r.conn.bufferedInput).toBeLessThanOrEqual(2 + 65535)
       }),
       { numRuns: 25, seed: 44 },
     )

@@ -46,9 +46,12 @@ export const DEFAULT_MAX_HANDSHAKE_MESSAGE = MAX_NOISE_MESSAGE
  */
 export const DEFAULT_MAX_BUFFERED_DATA = 4 * 1024 * 1024
 
-/** Outgoing blocks: small first, bigger while output is already pending (a burst of writes). */
+/**
+ * Outgoing blocks: small first, bigger while output is already pending (a burst of writes). A burst
+ * block holds exactly four maximum-size frames, so 65519-byte writes pack it without a gap.
+ */
 const SMALL_BLOCK = 16 * 1024
-const BURST_BLOCK = 256 * 1024
+const BURST_BLOCK = 4 * (2 + MAX_NOISE_MESSAGE)
 
 export interface NoiseOptions {
   role: 'initiator' | 'responder'
@@ -151,6 +154,11 @@ export class NoiseConnection implements ByteMachine<NoiseEvent> {
   /** Encrypted bytes waiting for pollTransmit (for the caller's backpressure). */
   get bufferedAmount(): number {
     return this.#outLength
+  }
+
+  /** Received bytes held until they form a whole message: at most 2 + 65535 between calls. */
+  get bufferedInput(): number {
+    return this.#in.length + (this.#lengthHigh >= 0 ? 1 : 0) + (this.#partial !== undefined ? 2 + this.#partialFill : 0)
   }
 
   // ---- inputs ----
