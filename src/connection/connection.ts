@@ -111,9 +111,12 @@ export class Connection implements ByteMachine<ConnectionEvent> {
   #closedEmitted = false
   #closeError: Error | undefined
   #remotePeer: PeerId | undefined
+  /** Time of the latest input, for work triggered by pollTransmit. */
+  #now: Millis
 
   constructor(opts: ConnectionOptions) {
     this.#opts = opts
+    this.#now = opts.now
     this.#upgradeDeadline = opts.now + (opts.upgradeTimeout ?? 10_000)
     const ms = opts.role === 'dialer'
       ? new MultistreamDialer({ protocols: [NOISE_PROTOCOL] })
@@ -137,6 +140,7 @@ export class Connection implements ByteMachine<ConnectionEvent> {
   // ---- ByteMachine inputs ---------------------------------------------------------------------
 
   handleData(now: Millis, data: Uint8Array): void {
+    this.#now = now
     this.#guard(now, () => {
       const p = this.#phase
       if (p.kind === 'security') {
@@ -150,6 +154,7 @@ export class Connection implements ByteMachine<ConnectionEvent> {
   }
 
   handleEof(now: Millis): void {
+    this.#now = now
     this.#guard(now, () => {
       const p = this.#phase
       if (p.kind === 'security' || p.kind === 'handshake' || p.kind === 'muxer') {
@@ -167,6 +172,7 @@ export class Connection implements ByteMachine<ConnectionEvent> {
   }
 
   handleTimeout(now: Millis): void {
+    this.#now = now
     this.#guard(now, () => {
       if (this.#upgradeDeadline !== undefined && now >= this.#upgradeDeadline) {
         throw new ProtocolError<ConnectionErrorCode>('connection', 'connection/upgrade-timeout')
@@ -206,7 +212,10 @@ export class Connection implements ByteMachine<ConnectionEvent> {
         budget -= plain.length + 18
       }
     }
-    return p.noise.pollTransmit(max)
+    const out = p.noise.pollTransmit(max)
+    // Taking bytes can complete yamux's graceful close ('closed' once its GoAway is taken).
+    if (p.kind === 'open') this.#guard(this.#now, () => this.#drainYamux(this.#now))
+    return out
   }
 
   pollEvent(): ConnectionEvent | undefined {

@@ -43,6 +43,8 @@ interface Live {
   raw: RawConnection
   blocked: boolean
   paused: boolean
+  /** A close was requested: keep reading (and discarding) until the remote's EOF arrives. */
+  closing: boolean
 }
 
 export class Runtime<Ev> {
@@ -92,7 +94,7 @@ export class Runtime<Ev> {
   }
 
   #attach(id: number, raw: RawConnection): void {
-    const live: Live = { raw, blocked: false, paused: false }
+    const live: Live = { raw, blocked: false, paused: false, closing: false }
     this.#live.set(id, live)
     raw.start({
       onData: (data) => {
@@ -136,17 +138,27 @@ export class Runtime<Ev> {
 
   #flushOnce(): void {
     const s = this.#swarm
-    for (let io = s.pollIo(); io !== undefined; io = s.pollIo()) {
-      if (io.type === 'connect') this.#connect(io.connection, io.addr)
-      else this.#close(io.connection)
+    // Writing can complete a graceful close (a `close` action) and events can run user code that
+    // issues commands, so repeat until IO, writes and events are all quiet.
+    for (let progressed = true; progressed;) {
+      progressed = false
+      for (let io = s.pollIo(); io !== undefined; io = s.pollIo()) {
+        progressed = true
+        if (io.type === 'connect') this.#connect(io.connection, io.addr)
+        else this.#close(io.connection)
+      }
+      for (let id = s.pollDirty(); id !== undefined; id = s.pollDirty()) {
+        progressed = true
+        const live = this.#live.get(id)
+        if (live !== undefined) this.#write(id, live)
+      }
+      for (let ev = s.pollEvent(); ev !== undefined; ev = s.pollEvent()) {
+        progressed = true
+        this.#opts.onEvent(ev)
+      }
     }
-    for (let id = s.pollDirty(); id !== undefined; id = s.pollDirty()) {
-      const live = this.#live.get(id)
-      if (live !== undefined) this.#write(id, live)
-    }
-    for (let ev = s.pollEvent(); ev !== undefined; ev = s.pollEvent()) this.#opts.onEvent(ev)
     for (const [id, live] of this.#live) {
-      const wants = s.wantsData(id)
+      const wants = live.closing || s.wantsData(id)
       if (!wants && !live.paused) {
         live.paused = true
         live.raw.pause()
@@ -155,7 +167,6 @@ export class Runtime<Ev> {
         live.raw.resume()
       }
     }
-    // Event handlers that issue commands go through run(), which re-enters flush() and sets #again.
   }
 
   #write(id: number, live: Live): void {
@@ -200,6 +211,11 @@ export class Runtime<Ev> {
     if (live === undefined) {
       this.#dialing.get(id)?.abort()
       return
+    }
+    live.closing = true
+    if (live.paused) {
+      live.paused = false
+      live.raw.resume()
     }
     // Write what is left (a GoAway) before closing.
     for (let b = this.#swarm.pollTransmit(id, TRANSMIT_CHUNK); b !== undefined; b = this.#swarm.pollTransmit(id, TRANSMIT_CHUNK)) live.raw.write(b)
