@@ -214,6 +214,24 @@ describe('transmit coalescing', () => {
   })
 })
 
+test('returned bytes stay the caller\'s: later writes never touch them', () => {
+  const s = new YamuxSession({ role: 'client', keepAliveInterval: undefined, maxFrameSize: 1000 })
+  const id = s.openStream(0)
+  s.pollTransmit(65519)
+  const outs: [Uint8Array, Uint8Array][] = []
+  for (let i = 0; i < 200; i++) {
+    s.write(id, pattern(i, 1000 + i * 37))
+    for (let o = s.pollTransmit(3000); o !== undefined; o = s.pollTransmit(3000)) outs.push([o, o.slice()])
+  }
+  expect(outs.length).toBeGreaterThan(100)
+  for (const [view, copy] of outs) expect(equals(view, copy)).toBe(true)
+  // Frames written back to back come out as one piece (adjacent in memory, no copy needed).
+  const id2 = s.openStream(0)
+  s.pollTransmit(65519)
+  expect(s.write(id2, new Uint8Array(2500))).toBe(2500)
+  expect(s.pollTransmit(65519)!.length).toBe(2500 + 3 * 12)
+})
+
 describe('chunking invariance', () => {
   function scenario(chunking: Chunking): unknown {
     const p = new Pair({ latency: 2, chunking, client: { maxFrameSize: 3000 } })

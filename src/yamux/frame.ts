@@ -93,10 +93,19 @@ export function encodeHeaderFrame(type: number, flags: number, streamId: number,
   return out
 }
 
-/** A Data frame: header and a copy of `payload` in one allocation. */
-export function encodeDataFrame(flags: number, streamId: number, payload: Uint8Array, start = 0, end = payload.length): Uint8Array {
+/**
+ * A Data frame: header and a copy of `payload` in one piece of memory. `out`, when given, is where
+ * to write it (exactly 12 + payload bytes); otherwise a new allocation.
+ */
+export function encodeDataFrame(
+  flags: number,
+  streamId: number,
+  payload: Uint8Array,
+  start = 0,
+  end = payload.length,
+  out: Uint8Array = new Uint8Array(HEADER_LENGTH + end - start),
+): Uint8Array {
   const n = end - start
-  const out = new Uint8Array(HEADER_LENGTH + n)
   writeHeader(out, 0, FrameType.Data, flags, streamId, n)
   out.set(start === 0 && end === payload.length ? payload : payload.subarray(start, end), HEADER_LENGTH)
   return out

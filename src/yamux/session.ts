@@ -196,6 +196,8 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
     return this.#state.kind === 'open' && this.#tx.control.bytes < CONTROL_QUEUE_LIMIT
   }
 
+  /** Up to `max` bytes of frames. The result may be a view into a larger buffer (use its
+   * byteOffset/byteLength); those bytes are the caller's and are never written again. */
   pollTransmit(max: number): Uint8Array | undefined {
     if (!(max >= 1)) throw new RangeError('pollTransmit: max must be >= 1')
     const st = this.#state
@@ -275,7 +277,8 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
     }
     const step = this.#o.maxFrameSize
     for (let off = 0; off < n; off += step) {
-      this.#tx.ordered.push(encodeDataFrame(0, id, data, off, Math.min(n, off + step)))
+      const end = Math.min(n, off + step)
+      this.#tx.ordered.push(encodeDataFrame(0, id, data, off, end, this.#tx.allocate(HEADER_LENGTH + end - off)))
     }
     s.sendCredit -= n
     return n

@@ -11,7 +11,13 @@
  * without any copy when it is the only one that fits (a full-size Data frame is handed over as-is).
  * A frame is split only when it alone is larger than `max`; the rest of a split frame always goes
  * out next, so frames never interleave on the wire.
+ *
+ * Data frames are carved out of 1 MiB slabs (`allocate`): one allocation serves many frames, and
+ * frames written one after another are adjacent, so coalescing them needs no copy either. Returned
+ * bytes are views (mind `byteOffset`); a slab region is never written again once handed out.
  */
+
+const SLAB_SIZE = 1024 * 1024
 
 class FrameFifo {
   #items: Uint8Array[] = []
@@ -58,6 +64,20 @@ export class TransmitQueue {
   readonly ordered = new FrameFifo()
   /** The unsent tail of a frame that was split by a small `max`; always sent first. */
   #partial: Uint8Array | undefined
+  #slab = new Uint8Array(0)
+  #slabOffset = 0
+
+  /** Memory for one frame of `size` bytes: a fresh region of the current slab. */
+  allocate(size: number): Uint8Array {
+    if (size > SLAB_SIZE / 4) return new Uint8Array(size)
+    if (this.#slab.length - this.#slabOffset < size) {
+      this.#slab = new Uint8Array(SLAB_SIZE)
+      this.#slabOffset = 0
+    }
+    const out = this.#slab.subarray(this.#slabOffset, this.#slabOffset + size)
+    this.#slabOffset += size
+    return out
+  }
 
   /** Bytes queued in total. */
   get bytes(): number {
@@ -109,13 +129,17 @@ export class TransmitQueue {
     let q = this.#next()
     if (q === undefined || total + q.peek()!.length > max) return first
     const parts: Uint8Array[] = [first]
+    let adjacent = true // every part directly follows the previous one in the same slab
     while (q !== undefined) {
       const f = q.peek()!
       if (total + f.length > max) break
+      const prev = parts[parts.length - 1]!
+      adjacent &&= f.buffer === prev.buffer && f.byteOffset === prev.byteOffset + prev.length
       parts.push(q.shift())
       total += f.length
       q = this.#next()
     }
+    if (adjacent) return new Uint8Array(first.buffer, first.byteOffset, total)
     const out = new Uint8Array(total)
     let off = 0
     for (const p of parts) {
