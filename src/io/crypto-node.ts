@@ -11,16 +11,49 @@ const X25519_SPKI = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0
 const ED25519_PKCS8 = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20])
 const ED25519_SPKI = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00])
 
-function der(prefix: Uint8Array, key: Uint8Array): Buffer {
-  if (key.length !== 32) throw new TypeError(`expected a 32-byte key, got ${key.length}`)
-  const b = Buffer.allocUnsafe(prefix.length + 32)
-  b.set(prefix, 0)
-  b.set(key, prefix.length)
-  return b
+
+/**
+ * Turning raw key bytes into an OpenSSL KeyObject is the expensive part of X25519 and Ed25519 in
+ * Node, not the operation itself. Measured on the 2-core CI machine: a PKCS#8 DER private key costs
+ * about 1,050 us to import, a JWK about 150 us, a DER public key 230 us, a JWK public key 70 us. So:
+ * - keys are imported from JWK. A private JWK must carry `x`, but OpenSSL derives the public half
+ *   from `d` and ignores `x` (checked: signatures and shared secrets are identical, and the property
+ *   test against the noble provider would catch any difference), so a placeholder is passed;
+ * - KeyObjects are cached in a WeakMap keyed by the key's Uint8Array: the identity key signs every
+ *   handshake and a connection's static and ephemeral keys each take part in two DH operations.
+ *   Entries die with the array that holds the key, so no secret outlives its owner in this cache.
+ *   A cached entry is used only if the bytes are unchanged (arrays are mutable).
+ */
+const PLACEHOLDER_X = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'
+type Curve = 'X25519' | 'Ed25519'
+interface CacheEntry { curve: Curve; priv: boolean; copy: Uint8Array; key: nc.KeyObject }
+const keyCache = new WeakMap<Uint8Array, CacheEntry[]>()
+
+function importKey(curve: Curve, priv: boolean, k: Uint8Array): nc.KeyObject {
+  if (k.length !== 32) throw new TypeError(`expected a 32-byte key, got ${k.length}`)
+  const entries = keyCache.get(k)
+  const hit = entries?.find((e) => e.curve === curve && e.priv === priv && equal32(e.copy, k))
+  if (hit !== undefined) return hit.key
+  const b64 = Buffer.from(k.buffer, k.byteOffset, k.byteLength).toString('base64url')
+  const key = priv
+    ? nc.createPrivateKey({ key: { kty: 'OKP', crv: curve, d: b64, x: PLACEHOLDER_X }, format: 'jwk' })
+    : nc.createPublicKey({ key: { kty: 'OKP', crv: curve, x: b64 }, format: 'jwk' })
+  const entry: CacheEntry = { curve, priv, copy: k.slice(), key }
+  if (entries === undefined) keyCache.set(k, [entry])
+  else {
+    if (entries.length >= 4) entries.shift()
+    entries.push(entry)
+  }
+  return key
 }
 
-const privKey = (prefix: Uint8Array, k: Uint8Array): nc.KeyObject => nc.createPrivateKey({ key: der(prefix, k), format: 'der', type: 'pkcs8' })
-const pubKey = (prefix: Uint8Array, k: Uint8Array): nc.KeyObject => nc.createPublicKey({ key: der(prefix, k), format: 'der', type: 'spki' })
+function equal32(a: Uint8Array, b: Uint8Array): boolean {
+  for (let i = 0; i < 32; i++) if (a[i] !== b[i]) return false
+  return true
+}
+
+const privKey = (prefix: Uint8Array, k: Uint8Array): nc.KeyObject => importKey(prefix === X25519_PKCS8 ? 'X25519' : 'Ed25519', true, k)
+const pubKey = (prefix: Uint8Array, k: Uint8Array): nc.KeyObject => importKey(prefix === X25519_SPKI ? 'X25519' : 'Ed25519', false, k)
 
 function rawPublic(key: nc.KeyObject): Uint8Array {
   const d = key.export({ format: 'der', type: 'spki' })
