@@ -37,6 +37,7 @@ export type ConnectionErrorCode =
   | 'connection/protocol-rejected'
   | 'connection/too-many-negotiating-streams'
   | 'connection/unexpected-eof'
+  | 'connection/no-common-muxer'
 
 export interface ConnectionOptions {
   /** dialer = Noise initiator and yamux client (odd stream ids). */
@@ -263,13 +264,14 @@ export class Connection implements ByteMachine<ConnectionEvent> {
   }
 
   /** The application has read `n` bytes of stream `id`: reopen that much receive window. */
-  consume(id: number, n: number): void {
+  consume(now: Millis, id: number, n: number): void {
+    this.#now = now
     const y = this.#yamux('consume')
     const s = this.#streams.get(id)
     if (s === undefined) return
     const pre = Math.min(s.preConsumed, n)
     s.preConsumed -= pre
-    if (n - pre > 0) y.consume(id, n - pre)
+    if (n - pre > 0) y.consume(id, n - pre, now)
   }
 
   closeWrite(id: number): void {
@@ -414,7 +416,15 @@ export class Connection implements ByteMachine<ConnectionEvent> {
       if (ev === undefined) break
       if (ev.type === 'handshake-complete') {
         this.#remotePeer = ev.remotePeer
-        const early = (this.#opts.earlyMuxerNegotiation ?? true) && ev.remoteStreamMuxers.includes(YAMUX_PROTOCOL)
+        // Noise spec, "Early muxer negotiation": with both lists non-empty the first muxer of the
+        // initiator's list that the responder supports wins, and no overlap fails the handshake.
+        // An empty remote list (rust-libp2p sends none) means: negotiate with multistream as usual.
+        const offered = this.#opts.earlyMuxerNegotiation ?? true
+        const remote = ev.remoteStreamMuxers
+        if (offered && remote.length > 0 && !remote.includes(YAMUX_PROTOCOL)) {
+          throw new ProtocolError<ConnectionErrorCode>('connection', 'connection/no-common-muxer', `remote offers ${remote.join(', ')}`)
+        }
+        const early = offered && remote.includes(YAMUX_PROTOCOL)
         if (early) {
           this.#openYamux(now, p.noise, ev.remotePeer, ev.remotePublicKey, true)
         } else {
@@ -502,12 +512,12 @@ export class Connection implements ByteMachine<ConnectionEvent> {
           const s = this.#streams.get(ev.id)
           if (s === undefined) break
           if (s.negotiator !== undefined) {
-            y.consume(ev.id, ev.data.length)
+            y.consume(ev.id, ev.data.length, now)
             this.#negotiate(now, s, ev.data)
           } else if (s.protocol !== undefined) {
             this.#events.push({ type: 'stream-data', id: ev.id, data: ev.data })
           } else {
-            y.consume(ev.id, ev.data.length) // a failed negotiation: drop until the reset lands
+            y.consume(ev.id, ev.data.length, now) // a failed negotiation: drop until the reset lands
           }
           break
         }

@@ -249,7 +249,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
   consume(now: Millis, ref: StreamRef, n: number): void {
     const c = this.#conns.get(ref.connection)
     if (c?.core === undefined || !c.core.isOpen) return
-    c.core.consume(ref.stream, n)
+    c.core.consume(now, ref.stream, n)
     this.#markDirty(c.id)
     this.#pump(now)
   }
@@ -537,7 +537,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
         const ref = { connection: c.id, stream: ev.id }
         if (s.owner.kind === 'behaviour') {
           // Behaviours bound their own buffers: the bytes count as read at once.
-          c.core!.consume(ev.id, ev.data.length)
+          c.core!.consume(now, ev.id, ev.data.length)
           this.behaviours[s.owner.name]!.handle(now, { type: 'stream-data', stream: ref, data: ev.data })
         } else {
           this.#events.push({ type: 'stream-data', stream: ref, data: ev.data })
