@@ -358,7 +358,12 @@ export class Connection implements ByteMachine<ConnectionEvent> {
     const p = this.#phase
     // Flush what the layers still have (a GoAway), so the driver can write it before closing.
     if (p.kind === 'open') {
-      for (let b = this.pollTransmit(1 << 20); b !== undefined; b = this.pollTransmit(1 << 20)) this.#rawOut.push(b)
+      try {
+        for (let b = this.pollTransmit(1 << 20); b !== undefined; b = this.pollTransmit(1 << 20)) this.#rawOut.push(b)
+      } catch (e) {
+        // The secure channel itself failed (tampered frame): nothing more can be sent on it.
+        if (!(e instanceof UsageError) && !(e instanceof ProtocolError)) throw e
+      }
     }
     for (const s of this.#streams.values()) {
       if (s.negotiator !== undefined && s.direction === 'outbound' && s.requestId !== undefined) {
