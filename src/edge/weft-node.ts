@@ -55,6 +55,10 @@ export interface WeftNodeEvents {
   'peer:identify': { peer: PeerId; info: IdentifyInfo; connection: ConnectionInfo }
   'connection:open': ConnectionInfo
   'connection:close': { connection: ConnectionInfo; error?: Error }
+  /** Server side of `/perf/1.0.0`: a client's run was served completely. */
+  'perf:served': { peer: PeerId; uploadBytes: number; downloadBytes: number }
+  /** Server side of `/perf/1.0.0`: a client broke the protocol; its stream was reset. */
+  'perf:server-error': { peer: PeerId; error: Error }
 }
 
 export type DialTarget = Multiaddr | PeerId | string
@@ -324,6 +328,12 @@ export class WeftNode extends EventTarget {
         break
       case 'identified':
         this.#emit('peer:identify', { peer: ev.peer, info: ev.info, connection: ev.connection })
+        break
+      case 'perf-served':
+        this.#emit('perf:served', { peer: ev.peer, uploadBytes: ev.uploadBytes, downloadBytes: ev.downloadBytes })
+        break
+      case 'perf-server-error':
+        this.#emit('perf:server-error', { peer: ev.peer, error: ev.error })
         break
       case 'perf-progress': {
         this.#perfMap.get(ev.requestId)?.onProgress?.(ev)

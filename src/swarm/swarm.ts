@@ -416,6 +416,9 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     // Writing may have flushed muxer state that produces events (stream closed after FIN sent).
     // The caller keeps polling until undefined, so this does not mark the connection dirty again.
     this.#drainConn(this.#now, c, false)
+    // Those events may have woken a behaviour (stream-writable to perf): act on its actions now, or
+    // they wait for the next unrelated input and a transfer with nothing else going on stalls.
+    this.#pump(this.#now)
     return b
   }
 

@@ -1,0 +1,361 @@
+#!/usr/bin/env node
+/**
+ * The weft interop peer: one program, both roles, following ../CONTRACT.md (the libp2p test-plans
+ * transport-interop contract plus the `scenario` extension: ping, identify, streams, perf, ping-load).
+ *
+ * stdout carries only the dialer's result line; everything else goes to stderr.
+ * Needs `npm run build` first (imports ../../dist).
+ */
+import os from 'node:os'
+import { performance } from 'node:perf_hooks'
+import { createNode, readAll, nodeCrypto, AGENT_VERSION } from '../../dist/node.js'
+import { decodeIdentifyStream } from '../../dist/identify/index.js'
+import { openPeerRecord, publicKeyFromProtobuf } from '../../dist/peer-id/index.js'
+import { Multiaddr } from '../../dist/multiaddr/index.js'
+import { Resp } from './resp.mjs'
+
+const ECHO = '/weft/echo/1.0.0'
+const RESET = '/weft/reset/1.0.0'
+const ID = '/ipfs/id/1.0.0'
+const PING = '/ipfs/ping/1.0.0'
+const MIB = 1024 * 1024
+const STREAMS = 64
+const PERF_BYTES = 64 * MIB
+const IDENTIFY_WAIT_MS = 10_000
+const LISTENER_CHECK_MS = 60_000
+
+const t0 = performance.now()
+/** @param {...unknown} args */
+function log(...args) {
+  const ms = (performance.now() - t0).toFixed(0).padStart(6)
+  process.stderr.write(`[weft-peer ${ms}ms] ${args.map((a) => (typeof a === 'string' ? a : a instanceof Error ? a.stack ?? a.message : JSON.stringify(a))).join(' ')}\n`)
+}
+/** @param {string} msg */
+function die(msg) {
+  process.stderr.write(`[weft-peer] error: ${msg}\n`)
+  process.exit(1)
+}
+
+// ---- configuration -------------------------------------------------------------------------
+
+const env = (/** @type {string} */ k, /** @type {string} */ d = '') => { const v = process.env[k]; return v === undefined || v === '' ? d : v }
+const transport = env('transport')
+if (transport !== 'tcp' && transport !== 'ws') die(`unsupported transport "${transport}" (want tcp or ws)`)
+if (env('muxer') !== 'yamux') die(`unsupported muxer "${env('muxer')}" (want yamux)`)
+if (env('security') !== 'noise') die(`unsupported security "${env('security')}" (want noise)`)
+const scenario = env('scenario', 'ping')
+if (!['ping', 'identify', 'streams', 'perf', 'ping-load'].includes(scenario)) die(`unsupported scenario "${scenario}"`)
+const isDialerEnv = env('is_dialer')
+if (isDialerEnv !== 'true' && isDialerEnv !== 'false') die(`is_dialer must be true or false, got "${isDialerEnv}"`)
+const isDialer = isDialerEnv === 'true'
+const ip = env('ip', '0.0.0.0')
+const redisAddr = env('redis_addr', 'redis:6379')
+const timeoutSec = Number(env('test_timeout_seconds', '180'))
+if (!Number.isFinite(timeoutSec) || timeoutSec <= 0) die(`bad test_timeout_seconds "${env('test_timeout_seconds')}"`)
+
+setTimeout(() => die(`test_timeout_seconds (${timeoutSec}) passed`), timeoutSec * 1000).unref()
+
+const listenAddr = `/ip4/${ip}/tcp/0${transport === 'ws' ? '/ws' : ''}`
+
+// ---- helpers -------------------------------------------------------------------------------
+
+/** @template T @param {Promise<T>} p @param {number} ms @param {string} what @returns {Promise<T>} */
+function withTimeout(p, ms, what) {
+  /** @type {NodeJS.Timeout | undefined} */ let t
+  return Promise.race([p, new Promise((_, rej) => { t = setTimeout(() => rej(new Error(`${what}: timed out after ${ms} ms`)), ms) })])
+    .finally(() => clearTimeout(t))
+}
+const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms))
+const stripP2p = (/** @type {string} */ a) => a.replace(/\/p2p\/[^/]+$/, '')
+
+/** The address to publish: the bound one, or a non-loopback interface address when bound to 0.0.0.0. */
+function publishedAddr(/** @type {string} */ a) {
+  if (!a.startsWith('/ip4/0.0.0.0/')) return a
+  for (const list of Object.values(os.networkInterfaces())) {
+    for (const i of list ?? []) {
+      if (i.family === 'IPv4' && !i.internal) return a.replace('/ip4/0.0.0.0/', `/ip4/${i.address}/`)
+    }
+  }
+  throw new Error('bound to 0.0.0.0 but no non-loopback IPv4 interface found')
+}
+
+/** Byte j of stream i in `streams` step 1. */
+function pattern(/** @type {number} */ i) {
+  const b = new Uint8Array(MIB)
+  for (let j = 0; j < MIB; j++) b[j] = (j * 31 + i) & 0xff
+  return b
+}
+
+function median(/** @type {number[]} */ xs) {
+  const s = [...xs].sort((a, b) => a - b)
+  const m = s.length >> 1
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2
+}
+
+/** @param {unknown} e */
+const isReset = (e) => /** @type {any} */ (e)?.code === 'stream/reset'
+
+// ---- identify checks (both roles) ----------------------------------------------------------
+
+/**
+ * Check what identify told us about `remote` (the parsed info from the node's own identify exchange)
+ * plus a raw `/ipfs/id/1.0.0` request of ours, so the signed peer record bytes are checked too.
+ * @param {any} node @param {any} remote PeerId @param {any} info IdentifyInfo
+ * @param {{ dialedAddr?: string }} opts
+ */
+async function checkIdentify(node, remote, info, opts) {
+  const problems = []
+  if (!info.agentVersion) problems.push('agentVersion is empty')
+  if (!info.protocolVersion) problems.push('protocolVersion is empty')
+  for (const p of [ID, PING]) if (!info.protocols.includes(p)) problems.push(`protocols lack ${p}: ${JSON.stringify(info.protocols)}`)
+  if (!info.publicKey.toPeerId().equals(remote)) problems.push('publicKey does not give the remote peer id')
+  const listen = info.listenAddrs.map((/** @type {any} */ a) => stripP2p(a.toString()))
+  if (opts.dialedAddr !== undefined && !listen.includes(stripP2p(opts.dialedAddr))) {
+    problems.push(`listenAddrs ${JSON.stringify(listen)} lack the dialed address ${stripP2p(opts.dialedAddr)}`)
+  }
+  const observed = info.observedAddr?.toString()
+  const obsRe = transport === 'ws' ? /^\/ip4\/127\.0\.0\.1\/tcp\/\d+(\/ws)?$/ : /^\/ip4\/127\.0\.0\.1\/tcp\/\d+$/
+  if (observed === undefined) problems.push('observedAddr is missing')
+  else if (!obsRe.test(observed)) problems.push(`observedAddr ${observed} is not ${obsRe}`)
+  log(`identify of ${remote}: agent=${JSON.stringify(info.agentVersion)} protocolVersion=${JSON.stringify(info.protocolVersion)} observed=${observed} listen=${JSON.stringify(listen)} record=${info.signedPeerRecordValid ? 'valid' : 'none/invalid'}`)
+
+  // Raw request: see the exact bytes the remote sends.
+  const s = await withTimeout(node.newStream(remote, ID), IDENTIFY_WAIT_MS, 'raw identify stream')
+  s.closeWrite()
+  const raw = await withTimeout(readAll(s.source, 64 * 1024), IDENTIFY_WAIT_MS, 'raw identify read')
+  const msg = decodeIdentifyStream(raw)
+  if (msg.publicKey !== undefined && !publicKeyFromProtobuf(msg.publicKey).toPeerId().equals(remote)) problems.push('raw identify: publicKey does not give the remote peer id')
+  if (msg.signedPeerRecord === undefined) {
+    log('signed peer record: NOT sent by the remote')
+    if (info.signedPeerRecordValid) problems.push('node reported a valid signed peer record the raw request did not see')
+  } else {
+    log(`signed peer record: sent (${msg.signedPeerRecord.length} bytes)`)
+    try {
+      const { record } = openPeerRecord(msg.signedPeerRecord, nodeCrypto)
+      if (!record.peerId.equals(remote)) problems.push(`signed peer record names ${record.peerId}, not ${remote}`)
+      if (record.addrs.length === 0) problems.push('signed peer record has no addresses')
+      else log(`signed peer record: seq=${record.seq} addrs=${JSON.stringify(record.addrs.map((/** @type {any} */ a) => a.toString()))}`)
+      if (!info.signedPeerRecordValid) problems.push('the record verifies, but the node\'s identify did not accept it')
+    } catch (e) {
+      problems.push(`signed peer record does not verify: ${/** @type {Error} */ (e).message}`)
+    }
+  }
+  if (problems.length > 0) throw new Error(`identify: ${problems.join('; ')}`)
+}
+
+// ---- main ----------------------------------------------------------------------------------
+
+const redis = await Resp.connect(redisAddr)
+log(`${isDialer ? 'dialer' : 'listener'} transport=${transport} scenario=${scenario} agent=${AGENT_VERSION}`)
+if (isDialer) await dialer()
+else await listener()
+
+async function dialer() {
+  const node = await createNode({ listen: [listenAddr] })
+  /** @type {Map<string, any>} */ const identified = new Map()
+  /** @type {Map<string, () => void>} */ const identifyWake = new Map()
+  node.on('peer:identify', ({ peer, info }) => {
+    identified.set(peer.toString(), info)
+    identifyWake.get(peer.toString())?.()
+  })
+  const reply = await redis.command('BLPOP', 'listenerAddr', Math.max(1, Math.floor(timeoutSec)))
+  if (reply === null) die('BLPOP listenerAddr timed out')
+  const addr = reply[1]
+  log(`dialing ${addr}`)
+
+  const start = performance.now()
+  const conn = await node.dial(addr)
+  const peer = conn.peer
+  const rtt = await node.ping(peer)
+  const handshake = performance.now() - start
+  log(`connected to ${peer} via ${conn.remoteAddr?.toString?.() ?? '?'}; handshake+1RTT ${handshake.toFixed(2)} ms, ping ${rtt.toFixed(2)} ms`)
+  let pingRTT = rtt
+
+  try {
+    switch (scenario) {
+      case 'ping':
+        break
+      case 'identify': {
+        const key = peer.toString()
+        if (!identified.has(key)) {
+          await withTimeout(new Promise((r) => identifyWake.set(key, () => r(undefined))), IDENTIFY_WAIT_MS, 'identify of the listener')
+        }
+        await checkIdentify(node, peer, identified.get(key), { dialedAddr: addr })
+        break
+      }
+      case 'streams':
+        await streamsDialer(node, peer)
+        break
+      case 'perf':
+        await perfDialer(node, peer)
+        break
+      case 'ping-load':
+        pingRTT = await pingLoadDialer(node, peer)
+        break
+    }
+  } catch (e) {
+    log(e)
+    die(`${scenario}: ${/** @type {Error} */ (e).message}`)
+  }
+  if (scenario !== 'ping') await waitForListener()
+  process.stdout.write(`${JSON.stringify({ handshakePlusOneRTTMillis: handshake, pingRTTMilllis: pingRTT })}\n`)
+  await withTimeout(node.stop(), 2000, 'stop').catch((e) => log(`stop: ${e.message}`))
+  redis.close()
+  process.exit(0)
+}
+
+/**
+ * Stay connected until the listener has pushed its result (so it can still identify us, see our
+ * reset, ...), without consuming it: the orchestrator reads it. Upstream has no listenerResult: give up after 10 s.
+ */
+async function waitForListener() {
+  const until = performance.now() + 10_000
+  while (performance.now() < until) {
+    if ((await redis.command('LLEN', 'listenerResult')) > 0) return
+    await sleep(25)
+  }
+  log('listenerResult did not appear within 10 s; exiting anyway')
+}
+
+/** @param {any} node @param {any} peer */
+async function streamsDialer(node, peer) {
+  // 1. 64 concurrent echo streams of 1 MiB.
+  const t = performance.now()
+  await Promise.all(Array.from({ length: STREAMS }, async (_, i) => {
+    const data = pattern(i)
+    const s = await node.newStream(peer, ECHO)
+    const reading = readAll(s.source, 2 * MIB)
+    await s.write(data)
+    s.closeWrite()
+    const back = await reading
+    if (back.length !== data.length) throw new Error(`echo stream ${i}: got ${back.length} bytes back, want ${data.length}`)
+    for (let j = 0; j < data.length; j++) {
+      if (back[j] !== data[j]) throw new Error(`echo stream ${i}: byte ${j} is ${back[j]}, want ${data[j]}`)
+    }
+  }))
+  log(`step 1: ${STREAMS} echo streams of 1 MiB byte-exact in ${(performance.now() - t).toFixed(0)} ms`)
+
+  // 2. The listener resets after one byte: we must see a reset, not EOF.
+  const r = await node.newStream(peer, RESET)
+  await r.write(Uint8Array.of(42))
+  try {
+    await withTimeout(readAll(r.source), 10_000, 'reset stream read')
+    throw new Error('step 2: the reset stream ended with a clean EOF, want a reset')
+  } catch (e) {
+    if (!isReset(e)) throw e
+  }
+  log('step 2: saw the listener\'s reset')
+
+  // 3. Write 1000 bytes on an echo stream and reset it; then one ping so the RST is sent before we go.
+  const e = await node.newStream(peer, ECHO)
+  await e.write(new Uint8Array(1000).fill(7))
+  e.reset()
+  await node.ping(peer)
+  log('step 3: reset an echo stream after 1000 bytes')
+}
+
+/** @param {any} node @param {any} peer */
+async function perfDialer(node, peer) {
+  const r = await node.perf(peer, { uploadBytes: PERF_BYTES, downloadBytes: PERF_BYTES })
+  if (r.uploadBytes !== PERF_BYTES) throw new Error(`perf: uploaded ${r.uploadBytes} bytes, want ${PERF_BYTES}`)
+  if (r.downloadBytes !== PERF_BYTES) throw new Error(`perf: downloaded ${r.downloadBytes} bytes, want ${PERF_BYTES}`)
+  const mbps = (/** @type {number} */ b, /** @type {number} */ ms) => ((b * 8) / (ms / 1000) / 1e6).toFixed(0)
+  log(`perf: upload ${r.uploadBytes} B in ${r.uploadMillis.toFixed(0)} ms (${mbps(r.uploadBytes, r.uploadMillis)} Mbit/s), download ${r.downloadBytes} B in ${r.downloadMillis.toFixed(0)} ms (${mbps(r.downloadBytes, r.downloadMillis)} Mbit/s)`)
+}
+
+/** @param {any} node @param {any} peer @returns {Promise<number>} */
+async function pingLoadDialer(node, peer) {
+  let done = false
+  const perf = perfDialer(node, peer).finally(() => { done = true })
+  perf.catch(() => {})
+  /** @type {number[]} */ const rtts = []
+  while (!done || rtts.length < 5) {
+    const next = sleep(100)
+    rtts.push(await node.ping(peer))
+    await next
+  }
+  await perf
+  const m = median(rtts)
+  log(`ping-load: ${rtts.length} pings during the transfer, median ${m.toFixed(2)} ms, max ${Math.max(...rtts).toFixed(2)} ms`)
+  return m
+}
+
+async function listener() {
+  const node = await createNode({ listen: [listenAddr] })
+  let pushed = false
+  /** @param {boolean} ok @param {string} [error] */
+  const push = async (ok, error) => {
+    if (pushed) return
+    pushed = true
+    if (!ok) log(`listener check failed: ${error}`)
+    else log('listener checks passed')
+    await redis.command('RPUSH', 'listenerResult', JSON.stringify(ok ? { ok } : { ok, error: (error ?? '').replace(/\s+/g, ' ') }))
+  }
+  /** Deadline for the listener's checks, from the first inbound connection. */
+  let deadline = false
+  const armDeadline = (/** @type {number} */ ms, /** @type {() => string} */ why) => {
+    if (deadline) return
+    deadline = true
+    setTimeout(() => { void push(false, why()) }, ms).unref()
+  }
+
+  node.on('connection:open', (c) => log(`connection from ${c.peer} ${c.remoteAddr?.toString?.() ?? ''}`))
+  node.on('connection:close', ({ connection, error }) => log(`connection to ${connection.peer} closed${error ? `: ${error.message}` : ''}`))
+
+  switch (scenario) {
+    case 'ping':
+      break
+    case 'identify': {
+      node.on('connection:open', () => armDeadline(IDENTIFY_WAIT_MS, () => 'identify of the dialer did not complete within 10 s'))
+      node.on('peer:identify', ({ peer, info }) => {
+        checkIdentify(node, peer, info, {}).then(() => push(true), (e) => push(false, e.message))
+      })
+      break
+    }
+    case 'streams': {
+      let echoed = 0
+      let resetSeen = false
+      const check = () => { if (echoed >= STREAMS && resetSeen) void push(true) }
+      node.on('connection:open', () => armDeadline(LISTENER_CHECK_MS, () => `after 60 s: ${echoed}/${STREAMS} echoes, step-3 reset ${resetSeen ? 'seen' : 'not seen'}`))
+      node.handle(ECHO, async (s) => {
+        let all
+        try {
+          all = await readAll(s.source)
+        } catch (e) {
+          if (isReset(e)) { resetSeen = true; log('echo stream reset by the dialer (step 3)'); check(); return }
+          throw e
+        }
+        await s.write(all)
+        s.closeWrite()
+        echoed++
+        check()
+      }, { maxInboundStreams: 256 })
+      node.handle(RESET, async (s) => {
+        for await (const c of s.source) if (c.length > 0) break
+        s.reset()
+      })
+      break
+    }
+    case 'perf':
+    case 'ping-load':
+      node.on('connection:open', () => armDeadline(LISTENER_CHECK_MS, () => 'no complete perf run within 60 s'))
+      node.on('perf:served', ({ uploadBytes, downloadBytes }) => {
+        log(`perf served: received ${uploadBytes}, sent ${downloadBytes}`)
+        if (uploadBytes === PERF_BYTES) void push(true)
+        else void push(false, `perf: received ${uploadBytes} bytes, want ${PERF_BYTES}`)
+      })
+      node.on('perf:server-error', ({ error }) => void push(false, `perf server: ${error.message}`))
+      break
+  }
+
+  const ma = node.getMultiaddrs()[0]
+  if (ma === undefined) die('no listen address')
+  const pub = publishedAddr(ma.toString())
+  Multiaddr.fromString(pub)
+  await redis.command('RPUSH', 'listenerAddr', pub)
+  log(`listening; published ${pub}`)
+  // Serve until killed.
+  const stop = () => { void node.stop().finally(() => process.exit(0)) }
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
+}
