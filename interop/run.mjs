@@ -1,0 +1,374 @@
+#!/usr/bin/env node
+/**
+ * The interop orchestrator: weft against go-libp2p and rust-libp2p, both directions, over TCP and
+ * WebSocket, in every scenario of interop/CONTRACT.md.
+ *
+ *   npm run interop                      every case, a table, interop/results/latest.json
+ *   npm run test:interop                 the same as part of `npm test` (--suite)
+ *   node interop/run.mjs --only go       cases with weft and go only (plus nothing else)
+ *   node interop/run.mjs --dialer weft --listener rust --transport ws --scenario streams
+ *
+ * Steps: build weft (tsc), build the go and rust peers (their build.sh, cached), start a private
+ * redis-server on a free loopback port, run the cases one by one (perf cases measure throughput,
+ * so nothing runs beside them), stop redis. A case that hangs is killed after --timeout seconds and
+ * fails; it never stops the suite. Exit code 1 when any case failed.
+ */
+import { spawn, spawnSync } from 'node:child_process'
+import fs from 'node:fs'
+import net from 'node:net'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Resp } from './weft/resp.mjs'
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+const root = path.dirname(here)
+
+const IMPLS = ['weft', 'go', 'rust']
+const TRANSPORTS = ['tcp', 'ws']
+const SCENARIOS = ['ping', 'identify', 'streams', 'perf', 'ping-load']
+const TAIL_LINES = 40
+
+// ---- arguments -------------------------------------------------------------------------------
+
+const args = process.argv.slice(2)
+/** @type {{ suite: boolean, only?: string, dialer?: string, listener?: string, transport?: string, scenario?: string, timeout: number }} */
+const opt = { suite: false, timeout: 60 }
+for (let i = 0; i < args.length; i++) {
+  const a = args[i]
+  const val = () => {
+    const v = args[++i]
+    if (v === undefined) usage(`${a} needs a value`)
+    return /** @type {string} */ (v)
+  }
+  switch (a) {
+    case '--suite': opt.suite = true; break
+    case '--only': opt.only = val(); break
+    case '--dialer': opt.dialer = val(); break
+    case '--listener': opt.listener = val(); break
+    case '--transport': opt.transport = val(); break
+    case '--scenario': opt.scenario = val(); break
+    case '--timeout': opt.timeout = Number(val()); break
+    case '-h': case '--help': usage(); break
+    default: usage(`unknown argument ${a}`)
+  }
+}
+for (const [k, list] of /** @type {const} */ ([['only', IMPLS], ['dialer', IMPLS], ['listener', IMPLS], ['transport', TRANSPORTS], ['scenario', SCENARIOS]])) {
+  const v = opt[k]
+  if (v !== undefined && !list.includes(v)) usage(`--${k} must be one of ${list.join(', ')}`)
+}
+
+/** @param {string} [msg] @returns {never} */
+function usage(msg) {
+  if (msg) console.error(`interop: ${msg}`)
+  console.error('usage: node interop/run.mjs [--suite] [--only weft|go|rust] [--dialer x] [--listener y] [--transport tcp|ws] [--scenario s] [--timeout seconds]')
+  process.exit(msg ? 2 : 0)
+}
+
+const filtered = opt.only !== undefined || opt.dialer !== undefined || opt.listener !== undefined || opt.transport !== undefined || opt.scenario !== undefined
+const CI = process.env.CI === 'true' || process.env.CI === '1'
+
+/** @param {string} s */
+const say = (s) => console.log(`[interop] ${s}`)
+
+// ---- the matrix ------------------------------------------------------------------------------
+
+/** Every pair that includes weft, plus go<->rust as controls. */
+const PAIRS = [
+  ['weft', 'weft'], ['weft', 'go'], ['go', 'weft'], ['weft', 'rust'], ['rust', 'weft'], ['go', 'rust'], ['rust', 'go'],
+]
+/** @typedef {{ dialer: string, listener: string, transport: string, scenario: string }} Case */
+/** @type {Case[]} */
+const cases = []
+for (const scenario of SCENARIOS) {
+  for (const transport of TRANSPORTS) {
+    for (const [dialer, listener] of PAIRS) {
+      if (opt.only !== undefined && dialer !== opt.only && listener !== opt.only) continue
+      if (opt.only !== undefined && opt.only !== 'weft' && dialer !== 'weft' && listener !== 'weft') continue
+      if (opt.dialer !== undefined && dialer !== opt.dialer) continue
+      if (opt.listener !== undefined && listener !== opt.listener) continue
+      if (opt.transport !== undefined && transport !== opt.transport) continue
+      if (opt.scenario !== undefined && scenario !== opt.scenario) continue
+      cases.push({ dialer, listener, transport, scenario })
+    }
+  }
+}
+// `--dialer go --listener go` is not in the matrix but is a legitimate rerun request.
+if (cases.length === 0 && opt.dialer !== undefined && opt.listener !== undefined) {
+  for (const transport of opt.transport ? [opt.transport] : TRANSPORTS) {
+    for (const scenario of opt.scenario ? [opt.scenario] : SCENARIOS) cases.push({ dialer: opt.dialer, listener: opt.listener, transport, scenario })
+  }
+}
+if (cases.length === 0) usage('no case matches these filters')
+const needed = new Set(cases.flatMap((c) => [c.dialer, c.listener]))
+
+// ---- prerequisites -----------------------------------------------------------------------------
+
+/** @param {string} cmd */
+function which(cmd) {
+  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' })
+  return r.status === 0 ? r.stdout.trim() : undefined
+}
+
+const missing = []
+const redisServer = which('redis-server')
+if (redisServer === undefined) missing.push('redis-server (Debian/Ubuntu: `sudo apt-get install -y redis-server`)')
+if (needed.has('go') && which('go') === undefined) missing.push('Go >= 1.24 for interop/go (https://go.dev/doc/install; Debian: `sudo apt-get install -y golang-go` if recent enough)')
+if (needed.has('rust') && which('cargo') === undefined) missing.push('Rust/cargo >= 1.88 for interop/rust (`curl https://sh.rustup.rs -sSf | sh`)')
+if (missing.length > 0) {
+  const lines = ['the interop suite needs:', ...missing.map((m) => `  - ${m}`)]
+  if (CI) {
+    for (const l of lines) console.error(`[interop] ${l}`)
+    console.error('[interop] CI=true: failing (the interop suite is never skipped on CI)')
+    process.exit(1)
+  }
+  for (const l of lines) say(l)
+  say('SKIPPED (not on CI). Install the above and run `npm run interop`.')
+  process.exit(0)
+}
+
+// ---- builds --------------------------------------------------------------------------------------
+
+/** @param {string} label @param {string} cmd @param {string[]} argv @param {{ cwd?: string }} [o] */
+function run(label, cmd, argv, o = {}) {
+  const t = Date.now()
+  const r = spawnSync(cmd, argv, { cwd: o.cwd ?? root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+  if (r.status !== 0) {
+    process.stdout.write(r.stdout ?? '')
+    console.error(`[interop] ${label} failed (exit ${r.status ?? r.signal})`)
+    process.exit(1)
+  }
+  say(`${label}: done in ${((Date.now() - t) / 1000).toFixed(1)} s`)
+  return r.stdout
+}
+
+/** @type {Record<string, string[]>} */
+const commands = {}
+if (needed.has('weft')) {
+  say('building weft: tsc -p tsconfig.build.json -> dist/')
+  run('weft build', process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'])
+  commands.weft = [process.execPath, path.join(here, 'weft/peer.mjs')]
+}
+for (const impl of ['go', 'rust']) {
+  if (!needed.has(impl)) continue
+  say(`building ${impl} peer: interop/${impl}/build.sh (cached under \${WEFT_INTEROP_CACHE:-~/.cache/weft-interop})`)
+  const out = run(`${impl} build`, 'bash', [path.join(here, impl, 'build.sh')]).trim().split('\n')
+  const bin = out[out.length - 1]
+  if (!bin || !fs.existsSync(bin)) {
+    console.error(`[interop] interop/${impl}/build.sh printed no binary path`)
+    process.exit(1)
+  }
+  say(`${impl} peer: ${bin}`)
+  commands[impl] = [bin]
+}
+
+// ---- redis -----------------------------------------------------------------------------------------
+
+/** @returns {Promise<number>} */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer()
+    s.once('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address()
+      s.close(() => resolve(typeof a === 'object' && a !== null ? a.port : 0))
+    })
+  })
+}
+
+/** @type {import('node:child_process').ChildProcess[]} */
+const children = []
+const redisPort = await freePort()
+const redisAddr = `127.0.0.1:${redisPort}`
+const redisProc = spawn(/** @type {string} */ (redisServer), ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'ignore', 'inherit'] })
+children.push(redisProc)
+say(`redis-server on ${redisAddr} (pid ${redisProc.pid})`)
+/** @type {Resp | undefined} */
+let redis
+for (let i = 0; i < 100 && redis === undefined; i++) {
+  try {
+    const r = await Resp.connect(redisAddr, 1000)
+    await r.command('PING')
+    redis = r
+  } catch {
+    await sleep(50)
+  }
+}
+if (redis === undefined) {
+  console.error(`[interop] redis-server did not answer on ${redisAddr}`)
+  cleanup()
+  process.exit(1)
+}
+const db = /** @type {Resp} */ (redis)
+
+function cleanup() {
+  for (const c of children) killGroup(c, 'SIGKILL')
+}
+process.on('SIGINT', () => { cleanup(); process.exit(130) })
+process.on('SIGTERM', () => { cleanup(); process.exit(143) })
+
+// ---- running one case ----------------------------------------------------------------------------
+
+/** @param {number} ms */
+function sleep(ms) { return new Promise((r) => setTimeout(r, ms)) }
+
+/** @param {import('node:child_process').ChildProcess} p @param {NodeJS.Signals} sig */
+function killGroup(p, sig) {
+  if (p.pid === undefined || p.exitCode !== null || p.signalCode !== null) return
+  try { process.kill(-p.pid, sig) } catch { try { p.kill(sig) } catch { /* gone */ } }
+}
+
+/**
+ * @param {string} impl @param {Record<string, string>} env
+ * @returns {{ proc: import('node:child_process').ChildProcess, stdout: () => string, stderr: () => string, exit: Promise<{ code: number | null, signal: string | null }> }}
+ */
+function startPeer(impl, env) {
+  const [cmd, ...argv] = commands[impl]
+  const proc = spawn(/** @type {string} */ (cmd), argv, {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true, // own process group: killing it takes its children along
+  })
+  children.push(proc)
+  let out = ''
+  let err = ''
+  proc.stdout?.on('data', (d) => { out += d; if (out.length > 1 << 20) out = out.slice(-(1 << 19)) })
+  proc.stderr?.on('data', (d) => { err += d; if (err.length > 1 << 20) err = err.slice(-(1 << 19)) })
+  const exit = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })))
+  return { proc, stdout: () => out, stderr: () => err, exit: /** @type {any} */ (exit) }
+}
+
+/** @param {string} s @param {number} n */
+function tail(s, n) {
+  const lines = s.split('\n')
+  if (lines[lines.length - 1] === '') lines.pop()
+  return lines.slice(-n)
+}
+
+/**
+ * @typedef {{ dialer: string, listener: string, transport: string, scenario: string, ok: boolean,
+ *   handshakePlusOneRTTMillis: number | null, pingRTTMillis: number | null, error: string | null,
+ *   seconds: number }} Result
+ */
+
+/** @param {Case} c @returns {Promise<Result>} */
+async function runCase(c) {
+  const t0 = Date.now()
+  await db.command('DEL', 'listenerAddr', 'listenerResult')
+  const common = {
+    transport: c.transport, muxer: 'yamux', security: 'noise', scenario: c.scenario,
+    ip: '127.0.0.1', redis_addr: redisAddr, test_timeout_seconds: String(Math.max(5, opt.timeout - 5)),
+  }
+  const listener = startPeer(c.listener, { ...common, is_dialer: 'false' })
+  const dialer = startPeer(c.dialer, { ...common, is_dialer: 'true' })
+  /** @type {string | null} */
+  let error = null
+  /** @type {number | null} */ let handshake = null
+  /** @type {number | null} */ let ping = null
+
+  /** @type {NodeJS.Timeout | undefined} */
+  let timer
+  const timedOut = new Promise((resolve) => { timer = setTimeout(() => resolve('timeout'), opt.timeout * 1000) })
+  const first = await Promise.race([dialer.exit, timedOut])
+  clearTimeout(timer)
+  if (first === 'timeout') {
+    error = `timeout: the dialer did not finish within ${opt.timeout} s`
+  } else {
+    const d = /** @type {{ code: number | null, signal: string | null }} */ (first)
+    if (d.code !== 0) {
+      const reason = tail(dialer.stderr(), 5).reverse().find((l) => /error|fail|panic/i.test(l)) ?? tail(dialer.stderr(), 1)[0] ?? ''
+      error = `dialer exited ${d.code ?? d.signal}: ${reason.trim()}`
+    } else {
+      const lines = dialer.stdout().split('\n').filter((l) => l.trim() !== '')
+      if (lines.length !== 1) error = `dialer stdout has ${lines.length} lines, want exactly 1: ${JSON.stringify(lines.slice(0, 3))}`
+      else {
+        try {
+          const j = JSON.parse(lines[0])
+          if (typeof j.handshakePlusOneRTTMillis !== 'number' || typeof j.pingRTTMilllis !== 'number') {
+            error = `dialer result lacks numeric handshakePlusOneRTTMillis / pingRTTMilllis: ${lines[0]}`
+          } else {
+            handshake = j.handshakePlusOneRTTMillis
+            ping = j.pingRTTMilllis
+          }
+        } catch {
+          error = `dialer stdout is not JSON: ${lines[0].slice(0, 200)}`
+        }
+      }
+    }
+  }
+  if (error === null && c.scenario !== 'ping') {
+    const r = await db.command('BLPOP', 'listenerResult', 20)
+    if (r === null) error = 'listener pushed no listenerResult within 20 s of the dialer exiting'
+    else {
+      try {
+        const j = JSON.parse(r[1])
+        if (j.ok !== true) error = `listener: ${j.error ?? JSON.stringify(j)}`
+      } catch {
+        error = `listenerResult is not JSON: ${String(r[1]).slice(0, 200)}`
+      }
+    }
+  }
+  if (error === null && listener.proc.exitCode !== null) error = `listener exited early (${listener.proc.exitCode})`
+
+  killGroup(dialer.proc, 'SIGKILL')
+  killGroup(listener.proc, 'SIGTERM')
+  const gone = await Promise.race([listener.exit.then(() => true), sleep(2000).then(() => false)])
+  if (!gone) killGroup(listener.proc, 'SIGKILL')
+  await listener.exit
+  children.splice(children.indexOf(listener.proc), 1)
+  children.splice(children.indexOf(dialer.proc), 1)
+
+  const res = { ...c, ok: error === null, handshakePlusOneRTTMillis: handshake, pingRTTMillis: ping, error, seconds: (Date.now() - t0) / 1000 }
+  if (!res.ok) {
+    console.log(`\n----- FAIL ${label(c)}: ${error}`)
+    console.log(`----- dialer (${c.dialer}) stderr, last ${TAIL_LINES} lines:`)
+    for (const l of tail(dialer.stderr(), TAIL_LINES)) console.log(`  | ${l}`)
+    console.log(`----- listener (${c.listener}) stderr, last ${TAIL_LINES} lines:`)
+    for (const l of tail(listener.stderr(), TAIL_LINES)) console.log(`  | ${l}`)
+    console.log('-----')
+  }
+  return res
+}
+
+/** @param {Case} c */
+function label(c) {
+  return `${c.dialer} -> ${c.listener} ${c.transport} ${c.scenario}`
+}
+
+// ---- the run ------------------------------------------------------------------------------------
+
+const fmt = (/** @type {number | null} */ n) => (n === null ? '-' : n.toFixed(1))
+const row = (/** @type {string[]} */ cells, /** @type {number[]} */ w) => cells.map((s, i) => s.padEnd(w[i])).join('  ')
+const widths = [14, 9, 9, 6, 12, 9, 7]
+say(`running ${cases.length} case(s), ${opt.timeout} s timeout each`)
+console.log(row(['pair', 'transport', 'scenario', 'result', 'handshake ms', 'ping ms', 'time s'], widths))
+const started = Date.now()
+/** @type {Result[]} */
+const results = []
+for (const c of cases) {
+  const r = await runCase(c)
+  results.push(r)
+  console.log(row([`${c.dialer}->${c.listener}`, c.transport, c.scenario, r.ok ? 'pass' : 'FAIL', fmt(r.handshakePlusOneRTTMillis), fmt(r.pingRTTMillis), r.seconds.toFixed(1)], widths))
+}
+db.close()
+killGroup(redisProc, 'SIGTERM')
+
+const failed = results.filter((r) => !r.ok)
+const total = ((Date.now() - started) / 1000).toFixed(0)
+if (failed.length > 0) {
+  console.log(`\nFAILED (${failed.length} of ${results.length}):`)
+  for (const f of failed) console.log(`  ${label(f)}: ${f.error}`)
+}
+say(`${results.length - failed.length}/${results.length} passed in ${total} s`)
+
+fs.mkdirSync(path.join(here, 'results'), { recursive: true })
+const file = path.join(here, 'results', filtered ? 'filtered.json' : 'latest.json')
+const record = {
+  date: new Date().toISOString(),
+  filters: filtered ? { only: opt.only, dialer: opt.dialer, listener: opt.listener, transport: opt.transport, scenario: opt.scenario } : null,
+  node: process.version,
+  results: results.map(({ seconds, ...r }) => ({ ...r, seconds: Number(seconds.toFixed(2)) })),
+}
+fs.writeFileSync(file, `${JSON.stringify(record, null, 2)}\n`)
+say(`results: ${path.relative(root, file)}`)
+process.exit(failed.length > 0 ? 1 : 0)
