@@ -199,6 +199,11 @@ export class Connection implements ByteMachine<ConnectionEvent> {
 
   pollTransmit(max: number): Uint8Array | undefined {
     if (this.#rawOut.length > 0) return this.#rawOut.shift()
+    return this.#fromNoise(max)
+  }
+
+  /** Ciphertext from Noise, after moving the layer above's plaintext into it. */
+  #fromNoise(max: number): Uint8Array | undefined {
     const p = this.#phase
     if (p.kind === 'security' || p.kind === 'closed') return undefined
     // Move plaintext from the layer above into Noise, one frame's worth at a time, only as far as
@@ -359,7 +364,9 @@ export class Connection implements ByteMachine<ConnectionEvent> {
     // Flush what the layers still have (a GoAway), so the driver can write it before closing.
     if (p.kind === 'open') {
       try {
-        for (let b = this.pollTransmit(1 << 20); b !== undefined; b = this.pollTransmit(1 << 20)) this.#rawOut.push(b)
+        const flushed: Uint8Array[] = []
+        for (let b = this.#fromNoise(1 << 20); b !== undefined; b = this.#fromNoise(1 << 20)) flushed.push(b)
+        this.#rawOut.push(...flushed)
       } catch (e) {
         // The secure channel itself failed (tampered frame): nothing more can be sent on it.
         if (!(e instanceof UsageError) && !(e instanceof ProtocolError)) throw e
