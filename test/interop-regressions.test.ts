@@ -4,6 +4,8 @@
  */
 import { afterEach, describe, expect, test } from 'vitest'
 import { createNode, type WeftNode } from '../src/node.js'
+import { ProtocolError } from '../src/core/errors.js'
+import { YamuxSession, encodeFrame, type YamuxEvent } from '../src/yamux/index.js'
 
 const nodes: WeftNode[] = []
 afterEach(async () => {
@@ -26,4 +28,32 @@ describe('interop regressions', () => {
     const s = await served
     expect([s.uploadBytes, s.downloadBytes]).toEqual([n, n])
   }, 15_000)
+})
+
+describe('yamux: SYNs out of order (interop go->weft streams)', () => {
+  // go-yamux takes stream ids from an atomic counter and sends each SYN from the opening goroutine,
+  // so 64 concurrent OpenStream calls put SYNs on the wire out of id order. We required increasing
+  // ids and closed the connection with yamux/stream-id-reused.
+  const syn = (id: number): Uint8Array => encodeFrame({ type: 1, flags: 1, streamId: id, length: 0 })
+  const opened = (s: YamuxSession): number[] => {
+    const ids: number[] = []
+    for (let e = s.pollEvent(); e !== undefined; e = s.pollEvent()) if ((e as YamuxEvent).type === 'stream-inbound') ids.push((e as { id: number }).id)
+    return ids
+  }
+  test('late SYNs for skipped ids open streams; a repeated SYN is still refused', () => {
+    const s = new YamuxSession({ role: 'server' })
+    for (const id of [5, 1, 9, 3, 7]) s.handleData(0, syn(id))
+    expect(opened(s)).toEqual([5, 1, 9, 3, 7])
+    let err: unknown
+    try { s.handleData(0, syn(3)) } catch (e) { err = e }
+    expect(err).toBeInstanceOf(ProtocolError)
+    expect((err as ProtocolError).code).toBe('yamux/stream-id-reused')
+  })
+  test('a frame without SYN for a skipped id is still an unknown stream', () => {
+    const s = new YamuxSession({ role: 'server' })
+    s.handleData(0, syn(5))
+    let err: unknown
+    try { s.handleData(0, encodeFrame({ type: 1, flags: 0, streamId: 3, length: 1 })) } catch (e) { err = e }
+    expect((err as ProtocolError).code).toBe('yamux/unknown-stream')
+  })
 })

@@ -42,6 +42,9 @@ import { CONTROL_QUEUE_LIMIT, MAX_PINGS_IN_FLIGHT, resolveOptions, type Resolved
 import { Stream, streamState, windowUpdateDelta, type StreamId, type StreamStateName } from './stream.js'
 import { TransmitQueue } from './transmit.js'
 
+/** Most remote ids skipped by out-of-order SYNs that we remember (see #skipped). */
+const MAX_SKIPPED_IDS = 1024
+
 export type YamuxErrorCode =
   | 'yamux/bad-version' // Version field is not 0
   | 'yamux/bad-type' // Type field is not one of the four frame types
@@ -100,6 +103,10 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
   /** Highest StreamID the remote opened. Remote ids must increase, so every remote-parity id at or
    * below it that has no record is a recently closed stream whose late frames we tolerate. */
   #remoteHigh = 0
+  /** Remote-parity ids below #remoteHigh whose SYN has not arrived yet: go-yamux and rust yamux
+   * allocate ids in order but their SYNs can leave out of order (concurrent OpenStream). Bounded by
+   * MAX_SKIPPED_IDS; stops a SYN for id 2^32 - 1 from making us remember two billion gaps. */
+  readonly #skipped = new Set<StreamId>()
   #inboundUnacked = 0 // ACK backlog, inbound: 'syn-received' streams
   #outboundUnacked = 0 // ACK backlog, outbound: 'syn-sent' streams
   #totalRecvWindow = 0
@@ -411,8 +418,14 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
     let s = this.#streams.get(id)
     if ((h.flags & Flag.SYN) !== 0) {
       if (!this.#isRemoteId(id)) throw protocolError('yamux/bad-stream-id', `SYN for ${id}, which has our parity`)
-      if (id <= this.#remoteHigh) throw protocolError('yamux/stream-id-reused', `SYN for ${id} after ${this.#remoteHigh}`)
-      this.#remoteHigh = id
+      if (id <= this.#remoteHigh) {
+        if (!this.#skipped.delete(id)) throw protocolError('yamux/stream-id-reused', `SYN for ${id} after ${this.#remoteHigh}`)
+      } else {
+        // Remember the ids this SYN jumps over (a late SYN may still come for them), within the bound.
+        const first = this.#remoteHigh === 0 ? (this.#o.role === 'server' ? 1 : 2) : this.#remoteHigh + 2
+        for (let k = first; k < id && this.#skipped.size < MAX_SKIPPED_IDS; k += 2) this.#skipped.add(k)
+        this.#remoteHigh = id
+      }
       s = this.#onSyn(id)
     } else if (s === undefined && !this.#wasOpened(id)) {
       throw protocolError('yamux/unknown-stream', `frame for stream ${id}, never opened`)
@@ -492,7 +505,7 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
 
   /** True for an id that was opened at some point (by either side), live or not. */
   #wasOpened(id: StreamId): boolean {
-    return this.#isRemoteId(id) ? id <= this.#remoteHigh : id < this.#nextId
+    return this.#isRemoteId(id) ? id <= this.#remoteHigh && !this.#skipped.has(id) : id < this.#nextId
   }
 
   /** The live stream, undefined if it has ended; UsageError if the id was never opened. */
