@@ -1,0 +1,116 @@
+import { execFile } from 'node:child_process'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { afterEach, describe, expect, test, vi } from 'vitest'
+import { main } from '../src/cli/main.js'
+import { createNode, type WeftNode } from '../src/node.js'
+
+const run = promisify(execFile)
+
+/** Run the CLI in-process and capture what it prints. */
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = []
+  const err: string[] = []
+  const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => { out.push(a.join(' ')) })
+  const error = vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => { err.push(a.join(' ')) })
+  const write = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => { out.push(String(s)); return true })
+  try {
+    const code = await main(argv)
+    return { code, out: out.join('\n'), err: err.join('\n') }
+  } finally {
+    log.mockRestore()
+    error.mockRestore()
+    write.mockRestore()
+  }
+}
+
+const nodes: WeftNode[] = []
+afterEach(async () => { await Promise.all(nodes.splice(0).map((n) => n.stop())) })
+
+describe('weft inspect', () => {
+  test('a multiaddr in text prints its bytes', async () => {
+    const r = await cli('inspect', '/ip4/192.0.2.42/tcp/443')
+    expect(r.code).toBe(0)
+    expect(r.out).toContain('04c000022a0601bb')
+    expect(r.out).toMatch(/ip4\s+code 4\s+192\.0\.2\.42/)
+  })
+  test('a multiaddr in hex decodes to text; --json is one object', async () => {
+    const r = await cli('inspect', '04c000022a0601bb', '--json')
+    expect(JSON.parse(r.out)).toMatchObject({ kind: 'multiaddr', text: '/ip4/192.0.2.42/tcp/443' })
+  })
+  test('a peer id in base58 and CID form, with its embedded key', async () => {
+    const r = await cli('inspect', '12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pq', '--json')
+    const j = JSON.parse(r.out)
+    expect(j).toMatchObject({ kind: 'peer-id', keyType: 'Ed25519', multihash: { name: 'identity' } })
+    const back = JSON.parse((await cli('inspect', j.cid, '--json')).out)
+    expect(back.base58).toBe('12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pq')
+  })
+  test('a key protobuf in hex gives its peer id', async () => {
+    const pid = JSON.parse((await cli('inspect', '12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pq', '--json')).out)
+    const r = JSON.parse((await cli('inspect', pid.publicKey, '--json')).out)
+    expect(r).toMatchObject({ kind: 'public-key', keyType: 'Ed25519', peerId: '12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pq' })
+  })
+  test('invalid input: exit 1 and one line naming the error code', async () => {
+    for (const bad of ['/ip4/1.2.3.4/tcp/70000', '/ip4/300.1.1.1', 'not-a-thing', '0102']) {
+      const r = await cli('inspect', bad)
+      expect(r.code).toBe(1)
+      expect(r.err.split('\n')).toHaveLength(1)
+      expect(r.err).toMatch(/^error: [a-z0-9-]+\/[a-z0-9-]+/)
+    }
+  })
+})
+
+describe('weft ping / id / usage', () => {
+  test('ping prints each RTT as JSON', async () => {
+    const n = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'] })
+    nodes.push(n)
+    const r = await cli('ping', n.getMultiaddrs()[0]!.toString(), '--count', '2', '--json')
+    expect(r.code).toBe(0)
+    const lines = r.out.trim().split('\n').map((l) => JSON.parse(l))
+    expect(lines).toHaveLength(2)
+    expect(lines[0]).toMatchObject({ seq: 0, peer: n.peerId.toString() })
+  })
+  test('id prints the identify record', async () => {
+    const n = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'] })
+    nodes.push(n)
+    const r = await cli('id', n.getMultiaddrs()[0]!.toString(), '--json')
+    expect(r.code).toBe(0)
+    const j = JSON.parse(r.out)
+    expect(j.agentVersion).toMatch(/^weft\//)
+    expect(j.protocols).toContain('/ipfs/id/1.0.0')
+    expect(j.signedPeerRecord.addrs.length).toBeGreaterThan(0)
+  })
+  test('an unreachable peer is one line and exit 1', async () => {
+    const r = await cli('ping', '/ip4/127.0.0.1/tcp/1', '--count', '1')
+    expect(r.code).toBe(1)
+    expect(r.err).toMatch(/^error: transport\/refused/)
+  })
+  test('unknown commands and missing arguments are usage errors', async () => {
+    expect((await cli('frobnicate')).code).toBe(1)
+    expect((await cli('ping')).code).toBe(1)
+    expect((await cli('ping', '/ip4/127.0.0.1/tcp/1', '--count', 'x')).code).toBe(1)
+    expect((await cli('help')).code).toBe(0)
+  })
+})
+
+describe('bin/weft.js (the built CLI)', () => {
+  test('inspect through the real binary', async () => {
+    const { stdout } = await run('node', ['bin/weft.js', 'inspect', '/ip4/192.0.2.42/tcp/443'])
+    expect(stdout).toContain('04c000022a0601bb')
+  })
+  test('weft node: a port in use is one clear line and exit 1', async () => {
+    const n = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'] })
+    nodes.push(n)
+    const port = n.getMultiaddrs()[0]!.toDialTarget()!.port
+    const dir = mkdtempSync(join(tmpdir(), 'weft-cli-'))
+    const r = await run('node', ['bin/weft.js', 'node', '--listen', `/ip4/127.0.0.1/tcp/${port}`, '--identity', join(dir, 'id.key')]).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => e,
+    )
+    expect(r.code).toBe(1)
+    expect(r.stderr.trim().split('\n')).toHaveLength(1)
+    expect(r.stderr).toMatch(/address-in-use/)
+  })
+})
