@@ -176,6 +176,8 @@ describe('identify behaviour vectors', () => {
       const ev = (out[1] as { event: IdentifyEvent }).event
       if (ev.type !== 'identified') throw new Error(ev.type)
       expect(ev.info.signedPeerRecordValid).toBe(v.decoded.signedPeerRecordValid)
+      // Every behaviour vector carries a record: an invalid one says why (interop: 'sent but invalid' vs 'not sent').
+      expect(ev.info.signedPeerRecordError === undefined).toBe(v.decoded.signedPeerRecordValid)
       expect(info!.addrs!.map(String)).toEqual(v.decoded.addrsText)
       if (v.decoded.seq !== undefined) expect(ev.info.signedPeerRecord!.seq).toBe(BigInt(v.decoded.seq))
       else expect(ev.info.signedPeerRecord).toBeUndefined()

@@ -98,10 +98,11 @@ const isReset = (e) => /** @type {any} */ (e)?.code === 'stream/reset'
 // ---- identify checks (both roles) ----------------------------------------------------------
 
 /**
- * Check what identify told us about `remote` (the parsed info from the node's own identify exchange)
- * plus a raw `/ipfs/id/1.0.0` request of ours, so the signed peer record bytes are checked too.
+ * Check what identify told us about `remote` (the parsed info from the node's own identify exchange).
+ * The dialer also makes a raw `/ipfs/id/1.0.0` request of its own and checks the signed peer record
+ * bytes independently (the listener cannot: go and rust dialers leave right after their identify).
  * @param {any} node @param {any} remote PeerId @param {any} info IdentifyInfo
- * @param {{ dialedAddr?: string }} opts
+ * @param {{ dialedAddr?: string, raw: boolean }} opts
  */
 async function checkIdentify(node, remote, info, opts) {
   const problems = []
@@ -119,6 +120,14 @@ async function checkIdentify(node, remote, info, opts) {
   else if (!obsRe.test(observed)) problems.push(`observedAddr ${observed} is not ${obsRe}`)
   log(`identify of ${remote}: agent=${JSON.stringify(info.agentVersion)} protocolVersion=${JSON.stringify(info.protocolVersion)} observed=${observed} listen=${JSON.stringify(listen)} record=${info.signedPeerRecordValid ? 'valid' : 'none/invalid'}`)
 
+  if (!opts.raw) {
+    if (info.signedPeerRecordValid) log(`signed peer record: sent and valid, addrs=${JSON.stringify(info.signedPeerRecord.addrs.map((/** @type {any} */ a) => a.toString()))}`)
+    else if (info.signedPeerRecordError !== undefined) problems.push(`signed peer record does not verify: ${info.signedPeerRecordError}`)
+    else log('signed peer record: NOT sent by the remote')
+    if (info.signedPeerRecordValid && info.signedPeerRecord.addrs.length === 0) problems.push('signed peer record has no addresses')
+    if (problems.length > 0) throw new Error(`identify: ${problems.join('; ')}`)
+    return
+  }
   // Raw request: see the exact bytes the remote sends.
   const s = await withTimeout(node.newStream(remote, ID), IDENTIFY_WAIT_MS, 'raw identify stream')
   s.closeWrite()
@@ -180,7 +189,7 @@ async function dialer() {
         if (!identified.has(key)) {
           await withTimeout(new Promise((r) => identifyWake.set(key, () => r(undefined))), IDENTIFY_WAIT_MS, 'identify of the listener')
         }
-        await checkIdentify(node, peer, identified.get(key), { dialedAddr: addr })
+        await checkIdentify(node, peer, identified.get(key), { dialedAddr: addr, raw: true })
         break
       }
       case 'streams':
@@ -308,7 +317,7 @@ async function listener() {
     case 'identify': {
       node.on('connection:open', () => armDeadline(IDENTIFY_WAIT_MS, () => 'identify of the dialer did not complete within 10 s'))
       node.on('peer:identify', ({ peer, info }) => {
-        checkIdentify(node, peer, info, {}).then(() => push(true), (e) => push(false, e.message))
+        checkIdentify(node, peer, info, { raw: false }).then(() => push(true), (e) => push(false, e.message))
       })
       break
     }

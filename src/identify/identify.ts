@@ -58,6 +58,8 @@ export interface IdentifyInfo {
   signedPeerRecord?: { seq: bigint; addrs: Multiaddr[] }
   /** True when a signed record was present, verified and names the remote peer. */
   signedPeerRecordValid: boolean
+  /** Set when a signed record was present but rejected: why (so "sent but invalid" differs from "not sent"). */
+  signedPeerRecordError?: string
 }
 
 export type IdentifyEvent =
@@ -424,10 +426,11 @@ export class IdentifyBehaviour implements Behaviour<IdentifyEvent> {
         if (record.peerId.equals(c.peer)) {
           info.signedPeerRecord = { seq: record.seq, addrs: [...record.addrs] }
           info.signedPeerRecordValid = true
-        }
+        } else info.signedPeerRecordError = `the record names ${record.peerId.toString()}`
       } catch (e) {
         if (!(e instanceof ProtocolError)) throw e
         // An invalid record is not fatal: listenAddrs stand in for it.
+        info.signedPeerRecordError = e.code
       }
     }
     return info
