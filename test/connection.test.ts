@@ -154,7 +154,7 @@ describe('connection upgrade', () => {
     expect(exchange(p, new Uint8Array(600_000).fill(9))).toEqual(Uint8Array.of(1, 2, 3))
     p.a.openStream(p.now, ['/unknown/1.0.0'], 9)
     p.drive()
-    const failed = p.eventsA.find((e) => e.type === 'stream-open-failed') as { requestId: number; error: ProtocolError }
+    const failed = p.eventsA.find((e) => e.type === 'stream-open-failed') as unknown as { requestId: number; error: ProtocolError }
     expect(failed.requestId).toBe(9)
     expect(failed.error).toBeInstanceOf(ProtocolError)
     expect(failed.error.code).toBe('connection/protocol-rejected')
@@ -189,7 +189,7 @@ describe('connection failures', () => {
   test('dialing /p2p/<id> and meeting someone else fails before any application byte', () => {
     const p = new Pair({ a: { expectedRemotePeer: keyC.publicKey.toPeerId() } })
     p.drive()
-    const closed = p.eventsA.find((e) => e.type === 'closed') as { error: ProtocolError }
+    const closed = p.eventsA.find((e) => e.type === 'closed') as unknown as { error: ProtocolError }
     expect(closed.error).toBeInstanceOf(ProtocolError)
     expect(closed.error.code).toBe('noise/peer-id-mismatch')
     expect(established(p.eventsA)).toBeUndefined()

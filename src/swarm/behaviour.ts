@@ -68,6 +68,12 @@ export type BehaviourInput =
   | { type: 'stream-reset'; stream: StreamRef }
   /** Both sides done; the ref is dead from now on. */
   | { type: 'stream-closed'; stream: StreamRef }
+  /**
+   * A behaviour learned facts about a peer (identify: its protocols and addresses). The swarm
+   * stores them and passes them to every behaviour, so kad can admit peers that serve the DHT
+   * without importing identify. `from` names the behaviour that learned them.
+   */
+  | { type: 'peer-info'; peer: PeerId; info: PeerInfoUpdate; from: string }
 
 export type BehaviourAction<Ev> =
   /** Dial a peer: by its known addresses (peer store) or the given ones. */

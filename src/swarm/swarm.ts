@@ -814,6 +814,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
         break
       case 'peer-info':
         this.peerStore.update(a.peer, a.info)
+        this.#toBehaviours(now, { type: 'peer-info', peer: a.peer, info: a.info, from: name })
         break
     }
   }
