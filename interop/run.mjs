@@ -143,9 +143,21 @@ function run(label, cmd, argv, o = {}) {
 
 /** @type {Record<string, string[]>} */
 const commands = {}
+/** Newest modification time of the files under `dir` (recursive). */
+function newest(/** @type {string} */ dir) {
+  let t = 0
+  for (const e of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile()) t = Math.max(t, fs.statSync(path.join(e.parentPath ?? e.path, e.name)).mtimeMs)
+  }
+  return t
+}
 if (needed.has('weft')) {
-  say('building weft: tsc -p tsconfig.build.json -> dist/')
-  run('weft build', process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'])
+  const built = path.join(root, 'dist/node.js')
+  const srcTime = Math.max(newest(path.join(root, 'src')), ...['tsconfig.json', 'tsconfig.build.json', 'package.json'].map((f) => fs.statSync(path.join(root, f)).mtimeMs))
+  if (!fs.existsSync(built) || fs.statSync(built).mtimeMs < srcTime) {
+    say('building weft: tsc -p tsconfig.build.json -> dist/ (dist is missing or older than src/)')
+    run('weft build', process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'])
+  } else say('weft: dist/ is up to date with src/')
   commands.weft = [process.execPath, path.join(here, 'weft/peer.mjs')]
 }
 for (const impl of ['go', 'rust']) {

@@ -95,8 +95,24 @@ func runDialer(ctx context.Context, cfg config, h host.Host, rdb *redis.Client) 
 		}
 		rtt = med
 	}
+	if cfg.scenario != "ping" {
+		waitListenerResult(ctx, rdb, 10*time.Second)
+	}
 	fmt.Printf("{\"handshakePlusOneRTTMillis\": %s, \"pingRTTMilllis\": %s}\n", jsonLine(ms(handshake)), jsonLine(ms(rtt)))
 	return nil
+}
+
+// waitListenerResult keeps the connection up until the listener has pushed its result (it may still
+// be identifying us), without consuming it (the orchestrator reads it). CONTRACT.md, "Dialer output".
+func waitListenerResult(ctx context.Context, rdb *redis.Client, d time.Duration) {
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if n, err := rdb.LLen(ctx, "listenerResult").Result(); err == nil && n > 0 {
+			return
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	log.Printf("listenerResult did not appear within %s; exiting anyway", d)
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
