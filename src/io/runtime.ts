@@ -194,8 +194,10 @@ export class Runtime<Ev> {
       (raw) => {
         this.#dialing.delete(id)
         if (this.#stopped) return raw.destroy()
-        this.#attach(id, raw)
+        // The swarm creates the connection core first: a transport may deliver buffered bytes
+        // synchronously from start() (the browser WebSocket does), and they must find the core.
         this.#swarm.handleConnected(this.now(), id, raw.localAddr)
+        this.#attach(id, raw)
         this.flush()
       },
       (error: Error) => {

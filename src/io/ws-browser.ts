@@ -17,16 +17,19 @@ class BrowserWsConnection implements RawConnection {
     this.#ws = ws
     this.remoteAddr = remoteAddr
     ws.binaryType = 'arraybuffer'
+    // Listen from the first moment: the remote may send (a multistream header) right after the
+    // upgrade, and some WebSocket implementations deliver it before start() is called.
+    ws.onmessage = (ev: MessageEvent) => {
+      const data = new Uint8Array(ev.data as ArrayBuffer)
+      // A WebSocket cannot stop reading; before start() and while paused we hold what arrives.
+      if (this.#paused || this.#h === undefined) this.#buffered.push(data)
+      else this.#h.onData(data)
+    }
   }
 
   start(h: RawHandlers): void {
     this.#h = h
-    this.#ws.onmessage = (ev: MessageEvent) => {
-      const data = new Uint8Array(ev.data as ArrayBuffer)
-      // The browser WebSocket cannot stop reading; while paused we hold what arrives.
-      if (this.#paused) this.#buffered.push(data)
-      else h.onData(data)
-    }
+    if (!this.#paused) this.resume()
     this.#ws.onclose = (ev: CloseEvent) => {
       h.onEnd()
       h.onClose(ev.wasClean ? undefined : new TransportError('transport/failed', `websocket closed with ${ev.code}`))

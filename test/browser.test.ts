@@ -1,0 +1,45 @@
+/**
+ * The browser entry point (`weft/browser`: native WebSocket dial, noble crypto) against a Node weft
+ * node. Node 20 has no global WebSocket, so the `ws` package's client, which follows the browser
+ * API (onopen/onmessage/onclose, binaryType 'arraybuffer', bufferedAmount), stands in for it.
+ */
+import { WebSocket as WsClient } from 'ws'
+import { afterAll, beforeAll, expect, test } from 'vitest'
+import { createNode as createBrowserNode } from '../src/browser.js'
+import { createNode, readAll, type WeftNode } from '../src/node.js'
+
+let server: WeftNode
+const g = globalThis as { WebSocket?: unknown }
+const had = g.WebSocket
+
+beforeAll(async () => {
+  if (g.WebSocket === undefined) g.WebSocket = WsClient
+  server = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0/ws'] })
+  server.handle('/echo/1.0.0', async (s) => { await s.sink([await readAll(s.source)]) })
+})
+afterAll(async () => {
+  await server.stop()
+  g.WebSocket = had
+})
+
+test('a browser node dials over WebSocket, pings, identifies and echoes', async () => {
+  const browser = await createBrowserNode()
+  try {
+    expect(browser.getMultiaddrs()).toEqual([])
+    const addr = server.getMultiaddrs()[0]!
+    const identified = new Promise<string>((resolve) => browser.on('peer:identify', ({ info }) => resolve(info.agentVersion ?? '')))
+    const rtt = await browser.ping(addr)
+    expect(rtt).toBeGreaterThanOrEqual(0)
+    expect(await identified).toMatch(/^weft\//)
+    const s = await browser.newStream(addr, '/echo/1.0.0')
+    const payload = Uint8Array.from({ length: 200_000 }, (_, i) => i % 251)
+    const [, back] = await Promise.all([s.sink([payload]), readAll(s.source)])
+    expect(back).toEqual(payload)
+  } finally {
+    await browser.stop()
+  }
+})
+
+test('a browser node cannot listen, and says so', async () => {
+  await expect(createBrowserNode({ listen: ['/ip4/127.0.0.1/tcp/0/ws'] })).rejects.toMatchObject({ code: 'transport/unsupported' })
+})
