@@ -1,0 +1,98 @@
+// throughput and streams: the /perf/1.0.0 exchange between two processes on loopback.
+// throughput: one stream through each implementation's perf CLI (server process + client process),
+//   weft<->weft, go<->go, rust<->rust, weft->go, weft->rust (client->server), TCP and WebSocket, and a
+//   raw node:net socket (no libp2p at all) as the ceiling.
+// streams: 16 concurrent streams over one connection. weft's perf CLI has no multi-stream flag, so the
+//   client is bench/drivers/weft-streams.mjs (weft API); it also drives the go and rust servers. The
+//   go and rust perf CLIs have no such flag either: go<->go and rust<->rust are not measured.
+// Figure: (upload + download bytes) / the client's final timeSeconds, which includes the dial (the
+// perf protocol runs the upload, then the download, on one stream). 1 MB = 10^6 bytes.
+import path from 'node:path'
+import { BENCH, GIB, MIB, PERF_SERVER_ID, portPair, perfCli, row, missing, runNodeJson, runPerfClient, startPerfServer } from './lib.mjs'
+
+export const title = 'throughput: one stream, upload then download, two processes (MB/s)'
+export const streamsTitle = 'streams: 16 concurrent streams on one connection, two processes (MB/s)'
+
+async function servers(impls) {
+  const s = {}
+  for (const impl of impls) {
+    const port = portPair()
+    s[impl] = perfCli(impl) === null ? null : { ...(await startPerfServer(impl, port)), port }
+  }
+  return s
+}
+
+const PAIRS = [['weft', 'weft'], ['go', 'go'], ['rust', 'rust'], ['weft', 'go'], ['weft', 'rust']]
+const label = (c, s) => (c === s ? c : `${c}->${s}`)
+
+export async function run({ quick, runs, log }) {
+  const bytes = quick ? 16 * MIB : GIB
+  const n = quick ? 1 : runs
+  const srv = await servers(['weft', 'go', 'rust', 'raw'])
+  const acc = new Map()
+  const add = (impl, transport, v) => { const k = `${impl}|${transport}`; if (!acc.has(k)) acc.set(k, []); acc.get(k).push(v) }
+  try {
+    for (let i = 0; i < n; i++) {
+      for (const transport of ['tcp', 'ws']) {
+        for (const [c, s] of PAIRS) { // alternating implementations within each round
+          if (srv[s] === null || perfCli(c) === null) continue
+          const r = await runPerfClient(c, srv[s].port, transport, bytes, bytes)
+          const mbps = (r.uploadBytes + r.downloadBytes) / 1e6 / r.timeSeconds
+          log(`  round ${i + 1} ${transport} ${label(c, s)}: ${mbps.toFixed(0)} MB/s`)
+          add(label(c, s), transport, mbps)
+        }
+        if (transport === 'tcp') {
+          const r = await runPerfClient('raw', srv.raw.port, 'tcp', bytes, bytes)
+          add('raw node:net', 'tcp', (r.uploadBytes + r.downloadBytes) / 1e6 / r.timeSeconds)
+        }
+      }
+    }
+  } finally {
+    for (const s of Object.values(srv)) s?.stop()
+  }
+  const rows = []
+  for (const transport of ['tcp', 'ws']) {
+    for (const [c, s] of PAIRS) {
+      const v = acc.get(`${label(c, s)}|${transport}`)
+      rows.push(v ? row('throughput', label(c, s), transport, `1 stream, ${bytes / MIB} MiB up + down`, 'MB/s', v) : missing('throughput', label(c, s), transport, '1 stream', 'MB/s', 'peer binary unavailable'))
+    }
+  }
+  rows.push(row('throughput', 'raw node:net', 'tcp', `1 stream, ${bytes / MIB} MiB up + down`, 'MB/s', acc.get('raw node:net|tcp')))
+  return rows
+}
+
+export async function runStreams({ quick, runs, log }) {
+  const bytes = quick ? 16 * MIB : GIB
+  const n = quick ? 1 : runs
+  const streams = 16
+  const srv = await servers(['weft', 'go', 'rust'])
+  const acc = new Map()
+  try {
+    for (let i = 0; i < n; i++) {
+      for (const transport of ['tcp', 'ws']) {
+        for (const s of ['weft', 'go', 'rust']) {
+          if (srv[s] === null) continue
+          const addr = transport === 'tcp' ? `/ip4/127.0.0.1/tcp/${srv[s].port}/p2p/${PERF_SERVER_ID}` : `/ip4/127.0.0.1/tcp/${srv[s].port + 1}/ws/p2p/${PERF_SERVER_ID}`
+          const r = await runNodeJson(path.join(BENCH, 'drivers/weft-streams.mjs'), [addr, String(streams), String(bytes), String(bytes)])
+          const mbps = (r.uploadBytes + r.downloadBytes) / 1e6 / r.timeSeconds
+          log(`  round ${i + 1} ${transport} weft->${s} x${streams}: ${mbps.toFixed(0)} MB/s (${r.connections} connection)`)
+          const k = `${label('weft', s)}|${transport}`
+          if (!acc.has(k)) acc.set(k, [])
+          acc.get(k).push(mbps)
+        }
+      }
+    }
+  } finally {
+    for (const s of Object.values(srv)) s?.stop()
+  }
+  const rows = []
+  for (const transport of ['tcp', 'ws']) {
+    const metric = `${streams} streams, ${bytes / MIB} MiB up + down in total`
+    rows.push(row('streams', 'weft', transport, metric, 'MB/s', acc.get(`weft|${transport}`) ?? []))
+    rows.push(missing('streams', 'go', transport, metric, 'MB/s', 'go perf CLI has no multi-stream flag'))
+    rows.push(missing('streams', 'rust', transport, metric, 'MB/s', 'rust perf CLI has no multi-stream flag'))
+    rows.push(row('streams', 'weft->go', transport, metric, 'MB/s', acc.get(`weft->go|${transport}`) ?? []))
+    rows.push(row('streams', 'weft->rust', transport, metric, 'MB/s', acc.get(`weft->rust|${transport}`) ?? []))
+  }
+  return rows
+}

@@ -1,0 +1,38 @@
+/**
+ * Bundle-size budgets (issue 5): builds the browser bundles of bench/bundles.ts with esbuild and
+ * fails when one's gzip -9 size exceeds its budget in bench/size-budget.json, or when a single-module
+ * bundle (weft/multiaddr, weft/peer-id) pulls in noise or yamux code. Deterministic: no timing.
+ * Bundles whose modules do not exist yet (gossipsub, Kademlia) are skipped.
+ */
+import { existsSync, readFileSync } from 'node:fs'
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { BUNDLES, REPO, buildBundle, type BundleResult } from '../bench/bundles.js'
+
+interface Budget { gzip: number; goal: number | null }
+const budgets = JSON.parse(readFileSync(path.join(REPO, 'bench/size-budget.json'), 'utf8')) as Record<string, Budget>
+const buildable = (name: string): boolean => BUNDLES.find((b) => b.name === name)!.requires.every((p) => existsSync(path.join(REPO, p)))
+
+describe('browser bundle size budgets', () => {
+  it('every bundle has a budget, and every budget a bundle', () => {
+    const names = BUNDLES.map((b) => b.name).sort()
+    expect(Object.keys(budgets).filter((k) => !k.startsWith('_')).sort()).toEqual(names)
+    for (const n of names) expect(budgets[n]!.gzip).toBeGreaterThan(0)
+  })
+
+  for (const spec of BUNDLES) {
+    it.skipIf(!buildable(spec.name))(`${spec.name}: gzip size within budget${spec.forbid.length ? ', no noise or yamux code' : ''}`, async () => {
+      const r: BundleResult = await buildBundle(spec)
+      if (!r.built) throw new Error(`${spec.name} did not build: ${r.missing.join(', ')}`)
+      expect(r.inputs.length).toBeGreaterThan(0)
+      expect(r.forbiddenInputs).toEqual([])
+      expect(r.gzip, `${spec.name} is ${r.gzip} bytes gzip, budget ${budgets[spec.name]!.gzip}`).toBeLessThanOrEqual(budgets[spec.name]!.gzip)
+    })
+  }
+
+  it('the forbidden-input check sees noise and yamux when they are there', async () => {
+    const r = await buildBundle({ name: 'probe', description: '', entry: "export * from './src/noise/index.ts'\n", requires: ['src/noise/index.ts'], forbid: ['src/noise/', 'src/yamux/'] })
+    if (!r.built) throw new Error('probe did not build')
+    expect(r.forbiddenInputs.length).toBeGreaterThan(0)
+  })
+})
