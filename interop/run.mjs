@@ -31,6 +31,30 @@ const TAIL_LINES = 40
 // ---- arguments -------------------------------------------------------------------------------
 
 const args = process.argv.slice(2)
+if (args[0] === '--markdown') {
+  // Print interop/results/latest.json as the Markdown table README.md shows.
+  const j = JSON.parse(fs.readFileSync(path.join(here, 'results', 'latest.json'), 'utf8'))
+  const f = (/** @type {number | null} */ n) => (n === null ? '-' : n.toFixed(1))
+  console.log(`Run ${j.date} (node ${j.node}): ${j.results.filter((/** @type {any} */ r) => r.ok).length}/${j.results.length} passed.\n`)
+  console.log('Each cell: result, handshake+1RTT ms / ping RTT ms (ping-load: median RTT during the 64 MiB transfer).\n')
+  console.log(`| dialer -> listener | transport | ${SCENARIOS.join(' | ')} |`)
+  console.log(`|---|---|${SCENARIOS.map(() => '---').join('|')}|`)
+  /** @type {Map<string, any[]>} */
+  const rows = new Map()
+  for (const r of j.results) {
+    const k = `${r.dialer} -> ${r.listener} | ${r.transport}`
+    if (!rows.has(k)) rows.set(k, [])
+    rows.get(k)?.push(r)
+  }
+  for (const [k, rs] of rows) {
+    const cell = (/** @type {string} */ sc) => {
+      const r = rs.find((x) => x.scenario === sc)
+      return r === undefined ? '' : r.ok ? `pass ${f(r.handshakePlusOneRTTMillis)} / ${f(r.pingRTTMillis)}` : '**FAIL**'
+    }
+    console.log(`| ${k} | ${SCENARIOS.map(cell).join(' | ')} |`)
+  }
+  process.exit(0)
+}
 /** @type {{ suite: boolean, only?: string, dialer?: string, listener?: string, transport?: string, scenario?: string, timeout: number }} */
 const opt = { suite: false, timeout: 60 }
 for (let i = 0; i < args.length; i++) {
@@ -156,7 +180,20 @@ if (needed.has('weft')) {
   const srcTime = Math.max(newest(path.join(root, 'src')), ...['tsconfig.json', 'tsconfig.build.json', 'package.json'].map((f) => fs.statSync(path.join(root, f)).mtimeMs))
   if (!fs.existsSync(built) || fs.statSync(built).mtimeMs < srcTime) {
     say('building weft: tsc -p tsconfig.build.json -> dist/ (dist is missing or older than src/)')
-    run('weft build', process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'])
+    const t = Date.now()
+    const r = spawnSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, encoding: 'utf8' })
+    const emitted = fs.existsSync(built) && fs.statSync(built).mtimeMs >= t - 1000
+    if (r.status !== 0) {
+      process.stdout.write(r.stdout ?? '')
+      process.stderr.write(r.stderr ?? '')
+      // Type errors are `npm run typecheck`'s business; tsc still emits JavaScript, which is what we run.
+      if (!emitted) {
+        console.error('[interop] weft build failed and emitted nothing')
+        process.exit(1)
+      }
+      say('WARNING: tsc reported errors (above) but emitted dist/; running with it')
+    }
+    say(`weft build: done in ${((Date.now() - t) / 1000).toFixed(1)} s`)
   } else say('weft: dist/ is up to date with src/')
   commands.weft = [process.execPath, path.join(here, 'weft/peer.mjs')]
 }
