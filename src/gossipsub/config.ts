@@ -1,0 +1,242 @@
+/**
+ * Gossipsub options and their defaults (gossipsub-v1.0.md "Parameters", gossipsub-v1.1.md "Overview
+ * of New Parameters", gossipsub-v1.2.md "Parameters"), plus weft's resource limits, each naming the
+ * attack it stops.
+ */
+import type { RandomBytes } from '../core/byte-machine.js'
+import type { CryptoProvider } from '../core/crypto/provider.js'
+import type { PeerId, PrivateKey } from '../peer-id/index.js'
+import { msgIdContentSha256, msgIdFromSeqno, type MsgIdFn, type SignaturePolicy } from './message.js'
+import { DEFAULT_PEER_SCORE_PARAMS, DEFAULT_SCORE_THRESHOLDS, validateScoreParams, type PeerScoreParams, type PeerScoreThresholds } from './score.js'
+
+export const GOSSIPSUB_V12 = '/meshsub/1.2.0'
+export const GOSSIPSUB_V11 = '/meshsub/1.1.0'
+export const GOSSIPSUB_V10 = '/meshsub/1.0.0'
+export const FLOODSUB = '/floodsub/1.0.0'
+export const PUBSUB_PROTOCOLS: readonly string[] = [GOSSIPSUB_V12, GOSSIPSUB_V11, GOSSIPSUB_V10, FLOODSUB]
+
+export interface GossipsubOptions {
+  /** Randomness (peer selection, message-id sampling). */
+  random: RandomBytes
+  crypto: CryptoProvider
+  /** Our key: required for StrictSign. */
+  privateKey?: PrivateKey
+  /** Default 'StrictSign'. */
+  signaturePolicy?: SignaturePolicy
+  /** 'from-seqno' (default; go's DefaultMsgIdFn), 'content-sha256', or a function. */
+  msgId?: 'from-seqno' | 'content-sha256' | MsgIdFn
+  /** First seqno we publish with (go starts at the clock in ns). Default 1. */
+  seqnoBase?: bigint
+  /** Protocols offered, in preference order. Default all four. */
+  protocols?: readonly string[]
+
+  // gossipsub v1.0 overlay parameters
+  D?: number
+  Dlo?: number
+  Dhi?: number
+  Dlazy?: number
+  heartbeatInterval?: number
+  /** Delay before the first heartbeat. Default 100 ms. */
+  heartbeatInitialDelay?: number
+  fanoutTTL?: number
+  mcacheLength?: number
+  mcacheGossip?: number
+  seenTTL?: number
+
+  // gossipsub v1.1
+  Dscore?: number
+  Dout?: number
+  gossipFactor?: number
+  pruneBackoff?: number
+  unsubscribeBackoff?: number
+  /** A GRAFT this soon after our PRUNE earns an extra P₇ penalty (go: 10 s). */
+  graftFloodThreshold?: number
+  /** PX peers sent in a PRUNE (go: 16). */
+  prunePeers?: number
+  /** Send PX when pruning for oversubscription. Default true. */
+  doPX?: boolean
+  floodPublish?: boolean
+  opportunisticGraftTicks?: number
+  opportunisticGraftPeers?: number
+  /** Explicit peers: always forwarded to, never in the mesh, reconnected every `directConnectTicks`. */
+  directPeers?: readonly PeerId[]
+  directConnectTicks?: number
+  iwantFollowupTime?: number
+  gossipRetransmission?: number
+  scoring?: boolean
+  scoreParams?: Partial<PeerScoreParams>
+  scoreThresholds?: Partial<PeerScoreThresholds>
+
+  // gossipsub v1.2
+  /** Messages of at least this many bytes trigger IDONTWANT to mesh peers (go: 1 KiB). */
+  idontwantMessageSizeThreshold?: number
+  /** IDONTWANT message ids accepted per peer per heartbeat (`max_idontwant_messages`). */
+  maxIDontWantMessages?: number
+
+  // limits
+  /** Largest RPC frame read or written (go: 1 MiB). Stops: a peer making us buffer and parse huge frames. */
+  maxRpcSize?: number
+  /** Largest Message (encoded) accepted or published. Default = maxRpcSize. */
+  maxMessageSize?: number
+  /** IHAVE message ids accepted per peer per heartbeat (go MaxIHaveLength 5000). Stops: IHAVE floods eliciting IWANT work. */
+  maxIHaveLength?: number
+  /** IHAVE messages accepted per peer per heartbeat (go MaxIHaveMessages 10). */
+  maxIHaveMessages?: number
+  /** Messages served from IWANT per peer per heartbeat. Stops: IWANT spam draining our bandwidth. */
+  maxIWantServedPerHeartbeat?: number
+  /** Bytes queued towards one peer (written, not yet taken by the muxer). A slow peer over this is dropped from the mesh. */
+  maxOutboundBytes?: number
+  /** Topics one peer may be subscribed to in our view. Stops: a peer subscribing to millions of topics. */
+  maxTopicsPerPeer?: number
+  /** Messages awaiting an async validator. Over it, new messages are ignored. Stops: unbounded validation backlog. */
+  maxPendingValidations?: number
+  /** Async validation timeout; a late answer counts as 'ignore'. Default 5 s. */
+  validationTimeout?: number
+  /** Seen-cache entries. Stops: distinct-id floods growing it between expiries. */
+  maxSeenEntries?: number
+  /** Disconnected peers whose scores are retained. */
+  maxRetainedPeers?: number
+  /** Publishing with no recipient resolves instead of throwing. Default false. */
+  allowPublishToZeroPeers?: boolean
+}
+
+export interface GossipsubConfig {
+  random: RandomBytes
+  crypto: CryptoProvider
+  privateKey: PrivateKey | undefined
+  signaturePolicy: SignaturePolicy
+  msgIdFn: MsgIdFn
+  seqnoBase: bigint
+  protocols: readonly string[]
+  D: number
+  Dlo: number
+  Dhi: number
+  Dlazy: number
+  Dscore: number
+  Dout: number
+  heartbeatInterval: number
+  heartbeatInitialDelay: number
+  fanoutTTL: number
+  mcacheLength: number
+  mcacheGossip: number
+  seenTTL: number
+  gossipFactor: number
+  pruneBackoff: number
+  unsubscribeBackoff: number
+  graftFloodThreshold: number
+  prunePeers: number
+  doPX: boolean
+  floodPublish: boolean
+  opportunisticGraftTicks: number
+  opportunisticGraftPeers: number
+  directPeers: readonly PeerId[]
+  directConnectTicks: number
+  iwantFollowupTime: number
+  gossipRetransmission: number
+  scoring: boolean
+  scoreParams: PeerScoreParams
+  scoreThresholds: PeerScoreThresholds
+  idontwantMessageSizeThreshold: number
+  maxIDontWantMessages: number
+  maxRpcSize: number
+  maxMessageSize: number
+  maxIHaveLength: number
+  maxIHaveMessages: number
+  maxIWantServedPerHeartbeat: number
+  maxOutboundBytes: number
+  maxTopicsPerPeer: number
+  maxPendingValidations: number
+  validationTimeout: number
+  maxSeenEntries: number
+  maxRetainedPeers: number
+  allowPublishToZeroPeers: boolean
+}
+
+const int = (v: number, name: string, min = 0): number => {
+  if (!Number.isSafeInteger(v) || v < min) throw new RangeError(`${name} must be an integer >= ${min}`)
+  return v
+}
+
+/** Fill defaults and check the spec's constraints. TypeError/RangeError on an invalid combination. */
+export function resolveConfig(o: GossipsubOptions): GossipsubConfig {
+  if (typeof o.random !== 'function') throw new TypeError('random must be a function')
+  if (o.crypto === undefined) throw new TypeError('crypto is required')
+  const signaturePolicy = o.signaturePolicy ?? 'StrictSign'
+  if (signaturePolicy !== 'StrictSign' && signaturePolicy !== 'StrictNoSign') throw new TypeError(`unknown signature policy ${String(signaturePolicy)}`)
+  if (signaturePolicy === 'StrictSign' && o.privateKey === undefined) throw new TypeError('StrictSign needs privateKey')
+  const msgId = o.msgId ?? 'from-seqno'
+  if (signaturePolicy === 'StrictNoSign' && msgId === 'from-seqno') {
+    throw new TypeError('StrictNoSign with the from+seqno message id is invalid: unsigned messages carry neither field (use content-sha256)')
+  }
+  const msgIdFn = msgId === 'from-seqno' ? msgIdFromSeqno : msgId === 'content-sha256' ? msgIdContentSha256(o.crypto) : msgId
+  if (typeof msgIdFn !== 'function') throw new TypeError('msgId must be a function or a known name')
+  const D = int(o.D ?? 6, 'D', 1)
+  const Dlo = int(o.Dlo ?? 5, 'Dlo', 1)
+  const Dhi = int(o.Dhi ?? 12, 'Dhi', 1)
+  if (!(Dlo <= D && D <= Dhi)) throw new RangeError('need Dlo <= D <= Dhi')
+  const Dout = int(o.Dout ?? Math.min(2, Math.floor(D / 2)), 'Dout')
+  if (!(Dout < Dlo && Dout <= D / 2)) throw new RangeError('Dout must be < Dlo and <= D/2')
+  const Dscore = int(o.Dscore ?? Math.min(4, D), 'Dscore')
+  if (Dscore > D) throw new RangeError('Dscore must be <= D')
+  const mcacheLength = int(o.mcacheLength ?? 5, 'mcacheLength', 1)
+  const mcacheGossip = int(o.mcacheGossip ?? 3, 'mcacheGossip', 1)
+  if (mcacheGossip > mcacheLength) throw new RangeError('mcacheGossip must be <= mcacheLength')
+  const gossipFactor = o.gossipFactor ?? 0.25
+  if (!(gossipFactor >= 0 && gossipFactor <= 1)) throw new RangeError('gossipFactor must be in [0, 1]')
+  const protocols = o.protocols ?? PUBSUB_PROTOCOLS
+  for (const p of protocols) if (!PUBSUB_PROTOCOLS.includes(p)) throw new RangeError(`unknown pubsub protocol ${p}`)
+  if (protocols.length === 0) throw new RangeError('protocols must not be empty')
+  const scoreParams: PeerScoreParams = { ...DEFAULT_PEER_SCORE_PARAMS, ...o.scoreParams }
+  const scoreThresholds: PeerScoreThresholds = { ...DEFAULT_SCORE_THRESHOLDS, ...o.scoreThresholds }
+  validateScoreParams(scoreParams, scoreThresholds)
+  const maxRpcSize = int(o.maxRpcSize ?? 1024 * 1024, 'maxRpcSize', 64)
+  const maxOutboundBytes = int(o.maxOutboundBytes ?? 2 * 1024 * 1024, 'maxOutboundBytes', 1)
+  if (maxOutboundBytes < maxRpcSize + 16) throw new RangeError('maxOutboundBytes must hold at least one RPC')
+  return {
+    random: o.random,
+    crypto: o.crypto,
+    privateKey: o.privateKey,
+    signaturePolicy,
+    msgIdFn,
+    seqnoBase: o.seqnoBase ?? 1n,
+    protocols,
+    D, Dlo, Dhi, Dout, Dscore,
+    Dlazy: int(o.Dlazy ?? 6, 'Dlazy'),
+    heartbeatInterval: int(o.heartbeatInterval ?? 1000, 'heartbeatInterval', 1),
+    heartbeatInitialDelay: int(o.heartbeatInitialDelay ?? 100, 'heartbeatInitialDelay'),
+    fanoutTTL: int(o.fanoutTTL ?? 60_000, 'fanoutTTL'),
+    mcacheLength,
+    mcacheGossip,
+    seenTTL: int(o.seenTTL ?? 120_000, 'seenTTL', 1),
+    gossipFactor,
+    pruneBackoff: int(o.pruneBackoff ?? 60_000, 'pruneBackoff'),
+    unsubscribeBackoff: int(o.unsubscribeBackoff ?? 10_000, 'unsubscribeBackoff'),
+    graftFloodThreshold: int(o.graftFloodThreshold ?? 10_000, 'graftFloodThreshold'),
+    prunePeers: int(o.prunePeers ?? 16, 'prunePeers'),
+    doPX: o.doPX ?? true,
+    floodPublish: o.floodPublish ?? true,
+    opportunisticGraftTicks: int(o.opportunisticGraftTicks ?? 60, 'opportunisticGraftTicks', 1),
+    opportunisticGraftPeers: int(o.opportunisticGraftPeers ?? 2, 'opportunisticGraftPeers'),
+    directPeers: o.directPeers ?? [],
+    directConnectTicks: int(o.directConnectTicks ?? 300, 'directConnectTicks', 1),
+    iwantFollowupTime: int(o.iwantFollowupTime ?? 3000, 'iwantFollowupTime'),
+    gossipRetransmission: int(o.gossipRetransmission ?? 3, 'gossipRetransmission'),
+    scoring: o.scoring ?? true,
+    scoreParams,
+    scoreThresholds,
+    idontwantMessageSizeThreshold: int(o.idontwantMessageSizeThreshold ?? 1024, 'idontwantMessageSizeThreshold'),
+    maxIDontWantMessages: int(o.maxIDontWantMessages ?? 1000, 'maxIDontWantMessages'),
+    maxRpcSize,
+    maxMessageSize: int(o.maxMessageSize ?? maxRpcSize, 'maxMessageSize', 1),
+    maxIHaveLength: int(o.maxIHaveLength ?? 5000, 'maxIHaveLength'),
+    maxIHaveMessages: int(o.maxIHaveMessages ?? 10, 'maxIHaveMessages'),
+    maxIWantServedPerHeartbeat: int(o.maxIWantServedPerHeartbeat ?? 5000, 'maxIWantServedPerHeartbeat'),
+    maxOutboundBytes,
+    maxTopicsPerPeer: int(o.maxTopicsPerPeer ?? 1024, 'maxTopicsPerPeer', 1),
+    maxPendingValidations: int(o.maxPendingValidations ?? 4096, 'maxPendingValidations', 1),
+    validationTimeout: int(o.validationTimeout ?? 5000, 'validationTimeout', 1),
+    maxSeenEntries: int(o.maxSeenEntries ?? 1_000_000, 'maxSeenEntries', 1),
+    maxRetainedPeers: int(o.maxRetainedPeers ?? 10_000, 'maxRetainedPeers'),
+    allowPublishToZeroPeers: o.allowPublishToZeroPeers ?? false,
+  }
+}
