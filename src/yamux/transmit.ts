@@ -7,10 +7,10 @@
  *   ordered relative to a Data frame of the same stream.
  * - `ordered`: frames whose order matters (SYN, Data, FIN, RST from a local command, our Go Away).
  *
- * `take(max)` returns whole frames concatenated up to `max` bytes (one copy), or a frame on its own
- * without any copy when it is the only one that fits (a full-size Data frame is handed over as-is).
- * A frame is split only when it alone is larger than `max`; the rest of a split frame always goes
- * out next, so frames never interleave on the wire.
+ * `take(max)` fills up to `max` bytes with the queued frames in order, splitting the last one when
+ * it does not fit; the rest of a split frame always goes out next, so frames never interleave on
+ * the wire. Frames that lie back to back in memory come out as one view (no copy); otherwise the
+ * pieces are concatenated (one copy).
  *
  * Data frames are carved out of 1 MiB slabs (`allocate`): one allocation serves many frames, and
  * frames written one after another are adjacent, so coalescing them needs no copy either. Returned
@@ -100,43 +100,35 @@ export class TransmitQueue {
     return undefined
   }
 
+  /**
+   * Up to `max` bytes: whole frames, and a first part of the next frame when it does not fit (its
+   * rest goes out first on the next call). Every call but the last of a burst returns exactly `max`
+   * bytes, so each transport message (a Noise frame) is full even when frame sizes do not line up
+   * with it (64 KiB writes make 65507 + 29 byte payloads: without filling, every other Noise frame
+   * would carry only the 41-byte remainder and cost a whole AEAD setup).
+   */
   take(max: number): Uint8Array | undefined {
-    if (this.#partial !== undefined) {
-      const p = this.#partial
-      if (p.length <= max) {
-        this.#partial = undefined
-        return this.#coalesce(p, max)
-      }
-      this.#partial = p.subarray(max)
-      return p.slice(0, max)
+    let first = this.#partial
+    let q: FrameFifo | undefined
+    if (first === undefined) {
+      q = this.#next()
+      if (q === undefined) return undefined
+      first = q.peek()!
     }
-    const q = this.#next()
-    if (q === undefined) return undefined
-    const first = q.peek()!
-    if (first.length > max) {
-      q.shift()
-      this.#partial = first.subarray(max)
-      return first.slice(0, max)
-    }
-    q.shift()
-    return this.#coalesce(first, max)
-  }
-
-  /** `first` is already dequeued and fits; append whole frames after it while they fit. */
-  #coalesce(first: Uint8Array, max: number): Uint8Array {
+    if (first.length >= max) return this.#consume(first, q, max)
+    this.#consume(first, q, first.length)
     let total = first.length
-    // Count what fits without dequeuing: control frames first, then ordered ones.
-    let q = this.#next()
-    if (q === undefined || total + q.peek()!.length > max) return first
+    q = this.#next()
+    if (q === undefined) return first
     const parts: Uint8Array[] = [first]
-    let adjacent = true // every part directly follows the previous one in the same slab
-    while (q !== undefined) {
+    let adjacent = true // every part directly follows the previous one in the same buffer
+    while (q !== undefined && total < max) {
       const f = q.peek()!
-      if (total + f.length > max) break
+      const part = this.#consume(f, q, max - total)
       const prev = parts[parts.length - 1]!
-      adjacent &&= f.buffer === prev.buffer && f.byteOffset === prev.byteOffset + prev.length
-      parts.push(q.shift())
-      total += f.length
+      adjacent &&= part.buffer === prev.buffer && part.byteOffset === prev.byteOffset + prev.length
+      parts.push(part)
+      total += part.length
       q = this.#next()
     }
     if (adjacent) return new Uint8Array(first.buffer, first.byteOffset, total)
@@ -147,5 +139,19 @@ export class TransmitQueue {
       off += p.length
     }
     return out
+  }
+
+  /**
+   * Take up to `n` bytes of `frame` (the pending partial frame when `q` is undefined, else the head
+   * of `q`): a view, since frame memory is never written again; an unsent rest becomes the partial.
+   */
+  #consume(frame: Uint8Array, q: FrameFifo | undefined, n: number): Uint8Array {
+    if (q !== undefined) q.shift()
+    if (frame.length <= n) {
+      if (q === undefined) this.#partial = undefined
+      return frame
+    }
+    this.#partial = frame.subarray(n)
+    return frame.subarray(0, n)
   }
 }
