@@ -1,0 +1,27 @@
+/**
+ * weft kad: the libp2p Kademlia DHT (libp2p/specs kad-dht/README.md). Notes in spec/kad.md.
+ */
+export { KadBehaviour, KAD_PROTOCOL } from './kad.js'
+export type { KadEvent, KadOptions, KadPeerInfo, KadProgress, KadQueryStats, KadResult } from './types.js'
+export { ClosestPeersQuery } from './query.js'
+export type { QueryOptions, QueryPeer, QueryPeerState } from './query.js'
+export { RoutingTable } from './routing-table.js'
+export type { RoutingTableOptions, TableEntry, UpdateResult } from './routing-table.js'
+export { RecordStore, DEFAULT_STORE_LIMITS } from './store.js'
+export type { StoreLimits, StoredRecord, ProviderEntry, StoreRejection } from './store.js'
+export { Validators, DEFAULT_VALIDATORS, pkValidator } from './validators.js'
+export type { RecordValidator, ValidationContext } from './validators.js'
+export { invalidRecord, splitNamespace } from './namespace.js'
+export { ipnsValidator, createIpnsRecord, decodeIpnsEntry, encodeIpnsEntry, ipnsKey, parseRfc3339, IPNS_MAX_RECORD_SIZE } from './ipns.js'
+export type { IpnsEntry, IpnsData } from './ipns.js'
+export { kadKey, xorDistance, compareDistance, commonPrefixLength, randomPeerKeyInBucket, peerKey, KAD_KEY_BYTES } from './key.js'
+export {
+  MessageType,
+  MESSAGE_TYPE_NAMES,
+  ConnectionType,
+  DEFAULT_DECODE_LIMITS,
+  decodeKadMessage,
+  encodeKadMessage,
+  encodeKadRecord,
+} from './message.js'
+export type { KadMessage, KadPeer, KadRecord, KadErrorCode, DecodeLimits, DecodeStats } from './message.js'

@@ -1,0 +1,178 @@
+/**
+ * The Kademlia routing table: k-buckets over the 256-bit key space (libp2p/specs kad-dht/README.md,
+ * "Kademlia routing table"; Kademlia paper §2.2).
+ *
+ * Bucket `i` holds peers whose kad key shares exactly `i` leading bits with ours (cpl = i), at most
+ * `k` of them, ordered least recently seen first. Updating on contact (`update`):
+ * - a peer already in its bucket moves to the tail (most recently seen);
+ * - a bucket with room takes the peer at the tail;
+ * - a full bucket does not evict blindly. If its least recently seen peer was seen within
+ *   `staleAfter` ms, the newcomer is dropped (the paper: live old peers are preferred). Otherwise the
+ *   newcomer waits as the bucket's `replacement` and the caller is told to check the oldest peer
+ *   (`check`); `checked(peer, alive)` then keeps the oldest (alive: moved to the tail) or evicts it
+ *   for the replacement. One check per bucket at a time.
+ *
+ * Only peers that act as DHT servers are ever offered to `update` (the behaviour's job: identify
+ * listed the kad protocol, or the peer answered a kad request).
+ */
+import type { Millis } from '../core/byte-machine.js'
+import type { PeerId } from '../peer-id/index.js'
+import { commonPrefixLength, compareDistance, peerKey } from './key.js'
+
+export interface TableEntry {
+  readonly peer: PeerId
+  /** sha256 of the peer id's multihash. */
+  readonly key: Uint8Array
+  lastSeen: Millis
+}
+
+interface Bucket {
+  /** Least recently seen first. */
+  entries: TableEntry[]
+  /** A newcomer waiting for the outcome of a check of entries[0]. */
+  replacement: TableEntry | undefined
+  /** The peer being checked (by id string). */
+  checking: string | undefined
+}
+
+export type UpdateResult =
+  | { kind: 'self' }
+  | { kind: 'updated' }
+  | { kind: 'added' }
+  /** The bucket is full and its oldest peer is fresh: the newcomer was dropped. */
+  | { kind: 'dropped' }
+  /** The bucket is full: ping `oldest`, then call `checked(oldest, alive)`. */
+  | { kind: 'check'; oldest: PeerId }
+  /** The bucket is full and a check is already running: the newcomer is the replacement now. */
+  | { kind: 'pending' }
+
+export interface RoutingTableOptions {
+  /** Bucket size; the spec's replication parameter. Default 20. */
+  k?: number
+  /** A full bucket's oldest peer is checked only if not seen for this long (ms). Default 60 000. */
+  staleAfter?: number
+}
+
+export class RoutingTable {
+  readonly localKey: Uint8Array
+  readonly k: number
+  readonly #staleAfter: number
+  readonly #buckets: Bucket[] = []
+  /** Peer id string -> bucket index, for O(1) membership. */
+  readonly #index = new Map<string, number>()
+
+  constructor(localKey: Uint8Array, options: RoutingTableOptions = {}) {
+    this.localKey = localKey.slice()
+    this.k = options.k ?? 20
+    if (!Number.isSafeInteger(this.k) || this.k < 1) throw new RangeError('k must be a positive integer')
+    this.#staleAfter = options.staleAfter ?? 60_000
+    for (let i = 0; i < 256; i++) this.#buckets.push({ entries: [], replacement: undefined, checking: undefined })
+  }
+
+  get size(): number {
+    return this.#index.size
+  }
+
+  has(peer: PeerId): boolean {
+    return this.#index.has(peerKey(peer))
+  }
+
+  /** Entries of bucket `cpl`, least recently seen first (a copy). */
+  bucket(cpl: number): TableEntry[] {
+    return [...(this.#buckets[cpl]?.entries ?? [])]
+  }
+
+  /** Indices of non-empty buckets. */
+  nonEmptyBuckets(): number[] {
+    const out: number[] = []
+    for (let i = 0; i < 256; i++) if (this.#buckets[i]!.entries.length > 0) out.push(i)
+    return out
+  }
+
+  /** Record contact with `peer` (a DHT server) at `now`. */
+  update(peer: PeerId, key: Uint8Array, now: Millis): UpdateResult {
+    const cpl = commonPrefixLength(this.localKey, key)
+    if (cpl === 256) return { kind: 'self' }
+    const b = this.#buckets[cpl]!
+    const id = peerKey(peer)
+    if (this.#index.has(id)) {
+      const i = b.entries.findIndex((e) => e.peerKey(peer) === id)
+      const [e] = b.entries.splice(i, 1)
+      e!.lastSeen = now
+      b.entries.push(e!)
+      return { kind: 'updated' }
+    }
+    const entry: TableEntry = { peer, key: key.slice(), lastSeen: now }
+    if (b.entries.length < this.k) {
+      b.entries.push(entry)
+      this.#index.set(id, cpl)
+      return { kind: 'added' }
+    }
+    if (b.checking !== undefined) {
+      b.replacement = entry
+      return { kind: 'pending' }
+    }
+    const oldest = b.entries[0]!
+    if (now - oldest.lastSeen < this.#staleAfter) return { kind: 'dropped' }
+    b.replacement = entry
+    b.checking = oldest.peerKey(peer)
+    return { kind: 'check', oldest: oldest.peer }
+  }
+
+  /** Outcome of a check asked for by `update`: keep `peer` (alive) or evict it for the replacement. */
+  checked(peer: PeerId, alive: boolean, now: Millis): void {
+    const id = peerKey(peer)
+    const cpl = this.#index.get(id)
+    if (cpl === undefined) return
+    const b = this.#buckets[cpl]!
+    if (b.checking !== id) return
+    b.checking = undefined
+    if (alive) {
+      this.update(peer, b.entries.find((e) => e.peerKey(peer) === id)!.key, now)
+      b.replacement = undefined
+      return
+    }
+    this.remove(peer)
+  }
+
+  /** Remove `peer`; its bucket's replacement (if any) takes the free slot. */
+  remove(peer: PeerId): boolean {
+    const id = peerKey(peer)
+    const cpl = this.#index.get(id)
+    if (cpl === undefined) return false
+    const b = this.#buckets[cpl]!
+    const i = b.entries.findIndex((e) => e.peerKey(peer) === id)
+    b.entries.splice(i, 1)
+    this.#index.delete(id)
+    if (b.checking === id) b.checking = undefined
+    const r = b.replacement
+    if (r !== undefined && !this.#index.has(r.peerKey(peer))) {
+      b.replacement = undefined
+      b.entries.push(r)
+      this.#index.set(r.peerKey(peer), cpl)
+    }
+    return true
+  }
+
+  /** Up to `count` peers closest to `target` (a kad key), closest first. */
+  closest(target: Uint8Array, count: number): TableEntry[] {
+    // Walk buckets from the target's own bucket outward: bucket cpl(target) holds the peers closest
+    // to it, then deeper buckets (all closer to us than the target is), then shallower ones. We
+    // simply gather candidates until we have enough beyond the first bucket and sort.
+    const out: TableEntry[] = []
+    const cpl = Math.min(commonPrefixLength(this.localKey, target), 255)
+    const take = (i: number): void => {
+      for (const e of this.#buckets[i]!.entries) out.push(e)
+    }
+    take(cpl)
+    for (let i = cpl + 1; i < 256; i++) take(i)
+    for (let i = cpl - 1; i >= 0 && out.length < count; i--) take(i)
+    out.sort((a, b) => compareDistance(target, a.key, b.key))
+    return out.length > count ? out.slice(0, count) : out
+  }
+
+  /** Every entry (unordered). */
+  all(): TableEntry[] {
+    return this.#buckets.flatMap((b) => b.entries)
+  }
+}

@@ -1,0 +1,99 @@
+/** Public types of the kad behaviour: options, events, results. */
+import type { Millis, RandomBytes } from '../core/byte-machine.js'
+import type { CryptoProvider } from '../core/crypto/provider.js'
+import type { Multiaddr } from '../multiaddr/index.js'
+import type { PeerId } from '../peer-id/index.js'
+import type { DecodeLimits } from './message.js'
+import type { StoreLimits } from './store.js'
+import type { RecordValidator } from './validators.js'
+
+export interface KadPeerInfo {
+  peer: PeerId
+  addrs: Multiaddr[]
+}
+
+export interface KadOptions {
+  crypto: CryptoProvider
+  random: RandomBytes
+  /** Our own peer id. */
+  peerId: PeerId
+  /** 'server' answers and advertises the protocol; 'client' only asks. Default 'server'. */
+  mode?: 'server' | 'client'
+  /** Protocol id is `${protocolPrefix}/kad/1.0.0`. Default '/ipfs'. */
+  protocolPrefix?: string
+  /** Replication parameter and bucket size. Default 20. */
+  k?: number
+  /** Requests in flight per lookup. Default 3 (the spec recommends 10; see spec/kad.md). */
+  alpha?: number
+  /** One RPC, from opening the stream to the response, ms. Default 10 000. */
+  requestTimeout?: number
+  /** A whole query, ms. Default 60 000. */
+  queryTimeout?: number
+  /** GET_VALUE stops after this many valid records (the spec's Q). Default 16. */
+  quorum?: number
+  /** Custom namespaces (added to /pk and /ipns; the same name replaces a built-in). */
+  validators?: Readonly<Record<string, RecordValidator>>
+  store?: Partial<StoreLimits>
+  decode?: Partial<DecodeLimits>
+  /** Inbound kad streams open at once per peer. Default 8. Stops: stream floods from one peer. */
+  maxInboundStreamsPerPeer?: number
+  /** Inbound requests per peer per minute. Default 600. Stops: one peer keeping us busy answering. */
+  maxInboundRequestsPerMinute?: number
+  /** Queries at once (a local bound: a UsageError beyond it). Default 256. */
+  maxQueries?: number
+  /** Peers whose addresses we remember. Default 10 000. Stops: closer-peer floods growing memory. */
+  maxAddressBook?: number
+  /** Peers dialed first to fill the table (`bootstrap()`). */
+  bootstrapPeers?: readonly KadPeerInfo[]
+  /** Routing table refresh period, ms; 0 disables. Default 600 000 (the spec's 10 minutes). */
+  refreshInterval?: number
+  /** Buckets refreshed: those with cpl <= this. Default 15. */
+  refreshMaxCpl?: number
+  /** Our provider records are re-announced this often, ms. Default 22 h. */
+  providerRepublishInterval?: number
+  /** Wall-clock ms since the Unix epoch at `now` = 0 (IPNS validity checks). Default 0. */
+  epoch?: number
+  /** Keep only addresses this returns true for (closer peers and providers). Default: all. */
+  addressFilter?: (addr: Multiaddr) => boolean
+  /** Emit `progress` events. Default true (a simulation turns them off). */
+  progressEvents?: boolean
+}
+
+export interface KadQueryStats {
+  /** Hop depth of the closest peer found (seeds are hop 1). */
+  hops: number
+  /** Requests sent by the lookup. */
+  requests: number
+  duration: Millis
+}
+
+export type KadProgress =
+  | { kind: 'asked'; peer: PeerId }
+  | { kind: 'answered'; peer: PeerId; closerPeers: number }
+  | { kind: 'failed'; peer: PeerId; error: Error }
+  /** A valid record from `peer` (GET_VALUE). */
+  | { kind: 'value'; peer: PeerId; value: Uint8Array }
+  /** A provider found (GET_PROVIDERS). */
+  | { kind: 'provider'; provider: KadPeerInfo }
+  /** PUT_VALUE / ADD_PROVIDER delivered to `peer`. */
+  | { kind: 'stored'; peer: PeerId }
+
+export type KadResult =
+  | { kind: 'closest-peers'; peers: KadPeerInfo[] }
+  | { kind: 'find-peer'; peer: KadPeerInfo }
+  /** `from`: the peers that returned the best record (empty when it came from our own store only). */
+  | { kind: 'get'; key: Uint8Array; value: Uint8Array; from: PeerId[] }
+  | { kind: 'put'; stored: PeerId[]; failed: PeerId[] }
+  | { kind: 'provide'; stored: PeerId[]; failed: PeerId[] }
+  | { kind: 'find-providers'; providers: KadPeerInfo[] }
+  | { kind: 'bootstrap'; tableSize: number }
+
+export type KadEvent =
+  | { type: 'progress'; requestId: number; progress: KadProgress }
+  | { type: 'query-done'; requestId: number; result: KadResult; stats: KadQueryStats }
+  /** error: ProtocolError 'kad/not-found', 'kad/no-peers', 'kad/timeout', or 'kad/invalid-record' (local put). */
+  | { type: 'query-failed'; requestId: number; error: Error; stats: KadQueryStats }
+  /** A remote broke the protocol on one of our streams (the stream was reset). */
+  | { type: 'protocol-error'; peer: PeerId; error: Error }
+  /** A peer entered or left the routing table. */
+  | { type: 'routing-table'; peer: PeerId; change: 'added' | 'removed' }
