@@ -10,6 +10,7 @@ import { nobleCrypto } from '../src/core/crypto/noble.js'
 import { nodeCrypto } from '../src/io/crypto-node.js'
 import { privateKeyFromSeed } from '../src/peer-id/index.js'
 import { toHex } from '../src/core/bytes.js'
+import { prng as mulberry } from './helpers/prng.js'
 
 const keyA = privateKeyFromSeed(new Uint8Array(32).fill(1), nodeCrypto)
 const keyB = privateKeyFromSeed(new Uint8Array(32).fill(2), nodeCrypto)
@@ -17,16 +18,6 @@ const keyC = privateKeyFromSeed(new Uint8Array(32).fill(3), nodeCrypto)
 
 type Chunking = 'whole' | 'bytes' | { seed: number }
 
-function mulberry(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** Two connection cores and a link between them. */
 class Pair {

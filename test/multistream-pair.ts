@@ -11,6 +11,8 @@ import { ProtocolError } from '../src/core/errors.js'
 import { concat } from '../src/core/bytes.js'
 import { MultistreamDialer, MultistreamListener } from '../src/multistream/index.js'
 import type { DialerOptions, ListenerOptions, MultistreamEvent } from '../src/multistream/index.js'
+import { prng } from './helpers/prng.js'
+export { prng }
 
 export type Chunker = (bytes: Uint8Array) => Uint8Array[]
 
@@ -18,17 +20,6 @@ export const whole: Chunker = (b) => (b.length > 0 ? [b] : [])
 
 export const byteByByte: Chunker = (b) => Array.from(b, (x) => Uint8Array.of(x))
 
-/** mulberry32: a tiny seeded PRNG, so "random" chunking is reproducible. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** Cut into pieces of 1..maxPiece bytes, sizes drawn from a PRNG seeded with `seed`. */
 export function randomChunks(seed: number, maxPiece = 7): Chunker {

@@ -12,6 +12,7 @@ import { concat, equals, toHex, utf8 } from '../src/core/bytes.js'
 import { ProtocolError, UsageError } from '../src/core/errors.js'
 import type { CryptoProvider } from '../src/core/crypto/provider.js'
 import { type PrivateKey, privateKeyFromSeed } from '../src/peer-id/index.js'
+import { prng } from './helpers/prng.js'
 import {
   HandshakeState,
   MAX_PLAINTEXT,
@@ -30,17 +31,6 @@ const YAMUX = '/yamux/1.0.0'
 
 // ---- harness ----
 
-/** mulberry32: a tiny seeded PRNG, so "random" chunking is reproducible. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 type Chunker = (b: Uint8Array) => Uint8Array[]
 const whole: Chunker = (b) => [b]

@@ -2,20 +2,11 @@
 // link with a one-way latency, a virtual clock, and a chunking mode for delivered bytes.
 import { ProtocolError } from '../src/core/errors.js'
 import { YamuxSession, type StreamId, type YamuxEvent, type YamuxOptions } from '../src/yamux/index.js'
+import { prng } from './helpers/prng.js'
+export { prng }
 
 export type Chunking = { mode: 'whole' } | { mode: 'byte' } | { mode: 'random'; seed: number }
 
-/** mulberry32: a tiny seeded PRNG (tests only). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 export class Side {
   readonly session: YamuxSession
