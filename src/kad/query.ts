@@ -174,7 +174,7 @@ export class ClosestPeersQuery {
         const far = this.#peers[i]!
         if (far.state === 'in-flight') continue
         this.#peers.splice(i, 1)
-        this.#byId.delete(far.peerKey(peer))
+        this.#byId.delete(peerKey(far.peer))
         break
       }
     }

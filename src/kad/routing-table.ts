@@ -96,7 +96,7 @@ export class RoutingTable {
     const b = this.#buckets[cpl]!
     const id = peerKey(peer)
     if (this.#index.has(id)) {
-      const i = b.entries.findIndex((e) => e.peerKey(peer) === id)
+      const i = b.entries.findIndex((e) => peerKey(e.peer) === id)
       const [e] = b.entries.splice(i, 1)
       e!.lastSeen = now
       b.entries.push(e!)
@@ -115,7 +115,7 @@ export class RoutingTable {
     const oldest = b.entries[0]!
     if (now - oldest.lastSeen < this.#staleAfter) return { kind: 'dropped' }
     b.replacement = entry
-    b.checking = oldest.peerKey(peer)
+    b.checking = peerKey(oldest.peer)
     return { kind: 'check', oldest: oldest.peer }
   }
 
@@ -128,7 +128,7 @@ export class RoutingTable {
     if (b.checking !== id) return
     b.checking = undefined
     if (alive) {
-      this.update(peer, b.entries.find((e) => e.peerKey(peer) === id)!.key, now)
+      this.update(peer, b.entries.find((e) => peerKey(e.peer) === id)!.key, now)
       b.replacement = undefined
       return
     }
@@ -141,15 +141,15 @@ export class RoutingTable {
     const cpl = this.#index.get(id)
     if (cpl === undefined) return false
     const b = this.#buckets[cpl]!
-    const i = b.entries.findIndex((e) => e.peerKey(peer) === id)
+    const i = b.entries.findIndex((e) => peerKey(e.peer) === id)
     b.entries.splice(i, 1)
     this.#index.delete(id)
     if (b.checking === id) b.checking = undefined
     const r = b.replacement
-    if (r !== undefined && !this.#index.has(r.peerKey(peer))) {
+    if (r !== undefined && !this.#index.has(peerKey(r.peer))) {
       b.replacement = undefined
       b.entries.push(r)
-      this.#index.set(r.peerKey(peer), cpl)
+      this.#index.set(peerKey(r.peer), cpl)
     }
     return true
   }
