@@ -357,9 +357,11 @@ async function listener() {
       break
   }
 
-  const ma = node.getMultiaddrs()[0]
-  if (ma === undefined) die('no listen address')
-  const pub = publishedAddr(ma.toString())
+  const addrs = node.getMultiaddrs().map((/** @type {any} */ a) => a.toString())
+  if (addrs.length === 0) die('no listen address')
+  // Bound to 0.0.0.0 (upstream default): publish a non-loopback address, as upstream peers do.
+  const pick = ip === '0.0.0.0' ? addrs.find((/** @type {string} */ a) => a.startsWith('/ip4/') && !a.startsWith('/ip4/127.')) ?? addrs[0] : addrs[0]
+  const pub = publishedAddr(pick)
   Multiaddr.fromString(pub)
   await redis.command('RPUSH', 'listenerAddr', pub)
   log(`listening; published ${pub}`)
