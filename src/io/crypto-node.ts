@@ -147,11 +147,11 @@ export const nodeCrypto: CryptoProvider = {
       const d = nc.createDecipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 })
       d.setAAD(ad, { plaintextLength: ct.length - 16 })
       d.setAuthTag(ct.subarray(ct.length - 16))
-      const out = new Uint8Array(ct.length - 16)
       const body = d.update(ct.subarray(0, ct.length - 16))
-      out.set(body, 0)
       d.final()
-      return out
+      // update() returns fresh memory of exactly this size: hand it out as a plain Uint8Array (no
+      // copy; weft never hands out Buffers), so a Noise transport frame costs one allocation.
+      return new Uint8Array(body.buffer, body.byteOffset, body.length)
     } catch {
       return undefined
     }

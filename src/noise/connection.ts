@@ -17,8 +17,8 @@
  * Send path: `write()` encrypts straight into an outgoing block after the 2-byte length prefix, and
  * `pollTransmit(max)` hands out large slices of those blocks (coalescing small ones) so a socket gets
  * few big writes. Receive path: whole frames are decrypted directly out of the caller's chunk
- * (synchronously; no reference is kept), only a trailing partial frame is copied into a ReadBuffer,
- * and all frames of one `handleData` call become a single 'data' event.
+ * (synchronously; no reference is kept), only a trailing partial frame is copied into a scratch
+ * buffer, and each frame's plaintext becomes one 'data' event.
  */
 import type { ByteMachine, Millis } from '../core/byte-machine.js'
 import type { CryptoProvider } from '../core/crypto/provider.js'
@@ -399,23 +399,16 @@ export class NoiseConnection implements ByteMachine<NoiseEvent> {
     return this.#lengthHigh >= 0 || this.#partialLength >= 0
   }
 
+  /**
+   * One 'data' event per frame, holding the provider's output (fresh memory, so no copy: node:crypto
+   * allocates its output anyway). Frames before a bad one were authentic and are delivered; nothing
+   * of the bad one is.
+   */
   #decryptFrames(receive: CipherState, frames: Uint8Array[]): void {
-    let total = 0
-    for (const f of frames) total += Math.max(0, f.length - TAG_LENGTH)
-    const out = new Uint8Array(total)
-    let pos = 0
-    try {
-      for (const f of frames) {
-        receive.decryptInto(EMPTY, f, out, pos)
-        pos += f.length - TAG_LENGTH
-      }
-    } catch (e) {
-      // Frames before the bad one were authentic and are delivered; nothing of the bad one is.
-      out.fill(0, pos)
-      if (pos > 0) this.#pushData(out.subarray(0, pos))
-      throw e
+    for (const f of frames) {
+      const plaintext = receive.decryptWithAd(EMPTY, f)
+      if (plaintext.length > 0) this.#pushData(plaintext)
     }
-    if (total > 0) this.#pushData(out)
   }
 
   #pushData(data: Uint8Array): void {

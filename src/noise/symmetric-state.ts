@@ -102,10 +102,15 @@ export class CipherState {
    * On authentication failure n is not incremented and 'noise/decrypt-failed' is thrown.
    */
   decryptWithAd(ad: Uint8Array, ciphertext: Uint8Array): Uint8Array {
-    if (this.#k === undefined) return ciphertext.slice()
+    const k = this.#k
+    if (k === undefined) return ciphertext.slice()
+    if (this.#exhausted()) throw noiseError('noise/nonce-exhausted', 'the remote sent 2^64-1 messages')
     if (ciphertext.length < TAG_LENGTH) throw noiseError('noise/decrypt-failed', 'ciphertext shorter than the tag')
-    const out = new Uint8Array(ciphertext.length - TAG_LENGTH)
-    this.decryptInto(ad, ciphertext, out, 0)
+    // The provider's own output is fresh memory: no second buffer and copy (node:crypto allocates
+    // its output whatever we do).
+    const out = this.#crypto.chachaOpen(k, this.#nonce, ciphertext, ad)
+    if (out === undefined) throw noiseError('noise/decrypt-failed', `authentication failed at n=${this.n}`)
+    this.#increment()
     return out
   }
 
