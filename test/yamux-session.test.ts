@@ -214,6 +214,41 @@ describe('transmit coalescing', () => {
   })
 })
 
+test('handleOwnedData gives the same events as handleData, as views of the handed-over input', () => {
+  const client = new YamuxSession({ role: 'client', keepAliveInterval: undefined })
+  const id = client.openStream(0)
+  client.write(id, pattern(3, 70_000))
+  client.closeWrite(id)
+  const wire: number[] = []
+  for (let o = client.pollTransmit(65519); o !== undefined; o = client.pollTransmit(65519)) wire.push(...o)
+  const input = Uint8Array.from(wire)
+  const events = (owned: boolean): { type: string; data?: Uint8Array }[] => {
+    const server = new YamuxSession({ role: 'server', keepAliveInterval: undefined })
+    // two chunks, the cut inside a frame's payload
+    const a = input.slice(0, 40_000)
+    const b = input.slice(40_000)
+    if (owned) {
+      server.handleOwnedData(0, a)
+      server.handleOwnedData(0, b)
+    } else {
+      server.handleData(0, a)
+      server.handleData(0, b)
+    }
+    const out: { type: string; data?: Uint8Array }[] = []
+    for (let ev = server.pollEvent(); ev !== undefined; ev = server.pollEvent()) {
+      if (ev.type === 'stream-data') {
+        const sameMemory = ev.data.buffer === a.buffer || ev.data.buffer === b.buffer
+        expect(sameMemory).toBe(owned) // copies unless the input was handed over
+      }
+      out.push(ev.type === 'stream-data' ? { type: ev.type, data: ev.data.slice() } : { type: ev.type })
+    }
+    return out
+  }
+  const copied = events(false)
+  expect(copied.filter((e) => e.type === 'stream-data').length).toBeGreaterThan(1)
+  expect(events(true)).toEqual(copied)
+})
+
 test('returned bytes stay the caller\'s: later writes never touch them', () => {
   const s = new YamuxSession({ role: 'client', keepAliveInterval: undefined, maxFrameSize: 1000 })
   const id = s.openStream(0)

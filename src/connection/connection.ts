@@ -452,7 +452,8 @@ export class Connection implements ByteMachine<ConnectionEvent> {
           p.ms.handleData(now, ev.data)
           this.#drainMuxerNegotiation(now)
         } else if (p.kind === 'open') {
-          p.yamux.handleData(now, ev.data)
+          // Noise's plaintext is ours alone: yamux may hand out views of it instead of copies.
+          p.yamux.handleOwnedData(now, ev.data)
           this.#drainYamux(now)
         }
       } else if (ev.type === 'eof') {

@@ -161,10 +161,23 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
   // ---------------------------------------------------------------- ByteMachine inputs
 
   handleData(now: Millis, data: Uint8Array): void {
+    this.#handle(now, data, false)
+  }
+
+  /**
+   * `handleData` for a caller that hands `data` over (it will neither read nor write it again, e.g.
+   * plaintext freshly decrypted for us): 'stream-data' events are then views of it instead of
+   * copies. Each byte still goes to exactly one owner.
+   */
+  handleOwnedData(now: Millis, data: Uint8Array): void {
+    this.#handle(now, data, true)
+  }
+
+  #handle(now: Millis, data: Uint8Array, owned: boolean): void {
     if (this.#state.kind !== 'open') return // after Go Away or failure, input is ignored
     this.#now = now
     try {
-      this.#parse(data)
+      this.#parse(data, owned)
     } catch (e) {
       throw this.#fail(e)
     }
@@ -358,7 +371,7 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
 
   // ---------------------------------------------------------------- receiving
 
-  #parse(data: Uint8Array): void {
+  #parse(data: Uint8Array, owned: boolean): void {
     const len = data.length
     let off = 0
     while (off < len) {
@@ -382,7 +395,7 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
         const take = Math.min(rx.remaining, len - off)
         // The record may have been freed by a command between two handleData calls.
         const s = rx.stream !== undefined && this.#streams.get(rx.id) === rx.stream ? rx.stream : undefined
-        if (s !== undefined) this.#emit({ type: 'stream-data', id: rx.id, data: data.slice(off, off + take) })
+        if (s !== undefined) this.#emit({ type: 'stream-data', id: rx.id, data: owned ? data.subarray(off, off + take) : data.slice(off, off + take) })
         off += take
         rx.remaining -= take
         if (rx.remaining === 0) {
