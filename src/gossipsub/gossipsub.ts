@@ -87,8 +87,12 @@ export interface PeerState {
   inbound: StreamRef | undefined
   decoder: LpDecoder | undefined
   readonly topics: Set<string>
-  /** LP frames waiting for the outbound stream / the next flush. */
-  outbox: Uint8Array[]
+  /**
+   * LP frames waiting for the outbound stream / the next flush. Control frames go out at the next
+   * flush; message frames wait while an earlier write is still in flight (not yet taken by the
+   * muxer), so an IDONTWANT can still cancel them (`id`: the message-id key).
+   */
+  outbox: Array<{ frame: Uint8Array; id: string | undefined }>
   outboxBytes: number
   /** Bytes written and not yet taken by the muxer. */
   inFlight: number
@@ -247,7 +251,7 @@ export class GossipsubBehaviour implements Behaviour<GossipsubEvent> {
     if (!this.#subscriptions.has(topic)) this.fanoutLastPub.set(topic, now)
     let recipients = 0
     const frame = encodeLp(encodeRpc({ messages: [raw] }))
-    for (const k of to) if (this.#sendFrame(this.peers.get(k)!, frame, false)) recipients++
+    for (const k of to) if (this.#sendFrame(this.peers.get(k)!, frame, false, key)) recipients++
     return { messageId, recipients }
   }
 
@@ -325,7 +329,10 @@ export class GossipsubBehaviour implements Behaviour<GossipsubEvent> {
       }
       case 'stream-writable': {
         const p = this.#outStreams.get(streamKey(input.stream))
-        if (p !== undefined) p.inFlight = 0
+        if (p !== undefined) {
+          p.inFlight = 0
+          if (p.outbox.length > 0) this.#dirty.add(p)
+        }
         return
       }
       case 'stream-reset':
@@ -461,7 +468,7 @@ export class GossipsubBehaviour implements Behaviour<GossipsubEvent> {
     const subs: SubOpts[] = [...this.#subscriptions].map((topic) => ({ subscribe: true, topic }))
     if (subs.length > 0) {
       const hello = encodeLp(encodeRpc({ subscriptions: subs }))
-      p.outbox.unshift(hello)
+      p.outbox.unshift({ frame: hello, id: undefined })
       p.outboxBytes += hello.length
     }
     if (p.outbox.length > 0) this.#dirty.add(p)
@@ -631,7 +638,7 @@ export class GossipsubBehaviour implements Behaviour<GossipsubEvent> {
       const q = this.peers.get(k)
       if (q === undefined || q.dontSend.has(v.id)) continue
       frame ??= encodeLp(encodeRpc({ messages: [v.wm.raw] }))
-      this.#sendFrame(q, frame, false)
+      this.#sendFrame(q, frame, false, v.id)
     }
   }
 
@@ -644,11 +651,22 @@ export class GossipsubBehaviour implements Behaviour<GossipsubEvent> {
     }
     for (const g of c.graft) this.#handleGraft(now, p, g.topic, reply.prune)
     for (const pr of c.prune) this.#handlePrune(now, p, pr)
+    let cancelled = false
     for (const d of c.idontwant) {
       for (const id of d.messageIds) {
         if (++p.idontwant > this.cfg.maxIDontWantMessages) break
-        p.dontSend.set(idKey(id), now + 3 * this.cfg.heartbeatInterval)
+        const k = idKey(id)
+        p.dontSend.set(k, now + 3 * this.cfg.heartbeatInterval)
+        cancelled = true
       }
+    }
+    // v1.2: a queued, not yet written copy of a message the peer does not want is dropped
+    if (cancelled && p.outbox.length > 0) {
+      p.outbox = p.outbox.filter((e) => {
+        if (e.id === undefined || !p.dontSend.has(e.id)) return true
+        p.outboxBytes -= e.frame.length
+        return false
+      })
     }
     if (reply.iwant.length > 0) {
       // track one random id per IWANT (v1.1 "Spam Protection Measures")
@@ -812,7 +830,7 @@ export class GossipsubBehaviour implements Behaviour<GossipsubEvent> {
     return this.#sendFrame(p, encodeLp(encodeRpc(rpc)), control)
   }
 
-  #sendFrame(p: PeerState, frame: Uint8Array, control: boolean): boolean {
+  #sendFrame(p: PeerState, frame: Uint8Array, control: boolean, id?: string): boolean {
     if (p.out === undefined && p.opening === undefined) return false
     const queued = p.inFlight + p.outboxBytes
     const limit = control ? this.cfg.maxOutboundBytes + this.cfg.maxRpcSize : this.cfg.maxOutboundBytes
@@ -820,9 +838,9 @@ export class GossipsubBehaviour implements Behaviour<GossipsubEvent> {
       if (!control) this.#slow(p, frame.length)
       return false
     }
-    p.outbox.push(frame)
+    p.outbox.push({ frame, id: control ? undefined : id })
     p.outboxBytes += frame.length
-    if (p.out !== undefined) this.#dirty.add(p)
+    if (p.out !== undefined && (control || p.inFlight === 0)) this.#dirty.add(p)
     return true
   }
 
@@ -841,10 +859,16 @@ export class GossipsubBehaviour implements Behaviour<GossipsubEvent> {
   #flush(): void {
     for (const p of this.#dirty) {
       if (p.out === undefined || p.outbox.length === 0) continue
-      const data = p.outbox.length === 1 ? p.outbox[0]! : concatFrames(p.outbox, p.outboxBytes)
-      p.inFlight += p.outboxBytes
-      p.outbox = []
-      p.outboxBytes = 0
+      // while a write is in flight only control frames go (messages stay cancellable by IDONTWANT)
+      const take = p.inFlight === 0 ? p.outbox : p.outbox.filter((e) => e.id === undefined)
+      if (take.length === 0) continue
+      const rest = p.inFlight === 0 ? [] : p.outbox.filter((e) => e.id !== undefined)
+      let bytes = 0
+      for (const e of take) bytes += e.frame.length
+      const data = take.length === 1 ? take[0]!.frame : concatFrames(take, bytes)
+      p.inFlight += bytes
+      p.outbox = rest
+      p.outboxBytes -= bytes
       this.#actions.push({ type: 'write', stream: p.out, data })
     }
     this.#dirty.clear()
@@ -875,10 +899,10 @@ export class GossipsubBehaviour implements Behaviour<GossipsubEvent> {
   }
 }
 
-function concatFrames(parts: Uint8Array[], total: number): Uint8Array {
+function concatFrames(parts: Array<{ frame: Uint8Array }>, total: number): Uint8Array {
   const out = new Uint8Array(total)
   let o = 0
-  for (const b of parts) { out.set(b, o); o += b.length }
+  for (const { frame } of parts) { out.set(frame, o); o += frame.length }
   return out
 }
 
