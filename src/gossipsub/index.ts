@@ -15,3 +15,5 @@ export type { PeerScoreParams, PeerScoreThresholds, TopicScoreParams } from './s
 export { MessageCache } from './mcache.js'
 export { SeenCache } from './seen.js'
 export { Backoff } from './backoff.js'
+export { Pubsub } from './pubsub-api.js'
+export type { PubsubEvents, Validator, RunInRuntime } from './pubsub-api.js'

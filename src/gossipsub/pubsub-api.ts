@@ -1,0 +1,127 @@
+/**
+ * The user-facing pubsub API of a weft node (`node.pubsub`), on top of the gossipsub behaviour.
+ *
+ * No protocol decisions here: commands run through the node's runtime (`run(now => ...)`, which then
+ * lets the swarm act), behaviour events become `message` events, and async validators are run here
+ * and answered with `reportValidation` (the behaviour applies its own timeout: a late answer counts as
+ * 'ignore').
+ *
+ *   node.pubsub.subscribe('news')
+ *   node.pubsub.on('message', (m) => console.log(m.topic, m.data))
+ *   node.pubsub.addValidator('news', async (m) => (m.data.length < 1000 ? 'accept' : 'reject'))
+ *   const { messageId, recipients } = await node.pubsub.publish('news', 'hello')
+ */
+import { utf8 } from '../core/bytes.js'
+import type { PeerId } from '../peer-id/index.js'
+import type { GossipsubBehaviour, GossipsubEvent, GossipsubMessage, PublishResult, ValidationResult } from './gossipsub.js'
+
+export type Validator = (message: GossipsubMessage) => ValidationResult | Promise<ValidationResult>
+
+export interface PubsubEvents {
+  message: GossipsubMessage
+  'subscription-change': { peer: PeerId; topic: string; subscribed: boolean }
+  'invalid-message': { peer: PeerId; topic: string; reason: string }
+}
+
+/** Runs `f` with the current time inside the node's runtime, then lets the swarm act; returns f's result. */
+export type RunInRuntime = <T>(f: (now: number) => T) => T
+
+export class Pubsub extends EventTarget {
+  readonly #b: GossipsubBehaviour
+  readonly #run: RunInRuntime
+  readonly #validators = new Map<string, Validator>()
+
+  constructor(behaviour: GossipsubBehaviour, run: RunInRuntime) {
+    super()
+    this.#b = behaviour
+    this.#run = run
+  }
+
+  subscribe(topic: string): void {
+    this.#run((now) => this.#b.subscribe(now, topic))
+  }
+
+  unsubscribe(topic: string): void {
+    this.#run((now) => this.#b.unsubscribe(now, topic))
+  }
+
+  /**
+   * Publish on `topic`; resolves with the message id and the number of peers it was sent to. Rejects
+   * with UsageError 'gossipsub/no-peers' when no peer would get it (flood publishing off and no mesh or
+   * fanout peer, or no subscribed peer at all), 'gossipsub/message-too-large', 'gossipsub/duplicate-message'.
+   */
+  async publish(topic: string, data: Uint8Array | string): Promise<PublishResult> {
+    const bytes = typeof data === 'string' ? utf8(data) : data
+    return this.#run((now) => this.#b.publish(now, topic, bytes))
+  }
+
+  /** Validate every message of `topic` with `fn` before it is delivered or forwarded (one validator per topic). */
+  addValidator(topic: string, fn: Validator): void {
+    if (typeof fn !== 'function') throw new TypeError('validator must be a function')
+    this.#validators.set(topic, fn)
+    this.#run(() => this.#b.setTopicValidator(topic, true))
+  }
+
+  removeValidator(topic: string): void {
+    this.#validators.delete(topic)
+    this.#run(() => this.#b.setTopicValidator(topic, false))
+  }
+
+  getTopics(): string[] {
+    return this.#b.getTopics()
+  }
+
+  getMeshPeers(topic: string): PeerId[] {
+    return this.#b.getMeshPeers(topic)
+  }
+
+  getSubscribers(topic: string): PeerId[] {
+    return this.#b.getSubscribers(topic)
+  }
+
+  getPeers(): PeerId[] {
+    return this.#b.getPeers()
+  }
+
+  getScore(peer: PeerId | string): number {
+    return this.#run((now) => this.#b.getScore(peer, now))
+  }
+
+  /** Typed addEventListener; returns a function that removes the listener. */
+  on<K extends keyof PubsubEvents>(type: K, listener: (detail: PubsubEvents[K]) => void): () => void {
+    const l = (e: Event): void => listener((e as CustomEvent<PubsubEvents[K]>).detail)
+    this.addEventListener(type, l)
+    return () => this.removeEventListener(type, l)
+  }
+
+  /** @internal the node routes the behaviour's events here. */
+  _onEvent(ev: GossipsubEvent): void {
+    switch (ev.type) {
+      case 'message':
+        this.dispatchEvent(new CustomEvent('message', { detail: ev.message }))
+        return
+      case 'subscription-change':
+        this.dispatchEvent(new CustomEvent('subscription-change', { detail: { peer: ev.peer, topic: ev.topic, subscribed: ev.subscribed } }))
+        return
+      case 'invalid-message':
+        this.dispatchEvent(new CustomEvent('invalid-message', { detail: { peer: ev.peer, topic: ev.topic, reason: ev.reason } }))
+        return
+      case 'validate': {
+        const fn = this.#validators.get(ev.message.topic)
+        const answer = (r: ValidationResult): void => {
+          this.#run((now) => this.#b.reportValidation(now, ev.requestId, r))
+        }
+        if (fn === undefined) {
+          answer('accept')
+          return
+        }
+        Promise.resolve()
+          .then(() => fn(ev.message))
+          .then((r) => answer(r === 'accept' || r === 'reject' || r === 'ignore' ? r : 'ignore'), () => answer('reject'))
+        return
+      }
+      default:
+        return
+    }
+  }
+}
