@@ -17,6 +17,7 @@ import { Swarm, streamKey, type ConnectionInfo, type StreamRef, type SwarmConfig
 import { PingBehaviour, type PingEvent } from '../ping/index.js'
 import { IdentifyBehaviour, type IdentifyEvent, type IdentifyInfo } from '../identify/index.js'
 import { PerfBehaviour, type PerfEvent } from '../perf/index.js'
+import { GossipsubBehaviour, Pubsub, type GossipsubEvent, type GossipsubOptions } from '../gossipsub/index.js'
 import { Runtime } from '../io/runtime.js'
 import type { Transport } from '../io/transport.js'
 import { WeftStream } from './stream.js'
@@ -40,6 +41,8 @@ export interface NodeOptions {
   identifyTimeout?: number
   /** Start at once (default true). */
   start?: boolean
+  /** Gossipsub options (`node.pubsub`); identity, crypto and randomness come from the node. */
+  pubsub?: Partial<Omit<GossipsubOptions, 'random' | 'crypto' | 'privateKey'>>
 }
 
 export interface StreamHandlerOptions {
@@ -63,7 +66,7 @@ export interface WeftNodeEvents {
 
 export type DialTarget = Multiaddr | PeerId | string
 
-type Behaviours = { ping: PingBehaviour; identify: IdentifyBehaviour; perf: PerfBehaviour }
+type Behaviours = { ping: PingBehaviour; identify: IdentifyBehaviour; perf: PerfBehaviour; gossipsub: GossipsubBehaviour }
 
 interface Pending<T> {
   resolve: (v: T) => void
@@ -79,6 +82,8 @@ export class WeftNode extends EventTarget {
   readonly peerId: PeerId
   readonly privateKey: PrivateKey
   readonly swarm: Swarm<Behaviours>
+  /** Gossipsub: subscribe, publish, validators, mesh and scores. */
+  readonly pubsub: Pubsub
   readonly #runtime: Runtime<SwarmEvent>
   readonly #opts: NodeOptions
   readonly #handlers = new Map<string, StreamHandler>()
@@ -106,6 +111,13 @@ export class WeftNode extends EventTarget {
         ...(opts.identifyTimeout !== undefined ? { timeout: opts.identifyTimeout } : {}),
       }),
       perf: new PerfBehaviour(),
+      gossipsub: new GossipsubBehaviour({
+        ...opts.pubsub,
+        random,
+        crypto,
+        privateKey: this.privateKey,
+        seqnoBase: opts.pubsub?.seqnoBase ?? BigInt(Date.now()) * 1_000_000n,
+      }),
     }, {
       crypto,
       identity: this.privateKey,
@@ -117,6 +129,11 @@ export class WeftNode extends EventTarget {
       onEvent: (ev) => this.#onEvent(ev),
       ...(opts.dialTimeout !== undefined ? { dialTimeout: opts.dialTimeout } : {}),
     })
+    this.pubsub = new Pubsub(this.swarm.behaviours.gossipsub, (f) => this.#runtime.run((now) => {
+      const out = f(now)
+      this.swarm.pump(now)
+      return out
+    }))
   }
 
   /** Listen on the configured addresses and start the behaviours. */
@@ -319,6 +336,10 @@ export class WeftNode extends EventTarget {
   }
 
   #onBehaviour(from: string, ev: PingEvent | IdentifyEvent | PerfEvent): void {
+    if (from === 'gossipsub') {
+      this.pubsub._onEvent(ev as unknown as GossipsubEvent)
+      return
+    }
     switch (ev.type) {
       case 'pong':
         this.#settle(ev.requestId, undefined, ev.rtt)
