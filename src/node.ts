@@ -22,6 +22,9 @@ export async function createNode(options: NodeOptions = {}): Promise<WeftNode> {
 export { WeftNode, nodeCrypto, tcp, webSockets, memory }
 export type { NodeOptions, StreamHandler, StreamHandlerOptions, WeftNodeEvents, DialTarget } from './edge/weft-node.js'
 export { WeftStream, StreamResetError, readAll } from './edge/stream.js'
+export { Pubsub } from './gossipsub/pubsub-api.js'
+export type { GossipsubMessage, PublishResult, ValidationResult } from './gossipsub/gossipsub.js'
+export type { Validator, PubsubEvents } from './gossipsub/pubsub-api.js'
 export { loadOrCreateKey, loadKey, saveKey } from './io/key-file.js'
 export { TransportError } from './io/transport.js'
 export type { Transport, RawConnection, TransportListener } from './io/transport.js'
