@@ -123,6 +123,7 @@ export class KadBehaviour implements Behaviour<KadEvent> {
   readonly #addressFilter: (a: Multiaddr) => boolean
   readonly #progress: boolean
   readonly #localKey: Uint8Array
+  readonly #selfK: string
 
   readonly #actions: BehaviourAction<KadEvent>[] = []
   readonly #queries = new Map<number, Query>()
@@ -173,6 +174,7 @@ export class KadBehaviour implements Behaviour<KadEvent> {
     this.#epoch = options.epoch ?? 0
     this.#addressFilter = options.addressFilter ?? (() => true)
     this.#progress = options.progressEvents ?? true
+    this.#selfK = peerKey(this.peerId)
     this.#localKey = this.#keyOf(this.peerId)
     this.table = new RoutingTable(this.#localKey, { k: this.#k })
     this.store = new RecordStore(options.store)
@@ -489,7 +491,7 @@ export class KadBehaviour implements Behaviour<KadEvent> {
   /** A response to a lookup request arrived. */
   #lookupResponse(now: Millis, q: Query, from: PeerId, res: KadMessage): void {
     const closer = this.#usablePeers(res.closerPeers)
-    q.lookup.succeeded(from, closer.map((p) => ({ peer: p.id, key: this.#keyOf(p.id) })))
+    q.lookup.succeeded(from, closer.map((p) => ({ peer: p.id, key: this.#keyOf(p.id, p.k) })))
     this.#report(q, { kind: 'answered', peer: from, closerPeers: closer.length })
     const op = q.op
     if (op.kind === 'find-peer') {
@@ -727,9 +729,10 @@ export class KadBehaviour implements Behaviour<KadEvent> {
 
   #closerPeers(key: Uint8Array, requester: PeerId): KadPeer[] {
     const out: KadPeer[] = []
+    const req = peerKey(requester)
     for (const e of this.table.closest(this.#crypto.sha256(key), this.#k + 1)) {
-      if (e.peer.equals(requester)) continue
-      const k = peerKey(e.peer)
+      const k = e.id
+      if (k === req) continue
       const addrs = this.#addrs.get(k)?.addrs ?? []
       if (addrs.length === 0) continue
       out.push({ id: e.peer, addrs: [...addrs], connection: this.#connected.has(k) ? ConnectionType.CONNECTED : ConnectionType.NOT_CONNECTED })
@@ -749,20 +752,22 @@ export class KadBehaviour implements Behaviour<KadEvent> {
   }
 
   /** Closer peers we can use: not us, with at least one address (after the filter) or a live connection. */
-  #usablePeers(peers: readonly KadPeer[]): KadPeer[] {
-    const out: KadPeer[] = []
+  #usablePeers(peers: readonly KadPeer[]): (KadPeer & { k: string })[] {
+    const out: (KadPeer & { k: string })[] = []
     for (const p of peers) {
-      if (p.id.equals(this.peerId)) continue
+      const k = peerKey(p.id)
+      if (k === this.#selfK) continue
       const addrs = p.addrs.filter(this.#addressFilter)
-      if (addrs.length > 0) this.#learnAddrs(p.id, addrs)
-      else if (!this.#connected.has(peerKey(p.id)) && !this.#addrs.has(peerKey(p.id))) continue
-      out.push({ id: p.id, addrs, connection: p.connection })
+      if (addrs.length > 0) this.#learnAddrs(p.id, addrs, k)
+      else if (!this.#connected.has(k) && !this.#addrs.has(k)) continue
+      out.push({ id: p.id, addrs, connection: p.connection, k })
     }
     return out
   }
 
-  #learnAddrs(peer: PeerId, addrs: readonly Multiaddr[]): void {
-    const k = peerKey(peer)
+  #learnAddrs(peer: PeerId, addrs: readonly Multiaddr[], k = peerKey(peer)): void {
+    const old = this.#addrs.get(k)
+    if (old !== undefined && old.addrs.length === addrs.length && old.addrs.every((a, i) => equals(a.bytes, addrs[i]!.bytes))) return
     const usable = addrs.filter(this.#addressFilter).slice(0, this.#decodeLimits.maxAddrsPerPeer)
     if (usable.length === 0) return
     this.#addrs.delete(k)
@@ -777,8 +782,7 @@ export class KadBehaviour implements Behaviour<KadEvent> {
   /** Our listen addresses (from the swarm's `local-info`), sent in ADD_PROVIDER. */
   #listenAddrs: readonly Multiaddr[] = []
 
-  #keyOf(peer: PeerId): Uint8Array {
-    const k = peerKey(peer)
+  #keyOf(peer: PeerId, k = peerKey(peer)): Uint8Array {
     let key = this.#keys.get(k)
     if (key === undefined) {
       if (this.#keys.size >= 4096) this.#keys.clear()

@@ -11,23 +11,21 @@
 import type { CryptoProvider } from '../core/crypto/provider.js'
 import type { PeerId } from '../peer-id/index.js'
 
-const peerKeys = new WeakMap<PeerId, string>()
-
-/**
- * A compact map key for a peer: its multihash as a binary string (cheaper than base58 on the hot
- * paths of a lookup, where every response carries up to k freshly decoded peer ids).
- */
-export function peerKey(peer: PeerId): string {
-  let s = peerKeys.get(peer)
-  if (s === undefined) {
-    s = String.fromCharCode(...peer.multihash)
-    peerKeys.set(peer, s)
-  }
-  return s
-}
-
 /** Bytes of a kad key (sha256 output). */
 export const KAD_KEY_BYTES = 32
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
+
+/**
+ * A compact map key for a peer: its multihash in hex (cheaper than base58 on the hot paths of a
+ * lookup, where every response carries up to k freshly decoded peer ids).
+ */
+export function peerKey(peer: PeerId): string {
+  const mh = peer.multihash
+  let s = ''
+  for (let i = 0; i < mh.length; i++) s += HEX[mh[i]!]
+  return s
+}
 
 /** The kad key of `key`: sha256(key). */
 export function kadKey(key: Uint8Array, crypto: Pick<CryptoProvider, 'sha256'>): Uint8Array {

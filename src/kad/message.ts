@@ -17,6 +17,7 @@
  * know (the issue: "closer-peers with unusable addresses are skipped"). Counts are bounded: peers
  * beyond `maxPeers` and addresses beyond `maxAddrsPerPeer` are ignored.
  */
+import pb from 'protobufjs/minimal.js'
 import { ProtocolError } from '../core/errors.js'
 import { decodeMessage, encodeMessage, tag, WIRE_LEN, WIRE_VARINT } from '../core/protobuf.js'
 import type { Writer } from '../core/protobuf.js'
@@ -184,22 +185,39 @@ function decodeRecord(buf: Uint8Array): KadRecord {
   return rec
 }
 
-/** A Peer entry; undefined (and counted) when its id is not a peer id. */
+/**
+ * A Peer entry; undefined (and counted) when its id is not a peer id. Read with protobufjs's
+ * Reader directly (this is the hot path of every lookup: up to k peers per response), with the
+ * same checks as decodeMessage: wire types, truncation, group wire types.
+ */
 function decodePeer(buf: Uint8Array, maxAddrs: number, st: DecodeStats): KadPeer | undefined {
   let id: Uint8Array | undefined
   const addrs: Uint8Array[] = []
   let connection = 0
-  decodeMessage(buf, 'kad', buf.length, (field, r) => {
-    if (field === 1) id = r.bytes()
-    else if (field === 2) {
-      const a = r.bytes()
-      if (addrs.length < maxAddrs) addrs.push(a)
-    } else if (field === 3) {
-      const c = r.enum()
-      // Unknown connection types are treated as NOT_CONNECTED (the field is advisory).
-      connection = c >= 0 && c <= 3 ? c : 0
-    } else r.skip()
-  })
+  const r = new pb.Reader(buf)
+  try {
+    while (r.pos < r.len) {
+      const t = r.uint32()
+      const field = t >>> 3
+      const wt = t & 7
+      if (field === 1 && wt === WIRE_LEN) id = r.bytes()
+      else if (field === 2 && wt === WIRE_LEN) {
+        const a = r.bytes()
+        if (addrs.length < maxAddrs) addrs.push(a)
+      } else if (field === 3 && wt === WIRE_VARINT) {
+        const c = r.int32()
+        // Unknown connection types are treated as NOT_CONNECTED (the field is advisory).
+        connection = c >= 0 && c <= 3 ? c : 0
+      } else if (field === 1 || field === 2 || field === 3) {
+        throw new ProtocolError('kad', 'protobuf/wrong-wire-type', `Peer field ${field}: wire type ${wt}`)
+      } else if (field === 0 || wt === 3 || wt === 4 || wt > 5) {
+        throw new ProtocolError('kad', 'protobuf/malformed', `Peer: field ${field}, wire type ${wt}`)
+      } else r.skipType(wt)
+    }
+  } catch (e) {
+    if (e instanceof ProtocolError) throw e
+    throw new ProtocolError('kad', 'protobuf/malformed', e instanceof Error ? e.message : String(e))
+  }
   if (id === undefined) {
     st.skipped++
     return undefined
@@ -214,7 +232,7 @@ function decodePeer(buf: Uint8Array, maxAddrs: number, st: DecodeStats): KadPeer
   const parsed: Multiaddr[] = []
   for (const a of addrs) {
     try {
-      parsed.push(Multiaddr.fromBytes(a))
+      parsed.push(Multiaddr.fromBytes(a.slice()))
     } catch {
       st.skipped++
     }

@@ -28,6 +28,8 @@ export type QueryPeerState = 'candidate' | 'in-flight' | 'succeeded' | 'failed'
 
 export interface QueryPeer {
   readonly peer: PeerId
+  /** peerKey(peer) */
+  readonly id: string
   readonly key: Uint8Array
   state: QueryPeerState
   readonly hop: number
@@ -165,7 +167,7 @@ export class ClosestPeersQuery {
       else hi = mid
     }
     if (lo >= this.#maxPeers) return
-    const qp: QueryPeer = { peer, key, state: 'candidate', hop }
+    const qp: QueryPeer = { peer, id, key, state: 'candidate', hop }
     this.#peers.splice(lo, 0, qp)
     this.#byId.set(id, qp)
     if (this.#peers.length > this.#maxPeers) {
@@ -174,7 +176,7 @@ export class ClosestPeersQuery {
         const far = this.#peers[i]!
         if (far.state === 'in-flight') continue
         this.#peers.splice(i, 1)
-        this.#byId.delete(peerKey(far.peer))
+        this.#byId.delete(far.id)
         break
       }
     }

@@ -21,6 +21,8 @@ import { commonPrefixLength, compareDistance, peerKey } from './key.js'
 
 export interface TableEntry {
   readonly peer: PeerId
+  /** peerKey(peer) */
+  readonly id: string
   /** sha256 of the peer id's multihash. */
   readonly key: Uint8Array
   lastSeen: Millis
@@ -96,13 +98,13 @@ export class RoutingTable {
     const b = this.#buckets[cpl]!
     const id = peerKey(peer)
     if (this.#index.has(id)) {
-      const i = b.entries.findIndex((e) => peerKey(e.peer) === id)
+      const i = b.entries.findIndex((e) => e.id === id)
       const [e] = b.entries.splice(i, 1)
       e!.lastSeen = now
       b.entries.push(e!)
       return { kind: 'updated' }
     }
-    const entry: TableEntry = { peer, key: key.slice(), lastSeen: now }
+    const entry: TableEntry = { peer, id, key: key.slice(), lastSeen: now }
     if (b.entries.length < this.k) {
       b.entries.push(entry)
       this.#index.set(id, cpl)
@@ -115,7 +117,7 @@ export class RoutingTable {
     const oldest = b.entries[0]!
     if (now - oldest.lastSeen < this.#staleAfter) return { kind: 'dropped' }
     b.replacement = entry
-    b.checking = peerKey(oldest.peer)
+    b.checking = oldest.id
     return { kind: 'check', oldest: oldest.peer }
   }
 
@@ -128,7 +130,7 @@ export class RoutingTable {
     if (b.checking !== id) return
     b.checking = undefined
     if (alive) {
-      this.update(peer, b.entries.find((e) => peerKey(e.peer) === id)!.key, now)
+      this.update(peer, b.entries.find((e) => e.id === id)!.key, now)
       b.replacement = undefined
       return
     }
@@ -141,15 +143,15 @@ export class RoutingTable {
     const cpl = this.#index.get(id)
     if (cpl === undefined) return false
     const b = this.#buckets[cpl]!
-    const i = b.entries.findIndex((e) => peerKey(e.peer) === id)
+    const i = b.entries.findIndex((e) => e.id === id)
     b.entries.splice(i, 1)
     this.#index.delete(id)
     if (b.checking === id) b.checking = undefined
     const r = b.replacement
-    if (r !== undefined && !this.#index.has(peerKey(r.peer))) {
+    if (r !== undefined && !this.#index.has(r.id)) {
       b.replacement = undefined
       b.entries.push(r)
-      this.#index.set(peerKey(r.peer), cpl)
+      this.#index.set(r.id, cpl)
     }
     return true
   }
@@ -165,7 +167,9 @@ export class RoutingTable {
       for (const e of this.#buckets[i]!.entries) out.push(e)
     }
     take(cpl)
-    for (let i = cpl + 1; i < 256; i++) take(i)
+    // Bucket cpl's peers are all closer to the target than any deeper bucket's (they agree with the
+    // target on bit cpl): deeper buckets are needed only when it holds too few.
+    if (out.length < count) for (let i = cpl + 1; i < 256; i++) take(i)
     for (let i = cpl - 1; i >= 0 && out.length < count; i--) take(i)
     out.sort((a, b) => compareDistance(target, a.key, b.key))
     return out.length > count ? out.slice(0, count) : out
