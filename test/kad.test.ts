@@ -369,7 +369,7 @@ describe('behaviour', () => {
     const conn = { id: 50, peer: ib.peer, remotePublicKey: ib.publicKey, remoteAddr: ib.addr, localAddr: undefined, direction: 'outbound' as const }
     a.handle(1, { type: 'stream-opened', stream, protocol: a.protocol, direction: 'outbound', connection: conn, requestId: open.requestId })
     // One closer peer with only a garbage address (never seen before): unusable, skipped.
-    const body = concat([fromHex('0804'), fromHex('42'), Uint8Array.of(0x28), fromHex('0a22'), fakePeer(77).multihash, fromHex('0202ffff')])
+    const body = concat([fromHex('0804'), fromHex('42'), Uint8Array.of(0x28), fromHex('0a22'), fakePeer(77).multihash, fromHex('1202ffff')])
     a.handle(2, { type: 'stream-data', stream, data: encodeLp(body) })
     const evs: KadEvent[] = []
     for (let x = a.pollAction(); x !== undefined; x = a.pollAction()) if (x.type === 'event') evs.push(x.event)
