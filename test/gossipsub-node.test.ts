@@ -1,7 +1,7 @@
 // Full stack: five real weft nodes over the memory transport subscribe, publish and receive; validators;
 // the typed no-peers error.
 import { afterEach, describe, expect, test } from 'vitest'
-import { createNode, type WeftNode } from '../src/node.js'
+import { createNode, type NodeOptions, type WeftNode } from '../src/node.js'
 import type { GossipsubMessage } from '../src/node.js'
 import { UsageError } from '../src/core/errors.js'
 import { fromUtf8 } from '../src/core/bytes.js'
@@ -19,7 +19,7 @@ const until = async (cond: () => boolean, ms = 5000): Promise<void> => {
   }
 }
 
-async function network(n: number, pubsub: Parameters<typeof createNode>[0]['pubsub'] = {}): Promise<WeftNode[]> {
+async function network(n: number, pubsub: NonNullable<NodeOptions['pubsub']> = {}): Promise<WeftNode[]> {
   const ns: WeftNode[] = []
   for (let i = 0; i < n; i++) ns.push(await createNode({ listen: ['/memory/0'], pubsub: { heartbeatInterval: 100, ...pubsub } }))
   nodes.push(...ns)
