@@ -18,6 +18,7 @@ import { PingBehaviour, type PingEvent } from '../ping/index.js'
 import { IdentifyBehaviour, type IdentifyEvent, type IdentifyInfo } from '../identify/index.js'
 import { PerfBehaviour, type PerfEvent } from '../perf/index.js'
 import { GossipsubBehaviour, Pubsub, type GossipsubEvent, type GossipsubOptions } from '../gossipsub/index.js'
+import { KadBehaviour, Dht, type KadEvent, type KadOptions } from '../kad/index.js'
 import { Runtime } from '../io/runtime.js'
 import type { Transport } from '../io/transport.js'
 import { WeftStream } from './stream.js'
@@ -43,6 +44,8 @@ export interface NodeOptions {
   start?: boolean
   /** Gossipsub options (`node.pubsub`); identity, crypto and randomness come from the node. */
   pubsub?: Partial<Omit<GossipsubOptions, 'random' | 'crypto' | 'privateKey'>>
+  /** Kademlia DHT options (`node.dht`; mode 'server' by default); identity, crypto and randomness come from the node. */
+  dht?: Partial<Omit<KadOptions, 'random' | 'crypto' | 'peerId'>>
 }
 
 export interface StreamHandlerOptions {
@@ -66,7 +69,7 @@ export interface WeftNodeEvents {
 
 export type DialTarget = Multiaddr | PeerId | string
 
-type Behaviours = { ping: PingBehaviour; identify: IdentifyBehaviour; perf: PerfBehaviour; gossipsub: GossipsubBehaviour }
+type Behaviours = { ping: PingBehaviour; identify: IdentifyBehaviour; perf: PerfBehaviour; gossipsub: GossipsubBehaviour; kad: KadBehaviour }
 
 interface Pending<T> {
   resolve: (v: T) => void
@@ -84,6 +87,8 @@ export class WeftNode extends EventTarget {
   readonly swarm: Swarm<Behaviours>
   /** Gossipsub: subscribe, publish, validators, mesh and scores. */
   readonly pubsub: Pubsub
+  /** Kademlia DHT: put/get, provide/findProviders, findPeer, getClosestPeers. */
+  readonly dht: Dht
   readonly #runtime: Runtime<SwarmEvent>
   readonly #opts: NodeOptions
   readonly #handlers = new Map<string, StreamHandler>()
@@ -118,6 +123,7 @@ export class WeftNode extends EventTarget {
         privateKey: this.privateKey,
         seqnoBase: opts.pubsub?.seqnoBase ?? BigInt(Date.now()) * 1_000_000n,
       }),
+      kad: new KadBehaviour({ ...opts.dht, random, crypto, peerId: this.peerId, epoch: opts.dht?.epoch ?? Date.now() }),
     }, {
       crypto,
       identity: this.privateKey,
@@ -129,6 +135,11 @@ export class WeftNode extends EventTarget {
       onEvent: (ev) => this.#onEvent(ev),
       ...(opts.dialTimeout !== undefined ? { dialTimeout: opts.dialTimeout } : {}),
     })
+    this.dht = new Dht(this.swarm.behaviours.kad, (f) => this.#runtime.run((now) => {
+      const out = f(now)
+      this.swarm.pump(now)
+      return out
+    }))
     this.pubsub = new Pubsub(this.swarm.behaviours.gossipsub, (f) => this.#runtime.run((now) => {
       const out = f(now)
       this.swarm.pump(now)
@@ -155,6 +166,7 @@ export class WeftNode extends EventTarget {
     this.#runtime.run((now) => this.swarm.stop(now))
     await this.#runtime.stop()
     for (const p of this.#pending.values()) p.reject(new UsageError('node/stopped', 'the node was stopped'))
+    this.dht._stop(new UsageError('node/stopped', 'the node was stopped'))
     this.#pending.clear()
   }
 
@@ -338,6 +350,10 @@ export class WeftNode extends EventTarget {
   #onBehaviour(from: string, ev: PingEvent | IdentifyEvent | PerfEvent): void {
     if (from === 'gossipsub') {
       this.pubsub._onEvent(ev as unknown as GossipsubEvent)
+      return
+    }
+    if (from === 'kad') {
+      this.dht._onEvent(ev as unknown as KadEvent)
       return
     }
     switch (ev.type) {
