@@ -25,3 +25,5 @@ export {
   encodeKadRecord,
 } from './message.js'
 export type { KadMessage, KadPeer, KadRecord, KadErrorCode, DecodeLimits, DecodeStats } from './message.js'
+export { Dht } from './dht-api.js'
+export type { DhtCallOptions } from './dht-api.js'
