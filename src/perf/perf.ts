@@ -11,7 +11,9 @@
  * Each sending stream has at most one write of `chunkSize` (64 KiB) outstanding: the next chunk is
  * written when the swarm reports `stream-writable` (everything written so far was handed to the
  * muxer). While the muxer has window, chunks flow at once; when it has none, the swarm holds at most
- * one chunk per stream and the behaviour waits.
+ * one chunk per stream and the behaviour waits. Every chunk is a view of one zero-filled buffer
+ * allocated once: the swarm only reads write data (see BehaviourAction 'write'), and a fresh 64 KiB
+ * allocation per chunk cost ~7% of the sender's CPU (allocation plus the GC it drives).
  *
  * Timing (client): `uploadMillis` runs from the stream being opened to the first byte of the
  * response (or its EOF when nothing was requested); `downloadMillis` from there to the EOF.
@@ -108,6 +110,8 @@ export class PerfBehaviour implements Behaviour<PerfEvent> {
 
   readonly #maxDownload: number
   readonly #chunkSize: number
+  /** The payload of every upload and download chunk: zeros, never written after allocation. */
+  #zeros: Uint8Array | undefined
   readonly #progressInterval: number
   readonly #maxInbound: number
 
@@ -236,7 +240,7 @@ export class PerfBehaviour implements Behaviour<PerfEvent> {
     if (st.kind !== 'uploading' || st.blocked) return
     const n = Math.min(this.#chunkSize, run.uploadBytes - st.uploaded)
     if (n > 0) {
-      this.#actions.push({ type: 'write', stream: st.stream, data: new Uint8Array(n) })
+      this.#actions.push({ type: 'write', stream: st.stream, data: this.#chunk(n) })
       st.uploaded += n
       st.blocked = true
       this.#progress(now, run, 'upload', st.uploaded, st.openedAt)
@@ -349,7 +353,7 @@ export class PerfBehaviour implements Behaviour<PerfEvent> {
     if (st.kind !== 'sending' || st.blocked) return
     const n = Math.min(this.#chunkSize, st.toSend - st.sent)
     if (n > 0) {
-      this.#actions.push({ type: 'write', stream: s.stream, data: new Uint8Array(n) })
+      this.#actions.push({ type: 'write', stream: s.stream, data: this.#chunk(n) })
       st.sent += n
       st.blocked = true
     }
@@ -358,6 +362,12 @@ export class PerfBehaviour implements Behaviour<PerfEvent> {
       this.#actions.push({ type: 'close-write', stream: s.stream })
       this.#actions.push({ type: 'event', event: { type: 'perf-served', peer: s.peer, uploadBytes: st.uploaded, downloadBytes: st.toSend } })
     }
+  }
+
+  /** `n` (at most chunkSize) zero bytes, shared by every write. */
+  #chunk(n: number): Uint8Array {
+    const zeros = (this.#zeros ??= new Uint8Array(this.#chunkSize))
+    return zeros.subarray(0, n)
   }
 
   #serverError(s: ServerStream, error: ProtocolError): void {

@@ -80,6 +80,10 @@ export type BehaviourAction<Ev> =
   | { type: 'dial'; requestId: number; peer?: PeerId; addrs?: readonly Multiaddr[] }
   /** Open a stream to `peer` (on `connection` if given, else any connection, dialing if needed). */
   | { type: 'open-stream'; requestId: number; peer: PeerId; protocols: readonly string[]; connection?: number }
+  /**
+   * Send `data` on the stream. The swarm only ever reads `data` (the muxer copies it into frames),
+   * so a behaviour may hand the same read-only bytes to several writes (perf's zero chunk).
+   */
   | { type: 'write'; stream: StreamRef; data: Uint8Array }
   | { type: 'close-write'; stream: StreamRef }
   | { type: 'reset'; stream: StreamRef }
