@@ -51,9 +51,12 @@ export class UsageLine extends Error {}
 const HELP = `weft ${VERSION} — a clean-room libp2p stack
 
 usage:
-  weft node [--listen <multiaddr>]... [--identity <file>] [--json]
-                     run a node (default: /ip4/0.0.0.0/tcp/4001 and /ip4/0.0.0.0/tcp/4002/ws)
+  weft node [--listen <multiaddr>]... [--identity <file>] [--bootstrap <multiaddr>]... [--json]
+                     run a node (default: /ip4/0.0.0.0/tcp/4001 and /ip4/0.0.0.0/tcp/4002/ws),
+                     DHT server; --bootstrap joins a Kademlia network
   weft ping <multiaddr> [--count N] [--json]   ping a peer (/ipfs/ping/1.0.0)
+  weft dht get|put|provide|find-providers|find-peer|closest ... --bootstrap <multiaddr>...
+                     query a Kademlia network (weft dht for details)
   weft id <multiaddr> [--json]                 print a peer's identify record
   weft perf --help                             libp2p perf client and server
   weft inspect <value> [--json]                decode a multiaddr, peer id or key
@@ -78,7 +81,18 @@ export async function main(argv: string[]): Promise<number> {
           listen: a.flags.get('listen') ?? ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws'],
           identity: a.flags.get('identity')?.[0] ?? join(process.env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'weft', 'identity.key'),
           json: a.flags.has('json'),
+          bootstrap: a.flags.get('bootstrap') ?? [],
         })
+      }
+      case 'dht': {
+        const { runDht, DhtUsage } = await import('./dht.js')
+        const a = parseArgs(rest.slice(1), new Set(['json', 'progress', 'value-hex']))
+        try {
+          return await runDht(rest[0], a.positional, a.flags)
+        } catch (e) {
+          if (e instanceof DhtUsage) throw new UsageLine(e.message)
+          throw e
+        }
       }
       case 'ping': {
         const { runPing } = await import('./node-cmd.js')

@@ -7,6 +7,8 @@ export interface NodeCmdOptions {
   listen: string[]
   identity: string
   json: boolean
+  /** Kademlia bootstrap peers (multiaddrs with /p2p). */
+  bootstrap?: string[]
 }
 
 function log(json: boolean, event: string, fields: Record<string, unknown>, text: string): void {
@@ -16,7 +18,9 @@ function log(json: boolean, event: string, fields: Record<string, unknown>, text
 
 export async function runNode(o: NodeCmdOptions): Promise<number> {
   const { key, created } = await loadOrCreateKey(o.identity, nodeCrypto)
-  const node = await createNode({ privateKey: key, listen: o.listen })
+  const { bootstrapPeers } = await import('./dht.js')
+  const peers = bootstrapPeers(o.bootstrap ?? [])
+  const node = await createNode({ privateKey: key, listen: o.listen, dht: { mode: 'server', bootstrapPeers: peers } })
   log(o.json, 'started', { peerId: node.peerId.toString(), identity: o.identity, created, addrs: node.getMultiaddrs().map(String) },
     `weft node ${node.peerId.toString()} (identity ${created ? 'created' : 'loaded'}: ${o.identity})`)
   if (!o.json) for (const a of node.getMultiaddrs()) console.log(`  listening on ${a.toString()}`)
@@ -26,6 +30,12 @@ export async function runNode(o: NodeCmdOptions): Promise<number> {
     peer: peer.toString(), agentVersion: info.agentVersion, protocolVersion: info.protocolVersion, protocols: info.protocols,
     listenAddrs: info.listenAddrs.map(String), observedAddr: info.observedAddr?.toString(), signedPeerRecord: info.signedPeerRecordValid,
   }, `identified ${peer.toString()}: ${info.agentVersion ?? '?'}, ${info.protocols.length} protocols, ${info.listenAddrs.length} addrs${info.signedPeerRecordValid ? ', signed record ok' : ''}`))
+  if (peers.length > 0) {
+    node.dht.bootstrap({ signal: AbortSignal.timeout(60_000) }).then(
+      (size) => log(o.json, 'dht:bootstrap', { routingTable: size }, `DHT bootstrapped: ${size} peers in the routing table`),
+      (e: Error) => log(o.json, 'dht:bootstrap-failed', { error: e.message }, `DHT bootstrap failed: ${e.message}`),
+    )
+  }
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop)
