@@ -447,6 +447,15 @@ export function simulate(opts: SimOptions): { result: SimResult; net: SimNet } {
       })
     }
   }
+  // graylisting is measured when the publishing window closes (P₄ decays afterwards)
+  let graylisted = 0
+  const gray = net.nodes[0]!.behaviour.cfg.scoreThresholds.graylistThreshold
+  net.at(warmup + duration + 1000, () => {
+    for (const s of spammers) {
+      const hn = [...s.neighbours].filter((j) => !net.nodes[j]!.spammer)
+      if (hn.length > 0 && hn.every((j) => net.nodes[j]!.behaviour.getScore(s.peer, net.now) < gray)) graylisted++
+    }
+  })
   const end = warmup + duration + 10_000
   net.run(end)
 
@@ -467,12 +476,6 @@ export function simulate(opts: SimOptions): { result: SimResult; net: SimNet } {
       const c = net.copies[n.index]!.get(m) ?? 0
       if (c > 0) { copies += c; firsts++ }
     }
-  }
-  let graylisted = 0
-  const gray = net.nodes[0]!.behaviour.cfg.scoreThresholds.graylistThreshold
-  for (const s of spammers) {
-    const hn = [...s.neighbours].filter((j) => !net.nodes[j]!.spammer)
-    if (hn.length > 0 && hn.every((j) => net.nodes[j]!.behaviour.getScore(s.peer, net.now) < gray)) graylisted++
   }
   return {
     net,

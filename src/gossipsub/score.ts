@@ -85,7 +85,7 @@ export const DEFAULT_TOPIC_SCORE_PARAMS: TopicScoreParams = {
   meshFailurePenaltyWeight: 0,
   meshFailurePenaltyDecay: 0.9,
   invalidMessageDeliveriesWeight: -10,
-  invalidMessageDeliveriesDecay: 0.99,
+  invalidMessageDeliveriesDecay: 0.999,
 }
 
 export const DEFAULT_PEER_SCORE_PARAMS: PeerScoreParams = {
