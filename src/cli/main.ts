@@ -58,6 +58,9 @@ usage:
   weft dht get|put|provide|find-providers|find-peer|closest ... --bootstrap <multiaddr>...
                      query a Kademlia network (weft dht for details)
   weft id <multiaddr> [--json]                 print a peer's identify record
+  weft sub <topic> --peer <multiaddr>... [--count N] [--json]    print gossipsub messages
+  weft pub <topic> <message> --peer <multiaddr>... [--json]      publish one message
+                     (weft node --topic <name> joins a topic and prints what arrives)
   weft perf --help                             libp2p perf client and server
   weft inspect <value> [--json]                decode a multiaddr, peer id or key
 `
@@ -82,7 +85,26 @@ export async function main(argv: string[]): Promise<number> {
           identity: a.flags.get('identity')?.[0] ?? join(process.env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'weft', 'identity.key'),
           json: a.flags.has('json'),
           bootstrap: a.flags.get('bootstrap') ?? [],
+          topics: a.flags.get('topic') ?? [],
         })
+      }
+      case 'sub': {
+        const { runSub } = await import('./pubsub.js')
+        const a = parseArgs(rest, new Set(['json']))
+        const topic = a.positional[0]
+        if (topic === undefined) throw new UsageLine('usage: weft sub <topic> --peer <multiaddr>... [--count N] [--json]')
+        const count = a.flags.has('count') ? Number(a.flags.get('count')![0]) : undefined
+        if (count !== undefined && (!Number.isInteger(count) || count < 1)) throw new UsageLine('--count must be a positive integer')
+        return await runSub(topic, a.flags.get('peer') ?? [], a.flags.has('json'), count)
+      }
+      case 'pub': {
+        const { runPub } = await import('./pubsub.js')
+        const a = parseArgs(rest, new Set(['json']))
+        const [topic, message] = a.positional
+        if (topic === undefined || message === undefined) throw new UsageLine('usage: weft pub <topic> <message> --peer <multiaddr>... [--wait <ms>] [--json]')
+        const wait = Number(a.flags.get('wait')?.[0] ?? '5000')
+        if (!Number.isFinite(wait) || wait < 0) throw new UsageLine('--wait must be a non-negative number of ms')
+        return await runPub(topic, message, a.flags.get('peer') ?? [], a.flags.has('json'), wait)
       }
       case 'dht': {
         const { runDht, DhtUsage } = await import('./dht.js')

@@ -9,6 +9,8 @@ export interface NodeCmdOptions {
   json: boolean
   /** Kademlia bootstrap peers (multiaddrs with /p2p). */
   bootstrap?: string[]
+  /** Gossipsub topics to join; arriving messages are printed. */
+  topics?: string[]
 }
 
 function log(json: boolean, event: string, fields: Record<string, unknown>, text: string): void {
@@ -30,6 +32,7 @@ export async function runNode(o: NodeCmdOptions): Promise<number> {
     peer: peer.toString(), agentVersion: info.agentVersion, protocolVersion: info.protocolVersion, protocols: info.protocols,
     listenAddrs: info.listenAddrs.map(String), observedAddr: info.observedAddr?.toString(), signedPeerRecord: info.signedPeerRecordValid,
   }, `identified ${peer.toString()}: ${info.agentVersion ?? '?'}, ${info.protocols.length} protocols, ${info.listenAddrs.length} addrs${info.signedPeerRecordValid ? ', signed record ok' : ''}`))
+  ;(await import('./pubsub.js')).attachTopics(node, o.topics ?? [], o.json, log)
   if (peers.length > 0) {
     node.dht.bootstrap({ signal: AbortSignal.timeout(60_000) }).then(
       (size) => log(o.json, 'dht:bootstrap', { routingTable: size }, `DHT bootstrapped: ${size} peers in the routing table`),
