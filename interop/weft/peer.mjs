@@ -366,7 +366,10 @@ async function listener() {
   await redis.command('RPUSH', 'listenerAddr', pub)
   log(`listening; published ${pub}`)
   // Serve until killed.
-  const stop = () => { void node.stop().finally(() => process.exit(0)) }
+  const stop = () => {
+    setTimeout(() => process.exit(0), 1000).unref() // a graceful stop must not keep a killed peer alive
+    void node.stop().finally(() => process.exit(0))
+  }
   process.on('SIGTERM', stop)
   process.on('SIGINT', stop)
 }
