@@ -8,7 +8,7 @@
 //   times node.dial() to a ready connection (TCP + multistream + Noise XX + yamux) and then the same
 //   1-byte perf exchange on a new stream; then hangs up.
 import path from 'node:path'
-import { BENCH, PERF_SERVER_ID, perfCli, portPair, quantile, row, runNodeJson, runPerfClient, startPerfServer } from './lib.mjs'
+import { BENCH, PERF_SERVER_ID, perfCli, quantile, row, runNodeJson, runPerfClient, startPerfServer } from './lib.mjs'
 
 export const title = 'latency: connection establishment + 1-byte round trip, TCP (ms)'
 
@@ -16,7 +16,7 @@ export async function run({ quick, log }) {
   const iterations = quick ? 10 : 100
   const impls = ['weft', 'go', 'rust'].filter((i) => perfCli(i) !== null)
   const srv = {}
-  for (const impl of impls) { const port = portPair(); srv[impl] = { ...(await startPerfServer(impl, port)), port } }
+  for (const impl of impls) srv[impl] = await startPerfServer(impl)
   const ms = Object.fromEntries(impls.map((i) => [i, []]))
   let api
   try {

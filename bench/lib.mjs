@@ -11,7 +11,8 @@ export const MIB = 1024 * 1024
 export const GIB = 1024 * MIB
 export const PERF_SERVER_ID = '12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'
 
-let nextPort = 31000 + Math.floor(Math.random() * 2000) * 2
+// below Linux's ephemeral range (32768+), where thousands of short client connections can hold a port
+let nextPort = 20000 + Math.floor(Math.random() * 4000) * 2
 /** Two consecutive free-ish ports (perf servers take TCP on p and WebSocket on p+1). */
 export function portPair() {
   const p = nextPort
@@ -43,8 +44,20 @@ export function spawnWithUlimit(cmd, args, opts = {}, nofile = 20000) {
   return spawn('/bin/sh', ['-c', `ulimit -n ${nofile} 2>/dev/null || ulimit -n $(ulimit -Hn); exec ${quoted}`], opts)
 }
 
-/** Start a perf server; resolves when it accepts TCP connections on `port`. */
+/** Start a perf server on `port` (or a free pair); resolves when it accepts TCP connections. */
 export async function startPerfServer(impl, port) {
+  for (let attempt = 0; ; attempt++) {
+    const p = port ?? portPair()
+    try {
+      return await startPerfServerOn(impl, p)
+    } catch (e) {
+      // another process took the port: try another pair
+      if (port !== undefined || attempt >= 5 || !/in use|EADDRINUSE|exited/i.test(String(e.message))) throw e
+    }
+  }
+}
+
+async function startPerfServerOn(impl, port) {
   const cli = perfCli(impl)
   if (cli === null) return null
   const [cmd, ...pre] = cli
@@ -60,10 +73,13 @@ export async function startPerfServer(impl, port) {
       s.on('error', () => res(false))
     })
     if (ok) break
-    if (Date.now() > deadline) throw new Error(`${impl} perf server did not listen: ${err}`)
+    if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error(`${impl} perf server did not listen: ${err}`) }
     await sleep(50)
   }
-  return { child, pid: child.pid, stop: () => { child.kill('SIGKILL') } }
+  // a server that fails to bind may exit just after another process answered on the port
+  await sleep(100)
+  if (child.exitCode !== null) throw new Error(`${impl} perf server exited: ${err}`)
+  return { child, pid: child.pid, port, stop: () => { child.kill('SIGKILL') } }
 }
 
 /** Run a perf client to completion; resolves with its final JSON line (plus wall time). */

@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import path from 'node:path'
-import { BENCH, PERF_SERVER_ID, perfCli, portPair, row, missing, runNodeJson, sleep, spawnWithUlimit, startPerfServer } from './lib.mjs'
+import { BENCH, PERF_SERVER_ID, perfCli, row, missing, runNodeJson, sleep, spawnWithUlimit, startPerfServer } from './lib.mjs'
 
 export const title = 'memory: idle connections into one node, TCP (KiB per connection)'
 export const scaleTitle = 'scale: concurrent connections into one weft node, TCP'
@@ -46,28 +46,34 @@ async function weftServer() {
 }
 
 async function refServer(impl) {
-  const port = portPair()
-  const s = await startPerfServer(impl, port)
+  const s = await startPerfServer(impl)
   // the perf server is spawned directly; raise nothing: 1,000 connections fit the default limit here
   return {
-    addr: `/ip4/127.0.0.1/tcp/${port}/p2p/${PERF_SERVER_ID}`,
+    addr: `/ip4/127.0.0.1/tcp/${s.port}/p2p/${PERF_SERVER_ID}`,
     measure: async () => ({ rss: rssOf(s.pid) }),
     stop: s.stop,
   }
 }
 
 /** Open `count` idle connections from client processes of up to 2,500 nodes each. */
-async function openClients(addr, count, log) {
+async function openClients(addr, count, log, budgetMs) {
   const per = 2500
   const clients = []
   for (let left = count; left > 0; left -= per) {
     const n = Math.min(per, left)
-    clients.push(jsonChild(spawnWithUlimit(process.execPath, ['--max-old-space-size=4096', path.join(BENCH, 'drivers/weft-hold-clients.mjs'), addr, String(n), '32'], { stdio: ['pipe', 'pipe', 'pipe'] })))
+    clients.push(jsonChild(spawnWithUlimit(process.execPath, ['--max-old-space-size=4096', path.join(BENCH, 'drivers/weft-hold-clients.mjs'), addr, String(n), '32', ...(budgetMs ? [String(budgetMs)] : [])], { stdio: ['pipe', 'pipe', 'pipe'] })))
   }
   const t0 = performance.now()
-  const ready = await Promise.all(clients.map((c) => c.next(600_000)))
+  let ready
+  try {
+    ready = await Promise.all(clients.map(async (c) => { for (;;) { const j = await c.next(900_000); if (j.ready !== undefined) return j } }))
+  } catch (e) {
+    for (const c of clients) c.child.kill('SIGKILL')
+    throw e
+  }
   const failed = ready.reduce((s, r) => s + r.failed, 0)
   if (failed) log(`  ${failed} dials failed, first error: ${ready.find((r) => r.firstError)?.firstError}`)
+  log(`  ${ready.reduce((s, r) => s + r.ready, 0)} dials succeeded of ${ready.reduce((s, r) => s + (r.attempted ?? 0), 0)} started in ${((performance.now() - t0) / 1000).toFixed(0)} s`)
   return {
     seconds: (performance.now() - t0) / 1000,
     open: async () => { let n = 0; for (const c of clients) { c.send('count'); n += (await c.next()).open } return n },
@@ -76,7 +82,7 @@ async function openClients(addr, count, log) {
 }
 
 export async function run({ quick, log }) {
-  const count = quick ? 200 : 1000
+  const count = quick ? 100 : 1000
   const rows = []
   for (const impl of ['weft', 'go', 'rust']) {
     if (impl !== 'weft' && perfCli(impl) === null) { rows.push(missing('memory', impl, 'tcp', 'RSS per idle connection', 'KiB', 'peer binary unavailable')); continue }
@@ -105,7 +111,8 @@ export async function run({ quick, log }) {
 }
 
 export async function runScale({ quick, log }) {
-  const count = quick ? 500 : 10_000
+  const count = quick ? 300 : 10_000
+  const budgetMs = quick ? 15_000 : 180_000 // dialing stops after this; held = what got in
   const server = await weftServer()
   let clients
   const rows = []
@@ -114,13 +121,13 @@ export async function runScale({ quick, log }) {
     const before = await server.measure()
     const pingOf = async () => (await runNodeJson(path.join(BENCH, 'drivers/weft-latency.mjs'), [server.addr, '20', 'ping'])).pingMs
     const idlePing = await pingOf()
-    clients = await openClients(server.addr, count, log)
+    clients = await openClients(server.addr, count, log, budgetMs)
     await sleep(3000)
     const after = await server.measure()
     const loadedPing = await pingOf()
     const held = await clients.open()
     log(`  opened ${held} connections in ${clients.seconds.toFixed(1)} s; server reports ${after.connections}`)
-    rows.push(row('scale', 'weft', 'tcp', `connections held (of ${count} attempted)`, 'count', [held]))
+    rows.push(row('scale', 'weft', 'tcp', `connections held (goal ${count}, dialing for at most ${budgetMs / 1000} s)`, 'count', [held]))
     rows.push(row('scale', 'weft', 'tcp', 'connections opened per second', 'conn/s', [held / clients.seconds]))
     rows.push(row('scale', 'weft', 'tcp', 'server RSS growth', 'MB', [(after.rss - before.rss) / 1e6]))
     rows.push(row('scale', 'weft', 'tcp', 'server heap growth', 'MB', [(after.heapUsed - before.heapUsed) / 1e6]))

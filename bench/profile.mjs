@@ -1,5 +1,5 @@
 // profile: where a weft<->weft throughput run spends its CPU. Runs the weft perf server and client
-// (TCP, one stream, 512 MiB up + 512 MiB down; --quick 64 MiB) under `node --cpu-prof`, then sums
+// (TCP, or WebSocket with --ws; one stream, 512 MiB up + 512 MiB down; --quick 64 MiB) under `node --cpu-prof`, then sums
 // each profile's self time by category (and lists the top functions). Categories, by the frame's
 // script and function name:
 //   chacha20-poly1305 (node:crypto)  self time of src/io/crypto-node.ts and node:internal/crypto frames
@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { BENCH, MIB, REPO, portPair, runPerfClient, sleep } from './lib.mjs'
 
-export const title = 'profile: weft<->weft TCP throughput under node --cpu-prof (% of each process\'s samples)'
+export const title = 'profile: weft<->weft throughput under node --cpu-prof (% of each process\'s samples)'
 
 function category(frame) {
   const url = frame.url ?? ''
@@ -26,6 +26,7 @@ function category(frame) {
   if (fn === '(garbage collector)') return 'GC'
   if (fn === '(idle)') return 'idle (event loop waiting)'
   if (fn === '(program)') return 'native / other ((program))'
+  if (url === '' && /^(writeBuffer|writev|writeUtf8String|writeLatin1String)$/.test(fn)) return 'socket I/O (node:net, streams)' // the native socket write
   if (url.includes('/io/crypto-node') || url.startsWith('node:internal/crypto')) return 'chacha20-poly1305 (node:crypto)'
   const m = /\/dist\/([a-z-]+)\//.exec(url)
   if (m) {
@@ -35,6 +36,7 @@ function category(frame) {
   }
   if (url.startsWith('node:net') || url.includes('stream_base_commons') || url.startsWith('node:internal/streams') || url.startsWith('node:stream')) return 'socket I/O (node:net, streams)'
   if (url.startsWith('node:')) return 'other node internals'
+  if (url.includes('/node_modules/ws/')) return 'ws package (WebSocket framing, masking)'
   if (url.includes('/node_modules/')) return 'dependencies'
   return 'other JS'
 }
@@ -59,6 +61,7 @@ export function summarize(profile) {
 }
 
 export async function run({ quick, log }) {
+  const transport = process.argv.includes('--ws') ? 'ws' : 'tcp'
   const bytes = quick ? 64 * MIB : 512 * MIB
   const dir = mkdtempSync(path.join(tmpdir(), 'weft-prof-'))
   const port = portPair()
@@ -66,12 +69,12 @@ export async function run({ quick, log }) {
   const server = spawn(process.execPath, [...prof('server'), '--run-server', '--server-address', `127.0.0.1:${port}`], { stdio: 'ignore', cwd: REPO })
   try {
     await sleep(1500)
-    const client = spawn(process.execPath, [...prof('client'), '--server-address', `127.0.0.1:${port}`, '--transport', 'tcp', '--upload-bytes', String(bytes), '--download-bytes', String(bytes)], { stdio: ['ignore', 'pipe', 'ignore'], cwd: REPO })
+    const client = spawn(process.execPath, [...prof('client'), '--server-address', `127.0.0.1:${port}`, '--transport', transport, '--upload-bytes', String(bytes), '--download-bytes', String(bytes)], { stdio: ['ignore', 'pipe', 'ignore'], cwd: REPO })
     let out = ''
     client.stdout.on('data', (d) => { out += d })
     await new Promise((r) => client.on('close', r))
     const final = out.split('\n').filter((l) => l.includes('"final"')).map((l) => JSON.parse(l))[0]
-    log(`  profiled run: ${((final.uploadBytes + final.downloadBytes) / 1e6 / final.timeSeconds).toFixed(0)} MB/s (profiler on)`)
+    log(`  profiled run (${transport}): ${((final.uploadBytes + final.downloadBytes) / 1e6 / final.timeSeconds).toFixed(0)} MB/s (profiler on)`)
   } finally {
     server.kill('SIGTERM')
     await new Promise((r) => server.on('close', r))
@@ -81,7 +84,7 @@ export async function run({ quick, log }) {
     const f = readdirSync(path.join(dir, side)).find((x) => x.endsWith('.cpuprofile'))
     const s = summarize(JSON.parse(readFileSync(path.join(dir, side, f), 'utf8')))
     log(`\n  ${side}: ${s.seconds.toFixed(1)} s profiled\n    by category: ${s.categories.map(([k, v]) => `${k} ${v}%`).join(', ')}\n    top self time: ${s.top.map(([k, v]) => `${k} ${v}%`).join('; ')}`)
-    for (const [k, v] of s.categories.filter(([, v]) => v > 0)) rows.push({ benchmark: 'profile', impl: `weft ${side}`, transport: 'tcp', metric: k, unit: '%', runs: 1, median: v, min: v, max: v })
+    for (const [k, v] of s.categories.filter(([, v]) => v > 0)) rows.push({ benchmark: 'profile', impl: `weft ${side}`, transport, metric: k, unit: '%', runs: 1, median: v, min: v, max: v })
   }
   rmSync(dir, { recursive: true, force: true })
   return rows

@@ -8,7 +8,7 @@
 // Figure: (upload + download bytes) / the client's final timeSeconds, which includes the dial (the
 // perf protocol runs the upload, then the download, on one stream). 1 MB = 10^6 bytes.
 import path from 'node:path'
-import { BENCH, GIB, MIB, PERF_SERVER_ID, portPair, perfCli, row, missing, runNodeJson, runPerfClient, startPerfServer } from './lib.mjs'
+import { BENCH, GIB, MIB, PERF_SERVER_ID, perfCli, row, missing, runNodeJson, runPerfClient, startPerfServer } from './lib.mjs'
 
 export const title = 'throughput: one stream, upload then download, two processes (MB/s)'
 export const streamsTitle = 'streams: 16 concurrent streams on one connection, two processes (MB/s)'
@@ -16,8 +16,7 @@ export const streamsTitle = 'streams: 16 concurrent streams on one connection, t
 async function servers(impls) {
   const s = {}
   for (const impl of impls) {
-    const port = portPair()
-    s[impl] = perfCli(impl) === null ? null : { ...(await startPerfServer(impl, port)), port }
+    s[impl] = perfCli(impl) === null ? null : await startPerfServer(impl)
   }
   return s
 }
