@@ -37,6 +37,9 @@ func main() {
 	if len(os.Args) > 1 && strings.HasPrefix(os.Args[1], "--") {
 		os.Exit(perfCLI(os.Args[1:]))
 	}
+	if s := env("network_scenario", ""); s != "" {
+		os.Exit(networkMode(s))
+	}
 	os.Exit(interop())
 }
 

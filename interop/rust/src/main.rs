@@ -1,5 +1,6 @@
 //! weft interop peer built on rust-libp2p. See interop/CONTRACT.md and README.md.
 
+mod network;
 mod resp;
 mod streams;
 
@@ -291,6 +292,8 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().is_some_and(|a| a.starts_with("--")) {
         rt.block_on(perf_cli(args));
+    } else if let Ok(s) = std::env::var("network_scenario") {
+        rt.block_on(network::network_mode(s));
     } else {
         rt.block_on(interop());
     }
