@@ -136,7 +136,7 @@ function which(cmd) {
 const missing = []
 const redisServer = which('redis-server')
 if (redisServer === undefined) missing.push('redis-server (Debian/Ubuntu: `sudo apt-get install -y redis-server`)')
-if (needed.has('go') && which('go') === undefined) missing.push('Go >= 1.24 for interop/go (https://go.dev/doc/install; Debian: `sudo apt-get install -y golang-go` if recent enough)')
+if (needed.has('go') && which('go') === undefined) missing.push('Go >= 1.26 (the version in interop/go/go.mod) from https://go.dev/doc/install')
 if (needed.has('rust') && which('cargo') === undefined) missing.push('Rust/cargo >= 1.88 for interop/rust (`curl https://sh.rustup.rs -sSf | sh`)')
 if (missing.length > 0) {
   const lines = ['the interop suite needs:', ...missing.map((m) => `  - ${m}`)]
