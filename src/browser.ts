@@ -7,9 +7,18 @@
  */
 import { nobleCrypto } from './core/crypto/noble.js'
 import { browserWebSockets } from './io/ws-browser.js'
+import { UsageError } from './core/errors.js'
 import { WeftNode, type NodeOptions } from './edge/weft-node.js'
 
+/**
+ * A browser weft node: ping, identify and perf, plus the services you pass (so a bundle carries
+ * only those): `createNode({ services: { pubsub: gossipsub(), dht: kadDht({ mode: 'client' }) } })`
+ * with `gossipsub` and `kadDht` from this module, 'weft/gossipsub' or 'weft/kad'.
+ */
 export async function createNode(options: NodeOptions = {}): Promise<WeftNode> {
+  if ((options.dht !== undefined && options.services?.dht === undefined) || (options.pubsub !== undefined && options.services?.pubsub === undefined)) {
+    throw new UsageError('node/no-such-service', 'in browsers pass the service itself: createNode({ services: { dht: kadDht(opts), pubsub: gossipsub(opts) } })')
+  }
   const node = new WeftNode(options, {
     crypto: options.crypto ?? nobleCrypto,
     transports: options.transports ?? [browserWebSockets()],
@@ -25,5 +34,7 @@ export { Pubsub } from './gossipsub/pubsub-api.js'
 export type { GossipsubMessage, PublishResult, ValidationResult } from './gossipsub/gossipsub.js'
 export type { Validator, PubsubEvents } from './gossipsub/pubsub-api.js'
 export { Dht } from './kad/dht-api.js'
+export { kadDht } from './kad/service.js'
+export { gossipsub } from './gossipsub/service.js'
 export type { DhtCallOptions } from './kad/dht-api.js'
 export type { KadEvent, KadOptions, KadPeerInfo, KadProgress, KadResult } from './kad/types.js'

@@ -9,9 +9,17 @@ import { tcp } from './io/tcp.js'
 import { webSockets } from './io/ws.js'
 import { memory } from './io/memory.js'
 import { WeftNode, type NodeOptions } from './edge/weft-node.js'
+import { kadDht } from './kad/service.js'
+import { gossipsub } from './gossipsub/service.js'
 
+/**
+ * A Node weft node. Besides ping, identify and perf it runs the Kademlia DHT (`node.dht`, server
+ * mode unless `dht.mode` says otherwise) and gossipsub (`node.pubsub`) unless `services` is given,
+ * in which case exactly those services run.
+ */
 export async function createNode(options: NodeOptions = {}): Promise<WeftNode> {
-  const node = new WeftNode(options, {
+  const services = options.services ?? { dht: kadDht(options.dht), pubsub: gossipsub(options.pubsub) }
+  const node = new WeftNode({ ...options, services }, {
     crypto: options.crypto ?? nodeCrypto,
     transports: options.transports ?? [tcp(), webSockets(), memory()],
   })
@@ -30,5 +38,6 @@ export { TransportError } from './io/transport.js'
 export type { Transport, RawConnection, TransportListener } from './io/transport.js'
 export { AGENT_VERSION, VERSION } from './edge/version.js'
 export { Dht } from './kad/dht-api.js'
+export { kadDht, gossipsub }
 export type { DhtCallOptions } from './kad/dht-api.js'
 export type { KadEvent, KadOptions, KadPeerInfo, KadProgress, KadResult } from './kad/types.js'

@@ -13,12 +13,12 @@ import type { CryptoProvider } from '../core/crypto/provider.js'
 import { UsageError } from '../core/errors.js'
 import { Multiaddr } from '../multiaddr/index.js'
 import { PeerId, generatePrivateKey, type PrivateKey } from '../peer-id/index.js'
-import { Swarm, streamKey, type ConnectionInfo, type StreamRef, type SwarmConfig, type SwarmEvent, type SwarmLimits } from '../swarm/index.js'
+import { Swarm, streamKey, type Behaviour, type ConnectionInfo, type NodeService, type ServiceContext, type ServiceFactory, type StreamRef, type SwarmConfig, type SwarmEvent, type SwarmLimits } from '../swarm/index.js'
 import { PingBehaviour, type PingEvent } from '../ping/index.js'
 import { IdentifyBehaviour, type IdentifyEvent, type IdentifyInfo } from '../identify/index.js'
 import { PerfBehaviour, type PerfEvent } from '../perf/index.js'
-import { GossipsubBehaviour, Pubsub, type GossipsubEvent, type GossipsubOptions } from '../gossipsub/index.js'
-import { KadBehaviour, Dht, type KadEvent, type KadOptions } from '../kad/index.js'
+import type { Pubsub, GossipsubServiceOptions } from '../gossipsub/index.js'
+import type { Dht, KadServiceOptions } from '../kad/index.js'
 import { Runtime } from '../io/runtime.js'
 import type { Transport } from '../io/transport.js'
 import { WeftStream } from './stream.js'
@@ -42,10 +42,16 @@ export interface NodeOptions {
   identifyTimeout?: number
   /** Start at once (default true). */
   start?: boolean
-  /** Gossipsub options (`node.pubsub`); identity, crypto and randomness come from the node. */
-  pubsub?: Partial<Omit<GossipsubOptions, 'random' | 'crypto' | 'privateKey'>>
-  /** Kademlia DHT options (`node.dht`; mode 'server' by default); identity, crypto and randomness come from the node. */
-  dht?: Partial<Omit<KadOptions, 'random' | 'crypto' | 'peerId'>>
+  /**
+   * Optional protocols: `{ dht: kadDht(...), pubsub: gossipsub(...) }` (from 'weft/kad' and
+   * 'weft/gossipsub'). `weft/node` adds both by default, built from `dht` and `pubsub` below;
+   * `weft/browser` adds none, so a bundle carries only the services it names.
+   */
+  services?: Record<string, ServiceFactory>
+  /** Gossipsub options for the default `pubsub` service of `weft/node`. */
+  pubsub?: GossipsubServiceOptions
+  /** Kademlia options for the default `dht` service of `weft/node` (mode 'server' by default). */
+  dht?: KadServiceOptions
 }
 
 export interface StreamHandlerOptions {
@@ -69,7 +75,7 @@ export interface WeftNodeEvents {
 
 export type DialTarget = Multiaddr | PeerId | string
 
-type Behaviours = { ping: PingBehaviour; identify: IdentifyBehaviour; perf: PerfBehaviour; gossipsub: GossipsubBehaviour; kad: KadBehaviour }
+type Behaviours = { ping: PingBehaviour; identify: IdentifyBehaviour; perf: PerfBehaviour } & Record<string, Behaviour<unknown>>
 
 interface Pending<T> {
   resolve: (v: T) => void
@@ -85,10 +91,9 @@ export class WeftNode extends EventTarget {
   readonly peerId: PeerId
   readonly privateKey: PrivateKey
   readonly swarm: Swarm<Behaviours>
-  /** Gossipsub: subscribe, publish, validators, mesh and scores. */
-  readonly pubsub: Pubsub
-  /** Kademlia DHT: put/get, provide/findProviders, findPeer, getClosestPeers. */
-  readonly dht: Dht
+  /** Services by API name (`dht`, `pubsub`, ...), and by behaviour name for routing events. */
+  readonly #services = new Map<string, NodeService>()
+  readonly #serviceByBehaviour = new Map<string, NodeService>()
   readonly #runtime: Runtime<SwarmEvent>
   readonly #opts: NodeOptions
   readonly #handlers = new Map<string, StreamHandler>()
@@ -106,6 +111,26 @@ export class WeftNode extends EventTarget {
     this.privateKey = opts.privateKey ?? generatePrivateKey(crypto)
     this.peerId = this.privateKey.publicKey.toPeerId()
     const random = (n: number): Uint8Array => crypto.randomBytes(n)
+    const ctx: ServiceContext = {
+      crypto,
+      privateKey: this.privateKey,
+      peerId: this.peerId,
+      random,
+      epoch: Date.now(),
+      run: (f) => this.#runtime.run((now) => {
+        const out = f(now)
+        this.swarm.pump(now)
+        return out
+      }),
+    }
+    const serviceBehaviours: Record<string, Behaviour<unknown>> = {}
+    for (const [apiName, factory] of Object.entries(opts.services ?? {})) {
+      const svc = factory(ctx)
+      if (svc.name in serviceBehaviours || ['ping', 'identify', 'perf'].includes(svc.name)) throw new UsageError('node/service-name-taken', svc.name)
+      this.#services.set(apiName, svc)
+      this.#serviceByBehaviour.set(svc.name, svc)
+      serviceBehaviours[svc.name] = svc.behaviour
+    }
     this.swarm = new Swarm<Behaviours>({
       ping: new PingBehaviour({ random, ...(opts.pingTimeout !== undefined ? { timeout: opts.pingTimeout } : {}) }),
       identify: new IdentifyBehaviour({
@@ -116,15 +141,8 @@ export class WeftNode extends EventTarget {
         ...(opts.identifyTimeout !== undefined ? { timeout: opts.identifyTimeout } : {}),
       }),
       perf: new PerfBehaviour(),
-      gossipsub: new GossipsubBehaviour({
-        ...opts.pubsub,
-        random,
-        crypto,
-        privateKey: this.privateKey,
-        seqnoBase: opts.pubsub?.seqnoBase ?? BigInt(Date.now()) * 1_000_000n,
-      }),
-      kad: new KadBehaviour({ ...opts.dht, random, crypto, peerId: this.peerId, epoch: opts.dht?.epoch ?? Date.now() }),
-    }, {
+      ...serviceBehaviours,
+    } as Behaviours, {
       crypto,
       identity: this.privateKey,
       ...(opts.limits !== undefined ? { limits: opts.limits } : {}),
@@ -135,16 +153,6 @@ export class WeftNode extends EventTarget {
       onEvent: (ev) => this.#onEvent(ev),
       ...(opts.dialTimeout !== undefined ? { dialTimeout: opts.dialTimeout } : {}),
     })
-    this.dht = new Dht(this.swarm.behaviours.kad, (f) => this.#runtime.run((now) => {
-      const out = f(now)
-      this.swarm.pump(now)
-      return out
-    }))
-    this.pubsub = new Pubsub(this.swarm.behaviours.gossipsub, (f) => this.#runtime.run((now) => {
-      const out = f(now)
-      this.swarm.pump(now)
-      return out
-    }))
   }
 
   /** Listen on the configured addresses and start the behaviours. */
@@ -166,8 +174,27 @@ export class WeftNode extends EventTarget {
     this.#runtime.run((now) => this.swarm.stop(now))
     await this.#runtime.stop()
     for (const p of this.#pending.values()) p.reject(new UsageError('node/stopped', 'the node was stopped'))
-    this.dht._stop(new UsageError('node/stopped', 'the node was stopped'))
+    for (const svc of this.#services.values()) svc.stop(new UsageError('node/stopped', 'the node was stopped'))
     this.#pending.clear()
+  }
+
+  /** The Kademlia DHT (the `dht` service). */
+  get dht(): Dht {
+    return this.service<Dht>('dht')
+  }
+
+  /** Gossipsub (the `pubsub` service). */
+  get pubsub(): Pubsub {
+    return this.service<Pubsub>('pubsub')
+  }
+
+  /** A service's API by name; UsageError when the node was built without it. */
+  service<T>(name: string): T {
+    const svc = this.#services.get(name)
+    if (svc === undefined) {
+      throw new UsageError('node/no-such-service', `this node has no '${name}' service: pass it in createNode({ services: { ${name}: ... } })`)
+    }
+    return svc.api as T
   }
 
   /** Our listen addresses, each ending in /p2p/<our id>. */
@@ -348,12 +375,9 @@ export class WeftNode extends EventTarget {
   }
 
   #onBehaviour(from: string, ev: PingEvent | IdentifyEvent | PerfEvent): void {
-    if (from === 'gossipsub') {
-      this.pubsub._onEvent(ev as unknown as GossipsubEvent)
-      return
-    }
-    if (from === 'kad') {
-      this.dht._onEvent(ev as unknown as KadEvent)
+    const svc = this.#serviceByBehaviour.get(from)
+    if (svc !== undefined) {
+      svc.onEvent(ev)
       return
     }
     switch (ev.type) {

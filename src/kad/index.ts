@@ -27,3 +27,5 @@ export {
 export type { KadMessage, KadPeer, KadRecord, KadErrorCode, DecodeLimits, DecodeStats } from './message.js'
 export { Dht } from './dht-api.js'
 export type { DhtCallOptions } from './dht-api.js'
+export { kadDht } from './service.js'
+export type { KadServiceOptions } from './service.js'

@@ -1,0 +1,27 @@
+/** Gossipsub as a node service: `createNode({ services: { pubsub: gossipsub(options) } })` gives `node.pubsub`. */
+import type { NodeService, ServiceFactory } from '../swarm/index.js'
+import { GossipsubBehaviour, type GossipsubEvent } from './gossipsub.js'
+import type { GossipsubOptions } from './config.js'
+import { Pubsub } from './pubsub-api.js'
+
+export type GossipsubServiceOptions = Partial<Omit<GossipsubOptions, 'random' | 'crypto' | 'privateKey'>>
+
+export function gossipsub(options: GossipsubServiceOptions = {}): ServiceFactory<Pubsub> {
+  return (ctx): NodeService<Pubsub> => {
+    const behaviour = new GossipsubBehaviour({
+      ...options,
+      random: ctx.random,
+      crypto: ctx.crypto,
+      privateKey: ctx.privateKey,
+      seqnoBase: options.seqnoBase ?? BigInt(ctx.epoch) * 1_000_000n,
+    })
+    const api = new Pubsub(behaviour, ctx.run)
+    return {
+      name: 'gossipsub',
+      behaviour: behaviour as NodeService['behaviour'],
+      api,
+      onEvent: (ev) => api._onEvent(ev as GossipsubEvent),
+      stop: () => {},
+    }
+  }
+}

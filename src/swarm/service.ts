@@ -1,0 +1,39 @@
+/**
+ * Optional protocols a node can be built with (the DHT, pubsub): a behaviour for the swarm plus a
+ * user-facing API object. A node imports no optional protocol itself; the user (or the Node entry
+ * point, by default) passes service factories, so a browser bundle pays only for what it names:
+ *
+ *   import { kadDht } from 'weft/kad'
+ *   const node = await createNode({ services: { dht: kadDht({ mode: 'client' }) } })
+ *   await node.dht.get(key)
+ */
+import type { Millis } from '../core/byte-machine.js'
+import type { CryptoProvider } from '../core/crypto/provider.js'
+import type { PeerId, PrivateKey } from '../peer-id/index.js'
+import type { Behaviour } from './behaviour.js'
+
+/** What a service gets from the node that hosts it. */
+export interface ServiceContext {
+  readonly crypto: CryptoProvider
+  readonly privateKey: PrivateKey
+  readonly peerId: PeerId
+  readonly random: (n: number) => Uint8Array
+  /** Wall-clock milliseconds at node creation (for record sequence numbers and expiry checks). */
+  readonly epoch: number
+  /** Run a command on the behaviour inside the node's runtime, then let the swarm act on it. */
+  readonly run: <T>(f: (now: Millis) => T) => T
+}
+
+export interface NodeService<Api = unknown, Ev = unknown> {
+  /** The behaviour's name in the swarm's record (its events surface as `{ from: name }`). */
+  readonly name: string
+  readonly behaviour: Behaviour<Ev>
+  /** What the node exposes for this service (`node.dht`, `node.pubsub`). */
+  readonly api: Api
+  /** Events of the behaviour, as the swarm surfaces them. */
+  onEvent(event: Ev): void
+  /** The node is stopping: settle whatever is pending with `error`. */
+  stop(error: Error): void
+}
+
+export type ServiceFactory<Api = unknown> = (ctx: ServiceContext) => NodeService<Api>
