@@ -360,8 +360,63 @@ async fn gossip(net: &mut Net, own: Multiaddr, messages: usize) -> Result<(), St
     Ok(())
 }
 
-async fn kad_scenario(_net: &mut Net, _own: Multiaddr) -> Result<(), String> {
-    Err("kad scenario not implemented yet".into())
+fn provide_key(name: &str) -> Vec<u8> {
+    let mut k = vec![0x12, 0x20];
+    k.extend_from_slice(&Sha256::digest(format!("provide/{name}").as_bytes()));
+    k
+}
+
+/// The /pk record key of a peer: "/pk/" + its multihash bytes.
+fn pk_key(p: &PeerId) -> kad::RecordKey {
+    let mut k = b"/pk/".to_vec();
+    k.extend_from_slice(&p.to_bytes());
+    kad::RecordKey::new(&k)
+}
+
+async fn kad_scenario(net: &mut Net, own: Multiaddr) -> Result<(), String> {
+    let nodes = net.join(own).await?;
+    net.barrier("ready").await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    // an Ed25519 peer id is the identity multihash of the public key protobuf
+    let pid = net.peer_id.to_bytes();
+    let value = pid[2..].to_vec();
+    let key = pk_key(&net.peer_id);
+    let r = net.query(30, move |s| s.behaviour_mut().kad.put_record(kad::Record::new(key, value), kad::Quorum::One).map_err(|e| e.to_string())).await?;
+    if !r.iter().any(|x| matches!(x, kad::QueryResult::PutRecord(Ok(_)))) {
+        return Err(format!("put failed: {r:?}"));
+    }
+    net.barrier("put").await?;
+    let pk = kad::RecordKey::new(&provide_key(&net.name));
+    let r = net.query(30, move |s| s.behaviour_mut().kad.start_providing(pk).map_err(|e| e.to_string())).await?;
+    if !r.iter().any(|x| matches!(x, kad::QueryResult::StartProviding(Ok(_)))) {
+        return Err(format!("provide failed: {r:?}"));
+    }
+    net.barrier("provided").await?;
+    let mut checks = serde_json::Map::new();
+    let mut failures: Vec<String> = Vec::new();
+    for o in nodes.iter().filter(|o| o.name != net.name) {
+        let want = o.peer.to_bytes()[2..].to_vec();
+        let k = pk_key(&o.peer);
+        let r = net.query(20, move |s| Ok(s.behaviour_mut().kad.get_record(k))).await;
+        let ok = matches!(&r, Ok(v) if v.iter().any(|x| matches!(x, kad::QueryResult::GetRecord(Ok(kad::GetRecordOk::FoundRecord(pr))) if pr.record.value == want)));
+        checks.insert(format!("get {}", o.name), ok.into());
+        if !ok { failures.push(format!("get {}: {r:?}", o.name)); }
+
+        let pk = kad::RecordKey::new(&provide_key(&o.name));
+        let r = net.query(20, move |s| Ok(s.behaviour_mut().kad.get_providers(pk))).await;
+        let who = o.peer;
+        let ok = matches!(&r, Ok(v) if v.iter().any(|x| matches!(x, kad::QueryResult::GetProviders(Ok(kad::GetProvidersOk::FoundProviders { providers, .. })) if providers.contains(&who))));
+        checks.insert(format!("providers {}", o.name), ok.into());
+        if !ok { failures.push(format!("providers {}: {r:?}", o.name)); }
+
+        let r = net.query(20, move |s| Ok(s.behaviour_mut().kad.get_closest_peers(who))).await;
+        let ok = matches!(&r, Ok(v) if v.iter().any(|x| matches!(x, kad::QueryResult::GetClosestPeers(Ok(c)) if c.peers.iter().any(|p| p.peer_id == who))));
+        checks.insert(format!("find-node {}", o.name), ok.into());
+        if !ok { failures.push(format!("find-node {}: {r:?}", o.name)); }
+    }
+    nlog!("kad checks: {checks:?}");
+    net.push_result(serde_json::json!({"ok": failures.is_empty(), "checks": checks, "failures": failures})).await;
+    Ok(())
 }
 
 #[allow(dead_code)]
