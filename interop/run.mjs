@@ -420,4 +420,11 @@ const record = {
 }
 fs.writeFileSync(file, `${JSON.stringify(record, null, 2)}\n`)
 say(`results: ${path.relative(root, file)}`)
-process.exit(failed.length > 0 ? 1 : 0)
+// --suite: the network scenarios (network.mjs: mixed weft/go/rust gossipsub and kad networks) follow
+// the pairwise matrix; each of its cases has its own timeout.
+let networkFailed = false
+if (opt.suite && !filtered) {
+  const r = spawnSync(process.execPath, [path.join(here, 'network.mjs'), '--suite'], { cwd: root, stdio: 'inherit' })
+  networkFailed = r.status !== 0
+}
+process.exit(failed.length > 0 || networkFailed ? 1 : 0)
