@@ -199,9 +199,15 @@ const started = Date.now()
 const all = []
 for (const name of opt.cases) {
   for (let run = 1; run <= opt.repeat; run++) {
-    const r = await runCase(name)
+    let r = await runCase(name)
+    // --suite: one retry of a failed case (as in run.mjs); a pass on the retry is recorded as flaky.
+    if (!r.ok && opt.suite) {
+      say(`retrying ${name} once (first error: ${r.error})`)
+      const second = await runCase(name)
+      r = second.ok ? { ...second, flaky: true, firstError: r.error } : second
+    }
     all.push({ case: name, run, ...r })
-    console.log(`${name.padEnd(16)} ${String(CASES[name].nodes.length).padStart(2)} nodes  ${r.ok ? 'pass' : 'FAIL'}  ${r.seconds.toFixed(1)} s${r.error ? `  ${r.error}` : ''}`)
+    console.log(`${name.padEnd(16)} ${String(CASES[name].nodes.length).padStart(2)} nodes  ${r.ok ? (r.flaky === true ? 'flaky' : 'pass') : 'FAIL'}  ${r.seconds.toFixed(1)} s${r.error ? `  ${r.error}` : ''}`)
   }
 }
 redis.close()

@@ -297,7 +297,7 @@ function tail(s, n) {
 /**
  * @typedef {{ dialer: string, listener: string, transport: string, scenario: string, ok: boolean,
  *   handshakePlusOneRTTMillis: number | null, pingRTTMillis: number | null, error: string | null,
- *   seconds: number }} Result
+ *   seconds: number, flaky?: boolean, firstError?: string | null }} Result
  */
 
 /** @param {Case} c @returns {Promise<Result>} */
@@ -395,9 +395,17 @@ const started = Date.now()
 /** @type {Result[]} */
 const results = []
 for (const c of cases) {
-  const r = await runCase(c)
+  let r = await runCase(c)
+  // --suite (what `npm test` and CI run): a failed case runs once more, so one scheduling hiccup on a
+  // loaded 2-core machine does not fail the build; a real failure fails both times. A case that
+  // passes only on the retry is recorded as flaky (table and results file) so it stays visible.
+  if (!r.ok && opt.suite) {
+    say(`retrying ${c.dialer}->${c.listener} ${c.transport} ${c.scenario} once (first error: ${r.error})`)
+    const second = await runCase(c)
+    r = second.ok ? { ...second, flaky: true, firstError: r.error } : second
+  }
   results.push(r)
-  console.log(row([`${c.dialer}->${c.listener}`, c.transport, c.scenario, r.ok ? 'pass' : 'FAIL', fmt(r.handshakePlusOneRTTMillis), fmt(r.pingRTTMillis), r.seconds.toFixed(1)], widths))
+  console.log(row([`${c.dialer}->${c.listener}`, c.transport, c.scenario, r.ok ? (r.flaky === true ? 'flaky' : 'pass') : 'FAIL', fmt(r.handshakePlusOneRTTMillis), fmt(r.pingRTTMillis), r.seconds.toFixed(1)], widths))
 }
 db.close()
 killGroup(redisProc, 'SIGTERM')
