@@ -10,7 +10,7 @@ import { ProtocolError, UsageError } from '../src/core/errors.js'
 import { fromHex, toHex, utf8 } from '../src/core/bytes.js'
 import { encodeLp } from '../src/core/lp.js'
 import {
-  Backoff, buildMessage, checkSignaturePolicy, decodeRpc, encodePubsubMessage, encodeRpc, GossipsubBehaviour, MessageCache,
+  Backoff, buildMessage, frameMessage, checkSignaturePolicy, decodeRpc, encodePubsubMessage, encodeRpc, GossipsubBehaviour, MessageCache,
   msgIdContentSha256, msgIdFromSeqno, SeenCache, signatureInput, type GossipsubEvent, type GossipsubOptions, type Rpc,
 } from '../src/gossipsub/index.js'
 import type { BehaviourAction, ConnectionInfo } from '../src/swarm/index.js'
@@ -94,6 +94,11 @@ describe('codec properties', () => {
       if (empty) expect(d.control).toBeUndefined()
       else expect(d.control).toEqual(r.control)
     }))
+  })
+  test('frameMessage is encodeLp(encodeRpc({ messages: [raw] }))', () => {
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 20000 }), (raw) => {
+      expect(toHex(frameMessage(raw))).toBe(toHex(encodeLp(encodeRpc({ messages: [raw] }))))
+    }), { numRuns: 50 })
   })
   test('garbage yields ProtocolError and nothing else', () => {
     fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), (b) => {

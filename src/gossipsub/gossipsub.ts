@@ -32,9 +32,9 @@ import { Backoff } from './backoff.js'
 import { FLOODSUB, GOSSIPSUB_V10, GOSSIPSUB_V12, resolveConfig, type GossipsubConfig, type GossipsubOptions } from './config.js'
 import { heartbeat } from './heartbeat.js'
 import { MessageCache } from './mcache.js'
-import { buildMessage, checkSignaturePolicy } from './message.js'
+import { AuthorKeyCache, buildMessage, checkSignaturePolicy } from './message.js'
 import { sample, shuffle, type Rand } from './mesh.js'
-import { decodeRpc, DEFAULT_RPC_DECODE_LIMITS, encodePubsubMessage, encodeRpc, PROTOCOL, type ControlMessage, type ControlPrune, type PubsubMessage, type Rpc, type SubOpts, type WireMessage } from './rpc.js'
+import { decodeRpc, DEFAULT_RPC_DECODE_LIMITS, encodePubsubMessage, encodeRpc, frameMessage, PROTOCOL, type ControlMessage, type ControlPrune, type PubsubMessage, type Rpc, type SubOpts, type WireMessage } from './rpc.js'
 import { PeerScore } from './score.js'
 import { SeenCache } from './seen.js'
 
@@ -119,8 +119,9 @@ const FRESH_IDS_PER_STREAM_REOPEN = 3
 
 /** Byte string key for a message id (Map keys). */
 export function idKey(id: Uint8Array): string {
+  if (id.length <= 256) return String.fromCharCode.apply(null, id as unknown as number[])
   let s = ''
-  for (let i = 0; i < id.length; i++) s += String.fromCharCode(id[i]!)
+  for (let i = 0; i < id.length; i += 256) s += String.fromCharCode.apply(null, id.subarray(i, i + 256) as unknown as number[])
   return s
 }
 
@@ -149,6 +150,7 @@ export class GossipsubBehaviour implements Behaviour<GossipsubEvent> {
   readonly #dirty = new Set<PeerState>()
   readonly #subscriptions = new Set<string>()
   readonly #validated = new Set<string>()
+  readonly #authorKeys = new AuthorKeyCache()
   readonly #pending = new Map<number, PendingValidation>()
   readonly #inStreams = new Map<string, PeerState>()
   readonly #outStreams = new Map<string, PeerState>()
@@ -250,7 +252,7 @@ export class GossipsubBehaviour implements Behaviour<GossipsubEvent> {
     this.mcache.put(key, messageId, topic, raw)
     if (!this.#subscriptions.has(topic)) this.fanoutLastPub.set(topic, now)
     let recipients = 0
-    const frame = encodeLp(encodeRpc({ messages: [raw] }))
+    const frame = frameMessage(raw)
     for (const k of to) if (this.#sendFrame(this.peers.get(k)!, frame, false, key)) recipients++
     return { messageId, recipients }
   }
@@ -578,7 +580,7 @@ export class GossipsubBehaviour implements Behaviour<GossipsubEvent> {
       this.promises.delete(key)
       return
     }
-    const reason = checkSignaturePolicy(policy, msg, raw, this.cfg.crypto)
+    const reason = checkSignaturePolicy(policy, msg, raw, this.cfg.crypto, this.#authorKeys)
     if (reason !== undefined) return this.#invalid(p, topic, reason, undefined, now)
     this.seen.put(now, key)
     this.promises.delete(key)
@@ -637,7 +639,7 @@ export class GossipsubBehaviour implements Behaviour<GossipsubEvent> {
       if (k === v.source || k === author) continue
       const q = this.peers.get(k)
       if (q === undefined || q.dontSend.has(v.id)) continue
-      frame ??= encodeLp(encodeRpc({ messages: [v.wm.raw] }))
+      frame ??= frameMessage(v.wm.raw)
       this.#sendFrame(q, frame, false, v.id)
     }
   }
@@ -679,7 +681,7 @@ export class GossipsubBehaviour implements Behaviour<GossipsubEvent> {
       this.sendRpc(p, { control: { iwant: reply.iwant.length > 0 ? [{ messageIds: reply.iwant }] : [], prune: reply.prune } }, true)
     }
     if (reply.messages.length > 0) {
-      for (const m of reply.messages) this.#sendFrame(p, encodeLp(encodeRpc({ messages: [m] })), false)
+      for (const m of reply.messages) this.#sendFrame(p, frameMessage(m), false)
     }
   }
 

@@ -141,8 +141,6 @@ export function heartbeat(g: GossipsubBehaviour, now: Millis): void {
 
 function emitGossip(g: GossipsubBehaviour, now: Millis, topic: string, exclude: Set<string>, get: (k: string) => Outgoing): void {
   const cfg = g.cfg
-  const ids = g.mcache.getGossipIds(topic)
-  if (ids.length === 0) return
   const eligible = [...(g.topicPeers.get(topic) ?? [])].filter((k) => {
     if (exclude.has(k) || g.direct.has(k)) return false
     const p = g.peers.get(k)
@@ -150,6 +148,9 @@ function emitGossip(g: GossipsubBehaviour, now: Millis, topic: string, exclude: 
     return !cfg.scoring || g.score.score(k, now) >= cfg.scoreThresholds.gossipThreshold
   })
   const n = gossipTargetCount(eligible.length, cfg.Dlazy, cfg.gossipFactor)
+  if (n === 0) return
+  const ids = g.mcache.getGossipIds(topic)
+  if (ids.length === 0) return
   const chosen = ids.length > cfg.maxIHaveLength ? shuffle([...ids], g.rand).slice(0, cfg.maxIHaveLength) : ids
   for (const k of sample(eligible, n, g.rand)) get(k).ihave.push({ topic, messageIds: chosen })
 }

@@ -12,8 +12,8 @@ export interface CachedMessage {
   readonly topic: string
   /** The encoded Message, sent as is. */
   readonly raw: Uint8Array
-  /** IWANT transmissions per peer (bounded by the number of peers asking, itself bounded). */
-  readonly iwantCounts: Map<string, number>
+  /** IWANT transmissions per peer (bounded by the number of peers asking, itself bounded); allocated on the first. */
+  iwantCounts: Map<string, number> | undefined
 }
 
 export class MessageCache {
@@ -36,7 +36,7 @@ export class MessageCache {
 
   put(key: string, id: Uint8Array, topic: string, raw: Uint8Array): void {
     if (this.#msgs.has(key)) return
-    this.#msgs.set(key, { id, topic, raw, iwantCounts: new Map() })
+    this.#msgs.set(key, { id, topic, raw, iwantCounts: undefined })
     this.#windows[0]!.push(key)
   }
 
@@ -48,6 +48,7 @@ export class MessageCache {
   getForPeer(key: string, peer: string): { msg: CachedMessage; count: number } | undefined {
     const msg = this.#msgs.get(key)
     if (msg === undefined) return undefined
+    msg.iwantCounts ??= new Map()
     const count = (msg.iwantCounts.get(peer) ?? 0) + 1
     msg.iwantCounts.set(peer, count)
     return { msg, count }

@@ -80,7 +80,34 @@ export function buildMessage(
  * Check a received message against the policy. Returns undefined when it passes, else the reason.
  * `raw` is the Message's wire bytes (the signature covers them minus fields 5 and 6).
  */
-export function checkSignaturePolicy(policy: SignaturePolicy, msg: PubsubMessage, raw: Uint8Array, crypto: CryptoProvider): SignatureRejectReason | undefined {
+/**
+ * Public keys of recent authors by `from` bytes, so verifying a stream of messages from one author
+ * parses its key once (and the crypto provider can reuse its imported key object). Bounded: the
+ * oldest entry goes first (stops: authors churning the cache without bound).
+ */
+export class AuthorKeyCache {
+  readonly #keys = new Map<string, PublicKey>()
+  readonly #max: number
+  constructor(max = 4096) {
+    this.#max = max
+  }
+  get(from: string): PublicKey | undefined {
+    return this.#keys.get(from)
+  }
+  set(from: string, key: PublicKey): void {
+    if (this.#keys.size >= this.#max) {
+      const oldest = this.#keys.keys().next().value
+      if (oldest !== undefined) this.#keys.delete(oldest)
+    }
+    this.#keys.set(from, key)
+  }
+}
+
+function fromKey(b: Uint8Array): string {
+  return String.fromCharCode.apply(null, b as unknown as number[])
+}
+
+export function checkSignaturePolicy(policy: SignaturePolicy, msg: PubsubMessage, raw: Uint8Array, crypto: CryptoProvider, cache?: AuthorKeyCache): SignatureRejectReason | undefined {
   if (policy === 'StrictNoSign') {
     if (msg.from !== undefined || msg.seqno !== undefined || msg.signature !== undefined || msg.key !== undefined) return 'gossipsub/unexpected-signature-fields'
     return undefined
@@ -89,6 +116,9 @@ export function checkSignaturePolicy(policy: SignaturePolicy, msg: PubsubMessage
   if (msg.seqno === undefined) return 'gossipsub/missing-seqno'
   if (msg.signature === undefined) return 'gossipsub/missing-signature'
   if (msg.seqno.length !== 8) return 'gossipsub/invalid-seqno'
+  const cacheKey = cache !== undefined && msg.key === undefined && msg.from.length <= 64 ? fromKey(msg.from) : undefined
+  const cached = cacheKey === undefined ? undefined : cache!.get(cacheKey)
+  if (cached !== undefined) return verify(cached, raw, msg.signature, crypto)
   let from: PeerId
   try {
     from = PeerId.fromMultihash(msg.from)
@@ -107,9 +137,14 @@ export function checkSignaturePolicy(policy: SignaturePolicy, msg: PubsubMessage
     key = k
   }
   if (key === undefined) return 'gossipsub/invalid-key'
+  if (cacheKey !== undefined && msg.key === undefined) cache!.set(cacheKey, key)
+  return verify(key, raw, msg.signature, crypto)
+}
+
+function verify(key: PublicKey, raw: Uint8Array, signature: Uint8Array, crypto: CryptoProvider): SignatureRejectReason | undefined {
   let ok: boolean
   try {
-    ok = key.verify(concat([SIGN_PREFIX, stripSignatureFields(raw)]), msg.signature, crypto)
+    ok = key.verify(concat([SIGN_PREFIX, stripSignatureFields(raw)]), signature, crypto)
   } catch (e) {
     if (e instanceof ProtocolError) return 'gossipsub/invalid-key'
     throw e

@@ -50,9 +50,33 @@ export class Pubsub extends EventTarget {
    * with UsageError 'gossipsub/no-peers' when no peer would get it (flood publishing off and no mesh or
    * fanout peer, or no subscribed peer at all), 'gossipsub/message-too-large', 'gossipsub/duplicate-message'.
    */
-  async publish(topic: string, data: Uint8Array | string): Promise<PublishResult> {
-    const bytes = typeof data === 'string' ? utf8(data) : data
-    return this.#run((now) => this.#b.publish(now, topic, bytes))
+  publish(topic: string, data: Uint8Array | string): Promise<PublishResult> {
+    const bytes = typeof data === 'string' ? utf8(data) : data.slice()
+    // publishes made in the same tick run together: one runtime turn, so the behaviour coalesces their
+    // RPCs into one write per peer (one muxer frame instead of one per message)
+    return new Promise<PublishResult>((resolve, reject) => {
+      this.#publishQueue.push({ topic, bytes, resolve, reject })
+      if (this.#publishQueue.length === 1) queueMicrotask(() => this.#flushPublishes())
+    })
+  }
+
+  readonly #publishQueue: Array<{ topic: string; bytes: Uint8Array; resolve: (r: PublishResult) => void; reject: (e: unknown) => void }> = []
+
+  #flushPublishes(): void {
+    const batch = this.#publishQueue.splice(0)
+    try {
+      this.#run((now) => {
+        for (const p of batch) {
+          try {
+            p.resolve(this.#b.publish(now, p.topic, p.bytes))
+          } catch (e) {
+            p.reject(e)
+          }
+        }
+      })
+    } catch (e) {
+      for (const p of batch) p.reject(e)
+    }
   }
 
   /** Validate every message of `topic` with `fn` before it is delivered or forwarded (one validator per topic). */

@@ -179,6 +179,31 @@ function readVarint(b: Uint8Array, pos: number): [number, number] {
 // ---------------------------------------------------------------------------------------------
 // RPC
 
+/** The length-prefixed frame of an RPC holding just one encoded Message, built in one allocation. */
+export function frameMessage(raw: Uint8Array): Uint8Array {
+  const inner = varintLength(raw.length)
+  const body = 1 + inner + raw.length
+  const outer = varintLength(body)
+  const out = new Uint8Array(outer + body)
+  let o = writeVarint(out, 0, body)
+  out[o++] = 0x12 // field 2 (publish), wire type 2
+  o = writeVarint(out, o, raw.length)
+  out.set(raw, o)
+  return out
+}
+
+function varintLength(n: number): number {
+  let len = 1
+  while (n >= 0x80) { n = Math.floor(n / 128); len++ }
+  return len
+}
+
+function writeVarint(out: Uint8Array, o: number, n: number): number {
+  while (n >= 0x80) { out[o++] = (n & 0x7f) | 0x80; n = Math.floor(n / 128) }
+  out[o++] = n
+  return o
+}
+
 /** Encode an RPC; messages are given as their encoded Message bytes (`raw`). */
 export function encodeRpc(rpc: { subscriptions?: readonly SubOpts[]; messages?: readonly Uint8Array[]; control?: Partial<ControlMessage> }): Uint8Array {
   return encodeMessage((w) => {

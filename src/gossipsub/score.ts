@@ -178,8 +178,8 @@ interface DeliveryRecord {
   status: DeliveryStatus
   /** When the message was validated (valid status). */
   validated: Millis
-  /** Peers that delivered it while it was being validated (or within the window after). */
-  peers: Set<string>
+  /** Peers that delivered it while it was being validated (or within the window after); allocated on the first. */
+  peers: Set<string> | undefined
   expire: Millis
 }
 
@@ -334,7 +334,7 @@ export class PeerScore {
         const oldest = this.#deliveries.keys().next().value
         if (oldest !== undefined) this.#deliveries.delete(oldest)
       }
-      r = { status: 'unknown', validated: 0, peers: new Set(), expire: now + this.#recordTTL }
+      r = { status: 'unknown', validated: 0, peers: undefined, expire: now + this.#recordTTL }
       this.#deliveries.set(id, r)
     }
     return r
@@ -352,7 +352,7 @@ export class PeerScore {
     if (r.status !== 'unknown') return
     r.status = 'valid'
     r.validated = now
-    for (const p of r.peers) if (p !== peer) this.#markDuplicateDelivery(p, topic, undefined, now)
+    for (const p of r.peers ?? []) if (p !== peer) this.#markDuplicateDelivery(p, topic, undefined, now)
   }
 
   /** The message was rejected. `id` undefined: rejected before it had an id (signature): only `peer` is penalised. */
@@ -365,24 +365,24 @@ export class PeerScore {
     if (r.status !== 'unknown') return
     if (ignore) {
       r.status = 'ignored'
-      r.peers.clear()
+      r.peers = undefined
       return
     }
     r.status = 'invalid'
     this.#markInvalid(peer, topic)
-    for (const p of r.peers) this.#markInvalid(p, topic)
-    r.peers.clear()
+    for (const p of r.peers ?? []) this.#markInvalid(p, topic)
+    r.peers = undefined
   }
 
   duplicateMessage(peer: string, id: string, topic: string, now: Millis): void {
     const r = this.#record(id, now)
-    if (r.peers.has(peer)) return
+    if (r.peers?.has(peer) === true) return
     switch (r.status) {
       case 'unknown':
-        r.peers.add(peer)
+        (r.peers ??= new Set()).add(peer)
         break
       case 'valid':
-        r.peers.add(peer)
+        (r.peers ??= new Set()).add(peer)
         this.#markDuplicateDelivery(peer, topic, r.validated, now)
         break
       case 'invalid':
