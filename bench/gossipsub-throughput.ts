@@ -12,7 +12,7 @@ import { createInterface } from 'node:readline'
 import { createNode } from '../src/node.js'
 import { nodeCrypto } from '../src/io/crypto-node.js'
 import { privateKeyFromSeed } from '../src/peer-id/index.js'
-import { buildMessage, signatureInput } from '../src/gossipsub/index.js'
+import { buildMessage, signatureInput, type GossipsubBehaviour } from '../src/gossipsub/index.js'
 
 type Policy = 'StrictNoSign' | 'StrictSign'
 const argv = process.argv.slice(2)
@@ -45,7 +45,7 @@ async function subscriber(policy: Policy, total: number): Promise<void> {
   node.on('connection:close', ({ error }) => process.stderr.write(`subscriber: connection closed ${error?.message ?? ''}\n`))
   if (process.env.WEFT_BENCH_DEBUG !== undefined) {
     setInterval(() => {
-      const g = node.swarm.behaviours.gossipsub
+      const g = node.swarm.behaviours.gossipsub as unknown as GossipsubBehaviour
       process.stderr.write(`sub: n=${n} peers=${JSON.stringify([...g.peers.values()].map((p) => ({ score: g.getScore(p.id, 0), inbound: p.inbound, buffered: p.decoder?.buffered })))}\n`)
     }, 2000).unref()
   }
@@ -69,7 +69,7 @@ async function run(policy: Policy, total: number, size: number): Promise<number>
   let writtenBytes = 0
   let writtenMsgs = 0
   if (process.env.WEFT_BENCH_DEBUG !== undefined) {
-    const g = node.swarm.behaviours.gossipsub
+    const g = node.swarm.behaviours.gossipsub as unknown as GossipsubBehaviour
     const po = g.pollAction.bind(g)
     g.pollAction = () => {
       const a = po()
@@ -104,7 +104,7 @@ async function run(policy: Policy, total: number, size: number): Promise<number>
     if (acked !== lastAck) { lastAck = acked; lastProgress = performance.now() }
     if (performance.now() - lastProgress > 10_000) {
       child.kill()
-      const st = [...node.swarm.behaviours.gossipsub.peers.values()].map((p) => ({ inFlight: p.inFlight, outbox: p.outbox.length, outboxBytes: p.outboxBytes, out: p.out, slow: p.slow }))
+      const st = [...(node.swarm.behaviours.gossipsub as unknown as GossipsubBehaviour).peers.values()].map((p) => ({ inFlight: p.inFlight, outbox: p.outbox.length, outboxBytes: p.outboxBytes, out: p.out, slow: p.slow }))
       throw new Error(`written ${writtenBytes} bytes, ${writtenMsgs} messages; ${JSON.stringify(st)} ${policy}: stalled at ${acked}/${total} delivered (${failures.length} publish failures: ${failures[0] ?? 'none'})`)
     }
   }
