@@ -24,17 +24,18 @@
 import type { Millis } from '../core/byte-machine.js'
 import { ProtocolError, UsageError } from '../core/errors.js'
 import { encodeLp, LpDecoder } from '../core/lp.js'
-import { Multiaddr } from '../multiaddr/index.js'
-import { PeerId, openPeerRecord } from '../peer-id/index.js'
+import type { Multiaddr } from '../multiaddr/index.js'
+import { PeerId } from '../peer-id/index.js'
 import type { Behaviour, BehaviourAction, BehaviourInput, ConnectionInfo, StreamRef } from '../swarm/index.js'
 import { streamKey } from '../swarm/index.js'
 import { Backoff } from './backoff.js'
-import { FLOODSUB, GOSSIPSUB_V10, GOSSIPSUB_V12, resolveConfig, type GossipsubConfig, type GossipsubOptions } from './config.js'
+import { FLOODSUB, GOSSIPSUB_V12, resolveConfig, type GossipsubConfig, type GossipsubOptions } from './config.js'
+import { handleControl, makePrune } from './control.js'
 import { heartbeat } from './heartbeat.js'
 import { MessageCache } from './mcache.js'
 import { AuthorKeyCache, buildMessage, checkSignaturePolicy } from './message.js'
-import { sample, shuffle, type Rand } from './mesh.js'
-import { decodeRpc, DEFAULT_RPC_DECODE_LIMITS, encodePubsubMessage, encodeRpc, frameMessage, PROTOCOL, type ControlMessage, type ControlPrune, type PubsubMessage, type Rpc, type SubOpts, type WireMessage } from './rpc.js'
+import { sample, type Rand } from './mesh.js'
+import { decodeRpc, DEFAULT_RPC_DECODE_LIMITS, encodePubsubMessage, encodeRpc, frameMessage, PROTOCOL, type ControlMessage, type PubsubMessage, type Rpc, type SubOpts, type WireMessage } from './rpc.js'
 import { PeerScore } from './score.js'
 import { SeenCache } from './seen.js'
 
@@ -218,7 +219,7 @@ export class GossipsubBehaviour implements Behaviour<GossipsubEvent> {
       if (p === undefined) continue
       this.score.prune(k, topic)
       this.backoff.add(now, topic, k, this.cfg.unsubscribeBackoff)
-      this.sendRpc(p, { control: { prune: [this.makePrune(now, p, topic, this.cfg.unsubscribeBackoff, false)] } }, true)
+      this.sendRpc(p, { control: { prune: [makePrune(this, now, p, topic, this.cfg.unsubscribeBackoff, false)] } }, true)
       this.#event({ type: 'prune', peer: p.id, topic })
     }
   }
@@ -253,7 +254,7 @@ export class GossipsubBehaviour implements Behaviour<GossipsubEvent> {
     if (!this.#subscriptions.has(topic)) this.fanoutLastPub.set(topic, now)
     let recipients = 0
     const frame = frameMessage(raw)
-    for (const k of to) if (this.#sendFrame(this.peers.get(k)!, frame, false, key)) recipients++
+    for (const k of to) if (this.sendFrame(this.peers.get(k)!, frame, false, key)) recipients++
     return { messageId, recipients }
   }
 
@@ -527,7 +528,7 @@ export class GossipsubBehaviour implements Behaviour<GossipsubEvent> {
     if (this.cfg.scoring && !this.direct.has(p.key) && this.score.score(p.key, now) < this.cfg.scoreThresholds.graylistThreshold) return
     for (const sub of rpc.subscriptions) this.#handleSubscription(now, p, sub)
     for (const wm of rpc.messages) this.#handleMessage(now, p, wm)
-    if (rpc.control !== undefined && p.protocol !== FLOODSUB) this.#handleControl(now, p, rpc.control)
+    if (rpc.control !== undefined && p.protocol !== FLOODSUB) handleControl(this, now, p, rpc.control)
   }
 
   #handleSubscription(now: Millis, p: PeerState, sub: SubOpts): void {
@@ -640,148 +641,8 @@ export class GossipsubBehaviour implements Behaviour<GossipsubEvent> {
       const q = this.peers.get(k)
       if (q === undefined || q.dontSend.has(v.id)) continue
       frame ??= frameMessage(v.wm.raw)
-      this.#sendFrame(q, frame, false, v.id)
+      this.sendFrame(q, frame, false, v.id)
     }
-  }
-
-  #handleControl(now: Millis, p: PeerState, c: ControlMessage): void {
-    const reply: { messages: Uint8Array[]; iwant: Uint8Array[]; prune: ControlPrune[] } = { messages: [], iwant: [], prune: [] }
-    const gossipOk = !this.cfg.scoring || this.score.score(p.key, now) >= this.cfg.scoreThresholds.gossipThreshold
-    if (gossipOk) {
-      for (const ih of c.ihave) this.#handleIHave(now, p, ih.topic, ih.messageIds, reply.iwant)
-      for (const iw of c.iwant) this.#handleIWant(p, iw.messageIds, reply.messages)
-    }
-    for (const g of c.graft) this.#handleGraft(now, p, g.topic, reply.prune)
-    for (const pr of c.prune) this.#handlePrune(now, p, pr)
-    let cancelled = false
-    for (const d of c.idontwant) {
-      for (const id of d.messageIds) {
-        if (++p.idontwant > this.cfg.maxIDontWantMessages) break
-        const k = idKey(id)
-        p.dontSend.set(k, now + 3 * this.cfg.heartbeatInterval)
-        cancelled = true
-      }
-    }
-    // v1.2: a queued, not yet written copy of a message the peer does not want is dropped
-    if (cancelled && p.outbox.length > 0) {
-      p.outbox = p.outbox.filter((e) => {
-        if (e.id === undefined || !p.dontSend.has(e.id)) return true
-        p.outboxBytes -= e.frame.length
-        return false
-      })
-    }
-    if (reply.iwant.length > 0) {
-      // track one random id per IWANT (v1.1 "Spam Protection Measures")
-      const id = idKey(reply.iwant[Math.floor(this.rand() * reply.iwant.length)]!)
-      let byPeer = this.promises.get(id)
-      if (byPeer === undefined) this.promises.set(id, (byPeer = new Map()))
-      if (!byPeer.has(p.key)) byPeer.set(p.key, now + this.cfg.iwantFollowupTime)
-    }
-    if (reply.iwant.length > 0 || reply.prune.length > 0) {
-      this.sendRpc(p, { control: { iwant: reply.iwant.length > 0 ? [{ messageIds: reply.iwant }] : [], prune: reply.prune } }, true)
-    }
-    if (reply.messages.length > 0) {
-      for (const m of reply.messages) this.#sendFrame(p, frameMessage(m), false)
-    }
-  }
-
-  #handleIHave(now: Millis, p: PeerState, topic: string, ids: Uint8Array[], iwant: Uint8Array[]): void {
-    if (++p.ihaveMessages > this.cfg.maxIHaveMessages) return
-    if (p.ihaveIds >= this.cfg.maxIHaveLength || !this.mesh.has(topic)) return
-    const want: Uint8Array[] = []
-    for (const id of ids) {
-      const k = idKey(id)
-      if (!this.seen.has(k) && !this.promises.get(k)?.has(p.key)) want.push(id)
-    }
-    const room = this.cfg.maxIHaveLength - p.ihaveIds
-    const chosen = want.length > room ? shuffle(want, this.rand).slice(0, room) : want
-    p.ihaveIds += chosen.length
-    iwant.push(...chosen)
-    void now
-  }
-
-  #handleIWant(p: PeerState, ids: Uint8Array[], out: Uint8Array[]): void {
-    for (const id of ids) {
-      if (p.iwantServed >= this.cfg.maxIWantServedPerHeartbeat) return
-      const got = this.mcache.getForPeer(idKey(id), p.key)
-      if (got === undefined || got.count > this.cfg.gossipRetransmission) continue
-      p.iwantServed++
-      out.push(got.msg.raw)
-    }
-  }
-
-  #handleGraft(now: Millis, p: PeerState, topic: string, prune: ControlPrune[]): void {
-    const mesh = this.mesh.get(topic)
-    if (mesh === undefined || mesh.has(p.key)) return // unknown topic: ignored (v1.1 spam protection)
-    if (this.direct.has(p.key)) {
-      prune.push(this.makePrune(now, p, topic, this.cfg.pruneBackoff, false))
-      return
-    }
-    if (this.backoff.active(now, topic, p.key)) {
-      this.score.addPenalty(p.key, 1)
-      // a GRAFT right after our PRUNE (within graftFloodThreshold of it) is penalised twice
-      if (this.backoff.remaining(now, topic, p.key) > this.cfg.pruneBackoff - this.cfg.graftFloodThreshold) this.score.addPenalty(p.key, 1)
-      this.backoff.add(now, topic, p.key, this.cfg.pruneBackoff)
-      prune.push(this.makePrune(now, p, topic, this.cfg.pruneBackoff, false))
-      return
-    }
-    if (this.cfg.scoring && this.score.score(p.key, now) < 0) {
-      this.backoff.add(now, topic, p.key, this.cfg.pruneBackoff)
-      prune.push(this.makePrune(now, p, topic, this.cfg.pruneBackoff, false))
-      return
-    }
-    if (mesh.size >= this.cfg.Dhi && !p.outbound) {
-      this.backoff.add(now, topic, p.key, this.cfg.pruneBackoff)
-      prune.push(this.makePrune(now, p, topic, this.cfg.pruneBackoff, true))
-      return
-    }
-    mesh.add(p.key)
-    this.score.graft(p.key, topic, now)
-    this.#event({ type: 'graft', peer: p.id, topic })
-  }
-
-  #handlePrune(now: Millis, p: PeerState, pr: ControlPrune): void {
-    const mesh = this.mesh.get(pr.topic)
-    if (mesh?.delete(p.key) === true) {
-      this.score.prune(p.key, pr.topic)
-      this.#event({ type: 'prune', peer: p.id, topic: pr.topic })
-    }
-    // backoff in seconds; clamp to a day so a hostile value cannot overflow our clock arithmetic
-    const backoff = pr.backoff !== undefined ? Math.min(pr.backoff, 86_400) * 1000 : this.cfg.pruneBackoff
-    if (mesh !== undefined) this.backoff.add(now, pr.topic, p.key, backoff)
-    if (pr.peers.length > 0 && mesh !== undefined && (!this.cfg.scoring || this.score.score(p.key, now) >= this.cfg.scoreThresholds.acceptPXThreshold)) {
-      this.#peerExchange(pr.peers.slice(0, this.cfg.prunePeers))
-    }
-  }
-
-  #peerExchange(list: ControlPrune['peers']): void {
-    for (const px of list) {
-      if (px.peerId === undefined) continue
-      let peer: PeerId
-      try { peer = PeerId.fromBytes(px.peerId) } catch { continue }
-      if (this.peers.has(peer.toString())) continue
-      let addrs: Multiaddr[] | undefined
-      if (px.signedPeerRecord !== undefined) {
-        try {
-          const { record } = openPeerRecord(px.signedPeerRecord, this.cfg.crypto)
-          if (record.peerId.equals(peer)) addrs = record.addrs
-        } catch {
-          addrs = undefined
-        }
-      }
-      this.#actions.push({ type: 'dial', requestId: this.#nextRequest++, peer, ...(addrs !== undefined ? { addrs } : {}) })
-    }
-  }
-
-  /** @internal a PRUNE for `p`, with backoff and PX when the peer speaks v1.1+. */
-  makePrune(now: Millis, p: PeerState, topic: string, backoffMs: number, px: boolean): ControlPrune {
-    if (p.protocol === GOSSIPSUB_V10) return { topic, peers: [] }
-    const peers: ControlPrune['peers'] = []
-    if (px && this.cfg.doPX) {
-      const cands = [...(this.topicPeers.get(topic) ?? [])].filter((k) => k !== p.key && (!this.cfg.scoring || this.score.score(k, now) >= 0))
-      for (const k of sample(cands, this.cfg.prunePeers, this.rand)) peers.push({ peerId: this.peers.get(k)!.id.multihash })
-    }
-    return { topic, peers, backoff: Math.ceil(backoffMs / 1000) }
   }
 
   // --- sending -------------------------------------------------------------------------------------
@@ -829,10 +690,11 @@ export class GossipsubBehaviour implements Behaviour<GossipsubEvent> {
       if (rpc.subscriptions === undefined && rpc.messages === undefined) return false
       rpc = { ...rpc, control: {} }
     }
-    return this.#sendFrame(p, encodeLp(encodeRpc(rpc)), control)
+    return this.sendFrame(p, encodeLp(encodeRpc(rpc)), control)
   }
 
-  #sendFrame(p: PeerState, frame: Uint8Array, control: boolean, id?: string): boolean {
+  /** @internal queue one LP frame for `p` (control frames may exceed the message budget by one RPC). */
+  sendFrame(p: PeerState, frame: Uint8Array, control: boolean, id?: string): boolean {
     if (p.out === undefined && p.opening === undefined) return false
     const queued = p.inFlight + p.outboxBytes
     const limit = control ? this.cfg.maxOutboundBytes + this.cfg.maxRpcSize : this.cfg.maxOutboundBytes
@@ -895,9 +757,9 @@ export class GossipsubBehaviour implements Behaviour<GossipsubEvent> {
     return this.#subscriptions
   }
 
-  /** @internal for heartbeat.ts: dial a direct peer. */
-  dial(peer: PeerId): void {
-    this.#actions.push({ type: 'dial', requestId: this.#nextRequest++, peer })
+  /** @internal dial a peer (direct peers, PX), by its known or the given addresses. */
+  dial(peer: PeerId, addrs?: readonly Multiaddr[]): void {
+    this.#actions.push({ type: 'dial', requestId: this.#nextRequest++, peer, ...(addrs !== undefined ? { addrs } : {}) })
   }
 }
 

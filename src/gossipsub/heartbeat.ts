@@ -15,6 +15,7 @@
 import type { Millis } from '../core/byte-machine.js'
 import type { ControlIHave, ControlPrune } from './rpc.js'
 import { FLOODSUB } from './config.js'
+import { makePrune } from './control.js'
 import type { GossipsubBehaviour, PeerState } from './gossipsub.js'
 import { gossipTargetCount, median, sample, selectMeshSurvivors, shuffle } from './mesh.js'
 
@@ -67,7 +68,7 @@ export function heartbeat(g: GossipsubBehaviour, now: Millis): void {
     g.score.prune(k, topic)
     g.backoff.add(now, topic, k, cfg.pruneBackoff)
     const p = g.peers.get(k)!
-    get(k).prune.push(g.makePrune(now, p, topic, cfg.pruneBackoff, px))
+    get(k).prune.push(makePrune(g, now, p, topic, cfg.pruneBackoff, px))
     g.event({ type: 'prune', peer: p.id, topic })
   }
   const candidates = (topic: string, mesh: Set<string>, minScore: number, filter?: (p: PeerState) => boolean): string[] =>
