@@ -152,6 +152,21 @@ export class GossipsubBehaviour implements Behaviour<GossipsubEvent> {
   readonly #subscriptions = new Set<string>()
   readonly #validated = new Set<string>()
   readonly #authorKeys = new AuthorKeyCache()
+  /** Parsed `from` peer ids of recent authors (bounded like AuthorKeyCache: oldest first out). */
+  readonly #authorIds = new Map<string, PeerId | undefined>()
+
+  #authorId(from: Uint8Array): PeerId | undefined {
+    const k = idKey(from)
+    if (this.#authorIds.has(k)) return this.#authorIds.get(k)
+    let id: PeerId | undefined
+    try { id = PeerId.fromMultihash(from) } catch { id = undefined }
+    if (this.#authorIds.size >= 4096) {
+      const oldest = this.#authorIds.keys().next().value
+      if (oldest !== undefined) this.#authorIds.delete(oldest)
+    }
+    this.#authorIds.set(k, id)
+    return id
+  }
   readonly #pending = new Map<number, PendingValidation>()
   readonly #inStreams = new Map<string, PeerState>()
   readonly #outStreams = new Map<string, PeerState>()
@@ -605,7 +620,7 @@ export class GossipsubBehaviour implements Behaviour<GossipsubEvent> {
     const m = v.wm.msg
     let from: PeerId | undefined
     if (m.from !== undefined) {
-      try { from = PeerId.fromMultihash(m.from) } catch { from = undefined }
+      from = this.#authorId(m.from)
     }
     const seqno = m.seqno?.length === 8 ? new DataView(m.seqno.buffer, m.seqno.byteOffset, 8).getBigUint64(0) : undefined
     return { topic: m.topic, data: m.data ?? new Uint8Array(0), from, seqno, messageId: v.messageId, propagationSource: source }
@@ -628,7 +643,7 @@ export class GossipsubBehaviour implements Behaviour<GossipsubEvent> {
   }
 
   #forward(v: PendingValidation, topic: string): void {
-    const author = v.wm.msg.from === undefined ? undefined : idKeyOfPeerBytes(v.wm.msg.from)
+    const author = v.wm.msg.from === undefined ? undefined : this.#authorId(v.wm.msg.from)?.toString()
     const targets = new Set<string>()
     for (const k of this.mesh.get(topic) ?? []) targets.add(k)
     for (const k of this.topicPeers.get(topic) ?? []) {
@@ -772,14 +787,6 @@ function concatFrames(parts: Array<{ frame: Uint8Array }>, total: number): Uint8
 
 function checkTopic(topic: string): void {
   if (typeof topic !== 'string' || topic.length === 0) throw new TypeError('topic must be a non-empty string')
-}
-
-function idKeyOfPeerBytes(b: Uint8Array): string | undefined {
-  try {
-    return PeerId.fromBytes(b).toString()
-  } catch {
-    return undefined
-  }
 }
 
 /** The IP addresses of a peer's connections (for P₆), loopback excluded. */
