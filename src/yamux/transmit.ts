@@ -12,12 +12,18 @@
  * the wire. Frames that lie back to back in memory come out as one view (no copy); otherwise the
  * pieces are concatenated (one copy).
  *
- * Data frames are carved out of 1 MiB slabs (`allocate`): one allocation serves many frames, and
+ * Data frames are carved out of slabs (`allocate`, 16 KiB growing to 1 MiB): one allocation serves many frames, and
  * frames written one after another are adjacent, so coalescing them needs no copy either. Returned
  * bytes are views (mind `byteOffset`); a slab region is never written again once handed out.
  */
 
 const SLAB_SIZE = 1024 * 1024
+/**
+ * The first slab is small and each next one twice the size, up to SLAB_SIZE: an idle connection
+ * (a few window updates, an identify message) holds kilobytes, not a megabyte, while a bulk
+ * stream reaches full-size slabs after a handful of allocations.
+ */
+const FIRST_SLAB_SIZE = 16 * 1024
 
 class FrameFifo {
   #items: Uint8Array[] = []
@@ -66,13 +72,15 @@ export class TransmitQueue {
   #partial: Uint8Array | undefined
   #slab = new Uint8Array(0)
   #slabOffset = 0
+  #nextSlabSize = FIRST_SLAB_SIZE
 
   /** Memory for one frame of `size` bytes: a fresh region of the current slab. */
   allocate(size: number): Uint8Array {
     if (size > SLAB_SIZE / 4) return new Uint8Array(size)
     if (this.#slab.length - this.#slabOffset < size) {
-      this.#slab = new Uint8Array(SLAB_SIZE)
+      this.#slab = new Uint8Array(Math.max(this.#nextSlabSize, size))
       this.#slabOffset = 0
+      this.#nextSlabSize = Math.min(SLAB_SIZE, this.#nextSlabSize * 2)
     }
     const out = this.#slab.subarray(this.#slabOffset, this.#slabOffset + size)
     this.#slabOffset += size
