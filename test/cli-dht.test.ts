@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, expect, test, vi } from 'vitest'
-import { main } from '../src/cli/main.js'
+import { afterAll, beforeAll, expect, test } from 'vitest'
+import { cli } from './helpers/cli.js'
 import { toHex, utf8 } from '../src/core/bytes.js'
 import { nodeCrypto } from '../src/io/crypto-node.js'
 import { generatePrivateKey } from '../src/peer-id/index.js'
@@ -8,18 +8,6 @@ import { createNode, type WeftNode } from '../src/node.js'
 let servers: WeftNode[] = []
 let boot: string
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = []
-  const err: string[] = []
-  const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => { out.push(a.join(' ')) })
-  const error = vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => { err.push(a.join(' ')) })
-  try {
-    return { code: await main(argv), out: out.join('\n'), err: err.join('\n') }
-  } finally {
-    log.mockRestore()
-    error.mockRestore()
-  }
-}
 
 beforeAll(async () => {
   const first = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'] })

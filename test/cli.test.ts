@@ -3,28 +3,12 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { afterEach, describe, expect, test, vi } from 'vitest'
-import { main } from '../src/cli/main.js'
+import { afterEach, describe, expect, test } from 'vitest'
+import { cli } from './helpers/cli.js'
 import { createNode, type WeftNode } from '../src/node.js'
 
 const run = promisify(execFile)
 
-/** Run the CLI in-process and capture what it prints. */
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = []
-  const err: string[] = []
-  const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => { out.push(a.join(' ')) })
-  const error = vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => { err.push(a.join(' ')) })
-  const write = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => { out.push(String(s)); return true })
-  try {
-    const code = await main(argv)
-    return { code, out: out.join('\n'), err: err.join('\n') }
-  } finally {
-    log.mockRestore()
-    error.mockRestore()
-    write.mockRestore()
-  }
-}
 
 const nodes: WeftNode[] = []
 afterEach(async () => { await Promise.all(nodes.splice(0).map((n) => n.stop())) })

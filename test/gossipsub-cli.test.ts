@@ -1,22 +1,9 @@
 // weft pub / weft sub against a real node over TCP (the CLI runs in-process).
-import { afterEach, describe, expect, test, vi } from 'vitest'
-import { main } from '../src/cli/main.js'
+import { afterEach, describe, expect, test } from 'vitest'
+import { cli } from './helpers/cli.js'
 import { createNode, type WeftNode } from '../src/node.js'
 import { fromUtf8 } from '../src/core/bytes.js'
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = []
-  const err: string[] = []
-  const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => { out.push(a.join(' ')) })
-  const error = vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => { err.push(a.join(' ')) })
-  try {
-    const code = await main(argv)
-    return { code, out: out.join('\n'), err: err.join('\n') }
-  } finally {
-    log.mockRestore()
-    error.mockRestore()
-  }
-}
 
 const nodes: WeftNode[] = []
 afterEach(async () => { await Promise.all(nodes.splice(0).map((n) => n.stop())) })
