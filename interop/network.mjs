@@ -12,10 +12,9 @@
  */
 import { spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
-import net from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Resp } from './weft/resp.mjs'
+import { killGroup, sleep, startRedis, which } from './lib/proc.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const root = path.dirname(here)
@@ -72,10 +71,6 @@ const needed = new Set(opt.cases.flatMap((c) => CASES[c].nodes.map((n) => n[0]))
 
 // ---- prerequisites and builds ----------------------------------------------------------------------
 
-function which(/** @type {string} */ cmd) {
-  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' })
-  return r.status === 0 ? r.stdout.trim() : undefined
-}
 const missing = []
 const redisServer = which('redis-server')
 if (redisServer === undefined) missing.push('redis-server')
@@ -106,38 +101,16 @@ for (const impl of ['go', 'rust']) {
 
 // ---- redis -----------------------------------------------------------------------------------------
 
-const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms))
-/** @returns {Promise<number>} */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address()
-      s.close(() => resolve(typeof a === 'object' && a !== null ? a.port : 0))
-    })
-  })
-}
 /** @type {import('node:child_process').ChildProcess[]} */
 const children = []
-function killGroup(/** @type {import('node:child_process').ChildProcess} */ p, /** @type {NodeJS.Signals} */ sig) {
-  if (p.pid === undefined || p.exitCode !== null || p.signalCode !== null) return
-  try { process.kill(-p.pid, sig) } catch { try { p.kill(sig) } catch { /* gone */ } }
-}
 const cleanup = () => { for (const c of children) killGroup(c, 'SIGKILL') }
 process.on('SIGINT', () => { cleanup(); process.exit(130) })
 process.on('SIGTERM', () => { cleanup(); process.exit(143) })
 
-const redisPort = await freePort()
-const redisAddr = `127.0.0.1:${redisPort}`
-const redisProc = spawn(/** @type {string} */ (redisServer), ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'ignore', 'inherit'], detached: true })
+const { proc: redisProc, addr: redisAddr, db } = await startRedis(/** @type {string} */ (redisServer))
 children.push(redisProc)
-/** @type {Resp | undefined} */ let db
-for (let i = 0; i < 100 && db === undefined; i++) {
-  try { const r = await Resp.connect(redisAddr, 1000); await r.command('PING'); db = r } catch { await sleep(50) }
-}
 if (db === undefined) { console.error(`[network] redis-server did not answer on ${redisAddr}`); cleanup(); process.exit(1) }
-const redis = /** @type {Resp} */ (db)
+const redis = db
 
 // ---- one case ----------------------------------------------------------------------------------------
 

@@ -15,10 +15,9 @@
  */
 import { spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
-import net from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Resp } from './weft/resp.mjs'
+import { killGroup, sleep, startRedis, which } from './lib/proc.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const root = path.dirname(here)
@@ -127,12 +126,6 @@ const needed = new Set(cases.flatMap((c) => [c.dialer, c.listener]))
 
 // ---- prerequisites -----------------------------------------------------------------------------
 
-/** @param {string} cmd */
-function which(cmd) {
-  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' })
-  return r.status === 0 ? r.stdout.trim() : undefined
-}
-
 const missing = []
 const redisServer = which('redis-server')
 if (redisServer === undefined) missing.push('redis-server (Debian/Ubuntu: `sudo apt-get install -y redis-server`)')
@@ -212,42 +205,17 @@ for (const impl of ['go', 'rust']) {
 
 // ---- redis -----------------------------------------------------------------------------------------
 
-/** @returns {Promise<number>} */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address()
-      s.close(() => resolve(typeof a === 'object' && a !== null ? a.port : 0))
-    })
-  })
-}
-
 /** @type {import('node:child_process').ChildProcess[]} */
 const children = []
-const redisPort = await freePort()
-const redisAddr = `127.0.0.1:${redisPort}`
-const redisProc = spawn(/** @type {string} */ (redisServer), ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'ignore', 'inherit'] })
+const { proc: redisProc, addr: redisAddr, db: redis } = await startRedis(/** @type {string} */ (redisServer))
 children.push(redisProc)
 say(`redis-server on ${redisAddr} (pid ${redisProc.pid})`)
-/** @type {Resp | undefined} */
-let redis
-for (let i = 0; i < 100 && redis === undefined; i++) {
-  try {
-    const r = await Resp.connect(redisAddr, 1000)
-    await r.command('PING')
-    redis = r
-  } catch {
-    await sleep(50)
-  }
-}
 if (redis === undefined) {
   console.error(`[interop] redis-server did not answer on ${redisAddr}`)
   cleanup()
   process.exit(1)
 }
-const db = /** @type {Resp} */ (redis)
+const db = redis
 
 function cleanup() {
   for (const c of children) killGroup(c, 'SIGKILL')
@@ -256,15 +224,6 @@ process.on('SIGINT', () => { cleanup(); process.exit(130) })
 process.on('SIGTERM', () => { cleanup(); process.exit(143) })
 
 // ---- running one case ----------------------------------------------------------------------------
-
-/** @param {number} ms */
-function sleep(ms) { return new Promise((r) => setTimeout(r, ms)) }
-
-/** @param {import('node:child_process').ChildProcess} p @param {NodeJS.Signals} sig */
-function killGroup(p, sig) {
-  if (p.pid === undefined || p.exitCode !== null || p.signalCode !== null) return
-  try { process.kill(-p.pid, sig) } catch { try { p.kill(sig) } catch { /* gone */ } }
-}
 
 /**
  * @param {string} impl @param {Record<string, string>} env

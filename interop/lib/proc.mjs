@@ -1,0 +1,55 @@
+// Process and Redis helpers shared by the interop orchestrators (run.mjs, network.mjs).
+import { spawn, spawnSync } from 'node:child_process'
+import net from 'node:net'
+import { Resp } from '../weft/resp.mjs'
+
+/** The path of `cmd` on PATH, or undefined. @param {string} cmd */
+export function which(cmd) {
+  const r = spawnSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' })
+  return r.status === 0 ? r.stdout.trim() : undefined
+}
+
+/** @param {number} ms */
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+/** A free TCP port on loopback. @returns {Promise<number>} */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer()
+    s.once('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address()
+      s.close(() => resolve(typeof a === 'object' && a !== null ? a.port : 0))
+    })
+  })
+}
+
+/** Signal a child's whole process group (peers are spawned detached), falling back to the child. */
+export function killGroup(/** @type {import('node:child_process').ChildProcess} */ p, /** @type {NodeJS.Signals} */ sig) {
+  if (p.pid === undefined || p.exitCode !== null || p.signalCode !== null) return
+  try { process.kill(-p.pid, sig) } catch { try { p.kill(sig) } catch { /* gone */ } }
+}
+
+/**
+ * Start redis-server on a free loopback port (no persistence) and wait until it answers PING.
+ * @param {string} redisServer the binary
+ * @returns {Promise<{ proc: import('node:child_process').ChildProcess, addr: string, db: Resp | undefined }>}
+ *   `db` is undefined when the server never answered (the caller reports and exits).
+ */
+export async function startRedis(redisServer) {
+  const port = await freePort()
+  const addr = `127.0.0.1:${port}`
+  const proc = spawn(redisServer, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'ignore', 'inherit'], detached: true })
+  /** @type {Resp | undefined} */
+  let db
+  for (let i = 0; i < 100 && db === undefined; i++) {
+    try {
+      const r = await Resp.connect(addr, 1000)
+      await r.command('PING')
+      db = r
+    } catch {
+      await sleep(50)
+    }
+  }
+  return { proc, addr, db }
+}
