@@ -9,6 +9,7 @@ import { nobleCrypto } from './core/crypto/noble.js'
 import { browserWebSockets } from './io/ws-browser.js'
 import { UsageError } from './core/errors.js'
 import { WeftNode, type NodeOptions } from './edge/weft-node.js'
+import { wallClock } from './io/clock.js'
 
 /**
  * A browser weft node: ping, identify and perf, plus the services you pass (so a bundle carries
@@ -21,6 +22,7 @@ export async function createNode(options: NodeOptions = {}): Promise<WeftNode> {
   }
   const node = new WeftNode(options, {
     crypto: options.crypto ?? nobleCrypto,
+    wallClock,
     transports: options.transports ?? [browserWebSockets()],
   })
   if (options.start !== false) await node.start()

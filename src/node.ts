@@ -9,6 +9,7 @@ import { tcp } from './io/tcp.js'
 import { webSockets } from './io/ws.js'
 import { memory } from './io/memory.js'
 import { WeftNode, type NodeOptions } from './edge/weft-node.js'
+import { wallClock } from './io/clock.js'
 import { kadDht } from './kad/service.js'
 import { gossipsub } from './gossipsub/service.js'
 
@@ -21,6 +22,7 @@ export async function createNode(options: NodeOptions = {}): Promise<WeftNode> {
   const services = options.services ?? { dht: kadDht(options.dht), pubsub: gossipsub(options.pubsub) }
   const node = new WeftNode({ ...options, services }, {
     crypto: options.crypto ?? nodeCrypto,
+    wallClock,
     transports: options.transports ?? [tcp(), webSockets(), memory()],
   })
   if (options.start !== false) await node.start()

@@ -85,6 +85,8 @@ interface Pending<T> {
 export interface NodeInternals {
   crypto: CryptoProvider
   transports: Transport[]
+  /** Wall-clock milliseconds (src/io/clock.ts), read once when the node is created. */
+  wallClock: () => number
 }
 
 export class WeftNode extends EventTarget {
@@ -111,12 +113,13 @@ export class WeftNode extends EventTarget {
     this.privateKey = opts.privateKey ?? generatePrivateKey(crypto)
     this.peerId = this.privateKey.publicKey.toPeerId()
     const random = (n: number): Uint8Array => crypto.randomBytes(n)
+    const epoch = internals.wallClock()
     const ctx: ServiceContext = {
       crypto,
       privateKey: this.privateKey,
       peerId: this.peerId,
       random,
-      epoch: Date.now(),
+      epoch,
       run: (f) => this.#runtime.run((now) => {
         const out = f(now)
         this.swarm.pump(now)
@@ -137,7 +140,7 @@ export class WeftNode extends EventTarget {
         crypto,
         identity: this.privateKey,
         agentVersion: opts.agentVersion ?? AGENT_VERSION,
-        seqBase: BigInt(Date.now()),
+        seqBase: BigInt(epoch),
         ...(opts.identifyTimeout !== undefined ? { timeout: opts.identifyTimeout } : {}),
       }),
       perf: new PerfBehaviour(),

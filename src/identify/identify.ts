@@ -23,7 +23,7 @@
  * In a push, "missing fields should be ignored": an empty repeated field leaves the stored value.
  *
  * Peer record seq: records must carry increasing seq numbers across restarts, but a core has no
- * wall clock. seq = `seqBase` (the node passes its start time, e.g. BigInt(Date.now())) + the number
+ * wall clock. seq = `seqBase` (the node passes its wall-clock start time in ms) + the number
  * of address changes seen so far.
  */
 import type { Millis } from '../core/byte-machine.js'
@@ -75,7 +75,7 @@ export interface IdentifyOptions extends Partial<IdentifyLimits> {
   protocolVersion?: string
   /** Milliseconds from opening an identify stream (or accepting a push) to the remote's EOF. Default 10 000. */
   timeout?: number
-  /** Base of our peer records' seq (see header). Default 0n; a node should pass BigInt(Date.now()). */
+  /** Base of our peer records' seq (see header). Default 0n; a node passes its wall-clock start time in ms. */
   seqBase?: bigint
   /** Send a signed peer record in our messages. Default true. */
   signedPeerRecord?: boolean

@@ -1,0 +1,7 @@
+/**
+ * The wall clock, read only at the edge. Cores never read it; the node reads it once at creation
+ * and hands the value in (peer record sequence numbers, record expiry checks).
+ */
+export function wallClock(): number {
+  return Date.now()
+}
