@@ -96,7 +96,8 @@ interface StreamState {
 type Phase =
   | { kind: 'security'; ms: Negotiator }
   | { kind: 'handshake'; noise: NoiseConnection }
-  | { kind: 'muxer'; noise: NoiseConnection; ms: Negotiator }
+  /** Noise is done; the remote's identity waits here until yamux is agreed. */
+  | { kind: 'muxer'; noise: NoiseConnection; ms: Negotiator; remotePeer: PeerId; remotePublicKey: PublicKey }
   | { kind: 'open'; noise: NoiseConnection; yamux: YamuxSession }
   | { kind: 'closed' }
 
@@ -411,9 +412,9 @@ export class Connection implements ByteMachine<ConnectionEvent> {
         // The Noise initiator's first message is ready at once.
         for (let b = noise.pollTransmit(1 << 16); b !== undefined; b = noise.pollTransmit(1 << 16)) this.#rawOut.push(b)
         if (rest.length > 0) {
-          noise.handleData(0, rest)
+          noise.handleData(this.#now, rest)
         }
-        this.#drainNoise(0)
+        this.#drainNoise(this.#now)
         return
       }
     }
@@ -443,8 +444,7 @@ export class Connection implements ByteMachine<ConnectionEvent> {
           const ms = this.#opts.role === 'dialer'
             ? new MultistreamDialer({ protocols: [YAMUX_PROTOCOL] })
             : new MultistreamListener({ protocols: [YAMUX_PROTOCOL] })
-          this.#phase = { kind: 'muxer', noise: p.noise, ms }
-          this.#pendingIdentity = { peer: ev.remotePeer, key: ev.remotePublicKey }
+          this.#phase = { kind: 'muxer', noise: p.noise, ms, remotePeer: ev.remotePeer, remotePublicKey: ev.remotePublicKey }
           this.#drainMuxerNegotiation(now)
         }
       } else if (ev.type === 'data') {
@@ -467,8 +467,6 @@ export class Connection implements ByteMachine<ConnectionEvent> {
     }
   }
 
-  #pendingIdentity: { peer: PeerId; key: PublicKey } | undefined
-
   #drainMuxerNegotiation(now: Millis): void {
     const p = this.#phase
     if (p.kind !== 'muxer') return
@@ -478,9 +476,7 @@ export class Connection implements ByteMachine<ConnectionEvent> {
         // Anything the negotiator still has to send (the listener's echo) goes out before yamux frames.
         for (let b = p.ms.pollTransmit(1 << 16); b !== undefined; b = p.ms.pollTransmit(1 << 16)) p.noise.write(b)
         const rest = p.ms.takeRemainder()
-        const id = this.#pendingIdentity!
-        this.#pendingIdentity = undefined
-        this.#openYamux(now, p.noise, id.peer, id.key, false)
+        this.#openYamux(now, p.noise, p.remotePeer, p.remotePublicKey, false)
         if (rest.length > 0 && this.#phase.kind === 'open') {
           this.#phase.yamux.handleData(now, rest)
           this.#drainYamux(now)

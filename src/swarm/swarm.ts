@@ -111,7 +111,8 @@ interface Conn {
   info: ConnectionInfo | undefined
   /** Stream id -> owner and protocol. */
   streams: Map<number, { owner: Owner; protocol: string; queue: Uint8Array[]; queued: number; closeAfterQueue: boolean }>
-  pendingOpens: Map<number, Owner> // requestId-scoped? keyed by internal request id
+  /** Why the connection core closed, kept until the transport is gone and the close is reported. */
+  closeError: Error | undefined
   closing: boolean
 }
 
@@ -311,7 +312,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     const id = this.#nextConnId++
     const c: Conn = {
       id, core: undefined, direction: 'inbound', remoteAddr, localAddr, dial: undefined, info: undefined,
-      streams: new Map(), pendingOpens: new Map(), closing: false,
+      streams: new Map(), closing: false, closeError: undefined,
     }
     c.core = this.#newCore(now, 'listener', undefined)
     this.#conns.set(id, c)
@@ -583,18 +584,15 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
             this.#dialNext(now, d, ev.error ?? new UsageError('connection/closed'))
           }
         }
-        this.#closeErrors.set(c.id, ev.error)
+        c.closeError = ev.error
         break
     }
   }
 
-  #closeErrors = new Map<number, Error | undefined>()
-
   #removeConn(now: Millis, c: Conn, error?: Error): void {
     this.#conns.delete(c.id)
     this.#dirty.delete(c.id)
-    const err = this.#closeErrors.get(c.id) ?? error
-    this.#closeErrors.delete(c.id)
+    const err = c.closeError ?? error
     if (c.dial !== undefined && c.info === undefined) this.#dialNext(now, c.dial, err ?? new UsageError('connection/closed'))
     for (const [sid, s] of c.streams) {
       const ref = { connection: c.id, stream: sid }
@@ -672,7 +670,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     const id = this.#nextConnId++
     this.#conns.set(id, {
       id, core: undefined, direction: 'outbound', remoteAddr: addr.withoutPeerId(), localAddr: undefined, dial: d, info: undefined,
-      streams: new Map(), pendingOpens: new Map(), closing: false,
+      streams: new Map(), closing: false, closeError: undefined,
     })
     d.attempt = id
     this.#io.push({ type: 'connect', connection: id, addr })
