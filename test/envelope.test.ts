@@ -21,18 +21,9 @@ import {
 } from '../src/peer-id/index.js'
 import type { Vector } from './helpers/vectors.js'
 import { vectorFile } from './helpers/vectors.js'
+import { protocolErrorCode } from './helpers/errors.js'
 
 const vectors = vectorFile('signed-envelope')
-
-function protocolErrorCode(f: () => unknown): string {
-  try {
-    f()
-  } catch (e) {
-    expect(e).toBeInstanceOf(ProtocolError)
-    return (e as ProtocolError).code
-  }
-  throw new Error('expected a ProtocolError, got a result')
-}
 
 function open(v: Vector, crypto: CryptoProvider): unknown {
   const bytes = fromHex(v.hex!)

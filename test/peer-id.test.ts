@@ -20,19 +20,9 @@ import {
 } from '../src/peer-id/index.js'
 import type { Vector } from './helpers/vectors.js'
 import { vectorFile } from './helpers/vectors.js'
+import { protocolErrorCode } from './helpers/errors.js'
 
 const vectors = vectorFile('peer-id')
-
-/** Run `f` and return the ProtocolError code it throws (failing on success or any other exception). */
-function protocolErrorCode(f: () => unknown): string {
-  try {
-    f()
-  } catch (e) {
-    expect(e).toBeInstanceOf(ProtocolError)
-    return (e as ProtocolError).code
-  }
-  throw new Error('expected a ProtocolError, got a result')
-}
 
 /** The entry point a vector's `kind` names. */
 function decodeVector(v: Vector): unknown {
