@@ -82,12 +82,9 @@ async function startPerfServerOn(impl, port) {
   return { child, pid: child.pid, port, stop: () => { child.kill('SIGKILL') } }
 }
 
-/** Run a perf client to completion; resolves with its final JSON line (plus wall time). */
-export function runPerfClient(impl, port, transport, upload, download, timeoutMs = 600_000) {
-  const [cmd, ...pre] = perfCli(impl)
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now()
-    const child = spawn(cmd, [...pre, '--server-address', `127.0.0.1:${port}`, '--transport', transport, '--upload-bytes', String(upload), '--download-bytes', String(download)], { stdio: ['ignore', 'pipe', 'pipe'] })
+/** Collect a child's stdout and stderr until it exits; SIGKILL it after `timeoutMs`. */
+function collect(child, timeoutMs) {
+  return new Promise((resolve) => {
     let out = ''
     let err = ''
     child.stdout.on('data', (d) => { out += d })
@@ -95,32 +92,34 @@ export function runPerfClient(impl, port, transport, upload, download, timeoutMs
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
     child.on('close', (code) => {
       clearTimeout(timer)
-      const wall = (performance.now() - t0) / 1000
-      const final = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).find((j) => j.type === 'final')
-      if (code !== 0 || final === undefined) reject(new Error(`${impl} perf client failed (${code}): ${err.slice(-500)}`))
-      else resolve({ ...final, wallSeconds: wall })
+      resolve({ code, out, err })
     })
   })
 }
 
+/** The JSON objects among a child's stdout lines. */
+const jsonLines = (out) => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l))
+
+/** Run a perf client to completion; resolves with its final JSON line (plus wall time). */
+export async function runPerfClient(impl, port, transport, upload, download, timeoutMs = 600_000) {
+  const [cmd, ...pre] = perfCli(impl)
+  const t0 = performance.now()
+  const child = spawn(cmd, [...pre, '--server-address', `127.0.0.1:${port}`, '--transport', transport, '--upload-bytes', String(upload), '--download-bytes', String(download)], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const { code, out, err } = await collect(child, timeoutMs)
+  const final = jsonLines(out).find((j) => j.type === 'final')
+  if (code !== 0 || final === undefined) throw new Error(`${impl} perf client failed (${code}): ${err.slice(-500)}`)
+  return { ...final, wallSeconds: (performance.now() - t0) / 1000 }
+}
+
 /** Run a node script as a child process and collect its JSON result (last stdout line). */
-export function runNodeJson(script, args = [], { nodeArgs = [], nofile, timeoutMs = 600_000, env } = {}) {
-  return new Promise((resolve, reject) => {
-    const a = [...nodeArgs, script, ...args]
-    const opts = { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } }
-    const child = nofile ? spawnWithUlimit(process.execPath, a, opts, nofile) : spawn(process.execPath, a, opts)
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (d) => { out += d })
-    child.stderr.on('data', (d) => { err += d })
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      const line = out.trim().split('\n').filter((l) => l.startsWith('{')).pop()
-      if (code !== 0 || line === undefined) reject(new Error(`${path.basename(script)} failed (${code}): ${err.slice(-800)}`))
-      else resolve(JSON.parse(line))
-    })
-  })
+export async function runNodeJson(script, args = [], { nodeArgs = [], nofile, timeoutMs = 600_000, env } = {}) {
+  const a = [...nodeArgs, script, ...args]
+  const opts = { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } }
+  const child = nofile ? spawnWithUlimit(process.execPath, a, opts, nofile) : spawn(process.execPath, a, opts)
+  const { code, out, err } = await collect(child, timeoutMs)
+  const last = jsonLines(out.trim()).pop()
+  if (code !== 0 || last === undefined) throw new Error(`${path.basename(script)} failed (${code}): ${err.slice(-800)}`)
+  return last
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
