@@ -15,6 +15,7 @@ import { nobleCrypto } from '../src/core/crypto/noble.js'
 import { nobleCryptoFull } from '../src/core/crypto/noble-full.js'
 import type { CryptoProvider } from '../src/core/crypto/provider.js'
 import { nodeCrypto } from '../src/io/crypto-node.js'
+import { generateKeyPairSync, sign as nodeSign } from 'node:crypto'
 
 const bytes = (n: number): fc.Arbitrary<Uint8Array> => fc.uint8Array({ minLength: n, maxLength: n })
 const data = fc.uint8Array({ maxLength: 300 })
@@ -160,5 +161,15 @@ describe('verifyOther: nodeCrypto and nobleCryptoFull agree', () => {
     expect(nobleCryptoFull.verifyOther!('RSA', new Uint8Array(10), new Uint8Array(0), new Uint8Array(0))).toBeUndefined()
     expect(nodeCrypto.verifyOther!('RSA', new Uint8Array(10), new Uint8Array(0), new Uint8Array(0))).toBe(false)
     expect(nobleCrypto.verifyOther).toBeUndefined()
+  })
+
+  test('RSA: 2048-bit keys verify; a 1024-bit key gives false even for a correct signature (go-libp2p bounds)', () => {
+    const msg = Uint8Array.of(1, 2, 3)
+    for (const [bits, expected] of [[2048, true], [1024, false]] as const) {
+      const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: bits })
+      const spki = new Uint8Array(publicKey.export({ format: 'der', type: 'spki' }))
+      const sig = new Uint8Array(nodeSign('sha256', msg, privateKey))
+      expect(nodeCrypto.verifyOther!('RSA', spki, msg, sig)).toBe(expected)
+    }
   })
 })

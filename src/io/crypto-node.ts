@@ -77,6 +77,14 @@ const SECP256K1_SPKI_PREFIX = Uint8Array.from([
 
 const ECDSA_CURVES = new Set(['prime256v1', 'secp384r1', 'secp521r1'])
 
+/**
+ * RSA modulus bounds, as go-libp2p enforces them (crypto.MinRsaKeyBits / maxRsaKeyBits). Below 2048 bits a
+ * key can be factored by a determined attacker, so a signature under it proves nothing; above 8192 bits each
+ * verification costs a remote peer nothing and us milliseconds of CPU.
+ */
+const RSA_MIN_BITS = 2048
+const RSA_MAX_BITS = 8192
+
 /** The peer-ids spec's non-Ed25519 key types: a DER SPKI public key object for OpenSSL. */
 function otherPublicKey(type: OtherKeyType, key: Uint8Array): nc.KeyObject {
   if (type === 'Secp256k1') {
@@ -91,6 +99,8 @@ function otherPublicKey(type: OtherKeyType, key: Uint8Array): nc.KeyObject {
   const k = nc.createPublicKey({ key: Buffer.from(key.buffer, key.byteOffset, key.byteLength), format: 'der', type: 'spki' })
   const kind = k.asymmetricKeyType
   if (type === 'RSA' ? kind !== 'rsa' : kind !== 'ec') throw new RangeError(`${type} Data holds a ${String(kind)} key`)
+  const bits = k.asymmetricKeyDetails?.modulusLength ?? 0
+  if (type === 'RSA' && (bits < RSA_MIN_BITS || bits > RSA_MAX_BITS)) throw new RangeError(`RSA key of ${bits} bits, outside ${RSA_MIN_BITS}..${RSA_MAX_BITS}`)
   // ECDSA keys are on the NIST curves (what go-libp2p's x509 parser and nobleCryptoFull accept)
   if (type === 'ECDSA' && !ECDSA_CURVES.has(String(k.asymmetricKeyDetails?.namedCurve))) throw new RangeError('ECDSA key on an unsupported curve')
   return k
