@@ -16,7 +16,8 @@ import type { Millis } from '../core/byte-machine.js'
 import type { ControlIHave, ControlPrune } from './rpc.js'
 import { FLOODSUB } from './config.js'
 import { makePrune } from './control.js'
-import type { GossipsubBehaviour, PeerState } from './gossipsub.js'
+import type { GossipsubBehaviour } from './gossipsub.js'
+import type { PeerState } from './types.js'
 import { gossipTargetCount, median, sample, selectMeshSurvivors, shuffle } from './mesh.js'
 
 interface Outgoing {

@@ -1,0 +1,62 @@
+/**
+ * Publishing (gossipsub-v1.0.md "Message Publishing", v1.1 "Flood Publishing"): build (and under
+ * StrictSign sign) the message, record it as seen and cached, and send it to the publish targets:
+ * subscribed floodsub and direct peers always; with flood publishing every subscribed peer above the
+ * publish threshold; otherwise the topic's mesh, or its fanout (chosen once, up to D, refreshed by the
+ * heartbeat) when we are not subscribed.
+ */
+import type { Millis } from '../core/byte-machine.js'
+import { UsageError } from '../core/errors.js'
+import { FLOODSUB } from './config.js'
+import type { GossipsubBehaviour } from './gossipsub.js'
+import { buildMessage } from './message.js'
+import { sample } from './mesh.js'
+import { encodePubsubMessage, frameMessage } from './rpc.js'
+import { idKey, type PublishResult } from './types.js'
+
+export function publishMessage(g: GossipsubBehaviour, now: Millis, topic: string, data: Uint8Array): PublishResult {
+  const cfg = g.cfg
+  const signer = cfg.privateKey === undefined ? undefined : { key: cfg.privateKey, crypto: cfg.crypto, seqno: g.seqno }
+  const msg = buildMessage(cfg.signaturePolicy, topic, data, signer)
+  const raw = encodePubsubMessage(msg)
+  if (raw.length > cfg.maxMessageSize || raw.length + 16 > cfg.maxRpcSize) throw new UsageError('gossipsub/message-too-large', `${raw.length} bytes`)
+  const messageId = cfg.msgIdFn(msg)
+  const key = idKey(messageId)
+  if (g.seen.has(key)) throw new UsageError('gossipsub/duplicate-message', 'a message with this id was seen recently')
+  const to = publishTargets(g, now, topic)
+  if (to.size === 0 && !cfg.allowPublishToZeroPeers) throw new UsageError('gossipsub/no-peers', `no peer to publish ${topic} to`)
+  if (cfg.signaturePolicy === 'StrictSign') g.seqno++
+  g.seen.put(now, key)
+  g.mcache.put(key, messageId, topic, raw)
+  if (!g.subscriptions().has(topic)) g.fanoutLastPub.set(topic, now)
+  let recipients = 0
+  const frame = frameMessage(raw)
+  for (const k of to) if (g.sendFrame(g.peers.get(k)!, frame, false, key)) recipients++
+  return { messageId, recipients }
+}
+
+function publishTargets(g: GossipsubBehaviour, now: Millis, topic: string): Set<string> {
+  const cfg = g.cfg
+  const out = new Set<string>()
+  const subs = g.topicPeers.get(topic) ?? new Set<string>()
+  const ok = (k: string): boolean => !cfg.scoring || g.score.score(k, now) >= cfg.scoreThresholds.publishThreshold
+  for (const k of subs) {
+    const p = g.peers.get(k)
+    if (p === undefined || p.protocol === undefined) continue
+    if (g.direct.has(k) || p.protocol === FLOODSUB) out.add(k)
+    else if (cfg.floodPublish && ok(k)) out.add(k)
+  }
+  if (!cfg.floodPublish) {
+    let peers = g.mesh.get(topic)
+    if (peers === undefined) {
+      peers = g.fanout.get(topic)
+      if (peers === undefined || peers.size === 0) {
+        const cands = [...subs].filter((k) => !out.has(k) && g.graftable(now, topic, k, cfg.scoreThresholds.publishThreshold))
+        peers = new Set(sample(cands, cfg.D, g.rand))
+        g.fanout.set(topic, peers)
+      }
+    }
+    for (const k of peers) out.add(k)
+  }
+  return out
+}

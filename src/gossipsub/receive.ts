@@ -1,0 +1,177 @@
+/**
+ * Receiving RPCs (pubsub README "The RPC", gossipsub-v1.0.md "Message Processing", v1.1 "Peer
+ * Scoring", v1.2 "IDONTWANT").
+ *
+ * Message path: decode → signature policy → message id → seen? (duplicate: scoring, IWANT promise)
+ * → signature check → seen := yes, IDONTWANT to mesh peers for large messages → validation (sync,
+ * or a `validate` event answered by `reportValidation`) → accept: cache, deliver, forward to mesh,
+ * floodsub and direct peers (never to the source, the author, or peers that said IDONTWANT);
+ * reject: P₄. Bytes that are not a valid RPC reset the peer's inbound stream and cost it P₇.
+ */
+import type { Millis } from '../core/byte-machine.js'
+import { ProtocolError } from '../core/errors.js'
+import { PeerId } from '../peer-id/index.js'
+import type { StreamRef } from '../swarm/index.js'
+import { streamKey } from '../swarm/index.js'
+import { FLOODSUB, GOSSIPSUB_V12 } from './config.js'
+import { handleControl } from './control.js'
+import type { GossipsubBehaviour } from './gossipsub.js'
+import { checkSignaturePolicy } from './message.js'
+import { decodeRpc, DEFAULT_RPC_DECODE_LIMITS, frameMessage, type Rpc, type SubOpts, type WireMessage } from './rpc.js'
+import { idKey, type GossipsubMessage, type PeerState, type PendingValidation, type ValidationResult } from './types.js'
+
+/** Bytes from the peer's inbound stream: decode whole RPC frames and handle them in order. */
+export function receiveData(g: GossipsubBehaviour, now: Millis, p: PeerState, s: StreamRef, data: Uint8Array): void {
+  const dec = p.decoder
+  if (dec === undefined) return
+  try {
+    dec.push(data)
+    for (let frame = dec.next(); frame !== undefined; frame = dec.next()) {
+      const rpc = decodeRpc(frame, DEFAULT_RPC_DECODE_LIMITS)
+      handleRpc(g, now, p, rpc)
+      if (p.decoder !== dec) return
+    }
+  } catch (e) {
+    if (!(e instanceof ProtocolError)) throw e
+    g.inStreams.delete(streamKey(s))
+    p.inbound = undefined
+    p.decoder = undefined
+    g.actions.push({ type: 'reset', stream: s })
+    g.score.addPenalty(p.key, 1)
+    g.event({ type: 'peer-protocol-error', peer: p.id, error: e })
+  }
+}
+
+function handleRpc(g: GossipsubBehaviour, now: Millis, p: PeerState, rpc: Rpc): void {
+  // graylisted peers are ignored entirely (v1.1 "Score Thresholds"); direct peers always accepted
+  if (g.cfg.scoring && !g.direct.has(p.key) && g.score.score(p.key, now) < g.cfg.scoreThresholds.graylistThreshold) return
+  for (const sub of rpc.subscriptions) handleSubscription(g, p, sub)
+  for (const wm of rpc.messages) handleMessage(g, now, p, wm)
+  if (rpc.control !== undefined && p.protocol !== FLOODSUB) handleControl(g, now, p, rpc.control)
+}
+
+function handleSubscription(g: GossipsubBehaviour, p: PeerState, sub: SubOpts): void {
+  const { topic } = sub
+  if (sub.subscribe) {
+    if (p.topics.has(topic) || p.topics.size >= g.cfg.maxTopicsPerPeer) return
+    p.topics.add(topic)
+    let set = g.topicPeers.get(topic)
+    if (set === undefined) g.topicPeers.set(topic, (set = new Set()))
+    set.add(p.key)
+  } else {
+    if (!p.topics.delete(topic)) return
+    const set = g.topicPeers.get(topic)
+    set?.delete(p.key)
+    if (set?.size === 0) g.topicPeers.delete(topic)
+    if (g.mesh.get(topic)?.delete(p.key) === true) {
+      g.score.prune(p.key, topic)
+      g.event({ type: 'prune', peer: p.id, topic })
+    }
+    g.fanout.get(topic)?.delete(p.key)
+  }
+  g.event({ type: 'subscription-change', peer: p.id, topic, subscribed: sub.subscribe })
+}
+
+function invalid(g: GossipsubBehaviour, p: PeerState, topic: string, reason: string, now: Millis): void {
+  g.score.rejectMessage(p.key, undefined, topic, false, now)
+  g.event({ type: 'invalid-message', peer: p.id, topic, reason })
+}
+
+function handleMessage(g: GossipsubBehaviour, now: Millis, p: PeerState, wm: WireMessage): void {
+  const { msg, raw } = wm
+  const topic = msg.topic
+  if (!g.subscriptions().has(topic)) return // not ours: ignored, as go does
+  if (raw.length > g.cfg.maxMessageSize) return invalid(g, p, topic, 'gossipsub/message-too-large', now)
+  const policy = g.cfg.signaturePolicy
+  if (policy === 'StrictSign' ? (msg.from === undefined || msg.seqno === undefined || msg.signature === undefined)
+    : (msg.from !== undefined || msg.seqno !== undefined || msg.signature !== undefined || msg.key !== undefined)) {
+    return invalid(g, p, topic, policy === 'StrictSign' ? 'gossipsub/missing-signature-fields' : 'gossipsub/unexpected-signature-fields', now)
+  }
+  let messageId: Uint8Array
+  try {
+    messageId = g.cfg.msgIdFn(msg)
+  } catch {
+    return invalid(g, p, topic, 'gossipsub/message-id-failed', now)
+  }
+  const key = idKey(messageId)
+  if (g.seen.has(key)) {
+    g.score.duplicateMessage(p.key, key, topic, now)
+    g.promises.delete(key)
+    return
+  }
+  const reason = checkSignaturePolicy(policy, msg, raw, g.cfg.crypto, g.authorKeys)
+  if (reason !== undefined) return invalid(g, p, topic, reason, now)
+  g.seen.put(now, key)
+  g.promises.delete(key)
+  g.score.validateMessage(p.key, key, now)
+  // v1.2: tell mesh peers at once, before validation, so they do not send it too
+  if (raw.length >= g.cfg.idontwantMessageSizeThreshold) {
+    for (const k of g.mesh.get(topic) ?? []) {
+      const q = g.peers.get(k)
+      if (q !== undefined && k !== p.key && q.protocol === GOSSIPSUB_V12) g.sendRpc(q, { control: { idontwant: [{ messageIds: [messageId] }] } }, true)
+    }
+  }
+  const v: PendingValidation = { id: key, wm, messageId, source: p.key, sourceId: p.id, deadline: now + g.cfg.validationTimeout }
+  if (!g.validated.has(topic)) return finishValidation(g, now, v, 'accept')
+  if (g.pending.size >= g.cfg.maxPendingValidations) return finishValidation(g, now, v, 'ignore')
+  const requestId = g.nextRequest++
+  g.pending.set(requestId, v)
+  g.event({ type: 'validate', requestId, message: appMessage(g, v, p.id) })
+}
+
+/** The application's view of a message. */
+function appMessage(g: GossipsubBehaviour, v: PendingValidation, source: PeerId): GossipsubMessage {
+  const m = v.wm.msg
+  const from = m.from === undefined ? undefined : authorId(g, m.from)
+  const seqno = m.seqno?.length === 8 ? new DataView(m.seqno.buffer, m.seqno.byteOffset, 8).getBigUint64(0) : undefined
+  return { topic: m.topic, data: m.data ?? new Uint8Array(0), from, seqno, messageId: v.messageId, propagationSource: source }
+}
+
+/** The parsed `from` of an author, cached (bounded: the oldest entry goes first). */
+function authorId(g: GossipsubBehaviour, from: Uint8Array): PeerId | undefined {
+  const k = idKey(from)
+  if (g.authorIds.has(k)) return g.authorIds.get(k)
+  let id: PeerId | undefined
+  try { id = PeerId.fromMultihash(from) } catch { id = undefined }
+  if (g.authorIds.size >= 4096) {
+    const oldest = g.authorIds.keys().next().value
+    if (oldest !== undefined) g.authorIds.delete(oldest)
+  }
+  g.authorIds.set(k, id)
+  return id
+}
+
+/** The end of validation: accept caches, delivers and forwards; reject and ignore only score. */
+export function finishValidation(g: GossipsubBehaviour, now: Millis, v: PendingValidation, result: ValidationResult): void {
+  const topic = v.wm.msg.topic
+  const src = g.peers.get(v.source)
+  if (result !== 'accept') {
+    g.score.rejectMessage(v.source, v.id, topic, result === 'ignore', now)
+    if (result === 'reject' && src !== undefined) g.event({ type: 'invalid-message', peer: src.id, topic, reason: 'gossipsub/validation-rejected' })
+    return
+  }
+  g.score.deliverMessage(v.source, v.id, topic, now)
+  g.mcache.put(v.id, v.messageId, topic, v.wm.raw)
+  if (g.subscriptions().has(topic)) {
+    g.event({ type: 'message', message: appMessage(g, v, v.sourceId) })
+  }
+  forward(g, v, topic)
+}
+
+function forward(g: GossipsubBehaviour, v: PendingValidation, topic: string): void {
+  const author = v.wm.msg.from === undefined ? undefined : authorId(g, v.wm.msg.from)?.toString()
+  const targets = new Set<string>()
+  for (const k of g.mesh.get(topic) ?? []) targets.add(k)
+  for (const k of g.topicPeers.get(topic) ?? []) {
+    const q = g.peers.get(k)
+    if (q !== undefined && (q.protocol === FLOODSUB || g.direct.has(k))) targets.add(k)
+  }
+  let frame: Uint8Array | undefined
+  for (const k of targets) {
+    if (k === v.source || k === author) continue
+    const q = g.peers.get(k)
+    if (q === undefined || q.dontSend.has(v.id)) continue
+    frame ??= frameMessage(v.wm.raw)
+    g.sendFrame(q, frame, false, v.id)
+  }
+}

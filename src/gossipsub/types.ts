@@ -1,0 +1,97 @@
+/**
+ * The router's vocabulary: what the application sees (messages, events, publish results) and the
+ * per-peer state the router's parts (peers.ts, receive.ts, send.ts, publish.ts, control.ts,
+ * heartbeat.ts) work on. No logic beyond the message-id key.
+ */
+import type { Millis } from '../core/byte-machine.js'
+import type { ProtocolError } from '../core/errors.js'
+import type { LpDecoder } from '../core/lp.js'
+import type { PeerId } from '../peer-id/index.js'
+import type { ConnectionInfo, StreamRef } from '../swarm/index.js'
+import type { WireMessage } from './rpc.js'
+
+export type ValidationResult = 'accept' | 'reject' | 'ignore'
+
+export type GossipsubErrorCode = 'gossipsub/no-peers' | 'gossipsub/duplicate-message' | 'gossipsub/message-too-large' | 'gossipsub/unknown-validation'
+
+/** A message as delivered to the application. */
+export interface GossipsubMessage {
+  topic: string
+  data: Uint8Array
+  /** The author (StrictSign); undefined under StrictNoSign. */
+  from: PeerId | undefined
+  seqno: bigint | undefined
+  messageId: Uint8Array
+  /** The peer that forwarded it to us. */
+  propagationSource: PeerId
+}
+
+export type GossipsubEvent =
+  | { type: 'message'; message: GossipsubMessage }
+  /** Answer with `reportValidation(now, requestId, result)` within `validationTimeout`. */
+  | { type: 'validate'; requestId: number; message: GossipsubMessage }
+  | { type: 'subscription-change'; peer: PeerId; topic: string; subscribed: boolean }
+  | { type: 'graft'; peer: PeerId; topic: string }
+  | { type: 'prune'; peer: PeerId; topic: string }
+  /** A received message failed the signature policy, validation, or size limit. */
+  | { type: 'invalid-message'; peer: PeerId; topic: string; reason: string }
+  /** The peer sent bytes that are not a valid RPC; its inbound stream was reset. */
+  | { type: 'peer-protocol-error'; peer: PeerId; error: ProtocolError }
+  /** The peer did not take our bytes fast enough: messages dropped, removed from every mesh. */
+  | { type: 'slow-peer'; peer: PeerId; droppedBytes: number }
+
+export interface PublishResult {
+  messageId: Uint8Array
+  recipients: number
+}
+
+/** @internal everything the router keeps about one peer */
+export interface PeerState {
+  readonly key: string
+  readonly id: PeerId
+  readonly connections: Map<number, ConnectionInfo>
+  outbound: boolean
+  /** The negotiated protocol of our outbound stream (what the peer understands). */
+  protocol: string | undefined
+  out: StreamRef | undefined
+  opening: number | undefined
+  openAttempts: number
+  inbound: StreamRef | undefined
+  decoder: LpDecoder | undefined
+  readonly topics: Set<string>
+  /**
+   * LP frames waiting for the outbound stream / the next flush. Control frames go out at the next
+   * flush; message frames wait while an earlier write is still in flight (not yet taken by the
+   * muxer), so an IDONTWANT can still cancel them (`id`: the message-id key).
+   */
+  outbox: Array<{ frame: Uint8Array; id: string | undefined }>
+  outboxBytes: number
+  /** Bytes written and not yet taken by the muxer. */
+  inFlight: number
+  slow: boolean
+  /** Per heartbeat counters (v1.1 spam protection, v1.2 max_idontwant_messages). */
+  ihaveMessages: number
+  ihaveIds: number
+  iwantServed: number
+  idontwant: number
+  /** IDONTWANT ids (key → expiry), bounded by maxIDontWantMessages * 3 heartbeats. */
+  readonly dontSend: Map<string, Millis>
+}
+
+/** @internal a received message between the seen check and the end of validation */
+export interface PendingValidation {
+  readonly id: string
+  readonly wm: WireMessage
+  readonly messageId: Uint8Array
+  readonly source: string
+  readonly sourceId: PeerId
+  readonly deadline: Millis
+}
+
+/** Byte string key for a message id (Map keys). */
+export function idKey(id: Uint8Array): string {
+  if (id.length <= 256) return String.fromCharCode.apply(null, id as unknown as number[])
+  let s = ''
+  for (let i = 0; i < id.length; i += 256) s += String.fromCharCode.apply(null, id.subarray(i, i + 256) as unknown as number[])
+  return s
+}
