@@ -104,14 +104,41 @@ describe('ping between two behaviours', () => {
     })
   }
 
-  test('pings to one peer run one stream at a time, in order', () => {
+  test('pings to one peer run in order on one reused stream, closed once idle', () => {
     const { client, pair } = pingPair(new PingBehaviour({ random: counterRandom() }), { latency: 5 })
     const ids = pair.a.command((now) => [client.ping(now, bob.peer), client.ping(now, bob.peer), client.ping(now, bob.peer, 77)])
     expect(ids).toEqual([1, 2, 77])
     expect(pair.a.actions.filter((a) => a.type === 'open-stream')).toHaveLength(1)
     pair.run()
+    // the first ping pays for the stream's opening latency in its deadline, not its rtt; the next two reuse it
     expect(pair.a.eventsOf('pong').map((e) => [e.requestId, e.rtt])).toEqual([[1, 10], [2, 10], [77, 10]])
-    expect(pair.a.actions.filter((a) => a.type === 'open-stream')).toHaveLength(3)
+    expect(pair.a.actions.map((a) => a.type)).toEqual(['open-stream', 'write', 'write', 'write', 'close-write'])
+    // the listener saw one stream and closed it after our close-write
+    expect(pair.b.actions.map((a) => a.type)).toEqual(['write', 'write', 'write', 'close-write'])
+  })
+
+  test('a ping after the idle timeout opens a new stream; a failed ping never leaves its stream for reuse', () => {
+    // failure first: a wrong echo resets the stream, so the next ping opens another
+    const bad = pingPair(new FakeServer((b) => b.map((x) => x ^ 1)))
+    bad.pair.a.command((now) => [bad.client.ping(now, bob.peer), bad.client.ping(now, bob.peer)])
+    bad.pair.run()
+    expect(bad.pair.a.eventsOf('ping-failed')).toHaveLength(2)
+    expect(bad.pair.a.actions.map((a) => a.type)).toEqual(['open-stream', 'write', 'reset', 'open-stream', 'write', 'reset'])
+
+    const client = new PingBehaviour({ random: counterRandom(), streamIdleTimeout: 1000 })
+    const pair = new Pair<PingEvent, PingEvent>(client, new PingBehaviour({ random: counterRandom() }), { a: alice, b: bob }, { latency: 5 })
+    pair.connect()
+    pair.run()
+    pair.a.command((now) => client.ping(now, bob.peer))
+    pair.runFor(500)
+    pair.a.command((now) => client.ping(now, bob.peer))
+    pair.runFor(2000)
+    expect(pair.a.actions.filter((a) => a.type === 'open-stream')).toHaveLength(1)
+    pair.a.command((now) => client.ping(now, bob.peer))
+    pair.run()
+    expect(pair.a.eventsOf('pong')).toHaveLength(3)
+    expect(pair.a.actions.filter((a) => a.type === 'open-stream')).toHaveLength(2)
+    expect(pair.a.actions.filter((a) => a.type === 'close-write')).toHaveLength(2)
   })
 
   test('wrong echo -> ping-failed ping/wrong-echo, stream reset', () => {

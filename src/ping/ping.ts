@@ -6,12 +6,14 @@
  * when it received them. The listening peer loops, echoing every payload, until the dialing peer
  * closes its write side; then it closes the stream too.
  *
- * Outbound (the dialing peer): `ping(now, peer)` opens one stream per ping, writes the payload,
- * waits for the echo, then closes its write side. The spec says "the dialing peer MUST NOT keep
- * more than one outbound stream for the ping protocol per peer", so pings to the same peer run one
- * after another (a per-peer FIFO); a stream is no longer ours once we closed its write side.
- * The timeout covers the whole ping, from the `ping()` call (including waiting in the queue and
- * negotiating the stream) to the echo.
+ * Outbound (the dialing peer): `ping(now, peer)` writes the payload on the peer's ping stream and
+ * waits for the echo. The spec says "the dialing peer MAY repeat the process by sending another
+ * payload with the same stream" and "MUST NOT keep more than one outbound stream for the ping
+ * protocol per peer", so each peer has at most one outbound ping stream, opened by the first ping,
+ * reused by the pings that follow (a per-peer FIFO, one payload in flight), and closed (write side)
+ * once it has been idle for `streamIdleTimeout`. The timeout covers the whole ping, from the
+ * `ping()` call (including waiting in the queue and negotiating the stream) to the echo; a failed
+ * ping resets its stream, and the next ping opens a fresh one.
  *
  * Inbound (the listening peer): every full 32-byte payload is echoed as soon as it is complete; a
  * partial payload is buffered (at most 31 bytes); at EOF we close our write side. The spec says the
@@ -51,6 +53,8 @@ export interface PingOptions {
   maxInboundStreams?: number
   /** Pings waiting per peer (local bound; exceeding it is a UsageError). Default 16. */
   maxQueuedPings?: number
+  /** Milliseconds an outbound ping stream stays open after its last echo, for the next ping to reuse. Default 5 000. */
+  streamIdleTimeout?: number
 }
 
 type OutboundState =
@@ -68,6 +72,13 @@ interface OutboundPing {
   state: OutboundState
 }
 
+/** An outbound ping stream between pings: reused by the peer's next ping, closed at `deadline`. */
+interface IdleStream {
+  readonly stream: StreamRef
+  readonly peerKey: string
+  readonly deadline: Millis
+}
+
 interface InboundStream {
   readonly peerKey: string
   /** A partial payload: never more than 31 bytes are kept between inputs. */
@@ -82,6 +93,7 @@ export class PingBehaviour implements Behaviour<PingEvent> {
   readonly #timeout: number
   readonly #maxInbound: number
   readonly #maxQueued: number
+  readonly #idleTimeout: number
 
   readonly #actions: BehaviourAction<PingEvent>[] = []
   readonly #pings = new Map<number, OutboundPing>()
@@ -89,6 +101,9 @@ export class PingBehaviour implements Behaviour<PingEvent> {
   readonly #perPeer = new Map<string, number[]>()
   /** Outbound streams awaiting an echo, by stream key. */
   readonly #outStreams = new Map<string, number>()
+  /** Idle outbound streams, by peer and by stream key (at most one per peer). */
+  readonly #idleByPeer = new Map<string, IdleStream>()
+  readonly #idleByStream = new Map<string, IdleStream>()
   readonly #inStreams = new Map<string, InboundStream>()
   readonly #inboundPerPeer = new Map<string, number>()
   #nextId = 1
@@ -99,6 +114,7 @@ export class PingBehaviour implements Behaviour<PingEvent> {
     this.#timeout = positive(options.timeout ?? 10_000, 'timeout')
     this.#maxInbound = positive(options.maxInboundStreams ?? 2, 'maxInboundStreams')
     this.#maxQueued = positive(options.maxQueuedPings ?? 16, 'maxQueuedPings')
+    this.#idleTimeout = positive(options.streamIdleTimeout ?? 5_000, 'streamIdleTimeout')
   }
 
   /** Ping `peer` once; returns the request id carried by the resulting `pong` / `ping-failed` event. */
@@ -113,7 +129,7 @@ export class PingBehaviour implements Behaviour<PingEvent> {
     this.#perPeer.set(key, queue)
     const p: OutboundPing = { requestId: id, peer, deadline: now + this.#timeout, state: { kind: 'queued' } }
     this.#pings.set(id, p)
-    if (queue.length === 1) this.#start(p)
+    if (queue.length === 1) this.#start(now, p)
     return id
   }
 
@@ -126,7 +142,7 @@ export class PingBehaviour implements Behaviour<PingEvent> {
         return
       case 'stream-open-failed': {
         const p = this.#pings.get(input.requestId)
-        if (p !== undefined && p.state.kind === 'opening') this.#fail(p, input.error)
+        if (p !== undefined && p.state.kind === 'opening') this.#fail(now, p, input.error)
         return
       }
       case 'stream-data':
@@ -141,8 +157,15 @@ export class PingBehaviour implements Behaviour<PingEvent> {
           this.#actions.push({ type: 'close-write', stream: input.stream })
           return
         }
+        const idle = this.#idleByStream.get(key)
+        if (idle !== undefined) {
+          // The listener closed our idle stream: close ours too; the next ping opens a new one.
+          this.#dropIdle(idle)
+          this.#actions.push({ type: 'close-write', stream: input.stream })
+          return
+        }
         const p = this.#byStream(key)
-        if (p !== undefined) this.#fail(p, new ProtocolError<PingErrorCode>('ping', 'ping/closed-early', 'stream closed before the echo was complete'))
+        if (p !== undefined) this.#fail(now, p, new ProtocolError<PingErrorCode>('ping', 'ping/closed-early', 'stream closed before the echo was complete'))
         return
       }
       case 'stream-reset':
@@ -150,16 +173,19 @@ export class PingBehaviour implements Behaviour<PingEvent> {
         const key = streamKey(input.stream)
         const inbound = this.#inStreams.get(key)
         if (inbound !== undefined) this.#dropInbound(key, inbound)
+        const idle = this.#idleByStream.get(key)
+        if (idle !== undefined) this.#dropIdle(idle)
         const p = this.#byStream(key)
-        if (p !== undefined) this.#fail(p, new ProtocolError<PingErrorCode>('ping', input.type === 'stream-reset' ? 'ping/stream-reset' : 'ping/closed-early'))
+        if (p !== undefined) this.#fail(now, p, new ProtocolError<PingErrorCode>('ping', input.type === 'stream-reset' ? 'ping/stream-reset' : 'ping/closed-early'))
         return
       }
       case 'connection-closed': {
         const conn = input.connection.id
         for (const [key, s] of this.#inStreams) if (key.startsWith(`${conn}/`)) this.#dropInbound(key, s)
+        for (const idle of [...this.#idleByStream.values()]) if (idle.stream.connection === conn) this.#dropIdle(idle)
         for (const p of [...this.#pings.values()]) {
           if (p.state.kind === 'awaiting-echo' && p.state.stream.connection === conn) {
-            this.#fail(p, new ProtocolError<PingErrorCode>('ping', 'ping/connection-closed'), false)
+            this.#fail(now, p, new ProtocolError<PingErrorCode>('ping', 'ping/connection-closed'), false)
           }
         }
         return
@@ -171,7 +197,12 @@ export class PingBehaviour implements Behaviour<PingEvent> {
 
   handleTimeout(now: Millis): void {
     for (const p of [...this.#pings.values()]) {
-      if (p.deadline <= now) this.#fail(p, new ProtocolError<PingErrorCode>('ping', 'ping/timeout', `no echo within ${this.#timeout} ms`))
+      if (p.deadline <= now) this.#fail(now, p, new ProtocolError<PingErrorCode>('ping', 'ping/timeout', `no echo within ${this.#timeout} ms`))
+    }
+    for (const idle of [...this.#idleByStream.values()]) {
+      if (idle.deadline > now) continue
+      this.#dropIdle(idle)
+      this.#actions.push({ type: 'close-write', stream: idle.stream })
     }
   }
 
@@ -182,12 +213,20 @@ export class PingBehaviour implements Behaviour<PingEvent> {
   pollTimeout(): Millis | undefined {
     let min: Millis | undefined
     for (const p of this.#pings.values()) if (min === undefined || p.deadline < min) min = p.deadline
+    for (const s of this.#idleByStream.values()) if (min === undefined || s.deadline < min) min = s.deadline
     return min
   }
 
   // --- outbound -------------------------------------------------------------------------------
 
-  #start(p: OutboundPing): void {
+  /** Send on the peer's idle stream when there is one, else open a stream. */
+  #start(now: Millis, p: OutboundPing): void {
+    const idle = this.#idleByPeer.get(p.peer.toString())
+    if (idle !== undefined) {
+      this.#dropIdle(idle)
+      this.#send(now, p, idle.stream)
+      return
+    }
     p.state = { kind: 'opening' }
     this.#actions.push({ type: 'open-stream', requestId: p.requestId, peer: p.peer, protocols: [PING_PROTOCOL] })
   }
@@ -199,6 +238,11 @@ export class PingBehaviour implements Behaviour<PingEvent> {
       this.#actions.push({ type: 'reset', stream })
       return
     }
+    this.#send(now, p, stream)
+  }
+
+  /** Write a fresh payload on `stream` and wait for its echo. */
+  #send(now: Millis, p: OutboundPing, stream: StreamRef): void {
     const random = this.#random(PING_LENGTH)
     if (random.length !== PING_LENGTH) throw new UsageError('ping/bad-random', `random(${PING_LENGTH}) returned ${random.length} bytes`)
     const payload = random.slice()
@@ -216,33 +260,37 @@ export class PingBehaviour implements Behaviour<PingEvent> {
     const s = p.state
     if (s.kind !== 'awaiting-echo') return
     if (s.have + data.length > PING_LENGTH) {
-      this.#fail(p, new ProtocolError<PingErrorCode>('ping', 'ping/wrong-echo', `${s.have + data.length} bytes echoed for a ${PING_LENGTH}-byte payload`))
+      this.#fail(now, p, new ProtocolError<PingErrorCode>('ping', 'ping/wrong-echo', `${s.have + data.length} bytes echoed for a ${PING_LENGTH}-byte payload`))
       return
     }
     s.received.set(data, s.have)
     s.have += data.length
     if (s.have < PING_LENGTH) return
     if (!equals(s.received, s.payload)) {
-      this.#fail(p, new ProtocolError<PingErrorCode>('ping', 'ping/wrong-echo', 'echo differs from the payload'))
+      this.#fail(now, p, new ProtocolError<PingErrorCode>('ping', 'ping/wrong-echo', 'echo differs from the payload'))
       return
     }
-    this.#outStreams.delete(streamKey(s.stream))
-    this.#actions.push({ type: 'close-write', stream: s.stream })
-    this.#finish(p)
+    const key = streamKey(s.stream)
+    this.#outStreams.delete(key)
     this.#actions.push({ type: 'event', event: { type: 'pong', requestId: p.requestId, peer: p.peer, rtt: now - s.sentAt } })
+    // The stream waits for the peer's next ping (started right away by #finish when one is queued).
+    const idle: IdleStream = { stream: s.stream, peerKey: p.peer.toString(), deadline: now + this.#idleTimeout }
+    this.#idleByPeer.set(idle.peerKey, idle)
+    this.#idleByStream.set(key, idle)
+    this.#finish(now, p)
   }
 
   /** Fail a ping: reset its stream (unless the connection is gone), emit the event, start the next one. */
-  #fail(p: OutboundPing, error: Error, reset = true): void {
+  #fail(now: Millis, p: OutboundPing, error: Error, reset = true): void {
     if (p.state.kind === 'awaiting-echo') {
       this.#outStreams.delete(streamKey(p.state.stream))
       if (reset) this.#actions.push({ type: 'reset', stream: p.state.stream })
     }
-    this.#finish(p)
     this.#actions.push({ type: 'event', event: { type: 'ping-failed', requestId: p.requestId, peer: p.peer, error } })
+    this.#finish(now, p)
   }
 
-  #finish(p: OutboundPing): void {
+  #finish(now: Millis, p: OutboundPing): void {
     this.#pings.delete(p.requestId)
     const key = p.peer.toString()
     const queue = this.#perPeer.get(key)
@@ -254,7 +302,12 @@ export class PingBehaviour implements Behaviour<PingEvent> {
       return
     }
     const next = this.#pings.get(queue[0]!)
-    if (next !== undefined && next.state.kind === 'queued') this.#start(next)
+    if (next !== undefined && next.state.kind === 'queued') this.#start(now, next)
+  }
+
+  #dropIdle(idle: IdleStream): void {
+    this.#idleByPeer.delete(idle.peerKey)
+    this.#idleByStream.delete(streamKey(idle.stream))
   }
 
   #freshId(): number {
@@ -280,7 +333,16 @@ export class PingBehaviour implements Behaviour<PingEvent> {
     const inbound = this.#inStreams.get(key)
     if (inbound === undefined) {
       const p = this.#byStream(key)
-      if (p !== undefined) this.#echo(now, p, data)
+      if (p !== undefined) {
+        this.#echo(now, p, data)
+        return
+      }
+      const idle = this.#idleByStream.get(key)
+      if (idle !== undefined) {
+        // Bytes with no payload outstanding: not an echo of ours, so the stream cannot be trusted.
+        this.#dropIdle(idle)
+        this.#actions.push({ type: 'reset', stream })
+      }
       return
     }
     // Echo every complete payload; keep the incomplete tail (< 32 bytes).
