@@ -7,7 +7,8 @@
  *   const rtt = await node.ping(addr)
  *
  * Events (an EventTarget, `detail` typed in WeftNodeEvents): peer:connect, peer:disconnect,
- * peer:identify, connection:open, connection:close. Everything that waits takes an AbortSignal.
+ * peer:identify, connection:open, connection:close, reachability. Everything that waits takes an
+ * AbortSignal.
  */
 import type { CryptoProvider } from '../core/crypto/provider.js'
 import { UsageError } from '../core/errors.js'
@@ -71,6 +72,8 @@ export interface WeftNodeEvents {
   'perf:served': { peer: PeerId; uploadBytes: number; downloadBytes: number }
   /** Server side of `/perf/1.0.0`: a client broke the protocol; its stream was reset. */
   'perf:server-error': { peer: PeerId; error: Error }
+  /** The confirmed external addresses changed (addExternalAddress, public listen addresses). */
+  'reachability': { reachable: boolean; externalAddrs: readonly Multiaddr[] }
 }
 
 export type DialTarget = Multiaddr | PeerId | string
@@ -203,6 +206,27 @@ export class WeftNode extends EventTarget {
   /** Our listen addresses, each ending in /p2p/<our id>. */
   getMultiaddrs(): Multiaddr[] {
     return this.#listenAddrs.map((a) => a.encapsulate(`/p2p/${this.peerId.toString()}`))
+  }
+
+  /**
+   * Confirm that peers can reach us at `addr` (a port forward, a public address you know). While the
+   * node has a confirmed external address it counts as reachable: a DHT in `mode: 'auto'` becomes a
+   * server, and identify advertises the address. Listen addresses with a public IP count by themselves.
+   */
+  addExternalAddress(addr: string | Multiaddr): void {
+    const a = toMultiaddr(addr)
+    this.#runtime.run((now) => this.swarm.addExternalAddress(now, a))
+  }
+
+  /** Withdraw a confirmation made with addExternalAddress. */
+  removeExternalAddress(addr: string | Multiaddr): void {
+    const a = toMultiaddr(addr)
+    this.#runtime.run((now) => this.swarm.removeExternalAddress(now, a))
+  }
+
+  /** The confirmed external addresses (yours, then public listen addresses). */
+  getExternalAddresses(): Multiaddr[] {
+    return [...this.swarm.externalAddrs]
   }
 
   getConnections(peer?: PeerId): ConnectionInfo[] {
@@ -369,6 +393,9 @@ export class WeftNode extends EventTarget {
         this.#streams.delete(k)
         break
       }
+      case 'reachability':
+        this.#emit('reachability', { reachable: ev.reachable, externalAddrs: ev.externalAddrs })
+        break
       case 'behaviour':
         this.#onBehaviour(ev.from, ev.event as PingEvent | IdentifyEvent | PerfEvent)
         break

@@ -7,9 +7,12 @@
  * same way, with our listen addresses and protocols (from the latest `local-info` input), the
  * connection's remote address as `observedAddr`, our public key, and a signed peer record.
  *
+ * The addresses we advertise (listenAddrs and the signed peer record) are our listen addresses
+ * followed by the swarm's confirmed external addresses (the `reachability` input), without repeats.
+ *
  * identify/push: "when a peer's basic information changes", it opens a push stream to each peer,
- * sends an Identify message and closes. We push when a `local-info` input changes our addresses or
- * protocols, to every connected peer whose identify listed the push protocol. At most one push per
+ * sends an Identify message and closes. We push when a `local-info` or `reachability` input changes
+ * our addresses or protocols, to every connected peer whose identify listed the push protocol. At most one push per
  * connection is being opened at a time; a change meanwhile is sent once that one is written.
  *
  * Receiving (identify or push), once the remote closed its side:
@@ -135,7 +138,10 @@ export class IdentifyBehaviour implements Behaviour<IdentifyEvent> {
   /** The latest `now` seen, for deadlines of streams opened by commands without a `now`. */
   #lastNow: Millis = 0
 
+  /** What we advertise: our listen addresses, then confirmed external ones (see header). */
   #listenAddrs: readonly Multiaddr[] = []
+  #ownListenAddrs: readonly Multiaddr[] = []
+  #externalAddrs: readonly Multiaddr[] = []
   #localProtocols: readonly string[] = []
   #addrChanges = 0n
   #record: Uint8Array | undefined
@@ -183,7 +189,10 @@ export class IdentifyBehaviour implements Behaviour<IdentifyEvent> {
     this.#lastNow = Math.max(this.#lastNow, now)
     switch (input.type) {
       case 'local-info':
-        this.#localInfo(input.listenAddrs, input.protocols)
+        this.#localInfo(input.listenAddrs, this.#externalAddrs, input.protocols)
+        return
+      case 'reachability':
+        this.#localInfo(this.#ownListenAddrs, input.externalAddrs, this.#localProtocols)
         return
       case 'connection-established': {
         const c = input.connection
@@ -265,7 +274,11 @@ export class IdentifyBehaviour implements Behaviour<IdentifyEvent> {
 
   // --- our side -------------------------------------------------------------------------------
 
-  #localInfo(addrs: readonly Multiaddr[], protocols: readonly string[]): void {
+  #localInfo(listen: readonly Multiaddr[], external: readonly Multiaddr[], protocols: readonly string[]): void {
+    this.#ownListenAddrs = [...listen]
+    this.#externalAddrs = [...external]
+    const addrs = [...listen]
+    for (const a of external) if (!addrs.some((x) => equals(x.bytes, a.bytes))) addrs.push(a)
     const addrsChanged = !sameList(addrs, this.#listenAddrs, (a, b) => equals(a.bytes, b.bytes))
     const protocolsChanged = !sameList(protocols, this.#localProtocols, (a, b) => a === b)
     if (!addrsChanged && !protocolsChanged) return

@@ -42,6 +42,12 @@ export interface StreamRef {
 export type BehaviourInput =
   /** The swarm's own information; sent once before any connection, and again whenever it changes. */
   | { type: 'local-info'; listenAddrs: readonly Multiaddr[]; protocols: readonly string[] }
+  /**
+   * The swarm's confirmed external addresses (src/swarm/reachability.ts); `reachable` is true while
+   * there is at least one. Sent once at start, after the first `local-info`, and again whenever the
+   * set changes.
+   */
+  | { type: 'reachability'; reachable: boolean; externalAddrs: readonly Multiaddr[] }
   | { type: 'connection-established'; connection: ConnectionInfo }
   | { type: 'connection-closed'; connection: ConnectionInfo }
   /** A `dial` action failed (requestId from the action). */
@@ -88,6 +94,13 @@ export type BehaviourAction<Ev> =
   | { type: 'close-write'; stream: StreamRef }
   | { type: 'reset'; stream: StreamRef }
   | { type: 'close-connection'; connection: number }
+  /**
+   * Replace the inbound protocols this behaviour serves (its `protocols` field is only the initial
+   * set). The swarm routes the new ones here, refuses the dropped ones on new streams (open ones
+   * continue), and sends every behaviour a fresh `local-info`, so identify pushes the change.
+   * Kad uses it to switch between client and server mode.
+   */
+  | { type: 'set-protocols'; protocols: readonly string[] }
   /** Facts for the peer store, learned by a protocol (identify). */
   | { type: 'peer-info'; peer: PeerId; info: PeerInfoUpdate }
   /** Something for the user: surfaces as `{ from: <behaviour name>, event }`. */
@@ -102,7 +115,7 @@ export interface PeerInfoUpdate {
 }
 
 export interface Behaviour<Ev> {
-  /** Inbound protocols this behaviour serves; the swarm routes them here. */
+  /** Inbound protocols this behaviour serves at start; the swarm routes them here (see `set-protocols`). */
   readonly protocols: readonly string[]
   handle(now: Millis, input: BehaviourInput): void
   handleTimeout(now: Millis): void

@@ -3,5 +3,6 @@ export type { SwarmConfig, SwarmLimits, SwarmIo, SwarmEvent, DialErrorCode } fro
 export { PeerStore, DEFAULT_PEER_STORE_LIMITS } from './peer-store.js'
 export type { PeerRecordView, PeerStoreLimits } from './peer-store.js'
 export { sameStream, streamKey } from './behaviour.js'
+export { isPublicAddr } from './reachability.js'
 export type { Behaviour, BehaviourAction, BehaviourInput, ConnectionInfo, StreamRef, PeerInfoUpdate } from './behaviour.js'
 export type { NodeService, ServiceContext, ServiceFactory } from './service.js'

@@ -23,6 +23,7 @@ import type { Multiaddr } from '../multiaddr/index.js'
 import { PeerId, type PrivateKey } from '../peer-id/index.js'
 import type { Behaviour, BehaviourAction, BehaviourInput, ConnectionInfo, StreamRef } from './behaviour.js'
 import { PeerStore, type PeerStoreLimits } from './peer-store.js'
+import { isPublicAddr } from './reachability.js'
 
 export interface SwarmLimits {
   /** Open + upgrading connections, default 300: stops socket and memory exhaustion by a connection flood. */
@@ -37,6 +38,8 @@ export interface SwarmLimits {
   maxInboundStreamsPerProtocol: number
   /** Bytes a behaviour may queue on one stream beyond the muxer's window, default 4 MiB. */
   maxBehaviourStreamBuffer: number
+  /** Confirmed external addresses the user may add, default 32 (a local bound: UsageError beyond it). */
+  maxExternalAddrs: number
 }
 
 export const DEFAULT_SWARM_LIMITS: SwarmLimits = {
@@ -46,6 +49,7 @@ export const DEFAULT_SWARM_LIMITS: SwarmLimits = {
   maxDialAddrs: 8,
   maxInboundStreamsPerProtocol: 32,
   maxBehaviourStreamBuffer: 4 * 1024 * 1024,
+  maxExternalAddrs: 32,
 }
 
 export interface SwarmConfig {
@@ -77,6 +81,8 @@ export type SwarmEvent<BEv = unknown> =
   | { type: 'stream-writable'; stream: StreamRef }
   | { type: 'stream-closed'; stream: StreamRef }
   | { type: 'rtt'; connection: number; rtt: number }
+  /** The confirmed external addresses changed (src/swarm/reachability.ts). */
+  | { type: 'reachability'; reachable: boolean; externalAddrs: readonly Multiaddr[] }
   | { type: 'behaviour'; from: string; event: BEv }
 
 export type DialErrorCode = 'dial/no-addresses' | 'dial/all-failed' | 'dial/too-many-pending' | 'dial/connection-limit' | 'dial/aborted' | 'dial/self'
@@ -141,6 +147,11 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
   #events: SwarmEvent[] = []
   #dirty = new Set<number>()
   #listenAddrs: Multiaddr[] = []
+  /** Addresses the user confirmed (addExternalAddress), without /p2p. */
+  #confirmedByUser: Multiaddr[] = []
+  /** The confirmed external addresses last sent to the behaviours (undefined before start). */
+  #sentExternal: Multiaddr[] | undefined
+  #started = false
   #stopped = false
   #now: Millis = 0
 
@@ -171,6 +182,40 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
   setListenAddrs(now: Millis, addrs: readonly Multiaddr[]): void {
     this.#listenAddrs = [...addrs]
     this.#broadcastLocalInfo(now)
+    this.#updateReachability(now)
+  }
+
+  /**
+   * Confirm that peers can reach us at `addr` (a port forward, a public address the operator knows).
+   * Behaviours get a `reachability` input when the set of confirmed external addresses changes.
+   */
+  addExternalAddress(now: Millis, addr: Multiaddr): void {
+    const a = addr.withoutPeerId()
+    if (this.#confirmedByUser.some((x) => x.equals(a))) return
+    if (this.#confirmedByUser.length >= this.#limits.maxExternalAddrs) throw new UsageError('swarm/too-many-external-addrs', `at most ${this.#limits.maxExternalAddrs}`)
+    this.#confirmedByUser.push(a)
+    this.#updateReachability(now)
+  }
+
+  /** Withdraw a confirmation made with addExternalAddress. */
+  removeExternalAddress(now: Millis, addr: Multiaddr): void {
+    const a = addr.withoutPeerId()
+    const i = this.#confirmedByUser.findIndex((x) => x.equals(a))
+    if (i < 0) return
+    this.#confirmedByUser.splice(i, 1)
+    this.#updateReachability(now)
+  }
+
+  /** Confirmed external addresses: the user's, then the public listen addresses (src/swarm/reachability.ts). */
+  get externalAddrs(): readonly Multiaddr[] {
+    const out = [...this.#confirmedByUser]
+    for (const a of this.#listenAddrs) if (isPublicAddr(a) && !out.some((x) => x.equals(a))) out.push(a)
+    return out
+  }
+
+  /** True while there is at least one confirmed external address. */
+  get reachable(): boolean {
+    return this.externalAddrs.length > 0
   }
 
   get listenAddrs(): readonly Multiaddr[] {
@@ -193,7 +238,9 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
 
   /** Start: behaviours receive the initial local-info. */
   start(now: Millis): void {
+    this.#started = true
     this.#broadcastLocalInfo(now)
+    this.#updateReachability(now)
   }
 
   // ---- commands ------------------------------------------------------------------------------------
@@ -746,6 +793,41 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     this.#pump(now)
   }
 
+  /** Tell behaviours (and the user) when the confirmed external addresses change; once at start. */
+  #updateReachability(now: Millis): void {
+    if (!this.#started || this.#stopped) return
+    const addrs = this.externalAddrs
+    const last = this.#sentExternal
+    if (last !== undefined && last.length === addrs.length && last.every((a, i) => a.equals(addrs[i]!))) return
+    this.#sentExternal = [...addrs]
+    const reachable = addrs.length > 0
+    this.#events.push({ type: 'reachability', reachable, externalAddrs: addrs })
+    this.#toBehaviours(now, { type: 'reachability', reachable, externalAddrs: addrs })
+    this.#pump(now)
+  }
+
+  /** A behaviour's `set-protocols`: route the new list to it, drop what it no longer serves. */
+  #setBehaviourProtocols(now: Millis, name: string, protocols: readonly string[]): void {
+    for (const p of protocols) {
+      const h = this.#protocols.get(p)
+      if (h !== undefined && !(h.owner.kind === 'behaviour' && h.owner.name === name)) throw new UsageError('swarm/protocol-taken', p)
+    }
+    let changed = false
+    for (const [p, h] of [...this.#protocols]) {
+      if (h.owner.kind === 'behaviour' && h.owner.name === name && !protocols.includes(p)) {
+        this.#protocols.delete(p)
+        changed = true
+      }
+    }
+    for (const p of protocols) {
+      if (this.#protocols.has(p)) continue
+      this.#protocols.set(p, { owner: { kind: 'behaviour', name }, maxInboundStreams: this.#limits.maxInboundStreamsPerProtocol })
+      changed = true
+    }
+    // The outer #pump loop drains whatever the behaviours do about it (identify's push).
+    if (changed) this.#toBehaviours(now, { type: 'local-info', listenAddrs: this.#listenAddrs, protocols: this.protocols() })
+  }
+
   /** After calling a command on a behaviour directly (ping.ping(...)), let the swarm act on it. */
   pump(now: Millis): void {
     this.#now = now
@@ -809,6 +891,9 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
         break
       case 'close-connection':
         this.closeConnection(now, a.connection)
+        break
+      case 'set-protocols':
+        this.#setBehaviourProtocols(now, name, a.protocols)
         break
       case 'peer-info':
         this.peerStore.update(a.peer, a.info)
