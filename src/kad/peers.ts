@@ -1,0 +1,110 @@
+/**
+ * What the kad behaviour knows about other peers, apart from the routing table: the address book
+ * (peer -> multiaddrs, learned from identify, closer-peers and providers), how many connections
+ * the swarm has to each peer, and a cache of kad keys (sha256 of a peer id's multihash).
+ *
+ * The address book feeds dials (a peer we ask must be reachable) and the closerPeers we answer
+ * with (a peer without addresses is useless to the requester). All three maps are bounded.
+ */
+import type { CryptoProvider } from '../core/crypto/provider.js'
+import { equals } from '../core/bytes.js'
+import type { Multiaddr } from '../multiaddr/index.js'
+import type { PeerId } from '../peer-id/index.js'
+import { peerKey } from './key.js'
+import type { KadPeer } from './message.js'
+import type { KadPeerInfo } from './types.js'
+
+export interface PeerBookOptions {
+  crypto: Pick<CryptoProvider, 'sha256'>
+  /** Our own peer (never entered). */
+  self: PeerId
+  /** Peers whose addresses we remember. Stops: closer-peer floods growing memory. */
+  maxAddressBook: number
+  /** Addresses kept per peer. */
+  maxAddrsPerPeer: number
+  /** Keep only usable addresses. */
+  addressFilter: (addr: Multiaddr) => boolean
+}
+
+/** Kad keys cached: recently seen peers. Stops: a cache growing with every peer id ever seen. */
+const MAX_KEY_CACHE = 4096
+
+export class PeerBook {
+  readonly selfK: string
+  readonly #opts: PeerBookOptions
+  /** Peer -> addresses, least recently updated first. */
+  readonly #addrs = new Map<string, KadPeerInfo>()
+  readonly #connected = new Map<string, number>()
+  /** Kad keys of recently seen peers: a cache, cleared when large. */
+  readonly #keys = new Map<string, Uint8Array>()
+
+  constructor(options: PeerBookOptions) {
+    this.#opts = options
+    this.selfK = peerKey(options.self)
+  }
+
+  get maxSize(): number {
+    return this.#opts.maxAddressBook
+  }
+
+  /** Known addresses of the peer with `peerKey` k (the stored array: do not modify). */
+  addrs(k: string): readonly Multiaddr[] | undefined {
+    return this.#addrs.get(k)?.addrs
+  }
+
+  has(k: string): boolean {
+    return this.#addrs.has(k)
+  }
+
+  isConnected(k: string): boolean {
+    return this.#connected.has(k)
+  }
+
+  connectionOpened(peer: PeerId): void {
+    const k = peerKey(peer)
+    this.#connected.set(k, (this.#connected.get(k) ?? 0) + 1)
+  }
+
+  connectionClosed(peer: PeerId): void {
+    const k = peerKey(peer)
+    const n = (this.#connected.get(k) ?? 1) - 1
+    if (n <= 0) this.#connected.delete(k)
+    else this.#connected.set(k, n)
+  }
+
+  /** Remember `addrs` (filtered, capped) for `peer`, as its most recently updated entry. */
+  learn(peer: PeerId, addrs: readonly Multiaddr[], k = peerKey(peer)): void {
+    const old = this.#addrs.get(k)
+    if (old !== undefined && old.addrs.length === addrs.length && old.addrs.every((a, i) => equals(a.bytes, addrs[i]!.bytes))) return
+    const usable = addrs.filter(this.#opts.addressFilter).slice(0, this.#opts.maxAddrsPerPeer)
+    if (usable.length === 0) return
+    this.#addrs.delete(k)
+    if (this.#addrs.size >= this.#opts.maxAddressBook) this.#addrs.delete(this.#addrs.keys().next().value!)
+    this.#addrs.set(k, { peer, addrs: usable })
+  }
+
+  /** Closer peers we can use: not us, with at least one address (after the filter) or a live connection. */
+  usable(peers: readonly KadPeer[]): (KadPeer & { k: string })[] {
+    const out: (KadPeer & { k: string })[] = []
+    for (const p of peers) {
+      const k = peerKey(p.id)
+      if (k === this.selfK) continue
+      const addrs = p.addrs.filter(this.#opts.addressFilter)
+      if (addrs.length > 0) this.learn(p.id, addrs, k)
+      else if (!this.#connected.has(k) && !this.#addrs.has(k)) continue
+      out.push({ id: p.id, addrs, connection: p.connection, k })
+    }
+    return out
+  }
+
+  /** The kad key of `peer`: sha256 of its multihash. */
+  keyOf(peer: PeerId, k = peerKey(peer)): Uint8Array {
+    let key = this.#keys.get(k)
+    if (key === undefined) {
+      if (this.#keys.size >= MAX_KEY_CACHE) this.#keys.clear()
+      key = this.#opts.crypto.sha256(peer.multihash)
+      this.#keys.set(k, key)
+    }
+    return key
+  }
+}
