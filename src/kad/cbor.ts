@@ -1,15 +1,21 @@
 /**
  * The slice of DAG-CBOR (RFC 8949 with the IPLD DAG-CBOR restrictions) that IPNS records use: a map
- * with text keys whose values are byte strings, text strings or unsigned integers. Only what the
- * IPNS `data` field needs; anything else (negative ints, floats, tags, arrays, indefinite lengths)
- * is rejected as a malformed record.
+ * with text keys whose values are byte strings, text strings or unsigned integers. Other values
+ * (negative ints, arrays, maps, tags such as CIDs, floats, booleans, null) are checked for being
+ * well formed, skipped, and reported as `null`: the IPNS spec says implementations "MUST ignore
+ * unexpected fields" (extensions such as `_namespace` maps). Indefinite lengths, non-canonical
+ * lengths and nesting deeper than MAX_DEPTH are rejected as a malformed record.
  *
  * Encoding is canonical DAG-CBOR: shortest-form lengths, map keys sorted by length then bytewise.
  */
 import { ProtocolError } from '../core/errors.js'
 import { fromUtf8, utf8, compare } from '../core/bytes.js'
 
-export type CborValue = Uint8Array | string | bigint
+/** `null`: a well-formed value of a type IPNS does not use (skipped). */
+export type CborValue = Uint8Array | string | bigint | null
+
+/** Nesting of skipped values (arrays, maps, tags). Stops: deep nesting costing stack and time. */
+const MAX_DEPTH = 16
 export type CborMap = Map<string, CborValue>
 
 const fail = (m: string): ProtocolError => new ProtocolError('kad', 'kad/invalid-record', `ipns data: ${m}`)
@@ -78,6 +84,43 @@ export function decodeCborMap(buf: Uint8Array): CborMap {
     pos += Number(n)
     return out
   }
+  /** Major type 7: false, true, null, undefined (20-23), simple (24), floats (25-27). */
+  const skipSimple = (): void => {
+    const info = buf[pos++]! & 31
+    const len = info < 24 ? 0 : info === 24 ? 1 : info === 25 ? 2 : info === 26 ? 4 : info === 27 ? 8 : -1
+    if (len < 0) throw fail(`unsupported simple value ${info}`)
+    if (pos + len > buf.length) throw fail('truncated')
+    pos += len
+  }
+  /** Skip one item whose head was read. */
+  const skipRest = (h: { major: number; n: bigint }, depth: number): void => {
+    if (depth > MAX_DEPTH) throw fail('nested too deep')
+    switch (h.major) {
+      case 0:
+      case 1:
+        return
+      case 2:
+      case 3:
+        readBytes(h.n)
+        return
+      case 4:
+      case 5: {
+        const items = h.major === 4 ? h.n : h.n * 2n
+        if (items > BigInt(buf.length - pos)) throw fail('truncated')
+        for (let i = 0n; i < items; i++) skipItem(depth + 1)
+        return
+      }
+      case 6:
+        skipItem(depth + 1)
+        return
+      default:
+        throw fail(`unsupported major type ${h.major}`)
+    }
+  }
+  const skipItem = (depth: number): void => {
+    if (pos < buf.length && buf[pos]! >> 5 === 7) skipSimple()
+    else skipRest(readHead(), depth)
+  }
   const top = readHead()
   if (top.major !== 5) throw fail('not a map')
   if (top.n > 64n) throw fail('too many entries')
@@ -92,6 +135,11 @@ export function decodeCborMap(buf: Uint8Array): CborMap {
       throw fail('invalid UTF-8')
     }
     if (out.has(key)) throw fail(`duplicate key ${key}`)
+    if (pos < buf.length && buf[pos]! >> 5 === 7) {
+      skipSimple()
+      out.set(key, null)
+      continue
+    }
     const vh = readHead()
     if (vh.major === 0) out.set(key, vh.n)
     else if (vh.major === 2) out.set(key, readBytes(vh.n))
@@ -101,7 +149,10 @@ export function decodeCborMap(buf: Uint8Array): CborMap {
       } catch {
         throw fail('invalid UTF-8')
       }
-    } else throw fail(`unsupported major type ${vh.major} for ${key}`)
+    } else {
+      skipRest(vh, 1)
+      out.set(key, null)
+    }
   }
   if (pos !== buf.length) throw fail('trailing bytes')
   return out

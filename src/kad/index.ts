@@ -12,8 +12,8 @@ export type { StoreLimits, StoredRecord, ProviderEntry, StoreRejection } from '.
 export { Validators, DEFAULT_VALIDATORS, pkValidator } from './validators.js'
 export type { RecordValidator, ValidationContext } from './validators.js'
 export { invalidRecord, splitNamespace } from './namespace.js'
-export { ipnsValidator, createIpnsRecord, decodeIpnsEntry, encodeIpnsEntry, ipnsKey, parseRfc3339, IPNS_MAX_RECORD_SIZE } from './ipns.js'
-export type { IpnsEntry, IpnsData } from './ipns.js'
+export { ipnsValidator, validateIpnsRecord, createIpnsRecord, decodeIpnsEntry, encodeIpnsEntry, ipnsKey, parseRfc3339, IPNS_MAX_RECORD_SIZE } from './ipns.js'
+export type { IpnsEntry, IpnsData, IpnsErrorCode } from './ipns.js'
 export { kadKey, xorDistance, compareDistance, commonPrefixLength, randomPeerKeyInBucket, peerKey, KAD_KEY_BYTES } from './key.js'
 export {
   MessageType,

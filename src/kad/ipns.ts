@@ -1,21 +1,35 @@
 /**
- * IPNS record validation and selection (ipfs/specs "IPNS Record and Protocol", record format V2),
- * written from our reading of that spec; the specs repo is not mirrored here, see spec/kad.md.
+ * IPNS record validation and selection: ipfs/specs `src/ipns/ipns-record.md` (IPNS Record and
+ * Protocol, "Record Verification"), checked against the spec's test vectors (spec/vectors/ipns.json,
+ * from ipfs/gateway-conformance fixtures/ipns_records).
  *
  *   IpnsEntry { value = 1, signatureV1 = 2, validityType = 3, validity = 4, sequence = 5,
  *               ttl = 6, pubKey = 7, signatureV2 = 8, data = 9 }
  *
  * `data` is a DAG-CBOR map { Value: bytes, Validity: bytes, ValidityType: 0, Sequence: uint,
- * TTL: uint }. A record is valid when:
- * 1. it is at most 10 KiB;
- * 2. `signatureV2` and `data` are present (V1-only records are rejected);
- * 3. `data` decodes and holds the five fields; any V1 protobuf field that is present equals the
- *    one in `data`;
- * 4. the public key is `pubKey` when present (its peer id must be the name), else the one inlined
- *    in the name (an identity-multihash peer id); no key: invalid;
- * 5. `signatureV2` verifies over the bytes "ipns-signature:" followed by `data`;
- * 6. ValidityType is 0 (EOL) and Validity, an RFC 3339 time, is after the current wall time.
+ * TTL: uint } (other keys are extensions and ignored). Verification, in the spec's order, failing
+ * on the first error (each step's IpnsErrorCode in brackets):
+ * 1. the serialized IpnsEntry is at most 10 KiB [ipns/record-too-large], then decodes
+ *    [ipns/malformed-entry];
+ * 2. `signatureV2` and `data` are present and not empty [ipns/missing-signature-v2,
+ *    ipns/missing-data]: V1-only records are invalid;
+ * 3. the public key is `pubKey` when present (it must parse and its peer id must be the name)
+ *    [ipns/invalid-public-key, ipns/public-key-mismatch]; else the name must be an identity
+ *    multihash inlining the key [ipns/no-public-key]; a name that is no peer id multihash
+ *    [ipns/invalid-name];
+ * 4. `data` is DAG-CBOR with the five fields [ipns/malformed-data];
+ * 5–6. `signatureV2` verifies over "ipns-signature:" followed by `data` [ipns/signature-v2-invalid;
+ *    ipns/unsupported-key-type when the crypto provider cannot verify the key type, e.g. RSA with
+ *    nobleCrypto].
+ *    `signatureV1` is never verified or used;
+ * 7. when `signatureV1` or `value` is present, every V1 field must equal its `data` twin, an
+ *    absent field counting as empty / 0 [ipns/v1-v2-mismatch];
+ * 8. ValidityType is 0 (EOL) [ipns/unknown-validity-type] and Validity, an RFC 3339 time
+ *    [ipns/malformed-validity], is after the current wall time [ipns/expired].
  * Selection: the highest Sequence wins; equal sequences: the later Validity; then the first.
+ *
+ * `validateIpnsRecord` throws ProtocolError<IpnsErrorCode> ('ipns'); the DHT's `/ipns` validator
+ * wraps it as 'kad/invalid-record' with the IPNS error as `cause`.
  */
 import { ProtocolError } from '../core/errors.js'
 import { concat, equals, utf8, fromUtf8 } from '../core/bytes.js'
@@ -26,6 +40,7 @@ import type { CryptoProvider } from '../core/crypto/provider.js'
 import { decodeCborMap, encodeCborMap } from './cbor.js'
 import type { RecordValidator, ValidationContext } from './validators.js'
 import { invalidRecord, splitNamespace } from './namespace.js'
+import type { KadErrorCode } from './message.js'
 
 export const IPNS_MAX_RECORD_SIZE = 10 * 1024
 export const IPNS_SIGNATURE_PREFIX = utf8('ipns-signature:')
@@ -106,30 +121,61 @@ export function createIpnsRecord(
   return encodeIpnsEntry({ value, validityType: 0, validity: validityBytes, sequence, ttl: ttlNs, signatureV2, data })
 }
 
-/** Parse and check the data field (steps 2–3). */
+export type IpnsErrorCode =
+  | 'ipns/record-too-large'
+  | 'ipns/malformed-entry'
+  | 'ipns/missing-signature-v2'
+  | 'ipns/missing-data'
+  | 'ipns/invalid-name'
+  | 'ipns/invalid-public-key'
+  | 'ipns/public-key-mismatch'
+  | 'ipns/no-public-key'
+  | 'ipns/malformed-data'
+  | 'ipns/unsupported-key-type'
+  | 'ipns/signature-v2-invalid'
+  | 'ipns/v1-v2-mismatch'
+  | 'ipns/unknown-validity-type'
+  | 'ipns/malformed-validity'
+  | 'ipns/expired'
+
+function ipnsError(code: IpnsErrorCode, message?: string): ProtocolError<IpnsErrorCode> {
+  return new ProtocolError<IpnsErrorCode>('ipns', code, message)
+}
+
+/** Decode `data` (step 4). Throws ProtocolError 'ipns/malformed-data'. */
 export function ipnsData(entry: IpnsEntry): IpnsData {
-  if (entry.signatureV2 === undefined) throw invalidRecord('ipns: no signatureV2 (V1-only records are not accepted)')
-  if (entry.data === undefined) throw invalidRecord('ipns: no data')
-  const m = decodeCborMap(entry.data)
+  if (entry.data === undefined || entry.data.length === 0) throw ipnsError('ipns/missing-data')
+  let m: Map<string, unknown>
+  try {
+    m = decodeCborMap(entry.data)
+  } catch (e) {
+    if (!(e instanceof ProtocolError)) throw e
+    throw ipnsError('ipns/malformed-data', e.message)
+  }
   const bytes = (k: string): Uint8Array => {
     const v = m.get(k)
-    if (!(v instanceof Uint8Array)) throw invalidRecord(`ipns data: ${k} missing or not bytes`)
+    if (!(v instanceof Uint8Array)) throw ipnsError('ipns/malformed-data', `${k} missing or not bytes`)
     return v
   }
   const uint = (k: string): bigint => {
     const v = m.get(k)
-    if (typeof v !== 'bigint') throw invalidRecord(`ipns data: ${k} missing or not an unsigned integer`)
+    if (typeof v !== 'bigint') throw ipnsError('ipns/malformed-data', `${k} missing or not an unsigned integer`)
     return v
   }
-  const d: IpnsData = { value: bytes('Value'), validity: bytes('Validity'), validityType: uint('ValidityType'), sequence: uint('Sequence'), ttl: uint('TTL') }
-  if (entry.value !== undefined && !equals(entry.value, d.value)) throw invalidRecord('ipns: value differs from data')
-  if (entry.validity !== undefined && !equals(entry.validity, d.validity)) throw invalidRecord('ipns: validity differs from data')
-  if (entry.validityType !== undefined && BigInt(entry.validityType) !== d.validityType) throw invalidRecord('ipns: validityType differs from data')
-  if (entry.sequence !== undefined && entry.sequence !== d.sequence) throw invalidRecord('ipns: sequence differs from data')
-  if (entry.ttl !== undefined && entry.ttl !== d.ttl) throw invalidRecord('ipns: ttl differs from data')
-  return d
+  return { value: bytes('Value'), validity: bytes('Validity'), validityType: uint('ValidityType'), sequence: uint('Sequence'), ttl: uint('TTL') }
 }
 
+/** Step 7: the V1 protobuf copies equal `data` (checked when signatureV1 or value is present). */
+function checkV1Copies(entry: IpnsEntry, d: IpnsData): void {
+  if (entry.signatureV1 === undefined && entry.value === undefined) return
+  const empty = new Uint8Array(0)
+  const mismatch = (field: string): ProtocolError<IpnsErrorCode> => ipnsError('ipns/v1-v2-mismatch', `${field} differs between the protobuf and data`)
+  if (!equals(entry.value ?? empty, d.value)) throw mismatch('value')
+  if (!equals(entry.validity ?? empty, d.validity)) throw mismatch('validity')
+  if (BigInt(entry.validityType ?? 0) !== d.validityType) throw mismatch('validityType')
+  if ((entry.sequence ?? 0n) !== d.sequence) throw mismatch('sequence')
+  if ((entry.ttl ?? 0n) !== d.ttl) throw mismatch('ttl')
+}
 /** RFC 3339 (`2033-05-18T03:33:20.000000000Z`, offsets allowed) to ms since the epoch; undefined if malformed. */
 export function parseRfc3339(text: string): number | undefined {
   const m = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/.exec(text)
@@ -145,61 +191,84 @@ export function parseRfc3339(text: string): number | undefined {
   return t
 }
 
-function validityMs(d: IpnsData): number {
+/** Step 8's time: Validity as ms since the epoch. Throws 'ipns/malformed-validity'. */
+export function ipnsValidityMs(d: IpnsData): number {
   let text: string
   try {
     text = fromUtf8(d.validity)
   } catch {
-    throw invalidRecord('ipns: validity is not UTF-8')
+    throw ipnsError('ipns/malformed-validity', 'not UTF-8')
   }
   const t = parseRfc3339(text)
-  if (t === undefined) throw invalidRecord(`ipns: validity ${JSON.stringify(text.slice(0, 40))} is not RFC 3339`)
+  if (t === undefined) throw ipnsError('ipns/malformed-validity', `${JSON.stringify(text.slice(0, 40))} is not RFC 3339`)
   return t
 }
 
+/** Step 3. */
 function publicKeyFor(name: Uint8Array, entry: IpnsEntry): PublicKey {
   let peer: PeerId
   try {
     peer = PeerId.fromMultihash(name)
   } catch {
-    throw invalidRecord('ipns: the name is not a peer id multihash')
+    throw ipnsError('ipns/invalid-name', 'the name is not a peer id multihash')
   }
-  if (entry.pubKey !== undefined) {
+  if (entry.pubKey !== undefined && entry.pubKey.length > 0) {
     let k: PublicKey
     try {
       k = publicKeyFromProtobuf(entry.pubKey)
     } catch {
-      throw invalidRecord('ipns: pubKey is not a public key')
+      throw ipnsError('ipns/invalid-public-key', 'pubKey is not a public key')
     }
-    if (!equals(k.toPeerId().multihash, name)) throw invalidRecord('ipns: pubKey does not match the name')
+    if (!equals(k.toPeerId().multihash, name)) throw ipnsError('ipns/public-key-mismatch', 'pubKey does not match the name')
     return k
   }
-  if (peer.publicKey === undefined) throw invalidRecord('ipns: no pubKey and the name does not inline one')
+  if (peer.publicKey === undefined) throw ipnsError('ipns/no-public-key', 'no pubKey and the name does not inline one')
   return peer.publicKey
+}
+
+/**
+ * Verify an IPNS record for the name `name` (the peer id multihash after `/ipns/`) at wall time
+ * `ctx.wallTime`, steps 1–8 of the header. Returns the record's signed data.
+ * Throws ProtocolError<IpnsErrorCode>.
+ */
+export function validateIpnsRecord(name: Uint8Array, record: Uint8Array, ctx: ValidationContext): IpnsData {
+  if (record.length > IPNS_MAX_RECORD_SIZE) throw ipnsError('ipns/record-too-large', `${record.length} bytes > ${IPNS_MAX_RECORD_SIZE}`)
+  let entry: IpnsEntry
+  try {
+    entry = decodeIpnsEntry(record)
+  } catch (e) {
+    if (!(e instanceof ProtocolError)) throw e
+    throw ipnsError('ipns/malformed-entry', e.code)
+  }
+  if (entry.signatureV2 === undefined || entry.signatureV2.length === 0) throw ipnsError('ipns/missing-signature-v2', 'V1-only records are invalid')
+  if (entry.data === undefined || entry.data.length === 0) throw ipnsError('ipns/missing-data')
+  const pub = publicKeyFor(name, entry)
+  const d = ipnsData(entry)
+  let ok: boolean
+  try {
+    ok = pub.verify(concat([IPNS_SIGNATURE_PREFIX, entry.data]), entry.signatureV2, ctx.crypto)
+  } catch (e) {
+    // The crypto provider cannot verify this key type (nobleCrypto and RSA): not verified, so invalid.
+    if (e instanceof ProtocolError && e.code === 'peer-id/unsupported-key-type') throw ipnsError('ipns/unsupported-key-type', e.message)
+    ok = false
+  }
+  if (!ok) throw ipnsError('ipns/signature-v2-invalid')
+  checkV1Copies(entry, d)
+  if (d.validityType !== 0n) throw ipnsError('ipns/unknown-validity-type', String(d.validityType))
+  if (ipnsValidityMs(d) <= ctx.wallTime) throw ipnsError('ipns/expired')
+  return d
 }
 
 export const ipnsValidator: RecordValidator = {
   validate(key: Uint8Array, value: Uint8Array, ctx: ValidationContext): void {
-    if (value.length > IPNS_MAX_RECORD_SIZE) throw invalidRecord(`ipns: record of ${value.length} bytes > ${IPNS_MAX_RECORD_SIZE}`)
     const ns = splitNamespace(key)
     if (ns === undefined || ns.namespace !== 'ipns') throw invalidRecord('not an /ipns key')
-    let entry: IpnsEntry
     try {
-      entry = decodeIpnsEntry(value)
+      validateIpnsRecord(ns.rest, value, ctx)
     } catch (e) {
-      throw invalidRecord(`ipns: malformed IpnsEntry (${e instanceof ProtocolError ? e.code : 'error'})`)
+      if (!(e instanceof ProtocolError)) throw e
+      throw new ProtocolError<KadErrorCode>('kad', 'kad/invalid-record', `ipns: ${e.message}`, { cause: e })
     }
-    const d = ipnsData(entry)
-    const pub = publicKeyFor(ns.rest, entry)
-    let ok: boolean
-    try {
-      ok = pub.verify(concat([IPNS_SIGNATURE_PREFIX, entry.data!]), entry.signatureV2!, ctx.crypto)
-    } catch {
-      ok = false
-    }
-    if (!ok) throw invalidRecord('ipns: bad signatureV2')
-    if (d.validityType !== 0n) throw invalidRecord(`ipns: unknown validityType ${d.validityType}`)
-    if (validityMs(d) <= ctx.wallTime) throw invalidRecord('ipns: record expired')
   },
   select(_key, values): number {
     let best = -1
@@ -210,7 +279,7 @@ export const ipnsValidator: RecordValidator = {
       let eol: number
       try {
         d = ipnsData(decodeIpnsEntry(v))
-        eol = validityMs(d)
+        eol = ipnsValidityMs(d)
       } catch {
         return
       }
