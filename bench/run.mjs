@@ -4,8 +4,9 @@
 // fewer iterations and smaller transfers (a smoke check, about a minute, written to
 // bench/results/quick.json instead); `--runs N` sets the
 // repetitions of the throughput/streams/crypto benchmarks (default 3); `--build` rebuilds dist/ first.
-// Benchmarks: throughput, streams, latency, memory, scale, crypto, size, profile (profile is not part
-// of the default set). See bench/README.md.
+// Benchmarks: throughput, streams, latency, memory, scale, crypto, size, profile, gossipsub-compare
+// (weft vs go-libp2p-pubsub message rates; profile and gossipsub-compare are not part of the default
+// set). See bench/README.md.
 import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs'
 import os from 'node:os'
@@ -47,6 +48,7 @@ const SUITE = {
   crypto: await import('./crypto.mjs'),
   size: await import('./size.mjs'),
   profile: await import('./profile.mjs'),
+  'gossipsub-compare': await import('./gossipsub-compare.mjs'),
 }
 const DEFAULT = ['size', 'crypto', 'latency', 'throughput', 'streams', 'memory', 'scale']
 const selected = names.length ? names : DEFAULT

@@ -1,6 +1,7 @@
 // Command peer is the go-libp2p interop peer for weft.
 //
-// Two modes:
+// Modes:
+//   - pubsub-bench (first argument "pubsub-bench"): one side of bench/gossipsub-compare.mjs (pubsub_bench.go);
 //   - transport-interop (env vars, see ../CONTRACT.md): when no argument starting with "--" is given;
 //   - perf CLI (libp2p test-plans perf contract): when the first argument starts with "--".
 package main
@@ -34,6 +35,9 @@ func main() {
 	log.SetOutput(os.Stderr)
 	log.SetFlags(log.Ltime | log.Lmicroseconds)
 	log.SetPrefix("[go-peer] ")
+	if len(os.Args) > 1 && os.Args[1] == "pubsub-bench" {
+		os.Exit(pubsubBench(os.Args[2:]))
+	}
 	if len(os.Args) > 1 && strings.HasPrefix(os.Args[1], "--") {
 		os.Exit(perfCLI(os.Args[1:]))
 	}
