@@ -48,12 +48,20 @@ export function parseArgs(argv: string[], booleans: ReadonlySet<string>): Args {
 
 export class UsageLine extends Error {}
 
+function dhtMode(v: string | undefined): 'server' | 'client' | 'auto' {
+  if (v === undefined) return 'server'
+  if (v === 'server' || v === 'client' || v === 'auto') return v
+  throw new UsageLine(`--dht-mode must be server, client or auto (not ${v})`)
+}
+
 const HELP = `weft ${VERSION} — a clean-room libp2p stack
 
 usage:
   weft node [--listen <multiaddr>]... [--identity <file>] [--bootstrap <multiaddr>]... [--json]
+            [--dht-mode server|client|auto] [--external <multiaddr>]...
                      run a node (default: /ip4/0.0.0.0/tcp/4001 and /ip4/0.0.0.0/tcp/4002/ws),
-                     DHT server; --bootstrap joins a Kademlia network
+                     DHT server; --bootstrap joins a Kademlia network; --dht-mode auto serves
+                     the DHT only while reachable: a public listen IP or an --external address
   weft ping <multiaddr> [--count N] [--json]   ping a peer (/ipfs/ping/1.0.0)
   weft dht get|put|provide|find-providers|find-peer|closest ... --bootstrap <multiaddr>...
                      query a Kademlia network (weft dht for details)
@@ -86,6 +94,8 @@ export async function main(argv: string[]): Promise<number> {
           json: a.flags.has('json'),
           bootstrap: a.flags.get('bootstrap') ?? [],
           topics: a.flags.get('topic') ?? [],
+          dhtMode: dhtMode(a.flags.get('dht-mode')?.[0]),
+          external: a.flags.get('external') ?? [],
         })
       }
       case 'sub': {

@@ -11,6 +11,10 @@ export interface NodeCmdOptions {
   bootstrap?: string[]
   /** Gossipsub topics to join; arriving messages are printed. */
   topics?: string[]
+  /** DHT mode; default 'server'. 'auto' serves while the node has a confirmed external address. */
+  dhtMode?: 'server' | 'client' | 'auto'
+  /** Confirmed external addresses (node.addExternalAddress). */
+  external?: string[]
 }
 
 function log(json: boolean, event: string, fields: Record<string, unknown>, text: string): void {
@@ -22,9 +26,12 @@ export async function runNode(o: NodeCmdOptions): Promise<number> {
   const { key, created } = await loadOrCreateKey(o.identity, nodeCrypto)
   const { bootstrapPeers } = await import('./dht.js')
   const peers = bootstrapPeers(o.bootstrap ?? [])
-  const node = await createNode({ privateKey: key, listen: o.listen, dht: { mode: 'server', bootstrapPeers: peers } })
-  log(o.json, 'started', { peerId: node.peerId.toString(), identity: o.identity, created, addrs: node.getMultiaddrs().map(String) },
-    `weft node ${node.peerId.toString()} (identity ${created ? 'created' : 'loaded'}: ${o.identity})`)
+  const external = (o.external ?? []).map((a) => Multiaddr.fromString(a))
+  const node = await createNode({ privateKey: key, listen: o.listen, dht: { mode: o.dhtMode ?? 'server', bootstrapPeers: peers } })
+  node.dht.onModeChange((mode) => log(o.json, 'dht:mode', { mode }, `DHT mode: ${mode}`))
+  for (const a of external) node.addExternalAddress(a)
+  log(o.json, 'started', { peerId: node.peerId.toString(), identity: o.identity, created, addrs: node.getMultiaddrs().map(String), dhtMode: node.dht.mode, dhtConfiguredMode: node.dht.configuredMode, externalAddrs: node.getExternalAddresses().map(String) },
+    `weft node ${node.peerId.toString()} (identity ${created ? 'created' : 'loaded'}: ${o.identity}; DHT ${node.dht.mode}${node.dht.configuredMode === 'auto' ? ' (auto)' : ''})`)
   if (!o.json) for (const a of node.getMultiaddrs()) console.log(`  listening on ${a.toString()}`)
   node.on('connection:open', (c) => log(o.json, 'connection:open', { peer: c.peer.toString(), addr: c.remoteAddr.toString(), direction: c.direction }, `connection ${c.direction} ${c.peer.toString()} via ${c.remoteAddr.toString()}`))
   node.on('connection:close', ({ connection: c, error }) => log(o.json, 'connection:close', { peer: c.peer.toString(), error: error?.message }, `closed ${c.peer.toString()}${error !== undefined ? ` (${error.message})` : ''}`))

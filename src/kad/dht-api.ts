@@ -34,8 +34,21 @@ export class Dht {
     this.#run = run
   }
 
+  /** The current mode: 'server' answers DHT requests, 'client' only asks. */
   get mode(): 'server' | 'client' {
     return this.#kad.mode
+  }
+
+  /** The configured mode; 'auto' switches with the node's reachability (node.addExternalAddress). */
+  get configuredMode(): 'server' | 'client' | 'auto' {
+    return this.#kad.configuredMode
+  }
+
+  /** Called with the new mode whenever mode 'auto' switches. Returns an unsubscribe function. */
+  onModeChange(listener: (mode: 'server' | 'client') => void): () => void {
+    return this.onEvent((ev) => {
+      if (ev.type === 'mode') listener(ev.mode)
+    })
   }
 
   /** Peers in the routing table. */

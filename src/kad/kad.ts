@@ -6,7 +6,12 @@
  * inbound streams (the swarm advertises it through identify) and requests are answered
  * (inbound.ts, server.ts); in client mode it is not, and we only ask. A peer enters our routing
  * table only as a server: a `peer-info` fact (identify) lists the protocol, or it answered one of
- * our requests.
+ * our requests; a `peer-info` without it (an identify push after the peer became a client) removes it.
+ *
+ * Mode 'auto' starts as a client and follows the swarm's `reachability` input: server while the
+ * node has a confirmed external address, client otherwise (src/swarm/reachability.ts). A switch
+ * sends `set-protocols` (the swarm then serves or refuses the protocol, and identify pushes the
+ * change to connected peers) and emits a `mode` event. Streams already open are served to the end.
  *
  * This file composes the parts and routes swarm inputs to them:
  * - rpc.ts: outbound requests, one stream each, with per-request timeouts;
@@ -46,8 +51,8 @@ const PRUNE_INTERVAL = 3600_000
 
 export class KadBehaviour implements Behaviour<KadEvent> {
   readonly protocol: string
-  readonly protocols: readonly string[]
-  readonly mode: 'server' | 'client'
+  /** The configured mode ('auto' follows reachability); `mode` is the current one. */
+  readonly configuredMode: 'server' | 'client' | 'auto'
   readonly peerId: PeerId
   readonly table: RoutingTable
   readonly store: RecordStore
@@ -65,16 +70,17 @@ export class KadBehaviour implements Behaviour<KadEvent> {
   #nextRefresh: Millis | undefined
   #nextRepublish: Millis | undefined
   #nextPrune: Millis | undefined
+  #mode: 'server' | 'client'
 
   constructor(options: KadOptions) {
     if (typeof options.random !== 'function') throw new TypeError('random must be a function')
     this.peerId = options.peerId
-    this.mode = options.mode ?? 'server'
-    if (this.mode !== 'server' && this.mode !== 'client') throw new RangeError("mode must be 'server' or 'client'")
+    this.configuredMode = options.mode ?? 'server'
+    if (this.configuredMode !== 'server' && this.configuredMode !== 'client' && this.configuredMode !== 'auto') throw new RangeError("mode must be 'server', 'client' or 'auto'")
+    this.#mode = this.configuredMode === 'server' ? 'server' : 'client'
     const prefix = options.protocolPrefix ?? '/ipfs'
     if (!prefix.startsWith('/') || prefix.endsWith('/')) throw new RangeError('protocolPrefix must start with / and not end with /')
     this.protocol = `${prefix}/kad/1.0.0`
-    this.protocols = this.mode === 'server' ? [this.protocol] : []
     const config: KadConfig = {
       k: positive(options.k ?? 20, 'k'),
       alpha: positive(options.alpha ?? 3, 'alpha'),
@@ -103,6 +109,16 @@ export class KadBehaviour implements Behaviour<KadEvent> {
     this.#rpcs = new OutboundRpcs(this.#ctx, { succeeded: (now, rpc, res) => this.#rpcSucceeded(now, rpc, res), failed: (now, rpc, error) => this.#rpcFailed(now, rpc, error) })
     this.#inbound = new InboundStreams(this.#ctx)
     this.#queries = new Queries(this.#ctx, this.#rpcs)
+  }
+
+  /** Current mode: 'server' answers and advertises the protocol, 'client' only asks. */
+  get mode(): 'server' | 'client' {
+    return this.#mode
+  }
+
+  /** The inbound protocols for the current mode (the swarm reads them at start; `set-protocols` after). */
+  get protocols(): readonly string[] {
+    return this.#mode === 'server' ? [this.protocol] : []
   }
 
   // --- commands ------------------------------------------------------------------------------------
@@ -200,6 +216,9 @@ export class KadBehaviour implements Behaviour<KadEvent> {
     switch (input.type) {
       case 'local-info':
         this.#ctx.listenAddrs = [...input.listenAddrs]
+        return
+      case 'reachability':
+        if (this.configuredMode === 'auto') this.#setMode(input.reachable ? 'server' : 'client')
         return
       case 'connection-established':
         this.#ctx.peers.connectionOpened(input.connection.peer)
@@ -312,6 +331,14 @@ export class KadBehaviour implements Behaviour<KadEvent> {
     const r = this.table.update(peer, this.#ctx.peers.keyOf(peer), now)
     if (r.kind === 'added') this.#ctx.emit({ type: 'routing-table', peer, change: 'added' })
     else if (r.kind === 'check') this.#rpcs.send(now, r.oldest, this.#ctx.findNode(this.peerId.multihash), { kind: 'check' })
+  }
+
+  /** Switch mode (auto): serve or stop serving the protocol; identify tells our peers. */
+  #setMode(mode: 'server' | 'client'): void {
+    if (mode === this.#mode) return
+    this.#mode = mode
+    this.#ctx.actions.push({ type: 'set-protocols', protocols: this.protocols })
+    this.#ctx.emit({ type: 'mode', mode })
   }
 
   #armPeriodic(now: Millis): void {

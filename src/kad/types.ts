@@ -17,8 +17,12 @@ export interface KadOptions {
   random: RandomBytes
   /** Our own peer id. */
   peerId: PeerId
-  /** 'server' answers and advertises the protocol; 'client' only asks. Default 'server'. */
-  mode?: 'server' | 'client'
+  /**
+   * 'server' answers and advertises the protocol; 'client' only asks; 'auto' is a client that
+   * becomes a server while the node has a confirmed external address (the swarm's `reachability`
+   * input). Default 'server'.
+   */
+  mode?: 'server' | 'client' | 'auto'
   /** Protocol id is `${protocolPrefix}/kad/1.0.0`. Default '/ipfs'. */
   protocolPrefix?: string
   /** Replication parameter and bucket size. Default 20. */
@@ -95,5 +99,7 @@ export type KadEvent =
   | { type: 'query-failed'; requestId: number; error: Error; stats: KadQueryStats }
   /** A remote broke the protocol on one of our streams (the stream was reset). */
   | { type: 'protocol-error'; peer: PeerId; error: Error }
+  /** Mode 'auto' switched between client and server. */
+  | { type: 'mode'; mode: 'server' | 'client' }
   /** A peer entered or left the routing table. */
   | { type: 'routing-table'; peer: PeerId; change: 'added' | 'removed' }
