@@ -4,6 +4,11 @@
  * /ipfs validator, weft's built-in /pk validator and rust, which does not validate), provides the
  * sha256 multihash of "provide/<name>", then for every other node GETs its /pk record, finds its
  * provider record and finds it by FIND_NODE (getClosestPeers of its peer id).
+ *
+ * The late getter (`late=true`, runLateGetter) proves GETs over the network: with 4 servers (< k)
+ * every server stores every record, so their GETs may be answered locally. It starts only after
+ * the network's `provided` barrier, as a fresh DHT *client* (its store is empty, nobody can PUT to
+ * it), and must get every record from other nodes, at least one of them go or rust.
  */
 import { createHash } from 'node:crypto'
 import { createNode } from '../../dist/node.js'
@@ -16,6 +21,7 @@ const eq = (/** @type {Uint8Array} */ a, /** @type {Uint8Array} */ b) => a.lengt
 
 /** @param {any} ctx */
 export async function runKad(ctx) {
+  if (ctx.late) return runLateGetter(ctx)
   const { name, ip, log, joinNetwork, barrier, pushResult, sleep } = ctx
   const node = await createNode({ listen: [`/ip4/${ip}/tcp/0`], dht: { mode: 'server' } })
   log(`peer id ${node.peerId} scenario=kad`)
@@ -50,4 +56,45 @@ export async function runKad(ctx) {
     await check(`find-node ${o.name}`, async () => (await node.dht.getClosestPeers(peer.multihash, { signal: signal() })).some((p) => p.peer.equals(peer)))
   }
   await pushResult({ ok: failures.length === 0, checks, failures })
+}
+
+/** The late getter (see the header): joins after PUT and PROVIDE, as a client with an empty store. */
+/** @param {any} ctx */
+async function runLateGetter(ctx) {
+  const { name, count, ip, redis, log, until, pushResult } = ctx
+  await until(async () => Number(await redis.command('LLEN', 'provided')) >= count, 100_000, 'the network to finish PUT and PROVIDE')
+  const node = await createNode({ listen: [`/ip4/${ip}/tcp/0`], dht: { mode: 'client' } })
+  log(`peer id ${node.peerId} scenario=kad late client`)
+  const nodes = /** @type {string[]} */ (await redis.command('LRANGE', 'nodes', '0', '-1')).map((l) => { const [n, addr] = l.split(' '); return { name: n, addr, peer: PeerId.parse(addr.replace(/.*\/p2p\//, '')) } })
+  for (const n of nodes) await node.dial(n.addr)
+  // identify lists /ipfs/kad/1.0.0 for every server: they enter our routing table
+  await until(() => node.dht.routingTableSize >= nodes.length, 20_000, 'routing table holds every server')
+  const kad = /** @type {any} */ (node.swarm.behaviours).kad
+  /** @type {Record<string, boolean>} */ const checks = {}
+  /** @type {Record<string, string[]>} */ const valueFrom = {}
+  /** @type {string[]} */ const failures = []
+  const check = async (/** @type {string} */ what, /** @type {() => Promise<boolean>} */ f) => {
+    try {
+      checks[what] = await f()
+      if (!checks[what]) failures.push(`${what}: wrong answer`)
+    } catch (e) {
+      checks[what] = false
+      failures.push(`${what}: ${/** @type {Error} */ (e).message}`)
+    }
+  }
+  for (const o of nodes) {
+    const signal = () => AbortSignal.timeout(20_000)
+    await check(`network get ${o.name}`, async () => {
+      if (kad.store.recordCount !== 0) throw new Error(`the local store holds ${kad.store.recordCount} records`)
+      /** @type {string[]} */ const from = []
+      const v = await node.dht.get(pkKey(o.peer.multihash), { signal: signal(), onProgress: (p) => { if (p.kind === 'value') from.push(nodes.find((n) => n.peer.equals(p.peer))?.name ?? String(p.peer)) } })
+      valueFrom[o.name] = from
+      if (!eq(v, o.peer.multihash.subarray(2))) return false
+      if (!from.some((n) => !n.startsWith('weft-'))) throw new Error(`no go or rust node returned the record (from: ${from.join(', ')})`)
+      return true
+    })
+    await check(`providers ${o.name}`, async () => (await node.dht.findProviders(provideKey(o.name), { signal: signal() })).some((p) => p.peer.equals(o.peer)))
+    await check(`find-node ${o.name}`, async () => (await node.dht.getClosestPeers(o.peer.multihash, { signal: signal() })).some((p) => p.peer.equals(o.peer)))
+  }
+  await pushResult({ ok: failures.length === 0, checks, valueFrom, failures })
 }

@@ -156,7 +156,7 @@ async function runGossip() {
 }
 
 try {
-  if (scenario === 'kad') await runKad({ name, count, ip, redis, log, joinNetwork, barrier, pushResult, until, sleep })
+  if (scenario === 'kad') await runKad({ name, count, ip, redis, log, joinNetwork, barrier, pushResult, until, sleep, late: env('late') === 'true' })
   else await runGossip()
 } catch (e) {
   log(e)
