@@ -5,7 +5,7 @@ import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
-// inside the repo, so the bundle resolves protobufjs & co. from node_modules
+// inside the repo, so the bundle resolves the noble packages & co. from node_modules
 const out = path.join(here, '.cache', 'sim-kad.mjs')
 await build({ entryPoints: [path.join(here, 'sim-kad-entry.ts')], bundle: true, platform: 'node', format: 'esm', packages: 'external', outfile: out, logLevel: 'warning', target: 'node20' })
 const mod = await import(pathToFileURL(out).href)

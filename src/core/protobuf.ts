@@ -1,5 +1,5 @@
 /**
- * Protobuf helpers on top of protobufjs's minimal Reader/Writer (no reflection at run time).
+ * Protobuf helpers on top of the wire-format Reader/Writer in protobuf-wire.ts (no schema at run time).
  *
  * Each message in weft has a small hand-written `encode`/`decode` pair built from these helpers;
  * the `.proto` text lives in spec/proto/ for reference. Decoding remote bytes:
@@ -9,7 +9,7 @@
  * - copies `bytes` fields, so a decoded message never aliases the input buffer.
  * Unknown fields are skipped, as the protobuf spec requires. Groups (wire types 3, 4) are rejected.
  */
-import pb from 'protobufjs/minimal.js'
+import { PbReader, PbWriter } from './protobuf-wire.js'
 import { ProtocolError } from './errors.js'
 import { fromUtf8 } from './bytes.js'
 
@@ -20,14 +20,16 @@ export const WIRE_FIXED64 = 1
 export const WIRE_LEN = 2
 export const WIRE_FIXED32 = 5
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
+
 /** Typed access to one message's fields, each read checked against the expected wire type. */
 export class FieldReader {
-  readonly #r: pb.Reader
+  readonly #r: PbReader
   readonly #protocol: string
   #wireType = 0
   #field = 0
 
-  constructor(r: pb.Reader, protocol: string) {
+  constructor(r: PbReader, protocol: string) {
     this.#r = r
     this.#protocol = protocol
   }
@@ -53,19 +55,14 @@ export class FieldReader {
   uint64(): number {
     this.#expect(WIRE_VARINT)
     const v = this.#r.uint64()
-    if (typeof v === 'number') return v
-    if ((v.high >>> 0) > 0x1fffff) {
-      throw new ProtocolError<ProtobufErrorCode>(this.#protocol, 'protobuf/value-out-of-range', `field ${this.#field}`)
-    }
-    return (v.high >>> 0) * 0x1_0000_0000 + (v.low >>> 0)
+    if (v > MAX_SAFE) throw new ProtocolError<ProtobufErrorCode>(this.#protocol, 'protobuf/value-out-of-range', `field ${this.#field}`)
+    return Number(v)
   }
 
   /** A uint64 as bigint (full 64-bit range). */
   uint64Big(): bigint {
     this.#expect(WIRE_VARINT)
-    const v = this.#r.uint64()
-    if (typeof v === 'number') return BigInt(v)
-    return (BigInt(v.high >>> 0) << 32n) | BigInt(v.low >>> 0)
+    return this.#r.uint64()
   }
 
   int32(): number {
@@ -121,7 +118,7 @@ export function decodeMessage(
   onField: (field: number, r: FieldReader) => void,
 ): void {
   if (buf.length > maxSize) throw new ProtocolError<ProtobufErrorCode>(protocol, 'protobuf/too-large', `${buf.length} > ${maxSize}`)
-  const reader = new pb.Reader(buf)
+  const reader = new PbReader(buf)
   const fr = new FieldReader(reader, protocol)
   try {
     while (reader.pos < reader.len) {
@@ -147,14 +144,14 @@ export function required<T>(value: T | undefined, protocol: string, name: string
   return value
 }
 
-/** A fresh protobufjs Writer producing plain Uint8Arrays (never Node Buffers). */
-export function newWriter(): pb.Writer {
-  return new pb.Writer()
+/** A fresh Writer producing plain Uint8Arrays (never Node Buffers). */
+export function newWriter(): PbWriter {
+  return new PbWriter()
 }
 
 /** Build one message with the writer and return its bytes. */
-export function encodeMessage(build: (w: pb.Writer) => void): Uint8Array {
-  const w = new pb.Writer()
+export function encodeMessage(build: (w: PbWriter) => void): Uint8Array {
+  const w = new PbWriter()
   build(w)
   return w.finish()
 }
@@ -164,4 +161,5 @@ export function tag(field: number, wireType: number): number {
   return ((field << 3) | wireType) >>> 0
 }
 
-export type Writer = pb.Writer
+export type Writer = PbWriter
+export { PbReader, PbWriter }

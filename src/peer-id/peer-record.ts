@@ -59,8 +59,7 @@ export function encodePeerRecord(record: PeerRecord): Uint8Array {
   if (typeof seq !== 'bigint' || seq < 0n || seq > MAX_UINT64) throw new RangeError('seq must be a bigint in [0, 2^64)')
   return encodeMessage((w) => {
     w.uint32(tag(1, WIRE_LEN)).bytes(peerId.multihash)
-    // protobufjs takes a 64-bit value as { low, high } halves
-    if (seq > 0n) w.uint32(tag(2, WIRE_VARINT)).uint64({ low: Number(seq & 0xffff_ffffn) | 0, high: Number(seq >> 32n) | 0, unsigned: true } as never)
+    if (seq > 0n) w.uint32(tag(2, WIRE_VARINT)).uint64(seq)
     for (const addr of addrs) {
       w.uint32(tag(3, WIRE_LEN)).fork()
       w.uint32(tag(1, WIRE_LEN)).bytes(addr.bytes)
