@@ -17,9 +17,8 @@
  * know (the issue: "closer-peers with unusable addresses are skipped"). Counts are bounded: peers
  * beyond `maxPeers` and addresses beyond `maxAddrsPerPeer` are ignored.
  */
-import pb from 'protobufjs/minimal.js'
 import { ProtocolError } from '../core/errors.js'
-import { decodeMessage, encodeMessage, tag, WIRE_LEN, WIRE_VARINT } from '../core/protobuf.js'
+import { decodeMessage, encodeMessage, PbReader, tag, WIRE_LEN, WIRE_VARINT } from '../core/protobuf.js'
 import type { Writer } from '../core/protobuf.js'
 import { utf8 } from '../core/bytes.js'
 import { Multiaddr } from '../multiaddr/index.js'
@@ -186,7 +185,7 @@ function decodeRecord(buf: Uint8Array): KadRecord {
 }
 
 /**
- * A Peer entry; undefined (and counted) when its id is not a peer id. Read with protobufjs's
+ * A Peer entry; undefined (and counted) when its id is not a peer id. Read with the wire
  * Reader directly (this is the hot path of every lookup: up to k peers per response), with the
  * same checks as decodeMessage: wire types, truncation, group wire types.
  */
@@ -194,7 +193,7 @@ function decodePeer(buf: Uint8Array, maxAddrs: number, st: DecodeStats): KadPeer
   let id: Uint8Array | undefined
   const addrs: Uint8Array[] = []
   let connection = 0
-  const r = new pb.Reader(buf)
+  const r = new PbReader(buf)
   try {
     while (r.pos < r.len) {
       const t = r.uint32()
