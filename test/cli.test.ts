@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -96,5 +96,28 @@ describe('bin/weft.js (the built CLI)', () => {
     expect(r.code).toBe(1)
     expect(r.stderr.trim().split('\n')).toHaveLength(1)
     expect(r.stderr).toMatch(/address-in-use/)
+  })
+  test('weft node --dht-mode auto --external: a DHT server at once; an unknown mode is a usage error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weft-cli-'))
+    const child = spawn('node', ['bin/weft.js', 'node', '--listen', '/ip4/127.0.0.1/tcp/0', '--identity', join(dir, 'id.key'), '--json', '--dht-mode', 'auto', '--external', '/ip4/203.0.113.7/tcp/4001'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no 'started' line: ${out}`)), 10_000)
+        child.stdout.on('data', (d) => {
+          out += d
+          if (out.includes('"event":"started"')) { clearTimeout(timer); resolve() }
+        })
+        child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`exited ${code}: ${out}`)) })
+      })
+    } finally {
+      child.kill('SIGTERM')
+    }
+    const lines = out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+    expect(lines.find((l) => l.event === 'dht:mode')).toMatchObject({ mode: 'server' })
+    expect(lines.find((l) => l.event === 'started')).toMatchObject({ dhtMode: 'server', dhtConfiguredMode: 'auto', externalAddrs: ['/ip4/203.0.113.7/tcp/4001'] })
+    const bad = await cli('node', '--dht-mode', 'sometimes')
+    expect(bad.code).toBe(1)
+    expect(bad.err).toMatch(/--dht-mode must be server, client or auto/)
   })
 })
