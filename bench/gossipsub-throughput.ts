@@ -8,6 +8,7 @@
 //        --log-level=warning --outfile=node_modules/.cache/weft-bench/gossipsub-throughput.mjs \
 //      && node node_modules/.cache/weft-bench/gossipsub-throughput.mjs [--messages 200000] [--size 100] [--only sign|nosign] [--json]
 import { spawn } from 'node:child_process'
+import { loadavg } from 'node:os'
 import { createInterface } from 'node:readline'
 import { createNode } from '../src/node.js'
 import { nodeCrypto } from '../src/io/crypto-node.js'
@@ -35,9 +36,16 @@ async function subscriber(policy: Policy, total: number): Promise<void> {
   node.pubsub.subscribe(TOPIC)
   let n = 0
   const busy = Number(process.env.WEFT_BENCH_BUSY_US ?? '0')
+  let cpu0: NodeJS.CpuUsage | undefined
   node.pubsub.on('message', () => {
     if (busy > 0) { const t = performance.now() + busy / 1000; while (performance.now() < t); }
     n++
+    if (n === 1) cpu0 = process.cpuUsage()
+    if (n === total && cpu0 !== undefined) {
+      // CPU time of this process from the first message to the last (user + system), per message
+      const d = process.cpuUsage(cpu0)
+      process.stdout.write(`cpu ${(d.user + d.system) / Math.max(1, total - 1)}\n`)
+    }
     if (n % ACK_EVERY === 0 || n === total) process.stdout.write(`ack ${n}\n`)
   })
   let invalid = 0
@@ -54,14 +62,23 @@ async function subscriber(policy: Policy, total: number): Promise<void> {
   process.stdin.resume()
 }
 
-async function run(policy: Policy, total: number, size: number): Promise<number> {
+interface RunResult {
+  msgPerSec: number
+  /** CPU time (user + system) per message of each process: the honest figure on a loaded machine. */
+  publisherCpuUsPerMsg: number
+  subscriberCpuUsPerMsg: number
+}
+
+async function run(policy: Policy, total: number, size: number): Promise<RunResult> {
   const child = spawn(process.execPath, [...(process.env.WEFT_BENCH_CHILD_ARGS?.split(' ').filter(Boolean) ?? []), process.argv[1]!, '--role', 'sub', '--policy', policy, '--messages', String(total)], { stdio: ['pipe', 'pipe', 'inherit'] })
   const lines = createInterface({ input: child.stdout! })
   let acked = 0
+  let subCpu = NaN
   let onAck: (() => void) | undefined
   const addr = await new Promise<string>((resolve) => {
     lines.on('line', (l) => {
       if (l.startsWith('addr ')) resolve(l.slice(5))
+      else if (l.startsWith('cpu ')) subCpu = Number(l.slice(4))
       else if (l.startsWith('ack ')) { acked = Number(l.slice(4)); onAck?.() }
     })
   })
@@ -82,6 +99,7 @@ async function run(policy: Policy, total: number, size: number): Promise<number>
   const data = new Uint8Array(size)
   const view = new DataView(data.buffer)
   const t0 = performance.now()
+  const cpu0 = process.cpuUsage()
   const failures: string[] = []
   let sent = 0
   let lastAck = 0
@@ -109,10 +127,11 @@ async function run(policy: Policy, total: number, size: number): Promise<number>
     }
   }
   const secs = (performance.now() - t0) / 1000
+  const cpu = process.cpuUsage(cpu0)
   child.stdin!.end()
   await node.stop()
   await new Promise((r) => child.once('exit', r))
-  return total / secs
+  return { msgPerSec: total / secs, publisherCpuUsPerMsg: (cpu.user + cpu.system) / total, subscriberCpuUsPerMsg: subCpu }
 }
 
 function verifyRate(size: number): number {
@@ -132,15 +151,29 @@ if (arg('role', 'main') === 'sub') {
   const total = Number(arg('messages', '200000'))
   const size = Number(arg('size', '100'))
   const only = arg('only', '')
-  const noSign = only === 'sign' ? 0 : await run('StrictNoSign', total, size)
-  const sign = only === 'nosign' ? 0 : await run('StrictSign', Math.min(total, 100_000), size)
+  const none: RunResult = { msgPerSec: 0, publisherCpuUsPerMsg: NaN, subscriberCpuUsPerMsg: NaN }
+  const noSign = only === 'sign' ? none : await run('StrictNoSign', total, size)
+  const sign = only === 'nosign' ? none : await run('StrictSign', Math.min(total, 100_000), size)
   const verify = verifyRate(size)
-  const out = { messageSize: size, strictNoSignMsgPerSec: Math.round(noSign), strictSignMsgPerSec: Math.round(sign), ed25519VerifyPerSec: Math.round(verify), strictSignVsVerify: sign / verify }
+  const us = (x: number): number | null => (Number.isFinite(x) ? Math.round(x * 100) / 100 : null)
+  const out = {
+    messageSize: size,
+    strictNoSignMsgPerSec: Math.round(noSign.msgPerSec),
+    strictSignMsgPerSec: Math.round(sign.msgPerSec),
+    ed25519VerifyPerSec: Math.round(verify),
+    strictSignVsVerify: sign.msgPerSec / verify,
+    // additive: CPU µs per message of each process, and the load average the run saw
+    strictNoSignCpuUsPerMsg: { publisher: us(noSign.publisherCpuUsPerMsg), subscriber: us(noSign.subscriberCpuUsPerMsg) },
+    strictSignCpuUsPerMsg: { publisher: us(sign.publisherCpuUsPerMsg), subscriber: us(sign.subscriberCpuUsPerMsg) },
+    ed25519VerifyCpuUsPerMsg: us(1e6 / verify),
+    loadAverage: loadavg().map((x) => Math.round(x * 100) / 100),
+  }
   if (argv.includes('--json')) console.log(JSON.stringify(out))
   else {
-    console.log(`gossipsub throughput, one publisher -> one subscriber over TCP loopback, ${size}-byte messages`)
-    console.log(`  StrictNoSign   ${out.strictNoSignMsgPerSec.toLocaleString('en-US')} msg/s`)
-    console.log(`  StrictSign     ${out.strictSignMsgPerSec.toLocaleString('en-US')} msg/s`)
-    console.log(`  Ed25519 verify ${out.ed25519VerifyPerSec.toLocaleString('en-US')} /s on one core (StrictSign at ${(out.strictSignVsVerify * 100).toFixed(0)}% of it)`)
+    const cpu = (c: { publisher: number | null; subscriber: number | null }): string => `(CPU per message: publisher ${c.publisher ?? '-'} µs, subscriber ${c.subscriber ?? '-'} µs)`
+    console.log(`gossipsub throughput, one publisher -> one subscriber over TCP loopback, ${size}-byte messages, load average ${out.loadAverage.join(' ')}`)
+    console.log(`  StrictNoSign   ${out.strictNoSignMsgPerSec.toLocaleString('en-US')} msg/s ${cpu(out.strictNoSignCpuUsPerMsg)}`)
+    console.log(`  StrictSign     ${out.strictSignMsgPerSec.toLocaleString('en-US')} msg/s ${cpu(out.strictSignCpuUsPerMsg)}`)
+    console.log(`  Ed25519 verify ${out.ed25519VerifyPerSec.toLocaleString('en-US')} /s on one core, ${out.ed25519VerifyCpuUsPerMsg} µs each (StrictSign at ${(out.strictSignVsVerify * 100).toFixed(0)}% of it)`)
   }
 }

@@ -29,6 +29,7 @@ import { peerConnected, peerDisconnected, streamGone, streamOpened, streamOpenFa
 import { publishMessage } from './publish.js'
 import { finishValidation, receiveData } from './receive.js'
 import type { PubsubMessage } from './rpc.js'
+import { TopicNames } from './rpc-publish.js'
 import { PeerScore } from './score.js'
 import { SeenCache } from './seen.js'
 import { clearSlow, flush, sendFrame, sendRpc, type OutgoingRpc } from './send.js'
@@ -76,6 +77,8 @@ export class GossipsubBehaviour implements Behaviour<GossipsubEvent> {
   /** @internal the seqno of our next StrictSign message */
   seqno: bigint
   /** @internal */ nextRequest = 1
+  /** @internal the last topic name decoded (receive fast path) */
+  readonly topicNames = new TopicNames()
 
   readonly #subscriptions = new Set<string>()
   #nextHeartbeat: Millis | undefined

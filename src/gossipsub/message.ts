@@ -18,7 +18,8 @@ import type { CryptoProvider } from '../core/crypto/provider.js'
 import { ProtocolError } from '../core/errors.js'
 import { concat, equals, utf8 } from '../core/bytes.js'
 import { PeerId, publicKeyFromProtobuf, type PrivateKey, type PublicKey } from '../peer-id/index.js'
-import { encodeUnsignedMessage, stripSignatureFields, type PubsubMessage } from './rpc.js'
+import { encodeUnsignedMessage, type PubsubMessage } from './rpc.js'
+import { signedBytes } from './rpc-publish.js'
 
 export type SignaturePolicy = 'StrictSign' | 'StrictNoSign'
 
@@ -59,20 +60,22 @@ export function encodeSeqno(n: bigint): Uint8Array {
   return out
 }
 
-/** Build (and, under StrictSign, sign) a message we publish. */
+/** Build (and, under StrictSign, sign) a message we publish. `copyData` false: the message refers to `data` (the caller encodes it at once). */
 export function buildMessage(
   policy: SignaturePolicy,
   topic: string,
   data: Uint8Array,
   signer: { key: PrivateKey; crypto: CryptoProvider; seqno: bigint } | undefined,
+  copyData = true,
 ): PubsubMessage {
-  if (policy === 'StrictNoSign') return { topic, data: data.slice() }
+  const d = copyData ? data.slice() : data
+  if (policy === 'StrictNoSign') return { topic, data: d }
   if (signer === undefined) throw new TypeError('StrictSign needs a private key')
-  const from = signer.key.publicKey.toPeerId(signer.crypto).multihash
-  const msg: PubsubMessage = { from, data: data.slice(), seqno: encodeSeqno(signer.seqno), topic }
+  const author = signer.key.publicKey.toPeerId(signer.crypto)
+  const msg: PubsubMessage = { from: author.multihash, data: d, seqno: encodeSeqno(signer.seqno), topic }
   msg.signature = signer.key.sign(signatureInput(msg), signer.crypto)
   // the key is inlined only when the peer id does not already hold it
-  if (signer.key.publicKey.toPeerId(signer.crypto).publicKey === undefined) msg.key = signer.key.publicKey.bytes
+  if (author.publicKey === undefined) msg.key = signer.key.publicKey.bytes
   return msg
 }
 
@@ -144,7 +147,7 @@ export function checkSignaturePolicy(policy: SignaturePolicy, msg: PubsubMessage
 function verify(key: PublicKey, raw: Uint8Array, signature: Uint8Array, crypto: CryptoProvider): SignatureRejectReason | undefined {
   let ok: boolean
   try {
-    ok = key.verify(concat([SIGN_PREFIX, stripSignatureFields(raw)]), signature, crypto)
+    ok = key.verify(signedBytes(SIGN_PREFIX, raw), signature, crypto)
   } catch (e) {
     if (e instanceof ProtocolError) return 'gossipsub/invalid-key'
     throw e

@@ -11,16 +11,18 @@ import { FLOODSUB } from './config.js'
 import type { GossipsubBehaviour } from './gossipsub.js'
 import { buildMessage } from './message.js'
 import { sample } from './mesh.js'
-import { encodePubsubMessage, frameMessage } from './rpc.js'
+import { encodePublishFrame } from './rpc-publish.js'
 import { idKey, type PublishResult } from './types.js'
 
 export function publishMessage(g: GossipsubBehaviour, now: Millis, topic: string, data: Uint8Array): PublishResult {
   const cfg = g.cfg
   const signer = cfg.privateKey === undefined ? undefined : { key: cfg.privateKey, crypto: cfg.crypto, seqno: g.seqno }
-  const msg = buildMessage(cfg.signaturePolicy, topic, data, signer)
-  const raw = encodePubsubMessage(msg)
+  // the message refers to `data` only until it is encoded, below (the frame holds the copy)
+  const msg = buildMessage(cfg.signaturePolicy, topic, data, signer, false)
+  const { frame, raw } = encodePublishFrame(msg)
   if (raw.length > cfg.maxMessageSize || raw.length + 16 > cfg.maxRpcSize) throw new UsageError('gossipsub/message-too-large', `${raw.length} bytes`)
-  const messageId = cfg.msgIdFn(msg)
+  let messageId = cfg.msgIdFn(msg)
+  if (messageId.buffer === data.buffer) messageId = messageId.slice() // an id function returning a view of data
   const key = idKey(messageId)
   if (g.seen.has(key)) throw new UsageError('gossipsub/duplicate-message', 'a message with this id was seen recently')
   const to = publishTargets(g, now, topic)
@@ -30,7 +32,6 @@ export function publishMessage(g: GossipsubBehaviour, now: Millis, topic: string
   g.mcache.put(key, messageId, topic, raw)
   if (!g.subscriptions().has(topic)) g.fanoutLastPub.set(topic, now)
   let recipients = 0
-  const frame = frameMessage(raw)
   for (const k of to) if (g.sendFrame(g.peers.get(k)!, frame, false, key)) recipients++
   return { messageId, recipients }
 }

