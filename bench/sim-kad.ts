@@ -156,6 +156,8 @@ export class SimNetwork {
   readonly #streams = new Map<string, SimStream>()
   readonly #results = new Map<string, KadEvent>()
   readonly #rng: () => number
+  /** Result keys `run` is waiting for. */
+  #waiting = new Set<string>()
   #seq = 0
   #nextConn = 1
   messages = 0
@@ -212,15 +214,14 @@ export class SimNetwork {
 
   /** Process events until every key in `waitFor` has a result (or nothing is left to do). */
   run(waitFor: readonly string[]): void {
-    let missing = waitFor.filter((k) => !this.#results.has(k)).length
-    const want = new Set(waitFor)
-    while (missing > 0) {
+    const want = new Set(waitFor.filter((k) => !this.#results.has(k)))
+    this.#waiting = want
+    while (want.size > 0) {
       const e = this.#heap.pop()
       if (e === undefined) return
       this.now = Math.max(this.now, e.at)
       const node = this.nodes[e.node]!
       if (!node.online) continue
-      const before = this.#results.size
       if (e.input === undefined) {
         if (e.at !== node.timerAt) continue
         node.timerAt = Infinity
@@ -230,7 +231,6 @@ export class SimNetwork {
         node.kad.handle(this.now, e.input)
       }
       this.#drain(node)
-      if (this.#results.size !== before) missing = [...want].filter((k) => !this.#results.has(k)).length
     }
   }
 
@@ -268,7 +268,11 @@ export class SimNetwork {
     switch (a.type) {
       case 'event': {
         const ev = a.event
-        if (ev.type === 'query-done' || ev.type === 'query-failed') this.#results.set(`${node.index}:${ev.requestId}`, ev)
+        if (ev.type === 'query-done' || ev.type === 'query-failed') {
+          const key = `${node.index}:${ev.requestId}`
+          this.#results.set(key, ev)
+          this.#waiting.delete(key)
+        }
         return
       }
       case 'open-stream': {
@@ -347,7 +351,7 @@ export function runKadSim(opts: SimOptions): SimResult {
     }
     net.run(keys)
   }
-  log(`joined ${N} nodes (virtual ${(net.now / 1000).toFixed(0)} s, ${((performance.now() - t0) / 1000).toFixed(1)} s wall)`)
+  log(`joined ${N} nodes (${net.messages} RPCs, virtual ${(net.now / 1000).toFixed(0)} s, ${((performance.now() - t0) / 1000).toFixed(1)} s wall)`)
   // Lookups against the brute-force truth.
   const keyRng = randomBytesFrom(prng(opts.seed ^ 0xabcdef))
   const correct: number[] = []
@@ -378,7 +382,7 @@ export function runKadSim(opts: SimOptions): SimResult {
       msgs.push(ev.stats.requests)
     }
   }
-  log(`lookups done (${((performance.now() - t0) / 1000).toFixed(1)} s wall)`)
+  log(`lookups done (${net.messages} RPCs, ${((performance.now() - t0) / 1000).toFixed(1)} s wall)`)
 
   // PUT then GET from random nodes.
   const values: { key: Uint8Array; value: Uint8Array }[] = []
@@ -398,7 +402,7 @@ export function runKadSim(opts: SimOptions): SimResult {
     return ok / values.length
   }
   const getSuccess = getAll()
-  log(`put/get done (${((performance.now() - t0) / 1000).toFixed(1)} s wall)`)
+  log(`put/get done (${net.messages} RPCs, ${((performance.now() - t0) / 1000).toFixed(1)} s wall)`)
 
   // Churn: a fraction leaves without warning.
   const leave = Math.floor(churn * N)
@@ -409,7 +413,7 @@ export function runKadSim(opts: SimOptions): SimResult {
     i++
   }
   const getSuccessAfterChurn = getAll()
-  log(`after churn done (${((performance.now() - t0) / 1000).toFixed(1)} s wall)`)
+  log(`after churn done (${net.messages} RPCs, ${((performance.now() - t0) / 1000).toFixed(1)} s wall)`)
 
   return {
     nodes: N,

@@ -10,7 +10,7 @@ import { Multiaddr } from '../src/multiaddr/index.js'
 import { PeerId, privateKeyFromSeed } from '../src/peer-id/index.js'
 import {
   ClosestPeersQuery, KadBehaviour, RoutingTable, RecordStore, Validators, createIpnsRecord, decodeIpnsEntry, encodeIpnsEntry,
-  commonPrefixLength, compareDistance, decodeKadMessage, encodeKadMessage, ipnsKey, kadKey, randomPeerKeyInBucket, xorDistance, MessageType,
+  commonPrefixLength, compareDistance, decodeKadMessage, encodeKadMessage, ipnsKey, kadKey, randomPeerKeyInBucket, randomPeerKeysInBuckets, xorDistance, MessageType,
 } from '../src/kad/index.js'
 import type { KadEvent, KadMessage } from '../src/kad/index.js'
 
@@ -121,6 +121,29 @@ describe('keys and distance', () => {
       expect(() => PeerId.fromMultihash(t)).not.toThrow()
     }
   })
+  test('refresh targets for several buckets in one pass land in their buckets', () => {
+    const self = kadKey(utf8('me'), crypto)
+    const got = randomPeerKeysInBuckets(self, [0, 2, 3, 8], seeded(7), crypto)
+    expect([...got.keys()].sort((a, b) => a - b)).toEqual([0, 2, 3, 8])
+    for (const [cpl, t] of got) {
+      expect(commonPrefixLength(self, crypto.sha256(t))).toBe(cpl)
+      expect(() => PeerId.fromMultihash(t)).not.toThrow()
+    }
+    // Too few tries for cpl 20: it is simply missing.
+    expect(randomPeerKeysInBuckets(self, [0, 20], seeded(7), crypto, 64).has(20)).toBe(false)
+    expect(() => randomPeerKeysInBuckets(self, [256], seeded(7), crypto)).toThrow(RangeError)
+  })
+  test('decoded peers are interned: the same bytes give the same PeerId and Multiaddr objects', () => {
+    const peer = fakePeer(77)
+    const addr = Multiaddr.fromString('/ip4/10.0.0.1/tcp/4001')
+    const bytes = encodeKadMessage({ type: MessageType.FIND_NODE, key: utf8('k'), closerPeers: [{ id: peer, addrs: [addr], connection: 0 }], providerPeers: [] })
+    const a = decodeKadMessage(bytes).closerPeers[0]!
+    const b = decodeKadMessage(bytes).closerPeers[0]!
+    expect(a.id).toBe(b.id)
+    expect(a.addrs[0]).toBe(b.addrs[0])
+    expect(a.addrs).not.toBe(b.addrs)
+    expect(a.id.equals(peer) && a.addrs[0]!.equals(addr)).toBe(true)
+  })
 })
 
 describe('routing table', () => {
@@ -139,6 +162,26 @@ describe('routing table', () => {
     const got = t.closest(target, 6)
     const want = [...all].sort((a, b) => compareDistance(target, a.key, b.key)).slice(0, 6)
     expect(got.map((e) => e.peer.toString())).toEqual(want.map((e) => e.peer.toString()))
+  })
+  test('closest() equals the brute-force order for any target and count (keys sharing long prefixes too)', () => {
+    const key32 = fc.uint8Array({ minLength: 32, maxLength: 32 })
+    // Copy `shared` leading bits of our own key, so that deep buckets, targets near us and equal
+    // 48-bit prefixes occur.
+    const near = ([k, shared]: [Uint8Array, number]): Uint8Array => {
+      const key = k.slice()
+      for (let b = 0; b < shared; b++) {
+        const m = 0x80 >> (b % 8)
+        key[b >> 3] = (key[b >> 3]! & ~m) | (self[b >> 3]! & m)
+      }
+      return key
+    }
+    fc.assert(fc.property(fc.array(fc.tuple(key32, fc.nat(40)), { minLength: 1, maxLength: 120 }), fc.tuple(key32, fc.nat(12)), fc.integer({ min: 1, max: 30 }), (raw, rawTarget, count) => {
+      const t = new RoutingTable(self, { k: 5 })
+      raw.forEach((r, i) => t.update(fakePeer(5000 + i), near(r), 0))
+      const target = near(rawTarget)
+      const want = t.all().sort((a, b) => compareDistance(target, a.key, b.key)).slice(0, count)
+      expect(t.closest(target, count).map((e) => e.id)).toEqual(want.map((e) => e.id))
+    }), { seed: 11, numRuns: 300 })
   })
   test('a full bucket checks its least recently seen peer; dead ones are replaced, live ones kept', () => {
     const t = new RoutingTable(self, { k: 2, staleAfter: 100 })

@@ -14,7 +14,7 @@ export type { RecordValidator, ValidationContext } from './validators.js'
 export { invalidRecord, splitNamespace } from './namespace.js'
 export { ipnsValidator, validateIpnsRecord, createIpnsRecord, decodeIpnsEntry, encodeIpnsEntry, ipnsKey, parseRfc3339, IPNS_MAX_RECORD_SIZE } from './ipns.js'
 export type { IpnsEntry, IpnsData, IpnsErrorCode } from './ipns.js'
-export { kadKey, xorDistance, compareDistance, commonPrefixLength, randomPeerKeyInBucket, peerKey, KAD_KEY_BYTES } from './key.js'
+export { kadKey, xorDistance, compareDistance, commonPrefixLength, randomPeerKeyInBucket, randomPeerKeysInBuckets, peerKey, KAD_KEY_BYTES } from './key.js'
 export {
   MessageType,
   MESSAGE_TYPE_NAMES,

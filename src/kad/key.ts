@@ -14,17 +14,42 @@ import type { PeerId } from '../peer-id/index.js'
 /** Bytes of a kad key (sha256 output). */
 export const KAD_KEY_BYTES = 32
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
+/**
+ * Per PeerId object: its `peerKey` string and (once asked for) its kad key. A WeakMap, so entries
+ * live exactly as long as the PeerId they describe; decoded peer ids are interned (intern.ts), so
+ * the same object, and its cached strings, come back for the same peer.
+ */
+const byPeer = new WeakMap<PeerId, { id: string; key: Uint8Array | undefined }>()
 
 /**
- * A compact map key for a peer: its multihash in hex (cheaper than base58 on the hot paths of a
- * lookup, where every response carries up to k freshly decoded peer ids).
+ * A compact map key for a peer: its multihash as a binary string (one UTF-16 unit per byte).
+ * Built once per PeerId object; equal peers give equal strings.
  */
 export function peerKey(peer: PeerId): string {
-  const mh = peer.multihash
-  let s = ''
-  for (let i = 0; i < mh.length; i++) s += HEX[mh[i]!]
-  return s
+  let e = byPeer.get(peer)
+  if (e === undefined) {
+    e = { id: bytesKey(peer.multihash), key: undefined }
+    byPeer.set(peer, e)
+  }
+  return e.id
+}
+
+/** The kad key of a peer, sha256(multihash), computed once per PeerId object. Do not modify it. */
+export function peerKadKey(peer: PeerId, crypto: Pick<CryptoProvider, 'sha256'>): Uint8Array {
+  peerKey(peer)
+  const e = byPeer.get(peer)!
+  e.key ??= crypto.sha256(peer.multihash)
+  return e.key
+}
+
+/** Record `id` (= bytesKey(peer.multihash)) as the peerKey of `peer` (interning knows it already). */
+export function seedPeerKey(peer: PeerId, id: string): void {
+  if (!byPeer.has(peer)) byPeer.set(peer, { id, key: undefined })
+}
+
+/** `bytes` as a binary string, one char per byte: a cheap, exact Map key. */
+export function bytesKey(bytes: Uint8Array): string {
+  return String.fromCharCode.apply(null, bytes as unknown as number[])
 }
 
 /** The kad key of `key`: sha256(key). */
@@ -89,4 +114,40 @@ export function randomPeerKeyInBucket(
     if (commonPrefixLength(self, crypto.sha256(candidate)) === cpl) return candidate.slice()
   }
   return undefined
+}
+
+/**
+ * Refresh targets for several buckets at once: for each cpl in `cpls` (ascending), a sha2-256
+ * peer-id key whose kad key shares exactly that many leading bits with `self`, as
+ * `randomPeerKeyInBucket` gives one. Every hash tried lands in some bucket, so one pass serves
+ * all of them: about 2^(max cpl + 1) hashes instead of the sum over the buckets. A cpl with no
+ * target after `maxTries` is missing from the result.
+ */
+export function randomPeerKeysInBuckets(
+  self: Uint8Array,
+  cpls: readonly number[],
+  random: (n: number) => Uint8Array,
+  crypto: Pick<CryptoProvider, 'sha256'>,
+  maxTries = 1 << 18,
+): Map<number, Uint8Array> {
+  const out = new Map<number, Uint8Array>()
+  const wanted = new Set<number>()
+  for (const cpl of cpls) {
+    if (!Number.isInteger(cpl) || cpl < 0 || cpl > 255) throw new RangeError('cpl must be in 0..255')
+    wanted.add(cpl)
+  }
+  if (wanted.size === 0) return out
+  const candidate = new Uint8Array(2 + KAD_KEY_BYTES)
+  candidate[0] = 0x12
+  candidate[1] = 0x20
+  candidate.set(random(KAD_KEY_BYTES).subarray(0, KAD_KEY_BYTES), 2)
+  for (let i = 0; i < maxTries && out.size < wanted.size; i++) {
+    candidate[30] = i >>> 24
+    candidate[31] = (i >>> 16) & 0xff
+    candidate[32] = (i >>> 8) & 0xff
+    candidate[33] = i & 0xff
+    const cpl = commonPrefixLength(self, crypto.sha256(candidate))
+    if (wanted.has(cpl) && !out.has(cpl)) out.set(cpl, candidate.slice())
+  }
+  return out
 }

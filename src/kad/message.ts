@@ -21,8 +21,9 @@ import { ProtocolError } from '../core/errors.js'
 import { decodeMessage, encodeMessage, PbReader, tag, WIRE_LEN, WIRE_VARINT } from '../core/protobuf.js'
 import type { Writer } from '../core/protobuf.js'
 import { utf8 } from '../core/bytes.js'
-import { Multiaddr } from '../multiaddr/index.js'
-import { PeerId } from '../peer-id/index.js'
+import type { Multiaddr } from '../multiaddr/index.js'
+import type { PeerId } from '../peer-id/index.js'
+import { internMultiaddr, internPeerId } from './intern.js'
 
 export const MessageType = {
   PUT_VALUE: 0,
@@ -223,7 +224,7 @@ function decodePeer(buf: Uint8Array, maxAddrs: number, st: DecodeStats): KadPeer
   }
   let peer: PeerId
   try {
-    peer = PeerId.fromMultihash(id)
+    peer = internPeerId(id)
   } catch {
     st.skipped++
     return undefined
@@ -231,7 +232,7 @@ function decodePeer(buf: Uint8Array, maxAddrs: number, st: DecodeStats): KadPeer
   const parsed: Multiaddr[] = []
   for (const a of addrs) {
     try {
-      parsed.push(Multiaddr.fromBytes(a.slice()))
+      parsed.push(internMultiaddr(a))
     } catch {
       st.skipped++
     }

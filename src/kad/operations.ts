@@ -12,7 +12,8 @@
  *   (the query's `store` phase, each delivery with its own request timeout).
  * - find-providers (GET_PROVIDERS): collects providers, stops at `max`.
  * - bootstrap: a lookup of our own id, then one `refresh` lookup per non-empty bucket with
- *   cpl <= refreshMaxCpl towards a random key in it; done when every refresh is.
+ *   cpl <= refreshMaxCpl towards a random key in it, skipping the buckets the self lookup has
+ *   already seen whole (deeper than the farthest of the k closest); done when every refresh is.
  *
  * Each query is bounded by `queryTimeout`; results and progress are events carrying the requestId.
  */
@@ -23,7 +24,7 @@ import { encodeLp } from '../core/lp.js'
 import type { PeerId } from '../peer-id/index.js'
 import { kadError } from './context.js'
 import type { KadContext } from './context.js'
-import { peerKey, randomPeerKeyInBucket } from './key.js'
+import { commonPrefixLength, peerKey, randomPeerKeysInBuckets } from './key.js'
 import { ConnectionType, encodeKadMessage, MessageType } from './message.js'
 import type { KadErrorCode, KadMessage } from './message.js'
 import { ClosestPeersQuery } from './query.js'
@@ -164,7 +165,7 @@ export class Queries {
   #response(now: Millis, q: Query, from: PeerId, res: KadMessage): void {
     const ctx = this.#ctx
     const closer = ctx.peers.usable(res.closerPeers)
-    q.lookup.succeeded(from, closer.map((p) => ({ peer: p.id, key: ctx.peers.keyOf(p.id, p.k) })))
+    q.lookup.succeeded(from, closer.map((p) => ({ peer: p.id, key: ctx.peers.keyOf(p.id) })))
     this.#report(q, { kind: 'answered', peer: from, closerPeers: closer.length })
     const op = q.op
     if (op.kind === 'find-peer') {
@@ -269,9 +270,16 @@ export class Queries {
       case 'bootstrap': {
         if (op.phase === 'self') {
           op.phase = 'refresh'
-          for (const cpl of ctx.table.nonEmptyBuckets()) {
-            if (cpl > ctx.config.refreshMaxCpl) break
-            const target = randomPeerKeyInBucket(ctx.localKey, cpl, ctx.random, ctx.crypto)
+          // Buckets deeper than the farthest of the k closest peers to us are complete after the
+          // self lookup (each of their peers is closer to us than that one, so the lookup met it):
+          // refreshing them would only ask the same peers again.
+          const near = q.lookup.closest()
+          const deepest = near.length >= ctx.config.k ? commonPrefixLength(ctx.localKey, near[near.length - 1]!.key) : 255
+          const maxCpl = Math.min(ctx.config.refreshMaxCpl, deepest)
+          const cpls = ctx.table.nonEmptyBuckets().filter((cpl) => cpl <= maxCpl)
+          const targets = randomPeerKeysInBuckets(ctx.localKey, cpls, ctx.random, ctx.crypto)
+          for (const cpl of cpls) {
+            const target = targets.get(cpl)
             if (target === undefined || this.#queries.size >= ctx.config.maxQueries) continue
             op.pending++
             this.start(now, this.claimId(undefined), { kind: 'refresh', parent: q.id }, ctx.findNode(target), ctx.crypto.sha256(target), false)

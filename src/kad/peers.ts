@@ -1,16 +1,16 @@
 /**
  * What the kad behaviour knows about other peers, apart from the routing table: the address book
  * (peer -> multiaddrs, learned from identify, closer-peers and providers), how many connections
- * the swarm has to each peer, and a cache of kad keys (sha256 of a peer id's multihash).
+ * the swarm has to each peer, and kad keys of peers (sha256 of a peer id's multihash, cached per
+ * PeerId object by key.ts).
  *
  * The address book feeds dials (a peer we ask must be reachable) and the closerPeers we answer
  * with (a peer without addresses is useless to the requester). All three maps are bounded.
  */
 import type { CryptoProvider } from '../core/crypto/provider.js'
-import { equals } from '../core/bytes.js'
 import type { Multiaddr } from '../multiaddr/index.js'
 import type { PeerId } from '../peer-id/index.js'
-import { peerKey } from './key.js'
+import { peerKadKey, peerKey } from './key.js'
 import type { KadPeer } from './message.js'
 import type { KadPeerInfo } from './types.js'
 
@@ -26,17 +26,12 @@ export interface PeerBookOptions {
   addressFilter: (addr: Multiaddr) => boolean
 }
 
-/** Kad keys cached: recently seen peers. Stops: a cache growing with every peer id ever seen. */
-const MAX_KEY_CACHE = 4096
-
 export class PeerBook {
   readonly selfK: string
   readonly #opts: PeerBookOptions
   /** Peer -> addresses, least recently updated first. */
   readonly #addrs = new Map<string, KadPeerInfo>()
   readonly #connected = new Map<string, number>()
-  /** Kad keys of recently seen peers: a cache, cleared when large. */
-  readonly #keys = new Map<string, Uint8Array>()
 
   constructor(options: PeerBookOptions) {
     this.#opts = options
@@ -75,7 +70,7 @@ export class PeerBook {
   /** Remember `addrs` (filtered, capped) for `peer`, as its most recently updated entry. */
   learn(peer: PeerId, addrs: readonly Multiaddr[], k = peerKey(peer)): void {
     const old = this.#addrs.get(k)
-    if (old !== undefined && old.addrs.length === addrs.length && old.addrs.every((a, i) => equals(a.bytes, addrs[i]!.bytes))) return
+    if (old !== undefined && old.addrs.length === addrs.length && old.addrs.every((a, i) => a.equals(addrs[i]!))) return
     const usable = addrs.filter(this.#opts.addressFilter).slice(0, this.#opts.maxAddrsPerPeer)
     if (usable.length === 0) return
     this.#addrs.delete(k)
@@ -97,14 +92,8 @@ export class PeerBook {
     return out
   }
 
-  /** The kad key of `peer`: sha256 of its multihash. */
-  keyOf(peer: PeerId, k = peerKey(peer)): Uint8Array {
-    let key = this.#keys.get(k)
-    if (key === undefined) {
-      if (this.#keys.size >= MAX_KEY_CACHE) this.#keys.clear()
-      key = this.#opts.crypto.sha256(peer.multihash)
-      this.#keys.set(k, key)
-    }
-    return key
+  /** The kad key of `peer`: sha256 of its multihash (shared: do not modify). */
+  keyOf(peer: PeerId): Uint8Array {
+    return peerKadKey(peer, this.#opts.crypto)
   }
 }

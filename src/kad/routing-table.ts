@@ -28,11 +28,19 @@ export interface TableEntry {
   lastSeen: Millis
 }
 
+/** An entry with the first 48 bits of its key as two numbers, for cheap distance comparisons. */
+interface Entry extends TableEntry {
+  /** Key bytes 0..3, big-endian. */
+  readonly w0: number
+  /** Key bytes 4..5, big-endian. */
+  readonly w1: number
+}
+
 interface Bucket {
   /** Least recently seen first. */
-  entries: TableEntry[]
+  entries: Entry[]
   /** A newcomer waiting for the outcome of a check of entries[0]. */
-  replacement: TableEntry | undefined
+  replacement: Entry | undefined
   /** The peer being checked (by id string). */
   checking: string | undefined
 }
@@ -104,7 +112,7 @@ export class RoutingTable {
       b.entries.push(e!)
       return { kind: 'updated' }
     }
-    const entry: TableEntry = { peer, id, key: key.slice(), lastSeen: now }
+    const entry: Entry = { peer, id, key: key.slice(), lastSeen: now, w0: word0(key), w1: word1(key) }
     if (b.entries.length < this.k) {
       b.entries.push(entry)
       this.#index.set(id, cpl)
@@ -156,27 +164,61 @@ export class RoutingTable {
     return true
   }
 
-  /** Up to `count` peers closest to `target` (a kad key), closest first. */
+  /**
+   * Up to `count` peers closest to `target` (a kad key), closest first.
+   *
+   * The buckets come in distance order: with c = cpl(local, target), bucket c's peers agree with
+   * the target on bit c, so all are closer than any deeper bucket's (those differ from the target
+   * at bit c, with distance in [2^(255-c), 2^(256-c))); a shallower bucket i < c holds distances
+   * in [2^(255-i), 2^(256-i)), farther the smaller i. So: bucket c, then the deeper buckets
+   * together, then c-1, c-2, ... — each group sorted on its own, and only as far as needed.
+   */
   closest(target: Uint8Array, count: number): TableEntry[] {
-    // Walk buckets from the target's own bucket outward: bucket cpl(target) holds the peers closest
-    // to it, then deeper buckets (all closer to us than the target is), then shallower ones. We
-    // simply gather candidates until we have enough beyond the first bucket and sort.
     const out: TableEntry[] = []
+    if (count <= 0) return out
     const cpl = Math.min(commonPrefixLength(this.localKey, target), 255)
-    const take = (i: number): void => {
-      for (const e of this.#buckets[i]!.entries) out.push(e)
+    const order = distanceOrder(target)
+    takeClosest(out, this.#buckets[cpl]!.entries, order, count)
+    if (out.length < count) {
+      const deeper: Entry[] = []
+      for (let i = cpl + 1; i < 256; i++) for (const e of this.#buckets[i]!.entries) deeper.push(e)
+      takeClosest(out, deeper, order, count)
     }
-    take(cpl)
-    // Bucket cpl's peers are all closer to the target than any deeper bucket's (they agree with the
-    // target on bit cpl): deeper buckets are needed only when it holds too few.
-    if (out.length < count) for (let i = cpl + 1; i < 256; i++) take(i)
-    for (let i = cpl - 1; i >= 0 && out.length < count; i--) take(i)
-    out.sort((a, b) => compareDistance(target, a.key, b.key))
-    return out.length > count ? out.slice(0, count) : out
+    for (let i = cpl - 1; i >= 0 && out.length < count; i--) takeClosest(out, this.#buckets[i]!.entries, order, count)
+    return out
   }
 
   /** Every entry (unordered). */
   all(): TableEntry[] {
     return this.#buckets.flatMap((b) => b.entries)
   }
+}
+
+function word0(key: Uint8Array): number {
+  return ((key[0]! << 24) | (key[1]! << 16) | (key[2]! << 8) | key[3]!) >>> 0
+}
+
+function word1(key: Uint8Array): number {
+  return (key[4]! << 8) | key[5]!
+}
+
+/** A comparator of entries by distance to `target`: the first 48 bits as numbers, then all bytes. */
+function distanceOrder(target: Uint8Array): (a: Entry, b: Entry) => number {
+  const t0 = word0(target)
+  const t1 = word1(target)
+  return (a, b) => ((a.w0 ^ t0) >>> 0) - ((b.w0 ^ t0) >>> 0) || (a.w1 ^ t1) - (b.w1 ^ t1) || compareDistance(target, a.key, b.key)
+}
+
+/** Append the closest entries of `group` (in order) to `out` until it holds `count`. */
+function takeClosest(out: TableEntry[], group: readonly Entry[], order: (a: Entry, b: Entry) => number, count: number): void {
+  const need = count - out.length
+  if (need <= 0 || group.length === 0) return
+  if (need === 1) {
+    let best = group[0]!
+    for (let i = 1; i < group.length; i++) if (order(group[i]!, best) < 0) best = group[i]!
+    out.push(best)
+    return
+  }
+  const sorted = [...group].sort(order)
+  for (let i = 0; i < sorted.length && i < need; i++) out.push(sorted[i]!)
 }
