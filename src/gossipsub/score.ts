@@ -328,6 +328,9 @@ export class PeerScore {
   // --- message deliveries -------------------------------------------------------------------
 
   #record(id: string, now: Millis): DeliveryRecord {
+    // validateMessage then deliverMessage of one message look up the same record: keep the last
+    // (refresh, the only other place deleting records, forgets it)
+    if (this.#last !== undefined && this.#lastId === id) return this.#last
     let r = this.#deliveries.get(id)
     if (r === undefined) {
       if (this.#deliveries.size >= this.#maxRecords) {
@@ -337,8 +340,12 @@ export class PeerScore {
       r = { status: 'unknown', validated: 0, peers: undefined, expire: now + this.#recordTTL }
       this.#deliveries.set(id, r)
     }
+    this.#lastId = id
+    this.#last = r
     return r
   }
+  #lastId: string | undefined
+  #last: DeliveryRecord | undefined
 
   /** A first-seen message from `peer` enters validation. */
   validateMessage(_peer: string, id: string, now: Millis): void {
@@ -440,6 +447,7 @@ export class PeerScore {
       }
       s.behaviourPenalty = zero(s.behaviourPenalty * p.behaviourPenaltyDecay)
     }
+    this.#last = undefined
     for (const [id, r] of this.#deliveries) {
       if (r.expire > now) break
       this.#deliveries.delete(id)

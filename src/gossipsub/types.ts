@@ -88,8 +88,14 @@ export interface PendingValidation {
   readonly deadline: Millis
 }
 
-/** Byte string key for a message id (Map keys). */
+/** Byte string key for a message id (Map keys): one char per byte. */
 export function idKey(id: Uint8Array): string {
+  // a 32-byte id (sha256, the content-addressed id) through a fixed-arity call: ~2.5x faster than apply
+  if (id.length === 32) {
+    const b = id
+    return String.fromCharCode(b[0]!, b[1]!, b[2]!, b[3]!, b[4]!, b[5]!, b[6]!, b[7]!, b[8]!, b[9]!, b[10]!, b[11]!, b[12]!, b[13]!, b[14]!, b[15]!,
+      b[16]!, b[17]!, b[18]!, b[19]!, b[20]!, b[21]!, b[22]!, b[23]!, b[24]!, b[25]!, b[26]!, b[27]!, b[28]!, b[29]!, b[30]!, b[31]!)
+  }
   if (id.length <= 256) return String.fromCharCode.apply(null, id as unknown as number[])
   let s = ''
   for (let i = 0; i < id.length; i += 256) s += String.fromCharCode.apply(null, id.subarray(i, i + 256) as unknown as number[])
