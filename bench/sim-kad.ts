@@ -20,7 +20,7 @@
  */
 import { KadBehaviour } from '../src/kad/index.js'
 import type { KadEvent, RecordValidator } from '../src/kad/index.js'
-import { compareDistance } from '../src/kad/key.js'
+import { compareDistance, peerKey } from '../src/kad/key.js'
 import { nobleCrypto } from '../src/core/crypto/noble.js'
 import type { CryptoProvider } from '../src/core/crypto/provider.js'
 import { utf8 } from '../src/core/bytes.js'
@@ -28,7 +28,6 @@ import { Multiaddr } from '../src/multiaddr/index.js'
 import { PeerId } from '../src/peer-id/index.js'
 import type { PublicKey } from '../src/peer-id/index.js'
 import type { BehaviourAction, BehaviourInput, ConnectionInfo, StreamRef } from '../src/swarm/index.js'
-import { streamKey } from '../src/swarm/index.js'
 
 export interface SimOptions {
   nodes: number
@@ -101,8 +100,10 @@ interface Ev {
 }
 
 interface SimStream {
-  ends: [number, number]
-  latency: number
+  readonly ends: readonly [number, number]
+  readonly latency: number
+  /** Which ends have closed their write side (bit 0: ends[0], bit 1: ends[1]). */
+  closed: number
 }
 
 class Heap {
@@ -110,33 +111,35 @@ class Heap {
   get size(): number { return this.#a.length }
   push(e: Ev): void {
     const a = this.#a
+    let i = a.length
     a.push(e)
-    let i = a.length - 1
     while (i > 0) {
       const p = (i - 1) >> 1
-      if (less(a[p]!, a[i]!)) break
-      ;[a[p], a[i]] = [a[i]!, a[p]!]
+      const up = a[p]!
+      if (less(up, e)) break
+      a[i] = up
       i = p
     }
+    a[i] = e
   }
   pop(): Ev | undefined {
     const a = this.#a
     if (a.length === 0) return undefined
     const top = a[0]!
     const last = a.pop()!
-    if (a.length > 0) {
-      a[0] = last
+    const n = a.length
+    if (n > 0) {
       let i = 0
       for (;;) {
         const l = 2 * i + 1
+        if (l >= n) break
         const r = l + 1
-        let m = i
-        if (l < a.length && less(a[l]!, a[m]!)) m = l
-        if (r < a.length && less(a[r]!, a[m]!)) m = r
-        if (m === i) break
-        ;[a[m], a[i]] = [a[i]!, a[m]!]
-        i = m
+        const c = r < n && less(a[r]!, a[l]!) ? r : l
+        if (!less(a[c]!, last)) break
+        a[i] = a[c]!
+        i = c
       }
+      a[i] = last
     }
     return top
   }
@@ -152,8 +155,13 @@ export class SimNetwork {
   readonly nodes: SimNode[] = []
   readonly crypto: CryptoProvider
   readonly #byPeer = new Map<string, number>()
+  /** Kad keys of the nodes, by index (for the brute-force truth). */
+  readonly #keys: Uint8Array[] = []
   readonly #heap = new Heap()
-  readonly #streams = new Map<string, SimStream>()
+  /** Streams by connection id (one stream per simulated connection). */
+  readonly #streams = new Map<number, SimStream>()
+  /** Pairs (from * N + to) that have been connected before: identify runs on the first contact. */
+  readonly #introduced = new Set<number>()
   readonly #results = new Map<string, KadEvent>()
   readonly #rng: () => number
   /** Result keys `run` is waiting for. */
@@ -185,7 +193,8 @@ export class SimNetwork {
         ...(options.alpha !== undefined ? { alpha: options.alpha } : {}),
       })
       this.nodes.push({ index: i, peer, addr, kad, online: true, timerAt: Infinity })
-      this.#byPeer.set(String.fromCharCode(...peer.multihash), i)
+      this.#byPeer.set(peerKey(peer), i)
+      this.#keys.push(this.crypto.sha256(peer.multihash))
       kad.handle(0, { type: 'local-info', listenAddrs: [addr], protocols: kad.protocols })
     }
   }
@@ -239,12 +248,22 @@ export class SimNetwork {
     node.online = false
   }
 
-  /** The true k closest online nodes to `key` (brute force). */
+  /** The true k closest online nodes to `key` (brute force: one pass keeping the k best). */
   trueClosest(key: Uint8Array, k: number): Set<string> {
     const target = this.crypto.sha256(key)
-    const all = this.nodes.filter((n) => n.online).map((n) => ({ n, key: this.crypto.sha256(n.peer.multihash) }))
-    all.sort((a, b) => compareDistance(target, a.key, b.key))
-    return new Set(all.slice(0, k).map((x) => x.n.peer.toString()))
+    const best: number[] = []
+    const keys = this.#keys
+    for (let i = 0; i < this.nodes.length; i++) {
+      if (!this.nodes[i]!.online) continue
+      if (best.length === k && compareDistance(target, keys[i]!, keys[best[k - 1]!]!) >= 0) continue
+      let j = best.length < k ? best.length : k - 1
+      while (j > 0 && compareDistance(target, keys[i]!, keys[best[j - 1]!]!) < 0) {
+        best[j] = best[j - 1]!
+        j--
+      }
+      best[j] = i
+    }
+    return new Set(best.map((i) => this.nodes[i]!.peer.toString()))
   }
 
   #schedule(node: number, delay: number, input: BehaviourInput | undefined, at = this.now + delay): void {
@@ -276,7 +295,7 @@ export class SimNetwork {
         return
       }
       case 'open-stream': {
-        const ti = this.#byPeer.get(String.fromCharCode(...a.peer.multihash))
+        const ti = this.#byPeer.get(peerKey(a.peer))
         const target = ti === undefined ? undefined : this.nodes[ti]!
         // A dead or unknown peer: nothing ever comes back; the request times out.
         if (target === undefined || !target.online) return
@@ -284,8 +303,14 @@ export class SimNetwork {
         const latency = 10 + Math.floor(this.#rng() * 41)
         const id = this.#nextConn++
         const ref: StreamRef = { connection: id, stream: 1 }
-        this.#streams.set(streamKey(ref), { ends: [node.index, target.index], latency })
-        this.#schedule(target.index, latency, { type: 'peer-info', peer: node.peer, info: { protocols: node.kad.protocols, addrs: [node.addr] }, from: 'identify' })
+        this.#streams.set(id, { ends: [node.index, target.index], latency, closed: 0 })
+        // What identify tells the receiver, on the first contact of this pair (a real swarm keeps
+        // the connection and does not identify again for each stream).
+        const pair = node.index * this.nodes.length + target.index
+        if (!this.#introduced.has(pair)) {
+          this.#introduced.add(pair)
+          this.#schedule(target.index, latency, { type: 'peer-info', peer: node.peer, info: { protocols: node.kad.protocols, addrs: [node.addr] }, from: 'identify' })
+        }
         this.#schedule(target.index, latency, { type: 'stream-opened', stream: ref, protocol: a.protocols[0]!, direction: 'inbound', connection: this.#conn(target, node, 'inbound', id) })
         this.#schedule(node.index, latency, { type: 'stream-opened', stream: ref, protocol: a.protocols[0]!, direction: 'outbound', connection: this.#conn(node, target, 'outbound', id), requestId: a.requestId })
         return
@@ -293,24 +318,19 @@ export class SimNetwork {
       case 'write':
       case 'close-write':
       case 'reset': {
-        const key = streamKey(a.stream)
-        const s = this.#streams.get(key)
+        const s = this.#streams.get(a.stream.connection)
         if (s === undefined) return
-        const other = s.ends[0] === node.index ? s.ends[1] : s.ends[0]
+        const side = s.ends[0] === node.index ? 0 : 1
+        const other = s.ends[1 - side]!
         if (a.type === 'write') this.#schedule(other, s.latency, { type: 'stream-data', stream: a.stream, data: a.data })
-        else if (a.type === 'close-write') this.#schedule(other, s.latency, { type: 'stream-eof', stream: a.stream })
-        else {
-          this.#streams.delete(key)
+        else if (a.type === 'reset') {
+          this.#streams.delete(a.stream.connection)
           this.#schedule(other, s.latency, { type: 'stream-reset', stream: a.stream })
-          return
-        }
-        if (a.type === 'close-write') {
+        } else {
+          this.#schedule(other, s.latency, { type: 'stream-eof', stream: a.stream })
           // Both sides closed: forget the stream.
-          const mark = `${key}#${node.index}`
-          if (this.#closed.has(`${key}#${other}`)) {
-            this.#closed.delete(`${key}#${other}`)
-            this.#streams.delete(key)
-          } else this.#closed.add(mark)
+          s.closed |= 1 << side
+          if (s.closed === 3) this.#streams.delete(a.stream.connection)
         }
         return
       }
@@ -318,8 +338,6 @@ export class SimNetwork {
         return
     }
   }
-
-  readonly #closed = new Set<string>()
 }
 
 function quantile(xs: number[], q: number): number {

@@ -179,8 +179,11 @@ describe('routing table', () => {
       const t = new RoutingTable(self, { k: 5 })
       raw.forEach((r, i) => t.update(fakePeer(5000 + i), near(r), 0))
       const target = near(rawTarget)
-      const want = t.all().sort((a, b) => compareDistance(target, a.key, b.key)).slice(0, count)
-      expect(t.closest(target, count).map((e) => e.id)).toEqual(want.map((e) => e.id))
+      const sorted = t.all().sort((a, b) => compareDistance(target, a.key, b.key))
+      expect(t.closest(target, count).map((e) => e.id)).toEqual(sorted.slice(0, count).map((e) => e.id))
+      // Leaving one peer out (the requester of a FIND_NODE).
+      const ex = sorted[count % sorted.length]!
+      expect(t.closest(target, count, ex.peer).map((e) => e.id)).toEqual(sorted.filter((e) => e !== ex).slice(0, count).map((e) => e.id))
     }), { seed: 11, numRuns: 300 })
   })
   test('a full bucket checks its least recently seen peer; dead ones are replaced, live ones kept', () => {

@@ -134,15 +134,20 @@ export class InboundStreams {
   #closerPeers(key: Uint8Array, requester: PeerId): KadPeer[] {
     const ctx = this.#ctx
     const k = ctx.config.k
-    const out: KadPeer[] = []
-    const req = peerKey(requester)
-    for (const e of ctx.table.closest(ctx.crypto.sha256(key), k + 1)) {
-      if (e.id === req) continue
-      const addrs = ctx.peers.addrs(e.id) ?? []
-      if (addrs.length === 0) continue
-      out.push({ id: e.peer, addrs: [...addrs], connection: ctx.peers.isConnected(e.id) ? ConnectionType.CONNECTED : ConnectionType.NOT_CONNECTED })
-      if (out.length >= k) break
+    const target = ctx.crypto.sha256(key)
+    // Table peers without a known address are useless to the requester: ask the table for as many
+    // more as were skipped (rarely any), until it has no more to give.
+    for (let want = k; ; ) {
+      const entries = ctx.table.closest(target, want, requester)
+      const out: KadPeer[] = []
+      for (const e of entries) {
+        const addrs = ctx.peers.addrs(e.id)
+        if (addrs === undefined || addrs.length === 0) continue
+        out.push({ id: e.peer, addrs: [...addrs], connection: ctx.peers.isConnected(e.id) ? ConnectionType.CONNECTED : ConnectionType.NOT_CONNECTED })
+        if (out.length >= k) break
+      }
+      if (out.length >= k || entries.length < want) return out
+      want += k - out.length
     }
-    return out
   }
 }

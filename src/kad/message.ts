@@ -23,7 +23,8 @@ import type { Writer } from '../core/protobuf.js'
 import { utf8 } from '../core/bytes.js'
 import type { Multiaddr } from '../multiaddr/index.js'
 import type { PeerId } from '../peer-id/index.js'
-import { internMultiaddr, internPeerId } from './intern.js'
+import { internMultiaddr, internPeerId, MAX_INTERNED } from './intern.js'
+import { bytesKey } from './key.js'
 
 export const MessageType = {
   PUT_VALUE: 0,
@@ -160,7 +161,7 @@ export function decodeKadMessage(buf: Uint8Array, limits: DecodeLimits = DEFAULT
       case 9: {
         const raw = r.bytes()
         if (m.closerPeers.length + m.providerPeers.length >= limits.maxPeers) return
-        const p = decodePeer(raw, limits.maxAddrsPerPeer, st)
+        const p = decodePeerInterned(raw, limits.maxAddrsPerPeer, st)
         if (p !== undefined) (field === 8 ? m.closerPeers : m.providerPeers).push(p)
         return
       }
@@ -183,6 +184,28 @@ function decodeRecord(buf: Uint8Array): KadRecord {
     else r.skip()
   })
   return rec
+}
+
+/**
+ * Decoded Peer entries by their exact bytes (and the address limit they were decoded under): a
+ * lookup sees the same entries in response after response (intern.ts explains why that matters).
+ * Bounded by MAX_INTERNED, oldest out; malformed entries (a ProtocolError) are never cached. A hit
+ * is a fresh KadPeer (its own addrs array) and counts the same skipped entries as a fresh decode.
+ */
+const peerEntries = new Map<string, { readonly peer: KadPeer | undefined; readonly skipped: number; readonly maxAddrs: number }>()
+
+function decodePeerInterned(buf: Uint8Array, maxAddrs: number, st: DecodeStats): KadPeer | undefined {
+  const key = bytesKey(buf)
+  let hit = peerEntries.get(key)
+  if (hit === undefined || hit.maxAddrs !== maxAddrs) {
+    const before = st.skipped
+    const peer = decodePeer(buf, maxAddrs, st)
+    if (peerEntries.size >= MAX_INTERNED) peerEntries.delete(peerEntries.keys().next().value!)
+    hit = { peer, skipped: st.skipped - before, maxAddrs }
+    peerEntries.set(key, hit)
+  } else st.skipped += hit.skipped
+  const p = hit.peer
+  return p === undefined ? undefined : { id: p.id, addrs: [...p.addrs], connection: p.connection }
 }
 
 /**

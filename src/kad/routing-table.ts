@@ -165,7 +165,7 @@ export class RoutingTable {
   }
 
   /**
-   * Up to `count` peers closest to `target` (a kad key), closest first.
+   * Up to `count` peers closest to `target` (a kad key), closest first, `exclude` left out.
    *
    * The buckets come in distance order: with c = cpl(local, target), bucket c's peers agree with
    * the target on bit c, so all are closer than any deeper bucket's (those differ from the target
@@ -173,18 +173,19 @@ export class RoutingTable {
    * in [2^(255-i), 2^(256-i)), farther the smaller i. So: bucket c, then the deeper buckets
    * together, then c-1, c-2, ... — each group sorted on its own, and only as far as needed.
    */
-  closest(target: Uint8Array, count: number): TableEntry[] {
+  closest(target: Uint8Array, count: number, exclude?: PeerId): TableEntry[] {
     const out: TableEntry[] = []
     if (count <= 0) return out
+    const skip = exclude === undefined ? undefined : peerKey(exclude)
     const cpl = Math.min(commonPrefixLength(this.localKey, target), 255)
     const order = distanceOrder(target)
-    takeClosest(out, this.#buckets[cpl]!.entries, order, count)
+    takeClosest(out, this.#buckets[cpl]!.entries, order, count, skip)
     if (out.length < count) {
       const deeper: Entry[] = []
       for (let i = cpl + 1; i < 256; i++) for (const e of this.#buckets[i]!.entries) deeper.push(e)
-      takeClosest(out, deeper, order, count)
+      takeClosest(out, deeper, order, count, skip)
     }
-    for (let i = cpl - 1; i >= 0 && out.length < count; i--) takeClosest(out, this.#buckets[i]!.entries, order, count)
+    for (let i = cpl - 1; i >= 0 && out.length < count; i--) takeClosest(out, this.#buckets[i]!.entries, order, count, skip)
     return out
   }
 
@@ -209,16 +210,16 @@ function distanceOrder(target: Uint8Array): (a: Entry, b: Entry) => number {
   return (a, b) => ((a.w0 ^ t0) >>> 0) - ((b.w0 ^ t0) >>> 0) || (a.w1 ^ t1) - (b.w1 ^ t1) || compareDistance(target, a.key, b.key)
 }
 
-/** Append the closest entries of `group` (in order) to `out` until it holds `count`. */
-function takeClosest(out: TableEntry[], group: readonly Entry[], order: (a: Entry, b: Entry) => number, count: number): void {
+/** Append the closest entries of `group` but `skip` (in order) to `out` until it holds `count`. */
+function takeClosest(out: TableEntry[], group: readonly Entry[], order: (a: Entry, b: Entry) => number, count: number, skip: string | undefined): void {
   const need = count - out.length
   if (need <= 0 || group.length === 0) return
   if (need === 1) {
-    let best = group[0]!
-    for (let i = 1; i < group.length; i++) if (order(group[i]!, best) < 0) best = group[i]!
-    out.push(best)
+    let best: Entry | undefined
+    for (const e of group) if (e.id !== skip && (best === undefined || order(e, best) < 0)) best = e
+    if (best !== undefined) out.push(best)
     return
   }
-  const sorted = [...group].sort(order)
+  const sorted = (skip === undefined ? [...group] : group.filter((e) => e.id !== skip)).sort(order)
   for (let i = 0; i < sorted.length && i < need; i++) out.push(sorted[i]!)
 }
