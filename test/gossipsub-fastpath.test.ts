@@ -129,7 +129,7 @@ describe('joinFrames', () => {
   test('1,000 queued Messages become two RPCs (512 Messages per RPC at most)', () => {
     const frames = Array.from({ length: 1000 }, (_, i) => ({ frame: frameMessage(encodePubsubMessage({ topic: 'bench', data: Uint8Array.of(i & 255) })) }))
     const total = frames.reduce((n, f) => n + f.frame.length, 0)
-    const rpcs = decodeAll(joinFrames(frames, total, 65_536))
+    const rpcs = decodeAll(joinFrames(frames, total, 64_000))
     expect(rpcs.map((r) => r.messages.length)).toEqual([512, 488])
   })
 })

@@ -163,18 +163,20 @@ export function finishValidation(g: GossipsubBehaviour, now: Millis, v: PendingV
 
 function forward(g: GossipsubBehaviour, v: PendingValidation, topic: string): void {
   const author = v.wm.msg.from === undefined ? undefined : authorId(g, v.wm.msg.from)?.toString()
-  const targets = new Set<string>()
-  for (const k of g.mesh.get(topic) ?? []) targets.add(k)
-  for (const k of g.topicPeers.get(topic) ?? []) {
-    const q = g.peers.get(k)
-    if (q !== undefined && (q.protocol === FLOODSUB || g.direct.has(k))) targets.add(k)
-  }
+  // the mesh, then subscribed floodsub and direct peers outside it (no per-message set)
+  const mesh = g.mesh.get(topic)
   let frame: Uint8Array | undefined
-  for (const k of targets) {
-    if (k === v.source || k === author) continue
+  const send = (k: string): void => {
+    if (k === v.source || k === author) return
     const q = g.peers.get(k)
-    if (q === undefined || q.dontSend.has(v.id)) continue
+    if (q === undefined || q.dontSend.has(v.id)) return
     frame ??= frameMessage(v.wm.raw)
     g.sendFrame(q, frame, false, v.id)
+  }
+  if (mesh !== undefined) for (const k of mesh) send(k)
+  for (const k of g.topicPeers.get(topic) ?? []) {
+    if (mesh?.has(k) === true) continue
+    const q = g.peers.get(k)
+    if (q !== undefined && (q.protocol === FLOODSUB || g.direct.has(k))) send(k)
   }
 }

@@ -76,10 +76,10 @@ export function flush(g: GossipsubBehaviour): void {
 }
 
 /**
- * Joined RPCs stay within 64 KiB (rust-libp2p's default max_transmit_size; go accepts 1 MiB) and
+ * Joined RPCs stay below 64 KiB (rust-libp2p's default max_transmit_size, 65,536; go accepts 1 MiB) and
  * 512 Messages (below the 1,024 our decoder accepts per RPC).
  */
-const MAX_JOINED_RPC = 65_536
+const MAX_JOINED_RPC = 64_000
 const MAX_JOINED_MESSAGES = 512
 
 /**

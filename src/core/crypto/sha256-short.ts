@@ -34,14 +34,20 @@ function compress(b: Uint8Array, off: number): void {
     W[i] = (W[i - 16]! + s0 + W[i - 7]! + s1) | 0
   }
   let a = H[0]!, bb = H[1]!, c = H[2]!, d = H[3]!, e = H[4]!, f = H[5]!, g = H[6]!, h = H[7]!
-  for (let i = 0; i < 64; i++) {
-    const S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7))
-    const ch = (e & f) ^ (~e & g)
-    const t1 = (h + S1 + ch + K[i]! + W[i]!) | 0
-    const S0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10))
-    const maj = (a & bb) ^ (a & c) ^ (bb & c)
-    const t2 = (S0 + maj) | 0
-    h = g; g = f; f = e; e = (d + t1) | 0; d = c; c = bb; bb = a; a = (t1 + t2) | 0
+  // two rounds per iteration; Ch(e,f,g) = g ^ (e & (f ^ g)), Maj(a,b,c) = (a & b) | (c & (a | b))
+  for (let i = 0; i < 64; i += 2) {
+    let t1 = (h + (((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7))) + (g ^ (e & (f ^ g))) + K[i]! + W[i]!) | 0
+    let t2 = ((((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10))) + ((a & bb) | (c & (a | bb)))) | 0
+    h = (d + t1) | 0 // the new e
+    d = (t1 + t2) | 0 // the new a
+    // second round: state (a..h) is now (d, a, bb, c, h, e, f, g)
+    t1 = (g + (((h >>> 6) | (h << 26)) ^ ((h >>> 11) | (h << 21)) ^ ((h >>> 25) | (h << 7))) + (f ^ (h & (e ^ f))) + K[i + 1]! + W[i + 1]!) | 0
+    t2 = ((((d >>> 2) | (d << 30)) ^ ((d >>> 13) | (d << 19)) ^ ((d >>> 22) | (d << 10))) + ((d & a) | (bb & (d | a)))) | 0
+    g = (c + t1) | 0 // the new e
+    c = (t1 + t2) | 0 // the new a
+    // state is (c, d, a, bb, g, h, e, f): rename
+    const na = c, nb = d, nc = a, nd = bb, ne = g, nf = h, ng = e, nh = f
+    a = na; bb = nb; c = nc; d = nd; e = ne; f = nf; g = ng; h = nh
   }
   H[0] = (H[0]! + a) | 0; H[1] = (H[1]! + bb) | 0; H[2] = (H[2]! + c) | 0; H[3] = (H[3]! + d) | 0
   H[4] = (H[4]! + e) | 0; H[5] = (H[5]! + f) | 0; H[6] = (H[6]! + g) | 0; H[7] = (H[7]! + h) | 0
@@ -56,7 +62,7 @@ export function sha256Short(data: Uint8Array): Uint8Array {
   const rest = n - full
   const tailLen = rest < 56 ? 64 : 128
   TAIL.fill(0, 0, tailLen)
-  TAIL.set(data.subarray(full), 0)
+  for (let i = 0; i < rest; i++) TAIL[i] = data[full + i]!
   TAIL[rest] = 0x80
   // bit length, 64-bit big-endian (n < 2^53 bytes)
   const bits = n * 8
