@@ -353,6 +353,20 @@ describe('behaviour', () => {
     })
   }
 
+  test('ADD_PROVIDER carries our confirmed external addresses before the listen addresses', () => {
+    const { pair, a, b } = kadPair()
+    const external = Multiaddr.fromString('/ip4/198.51.99.7/tcp/4001')
+    pair.a.input({ type: 'local-info', listenAddrs: [Multiaddr.fromString('/memory/1'), external], protocols: [a.protocol] })
+    pair.a.input({ type: 'reachability', reachable: true, externalAddrs: [external] })
+    pair.a.command((now) => a.provide(now, utf8('cid'), 1))
+    // not run(): that runs to the end of the periodic work, past the providers' 30-minute address TTL
+    pair.runFor(1000)
+    pair.b.command((now) => b.findProviders(now, utf8('cid'), 2))
+    pair.runFor(1000)
+    const fp = pair.b.eventsOf('query-done').find((e) => e.requestId === 2)!
+    expect(fp.result.kind === 'find-providers' && fp.result.providers[0]!.addrs.map(String)).toEqual([external.toString(), '/memory/1'])
+  })
+
   test('an invalid record is rejected locally and never stored remotely', () => {
     const { pair, a, b } = kadPair()
     const key = concat([utf8('/pk/'), fakePeer(5).multihash])

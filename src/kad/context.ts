@@ -41,8 +41,23 @@ export class KadContext {
   readonly actions: BehaviourAction<KadEvent>[] = []
   /** Next id for a request (RPC) or query. */
   nextId = 1
-  /** Our listen addresses (from the swarm's `local-info`), sent in ADD_PROVIDER. */
+  /** Our listen addresses (from the swarm's `local-info`). */
   listenAddrs: readonly Multiaddr[] = []
+  /** Our confirmed external addresses (from the swarm's `reachability`). */
+  externalAddrs: readonly Multiaddr[] = []
+
+  /** The addresses we give out as a provider: confirmed external ones first, then listen addresses. */
+  advertisedAddrs(): Multiaddr[] {
+    const seen = new Set<string>()
+    const out: Multiaddr[] = []
+    for (const a of [...this.externalAddrs, ...this.listenAddrs]) {
+      const k = a.toString()
+      if (seen.has(k)) continue
+      seen.add(k)
+      out.push(a)
+    }
+    return out
+  }
 
   constructor(
     readonly protocol: string,

@@ -218,6 +218,7 @@ export class KadBehaviour implements Behaviour<KadEvent> {
         this.#ctx.listenAddrs = [...input.listenAddrs]
         return
       case 'reachability':
+        this.#ctx.externalAddrs = [...input.externalAddrs]
         if (this.configuredMode === 'auto') this.#setMode(input.reachable ? 'server' : 'client')
         return
       case 'connection-established':

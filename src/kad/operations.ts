@@ -258,7 +258,7 @@ export class Queries {
         }
         const msg = op.kind === 'put'
           ? encodeKadMessage({ type: MessageType.PUT_VALUE, key: op.key, record: { key: op.key, value: op.value }, closerPeers: [], providerPeers: [] })
-          : encodeKadMessage({ type: MessageType.ADD_PROVIDER, key: op.key, closerPeers: [], providerPeers: [{ id: ctx.peerId, addrs: [...ctx.listenAddrs], connection: ConnectionType.CONNECTED }] })
+          : encodeKadMessage({ type: MessageType.ADD_PROVIDER, key: op.key, closerPeers: [], providerPeers: [{ id: ctx.peerId, addrs: ctx.advertisedAddrs(), connection: ConnectionType.CONNECTED }] })
         q.store = { pending: peers.length, stored: [], failed: [] }
         const framed = encodeLp(msg)
         for (const p of peers) this.#rpcs.send(now, p, framed, { kind: 'store', query: q.id })
