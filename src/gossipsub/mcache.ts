@@ -36,6 +36,15 @@ export class MessageCache {
 
   put(key: string, id: Uint8Array, topic: string, raw: Uint8Array): void {
     if (this.#msgs.has(key)) return
+    this.putNew(key, id, topic, raw)
+  }
+
+  /**
+   * `put` for a message the caller knows is new (it just passed the seen cache, which outlives the
+   * message cache): one map operation less. Were it cached after all, its entry is replaced and the
+   * older window's shift drops it early: a cache miss for a later IWANT, nothing worse.
+   */
+  putNew(key: string, id: Uint8Array, topic: string, raw: Uint8Array): void {
     this.#msgs.set(key, { id, topic, raw, iwantCounts: undefined })
     this.#windows[0]!.push(key)
   }

@@ -28,8 +28,8 @@ export function publishMessage(g: GossipsubBehaviour, now: Millis, topic: string
   const to = publishTargets(g, now, topic)
   if (to.size === 0 && !cfg.allowPublishToZeroPeers) throw new UsageError('gossipsub/no-peers', `no peer to publish ${topic} to`)
   if (cfg.signaturePolicy === 'StrictSign') g.seqno++
-  g.seen.put(now, key)
-  g.mcache.put(key, messageId, topic, raw)
+  g.seen.add(now, key) // absent: checked above
+  g.mcache.putNew(key, messageId, topic, raw)
   if (!g.subscriptions().has(topic)) g.fanoutLastPub.set(topic, now)
   let recipients = 0
   for (const k of to) if (g.sendFrame(g.peers.get(k)!, frame, false, key)) recipients++

@@ -103,7 +103,7 @@ function handleMessage(g: GossipsubBehaviour, now: Millis, p: PeerState, wm: Wir
   }
   const reason = checkSignaturePolicy(policy, msg, raw, g.cfg.crypto, g.authorKeys)
   if (reason !== undefined) return invalid(g, p, topic, reason, now)
-  g.seen.put(now, key)
+  g.seen.add(now, key) // absent: checked above (the signature check does not touch it)
   g.promises.delete(key)
   g.score.validateMessage(p.key, key, now)
   // v1.2: tell mesh peers at once, before validation, so they do not send it too
@@ -154,7 +154,7 @@ export function finishValidation(g: GossipsubBehaviour, now: Millis, v: PendingV
     return
   }
   g.score.deliverMessage(v.source, v.id, topic, now)
-  g.mcache.put(v.id, v.messageId, topic, v.wm.raw)
+  g.mcache.putNew(v.id, v.messageId, topic, v.wm.raw) // first seen: new
   if (g.subscriptions().has(topic)) {
     g.event({ type: 'message', message: appMessage(g, v, v.sourceId) })
   }

@@ -32,12 +32,17 @@ export class SeenCache {
   /** Record `key`; false when it was already there (a duplicate). */
   put(now: Millis, key: string): boolean {
     if (this.#expiry.has(key)) return false
+    this.add(now, key)
+    return true
+  }
+
+  /** Record `key`, which the caller has just found absent (`has`): one map operation less than `put`. */
+  add(now: Millis, key: string): void {
     if (this.#expiry.size >= this.#max) {
       const oldest = this.#expiry.keys().next().value
       if (oldest !== undefined) this.#expiry.delete(oldest)
     }
     this.#expiry.set(key, now + this.#ttl)
-    return true
   }
 
   /** Drop expired entries (Map iteration is insertion order = expiry order). */
