@@ -1,16 +1,16 @@
 // A deterministic behaviour-level network for gossipsub: N GossipsubBehaviours joined by simulated
-// connections on a virtual clock, playing the swarm for each (stream negotiation, writes delivered as
-// stream-data after latency + size/bandwidth, stream-writable at once). One process, one seed, no IO:
+// connections on a virtual clock, playing the swarm for each (stream negotiation; each frame of a write
+// delivered as stream-data once its last byte has crossed the link, i.e. latency + bytes up to it /
+// bandwidth; stream-writable when the whole write has left). One process, one seed, no IO:
 // the same seed gives the same run. Used by `npm run sim:gossipsub` (bench/sim-gossipsub.ts) and by
 // test/gossipsub-sim.test.ts. See spec/gossipsub.md and bench/README.md "Gossipsub simulation".
 //
-// Loss: each write (a batch of whole RPC frames) is dropped with probability `loss`, so streams stay
-// frame-aligned: it models RPCs lost on the way (what gossip repairs), not TCP segment loss (which TCP
-// itself repairs).
+// Loss: each published message inside an RPC frame is dropped with probability `loss`, so streams stay
+// frame-aligned: it models messages lost on the way (what gossip repairs), not TCP segment loss (which
+// TCP itself repairs).
 import { GossipsubBehaviour, type GossipsubEvent, type GossipsubOptions } from '../src/gossipsub/index.js'
 import { decodeRpc, encodeRpc } from '../src/gossipsub/index.js'
 import { encodeLp } from '../src/core/lp.js'
-import { concat } from '../src/core/bytes.js'
 import type { BehaviourAction, BehaviourInput, ConnectionInfo, StreamRef } from '../src/swarm/index.js'
 import { Multiaddr } from '../src/multiaddr/index.js'
 import { privateKeyFromSeed, type PeerId } from '../src/peer-id/index.js'
@@ -33,7 +33,7 @@ export interface SimOptions {
   messageSize?: number
   /** Virtual ms before publishing starts (meshes form). Default 5 000. */
   warmup?: number
-  /** Virtual ms over which the messages are spread. Default 20 000. */
+  /** Virtual ms over which the messages are spread (less = more messages in flight at once). Default 20 000. */
   duration?: number
   /** One-way link latency range, ms. Default [10, 60]. */
   latency?: [number, number]
@@ -59,12 +59,31 @@ export interface SimResult {
   latencyMedianMs: number
   latencyP99Ms: number
   duplicatesPerMessage: number
+  /** Copies received beyond the first, in total (honest receivers, publisher excluded). */
+  duplicates: number
   spammers: number
   spammersGraylisted: number
   /** Messages received twice by one node from one peer (must be 0). */
   repeatedToSamePeer: number
+  /** Duplicates (copies beyond the first, honest receivers) by cause; see DuplicateCause. */
+  duplicatesByCause: Record<DuplicateCause, number>
   virtualMs: number
 }
+
+/**
+ * Why a duplicate copy was sent, judged from when the sender handed it to its stream (after that a
+ * router cannot take it back):
+ * - `crossed`: before the receiver had its first copy (nothing the receiver could have said yet);
+ * - `idontwant-in-transit`: after the receiver had it and had sent its IDONTWANT, before that
+ *   IDONTWANT reached the sender (latency, or the IDONTWANT queued behind bytes already on the link);
+ * - `no-idontwant`: after the receiver had it, and the receiver never told the sender (IDONTWANT off,
+ *   or the sender is not in the receiver's mesh: meshes are briefly one-sided around GRAFT/PRUNE);
+ * - `iwant`: an answer to the receiver's own IWANT;
+ * - `after-idontwant`: after the receiver's IDONTWANT arrived (must stay 0).
+ * `crossed` is split by whether the sender was the publisher (`crossed-publish`: flood publishing).
+ */
+export type DuplicateCause = 'crossed' | 'crossed-publish' | 'idontwant-in-transit' | 'no-idontwant' | 'iwant' | 'after-idontwant'
+const CAUSES: DuplicateCause[] = ['crossed', 'crossed-publish', 'idontwant-in-transit', 'no-idontwant', 'iwant', 'after-idontwant']
 
 export interface SimNode {
   index: number
@@ -157,6 +176,16 @@ export class SimNet {
   /** per receiver: "peer/msg" seen, to catch a message forwarded twice by one peer */
   readonly #perPeerSeen: Array<Set<string>> = []
   repeatedToSamePeer = 0
+  /** per receiver: message number → time its first copy arrived */
+  readonly firstAt: Array<Map<number, number>> = []
+  /** "sender/receiver/num" → when the receiver's IDONTWANT (IWANT) for num reached the sender */
+  readonly #dontWantAt = new Map<string, number>()
+  readonly #iwantAt = new Map<string, number>()
+  /** "sender/receiver/num" → when the receiver handed its IDONTWANT for num to its stream */
+  readonly #dontWantSent = new Map<string, number>()
+  /** message id (as a latin1 string) → message number, filled by simulate() at publish */
+  readonly numOfId = new Map<string, number>()
+  readonly causes = new Map<DuplicateCause, number>(CAUSES.map((c) => [c, 0]))
   readonly delivered: Array<Map<number, number>> = []
   readonly publishedAt = new Map<number, number>()
   readonly publisherOf = new Map<number, number>()
@@ -192,6 +221,7 @@ export class SimNet {
       this.copies.push(new Map())
       this.delivered.push(new Map())
       this.#perPeerSeen.push(new Set())
+      this.firstAt.push(new Map())
       this.#timerAt.push(undefined)
     }
   }
@@ -292,11 +322,20 @@ export class SimNet {
         s.link.free[dir] = done
         // the muxer takes the bytes once the link has sent them: backpressure the behaviour sees
         this.at(done, () => this.input(i, { type: 'stream-writable', stream: a.stream }))
-        const data = (this.#opts.loss ?? 0) > 0 ? this.#lose(a.data) : a.data
-        this.at(done + s.link.latency, () => {
-          this.#count(s.to, i, data)
-          this.input(s.to, { type: 'stream-data', stream: s.ref, data })
-        })
+        const handedAt = this.now
+        const lossy = (this.#opts.loss ?? 0) > 0
+        // a byte stream: each frame arrives once its own last byte has crossed the link, so a small
+        // control frame written ahead of a large message is not held back by the message behind it
+        let sentBytes = 0
+        for (const sent of lpFrames(a.data)) {
+          sentBytes += sent.length
+          if (sent.length < 4096) this.#noteSent(i, s.to, sent)
+          const frame = lossy ? this.#lose(sent) : sent
+          this.at(start + sentBytes / bw + s.link.latency, () => {
+            this.#count(s.to, i, frame, handedAt)
+            this.input(s.to, { type: 'stream-data', stream: s.ref, data: frame })
+          })
+        }
         return
       }
       case 'event':
@@ -307,17 +346,14 @@ export class SimNet {
     }
   }
 
-  /** Drop each published message of a write with probability `loss` (frames stay whole and valid). */
-  #lose(data: Uint8Array): Uint8Array {
+  /** Drop each published message of a frame with probability `loss` (the frame stays whole and valid). */
+  #lose(frame: Uint8Array): Uint8Array {
     const loss = this.#opts.loss ?? 0
-    const frames: Uint8Array[] = []
-    for (const body of frames_(data)) {
-      const rpc = decodeRpc(body)
-      const kept = rpc.messages.filter(() => this.#rand() >= loss)
-      if (kept.length === rpc.messages.length) frames.push(encodeLp(body))
-      else frames.push(encodeLp(encodeRpc({ subscriptions: rpc.subscriptions, messages: kept.map((m) => m.raw), ...(rpc.control !== undefined ? { control: rpc.control } : {}) })))
-    }
-    return concat(frames)
+    const body = [...frames_(frame)][0]!
+    const rpc = decodeRpc(body)
+    const kept = rpc.messages.filter(() => this.#rand() >= loss)
+    if (kept.length === rpc.messages.length) return frame
+    return encodeLp(encodeRpc({ subscriptions: rpc.subscriptions, messages: kept.map((m) => m.raw), ...(rpc.control !== undefined ? { control: rpc.control } : {}) }))
   }
 
   #info(self: number, link: Link): ConnectionInfo {
@@ -329,20 +365,61 @@ export class SimNet {
     }
   }
 
-  /** Count message copies per receiver (the sim's own decoding; the behaviour decodes separately). */
-  #count(to: number, from: number, data: Uint8Array): void {
+  /**
+   * Count message copies per receiver (the sim's own decoding; the behaviour decodes separately),
+   * classify duplicates by cause, and note when IDONTWANT / IWANT reached `to`.
+   */
+  #count(to: number, from: number, data: Uint8Array, handedAt: number): void {
     for (const body of frames_(data)) {
       const rpc = decodeRpc(body)
+      for (const d of rpc.control?.idontwant ?? []) {
+        for (const id of d.messageIds) this.#noteControl(this.#dontWantAt, to, from, id)
+      }
+      for (const w of rpc.control?.iwant ?? []) {
+        for (const id of w.messageIds) this.#noteControl(this.#iwantAt, to, from, id)
+      }
       for (const m of rpc.messages) {
         const num = messageNumber(m.msg.data)
         if (num === undefined || num < 0) continue
         const c = this.copies[to]!
         c.set(num, (c.get(num) ?? 0) + 1)
+        const first = this.firstAt[to]!.get(num)
+        if (first === undefined) this.firstAt[to]!.set(num, this.now)
+        else if (this.publisherOf.get(num) !== to && !this.nodes[to]!.spammer) this.#classify(to, from, num, first, handedAt)
         const k = `${from}/${num}`
         if (this.#perPeerSeen[to]!.has(k)) this.repeatedToSamePeer++
         else this.#perPeerSeen[to]!.add(k)
       }
     }
+  }
+
+  /** IDONTWANTs `from` hands to its stream for `to` (small frames only: control RPCs). */
+  #noteSent(from: number, to: number, frame: Uint8Array): void {
+    for (const body of frames_(frame)) {
+      for (const d of decodeRpc(body).control?.idontwant ?? []) {
+        for (const id of d.messageIds) this.#noteControl(this.#dontWantSent, to, from, id)
+      }
+    }
+  }
+
+  #noteControl(map: Map<string, number>, sender: number, receiver: number, id: Uint8Array): void {
+    const num = this.numOfId.get(latin1(id))
+    if (num === undefined) return
+    const k = `${sender}/${receiver}/${num}`
+    if (!map.has(k)) map.set(k, this.now)
+  }
+
+  #classify(to: number, from: number, num: number, first: number, handedAt: number): void {
+    const k = `${from}/${to}/${num}`
+    const iwant = this.#iwantAt.get(k)
+    const dont = this.#dontWantAt.get(k)
+    let cause: DuplicateCause
+    if (iwant !== undefined && iwant <= handedAt) cause = 'iwant'
+    else if (handedAt < first) cause = this.publisherOf.get(num) === from ? 'crossed-publish' : 'crossed'
+    else if (dont === undefined && !this.#dontWantSent.has(k)) cause = 'no-idontwant'
+    else if (dont === undefined || handedAt < dont) cause = 'idontwant-in-transit'
+    else cause = 'after-idontwant'
+    this.causes.set(cause, this.causes.get(cause)! + 1)
   }
 
   #event(i: number, ev: GossipsubEvent): void {
@@ -372,7 +449,31 @@ export class SimNet {
   }
 }
 
-/** The LP frames of a write. */
+function latin1(b: Uint8Array): string {
+  let s = ''
+  for (const x of b) s += String.fromCharCode(x)
+  return s
+}
+
+/** The LP frames of a write, each with its length prefix. */
+function* lpFrames(data: Uint8Array): Generator<Uint8Array> {
+  let pos = 0
+  while (pos < data.length) {
+    let len = 0
+    let mul = 1
+    const at = pos
+    for (;;) {
+      const b = data[pos++]!
+      len += (b & 0x7f) * mul
+      if ((b & 0x80) === 0) break
+      mul *= 128
+    }
+    pos += len
+    yield data.subarray(at, pos)
+  }
+}
+
+/** The LP frame bodies of a write. */
 function* frames_(data: Uint8Array): Generator<Uint8Array> {
   let pos = 0
   while (pos < data.length) {
@@ -430,7 +531,8 @@ export function simulate(opts: SimOptions): { result: SimResult; net: SimNet } {
     net.at(t, () => {
       net.publishedAt.set(m, net.now)
       net.publisherOf.set(m, node.index)
-      net.command(node.index, (b, now) => b.publish(now, TOPIC, payload(m, size)))
+      const { messageId } = net.command(node.index, (b, now) => b.publish(now, TOPIC, payload(m, size)))
+      net.numOfId.set(latin1(messageId), m)
       net.delivered[node.index]!.set(m, net.now)
     })
   }
@@ -486,9 +588,11 @@ export function simulate(opts: SimOptions): { result: SimResult; net: SimNet } {
       latencyMedianMs: percentile(lat, 0.5),
       latencyP99Ms: percentile(lat, 0.99),
       duplicatesPerMessage: firsts === 0 ? 0 : (copies - firsts) / firsts,
+      duplicates: copies - firsts,
       spammers: spammers.length,
       spammersGraylisted: graylisted,
       repeatedToSamePeer: net.repeatedToSamePeer,
+      duplicatesByCause: Object.fromEntries(net.causes) as Record<DuplicateCause, number>,
       virtualMs: end,
     },
   }

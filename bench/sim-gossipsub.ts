@@ -1,8 +1,11 @@
 // Gossipsub network simulation (deterministic for a seed; virtual time; behaviour-level network).
 //
 // Run: npm run sim:gossipsub -- --nodes 100 --seed 1 [--spammers 0.1] [--loss 0.05] [--size 100]
-//        [--messages 200] [--degree 8] [--compare-idontwant] [--sign] [--json]
-// --compare-idontwant runs the same seed twice with 64 KiB messages, IDONTWANT on and off.
+//        [--messages 200] [--duration 20000] [--degree 8] [--validation-delay 0] [--compare-idontwant]
+//        [--sign] [--json]
+// --compare-idontwant runs the same seed twice with 64 KiB messages, IDONTWANT on and off, and prints
+// the duplicates by cause (DuplicateCause in bench/gossipsub-sim-net.ts). --duration is the publishing
+// window in virtual ms: 50 messages over 1 500 ms keep several 64 KiB messages in flight at once.
 // See bench/README.md "Gossipsub simulation".
 import { nodeCrypto } from '../src/io/crypto-node.js'
 import { simulate, type SimOptions } from './gossipsub-sim-net.js'
@@ -20,6 +23,7 @@ const base: SimOptions = {
   spammers: arg('spammers', 0),
   loss: arg('loss', 0),
   messages: arg('messages', 200),
+  duration: arg('duration', 20_000),
   messageSize: arg('size', 100),
   degree: arg('degree', 8),
   validationDelay: arg('validation-delay', 0),
@@ -40,6 +44,10 @@ if (flag('compare-idontwant')) {
     console.log(`IDONTWANT, ${size}-byte messages, ${base.nodes} nodes, seed ${base.seed}`)
     console.log(`  duplicates per message: with ${on.duplicatesPerMessage.toFixed(3)}, without ${off.duplicatesPerMessage.toFixed(3)} (-${(cut * 100).toFixed(1)}%)`)
     console.log(`  delivery ratio: with ${on.deliveryRatio}, without ${off.deliveryRatio}`)
+    console.log('  duplicates by cause (total copies; see DuplicateCause in bench/gossipsub-sim-net.ts):')
+    for (const c of Object.keys(on.duplicatesByCause) as Array<keyof typeof on.duplicatesByCause>) {
+      console.log(`    ${c.padEnd(22)} with ${String(on.duplicatesByCause[c]).padStart(6)}   without ${String(off.duplicatesByCause[c]).padStart(6)}`)
+    }
   }
 } else {
   const r = simulate(base).result

@@ -17,7 +17,7 @@ import { sample, shuffle } from './mesh.js'
 import { frameMessage, type ControlMessage, type ControlPrune } from './rpc.js'
 
 export function handleControl(g: GossipsubBehaviour, now: Millis, p: PeerState, c: ControlMessage): void {
-  const reply: { messages: Uint8Array[]; iwant: Uint8Array[]; prune: ControlPrune[] } = { messages: [], iwant: [], prune: [] }
+  const reply: { messages: Array<{ id: string; raw: Uint8Array }>; iwant: Uint8Array[]; prune: ControlPrune[] } = { messages: [], iwant: [], prune: [] }
   const gossipOk = !g.cfg.scoring || g.score.score(p.key, now) >= g.cfg.scoreThresholds.gossipThreshold
   if (gossipOk) {
     for (const ih of c.ihave) handleIHave(g, now, p, ih.topic, ih.messageIds, reply.iwant)
@@ -34,7 +34,8 @@ export function handleControl(g: GossipsubBehaviour, now: Millis, p: PeerState, 
       cancelled = true
     }
   }
-  // v1.2: a queued, not yet written copy of a message the peer does not want is dropped
+  // v1.2: a queued, not yet written copy of a message the peer does not want is dropped (IWANT
+  // replies included: "Cancelling IWANT")
   if (cancelled && p.outbox.length > 0) {
     p.outbox = p.outbox.filter((e) => {
       if (e.id === undefined || !p.dontSend.has(e.id)) return true
@@ -52,9 +53,8 @@ export function handleControl(g: GossipsubBehaviour, now: Millis, p: PeerState, 
   if (reply.iwant.length > 0 || reply.prune.length > 0) {
     g.sendRpc(p, { control: { iwant: reply.iwant.length > 0 ? [{ messageIds: reply.iwant }] : [], prune: reply.prune } }, true)
   }
-  if (reply.messages.length > 0) {
-    for (const m of reply.messages) g.sendFrame(p, frameMessage(m), false)
-  }
+  // replies stay cancellable by IDONTWANT while queued (v1.2 "Cancelling IWANT")
+  for (const m of reply.messages) g.sendFrame(p, frameMessage(m.raw), false, m.id)
 }
 
 function handleIHave(g: GossipsubBehaviour, now: Millis, p: PeerState, topic: string, ids: Uint8Array[], iwant: Uint8Array[]): void {
@@ -72,13 +72,15 @@ function handleIHave(g: GossipsubBehaviour, now: Millis, p: PeerState, topic: st
   void now
 }
 
-function handleIWant(g: GossipsubBehaviour, p: PeerState, ids: Uint8Array[], out: Uint8Array[]): void {
+function handleIWant(g: GossipsubBehaviour, p: PeerState, ids: Uint8Array[], out: Array<{ id: string; raw: Uint8Array }>): void {
   for (const id of ids) {
     if (p.iwantServed >= g.cfg.maxIWantServedPerHeartbeat) return
-    const got = g.mcache.getForPeer(idKey(id), p.key)
+    const k = idKey(id)
+    if (p.dontSend.has(k)) continue
+    const got = g.mcache.getForPeer(k, p.key)
     if (got === undefined || got.count > g.cfg.gossipRetransmission) continue
     p.iwantServed++
-    out.push(got.msg.raw)
+    out.push({ id: k, raw: got.msg.raw })
   }
 }
 
