@@ -1,5 +1,6 @@
-export { Swarm, DEFAULT_SWARM_LIMITS } from './swarm.js'
-export type { SwarmConfig, SwarmLimits, SwarmIo, SwarmEvent, DialErrorCode } from './swarm.js'
+export { Swarm } from './swarm.js'
+export { DEFAULT_SWARM_LIMITS } from './types.js'
+export type { SwarmConfig, SwarmLimits, SwarmIo, SwarmEvent, DialErrorCode } from './types.js'
 export { PeerStore, DEFAULT_PEER_STORE_LIMITS } from './peer-store.js'
 export type { PeerRecordView, PeerStoreLimits } from './peer-store.js'
 export { sameStream, streamKey } from './behaviour.js'

@@ -15,6 +15,7 @@
  * ModeAuto does when AutoNAT reports public reachability and rust's `Mode` auto does when the swarm
  * has a confirmed external address).
  */
+import { UsageError } from '../core/errors.js'
 import { CODE, type Multiaddr } from '../multiaddr/index.js'
 
 /**
@@ -50,4 +51,50 @@ function isPublicIp6(b: Uint8Array): boolean {
   if ((b[0]! & 0xe0) !== 0x20) return false // not 2000::/3 global unicast
   if (b[0] === 0x20 && b[1] === 0x01 && b[2] === 0x0d && b[3] === 0xb8) return false // 2001:db8::/32 documentation
   return true
+}
+
+/**
+ * The confirmed external addresses: the user's confirmations (bounded, without /p2p) followed by
+ * the public listen addresses, and whether the set changed since it was last reported.
+ */
+export class ExternalAddresses {
+  readonly #max: number
+  readonly #byUser: Multiaddr[] = []
+  /** The set last reported to behaviours (undefined before the first report). */
+  #reported: Multiaddr[] | undefined
+
+  constructor(max: number) {
+    this.#max = max
+  }
+
+  /** Confirm `addr`; UsageError beyond the limit. */
+  add(addr: Multiaddr): void {
+    const a = addr.withoutPeerId()
+    if (this.#byUser.some((x) => x.equals(a))) return
+    if (this.#byUser.length >= this.#max) throw new UsageError('swarm/too-many-external-addrs', `at most ${this.#max}`)
+    this.#byUser.push(a)
+  }
+
+  /** Withdraw a confirmation. */
+  remove(addr: Multiaddr): void {
+    const a = addr.withoutPeerId()
+    const i = this.#byUser.findIndex((x) => x.equals(a))
+    if (i >= 0) this.#byUser.splice(i, 1)
+  }
+
+  /** The user's confirmations, then the public listen addresses. */
+  current(listenAddrs: readonly Multiaddr[]): Multiaddr[] {
+    const out = [...this.#byUser]
+    for (const a of listenAddrs) if (isPublicAddr(a) && !out.some((x) => x.equals(a))) out.push(a)
+    return out
+  }
+
+  /** The current set when it differs from the last one reported (now reported), else undefined. */
+  takeChange(listenAddrs: readonly Multiaddr[]): Multiaddr[] | undefined {
+    const addrs = this.current(listenAddrs)
+    const last = this.#reported
+    if (last !== undefined && last.length === addrs.length && last.every((a, i) => a.equals(addrs[i]!))) return undefined
+    this.#reported = [...addrs]
+    return addrs
+  }
 }

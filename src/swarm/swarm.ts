@@ -16,116 +16,15 @@
  * protocol registered with `handle()` go to the user.
  */
 import type { Millis } from '../core/byte-machine.js'
-import type { CryptoProvider } from '../core/crypto/provider.js'
 import { ProtocolError, UsageError } from '../core/errors.js'
-import { Connection, type ConnectionEvent, type ConnectionOptions } from '../connection/index.js'
+import { Connection, type ConnectionEvent } from '../connection/index.js'
 import type { Multiaddr } from '../multiaddr/index.js'
-import { PeerId, type PrivateKey } from '../peer-id/index.js'
+import { PeerId } from '../peer-id/index.js'
 import type { Behaviour, BehaviourAction, BehaviourInput, ConnectionInfo, StreamRef } from './behaviour.js'
-import { PeerStore, type PeerStoreLimits } from './peer-store.js'
-import { isPublicAddr } from './reachability.js'
-
-export interface SwarmLimits {
-  /** Open + upgrading connections, default 300: stops socket and memory exhaustion by a connection flood. */
-  maxConnections: number
-  /** Inbound connections still upgrading, default 64: stops slow handshakes pinning resources. */
-  maxPendingInbound: number
-  /** Dials in flight, default 64: bounds work a user or behaviour (kad) can queue. */
-  maxPendingDials: number
-  /** Addresses tried per dial, default 8: a peer advertising hundreds of addresses cannot make us try them all. */
-  maxDialAddrs: number
-  /** Inbound streams per protocol per connection, default 32 (per-protocol override in handle()). */
-  maxInboundStreamsPerProtocol: number
-  /** Bytes a behaviour may queue on one stream beyond the muxer's window, default 4 MiB. */
-  maxBehaviourStreamBuffer: number
-  /** Confirmed external addresses the user may add, default 32 (a local bound: UsageError beyond it). */
-  maxExternalAddrs: number
-}
-
-export const DEFAULT_SWARM_LIMITS: SwarmLimits = {
-  maxConnections: 300,
-  maxPendingInbound: 64,
-  maxPendingDials: 64,
-  maxDialAddrs: 8,
-  maxInboundStreamsPerProtocol: 32,
-  maxBehaviourStreamBuffer: 4 * 1024 * 1024,
-  maxExternalAddrs: 32,
-}
-
-export interface SwarmConfig {
-  crypto: CryptoProvider
-  identity: PrivateKey
-  limits?: Partial<SwarmLimits>
-  peerStore?: Partial<PeerStoreLimits>
-  /** Passed to every connection (timeouts, yamux options). */
-  connection?: Pick<ConnectionOptions, 'upgradeTimeout' | 'streamNegotiationTimeout' | 'maxNegotiatingStreams' | 'earlyMuxerNegotiation' | 'yamux'>
-}
-
-export type SwarmIo =
-  | { type: 'connect'; connection: number; addr: Multiaddr }
-  | { type: 'close'; connection: number }
-
-export type SwarmEvent<BEv = unknown> =
-  | { type: 'connection-open'; connection: ConnectionInfo }
-  | { type: 'connection-closed'; connection: ConnectionInfo; error?: Error }
-  | { type: 'connection-failed'; addr: Multiaddr | undefined; direction: 'inbound' | 'outbound'; error: Error }
-  | { type: 'peer-connect'; peer: PeerId }
-  | { type: 'peer-disconnect'; peer: PeerId }
-  | { type: 'dial-succeeded'; requestId: number; connection: ConnectionInfo }
-  | { type: 'dial-failed'; requestId: number; error: Error }
-  | { type: 'stream-opened'; stream: StreamRef; protocol: string; direction: 'inbound' | 'outbound'; connection: ConnectionInfo; requestId?: number }
-  | { type: 'stream-open-failed'; requestId: number; error: Error }
-  | { type: 'stream-data'; stream: StreamRef; data: Uint8Array }
-  | { type: 'stream-eof'; stream: StreamRef }
-  | { type: 'stream-reset'; stream: StreamRef }
-  | { type: 'stream-writable'; stream: StreamRef }
-  | { type: 'stream-closed'; stream: StreamRef }
-  | { type: 'rtt'; connection: number; rtt: number }
-  /** The confirmed external addresses changed (src/swarm/reachability.ts). */
-  | { type: 'reachability'; reachable: boolean; externalAddrs: readonly Multiaddr[] }
-  | { type: 'behaviour'; from: string; event: BEv }
-
-export type DialErrorCode = 'dial/no-addresses' | 'dial/all-failed' | 'dial/too-many-pending' | 'dial/connection-limit' | 'dial/aborted' | 'dial/self'
-
-/** Who gets the outcome of a dial or a stream opening. */
-type Owner = { kind: 'user' } | { kind: 'behaviour'; name: string }
-
-interface DialWaiter {
-  owner: Owner
-  requestId: number
-  /** Set when the dial serves an open-stream request. */
-  openStream?: { protocols: readonly string[] }
-}
-
-interface Dial {
-  id: number
-  peer: PeerId | undefined
-  addrs: Multiaddr[]
-  next: number
-  attempt: number | undefined
-  waiters: DialWaiter[]
-  lastError: Error | undefined
-}
-
-interface Conn {
-  id: number
-  core: Connection | undefined // undefined while the transport connects
-  direction: 'inbound' | 'outbound'
-  remoteAddr: Multiaddr
-  localAddr: Multiaddr | undefined
-  dial: Dial | undefined
-  info: ConnectionInfo | undefined
-  /** Stream id -> owner and protocol. */
-  streams: Map<number, { owner: Owner; protocol: string; queue: Uint8Array[]; queued: number; closeAfterQueue: boolean }>
-  /** Why the connection core closed, kept until the transport is gone and the close is reported. */
-  closeError: Error | undefined
-  closing: boolean
-}
-
-interface ProtocolHandler {
-  owner: Owner
-  maxInboundStreams: number
-}
+import { PeerStore } from './peer-store.js'
+import { ProtocolTable } from './protocols.js'
+import { ExternalAddresses } from './reachability.js'
+import { DEFAULT_SWARM_LIMITS, type Conn, type Dial, type DialErrorCode, type DialWaiter, type Owner, type SwarmConfig, type SwarmEvent, type SwarmIo, type SwarmLimits } from './types.js'
 
 export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string, Behaviour<unknown>>> {
   readonly behaviours: B
@@ -140,17 +39,14 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
   readonly #byPeer = new Map<string, Set<number>>()
   readonly #dials = new Map<number, Dial>()
   readonly #dialByPeer = new Map<string, Dial>()
-  readonly #protocols = new Map<string, ProtocolHandler>()
+  readonly #protocols: ProtocolTable
   /** Internal request id -> (owner, requestId) for stream opens routed through connections. */
   readonly #opens = new Map<number, { owner: Owner; requestId: number }>()
   #io: SwarmIo[] = []
   #events: SwarmEvent[] = []
   #dirty = new Set<number>()
   #listenAddrs: Multiaddr[] = []
-  /** Addresses the user confirmed (addExternalAddress), without /p2p. */
-  #confirmedByUser: Multiaddr[] = []
-  /** The confirmed external addresses last sent to the behaviours (undefined before start). */
-  #sentExternal: Multiaddr[] | undefined
+  readonly #external: ExternalAddresses
   #started = false
   #stopped = false
   #now: Millis = 0
@@ -161,11 +57,9 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     this.#limits = { ...DEFAULT_SWARM_LIMITS, ...config.limits }
     this.#names = Object.keys(behaviours)
     this.peerStore = new PeerStore(config.peerStore, (p) => (this.#byPeer.get(p)?.size ?? 0) > 0)
-    for (const name of this.#names) {
-      for (const protocol of behaviours[name]!.protocols) {
-        this.#protocols.set(protocol, { owner: { kind: 'behaviour', name }, maxInboundStreams: this.#limits.maxInboundStreamsPerProtocol })
-      }
-    }
+    this.#protocols = new ProtocolTable(this.#limits.maxInboundStreamsPerProtocol)
+    for (const name of this.#names) this.#protocols.setBehaviour(name, behaviours[name]!.protocols)
+    this.#external = new ExternalAddresses(this.#limits.maxExternalAddrs)
   }
 
   get peerId(): PeerId {
@@ -175,7 +69,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
   // ---- local information ---------------------------------------------------------------------------
 
   protocols(): string[] {
-    return [...this.#protocols.keys()]
+    return this.#protocols.list()
   }
 
   /** The runtime reports the addresses it listens on; behaviours (identify) learn of it. */
@@ -190,27 +84,19 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
    * Behaviours get a `reachability` input when the set of confirmed external addresses changes.
    */
   addExternalAddress(now: Millis, addr: Multiaddr): void {
-    const a = addr.withoutPeerId()
-    if (this.#confirmedByUser.some((x) => x.equals(a))) return
-    if (this.#confirmedByUser.length >= this.#limits.maxExternalAddrs) throw new UsageError('swarm/too-many-external-addrs', `at most ${this.#limits.maxExternalAddrs}`)
-    this.#confirmedByUser.push(a)
+    this.#external.add(addr)
     this.#updateReachability(now)
   }
 
   /** Withdraw a confirmation made with addExternalAddress. */
   removeExternalAddress(now: Millis, addr: Multiaddr): void {
-    const a = addr.withoutPeerId()
-    const i = this.#confirmedByUser.findIndex((x) => x.equals(a))
-    if (i < 0) return
-    this.#confirmedByUser.splice(i, 1)
+    this.#external.remove(addr)
     this.#updateReachability(now)
   }
 
   /** Confirmed external addresses: the user's, then the public listen addresses (src/swarm/reachability.ts). */
   get externalAddrs(): readonly Multiaddr[] {
-    const out = [...this.#confirmedByUser]
-    for (const a of this.#listenAddrs) if (isPublicAddr(a) && !out.some((x) => x.equals(a))) out.push(a)
-    return out
+    return this.#external.current(this.#listenAddrs)
   }
 
   /** True while there is at least one confirmed external address. */
@@ -224,16 +110,12 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
 
   /** Serve `protocol` on inbound streams; they surface as user `stream-opened` events. */
   handle(now: Millis, protocol: string, options: { maxInboundStreams?: number } = {}): void {
-    if (this.#protocols.has(protocol)) throw new UsageError('swarm/protocol-taken', protocol)
-    this.#protocols.set(protocol, { owner: { kind: 'user' }, maxInboundStreams: options.maxInboundStreams ?? this.#limits.maxInboundStreamsPerProtocol })
+    this.#protocols.handle(protocol, options.maxInboundStreams)
     this.#broadcastLocalInfo(now)
   }
 
   unhandle(now: Millis, protocol: string): void {
-    const h = this.#protocols.get(protocol)
-    if (h === undefined || h.owner.kind !== 'user') return
-    this.#protocols.delete(protocol)
-    this.#broadcastLocalInfo(now)
+    if (this.#protocols.unhandle(protocol)) this.#broadcastLocalInfo(now)
   }
 
   /** Start: behaviours receive the initial local-info. */
@@ -796,10 +678,8 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
   /** Tell behaviours (and the user) when the confirmed external addresses change; once at start. */
   #updateReachability(now: Millis): void {
     if (!this.#started || this.#stopped) return
-    const addrs = this.externalAddrs
-    const last = this.#sentExternal
-    if (last !== undefined && last.length === addrs.length && last.every((a, i) => a.equals(addrs[i]!))) return
-    this.#sentExternal = [...addrs]
+    const addrs = this.#external.takeChange(this.#listenAddrs)
+    if (addrs === undefined) return
     const reachable = addrs.length > 0
     this.#events.push({ type: 'reachability', reachable, externalAddrs: addrs })
     this.#toBehaviours(now, { type: 'reachability', reachable, externalAddrs: addrs })
@@ -808,24 +688,8 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
 
   /** A behaviour's `set-protocols`: route the new list to it, drop what it no longer serves. */
   #setBehaviourProtocols(now: Millis, name: string, protocols: readonly string[]): void {
-    for (const p of protocols) {
-      const h = this.#protocols.get(p)
-      if (h !== undefined && !(h.owner.kind === 'behaviour' && h.owner.name === name)) throw new UsageError('swarm/protocol-taken', p)
-    }
-    let changed = false
-    for (const [p, h] of [...this.#protocols]) {
-      if (h.owner.kind === 'behaviour' && h.owner.name === name && !protocols.includes(p)) {
-        this.#protocols.delete(p)
-        changed = true
-      }
-    }
-    for (const p of protocols) {
-      if (this.#protocols.has(p)) continue
-      this.#protocols.set(p, { owner: { kind: 'behaviour', name }, maxInboundStreams: this.#limits.maxInboundStreamsPerProtocol })
-      changed = true
-    }
     // The outer #pump loop drains whatever the behaviours do about it (identify's push).
-    if (changed) this.#toBehaviours(now, { type: 'local-info', listenAddrs: this.#listenAddrs, protocols: this.protocols() })
+    if (this.#protocols.setBehaviour(name, protocols)) this.#toBehaviours(now, { type: 'local-info', listenAddrs: this.#listenAddrs, protocols: this.protocols() })
   }
 
   /** After calling a command on a behaviour directly (ping.ping(...)), let the swarm act on it. */

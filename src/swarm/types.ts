@@ -1,0 +1,107 @@
+/**
+ * The swarm's types: its limits and configuration, what it asks of the IO runtime (`SwarmIo`), what it
+ * tells the user (`SwarmEvent`), and the records it keeps per dial and per connection.
+ */
+import type { CryptoProvider } from '../core/crypto/provider.js'
+import type { Connection, ConnectionOptions } from '../connection/index.js'
+import type { Multiaddr } from '../multiaddr/index.js'
+import type { PeerId, PrivateKey } from '../peer-id/index.js'
+import type { ConnectionInfo, StreamRef } from './behaviour.js'
+import type { PeerStoreLimits } from './peer-store.js'
+
+export interface SwarmLimits {
+  /** Open + upgrading connections, default 300: stops socket and memory exhaustion by a connection flood. */
+  maxConnections: number
+  /** Inbound connections still upgrading, default 64: stops slow handshakes pinning resources. */
+  maxPendingInbound: number
+  /** Dials in flight, default 64: bounds work a user or behaviour (kad) can queue. */
+  maxPendingDials: number
+  /** Addresses tried per dial, default 8: a peer advertising hundreds of addresses cannot make us try them all. */
+  maxDialAddrs: number
+  /** Inbound streams per protocol per connection, default 32 (per-protocol override in handle()). */
+  maxInboundStreamsPerProtocol: number
+  /** Bytes a behaviour may queue on one stream beyond the muxer's window, default 4 MiB. */
+  maxBehaviourStreamBuffer: number
+  /** Confirmed external addresses the user may add, default 32 (a local bound: UsageError beyond it). */
+  maxExternalAddrs: number
+}
+
+export const DEFAULT_SWARM_LIMITS: SwarmLimits = {
+  maxConnections: 300,
+  maxPendingInbound: 64,
+  maxPendingDials: 64,
+  maxDialAddrs: 8,
+  maxInboundStreamsPerProtocol: 32,
+  maxBehaviourStreamBuffer: 4 * 1024 * 1024,
+  maxExternalAddrs: 32,
+}
+
+export interface SwarmConfig {
+  crypto: CryptoProvider
+  identity: PrivateKey
+  limits?: Partial<SwarmLimits>
+  peerStore?: Partial<PeerStoreLimits>
+  /** Passed to every connection (timeouts, yamux options). */
+  connection?: Pick<ConnectionOptions, 'upgradeTimeout' | 'streamNegotiationTimeout' | 'maxNegotiatingStreams' | 'earlyMuxerNegotiation' | 'yamux'>
+}
+
+export type SwarmIo =
+  | { type: 'connect'; connection: number; addr: Multiaddr }
+  | { type: 'close'; connection: number }
+
+export type SwarmEvent<BEv = unknown> =
+  | { type: 'connection-open'; connection: ConnectionInfo }
+  | { type: 'connection-closed'; connection: ConnectionInfo; error?: Error }
+  | { type: 'connection-failed'; addr: Multiaddr | undefined; direction: 'inbound' | 'outbound'; error: Error }
+  | { type: 'peer-connect'; peer: PeerId }
+  | { type: 'peer-disconnect'; peer: PeerId }
+  | { type: 'dial-succeeded'; requestId: number; connection: ConnectionInfo }
+  | { type: 'dial-failed'; requestId: number; error: Error }
+  | { type: 'stream-opened'; stream: StreamRef; protocol: string; direction: 'inbound' | 'outbound'; connection: ConnectionInfo; requestId?: number }
+  | { type: 'stream-open-failed'; requestId: number; error: Error }
+  | { type: 'stream-data'; stream: StreamRef; data: Uint8Array }
+  | { type: 'stream-eof'; stream: StreamRef }
+  | { type: 'stream-reset'; stream: StreamRef }
+  | { type: 'stream-writable'; stream: StreamRef }
+  | { type: 'stream-closed'; stream: StreamRef }
+  | { type: 'rtt'; connection: number; rtt: number }
+  /** The confirmed external addresses changed (src/swarm/reachability.ts). */
+  | { type: 'reachability'; reachable: boolean; externalAddrs: readonly Multiaddr[] }
+  | { type: 'behaviour'; from: string; event: BEv }
+
+export type DialErrorCode = 'dial/no-addresses' | 'dial/all-failed' | 'dial/too-many-pending' | 'dial/connection-limit' | 'dial/aborted' | 'dial/self'
+
+/** Who gets the outcome of a dial or a stream opening. */
+export type Owner = { kind: 'user' } | { kind: 'behaviour'; name: string }
+
+export interface DialWaiter {
+  owner: Owner
+  requestId: number
+  /** Set when the dial serves an open-stream request. */
+  openStream?: { protocols: readonly string[] }
+}
+
+export interface Dial {
+  id: number
+  peer: PeerId | undefined
+  addrs: Multiaddr[]
+  next: number
+  attempt: number | undefined
+  waiters: DialWaiter[]
+  lastError: Error | undefined
+}
+
+export interface Conn {
+  id: number
+  core: Connection | undefined // undefined while the transport connects
+  direction: 'inbound' | 'outbound'
+  remoteAddr: Multiaddr
+  localAddr: Multiaddr | undefined
+  dial: Dial | undefined
+  info: ConnectionInfo | undefined
+  /** Stream id -> owner and protocol. */
+  streams: Map<number, { owner: Owner; protocol: string; queue: Uint8Array[]; queued: number; closeAfterQueue: boolean }>
+  /** Why the connection core closed, kept until the transport is gone and the close is reported. */
+  closeError: Error | undefined
+  closing: boolean
+}
