@@ -5,7 +5,8 @@
 //               --messages; exits when stdin closes.
 //   publisher:  dials --addr, waits until the subscriber is a topic peer, publishes --messages messages
 //               of --size bytes, never more than --window ahead of the last "ack <n>" read on stdin;
-//               prints {"messages":..,"seconds":..,"msgPerSec":..} when the last ack arrives.
+//               prints "start" just before the first publish and {"messages":..,"seconds":..,
+//               "msgPerSec":..} when the last ack arrives.
 //
 // Policies: nosign = StrictNoSign + 'content-sha256' ids; sign = StrictSign + 'from-seqno' ids (what
 // go uses by default). Same options as bench/gossipsub-throughput.ts (scoring on).
@@ -58,6 +59,7 @@ if (role === 'sub') {
     await new Promise((r) => setTimeout(r, 10))
   }
   const failures: string[] = []
+  process.stdout.write('start\n') // the orchestrator samples both processes' CPU time here
   const t0 = performance.now()
   let sent = 0
   while (acked < total) {

@@ -7,7 +7,9 @@
 // a 2-core machine). Flow control is a window: the subscriber prints "ack <n>" every 2,000 messages;
 // this orchestrator relays each ack line to the publisher's stdin; the publisher keeps at most 4,000
 // messages beyond the last ack (the same ACK_EVERY / WINDOW as bench/gossipsub-throughput.ts). The
-// publisher times from its first publish to the last ack. go-libp2p-pubsub drops messages when its
+// publisher times from its first publish to the last ack; the orchestrator also samples both
+// processes' CPU time (/proc) at the publisher's "start" line and at its result, and reports CPU
+// microseconds per message for each side (steadier than msg/s on a loaded machine). go-libp2p-pubsub drops messages when its
 // per-peer outbound queue, validation queue or subscription buffer is full (default 32 each), so the go
 // peer sizes them at twice the window: the window alone limits the flow, as for weft. Both sides use
 // their implementation's defaults otherwise (flood publishing; weft's scoring on, go's off).
@@ -16,6 +18,7 @@
 //      npm run bench -- gossipsub-compare   (part of the suite; --quick: 20,000 messages, 1 run)
 // See bench/README.md "Gossipsub throughput" / "go-libp2p-pubsub in the same run".
 import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -26,6 +29,18 @@ const ACK_EVERY = 2000
 const WINDOW = 4000
 const PAIRS = [['weft', 'weft'], ['go', 'go'], ['weft', 'go'], ['go', 'weft']]
 const POLICIES = { nosign: 'StrictNoSign', sign: 'StrictSign' }
+
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux); null elsewhere. */
+function cpuSeconds(pid) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = f.slice(f.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK
+  } catch {
+    return null
+  }
+}
+const CLK_TCK = 100 // USER_HZ on Linux
 
 /** [command, ...args] starting one role of `impl`. */
 function roleCommand(impl, weftPeer, goBin, args) {
@@ -58,13 +73,21 @@ export async function measure({ pub, sub, policy, messages, size = 100, weftPeer
     children.push(pubP)
     let out = ''
     let err = ''
-    pubP.stdout.on('data', (d) => { out += d })
+    let cpuStart
+    let cpuEnd
+    createInterface({ input: pubP.stdout }).on('line', (l) => {
+      out += l + '\n'
+      if (l === 'start') cpuStart = [cpuSeconds(pubP.pid), cpuSeconds(subP.pid)]
+      else if (l.startsWith('{')) cpuEnd = [cpuSeconds(pubP.pid), cpuSeconds(subP.pid)]
+    })
     pubP.stderr.on('data', (d) => { err = (err + d).slice(-2000) })
     pubP.stdin.on('error', () => {})
     const code = await new Promise((r) => pubP.on('close', r))
     const last = out.trim().split('\n').filter((l) => l.startsWith('{')).pop()
     if (code !== 0 || last === undefined) throw new Error(`${pub}->${sub} ${policy}: publisher failed (${code}): ${err.slice(-600)} | subscriber: ${subErr.slice(-400)}`)
-    return JSON.parse(last).msgPerSec
+    const { msgPerSec } = JSON.parse(last)
+    const us = (i) => (cpuStart?.[i] != null && cpuEnd?.[i] != null ? ((cpuEnd[i] - cpuStart[i]) * 1e6) / messages : null)
+    return { msgPerSec, pubCpuUs: us(0), subCpuUs: us(1) }
   } finally {
     clearTimeout(timer)
     subP.stdin.end()
@@ -101,18 +124,27 @@ export async function run(ctx, opts = {}) {
         continue
       }
       const values = []
+      const pubCpu = []
+      const subCpu = []
       let note
       for (let r = 0; r < runs; r++) {
         try {
-          values.push(await measure({ pub, sub, policy, messages: n, weftPeer, goBin }))
+          const m = await measure({ pub, sub, policy, messages: n, weftPeer, goBin })
+          values.push(m.msgPerSec)
+          if (m.pubCpuUs !== null) pubCpu.push(m.pubCpuUs)
+          if (m.subCpuUs !== null) subCpu.push(m.subCpuUs)
         } catch (e) {
           note = String(e.message).slice(0, 300)
           log(`gossipsub-compare: ${note}`)
           break
         }
       }
-      log(`  ${policy} ${pub}->${sub}: ${values.map((v) => Math.round(v)).join(', ')} msg/s`)
+      log(`  ${policy} ${pub}->${sub}: ${values.map((v) => Math.round(v)).join(', ')} msg/s; CPU us/msg publisher ${pubCpu.map((v) => v.toFixed(1)).join(', ')}, subscriber ${subCpu.map((v) => v.toFixed(1)).join(', ')}`)
       rows.push(values.length ? row('gossipsub-compare', impl, 'tcp', metric, 'msg/s', values) : missing('gossipsub-compare', impl, 'tcp', metric, 'msg/s', note ?? 'failed'))
+      // CPU time per message of each process over the measured window (/proc; the wall-clock rate
+      // on a shared, loaded machine is noisy, CPU per message much less so)
+      if (pubCpu.length) rows.push(row('gossipsub-compare', impl, 'tcp', `${POLICIES[policy]} publisher CPU`, 'us/msg', pubCpu))
+      if (subCpu.length) rows.push(row('gossipsub-compare', impl, 'tcp', `${POLICIES[policy]} subscriber CPU`, 'us/msg', subCpu))
     }
   }
   return rows
@@ -130,16 +162,19 @@ if (process.argv[1] && pathToFileURL(path.resolve(process.argv[1])).href === imp
   const rows = await run({ quick: argv.includes('--quick'), log: (s) => console.error(s) }, opts)
   const loadavg = os.loadavg().map((x) => x.toFixed(2)).join(' ')
   const table = {}
+  const cpu = {}
   for (const r of rows) {
     const policy = r.metric.split(' ')[0]
     const pair = r.impl === 'weft' ? 'weft->weft' : r.impl === 'go' ? 'go->go' : r.impl
-    ;(table[policy] ??= {})[pair] = r.median
+    if (r.unit === 'msg/s') (table[policy] ??= {})[pair] = r.median
+    else ((cpu[policy] ??= {})[pair] ??= {})[r.metric.includes('publisher') ? 'publisherUs' : 'subscriberUs'] = r.median
   }
   const ratio = (a, b) => (a && b ? a / b : null)
   const result = {}
   for (const [policy, t] of Object.entries(table)) {
     result[policy] = {
       msgPerSec: t,
+      cpuUsPerMsg: cpu[policy] ?? {},
       weftVsGo: ratio(t['weft->weft'], t['go->go']),
       weftPublisherVsGo: ratio(t['weft->go'], t['go->go']),
       weftSubscriberVsGo: ratio(t['go->weft'], t['go->go']),
@@ -156,5 +191,10 @@ if (process.argv[1] && pathToFileURL(path.resolve(process.argv[1])).href === imp
       console.log([policy.padEnd(13), ...pairs.map((p) => f(r.msgPerSec[p]).padStart(11)), `  ${fr(r.weftVsGo).padStart(7)}  ${fr(r.weftPublisherVsGo).padStart(11)}  ${fr(r.weftSubscriberVsGo).padStart(11)}`].join(' '))
     }
     console.log('(weft-pub/go = weft->go / go->go: a weft publisher feeding go; weft-sub/go = go->weft / go->go)')
+    console.log('CPU us per message over the measured window, publisher / subscriber:')
+    for (const [policy, r] of Object.entries(result)) {
+      const c = (p) => { const x = r.cpuUsPerMsg[p]; return x ? `${x.publisherUs?.toFixed(1) ?? '—'} / ${x.subscriberUs?.toFixed(1) ?? '—'}` : '—' }
+      console.log([policy.padEnd(13), ...pairs.map((p) => c(p).padStart(15))].join(' '))
+    }
   }
 }

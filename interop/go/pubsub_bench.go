@@ -6,8 +6,8 @@
 //	            --messages; exits when stdin closes.
 //	publisher:  dials --addr, waits until the subscriber is a topic peer, publishes --messages messages
 //	            of --size bytes, never more than --window ahead of the last "ack <n>" read on stdin (the
-//	            orchestrator relays the subscriber's acks); prints one JSON line
-//	            {"messages":..,"seconds":..,"msgPerSec":..} when the last ack arrives.
+//	            orchestrator relays the subscriber's acks); prints "start" just before the first publish
+//	            and one JSON line {"messages":..,"seconds":..,"msgPerSec":..} when the last ack arrives.
 //
 // Policies: nosign = StrictNoSign with a content id (sha256 of data, as weft's 'content-sha256');
 // sign = StrictSign with go's default id (from + seqno). Queues that go-libp2p-pubsub would otherwise
@@ -141,6 +141,7 @@ func pubsubBench(args []string) int {
 			}
 			fail("stdin closed before the last ack (%d/%d)", acked.Load(), *messages)
 		}()
+		fmt.Println("start") // the orchestrator samples both processes' CPU time here
 		t0 := time.Now()
 		sent := 0
 		for int(acked.Load()) < *messages {
