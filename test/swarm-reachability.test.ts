@@ -153,6 +153,11 @@ describe('set-protocols', () => {
     a.queue.push({ type: 'set-protocols', protocols: ['/user/1.0.0'] })
     expect(() => s.pump(3)).toThrow(/protocol-taken/)
   })
+
+  test('two behaviours declaring one protocol: UsageError at construction', () => {
+    const identity = privateKeyFromSeed(new Uint8Array(32).fill(1), nobleCrypto)
+    expect(() => new Swarm({ a: new Probe(['/x/1.0.0']), b: new Probe(['/x/1.0.0']) }, { crypto: nobleCrypto, identity })).toThrow(/protocol-taken/)
+  })
 })
 
 describe('node: external addresses', () => {
