@@ -13,6 +13,7 @@ import { encodeLp, LpDecoder } from '../src/core/lp.js'
 import { DEFAULT_RPC_DECODE_LIMITS, decodeRpc, encodePubsubMessage, encodeRpc, frameMessage, SIGN_PREFIX, stripSignatureFields, type PubsubMessage, type Rpc } from '../src/gossipsub/index.js'
 import { decodePublishRpc, encodePublishFrame, signedBytes, TopicNames } from '../src/gossipsub/rpc-publish.js'
 import { joinFrames } from '../src/gossipsub/send.js'
+import { Slab } from '../src/gossipsub/slab.js'
 
 const RUNS = { numRuns: 300, seed: 7 }
 const bytes = fc.uint8Array({ maxLength: 70 })
@@ -144,5 +145,19 @@ describe('sha256Short', () => {
       const b = Uint8Array.from({ length: n }, (_, i) => (i * 31 + n) & 255)
       expect(toHex(sha256Short(b))).toBe(toHex(nobleCrypto.sha256(b)))
     }
+  })
+})
+
+describe('Slab', () => {
+  test('views never overlap, are zeroed, and large requests get their own buffer', () => {
+    const s = new Slab(256)
+    const views = Array.from({ length: 40 }, (_, i) => s.alloc(1 + (i % 60)))
+    for (const v of views) expect(v.every((x) => x === 0)).toBe(true)
+    views.forEach((v, i) => v.fill(i + 1))
+    views.forEach((v, i) => expect(v.every((x) => x === i + 1)).toBe(true))
+    expect(s.alloc(65).buffer.byteLength).toBe(65)
+    const c = s.copy(Uint8Array.of(1, 2, 3))
+    expect([...c]).toEqual([1, 2, 3])
+    expect(() => new Slab(10)).toThrow(RangeError)
   })
 })

@@ -32,6 +32,7 @@ import type { PubsubMessage } from './rpc.js'
 import { TopicNames } from './rpc-publish.js'
 import { PeerScore } from './score.js'
 import { SeenCache } from './seen.js'
+import { Slab } from './slab.js'
 import { clearSlow, flush, sendFrame, sendRpc, type OutgoingRpc } from './send.js'
 import type { GossipsubEvent, PeerState, PendingValidation, PublishResult, ValidationResult } from './types.js'
 
@@ -79,6 +80,8 @@ export class GossipsubBehaviour implements Behaviour<GossipsubEvent> {
   /** @internal */ nextRequest = 1
   /** @internal the last topic name decoded (receive fast path) */
   readonly topicNames = new TopicNames()
+  /** @internal small byte strings (published frames, delivered data) carved from shared blocks */
+  readonly slab = new Slab()
 
   readonly #subscriptions = new Set<string>()
   #nextHeartbeat: Millis | undefined

@@ -19,7 +19,7 @@ export function publishMessage(g: GossipsubBehaviour, now: Millis, topic: string
   const signer = cfg.privateKey === undefined ? undefined : { key: cfg.privateKey, crypto: cfg.crypto, seqno: g.seqno }
   // the message refers to `data` only until it is encoded, below (the frame holds the copy)
   const msg = buildMessage(cfg.signaturePolicy, topic, data, signer, false)
-  const { frame, raw } = encodePublishFrame(msg)
+  const { frame, raw } = encodePublishFrame(msg, g.slab.alloc)
   if (raw.length > cfg.maxMessageSize || raw.length + 16 > cfg.maxRpcSize) throw new UsageError('gossipsub/message-too-large', `${raw.length} bytes`)
   let messageId = cfg.msgIdFn(msg)
   if (messageId.buffer === data.buffer) messageId = messageId.slice() // an id function returning a view of data

@@ -13,6 +13,7 @@
  */
 import { utf8 } from '../core/bytes.js'
 import type { PeerId } from '../peer-id/index.js'
+import { Slab } from './slab.js'
 import type { GossipsubBehaviour, GossipsubEvent, GossipsubMessage, PublishResult, ValidationResult } from './gossipsub.js'
 
 export type Validator = (message: GossipsubMessage) => ValidationResult | Promise<ValidationResult>
@@ -30,6 +31,8 @@ export class Pubsub extends EventTarget {
   readonly #b: GossipsubBehaviour
   readonly #run: RunInRuntime
   readonly #validators = new Map<string, Validator>()
+  /** copies of published data until the behaviour encodes them (see slab.ts) */
+  readonly #slab = new Slab()
 
   constructor(behaviour: GossipsubBehaviour, run: RunInRuntime) {
     super()
@@ -51,7 +54,7 @@ export class Pubsub extends EventTarget {
    * fanout peer, or no subscribed peer at all), 'gossipsub/message-too-large', 'gossipsub/duplicate-message'.
    */
   publish(topic: string, data: Uint8Array | string): Promise<PublishResult> {
-    const bytes = typeof data === 'string' ? utf8(data) : data.slice()
+    const bytes = typeof data === 'string' ? utf8(data) : this.#slab.copy(data)
     // publishes made in the same tick run together: one runtime turn, so the behaviour coalesces their
     // RPCs into one write per peer (one muxer frame instead of one per message)
     return new Promise<PublishResult>((resolve, reject) => {

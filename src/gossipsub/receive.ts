@@ -127,7 +127,7 @@ function appMessage(g: GossipsubBehaviour, v: PendingValidation, source: PeerId)
   const from = m.from === undefined ? undefined : authorId(g, m.from)
   const seqno = m.seqno?.length === 8 ? new DataView(m.seqno.buffer, m.seqno.byteOffset, 8).getBigUint64(0) : undefined
   // data is the application's own copy (raw stays in the message cache, served to IWANT as is)
-  return { topic: m.topic, data: m.data === undefined ? new Uint8Array(0) : m.data.slice(), from, seqno, messageId: v.messageId, propagationSource: source }
+  return { topic: m.topic, data: m.data === undefined ? new Uint8Array(0) : g.slab.copy(m.data), from, seqno, messageId: v.messageId, propagationSource: source }
 }
 
 /** The parsed `from` of an author, cached (bounded: the oldest entry goes first). */

@@ -153,12 +153,12 @@ function topicUtf8(topic: string): Uint8Array {
   return b
 }
 
-/** The LP frame of `RPC { publish: [msg] }` and, as a view of it, the Message's encoding. */
-export function encodePublishFrame(m: PubsubMessage): { frame: Uint8Array; raw: Uint8Array } {
+/** The LP frame of `RPC { publish: [msg] }` (in zeroed memory from `alloc`) and, as a view of it, the Message's encoding. */
+export function encodePublishFrame(m: PubsubMessage, alloc: (n: number) => Uint8Array = (n) => new Uint8Array(n)): { frame: Uint8Array; raw: Uint8Array } {
   const topic = topicUtf8(m.topic)
   const rawLength = fieldLength(m.from) + fieldLength(m.data) + fieldLength(m.seqno) + fieldLength(topic) + fieldLength(m.signature) + fieldLength(m.key)
   const body = 1 + varintLength(rawLength) + rawLength
-  const frame = new Uint8Array(varintLength(body) + body)
+  const frame = alloc(varintLength(body) + body)
   let o = writeVarint(frame, 0, body)
   frame[o++] = 0x12 // RPC field 2 (publish), length-delimited
   o = writeVarint(frame, o, rawLength)
