@@ -368,6 +368,8 @@ export function runKadSim(opts: SimOptions): SimResult {
       keys.push(net.command(node, (kad, now) => kad.bootstrap(now, 1)))
     }
     net.run(keys)
+    const joined = Math.min(N, start + batch)
+    if (((joined - 1) / batch) % 10 === 0 || joined === N) log(`  ${joined} joined (${net.messages} RPCs, ${((performance.now() - t0) / 1000).toFixed(1)} s wall)`)
   }
   log(`joined ${N} nodes (${net.messages} RPCs, virtual ${(net.now / 1000).toFixed(0)} s, ${((performance.now() - t0) / 1000).toFixed(1)} s wall)`)
   // Lookups against the brute-force truth.

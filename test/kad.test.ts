@@ -13,6 +13,7 @@ import {
   commonPrefixLength, compareDistance, decodeKadMessage, encodeKadMessage, ipnsKey, kadKey, randomPeerKeyInBucket, randomPeerKeysInBuckets, xorDistance, MessageType,
 } from '../src/kad/index.js'
 import type { KadEvent, KadMessage } from '../src/kad/index.js'
+import { InternTable } from '../src/kad/intern.js'
 
 const crypto = nobleCrypto
 const vectors = vectorFile('kad')
@@ -132,6 +133,29 @@ describe('keys and distance', () => {
     // Too few tries for cpl 20: it is simply missing.
     expect(randomPeerKeysInBuckets(self, [0, 20], seeded(7), crypto, 64).has(20)).toBe(false)
     expect(() => randomPeerKeysInBuckets(self, [256], seeded(7), crypto)).toThrow(RangeError)
+  })
+  test('InternTable: one decode per distinct bytes, bounded, failures not cached', () => {
+    const t = new InternTable<string>(3)
+    let decodes = 0
+    const dec = (b: Uint8Array): string => {
+      decodes++
+      if (b[0] === 0xff) throw new ProtocolError('kad', 'kad/test')
+      return toHex(b)
+    }
+    expect(t.intern(Uint8Array.of(1, 2), dec)).toBe('0102')
+    expect(t.intern(Uint8Array.of(1, 2), dec)).toBe('0102')
+    expect(decodes).toBe(1)
+    for (let i = 0; i < 10; i++) expect(t.intern(Uint8Array.of(i, 9), dec)).toBe(toHex(Uint8Array.of(i, 9)))
+    expect(t.size).toBeLessThanOrEqual(3)
+    expect(() => t.intern(Uint8Array.of(0xff), dec)).toThrow(ProtocolError)
+    expect(() => t.intern(Uint8Array.of(0xff), dec)).toThrow(ProtocolError)
+    expect(decodes).toBe(13)
+    // The table keeps its own copy: changing the caller's bytes afterwards changes nothing.
+    const b = Uint8Array.of(7, 7)
+    t.intern(b, dec)
+    b[0] = 8
+    expect(t.intern(Uint8Array.of(7, 7), dec)).toBe('0707')
+    expect(t.intern(b, dec)).toBe('0807')
   })
   test('decoded peers are interned: the same bytes give the same PeerId and Multiaddr objects', () => {
     const peer = fakePeer(77)

@@ -42,11 +42,6 @@ export function peerKadKey(peer: PeerId, crypto: Pick<CryptoProvider, 'sha256'>)
   return e.key
 }
 
-/** Record `id` (= bytesKey(peer.multihash)) as the peerKey of `peer` (interning knows it already). */
-export function seedPeerKey(peer: PeerId, id: string): void {
-  if (!byPeer.has(peer)) byPeer.set(peer, { id, key: undefined })
-}
-
 /** `bytes` as a binary string, one char per byte: a cheap, exact Map key. */
 export function bytesKey(bytes: Uint8Array): string {
   return String.fromCharCode.apply(null, bytes as unknown as number[])

@@ -23,8 +23,7 @@ import type { Writer } from '../core/protobuf.js'
 import { utf8 } from '../core/bytes.js'
 import type { Multiaddr } from '../multiaddr/index.js'
 import type { PeerId } from '../peer-id/index.js'
-import { internMultiaddr, internPeerId, MAX_INTERNED } from './intern.js'
-import { bytesKey } from './key.js'
+import { InternTable, internMultiaddr, internPeerId } from './intern.js'
 
 export const MessageType = {
   PUT_VALUE: 0,
@@ -192,18 +191,20 @@ function decodeRecord(buf: Uint8Array): KadRecord {
  * Bounded by MAX_INTERNED, oldest out; malformed entries (a ProtocolError) are never cached. A hit
  * is a fresh KadPeer (its own addrs array) and counts the same skipped entries as a fresh decode.
  */
-const peerEntries = new Map<string, { readonly peer: KadPeer | undefined; readonly skipped: number; readonly maxAddrs: number }>()
+const peerEntries = new InternTable<{ readonly peer: KadPeer | undefined; readonly skipped: number; readonly maxAddrs: number }>()
 
 function decodePeerInterned(buf: Uint8Array, maxAddrs: number, st: DecodeStats): KadPeer | undefined {
-  const key = bytesKey(buf)
-  let hit = peerEntries.get(key)
-  if (hit === undefined || hit.maxAddrs !== maxAddrs) {
+  let fresh = false
+  const decode = (b: Uint8Array): { peer: KadPeer | undefined; skipped: number; maxAddrs: number } => {
+    fresh = true
     const before = st.skipped
-    const peer = decodePeer(buf, maxAddrs, st)
-    if (peerEntries.size >= MAX_INTERNED) peerEntries.delete(peerEntries.keys().next().value!)
-    hit = { peer, skipped: st.skipped - before, maxAddrs }
-    peerEntries.set(key, hit)
-  } else st.skipped += hit.skipped
+    const peer = decodePeer(b, maxAddrs, st)
+    return { peer, skipped: st.skipped - before, maxAddrs }
+  }
+  let hit = peerEntries.intern(buf, decode)
+  // Decoded under another address limit (a different DecodeLimits): decode again, uncached.
+  if (hit.maxAddrs !== maxAddrs) hit = decode(buf)
+  if (!fresh) st.skipped += hit.skipped
   const p = hit.peer
   return p === undefined ? undefined : { id: p.id, addrs: [...p.addrs], connection: p.connection }
 }

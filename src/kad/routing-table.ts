@@ -56,6 +56,12 @@ export type UpdateResult =
   /** The bucket is full and a check is already running: the newcomer is the replacement now. */
   | { kind: 'pending' }
 
+const SELF: UpdateResult = Object.freeze({ kind: 'self' })
+const UPDATED: UpdateResult = Object.freeze({ kind: 'updated' })
+const ADDED: UpdateResult = Object.freeze({ kind: 'added' })
+const DROPPED: UpdateResult = Object.freeze({ kind: 'dropped' })
+const PENDING: UpdateResult = Object.freeze({ kind: 'pending' })
+
 export interface RoutingTableOptions {
   /** Bucket size; the spec's replication parameter. Default 20. */
   k?: number
@@ -102,29 +108,36 @@ export class RoutingTable {
   /** Record contact with `peer` (a DHT server) at `now`. */
   update(peer: PeerId, key: Uint8Array, now: Millis): UpdateResult {
     const cpl = commonPrefixLength(this.localKey, key)
-    if (cpl === 256) return { kind: 'self' }
+    if (cpl === 256) return SELF
     const b = this.#buckets[cpl]!
     const id = peerKey(peer)
     if (this.#index.has(id)) {
-      const i = b.entries.findIndex((e) => e.id === id)
-      const [e] = b.entries.splice(i, 1)
-      e!.lastSeen = now
-      b.entries.push(e!)
-      return { kind: 'updated' }
+      // Move it to the tail (most recently seen), shifting the younger ones down.
+      const es = b.entries
+      let i = es.length - 1
+      const e = es.find((x) => x.id === id)!
+      e.lastSeen = now
+      for (let next = e; i >= 0; i--) {
+        const cur = es[i]!
+        es[i] = next
+        if (cur === e) break
+        next = cur
+      }
+      return UPDATED
     }
-    const entry: Entry = { peer, id, key: key.slice(), lastSeen: now, w0: word0(key), w1: word1(key) }
+    const entry = (): Entry => ({ peer, id, key: key.slice(), lastSeen: now, w0: word0(key), w1: word1(key) })
     if (b.entries.length < this.k) {
-      b.entries.push(entry)
+      b.entries.push(entry())
       this.#index.set(id, cpl)
-      return { kind: 'added' }
+      return ADDED
     }
     if (b.checking !== undefined) {
-      b.replacement = entry
-      return { kind: 'pending' }
+      b.replacement = entry()
+      return PENDING
     }
     const oldest = b.entries[0]!
-    if (now - oldest.lastSeen < this.#staleAfter) return { kind: 'dropped' }
-    b.replacement = entry
+    if (now - oldest.lastSeen < this.#staleAfter) return DROPPED
+    b.replacement = entry()
     b.checking = oldest.id
     return { kind: 'check', oldest: oldest.peer }
   }
