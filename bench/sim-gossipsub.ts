@@ -44,6 +44,7 @@ if (flag('compare-idontwant')) {
     console.log(`IDONTWANT, ${size}-byte messages, ${base.nodes} nodes, seed ${base.seed}`)
     console.log(`  duplicates per message: with ${on.duplicatesPerMessage.toFixed(3)}, without ${off.duplicatesPerMessage.toFixed(3)} (-${(cut * 100).toFixed(1)}%)`)
     console.log(`  delivery ratio: with ${on.deliveryRatio}, without ${off.deliveryRatio}`)
+    console.log(`  latency median / p99: with ${on.latencyMedianMs.toFixed(0)} / ${on.latencyP99Ms.toFixed(0)} ms, without ${off.latencyMedianMs.toFixed(0)} / ${off.latencyP99Ms.toFixed(0)} ms`)
     console.log('  duplicates by cause (total copies; see DuplicateCause in bench/gossipsub-sim-net.ts):')
     for (const c of Object.keys(on.duplicatesByCause) as Array<keyof typeof on.duplicatesByCause>) {
       console.log(`    ${c.padEnd(22)} with ${String(on.duplicatesByCause[c]).padStart(6)}   without ${String(off.duplicatesByCause[c]).padStart(6)}`)
