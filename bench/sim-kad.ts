@@ -477,7 +477,8 @@ export function main(argv: readonly string[], crypto?: CryptoProvider): SimResul
     lookups: arg('lookups', 200),
     puts: arg('puts', 50),
     ...(crypto !== undefined ? { crypto } : {}),
-    ...(json ? {} : { log: (l: string) => console.error(l) }),
+    // Progress lines go to stderr, so stdout stays one JSON object with --json.
+    log: (l: string) => console.error(l),
   }
   const r = runKadSim(opts)
   if (json) {

@@ -12,7 +12,6 @@ import type { Multiaddr } from '../multiaddr/index.js'
 import type { PeerId } from '../peer-id/index.js'
 import { peerKadKey, peerKey } from './key.js'
 import type { KadPeer } from './message.js'
-import type { KadPeerInfo } from './types.js'
 
 export interface PeerBookOptions {
   crypto: Pick<CryptoProvider, 'sha256'>
@@ -29,8 +28,8 @@ export interface PeerBookOptions {
 export class PeerBook {
   readonly selfK: string
   readonly #opts: PeerBookOptions
-  /** Peer -> addresses, least recently updated first. */
-  readonly #addrs = new Map<string, KadPeerInfo>()
+  /** Peer (peerKey) -> addresses, least recently updated first. */
+  readonly #addrs = new Map<string, readonly Multiaddr[]>()
   readonly #connected = new Map<string, number>()
 
   constructor(options: PeerBookOptions) {
@@ -44,7 +43,7 @@ export class PeerBook {
 
   /** Known addresses of the peer with `peerKey` k (the stored array: do not modify). */
   addrs(k: string): readonly Multiaddr[] | undefined {
-    return this.#addrs.get(k)?.addrs
+    return this.#addrs.get(k)
   }
 
   has(k: string): boolean {
@@ -70,12 +69,13 @@ export class PeerBook {
   /** Remember `addrs` (filtered, capped) for `peer`, as its most recently updated entry. */
   learn(peer: PeerId, addrs: readonly Multiaddr[], k = peerKey(peer)): void {
     const old = this.#addrs.get(k)
-    if (old !== undefined && old.addrs.length === addrs.length && old.addrs.every((a, i) => a.equals(addrs[i]!))) return
-    const usable = addrs.filter(this.#opts.addressFilter).slice(0, this.#opts.maxAddrsPerPeer)
+    if (old !== undefined && old.length === addrs.length && old.every((a, i) => a === addrs[i] || a.equals(addrs[i]!))) return
+    const usable = addrs.filter(this.#opts.addressFilter)
     if (usable.length === 0) return
+    if (usable.length > this.#opts.maxAddrsPerPeer) usable.length = this.#opts.maxAddrsPerPeer
     this.#addrs.delete(k)
     if (this.#addrs.size >= this.#opts.maxAddressBook) this.#addrs.delete(this.#addrs.keys().next().value!)
-    this.#addrs.set(k, { peer, addrs: usable })
+    this.#addrs.set(k, usable)
   }
 
   /** Closer peers we can use: not us, with at least one address (after the filter) or a live connection. */
