@@ -357,7 +357,7 @@ describe('behaviour', () => {
   })
 
   test('slow peer: over maxOutboundBytes it leaves the mesh and messages are dropped', () => {
-    const { b, h, send } = scripted({ maxOutboundBytes: 4096, maxRpcSize: 2048, floodPublish: false })
+    const { b, h, send, sent } = scripted({ maxOutboundBytes: 4096, maxRpcSize: 2048, floodPublish: false })
     send({ subscriptions: [{ subscribe: true, topic: 't' }], control: { graft: [{ topic: 't' }] } })
     const p = b.peers.get(PEER.peer.toString())!
     p.inFlight = 1 // the muxer never takes our bytes
@@ -370,6 +370,11 @@ describe('behaviour', () => {
     expect(h.events().some((e) => e.type === 'slow-peer')).toBe(true)
     expect(b.getMeshPeers('t')).toHaveLength(0)
     expect(threw).toBeGreaterThan(0)
+    // the next heartbeat tells the peer (a control RPC may pass the message budget), with backoff
+    sent()
+    h.advance(1000)
+    const prunes = sent().flatMap((r) => r.control?.prune ?? [])
+    expect(prunes.map((pr) => [pr.topic, pr.backoff])).toEqual([['t', 60]])
   })
 
   test('publish with nobody to send to throws the typed error; allowPublishToZeroPeers resolves', () => {

@@ -3,7 +3,8 @@
  * "Opportunistic Grafting", "Adaptive Gossip Dissemination", "Spam Protection Measures").
  *
  * Every `heartbeatInterval`:
- * 1. reset per-heartbeat counters; apply broken IWANT promises to P₇;
+ * 1. reset per-heartbeat counters; PRUNE (with backoff) the meshes a slow peer was dropped from;
+ *    apply broken IWANT promises to P₇;
  * 2. for each topic we joined: drop negative-score peers; below D_lo graft up to D; above D_hi keep
  *    D_score best + random up to D with at least D_out outbound; fill the D_out quota; every
  *    `opportunisticGraftTicks` graft peers above the mesh median when it is below the threshold;
@@ -44,6 +45,11 @@ export function heartbeat(g: GossipsubBehaviour, now: Millis): void {
     p.iwantServed = 0
     p.idontwant = 0
     g.clearSlow(p)
+    for (const topic of p.slowPrunes) {
+      g.backoff.add(now, topic, p.key, cfg.pruneBackoff)
+      get(p.key).prune.push(makePrune(g, now, p, topic, cfg.pruneBackoff, false))
+    }
+    p.slowPrunes.length = 0
     for (const [id, exp] of p.dontSend) {
       if (exp > now) break
       p.dontSend.delete(id)

@@ -23,7 +23,7 @@ export function peerConnected(g: GossipsubBehaviour, c: ConnectionInfo): void {
     p = {
       key, id: c.peer, connections: new Map(), outbound: false, protocol: undefined, out: undefined, opening: undefined,
       openAttempts: 0, inbound: undefined, decoder: undefined, topics: new Set(), outbox: [], outboxBytes: 0, inFlight: 0,
-      slow: false, ihaveMessages: 0, ihaveIds: 0, iwantServed: 0, idontwant: 0, dontSend: new Map(),
+      slow: false, slowPrunes: [], ihaveMessages: 0, ihaveIds: 0, iwantServed: 0, idontwant: 0, dontSend: new Map(),
     }
     g.peers.set(key, p)
     g.score.addPeer(key)

@@ -45,6 +45,8 @@ function markSlow(g: GossipsubBehaviour, p: PeerState, dropped: number): void {
     for (const [topic, m] of g.mesh) {
       if (!m.delete(p.key)) continue
       g.score.prune(p.key, topic)
+      // the PRUNE (and our backoff) goes out with the next heartbeat, so the peer leaves its side of the mesh too
+      p.slowPrunes.push(topic)
       g.event({ type: 'prune', peer: p.id, topic })
     }
   }

@@ -70,6 +70,8 @@ export interface PeerState {
   /** Bytes written and not yet taken by the muxer. */
   inFlight: number
   slow: boolean
+  /** Topics whose mesh dropped this peer for being slow: the next heartbeat sends it their PRUNEs. */
+  slowPrunes: string[]
   /** Per heartbeat counters (v1.1 spam protection, v1.2 max_idontwant_messages). */
   ihaveMessages: number
   ihaveIds: number
