@@ -12,21 +12,12 @@ import { decodeIpnsEntry, encodeIpnsEntry, ipnsValidator, validateIpnsRecord, IP
 import { encodeCborMap } from '../src/kad/cbor.js'
 import { privateKeyFromSeed } from '../src/peer-id/index.js'
 import { vectorFile } from './helpers/vectors.js'
+import { codeOf } from './helpers/errors.js'
 
 const vectors = vectorFile('ipns')
 /** 2026-01-01: every fixture is valid until 2123. nodeCrypto verifies RSA too (nobleCrypto does not). */
 const ctx = { crypto: nodeCrypto, wallTime: Date.UTC(2026, 0, 1) }
 const kadKey = (mh: Uint8Array): Uint8Array => concat([utf8('/ipns/'), mh])
-
-function codeOf(f: () => unknown): string {
-  try {
-    f()
-  } catch (e) {
-    if (e instanceof ProtocolError) return e.code
-    throw e
-  }
-  return 'no error'
-}
 
 function causeOf(f: () => unknown): string {
   try {

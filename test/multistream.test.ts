@@ -1,7 +1,6 @@
 // multistream-select 1.0: exact-byte vectors (spec/vectors/multistream.json), replayed whole,
 // byte by byte and in seeded random chunks.
 import { describe, expect, test } from 'vitest'
-import { ProtocolError } from '../src/core/errors.js'
 import { ReadBuffer } from '../src/core/read-buffer.js'
 import { fromHex, toHex } from '../src/core/bytes.js'
 import {
@@ -13,18 +12,9 @@ import { vectorFile } from './helpers/vectors.js'
 import type { Vector } from './helpers/vectors.js'
 import { byteByByte, randomChunks, whole } from './multistream-pair.js'
 import type { Chunker } from './multistream-pair.js'
+import { codeOf } from './helpers/errors.js'
 
 const vectors = vectorFile('multistream')
-
-function codeOf(f: () => unknown): string {
-  try {
-    f()
-  } catch (e) {
-    if (e instanceof ProtocolError) return e.code
-    throw e
-  }
-  return 'no error'
-}
 
 /** Read one message (line or ls response) from `hex` delivered in `chunks`. */
 function readAs(kind: 'line' | 'ls', chunks: Uint8Array[]): string | string[] | undefined {

@@ -19,6 +19,23 @@ const provideKey = (/** @type {string} */ name) => Uint8Array.from([0x12, 0x20, 
 const pkKey = (/** @type {Uint8Array} */ mh) => Uint8Array.from([...enc.encode('/pk/'), ...mh])
 const eq = (/** @type {Uint8Array} */ a, /** @type {Uint8Array} */ b) => a.length === b.length && a.every((x, i) => x === b[i])
 
+/**
+ * A `check(what, f)` that records f's verdict in `checks` and a reason in `failures` (a false answer
+ * or the error f threw).
+ * @param {Record<string, boolean>} checks @param {string[]} failures
+ */
+function checker(checks, failures) {
+  return async (/** @type {string} */ what, /** @type {() => Promise<boolean>} */ f) => {
+    try {
+      checks[what] = await f()
+      if (!checks[what]) failures.push(`${what}: wrong answer`)
+    } catch (e) {
+      checks[what] = false
+      failures.push(`${what}: ${/** @type {Error} */ (e).message}`)
+    }
+  }
+}
+
 /** @param {any} ctx */
 export async function runKad(ctx) {
   if (ctx.late) return runLateGetter(ctx)
@@ -39,15 +56,7 @@ export async function runKad(ctx) {
   await barrier('provided')
   /** @type {Record<string, boolean>} */ const checks = {}
   /** @type {string[]} */ const failures = []
-  const check = async (/** @type {string} */ what, /** @type {() => Promise<boolean>} */ f) => {
-    try {
-      checks[what] = await f()
-      if (!checks[what]) failures.push(`${what}: wrong answer`)
-    } catch (e) {
-      checks[what] = false
-      failures.push(`${what}: ${/** @type {Error} */ (e).message}`)
-    }
-  }
+  const check = checker(checks, failures)
   for (const o of nodes.filter((/** @type {any} */ n) => n.name !== name)) {
     const peer = PeerId.parse(o.peer)
     const signal = () => AbortSignal.timeout(20_000)
@@ -73,15 +82,7 @@ async function runLateGetter(ctx) {
   /** @type {Record<string, boolean>} */ const checks = {}
   /** @type {Record<string, string[]>} */ const valueFrom = {}
   /** @type {string[]} */ const failures = []
-  const check = async (/** @type {string} */ what, /** @type {() => Promise<boolean>} */ f) => {
-    try {
-      checks[what] = await f()
-      if (!checks[what]) failures.push(`${what}: wrong answer`)
-    } catch (e) {
-      checks[what] = false
-      failures.push(`${what}: ${/** @type {Error} */ (e).message}`)
-    }
-  }
+  const check = checker(checks, failures)
   for (const o of nodes) {
     const signal = () => AbortSignal.timeout(20_000)
     await check(`network get ${o.name}`, async () => {

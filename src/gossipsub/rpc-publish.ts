@@ -18,6 +18,7 @@
 import { ProtocolError } from '../core/errors.js'
 import { fromUtf8, utf8 } from '../core/bytes.js'
 import { PROTOCOL, type PubsubMessage, type Rpc, type RpcDecodeLimits, type WireMessage } from './rpc.js'
+import { encodeInto, encodingLength } from '../core/varint.js'
 
 /** The last topic name decoded, so a stream of Messages on one topic decodes its name once. */
 export class TopicNames {
@@ -120,23 +121,11 @@ function decodeMessageFields(b: Uint8Array, pos: number, end: number, topics: To
 
 // ---------------------------------------------------------------------------------------------
 
-function varintLength(n: number): number {
-  let len = 1
-  while (n >= 0x80) { n = Math.floor(n / 128); len++ }
-  return len
-}
-
-function writeVarint(out: Uint8Array, o: number, n: number): number {
-  while (n >= 0x80) { out[o++] = (n & 0x7f) | 0x80; n = Math.floor(n / 128) }
-  out[o++] = n
-  return o
-}
-
-const fieldLength = (b: Uint8Array | undefined): number => (b === undefined ? 0 : 1 + varintLength(b.length) + b.length)
+const fieldLength = (b: Uint8Array | undefined): number => (b === undefined ? 0 : 1 + encodingLength(b.length) + b.length)
 
 function writeField(out: Uint8Array, o: number, tag: number, b: Uint8Array): number {
   out[o++] = tag
-  o = writeVarint(out, o, b.length)
+  o = encodeInto(b.length, out, o)
   out.set(b, o)
   return o + b.length
 }
@@ -157,11 +146,11 @@ function topicUtf8(topic: string): Uint8Array {
 export function encodePublishFrame(m: PubsubMessage, alloc: (n: number) => Uint8Array = (n) => new Uint8Array(n)): { frame: Uint8Array; raw: Uint8Array } {
   const topic = topicUtf8(m.topic)
   const rawLength = fieldLength(m.from) + fieldLength(m.data) + fieldLength(m.seqno) + fieldLength(topic) + fieldLength(m.signature) + fieldLength(m.key)
-  const body = 1 + varintLength(rawLength) + rawLength
-  const frame = alloc(varintLength(body) + body)
-  let o = writeVarint(frame, 0, body)
+  const body = 1 + encodingLength(rawLength) + rawLength
+  const frame = alloc(encodingLength(body) + body)
+  let o = encodeInto(body, frame, 0)
   frame[o++] = 0x12 // RPC field 2 (publish), length-delimited
-  o = writeVarint(frame, o, rawLength)
+  o = encodeInto(rawLength, frame, o)
   const start = o
   if (m.from !== undefined) o = writeField(frame, o, 0x0a, m.from)
   if (m.data !== undefined) o = writeField(frame, o, 0x12, m.data)

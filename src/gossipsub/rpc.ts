@@ -26,6 +26,7 @@
  */
 import { ProtocolError } from '../core/errors.js'
 import { decodeMessage, encodeMessage, tag, WIRE_LEN, WIRE_VARINT, type FieldReader, type Writer } from '../core/protobuf.js'
+import { encodeInto, encodingLength } from '../core/varint.js'
 
 export const PROTOCOL = 'gossipsub'
 
@@ -181,27 +182,15 @@ function readVarint(b: Uint8Array, pos: number): [number, number] {
 
 /** The length-prefixed frame of an RPC holding just one encoded Message, built in one allocation. */
 export function frameMessage(raw: Uint8Array): Uint8Array {
-  const inner = varintLength(raw.length)
+  const inner = encodingLength(raw.length)
   const body = 1 + inner + raw.length
-  const outer = varintLength(body)
+  const outer = encodingLength(body)
   const out = new Uint8Array(outer + body)
-  let o = writeVarint(out, 0, body)
+  let o = encodeInto(body, out, 0)
   out[o++] = 0x12 // field 2 (publish), wire type 2
-  o = writeVarint(out, o, raw.length)
+  o = encodeInto(raw.length, out, o)
   out.set(raw, o)
   return out
-}
-
-function varintLength(n: number): number {
-  let len = 1
-  while (n >= 0x80) { n = Math.floor(n / 128); len++ }
-  return len
-}
-
-function writeVarint(out: Uint8Array, o: number, n: number): number {
-  while (n >= 0x80) { out[o++] = (n & 0x7f) | 0x80; n = Math.floor(n / 128) }
-  out[o++] = n
-  return o
 }
 
 /** Encode an RPC; messages are given as their encoded Message bytes (`raw`). */

@@ -12,6 +12,7 @@ import { FLOODSUB } from './config.js'
 import type { GossipsubBehaviour } from './gossipsub.js'
 import { encodeRpc, type ControlMessage, type SubOpts } from './rpc.js'
 import type { PeerState } from './types.js'
+import { encodeInto, encodingLength } from '../core/varint.js'
 
 export interface OutgoingRpc { subscriptions?: SubOpts[]; messages?: Uint8Array[]; control?: Partial<ControlMessage> }
 
@@ -114,7 +115,7 @@ export function joinFrames(parts: ReadonlyArray<{ frame: Uint8Array }>, total: n
       j++
     }
     runEnd[i] = j
-    size += varintLength(body) + body
+    size += encodingLength(body) + body
     i = j
   }
   if (size === total) {
@@ -137,7 +138,7 @@ export function joinFrames(parts: ReadonlyArray<{ frame: Uint8Array }>, total: n
     }
     let body = 0
     for (let k = i; k < end; k++) body += parts[k]!.frame.length - bodyAt[k]!
-    o = writeVarint(out, o, body)
+    o = encodeInto(body, out, o)
     for (let k = i; k < end; k++) { const f = parts[k]!.frame; out.set(f.subarray(bodyAt[k]!), o); o += f.length - bodyAt[k]! }
     i = end
   }
@@ -167,14 +168,3 @@ function isPublishOnly(f: Uint8Array, head: number): boolean {
   return i + len === f.length
 }
 
-function varintLength(n: number): number {
-  let len = 1
-  while (n >= 0x80) { n = Math.floor(n / 128); len++ }
-  return len
-}
-
-function writeVarint(out: Uint8Array, o: number, n: number): number {
-  while (n >= 0x80) { out[o++] = (n & 0x7f) | 0x80; n = Math.floor(n / 128) }
-  out[o++] = n
-  return o
-}

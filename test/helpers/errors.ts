@@ -11,3 +11,14 @@ export function protocolErrorCode(f: () => unknown): string {
   }
   throw new Error('expected a ProtocolError, got a result')
 }
+
+/** The ProtocolError code `f` throws, or 'no error' when it returns (any other exception propagates). */
+export function codeOf(f: () => unknown): string {
+  try {
+    f()
+  } catch (e) {
+    if (e instanceof ProtocolError) return e.code
+    throw e
+  }
+  return 'no error'
+}
