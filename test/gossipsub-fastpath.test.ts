@@ -13,7 +13,7 @@ import { encodeLp, LpDecoder } from '../src/core/lp.js'
 import { DEFAULT_RPC_DECODE_LIMITS, decodeRpc, encodePubsubMessage, encodeRpc, frameMessage, SIGN_PREFIX, stripSignatureFields, type PubsubMessage, type Rpc } from '../src/gossipsub/index.js'
 import { decodePublishRpc, encodePublishFrame, signedBytes, TopicNames } from '../src/gossipsub/rpc-publish.js'
 import { joinFrames } from '../src/gossipsub/send.js'
-import { Slab } from '../src/gossipsub/slab.js'
+import { Slab } from '../src/core/slab.js'
 
 const RUNS = { numRuns: 300, seed: 7 }
 const bytes = fc.uint8Array({ maxLength: 70 })

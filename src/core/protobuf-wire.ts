@@ -15,6 +15,7 @@
  * order written, so a signed record re-encodes to the same bytes.
  */
 import { utf8 } from './bytes.js'
+import { Slab } from './slab.js'
 
 /** The longest varint: 64 bits in 7-bit groups. */
 const MAX_VARINT_BYTES = 10
@@ -126,26 +127,12 @@ export class PbReader {
 const EMPTY = new Uint8Array(0)
 
 /**
- * Encoded messages up to POOL_MAX bytes are carved from shared POOL_SIZE slabs, as protobufjs does:
+ * Encoded messages up to 2 KiB are carved from shared 8 KiB blocks (core/slab.ts), as protobufjs does:
  * a typed array above 64 bytes gets its own off-heap backing store, which costs more (~0.4-0.9 us
- * here) than encoding the message. Each result is a view no one else writes to; it keeps its slab
+ * here) than encoding the message. Each result is a view no one else writes to; it keeps its block
  * alive while it lives, so a caller storing many small messages for long should copy them.
  */
-const POOL_SIZE = 8192
-const POOL_MAX = POOL_SIZE >>> 1
-let pool = new Uint8Array(POOL_SIZE)
-let poolOffset = 0
-
-function allocOutput(n: number): Uint8Array {
-  if (n > POOL_MAX) return new Uint8Array(n)
-  if (poolOffset + n > POOL_SIZE) {
-    pool = new Uint8Array(POOL_SIZE)
-    poolOffset = 0
-  }
-  const out = pool.subarray(poolOffset, poolOffset + n)
-  poolOffset = (poolOffset + n + 7) & ~7
-  return out
-}
+const outputs = new Slab(8192)
 
 /** Bytes a varint of `v` (0 <= v < 2^32) takes. */
 function varint32Size(v: number): number {
@@ -290,10 +277,10 @@ export class PbWriter {
     return this
   }
 
-  /** The encoded bytes, which the caller owns (small ones are views of a shared slab; see allocOutput). */
+  /** The encoded bytes, which the caller owns (small ones are views of a shared block; see `outputs`). */
   finish(): Uint8Array {
     if (this.#forks.length > 0) throw new RangeError(`${this.#forks.length} nested message(s) not ended with ldelim`)
-    const out = allocOutput(this.#pos)
+    const out = outputs.alloc(this.#pos)
     out.set(this.#buf.subarray(0, this.#pos))
     if (this.#buf.length <= SCRATCH_KEEP) scratch = this.#buf
     this.#buf = EMPTY

@@ -32,7 +32,7 @@ import type { PubsubMessage } from './rpc.js'
 import { TopicNames } from './rpc-publish.js'
 import { PeerScore } from './score.js'
 import { SeenCache } from './seen.js'
-import { Slab } from './slab.js'
+import { Slab } from '../core/slab.js'
 import { clearSlow, flush, sendFrame, sendRpc, type OutgoingRpc } from './send.js'
 import type { GossipsubEvent, PeerState, PendingValidation, PublishResult, ValidationResult } from './types.js'
 

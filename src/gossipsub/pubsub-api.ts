@@ -13,7 +13,7 @@
  */
 import { utf8 } from '../core/bytes.js'
 import type { PeerId } from '../peer-id/index.js'
-import { Slab } from './slab.js'
+import { Slab } from '../core/slab.js'
 import type { GossipsubBehaviour, GossipsubEvent, GossipsubMessage, PublishResult, ValidationResult } from './gossipsub.js'
 
 export type Validator = (message: GossipsubMessage) => ValidationResult | Promise<ValidationResult>
@@ -31,7 +31,7 @@ export class Pubsub extends EventTarget {
   readonly #b: GossipsubBehaviour
   readonly #run: RunInRuntime
   readonly #validators = new Map<string, Validator>()
-  /** copies of published data until the behaviour encodes them (see slab.ts) */
+  /** copies of published data until the behaviour encodes them (see core/slab.ts) */
   readonly #slab = new Slab()
 
   constructor(behaviour: GossipsubBehaviour, run: RunInRuntime) {

@@ -17,7 +17,7 @@ export type GossipsubErrorCode = 'gossipsub/no-peers' | 'gossipsub/duplicate-mes
 /** A message as delivered to the application. */
 export interface GossipsubMessage {
   topic: string
-  /** The application's own copy; like a pooled Node Buffer it may be a view of a shared block (slab.ts). */
+  /** The application's own copy; like a pooled Node Buffer it may be a view of a shared block (core/slab.ts). */
   data: Uint8Array
   /** The author (StrictSign); undefined under StrictNoSign. */
   from: PeerId | undefined
