@@ -10,6 +10,7 @@ import { fromHex, toHex } from '../src/core/bytes.js'
 import { nobleCrypto } from '../src/core/crypto/noble.js'
 import { ProtocolError } from '../src/core/errors.js'
 import { Multiaddr } from '../src/multiaddr/index.js'
+import { sealPeerRecord } from '../src/peer-id/index.js'
 import type { Behaviour, BehaviourAction, BehaviourInput, ConnectionInfo, StreamRef } from '../src/swarm/behaviour.js'
 import { Harness, Pair, testIdentity } from './helpers/behaviour-harness.js'
 import type { Chunking } from './helpers/behaviour-harness.js'
@@ -223,6 +224,43 @@ describe('identify behaviour', () => {
     const out = h.advance(1)
     expect(out.map((a) => a.type)).toEqual(['reset', 'event'])
     expect(h.behaviour.pollTimeout()).toBeUndefined()
+  })
+
+  /** Our identify of `who` on connection `conn`, answered with a signed record (seq, one address). */
+  function recordAnswerer(b: IdentifyBehaviour) {
+    const h = new Harness<IdentifyEvent>(b)
+    return (conn: number, seq: bigint, addr: string, who = remote) => {
+      const c: ConnectionInfo = { ...connToRemote, id: conn, peer: who.peer, remotePublicKey: who.publicKey }
+      const open = h.input({ type: 'connection-established', connection: c })
+      const requestId = (open[0] as { requestId: number }).requestId
+      const stream = { connection: conn, stream: 1 }
+      h.input({ type: 'stream-opened', stream, protocol: IDENTIFY_PROTOCOL, direction: 'outbound', connection: c, requestId })
+      const record = sealPeerRecord(who.key, { peerId: who.peer, seq, addrs: [Multiaddr.fromString(addr)] }, nobleCrypto)
+      const msg = encodeIdentifyFrame({ listenAddrs: [Multiaddr.fromString('/ip4/10.9.9.9/tcp/1').bytes], protocols: [], signedPeerRecord: record.bytes })
+      const out = [...h.input({ type: 'stream-data', stream, data: msg }), ...h.input({ type: 'stream-eof', stream })]
+      const update = out.find((x) => x.type === 'peer-info') as Extract<BehaviourAction<IdentifyEvent>, { type: 'peer-info' }>
+      const ev = (out.find((x) => x.type === 'event') as { event: Extract<IdentifyEvent, { type: 'identified' }> }).event
+      return { addrs: update.info.addrs?.map(String), valid: ev.info.signedPeerRecordValid, error: ev.info.signedPeerRecordError }
+    }
+  }
+
+  test('a signed record older than one the peer gave us before is a replay: its addresses are not stored', () => {
+    const answer = recordAnswerer(identifyLocal())
+    expect(answer(1, 5n, '/ip4/10.0.0.5/tcp/1')).toEqual({ addrs: ['/ip4/10.0.0.5/tcp/1'], valid: true, error: undefined })
+    expect(answer(2, 3n, '/ip4/10.0.0.3/tcp/1')).toEqual({ addrs: undefined, valid: false, error: 'identify/stale-peer-record' })
+    // the same seq again (a second connection) is fine, a higher one too
+    expect(answer(3, 5n, '/ip4/10.0.0.5/tcp/1').valid).toBe(true)
+    expect(answer(4, 6n, '/ip4/10.0.0.6/tcp/1').addrs).toEqual(['/ip4/10.0.0.6/tcp/1'])
+  })
+
+  test('the highest-seq memory is bounded: the least recently updated peer is forgotten first', () => {
+    expect(() => identifyLocal({ maxRecordSeqs: 0 })).toThrow(RangeError)
+    const other = testIdentity(3, '/ip4/10.0.0.3/tcp/4001')
+    const answer = recordAnswerer(identifyLocal({ maxRecordSeqs: 1 }))
+    expect(answer(1, 5n, '/ip4/10.0.0.5/tcp/1').valid).toBe(true)
+    expect(answer(2, 3n, '/ip4/10.0.0.3/tcp/1').valid).toBe(false)
+    expect(answer(3, 1n, '/ip4/10.0.1.1/tcp/1', other).valid).toBe(true) // pushes `remote` out
+    expect(answer(4, 3n, '/ip4/10.0.0.3/tcp/1').valid).toBe(true)
   })
 
   test('too many inbound push streams on one connection are reset', () => {

@@ -20,7 +20,9 @@
  * 2. publicKey, when present, must be the remote's key (its peer id is the connection's peer):
  *    otherwise 'identify/public-key-mismatch' and the whole message is dropped;
  * 3. the signedPeerRecord is opened; when it verifies and names the remote peer, its addresses are
- *    the ones stored; otherwise we fall back to listenAddrs (`signedPeerRecordValid: false`);
+ *    the ones stored; otherwise we fall back to listenAddrs (`signedPeerRecordValid: false`). A
+ *    record whose seq is below the highest this peer gave us before is a replay: no addresses are
+ *    stored from that message (`signedPeerRecordError: 'identify/stale-peer-record'`);
  * 4. a `peer-info` action feeds the peer store; an `identified` / `identify-push` event reports it.
  * Malformed multiaddrs in listenAddrs / observedAddr are skipped, not fatal (as other stacks do).
  * In a push, "missing fields should be ignored": an empty repeated field leaves the stored value.
@@ -87,7 +89,15 @@ export interface IdentifyOptions extends Partial<IdentifyLimits> {
    * push streams, each holding up to maxMessageSize bytes.
    */
   maxPushStreams?: number
+  /**
+   * Peers whose highest signed-peer-record seq we remember. Default 10 000 (the peer store's size);
+   * the least recently updated is forgotten first. Stops: memory growing with every peer ever met.
+   */
+  maxRecordSeqs?: number
 }
+
+/** `signedPeerRecordError` of a record older than one this peer already gave us. */
+export const STALE_PEER_RECORD = 'identify/stale-peer-record'
 
 type Conn = {
   info: ConnectionInfo
@@ -129,6 +139,12 @@ export class IdentifyBehaviour implements Behaviour<IdentifyEvent> {
   readonly #seqBase: bigint
   readonly #signRecord: boolean
   readonly #maxPushStreams: number
+  readonly #maxRecordSeqs: number
+  /**
+   * The highest peer-record seq seen per peer (map order = least recently updated first). A record
+   * with a lower seq is a replay of an older one: its addresses must not replace newer ones.
+   */
+  readonly #recordSeqs = new Map<string, bigint>()
 
   readonly #actions: BehaviourAction<IdentifyEvent>[] = []
   readonly #conns = new Map<number, Conn>()
@@ -162,6 +178,7 @@ export class IdentifyBehaviour implements Behaviour<IdentifyEvent> {
     if (typeof this.#seqBase !== 'bigint' || this.#seqBase < 0n) throw new RangeError('seqBase must be a non-negative bigint')
     this.#signRecord = options.signedPeerRecord ?? true
     this.#maxPushStreams = positive(options.maxPushStreams ?? 2, 'maxPushStreams')
+    this.#maxRecordSeqs = positive(options.maxRecordSeqs ?? 10_000, 'maxRecordSeqs')
   }
 
   /** The Identify message we send on `connection` (exposed for tests and diagnostics). */
@@ -399,7 +416,9 @@ export class IdentifyBehaviour implements Behaviour<IdentifyEvent> {
 
     const update: PeerInfoUpdate = { publicKey: info.publicKey }
     const addrs = info.signedPeerRecord?.addrs ?? info.listenAddrs
-    if (!r.push || addrs.length > 0) update.addrs = addrs
+    // a replayed older record must not roll the addresses back, nor may the unsigned listenAddrs beside it
+    const stale = info.signedPeerRecordError === STALE_PEER_RECORD
+    if (!stale && (!r.push || addrs.length > 0)) update.addrs = addrs
     if (!r.push || info.protocols.length > 0) update.protocols = info.protocols
     if (info.agentVersion !== undefined) update.agentVersion = info.agentVersion
     if (info.protocolVersion !== undefined) update.protocolVersion = info.protocolVersion
@@ -409,6 +428,16 @@ export class IdentifyBehaviour implements Behaviour<IdentifyEvent> {
   }
 
   /** Steps 2 and 3 of the header. Throws ProtocolError. */
+  /** Remember `seq` as the peer's highest unless an earlier record had a higher one (then false). */
+  #freshRecord(peer: string, seq: bigint): boolean {
+    const highest = this.#recordSeqs.get(peer)
+    if (highest !== undefined && seq < highest) return false
+    this.#recordSeqs.delete(peer)
+    this.#recordSeqs.set(peer, seq)
+    if (this.#recordSeqs.size > this.#maxRecordSeqs) this.#recordSeqs.delete(this.#recordSeqs.keys().next().value!)
+    return true
+  }
+
   #parse(msg: IdentifyMessage, c: ConnectionInfo): IdentifyInfo {
     let publicKey = c.remotePublicKey
     if (msg.publicKey !== undefined) {
@@ -436,10 +465,12 @@ export class IdentifyBehaviour implements Behaviour<IdentifyEvent> {
     if (msg.signedPeerRecord !== undefined) {
       try {
         const { record } = openPeerRecord(msg.signedPeerRecord, this.#crypto)
-        if (record.peerId.equals(c.peer)) {
+        if (!record.peerId.equals(c.peer)) info.signedPeerRecordError = `the record names ${record.peerId.toString()}`
+        else if (!this.#freshRecord(c.peer.toString(), record.seq)) info.signedPeerRecordError = STALE_PEER_RECORD
+        else {
           info.signedPeerRecord = { seq: record.seq, addrs: [...record.addrs] }
           info.signedPeerRecordValid = true
-        } else info.signedPeerRecordError = `the record names ${record.peerId.toString()}`
+        }
       } catch (e) {
         if (!(e instanceof ProtocolError)) throw e
         // An invalid record is not fatal: listenAddrs stand in for it.
