@@ -243,6 +243,27 @@ describe('pollTransmit', () => {
     expect(() => i.conn.pollTransmit(0)).toThrow(RangeError)
   })
 
+  test('a small remainder is not coalesced with a large block behind it (that one stays a view)', () => {
+    const [i, r] = pairOf(nodeCrypto)
+    pump(i, r)
+    // four full frames: the first fills its own block, the next three a burst block
+    const plain = new Uint8Array(4 * MAX_PLAINTEXT).fill(7)
+    i.conn.write(plain.subarray(0, MAX_PLAINTEXT))
+    i.conn.write(plain.subarray(MAX_PLAINTEXT))
+    const frame = MAX_PLAINTEXT + 18
+    // stop 4 bytes short of the first block's end, then write a fifth frame
+    const a = i.conn.pollTransmit(frame - 4)!
+    i.conn.write(new Uint8Array(100).fill(8))
+    const b = i.conn.pollTransmit(1 << 20)!
+    expect(b.length).toBe(4) // the remainder alone, not a copy of the 196 KiB behind it
+    const c = i.conn.pollTransmit(1 << 20)!
+    expect(c.byteLength).toBe(3 * frame + 118) // the burst block, as one view
+    expect(i.conn.pollTransmit(1 << 20)).toBeUndefined()
+    r.conn.handleData(0, concat([a, b, c]))
+    drainEvents(r)
+    expect(dataOf(r)).toEqual(concat([plain, new Uint8Array(100).fill(8)]))
+  })
+
   test('bytes handed out are never changed by later writes', () => {
     const [i, r] = pairOf(crypto)
     pump(i, r)

@@ -257,8 +257,18 @@ export class NoiseConnection implements ByteMachine<NoiseEvent> {
       if (head.start === head.end) this.#out.shift()
       return chunk
     }
-    // Several small blocks: one copy into a single buffer, up to max.
-    const out = new Uint8Array(Math.min(max, this.#outLength))
+    // Several small blocks: one copy into a single buffer, up to max. The copy stops before a
+    // block holding SMALL_BLOCK or more pending bytes (that one goes out next, as a view): a small
+    // head left by a previous call that stopped a few bytes short of a block's end must not drag
+    // the next 256 KiB of ciphertext into a copy.
+    let size = 0
+    for (const b of this.#out) {
+      const pending = b.end - b.start
+      if (size > 0 && pending >= SMALL_BLOCK) break
+      size += pending
+      if (size >= max) break
+    }
+    const out = new Uint8Array(Math.min(max, size))
     let off = 0
     while (off < out.length) {
       const b = this.#out[0]!
