@@ -1,13 +1,9 @@
 /**
  * Text encodings used inside multiaddr values: multibase, multihash, RFC 3986 percent-encoding,
- * and I2P's base64 alphabet. Base arithmetic comes from `multiformats`; this file only chooses
+ * and I2P's base64 alphabet. Base arithmetic comes from src/core/base.ts; this file only chooses
  * the bases, checks the input alphabet strictly and turns every failure into a ProtocolError.
  */
-import { base16, base16upper } from 'multiformats/bases/base16'
-import { base32, base32upper } from 'multiformats/bases/base32'
-import { base36, base36upper } from 'multiformats/bases/base36'
-import { base58btc } from 'multiformats/bases/base58'
-import { base64, base64pad, base64url, base64urlpad } from 'multiformats/bases/base64'
+import { BASE32, BASE58BTC, BASE64URL, baseXDecode, baseXEncode, decodeBase, rfc4648Decode, rfc4648Encode } from '../core/base.js'
 import { decode as decodeVarint } from '../core/varint.js'
 import { ProtocolError } from '../core/errors.js'
 import { utf8 } from '../core/bytes.js'
@@ -26,61 +22,61 @@ const BASE58_RE = /^[1-9A-HJ-NP-Za-km-z]+$/
 export function decodeBase58(text: string): Uint8Array {
   if (text.length > MAX_BASEX_CHARS) fail('multiaddr/too-large', `base58 text of ${text.length} characters`)
   if (!BASE58_RE.test(text)) fail('multiaddr/invalid-base58', 'character outside the base58btc alphabet')
-  try {
-    return base58btc.baseDecode(text)
-  } catch (e) {
-    return fail('multiaddr/invalid-base58', undefined, e)
-  }
+  return baseXDecode(text, BASE58BTC)!
 }
 
 export function encodeBase58(bytes: Uint8Array): string {
-  return base58btc.baseEncode(bytes)
+  return baseXEncode(bytes, BASE58BTC)
 }
 
-interface Base {
-  baseDecode(text: string): Uint8Array
-  /** The characters a canonical text uses (rejects the '=' the rfc4648 decoder would skip). */
-  re: RegExp
-  error: MultiaddrErrorCode
-  basex: boolean
-}
-
-const MULTIBASES: Record<string, Base> = {
-  f: { baseDecode: (t) => base16.baseDecode(t), re: /^[0-9a-f]*$/, error: 'multiaddr/invalid-value', basex: false },
-  F: { baseDecode: (t) => base16upper.baseDecode(t), re: /^[0-9A-F]*$/, error: 'multiaddr/invalid-value', basex: false },
-  b: { baseDecode: (t) => base32.baseDecode(t), re: /^[a-z2-7]*$/, error: 'multiaddr/invalid-base32', basex: false },
-  B: { baseDecode: (t) => base32upper.baseDecode(t), re: /^[A-Z2-7]*$/, error: 'multiaddr/invalid-base32', basex: false },
-  k: { baseDecode: (t) => base36.baseDecode(t), re: /^[0-9a-z]*$/, error: 'multiaddr/invalid-value', basex: true },
-  K: { baseDecode: (t) => base36upper.baseDecode(t), re: /^[0-9A-Z]*$/, error: 'multiaddr/invalid-value', basex: true },
-  z: { baseDecode: (t) => base58btc.baseDecode(t), re: /^[1-9A-HJ-NP-Za-km-z]*$/, error: 'multiaddr/invalid-base58', basex: true },
-  m: { baseDecode: (t) => base64.baseDecode(t), re: /^[A-Za-z0-9+/]*$/, error: 'multiaddr/invalid-value', basex: false },
-  M: { baseDecode: (t) => base64pad.baseDecode(t), re: /^[A-Za-z0-9+/]*={0,2}$/, error: 'multiaddr/invalid-value', basex: false },
-  u: { baseDecode: (t) => base64url.baseDecode(t), re: /^[A-Za-z0-9_-]*$/, error: 'multiaddr/invalid-value', basex: false },
-  U: { baseDecode: (t) => base64urlpad.baseDecode(t), re: /^[A-Za-z0-9_-]*={0,2}$/, error: 'multiaddr/invalid-value', basex: false },
+/**
+ * The multibase prefixes accepted, each with the characters a canonical text in that base uses
+ * (strictly one case; no `=` where the base has no padding, at most two where it has) and the error
+ * code for a text outside them. `k`, `K` and `z` are the base-x bases, whose length is bounded.
+ */
+const MULTIBASES: Record<string, [re: RegExp, error: MultiaddrErrorCode]> = {
+  f: [/^[0-9a-f]*$/, 'multiaddr/invalid-value'],
+  F: [/^[0-9A-F]*$/, 'multiaddr/invalid-value'],
+  b: [/^[a-z2-7]*$/, 'multiaddr/invalid-base32'],
+  B: [/^[A-Z2-7]*$/, 'multiaddr/invalid-base32'],
+  k: [/^[0-9a-z]*$/, 'multiaddr/invalid-value'],
+  K: [/^[0-9A-Z]*$/, 'multiaddr/invalid-value'],
+  z: [/^[1-9A-HJ-NP-Za-km-z]*$/, 'multiaddr/invalid-base58'],
+  m: [/^[A-Za-z0-9+/]*$/, 'multiaddr/invalid-value'],
+  M: [/^[A-Za-z0-9+/]*={0,2}$/, 'multiaddr/invalid-value'],
+  u: [/^[A-Za-z0-9_-]*$/, 'multiaddr/invalid-value'],
+  U: [/^[A-Za-z0-9_-]*={0,2}$/, 'multiaddr/invalid-value'],
 }
 
 /** Decode multibase text: a one-character prefix naming the base, then the data in that base. */
 export function decodeMultibase(text: string): Uint8Array {
-  const base = MULTIBASES[text.charAt(0)]
-  if (base === undefined) fail('multiaddr/invalid-value', `unsupported multibase prefix ${JSON.stringify(text.charAt(0))}`)
+  const prefix = text.charAt(0)
+  const base = MULTIBASES[prefix]
+  if (base === undefined) fail('multiaddr/invalid-value', `unsupported multibase prefix ${JSON.stringify(prefix)}`)
   const body = text.slice(1)
-  if (base.basex && body.length > MAX_BASEX_CHARS) fail('multiaddr/too-large', `multibase text of ${text.length} characters`)
-  if (!base.re.test(body)) fail(base.error, 'character outside the multibase alphabet')
-  try {
-    return base.baseDecode(body)
-  } catch (e) {
-    return fail(base.error, undefined, e)
-  }
+  if ('kKz'.includes(prefix) && body.length > MAX_BASEX_CHARS) fail('multiaddr/too-large', `multibase text of ${text.length} characters`)
+  if (!base[0].test(body)) fail(base[1], 'character outside the multibase alphabet')
+  return decodeBase(prefix, body) ?? fail(base[1], 'leftover bits in the last character')
 }
 
 /** Multibase base64url (prefix `u`), how certhash values are written. */
 export function encodeBase64url(bytes: Uint8Array): string {
-  return base64url.encode(bytes)
+  return `u${rfc4648Encode(bytes, BASE64URL, 6)}`
+}
+
+/** Bare base32 (lower case, no padding), as onion and garlic32 hosts are written. */
+export function encodeBase32(bytes: Uint8Array): string {
+  return rfc4648Encode(bytes, BASE32, 5)
+}
+
+/** Bare base32, upper or lower case; undefined for invalid text. */
+export function decodeBase32(text: string): Uint8Array | undefined {
+  return rfc4648Decode(text, BASE32, 5, true)
 }
 
 /** CIDv1 in base32 (prefix `b`). */
 export function encodeBase32Multibase(bytes: Uint8Array): string {
-  return base32.encode(bytes)
+  return `b${encodeBase32(bytes)}`
 }
 
 /**
@@ -154,41 +150,17 @@ export function checkUtf8(bytes: Uint8Array): string {
 }
 
 // I2P's base64 (https://geti2p.net/spec/common-structures): RFC 4648 base64 with `-` and `~`
-// in place of `+` and `/`, padded with `=`. multiformats has no base with this alphabet.
+// in place of `+` and `/`, padded with `=`. The multibase table has no base with this alphabet.
 const I2P64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-~'
-const I2P64_INDEX = new Map([...I2P64].map((c, i) => [c, i]))
 
 export function encodeI2pBase64(bytes: Uint8Array): string {
-  let out = ''
-  for (let i = 0; i < bytes.length; i += 3) {
-    const n = bytes.length - i
-    const x = (bytes[i]! << 16) | ((n > 1 ? bytes[i + 1]! : 0) << 8) | (n > 2 ? bytes[i + 2]! : 0)
-    out += I2P64[(x >> 18) & 63]! + I2P64[(x >> 12) & 63]!
-    out += n > 1 ? I2P64[(x >> 6) & 63]! : '='
-    out += n > 2 ? I2P64[x & 63]! : '='
-  }
-  return out
+  return rfc4648Encode(bytes, I2P64, 6, true)
 }
 
 /** Decode I2P base64, padded or not; unused trailing bits must be zero (one text per value). */
 export function decodeI2pBase64(text: string): Uint8Array {
   const body = text.replace(/={1,2}$/, '')
-  if (body.length % 4 === 1) fail('multiaddr/invalid-value', 'i2p base64 length')
   if (body.length !== text.length && text.length % 4 !== 0) fail('multiaddr/invalid-value', 'i2p base64 padding')
-  const out = new Uint8Array(Math.floor((body.length * 6) / 8))
-  let acc = 0
-  let bits = 0
-  let o = 0
-  for (const c of body) {
-    const v = I2P64_INDEX.get(c)
-    if (v === undefined) fail('multiaddr/invalid-value', 'character outside the i2p base64 alphabet')
-    acc = ((acc << 6) | v) & 0xffff
-    bits += 6
-    if (bits >= 8) {
-      bits -= 8
-      out[o++] = (acc >> bits) & 0xff
-    }
-  }
-  if ((acc & ((1 << bits) - 1)) !== 0) fail('multiaddr/invalid-value', 'non-zero trailing bits in i2p base64')
-  return out
+  // `body` has no `=` left that the decoder could drop: a third `=` is outside the alphabet.
+  return (body.includes('=') ? undefined : rfc4648Decode(body, I2P64, 6)) ?? fail('multiaddr/invalid-value', 'not i2p base64 (alphabet, length or non-zero trailing bits)')
 }

@@ -7,7 +7,6 @@
  * So `check` (bytes from a remote) is exactly as strict as `parse` (text), and `format` always
  * writes the canonical text (see spec/multiaddr.md for each choice).
  */
-import { base32 } from 'multiformats/bases/base32'
 import { decode as decodeVarint } from '../core/varint.js'
 import { ProtocolError } from '../core/errors.js'
 import { utf8 } from '../core/bytes.js'
@@ -16,9 +15,11 @@ import { formatIp4, formatIp6, parseIp4, parseIp6 } from './ip.js'
 import {
   checkMultihash,
   checkUtf8,
+  decodeBase32,
   decodeBase58,
   decodeI2pBase64,
   decodeMultibase,
+  encodeBase32,
   encodeBase32Multibase,
   encodeBase58,
   encodeBase64url,
@@ -154,7 +155,7 @@ function onion(hostChars: number): ValueCodec {
       const [host, portText] = parts as [string, string]
       if (!hostRe.test(host)) fail('multiaddr/invalid-onion', `host must be ${hostChars} base32 characters`)
       const out = new Uint8Array(hostBytes + 2)
-      out.set(base32.baseDecode(host.toLowerCase()), 0)
+      out.set(decodeBase32(host)!, 0)
       const n = Number(decimal(portText, 5, 65535, 'multiaddr/invalid-onion'))
       if (n === 0) fail('multiaddr/invalid-onion', 'port 0')
       out[hostBytes] = n >> 8
@@ -164,7 +165,7 @@ function onion(hostChars: number): ValueCodec {
     check(b) {
       if (b[hostBytes] === 0 && b[hostBytes + 1] === 0) fail('multiaddr/invalid-onion', 'port 0')
     },
-    format: (b) => `${base32.baseEncode(b.subarray(0, hostBytes))}:${(b[hostBytes]! << 8) | b[hostBytes + 1]!}`,
+    format: (b) => `${encodeBase32(b.subarray(0, hostBytes))}:${(b[hostBytes]! << 8) | b[hostBytes + 1]!}`,
   }
 }
 
@@ -185,19 +186,14 @@ const garlic64: ValueCodec = {
 const garlic32: ValueCodec = {
   parse(text) {
     if (!/^[a-z2-7]+$/.test(text)) fail('multiaddr/invalid-base32', 'garlic32 uses lowercase base32 without padding')
-    let b: Uint8Array
-    try {
-      b = base32.baseDecode(text)
-    } catch (e) {
-      return fail('multiaddr/invalid-base32', undefined, e)
-    }
+    const b = decodeBase32(text) ?? fail('multiaddr/invalid-base32', 'leftover bits in the last character')
     garlic32.check(b)
     return b
   },
   check(b) {
     if (b.length !== 32 && b.length < 35) fail('multiaddr/invalid-value', `garlic32 of ${b.length} bytes, need 32 or >= 35`)
   },
-  format: (b) => base32.baseEncode(b),
+  format: encodeBase32,
 }
 
 /** certhash: a multibase-encoded multihash of a TLS certificate, written as base64url. */

@@ -11,14 +11,11 @@
  * spec: text starting with `1` or `Qm` is bare base58btc; text starting with a multibase prefix is a
  * CID; anything else is not a peer id.
  */
-import { base58btc } from 'multiformats/bases/base58'
-import { base32 } from 'multiformats/bases/base32'
-import { base36 } from 'multiformats/bases/base36'
-import { base16 } from 'multiformats/bases/base16'
 import { sha256 } from '@noble/hashes/sha2.js'
 import type { CryptoProvider } from '../core/crypto/provider.js'
 import { ProtocolError } from '../core/errors.js'
 import { concat, equals } from '../core/bytes.js'
+import { BASE32, BASE58BTC, baseXDecode, baseXEncode, decodeBase, rfc4648Encode } from '../core/base.js'
 import * as varint from '../core/varint.js'
 import { publicKeyFromProtobuf } from './keys.js'
 import type { PeerIdErrorCode, PublicKey } from './keys.js'
@@ -38,13 +35,11 @@ export const CID_VERSION_1 = 0x01
  */
 export const MAX_PEER_ID_TEXT_LENGTH = 128
 
-/** Multibase decoders accepted for CID text (prefix character -> decoder). */
-const MULTIBASES: Record<string, { decode(text: string): Uint8Array }> = {
-  b: base32,
-  z: base58btc,
-  k: base36,
-  f: base16,
-}
+/**
+ * Multibase prefixes accepted for CID text: base32 `b`, base58btc `z`, base36 `k`, base16 `f` (the
+ * case-insensitive bases in either case, as the multibase spec allows).
+ */
+const MULTIBASES = 'bzkf'
 
 const fail = (code: PeerIdErrorCode, message: string, cause?: unknown): ProtocolError<PeerIdErrorCode> =>
   new ProtocolError<PeerIdErrorCode>('peer-id', code, message, cause === undefined ? undefined : { cause })
@@ -121,22 +116,13 @@ export class PeerId {
     if (typeof text !== 'string') throw new TypeError('peer id text must be a string')
     if (text.length === 0 || text.length > MAX_PEER_ID_TEXT_LENGTH) throw fail('peer-id/invalid-text', `peer id text of length ${text.length}`)
     if (text.startsWith('1') || text.startsWith('Qm')) {
-      let mh: Uint8Array
-      try {
-        mh = base58btc.baseDecode(text)
-      } catch (e) {
-        throw fail('peer-id/invalid-text', 'not valid base58btc', e)
-      }
+      const mh = baseXDecode(text, BASE58BTC)
+      if (mh === undefined) throw fail('peer-id/invalid-text', 'not valid base58btc')
       return PeerId.fromMultihash(mh)
     }
-    const multibase = MULTIBASES[text[0]!]
-    if (multibase === undefined) throw fail('peer-id/invalid-text', 'neither a base58btc multihash nor a CID in a supported multibase')
-    let cid: Uint8Array
-    try {
-      cid = multibase.decode(text)
-    } catch (e) {
-      throw fail('peer-id/invalid-text', 'malformed multibase text', e)
-    }
+    if (!MULTIBASES.includes(text[0]!)) throw fail('peer-id/invalid-text', 'neither a base58btc multihash nor a CID in a supported multibase')
+    const cid = decodeBase(text[0]!, text.slice(1))
+    if (cid === undefined) throw fail('peer-id/invalid-text', 'malformed multibase text')
     let codec: number
     let offset: number
     try {
@@ -155,7 +141,7 @@ export class PeerId {
 
   /** The legacy text form the spec says to display: the bare base58btc multihash. */
   toString(): string {
-    this.#text ??= base58btc.baseEncode(this.multihash)
+    this.#text ??= baseXEncode(this.multihash, BASE58BTC)
     return this.#text
   }
 
@@ -165,7 +151,7 @@ export class PeerId {
 
   /** The CIDv1 text form (libp2p-key codec 0x72, base32 multibase, "bafz..."). */
   toCID(): string {
-    return base32.encode(concat([Uint8Array.of(CID_VERSION_1, LIBP2P_KEY_CODEC), this.multihash]))
+    return `b${rfc4648Encode(concat([Uint8Array.of(CID_VERSION_1, LIBP2P_KEY_CODEC), this.multihash]), BASE32, 5)}`
   }
 
   /** Same multihash. A string is parsed first; a string that is not a peer id is simply not equal. */
