@@ -12,9 +12,11 @@ import { WeftNode, type NodeOptions } from './edge/weft-node.js'
 import { wallClock } from './io/clock.js'
 
 /**
- * A browser weft node: ping, identify and perf, plus the services you pass (so a bundle carries
- * only those): `createNode({ services: { pubsub: gossipsub(), dht: kadDht({ mode: 'client' }) } })`
- * with `gossipsub` and `kadDht` from this module, 'weft/gossipsub' or 'weft/kad'.
+ * A browser weft node: ping and identify, plus the services you pass (so a bundle carries only
+ * those): `createNode({ services: { pubsub: gossipsub(), dht: kadDht({ mode: 'client' }), perf: perf() } })`
+ * with `gossipsub`, `kadDht` and `perf` from this module ('weft/gossipsub', 'weft/kad' too). Unlike
+ * `weft/node`, perf (`node.perf()`, serving `/perf/1.0.0`) is opt-in: a browser peer is rarely a
+ * perf server, and it costs about 1.1 KB gzip.
  */
 export async function createNode(options: NodeOptions = {}): Promise<WeftNode> {
   if ((options.dht !== undefined && options.services?.dht === undefined) || (options.pubsub !== undefined && options.services?.pubsub === undefined)) {
@@ -38,5 +40,6 @@ export type { Validator, PubsubEvents } from './gossipsub/pubsub-api.js'
 export { Dht } from './kad/dht-api.js'
 export { kadDht } from './kad/service.js'
 export { gossipsub } from './gossipsub/service.js'
+export { perf } from './edge/perf-service.js'
 export type { DhtCallOptions } from './kad/dht-api.js'
 export type { KadEvent, KadOptions, KadPeerInfo, KadProgress, KadResult } from './kad/types.js'

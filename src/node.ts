@@ -12,6 +12,7 @@ import { WeftNode, type NodeOptions } from './edge/weft-node.js'
 import { wallClock } from './io/clock.js'
 import { kadDht } from './kad/service.js'
 import { gossipsub } from './gossipsub/service.js'
+import { perf } from './edge/perf-service.js'
 
 /**
  * A Node weft node. Besides ping, identify and perf it runs the Kademlia DHT (`node.dht`, server
@@ -19,7 +20,8 @@ import { gossipsub } from './gossipsub/service.js'
  * in which case exactly those services run.
  */
 export async function createNode(options: NodeOptions = {}): Promise<WeftNode> {
-  const services = options.services ?? { dht: kadDht(options.dht), pubsub: gossipsub(options.pubsub) }
+  // perf is always on here (a CLI and bench target); browsers opt in with services: { perf: perf() }
+  const services = { perf: perf(), ...(options.services ?? { dht: kadDht(options.dht), pubsub: gossipsub(options.pubsub) }) }
   const node = new WeftNode({ ...options, services }, {
     crypto: options.crypto ?? nodeCrypto,
     wallClock,
@@ -40,6 +42,6 @@ export { TransportError } from './io/transport.js'
 export type { Transport, RawConnection, TransportListener } from './io/transport.js'
 export { AGENT_VERSION, VERSION } from './edge/version.js'
 export { Dht } from './kad/dht-api.js'
-export { kadDht, gossipsub }
+export { kadDht, gossipsub, perf }
 export type { DhtCallOptions } from './kad/dht-api.js'
 export type { KadEvent, KadOptions, KadPeerInfo, KadProgress, KadResult } from './kad/types.js'

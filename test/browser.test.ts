@@ -5,7 +5,7 @@
  */
 import { WebSocket as WsClient } from 'ws'
 import { afterAll, beforeAll, expect, test } from 'vitest'
-import { createNode as createBrowserNode } from '../src/browser.js'
+import { createNode as createBrowserNode, perf as browserPerf, WeftNode as WeftNodeClass, nobleCrypto } from '../src/browser.js'
 import { createNode, readAll, type WeftNode } from '../src/node.js'
 
 let server: WeftNode
@@ -42,4 +42,35 @@ test('a browser node dials over WebSocket, pings, identifies and echoes', async 
 
 test('a browser node cannot listen, and says so', async () => {
   await expect(createBrowserNode({ listen: ['/ip4/127.0.0.1/tcp/0/ws'] })).rejects.toMatchObject({ code: 'transport/unsupported' })
+})
+
+test('perf is opt-in in browsers: absent by default (UsageError), present with services: { perf: perf() }', async () => {
+  const addr = server.getMultiaddrs()[0]!
+  const plain = await createBrowserNode()
+  try {
+    await expect(plain.perf(addr, { uploadBytes: 10, downloadBytes: 10 })).rejects.toMatchObject({ code: 'node/no-such-service' })
+    expect(plain.getConnections()).toEqual([]) // refused before dialing
+  } finally {
+    await plain.stop()
+  }
+  const withPerf = await createBrowserNode({ services: { perf: browserPerf() } })
+  try {
+    const served = new Promise<{ uploadBytes: number; downloadBytes: number }>((resolve) => server.on('perf:served', resolve))
+    const r = await withPerf.perf(addr, { uploadBytes: 3000, downloadBytes: 5000 })
+    expect([r.uploadBytes, r.downloadBytes]).toEqual([3000, 5000])
+    expect(await served).toMatchObject({ uploadBytes: 3000, downloadBytes: 5000 })
+  } finally {
+    await withPerf.stop()
+  }
+})
+
+test('weft/node keeps perf when services are given, and refuses a second perf service', async () => {
+  const node = await createNode({ services: {}, start: false })
+  try {
+    expect(node.swarm.behaviours['perf']).toBeDefined()
+  } finally {
+    await node.stop()
+  }
+  expect(() => new WeftNodeClass({ services: { a: browserPerf(), b: browserPerf() } }, { crypto: nobleCrypto, wallClock: () => 0, transports: [] }))
+    .toThrow(expect.objectContaining({ code: 'node/service-name-taken' }))
 })

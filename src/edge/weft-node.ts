@@ -17,7 +17,7 @@ import { PeerId, generatePrivateKey, type PrivateKey } from '../peer-id/index.js
 import { Swarm, streamKey, type Behaviour, type ConnectionInfo, type NodeService, type ServiceContext, type ServiceFactory, type StreamRef, type SwarmConfig, type SwarmEvent, type SwarmLimits } from '../swarm/index.js'
 import { PingBehaviour, type PingEvent } from '../ping/index.js'
 import { IdentifyBehaviour, type IdentifyEvent, type IdentifyInfo } from '../identify/index.js'
-import { PerfBehaviour, type PerfEvent } from '../perf/index.js'
+import type { PerfBehaviour, PerfEvent } from '../perf/index.js'
 import type { Pubsub, GossipsubServiceOptions } from '../gossipsub/index.js'
 import type { Dht, KadServiceOptions } from '../kad/index.js'
 import { Runtime } from '../io/runtime.js'
@@ -44,9 +44,10 @@ export interface NodeOptions {
   /** Start at once (default true). */
   start?: boolean
   /**
-   * Optional protocols: `{ dht: kadDht(...), pubsub: gossipsub(...) }` (from 'weft/kad' and
-   * 'weft/gossipsub'). `weft/node` adds both by default, built from `dht` and `pubsub` below;
-   * `weft/browser` adds none, so a bundle carries only the services it names.
+   * Optional protocols: `{ dht: kadDht(...), pubsub: gossipsub(...), perf: perf() }` (from
+   * 'weft/kad', 'weft/gossipsub', and 'weft/node' or 'weft/browser'). `weft/node` adds dht and
+   * pubsub by default, built from `dht` and `pubsub` below, and perf always; `weft/browser` adds
+   * none, so a bundle carries only the services it names.
    */
   services?: Record<string, ServiceFactory>
   /** Gossipsub options for the default `pubsub` service of `weft/node`. */
@@ -68,7 +69,7 @@ export interface WeftNodeEvents {
   'peer:identify': { peer: PeerId; info: IdentifyInfo; connection: ConnectionInfo }
   'connection:open': ConnectionInfo
   'connection:close': { connection: ConnectionInfo; error?: Error }
-  /** Server side of `/perf/1.0.0`: a client's run was served completely. */
+  /** Server side of `/perf/1.0.0` (nodes with the perf service): a client's run was served completely. */
   'perf:served': { peer: PeerId; uploadBytes: number; downloadBytes: number }
   /** Server side of `/perf/1.0.0`: a client broke the protocol; its stream was reset. */
   'perf:server-error': { peer: PeerId; error: Error }
@@ -78,7 +79,13 @@ export interface WeftNodeEvents {
 
 export type DialTarget = Multiaddr | PeerId | string
 
-type Behaviours = { ping: PingBehaviour; identify: IdentifyBehaviour; perf: PerfBehaviour } & Record<string, Behaviour<unknown>>
+type Behaviours = { ping: PingBehaviour; identify: IdentifyBehaviour } & Record<string, Behaviour<unknown>>
+
+/**
+ * The behaviour name of the perf service (src/edge/perf-service.ts). The node drives it itself:
+ * `node.perf()` and the `perf:*` events, so its events come here rather than to the service.
+ */
+const PERF = 'perf'
 
 interface Pending<T> {
   resolve: (v: T) => void
@@ -132,7 +139,7 @@ export class WeftNode extends EventTarget {
     const serviceBehaviours: Record<string, Behaviour<unknown>> = {}
     for (const [apiName, factory] of Object.entries(opts.services ?? {})) {
       const svc = factory(ctx)
-      if (svc.name in serviceBehaviours || ['ping', 'identify', 'perf'].includes(svc.name)) throw new UsageError('node/service-name-taken', svc.name)
+      if (svc.name in serviceBehaviours || svc.name === 'ping' || svc.name === 'identify') throw new UsageError('node/service-name-taken', svc.name)
       this.#services.set(apiName, svc)
       this.#serviceByBehaviour.set(svc.name, svc)
       serviceBehaviours[svc.name] = svc.behaviour
@@ -146,7 +153,6 @@ export class WeftNode extends EventTarget {
         seqBase: BigInt(epoch),
         ...(opts.identifyTimeout !== undefined ? { timeout: opts.identifyTimeout } : {}),
       }),
-      perf: new PerfBehaviour(),
       ...serviceBehaviours,
     } as Behaviours, {
       crypto,
@@ -276,11 +282,18 @@ export class WeftNode extends EventTarget {
     })
   }
 
-  /** `/perf/1.0.0`: upload and download byte counts; resolves with the timings. */
+  /**
+   * `/perf/1.0.0`: upload and download byte counts; resolves with the timings. Needs the perf
+   * service (always in `weft/node`; `createNode({ services: { perf: perf() } })` in `weft/browser`).
+   */
   async perf(target: DialTarget, sizes: { uploadBytes: number; downloadBytes: number }, options: { signal?: AbortSignal; onProgress?: (ev: PerfEvent) => void } = {}): Promise<Extract<PerfEvent, { type: 'perf-result' }>> {
+    const behaviour = this.#serviceByBehaviour.get(PERF)?.behaviour as PerfBehaviour | undefined
+    if (behaviour === undefined) {
+      throw new UsageError('node/no-such-service', 'this node has no perf service: pass it in createNode({ services: { perf: perf() } })')
+    }
     const peer = await this.#peerFor(target, options)
     return this.#request(options.signal, (now, id) => {
-      const rid = this.swarm.behaviours.perf.perf(now, peer, sizes)
+      const rid = behaviour.perf(now, peer, sizes)
       this.#perfMap.set(rid, { id, onProgress: options.onProgress })
       this.swarm.pump(now)
     })
@@ -406,7 +419,7 @@ export class WeftNode extends EventTarget {
 
   #onBehaviour(from: string, ev: PingEvent | IdentifyEvent | PerfEvent): void {
     const svc = this.#serviceByBehaviour.get(from)
-    if (svc !== undefined) {
+    if (svc !== undefined && from !== PERF) {
       svc.onEvent(ev)
       return
     }
