@@ -1,6 +1,6 @@
 /** Small byte helpers. Everything here is allocation-conscious and free of `Buffer`. */
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
+const HEX = /* @__PURE__ */ Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
 
 export function toHex(bytes: Uint8Array): string {
   let s = ''

@@ -6,7 +6,7 @@
 import { BASE32, BASE58BTC, BASE64URL, baseXDecode, baseXEncode, decodeBase, rfc4648Decode, rfc4648Encode } from '../core/base.js'
 import { decode as decodeVarint } from '../core/varint.js'
 import { ProtocolError } from '../core/errors.js'
-import { utf8 } from '../core/bytes.js'
+import { fromUtf8, utf8 } from '../core/bytes.js'
 import { fail, type MultiaddrErrorCode } from './errors.js'
 
 /**
@@ -136,14 +136,14 @@ export function percentDecode(text: string): Uint8Array {
   return out
 }
 
-// `ignoreBOM: true` keeps a leading U+FEFF: a value starting with one must print with it, or the
-// text would no longer read back as the same bytes.
-const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
-
-/** Strict UTF-8 decode of value bytes; malformed UTF-8 is `multiaddr/invalid-value`. */
+/**
+ * Strict UTF-8 decode of value bytes; malformed UTF-8 is `multiaddr/invalid-value`. `fromUtf8`
+ * keeps a leading U+FEFF (`ignoreBOM`): a value starting with one must print with it, or the text
+ * would no longer read back as the same bytes.
+ */
 export function checkUtf8(bytes: Uint8Array): string {
   try {
-    return UTF8.decode(bytes)
+    return fromUtf8(bytes)
   } catch (e) {
     return fail('multiaddr/invalid-value', 'value is not valid UTF-8', e)
   }

@@ -47,7 +47,8 @@ export const MAX_PRIVATE_KEY_BYTES = 16384
 export const ED25519_KEY_LENGTH = 32
 export const SECP256K1_KEY_LENGTH = 33
 
-const fail = (code: PeerIdErrorCode, message: string, cause?: unknown): ProtocolError<PeerIdErrorCode> =>
+/** A ProtocolError('peer-id', ...) to throw (shared with peer-id.ts). */
+export const fail = (code: PeerIdErrorCode, message: string, cause?: unknown): ProtocolError<PeerIdErrorCode> =>
   new ProtocolError<PeerIdErrorCode>('peer-id', code, message, cause === undefined ? undefined : { cause })
 
 /** The deterministic `PublicKey`/`PrivateKey` protobuf: field 1 Type (varint), then field 2 Data. */

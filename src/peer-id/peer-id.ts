@@ -17,8 +17,8 @@ import { ProtocolError } from '../core/errors.js'
 import { concat, equals } from '../core/bytes.js'
 import { BASE32, BASE58BTC, baseXDecode, baseXEncode, decodeBase, rfc4648Encode } from '../core/base.js'
 import * as varint from '../core/varint.js'
-import { publicKeyFromProtobuf } from './keys.js'
-import type { PeerIdErrorCode, PublicKey } from './keys.js'
+import { fail, publicKeyFromProtobuf } from './keys.js'
+import type { PublicKey } from './keys.js'
 
 /** Multihash codes used by peer ids. */
 export const MULTIHASH_IDENTITY = 0x00
@@ -41,8 +41,6 @@ export const MAX_PEER_ID_TEXT_LENGTH = 128
  */
 const MULTIBASES = 'bzkf'
 
-const fail = (code: PeerIdErrorCode, message: string, cause?: unknown): ProtocolError<PeerIdErrorCode> =>
-  new ProtocolError<PeerIdErrorCode>('peer-id', code, message, cause === undefined ? undefined : { cause })
 
 export class PeerId {
   /** The multihash: identity (0x00) of the key protobuf when <= 42 bytes, sha2-256 (0x12) otherwise. */
