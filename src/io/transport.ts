@@ -5,6 +5,8 @@
 import type { Multiaddr } from '../multiaddr/index.js'
 
 export interface RawHandlers {
+  /** Bytes received. They are only valid during the call: the transport may reuse the memory
+   * for its next read (TCP does), so anything kept must be copied. */
   onData(data: Uint8Array): void
   /** The remote closed its write side (TCP FIN / WebSocket close). */
   onEnd(): void
