@@ -2,7 +2,7 @@
 import { describe, expect, test } from 'vitest'
 import { equals } from '../src/core/bytes.js'
 import { UsageError } from '../src/core/errors.js'
-import { INITIAL_STREAM_WINDOW, YamuxSession, readHeader, type StreamId } from '../src/yamux/index.js'
+import { INITIAL_STREAM_WINDOW, YamuxSession, encodeFrame, readHeader, type StreamId } from '../src/yamux/index.js'
 import { Pair, prng, type Chunking, type Side } from './yamux-pair.js'
 
 function pattern(seed: number, n: number): Uint8Array {
@@ -400,5 +400,68 @@ describe('receive-window auto-tuning', () => {
   test('does not grow it when the reader is slow', () => {
     const slow = run(500)
     expect(slow.window).toBe(INITIAL_STREAM_WINDOW)
+  })
+})
+
+describe('transient transmit (pollTransmitTransient)', () => {
+  /** Client writes random-sized chunks; bytes taken transiently are copied at once, as a caller must. */
+  function run(transient: boolean, seed: number): { buffers: number; sent: Uint8Array; got: Uint8Array } {
+    const c = new YamuxSession({ role: 'client', keepAliveInterval: undefined })
+    const sv = new YamuxSession({ role: 'server', keepAliveInterval: undefined })
+    const id = c.openStream(0)
+    const r = prng(seed)
+    const sent: number[] = []
+    const got: number[] = []
+    const buffers = new Set<ArrayBufferLike>()
+    let k = 0
+    const pump = (): void => {
+      for (let b = transient ? c.pollTransmitTransient(65519) : c.pollTransmit(65519); b !== undefined; b = transient ? c.pollTransmitTransient(65519) : c.pollTransmit(65519)) {
+        if (b.length > 1000) buffers.add(b.buffer)
+        sv.handleData(0, b.slice())
+      }
+      for (let ev = sv.pollEvent(); ev !== undefined; ev = sv.pollEvent()) {
+        if (ev.type === 'stream-inbound') sv.accept(ev.id)
+        if (ev.type === 'stream-data') {
+          got.push(...ev.data)
+          sv.consume(ev.id, ev.data.length)
+        }
+      }
+      for (let b = sv.pollTransmit(65519); b !== undefined; b = sv.pollTransmit(65519)) c.handleData(0, b)
+      while (c.pollEvent() !== undefined);
+    }
+    for (let i = 0; i < 300; i++) {
+      const d = new Uint8Array(Math.floor(r() * 70_000)).map((_, j) => (k + j) & 0xff)
+      const n = c.write(id, d)
+      for (let j = 0; j < n; j++) sent.push((k + j) & 0xff)
+      k += n
+      if (r() < 0.5) pump()
+    }
+    pump()
+    return { buffers: buffers.size, sent: Uint8Array.from(sent), got: Uint8Array.from(got) }
+  }
+
+  test('every byte arrives once and in order while slabs are reused', () => {
+    const t = run(true, 5)
+    const p = run(false, 5)
+    expect(t.got.length).toBe(t.sent.length)
+    expect(equals(t.got, t.sent)).toBe(true)
+    expect(equals(p.got, t.got)).toBe(true)
+    // ~10 MB through 1 MiB slabs: plain takes need a fresh slab for each, transient ones reuse them
+    expect(p.buffers).toBeGreaterThan(8)
+    expect(t.buffers).toBeLessThan(p.buffers * 0.75)
+  })
+
+  test('bytes handed out by a plain take are never reused, even after transient takes', () => {
+    const c = new YamuxSession({ role: 'client', keepAliveInterval: undefined })
+    const id = c.openStream(0)
+    c.pollTransmit(65519)
+    c.handleData(0, encodeFrame({ type: 1, flags: 0x2, streamId: id, length: 8 * 1024 * 1024 })) // ACK + window
+    const kept: Uint8Array[] = []
+    for (let i = 0; i < 64; i++) {
+      c.write(id, new Uint8Array(60_000).fill(i))
+      const b = i % 8 === 0 ? c.pollTransmit(65519)! : c.pollTransmitTransient(65519)!
+      if (i % 8 === 0) kept.push(b.slice(), b)
+    }
+    for (let i = 0; i < kept.length; i += 2) expect(equals(kept[i + 1]!, kept[i]!)).toBe(true)
   })
 })

@@ -213,7 +213,9 @@ export class Connection implements ByteMachine<ConnectionEvent> {
     if (upper !== undefined) {
       let budget = max
       while (budget > 0) {
-        const plain = upper.pollTransmit(Math.min(NOISE_MAX_PLAINTEXT, budget))
+        // noise.write encrypts at once and keeps nothing: yamux may reuse the memory afterwards
+        const want = Math.min(NOISE_MAX_PLAINTEXT, budget)
+        const plain = p.kind === 'open' ? p.yamux.pollTransmitTransient(want) : upper.pollTransmit(want)
         if (plain === undefined) break
         p.noise.write(plain)
         budget -= plain.length + 18

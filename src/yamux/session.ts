@@ -219,10 +219,23 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
   /** Up to `max` bytes of frames. The result may be a view into a larger buffer (use its
    * byteOffset/byteLength); those bytes are the caller's and are never written again. */
   pollTransmit(max: number): Uint8Array | undefined {
+    return this.#transmit(max, false)
+  }
+
+  /**
+   * `pollTransmit` for a caller that is done with the bytes before it next calls this session (it
+   * encrypts them at once and keeps no reference): their memory may then be reused for later
+   * frames, which spares a bulk sender one fresh slab per 1 MiB sent.
+   */
+  pollTransmitTransient(max: number): Uint8Array | undefined {
+    return this.#transmit(max, true)
+  }
+
+  #transmit(max: number, transient: boolean): Uint8Array | undefined {
     if (!(max >= 1)) throw new RangeError('pollTransmit: max must be >= 1')
     const st = this.#state
     if (st.kind === 'closed') return undefined
-    const out = this.#tx.take(max)
+    const out = this.#tx.take(max, transient)
     if (this.#blocked.size > 0 && this.#tx.ordered.bytes <= this.#o.sendQueueLimit / 2) {
       for (const id of this.#blocked) this.#checkWritable(this.#streams.get(id))
     }
