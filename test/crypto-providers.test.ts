@@ -98,6 +98,8 @@ describe('nobleCrypto and nodeCrypto agree on random inputs', () => {
       const ct = nobleCrypto.chachaSeal(key, nonce, pt, ad)
       expect(ct.length).toBe(pt.length + 16)
       expect(toHex(nodeCrypto.chachaSeal(key, nonce, pt, ad))).toBe(toHex(ct))
+      const [body, tag] = nodeCrypto.chachaSealDetached!(key, nonce, pt, ad)
+      expect(toHex(concat([body, tag]))).toBe(toHex(ct))
       for (const [sealer, opener] of PAIRS) {
         const c = sealer.chachaSeal(key, nonce, pt, ad)
         expect(toHex(opener.chachaOpen(key, nonce, c, ad)!)).toBe(toHex(pt))

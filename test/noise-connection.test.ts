@@ -174,7 +174,9 @@ describe.each(providers)('pair (%s)', (_name, crypto) => {
     const [i, r] = pairOf(crypto)
     pump(i, r)
     i.conn.write(new Uint8Array(5 * MAX_PLAINTEXT + 1))
-    const wire = concat(Array.from({ length: 10 }, () => i.conn.pollTransmit(1 << 30)).filter((b) => b !== undefined))
+    const pieces: Uint8Array[] = []
+    for (let b = i.conn.pollTransmit(1 << 30); b !== undefined; b = i.conn.pollTransmit(1 << 30)) pieces.push(b)
+    const wire = concat(pieces)
     const lengths: number[] = []
     for (let off = 0; off < wire.length; ) {
       const len = (wire[off]! << 8) | wire[off + 1]!
@@ -244,7 +246,7 @@ describe('pollTransmit', () => {
   })
 
   test('a small remainder is not coalesced with a large block behind it (that one stays a view)', () => {
-    const [i, r] = pairOf(nodeCrypto)
+    const [i, r] = pairOf(nobleCrypto) // no chachaSealDetached: frames are sealed into blocks
     pump(i, r)
     // four full frames: the first fills its own block, the next three a burst block
     const plain = new Uint8Array(4 * MAX_PLAINTEXT).fill(7)
@@ -262,6 +264,28 @@ describe('pollTransmit', () => {
     r.conn.handleData(0, concat([a, b, c]))
     drainEvents(r)
     expect(dataOf(r)).toEqual(concat([plain, new Uint8Array(100).fill(8)]))
+  })
+
+  test('detached sealing (node:crypto): a large frame leaves as prefix, ciphertext view, tag; small frames stay in blocks', () => {
+    const [i, r] = pairOf(nodeCrypto)
+    pump(i, r)
+    const big = new Uint8Array(2 * MAX_PLAINTEXT + 20_000).map((_, k) => k * 13)
+    i.conn.write(utf8('small first'))
+    i.conn.write(big) // frames of 65519, 65519 and 20000 bytes: all at least DETACHED_MIN
+    i.conn.write(utf8('small last'))
+    const total = i.conn.bufferedAmount
+    expect(total).toBe(11 + 10 + big.length + 5 * 18)
+    const pieces: Uint8Array[] = []
+    for (let b = i.conn.pollTransmit(1 << 20); b !== undefined; b = i.conn.pollTransmit(1 << 20)) pieces.push(b.slice())
+    expect(i.conn.bufferedAmount).toBe(0)
+    // small frame + first prefix | ciphertext | tag + prefix | ciphertext | tag + prefix | ciphertext | tag + small frame
+    expect(pieces.map((p) => p.length)).toEqual([2 + 11 + 16 + 2, 65535, 18, 65535, 18, 20016, 16 + 2 + 10 + 16].map((n, k) => (k % 2 === 1 ? n - 16 : n)))
+    expect(pieces.reduce((n, p) => n + p.length, 0)).toBe(total)
+    // any chunking of the pieces decrypts to the same plaintext
+    r.events.length = 0
+    for (const piece of randomChunks(3, 40_000)(concat(pieces))) r.conn.handleData(0, piece)
+    drainEvents(r)
+    expect(dataOf(r)).toEqual(concat([utf8('small first'), big, utf8('small last')]))
   })
 
   test('bytes handed out are never changed by later writes', () => {

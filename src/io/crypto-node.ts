@@ -182,6 +182,17 @@ export const nodeCrypto: CryptoProvider = {
     if (fin.length > 0) output.set(fin, offset + body.length)
     output.set(c.getAuthTag(), offset + pt.length)
   },
+  // update() returns fresh memory of exactly the plaintext's size (final() adds nothing for a
+  // stream cipher): both are handed out as they are, as plain Uint8Array views.
+  chachaSealDetached: (key, nonce, pt, ad) => {
+    const c = nc.createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 })
+    if (ad.length > 0) c.setAAD(ad, { plaintextLength: pt.length })
+    const body = c.update(pt)
+    const fin = c.final()
+    const tag = c.getAuthTag()
+    const ct = fin.length === 0 ? new Uint8Array(body.buffer, body.byteOffset, body.length) : plain(Buffer.concat([body, fin]))
+    return [ct, new Uint8Array(tag.buffer, tag.byteOffset, tag.length)]
+  },
   chachaOpenInto: (key, nonce, ct, ad, output, offset) => {
     if (ct.length < 16) return false
     try {

@@ -169,13 +169,21 @@ export class Runtime<Ev> {
     }
   }
 
+  /** Move a connection's output to its socket until the socket is full; corked, so the pieces
+   * (Noise sends large frames as prefix, ciphertext, tag) leave in one writev. */
   #write(id: number, live: Live): void {
     if (live.blocked) return
-    for (let b = this.#swarm.pollTransmit(id, TRANSMIT_CHUNK); b !== undefined; b = this.#swarm.pollTransmit(id, TRANSMIT_CHUNK)) {
-      if (!live.raw.write(b)) {
-        live.blocked = true
-        return
+    const raw = live.raw
+    raw.cork?.()
+    try {
+      for (let b = this.#swarm.pollTransmit(id, TRANSMIT_CHUNK); b !== undefined; b = this.#swarm.pollTransmit(id, TRANSMIT_CHUNK)) {
+        if (!raw.write(b)) {
+          live.blocked = true
+          return
+        }
       }
+    } finally {
+      raw.uncork?.()
     }
   }
 

@@ -18,6 +18,13 @@ export const READ_BUFFER_SIZE = 256 * 1024
 let sharedReadBuffer: Uint8Array | undefined
 const readBuffer = (): Uint8Array => (sharedReadBuffer ??= new Uint8Array(READ_BUFFER_SIZE))
 
+/**
+ * Bytes a socket queues before write() reports it full (Node's default is 16 KiB). The runtime
+ * corks the socket while it moves a connection's output, so everything written up to this mark
+ * leaves in one writev: Noise sends a large frame as three pieces (prefix, ciphertext, tag).
+ */
+const WRITE_HIGH_WATER_MARK = 1024 * 1024
+
 type ReadSink = (data: Uint8Array) => void
 
 /**
@@ -89,6 +96,14 @@ class TcpConnection implements RawConnection {
     return this.#socket.write(data)
   }
 
+  cork(): void {
+    this.#socket.cork()
+  }
+
+  uncork(): void {
+    this.#socket.uncork()
+  }
+
   pause(): void {
     this.#paused = true
     this.#socket.pause()
@@ -128,7 +143,7 @@ export function tcp(): Transport {
       return withDeadline<RawConnection>(`dial ${addr.toString()}`, options.timeout ?? 10_000, options.signal, (done) => {
         let conn: TcpConnection | undefined
         const onread = { buffer: readBuffer, callback: (n: number, buf: Uint8Array): boolean => conn?.deliver(n, buf) ?? true }
-        const socket = net.connect({ host: t.host, port: t.port, onread })
+        const socket = net.connect({ host: t.host, port: t.port, onread, writableHighWaterMark: WRITE_HIGH_WATER_MARK } as net.NetConnectOpts)
         socket.once('connect', () => done(undefined, (conn = new TcpConnection(socket, true))))
         socket.once('error', (e) => done(mapSocketError(e, `dial ${addr.toString()}`)))
         return () => socket.destroy()
@@ -138,7 +153,7 @@ export function tcp(): Transport {
       const t = tcpTarget(addr)
       if (t === undefined) return Promise.reject(new TransportError('transport/unsupported', `tcp cannot listen on ${addr.toString()}`))
       return new Promise((resolve, reject) => {
-        const server = net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) => onConnection(new TcpConnection(socket, false)))
+        const server = net.createServer({ noDelay: true, pauseOnConnect: true, highWaterMark: WRITE_HIGH_WATER_MARK }, (socket) => onConnection(new TcpConnection(socket, false)))
         server.once('error', (e) => reject(mapSocketError(e, `listen ${addr.toString()}`)))
         server.listen(t.port, t.host, () => {
           const port = (server.address() as net.AddressInfo).port

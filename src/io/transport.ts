@@ -23,6 +23,9 @@ export interface RawConnection {
   start(handlers: RawHandlers): void
   /** Queue bytes; false = the transport's buffer is full, wait for onDrain. */
   write(data: Uint8Array): boolean
+  /** Optional: hold the writes that follow until uncork(), then send them together (one writev). */
+  cork?(): void
+  uncork?(): void
   /** Stop/start reading (backpressure from the cores). */
   pause(): void
   resume(): void

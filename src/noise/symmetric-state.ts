@@ -98,6 +98,21 @@ export class CipherState {
   }
 
   /**
+   * EncryptWithAd returning ciphertext and tag as two fresh arrays, or undefined (nothing done)
+   * when the provider has no `chachaSealDetached`: the caller then uses encryptInto.
+   */
+  encryptDetached(ad: Uint8Array, plaintext: Uint8Array): [Uint8Array, Uint8Array] | undefined {
+    const k = this.#k
+    const seal = this.#crypto.chachaSealDetached
+    if (seal === undefined) return undefined
+    if (k === undefined) throw new UsageError('noise/no-key', 'encryptDetached needs a key')
+    if (this.#exhausted()) throw new UsageError('noise/nonce-exhausted', 'n reached 2^64-1: the session must end')
+    const out = seal(k, this.#nonce, plaintext, ad)
+    this.#increment()
+    return out
+  }
+
+  /**
    * DecryptWithAd(ad, ciphertext): DECRYPT(k, n++, ad, ciphertext), or ciphertext when k is empty.
    * On authentication failure n is not incremented and 'noise/decrypt-failed' is thrown.
    */

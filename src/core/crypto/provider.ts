@@ -40,6 +40,12 @@ export interface CryptoProvider {
    */
   chachaSealInto?(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad: Uint8Array, output: Uint8Array, offset: number): void
   /**
+   * Optional, for providers whose cipher allocates its output anyway (node:crypto): `chachaSeal`
+   * with the ciphertext and the 16-byte tag returned as two fresh arrays, so a large Noise frame can
+   * be sent as they are instead of being copied into an outgoing buffer.
+   */
+  chachaSealDetached?(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad: Uint8Array): [ciphertext: Uint8Array, tag: Uint8Array]
+  /**
    * Optional fast path of `chachaOpen`: writes the plaintext into
    * `output[offset .. offset + ciphertext.length - 16)`. Returns false when authentication fails; the
    * contents of that output range are then unspecified (they may hold unauthenticated bytes) and must
