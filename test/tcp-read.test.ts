@@ -84,4 +84,31 @@ describe('tcp read path', () => {
       await l.close()
     }
   })
+
+  test('a read delivered before start() is kept (copied out of the shared buffer) and handed over first', async () => {
+    const t = tcp()
+    let accepted!: RawConnection
+    let l0!: () => void
+    const got = new Promise<void>((res) => { l0 = res })
+    const l = await t.listen(Multiaddr.fromString('/ip4/127.0.0.1/tcp/0'), (c) => { accepted = c; l0() })
+    try {
+      const dialled = await t.dial(l.addrs[0]!)
+      await got
+      const shared = new Uint8Array(8).fill(9)
+      shared.set([1, 2, 3])
+      ;(dialled as unknown as { deliver(n: number, b: Uint8Array): boolean }).deliver(3, shared)
+      shared.fill(0) // the next read overwrites the shared buffer
+      const chunks: number[][] = []
+      let end!: () => void
+      const ended = new Promise<void>((res) => { end = res })
+      dialled.start({ onData: (d) => chunks.push([...d]), onEnd: () => end(), onDrain: () => {}, onClose: () => {} })
+      accepted.start({ onData: () => {}, onEnd: () => {}, onDrain: () => {}, onClose: () => {} })
+      accepted.write(Uint8Array.of(4, 5))
+      accepted.close()
+      await ended
+      expect(chunks.flat()).toEqual([1, 2, 3, 4, 5])
+    } finally {
+      await l.close()
+    }
+  })
 })

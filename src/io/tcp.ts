@@ -56,6 +56,8 @@ class TcpConnection implements RawConnection {
   /** Set when reads arrive through the shared buffer (`onread`) rather than as 'data' events. */
   readonly #sharedReads: boolean
   #sink: ReadSink | undefined
+  /** Copies of reads that arrived before start() (none expected: the socket is paused until then). */
+  #early: Uint8Array[] = []
   #paused = false
 
   /** `sharedReads`: the socket was dialled with `onread` whose callback calls `deliver`. */
@@ -76,14 +78,17 @@ class TcpConnection implements RawConnection {
    * through at most one read (READ_BUFFER_SIZE) per resume beyond the pause.
    */
   deliver(n: number, buf: Uint8Array): boolean {
-    this.#sink?.(buf.subarray(0, n))
+    if (this.#sink !== undefined) this.#sink(buf.subarray(0, n))
+    else this.#early.push(buf.slice(0, n)) // the shared buffer is reused by the next read: keep a copy
     return !this.#paused
   }
 
   start(h: RawHandlers): void {
     const s = this.#socket
-    if (this.#sharedReads) this.#sink = (data) => h.onData(data)
-    else s.on('data', (b: Buffer) => h.onData(view(b)))
+    if (this.#sharedReads) {
+      this.#sink = (data) => h.onData(data)
+      for (const early of this.#early.splice(0)) h.onData(early)
+    } else s.on('data', (b: Buffer) => h.onData(view(b)))
     s.on('end', () => h.onEnd())
     s.on('drain', () => h.onDrain())
     s.on('error', () => { /* 'close' follows with hadError */ })
