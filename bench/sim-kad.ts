@@ -28,6 +28,7 @@ import { Multiaddr } from '../src/multiaddr/index.js'
 import { PeerId } from '../src/peer-id/index.js'
 import type { PublicKey } from '../src/peer-id/index.js'
 import type { BehaviourAction, BehaviourInput, ConnectionInfo, StreamRef } from '../src/swarm/index.js'
+import { prng } from '../test/helpers/prng.js'
 
 export interface SimOptions {
   nodes: number
@@ -60,16 +61,6 @@ export interface SimResult {
   wallSeconds: number
 }
 
-/** mulberry32 */
-function prng(seed: number): () => number {
-  let t = seed >>> 0
-  return () => {
-    t = (t + 0x6d2b79f5) >>> 0
-    let r = Math.imul(t ^ (t >>> 15), 1 | t)
-    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r
-    return ((r ^ (r >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function randomBytesFrom(rng: () => number): (n: number) => Uint8Array {
   return (n) => {

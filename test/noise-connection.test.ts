@@ -13,6 +13,7 @@ import { ProtocolError, UsageError } from '../src/core/errors.js'
 import type { CryptoProvider } from '../src/core/crypto/provider.js'
 import { type PrivateKey, privateKeyFromSeed } from '../src/peer-id/index.js'
 import { prng } from './helpers/prng.js'
+import { thrown } from './helpers/errors.js'
 import {
   HandshakeState,
   MAX_PLAINTEXT,
@@ -96,15 +97,6 @@ function pump(a: Side, b: Side, chunker: Chunker = whole, max = 1 << 20): void {
 }
 
 const dataOf = (s: Side) => concat(s.events.flatMap((e) => (e.type === 'data' ? [e.data] : [])))
-
-function thrown(f: () => unknown): unknown {
-  try {
-    f()
-  } catch (e) {
-    return e
-  }
-  return undefined
-}
 
 function expectProtocolError(f: () => unknown, code: string): void {
   const e = thrown(f)

@@ -21,6 +21,7 @@ import {
   type NoiseHandshakePayload,
 } from '../src/noise/index.js'
 import { vectorFile } from './helpers/vectors.js'
+import { thrown } from './helpers/errors.js'
 
 const vectors = vectorFile('noise')
 const providers: [string, CryptoProvider][] = [
@@ -38,15 +39,6 @@ interface Cacophony {
   resp_ephemeral: string
   handshake_hash: string
   messages: { payload: string; ciphertext: string }[]
-}
-
-function thrown(f: () => unknown): unknown {
-  try {
-    f()
-  } catch (e) {
-    return e
-  }
-  return undefined
 }
 
 describe.each(providers)('cacophony (%s)', (_name, crypto) => {

@@ -20,6 +20,7 @@
  * out that way is reused for later frames instead of becoming garbage. A fresh 1 MiB slab costs
  * ~8 us of zero-filling, page faults and GC per 64 KiB frame, a reused one nothing.
  */
+import { concat } from '../core/bytes.js'
 
 const SLAB_SIZE = 1024 * 1024
 /**
@@ -192,13 +193,7 @@ export class TransmitQueue {
       q = this.#next()
     }
     if (adjacent) return new Uint8Array(first.buffer, first.byteOffset, total)
-    const out = new Uint8Array(total)
-    let off = 0
-    for (const p of parts) {
-      out.set(p, off)
-      off += p.length
-    }
-    return out
+    return concat(parts, total)
   }
 
   /**

@@ -19,6 +19,7 @@ import { Multiaddr } from '../../src/multiaddr/index.js'
 import { privateKeyFromSeed } from '../../src/peer-id/index.js'
 import type { PeerId, PrivateKey, PublicKey } from '../../src/peer-id/index.js'
 import { nobleCrypto } from '../../src/core/crypto/noble.js'
+import { prng as mulberry32 } from './prng.js'
 
 const MAX_STEPS = 1_000_000
 
@@ -366,12 +367,4 @@ export class Pair<A, B> {
 }
 
 /** A small seeded PRNG (mulberry32): same seed, same chunking. */
-export function mulberry32(seed: number): () => number {
-  let t = seed >>> 0
-  return () => {
-    t = (t + 0x6d2b79f5) >>> 0
-    let r = Math.imul(t ^ (t >>> 15), 1 | t)
-    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r
-    return ((r ^ (r >>> 14)) >>> 0) / 4294967296
-  }
-}
+export { prng as mulberry32 } from './prng.js'

@@ -22,3 +22,13 @@ export function codeOf(f: () => unknown): string {
   }
   return 'no error'
 }
+
+/** Whatever `f` throws, or undefined when it returns. */
+export function thrown(f: () => unknown): unknown {
+  try {
+    f()
+  } catch (e) {
+    return e
+  }
+  return undefined
+}
