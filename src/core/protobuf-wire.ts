@@ -61,8 +61,21 @@ export class PbReader {
     return this.uint32() | 0
   }
 
+  /** bool: true when any bit of the varint is set (a value of 2^35 is true, not its zero low 32 bits). */
   bool(): boolean {
-    return this.uint32() !== 0
+    const b = this.buf
+    let pos = this.pos
+    let any = 0
+    for (let i = 0; i < MAX_VARINT_BYTES; i++) {
+      if (pos >= this.len) throw new RangeError('varint: index out of range')
+      const byte = b[pos++]!
+      any |= byte & 0x7f
+      if (byte < 0x80) {
+        this.pos = pos
+        return any !== 0
+      }
+    }
+    throw new RangeError('varint: more than 10 bytes')
   }
 
   /** A full 64-bit varint as a bigint. */
@@ -91,7 +104,7 @@ export class PbReader {
 
   /** A length-delimited field's bytes, as a view of the input (callers copy what they keep). */
   bytes(): Uint8Array {
-    const n = this.uint32()
+    const n = this.#length()
     const start = this.pos
     if (n > this.len - start) throw new RangeError(`length ${n} exceeds the ${this.len - start} bytes left`)
     this.pos = start + n
@@ -108,7 +121,7 @@ export class PbReader {
         this.#skip(8)
         return
       case 2:
-        this.#skip(this.uint32())
+        this.#skip(this.#length())
         return
       case 5:
         this.#skip(4)
@@ -116,6 +129,22 @@ export class PbReader {
       default:
         throw new RangeError(`cannot skip wire type ${wireType}`)
     }
+  }
+
+  /**
+   * A length prefix. Unlike uint32() it keeps every bit: a length of 2^32 + 5 must not read as 5.
+   * Any length of 2^32 or more exceeds every buffer, so it is returned as Infinity (the caller's
+   * bounds check then fails). Found by the protobufjs oracle property: [0x80 x5, 0x7f] is not 0.
+   */
+  #length(): number {
+    const start = this.pos
+    const low = this.uint32()
+    // bits above bit 31 live in the 5th byte's bits 4-6 and in any later byte
+    for (let i = start + 4; i < this.pos; i++) {
+      const bits = this.buf[i]! & 0x7f
+      if (i === start + 4 ? bits > 0x0f : bits !== 0) return Infinity
+    }
+    return low
   }
 
   #skip(n: number): void {
