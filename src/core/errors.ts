@@ -1,11 +1,18 @@
 /**
- * The two error classes of weft.
+ * The error classes of weft. Each says who is to blame, so a caller can tell a hostile peer from a
+ * typo or a quiet network:
  *
- * - `ProtocolError`: the remote broke the spec. It is the ONLY exception that remote input may cause,
- *   anywhere in weft. `protocol` names the protocol (`'yamux'`, `'noise'`, `'varint'`, ...) and `code`
- *   is a stable string (`'yamux/credits-exceeded'`) used in tests, vectors and spec notes.
- * - `UsageError`: local misuse (a command in the wrong state, a closed object). Argument checks use
- *   the built-in `TypeError` / `RangeError`.
+ * - `ProtocolError`: a remote peer broke the spec, and nothing else. It is the ONLY exception that
+ *   remote input may cause, anywhere in weft. `protocol` names the protocol (`'yamux'`, `'noise'`,
+ *   `'varint'`, ...) and `code` is a stable string (`'yamux/credits-exceeded'`) used in tests, vectors
+ *   and spec notes.
+ * - `UsageError`: local misuse (a command in the wrong state, a closed object, user input such as a
+ *   mistyped multiaddr). Argument checks use the built-in `TypeError` / `RangeError`.
+ * - `OutcomeError`: a local operation ended without the result it asked for, and nobody broke a
+ *   protocol: a DHT query that found nothing (`kad/not-found`) or ran out of time (`kad/timeout`).
+ * - `DialError` (an `OutcomeError`): a dial that could not produce a connection, with the cause of
+ *   each address tried.
+ * - `TransportError` (src/io/transport.ts): the network failed (refused, unreachable, timeout).
  */
 export class ProtocolError<Code extends string = string> extends Error {
   override readonly name = 'ProtocolError'
@@ -26,6 +33,45 @@ export class UsageError extends Error {
   constructor(code: string, message?: string, options?: { cause?: unknown }) {
     super(message === undefined ? code : `${code}: ${message}`, options)
     this.code = code
+  }
+}
+
+/** A local operation ended without its result; nobody broke a protocol (see the header). */
+export class OutcomeError<Code extends string = string> extends Error {
+  override readonly name: string = 'OutcomeError'
+  readonly code: Code
+
+  constructor(code: Code, message?: string, options?: { cause?: unknown }) {
+    super(message === undefined ? code : `${code}: ${message}`, options)
+    this.code = code
+  }
+}
+
+/** Why a dial failed. `too-many-pending`, `connection-limit` are local limits; `self` is misuse caught late. */
+export type DialErrorCode =
+  | 'dial/no-addresses'
+  | 'dial/all-failed'
+  | 'dial/timeout'
+  | 'dial/aborted'
+  | 'dial/too-many-pending'
+  | 'dial/connection-limit'
+  | 'dial/self'
+  | 'dial/denied'
+
+/** One address a dial tried, and why it failed (a TransportError, a ProtocolError from the upgrade, ...). */
+export interface DialAttempt {
+  readonly addr: string
+  readonly error: Error
+}
+
+/** A dial that produced no connection. `attempts` lists every address tried with its own cause. */
+export class DialError extends OutcomeError<DialErrorCode> {
+  override readonly name: string = 'DialError'
+  readonly attempts: readonly DialAttempt[]
+
+  constructor(code: DialErrorCode, message?: string, attempts: readonly DialAttempt[] = [], options?: { cause?: unknown }) {
+    super(code, message, options ?? (attempts.length > 0 ? { cause: attempts[attempts.length - 1]!.error } : undefined))
+    this.attempts = attempts
   }
 }
 
