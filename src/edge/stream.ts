@@ -7,6 +7,7 @@
  */
 import type { ConnectionInfo, StreamRef } from '../swarm/index.js'
 import type { PeerId } from '../peer-id/index.js'
+import { UsageError } from '../core/errors.js'
 
 export interface StreamControl {
   write(ref: StreamRef, data: Uint8Array): number
@@ -23,6 +24,8 @@ export class StreamResetError extends Error {
   }
 }
 
+const EMPTY = new Uint8Array(0)
+
 export class WeftStream {
   readonly ref: StreamRef
   readonly protocol: string
@@ -35,8 +38,10 @@ export class WeftStream {
   #closed = false
   #wake: (() => void) | undefined
   #writableWake: (() => void) | undefined
+  #head = 0
   #writeClosed = false
   #sourceTaken = false
+  #source: AsyncIterable<Uint8Array> | undefined
 
   constructor(ref: StreamRef, protocol: string, direction: 'inbound' | 'outbound', connection: ConnectionInfo, ctl: StreamControl) {
     this.ref = ref
@@ -85,31 +90,53 @@ export class WeftStream {
     this._writable()
   }
 
-  /** The bytes the remote sends, in order, until it closes its write side. Throws StreamResetError on reset. */
+  /**
+   * The bytes the remote sends, in order, until it closes its write side. Throws StreamResetError on
+   * reset. Reading `source` twice returns the same iterable (it-pipe reads it once to recognise a
+   * duplex and again to use it); iterating it a second time is a TypeError.
+   *
+   * Ownership: each chunk is the caller's to keep; it may be a view of a larger buffer that weft no
+   * longer touches (do not transfer its `.buffer`).
+   */
   get source(): AsyncIterable<Uint8Array> {
-    if (this.#sourceTaken) throw new TypeError('stream source can be read only once')
+    this.#source ??= { [Symbol.asyncIterator]: () => this.#iterate() }
+    return this.#source
+  }
+
+  async *#iterate(): AsyncGenerator<Uint8Array> {
+    if (this.#sourceTaken) throw new TypeError('stream source can be iterated only once')
     this.#sourceTaken = true
-    const self = this
-    return {
-      async *[Symbol.asyncIterator]() {
-        for (;;) {
-          const c = self.#chunks.shift()
-          if (c !== undefined) {
-            self.#ctl.consume(self.ref, c.length)
-            yield c
-            continue
-          }
-          if (self.#reset) throw new StreamResetError()
-          if (self.#eof) return
-          await new Promise<void>((r) => { self.#wake = r })
+    for (;;) {
+      if (this.#head < this.#chunks.length) {
+        const c = this.#chunks[this.#head]!
+        this.#chunks[this.#head++] = EMPTY
+        // O(1) amortised per chunk however many are queued (a peer sending 1-byte frames queues many)
+        if (this.#head === this.#chunks.length) {
+          this.#chunks.length = 0
+          this.#head = 0
+        } else if (this.#head >= 1024 && this.#head * 2 >= this.#chunks.length) {
+          this.#chunks.splice(0, this.#head)
+          this.#head = 0
         }
-      },
+        this.#ctl.consume(this.ref, c.length)
+        yield c
+        continue
+      }
+      if (this.#reset) throw new StreamResetError()
+      if (this.#eof) return
+      await new Promise<void>((r) => { this.#wake = r })
     }
   }
 
   /** Write every chunk of `source`, then close our write side. */
   sink = async (source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>): Promise<void> => {
-    for await (const chunk of source) await this.write(chunk)
+    try {
+      for await (const chunk of source) await this.write(chunk)
+    } catch (e) {
+      // a source that fails mid-way must not look like a complete message to the remote
+      this.reset()
+      throw e
+    }
     this.closeWrite()
   }
 
@@ -118,7 +145,7 @@ export class WeftStream {
     let off = 0
     while (off < chunk.length) {
       if (this.#reset) throw new StreamResetError()
-      if (this.#writeClosed || this.#closed) throw new TypeError('stream/write-closed: write after close')
+      if (this.#writeClosed || this.#closed) throw new UsageError('stream/write-closed', 'write after close')
       const n = this.#ctl.write(this.ref, off === 0 ? chunk : chunk.subarray(off))
       off += n
       if (off < chunk.length) await new Promise<void>((r) => { this.#writableWake = r })
@@ -147,8 +174,13 @@ export class WeftStream {
   }
 }
 
-/** Read a whole stream into one buffer (bounded: throws RangeError past `max` bytes). */
-export async function readAll(source: AsyncIterable<Uint8Array>, max = 64 * 1024 * 1024): Promise<Uint8Array> {
+/**
+ * Read a whole stream into one buffer, bounded: throws RangeError past `max` bytes (default 1 MiB).
+ * Stops: a remote that streams forever into a handler that reads "the whole message" (with
+ * maxInboundStreams 32 the default bounds one connection's handlers to 32 MiB). Pass a larger `max`
+ * for protocols whose messages are larger.
+ */
+export async function readAll(source: AsyncIterable<Uint8Array>, max = 1024 * 1024): Promise<Uint8Array> {
   const parts: Uint8Array[] = []
   let n = 0
   for await (const c of source) {
