@@ -6,13 +6,13 @@
 import type { RandomBytes } from '../core/byte-machine.js'
 import type { Millis } from '../core/byte-machine.js'
 import type { CryptoProvider } from '../core/crypto/provider.js'
-import { ProtocolError } from '../core/errors.js'
+import { OutcomeError, ProtocolError } from '../core/errors.js'
 import type { Multiaddr } from '../multiaddr/index.js'
 import type { PeerId } from '../peer-id/index.js'
 import type { BehaviourAction } from '../swarm/index.js'
 import { encodeLp } from '../core/lp.js'
 import { encodeKadMessage, MessageType } from './message.js'
-import type { DecodeLimits, KadErrorCode } from './message.js'
+import type { DecodeLimits, KadErrorCode, KadOutcomeCode } from './message.js'
 import type { PeerBook } from './peers.js'
 import type { RoutingTable } from './routing-table.js'
 import type { RecordStore } from './store.js'
@@ -95,6 +95,12 @@ export class KadContext {
   }
 }
 
+/** A remote broke the protocol. */
 export function kadError(code: KadErrorCode, message?: string): ProtocolError<KadErrorCode> {
   return new ProtocolError<KadErrorCode>('kad', code, message)
+}
+
+/** A local operation ended without its result; nobody broke the protocol. */
+export function kadOutcome(code: KadOutcomeCode, message?: string): OutcomeError<KadOutcomeCode> {
+  return new OutcomeError<KadOutcomeCode>(code, message)
 }

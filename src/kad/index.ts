@@ -24,7 +24,7 @@ export {
   encodeKadMessage,
   encodeKadRecord,
 } from './message.js'
-export type { KadMessage, KadPeer, KadRecord, KadErrorCode, DecodeLimits, DecodeStats } from './message.js'
+export type { KadMessage, KadPeer, KadRecord, KadErrorCode, KadOutcomeCode, DecodeLimits, DecodeStats } from './message.js'
 export { Dht } from './dht-api.js'
 export type { DhtCallOptions } from './dht-api.js'
 export { kadDht } from './service.js'

@@ -24,6 +24,7 @@
  */
 import type { Millis } from '../core/byte-machine.js'
 import { toHex } from '../core/bytes.js'
+import { UsageError } from '../core/errors.js'
 import { encodeLp } from '../core/lp.js'
 import type { Multiaddr } from '../multiaddr/index.js'
 import type { PeerId } from '../peer-id/index.js'
@@ -167,7 +168,9 @@ export class KadBehaviour implements Behaviour<KadEvent> {
     try {
       this.validators.validate(key, value, this.#ctx.validation(now))
     } catch (e) {
-      this.#ctx.emit({ type: 'query-failed', requestId: id, error: e as Error, stats: { hops: 0, requests: 0, duration: 0 } })
+      // Our own caller's record: local misuse, not a remote's protocol error.
+      const error = new UsageError('kad/invalid-record', (e as Error).message.replace(/^kad\/invalid-record: /, ''), { cause: e })
+      this.#ctx.emit({ type: 'query-failed', requestId: id, error, stats: { hops: 0, requests: 0, duration: 0 } })
       return id
     }
     this.store.putRecord(key, value, now, undefined)

@@ -54,12 +54,21 @@ export type KadErrorCode =
   | 'kad/invalid-record'
   | 'kad/unexpected-response'
   | 'kad/too-many-streams'
-  | 'kad/timeout'
-  | 'kad/stream-reset'
   | 'kad/closed-early'
-  | 'kad/not-found'
-  | 'kad/no-peers'
   | 'kad/rate-limited'
+  | 'kad/key-too-long'
+
+/**
+ * Local outcomes (OutcomeError, never ProtocolError: nobody broke the protocol): a query that found
+ * nothing, ran out of time or had nobody to store at; one RPC whose remote did not answer in time,
+ * reset the stream (how a busy server refuses) or whose connection went away.
+ */
+export type KadOutcomeCode =
+  | 'kad/not-found'
+  | 'kad/timeout'
+  | 'kad/no-peers'
+  | 'kad/stream-reset'
+  | 'kad/connection-closed'
 
 export interface KadRecord {
   key: Uint8Array

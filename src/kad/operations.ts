@@ -22,11 +22,11 @@ import { UsageError } from '../core/errors.js'
 import { equals } from '../core/bytes.js'
 import { encodeLp } from '../core/lp.js'
 import type { PeerId } from '../peer-id/index.js'
-import { kadError } from './context.js'
+import { kadError, kadOutcome } from './context.js'
 import type { KadContext } from './context.js'
 import { commonPrefixLength, peerKey, randomPeerKeysInBuckets } from './key.js'
 import { ConnectionType, encodeKadMessage, MessageType } from './message.js'
-import type { KadErrorCode, KadMessage } from './message.js'
+import type { KadMessage, KadOutcomeCode } from './message.js'
 import { ClosestPeersQuery } from './query.js'
 import type { OutboundRpcs } from './rpc.js'
 import type { KadPeerInfo, KadProgress, KadQueryStats, KadResult } from './types.js'
@@ -221,9 +221,9 @@ export class Queries {
       this.#queries.delete(q.id)
       if (q.report) ctx.emit({ type: 'query-done', requestId: q.id, result, stats: stats() })
     }
-    const failed = (code: KadErrorCode, message: string): void => {
+    const failed = (code: KadOutcomeCode, message: string): void => {
       this.#queries.delete(q.id)
-      if (q.report) ctx.emit({ type: 'query-failed', requestId: q.id, error: kadError(timedOut ? 'kad/timeout' : code, message), stats: stats() })
+      if (q.report) ctx.emit({ type: 'query-failed', requestId: q.id, error: kadOutcome(timedOut ? 'kad/timeout' : code, message), stats: stats() })
     }
     switch (op.kind) {
       case 'closest-peers':

@@ -15,7 +15,7 @@ import { LpDecoder } from '../core/lp.js'
 import type { PeerId } from '../peer-id/index.js'
 import type { StreamRef } from '../swarm/index.js'
 import { streamKey } from '../swarm/index.js'
-import { kadError } from './context.js'
+import { kadError, kadOutcome } from './context.js'
 import type { KadContext } from './context.js'
 import { peerKey } from './key.js'
 import { decodeKadMessage, MessageType } from './message.js'
@@ -135,13 +135,15 @@ export class OutboundRpcs {
   ended(now: Millis, key: string, how: 'eof' | 'reset' | 'closed'): void {
     const rpc = this.#byKey(key)
     if (rpc === undefined) return
+    // EOF without a response breaks the protocol (a request is answered); a reset is how a server
+    // refuses (too many streams, rate limit), and a lost connection is nobody's protocol error.
     if (how === 'eof') this.#fail(now, rpc, kadError('kad/closed-early', 'stream closed before the response'))
-    else this.#fail(now, rpc, kadError(how === 'reset' ? 'kad/stream-reset' : 'kad/closed-early'), false)
+    else this.#fail(now, rpc, kadOutcome(how === 'reset' ? 'kad/stream-reset' : 'kad/connection-closed'), false)
   }
 
   /** Fail every RPC past its deadline. */
   timeouts(now: Millis): void {
-    for (const rpc of [...this.#rpcs.values()]) if (rpc.deadline <= now) this.#fail(now, rpc, kadError('kad/timeout', `no response within ${this.#ctx.config.requestTimeout} ms`))
+    for (const rpc of [...this.#rpcs.values()]) if (rpc.deadline <= now) this.#fail(now, rpc, kadOutcome('kad/timeout', `no response within ${this.#ctx.config.requestTimeout} ms`))
   }
 
   nextDeadline(): Millis | undefined {

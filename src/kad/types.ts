@@ -95,7 +95,11 @@ export type KadResult =
 export type KadEvent =
   | { type: 'progress'; requestId: number; progress: KadProgress }
   | { type: 'query-done'; requestId: number; result: KadResult; stats: KadQueryStats }
-  /** error: ProtocolError 'kad/not-found', 'kad/no-peers', 'kad/timeout', or 'kad/invalid-record' (local put). */
+  /**
+   * error: OutcomeError 'kad/not-found', 'kad/no-peers' or 'kad/timeout' (nobody broke the protocol);
+   * UsageError 'kad/invalid-record' (a local put whose record its namespace's validator refuses) or
+   * 'kad/key-too-long' (a key above `maxKeyLength`).
+   */
   | { type: 'query-failed'; requestId: number; error: Error; stats: KadQueryStats }
   /** A remote broke the protocol on one of our streams (the stream was reset). */
   | { type: 'protocol-error'; peer: PeerId; error: Error }
