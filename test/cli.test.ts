@@ -77,6 +77,26 @@ describe('weft ping / id / usage', () => {
     expect((await cli('ping', '/ip4/127.0.0.1/tcp/1', '--count', 'x')).code).toBe(1)
     expect((await cli('help')).code).toBe(0)
   })
+  test('an unknown flag is a usage error naming it, for every command (--listn is not ignored)', async () => {
+    const cases: string[][] = [
+      ['node', '--listn', '/ip4/127.0.0.1/tcp/0'],
+      ['ping', '/ip4/127.0.0.1/tcp/1', '--cuont', '1'],
+      ['id', '/ip4/127.0.0.1/tcp/1', '--jsn'],
+      ['inspect', '/ip4/1.2.3.4', '--verbose'],
+      ['sub', 't', '--peers', '/ip4/127.0.0.1/tcp/1'],
+      ['pub', 't', 'm', '--wiat', '1'],
+      ['dht', 'get', 'k', '--bootstrp', '/ip4/127.0.0.1/tcp/1'],
+      ['perf', '--server-adress', '127.0.0.1:1'],
+    ]
+    for (const argv of cases) {
+      const r = await cli(...argv)
+      expect(r.code, argv.join(' ')).toBe(1)
+      expect(r.err.split('\n'), argv.join(' ')).toHaveLength(1)
+      expect(r.err, argv.join(' ')).toMatch(/^unknown flag --[a-z-]+ \(known: /)
+    }
+    // a boolean flag given a value is also a usage error
+    expect((await cli('inspect', '/ip4/1.2.3.4', '--json=yes')).err).toBe('--json takes no value')
+  })
 })
 
 describe('bin/weft.js (the built CLI)', () => {

@@ -1,52 +1,26 @@
 /**
- * The weft command line.
+ * The weft command line (every command; `weft help` prints the details):
  *
- *   weft node [--listen <addr>]... [--identity <file>] [--json]
+ *   weft node [--listen <addr>]... [--identity <file>] [--bootstrap <addr>]... [--topic <name>]...
+ *             [--dht-mode server|client|auto] [--external <addr>]... [--json]
  *   weft ping <multiaddr> [--count N] [--json]
  *   weft id <multiaddr> [--json]
+ *   weft dht get|put|provide|find-providers|find-peer|closest ...   (see `weft dht`)
+ *   weft sub <topic> --peer <addr>... [--count N] [--json]
+ *   weft pub <topic> <message> --peer <addr>... [--wait <ms>] [--json]
  *   weft perf ...              (see `weft perf --help`)
  *   weft inspect <value> [--json]
+ *   weft help | weft version
  *
- * Errors are one line on stderr and exit code 1; never a stack trace for an expected failure.
+ * Errors are one line on stderr and exit code 1; never a stack trace for an expected failure. A
+ * flag a command does not know is such an error (src/cli/args.ts).
  */
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { errorLine, formatInspection, inspect } from './inspect.js'
 import { runPerf } from './perf.js'
+import { parseArgs, UsageLine } from './args.js'
 import { VERSION } from '../edge/version.js'
-
-export interface Args {
-  positional: string[]
-  flags: Map<string, string[]>
-}
-
-/** `--name value`, `--name=value`, bare `--flag` (value 'true'). */
-export function parseArgs(argv: string[], booleans: ReadonlySet<string>): Args {
-  const positional: string[] = []
-  const flags = new Map<string, string[]>()
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!
-    if (!a.startsWith('--')) {
-      positional.push(a)
-      continue
-    }
-    const eq = a.indexOf('=')
-    const name = eq === -1 ? a.slice(2) : a.slice(2, eq)
-    let value: string
-    if (eq !== -1) value = a.slice(eq + 1)
-    else if (booleans.has(name)) value = 'true'
-    else {
-      const next = argv[i + 1]
-      if (next === undefined) throw new UsageLine(`--${name} needs a value`)
-      value = next
-      i++
-    }
-    flags.set(name, [...(flags.get(name) ?? []), value])
-  }
-  return { positional, flags }
-}
-
-export class UsageLine extends Error {}
 
 function dhtMode(v: string | undefined): 'server' | 'client' | 'auto' {
   if (v === undefined) return 'server'
@@ -67,7 +41,8 @@ usage:
                      query a Kademlia network (weft dht for details)
   weft id <multiaddr> [--json]                 print a peer's identify record
   weft sub <topic> --peer <multiaddr>... [--count N] [--json]    print gossipsub messages
-  weft pub <topic> <message> --peer <multiaddr>... [--json]      publish one message
+  weft pub <topic> <message> --peer <multiaddr>... [--wait <ms>] [--json]
+                     publish one message
                      (weft node --topic <name> joins a topic and prints what arrives)
   weft perf --help                             libp2p perf client and server
   weft inspect <value> [--json]                decode a multiaddr, peer id or key
@@ -78,7 +53,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (cmd) {
       case 'inspect': {
-        const a = parseArgs(rest, new Set(['json']))
+        const a = parseArgs(rest, { booleans: ['json'] })
         const value = a.positional[0]
         if (value === undefined) throw new UsageLine('usage: weft inspect <multiaddr | hex | peer id> [--json]')
         const i = inspect(value)
@@ -87,7 +62,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'node': {
         const { runNode } = await import('./node-cmd.js')
-        const a = parseArgs(rest, new Set(['json']))
+        const a = parseArgs(rest, { booleans: ['json'], values: ['listen', 'identity', 'bootstrap', 'topic', 'dht-mode', 'external'] })
         return await runNode({
           listen: a.flags.get('listen') ?? ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws'],
           identity: a.flags.get('identity')?.[0] ?? join(process.env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'weft', 'identity.key'),
@@ -100,7 +75,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'sub': {
         const { runSub } = await import('./pubsub.js')
-        const a = parseArgs(rest, new Set(['json']))
+        const a = parseArgs(rest, { booleans: ['json'], values: ['peer', 'count'] })
         const topic = a.positional[0]
         if (topic === undefined) throw new UsageLine('usage: weft sub <topic> --peer <multiaddr>... [--count N] [--json]')
         const count = a.flags.has('count') ? Number(a.flags.get('count')![0]) : undefined
@@ -109,7 +84,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'pub': {
         const { runPub } = await import('./pubsub.js')
-        const a = parseArgs(rest, new Set(['json']))
+        const a = parseArgs(rest, { booleans: ['json'], values: ['peer', 'wait'] })
         const [topic, message] = a.positional
         if (topic === undefined || message === undefined) throw new UsageLine('usage: weft pub <topic> <message> --peer <multiaddr>... [--wait <ms>] [--json]')
         const wait = Number(a.flags.get('wait')?.[0] ?? '5000')
@@ -118,7 +93,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'dht': {
         const { runDht, DhtUsage } = await import('./dht.js')
-        const a = parseArgs(rest.slice(1), new Set(['json', 'progress', 'value-hex']))
+        const a = parseArgs(rest.slice(1), { booleans: ['json', 'progress', 'value-hex'], values: ['bootstrap', 'hold'] })
         try {
           return await runDht(rest[0], a.positional, a.flags)
         } catch (e) {
@@ -128,7 +103,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'ping': {
         const { runPing } = await import('./node-cmd.js')
-        const a = parseArgs(rest, new Set(['json']))
+        const a = parseArgs(rest, { booleans: ['json'], values: ['count'] })
         const target = a.positional[0]
         if (target === undefined) throw new UsageLine('usage: weft ping <multiaddr> [--count N] [--json]')
         const count = Number(a.flags.get('count')?.[0] ?? '4')
@@ -137,7 +112,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'id': {
         const { runId } = await import('./node-cmd.js')
-        const a = parseArgs(rest, new Set(['json']))
+        const a = parseArgs(rest, { booleans: ['json'] })
         const target = a.positional[0]
         if (target === undefined) throw new UsageLine('usage: weft id <multiaddr> [--json]')
         return await runId(target, a.flags.has('json'))

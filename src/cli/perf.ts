@@ -10,12 +10,12 @@
  */
 import { createNode, nodeCrypto } from '../node.js'
 import { privateKeyFromSeed } from '../peer-id/index.js'
+import { parseArgs, UsageLine } from './args.js'
 
 export const PERF_SERVER_SEED = new Uint8Array(32)
 
 export async function runPerf(argv: string[]): Promise<number> {
-  const { parseArgs, UsageLine } = await import('./main.js')
-  const a = parseArgs(argv, new Set(['run-server', 'help']))
+  const a = parseArgs(argv, { booleans: ['run-server', 'help'], values: ['server-address', 'transport', 'upload-bytes', 'download-bytes'] })
   if (a.flags.has('help')) {
     console.log('usage: weft perf --run-server --server-address <ip:port>\n       weft perf --server-address <ip:port> --transport tcp|ws --upload-bytes N --download-bytes N')
     return 0
