@@ -5,8 +5,9 @@
 import type { Multiaddr } from '../multiaddr/index.js'
 
 export interface RawHandlers {
-  /** Bytes received. They are only valid during the call: the transport may reuse the memory
-   * for its next read (TCP does), so anything kept must be copied. */
+  /** Bytes received: a VIEW that is only valid during the call. The transport may reuse the memory
+   * for its next read (TCP's shared read buffer does), so anything kept past the call must be
+   * copied. The receiver must not write into it. */
   onData(data: Uint8Array): void
   /** The remote closed its write side (TCP FIN / WebSocket close). */
   onEnd(): void
@@ -21,7 +22,9 @@ export interface RawConnection {
   readonly localAddr: Multiaddr | undefined
   /** Start delivering events. Called once, right after the connection is handed over. */
   start(handlers: RawHandlers): void
-  /** Queue bytes; false = the transport's buffer is full, wait for onDrain. */
+  /** Queue bytes; false = the transport's buffer is full, wait for onDrain. The transport may keep
+   * a reference to `data` until it is sent, so the caller hands it over: it must not write into
+   * those bytes after the call (weft's cores return bytes they never touch again). */
   write(data: Uint8Array): boolean
   /** Optional: hold the writes that follow until uncork(), then send them together (one writev). */
   cork?(): void

@@ -6,10 +6,24 @@
 import { WebSocket, WebSocketServer } from 'ws'
 import type { Multiaddr } from '../multiaddr/index.js'
 import { expandUnspecified, ipMultiaddr, mapSocketError, view, withDeadline } from './net-util.js'
+import { ProtocolError } from '../core/errors.js'
 import { TransportError, type DialOptions, type RawConnection, type RawHandlers, type Transport, type TransportListener } from './transport.js'
 
 /** Above this many unsent bytes, write() asks the caller to wait (ws has no 'drain' event). */
 const HIGH_WATER = 4 * 1024 * 1024
+
+export interface WebSocketOptions {
+  /**
+   * Largest WebSocket message accepted (ws `maxPayload`), default 1 MiB (it was 16 MiB). Stops: a
+   * remote making us assemble one huge message per connection before any limit of Noise or yamux
+   * can see it. Noise frames are at most 65,537 bytes; weft coalesces at most 256 KiB per message;
+   * go-libp2p and rust-libp2p send one Noise frame per message. A larger message closes the
+   * connection with ProtocolError 'websocket/message-too-large'.
+   */
+  maxMessageBytes?: number
+}
+
+const DEFAULT_MAX_MESSAGE = 1024 * 1024
 
 class WsConnection implements RawConnection {
   readonly remoteAddr: Multiaddr
@@ -18,6 +32,7 @@ class WsConnection implements RawConnection {
   #h: RawHandlers | undefined
   #waitingDrain = false
   #closed = false
+  #error: Error | undefined
 
   constructor(ws: WebSocket, remoteAddr: Multiaddr, localAddr: Multiaddr | undefined) {
     this.#ws = ws
@@ -34,12 +49,15 @@ class WsConnection implements RawConnection {
       if (Array.isArray(data)) for (const d of data) h.onData(view(d))
       else h.onData(data instanceof ArrayBuffer ? new Uint8Array(data) : view(data))
     })
-    ws.on('error', () => { /* close follows */ })
+    ws.on('error', (e: Error & { code?: string }) => {
+      // close follows; keep the cause when it was the remote's fault
+      if (e.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.#error ??= new ProtocolError('websocket', 'websocket/message-too-large', e.message)
+    })
     ws.on('close', (code: number) => {
       if (this.#closed) return
       this.#closed = true
       h.onEnd()
-      h.onClose(code === 1000 || code === 1005 ? undefined : new TransportError('transport/failed', `websocket closed with ${code}`))
+      h.onClose(this.#error ?? (code === 1000 || code === 1005 ? undefined : new TransportError('transport/failed', `websocket closed with ${code}`)))
     })
     ws.resume()
   }
@@ -86,7 +104,9 @@ function wsTarget(addr: Multiaddr, listen: boolean): WsTarget | undefined {
   return { url: `${scheme}://${host}:${t.port}${t.path ?? '/'}`, host: t.host, port: t.port }
 }
 
-export function webSockets(): Transport {
+export function webSockets(options: WebSocketOptions = {}): Transport {
+  const maxPayload = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE
+  if (!Number.isSafeInteger(maxPayload) || maxPayload < 1) throw new RangeError('maxMessageBytes must be a positive integer')
   return {
     name: 'ws',
     canDial: (addr) => wsTarget(addr, false) !== undefined,
@@ -95,7 +115,7 @@ export function webSockets(): Transport {
       const t = wsTarget(addr, false)
       if (t === undefined) return Promise.reject(new TransportError('transport/unsupported', `ws cannot dial ${addr.toString()}`))
       return withDeadline<RawConnection>(`dial ${addr.toString()}`, options.timeout ?? 10_000, options.signal, (done) => {
-        const ws = new WebSocket(t.url, { perMessageDeflate: false, maxPayload: 16 * 1024 * 1024 })
+        const ws = new WebSocket(t.url, { perMessageDeflate: false, maxPayload })
         ws.once('open', () => {
           const sock = (ws as unknown as { _socket?: { localAddress?: string; localPort?: number; localFamily?: string; remoteAddress?: string; remotePort?: number; setNoDelay?: (b: boolean) => void } })._socket
           sock?.setNoDelay?.(true)
@@ -110,7 +130,7 @@ export function webSockets(): Transport {
       const t = wsTarget(addr, true)
       if (t === undefined) return Promise.reject(new TransportError('transport/unsupported', `ws cannot listen on ${addr.toString()}`))
       return new Promise((resolve, reject) => {
-        const server = new WebSocketServer({ host: t.host, port: t.port, perMessageDeflate: false, maxPayload: 16 * 1024 * 1024, clientTracking: true })
+        const server = new WebSocketServer({ host: t.host, port: t.port, perMessageDeflate: false, maxPayload, clientTracking: true })
         server.once('error', (e) => reject(mapSocketError(e, `listen ${addr.toString()}`)))
         server.on('connection', (ws, req) => {
           const s = req.socket
