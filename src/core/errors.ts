@@ -13,6 +13,8 @@
  * - `DialError` (an `OutcomeError`): a dial that could not produce a connection, with the cause of
  *   each address tried.
  * - `TransportError` (src/io/transport.ts): the network failed (refused, unreachable, timeout).
+ * - `InternalError`: a bug in weft, contained at a stream, connection or runtime boundary; the
+ *   original exception is its `cause`.
  */
 export class ProtocolError<Code extends string = string> extends Error {
   override readonly name = 'ProtocolError'
@@ -72,6 +74,22 @@ export class DialError extends OutcomeError<DialErrorCode> {
   constructor(code: DialErrorCode, message?: string, attempts: readonly DialAttempt[] = [], options?: { cause?: unknown }) {
     super(code, message, options ?? (attempts.length > 0 ? { cause: attempts[attempts.length - 1]!.error } : undefined))
     this.attempts = attempts
+  }
+}
+
+/**
+ * A bug in weft itself, caught at a boundary (a stream, a connection, the IO runtime) so that it ends
+ * only what it happened in: never caused by well-formed or malformed remote input (that is a
+ * ProtocolError). `code` names the boundary (`'yamux/internal-error'`, `'connection/internal-error'`);
+ * `cause` is the original exception.
+ */
+export class InternalError extends Error {
+  override readonly name = 'InternalError'
+  readonly code: string
+
+  constructor(code: string, cause: unknown) {
+    super(`${code}: ${cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause)}`, { cause })
+    this.code = code
   }
 }
 
