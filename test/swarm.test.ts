@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test } from 'vitest'
 import { createNode, readAll, type WeftNode } from '../src/node.js'
+import { DialError } from '../src/core/errors.js'
 
 const nodes: WeftNode[] = []
 afterEach(async () => { await Promise.all(nodes.splice(0).map((n) => n.stop())) })
@@ -35,7 +36,9 @@ describe('swarm', () => {
   test('dialing an unknown peer id fails with dial/no-addresses', async () => {
     const a = await node()
     const b = await node([])
-    await expect(b.dial(a.peerId)).rejects.toMatchObject({ code: 'dial/no-addresses' })
+    const e = await b.dial(a.peerId).catch((x: unknown) => x)
+    expect(e).toBeInstanceOf(DialError)
+    expect(e).toMatchObject({ code: 'dial/no-addresses', attempts: [] })
   })
 
   test('inbound streams per protocol are limited; extra ones are refused, others still work', async () => {

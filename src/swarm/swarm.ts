@@ -16,7 +16,7 @@
  * protocol registered with `handle()` go to the user.
  */
 import type { Millis } from '../core/byte-machine.js'
-import { ProtocolError, UsageError } from '../core/errors.js'
+import { DialError, UsageError } from '../core/errors.js'
 import { Connection, type ConnectionEvent } from '../connection/index.js'
 import type { Multiaddr } from '../multiaddr/index.js'
 import { PeerId } from '../peer-id/index.js'
@@ -24,7 +24,8 @@ import type { Behaviour, BehaviourAction, BehaviourInput, ConnectionInfo, Stream
 import { PeerStore } from './peer-store.js'
 import { ProtocolTable } from './protocols.js'
 import { ExternalAddresses } from './reachability.js'
-import { DEFAULT_SWARM_LIMITS, type Conn, type Dial, type DialErrorCode, type DialWaiter, type Owner, type SwarmConfig, type SwarmEvent, type SwarmIo, type SwarmLimits } from './types.js'
+import { Dials, type DialWaiter } from './dials.js'
+import { DEFAULT_SWARM_LIMITS, type Conn, type Owner, type SwarmConfig, type SwarmEvent, type SwarmIo, type SwarmLimits } from './types.js'
 
 export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string, Behaviour<unknown>>> {
   readonly behaviours: B
@@ -33,12 +34,10 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
   readonly #limits: SwarmLimits
   readonly #names: string[]
   #nextConnId = 1
-  #nextDialId = 1
   #nextInternalReq = 1
   readonly #conns = new Map<number, Conn>()
   readonly #byPeer = new Map<string, Set<number>>()
-  readonly #dials = new Map<number, Dial>()
-  readonly #dialByPeer = new Map<string, Dial>()
+  readonly #dials: Dials<Conn>
   readonly #protocols: ProtocolTable
   /** Internal request id -> (owner, requestId) for stream opens routed through connections. */
   readonly #opens = new Map<number, { owner: Owner; requestId: number }>()
@@ -60,6 +59,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     this.#protocols = new ProtocolTable(this.#limits.maxInboundStreamsPerProtocol)
     for (const name of this.#names) this.#protocols.setBehaviour(name, behaviours[name]!.protocols)
     this.#external = new ExternalAddresses(this.#limits.maxExternalAddrs)
+    this.#dials = this.#newDials()
   }
 
   get peerId(): PeerId {
@@ -130,7 +130,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
   /** Dial a peer (by id, using the peer store) or an address. The result is a dial-succeeded/-failed event. */
   dial(now: Millis, target: PeerId | Multiaddr, requestId: number): void {
     this.#now = now
-    this.#dial(now, target, { owner: { kind: 'user' }, requestId })
+    this.#dials.dial(target, { owner: { kind: 'user' }, requestId })
     this.#pump(now)
   }
 
@@ -213,7 +213,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
 
   /** Close everything gracefully; afterwards every input is ignored. */
   stop(now: Millis): void {
-    for (const d of [...this.#dials.values()]) this.#failDial(now, d, new UsageError('dial/aborted', 'swarm stopped'))
+    this.#dials.abortAll('swarm stopped')
     for (const id of [...this.#conns.keys()]) this.closeConnection(now, id)
     this.#stopped = true
   }
@@ -268,7 +268,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     if (c === undefined) return
     this.#conns.delete(id)
     this.#events.push({ type: 'connection-failed', addr: c.remoteAddr, direction: 'outbound', error })
-    if (c.dial !== undefined) this.#dialNext(now, c.dial, error)
+    if (c.dial !== undefined) this.#dials.attemptFailed(c.dial, error)
     this.#pump(now)
   }
 
@@ -407,8 +407,10 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
       case 'established': {
         const peer = ev.remotePeer
         if (peer.equals(this.peerId)) {
+          const d = c.dial
+          c.dial = undefined
+          if (d !== undefined) this.#dials.fail(d, new DialError('dial/self', 'dialed our own peer id', [{ addr: c.remoteAddr.toString(), error: new UsageError('dial/self', 'the remote has our peer id') }]))
           this.closeConnection(now, c.id)
-          if (c.dial !== undefined) this.#failDial(now, c.dial, new UsageError('dial/self', 'dialed our own peer id'))
           return
         }
         const info: ConnectionInfo = { id: c.id, peer, remotePublicKey: ev.remotePublicKey, remoteAddr: c.remoteAddr, localAddr: c.localAddr, direction: c.direction }
@@ -423,10 +425,12 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
         this.#events.push({ type: 'connection-open', connection: info })
         if (first) this.#events.push({ type: 'peer-connect', peer })
         this.#toBehaviours(now, { type: 'connection-established', connection: info })
-        if (c.dial !== undefined) this.#succeedDial(now, c.dial, c)
+        const d = c.dial
+        c.dial = undefined
+        if (d !== undefined) this.#dials.succeed(d, c)
         // Waiters of other pending dials to this peer (dialed by address) join this connection.
-        const other = this.#dialByPeer.get(key)
-        if (other !== undefined && other !== c.dial) this.#succeedDial(now, other, c)
+        const other = this.#dials.pendingFor(peer)
+        if (other !== undefined && other !== d) this.#dials.succeed(other, c)
         break
       }
       case 'stream-opened': {
@@ -510,7 +514,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
           if (c.dial !== undefined) {
             const d = c.dial
             c.dial = undefined
-            this.#dialNext(now, d, ev.error ?? new UsageError('connection/closed'))
+            this.#dials.attemptFailed(d, ev.error ?? new UsageError('connection/closed'))
           }
         }
         c.closeError = ev.error
@@ -522,7 +526,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     this.#conns.delete(c.id)
     this.#dirty.delete(c.id)
     const err = c.closeError ?? error
-    if (c.dial !== undefined && c.info === undefined) this.#dialNext(now, c.dial, err ?? new UsageError('connection/closed'))
+    if (c.dial !== undefined && c.info === undefined) this.#dials.attemptFailed(c.dial, err ?? new UsageError('connection/closed'))
     for (const [sid, s] of c.streams) {
       const ref = { connection: c.id, stream: sid }
       this.#toOwner(now, s.owner, { type: 'stream-reset', stream: ref })
@@ -551,75 +555,31 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     return undefined
   }
 
-  #dial(now: Millis, target: PeerId | Multiaddr, waiter: DialWaiter): void {
-    const fail = (error: Error): void => this.#notifyWaiter(now, waiter, undefined, error)
-    if (this.#stopped) return fail(new UsageError('dial/aborted', 'swarm stopped'))
-    let peer: PeerId | undefined
-    let addrs: Multiaddr[]
-    if (isPeerId(target)) {
-      peer = target
-      addrs = [...(this.peerStore.get(peer)?.addrs ?? [])]
-    } else {
-      const mh = target.getPeerIdBytes()
-      peer = mh === undefined ? undefined : PeerId.fromMultihash(mh)
-      addrs = [target]
-    }
-    if (peer !== undefined && peer.equals(this.peerId)) return fail(new UsageError('dial/self', 'cannot dial our own peer id'))
-    if (peer !== undefined) {
-      const open = this.#openConn(peer)
-      if (open !== undefined) return this.#notifyWaiter(now, waiter, open, undefined)
-      const pending = this.#dialByPeer.get(peer.toString())
-      if (pending !== undefined) {
-        pending.waiters.push(waiter)
-        for (const a of addrs) if (!pending.addrs.some((x) => x.equals(a))) pending.addrs.push(a)
-        return
-      }
-    }
-    if (addrs.length === 0) return fail(new ProtocolError<DialErrorCode>('swarm', 'dial/no-addresses', `no known addresses for ${peer?.toString() ?? '?'}`))
-    if (this.#dials.size >= this.#limits.maxPendingDials) return fail(new UsageError('dial/too-many-pending'))
-    const d: Dial = { id: this.#nextDialId++, peer, addrs: addrs.slice(0, this.#limits.maxDialAddrs), next: 0, attempt: undefined, waiters: [waiter], lastError: undefined }
-    this.#dials.set(d.id, d)
-    if (peer !== undefined) this.#dialByPeer.set(peer.toString(), d)
-    this.#dialNext(now, d, undefined)
-  }
-
-  #dialNext(now: Millis, d: Dial, error: Error | undefined): void {
-    if (error !== undefined) d.lastError = error
-    d.attempt = undefined
-    if (!this.#dials.has(d.id)) return
-    if (d.next >= d.addrs.length) {
-      this.#failDial(now, d, d.lastError ?? new ProtocolError<DialErrorCode>('swarm', 'dial/all-failed'))
-      return
-    }
-    if (this.#conns.size >= this.#limits.maxConnections) {
-      this.#failDial(now, d, new UsageError('dial/connection-limit'))
-      return
-    }
-    const addr = d.addrs[d.next++]!
-    const id = this.#nextConnId++
-    this.#conns.set(id, {
-      id, core: undefined, direction: 'outbound', remoteAddr: addr.withoutPeerId(), localAddr: undefined, dial: d, info: undefined,
-      streams: new Map(), closing: false, closeError: undefined,
-    })
-    d.attempt = id
-    this.#io.push({ type: 'connect', connection: id, addr })
-  }
-
-  #succeedDial(now: Millis, d: Dial, c: Conn): void {
-    this.#dials.delete(d.id)
-    if (d.peer !== undefined && this.#dialByPeer.get(d.peer.toString()) === d) this.#dialByPeer.delete(d.peer.toString())
-    c.dial = undefined
-    for (const w of d.waiters) this.#notifyWaiter(now, w, c, undefined)
-  }
-
-  #failDial(now: Millis, d: Dial, error: Error): void {
-    this.#dials.delete(d.id)
-    if (d.peer !== undefined && this.#dialByPeer.get(d.peer.toString()) === d) this.#dialByPeer.delete(d.peer.toString())
-    if (d.attempt !== undefined) {
-      const c = this.#conns.get(d.attempt)
-      if (c !== undefined) c.dial = undefined
-    }
-    for (const w of d.waiters) this.#notifyWaiter(now, w, undefined, error)
+  /** The dial state machine's view of the swarm (src/swarm/dials.ts). */
+  #newDials(): Dials<Conn> {
+    const swarm = this
+    return new Dials<Conn>({
+      localPeer: this.peerId,
+      get stopped(): boolean { return swarm.#stopped },
+      openConnection: (peer) => this.#openConn(peer),
+      knownAddrs: (peer) => this.peerStore.get(peer)?.addrs ?? [],
+      connect: (d, addr) => {
+        if (this.#conns.size >= this.#limits.maxConnections) return undefined
+        const id = this.#nextConnId++
+        this.#conns.set(id, {
+          id, core: undefined, direction: 'outbound', remoteAddr: addr.withoutPeerId(), localAddr: undefined, dial: d, info: undefined,
+          streams: new Map(), closing: false, closeError: undefined,
+        })
+        this.#io.push({ type: 'connect', connection: id, addr })
+        return id
+      },
+      abandon: (id) => {
+        const c = this.#conns.get(id)
+        if (c !== undefined) c.dial = undefined
+        this.closeConnection(this.#now, id)
+      },
+      notify: (w, c, error) => this.#notifyWaiter(this.#now, w, c, error),
+    }, this.#limits)
   }
 
   #notifyWaiter(now: Millis, w: DialWaiter, c: Conn | undefined, error: Error | undefined): void {
@@ -642,7 +602,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
       this.#openOn(now, c, owner, protocols, requestId)
       return
     }
-    this.#dial(now, target, { owner, requestId, openStream: { protocols } })
+    this.#dials.dial(target, { owner, requestId, openStream: { protocols } })
   }
 
   #openOn(now: Millis, c: Conn, owner: Owner, protocols: readonly string[], requestId: number): void {
@@ -720,8 +680,10 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
         this.#events.push({ type: 'behaviour', from: name, event: a.event })
         break
       case 'dial':
-        this.#dial(now, a.peer ?? a.addrs?.[0] ?? (undefined as never), { owner, requestId: a.requestId })
+        // Fresh addresses (gossipsub PX, a kad result) are dialed even when the peer store has never
+        // seen the peer, and are remembered for later dials.
         if (a.peer !== undefined && a.addrs !== undefined) this.peerStore.addAddrs(a.peer, a.addrs)
+        this.#dials.dial(a.peer ?? a.addrs?.[0] ?? (undefined as never), { owner, requestId: a.requestId }, a.peer !== undefined ? a.addrs : undefined)
         break
       case 'open-stream':
         this.#openStream(now, owner, a.peer, a.protocols, a.requestId, a.connection)
@@ -791,8 +753,4 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
       }
     }
   }
-}
-
-function isPeerId(x: PeerId | Multiaddr): x is PeerId {
-  return 'multihash' in x
 }

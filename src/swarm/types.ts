@@ -8,6 +8,7 @@ import type { Multiaddr } from '../multiaddr/index.js'
 import type { PeerId, PrivateKey } from '../peer-id/index.js'
 import type { ConnectionInfo, StreamRef } from './behaviour.js'
 import type { PeerStoreLimits } from './peer-store.js'
+import type { Dial } from './dials.js'
 
 export interface SwarmLimits {
   /** Open + upgrading connections, default 300: stops socket and memory exhaustion by a connection flood. */
@@ -69,27 +70,10 @@ export type SwarmEvent<BEv = unknown> =
   | { type: 'reachability'; reachable: boolean; externalAddrs: readonly Multiaddr[] }
   | { type: 'behaviour'; from: string; event: BEv }
 
-export type DialErrorCode = 'dial/no-addresses' | 'dial/all-failed' | 'dial/too-many-pending' | 'dial/connection-limit' | 'dial/aborted' | 'dial/self'
+export type { DialErrorCode } from '../core/errors.js'
 
 /** Who gets the outcome of a dial or a stream opening. */
 export type Owner = { kind: 'user' } | { kind: 'behaviour'; name: string }
-
-export interface DialWaiter {
-  owner: Owner
-  requestId: number
-  /** Set when the dial serves an open-stream request. */
-  openStream?: { protocols: readonly string[] }
-}
-
-export interface Dial {
-  id: number
-  peer: PeerId | undefined
-  addrs: Multiaddr[]
-  next: number
-  attempt: number | undefined
-  waiters: DialWaiter[]
-  lastError: Error | undefined
-}
 
 export interface Conn {
   id: number

@@ -1,0 +1,210 @@
+/**
+ * The swarm's dial state machine: at most one pending dial per peer, its addresses tried one at a
+ * time, and everyone waiting on it (a user's dial, a behaviour's dial, a stream opening that needs
+ * a connection first).
+ *
+ * Pure and testable alone: it owns no connection. The swarm is its host (`DialHost`): it reuses open
+ * connections, reads the peer store, starts transport connections and routes each waiter's outcome.
+ * Inputs from the swarm: `dial` (a request), `attemptFailed` (the current address did not give a
+ * connection), `succeed` (a connection to the peer is up), `fail`, `cancel` (a waiter gave up) and
+ * `abortAll` (stop). Outcomes go out through `host.notify` exactly once per waiter.
+ *
+ * A failed dial is a `DialError` (src/core/errors.ts) whose `attempts` lists each address tried with
+ * its own cause: `dial/no-addresses`, `dial/all-failed`, `dial/timeout` (every attempt timed out),
+ * `dial/aborted`, `dial/too-many-pending`, `dial/connection-limit`, `dial/self`.
+ */
+import { DialError, type DialAttempt } from '../core/errors.js'
+import type { Multiaddr } from '../multiaddr/index.js'
+import { PeerId } from '../peer-id/index.js'
+import type { Owner } from './types.js'
+
+/** Who gets the outcome of a dial or a stream opening. */
+export interface DialWaiter {
+  owner: Owner
+  requestId: number
+  /** Set when the dial serves an open-stream request. */
+  openStream?: { protocols: readonly string[] }
+}
+
+export interface Dial {
+  readonly id: number
+  readonly peer: PeerId | undefined
+  /** Every address this dial will try, at most `maxDialAddrs`; `next` indexes the next one. */
+  readonly addrs: Multiaddr[]
+  /** `addrs` as strings, to merge new addresses without a quadratic scan. */
+  readonly keys: Set<string>
+  next: number
+  /** The connection id of the attempt in flight. */
+  attempt: number | undefined
+  readonly waiters: DialWaiter[]
+  readonly attempts: DialAttempt[]
+}
+
+export interface DialLimits {
+  /** Dials in flight (SwarmLimits.maxPendingDials). */
+  maxPendingDials: number
+  /** Addresses tried per dial, counting addresses merged into a pending dial (SwarmLimits.maxDialAddrs). */
+  maxDialAddrs: number
+}
+
+export interface DialHost<C> {
+  readonly localPeer: PeerId
+  /** True once the swarm stopped: every dial fails with dial/aborted. */
+  readonly stopped: boolean
+  /** An open connection to `peer` a new dial can reuse. */
+  openConnection(peer: PeerId): C | undefined
+  /** The addresses the peer store knows for `peer`. */
+  knownAddrs(peer: PeerId): readonly Multiaddr[]
+  /** Start a transport connection to `addr` for `d`; its id, or undefined at the connection limit. */
+  connect(d: Dial, addr: Multiaddr): number | undefined
+  /** Close an attempt's connection nobody waits for any more (every waiter cancelled). */
+  abandon(connection: number): void
+  /** The outcome for one waiter: a connection, or an error. */
+  notify(w: DialWaiter, c: C | undefined, error: DialError | undefined): void
+}
+
+export class Dials<C> {
+  readonly #host: DialHost<C>
+  readonly #limits: DialLimits
+  readonly #dials = new Map<number, Dial>()
+  readonly #byPeer = new Map<string, Dial>()
+  #nextId = 1
+
+  constructor(host: DialHost<C>, limits: DialLimits) {
+    this.#host = host
+    this.#limits = limits
+  }
+
+  get size(): number {
+    return this.#dials.size
+  }
+
+  /** The pending dial to `peer`, if any. */
+  pendingFor(peer: PeerId): Dial | undefined {
+    return this.#byPeer.get(peer.toString())
+  }
+
+  /** True while `d` has not succeeded or failed. */
+  isActive(d: Dial): boolean {
+    return this.#dials.get(d.id) === d
+  }
+
+  /**
+   * Dial a peer id (its `addrs`, then the peer store's) or an address. Joins the pending dial to the
+   * same peer, merging the new addresses into it within `maxDialAddrs`.
+   */
+  dial(target: PeerId | Multiaddr, waiter: DialWaiter, addrs: readonly Multiaddr[] = []): void {
+    const host = this.#host
+    const fail = (code: ConstructorParameters<typeof DialError>[0], message: string): void => host.notify(waiter, undefined, new DialError(code, message))
+    if (host.stopped) return fail('dial/aborted', 'swarm stopped')
+    let peer: PeerId | undefined
+    let candidates: readonly Multiaddr[]
+    if (isPeerId(target)) {
+      peer = target
+      candidates = addrs.length === 0 ? host.knownAddrs(peer) : [...addrs, ...host.knownAddrs(peer)]
+    } else {
+      const mh = target.getPeerIdBytes()
+      peer = mh === undefined ? undefined : PeerId.fromMultihash(mh)
+      candidates = [target]
+    }
+    if (peer !== undefined && peer.equals(host.localPeer)) return fail('dial/self', 'cannot dial our own peer id')
+    if (peer !== undefined) {
+      const open = host.openConnection(peer)
+      if (open !== undefined) return host.notify(waiter, open, undefined)
+      const pending = this.#byPeer.get(peer.toString())
+      if (pending !== undefined) {
+        pending.waiters.push(waiter)
+        this.#merge(pending, candidates)
+        return
+      }
+    }
+    if (candidates.length === 0) return fail('dial/no-addresses', `no known addresses for ${peer?.toString() ?? '?'}`)
+    if (this.#dials.size >= this.#limits.maxPendingDials) return fail('dial/too-many-pending', `${this.#dials.size} dials in flight`)
+    const d: Dial = { id: this.#nextId++, peer, addrs: [], keys: new Set(), next: 0, attempt: undefined, waiters: [waiter], attempts: [] }
+    this.#merge(d, candidates)
+    this.#dials.set(d.id, d)
+    if (peer !== undefined) this.#byPeer.set(peer.toString(), d)
+    this.#tryNext(d)
+  }
+
+  /** The attempt in flight failed (transport, upgrade or a close before it was established). */
+  attemptFailed(d: Dial, error: Error): void {
+    if (!this.isActive(d)) return
+    const addr = d.next > 0 ? d.addrs[d.next - 1]! : undefined
+    d.attempts.push({ addr: addr?.toString() ?? '?', error })
+    d.attempt = undefined
+    this.#tryNext(d)
+  }
+
+  /** A connection to the dial's peer is established: every waiter gets it. */
+  succeed(d: Dial, c: C): void {
+    if (!this.#remove(d)) return
+    for (const w of d.waiters) this.#host.notify(w, c, undefined)
+  }
+
+  fail(d: Dial, error: DialError): void {
+    if (!this.#remove(d)) return
+    for (const w of d.waiters) this.#host.notify(w, undefined, error)
+  }
+
+  /**
+   * A waiter gave up (its AbortSignal fired): drop it. A dial nobody waits for any more ends and its
+   * attempt's connection is closed. Returns true when the waiter was found.
+   */
+  cancel(match: (w: DialWaiter) => boolean): boolean {
+    let found = false
+    for (const d of [...this.#dials.values()]) {
+      const i = d.waiters.findIndex(match)
+      if (i < 0) continue
+      d.waiters.splice(i, 1)
+      found = true
+      if (d.waiters.length === 0) {
+        this.#remove(d)
+        if (d.attempt !== undefined) this.#host.abandon(d.attempt)
+      }
+    }
+    return found
+  }
+
+  /** Fail every pending dial (the swarm stops). */
+  abortAll(message: string): void {
+    for (const d of [...this.#dials.values()]) this.fail(d, new DialError('dial/aborted', message, d.attempts))
+  }
+
+  #merge(d: Dial, addrs: readonly Multiaddr[]): void {
+    for (const a of addrs) {
+      if (d.addrs.length >= this.#limits.maxDialAddrs) return
+      const k = a.toString()
+      if (d.keys.has(k)) continue
+      d.keys.add(k)
+      d.addrs.push(a)
+    }
+  }
+
+  #tryNext(d: Dial): void {
+    if (d.next >= d.addrs.length) {
+      const timedOut = d.attempts.length > 0 && d.attempts.every((a) => (a.error as { code?: unknown }).code === 'transport/timeout')
+      const code = timedOut ? 'dial/timeout' : 'dial/all-failed'
+      this.fail(d, new DialError(code, `${d.attempts.length} address(es) tried for ${d.peer?.toString() ?? d.addrs[0]?.toString() ?? '?'}: ${d.attempts.map((a) => `${a.addr} (${a.error.message})`).join(', ')}`, d.attempts))
+      return
+    }
+    const addr = d.addrs[d.next++]!
+    const id = this.#host.connect(d, addr)
+    if (id === undefined) {
+      this.fail(d, new DialError('dial/connection-limit', 'the swarm is at its connection limit', d.attempts))
+      return
+    }
+    d.attempt = id
+  }
+
+  #remove(d: Dial): boolean {
+    if (!this.isActive(d)) return false
+    this.#dials.delete(d.id)
+    if (d.peer !== undefined && this.#byPeer.get(d.peer.toString()) === d) this.#byPeer.delete(d.peer.toString())
+    return true
+  }
+}
+
+export function isPeerId(x: PeerId | Multiaddr): x is PeerId {
+  return 'multihash' in x
+}
