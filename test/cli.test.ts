@@ -36,6 +36,12 @@ describe('weft inspect', () => {
     const r = JSON.parse((await cli('inspect', pid.publicKey, '--json')).out)
     expect(r).toMatchObject({ kind: 'public-key', keyType: 'Ed25519', peerId: '12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pq' })
   })
+  test('a mistyped multiaddr is a UsageError printed as its code, exit 1', async () => {
+    const r = await cli('ping', '/ip4/127.0.0.1/tcp/70000')
+    expect(r.code).toBe(1)
+    expect(r.err).toMatch(/^error: multiaddr\/invalid-port: /)
+    expect(r.err.split('\n')).toHaveLength(1)
+  })
   test('invalid input: exit 1 and one line naming the error code', async () => {
     for (const bad of ['/ip4/1.2.3.4/tcp/70000', '/ip4/300.1.1.1', 'not-a-thing', '0102']) {
       const r = await cli('inspect', bad)
@@ -69,7 +75,8 @@ describe('weft ping / id / usage', () => {
   test('an unreachable peer is one line and exit 1', async () => {
     const r = await cli('ping', '/ip4/127.0.0.1/tcp/1', '--count', '1')
     expect(r.code).toBe(1)
-    expect(r.err).toMatch(/^error: transport\/refused/)
+    // a DialError (dial/all-failed) that names each address's cause, or the bare transport error
+    expect(r.err).toMatch(/^error: (dial\/all-failed: .*)?transport\/refused/)
   })
   test('unknown commands and missing arguments are usage errors', async () => {
     expect((await cli('frobnicate')).code).toBe(1)

@@ -1,13 +1,13 @@
 /**
  * Properties of the multiaddr codecs (fast-check, fixed seeds):
  * - any valid component list: bytes -> text -> bytes is the identity, and the text is stable;
- * - garbage (random or mutated) bytes and text: ProtocolError('multiaddr') or a multiaddr that
- *   round-trips, nothing else;
+ * - garbage (random or mutated) bytes: ProtocolError('multiaddr'); garbage text: UsageError with a
+ *   multiaddr/* code; or else a multiaddr that round-trips, nothing else;
  * - encapsulate / decapsulate / decapsulateCode laws.
  */
 import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
-import { ProtocolError } from '../src/core/errors.js'
+import { ProtocolError, UsageError } from '../src/core/errors.js'
 import { concat, toHex, utf8 } from '../src/core/bytes.js'
 import { encode as varint } from '../src/core/varint.js'
 import { Multiaddr, PROTOCOLS, VARIABLE, type Protocol } from '../src/multiaddr/index.js'
@@ -44,13 +44,17 @@ const component = fc
   .chain((p) => valueOf(p).map((v) => concat([varint(p.code), p.size === VARIABLE ? varint(v.length) : new Uint8Array(0), v])))
 const validBytes = fc.array(component, { minLength: 1, maxLength: 8 }).map((cs) => concat(cs))
 
-/** Parse, asserting the only possible failure is a multiaddr ProtocolError. */
-function tryParse(run: () => Multiaddr): Multiaddr | undefined {
+/**
+ * Parse, asserting the only possible failure is a multiaddr error of the class for its source:
+ * ProtocolError('multiaddr') for bytes (remote input), UsageError for text (user input).
+ */
+function tryParse(run: () => Multiaddr, from: 'bytes' | 'text' = 'bytes'): Multiaddr | undefined {
   try {
     return run()
   } catch (e) {
-    if (!(e instanceof ProtocolError) || e.protocol !== 'multiaddr') throw e
-    expect(e.code.startsWith('multiaddr/')).toBe(true)
+    if (from === 'bytes' && (!(e instanceof ProtocolError) || e.protocol !== 'multiaddr')) throw e
+    if (from === 'text' && !(e instanceof UsageError)) throw e
+    expect((e as ProtocolError | UsageError).code.startsWith('multiaddr/')).toBe(true)
     return undefined
   }
 }
@@ -77,7 +81,7 @@ describe('round trip', () => {
   })
 })
 
-describe('garbage yields ProtocolError and nothing else', () => {
+describe('garbage bytes yield ProtocolError, garbage text UsageError, and nothing else', () => {
   test('random bytes', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 80 }), (b) => {
@@ -119,7 +123,7 @@ describe('garbage yields ProtocolError and nothing else', () => {
     const text = fc.tuple(fc.array(token, { maxLength: 10 }), fc.boolean()).map(([ts, slash]) => (slash ? '/' : '') + ts.join('/'))
     fc.assert(
       fc.property(text, (t) => {
-        const m = tryParse(() => Multiaddr.fromString(t))
+        const m = tryParse(() => Multiaddr.fromString(t), 'text')
         if (m !== undefined) expectRoundTrip(m)
       }),
       { seed: 3, numRuns: 3000 },
@@ -130,7 +134,7 @@ describe('garbage yields ProtocolError and nothing else', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'binary-ascii', maxLength: 40 }), fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)), maxLength: 20 }), (a, b) => {
         for (const t of [a, b, `/dns/${b}`, `/${a}`]) {
-          const m = tryParse(() => Multiaddr.fromString(t))
+          const m = tryParse(() => Multiaddr.fromString(t), 'text')
           if (m !== undefined) expectRoundTrip(m)
         }
       }),

@@ -1,19 +1,25 @@
 import { describe, expect, test } from 'vitest'
-import { ProtocolError } from '../src/core/errors.js'
+import { isProtocolError, ProtocolError, UsageError } from '../src/core/errors.js'
 import { fromHex, toHex } from '../src/core/bytes.js'
 import { CODE, Multiaddr, multiaddr, PROTOCOLS, protocolByCode, protocolByName, VARIABLE } from '../src/multiaddr/index.js'
 import { vectorFile } from './helpers/vectors.js'
 
-function expectMultiaddrError(run: () => unknown, code: string): void {
+/** Bytes (from remotes) fail with ProtocolError('multiaddr'); text (from users) with UsageError, same code. */
+function expectMultiaddrError(run: () => unknown, code: string, from: 'bytes' | 'text'): void {
   try {
     run()
   } catch (e) {
-    expect(e).toBeInstanceOf(ProtocolError)
-    expect((e as ProtocolError).protocol).toBe('multiaddr')
-    expect((e as ProtocolError).code).toBe(code)
+    if (from === 'bytes') {
+      expect(e).toBeInstanceOf(ProtocolError)
+      expect((e as ProtocolError).protocol).toBe('multiaddr')
+    } else {
+      expect(e).toBeInstanceOf(UsageError)
+      expect(isProtocolError(e)).toBe(false)
+    }
+    expect((e as ProtocolError | UsageError).code).toBe(code)
     return
   }
-  expect.fail(`expected ProtocolError ${code}`)
+  expect.fail(`expected ${from === 'bytes' ? 'ProtocolError' : 'UsageError'} ${code}`)
 }
 
 describe('vectors', () => {
@@ -23,8 +29,8 @@ describe('vectors', () => {
       const input = v['input'] as string | undefined
       if (v.error !== undefined) {
         expect(v.hex === undefined).not.toBe(input === undefined) // exactly one of them
-        if (v.hex !== undefined) expectMultiaddrError(() => Multiaddr.fromBytes(fromHex(v.hex!)), v.error)
-        else expectMultiaddrError(() => Multiaddr.fromString(input!), v.error)
+        if (v.hex !== undefined) expectMultiaddrError(() => Multiaddr.fromBytes(fromHex(v.hex!)), v.error, 'bytes')
+        else expectMultiaddrError(() => Multiaddr.fromString(input!), v.error, 'text')
         return
       }
       const fromBytes = Multiaddr.fromBytes(fromHex(v.hex!))
@@ -110,10 +116,10 @@ describe('Multiaddr', () => {
 
   test('limits are options', () => {
     const text = '/tcp/1'.repeat(10)
-    expectMultiaddrError(() => Multiaddr.fromString(text, { maxComponents: 9 }), 'multiaddr/too-large')
+    expectMultiaddrError(() => Multiaddr.fromString(text, { maxComponents: 9 }), 'multiaddr/too-large', 'text')
     expect(Multiaddr.fromString(text, { maxComponents: 10 }).length).toBe(10)
     const bytes = Multiaddr.fromString(text).bytes // 30 bytes
-    expectMultiaddrError(() => Multiaddr.fromBytes(bytes, { maxBytes: 29 }), 'multiaddr/too-large')
+    expectMultiaddrError(() => Multiaddr.fromBytes(bytes, { maxBytes: 29 }), 'multiaddr/too-large', 'bytes')
     expect(Multiaddr.fromBytes(bytes, { maxBytes: 30 }).length).toBe(10)
     expect(() => Multiaddr.fromBytes(bytes, { maxBytes: 0 })).toThrow(RangeError)
   })

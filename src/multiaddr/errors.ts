@@ -1,10 +1,16 @@
 /**
- * Every way a multiaddr can be malformed, as one error class.
+ * Every way a multiaddr can be malformed, as one set of codes, raised as the class that says who
+ * is to blame (src/core/errors.ts):
  *
- * Bytes come from remote peers (identify, kad, relay); text comes from users, config files and
- * dnsaddr TXT records. Both raise `ProtocolError('multiaddr', code)`, so callers catch one thing.
+ * - bytes come from remote peers (identify, kad, relay, signed records): `Multiaddr.fromBytes`
+ *   raises `ProtocolError('multiaddr', code)`;
+ * - text comes from users and config files: `Multiaddr.fromString` raises `UsageError(code)`
+ *   with the same code, so `isProtocolError` never mistakes a typo for a hostile peer.
+ *
+ * The codecs shared by both directions call `fail` (a ProtocolError); the text entry point turns
+ * it into a UsageError with `fromUserText`.
  */
-import { ProtocolError } from '../core/errors.js'
+import { ProtocolError, UsageError } from '../core/errors.js'
 
 export type MultiaddrErrorCode =
   | 'multiaddr/empty'
@@ -25,8 +31,23 @@ export type MultiaddrErrorCode =
   | 'multiaddr/invalid-peer-id'
   | 'multiaddr/invalid-value'
 
+/** Malformed multiaddr bytes (from a remote). */
 export type MultiaddrError = ProtocolError<MultiaddrErrorCode>
+/** Malformed multiaddr text (from a user): a UsageError whose code is a MultiaddrErrorCode. */
+export type MultiaddrTextError = UsageError & { readonly code: MultiaddrErrorCode }
 
 export function fail(code: MultiaddrErrorCode, message?: string, cause?: unknown): never {
   throw new ProtocolError<MultiaddrErrorCode>('multiaddr', code, message, cause === undefined ? undefined : { cause })
+}
+
+/** Run a parse of user text: a multiaddr ProtocolError raised inside becomes a UsageError, same code and message. */
+export function fromUserText<T>(parse: () => T): T {
+  try {
+    return parse()
+  } catch (e) {
+    if (!(e instanceof ProtocolError) || e.protocol !== 'multiaddr') throw e
+    const prefix = `${e.code}: `
+    const detail = e.message.startsWith(prefix) ? e.message.slice(prefix.length) : undefined
+    throw new UsageError(e.code, detail, e.cause === undefined ? undefined : { cause: e.cause })
+  }
 }

@@ -12,6 +12,7 @@ import { checkUtf8, encodeBase58, percentDecode } from './encodings.js'
 import { isIp4Mapped } from './ip.js'
 import { CODE, type Protocol } from './protocols.js'
 import { toDialTarget, type DialComponent, type DialTarget } from './dial.js'
+import { fromUserText } from './errors.js'
 
 export interface Component {
   code: number
@@ -36,14 +37,17 @@ export class Multiaddr {
     this.#parts = parts
   }
 
-  /** Parse the human-readable form. Malformed text throws ProtocolError('multiaddr', ...). */
+  /**
+   * Parse the human-readable form (user input). Malformed text throws `UsageError` with a
+   * `multiaddr/*` code (`MultiaddrTextError`), never ProtocolError: no remote is to blame.
+   */
   static fromString(text: string, options?: ParseOptions): Multiaddr {
     if (typeof text !== 'string') throw new TypeError('multiaddr text must be a string')
-    const { bytes, parts } = decodeText(text, options)
+    const { bytes, parts } = fromUserText(() => decodeText(text, options))
     return new Multiaddr(SEAL, bytes, parts)
   }
 
-  /** Parse the machine-readable form (copied). Malformed bytes throw ProtocolError('multiaddr', ...). */
+  /** Parse the machine-readable form (copied; from remotes). Malformed bytes throw ProtocolError('multiaddr', ...). */
   static fromBytes(bytes: Uint8Array, options?: ParseOptions): Multiaddr {
     if (!(bytes instanceof Uint8Array)) throw new TypeError('multiaddr bytes must be a Uint8Array')
     const owned = bytes.slice()
