@@ -551,7 +551,7 @@ export function simulate(opts: SimOptions): { result: SimResult; net: SimNet } {
   }
   // graylisting is measured when the publishing window closes (P₄ decays afterwards)
   let graylisted = 0
-  const gray = net.nodes[0]!.behaviour.cfg.scoreThresholds.graylistThreshold
+  const gray = net.nodes[0]!.behaviour.inspect().cfg.scoreThresholds.graylistThreshold
   net.at(warmup + duration + 1000, () => {
     for (const s of spammers) {
       const hn = [...s.neighbours].filter((j) => !net.nodes[j]!.spammer)

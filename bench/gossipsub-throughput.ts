@@ -54,7 +54,7 @@ async function subscriber(policy: Policy, total: number): Promise<void> {
   if (process.env.WEFT_BENCH_DEBUG !== undefined) {
     setInterval(() => {
       const g = node.swarm.behaviours.gossipsub as unknown as GossipsubBehaviour
-      process.stderr.write(`sub: n=${n} peers=${JSON.stringify([...g.peers.values()].map((p) => ({ score: g.getScore(p.id, 0), inbound: p.inbound, buffered: p.decoder?.buffered })))}\n`)
+      process.stderr.write(`sub: n=${n} peers=${JSON.stringify([...g.inspect().peers.values()].map((p) => ({ score: g.getScore(p.id, 0), inbound: p.inbound, buffered: p.decoder?.buffered })))}\n`)
     }, 2000).unref()
   }
   process.stdout.write(`addr ${node.getMultiaddrs()[0]!.toString()}\n`)
@@ -122,7 +122,7 @@ async function run(policy: Policy, total: number, size: number): Promise<RunResu
     if (acked !== lastAck) { lastAck = acked; lastProgress = performance.now() }
     if (performance.now() - lastProgress > 10_000) {
       child.kill()
-      const st = [...(node.swarm.behaviours.gossipsub as unknown as GossipsubBehaviour).peers.values()].map((p) => ({ inFlight: p.inFlight, outbox: p.outbox.length, outboxBytes: p.outboxBytes, out: p.out, slow: p.slow }))
+      const st = [...(node.swarm.behaviours.gossipsub as unknown as GossipsubBehaviour).inspect().peers.values()].map((p) => ({ inFlight: p.inFlight, outbox: p.outbox.length, outboxBytes: p.outboxBytes, out: p.out, slow: p.slow }))
       throw new Error(`written ${writtenBytes} bytes, ${writtenMsgs} messages; ${JSON.stringify(st)} ${policy}: stalled at ${acked}/${total} delivered (${failures.length} publish failures: ${failures[0] ?? 'none'})`)
     }
   }

@@ -13,14 +13,14 @@ import type { BehaviourAction, ConnectionInfo } from '../src/swarm/index.js'
 
 /** The score's upper bound from the parameters: the capped topic part plus nothing else positive (P₅ = 0). */
 function scoreUpperBound(node: SimNode): number {
-  const p = node.behaviour.cfg.scoreParams
+  const p = node.behaviour.inspect().cfg.scoreParams
   const t = p.defaultTopic!
   const topic = t.topicWeight * (t.timeInMeshWeight * t.timeInMeshCap + t.firstMessageDeliveriesWeight * t.firstMessageDeliveriesCap)
   return p.topicScoreCap > 0 ? Math.min(topic, p.topicScoreCap) : topic
 }
 
 function checkHeartbeatInvariants(node: SimNode, now: number, seenTicks: Map<number, number>): void {
-  const b = node.behaviour
+  const b = node.behaviour.inspect()
   if (seenTicks.get(node.index) === b.heartbeatTicks) return
   seenTicks.set(node.index, b.heartbeatTicks)
   const { Dlo, Dhi } = b.cfg
@@ -33,7 +33,7 @@ function checkHeartbeatInvariants(node: SimNode, now: number, seenTicks: Map<num
   }
   const upper = scoreUpperBound(node)
   for (const k of b.peers.keys()) {
-    const s = b.getScore(k, now)
+    const s = node.behaviour.getScore(k, now)
     expect(Number.isFinite(s)).toBe(true)
     expect(s).toBeLessThanOrEqual(upper + 1e-9)
   }
@@ -117,7 +117,7 @@ describe('gossipsub simulation', () => {
     expect(written(h.drain())).toBe(1) // flood published, the write is in flight
     // IWANT while that write is in flight: the reply waits in our queue ...
     expect(written(send({ control: { iwant: [{ messageIds: [messageId] }] } }))).toBe(0)
-    const p = b.peers.get(peer.peer.toString())!
+    const p = b.inspect().peers.get(peer.peer.toString())!
     expect(p.outbox.filter((e) => e.id !== undefined)).toHaveLength(1)
     // ... and the peer's IDONTWANT (it got the message meanwhile) removes it before it is written
     send({ control: { idontwant: [{ messageIds: [messageId] }] } })

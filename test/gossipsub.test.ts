@@ -14,6 +14,7 @@ import {
   msgIdContentSha256, msgIdFromSeqno, SeenCache, signatureInput, type GossipsubEvent, type GossipsubOptions, type Rpc,
 } from '../src/gossipsub/index.js'
 import type { BehaviourAction, ConnectionInfo } from '../src/swarm/index.js'
+import type { PeerState } from '../src/gossipsub/types.js'
 
 const vectors = vectorFile('gossipsub')
 const seeded = (seed: number) => {
@@ -248,7 +249,7 @@ describe('behaviour', () => {
     expect(h.events().filter((e) => e.type === 'message')).toHaveLength(0)
     const inv = h.events().filter((e) => e.type === 'invalid-message')
     expect(inv.map((e) => (e as { reason: string }).reason)).toEqual(['gossipsub/invalid-signature', 'gossipsub/invalid-signature', 'gossipsub/invalid-signature'])
-    expect(b.getScore(PEER.peer, h.now)).toBeLessThan(b.cfg.scoreThresholds.graylistThreshold)
+    expect(b.getScore(PEER.peer, h.now)).toBeLessThan(b.inspect().cfg.scoreThresholds.graylistThreshold)
     // graylisted: even a valid message is now ignored
     send({ messages: [peerMsg('later', 2n).raw] })
     expect(h.events().filter((e) => e.type === 'message')).toHaveLength(0)
@@ -266,7 +267,7 @@ describe('behaviour', () => {
     fc.assert(fc.property(fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 8 }), (chunks) => {
       const { b, h } = scripted({ maxRpcSize: 1024, maxOutboundBytes: 4096 })
       for (const c of chunks) h.input({ type: 'stream-data', stream: IN, data: c })
-      expect(b.peers.get(PEER.peer.toString())!.decoder?.buffered ?? 0).toBeLessThanOrEqual(1024 + 10)
+      expect(b.inspect().peers.get(PEER.peer.toString())!.decoder?.buffered ?? 0).toBeLessThanOrEqual(1024 + 10)
     }), { numRuns: 200 })
   })
 
@@ -275,7 +276,7 @@ describe('behaviour', () => {
     send({ subscriptions: [{ subscribe: true, topic: 't' }], control: { graft: [{ topic: 't' }] } })
     expect(b.getMeshPeers('t').map(String)).toEqual([PEER.peer.toString()])
     sent()
-    const p = b.peers.get(PEER.peer.toString())!
+    const p = b.inspect().peers.get(PEER.peer.toString()) as PeerState // test-only write: plays a muxer
     p.inFlight = 1 // an earlier write is still in the muxer: messages wait in our queue
     const { messageId } = b.publish(h.now, 't', new Uint8Array(300).fill(2))
     h.drain()
@@ -339,7 +340,7 @@ describe('behaviour', () => {
     const before = b.getScore(PEER.peer, h.now)
     for (let i = 0; i < 5; i++) {
       send({ control: { ihave: [{ topic: 't', messageIds: [Uint8Array.of(9, i)] }] } })
-      h.advance(b.cfg.heartbeatInterval)
+      h.advance(b.inspect().cfg.heartbeatInterval)
     }
     h.advance(5000)
     expect(b.getScore(PEER.peer, h.now)).toBeLessThan(before)
@@ -359,7 +360,7 @@ describe('behaviour', () => {
   test('slow peer: over maxOutboundBytes it leaves the mesh and messages are dropped', () => {
     const { b, h, send, sent } = scripted({ maxOutboundBytes: 4096, maxRpcSize: 2048, floodPublish: false })
     send({ subscriptions: [{ subscribe: true, topic: 't' }], control: { graft: [{ topic: 't' }] } })
-    const p = b.peers.get(PEER.peer.toString())!
+    const p = b.inspect().peers.get(PEER.peer.toString()) as PeerState // test-only write: plays a muxer
     p.inFlight = 1 // the muxer never takes our bytes
     let threw = 0
     for (let i = 0; i < 10; i++) {

@@ -10,13 +10,20 @@ import type { Millis } from '../core/byte-machine.js'
 import { PeerId, openPeerRecord } from '../peer-id/index.js'
 import type { Multiaddr } from '../multiaddr/index.js'
 import { GOSSIPSUB_V10 } from './config.js'
-import type { GossipsubBehaviour } from './gossipsub.js'
+import type { GossipsubContext } from './context.js'
+import { sendFrame, sendRpc, type SendContext } from './send.js'
 import type { PeerState } from './types.js'
 import { idKey } from './types.js'
 import { sample, shuffle } from './mesh.js'
 import { frameMessage, type ControlMessage, type ControlPrune } from './rpc.js'
 
-export function handleControl(g: GossipsubBehaviour, now: Millis, p: PeerState, c: ControlMessage): void {
+/** What building a PRUNE reads. */
+export type PruneContext = Pick<GossipsubContext, 'cfg' | 'topicPeers' | 'peers' | 'score' | 'rand'>
+
+/** What handling control messages reads and changes. */
+export type ControlContext = SendContext & PruneContext & Pick<GossipsubContext, 'seen' | 'promises' | 'mcache' | 'backoff' | 'direct' | 'dial'>
+
+export function handleControl(g: ControlContext, now: Millis, p: PeerState, c: ControlMessage): void {
   const reply: { messages: Array<{ id: string; raw: Uint8Array }>; iwant: Uint8Array[]; prune: ControlPrune[] } = { messages: [], iwant: [], prune: [] }
   const gossipOk = !g.cfg.scoring || g.score.score(p.key, now) >= g.cfg.scoreThresholds.gossipThreshold
   if (gossipOk) {
@@ -51,13 +58,13 @@ export function handleControl(g: GossipsubBehaviour, now: Millis, p: PeerState, 
     if (!byPeer.has(p.key)) byPeer.set(p.key, now + g.cfg.iwantFollowupTime)
   }
   if (reply.iwant.length > 0 || reply.prune.length > 0) {
-    g.sendRpc(p, { control: { iwant: reply.iwant.length > 0 ? [{ messageIds: reply.iwant }] : [], prune: reply.prune } }, true)
+    sendRpc(g, p, { control: { iwant: reply.iwant.length > 0 ? [{ messageIds: reply.iwant }] : [], prune: reply.prune } }, true)
   }
   // replies stay cancellable by IDONTWANT while queued (v1.2 "Cancelling IWANT")
-  for (const m of reply.messages) g.sendFrame(p, frameMessage(m.raw), false, m.id)
+  for (const m of reply.messages) sendFrame(g, p, frameMessage(m.raw), false, m.id)
 }
 
-function handleIHave(g: GossipsubBehaviour, now: Millis, p: PeerState, topic: string, ids: Uint8Array[], iwant: Uint8Array[]): void {
+function handleIHave(g: ControlContext, now: Millis, p: PeerState, topic: string, ids: Uint8Array[], iwant: Uint8Array[]): void {
   if (++p.ihaveMessages > g.cfg.maxIHaveMessages) return
   if (p.ihaveIds >= g.cfg.maxIHaveLength || !g.mesh.has(topic)) return
   const want: Uint8Array[] = []
@@ -72,7 +79,7 @@ function handleIHave(g: GossipsubBehaviour, now: Millis, p: PeerState, topic: st
   void now
 }
 
-function handleIWant(g: GossipsubBehaviour, p: PeerState, ids: Uint8Array[], out: Array<{ id: string; raw: Uint8Array }>): void {
+function handleIWant(g: ControlContext, p: PeerState, ids: Uint8Array[], out: Array<{ id: string; raw: Uint8Array }>): void {
   for (const id of ids) {
     if (p.iwantServed >= g.cfg.maxIWantServedPerHeartbeat) return
     const k = idKey(id)
@@ -84,7 +91,7 @@ function handleIWant(g: GossipsubBehaviour, p: PeerState, ids: Uint8Array[], out
   }
 }
 
-function handleGraft(g: GossipsubBehaviour, now: Millis, p: PeerState, topic: string, prune: ControlPrune[]): void {
+function handleGraft(g: ControlContext, now: Millis, p: PeerState, topic: string, prune: ControlPrune[]): void {
   const mesh = g.mesh.get(topic)
   if (mesh === undefined || mesh.has(p.key)) return // unknown topic: ignored (v1.1 spam protection)
   if (g.direct.has(p.key)) {
@@ -114,7 +121,7 @@ function handleGraft(g: GossipsubBehaviour, now: Millis, p: PeerState, topic: st
   g.event({ type: 'graft', peer: p.id, topic })
 }
 
-function handlePrune(g: GossipsubBehaviour, now: Millis, p: PeerState, pr: ControlPrune): void {
+function handlePrune(g: ControlContext, now: Millis, p: PeerState, pr: ControlPrune): void {
   const mesh = g.mesh.get(pr.topic)
   if (mesh?.delete(p.key) === true) {
     g.score.prune(p.key, pr.topic)
@@ -128,7 +135,7 @@ function handlePrune(g: GossipsubBehaviour, now: Millis, p: PeerState, pr: Contr
   }
 }
 
-function peerExchange(g: GossipsubBehaviour, list: ControlPrune['peers']): void {
+function peerExchange(g: ControlContext, list: ControlPrune['peers']): void {
   for (const px of list) {
     if (px.peerId === undefined) continue
     let peer: PeerId
@@ -148,7 +155,7 @@ function peerExchange(g: GossipsubBehaviour, list: ControlPrune['peers']): void 
 }
 
 /** A PRUNE for `p`, with backoff and PX when the peer speaks v1.1+. */
-export function makePrune(g: GossipsubBehaviour, now: Millis, p: PeerState, topic: string, backoffMs: number, px: boolean): ControlPrune {
+export function makePrune(g: PruneContext, now: Millis, p: PeerState, topic: string, backoffMs: number, px: boolean): ControlPrune {
   if (p.protocol === GOSSIPSUB_V10) return { topic, peers: [] }
   const peers: ControlPrune['peers'] = []
   if (px && g.cfg.doPX) {

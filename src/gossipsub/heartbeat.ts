@@ -16,10 +16,15 @@
 import type { Millis } from '../core/byte-machine.js'
 import type { ControlIHave, ControlPrune } from './rpc.js'
 import { FLOODSUB } from './config.js'
-import { makePrune } from './control.js'
-import type { GossipsubBehaviour } from './gossipsub.js'
+import { makePrune, type PruneContext } from './control.js'
+import type { GossipsubContext } from './context.js'
+import { clearSlow, sendRpc, type SendContext } from './send.js'
 import type { PeerState } from './types.js'
 import { gossipTargetCount, median, sample, selectMeshSurvivors, shuffle } from './mesh.js'
+
+/** What the heartbeat reads and changes. */
+export type HeartbeatContext = SendContext & PruneContext & Pick<GossipsubContext, 'heartbeatTicks' | 'promises' | 'fanout' | 'fanoutLastPub' |
+  'mcache' | 'seen' | 'backoff' | 'direct' | 'graftable' | 'dial'>
 
 interface Outgoing {
   graft: string[]
@@ -27,7 +32,7 @@ interface Outgoing {
   ihave: ControlIHave[]
 }
 
-export function heartbeat(g: GossipsubBehaviour, now: Millis): void {
+export function heartbeat(g: HeartbeatContext, now: Millis): void {
   const cfg = g.cfg
   g.heartbeatTicks++
   const score = (k: string): number => (cfg.scoring ? g.score.score(k, now) : 0)
@@ -44,7 +49,7 @@ export function heartbeat(g: GossipsubBehaviour, now: Millis): void {
     p.ihaveIds = 0
     p.iwantServed = 0
     p.idontwant = 0
-    g.clearSlow(p)
+    clearSlow(g, p)
     for (const topic of p.slowPrunes) {
       g.backoff.add(now, topic, p.key, cfg.pruneBackoff)
       get(p.key).prune.push(makePrune(g, now, p, topic, cfg.pruneBackoff, false))
@@ -135,7 +140,7 @@ export function heartbeat(g: GossipsubBehaviour, now: Millis): void {
   for (const [k, o] of out) {
     const p = g.peers.get(k)
     if (p === undefined) continue
-    g.sendRpc(p, { control: { graft: o.graft.map((topic) => ({ topic })), prune: o.prune, ihave: o.ihave } }, true)
+    sendRpc(g, p, { control: { graft: o.graft.map((topic) => ({ topic })), prune: o.prune, ihave: o.ihave } }, true)
   }
   g.mcache.shift()
   g.seen.prune(now)
@@ -147,7 +152,7 @@ export function heartbeat(g: GossipsubBehaviour, now: Millis): void {
   }
 }
 
-function emitGossip(g: GossipsubBehaviour, now: Millis, topic: string, exclude: Set<string>, get: (k: string) => Outgoing): void {
+function emitGossip(g: HeartbeatContext, now: Millis, topic: string, exclude: Set<string>, get: (k: string) => Outgoing): void {
   const cfg = g.cfg
   const eligible = [...(g.topicPeers.get(topic) ?? [])].filter((k) => {
     if (exclude.has(k) || g.direct.has(k)) return false

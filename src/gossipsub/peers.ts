@@ -9,14 +9,18 @@ import type { Millis } from '../core/byte-machine.js'
 import { encodeLp, LpDecoder } from '../core/lp.js'
 import type { ConnectionInfo, StreamRef } from '../swarm/index.js'
 import { streamKey } from '../swarm/index.js'
-import type { GossipsubBehaviour } from './gossipsub.js'
+import type { GossipsubContext } from './context.js'
 import { encodeRpc, PROTOCOL, type SubOpts } from './rpc.js'
 import type { PeerState } from './types.js'
+
+/** What peer and stream bookkeeping reads and changes. */
+export type PeersContext = Pick<GossipsubContext, 'cfg' | 'peers' | 'topicPeers' | 'subscriptions' | 'mesh' | 'fanout' | 'promises' | 'score' |
+  'actions' | 'dirty' | 'event' | 'nextId' | 'inStreams' | 'outStreams' | 'openRequests'>
 
 /** Outbound stream (re)opens per peer: stops a peer that resets every stream from making us loop. */
 const FRESH_IDS_PER_STREAM_REOPEN = 3
 
-export function peerConnected(g: GossipsubBehaviour, c: ConnectionInfo): void {
+export function peerConnected(g: PeersContext, c: ConnectionInfo): void {
   const key = c.peer.toString()
   let p = g.peers.get(key)
   if (p === undefined) {
@@ -34,18 +38,18 @@ export function peerConnected(g: GossipsubBehaviour, c: ConnectionInfo): void {
   ensureOutbound(g, p)
 }
 
-function ensureOutbound(g: GossipsubBehaviour, p: PeerState): void {
+function ensureOutbound(g: PeersContext, p: PeerState): void {
   if (p.out !== undefined || p.opening !== undefined || p.openAttempts >= FRESH_IDS_PER_STREAM_REOPEN) return
   const conn = p.connections.keys().next().value
   if (conn === undefined) return
-  const requestId = g.nextRequest++
+  const requestId = g.nextId()
   p.opening = requestId
   p.openAttempts++
   g.openRequests.set(requestId, p)
   g.actions.push({ type: 'open-stream', requestId, peer: p.id, protocols: g.cfg.protocols, connection: conn })
 }
 
-export function peerDisconnected(g: GossipsubBehaviour, now: Millis, c: ConnectionInfo): void {
+export function peerDisconnected(g: PeersContext, now: Millis, c: ConnectionInfo): void {
   const key = c.peer.toString()
   const p = g.peers.get(key)
   if (p === undefined) return
@@ -69,7 +73,7 @@ export function peerDisconnected(g: GossipsubBehaviour, now: Millis, c: Connecti
   g.score.removePeer(key, now)
 }
 
-export function streamOpened(g: GossipsubBehaviour, s: StreamRef, protocol: string, direction: 'inbound' | 'outbound', c: ConnectionInfo, requestId: number | undefined): void {
+export function streamOpened(g: PeersContext, s: StreamRef, protocol: string, direction: 'inbound' | 'outbound', c: ConnectionInfo, requestId: number | undefined): void {
   const p = g.peers.get(c.peer.toString())
   if (direction === 'inbound') {
     if (p === undefined) {
@@ -98,7 +102,7 @@ export function streamOpened(g: GossipsubBehaviour, s: StreamRef, protocol: stri
   p.inFlight = 0
   g.outStreams.set(streamKey(s), p)
   // hello: our subscriptions, first on the stream
-  const subs: SubOpts[] = [...g.subscriptions()].map((topic) => ({ subscribe: true, topic }))
+  const subs: SubOpts[] = [...g.subscriptions].map((topic) => ({ subscribe: true, topic }))
   if (subs.length > 0) {
     const hello = encodeLp(encodeRpc({ subscriptions: subs }))
     p.outbox.unshift({ frame: hello, id: undefined })
@@ -107,7 +111,7 @@ export function streamOpened(g: GossipsubBehaviour, s: StreamRef, protocol: stri
   if (p.outbox.length > 0) g.dirty.add(p)
 }
 
-export function streamOpenFailed(g: GossipsubBehaviour, requestId: number): void {
+export function streamOpenFailed(g: PeersContext, requestId: number): void {
   const p = g.openRequests.get(requestId)
   if (p === undefined) return
   g.openRequests.delete(requestId)
@@ -117,14 +121,14 @@ export function streamOpenFailed(g: GossipsubBehaviour, requestId: number): void
 }
 
 /** The muxer took everything written to `s`: queued frames may go. */
-export function streamWritable(g: GossipsubBehaviour, s: StreamRef): void {
+export function streamWritable(g: PeersContext, s: StreamRef): void {
   const p = g.outStreams.get(streamKey(s))
   if (p === undefined) return
   p.inFlight = 0
   if (p.outbox.length > 0) g.dirty.add(p)
 }
 
-export function streamGone(g: GossipsubBehaviour, s: StreamRef): void {
+export function streamGone(g: PeersContext, s: StreamRef): void {
   const k = streamKey(s)
   const inP = g.inStreams.get(k)
   if (inP !== undefined) {

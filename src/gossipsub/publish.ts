@@ -8,13 +8,18 @@
 import type { Millis } from '../core/byte-machine.js'
 import { UsageError } from '../core/errors.js'
 import { FLOODSUB } from './config.js'
-import type { GossipsubBehaviour } from './gossipsub.js'
+import type { GossipsubContext } from './context.js'
+import { sendFrame, type SendContext } from './send.js'
 import { buildMessage } from './message.js'
 import { sample } from './mesh.js'
 import { encodePublishFrame } from './rpc-publish.js'
 import { idKey, type PublishResult } from './types.js'
 
-export function publishMessage(g: GossipsubBehaviour, now: Millis, topic: string, data: Uint8Array): PublishResult {
+/** What publishing reads and changes. */
+export type PublishContext = SendContext & Pick<GossipsubContext, 'peers' | 'topicPeers' | 'subscriptions' | 'fanout' | 'fanoutLastPub' |
+  'seen' | 'mcache' | 'slab' | 'seqno' | 'rand' | 'direct' | 'graftable'>
+
+export function publishMessage(g: PublishContext, now: Millis, topic: string, data: Uint8Array): PublishResult {
   const cfg = g.cfg
   const signer = cfg.privateKey === undefined ? undefined : { key: cfg.privateKey, crypto: cfg.crypto, seqno: g.seqno }
   // the message refers to `data` only until it is encoded, below (the frame holds the copy)
@@ -30,13 +35,13 @@ export function publishMessage(g: GossipsubBehaviour, now: Millis, topic: string
   if (cfg.signaturePolicy === 'StrictSign') g.seqno++
   g.seen.add(now, key) // absent: checked above
   g.mcache.putNew(key, messageId, topic, raw)
-  if (!g.subscriptions().has(topic)) g.fanoutLastPub.set(topic, now)
+  if (!g.subscriptions.has(topic)) g.fanoutLastPub.set(topic, now)
   let recipients = 0
-  for (const k of to) if (g.sendFrame(g.peers.get(k)!, frame, false, key)) recipients++
+  for (const k of to) if (sendFrame(g, g.peers.get(k)!, frame, false, key)) recipients++
   return { messageId, recipients }
 }
 
-function publishTargets(g: GossipsubBehaviour, now: Millis, topic: string): Set<string> {
+function publishTargets(g: PublishContext, now: Millis, topic: string): Set<string> {
   const cfg = g.cfg
   const out = new Set<string>()
   const subs = g.topicPeers.get(topic) ?? new Set<string>()

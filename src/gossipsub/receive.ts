@@ -14,15 +14,20 @@ import { PeerId } from '../peer-id/index.js'
 import type { StreamRef } from '../swarm/index.js'
 import { streamKey } from '../swarm/index.js'
 import { FLOODSUB, GOSSIPSUB_V12 } from './config.js'
-import { handleControl } from './control.js'
-import type { GossipsubBehaviour } from './gossipsub.js'
+import { handleControl, type ControlContext } from './control.js'
+import type { GossipsubContext } from './context.js'
+import { sendFrame, sendRpc } from './send.js'
 import { checkSignaturePolicy } from './message.js'
 import { decodeRpc, DEFAULT_RPC_DECODE_LIMITS, frameMessage, type Rpc, type SubOpts, type WireMessage } from './rpc.js'
 import { decodePublishRpc } from './rpc-publish.js'
 import { idKey, type GossipsubMessage, type PeerState, type PendingValidation, type ValidationResult } from './types.js'
 
+/** What receiving reads and changes (control messages included). */
+export type ReceiveContext = ControlContext & Pick<GossipsubContext, 'inStreams' | 'topicPeers' | 'subscriptions' | 'fanout' | 'validated' |
+  'pending' | 'nextId' | 'authorKeys' | 'authorIds' | 'topicNames' | 'slab'>
+
 /** Bytes from the peer's inbound stream: decode whole RPC frames and handle them in order. */
-export function receiveData(g: GossipsubBehaviour, now: Millis, p: PeerState, s: StreamRef, data: Uint8Array): void {
+export function receiveData(g: ReceiveContext, now: Millis, p: PeerState, s: StreamRef, data: Uint8Array): void {
   const dec = p.decoder
   if (dec === undefined) return
   try {
@@ -44,7 +49,7 @@ export function receiveData(g: GossipsubBehaviour, now: Millis, p: PeerState, s:
   }
 }
 
-function handleRpc(g: GossipsubBehaviour, now: Millis, p: PeerState, rpc: Rpc): void {
+function handleRpc(g: ReceiveContext, now: Millis, p: PeerState, rpc: Rpc): void {
   // graylisted peers are ignored entirely (v1.1 "Score Thresholds"); direct peers always accepted
   if (g.cfg.scoring && !g.direct.has(p.key) && g.score.score(p.key, now) < g.cfg.scoreThresholds.graylistThreshold) return
   for (const sub of rpc.subscriptions) handleSubscription(g, p, sub)
@@ -52,7 +57,7 @@ function handleRpc(g: GossipsubBehaviour, now: Millis, p: PeerState, rpc: Rpc): 
   if (rpc.control !== undefined && p.protocol !== FLOODSUB) handleControl(g, now, p, rpc.control)
 }
 
-function handleSubscription(g: GossipsubBehaviour, p: PeerState, sub: SubOpts): void {
+function handleSubscription(g: ReceiveContext, p: PeerState, sub: SubOpts): void {
   const { topic } = sub
   if (sub.subscribe) {
     if (p.topics.has(topic) || p.topics.size >= g.cfg.maxTopicsPerPeer) return
@@ -74,15 +79,15 @@ function handleSubscription(g: GossipsubBehaviour, p: PeerState, sub: SubOpts): 
   g.event({ type: 'subscription-change', peer: p.id, topic, subscribed: sub.subscribe })
 }
 
-function invalid(g: GossipsubBehaviour, p: PeerState, topic: string, reason: string, now: Millis): void {
+function invalid(g: ReceiveContext, p: PeerState, topic: string, reason: string, now: Millis): void {
   g.score.rejectMessage(p.key, undefined, topic, false, now)
   g.event({ type: 'invalid-message', peer: p.id, topic, reason })
 }
 
-function handleMessage(g: GossipsubBehaviour, now: Millis, p: PeerState, wm: WireMessage): void {
+function handleMessage(g: ReceiveContext, now: Millis, p: PeerState, wm: WireMessage): void {
   const { msg, raw } = wm
   const topic = msg.topic
-  if (!g.subscriptions().has(topic)) return // not ours: ignored, as go does
+  if (!g.subscriptions.has(topic)) return // not ours: ignored, as go does
   if (raw.length > g.cfg.maxMessageSize) return invalid(g, p, topic, 'gossipsub/message-too-large', now)
   const policy = g.cfg.signaturePolicy
   if (policy === 'StrictSign' ? (msg.from === undefined || msg.seqno === undefined || msg.signature === undefined)
@@ -110,19 +115,19 @@ function handleMessage(g: GossipsubBehaviour, now: Millis, p: PeerState, wm: Wir
   if (raw.length >= g.cfg.idontwantMessageSizeThreshold) {
     for (const k of g.mesh.get(topic) ?? []) {
       const q = g.peers.get(k)
-      if (q !== undefined && k !== p.key && q.protocol === GOSSIPSUB_V12) g.sendRpc(q, { control: { idontwant: [{ messageIds: [messageId] }] } }, true)
+      if (q !== undefined && k !== p.key && q.protocol === GOSSIPSUB_V12) sendRpc(g, q, { control: { idontwant: [{ messageIds: [messageId] }] } }, true)
     }
   }
   const v: PendingValidation = { id: key, wm, messageId, source: p.key, sourceId: p.id, deadline: now + g.cfg.validationTimeout }
   if (!g.validated.has(topic)) return finishValidation(g, now, v, 'accept')
   if (g.pending.size >= g.cfg.maxPendingValidations) return finishValidation(g, now, v, 'ignore')
-  const requestId = g.nextRequest++
+  const requestId = g.nextId()
   g.pending.set(requestId, v)
   g.event({ type: 'validate', requestId, message: appMessage(g, v, p.id) })
 }
 
 /** The application's view of a message. */
-function appMessage(g: GossipsubBehaviour, v: PendingValidation, source: PeerId): GossipsubMessage {
+function appMessage(g: ReceiveContext, v: PendingValidation, source: PeerId): GossipsubMessage {
   const m = v.wm.msg
   const from = m.from === undefined ? undefined : authorId(g, m.from)
   const seqno = m.seqno?.length === 8 ? new DataView(m.seqno.buffer, m.seqno.byteOffset, 8).getBigUint64(0) : undefined
@@ -131,7 +136,7 @@ function appMessage(g: GossipsubBehaviour, v: PendingValidation, source: PeerId)
 }
 
 /** The parsed `from` of an author, cached (bounded: the oldest entry goes first). */
-function authorId(g: GossipsubBehaviour, from: Uint8Array): PeerId | undefined {
+function authorId(g: ReceiveContext, from: Uint8Array): PeerId | undefined {
   const k = idKey(from)
   if (g.authorIds.has(k)) return g.authorIds.get(k)
   let id: PeerId | undefined
@@ -145,7 +150,7 @@ function authorId(g: GossipsubBehaviour, from: Uint8Array): PeerId | undefined {
 }
 
 /** The end of validation: accept caches, delivers and forwards; reject and ignore only score. */
-export function finishValidation(g: GossipsubBehaviour, now: Millis, v: PendingValidation, result: ValidationResult): void {
+export function finishValidation(g: ReceiveContext, now: Millis, v: PendingValidation, result: ValidationResult): void {
   const topic = v.wm.msg.topic
   const src = g.peers.get(v.source)
   if (result !== 'accept') {
@@ -155,13 +160,13 @@ export function finishValidation(g: GossipsubBehaviour, now: Millis, v: PendingV
   }
   g.score.deliverMessage(v.source, v.id, topic, now)
   g.mcache.putNew(v.id, v.messageId, topic, v.wm.raw) // first seen: new
-  if (g.subscriptions().has(topic)) {
+  if (g.subscriptions.has(topic)) {
     g.event({ type: 'message', message: appMessage(g, v, v.sourceId) })
   }
   forward(g, v, topic)
 }
 
-function forward(g: GossipsubBehaviour, v: PendingValidation, topic: string): void {
+function forward(g: ReceiveContext, v: PendingValidation, topic: string): void {
   const author = v.wm.msg.from === undefined ? undefined : authorId(g, v.wm.msg.from)?.toString()
   // the mesh, then subscribed floodsub and direct peers outside it (no per-message set)
   const mesh = g.mesh.get(topic)
@@ -171,7 +176,7 @@ function forward(g: GossipsubBehaviour, v: PendingValidation, topic: string): vo
     const q = g.peers.get(k)
     if (q === undefined || q.dontSend.has(v.id)) return
     frame ??= frameMessage(v.wm.raw)
-    g.sendFrame(q, frame, false, v.id)
+    sendFrame(g, q, frame, false, v.id)
   }
   if (mesh !== undefined) for (const k of mesh) send(k)
   for (const k of g.topicPeers.get(topic) ?? []) {

@@ -9,15 +9,18 @@
  */
 import { encodeLp } from '../core/lp.js'
 import { FLOODSUB } from './config.js'
-import type { GossipsubBehaviour } from './gossipsub.js'
+import type { GossipsubContext } from './context.js'
 import { encodeRpc, type ControlMessage, type SubOpts } from './rpc.js'
 import type { PeerState } from './types.js'
 import { encodeInto, encodingLength } from '../core/varint.js'
 
+/** What the outbound queue reads and changes. */
+export type SendContext = Pick<GossipsubContext, 'cfg' | 'mesh' | 'score' | 'dirty' | 'actions' | 'event'>
+
 export interface OutgoingRpc { subscriptions?: SubOpts[]; messages?: Uint8Array[]; control?: Partial<ControlMessage> }
 
 /** Queue an RPC for `p`; control-only RPCs may exceed the message budget a little. */
-export function sendRpc(g: GossipsubBehaviour, p: PeerState, rpc: OutgoingRpc, control: boolean): boolean {
+export function sendRpc(g: SendContext, p: PeerState, rpc: OutgoingRpc, control: boolean): boolean {
   if (p.protocol === FLOODSUB && rpc.control !== undefined) {
     if (rpc.subscriptions === undefined && rpc.messages === undefined) return false
     rpc = { ...rpc, control: {} }
@@ -26,7 +29,7 @@ export function sendRpc(g: GossipsubBehaviour, p: PeerState, rpc: OutgoingRpc, c
 }
 
 /** Queue one LP frame for `p` (control frames may exceed the message budget by one RPC). */
-export function sendFrame(g: GossipsubBehaviour, p: PeerState, frame: Uint8Array, control: boolean, id?: string): boolean {
+export function sendFrame(g: SendContext, p: PeerState, frame: Uint8Array, control: boolean, id?: string): boolean {
   if (p.out === undefined && p.opening === undefined) return false
   const queued = p.inFlight + p.outboxBytes
   const limit = control ? g.cfg.maxOutboundBytes + g.cfg.maxRpcSize : g.cfg.maxOutboundBytes
@@ -40,7 +43,7 @@ export function sendFrame(g: GossipsubBehaviour, p: PeerState, frame: Uint8Array
   return true
 }
 
-function markSlow(g: GossipsubBehaviour, p: PeerState, dropped: number): void {
+function markSlow(g: SendContext, p: PeerState, dropped: number): void {
   if (!p.slow) {
     p.slow = true
     for (const [topic, m] of g.mesh) {
@@ -55,12 +58,12 @@ function markSlow(g: GossipsubBehaviour, p: PeerState, dropped: number): void {
 }
 
 /** A heartbeat tick clears slow marks of peers that caught up. */
-export function clearSlow(g: GossipsubBehaviour, p: PeerState): void {
+export function clearSlow(g: SendContext, p: PeerState): void {
   if (p.slow && p.inFlight + p.outboxBytes < g.cfg.maxOutboundBytes / 2) p.slow = false
 }
 
 /** Write the outbox of every peer with something to send, one buffer per peer. */
-export function flush(g: GossipsubBehaviour): void {
+export function flush(g: SendContext): void {
   for (const p of g.dirty) {
     if (p.out === undefined || p.outbox.length === 0) continue
     // while a write is in flight only control frames go (messages stay cancellable by IDONTWANT)

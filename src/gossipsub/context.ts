@@ -1,0 +1,126 @@
+/**
+ * The state the parts of the gossipsub router share (gossipsub.ts composes them), like kad's
+ * KadContext: resolved options, the action queue handed to the swarm, the peers and their streams,
+ * the topic views (announced subscriptions, mesh, fanout), the data structures of the spec (mcache,
+ * seen, backoff, score, IWANT promises) and the pending validations. A plain holder: its only logic
+ * is `graftable`, a question about the state. It imports no part of the router.
+ *
+ * Each part takes only the slice it needs (`Pick<GossipsubContext, ...>`, named in the part:
+ * SendContext, PeersContext, ReceiveContext, ControlContext, PublishContext, HeartbeatContext), so
+ * which part reads or changes what is written in its signature. The behaviour keeps the context
+ * private; tests and simulations read it through `GossipsubBehaviour.inspect()` (GossipsubView).
+ *
+ * Ownership: every structure here belongs to one router (one node); nothing is shared between
+ * routers. The slab hands out regions that are never written again (core/slab.ts).
+ */
+import type { Millis } from '../core/byte-machine.js'
+import { Slab } from '../core/slab.js'
+import type { Multiaddr } from '../multiaddr/index.js'
+import type { PeerId } from '../peer-id/index.js'
+import type { BehaviourAction } from '../swarm/index.js'
+import { Backoff } from './backoff.js'
+import { FLOODSUB, type GossipsubConfig } from './config.js'
+import { MessageCache } from './mcache.js'
+import { AuthorKeyCache } from './message.js'
+import type { Rand } from './mesh.js'
+import { TopicNames } from './rpc-publish.js'
+import { PeerScore } from './score.js'
+import { SeenCache } from './seen.js'
+import type { GossipsubEvent, PeerState, PendingValidation } from './types.js'
+
+export class GossipsubContext {
+  readonly peers = new Map<string, PeerState>()
+  /** topic → peers subscribed to it (as they announced). */
+  readonly topicPeers = new Map<string, Set<string>>()
+  /** Our topics. */
+  readonly subscriptions = new Set<string>()
+  /** Our topics → mesh peers. */
+  readonly mesh = new Map<string, Set<string>>()
+  /** Topics we publish to without subscribing → fanout peers. */
+  readonly fanout = new Map<string, Set<string>>()
+  readonly fanoutLastPub = new Map<string, Millis>()
+  readonly backoff: Backoff
+  readonly mcache: MessageCache
+  readonly seen: SeenCache
+  readonly score: PeerScore
+  /** IWANT promises: message id → (peer → deadline). */
+  readonly promises = new Map<string, Map<string, Millis>>()
+  readonly direct: Set<string>
+  readonly rand: Rand
+  /** Actions waiting for pollAction. */
+  readonly actions: BehaviourAction<GossipsubEvent>[] = []
+  /** Peers whose outbox may be written at the next flush. */
+  readonly dirty = new Set<PeerState>()
+  /** Topics with an async validator. */
+  readonly validated = new Set<string>()
+  readonly authorKeys: AuthorKeyCache
+  /** Parsed `from` peer ids of recent authors (bounded like authorKeys: oldest first out). */
+  readonly authorIds = new Map<string, PeerId | undefined>()
+  /** Validations waiting for reportValidation, by request id (deadline order). */
+  readonly pending = new Map<number, PendingValidation>()
+  readonly inStreams = new Map<string, PeerState>()
+  readonly outStreams = new Map<string, PeerState>()
+  /** Outbound stream opens by request id. */
+  readonly openRequests = new Map<number, PeerState>()
+  /** The last topic name decoded (receive fast path). */
+  readonly topicNames = new TopicNames()
+  /** Small byte strings (published frames, delivered data) carved from shared blocks. */
+  readonly slab = new Slab()
+  /** Heartbeats run so far. */
+  heartbeatTicks = 0
+  /** The seqno of our next StrictSign message. */
+  seqno: bigint
+  #nextRequest = 1
+
+  constructor(readonly cfg: GossipsubConfig) {
+    this.backoff = new Backoff(100_000)
+    this.mcache = new MessageCache(cfg.mcacheLength, cfg.mcacheGossip)
+    this.seen = new SeenCache(cfg.seenTTL, cfg.maxSeenEntries)
+    this.score = new PeerScore(cfg.scoreParams, cfg.seenTTL, cfg.maxSeenEntries, cfg.maxRetainedPeers)
+    this.authorKeys = new AuthorKeyCache()
+    this.direct = new Set(cfg.directPeers.map((p) => p.toString()))
+    this.seqno = cfg.seqnoBase
+    const random = cfg.random
+    let pool: Uint8Array = new Uint8Array(0)
+    let at = 0
+    this.rand = () => {
+      if (at + 4 > pool.length) { pool = random(1024); at = 0 }
+      const v = ((pool[at]! << 24) | (pool[at + 1]! << 16) | (pool[at + 2]! << 8) | pool[at + 3]!) >>> 0
+      at += 4
+      return v / 0x1_0000_0000
+    }
+  }
+
+  /** The next id for a swarm request (stream open, dial) or a validation. */
+  nextId(): number {
+    return this.#nextRequest++
+  }
+
+  event(ev: GossipsubEvent): void {
+    this.actions.push({ type: 'event', event: ev })
+  }
+
+  /** Dial a peer (direct peers, PX), by its known or the given addresses. */
+  dial(peer: PeerId, addrs?: readonly Multiaddr[]): void {
+    this.actions.push({ type: 'dial', requestId: this.nextId(), peer, ...(addrs !== undefined ? { addrs } : {}) })
+  }
+
+  /** Can `k` be grafted into `topic` now? */
+  graftable(now: Millis, topic: string, k: string, minScore: number): boolean {
+    const p = this.peers.get(k)
+    if (p === undefined || p.protocol === undefined || p.protocol === FLOODSUB || p.slow) return false
+    if (this.direct.has(k) || this.backoff.active(now, topic, k)) return false
+    return !this.cfg.scoring || this.score.score(k, now) >= minScore
+  }
+}
+
+/** A read-only view of the router's state, for tests and simulations (not a stable API). */
+export interface GossipsubView {
+  readonly cfg: Readonly<GossipsubConfig>
+  readonly heartbeatTicks: number
+  readonly peers: ReadonlyMap<string, Readonly<PeerState>>
+  readonly topicPeers: ReadonlyMap<string, ReadonlySet<string>>
+  readonly mesh: ReadonlyMap<string, ReadonlySet<string>>
+  readonly fanout: ReadonlyMap<string, ReadonlySet<string>>
+  graftable(now: Millis, topic: string, k: string, minScore: number): boolean
+}
