@@ -1,6 +1,6 @@
 // A deterministic two-session harness for yamux tests: client <-> server joined by an in-memory
 // link with a one-way latency, a virtual clock, and a chunking mode for delivered bytes.
-import { ProtocolError } from '../src/core/errors.js'
+import { type InternalError, ProtocolError } from '../src/core/errors.js'
 import { YamuxSession, type StreamId, type YamuxEvent, type YamuxOptions } from '../src/yamux/index.js'
 import { prng } from './helpers/prng.js'
 export { prng }
@@ -20,7 +20,7 @@ export class Side {
   readonly closedStreams = new Set<StreamId>()
   readonly inbound: StreamId[] = []
   readonly rtts: number[] = []
-  error: ProtocolError | undefined
+  error: ProtocolError | InternalError | undefined
   closed = false
   autoAccept = true
   /** Consume data as soon as it is delivered. When false, data is left unconsumed until `consumeAll`. */

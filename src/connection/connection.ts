@@ -17,7 +17,7 @@
  */
 import type { ByteMachine, Millis } from '../core/byte-machine.js'
 import type { CryptoProvider } from '../core/crypto/provider.js'
-import { ProtocolError, UsageError } from '../core/errors.js'
+import { InternalError, ProtocolError, UsageError } from '../core/errors.js'
 import { MultistreamDialer, MultistreamListener } from '../multistream/index.js'
 import { NoiseConnection } from '../noise/index.js'
 import type { PeerId, PrivateKey, PublicKey } from '../peer-id/index.js'
@@ -115,6 +115,9 @@ export class Connection implements ByteMachine<ConnectionEvent> {
   #remotePeer: PeerId | undefined
   /** Time of the latest input, for work triggered by pollTransmit. */
   #now: Millis
+  /** Streams freed here whose 'stream-closed' the driver has not polled yet: to the driver they are
+   * still live, so its commands on them are quiet no-ops (their bytes are dropped, as on any reset). */
+  readonly #unseenClosed = new Set<number>()
 
   constructor(opts: ConnectionOptions) {
     this.#opts = opts
@@ -228,7 +231,9 @@ export class Connection implements ByteMachine<ConnectionEvent> {
   }
 
   pollEvent(): ConnectionEvent | undefined {
-    return this.#events.shift()
+    const ev = this.#events.shift()
+    if (ev?.type === 'stream-closed') this.#unseenClosed.delete(ev.id)
+    return ev
   }
 
   pollTimeout(): Millis | undefined {
@@ -266,6 +271,7 @@ export class Connection implements ByteMachine<ConnectionEvent> {
   /** Write application bytes; returns how many were accepted (0 = wait for 'stream-writable'). */
   write(id: number, data: Uint8Array): number {
     const y = this.#yamux('write')
+    if (this.#unseenClosed.has(id)) return data.length
     const s = this.#openStream(id)
     if (s.pendingOut.length > 0) return 0
     return y.write(id, data)
@@ -284,6 +290,7 @@ export class Connection implements ByteMachine<ConnectionEvent> {
 
   closeWrite(id: number): void {
     const y = this.#yamux('closeWrite')
+    if (this.#unseenClosed.has(id)) return
     this.#openStream(id)
     y.closeWrite(id)
   }
@@ -339,30 +346,37 @@ export class Connection implements ByteMachine<ConnectionEvent> {
     return s
   }
 
-  /** Run `fn`; a ProtocolError from any layer ends the connection (never escapes to the driver). */
+  /**
+   * Run `fn`; whatever it throws ends this connection and never escapes to the driver. A
+   * ProtocolError (the remote broke a protocol) closes with GoAway 1 and is the 'closed' error; any
+   * other exception is a bug in weft: GoAway 2 and an InternalError whose cause is the original.
+   */
   #guard(now: Millis, fn: () => void): void {
     if (this.#phase.kind === 'closed') return
     try {
       fn()
     } catch (e) {
-      if (!(e instanceof ProtocolError)) throw e
       this.#fatal(now, e)
     }
   }
 
-  #fatal(now: Millis, e: ProtocolError): void {
+  #fatal(now: Millis, e: unknown): void {
+    const error = e instanceof ProtocolError || e instanceof InternalError ? e : new InternalError('connection/internal-error', e)
     const p = this.#phase
     if (p.kind === 'open') {
-      // Tell the remote why (GoAway protocol error) if yamux is still able to.
+      // Tell the remote why (GoAway 1 protocol error, 2 internal error) if yamux is still able to.
       try {
-        p.yamux.close(now, 1)
+        p.yamux.close(now, error instanceof ProtocolError ? 1 : 2)
         this.#drainYamux(now)
       } catch { /* yamux already terminal */ }
     }
-    this.#enterClosed(e)
+    this.#enterClosed(error)
   }
 
   #enterClosed(error: Error | undefined): void {
+    // First cause wins, also over the error-less 'closed' yamux emits while its GoAway is flushed below.
+    this.#closeError ??= error
+    error = this.#closeError
     const p = this.#phase
     // Flush what the layers still have (a GoAway), so the driver can write it before closing.
     if (p.kind === 'open') {
@@ -370,9 +384,8 @@ export class Connection implements ByteMachine<ConnectionEvent> {
         const flushed: Uint8Array[] = []
         for (let b = this.#fromNoise(1 << 20); b !== undefined; b = this.#fromNoise(1 << 20)) flushed.push(b)
         this.#rawOut.push(...flushed)
-      } catch (e) {
-        // The secure channel itself failed (tampered frame): nothing more can be sent on it.
-        if (!(e instanceof UsageError) && !(e instanceof ProtocolError)) throw e
+      } catch {
+        // The secure channel itself failed (tampered frame, or a bug): nothing more can be sent on it.
       }
     }
     for (const s of this.#streams.values()) {
@@ -386,7 +399,6 @@ export class Connection implements ByteMachine<ConnectionEvent> {
     this.#negotiating = 0
     this.#phase = { kind: 'closed' }
     this.#upgradeDeadline = undefined
-    this.#closeError ??= error
     if (!this.#closedEmitted) {
       this.#closedEmitted = true
       this.#events.push(error === undefined ? { type: 'closed' } : { type: 'closed', error })
@@ -536,8 +548,8 @@ export class Connection implements ByteMachine<ConnectionEvent> {
           const s = this.#streams.get(ev.id)
           if (s === undefined) break
           if (s.negotiator !== undefined) {
-            s.negotiator.handleEof(now)
-            this.#failStream(s, new ProtocolError('multistream', 'multistream/unexpected-eof'))
+            // The remote half-closed before agreement: that stream fails, alone (spec/connection.md).
+            this.#failStream(s, new ProtocolError('multistream', 'multistream/unexpected-eof', `stream ${s.id} ended during negotiation`))
           } else if (s.protocol !== undefined) this.#events.push({ type: 'stream-eof', id: ev.id })
           break
         }
@@ -567,7 +579,10 @@ export class Connection implements ByteMachine<ConnectionEvent> {
           if (s === undefined) break
           this.#streams.delete(ev.id)
           if (s.negotiator !== undefined) this.#negotiating--
-          if (s.protocol !== undefined) this.#events.push({ type: 'stream-closed', id: ev.id })
+          if (s.protocol !== undefined) {
+            this.#events.push({ type: 'stream-closed', id: ev.id })
+            this.#unseenClosed.add(ev.id)
+          }
           break
         }
         case 'ping':
@@ -582,13 +597,14 @@ export class Connection implements ByteMachine<ConnectionEvent> {
     }
   }
 
+  /** Per-stream boundary: a ProtocolError from the stream's negotiation fails that stream alone. */
   #negotiate(now: Millis, s: StreamState, data: Uint8Array): void {
     const n = s.negotiator!
     try {
       n.handleData(now, data)
       this.#flushNegotiator(s)
     } catch (e) {
-      if (!(e instanceof ProtocolError)) throw e
+      if (!(e instanceof ProtocolError)) throw e // a bug: the connection's boundary (#guard) takes it
       this.#failStream(s, e)
     }
   }
@@ -625,6 +641,12 @@ export class Connection implements ByteMachine<ConnectionEvent> {
   #flushPending(s: StreamState): void {
     const p = this.#phase
     if (p.kind !== 'open') return
+    if (!p.yamux.hasStream(s.id)) {
+      // Yamux freed the stream already (a RST in the same read as its SYN): its 'stream-closed' is
+      // queued behind this event. Nothing can be sent on it any more.
+      s.pendingOut = []
+      return
+    }
     while (s.pendingOut.length > 0) {
       const b = s.pendingOut[0]!
       const n = p.yamux.write(s.id, b)

@@ -22,10 +22,12 @@
  *
  * Remote input can only cause a `ProtocolError`: the session then queues a Go Away with code 1,
  * ends every stream, throws the error from `handleData`, and emits 'closed' with it once the Go Away
- * has been taken by `pollTransmit`.
+ * has been taken by `pollTransmit`. Any other exception while handling input is a bug in this core:
+ * the same happens with Go Away code 2 and an `InternalError('yamux/internal-error')` whose `cause`
+ * is the original exception, so a driver sees only these two types.
  */
 import type { ByteMachine, Millis } from '../core/byte-machine.js'
-import { ProtocolError, UsageError } from '../core/errors.js'
+import { InternalError, ProtocolError, UsageError } from '../core/errors.js'
 import {
   Flag,
   FrameType,
@@ -56,7 +58,6 @@ export type YamuxErrorCode =
   | 'yamux/window-overflow' // Window Updates pushed the send window past 2^32 - 1
   | 'yamux/unexpected-eof' // transport ended inside a frame
   | 'yamux/keep-alive-timeout' // our keep-alive Ping got no answer within one interval
-  | 'yamux/internal-error' // a bug in this core (never caused by a well-formed or malformed input)
 
 export type YamuxEvent =
   | { type: 'stream-inbound'; id: StreamId } // remote opened a stream: call accept(id) or reset(id)
@@ -68,7 +69,7 @@ export type YamuxEvent =
   | { type: 'stream-closed'; id: StreamId } // stream over, state freed (always the last event of a stream)
   | { type: 'ping'; rtt: number } // RTT measured by one of our Pings
   | { type: 'go-away'; code: number } // remote sent Go Away (first one only)
-  | { type: 'closed'; error?: ProtocolError } // session over
+  | { type: 'closed'; error?: ProtocolError | InternalError } // session over (InternalError: a bug here)
 
 export interface StreamStats {
   state: StreamStateName
@@ -80,7 +81,7 @@ export interface StreamStats {
 
 type SessionState =
   | { kind: 'open' }
-  | { kind: 'closing'; error?: ProtocolError } // our Go Away is queued; 'closed' once it is taken
+  | { kind: 'closing'; error?: ProtocolError | InternalError } // our Go Away is queued; 'closed' once it is taken
   | { kind: 'closed' }
 
 type ReceiveState =
@@ -140,6 +141,11 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
   /** Live streams (both directions). */
   streamCount(): number {
     return this.#streams.size
+  }
+
+  /** Is `id` a live stream (not yet freed by a reset, both FINs or the session's end)? */
+  hasStream(id: StreamId): boolean {
+    return this.#streams.has(id)
   }
 
   /** Flow-control state of a live stream (for diagnostics and tests), or undefined. */
@@ -596,18 +602,21 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
     return opaque
   }
 
-  /** A fatal error while handling input: Go Away (1 protocol error, 2 internal error), streams end. */
-  #fail(e: unknown): unknown {
-    const error = e instanceof ProtocolError ? e : new ProtocolError('yamux', 'yamux/internal-error', String(e), { cause: e })
+  /**
+   * A fatal error while handling input: Go Away (1 protocol error, 2 internal error), streams end.
+   * Returns the error to throw: the ProtocolError itself, or an InternalError wrapping a bug.
+   */
+  #fail(e: unknown): ProtocolError | InternalError {
+    const error = e instanceof ProtocolError ? e : new InternalError('yamux/internal-error', e)
     const code = e instanceof ProtocolError ? GoAwayCode.ProtocolError : GoAwayCode.InternalError
     this.#endStreams(true)
     this.#tx.clear()
     this.#tx.ordered.push(encodeHeaderFrame(FrameType.GoAway, 0, 0, code))
     this.#state = { kind: 'closing', error }
-    return e
+    return error
   }
 
-  #finish(error: ProtocolError | undefined): void {
+  #finish(error: ProtocolError | InternalError | undefined): void {
     this.#state = { kind: 'closed' }
     this.#tx.clear()
     this.#pings.clear()
