@@ -40,6 +40,8 @@ export type { Validator, PubsubEvents } from './gossipsub/pubsub-api.js'
 export { loadOrCreateKey, loadKey, saveKey } from './io/key-file.js'
 export { TransportError } from './io/transport.js'
 export type { Transport, RawConnection, TransportListener } from './io/transport.js'
+export type { TcpOptions } from './io/tcp.js'
+export type { WebSocketOptions } from './io/ws.js'
 export { AGENT_VERSION, VERSION } from './edge/version.js'
 export { Dht } from './kad/dht-api.js'
 export { kadDht, gossipsub, perf }

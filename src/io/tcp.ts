@@ -7,6 +7,17 @@
  * what they keep: ReadBuffer, Noise's partial-frame scratch buffer), and one thread means no two
  * reads overlap. It spares one allocation (and its GC) per read, and a read carries up to four
  * 65,537-byte Noise frames instead of splitting nearly every one of them.
+ *
+ * Who relies on what: the bytes reach Noise as views of the shared buffer, and Noise hands the
+ * provider's plaintext up as owned, so the shared buffer is safe with any CryptoProvider that honours
+ * its written contract (fresh outputs; src/core/crypto/provider.ts), and Noise checks that contract.
+ * `tcp({ sharedReadBuffer: false })` turns the fast path off (a fresh Buffer per read, Node's
+ * 'data' events) for anyone who would rather not depend on it.
+ *
+ * Accepted sockets reach the shared buffer through Node internals (see useSharedReadBuffer). That
+ * part is enabled only on the Node majors it was tested on (NODE_MAJORS_TESTED); on any other
+ * version accepted sockets use 'data' events, so a Node that changed the internals' semantics
+ * without renaming them cannot corrupt data. Dialled sockets use the public `onread` option.
  */
 import * as net from 'node:net'
 import type { Multiaddr } from '../multiaddr/index.js'
@@ -26,6 +37,19 @@ const readBuffer = (): Uint8Array => (sharedReadBuffer ??= new Uint8Array(READ_B
 const WRITE_HIGH_WATER_MARK = 1024 * 1024
 
 type ReadSink = (data: Uint8Array) => void
+
+/** Node majors on which accepted sockets were tested with the internals below (test/tcp-read.test.ts). */
+export const NODE_MAJORS_TESTED: readonly number[] = [20, 22, 24]
+const nodeMajor = Number((globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node?.split('.')[0])
+const internalsTrusted = NODE_MAJORS_TESTED.includes(nodeMajor)
+
+export interface TcpOptions {
+  /**
+   * Read every connection into one shared 256 KiB buffer (default true). false: a fresh Buffer per
+   * read ('data' events), about 25% more receiver CPU at high throughput (bench/README.md).
+   */
+  sharedReadBuffer?: boolean
+}
 
 /**
  * An accepted socket cannot be given `onread` through the public API (net.Server has no such
@@ -60,12 +84,15 @@ class TcpConnection implements RawConnection {
   #early: Uint8Array[] = []
   #paused = false
 
-  /** `sharedReads`: the socket was dialled with `onread` whose callback calls `deliver`. */
-  constructor(socket: net.Socket, sharedReads: boolean) {
+  /**
+   * `sharedReads`: the socket was dialled with `onread` whose callback calls `deliver`;
+   * `tryShared`: an accepted socket may be switched to the shared buffer.
+   */
+  constructor(socket: net.Socket, sharedReads: boolean, tryShared: boolean) {
     this.#socket = socket
     socket.setNoDelay(true)
     socket.pause()
-    this.#sharedReads = sharedReads || useSharedReadBuffer(socket, (n, buf) => this.deliver(n, buf))
+    this.#sharedReads = sharedReads || (tryShared && internalsTrusted && useSharedReadBuffer(socket, (n, buf) => this.deliver(n, buf)))
     this.remoteAddr = ipMultiaddr(socket.remoteAddress ?? '0.0.0.0', socket.remotePort ?? 0, socket.remoteFamily)
     this.localAddr = socket.localAddress === undefined ? undefined : ipMultiaddr(socket.localAddress, socket.localPort ?? 0, socket.localFamily)
   }
@@ -137,7 +164,8 @@ function tcpTarget(addr: Multiaddr): { host: string; port: number } | undefined 
   return { host: t.host, port: t.port }
 }
 
-export function tcp(): Transport {
+export function tcp(options: TcpOptions = {}): Transport {
+  const shared = options.sharedReadBuffer ?? true
   return {
     name: 'tcp',
     canDial: (addr) => tcpTarget(addr) !== undefined,
@@ -147,9 +175,9 @@ export function tcp(): Transport {
       if (t === undefined) return Promise.reject(new TransportError('transport/unsupported', `tcp cannot dial ${addr.toString()}`))
       return withDeadline<RawConnection>(`dial ${addr.toString()}`, options.timeout ?? 10_000, options.signal, (done) => {
         let conn: TcpConnection | undefined
-        const onread = { buffer: readBuffer, callback: (n: number, buf: Uint8Array): boolean => conn?.deliver(n, buf) ?? true }
+        const onread = shared ? { buffer: readBuffer, callback: (n: number, buf: Uint8Array): boolean => conn?.deliver(n, buf) ?? true } : undefined
         const socket = net.connect({ host: t.host, port: t.port, onread, writableHighWaterMark: WRITE_HIGH_WATER_MARK } as net.NetConnectOpts)
-        socket.once('connect', () => done(undefined, (conn = new TcpConnection(socket, true))))
+        socket.once('connect', () => done(undefined, (conn = new TcpConnection(socket, shared, false))))
         socket.once('error', (e) => done(mapSocketError(e, `dial ${addr.toString()}`)))
         return () => socket.destroy()
       })
@@ -158,7 +186,7 @@ export function tcp(): Transport {
       const t = tcpTarget(addr)
       if (t === undefined) return Promise.reject(new TransportError('transport/unsupported', `tcp cannot listen on ${addr.toString()}`))
       return new Promise((resolve, reject) => {
-        const server = net.createServer({ noDelay: true, pauseOnConnect: true, highWaterMark: WRITE_HIGH_WATER_MARK }, (socket) => onConnection(new TcpConnection(socket, false)))
+        const server = net.createServer({ noDelay: true, pauseOnConnect: true, highWaterMark: WRITE_HIGH_WATER_MARK }, (socket) => onConnection(new TcpConnection(socket, false, shared)))
         server.once('error', (e) => reject(mapSocketError(e, `listen ${addr.toString()}`)))
         server.listen(t.port, t.host, () => {
           const port = (server.address() as net.AddressInfo).port

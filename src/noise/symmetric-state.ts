@@ -26,9 +26,30 @@ export const MAX_NOISE_MESSAGE = 65535
 const EMPTY = new Uint8Array(0)
 const U32_MAX = 0xffffffff
 
+/** True when the two views share memory. */
+function overlaps(a: Uint8Array, b: Uint8Array): boolean {
+  return a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength
+}
+
+/**
+ * The CryptoProvider contract for `chachaOpen` (src/core/crypto/provider.ts): the plaintext is fresh
+ * memory, aliasing neither the ciphertext (which may be a view of the process-wide TCP read buffer)
+ * nor an earlier output. A provider that decrypts in place or into a reused scratch buffer would let
+ * the next read, of any connection, overwrite data a stream has not delivered yet; it is a local
+ * misconfiguration, so a UsageError (never blamed on the remote), caught at the first handshake.
+ */
+function checkFresh(out: Uint8Array, ciphertext: Uint8Array, previous: Uint8Array | undefined): void {
+  if (out.byteLength === 0) return
+  if (overlaps(out, ciphertext) || (previous !== undefined && overlaps(out, previous))) {
+    throw new UsageError('crypto/provider-contract', 'chachaOpen returned memory that aliases its input or an earlier output (it must be fresh)')
+  }
+}
+
 export class CipherState {
   readonly #crypto: CryptoProvider
   #k: Uint8Array | undefined
+  /** The last plaintext chachaOpen returned, to check the next one does not reuse its memory. */
+  #lastOpened: Uint8Array | undefined
   // n is kept as two 32-bit halves and mirrored into the 12-byte ChaChaPoly nonce, which is reused
   // for every call (the providers read it synchronously and never keep it).
   #nLo = 0
@@ -122,9 +143,11 @@ export class CipherState {
     if (this.#exhausted()) throw noiseError('noise/nonce-exhausted', 'the remote sent 2^64-1 messages')
     if (ciphertext.length < TAG_LENGTH) throw noiseError('noise/decrypt-failed', 'ciphertext shorter than the tag')
     // The provider's own output is fresh memory: no second buffer and copy (node:crypto allocates
-    // its output whatever we do).
+    // its output whatever we do). The callers hand it on as owned, so the contract is checked.
     const out = this.#crypto.chachaOpen(k, this.#nonce, ciphertext, ad)
     if (out === undefined) throw noiseError('noise/decrypt-failed', `authentication failed at n=${this.n}`)
+    checkFresh(out, ciphertext, this.#lastOpened)
+    this.#lastOpened = out
     this.#increment()
     return out
   }

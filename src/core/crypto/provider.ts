@@ -8,6 +8,18 @@
  * outputs.
  *
  * All keys are raw bytes: X25519 and Ed25519 private keys are 32-byte seeds, public keys 32 bytes.
+ *
+ * Memory ownership (every method, every implementation, including a user's own provider):
+ * - Inputs are borrowed for the duration of the call. A method never writes into its inputs and
+ *   keeps no reference to them after it returns. They may be views of shared memory: Noise passes
+ *   ciphertexts that are views of the process-wide TCP read buffer (src/io/tcp.ts).
+ * - Every returned Uint8Array is fresh: the caller owns it, and the provider never reads or writes
+ *   that memory again. It aliases neither an input nor an earlier output. Noise hands `chachaOpen`'s
+ *   plaintext up to yamux and to user streams without a copy, so a provider that decrypted in place
+ *   or into a reused scratch buffer would let the next read, of any connection, overwrite bytes a
+ *   stream has not delivered yet. Noise checks this for `chachaOpen` (an aliasing output is a
+ *   `UsageError('crypto/provider-contract')`, see test/crypto-ownership.test.ts).
+ * - The `*Into` methods write only into the named output range.
  */
 export interface CryptoProvider {
   readonly name: string
@@ -28,9 +40,10 @@ export interface CryptoProvider {
   /** RFC 8032 verification; false (never an exception) for any malformed key or signature. */
   ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean
 
-  /** ChaCha20-Poly1305 (RFC 8439, 12-byte nonce); returns ciphertext || 16-byte tag. */
+  /** ChaCha20-Poly1305 (RFC 8439, 12-byte nonce); returns ciphertext || 16-byte tag, fresh memory. */
   chachaSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad: Uint8Array): Uint8Array
-  /** Returns the plaintext, or undefined when authentication fails. */
+  /** Returns the plaintext, or undefined when authentication fails. The plaintext is fresh memory
+   * (see the ownership rules above): never a view of `ciphertext`, never reused by a later call. */
   chachaOpen(key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, ad: Uint8Array): Uint8Array | undefined
   /**
    * Optional fast path of `chachaSeal`: writes ciphertext || tag into
