@@ -13,7 +13,7 @@ import {
   commonPrefixLength, compareDistance, decodeKadMessage, encodeKadMessage, ipnsKey, kadKey, randomPeerKeyInBucket, randomPeerKeysInBuckets, xorDistance, MessageType,
 } from '../src/kad/index.js'
 import type { KadEvent, KadMessage } from '../src/kad/index.js'
-import { InternTable } from '../src/kad/intern.js'
+import { InternTable, KadInterns } from '../src/kad/intern.js'
 
 const crypto = nobleCrypto
 const vectors = vectorFile('kad')
@@ -161,12 +161,45 @@ describe('keys and distance', () => {
     const peer = fakePeer(77)
     const addr = Multiaddr.fromString('/ip4/10.0.0.1/tcp/4001')
     const bytes = encodeKadMessage({ type: MessageType.FIND_NODE, key: utf8('k'), closerPeers: [{ id: peer, addrs: [addr], connection: 0 }], providerPeers: [] })
-    const a = decodeKadMessage(bytes).closerPeers[0]!
-    const b = decodeKadMessage(bytes).closerPeers[0]!
+    const interns = new KadInterns()
+    const a = decodeKadMessage(bytes, undefined, undefined, interns).closerPeers[0]!
+    const b = decodeKadMessage(bytes, undefined, undefined, interns).closerPeers[0]!
     expect(a.id).toBe(b.id)
     expect(a.addrs[0]).toBe(b.addrs[0])
     expect(a.addrs).not.toBe(b.addrs)
     expect(a.id.equals(peer) && a.addrs[0]!.equals(addr)).toBe(true)
+    // Other tables (another node), or none: other objects, equal values.
+    const c = decodeKadMessage(bytes, undefined, undefined, new KadInterns()).closerPeers[0]!
+    const d = decodeKadMessage(bytes).closerPeers[0]!
+    expect(c.id).not.toBe(a.id)
+    expect(c.addrs[0]).not.toBe(a.addrs[0])
+    expect(d.id).not.toBe(a.id)
+    expect(c.id.equals(peer) && d.id.equals(peer) && d.addrs[0]!.equals(addr)).toBe(true)
+  })
+  test('intern tables are per node: two behaviours in one process never share a decoded object (finding 14)', () => {
+    const peer = fakePeer(88)
+    const addr = Multiaddr.fromString('/ip4/10.0.0.8/tcp/4001')
+    const ib = testIdentity(2, '/memory/2')
+    const found = (seed: number): { peer: PeerId; addrs: Multiaddr[] } => {
+      const ia = testIdentity(seed, `/memory/${seed}`)
+      const kad = new KadBehaviour({ crypto, random: seeded(seed), peerId: ia.peer })
+      kad.handle(0, { type: 'peer-info', peer: ib.peer, info: { protocols: [kad.protocol], addrs: [ib.addr] }, from: 'identify' })
+      kad.getClosestPeers(0, utf8('x'), 1)
+      let open: any
+      for (let x = kad.pollAction(); x !== undefined; x = kad.pollAction()) if (x.type === 'open-stream') open = x
+      const stream = { connection: 1, stream: 1 }
+      const conn = { id: 1, peer: ib.peer, remotePublicKey: ib.publicKey, remoteAddr: ib.addr, localAddr: undefined, direction: 'outbound' as const }
+      kad.handle(1, { type: 'stream-opened', stream, protocol: kad.protocol, direction: 'outbound', connection: conn, requestId: open.requestId })
+      kad.handle(2, { type: 'stream-data', stream, data: encodeLp(encodeKadMessage({ type: MessageType.FIND_NODE, key: utf8('x'), closerPeers: [{ id: peer, addrs: [addr], connection: 0 }], providerPeers: [] })) })
+      // The closer peer is now asked in turn: its open-stream action carries the decoded PeerId.
+      for (let x = kad.pollAction(); x !== undefined; x = kad.pollAction()) if (x.type === 'open-stream' && x.peer.equals(peer)) return { peer: x.peer, addrs: kad.addressesOf(peer) }
+      throw new Error('the closer peer was not asked')
+    }
+    const one = found(3)
+    const two = found(4)
+    expect(one.peer.equals(two.peer)).toBe(true)
+    expect(one.peer).not.toBe(two.peer)
+    expect(one.addrs[0]).not.toBe(two.addrs[0])
   })
 })
 

@@ -13,6 +13,7 @@ import type { BehaviourAction } from '../swarm/index.js'
 import { encodeLp } from '../core/lp.js'
 import { encodeKadMessage, MessageType } from './message.js'
 import type { DecodeLimits, KadErrorCode, KadOutcomeCode } from './message.js'
+import { KadInterns } from './intern.js'
 import type { PeerBook } from './peers.js'
 import type { RoutingTable } from './routing-table.js'
 import type { RecordStore } from './store.js'
@@ -39,6 +40,8 @@ export interface KadConfig {
 
 export class KadContext {
   readonly actions: BehaviourAction<KadEvent>[] = []
+  /** This node's decode caches (intern.ts): never shared with another node in the process. */
+  readonly interns = new KadInterns()
   /** Next id for a request (RPC) or query. */
   nextId = 1
   /** Our listen addresses (from the swarm's `local-info`). */

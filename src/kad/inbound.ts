@@ -65,7 +65,7 @@ export class InboundStreams {
       inb.decoder.push(data)
       for (let body = inb.decoder.next(); body !== undefined; body = inb.decoder.next()) {
         if (!this.#allow(now, inb.peer)) throw kadError('kad/rate-limited', `more than ${ctx.config.maxRequestsPerMinute} requests a minute`)
-        const req = decodeKadMessage(body, ctx.config.decodeLimits)
+        const req = decodeKadMessage(body, ctx.config.decodeLimits, undefined, ctx.interns)
         const out = answer(this.#serverContext(now), inb.peer, req, now)
         if (out.response !== undefined) ctx.actions.push({ type: 'write', stream, data: encodeLp(encodeKadMessage(out.response)) })
       }

@@ -10,10 +10,13 @@
  * write into `peerId.multihash`). It is a cache, not a dictionary: slots are found by a 32-bit
  * FNV-1a hash of the bytes and verified byte for byte, a collision simply replaces the slot.
  * Bounded: the oldest slot goes when a table is full. Bytes that fail to decode are never cached.
+ *
+ * Tables are per node (`KadInterns`, one per KadBehaviour), never process-wide.
  */
 import { equals } from '../core/bytes.js'
 import { Multiaddr } from '../multiaddr/index.js'
 import { PeerId } from '../peer-id/index.js'
+import type { KadPeer } from './message.js'
 
 /** Slots per table. Stops: a stream of distinct peers or addresses growing memory (a few MB full). */
 export const MAX_INTERNED = 16_384
@@ -49,15 +52,38 @@ function fnv1a(bytes: Uint8Array): number {
   return h >>> 0
 }
 
-const peers = new InternTable<PeerId>()
-const addrs = new InternTable<Multiaddr>()
+/**
+ * The intern tables of ONE node (a KadBehaviour's context owns one; decodeKadMessage takes it as
+ * an argument). Nothing is shared between nodes in a process: one node's decoded objects can never
+ * reach another, whatever a caller does to them (audit finding 14). Without one, decoding interns
+ * nothing.
+ */
+export class KadInterns {
+  readonly peers: InternTable<PeerId>
+  readonly addrs: InternTable<Multiaddr>
+  /** Decoded Peer entries (message.ts), by their exact bytes. */
+  readonly entries: InternTable<InternedPeerEntry>
 
-/** PeerId.fromMultihash, interned. Throws what it throws. */
-export function internPeerId(bytes: Uint8Array): PeerId {
-  return peers.intern(bytes, PeerId.fromMultihash)
+  constructor(max = MAX_INTERNED) {
+    this.peers = new InternTable(max)
+    this.addrs = new InternTable(max)
+    this.entries = new InternTable(max)
+  }
+
+  /** PeerId.fromMultihash, interned. Throws what it throws. */
+  peerId(bytes: Uint8Array): PeerId {
+    return this.peers.intern(bytes, PeerId.fromMultihash)
+  }
+
+  /** Multiaddr.fromBytes (default limits), interned. Throws what it throws. */
+  multiaddr(bytes: Uint8Array): Multiaddr {
+    return this.addrs.intern(bytes, Multiaddr.fromBytes)
+  }
 }
 
-/** Multiaddr.fromBytes (default limits), interned. Throws what it throws. */
-export function internMultiaddr(bytes: Uint8Array): Multiaddr {
-  return addrs.intern(bytes, Multiaddr.fromBytes)
+/** A decoded Peer entry as message.ts interns it: the entry (undefined: unusable id), its skip count, and the address limit it was decoded under. */
+export interface InternedPeerEntry {
+  readonly peer: KadPeer | undefined
+  readonly skipped: number
+  readonly maxAddrs: number
 }

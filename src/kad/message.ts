@@ -21,9 +21,9 @@ import { ProtocolError } from '../core/errors.js'
 import { decodeMessage, encodeMessage, PbReader, tag, WIRE_LEN, WIRE_VARINT } from '../core/protobuf.js'
 import type { Writer } from '../core/protobuf.js'
 import { utf8 } from '../core/bytes.js'
-import type { Multiaddr } from '../multiaddr/index.js'
-import type { PeerId } from '../peer-id/index.js'
-import { InternTable, internMultiaddr, internPeerId } from './intern.js'
+import { Multiaddr } from '../multiaddr/index.js'
+import { PeerId } from '../peer-id/index.js'
+import type { InternedPeerEntry, KadInterns } from './intern.js'
 
 export const MessageType = {
   PUT_VALUE: 0,
@@ -146,8 +146,11 @@ function writePeer(w: Writer, field: number, p: KadPeer): void {
 
 // --- decode ----------------------------------------------------------------------------------------
 
-/** Decode one Message body (without its length prefix). ProtocolError on anything malformed. */
-export function decodeKadMessage(buf: Uint8Array, limits: DecodeLimits = DEFAULT_DECODE_LIMITS, stats?: DecodeStats): KadMessage {
+/**
+ * Decode one Message body (without its length prefix). ProtocolError on anything malformed.
+ * `interns`: the decoding node's intern tables (intern.ts); without them nothing is interned.
+ */
+export function decodeKadMessage(buf: Uint8Array, limits: DecodeLimits = DEFAULT_DECODE_LIMITS, stats?: DecodeStats, interns?: KadInterns): KadMessage {
   if (buf.length > limits.maxMessageSize) throw new ProtocolError<KadErrorCode>('kad', 'kad/message-too-large', `${buf.length} > ${limits.maxMessageSize}`)
   const m: KadMessage = { type: MessageType.PUT_VALUE, closerPeers: [], providerPeers: [] }
   const st = stats ?? { skipped: 0 }
@@ -169,7 +172,7 @@ export function decodeKadMessage(buf: Uint8Array, limits: DecodeLimits = DEFAULT
       case 9: {
         const raw = r.bytes()
         if (m.closerPeers.length + m.providerPeers.length >= limits.maxPeers) return
-        const p = decodePeerInterned(raw, limits.maxAddrsPerPeer, st)
+        const p = decodePeerInterned(raw, limits.maxAddrsPerPeer, st, interns)
         if (p !== undefined) (field === 8 ? m.closerPeers : m.providerPeers).push(p)
         return
       }
@@ -195,22 +198,22 @@ function decodeRecord(buf: Uint8Array): KadRecord {
 }
 
 /**
- * Decoded Peer entries by their exact bytes (and the address limit they were decoded under): a
- * lookup sees the same entries in response after response (intern.ts explains why that matters).
- * Bounded by MAX_INTERNED, oldest out; malformed entries (a ProtocolError) are never cached. A hit
- * is a fresh KadPeer (its own addrs array) and counts the same skipped entries as a fresh decode.
+ * Decoded Peer entries by their exact bytes (and the address limit they were decoded under), in
+ * the decoding node's tables: a lookup sees the same entries in response after response (intern.ts
+ * explains why that matters). Bounded by MAX_INTERNED, oldest out; malformed entries (a
+ * ProtocolError) are never cached. A hit is a fresh KadPeer (its own addrs array) and counts the
+ * same skipped entries as a fresh decode.
  */
-const peerEntries = new InternTable<{ readonly peer: KadPeer | undefined; readonly skipped: number; readonly maxAddrs: number }>()
-
-function decodePeerInterned(buf: Uint8Array, maxAddrs: number, st: DecodeStats): KadPeer | undefined {
+function decodePeerInterned(buf: Uint8Array, maxAddrs: number, st: DecodeStats, interns: KadInterns | undefined): KadPeer | undefined {
+  if (interns === undefined) return decodePeer(buf, maxAddrs, st, undefined)
   let fresh = false
-  const decode = (b: Uint8Array): { peer: KadPeer | undefined; skipped: number; maxAddrs: number } => {
+  const decode = (b: Uint8Array): InternedPeerEntry => {
     fresh = true
     const before = st.skipped
-    const peer = decodePeer(b, maxAddrs, st)
+    const peer = decodePeer(b, maxAddrs, st, interns)
     return { peer, skipped: st.skipped - before, maxAddrs }
   }
-  let hit = peerEntries.intern(buf, decode)
+  let hit = interns.entries.intern(buf, decode)
   // Decoded under another address limit (a different DecodeLimits): decode again, uncached.
   if (hit.maxAddrs !== maxAddrs) hit = decode(buf)
   if (!fresh) st.skipped += hit.skipped
@@ -223,7 +226,7 @@ function decodePeerInterned(buf: Uint8Array, maxAddrs: number, st: DecodeStats):
  * Reader directly (this is the hot path of every lookup: up to k peers per response), with the
  * same checks as decodeMessage: wire types, truncation, group wire types.
  */
-function decodePeer(buf: Uint8Array, maxAddrs: number, st: DecodeStats): KadPeer | undefined {
+function decodePeer(buf: Uint8Array, maxAddrs: number, st: DecodeStats, interns: KadInterns | undefined): KadPeer | undefined {
   let id: Uint8Array | undefined
   const addrs: Uint8Array[] = []
   let connection = 0
@@ -257,7 +260,7 @@ function decodePeer(buf: Uint8Array, maxAddrs: number, st: DecodeStats): KadPeer
   }
   let peer: PeerId
   try {
-    peer = internPeerId(id)
+    peer = interns !== undefined ? interns.peerId(id) : PeerId.fromMultihash(id)
   } catch {
     st.skipped++
     return undefined
@@ -265,7 +268,7 @@ function decodePeer(buf: Uint8Array, maxAddrs: number, st: DecodeStats): KadPeer
   const parsed: Multiaddr[] = []
   for (const a of addrs) {
     try {
-      parsed.push(internMultiaddr(a))
+      parsed.push(interns !== undefined ? interns.multiaddr(a) : Multiaddr.fromBytes(a))
     } catch {
       st.skipped++
     }

@@ -117,7 +117,7 @@ export class OutboundRpcs {
       decoder.push(data)
       const body = decoder.next()
       if (body === undefined) return
-      res = decodeKadMessage(body, this.#ctx.config.decodeLimits)
+      res = decodeKadMessage(body, this.#ctx.config.decodeLimits, undefined, this.#ctx.interns)
       if (res.type !== rpc.requestType) throw kadError('kad/unexpected-response', `${res.type} in response to ${rpc.requestType}`)
     } catch (e) {
       if (!(e instanceof ProtocolError)) throw e
