@@ -1,10 +1,11 @@
 import fc from 'fast-check'
 import * as nc from 'node:crypto'
+import { readdirSync, readFileSync } from 'node:fs'
 import { describe, expect, test } from 'vitest'
 import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { base58btc } from 'multiformats/bases/base58'
-import { ProtocolError } from '../src/core/errors.js'
+import { isProtocolError, ProtocolError, UsageError } from '../src/core/errors.js'
 import { fromHex, toHex } from '../src/core/bytes.js'
 import { nobleCrypto } from '../src/core/crypto/noble.js'
 import { nobleCryptoFull } from '../src/core/crypto/noble-full.js'
@@ -20,7 +21,7 @@ import {
 } from '../src/peer-id/index.js'
 import type { Vector } from './helpers/vectors.js'
 import { vectorFile } from './helpers/vectors.js'
-import { protocolErrorCode } from './helpers/errors.js'
+import { protocolErrorCode, thrown } from './helpers/errors.js'
 
 const vectors = vectorFile('peer-id')
 
@@ -51,7 +52,15 @@ function derivePublicKeyProtobuf(type: string, data: Uint8Array): string {
 describe('peer-id vectors', () => {
   for (const v of vectors.where((x) => x.error !== undefined)) {
     test(`${v.id} -> ${v.error}`, () => {
-      expect(protocolErrorCode(() => decodeVector(v))).toBe(v.error)
+      if (v['kind'] !== 'text') {
+        expect(protocolErrorCode(() => decodeVector(v))).toBe(v.error)
+        return
+      }
+      // text is user input: the same code, as a UsageError (never a ProtocolError)
+      const e = thrown(() => decodeVector(v))
+      expect(e).toBeInstanceOf(UsageError)
+      expect(isProtocolError(e)).toBe(false)
+      expect((e as UsageError).code).toBe(v.error)
     })
   }
 
@@ -215,7 +224,7 @@ describe('peer-id properties', () => {
     }), { numRuns: 500 })
   })
 
-  test('garbage into PeerId.parse: ProtocolError only', () => {
+  test('garbage into PeerId.parse: UsageError (user text) only', () => {
     const prefixed = fc.tuple(fc.constantFrom('1', 'Qm', 'b', 'z', 'k', 'f', 'bafz', '12D3KooW', 'm', ''), fc.string({ maxLength: 80 })).map(([p, s]) => p + s)
     const base58 = fc.uint8Array({ maxLength: 50 }).map((b) => base58btc.baseEncode(b))
     fc.assert(fc.property(fc.oneof(prefixed, base58, fc.string({ maxLength: 200 })), (text) => {
@@ -224,9 +233,17 @@ describe('peer-id properties', () => {
         // whatever parses, prints back to something that parses to the same peer id
         expect(PeerId.parse(id.toString()).equals(id)).toBe(true)
       } catch (e) {
-        if (!(e instanceof ProtocolError)) throw e
+        if (!(e instanceof UsageError) || !e.code.startsWith('peer-id/')) throw e
       }
     }), { numRuns: 1000 })
+  })
+
+  test('peer-id imports no crypto library (sha2-256 without a provider is core/crypto/sha256-short) and raises through errors.ts', () => {
+    for (const f of readdirSync(new URL('../src/peer-id/', import.meta.url))) {
+      const src = readFileSync(new URL(`../src/peer-id/${f}`, import.meta.url), 'utf8')
+      expect(src, f).not.toMatch(/from '@noble\//)
+      expect(src, f).not.toMatch(/import \{[^}]*\bfail\b[^}]*\} from '\.\/keys\.js'/)
+    }
   })
 
   test('equals: a string that is not a peer id is not equal', () => {

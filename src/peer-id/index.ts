@@ -16,7 +16,8 @@ export {
   privateKeyFromProtobuf,
   publicKeyFromProtobuf,
 } from './keys.js'
-export type { KeyType, PeerIdErrorCode } from './keys.js'
+export type { KeyType } from './keys.js'
+export type { PeerIdErrorCode } from './errors.js'
 export {
   PeerId,
   LIBP2P_KEY_CODEC,

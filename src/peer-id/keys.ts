@@ -21,19 +21,13 @@ import type { CryptoProvider } from '../core/crypto/provider.js'
 import { ProtocolError } from '../core/errors.js'
 import { equals } from '../core/bytes.js'
 import { WIRE_LEN, WIRE_VARINT, decodeMessage, encodeMessage, tag } from '../core/protobuf.js'
+import { fail } from './errors.js'
 import { PeerId } from './peer-id.js'
 
 export type KeyType = 'RSA' | 'Ed25519' | 'Secp256k1' | 'ECDSA'
 
 /** The protobuf enum `KeyType`, index = wire value. */
 export const KEY_TYPES: readonly KeyType[] = ['RSA', 'Ed25519', 'Secp256k1', 'ECDSA']
-
-export type PeerIdErrorCode =
-  | 'peer-id/invalid-key'
-  | 'peer-id/unsupported-key-type'
-  | 'peer-id/invalid-text'
-  | 'peer-id/invalid-multihash'
-  | 'peer-id/wrong-codec'
 
 /**
  * Largest public key protobuf we decode. An 8192-bit RSA key (go-libp2p's maximum) encodes to about
@@ -46,10 +40,6 @@ export const MAX_PRIVATE_KEY_BYTES = 16384
 
 export const ED25519_KEY_LENGTH = 32
 export const SECP256K1_KEY_LENGTH = 33
-
-/** A ProtocolError('peer-id', ...) to throw (shared with peer-id.ts). */
-export const fail = (code: PeerIdErrorCode, message: string, cause?: unknown): ProtocolError<PeerIdErrorCode> =>
-  new ProtocolError<PeerIdErrorCode>('peer-id', code, message, cause === undefined ? undefined : { cause })
 
 /** The deterministic `PublicKey`/`PrivateKey` protobuf: field 1 Type (varint), then field 2 Data. */
 export function encodeKeyMessage(type: KeyType, data: Uint8Array): Uint8Array {

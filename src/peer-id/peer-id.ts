@@ -11,13 +11,14 @@
  * spec: text starting with `1` or `Qm` is bare base58btc; text starting with a multibase prefix is a
  * CID; anything else is not a peer id.
  */
-import { sha256 } from '@noble/hashes/sha2.js'
 import type { CryptoProvider } from '../core/crypto/provider.js'
+import { sha256Short } from '../core/crypto/sha256-short.js'
 import { ProtocolError } from '../core/errors.js'
 import { concat, equals } from '../core/bytes.js'
 import { BASE32, BASE58BTC, baseXDecode, baseXEncode, decodeBase, rfc4648Encode } from '../core/base.js'
 import * as varint from '../core/varint.js'
-import { fail, publicKeyFromProtobuf } from './keys.js'
+import { fail, fromUserText } from './errors.js'
+import { publicKeyFromProtobuf } from './keys.js'
 import type { PublicKey } from './keys.js'
 
 /** Multihash codes used by peer ids. */
@@ -54,13 +55,19 @@ export class PeerId {
     this.publicKey = publicKey
   }
 
-  /** The peer id of a public key. sha2-256 uses `crypto` when given, else @noble/hashes. */
+  /**
+   * The peer id of a public key. Keys of more than 42 bytes (RSA, ECDSA) are hashed with sha2-256:
+   * by `crypto` when given, else by weft's own SHA-256 in src/core/crypto/sha256-short.ts. That
+   * keeps the crypto providers the only modules that import a crypto library (ARCHITECTURE), and
+   * keeps `toPeerId()` usable without a provider: the input is a key protobuf of at most
+   * MAX_PUBLIC_KEY_BYTES (2 KiB), where the pure implementation costs microseconds.
+   */
   static fromPublicKey(key: PublicKey, crypto?: CryptoProvider): PeerId {
     const pb = key.bytes
     if (pb.length <= MAX_INLINE_KEY_LENGTH) {
       return new PeerId(concat([Uint8Array.of(MULTIHASH_IDENTITY, pb.length), pb]), key)
     }
-    const digest = crypto !== undefined ? crypto.sha256(pb) : sha256(pb)
+    const digest = crypto !== undefined ? crypto.sha256(pb) : sha256Short(pb)
     return new PeerId(concat([Uint8Array.of(MULTIHASH_SHA2_256, digest.length), digest]), undefined)
   }
 
@@ -109,9 +116,15 @@ export class PeerId {
   /**
    * Parse text: a bare base58btc multihash (`12D3KooW...`, `Qm...`, `16Uiu2...`) or a CIDv1 with the
    * libp2p-key codec in a multibase (`bafz...`; also base58btc `z`, base36 `k`, base16 `f`).
+   * Text is user input: malformed text throws `UsageError` with a `peer-id/*` code, not
+   * ProtocolError (peer ids from remotes arrive as bytes: `fromMultihash`).
    */
   static parse(text: string): PeerId {
     if (typeof text !== 'string') throw new TypeError('peer id text must be a string')
+    return fromUserText(() => PeerId.#parseText(text))
+  }
+
+  static #parseText(text: string): PeerId {
     if (text.length === 0 || text.length > MAX_PEER_ID_TEXT_LENGTH) throw fail('peer-id/invalid-text', `peer id text of length ${text.length}`)
     if (text.startsWith('1') || text.startsWith('Qm')) {
       const mh = baseXDecode(text, BASE58BTC)
