@@ -4,7 +4,6 @@ import { ProtocolError } from '../src/core/errors.js'
 import { fromHex, toHex } from '../src/core/bytes.js'
 import * as varint from '../src/core/varint.js'
 import { LpDecoder, decodeLpExact, encodeLp } from '../src/core/lp.js'
-import { BoundedQueue } from '../src/core/queue.js'
 import { ReadBuffer } from '../src/core/read-buffer.js'
 import { vectorFile } from './helpers/vectors.js'
 
@@ -92,15 +91,7 @@ describe('length-prefixed framing', () => {
   })
 })
 
-describe('BoundedQueue and ReadBuffer', () => {
-  test('queue refuses to grow past its capacity', () => {
-    const q = new BoundedQueue<number>(3)
-    expect([q.push(1), q.push(2), q.push(3), q.push(4)]).toEqual([true, true, true, false])
-    expect([q.shift(), q.shift()]).toEqual([1, 2])
-    expect(q.push(5)).toBe(true)
-    expect([...q]).toEqual([3, 5])
-    expect(() => new BoundedQueue(0)).toThrow(RangeError)
-  })
+describe('ReadBuffer', () => {
   test('ReadBuffer reads across chunks and copies its input', () => {
     fc.assert(fc.property(fc.array(fc.uint8Array({ maxLength: 20 })), fc.nat(100), (chunks, n) => {
       const rb = new ReadBuffer()

@@ -2,7 +2,6 @@ export { ProtocolError, UsageError, OutcomeError, DialError, isProtocolError } f
 export type { DialErrorCode, DialAttempt } from './errors.js'
 export * as varint from './varint.js'
 export { encodeLp, decodeLpExact, LpDecoder } from './lp.js'
-export { BoundedQueue } from './queue.js'
 export { ReadBuffer } from './read-buffer.js'
 export type { ByteMachine, Millis, RandomBytes } from './byte-machine.js'
 export type { CryptoProvider, OtherKeyType } from './crypto/provider.js'
