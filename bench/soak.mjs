@@ -29,7 +29,7 @@ const json = args.includes('--json')
 const samplesFile = args.includes('--samples') ? args[args.indexOf('--samples') + 1] : undefined
 const churnOpts = { rate: flag('rate', 4), concurrency: flag('concurrency', 12), hostileShare: flag('hostile-share', 0.35), seed: flag('seed', 1) }
 if (!(minutes > 0)) throw new RangeError('--minutes must be a positive number')
-if (!existsSync(join(here, '..', 'dist', 'node.js'))) {
+if (process.env.WEFT_SOAK_DIST === undefined && !existsSync(join(here, '..', 'dist', 'node.js'))) {
   console.error('soak: dist/ is missing; run npm run build first')
   process.exit(2)
 }

@@ -7,7 +7,10 @@
 // attacks of issue 11). Honest operations may fail with typed outcomes (a DHT key not found yet, a
 // publish before the subscription arrived, a timeout on the loaded machine): those are counted by
 // code. Untyped errors and echo mismatches are unexpected.
-import { createNode } from '../../dist/node.js'
+// dist/ by default; WEFT_SOAK_DIST (a file: URL ending in '/') points at another build (test/soak.test.ts
+// builds the current src/ into node_modules/.cache so the test never runs a stale dist/).
+const DIST = process.env.WEFT_SOAK_DIST ?? new URL('../../dist/', import.meta.url).href
+const { createNode } = await import(new URL('node.js', DIST).href)
 import { ATTACKS } from './hostile.mjs'
 
 const ECHO = '/soak/echo/1.0.0'

@@ -3,11 +3,15 @@
 // issue 11 item 1. Each attack connects, misbehaves, waits until the target closes the connection
 // (or a few seconds), and leaves. The target must answer with a typed error at most.
 import * as net from 'node:net'
-import { nodeCrypto } from '../../dist/io/crypto-node.js'
-import { MultistreamDialer } from '../../dist/multistream/index.js'
-import { NoiseConnection } from '../../dist/noise/index.js'
-import { generatePrivateKey } from '../../dist/peer-id/index.js'
-import { encodeFrame, Flag, FrameType } from '../../dist/yamux/index.js'
+// dist/ by default; WEFT_SOAK_DIST (a file: URL ending in '/') points at another build (test/soak.test.ts
+// builds the current src/ into node_modules/.cache so the test never runs a stale dist/).
+const DIST = process.env.WEFT_SOAK_DIST ?? new URL('../../dist/', import.meta.url).href
+const load = (p) => import(new URL(p, DIST).href)
+const { nodeCrypto } = await load('io/crypto-node.js')
+const { MultistreamDialer } = await load('multistream/index.js')
+const { NoiseConnection } = await load('noise/index.js')
+const { generatePrivateKey } = await load('peer-id/index.js')
+const { encodeFrame, Flag, FrameType } = await load('yamux/index.js')
 
 const enc = new TextEncoder()
 const delay = (ms) => new Promise((r) => setTimeout(r, ms))

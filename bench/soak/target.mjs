@@ -10,7 +10,10 @@
 // uncaughtException / unhandledRejection of this process (caught and counted, not fatal, so one bug
 // does not end the run).
 import { monitorEventLoopDelay } from 'node:perf_hooks'
-import { createNode } from '../../dist/node.js'
+// dist/ by default; WEFT_SOAK_DIST (a file: URL ending in '/') points at another build (test/soak.test.ts
+// builds the current src/ into node_modules/.cache so the test never runs a stale dist/).
+const DIST = process.env.WEFT_SOAK_DIST ?? new URL('../../dist/', import.meta.url).href
+const { createNode } = await import(new URL('node.js', DIST).href)
 
 const ECHO = '/soak/echo/1.0.0'
 export const TOPIC = 'soak'
