@@ -2,8 +2,8 @@
  * Receiving RPCs (pubsub README "The RPC", gossipsub-v1.0.md "Message Processing", v1.1 "Peer
  * Scoring", v1.2 "IDONTWANT").
  *
- * Message path: decode → signature policy → message id → seen? (duplicate: scoring, IWANT promise)
- * → signature check → seen := yes, IDONTWANT to mesh peers for large messages → validation (sync,
+ * Message path: graylisted? (its frames are not even decoded) → decode → signature policy → message id
+ * → seen? (duplicate: scoring, IWANT promise) → signature check → seen := yes, IDONTWANT to mesh peers for large messages → validation (sync,
  * or a `validate` event answered by `reportValidation`) → accept: cache, deliver, forward to mesh,
  * floodsub and direct peers (never to the source, the author, or peers that said IDONTWANT);
  * reject: P₄. Bytes that are not a valid RPC reset the peer's inbound stream and cost it P₇.
@@ -33,6 +33,8 @@ export function receiveData(g: ReceiveContext, now: Millis, p: PeerState, s: Str
   try {
     dec.push(data)
     for (let frame = dec.next(); frame !== undefined; frame = dec.next()) {
+      // graylisted peers are ignored entirely (v1.1 "Score Thresholds"), before any decoding work
+      if (graylisted(g, now, p)) continue
       // the frame is the decoder's own copy: the publish-only fast path keeps views of it
       const rpc = decodePublishRpc(frame, DEFAULT_RPC_DECODE_LIMITS, g.topicNames) ?? decodeRpc(frame, DEFAULT_RPC_DECODE_LIMITS)
       handleRpc(g, now, p, rpc)
@@ -49,9 +51,12 @@ export function receiveData(g: ReceiveContext, now: Millis, p: PeerState, s: Str
   }
 }
 
+/** Below the graylist threshold (v1.1 "Score Thresholds"); direct peers never are. */
+function graylisted(g: ReceiveContext, now: Millis, p: PeerState): boolean {
+  return g.cfg.scoring && !g.direct.has(p.key) && g.score.score(p.key, now) < g.cfg.scoreThresholds.graylistThreshold
+}
+
 function handleRpc(g: ReceiveContext, now: Millis, p: PeerState, rpc: Rpc): void {
-  // graylisted peers are ignored entirely (v1.1 "Score Thresholds"); direct peers always accepted
-  if (g.cfg.scoring && !g.direct.has(p.key) && g.score.score(p.key, now) < g.cfg.scoreThresholds.graylistThreshold) return
   for (const sub of rpc.subscriptions) handleSubscription(g, p, sub)
   for (const wm of rpc.messages) handleMessage(g, now, p, wm)
   if (rpc.control !== undefined && p.protocol !== FLOODSUB) handleControl(g, now, p, rpc.control)
