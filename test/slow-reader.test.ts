@@ -26,26 +26,29 @@ async function pair(receiverOptions: Parameters<typeof createNode>[0] = {}): Pro
   return { sender, receiver }
 }
 
+interface Endless {
+  source: AsyncIterable<Uint8Array>
+  yielded: number
+  chunks: number
+  onYield: (() => void) | undefined
+}
+
 /** An endless source of CHUNK-byte chunks that counts what it yielded. */
-function endless(): { source: AsyncIterable<Uint8Array>; readonly yielded: number; readonly chunks: number; onYield?: () => void } {
+function endless(): Endless {
   const chunk = new Uint8Array(CHUNK).fill(7)
-  const s = {
-    yielded: 0,
-    chunks: 0,
-    onYield: undefined as (() => void) | undefined,
-    source: (async function* () {
-      for (;;) {
-        s.yielded += chunk.length
-        s.chunks++
-        s.onYield?.()
-        yield chunk
-      }
-    })(),
+  const s: Endless = { yielded: 0, chunks: 0, onYield: undefined, source: { [Symbol.asyncIterator]: () => gen() } }
+  async function* gen(): AsyncGenerator<Uint8Array> {
+    for (;;) {
+      s.yielded += chunk.length
+      s.chunks++
+      s.onYield?.()
+      yield chunk
+    }
   }
   return s
 }
 
-/** Resolves once `cond()` holds, checking after each `tick` callback registration (polling at 5 ms). */
+/** Resolves once `cond()` holds (polled every 5 ms); a positive signal, never a sleep before a negative check. */
 async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms
   while (!cond()) {
