@@ -6,8 +6,8 @@
  * Keys: `0x<hex>` for raw bytes; a CID or a base58 multihash (provider keys are multihashes);
  * otherwise the UTF-8 text itself (`/pk/...`, `/ipns/...`, or a custom namespace the network accepts).
  */
-import { CID } from 'multiformats/cid'
-import { base58btc } from 'multiformats/bases/base58'
+import { cidMultihash } from './cid.js'
+import { BASE58BTC, baseXDecode } from '../core/base.js'
 import { fromHex, toHex, utf8 } from '../core/bytes.js'
 import { Multiaddr } from '../multiaddr/index.js'
 import { PeerId } from '../peer-id/index.js'
@@ -28,12 +28,10 @@ keys: 0x<hex> | a CID or base58 multihash | UTF-8 text such as /pk/...`
 export function parseKey(text: string, provider: boolean): Uint8Array {
   if (text.startsWith('0x')) return fromHex(text.slice(2))
   if (provider || !text.startsWith('/')) {
-    try {
-      return CID.parse(text).multihash.bytes
-    } catch { /* not a CID */ }
-    try {
-      return base58btc.baseDecode(text)
-    } catch { /* not base58 */ }
+    const fromCid = cidMultihash(text)
+    if (fromCid !== undefined) return fromCid
+    const fromBase58 = baseXDecode(text, BASE58BTC)
+    if (fromBase58 !== undefined) return fromBase58
   }
   return utf8(text)
 }
