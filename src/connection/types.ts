@@ -1,0 +1,63 @@
+/**
+ * The connection core's public types: options, events and error codes (see connection.ts).
+ */
+import type { Millis } from '../core/byte-machine.js'
+import type { CryptoProvider } from '../core/crypto/provider.js'
+import type { PeerId, PrivateKey, PublicKey } from '../peer-id/index.js'
+import type { YamuxOptions } from '../yamux/index.js'
+
+export const NOISE_PROTOCOL = '/noise'
+export const YAMUX_PROTOCOL = '/yamux/1.0.0'
+
+export type ConnectionErrorCode =
+  | 'connection/upgrade-timeout'
+  | 'connection/security-rejected'
+  | 'connection/muxer-rejected'
+  | 'connection/stream-negotiation-timeout'
+  | 'connection/protocol-rejected'
+  | 'connection/too-many-negotiating-streams'
+  | 'connection/unexpected-eof'
+  | 'connection/no-common-muxer'
+
+export interface ConnectionOptions {
+  /** dialer = Noise initiator and yamux client (odd stream ids). */
+  role: 'dialer' | 'listener'
+  crypto: CryptoProvider
+  identity: PrivateKey
+  /** Dialing /p2p/<id>: any other remote identity fails the handshake. */
+  expectedRemotePeer?: PeerId | undefined
+  /** Does a local handler serve this inbound stream protocol? */
+  supportsProtocol: (protocol: string) => boolean
+  /** Protocols listed to a remote `ls`. */
+  listProtocols: () => string[]
+  /** Time of creation; the upgrade deadline counts from here. */
+  now: Millis
+  /** Whole upgrade (security + muxer negotiation), default 10 s: stops a peer that opens and stalls. */
+  upgradeTimeout?: number
+  /** Per-stream protocol negotiation, default 10 s: stops streams held half-negotiated forever. */
+  streamNegotiationTimeout?: number
+  /** Streams still negotiating at once, default 64: bounds listener state a remote can create. */
+  maxNegotiatingStreams?: number
+  /** Advertise and accept early muxer negotiation (Noise extensions), default true. */
+  earlyMuxerNegotiation?: boolean
+  yamux?: Omit<YamuxOptions, 'role'>
+  /** Injected ephemeral/static keys, tests only. */
+  noiseStaticKey?: Uint8Array
+}
+
+/**
+ * Events of a connection. 'stream-data' bytes are the driver's (views of memory no layer writes
+ * again). 'closed' carries a ProtocolError (the remote broke a protocol), an InternalError (a bug in
+ * weft, its `cause` the original exception) or nothing (a graceful close or a clean EOF).
+ */
+export type ConnectionEvent =
+  | { type: 'established'; remotePeer: PeerId; remotePublicKey: PublicKey; muxer: string; earlyMuxerNegotiation: boolean }
+  | { type: 'stream-opened'; id: number; protocol: string; direction: 'inbound' | 'outbound'; requestId?: number }
+  | { type: 'stream-open-failed'; requestId: number; error: Error }
+  | { type: 'stream-data'; id: number; data: Uint8Array }
+  | { type: 'stream-eof'; id: number }
+  | { type: 'stream-reset'; id: number }
+  | { type: 'stream-writable'; id: number }
+  | { type: 'stream-closed'; id: number }
+  | { type: 'rtt'; rtt: number }
+  | { type: 'closed'; error?: Error }
