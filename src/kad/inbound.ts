@@ -12,7 +12,7 @@ import type { Millis } from '../core/byte-machine.js'
 import { ProtocolError } from '../core/errors.js'
 import { encodeLp, LpDecoder } from '../core/lp.js'
 import type { PeerId } from '../peer-id/index.js'
-import type { StreamRef } from '../swarm/index.js'
+import type { ConnectionInfo, StreamRef } from '../swarm/index.js'
 import { streamKey } from '../swarm/index.js'
 import { kadError } from './context.js'
 import type { KadContext } from './context.js'
@@ -20,10 +20,13 @@ import { peerKey } from './key.js'
 import { ConnectionType, decodeKadMessage, encodeKadMessage } from './message.js'
 import type { KadPeer } from './message.js'
 import { answer } from './server.js'
+import { sourceOf } from './source.js'
 import type { ServerContext } from './server.js'
 
 interface Inbound {
   readonly peer: PeerId
+  /** The network of the connection (source.ts): what stored entries are charged to. */
+  readonly source: string
   readonly decoder: LpDecoder
 }
 
@@ -44,7 +47,8 @@ export class InboundStreams {
   }
 
   /** A new inbound stream from `peer`: accepted (true) or reset when the peer has too many open. */
-  opened(stream: StreamRef, peer: PeerId): boolean {
+  opened(stream: StreamRef, connection: ConnectionInfo): boolean {
+    const peer = connection.peer
     const k = peerKey(peer)
     const n = this.#perPeer.get(k) ?? 0
     if (n >= this.#ctx.config.maxInboundPerPeer) {
@@ -52,7 +56,7 @@ export class InboundStreams {
       return false
     }
     this.#perPeer.set(k, n + 1)
-    this.#streams.set(streamKey(stream), { peer, decoder: new LpDecoder(this.#ctx.config.decodeLimits.maxMessageSize, 'kad') })
+    this.#streams.set(streamKey(stream), { peer, source: sourceOf(connection.remoteAddr), decoder: new LpDecoder(this.#ctx.config.decodeLimits.maxMessageSize, 'kad') })
     return true
   }
 
@@ -66,7 +70,7 @@ export class InboundStreams {
       for (let body = inb.decoder.next(); body !== undefined; body = inb.decoder.next()) {
         if (!this.#allow(now, inb.peer)) throw kadError('kad/rate-limited', `more than ${ctx.config.maxRequestsPerMinute} requests a minute`)
         const req = decodeKadMessage(body, ctx.config.decodeLimits, undefined, ctx.interns)
-        const out = answer(this.#serverContext(now), inb.peer, req, now)
+        const out = answer(this.#serverContext(now), inb.peer, req, now, inb.source)
         if (out.response !== undefined) ctx.actions.push({ type: 'write', stream, data: encodeLp(encodeKadMessage(out.response)) })
       }
     } catch (e) {

@@ -151,6 +151,7 @@ export class KadBehaviour implements Behaviour<KadEvent> {
   /** GET_VALUE: the best valid record for `key` (local store counts as one answer); stale peers corrected. */
   get(now: Millis, key: Uint8Array, requestId?: number): number {
     const id = this.#queries.claimId(requestId)
+    if (this.#keyTooLong(id, key, this.store.limits.maxRecordKeyLength)) return id
     const op: Op = { kind: 'get', key: key.slice(), best: undefined, bestFrom: [], outdated: [], noValue: new Set(), count: 0 }
     const local = this.store.getRecord(key, now)
     if (local !== undefined && this.#ctx.valid(key, local.value, now)) {
@@ -165,6 +166,7 @@ export class KadBehaviour implements Behaviour<KadEvent> {
   /** PUT_VALUE: validate, store locally, then store at the k closest peers. */
   put(now: Millis, key: Uint8Array, value: Uint8Array, requestId?: number): number {
     const id = this.#queries.claimId(requestId)
+    if (this.#keyTooLong(id, key, this.store.limits.maxRecordKeyLength)) return id
     try {
       this.validators.validate(key, value, this.#ctx.validation(now))
     } catch (e) {
@@ -181,6 +183,7 @@ export class KadBehaviour implements Behaviour<KadEvent> {
   /** ADD_PROVIDER at the k closest peers to `key` (a multihash); re-announced every 22 h. */
   provide(now: Millis, key: Uint8Array, requestId?: number): number {
     const id = this.#queries.claimId(requestId)
+    if (this.#keyTooLong(id, key, this.store.limits.maxProviderKeyLength)) return id
     this.#provided.set(toHex(key), key.slice())
     this.store.addProvider(key, this.peerId, [], now, undefined)
     this.#start(now, id, { kind: 'provide', key: key.slice() }, this.#ctx.findNode(key), this.#ctx.crypto.sha256(key), true)
@@ -196,6 +199,7 @@ export class KadBehaviour implements Behaviour<KadEvent> {
   /** GET_PROVIDERS: up to `max` providers (default k), each also streamed as a progress event. */
   findProviders(now: Millis, key: Uint8Array, requestId?: number, max = this.#ctx.config.k): number {
     const id = this.#queries.claimId(requestId)
+    if (this.#keyTooLong(id, key, this.store.limits.maxProviderKeyLength)) return id
     const op: Op = { kind: 'find-providers', key: key.slice(), max, providers: new Map() }
     for (const p of this.store.getProviders(key, now, max)) op.providers.set(peerKey(p.peer), { peer: p.peer, addrs: [...p.addrs] })
     const req = encodeLp(encodeKadMessage({ type: MessageType.GET_PROVIDERS, key, closerPeers: [], providerPeers: [] }))
@@ -244,7 +248,7 @@ export class KadBehaviour implements Behaviour<KadEvent> {
         if (input.protocol !== this.protocol) return
         if (input.direction === 'outbound') this.#rpcs.opened(now, input.stream, input.requestId)
         else if (this.mode !== 'server') this.#ctx.actions.push({ type: 'reset', stream: input.stream })
-        else if (this.#inbound.opened(input.stream, input.connection.peer) && this.table.has(input.connection.peer)) this.#seen(now, input.connection.peer)
+        else if (this.#inbound.opened(input.stream, input.connection) && this.table.has(input.connection.peer)) this.#seen(now, input.connection.peer)
         return
       case 'stream-open-failed':
         this.#rpcs.openFailed(now, input.requestId, input.error)
@@ -302,6 +306,14 @@ export class KadBehaviour implements Behaviour<KadEvent> {
   }
 
   // --- internals -----------------------------------------------------------------------------------
+
+  /** A local query for a key servers would refuse (kad/key-too-long): fail it at once, as a UsageError. */
+  #keyTooLong(id: number, key: Uint8Array, max: number): boolean {
+    if (key.length <= max) return false
+    const error = new UsageError('kad/key-too-long', `${key.length} > ${max} bytes`)
+    this.#ctx.emit({ type: 'query-failed', requestId: id, error, stats: { hops: 0, requests: 0, duration: 0 } })
+    return true
+  }
 
   #start(now: Millis, id: number, op: Op, request: Uint8Array, target: Uint8Array, report: boolean, extraSeeds: { peer: PeerId; key: Uint8Array }[] = []): void {
     if (this.#queries.size < this.#ctx.config.maxQueries) this.#nextPrune ??= now + PRUNE_INTERVAL
