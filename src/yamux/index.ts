@@ -4,7 +4,7 @@
  */
 export const YAMUX_PROTOCOL_ID = '/yamux/1.0.0'
 export { YamuxSession } from './session.js'
-export type { YamuxEvent, YamuxErrorCode, StreamStats } from './session.js'
+export type { YamuxEvent, YamuxErrorCode, StreamStats } from './types.js'
 export type { YamuxOptions } from './options.js'
 export { DEFAULTS as YAMUX_DEFAULTS, CONTROL_QUEUE_LIMIT } from './options.js'
 export type { StreamId, StreamStateName } from './stream.js'

@@ -37,62 +37,26 @@ import {
   VERSION,
   encodeDataFrame,
   encodeHeaderFrame,
-  readHeader,
   type FrameHeader,
 } from './frame.js'
 import { CONTROL_QUEUE_LIMIT, MAX_PINGS_IN_FLIGHT, resolveOptions, type ResolvedOptions, type YamuxOptions } from './options.js'
-import { Stream, streamState, windowUpdateDelta, type StreamId, type StreamStateName } from './stream.js'
+import { EventQueue, FrameReader } from './receive.js'
+import { Stream, streamState, windowUpdateDelta, type StreamId } from './stream.js'
 import { TransmitQueue } from './transmit.js'
+import { protocolError, type StreamStats, type YamuxEvent } from './types.js'
 
 /** Most remote ids skipped by out-of-order SYNs that we remember (see #skipped). */
 const MAX_SKIPPED_IDS = 1024
 
-export type YamuxErrorCode =
-  | 'yamux/bad-version' // Version field is not 0
-  | 'yamux/bad-type' // Type field is not one of the four frame types
-  | 'yamux/bad-stream-id' // Data / Window Update on StreamID 0, or SYN with our parity
-  | 'yamux/stream-id-reused' // SYN for a StreamID the remote already used
-  | 'yamux/unknown-stream' // frame (without SYN) for a StreamID never opened
-  | 'yamux/credits-exceeded' // Data frame longer than the remaining receive window
-  | 'yamux/data-after-fin' // Data payload after the remote's FIN
-  | 'yamux/window-overflow' // Window Updates pushed the send window past 2^32 - 1
-  | 'yamux/unexpected-eof' // transport ended inside a frame
-  | 'yamux/keep-alive-timeout' // our keep-alive Ping got no answer within one interval
-
-export type YamuxEvent =
-  | { type: 'stream-inbound'; id: StreamId } // remote opened a stream: call accept(id) or reset(id)
-  | { type: 'stream-opened'; id: StreamId } // our openStream was ACKed (informational)
-  | { type: 'stream-data'; id: StreamId; data: Uint8Array }
-  | { type: 'stream-eof'; id: StreamId } // remote half-closed (FIN)
-  | { type: 'stream-reset'; id: StreamId } // remote reset (RST), or the session ended under the stream
-  | { type: 'stream-writable'; id: StreamId } // write() may accept bytes again after returning less than asked
-  | { type: 'stream-closed'; id: StreamId } // stream over, state freed (always the last event of a stream)
-  | { type: 'ping'; rtt: number } // RTT measured by one of our Pings
-  | { type: 'go-away'; code: number } // remote sent Go Away (first one only)
-  | { type: 'closed'; error?: ProtocolError | InternalError } // session over (InternalError: a bug here)
-
-export interface StreamStats {
-  state: StreamStateName
-  sendCredit: number
-  recvWindow: number
-  recvCredit: number
-  unconsumed: number
-}
+export type { StreamStats, YamuxErrorCode, YamuxEvent } from './types.js'
 
 type SessionState =
   | { kind: 'open' }
   | { kind: 'closing'; error?: ProtocolError | InternalError } // our Go Away is queued; 'closed' once it is taken
   | { kind: 'closed' }
 
-type ReceiveState =
-  | { kind: 'header' }
-  | { kind: 'payload'; id: StreamId; stream: Stream | undefined; remaining: number; flags: number }
-
-const HEADER: ReceiveState = { kind: 'header' }
-
-function protocolError(code: YamuxErrorCode, message?: string): ProtocolError<YamuxErrorCode> {
-  return new ProtocolError('yamux', code, message)
-}
+/** The Data frame whose payload is being read: its stream (undefined: skip) and flags. */
+interface Payload { id: StreamId; stream: Stream | undefined; flags: number }
 
 export class YamuxSession implements ByteMachine<YamuxEvent> {
   readonly #o: ResolvedOptions
@@ -112,14 +76,16 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
   #outboundUnacked = 0 // ACK backlog, outbound: 'syn-sent' streams
   #totalRecvWindow = 0
   readonly #tx = new TransmitQueue()
-  #events: YamuxEvent[] = []
-  #eventHead = 0
+  readonly #events = new EventQueue<YamuxEvent>()
   /** Streams owed a 'stream-writable'. */
   readonly #blocked = new Set<StreamId>()
   #now: Millis = 0
-  #rx: ReceiveState = HEADER
-  readonly #hdr = new Uint8Array(HEADER_LENGTH)
-  #hdrFill = 0
+  readonly #reader = new FrameReader()
+  #payload: Payload | undefined
+  /** The input being read may be handed out as views ('stream-data' from handleOwnedData). */
+  #owned = false
+  readonly #onHeaderCb = (h: FrameHeader): number => this.#onHeader(h)
+  readonly #onPayloadCb = (data: Uint8Array, off: number, end: number, done: boolean): void => this.#onPayload(data, off, end, done)
   readonly #pings = new Map<number, Millis>() // opaque value -> time sent
   #nextPingOpaque = 0
   #keepAlive: { interval: number; due: Millis; outstanding: number | undefined } | undefined
@@ -197,7 +163,7 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
       this.#finish(st.error)
       return
     }
-    const midFrame = this.#rx.kind === 'payload' || this.#hdrFill > 0
+    const midFrame = this.#reader.midFrame
     const error = midFrame ? protocolError('yamux/unexpected-eof') : undefined
     this.#endStreams(true)
     this.#finish(error)
@@ -250,14 +216,7 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
   }
 
   pollEvent(): YamuxEvent | undefined {
-    if (this.#eventHead >= this.#events.length) return undefined
-    const ev = this.#events[this.#eventHead]!
-    this.#events[this.#eventHead++] = undefined as unknown as YamuxEvent
-    if (this.#eventHead === this.#events.length) {
-      this.#events = []
-      this.#eventHead = 0
-    }
-    return ev
+    return this.#events.poll()
   }
 
   pollTimeout(): Millis | undefined {
@@ -391,60 +350,43 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
   // ---------------------------------------------------------------- receiving
 
   #parse(data: Uint8Array, owned: boolean): void {
-    const len = data.length
-    let off = 0
-    while (off < len) {
-      const rx = this.#rx
-      if (rx.kind === 'header') {
-        let h: FrameHeader
-        if (this.#hdrFill === 0 && len - off >= HEADER_LENGTH) {
-          h = readHeader(data, off)
-          off += HEADER_LENGTH
-        } else {
-          const take = Math.min(HEADER_LENGTH - this.#hdrFill, len - off)
-          this.#hdr.set(data.subarray(off, off + take), this.#hdrFill)
-          this.#hdrFill += take
-          off += take
-          if (this.#hdrFill < HEADER_LENGTH) return
-          this.#hdrFill = 0
-          h = readHeader(this.#hdr, 0)
-        }
-        this.#onHeader(h)
-      } else {
-        const take = Math.min(rx.remaining, len - off)
-        // The record may have been freed by a command between two handleData calls.
-        const s = rx.stream !== undefined && this.#streams.get(rx.id) === rx.stream ? rx.stream : undefined
-        if (s !== undefined) this.#emit({ type: 'stream-data', id: rx.id, data: owned ? data.subarray(off, off + take) : data.slice(off, off + take) })
-        off += take
-        rx.remaining -= take
-        if (rx.remaining === 0) {
-          this.#rx = HEADER
-          if (s !== undefined) this.#endOfFrame(s, rx.flags)
-        }
-      }
+    this.#owned = owned
+    this.#reader.read(data, this.#onHeaderCb, this.#onPayloadCb)
+  }
+
+  #onPayload(data: Uint8Array, off: number, end: number, done: boolean): void {
+    const rx = this.#payload!
+    // The record may have been freed by a command between two handleData calls.
+    const s = rx.stream !== undefined && this.#streams.get(rx.id) === rx.stream ? rx.stream : undefined
+    if (s !== undefined) this.#emit({ type: 'stream-data', id: rx.id, data: this.#owned ? data.subarray(off, end) : data.slice(off, end) })
+    if (done) {
+      this.#payload = undefined
+      if (s !== undefined) this.#endOfFrame(s, rx.flags)
     }
   }
 
-  #onHeader(h: FrameHeader): void {
+  /** A complete header: act on it; returns the payload length that follows (0: none). */
+  #onHeader(h: FrameHeader): number {
     if (h.version !== VERSION) throw protocolError('yamux/bad-version', `version ${h.version}`)
     switch (h.type) {
       case FrameType.Data:
       case FrameType.WindowUpdate:
         return this.#onStreamFrame(h)
       case FrameType.Ping:
-        return this.#onPing(h)
+        this.#onPing(h)
+        return 0
       case FrameType.GoAway:
         if (this.#remoteGoAway === undefined) {
           this.#remoteGoAway = h.length
           this.#emit({ type: 'go-away', code: h.length })
         }
-        return
+        return 0
       default:
         throw protocolError('yamux/bad-type', `type ${h.type}`)
     }
   }
 
-  #onStreamFrame(h: FrameHeader): void {
+  #onStreamFrame(h: FrameHeader): number {
     const id = h.streamId
     if (id === 0) throw protocolError('yamux/bad-stream-id', 'stream frame on StreamID 0')
     let s = this.#streams.get(id)
@@ -477,8 +419,8 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
         s.unconsumed += h.length
       }
       if (h.length > 0) {
-        this.#rx = { kind: 'payload', id, stream: s, remaining: h.length, flags: h.flags }
-        return
+        this.#payload = { id, stream: s, flags: h.flags }
+        return h.length
       }
     } else if (s !== undefined && h.length > 0) {
       const credit = s.sendCredit + h.length
@@ -487,6 +429,7 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
       this.#checkWritable(s)
     }
     if (s !== undefined) this.#endOfFrame(s, h.flags)
+    return 0
   }
 
   /** A new inbound stream: refused with RST beyond maxStreams or the ACK backlog, or after Go Away. */
@@ -625,13 +568,7 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
 
   /** Forget queued events of streams the application has just ended itself (no data after its reset). */
   #dropEvents(ofStream: (id: StreamId) => boolean): void {
-    const kept: YamuxEvent[] = []
-    for (let i = this.#eventHead; i < this.#events.length; i++) {
-      const ev = this.#events[i]!
-      if (!('id' in ev) || !ofStream(ev.id)) kept.push(ev)
-    }
-    this.#events = kept
-    this.#eventHead = 0
+    this.#events.drop((ev) => 'id' in ev && ofStream(ev.id))
   }
 
   #emit(ev: YamuxEvent): void {
