@@ -14,9 +14,9 @@ import { wallClock } from './io/clock.js'
 /**
  * A browser weft node: ping and identify, plus the services you pass (so a bundle carries only
  * those): `createNode({ services: { pubsub: gossipsub(), dht: kadDht({ mode: 'client' }), perf: perf() } })`
- * with `gossipsub`, `kadDht` and `perf` from this module ('weft/gossipsub', 'weft/kad' too). Unlike
- * `weft/node`, perf (`node.perf()`, serving `/perf/1.0.0`) is opt-in: a browser peer is rarely a
- * perf server, and it costs about 1.1 KB gzip.
+ * with `gossipsub`, `kadDht` and `perf` from this module ('weft/gossipsub', 'weft/kad' too). As in
+ * `weft/node`, perf (`node.perf()`, serving `/perf/1.0.0`) is opt-in: it lets any peer make us send
+ * and receive bytes, and it costs about 1.1 KB gzip.
  */
 export async function createNode(options: NodeOptions = {}): Promise<WeftNode> {
   if ((options.dht !== undefined && options.services?.dht === undefined) || (options.pubsub !== undefined && options.services?.pubsub === undefined)) {

@@ -15,13 +15,14 @@ import { gossipsub } from './gossipsub/service.js'
 import { perf } from './edge/perf-service.js'
 
 /**
- * A Node weft node. Besides ping, identify and perf it runs the Kademlia DHT (`node.dht`, server
- * mode unless `dht.mode` says otherwise) and gossipsub (`node.pubsub`) unless `services` is given,
- * in which case exactly those services run.
+ * A Node weft node. Besides ping and identify it runs the Kademlia DHT (`node.dht`, server mode
+ * unless `dht.mode` says otherwise) and gossipsub (`node.pubsub`) unless `services` is given, in
+ * which case exactly those services run. Perf (`/perf/1.0.0`) is never on unless asked for:
+ * `createNode({ services: { perf: perf(), ... } })` (spec/perf.md: perf SHOULD NOT be enabled by
+ * default; it lets any peer make us send and receive bytes).
  */
 export async function createNode(options: NodeOptions = {}): Promise<WeftNode> {
-  // perf is always on here (a CLI and bench target); browsers opt in with services: { perf: perf() }
-  const services = { perf: perf(), ...(options.services ?? { dht: kadDht(options.dht), pubsub: gossipsub(options.pubsub) }) }
+  const services = options.services ?? { dht: kadDht(options.dht), pubsub: gossipsub(options.pubsub) }
   const node = new WeftNode({ ...options, services }, {
     crypto: options.crypto ?? nodeCrypto,
     wallClock,

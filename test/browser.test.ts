@@ -14,7 +14,7 @@ const had = g.WebSocket
 
 beforeAll(async () => {
   if (g.WebSocket === undefined) g.WebSocket = WsClient
-  server = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0/ws'] })
+  server = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0/ws'], services: { perf: browserPerf() } }) // perf is opt-in in weft/node too
   server.handle('/echo/1.0.0', async (s) => { await s.sink([await readAll(s.source)]) })
 })
 afterAll(async () => {
@@ -64,12 +64,14 @@ test('perf is opt-in in browsers: absent by default (UsageError), present with s
   }
 })
 
-test('weft/node keeps perf when services are given, and refuses a second perf service', async () => {
-  const node = await createNode({ services: {}, start: false })
-  try {
-    expect(node.swarm.behaviours['perf']).toBeDefined()
-  } finally {
-    await node.stop()
+test('weft/node: perf only when asked (services replace the defaults fully), and a second perf service is refused', async () => {
+  for (const [options, hasPerf] of [[{}, false], [{ services: {} }, false], [{ services: { perf: browserPerf() } }, true]] as const) {
+    const node = await createNode({ ...options, start: false })
+    try {
+      expect(node.swarm.behaviours['perf'] !== undefined).toBe(hasPerf)
+    } finally {
+      await node.stop()
+    }
   }
   expect(() => new WeftNodeClass({ services: { a: browserPerf(), b: browserPerf() } }, { crypto: nobleCrypto, wallClock: () => 0, transports: [] }))
     .toThrow(expect.objectContaining({ code: 'node/service-name-taken' }))

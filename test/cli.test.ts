@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterEach, describe, expect, test } from 'vitest'
 import { cli } from './helpers/cli.js'
-import { createNode, type WeftNode } from '../src/node.js'
+import { createNode, perf, type WeftNode } from '../src/node.js'
 
 const run = promisify(execFile)
 
@@ -106,7 +106,40 @@ describe('weft ping / id / usage', () => {
   })
 })
 
+/** Spawn `weft node ... --json` (the built CLI) and resolve with the child and its 'started' line. */
+async function startNode(...extra: string[]): Promise<{ child: ReturnType<typeof spawn>; started: { addrs: string[] } }> {
+  const dir = mkdtempSync(join(tmpdir(), 'weft-cli-'))
+  const child = spawn('node', ['bin/weft.js', 'node', '--listen', '/ip4/127.0.0.1/tcp/0', '--identity', join(dir, 'id.key'), '--json', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  const started = await new Promise<{ addrs: string[] }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no 'started' line: ${out}`)), 10_000)
+    child.stdout!.on('data', (d) => {
+      out += d
+      const line = out.split('\n').find((l) => l.includes('"event":"started"'))
+      if (line !== undefined) { clearTimeout(timer); resolve(JSON.parse(line)) }
+    })
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`exited ${code}: ${out}`)) })
+  })
+  return { child, started }
+}
+
 describe('bin/weft.js (the built CLI)', () => {
+  test('weft node serves /perf/1.0.0 only with --perf', async () => {
+    const client = await createNode({ listen: [], services: { perf: perf() } })
+    nodes.push(client)
+    const plain = await startNode()
+    try {
+      await expect(client.perf(plain.started.addrs[0]!, { uploadBytes: 10, downloadBytes: 10 })).rejects.toMatchObject({ code: 'connection/protocol-rejected' })
+    } finally {
+      plain.child.kill('SIGTERM')
+    }
+    const withPerf = await startNode('--perf')
+    try {
+      expect(await client.perf(withPerf.started.addrs[0]!, { uploadBytes: 1000, downloadBytes: 2000 })).toMatchObject({ uploadBytes: 1000, downloadBytes: 2000 })
+    } finally {
+      withPerf.child.kill('SIGTERM')
+    }
+  })
   test('inspect through the real binary', async () => {
     const { stdout } = await run('node', ['bin/weft.js', 'inspect', '/ip4/192.0.2.42/tcp/443'])
     expect(stdout).toContain('04c000022a0601bb')

@@ -3,7 +3,7 @@
  * sockets so they run in every `npm run test:unit`. Each test names the interop case that found it.
  */
 import { afterEach, describe, expect, test } from 'vitest'
-import { createNode, type WeftNode } from '../src/node.js'
+import { createNode, perf, type WeftNode } from '../src/node.js'
 import { ProtocolError } from '../src/core/errors.js'
 import { YamuxSession, encodeFrame, type YamuxEvent } from '../src/yamux/index.js'
 
@@ -17,8 +17,8 @@ describe('interop regressions', () => {
   // runtime drained bytes (swarm.pollTransmit) queued its next write, but nothing acted on it
   // until some unrelated input arrived. A transfer with no other traffic stalled at ~4-8 MiB.
   test('perf: 8 MiB up and down over TCP with no other traffic completes, and the server reports it', async () => {
-    const a = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'] })
-    const b = await createNode({ listen: [] })
+    const a = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'], services: { perf: perf() } })
+    const b = await createNode({ listen: [], services: { perf: perf() } })
     nodes.push(a, b)
     const served = new Promise<{ uploadBytes: number; downloadBytes: number }>((resolve) => a.on('perf:served', resolve))
     const n = 8 * 1024 * 1024

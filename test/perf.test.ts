@@ -1,8 +1,18 @@
-import { describe, expect, test } from 'vitest'
+import { afterEach, describe, expect, test } from 'vitest'
+import { createNode, perf, type WeftNode } from '../src/node.js'
 import fc from 'fast-check'
-import { PerfBehaviour, PERF_PROTOCOL, decodePerfHeader, encodePerfHeader } from '../src/perf/index.js'
+import {
+  DEFAULT_MAX_DOWNLOAD_BYTES,
+  DEFAULT_MAX_INBOUND_STREAMS,
+  DEFAULT_MAX_STREAMS_PER_PEER,
+  DEFAULT_MAX_UPLOAD_BYTES,
+  PerfBehaviour,
+  PERF_PROTOCOL,
+  decodePerfHeader,
+  encodePerfHeader,
+} from '../src/perf/index.js'
 import type { PerfEvent } from '../src/perf/index.js'
-import { fromHex, toHex } from '../src/core/bytes.js'
+import { concat as concatBytes, fromHex, toHex } from '../src/core/bytes.js'
 import { ProtocolError } from '../src/core/errors.js'
 import type { Behaviour, BehaviourAction, BehaviourInput, ConnectionInfo, StreamRef } from '../src/swarm/behaviour.js'
 import { Harness, Pair, testIdentity } from './helpers/behaviour-harness.js'
@@ -132,6 +142,77 @@ describe('perf between two behaviours', () => {
   })
 })
 
+describe('perf server caps (spec/perf.md, Limits)', () => {
+  const open = (stream: number, from: ConnectionInfo = fromClient): BehaviourInput => ({ type: 'stream-opened', stream: { connection: from.id, stream }, protocol: PERF_PROTOCOL, direction: 'inbound', connection: from })
+  const other = testIdentity(3, '/ip4/10.0.0.3/tcp/4001')
+  const fromOther: ConnectionInfo = { ...fromClient, id: 2, peer: other.peer, remotePublicKey: other.publicKey, remoteAddr: other.addr }
+
+  test('defaults: 64 MiB per request each way, 2 streams per peer, 16 in all', () => {
+    expect([DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_MAX_DOWNLOAD_BYTES, DEFAULT_MAX_STREAMS_PER_PEER, DEFAULT_MAX_INBOUND_STREAMS]).toEqual([64 * MiB, 64 * MiB, 2, 16])
+    // the default download cap holds: 64 MiB is served, one byte more is refused at the header
+    const h = new Harness(new PerfBehaviour())
+    h.input(open(1))
+    expect(h.input({ type: 'stream-data', stream: { connection: 1, stream: 1 }, data: encodePerfHeader(64 * MiB + 1) }).map(summarize))
+      .toEqual([{ type: 'reset' }, { type: 'event', event: { type: 'perf-server-error', code: 'perf/download-too-large' } }])
+    h.input(open(2))
+    expect(h.input({ type: 'stream-data', stream: { connection: 1, stream: 2 }, data: encodePerfHeader(64 * MiB) })).toEqual([])
+  })
+
+  test('maxDownloadBytes: a request at the cap is served in full, one past it is reset', () => {
+    const at = perfPair({ maxDownloadBytes: 1000 })
+    at.pair.a.command((now) => at.c.perf(now, server.peer, { uploadBytes: 5, downloadBytes: 1000 }))
+    at.pair.run()
+    expect(at.pair.a.eventsOf('perf-result')).toMatchObject([{ downloadBytes: 1000 }])
+    const past = perfPair({ maxDownloadBytes: 1000 })
+    past.pair.a.command((now) => past.c.perf(now, server.peer, { uploadBytes: 5, downloadBytes: 1001 }))
+    past.pair.run()
+    expect(past.pair.b.eventsOf('perf-server-error')[0]!.error.code).toBe('perf/download-too-large')
+    expect(past.pair.a.eventsOf('perf-result')).toEqual([])
+  })
+
+  test('maxUploadBytes: an upload of exactly the cap is served, one byte more resets the stream', () => {
+    const at = perfPair({ maxUploadBytes: 3000 })
+    at.pair.a.command((now) => at.c.perf(now, server.peer, { uploadBytes: 3000, downloadBytes: 10 }))
+    at.pair.run()
+    expect(at.pair.a.eventsOf('perf-result')).toMatchObject([{ uploadBytes: 3000, downloadBytes: 10 }])
+    expect(at.pair.b.eventsOf('perf-served')).toMatchObject([{ uploadBytes: 3000 }])
+    const past = perfPair({ maxUploadBytes: 3000 })
+    past.pair.a.command((now) => past.c.perf(now, server.peer, { uploadBytes: 3001, downloadBytes: 10 }))
+    past.pair.run()
+    expect(past.pair.b.eventsOf('perf-server-error').map((e) => e.error.code)).toEqual(['perf/upload-too-large'])
+    expect(past.pair.b.eventsOf('perf-served')).toEqual([])
+    expect((past.pair.a.eventsOf('perf-failed')[0]!.error as ProtocolError).code).toBe('perf/stream-reset')
+  })
+
+  test('maxUploadBytes counts the bytes that arrive with the header', () => {
+    const h = new Harness(new PerfBehaviour({ maxUploadBytes: 4 }))
+    h.input(open(1))
+    const withHeader = (n: number) => h.input({ type: 'stream-data', stream: { connection: 1, stream: 1 }, data: concatBytes([encodePerfHeader(0), new Uint8Array(n)]) })
+    expect(withHeader(4)).toEqual([])
+    h.input(open(2))
+    expect(h.input({ type: 'stream-data', stream: { connection: 1, stream: 2 }, data: concatBytes([encodePerfHeader(0), new Uint8Array(5)]) }).map(summarize))
+      .toEqual([{ type: 'reset' }, { type: 'event', event: { type: 'perf-server-error', code: 'perf/upload-too-large' } }])
+  })
+
+  test('maxStreamsPerPeer: the peer\'s streams up to the cap are served, one more is reset; another peer still gets in', () => {
+    const h = new Harness(new PerfBehaviour({ maxStreamsPerPeer: 2, maxInboundStreams: 16 }))
+    expect(h.input(open(1))).toEqual([])
+    expect(h.input(open(2))).toEqual([])
+    expect(h.input(open(3)).map(summarize)).toEqual([{ type: 'reset' }, { type: 'event', event: { type: 'perf-server-error', code: 'perf/too-many-streams' } }])
+    expect(h.input(open(1, fromOther))).toEqual([])
+    // a served stream frees its slot
+    const s1 = { connection: 1, stream: 1 }
+    h.input({ type: 'stream-data', stream: s1, data: encodePerfHeader(0) })
+    h.input({ type: 'stream-eof', stream: s1 })
+    expect(h.input(open(4))).toEqual([])
+  })
+
+  test('caps are validated', () => {
+    expect(() => new PerfBehaviour({ maxUploadBytes: -1 })).toThrow(RangeError)
+    expect(() => new PerfBehaviour({ maxStreamsPerPeer: 0 })).toThrow(RangeError)
+  })
+})
+
 /** A perf server that answers with `reply` bytes after EOF, whatever was asked. */
 function fakeServer(reply: number): Behaviour<never> {
   const out: BehaviourAction<never>[] = []
@@ -194,5 +275,34 @@ describe('perf client against a misbehaving server', () => {
       expect(written).toBeLessThanOrEqual(4096)
       for (const e of h.events()) if (e.type === 'perf-server-error') expect(e.error).toBeInstanceOf(ProtocolError)
     }))
+  })
+})
+
+describe('perf on a node: off unless asked (spec/perf.md, "SHOULD NOT be enabled by default")', () => {
+  const nodes: WeftNode[] = []
+  afterEach(async () => { await Promise.all(nodes.splice(0).map((n) => n.stop())) })
+
+  test('a default weft/node node does not serve /perf/1.0.0: a perf request is refused as not supported', async () => {
+    const plain = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'] })
+    const client = await createNode({ listen: [], services: { perf: perf() } })
+    nodes.push(plain, client)
+    expect(plain.swarm.behaviours['perf']).toBeUndefined()
+    const err = await client.perf(plain.getMultiaddrs()[0]!, { uploadBytes: 10, downloadBytes: 10 }).then(() => undefined, (e: unknown) => e)
+    expect(err).toMatchObject({ code: 'connection/protocol-rejected' }) // multistream 'na' for /perf/1.0.0
+    // the connection itself is fine: only the perf protocol was refused
+    await client.ping(plain.getMultiaddrs()[0]!)
+  })
+
+  test('services: { perf: perf() } serves it, with the given caps', async () => {
+    const server = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'], services: { perf: perf({ maxDownloadBytes: 1000 }) } })
+    const client = await createNode({ listen: [], services: { perf: perf() } })
+    nodes.push(server, client)
+    expect(Object.keys(server.swarm.behaviours).filter((k) => k === 'dht' || k === 'pubsub')).toEqual([]) // services replace the defaults
+    const served = new Promise<{ uploadBytes: number; downloadBytes: number }>((resolve) => server.on('perf:served', resolve))
+    expect(await client.perf(server.getMultiaddrs()[0]!, { uploadBytes: 10, downloadBytes: 1000 })).toMatchObject({ uploadBytes: 10, downloadBytes: 1000 })
+    expect(await served).toEqual(expect.objectContaining({ uploadBytes: 10, downloadBytes: 1000 }))
+    const refused = new Promise<{ error: Error }>((resolve) => server.on('perf:server-error', resolve))
+    await expect(client.perf(server.getMultiaddrs()[0]!, { uploadBytes: 10, downloadBytes: 1001 })).rejects.toMatchObject({ code: 'perf/stream-reset' })
+    expect((await refused).error).toMatchObject({ code: 'perf/download-too-large' })
   })
 })

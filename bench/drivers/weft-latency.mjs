@@ -3,11 +3,11 @@
 // of 1 byte up and 1 byte down on a new stream, then hang up.
 //   node bench/drivers/weft-latency.mjs <server-multiaddr> <iterations> [ping]
 // With `ping`: no dialing per iteration; one connection, <iterations> pings (RTT in ms).
-import { createNode } from '../../dist/node.js'
+import { createNode, perf } from '../../dist/node.js'
 
 const [target, itText, mode] = process.argv.slice(2)
 const n = Number(itText)
-const node = await createNode({ listen: [] })
+const node = await createNode({ listen: [], services: { perf: perf() } }) // perf is opt-in
 const dialMs = []
 const totalMs = []
 const pingMs = []

@@ -8,7 +8,7 @@
  */
 import os from 'node:os'
 import { performance } from 'node:perf_hooks'
-import { createNode, readAll, nodeCrypto, AGENT_VERSION } from '../../dist/node.js'
+import { createNode, readAll, nodeCrypto, AGENT_VERSION, kadDht, gossipsub, perf } from '../../dist/node.js'
 import { decodeIdentifyStream } from '../../dist/identify/index.js'
 import { openPeerRecord, publicKeyFromProtobuf } from '../../dist/peer-id/index.js'
 import { Multiaddr } from '../../dist/multiaddr/index.js'
@@ -23,6 +23,8 @@ const STREAMS = 64
 const PERF_BYTES = 64 * MIB
 const IDENTIFY_WAIT_MS = 10_000
 const LISTENER_CHECK_MS = 60_000
+/** The default services of weft/node plus perf, which is opt-in (caps sized for the perf scenario). */
+const services = () => ({ dht: kadDht(), pubsub: gossipsub(), perf: perf({ maxUploadBytes: PERF_BYTES, maxDownloadBytes: PERF_BYTES }) })
 
 const t0 = performance.now()
 /** @param {...unknown} args */
@@ -160,7 +162,7 @@ if (isDialer) await dialer()
 else await listener()
 
 async function dialer() {
-  const node = await createNode({ listen: [listenAddr] })
+  const node = await createNode({ listen: [listenAddr], services: services() })
   /** @type {Map<string, any>} */ const identified = new Map()
   /** @type {Map<string, () => void>} */ const identifyWake = new Map()
   node.on('peer:identify', ({ peer, info }) => {
@@ -290,7 +292,7 @@ async function pingLoadDialer(node, peer) {
 }
 
 async function listener() {
-  const node = await createNode({ listen: [listenAddr] })
+  const node = await createNode({ listen: [listenAddr], services: services() })
   let pushed = false
   /** @param {boolean} ok @param {string} [error] */
   const push = async (ok, error) => {

@@ -2,7 +2,7 @@
  * The weft command line (every command; `weft help` prints the details):
  *
  *   weft node [--listen <addr>]... [--identity <file>] [--bootstrap <addr>]... [--topic <name>]...
- *             [--dht-mode server|client|auto] [--external <addr>]... [--json]
+ *             [--dht-mode server|client|auto] [--external <addr>]... [--perf] [--json]
  *   weft ping <multiaddr> [--count N] [--json]
  *   weft id <multiaddr> [--json]
  *   weft dht get|put|provide|find-providers|find-peer|closest ...   (see `weft dht`)
@@ -32,10 +32,11 @@ const HELP = `weft ${VERSION} — a clean-room libp2p stack
 
 usage:
   weft node [--listen <multiaddr>]... [--identity <file>] [--bootstrap <multiaddr>]... [--json]
-            [--dht-mode server|client|auto] [--external <multiaddr>]...
+            [--dht-mode server|client|auto] [--external <multiaddr>]... [--topic <name>]... [--perf]
                      run a node (default: /ip4/0.0.0.0/tcp/4001 and /ip4/0.0.0.0/tcp/4002/ws),
                      DHT server; --bootstrap joins a Kademlia network; --dht-mode auto serves
-                     the DHT only while reachable: a public listen IP or an --external address
+                     the DHT only while reachable: a public listen IP or an --external address;
+                     --perf also serves /perf/1.0.0 (off by default; 64 MiB per request caps)
   weft ping <multiaddr> [--count N] [--json]   ping a peer (/ipfs/ping/1.0.0)
   weft dht get|put|provide|find-providers|find-peer|closest ... --bootstrap <multiaddr>...
                      query a Kademlia network (weft dht for details)
@@ -62,7 +63,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'node': {
         const { runNode } = await import('./node-cmd.js')
-        const a = parseArgs(rest, { booleans: ['json'], values: ['listen', 'identity', 'bootstrap', 'topic', 'dht-mode', 'external'] })
+        const a = parseArgs(rest, { booleans: ['json', 'perf'], values: ['listen', 'identity', 'bootstrap', 'topic', 'dht-mode', 'external'] })
         return await runNode({
           listen: a.flags.get('listen') ?? ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws'],
           identity: a.flags.get('identity')?.[0] ?? join(process.env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'weft', 'identity.key'),
@@ -71,6 +72,7 @@ export async function main(argv: string[]): Promise<number> {
           topics: a.flags.get('topic') ?? [],
           dhtMode: dhtMode(a.flags.get('dht-mode')?.[0]),
           external: a.flags.get('external') ?? [],
+          perf: a.flags.has('perf'),
         })
       }
       case 'sub': {

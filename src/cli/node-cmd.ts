@@ -1,5 +1,5 @@
 /** `weft node`, `weft ping`, `weft id`: the CLI commands that run a node. */
-import { createNode, loadOrCreateKey, nodeCrypto, type WeftNode } from '../node.js'
+import { createNode, gossipsub, kadDht, loadOrCreateKey, nodeCrypto, perf, type WeftNode } from '../node.js'
 import { Multiaddr } from '../multiaddr/index.js'
 import { errorLine } from './inspect.js'
 
@@ -15,6 +15,8 @@ export interface NodeCmdOptions {
   dhtMode?: 'server' | 'client' | 'auto'
   /** Confirmed external addresses (node.addExternalAddress). */
   external?: string[]
+  /** Serve /perf/1.0.0 (default caps, spec/perf.md); off unless asked (`--perf`). */
+  perf?: boolean
 }
 
 function log(json: boolean, event: string, fields: Record<string, unknown>, text: string): void {
@@ -27,7 +29,12 @@ export async function runNode(o: NodeCmdOptions): Promise<number> {
   const { bootstrapPeers } = await import('./dht.js')
   const peers = bootstrapPeers(o.bootstrap ?? [])
   const external = (o.external ?? []).map((a) => Multiaddr.fromString(a))
-  const node = await createNode({ privateKey: key, listen: o.listen, dht: { mode: o.dhtMode ?? 'server', bootstrapPeers: peers } })
+  const services = {
+    dht: kadDht({ mode: o.dhtMode ?? 'server', bootstrapPeers: peers }),
+    pubsub: gossipsub(),
+    ...(o.perf === true ? { perf: perf() } : {}),
+  }
+  const node = await createNode({ privateKey: key, listen: o.listen, services })
   node.dht.onModeChange((mode) => log(o.json, 'dht:mode', { mode }, `DHT mode: ${mode}`))
   for (const a of external) node.addExternalAddress(a)
   log(o.json, 'started', { peerId: node.peerId.toString(), identity: o.identity, created, addrs: node.getMultiaddrs().map(String), dhtMode: node.dht.mode, dhtConfiguredMode: node.dht.configuredMode, externalAddrs: node.getExternalAddresses().map(String) },

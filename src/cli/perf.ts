@@ -4,15 +4,25 @@
  *   weft perf --run-server --server-address <ip:port>
  *       serves /perf/1.0.0 on TCP <ip:port> and WebSocket <ip:port+1> with a fixed identity
  *       (Ed25519 seed of 32 zero bytes: 12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN); never exits.
+ *       A benchmark server: its caps are raised explicitly (RUN_SERVER_PERF), since the test-plans
+ *       contract transfers gigabytes; a node serves perf only when asked, with 64 MiB caps otherwise.
  *   weft perf --server-address <ip:port> --transport tcp|ws --upload-bytes N --download-bytes N
  *       prints {"type":"intermediary",...} lines about every second and one {"type":"final",...}
  *       line whose time includes connection setup.
  */
-import { createNode, nodeCrypto } from '../node.js'
+import { createNode, nodeCrypto, perf } from '../node.js'
+import type { PerfOptions } from '../perf/index.js'
 import { privateKeyFromSeed } from '../peer-id/index.js'
 import { parseArgs, UsageLine } from './args.js'
 
 export const PERF_SERVER_SEED = new Uint8Array(32)
+
+/**
+ * The caps of `--run-server`: 1 TiB per request each way, 16 streams per peer (bench/throughput.mjs
+ * runs 16 concurrent streams over one connection) and 16 in all. Only for a benchmark server that
+ * its operator started on purpose; the defaults (spec/perf.md, Limits) are for nodes that opt in.
+ */
+export const RUN_SERVER_PERF: PerfOptions = { maxUploadBytes: 2 ** 40, maxDownloadBytes: 2 ** 40, maxStreamsPerPeer: 16, maxInboundStreams: 16 }
 
 export async function runPerf(argv: string[]): Promise<number> {
   const a = parseArgs(argv, { booleans: ['run-server', 'help'], values: ['server-address', 'transport', 'upload-bytes', 'download-bytes'] })
@@ -29,7 +39,7 @@ export async function runPerf(argv: string[]): Promise<number> {
   const family = ip.includes(':') ? 'ip6' : 'ip4'
   const key = privateKeyFromSeed(PERF_SERVER_SEED, nodeCrypto)
   if (a.flags.has('run-server')) {
-    const node = await createNode({ privateKey: key, listen: [`/${family}/${ip}/tcp/${port}`, `/${family}/${ip}/tcp/${port + 1}/ws`] })
+    const node = await createNode({ privateKey: key, listen: [`/${family}/${ip}/tcp/${port}`, `/${family}/${ip}/tcp/${port + 1}/ws`], services: { perf: perf(RUN_SERVER_PERF) } })
     for (const addr of node.getMultiaddrs()) console.error(`perf server listening on ${addr.toString()}`)
     await new Promise(() => {})
     return 0
@@ -42,7 +52,7 @@ export async function runPerf(argv: string[]): Promise<number> {
   const target = transport === 'tcp'
     ? `/${family}/${ip}/tcp/${port}/p2p/${key.publicKey.toPeerId().toString()}`
     : `/${family}/${ip}/tcp/${port + 1}/ws/p2p/${key.publicKey.toPeerId().toString()}`
-  const node = await createNode({ listen: [] })
+  const node = await createNode({ listen: [], services: { perf: perf() } })
   try {
     const t0 = performance.now()
     let last = { t: t0, up: 0, down: 0 }

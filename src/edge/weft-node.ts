@@ -7,8 +7,8 @@
  *   const rtt = await node.ping(addr)
  *
  * Events (an EventTarget, `detail` typed in WeftNodeEvents): peer:connect, peer:disconnect,
- * peer:identify, connection:open, connection:close, reachability. Everything that waits takes an
- * AbortSignal.
+ * peer:identify, connection:open, connection:close, reachability, error. Everything that waits
+ * takes an AbortSignal; aborting a dial or newStream also cancels the swarm's work for it.
  */
 import type { CryptoProvider } from '../core/crypto/provider.js'
 import { UsageError } from '../core/errors.js'
@@ -45,9 +45,9 @@ export interface NodeOptions {
   start?: boolean
   /**
    * Optional protocols: `{ dht: kadDht(...), pubsub: gossipsub(...), perf: perf() }` (from
-   * 'weft/kad', 'weft/gossipsub', and 'weft/node' or 'weft/browser'). `weft/node` adds dht and
-   * pubsub by default, built from `dht` and `pubsub` below, and perf always; `weft/browser` adds
-   * none, so a bundle carries only the services it names.
+   * 'weft/kad', 'weft/gossipsub', and 'weft/node' or 'weft/browser'). Given, it replaces the
+   * defaults fully. `weft/node` defaults to dht and pubsub, built from `dht` and `pubsub` below;
+   * `weft/browser` to none. Perf is never a default (it lets any peer make us send bytes).
    */
   services?: Record<string, ServiceFactory>
   /** Gossipsub options for the default `pubsub` service of `weft/node`. */
@@ -75,6 +75,23 @@ export interface WeftNodeEvents {
   'perf:server-error': { peer: PeerId; error: Error }
   /** The confirmed external addresses changed (addExternalAddress, public listen addresses). */
   'reachability': { reachable: boolean; externalAddrs: readonly Multiaddr[] }
+  /**
+   * A failure was contained: a bug in weft (`origin: 'connection'` or `'behaviour'`, the connection
+   * concerned was closed with an `internal-error`), or a stream handler that threw or rejected
+   * (`origin: 'handler'`, its stream was reset). Every other connection and stream goes on.
+   */
+  'error': NodeErrorEvent
+}
+
+export interface NodeErrorEvent {
+  error: Error
+  origin: 'connection' | 'behaviour' | 'handler'
+  /** The behaviour that threw (origin 'behaviour'). */
+  behaviour?: string
+  /** The handler's protocol (origin 'handler'). */
+  protocol?: string
+  peer?: PeerId
+  connection?: ConnectionInfo
 }
 
 export type DialTarget = Multiaddr | PeerId | string
@@ -163,6 +180,10 @@ export class WeftNode extends EventTarget {
     this.#runtime = new Runtime<SwarmEvent>(this.swarm, {
       transports: internals.transports,
       onEvent: (ev) => this.#onEvent(ev),
+      onError: (error, id) => {
+        const connection = id === undefined ? undefined : this.swarm.connections().find((c) => c.id === id)
+        this.#emit('error', { error, origin: 'connection', ...(connection !== undefined ? { connection, peer: connection.peer } : {}) })
+      },
       ...(opts.dialTimeout !== undefined ? { dialTimeout: opts.dialTimeout } : {}),
     })
   }
@@ -246,7 +267,7 @@ export class WeftNode extends EventTarget {
   /** Connect (or reuse a connection) to a peer; resolves once secure and multiplexed. */
   dial(target: DialTarget, options: { signal?: AbortSignal } = {}): Promise<ConnectionInfo> {
     const t = toTarget(target)
-    return this.#request<ConnectionInfo>(options.signal, (now, id) => this.swarm.dial(now, t, id))
+    return this.#request<ConnectionInfo>(options.signal, (now, id) => this.swarm.dial(now, t, id), true)
   }
 
   /** Close every connection to `peer`. */
@@ -270,7 +291,7 @@ export class WeftNode extends EventTarget {
   newStream(target: DialTarget, protocols: string | string[], options: { signal?: AbortSignal } = {}): Promise<WeftStream> {
     const t = toTarget(target)
     const list = typeof protocols === 'string' ? [protocols] : protocols
-    return this.#request<WeftStream>(options.signal, (now, id) => this.swarm.openStream(now, t, list, id))
+    return this.#request<WeftStream>(options.signal, (now, id) => this.swarm.openStream(now, t, list, id), true)
   }
 
   /** `/ipfs/ping/1.0.0` round trip; resolves with the RTT in ms. */
@@ -284,7 +305,7 @@ export class WeftNode extends EventTarget {
 
   /**
    * `/perf/1.0.0`: upload and download byte counts; resolves with the timings. Needs the perf
-   * service (always in `weft/node`; `createNode({ services: { perf: perf() } })` in `weft/browser`).
+   * service, which no node has unless asked: `createNode({ services: { perf: perf() } })`.
    */
   async perf(target: DialTarget, sizes: { uploadBytes: number; downloadBytes: number }, options: { signal?: AbortSignal; onProgress?: (ev: PerfEvent) => void } = {}): Promise<Extract<PerfEvent, { type: 'perf-result' }>> {
     const behaviour = this.#serviceByBehaviour.get(PERF)?.behaviour as PerfBehaviour | undefined
@@ -315,7 +336,8 @@ export class WeftNode extends EventTarget {
     return conn.peer
   }
 
-  #request<T>(signal: AbortSignal | undefined, start: (now: number, id: number) => void): Promise<T> {
+  /** `cancellable`: an abort also cancels the swarm's work (a dial, a stream negotiation). */
+  #request<T>(signal: AbortSignal | undefined, start: (now: number, id: number) => void, cancellable = false): Promise<T> {
     if (this.#stopped) return Promise.reject(new UsageError('node/stopped', 'the node was stopped'))
     const id = this.#nextRequest++
     return new Promise<T>((resolve, reject) => {
@@ -323,6 +345,7 @@ export class WeftNode extends EventTarget {
       const onAbort = (): void => {
         this.#pending.delete(id)
         reject(abortError(signal!))
+        if (cancellable && !this.#stopped) this.#runtime.run((now) => this.swarm.cancel(now, id))
       }
       signal?.addEventListener('abort', onAbort, { once: true })
       this.#pending.set(id, {
@@ -383,7 +406,11 @@ export class WeftNode extends EventTarget {
           const h = this.#handlers.get(ev.protocol)
           if (h === undefined) s.reset()
           else {
-            Promise.resolve().then(() => h(s)).catch(() => s.reset())
+            Promise.resolve().then(() => h(s)).catch((e: unknown) => {
+              s.reset()
+              const error = e instanceof Error ? e : new Error(String(e))
+              this.#emit('error', { error, origin: 'handler', protocol: ev.protocol, peer: ev.connection.peer, connection: ev.connection })
+            })
           }
         }
         break
@@ -412,6 +439,11 @@ export class WeftNode extends EventTarget {
       case 'behaviour':
         this.#onBehaviour(ev.from, ev.event as PingEvent | IdentifyEvent | PerfEvent)
         break
+      case 'error': {
+        const { type: _, ...detail } = ev
+        this.#emit('error', detail)
+        break
+      }
       default:
         break
     }

@@ -19,7 +19,9 @@
  * response (or its EOF when nothing was requested); `downloadMillis` from there to the EOF.
  *
  * The spec's security consideration: perf lets clients make a server do significant work, so it
- * SHOULD NOT be enabled by default. This class serves only if the node includes it.
+ * SHOULD NOT be enabled by default. This class serves only if the node includes it (no weft entry
+ * point includes it unless asked: `services: { perf: perf() }`, `weft node --perf`), and then within
+ * per-request byte caps (`maxUploadBytes`, `maxDownloadBytes`) and per-peer and total stream caps.
  */
 import type { Millis } from '../core/byte-machine.js'
 import { ProtocolError } from '../core/errors.js'
@@ -34,6 +36,7 @@ const U64_MAX = (1n << 64n) - 1n
 export type PerfErrorCode =
   | 'perf/truncated-header'
   | 'perf/download-too-large'
+  | 'perf/upload-too-large'
   | 'perf/too-much-data'
   | 'perf/short-download'
   | 'perf/early-response'
@@ -51,17 +54,37 @@ export type PerfEvent =
   /** Server side: a client broke the protocol or asked for too much; its stream was reset. */
   | { type: 'perf-server-error'; peer: PeerId; error: ProtocolError }
 
+/** Defaults of the server caps (spec/perf.md, Limits). */
+export const DEFAULT_MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
+export const DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 * 1024
+export const DEFAULT_MAX_STREAMS_PER_PEER = 2
+export const DEFAULT_MAX_INBOUND_STREAMS = 16
+
 export interface PerfOptions {
   /**
-   * Largest download a client may request from us, in bytes. Default 2^40 (1 TiB), at most
-   * 2^53 - 1. Stops: a request for 2^64 - 1 bytes tying up the server forever.
+   * Largest download one request may ask of us, in bytes. Default 64 MiB
+   * (DEFAULT_MAX_DOWNLOAD_BYTES), at most 2^53 - 1. Stops: a request for 2^64 - 1 bytes tying up the
+   * server (CPU and bandwidth) for as long as the client likes; a request above it is reset
+   * (`perf/download-too-large`). Raise it explicitly for benchmark servers (`weft perf --run-server`).
    */
   maxDownloadBytes?: number
+  /**
+   * Largest upload one request may send us, in bytes. Default 64 MiB (DEFAULT_MAX_UPLOAD_BYTES).
+   * Uploads are counted, never buffered. Stops: a client streaming into the server without end
+   * (bandwidth and CPU for decryption); the stream is reset past it (`perf/upload-too-large`).
+   */
+  maxUploadBytes?: number
+  /**
+   * Perf streams one peer may have served at once. Default 2 (DEFAULT_MAX_STREAMS_PER_PEER). With
+   * the byte caps this bounds one peer to maxStreamsPerPeer x (maxUploadBytes + maxDownloadBytes)
+   * in flight. Stops: one peer taking every slot of `maxInboundStreams` from the others.
+   */
+  maxStreamsPerPeer?: number
   /** Bytes per write action; one write is outstanding per stream. Default 64 KiB. */
   chunkSize?: number
   /** Minimum milliseconds between two progress events of one run. Default 1000. */
   progressInterval?: number
-  /** Inbound perf streams served at once. Default 16. Stops: many cheap requests pinning server work. */
+  /** Inbound perf streams served at once, all peers together. Default 16. Stops: many cheap requests pinning server work. */
   maxInboundStreams?: number
 }
 
@@ -109,6 +132,8 @@ export class PerfBehaviour implements Behaviour<PerfEvent> {
   readonly protocols: readonly string[] = [PERF_PROTOCOL]
 
   readonly #maxDownload: number
+  readonly #maxUpload: number
+  readonly #maxPerPeer: number
   readonly #chunkSize: number
   /** The payload of every upload and download chunk: zeros, never written after allocation. */
   #zeros: Uint8Array | undefined
@@ -122,10 +147,12 @@ export class PerfBehaviour implements Behaviour<PerfEvent> {
   #nextId = 1
 
   constructor(options: PerfOptions = {}) {
-    this.#maxDownload = nonNegative(options.maxDownloadBytes ?? 2 ** 40, 'maxDownloadBytes')
+    this.#maxDownload = nonNegative(options.maxDownloadBytes ?? DEFAULT_MAX_DOWNLOAD_BYTES, 'maxDownloadBytes')
+    this.#maxUpload = nonNegative(options.maxUploadBytes ?? DEFAULT_MAX_UPLOAD_BYTES, 'maxUploadBytes')
+    this.#maxPerPeer = positive(options.maxStreamsPerPeer ?? DEFAULT_MAX_STREAMS_PER_PEER, 'maxStreamsPerPeer')
     this.#chunkSize = positive(options.chunkSize ?? 64 * 1024, 'chunkSize')
     this.#progressInterval = nonNegative(options.progressInterval ?? 1000, 'progressInterval')
-    this.#maxInbound = positive(options.maxInboundStreams ?? 16, 'maxInboundStreams')
+    this.#maxInbound = positive(options.maxInboundStreams ?? DEFAULT_MAX_INBOUND_STREAMS, 'maxInboundStreams')
   }
 
   /** Start a run against `peer`; returns the request id of its events. */
@@ -308,9 +335,13 @@ export class PerfBehaviour implements Behaviour<PerfEvent> {
   // --- server ---------------------------------------------------------------------------------
 
   #serverOpened(stream: StreamRef, peer: PeerId): void {
-    if (this.#serverStreams.size >= this.#maxInbound) {
+    let ofPeer = 0
+    for (const s of this.#serverStreams.values()) if (s.peer.equals(peer)) ofPeer++ // at most maxInboundStreams entries
+    const full = this.#serverStreams.size >= this.#maxInbound
+    if (full || ofPeer >= this.#maxPerPeer) {
+      const why = full ? `${this.#maxInbound} perf streams served at once` : `${this.#maxPerPeer} perf streams of this peer served at once`
       this.#actions.push({ type: 'reset', stream })
-      this.#actions.push({ type: 'event', event: { type: 'perf-server-error', peer, error: new ProtocolError<PerfErrorCode>('perf', 'perf/too-many-streams') } })
+      this.#actions.push({ type: 'event', event: { type: 'perf-server-error', peer, error: new ProtocolError<PerfErrorCode>('perf', 'perf/too-many-streams', why) } })
       return
     }
     this.#serverStreams.set(streamKey(stream), { stream, peer, state: { kind: 'header', header: new Uint8Array(PERF_HEADER_LENGTH), have: 0 } })
@@ -328,11 +359,20 @@ export class PerfBehaviour implements Behaviour<PerfEvent> {
         this.#serverError(s, new ProtocolError<PerfErrorCode>('perf', 'perf/download-too-large', `${requested} > ${this.#maxDownload}`))
         return
       }
-      s.state = { kind: 'upload', toSend: Number(requested), uploaded: data.length - take }
+      s.state = { kind: 'upload', toSend: Number(requested), uploaded: 0 }
+      this.#serverUpload(s, data.length - take)
     } else if (st.kind === 'upload') {
-      st.uploaded += data.length
+      this.#serverUpload(s, data.length)
     }
     // 'sending': the client already closed its write side; the swarm delivers nothing more.
+  }
+
+  /** Count `n` uploaded bytes (never kept); reset the stream past maxUploadBytes. */
+  #serverUpload(s: ServerStream, n: number): void {
+    const st = s.state
+    if (st.kind !== 'upload') return
+    st.uploaded += n
+    if (st.uploaded > this.#maxUpload) this.#serverError(s, new ProtocolError<PerfErrorCode>('perf', 'perf/upload-too-large', `more than ${this.#maxUpload} bytes uploaded`))
   }
 
   #serverEof(s: ServerStream): void {
