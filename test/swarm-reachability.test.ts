@@ -7,7 +7,7 @@ import { nobleCrypto } from '../src/core/crypto/noble.js'
 import { UsageError } from '../src/core/errors.js'
 import { Multiaddr } from '../src/multiaddr/index.js'
 import { privateKeyFromSeed } from '../src/peer-id/index.js'
-import { isPublicAddr, Swarm, type Behaviour, type BehaviourAction, type BehaviourInput } from '../src/swarm/index.js'
+import { isPublicAddr, Swarm, type Behaviour, type BehaviourAction, type BehaviourInput, type SwarmEvent } from '../src/swarm/index.js'
 import { createNode, type WeftNode } from '../src/node.js'
 
 const ma = (s: string): Multiaddr => Multiaddr.fromString(s)
@@ -144,14 +144,24 @@ describe('set-protocols', () => {
     expect(b.of('local-info')).toHaveLength(infos) // no change, no local-info
   })
 
-  test("a protocol another owner serves is a UsageError", () => {
+  test("a protocol another owner serves is a UsageError, reported as the behaviour's error event", () => {
     const { s, a } = swarm()
     s.start(0)
+    const errors = (): Array<Extract<SwarmEvent, { type: 'error' }>> => {
+      const out: Array<Extract<SwarmEvent, { type: 'error' }>> = []
+      for (let ev = s.pollEvent(); ev !== undefined; ev = s.pollEvent()) if (ev.type === 'error') out.push(ev)
+      return out
+    }
+    errors()
     a.queue.push({ type: 'set-protocols', protocols: ['/b/1.0.0'] })
-    expect(() => s.pump(1)).toThrow(UsageError)
+    s.pump(1)
+    const [e1] = errors()
+    expect(e1).toMatchObject({ origin: 'behaviour', behaviour: 'a' })
+    expect(e1!.error).toBeInstanceOf(UsageError)
     s.handle(2, '/user/1.0.0')
     a.queue.push({ type: 'set-protocols', protocols: ['/user/1.0.0'] })
-    expect(() => s.pump(3)).toThrow(/protocol-taken/)
+    s.pump(3)
+    expect(errors()[0]!.error.message).toMatch(/protocol-taken/)
   })
 
   test('two behaviours declaring one protocol: UsageError at construction', () => {

@@ -8,8 +8,15 @@
  *   3. hands events to the node edge,
  *   4. pauses sockets whose core does not want data and resumes those that do again,
  *   5. arms exactly one timer for the earliest deadline.
+ *
+ * Containment: no exception reaches a socket callback, a promise or a timer. An exception while
+ * handling one connection's input (a read, an EOF, a drain, a dial that completed) destroys that
+ * connection's transport, tells the swarm it is gone, and is reported through `onError`; the other
+ * connections keep serving. So no remote peer can cause an uncaughtException or an
+ * unhandledRejection. (The swarm contains its own cores and behaviours first; this is the last line.)
  */
 import type { Millis } from '../core/byte-machine.js'
+import { OutcomeError } from '../core/errors.js'
 import type { Multiaddr } from '../multiaddr/index.js'
 import { TransportError, type RawConnection, type Transport, type TransportListener } from './transport.js'
 
@@ -22,7 +29,7 @@ export interface SwarmPort<Ev> {
   handleTransportClosed(now: Millis, id: number, error?: Error): void
   handleTimeout(now: Millis): void
   wantsData(id: number): boolean
-  pollIo(): { type: 'connect'; connection: number; addr: Multiaddr } | { type: 'close'; connection: number } | undefined
+  pollIo(): { type: 'connect'; connection: number; addr: Multiaddr } | { type: 'close'; connection: number; abort?: boolean } | undefined
   pollDirty(): number | undefined
   pollTransmit(id: number, max: number): Uint8Array | undefined
   pollEvent(): Ev | undefined
@@ -32,6 +39,11 @@ export interface SwarmPort<Ev> {
 export interface RuntimeOptions<Ev> {
   transports: Transport[]
   onEvent: (event: Ev) => void
+  /**
+   * An exception escaped the swarm while handling connection `connection` (destroyed since) or a
+   * timer (`connection` undefined). Default: ignored.
+   */
+  onError?: (error: Error, connection: number | undefined) => void
   /** Transport dial timeout in ms, default 10_000. */
   dialTimeout?: number
 }
@@ -87,34 +99,75 @@ export class Runtime<Ev> {
 
   #accept(raw: RawConnection): void {
     if (this.#stopped) return raw.destroy()
-    const id = this.#swarm.handleInbound(this.now(), raw.remoteAddr, raw.localAddr)
+    let id: number | undefined
+    try {
+      id = this.#swarm.handleInbound(this.now(), raw.remoteAddr, raw.localAddr)
+    } catch (e) {
+      raw.destroy()
+      return this.#fail(undefined, e)
+    }
     if (id === undefined) return raw.destroy() // over a connection limit
     this.#attach(id, raw)
-    this.flush()
+    this.#contained(id, () => this.flush())
+  }
+
+  /** Run `f` for connection `id`; an exception from it fails that connection alone. */
+  #contained(id: number | undefined, f: () => void): void {
+    try {
+      f()
+    } catch (e) {
+      this.#fail(id, e)
+    }
+  }
+
+  /** Destroy connection `id`'s transport, tell the swarm it is gone, report `e`, drive the rest. */
+  #fail(id: number | undefined, e: unknown): void {
+    const error = e instanceof Error ? e : new Error(String(e))
+    if (id !== undefined) {
+      const live = this.#live.get(id)
+      this.#live.delete(id)
+      live?.raw.destroy()
+      this.#dialing.get(id)?.abort()
+      this.#dialing.delete(id)
+    }
+    try {
+      this.#opts.onError?.(error, id)
+    } catch {
+      // a throwing error listener must not undo the containment
+    }
+    try {
+      if (id !== undefined) this.#swarm.handleTransportClosed(this.now(), id, new OutcomeError('internal-error', `connection ${id} closed after an internal error: ${error.message}`, { cause: error }))
+      this.flush()
+    } catch (again) {
+      // The swarm failed again: give up on this input; the next one drives it.
+      if (again !== e && id !== undefined) {
+        try { this.#opts.onError?.(again instanceof Error ? again : new Error(String(again)), id) } catch { /* see above */ }
+      }
+    }
   }
 
   #attach(id: number, raw: RawConnection): void {
     const live: Live = { raw, blocked: false, paused: false, closing: false }
     this.#live.set(id, live)
     raw.start({
-      onData: (data) => {
+      onData: (data) => this.#contained(id, () => {
         this.#swarm.handleData(this.now(), id, data)
         this.flush()
-      },
-      onEnd: () => {
+      }),
+      onEnd: () => this.#contained(id, () => {
         this.#swarm.handleEof(this.now(), id)
         this.flush()
-      },
-      onDrain: () => {
+      }),
+      onDrain: () => this.#contained(id, () => {
         live.blocked = false
         this.#write(id, live)
         this.flush()
-      },
-      onClose: (error) => {
-        this.#live.delete(id)
+      }),
+      onClose: (error) => this.#contained(undefined, () => {
+        if (this.#live.get(id) === live) this.#live.delete(id)
         this.#swarm.handleTransportClosed(this.now(), id, error)
         this.flush()
-      },
+      }),
     })
   }
 
@@ -145,6 +198,7 @@ export class Runtime<Ev> {
       for (let io = s.pollIo(); io !== undefined; io = s.pollIo()) {
         progressed = true
         if (io.type === 'connect') this.#connect(io.connection, io.addr)
+        else if (io.abort === true) this.#abort(io.connection)
         else this.#close(io.connection)
       }
       for (let id = s.pollDirty(); id !== undefined; id = s.pollDirty()) {
@@ -190,36 +244,60 @@ export class Runtime<Ev> {
   #connect(id: number, addr: Multiaddr): void {
     const t = this.#opts.transports.find((x) => x.canDial(addr))
     if (t === undefined) {
-      queueMicrotask(() => {
+      queueMicrotask(() => this.#contained(id, () => {
         this.#swarm.handleConnectFailed(this.now(), id, new TransportError('transport/unsupported', `no transport can dial ${addr.toString()}`))
         this.flush()
-      })
+      }))
       return
     }
     const ac = new AbortController()
     this.#dialing.set(id, ac)
     t.dial(addr, { signal: ac.signal, timeout: this.#opts.dialTimeout ?? 10_000 }).then(
       (raw) => {
+        // An attempt abandoned meanwhile (a cancelled dial, an internal error) is no longer dialing.
+        const abandoned = this.#dialing.get(id) !== ac
         this.#dialing.delete(id)
-        if (this.#stopped) return raw.destroy()
+        if (this.#stopped || abandoned) {
+          raw.destroy()
+          if (abandoned) {
+            this.#contained(id, () => {
+              this.#swarm.handleConnectFailed(this.now(), id, new TransportError('transport/aborted', 'the dial was abandoned'))
+              this.flush()
+            })
+          }
+          return
+        }
         // The swarm creates the connection core first: a transport may deliver buffered bytes
         // synchronously from start() (the browser WebSocket does), and they must find the core.
-        this.#swarm.handleConnected(this.now(), id, raw.localAddr)
-        this.#attach(id, raw)
-        this.flush()
+        this.#contained(id, () => {
+          this.#swarm.handleConnected(this.now(), id, raw.localAddr)
+          this.#attach(id, raw)
+          this.flush()
+        })
+        if (!this.#live.has(id)) raw.destroy()
       },
-      (error: Error) => {
-        this.#dialing.delete(id)
+      (error: Error) => this.#contained(id, () => {
+        if (this.#dialing.get(id) === ac) this.#dialing.delete(id)
         this.#swarm.handleConnectFailed(this.now(), id, error)
         this.flush()
-      },
+      }),
     )
+  }
+
+  /** Destroy a transport at once (the swarm dropped the connection after an internal error). */
+  #abort(id: number): void {
+    const live = this.#live.get(id)
+    this.#live.delete(id)
+    live?.raw.destroy()
+    this.#dialing.get(id)?.abort()
+    this.#dialing.delete(id)
   }
 
   #close(id: number): void {
     const live = this.#live.get(id)
     if (live === undefined) {
       this.#dialing.get(id)?.abort()
+      this.#dialing.delete(id)
       return
     }
     live.closing = true
@@ -241,12 +319,12 @@ export class Runtime<Ev> {
     this.#timerAt = t
     if (t === undefined) return
     const delay = Math.max(0, Math.ceil(t - this.now()))
-    this.#timer = setTimeout(() => {
+    this.#timer = setTimeout(() => this.#contained(undefined, () => {
       this.#timer = undefined
       this.#timerAt = undefined
       this.#swarm.handleTimeout(this.now())
       this.flush()
-    }, delay)
+    }), delay)
     // Timers never keep the process alive on their own: sockets and listeners do.
     this.#timer.unref?.()
   }

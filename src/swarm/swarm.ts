@@ -14,16 +14,24 @@
  * Behaviours (a plain record: `{ ping, identify }`) are polled in their record order until none
  * makes progress. Streams negotiated on a behaviour's protocol go to that behaviour; streams on a
  * protocol registered with `handle()` go to the user.
+ *
+ * Containment: an exception from a connection core, or from a behaviour handling something that
+ * concerns one connection, closes that connection at once with an `internal-error`
+ * (`OutcomeError`, the exception as its cause) and comes out as an `error` event; every other
+ * connection and behaviour goes on. Only a bug can throw here: remote misbehaviour is a
+ * `ProtocolError` the cores handle themselves (spec/connection.md, "Containment").
  */
 import type { Millis } from '../core/byte-machine.js'
-import { DialError, UsageError } from '../core/errors.js'
+import { DialError, OutcomeError, UsageError } from '../core/errors.js'
 import { Connection, type ConnectionEvent } from '../connection/index.js'
 import type { Multiaddr } from '../multiaddr/index.js'
 import { PeerId } from '../peer-id/index.js'
 import type { Behaviour, BehaviourAction, BehaviourInput, ConnectionInfo, StreamRef } from './behaviour.js'
+import { BehaviourSet } from './behaviours.js'
 import { PeerStore } from './peer-store.js'
 import { ProtocolTable } from './protocols.js'
 import { ExternalAddresses } from './reachability.js'
+import { enqueue, flushQueue, newStream } from './streams.js'
 import { Dials, type DialWaiter } from './dials.js'
 import { DEFAULT_SWARM_LIMITS, type Conn, type Owner, type SwarmConfig, type SwarmEvent, type SwarmIo, type SwarmLimits } from './types.js'
 
@@ -32,7 +40,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
   readonly peerStore: PeerStore
   readonly #config: SwarmConfig
   readonly #limits: SwarmLimits
-  readonly #names: string[]
+  readonly #set: BehaviourSet<B>
   #nextConnId = 1
   #nextInternalReq = 1
   readonly #conns = new Map<number, Conn>()
@@ -54,10 +62,10 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     this.behaviours = behaviours
     this.#config = config
     this.#limits = { ...DEFAULT_SWARM_LIMITS, ...config.limits }
-    this.#names = Object.keys(behaviours)
+    this.#set = new BehaviourSet(behaviours, (name, e, conn) => this.#fault(this.#now, conn, e, name))
     this.peerStore = new PeerStore(config.peerStore, (p) => (this.#byPeer.get(p)?.size ?? 0) > 0)
     this.#protocols = new ProtocolTable(this.#limits.maxInboundStreamsPerProtocol)
-    for (const name of this.#names) this.#protocols.setBehaviour(name, behaviours[name]!.protocols)
+    for (const name of this.#set.names) this.#protocols.setBehaviour(name, behaviours[name]!.protocols)
     this.#external = new ExternalAddresses(this.#limits.maxExternalAddrs)
     this.#dials = this.#newDials()
   }
@@ -144,7 +152,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
   /** Write to a user stream; returns the bytes accepted now (0 = wait for stream-writable). */
   write(now: Millis, ref: StreamRef, data: Uint8Array): number {
     const c = this.#liveConn(ref.connection)
-    const n = c.core!.write(ref.stream, data)
+    const n = c.core!.write(ref.stream, data) // a UsageError (stream closed) is the caller's
     this.#markDirty(c.id)
     this.#pump(now)
     return n
@@ -158,11 +166,13 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
       s.closeAfterQueue = true
       return
     }
-    try {
-      c.core.closeWrite(ref.stream)
-    } catch (e) {
-      if (!(e instanceof UsageError)) throw e
-    }
+    this.#guard(now, c, () => {
+      try {
+        c.core!.closeWrite(ref.stream)
+      } catch (e) {
+        if (!(e instanceof UsageError)) throw e
+      }
+    })
     this.#markDirty(c.id)
     this.#pump(now)
   }
@@ -170,7 +180,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
   reset(now: Millis, ref: StreamRef): void {
     const c = this.#conns.get(ref.connection)
     if (c?.core === undefined || c.core.isClosed) return
-    c.core.reset(ref.stream)
+    this.#guard(now, c, () => c.core!.reset(ref.stream))
     this.#markDirty(c.id)
     this.#pump(now)
   }
@@ -179,7 +189,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
   consume(now: Millis, ref: StreamRef, n: number): void {
     const c = this.#conns.get(ref.connection)
     if (c?.core === undefined || !c.core.isOpen) return
-    c.core.consume(now, ref.stream, n)
+    this.#guard(now, c, () => c.core!.consume(now, ref.stream, n))
     this.#markDirty(c.id)
     this.#pump(now)
   }
@@ -195,9 +205,11 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     if (c === undefined || c.closing) return
     c.closing = true
     if (c.core !== undefined && !c.core.isClosed) {
-      c.core.close(now)
-      this.#markDirty(id)
-      this.#drainConn(now, c)
+      this.#guard(now, c, () => {
+        c.core!.close(now)
+        this.#markDirty(id)
+        this.#drainConn(now, c)
+      })
     } else {
       this.#io.push({ type: 'close', connection: id })
     }
@@ -207,8 +219,19 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
   pingConnection(now: Millis, id: number): void {
     const c = this.#conns.get(id)
     if (c?.core?.isOpen !== true) return
-    c.core.ping(now)
+    this.#guard(now, c, () => c.core!.ping(now))
     this.#markDirty(id)
+  }
+
+  /**
+   * A user (or an AbortSignal) gave up on request `requestId`: a dial nobody else waits for ends
+   * and its connection attempt is closed; a stream still negotiating is reset when it opens.
+   */
+  cancel(now: Millis, requestId: number): void {
+    const mine = (o: Owner, id: number): boolean => o.kind === 'user' && id === requestId
+    this.#dials.cancel((w) => mine(w.owner, w.requestId))
+    for (const [internal, open] of this.#opens) if (mine(open.owner, open.requestId)) this.#opens.delete(internal)
+    this.#pump(now)
   }
 
   /** Close everything gracefully; afterwards every input is ignored. */
@@ -245,7 +268,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     }
     c.core = this.#newCore(now, 'listener', undefined)
     this.#conns.set(id, c)
-    this.#drainConn(now, c)
+    this.#guard(now, c, () => this.#drainConn(now, c))
     this.#pump(now)
     return id
   }
@@ -256,8 +279,10 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     const c = this.#conns.get(id)
     if (c === undefined || c.core !== undefined) return
     c.localAddr = localAddr
-    c.core = this.#newCore(now, 'dialer', c.dial?.peer)
-    this.#drainConn(now, c)
+    this.#guard(now, c, () => {
+      c.core = this.#newCore(now, 'dialer', c.dial?.peer)
+      this.#drainConn(now, c)
+    })
     this.#pump(now)
   }
 
@@ -276,8 +301,10 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     this.#now = now
     const c = this.#conns.get(id)
     if (c?.core === undefined) return
-    c.core.handleData(now, data)
-    this.#drainConn(now, c)
+    this.#guard(now, c, () => {
+      c.core!.handleData(now, data)
+      this.#drainConn(now, c)
+    })
     this.#pump(now)
   }
 
@@ -285,8 +312,10 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     this.#now = now
     const c = this.#conns.get(id)
     if (c?.core === undefined) return
-    c.core.handleEof(now)
-    this.#drainConn(now, c)
+    this.#guard(now, c, () => {
+      c.core!.handleEof(now)
+      this.#drainConn(now, c)
+    })
     this.#pump(now)
   }
 
@@ -296,28 +325,28 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     const c = this.#conns.get(id)
     if (c === undefined) return
     if (c.core !== undefined && !c.core.isClosed) {
-      c.core.handleEof(now)
-      this.#drainConn(now, c)
+      this.#guard(now, c, () => {
+        c.core!.handleEof(now)
+        this.#drainConn(now, c)
+      })
     }
-    this.#removeConn(now, c, error)
+    if (this.#conns.get(id) === c) this.#removeConn(now, c, error)
     this.#pump(now)
   }
 
   handleTimeout(now: Millis): void {
     this.#now = now
     for (const c of [...this.#conns.values()]) {
-      if (c.core === undefined) continue
-      const t = c.core.pollTimeout()
-      if (t !== undefined && now >= t) {
-        c.core.handleTimeout(now)
-        this.#drainConn(now, c)
-      }
+      if (c.core === undefined || this.#conns.get(c.id) !== c) continue
+      this.#guard(now, c, () => {
+        const t = c.core!.pollTimeout()
+        if (t !== undefined && now >= t) {
+          c.core!.handleTimeout(now)
+          this.#drainConn(now, c)
+        }
+      })
     }
-    for (const name of this.#names) {
-      const b = this.behaviours[name]!
-      const t = b.pollTimeout()
-      if (t !== undefined && now >= t) b.handleTimeout(now)
-    }
+    this.#set.handleTimeout(now)
     this.#pump(now)
   }
 
@@ -342,10 +371,13 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
   pollTransmit(id: number, max: number): Uint8Array | undefined {
     const c = this.#conns.get(id)
     if (c?.core === undefined) return undefined
-    const b = c.core.pollTransmit(max)
-    // Writing may have flushed muxer state that produces events (stream closed after FIN sent).
-    // The caller keeps polling until undefined, so this does not mark the connection dirty again.
-    this.#drainConn(this.#now, c, false)
+    let b: Uint8Array | undefined
+    this.#guard(this.#now, c, () => {
+      b = c.core!.pollTransmit(max)
+      // Writing may have flushed muxer state that produces events (stream closed after FIN sent).
+      // The caller keeps polling until undefined, so this does not mark the connection dirty again.
+      this.#drainConn(this.#now, c, false)
+    })
     // Those events may have woken a behaviour (stream-writable to perf): act on its actions now, or
     // they wait for the next unrelated input and a transfer with nothing else going on stalls.
     this.#pump(this.#now)
@@ -362,11 +394,8 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
       const ct = c.core?.pollTimeout()
       if (ct !== undefined && (t === undefined || ct < t)) t = ct
     }
-    for (const name of this.#names) {
-      const bt = this.behaviours[name]!.pollTimeout()
-      if (bt !== undefined && (t === undefined || bt < t)) t = bt
-    }
-    return t
+    const bt = this.#set.pollTimeout()
+    return bt !== undefined && (t === undefined || bt < t) ? bt : t
   }
 
   // ---- internals: connections ---------------------------------------------------------------------
@@ -399,7 +428,36 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     const core = c.core
     if (core === undefined) return
     if (dirty) this.#markDirty(c.id)
-    for (let ev = core.pollEvent(); ev !== undefined; ev = core.pollEvent()) this.#onConnEvent(now, c, ev)
+    for (let ev = core.pollEvent(); ev !== undefined && !c.faulted; ev = core.pollEvent()) this.#onConnEvent(now, c, ev)
+  }
+
+  /** Run `f` (work on `c`'s core); an exception from it closes `c` with internal-error. */
+  #guard(now: Millis, c: Conn, f: () => void): void {
+    try {
+      f()
+    } catch (e) {
+      this.#fault(now, c.id, e, undefined)
+    }
+  }
+
+  /**
+   * A bug surfaced (an exception from a core, or from behaviour `behaviour`): report it, and close
+   * the connection it concerned at once (no graceful close: its core's state is unknown).
+   */
+  #fault(now: Millis, id: number | undefined, e: unknown, behaviour: string | undefined): void {
+    const error = e instanceof Error ? e : new Error(String(e))
+    const c = id === undefined ? undefined : this.#conns.get(id)
+    this.#events.push({
+      type: 'error', error, origin: behaviour === undefined ? 'connection' : 'behaviour',
+      ...(behaviour !== undefined ? { behaviour } : {}), ...(c?.info !== undefined ? { connection: c.info, peer: c.info.peer } : {}),
+    })
+    if (c === undefined || c.faulted === true) return
+    c.faulted = true
+    c.closing = true
+    c.closeError = new OutcomeError('internal-error', `connection ${c.id} closed after an internal error: ${error.message}`, { cause: error })
+    this.#io.push({ type: 'close', connection: c.id, abort: true })
+    if (c.info === undefined) this.#events.push({ type: 'connection-failed', addr: c.remoteAddr, direction: c.direction, error: c.closeError })
+    this.#removeConn(now, c, undefined)
   }
 
   #onConnEvent(now: Millis, c: Conn, ev: ConnectionEvent): void {
@@ -424,7 +482,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
         if (c.direction === 'outbound') this.peerStore.addAddrs(peer, [c.remoteAddr.withoutPeerId()])
         this.#events.push({ type: 'connection-open', connection: info })
         if (first) this.#events.push({ type: 'peer-connect', peer })
-        this.#toBehaviours(now, { type: 'connection-established', connection: info })
+        this.#set.broadcast(now, { type: 'connection-established', connection: info })
         const d = c.dial
         c.dial = undefined
         if (d !== undefined) this.#dials.succeed(d, c)
@@ -448,7 +506,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
             c.core!.reset(ev.id)
             return
           }
-          c.streams.set(ev.id, { owner: h.owner, protocol: ev.protocol, queue: [], queued: 0, closeAfterQueue: false })
+          c.streams.set(ev.id, newStream(h.owner, ev.protocol))
           this.#toOwner(now, h.owner, { type: 'stream-opened', stream: ref, protocol: ev.protocol, direction: 'inbound', connection: info })
         } else {
           const open = this.#opens.get(ev.requestId!)
@@ -457,7 +515,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
             c.core!.reset(ev.id)
             return
           }
-          c.streams.set(ev.id, { owner: open.owner, protocol: ev.protocol, queue: [], queued: 0, closeAfterQueue: false })
+          c.streams.set(ev.id, newStream(open.owner, ev.protocol))
           this.#toOwner(now, open.owner, { type: 'stream-opened', stream: ref, protocol: ev.protocol, direction: 'outbound', connection: info, requestId: open.requestId })
         }
         break
@@ -475,7 +533,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
         if (s.owner.kind === 'behaviour') {
           // Behaviours bound their own buffers: the bytes count as read at once.
           c.core!.consume(now, ev.id, ev.data.length)
-          this.behaviours[s.owner.name]!.handle(now, { type: 'stream-data', stream: ref, data: ev.data })
+          this.#set.feed(now, s.owner.name, { type: 'stream-data', stream: ref, data: ev.data })
         } else {
           this.#events.push({ type: 'stream-data', stream: ref, data: ev.data })
         }
@@ -523,6 +581,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
   }
 
   #removeConn(now: Millis, c: Conn, error?: Error): void {
+    if (this.#conns.get(c.id) !== c) return
     this.#conns.delete(c.id)
     this.#dirty.delete(c.id)
     const err = c.closeError ?? error
@@ -538,7 +597,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     const set = this.#byPeer.get(key)
     set?.delete(c.id)
     this.#events.push(err === undefined ? { type: 'connection-closed', connection: c.info } : { type: 'connection-closed', connection: c.info, error: err })
-    this.#toBehaviours(now, { type: 'connection-closed', connection: c.info })
+    this.#set.broadcast(now, { type: 'connection-closed', connection: c.info })
     if (set !== undefined && set.size === 0) {
       this.#byPeer.delete(key)
       this.#events.push({ type: 'peer-disconnect', peer: c.info.peer })
@@ -612,26 +671,22 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
       c.core!.openStream(now, protocols, internal)
     } catch (e) {
       this.#opens.delete(internal)
-      if (!(e instanceof UsageError)) throw e
-      this.#toOwner(now, owner, { type: 'stream-open-failed', requestId, error: e })
+      this.#toOwner(now, owner, { type: 'stream-open-failed', requestId, error: e instanceof Error ? e : new Error(String(e)) })
+      if (!(e instanceof UsageError)) this.#fault(now, c.id, e, undefined)
       return
     }
-    this.#drainConn(now, c)
+    this.#guard(now, c, () => this.#drainConn(now, c))
   }
 
   // ---- internals: behaviours -------------------------------------------------------------------------
 
   #toOwner(now: Millis, owner: Owner, input: BehaviourInput): void {
-    if (owner.kind === 'behaviour') this.behaviours[owner.name]!.handle(now, input)
+    if (owner.kind === 'behaviour') this.#set.feed(now, owner.name, input)
     else this.#events.push(input as SwarmEvent)
   }
 
-  #toBehaviours(now: Millis, input: BehaviourInput): void {
-    for (const name of this.#names) this.behaviours[name]!.handle(now, input)
-  }
-
   #broadcastLocalInfo(now: Millis): void {
-    this.#toBehaviours(now, { type: 'local-info', listenAddrs: this.#listenAddrs, protocols: this.protocols() })
+    this.#set.broadcast(now, { type: 'local-info', listenAddrs: this.#listenAddrs, protocols: this.protocols() })
     this.#pump(now)
   }
 
@@ -642,14 +697,14 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     if (addrs === undefined) return
     const reachable = addrs.length > 0
     this.#events.push({ type: 'reachability', reachable, externalAddrs: addrs })
-    this.#toBehaviours(now, { type: 'reachability', reachable, externalAddrs: addrs })
+    this.#set.broadcast(now, { type: 'reachability', reachable, externalAddrs: addrs })
     this.#pump(now)
   }
 
   /** A behaviour's `set-protocols`: route the new list to it, drop what it no longer serves. */
   #setBehaviourProtocols(now: Millis, name: string, protocols: readonly string[]): void {
     // The outer #pump loop drains whatever the behaviours do about it (identify's push).
-    if (this.#protocols.setBehaviour(name, protocols)) this.#toBehaviours(now, { type: 'local-info', listenAddrs: this.#listenAddrs, protocols: this.protocols() })
+    if (this.#protocols.setBehaviour(name, protocols)) this.#set.broadcast(now, { type: 'local-info', listenAddrs: this.#listenAddrs, protocols: this.protocols() })
   }
 
   /** After calling a command on a behaviour directly (ping.ping(...)), let the swarm act on it. */
@@ -660,17 +715,15 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
 
   /** Drain behaviour actions until none makes progress. */
   #pump(now: Millis): void {
-    let progress = true
-    while (progress) {
-      progress = false
-      for (const name of this.#names) {
-        const b = this.behaviours[name]!
-        for (let a = b.pollAction(); a !== undefined; a = b.pollAction()) {
-          progress = true
-          this.#onAction(now, name, a)
-        }
+    this.#set.drain((name, a) => {
+      try {
+        this.#onAction(now, name, a)
+      } catch (e) {
+        // The swarm or a core failed on a behaviour's action (a misuse such as a protocol taken, or
+        // a bug): reported as that behaviour's; the connection the action named, if any, is closed.
+        this.#fault(now, 'stream' in a ? a.stream.connection : a.type === 'close-connection' ? a.connection : undefined, e, name)
       }
-    }
+    })
   }
 
   #onAction(now: Millis, name: string, a: BehaviourAction<unknown>): void {
@@ -690,16 +743,13 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
         break
       case 'write': {
         const c = this.#conns.get(a.stream.connection)
-        if (c?.core?.isOpen !== true) break
-        const s = c.streams.get(a.stream.stream)
-        if (s === undefined) break
-        if (s.queued + a.data.length > this.#limits.maxBehaviourStreamBuffer) {
+        const s = c?.streams.get(a.stream.stream)
+        if (c?.core?.isOpen !== true || s === undefined) break
+        if (!enqueue(s, a.data, this.#limits.maxBehaviourStreamBuffer)) {
           c.core.reset(a.stream.stream)
           this.#markDirty(c.id)
           break
         }
-        s.queue.push(a.data)
-        s.queued += a.data.length
         this.#flushBehaviourQueue(now, c, a.stream.stream)
         break
       }
@@ -723,7 +773,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
         break
       case 'peer-info':
         this.peerStore.update(a.peer, a.info)
-        this.#toBehaviours(now, { type: 'peer-info', peer: a.peer, info: a.info, from: name })
+        this.#set.broadcast(now, { type: 'peer-info', peer: a.peer, info: a.info, from: name })
         break
     }
   }
@@ -731,26 +781,8 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
   #flushBehaviourQueue(now: Millis, c: Conn, id: number): void {
     const s = c.streams.get(id)
     if (s === undefined || c.core?.isOpen !== true) return
-    const hadQueue = s.queue.length > 0
-    while (s.queue.length > 0) {
-      const b = s.queue[0]!
-      const n = c.core.write(id, b)
-      s.queued -= n
-      if (n === b.length) s.queue.shift()
-      else {
-        s.queue[0] = b.subarray(n)
-        break
-      }
-    }
+    const drained = flushQueue(c.core, id, s)
     this.#markDirty(c.id)
-    if (s.queue.length === 0) {
-      if (s.closeAfterQueue) {
-        s.closeAfterQueue = false
-        c.core.closeWrite(id)
-      }
-      if (hadQueue && s.owner.kind === 'behaviour') {
-        this.behaviours[s.owner.name]!.handle(now, { type: 'stream-writable', stream: { connection: c.id, stream: id } })
-      }
-    }
+    if (drained && s.owner.kind === 'behaviour') this.#set.feed(now, s.owner.name, { type: 'stream-writable', stream: { connection: c.id, stream: id } })
   }
 }

@@ -9,6 +9,7 @@ import type { PeerId, PrivateKey } from '../peer-id/index.js'
 import type { ConnectionInfo, StreamRef } from './behaviour.js'
 import type { PeerStoreLimits } from './peer-store.js'
 import type { Dial } from './dials.js'
+import type { SwarmStream } from './streams.js'
 
 export interface SwarmLimits {
   /** Open + upgrading connections, default 300: stops socket and memory exhaustion by a connection flood. */
@@ -48,7 +49,8 @@ export interface SwarmConfig {
 
 export type SwarmIo =
   | { type: 'connect'; connection: number; addr: Multiaddr }
-  | { type: 'close'; connection: number }
+  /** End a transport: after its pending bytes (graceful), or at once when `abort` (an internal error). */
+  | { type: 'close'; connection: number; abort?: boolean }
 
 export type SwarmEvent<BEv = unknown> =
   | { type: 'connection-open'; connection: ConnectionInfo }
@@ -69,6 +71,12 @@ export type SwarmEvent<BEv = unknown> =
   /** The confirmed external addresses changed (src/swarm/reachability.ts). */
   | { type: 'reachability'; reachable: boolean; externalAddrs: readonly Multiaddr[] }
   | { type: 'behaviour'; from: string; event: BEv }
+  /**
+   * A bug was contained (src/swarm/swarm.ts, "Containment"): an exception from a connection core
+   * (`origin: 'connection'`) or a behaviour (`'behaviour'`, named). The connection it concerned, if
+   * any, was closed with an `internal-error`; everything else goes on.
+   */
+  | { type: 'error'; error: Error; origin: 'connection' | 'behaviour'; behaviour?: string; connection?: ConnectionInfo; peer?: PeerId }
 
 export type { DialErrorCode } from '../core/errors.js'
 
@@ -84,8 +92,10 @@ export interface Conn {
   dial: Dial | undefined
   info: ConnectionInfo | undefined
   /** Stream id -> owner and protocol. */
-  streams: Map<number, { owner: Owner; protocol: string; queue: Uint8Array[]; queued: number; closeAfterQueue: boolean }>
+  streams: Map<number, SwarmStream>
   /** Why the connection core closed, kept until the transport is gone and the close is reported. */
   closeError: Error | undefined
   closing: boolean
+  /** An internal error closed it (see SwarmEvent 'error'); nothing more is read from its core. */
+  faulted?: boolean
 }
