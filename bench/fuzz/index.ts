@@ -1,0 +1,24 @@
+/** Every fuzz target, in the order the CLI and the short test run them. */
+import type { Target } from './engine.js'
+import { connectionTarget } from './target-connection.js'
+import { gossipsubTarget, identifyTarget, kadTarget } from './targets-behaviour.js'
+import { multistreamTarget, noiseTarget, yamuxTarget } from './targets-stream.js'
+import { multiaddrTarget, peerIdTarget, protobufTarget, varintTarget } from './targets-codec.js'
+
+export const TARGETS: readonly Target[] = [
+  varintTarget,
+  protobufTarget,
+  multiaddrTarget,
+  peerIdTarget,
+  multistreamTarget,
+  noiseTarget,
+  yamuxTarget,
+  identifyTarget,
+  kadTarget,
+  gossipsubTarget,
+  connectionTarget,
+]
+
+export function targetByName(name: string): Target | undefined {
+  return TARGETS.find((t) => t.name === name)
+}

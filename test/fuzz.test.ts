@@ -1,0 +1,36 @@
+/**
+ * The short pass of the fuzzer (bench/fuzz, `npm run fuzz` for the long run): every target, a fixed
+ * seed, a few hundred inputs each, and 0 escapes. Then every saved regression input
+ * (spec/vectors/fuzz-regressions.json) replays without an escape.
+ */
+import { describe, expect, test } from 'vitest'
+import { fromHex } from '../src/core/bytes.js'
+import { runOne, runTarget } from '../bench/fuzz/engine.js'
+import { TARGETS, targetByName } from '../bench/fuzz/index.js'
+import { vectorFile } from './helpers/vectors.js'
+
+/** Inputs per target in the short pass: the slow targets (a whole handshake per input) get fewer. */
+const SHORT: Record<string, number> = { noise: 150, connection: 200, gossipsub: 300, identify: 300, kad: 300 }
+
+describe('fuzz: short pass of every target (seed 20261206)', () => {
+  for (const t of TARGETS) {
+    test(t.name, () => {
+      const r = runTarget(t, { iterations: SHORT[t.name] ?? 1000, seed: 20261206, maxEscapes: 3 })
+      expect(r.reports.map((e) => `${e.target} iteration ${e.iteration}: ${e.error.split('\n')[0]}\n  input ${e.hex.slice(0, 400)}`)).toEqual([])
+      expect(r.iterations).toBe(SHORT[t.name] ?? 1000)
+    }, 60_000)
+  }
+})
+
+describe('fuzz: regression inputs', () => {
+  const vectors = vectorFile('fuzz-regressions')
+  for (const v of vectors.all()) {
+    test(v.id, () => {
+      for (const s of v.steps!) {
+        const target = targetByName(s.target)
+        expect(target, `target ${s.target}`).toBeDefined()
+        expect(runOne(target!, fromHex(s.input))).toBeUndefined()
+      }
+    })
+  }
+})
