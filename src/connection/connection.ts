@@ -207,6 +207,9 @@ export class Connection implements ByteMachine<ConnectionEvent> {
   /** The application has read `n` bytes of stream `id`: reopen that much receive window. */
   consume(now: Millis, id: number, n: number): void {
     this.#now = now
+    // The driver may still be reading the events of a connection that has just closed (stream-data
+    // queued before a later frame failed it): there is no window left to give back, so nothing to do.
+    if (this.#phase.kind === 'closed') return
     this.#open('consume').streams.consume(now, id, n)
   }
 
