@@ -22,16 +22,16 @@
  * `ProtocolError` the cores handle themselves (spec/connection.md, "Containment").
  */
 import type { Millis } from '../core/byte-machine.js'
-import { DialError, OutcomeError, UsageError } from '../core/errors.js'
-import { Connection, type ConnectionEvent } from '../connection/index.js'
+import { OutcomeError, UsageError } from '../core/errors.js'
+import { Connection } from '../connection/index.js'
 import type { Multiaddr } from '../multiaddr/index.js'
 import { PeerId } from '../peer-id/index.js'
-import type { Behaviour, BehaviourAction, BehaviourInput, ConnectionInfo, StreamRef } from './behaviour.js'
+import type { Behaviour, BehaviourInput, ConnectionInfo, StreamRef } from './behaviour.js'
 import { BehaviourSet } from './behaviours.js'
 import { PeerStore } from './peer-store.js'
 import { ProtocolTable } from './protocols.js'
 import { ExternalAddresses } from './reachability.js'
-import { enqueue, flushQueue, newStream } from './streams.js'
+import { onAction, onConnEvent, removeConn, type RouteHost } from './routing.js'
 import { Dials, type DialWaiter } from './dials.js'
 import { DEFAULT_SWARM_LIMITS, type Conn, type Owner, type SwarmConfig, type SwarmEvent, type SwarmIo, type SwarmLimits } from './types.js'
 
@@ -49,14 +49,17 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
   readonly #protocols: ProtocolTable
   /** Internal request id -> (owner, requestId) for stream opens routed through connections. */
   readonly #opens = new Map<number, { owner: Owner; requestId: number }>()
-  #io: SwarmIo[] = []
-  #events: SwarmEvent[] = []
-  #dirty = new Set<number>()
+  readonly #io: SwarmIo[] = []
+  readonly #events: SwarmEvent[] = []
+  readonly #dirty = new Set<number>()
   #listenAddrs: Multiaddr[] = []
   readonly #external: ExternalAddresses
   #started = false
   #stopped = false
   #now: Millis = 0
+  readonly #peerId: PeerId
+  /** What src/swarm/routing.ts sees of the swarm. */
+  readonly #route: RouteHost
 
   constructor(behaviours: B, config: SwarmConfig) {
     this.behaviours = behaviours
@@ -67,11 +70,22 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     this.#protocols = new ProtocolTable(this.#limits.maxInboundStreamsPerProtocol)
     for (const name of this.#set.names) this.#protocols.setBehaviour(name, behaviours[name]!.protocols)
     this.#external = new ExternalAddresses(this.#limits.maxExternalAddrs)
+    this.#peerId = config.identity.publicKey.toPeerId()
     this.#dials = this.#newDials()
+    this.#route = {
+      peerId: this.#peerId, limits: this.#limits, conns: this.#conns, byPeer: this.#byPeer, opens: this.#opens,
+      protocols: this.#protocols, peerStore: this.peerStore, dials: this.#dials, set: this.#set as BehaviourSet<Record<string, Behaviour<unknown>>>,
+      io: this.#io, events: this.#events, dirty: this.#dirty,
+      closeConnection: (now, id) => this.closeConnection(now, id),
+      reset: (now, ref) => this.reset(now, ref),
+      openStream: (now, owner, target, protocols, requestId, connection) => this.#openStream(now, owner, target, protocols, requestId, connection),
+      setBehaviourProtocols: (now, name, protocols) => this.#setBehaviourProtocols(now, name, protocols),
+      toOwner: (now, owner, input) => this.#toOwner(now, owner, input),
+    }
   }
 
   get peerId(): PeerId {
-    return this.#config.identity.publicKey.toPeerId()
+    return this.#peerId
   }
 
   // ---- local information ---------------------------------------------------------------------------
@@ -330,7 +344,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
         this.#drainConn(now, c)
       })
     }
-    if (this.#conns.get(id) === c) this.#removeConn(now, c, error)
+    if (this.#conns.get(id) === c) removeConn(this.#route, now, c, error)
     this.#pump(now)
   }
 
@@ -428,7 +442,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     const core = c.core
     if (core === undefined) return
     if (dirty) this.#markDirty(c.id)
-    for (let ev = core.pollEvent(); ev !== undefined && !c.faulted; ev = core.pollEvent()) this.#onConnEvent(now, c, ev)
+    for (let ev = core.pollEvent(); ev !== undefined && !c.faulted; ev = core.pollEvent()) onConnEvent(this.#route, now, c, ev)
   }
 
   /** Run `f` (work on `c`'s core); an exception from it closes `c` with internal-error. */
@@ -457,151 +471,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     c.closeError = new OutcomeError('internal-error', `connection ${c.id} closed after an internal error: ${error.message}`, { cause: error })
     this.#io.push({ type: 'close', connection: c.id, abort: true })
     if (c.info === undefined) this.#events.push({ type: 'connection-failed', addr: c.remoteAddr, direction: c.direction, error: c.closeError })
-    this.#removeConn(now, c, undefined)
-  }
-
-  #onConnEvent(now: Millis, c: Conn, ev: ConnectionEvent): void {
-    switch (ev.type) {
-      case 'established': {
-        const peer = ev.remotePeer
-        if (peer.equals(this.peerId)) {
-          const d = c.dial
-          c.dial = undefined
-          if (d !== undefined) this.#dials.fail(d, new DialError('dial/self', 'dialed our own peer id', [{ addr: c.remoteAddr.toString(), error: new UsageError('dial/self', 'the remote has our peer id') }]))
-          this.closeConnection(now, c.id)
-          return
-        }
-        const info: ConnectionInfo = { id: c.id, peer, remotePublicKey: ev.remotePublicKey, remoteAddr: c.remoteAddr, localAddr: c.localAddr, direction: c.direction }
-        c.info = info
-        const key = peer.toString()
-        let set = this.#byPeer.get(key)
-        const first = set === undefined || set.size === 0
-        if (set === undefined) this.#byPeer.set(key, (set = new Set()))
-        set.add(c.id)
-        this.peerStore.update(peer, { publicKey: ev.remotePublicKey })
-        if (c.direction === 'outbound') this.peerStore.addAddrs(peer, [c.remoteAddr.withoutPeerId()])
-        this.#events.push({ type: 'connection-open', connection: info })
-        if (first) this.#events.push({ type: 'peer-connect', peer })
-        this.#set.broadcast(now, { type: 'connection-established', connection: info })
-        const d = c.dial
-        c.dial = undefined
-        if (d !== undefined) this.#dials.succeed(d, c)
-        // Waiters of other pending dials to this peer (dialed by address) join this connection.
-        const other = this.#dials.pendingFor(peer)
-        if (other !== undefined && other !== d) this.#dials.succeed(other, c)
-        break
-      }
-      case 'stream-opened': {
-        const info = c.info!
-        const ref: StreamRef = { connection: c.id, stream: ev.id }
-        if (ev.direction === 'inbound') {
-          const h = this.#protocols.get(ev.protocol)
-          if (h === undefined) {
-            c.core!.reset(ev.id)
-            return
-          }
-          let count = 0
-          for (const s of c.streams.values()) if (s.protocol === ev.protocol) count++
-          if (count >= h.maxInboundStreams) {
-            c.core!.reset(ev.id)
-            return
-          }
-          c.streams.set(ev.id, newStream(h.owner, ev.protocol))
-          this.#toOwner(now, h.owner, { type: 'stream-opened', stream: ref, protocol: ev.protocol, direction: 'inbound', connection: info })
-        } else {
-          const open = this.#opens.get(ev.requestId!)
-          this.#opens.delete(ev.requestId!)
-          if (open === undefined) {
-            c.core!.reset(ev.id)
-            return
-          }
-          c.streams.set(ev.id, newStream(open.owner, ev.protocol))
-          this.#toOwner(now, open.owner, { type: 'stream-opened', stream: ref, protocol: ev.protocol, direction: 'outbound', connection: info, requestId: open.requestId })
-        }
-        break
-      }
-      case 'stream-open-failed': {
-        const open = this.#opens.get(ev.requestId)
-        this.#opens.delete(ev.requestId)
-        if (open !== undefined) this.#toOwner(now, open.owner, { type: 'stream-open-failed', requestId: open.requestId, error: ev.error })
-        break
-      }
-      case 'stream-data': {
-        const s = c.streams.get(ev.id)
-        if (s === undefined) return
-        const ref = { connection: c.id, stream: ev.id }
-        if (s.owner.kind === 'behaviour') {
-          // Behaviours bound their own buffers: the bytes count as read at once.
-          c.core!.consume(now, ev.id, ev.data.length)
-          this.#set.feed(now, s.owner.name, { type: 'stream-data', stream: ref, data: ev.data })
-        } else {
-          this.#events.push({ type: 'stream-data', stream: ref, data: ev.data })
-        }
-        break
-      }
-      case 'stream-eof':
-      case 'stream-reset': {
-        const s = c.streams.get(ev.id)
-        if (s === undefined) return
-        this.#toOwner(now, s.owner, { type: ev.type, stream: { connection: c.id, stream: ev.id } })
-        break
-      }
-      case 'stream-writable': {
-        const s = c.streams.get(ev.id)
-        if (s === undefined) return
-        const ref = { connection: c.id, stream: ev.id }
-        if (s.owner.kind === 'behaviour') this.#flushBehaviourQueue(now, c, ev.id)
-        else this.#events.push({ type: 'stream-writable', stream: ref })
-        break
-      }
-      case 'stream-closed': {
-        const s = c.streams.get(ev.id)
-        if (s === undefined) return
-        c.streams.delete(ev.id)
-        this.#toOwner(now, s.owner, { type: 'stream-closed', stream: { connection: c.id, stream: ev.id } })
-        break
-      }
-      case 'rtt':
-        this.#events.push({ type: 'rtt', connection: c.id, rtt: ev.rtt })
-        break
-      case 'closed':
-        c.closing = true
-        this.#io.push({ type: 'close', connection: c.id })
-        if (c.info === undefined) {
-          this.#events.push({ type: 'connection-failed', addr: c.remoteAddr, direction: c.direction, error: ev.error ?? new UsageError('connection/closed') })
-          if (c.dial !== undefined) {
-            const d = c.dial
-            c.dial = undefined
-            this.#dials.attemptFailed(d, ev.error ?? new UsageError('connection/closed'))
-          }
-        }
-        c.closeError = ev.error
-        break
-    }
-  }
-
-  #removeConn(now: Millis, c: Conn, error?: Error): void {
-    if (this.#conns.get(c.id) !== c) return
-    this.#conns.delete(c.id)
-    this.#dirty.delete(c.id)
-    const err = c.closeError ?? error
-    if (c.dial !== undefined && c.info === undefined) this.#dials.attemptFailed(c.dial, err ?? new UsageError('connection/closed'))
-    for (const [sid, s] of c.streams) {
-      const ref = { connection: c.id, stream: sid }
-      this.#toOwner(now, s.owner, { type: 'stream-reset', stream: ref })
-      this.#toOwner(now, s.owner, { type: 'stream-closed', stream: ref })
-    }
-    c.streams.clear()
-    if (c.info === undefined) return
-    const key = c.info.peer.toString()
-    const set = this.#byPeer.get(key)
-    set?.delete(c.id)
-    this.#events.push(err === undefined ? { type: 'connection-closed', connection: c.info } : { type: 'connection-closed', connection: c.info, error: err })
-    this.#set.broadcast(now, { type: 'connection-closed', connection: c.info })
-    if (set !== undefined && set.size === 0) {
-      this.#byPeer.delete(key)
-      this.#events.push({ type: 'peer-disconnect', peer: c.info.peer })
-    }
+    removeConn(this.#route, now, c, undefined)
   }
 
   // ---- internals: dials and stream opening -----------------------------------------------------------
@@ -717,72 +587,12 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
   #pump(now: Millis): void {
     this.#set.drain((name, a) => {
       try {
-        this.#onAction(now, name, a)
+        onAction(this.#route, now, name, a)
       } catch (e) {
         // The swarm or a core failed on a behaviour's action (a misuse such as a protocol taken, or
         // a bug): reported as that behaviour's; the connection the action named, if any, is closed.
         this.#fault(now, 'stream' in a ? a.stream.connection : a.type === 'close-connection' ? a.connection : undefined, e, name)
       }
     })
-  }
-
-  #onAction(now: Millis, name: string, a: BehaviourAction<unknown>): void {
-    const owner: Owner = { kind: 'behaviour', name }
-    switch (a.type) {
-      case 'event':
-        this.#events.push({ type: 'behaviour', from: name, event: a.event })
-        break
-      case 'dial':
-        // Fresh addresses (gossipsub PX, a kad result) are dialed even when the peer store has never
-        // seen the peer, and are remembered for later dials.
-        if (a.peer !== undefined && a.addrs !== undefined) this.peerStore.addAddrs(a.peer, a.addrs)
-        this.#dials.dial(a.peer ?? a.addrs?.[0] ?? (undefined as never), { owner, requestId: a.requestId }, a.peer !== undefined ? a.addrs : undefined)
-        break
-      case 'open-stream':
-        this.#openStream(now, owner, a.peer, a.protocols, a.requestId, a.connection)
-        break
-      case 'write': {
-        const c = this.#conns.get(a.stream.connection)
-        const s = c?.streams.get(a.stream.stream)
-        if (c?.core?.isOpen !== true || s === undefined) break
-        if (!enqueue(s, a.data, this.#limits.maxBehaviourStreamBuffer)) {
-          c.core.reset(a.stream.stream)
-          this.#markDirty(c.id)
-          break
-        }
-        this.#flushBehaviourQueue(now, c, a.stream.stream)
-        break
-      }
-      case 'close-write': {
-        const c = this.#conns.get(a.stream.connection)
-        const s = c?.streams.get(a.stream.stream)
-        if (c?.core?.isOpen !== true || s === undefined) break
-        if (s.queue.length > 0) s.closeAfterQueue = true
-        else c.core.closeWrite(a.stream.stream)
-        this.#markDirty(c.id)
-        break
-      }
-      case 'reset':
-        this.reset(now, a.stream)
-        break
-      case 'close-connection':
-        this.closeConnection(now, a.connection)
-        break
-      case 'set-protocols':
-        this.#setBehaviourProtocols(now, name, a.protocols)
-        break
-      case 'peer-info':
-        this.peerStore.update(a.peer, a.info)
-        this.#set.broadcast(now, { type: 'peer-info', peer: a.peer, info: a.info, from: name })
-        break
-    }
-  }
-
-  #flushBehaviourQueue(now: Millis, c: Conn, id: number): void {
-    const s = c.streams.get(id)
-    if (s === undefined || c.core?.isOpen !== true) return
-    const drained = flushQueue(c.core, id, s)
-    this.#markDirty(c.id)
-    if (drained && s.owner.kind === 'behaviour') this.#set.feed(now, s.owner.name, { type: 'stream-writable', stream: { connection: c.id, stream: id } })
   }
 }

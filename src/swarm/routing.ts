@@ -1,0 +1,247 @@
+/**
+ * What the swarm does with a connection core's events (a connection established, streams opened,
+ * bytes, resets, close) and with a behaviour's actions (dial, open a stream, write, close...).
+ * Free functions over `RouteHost`, the swarm's state and the few commands they need; the swarm
+ * (src/swarm/swarm.ts) owns the state and the order of calls.
+ */
+import type { Millis } from '../core/byte-machine.js'
+import { DialError, UsageError } from '../core/errors.js'
+import type { ConnectionEvent } from '../connection/index.js'
+import type { Multiaddr } from '../multiaddr/index.js'
+import type { PeerId } from '../peer-id/index.js'
+import type { Behaviour, BehaviourAction, BehaviourInput, ConnectionInfo, StreamRef } from './behaviour.js'
+import type { BehaviourSet } from './behaviours.js'
+import type { Dials } from './dials.js'
+import type { PeerStore } from './peer-store.js'
+import type { ProtocolTable } from './protocols.js'
+import { enqueue, flushQueue, newStream } from './streams.js'
+import type { Conn, Owner, SwarmEvent, SwarmIo, SwarmLimits } from './types.js'
+
+/** The swarm as the routing functions see it. */
+export interface RouteHost {
+  readonly peerId: PeerId
+  readonly limits: SwarmLimits
+  readonly conns: Map<number, Conn>
+  readonly byPeer: Map<string, Set<number>>
+  /** Internal request id -> (owner, requestId) for stream opens routed through connections. */
+  readonly opens: Map<number, { owner: Owner; requestId: number }>
+  readonly protocols: ProtocolTable
+  readonly peerStore: PeerStore
+  readonly dials: Dials<Conn>
+  readonly set: BehaviourSet<Record<string, Behaviour<unknown>>>
+  readonly io: SwarmIo[]
+  readonly events: SwarmEvent[]
+  /** Connections that may have bytes to send. */
+  readonly dirty: Set<number>
+  closeConnection(now: Millis, id: number): void
+  reset(now: Millis, ref: StreamRef): void
+  openStream(now: Millis, owner: Owner, target: PeerId | Multiaddr, protocols: readonly string[], requestId: number, connection: number | undefined): void
+  setBehaviourProtocols(now: Millis, name: string, protocols: readonly string[]): void
+  toOwner(now: Millis, owner: Owner, input: BehaviourInput): void
+}
+
+export function onConnEvent(h: RouteHost, now: Millis, c: Conn, ev: ConnectionEvent): void {
+  switch (ev.type) {
+    case 'established': {
+      const peer = ev.remotePeer
+      if (peer.equals(h.peerId)) {
+        const d = c.dial
+        c.dial = undefined
+        if (d !== undefined) h.dials.fail(d, new DialError('dial/self', 'dialed our own peer id', [{ addr: c.remoteAddr.toString(), error: new UsageError('dial/self', 'the remote has our peer id') }]))
+        h.closeConnection(now, c.id)
+        return
+      }
+      const info: ConnectionInfo = { id: c.id, peer, remotePublicKey: ev.remotePublicKey, remoteAddr: c.remoteAddr, localAddr: c.localAddr, direction: c.direction }
+      c.info = info
+      const key = peer.toString()
+      let set = h.byPeer.get(key)
+      const first = set === undefined || set.size === 0
+      if (set === undefined) h.byPeer.set(key, (set = new Set()))
+      set.add(c.id)
+      h.peerStore.update(peer, { publicKey: ev.remotePublicKey })
+      if (c.direction === 'outbound') h.peerStore.addAddrs(peer, [c.remoteAddr.withoutPeerId()])
+      h.events.push({ type: 'connection-open', connection: info })
+      if (first) h.events.push({ type: 'peer-connect', peer })
+      h.set.broadcast(now, { type: 'connection-established', connection: info })
+      const d = c.dial
+      c.dial = undefined
+      if (d !== undefined) h.dials.succeed(d, c)
+      // Waiters of other pending dials to this peer (dialed by address) join this connection.
+      const other = h.dials.pendingFor(peer)
+      if (other !== undefined && other !== d) h.dials.succeed(other, c)
+      break
+    }
+    case 'stream-opened': {
+      const info = c.info!
+      const ref: StreamRef = { connection: c.id, stream: ev.id }
+      if (ev.direction === 'inbound') {
+        const handler = h.protocols.get(ev.protocol)
+        if (handler === undefined) {
+          c.core!.reset(ev.id)
+          return
+        }
+        let count = 0
+        for (const s of c.streams.values()) if (s.protocol === ev.protocol) count++
+        if (count >= handler.maxInboundStreams) {
+          c.core!.reset(ev.id)
+          return
+        }
+        c.streams.set(ev.id, newStream(handler.owner, ev.protocol))
+        h.toOwner(now, handler.owner, { type: 'stream-opened', stream: ref, protocol: ev.protocol, direction: 'inbound', connection: info })
+      } else {
+        const open = h.opens.get(ev.requestId!)
+        h.opens.delete(ev.requestId!)
+        if (open === undefined) {
+          c.core!.reset(ev.id)
+          return
+        }
+        c.streams.set(ev.id, newStream(open.owner, ev.protocol))
+        h.toOwner(now, open.owner, { type: 'stream-opened', stream: ref, protocol: ev.protocol, direction: 'outbound', connection: info, requestId: open.requestId })
+      }
+      break
+    }
+    case 'stream-open-failed': {
+      const open = h.opens.get(ev.requestId)
+      h.opens.delete(ev.requestId)
+      if (open !== undefined) h.toOwner(now, open.owner, { type: 'stream-open-failed', requestId: open.requestId, error: ev.error })
+      break
+    }
+    case 'stream-data': {
+      const s = c.streams.get(ev.id)
+      if (s === undefined) return
+      const ref = { connection: c.id, stream: ev.id }
+      if (s.owner.kind === 'behaviour') {
+        // Behaviours bound their own buffers: the bytes count as read at once.
+        c.core!.consume(now, ev.id, ev.data.length)
+        h.set.feed(now, s.owner.name, { type: 'stream-data', stream: ref, data: ev.data })
+      } else {
+        h.events.push({ type: 'stream-data', stream: ref, data: ev.data })
+      }
+      break
+    }
+    case 'stream-eof':
+    case 'stream-reset': {
+      const s = c.streams.get(ev.id)
+      if (s === undefined) return
+      h.toOwner(now, s.owner, { type: ev.type, stream: { connection: c.id, stream: ev.id } })
+      break
+    }
+    case 'stream-writable': {
+      const s = c.streams.get(ev.id)
+      if (s === undefined) return
+      const ref = { connection: c.id, stream: ev.id }
+      if (s.owner.kind === 'behaviour') flushBehaviourQueue(h, now, c, ev.id)
+      else h.events.push({ type: 'stream-writable', stream: ref })
+      break
+    }
+    case 'stream-closed': {
+      const s = c.streams.get(ev.id)
+      if (s === undefined) return
+      c.streams.delete(ev.id)
+      h.toOwner(now, s.owner, { type: 'stream-closed', stream: { connection: c.id, stream: ev.id } })
+      break
+    }
+    case 'rtt':
+      h.events.push({ type: 'rtt', connection: c.id, rtt: ev.rtt })
+      break
+    case 'closed':
+      c.closing = true
+      h.io.push({ type: 'close', connection: c.id })
+      if (c.info === undefined) {
+        h.events.push({ type: 'connection-failed', addr: c.remoteAddr, direction: c.direction, error: ev.error ?? new UsageError('connection/closed') })
+        if (c.dial !== undefined) {
+          const d = c.dial
+          c.dial = undefined
+          h.dials.attemptFailed(d, ev.error ?? new UsageError('connection/closed'))
+        }
+      }
+      c.closeError = ev.error
+      break
+  }
+}
+
+export function removeConn(h: RouteHost, now: Millis, c: Conn, error?: Error): void {
+  if (h.conns.get(c.id) !== c) return
+  h.conns.delete(c.id)
+  h.dirty.delete(c.id)
+  const err = c.closeError ?? error
+  if (c.dial !== undefined && c.info === undefined) h.dials.attemptFailed(c.dial, err ?? new UsageError('connection/closed'))
+  for (const [sid, s] of c.streams) {
+    const ref = { connection: c.id, stream: sid }
+    h.toOwner(now, s.owner, { type: 'stream-reset', stream: ref })
+    h.toOwner(now, s.owner, { type: 'stream-closed', stream: ref })
+  }
+  c.streams.clear()
+  if (c.info === undefined) return
+  const key = c.info.peer.toString()
+  const set = h.byPeer.get(key)
+  set?.delete(c.id)
+  h.events.push(err === undefined ? { type: 'connection-closed', connection: c.info } : { type: 'connection-closed', connection: c.info, error: err })
+  h.set.broadcast(now, { type: 'connection-closed', connection: c.info })
+  if (set !== undefined && set.size === 0) {
+    h.byPeer.delete(key)
+    h.events.push({ type: 'peer-disconnect', peer: c.info.peer })
+  }
+}
+
+
+export function onAction(h: RouteHost, now: Millis, name: string, a: BehaviourAction<unknown>): void {
+  const owner: Owner = { kind: 'behaviour', name }
+  switch (a.type) {
+    case 'event':
+      h.events.push({ type: 'behaviour', from: name, event: a.event })
+      break
+    case 'dial':
+      // Fresh addresses (gossipsub PX, a kad result) are dialed even when the peer store has never
+      // seen the peer, and are remembered for later dials.
+      if (a.peer !== undefined && a.addrs !== undefined) h.peerStore.addAddrs(a.peer, a.addrs)
+      h.dials.dial(a.peer ?? a.addrs?.[0] ?? (undefined as never), { owner, requestId: a.requestId }, a.peer !== undefined ? a.addrs : undefined)
+      break
+    case 'open-stream':
+      h.openStream(now, owner, a.peer, a.protocols, a.requestId, a.connection)
+      break
+    case 'write': {
+      const c = h.conns.get(a.stream.connection)
+      const s = c?.streams.get(a.stream.stream)
+      if (c?.core?.isOpen !== true || s === undefined) break
+      if (!enqueue(s, a.data, h.limits.maxBehaviourStreamBuffer)) {
+        c.core.reset(a.stream.stream)
+        h.dirty.add(c.id)
+        break
+      }
+      flushBehaviourQueue(h, now, c, a.stream.stream)
+      break
+    }
+    case 'close-write': {
+      const c = h.conns.get(a.stream.connection)
+      const s = c?.streams.get(a.stream.stream)
+      if (c?.core?.isOpen !== true || s === undefined) break
+      if (s.queue.length > 0) s.closeAfterQueue = true
+      else c.core.closeWrite(a.stream.stream)
+      h.dirty.add(c.id)
+      break
+    }
+    case 'reset':
+      h.reset(now, a.stream)
+      break
+    case 'close-connection':
+      h.closeConnection(now, a.connection)
+      break
+    case 'set-protocols':
+      h.setBehaviourProtocols(now, name, a.protocols)
+      break
+    case 'peer-info':
+      h.peerStore.update(a.peer, a.info)
+      h.set.broadcast(now, { type: 'peer-info', peer: a.peer, info: a.info, from: name })
+      break
+  }
+}
+
+
+export function flushBehaviourQueue(h: RouteHost, now: Millis, c: Conn, id: number): void {
+  const s = c.streams.get(id)
+  if (s === undefined || c.core?.isOpen !== true) return
+  const drained = flushQueue(c.core, id, s)
+  h.dirty.add(c.id)
+  if (drained && s.owner.kind === 'behaviour') h.set.feed(now, s.owner.name, { type: 'stream-writable', stream: { connection: c.id, stream: id } })
+}
