@@ -5,7 +5,9 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterEach, describe, expect, test } from 'vitest'
 import { cli } from './helpers/cli.js'
-import { createNode, perf, type WeftNode } from '../src/node.js'
+import { createNode, nodeCrypto, perf, type WeftNode } from '../src/node.js'
+import { privateKeyFromSeed } from '../src/peer-id/index.js'
+import { PERF_SERVER_SEED } from '../src/cli/perf.js'
 
 const run = promisify(execFile)
 
@@ -103,6 +105,45 @@ describe('weft ping / id / usage', () => {
     }
     // a boolean flag given a value is also a usage error
     expect((await cli('inspect', '/ip4/1.2.3.4', '--json=yes')).err).toBe('--json takes no value')
+  })
+})
+
+describe('weft perf --server-address', () => {
+  const finalLine = (out: string) => JSON.parse(out.trim().split('\n').at(-1)!) as { type: string; uploadBytes: number; downloadBytes: number }
+
+  test('a full multiaddr with /p2p/<id> dials that peer: a perf server with a random identity', async () => {
+    const server = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'], services: { perf: perf() } })
+    nodes.push(server)
+    const addr = server.getMultiaddrs()[0]!.withoutPeerId().encapsulate(`/p2p/${server.peerId.toString()}`)
+    const r = await cli('perf', '--server-address', addr.toString(), '--transport', 'tcp', '--upload-bytes', '1000', '--download-bytes', '2000')
+    expect(r.err).toBe('')
+    expect(r.code).toBe(0)
+    expect(finalLine(r.out)).toMatchObject({ type: 'final', uploadBytes: 1000, downloadBytes: 2000 })
+    // without /p2p the fixed test-plans identity is required, which this server does not have
+    const bare = await cli('perf', '--server-address', addr.withoutPeerId().toString(), '--upload-bytes', '1', '--download-bytes', '1')
+    expect(bare.code).toBe(1)
+    expect(bare.err.split('\n')).toHaveLength(1)
+    expect(bare.err).toMatch(/^error: /)
+  })
+
+  test('<ip:port> and a multiaddr without /p2p both mean the fixed test-plans identity', async () => {
+    const server = await createNode({ privateKey: privateKeyFromSeed(PERF_SERVER_SEED, nodeCrypto), listen: ['/ip4/127.0.0.1/tcp/0'], services: { perf: perf() } })
+    nodes.push(server)
+    const port = server.getMultiaddrs()[0]!.toDialTarget()!.port
+    const r = await cli('perf', '--server-address', `127.0.0.1:${port}`, '--transport', 'tcp', '--upload-bytes', '10', '--download-bytes', '20')
+    expect(r.code).toBe(0)
+    expect(finalLine(r.out)).toMatchObject({ uploadBytes: 10, downloadBytes: 20 })
+    const m = await cli('perf', '--server-address', `/ip4/127.0.0.1/tcp/${port}`, '--upload-bytes', '30', '--download-bytes', '40')
+    expect(m.code).toBe(0)
+    expect(finalLine(m.out)).toMatchObject({ uploadBytes: 30, downloadBytes: 40 })
+  })
+
+  test('usage errors: --transport disagreeing with the multiaddr, an undialable or mistyped multiaddr', async () => {
+    expect((await cli('perf', '--server-address', '/ip4/127.0.0.1/tcp/1', '--transport', 'ws')).err).toMatch(/^--transport ws disagrees/)
+    expect((await cli('perf', '--server-address', '/ip4/127.0.0.1/udp/1/quic-v1')).err).toMatch(/not a TCP or WebSocket address/)
+    const typo = await cli('perf', '--server-address', '/ip4/127.0.0.1/tcp/99999')
+    expect(typo.code).toBe(1)
+    expect(typo.err).toMatch(/^error: multiaddr\/invalid-port: /)
   })
 })
 

@@ -8,11 +8,17 @@
  *       contract transfers gigabytes; a node serves perf only when asked, with 64 MiB caps otherwise.
  *   weft perf --server-address <ip:port> --transport tcp|ws --upload-bytes N --download-bytes N
  *       prints {"type":"intermediary",...} lines about every second and one {"type":"final",...}
- *       line whose time includes connection setup.
+ *       line whose time includes connection setup. The server is expected to have the fixed
+ *       identity above (TCP on <port>, WebSocket on <port+1>), as the test-plans contract says.
+ *   weft perf --server-address <multiaddr> [--transport tcp|ws] --upload-bytes N --download-bytes N
+ *       the same against any perf server: the multiaddr is dialed as written (its own transport;
+ *       --transport, if given, must agree with it). With `/p2p/<id>` that peer id is required of
+ *       the server; without it, the fixed test-plans identity is.
  */
 import { createNode, nodeCrypto, perf } from '../node.js'
 import type { PerfOptions } from '../perf/index.js'
 import { privateKeyFromSeed } from '../peer-id/index.js'
+import { Multiaddr } from '../multiaddr/index.js'
 import { parseArgs, UsageLine } from './args.js'
 
 export const PERF_SERVER_SEED = new Uint8Array(32)
@@ -27,31 +33,59 @@ export const RUN_SERVER_PERF: PerfOptions = { maxUploadBytes: 2 ** 40, maxDownlo
 export async function runPerf(argv: string[]): Promise<number> {
   const a = parseArgs(argv, { booleans: ['run-server', 'help'], values: ['server-address', 'transport', 'upload-bytes', 'download-bytes'] })
   if (a.flags.has('help')) {
-    console.log('usage: weft perf --run-server --server-address <ip:port>\n       weft perf --server-address <ip:port> --transport tcp|ws --upload-bytes N --download-bytes N')
+    console.log([
+      'usage: weft perf --run-server --server-address <ip:port>',
+      '       weft perf --server-address <ip:port> --transport tcp|ws --upload-bytes N --download-bytes N',
+      '       weft perf --server-address <multiaddr>[/p2p/<peer id>] [--transport tcp|ws] --upload-bytes N --download-bytes N',
+    ].join('\n'))
     return 0
   }
   const server = a.flags.get('server-address')?.[0]
-  if (server === undefined) throw new UsageLine('--server-address <ip:port> is required')
+  if (server === undefined) throw new UsageLine('--server-address <ip:port> or <multiaddr> is required')
+  const key = privateKeyFromSeed(PERF_SERVER_SEED, nodeCrypto)
+  const transportFlag = a.flags.get('transport')?.[0]
+  if (transportFlag !== undefined && transportFlag !== 'tcp' && transportFlag !== 'ws') throw new UsageLine('--transport must be tcp or ws')
+  if (server.startsWith('/')) {
+    if (a.flags.has('run-server')) throw new UsageLine('--run-server takes --server-address <ip:port> (it listens on TCP port and WebSocket port+1)')
+    return await runClient(a.flags, multiaddrTarget(server, transportFlag, key.publicKey.toPeerId().toString()))
+  }
   const m = /^(.*):(\d+)$/.exec(server)
-  if (m === null) throw new UsageLine('--server-address must be <ip:port>')
+  if (m === null) throw new UsageLine('--server-address must be <ip:port> or a multiaddr')
   const ip = m[1]!.replace(/^\[|\]$/g, '')
   const port = Number(m[2])
   const family = ip.includes(':') ? 'ip6' : 'ip4'
-  const key = privateKeyFromSeed(PERF_SERVER_SEED, nodeCrypto)
   if (a.flags.has('run-server')) {
     const node = await createNode({ privateKey: key, listen: [`/${family}/${ip}/tcp/${port}`, `/${family}/${ip}/tcp/${port + 1}/ws`], services: { perf: perf(RUN_SERVER_PERF) } })
     for (const addr of node.getMultiaddrs()) console.error(`perf server listening on ${addr.toString()}`)
     await new Promise(() => {})
     return 0
   }
-  const transport = a.flags.get('transport')?.[0] ?? 'tcp'
-  if (transport !== 'tcp' && transport !== 'ws') throw new UsageLine('--transport must be tcp or ws')
-  const upload = Number(a.flags.get('upload-bytes')?.[0] ?? '0')
-  const download = Number(a.flags.get('download-bytes')?.[0] ?? '0')
-  if (!Number.isSafeInteger(upload) || upload < 0 || !Number.isSafeInteger(download) || download < 0) throw new UsageLine('--upload-bytes and --download-bytes must be non-negative integers')
+  const transport = transportFlag ?? 'tcp'
   const target = transport === 'tcp'
     ? `/${family}/${ip}/tcp/${port}/p2p/${key.publicKey.toPeerId().toString()}`
     : `/${family}/${ip}/tcp/${port + 1}/ws/p2p/${key.publicKey.toPeerId().toString()}`
+  return await runClient(a.flags, target)
+}
+
+/**
+ * The dial address for `--server-address <multiaddr>`: dialed as written, with `/p2p/<fixed id>`
+ * appended when it names no peer. `--transport` (if given) must agree with the address.
+ */
+function multiaddrTarget(text: string, transportFlag: string | undefined, fixedId: string): string {
+  const addr = Multiaddr.fromString(text) // a mistyped address is a UsageError: 'error: multiaddr/...'
+  const dial = addr.toDialTarget()
+  if (dial === undefined || (dial.transport !== 'tcp' && dial.transport !== 'ws' && dial.transport !== 'wss')) {
+    throw new UsageLine(`--server-address ${text}: not a TCP or WebSocket address weft can dial`)
+  }
+  const transport = dial.transport === 'tcp' ? 'tcp' : 'ws'
+  if (transportFlag !== undefined && transportFlag !== transport) throw new UsageLine(`--transport ${transportFlag} disagrees with --server-address ${text} (a ${transport} address)`)
+  return addr.getPeerId() !== undefined ? addr.toString() : addr.encapsulate(`/p2p/${fixedId}`).toString()
+}
+
+async function runClient(flags: Map<string, string[]>, target: string): Promise<number> {
+  const upload = Number(flags.get('upload-bytes')?.[0] ?? '0')
+  const download = Number(flags.get('download-bytes')?.[0] ?? '0')
+  if (!Number.isSafeInteger(upload) || upload < 0 || !Number.isSafeInteger(download) || download < 0) throw new UsageLine('--upload-bytes and --download-bytes must be non-negative integers')
   const node = await createNode({ listen: [], services: { perf: perf() } })
   try {
     const t0 = performance.now()
