@@ -14,9 +14,9 @@ import type { CryptoProvider } from '../core/crypto/provider.js'
 import { UsageError } from '../core/errors.js'
 import { Multiaddr } from '../multiaddr/index.js'
 import { PeerId, generatePrivateKey, type PrivateKey } from '../peer-id/index.js'
-import { Swarm, streamKey, type Behaviour, type ConnectionInfo, type NodeService, type ServiceContext, type ServiceFactory, type StreamRef, type SwarmConfig, type SwarmEvent, type SwarmLimits } from '../swarm/index.js'
-import { PingBehaviour, type PingEvent } from '../ping/index.js'
-import { IdentifyBehaviour, type IdentifyEvent, type IdentifyInfo } from '../identify/index.js'
+import { Swarm, streamKey, type Behaviour, type ConnectionInfo, type NodeService, type ServiceContext, type ServiceFactory, type StreamRef, type SwarmConfig, type SwarmEvent, type SwarmLimits, type PeerStoreLimits } from '../swarm/index.js'
+import { PingBehaviour, type PingEvent, type PingOptions } from '../ping/index.js'
+import { IdentifyBehaviour, type IdentifyEvent, type IdentifyInfo, type IdentifyOptions } from '../identify/index.js'
 import type { PerfBehaviour, PerfEvent } from '../perf/index.js'
 import type { Pubsub, GossipsubServiceOptions } from '../gossipsub/index.js'
 import type { Dht, KadServiceOptions } from '../kad/index.js'
@@ -41,6 +41,12 @@ export interface NodeOptions {
   pingTimeout?: number
   /** Identify timeout (ms), default 10 s. */
   identifyTimeout?: number
+  /** Identify limits (message size, addresses and protocols by count and bytes, push streams...; spec/identify.md Limits). */
+  identify?: Partial<Omit<IdentifyOptions, 'crypto' | 'identity' | 'agentVersion' | 'seqBase'>>
+  /** Ping limits (inbound streams per peer, queued pings, stream idle timeout; spec/ping.md Limits). */
+  ping?: Partial<Omit<PingOptions, 'random'>>
+  /** Peer store limits (peers, addresses and protocols per peer). */
+  peerStore?: Partial<PeerStoreLimits>
   /** Start at once (default true). */
   start?: boolean
   /**
@@ -162,8 +168,9 @@ export class WeftNode extends EventTarget {
       serviceBehaviours[svc.name] = svc.behaviour
     }
     this.swarm = new Swarm<Behaviours>({
-      ping: new PingBehaviour({ random, ...(opts.pingTimeout !== undefined ? { timeout: opts.pingTimeout } : {}) }),
+      ping: new PingBehaviour({ ...opts.ping, random, ...(opts.pingTimeout !== undefined ? { timeout: opts.pingTimeout } : {}) }),
       identify: new IdentifyBehaviour({
+        ...opts.identify,
         crypto,
         identity: this.privateKey,
         agentVersion: opts.agentVersion ?? AGENT_VERSION,
@@ -176,6 +183,7 @@ export class WeftNode extends EventTarget {
       identity: this.privateKey,
       ...(opts.limits !== undefined ? { limits: opts.limits } : {}),
       ...(opts.connection !== undefined ? { connection: opts.connection } : {}),
+      ...(opts.peerStore !== undefined ? { peerStore: opts.peerStore } : {}),
     })
     this.#runtime = new Runtime<SwarmEvent>(this.swarm, {
       transports: internals.transports,

@@ -168,11 +168,17 @@ export class IdentifyBehaviour implements Behaviour<IdentifyEvent> {
     this.#agentVersion = options.agentVersion
     this.#protocolVersion = options.protocolVersion ?? DEFAULT_PROTOCOL_VERSION
     this.#timeout = positive(options.timeout ?? 10_000, 'timeout')
+    const limit = (name: keyof IdentifyLimits): number => positive(options[name] ?? DEFAULT_IDENTIFY_LIMITS[name], name)
     this.#limits = {
-      maxMessageSize: positive(options.maxMessageSize ?? DEFAULT_IDENTIFY_LIMITS.maxMessageSize, 'maxMessageSize'),
-      maxProtocols: positive(options.maxProtocols ?? DEFAULT_IDENTIFY_LIMITS.maxProtocols, 'maxProtocols'),
-      maxAddrs: positive(options.maxAddrs ?? DEFAULT_IDENTIFY_LIMITS.maxAddrs, 'maxAddrs'),
-      maxMessages: positive(options.maxMessages ?? DEFAULT_IDENTIFY_LIMITS.maxMessages, 'maxMessages'),
+      maxMessageSize: limit('maxMessageSize'),
+      maxProtocols: limit('maxProtocols'),
+      maxProtocolBytes: limit('maxProtocolBytes'),
+      maxProtocolLength: limit('maxProtocolLength'),
+      maxAddrs: limit('maxAddrs'),
+      maxAddrBytes: limit('maxAddrBytes'),
+      maxVersionLength: limit('maxVersionLength'),
+      maxSignedRecordSize: limit('maxSignedRecordSize'),
+      maxMessages: limit('maxMessages'),
     }
     this.#seqBase = options.seqBase ?? 0n
     if (typeof this.#seqBase !== 'bigint' || this.#seqBase < 0n) throw new RangeError('seqBase must be a non-negative bigint')
@@ -464,8 +470,9 @@ export class IdentifyBehaviour implements Behaviour<IdentifyEvent> {
     }
     if (msg.signedPeerRecord !== undefined) {
       try {
-        const { record } = openPeerRecord(msg.signedPeerRecord, this.#crypto)
+        const { record } = openPeerRecord(msg.signedPeerRecord, this.#crypto, { maxSize: this.#limits.maxSignedRecordSize })
         if (!record.peerId.equals(c.peer)) info.signedPeerRecordError = `the record names ${record.peerId.toString()}`
+        else if (record.addrs.length > this.#limits.maxAddrs || record.addrs.reduce((n, a) => n + a.bytes.length, 0) > this.#limits.maxAddrBytes) info.signedPeerRecordError = 'identify/too-many-addrs'
         else if (!this.#freshRecord(c.peer.toString(), record.seq)) info.signedPeerRecordError = STALE_PEER_RECORD
         else {
           info.signedPeerRecord = { seq: record.seq, addrs: [...record.addrs] }

@@ -60,8 +60,21 @@ export interface IdentifyLimits {
   maxMessageSize: number
   /** Most entries in `protocols`. Stops: a peer store bloated by millions of tiny strings. */
   maxProtocols: number
-  /** Most entries in `listenAddrs`. Stops: address-book flooding (and dial storms towards them). */
+  /** UTF-8 bytes of all `protocols` together. Stops: each peer's stored protocol list costing up to maxMessageSize. */
+  maxProtocolBytes: number
+  /**
+   * UTF-8 bytes of one protocol id; longer ones are skipped (multistream cannot negotiate them:
+   * its limit is 1023 bytes). Stops: a few huge strings kept in the peer store.
+   */
+  maxProtocolLength: number
+  /** Most entries in `listenAddrs` (and addresses in a signed peer record). Stops: address-book flooding (and dial storms towards them). */
   maxAddrs: number
+  /** Bytes of all `listenAddrs` together (and of a signed peer record's addresses). Stops: each peer's stored addresses costing up to maxMessageSize. */
+  maxAddrBytes: number
+  /** UTF-8 bytes of `agentVersion` / `protocolVersion`; a longer one is dropped. Stops: megabyte agent strings in the peer store. */
+  maxVersionLength: number
+  /** Bytes of the signed peer record envelope; a larger one is rejected (listenAddrs stand in). Stops: signature checks over huge envelopes. */
+  maxSignedRecordSize: number
   /** Most length-prefixed messages on one identify stream. Stops: endless empty frames. */
   maxMessages: number
 }
@@ -69,7 +82,12 @@ export interface IdentifyLimits {
 export const DEFAULT_IDENTIFY_LIMITS: Readonly<IdentifyLimits> = Object.freeze({
   maxMessageSize: 64 * 1024,
   maxProtocols: 1024,
+  maxProtocolBytes: 8 * 1024,
+  maxProtocolLength: 1023,
   maxAddrs: 256,
+  maxAddrBytes: 8 * 1024,
+  maxVersionLength: 256,
+  maxSignedRecordSize: 8 * 1024,
   maxMessages: 10,
 })
 
@@ -103,28 +121,65 @@ export function decodeIdentify(bytes: Uint8Array, maxSize: number, limits: Parti
   return msg
 }
 
-function mergeInto(msg: IdentifyMessage, bytes: Uint8Array, limits: IdentifyLimits): void {
+/** Bytes counted so far in a message being merged from one or more frames. */
+interface Tally {
+  addrBytes: number
+  protocolBytes: number
+}
+
+const newTally = (): Tally => ({ addrBytes: 0, protocolBytes: 0 })
+
+function mergeInto(msg: IdentifyMessage, bytes: Uint8Array, limits: IdentifyLimits, tally: Tally = newTally()): void {
   if (bytes.length > limits.maxMessageSize) {
     throw new ProtocolError<IdentifyErrorCode>(PROTOCOL, 'identify/message-too-large', `${bytes.length} > ${limits.maxMessageSize}`)
   }
   decodeMessage(bytes, PROTOCOL, limits.maxMessageSize, (field, r) => {
     switch (field) {
       case 1: msg.publicKey = r.bytes(); break
-      case 2:
+      case 2: {
         if (msg.listenAddrs.length >= limits.maxAddrs) throw new ProtocolError<IdentifyErrorCode>(PROTOCOL, 'identify/too-many-addrs', `> ${limits.maxAddrs}`)
-        msg.listenAddrs.push(r.bytes())
+        const a = r.bytes()
+        tally.addrBytes += a.length
+        if (tally.addrBytes > limits.maxAddrBytes) throw new ProtocolError<IdentifyErrorCode>(PROTOCOL, 'identify/too-many-addrs', `listenAddrs > ${limits.maxAddrBytes} bytes`)
+        msg.listenAddrs.push(a)
         break
-      case 3:
+      }
+      case 3: {
         if (msg.protocols.length >= limits.maxProtocols) throw new ProtocolError<IdentifyErrorCode>(PROTOCOL, 'identify/too-many-protocols', `> ${limits.maxProtocols}`)
-        msg.protocols.push(r.string())
+        const p = r.string()
+        const n = utf8Length(p)
+        tally.protocolBytes += n
+        if (tally.protocolBytes > limits.maxProtocolBytes) throw new ProtocolError<IdentifyErrorCode>(PROTOCOL, 'identify/too-many-protocols', `protocols > ${limits.maxProtocolBytes} bytes`)
+        if (n <= limits.maxProtocolLength) msg.protocols.push(p)
         break
+      }
       case 4: msg.observedAddr = r.bytes(); break
-      case 5: msg.protocolVersion = r.string(); break
-      case 6: msg.agentVersion = r.string(); break
+      case 5: {
+        const v = r.string()
+        if (utf8Length(v) <= limits.maxVersionLength) msg.protocolVersion = v
+        break
+      }
+      case 6: {
+        const v = r.string()
+        if (utf8Length(v) <= limits.maxVersionLength) msg.agentVersion = v
+        break
+      }
       case 8: msg.signedPeerRecord = r.bytes(); break
       default: r.skip()
     }
   })
+}
+
+/** UTF-8 length of a (well-formed) string without encoding it. */
+function utf8Length(s: string): number {
+  let n = 0
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 0x80) n += 1
+    else if (c < 0x800) n += 2
+    else if (c >= 0xd800 && c <= 0xdbff) { n += 4; i++ } else n += 3
+  }
+  return n
 }
 
 /**
@@ -159,6 +214,7 @@ export function decodeIdentifyStream(bytes: Uint8Array, limits: Partial<Identify
 
 function decodeFramed(bytes: Uint8Array, l: IdentifyLimits): IdentifyMessage {
   const msg: IdentifyMessage = { listenAddrs: [], protocols: [] }
+  const tally = newTally()
   let off = 0
   let count = 0
   while (off < bytes.length) {
@@ -167,7 +223,7 @@ function decodeFramed(bytes: Uint8Array, l: IdentifyLimits): IdentifyMessage {
     if (d.value > l.maxMessageSize) throw new ProtocolError<IdentifyErrorCode>(PROTOCOL, 'identify/message-too-large', `frame of ${d.value} > ${l.maxMessageSize} bytes`)
     if (d.value > bytes.length - off) throw new ProtocolError<IdentifyErrorCode>(PROTOCOL, 'identify/malformed', `frame of ${d.value} bytes, ${bytes.length - off} left`)
     if (++count > l.maxMessages) throw new ProtocolError<IdentifyErrorCode>(PROTOCOL, 'identify/too-many-messages', `> ${l.maxMessages}`)
-    mergeInto(msg, bytes.subarray(off, off + d.value), l)
+    mergeInto(msg, bytes.subarray(off, off + d.value), l, tally)
     off += d.value
   }
   return msg
