@@ -6,6 +6,7 @@
 import type { RandomBytes } from '../core/byte-machine.js'
 import type { CryptoProvider } from '../core/crypto/provider.js'
 import type { PeerId, PrivateKey } from '../peer-id/index.js'
+import { DEFAULT_RPC_DECODE_LIMITS, type RpcDecodeLimits } from './rpc.js'
 import { msgIdContentSha256, msgIdFromSeqno, type MsgIdFn, type SignaturePolicy } from './message.js'
 import { DEFAULT_PEER_SCORE_PARAMS, DEFAULT_SCORE_THRESHOLDS, validateScoreParams, type PeerScoreParams, type PeerScoreThresholds } from './score.js'
 
@@ -88,6 +89,30 @@ export interface GossipsubOptions {
   maxOutboundBytes?: number
   /** Topics one peer may be subscribed to in our view. Stops: a peer subscribing to millions of topics. */
   maxTopicsPerPeer?: number
+  /**
+   * Longest topic name, in UTF-8 bytes (go and rust set none below the RPC size; real topics are tens of
+   * bytes). Stops: topic names of up to an RPC each (a remote's longer topic is never stored; we refuse
+   * to subscribe or publish to one).
+   */
+  maxTopicLength?: number
+  /** UTF-8 bytes of the topic names one peer may be subscribed to in our view. Stops: maxTopicsPerPeer long names per peer. */
+  maxTopicBytesPerPeer?: number
+  /**
+   * Longest message id accepted from a remote (IHAVE / IWANT / IDONTWANT ids, the id of a received
+   * message). The built-in ids are at most 50 bytes. Stops: long ids held in the seen cache, IWANT
+   * promises and IDONTWANT sets (their count bounds times this are their bytes).
+   */
+  maxMessageIdLength?: number
+  /** Bytes of encoded messages in the message cache; over it the oldest go first. Stops: fast, large messages pinning mcacheLength heartbeats of traffic. */
+  mcacheMaxBytes?: number
+  /** Messages in the message cache; over it the oldest go first. Stops: floods of tiny messages (per-entry overhead). */
+  mcacheMaxMessages?: number
+  /** PRUNE backoff entries (topic, peer). Stops: backoffs for many peers and topics growing the map. */
+  maxBackoffEntries?: number
+  /** Authors whose public key and peer id are kept parsed. Stops: author churn growing the caches. */
+  maxCachedAuthors?: number
+  /** Per-RPC decoding bounds (DEFAULT_RPC_DECODE_LIMITS; each names its attack). */
+  rpcDecodeLimits?: Partial<RpcDecodeLimits>
   /** Messages awaiting an async validator. Over it, new messages are ignored. Stops: unbounded validation backlog. */
   maxPendingValidations?: number
   /** Async validation timeout; a late answer counts as 'ignore'. Default 5 s. */
@@ -145,6 +170,14 @@ export interface GossipsubConfig {
   maxIWantServedPerHeartbeat: number
   maxOutboundBytes: number
   maxTopicsPerPeer: number
+  maxTopicLength: number
+  maxTopicBytesPerPeer: number
+  maxMessageIdLength: number
+  mcacheMaxBytes: number
+  mcacheMaxMessages: number
+  maxBackoffEntries: number
+  maxCachedAuthors: number
+  rpcDecodeLimits: Readonly<RpcDecodeLimits>
   maxPendingValidations: number
   validationTimeout: number
   maxSeenEntries: number
@@ -192,6 +225,11 @@ export function resolveConfig(o: GossipsubOptions): GossipsubConfig {
   const maxRpcSize = int(o.maxRpcSize ?? 1024 * 1024, 'maxRpcSize', 64)
   const maxOutboundBytes = int(o.maxOutboundBytes ?? 2 * 1024 * 1024, 'maxOutboundBytes', 1)
   if (maxOutboundBytes < maxRpcSize + 16) throw new RangeError('maxOutboundBytes must hold at least one RPC')
+  const rpcDecodeLimits: RpcDecodeLimits = { ...DEFAULT_RPC_DECODE_LIMITS }
+  for (const k of Object.keys(DEFAULT_RPC_DECODE_LIMITS) as Array<keyof RpcDecodeLimits>) {
+    const v = o.rpcDecodeLimits?.[k]
+    if (v !== undefined) rpcDecodeLimits[k] = int(v, `rpcDecodeLimits.${k}`, 1)
+  }
   return {
     random: o.random,
     crypto: o.crypto,
@@ -233,6 +271,14 @@ export function resolveConfig(o: GossipsubOptions): GossipsubConfig {
     maxIWantServedPerHeartbeat: int(o.maxIWantServedPerHeartbeat ?? 5000, 'maxIWantServedPerHeartbeat'),
     maxOutboundBytes,
     maxTopicsPerPeer: int(o.maxTopicsPerPeer ?? 1024, 'maxTopicsPerPeer', 1),
+    maxTopicLength: int(o.maxTopicLength ?? 1024, 'maxTopicLength', 1),
+    maxTopicBytesPerPeer: int(o.maxTopicBytesPerPeer ?? 64 * 1024, 'maxTopicBytesPerPeer', 1),
+    maxMessageIdLength: int(o.maxMessageIdLength ?? 256, 'maxMessageIdLength', 1),
+    mcacheMaxBytes: int(o.mcacheMaxBytes ?? 64 * 1024 * 1024, 'mcacheMaxBytes', 1),
+    mcacheMaxMessages: int(o.mcacheMaxMessages ?? 250_000, 'mcacheMaxMessages', 1),
+    maxBackoffEntries: int(o.maxBackoffEntries ?? 100_000, 'maxBackoffEntries', 1),
+    maxCachedAuthors: int(o.maxCachedAuthors ?? 4096, 'maxCachedAuthors', 1),
+    rpcDecodeLimits,
     maxPendingValidations: int(o.maxPendingValidations ?? 4096, 'maxPendingValidations', 1),
     validationTimeout: int(o.validationTimeout ?? 5000, 'validationTimeout', 1),
     maxSeenEntries: int(o.maxSeenEntries ?? 1_000_000, 'maxSeenEntries', 1),

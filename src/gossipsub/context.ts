@@ -23,7 +23,7 @@ import { FLOODSUB, type GossipsubConfig } from './config.js'
 import { MessageCache } from './mcache.js'
 import { AuthorKeyCache } from './message.js'
 import type { Rand } from './mesh.js'
-import { TopicNames } from './rpc-publish.js'
+import { TopicBytes, TopicNames } from './rpc-publish.js'
 import { PeerScore } from './score.js'
 import { SeenCache } from './seen.js'
 import type { GossipsubEvent, PeerState, PendingValidation } from './types.js'
@@ -54,7 +54,7 @@ export class GossipsubContext {
   /** Topics with an async validator. */
   readonly validated = new Set<string>()
   readonly authorKeys: AuthorKeyCache
-  /** Parsed `from` peer ids of recent authors (bounded like authorKeys: oldest first out). */
+  /** Parsed `from` peer ids of recent authors (≤ maxCachedAuthors, oldest first out). */
   readonly authorIds = new Map<string, PeerId | undefined>()
   /** Validations waiting for reportValidation, by request id (deadline order). */
   readonly pending = new Map<number, PendingValidation>()
@@ -64,6 +64,8 @@ export class GossipsubContext {
   readonly openRequests = new Map<number, PeerState>()
   /** The last topic name decoded (receive fast path). */
   readonly topicNames = new TopicNames()
+  /** UTF-8 of the topics we publish to (publish fast path). */
+  readonly topicBytes = new TopicBytes()
   /** Small byte strings (published frames, delivered data) carved from shared blocks. */
   readonly slab = new Slab()
   /** Heartbeats run so far. */
@@ -73,11 +75,11 @@ export class GossipsubContext {
   #nextRequest = 1
 
   constructor(readonly cfg: GossipsubConfig) {
-    this.backoff = new Backoff(100_000)
-    this.mcache = new MessageCache(cfg.mcacheLength, cfg.mcacheGossip)
+    this.backoff = new Backoff(cfg.maxBackoffEntries)
+    this.mcache = new MessageCache(cfg.mcacheLength, cfg.mcacheGossip, cfg.mcacheMaxBytes, cfg.mcacheMaxMessages)
     this.seen = new SeenCache(cfg.seenTTL, cfg.maxSeenEntries)
     this.score = new PeerScore(cfg.scoreParams, cfg.seenTTL, cfg.maxSeenEntries, cfg.maxRetainedPeers)
-    this.authorKeys = new AuthorKeyCache()
+    this.authorKeys = new AuthorKeyCache(cfg.maxCachedAuthors)
     this.direct = new Set(cfg.directPeers.map((p) => p.toString()))
     this.seqno = cfg.seqnoBase
     const random = cfg.random
@@ -122,5 +124,9 @@ export interface GossipsubView {
   readonly topicPeers: ReadonlyMap<string, ReadonlySet<string>>
   readonly mesh: ReadonlyMap<string, ReadonlySet<string>>
   readonly fanout: ReadonlyMap<string, ReadonlySet<string>>
+  readonly mcache: { readonly size: number; readonly bytes: number }
+  readonly seen: { readonly size: number }
+  readonly backoff: { readonly size: number }
+  readonly authorIds: { readonly size: number }
   graftable(now: Millis, topic: string, k: string, minScore: number): boolean
 }

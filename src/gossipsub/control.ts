@@ -36,6 +36,7 @@ export function handleControl(g: ControlContext, now: Millis, p: PeerState, c: C
   for (const d of c.idontwant) {
     for (const id of d.messageIds) {
       if (++p.idontwant > g.cfg.maxIDontWantMessages) break
+      if (id.length > g.cfg.maxMessageIdLength) continue // never an id of ours: not kept
       const k = idKey(id)
       p.dontSend.set(k, now + 3 * g.cfg.heartbeatInterval)
       cancelled = true
@@ -69,6 +70,7 @@ function handleIHave(g: ControlContext, now: Millis, p: PeerState, topic: string
   if (p.ihaveIds >= g.cfg.maxIHaveLength || !g.mesh.has(topic)) return
   const want: Uint8Array[] = []
   for (const id of ids) {
+    if (id.length > g.cfg.maxMessageIdLength) continue // never asked for: not kept as a promise
     const k = idKey(id)
     if (!g.seen.has(k) && !g.promises.get(k)?.has(p.key)) want.push(id)
   }
@@ -82,6 +84,7 @@ function handleIHave(g: ControlContext, now: Millis, p: PeerState, topic: string
 function handleIWant(g: ControlContext, p: PeerState, ids: Uint8Array[], out: Array<{ id: string; raw: Uint8Array }>): void {
   for (const id of ids) {
     if (p.iwantServed >= g.cfg.maxIWantServedPerHeartbeat) return
+    if (id.length > g.cfg.maxMessageIdLength) continue // not in our cache
     const k = idKey(id)
     if (p.dontSend.has(k)) continue
     const got = g.mcache.getForPeer(k, p.key)

@@ -28,7 +28,7 @@ import { publishMessage } from './publish.js'
 import { finishValidation, receiveData } from './receive.js'
 import type { PubsubMessage } from './rpc.js'
 import { flush, sendRpc } from './send.js'
-import type { GossipsubEvent, PublishResult, ValidationResult } from './types.js'
+import { topicLength, type GossipsubEvent, type PublishResult, type ValidationResult } from './types.js'
 
 export type { GossipsubErrorCode, GossipsubEvent, GossipsubMessage, PeerState, PublishResult, ValidationResult } from './types.js'
 export type { GossipsubView } from './context.js'
@@ -54,7 +54,7 @@ export class GossipsubBehaviour implements Behaviour<GossipsubEvent> {
   // --- commands ----------------------------------------------------------------------------------
 
   subscribe(now: Millis, topic: string): void {
-    checkTopic(topic)
+    checkTopic(topic, this.#g.cfg.maxTopicLength)
     this.#start(now)
     const g = this.#g
     if (g.subscriptions.has(topic)) return
@@ -107,7 +107,7 @@ export class GossipsubBehaviour implements Behaviour<GossipsubEvent> {
    * 'gossipsub/message-too-large' over maxMessageSize.
    */
   publish(now: Millis, topic: string, data: Uint8Array): PublishResult {
-    checkTopic(topic)
+    checkTopic(topic, this.#g.cfg.maxTopicLength)
     if (!(data instanceof Uint8Array)) throw new TypeError('data must be a Uint8Array')
     this.#start(now)
     return publishMessage(this.#g, now, topic, data)
@@ -227,8 +227,10 @@ export class GossipsubBehaviour implements Behaviour<GossipsubEvent> {
   }
 }
 
-function checkTopic(topic: string): void {
+function checkTopic(topic: string, maxLength: number): void {
   if (typeof topic !== 'string' || topic.length === 0) throw new TypeError('topic must be a non-empty string')
+  // peers with our limits would ignore a longer topic: refuse it here rather than go unheard
+  if (topicLength(topic) > maxLength) throw new RangeError(`topic is longer than maxTopicLength (${maxLength} bytes)`)
 }
 
 export type { PubsubMessage }

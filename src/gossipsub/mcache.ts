@@ -6,6 +6,10 @@
  *
  * v1.1 "Spam Protection Measures": IWANT responses are limited per peer and message
  * (`gossipRetransmission`); `getForPeer` counts them.
+ *
+ * Bounded by bytes (`maxBytes`, the encoded messages) and by count (`maxMessages`) as well as by the
+ * windows: over either, the oldest messages go first (a later IWANT for them is a miss, nothing worse).
+ * Stops: fast or large traffic pinning `mcache_len` heartbeats' worth of remote bytes.
  */
 export interface CachedMessage {
   readonly id: Uint8Array
@@ -20,18 +24,31 @@ export class MessageCache {
   readonly #msgs = new Map<string, CachedMessage>()
   /** windows[0] is the current one; each holds message-id keys. */
   readonly #windows: string[][] = [[]]
+  /** Keys of the oldest window before this index were evicted early (over a bound). */
+  #oldestAt = 0
   readonly #history: number
   readonly #gossip: number
+  readonly #maxBytes: number
+  readonly #maxMessages: number
+  #bytes = 0
 
-  constructor(history: number, gossip: number) {
+  constructor(history: number, gossip: number, maxBytes = Infinity, maxMessages = Infinity) {
     if (!Number.isInteger(history) || history < 1) throw new RangeError('mcacheLength must be >= 1')
     if (!Number.isInteger(gossip) || gossip < 1 || gossip > history) throw new RangeError('mcacheGossip must be in [1, mcacheLength]')
+    if (!(maxBytes >= 1) || !(maxMessages >= 1)) throw new RangeError('mcacheMaxBytes and mcacheMaxMessages must be >= 1')
     this.#history = history
     this.#gossip = gossip
+    this.#maxBytes = maxBytes
+    this.#maxMessages = maxMessages
   }
 
   get size(): number {
     return this.#msgs.size
+  }
+
+  /** Bytes of the cached encoded messages. */
+  get bytes(): number {
+    return this.#bytes
   }
 
   put(key: string, id: Uint8Array, topic: string, raw: Uint8Array): void {
@@ -45,8 +62,36 @@ export class MessageCache {
    * older window's shift drops it early: a cache miss for a later IWANT, nothing worse.
    */
   putNew(key: string, id: Uint8Array, topic: string, raw: Uint8Array): void {
+    if (raw.length > this.#maxBytes) return // never cached: it alone is over the bound
+    this.#delete(key)
+    while (this.#msgs.size >= this.#maxMessages || this.#bytes + raw.length > this.#maxBytes) if (!this.#evictOldest()) break
     this.#msgs.set(key, { id, topic, raw, iwantCounts: undefined })
+    this.#bytes += raw.length
     this.#windows[0]!.push(key)
+  }
+
+  #delete(key: string): void {
+    const m = this.#msgs.get(key)
+    if (m === undefined) return
+    this.#msgs.delete(key)
+    this.#bytes -= m.raw.length
+  }
+
+  /** Drop the oldest cached message; false when there is none. */
+  #evictOldest(): boolean {
+    for (;;) {
+      const w = this.#windows
+      const oldest = w[w.length - 1]!
+      if (this.#oldestAt < oldest.length) {
+        const k = oldest[this.#oldestAt++]!
+        if (!this.#msgs.has(k)) continue // already gone (a replaced key's older slot)
+        this.#delete(k)
+        return true
+      }
+      if (w.length === 1) { oldest.length = 0; this.#oldestAt = 0; return false }
+      w.pop()
+      this.#oldestAt = 0
+    }
   }
 
   get(key: string): CachedMessage | undefined {
@@ -78,7 +123,9 @@ export class MessageCache {
   /** Heartbeat: drop the oldest window, open a new one. */
   shift(): void {
     if (this.#windows.length >= this.#history) {
-      for (const k of this.#windows.pop()!) this.#msgs.delete(k)
+      const oldest = this.#windows.pop()!
+      for (let i = this.#oldestAt; i < oldest.length; i++) this.#delete(oldest[i]!)
+      this.#oldestAt = 0
     }
     this.#windows.unshift([])
   }

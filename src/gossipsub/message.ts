@@ -36,7 +36,9 @@ export type SignatureRejectReason =
   | 'gossipsub/unexpected-signature-fields'
 
 /** The prefix of every signed pubsub message. */
+/** The signing prefix (a copy for callers: the router signs and verifies with its own, never exported, so no caller can change it). */
 export const SIGN_PREFIX = utf8('libp2p-pubsub:')
+const SIGN_PREFIX_OWN = utf8('libp2p-pubsub:')
 
 export type MsgIdFn = (msg: PubsubMessage) => Uint8Array
 
@@ -50,7 +52,7 @@ export function msgIdContentSha256(crypto: CryptoProvider): MsgIdFn {
 
 /** The exact bytes signed for `msg` (prefix included). */
 export function signatureInput(msg: PubsubMessage): Uint8Array {
-  return concat([SIGN_PREFIX, encodeUnsignedMessage(msg)])
+  return concat([SIGN_PREFIX_OWN, encodeUnsignedMessage(msg)])
 }
 
 /** 64-bit big-endian seqno. */
@@ -147,7 +149,7 @@ export function checkSignaturePolicy(policy: SignaturePolicy, msg: PubsubMessage
 function verify(key: PublicKey, raw: Uint8Array, signature: Uint8Array, crypto: CryptoProvider): SignatureRejectReason | undefined {
   let ok: boolean
   try {
-    ok = key.verify(signedBytes(SIGN_PREFIX, raw), signature, crypto)
+    ok = key.verify(signedBytes(SIGN_PREFIX_OWN, raw), signature, crypto)
   } catch (e) {
     if (e instanceof ProtocolError) return 'gossipsub/invalid-key'
     throw e

@@ -26,7 +26,7 @@ export function peerConnected(g: PeersContext, c: ConnectionInfo): void {
   if (p === undefined) {
     p = {
       key, id: c.peer, connections: new Map(), outbound: false, protocol: undefined, out: undefined, opening: undefined,
-      openAttempts: 0, inbound: undefined, decoder: undefined, topics: new Set(), outbox: [], outboxBytes: 0, inFlight: 0,
+      openAttempts: 0, inbound: undefined, decoder: undefined, topics: new Set(), topicBytes: 0, outbox: [], outboxBytes: 0, inFlight: 0,
       slow: false, slowPrunes: [], ihaveMessages: 0, ihaveIds: 0, iwantServed: 0, idontwant: 0, dontSend: new Map(),
     }
     g.peers.set(key, p)

@@ -17,14 +17,14 @@ import { idKey, type PublishResult } from './types.js'
 
 /** What publishing reads and changes. */
 export type PublishContext = SendContext & Pick<GossipsubContext, 'peers' | 'topicPeers' | 'subscriptions' | 'fanout' | 'fanoutLastPub' |
-  'seen' | 'mcache' | 'slab' | 'seqno' | 'rand' | 'direct' | 'graftable'>
+  'seen' | 'mcache' | 'slab' | 'topicBytes' | 'seqno' | 'rand' | 'direct' | 'graftable'>
 
 export function publishMessage(g: PublishContext, now: Millis, topic: string, data: Uint8Array): PublishResult {
   const cfg = g.cfg
   const signer = cfg.privateKey === undefined ? undefined : { key: cfg.privateKey, crypto: cfg.crypto, seqno: g.seqno }
   // the message refers to `data` only until it is encoded, below (the frame holds the copy)
   const msg = buildMessage(cfg.signaturePolicy, topic, data, signer, false)
-  const { frame, raw } = encodePublishFrame(msg, g.slab.alloc)
+  const { frame, raw } = encodePublishFrame(msg, g.slab.alloc, g.topicBytes)
   if (raw.length > cfg.maxMessageSize || raw.length + 16 > cfg.maxRpcSize) throw new UsageError('gossipsub/message-too-large', `${raw.length} bytes`)
   let messageId = cfg.msgIdFn(msg)
   if (messageId.buffer === data.buffer) messageId = messageId.slice() // an id function returning a view of data

@@ -18,9 +18,9 @@ import { handleControl, type ControlContext } from './control.js'
 import type { GossipsubContext } from './context.js'
 import { sendFrame, sendRpc } from './send.js'
 import { checkSignaturePolicy } from './message.js'
-import { decodeRpc, DEFAULT_RPC_DECODE_LIMITS, frameMessage, type Rpc, type SubOpts, type WireMessage } from './rpc.js'
+import { decodeRpc, frameMessage, type Rpc, type SubOpts, type WireMessage } from './rpc.js'
 import { decodePublishRpc } from './rpc-publish.js'
-import { idKey, type GossipsubMessage, type PeerState, type PendingValidation, type ValidationResult } from './types.js'
+import { idKey, topicLength, type GossipsubMessage, type PeerState, type PendingValidation, type ValidationResult } from './types.js'
 
 /** What receiving reads and changes (control messages included). */
 export type ReceiveContext = ControlContext & Pick<GossipsubContext, 'inStreams' | 'topicPeers' | 'subscriptions' | 'fanout' | 'validated' |
@@ -36,7 +36,7 @@ export function receiveData(g: ReceiveContext, now: Millis, p: PeerState, s: Str
       // graylisted peers are ignored entirely (v1.1 "Score Thresholds"), before any decoding work
       if (graylisted(g, now, p)) continue
       // the frame is the decoder's own copy: the publish-only fast path keeps views of it
-      const rpc = decodePublishRpc(frame, DEFAULT_RPC_DECODE_LIMITS, g.topicNames) ?? decodeRpc(frame, DEFAULT_RPC_DECODE_LIMITS)
+      const rpc = decodePublishRpc(frame, g.cfg.rpcDecodeLimits, g.topicNames) ?? decodeRpc(frame, g.cfg.rpcDecodeLimits)
       handleRpc(g, now, p, rpc)
       if (p.decoder !== dec) return
     }
@@ -66,12 +66,18 @@ function handleSubscription(g: ReceiveContext, p: PeerState, sub: SubOpts): void
   const { topic } = sub
   if (sub.subscribe) {
     if (p.topics.has(topic) || p.topics.size >= g.cfg.maxTopicsPerPeer) return
+    // a topic over maxTopicLength is never stored (nor one over the peer's byte budget); not
+    // penalised: go and rust set no such limit, so a correct peer may send one
+    const bytes = topicLength(topic)
+    if (bytes > g.cfg.maxTopicLength || p.topicBytes + bytes > g.cfg.maxTopicBytesPerPeer) return
     p.topics.add(topic)
+    p.topicBytes += bytes
     let set = g.topicPeers.get(topic)
     if (set === undefined) g.topicPeers.set(topic, (set = new Set()))
     set.add(p.key)
   } else {
     if (!p.topics.delete(topic)) return
+    p.topicBytes -= topicLength(topic)
     const set = g.topicPeers.get(topic)
     set?.delete(p.key)
     if (set?.size === 0) g.topicPeers.delete(topic)
@@ -105,6 +111,7 @@ function handleMessage(g: ReceiveContext, now: Millis, p: PeerState, wm: WireMes
   } catch {
     return invalid(g, p, topic, 'gossipsub/message-id-failed', now)
   }
+  if (messageId.length > g.cfg.maxMessageIdLength) return invalid(g, p, topic, 'gossipsub/message-id-too-long', now)
   const key = idKey(messageId)
   if (g.seen.has(key)) {
     g.score.duplicateMessage(p.key, key, topic, now)
@@ -146,7 +153,7 @@ function authorId(g: ReceiveContext, from: Uint8Array): PeerId | undefined {
   if (g.authorIds.has(k)) return g.authorIds.get(k)
   let id: PeerId | undefined
   try { id = PeerId.fromMultihash(from) } catch { id = undefined }
-  if (g.authorIds.size >= 4096) {
+  if (g.authorIds.size >= g.cfg.maxCachedAuthors) {
     const oldest = g.authorIds.keys().next().value
     if (oldest !== undefined) g.authorIds.delete(oldest)
   }

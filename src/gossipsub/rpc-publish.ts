@@ -130,21 +130,30 @@ function writeField(out: Uint8Array, o: number, tag: number, b: Uint8Array): num
   return o + b.length
 }
 
-/** UTF-8 of recent topic names (bounded: cleared when full; stops a stream of distinct topics growing it). */
-const topicBytes = new Map<string, Uint8Array>()
-function topicUtf8(topic: string): Uint8Array {
-  let b = topicBytes.get(topic)
-  if (b === undefined) {
-    if (topicBytes.size >= 256) topicBytes.clear()
-    b = utf8(topic)
-    topicBytes.set(topic, b)
+/**
+ * UTF-8 of the topic names a router publishes to, one cache per router (not process-wide: one node's
+ * topics never evict or reach another's). Bounded: cleared when full (stops a stream of distinct topics
+ * growing it). The arrays are only ever read (copied into frames).
+ */
+export class TopicBytes {
+  readonly #bytes = new Map<string, Uint8Array>()
+  get(topic: string): Uint8Array {
+    let b = this.#bytes.get(topic)
+    if (b === undefined) {
+      if (this.#bytes.size >= 256) this.#bytes.clear()
+      b = utf8(topic)
+      this.#bytes.set(topic, b)
+    }
+    return b
   }
-  return b
 }
 
-/** The LP frame of `RPC { publish: [msg] }` (in zeroed memory from `alloc`) and, as a view of it, the Message's encoding. */
-export function encodePublishFrame(m: PubsubMessage, alloc: (n: number) => Uint8Array = (n) => new Uint8Array(n)): { frame: Uint8Array; raw: Uint8Array } {
-  const topic = topicUtf8(m.topic)
+/**
+ * The LP frame of `RPC { publish: [msg] }` (in zeroed memory from `alloc`) and, as a view of it, the
+ * Message's encoding. `topics` caches the topic's UTF-8 (without it, encoded per call).
+ */
+export function encodePublishFrame(m: PubsubMessage, alloc: (n: number) => Uint8Array = (n) => new Uint8Array(n), topics?: TopicBytes): { frame: Uint8Array; raw: Uint8Array } {
+  const topic = topics === undefined ? utf8(m.topic) : topics.get(m.topic)
   const rawLength = fieldLength(m.from) + fieldLength(m.data) + fieldLength(m.seqno) + fieldLength(topic) + fieldLength(m.signature) + fieldLength(m.key)
   const body = 1 + encodingLength(rawLength) + rawLength
   const frame = alloc(encodingLength(body) + body)

@@ -89,13 +89,14 @@ export interface RpcDecodeLimits {
   maxPxPeers: number
 }
 
-export const DEFAULT_RPC_DECODE_LIMITS: RpcDecodeLimits = {
+/** Defaults (frozen: shared by every router in the process); a router's own are its `rpcDecodeLimits` option. */
+export const DEFAULT_RPC_DECODE_LIMITS: Readonly<RpcDecodeLimits> = Object.freeze({
   maxSubscriptions: 1024,
   maxMessages: 1024,
   maxControl: 1024,
   maxIdsPerControl: 5000,
   maxPxPeers: 64,
-}
+})
 
 const fail = (code: RpcErrorCode, message: string): ProtocolError<RpcErrorCode> => new ProtocolError<RpcErrorCode>(PROTOCOL, code, message)
 

@@ -67,7 +67,8 @@ export interface PeerScoreThresholds {
   opportunisticGraftThreshold: number
 }
 
-export const DEFAULT_TOPIC_SCORE_PARAMS: TopicScoreParams = {
+/** Frozen, as every default here: shared by every router in the process, so never written. */
+export const DEFAULT_TOPIC_SCORE_PARAMS: TopicScoreParams = Object.freeze({
   topicWeight: 1,
   timeInMeshWeight: 0.01,
   timeInMeshQuantum: 1000,
@@ -86,10 +87,10 @@ export const DEFAULT_TOPIC_SCORE_PARAMS: TopicScoreParams = {
   meshFailurePenaltyDecay: 0.9,
   invalidMessageDeliveriesWeight: -10,
   invalidMessageDeliveriesDecay: 0.999,
-}
+})
 
-export const DEFAULT_PEER_SCORE_PARAMS: PeerScoreParams = {
-  topics: {},
+export const DEFAULT_PEER_SCORE_PARAMS: PeerScoreParams = Object.freeze({
+  topics: Object.freeze({}),
   defaultTopic: DEFAULT_TOPIC_SCORE_PARAMS,
   topicScoreCap: 100,
   appSpecificScore: () => 0,
@@ -102,15 +103,15 @@ export const DEFAULT_PEER_SCORE_PARAMS: PeerScoreParams = {
   decayInterval: 1000,
   decayToZero: 0.01,
   retainScore: 60_000,
-}
+})
 
-export const DEFAULT_SCORE_THRESHOLDS: PeerScoreThresholds = {
+export const DEFAULT_SCORE_THRESHOLDS: PeerScoreThresholds = Object.freeze({
   gossipThreshold: -10,
   publishThreshold: -50,
   graylistThreshold: -80,
   acceptPXThreshold: 10,
   opportunisticGraftThreshold: 1,
-}
+})
 
 /** RangeError when the parameters break the spec's constraints ("Overview of New Parameters"). */
 export function validateScoreParams(p: PeerScoreParams, t: PeerScoreThresholds): void {
@@ -200,7 +201,8 @@ export class PeerScore {
   }
 
   #topicParams(topic: string): TopicScoreParams | undefined {
-    return this.params.topics[topic] ?? this.params.defaultTopic
+    // own keys only: a topic named 'constructor' or '__proto__' is not an Object.prototype member
+    return (Object.hasOwn(this.params.topics, topic) ? this.params.topics[topic] : undefined) ?? this.params.defaultTopic
   }
 
   #topicStats(s: PeerStats, topic: string): TopicStats | undefined {

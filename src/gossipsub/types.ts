@@ -1,7 +1,7 @@
 /**
  * The router's vocabulary: what the application sees (messages, events, publish results) and the
  * per-peer state the router's parts (peers.ts, receive.ts, send.ts, publish.ts, control.ts,
- * heartbeat.ts) work on. No logic beyond the message-id key.
+ * heartbeat.ts) work on. No logic beyond the message-id key and a topic's byte length.
  */
 import type { Millis } from '../core/byte-machine.js'
 import type { ProtocolError } from '../core/errors.js'
@@ -60,6 +60,8 @@ export interface PeerState {
   inbound: StreamRef | undefined
   decoder: LpDecoder | undefined
   readonly topics: Set<string>
+  /** UTF-8 bytes of `topics` (≤ maxTopicBytesPerPeer). */
+  topicBytes: number
   /**
    * LP frames waiting for the outbound stream / the next flush. Control frames go out at the next
    * flush; message frames wait while an earlier write is still in flight (not yet taken by the
@@ -103,4 +105,20 @@ export function idKey(id: Uint8Array): string {
   let s = ''
   for (let i = 0; i < id.length; i += 256) s += String.fromCharCode.apply(null, id.subarray(i, i + 256) as unknown as number[])
   return s
+}
+
+/** The UTF-8 length of a topic name (as TextEncoder encodes it: a lone surrogate takes 3 bytes). */
+export function topicLength(topic: string): number {
+  let n = topic.length
+  for (let i = 0; i < topic.length; i++) {
+    const c = topic.charCodeAt(i)
+    if (c < 0x80) continue
+    if (c < 0x800) { n += 1; continue }
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < topic.length) {
+      const d = topic.charCodeAt(i + 1)
+      if (d >= 0xdc00 && d <= 0xdfff) { n += 2; i++; continue } // a pair: 2 units, 4 bytes
+    }
+    n += 2
+  }
+  return n
 }
