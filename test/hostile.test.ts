@@ -10,8 +10,8 @@ import { createNode, type WeftNode } from '../src/node.js'
 import { nodeCrypto } from '../src/io/crypto-node.js'
 import { MultistreamDialer } from '../src/multistream/index.js'
 import { NoiseConnection } from '../src/noise/index.js'
-import { generatePrivateKey, PeerId } from '../src/peer-id/index.js'
-import { encodeFrame, Flag, FrameType } from '../src/yamux/index.js'
+import { generatePrivateKey } from '../src/peer-id/index.js'
+import { encodeFrame, Flag, FrameType, readHeader } from '../src/yamux/index.js'
 import { Multiaddr } from '../src/multiaddr/index.js'
 
 let node: WeftNode
@@ -53,11 +53,13 @@ function rawSocket(): Promise<{ sock: net.Socket; received: Uint8Array[]; closed
  * An attacker that completes multistream + Noise (with early yamux negotiation) honestly and then
  * writes arbitrary plaintext (yamux frames) through the secure channel.
  */
-async function secureAttacker(): Promise<{ send(plain: Uint8Array): void; closed: Promise<void>; sock: net.Socket }> {
+async function secureAttacker(): Promise<{ send(plain: Uint8Array): void; closed: Promise<void>; sock: net.Socket; received: Uint8Array[] }> {
   const { sock, closed } = await rawSocket()
   const ms = new MultistreamDialer({ protocols: ['/noise'] })
   const noise = new NoiseConnection({ role: 'initiator', crypto: nodeCrypto, identity: generatePrivateKey(nodeCrypto), streamMuxers: ['/yamux/1.0.0'] })
   let phase: 'ms' | 'noise' = 'ms'
+  /** The node's plaintext (yamux frames) after the handshake. */
+  const received: Uint8Array[] = []
   const flush = (): void => {
     if (phase === 'ms') for (let b = ms.pollTransmit(65536); b !== undefined; b = ms.pollTransmit(65536)) sock.write(b)
     for (let b = noise.pollTransmit(65536); b !== undefined; b = noise.pollTransmit(65536)) sock.write(b)
@@ -77,7 +79,10 @@ async function secureAttacker(): Promise<{ send(plain: Uint8Array): void; closed
           }
         } else noise.handleData(0, new Uint8Array(d))
         flush()
-        for (let e = noise.pollEvent(); e !== undefined; e = noise.pollEvent()) if (e.type === 'handshake-complete') resolve()
+        for (let e = noise.pollEvent(); e !== undefined; e = noise.pollEvent()) {
+          if (e.type === 'handshake-complete') resolve()
+          else if (e.type === 'data') received.push(e.data.slice())
+        }
       } catch (e) {
         reject(e)
       }
@@ -85,14 +90,38 @@ async function secureAttacker(): Promise<{ send(plain: Uint8Array): void; closed
   })
   flush()
   await ready
-  return { send: (plain) => { noise.write(plain); flush() }, closed, sock }
+  return { send: (plain) => { noise.write(plain); flush() }, closed, sock, received }
+}
+
+/** Yamux frame headers in the node's plaintext: stream id and flags of each. */
+function frames(received: Uint8Array[]): Array<{ type: number; flags: number; streamId: number }> {
+  const all = new Uint8Array(received.reduce((n, b) => n + b.length, 0))
+  let o = 0
+  for (const b of received) { all.set(b, o); o += b.length }
+  const out: Array<{ type: number; flags: number; streamId: number }> = []
+  for (let off = 0; off + 12 <= all.length;) {
+    const h = readHeader(all, off)
+    out.push(h)
+    off += 12 + (h.type === FrameType.Data ? h.length : 0)
+  }
+  return out
+}
+
+/** Poll `cond` until it holds (a positive signal), failing after `ms`. */
+async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 5))
+  }
 }
 
 async function closedWith(closed: Promise<void>, code: string): Promise<void> {
   await closed
-  await new Promise((r) => setTimeout(r, 20))
-  const hit = closes.find((c) => (c.error as { code?: string } | undefined)?.code === code)
-  expect(hit, `a connection:close with ${code}; saw ${closes.map((c) => (c.error as { code?: string } | undefined)?.code).join(', ')}`).toBeDefined()
+  // The socket closing and the node's connection:close event are not ordered: wait for the event.
+  const hit = (): boolean => closes.some((c) => (c.error as { code?: string } | undefined)?.code === code)
+  await until(hit, `a connection:close with ${code}`).catch(() => undefined)
+  expect(hit(), `a connection:close with ${code}; saw ${closes.map((c) => (c.error as { code?: string } | undefined)?.code).join(', ')}`).toBe(true)
 }
 
 describe('hostile peers', () => {
@@ -134,16 +163,28 @@ describe('hostile peers', () => {
     await stillServes()
   })
 
-  test('a flood of SYNs beyond the ACK backlog is answered with resets, memory stays bounded', async () => {
-    const { send, sock, closed } = await secureAttacker()
-    let bytesBack = 0
-    sock.on('data', (d) => { bytesBack += d.length })
-    // SYNs carrying no protocol negotiation: each waits in the node's negotiation/backlog limits.
-    for (let id = 1; id < 2 * 2000; id += 2) send(encodeFrame({ type: FrameType.WindowUpdate, flags: Flag.SYN, streamId: id, length: 0 }))
-    await new Promise((r) => setTimeout(r, 300))
-    expect(bytesBack).toBeGreaterThan(0) // resets / acks came back
-    const conns = node.getConnections()
-    for (const c of conns) expect(node.swarm.connections(c.peer).length).toBeLessThanOrEqual(2)
+  test('a flood of 2000 SYNs: every one is answered, and at most maxNegotiatingStreams (64) are accepted, the rest reset', async () => {
+    const { send, sock, closed, received } = await secureAttacker()
+    // SYNs carrying no protocol negotiation: each would wait in the node's negotiation state.
+    const ids: number[] = []
+    for (let id = 1; id < 2 * 2000; id += 2) ids.push(id)
+    for (const id of ids) send(encodeFrame({ type: FrameType.WindowUpdate, flags: Flag.SYN, streamId: id, length: 0 }))
+    const acked = new Set<number>()
+    const reset = new Set<number>()
+    await until(() => {
+      acked.clear()
+      reset.clear()
+      for (const f of frames(received)) {
+        if ((f.flags & Flag.ACK) !== 0) acked.add(f.streamId)
+        if ((f.flags & Flag.RST) !== 0) reset.add(f.streamId)
+      }
+      return ids.every((id) => acked.has(id) || reset.has(id))
+    }, 'an answer to every SYN')
+    const held = ids.filter((id) => acked.has(id) && !reset.has(id))
+    // The bound on what a SYN flood holds per connection: the negotiation limit, not the flood size.
+    expect(held.length).toBeGreaterThan(0)
+    expect(held.length).toBeLessThanOrEqual(64)
+    expect(reset.size).toBeGreaterThanOrEqual(ids.length - 64)
     sock.destroy()
     await closed
     await stillServes()
@@ -151,19 +192,26 @@ describe('hostile peers', () => {
 
   test('an identify message above the limit is rejected; the node keeps serving', async () => {
     const bloated = await createNode({ listen: [], agentVersion: 'x'.repeat(80 * 1024) })
+    // Watch the node's identify behaviour for its verdict on this peer (the positive signal).
+    const idb = node.swarm.behaviours.identify
+    const poll = idb.pollAction.bind(idb)
+    const failed: Error[] = []
+    idb.pollAction = () => {
+      const a = poll()
+      if (a?.type === 'event' && a.event.type === 'identify-failed' && a.event.peer.equals(bloated.peerId)) failed.push(a.event.error)
+      return a
+    }
     try {
       let identified = false
       node.on('peer:identify', ({ peer }) => { if (peer.equals(bloated.peerId)) identified = true })
       await bloated.ping(addr)
-      await new Promise((r) => setTimeout(r, 200))
+      await until(() => failed.length > 0, 'identify-failed for the bloated peer')
+      expect(failed[0]).toMatchObject({ code: 'identify/message-too-large' })
       expect(identified).toBe(false)
       await stillServes()
     } finally {
+      idb.pollAction = poll
       await bloated.stop()
     }
-  })
-
-  test('the node recognises the attacker ids it met as ordinary peer ids', () => {
-    for (const c of node.getConnections()) expect(PeerId.parse(c.peer.toString()).equals(c.peer)).toBe(true)
   })
 })

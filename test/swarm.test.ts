@@ -26,8 +26,9 @@ describe('swarm', () => {
     const a = await node()
     const b = await node([])
     await b.dial(a.getMultiaddrs()[0]!)
+    const gone = new Promise<void>((resolve) => b.on('peer:disconnect', (p) => { if (p.equals(a.peerId)) resolve() }))
     await b.hangUp(a.peerId)
-    await new Promise((r) => setTimeout(r, 20))
+    await gone
     expect(b.getConnections(a.peerId)).toHaveLength(0)
     const c = await b.dial(a.peerId)
     expect(c.peer.equals(a.peerId)).toBe(true)
