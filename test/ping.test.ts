@@ -3,7 +3,7 @@ import fc from 'fast-check'
 import { PingBehaviour, PING_PROTOCOL } from '../src/ping/index.js'
 import type { PingEvent } from '../src/ping/index.js'
 import { fromHex, toHex } from '../src/core/bytes.js'
-import { ProtocolError, UsageError } from '../src/core/errors.js'
+import { OutcomeError, ProtocolError, UsageError } from '../src/core/errors.js'
 import type { Behaviour, BehaviourAction, BehaviourInput, ConnectionInfo, StreamRef } from '../src/swarm/behaviour.js'
 import { Harness, Pair, testIdentity } from './helpers/behaviour-harness.js'
 import type { Chunking } from './helpers/behaviour-harness.js'
@@ -160,8 +160,10 @@ describe('ping between two behaviours', () => {
     expect(pair.a.events).toEqual([])
     pair.runFor(1)
     const [failed] = pair.a.eventsOf('ping-failed')
-    expect(failed!.error).toBeInstanceOf(ProtocolError)
-    expect((failed!.error as ProtocolError).code).toBe('ping/timeout')
+    // Silence is not a protocol violation: an OutcomeError (issue 11 item 8).
+    expect(failed!.error).toBeInstanceOf(OutcomeError)
+    expect(failed!.error).not.toBeInstanceOf(ProtocolError)
+    expect((failed!.error as OutcomeError).code).toBe('ping/timeout')
     pair.run()
     expect(client.pollTimeout()).toBeUndefined()
   })
@@ -182,7 +184,8 @@ describe('ping between two behaviours', () => {
     pair.disconnect(1)
     pair.run()
     const [failed] = pair.a.eventsOf('ping-failed')
-    expect(['ping/stream-reset', 'ping/connection-closed']).toContain((failed!.error as ProtocolError).code)
+    expect(['ping/stream-reset', 'ping/connection-closed']).toContain((failed!.error as OutcomeError).code)
+    expect(failed!.error).toBeInstanceOf(OutcomeError)
   })
 })
 

@@ -20,7 +20,7 @@
  * listening peer "SHOULD accept at most two streams per peer": further streams are reset.
  */
 import type { Millis, RandomBytes } from '../core/byte-machine.js'
-import { ProtocolError, UsageError } from '../core/errors.js'
+import { OutcomeError, ProtocolError, UsageError } from '../core/errors.js'
 import { concat, equals } from '../core/bytes.js'
 import type { PeerId } from '../peer-id/index.js'
 import type { Behaviour, BehaviourAction, BehaviourInput, StreamRef } from '../swarm/index.js'
@@ -30,16 +30,23 @@ export const PING_PROTOCOL = '/ipfs/ping/1.0.0'
 /** The payload size fixed by the spec. */
 export const PING_LENGTH = 32
 
+/** A remote broke the protocol (ProtocolError): a wrong echo, or EOF before the echo. */
 export type PingErrorCode =
   | 'ping/wrong-echo'
-  | 'ping/timeout'
   | 'ping/closed-early'
+
+/** A ping ended without its echo and nobody broke the protocol (OutcomeError): silence, a reset, a lost connection. */
+export type PingOutcomeCode =
+  | 'ping/timeout'
   | 'ping/stream-reset'
   | 'ping/connection-closed'
 
 export type PingEvent =
   | { type: 'pong'; requestId: number; peer: PeerId; rtt: Millis }
-  /** `error` is a ProtocolError with a PingErrorCode, or the swarm's error when the stream could not be opened. */
+  /**
+   * `error`: a ProtocolError with a PingErrorCode (the remote broke the protocol), an OutcomeError
+   * with a PingOutcomeCode, or the swarm's error when the stream could not be opened.
+   */
   | { type: 'ping-failed'; requestId: number; peer: PeerId; error: Error }
 
 export interface PingOptions {
@@ -176,7 +183,7 @@ export class PingBehaviour implements Behaviour<PingEvent> {
         const idle = this.#idleByStream.get(key)
         if (idle !== undefined) this.#dropIdle(idle)
         const p = this.#byStream(key)
-        if (p !== undefined) this.#fail(now, p, new ProtocolError<PingErrorCode>('ping', input.type === 'stream-reset' ? 'ping/stream-reset' : 'ping/closed-early'))
+        if (p !== undefined) this.#fail(now, p, new OutcomeError<PingOutcomeCode>(input.type === 'stream-reset' ? 'ping/stream-reset' : 'ping/connection-closed'))
         return
       }
       case 'connection-closed': {
@@ -185,7 +192,7 @@ export class PingBehaviour implements Behaviour<PingEvent> {
         for (const idle of [...this.#idleByStream.values()]) if (idle.stream.connection === conn) this.#dropIdle(idle)
         for (const p of [...this.#pings.values()]) {
           if (p.state.kind === 'awaiting-echo' && p.state.stream.connection === conn) {
-            this.#fail(now, p, new ProtocolError<PingErrorCode>('ping', 'ping/connection-closed'), false)
+            this.#fail(now, p, new OutcomeError<PingOutcomeCode>('ping/connection-closed'), false)
           }
         }
         return
@@ -197,7 +204,7 @@ export class PingBehaviour implements Behaviour<PingEvent> {
 
   handleTimeout(now: Millis): void {
     for (const p of [...this.#pings.values()]) {
-      if (p.deadline <= now) this.#fail(now, p, new ProtocolError<PingErrorCode>('ping', 'ping/timeout', `no echo within ${this.#timeout} ms`))
+      if (p.deadline <= now) this.#fail(now, p, new OutcomeError<PingOutcomeCode>('ping/timeout', `no echo within ${this.#timeout} ms`))
     }
     for (const idle of [...this.#idleByStream.values()]) {
       if (idle.deadline > now) continue
