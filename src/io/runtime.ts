@@ -16,7 +16,7 @@
  * unhandledRejection. (The swarm contains its own cores and behaviours first; this is the last line.)
  */
 import type { Millis } from '../core/byte-machine.js'
-import { OutcomeError } from '../core/errors.js'
+import { InternalError } from '../core/errors.js'
 import type { Multiaddr } from '../multiaddr/index.js'
 import { TransportError, type RawConnection, type Transport, type TransportListener } from './transport.js'
 
@@ -136,7 +136,7 @@ export class Runtime<Ev> {
       // a throwing error listener must not undo the containment
     }
     try {
-      if (id !== undefined) this.#swarm.handleTransportClosed(this.now(), id, new OutcomeError('internal-error', `connection ${id} closed after an internal error: ${error.message}`, { cause: error }))
+      if (id !== undefined) this.#swarm.handleTransportClosed(this.now(), id, error instanceof InternalError ? error : new InternalError('runtime/internal-error', error))
       this.flush()
     } catch (again) {
       // The swarm failed again: give up on this input; the next one drives it.

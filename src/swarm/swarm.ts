@@ -16,13 +16,13 @@
  * protocol registered with `handle()` go to the user.
  *
  * Containment: an exception from a connection core, or from a behaviour handling something that
- * concerns one connection, closes that connection at once with an `internal-error`
- * (`OutcomeError`, the exception as its cause) and comes out as an `error` event; every other
+ * concerns one connection, closes that connection at once with an `InternalError`
+ * ('swarm/internal-error', the exception as its cause) and comes out as an `error` event; every other
  * connection and behaviour goes on. Only a bug can throw here: remote misbehaviour is a
  * `ProtocolError` the cores handle themselves (spec/connection.md, "Containment").
  */
 import type { Millis } from '../core/byte-machine.js'
-import { OutcomeError, UsageError } from '../core/errors.js'
+import { InternalError, UsageError } from '../core/errors.js'
 import { Connection } from '../connection/index.js'
 import type { Multiaddr } from '../multiaddr/index.js'
 import { PeerId } from '../peer-id/index.js'
@@ -468,7 +468,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     if (c === undefined || c.faulted === true) return
     c.faulted = true
     c.closing = true
-    c.closeError = new OutcomeError('internal-error', `connection ${c.id} closed after an internal error: ${error.message}`, { cause: error })
+    c.closeError = error instanceof InternalError ? error : new InternalError('swarm/internal-error', error)
     this.#io.push({ type: 'close', connection: c.id, abort: true })
     if (c.info === undefined) this.#events.push({ type: 'connection-failed', addr: c.remoteAddr, direction: c.direction, error: c.closeError })
     removeConn(this.#route, now, c, undefined)
