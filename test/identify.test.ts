@@ -8,7 +8,7 @@ import type { IdentifyEvent, IdentifyMessage } from '../src/identify/index.js'
 import { PING_PROTOCOL } from '../src/ping/index.js'
 import { fromHex, toHex } from '../src/core/bytes.js'
 import { nobleCrypto } from '../src/core/crypto/noble.js'
-import { ProtocolError } from '../src/core/errors.js'
+import { OutcomeError, ProtocolError } from '../src/core/errors.js'
 import { Multiaddr } from '../src/multiaddr/index.js'
 import { sealPeerRecord } from '../src/peer-id/index.js'
 import type { Behaviour, BehaviourAction, BehaviourInput, ConnectionInfo, StreamRef } from '../src/swarm/behaviour.js'
@@ -223,6 +223,10 @@ describe('identify behaviour', () => {
     expect(h.advance(499)).toEqual([])
     const out = h.advance(1)
     expect(out.map((a) => a.type)).toEqual(['reset', 'event'])
+    // Silence is not a protocol violation (issue 11 item 8).
+    const ev = (out[1] as { event: IdentifyEvent }).event as Extract<IdentifyEvent, { type: 'identify-failed' }>
+    expect(ev.error).toBeInstanceOf(OutcomeError)
+    expect(ev.error).toMatchObject({ code: 'identify/timeout' })
     expect(h.behaviour.pollTimeout()).toBeUndefined()
   })
 

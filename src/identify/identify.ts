@@ -33,7 +33,7 @@
  */
 import type { Millis } from '../core/byte-machine.js'
 import type { CryptoProvider } from '../core/crypto/provider.js'
-import { ProtocolError } from '../core/errors.js'
+import { OutcomeError, ProtocolError } from '../core/errors.js'
 import { equals } from '../core/bytes.js'
 import { encodeLp } from '../core/lp.js'
 import { ReadBuffer } from '../core/read-buffer.js'
@@ -43,7 +43,7 @@ import type { PeerId, PrivateKey, PublicKey } from '../peer-id/index.js'
 import type { Behaviour, BehaviourAction, BehaviourInput, ConnectionInfo, PeerInfoUpdate, StreamRef } from '../swarm/index.js'
 import { streamKey } from '../swarm/index.js'
 import { announcesTooLarge, decodeIdentifyStream, DEFAULT_IDENTIFY_LIMITS, encodeIdentify } from './message.js'
-import type { IdentifyErrorCode, IdentifyLimits, IdentifyMessage } from './message.js'
+import type { IdentifyErrorCode, IdentifyLimits, IdentifyMessage, IdentifyOutcomeCode } from './message.js'
 
 export const IDENTIFY_PROTOCOL = '/ipfs/id/1.0.0'
 export const IDENTIFY_PUSH_PROTOCOL = '/ipfs/id/push/1.0.0'
@@ -261,7 +261,7 @@ export class IdentifyBehaviour implements Behaviour<IdentifyEvent> {
       case 'stream-reset':
       case 'stream-closed': {
         const r = this.#readers.get(streamKey(input.stream))
-        if (r !== undefined) this.#readerFailed(r, new ProtocolError<IdentifyErrorCode>('identify', 'identify/stream-reset', 'stream ended before EOF'), false)
+        if (r !== undefined) this.#readerFailed(r, new OutcomeError<IdentifyOutcomeCode>('identify/stream-reset', 'stream ended before EOF'), false)
         return
       }
       default:
@@ -272,7 +272,7 @@ export class IdentifyBehaviour implements Behaviour<IdentifyEvent> {
   handleTimeout(now: Millis): void {
     this.#lastNow = Math.max(this.#lastNow, now)
     for (const r of [...this.#readers.values()]) {
-      if (r.deadline <= now) this.#readerFailed(r, new ProtocolError<IdentifyErrorCode>('identify', 'identify/timeout', `no complete message within ${this.#timeout} ms`))
+      if (r.deadline <= now) this.#readerFailed(r, new OutcomeError<IdentifyOutcomeCode>('identify/timeout', `no complete message within ${this.#timeout} ms`))
     }
     for (const [rid, p] of [...this.#pending]) {
       if (p.deadline > now) continue
@@ -280,7 +280,7 @@ export class IdentifyBehaviour implements Behaviour<IdentifyEvent> {
       const conn = this.#conns.get(p.connection)
       if (conn === undefined) continue
       if (p.push) this.#pushWritten(conn)
-      else this.#failed(conn, false, new ProtocolError<IdentifyErrorCode>('identify', 'identify/timeout', 'identify stream not opened in time'))
+      else this.#failed(conn, false, new OutcomeError<IdentifyOutcomeCode>('identify/timeout', 'identify stream not opened in time'))
     }
   }
 

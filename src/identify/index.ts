@@ -8,4 +8,4 @@ export {
   decodeIdentifyStream,
   DEFAULT_IDENTIFY_LIMITS,
 } from './message.js'
-export type { IdentifyMessage, IdentifyLimits, IdentifyErrorCode } from './message.js'
+export type { IdentifyMessage, IdentifyLimits, IdentifyErrorCode, IdentifyOutcomeCode } from './message.js'

@@ -33,9 +33,10 @@ export type IdentifyErrorCode =
   | 'identify/malformed'
   | 'identify/public-key-mismatch'
   | 'identify/invalid-public-key'
-  | 'identify/timeout'
-  | 'identify/stream-reset'
   | 'identify/too-many-streams'
+
+/** An exchange ended without a message and nobody broke the protocol (OutcomeError). */
+export type IdentifyOutcomeCode = 'identify/timeout' | 'identify/stream-reset'
 
 /** The Identify message with every field as it is on the wire. Absent optional fields are undefined. */
 export interface IdentifyMessage {
