@@ -32,7 +32,7 @@ export async function createNode(options: NodeOptions = {}): Promise<WeftNode> {
 }
 
 export { WeftNode, nobleCrypto, browserWebSockets }
-export type { NodeOptions, StreamHandler, WeftNodeEvents, DialTarget } from './edge/weft-node.js'
+export type { NodeOptions, StreamHandler, WeftNodeEvents, NodeErrorEvent, DialTarget } from './edge/weft-node.js'
 export { WeftStream, StreamResetError, readAll } from './edge/stream.js'
 export { Pubsub } from './gossipsub/pubsub-api.js'
 export type { GossipsubMessage, PublishResult, ValidationResult } from './gossipsub/gossipsub.js'

@@ -33,7 +33,7 @@ export async function createNode(options: NodeOptions = {}): Promise<WeftNode> {
 }
 
 export { WeftNode, nodeCrypto, tcp, webSockets, memory }
-export type { NodeOptions, StreamHandler, StreamHandlerOptions, WeftNodeEvents, DialTarget } from './edge/weft-node.js'
+export type { NodeOptions, StreamHandler, StreamHandlerOptions, WeftNodeEvents, NodeErrorEvent, DialTarget } from './edge/weft-node.js'
 export { WeftStream, StreamResetError, readAll } from './edge/stream.js'
 export { Pubsub } from './gossipsub/pubsub-api.js'
 export type { GossipsubMessage, PublishResult, ValidationResult } from './gossipsub/gossipsub.js'

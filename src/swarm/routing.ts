@@ -237,7 +237,6 @@ export function onAction(h: RouteHost, now: Millis, name: string, a: BehaviourAc
   }
 }
 
-
 export function flushBehaviourQueue(h: RouteHost, now: Millis, c: Conn, id: number): void {
   const s = c.streams.get(id)
   if (s === undefined || c.core?.isOpen !== true) return
