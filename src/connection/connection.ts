@@ -28,6 +28,7 @@
  */
 import type { ByteMachine, Millis } from '../core/byte-machine.js'
 import { InternalError, ProtocolError, UsageError } from '../core/errors.js'
+import { EventQueue } from '../core/event-queue.js'
 import type { NoiseConnection } from '../noise/index.js'
 import type { PeerId } from '../peer-id/index.js'
 import { YamuxSession } from '../yamux/index.js'
@@ -51,7 +52,8 @@ export class Connection implements ByteMachine<ConnectionEvent> {
   #phase: Phase
   /** Raw bytes queued for the transport outside Noise's own queue (the upgrade's, a final flush). */
   #rawOut: Uint8Array[] = []
-  #events: ConnectionEvent[] = []
+  /** O(1) poll: one read can queue thousands of events (tiny Noise frames, each a yamux frame). */
+  readonly #events = new EventQueue<ConnectionEvent>()
   #upgradeDeadline: Millis | undefined
   #closedEmitted = false
   #closeError: Error | undefined
@@ -168,7 +170,7 @@ export class Connection implements ByteMachine<ConnectionEvent> {
   }
 
   pollEvent(): ConnectionEvent | undefined {
-    const ev = this.#events.shift()
+    const ev = this.#events.poll()
     if (ev?.type === 'stream-closed') {
       const p = this.#phase
       if (p.kind === 'open') p.streams.seenClosed(ev.id)

@@ -25,6 +25,7 @@
  */
 import type { ByteMachine, Millis } from '../core/byte-machine.js'
 import type { CryptoProvider } from '../core/crypto/provider.js'
+import { EventQueue } from '../core/event-queue.js'
 import { ReadBuffer } from '../core/read-buffer.js'
 import { UsageError } from '../core/errors.js'
 import type { PeerId, PrivateKey, PublicKey } from '../peer-id/index.js'
@@ -127,7 +128,8 @@ export class NoiseConnection implements ByteMachine<NoiseEvent> {
   #outLength = 0
   /** Free room cut from a block that a detached ciphertext followed: where the next small piece goes. */
   #leftover: Uint8Array | undefined
-  #events: NoiseEvent[] = []
+  /** O(1) poll: one read of tiny frames can queue thousands of 'data' events. */
+  readonly #events = new EventQueue<NoiseEvent>()
   #eventBytes = 0
   #remotePeer: PeerId | undefined
   #remotePublicKey: PublicKey | undefined
@@ -312,7 +314,7 @@ export class NoiseConnection implements ByteMachine<NoiseEvent> {
   }
 
   pollEvent(): NoiseEvent | undefined {
-    const ev = this.#events.shift()
+    const ev = this.#events.poll()
     if (ev?.type === 'data') this.#eventBytes -= ev.data.length
     return ev
   }

@@ -1,13 +1,10 @@
 /**
- * The receive side's framing, apart from the session's protocol logic (session.ts):
- *
- * - `FrameReader` cuts the transport's bytes into 12-byte headers and their payloads, across any
- *   split of the input. A header split over reads is assembled in a fixed 12-byte buffer; a payload is
- *   never buffered: each piece is handed on as it arrives (a view of the input). Cost per input byte
- *   is constant, so a frame sent one byte per read costs no more than a constant factor over one
- *   sent whole (issue 11 item 5).
- * - `EventQueue` is the session's event queue, with an O(1) poll and a filter for events of streams
- *   the application has just ended itself.
+ * The receive side's framing, apart from the session's protocol logic (session.ts).
+ * `FrameReader` cuts the transport's bytes into 12-byte headers and their payloads, across any
+ * split of the input. A header split over reads is assembled in a fixed 12-byte buffer; a payload is
+ * never buffered: each piece is handed on as it arrives (a view of the input). Cost per input byte
+ * is constant, so a frame sent one byte per read costs no more than a constant factor over one sent
+ * whole (issue 11 item 5).
  */
 import { HEADER_LENGTH, readHeader, type FrameHeader } from './frame.js'
 
@@ -57,36 +54,5 @@ export class FrameReader {
         onPayload(data, off - take, off, this.#remaining === 0)
       }
     }
-  }
-}
-
-export class EventQueue<E> {
-  #events: E[] = []
-  #head = 0
-
-  push(ev: E): void {
-    this.#events.push(ev)
-  }
-
-  poll(): E | undefined {
-    if (this.#head >= this.#events.length) return undefined
-    const ev = this.#events[this.#head]!
-    this.#events[this.#head++] = undefined as unknown as E
-    if (this.#head === this.#events.length) {
-      this.#events = []
-      this.#head = 0
-    }
-    return ev
-  }
-
-  /** Forget the queued events for which `drop` is true. */
-  drop(drop: (ev: E) => boolean): void {
-    const kept: E[] = []
-    for (let i = this.#head; i < this.#events.length; i++) {
-      const ev = this.#events[i]!
-      if (!drop(ev)) kept.push(ev)
-    }
-    this.#events = kept
-    this.#head = 0
   }
 }

@@ -40,7 +40,8 @@ import {
   type FrameHeader,
 } from './frame.js'
 import { CONTROL_QUEUE_LIMIT, MAX_PINGS_IN_FLIGHT, resolveOptions, type ResolvedOptions, type YamuxOptions } from './options.js'
-import { EventQueue, FrameReader } from './receive.js'
+import { EventQueue } from '../core/event-queue.js'
+import { FrameReader } from './receive.js'
 import { Stream, streamState, windowUpdateDelta, type StreamId } from './stream.js'
 import { TransmitQueue } from './transmit.js'
 import { protocolError, type StreamStats, type YamuxEvent } from './types.js'
