@@ -5,7 +5,8 @@ import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
-const out = path.join(here, '.cache', 'fuzz.mjs')
+// one bundle per run: a long run's workers keep loading the code they started with
+const out = path.join(here, '.cache', `fuzz-${process.pid}.mjs`)
 await build({ entryPoints: [path.join(here, 'fuzz', 'main.ts')], bundle: true, platform: 'node', format: 'esm', packages: 'external', outfile: out, logLevel: 'warning', target: 'node20' })
 const mod = await import(pathToFileURL(out).href)
 try {

@@ -19,63 +19,78 @@ function encodeVarint(v: number): number[] {
   return out
 }
 
-/** One mutation of `buf` (a fresh array; `buf` is not modified). `corpus` feeds splicing. */
-export function mutateOnce(r: Rand, buf: Uint8Array, corpus?: readonly Uint8Array[]): Uint8Array {
-  const a = Array.from(buf)
-  const at = (): number => r.int(a.length + 1)
-  switch (r.int(11)) {
-    case 0: // bit flip
-      if (a.length > 0) { const i = r.int(a.length); a[i] = a[i]! ^ (1 << r.int(8)) }
-      break
-    case 1: // interesting byte
-      if (a.length > 0) a[r.int(a.length)] = r.pick(INTERESTING_U8)
-      break
-    case 2: // random byte
-      if (a.length > 0) a[r.int(a.length)] = r.int(256)
-      break
-    case 3: // truncate
-      a.length = r.int(a.length + 1)
-      break
-    case 4: // delete a run
-      if (a.length > 0) { const i = r.int(a.length); a.splice(i, 1 + r.int(Math.min(16, a.length - i))) }
-      break
-    case 5: // insert random bytes
-      a.splice(at(), 0, ...Array.from(r.bytes(1 + r.int(16))))
-      break
-    case 6: // duplicate a run (repeated fields / frames)
-      if (a.length > 0) { const i = r.int(a.length); const n = 1 + r.int(Math.min(64, a.length - i)); a.splice(at(), 0, ...a.slice(i, i + n)) }
-      break
-    case 7: { // splice with another corpus entry
-      const other = corpus !== undefined && corpus.length > 0 ? r.pick(corpus) : undefined
-      if (other !== undefined) {
-        const i = r.int(a.length + 1)
-        const j = r.int(other.length + 1)
-        a.splice(i, a.length - i, ...Array.from(other.subarray(j)))
-      }
-      break
-    }
-    case 8: { // varint length lie at a random position
-      const i = r.int(a.length + 1)
-      const old = i < a.length ? varintLen(a, i) : 0
-      a.splice(i, old, ...encodeVarint(r.pick(LIES)))
-      break
-    }
-    case 9: { // big-endian u16/u32 lie (Noise prefixes, yamux headers)
-      if (a.length >= 2) {
-        const i = r.int(a.length - 1)
-        const v = r.pick(LIES)
-        if (r.chance(0.5) || a.length < i + 4) { a[i] = (v >>> 8) & 0xff; a[i + 1] = v & 0xff }
-        else { a[i] = (v >>> 24) & 0xff; a[i + 1] = (v >>> 16) & 0xff; a[i + 2] = (v >>> 8) & 0xff; a[i + 3] = v & 0xff }
-      }
-      break
-    }
-    default: // overlong / non-minimal varint: pad with continuation bytes
-      if (a.length > 0) { const i = r.int(a.length); a.splice(i, 1, (a[i]! | 0x80), 0x80, 0) }
-  }
-  return Uint8Array.from(a)
+/** `a` with bytes [i, i + del) replaced by `ins`. */
+function splice(a: Uint8Array, i: number, del: number, ins: ArrayLike<number>): Uint8Array {
+  const out = new Uint8Array(a.length - del + ins.length)
+  out.set(a.subarray(0, i), 0)
+  out.set(ins, i)
+  out.set(a.subarray(i + del), i + ins.length)
+  return out
 }
 
-function varintLen(a: number[], i: number): number {
+/** One mutation of `buf` (a fresh array; `buf` is not modified). `corpus` feeds splicing. */
+export function mutateOnce(r: Rand, buf: Uint8Array, corpus?: readonly Uint8Array[]): Uint8Array {
+  const n = buf.length
+  switch (r.int(11)) {
+    case 0: { // bit flip
+      const a = buf.slice()
+      if (n > 0) { const i = r.int(n); a[i] = a[i]! ^ (1 << r.int(8)) }
+      return a
+    }
+    case 1: { // interesting byte
+      const a = buf.slice()
+      if (n > 0) a[r.int(n)] = r.pick(INTERESTING_U8)
+      return a
+    }
+    case 2: { // random byte
+      const a = buf.slice()
+      if (n > 0) a[r.int(n)] = r.int(256)
+      return a
+    }
+    case 3: // truncate
+      return buf.slice(0, r.int(n + 1))
+    case 4: { // delete a run
+      if (n === 0) return buf.slice()
+      const i = r.int(n)
+      return splice(buf, i, 1 + r.int(Math.min(16, n - i)), [])
+    }
+    case 5: // insert random bytes
+      return splice(buf, r.int(n + 1), 0, r.bytes(1 + r.int(16)))
+    case 6: { // duplicate a run (repeated fields / frames)
+      if (n === 0) return buf.slice()
+      const i = r.int(n)
+      const run = buf.slice(i, i + 1 + r.int(Math.min(64, n - i)))
+      return splice(buf, r.int(n + 1), 0, run)
+    }
+    case 7: { // splice with another corpus entry
+      const other = corpus !== undefined && corpus.length > 0 ? r.pick(corpus) : undefined
+      if (other === undefined) return buf.slice()
+      const i = r.int(n + 1)
+      return splice(buf, i, n - i, other.subarray(r.int(other.length + 1)))
+    }
+    case 8: { // varint length lie at a random position
+      const i = r.int(n + 1)
+      return splice(buf, i, i < n ? varintLen(buf, i) : 0, encodeVarint(r.pick(LIES)))
+    }
+    case 9: { // big-endian u16/u32 lie (Noise prefixes, yamux headers)
+      const a = buf.slice()
+      if (n >= 2) {
+        const i = r.int(n - 1)
+        const v = r.pick(LIES)
+        if (r.chance(0.5) || n < i + 4) { a[i] = (v >>> 8) & 0xff; a[i + 1] = v & 0xff }
+        else { a[i] = (v >>> 24) & 0xff; a[i + 1] = (v >>> 16) & 0xff; a[i + 2] = (v >>> 8) & 0xff; a[i + 3] = v & 0xff }
+      }
+      return a
+    }
+    default: { // overlong / non-minimal varint: pad with continuation bytes
+      if (n === 0) return buf.slice()
+      const i = r.int(n)
+      return splice(buf, i, 1, [buf[i]! | 0x80, 0x80, 0])
+    }
+  }
+}
+
+function varintLen(a: Uint8Array, i: number): number {
   let n = 0
   while (i + n < a.length && n < 10) {
     if (a[i + n]! < 0x80) return n + 1

@@ -19,22 +19,36 @@ const enc = new TextEncoder()
 
 /** A tiny protobuf writer that can also write what a correct encoder never would. */
 class W {
-  readonly a: number[] = []
-  uint64(v: bigint): void {
-    while (v >= 0x80n) { this.a.push(Number(v & 0x7fn) | 0x80); v >>= 7n }
-    this.a.push(Number(v))
+  a = new Uint8Array(256)
+  n = 0
+  push(b: number): void {
+    if (this.n === this.a.length) { const x = new Uint8Array(this.a.length * 2); x.set(this.a); this.a = x }
+    this.a[this.n++] = b
   }
-  uint32(v: number): void { this.uint64(BigInt(v >>> 0)) }
-  fixed32(v: number): void { this.a.push(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff) }
+  uint64(v: bigint): void {
+    while (v >= 0x80n) { this.push(Number(v & 0x7fn) | 0x80); v >>= 7n }
+    this.push(Number(v))
+  }
+  uint32(v: number): void {
+    v >>>= 0
+    while (v >= 0x80) { this.push((v & 0x7f) | 0x80); v >>>= 7 }
+    this.push(v)
+  }
+  fixed32(v: number): void { this.push(v & 0xff); this.push((v >>> 8) & 0xff); this.push((v >>> 16) & 0xff); this.push((v >>> 24) & 0xff) }
   fixed64(v: bigint): void { this.fixed32(Number(v & 0xffffffffn)); this.fixed32(Number((v >> 32n) & 0xffffffffn)) }
-  bytes(b: Uint8Array): void { this.uint32(b.length); for (const x of b) this.a.push(x) }
+  bytes(b: Uint8Array): void {
+    this.uint32(b.length)
+    while (this.n + b.length > this.a.length) { const x = new Uint8Array(this.a.length * 2); x.set(this.a); this.a = x }
+    this.a.set(b, this.n)
+    this.n += b.length
+  }
   string(s: string): void { this.bytes(enc.encode(s)) }
 }
 
 export function genMessage(r: Rand, schema: Schema, depth = 0): Uint8Array {
   const w = new W()
   writeFields(r, w, schema, depth)
-  return Uint8Array.from(w.a)
+  return w.a.slice(0, w.n)
 }
 
 function writeFields(r: Rand, w: W, schema: Schema, depth: number): void {
@@ -51,7 +65,7 @@ function writeUnknown(r: Rand, w: W): void {
   const f = 1 + r.int(40)
   const wt = r.pick([0, 1, 2, 5])
   w.uint32(((f << 3) | wt) >>> 0)
-  if (wt === 0) w.uint64(BigInt(r.int(2 ** 31)))
+  if (wt === 0) w.uint32(r.int(2 ** 31))
   else if (wt === 1) w.fixed64(BigInt(r.int(2 ** 31)))
   else if (wt === 5) w.fixed32(r.int(2 ** 31))
   else w.bytes(r.bytes(r.size(64)))
@@ -59,7 +73,7 @@ function writeUnknown(r: Rand, w: W): void {
 
 function writeField(r: Rand, w: W, f: number, kind: FieldKind, depth: number): void {
   const tag = (wt: number): void => { w.uint32(((f << 3) | (r.chance(0.02) ? r.pick([0, 1, 2, 5]) : wt)) >>> 0) }
-  if (kind === 'varint') { tag(0); w.uint64(r.chance(0.2) ? 2n ** BigInt(1 + r.int(64)) - 1n : BigInt(r.int(1000))) }
+  if (kind === 'varint') { tag(0); if (r.chance(0.2)) w.uint64(2n ** BigInt(1 + r.int(64)) - 1n); else w.uint32(r.int(1000)) }
   else if (kind === 'bool') { tag(0); w.uint32(r.int(3)) }
   else if (kind === 'fixed32') { tag(5); w.fixed32(r.int(2 ** 32)) }
   else if (kind === 'fixed64') { tag(1); w.fixed64(BigInt(r.int(2 ** 32))) }

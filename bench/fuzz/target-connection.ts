@@ -12,7 +12,8 @@
  * the remote frames.
  *
  * Escapes: an exception out of any Swarm method, a swarm `error` event (a bug contained by the
- * runtime boundary is still a bug), a connection closed with an error that is not a ProtocolError,
+ * runtime boundary is still a bug), a connection closed with an error that is not a ProtocolError
+ * or with a stream's own error (a multistream failure on one stream),
  * the attacker's Noise rejecting what the victim sent, and the step bound.
  */
 import { UsageError } from '../../src/core/errors.js'
@@ -32,7 +33,7 @@ import { Program, ProgramWriter, concatBytes, deliver, mutateOnce } from './muta
 import { genMessage } from './pbgen.js'
 import { Rand } from './rng.js'
 import { fuzzCrypto } from './crypto.js'
-import { genYamuxFrames } from './targets-stream.js'
+import { genStreamScript, genYamuxFrames } from './targets-stream.js'
 import { GOSSIP_SCHEMA, IDENTIFY_SCHEMA, KAD_SCHEMA } from './targets-behaviour.js'
 
 const crypto = fuzzCrypto()
@@ -59,6 +60,9 @@ function streamPayload(r: Rand): Uint8Array {
   return r.chance(0.2) ? mutateOnce(r, out) : out
 }
 
+/** Errors that belong to one stream (spec/connection.md): seeing one close the connection is an escape. */
+const STREAM_ONLY = ['connection/protocol-rejected', 'connection/stream-negotiation-timeout', 'connection/too-many-negotiating-streams']
+
 const enum COp { Frames, Tamper, Raw, Open, Write, CloseWrite, Reset, Consume, Advance, Eof, HangUp }
 const OPS = 11
 
@@ -73,7 +77,7 @@ export const connectionTarget: Target = {
     for (let i = 0; i < n; i++) {
       const op = r.chance(0.6) ? COp.Frames : r.int(OPS)
       w.op(op)
-      if (op === COp.Frames) w.blob(genYamuxFrames(r, streamPayload))
+      if (op === COp.Frames) w.blob(r.chance(0.6) ? genStreamScript(r, 1, streamPayload) : genYamuxFrames(r, streamPayload))
       else if (op === COp.Tamper || op === COp.Raw) w.blob(r.bytes(r.size(200)))
       else if (op === COp.Write) w.u8(r.int(8)).u16(r.int(70_000))
       else if (op === COp.Consume) w.u8(r.int(8)).u16(r.int(65536))
@@ -162,11 +166,15 @@ export const connectionTarget: Target = {
         }
         for (let ev = swarm.pollEvent(); ev !== undefined; ev = swarm.pollEvent()) {
           step()
-          count(stats, ev.type === 'stream-opened' ? `stream-opened ${ev.protocol}` : ev.type === 'connection-closed' ? `closed ${ev.error === undefined ? 'cleanly' : (ev.error as { code?: string }).code}` : ev.type)
+          count(stats, ev.type === 'stream-opened' ? `stream-opened ${ev.protocol}` : ev.type === 'connection-closed' ? `closed ${ev.error === undefined ? 'cleanly' : (ev.error as { code?: string }).code}`
+            : ev.type === 'behaviour' ? `behaviour ${(ev as { from?: string }).from} ${((ev as { event?: { type?: string } }).event?.type) ?? ''}` : ev.type)
           if (ev.type === 'error') throw new Error(`swarm error event (${ev.origin}${ev.behaviour !== undefined ? ` ${ev.behaviour}` : ''}): ${ev.error.stack ?? ev.error.message}`, { cause: ev.error })
           if (ev.type === 'connection-closed') {
             gone = true
             check(ev.error === undefined || ev.error.name === 'ProtocolError', `connection closed with ${ev.error?.name}: ${ev.error?.message}`)
+            // a stream's negotiation failure is the stream's (issue 11 item 1): never the connection's
+            const code = (ev.error as { code?: string } | undefined)?.code ?? ''
+            check(!code.startsWith('multistream/') && !STREAM_ONLY.includes(code), `a stream failure closed the connection: ${code}`)
           }
           if (ev.type === 'stream-opened' && ev.protocol === ECHO) userStreams.push(ev.stream)
           if (ev.type === 'stream-data') unconsumed.set(key(ev.stream), (unconsumed.get(key(ev.stream)) ?? 0) + ev.data.length)

@@ -186,17 +186,46 @@ export function genYamuxFrames(r: Rand, payload?: (r: Rand) => Uint8Array): Uint
   return mutate(r, concatBytes(frames), frames, 2)
 }
 
+/**
+ * Streams as a well-behaved remote would open them (SYN with the first bytes, more data, window
+ * updates, FIN or RST), several interleaved, then sometimes reordered or cut: valid frames in valid
+ * and invalid orders (a RST in the same read as its SYN, data after FIN, a second SYN).
+ */
+export function genStreamScript(r: Rand, firstId: number, payload: (r: Rand) => Uint8Array): Uint8Array {
+  const frames: Uint8Array[] = []
+  const n = 1 + r.int(3)
+  for (let k = 0; k < n; k++) {
+    const id = firstId + 2 * r.int(6)
+    const body = payload(r)
+    frames.push(concatBytes([encodeFrame({ type: FrameType.Data, flags: Flag.SYN, streamId: id, length: body.length }), body]))
+    for (let j = r.int(3); j > 0; j--) {
+      const more = payload(r)
+      frames.push(concatBytes([encodeFrame({ type: FrameType.Data, flags: 0, streamId: id, length: more.length }), more]))
+    }
+    if (r.chance(0.3)) frames.push(encodeFrame({ type: FrameType.WindowUpdate, flags: 0, streamId: id, length: r.pick([0, 1, 65536, 2 ** 31]) }))
+    const end = r.int(4)
+    if (end === 0) frames.push(encodeFrame({ type: FrameType.Data, flags: Flag.FIN, streamId: id, length: 0 }))
+    else if (end === 1) frames.push(encodeFrame({ type: FrameType.WindowUpdate, flags: Flag.RST, streamId: id, length: 0 }))
+    else if (end === 2) frames.push(encodeFrame({ type: FrameType.Data, flags: Flag.FIN | Flag.RST, streamId: id, length: 0 }))
+  }
+  if (r.chance(0.2)) { const i = r.int(frames.length); const j = r.int(frames.length); [frames[i], frames[j]] = [frames[j]!, frames[i]!] }
+  if (r.chance(0.1)) frames.push(frames[r.int(frames.length)]!)
+  const out = concatBytes(frames)
+  return r.chance(0.2) ? mutateOnce(r, out, frames) : out
+}
+
 const enum YOp { Frames, Open, Write, CloseWrite, Reset, Consume, Advance, Eof, Ping, Close, Stall }
 
 export const yamuxTarget: Target = {
   name: 'yamux',
   generate(r) {
-    const w = new ProgramWriter().u8(r.int(256)).u8(r.int(256))
+    const role = r.int(256)
+    const w = new ProgramWriter().u8(role).u8(r.int(256))
     const n = 1 + r.int(12)
     for (let i = 0; i < n; i++) {
       const op = r.chance(0.45) ? YOp.Frames : r.int(11)
       w.op(op)
-      if (op === YOp.Frames) w.blob(genYamuxFrames(r))
+      if (op === YOp.Frames) w.blob(r.chance(0.5) ? genStreamScript(r, role & 1 ? 2 : 1, (q) => q.bytes(q.size(q.chance(0.05) ? 300_000 : 1024))) : genYamuxFrames(r))
       else if (op === YOp.Write) w.u8(r.int(8)).u16(r.chance(0.2) ? 65535 : r.int(3000))
       else if (op === YOp.Consume) w.u8(r.int(8)).u16(r.int(65536))
       else if (op === YOp.Advance) w.u16(r.int(20_000))
