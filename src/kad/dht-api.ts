@@ -4,6 +4,12 @@
  * the query's `query-done` / `query-failed` event. Every call takes an AbortSignal (aborting
  * cancels the query) and an `onProgress` callback receiving the query's progress events (which
  * peers were asked, which answered, values and providers as they arrive).
+ *
+ * Rejections say who is to blame (spec/kad.md, Errors): `OutcomeError` `kad/not-found`,
+ * `kad/no-peers`, `kad/timeout` when the network gave no result (nobody broke the protocol);
+ * `UsageError` `kad/invalid-record` (a put whose record its namespace refuses), `kad/key-too-long`,
+ * `kad/too-many-queries`, `node/aborted`. A misbehaving remote never rejects a call: it fails only
+ * its own request (a `failed` progress event) and the query goes on without it.
  */
 import type { Millis } from '../core/byte-machine.js'
 import { UsageError } from '../core/errors.js'
