@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run soak -- --minutes M [--json] [--rate R] [--concurrency C] [--hostile-share F] [--seed S] [--samples FILE]
+// npm run soak -- --minutes M [--json] [--rate R] [--concurrency C] [--hostile-share F] [--seed S] [--identities N] [--samples FILE] [--snapshots DIR]
 //
 // One weft node under churn for M minutes (bench/README.md, "Soak"). Three processes:
 //   - the target (bench/soak/target.mjs, run with --expose-gc): the one node measured; it reports a
@@ -27,7 +27,9 @@ const flag = (name, dflt) => {
 const minutes = flag('minutes', 1)
 const json = args.includes('--json')
 const samplesFile = args.includes('--samples') ? args[args.indexOf('--samples') + 1] : undefined
-const churnOpts = { rate: flag('rate', 4), concurrency: flag('concurrency', 12), hostileShare: flag('hostile-share', 0.35), seed: flag('seed', 1) }
+// heap snapshots of the target after the warm-up and at the end (diff them in Chrome DevTools)
+const snapshotDir = args.includes('--snapshots') ? args[args.indexOf('--snapshots') + 1] : undefined
+const churnOpts = { rate: flag('rate', 4), concurrency: flag('concurrency', 12), hostileShare: flag('hostile-share', 0.35), seed: flag('seed', 1), identities: flag('identities', 200) }
 if (!(minutes > 0)) throw new RangeError('--minutes must be a positive number')
 if (process.env.WEFT_SOAK_DIST === undefined && !existsSync(join(here, '..', 'dist', 'node.js'))) {
   console.error('soak: dist/ is missing; run npm run build first')
@@ -63,7 +65,11 @@ let churnStats
 churn.on('message', (m) => { if (m.type === 'stats') churnStats = m })
 const churnExit = new Promise((r) => churn.once('exit', () => r()))
 
-const warm = setTimeout(() => { if (!targetGone) target.send({ type: 'warm' }) }, warmupMs)
+const warm = setTimeout(() => {
+  if (targetGone) return
+  target.send({ type: 'warm' })
+  if (snapshotDir !== undefined) target.send({ type: 'snapshot', file: join(snapshotDir, 'soak-start.heapsnapshot') })
+}, warmupMs)
 const progress = setInterval(() => {
   const s = samples.at(-1)
   if (s !== undefined) log(`  ${((Date.now() - t0) / 1000).toFixed(0)} s  conns ${s.connections}  streams ${s.streams}  heap ${s.heapMiB.toFixed(1)} MiB  rss ${s.rssMiB.toFixed(1)} MiB  eld p99 ${s.eventLoopDelayP99Ms.toFixed(1)} ms  opened ${s.connectionsOpened}  unexpected ${s.errorsUnexpected}`)
@@ -74,6 +80,7 @@ clearTimeout(warm)
 const load1 = loadavg()
 const tEnd = Date.now()
 if (!targetGone) target.send({ type: 'end' })
+if (!targetGone && snapshotDir !== undefined) target.send({ type: 'snapshot', file: join(snapshotDir, 'soak-end.heapsnapshot') })
 
 churn.send({ type: 'stop' })
 await Promise.race([churnExit, new Promise((r) => setTimeout(r, 30_000))])

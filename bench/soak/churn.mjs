@@ -10,7 +10,8 @@
 // dist/ by default; WEFT_SOAK_DIST (a file: URL ending in '/') points at another build (test/soak.test.ts
 // builds the current src/ into node_modules/.cache so the test never runs a stale dist/).
 const DIST = process.env.WEFT_SOAK_DIST ?? new URL('../../dist/', import.meta.url).href
-const { createNode } = await import(new URL('node.js', DIST).href)
+const { createNode, nodeCrypto } = await import(new URL('node.js', DIST).href)
+const { generatePrivateKey } = await import(new URL('peer-id/index.js', DIST).href)
 import { ATTACKS } from './hostile.mjs'
 
 const ECHO = '/soak/echo/1.0.0'
@@ -23,6 +24,18 @@ const rate = opts.rate ?? 4 // episodes started per second
 const concurrency = opts.concurrency ?? 12
 const hostileShare = opts.hostileShare ?? 0.35
 const addr = opts.addr
+// Honest peers take their identity from a pool of `identities` keys (0 = a fresh key each time).
+// Peers that come back are realistic, and a pool lets every per-peer store of the target (the
+// peer store keeps up to 10,000 departed peers, ~5 KiB each) reach its steady size early, so the
+// heap trend shows leaks rather than a bounded store filling up. Hostile peers use a pool too.
+const identities = opts.identities ?? 200
+const pool = []
+function identity() {
+  if (identities === 0) return generatePrivateKey(nodeCrypto)
+  const i = int(0, identities - 1)
+  pool[i] ??= generatePrivateKey(nodeCrypto)
+  return pool[i]
+}
 const targetId = addr.slice(addr.lastIndexOf('/p2p/') + 5)
 
 let seed = opts.seed ?? 1
@@ -106,7 +119,7 @@ async function dht(node) {
 
 async function honest() {
   stats.honest++
-  const node = await createNode({ listen: [], dht: { mode: 'client', validators: soakValidators } })
+  const node = await createNode({ listen: [], privateKey: identity(), dht: { mode: 'client', validators: soakValidators } })
   let abrupt = false
   try {
     const identified = new Promise((r) => { node.on('peer:identify', r); setTimeout(r, 5000) })
@@ -134,12 +147,20 @@ async function honest() {
   }
 }
 
+const hostilePool = []
+function hostileIdentity() {
+  if (identities === 0) return generatePrivateKey(nodeCrypto)
+  const i = int(0, Math.max(1, Math.floor(identities / 4)) - 1)
+  hostilePool[i] ??= generatePrivateKey(nodeCrypto)
+  return hostilePool[i]
+}
+
 async function hostile() {
   stats.hostile++
   const [name, attack] = ATTACKS[int(0, ATTACKS.length - 1)]
   stats.attacks[name] = (stats.attacks[name] ?? 0) + 1
   try {
-    await attack(addr)
+    await attack(addr, hostileIdentity())
   } catch (e) {
     outcome(`attack ${name}`, e)
   }

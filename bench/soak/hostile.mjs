@@ -52,10 +52,10 @@ async function leave(sock, closed, ms = 4000) {
 }
 
 /** multistream + Noise XX (early yamux negotiation) done honestly; then arbitrary plaintext. */
-async function secureAttacker(addr) {
+async function secureAttacker(addr, identity = generatePrivateKey(nodeCrypto)) {
   const { sock, closed } = await rawSocket(addr)
   const dialer = new MultistreamDialer({ protocols: ['/noise'] })
-  const noise = new NoiseConnection({ role: 'initiator', crypto: nodeCrypto, identity: generatePrivateKey(nodeCrypto), streamMuxers: ['/yamux/1.0.0'] })
+  const noise = new NoiseConnection({ role: 'initiator', crypto: nodeCrypto, identity, streamMuxers: ['/yamux/1.0.0'] })
   let phase = 'ms'
   let plainBack = 0
   const flush = () => {
@@ -93,7 +93,7 @@ async function secureAttacker(addr) {
   return { send: (plain) => { if (!sock.destroyed) { noise.write(plain); flush() } }, closed, sock, get plainBack() { return plainBack } }
 }
 
-/** [name, attack(addr)] */
+/** [name, attack(addr, identity)]: `identity` is the private key an attacker that completes Noise uses. */
 export const ATTACKS = [
   ['oversized-multistream', async (addr) => {
     const { sock, closed } = await rawSocket(addr)
@@ -111,40 +111,40 @@ export const ATTACKS = [
     sock.write(ms('/multistream/1.0.0').subarray(0, 7))
     await leave(sock, closed, 500 + Math.floor(Math.random() * 3000))
   }],
-  ['tampered-ciphertext', async (addr) => {
-    const a = await secureAttacker(addr)
+  ['tampered-ciphertext', async (addr, id) => {
+    const a = await secureAttacker(addr, id)
     a.sock.write(Uint8Array.from([0, 40, ...new Uint8Array(40).fill(0xab)]))
     await leave(a.sock, a.closed)
   }],
-  ['credits-exceeded', async (addr) => {
-    const a = await secureAttacker(addr)
+  ['credits-exceeded', async (addr, id) => {
+    const a = await secureAttacker(addr, id)
     a.send(syn(1))
     const chunk = new Uint8Array(300_000)
     a.send(dataFrame(1, 0, chunk))
     await leave(a.sock, a.closed)
   }],
-  ['syn-flood', async (addr) => {
-    const a = await secureAttacker(addr)
+  ['syn-flood', async (addr, id) => {
+    const a = await secureAttacker(addr, id)
     for (let id = 1; id < 2 * 2000; id += 2) a.send(syn(id))
     await leave(a.sock, a.closed, 300)
   }],
-  ['bad-yamux-frame', async (addr) => {
-    const a = await secureAttacker(addr)
+  ['bad-yamux-frame', async (addr, id) => {
+    const a = await secureAttacker(addr, id)
     const f = syn(1)
     f[0] = 7 // unknown version
     a.send(f)
     await leave(a.sock, a.closed)
   }],
   // issue 11 item 1: open a stream and reset it in the same read, mid-negotiation
-  ['reset-in-same-read', async (addr) => {
-    const a = await secureAttacker(addr)
+  ['reset-in-same-read', async (addr, id) => {
+    const a = await secureAttacker(addr, id)
     const proposal = cat(ms('/multistream/1.0.0'), ms('/soak/echo/1.0.0'))
     a.send(cat(syn(1), dataFrame(1, 0, proposal), encodeFrame({ type: FrameType.WindowUpdate, flags: Flag.RST, streamId: 1, length: 0 })))
     await leave(a.sock, a.closed, 300)
   }],
   // issue 11 item 1: half-close a stream mid-negotiation
-  ['half-close-mid-negotiation', async (addr) => {
-    const a = await secureAttacker(addr)
+  ['half-close-mid-negotiation', async (addr, id) => {
+    const a = await secureAttacker(addr, id)
     a.send(cat(syn(1), dataFrame(1, Flag.FIN, ms('/multistream/1.0.0').subarray(0, 5))))
     a.send(cat(syn(3), dataFrame(3, Flag.FIN, cat(ms('/multistream/1.0.0'), ms('/soak/echo/1.0.0')))))
     await leave(a.sock, a.closed, 300)

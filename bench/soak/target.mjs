@@ -10,6 +10,7 @@
 // uncaughtException / unhandledRejection of this process (caught and counted, not fatal, so one bug
 // does not end the run).
 import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { writeHeapSnapshot } from 'node:v8'
 // dist/ by default; WEFT_SOAK_DIST (a file: URL ending in '/') points at another build (test/soak.test.ts
 // builds the current src/ into node_modules/.cache so the test never runs a stale dist/).
 const DIST = process.env.WEFT_SOAK_DIST ?? new URL('../../dist/', import.meta.url).href
@@ -113,6 +114,11 @@ const timer = setInterval(() => process.send?.({ type: 'sample', sample: sample(
 process.on('message', async (msg) => {
   if (msg?.type === 'warm') hAll.reset()
   if (msg?.type === 'end') p99AtEnd = hAll.percentile(99) / 1e6
+  if (msg?.type === 'snapshot') {
+    gc?.()
+    writeHeapSnapshot(msg.file)
+    process.send?.({ type: 'snapshot', file: msg.file })
+  }
   if (msg?.type === 'idle') process.send?.({ type: 'idle', sample: sample(true) })
   if (msg?.type === 'stop') {
     clearInterval(timer)
