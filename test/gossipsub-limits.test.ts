@@ -6,7 +6,8 @@ import { utf8 } from '../src/core/bytes.js'
 import { nobleCrypto } from '../src/core/crypto/noble.js'
 import { ProtocolError } from '../src/core/errors.js'
 import type { NodeOptions } from '../src/edge/weft-node.js'
-import { encodePubsubMessage, gossipsub, GossipsubBehaviour, MessageCache, msgIdFromSeqno, type GossipsubServiceOptions } from '../src/gossipsub/index.js'
+import { encodePubsubMessage, encodeRpc, gossipsub, GossipsubBehaviour, idKey, MessageCache, msgIdFromSeqno, type GossipsubServiceOptions } from '../src/gossipsub/index.js'
+import { encode as encodeVarint } from '../src/core/varint.js'
 import type { ServiceContext } from '../src/swarm/index.js'
 import { testIdentity } from './helpers/behaviour-harness.js'
 import { IN, ME, PEER, peerMsg, scripted } from './helpers/gossipsub-scripted.js'
@@ -178,7 +179,7 @@ describe('hard-coded caps now options', () => {
   test('every new limit is reachable from createNode\'s `pubsub` options (through the gossipsub service)', () => {
     const limits = {
       maxTopicLength: 100, maxTopicBytesPerPeer: 1000, maxMessageIdLength: 64, mcacheMaxBytes: 1 << 20, mcacheMaxMessages: 1000,
-      maxBackoffEntries: 500, maxCachedAuthors: 50, rpcDecodeLimits: { maxSubscriptions: 10, maxMessages: 11, maxControl: 12, maxIdsPerControl: 13, maxPxPeers: 14 },
+      maxBackoffEntries: 500, maxCachedAuthors: 50, maxPendingValidationBytes: 4096, rpcDecodeLimits: { maxSubscriptions: 10, maxMessages: 11, maxControl: 12, maxIdsPerControl: 13, maxPxPeers: 14 },
     } satisfies GossipsubServiceOptions
     const asNodeOption: NodeOptions['pubsub'] = limits
     const ctx = { crypto: nobleCrypto, privateKey: ME.key, peerId: ME.peer, random: (n: number) => new Uint8Array(n), epoch: 0, run: <T>(f: (now: number) => T): T => f(0) } satisfies ServiceContext
@@ -198,6 +199,48 @@ describe('topic names that are Object.prototype keys', () => {
       h.advance(5000)
       expect(Number.isFinite(b.getScore(PEER.peer, h.now))).toBe(true)
       expect(b.getScore(PEER.peer, h.now)).toBeGreaterThan(0)
+    }
+  })
+})
+
+describe('what a kept message pins', () => {
+  // the LP payload RPC { publish: [raw, filler] } of exactly `frameLength` bytes, the filler a message on a topic we ignore
+  const frameOf = (raw: Uint8Array, frameLength: number): Uint8Array => {
+    for (let n = 0; n < frameLength; n++) {
+      const filler = encodePubsubMessage({ topic: 'other', data: new Uint8Array(n) })
+      const frame = encodeRpc({ messages: [raw, filler] })
+      if (frame.length === frameLength) return frame
+    }
+    throw new Error(`no filler gives ${frameLength} bytes`)
+  }
+
+  test('a kept message whose frame is at most twice its size + 64 stays a view; one byte more and the cache keeps a copy', () => {
+    for (const [extra, copied] of [[0, false], [1, true]] as const) {
+      const { b, h, send } = scripted()
+      send({ subscriptions: [{ subscribe: true, topic: 't' }] })
+      const { m, raw } = peerMsg('x'.repeat(5000)) // over a quarter slab block: a copy is its own buffer
+      const frame = frameOf(raw, 2 * raw.length + 64 + extra)
+      h.input({ type: 'stream-data', stream: IN, data: new Uint8Array([...encodeVarint(frame.length), ...frame]) })
+      expect(h.events().filter((e) => e.type === 'message')).toHaveLength(1)
+      const kept = view(b).mcache.get(idKey(msgIdFromSeqno(m)))!.raw
+      expect(kept).toEqual(raw)
+      expect(kept.buffer.byteLength).toBe(copied ? raw.length : frame.length)
+    }
+  })
+
+  test('maxPendingValidationBytes: messages up to the byte budget await validation; one byte less and the next is ignored', () => {
+    const a = peerMsg('a', 1n).raw
+    const c = peerMsg('c', 2n).raw
+    for (const [max, validating] of [[a.length + c.length, 2], [a.length + c.length - 1, 1]] as const) {
+      const { b, h, send } = scripted({ maxPendingValidationBytes: max })
+      b.setTopicValidator('t', true)
+      send({ subscriptions: [{ subscribe: true, topic: 't' }] })
+      send({ messages: [a, c] })
+      expect(h.events().filter((e) => e.type === 'validate')).toHaveLength(validating)
+      expect(view(b).pendingBytes).toBe(validating === 2 ? a.length + c.length : a.length)
+      const req = (h.events().find((e) => e.type === 'validate') as { requestId: number }).requestId
+      b.reportValidation(h.now, req, 'accept')
+      expect(view(b).pendingBytes).toBe(validating === 2 ? c.length : 0)
     }
   })
 })

@@ -115,6 +115,8 @@ export interface GossipsubOptions {
   rpcDecodeLimits?: Partial<RpcDecodeLimits>
   /** Messages awaiting an async validator. Over it, new messages are ignored. Stops: unbounded validation backlog. */
   maxPendingValidations?: number
+  /** Bytes of messages awaiting an async validator. Over it, new messages are ignored. Stops: maxPendingValidations messages of maxMessageSize each. */
+  maxPendingValidationBytes?: number
   /** Async validation timeout; a late answer counts as 'ignore'. Default 5 s. */
   validationTimeout?: number
   /** Seen-cache entries. Stops: distinct-id floods growing it between expiries. */
@@ -179,6 +181,7 @@ export interface GossipsubConfig {
   maxCachedAuthors: number
   rpcDecodeLimits: Readonly<RpcDecodeLimits>
   maxPendingValidations: number
+  maxPendingValidationBytes: number
   validationTimeout: number
   maxSeenEntries: number
   maxRetainedPeers: number
@@ -280,6 +283,7 @@ export function resolveConfig(o: GossipsubOptions): GossipsubConfig {
     maxCachedAuthors: int(o.maxCachedAuthors ?? 4096, 'maxCachedAuthors', 1),
     rpcDecodeLimits,
     maxPendingValidations: int(o.maxPendingValidations ?? 4096, 'maxPendingValidations', 1),
+    maxPendingValidationBytes: int(o.maxPendingValidationBytes ?? 64 * 1024 * 1024, 'maxPendingValidationBytes', 1),
     validationTimeout: int(o.validationTimeout ?? 5000, 'validationTimeout', 1),
     maxSeenEntries: int(o.maxSeenEntries ?? 1_000_000, 'maxSeenEntries', 1),
     maxRetainedPeers: int(o.maxRetainedPeers ?? 10_000, 'maxRetainedPeers'),

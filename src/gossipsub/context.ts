@@ -58,6 +58,8 @@ export class GossipsubContext {
   readonly authorIds = new Map<string, PeerId | undefined>()
   /** Validations waiting for reportValidation, by request id (deadline order). */
   readonly pending = new Map<number, PendingValidation>()
+  /** Bytes of the pending messages (≤ maxPendingValidationBytes). */
+  pendingBytes = 0
   readonly inStreams = new Map<string, PeerState>()
   readonly outStreams = new Map<string, PeerState>()
   /** Outbound stream opens by request id. */
@@ -124,9 +126,11 @@ export interface GossipsubView {
   readonly topicPeers: ReadonlyMap<string, ReadonlySet<string>>
   readonly mesh: ReadonlyMap<string, ReadonlySet<string>>
   readonly fanout: ReadonlyMap<string, ReadonlySet<string>>
-  readonly mcache: { readonly size: number; readonly bytes: number }
+  readonly mcache: { readonly size: number; readonly bytes: number; get(key: string): { readonly raw: Uint8Array } | undefined }
   readonly seen: { readonly size: number }
   readonly backoff: { readonly size: number }
   readonly authorIds: { readonly size: number }
+  readonly pending: { readonly size: number }
+  readonly pendingBytes: number
   graftable(now: Millis, topic: string, k: string, minScore: number): boolean
 }

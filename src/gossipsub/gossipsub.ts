@@ -25,7 +25,7 @@ import { heartbeat } from './heartbeat.js'
 import { sample } from './mesh.js'
 import { peerConnected, peerDisconnected, streamGone, streamOpened, streamOpenFailed, streamWritable } from './peers.js'
 import { publishMessage } from './publish.js'
-import { finishValidation, receiveData } from './receive.js'
+import { finishValidation, receiveData, takePending } from './receive.js'
 import type { PubsubMessage } from './rpc.js'
 import { flush, sendRpc } from './send.js'
 import { topicLength, type GossipsubEvent, type PublishResult, type ValidationResult } from './types.js'
@@ -116,9 +116,8 @@ export class GossipsubBehaviour implements Behaviour<GossipsubEvent> {
   /** Answer a `validate` event. Unknown or timed-out ids are ignored (returns false). */
   reportValidation(now: Millis, requestId: number, result: ValidationResult): boolean {
     if (result !== 'accept' && result !== 'reject' && result !== 'ignore') throw new TypeError(`unknown validation result ${String(result)}`)
-    const v = this.#g.pending.get(requestId)
+    const v = takePending(this.#g, requestId)
     if (v === undefined) return false
-    this.#g.pending.delete(requestId)
     finishValidation(this.#g, now, v, result)
     return true
   }
@@ -201,7 +200,7 @@ export class GossipsubBehaviour implements Behaviour<GossipsubEvent> {
     }
     for (const [id, v] of this.#g.pending) {
       if (v.deadline > now) break
-      this.#g.pending.delete(id)
+      takePending(this.#g, id)
       finishValidation(this.#g, now, v, 'ignore')
     }
   }

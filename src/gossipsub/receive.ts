@@ -18,13 +18,13 @@ import { handleControl, type ControlContext } from './control.js'
 import type { GossipsubContext } from './context.js'
 import { sendFrame, sendRpc } from './send.js'
 import { checkSignaturePolicy } from './message.js'
-import { decodeRpc, frameMessage, type Rpc, type SubOpts, type WireMessage } from './rpc.js'
+import { decodePubsubMessage, decodeRpc, frameMessage, type Rpc, type SubOpts, type WireMessage } from './rpc.js'
 import { decodePublishRpc } from './rpc-publish.js'
 import { idKey, topicLength, type GossipsubMessage, type PeerState, type PendingValidation, type ValidationResult } from './types.js'
 
 /** What receiving reads and changes (control messages included). */
 export type ReceiveContext = ControlContext & Pick<GossipsubContext, 'inStreams' | 'topicPeers' | 'subscriptions' | 'fanout' | 'validated' |
-  'pending' | 'nextId' | 'authorKeys' | 'authorIds' | 'topicNames' | 'slab'>
+  'pending' | 'pendingBytes' | 'nextId' | 'authorKeys' | 'authorIds' | 'topicNames' | 'slab'>
 
 /** Bytes from the peer's inbound stream: decode whole RPC frames and handle them in order. */
 export function receiveData(g: ReceiveContext, now: Millis, p: PeerState, s: StreamRef, data: Uint8Array): void {
@@ -49,6 +49,23 @@ export function receiveData(g: ReceiveContext, now: Millis, p: PeerState, s: Str
     g.score.addPenalty(p.key, 1)
     g.event({ type: 'peer-protocol-error', peer: p.id, error: e })
   }
+}
+
+/**
+ * Would keeping `raw` pin a buffer much larger than itself? A received message is a view of its
+ * frame (rpc-publish.ts), which may hold other messages: one kept small message could pin a 1 MiB
+ * frame of messages dropped as duplicates. The message cache and pending validations keep a copy
+ * instead, so a kept message pins at most about twice its size (what mcacheMaxBytes and
+ * maxPendingValidationBytes count).
+ */
+function pins(raw: Uint8Array): boolean {
+  return raw.buffer.byteLength > 2 * raw.length + 64
+}
+
+/** A copy of a received message and its fields (the general decoder copies each field). */
+function unpinned(raw: Uint8Array): WireMessage {
+  const copy = raw.slice()
+  return { raw: copy, msg: decodePubsubMessage(copy) } // decoded once already: cannot fail
 }
 
 /** Below the graylist threshold (v1.1 "Score Thresholds"); direct peers never are. */
@@ -112,6 +129,7 @@ function handleMessage(g: ReceiveContext, now: Millis, p: PeerState, wm: WireMes
     return invalid(g, p, topic, 'gossipsub/message-id-failed', now)
   }
   if (messageId.length > g.cfg.maxMessageIdLength) return invalid(g, p, topic, 'gossipsub/message-id-too-long', now)
+  if (messageId.buffer === raw.buffer) messageId = messageId.slice() // an id function returning a view: the cache keeps ids
   const key = idKey(messageId)
   if (g.seen.has(key)) {
     g.score.duplicateMessage(p.key, key, topic, now)
@@ -132,9 +150,10 @@ function handleMessage(g: ReceiveContext, now: Millis, p: PeerState, wm: WireMes
   }
   const v: PendingValidation = { id: key, wm, messageId, source: p.key, sourceId: p.id, deadline: now + g.cfg.validationTimeout }
   if (!g.validated.has(topic)) return finishValidation(g, now, v, 'accept')
-  if (g.pending.size >= g.cfg.maxPendingValidations) return finishValidation(g, now, v, 'ignore')
+  if (g.pending.size >= g.cfg.maxPendingValidations || g.pendingBytes + raw.length > g.cfg.maxPendingValidationBytes) return finishValidation(g, now, v, 'ignore')
   const requestId = g.nextId()
-  g.pending.set(requestId, v)
+  g.pending.set(requestId, pins(raw) ? { ...v, wm: unpinned(raw) } : v)
+  g.pendingBytes += wm.raw.length
   g.event({ type: 'validate', requestId, message: appMessage(g, v, p.id) })
 }
 
@@ -161,6 +180,15 @@ function authorId(g: ReceiveContext, from: Uint8Array): PeerId | undefined {
   return id
 }
 
+/** Take a pending validation out (answered or timed out). */
+export function takePending(g: Pick<GossipsubContext, 'pending' | 'pendingBytes'>, requestId: number): PendingValidation | undefined {
+  const v = g.pending.get(requestId)
+  if (v === undefined) return undefined
+  g.pending.delete(requestId)
+  g.pendingBytes -= v.wm.raw.length
+  return v
+}
+
 /** The end of validation: accept caches, delivers and forwards; reject and ignore only score. */
 export function finishValidation(g: ReceiveContext, now: Millis, v: PendingValidation, result: ValidationResult): void {
   const topic = v.wm.msg.topic
@@ -171,7 +199,7 @@ export function finishValidation(g: ReceiveContext, now: Millis, v: PendingValid
     return
   }
   g.score.deliverMessage(v.source, v.id, topic, now)
-  g.mcache.putNew(v.id, v.messageId, topic, v.wm.raw) // first seen: new
+  g.mcache.putNew(v.id, v.messageId, topic, pins(v.wm.raw) ? g.slab.copy(v.wm.raw) : v.wm.raw) // first seen: new
   if (g.subscriptions.has(topic)) {
     g.event({ type: 'message', message: appMessage(g, v, v.sourceId) })
   }
