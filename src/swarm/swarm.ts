@@ -180,13 +180,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
       s.closeAfterQueue = true
       return
     }
-    this.#guard(now, c, () => {
-      try {
-        c.core!.closeWrite(ref.stream)
-      } catch (e) {
-        if (!(e instanceof UsageError)) throw e
-      }
-    })
+    this.#guard(now, c, () => c.core!.closeWrite(ref.stream), true)
     this.#markDirty(c.id)
     this.#pump(now)
   }
@@ -194,7 +188,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
   reset(now: Millis, ref: StreamRef): void {
     const c = this.#conns.get(ref.connection)
     if (c?.core === undefined || c.core.isClosed) return
-    this.#guard(now, c, () => c.core!.reset(ref.stream))
+    this.#guard(now, c, () => c.core!.reset(ref.stream), true)
     this.#markDirty(c.id)
     this.#pump(now)
   }
@@ -203,7 +197,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
   consume(now: Millis, ref: StreamRef, n: number): void {
     const c = this.#conns.get(ref.connection)
     if (c?.core === undefined || !c.core.isOpen) return
-    this.#guard(now, c, () => c.core!.consume(now, ref.stream, n))
+    this.#guard(now, c, () => c.core!.consume(now, ref.stream, n), true)
     this.#markDirty(c.id)
     this.#pump(now)
   }
@@ -365,7 +359,10 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
   }
 
   wantsData(id: number): boolean {
-    return this.#conns.get(id)?.core?.wantsData() ?? false
+    const c = this.#conns.get(id)
+    let wants = false
+    if (c?.core !== undefined) this.#guard(this.#now, c, () => { wants = c.core!.wantsData() })
+    return wants
   }
 
   // ---- outputs -----------------------------------------------------------------------------------------
@@ -445,12 +442,15 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     for (let ev = core.pollEvent(); ev !== undefined && !c.faulted; ev = core.pollEvent()) onConnEvent(this.#route, now, c, ev)
   }
 
-  /** Run `f` (work on `c`'s core); an exception from it closes `c` with internal-error. */
-  #guard(now: Millis, c: Conn, f: () => void): void {
+  /**
+   * Run `f` (work on `c`'s core); an exception from it closes `c` with internal-error, except a
+   * UsageError when `usageOk` (a user's reset/closeWrite/consume racing the stream's end is no bug).
+   */
+  #guard(now: Millis, c: Conn, f: () => void, usageOk = false): void {
     try {
       f()
     } catch (e) {
-      this.#fault(now, c.id, e, undefined)
+      if (!(usageOk && e instanceof UsageError)) this.#fault(now, c.id, e, undefined)
     }
   }
 
