@@ -84,6 +84,19 @@ const PEER = '12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA'
 const RELAY = 'QmdPU7PfRyKehdrP5A3WqmjyD6bhVpU1mLGKppa2FjGDjZ'
 
 describe('Multiaddr', () => {
+  test('a path protocol (unix) takes the rest of the text, its value keeps the leading /, and nothing follows it', () => {
+    const m = multiaddr('/ip4/1.2.3.4/tcp/80/unix/a/tcp/b')
+    expect(m.components().map((c) => c.name)).toEqual(['ip4', 'tcp', 'unix'])
+    expect(m.components()[2]!.value).toBe('/a/tcp/b')
+    expect(m.toString()).toBe('/ip4/1.2.3.4/tcp/80/unix/a/tcp/b')
+    expect(protocolByName('unix')!.path).toBe(true)
+    expect(PROTOCOLS.filter((p) => p.path).map((p) => p.name)).toEqual(['unix'])
+    // encapsulating after a path would print as a longer path: refused (local misuse)
+    expect(() => multiaddr('/unix/tmp/x.sock').encapsulate('/tcp/1')).toThrow(expect.objectContaining({ name: 'UsageError', code: 'multiaddr/component-after-path' }))
+    expect(multiaddr('/ip4/1.2.3.4').encapsulate('/unix/tmp/x.sock').toString()).toBe('/ip4/1.2.3.4/unix/tmp/x.sock')
+    expect(multiaddr('/unix/tmp/x.sock').encapsulate(Multiaddr.empty()).toString()).toBe('/unix/tmp/x.sock')
+  })
+
   test('bytes and components are copies', () => {
     const input = fromHex('04c000022a0601bb')
     const m = Multiaddr.fromBytes(input)

@@ -89,6 +89,7 @@ export function decodeBytes(bytes: Uint8Array, options?: ParseOptions): Part[] {
     if (length > bytes.length - offset) fail('multiaddr/truncated', `${proto.name} value needs ${length} bytes, ${bytes.length - offset} left`)
     const end = offset + length
     VALUE_CODECS[proto.kind].check(bytes.subarray(offset, end))
+    if (parts.length > 0 && parts[parts.length - 1]!.proto.path) fail('multiaddr/component-after-path', `${proto.name} after ${parts[parts.length - 1]!.proto.name}`)
     parts.push({ proto, start, valueStart: offset, end })
     offset = end
   }
@@ -100,7 +101,9 @@ const LONE_SURROGATE = /\p{Cs}/u
 
 /**
  * Parse human-readable text to bytes and parts. The text starts with `/`; one trailing `/` is
- * allowed (`/ip4/1.2.3.4/`). A protocol with a value takes exactly the next segment.
+ * allowed (`/ip4/1.2.3.4/`). A protocol with a value takes exactly the next segment, except a path
+ * protocol (`unix`), whose value is `/` and the rest of the text, as go-multiaddr reads it:
+ * `/unix/tmp/p2p.sock` is the path `/tmp/p2p.sock`.
  */
 export function decodeText(text: string, options?: ParseOptions): { bytes: Uint8Array; parts: Part[] } {
   const { maxBytes, maxComponents } = limits(options)
@@ -121,7 +124,12 @@ export function decodeText(text: string, options?: ParseOptions): { bytes: Uint8
     let value: Uint8Array = new Uint8Array(0)
     if (proto.size !== 0) {
       if (i === segments.length) fail('multiaddr/missing-value', `${proto.name} needs a value`)
-      value = VALUE_CODECS[proto.kind].parse(segments[i++]!)
+      if (proto.path) {
+        value = VALUE_CODECS[proto.kind].parse(`/${segments.slice(i).join('/')}`)
+        i = segments.length
+      } else {
+        value = VALUE_CODECS[proto.kind].parse(segments[i++]!)
+      }
     }
     const code = encodeVarint(proto.code)
     const prefix = proto.size === VARIABLE ? encodeVarint(value.length) : new Uint8Array(0)
@@ -142,10 +150,16 @@ export function decodeText(text: string, options?: ParseOptions): { bytes: Uint8
   return { bytes, parts }
 }
 
-/** The canonical text of one part. */
+/** The canonical text of one part's value (a part with a value). A path value starts with `/`. */
+export function formatValue(bytes: Uint8Array, part: Part): string {
+  return VALUE_CODECS[part.proto.kind].format(bytes.subarray(part.valueStart, part.end))
+}
+
+/** The canonical text of one part. A path value brings its own `/` (`/unix/tmp/x.sock`). */
 export function formatPart(bytes: Uint8Array, part: Part): string {
   if (part.proto.size === 0) return `/${part.proto.name}`
-  return `/${part.proto.name}/${VALUE_CODECS[part.proto.kind].format(bytes.subarray(part.valueStart, part.end))}`
+  const value = formatValue(bytes, part)
+  return part.proto.path ? `/${part.proto.name}${value}` : `/${part.proto.name}/${value}`
 }
 
 /** Re-split bytes already known valid (a slice or concatenation of valid multiaddrs). */

@@ -74,6 +74,35 @@ export function decodeBase32(text: string): Uint8Array | undefined {
   return rfc4648Decode(text, BASE32, 5, true)
 }
 
+const GARLIC32 = 'abcdefghijklmnopqrstuvwxyz234567'
+
+/**
+ * I2P base32 as go-multiaddr decodes it (garlic32StB): lowercase RFC 4648 alphabet; the text is
+ * padded with `=` to a multiple of 8 characters and decoded as padded base32, so padding may be
+ * written or left out, a final group of 1, 3 or 6 characters is invalid, and the unused low bits of
+ * the last character are dropped (go's decoder does not check them). Undefined for invalid text.
+ * Printing (encodeBase32) is unpadded with zero unused bits, so bytes still round-trip.
+ */
+export function decodeGarlic32(text: string): Uint8Array | undefined {
+  const padded = text.padEnd(text.length + ((8 - (text.length % 8)) % 8), '=')
+  const body = padded.replace(/=+$/, '')
+  if (![0, 1, 3, 4, 6].includes(padded.length - body.length)) return undefined
+  if (!/^[a-z2-7]+$/.test(body)) return undefined
+  const out = new Uint8Array(Math.floor((body.length * 5) / 8))
+  let acc = 0
+  let bits = 0
+  let n = 0
+  for (const ch of body) {
+    acc = ((acc << 5) | GARLIC32.indexOf(ch)) & 0xfff
+    bits += 5
+    if (bits >= 8) {
+      bits -= 8
+      out[n++] = (acc >> bits) & 0xff
+    }
+  }
+  return out
+}
+
 /** CIDv1 in base32 (prefix `b`). */
 export function encodeBase32Multibase(bytes: Uint8Array): string {
   return `b${encodeBase32(bytes)}`

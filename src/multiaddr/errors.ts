@@ -30,6 +30,7 @@ export type MultiaddrErrorCode =
   | 'multiaddr/invalid-onion'
   | 'multiaddr/invalid-peer-id'
   | 'multiaddr/invalid-value'
+  | 'multiaddr/component-after-path'
 
 /** Malformed multiaddr bytes (from a remote). */
 export type MultiaddrError = ProtocolError<MultiaddrErrorCode>

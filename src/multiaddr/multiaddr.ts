@@ -7,17 +7,21 @@
  * libp2p specs addressing/README.md "Decapsulation" describes.
  */
 import { concat, equals as bytesEqual } from '../core/bytes.js'
-import { decodeBytes, decodeText, formatPart, splitTrusted, type ParseOptions, type Part } from './codec.js'
+import { decodeBytes, decodeText, formatPart, formatValue, splitTrusted, type ParseOptions, type Part } from './codec.js'
 import { checkUtf8, encodeBase58, percentDecode } from './encodings.js'
 import { isIp4Mapped } from './ip.js'
 import { CODE, type Protocol } from './protocols.js'
 import { toDialTarget, type DialComponent, type DialTarget } from './dial.js'
 import { fromUserText } from './errors.js'
+import { UsageError } from '../core/errors.js'
 
 export interface Component {
   code: number
   name: string
-  /** The value in its canonical text form (as printed after `/<name>/`); absent for size-0 protocols. */
+  /**
+   * The value in its canonical text form (as printed after `/<name>/`; for a path protocol, the
+   * path with its leading `/`, as printed after `/unix`); absent for size-0 protocols.
+   */
   value?: string
   /** The value bytes, without code or length prefix (empty for size-0 protocols). */
   bytes: Uint8Array
@@ -90,7 +94,7 @@ export class Multiaddr {
   components(): Component[] {
     return this.#parts.map((p) => {
       const c: Component = { code: p.proto.code, name: p.proto.name, bytes: this.#bytes.slice(p.valueStart, p.end) }
-      if (p.proto.size !== 0) c.value = formatPart(this.#bytes, p).slice(p.proto.name.length + 2)
+      if (p.proto.size !== 0) c.value = formatValue(this.#bytes, p)
       return c
     })
   }
@@ -103,9 +107,16 @@ export class Multiaddr {
     return bytesEqual(this.#bytes, other.#bytes)
   }
 
-  /** This multiaddr followed by `other`. Not subject to parse limits: both halves are already valid. */
+  /**
+   * This multiaddr followed by `other`. Not subject to parse limits: both halves are already valid.
+   * Nothing can follow a path component (`/unix/...` takes the rest of the text): UsageError
+   * `multiaddr/component-after-path`.
+   */
   encapsulate(other: Multiaddr | string): Multiaddr {
     const o = typeof other === 'string' ? Multiaddr.fromString(other) : other
+    if (o.#parts.length > 0 && this.#parts.length > 0 && this.#parts[this.#parts.length - 1]!.proto.path) {
+      throw new UsageError('multiaddr/component-after-path', `cannot encapsulate ${o.toString()} in ${this.toString()}`)
+    }
     return Multiaddr.#trusted(concat([this.#bytes, o.#bytes]))
   }
 

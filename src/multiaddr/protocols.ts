@@ -8,6 +8,8 @@
  *
  * `kind` names the value codec (see values.ts) that turns the value between its text form and its
  * bytes. `aliases` are extra names accepted in text; a multiaddr is always printed with `name`.
+ * `path` marks a protocol whose value is a filesystem path (go-multiaddr's `Path`; only `unix`):
+ * in text it takes the rest of the string, `/unix/tmp/p2p.sock`, so it can only come last.
  */
 
 /** The CSV's `V`: the value is length-prefixed with an unsigned varint. */
@@ -38,10 +40,12 @@ export interface Protocol {
   readonly size: number
   readonly kind: ValueKind
   readonly aliases: readonly string[]
+  /** The value is a path that takes the rest of the text; nothing may follow it (text or bytes). */
+  readonly path: boolean
 }
 
 function row(code: number, size: number, name: string, kind: ValueKind, aliases: readonly string[] = []): Protocol {
-  return Object.freeze({ code, name, size, kind, aliases: Object.freeze([...aliases]) })
+  return Object.freeze({ code, name, size, kind, aliases: Object.freeze([...aliases]), path: kind === 'unix' })
 }
 
 const V = VARIABLE

@@ -17,6 +17,7 @@ import {
   checkUtf8,
   decodeBase32,
   decodeBase58,
+  decodeGarlic32,
   decodeI2pBase64,
   decodeMultibase,
   encodeBase32,
@@ -91,7 +92,7 @@ const verbatim: ValueCodec = {
   format: (b) => checkUtf8(b),
 }
 
-/** Non-empty UTF-8, percent-encoded as one RFC 3986 path segment: http-path and unix paths. */
+/** Non-empty UTF-8, percent-encoded as one RFC 3986 path segment: http-path. */
 const percentEncoded: ValueCodec = {
   parse(text) {
     const b = percentDecode(text)
@@ -103,6 +104,27 @@ const percentEncoded: ValueCodec = {
     checkUtf8(b)
   },
   format: percentEncode,
+}
+
+/**
+ * unix: a filesystem path, written raw (go-multiaddr): the text parser hands over `/` plus the
+ * rest of the text. The bytes must be UTF-8, at least 2 bytes, start with `/` and not end with
+ * `/` (go's unixValidate), which is exactly what lets every accepted value print as text that
+ * reads back to the same bytes.
+ */
+const unixPath: ValueCodec = {
+  parse(text) {
+    const b = utf8(text)
+    unixPath.check(b)
+    return b
+  },
+  check(b) {
+    if (b.length < 2) fail('multiaddr/invalid-value', 'unix path of fewer than 2 bytes')
+    if (b[0] !== 0x2f) fail('multiaddr/invalid-value', "unix path must start with '/'")
+    if (b[b.length - 1] === 0x2f) fail('multiaddr/invalid-value', "unix path must not end with '/'")
+    checkUtf8(b)
+  },
+  format: (b) => checkUtf8(b),
 }
 
 /**
@@ -182,11 +204,14 @@ const garlic64: ValueCodec = {
   format: encodeI2pBase64,
 }
 
-/** I2P base32: 32 bytes (a destination hash, 52 characters) or >= 35 bytes (encrypted leaseset). */
+/**
+ * I2P base32: 32 bytes (a destination hash, 52 characters) or >= 35 bytes (encrypted leaseset).
+ * Text decodes as go-multiaddr decodes it (decodeGarlic32): lowercase, padding optional, unused
+ * trailing bits ignored; printed lowercase and unpadded.
+ */
 const garlic32: ValueCodec = {
   parse(text) {
-    if (!/^[a-z2-7]+$/.test(text)) fail('multiaddr/invalid-base32', 'garlic32 uses lowercase base32 without padding')
-    const b = decodeBase32(text) ?? fail('multiaddr/invalid-base32', 'leftover bits in the last character')
+    const b = decodeGarlic32(text) ?? fail('multiaddr/invalid-base32', 'garlic32 is lowercase base32 (padding optional) of a valid length')
     garlic32.check(b)
     return b
   },
@@ -233,7 +258,7 @@ export const VALUE_CODECS: Readonly<Record<ValueKind, ValueCodec>> = {
   ip6zone: verbatim,
   ipcidr,
   domain: verbatim,
-  unix: percentEncoded,
+  unix: unixPath,
   p2p,
   onion: onion(16),
   onion3: onion(56),
