@@ -30,7 +30,13 @@ class Pair {
   /** Every byte a sent to b, for determinism checks. */
   wireAtoB: string[] = []
 
-  constructor(opts: { a?: Partial<ConnectionOptions>; b?: Partial<ConnectionOptions>; chunking?: Chunking; protocolsB?: string[]; protocolsA?: string[] } = {}) {
+  /** Deliver every piece through one buffer that is overwritten as soon as handleData returns (as
+   * the TCP transport's shared read buffer is): a core that kept a reference to its input would see
+   * its bytes change. */
+  readonly #shared: Uint8Array | undefined
+
+  constructor(opts: { a?: Partial<ConnectionOptions>; b?: Partial<ConnectionOptions>; chunking?: Chunking; protocolsB?: string[]; protocolsA?: string[]; sharedInput?: boolean } = {}) {
+    this.#shared = opts.sharedInput === true ? new Uint8Array(1 << 20) : undefined
     const supports = (list: string[]) => (p: string): boolean => list.includes(p)
     const protocolsA = opts.protocolsA ?? ['/echo/1.0.0']
     const protocolsB = opts.protocolsB ?? ['/echo/1.0.0']
@@ -61,7 +67,13 @@ class Pair {
       if (aToB) this.wireAtoB.push(toHex(out))
       for (let off = 0; off < out.length;) {
         const n = Math.min(this.#chunk(out.length - off), out.length - off)
-        to.handleData(this.now, out.subarray(off, off + n))
+        const shared = this.#shared
+        if (shared === undefined) to.handleData(this.now, out.subarray(off, off + n))
+        else {
+          shared.set(out.subarray(off, off + n))
+          to.handleData(this.now, shared.subarray(0, n))
+          shared.fill(0xee, 0, n)
+        }
         off += n
       }
       moved += out.length
@@ -168,6 +180,35 @@ describe('connection upgrade', () => {
     p2.drive()
     // Ephemeral keys come from the provider's randomness, so compare up to the first Noise message.
     expect(p1.wireAtoB[0]).toBe(p2.wireAtoB[0])
+  })
+
+  test.each([
+    ['node:crypto', nodeCrypto],
+    ['noble', nobleCrypto],
+  ] as const)('handleData input is never kept (%s): bytes fed through one buffer overwritten after each call arrive intact', (_name, crypto) => {
+    for (const chunking of ['whole', { seed: 3 }] as const) {
+      const p = new Pair({ sharedInput: true, chunking, a: { crypto }, b: { crypto } })
+      p.drive()
+      p.a.openStream(p.now, ['/echo/1.0.0'], 1)
+      p.drive()
+      const id = (p.eventsA.find((e) => e.type === 'stream-opened') as { id: number }).id
+      const payload = Uint8Array.from({ length: 300_000 }, (_, i) => (i * 131 + 17) & 0xff)
+      // b holds on to every 'stream-data' event (consuming the window) until the end
+      const held: Uint8Array[] = []
+      let off = 0
+      while (off < payload.length) {
+        off += p.a.write(id, payload.subarray(off))
+        p.drive()
+        for (const e of p.eventsB.splice(0)) {
+          if (e.type === 'stream-data') {
+            held.push(e.data)
+            p.b.consume(p.now, e.id, e.data.length)
+          }
+        }
+        p.drive()
+      }
+      expect(Buffer.concat(held).equals(Buffer.from(payload))).toBe(true)
+    }
   })
 
   test('works with the noble provider on one side', () => {

@@ -147,7 +147,7 @@ export class MultistreamDialer implements ByteMachine<MultistreamEvent> {
     this.#output.push(data)
   }
 
-  /** Normal mode, after 'negotiated': the bytes that followed the echo. Call once. */
+  /** Normal mode, after 'negotiated': the bytes that followed the echo (a fresh copy). Call once. */
   takeRemainder(): Uint8Array {
     if (this.#optimistic) throw new UsageError('multistream/lazy-mode', 'takeRemainder() is not available in lazy mode: the dialer stays a pass-through')
     const s = this.#state
@@ -159,6 +159,7 @@ export class MultistreamDialer implements ByteMachine<MultistreamEvent> {
 
   // ---- ByteMachine inputs ----
 
+  /** Read during the call only (the ByteMachine input rule): what must wait is copied. */
   handleData(_now: Millis, data: Uint8Array): void {
     const s = this.#state
     switch (s.kind) {
@@ -205,6 +206,7 @@ export class MultistreamDialer implements ByteMachine<MultistreamEvent> {
 
   // ---- ByteMachine outputs ----
 
+  /** The caller's bytes: fresh, or a view of memory this negotiator never writes again. */
   pollTransmit(max: number): Uint8Array | undefined {
     checkMax(max)
     this.#schedule()

@@ -97,7 +97,7 @@ export class MultistreamListener implements ByteMachine<MultistreamEvent> {
     return s.kind === 'negotiated' || s.kind === 'handed-over' ? s.protocol : undefined
   }
 
-  /** After 'negotiated': the bytes that followed the accepted proposal. Call once. */
+  /** After 'negotiated': the bytes that followed the accepted proposal (a fresh copy). Call once. */
   takeRemainder(): Uint8Array {
     const s = this.#state
     if (s.kind === 'handed-over') throw new UsageError('multistream/remainder-taken', 'takeRemainder() called twice')
@@ -108,6 +108,7 @@ export class MultistreamListener implements ByteMachine<MultistreamEvent> {
 
   // ---- ByteMachine inputs ----
 
+  /** Read during the call only (the ByteMachine input rule): what must wait is copied. */
   handleData(_now: Millis, data: Uint8Array): void {
     switch (this.#state.kind) {
       case 'errored':
@@ -142,6 +143,7 @@ export class MultistreamListener implements ByteMachine<MultistreamEvent> {
 
   // ---- ByteMachine outputs ----
 
+  /** The caller's bytes: fresh, or a view of memory this negotiator never writes again. */
   pollTransmit(max: number): Uint8Array | undefined {
     checkMax(max)
     if (this.#output.length === 0) return undefined

@@ -183,6 +183,13 @@ export class NoiseConnection implements ByteMachine<NoiseEvent> {
 
   // ---- inputs ----
 
+  /**
+   * Bytes from the transport, read during the call only (the ByteMachine input rule): handshake
+   * bytes are copied into a ReadBuffer, whole transport frames are decrypted straight out of `data`,
+   * and a frame cut by the end of `data` is copied into the scratch buffer. Each 'data' event holds
+   * the provider's `chachaOpen` output, fresh memory that aliases neither `data` nor the scratch
+   * buffer (the CryptoProvider contract), so it is the driver's to keep.
+   */
   handleData(_now: Millis, data: Uint8Array): void {
     const st = this.#state
     if (st.kind === 'failed') throw new UsageError('noise/failed', 'handleData after the channel failed')
@@ -227,7 +234,11 @@ export class NoiseConnection implements ByteMachine<NoiseEvent> {
 
   // ---- commands ----
 
-  /** Encrypt application bytes into transport frames of at most 65519 plaintext bytes each. */
+  /**
+   * Encrypt application bytes into transport frames of at most 65519 plaintext bytes each.
+   * `plaintext` is read during the call only (encrypted at once; no reference is kept), so the
+   * caller may reuse it as soon as this returns (yamux's `pollTransmitTransient` relies on this).
+   */
   write(plaintext: Uint8Array): void {
     const st = this.#state
     if (st.kind === 'failed') throw new UsageError('noise/failed', 'write after the channel failed')
@@ -264,6 +275,11 @@ export class NoiseConnection implements ByteMachine<NoiseEvent> {
 
   // ---- outputs ----
 
+  /**
+   * Up to `max` bytes of frames for the transport: a view of an outgoing block (or one copy joining
+   * several small blocks), or a detached ciphertext as the provider returned it. The bytes are the
+   * caller's: a block is only ever appended to, never rewritten, so a view stays valid for good.
+   */
   pollTransmit(max: number): Uint8Array | undefined {
     if (!(max >= 1)) throw new RangeError('max must be at least 1')
     while (this.#out.length > 0 && this.#out[0]!.start === this.#out[0]!.end) this.#out.shift()

@@ -133,6 +133,10 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
 
   // ---------------------------------------------------------------- ByteMachine inputs
 
+  /**
+   * Bytes from the transport, read during the call only (the ByteMachine input rule): 'stream-data'
+   * events carry copies, and a header cut by the end of `data` is copied into a 12-byte buffer.
+   */
   handleData(now: Millis, data: Uint8Array): void {
     this.#handle(now, data, false)
   }
@@ -140,7 +144,9 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
   /**
    * `handleData` for a caller that hands `data` over (it will neither read nor write it again, e.g.
    * plaintext freshly decrypted for us): 'stream-data' events are then views of it instead of
-   * copies. Each byte still goes to exactly one owner.
+   * copies, and they belong to the driver from then on. Each byte still goes to exactly one owner.
+   * The connection core uses this for Noise's plaintext, which is fresh per the CryptoProvider
+   * contract.
    */
   handleOwnedData(now: Millis, data: Uint8Array): void {
     this.#handle(now, data, true)
@@ -190,7 +196,8 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
   }
 
   /** Up to `max` bytes of frames. The result may be a view into a larger buffer (use its
-   * byteOffset/byteLength); those bytes are the caller's and are never written again. */
+   * byteOffset/byteLength); those bytes are the caller's and are never written again, so the caller
+   * may keep them as long as it likes. */
   pollTransmit(max: number): Uint8Array | undefined {
     return this.#transmit(max, false)
   }
@@ -198,7 +205,8 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
   /**
    * `pollTransmit` for a caller that is done with the bytes before it next calls this session (it
    * encrypts them at once and keeps no reference): their memory may then be reused for later
-   * frames, which spares a bulk sender one fresh slab per 1 MiB sent.
+   * frames, which spares a bulk sender one fresh slab per 1 MiB sent. The result is valid only until
+   * the next call to any method of this session; keeping it longer reads other frames' bytes.
    */
   pollTransmitTransient(max: number): Uint8Array | undefined {
     return this.#transmit(max, true)
