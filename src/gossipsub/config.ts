@@ -90,32 +90,32 @@ export interface GossipsubOptions {
   /** Topics one peer may be subscribed to in our view. Stops: a peer subscribing to millions of topics. */
   maxTopicsPerPeer?: number
   /**
-   * Longest topic name, in UTF-8 bytes (go and rust set none below the RPC size; real topics are tens of
-   * bytes). Stops: topic names of up to an RPC each (a remote's longer topic is never stored; we refuse
+   * Longest topic name, in UTF-8 bytes. Default 1024 (go and rust set none below the RPC size; real
+   * topics are tens of bytes). Stops: topic names of up to an RPC each (a remote's longer topic is never stored; we refuse
    * to subscribe or publish to one).
    */
   maxTopicLength?: number
-  /** UTF-8 bytes of the topic names one peer may be subscribed to in our view. Stops: maxTopicsPerPeer long names per peer. */
+  /** UTF-8 bytes of the topic names one peer may be subscribed to in our view (default 64 KiB). Stops: maxTopicsPerPeer long names per peer. */
   maxTopicBytesPerPeer?: number
   /**
    * Longest message id accepted from a remote (IHAVE / IWANT / IDONTWANT ids, the id of a received
-   * message). The built-in ids are at most 50 bytes. Stops: long ids held in the seen cache, IWANT
+   * message). Default 128; the built-in ids are at most 50 bytes. Stops: long ids held in the seen cache, IWANT
    * promises and IDONTWANT sets (their count bounds times this are their bytes).
    */
   maxMessageIdLength?: number
-  /** Bytes of encoded messages in the message cache; over it the oldest go first. Stops: fast, large messages pinning mcacheLength heartbeats of traffic. */
+  /** Bytes of encoded messages in the message cache (default 64 MiB); over it the oldest go first. Stops: fast, large messages pinning mcacheLength heartbeats of traffic. */
   mcacheMaxBytes?: number
-  /** Messages in the message cache; over it the oldest go first. Stops: floods of tiny messages (per-entry overhead). */
+  /** Messages in the message cache (default 250,000); over it the oldest go first. Stops: floods of tiny messages (per-entry overhead). */
   mcacheMaxMessages?: number
-  /** PRUNE backoff entries (topic, peer). Stops: backoffs for many peers and topics growing the map. */
+  /** PRUNE backoff entries (topic, peer), default 100,000. Stops: backoffs for many peers and topics growing the map. */
   maxBackoffEntries?: number
-  /** Authors whose public key and peer id are kept parsed. Stops: author churn growing the caches. */
+  /** Authors whose public key and peer id are kept parsed (default 4096). Stops: author churn growing the caches. */
   maxCachedAuthors?: number
   /** Per-RPC decoding bounds (DEFAULT_RPC_DECODE_LIMITS; each names its attack). */
   rpcDecodeLimits?: Partial<RpcDecodeLimits>
   /** Messages awaiting an async validator. Over it, new messages are ignored. Stops: unbounded validation backlog. */
   maxPendingValidations?: number
-  /** Bytes of messages awaiting an async validator. Over it, new messages are ignored. Stops: maxPendingValidations messages of maxMessageSize each. */
+  /** Bytes of messages awaiting an async validator (default 64 MiB). Over it, new messages are ignored. Stops: maxPendingValidations messages of maxMessageSize each. */
   maxPendingValidationBytes?: number
   /** Async validation timeout; a late answer counts as 'ignore'. Default 5 s. */
   validationTimeout?: number
@@ -276,7 +276,7 @@ export function resolveConfig(o: GossipsubOptions): GossipsubConfig {
     maxTopicsPerPeer: int(o.maxTopicsPerPeer ?? 1024, 'maxTopicsPerPeer', 1),
     maxTopicLength: int(o.maxTopicLength ?? 1024, 'maxTopicLength', 1),
     maxTopicBytesPerPeer: int(o.maxTopicBytesPerPeer ?? 64 * 1024, 'maxTopicBytesPerPeer', 1),
-    maxMessageIdLength: int(o.maxMessageIdLength ?? 256, 'maxMessageIdLength', 1),
+    maxMessageIdLength: int(o.maxMessageIdLength ?? 128, 'maxMessageIdLength', 1),
     mcacheMaxBytes: int(o.mcacheMaxBytes ?? 64 * 1024 * 1024, 'mcacheMaxBytes', 1),
     mcacheMaxMessages: int(o.mcacheMaxMessages ?? 250_000, 'mcacheMaxMessages', 1),
     maxBackoffEntries: int(o.maxBackoffEntries ?? 100_000, 'maxBackoffEntries', 1),
