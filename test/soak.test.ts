@@ -7,11 +7,15 @@
  * unhandledRejection) or in the churn (no untyped error, no echo mismatch).
  */
 import { spawn } from 'node:child_process'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { build } from 'esbuild'
 import { expect, test } from 'vitest'
+import { nodeCrypto } from '../src/io/crypto-node.js'
+import { generatePrivateKey } from '../src/peer-id/index.js'
 
 const root = resolve(import.meta.dirname, '..')
 
@@ -61,3 +65,21 @@ test('a 15-second soak: churn happens, nothing unexpected escapes, the result ha
   expect(r.streamsOpened as number).toBeGreaterThan(0)
   expect(r.errorsUnexpected, JSON.stringify({ target: r.targetUnexpected.first, churn: r.churn.unexpectedErrors }, null, 1)).toBe(0)
 }, 120_000)
+
+/**
+ * Found by the soak's heap snapshots: a departed peer cost ~5 KiB in the peer store, half of it two
+ * peer-id texts held as V8 cons-string ropes (base58 built one `+=` per character: ~45 rope cells
+ * of 32 bytes, ~1.4 KiB per 52-character text). Texts are flat now.
+ */
+test('a peer id text costs tens of bytes of heap, not a kilobyte-sized string rope', () => {
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  const ids = Array.from({ length: 2000 }, () => generatePrivateKey(nodeCrypto).publicKey.toPeerId())
+  gc()
+  const before = process.memoryUsage().heapUsed
+  const texts = ids.map((id) => id.toString())
+  gc()
+  const perText = (process.memoryUsage().heapUsed - before) / texts.length
+  expect(texts.every((t) => t.length > 40)).toBe(true)
+  expect(perText).toBeLessThan(400) // a flat 52-byte one-byte string is ~72 bytes; the rope was ~1,450
+})

@@ -88,9 +88,11 @@ export function baseXEncode(bytes: Uint8Array, alphabet: string): string {
     }
     used = j
   }
-  let out = alphabet[0]!.repeat(zeros)
-  while (used > 0) out += alphabet[digits[--used]!]
-  return out
+  // One flat string: `out += char` per digit would build a V8 cons-string rope (~32 bytes a
+  // character, ~1.4 KiB per peer id text, kept as long as the peer id is).
+  const chars: string[] = new Array<string>(zeros + used).fill(alphabet[0]!, 0, zeros)
+  for (let k = zeros; used > 0; k++) chars[k] = alphabet[digits[--used]!]!
+  return chars.join('')
 }
 
 export function baseXDecode(text: string, alphabet: string, fold = false): Uint8Array | undefined {
