@@ -1,6 +1,7 @@
 // Launcher for `npm run fuzz`: bundles bench/fuzz/main.ts with esbuild (a dev dependency, as
 // `npm run sim:kad` does) into bench/.cache and runs it. See bench/README.md "Fuzzing".
 import { build } from 'esbuild'
+import { rmSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
@@ -14,4 +15,6 @@ try {
 } catch (e) {
   process.stderr.write(`fuzz: ${e instanceof Error ? e.message : String(e)}\n`)
   process.exitCode = 2
+} finally {
+  rmSync(out, { force: true })
 }

@@ -10,14 +10,14 @@ import { TARGETS, targetByName } from '../bench/fuzz/index.js'
 import { vectorFile } from './helpers/vectors.js'
 
 /** Inputs per target in the short pass: the slow targets (a whole handshake per input) get fewer. */
-const SHORT: Record<string, number> = { noise: 150, connection: 200, gossipsub: 300, identify: 300, kad: 300 }
+const SHORT: Record<string, number> = { noise: 300, connection: 400, gossipsub: 600, identify: 600, kad: 600, yamux: 1000 }
 
 describe('fuzz: short pass of every target (seed 20261206)', () => {
   for (const t of TARGETS) {
     test(t.name, () => {
-      const r = runTarget(t, { iterations: SHORT[t.name] ?? 1000, seed: 20261206, maxEscapes: 3 })
+      const r = runTarget(t, { iterations: SHORT[t.name] ?? 2000, seed: 20261206, maxEscapes: 3 })
       expect(r.reports.map((e) => `${e.target} iteration ${e.iteration}: ${e.error.split('\n')[0]}\n  input ${e.hex.slice(0, 400)}`)).toEqual([])
-      expect(r.iterations).toBe(SHORT[t.name] ?? 1000)
+      expect(r.iterations).toBe(SHORT[t.name] ?? 2000)
     }, 60_000)
   }
 })

@@ -129,3 +129,26 @@ export function runTarget(target: Target, opts: RunOptions): TargetResult & { re
   }
   return { name: target.name, iterations: i, escapes: reports.length, seconds: (performance.now() - t0) / 1000, reports }
 }
+
+/**
+ * Shrink an escaping input: drop ever smaller runs of bytes while the input still escapes with the
+ * same first error line (delta debugging, byte-granular at the end). `budget` bounds the runs.
+ */
+export function minimize(target: Target, input: Uint8Array, budget = 20_000): Uint8Array {
+  const first = (e: string | undefined): string | undefined => e?.split('\n')[0]
+  const want = first(runOne(target, input))
+  if (want === undefined) return input
+  let best = input
+  let runs = 0
+  for (let size = best.length >> 1; size >= 1 && runs < budget; size = size >> 1) {
+    for (let at = 0; at < best.length && runs < budget;) {
+      const cand = new Uint8Array(best.length - Math.min(size, best.length - at))
+      cand.set(best.subarray(0, at), 0)
+      cand.set(best.subarray(at + size), at)
+      runs++
+      if (first(runOne(target, cand)) === want) best = cand
+      else at += size
+    }
+  }
+  return best
+}

@@ -1,5 +1,5 @@
 /**
- * `npm run fuzz -- [--target NAME] [--iterations N] [--seed S] [--json] [--replay HEX|FILE] [--max-seconds T] [--stats]`
+ * `npm run fuzz -- [--target NAME] [--iterations N] [--seed S] [--json] [--replay HEX|FILE [--minimize]] [--max-seconds T] [--stats]`
  *
  * Runs every target (or one) for N inputs from seed S. An escape prints the target, seed, iteration,
  * the error and the input hex, and saves the input to bench/.cache/fuzz-escapes/. `--json` prints
@@ -13,13 +13,13 @@ import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs'
 import path from 'node:path'
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads'
 import { fromHex, toHex } from '../../src/core/bytes.js'
-import { type EscapeReport, type TargetResult, inputAt, runOne, runTarget } from './engine.js'
+import { type EscapeReport, type TargetResult, inputAt, minimize, runOne, runTarget } from './engine.js'
 import { TARGETS, targetByName } from './index.js'
 
-interface Args { target?: string; iterations: number; seed: number; json: boolean; replay?: string; stats: boolean; maxSeconds?: number; hangMs: number; outDir: string }
+interface Args { target?: string; iterations: number; seed: number; json: boolean; replay?: string; minimize: boolean; stats: boolean; maxSeconds?: number; hangMs: number; outDir: string }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { iterations: 10_000, seed: 1, json: false, stats: false, hangMs: 30_000, outDir: path.resolve('bench/.cache/fuzz-escapes') }
+  const a: Args = { iterations: 10_000, seed: 1, json: false, minimize: false, stats: false, hangMs: 30_000, outDir: path.resolve('bench/.cache/fuzz-escapes') }
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!
     const v = (): string => {
@@ -32,6 +32,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--seed') a.seed = Number(v())
     else if (k === '--json') a.json = true
     else if (k === '--stats') a.stats = true
+    else if (k === '--minimize') a.minimize = true
     else if (k === '--max-seconds') a.maxSeconds = Number(v())
     else if (k === '--replay') a.replay = v()
     else if (k === '--hang-ms') a.hangMs = Number(v())
@@ -94,7 +95,11 @@ export async function main(argv: string[], selfFile: string): Promise<number> {
   if (args.replay !== undefined) {
     const target = args.target === undefined ? undefined : targetByName(args.target)
     if (target === undefined) throw new Error('--replay needs --target')
-    const hex = existsSync(args.replay) ? readFileSync(args.replay, 'utf8').trim() : args.replay
+    let hex = existsSync(args.replay) ? readFileSync(args.replay, 'utf8').trim() : args.replay
+    if (args.minimize) {
+      hex = toHex(minimize(target, fromHex(hex)))
+      process.stdout.write(`minimized: ${hex}\n`)
+    }
     const err = runOne(target, fromHex(hex))
     process.stdout.write(err === undefined ? `no escape (${target.name}, ${hex.length / 2} bytes)\n` : `ESCAPE ${target.name}\n${err}\n`)
     return err === undefined ? 0 : 1

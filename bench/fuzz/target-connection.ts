@@ -154,8 +154,9 @@ export const connectionTarget: Target = {
       for (;;) {
         step()
         let moved = false
+        let closeIo = false
         for (let io = swarm.pollIo(); io !== undefined; io = swarm.pollIo()) {
-          if (io.type === 'close' && io.connection === id) gone = true
+          if (io.type === 'close' && io.connection === id) closeIo = true
         }
         for (let d = swarm.pollDirty(); d !== undefined; d = swarm.pollDirty()) {
           for (let b = swarm.pollTransmit(d, 1 << 20); b !== undefined; b = swarm.pollTransmit(d, 1 << 20)) {
@@ -179,6 +180,8 @@ export const connectionTarget: Target = {
           if (ev.type === 'stream-opened' && ev.protocol === ECHO) userStreams.push(ev.stream)
           if (ev.type === 'stream-data') unconsumed.set(key(ev.stream), (unconsumed.get(key(ev.stream)) ?? 0) + ev.data.length)
         }
+        // as the runtime does: write what is pending, then end the transport and tell the swarm
+        if (closeIo && !gone) { gone = true; swarm.handleTransportClosed(now, id); moved = true }
         const t = swarm.pollTimeout()
         if (t !== undefined && t <= now) { swarm.handleTimeout(now); moved = true }
         if (!moved) return
@@ -209,6 +212,9 @@ export const connectionTarget: Target = {
       toVictim(concatBytes(out))
     }
     check(noise.isEstablished, 'handshake with fixed keys did not complete')
+    const last: Uint8Array[] = []
+    for (let b = noise.pollTransmit(1 << 20); b !== undefined; b = noise.pollTransmit(1 << 20)) last.push(b.slice())
+    if (last.length > 0) toVictim(concatBytes(last))
     count(stats, 'handshake-complete')
     if (!early) toVictim(secureSend(concatBytes([encodeMessage(PROTOCOL_ID), encodeMessage('/yamux/1.0.0')])))
     let reqId = 1
