@@ -155,6 +155,29 @@ describe('connection core: one stream fails, the connection goes on', () => {
     expect(got.equals(Buffer.from(big))).toBe(true)
   })
 
+  test('garbage on a negotiating stream fails that stream alone, in both directions', () => {
+    // inbound: a header without its newline, then more bytes
+    const p = new CorePair('listener')
+    const bad = p.peer.session.openStream(0)
+    p.peer.session.write(bad, Uint8Array.from([5, 0x2f, 0x61, 0x62, 0x63, 0x64, 0xff, 0xff]))
+    p.drive()
+    expect(p.closed).toBe(false)
+    expect(p.peer.events).toContainEqual({ type: 'stream-reset', id: bad })
+    stillServes(p)
+    // outbound: the remote answers our proposal with a message whose length prefix is too long
+    const q = new CorePair('dialer')
+    q.conn.openStream(0, [ECHO], 7)
+    q.drive()
+    const inbound = q.peer.events.find((e) => e.type === 'stream-inbound') as { id: number }
+    q.peer.session.write(inbound.id, Uint8Array.from([0xff, 0xff, 0xff, 0x7f]))
+    q.drive()
+    const failed = q.events.find((e) => e.type === 'stream-open-failed') as { requestId: number; error: Error } | undefined
+    expect(failed?.requestId).toBe(7)
+    expect(failed?.error).toBeInstanceOf(ProtocolError)
+    expect((failed?.error as ProtocolError).protocol).toBe('multistream')
+    expect(q.closed).toBe(false)
+  })
+
   test('an outbound stream the remote half-closes mid-negotiation fails alone, with a typed error to its opener', () => {
     const p = new CorePair('dialer')
     expect(p.events[0]).toMatchObject({ type: 'established' })
