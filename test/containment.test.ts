@@ -4,10 +4,13 @@
  * (or resets the stream) it concerned, comes out as the node's `error` event, and every other peer
  * keeps being served. No uncaughtException or unhandledRejection.
  */
+import * as net from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
 import { createNode, readAll, type WeftNode } from '../src/node.js'
 import type { NodeErrorEvent } from '../src/edge/weft-node.js'
-import { InternalError } from '../src/core/errors.js'
+import { DialError, InternalError } from '../src/core/errors.js'
+import { nobleCrypto } from '../src/core/crypto/noble.js'
+import { privateKeyFromSeed } from '../src/peer-id/index.js'
 import { Connection } from '../src/connection/index.js'
 import { Swarm, type Behaviour, type BehaviourAction, type ServiceFactory } from '../src/swarm/index.js'
 import type { PeerId } from '../src/peer-id/index.js'
@@ -175,6 +178,59 @@ describe('containment', () => {
       await expect(readAll(s.source)).rejects.toMatchObject({ code: 'stream/reset' })
     }
     expect(await b.ping(addr)).toBeGreaterThanOrEqual(0)
+  })
+
+  test('an exception in the dial-completion callback (handleConnected) fails that dial with the cause; no unhandled rejection', async () => {
+    const a = await node({ listen: ['/ip4/127.0.0.1/tcp/0'] })
+    const b = await node()
+    const original = Swarm.prototype.handleConnected
+    Swarm.prototype.handleConnected = function () { throw new Error('latent bug on connect') }
+    try {
+      const errored = nextError(b)
+      const e = await b.dial(a.getMultiaddrs()[0]!).catch((x: unknown) => x)
+      expect(e).toBeInstanceOf(DialError)
+      expect((e as DialError).attempts[0]!.error).toBeInstanceOf(InternalError)
+      expect((await errored).error.message).toBe('latent bug on connect')
+    } finally {
+      Swarm.prototype.handleConnected = original
+    }
+    expect(await b.ping(a.getMultiaddrs()[0]!)).toBeGreaterThanOrEqual(0)
+  })
+
+  test('an exception in the timer callback is reported, and the node keeps serving', async () => {
+    // A socket that never starts the handshake arms the upgrade timeout (50 ms here): the timer fires.
+    const a = await node({ listen: ['/ip4/127.0.0.1/tcp/0'], connection: { upgradeTimeout: 50 } })
+    const b = await node()
+    await b.ping(a.getMultiaddrs()[0]!)
+    const original = Swarm.prototype.handleTimeout
+    Swarm.prototype.handleTimeout = function () {
+      Swarm.prototype.handleTimeout = original
+      throw new Error('latent bug in a timer')
+    }
+    const t = a.getMultiaddrs()[0]!.toDialTarget()!
+    const silent = net.connect({ host: t.host, port: t.port })
+    silent.on('error', () => {})
+    try {
+      expect((await nextError(a)).error.message).toBe('latent bug in a timer')
+    } finally {
+      Swarm.prototype.handleTimeout = original
+      silent.destroy()
+    }
+    expect(await b.ping(a.getMultiaddrs()[0]!)).toBeGreaterThanOrEqual(0)
+  })
+
+  test('a behaviour whose pollAction throws is reported by name; the other behaviours\' actions still run', () => {
+    const events: BehaviourAction<unknown>[] = [{ type: 'event', event: 'from b' }]
+    let thrown = false
+    const quiet = { handle() {}, handleTimeout() {}, pollTimeout: () => undefined }
+    const s = new Swarm({
+      a: { ...quiet, protocols: [], pollAction: () => { if (!thrown) { thrown = true; throw new TypeError('a is broken') } return undefined } },
+      b: { ...quiet, protocols: [], pollAction: () => events.shift() },
+    }, { crypto: nobleCrypto, identity: privateKeyFromSeed(new Uint8Array(32).fill(3), nobleCrypto) })
+    s.start(0)
+    const out: unknown[] = []
+    for (let ev = s.pollEvent(); ev !== undefined; ev = s.pollEvent()) if (ev.type === 'error' || ev.type === 'behaviour') out.push(ev.type === 'error' ? { error: ev.error.message, behaviour: ev.behaviour } : ev.event)
+    expect(out).toEqual([{ error: 'a is broken', behaviour: 'a' }, 'from b'])
   })
 
   test('aborting a dial cancels the swarm\'s dial, not only the promise', async () => {
