@@ -3,7 +3,7 @@
  * Spec notes in spec/gossipsub.md.
  */
 export { GossipsubBehaviour, idKey } from './gossipsub.js'
-export type { GossipsubEvent, GossipsubMessage, GossipsubErrorCode, PublishResult, ValidationResult } from './gossipsub.js'
+export type { GossipsubEvent, GossipsubMessage, GossipsubErrorCode, GossipsubView, PublishResult, ValidationResult } from './gossipsub.js'
 export { FLOODSUB, GOSSIPSUB_V10, GOSSIPSUB_V11, GOSSIPSUB_V12, PUBSUB_PROTOCOLS, resolveConfig } from './config.js'
 export type { GossipsubOptions, GossipsubConfig } from './config.js'
 export { buildMessage, checkSignaturePolicy, encodeSeqno, msgIdContentSha256, msgIdFromSeqno, signatureInput, SIGN_PREFIX } from './message.js'
