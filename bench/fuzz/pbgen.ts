@@ -10,6 +10,8 @@ export type FieldKind =
   | { msg: Schema }
   | { gen: (r: Rand) => Uint8Array }
   | { text: (r: Rand) => string }
+  /** A varint from this list (now and then any value). */
+  | { oneOf: readonly number[] }
 
 export interface Schema { [field: number]: FieldKind }
 
@@ -81,5 +83,6 @@ function writeField(r: Rand, w: W, f: number, kind: FieldKind, depth: number): v
   else if (kind === 'string') { tag(2); w.string(r.text(r.size(40), ALPHA)) }
   else if ('msg' in kind) { tag(2); w.bytes(depth > 4 ? r.bytes(r.int(8)) : genMessage(r, kind.msg, depth + 1)) }
   else if ('gen' in kind) { tag(2); w.bytes(kind.gen(r)) }
+  else if ('oneOf' in kind) { tag(0); w.uint32(r.chance(0.95) ? r.pick(kind.oneOf) : r.int(2 ** 31)) }
   else { tag(2); w.string(kind.text(r)) }
 }

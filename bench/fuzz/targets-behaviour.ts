@@ -15,7 +15,7 @@ import type { Behaviour, ConnectionInfo, StreamRef } from '../../src/swarm/behav
 import { IdentifyBehaviour, decodeIdentify, IDENTIFY_PROTOCOL, IDENTIFY_PUSH_PROTOCOL } from '../../src/identify/index.js'
 import { KadBehaviour, KAD_PROTOCOL, decodeKadMessage } from '../../src/kad/index.js'
 import { GossipsubBehaviour, decodeRpc } from '../../src/gossipsub/index.js'
-import { bounded, check, type Target } from './engine.js'
+import { bounded, check, count, type Target } from './engine.js'
 import { Program, ProgramWriter, concatBytes, deliver, mutate, mutateOnce } from './mutate.js'
 import { genMessage, type Schema } from './pbgen.js'
 import { Rand } from './rng.js'
@@ -42,12 +42,24 @@ export const IDENTIFY_SCHEMA: Schema = {
   6: 'string',
   8: { gen: (r) => r.pick(SPR) },
 }
-const KAD_PEER: Schema = { 1: { gen: peerIdBytes }, 2: { gen: addrBytes }, 3: 'varint' }
+const KAD_PEER: Schema = { 1: { gen: peerIdBytes }, 2: { gen: addrBytes }, 3: { oneOf: [0, 1, 2, 3] } }
+/** Keys as the DHT uses them: peer ids (FIND_NODE), CIDs/multihashes (providers), /pk/ and /ipns/ record keys. */
+const kadKey = (r: Rand): Uint8Array => {
+  const mh = peerIdBytes(r)
+  switch (r.int(6)) {
+    case 0: return mh
+    case 1: return concatBytes([Uint8Array.of(0x12, 0x20), r.bytes(32)])
+    case 2: return concatBytes([new TextEncoder().encode('/pk/'), mh])
+    case 3: return concatBytes([new TextEncoder().encode('/ipns/'), mh])
+    case 4: return r.bytes(r.size(200))
+    default: return r.bytes(r.chance(0.5) ? 0 : 1 + r.int(2000))
+  }
+}
 export const KAD_SCHEMA: Schema = {
-  1: 'varint',
+  1: { oneOf: [0, 1, 2, 3, 4, 5] },
   10: 'varint',
-  2: { gen: (r) => (r.chance(0.5) ? peerIdBytes(r) : r.bytes(r.size(200))) },
-  3: { msg: { 1: 'bytes', 2: 'bytes', 5: 'string' } },
+  2: { gen: kadKey },
+  3: { msg: { 1: { gen: kadKey }, 2: { gen: (r) => (r.chance(0.3) ? r.pick([REMOTE, ...OTHERS]).publicKey.bytes : r.bytes(r.size(300))) }, 5: { text: (r) => r.pick(['2026-12-06T04:00:00Z', '', 'x']) } } },
   8: { msg: KAD_PEER },
   9: { msg: KAD_PEER },
 }
@@ -87,8 +99,10 @@ const connInfo = (id: number): ConnectionInfo => ({
 const enum BOp { Inbound, Data, Eof, Reset, Advance, Reconnect, Outbound, Writable, Closed }
 
 function behaviourTarget(name: string, proto: Proto): Target {
+  const stats: Record<string, number> = {}
   return {
     name,
+    stats,
     generate(r) {
       if (r.chance(0.15)) {
         const a = genMessage(r, proto.schema)
@@ -110,7 +124,7 @@ function behaviourTarget(name: string, proto: Proto): Target {
       return r.chance(0.1) ? mutateOnce(r, prog) : prog
     },
     run(input) {
-      if ((input[0] ?? 0) === 0) { proto.decode(input.subarray(1)); return }
+      if ((input[0] ?? 0) === 0) { proto.decode(input.subarray(1)); count(stats, 'decoded'); return }
       crypto.reset()
       const p = new Program(input)
       p.u8()
@@ -128,6 +142,7 @@ function behaviourTarget(name: string, proto: Proto): Target {
       const drain = (): void => {
         for (let a = b.pollAction(); a !== undefined; a = b.pollAction()) {
           step()
+          count(stats, a.type === 'event' ? `event ${(a.event as { type?: string }).type}` : a.type)
           if (a.type === 'open-stream') pendingOpens.push(a.requestId)
           else if (a.type === 'write' || a.type === 'close-write' || a.type === 'reset') {
             const s = open.get(key(a.stream))
