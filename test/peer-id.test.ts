@@ -238,7 +238,7 @@ describe('peer-id properties', () => {
     }), { numRuns: 1000 })
   })
 
-  test('peer-id imports no crypto library (sha2-256 without a provider is core/crypto/sha256-short) and raises through errors.ts', () => {
+  test('peer-id imports no crypto library (sha2-256 without a provider is core/crypto/sha256.ts) and raises through errors.ts', () => {
     for (const f of readdirSync(new URL('../src/peer-id/', import.meta.url))) {
       const src = readFileSync(new URL(`../src/peer-id/${f}`, import.meta.url), 'utf8')
       expect(src, f).not.toMatch(/from '@noble\//)

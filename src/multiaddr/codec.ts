@@ -89,7 +89,7 @@ export function decodeBytes(bytes: Uint8Array, options?: ParseOptions): Part[] {
     if (length > bytes.length - offset) fail('multiaddr/truncated', `${proto.name} value needs ${length} bytes, ${bytes.length - offset} left`)
     const end = offset + length
     VALUE_CODECS[proto.kind].check(bytes.subarray(offset, end))
-    if (parts.length > 0 && parts[parts.length - 1]!.proto.path) fail('multiaddr/component-after-path', `${proto.name} after ${parts[parts.length - 1]!.proto.name}`)
+    if (parts[parts.length - 1]?.proto.path) fail('multiaddr/component-after-path')
     parts.push({ proto, start, valueStart: offset, end })
     offset = end
   }

@@ -47,8 +47,7 @@ export function fromUserText<T>(parse: () => T): T {
     return parse()
   } catch (e) {
     if (!(e instanceof ProtocolError) || e.protocol !== 'multiaddr') throw e
-    const prefix = `${e.code}: `
-    const detail = e.message.startsWith(prefix) ? e.message.slice(prefix.length) : undefined
-    throw new UsageError(e.code, detail, e.cause === undefined ? undefined : { cause: e.cause })
+    // same code and detail: ProtocolError's message is `${code}` or `${code}: ${detail}`
+    throw new UsageError(e.code, e.message.slice(e.code.length + 2) || undefined, { cause: e.cause })
   }
 }

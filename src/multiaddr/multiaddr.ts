@@ -114,9 +114,7 @@ export class Multiaddr {
    */
   encapsulate(other: Multiaddr | string): Multiaddr {
     const o = typeof other === 'string' ? Multiaddr.fromString(other) : other
-    if (o.#parts.length > 0 && this.#parts.length > 0 && this.#parts[this.#parts.length - 1]!.proto.path) {
-      throw new UsageError('multiaddr/component-after-path', `cannot encapsulate ${o.toString()} in ${this.toString()}`)
-    }
+    if (o.#parts.length > 0 && this.#parts[this.#parts.length - 1]?.proto.path) throw new UsageError('multiaddr/component-after-path')
     return Multiaddr.#trusted(concat([this.#bytes, o.#bytes]))
   }
 

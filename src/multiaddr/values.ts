@@ -119,9 +119,7 @@ const unixPath: ValueCodec = {
     return b
   },
   check(b) {
-    if (b.length < 2) fail('multiaddr/invalid-value', 'unix path of fewer than 2 bytes')
-    if (b[0] !== 0x2f) fail('multiaddr/invalid-value', "unix path must start with '/'")
-    if (b[b.length - 1] === 0x2f) fail('multiaddr/invalid-value', "unix path must not end with '/'")
+    if (b.length < 2 || b[0] !== 0x2f || b[b.length - 1] === 0x2f) fail('multiaddr/invalid-value', "a unix path starts with '/' and does not end with it")
     checkUtf8(b)
   },
   format: (b) => checkUtf8(b),

@@ -12,7 +12,7 @@
  * CID; anything else is not a peer id.
  */
 import type { CryptoProvider } from '../core/crypto/provider.js'
-import { sha256Short } from '../core/crypto/sha256-short.js'
+import { sha256 } from '../core/crypto/sha256.js'
 import { ProtocolError } from '../core/errors.js'
 import { concat, equals } from '../core/bytes.js'
 import { BASE32, BASE58BTC, baseXDecode, baseXEncode, decodeBase, rfc4648Encode } from '../core/base.js'
@@ -57,17 +57,16 @@ export class PeerId {
 
   /**
    * The peer id of a public key. Keys of more than 42 bytes (RSA, ECDSA) are hashed with sha2-256:
-   * by `crypto` when given, else by weft's own SHA-256 in src/core/crypto/sha256-short.ts. That
-   * keeps the crypto providers the only modules that import a crypto library (ARCHITECTURE), and
-   * keeps `toPeerId()` usable without a provider: the input is a key protobuf of at most
-   * MAX_PUBLIC_KEY_BYTES (2 KiB), where the pure implementation costs microseconds.
+   * by `crypto` when given, else by src/core/crypto/sha256.ts (no direct crypto-library import
+   * here: src/core/crypto is the one place that imports one), so `toPeerId()` works without a
+   * provider.
    */
   static fromPublicKey(key: PublicKey, crypto?: CryptoProvider): PeerId {
     const pb = key.bytes
     if (pb.length <= MAX_INLINE_KEY_LENGTH) {
       return new PeerId(concat([Uint8Array.of(MULTIHASH_IDENTITY, pb.length), pb]), key)
     }
-    const digest = crypto !== undefined ? crypto.sha256(pb) : sha256Short(pb)
+    const digest = crypto !== undefined ? crypto.sha256(pb) : sha256(pb)
     return new PeerId(concat([Uint8Array.of(MULTIHASH_SHA2_256, digest.length), digest]), undefined)
   }
 
