@@ -3,7 +3,8 @@
  * a peer the store has never seen (finding 3), the maxDialAddrs cap when addresses are merged into
  * a pending dial (finding 8), DialError with each address's cause, and cancellation.
  */
-import { describe, expect, test } from 'vitest'
+import { afterEach, describe, expect, test } from 'vitest'
+import { createNode, type WeftNode } from '../src/node.js'
 import { DialError } from '../src/core/errors.js'
 import { TransportError } from '../src/io/transport.js'
 import { Multiaddr } from '../src/multiaddr/index.js'
@@ -149,5 +150,27 @@ describe('dials', () => {
     expect(abandoned).toEqual([connects[0]!.id])
     expect(dials.cancel((w) => w.requestId === 2)).toBe(false)
     expect(outcomes).toEqual([])
+  })
+})
+
+describe('maxDialAddrs through createNode', () => {
+  const nodes: WeftNode[] = []
+  afterEach(async () => { await Promise.all(nodes.splice(0).map((n) => n.stop())) })
+
+  async function dialThird(maxDialAddrs: number): Promise<unknown> {
+    const a = await createNode({ listen: ['/memory/0'], services: {} })
+    const b = await createNode({ listen: [], services: {}, limits: { maxDialAddrs } })
+    nodes.push(a, b)
+    // Two addresses nobody listens on, then the real one: only a third attempt can succeed.
+    b.peerStore.addAddrs(a.peerId, [Multiaddr.fromString('/memory/999001'), Multiaddr.fromString('/memory/999002'), a.getMultiaddrs()[0]!.withoutPeerId()])
+    return b.dial(a.peerId).catch((e: unknown) => e)
+  }
+
+  test('at the limit (3) the third address is tried; one below it (2) it is not', async () => {
+    expect(await dialThird(3)).toMatchObject({ direction: 'outbound' })
+    const e = await dialThird(2)
+    expect(e).toBeInstanceOf(DialError)
+    expect(e).toMatchObject({ code: 'dial/all-failed' })
+    expect((e as DialError).attempts.map((x) => x.addr)).toEqual(['/memory/999001', '/memory/999002'])
   })
 })
