@@ -69,6 +69,8 @@ export interface TargetResult {
 
 export interface RunOptions {
   iterations: number
+  /** First iteration (default 0): `--from 500000 --iterations 1000000` runs the second half of a run. */
+  from?: number
   seed: number
   /** Wall-clock limit per input, ms (default 5000). */
   deadlineMs?: number
@@ -114,7 +116,8 @@ export function runTarget(target: Target, opts: RunOptions): TargetResult & { re
   const reports: EscapeReport[] = []
   const t0 = performance.now()
   const every = opts.progressEvery ?? 64
-  let i = 0
+  const from = opts.from ?? 0
+  let i = from
   for (; i < opts.iterations; i++) {
     if (opts.onProgress !== undefined && i % every === 0) opts.onProgress(i)
     if (opts.maxSeconds !== undefined && (i & 63) === 0 && performance.now() - t0 > opts.maxSeconds * 1000) break
@@ -127,7 +130,7 @@ export function runTarget(target: Target, opts: RunOptions): TargetResult & { re
       if (reports.length >= (opts.maxEscapes ?? 10)) { i++; break }
     }
   }
-  return { name: target.name, iterations: i, escapes: reports.length, seconds: (performance.now() - t0) / 1000, reports }
+  return { name: target.name, iterations: i - from, escapes: reports.length, seconds: (performance.now() - t0) / 1000, reports }
 }
 
 /**

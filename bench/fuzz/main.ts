@@ -1,7 +1,7 @@
 /**
- * `npm run fuzz -- [--target NAME] [--iterations N] [--seed S] [--json] [--replay HEX|FILE [--minimize]] [--max-seconds T] [--stats]`
+ * `npm run fuzz -- [--target NAME] [--iterations N] [--from I] [--seed S] [--json] [--replay HEX|FILE [--minimize]] [--max-seconds T] [--stats]`
  *
- * Runs every target (or one) for N inputs from seed S. An escape prints the target, seed, iteration,
+ * Runs every target (or one) for inputs I..N-1 (I = 0 by default) of seed S. An escape prints the target, seed, iteration,
  * the error and the input hex, and saves the input to bench/.cache/fuzz-escapes/. `--json` prints
  * only `{ "targets": [ { "name", "iterations", "escapes", "seconds" } ] }`. Exit code 1 on any escape.
  *
@@ -16,10 +16,10 @@ import { fromHex, toHex } from '../../src/core/bytes.js'
 import { type EscapeReport, type TargetResult, inputAt, minimize, runOne, runTarget } from './engine.js'
 import { TARGETS, targetByName } from './index.js'
 
-interface Args { target?: string; iterations: number; seed: number; json: boolean; replay?: string; minimize: boolean; stats: boolean; maxSeconds?: number; hangMs: number; outDir: string }
+interface Args { target?: string; iterations: number; from: number; seed: number; json: boolean; replay?: string; minimize: boolean; stats: boolean; maxSeconds?: number; hangMs: number; outDir: string }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { iterations: 10_000, seed: 1, json: false, minimize: false, stats: false, hangMs: 30_000, outDir: path.resolve('bench/.cache/fuzz-escapes') }
+  const a: Args = { iterations: 10_000, from: 0, seed: 1, json: false, minimize: false, stats: false, hangMs: 30_000, outDir: path.resolve('bench/.cache/fuzz-escapes') }
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!
     const v = (): string => {
@@ -30,6 +30,7 @@ function parseArgs(argv: string[]): Args {
     if (k === '--target') a.target = v()
     else if (k === '--iterations') a.iterations = Number(v())
     else if (k === '--seed') a.seed = Number(v())
+    else if (k === '--from') a.from = Number(v())
     else if (k === '--json') a.json = true
     else if (k === '--stats') a.stats = true
     else if (k === '--minimize') a.minimize = true
@@ -60,7 +61,7 @@ function printEscape(r: EscapeReport, file: string): void {
 function runInWorker(file: string, name: string, args: Args): Promise<TargetResult> {
   return new Promise((resolve) => {
     const progress = new Int32Array(new SharedArrayBuffer(4))
-    const w = new Worker(file, { workerData: { name, iterations: args.iterations, seed: args.seed, progress, stats: args.stats, maxSeconds: args.maxSeconds } })
+    const w = new Worker(file, { workerData: { name, iterations: args.iterations, from: args.from, seed: args.seed, progress, stats: args.stats, maxSeconds: args.maxSeconds } })
     let escapes = 0
     let last = -1
     let still = 0
@@ -76,7 +77,7 @@ function runInWorker(file: string, name: string, args: Args): Promise<TargetResu
       const input = inputAt(target, args.seed, now)
       const r: EscapeReport = { target: name, seed: args.seed, iteration: now, hex: toHex(input), error: `hang: no progress for ${args.hangMs} ms` }
       printEscape(r, save(args.outDir, r))
-      resolve({ name, iterations: now + 1, escapes: escapes + 1, seconds: (performance.now() - t0) / 1000 })
+      resolve({ name, iterations: now + 1 - args.from, escapes: escapes + 1, seconds: (performance.now() - t0) / 1000 })
     }, 1000)
     w.on('message', (m: { escape?: EscapeReport; done?: TargetResult }) => {
       if (m.escape !== undefined) { escapes++; printEscape(m.escape, save(args.outDir, m.escape)) }
@@ -85,7 +86,7 @@ function runInWorker(file: string, name: string, args: Args): Promise<TargetResu
     w.on('error', (e) => {
       clearInterval(tick)
       process.stderr.write(`ESCAPE target=${name}: worker died: ${e instanceof Error ? e.stack : String(e)}\n`)
-      resolve({ name, iterations: Atomics.load(progress, 0), escapes: escapes + 1, seconds: (performance.now() - t0) / 1000 })
+      resolve({ name, iterations: Atomics.load(progress, 0) - args.from, escapes: escapes + 1, seconds: (performance.now() - t0) / 1000 })
     })
   })
 }
@@ -121,10 +122,10 @@ function fail(msg: string): never {
 
 /** Worker side: run one target, post escapes as they happen and the result at the end. */
 if (!isMainThread && workerData !== null && typeof workerData === 'object' && 'progress' in workerData) {
-  const { name, iterations, seed, progress, stats, maxSeconds } = workerData as { name: string; iterations: number; seed: number; progress: Int32Array; stats: boolean; maxSeconds?: number }
+  const { name, iterations, from, seed, progress, stats, maxSeconds } = workerData as { name: string; iterations: number; from: number; seed: number; progress: Int32Array; stats: boolean; maxSeconds?: number }
   const target = targetByName(name)!
   const res = runTarget(target, {
-    iterations, seed, maxEscapes: 10, ...(maxSeconds !== undefined ? { maxSeconds } : {}),
+    iterations, from, seed, maxEscapes: 10, ...(maxSeconds !== undefined ? { maxSeconds } : {}),
     onEscape: (escape) => parentPort!.postMessage({ escape }),
     onProgress: (i) => Atomics.store(progress, 0, i),
     progressEvery: 1,
