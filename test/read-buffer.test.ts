@@ -33,7 +33,7 @@ test('ReadBuffer matches a byte-array model and never rewrites bytes it handed o
         const v = o.n & 0xff
         expect(b.indexOf(v)).toBe(model.indexOf(v))
       } else {
-        const n = Math.min(o.n, model.length)
+        const n = Math.min('n' in o ? o.n : 0, model.length)
         if (o.op === 'skip') b.skip(n)
         else {
           const view = o.op === 'read' ? b.read(n) : b.peek(n)
