@@ -4,7 +4,8 @@
  * Each module also has its own entry point (`weft/multiaddr`, `weft/peer-id`, `weft/noise`, ...), so
  * a bundle pays only for what it imports.
  */
-export { ProtocolError, UsageError, isProtocolError } from './core/errors.js'
+export { ProtocolError, UsageError, OutcomeError, DialError, InternalError, isProtocolError } from './core/errors.js'
+export type { DialErrorCode, DialAttempt } from './core/errors.js'
 export type { CryptoProvider } from './core/crypto/provider.js'
 export { nobleCrypto } from './core/crypto/noble.js'
 export { Multiaddr, multiaddr } from './multiaddr/index.js'

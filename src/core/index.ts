@@ -1,4 +1,4 @@
-export { ProtocolError, UsageError, OutcomeError, DialError, isProtocolError } from './errors.js'
+export { ProtocolError, UsageError, OutcomeError, DialError, InternalError, isProtocolError } from './errors.js'
 export type { DialErrorCode, DialAttempt } from './errors.js'
 export * as varint from './varint.js'
 export { encodeLp, decodeLpExact, LpDecoder } from './lp.js'
