@@ -20,6 +20,9 @@ import { MultistreamListener, encodeMessage } from '../src/multistream/index.js'
 import { NoiseConnection } from '../src/noise/index.js'
 import { privateKeyFromSeed } from '../src/peer-id/index.js'
 import { encodeFrame, Flag, FrameType, YamuxSession } from '../src/yamux/index.js'
+import { KadBehaviour, MessageType, encodeKadMessage } from '../src/kad/index.js'
+import { utf8 } from '../src/core/bytes.js'
+import { testIdentity } from './helpers/behaviour-harness.js'
 
 /** Microseconds per byte allowed at the largest size (a linear path here costs ~0.5-5). */
 const MAX_US_PER_BYTE = 60
@@ -158,6 +161,29 @@ describe('every framed decoder costs linear CPU when fed one byte per call', () 
         while (s.pollEvent() !== undefined);
       }
     }, frame, 256 * 1024)
+  })
+
+  test('a behaviour reading LP messages (kad, on the shared LpDecoder): a 64 KiB PUT_VALUE', () => {
+    const me = testIdentity(1, '/memory/1')
+    const them = testIdentity(2, '/memory/2')
+    const message = (n: number): Uint8Array => encodeLp(encodeKadMessage({
+      type: MessageType.PUT_VALUE, key: utf8('/v/x'), record: { key: utf8('/v/x'), value: fill(n - 40) }, closerPeers: [], providerPeers: [],
+    }))
+    let served = 0
+    expectLinear('kad inbound', () => {
+      let k = 0
+      const kad = new KadBehaviour({ crypto: nodeCrypto, random: (n) => new Uint8Array(n).fill(k++ & 0xff), peerId: me.peer, mode: 'server' })
+      const connection = { id: 1, peer: them.peer, remotePublicKey: them.publicKey, remoteAddr: them.addr, localAddr: undefined, direction: 'inbound' as const }
+      const stream = { connection: 1, stream: 1 }
+      kad.handle(0, { type: 'connection-opened', connection })
+      kad.handle(0, { type: 'stream-opened', stream, protocol: kad.protocol, direction: 'inbound', connection })
+      while (kad.pollAction() !== undefined);
+      return (p) => {
+        kad.handle(0, { type: 'stream-data', stream, data: p })
+        for (let a = kad.pollAction(); a !== undefined; a = kad.pollAction()) if (a.type === 'write' || a.type === 'reset') served++
+      }
+    }, message, 65536)
+    expect(served).toBeGreaterThan(0) // each message was read to its end and answered (or refused)
   })
 
   test('a whole connection (multistream, Noise, yamux, stream negotiation): 64 KiB of stream data', () => {
