@@ -175,7 +175,7 @@ describe('every framed decoder costs linear CPU when fed one byte per call', () 
       const kad = new KadBehaviour({ crypto: nodeCrypto, random: (n) => new Uint8Array(n).fill(k++ & 0xff), peerId: me.peer, mode: 'server' })
       const connection = { id: 1, peer: them.peer, remotePublicKey: them.publicKey, remoteAddr: them.addr, localAddr: undefined, direction: 'inbound' as const }
       const stream = { connection: 1, stream: 1 }
-      kad.handle(0, { type: 'connection-opened', connection })
+      kad.handle(0, { type: 'connection-established', connection })
       kad.handle(0, { type: 'stream-opened', stream, protocol: kad.protocol, direction: 'inbound', connection })
       while (kad.pollAction() !== undefined);
       return (p) => {
