@@ -14,6 +14,7 @@ import {
 } from '../src/kad/index.js'
 import type { KadEvent, KadMessage } from '../src/kad/index.js'
 import { InternTable, KadInterns } from '../src/kad/intern.js'
+import { PeerBook } from '../src/kad/peers.js'
 
 const crypto = nobleCrypto
 const vectors = vectorFile('kad')
@@ -200,6 +201,15 @@ describe('keys and distance', () => {
     expect(one.peer.equals(two.peer)).toBe(true)
     expect(one.peer).not.toBe(two.peer)
     expect(one.addrs[0]).not.toBe(two.addrs[0])
+  })
+  test('kad keys are cached per node even for a PeerId object both nodes were handed (finding 14)', () => {
+    const shared = testIdentity(9, '/memory/9').peer
+    const book = (seed: number): PeerBook => new PeerBook({ crypto, self: testIdentity(seed, '/memory/1').peer, maxAddressBook: 10, maxAddrsPerPeer: 4, addressFilter: () => true })
+    const one = book(3)
+    const two = book(4)
+    expect(one.keyOf(shared)).toBe(one.keyOf(shared))
+    expect(two.keyOf(shared)).toEqual(one.keyOf(shared))
+    expect(two.keyOf(shared)).not.toBe(one.keyOf(shared))
   })
 })
 

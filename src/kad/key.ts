@@ -15,31 +15,23 @@ import type { PeerId } from '../peer-id/index.js'
 export const KAD_KEY_BYTES = 32
 
 /**
- * Per PeerId object: its `peerKey` string and (once asked for) its kad key. A WeakMap, so entries
- * live exactly as long as the PeerId they describe; decoded peer ids are interned (intern.ts), so
- * the same object, and its cached strings, come back for the same peer.
+ * Per PeerId object: its `peerKey` string. A WeakMap, so entries live exactly as long as the PeerId
+ * they describe. Process-wide, and safe to share between nodes: a string is immutable. (Kad keys,
+ * which are bytes, are cached per node: PeerBook.keyOf.)
  */
-const byPeer = new WeakMap<PeerId, { id: string; key: Uint8Array | undefined }>()
+const byPeer = new WeakMap<PeerId, string>()
 
 /**
  * A compact map key for a peer: its multihash as a binary string (one UTF-16 unit per byte).
  * Built once per PeerId object; equal peers give equal strings.
  */
 export function peerKey(peer: PeerId): string {
-  let e = byPeer.get(peer)
-  if (e === undefined) {
-    e = { id: bytesKey(peer.multihash), key: undefined }
-    byPeer.set(peer, e)
+  let id = byPeer.get(peer)
+  if (id === undefined) {
+    id = bytesKey(peer.multihash)
+    byPeer.set(peer, id)
   }
-  return e.id
-}
-
-/** The kad key of a peer, sha256(multihash), computed once per PeerId object. Do not modify it. */
-export function peerKadKey(peer: PeerId, crypto: Pick<CryptoProvider, 'sha256'>): Uint8Array {
-  peerKey(peer)
-  const e = byPeer.get(peer)!
-  e.key ??= crypto.sha256(peer.multihash)
-  return e.key
+  return id
 }
 
 /** `bytes` as a binary string, one char per byte: a cheap, exact Map key. */

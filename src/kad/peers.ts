@@ -2,7 +2,7 @@
  * What the kad behaviour knows about other peers, apart from the routing table: the address book
  * (peer -> multiaddrs, learned from identify, closer-peers and providers), how many connections
  * the swarm has to each peer, and kad keys of peers (sha256 of a peer id's multihash, cached per
- * PeerId object by key.ts).
+ * PeerId object, in this node's own WeakMap: no node shares bytes with another, finding 14).
  *
  * The address book feeds dials (a peer we ask must be reachable) and the closerPeers we answer
  * with (a peer without addresses is useless to the requester). All three maps are bounded.
@@ -10,7 +10,7 @@
 import type { CryptoProvider } from '../core/crypto/provider.js'
 import type { Multiaddr } from '../multiaddr/index.js'
 import type { PeerId } from '../peer-id/index.js'
-import { peerKadKey, peerKey } from './key.js'
+import { peerKey } from './key.js'
 import type { KadPeer } from './message.js'
 
 export interface PeerBookOptions {
@@ -31,6 +31,8 @@ export class PeerBook {
   /** Peer (peerKey) -> addresses, least recently updated first. */
   readonly #addrs = new Map<string, readonly Multiaddr[]>()
   readonly #connected = new Map<string, number>()
+  /** Kad keys by PeerId object (this node's: never handed to another node). */
+  readonly #keys = new WeakMap<PeerId, Uint8Array>()
 
   constructor(options: PeerBookOptions) {
     this.#opts = options
@@ -94,6 +96,11 @@ export class PeerBook {
 
   /** The kad key of `peer`: sha256 of its multihash (shared: do not modify). */
   keyOf(peer: PeerId): Uint8Array {
-    return peerKadKey(peer, this.#opts.crypto)
+    let k = this.#keys.get(peer)
+    if (k === undefined) {
+      k = this.#opts.crypto.sha256(peer.multihash)
+      this.#keys.set(peer, k)
+    }
+    return k
   }
 }
