@@ -6,7 +6,7 @@
  */
 import * as net from 'node:net'
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
-import { createNode, readAll, type WeftNode } from '../src/node.js'
+import { createNode, nodeCrypto, readAll, type WeftNode } from '../src/node.js'
 import type { NodeErrorEvent } from '../src/edge/weft-node.js'
 import { DialError, InternalError } from '../src/core/errors.js'
 import { nobleCrypto } from '../src/core/crypto/noble.js'
@@ -133,6 +133,33 @@ describe('containment', () => {
     }
     expect(await c.ping(addr)).toBeGreaterThanOrEqual(0)
     expect(await b.ping(addr)).toBeGreaterThanOrEqual(0)
+  })
+
+  test('a bug the connection core contains itself (closed with InternalError, nothing thrown) is still the node\'s error event', async () => {
+    // a crypto provider with a latent bug: once armed, opening a transport frame throws a TypeError
+    // inside Noise; the connection core turns it into closed{InternalError('connection/internal-error')}
+    let armed = false
+    const buggy = { ...nodeCrypto, chachaOpen: (k: Uint8Array, n: Uint8Array, c: Uint8Array, ad: Uint8Array) => {
+      if (armed) throw new TypeError('latent bug in a provider')
+      return nodeCrypto.chachaOpen(k, n, c, ad)
+    } }
+    const { chachaOpenInto: _skip, ...withoutInto } = buggy
+    const a = await node({ listen: ['/ip4/127.0.0.1/tcp/0'], crypto: withoutInto })
+    const addr = a.getMultiaddrs()[0]!
+    const b = await node()
+    await b.ping(addr)
+    const errored = nextError(a)
+    const aClosed = closedFrom(a, b.peerId)
+    armed = true
+    void b.ping(addr).catch(() => undefined)
+    const ev = await errored
+    armed = false
+    expect(ev).toMatchObject({ origin: 'connection' })
+    expectInternal(ev.error)
+    expect((ev.error as InternalError).cause).toBeInstanceOf(TypeError)
+    expectInternal((await aClosed).error)
+    const c = await node()
+    expect(await c.ping(addr)).toBeGreaterThanOrEqual(0)
   })
 
   test('an exception escaping the swarm in a socket read callback fails that connection in the runtime; others go on', async () => {

@@ -5,7 +5,7 @@
  * (src/swarm/swarm.ts) owns the state and the order of calls.
  */
 import type { Millis } from '../core/byte-machine.js'
-import { DialError, UsageError } from '../core/errors.js'
+import { DialError, InternalError, UsageError } from '../core/errors.js'
 import type { ConnectionEvent } from '../connection/index.js'
 import type { Multiaddr } from '../multiaddr/index.js'
 import type { PeerId } from '../peer-id/index.js'
@@ -147,6 +147,11 @@ export function onConnEvent(h: RouteHost, now: Millis, c: Conn, ev: ConnectionEv
     case 'closed':
       c.closing = true
       h.io.push({ type: 'close', connection: c.id })
+      // a bug the connection core contained itself (it closed with an InternalError, threw nothing)
+      // is reported like one the swarm caught
+      if (ev.error instanceof InternalError) {
+        h.events.push({ type: 'error', error: ev.error, origin: 'connection', ...(c.info !== undefined ? { connection: c.info, peer: c.info.peer } : {}) })
+      }
       if (c.info === undefined) {
         h.events.push({ type: 'connection-failed', addr: c.remoteAddr, direction: c.direction, error: ev.error ?? new UsageError('connection/closed') })
         if (c.dial !== undefined) {
