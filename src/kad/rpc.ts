@@ -78,7 +78,7 @@ export class OutboundRpcs {
     const k = peerKey(peer)
     if (!ctx.peers.isConnected(k)) {
       const known = ctx.peers.addrs(k)
-      if (known !== undefined && known.length > 0) ctx.actions.push({ type: 'peer-info', peer, info: { addrs: known } })
+      if (known !== undefined && known.length > 0) ctx.actions.push({ type: 'peer-info', peer, info: { addrs: known, addrsAreHints: true } })
     }
     ctx.actions.push({ type: 'open-stream', requestId: id, peer, protocols: [ctx.protocol] })
   }

@@ -108,6 +108,12 @@ export type BehaviourAction<Ev> =
 
 export interface PeerInfoUpdate {
   addrs?: readonly Multiaddr[]
+  /**
+   * The addresses come from a third party (a kad response, gossipsub PX), not from the peer itself:
+   * they are merged after what is known instead of replacing it, so a hint never erases the
+   * addresses the peer announced through identify.
+   */
+  addrsAreHints?: boolean
   protocols?: readonly string[]
   publicKey?: PublicKey
   agentVersion?: string

@@ -68,7 +68,10 @@ export class PeerStore {
 
   update(peer: PeerId, info: PeerInfoUpdate): void {
     const e = this.#entry(peer)
-    if (info.addrs !== undefined) e.addrs = dedupe([...info.addrs]).slice(0, this.#limits.maxAddrsPerPeer)
+    if (info.addrs !== undefined) {
+      const next = info.addrsAreHints === true ? [...e.addrs, ...info.addrs] : [...info.addrs]
+      e.addrs = dedupe(next).slice(0, this.#limits.maxAddrsPerPeer)
+    }
     if (info.protocols !== undefined) e.protocols = [...new Set(info.protocols)].slice(0, this.#limits.maxProtocolsPerPeer)
     if (info.publicKey !== undefined) e.publicKey = info.publicKey
     if (info.agentVersion !== undefined) e.agentVersion = info.agentVersion
