@@ -44,14 +44,20 @@ const today = new Date().toISOString().slice(0, 10)
 // ---- the recording crypto provider -----------------------------------------------------------
 
 /** @typedef {{ dir: 'in' | 'out', key: string, counter: bigint, pt: Uint8Array }} Record_ */
-/** @param {Record_[]} rec */
-function tapCrypto(rec) {
+/**
+ * @param {Record_[]} rec
+ * @param {{ corrupt?: (pt: Uint8Array) => Uint8Array | undefined }} [hooks] fault injection: `corrupt`
+ *   may replace one outgoing transport plaintext (same length, so Noise framing is unchanged)
+ */
+function tapCrypto(rec, hooks = {}) {
   const counter = (/** @type {Uint8Array} */ n) => Buffer.from(n).readBigUInt64LE(4)
   const { chachaSealInto: _a, chachaSealDetached: _b, chachaOpenInto: _c, ...base } = nodeCrypto
   return {
     ...base,
     name: 'node+capture',
     chachaSeal: (/** @type {Uint8Array} */ key, /** @type {Uint8Array} */ nonce, /** @type {Uint8Array} */ pt, /** @type {Uint8Array} */ ad) => {
+      const bad = ad.length === 0 && hooks.corrupt !== undefined ? hooks.corrupt(pt) : undefined
+      if (bad !== undefined) { hooks.corrupt = undefined; pt = bad }
       if (ad.length === 0) rec.push({ dir: 'out', key: hex(key), counter: counter(nonce), pt: pt.slice() })
       return nodeCrypto.chachaSeal(key, nonce, pt, ad)
     },
@@ -71,10 +77,11 @@ async function proxy(host, port) {
   const raw = { in: [], out: [] }
   const server = net.createServer((c) => {
     const u = net.connect(port, host)
-    c.on('data', (d) => { raw.out.push(Buffer.from(d)); u.write(d) })
-    u.on('data', (d) => { raw.in.push(Buffer.from(d)); c.write(d) })
-    c.on('close', () => u.destroy())
-    u.on('close', () => c.destroy())
+    // pipe() forwards a half-close after the last bytes (destroy() could drop a final Go Away)
+    c.on('data', (d) => { raw.out.push(Buffer.from(d)) })
+    u.on('data', (d) => { raw.in.push(Buffer.from(d)) })
+    c.pipe(u)
+    u.pipe(c)
     c.on('error', () => u.destroy())
     u.on('error', () => c.destroy())
   })
@@ -134,7 +141,9 @@ async function capture(impl, bin, redisAddr, db) {
     const px = await proxy(m[1], Number(m[2]))
     /** @type {Record_[]} */
     const rec = []
-    const node = await createNode({ crypto: tapCrypto(rec), transports: [tcp()], services: {} })
+    /** @type {{ corrupt?: (pt: Uint8Array) => Uint8Array | undefined }} */
+    const hooks = {}
+    const node = await createNode({ crypto: tapCrypto(rec, hooks), transports: [tcp()], services: {} })
     const target = `/ip4/127.0.0.1/tcp/${px.port}/p2p/${m[3]}`
     log(`${impl}: dialing ${addr} through the tap on port ${px.port}`)
     const notes = []
@@ -163,8 +172,26 @@ async function capture(impl, bin, redisAddr, db) {
     s4.closeWrite()
     notes.push(`1 MiB echo: ${(await reading).length} bytes`)
     await node.ping(target)
-    await node.hangUp(m[3])
-    await sleep(500)
+    // A protocol error makes the remote end the session with Go Away 1: weft's next SYN is rewritten
+    // to declare stream 3 (weft's ping stream, still open) a second time. (A clean hang-up shows no
+    // Go Away: neither stack answers weft's Go Away 0 with its own.)
+    hooks.corrupt = (pt) => {
+      for (let off = 0; off + 12 <= pt.length;) {
+        const h = readHeader(pt, off)
+        if (h.type === 1 && (h.flags & 1) !== 0) {
+          const bad = pt.slice()
+          bad.set([0, 0, 0, 3], off + 4)
+          return bad
+        }
+        off += 12 + (h.type === 0 ? h.length : 0)
+      }
+      return undefined
+    }
+    const closed = new Promise((r) => node.on('connection:close', () => r(undefined)))
+    await node.newStream(target, '/weft/echo/1.0.0').then((s) => s.reset(), () => undefined)
+    notes.push(await Promise.race([closed.then(() => 'the remote closed the connection'), sleep(3000).then(() => 'the connection stayed open')]))
+    notes.push(hooks.corrupt === undefined ? 'sent a second SYN for stream 3' : 'the duplicate SYN was not sent')
+    await sleep(300)
     await node.stop()
     px.close()
     return { rec, raw: px.raw, notes }
@@ -249,6 +276,11 @@ function select(impl, role, cap, kept) {
     msVector(`${pre}-ms-security-propose`, `the dialer's first plaintext multistream messages (TCP, before Noise)${lazy}`, secIn,
       [ms('listener-accept', 1, [0, 1], [0, 1]), ms('listener-na-then-accept', 4, [0, 1], [1, 2])])
   }
+  // Noise messages on the wire after the negotiation (2-byte length each) against what weft decrypted
+  let noiseFrames = 0
+  for (let off = secIn.used; off + 2 <= rawIn.length; off += 2 + rawIn.readUInt16BE(off)) noiseFrames++
+  const opened = cap.rec.filter((r) => r.dir === 'in').length
+  log(`${impl} (${role}): ${noiseFrames} Noise messages from the remote on the wire, ${opened} transport messages decrypted by weft`)
   // Noise transport plaintext, in nonce order, per key (one connection: one key per direction)
   const byDir = (/** @type {'in' | 'out'} */ d) => {
     const rs = cap.rec.filter((r) => r.dir === d)
