@@ -100,8 +100,11 @@ function msMessages(/** @type {Uint8Array} */ b, max = 16) {
     let len = 0, shift = 0, i = off
     for (; i < b.length; i++) { len |= (b[i] & 0x7f) << shift; shift += 7; if ((b[i] & 0x80) === 0) break }
     if (i >= b.length || len === 0 || i + 1 + len > b.length || b[i + len] !== 0x0a) break
-    out.push({ hex: hex(b.subarray(off, i + 1 + len)), line: Buffer.from(b.subarray(i + 1, i + len)).toString('utf8') })
+    const line = Buffer.from(b.subarray(i + 1, i + len)).toString('utf8')
+    out.push({ hex: hex(b.subarray(off, i + 1 + len)), line })
     off = i + 1 + len
+    // a protocol id (not the header, na or ls) ends the negotiation: what follows is application data
+    if (!['/multistream/1.0.0', 'na', 'ls'].includes(line)) break
   }
   return { messages: out, used: off }
 }
@@ -249,8 +252,8 @@ function yamuxConfirms(/** @type {any} */ f) {
   return undefined
 }
 
-/** A confirmation: messages [c0, c1) of the capture are byte-equal to messages [s0, s1) of step `step` of a derived vector. */
-const ms = (/** @type {string} */ id, /** @type {number} */ step, /** @type {number[]} */ stepMessages, /** @type {number[]} */ captureMessages) => ({ file: 'multistream', id, step, stepMessages, captureMessages })
+/** A confirmation: messages [c0, c1) of the capture are byte-equal to messages [s0, s1) of step `step` of a derived vector (its `hex` when step is undefined). */
+const ms = (/** @type {string} */ id, /** @type {number | undefined} */ step, /** @type {number[]} */ stepMessages, /** @type {number[]} */ captureMessages) => ({ file: 'multistream', id, step, stepMessages, captureMessages })
 const slug = (/** @type {string} */ s) => s.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '')
 
 /**
@@ -334,9 +337,12 @@ function select(impl, role, cap, kept) {
     const lines = m.messages.map((x) => x.line)
     const remoteOpened = (id % 2 === 0) === (role === 'listener')
     const confirms = []
-    if (!remoteOpened && lines[1] === 'na') confirms.push(ms('dialer-na-then-accept', 1, [0, 2], [0, 2]))
+    if (!remoteOpened && lines[1] === 'na') confirms.push(ms('dialer-na-then-accept', 1, [0, 2], [0, 2]), ms('dialer-all-na', 1, [0, 2], [0, 2]))
     else if (!remoteOpened && lines[1] === '/ipfs/ping/1.0.0') confirms.push(ms('dialer-select', 2, [0, 2], [0, 2]))
-    else if (remoteOpened) confirms.push(ms('listener-accept', 1, [0, 1], [0, 1]))
+    else if (remoteOpened) {
+      confirms.push(ms('listener-accept', 1, [0, 1], [0, 1]))
+      if (lines[1] === '/ipfs/ping/1.0.0') confirms.push(ms('proposal-ping', undefined, [0, 1], [1, 2]))
+    }
     else confirms.push(ms('dialer-select', 2, [0, 1], [0, 1]))
     const vid = `${pre}-ms-${remoteOpened ? 'propose' : 'reply'}-${lines[1] === 'na' ? 'na' : slug(lines[1] ?? '')}`
     if (seenMs.has(vid)) continue
@@ -376,7 +382,7 @@ try {
   killGroup(redis, 'SIGKILL')
 }
 if (!dryRun) {
-  const file = { protocol: 'interop-transcripts', description: 'Frames and multistream flights captured from live go-libp2p and rust-libp2p peers by interop/capture.mjs (run by hand). Yamux vectors: decoded as in yamux.json. Multistream vectors: decoded {kind:"messages",lines}: the flight is exactly these length-prefixed lines. confirms: derived vectors (in yamux.json, multistream.json) whose meaning the capture shares; yamux: the listed `fields` of both decodings are equal; multistream: messages [stepMessages) of the derived vector\'s steps[step].hex are byte-equal to messages [captureMessages) of the capture.', vectors: all }
+  const file = { protocol: 'interop-transcripts', description: 'Frames and multistream flights captured from live go-libp2p and rust-libp2p peers by interop/capture.mjs (run by hand). Yamux vectors: decoded as in yamux.json. Multistream vectors: decoded {kind:"messages",lines}: the flight is exactly these length-prefixed lines. confirms: derived vectors (in yamux.json, multistream.json) whose meaning the capture shares; yamux: the listed `fields` of both decodings are equal; multistream: messages [stepMessages) of the derived vector\'s steps[step].hex (its hex when step is absent) are byte-equal to messages [captureMessages) of the capture.', vectors: all }
   fs.writeFileSync(OUT, JSON.stringify(file, null, 2) + '\n')
   log(`wrote ${all.length} vectors to ${path.relative(root, OUT)}`)
 }
