@@ -127,3 +127,19 @@ describe('multistream-select flights from go and rust', () => {
     }
   }
 })
+
+test('the notes of the derived vectors name exactly the interop vectors that confirm them', () => {
+  const targets = new Map<string, string[]>()
+  for (const v of all) {
+    for (const c of (v.confirms ?? []) as Confirm[]) targets.set(`${c.file}:${c.id}`, [...(targets.get(`${c.file}:${c.id}`) ?? []), v.id])
+  }
+  const noted: string[] = []
+  for (const file of ['yamux', 'multistream'] as const) {
+    for (const d of derived[file].vectors) {
+      if (!(d.note ?? '').includes('Confirmed by interop vectors')) continue
+      noted.push(`${file}:${d.id}`)
+      for (const id of targets.get(`${file}:${d.id}`) ?? []) expect(d.note, `${file}:${d.id}`).toContain(id)
+    }
+  }
+  expect(noted.sort()).toEqual([...targets.keys()].sort())
+})
