@@ -15,9 +15,12 @@
  * optional fast paths (`chachaSealInto`, `chachaSealDetached`, `chachaOpenInto`) so every frame
  * goes through the two recorded methods. The scenario: ping, identify (the remote opens a stream
  * to us), a proposal the remote does not support (`na`) then echo with half-close, a stream the
- * remote resets, a stream weft resets, 1 MiB echoed (window updates), then hang up (Go Away).
- * The remote's plaintext is split into yamux frames with weft's own readHeader; the first frame
- * of each kind (type, flags, empty or not) is kept, and each stream's multistream flight.
+ * remote resets, a stream weft resets, 1 MiB echoed (window updates), then a duplicate SYN (weft's
+ * next SYN rewritten to reuse the open stream id 3) so the remote ends the session (Go Away 1 from
+ * rust; go closes TCP without one). Then the peer runs as a `ping` dialer of a weft listener, behind
+ * the same tap. The remote's plaintext is split into yamux frames with weft's own readHeader; the
+ * first frame of each kind (type, flags, empty or not) is kept, and each multistream flight up to
+ * its first protocol id. `--frames` prints every frame both ways.
  */
 import { spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
