@@ -83,3 +83,16 @@ test('a peer id text costs tens of bytes of heap, not a kilobyte-sized string ro
   expect(texts.every((t) => t.length > 40)).toBe(true)
   expect(perText).toBeLessThan(400) // a flat 52-byte one-byte string is ~72 bytes; the rope was ~1,450
 })
+
+/**
+ * Found by the soak's heap snapshots: PublicKey.bytes was a 36-byte view of the protobuf writer's
+ * shared 8 KiB output block, so each long-lived key (peer store, kad interns, gossipsub author
+ * cache) could keep 8 KiB of external memory alive. Keys keep their own copies now.
+ */
+test('a key keeps its own protobuf bytes, not a view pinning a shared 8 KiB block', () => {
+  const priv = generatePrivateKey(nodeCrypto)
+  for (const u of [priv.publicKey.bytes, priv.bytes, priv.publicKey.toPeerId().publicKey!.bytes]) {
+    expect(u.byteOffset).toBe(0)
+    expect(u.buffer.byteLength).toBe(u.length)
+  }
+})

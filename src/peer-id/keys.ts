@@ -129,7 +129,8 @@ export class PublicKey {
     if (data.length + 8 > MAX_PUBLIC_KEY_BYTES) throw new RangeError(`public key Data of ${data.length} bytes is too large`)
     this.type = type
     this.data = data.slice()
-    this.bytes = encodeKeyMessage(type, this.data)
+    // a copy: encodeKeyMessage returns a view of a shared 8 KiB block, which a long-lived key would pin
+    this.bytes = encodeKeyMessage(type, this.data).slice()
   }
 
   /**
@@ -178,7 +179,7 @@ export class PrivateKey {
     const data = new Uint8Array(64)
     data.set(seed, 0)
     data.set(publicKey.data, 32)
-    this.bytes = encodeKeyMessage('Ed25519', data)
+    this.bytes = encodeKeyMessage('Ed25519', data).slice() // own memory, as PublicKey.bytes
   }
 
   /** @internal use privateKeyFromSeed */
