@@ -67,8 +67,9 @@ const churnExit = new Promise((r) => churn.once('exit', () => r()))
 
 const warm = setTimeout(() => {
   if (targetGone) return
-  target.send({ type: 'warm' })
+  // the snapshot first: writing it stalls the target's event loop for seconds, before 'warm' resets the histogram
   if (snapshotDir !== undefined) target.send({ type: 'snapshot', file: join(snapshotDir, 'soak-start.heapsnapshot') })
+  target.send({ type: 'warm' })
 }, warmupMs)
 const progress = setInterval(() => {
   const s = samples.at(-1)
