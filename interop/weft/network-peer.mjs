@@ -8,7 +8,7 @@
  * Needs `npm run build` first (imports ../../dist).
  */
 import { performance } from 'node:perf_hooks'
-import { createNode } from '../../dist/node.js'
+import { createNode, nodeCrypto } from '../../dist/node.js'
 import { DEFAULT_TOPIC_SCORE_PARAMS } from '../../dist/gossipsub/index.js'
 import { Resp } from './resp.mjs'
 import { runKad } from './network-kad.mjs'
@@ -83,10 +83,27 @@ async function pushResult(/** @type {Record<string, unknown>} */ r) {
 
 // ---- gossipsub -----------------------------------------------------------------------------
 
+/**
+ * Test-only, for the gossip-badsig publisher: a crypto provider (a public createNode option) whose
+ * Ed25519 signatures have their first byte flipped while `corruptSignatures` is set.
+ */
+let corruptSignatures = false
+const corruptingCrypto = {
+  ...nodeCrypto,
+  ed25519Sign: (/** @type {Uint8Array} */ seed, /** @type {Uint8Array} */ message) => {
+    const sig = nodeCrypto.ed25519Sign(seed, message)
+    if (!corruptSignatures) return sig
+    const bad = sig.slice()
+    bad[0] ^= 0xff
+    return bad
+  },
+}
+
 async function runGossip() {
   const badsig = scenario === 'gossip-badsig'
   const node = await createNode({
     listen: [`/ip4/${ip}/tcp/0`],
+    ...(isBad ? { crypto: corruptingCrypto } : {}),
     pubsub: {
       msgId: scenario === 'gossip-seqno' ? 'from-seqno' : 'content-sha256',
       signaturePolicy: 'StrictSign',
@@ -109,16 +126,14 @@ async function runGossip() {
   await sleep(2000) // a few heartbeats: meshes form
 
   if (isBad) {
-    // Test-only: sign the next message with a corrupted signature. weft has no such option; the
-    // interop peer swaps the gossipsub behaviour's signing key for a wrapper (see NETWORK.md).
-    const gs = /** @type {any} */ (node.swarm.behaviours.gossipsub)
-    const real = gs.cfg.privateKey
-    gs.cfg.privateKey = { publicKey: real.publicKey, sign: (/** @type {Uint8Array} */ m, /** @type {any} */ c) => { const s = real.sign(m, c); s[0] ^= 0xff; return s } }
+    // Test-only: sign the next message with a corrupted signature, through the node's crypto
+    // provider (see corruptingCrypto and NETWORK.md); no connection is being set up meanwhile.
+    corruptSignatures = true
     try {
       const r = await node.pubsub.publish(TOPIC, `${name}/invalid`)
       log(`published the invalid-signature message to ${r.recipients} peers`)
     } finally {
-      gs.cfg.privateKey = real
+      corruptSignatures = false
     }
     await sleep(1000)
   }
