@@ -19,7 +19,7 @@
 import { UsageError } from '../../src/core/errors.js'
 import { encodeLp } from '../../src/core/lp.js'
 import { Multiaddr } from '../../src/multiaddr/index.js'
-import { MultistreamDialer, encodeMessage, PROTOCOL_ID } from '../../src/multistream/index.js'
+import { MultistreamDialer, MultistreamListener, encodeMessage, PROTOCOL_ID } from '../../src/multistream/index.js'
 import { NoiseConnection } from '../../src/noise/index.js'
 import { privateKeyFromSeed } from '../../src/peer-id/index.js'
 import { Swarm } from '../../src/swarm/index.js'
@@ -63,6 +63,19 @@ function streamPayload(r: Rand): Uint8Array {
 /** Errors that belong to one stream (spec/connection.md): seeing one close the connection is an escape. */
 const STREAM_ONLY = ['connection/protocol-rejected', 'connection/stream-negotiation-timeout', 'connection/too-many-negotiating-streams']
 
+/** Mode bit: the victim dials the attacker (outbound connection) instead of accepting it. */
+const OUTBOUND = 0x10
+const DIAL_ADDR = Multiaddr.fromString(`/ip4/10.1.2.3/tcp/4001/p2p/${ATTACKER_PEER.toString()}`)
+
+/** The victim dials the attacker's address; the transport connects at once. */
+function dialAttacker(swarm: Swarm, now: number): number | undefined {
+  swarm.dial(now, DIAL_ADDR, 1)
+  let id: number | undefined
+  for (let io = swarm.pollIo(); io !== undefined; io = swarm.pollIo()) if (io.type === 'connect') id = io.connection
+  if (id !== undefined) swarm.handleConnected(now, id, LOCAL_ADDR)
+  return id
+}
+
 const enum COp { Frames, Tamper, Raw, Open, Write, CloseWrite, Reset, Consume, Advance, Eof, HangUp }
 const OPS = 11
 
@@ -72,12 +85,13 @@ export const connectionTarget: Target = {
   name: 'connection',
   stats,
   generate(r) {
-    const w = new ProgramWriter().u8(r.int(256)).u8(r.int(256))
+    const mode = r.int(256)
+    const w = new ProgramWriter().u8(mode).u8(r.int(256))
     const n = 1 + r.int(10)
     for (let i = 0; i < n; i++) {
       const op = r.chance(0.6) ? COp.Frames : r.int(OPS)
       w.op(op)
-      if (op === COp.Frames) w.blob(r.chance(0.6) ? genStreamScript(r, 1, streamPayload) : genYamuxFrames(r, streamPayload))
+      if (op === COp.Frames) w.blob(r.chance(0.6) ? genStreamScript(r, mode & OUTBOUND ? 2 : 1, streamPayload) : genYamuxFrames(r, streamPayload))
       else if (op === COp.Tamper || op === COp.Raw) w.blob(r.bytes(r.size(200)))
       else if (op === COp.Write) w.u8(r.int(8)).u16(r.int(70_000))
       else if (op === COp.Consume) w.u8(r.int(8)).u16(r.int(65536))
@@ -94,6 +108,7 @@ export const connectionTarget: Target = {
     const schedule = p.u8()
     const r = new Rand(schedule)
     const early = (mode & 1) === 0
+    const outbound = (mode & OUTBOUND) !== 0
     const random = (n: number): Uint8Array => crypto.randomBytes(n)
     const peerId = VICTIM.publicKey.toPeerId(crypto)
     const swarm = new Swarm({
@@ -107,14 +122,15 @@ export const connectionTarget: Target = {
     swarm.handle(now, ECHO)
     swarm.behaviours.gossipsub.subscribe(now, 't')
     swarm.setListenAddrs(now, [LOCAL_ADDR])
-    const id = swarm.handleInbound(now, REMOTE_ADDR, LOCAL_ADDR)
-    check(id !== undefined, 'inbound connection refused')
+    const id = outbound ? dialAttacker(swarm, now) : swarm.handleInbound(now, REMOTE_ADDR, LOCAL_ADDR)
+    check(id !== undefined, 'connection refused')
 
-    // the attacker: multistream /noise, then Noise XX as initiator, then (without early muxer
-    // negotiation) a lazy multistream proposal of /yamux/1.0.0 as its first plaintext
-    const ms = new MultistreamDialer({ protocols: ['/noise'] })
+    // the attacker: multistream /noise (as dialer, or as listener when the victim dialed), Noise XX
+    // (initiator / responder), then without early muxer negotiation /multistream/1.0.0 and
+    // /yamux/1.0.0 as its first plaintext (a lazy proposal, or the listener's answer: the same bytes)
+    const ms = outbound ? new MultistreamListener({ protocols: ['/noise'] }) : new MultistreamDialer({ protocols: ['/noise'] })
     const noise = new NoiseConnection({
-      role: 'initiator', crypto, identity: ATTACKER, staticKey: new Uint8Array(32).fill(0x73), ephemeralKey: new Uint8Array(32).fill(0x74),
+      role: outbound ? 'responder' : 'initiator', crypto, identity: ATTACKER, staticKey: new Uint8Array(32).fill(0x73), ephemeralKey: new Uint8Array(32).fill(0x74),
       streamMuxers: early ? ['/yamux/1.0.0'] : [],
     })
     let secure = false
@@ -200,21 +216,22 @@ export const connectionTarget: Target = {
 
     // the upgrade, for real
     pump()
-    const hello: Uint8Array[] = []
-    for (let b = ms.pollTransmit(1 << 16); b !== undefined; b = ms.pollTransmit(1 << 16)) hello.push(b)
-    toVictim(concatBytes(hello))
+    /** Send what the attacker has: multistream first, then Noise (pipelined after a dialer's proposal). */
+    const flushAttacker = (): number => {
+      const out: Uint8Array[] = []
+      for (let b = ms.pollTransmit(1 << 16); b !== undefined; b = ms.pollTransmit(1 << 16)) out.push(b.slice())
+      if (secure || !outbound) for (let b = noise.pollTransmit(1 << 20); b !== undefined; b = noise.pollTransmit(1 << 20)) out.push(b.slice())
+      if (out.length > 0) toVictim(concatBytes(out))
+      return out.length
+    }
     const hs = bounded(100, 'handshake')
     while (!noise.isEstablished && !gone) {
       hs()
-      const out: Uint8Array[] = []
-      for (let b = noise.pollTransmit(1 << 20); b !== undefined; b = noise.pollTransmit(1 << 20)) out.push(b.slice())
-      if (out.length === 0) break
-      toVictim(concatBytes(out))
+      if (flushAttacker() === 0) break
     }
     check(noise.isEstablished, 'handshake with fixed keys did not complete')
-    const last: Uint8Array[] = []
-    for (let b = noise.pollTransmit(1 << 20); b !== undefined; b = noise.pollTransmit(1 << 20)) last.push(b.slice())
-    if (last.length > 0) toVictim(concatBytes(last))
+    flushAttacker()
+    count(stats, outbound ? 'outbound' : 'inbound')
     count(stats, 'handshake-complete')
     if (!early) toVictim(secureSend(concatBytes([encodeMessage(PROTOCOL_ID), encodeMessage('/yamux/1.0.0')])))
     let reqId = 1
