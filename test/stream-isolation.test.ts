@@ -54,6 +54,11 @@ class CorePair {
     throw new Error('pair did not settle')
   }
 
+  /** Bytes straight onto the wire to the connection (e.g. a Noise frame that does not authenticate). */
+  injectRaw(b: Uint8Array): void {
+    this.#toConn.push(b)
+  }
+
   get closed(): boolean {
     return this.events.some((e) => e.type === 'closed')
   }
@@ -201,6 +206,21 @@ describe('connection core: one stream fails, the connection goes on', () => {
     const second = p.peer.events.filter((e) => e.type === 'stream-inbound').at(-1) as { id: number }
     expect(second.id).not.toBe(id)
     expect(p.closed).toBe(false)
+  })
+})
+
+describe('the connection ends under negotiating streams', () => {
+  test('a Noise failure right after the handshake fails an outbound stream still negotiating (its opener hears it; the soak found it waiting forever)', () => {
+    const p = new CorePair('dialer')
+    expect(p.events[0]).toMatchObject({ type: 'established' })
+    p.conn.openStream(0, [ECHO], 43)
+    p.drive()
+    // the remote never answers; its next transport frame does not authenticate
+    p.injectRaw(Uint8Array.of(0x00, 0x20, ...new Uint8Array(32).fill(0xab)))
+    p.drive()
+    expect(p.closed).toBe(true)
+    const failed = p.events.filter((e) => e.type === 'stream-open-failed')
+    expect(failed).toEqual([expect.objectContaining({ type: 'stream-open-failed', requestId: 43 })])
   })
 })
 

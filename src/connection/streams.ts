@@ -169,6 +169,13 @@ export class StreamTable {
         break
       case 'stream-closed':
         this.#streams.delete(ev.id)
+        // yamux closing every stream (the session ended: Noise failed, GoAway, EOF) reaches a stream
+        // still negotiating here, before endAll: its opener must still hear that it failed (the
+        // 30-minute soak found openers waiting forever, bench/soak/repro-open-leak.mjs)
+        if (s.negotiator !== undefined && s.direction === 'outbound' && s.requestId !== undefined) {
+          this.#emit({ type: 'stream-open-failed', requestId: s.requestId, error: new UsageError('connection/closed', `stream ${s.id} ended before its protocol was agreed`) })
+          s.requestId = undefined
+        }
         this.#endNegotiation(s)
         if (s.protocol !== undefined) {
           this.#emit({ type: 'stream-closed', id: ev.id })
