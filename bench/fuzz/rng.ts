@@ -2,16 +2,10 @@
  * Seeded randomness for the fuzzer: mulberry32 (the same algorithm as test/helpers/prng.ts), wrapped
  * with the helpers generators need. Every input is a pure function of (target, seed, iteration).
  */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { prng } from '../../test/helpers/prng.js'
+
+/** mulberry32, the one copy in test/helpers/prng.ts (shared with the behaviour harness and the sims). */
+export const mulberry32: (seed: number) => () => number = prng
 
 /** One 32-bit seed per (run seed, iteration): inputs can be regenerated from these two numbers. */
 export function iterationSeed(seed: number, iteration: number): number {
