@@ -34,3 +34,17 @@ describe('fuzz: regression inputs', () => {
     })
   }
 })
+
+describe('fuzz: the command line (npm run fuzz = node bench/fuzz-run.mjs)', () => {
+  test('--target varint --iterations 500 --json prints { targets: [{ name, iterations, escapes, seconds }] }', async () => {
+    const { execFile } = await import('node:child_process')
+    const root = new URL('..', import.meta.url).pathname
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile(process.execPath, [`${root}bench/fuzz-run.mjs`, '--target', 'varint', '--iterations', '500', '--seed', '3', '--json'], { cwd: root }, (e, stdout) => (e ? reject(e) : resolve(stdout)))
+    })
+    const r = JSON.parse(out) as { targets: Array<Record<string, unknown>> }
+    expect(r.targets).toHaveLength(1)
+    expect(r.targets[0]).toMatchObject({ name: 'varint', iterations: 500, escapes: 0 })
+    expect(Object.keys(r.targets[0]!).sort()).toEqual(['escapes', 'iterations', 'name', 'seconds'])
+  }, 60_000)
+})
