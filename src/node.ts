@@ -48,5 +48,7 @@ export { Dht } from './kad/dht-api.js'
 export { kadDht, gossipsub, perf }
 export type { DhtCallOptions } from './kad/dht-api.js'
 export type { KadEvent, KadOptions, KadPeerInfo, KadProgress, KadResult } from './kad/types.js'
-export { ProtocolError, UsageError, OutcomeError, DialError, InternalError, isProtocolError } from './core/errors.js'
+export { ProtocolError, UsageError, OutcomeError, DialError, InternalError, ConnectionClosedError, isProtocolError } from './core/errors.js'
 export type { DialErrorCode, DialAttempt } from './core/errors.js'
+export { ConnCloseCode, StreamResetCode, closeReason, resetReason } from './core/close-codes.js'
+export type { CloseReasonCode, ResetReasonCode } from './core/close-codes.js'

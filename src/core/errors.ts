@@ -16,6 +16,8 @@
  * - `InternalError`: a bug in weft, contained at a stream, connection or runtime boundary; the
  *   original exception is its `cause`.
  */
+import { closeReason, formatWireCode, type CloseReasonCode } from './close-codes.js'
+
 export class ProtocolError<Code extends string = string> extends Error {
   override readonly name = 'ProtocolError'
   readonly protocol: string
@@ -74,6 +76,26 @@ export class DialError extends OutcomeError<DialErrorCode> {
   constructor(code: DialErrorCode, message?: string, attempts: readonly DialAttempt[] = [], options?: { cause?: unknown }) {
     super(code, message, options ?? (attempts.length > 0 ? { cause: attempts[attempts.length - 1]!.error } : undefined))
     this.attempts = attempts
+  }
+}
+
+/**
+ * A connection ended with a close code (a yamux Go Away, src/core/close-codes.ts): the remote closed
+ * it with one (`by: 'remote'`), or this node did with a code other than normal (`by: 'local'`, e.g.
+ * the connection manager trimming it: 'close/garbage-collected'). Nobody broke a protocol on our
+ * side, so it is an outcome. `code` is the typed reason ('close/unknown' for a number weft does not
+ * know); `wireCode` the number on the wire.
+ */
+export class ConnectionClosedError extends OutcomeError<CloseReasonCode> {
+  override readonly name: string = 'ConnectionClosedError'
+  readonly wireCode: number
+  readonly by: 'local' | 'remote'
+
+  constructor(wireCode: number, by: 'local' | 'remote', message?: string) {
+    const code = closeReason(wireCode)
+    super(code, message ?? `${by === 'remote' ? 'the remote closed the connection' : 'connection closed'} (code ${formatWireCode(wireCode)})`)
+    this.wireCode = wireCode
+    this.by = by
   }
 }
 

@@ -1,4 +1,5 @@
-export { ProtocolError, UsageError, OutcomeError, DialError, InternalError, isProtocolError } from './errors.js'
+export { ProtocolError, UsageError, OutcomeError, DialError, InternalError, ConnectionClosedError, isProtocolError } from './errors.js'
+export * from './close-codes.js'
 export type { DialErrorCode, DialAttempt } from './errors.js'
 export * as varint from './varint.js'
 export { encodeLp, decodeLpExact, LpDecoder } from './lp.js'
