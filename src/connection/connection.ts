@@ -223,13 +223,16 @@ export class Connection implements ByteMachine<ConnectionEvent> {
     this.#open('reset').streams.reset(id)
   }
 
-  /** Graceful close: GoAway, then `closed` once yamux has flushed. Before the upgrade: immediate. */
-  close(now: Millis): void {
+  /**
+   * Graceful close: GoAway (`code`, default 0 normal; src/core/close-codes.ts), then `closed` once
+   * yamux has flushed. Before the upgrade: immediate.
+   */
+  close(now: Millis, code?: number): void {
     const p = this.#phase
     if (p.kind === 'closed') return
     if (p.kind === 'open') {
       this.#guard(now, () => {
-        p.yamux.close(now)
+        p.yamux.close(now, code)
         this.#drainYamux(now)
       })
     } else {

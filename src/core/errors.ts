@@ -61,6 +61,7 @@ export type DialErrorCode =
   | 'dial/connection-limit'
   | 'dial/self'
   | 'dial/denied'
+  | 'dial/resource-limit'
 
 /** One address a dial tried, and why it failed (a TransportError, a ProtocolError from the upgrade, ...). */
 export interface DialAttempt {
@@ -96,6 +97,35 @@ export class ConnectionClosedError extends OutcomeError<CloseReasonCode> {
     super(code, message ?? `${by === 'remote' ? 'the remote closed the connection' : 'connection closed'} (code ${formatWireCode(wireCode)})`)
     this.wireCode = wireCode
     this.by = by
+  }
+}
+
+/** A resource manager scope (spec/resource-manager.md); `protocol-peer` is one protocol of one peer. */
+export type ResourceScope = 'system' | 'transient' | 'peer' | 'protocol' | 'service' | 'protocol-peer' | 'connection' | 'stream'
+/** What was reserved: a connection, a stream, or bytes of memory. */
+export type ResourceKind = 'connection' | 'stream' | 'memory'
+
+/**
+ * A reservation refused because a resource manager scope is full (src/swarm/resources.ts): no
+ * protocol was broken, this node's limits said no. `scope` is the scope that was full, `scopeName` the
+ * protocol, service or peer id it belongs to (absent for system, transient, connection, stream),
+ * `resource` what was asked for, `direction` of the connection or stream, `limit` the limit hit.
+ */
+export class ResourceLimitError extends OutcomeError<'resource/limit-exceeded'> {
+  override readonly name: string = 'ResourceLimitError'
+  readonly scope: ResourceScope
+  readonly scopeName: string | undefined
+  readonly resource: ResourceKind
+  readonly direction: 'inbound' | 'outbound'
+  readonly limit: number
+
+  constructor(scope: ResourceScope, resource: ResourceKind, direction: 'inbound' | 'outbound', limit: number, scopeName?: string) {
+    super('resource/limit-exceeded', `${scope}${scopeName !== undefined ? ` ${scopeName}` : ''}: cannot reserve ${direction} ${resource} (limit ${limit})`)
+    this.scope = scope
+    this.scopeName = scopeName
+    this.resource = resource
+    this.direction = direction
+    this.limit = limit
   }
 }
 

@@ -20,12 +20,17 @@ import { IdentifyBehaviour, type IdentifyEvent, type IdentifyInfo, type Identify
 import type { PerfBehaviour, PerfEvent } from '../perf/index.js'
 import type { Pubsub, GossipsubServiceOptions } from '../gossipsub/index.js'
 import type { Dht, KadServiceOptions } from '../kad/index.js'
+import type { PolicyOptions } from '../swarm/policy.js'
 import { Runtime } from '../io/runtime.js'
 import type { Transport } from '../io/transport.js'
 import { WeftStream } from './stream.js'
 import { AGENT_VERSION } from './version.js'
 
-export interface NodeOptions {
+/**
+ * Node options. The connection manager, gater, per-IP limits and resource manager options
+ * (`connectionManager`, `gater`, `ipLimits`, `resources`) come from PolicyOptions (src/swarm/policy.ts).
+ */
+export interface NodeOptions extends PolicyOptions {
   /** Our identity; generated when absent. */
   privateKey?: PrivateKey
   /** Addresses to listen on, e.g. '/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws'. */
@@ -184,6 +189,7 @@ export class WeftNode extends EventTarget {
       ...(opts.limits !== undefined ? { limits: opts.limits } : {}),
       ...(opts.connection !== undefined ? { connection: opts.connection } : {}),
       ...(opts.peerStore !== undefined ? { peerStore: opts.peerStore } : {}),
+      policy: opts,
     })
     this.#runtime = new Runtime<SwarmEvent>(this.swarm, {
       transports: internals.transports,

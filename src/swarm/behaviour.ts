@@ -31,6 +31,10 @@ export interface ConnectionInfo {
   readonly remoteAddr: Multiaddr
   readonly localAddr: Multiaddr | undefined
   readonly direction: 'inbound' | 'outbound'
+  /** When the transport was accepted or the connect started (the swarm's clock, ms). */
+  readonly opened: Millis
+  /** When the security handshake completed and the connection was established; `established - opened` is the handshake latency. */
+  readonly established: Millis
 }
 
 /** One stream on one connection. */
@@ -101,6 +105,14 @@ export type BehaviourAction<Ev> =
    * Kad uses it to switch between client and server mode.
    */
   | { type: 'set-protocols'; protocols: readonly string[] }
+  /**
+   * Tag `peer` for the connection manager (src/swarm/conn-manager.ts): its connections are worth
+   * `value` more when deciding what to trim; `value` undefined removes the tag. Kad tags its routing
+   * table, gossipsub its mesh peers.
+   */
+  | { type: 'tag-peer'; peer: PeerId; tag: string; value: number | undefined }
+  /** Never trim `peer` while any behaviour or the user protects it (for `tag`), or withdraw that. */
+  | { type: 'protect-peer'; peer: PeerId; tag: string; protect: boolean }
   /** Facts for the peer store, learned by a protocol (identify). */
   | { type: 'peer-info'; peer: PeerId; info: PeerInfoUpdate }
   /** Something for the user: surfaces as `{ from: <behaviour name>, event }`. */

@@ -11,7 +11,8 @@
  *
  * A failed dial is a `DialError` (src/core/errors.ts) whose `attempts` lists each address tried with
  * its own cause: `dial/no-addresses`, `dial/all-failed`, `dial/timeout` (every attempt timed out),
- * `dial/aborted`, `dial/too-many-pending`, `dial/connection-limit`, `dial/self`.
+ * `dial/aborted`, `dial/too-many-pending`, `dial/connection-limit`, `dial/self`, `dial/denied` (the
+ * gater refused every address), `dial/resource-limit` (the resource manager refused every one).
  */
 import { DialError, type DialAttempt } from '../core/errors.js'
 import type { Multiaddr } from '../multiaddr/index.js'
@@ -55,8 +56,12 @@ export interface DialHost<C> {
   openConnection(peer: PeerId): C | undefined
   /** The addresses the peer store knows for `peer`. */
   knownAddrs(peer: PeerId): readonly Multiaddr[]
-  /** Start a transport connection to `addr` for `d`; its id, or undefined at the connection limit. */
-  connect(d: Dial, addr: Multiaddr): number | undefined
+  /**
+   * Start a transport connection to `addr` for `d`: its id; an Error when the swarm's policy refuses
+   * this address (the gater, a resource limit: the next address is tried); undefined at the
+   * connection limit (the dial fails).
+   */
+  connect(d: Dial, addr: Multiaddr): number | Error | undefined
   /** Close an attempt's connection nobody waits for any more (every waiter cancelled). */
   abandon(connection: number): void
   /** The outcome for one waiter: a connection, or an error. */
@@ -183,8 +188,8 @@ export class Dials<C> {
 
   #tryNext(d: Dial): void {
     if (d.next >= d.addrs.length) {
-      const timedOut = d.attempts.length > 0 && d.attempts.every((a) => (a.error as { code?: unknown }).code === 'transport/timeout')
-      const code = timedOut ? 'dial/timeout' : 'dial/all-failed'
+      const all = (c: string): boolean => d.attempts.length > 0 && d.attempts.every((a) => (a.error as { code?: unknown }).code === c)
+      const code = all('transport/timeout') ? 'dial/timeout' : all('gater/denied') ? 'dial/denied' : all('resource/limit-exceeded') ? 'dial/resource-limit' : 'dial/all-failed'
       this.fail(d, new DialError(code, `${d.attempts.length} address(es) tried for ${d.peer?.toString() ?? d.addrs[0]?.toString() ?? '?'}: ${d.attempts.map((a) => `${a.addr} (${a.error.message})`).join(', ')}`, d.attempts))
       return
     }
@@ -192,6 +197,11 @@ export class Dials<C> {
     const id = this.#host.connect(d, addr)
     if (id === undefined) {
       this.fail(d, new DialError('dial/connection-limit', 'the swarm is at its connection limit', d.attempts))
+      return
+    }
+    if (id instanceof Error) {
+      d.attempts.push({ addr: addr.toString(), error: id })
+      this.#tryNext(d)
       return
     }
     d.attempt = id

@@ -11,16 +11,18 @@ import type { Multiaddr } from '../multiaddr/index.js'
 import type { PeerId } from '../peer-id/index.js'
 import type { Behaviour, BehaviourAction, BehaviourInput, ConnectionInfo, StreamRef } from './behaviour.js'
 import type { BehaviourSet } from './behaviours.js'
-import type { Dials } from './dials.js'
+import type { DialWaiter, Dials } from './dials.js'
 import type { PeerStore } from './peer-store.js'
 import type { ProtocolTable } from './protocols.js'
 import { enqueue, flushQueue, newStream } from './streams.js'
 import type { Conn, Owner, SwarmEvent, SwarmIo, SwarmLimits } from './types.js'
+import type { SwarmPolicy } from './policy.js'
 
 /** The swarm as the routing functions see it. */
 export interface RouteHost {
   readonly peerId: PeerId
   readonly limits: SwarmLimits
+  readonly policy: SwarmPolicy
   readonly conns: Map<number, Conn>
   readonly byPeer: Map<string, Set<number>>
   /** Internal request id -> (owner, requestId) for stream opens routed through connections. */
@@ -33,11 +35,17 @@ export interface RouteHost {
   readonly events: SwarmEvent[]
   /** Connections that may have bytes to send. */
   readonly dirty: Set<number>
-  closeConnection(now: Millis, id: number): void
+  closeConnection(now: Millis, id: number, code?: number): void
   reset(now: Millis, ref: StreamRef): void
   openStream(now: Millis, owner: Owner, target: PeerId | Multiaddr, protocols: readonly string[], requestId: number, connection: number | undefined): void
   setBehaviourProtocols(now: Millis, name: string, protocols: readonly string[]): void
   toOwner(now: Millis, owner: Owner, input: BehaviourInput): void
+  /** Report a bug concerning connection `id` and close it (the swarm's containment). */
+  fault(now: Millis, id: number, e: unknown): void
+  /** A fresh internal request id for a stream opening. */
+  nextRequestId(): number
+  /** Route `c`'s pending core events, containing any exception. */
+  drain(now: Millis, c: Conn): void
 }
 
 export function onConnEvent(h: RouteHost, now: Millis, c: Conn, ev: ConnectionEvent): void {
@@ -51,7 +59,20 @@ export function onConnEvent(h: RouteHost, now: Millis, c: Conn, ev: ConnectionEv
         h.closeConnection(now, c.id)
         return
       }
-      const info: ConnectionInfo = { id: c.id, peer, remotePublicKey: ev.remotePublicKey, remoteAddr: c.remoteAddr, localAddr: c.localAddr, direction: c.direction }
+      const info: ConnectionInfo = {
+        id: c.id, peer, remotePublicKey: ev.remotePublicKey, remoteAddr: c.remoteAddr, localAddr: c.localAddr, direction: c.direction,
+        opened: c.opened, established: now,
+      }
+      const refused = h.policy.admitPeer(now, info)
+      if (refused !== undefined) {
+        h.events.push({ type: 'connection-refused', direction: c.direction, addr: c.remoteAddr, peer, refusal: refused })
+        const d = c.dial
+        c.dial = undefined
+        if (d !== undefined) h.dials.attemptFailed(d, refused.error)
+        c.closeError = refused.error
+        h.closeConnection(now, c.id, refused.wireCode)
+        return
+      }
       c.info = info
       const key = peer.toString()
       let set = h.byPeer.get(key)
@@ -86,6 +107,12 @@ export function onConnEvent(h: RouteHost, now: Millis, c: Conn, ev: ConnectionEv
           c.core!.reset(ev.id)
           return
         }
+        const refused = h.policy.admitStream(now, info, ev.id, 'inbound', ev.protocol, ownerName(handler.owner))
+        if (refused !== undefined) {
+          h.events.push({ type: 'stream-refused', direction: 'inbound', protocol: ev.protocol, connection: info, refusal: refused })
+          c.core!.reset(ev.id)
+          return
+        }
         c.streams.set(ev.id, newStream(handler.owner, ev.protocol))
         h.toOwner(now, handler.owner, { type: 'stream-opened', stream: ref, protocol: ev.protocol, direction: 'inbound', connection: info })
       } else {
@@ -93,6 +120,13 @@ export function onConnEvent(h: RouteHost, now: Millis, c: Conn, ev: ConnectionEv
         h.opens.delete(ev.requestId!)
         if (open === undefined) {
           c.core!.reset(ev.id)
+          return
+        }
+        const refused = h.policy.admitStream(now, info, ev.id, 'outbound', ev.protocol, ownerName(open.owner))
+        if (refused !== undefined) {
+          h.events.push({ type: 'stream-refused', direction: 'outbound', protocol: ev.protocol, connection: info, refusal: refused })
+          c.core!.reset(ev.id)
+          h.toOwner(now, open.owner, { type: 'stream-open-failed', requestId: open.requestId, error: refused.error })
           return
         }
         c.streams.set(ev.id, newStream(open.owner, ev.protocol))
@@ -138,6 +172,7 @@ export function onConnEvent(h: RouteHost, now: Millis, c: Conn, ev: ConnectionEv
       const s = c.streams.get(ev.id)
       if (s === undefined) return
       c.streams.delete(ev.id)
+      h.policy.streamRemoved(now, c.id, ev.id)
       h.toOwner(now, s.owner, { type: 'stream-closed', stream: { connection: c.id, stream: ev.id } })
       break
     }
@@ -169,6 +204,8 @@ export function removeConn(h: RouteHost, now: Millis, c: Conn, error?: Error): v
   if (h.conns.get(c.id) !== c) return
   h.conns.delete(c.id)
   h.dirty.delete(c.id)
+  for (const sid of c.streams.keys()) h.policy.streamRemoved(now, c.id, sid)
+  h.policy.connectionRemoved(now, c.id)
   const err = c.closeError ?? error
   if (c.dial !== undefined && c.info === undefined) h.dials.attemptFailed(c.dial, err ?? new UsageError('connection/closed'))
   for (const [sid, s] of c.streams) {
@@ -235,6 +272,12 @@ export function onAction(h: RouteHost, now: Millis, name: string, a: BehaviourAc
     case 'set-protocols':
       h.setBehaviourProtocols(now, name, a.protocols)
       break
+    case 'tag-peer':
+      h.policy.tagPeer(now, a.peer, a.tag, a.value, name)
+      break
+    case 'protect-peer':
+      h.policy.protectPeer(now, a.peer, a.tag, a.protect)
+      break
     case 'peer-info':
       h.peerStore.update(a.peer, a.info)
       h.set.broadcast(now, { type: 'peer-info', peer: a.peer, info: a.info, from: name })
@@ -248,4 +291,35 @@ export function flushBehaviourQueue(h: RouteHost, now: Millis, c: Conn, id: numb
   const drained = flushQueue(c.core, id, s)
   h.dirty.add(c.id)
   if (drained && s.owner.kind === 'behaviour') h.set.feed(now, s.owner.name, { type: 'stream-writable', stream: { connection: c.id, stream: id } })
+}
+
+/** The behaviour name of a stream's owner, undefined for the user (the policy's service scope). */
+function ownerName(o: Owner): string | undefined {
+  return o.kind === 'behaviour' ? o.name : undefined
+}
+
+/** A dial's outcome for one waiter: a dial result, or (for a stream opening) the stream opening itself. */
+export function notifyWaiter(h: RouteHost, now: Millis, w: DialWaiter, c: Conn | undefined, error: Error | undefined): void {
+  if (w.openStream !== undefined) {
+    if (c === undefined) h.toOwner(now, w.owner, { type: 'stream-open-failed', requestId: w.requestId, error: error! })
+    else openOn(h, now, c, w.owner, w.openStream.protocols, w.requestId)
+    return
+  }
+  if (c === undefined) h.toOwner(now, w.owner, { type: 'dial-failed', requestId: w.requestId, error: error! })
+  else h.toOwner(now, w.owner, { type: 'dial-succeeded', requestId: w.requestId, connection: c.info! })
+}
+
+/** Open a stream on an open connection; the outcome reaches `owner` as stream-opened / stream-open-failed. */
+export function openOn(h: RouteHost, now: Millis, c: Conn, owner: Owner, protocols: readonly string[], requestId: number): void {
+  const internal = h.nextRequestId()
+  h.opens.set(internal, { owner, requestId })
+  try {
+    c.core!.openStream(now, protocols, internal)
+  } catch (e) {
+    h.opens.delete(internal)
+    h.toOwner(now, owner, { type: 'stream-open-failed', requestId, error: e instanceof Error ? e : new Error(String(e)) })
+    if (!(e instanceof UsageError)) h.fault(now, c.id, e)
+    return
+  }
+  h.drain(now, c)
 }

@@ -31,8 +31,9 @@ import { BehaviourSet } from './behaviours.js'
 import { PeerStore } from './peer-store.js'
 import { ProtocolTable } from './protocols.js'
 import { ExternalAddresses } from './reachability.js'
-import { onAction, onConnEvent, removeConn, type RouteHost } from './routing.js'
-import { Dials, type DialWaiter } from './dials.js'
+import { notifyWaiter, onAction, onConnEvent, openOn, removeConn, type RouteHost } from './routing.js'
+import { Dials } from './dials.js'
+import { SwarmPolicy, refusal } from './policy.js'
 import { DEFAULT_SWARM_LIMITS, type Conn, type Owner, type SwarmConfig, type SwarmEvent, type SwarmIo, type SwarmLimits } from './types.js'
 
 export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string, Behaviour<unknown>>> {
@@ -58,6 +59,8 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
   #stopped = false
   #now: Millis = 0
   readonly #peerId: PeerId
+  /** Admission (gater, per-IP limits, resources) and the connection manager (src/swarm/policy.ts). */
+  readonly policy: SwarmPolicy
   /** What src/swarm/routing.ts sees of the swarm. */
   readonly #route: RouteHost
 
@@ -71,16 +74,20 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     for (const name of this.#set.names) this.#protocols.setBehaviour(name, behaviours[name]!.protocols)
     this.#external = new ExternalAddresses(this.#limits.maxExternalAddrs)
     this.#peerId = config.identity.publicKey.toPeerId()
+    this.policy = new SwarmPolicy({ ...config.policy, maxPendingInbound: this.#limits.maxPendingInbound })
     this.#dials = this.#newDials()
     this.#route = {
-      peerId: this.#peerId, limits: this.#limits, conns: this.#conns, byPeer: this.#byPeer, opens: this.#opens,
+      peerId: this.#peerId, limits: this.#limits, policy: this.policy, conns: this.#conns, byPeer: this.#byPeer, opens: this.#opens,
       protocols: this.#protocols, peerStore: this.peerStore, dials: this.#dials, set: this.#set as BehaviourSet<Record<string, Behaviour<unknown>>>,
       io: this.#io, events: this.#events, dirty: this.#dirty,
-      closeConnection: (now, id) => this.closeConnection(now, id),
+      closeConnection: (now, id, code) => this.closeConnection(now, id, code),
       reset: (now, ref) => this.reset(now, ref),
       openStream: (now, owner, target, protocols, requestId, connection) => this.#openStream(now, owner, target, protocols, requestId, connection),
       setBehaviourProtocols: (now, name, protocols) => this.#setBehaviourProtocols(now, name, protocols),
       toOwner: (now, owner, input) => this.#toOwner(now, owner, input),
+      fault: (now, id, e) => this.#fault(now, id, e, undefined),
+      nextRequestId: () => this.#nextInternalReq++,
+      drain: (now, c) => this.#guard(now, c, () => this.#drainConn(now, c)),
     }
   }
 
@@ -208,13 +215,14 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     this.#pump(now)
   }
 
-  closeConnection(now: Millis, id: number): void {
+  /** Close a connection gracefully; `code` is the GoAway code the remote receives (src/core/close-codes.ts). */
+  closeConnection(now: Millis, id: number, code?: number): void {
     const c = this.#conns.get(id)
     if (c === undefined || c.closing) return
     c.closing = true
     if (c.core !== undefined && !c.core.isClosed) {
       this.#guard(now, c, () => {
-        c.core!.close(now)
+        c.core!.close(now, code)
         this.#markDirty(id)
         this.#drainConn(now, c)
       })
@@ -260,19 +268,25 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
 
   // ---- transport inputs ------------------------------------------------------------------------------
 
-  /** An accepted transport connection; returns its id, or undefined when over a limit (close the socket). */
+  /**
+   * An accepted transport connection; returns its id, or undefined when a limit or the policy
+   * refuses it (close the socket without reading: nothing was said yet, so nothing is answered).
+   */
   handleInbound(now: Millis, remoteAddr: Multiaddr, localAddr: Multiaddr | undefined): number | undefined {
     this.#now = now
     if (this.#stopped) return undefined
-    let upgrading = 0
-    for (const c of this.#conns.values()) if (c.direction === 'inbound' && c.info === undefined) upgrading++
-    if (this.#conns.size >= this.#limits.maxConnections || upgrading >= this.#limits.maxPendingInbound) {
+    const id = this.#nextConnId++
+    const refused = this.#conns.size >= this.#limits.maxConnections
+      ? refusal('resource/limit-exceeded', 0x1001, `${this.#conns.size} connections (SwarmLimits.maxConnections)`)
+      : this.policy.admitInbound(now, id, remoteAddr)
+    if (refused !== undefined) {
+      this.#events.push({ type: 'connection-refused', direction: 'inbound', addr: remoteAddr, refusal: refused })
+      this.#pump(now)
       return undefined
     }
-    const id = this.#nextConnId++
     const c: Conn = {
       id, core: undefined, direction: 'inbound', remoteAddr, localAddr, dial: undefined, info: undefined,
-      streams: new Map(), closing: false, closeError: undefined,
+      streams: new Map(), closing: false, closeError: undefined, opened: now,
     }
     c.core = this.#newCore(now, 'listener', undefined)
     this.#conns.set(id, c)
@@ -300,6 +314,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     const c = this.#conns.get(id)
     if (c === undefined) return
     this.#conns.delete(id)
+    this.policy.connectionRemoved(now, id)
     this.#events.push({ type: 'connection-failed', addr: c.remoteAddr, direction: 'outbound', error })
     if (c.dial !== undefined) this.#dials.attemptFailed(c.dial, error)
     this.#pump(now)
@@ -355,6 +370,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
       })
     }
     this.#set.handleTimeout(now)
+    this.policy.handleTimeout(now)
     this.#pump(now)
   }
 
@@ -405,8 +421,8 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
       const ct = c.core?.pollTimeout()
       if (ct !== undefined && (t === undefined || ct < t)) t = ct
     }
-    const bt = this.#set.pollTimeout()
-    return bt !== undefined && (t === undefined || bt < t) ? bt : t
+    for (const u of [this.#set.pollTimeout(), this.policy.pollTimeout()]) if (u !== undefined && (t === undefined || u < t)) t = u
+    return t
   }
 
   // ---- internals: connections ---------------------------------------------------------------------
@@ -495,9 +511,14 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
       connect: (d, addr) => {
         if (this.#conns.size >= this.#limits.maxConnections) return undefined
         const id = this.#nextConnId++
+        const refused = this.policy.admitOutbound(this.#now, id, d.peer, addr)
+        if (refused !== undefined) {
+          this.#events.push({ type: 'connection-refused', direction: 'outbound', addr, ...(d.peer !== undefined ? { peer: d.peer } : {}), refusal: refused })
+          return refused.error
+        }
         this.#conns.set(id, {
           id, core: undefined, direction: 'outbound', remoteAddr: addr.withoutPeerId(), localAddr: undefined, dial: d, info: undefined,
-          streams: new Map(), closing: false, closeError: undefined,
+          streams: new Map(), closing: false, closeError: undefined, opened: this.#now,
         })
         this.#io.push({ type: 'connect', connection: id, addr })
         return id
@@ -507,18 +528,8 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
         if (c !== undefined) c.dial = undefined
         this.closeConnection(this.#now, id)
       },
-      notify: (w, c, error) => this.#notifyWaiter(this.#now, w, c, error),
+      notify: (w, c, error) => notifyWaiter(this.#route, this.#now, w, c, error),
     }, this.#limits)
-  }
-
-  #notifyWaiter(now: Millis, w: DialWaiter, c: Conn | undefined, error: Error | undefined): void {
-    if (w.openStream !== undefined) {
-      if (c === undefined) this.#toOwner(now, w.owner, { type: 'stream-open-failed', requestId: w.requestId, error: error! })
-      else this.#openOn(now, c, w.owner, w.openStream.protocols, w.requestId)
-      return
-    }
-    if (c === undefined) this.#toOwner(now, w.owner, { type: 'dial-failed', requestId: w.requestId, error: error! })
-    else this.#toOwner(now, w.owner, { type: 'dial-succeeded', requestId: w.requestId, connection: c.info! })
   }
 
   #openStream(now: Millis, owner: Owner, target: PeerId | Multiaddr, protocols: readonly string[], requestId: number, connection: number | undefined): void {
@@ -528,24 +539,10 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
         this.#toOwner(now, owner, { type: 'stream-open-failed', requestId, error: new UsageError('swarm/connection-closed', `connection ${connection}`) })
         return
       }
-      this.#openOn(now, c, owner, protocols, requestId)
+      openOn(this.#route, now, c, owner, protocols, requestId)
       return
     }
     this.#dials.dial(target, { owner, requestId, openStream: { protocols } })
-  }
-
-  #openOn(now: Millis, c: Conn, owner: Owner, protocols: readonly string[], requestId: number): void {
-    const internal = this.#nextInternalReq++
-    this.#opens.set(internal, { owner, requestId })
-    try {
-      c.core!.openStream(now, protocols, internal)
-    } catch (e) {
-      this.#opens.delete(internal)
-      this.#toOwner(now, owner, { type: 'stream-open-failed', requestId, error: e instanceof Error ? e : new Error(String(e)) })
-      if (!(e instanceof UsageError)) this.#fault(now, c.id, e, undefined)
-      return
-    }
-    this.#guard(now, c, () => this.#drainConn(now, c))
   }
 
   // ---- internals: behaviours -------------------------------------------------------------------------
@@ -583,8 +580,9 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     this.#pump(now)
   }
 
-  /** Drain behaviour actions until none makes progress. */
+  /** Drain behaviour actions until none makes progress, and close what the policy wants closed. */
   #pump(now: Millis): void {
+    for (let p = this.policy.pollClose(); p !== undefined; p = this.policy.pollClose()) this.closeConnection(now, p.connection, p.code)
     this.#set.drain((name, a) => {
       try {
         onAction(this.#route, now, name, a)

@@ -2,6 +2,7 @@
  * The swarm's types: its limits and configuration, what it asks of the IO runtime (`SwarmIo`), what it
  * tells the user (`SwarmEvent`), and the records it keeps per dial and per connection.
  */
+import type { Millis } from '../core/byte-machine.js'
 import type { CryptoProvider } from '../core/crypto/provider.js'
 import type { Connection, ConnectionOptions } from '../connection/index.js'
 import type { Multiaddr } from '../multiaddr/index.js'
@@ -10,6 +11,7 @@ import type { ConnectionInfo, StreamRef } from './behaviour.js'
 import type { PeerStoreLimits } from './peer-store.js'
 import type { Dial } from './dials.js'
 import type { SwarmStream } from './streams.js'
+import type { PolicyOptions, Refusal } from './policy.js'
 
 export interface SwarmLimits {
   /** Open + upgrading connections, default 300: stops socket and memory exhaustion by a connection flood. */
@@ -43,6 +45,8 @@ export interface SwarmConfig {
   identity: PrivateKey
   limits?: Partial<SwarmLimits>
   peerStore?: Partial<PeerStoreLimits>
+  /** The connection manager, gater, per-IP limits and resource manager (src/swarm/policy.ts). */
+  policy?: PolicyOptions
   /** Passed to every connection (timeouts, yamux options). */
   connection?: Pick<ConnectionOptions, 'upgradeTimeout' | 'streamNegotiationTimeout' | 'maxNegotiatingStreams' | 'earlyMuxerNegotiation' | 'yamux'>
 }
@@ -56,6 +60,14 @@ export type SwarmEvent<BEv = unknown> =
   | { type: 'connection-open'; connection: ConnectionInfo }
   | { type: 'connection-closed'; connection: ConnectionInfo; error?: Error }
   | { type: 'connection-failed'; addr: Multiaddr | undefined; direction: 'inbound' | 'outbound'; error: Error }
+  /**
+   * The policy (src/swarm/policy.ts) or a swarm limit refused a connection: inbound before the
+   * handshake (the socket was closed unread) or after it (`peer` known, GoAway `refusal.wireCode`),
+   * or an outbound attempt before it started.
+   */
+  | { type: 'connection-refused'; direction: 'inbound' | 'outbound'; addr: Multiaddr; peer?: PeerId; refusal: Refusal }
+  /** The policy refused a negotiated stream: it was reset (an outbound opener got `refusal.error`). */
+  | { type: 'stream-refused'; direction: 'inbound' | 'outbound'; protocol: string; connection: ConnectionInfo; refusal: Refusal }
   | { type: 'peer-connect'; peer: PeerId }
   | { type: 'peer-disconnect'; peer: PeerId }
   | { type: 'dial-succeeded'; requestId: number; connection: ConnectionInfo }
@@ -98,4 +110,6 @@ export interface Conn {
   closing: boolean
   /** An internal error closed it (see SwarmEvent 'error'); nothing more is read from its core. */
   faulted?: boolean
+  /** When the transport was accepted, or the connect started. */
+  opened: Millis
 }
