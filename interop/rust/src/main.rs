@@ -1,7 +1,9 @@
 //! weft interop peer built on rust-libp2p. See interop/CONTRACT.md and README.md.
 
+mod limits;
 mod network;
 mod resp;
+mod scale;
 mod streams;
 
 use std::{
@@ -290,10 +292,14 @@ fn ms(d: Duration) -> f64 {
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().is_some_and(|a| a.starts_with("--")) {
+    if args.first().is_some_and(|a| a == "scale-server") {
+        rt.block_on(scale::run(args[1..].to_vec()));
+    } else if args.first().is_some_and(|a| a.starts_with("--")) {
         rt.block_on(perf_cli(args));
     } else if let Ok(s) = std::env::var("network_scenario") {
         rt.block_on(network::network_mode(s));
+    } else if let Ok(s) = std::env::var("limits_scenario") {
+        rt.block_on(limits::limits_mode(s));
     } else {
         rt.block_on(interop());
     }
