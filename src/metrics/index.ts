@@ -1,0 +1,70 @@
+/**
+ * weft's metrics: Prometheus text format 0.0.4, written here (no dependency), with go-libp2p's
+ * metric and label names wherever weft has the same concept (spec/metrics.md lists every family).
+ *
+ *   import { createNode, prometheusMetrics } from 'weft/node'   // or 'weft/metrics' in a browser
+ *   const node = await createNode({ metrics: prometheusMetrics() })
+ *   res.end(node.metrics!.exposition())
+ *
+ * Pure: no clock, no IO. The HTTP endpoint is src/io/metrics-http.ts (Node only).
+ */
+import type { Millis } from '../core/byte-machine.js'
+import type { SwarmEvent } from '../swarm/index.js'
+import { exposition } from './exposition.js'
+import { ProtocolMetrics } from './protocols.js'
+import { RcmgrMetrics } from './rcmgr.js'
+import { Registry } from './registry.js'
+import { SwarmMetrics } from './swarm.js'
+import type { MetricsSources, NodeMetrics } from './types.js'
+
+export class PrometheusMetrics implements NodeMetrics {
+  readonly registry: Registry
+  readonly swarm: SwarmMetrics
+  readonly protocols: ProtocolMetrics
+  #attached = false
+
+  constructor(registry: Registry = new Registry()) {
+    this.registry = registry
+    this.swarm = new SwarmMetrics(registry)
+    this.protocols = new ProtocolMetrics(registry)
+  }
+
+  attach(sources: MetricsSources): void {
+    if (this.#attached) throw new RangeError('these metrics already belong to a node: give each node its own prometheusMetrics()')
+    this.#attached = true
+    const local = sources.local
+    if (local !== undefined) {
+      const protocols = this.registry.gauge({ name: 'libp2p_identify_protocols_count', help: 'Protocols Count' })
+      const addrs = this.registry.gauge({ name: 'libp2p_identify_addrs_count', help: 'Address Count' })
+      this.registry.onCollect(() => {
+        const l = local()
+        protocols.set({}, l.protocols)
+        addrs.set({}, l.addrs)
+      })
+    }
+    if (sources.resources !== undefined) new RcmgrMetrics(this.registry, sources.resources)
+  }
+
+  observe(now: Millis, ev: SwarmEvent): void {
+    if (ev.type === 'behaviour') this.protocols.observe(ev.from, ev.event)
+    else this.swarm.observe(now, ev)
+  }
+
+  exposition(): string {
+    return exposition(this.registry)
+  }
+}
+
+/** Metrics for one node: `createNode({ metrics: prometheusMetrics() })`. */
+export function prometheusMetrics(): PrometheusMetrics {
+  return new PrometheusMetrics()
+}
+
+export { Registry, Counter, Gauge, Histogram, Family, exponentialBuckets, linearBuckets, DEFAULT_MAX_SERIES } from './registry.js'
+export type { FamilyOptions, HistogramOptions, Labels, MetricType, Series } from './registry.js'
+export { exposition, formatFloat, escapeHelp, escapeLabelValue, CONTENT_TYPE } from './exposition.js'
+export type { NodeMetrics, MetricsSources } from './types.js'
+export type { ResourceSnapshot, ResourceUsage, ResourceScopeKind, ResourceKind, LimitResource } from './rcmgr.js'
+export { SwarmMetrics } from './swarm.js'
+export { ProtocolMetrics } from './protocols.js'
+export { RcmgrMetrics } from './rcmgr.js'
