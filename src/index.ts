@@ -4,8 +4,8 @@
  * Each module also has its own entry point (`weft/multiaddr`, `weft/peer-id`, `weft/noise`, ...), so
  * a bundle pays only for what it imports.
  */
-export { ProtocolError, UsageError, OutcomeError, DialError, InternalError, ConnectionClosedError, isProtocolError } from './core/errors.js'
-export type { DialErrorCode, DialAttempt } from './core/errors.js'
+export { ProtocolError, UsageError, OutcomeError, DialError, InternalError, ConnectionClosedError, ResourceLimitError, isProtocolError } from './core/errors.js'
+export type { DialErrorCode, DialAttempt, ResourceScope, ResourceKind } from './core/errors.js'
 export { ConnCloseCode, StreamResetCode, closeReason, resetReason } from './core/close-codes.js'
 export type { CloseReasonCode, ResetReasonCode } from './core/close-codes.js'
 export type { CryptoProvider } from './core/crypto/provider.js'

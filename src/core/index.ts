@@ -1,6 +1,6 @@
-export { ProtocolError, UsageError, OutcomeError, DialError, InternalError, ConnectionClosedError, isProtocolError } from './errors.js'
+export { ProtocolError, UsageError, OutcomeError, DialError, InternalError, ConnectionClosedError, ResourceLimitError, isProtocolError } from './errors.js'
 export * from './close-codes.js'
-export type { DialErrorCode, DialAttempt } from './errors.js'
+export type { DialErrorCode, DialAttempt, ResourceScope, ResourceKind } from './errors.js'
 export * as varint from './varint.js'
 export { encodeLp, decodeLpExact, LpDecoder } from './lp.js'
 export { ReadBuffer } from './read-buffer.js'
