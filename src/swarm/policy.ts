@@ -19,6 +19,8 @@ import { OutcomeError } from '../core/errors.js'
 import type { Multiaddr } from '../multiaddr/index.js'
 import type { PeerId } from '../peer-id/index.js'
 import type { ConnectionInfo } from './behaviour.js'
+import { Gater, type GaterOptions } from './gater.js'
+import { IpLimits, type IpLimitOptions } from './ip-limits.js'
 
 /** Why the policy refused a connection or a stream. */
 export type RefusalCode =
@@ -60,49 +62,71 @@ export interface PolicyClose {
  * What `createNode` and `SwarmConfig.policy` configure: each part adds its options here
  * (`connectionManager`, `gater`, `ipLimits`, `resources`).
  */
-export interface PolicyOptions {}
+export interface PolicyOptions {
+  /** Allow and deny lists (src/swarm/gater.ts): `{ allow: ['10.0.0.0/8'], deny: ['1.2.3.4', '12D3KooW...'] }`. */
+  gater?: Partial<GaterOptions>
+  /** Per-IP inbound limits (src/swarm/ip-limits.ts); defaults are go-libp2p's. */
+  ipLimits?: Partial<IpLimitOptions>
+}
 
 export interface PolicyConfig extends PolicyOptions {
   /** Inbound connections still in their handshake (SwarmLimits.maxPendingInbound). */
   maxPendingInbound: number
 }
 
-/** Connection GoAway code for "rate limited" (src/core/close-codes.ts: ConnRateLimited). */
+/** Connection GoAway codes (src/core/close-codes.ts: ConnResourceLimitExceeded, ConnRateLimited, ConnGated). */
+const CONN_RESOURCE_LIMIT = 0x1001
 const CONN_RATE_LIMITED = 0x1002
+const CONN_GATED = 0x1007
 
 export class SwarmPolicy {
   readonly #config: PolicyConfig
-  /** Inbound connections admitted and not yet past `admitPeer`: id -> remote address. */
-  readonly #pending = new Map<number, Multiaddr>()
   readonly #closes: PolicyClose[] = []
+  /** Allow and deny lists; `node.gater` edits them at runtime. */
+  readonly gater: Gater
+  /** Per-IP concurrency and rate limits, and the pending-inbound slots with their fairness eviction. */
+  readonly ipLimits: IpLimits
 
   constructor(config: PolicyConfig) {
     this.#config = config
+    this.gater = new Gater(this.#config.gater)
+    this.ipLimits = new IpLimits(this.#config.ipLimits, this.#config.maxPendingInbound)
   }
 
   /** A socket was accepted from `remoteAddr` and will be connection `id` if admitted. */
-  admitInbound(_now: Millis, id: number, remoteAddr: Multiaddr): Refusal | undefined {
-    if (this.#pending.size >= this.#config.maxPendingInbound) {
-      return refusal('limits/pending-inbound', CONN_RATE_LIMITED, `${this.#pending.size} inbound connections are in their handshake`)
-    }
-    this.#pending.set(id, remoteAddr)
+  admitInbound(now: Millis, id: number, remoteAddr: Multiaddr): Refusal | undefined {
+    // -- gater and per-IP limits (H3): deny first; an allow-listed address skips the per-IP limits.
+    if (!this.gater.allowAccept(remoteAddr)) return refusal('gater/denied', CONN_GATED, `${remoteAddr.toString()} is denied`)
+    const ip = this.ipLimits.admitInbound(now, id, remoteAddr, this.gater.isAllowlisted(remoteAddr))
+    if (ip !== undefined) return refusal(ip.code, ip.code === 'limits/per-ip' ? CONN_RESOURCE_LIMIT : CONN_RATE_LIMITED, ip.message)
+    this.#takeEvictions()
     return undefined
   }
 
+  /** Pending handshakes the per-IP limits evicted to make room for a newcomer: closed as rate-limited. */
+  #takeEvictions(): void {
+    for (let e = this.ipLimits.pollEvict(); e !== undefined; e = this.ipLimits.pollEvict()) {
+      this.#closes.push({ connection: e.connection, code: CONN_RATE_LIMITED, reason: e.message })
+    }
+  }
+
   /** About to connect to `addr` (for `peer`, when the dial knows it) as connection `id`. */
-  admitOutbound(_now: Millis, _id: number, _peer: PeerId | undefined, _addr: Multiaddr): Refusal | undefined {
+  admitOutbound(_now: Millis, _id: number, peer: PeerId | undefined, addr: Multiaddr): Refusal | undefined {
+    if (!this.gater.allowDial(peer, addr)) return refusal('gater/denied', CONN_GATED, `${addr.toString()} is denied`)
     return undefined
   }
 
   /** The handshake named the remote peer; a refusal closes the connection with `wireCode`. */
   admitPeer(_now: Millis, info: ConnectionInfo): Refusal | undefined {
-    this.#pending.delete(info.id)
+    this.ipLimits.established(info.id)
+    if (!this.gater.allowPeer(info.peer, info.remoteAddr)) return refusal('gater/denied', CONN_GATED, `peer ${info.peer.toString()} is denied`)
+    if (this.gater.isAllowlisted(info.remoteAddr, info.peer)) this.ipLimits.exempt(info.id)
     return undefined
   }
 
   /** Connection `id` (admitted by admitInbound/admitOutbound) is gone. Called exactly once. */
   connectionRemoved(_now: Millis, id: number): void {
-    this.#pending.delete(id)
+    this.ipLimits.removed(id)
   }
 
   /** A stream negotiated `protocol`; a refusal resets it (inbound: with `wireCode`). */
@@ -119,10 +143,12 @@ export class SwarmPolicy {
   /** Protect `peer` from trimming for `tag` (or withdraw that protection). */
   protectPeer(_now: Millis, _peer: PeerId, _tag: string, _protect: boolean): void {}
 
-  handleTimeout(_now: Millis): void {}
+  handleTimeout(now: Millis): void {
+    this.ipLimits.handleTimeout(now)
+  }
 
   pollTimeout(): Millis | undefined {
-    return undefined
+    return this.ipLimits.pollTimeout()
   }
 
   /** A connection to close (trim, eviction), or undefined. */
