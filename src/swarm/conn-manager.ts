@@ -1,0 +1,554 @@
+/**
+ * The connection manager: keeps the number of established connections between two watermarks.
+ *
+ * When the count passes `highWater`, it closes the least valuable connections until `lowWater` of
+ * the trimmable ones remain (go-libp2p's BasicConnMgr semantics, spec/connection-manager.md):
+ *
+ * - a peer's value is the sum of its tags (set by protocols and the user: `tag`, `upsertTag`, decaying
+ *   tags); a protected peer (`protect(peer, reason)`) is never trimmed; a peer first seen less than
+ *   `gracePeriodMs` ago is never trimmed;
+ * - when fewer than `lowWater` connections are trimmable (outside the grace period, not protected),
+ *   nothing is trimmed: trimming then would close connections that had no chance to prove useful;
+ * - order: temporary entries (tags set before any connection) first, then the lowest value, then peers
+ *   with no open stream, then peers with an inbound connection, then fewer streams; ties close the
+ *   most recently seen peer first;
+ * - at most one automatic trim per `silencePeriodMs`.
+ *
+ * Pure, like every core: `now` in, deadlines out (`pollTimeout` / `handleTimeout`), the connections to
+ * close out through `pollClose()` (the swarm closes them with GoAway code 0x1005, GarbageCollected).
+ * The user API (tag, protect, ...) takes no time: it uses the latest `now` any input brought.
+ *
+ * The swarm tells it about connections and streams through src/swarm/policy.ts (`connected`,
+ * `disconnected`, `streamOpened`, `streamClosed`); behaviours tag and protect peers through the
+ * `tag-peer` / `protect-peer` actions.
+ */
+import type { Millis } from '../core/byte-machine.js'
+import { UsageError } from '../core/errors.js'
+import type { PeerId } from '../peer-id/index.js'
+import { bumpSum } from './conn-manager-decay.js'
+import type { BumpFn, DecayFn, DecayingTag } from './conn-manager-decay.js'
+
+export * from './conn-manager-decay.js'
+
+/** The libp2p connection close code for a trimmed connection (go's ConnGarbageCollected). */
+export const GARBAGE_COLLECTED = 0x1005
+
+export interface ConnectionManagerOptions {
+  /** Trim down to this many trimmable connections, default 160 (go). 0 disables trimming. */
+  lowWater: number
+  /** Trim when the count passes this, default 192 (go): stops slow accumulation of idle peers exhausting sockets and memory. 0 disables trimming. */
+  highWater: number
+  /** A peer is not trimmed for this long after its first connection, default 60 s: stops a burst of new connections evicting peers before they could prove useful. */
+  gracePeriodMs: number
+  /** At most one automatic trim per period, default 10 s: stops connection churn making the node sort every peer on every new connection. */
+  silencePeriodMs: number
+  /** Tags (plain and decaying) per peer, default 64: stops a protocol tagging on remote input (topic names) growing an entry without bound. */
+  maxTagsPerPeer: number
+  /** Peers tagged while not connected (temporary entries), default 1024: stops peer ids learned from remotes (kad responses, PX) that are tagged before a dial filling memory; the oldest is evicted. */
+  maxTemporaryEntries: number
+  /** A temporary entry with no connection is dropped after this long, default the grace period (go drops it at the next trim past its grace period). */
+  temporaryEntryTimeoutMs: number
+  /** Protected peers, connected or not, default 4096: stops protections for peers that never come (or came and left) growing without bound. */
+  maxProtectedPeers: number
+  /** Protection reasons per peer, default 32: same, per peer. */
+  maxProtectReasonsPerPeer: number
+  /** Registered decaying tags, default 64: each holds a deadline and a value per peer. */
+  maxDecayingTags: number
+}
+
+export const DEFAULT_CONNECTION_MANAGER: ConnectionManagerOptions = {
+  lowWater: 160,
+  highWater: 192,
+  gracePeriodMs: 60_000,
+  silencePeriodMs: 10_000,
+  maxTagsPerPeer: 64,
+  maxTemporaryEntries: 1024,
+  temporaryEntryTimeoutMs: 60_000,
+  maxProtectedPeers: 4096,
+  maxProtectReasonsPerPeer: 32,
+  maxDecayingTags: 64,
+}
+
+/** What `getTagInfo` returns: a snapshot of one peer's entry. */
+export interface TagInfo {
+  readonly firstSeen: Millis
+  /** The sum of every tag's value (decaying ones included). */
+  readonly value: number
+  readonly tags: ReadonlyMap<string, number>
+  /** True while the entry only holds early tags and no connection. */
+  readonly temporary: boolean
+  readonly conns: readonly { id: number; direction: 'inbound' | 'outbound'; openedAt: Millis; streams: number }[]
+}
+
+/** A connection the manager wants closed. */
+export interface TrimClose {
+  readonly connection: number
+  readonly peer: PeerId
+  readonly code: number
+  readonly reason: string
+}
+
+/** Configuration and status (go's GetInfo), plus counters for metrics. */
+export interface ConnectionManagerInfo {
+  readonly lowWater: number
+  readonly highWater: number
+  readonly gracePeriodMs: number
+  readonly silencePeriodMs: number
+  /** Established connections not already being closed by a trim. */
+  readonly connections: number
+  readonly lastTrim: Millis | undefined
+  readonly trims: number
+  readonly trimmedConnections: number
+  /** Temporary entries evicted at the bound (maxTemporaryEntries). */
+  readonly evictedTemporaryEntries: number
+}
+
+/** The fields the trim order looks at, one per peer (exported for tests). */
+export interface TrimCandidate {
+  readonly key: string
+  readonly temporary: boolean
+  readonly value: number
+  readonly streams: number
+  readonly inbound: boolean
+  readonly firstSeen: Millis
+}
+
+/**
+ * The trim order (go's SortByValueAndStreams, plus a deterministic tie-break): negative means `a` is
+ * closed before `b`.
+ */
+export function compareForTrim(a: TrimCandidate, b: TrimCandidate): number {
+  if (a.temporary !== b.temporary) return a.temporary ? -1 : 1
+  if (a.value !== b.value) return a.value - b.value
+  if (a.streams !== b.streams && (a.streams === 0 || b.streams === 0)) return a.streams - b.streams
+  if (a.inbound !== b.inbound) return a.inbound ? -1 : 1
+  if (a.streams !== b.streams) return a.streams - b.streams
+  if (a.firstSeen !== b.firstSeen) return b.firstSeen - a.firstSeen
+  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0
+}
+
+interface PeerEntry {
+  readonly key: string
+  readonly peer: PeerId
+  firstSeen: Millis
+  temporary: boolean
+  readonly tags: Map<string, number>
+  readonly decaying: Map<string, { added: Millis; lastVisit: Millis; value: number }>
+  value: number
+  readonly conns: Set<number>
+}
+
+interface ConnEntry {
+  readonly id: number
+  readonly peer: string
+  readonly direction: 'inbound' | 'outbound'
+  readonly openedAt: Millis
+  streams: number
+  closing: boolean
+}
+
+interface DecayingTagState {
+  readonly name: string
+  readonly intervalMs: number
+  readonly decay: DecayFn
+  readonly bump: BumpFn
+  next: Millis
+  /** Peers holding a value of this tag. */
+  readonly peers: Set<string>
+}
+
+export class ConnectionManager {
+  readonly options: Readonly<ConnectionManagerOptions>
+  #now: Millis = 0
+  readonly #peers = new Map<string, PeerEntry>()
+  /** The temporary entries, oldest first. */
+  readonly #temporary = new Map<string, PeerEntry>()
+  readonly #conns = new Map<number, ConnEntry>()
+  readonly #protected = new Map<string, Set<string>>()
+  readonly #decaying = new Map<string, DecayingTagState>()
+  readonly #closes: TrimClose[] = []
+  #live = 0
+  #lastTrim: Millis | undefined
+  #trimDue: Millis | undefined
+  #trims = 0
+  #trimmed = 0
+  #evicted = 0
+
+  constructor(options: Partial<ConnectionManagerOptions> = {}) {
+    const grace = options.gracePeriodMs ?? DEFAULT_CONNECTION_MANAGER.gracePeriodMs
+    const o: ConnectionManagerOptions = { ...DEFAULT_CONNECTION_MANAGER, temporaryEntryTimeoutMs: grace, ...definedOnly(options) }
+    for (const [name, v] of Object.entries(o)) {
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new RangeError(`connectionManager.${name} must be a non-negative integer`)
+    }
+    if (o.lowWater > o.highWater) throw new RangeError('connectionManager.lowWater must not exceed highWater')
+    this.options = Object.freeze(o)
+  }
+
+  // ---- the swarm's side -------------------------------------------------------------------------
+
+  /** An established connection (after the security handshake). A second call for the same id is ignored. */
+  connected(now: Millis, connection: { id: number; peer: PeerId; direction: 'inbound' | 'outbound' }): void {
+    this.#now = now
+    if (this.#conns.has(connection.id)) return
+    const key = connection.peer.toString()
+    let entry = this.#peers.get(key)
+    if (entry === undefined) {
+      entry = newEntry(key, connection.peer, now, false)
+      this.#peers.set(key, entry)
+    } else if (entry.temporary) {
+      // early tags are kept; the grace period starts with the first connection (go)
+      entry.temporary = false
+      entry.firstSeen = now
+      this.#temporary.delete(key)
+    }
+    entry.conns.add(connection.id)
+    this.#conns.set(connection.id, { id: connection.id, peer: key, direction: connection.direction, openedAt: now, streams: 0, closing: false })
+    this.#live++
+    this.#scheduleTrim(now)
+    if (this.#trimDue !== undefined && this.#trimDue <= now) this.#autoTrim(now)
+  }
+
+  /** A connection reported by `connected` is gone. Its peer's entry (and tags) goes with its last connection, as in go. */
+  disconnected(now: Millis, id: number): void {
+    this.#now = now
+    const c = this.#conns.get(id)
+    if (c === undefined) return
+    this.#conns.delete(id)
+    if (!c.closing) this.#live--
+    const entry = this.#peers.get(c.peer)
+    if (entry !== undefined) {
+      entry.conns.delete(id)
+      if (entry.conns.size === 0) this.#dropEntry(entry)
+    }
+    if (this.#live <= this.options.highWater) this.#trimDue = undefined
+  }
+
+  streamOpened(connection: number): void {
+    const c = this.#conns.get(connection)
+    if (c !== undefined) c.streams++
+  }
+
+  streamClosed(connection: number): void {
+    const c = this.#conns.get(connection)
+    if (c !== undefined && c.streams > 0) c.streams--
+  }
+
+  /** The next connection to close (a trim), or undefined. */
+  pollClose(): TrimClose | undefined {
+    return this.#closes.shift()
+  }
+
+  pollTimeout(): Millis | undefined {
+    let t = this.#trimDue
+    const oldest = this.#temporary.values().next().value as PeerEntry | undefined
+    if (oldest !== undefined) t = min(t, oldest.firstSeen + this.options.temporaryEntryTimeoutMs)
+    for (const d of this.#decaying.values()) if (d.peers.size > 0) t = min(t, d.next)
+    return t
+  }
+
+  handleTimeout(now: Millis): void {
+    this.#now = now
+    for (const e of this.#temporary.values()) {
+      if (e.firstSeen + this.options.temporaryEntryTimeoutMs > now) break
+      this.#dropEntry(e)
+    }
+    for (const d of this.#decaying.values()) {
+      if (d.next > now || d.peers.size === 0) continue
+      d.next = now + d.intervalMs
+      for (const key of [...d.peers]) {
+        const e = this.#peers.get(key)
+        const v = e?.decaying.get(d.name)
+        if (e === undefined || v === undefined) continue
+        this.#setDecaying(e, d, d.decay({ tag: d.name, peer: e.peer, ...v }, now), v.lastVisit)
+      }
+    }
+    if (this.#trimDue !== undefined && this.#trimDue <= now) this.#autoTrim(now)
+  }
+
+  // ---- the user's side --------------------------------------------------------------------------
+
+  /** Set `tag` on `peer` to `value` (a peer not connected gets a temporary entry). */
+  tag(peer: PeerId, tag: string, value: number): void {
+    this.upsertTag(peer, tag, () => value)
+  }
+
+  /** Remove `tag` from `peer`; a no-op for an unknown peer or tag. */
+  untag(peer: PeerId, tag: string): void {
+    const e = this.#peers.get(peer.toString())
+    const old = e?.tags.get(tag)
+    if (e === undefined || old === undefined) return
+    e.tags.delete(tag)
+    e.value -= old
+  }
+
+  /** Set `tag` on `peer` to `upsert(old)`, where old is 0 when the tag is not set. */
+  upsertTag(peer: PeerId, tag: string, upsert: (old: number) => number): void {
+    if (typeof tag !== 'string') throw new TypeError('tag must be a string')
+    const key = peer.toString()
+    const existing = this.#peers.get(key)
+    if (existing !== undefined && !existing.tags.has(tag)) this.#checkTagRoom(existing)
+    const old = existing?.tags.get(tag) ?? 0
+    const value = upsert(old)
+    if (typeof value !== 'number' || !Number.isFinite(value)) throw new TypeError('a tag value must be a finite number')
+    const e = existing ?? this.#entryFor(peer, key)
+    e.tags.set(tag, value)
+    e.value += value - old
+  }
+
+  /** Protect `peer` from trimming for `reason` (several reasons may hold at once; idempotent). */
+  protect(peer: PeerId, reason: string): void {
+    if (typeof reason !== 'string') throw new TypeError('reason must be a string')
+    const key = peer.toString()
+    let reasons = this.#protected.get(key)
+    if (reasons === undefined) {
+      if (this.#protected.size >= this.options.maxProtectedPeers) throw new UsageError('connmgr/too-many-protected', `more than ${this.options.maxProtectedPeers} protected peers`)
+      reasons = new Set()
+      this.#protected.set(key, reasons)
+    }
+    if (!reasons.has(reason) && reasons.size >= this.options.maxProtectReasonsPerPeer) {
+      throw new UsageError('connmgr/too-many-protect-reasons', `more than ${this.options.maxProtectReasonsPerPeer} protection reasons for one peer`)
+    }
+    reasons.add(reason)
+  }
+
+  /** Drop the protection `reason` from `peer`; returns whether the peer is still protected (for another reason). */
+  unprotect(peer: PeerId, reason: string): boolean {
+    const key = peer.toString()
+    const reasons = this.#protected.get(key)
+    if (reasons === undefined) return false
+    reasons.delete(reason)
+    if (reasons.size > 0) return true
+    this.#protected.delete(key)
+    return false
+  }
+
+  /** Whether `peer` is protected: for `reason`, or for any reason when it is undefined. */
+  isProtected(peer: PeerId, reason?: string): boolean {
+    const reasons = this.#protected.get(peer.toString())
+    if (reasons === undefined) return false
+    return reason === undefined || reasons.has(reason)
+  }
+
+  /** A snapshot of what the manager knows of `peer`, or undefined when it tracks nothing for it. */
+  getTagInfo(peer: PeerId): TagInfo | undefined {
+    const e = this.#peers.get(peer.toString())
+    if (e === undefined) return undefined
+    const tags = new Map(e.tags)
+    for (const [name, v] of e.decaying) tags.set(name, v.value)
+    const conns = [...e.conns].map((id) => {
+      const c = this.#conns.get(id)!
+      return { id, direction: c.direction, openedAt: c.openedAt, streams: c.streams }
+    })
+    return { firstSeen: e.firstSeen, value: e.value, tags, temporary: e.temporary, conns }
+  }
+
+  /**
+   * Trim now, whatever the count against high water and the silence period (go's TrimOpenConns): close
+   * the least valuable connections until `lowWater` trimmable ones remain. Returns how many it closed.
+   */
+  trim(now: Millis = this.#now): number {
+    this.#now = Math.max(this.#now, now)
+    const n = this.#trim(now)
+    this.#scheduleTrim(now)
+    return n
+  }
+
+  /** Register a decaying tag: every `intervalMs` each peer's value becomes `decay(value)`; 0 or less removes it. */
+  registerDecayingTag(name: string, intervalMs: number, decay: DecayFn, bump: BumpFn = bumpSum()): DecayingTag {
+    if (typeof name !== 'string') throw new TypeError('name must be a string')
+    if (!Number.isInteger(intervalMs) || intervalMs <= 0) throw new RangeError('intervalMs must be a positive integer')
+    if (this.#decaying.has(name)) throw new UsageError('connmgr/decaying-tag-exists', `a decaying tag named ${name} is registered`)
+    if (this.#decaying.size >= this.options.maxDecayingTags) throw new UsageError('connmgr/too-many-decaying-tags', `more than ${this.options.maxDecayingTags} decaying tags`)
+    const d: DecayingTagState = { name, intervalMs, decay, bump, next: this.#now + intervalMs, peers: new Set() }
+    this.#decaying.set(name, d)
+    const live = (): void => {
+      if (this.#decaying.get(name) !== d) throw new UsageError('connmgr/decaying-tag-closed', `decaying tag ${name} is closed`)
+    }
+    return {
+      name,
+      intervalMs,
+      bump: (peer, delta) => {
+        live()
+        if (typeof delta !== 'number' || !Number.isFinite(delta)) throw new TypeError('delta must be a finite number')
+        const key = peer.toString()
+        const existing = this.#peers.get(key)
+        const v = existing?.decaying.get(name)
+        if (existing !== undefined && v === undefined) this.#checkTagRoom(existing)
+        const now = this.#now
+        const e = existing ?? this.#entryFor(peer, key)
+        const cur = v ?? { added: now, lastVisit: now, value: 0 }
+        this.#setDecaying(e, d, d.bump({ tag: name, peer, ...cur }, delta), now, cur.added)
+      },
+      remove: (peer) => {
+        live()
+        const e = this.#peers.get(peer.toString())
+        if (e !== undefined) this.#setDecaying(e, d, 0, 0)
+      },
+      close: () => {
+        if (this.#decaying.get(name) !== d) return
+        for (const key of d.peers) {
+          const e = this.#peers.get(key)
+          const v = e?.decaying.get(name)
+          if (e === undefined || v === undefined) continue
+          e.decaying.delete(name)
+          e.value -= v.value
+        }
+        this.#decaying.delete(name)
+      },
+    }
+  }
+
+  info(): ConnectionManagerInfo {
+    const o = this.options
+    return {
+      lowWater: o.lowWater,
+      highWater: o.highWater,
+      gracePeriodMs: o.gracePeriodMs,
+      silencePeriodMs: o.silencePeriodMs,
+      connections: this.#live,
+      lastTrim: this.#lastTrim,
+      trims: this.#trims,
+      trimmedConnections: this.#trimmed,
+      evictedTemporaryEntries: this.#evicted,
+    }
+  }
+
+  /**
+   * The coherence rule with a hard connection limit (the resource manager's system scope, the swarm's
+   * maxConnections): high water must stay under it, or the limit refuses connections the manager
+   * would have trimmed (go-libp2p #2628). Returns a warning, or undefined when coherent.
+   */
+  checkLimit(systemConnectionLimit: number, name = 'system connection limit'): string | undefined {
+    if (this.options.highWater <= systemConnectionLimit) return undefined
+    return `connection manager high water ${this.options.highWater} exceeds the ${name} of ${systemConnectionLimit}: connections past it are refused instead of trimmed`
+  }
+
+  /** How many peer entries it holds (connected and temporary); for tests and metrics. */
+  get trackedPeers(): number {
+    return this.#peers.size
+  }
+
+  // ---- internals --------------------------------------------------------------------------------
+
+  #entryFor(peer: PeerId, key: string): PeerEntry {
+    if (this.#temporary.size >= this.options.maxTemporaryEntries) {
+      const oldest = this.#temporary.values().next().value as PeerEntry
+      this.#dropEntry(oldest)
+      this.#evicted++
+    }
+    const e = newEntry(key, peer, this.#now, true)
+    this.#peers.set(key, e)
+    this.#temporary.set(key, e)
+    return e
+  }
+
+  #dropEntry(e: PeerEntry): void {
+    this.#peers.delete(e.key)
+    this.#temporary.delete(e.key)
+    for (const name of e.decaying.keys()) this.#decaying.get(name)?.peers.delete(e.key)
+  }
+
+  #checkTagRoom(e: PeerEntry): void {
+    if (e.tags.size + e.decaying.size >= this.options.maxTagsPerPeer) {
+      throw new UsageError('connmgr/too-many-tags', `more than ${this.options.maxTagsPerPeer} tags on one peer`)
+    }
+  }
+
+  #setDecaying(e: PeerEntry, d: DecayingTagState, value: number, lastVisit: Millis, added?: Millis): void {
+    const old = e.decaying.get(d.name)
+    const oldValue = old?.value ?? 0
+    if (!(value > 0)) {
+      if (old === undefined) return
+      e.decaying.delete(d.name)
+      d.peers.delete(e.key)
+      e.value -= oldValue
+      return
+    }
+    e.decaying.set(d.name, { added: added ?? old?.added ?? this.#now, lastVisit, value })
+    // a tag with no peers has no deadline (pollTimeout skips it): its first value starts a fresh interval
+    if (d.peers.size === 0) d.next = this.#now + d.intervalMs
+    d.peers.add(e.key)
+    e.value += value - oldValue
+  }
+
+  #scheduleTrim(now: Millis): void {
+    const o = this.options
+    if (o.lowWater === 0 || o.highWater === 0 || this.#live <= o.highWater) {
+      this.#trimDue = undefined
+      return
+    }
+    const due = this.#lastTrim === undefined ? now : Math.max(now, this.#lastTrim + o.silencePeriodMs)
+    if (this.#trimDue === undefined || due < this.#trimDue) this.#trimDue = due
+  }
+
+  #autoTrim(now: Millis): void {
+    this.#trimDue = undefined
+    if (this.#live > this.options.highWater) this.#trim(now)
+    this.#scheduleTrim(now)
+  }
+
+  /** go's getConnsToClose; queues the closes and returns how many. */
+  #trim(now: Millis): number {
+    const o = this.options
+    this.#lastTrim = now
+    this.#trims++
+    if (o.lowWater === 0 || o.highWater === 0 || this.#live <= o.lowWater) return 0
+    const graceStart = now - o.gracePeriodMs
+    const candidates: { entry: PeerEntry; c: TrimCandidate; open: ConnEntry[] }[] = []
+    let ncandidates = 0
+    for (const e of this.#peers.values()) {
+      if (this.#protected.has(e.key) || e.firstSeen > graceStart) continue
+      const open: ConnEntry[] = []
+      let streams = 0
+      let inbound = false
+      for (const id of e.conns) {
+        const c = this.#conns.get(id)!
+        if (c.closing) continue
+        open.push(c)
+        streams += c.streams
+        if (c.direction === 'inbound') inbound = true
+      }
+      if (open.length === 0 && !e.temporary) continue
+      ncandidates += open.length
+      candidates.push({ entry: e, open, c: { key: e.key, temporary: e.temporary, value: e.value, streams, inbound, firstSeen: e.firstSeen } })
+    }
+    // fewer than low water trimmable: trimming now would close connections still in their grace period's shadow
+    if (ncandidates < o.lowWater) return 0
+    candidates.sort((a, b) => compareForTrim(a.c, b.c))
+    let target = ncandidates - o.lowWater
+    let closed = 0
+    for (const { entry, c, open } of candidates) {
+      if (target <= 0) break
+      if (entry.temporary) {
+        this.#dropEntry(entry)
+        continue
+      }
+      for (const conn of open) {
+        conn.closing = true
+        this.#live--
+        closed++
+        this.#closes.push({
+          connection: conn.id,
+          peer: entry.peer,
+          code: GARBAGE_COLLECTED,
+          reason: `connection manager: trimmed to low water ${o.lowWater} (peer value ${c.value}, ${c.streams} streams, ${conn.direction})`,
+        })
+      }
+      target -= open.length
+    }
+    this.#trimmed += closed
+    return closed
+  }
+}
+
+function newEntry(key: string, peer: PeerId, now: Millis, temporary: boolean): PeerEntry {
+  return { key, peer, firstSeen: now, temporary, tags: new Map(), decaying: new Map(), value: 0, conns: new Set() }
+}
+
+function min(a: Millis | undefined, b: Millis): Millis {
+  return a === undefined || b < a ? b : a
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>
+}
