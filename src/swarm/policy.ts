@@ -19,8 +19,12 @@ import { OutcomeError } from '../core/errors.js'
 import type { Multiaddr } from '../multiaddr/index.js'
 import type { PeerId } from '../peer-id/index.js'
 import type { ConnectionInfo } from './behaviour.js'
+import { ResourceManager, type Direction } from './resources.js'
+import { applyLimits, autoscale, type ResourceLimitsInit } from './resource-limits.js'
+import type { ResourceLimitError } from '../core/errors.js'
 import { Gater, type GaterOptions } from './gater.js'
 import { IpLimits, type IpLimitOptions } from './ip-limits.js'
+import { ConnectionManager, type ConnectionManagerOptions } from './conn-manager.js'
 
 /** Why the policy refused a connection or a stream. */
 export type RefusalCode =
@@ -69,6 +73,23 @@ export interface PolicyOptions {
   ipLimits?: Partial<IpLimitOptions>
 }
 
+/** The resource manager's options (src/swarm/resources.ts, spec/resource-manager.md). */
+export interface PolicyOptions {
+  /** Limits per scope, over the defaults autoscaled from `systemMemory` (createNode({ resources }), weft node --limits). */
+  resources?: ResourceLimitsInit
+  /** Bytes of RAM the resource manager's defaults scale to (src/node.ts passes os.totalmem(); absent: the base limits). */
+  systemMemory?: number
+  /** Ping's own inbound limit per peer (spec/ping.md): when set, the resource manager's built-in ping
+   * protocol-peer inbound limit follows it, so one number governs ping streams. */
+  ping?: { maxInboundStreams?: number }
+}
+
+/** The connection manager's options (src/swarm/conn-manager.ts, spec/connection-manager.md). */
+export interface PolicyOptions {
+  /** Watermarks, grace and silence periods, bounds; defaults are go-libp2p's (low 160, high 192, 60 s, 10 s). */
+  connectionManager?: Partial<ConnectionManagerOptions>
+}
+
 export interface PolicyConfig extends PolicyOptions {
   /** Inbound connections still in their handshake (SwarmLimits.maxPendingInbound). */
   maxPendingInbound: number
@@ -82,15 +103,21 @@ const CONN_GATED = 0x1007
 export class SwarmPolicy {
   readonly #config: PolicyConfig
   readonly #closes: PolicyClose[] = []
+  /** Connections, streams and memory per scope (src/swarm/resources.ts); `node.resources()` reads it. */
+  readonly resources: ResourceManager
   /** Allow and deny lists; `node.gater` edits them at runtime. */
   readonly gater: Gater
   /** Per-IP concurrency and rate limits, and the pending-inbound slots with their fairness eviction. */
   readonly ipLimits: IpLimits
+  /** Watermarks, tags, protection and trims (src/swarm/conn-manager.ts); `node.connectionManager` is it. */
+  readonly connectionManager: ConnectionManager
 
   constructor(config: PolicyConfig) {
     this.#config = config
+    this.resources = newResourceManager(config)
     this.gater = new Gater(this.#config.gater)
     this.ipLimits = new IpLimits(this.#config.ipLimits, this.#config.maxPendingInbound)
+    this.connectionManager = new ConnectionManager(this.#config.connectionManager)
   }
 
   /** A socket was accepted from `remoteAddr` and will be connection `id` if admitted. */
@@ -100,7 +127,8 @@ export class SwarmPolicy {
     const ip = this.ipLimits.admitInbound(now, id, remoteAddr, this.gater.isAllowlisted(remoteAddr))
     if (ip !== undefined) return refusal(ip.code, ip.code === 'limits/per-ip' ? CONN_RESOURCE_LIMIT : CONN_RATE_LIMITED, ip.message)
     this.#takeEvictions()
-    return undefined
+    // -- resource manager (H4): a system and a transient connection slot until the handshake names the peer
+    return this.#reserveConnection(now, id, 'inbound')
   }
 
   /** Pending handshakes the per-IP limits evicted to make room for a newcomer: closed as rate-limited. */
@@ -111,48 +139,94 @@ export class SwarmPolicy {
   }
 
   /** About to connect to `addr` (for `peer`, when the dial knows it) as connection `id`. */
-  admitOutbound(_now: Millis, _id: number, peer: PeerId | undefined, addr: Multiaddr): Refusal | undefined {
+  admitOutbound(now: Millis, id: number, peer: PeerId | undefined, addr: Multiaddr): Refusal | undefined {
     if (!this.gater.allowDial(peer, addr)) return refusal('gater/denied', CONN_GATED, `${addr.toString()} is denied`)
-    return undefined
+    return this.#reserveConnection(now, id, 'outbound')
   }
 
   /** The handshake named the remote peer; a refusal closes the connection with `wireCode`. */
-  admitPeer(_now: Millis, info: ConnectionInfo): Refusal | undefined {
+  admitPeer(now: Millis, info: ConnectionInfo): Refusal | undefined {
     this.ipLimits.established(info.id)
     if (!this.gater.allowPeer(info.peer, info.remoteAddr)) return refusal('gater/denied', CONN_GATED, `peer ${info.peer.toString()} is denied`)
     if (this.gater.isAllowlisted(info.remoteAddr, info.peer)) this.ipLimits.exempt(info.id)
+    // -- resource manager (H4): move the connection from transient to its peer's scope (full: GoAway 0x1001)
+    const err = this.resources.reservePeer(info.id, info.peer.toString())
+    if (err !== undefined) return resourceRefusal(err, CONN_RESOURCE_LIMIT_EXCEEDED)
+    // -- connection manager (H2): counted once every part admitted it; may trim others (pollClose)
+    this.connectionManager.connected(now, info)
     return undefined
   }
 
   /** Connection `id` (admitted by admitInbound/admitOutbound) is gone. Called exactly once. */
-  connectionRemoved(_now: Millis, id: number): void {
+  connectionRemoved(now: Millis, id: number): void {
+    this.connectionManager.disconnected(now, id)
     this.ipLimits.removed(id)
+    this.resources.releaseConnection(id)
   }
 
   /** A stream negotiated `protocol`; a refusal resets it (inbound: with `wireCode`). */
-  admitStream(_now: Millis, _info: ConnectionInfo, _stream: number, _direction: 'inbound' | 'outbound', _protocol: string, _owner: string | undefined): Refusal | undefined {
+  admitStream(_now: Millis, info: ConnectionInfo, stream: number, direction: 'inbound' | 'outbound', protocol: string, owner: string | undefined): Refusal | undefined {
+    const err = this.resources.reserveStream(info.id, stream, direction, protocol, owner)
+    if (err !== undefined) return resourceRefusal(err, STREAM_RESOURCE_LIMIT_EXCEEDED)
+    this.connectionManager.streamOpened(info.id)
     return undefined
   }
 
+  /** Reserve connection `id` in the resource manager; on a refusal everything admitted so far is undone. */
+  #reserveConnection(now: Millis, id: number, dir: Direction): Refusal | undefined {
+    const err = this.resources.reserveConnection(id, dir)
+    if (err === undefined) return undefined
+    this.connectionRemoved(now, id)
+    return resourceRefusal(err, CONN_RESOURCE_LIMIT_EXCEEDED)
+  }
+
   /** A stream admitted by admitStream ended. Called exactly once. */
-  streamRemoved(_now: Millis, _connection: number, _stream: number): void {}
+  streamRemoved(_now: Millis, connection: number, stream: number): void {
+    this.resources.releaseStream(connection, stream)
+    this.connectionManager.streamClosed(connection)
+  }
 
   /** A behaviour (named `from`) or the user tags `peer` for the connection manager; `value` undefined removes the tag. */
-  tagPeer(_now: Millis, _peer: PeerId, _tag: string, _value: number | undefined, _from: string): void {}
+  tagPeer(now: Millis, peer: PeerId, tag: string, value: number | undefined, _from: string): void {
+    this.connectionManager.tagFromBehaviour(now, peer, tag, value)
+  }
 
   /** Protect `peer` from trimming for `tag` (or withdraw that protection). */
-  protectPeer(_now: Millis, _peer: PeerId, _tag: string, _protect: boolean): void {}
+  protectPeer(now: Millis, peer: PeerId, tag: string, protect: boolean): void {
+    this.connectionManager.protectFromBehaviour(now, peer, tag, protect)
+  }
 
   handleTimeout(now: Millis): void {
     this.ipLimits.handleTimeout(now)
+    this.connectionManager.handleTimeout(now)
   }
 
   pollTimeout(): Millis | undefined {
-    return this.ipLimits.pollTimeout()
+    const a = this.ipLimits.pollTimeout()
+    const b = this.connectionManager.pollTimeout()
+    return a === undefined ? b : b === undefined ? a : Math.min(a, b)
   }
 
   /** A connection to close (trim, eviction), or undefined. */
   pollClose(): PolicyClose | undefined {
-    return this.#closes.shift()
+    return this.#closes.shift() ?? this.connectionManager.pollClose()
   }
+}
+
+/** GoAway code for a connection refused by a full scope (ConnCloseCode.ResourceLimitExceeded). */
+const CONN_RESOURCE_LIMIT_EXCEEDED = 0x1001
+/** Reset code for a stream refused by a full scope (StreamResetCode.ResourceLimitExceeded). */
+const STREAM_RESOURCE_LIMIT_EXCEEDED = 0x1002
+
+function resourceRefusal(error: ResourceLimitError, wireCode: number): Refusal {
+  return { code: 'resource/limit-exceeded', wireCode, error }
+}
+
+/** The resource manager from the options: autoscaled defaults, ping's own limit, the user's overrides. */
+function newResourceManager(config: PolicyConfig): ResourceManager {
+  const highWater = (config as { connectionManager?: { highWater?: number } }).connectionManager?.highWater ?? 192
+  const base = autoscale(config.systemMemory, highWater)
+  const pingInbound = config.ping?.maxInboundStreams
+  if (pingInbound !== undefined) base.protocolsPeer['/ipfs/ping/1.0.0'] = { ...base.protocolsPeer['/ipfs/ping/1.0.0'], streamsInbound: pingInbound }
+  return new ResourceManager(applyLimits(base, config.resources), { highWater })
 }

@@ -91,8 +91,10 @@ function lim(conns: number, connsInbound: number, connsOutbound: number, streams
 const BASE = {
   // the node as a whole: file descriptors and memory of a connection / stream flood
   system: { base: lim(512, 384, 512, 2048, 1024, 2048, 128 * MiB), inc: lim(128, 64, 128, 2048, 1024, 2048, 1 * GiB) },
-  // handshakes in flight: SYN / slow-Noise floods pin sockets before any peer id is known
-  transient: { base: lim(128, 64, 128, 256, 128, 256, 32 * MiB), inc: lim(32, 16, 32, 256, 128, 256, 32 * MiB) },
+  // handshakes in flight: SYN / slow-Noise floods pin sockets before any peer id is known. Inbound is
+  // twice the swarm's pending-inbound slots (64): those slots, with the per-IP fairness eviction
+  // (src/swarm/ip-limits.ts), decide who waits; this is the backstop while evicted ones close.
+  transient: { base: lim(256, 128, 128, 256, 128, 256, 32 * MiB), inc: lim(32, 16, 32, 256, 128, 256, 32 * MiB) },
   // one peer hogging connection slots, streams or buffers
   peer: { base: lim(8, 8, 8, 512, 256, 512, 64 * MiB), inc: lim(0, 0, 0, 256, 128, 256, 128 * MiB) },
   // one protocol (a flood on kad) starving the others
