@@ -4,6 +4,7 @@
  *   import { createNode } from 'weft/node'
  *   const node = await createNode({ listen: ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws'] })
  */
+import { totalmem } from 'node:os'
 import { nodeCrypto } from './io/crypto-node.js'
 import { tcp } from './io/tcp.js'
 import { webSockets } from './io/ws.js'
@@ -23,7 +24,7 @@ import { perf } from './edge/perf-service.js'
  */
 export async function createNode(options: NodeOptions = {}): Promise<WeftNode> {
   const services = options.services ?? { dht: kadDht(options.dht), pubsub: gossipsub(options.pubsub) }
-  const node = new WeftNode({ ...options, services }, {
+  const node = new WeftNode({ ...options, services, systemMemory: options.systemMemory ?? totalmem() }, {
     crypto: options.crypto ?? nodeCrypto,
     wallClock,
     transports: options.transports ?? [tcp(), webSockets(), memory()],
@@ -51,4 +52,7 @@ export type { KadEvent, KadOptions, KadPeerInfo, KadProgress, KadResult } from '
 export { ProtocolError, UsageError, OutcomeError, DialError, InternalError, ConnectionClosedError, ResourceLimitError, isProtocolError } from './core/errors.js'
 export type { DialErrorCode, DialAttempt, ResourceScope, ResourceKind } from './core/errors.js'
 export { ConnCloseCode, StreamResetCode, closeReason, resetReason } from './core/close-codes.js'
+export { unlimited, autoscale } from './swarm/resource-limits.js'
+export type { ResourceLimits, ResourceLimitsInit, ScopeLimits } from './swarm/resource-limits.js'
+export type { ResourceUsage, ScopeUsage, BlockedCount } from './swarm/resources.js'
 export type { CloseReasonCode, ResetReasonCode } from './core/close-codes.js'

@@ -21,6 +21,7 @@ import type { PerfBehaviour, PerfEvent } from '../perf/index.js'
 import type { Pubsub, GossipsubServiceOptions } from '../gossipsub/index.js'
 import type { Dht, KadServiceOptions } from '../kad/index.js'
 import type { PolicyOptions } from '../swarm/policy.js'
+import type { ResourceUsage } from '../swarm/resources.js'
 import { Runtime } from '../io/runtime.js'
 import type { Transport } from '../io/transport.js'
 import { WeftStream } from './stream.js'
@@ -268,6 +269,15 @@ export class WeftNode extends EventTarget {
   /** The confirmed external addresses (yours, then public listen addresses). */
   getExternalAddresses(): Multiaddr[] {
     return [...this.swarm.externalAddrs]
+  }
+
+  /**
+   * Resource usage now (spec/resource-manager.md): system, transient, each protocol and service, the
+   * number of peers, refusals per scope, and warnings about incoherent limits; `{ peers: true }` adds
+   * each peer's usage. Plain JSON.
+   */
+  resources(options: { peers?: boolean } = {}): ResourceUsage {
+    return this.swarm.policy.resources.usage(options)
   }
 
   getConnections(peer?: PeerId): ConnectionInfo[] {

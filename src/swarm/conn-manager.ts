@@ -101,6 +101,8 @@ export interface ConnectionManagerInfo {
   readonly trimmedConnections: number
   /** Temporary entries evicted at the bound (maxTemporaryEntries). */
   readonly evictedTemporaryEntries: number
+  /** Behaviour tag / protect actions dropped at a bound (maxTagsPerPeer, maxProtectedPeers...). */
+  readonly droppedActions: number
 }
 
 /** The fields the trim order looks at, one per peer (exported for tests). */
@@ -173,6 +175,7 @@ export class ConnectionManager {
   #trims = 0
   #trimmed = 0
   #evicted = 0
+  #dropped = 0
 
   constructor(options: Partial<ConnectionManagerOptions> = {}) {
     const grace = options.gracePeriodMs ?? DEFAULT_CONNECTION_MANAGER.gracePeriodMs
@@ -398,6 +401,32 @@ export class ConnectionManager {
     }
   }
 
+  /**
+   * A `tag-peer` action from a behaviour (src/swarm/policy.ts): `value` undefined untags. A bound
+   * reached drops the action (counted in `info().droppedActions`) instead of throwing at the behaviour.
+   */
+  tagFromBehaviour(now: Millis, peer: PeerId, tag: string, value: number | undefined): boolean {
+    this.#now = Math.max(this.#now, now)
+    return this.#orDrop(() => (value === undefined ? this.untag(peer, tag) : this.tag(peer, tag, value)))
+  }
+
+  /** A `protect-peer` action from a behaviour; a bound reached drops it (counted). */
+  protectFromBehaviour(now: Millis, peer: PeerId, reason: string, protect: boolean): boolean {
+    this.#now = Math.max(this.#now, now)
+    return this.#orDrop(() => (protect ? this.protect(peer, reason) : void this.unprotect(peer, reason)))
+  }
+
+  #orDrop(f: () => void): boolean {
+    try {
+      f()
+      return true
+    } catch (e) {
+      if (!(e instanceof UsageError || e instanceof TypeError)) throw e
+      this.#dropped++
+      return false
+    }
+  }
+
   info(): ConnectionManagerInfo {
     const o = this.options
     return {
@@ -410,6 +439,7 @@ export class ConnectionManager {
       trims: this.#trims,
       trimmedConnections: this.#trimmed,
       evictedTemporaryEntries: this.#evicted,
+      droppedActions: this.#dropped,
     }
   }
 
