@@ -23,6 +23,7 @@
  * `tag-peer` / `protect-peer` actions.
  */
 import type { Millis } from '../core/byte-machine.js'
+import { ConnCloseCode } from '../core/close-codes.js'
 import { UsageError } from '../core/errors.js'
 import type { PeerId } from '../peer-id/index.js'
 import { bumpSum } from './conn-manager-decay.js'
@@ -30,8 +31,8 @@ import type { BumpFn, DecayFn, DecayingTag } from './conn-manager-decay.js'
 
 export * from './conn-manager-decay.js'
 
-/** The libp2p connection close code for a trimmed connection (go's ConnGarbageCollected). */
-export const GARBAGE_COLLECTED = 0x1005
+/** The libp2p connection close code for a trimmed connection (go's ConnGarbageCollected, 0x1005). */
+export const GARBAGE_COLLECTED: number = ConnCloseCode.GarbageCollected
 
 export interface ConnectionManagerOptions {
   /** Trim down to this many trimmable connections, default 160 (go). 0 disables trimming. */
