@@ -10,6 +10,7 @@ import * as net from 'node:net'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { Connection, type ConnectionEvent } from '../src/connection/index.js'
 import { InternalError, ProtocolError } from '../src/core/errors.js'
+import { StreamResetCode } from '../src/core/close-codes.js'
 import { nodeCrypto } from '../src/io/crypto-node.js'
 import { createNode, readAll, type WeftNode } from '../src/node.js'
 import { generatePrivateKey } from '../src/peer-id/index.js'
@@ -117,7 +118,7 @@ describe('connection core: one stream fails, the connection goes on', () => {
     p.peer.sendWithSession(new Uint8Array(0)) // SYN, Data(5 bytes of the header), FIN
     p.drive()
     expect(p.closed).toBe(false)
-    expect(p.peer.events).toContainEqual({ type: 'stream-reset', id: c })
+    expect(p.peer.events).toContainEqual({ type: 'stream-reset', id: c, code: StreamResetCode.ProtocolNegotiationFailed })
     stillServes(p)
   })
 
@@ -154,7 +155,7 @@ describe('connection core: one stream fails, the connection goes on', () => {
     expect(kept.some((e) => e.type === 'closed')).toBe(false)
     expect(halfClosed).toBeDefined()
     expect(kept.some((e) => e.type === 'stream-opened' && e.id === halfClosed)).toBe(false)
-    expect(p.peer.events).toContainEqual({ type: 'stream-reset', id: halfClosed })
+    expect(p.peer.events).toContainEqual({ type: 'stream-reset', id: halfClosed, code: StreamResetCode.ProtocolNegotiationFailed })
     const got = Buffer.concat(chunks)
     expect(got.length).toBe(big.length)
     expect(got.equals(Buffer.from(big))).toBe(true)
@@ -167,7 +168,7 @@ describe('connection core: one stream fails, the connection goes on', () => {
     p.peer.session.write(bad, Uint8Array.from([5, 0x2f, 0x61, 0x62, 0x63, 0x64, 0xff, 0xff]))
     p.drive()
     expect(p.closed).toBe(false)
-    expect(p.peer.events).toContainEqual({ type: 'stream-reset', id: bad })
+    expect(p.peer.events).toContainEqual({ type: 'stream-reset', id: bad, code: StreamResetCode.ProtocolNegotiationFailed })
     stillServes(p)
     // outbound: the remote answers our proposal with a message whose length prefix is too long
     const q = new CorePair('dialer')

@@ -79,7 +79,7 @@ describe('stateful exchanges', () => {
         else if ('events' in step) expect(drainEvents(s)).toEqual(step.events)
         else if ('open' in step) expect(s.openStream(0)).toBe(step.open)
         else if ('accept' in step) s.accept(step.accept)
-        else if ('reset' in step) s.reset(step.reset)
+        else if ('reset' in step) Array.isArray(step.reset) ? s.reset(step.reset[0], step.reset[1]) : s.reset(step.reset)
         else if ('closeWrite' in step) s.closeWrite(step.closeWrite)
         else if ('write' in step) expect(s.write(step.write[0], fromHex(step.write[1]))).toBe(step.write[1].length / 2)
         else if ('close' in step) s.close(0, step.close)

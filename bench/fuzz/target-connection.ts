@@ -13,7 +13,7 @@
  *
  * Escapes: an exception out of any Swarm method, a swarm `error` event (a bug contained by the
  * runtime boundary is still a bug), a connection closed with an error that is not a ProtocolError
- * or with a stream's own error (a multistream failure on one stream),
+ * (or the ConnectionClosedError { by: 'remote' } of the attacker's own GoAway code) or with a stream's own error (a multistream failure on one stream),
  * the attacker's Noise rejecting what the victim sent, and the step bound.
  */
 import { UsageError } from '../../src/core/errors.js'
@@ -188,7 +188,9 @@ export const connectionTarget: Target = {
           if (ev.type === 'error') throw new Error(`swarm error event (${ev.origin}${ev.behaviour !== undefined ? ` ${ev.behaviour}` : ''}): ${ev.error.stack ?? ev.error.message}`, { cause: ev.error })
           if (ev.type === 'connection-closed') {
             gone = true
-            check(ev.error === undefined || ev.error.name === 'ProtocolError', `connection closed with ${ev.error?.name}: ${ev.error?.message}`)
+            // a remote GoAway with a code (any 32-bit number) is the remote's own close, reported typed
+            const remoteGoAway = ev.error?.name === 'ConnectionClosedError' && (ev.error as { by?: string }).by === 'remote'
+            check(ev.error === undefined || ev.error.name === 'ProtocolError' || remoteGoAway, `connection closed with ${ev.error?.name}: ${ev.error?.message}`)
             // a stream's negotiation failure is the stream's (issue 11 item 1): never the connection's
             const code = (ev.error as { code?: string } | undefined)?.code ?? ''
             check(!code.startsWith('multistream/') && !STREAM_ONLY.includes(code), `a stream failure closed the connection: ${code}`)

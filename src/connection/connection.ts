@@ -20,6 +20,9 @@
  *   `closed` event carrying the error (after the GoAway has been flushed);
  * - any other exception is a bug in weft: GoAway 2 and `closed` with an InternalError
  *   ('connection/internal-error' or 'yamux/internal-error') whose `cause` is the original.
+ * - the remote's GoAway ends the connection at once (spec/connection.md, "Closing"): every stream is
+ *   reset, and `closed` carries a ConnectionClosedError { by: 'remote' } for any code but 0 (normal).
+ *   A local `close(now, code)` with a code other than 0 carries one with `by: 'local'`.
  * Commands (openStream, write, ...) throw UsageError / TypeError / RangeError for local misuse.
  *
  * Memory: `handleData` input is only read during the call (Noise copies or decrypts out of it), so
@@ -27,7 +30,7 @@
  * writes again); `stream-data` bytes are the driver's too.
  */
 import type { ByteMachine, Millis } from '../core/byte-machine.js'
-import { InternalError, ProtocolError, UsageError } from '../core/errors.js'
+import { ConnectionClosedError, InternalError, ProtocolError, UsageError } from '../core/errors.js'
 import { EventQueue } from '../core/event-queue.js'
 import type { NoiseConnection } from '../noise/index.js'
 import type { PeerId } from '../peer-id/index.js'
@@ -219,17 +222,23 @@ export class Connection implements ByteMachine<ConnectionEvent> {
     this.#open('closeWrite').streams.closeWrite(id)
   }
 
-  reset(id: number): void {
-    this.#open('reset').streams.reset(id)
+  /** Reset a stream; `code` (default 0) is a libp2p stream reset code (src/core/close-codes.ts). */
+  reset(id: number, code?: number): void {
+    this.#open('reset').streams.reset(id, code)
   }
 
   /**
    * Graceful close: GoAway (`code`, default 0 normal; src/core/close-codes.ts), then `closed` once
-   * yamux has flushed. Before the upgrade: immediate.
+   * yamux has flushed. Before the upgrade: immediate. A code other than 0 makes the `closed` error a
+   * ConnectionClosedError { by: 'local', wireCode: code } (unless something else ended it first).
    */
   close(now: Millis, code?: number): void {
     const p = this.#phase
     if (p.kind === 'closed') return
+    if (code !== undefined && code !== 0) {
+      if (!Number.isInteger(code) || code < 0 || code > 0xffff_ffff) throw new RangeError('close: code must be a 32-bit unsigned integer')
+      this.#closeError ??= new ConnectionClosedError(code, 'local')
+    }
     if (p.kind === 'open') {
       this.#guard(now, () => {
         p.yamux.close(now, code)
@@ -356,6 +365,13 @@ export class Connection implements ByteMachine<ConnectionEvent> {
           this.#enterClosed(ev.error)
           return
         case 'go-away':
+          // The remote ends the session: it opens nothing new and accepts nothing new, and go-libp2p,
+          // rust-libp2p and weft all close the transport right after their GoAway, so nothing more
+          // can arrive for the open streams. End at once: every stream is reset, then 'closed'.
+          if (ev.code !== 0) this.#closeError ??= new ConnectionClosedError(ev.code, 'remote')
+          p.streams.closing(this.#closeError)
+          y.terminate(now)
+          break
         case 'stream-opened':
           break
         default:

@@ -15,6 +15,7 @@
  * on a stream whose 'stream-closed' it has not polled yet are quiet no-ops.
  */
 import type { Millis } from '../core/byte-machine.js'
+import { StreamResetCode, formatWireCode, resetReason } from '../core/close-codes.js'
 import { ProtocolError, UsageError } from '../core/errors.js'
 import { MultistreamDialer, MultistreamListener } from '../multistream/index.js'
 import type { YamuxEvent, YamuxSession } from '../yamux/index.js'
@@ -48,6 +49,9 @@ export class StreamTable {
   /** Streams freed here whose 'stream-closed' the driver has not polled yet: to the driver they are
    * still live, so its commands on them are quiet no-ops (their bytes are dropped, as on any reset). */
   readonly #unseenClosed = new Set<number>()
+  /** The connection is ending under every stream (a remote GoAway): openers still negotiating hear `#closeError`. */
+  #ending = false
+  #closeError: Error | undefined
 
   constructor(opts: StreamTableOptions, yamux: YamuxSession, emit: (ev: ConnectionEvent) => void) {
     this.#opts = opts
@@ -96,11 +100,17 @@ export class StreamTable {
     this.#yamux.closeWrite(id)
   }
 
-  reset(id: number): void {
+  reset(id: number, code?: number): void {
     const s = this.#streams.get(id)
     if (s === undefined) return
     this.#endNegotiation(s)
-    this.#yamux.reset(id)
+    this.#yamux.reset(id, code)
+  }
+
+  /** The connection is ending with `error` (yamux is about to end every stream). */
+  closing(error: Error | undefined): void {
+    this.#ending = true
+    this.#closeError = error
   }
 
   /** The driver polled this 'stream-closed': the id is no longer known to it. */
@@ -131,7 +141,7 @@ export class StreamTable {
     const y = this.#yamux
     if (ev.type === 'stream-inbound') {
       if (this.#negotiating >= (this.#opts.maxNegotiatingStreams ?? 64)) {
-        y.reset(ev.id)
+        y.reset(ev.id, StreamResetCode.ResourceLimitExceeded)
         return
       }
       y.accept(ev.id)
@@ -159,9 +169,12 @@ export class StreamTable {
         } else if (s.protocol !== undefined) this.#emit({ type: 'stream-eof', id: ev.id })
         break
       case 'stream-reset':
-        if (s.negotiator !== undefined) {
-          this.#fail(s, new ProtocolError<ConnectionErrorCode>('connection', 'connection/protocol-rejected', 'stream reset during negotiation'))
-        } else if (s.protocol !== undefined) this.#emit({ type: 'stream-reset', id: ev.id })
+        if (s.negotiator !== undefined && this.#ending) {
+          // the connection is ending: the opener hears why at 'stream-closed'
+        } else if (s.negotiator !== undefined) {
+          const why = ev.code === undefined ? '' : ` (code ${formatWireCode(ev.code)} ${resetReason(ev.code)})`
+          this.#fail(s, new ProtocolError<ConnectionErrorCode>('connection', 'connection/protocol-rejected', `stream reset during negotiation${why}`))
+        } else if (s.protocol !== undefined) this.#emit(ev.code === undefined ? { type: 'stream-reset', id: ev.id } : { type: 'stream-reset', id: ev.id, code: ev.code })
         break
       case 'stream-writable':
         this.#flushPending(s)
@@ -173,7 +186,7 @@ export class StreamTable {
         // still negotiating here, before endAll: its opener must still hear that it failed (the
         // 30-minute soak found openers waiting forever, bench/soak/repro-open-leak.mjs)
         if (s.negotiator !== undefined && s.direction === 'outbound' && s.requestId !== undefined) {
-          this.#emit({ type: 'stream-open-failed', requestId: s.requestId, error: new UsageError('connection/closed', `stream ${s.id} ended before its protocol was agreed`) })
+          this.#emit({ type: 'stream-open-failed', requestId: s.requestId, error: this.#closeError ?? new UsageError('connection/closed', `stream ${s.id} ended before its protocol was agreed`) })
           s.requestId = undefined
         }
         this.#endNegotiation(s)
@@ -279,13 +292,16 @@ export class StreamTable {
     }
   }
 
-  /** Fail one stream: its opener hears why; yamux resets it (a no-op if yamux freed it already). */
+  /**
+   * Fail one stream: its opener hears why; yamux resets it (a no-op if yamux freed it already) with
+   * the code go-libp2p uses for a failed negotiation, protocol-negotiation-failed (0x1001).
+   */
   #fail(s: StreamState, error: Error): void {
     this.#endNegotiation(s)
     if (s.direction === 'outbound' && s.requestId !== undefined) {
       this.#emit({ type: 'stream-open-failed', requestId: s.requestId, error })
       s.requestId = undefined
     }
-    this.#yamux.reset(s.id)
+    this.#yamux.reset(s.id, StreamResetCode.ProtocolNegotiationFailed)
   }
 }

@@ -48,7 +48,9 @@ export interface ConnectionOptions {
 /**
  * Events of a connection. 'stream-data' bytes are the driver's (views of memory no layer writes
  * again). 'closed' carries a ProtocolError (the remote broke a protocol), an InternalError (a bug in
- * weft, its `cause` the original exception) or nothing (a graceful close or a clean EOF).
+ * weft, its `cause` the original exception), a ConnectionClosedError (a GoAway with a code other than
+ * 0 (normal), sent by the remote or by this node's `close(now, code)`) or nothing (a graceful close or
+ * a clean EOF).
  */
 export type ConnectionEvent =
   | { type: 'established'; remotePeer: PeerId; remotePublicKey: PublicKey; muxer: string; earlyMuxerNegotiation: boolean }
@@ -56,7 +58,8 @@ export type ConnectionEvent =
   | { type: 'stream-open-failed'; requestId: number; error: Error }
   | { type: 'stream-data'; id: number; data: Uint8Array }
   | { type: 'stream-eof'; id: number }
-  | { type: 'stream-reset'; id: number }
+  /** The remote reset the stream (`code`: the non-zero libp2p reset code its RST carried), or the connection ended under it. */
+  | { type: 'stream-reset'; id: number; code?: number }
   | { type: 'stream-writable'; id: number }
   | { type: 'stream-closed'; id: number }
   | { type: 'rtt'; rtt: number }

@@ -8,6 +8,7 @@
 import type { ConnectionInfo, StreamRef } from '../swarm/index.js'
 import type { PeerId } from '../peer-id/index.js'
 import { UsageError } from '../core/errors.js'
+import { formatWireCode, resetReason, type ResetReasonCode } from '../core/close-codes.js'
 
 export interface StreamControl {
   write(ref: StreamRef, data: Uint8Array): number
@@ -16,11 +17,23 @@ export interface StreamControl {
   consume(ref: StreamRef, n: number): void
 }
 
+/**
+ * The stream was reset: by the remote, by this side, or because its connection ended. When the
+ * remote's RST carried a libp2p reset code (src/core/close-codes.ts; go-libp2p sends 0x1002 when a
+ * protocol's resource limit is full), `wireCode` is that number and `reason` its typed name
+ * ('reset/resource-limit-exceeded'; 'reset/unknown' for a number weft does not know).
+ */
 export class StreamResetError extends Error {
   override readonly name = 'StreamResetError'
   readonly code = 'stream/reset'
-  constructor() {
-    super('stream/reset: the stream was reset')
+  readonly wireCode: number | undefined
+  readonly reason: ResetReasonCode | undefined
+  constructor(wireCode?: number) {
+    super(wireCode === undefined
+      ? 'stream/reset: the stream was reset'
+      : `stream/reset: the remote reset the stream (code ${formatWireCode(wireCode)} ${resetReason(wireCode)})`)
+    this.wireCode = wireCode
+    this.reason = wireCode === undefined ? undefined : resetReason(wireCode)
   }
 }
 
@@ -35,6 +48,8 @@ export class WeftStream {
   #chunks: Uint8Array[] = []
   #eof = false
   #reset = false
+  /** The remote's reset code, when its RST carried one. */
+  #resetCode: number | undefined
   #closed = false
   #wake: (() => void) | undefined
   #writableWake: (() => void) | undefined
@@ -69,7 +84,8 @@ export class WeftStream {
     this.#eof = true
     this.#notify()
   }
-  _reset(): void {
+  _reset(code?: number): void {
+    if (!this.#reset) this.#resetCode = code
     this.#reset = true
     this.#notify()
   }
@@ -122,7 +138,7 @@ export class WeftStream {
         yield c
         continue
       }
-      if (this.#reset) throw new StreamResetError()
+      if (this.#reset) throw new StreamResetError(this.#resetCode)
       if (this.#eof) return
       await new Promise<void>((r) => { this.#wake = r })
     }
@@ -144,7 +160,7 @@ export class WeftStream {
   async write(chunk: Uint8Array): Promise<void> {
     let off = 0
     while (off < chunk.length) {
-      if (this.#reset) throw new StreamResetError()
+      if (this.#reset) throw new StreamResetError(this.#resetCode)
       if (this.#writeClosed || this.#closed) throw new UsageError('stream/write-closed', 'write after close')
       const n = this.#ctl.write(this.ref, off === 0 ? chunk : chunk.subarray(off))
       off += n

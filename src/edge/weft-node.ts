@@ -294,10 +294,18 @@ export class WeftNode extends EventTarget {
     return this.#request<ConnectionInfo>(options.signal, (now, id) => this.swarm.dial(now, t, id), true)
   }
 
-  /** Close every connection to `peer`. */
-  async hangUp(peer: PeerId | string): Promise<void> {
+  /**
+   * Close every connection to `peer`. `code`: a libp2p connection close code sent in the GoAway
+   * (src/core/close-codes.ts, e.g. ConnCloseCode.GarbageCollected); the remote sees it as a
+   * ConnectionClosedError, and so does this node's `connection:close` for a code other than 0.
+   */
+  async hangUp(peer: PeerId | string, options: { code?: number } = {}): Promise<void> {
     const p = typeof peer === 'string' ? PeerId.parse(peer) : peer
-    this.#runtime.run((now) => this.swarm.hangUp(now, p))
+    const code = options.code
+    this.#runtime.run((now) => {
+      if (code === undefined) this.swarm.hangUp(now, p)
+      else for (const c of this.swarm.connections(p)) this.swarm.closeConnection(now, c.id, code)
+    })
   }
 
   /** Serve `protocol`: `handler` gets each inbound stream. */
@@ -446,7 +454,7 @@ export class WeftNode extends EventTarget {
         this.#streams.get(streamKey(ev.stream))?._eof()
         break
       case 'stream-reset':
-        this.#streams.get(streamKey(ev.stream))?._reset()
+        this.#streams.get(streamKey(ev.stream))?._reset(ev.code)
         break
       case 'stream-writable':
         this.#streams.get(streamKey(ev.stream))?._writable()

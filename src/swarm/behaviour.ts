@@ -74,8 +74,11 @@ export type BehaviourInput =
    * behaviour that sends bulk data (perf) writes a chunk and waits for this before the next.
    */
   | { type: 'stream-writable'; stream: StreamRef }
-  /** The stream was reset (by the remote, or because its connection died). */
-  | { type: 'stream-reset'; stream: StreamRef }
+  /**
+   * The stream was reset (by the remote, or because its connection died). `code`: the non-zero
+   * libp2p reset code the remote's RST carried (src/core/close-codes.ts, e.g. 0x1002 resource limit).
+   */
+  | { type: 'stream-reset'; stream: StreamRef; code?: number }
   /** Both sides done; the ref is dead from now on. */
   | { type: 'stream-closed'; stream: StreamRef }
   /**

@@ -110,7 +110,7 @@ export function onConnEvent(h: RouteHost, now: Millis, c: Conn, ev: ConnectionEv
         const refused = h.policy.admitStream(now, info, ev.id, 'inbound', ev.protocol, ownerName(handler.owner))
         if (refused !== undefined) {
           h.events.push({ type: 'stream-refused', direction: 'inbound', protocol: ev.protocol, connection: info, refusal: refused })
-          c.core!.reset(ev.id)
+          c.core!.reset(ev.id, refused.wireCode)
           return
         }
         c.streams.set(ev.id, newStream(handler.owner, ev.protocol))
@@ -125,7 +125,7 @@ export function onConnEvent(h: RouteHost, now: Millis, c: Conn, ev: ConnectionEv
         const refused = h.policy.admitStream(now, info, ev.id, 'outbound', ev.protocol, ownerName(open.owner))
         if (refused !== undefined) {
           h.events.push({ type: 'stream-refused', direction: 'outbound', protocol: ev.protocol, connection: info, refusal: refused })
-          c.core!.reset(ev.id)
+          c.core!.reset(ev.id, refused.wireCode)
           h.toOwner(now, open.owner, { type: 'stream-open-failed', requestId: open.requestId, error: refused.error })
           return
         }
@@ -157,7 +157,9 @@ export function onConnEvent(h: RouteHost, now: Millis, c: Conn, ev: ConnectionEv
     case 'stream-reset': {
       const s = c.streams.get(ev.id)
       if (s === undefined) return
-      h.toOwner(now, s.owner, { type: ev.type, stream: { connection: c.id, stream: ev.id } })
+      const stream = { connection: c.id, stream: ev.id }
+      // a remote RST's libp2p reset code (src/core/close-codes.ts) travels on to the owner
+      h.toOwner(now, s.owner, ev.type === 'stream-reset' && ev.code !== undefined ? { type: 'stream-reset', stream, code: ev.code } : { type: ev.type, stream })
       break
     }
     case 'stream-writable': {

@@ -14,7 +14,11 @@
  * - Flow control: each stream starts with a 256 KiB window in each direction; Window Updates add to
  *   it (a Window Update sent with SYN/ACK is additive too). Only Data payload counts.
  * - Ping (SYN = request, ACK = response, opaque value echoed) measures RTT and keeps the session alive.
- * - Go Away ends the session: 0 normal termination, 1 protocol error, 2 internal error.
+ * - Go Away ends the session: 0 normal termination, 1 protocol error, 2 internal error, or a libp2p
+ *   connection close code (0x1000.., src/core/close-codes.ts); any code is accepted and reported.
+ * - Error codes on RST (libp2p/specs PR #622, go-yamux): the Length field of a Window Update that
+ *   carries RST is the stream's reset code, never window credit ('stream-reset' carries it when
+ *   non-zero); `reset(id, code)` sends one.
  *
  * Backpressure end to end: received data is handed out as 'stream-data' events; the receive window is
  * reopened only when the application calls `consume(id, n)`, so a stream nobody reads stops the
@@ -27,6 +31,7 @@
  * is the original exception, so a driver sees only these two types.
  */
 import type { ByteMachine, Millis } from '../core/byte-machine.js'
+import { StreamResetCode } from '../core/close-codes.js'
 import { InternalError, ProtocolError, UsageError } from '../core/errors.js'
 import {
   Flag,
@@ -51,10 +56,8 @@ const MAX_SKIPPED_IDS = 1024
 
 export type { StreamStats, YamuxErrorCode, YamuxEvent } from './types.js'
 
-type SessionState =
-  | { kind: 'open' }
-  | { kind: 'closing'; error?: ProtocolError | InternalError } // our Go Away is queued; 'closed' once it is taken
-  | { kind: 'closed' }
+// closing: our Go Away is queued; 'closed' once it is taken
+type SessionState = { kind: 'open' } | { kind: 'closing'; error?: ProtocolError | InternalError } | { kind: 'closed' }
 
 /** The Data frame whose payload is being read: its stream (undefined: skip) and flags. */
 interface Payload { id: StreamId; stream: Stream | undefined; flags: number }
@@ -142,11 +145,8 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
   }
 
   /**
-   * `handleData` for a caller that hands `data` over (it will neither read nor write it again, e.g.
-   * plaintext freshly decrypted for us): 'stream-data' events are then views of it instead of
-   * copies, and they belong to the driver from then on. Each byte still goes to exactly one owner.
-   * The connection core uses this for Noise's plaintext, which is fresh per the CryptoProvider
-   * contract.
+   * `handleData` for a caller that hands `data` over (never reads or writes it again; the connection
+   * core's fresh Noise plaintext): 'stream-data' events are views of it instead of copies, the driver's.
    */
   handleOwnedData(now: Millis, data: Uint8Array): void {
     this.#handle(now, data, true)
@@ -203,10 +203,8 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
   }
 
   /**
-   * `pollTransmit` for a caller that is done with the bytes before it next calls this session (it
-   * encrypts them at once and keeps no reference): their memory may then be reused for later
-   * frames, which spares a bulk sender one fresh slab per 1 MiB sent. The result is valid only until
-   * the next call to any method of this session; keeping it longer reads other frames' bytes.
+   * `pollTransmit` for a caller done with the bytes before its next call here (it encrypts them at
+   * once): their memory is reused for later frames (no fresh slab per 1 MiB sent). Valid until then.
    */
   pollTransmitTransient(max: number): Uint8Array | undefined {
     return this.#transmit(max, true)
@@ -305,12 +303,14 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
 
   /**
    * Reset (or reject, before accept) a stream: queue RST and free it; its queued events are dropped
-   * and 'stream-closed' follows. A no-op on a stream that has ended.
+   * and 'stream-closed' follows. A no-op on a stream that has ended. `code` (default 0, no error) is
+   * a libp2p stream reset code (src/core/close-codes.ts), sent in the RST Window Update's Length.
    */
-  reset(id: StreamId): void {
+  reset(id: StreamId, code: number = StreamResetCode.NoError): void {
+    if (!Number.isInteger(code) || code < 0 || code > MAX_U32) throw new RangeError('reset: code must be a 32-bit unsigned integer')
     const s = this.#stream(id)
     if (s === undefined || this.#state.kind !== 'open') return
-    this.#tx.ordered.push(encodeHeaderFrame(FrameType.WindowUpdate, Flag.RST, id, 0))
+    this.#tx.ordered.push(encodeHeaderFrame(FrameType.WindowUpdate, Flag.RST, id, code))
     this.#dropEvents((e) => e === id)
     this.#free(s)
   }
@@ -347,6 +347,14 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
     this.#endStreams(false)
     this.#tx.ordered.push(encodeHeaderFrame(FrameType.GoAway, 0, 0, code))
     this.#state = { kind: 'closing' }
+  }
+
+  /** End at once, as the remote's doing (after its Go Away, spec/connection.md): streams reset, nothing more sent, 'closed'. */
+  terminate(now: Millis): void {
+    if (this.#state.kind === 'closed') return
+    this.#now = now
+    this.#endStreams(true)
+    this.#finish(this.#state.kind === 'closing' ? this.#state.error : undefined)
   }
 
   /** Send a Ping; a 'ping' event with the RTT follows its response. */
@@ -431,6 +439,10 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
         this.#payload = { id, stream: s, flags: h.flags }
         return h.length
       }
+    } else if ((h.flags & Flag.RST) !== 0) {
+      // A Window Update with RST: Length is the reset code (specs PR #622), not window credit.
+      if (s !== undefined) this.#endOfFrame(s, h.flags, h.length)
+      return 0
     } else if (s !== undefined && h.length > 0) {
       const credit = s.sendCredit + h.length
       if (credit > MAX_U32) throw protocolError('yamux/window-overflow', `stream ${id}: window ${credit}`)
@@ -441,10 +453,12 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
     return 0
   }
 
-  /** A new inbound stream: refused with RST beyond maxStreams or the ACK backlog, or after Go Away. */
+  /** A new inbound stream: refused with RST after Go Away, or (code resource-limit-exceeded) beyond maxStreams or the ACK backlog. */
   #onSyn(id: StreamId): Stream | undefined {
-    if (this.#streams.size >= this.#o.maxStreams || this.#inboundUnacked >= this.#o.ackBacklog || this.#remoteGoAway !== undefined) {
-      this.#tx.control.push(encodeHeaderFrame(FrameType.WindowUpdate, Flag.RST, id, 0))
+    const full = this.#streams.size >= this.#o.maxStreams || this.#inboundUnacked >= this.#o.ackBacklog
+    if (full || this.#remoteGoAway !== undefined) {
+      const code = this.#remoteGoAway === undefined ? StreamResetCode.ResourceLimitExceeded : 0
+      this.#tx.control.push(encodeHeaderFrame(FrameType.WindowUpdate, Flag.RST, id, code))
       return undefined
     }
     const s = this.#addStream(id, 'syn-received')
@@ -453,8 +467,8 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
     return s
   }
 
-  /** FIN / RST take effect after the frame's payload. */
-  #endOfFrame(s: Stream, flags: number): void {
+  /** FIN / RST take effect after the frame's payload. `code`: a Window Update RST's reset code. */
+  #endOfFrame(s: Stream, flags: number, code = 0): void {
     if ((flags & Flag.FIN) !== 0 && !s.remoteClosed) {
       s.remoteClosed = true
       this.#emit({ type: 'stream-eof', id: s.id })
@@ -464,7 +478,7 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
       }
     }
     if ((flags & Flag.RST) !== 0) {
-      this.#emit({ type: 'stream-reset', id: s.id })
+      this.#emit(code === 0 ? { type: 'stream-reset', id: s.id } : { type: 'stream-reset', id: s.id, code })
       this.#free(s)
     }
   }

@@ -21,7 +21,7 @@ export type YamuxEvent =
   | { type: 'stream-opened'; id: StreamId } // our openStream was ACKed (informational)
   | { type: 'stream-data'; id: StreamId; data: Uint8Array }
   | { type: 'stream-eof'; id: StreamId } // remote half-closed (FIN)
-  | { type: 'stream-reset'; id: StreamId } // remote reset (RST), or the session ended under the stream
+  | { type: 'stream-reset'; id: StreamId; code?: number } // remote reset (RST; code: its non-zero reset code), or the session ended under the stream
   | { type: 'stream-writable'; id: StreamId } // write() may accept bytes again after returning less than asked
   | { type: 'stream-closed'; id: StreamId } // stream over, state freed (always the last event of a stream)
   | { type: 'ping'; rtt: number } // RTT measured by one of our Pings
