@@ -3,6 +3,7 @@
  *
  *   weft node [--listen <addr>]... [--identity <file>] [--bootstrap <addr>]... [--topic <name>]...
  *             [--dht-mode server|client|auto] [--external <addr>]... [--perf] [--json]
+ *             [--limits <file.json>] [--print-resources <seconds>]
  *   weft ping <multiaddr> [--count N] [--json]
  *   weft id <multiaddr> [--json]
  *   weft dht get|put|provide|find-providers|find-peer|closest ...   (see `weft dht`)
@@ -28,6 +29,12 @@ function dhtMode(v: string | undefined): 'server' | 'client' | 'auto' {
   throw new UsageLine(`--dht-mode must be server, client or auto (not ${v})`)
 }
 
+function positiveSeconds(flag: string, v: string): number {
+  const n = Number(v)
+  if (!Number.isFinite(n) || n <= 0) throw new UsageLine(`${flag} must be a positive number of seconds (not ${v})`)
+  return n
+}
+
 const HELP = `weft ${VERSION} — a clean-room libp2p stack
 
 usage:
@@ -37,6 +44,9 @@ usage:
                      DHT server; --bootstrap joins a Kademlia network; --dht-mode auto serves
                      the DHT only while reachable: a public listen IP or an --external address;
                      --perf also serves /perf/1.0.0 (off by default; 64 MiB per request caps)
+                     --limits <file.json>: resource limits (spec/resource-manager.md), e.g.
+                     {"system":{"connsInbound":1024},"peer":{"streams":"unlimited"}};
+                     --print-resources <seconds>: print resource usage periodically
   weft ping <multiaddr> [--count N] [--json]   ping a peer (/ipfs/ping/1.0.0)
   weft dht get|put|provide|find-providers|find-peer|closest ... --bootstrap <multiaddr>...
                      query a Kademlia network (weft dht for details)
@@ -63,7 +73,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'node': {
         const { runNode } = await import('./node-cmd.js')
-        const a = parseArgs(rest, { booleans: ['json', 'perf'], values: ['listen', 'identity', 'bootstrap', 'topic', 'dht-mode', 'external'] })
+        const a = parseArgs(rest, { booleans: ['json', 'perf'], values: ['listen', 'identity', 'bootstrap', 'topic', 'dht-mode', 'external', 'limits', 'print-resources'] })
         return await runNode({
           listen: a.flags.get('listen') ?? ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws'],
           identity: a.flags.get('identity')?.[0] ?? join(process.env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'weft', 'identity.key'),
@@ -73,6 +83,8 @@ export async function main(argv: string[]): Promise<number> {
           dhtMode: dhtMode(a.flags.get('dht-mode')?.[0]),
           external: a.flags.get('external') ?? [],
           perf: a.flags.has('perf'),
+          ...(a.flags.has('limits') ? { limits: a.flags.get('limits')![0]! } : {}),
+          ...(a.flags.has('print-resources') ? { printResources: positiveSeconds('--print-resources', a.flags.get('print-resources')![0]!) } : {}),
         })
       }
       case 'sub': {

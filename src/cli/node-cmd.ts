@@ -2,6 +2,9 @@
 import { createNode, gossipsub, kadDht, loadOrCreateKey, nodeCrypto, perf, type WeftNode } from '../node.js'
 import { Multiaddr } from '../multiaddr/index.js'
 import { errorLine } from './inspect.js'
+import { UsageLine } from './args.js'
+import { parseLimitsJson, type ResourceLimitsInit } from '../swarm/resource-limits.js'
+import type { ResourceUsage } from '../swarm/resources.js'
 
 export interface NodeCmdOptions {
   listen: string[]
@@ -17,6 +20,10 @@ export interface NodeCmdOptions {
   external?: string[]
   /** Serve /perf/1.0.0 (default caps, spec/perf.md); off unless asked (`--perf`). */
   perf?: boolean
+  /** A JSON file of resource limits (`--limits`, the shape of createNode({ resources }), spec/resource-manager.md). */
+  limits?: string
+  /** Print `node.resources()` every this many seconds (`--print-resources`). */
+  printResources?: number
 }
 
 function log(json: boolean, event: string, fields: Record<string, unknown>, text: string): void {
@@ -34,7 +41,8 @@ export async function runNode(o: NodeCmdOptions): Promise<number> {
     pubsub: gossipsub(),
     ...(o.perf === true ? { perf: perf() } : {}),
   }
-  const node = await createNode({ privateKey: key, listen: o.listen, services })
+  const resources = o.limits === undefined ? undefined : await readLimits(o.limits)
+  const node = await createNode({ privateKey: key, listen: o.listen, services, ...(resources !== undefined ? { resources } : {}) })
   node.dht.onModeChange((mode) => log(o.json, 'dht:mode', { mode }, `DHT mode: ${mode}`))
   for (const a of external) node.addExternalAddress(a)
   log(o.json, 'started', { peerId: node.peerId.toString(), identity: o.identity, created, addrs: node.getMultiaddrs().map(String), dhtMode: node.dht.mode, dhtConfiguredMode: node.dht.configuredMode, externalAddrs: node.getExternalAddresses().map(String) },
@@ -53,8 +61,12 @@ export async function runNode(o: NodeCmdOptions): Promise<number> {
       (e: Error) => log(o.json, 'dht:bootstrap-failed', { error: e.message }, `DHT bootstrap failed: ${e.message}`),
     )
   }
+  for (const w of node.resources().warnings) log(o.json, 'resources:warning', { warning: w }, `warning: ${w}`)
+  const printer = o.printResources === undefined ? undefined
+    : setInterval(() => { const u = node.resources(); log(o.json, 'resources', { ...u }, resourcesLine(u)) }, o.printResources * 1000)
   await new Promise<void>((resolve) => {
     const stop = (): void => {
+      if (printer !== undefined) clearInterval(printer)
       process.off('SIGINT', stop)
       process.off('SIGTERM', stop)
       log(o.json, 'stopping', {}, 'stopping...')
@@ -132,4 +144,30 @@ export async function runId(target: string, json: boolean): Promise<number> {
     }
     return 0
   })
+}
+
+/** `--limits <file>`: read and validate; a bad file is one line naming the bad field. */
+async function readLimits(file: string): Promise<ResourceLimitsInit> {
+  const { readFile } = await import('node:fs/promises')
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (e) {
+    throw new UsageLine(`--limits: cannot read ${file}: ${(e as Error).message}`)
+  }
+  try {
+    return parseLimitsJson(text)
+  } catch (e) {
+    throw new UsageLine(`--limits ${file}: ${(e as Error).message}`)
+  }
+}
+
+/** One line of `node.resources()` for `--print-resources`. */
+export function resourcesLine(u: ResourceUsage): string {
+  const scope = (s: ResourceUsage['system']): string =>
+    `conns ${s.connsInbound} in/${s.connsOutbound} out, streams ${s.streamsInbound} in/${s.streamsOutbound} out, memory ${(s.memory / 1048576).toFixed(1)} MiB`
+  const protocols = Object.entries(u.protocols).map(([p, s]) => `${p} ${s.streamsInbound}/${s.streamsOutbound}`).join(', ')
+  const blocked = u.blocked.map((b) => `${b.scope}/${b.resource}/${b.direction} ${b.count}`).join(', ')
+  return `resources: system ${scope(u.system)}; transient ${scope(u.transient)}; ${u.peers} peers` +
+    `${protocols !== '' ? `; streams in/out ${protocols}` : ''}; blocked ${blocked === '' ? 'none' : blocked}`
 }
