@@ -70,6 +70,12 @@ export const DEFAULT_CONNECTION_MANAGER: ConnectionManagerOptions = {
   maxDecayingTags: 64,
 }
 
+/** What the node edge provides (ConnectionManager.setDriver). */
+export interface ConnectionManagerDriver {
+  now(): Millis
+  wake(): void
+}
+
 /** What `getTagInfo` returns: a snapshot of one peer's entry. */
 export interface TagInfo {
   readonly firstSeen: Millis
@@ -177,6 +183,7 @@ export class ConnectionManager {
   #trimmed = 0
   #evicted = 0
   #dropped = 0
+  #driver: ConnectionManagerDriver | undefined
 
   constructor(options: Partial<ConnectionManagerOptions> = {}) {
     const grace = options.gracePeriodMs ?? DEFAULT_CONNECTION_MANAGER.gracePeriodMs
@@ -271,6 +278,14 @@ export class ConnectionManager {
 
   // ---- the user's side --------------------------------------------------------------------------
 
+  /**
+   * The IO driver's hooks, set by the node edge: `now()` gives the user API its time (a temporary
+   * entry's first seen, a manual trim), `wake()` lets the swarm close what a manual trim picked at once.
+   */
+  setDriver(driver: ConnectionManagerDriver | undefined): void {
+    this.#driver = driver
+  }
+
   /** Set `tag` on `peer` to `value` (a peer not connected gets a temporary entry). */
   tag(peer: PeerId, tag: string, value: number): void {
     this.upsertTag(peer, tag, () => value)
@@ -350,10 +365,12 @@ export class ConnectionManager {
    * Trim now, whatever the count against high water and the silence period (go's TrimOpenConns): close
    * the least valuable connections until `lowWater` trimmable ones remain. Returns how many it closed.
    */
-  trim(now: Millis = this.#now): number {
-    this.#now = Math.max(this.#now, now)
-    const n = this.#trim(now)
-    this.#scheduleTrim(now)
+  trim(now?: Millis): number {
+    const t = now ?? this.#time()
+    this.#now = Math.max(this.#now, t)
+    const n = this.#trim(t)
+    this.#scheduleTrim(t)
+    if (n > 0 && now === undefined) this.#driver?.wake()
     return n
   }
 
@@ -378,7 +395,7 @@ export class ConnectionManager {
         const existing = this.#peers.get(key)
         const v = existing?.decaying.get(name)
         if (existing !== undefined && v === undefined) this.#checkTagRoom(existing)
-        const now = this.#now
+        const now = this.#time()
         const e = existing ?? this.#entryFor(peer, key)
         const cur = v ?? { added: now, lastVisit: now, value: 0 }
         this.#setDecaying(e, d, d.bump({ tag: name, peer, ...cur }, delta), now, cur.added)
@@ -461,13 +478,20 @@ export class ConnectionManager {
 
   // ---- internals --------------------------------------------------------------------------------
 
+  /** The latest time: the driver's clock when set, else the latest input's. */
+  #time(): Millis {
+    const t = this.#driver?.now()
+    if (t !== undefined && t > this.#now) this.#now = t
+    return this.#now
+  }
+
   #entryFor(peer: PeerId, key: string): PeerEntry {
     if (this.#temporary.size >= this.options.maxTemporaryEntries) {
       const oldest = this.#temporary.values().next().value as PeerEntry
       this.#dropEntry(oldest)
       this.#evicted++
     }
-    const e = newEntry(key, peer, this.#now, true)
+    const e = newEntry(key, peer, this.#time(), true)
     this.#peers.set(key, e)
     this.#temporary.set(key, e)
     return e
