@@ -22,6 +22,7 @@ import type { Pubsub, GossipsubServiceOptions } from '../gossipsub/index.js'
 import type { Dht, KadServiceOptions } from '../kad/index.js'
 import type { PolicyOptions } from '../swarm/policy.js'
 import type { ResourceUsage } from '../swarm/resources.js'
+import type { ConnectionManager } from '../swarm/conn-manager.js'
 import { Runtime } from '../io/runtime.js'
 import type { Transport } from '../io/transport.js'
 import { WeftStream } from './stream.js'
@@ -201,6 +202,8 @@ export class WeftNode extends EventTarget {
       },
       ...(opts.dialTimeout !== undefined ? { dialTimeout: opts.dialTimeout } : {}),
     })
+    // the connection manager's user API runs on the runtime's clock; a manual trim closes at once
+    this.swarm.policy.connectionManager.setDriver({ now: () => this.#runtime.now(), wake: () => this.#runtime.run((now) => this.swarm.pump(now)) })
   }
 
   /** Listen on the configured addresses and start the behaviours. */
@@ -278,6 +281,14 @@ export class WeftNode extends EventTarget {
    */
   resources(options: { peers?: boolean } = {}): ResourceUsage {
     return this.swarm.policy.resources.usage(options)
+  }
+
+  /**
+   * The connection manager (spec/connection-manager.md): `tag`, `untag`, `upsertTag`,
+   * `registerDecayingTag`, `protect`, `unprotect`, `isProtected`, `getTagInfo`, `trim`, `info`.
+   */
+  get connectionManager(): ConnectionManager {
+    return this.swarm.policy.connectionManager
   }
 
   getConnections(peer?: PeerId): ConnectionInfo[] {
