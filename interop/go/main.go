@@ -44,6 +44,9 @@ func main() {
 	if s := env("network_scenario", ""); s != "" {
 		os.Exit(networkMode(s))
 	}
+	if s := env("limits_scenario", ""); s != "" {
+		os.Exit(limitsMode(s)) // limits.go
+	}
 	os.Exit(interop())
 }
 

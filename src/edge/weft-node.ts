@@ -21,6 +21,7 @@ import type { PerfBehaviour, PerfEvent } from '../perf/index.js'
 import type { Pubsub, GossipsubServiceOptions } from '../gossipsub/index.js'
 import type { Dht, KadServiceOptions } from '../kad/index.js'
 import type { PolicyOptions } from '../swarm/policy.js'
+import type { Gater } from '../swarm/gater.js'
 import type { ResourceUsage } from '../swarm/resources.js'
 import type { ConnectionManager } from '../swarm/conn-manager.js'
 import { Runtime } from '../io/runtime.js'
@@ -281,6 +282,15 @@ export class WeftNode extends EventTarget {
    */
   resources(options: { peers?: boolean } = {}): ResourceUsage {
     return this.swarm.policy.resources.usage(options)
+  }
+
+  /**
+   * The gater's allow and deny lists (spec/connection-manager.md, "Gater and per-IP limits"):
+   * `deny(entry)`, `allow(entry)`, `remove(entry, list?)`, `list()`. An entry is a peer id, an IP, a
+   * CIDR or a multiaddr; edits apply to new connections and dials (close existing ones with hangUp).
+   */
+  get gater(): Gater {
+    return this.swarm.policy.gater
   }
 
   /**

@@ -1,0 +1,254 @@
+/**
+ * The weft side of the limits scenarios (../limits.mjs, README.md "Limits"): weft's connection
+ * manager and go-libp2p's resource limits, against real go and rust peers. The weft nodes run in the
+ * orchestrator's process (imports ../../dist: `npm run build` first).
+ *
+ * Each case gets `ctx`: { weft (the dist/node.js module), redis (a Resp), spawn(impl, env), log }
+ * and returns { ok, error?, ...observations }; it throws only on harness failures.
+ */
+import { performance } from 'node:perf_hooks'
+import { randomBytes } from 'node:crypto'
+import { PeerId } from '../../dist/peer-id/index.js'
+
+const HOLD = '/weft/hold/1.0.0'
+const PING = '/ipfs/ping/1.0.0'
+const GC = 0x1005 // ConnGarbageCollected (yamux GoAway length field)
+const STREAM_LIMIT = 0x1002 // StreamResourceLimitExceeded (RST WindowUpdate length field)
+
+const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms))
+
+/** Poll `f` every 50 ms until it returns a truthy value; throws after `ms`. @template T */
+async function until(/** @type {() => Promise<T> | T} */ f, /** @type {number} */ ms, /** @type {string} */ what) {
+  const end = performance.now() + ms
+  for (;;) {
+    const v = await f()
+    if (v) return v
+    if (performance.now() > end) throw new Error(`${what}: timed out after ${ms} ms`)
+    await sleep(50)
+  }
+}
+
+/** @param {any} redis @param {string} key */
+async function list(redis, key) {
+  return /** @type {string[]} */ (await redis.command('LRANGE', key, '0', '-1')).map((s) => JSON.parse(s))
+}
+
+/** What a connection:close error tells (typed ConnectionClosedError or whatever weft gave). @param {any} e */
+function describeClose(e) {
+  if (e === undefined) return { error: null }
+  return { error: `${e.name}: ${e.message}`, code: e.code, wireCode: e.wireCode, by: e.by }
+}
+
+/** @param {any} weft @param {any} e */
+const isGcClose = (weft, e, /** @type {'local' | 'remote'} */ by) =>
+  e !== undefined && (weft.ConnectionClosedError === undefined || e instanceof weft.ConnectionClosedError) &&
+  e.code === 'close/garbage-collected' && e.wireCode === GC && e.by === by
+
+/** Read exactly n bytes from a stream's source iterator. @param {AsyncIterator<Uint8Array>} it @param {number} n */
+async function readN(it, n) {
+  const out = new Uint8Array(n)
+  let off = 0
+  /** @type {Uint8Array | undefined} */ let rest
+  while (off < n) {
+    const r = await it.next()
+    if (r.done) throw new Error(`EOF after ${off} of ${n} bytes`)
+    const take = Math.min(n - off, r.value.length)
+    out.set(r.value.subarray(0, take), off)
+    off += take
+    if (take < r.value.length) rest = r.value.subarray(take)
+  }
+  return { bytes: out, rest }
+}
+
+/** @template T @param {Promise<T>} p @param {number} ms @param {string} what @returns {Promise<T>} */
+function withTimeout(p, ms, what) {
+  /** @type {NodeJS.Timeout | undefined} */ let t
+  return Promise.race([p, new Promise((_, rej) => { t = setTimeout(() => rej(new Error(`${what}: timed out after ${ms} ms`)), ms) })])
+    .finally(() => clearTimeout(t))
+}
+
+/** A weft node without the optional services (no kad, no gossipsub: nothing redials). @param {any} weft @param {object} [extra] */
+const bareNode = (weft, extra = {}) => weft.createNode({ services: {}, ...extra })
+
+// ---- 1. go trims weft ----------------------------------------------------------------------------
+
+/**
+ * A go listener with connmgr low 2 / high 4 / grace 1 s / silence 1 s; six weft identities dial it.
+ * go trims to low water counting only trimmable connections (protected peers are not candidates:
+ * `target = candidates - lowWater` in go's getConnsToClose), so it keeps 3: the identity it
+ * Protects and 2 more. Each of the 3 trimmed weft nodes sees a typed ConnectionClosedError
+ * (close/garbage-collected, 0x1005, by remote).
+ */
+export async function goTrimsWeft(/** @type {any} */ ctx) {
+  const { weft, redis, log } = ctx
+  const nodes = await Promise.all(Array.from({ length: 6 }, () => bareNode(weft)))
+  try {
+    const ids = nodes.map((n) => n.peerId.toString())
+    const protectedId = ids[0]
+    /** @type {Map<string, any>} closes of the connection to go, by weft peer id */
+    const closed = new Map()
+    ctx.spawn('go', { limits_scenario: 'go-trims', protect_peer: protectedId })
+    const goAddr = await until(async () => (await redis.command('LRANGE', 'goAddr', '0', '-1'))[0], 20_000, 'go listener address')
+    const goPeer = goAddr.replace(/.*\/p2p\//, '')
+    nodes.forEach((n, i) => n.addEventListener('connection:close', (/** @type {any} */ ev) => {
+      const { connection, error } = ev.detail
+      if (connection.peer.toString() !== goPeer) return
+      log(`weft-${i} ${ids[i].slice(-6)}: connection to go closed: ${error === undefined ? '(no error)' : `${error.name} ${error.code} 0x${error.wireCode?.toString(16)} by ${error.by}`}`)
+      closed.set(ids[i], error)
+    }))
+    await Promise.all(nodes.map((n) => withTimeout(n.dial(goAddr), 10_000, 'dial go')))
+    log('6 weft nodes connected to go; waiting for go to trim to 2')
+    const waited = await until(() => closed.size >= 3, 30_000, 'go trimming 3 of 6 weft connections').then(() => null, (e) => e.message)
+    const open = ids.filter((_, i) => nodes[i].getConnections().some((/** @type {any} */ c) => c.peer.toString() === goPeer))
+    await redis.command('SET', 'report', '1')
+    const status = await until(async () => (await list(redis, 'status'))[0], 10_000, 'go status')
+    const problems = []
+    if (waited !== null) problems.push(waited)
+    if (closed.size !== 3) problems.push(`${closed.size} weft connections closed, want 3`)
+    if (open.length !== 3) problems.push(`${open.length} weft nodes still connected, want 3`)
+    if (!open.includes(protectedId)) problems.push('the identity go protects was trimmed')
+    const untyped = [...closed].filter(([, e]) => !isGcClose(weft, e, 'remote'))
+    if (untyped.length > 0) problems.push(`${untyped.length} closes without ConnectionClosedError close/garbage-collected 0x1005 by remote; first: ${JSON.stringify(describeClose(untyped[0][1]))}`)
+    if (status.connected.length !== 3 || !status.connected.includes(protectedId)) problems.push(`go still has ${JSON.stringify(status.connected)}`)
+    return {
+      ok: problems.length === 0, error: problems.join('; ') || null,
+      kept: open.length, goKept: status.connected.length, protectedKept: open.includes(protectedId),
+      closes: [...closed.values()].map(describeClose),
+    }
+  } finally {
+    await Promise.all(nodes.map((n) => withTimeout(n.stop(), 3000, 'stop').catch(() => {})))
+  }
+}
+
+// ---- 2. weft trims go and rust -------------------------------------------------------------------
+
+/**
+ * weft listens with low 2 / high 4 / grace 2 s; 3 go hosts (each holding one stream) and 3 rust
+ * swarms (no streams) dial it at the same moment. weft protects one rust peer (rust connections have
+ * no streams: without protection they go first) and tags one go peer with 100 once it is connected
+ * (a tag set before the connection makes a temporary entry, trimmed first). Like go, weft trims
+ * until lowWater *trimmable* connections remain, so it keeps 3: the protected rust peer, the tagged
+ * go peer and one more go peer (value 0 with a stream beats value 0 without); it closes the 2 other
+ * rust peers and 1 go peer with GoAway 0x1005. go surfaces network.ConnError{Remote: true,
+ * ErrorCode: 0x1005}; rust reports its ConnectionClosed cause.
+ */
+export async function weftTrimsGoRust(/** @type {any} */ ctx) {
+  const { weft, redis, log } = ctx
+  const node = await bareNode(weft, {
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    connectionManager: { lowWater: 2, highWater: 4, gracePeriodMs: 2000, silencePeriodMs: 500 },
+  })
+  try {
+    const cm = node.connectionManager
+    if (cm === undefined || typeof cm.protect !== 'function' || typeof cm.tag !== 'function') {
+      return { ok: false, error: 'weft API missing: node.connectionManager (protect, tag)' }
+    }
+    node.handle(HOLD, async (/** @type {any} */ s) => {
+      const it = s.source[Symbol.asyncIterator]()
+      try {
+        await readN(it, 1)
+        await s.write(new Uint8Array([1]))
+        while (!(await it.next()).done) { /* hold until the connection goes */ }
+      } catch { /* the trim resets it */ }
+    })
+    /** @type {Map<string, any>} */ const localCloses = new Map()
+    node.addEventListener('connection:close', (/** @type {any} */ ev) => localCloses.set(ev.detail.connection.peer.toString(), ev.detail.error))
+    ctx.spawn('go', { limits_scenario: 'weft-trims', hosts: '3' })
+    ctx.spawn('rust', { limits_scenario: 'weft-trims', hosts: '3' })
+    const peers = await until(async () => {
+      const l = /** @type {string[]} */ (await redis.command('LRANGE', 'peers', '0', '-1'))
+      return l.length >= 6 ? l.map((s) => { const [impl, peer] = s.split(' '); return { impl, peer } }) : undefined
+    }, 30_000, '6 go and rust peers registered')
+    const protectedPeer = peers.find((p) => p.impl === 'rust')?.peer
+    const taggedPeer = peers.find((p) => p.impl === 'go')?.peer
+    if (protectedPeer === undefined || taggedPeer === undefined) throw new Error(`peers: ${JSON.stringify(peers)}`)
+    cm.protect(PeerId.parse(protectedPeer), 'interop')
+    node.addEventListener('connection:open', (/** @type {any} */ ev) => {
+      if (ev.detail.peer.toString() === taggedPeer) cm.tag(ev.detail.peer, 'interop', 100)
+    })
+    const rustTrimmed = peers.filter((p) => p.impl === 'rust' && p.peer !== protectedPeer).map((p) => p.peer)
+    const goUntagged = peers.filter((p) => p.impl === 'go' && p.peer !== taggedPeer).map((p) => p.peer)
+    await redis.command('SET', 'weftAddr', `${node.getMultiaddrs()[0]}`)
+    await redis.command('SET', 'start', '1')
+    log(`protecting rust ${protectedPeer.slice(-6)}, tagging go ${taggedPeer.slice(-6)} 100; 6 peers dialing`)
+    const closedEvents = () => list(redis, 'events').then((l) => l.filter((e) => e.event === 'closed'))
+    const waited = await until(async () => (await closedEvents()).length >= 3, 30_000, 'weft trimming 3 of 6').then(() => null, (e) => e.message)
+    const closed = await closedEvents()
+    const held = (await list(redis, 'events')).filter((e) => e.event === 'held')
+    const kept = node.getConnections().map((/** @type {any} */ c) => c.peer.toString())
+    await redis.command('SET', 'report', '1')
+    const status = await until(async () => { const l = await list(redis, 'status'); return l.filter((e) => e.event === 'done').length >= 2 ? l : undefined }, 10_000, 'go and rust status')
+    const open = status.filter((e) => e.event === 'open').map((e) => e.peer)
+    const problems = []
+    if (waited !== null) problems.push(waited)
+    const closedPeers = closed.map((e) => e.peer)
+    const trimmedGo = closedPeers.filter((p) => goUntagged.includes(p))
+    if (closed.length !== 3 || !rustTrimmed.every((p) => closedPeers.includes(p)) || trimmedGo.length !== 1) {
+      problems.push(`closed ${JSON.stringify(closed.map((e) => `${e.impl} ${e.peer.slice(-6)}`))}, want the 2 unprotected rust peers and 1 untagged go peer`)
+    }
+    const expectTrimmed = [...rustTrimmed, ...trimmedGo]
+    const expectKept = [protectedPeer, taggedPeer, ...goUntagged.filter((p) => !trimmedGo.includes(p))]
+    const same = (/** @type {string[]} */ a, /** @type {string[]} */ b) => a.length === b.length && a.every((p) => b.includes(p))
+    if (!same(kept, expectKept)) problems.push(`weft kept ${JSON.stringify(kept.map((p) => p.slice(-6)))}, want the protected rust, the tagged go and one more go peer`)
+    if (!same(open, expectKept)) problems.push(`go/rust still connected: ${JSON.stringify(open.map((p) => p.slice(-6)))}`)
+    const goClosed = closed.filter((e) => e.impl === 'go')
+    const badGo = goClosed.filter((e) => !(e.connError === true && e.remote === true && e.code === GC))
+    if (badGo.length > 0) problems.push(`go saw ${JSON.stringify(badGo[0].error)}, want ConnError remote code 0x1005`)
+    const badLocal = expectTrimmed.filter((p) => !isGcClose(weft, localCloses.get(p), 'local'))
+    if (badLocal.length > 0) problems.push(`weft's own close of ${badLocal.length} trimmed connections is not ConnectionClosedError close/garbage-collected 0x1005 by local: ${JSON.stringify(describeClose(localCloses.get(badLocal[0])))}`)
+    return {
+      ok: problems.length === 0, error: problems.join('; ') || null,
+      held: held.length, kept: kept.length,
+      goSaw: goClosed.map((e) => e.error), rustSaw: closed.filter((e) => e.impl === 'rust').map((e) => e.error),
+      weftLocal: expectTrimmed.map((p) => describeClose(localCloses.get(p))),
+    }
+  } finally {
+    await withTimeout(node.stop(), 3000, 'stop').catch(() => {})
+  }
+}
+
+// ---- 3. go's per-peer ping stream limit ------------------------------------------------------------
+
+/**
+ * go-libp2p's default resource manager allows 2 inbound `/ipfs/ping/1.0.0` streams per peer (protocol
+ * peer scope); weft opens 3 at once and pings on each: two echo, the third is reset by go's host with
+ * StreamResourceLimitExceeded, which go-yamux v5 puts in the RST frame (0x1002).
+ */
+export async function goPingLimit(/** @type {any} */ ctx) {
+  const { weft, redis, log } = ctx
+  const node = await bareNode(weft)
+  try {
+    ctx.spawn('go', { limits_scenario: 'ping-limit' })
+    const goAddr = await until(async () => (await redis.command('LRANGE', 'goAddr', '0', '-1'))[0], 20_000, 'go listener address')
+    await withTimeout(node.dial(goAddr), 10_000, 'dial go')
+    const outcomes = await Promise.all([0, 1, 2].map(async (i) => {
+      try {
+        const s = await withTimeout(node.newStream(goAddr, PING), 10_000, `ping stream ${i}`)
+        const it = s.source[Symbol.asyncIterator]()
+        const out = []
+        for (let round = 0; round < 2; round++) { // two round trips: the stream stays open meanwhile
+          const payload = new Uint8Array(randomBytes(32))
+          await s.write(payload)
+          const { bytes } = await withTimeout(readN(it, 32), 10_000, `ping ${i} round ${round}`)
+          if (Buffer.compare(bytes, payload) !== 0) return { i, ok: false, error: 'echo differs' }
+          out.push(round)
+        }
+        return { i, ok: true, s }
+      } catch (e) {
+        const err = /** @type {any} */ (e)
+        return { i, ok: false, error: `${err.name}: ${err.message}`, code: err.code, wireCode: err.wireCode, reset: err instanceof weft.StreamResetError }
+      }
+    }))
+    for (const o of outcomes) log(`ping stream ${o.i}: ${o.ok ? 'echoed twice' : `${o.error} code=${o.code} wireCode=${o.wireCode}`}`)
+    for (const o of outcomes) if (o.ok) o.s.reset()
+    const good = outcomes.filter((o) => o.ok)
+    const bad = outcomes.filter((o) => !o.ok)
+    const problems = []
+    if (good.length !== 2) problems.push(`${good.length} ping streams echoed, want 2`)
+    if (bad.length !== 1) problems.push(`${bad.length} ping streams failed, want 1`)
+    else if (!(bad[0].reset === true && bad[0].wireCode === STREAM_LIMIT)) problems.push(`the third stream ended with ${bad[0].error} (wireCode ${bad[0].wireCode}), want StreamResetError wireCode 0x1002`)
+    return { ok: problems.length === 0, error: problems.join('; ') || null, echoed: good.length, failed: bad.map(({ s, ...o }) => o) }
+  } finally {
+    await withTimeout(node.stop(), 3000, 'stop').catch(() => {})
+  }
+}
