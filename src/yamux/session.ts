@@ -14,11 +14,9 @@
  * - Flow control: each stream starts with a 256 KiB window in each direction; Window Updates add to
  *   it (a Window Update sent with SYN/ACK is additive too). Only Data payload counts.
  * - Ping (SYN = request, ACK = response, opaque value echoed) measures RTT and keeps the session alive.
- * - Go Away ends the session: 0 normal termination, 1 protocol error, 2 internal error, or a libp2p
- *   connection close code (0x1000.., src/core/close-codes.ts); any code is accepted and reported.
- * - Error codes on RST (libp2p/specs PR #622, go-yamux): the Length field of a Window Update that
- *   carries RST is the stream's reset code, never window credit ('stream-reset' carries it when
- *   non-zero); `reset(id, code)` sends one.
+ * - Go Away ends the session: 0 normal, 1 protocol error, 2 internal error, or any libp2p close
+ *   code (src/core/close-codes.ts), all reported. A RST Window Update's Length is a reset code
+ *   (specs PR #622), never window credit: 'stream-reset' carries it; `reset(id, code)` sends one.
  *
  * Backpressure end to end: received data is handed out as 'stream-data' events; the receive window is
  * reopened only when the application calls `consume(id, n)`, so a stream nobody reads stops the
