@@ -1,0 +1,137 @@
+/**
+ * The resource manager end to end (spec/resource-manager.md): real nodes over TCP and the memory
+ * transport. A full protocol-peer scope resets the next inbound stream (its opener sees a
+ * StreamResetError); a full system scope refuses the next inbound connection and counts it; an
+ * outbound stream refused locally fails with a ResourceLimitError; thousands of connections and
+ * streams opened and closed leave zero usage everywhere.
+ */
+import { afterEach, describe, expect, test } from 'vitest'
+import { createNode, readAll, StreamResetError, ResourceLimitError, DialError, type WeftNode, type NodeOptions, type WeftStream } from '../src/node.js'
+import type { Multiaddr } from '../src/multiaddr/index.js'
+
+const nodes: WeftNode[] = []
+afterEach(async () => {
+  await Promise.all(nodes.splice(0).map((n) => n.stop()))
+})
+
+async function node(options: NodeOptions = {}): Promise<WeftNode> {
+  const n = await createNode({ services: {}, ...options })
+  nodes.push(n)
+  return n
+}
+
+/** Resolves once `f()` is true, polling on the event loop (a positive signal, no fixed sleep). */
+async function until(f: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms
+  while (!f()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 5))
+  }
+}
+
+const ECHO = '/echo/1.0.0'
+const ZERO = { connsInbound: 0, connsOutbound: 0, streamsInbound: 0, streamsOutbound: 0, memory: 0 }
+
+describe('over TCP', () => {
+  test('protocol-peer streamsInbound = 2: the 3rd inbound stream is reset (code 0x1002), the opener sees a StreamResetError', async () => {
+    const a = await node({ listen: ['/ip4/127.0.0.1/tcp/0'], resources: { protocolsPeer: { [ECHO]: { streamsInbound: 2 } } } })
+    const b = await node()
+    const held: WeftStream[] = []
+    a.handle(ECHO, (s) => {
+      held.push(s) // held open: the scope stays full
+    })
+    const addr = a.getMultiaddrs()[0]!
+    const s1 = await b.newStream(addr, ECHO)
+    const s2 = await b.newStream(addr, ECHO)
+    await until(() => held.length === 2, 'two streams at the handler')
+    let error: unknown
+    try {
+      const s3 = await b.newStream(addr, ECHO)
+      await readAll(s3.source)
+    } catch (e) {
+      error = e
+    }
+    expect(error).toBeInstanceOf(StreamResetError)
+    expect((error as StreamResetError).wireCode).toBe(0x1002)
+    const u = a.resources()
+    expect(u.protocols[ECHO]).toMatchObject({ streamsInbound: 2 })
+    expect(u.blocked).toEqual([{ scope: 'protocol-peer', resource: 'stream', direction: 'inbound', count: 1 }])
+    // a stream closed frees its slot: the next one is admitted
+    await s1.sink([])
+    held[0]!.sink([]).catch(() => {})
+    await until(() => (a.resources().protocols[ECHO]?.streamsInbound ?? 0) < 2, 'the slot released')
+    const s4 = await b.newStream(addr, ECHO)
+    await until(() => held.length === 3, 'the 4th stream at the handler')
+    void s2
+    void s4
+  })
+
+  test('system connsInbound = 2: the 3rd inbound connection is refused before any byte, and counted', async () => {
+    const a = await node({ listen: ['/ip4/127.0.0.1/tcp/0'], resources: { system: { connsInbound: 2 } } })
+    const addr = a.getMultiaddrs()[0]!
+    const clients = await Promise.all([node(), node(), node()])
+    await clients[0]!.dial(addr)
+    await clients[1]!.dial(addr)
+    let error: unknown
+    try {
+      await clients[2]!.dial(addr)
+    } catch (e) {
+      error = e
+    }
+    expect(error).toBeInstanceOf(DialError)
+    const u = a.resources()
+    expect(u.system).toMatchObject({ connsInbound: 2 })
+    expect(u.blocked).toEqual([{ scope: 'system', resource: 'connection', direction: 'inbound', count: 1 }])
+    expect(u.warnings.join('\n')).toContain('system.connsInbound (2)')
+    // one leaves, the next gets in
+    await clients[0]!.hangUp(a.peerId)
+    await until(() => a.resources().system.connsInbound === 1, 'the connection released')
+    await clients[2]!.dial(addr)
+  })
+
+  test('an outbound stream refused by a local limit fails with a ResourceLimitError and is reset', async () => {
+    const a = await node({ listen: ['/ip4/127.0.0.1/tcp/0'] })
+    const b = await node({ resources: { protocols: { [ECHO]: { streamsOutbound: 1 } } } })
+    a.handle(ECHO, () => {})
+    const addr = a.getMultiaddrs()[0]!
+    await b.newStream(addr, ECHO)
+    const error = await b.newStream(addr, ECHO).then(() => undefined, (e: unknown) => e)
+    expect(error).toBeInstanceOf(ResourceLimitError)
+    expect(error).toMatchObject({ code: 'resource/limit-exceeded', scope: 'protocol', resource: 'stream', direction: 'outbound', scopeName: ECHO })
+    expect(b.resources().blocked).toEqual([{ scope: 'protocol', resource: 'stream', direction: 'outbound', count: 1 }])
+  })
+})
+
+describe('release exactness end to end', () => {
+  test('1,000 connections and 3,000 streams opened and closed (some reset) leave zero usage on both sides', async () => {
+    const a = await node({ listen: ['/memory/0'] })
+    const b = await node()
+    a.handle(ECHO, async (s) => {
+      const all = await readAll(s.source).catch(() => new Uint8Array(0))
+      await s.sink([all]).catch(() => {})
+    })
+    const addr: Multiaddr = a.getMultiaddrs()[0]!
+    const CONNS = 1000
+    for (let i = 0; i < CONNS; i += 8) {
+      // 8 at a time (the default connections per peer), each with 3 streams: echoed, reset by the opener, reset by a hang-up
+      await Promise.all(Array.from({ length: Math.min(8, CONNS - i) }, async () => {
+        await b.dial(addr.withoutPeerId()) // by address: a new connection each time
+        const s1 = await b.newStream(addr, ECHO)
+        const [, back] = await Promise.all([s1.sink([new Uint8Array([1, 2, 3])]), readAll(s1.source)])
+        expect(back.length).toBe(3)
+        const s2 = await b.newStream(addr, ECHO)
+        s2.reset()
+        await b.newStream(addr, ECHO) // left open: the hang-up resets it
+      }))
+      await b.hangUp(a.peerId)
+      await until(() => b.getConnections().length === 0 && a.getConnections().length === 0, 'the batch closed')
+    }
+    await until(() => b.getConnections().length === 0 && a.getConnections().length === 0, 'every connection closed')
+    for (const n of [a, b]) {
+      const u = n.resources({ peers: true })
+      expect({ system: u.system, transient: u.transient, peers: u.peers, byPeer: u.byPeer, protocols: u.protocols, services: u.services })
+        .toEqual({ system: ZERO, transient: ZERO, peers: 0, byPeer: {}, protocols: {}, services: {} })
+      expect(u.blocked).toEqual([])
+    }
+  }, 120_000)
+})
