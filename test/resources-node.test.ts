@@ -66,6 +66,26 @@ describe('over TCP', () => {
     void s4
   })
 
+  test('peer streamsInbound = 2: the 3rd inbound stream of one peer is reset, whatever its protocol', async () => {
+    const a = await node({ listen: ['/ip4/127.0.0.1/tcp/0'], resources: { peer: { streamsInbound: 2 } } })
+    const b = await node()
+    const held: WeftStream[] = []
+    a.handle(ECHO, (s) => { held.push(s) })
+    a.handle('/other/1.0.0', (s) => { held.push(s) })
+    const addr = a.getMultiaddrs()[0]!
+    await b.dial(addr)
+    // identify's inbound stream counts too: wait until it is over
+    const bKey = b.peerId.toString()
+    await until(() => a.resources({ peers: true }).byPeer?.[bKey]?.streamsInbound === 0 && a.resources().protocols['/ipfs/id/1.0.0'] === undefined, 'identify done')
+    await b.newStream(addr, ECHO)
+    await b.newStream(addr, '/other/1.0.0')
+    await until(() => held.length === 2, 'two streams at the handlers')
+    const error = await b.newStream(addr, ECHO).then((s) => readAll(s.source)).then(() => undefined, (e: unknown) => e)
+    expect(error).toBeInstanceOf(StreamResetError)
+    expect((error as StreamResetError).wireCode).toBe(0x1002)
+    expect(a.resources().blocked).toEqual([{ scope: 'peer', resource: 'stream', direction: 'inbound', count: 1 }])
+  })
+
   test('system connsInbound = 2: the 3rd inbound connection is refused before any byte, and counted', async () => {
     const a = await node({ listen: ['/ip4/127.0.0.1/tcp/0'], resources: { system: { connsInbound: 2 } } })
     const addr = a.getMultiaddrs()[0]!
