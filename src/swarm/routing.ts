@@ -189,15 +189,16 @@ export function onConnEvent(h: RouteHost, now: Millis, c: Conn, ev: ConnectionEv
       if (ev.error instanceof InternalError) {
         h.events.push({ type: 'error', error: ev.error, origin: 'connection', ...(c.info !== undefined ? { connection: c.info, peer: c.info.peer } : {}) })
       }
+      // A refusal after the handshake (admitPeer) set closeError first: it stays the reason.
+      c.closeError ??= ev.error
       if (c.info === undefined) {
-        h.events.push({ type: 'connection-failed', addr: c.remoteAddr, direction: c.direction, error: ev.error ?? new UsageError('connection/closed') })
+        h.events.push({ type: 'connection-failed', addr: c.remoteAddr, direction: c.direction, error: c.closeError ?? new UsageError('connection/closed') })
         if (c.dial !== undefined) {
           const d = c.dial
           c.dial = undefined
-          h.dials.attemptFailed(d, ev.error ?? new UsageError('connection/closed'))
+          h.dials.attemptFailed(d, c.closeError ?? new UsageError('connection/closed'))
         }
       }
-      c.closeError = ev.error
       break
   }
 }
