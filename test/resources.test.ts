@@ -291,7 +291,7 @@ describe('limits', () => {
   test('autoscale: 16 GiB of RAM allows 2 GiB, each limit grows by twice its per-GiB increase', () => {
     const l = autoscale(16 * GiB)
     expect(l.system).toEqual({ conns: 768, connsInbound: 512, connsOutbound: 768, streams: 6144, streamsInbound: 3072, streamsOutbound: 6144, memory: 128 * MiB + 2 * GiB })
-    expect(l.transient).toEqual({ conns: 320, connsInbound: 160, connsOutbound: 192, streams: 768, streamsInbound: 384, streamsOutbound: 768, memory: 96 * MiB })
+    expect(l.transient).toEqual({ conns: 320, connsInbound: 160, connsOutbound: 192, streams: 768, streamsInbound: 384, streamsOutbound: 768, memory: 288 * MiB })
     expect(l.peer).toEqual({ conns: 8, connsInbound: 8, connsOutbound: 8, streams: 1024, streamsInbound: 512, streamsOutbound: 1024, memory: 320 * MiB })
     expect(l.protocol.streamsInbound).toBe(1024)
     expect(l.service.streams).toBe(8192)

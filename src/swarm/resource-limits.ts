@@ -94,14 +94,14 @@ const BASE = {
   // handshakes in flight: SYN / slow-Noise floods pin sockets before any peer id is known. Inbound is
   // twice the swarm's pending-inbound slots (64): those slots, with the per-IP fairness eviction
   // (src/swarm/ip-limits.ts), decide who waits; this is the backstop while evicted ones close.
-  transient: { base: lim(256, 128, 128, 256, 128, 256, 32 * MiB), inc: lim(32, 16, 32, 256, 128, 256, 32 * MiB) },
+  transient: { base: lim(256, 128, 128, 256, 128, 256, 32 * MiB), inc: lim(32, 16, 32, 256, 128, 256, 128 * MiB) },
   // one peer hogging connection slots, streams or buffers
   peer: { base: lim(8, 8, 8, 512, 256, 512, 64 * MiB), inc: lim(0, 0, 0, 256, 128, 256, 128 * MiB) },
   // one protocol (a flood on kad) starving the others
   protocol: { base: lim(Infinity, Infinity, Infinity, 2048, 512, 2048, 64 * MiB), inc: lim(0, 0, 0, 512, 256, 512, 164 * MiB) },
   // one service starving the others
   service: { base: lim(Infinity, Infinity, Infinity, 4096, 1024, 4096, 64 * MiB), inc: lim(0, 0, 0, 2048, 512, 2048, 128 * MiB) },
-  // one peer flooding one protocol
+  // one peer flooding one protocol (memory increase: go's is 4 bytes per GiB, read as 4 MiB, its service-peer figure)
   protocolPeer: { base: lim(Infinity, Infinity, Infinity, 256, 64, 128, 16 * MiB), inc: lim(0, 0, 0, 16, 4, 8, 4 * MiB) },
   // one connection's streams inflating buffers (yamux maxStreams bounds the count)
   connection: { base: lim(1, 1, 1, Infinity, Infinity, Infinity, 32 * MiB), inc: lim(0, 0, 0, 0, 0, 0, 0) },
