@@ -28,6 +28,12 @@ import { PeerScore } from './score.js'
 import { SeenCache } from './seen.js'
 import type { GossipsubEvent, PeerState, PendingValidation } from './types.js'
 
+/** Connection manager tag of a mesh peer: `pubsub:<topic>` with value 20 (go-libp2p-pubsub's GossipSubConnTagValueMeshPeer). */
+export const MESH_TAG_PREFIX = 'pubsub:'
+export const MESH_TAG_VALUE = 20
+/** Connection manager protection of a direct peer (go-libp2p-pubsub's tag). */
+export const DIRECT_PEER_TAG = 'pubsub:<direct>'
+
 export class GossipsubContext {
   readonly peers = new Map<string, PeerState>()
   /** topic → peers subscribed to it (as they announced). */
@@ -83,6 +89,8 @@ export class GossipsubContext {
     this.score = new PeerScore(cfg.scoreParams, cfg.seenTTL, cfg.maxSeenEntries, cfg.maxRetainedPeers)
     this.authorKeys = new AuthorKeyCache(cfg.maxCachedAuthors)
     this.direct = new Set(cfg.directPeers.map((p) => p.toString()))
+    // direct peers are never trimmed (go-libp2p-pubsub protects them with the same tag)
+    for (const peer of cfg.directPeers) this.actions.push({ type: 'protect-peer', peer, tag: DIRECT_PEER_TAG, protect: true })
     this.seqno = cfg.seqnoBase
     const random = cfg.random
     let pool: Uint8Array = new Uint8Array(0)
@@ -101,6 +109,10 @@ export class GossipsubContext {
   }
 
   event(ev: GossipsubEvent): void {
+    // Connection manager tags (spec/connection-manager.md, as go-libp2p-pubsub's tag tracer): every
+    // mesh change is a graft or prune event, so mesh peers carry `pubsub:<topic>` while in the mesh.
+    if (ev.type === 'graft') this.actions.push({ type: 'tag-peer', peer: ev.peer, tag: MESH_TAG_PREFIX + ev.topic, value: MESH_TAG_VALUE })
+    else if (ev.type === 'prune') this.actions.push({ type: 'tag-peer', peer: ev.peer, tag: MESH_TAG_PREFIX + ev.topic, value: undefined })
     this.actions.push({ type: 'event', event: ev })
   }
 

@@ -49,6 +49,9 @@ import { Validators } from './validators.js'
 export const KAD_PROTOCOL = '/ipfs/kad/1.0.0'
 
 const PRUNE_INTERVAL = 3600_000
+/** The connection manager tag of routing-table peers and its value (go-libp2p-kad-dht's kbucketTag, baseConnMgrScore). */
+export const KBUCKET_TAG = 'kbucket'
+export const KBUCKET_TAG_VALUE = 5
 
 export class KadBehaviour implements Behaviour<KadEvent> {
   readonly protocol: string
@@ -103,7 +106,8 @@ export class KadBehaviour implements Behaviour<KadEvent> {
     this.#republishInterval = positive(options.providerRepublishInterval ?? 22 * 3600_000, 'providerRepublishInterval')
     const peers = new PeerBook({ crypto: options.crypto, self: this.peerId, maxAddressBook: config.maxAddressBook, maxAddrsPerPeer: config.decodeLimits.maxAddrsPerPeer, addressFilter: config.addressFilter })
     const localKey = peers.keyOf(this.peerId)
-    this.table = new RoutingTable(localKey, { k: config.k })
+    // connection manager tag (spec/connection-manager.md): routing-table peers carry `kbucket` = 5, as in go-libp2p-kad-dht
+    this.table = new RoutingTable(localKey, { k: config.k, onChange: (peer, change) => this.#tagPeer(peer, change === 'added') })
     this.store = new RecordStore(options.store)
     this.validators = new Validators(options.validators)
     this.#ctx = new KadContext(this.protocol, config, options.crypto, options.random, this.peerId, localKey, this.table, this.store, this.validators, peers)
@@ -230,6 +234,8 @@ export class KadBehaviour implements Behaviour<KadEvent> {
         return
       case 'connection-established':
         this.#ctx.peers.connectionOpened(input.connection.peer)
+        // the connection manager drops a peer's tags with its last connection: tag it again
+        if (this.table.has(input.connection.peer)) this.#tagPeer(input.connection.peer, true)
         return
       case 'connection-closed':
         this.#ctx.peers.connectionClosed(input.connection.peer)
@@ -347,6 +353,10 @@ export class KadBehaviour implements Behaviour<KadEvent> {
     const r = this.table.update(peer, this.#ctx.peers.keyOf(peer), now)
     if (r.kind === 'added') this.#ctx.emit({ type: 'routing-table', peer, change: 'added' })
     else if (r.kind === 'check') this.#rpcs.send(now, r.oldest, this.#ctx.findNode(this.peerId.multihash), { kind: 'check' })
+  }
+
+  #tagPeer(peer: PeerId, inTable: boolean): void {
+    this.#ctx.actions.push({ type: 'tag-peer', peer, tag: KBUCKET_TAG, value: inTable ? KBUCKET_TAG_VALUE : undefined })
   }
 
   /** Switch mode (auto): serve or stop serving the protocol; identify tells our peers. */

@@ -67,6 +67,8 @@ export interface RoutingTableOptions {
   k?: number
   /** A full bucket's oldest peer is checked only if not seen for this long (ms). Default 60 000. */
   staleAfter?: number
+  /** Told of every membership change, a replacement moving in included (kad tags peers for the connection manager). */
+  onChange?: (peer: PeerId, change: 'added' | 'removed') => void
 }
 
 export class RoutingTable {
@@ -76,12 +78,14 @@ export class RoutingTable {
   readonly #buckets: Bucket[] = []
   /** Peer id string -> bucket index, for O(1) membership. */
   readonly #index = new Map<string, number>()
+  readonly #onChange: ((peer: PeerId, change: 'added' | 'removed') => void) | undefined
 
   constructor(localKey: Uint8Array, options: RoutingTableOptions = {}) {
     this.localKey = localKey.slice()
     this.k = options.k ?? 20
     if (!Number.isSafeInteger(this.k) || this.k < 1) throw new RangeError('k must be a positive integer')
     this.#staleAfter = options.staleAfter ?? 60_000
+    this.#onChange = options.onChange
     for (let i = 0; i < 256; i++) this.#buckets.push({ entries: [], replacement: undefined, checking: undefined })
   }
 
@@ -129,6 +133,7 @@ export class RoutingTable {
     if (b.entries.length < this.k) {
       b.entries.push(entry())
       this.#index.set(id, cpl)
+      this.#onChange?.(peer, 'added')
       return ADDED
     }
     if (b.checking !== undefined) {
@@ -168,11 +173,13 @@ export class RoutingTable {
     b.entries.splice(i, 1)
     this.#index.delete(id)
     if (b.checking === id) b.checking = undefined
+    this.#onChange?.(peer, 'removed')
     const r = b.replacement
     if (r !== undefined && !this.#index.has(r.id)) {
       b.replacement = undefined
       b.entries.push(r)
       this.#index.set(r.id, cpl)
+      this.#onChange?.(r.peer, 'added')
     }
     return true
   }
