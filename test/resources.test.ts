@@ -298,9 +298,11 @@ describe('limits', () => {
     expect(l.protocolPeer).toEqual({ conns: Infinity, connsInbound: Infinity, connsOutbound: Infinity, streams: 288, streamsInbound: 72, streamsOutbound: 144, memory: 24 * MiB })
   })
 
-  test('autoscale: the system connection limits stay at least 2 x the high water mark', () => {
+  test('autoscale: the system connection limits stay at least 2 x the high water mark, streams 4 x', () => {
     const l = autoscale(undefined, 1000)
     expect([l.system.conns, l.system.connsInbound, l.system.connsOutbound]).toEqual([2000, 2000, 2000])
+    expect([l.system.streams, l.system.streamsInbound, l.system.streamsOutbound]).toEqual([4000, 4000, 4000])
+    expect(autoscale(undefined, 10_000).system).toMatchObject({ conns: 20_000, connsInbound: 20_000, streams: 40_000 })
     expect(coherenceWarnings(l, 1000)).toEqual([])
     expect(coherenceWarnings(autoscale(undefined), 192)).toEqual([])
   })

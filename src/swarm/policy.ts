@@ -24,7 +24,7 @@ import { applyLimits, autoscale, type ResourceLimitsInit } from './resource-limi
 import type { ResourceLimitError } from '../core/errors.js'
 import { Gater, type GaterOptions } from './gater.js'
 import { IpLimits, type IpLimitOptions } from './ip-limits.js'
-import { ConnectionManager, type ConnectionManagerOptions } from './conn-manager.js'
+import { ConnectionManager, DEFAULT_CONNECTION_MANAGER, type ConnectionManagerOptions } from './conn-manager.js'
 
 /** Why the policy refused a connection or a stream. */
 export type RefusalCode =
@@ -224,7 +224,7 @@ function resourceRefusal(error: ResourceLimitError, wireCode: number): Refusal {
 
 /** The resource manager from the options: autoscaled defaults, ping's own limit, the user's overrides. */
 function newResourceManager(config: PolicyConfig): ResourceManager {
-  const highWater = (config as { connectionManager?: { highWater?: number } }).connectionManager?.highWater ?? 192
+  const highWater = config.connectionManager?.highWater ?? DEFAULT_CONNECTION_MANAGER.highWater
   const base = autoscale(config.systemMemory, highWater)
   const pingInbound = config.ping?.maxInboundStreams
   if (pingInbound !== undefined) base.protocolsPeer['/ipfs/ping/1.0.0'] = { ...base.protocolsPeer['/ipfs/ping/1.0.0'], streamsInbound: pingInbound }

@@ -137,7 +137,8 @@ function scale(base: ScopeLimits, inc: ScopeLimits, mib: number): ScopeLimits {
  * Default limits for a machine with `memoryBytes` of RAM (undefined: the base limits, as a browser
  * gets). As go's `ScalingLimitConfig.Scale(totalRAM / 8)`: below 128 MiB allowed (1 GiB of RAM) the
  * base applies; above, each limit grows by its increase per GiB allowed. `highWater` (the connection
- * manager's, default 192) raises the system connection limits to at least 2 x highWater.
+ * manager's, default 192) raises the system connection limits to at least 2 x highWater and the
+ * system stream limits to at least 4 x highWater (no change at the default).
  */
 export function autoscale(memoryBytes?: number, highWater = 192): ResourceLimits {
   const allowed = allowedMemory(memoryBytes)
@@ -148,6 +149,9 @@ export function autoscale(memoryBytes?: number, highWater = 192): ResourceLimits
   system.conns = Math.max(system.conns, floor)
   system.connsInbound = Math.max(system.connsInbound, floor)
   system.connsOutbound = Math.max(system.connsOutbound, floor)
+  // each connected peer holds a few long-lived streams (gossipsub one each way, kad, identify push):
+  // room for 4 per peer at high water, so a node told to keep 10,000 peers is not refused streams
+  for (const f of ['streams', 'streamsInbound', 'streamsOutbound'] as const) system[f] = Math.max(system[f], 4 * highWater)
   return {
     system, transient: pick('transient'), peer: pick('peer'), protocol: pick('protocol'), protocols: {},
     service: pick('service'), services: {}, protocolPeer: pick('protocolPeer'),
