@@ -4,6 +4,7 @@
  *   weft node [--listen <addr>]... [--identity <file>] [--bootstrap <addr>]... [--topic <name>]...
  *             [--dht-mode server|client|auto] [--external <addr>]... [--perf] [--json]
  *             [--limits <file.json>] [--print-resources <seconds>]
+ *             [--deny <peer|ip|cidr|multiaddr>]... [--allow <peer|ip|cidr|multiaddr>]...
  *   weft ping <multiaddr> [--count N] [--json]
  *   weft id <multiaddr> [--json]
  *   weft dht get|put|provide|find-providers|find-peer|closest ...   (see `weft dht`)
@@ -47,6 +48,9 @@ usage:
                      --limits <file.json>: resource limits (spec/resource-manager.md), e.g.
                      {"system":{"connsInbound":1024},"peer":{"streams":"unlimited"}};
                      --print-resources <seconds>: print resource usage periodically
+                     --deny <peer|ip|cidr|multiaddr>: refuse it (sockets closed before Noise,
+                     peers after Noise, dials); --allow <...>: exempt it from the per-IP
+                     limits; both repeatable or comma-separated (spec/connection-manager.md)
   weft ping <multiaddr> [--count N] [--json]   ping a peer (/ipfs/ping/1.0.0)
   weft dht get|put|provide|find-providers|find-peer|closest ... --bootstrap <multiaddr>...
                      query a Kademlia network (weft dht for details)
@@ -73,7 +77,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'node': {
         const { runNode } = await import('./node-cmd.js')
-        const a = parseArgs(rest, { booleans: ['json', 'perf'], values: ['listen', 'identity', 'bootstrap', 'topic', 'dht-mode', 'external', 'limits', 'print-resources'] })
+        const a = parseArgs(rest, { booleans: ['json', 'perf'], values: ['listen', 'identity', 'bootstrap', 'topic', 'dht-mode', 'external', 'limits', 'print-resources', 'deny', 'allow'] })
         return await runNode({
           listen: a.flags.get('listen') ?? ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws'],
           identity: a.flags.get('identity')?.[0] ?? join(process.env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'weft', 'identity.key'),
@@ -83,6 +87,8 @@ export async function main(argv: string[]): Promise<number> {
           dhtMode: dhtMode(a.flags.get('dht-mode')?.[0]),
           external: a.flags.get('external') ?? [],
           perf: a.flags.has('perf'),
+          deny: (a.flags.get('deny') ?? []).flatMap((v) => v.split(',')),
+          allow: (a.flags.get('allow') ?? []).flatMap((v) => v.split(',')),
           ...(a.flags.has('limits') ? { limits: a.flags.get('limits')![0]! } : {}),
           ...(a.flags.has('print-resources') ? { printResources: positiveSeconds('--print-resources', a.flags.get('print-resources')![0]!) } : {}),
         })

@@ -24,6 +24,9 @@ export interface NodeCmdOptions {
   limits?: string
   /** Print `node.resources()` every this many seconds (`--print-resources`). */
   printResources?: number
+  /** Gater entries (`--deny`, `--allow`): peer ids, IPs, CIDRs, multiaddrs (src/swarm/gater.ts). */
+  deny?: string[]
+  allow?: string[]
 }
 
 function log(json: boolean, event: string, fields: Record<string, unknown>, text: string): void {
@@ -42,7 +45,7 @@ export async function runNode(o: NodeCmdOptions): Promise<number> {
     ...(o.perf === true ? { perf: perf() } : {}),
   }
   const resources = o.limits === undefined ? undefined : await readLimits(o.limits)
-  const node = await createNode({ privateKey: key, listen: o.listen, services, ...(resources !== undefined ? { resources } : {}) })
+  const node = await createNode({ privateKey: key, listen: o.listen, services, ...(resources !== undefined ? { resources } : {}), gater: { deny: o.deny ?? [], allow: o.allow ?? [] } })
   node.dht.onModeChange((mode) => log(o.json, 'dht:mode', { mode }, `DHT mode: ${mode}`))
   for (const a of external) node.addExternalAddress(a)
   log(o.json, 'started', { peerId: node.peerId.toString(), identity: o.identity, created, addrs: node.getMultiaddrs().map(String), dhtMode: node.dht.mode, dhtConfiguredMode: node.dht.configuredMode, externalAddrs: node.getExternalAddresses().map(String) },

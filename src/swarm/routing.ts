@@ -93,7 +93,10 @@ export function onConnEvent(h: RouteHost, now: Millis, c: Conn, ev: ConnectionEv
       break
     }
     case 'stream-opened': {
-      const info = c.info!
+      // A connection refused after the handshake (admitPeer) is closing with its GoAway: streams the
+      // remote opened in the same bytes as its last handshake message end with it, unrouted.
+      if (c.info === undefined) return
+      const info = c.info
       const ref: StreamRef = { connection: c.id, stream: ev.id }
       if (ev.direction === 'inbound') {
         const handler = h.protocols.get(ev.protocol)
