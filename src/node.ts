@@ -14,6 +14,7 @@ import { wallClock } from './io/clock.js'
 import { kadDht } from './kad/service.js'
 import { gossipsub } from './gossipsub/service.js'
 import { perf } from './edge/perf-service.js'
+import { prometheusMetrics } from './metrics/index.js'
 
 /**
  * A Node weft node. Besides ping and identify it runs the Kademlia DHT (`node.dht`, server mode
@@ -24,7 +25,8 @@ import { perf } from './edge/perf-service.js'
  */
 export async function createNode(options: NodeOptions = {}): Promise<WeftNode> {
   const services = options.services ?? { dht: kadDht(options.dht), pubsub: gossipsub(options.pubsub) }
-  const node = new WeftNode({ ...options, services, systemMemory: options.systemMemory ?? totalmem() }, {
+  const metrics = options.metrics === true ? prometheusMetrics() : options.metrics
+  const node = new WeftNode({ ...options, services, systemMemory: options.systemMemory ?? totalmem(), ...(metrics !== undefined ? { metrics } : {}) }, {
     crypto: options.crypto ?? nodeCrypto,
     wallClock,
     transports: options.transports ?? [tcp(), webSockets(), memory()],
@@ -34,6 +36,9 @@ export async function createNode(options: NodeOptions = {}): Promise<WeftNode> {
 }
 
 export { WeftNode, nodeCrypto, tcp, webSockets, memory }
+export { prometheusMetrics, PrometheusMetrics } from './metrics/index.js'
+export type { NodeMetrics } from './metrics/index.js'
+export { serveMetrics, type MetricsServer } from './io/metrics-http.js'
 export type { NodeOptions, StreamHandler, StreamHandlerOptions, WeftNodeEvents, NodeErrorEvent, DialTarget } from './edge/weft-node.js'
 export { WeftStream, StreamResetError, readAll } from './edge/stream.js'
 export { Pubsub } from './gossipsub/pubsub-api.js'

@@ -5,6 +5,7 @@
  *             [--dht-mode server|client|auto] [--external <addr>]... [--perf] [--json]
  *             [--limits <file.json>] [--print-resources <seconds>]
  *             [--deny <peer|ip|cidr|multiaddr>]... [--allow <peer|ip|cidr|multiaddr>]...
+ *             [--metrics <ip:port>]
  *   weft ping <multiaddr> [--count N] [--json]
  *   weft id <multiaddr> [--json]
  *   weft dht get|put|provide|find-providers|find-peer|closest ...   (see `weft dht`)
@@ -51,6 +52,8 @@ usage:
                      --deny <peer|ip|cidr|multiaddr>: refuse it (sockets closed before Noise,
                      peers after Noise, dials); --allow <...>: exempt it from the per-IP
                      limits; both repeatable or comma-separated (spec/connection-manager.md)
+                     --metrics <ip:port>: serve Prometheus metrics on /metrics and
+                     /debug/metrics/prometheus (port 0 picks one; spec/metrics.md)
   weft ping <multiaddr> [--count N] [--json]   ping a peer (/ipfs/ping/1.0.0)
   weft dht get|put|provide|find-providers|find-peer|closest ... --bootstrap <multiaddr>...
                      query a Kademlia network (weft dht for details)
@@ -77,7 +80,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'node': {
         const { runNode } = await import('./node-cmd.js')
-        const a = parseArgs(rest, { booleans: ['json', 'perf'], values: ['listen', 'identity', 'bootstrap', 'topic', 'dht-mode', 'external', 'limits', 'print-resources', 'deny', 'allow'] })
+        const a = parseArgs(rest, { booleans: ['json', 'perf'], values: ['listen', 'identity', 'bootstrap', 'topic', 'dht-mode', 'external', 'limits', 'print-resources', 'deny', 'allow', 'metrics'] })
         return await runNode({
           listen: a.flags.get('listen') ?? ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws'],
           identity: a.flags.get('identity')?.[0] ?? join(process.env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'weft', 'identity.key'),
@@ -91,6 +94,7 @@ export async function main(argv: string[]): Promise<number> {
           allow: (a.flags.get('allow') ?? []).flatMap((v) => v.split(',')),
           ...(a.flags.has('limits') ? { limits: a.flags.get('limits')![0]! } : {}),
           ...(a.flags.has('print-resources') ? { printResources: positiveSeconds('--print-resources', a.flags.get('print-resources')![0]!) } : {}),
+          ...(a.flags.has('metrics') ? { metrics: a.flags.get('metrics')![0]! } : {}),
         })
       }
       case 'sub': {

@@ -3,6 +3,7 @@ import { createNode, gossipsub, kadDht, loadOrCreateKey, nodeCrypto, perf, type 
 import { Multiaddr } from '../multiaddr/index.js'
 import { errorLine } from './inspect.js'
 import { UsageLine } from './args.js'
+import { parseHostPort, serveMetrics } from '../io/metrics-http.js'
 import { parseLimitsJson, type ResourceLimitsInit } from '../swarm/resource-limits.js'
 import type { ResourceUsage } from '../swarm/resources.js'
 
@@ -27,6 +28,8 @@ export interface NodeCmdOptions {
   /** Gater entries (`--deny`, `--allow`): peer ids, IPs, CIDRs, multiaddrs (src/swarm/gater.ts). */
   deny?: string[]
   allow?: string[]
+  /** Serve Prometheus metrics on this `ip:port` (`--metrics`; /metrics and /debug/metrics/prometheus, spec/metrics.md). */
+  metrics?: string
 }
 
 function log(json: boolean, event: string, fields: Record<string, unknown>, text: string): void {
@@ -45,12 +48,18 @@ export async function runNode(o: NodeCmdOptions): Promise<number> {
     ...(o.perf === true ? { perf: perf() } : {}),
   }
   const resources = o.limits === undefined ? undefined : await readLimits(o.limits)
-  const node = await createNode({ privateKey: key, listen: o.listen, services, ...(resources !== undefined ? { resources } : {}), gater: { deny: o.deny ?? [], allow: o.allow ?? [] } })
+  const metricsAt = o.metrics === undefined ? undefined : metricsAddr(o.metrics)
+  const node = await createNode({ privateKey: key, listen: o.listen, services, ...(resources !== undefined ? { resources } : {}), gater: { deny: o.deny ?? [], allow: o.allow ?? [] }, ...(metricsAt !== undefined ? { metrics: true } : {}) })
+  const metricsServer = metricsAt === undefined ? undefined : await serveMetrics(metricsAt, () => node.metrics!.exposition()).catch(async (e: Error) => {
+    await node.stop()
+    throw new UsageLine(`--metrics ${o.metrics}: cannot listen (${e.message})`)
+  })
   node.dht.onModeChange((mode) => log(o.json, 'dht:mode', { mode }, `DHT mode: ${mode}`))
   for (const a of external) node.addExternalAddress(a)
   log(o.json, 'started', { peerId: node.peerId.toString(), identity: o.identity, created, addrs: node.getMultiaddrs().map(String), dhtMode: node.dht.mode, dhtConfiguredMode: node.dht.configuredMode, externalAddrs: node.getExternalAddresses().map(String) },
     `weft node ${node.peerId.toString()} (identity ${created ? 'created' : 'loaded'}: ${o.identity}; DHT ${node.dht.mode}${node.dht.configuredMode === 'auto' ? ' (auto)' : ''})`)
   if (!o.json) for (const a of node.getMultiaddrs()) console.log(`  listening on ${a.toString()}`)
+  if (metricsServer !== undefined) log(o.json, 'metrics', { url: metricsServer.url }, `metrics on ${metricsServer.url}`)
   node.on('connection:open', (c) => log(o.json, 'connection:open', { peer: c.peer.toString(), addr: c.remoteAddr.toString(), direction: c.direction }, `connection ${c.direction} ${c.peer.toString()} via ${c.remoteAddr.toString()}`))
   node.on('connection:close', ({ connection: c, error }) => log(o.json, 'connection:close', { peer: c.peer.toString(), error: error?.message }, `closed ${c.peer.toString()}${error !== undefined ? ` (${error.message})` : ''}`))
   node.on('peer:identify', ({ peer, info }) => log(o.json, 'peer:identify', {
@@ -73,7 +82,7 @@ export async function runNode(o: NodeCmdOptions): Promise<number> {
       process.off('SIGINT', stop)
       process.off('SIGTERM', stop)
       log(o.json, 'stopping', {}, 'stopping...')
-      node.stop().then(resolve, resolve)
+      Promise.all([node.stop(), metricsServer?.close()]).then(() => resolve(), resolve)
     }
     process.on('SIGINT', stop)
     process.on('SIGTERM', stop)
@@ -173,4 +182,13 @@ export function resourcesLine(u: ResourceUsage): string {
   const blocked = u.blocked.map((b) => `${b.scope}/${b.resource}/${b.direction} ${b.count}`).join(', ')
   return `resources: system ${scope(u.system)}; transient ${scope(u.transient)}; ${u.peers} peers` +
     `${protocols !== '' ? `; streams in/out ${protocols}` : ''}; blocked ${blocked === '' ? 'none' : blocked}`
+}
+
+/** `--metrics <ip:port>`; a UsageLine when it is not one. */
+function metricsAddr(text: string): { host: string; port: number } {
+  try {
+    return parseHostPort(text)
+  } catch (e) {
+    throw new UsageLine(`--metrics: ${(e as Error).message}`)
+  }
 }

@@ -24,6 +24,7 @@ import type { PolicyOptions } from '../swarm/policy.js'
 import type { Gater } from '../swarm/gater.js'
 import type { ResourceUsage } from '../swarm/resources.js'
 import type { ConnectionManager } from '../swarm/conn-manager.js'
+import type { NodeMetrics } from '../metrics/types.js'
 import { Runtime } from '../io/runtime.js'
 import type { Transport } from '../io/transport.js'
 import { WeftStream } from './stream.js'
@@ -36,6 +37,11 @@ import { AGENT_VERSION } from './version.js'
 export interface NodeOptions extends PolicyOptions {
   /** Our identity; generated when absent. */
   privateKey?: PrivateKey
+  /**
+   * Prometheus metrics (spec/metrics.md): `prometheusMetrics()` from 'weft/node' or 'weft/metrics',
+   * or `true` in weft/node. Off by default; read them with `node.metrics.exposition()`.
+   */
+  metrics?: NodeMetrics | boolean
   /** Addresses to listen on, e.g. '/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws'. */
   listen?: Array<string | Multiaddr>
   transports?: Transport[]
@@ -134,6 +140,8 @@ export class WeftNode extends EventTarget {
   readonly peerId: PeerId
   readonly privateKey: PrivateKey
   readonly swarm: Swarm<Behaviours>
+  /** The metrics given in `createNode({ metrics })` (spec/metrics.md); `node.metrics.exposition()`. */
+  readonly metrics: NodeMetrics | undefined
   /** Services by API name (`dht`, `pubsub`, ...), and by behaviour name for routing events. */
   readonly #services = new Map<string, NodeService>()
   readonly #serviceByBehaviour = new Map<string, NodeService>()
@@ -194,9 +202,15 @@ export class WeftNode extends EventTarget {
       ...(opts.peerStore !== undefined ? { peerStore: opts.peerStore } : {}),
       policy: opts,
     })
+    if (opts.metrics === true) throw new UsageError('node/metrics', "pass metrics: prometheusMetrics() ('weft/metrics')")
+    this.metrics = opts.metrics || undefined
+    this.metrics?.attach(this)
     this.#runtime = new Runtime<SwarmEvent>(this.swarm, {
       transports: internals.transports,
-      onEvent: (ev) => this.#onEvent(ev),
+      onEvent: (ev) => {
+        this.metrics?.observe(this.#runtime.now(), ev)
+        this.#onEvent(ev)
+      },
       onError: (error, id) => {
         const connection = id === undefined ? undefined : this.swarm.connections().find((c) => c.id === id)
         this.#emit('error', { error, origin: 'connection', ...(connection !== undefined ? { connection, peer: connection.peer } : {}) })

@@ -15,7 +15,7 @@ import { ProtocolMetrics } from './protocols.js'
 import { RcmgrMetrics } from './rcmgr.js'
 import { Registry } from './registry.js'
 import { SwarmMetrics } from './swarm.js'
-import type { MetricsSources, NodeMetrics } from './types.js'
+import type { MetricsHost, NodeMetrics } from './types.js'
 
 export class PrometheusMetrics implements NodeMetrics {
   readonly registry: Registry
@@ -29,20 +29,16 @@ export class PrometheusMetrics implements NodeMetrics {
     this.protocols = new ProtocolMetrics(registry)
   }
 
-  attach(sources: MetricsSources): void {
+  attach(host: MetricsHost): void {
     if (this.#attached) throw new RangeError('these metrics already belong to a node: give each node its own prometheusMetrics()')
     this.#attached = true
-    const local = sources.local
-    if (local !== undefined) {
-      const protocols = this.registry.gauge({ name: 'libp2p_identify_protocols_count', help: 'Protocols Count' })
-      const addrs = this.registry.gauge({ name: 'libp2p_identify_addrs_count', help: 'Address Count' })
-      this.registry.onCollect(() => {
-        const l = local()
-        protocols.set({}, l.protocols)
-        addrs.set({}, l.addrs)
-      })
-    }
-    if (sources.resources !== undefined) new RcmgrMetrics(this.registry, sources.resources)
+    const protocols = this.registry.gauge({ name: 'libp2p_identify_protocols_count', help: 'Protocols Count' })
+    const addrs = this.registry.gauge({ name: 'libp2p_identify_addrs_count', help: 'Address Count' })
+    this.registry.onCollect(() => {
+      protocols.set({}, host.swarm.protocols().length)
+      addrs.set({}, host.getMultiaddrs().length + host.swarm.externalAddrs.length)
+    })
+    new RcmgrMetrics(this.registry, () => host.swarm.policy.resources.snapshot())
   }
 
   observe(now: Millis, ev: SwarmEvent): void {
@@ -63,8 +59,8 @@ export function prometheusMetrics(): PrometheusMetrics {
 export { Registry, Counter, Gauge, Histogram, Family, exponentialBuckets, linearBuckets, DEFAULT_MAX_SERIES } from './registry.js'
 export type { FamilyOptions, HistogramOptions, Labels, MetricType, Series } from './registry.js'
 export { exposition, formatFloat, escapeHelp, escapeLabelValue, CONTENT_TYPE } from './exposition.js'
-export type { NodeMetrics, MetricsSources } from './types.js'
-export type { ResourceSnapshot, ResourceUsage, ResourceScopeKind, ResourceKind, LimitResource } from './rcmgr.js'
+export type { NodeMetrics, MetricsHost } from './types.js'
+export type { ResourceSnapshot, ScopeUsage, RcmgrScope, RcmgrLimits } from './rcmgr.js'
 export { SwarmMetrics } from './swarm.js'
 export { ProtocolMetrics } from './protocols.js'
 export { RcmgrMetrics } from './rcmgr.js'

@@ -12,12 +12,12 @@ import type { GossipsubEvent } from '../gossipsub/index.js'
 import { exponentialBuckets, linearBuckets, type Counter, type Gauge, type Histogram, type Registry } from './registry.js'
 
 /** go identify: 1 to 20, then 25 to 100 in steps of 5. */
-export const IDENTIFY_COUNT_BUCKETS = [...linearBuckets(1, 1, 20), ...linearBuckets(25, 5, 16)]
+export const IDENTIFY_COUNT_BUCKETS = /* @__PURE__ */ linearBuckets(1, 1, 20).concat(/* @__PURE__ */ linearBuckets(25, 5, 16))
 /** rust ping: exponential_buckets(0.001, 2.0, 12), 1 ms to about 2 s. */
-export const PING_RTT_BUCKETS = exponentialBuckets(0.001, 2, 12)
+export const PING_RTT_BUCKETS = /* @__PURE__ */ exponentialBuckets(0.001, 2, 12)
 /** rust kad: exponential_buckets(1.0, 2.0, 10) for counts, (0.1, 2.0, 10) for durations in seconds. */
-export const KAD_COUNT_BUCKETS = exponentialBuckets(1, 2, 10)
-export const KAD_DURATION_BUCKETS = exponentialBuckets(0.1, 2, 10)
+export const KAD_COUNT_BUCKETS = /* @__PURE__ */ exponentialBuckets(1, 2, 10)
+export const KAD_DURATION_BUCKETS = /* @__PURE__ */ exponentialBuckets(0.1, 2, 10)
 
 const IDENTIFY_PUSH = '/ipfs/id/push/1.0.0'
 /** rust's QueryType label values that weft's KadResult kinds map to. */

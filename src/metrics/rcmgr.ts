@@ -13,41 +13,43 @@
 import type { Gauge, Histogram, Registry } from './registry.js'
 
 /** Usage of one scope. */
-export interface ResourceUsage {
+export interface ScopeUsage {
   readonly connsInbound: number
   readonly connsOutbound: number
   readonly streamsInbound: number
   readonly streamsOutbound: number
   /** Bytes reserved. */
   readonly memory: number
-  /** File descriptors (one per transport connection); optional. */
-  readonly fds?: number
 }
 
-/** Scope kinds as go names them in `libp2p_rcmgr_blocked_resources{scope}`. */
-export type ResourceScopeKind = 'system' | 'transient' | 'service' | 'protocol' | 'peer' | 'conn' | 'stream'
-export type ResourceKind = 'connection' | 'stream' | 'memory' | 'fd'
-export type LimitResource = 'memory' | 'fd' | 'conns' | 'conns_inbound' | 'conns_outbound' | 'streams' | 'streams_inbound' | 'streams_outbound'
+/** The resource manager's scope kinds (src/core/errors.ts ResourceScope). */
+export type RcmgrScope = 'system' | 'transient' | 'peer' | 'protocol' | 'service' | 'protocol-peer' | 'connection' | 'stream'
+
+/** The limits of one scope (`Infinity`: unlimited). */
+export interface RcmgrLimits {
+  readonly conns: number
+  readonly connsInbound: number
+  readonly connsOutbound: number
+  readonly streams: number
+  readonly streamsInbound: number
+  readonly streamsOutbound: number
+  readonly memory: number
+}
 
 /**
- * What the resource manager reports; `snapshot()` of src/swarm/resources.ts returns it.
- * Peer ids and addresses never become label values: `peers[].key` only matches a peer with itself
- * across scrapes, and protocol ids are the node's own handled protocols.
+ * What the collector reads: `ResourceManager.snapshot()` (src/swarm/resources.ts) returns it. No
+ * peer ids: `peers` and `connections` are anonymous usages; names are protocol ids the node handles
+ * or opens and service names.
  */
 export interface ResourceSnapshot {
-  readonly system: ResourceUsage
-  readonly transient: ResourceUsage
-  /** One entry per protocol scope (protocols this node handles or opened: a closed set). */
-  readonly protocols: ReadonlyArray<{ readonly protocol: string; readonly streamsInbound: number; readonly streamsOutbound: number; readonly memory: number }>
-  /** One entry per peer with anything reserved; `key`: any stable text for the peer (its id). */
-  readonly peers: ReadonlyArray<ResourceUsage & { readonly key: string }>
-  /**
-   * Reservations refused since start (cumulative), by the kind of scope that refused, the resource
-   * and the direction (`''` for memory, which has none).
-   */
-  readonly blocked: ReadonlyArray<{ readonly scope: ResourceScopeKind; readonly resource: ResourceKind; readonly dir: 'inbound' | 'outbound' | ''; readonly count: number }>
-  /** The system and transient limits (go reports these two scopes). */
-  readonly limits: ReadonlyArray<{ readonly scope: 'system' | 'transient'; readonly resource: LimitResource; readonly value: number }>
+  /** system, transient, every protocol, every service (`name`: the protocol or the service). */
+  readonly scopes: ReadonlyArray<{ readonly scope: RcmgrScope; readonly name?: string; readonly usage: ScopeUsage; readonly limits: RcmgrLimits }>
+  /** One entry per peer with usage (go's libp2p_rcmgr_peer_* histograms). */
+  readonly peers: readonly ScopeUsage[]
+  /** One entry per open connection (go's libp2p_rcmgr_conn_memory). */
+  readonly connections: readonly ScopeUsage[]
+  /** Reservations refused since start, by the kind of scope that refused, resource and direction. */
+  readonly blocked: ReadonlyArray<{ readonly scope: RcmgrScope; readonly resource: 'connection' | 'stream' | 'memory'; readonly direction: 'inbound' | 'outbound'; readonly count: number }>
 }
 
 /** go: 1 to 10, then 16 to 256 doubling. */
@@ -55,102 +57,110 @@ export const PEER_COUNT_BUCKETS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 16, 32, 64, 12
 /** go's memDistribution: 1 KiB to 4 GiB. */
 export const MEMORY_BUCKETS = [1 << 10, 4 << 10, 32 << 10, 1 << 20, 32 << 20, 256 << 20, 512 << 20, 1 << 30, 2 * 2 ** 30, 4 * 2 ** 30]
 
-const SCOPE_KINDS = ['system', 'transient', 'service', 'protocol', 'peer', 'conn', 'stream']
+/** go's scope names in `blocked_resources{scope}`: the scope name up to its first ':' or '-'. */
+const GO_SCOPE: Record<RcmgrScope, string> = {
+  'system': 'system', 'transient': 'transient', 'peer': 'peer', 'protocol': 'protocol', 'service': 'service',
+  'protocol-peer': 'protocol', 'connection': 'conn', 'stream': 'stream',
+}
+const LIMITS: ReadonlyArray<[keyof RcmgrLimits, string]> = [
+  ['memory', 'memory'], ['conns', 'conns'], ['connsInbound', 'conns_inbound'], ['connsOutbound', 'conns_outbound'],
+  ['streams', 'streams'], ['streamsInbound', 'streams_inbound'], ['streamsOutbound', 'streams_outbound'],
+]
 
-type PeerCounts = [connsIn: number, connsOut: number, streamsIn: number, streamsOut: number, memory: number]
+/** A histogram pair kept as go keeps `peer_*` / `previous_peer_*` (see the header). */
+interface Pair { now: Histogram; prev: Histogram; labels: Record<string, string>; pick: (u: ScopeUsage) => number; last: Map<number, number> }
 
 export class RcmgrMetrics {
   readonly #source: () => ResourceSnapshot | undefined
   readonly #conns: Gauge
   readonly #streams: Gauge
   readonly #memory: Gauge
-  readonly #fds: Gauge
   readonly #blocked: Gauge
   readonly #limit: Gauge
-  readonly #peer: { conns: Histogram; prevConns: Histogram; streams: Histogram; prevStreams: Histogram; memory: Histogram; prevMemory: Histogram }
-  /** Per-peer counts at the previous scrape (bounded by the resource manager's own peer bound). */
-  #last = new Map<string, PeerCounts>()
+  readonly #peerPairs: Pair[]
+  readonly #connPairs: Pair[]
 
   constructor(r: Registry, source: () => ResourceSnapshot | undefined) {
     this.#source = source
     const dir = ['inbound', 'outbound']
     this.#conns = r.gauge({ name: 'libp2p_rcmgr_connections', help: 'Number of Connections', labels: ['dir', 'scope'], values: { dir, scope: ['system', 'transient'] } })
-    this.#peer = {
-      conns: r.histogram({ name: 'libp2p_rcmgr_peer_connections', help: 'Number of connections this peer has', labels: ['dir'], values: { dir }, buckets: PEER_COUNT_BUCKETS }),
-      prevConns: r.histogram({
-        name: 'libp2p_rcmgr_previous_peer_connections', help: 'Number of connections this peer previously had. This is used to get the current connection number per peer histogram by subtracting this from the peer_connections histogram',
-        labels: ['dir'], values: { dir }, buckets: PEER_COUNT_BUCKETS,
-      }),
-      streams: r.histogram({ name: 'libp2p_rcmgr_peer_streams', help: 'Number of streams this peer has', labels: ['dir'], values: { dir }, buckets: PEER_COUNT_BUCKETS }),
-      prevStreams: r.histogram({ name: 'libp2p_rcmgr_previous_peer_streams', help: 'Number of streams this peer has', labels: ['dir'], values: { dir }, buckets: PEER_COUNT_BUCKETS }),
-      memory: r.histogram({ name: 'libp2p_rcmgr_peer_memory', help: 'How many peers have reserved this bucket of memory, as reported to the Resource Manager', buckets: MEMORY_BUCKETS }),
-      prevMemory: r.histogram({
-        name: 'libp2p_rcmgr_previous_peer_memory', help: 'How many peers have previously reserved this bucket of memory, as reported to the Resource Manager', buckets: MEMORY_BUCKETS,
-      }),
-    }
+    const h = (name: string, help: string, labels: string[], buckets: number[]): Histogram =>
+      r.histogram({ name, help, labels, ...(labels.length > 0 ? { values: { dir } } : {}), buckets })
+    const peerConns = h('libp2p_rcmgr_peer_connections', 'Number of connections this peer has', ['dir'], PEER_COUNT_BUCKETS)
+    const prevPeerConns = h('libp2p_rcmgr_previous_peer_connections', 'Number of connections this peer previously had. This is used to get the current connection number per peer histogram by subtracting this from the peer_connections histogram', ['dir'], PEER_COUNT_BUCKETS)
     // Protocol ids are the node's own (handled or opened) protocols; the cap bounds them anyway.
     this.#streams = r.gauge({ name: 'libp2p_rcmgr_streams', help: 'Number of Streams', labels: ['dir', 'scope', 'protocol'], values: { dir, scope: ['system', 'transient', 'protocol'] }, maxSeries: 512 })
-    this.#memory = r.gauge({ name: 'libp2p_rcmgr_memory', help: 'Amount of memory reserved as reported to the Resource Manager', labels: ['scope', 'protocol'], values: { scope: ['system', 'transient', 'protocol'] } })
-    this.#fds = r.gauge({ name: 'libp2p_rcmgr_fds', help: 'Number of file descriptors reserved as reported to the Resource Manager', labels: ['scope'], values: { scope: ['system', 'transient'] } })
+    const peerStreams = h('libp2p_rcmgr_peer_streams', 'Number of streams this peer has', ['dir'], PEER_COUNT_BUCKETS)
+    const prevPeerStreams = h('libp2p_rcmgr_previous_peer_streams', 'Number of streams this peer has', ['dir'], PEER_COUNT_BUCKETS)
+    this.#memory = r.gauge({
+      name: 'libp2p_rcmgr_memory', help: 'Amount of memory reserved as reported to the Resource Manager', labels: ['scope', 'protocol'],
+      values: { scope: ['system', 'transient', 'protocol', 'service'] }, maxSeries: 512,
+    })
+    const peerMemory = h('libp2p_rcmgr_peer_memory', 'How many peers have reserved this bucket of memory, as reported to the Resource Manager', [], MEMORY_BUCKETS)
+    const prevPeerMemory = h('libp2p_rcmgr_previous_peer_memory', 'How many peers have previously reserved this bucket of memory, as reported to the Resource Manager', [], MEMORY_BUCKETS)
+    const connMemory = h('libp2p_rcmgr_conn_memory', 'How many conns have reserved this bucket of memory, as reported to the Resource Manager', [], MEMORY_BUCKETS)
+    const prevConnMemory = h('libp2p_rcmgr_previous_conn_memory', 'How many conns have previously reserved this bucket of memory, as reported to the Resource Manager', [], MEMORY_BUCKETS)
     this.#blocked = r.gauge({
       name: 'libp2p_rcmgr_blocked_resources', help: 'Number of blocked resources', labels: ['dir', 'scope', 'resource'],
-      values: { dir: ['inbound', 'outbound', ''], scope: SCOPE_KINDS, resource: ['connection', 'stream', 'memory', 'fd'] },
+      values: { dir: ['inbound', 'outbound', ''], scope: [...new Set(Object.values(GO_SCOPE))], resource: ['connection', 'stream', 'memory', 'fd'] },
     })
     this.#limit = r.gauge({
       name: 'libp2p_rcmgr_limit', help: 'Resource manager limits', labels: ['scope', 'resource'],
-      values: { scope: ['system', 'transient'], resource: ['memory', 'fd', 'conns', 'conns_inbound', 'conns_outbound', 'streams', 'streams_inbound', 'streams_outbound'] },
+      values: { scope: ['system', 'transient'], resource: ['memory', 'fd', ...LIMITS.map(([, l]) => l)] },
     })
+    const pair = (now: Histogram, prev: Histogram, labels: Record<string, string>, pick: (u: ScopeUsage) => number): Pair => ({ now, prev, labels, pick, last: new Map() })
+    this.#peerPairs = [
+      pair(peerConns, prevPeerConns, { dir: 'inbound' }, (u) => u.connsInbound),
+      pair(peerConns, prevPeerConns, { dir: 'outbound' }, (u) => u.connsOutbound),
+      pair(peerStreams, prevPeerStreams, { dir: 'inbound' }, (u) => u.streamsInbound),
+      pair(peerStreams, prevPeerStreams, { dir: 'outbound' }, (u) => u.streamsOutbound),
+      pair(peerMemory, prevPeerMemory, {}, (u) => u.memory),
+    ]
+    this.#connPairs = [pair(connMemory, prevConnMemory, {}, (u) => u.memory)]
     r.onCollect(() => this.collect())
   }
 
-  /** Rebuild the gauges from a fresh snapshot and bring the per-peer histograms up to date. */
+  /** Rebuild the gauges from a fresh snapshot and bring the histogram pairs up to date. */
   collect(): void {
     const s = this.#source()
     if (s === undefined) return
-    for (const g of [this.#conns, this.#streams, this.#memory, this.#fds, this.#blocked, this.#limit]) g.clear()
-    for (const scope of ['system', 'transient'] as const) {
-      const u = s[scope]
-      this.#conns.set({ dir: 'inbound', scope }, u.connsInbound)
-      this.#conns.set({ dir: 'outbound', scope }, u.connsOutbound)
-      this.#streams.set({ dir: 'inbound', scope }, u.streamsInbound)
-      this.#streams.set({ dir: 'outbound', scope }, u.streamsOutbound)
-      this.#memory.set({ scope }, u.memory)
-      if (u.fds !== undefined) this.#fds.set({ scope }, u.fds)
+    for (const g of [this.#conns, this.#streams, this.#memory, this.#blocked, this.#limit]) g.clear()
+    for (const { scope, name, usage: u, limits } of s.scopes) {
+      if (scope === 'system' || scope === 'transient') {
+        this.#conns.set({ dir: 'inbound', scope }, u.connsInbound)
+        this.#conns.set({ dir: 'outbound', scope }, u.connsOutbound)
+        this.#streams.set({ dir: 'inbound', scope }, u.streamsInbound)
+        this.#streams.set({ dir: 'outbound', scope }, u.streamsOutbound)
+        this.#memory.set({ scope }, u.memory)
+        for (const [k, resource] of LIMITS) this.#limit.set({ scope, resource }, limits[k])
+      } else if (scope === 'protocol' && name !== undefined) {
+        this.#streams.set({ dir: 'inbound', scope, protocol: name }, u.streamsInbound)
+        this.#streams.set({ dir: 'outbound', scope, protocol: name }, u.streamsOutbound)
+        this.#memory.set({ scope, protocol: name }, u.memory)
+      } else if (scope === 'service' && name !== undefined) {
+        // go reports no service scope here; its dashboard asks for one: the service name in `protocol`.
+        this.#memory.set({ scope, protocol: name }, u.memory)
+      }
     }
-    for (const p of s.protocols) {
-      this.#streams.set({ dir: 'inbound', scope: 'protocol', protocol: p.protocol }, p.streamsInbound)
-      this.#streams.set({ dir: 'outbound', scope: 'protocol', protocol: p.protocol }, p.streamsOutbound)
-      this.#memory.set({ scope: 'protocol', protocol: p.protocol }, p.memory)
-    }
-    for (const b of s.blocked) this.#blocked.inc({ dir: b.dir, scope: b.scope, resource: b.resource }, b.count)
-    for (const l of s.limits) this.#limit.set({ scope: l.scope, resource: l.resource }, l.value)
-    this.#peers(s.peers)
+    for (const b of s.blocked) this.#blocked.inc({ dir: b.resource === 'memory' ? '' : b.direction, scope: GO_SCOPE[b.scope] ?? 'other', resource: b.resource }, b.count)
+    for (const p of this.#peerPairs) update(p, s.peers)
+    for (const p of this.#connPairs) update(p, s.connections)
   }
+}
 
-  #peers(peers: ResourceSnapshot['peers']): void {
-    const next = new Map<string, PeerCounts>()
-    for (const p of peers) {
-      const counts: PeerCounts = [p.connsInbound, p.connsOutbound, p.streamsInbound, p.streamsOutbound, p.memory]
-      if (counts.every((c) => c === 0)) continue
-      next.set(p.key, counts)
-    }
-    const zero: PeerCounts = [0, 0, 0, 0, 0]
-    const keys = new Set([...this.#last.keys(), ...next.keys()])
-    for (const k of keys) {
-      const a = this.#last.get(k) ?? zero
-      const b = next.get(k) ?? zero
-      this.#change(this.#peer.conns, this.#peer.prevConns, { dir: 'inbound' }, a[0], b[0])
-      this.#change(this.#peer.conns, this.#peer.prevConns, { dir: 'outbound' }, a[1], b[1])
-      this.#change(this.#peer.streams, this.#peer.prevStreams, { dir: 'inbound' }, a[2], b[2])
-      this.#change(this.#peer.streams, this.#peer.prevStreams, { dir: 'outbound' }, a[3], b[3])
-      this.#change(this.#peer.memory, this.#peer.prevMemory, {}, a[4], b[4])
-    }
-    this.#last = next
+/**
+ * go observes a count's old value in `previous_*` and its new value in the current histogram at
+ * each change. Comparing the multiset of values with the previous scrape's does the same without
+ * knowing which peer had which: the values that appeared go to the current histogram, the values
+ * that went away to `previous_*` (zeros are never observed, as in go).
+ */
+function update(p: Pair, usages: readonly ScopeUsage[]): void {
+  const next = new Map<number, number>()
+  for (const u of usages) {
+    const v = p.pick(u)
+    if (v !== 0) next.set(v, (next.get(v) ?? 0) + 1)
   }
-
-  #change(now: Histogram, prev: Histogram, labels: Record<string, string>, a: number, b: number): void {
-    if (a === b) return
-    if (a !== 0) prev.observe(labels, a)
-    if (b !== 0) now.observe(labels, b)
-  }
+  for (const [v, n] of next) for (let i = (p.last.get(v) ?? 0); i < n; i++) p.now.observe(p.labels, v)
+  for (const [v, n] of p.last) for (let i = (next.get(v) ?? 0); i < n; i++) p.prev.observe(p.labels, v)
+  p.last = next
 }

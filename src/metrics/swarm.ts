@@ -11,9 +11,9 @@ import { exponentialBuckets, type Counter, type Histogram, type Registry } from 
 import { ADDR_TRANSPORTS, CONN_TRANSPORTS, DIRECTIONS, IP_VERSIONS, KEY_TYPES, MUXER, SECURITY, addrTransport, connTransport, ipVersion } from './labels.js'
 
 /** go: prometheus.ExponentialBuckets(1.0/16, 2, 25), 62.5 ms up to about 24 days. */
-export const CONNECTION_DURATION_BUCKETS = exponentialBuckets(1 / 16, 2, 25)
+export const CONNECTION_DURATION_BUCKETS = /* @__PURE__ */ exponentialBuckets(1 / 16, 2, 25)
 /** go: prometheus.ExponentialBuckets(0.001, 1.3, 35), 1 ms up to about 7.5 s. */
-export const HANDSHAKE_LATENCY_BUCKETS = exponentialBuckets(0.001, 1.3, 35)
+export const HANDSHAKE_LATENCY_BUCKETS = /* @__PURE__ */ exponentialBuckets(0.001, 1.3, 35)
 
 /** FailedDialing's `error` values in go; weft maps its errors onto them (dialErrorLabel). */
 export const DIAL_ERRORS = ['canceled', 'deadline', 'timeout', 'connection refused', 'other'] as const
@@ -23,8 +23,8 @@ export const INCOMING_ERRORS = ['timeout', 'transport', 'protocol', 'other'] as 
 export const REFUSAL_CODES = ['gater/denied', 'limits/per-ip', 'limits/rate', 'limits/pending-inbound', 'resource/limit-exceeded', 'other'] as const
 
 const CONN_LABELS = ['dir', 'transport', 'security', 'muxer', 'early_muxer', 'ip_version'] as const
-const CONN_VALUES = { dir: DIRECTIONS, transport: CONN_TRANSPORTS, security: [SECURITY], muxer: [MUXER], early_muxer: ['true', 'false', 'unknown'], ip_version: IP_VERSIONS }
-const { dir: _dir, ...withoutDir } = CONN_VALUES
+const HANDSHAKE_VALUES = { transport: CONN_TRANSPORTS, security: [SECURITY], muxer: [MUXER], early_muxer: ['true', 'false', 'unknown'], ip_version: IP_VERSIONS }
+const CONN_VALUES = { dir: DIRECTIONS, ...HANDSHAKE_VALUES }
 
 export class SwarmMetrics {
   readonly opened: Counter
@@ -47,7 +47,7 @@ export class SwarmMetrics {
     })
     this.duration = r.histogram({ name: 'libp2p_swarm_connection_duration_seconds', help: 'Duration of a Connection', labels: CONN_LABELS, values: CONN_VALUES, buckets: CONNECTION_DURATION_BUCKETS })
     this.handshake = r.histogram({
-      name: 'libp2p_swarm_handshake_latency_seconds', help: 'Duration of the libp2p Handshake', labels: CONN_LABELS.slice(1), values: withoutDir,
+      name: 'libp2p_swarm_handshake_latency_seconds', help: 'Duration of the libp2p Handshake', labels: CONN_LABELS.slice(1), values: HANDSHAKE_VALUES,
       buckets: HANDSHAKE_LATENCY_BUCKETS,
     })
     this.incomingErrors = r.counter({

@@ -7,17 +7,23 @@ import type { Millis } from '../core/byte-machine.js'
 import type { SwarmEvent } from '../swarm/index.js'
 import type { ResourceSnapshot } from './rcmgr.js'
 
-/** Scrape-time readings the node offers its metrics. */
-export interface MetricsSources {
-  /** The resource manager's usage (src/swarm/resources.ts `snapshot()`); absent without one. */
-  resources?: () => ResourceSnapshot | undefined
-  /** What we advertise in identify: protocols we serve and addresses we announce (counts only). */
-  local?: () => { protocols: number; addrs: number }
+/**
+ * What metrics read from their node at scrape time (a WeftNode is one): its protocols and addresses
+ * (go's identify counts) and its resource manager's snapshot, when the swarm's policy has one.
+ */
+export interface MetricsHost {
+  readonly swarm: {
+    protocols(): readonly string[]
+    readonly externalAddrs: readonly unknown[]
+    /** The resource manager (src/swarm/resources.ts): its snapshot() must fit ResourceSnapshot (checked by tsc here). */
+    readonly policy: { readonly resources: { snapshot(): ResourceSnapshot } }
+  }
+  getMultiaddrs(): readonly unknown[]
 }
 
 export interface NodeMetrics {
   /** Called by the node once, at construction, before any event. */
-  attach(sources: MetricsSources): void
+  attach(host: MetricsHost): void
   /** Every SwarmEvent, in order; `now` on the swarm's clock (the same clock as ConnectionInfo.opened). */
   observe(now: Millis, event: SwarmEvent): void
   /** The Prometheus text format 0.0.4 (spec/metrics.md). */
