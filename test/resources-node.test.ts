@@ -6,7 +6,7 @@
  * streams opened and closed leave zero usage everywhere.
  */
 import { afterEach, describe, expect, test } from 'vitest'
-import { createNode, readAll, StreamResetError, ResourceLimitError, DialError, type WeftNode, type NodeOptions, type WeftStream } from '../src/node.js'
+import { createNode, readAll, StreamResetError, ResourceLimitError, DialError, ConnectionClosedError, type WeftNode, type NodeOptions, type WeftStream } from '../src/node.js'
 import type { Multiaddr } from '../src/multiaddr/index.js'
 
 const nodes: WeftNode[] = []
@@ -119,6 +119,41 @@ describe('over TCP', () => {
     expect(error).toBeInstanceOf(ResourceLimitError)
     expect(error).toMatchObject({ code: 'resource/limit-exceeded', scope: 'protocol', resource: 'stream', direction: 'outbound', scopeName: ECHO })
     expect(b.resources().blocked).toEqual([{ scope: 'protocol', resource: 'stream', direction: 'outbound', count: 1 }])
+  })
+})
+
+describe('connections refused after the handshake, and outbound', () => {
+  test('peer conns = 1: a second connection of the same peer gets GoAway 0x1001 (ConnectionClosedError on the remote)', async () => {
+    const a = await node({ listen: ['/ip4/127.0.0.1/tcp/0'], resources: { peer: { conns: 1 } } })
+    const b = await node()
+    const addr = a.getMultiaddrs()[0]!.withoutPeerId()
+    await b.dial(addr)
+    const closed = new Promise<Error | undefined>((resolve) => b.on('connection:close', ({ error }) => resolve(error)))
+    const second = await b.dial(addr).then(() => undefined, (e: unknown) => e)
+    // the refusal may reach b before or after b saw the connection established
+    const error = second instanceof DialError ? second.attempts[0]!.error : await closed
+    expect(error).toBeInstanceOf(ConnectionClosedError)
+    expect(error).toMatchObject({ wireCode: 0x1001, code: 'close/resource-limit-exceeded', by: 'remote' })
+    expect(a.resources().blocked).toEqual([{ scope: 'peer', resource: 'connection', direction: 'inbound', count: 1 }])
+    await until(() => a.resources().transient.connsInbound === 0, 'the refused connection released')
+    expect(a.resources().system.connsInbound).toBe(1)
+  })
+
+  test('system connsOutbound = 0: a dial fails with dial/resource-limit, its attempt with a ResourceLimitError, nothing connects', async () => {
+    const a = await node({ listen: ['/ip4/127.0.0.1/tcp/0'] })
+    const b = await node({ resources: { system: { connsOutbound: 0 } } })
+    const error = await b.dial(a.getMultiaddrs()[0]!).then(() => undefined, (e: unknown) => e)
+    expect(error).toBeInstanceOf(DialError)
+    expect((error as DialError).code).toBe('dial/resource-limit')
+    expect((error as DialError).attempts[0]!.error).toBeInstanceOf(ResourceLimitError)
+    expect(a.getConnections()).toEqual([])
+  })
+
+  test('ping.maxInboundStreams sets the built-in ping limit, so one number governs ping streams', async () => {
+    const n = await node({ ping: { maxInboundStreams: 5 } })
+    expect(n.swarm.policy.resources.limits.protocolsPeer['/ipfs/ping/1.0.0']).toEqual({ streamsInbound: 5, streamsOutbound: 3, streams: 5 })
+    const m = await node({ ping: { maxInboundStreams: 5 }, resources: { protocolsPeer: { '/ipfs/ping/1.0.0': { streamsInbound: 1 } } } })
+    expect(m.swarm.policy.resources.limits.protocolsPeer['/ipfs/ping/1.0.0']!.streamsInbound).toBe(1) // an explicit resources value wins
   })
 })
 

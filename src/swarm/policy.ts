@@ -227,6 +227,9 @@ function newResourceManager(config: PolicyConfig): ResourceManager {
   const highWater = config.connectionManager?.highWater ?? DEFAULT_CONNECTION_MANAGER.highWater
   const base = autoscale(config.systemMemory, highWater)
   const pingInbound = config.ping?.maxInboundStreams
-  if (pingInbound !== undefined) base.protocolsPeer['/ipfs/ping/1.0.0'] = { ...base.protocolsPeer['/ipfs/ping/1.0.0'], streamsInbound: pingInbound }
+  if (pingInbound !== undefined) {
+    const ping = base.protocolsPeer['/ipfs/ping/1.0.0'] ?? {}
+    base.protocolsPeer['/ipfs/ping/1.0.0'] = { ...ping, streamsInbound: pingInbound, streams: Math.max(ping.streams ?? 0, pingInbound) }
+  }
   return new ResourceManager(applyLimits(base, config.resources), { highWater })
 }
