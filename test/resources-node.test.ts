@@ -8,6 +8,7 @@
 import { afterEach, describe, expect, test } from 'vitest'
 import { createNode, readAll, StreamResetError, ResourceLimitError, DialError, ConnectionClosedError, type WeftNode, type NodeOptions, type WeftStream } from '../src/node.js'
 import type { Multiaddr } from '../src/multiaddr/index.js'
+import { gossipsub, kadDht } from '../src/node.js'
 
 const nodes: WeftNode[] = []
 afterEach(async () => {
@@ -154,6 +155,25 @@ describe('connections refused after the handshake, and outbound', () => {
     expect(n.swarm.policy.resources.limits.protocolsPeer['/ipfs/ping/1.0.0']).toEqual({ streamsInbound: 5, streamsOutbound: 3, streams: 5 })
     const m = await node({ ping: { maxInboundStreams: 5 }, resources: { protocolsPeer: { '/ipfs/ping/1.0.0': { streamsInbound: 1 } } } })
     expect(m.swarm.policy.resources.limits.protocolsPeer['/ipfs/ping/1.0.0']!.streamsInbound).toBe(1) // an explicit resources value wins
+  })
+})
+
+describe('services report their stores', () => {
+  test("kad and gossipsub report their stores' bytes in resources().services (gossipsub's message cache after a publish)", async () => {
+    const a = await node({ listen: ['/memory/0'], services: { dht: kadDht(), pubsub: gossipsub() } })
+    const b = await node({ services: { pubsub: gossipsub() } })
+    expect(a.resources().services).toMatchObject({ kad: { reported: 0 }, gossipsub: { reported: 0 } })
+    a.pubsub.subscribe('t')
+    b.pubsub.subscribe('t')
+    await b.dial(a.getMultiaddrs()[0]!)
+    const end = Date.now() + 10_000
+    for (;;) {
+      const ok = await a.pubsub.publish('t', new Uint8Array(1000)).then(() => true, () => false)
+      if (ok) break
+      if (Date.now() > end) throw new Error('never published')
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    expect(a.resources().services.gossipsub!.reported).toBeGreaterThanOrEqual(1000)
   })
 })
 

@@ -202,6 +202,10 @@ export class WeftNode extends EventTarget {
       ...(opts.peerStore !== undefined ? { peerStore: opts.peerStore } : {}),
       policy: opts,
     })
+    for (const svc of this.#services.values()) {
+      const bytes = svc.memoryBytes
+      if (bytes !== undefined) this.swarm.policy.resources.reportUsage(svc.name, () => bytes.call(svc))
+    }
     if (opts.metrics === true) throw new UsageError('node/metrics', "pass metrics: prometheusMetrics() ('weft/metrics')")
     this.metrics = opts.metrics || undefined
     this.metrics?.attach(this)

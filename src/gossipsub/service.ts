@@ -22,6 +22,7 @@ export function gossipsub(options: GossipsubServiceOptions = {}): ServiceFactory
       api,
       onEvent: (ev) => api._onEvent(ev as GossipsubEvent),
       stop: () => {},
+      memoryBytes: () => behaviour.inspect().mcache.bytes,
     }
   }
 }

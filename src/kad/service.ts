@@ -16,6 +16,7 @@ export function kadDht(options: KadServiceOptions = {}): ServiceFactory<Dht> {
       api,
       onEvent: (ev) => api._onEvent(ev as KadEvent),
       stop: (error) => api._stop(error),
+      memoryBytes: () => behaviour.store.recordBytes + behaviour.store.providerBytes,
     }
   }
 }

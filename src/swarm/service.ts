@@ -34,6 +34,9 @@ export interface NodeService<Api = unknown, Ev = unknown> {
   onEvent(event: Ev): void
   /** The node is stopping: settle whatever is pending with `error`. */
   stop(error: Error): void
+  /** Bytes this service's own stores hold now (kad records, gossipsub's message cache): shown in
+   * `node.resources().services[name].reported` (spec/resource-manager.md). */
+  memoryBytes?(): number
 }
 
 export type ServiceFactory<Api = unknown> = (ctx: ServiceContext) => NodeService<Api>
