@@ -10,8 +10,13 @@
  * trim closes 5 - 2 = 3 connections (low water counts trimmable connections: the protected peer is
  * kept on top of it, as in go-libp2p).
  */
-import { afterEach, describe, expect, test } from 'vitest'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, test, vi } from 'vitest'
 import { ConnectionClosedError, createNode, type WeftNode } from '../src/node.js'
+import { main } from '../src/cli/main.js'
+import { cli } from './helpers/cli.js'
 import type { ConnectionInfo } from '../src/swarm/index.js'
 
 const nodes: WeftNode[] = []
@@ -89,5 +94,42 @@ describe('connection manager over TCP', () => {
     await until(() => closed.length === 2 && server.getConnections().length === 1)
     expect(server.getConnections()[0]!.peer.equals(clients[2]!.peerId)).toBe(true)
     expect(closed.every((e) => e instanceof ConnectionClosedError && e.wireCode === 0x1005)).toBe(true)
+  }, 30_000)
+})
+
+describe('weft node --conns-low / --conns-high / --conns-grace', () => {
+  test('the running node trims to its low water; bad values are one error line', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'weft-connmgr-'))
+    for (const [args, msg] of [
+      [['--conns-low', '-1'], '--conns-low must be a non-negative integer (not -1)'],
+      [['--conns-high', '1.5'], '--conns-high must be a non-negative integer (not 1.5)'],
+      [['--conns-high', '100'], '--conns-low (160) must not exceed --conns-high (100)'],
+      [['--conns-grace', '10 s'], '--conns-grace must be a duration such as 500ms, 30s, 1m (not 10 s)'],
+    ] as const) {
+      const r = await cli('node', '--identity', join(dir, 'x.key'), ...args)
+      expect(r.code).toBe(1)
+      expect(r.err).toBe(msg)
+    }
+    const out: string[] = []
+    const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => { out.push(a.join(' ')) })
+    try {
+      const running = main(['node', '--listen', '/ip4/127.0.0.1/tcp/0', '--identity', join(dir, 'n.key'), '--json', '--conns-low', '1', '--conns-high', '2', '--conns-grace', '0ms'])
+      await expect.poll(() => out.some((l) => l.includes('"event":"started"')), { timeout: 10_000 }).toBe(true)
+      const started = JSON.parse(out.find((l) => l.includes('"event":"started"'))!) as { addrs: string[] }
+      const clients = [await createNode({ listen: [] }), await createNode({ listen: [] }), await createNode({ listen: [] })]
+      nodes.push(...clients)
+      const closed: Error[] = []
+      for (const c of clients) {
+        c.on('connection:close', (d) => { if (d.error !== undefined) closed.push(d.error) })
+        await c.dial(started.addrs[0]!)
+      }
+      // the third connection passes high water 2: the node trims to 1 at once (grace 0)
+      await until(() => closed.length === 2)
+      expect(closed.every((e) => e instanceof ConnectionClosedError && e.code === 'close/garbage-collected')).toBe(true)
+      process.emit('SIGTERM')
+      expect(await running).toBe(0)
+    } finally {
+      log.mockRestore()
+    }
   }, 30_000)
 })

@@ -5,7 +5,7 @@
  *             [--dht-mode server|client|auto] [--external <addr>]... [--perf] [--json]
  *             [--limits <file.json>] [--print-resources <seconds>]
  *             [--deny <peer|ip|cidr|multiaddr>]... [--allow <peer|ip|cidr|multiaddr>]...
- *             [--metrics <ip:port>]
+ *             [--metrics <ip:port>] [--conns-low L] [--conns-high H] [--conns-grace <duration>]
  *   weft ping <multiaddr> [--count N] [--json]
  *   weft id <multiaddr> [--json]
  *   weft dht get|put|provide|find-providers|find-peer|closest ...   (see `weft dht`)
@@ -37,6 +37,33 @@ function positiveSeconds(flag: string, v: string): number {
   return n
 }
 
+function connCount(flag: string, v: string): number {
+  const n = Number(v)
+  if (!/^\d+$/.test(v) || !Number.isSafeInteger(n)) throw new UsageLine(`${flag} must be a non-negative integer (not ${v})`)
+  return n
+}
+
+/** `--conns-grace`: 500ms, 30s, 1m, 1h, or plain seconds. */
+function durationMs(flag: string, v: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(v)
+  if (m === null) throw new UsageLine(`${flag} must be a duration such as 500ms, 30s, 1m (not ${v})`)
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h']
+  return Math.round(Number(m[1]) * unit)
+}
+
+/** The connection manager flags; the watermarks must be ordered (defaults 160 / 192). */
+function connManagerFlags(get: (flag: string) => string | undefined): { lowWater?: number; highWater?: number; gracePeriodMs?: number } | undefined {
+  const [low, high, grace] = [get('conns-low'), get('conns-high'), get('conns-grace')]
+  if (low === undefined && high === undefined && grace === undefined) return undefined
+  const o = {
+    ...(low !== undefined ? { lowWater: connCount('--conns-low', low) } : {}),
+    ...(high !== undefined ? { highWater: connCount('--conns-high', high) } : {}),
+    ...(grace !== undefined ? { gracePeriodMs: durationMs('--conns-grace', grace) } : {}),
+  }
+  if ((o.lowWater ?? 160) > (o.highWater ?? 192)) throw new UsageLine(`--conns-low (${o.lowWater ?? 160}) must not exceed --conns-high (${o.highWater ?? 192})`)
+  return o
+}
+
 const HELP = `weft ${VERSION} — a clean-room libp2p stack
 
 usage:
@@ -54,6 +81,9 @@ usage:
                      limits; both repeatable or comma-separated (spec/connection-manager.md)
                      --metrics <ip:port>: serve Prometheus metrics on /metrics and
                      /debug/metrics/prometheus (port 0 picks one; spec/metrics.md)
+                     --conns-low L --conns-high H --conns-grace <duration>: the connection
+                     manager trims to L connections when more than H are open, sparing those
+                     younger than the grace period (default 160 / 192 / 1m; spec/connection-manager.md)
   weft ping <multiaddr> [--count N] [--json]   ping a peer (/ipfs/ping/1.0.0)
   weft dht get|put|provide|find-providers|find-peer|closest ... --bootstrap <multiaddr>...
                      query a Kademlia network (weft dht for details)
@@ -80,7 +110,8 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'node': {
         const { runNode } = await import('./node-cmd.js')
-        const a = parseArgs(rest, { booleans: ['json', 'perf'], values: ['listen', 'identity', 'bootstrap', 'topic', 'dht-mode', 'external', 'limits', 'print-resources', 'deny', 'allow', 'metrics'] })
+        const a = parseArgs(rest, { booleans: ['json', 'perf'], values: ['listen', 'identity', 'bootstrap', 'topic', 'dht-mode', 'external', 'limits', 'print-resources', 'deny', 'allow', 'metrics', 'conns-low', 'conns-high', 'conns-grace'] })
+        const connectionManager = connManagerFlags((f) => a.flags.get(f)?.[0])
         return await runNode({
           listen: a.flags.get('listen') ?? ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws'],
           identity: a.flags.get('identity')?.[0] ?? join(process.env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'weft', 'identity.key'),
@@ -95,6 +126,7 @@ export async function main(argv: string[]): Promise<number> {
           ...(a.flags.has('limits') ? { limits: a.flags.get('limits')![0]! } : {}),
           ...(a.flags.has('print-resources') ? { printResources: positiveSeconds('--print-resources', a.flags.get('print-resources')![0]!) } : {}),
           ...(a.flags.has('metrics') ? { metrics: a.flags.get('metrics')![0]! } : {}),
+          ...(connectionManager !== undefined ? { connectionManager } : {}),
         })
       }
       case 'sub': {

@@ -30,6 +30,8 @@ export interface NodeCmdOptions {
   allow?: string[]
   /** Serve Prometheus metrics on this `ip:port` (`--metrics`; /metrics and /debug/metrics/prometheus, spec/metrics.md). */
   metrics?: string
+  /** Connection manager watermarks and grace period (`--conns-low`, `--conns-high`, `--conns-grace`; spec/connection-manager.md). */
+  connectionManager?: { lowWater?: number; highWater?: number; gracePeriodMs?: number }
 }
 
 function log(json: boolean, event: string, fields: Record<string, unknown>, text: string): void {
@@ -49,7 +51,7 @@ export async function runNode(o: NodeCmdOptions): Promise<number> {
   }
   const resources = o.limits === undefined ? undefined : await readLimits(o.limits)
   const metricsAt = o.metrics === undefined ? undefined : metricsAddr(o.metrics)
-  const node = await createNode({ privateKey: key, listen: o.listen, services, ...(resources !== undefined ? { resources } : {}), gater: { deny: o.deny ?? [], allow: o.allow ?? [] }, ...(metricsAt !== undefined ? { metrics: true } : {}) })
+  const node = await createNode({ privateKey: key, listen: o.listen, services, ...(resources !== undefined ? { resources } : {}), gater: { deny: o.deny ?? [], allow: o.allow ?? [] }, ...(metricsAt !== undefined ? { metrics: true } : {}), ...(o.connectionManager !== undefined ? { connectionManager: o.connectionManager } : {}) })
   const metricsServer = metricsAt === undefined ? undefined : await serveMetrics(metricsAt, () => node.metrics!.exposition()).catch(async (e: Error) => {
     await node.stop()
     throw new UsageLine(`--metrics ${o.metrics}: cannot listen (${e.message})`)
