@@ -60,4 +60,6 @@ export { ConnCloseCode, StreamResetCode, closeReason, resetReason } from './core
 export { unlimited, autoscale } from './swarm/resource-limits.js'
 export type { ResourceLimits, ResourceLimitsInit, ScopeLimits } from './swarm/resource-limits.js'
 export type { ResourceUsage, ScopeUsage, BlockedCount } from './swarm/resources.js'
+export { decayNone, decayFixed, decayLinear, decayExpireWhenInactive, bumpSum, bumpSumBounded, bumpOverwrite } from './swarm/conn-manager-decay.js'
+export type { ConnectionManager, ConnectionManagerOptions, ConnectionManagerInfo, TagInfo, DecayingTag, DecayingValue, DecayFn, BumpFn } from './swarm/conn-manager.js'
 export type { CloseReasonCode, ResetReasonCode } from './core/close-codes.js'
