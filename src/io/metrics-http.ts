@@ -46,7 +46,14 @@ export function parseHostPort(text: string): { host: string; port: number } {
 /** Listen on `listen` (`ip:port`, port 0 picks one) and answer scrapes with `render()`. */
 export async function serveMetrics(listen: string | { host: string; port: number }, render: () => string, options: MetricsServerOptions = {}): Promise<MetricsServer> {
   const { host, port } = typeof listen === 'string' ? parseHostPort(listen) : listen
-  const server: Server = createServer({ maxHeaderSize: options.maxHeaderSize ?? 8192, requestTimeout: options.requestTimeout ?? 5_000, headersTimeout: options.requestTimeout ?? 5_000 }, (req, res) => answer(req, res, render))
+  const requestTimeout = options.requestTimeout ?? 5_000
+  const server: Server = createServer({
+    maxHeaderSize: options.maxHeaderSize ?? 8192,
+    requestTimeout,
+    headersTimeout: requestTimeout,
+    // Node checks the two deadlines above only this often (default 30 s).
+    connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(requestTimeout / 4))),
+  }, (req, res) => answer(req, res, render))
   server.maxConnections = options.maxConnections ?? 16
   server.keepAliveTimeout = 1_000
   server.setTimeout(options.socketTimeout ?? 10_000, (socket) => socket.destroy())
