@@ -1,4 +1,5 @@
 /** The connection gater (src/swarm/gater.ts): entry parsing, the three checks, allow-list exemption, bounds. */
+import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
 import { UsageError } from '../src/core/errors.js'
 import { nodeCrypto } from '../src/io/crypto-node.js'
@@ -121,5 +122,36 @@ describe('runtime edits and bounds', () => {
   test('constructor lists are validated', () => {
     expect(() => new Gater({ deny: ['nonsense'] })).toThrow(UsageError)
     expect(() => new Gater({ maxEntries: -1 })).toThrow(RangeError)
+  })
+})
+
+describe('CIDR matching against a bit-by-bit model', () => {
+  const bit = (b: Uint8Array, i: number): number => (b[i >> 3]! >> (7 - (i & 7))) & 1
+  const inRange = (ip: Uint8Array, net: Uint8Array, bits: number): boolean => Array.from({ length: bits }, (_, i) => i).every((i) => bit(ip, i) === bit(net, i))
+  const text4 = (b: Uint8Array): string => Array.from(b).join('.')
+  const text6 = (b: Uint8Array): string => Array.from({ length: 8 }, (_, i) => ((b[2 * i]! << 8) | b[2 * i + 1]!).toString(16)).join(':')
+
+  test('IPv4', () => {
+    fc.assert(fc.property(fc.uint8Array({ minLength: 4, maxLength: 4 }), fc.uint8Array({ minLength: 4, maxLength: 4 }), fc.integer({ min: 0, max: 32 }), (ip, net, bits) => {
+      const g = new Gater({ deny: [`${text4(net)}/${bits}`] })
+      expect(g.allowAccept(ma(`/ip4/${text4(ip)}/tcp/1`))).toBe(!inRange(ip, net, bits))
+      expect(g.allowAccept(ma(`/ip4/${text4(net)}/tcp/1`))).toBe(false)
+    }), { numRuns: 300 })
+  })
+
+  test('IPv6', () => {
+    fc.assert(fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.integer({ min: 0, max: 128 }), (ip, net, bits) => {
+      const mapped = (b: Uint8Array): boolean => b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff
+      fc.pre(!mapped(ip) && !mapped(net))
+      const g = new Gater({ deny: [`${text6(net)}/${bits}`] })
+      expect(g.allowAccept(ma(`/ip6/${text6(ip)}/tcp/1`))).toBe(!inRange(ip, net, bits))
+    }), { numRuns: 300 })
+  })
+
+  test('an IP close to a range: one past either end is outside', () => {
+    const g = new Gater({ deny: ['10.0.0.0/31'] })
+    expect(g.allowAccept(ma('/ip4/10.0.0.1/tcp/1'))).toBe(false)
+    expect(g.allowAccept(ma('/ip4/10.0.0.2/tcp/1'))).toBe(true)
+    expect(g.allowAccept(ma('/ip4/9.255.255.255/tcp/1'))).toBe(true)
   })
 })
