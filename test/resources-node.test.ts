@@ -150,6 +150,18 @@ describe('connections refused after the handshake, and outbound', () => {
     expect(a.getConnections()).toEqual([])
   })
 
+  test('weft/node autoscales to os.totalmem(); weft/browser gets the base limits; systemMemory overrides', async () => {
+    const { totalmem } = await import('node:os')
+    const { createNode: createBrowserNode } = await import('../src/browser.js')
+    const { autoscale } = await import('../src/swarm/resource-limits.js')
+    const n = await node()
+    expect(n.swarm.policy.resources.limits.system).toEqual(autoscale(totalmem()).system)
+    const b = await createBrowserNode({ start: false })
+    expect(b.swarm.policy.resources.limits.system).toEqual(autoscale(undefined).system)
+    const big = await node({ systemMemory: 64 * 2 ** 30 })
+    expect(big.swarm.policy.resources.limits.system.connsInbound).toBe(384 + 64 * 8)
+  })
+
   test('ping.maxInboundStreams sets the built-in ping limit, so one number governs ping streams', async () => {
     const n = await node({ ping: { maxInboundStreams: 5 } })
     expect(n.swarm.policy.resources.limits.protocolsPeer['/ipfs/ping/1.0.0']).toEqual({ streamsInbound: 5, streamsOutbound: 3, streams: 5 })
