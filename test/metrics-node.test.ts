@@ -65,7 +65,9 @@ function labelValues(families: Map<string, ParsedFamily>): string[] {
 
 describe('a node scraped over HTTP', () => {
   test('2 connections, 1 failed dial, a ping, a hang-up: every line parses, every family is in the spec, values as expected', async () => {
-    const a = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'], metrics: true })
+    const denied = await createNode({ listen: [], services: {} })
+    nodes.push(denied)
+    const a = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'], metrics: true, gater: { deny: [denied.peerId.toString()] } })
     nodes.push(a)
     const b = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'], services: {} })
     const c = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'], services: {} })
@@ -82,6 +84,9 @@ describe('a node scraped over HTTP', () => {
     const closed = waitFor(a, 'connection:close', 1)
     await a.hangUp(c.peerId)
     await closed
+    // refused after Noise by A's gater (a GoAway): counted, never reported as opened
+    const goneAway = waitFor(denied, 'connection:close', 1)
+    await denied.dial(a.getMultiaddrs()[0]!).then(() => goneAway, () => undefined)
 
     const res = await fetch(server.url)
     expect(res.status).toBe(200)
@@ -98,6 +103,7 @@ describe('a node scraped over HTTP', () => {
     const conn = { dir: 'outbound', transport: 'tcp', security: '/noise', muxer: '/yamux/1.0.0', ip_version: 'ip4' }
     expect(sumOf(f, 'libp2p_swarm_connections_opened_total', conn)).toBe(2)
     expect(sumOf(f, 'libp2p_swarm_connections_opened_total', { dir: 'inbound' })).toBe(0)
+    expect(sumOf(f, 'weft_swarm_connections_refused_total', { dir: 'inbound', code: 'gater/denied' })).toBe(1)
     expect(sumOf(f, 'libp2p_swarm_connections_closed_total', conn)).toBe(1)
     for (const s of f.get('libp2p_swarm_connections_opened_total')!.samples) expect(['true', 'false', 'unknown']).toContain(s.labels['early_muxer'])
     expect(sumOf(f, 'libp2p_swarm_key_types_total', { dir: 'outbound', key_type: 'Ed25519' })).toBe(2)
@@ -120,7 +126,7 @@ describe('a node scraped over HTTP', () => {
       expect(v).not.toMatch(/^\/(ip4|ip6|dns|dns4|dns6|dnsaddr|tcp|udp|p2p|memory|unix)\//)
       expect(v).not.toMatch(/\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|::/)
     }
-    for (const n of [a, b, c]) expect(text).not.toContain(n.peerId.toString())
+    for (const n of [a, b, c, denied]) expect(text).not.toContain(n.peerId.toString())
     expect(text).not.toContain('127.0.0.1')
 
     // Kubo's path answers the same; other paths and methods do not
