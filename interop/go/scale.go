@@ -8,8 +8,8 @@
 // install its default one, low 160 / high 192, and trim). stdout: {"addr": "<multiaddr>/p2p/<id>"}
 // once listening, then one JSON line per stdin line:
 //
-//	stats -> {"connections": open now, "established": opened since start, "closed": closed since
-//	         start, "heapInuse": bytes, "sys": bytes}  (after runtime.GC and debug.FreeOSMemory)
+//	stats   -> {"connections": open now, "established": opened since start, "closed": closed since start}
+//	measure -> the same plus {"heapInuse", "sys", "goroutines"} after runtime.GC and debug.FreeOSMemory
 //
 // RSS and CPU time are read by the bench from /proc/<pid>. Selected from init() so that main.go
 // (the interop contract's entry point) stays as it is: this mode never returns.
@@ -85,17 +85,19 @@ func scaleServer(args []string) int {
 	_ = out.Encode(map[string]any{"addr": fmt.Sprintf("%s/p2p/%s", h.Network().ListenAddresses()[0], h.ID())})
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
-		if in.Text() != "stats" {
+		cmd := in.Text()
+		if cmd != "stats" && cmd != "measure" {
 			continue
 		}
-		runtime.GC()
-		debug.FreeOSMemory()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		_ = out.Encode(map[string]any{
-			"connections": len(h.Network().Conns()), "established": established.Load(), "closed": closed.Load(),
-			"heapInuse": ms.HeapInuse, "sys": ms.Sys, "goroutines": runtime.NumGoroutine(),
-		})
+		s := map[string]any{"connections": len(h.Network().Conns()), "established": established.Load(), "closed": closed.Load()}
+		if cmd == "measure" {
+			runtime.GC()
+			debug.FreeOSMemory()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			s["heapInuse"], s["sys"], s["goroutines"] = ms.HeapInuse, ms.Sys, runtime.NumGoroutine()
+		}
+		_ = out.Encode(s)
 	}
 	return 0
 }

@@ -6,7 +6,7 @@
 //! TCP only, Noise, yamux, identify and ping (the ping behaviour answers pings; its own outbound
 //! pings are every hour, so it does not probe the holders), no connection limits, an idle
 //! connection timeout of one day. stdout: {"addr": "<multiaddr>/p2p/<id>"} once listening, then one
-//! JSON line per "stats" line on stdin: {"connections": open now, "established": opened since
+//! JSON line per "stats" (or "measure") line on stdin: {"connections": open now, "established": opened since
 //! start, "closed": closed since start}. RSS and CPU time are read by the bench from /proc/<pid>.
 
 use std::time::Duration;
@@ -84,7 +84,7 @@ pub async fn run(args: Vec<String>) {
                 _ => {}
             },
             cmd = rx.recv() => match cmd.as_deref() {
-                Some("stats") => println!("{}", serde_json::json!({
+                Some("stats" | "measure") => println!("{}", serde_json::json!({
                     "connections": established - closed, "established": established, "closed": closed,
                 })),
                 Some(_) => {}
