@@ -387,11 +387,14 @@ const record = {
 }
 fs.writeFileSync(file, `${JSON.stringify(record, null, 2)}\n`)
 say(`results: ${path.relative(root, file)}`)
-// --suite: the network scenarios (network.mjs: mixed weft/go/rust gossipsub and kad networks) follow
-// the pairwise matrix; each of its cases has its own timeout.
+// --suite: the network scenarios (network.mjs: mixed weft/go/rust gossipsub and kad networks) and the
+// limits scenarios (limits.mjs: connection managers and resource limits) follow the pairwise matrix;
+// each of their cases has its own timeout.
 let networkFailed = false
 if (opt.suite && !filtered) {
-  const r = spawnSync(process.execPath, [path.join(here, 'network.mjs'), '--suite'], { cwd: root, stdio: 'inherit' })
-  networkFailed = r.status !== 0
+  for (const script of ['network.mjs', 'limits.mjs']) {
+    const r = spawnSync(process.execPath, [path.join(here, script), '--suite'], { cwd: root, stdio: 'inherit' })
+    if (r.status !== 0) networkFailed = true
+  }
 }
 process.exit(failed.length > 0 || networkFailed ? 1 : 0)

@@ -2,8 +2,11 @@
 // weft, driven by interop/limits.mjs through Redis. Selected by the env var limits_scenario:
 //
 //   - go-trims: one listener with connmgr.NewConnManager(2, 4, grace 1 s, silence 1 s) that
-//     Protects the peer id in env protect_peer; it RPUSHes its address to goAddr and, once the key
-//     report is set, RPUSHes to status the peers it still has (it trims with ConnGarbageCollected).
+//     Protects the peer id in env protect_peer; it RPUSHes its address to goAddr. Until the key
+//     release is set it also protects every peer that connects (tag "setup"), so that a slow dial
+//     on a loaded machine cannot make it trim before all dialers are in; then it unprotects them
+//     and its connmgr trims (ConnGarbageCollected) on its next silence-period tick. Once the key
+//     report is set, it RPUSHes to status the peers it still has.
 //   - weft-trims: env hosts (default 3) hosts in this process; each RPUSHes "go <peer id>" to peers,
 //     waits for the key start, dials the address in weftAddr, opens one /weft/hold/1.0.0 stream
 //     (writes one byte, reads one byte back: the hold is in place), RPUSHes {"event":"held"} to
@@ -112,7 +115,7 @@ func limitsMode(scenario string) int {
 	select {} // serve until killed
 }
 
-func (l *limitsCtx) listen(cm *connmgr.BasicConnMgr, defaultRcmgr bool) (host.Host, error) {
+func (l *limitsCtx) listen(cm *connmgr.BasicConnMgr, defaultRcmgr bool, connected func(peer.ID)) (host.Host, error) {
 	la, err := listenAddr(env("ip", "127.0.0.1"), "tcp", 0)
 	if err != nil {
 		return nil, err
@@ -128,6 +131,9 @@ func (l *limitsCtx) listen(cm *connmgr.BasicConnMgr, defaultRcmgr bool) (host.Ho
 	h.Network().Notify(&network.NotifyBundle{
 		ConnectedF: func(_ network.Network, c network.Conn) {
 			log.Printf("connected %s (%d conns)", c.RemotePeer(), len(h.Network().Conns()))
+			if connected != nil {
+				connected(c.RemotePeer())
+			}
 		},
 		DisconnectedF: func(_ network.Network, c network.Conn) {
 			log.Printf("disconnected %s (%d conns)", c.RemotePeer(), len(h.Network().Conns()))
@@ -151,10 +157,28 @@ func (l *limitsCtx) goTrims() error {
 		cm.Protect(id, "weft-interop")
 		log.Printf("protecting %s", id)
 	}
-	h, err := l.listen(cm, false)
+	var mu sync.Mutex
+	released := false
+	var setup []peer.ID
+	h, err := l.listen(cm, false, func(p peer.ID) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !released {
+			cm.Protect(p, "setup")
+			setup = append(setup, p)
+		}
+	})
 	if err != nil {
 		return err
 	}
+	l.waitKey("release")
+	mu.Lock()
+	released = true
+	for _, p := range setup {
+		cm.Unprotect(p, "setup")
+	}
+	log.Printf("released %d peers", len(setup))
+	mu.Unlock()
 	l.waitKey("report")
 	var connected []string
 	for _, p := range h.Network().Peers() {
@@ -165,7 +189,7 @@ func (l *limitsCtx) goTrims() error {
 }
 
 func (l *limitsCtx) pingLimit() error {
-	_, err := l.listen(nil, true)
+	_, err := l.listen(nil, true, nil)
 	return err
 }
 

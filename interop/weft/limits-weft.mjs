@@ -97,7 +97,12 @@ export async function goTrimsWeft(/** @type {any} */ ctx) {
       closed.set(ids[i], error)
     }))
     await Promise.all(nodes.map((n) => withTimeout(n.dial(goAddr), 10_000, 'dial go')))
-    log('6 weft nodes connected to go; waiting for go to trim to 2')
+    // go protects every peer until `release`: a slow dial on a loaded machine must not make it trim
+    // early, and go trims only peers past their grace period (1 s), so release after that.
+    const dialed = performance.now()
+    await until(() => performance.now() > dialed + 1200, 5000, 'go grace period over')
+    await redis.command('SET', 'release', '1')
+    log('6 weft nodes connected to go, past grace; released; waiting for go to trim to 3')
     const waited = await until(() => closed.size >= 3, 30_000, 'go trimming 3 of 6 weft connections').then(() => null, (e) => e.message)
     const open = ids.filter((_, i) => nodes[i].getConnections().some((/** @type {any} */ c) => c.peer.toString() === goPeer))
     await redis.command('SET', 'report', '1')
@@ -123,20 +128,27 @@ export async function goTrimsWeft(/** @type {any} */ ctx) {
 // ---- 2. weft trims go and rust -------------------------------------------------------------------
 
 /**
- * weft listens with low 2 / high 4 / grace 2 s; 3 go hosts (each holding one stream) and 3 rust
- * swarms (no streams) dial it at the same moment. weft protects one rust peer (rust connections have
- * no streams: without protection they go first) and tags one go peer with 100 once it is connected
- * (a tag set before the connection makes a temporary entry, trimmed first). Like go, weft trims
- * until lowWater *trimmable* connections remain, so it keeps 3: the protected rust peer, the tagged
- * go peer and one more go peer (value 0 with a stream beats value 0 without); it closes the 2 other
- * rust peers and 1 go peer with GoAway 0x1005. go surfaces network.ConnError{Remote: true,
- * ErrorCode: 0x1005}; rust reports its ConnectionClosed cause.
+ * weft listens with low 2 / high 4 / grace 1 s / silence 0.5 s; 3 go hosts (each holding one
+ * /weft/hold stream) and 3 rust swarms (each holding its outbound ping stream) dial it at once.
+ * weft protects one rust peer and, once connected, tags one go peer 100 and one rust peer 50 (a tag
+ * set before the connection makes a temporary entry, which go and weft trim first). Like go, weft
+ * trims until lowWater *trimmable* connections remain (protected ones are not candidates), so it
+ * keeps 3 (the protected and the two tagged peers) and closes the three untagged ones (2 go, 1 rust)
+ * with GoAway 0x1005. go surfaces network.ConnError{Remote: true, ErrorCode: 0x1005}; rust reports
+ * its ConnectionClosed cause (rust-yamux does not expose GoAway codes).
+ *
+ * Trimming only considers peers past their grace period, and weft (like go) trims only while the
+ * count is above high water: a peer still in grace when the count first passes high would survive
+ * by timing. So every peer is protected ('setup') until all six are connected, holding their
+ * streams and past the grace period; then weft lifts that protection and trims on its own
+ * silence-period timer.
  */
 export async function weftTrimsGoRust(/** @type {any} */ ctx) {
   const { weft, redis, log } = ctx
+  const GRACE = 1000
   const node = await bareNode(weft, {
     listen: ['/ip4/127.0.0.1/tcp/0'],
-    connectionManager: { lowWater: 2, highWater: 4, gracePeriodMs: 2000, silencePeriodMs: 500 },
+    connectionManager: { lowWater: 2, highWater: 4, gracePeriodMs: GRACE, silencePeriodMs: 500 },
   })
   try {
     const cm = node.connectionManager
@@ -159,43 +171,55 @@ export async function weftTrimsGoRust(/** @type {any} */ ctx) {
       const l = /** @type {string[]} */ (await redis.command('LRANGE', 'peers', '0', '-1'))
       return l.length >= 6 ? l.map((s) => { const [impl, peer] = s.split(' '); return { impl, peer } }) : undefined
     }, 30_000, '6 go and rust peers registered')
-    const protectedPeer = peers.find((p) => p.impl === 'rust')?.peer
-    const taggedPeer = peers.find((p) => p.impl === 'go')?.peer
-    if (protectedPeer === undefined || taggedPeer === undefined) throw new Error(`peers: ${JSON.stringify(peers)}`)
+    const go = peers.filter((p) => p.impl === 'go').map((p) => p.peer)
+    const rust = peers.filter((p) => p.impl === 'rust').map((p) => p.peer)
+    if (go.length !== 3 || rust.length !== 3) throw new Error(`peers: ${JSON.stringify(peers)}`)
+    const protectedPeer = rust[0]
+    /** @type {Map<string, number>} */ const tags = new Map([[go[0], 100], [rust[1], 50]])
+    const expectKept = [protectedPeer, ...tags.keys()]
+    const expectTrimmed = [go[1], go[2], rust[2]]
     cm.protect(PeerId.parse(protectedPeer), 'interop')
+    for (const p of peers) cm.protect(PeerId.parse(p.peer), 'setup')
+    let lastOpen = performance.now()
     node.addEventListener('connection:open', (/** @type {any} */ ev) => {
-      if (ev.detail.peer.toString() === taggedPeer) cm.tag(ev.detail.peer, 'interop', 100)
+      lastOpen = performance.now()
+      const v = tags.get(ev.detail.peer.toString())
+      if (v !== undefined) cm.tag(ev.detail.peer, 'interop', v)
     })
-    const rustTrimmed = peers.filter((p) => p.impl === 'rust' && p.peer !== protectedPeer).map((p) => p.peer)
-    const goUntagged = peers.filter((p) => p.impl === 'go' && p.peer !== taggedPeer).map((p) => p.peer)
     await redis.command('SET', 'weftAddr', `${node.getMultiaddrs()[0]}`)
     await redis.command('SET', 'start', '1')
-    log(`protecting rust ${protectedPeer.slice(-6)}, tagging go ${taggedPeer.slice(-6)} 100; 6 peers dialing`)
+    log(`protecting rust ${protectedPeer.slice(-6)}, tagging go ${go[0].slice(-6)} 100 and rust ${rust[1].slice(-6)} 50; 6 peers dialing`)
+    await until(async () => node.getConnections().length >= 6 && (await list(redis, 'events')).filter((e) => e.event === 'held').length >= 6, 20_000, '6 peers connected and holding')
+    await until(() => performance.now() > lastOpen + GRACE + 200, 10_000, 'grace period over')
+    for (const p of peers) cm.unprotect(PeerId.parse(p.peer), 'setup')
+    log('6 connected, holding, past grace; setup protection lifted; waiting for weft to trim to 3')
     const closedEvents = () => list(redis, 'events').then((l) => l.filter((e) => e.event === 'closed'))
-    const waited = await until(async () => (await closedEvents()).length >= 3, 30_000, 'weft trimming 3 of 6').then(() => null, (e) => e.message)
+    const waited = await until(async () => (await closedEvents()).length >= 3, 20_000, 'weft trimming 3 of 6').then(() => null, (e) => e.message)
     const closed = await closedEvents()
     const held = (await list(redis, 'events')).filter((e) => e.event === 'held')
     const kept = node.getConnections().map((/** @type {any} */ c) => c.peer.toString())
     await redis.command('SET', 'report', '1')
     const status = await until(async () => { const l = await list(redis, 'status'); return l.filter((e) => e.event === 'done').length >= 2 ? l : undefined }, 10_000, 'go and rust status')
     const open = status.filter((e) => e.event === 'open').map((e) => e.peer)
+    const short = (/** @type {string[]} */ l) => JSON.stringify(l.map((p) => `${go.includes(p) ? 'go' : 'rust'} ${p.slice(-6)}`))
+    const same = (/** @type {string[]} */ a, /** @type {string[]} */ b) => a.length === b.length && a.every((p) => b.includes(p))
     const problems = []
     if (waited !== null) problems.push(waited)
-    const closedPeers = closed.map((e) => e.peer)
-    const trimmedGo = closedPeers.filter((p) => goUntagged.includes(p))
-    if (closed.length !== 3 || !rustTrimmed.every((p) => closedPeers.includes(p)) || trimmedGo.length !== 1) {
-      problems.push(`closed ${JSON.stringify(closed.map((e) => `${e.impl} ${e.peer.slice(-6)}`))}, want the 2 unprotected rust peers and 1 untagged go peer`)
-    }
-    const expectTrimmed = [...rustTrimmed, ...trimmedGo]
-    const expectKept = [protectedPeer, taggedPeer, ...goUntagged.filter((p) => !trimmedGo.includes(p))]
-    const same = (/** @type {string[]} */ a, /** @type {string[]} */ b) => a.length === b.length && a.every((p) => b.includes(p))
-    if (!same(kept, expectKept)) problems.push(`weft kept ${JSON.stringify(kept.map((p) => p.slice(-6)))}, want the protected rust, the tagged go and one more go peer`)
-    if (!same(open, expectKept)) problems.push(`go/rust still connected: ${JSON.stringify(open.map((p) => p.slice(-6)))}`)
+    if (!same(closed.map((e) => e.peer), expectTrimmed)) problems.push(`go/rust saw closes of ${short(closed.map((e) => e.peer))}, want the 3 untagged ${short(expectTrimmed)}`)
+    if (!same(kept, expectKept)) problems.push(`weft kept ${short(kept)}, want the protected and the 2 tagged ${short(expectKept)}`)
+    if (!same(open, expectKept)) problems.push(`go/rust still connected: ${short(open)}`)
     const goClosed = closed.filter((e) => e.impl === 'go')
     const badGo = goClosed.filter((e) => !(e.connError === true && e.remote === true && e.code === GC))
     if (badGo.length > 0) problems.push(`go saw ${JSON.stringify(badGo[0].error)}, want ConnError remote code 0x1005`)
     const badLocal = expectTrimmed.filter((p) => !isGcClose(weft, localCloses.get(p), 'local'))
     if (badLocal.length > 0) problems.push(`weft's own close of ${badLocal.length} trimmed connections is not ConnectionClosedError close/garbage-collected 0x1005 by local: ${JSON.stringify(describeClose(localCloses.get(badLocal[0])))}`)
+    if (problems.length > 0) {
+      log(`connection manager: ${JSON.stringify(cm.info?.())}`)
+      for (const p of peers) {
+        const t = cm.getTagInfo?.(PeerId.parse(p.peer))
+        log(`${p.impl} ${p.peer.slice(-6)}: ${t === undefined ? 'no entry' : JSON.stringify({ ...t, tags: [...t.tags] })}`)
+      }
+    }
     return {
       ok: problems.length === 0, error: problems.join('; ') || null,
       held: held.length, kept: kept.length,
