@@ -391,6 +391,7 @@ describe('connection manager (go connmgr_test.go cases)', () => {
     expect(() => new ConnectionManager({ lowWater: 5, highWater: 4 })).toThrow(RangeError)
     expect(() => new ConnectionManager({ gracePeriodMs: -1 })).toThrow(RangeError)
     expect(() => new ConnectionManager({ highWater: 1.5 })).toThrow(RangeError)
+    expect(() => new ConnectionManager({ maxTemporaryEntries: 0 })).toThrow(RangeError)
   })
 })
 

@@ -16,7 +16,8 @@
  *
  * Pure, like every core: `now` in, deadlines out (`pollTimeout` / `handleTimeout`), the connections to
  * close out through `pollClose()` (the swarm closes them with GoAway code 0x1005, GarbageCollected).
- * The user API (tag, protect, ...) takes no time: it uses the latest `now` any input brought.
+ * The user API (tag, protect, ...) takes no time: it reads the clock the node edge hands in
+ * (`setDriver`), else the latest `now` an input brought.
  *
  * The swarm tells it about connections and streams through src/swarm/policy.ts (`connected`,
  * `disconnected`, `streamOpened`, `streamClosed`); behaviours tag and protect peers through the
@@ -192,6 +193,7 @@ export class ConnectionManager {
       if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new RangeError(`connectionManager.${name} must be a non-negative integer`)
     }
     if (o.lowWater > o.highWater) throw new RangeError('connectionManager.lowWater must not exceed highWater')
+    if (o.maxTemporaryEntries < 1) throw new RangeError('connectionManager.maxTemporaryEntries must be at least 1')
     this.options = Object.freeze(o)
   }
 
@@ -567,7 +569,8 @@ export class ConnectionManager {
       ncandidates += open.length
       candidates.push({ entry: e, open, c: { key: e.key, temporary: e.temporary, value: e.value, streams, inbound, firstSeen: e.firstSeen } })
     }
-    // fewer than low water trimmable: trimming now would close connections still in their grace period's shadow
+    // fewer than low water trimmable (the rest protected or in their grace period): trimming now would
+    // close connections that had no chance to prove useful (go; the target below would be negative anyway)
     if (ncandidates < o.lowWater) return 0
     candidates.sort((a, b) => compareForTrim(a.c, b.c))
     let target = ncandidates - o.lowWater
