@@ -204,3 +204,19 @@ describe('collectors', () => {
     expect(() => m.attach(host)).toThrow(RangeError)
   })
 })
+
+describe('browser bundles', () => {
+  const entry = "import { createNode } from './src/browser.ts'\nconst node = await createNode()\nconsole.log(await node.ping(globalThis.WEFT_TARGET))\n"
+  async function metricsBytes(extra: string): Promise<number> {
+    const { buildBundle } = await import('../bench/bundles.js')
+    const r = await buildBundle({ name: 'metrics-check', description: '', entry: entry + extra, requires: ['src/browser.ts'], forbid: [] })
+    if (!r.built) throw new Error('not built')
+    return r.bytesByGroup['src/metrics'] ?? 0
+  }
+
+  test('weft/browser carries no metrics code unless the application uses prometheusMetrics', async () => {
+    expect(await metricsBytes('')).toBe(0)
+    // the check sees the code when it is there
+    expect(await metricsBytes("import { prometheusMetrics } from './src/browser.ts'\nconsole.log(prometheusMetrics())\n")).toBeGreaterThan(5_000)
+  })
+})
