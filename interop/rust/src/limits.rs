@@ -6,7 +6,7 @@
 //!   `{"event":"held"}` to `events` once connected. rust-libp2p has no connection manager and
 //!   closes idle connections after `idle_connection_timeout` (10 s by default): here it is one hour,
 //!   so only the remote (weft trimming) closes them. When a connection closes the swarm RPUSHes
-//!   `{"event":"closed"}` with the `ConnectionError` it reported (rust-yamux 0.13 does not expose
+//!   `{"event":"closed"}` with the `ConnectionError` it reported (yamux 0.14 does not expose
 //!   the GoAway code). Once `report` is set, every swarm still connected RPUSHes `{"event":"open"}`
 //!   to `status`, then `{"event":"done"}` follows.
 
