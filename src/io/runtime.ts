@@ -6,7 +6,9 @@
  *   1. performs IO actions (`connect` -> transport dial, `close` -> flush and close a socket),
  *   2. writes every dirty connection's bytes until the socket pushes back (then waits for drain),
  *   3. hands events to the node edge,
- *   4. pauses sockets whose core does not want data and resumes those that do again,
+ *   4. pauses sockets whose core does not want data and resumes those that do again (looking only
+ *      at the connections this flush touched and the paused ones, so its cost does not grow with the
+ *      number of idle connections),
  *   5. arms exactly one timer for the earliest deadline.
  *
  * Containment: no exception reaches a socket callback, a promise or a timer. An exception while
@@ -65,6 +67,13 @@ export class Runtime<Ev> {
   readonly #live = new Map<number, Live>()
   readonly #dialing = new Map<number, AbortController>()
   readonly #listeners: TransportListener[] = []
+  /**
+   * Connections whose wish for data may have changed since the last flush: those that had input, a
+   * drain or bytes to write. With the paused ones, the only connections the end of a flush looks at,
+   * so the cost of a flush does not grow with the number of idle connections.
+   */
+  readonly #touched = new Set<number>()
+  readonly #paused = new Set<number>()
   readonly #t0 = performance.now()
   #timer: ReturnType<typeof setTimeout> | undefined
   #timerAt: Millis | undefined
@@ -108,6 +117,7 @@ export class Runtime<Ev> {
     }
     if (id === undefined) return raw.destroy() // over a connection limit
     this.#attach(id, raw)
+    this.#touched.add(id)
     this.#contained(id, () => this.flush())
   }
 
@@ -151,20 +161,26 @@ export class Runtime<Ev> {
     this.#live.set(id, live)
     raw.start({
       onData: (data) => this.#contained(id, () => {
+        this.#touched.add(id)
         this.#swarm.handleData(this.now(), id, data)
         this.flush()
       }),
       onEnd: () => this.#contained(id, () => {
+        this.#touched.add(id)
         this.#swarm.handleEof(this.now(), id)
         this.flush()
       }),
       onDrain: () => this.#contained(id, () => {
+        this.#touched.add(id)
         live.blocked = false
         this.#write(id, live)
         this.flush()
       }),
       onClose: (error) => this.#contained(undefined, () => {
-        if (this.#live.get(id) === live) this.#live.delete(id)
+        if (this.#live.get(id) === live) {
+          this.#live.delete(id)
+          this.#paused.delete(id)
+        }
         this.#swarm.handleTransportClosed(this.now(), id, error)
         this.flush()
       }),
@@ -203,6 +219,7 @@ export class Runtime<Ev> {
       }
       for (let id = s.pollDirty(); id !== undefined; id = s.pollDirty()) {
         progressed = true
+        this.#touched.add(id)
         const live = this.#live.get(id)
         if (live !== undefined) this.#write(id, live)
       }
@@ -211,15 +228,23 @@ export class Runtime<Ev> {
         this.#opts.onEvent(ev)
       }
     }
-    for (const [id, live] of this.#live) {
-      const wants = live.closing || s.wantsData(id)
-      if (!wants && !live.paused) {
-        live.paused = true
-        live.raw.pause()
-      } else if (wants && live.paused) {
-        live.paused = false
-        live.raw.resume()
-      }
+    for (const id of this.#touched) this.#pauseOrResume(id)
+    this.#touched.clear()
+    for (const id of this.#paused) this.#pauseOrResume(id)
+  }
+
+  #pauseOrResume(id: number): void {
+    const live = this.#live.get(id)
+    if (live === undefined) return void this.#paused.delete(id)
+    const wants = live.closing || this.#swarm.wantsData(id)
+    if (!wants && !live.paused) {
+      live.paused = true
+      this.#paused.add(id)
+      live.raw.pause()
+    } else if (wants && live.paused) {
+      live.paused = false
+      this.#paused.delete(id)
+      live.raw.resume()
     }
   }
 
@@ -272,6 +297,7 @@ export class Runtime<Ev> {
         this.#contained(id, () => {
           this.#swarm.handleConnected(this.now(), id, raw.localAddr)
           this.#attach(id, raw)
+          this.#touched.add(id)
           this.flush()
         })
         if (!this.#live.has(id)) raw.destroy()
@@ -303,6 +329,7 @@ export class Runtime<Ev> {
     live.closing = true
     if (live.paused) {
       live.paused = false
+      this.#paused.delete(id)
       live.raw.resume()
     }
     // Write what is left (a GoAway) before closing.

@@ -1,0 +1,108 @@
+/**
+ * The runtime's work per input must not grow with the number of idle connections: with 10,000 held
+ * connections, a flush that looked at every connection (pause/resume) made each inbound handshake
+ * cost ~30 ms of CPU and upgrades timed out (bench/README.md "Scale"). Backpressure must still work:
+ * a connection whose core stops wanting data is paused, and resumed once it wants data again.
+ */
+import { describe, expect, it } from 'vitest'
+import { Runtime, type SwarmPort } from '../src/io/runtime.js'
+import type { RawConnection, RawHandlers, Transport } from '../src/io/transport.js'
+import { Multiaddr } from '../src/multiaddr/index.js'
+
+class FakeRaw implements RawConnection {
+  readonly remoteAddr = Multiaddr.fromString('/ip4/127.0.0.1/tcp/1')
+  readonly localAddr = undefined
+  h: RawHandlers | undefined
+  paused = false
+  pauses = 0
+  start(h: RawHandlers): void { this.h = h }
+  write(): boolean { return true }
+  pause(): void { this.paused = true; this.pauses++ }
+  resume(): void { this.paused = false }
+  close(): void { this.h?.onClose() }
+  destroy(): void { this.h?.onClose() }
+}
+
+class FakeSwarm implements SwarmPort<never> {
+  nextId = 1
+  readonly wants = new Map<number, boolean>()
+  readonly dirty: number[] = []
+  wantsCalls = 0
+  handleInbound(): number { return this.nextId++ }
+  handleConnected(): void {}
+  handleConnectFailed(): void {}
+  handleData(): void {}
+  handleEof(): void {}
+  handleTransportClosed(): void {}
+  handleTimeout(): void {}
+  wantsData(id: number): boolean { this.wantsCalls++; return this.wants.get(id) ?? true }
+  pollIo(): undefined { return undefined }
+  pollDirty(): number | undefined { return this.dirty.shift() }
+  pollTransmit(): undefined { return undefined }
+  pollEvent(): undefined { return undefined }
+  pollTimeout(): undefined { return undefined }
+}
+
+async function setup(n: number): Promise<{ swarm: FakeSwarm; raws: FakeRaw[]; runtime: Runtime<never> }> {
+  const swarm = new FakeSwarm()
+  let accept: ((c: RawConnection) => void) | undefined
+  const transport: Transport = {
+    name: 'fake',
+    canDial: () => false,
+    canListen: () => true,
+    dial: () => Promise.reject(new Error('no')),
+    listen: async (_addr, onConnection) => { accept = onConnection; return { addrs: [], close: async () => {} } },
+  }
+  const runtime = new Runtime<never>(swarm, { transports: [transport], onEvent: () => {} })
+  await runtime.listen(Multiaddr.fromString('/ip4/127.0.0.1/tcp/0'))
+  const raws: FakeRaw[] = []
+  for (let i = 0; i < n; i++) {
+    const r = new FakeRaw()
+    raws.push(r)
+    accept!(r)
+  }
+  return { swarm, raws, runtime }
+}
+
+describe('runtime: work per input with many idle connections', () => {
+  it('a read on one connection looks at that connection only, not at every idle one', async () => {
+    const { swarm, raws } = await setup(2_000)
+    swarm.wantsCalls = 0
+    raws[7]!.h!.onData(new Uint8Array([1]))
+    // before: 2,000 (one per live connection on every flush)
+    expect(swarm.wantsCalls).toBeLessThanOrEqual(2)
+    expect(swarm.wantsCalls).toBeGreaterThanOrEqual(1)
+  })
+
+  it('a connection named by pollDirty is looked at too (a command changed it)', async () => {
+    const { swarm, raws, runtime } = await setup(100)
+    swarm.wants.set(5, false)
+    swarm.dirty.push(5)
+    runtime.run(() => undefined)
+    expect(raws[4]!.paused).toBe(true)
+    expect(raws.filter((r) => r.paused)).toHaveLength(1)
+  })
+
+  it('pauses a connection whose core stops wanting data and resumes it on any later flush', async () => {
+    const { swarm, raws } = await setup(100)
+    swarm.wants.set(3, false)
+    raws[2]!.h!.onData(new Uint8Array([1]))
+    expect(raws[2]!.paused).toBe(true)
+    // the core wants data again (its application read): an unrelated input's flush resumes it
+    swarm.wants.set(3, true)
+    raws[50]!.h!.onData(new Uint8Array([1]))
+    expect(raws[2]!.paused).toBe(false)
+    expect(raws[2]!.pauses).toBe(1)
+  })
+
+  it('a paused connection that closes is forgotten (no pause/resume on it afterwards)', async () => {
+    const { swarm, raws } = await setup(10)
+    swarm.wants.set(2, false)
+    raws[1]!.h!.onData(new Uint8Array([1]))
+    expect(raws[1]!.paused).toBe(true)
+    raws[1]!.h!.onClose()
+    swarm.wantsCalls = 0
+    raws[5]!.h!.onData(new Uint8Array([1]))
+    expect(swarm.wantsCalls).toBe(1)
+  })
+})
