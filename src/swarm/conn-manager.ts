@@ -28,13 +28,11 @@ import { UsageError } from '../core/errors.js'
 import type { PeerId } from '../peer-id/index.js'
 import { bumpSum } from './conn-manager-decay.js'
 import type { BumpFn, DecayFn, DecayingTag } from './conn-manager-decay.js'
-
 import { DEFAULT_CONNECTION_MANAGER, GARBAGE_COLLECTED, compareForTrim } from './conn-manager-options.js'
 import type { ConnectionManagerDriver, ConnectionManagerInfo, ConnectionManagerOptions, TagInfo, TrimCandidate, TrimClose } from './conn-manager-options.js'
 
 export * from './conn-manager-decay.js'
 export * from './conn-manager-options.js'
-
 
 interface PeerEntry {
   readonly key: string
