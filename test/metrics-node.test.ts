@@ -104,6 +104,7 @@ describe('a node scraped over HTTP', () => {
     expect(sumOf(f, 'libp2p_swarm_connections_opened_total', conn)).toBe(2)
     expect(sumOf(f, 'libp2p_swarm_connections_opened_total', { dir: 'inbound' })).toBe(0)
     expect(sumOf(f, 'weft_swarm_connections_refused_total', { dir: 'inbound', code: 'gater/denied' })).toBe(1)
+    expect(sumOf(f, 'weft_swarm_connections_close_reasons_total')).toBe(1) // the hang-up
     expect(sumOf(f, 'libp2p_swarm_connections_closed_total', conn)).toBe(1)
     for (const s of f.get('libp2p_swarm_connections_opened_total')!.samples) expect(['true', 'false', 'unknown']).toContain(s.labels['early_muxer'])
     expect(sumOf(f, 'libp2p_swarm_key_types_total', { dir: 'outbound', key_type: 'Ed25519' })).toBe(2)

@@ -8,7 +8,7 @@ import { Registry, exposition, formatFloat, escapeLabelValue, prometheusMetrics,
 import { CONNECTION_DURATION_BUCKETS, HANDSHAKE_LATENCY_BUCKETS, dialErrorLabel } from '../src/metrics/swarm.js'
 import { addrTransport, connTransport, ipVersion } from '../src/metrics/labels.js'
 import { Multiaddr } from '../src/multiaddr/index.js'
-import { OutcomeError, ProtocolError } from '../src/core/errors.js'
+import { ConnectionClosedError, OutcomeError, ProtocolError } from '../src/core/errors.js'
 import { TransportError } from '../src/io/transport.js'
 import { parsePrometheus, sumOf } from './helpers/prometheus.js'
 
@@ -137,6 +137,21 @@ describe('label values from addresses and errors', () => {
 })
 
 describe('collectors', () => {
+  test('swarm: close reasons from ConnectionClosedError (by, code); none without an error', () => {
+    const m = prometheusMetrics()
+    const info = { id: 1, peer: undefined as never, remotePublicKey: { type: 'Ed25519' } as never, remoteAddr: Multiaddr.fromString('/ip4/1.2.3.4/tcp/1'), localAddr: undefined, direction: 'inbound' as const, opened: 0, established: 5 }
+    m.observe(10, { type: 'connection-open', connection: info })
+    m.observe(1000, { type: 'connection-closed', connection: info, error: new ConnectionClosedError(0x1005, 'remote') })
+    m.observe(1000, { type: 'connection-closed', connection: info })
+    m.observe(1000, { type: 'connection-closed', connection: info, error: new Error('x') })
+    const f = parsePrometheus(m.exposition())
+    expect(sumOf(f, 'weft_swarm_connections_close_reasons_total', { by: 'remote', reason: 'close/garbage-collected' })).toBe(1)
+    expect(sumOf(f, 'weft_swarm_connections_close_reasons_total', { by: '', reason: 'none' })).toBe(1)
+    expect(sumOf(f, 'weft_swarm_connections_close_reasons_total', { by: '', reason: 'error' })).toBe(1)
+    expect(sumOf(f, 'libp2p_swarm_handshake_latency_seconds', {}, 'libp2p_swarm_handshake_latency_seconds_sum')).toBe(0.005)
+    expect(sumOf(f, 'libp2p_swarm_connection_duration_seconds', {}, 'libp2p_swarm_connection_duration_seconds_sum')).toBeCloseTo(3 * 0.995)
+  })
+
   test('ping: RTT in seconds, failures by rust-libp2p reason', () => {
     const m = prometheusMetrics()
     const peer = undefined as never

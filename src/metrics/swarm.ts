@@ -19,6 +19,12 @@ export const HANDSHAKE_LATENCY_BUCKETS = /* @__PURE__ */ exponentialBuckets(0.00
 export const DIAL_ERRORS = ['canceled', 'deadline', 'timeout', 'connection refused', 'other'] as const
 /** weft's reasons an inbound connection failed before it was established. */
 export const INCOMING_ERRORS = ['timeout', 'transport', 'protocol', 'other'] as const
+/** ConnectionClosedError codes (src/core/close-codes.ts), `none` for a close without a code, `error` for any other error. */
+export const CLOSE_REASONS = [
+  'close/normal', 'close/protocol-error', 'close/internal-error', 'close/protocol-negotiation-failed', 'close/resource-limit-exceeded',
+  'close/rate-limited', 'close/protocol-violation', 'close/supplanted', 'close/garbage-collected', 'close/shutdown', 'close/gated',
+  'close/unknown', 'none', 'error',
+] as const
 /** src/swarm/policy.ts RefusalCode, plus `other` for a code this list does not know yet. */
 export const REFUSAL_CODES = ['gater/denied', 'limits/per-ip', 'limits/rate', 'limits/pending-inbound', 'resource/limit-exceeded', 'other'] as const
 
@@ -36,6 +42,7 @@ export class SwarmMetrics {
   readonly incomingErrors: Counter
   readonly connectionsRefused: Counter
   readonly streamsRefused: Counter
+  readonly closeReasons: Counter
 
   constructor(r: Registry) {
     this.opened = r.counter({ name: 'libp2p_swarm_connections_opened_total', help: 'Connections Opened', labels: CONN_LABELS, values: CONN_VALUES })
@@ -58,6 +65,10 @@ export class SwarmMetrics {
       name: 'weft_swarm_connections_refused_total', help: 'Connections refused by the gater, per-IP limits or the resource manager', labels: ['dir', 'code'],
       values: { dir: DIRECTIONS, code: REFUSAL_CODES },
     })
+    this.closeReasons = r.counter({
+      name: 'weft_swarm_connections_close_reasons_total', help: 'Established connections closed, by who closed them with a code (yamux GoAway) and the code', labels: ['by', 'reason'],
+      values: { by: ['local', 'remote', ''], reason: CLOSE_REASONS },
+    })
     this.streamsRefused = r.counter({
       name: 'weft_swarm_streams_refused_total', help: 'Negotiated streams refused (reset) by the resource manager', labels: ['dir', 'code'],
       values: { dir: DIRECTIONS, code: REFUSAL_CODES },
@@ -79,6 +90,7 @@ export class SwarmMetrics {
         const c = ev.connection
         const labels = connLabels(c)
         this.closed.inc(labels)
+        this.closeReasons.inc(closeReason(ev.error))
         if (Number.isFinite(c.established)) this.duration.observe(labels, Math.max(0, now - c.established) / 1000)
         break
       }
@@ -112,6 +124,13 @@ export function connLabels(c: ConnectionInfo): Record<(typeof CONN_LABELS)[numbe
     early_muxer: early === undefined ? 'unknown' : String(early),
     ip_version: ipVersion(c.localAddr ?? c.remoteAddr),
   }
+}
+
+function closeReason(e: Error | undefined): { by: string; reason: string } {
+  if (e === undefined) return { by: '', reason: 'none' }
+  const by = (e as { by?: unknown }).by
+  if ((by === 'local' || by === 'remote') && typeof (e as { wireCode?: unknown }).wireCode === 'number') return { by, reason: code(e) }
+  return { by: '', reason: 'error' }
 }
 
 function code(e: Error): string {
