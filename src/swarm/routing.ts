@@ -7,6 +7,7 @@
 import type { Millis } from '../core/byte-machine.js'
 import { DialError, InternalError, UsageError } from '../core/errors.js'
 import type { ConnectionEvent } from '../connection/index.js'
+import { StreamResetCode } from '../core/close-codes.js'
 import type { Multiaddr } from '../multiaddr/index.js'
 import type { PeerId } from '../peer-id/index.js'
 import type { Behaviour, BehaviourAction, BehaviourInput, ConnectionInfo, StreamRef } from './behaviour.js'
@@ -101,13 +102,14 @@ export function onConnEvent(h: RouteHost, now: Millis, c: Conn, ev: ConnectionEv
       if (ev.direction === 'inbound') {
         const handler = h.protocols.get(ev.protocol)
         if (handler === undefined) {
-          c.core!.reset(ev.id)
+          // unhandled while it negotiated: as go, "protocol negotiation failed"
+          c.core!.reset(ev.id, StreamResetCode.ProtocolNegotiationFailed)
           return
         }
         let count = 0
         for (const s of c.streams.values()) if (s.protocol === ev.protocol) count++
         if (count >= handler.maxInboundStreams) {
-          c.core!.reset(ev.id)
+          c.core!.reset(ev.id, StreamResetCode.ResourceLimitExceeded)
           return
         }
         const refused = h.policy.admitStream(now, info, ev.id, 'inbound', ev.protocol, ownerName(handler.owner))

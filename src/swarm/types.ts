@@ -14,7 +14,12 @@ import type { SwarmStream } from './streams.js'
 import type { PolicyOptions, Refusal } from './policy.js'
 
 export interface SwarmLimits {
-  /** Open + upgrading connections, default 300: stops socket and memory exhaustion by a connection flood. */
+  /**
+   * Open + upgrading connections, default 4096: a backstop against socket exhaustion by a connection
+   * flood, under the process's file descriptors. The resource manager's system scope (autoscaled with
+   * memory, spec/resource-manager.md) is the limit that normally binds; this one stays above it so the
+   * two never disagree (kubo #9545).
+   */
   maxConnections: number
   /** Inbound connections still upgrading, default 64: stops slow handshakes pinning resources. */
   maxPendingInbound: number
@@ -31,7 +36,7 @@ export interface SwarmLimits {
 }
 
 export const DEFAULT_SWARM_LIMITS: SwarmLimits = {
-  maxConnections: 300,
+  maxConnections: 4096,
   maxPendingInbound: 64,
   maxPendingDials: 64,
   maxDialAddrs: 8,
