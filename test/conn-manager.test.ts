@@ -523,3 +523,21 @@ describe('connection manager: bounds', () => {
     expect(cm.registerDecayingTag('c', 10, decayFixed(1)).name).toBe('c')
   })
 })
+
+describe('connection manager: behaviour actions', () => {
+  it('tag and protect actions past a bound are dropped and counted, not thrown; a bad value is the behaviour bug it is', () => {
+    const cm = new ConnectionManager({ maxTagsPerPeer: 1, maxProtectedPeers: 1 })
+    cm.connected(0, { id: 1, peer: peer(1), direction: 'inbound' })
+    expect(cm.tagFromBehaviour(0, peer(1), 'kbucket', 5)).toBe(true)
+    expect(cm.tagFromBehaviour(0, peer(1), 'pubsub:t', 20)).toBe(false)
+    expect(cm.protectFromBehaviour(0, peer(1), 'pubsub:<direct>', true)).toBe(true)
+    expect(cm.protectFromBehaviour(0, peer(2), 'pubsub:<direct>', true)).toBe(false)
+    expect(cm.info().droppedActions).toBe(2)
+    expect(cm.getTagInfo(peer(1))!.value).toBe(5)
+    expect(cm.tagFromBehaviour(0, peer(1), 'kbucket', undefined)).toBe(true)
+    expect(cm.getTagInfo(peer(1))!.value).toBe(0)
+    expect(cm.protectFromBehaviour(0, peer(1), 'pubsub:<direct>', false)).toBe(true)
+    expect(cm.isProtected(peer(1))).toBe(false)
+    expect(() => cm.tagFromBehaviour(0, peer(1), 'x', Number.NaN)).toThrow(TypeError)
+  })
+})

@@ -338,7 +338,8 @@ export class ConnectionManager {
       f()
       return true
     } catch (e) {
-      if (!(e instanceof UsageError || e instanceof TypeError)) throw e
+      // a bound (UsageError) drops the action; anything else is a behaviour's bug, contained by the swarm
+      if (!(e instanceof UsageError)) throw e
       this.#dropped++
       return false
     }
