@@ -380,6 +380,20 @@ describe('connection manager (go connmgr_test.go cases)', () => {
     expect(r.closes[0]!.peer.equals(peer(4))).toBe(true)
   })
 
+  it('a trimmed peer loses every connection, and they all count toward the target', () => {
+    const r = new Rig({ lowWater: 2, highWater: 10, gracePeriodMs: 0 })
+    r.connect(1, 'inbound', 101)
+    r.connect(1, 'outbound', 102)
+    r.connect(2, 'inbound', 201)
+    r.connect(3, 'inbound', 301)
+    r.cm.tag(peer(2), 'v', 1)
+    r.cm.tag(peer(3), 'v', 2)
+    expect(r.trim()).toBe(2) // 4 connections, target 2: peer 1's two connections
+    expect([...r.closed].sort()).toEqual([101, 102])
+    expect(r.cm.getTagInfo(peer(1))).toBeUndefined()
+    expect(r.cm.info().connections).toBe(2)
+  })
+
   it('checkLimit: high water above a hard connection limit is reported (go #2628)', () => {
     const cm = new ConnectionManager({ lowWater: 100, highWater: 400 })
     expect(cm.checkLimit(512)).toBeUndefined()
