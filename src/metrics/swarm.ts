@@ -115,13 +115,13 @@ export class SwarmMetrics {
 
 /** go's connection labels: direction, ConnectionState (transport, security, muxer, early muxer), the local address's IP version. */
 export function connLabels(c: ConnectionInfo): Record<(typeof CONN_LABELS)[number], string> {
-  const early = (c as { earlyMuxer?: boolean }).earlyMuxer
+  const early = c.earlyMuxer
   return {
     dir: c.direction,
     transport: connTransport(c.remoteAddr),
     security: SECURITY,
     muxer: MUXER,
-    early_muxer: early === undefined ? 'unknown' : String(early),
+    early_muxer: String(early),
     ip_version: ipVersion(c.localAddr ?? c.remoteAddr),
   }
 }

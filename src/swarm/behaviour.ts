@@ -35,6 +35,8 @@ export interface ConnectionInfo {
   readonly opened: Millis
   /** When the security handshake completed and the connection was established; `established - opened` is the handshake latency. */
   readonly established: Millis
+  /** The muxer was chosen inside the Noise handshake (early muxer negotiation) rather than by multistream after it. */
+  readonly earlyMuxer: boolean
 }
 
 /** One stream on one connection. */

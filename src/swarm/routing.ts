@@ -5,7 +5,7 @@
  * (src/swarm/swarm.ts) owns the state and the order of calls.
  */
 import type { Millis } from '../core/byte-machine.js'
-import { DialError, InternalError, UsageError } from '../core/errors.js'
+import { ConnectionClosedError, DialError, InternalError, UsageError } from '../core/errors.js'
 import type { ConnectionEvent } from '../connection/index.js'
 import { StreamResetCode } from '../core/close-codes.js'
 import type { Multiaddr } from '../multiaddr/index.js'
@@ -62,7 +62,7 @@ export function onConnEvent(h: RouteHost, now: Millis, c: Conn, ev: ConnectionEv
       }
       const info: ConnectionInfo = {
         id: c.id, peer, remotePublicKey: ev.remotePublicKey, remoteAddr: c.remoteAddr, localAddr: c.localAddr, direction: c.direction,
-        opened: c.opened, established: now,
+        opened: c.opened, established: now, earlyMuxer: ev.earlyMuxerNegotiation,
       }
       const refused = h.policy.admitPeer(now, info)
       if (refused !== undefined) {
@@ -330,4 +330,23 @@ export function openOn(h: RouteHost, now: Millis, c: Conn, owner: Owner, protoco
     return
   }
   h.drain(now, c)
+}
+
+/**
+ * A connection the policy wants closed (`pollClose`: a trim, an eviction). One still in its handshake
+ * (a pending-inbound eviction) is aborted: nothing was said that needs a reply, and a graceful close
+ * would keep its socket, and every slot it holds, for the transport's linger when the peer never
+ * reads. Every other one closes gracefully with a GoAway carrying `p.code`.
+ */
+export function closeForPolicy(h: RouteHost, now: Millis, p: { connection: number; code: number }): void {
+  const c = h.conns.get(p.connection)
+  if (c === undefined || c.info !== undefined || c.closing) {
+    h.closeConnection(now, p.connection, p.code)
+    return
+  }
+  c.closing = true
+  c.closeError = new ConnectionClosedError(p.code, 'local')
+  h.io.push({ type: 'close', connection: c.id, abort: true })
+  h.events.push({ type: 'connection-failed', addr: c.remoteAddr, direction: c.direction, error: c.closeError })
+  removeConn(h, now, c, undefined)
 }
