@@ -32,6 +32,10 @@ const CASES = {
     impls: ['go', 'rust'], fn: 'weftTrimsGoRust', timeout: 60,
     proves: 'weft (low 2, high 4, grace 1 s) trims 3 go + 3 rust peers to the protected and the tagged one; go sees ConnError remote 0x1005, rust sees the close',
   },
+  'cli-trims-go': {
+    impls: ['go'], fn: 'cliTrimsGo', timeout: 60,
+    proves: '`weft node --conns-low 2 --conns-high 4 --conns-grace 1s`: 6 go hosts (each pinging) connect; the CLI node trims 4 with GoAway 0x1005 and logs each close; go sees ConnError remote 0x1005',
+  },
   'go-ping-limit': {
     impls: ['go'], fn: 'goPingLimit', timeout: 40,
     proves: "go's default rcmgr: 2 inbound ping streams per peer; weft's third is reset with 0x1002 (StreamResourceLimitExceeded)",
@@ -106,7 +110,7 @@ async function runCase(name) {
   const c = CASES[name]
   const t0 = Date.now()
   await redis.command('FLUSHALL')
-  /** @type {{ impl: string, p: import('node:child_process').ChildProcess, stderr: () => string }[]} */
+  /** @type {{ impl: string, p: import('node:child_process').ChildProcess, stdout: () => string, stderr: () => string }[]} */
   const procs = []
   /** @type {string[]} */ const weftLog = []
   const log = (/** @type {string} */ s) => {
@@ -116,17 +120,23 @@ async function runCase(name) {
   }
   const ctx = {
     weft, redis, log,
-    spawn: (/** @type {string} */ impl, /** @type {Record<string, string>} */ env) => {
-      const p = spawn(bins[impl], [], {
+    /** impl go, rust, or weft-cli (bin/weft.js with `args`); returns the process's captured output */
+    spawn: (/** @type {string} */ impl, /** @type {Record<string, string>} */ env, /** @type {string[]} */ args = []) => {
+      const [cmd, argv] = impl === 'weft-cli' ? [process.execPath, [path.join(root, 'bin/weft.js'), ...args]] : [bins[impl], args]
+      const p = spawn(cmd, argv, {
         cwd: root,
         env: { ...process.env, ...env, ip: '127.0.0.1', redis_addr: redisAddr, test_timeout_seconds: String(c.timeout + 10) },
-        stdio: ['ignore', 'ignore', 'pipe'],
+        stdio: ['ignore', 'pipe', 'pipe'],
         detached: true,
       })
       children.push(p)
+      let out = ''
       let err = ''
+      p.stdout?.on('data', (d) => { out += d; if (out.length > 1 << 20) out = out.slice(-(1 << 19)) })
       p.stderr?.on('data', (d) => { err += d; if (err.length > 1 << 20) err = err.slice(-(1 << 19)) })
-      procs.push({ impl, p, stderr: () => err })
+      const proc = { impl, p, stdout: () => out, stderr: () => (impl === 'weft-cli' ? `${out}${err}` : err) }
+      procs.push(proc)
+      return proc
     },
   }
   /** @type {any} */ let r

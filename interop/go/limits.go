@@ -12,7 +12,9 @@
 //     (writes one byte, reads one byte back: the hold is in place), RPUSHes {"event":"held"} to
 //     events, then blocks reading it. When the read fails it RPUSHes {"event":"closed"} with what
 //     go-libp2p surfaced (network.ConnError: Remote, ErrorCode). Once report is set, every host
-//     still connected RPUSHes {"event":"open"} to status.
+//     still connected RPUSHes {"event":"open"} to status. With env hold_proto=/ipfs/ping/1.0.0
+//     (a weft node that serves no hold protocol: the weft CLI) the held stream is a ping stream
+//     that pings every 500 ms instead.
 //   - ping-limit: one listener with go-libp2p's default resource manager (ping: 2 inbound streams
 //     per peer; a third is reset with StreamResourceLimitExceeded 0x1002); RPUSHes goAddr.
 package main
@@ -34,6 +36,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
@@ -221,7 +224,7 @@ func (l *limitsCtx) weftTrims() error {
 	for _, h := range hosts {
 		go func(h host.Host) {
 			me := h.ID().String()
-			err := hold(l.ctx, h, *target, func() {
+			err := hold(l.ctx, h, *target, protocol.ID(env("hold_proto", string(holdProto))), func() {
 				mu.Lock()
 				open[h.ID()] = true
 				mu.Unlock()
@@ -254,16 +257,32 @@ func (l *limitsCtx) weftTrims() error {
 
 // hold connects, opens a /weft/hold/1.0.0 stream, writes one byte and reads one back (held is
 // called then), and then reads until the stream fails; it returns that error (what go-libp2p
-// surfaced when the remote closed the connection).
-func hold(ctx context.Context, h host.Host, target peer.AddrInfo, held func()) error {
+// surfaced when the remote closed the connection). On /ipfs/ping/1.0.0 it pings every 500 ms
+// until the stream fails.
+func hold(ctx context.Context, h host.Host, target peer.AddrInfo, proto protocol.ID, held func()) error {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := h.Connect(cctx, target); err != nil {
 		return fmt.Errorf("dial: %w", err)
 	}
-	s, err := h.NewStream(cctx, target.ID, holdProto)
+	s, err := h.NewStream(cctx, target.ID, proto)
 	if err != nil {
 		return fmt.Errorf("open hold stream: %w", err)
+	}
+	if proto == ping.ID {
+		payload, echo := make([]byte, 32), make([]byte, 32)
+		for i := 0; ; i++ {
+			if _, err := s.Write(payload); err != nil {
+				return err
+			}
+			if _, err := io.ReadFull(s, echo); err != nil {
+				return err
+			}
+			if i == 0 {
+				held()
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
 	}
 	if _, err := s.Write([]byte{1}); err != nil {
 		return fmt.Errorf("hold write: %w", err)

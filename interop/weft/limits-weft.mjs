@@ -231,6 +231,51 @@ export async function weftTrimsGoRust(/** @type {any} */ ctx) {
   }
 }
 
+// ---- 2b. the CLI trims go ------------------------------------------------------------------------
+
+/**
+ * The same from the command line: `weft node --conns-low 2 --conns-high 4 --conns-grace 1s --json`
+ * (silence period: the default 10 s) and 6 go hosts, each pinging it every 500 ms on one stream.
+ * When the 5th connects every peer is still in grace (nothing to trim); the next automatic trim, one
+ * silence period later, finds all 6 past grace and closes 4 (value, streams and direction tie: the
+ * most recently seen go first). The CLI logs 4 `connection:close` events naming 0x1005; go sees
+ * ConnError remote 0x1005 on each of those 4 and keeps 2 connections.
+ */
+export async function cliTrimsGo(/** @type {any} */ ctx) {
+  const { redis, log } = ctx
+  const cli = ctx.spawn('weft-cli', {}, ['node', '--listen', '/ip4/127.0.0.1/tcp/0', '--conns-low', '2', '--conns-high', '4', '--conns-grace', '1s', '--json'])
+  const events = () => cli.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => { try { return JSON.parse(l) } catch { return {} } })
+  const started = await until(() => events().find((e) => e.event === 'started'), 20_000, 'weft node started')
+  const addr = started.addrs.find((/** @type {string} */ a) => a.startsWith('/ip4/127.0.0.1/tcp/'))
+  if (addr === undefined) throw new Error(`weft node addrs: ${JSON.stringify(started.addrs)}`)
+  await redis.command('SET', 'weftAddr', addr.includes('/p2p/') ? addr : `${addr}/p2p/${started.peerId}`)
+  ctx.spawn('go', { limits_scenario: 'weft-trims', hosts: '6', hold_proto: PING })
+  const peers = await until(async () => {
+    const l = /** @type {string[]} */ (await redis.command('LRANGE', 'peers', '0', '-1'))
+    return l.length >= 6 ? l.map((s) => s.split(' ')[1]) : undefined
+  }, 20_000, '6 go hosts registered')
+  await redis.command('SET', 'start', '1')
+  log(`weft node ${started.peerId.slice(-6)} at ${addr}; 6 go hosts dialing`)
+  const closedEvents = () => list(redis, 'events').then((l) => l.filter((e) => e.event === 'closed'))
+  const waited = await until(async () => (await closedEvents()).length >= 4, 30_000, 'the CLI node trimming 4 of 6').then(() => null, (e) => e.message)
+  const closed = await closedEvents()
+  const held = (await list(redis, 'events')).filter((e) => e.event === 'held')
+  const cliCloses = events().filter((e) => e.event === 'connection:close')
+  await redis.command('SET', 'report', '1')
+  const status = await until(async () => { const l = await list(redis, 'status'); return l.some((e) => e.event === 'done') ? l : undefined }, 10_000, 'go status')
+  const open = status.filter((e) => e.event === 'open').map((e) => e.peer)
+  const problems = []
+  if (waited !== null) problems.push(waited)
+  if (held.length !== 6) problems.push(`${held.length} go hosts held a ping stream, want 6`)
+  if (closed.length !== 4) problems.push(`${closed.length} go hosts saw their connection close, want 4`)
+  const badGo = closed.filter((e) => !(e.connError === true && e.remote === true && e.code === GC))
+  if (badGo.length > 0) problems.push(`go saw ${JSON.stringify(badGo[0].error)}, want ConnError remote code 0x1005`)
+  if (open.length !== 2 || open.some((p) => closed.some((e) => e.peer === p)) || !open.every((p) => peers.includes(p))) problems.push(`go hosts still connected: ${open.length}, want the 2 untrimmed`)
+  const cliGc = cliCloses.filter((e) => /garbage-collected/.test(e.error ?? '') && /0x1005/.test(e.error ?? ''))
+  if (cliGc.length !== 4 || cliCloses.length !== 4) problems.push(`the CLI logged ${cliCloses.length} connection:close events, ${cliGc.length} naming garbage-collected 0x1005, want 4 of 4: ${JSON.stringify(cliCloses[0]?.error ?? null)}`)
+  return { ok: problems.length === 0, error: problems.join('; ') || null, held: held.length, goSaw: closed.map((e) => e.error), cliLogged: cliCloses.map((e) => e.error) }
+}
+
 // ---- 3. go's per-peer ping stream limit ------------------------------------------------------------
 
 /**
