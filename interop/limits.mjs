@@ -36,6 +36,10 @@ const CASES = {
     impls: ['go'], fn: 'cliTrimsGo', timeout: 60,
     proves: '`weft node --conns-low 2 --conns-high 4 --conns-grace 1s`: 6 go hosts (each pinging) connect; the CLI node trims 4 with GoAway 0x1005 and logs each close; go sees ConnError remote 0x1005',
   },
+  'weft-ping-limit': {
+    impls: ['go'], fn: 'weftPingLimit', timeout: 40,
+    proves: "weft's ping limit: 2 inbound streams per peer; go's third is reset and go sees StreamError remote 0x1002",
+  },
   'go-ping-limit': {
     impls: ['go'], fn: 'goPingLimit', timeout: 40,
     proves: "go's default rcmgr: 2 inbound ping streams per peer; weft's third is reset with 0x1002 (StreamResourceLimitExceeded)",

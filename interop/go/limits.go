@@ -17,6 +17,9 @@
 //     that pings every 500 ms instead.
 //   - ping-limit: one listener with go-libp2p's default resource manager (ping: 2 inbound streams
 //     per peer; a third is reset with StreamResourceLimitExceeded 0x1002); RPUSHes goAddr.
+//   - ping-dial: one host dials the address in weftAddr and opens 3 /ipfs/ping/1.0.0 streams at
+//     once, pinging twice on each; it RPUSHes one {"event":"stream"} per stream to events with
+//     what go-libp2p surfaced (network.StreamError: Remote, ErrorCode), then {"event":"done"}.
 package main
 
 import (
@@ -109,6 +112,8 @@ func limitsMode(scenario string) int {
 		err = l.weftTrims()
 	case "ping-limit":
 		err = l.pingLimit()
+	case "ping-dial":
+		err = l.pingDial()
 	default:
 		fail("unsupported limits_scenario %q", scenario)
 	}
@@ -194,6 +199,73 @@ func (l *limitsCtx) goTrims() error {
 func (l *limitsCtx) pingLimit() error {
 	_, err := l.listen(nil, true, nil)
 	return err
+}
+
+func (l *limitsCtx) pingDial() error {
+	h, err := limitsHost(nil, nil, false)
+	if err != nil {
+		return err
+	}
+	m, err := ma.NewMultiaddr(l.waitKey("weftAddr"))
+	if err != nil {
+		return err
+	}
+	target, err := peer.AddrInfoFromP2pAddr(m)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(l.ctx, 20*time.Second)
+	defer cancel()
+	if err := h.Connect(ctx, *target); err != nil {
+		return fmt.Errorf("dial: %w", err)
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 3; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			ev := map[string]any{"impl": "go", "event": "stream", "stream": i, "ok": true}
+			if err := pingTwice(ctx, h, target.ID); err != nil {
+				ev["ok"] = false
+				ev["error"] = err.Error()
+				var se *network.StreamError
+				if errors.As(err, &se) {
+					ev["streamError"] = true
+					ev["remote"] = se.Remote
+					ev["code"] = uint32(se.ErrorCode)
+				}
+			}
+			l.push("events", ev)
+		}(i)
+	}
+	wg.Wait()
+	l.push("events", map[string]any{"impl": "go", "event": "done"})
+	return nil
+}
+
+// pingTwice opens a ping stream and makes two round trips on it (the stream stays open meanwhile,
+// so three concurrent calls hold three streams).
+func pingTwice(ctx context.Context, h host.Host, p peer.ID) error {
+	s, err := h.NewStream(ctx, p, ping.ID)
+	if err != nil {
+		return err
+	}
+	defer s.Reset()
+	payload, echo := make([]byte, 32), make([]byte, 32)
+	for round := 0; round < 2; round++ {
+		payload[0] = byte(round)
+		if _, err := s.Write(payload); err != nil {
+			return err
+		}
+		if _, err := io.ReadFull(s, echo); err != nil {
+			return err
+		}
+		if echo[0] != byte(round) {
+			return fmt.Errorf("echo differs")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return nil
 }
 
 func (l *limitsCtx) weftTrims() error {

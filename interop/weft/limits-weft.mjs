@@ -321,3 +321,30 @@ export async function goPingLimit(/** @type {any} */ ctx) {
     await withTimeout(node.stop(), 3000, 'stop').catch(() => {})
   }
 }
+
+/**
+ * The other way round: weft's ping service accepts 2 inbound streams per peer (spec/ping.md); go
+ * opens 3 at once and pings twice on each: two echo, the third is reset by weft with the stream
+ * code 0x1002 (resource limit exceeded), which go-libp2p surfaces as
+ * network.StreamError{Remote: true, ErrorCode: 0x1002}.
+ */
+export async function weftPingLimit(/** @type {any} */ ctx) {
+  const { weft, redis, log } = ctx
+  const node = await bareNode(weft, { listen: ['/ip4/127.0.0.1/tcp/0'] })
+  try {
+    await redis.command('SET', 'weftAddr', `${node.getMultiaddrs()[0]}`)
+    ctx.spawn('go', { limits_scenario: 'ping-dial' })
+    const events = await until(async () => { const l = await list(redis, 'events'); return l.some((e) => e.event === 'done') ? l : undefined }, 20_000, 'go pinging on 3 streams')
+    const streams = events.filter((e) => e.event === 'stream')
+    for (const e of streams) log(`go ping stream ${e.stream}: ${e.ok ? 'echoed twice' : e.error}`)
+    const good = streams.filter((e) => e.ok)
+    const bad = streams.filter((e) => !e.ok)
+    const problems = []
+    if (good.length !== 2) problems.push(`${good.length} of go's ping streams echoed, want 2`)
+    if (bad.length !== 1) problems.push(`${bad.length} of go's ping streams failed, want 1`)
+    else if (!(bad[0].streamError === true && bad[0].remote === true && bad[0].code === STREAM_LIMIT)) problems.push(`go's third stream ended with ${JSON.stringify(bad[0].error)}, want StreamError remote code 0x1002`)
+    return { ok: problems.length === 0, error: problems.join('; ') || null, echoed: good.length, goSaw: bad.map((e) => e.error) }
+  } finally {
+    await withTimeout(node.stop(), 3000, 'stop').catch(() => {})
+  }
+}
