@@ -170,15 +170,15 @@ describe('inbound rate per prefix (token buckets)', () => {
 })
 
 describe('pending-inbound fairness', () => {
-  test('slots full of one address: a newcomer from another address evicts that address\'s newest pending connection', () => {
+  test('slots full of one address: a newcomer from another address evicts that address\'s oldest pending connection', () => {
     const l = new IpLimits({}, 4)
     for (let i = 1; i <= 4; i++) expect(l.admitInbound(i, i, v4('127.0.0.2', i))).toBeUndefined()
     expect(l.admitInbound(10, 10, v4('127.0.0.1'))).toBeUndefined()
-    expect(l.pollEvict()).toMatchObject({ connection: 4 })
+    expect(l.pollEvict()).toMatchObject({ connection: 1 })
     expect(l.pollEvict()).toBeUndefined()
-    expect(l.isPending(4)).toBe(false)
+    expect(l.isPending(1)).toBe(false)
     expect(l.stats().pending).toBe(4)
-    l.removed(4) // the swarm closes it and reports it removed: nothing changes twice
+    l.removed(1) // the swarm closes it and reports it removed: nothing changes twice
     expect(l.stats().pending).toBe(4)
   })
 
@@ -207,7 +207,7 @@ describe('pending-inbound fairness', () => {
     l.admitInbound(0, 4, v4('127.0.0.3'))
     expect(l.admitInbound(0, 5, v4('127.0.0.3'))).toMatchObject({ code: 'limits/pending-inbound' })
     expect(l.admitInbound(0, 6, v4('127.0.0.9'))).toBeUndefined()
-    expect(l.pollEvict()).toMatchObject({ connection: 3 }) // .2 and .3 hold 2 each; .2's oldest is older: its newest goes
+    expect(l.pollEvict()).toMatchObject({ connection: 1 }) // .2 and .3 hold 2 each: the oldest slot goes
   })
 
   test('an honest address always gets in against many attacker addresses holding one slot each', () => {
@@ -215,6 +215,48 @@ describe('pending-inbound fairness', () => {
     for (let i = 1; i <= 8; i++) l.admitInbound(0, i, v4(`127.0.1.${i}`))
     expect(l.admitInbound(0, 9, v4('127.0.0.1'))).toBeUndefined()
     expect(l.pollEvict()).toMatchObject({ connection: 1 }) // the longest-held slot
+  })
+
+  test('idle pending connections (no byte yet) go before active ones, among addresses holding more than the newcomer\'s', () => {
+    const l = new IpLimits({}, 4)
+    for (let i = 1; i <= 3; i++) l.admitInbound(0, i, v4('10.0.0.1'))
+    l.admitInbound(0, 4, v4('10.0.0.2'))
+    l.progress(1)
+    l.progress(2)
+    expect(l.admitInbound(0, 5, v4('10.0.0.3'))).toBeUndefined()
+    expect(l.pollEvict()).toMatchObject({ connection: 3 }) // idle, and its address is the heaviest
+    l.progress(4)
+    l.progress(5)
+    l.progress(99) // unknown ids are ignored
+    // 10.0.0.1 holds 2 (both active), .2 holds 1, .3 holds 1: a newcomer from .2 may only take from .1
+    expect(l.admitInbound(0, 6, v4('10.0.0.2'))).toBeUndefined()
+    expect(l.pollEvict()).toMatchObject({ connection: 1 })
+    // an idle slot goes before an active one even from a lighter address
+    const m = new IpLimits({}, 3)
+    m.admitInbound(0, 1, v4('10.0.0.1'))
+    m.admitInbound(0, 2, v4('10.0.0.1'))
+    m.admitInbound(0, 3, v4('10.0.0.2'))
+    m.progress(1)
+    m.progress(2)
+    expect(m.admitInbound(0, 4, v4('10.0.0.9'))).toBeUndefined()
+    expect(m.pollEvict()).toMatchObject({ connection: 3 })
+  })
+
+  test('many attacker addresses churning idle sockets: an honest pending handshake that has spoken is never the victim', () => {
+    const l = new IpLimits({}, 8)
+    let id = 1
+    for (let i = 0; i < 8; i++) l.admitInbound(0, id++, v4(`127.0.1.${i}`))
+    const honest = id++
+    expect(l.admitInbound(0, honest, v4('127.0.0.1'))).toBeUndefined()
+    l.progress(honest)
+    for (let round = 0; round < 1000; round++) {
+      for (let e = l.pollEvict(); e !== undefined; e = l.pollEvict()) {
+        expect(e.connection).not.toBe(honest)
+        l.removed(e.connection)
+      }
+      l.admitInbound(0, id++, v4(`127.0.1.${round % 50}`))
+    }
+    expect(l.isPending(honest)).toBe(true)
   })
 
   test('allow-listed pending connections are never evicted; an allow-listed newcomer evicts from any other address', () => {
@@ -234,7 +276,7 @@ describe('pending-inbound fairness', () => {
     for (let i = 1; i <= 200; i++) if (l.admitInbound(i, i, v4('127.0.0.2', 40000 + i)) === undefined) admitted++
     expect(admitted).toBe(64)
     expect(l.admitInbound(300, 1000, v4('127.0.0.1'))).toBeUndefined()
-    expect(l.pollEvict()).toMatchObject({ connection: 64 })
+    expect(l.pollEvict()).toMatchObject({ connection: 1 })
     // the attacker reconnects: refused (its address holds the most), the honest slot stays
     expect(l.admitInbound(301, 1001, v4('127.0.0.2'))).toMatchObject({ code: 'limits/pending-inbound' })
     expect(l.isPending(1000)).toBe(true)

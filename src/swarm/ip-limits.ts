@@ -10,11 +10,12 @@
  *    0.2/s burst 16; /48 0.5/s burst 80). A connection must pass every bucket of its address; tokens are
  *    taken only when it is admitted.
  * 3. Pending-inbound fairness: the swarm allows `maxPendingInbound` handshakes at once. When they are all
- *    taken and a connection arrives from an address (IPv4 /32, IPv6 /56) holding fewer pending slots than
- *    the address holding the most, the newest pending connection of that heaviest address is evicted
- *    (`pollEvict`) and the newcomer takes its slot, instead of the newcomer being refused. So idle sockets
- *    from one address (or one attacker's few addresses) can never lock everyone else out; this applies to
- *    loopback too, which is exempt only from checks 1 and 2.
+ *    taken and a connection arrives from an address (IPv4 /32, IPv6 /56), it takes the slot of a pending
+ *    connection from an address holding more slots than its own (`pollEvict` names the one to close)
+ *    instead of being refused: an idle one (no byte received yet) before one whose handshake has started,
+ *    then one of the heaviest address, then the oldest. So idle sockets, from one address or from many,
+ *    can never lock an honest peer out; this applies to loopback too, which is exempt only from checks 1
+ *    and 2. The swarm reports a pending connection's first bytes with `progress(id)`.
  *
  * Exempt connections (loopback when `exemptLoopback`, and whatever the gater's allow list names) skip
  * checks 1 and 2, and are never evicted by check 3.
@@ -144,6 +145,8 @@ interface Pending {
   /** The fairness key: IPv4 /32, IPv6 /56, or the whole address when it has no IP. */
   key: string
   seq: number
+  /** A byte has arrived: the remote is speaking (an idle socket is evicted first). */
+  active: boolean
 }
 
 interface Tracked {
@@ -228,7 +231,7 @@ export class IpLimits {
       this.#touch(now, prefix, b)
     }
     for (const [prefix] of rules) this.#counts.set(prefix, (this.#counts.get(prefix) ?? 0) + 1)
-    const pending: Pending = { key, seq: this.#seq++ }
+    const pending: Pending = { key, seq: this.#seq++, active: false }
     let set = this.#pending.get(key)
     if (set === undefined) this.#pending.set(key, (set = new Map()))
     set.set(id, pending)
@@ -238,37 +241,32 @@ export class IpLimits {
   }
 
   /**
-   * The pending connection to evict for a newcomer whose fairness key is `key`: the newest one of the
-   * address holding the most pending slots (ties: the address whose oldest pending slot is the oldest),
-   * if that address holds more than the newcomer's (an exempt newcomer evicts from any non-exempt one).
+   * The pending connection to evict for a newcomer whose fairness key is `key`: among those of addresses
+   * holding more pending slots than the newcomer's (any non-exempt one for an exempt newcomer), an idle
+   * one first, then one of the heaviest address, then the oldest (a slot held longest is the likeliest
+   * idle attacker; an honest handshake takes a few round trips). Exempt connections are never evicted.
    */
   #victim(key: string, exempt: boolean): number | undefined {
-    const mine = exempt ? 0 : this.#countEvictable(key, true)
-    let best: { n: number; oldest: number; newest: number } | undefined
-    for (const [k, set] of this.#pending) {
-      const n = this.#countEvictable(k, false)
-      if (n === 0) continue
-      let oldest = Infinity
-      let newest: [number, number] | undefined
+    const mine = exempt ? 0 : this.#pending.get(key)?.size ?? 0
+    let best: { id: number; active: boolean; n: number; seq: number } | undefined
+    for (const set of this.#pending.values()) {
+      let n = 0
+      for (const id of set.keys()) if (this.#conns.get(id)?.exempt !== true) n++
+      if (n <= mine) continue
       for (const [id, p] of set) {
         if (this.#conns.get(id)?.exempt === true) continue
-        oldest = Math.min(oldest, p.seq)
-        if (newest === undefined || p.seq > newest[1]) newest = [id, p.seq]
+        const better = best === undefined ||
+          (p.active !== best.active ? !p.active : n !== best.n ? n > best.n : p.seq < best.seq)
+        if (better) best = { id, active: p.active, n, seq: p.seq }
       }
-      if (best === undefined || n > best.n || (n === best.n && oldest < best.oldest)) best = { n, oldest, newest: newest![0] }
     }
-    if (best === undefined || best.n <= mine) return undefined
-    return best.newest
+    return best?.id
   }
 
-  /** Pending connections under `key`; `all`: count exempt ones too (the newcomer's own weight). */
-  #countEvictable(key: string, all: boolean): number {
-    const set = this.#pending.get(key)
-    if (set === undefined) return 0
-    if (all) return set.size
-    let n = 0
-    for (const id of set.keys()) if (this.#conns.get(id)?.exempt !== true) n++
-    return n
+  /** Pending connection `id` received bytes: it is no longer idle. */
+  progress(id: number): void {
+    const p = this.#conns.get(id)?.pending
+    if (p !== undefined) p.active = true
   }
 
   #unpend(id: number): void {

@@ -131,6 +131,14 @@ export class SwarmPolicy {
     return this.#reserveConnection(now, id, 'inbound')
   }
 
+  /**
+   * An inbound connection still in its handshake received bytes (the swarm calls this for each read
+   * until `admitPeer`): the pending-inbound fairness evicts idle sockets before handshakes that started.
+   */
+  pendingProgress(_now: Millis, id: number): void {
+    this.ipLimits.progress(id)
+  }
+
   /** Pending handshakes the per-IP limits evicted to make room for a newcomer: closed as rate-limited. */
   #takeEvictions(): void {
     for (let e = this.ipLimits.pollEvict(); e !== undefined; e = this.ipLimits.pollEvict()) {

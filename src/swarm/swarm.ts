@@ -31,7 +31,7 @@ import { BehaviourSet } from './behaviours.js'
 import { PeerStore } from './peer-store.js'
 import { ProtocolTable } from './protocols.js'
 import { ExternalAddresses } from './reachability.js'
-import { notifyWaiter, onAction, onConnEvent, openOn, removeConn, type RouteHost } from './routing.js'
+import { closeForPolicy, notifyWaiter, onAction, onConnEvent, openOn, removeConn, type RouteHost } from './routing.js'
 import { Dials } from './dials.js'
 import { SwarmPolicy, refusal } from './policy.js'
 import { DEFAULT_SWARM_LIMITS, type Conn, type Owner, type SwarmConfig, type SwarmEvent, type SwarmIo, type SwarmLimits } from './types.js'
@@ -324,6 +324,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     this.#now = now
     const c = this.#conns.get(id)
     if (c?.core === undefined) return
+    if (c.info === undefined && c.direction === 'inbound') this.policy.pendingProgress(now, id)
     this.#guard(now, c, () => {
       c.core!.handleData(now, data)
       this.#drainConn(now, c)
@@ -582,7 +583,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
 
   /** Drain behaviour actions until none makes progress, and close what the policy wants closed. */
   #pump(now: Millis): void {
-    for (let p = this.policy.pollClose(); p !== undefined; p = this.policy.pollClose()) this.closeConnection(now, p.connection, p.code)
+    for (let p = this.policy.pollClose(); p !== undefined; p = this.policy.pollClose()) closeForPolicy(this.#route, now, p)
     this.#set.drain((name, a) => {
       try {
         onAction(this.#route, now, name, a)
