@@ -185,6 +185,7 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
       this.#finish(protocolError('yamux/keep-alive-timeout', `no Ping response within ${ka.interval} ms`))
       return
     }
+    this.#tx.releaseIfIdle() // idle for an interval: its send slabs go (transmit.ts)
     ka.outstanding = this.#sendPing(now)
     ka.due = now + ka.interval
   }
