@@ -11,6 +11,7 @@ import { webSockets } from './io/ws.js'
 import { memory } from './io/memory.js'
 import { WeftNode, type NodeOptions } from './edge/weft-node.js'
 import { wallClock } from './io/clock.js'
+import { createGuards } from './swarm/guards.js'
 import { kadDht } from './kad/service.js'
 import { gossipsub } from './gossipsub/service.js'
 import { perf } from './edge/perf-service.js'
@@ -30,6 +31,7 @@ export async function createNode(options: NodeOptions = {}): Promise<WeftNode> {
     crypto: options.crypto ?? nodeCrypto,
     wallClock,
     transports: options.transports ?? [tcp(), webSockets(), memory()],
+    guards: createGuards,
   })
   if (options.start !== false) await node.start()
   return node

@@ -3,6 +3,7 @@ import { describe, expect, test } from 'vitest'
 import { Multiaddr } from '../src/multiaddr/index.js'
 import { DEFAULT_IP_LIMITS, IpLimits, ipOf, prefixText } from '../src/swarm/ip-limits.js'
 import { SwarmPolicy } from '../src/swarm/policy.js'
+import { createGuards } from '../src/swarm/guards.js'
 
 const ma = (s: string): Multiaddr => Multiaddr.fromString(s)
 const v4 = (ip: string, port = 1000): Multiaddr => ma(`/ip4/${ip}/tcp/${port}`)
@@ -285,17 +286,17 @@ describe('pending-inbound fairness', () => {
 
 describe('in the swarm policy', () => {
   test('a connection the per-IP limits admitted but a later part refused is forgotten (no slot or count leaks)', () => {
-    const policy = new SwarmPolicy({ maxPendingInbound: 64, resources: { system: { connsInbound: 1 } } })
+    const policy = new SwarmPolicy({ guards: createGuards, maxPendingInbound: 64, resources: { system: { connsInbound: 1 } } })
     expect(policy.admitInbound(0, 1, v4('1.2.3.4'))).toBeUndefined()
     expect(policy.admitInbound(0, 2, v4('1.2.3.4'))).toMatchObject({ code: 'resource/limit-exceeded' })
-    expect(policy.ipLimits.count('1.2.3.4/32')).toBe(1)
-    expect(policy.ipLimits.stats().pending).toBe(1)
+    expect(policy.ipLimits!.count('1.2.3.4/32')).toBe(1)
+    expect(policy.ipLimits!.stats().pending).toBe(1)
     policy.connectionRemoved(0, 1)
-    expect(policy.ipLimits.stats()).toMatchObject({ connections: 0, pending: 0, prefixes: 0 })
+    expect(policy.ipLimits!.stats()).toMatchObject({ connections: 0, pending: 0, prefixes: 0 })
   })
 
   test('refusal codes and evictions through the policy', () => {
-    const policy = new SwarmPolicy({ maxPendingInbound: 2, gater: { deny: ['9.9.9.9'] }, ipLimits: { maxInboundPerIp4: 1 } })
+    const policy = new SwarmPolicy({ guards: createGuards, maxPendingInbound: 2, gater: { deny: ['9.9.9.9'] }, ipLimits: { maxInboundPerIp4: 1 } })
     expect(policy.admitInbound(0, 1, v4('9.9.9.9'))).toMatchObject({ code: 'gater/denied', wireCode: 0x1007 })
     expect(policy.admitInbound(0, 2, v4('1.1.1.1'))).toBeUndefined()
     expect(policy.admitInbound(0, 3, v4('1.1.1.1'))).toMatchObject({ code: 'limits/per-ip' })

@@ -134,6 +134,8 @@ export interface NodeInternals {
   transports: Transport[]
   /** Wall-clock milliseconds (src/io/clock.ts), read once when the node is created. */
   wallClock: () => number
+  /** The gater and per-IP limits (src/swarm/guards.ts): weft/node passes them, weft/browser (which never accepts) does not. */
+  guards?: SwarmConfig['guards']
 }
 
 export class WeftNode extends EventTarget {
@@ -183,6 +185,9 @@ export class WeftNode extends EventTarget {
       this.#serviceByBehaviour.set(svc.name, svc)
       serviceBehaviours[svc.name] = svc.behaviour
     }
+    if ((opts.gater !== undefined || opts.ipLimits !== undefined) && internals.guards === undefined) {
+      throw new UsageError('node/no-gater', 'gater and ipLimits guard inbound connections, which this build never accepts (weft/browser)')
+    }
     this.swarm = new Swarm<Behaviours>({
       ping: new PingBehaviour({ ...opts.ping, random, ...(opts.pingTimeout !== undefined ? { timeout: opts.pingTimeout } : {}) }),
       identify: new IdentifyBehaviour({
@@ -201,6 +206,7 @@ export class WeftNode extends EventTarget {
       ...(opts.connection !== undefined ? { connection: opts.connection } : {}),
       ...(opts.peerStore !== undefined ? { peerStore: opts.peerStore } : {}),
       policy: opts,
+      guards: internals.guards,
     })
     for (const svc of this.#services.values()) {
       const bytes = svc.memoryBytes
@@ -308,7 +314,9 @@ export class WeftNode extends EventTarget {
    * CIDR or a multiaddr; edits apply to new connections and dials (close existing ones with hangUp).
    */
   get gater(): Gater {
-    return this.swarm.policy.gater
+    const g = this.swarm.policy.gater
+    if (g === undefined) throw new UsageError('node/no-gater', 'this build has no gater (weft/browser never accepts connections; use dial targets you trust)')
+    return g
   }
 
   /**

@@ -22,8 +22,8 @@ import type { ConnectionInfo } from './behaviour.js'
 import { ResourceManager, type Direction } from './resources.js'
 import { applyLimits, autoscale, type ResourceLimitsInit } from './resource-limits.js'
 import type { ResourceLimitError } from '../core/errors.js'
-import { Gater, type GaterOptions } from './gater.js'
-import { IpLimits, type IpLimitOptions } from './ip-limits.js'
+import type { Gater, GaterOptions } from './gater.js'
+import type { IpLimits, IpLimitOptions } from './ip-limits.js'
 import { ConnectionManager, DEFAULT_CONNECTION_MANAGER, type ConnectionManagerOptions } from './conn-manager.js'
 
 /** Why the policy refused a connection or a stream. */
@@ -90,9 +90,21 @@ export interface PolicyOptions {
   connectionManager?: Partial<ConnectionManagerOptions>
 }
 
+/**
+ * The gater and the per-IP limits (src/swarm/guards.ts builds them). They are handed in rather than
+ * imported so that a build that never accepts a connection (a browser) does not carry them: without
+ * them the policy only bounds the pending-inbound slots by count.
+ */
+export interface Guards {
+  readonly gater: Gater
+  readonly ipLimits: IpLimits
+}
+
 export interface PolicyConfig extends PolicyOptions {
   /** Inbound connections still in their handshake (SwarmLimits.maxPendingInbound). */
   maxPendingInbound: number
+  /** Builds the gater and per-IP limits (`createGuards` from src/swarm/guards.ts); absent: neither. */
+  guards?: ((config: PolicyConfig) => Guards) | undefined
 }
 
 /** Connection GoAway codes (src/core/close-codes.ts: ConnResourceLimitExceeded, ConnRateLimited, ConnGated). */
@@ -105,28 +117,39 @@ export class SwarmPolicy {
   readonly #closes: PolicyClose[] = []
   /** Connections, streams and memory per scope (src/swarm/resources.ts); `node.resources()` reads it. */
   readonly resources: ResourceManager
-  /** Allow and deny lists; `node.gater` edits them at runtime. */
-  readonly gater: Gater
-  /** Per-IP concurrency and rate limits, and the pending-inbound slots with their fairness eviction. */
-  readonly ipLimits: IpLimits
+  /** Allow and deny lists; `node.gater` edits them at runtime. Undefined without `guards`. */
+  readonly gater: Gater | undefined
+  /** Per-IP concurrency and rate limits, and the pending-inbound slots with their fairness eviction. Undefined without `guards`. */
+  readonly ipLimits: IpLimits | undefined
+  /** Without the per-IP limits: the inbound connections still in their handshake, bounded by count. */
+  readonly #pending = new Set<number>()
   /** Watermarks, tags, protection and trims (src/swarm/conn-manager.ts); `node.connectionManager` is it. */
   readonly connectionManager: ConnectionManager
 
   constructor(config: PolicyConfig) {
     this.#config = config
     this.resources = newResourceManager(config)
-    this.gater = new Gater(this.#config.gater)
-    this.ipLimits = new IpLimits(this.#config.ipLimits, this.#config.maxPendingInbound)
+    const guards = config.guards?.(config)
+    this.gater = guards?.gater
+    this.ipLimits = guards?.ipLimits
     this.connectionManager = new ConnectionManager(this.#config.connectionManager)
   }
 
   /** A socket was accepted from `remoteAddr` and will be connection `id` if admitted. */
   admitInbound(now: Millis, id: number, remoteAddr: Multiaddr): Refusal | undefined {
     // -- gater and per-IP limits (H3): deny first; an allow-listed address skips the per-IP limits.
-    if (!this.gater.allowAccept(remoteAddr)) return refusal('gater/denied', CONN_GATED, `${remoteAddr.toString()} is denied`)
-    const ip = this.ipLimits.admitInbound(now, id, remoteAddr, this.gater.isAllowlisted(remoteAddr))
-    if (ip !== undefined) return refusal(ip.code, ip.code === 'limits/per-ip' ? CONN_RESOURCE_LIMIT : CONN_RATE_LIMITED, ip.message)
-    this.#takeEvictions()
+    const { gater, ipLimits } = this
+    if (gater !== undefined && !gater.allowAccept(remoteAddr)) return refusal('gater/denied', CONN_GATED, `${remoteAddr.toString()} is denied`)
+    if (ipLimits !== undefined) {
+      const ip = ipLimits.admitInbound(now, id, remoteAddr, gater?.isAllowlisted(remoteAddr) === true)
+      if (ip !== undefined) return refusal(ip.code, ip.code === 'limits/per-ip' ? CONN_RESOURCE_LIMIT : CONN_RATE_LIMITED, ip.message)
+      this.#takeEvictions(ipLimits)
+    } else {
+      if (this.#pending.size >= this.#config.maxPendingInbound) {
+        return refusal('limits/pending-inbound', CONN_RATE_LIMITED, `${this.#pending.size} inbound connections are in their handshake`)
+      }
+      this.#pending.add(id)
+    }
     // -- resource manager (H4): a system and a transient connection slot until the handshake names the peer
     return this.#reserveConnection(now, id, 'inbound')
   }
@@ -136,27 +159,28 @@ export class SwarmPolicy {
    * until `admitPeer`): the pending-inbound fairness evicts idle sockets before handshakes that started.
    */
   pendingProgress(_now: Millis, id: number): void {
-    this.ipLimits.progress(id)
+    this.ipLimits?.progress(id)
   }
 
   /** Pending handshakes the per-IP limits evicted to make room for a newcomer: closed as rate-limited. */
-  #takeEvictions(): void {
-    for (let e = this.ipLimits.pollEvict(); e !== undefined; e = this.ipLimits.pollEvict()) {
+  #takeEvictions(ipLimits: IpLimits): void {
+    for (let e = ipLimits.pollEvict(); e !== undefined; e = ipLimits.pollEvict()) {
       this.#closes.push({ connection: e.connection, code: CONN_RATE_LIMITED, reason: e.message })
     }
   }
 
   /** About to connect to `addr` (for `peer`, when the dial knows it) as connection `id`. */
   admitOutbound(now: Millis, id: number, peer: PeerId | undefined, addr: Multiaddr): Refusal | undefined {
-    if (!this.gater.allowDial(peer, addr)) return refusal('gater/denied', CONN_GATED, `${addr.toString()} is denied`)
+    if (this.gater?.allowDial(peer, addr) === false) return refusal('gater/denied', CONN_GATED, `${addr.toString()} is denied`)
     return this.#reserveConnection(now, id, 'outbound')
   }
 
   /** The handshake named the remote peer; a refusal closes the connection with `wireCode`. */
   admitPeer(now: Millis, info: ConnectionInfo): Refusal | undefined {
-    this.ipLimits.established(info.id)
-    if (!this.gater.allowPeer(info.peer, info.remoteAddr)) return refusal('gater/denied', CONN_GATED, `peer ${info.peer.toString()} is denied`)
-    if (this.gater.isAllowlisted(info.remoteAddr, info.peer)) this.ipLimits.exempt(info.id)
+    this.ipLimits?.established(info.id)
+    this.#pending.delete(info.id)
+    if (this.gater?.allowPeer(info.peer, info.remoteAddr) === false) return refusal('gater/denied', CONN_GATED, `peer ${info.peer.toString()} is denied`)
+    if (this.gater?.isAllowlisted(info.remoteAddr, info.peer) === true) this.ipLimits?.exempt(info.id)
     // -- resource manager (H4): move the connection from transient to its peer's scope (full: GoAway 0x1001)
     const err = this.resources.reservePeer(info.id, info.peer.toString())
     if (err !== undefined) return resourceRefusal(err, CONN_RESOURCE_LIMIT_EXCEEDED)
@@ -168,7 +192,8 @@ export class SwarmPolicy {
   /** Connection `id` (admitted by admitInbound/admitOutbound) is gone. Called exactly once. */
   connectionRemoved(now: Millis, id: number): void {
     this.connectionManager.disconnected(now, id)
-    this.ipLimits.removed(id)
+    this.ipLimits?.removed(id)
+    this.#pending.delete(id)
     this.resources.releaseConnection(id)
   }
 
@@ -205,12 +230,12 @@ export class SwarmPolicy {
   }
 
   handleTimeout(now: Millis): void {
-    this.ipLimits.handleTimeout(now)
+    this.ipLimits?.handleTimeout(now)
     this.connectionManager.handleTimeout(now)
   }
 
   pollTimeout(): Millis | undefined {
-    const a = this.ipLimits.pollTimeout()
+    const a = this.ipLimits?.pollTimeout()
     const b = this.connectionManager.pollTimeout()
     return a === undefined ? b : b === undefined ? a : Math.min(a, b)
   }

@@ -74,7 +74,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     for (const name of this.#set.names) this.#protocols.setBehaviour(name, behaviours[name]!.protocols)
     this.#external = new ExternalAddresses(this.#limits.maxExternalAddrs)
     this.#peerId = config.identity.publicKey.toPeerId()
-    this.policy = new SwarmPolicy({ ...config.policy, maxPendingInbound: this.#limits.maxPendingInbound })
+    this.policy = new SwarmPolicy({ ...config.policy, maxPendingInbound: this.#limits.maxPendingInbound, guards: config.guards })
     this.#dials = this.#newDials()
     this.#route = {
       peerId: this.#peerId, limits: this.#limits, policy: this.policy, conns: this.#conns, byPeer: this.#byPeer, opens: this.#opens,

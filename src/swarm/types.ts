@@ -11,7 +11,7 @@ import type { ConnectionInfo, StreamRef } from './behaviour.js'
 import type { PeerStoreLimits } from './peer-store.js'
 import type { Dial } from './dials.js'
 import type { SwarmStream } from './streams.js'
-import type { PolicyOptions, Refusal } from './policy.js'
+import type { PolicyConfig, PolicyOptions, Refusal } from './policy.js'
 
 export interface SwarmLimits {
   /**
@@ -52,6 +52,8 @@ export interface SwarmConfig {
   peerStore?: Partial<PeerStoreLimits>
   /** The connection manager, gater, per-IP limits and resource manager (src/swarm/policy.ts). */
   policy?: PolicyOptions
+  /** The gater and per-IP limits (`createGuards`, src/swarm/guards.ts); absent, the policy has neither. */
+  guards?: PolicyConfig['guards']
   /** Passed to every connection (timeouts, yamux options). */
   connection?: Pick<ConnectionOptions, 'upgradeTimeout' | 'streamNegotiationTimeout' | 'maxNegotiatingStreams' | 'earlyMuxerNegotiation' | 'yamux'>
 }

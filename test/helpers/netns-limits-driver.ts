@@ -55,7 +55,7 @@ async function main(): Promise<void> {
   for await (const line of createInterface({ input: process.stdin })) {
     const [cmd, arg] = line.trim().split(' ')
     if (cmd === 'stats') {
-      const l = node!.swarm.policy.ipLimits
+      const l = node!.swarm.policy.ipLimits!
       out({ count: l.count(arg!), pending: l.stats().pending })
     } else if (cmd === 'hold') {
       const vs = await Promise.all(Array.from({ length: Number(arg) }, () => probe(args[0]!, Number(args[1]), args[2]!)))
