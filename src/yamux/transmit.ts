@@ -25,10 +25,12 @@ import { concat } from '../core/bytes.js'
 const SLAB_SIZE = 1024 * 1024
 /**
  * The first slab is small and each next one twice the size, up to SLAB_SIZE: an idle connection
- * (a few window updates, an identify message) holds kilobytes, not a megabyte, while a bulk
- * stream reaches full-size slabs after a handful of allocations.
+ * (a few window updates, an identify message) holds a few kilobytes, not a megabyte, while a bulk
+ * stream reaches full-size slabs after a dozen allocations. 1 KiB, not 16: memory an idle
+ * connection once touched stays in the process's RSS even after it is freed (the allocator keeps
+ * it), so 16 KiB first slabs cost 16 KiB of RSS per idle connection (bench/README.md "Scale").
  */
-const FIRST_SLAB_SIZE = 16 * 1024
+const FIRST_SLAB_SIZE = 1024
 
 class FrameFifo {
   #items: Uint8Array[] = []
@@ -120,8 +122,11 @@ export class TransmitQueue {
   }
 
   #free(slab: Slab): void {
-    // the small first slabs are outgrown: keep only slabs of the size allocate() wants now
-    if (this.#spare.length < MAX_SPARE_SLABS && slab.buf.length >= this.#nextSlabSize) this.#spare.push(slab.buf)
+    // the small first slabs are outgrown: keep only slabs of the size allocate() wants now (spares
+    // kept earlier and outgrown since go, or two of them would block every later spare)
+    if (slab.buf.length < this.#nextSlabSize) return
+    for (let i = this.#spare.length - 1; i >= 0; i--) if (this.#spare[i]!.length < this.#nextSlabSize) this.#spare.splice(i, 1)
+    if (this.#spare.length < MAX_SPARE_SLABS) this.#spare.push(slab.buf)
   }
 
   /** Account for `part` leaving the queue: transiently (its memory may come back) or for keeps. */
