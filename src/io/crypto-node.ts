@@ -27,21 +27,48 @@ const ED25519_SPKI = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 
  *   handshake and a connection's static and ephemeral keys each take part in two DH operations.
  *   Entries die with the array that holds the key, so no secret outlives its owner in this cache.
  *   A cached entry is used only if the bytes are unchanged (arrays are mutable).
+ * - public keys (no secret) are cached in one LRU of PUBLIC_CACHE_MAX entries by their bytes
+ *   instead: tied to its array, a remote's Ed25519 key (verified once per handshake) stayed cached
+ *   as long as its PublicKey lived (peer store, connection): ~2 KiB of OpenSSL memory per connected
+ *   peer, 20 MB at 10,000 (bench/README.md "Scale"). One author's messages (gossipsub) and a
+ *   handshake's two DH operations with one remote key still hit it.
  */
 const PLACEHOLDER_X = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'
 type Curve = 'X25519' | 'Ed25519'
 interface CacheEntry { curve: Curve; priv: boolean; copy: Uint8Array; key: nc.KeyObject }
 const keyCache = new WeakMap<Uint8Array, CacheEntry[]>()
+/** Public KeyObjects by curve and base64url bytes, least recently used first. */
+const PUBLIC_CACHE_MAX = 1024
+const publicCache = new Map<string, nc.KeyObject>()
+
+/** Public KeyObjects cached now (tests: the cache stays bounded). */
+export function cachedPublicKeys(): number {
+  return publicCache.size
+}
+
+function importPublic(curve: Curve, k: Uint8Array): nc.KeyObject {
+  const b64 = Buffer.from(k.buffer, k.byteOffset, k.byteLength).toString('base64url')
+  const id = curve + b64
+  const hit = publicCache.get(id)
+  if (hit !== undefined) {
+    publicCache.delete(id)
+    publicCache.set(id, hit)
+    return hit
+  }
+  const key = nc.createPublicKey({ key: { kty: 'OKP', crv: curve, x: b64 }, format: 'jwk' })
+  publicCache.set(id, key)
+  if (publicCache.size > PUBLIC_CACHE_MAX) publicCache.delete(publicCache.keys().next().value!)
+  return key
+}
 
 function importKey(curve: Curve, priv: boolean, k: Uint8Array): nc.KeyObject {
   if (k.length !== 32) throw new TypeError(`expected a 32-byte key, got ${k.length}`)
+  if (!priv) return importPublic(curve, k)
   const entries = keyCache.get(k)
   const hit = entries?.find((e) => e.curve === curve && e.priv === priv && equal32(e.copy, k))
   if (hit !== undefined) return hit.key
   const b64 = Buffer.from(k.buffer, k.byteOffset, k.byteLength).toString('base64url')
-  const key = priv
-    ? nc.createPrivateKey({ key: { kty: 'OKP', crv: curve, d: b64, x: PLACEHOLDER_X }, format: 'jwk' })
-    : nc.createPublicKey({ key: { kty: 'OKP', crv: curve, x: b64 }, format: 'jwk' })
+  const key = nc.createPrivateKey({ key: { kty: 'OKP', crv: curve, d: b64, x: PLACEHOLDER_X }, format: 'jwk' })
   const entry: CacheEntry = { curve, priv, copy: k.slice(), key }
   if (entries === undefined) keyCache.set(k, [entry])
   else {
