@@ -88,13 +88,13 @@ class TcpConnection implements RawConnection {
    * `sharedReads`: the socket was dialled with `onread` whose callback calls `deliver`;
    * `tryShared`: an accepted socket may be switched to the shared buffer.
    */
-  constructor(socket: net.Socket, sharedReads: boolean, tryShared: boolean) {
+  constructor(socket: net.Socket, sharedReads: boolean, tryShared: boolean, localAddr: (s: net.Socket) => Multiaddr | undefined = localMultiaddr) {
     this.#socket = socket
     socket.setNoDelay(true)
     socket.pause()
     this.#sharedReads = sharedReads || (tryShared && internalsTrusted && useSharedReadBuffer(socket, (n, buf) => this.deliver(n, buf)))
     this.remoteAddr = ipMultiaddr(socket.remoteAddress ?? '0.0.0.0', socket.remotePort ?? 0, socket.remoteFamily)
-    this.localAddr = socket.localAddress === undefined ? undefined : ipMultiaddr(socket.localAddress, socket.localPort ?? 0, socket.localFamily)
+    this.localAddr = localAddr(socket)
   }
 
   /**
@@ -158,6 +158,26 @@ class TcpConnection implements RawConnection {
   }
 }
 
+function localMultiaddr(socket: net.Socket): Multiaddr | undefined {
+  return socket.localAddress === undefined ? undefined : ipMultiaddr(socket.localAddress, socket.localPort ?? 0, socket.localFamily)
+}
+
+/**
+ * A listener's accepted sockets share one Multiaddr per local address (Multiaddr is immutable): a
+ * parsed address per connection cost ~0.6 KiB, 6 MB over 10,000 inbound connections to one port.
+ * Bounded: a listener on 0.0.0.0 sees one local address per interface.
+ */
+function sharedLocalMultiaddr(): (socket: net.Socket) => Multiaddr | undefined {
+  const seen = new Map<string, Multiaddr | undefined>()
+  return (socket) => {
+    const key = `${socket.localAddress}|${socket.localPort}|${socket.localFamily}`
+    if (seen.has(key)) return seen.get(key)
+    const addr = localMultiaddr(socket)
+    if (seen.size < 64) seen.set(key, addr)
+    return addr
+  }
+}
+
 function tcpTarget(addr: Multiaddr): { host: string; port: number } | undefined {
   const t = addr.toDialTarget()
   if (t === undefined || t.transport !== 'tcp') return undefined
@@ -186,7 +206,8 @@ export function tcp(options: TcpOptions = {}): Transport {
       const t = tcpTarget(addr)
       if (t === undefined) return Promise.reject(new TransportError('transport/unsupported', `tcp cannot listen on ${addr.toString()}`))
       return new Promise((resolve, reject) => {
-        const server = net.createServer({ noDelay: true, pauseOnConnect: true, highWaterMark: WRITE_HIGH_WATER_MARK }, (socket) => onConnection(new TcpConnection(socket, false, shared)))
+        const local = sharedLocalMultiaddr()
+        const server = net.createServer({ noDelay: true, pauseOnConnect: true, highWaterMark: WRITE_HIGH_WATER_MARK }, (socket) => onConnection(new TcpConnection(socket, false, shared, local)))
         server.once('error', (e) => reject(mapSocketError(e, `listen ${addr.toString()}`)))
         server.listen(t.port, t.host, () => {
           const port = (server.address() as net.AddressInfo).port
