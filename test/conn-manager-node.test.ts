@@ -105,6 +105,7 @@ describe('weft node --conns-low / --conns-high / --conns-grace', () => {
       [['--conns-high', '1.5'], '--conns-high must be a non-negative integer (not 1.5)'],
       [['--conns-high', '100'], '--conns-low (160) must not exceed --conns-high (100)'],
       [['--conns-grace', '10 s'], '--conns-grace must be a duration such as 500ms, 30s, 1m (not 10 s)'],
+      [['--conns-silence', 'soon'], '--conns-silence must be a duration such as 500ms, 30s, 1m (not soon)'],
     ] as const) {
       const r = await cli('node', '--identity', join(dir, 'x.key'), ...args)
       expect(r.code).toBe(1)
@@ -113,7 +114,7 @@ describe('weft node --conns-low / --conns-high / --conns-grace', () => {
     const out: string[] = []
     const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => { out.push(a.join(' ')) })
     try {
-      const running = main(['node', '--listen', '/ip4/127.0.0.1/tcp/0', '--identity', join(dir, 'n.key'), '--json', '--conns-low', '1', '--conns-high', '2', '--conns-grace', '0ms'])
+      const running = main(['node', '--listen', '/ip4/127.0.0.1/tcp/0', '--identity', join(dir, 'n.key'), '--json', '--conns-low', '1', '--conns-high', '2', '--conns-grace', '0ms', '--conns-silence', '100ms'])
       await expect.poll(() => out.some((l) => l.includes('"event":"started"')), { timeout: 10_000 }).toBe(true)
       const started = JSON.parse(out.find((l) => l.includes('"event":"started"'))!) as { addrs: string[] }
       const clients = [await createNode({ listen: [] }), await createNode({ listen: [] }), await createNode({ listen: [] })]

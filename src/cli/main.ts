@@ -52,13 +52,14 @@ function durationMs(flag: string, v: string): number {
 }
 
 /** The connection manager flags; the watermarks must be ordered (defaults 160 / 192). */
-function connManagerFlags(get: (flag: string) => string | undefined): { lowWater?: number; highWater?: number; gracePeriodMs?: number } | undefined {
-  const [low, high, grace] = [get('conns-low'), get('conns-high'), get('conns-grace')]
-  if (low === undefined && high === undefined && grace === undefined) return undefined
+function connManagerFlags(get: (flag: string) => string | undefined): { lowWater?: number; highWater?: number; gracePeriodMs?: number; silencePeriodMs?: number } | undefined {
+  const [low, high, grace, silence] = [get('conns-low'), get('conns-high'), get('conns-grace'), get('conns-silence')]
+  if (low === undefined && high === undefined && grace === undefined && silence === undefined) return undefined
   const o = {
     ...(low !== undefined ? { lowWater: connCount('--conns-low', low) } : {}),
     ...(high !== undefined ? { highWater: connCount('--conns-high', high) } : {}),
     ...(grace !== undefined ? { gracePeriodMs: durationMs('--conns-grace', grace) } : {}),
+    ...(silence !== undefined ? { silencePeriodMs: durationMs('--conns-silence', silence) } : {}),
   }
   if ((o.lowWater ?? 160) > (o.highWater ?? 192)) throw new UsageLine(`--conns-low (${o.lowWater ?? 160}) must not exceed --conns-high (${o.highWater ?? 192})`)
   return o
@@ -83,7 +84,8 @@ usage:
                      /debug/metrics/prometheus (port 0 picks one; spec/metrics.md)
                      --conns-low L --conns-high H --conns-grace <duration>: the connection
                      manager trims to L connections when more than H are open, sparing those
-                     younger than the grace period (default 160 / 192 / 1m; spec/connection-manager.md)
+                     younger than the grace period (default 160 / 192 / 1m; spec/connection-manager.md);
+                     --conns-silence <duration>: at most one trim per period (default 10s)
   weft ping <multiaddr> [--count N] [--json]   ping a peer (/ipfs/ping/1.0.0)
   weft dht get|put|provide|find-providers|find-peer|closest ... --bootstrap <multiaddr>...
                      query a Kademlia network (weft dht for details)
@@ -110,7 +112,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'node': {
         const { runNode } = await import('./node-cmd.js')
-        const a = parseArgs(rest, { booleans: ['json', 'perf'], values: ['listen', 'identity', 'bootstrap', 'topic', 'dht-mode', 'external', 'limits', 'print-resources', 'deny', 'allow', 'metrics', 'conns-low', 'conns-high', 'conns-grace'] })
+        const a = parseArgs(rest, { booleans: ['json', 'perf'], values: ['listen', 'identity', 'bootstrap', 'topic', 'dht-mode', 'external', 'limits', 'print-resources', 'deny', 'allow', 'metrics', 'conns-low', 'conns-high', 'conns-grace', 'conns-silence'] })
         const connectionManager = connManagerFlags((f) => a.flags.get(f)?.[0])
         return await runNode({
           listen: a.flags.get('listen') ?? ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws'],
