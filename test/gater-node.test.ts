@@ -93,7 +93,7 @@ describe('createNode({ gater })', () => {
 })
 
 describe('weft node --deny / --allow', () => {
-  test('--deny applies to the running node; a bad entry is one error line and exit 1', async () => {
+  test('--deny applies to the running node and its refusals are logged, rate-limited; a bad entry is one error line and exit 1', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'weft-gater-'))
     const out: string[] = []
     const err: string[] = []
@@ -110,6 +110,14 @@ describe('weft node --deny / --allow', () => {
       const started = JSON.parse(out.find((l) => l.includes('"event":"started"'))!) as { addrs: string[] }
       const dialer = await node({ listen: [] })
       await expect(dialer.dial(started.addrs[0]!, { signal: AbortSignal.timeout(5_000) })).rejects.toBeInstanceOf(DialError)
+      // the refusal is loud: one line at once...
+      const refusedLines = (): Array<{ counts: Record<string, number> }> => out.filter((l) => l.includes('"event":"refused"')).map((l) => JSON.parse(l))
+      await expect.poll(() => refusedLines().length, { timeout: 5_000 }).toBe(1)
+      expect(refusedLines()[0]!.counts).toEqual({ 'connection inbound gater/denied': 1 })
+      // ...but bounded: the next refusals within the summary period are counted, not printed one by one
+      const again = await node({ listen: [] })
+      await expect(again.dial(started.addrs[0]!, { signal: AbortSignal.timeout(5_000) })).rejects.toBeInstanceOf(DialError)
+      expect(refusedLines()).toHaveLength(1)
       process.emit('SIGTERM')
       expect(await running).toBe(0)
     } finally {

@@ -64,6 +64,9 @@ export async function runNode(o: NodeCmdOptions): Promise<number> {
   if (metricsServer !== undefined) log(o.json, 'metrics', { url: metricsServer.url }, `metrics on ${metricsServer.url}`)
   node.on('connection:open', (c) => log(o.json, 'connection:open', { peer: c.peer.toString(), addr: c.remoteAddr.toString(), direction: c.direction }, `connection ${c.direction} ${c.peer.toString()} via ${c.remoteAddr.toString()}`))
   node.on('connection:close', ({ connection: c, error }) => log(o.json, 'connection:close', { peer: c.peer.toString(), error: error?.message }, `closed ${c.peer.toString()}${error !== undefined ? ` (${error.message})` : ''}`))
+  const refused = refusalLog((counts, text) => log(o.json, 'refused', { counts }, text))
+  node.on('connection:refused', (r) => refused.add(`connection ${r.direction} ${r.code}`))
+  node.on('stream:refused', (r) => refused.add(`stream ${r.direction} ${r.protocol} ${r.code}`))
   node.on('peer:identify', ({ peer, info }) => log(o.json, 'peer:identify', {
     peer: peer.toString(), agentVersion: info.agentVersion, protocolVersion: info.protocolVersion, protocols: info.protocols,
     listenAddrs: info.listenAddrs.map(String), observedAddr: info.observedAddr?.toString(), signedPeerRecord: info.signedPeerRecordValid,
@@ -81,6 +84,7 @@ export async function runNode(o: NodeCmdOptions): Promise<number> {
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       if (printer !== undefined) clearInterval(printer)
+      refused.stop()
       process.off('SIGINT', stop)
       process.off('SIGTERM', stop)
       log(o.json, 'stopping', {}, 'stopping...')
@@ -90,6 +94,36 @@ export async function runNode(o: NodeCmdOptions): Promise<number> {
     process.on('SIGTERM', stop)
   })
   return 0
+}
+
+/**
+ * Refusals are loud but bounded: the first one after a quiet period is printed at once, the ones
+ * that follow are counted and printed as one summary line per REFUSAL_SUMMARY_MS (a flood of
+ * refused connections must not become a flood of log lines).
+ */
+const REFUSAL_SUMMARY_MS = 10_000
+
+function refusalLog(print: (counts: Record<string, number>, text: string) => void): { add(kind: string): void; stop(): void } {
+  let counts = new Map<string, number>()
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const flush = (): void => {
+    timer = undefined
+    if (counts.size === 0) return
+    const c = Object.fromEntries(counts)
+    counts = new Map()
+    print(c, `refused: ${Object.entries(c).map(([k, n]) => `${k} x${n}`).join(', ')}`)
+    timer = setTimeout(flush, REFUSAL_SUMMARY_MS)
+    timer.unref()
+  }
+  return {
+    add(kind) {
+      counts.set(kind, (counts.get(kind) ?? 0) + 1)
+      if (timer === undefined) flush()
+    },
+    stop() {
+      if (timer !== undefined) clearTimeout(timer)
+    },
+  }
 }
 
 async function withClient<T>(fn: (node: WeftNode) => Promise<T>): Promise<T> {

@@ -7,7 +7,8 @@
  *   const rtt = await node.ping(addr)
  *
  * Events (an EventTarget, `detail` typed in WeftNodeEvents): peer:connect, peer:disconnect,
- * peer:identify, connection:open, connection:close, reachability, error. Everything that waits
+ * peer:identify, connection:open, connection:close, connection:refused, stream:refused, reachability,
+ * error. Everything that waits
  * takes an AbortSignal; aborting a dial or newStream also cancels the swarm's work for it.
  */
 import type { CryptoProvider } from '../core/crypto/provider.js'
@@ -20,7 +21,7 @@ import { IdentifyBehaviour, type IdentifyEvent, type IdentifyInfo, type Identify
 import type { PerfBehaviour, PerfEvent } from '../perf/index.js'
 import type { Pubsub, GossipsubServiceOptions } from '../gossipsub/index.js'
 import type { Dht, KadServiceOptions } from '../kad/index.js'
-import type { PolicyOptions } from '../swarm/policy.js'
+import type { PolicyOptions, RefusalCode } from '../swarm/policy.js'
 import type { Gater } from '../swarm/gater.js'
 import type { ResourceUsage } from '../swarm/resources.js'
 import type { ConnectionManager } from '../swarm/conn-manager.js'
@@ -89,6 +90,14 @@ export interface WeftNodeEvents {
   'peer:identify': { peer: PeerId; info: IdentifyInfo; connection: ConnectionInfo }
   'connection:open': ConnectionInfo
   'connection:close': { connection: ConnectionInfo; error?: Error }
+  /**
+   * A limit or the gater refused a connection (spec/swarm.md, "Admission"): `code` says which
+   * ('gater/denied', 'limits/per-ip', 'limits/rate', 'limits/pending-inbound',
+   * 'resource/limit-exceeded'), `error` is what an opener received. `peer` when the handshake named it.
+   */
+  'connection:refused': { direction: 'inbound' | 'outbound'; addr: Multiaddr; peer?: PeerId; code: RefusalCode; error: Error }
+  /** A limit refused a negotiated stream; it was reset (an outbound opener got `error`). */
+  'stream:refused': { direction: 'inbound' | 'outbound'; protocol: string; connection: ConnectionInfo; code: RefusalCode; error: Error }
   /** Server side of `/perf/1.0.0` (nodes with the perf service): a client's run was served completely. */
   'perf:served': { peer: PeerId; uploadBytes: number; downloadBytes: number }
   /** Server side of `/perf/1.0.0`: a client broke the protocol; its stream was reset. */
@@ -465,6 +474,12 @@ export class WeftNode extends EventTarget {
         break
       case 'peer-connect':
         this.#emit('peer:connect', ev.peer)
+        break
+      case 'connection-refused':
+        this.#emit('connection:refused', { direction: ev.direction, addr: ev.addr, ...(ev.peer !== undefined ? { peer: ev.peer } : {}), code: ev.refusal.code, error: ev.refusal.error })
+        break
+      case 'stream-refused':
+        this.#emit('stream:refused', { direction: ev.direction, protocol: ev.protocol, connection: ev.connection, code: ev.refusal.code, error: ev.refusal.error })
         break
       case 'peer-disconnect':
         this.#emit('peer:disconnect', ev.peer)
