@@ -11,16 +11,14 @@
  * spawns its go/rust peers (env limits_scenario=...), kill the peers. A hang fails its case (its
  * timeout), never the run. Exit 1 when a case failed.
  */
-import { spawn, spawnSync } from 'node:child_process'
-import fs from 'node:fs'
+import { spawn } from 'node:child_process'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { killGroup, startRedis, which } from './lib/proc.mjs'
+import { killGroup } from './lib/proc.mjs'
+import { setupScenarios } from './lib/scenarios.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const root = path.dirname(here)
-const say = (/** @type {string} */ s) => console.log(`[limits] ${s}`)
-const CI = process.env.CI === 'true' || process.env.CI === '1'
 
 /** @type {Record<string, { impls: string[], fn: string, timeout: number, proves: string }>} */
 const CASES = {
@@ -46,66 +44,11 @@ const CASES = {
   },
 }
 
-// ---- arguments -----------------------------------------------------------------------------------
-
-const opt = { suite: false, repeat: 1, /** @type {string[]} */ cases: [] }
-const args = process.argv.slice(2)
-for (let i = 0; i < args.length; i++) {
-  const a = args[i]
-  if (a === '--suite') opt.suite = true
-  else if (a === '--repeat') opt.repeat = Number(args[++i])
-  else if (a === '--case') opt.cases.push(...String(args[++i]).split(','))
-  else {
-    console.error(`usage: node interop/limits.mjs [--suite] [--case ${Object.keys(CASES).join('|')}] [--repeat n]`)
-    process.exit(2)
-  }
-}
-if (opt.cases.length === 0) opt.cases = Object.keys(CASES)
-for (const c of opt.cases) if (!(c in CASES)) { console.error(`unknown case ${c}`); process.exit(2) }
-const needed = new Set(opt.cases.flatMap((c) => CASES[c].impls))
-
-// ---- prerequisites and builds ----------------------------------------------------------------------
-
-const missing = []
-const redisServer = which('redis-server')
-if (redisServer === undefined) missing.push('redis-server')
-if (needed.has('go') && which('go') === undefined) missing.push('go')
-if (needed.has('rust') && which('cargo') === undefined) missing.push('cargo')
-if (missing.length > 0) {
-  say(`missing: ${missing.join(', ')} (see interop/README.md "Running it")`)
-  process.exit(CI ? 1 : 0)
-}
-if (!fs.existsSync(path.join(root, 'dist/node.js'))) {
-  console.error('[limits] dist/ is missing: run `npm run build` (interop/run.mjs does it)')
-  process.exit(1)
-}
-/** @type {Record<string, string>} */
-const bins = {}
-for (const impl of needed) {
-  const t = Date.now()
-  const r = spawnSync('bash', [path.join(here, impl, 'build.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
-  const bin = (r.stdout ?? '').trim().split('\n').pop()
-  if (r.status !== 0 || !bin || !fs.existsSync(bin)) {
-    console.error(`[limits] interop/${impl}/build.sh failed`)
-    process.exit(1)
-  }
-  say(`${impl} peer: ${bin} (${((Date.now() - t) / 1000).toFixed(1)} s)`)
-  bins[impl] = bin
-}
-const weft = await import('../dist/node.js')
-const scenarios = await import('./weft/limits-weft.mjs')
-
-// ---- redis -----------------------------------------------------------------------------------------
-
-/** @type {import('node:child_process').ChildProcess[]} */
-const children = []
-const cleanup = () => { for (const c of children) killGroup(c, 'SIGKILL') }
-process.on('SIGINT', () => { cleanup(); process.exit(130) })
-process.on('SIGTERM', () => { cleanup(); process.exit(143) })
-const { proc: redisProc, addr: redisAddr, db } = await startRedis(/** @type {string} */ (redisServer))
-children.push(redisProc)
-if (db === undefined) { console.error(`[limits] redis-server did not answer on ${redisAddr}`); cleanup(); process.exit(1) }
-const redis = db
+const { bins, prepared, redis, redisAddr, children, run } = await setupScenarios({
+  tag: 'limits', cases: CASES, impls: (c) => c.impls,
+  prepare: async () => ({ weft: await import('../dist/node.js'), scenarios: await import('./weft/limits-weft.mjs') }),
+})
+const { weft, scenarios } = /** @type {{ weft: any, scenarios: any }} */ (prepared)
 
 // ---- one case ----------------------------------------------------------------------------------------
 
@@ -172,26 +115,4 @@ async function runCase(name) {
 
 // ---- main ----------------------------------------------------------------------------------------------
 
-const started = Date.now()
-/** @type {any[]} */
-const all = []
-for (const name of opt.cases) {
-  for (let run = 1; run <= opt.repeat; run++) {
-    let r = await runCase(name)
-    // --suite: one retry of a failed case (as in run.mjs); a pass on the retry is recorded as flaky.
-    if (!r.ok && opt.suite) {
-      say(`retrying ${name} once (first error: ${r.error})`)
-      const second = await runCase(name)
-      r = second.ok ? { ...second, flaky: true, firstError: r.error } : second
-    }
-    all.push({ case: name, run, ...r })
-    console.log(`${name.padEnd(20)} ${r.ok ? (r.flaky === true ? 'flaky' : 'pass') : 'FAIL'}  ${r.seconds.toFixed(1)} s${r.error ? `  ${r.error}` : ''}`)
-  }
-}
-redis.close()
-killGroup(redisProc, 'SIGTERM')
-const failed = all.filter((r) => !r.ok)
-say(`${all.length - failed.length}/${all.length} passed in ${((Date.now() - started) / 1000).toFixed(0)} s`)
-fs.mkdirSync(path.join(here, 'results'), { recursive: true })
-fs.writeFileSync(path.join(here, 'results', 'limits.json'), `${JSON.stringify({ date: new Date().toISOString(), node: process.version, runs: all.map((r) => ({ ...r, seconds: Number(r.seconds.toFixed(2)) })) }, null, 2)}\n`)
-process.exit(failed.length > 0 ? 1 : 0)
+await run(runCase, (name) => name.padEnd(20), 'limits.json')

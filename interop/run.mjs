@@ -17,7 +17,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { killGroup, sleep, startRedis, which } from './lib/proc.mjs'
+import { killGroup, missingTools, sleep, startRedis } from './lib/proc.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const root = path.dirname(here)
@@ -126,13 +126,14 @@ const needed = new Set(cases.flatMap((c) => [c.dialer, c.listener]))
 
 // ---- prerequisites -----------------------------------------------------------------------------
 
-const missing = []
-const redisServer = which('redis-server')
-if (redisServer === undefined) missing.push('redis-server (Debian/Ubuntu: `sudo apt-get install -y redis-server`)')
-if (needed.has('go') && which('go') === undefined) missing.push('Go >= 1.26 (the version in interop/go/go.mod) from https://go.dev/doc/install')
-if (needed.has('rust') && which('cargo') === undefined) missing.push('Rust/cargo >= 1.88 for interop/rust (`curl https://sh.rustup.rs -sSf | sh`)')
+const HOW_TO_INSTALL = {
+  'redis-server': 'redis-server (Debian/Ubuntu: `sudo apt-get install -y redis-server`)',
+  go: 'Go >= 1.26 (the version in interop/go/go.mod) from https://go.dev/doc/install',
+  cargo: 'Rust/cargo >= 1.88 for interop/rust (`curl https://sh.rustup.rs -sSf | sh`)',
+}
+const { redisServer, missing } = missingTools(needed)
 if (missing.length > 0) {
-  const lines = ['the interop suite needs:', ...missing.map((m) => `  - ${m}`)]
+  const lines = ['the interop suite needs:', ...missing.map((m) => `  - ${HOW_TO_INSTALL[m]}`)]
   if (CI) {
     for (const l of lines) console.error(`[interop] ${l}`)
     console.error('[interop] CI=true: failing (the interop suite is never skipped on CI)')

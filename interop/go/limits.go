@@ -99,12 +99,9 @@ func limitsHost(listen ma.Multiaddr, cm *connmgr.BasicConnMgr, defaultRcmgr bool
 
 func limitsMode(scenario string) int {
 	log.SetPrefix("[go-limits " + scenario + "] ")
-	secs, err := strconv.Atoi(env("test_timeout_seconds", "60"))
-	if err != nil || secs <= 0 {
-		fail("bad test_timeout_seconds")
-	}
-	time.AfterFunc(time.Duration(secs)*time.Second, func() { fail("test timeout reached") })
+	failAfterTestTimeout("60")
 	l := &limitsCtx{ctx: context.Background(), rdb: redis.NewClient(&redis.Options{Addr: env("redis_addr", "redis:6379"), DisableIdentity: true})}
+	var err error
 	switch scenario {
 	case "go-trims":
 		err = l.goTrims()
@@ -251,19 +248,28 @@ func pingTwice(ctx context.Context, h host.Host, p peer.ID) error {
 		return err
 	}
 	defer s.Reset()
-	payload, echo := make([]byte, 32), make([]byte, 32)
 	for round := 0; round < 2; round++ {
-		payload[0] = byte(round)
-		if _, err := s.Write(payload); err != nil {
+		if err := pingRound(s, round); err != nil {
 			return err
-		}
-		if _, err := io.ReadFull(s, echo); err != nil {
-			return err
-		}
-		if echo[0] != byte(round) {
-			return fmt.Errorf("echo differs")
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+	return nil
+}
+
+// pingRound makes one /ipfs/ping/1.0.0 round trip on s: 32 bytes out (the first is round), the
+// same 32 back.
+func pingRound(s network.Stream, round int) error {
+	payload, echo := make([]byte, 32), make([]byte, 32)
+	payload[0] = byte(round)
+	if _, err := s.Write(payload); err != nil {
+		return err
+	}
+	if _, err := io.ReadFull(s, echo); err != nil {
+		return err
+	}
+	if echo[0] != byte(round) {
+		return fmt.Errorf("echo differs")
 	}
 	return nil
 }
@@ -342,12 +348,8 @@ func hold(ctx context.Context, h host.Host, target peer.AddrInfo, proto protocol
 		return fmt.Errorf("open hold stream: %w", err)
 	}
 	if proto == ping.ID {
-		payload, echo := make([]byte, 32), make([]byte, 32)
 		for i := 0; ; i++ {
-			if _, err := s.Write(payload); err != nil {
-				return err
-			}
-			if _, err := io.ReadFull(s, echo); err != nil {
+			if err := pingRound(s, i); err != nil {
 				return err
 			}
 			if i == 0 {

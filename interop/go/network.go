@@ -40,6 +40,16 @@ type netCtx struct {
 	h        host.Host
 }
 
+// failAfterTestTimeout exits the process (fail) once env test_timeout_seconds (default def) have
+// passed; a malformed value fails at once. Used by the network and limits modes.
+func failAfterTestTimeout(def string) {
+	secs, err := strconv.Atoi(env("test_timeout_seconds", def))
+	if err != nil || secs <= 0 {
+		fail("bad test_timeout_seconds")
+	}
+	time.AfterFunc(time.Duration(secs)*time.Second, func() { fail("test timeout reached") })
+}
+
 func until(d time.Duration, what string, f func() bool) error {
 	end := time.Now().Add(d)
 	for !f() {
@@ -127,11 +137,7 @@ func networkMode(scenario string) int {
 	if n.messages, err = strconv.Atoi(env("messages", "100")); err != nil {
 		fail("bad messages")
 	}
-	secs, err := strconv.Atoi(env("test_timeout_seconds", "120"))
-	if err != nil || secs <= 0 {
-		fail("bad test_timeout_seconds")
-	}
-	time.AfterFunc(time.Duration(secs)*time.Second, func() { fail("test timeout reached") })
+	failAfterTestTimeout("120")
 	n.rdb = redis.NewClient(&redis.Options{Addr: env("redis_addr", "redis:6379"), DisableIdentity: true})
 	la, err := listenAddr(env("ip", "127.0.0.1"), "tcp", 0)
 	if err != nil {

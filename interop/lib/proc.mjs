@@ -1,7 +1,10 @@
-// Process and Redis helpers shared by the interop orchestrators (run.mjs, network.mjs).
+// Process and Redis helpers shared by the interop orchestrators (run.mjs, capture.mjs, lib/scenarios.mjs).
 import { spawn, spawnSync } from 'node:child_process'
 import net from 'node:net'
 import { Resp } from '../weft/resp.mjs'
+import { sleep } from './wait.mjs'
+
+export { sleep }
 
 /** The path of `cmd` on PATH, or undefined. @param {string} cmd */
 export function which(cmd) {
@@ -9,8 +12,20 @@ export function which(cmd) {
   return r.status === 0 ? r.stdout.trim() : undefined
 }
 
-/** @param {number} ms */
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+/**
+ * The tools the cases need that are not on PATH: redis-server always, go and cargo when `impls`
+ * has go / rust. Returns redis-server's path too (the caller starts it).
+ * @param {Set<string>} impls
+ */
+export function missingTools(impls) {
+  const redisServer = which('redis-server')
+  /** @type {('redis-server' | 'go' | 'cargo')[]} */
+  const missing = []
+  if (redisServer === undefined) missing.push('redis-server')
+  if (impls.has('go') && which('go') === undefined) missing.push('go')
+  if (impls.has('rust') && which('cargo') === undefined) missing.push('cargo')
+  return { redisServer, missing }
+}
 
 /** A free TCP port on loopback. @returns {Promise<number>} */
 export function freePort() {

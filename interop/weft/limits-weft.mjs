@@ -9,24 +9,15 @@
 import { performance } from 'node:perf_hooks'
 import { randomBytes } from 'node:crypto'
 import { PeerId } from '../../dist/peer-id/index.js'
+import { until as pollUntil } from '../lib/wait.mjs'
 
 const HOLD = '/weft/hold/1.0.0'
 const PING = '/ipfs/ping/1.0.0'
 const GC = 0x1005 // ConnGarbageCollected (yamux GoAway length field)
 const STREAM_LIMIT = 0x1002 // StreamResourceLimitExceeded (RST WindowUpdate length field)
 
-const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms))
-
 /** Poll `f` every 50 ms until it returns a truthy value; throws after `ms`. @template T */
-async function until(/** @type {() => Promise<T> | T} */ f, /** @type {number} */ ms, /** @type {string} */ what) {
-  const end = performance.now() + ms
-  for (;;) {
-    const v = await f()
-    if (v) return v
-    if (performance.now() > end) throw new Error(`${what}: timed out after ${ms} ms`)
-    await sleep(50)
-  }
-}
+const until = (/** @type {() => Promise<T> | T} */ f, /** @type {number} */ ms, /** @type {string} */ what) => pollUntil(f, ms, what, 50)
 
 /** @param {any} redis @param {string} key */
 async function list(redis, key) {

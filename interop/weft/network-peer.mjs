@@ -12,6 +12,7 @@ import { createNode, nodeCrypto } from '../../dist/node.js'
 import { DEFAULT_TOPIC_SCORE_PARAMS } from '../../dist/gossipsub/index.js'
 import { Resp } from './resp.mjs'
 import { runKad } from './network-kad.mjs'
+import { sleep, until } from '../lib/wait.mjs' // until polls every 100 ms
 
 const TOPIC = 'weft-interop'
 const t0 = performance.now()
@@ -38,19 +39,7 @@ const redisAddr = env('redis_addr', 'redis:6379')
 const timeoutSec = Number(env('test_timeout_seconds', '120'))
 setTimeout(() => die(`test_timeout_seconds (${timeoutSec}) passed`), timeoutSec * 1000).unref()
 
-const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms))
 const redis = await Resp.connect(redisAddr)
-
-/** Poll `f` every 100 ms until it returns a truthy value; throws after `ms`. @template T */
-async function until(/** @type {() => Promise<T> | T} */ f, /** @type {number} */ ms, /** @type {string} */ what) {
-  const end = performance.now() + ms
-  for (;;) {
-    const v = await f()
-    if (v) return v
-    if (performance.now() > end) throw new Error(`${what}: timed out after ${ms} ms`)
-    await sleep(100)
-  }
-}
 
 /** Register, wait for all `count` nodes, dial every node listed before us. Returns [{name, addr, peer}]. */
 async function joinNetwork(/** @type {any} */ node) {
