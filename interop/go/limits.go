@@ -72,6 +72,15 @@ func (l *limitsCtx) waitKey(key string) string {
 	}
 }
 
+// waitPeer waits for key (a multiaddr ending in /p2p/<id>) and parses it.
+func (l *limitsCtx) waitPeer(key string) (*peer.AddrInfo, error) {
+	m, err := ma.NewMultiaddr(l.waitKey(key))
+	if err != nil {
+		return nil, err
+	}
+	return peer.AddrInfoFromP2pAddr(m)
+}
+
 // limitsHost builds a TCP/Noise/yamux host. cm nil: no connection manager (NullConnMgr);
 // defaultRcmgr false: the null resource manager (the load must not hit go's defaults).
 func limitsHost(listen ma.Multiaddr, cm *connmgr.BasicConnMgr, defaultRcmgr bool) (host.Host, error) {
@@ -203,11 +212,7 @@ func (l *limitsCtx) pingDial() error {
 	if err != nil {
 		return err
 	}
-	m, err := ma.NewMultiaddr(l.waitKey("weftAddr"))
-	if err != nil {
-		return err
-	}
-	target, err := peer.AddrInfoFromP2pAddr(m)
+	target, err := l.waitPeer("weftAddr")
 	if err != nil {
 		return err
 	}
@@ -289,11 +294,7 @@ func (l *limitsCtx) weftTrims() error {
 		}
 	}
 	l.waitKey("start")
-	m, err := ma.NewMultiaddr(l.waitKey("weftAddr"))
-	if err != nil {
-		return err
-	}
-	target, err := peer.AddrInfoFromP2pAddr(m)
+	target, err := l.waitPeer("weftAddr")
 	if err != nil {
 		return err
 	}
