@@ -9,11 +9,13 @@
 //                 15,000/20,000 (above N), connection and resource limits raised
 //   weft-default  the same with createNode's default services (Kademlia and gossipsub too)
 //   weft-trim     identify + ping, watermarks below N (low 0.4 N, high 0.5 N; --low/--high): must trim
+//                 (held at least 90 s: the default grace period is 60 s)
 //   go, rust      interop/<impl> `peer scale-server` (interop/go/scale.go, interop/rust/src/scale.rs)
 // Per server: handshakes/s = inbound connections established per second while the holders ramp
 // (server's own count, sampled every 250 ms, between 5% and 95% of the final count); server CPU
 // per handshake (/proc/<pid>/stat over the ramp); RSS (and weft's V8 heap, go's HeapInuse) added per
-// held connection, after a hold period (--hold seconds, default 30; quick 5) and forced GCs; ping
+// held connection, after a hold period (--hold seconds, default 70: idle yamux sessions release their
+// send slabs after one 30 s keep-alive interval without traffic; quick 5) and forced GCs; ping
 // RTT (median of 20 /ipfs/ping/1.0.0 round trips from one more weft node) through the loaded
 // server vs the same before any holder connected; connections held at the end, on both sides.
 //   npm run bench -- scale [--quick] [--conns N] [--impls weft,go,rust,weft-trim] [--holders 2]
@@ -89,7 +91,7 @@ export async function startServer(impl, { low, high } = {}) {
   const pid = child.pid
   const ask = async (cmd) => { s.send(cmd); return s.next(120_000) }
   return {
-    impl, addr, pid,
+    impl, addr, pid, ask,
     stats: () => ask('stats'),
     measure: async () => ({ ...(await ask('measure')), rss: rssOf(pid), cpuMs: cpuMsOf(pid) }),
     cpuMs: () => cpuMsOf(pid),
@@ -125,7 +127,10 @@ export async function openHolders(addr, count, { holders = 2, concurrency = 64, 
   return {
     seconds: (performance.now() - t0) / 1000,
     ready: sum('ready'), failed: sum('failed'), attempted: sum('attempted'), errors,
-    upgradeP95: Math.max(...ready.map((r) => r.upgradeMs?.p95 ?? 0)),
+    /** Upgrade steps as the holders saw them: p50 (median over holders) / p95 (worst holder), ms. */
+    steps: Object.fromEntries(['connectMs', 'replyMs', 'noiseMs', 'upgradeMs'].map((k) => [k, `${median(ready.map((r) => r[k]?.p50 ?? NaN))}/${Math.max(...ready.map((r) => r[k]?.p95 ?? 0))}`])),
+    /** Timelines of failed upgrades (a few per holder, from their stderr). */
+    traces: procs.flatMap((c) => c.stderr().split('\n').filter((l) => l.startsWith('{"failedUpgrade"'))).slice(0, 3),
     firstError: ready.find((r) => r.firstError)?.firstError,
     /** Connections the holders still have open, and why the others closed. */
     count: async () => {
@@ -161,8 +166,11 @@ const pingOf = async (addr) => (await runNodeJson(path.join(BENCH, 'drivers/weft
 
 /** One server under the holders; returns its rows. */
 async function scaleOne(impl, opts, log) {
-  const { count, holdMs, holders, concurrency } = opts
+  const { count, holders, concurrency } = opts
   const trim = impl === 'weft-trim'
+  // the connection manager spares connections younger than its grace period (60 s) and trims at
+  // most once per silence period (10 s): hold long enough for it to act
+  const holdMs = trim ? Math.max(opts.holdMs, 90_000) : opts.holdMs
   const high = trim ? opts.high : undefined
   const low = trim ? opts.low : undefined
   const server = await startServer(impl, { low, high })
@@ -173,6 +181,7 @@ async function scaleOne(impl, opts, log) {
   try {
     await sleep(500)
     const before = await server.measure()
+    await pingOf(server.addr) // warm-up: the first pings of a fresh server run cold code
     const idlePing = await pingOf(server.addr)
     const cpu0 = server.cpuMs()
     const samples = []
@@ -192,6 +201,8 @@ async function scaleOne(impl, opts, log) {
     const cpuRamp = server.cpuMs() - cpu0
     const atRamp = samples.at(-1)
     log(`  ${impl}: ${h.ready}/${h.attempted} dials ready in ${rampS.toFixed(1)} s (${h.failed} failed${h.failed ? `: ${JSON.stringify(h.errors)}` : ''}); server established ${atRamp.n}, open ${atRamp.open}`)
+    log(`  ${impl}: upgrade steps, p50/p95 ms: ${JSON.stringify(h.steps)}; server event-loop p99 during the ramp ${Math.max(...samples.map((x) => x.loopP99 ?? 0))} ms`)
+    for (const t of h.traces) log(`  ${impl}: a failed upgrade: ${t}`)
     await sleep(holdMs)
     const after = await server.measure()
     const loadedPing = await pingOf(server.addr)
@@ -229,7 +240,7 @@ export async function runScale({ quick, log }) {
   const count = Number(flag('conns', quick ? 300 : 10_000))
   const opts = {
     count,
-    holdMs: Number(flag('hold', quick ? 5 : 30)) * 1000,
+    holdMs: Number(flag('hold', quick ? 5 : 70)) * 1000,
     holders: Number(flag('holders', 2)),
     concurrency: Number(flag('concurrency', 64)),
     low: Number(flag('low', Math.round(count * 0.4))),
@@ -237,6 +248,13 @@ export async function runScale({ quick, log }) {
   }
   const impls = flag('impls', quick ? 'weft,go,rust' : 'weft,go,rust,weft-trim').split(',')
   const rows = []
-  for (const impl of impls) rows.push(...await scaleOne(impl, opts, log))
+  for (const impl of impls) {
+    try {
+      rows.push(...await scaleOne(impl, opts, log))
+    } catch (e) {
+      log(`  ${impl} failed: ${e.message}`)
+      rows.push(missing('scale', impl, 'tcp', 'connections held', 'count', `failed: ${String(e.message).slice(0, 200)}`))
+    }
+  }
   return rows
 }

@@ -7,8 +7,10 @@
 //   node bench/drivers/weft-hold-clients.mjs <server-multiaddr> <count> [concurrency=32] [deadline-ms]
 // No new dial starts after the deadline (default none).
 // stdout (JSON lines): {"progress": established, "failed": f} every second while dialing, then
-//   {"ready", "failed", "attempted", "firstError", "errors": {code: n}, "connectMs", "upgradeMs"}
-//   (connectMs/upgradeMs: {p50, p95, max} of TCP connect and of connect->established), then one line
+//   {"ready", "failed", "attempted", "firstError", "errors": {code: n}, "connectMs", "replyMs", "noiseMs", "upgradeMs"}
+//   ({p50, p95, max} of: dial -> TCP connected; connected -> the server's first byte (its accept
+//   queue and event loop: it answers the multistream header at once); first byte -> established
+//   (Noise XX); dial -> established), then one line
 //   per stdin command:
 //   count     -> {"open": n, "closed": c, "closeErrors": {code: n}}  (cores open with a live socket)
 //   ping <k>  -> {"pinged": k, "ok": n, "rttMs": median}  yamux ping on k random open connections
@@ -41,7 +43,9 @@ let established = 0
 let firstError
 const connectMs = []
 const upgradeMs = []
-let pingWaiters = []
+const replyMs = []
+const noiseMs = []
+let traced = 0
 
 const codeOf = (e) => (e === undefined ? 'clean' : e.code ?? e.message ?? String(e))
 
@@ -57,8 +61,14 @@ class Holder {
     })
     this.socket = net.connect({ host: dt.host, port: dt.port })
     this.socket.setNoDelay(true)
-    this.socket.once('connect', () => { connectMs.push(now() - this.started); this.flush() })
-    this.socket.on('data', (b) => { this.core.handleData(now(), b); this.flush() })
+    this.socket.once('connect', () => { this.connected = now(); connectMs.push(this.connected - this.started); this.flush() })
+    this.socket.on('data', (b) => {
+      const t = now()
+      if (this.firstByte === undefined) { this.firstByte = t; replyMs.push(t - this.connected) }
+      this.reads = (this.reads ?? 0) + 1
+      this.core.handleData(t, b)
+      this.flush()
+    })
     this.socket.on('end', () => { this.core.handleEof(now()); this.flush() })
     this.socket.on('error', (e) => { this.error ??= e })
     this.socket.on('close', () => this.die(this.error ?? new Error('socket closed')))
@@ -70,6 +80,7 @@ class Holder {
         this.open = true
         established++
         upgradeMs.push(now() - this.started)
+        noiseMs.push(now() - this.firstByte)
         live.add(this)
         this.settle(undefined)
       } else if (ev.type === 'rtt') {
@@ -98,6 +109,11 @@ class Holder {
       live.delete(this)
       const c = codeOf(error)
       closeErrors[c] = (closeErrors[c] ?? 0) + 1
+    } else if (traced < 3) {
+      // the timeline of a failed upgrade, relative to the dial (stderr)
+      traced++
+      const rel = (t) => (t === undefined ? null : Math.round(t - this.started))
+      console.error(JSON.stringify({ failedUpgrade: codeOf(error), connectedMs: rel(this.connected), firstByteMs: rel(this.firstByte), reads: this.reads ?? 0, endedMs: rel(now()) }))
     }
     this.pingWaiter?.(undefined)
     this.settle(error)
@@ -144,7 +160,7 @@ await Promise.all(Array.from({ length: concurrency }, worker))
 clearInterval(progress)
 // holders that failed are dropped; the rest stay in `all` for the timer
 for (let i = all.length - 1; i >= 0; i--) if (all[i].dead) all.splice(i, 1)
-console.log(JSON.stringify({ ready: next - failed, failed, attempted: next, firstError, errors, connectMs: dist(connectMs), upgradeMs: dist(upgradeMs) }))
+console.log(JSON.stringify({ ready: next - failed, failed, attempted: next, firstError, errors, connectMs: dist(connectMs), replyMs: dist(replyMs), noiseMs: dist(noiseMs), upgradeMs: dist(upgradeMs) }))
 
 for await (const line of createInterface({ input: process.stdin })) {
   const [cmd, arg] = line.trim().split(/\s+/)
