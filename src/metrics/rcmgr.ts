@@ -117,6 +117,9 @@ export class RcmgrMetrics {
       pair(peerMemory, prevPeerMemory, {}, (u) => u.memory),
     ]
     this.#connPairs = [pair(connMemory, prevConnMemory, {}, (u) => u.memory)]
+    // go creates these series (both directions) when it loads; its dashboard plots peer_* - previous_peer_*,
+    // which is empty while either side has no series.
+    for (const p of [...this.#peerPairs, ...this.#connPairs]) { p.now.touch(p.labels); p.prev.touch(p.labels) }
     r.onCollect(() => this.collect())
   }
 

@@ -103,6 +103,11 @@ export abstract class Family {
     return { labels, value: 0 }
   }
 
+  /** Create the series for `labels` at zero if it is missing (go's `Vec.With`: exported before its first observation). */
+  touch(labels: Labels = {}): void {
+    this.series(labels)
+  }
+
   /** Forget every series (a collect hook rebuilding gauges from a snapshot). */
   clear(): void {
     this.#series.clear()
