@@ -7,7 +7,9 @@
  *   node interop/limits.mjs --case go-ping-limit --repeat 3
  *   node interop/limits.mjs --suite               as part of `node interop/run.mjs --suite`
  *
- * Each case: FLUSHALL, run the weft side (interop/weft/limits-weft.mjs, in this process) which
+ * metrics-parity compares weft's Prometheus families with a go-libp2p host's (spec/metrics.md "Interop").
+ *
+ * Each case: FLUSHALL, run the weft side (interop/weft/limits-weft.mjs or metrics-weft.mjs, in this process) which
  * spawns its go/rust peers (env limits_scenario=...), kill the peers. A hang fails its case (its
  * timeout), never the run. Exit 1 when a case failed.
  */
@@ -42,11 +44,15 @@ const CASES = {
     impls: ['go'], fn: 'goPingLimit', timeout: 40,
     proves: "go's default rcmgr: 2 inbound ping streams per peer; weft's third is reset with 0x1002 (StreamResourceLimitExceeded)",
   },
+  'metrics-parity': {
+    impls: ['go'], fn: 'metricsParity', timeout: 40,
+    proves: "a go host (default metrics and rcmgr) and a weft node each open 3 connections, close 1, fail 1 dial: every libp2p_* family both emit has the same TYPE, label names and buckets, and the deterministic values agree",
+  },
 }
 
 const { bins, prepared, redis, redisAddr, children, run } = await setupScenarios({
   tag: 'limits', cases: CASES, impls: (c) => c.impls,
-  prepare: async () => ({ weft: await import('../dist/node.js'), scenarios: await import('./weft/limits-weft.mjs') }),
+  prepare: async () => ({ weft: await import('../dist/node.js'), scenarios: { ...(await import('./weft/limits-weft.mjs')), ...(await import('./weft/metrics-weft.mjs')) } }),
 })
 const { weft, scenarios } = /** @type {{ weft: any, scenarios: any }} */ (prepared)
 

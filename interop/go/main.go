@@ -47,6 +47,9 @@ func main() {
 	if s := env("limits_scenario", ""); s != "" {
 		os.Exit(limitsMode(s)) // limits.go
 	}
+	if s := env("metrics_scenario", ""); s != "" {
+		os.Exit(metricsMode(s)) // metrics.go
+	}
 	os.Exit(interop())
 }
 
