@@ -111,6 +111,8 @@ export function compare(go, weft) {
   one('libp2p_swarm_key_types_total', { dir: 'outbound' }, 3)
   one('libp2p_swarm_dial_errors_total', {}, 1)
   one('libp2p_identify_identify_total', { dir: 'outbound' }, 3)
+  // each listener identified the dialer: 3 answers sent
+  one('libp2p_identify_identify_total', { dir: 'inbound' }, 3)
   one('libp2p_identify_conn_push_support_total', {}, 3)
   for (const [side, m] of [['go', go], ['weft', weft]]) {
     const get = (/** @type {string} */ s, /** @type {Record<string, string>} */ l = {}) => valueOf(/** @type {any} */ (m), s, l)

@@ -70,6 +70,8 @@ export interface IdentifyInfo {
 export type IdentifyEvent =
   | { type: 'identified'; peer: PeerId; connection: ConnectionInfo; info: IdentifyInfo }
   | { type: 'identify-push'; peer: PeerId; connection: ConnectionInfo; info: IdentifyInfo }
+  /** We sent our identify: an answer to the remote's request (`push` false), or a push. */
+  | { type: 'identify-sent'; peer: PeerId; connection: ConnectionInfo; push: boolean }
   /** `push` tells which exchange failed (an inbound push, or our identify of the remote). */
   | { type: 'identify-failed'; peer: PeerId; connection: ConnectionInfo; push: boolean; error: Error }
 
@@ -347,7 +349,7 @@ export class IdentifyBehaviour implements Behaviour<IdentifyEvent> {
       }
       this.#pending.delete(requestId!)
       if (p.push) {
-        this.#send(stream, conn.info)
+        this.#send(stream, conn.info, true)
         this.#pushWritten(conn)
       } else {
         // We ask; the remote answers. Nothing to write: close our side at once.
@@ -361,7 +363,7 @@ export class IdentifyBehaviour implements Behaviour<IdentifyEvent> {
       return
     }
     if (protocol === IDENTIFY_PROTOCOL) {
-      this.#send(stream, conn.info)
+      this.#send(stream, conn.info, false)
     } else if (protocol === IDENTIFY_PUSH_PROTOCOL) {
       if (conn.pushReaders >= this.#maxPushStreams) {
         this.#actions.push({ type: 'reset', stream })
@@ -373,9 +375,10 @@ export class IdentifyBehaviour implements Behaviour<IdentifyEvent> {
     }
   }
 
-  #send(stream: StreamRef, c: ConnectionInfo): void {
+  #send(stream: StreamRef, c: ConnectionInfo, push: boolean): void {
     this.#actions.push({ type: 'write', stream, data: encodeLp(encodeIdentify(this.messageFor(c))) })
     this.#actions.push({ type: 'close-write', stream })
+    this.#actions.push({ type: 'event', event: { type: 'identify-sent', peer: c.peer, connection: c, push } })
   }
 
   // --- their side -----------------------------------------------------------------------------

@@ -124,6 +124,11 @@ export class ProtocolMetrics {
         this.protocolsReceived.observe({}, ev.info.protocols.length)
         this.addrsReceived.observe({}, ev.info.listenAddrs.length)
         break
+      case 'identify-sent':
+        // go's IdentifySent: an answer to the remote's request counts as dir="inbound", a push we send as push dir="outbound"
+        if (ev.push) this.identifyPush.inc({ dir: 'outbound' })
+        else this.identify.inc({ dir: 'inbound' })
+        break
       case 'identify-failed':
         this.identifyErrors.inc()
         break
