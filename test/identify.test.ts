@@ -200,7 +200,9 @@ describe('identify behaviour', () => {
     const other: ConnectionInfo = { ...connToRemote, id: 2, direction: 'inbound' }
     h.input({ type: 'connection-established', connection: other })
     const answer = h.input({ type: 'stream-opened', stream: { connection: 2, stream: 9 }, protocol: IDENTIFY_PROTOCOL, direction: 'inbound', connection: other })
-    expect(answer.map((a) => a.type)).toEqual(['write', 'close-write'])
+    expect(answer.map((a) => a.type)).toEqual(['write', 'close-write', 'event'])
+    // the answer is reported (metrics count it as go's IdentifySent)
+    expect(answer[2]).toMatchObject({ type: 'event', event: { type: 'identify-sent', push: false, connection: { id: 2 } } })
   })
 
   test('bytes beyond maxMessageSize without a prefix (bare form) are rejected as they arrive', () => {
