@@ -128,7 +128,7 @@ export async function openHolders(addr, count, { holders = 2, concurrency = 64, 
     seconds: (performance.now() - t0) / 1000,
     ready: sum('ready'), failed: sum('failed'), attempted: sum('attempted'), errors,
     /** Upgrade steps as the holders saw them: p50 (median over holders) / p95 (worst holder), ms. */
-    steps: Object.fromEntries(['connectMs', 'replyMs', 'noiseMs', 'upgradeMs'].map((k) => [k, `${median(ready.map((r) => r[k]?.p50 ?? NaN))}/${Math.max(...ready.map((r) => r[k]?.p95 ?? 0))}`])),
+    steps: Object.fromEntries(['connectMs', 'replyMs', 'noiseMs', 'upgradeMs'].map((k) => [k, `${Math.round(median(ready.map((r) => r[k]?.p50 ?? NaN)))}/${Math.round(Math.max(...ready.map((r) => r[k]?.p95 ?? 0)))}`])),
     /** Timelines of failed upgrades (a few per holder, from their stderr). */
     traces: procs.flatMap((c) => c.stderr().split('\n').filter((l) => l.startsWith('{"failedUpgrade"'))).slice(0, 3),
     firstError: ready.find((r) => r.firstError)?.firstError,
