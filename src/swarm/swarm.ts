@@ -33,6 +33,7 @@ import { ProtocolTable } from './protocols.js'
 import { ExternalAddresses } from './reachability.js'
 import { closeForPolicy, notifyWaiter, onAction, onConnEvent, openOn, removeConn, type RouteHost } from './routing.js'
 import { Dials } from './dials.js'
+import { DeadlineQueue } from './deadlines.js'
 import { SwarmPolicy, refusal } from './policy.js'
 import { DEFAULT_SWARM_LIMITS, type Conn, type Owner, type SwarmConfig, type SwarmEvent, type SwarmIo, type SwarmLimits } from './types.js'
 
@@ -53,6 +54,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
   readonly #io: SwarmIo[] = []
   readonly #events: SwarmEvent[] = []
   readonly #dirty = new Set<number>()
+  readonly #deadlines = new DeadlineQueue((id) => this.#conns.get(id)?.core?.pollTimeout())
   #listenAddrs: Multiaddr[] = []
   readonly #external: ExternalAddresses
   #started = false
@@ -360,8 +362,9 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
 
   handleTimeout(now: Millis): void {
     this.#now = now
-    for (const c of [...this.#conns.values()]) {
-      if (c.core === undefined || this.#conns.get(c.id) !== c) continue
+    for (const id of this.#deadlines.popDue(now)) {
+      const c = this.#conns.get(id)
+      if (c?.core === undefined) continue
       this.#guard(now, c, () => {
         const t = c.core!.pollTimeout()
         if (t !== undefined && now >= t) {
@@ -393,6 +396,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     const first = this.#dirty.values().next()
     if (first.done === true) return undefined
     this.#dirty.delete(first.value)
+    this.#deadlines.touch(first.value)
     return first.value
   }
 
@@ -417,11 +421,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
   }
 
   pollTimeout(): Millis | undefined {
-    let t: Millis | undefined
-    for (const c of this.#conns.values()) {
-      const ct = c.core?.pollTimeout()
-      if (ct !== undefined && (t === undefined || ct < t)) t = ct
-    }
+    let t = this.#deadlines.peek()
     for (const u of [this.#set.pollTimeout(), this.policy.pollTimeout()]) if (u !== undefined && (t === undefined || u < t)) t = u
     return t
   }
@@ -449,12 +449,14 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
 
   #markDirty(id: number): void {
     this.#dirty.add(id)
+    this.#deadlines.touch(id)
   }
 
   /** Route a connection's events; `dirty` = it may have bytes to send (false when called from pollTransmit). */
   #drainConn(now: Millis, c: Conn, dirty = true): void {
     const core = c.core
     if (core === undefined) return
+    this.#deadlines.touch(c.id)
     if (dirty) this.#markDirty(c.id)
     for (let ev = core.pollEvent(); ev !== undefined && !c.faulted; ev = core.pollEvent()) onConnEvent(this.#route, now, c, ev)
   }
