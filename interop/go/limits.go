@@ -81,7 +81,7 @@ func (l *limitsCtx) waitPeer(key string) (*peer.AddrInfo, error) {
 	return peer.AddrInfoFromP2pAddr(m)
 }
 
-// limitsHost builds a TCP/Noise/yamux host. cm nil: no connection manager (NullConnMgr);
+// limitsHost builds a TCP/Noise/yamux host. cm nil: go-libp2p's default connection manager (low 160 / high 192, far above these cases' counts);
 // defaultRcmgr false: the null resource manager (the load must not hit go's defaults).
 func limitsHost(listen ma.Multiaddr, cm *connmgr.BasicConnMgr, defaultRcmgr bool) (host.Host, error) {
 	opts := []libp2p.Option{
