@@ -28,7 +28,9 @@ const node = await createNode({
   ...(opt.services === 'default' ? {} : { services: {} }),
   limits: { maxConnections, maxPendingInbound: 256 },
   connectionManager: { lowWater, highWater },
-  resources: { limits: { system: { connections: maxConnections, connectionsInbound: maxConnections } } },
+  // the resource manager's system scope already follows highWater (>= 2 x); handshakes in flight
+  // (transient) are raised to the pending-inbound slots, so only maxPendingInbound decides
+  resources: { system: { conns: 2 * maxConnections, connsInbound: 2 * maxConnections }, transient: { conns: 1024, connsInbound: 1024 } },
 })
 console.log(JSON.stringify({ addr: node.getMultiaddrs()[0].toString() }))
 
