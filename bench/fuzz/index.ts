@@ -4,6 +4,7 @@ import { connectionTarget } from './target-connection.js'
 import { gossipsubTarget, identifyTarget, kadTarget } from './targets-behaviour.js'
 import { multistreamTarget, noiseTarget, yamuxTarget } from './targets-stream.js'
 import { multiaddrTarget, peerIdTarget, protobufTarget, varintTarget } from './targets-codec.js'
+import { relayTarget } from './target-relay.js'
 
 export const TARGETS: readonly Target[] = [
   varintTarget,
@@ -17,6 +18,7 @@ export const TARGETS: readonly Target[] = [
   kadTarget,
   gossipsubTarget,
   connectionTarget,
+  relayTarget,
 ]
 
 export function targetByName(name: string): Target | undefined {
