@@ -224,6 +224,9 @@ export class Connection implements ByteMachine<ConnectionEvent> {
 
   /** Reset a stream; `code` (default 0) is a libp2p stream reset code (src/core/close-codes.ts). */
   reset(id: number, code?: number): void {
+    // As for consume: the driver may still be routing events of a connection that has just closed
+    // (a stream-opened queued before the remote's GoAway ended it); its streams are gone already.
+    if (this.#phase.kind === 'closed') return
     this.#open('reset').streams.reset(id, code)
   }
 
