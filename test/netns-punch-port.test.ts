@@ -1,0 +1,317 @@
+/**
+ * Issue 13, DCUtR step 0: can Node 20 hole-punch TCP from a *punch port* (a fixed local port with no
+ * listener that also carries the relay connection)? Proven here with plain node:net in network
+ * namespaces behind real nftables NATs, before any DCUtR code builds on it. spec/hole-punching.md
+ * explains the technique and the consequences.
+ *
+ * Topology (created and removed here; unique names per run):
+ *
+ *   <P>-wan: bridge br0 (no address), the "WAN" 11.0.0.0/24 (exists only inside these namespaces)
+ *   <P>-relay: 11.0.0.10, the relay (listens on :4000 and :4001, tells each socket its observed address)
+ *   <P>-rA: wan0 11.0.0.1, lan0 10.0.1.1, masquerade (port-preserving)   <P>-a: 10.0.1.2
+ *   <P>-rB: wan0 11.0.0.2, lan0 10.0.2.1, masquerade (port-preserving)   <P>-b: 10.0.2.2
+ *   <P>-rC: wan0 11.0.0.3, lan0 10.0.3.1, masquerade fully-random        <P>-c: 10.0.3.2
+ *
+ * Each router: input from wan0 only when conntrack says established/related (else counted and
+ * dropped), forward lan0 -> wan0 and established/related only, and a counter of SYNs forwarded from
+ * wan0 to the LAN (a direct SYN from the other peer's router reached the peer).
+ *
+ * Skips (with the reason printed) only when not root, or `ip netns` or `nft` do not work.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { mkdirSync, rmSync } from 'node:fs'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { build } from 'esbuild'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const P = `hp${process.pid % 100_000}`
+const NAMES = ['wan', 'relay', 'rA', 'rB', 'rC', 'a', 'b', 'c'] as const
+const NS = Object.fromEntries(NAMES.map((n) => [n, `${P}-${n}`])) as Record<(typeof NAMES)[number], string>
+
+function ip(...args: string[]): void {
+  execFileSync('ip', args, { stdio: 'pipe' })
+}
+function inNs(ns: string, cmd: string, args: string[], input?: string): string {
+  return execFileSync('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: 'pipe', input, encoding: 'utf8' })
+}
+
+function unavailable(): string | undefined {
+  if (process.getuid?.() !== 0) return 'not root'
+  const probe = `${P}-probe`
+  try {
+    ip('netns', 'add', probe)
+  } catch (e) {
+    return `ip netns unavailable (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`
+  }
+  try {
+    inNs(probe, 'nft', ['add', 'table', 'inet', 't'])
+  } catch (e) {
+    return `nft unavailable (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); apt-get install nftables`
+  } finally {
+    ip('netns', 'del', probe)
+  }
+  return undefined
+}
+
+const why = unavailable()
+if (why !== undefined) console.warn(`skipped: netns punch-port test: ${why}`)
+
+/** A driver process in a namespace: send a command line, read its JSON answers in order. */
+class Proc {
+  readonly child: ChildProcess
+  readonly #lines: string[] = []
+  readonly #waiters: Array<{ resolve: (l: string) => void; reject: (e: Error) => void }> = []
+  #err = ''
+  #exited: Error | undefined
+
+  constructor(ns: string, script: string, args: string[]) {
+    this.child = spawn('ip', ['netns', 'exec', ns, process.execPath, script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
+    this.child.stderr!.on('data', (d) => { this.#err += String(d) })
+    createInterface({ input: this.child.stdout! }).on('line', (l) => {
+      const w = this.#waiters.shift()
+      if (w !== undefined) w.resolve(l)
+      else this.#lines.push(l)
+    })
+    this.child.once('exit', (code) => {
+      this.#exited = new Error(`driver exited ${code}: ${this.#err}`)
+      for (const w of this.#waiters.splice(0)) w.reject(this.#exited)
+    })
+  }
+
+  next(): Promise<Record<string, unknown>> {
+    const l = this.#lines.shift()
+    const p = l !== undefined ? Promise.resolve(l) : new Promise<string>((resolve, reject) => {
+      if (this.#exited !== undefined) reject(this.#exited)
+      else this.#waiters.push({ resolve, reject })
+    })
+    return p.then((s) => JSON.parse(s) as Record<string, unknown>)
+  }
+
+  send(cmd: string): void {
+    this.child.stdin!.write(`${cmd}\n`)
+  }
+
+  ask(cmd: string): Promise<Record<string, unknown>> {
+    this.send(cmd)
+    return this.next()
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null && this.child.pid !== undefined) this.child.kill('SIGKILL')
+  }
+}
+
+function router(ns: string, wan: string, lan: string, lanNet: string, natFlags: string): void {
+  ip('-n', ns, 'addr', 'add', `${wan}/24`, 'dev', 'wan0')
+  ip('-n', ns, 'link', 'set', 'wan0', 'up')
+  ip('-n', ns, 'addr', 'add', `${lan}/24`, 'dev', 'lan0')
+  ip('-n', ns, 'link', 'set', 'lan0', 'up')
+  inNs(ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=0'])
+  inNs(ns, 'nft', ['-f', '-'], `
+table ip nat {
+  chain post {
+    type nat hook postrouting priority srcnat; policy accept;
+    oifname "wan0" ip saddr ${lanNet} masquerade ${natFlags}
+  }
+}
+table inet fw {
+  chain input {
+    type filter hook input priority filter; policy accept;
+    iifname "wan0" ct state established,related accept
+    iifname "wan0" counter drop comment "unsolicited"
+  }
+  chain forward {
+    type filter hook forward priority filter; policy drop;
+    ct state invalid iifname "lan0" tcp flags & (syn | ack) == syn counter comment "invalidsyn"
+    iifname "wan0" tcp flags & (syn | ack) == syn counter comment "directsyn"
+    ct state established,related accept
+    iifname "lan0" oifname "wan0" accept
+    iifname "wan0" counter drop
+  }
+}
+`)
+}
+
+/** A named counter of a router's `inet fw` table. */
+function counter(ns: string, name: 'unsolicited' | 'directsyn' | 'invalidsyn'): number {
+  const text = inNs(ns, 'nft', ['list', 'table', 'inet', 'fw'])
+  const m = new RegExp(`counter packets (\\d+) bytes \\d+[^\\n]* comment "${name}"`).exec(text)
+  if (m === null) throw new Error(`no counter ${name} in ${ns}:\n${text}`)
+  return Number(m[1])
+}
+
+const split = (hostPort: unknown): [string, string] => {
+  const s = String(hostPort)
+  const i = s.lastIndexOf(':')
+  return [s.slice(0, i), s.slice(i + 1)]
+}
+
+/** Poll a router counter condition (the positive signal a negative check waits for). */
+async function until(cond: () => boolean): Promise<void> {
+  for (let t = 0; !cond(); t++) {
+    if (t > 100) throw new Error('condition not reached in 5 s')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
+
+const procs: Proc[] = []
+
+describe.skipIf(why !== undefined)('TCP punch port on Node 20 in a namespace NAT', () => {
+  let script = ''
+  let relay: Proc
+  let a: Proc
+  let b: Proc
+  let c: Proc
+
+  beforeAll(async () => {
+    for (const ns of Object.values(NS)) {
+      ip('netns', 'add', ns)
+      ip('-n', ns, 'link', 'set', 'lo', 'up')
+    }
+    ip('-n', NS.wan, 'link', 'add', 'br0', 'type', 'bridge')
+    ip('-n', NS.wan, 'link', 'set', 'br0', 'up')
+    for (const [port, ns, dev] of [['p-relay', NS.relay, 'r0'], ['p-rA', NS.rA, 'wan0'], ['p-rB', NS.rB, 'wan0'], ['p-rC', NS.rC, 'wan0']] as const) {
+      ip('link', 'add', dev, 'netns', ns, 'type', 'veth', 'peer', 'name', port, 'netns', NS.wan)
+      ip('-n', NS.wan, 'link', 'set', port, 'master', 'br0', 'up')
+    }
+    ip('-n', NS.relay, 'addr', 'add', '11.0.0.10/24', 'dev', 'r0')
+    ip('-n', NS.relay, 'link', 'set', 'r0', 'up')
+    const lans = [[NS.rA, NS.a, 1, ''], [NS.rB, NS.b, 2, ''], [NS.rC, NS.c, 3, 'fully-random']] as const
+    for (const [r, host, i, flags] of lans) {
+      ip('link', 'add', 'lan0', 'netns', r, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', host)
+      router(r, `11.0.0.${i}`, `10.0.${i}.1`, `10.0.${i}.0/24`, flags)
+      ip('-n', host, 'addr', 'add', `10.0.${i}.2/24`, 'dev', 'eth0')
+      ip('-n', host, 'link', 'set', 'eth0', 'up')
+      ip('-n', host, 'route', 'add', 'default', 'via', `10.0.${i}.1`)
+    }
+    const dir = `${ROOT}node_modules/.cache/weft-netns`
+    mkdirSync(dir, { recursive: true })
+    script = `${dir}/punch-driver-${process.pid}.mjs`
+    await build({
+      entryPoints: [`${ROOT}test/helpers/netns-punch-driver.ts`], bundle: true, platform: 'node', format: 'esm',
+      packages: 'external', logLevel: 'warning', outfile: script,
+    })
+    relay = new Proc(NS.relay, script, ['relay', '11.0.0.10'])
+    a = new Proc(NS.a, script, ['peer', '11.0.0.10', '10.0.1.2'])
+    b = new Proc(NS.b, script, ['peer', '11.0.0.10', '10.0.2.2'])
+    c = new Proc(NS.c, script, ['peer', '11.0.0.10', '10.0.3.2'])
+    procs.push(relay, a, b, c)
+    for (const p of procs) expect(await p.next()).toEqual({ event: 'started' })
+  }, 30_000)
+
+  afterAll(() => {
+    for (const p of procs.splice(0)) p.kill()
+    if (script !== '') rmSync(script, { force: true })
+    for (const ns of Object.values(NS)) {
+      try { ip('netns', 'del', ns) } catch { /* not created */ }
+    }
+  })
+
+  test('(a) the relay observes routerIP:P; (b) a second socket binds the same P while the relay socket is open; a listening port cannot dial', async () => {
+    // (a) port-preserving masquerade: the relay sees A's router and A's own local port.
+    expect(await a.ask('open a0 20000')).toEqual({ ok: true, local: '10.0.1.2:20000', observed: '11.0.0.1:20000' })
+    // (b) libuv sets SO_REUSEADDR before bind; no listener on P, so Linux lets a second socket bind P
+    // and connect to a different destination. The NAT keeps P for it too (the 5-tuple is new).
+    expect(await a.ask('second a0')).toEqual({ ok: true, local: '10.0.1.2:20000', observed: '11.0.0.1:20000', relayOpen: true })
+    // The same 4-tuple twice: the bind succeeds, connect() fails.
+    expect(await a.ask('dup 20000')).toEqual({ ok: false, code: 'EADDRNOTAVAIL' })
+    // Fact 3's premise: Node 20 cannot dial from a port it listens on (no SO_REUSEPORT for either side).
+    expect(await a.ask('listen-dial 20100')).toEqual({ ok: false, code: 'EADDRINUSE' })
+    // Control: a fully-random NAT does not keep P, so what the relay observes is useless for punching.
+    const cObs = await c.ask('open c0 20000')
+    expect(cObs).toMatchObject({ ok: true, local: '10.0.3.2:20000' })
+    expect(split(cObs.observed)[0]).toBe('11.0.0.3')
+    expect(split(cObs.observed)[1]).not.toBe('20000')
+  })
+
+  test('(c) TCP simultaneous open from the punch ports through both NATs, 10 attempts with DCUtR-like offsets', async () => {
+    // [delay of A, delay of B] after the relay's `go` (ms): both at once, then one side late, up to
+    // beyond the first SYN retransmission (1 s): the early SYN dies in the other router's input chain.
+    const offsets: Array<[number, number]> = [[0, 0], [0, 0], [0, 5], [5, 0], [0, 50], [50, 0], [0, 200], [200, 0], [0, 1200], [1200, 0]]
+    const synBefore = counter(NS.rA, 'directsyn') + counter(NS.rB, 'directsyn')
+    const results: Array<{ ok: boolean; ms?: number; code?: unknown }> = []
+    for (const [i, [dA, dB]] of offsets.entries()) {
+      const port = 21000 + i
+      const oa = await a.ask(`open a${i} ${port}`)
+      const ob = await b.ask(`open b${i} ${port}`)
+      // The relay connection carries the punch port's mapping: routerIP:P on both sides.
+      expect(oa.observed).toBe(`11.0.0.1:${port}`)
+      expect(ob.observed).toBe(`11.0.0.2:${port}`)
+      expect(await a.ask(`arm a${i} ${split(ob.observed).join(' ')}`)).toEqual({ armed: `a${i}` })
+      expect(await b.ask(`arm b${i} ${split(oa.observed).join(' ')}`)).toEqual({ armed: `b${i}` })
+      expect(await relay.ask(`go a${i} ${dA} b${i} ${dB}`)).toEqual({ sent: 2 })
+      const [ra, rb] = await Promise.all([a.next(), b.next()])
+      if (ra.ok === true && rb.ok === true) {
+        // Established, and bytes went both ways: each side read the other's line.
+        expect(ra).toMatchObject({ name: `a${i}`, local: `10.0.1.2:${port}`, remote: `11.0.0.2:${port}`, got: `hi b${i}` })
+        expect(rb).toMatchObject({ name: `b${i}`, local: `10.0.2.2:${port}`, remote: `11.0.0.1:${port}`, got: `hi a${i}` })
+      }
+      results.push({ ok: ra.ok === true && rb.ok === true, ms: Math.max(Number(ra.ms), Number(rb.ms)), code: ra.code ?? rb.code })
+    }
+    const succeeded = results.filter((r) => r.ok).length
+    console.info(`punch-port simultaneous open: ${succeeded}/${results.length}`, JSON.stringify(results))
+    expect(succeeded).toBe(offsets.length)
+    // Each success crossed the NATs directly: at least one SYN per attempt was forwarded from a router's
+    // WAN side into its LAN (the other peer's punch SYN, matched to the local side's own conntrack entry).
+    expect(counter(NS.rA, 'directsyn') + counter(NS.rB, 'directsyn') - synBefore).toBeGreaterThanOrEqual(offsets.length)
+  }, 20_000)
+
+  // Recorded, not yet understood: a retry over the same 4-tuple after a lone unanswered punch SYN
+  // sometimes fails because A's own router (Linux conntrack, kernel 6.18) marks A's new SYN INVALID
+  // (its stale SYN_SENT entry from the first attempt), so it leaves un-NATed and dies. Not Node-specific
+  // (go and rust reuse the same 4-tuple); spec/hole-punching.md. The test accepts exactly these two
+  // outcomes and counts them; anything else (RST, a hang with no invalid SYN) fails it.
+  test('a retry from the same punch port: connects, or dies on the documented stale-conntrack INVALID SYN', async () => {
+    const outcomes = { connected: 0, invalidSyn: 0 }
+    for (let i = 0; i < 3; i++) {
+      const port = 23000 + i
+      const oa = await a.ask(`open ar${i} ${port}`)
+      const ob = await b.ask(`open br${i} ${port}`)
+      const dropB = counter(NS.rB, 'unsolicited')
+      // Attempt 1: only A punches (B's CONNECT "was lost"); rB drops A's SYN (the positive signal).
+      expect(await a.ask(`arm ar${i} ${split(ob.observed).join(' ')}`)).toEqual({ armed: `ar${i}` })
+      expect(await relay.ask(`go ar${i} 0`)).toEqual({ sent: 1 })
+      await until(() => counter(NS.rB, 'unsolicited') > dropB)
+      expect(await a.ask(`abort ar${i}`)).toEqual({ name: `ar${i}`, connected: false })
+      // Attempt 2, same ports on both sides, both punching.
+      const invalid = counter(NS.rA, 'invalidsyn')
+      expect(await a.ask(`arm ar${i} ${split(ob.observed).join(' ')}`)).toEqual({ armed: `ar${i}` })
+      expect(await b.ask(`arm br${i} ${split(oa.observed).join(' ')}`)).toEqual({ armed: `br${i}` })
+      expect(await relay.ask(`go ar${i} 0 br${i} 0`)).toEqual({ sent: 2 })
+      let results: Array<Record<string, unknown>> | undefined
+      const both = Promise.all([a.next(), b.next()])
+      void both.then((r) => { results = r })
+      await until(() => results !== undefined || counter(NS.rA, 'invalidsyn') > invalid)
+      if (results === undefined) {
+        outcomes.invalidSyn++
+        a.send(`abort ar${i}`)
+        b.send(`abort br${i}`)
+        expect(await both).toEqual([{ name: `ar${i}`, connected: false }, { name: `br${i}`, connected: false }])
+      } else {
+        outcomes.connected++
+        expect(results[0]).toMatchObject({ name: `ar${i}`, ok: true, remote: `11.0.0.2:${port}`, got: `hi br${i}` })
+        expect(results[1]).toMatchObject({ name: `br${i}`, ok: true, remote: `11.0.0.1:${port}`, got: `hi ar${i}` })
+      }
+    }
+    console.info('punch-port retry on the same 4-tuple:', JSON.stringify(outcomes))
+  })
+
+  test('control: behind a fully-random NAT the punch SYNs are dropped by both routers and nothing connects', async () => {
+    const oa = await a.ask('open an 22000')
+    const oc = await c.ask('open cn 22000')
+    expect(oa.observed).toBe('11.0.0.1:22000')
+    expect(split(oc.observed)[1]).not.toBe('22000')
+    const dropA = counter(NS.rA, 'unsolicited')
+    const dropC = counter(NS.rC, 'unsolicited')
+    expect(await a.ask(`arm an ${split(oc.observed).join(' ')}`)).toEqual({ armed: 'an' })
+    expect(await c.ask(`arm cn ${split(oa.observed).join(' ')}`)).toEqual({ armed: 'cn' })
+    expect(await relay.ask('go an 0 cn 0')).toEqual({ sent: 2 })
+    // The positive signal: each router has dropped the other side's punch SYN (C's leaves from a new
+    // random port that A's conntrack entry does not expect; A's targets the relay mapping of C).
+    await until(() => counter(NS.rA, 'unsolicited') > dropA && counter(NS.rC, 'unsolicited') > dropC)
+    expect(await a.ask('abort an')).toEqual({ name: 'an', connected: false })
+    expect(await c.ask('abort cn')).toEqual({ name: 'cn', connected: false })
+  })
+})
