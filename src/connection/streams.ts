@@ -16,6 +16,7 @@
  */
 import type { Millis } from '../core/byte-machine.js'
 import { StreamResetCode, formatWireCode, resetReason } from '../core/close-codes.js'
+import { emptyMap, ownMap, shrinkMap } from '../core/empty-map.js'
 import { ProtocolError, UsageError } from '../core/errors.js'
 import { MultistreamDialer, MultistreamListener } from '../multistream/index.js'
 import type { YamuxEvent, YamuxSession } from '../yamux/index.js'
@@ -44,11 +45,12 @@ export class StreamTable {
   readonly #opts: StreamTableOptions
   readonly #yamux: YamuxSession
   readonly #emit: (ev: ConnectionEvent) => void
-  readonly #streams = new Map<number, StreamState>()
+  #streams: Map<number, StreamState> = emptyMap() // shared while empty: no table per idle connection
   #negotiating = 0
   /** Streams freed here whose 'stream-closed' the driver has not polled yet: to the driver they are
-   * still live, so its commands on them are quiet no-ops (their bytes are dropped, as on any reset). */
-  readonly #unseenClosed = new Set<number>()
+   * still live, so its commands on them are quiet no-ops (their bytes are dropped, as on any reset).
+   * Undefined while empty: an idle connection holds no empty table (bench/README.md "Scale"). */
+  #unseenClosed: Set<number> | undefined
   /** The connection is ending under every stream (a remote GoAway): openers still negotiating hear `#closeError`. */
   #ending = false
   #closeError: Error | undefined
@@ -80,7 +82,7 @@ export class StreamTable {
   }
 
   write(id: number, data: Uint8Array): number {
-    if (this.#unseenClosed.has(id)) return data.length
+    if (this.#unseenClosed?.has(id) === true) return data.length
     const s = this.#negotiated(id)
     if (s.pendingOut.length > 0) return 0
     return this.#yamux.write(id, data)
@@ -95,7 +97,7 @@ export class StreamTable {
   }
 
   closeWrite(id: number): void {
-    if (this.#unseenClosed.has(id)) return
+    if (this.#unseenClosed?.has(id) === true) return
     this.#negotiated(id)
     this.#yamux.closeWrite(id)
   }
@@ -115,7 +117,7 @@ export class StreamTable {
 
   /** The driver polled this 'stream-closed': the id is no longer known to it. */
   seenClosed(id: number): void {
-    this.#unseenClosed.delete(id)
+    if (this.#unseenClosed?.delete(id) === true && this.#unseenClosed.size === 0) this.#unseenClosed = undefined
   }
 
   // ---- time ----------------------------------------------------------------------------------------
@@ -182,6 +184,7 @@ export class StreamTable {
         break
       case 'stream-closed':
         this.#streams.delete(ev.id)
+        this.#streams = shrinkMap(this.#streams)
         // yamux closing every stream (the session ended: Noise failed, GoAway, EOF) reaches a stream
         // still negotiating here, before endAll: its opener must still hear that it failed (the
         // 30-minute soak found openers waiting forever, bench/soak/repro-open-leak.mjs)
@@ -192,7 +195,7 @@ export class StreamTable {
         this.#endNegotiation(s)
         if (s.protocol !== undefined) {
           this.#emit({ type: 'stream-closed', id: ev.id })
-          this.#unseenClosed.add(ev.id)
+          ;(this.#unseenClosed ??= new Set()).add(ev.id)
         }
         break
     }
@@ -208,7 +211,7 @@ export class StreamTable {
         this.#emit({ type: 'stream-closed', id: s.id })
       }
     }
-    this.#streams.clear()
+    this.#streams = emptyMap()
     this.#negotiating = 0
   }
 
@@ -219,7 +222,7 @@ export class StreamTable {
       id, direction, negotiator, protocol: undefined, requestId: undefined,
       deadline: now + (this.#opts.streamNegotiationTimeout ?? 10_000), pendingOut: [], preConsumed: 0,
     }
-    this.#streams.set(id, s)
+    ;(this.#streams = ownMap(this.#streams)).set(id, s)
     this.#negotiating++
     return s
   }

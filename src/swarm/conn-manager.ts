@@ -39,8 +39,9 @@ interface PeerEntry {
   readonly peer: PeerId
   firstSeen: Millis
   temporary: boolean
-  readonly tags: Map<string, number>
-  readonly decaying: Map<string, { added: Millis; lastVisit: Millis; value: number }>
+  /** tags and decaying: undefined until the first one (an idle peer holds no empty tables). */
+  tags: Map<string, number> | undefined
+  decaying: Map<string, { added: Millis; lastVisit: Millis; value: number }> | undefined
   value: number
   readonly conns: Set<number>
 }
@@ -167,7 +168,7 @@ export class ConnectionManager {
       d.next = now + d.intervalMs
       for (const key of [...d.peers]) {
         const e = this.#peers.get(key)
-        const v = e?.decaying.get(d.name)
+        const v = e?.decaying?.get(d.name)
         if (e === undefined || v === undefined) continue
         this.#setDecaying(e, d, d.decay({ tag: d.name, peer: e.peer, ...v }, now), v.lastVisit)
       }
@@ -193,9 +194,9 @@ export class ConnectionManager {
   /** Remove `tag` from `peer`; a no-op for an unknown peer or tag. */
   untag(peer: PeerId, tag: string): void {
     const e = this.#peers.get(peer.toString())
-    const old = e?.tags.get(tag)
+    const old = e?.tags?.get(tag)
     if (e === undefined || old === undefined) return
-    e.tags.delete(tag)
+    e.tags!.delete(tag)
     e.value -= old
   }
 
@@ -204,13 +205,13 @@ export class ConnectionManager {
     if (typeof tag !== 'string') throw new TypeError('tag must be a string')
     const key = peer.toString()
     const existing = this.#peers.get(key)
-    if (existing !== undefined && !existing.tags.has(tag)) this.#checkTagRoom(existing)
-    const old = existing?.tags.get(tag) ?? 0
-    const value = upsert(old)
+    const old = existing?.tags?.get(tag)
+    if (existing !== undefined && old === undefined) this.#checkTagRoom(existing)
+    const value = upsert(old ?? 0)
     if (typeof value !== 'number' || !Number.isFinite(value)) throw new TypeError('a tag value must be a finite number')
     const e = existing ?? this.#entryFor(peer, key)
-    e.tags.set(tag, value)
-    e.value += value - old
+    ;(e.tags ??= new Map()).set(tag, value)
+    e.value += value - (old ?? 0)
   }
 
   /** Protect `peer` from trimming for `reason` (several reasons may hold at once; idempotent). */
@@ -252,7 +253,7 @@ export class ConnectionManager {
     const e = this.#peers.get(peer.toString())
     if (e === undefined) return undefined
     const tags = new Map(e.tags)
-    for (const [name, v] of e.decaying) tags.set(name, v.value)
+    for (const [name, v] of e.decaying ?? []) tags.set(name, v.value)
     const conns = [...e.conns].map((id) => {
       const c = this.#conns.get(id)!
       return { id, direction: c.direction, openedAt: c.openedAt, streams: c.streams }
@@ -292,7 +293,7 @@ export class ConnectionManager {
         if (typeof delta !== 'number' || !Number.isFinite(delta)) throw new TypeError('delta must be a finite number')
         const key = peer.toString()
         const existing = this.#peers.get(key)
-        const v = existing?.decaying.get(name)
+        const v = existing?.decaying?.get(name)
         if (existing !== undefined && v === undefined) this.#checkTagRoom(existing)
         const now = this.#time()
         const e = existing ?? this.#entryFor(peer, key)
@@ -308,9 +309,9 @@ export class ConnectionManager {
         if (this.#decaying.get(name) !== d) return
         for (const key of d.peers) {
           const e = this.#peers.get(key)
-          const v = e?.decaying.get(name)
+          const v = e?.decaying?.get(name)
           if (e === undefined || v === undefined) continue
-          e.decaying.delete(name)
+          e.decaying!.delete(name)
           e.value -= v.value
         }
         this.#decaying.delete(name)
@@ -400,26 +401,26 @@ export class ConnectionManager {
   #dropEntry(e: PeerEntry): void {
     this.#peers.delete(e.key)
     this.#temporary.delete(e.key)
-    for (const name of e.decaying.keys()) this.#decaying.get(name)?.peers.delete(e.key)
+    for (const name of e.decaying?.keys() ?? []) this.#decaying.get(name)?.peers.delete(e.key)
   }
 
   #checkTagRoom(e: PeerEntry): void {
-    if (e.tags.size + e.decaying.size >= this.options.maxTagsPerPeer) {
+    if ((e.tags?.size ?? 0) + (e.decaying?.size ?? 0) >= this.options.maxTagsPerPeer) {
       throw new UsageError('connmgr/too-many-tags', `more than ${this.options.maxTagsPerPeer} tags on one peer`)
     }
   }
 
   #setDecaying(e: PeerEntry, d: DecayingTagState, value: number, lastVisit: Millis, added?: Millis): void {
-    const old = e.decaying.get(d.name)
+    const old = e.decaying?.get(d.name)
     const oldValue = old?.value ?? 0
     if (!(value > 0)) {
       if (old === undefined) return
-      e.decaying.delete(d.name)
+      e.decaying!.delete(d.name)
       d.peers.delete(e.key)
       e.value -= oldValue
       return
     }
-    e.decaying.set(d.name, { added: added ?? old?.added ?? this.#now, lastVisit, value })
+    ;(e.decaying ??= new Map()).set(d.name, { added: added ?? old?.added ?? this.#now, lastVisit, value })
     // a tag with no peers has no deadline (pollTimeout skips it): its first value starts a fresh interval
     if (d.peers.size === 0) d.next = this.#now + d.intervalMs
     d.peers.add(e.key)
@@ -498,7 +499,7 @@ export class ConnectionManager {
 }
 
 function newEntry(key: string, peer: PeerId, now: Millis, temporary: boolean): PeerEntry {
-  return { key, peer, firstSeen: now, temporary, tags: new Map(), decaying: new Map(), value: 0, conns: new Set() }
+  return { key, peer, firstSeen: now, temporary, tags: undefined, decaying: undefined, value: 0, conns: new Set() }
 }
 
 function min(a: Millis | undefined, b: Millis): Millis {

@@ -134,7 +134,8 @@ interface ConnRec {
   readonly dir: Direction
   peer: string | undefined
   readonly scope: Scope
-  readonly streams: Map<number, StreamRec>
+  /** Undefined while the connection has none: an idle connection holds no empty table. */
+  streams: Map<number, StreamRec> | undefined
 }
 
 const ZERO = (): ScopeUsage => ({ connsInbound: 0, connsOutbound: 0, streamsInbound: 0, streamsOutbound: 0, memory: 0 })
@@ -172,7 +173,7 @@ export class ResourceManager {
     this.#system.addConn(dir, 1)
     const scope = new Scope('connection', undefined, this.limits.connection)
     scope.addConn(dir, 1)
-    this.#conns.set(id, { dir, peer: undefined, scope, streams: new Map() })
+    this.#conns.set(id, { dir, peer: undefined, scope, streams: undefined })
     return undefined
   }
 
@@ -197,7 +198,7 @@ export class ResourceManager {
   releaseConnection(id: number): void {
     const c = this.#conns.get(id)
     if (c === undefined) return
-    for (const sid of [...c.streams.keys()]) this.releaseStream(id, sid)
+    for (const sid of [...(c.streams?.keys() ?? [])]) this.releaseStream(id, sid)
     this.#conns.delete(id)
     this.#system.addConn(c.dir, -1)
     if (c.peer === undefined) {
@@ -218,7 +219,7 @@ export class ResourceManager {
   reserveStream(conn: number, stream: number, dir: Direction, protocol: string, service: string | undefined): ResourceLimitError | undefined {
     const c = this.#conns.get(conn)
     if (c === undefined) throw new UsageError('resources/unknown', `connection ${conn} is not reserved`)
-    if (c.streams.has(stream)) throw new UsageError('resources/duplicate', `stream ${stream} of connection ${conn} is already reserved`)
+    if (c.streams?.has(stream) === true) throw new UsageError('resources/duplicate', `stream ${stream} of connection ${conn} is already reserved`)
     const memory = service === undefined ? this.limits.streamMemory : 0
     const l = this.limits
     const ppKey = c.peer === undefined ? undefined : `${protocol}\n${c.peer}`
@@ -234,16 +235,17 @@ export class ResourceManager {
     if (ppKey !== undefined) this.#protocolPeers.set(ppKey, scopes[1]!)
     this.#protocols.set(protocol, this.#protocols.get(protocol) ?? scopes.find((s) => s.kind === 'protocol')!)
     if (service !== undefined) this.#services.set(service, this.#services.get(service) ?? scopes.find((s) => s.kind === 'service')!)
-    c.streams.set(stream, { dir, memory, scopes })
+    ;(c.streams ??= new Map()).set(stream, { dir, memory, scopes })
     return undefined
   }
 
   /** The stream is gone; unknown streams are ignored (exactly once). */
   releaseStream(conn: number, stream: number): void {
     const c = this.#conns.get(conn)
-    const s = c?.streams.get(stream)
+    const s = c?.streams?.get(stream)
     if (c === undefined || s === undefined) return
-    c.streams.delete(stream)
+    c.streams!.delete(stream)
+    if (c.streams!.size === 0) c.streams = undefined
     for (const scope of s.scopes) {
       scope.addStream(s.dir, -1, s.memory)
       if (!scope.empty) continue

@@ -5,6 +5,7 @@
  * (src/swarm/swarm.ts) owns the state and the order of calls.
  */
 import type { Millis } from '../core/byte-machine.js'
+import { emptyMap, ownMap, shrinkMap } from '../core/empty-map.js'
 import { ConnectionClosedError, DialError, InternalError, UsageError } from '../core/errors.js'
 import type { ConnectionEvent } from '../connection/index.js'
 import { StreamResetCode } from '../core/close-codes.js'
@@ -15,7 +16,7 @@ import type { BehaviourSet } from './behaviours.js'
 import type { DialWaiter, Dials } from './dials.js'
 import type { PeerStore } from './peer-store.js'
 import type { ProtocolTable } from './protocols.js'
-import { enqueue, flushQueue, newStream } from './streams.js'
+import { enqueue, flushQueue, newStream, type SwarmStream } from './streams.js'
 import type { Conn, Owner, SwarmEvent, SwarmIo, SwarmLimits } from './types.js'
 import type { SwarmPolicy } from './policy.js'
 
@@ -118,7 +119,7 @@ export function onConnEvent(h: RouteHost, now: Millis, c: Conn, ev: ConnectionEv
           c.core!.reset(ev.id, refused.wireCode)
           return
         }
-        c.streams.set(ev.id, newStream(handler.owner, ev.protocol))
+        ;(c.streams = ownMap(c.streams)).set(ev.id, newStream(handler.owner, ev.protocol))
         h.toOwner(now, handler.owner, { type: 'stream-opened', stream: ref, protocol: ev.protocol, direction: 'inbound', connection: info })
       } else {
         const open = h.opens.get(ev.requestId!)
@@ -134,7 +135,7 @@ export function onConnEvent(h: RouteHost, now: Millis, c: Conn, ev: ConnectionEv
           h.toOwner(now, open.owner, { type: 'stream-open-failed', requestId: open.requestId, error: refused.error })
           return
         }
-        c.streams.set(ev.id, newStream(open.owner, ev.protocol))
+        ;(c.streams = ownMap(c.streams)).set(ev.id, newStream(open.owner, ev.protocol))
         h.toOwner(now, open.owner, { type: 'stream-opened', stream: ref, protocol: ev.protocol, direction: 'outbound', connection: info, requestId: open.requestId })
       }
       break
@@ -179,6 +180,7 @@ export function onConnEvent(h: RouteHost, now: Millis, c: Conn, ev: ConnectionEv
       const s = c.streams.get(ev.id)
       if (s === undefined) return
       c.streams.delete(ev.id)
+      c.streams = shrinkMap(c.streams)
       h.policy.streamRemoved(now, c.id, ev.id)
       h.toOwner(now, s.owner, { type: 'stream-closed', stream: { connection: c.id, stream: ev.id } })
       break
@@ -208,6 +210,9 @@ export function onConnEvent(h: RouteHost, now: Millis, c: Conn, ev: ConnectionEv
   }
 }
 
+/** A new connection's stream table: the shared empty map until its first stream (core/empty-map.ts). */
+export const noStreams = (): Map<number, SwarmStream> => emptyMap()
+
 export function removeConn(h: RouteHost, now: Millis, c: Conn, error?: Error): void {
   if (h.conns.get(c.id) !== c) return
   h.conns.delete(c.id)
@@ -221,7 +226,7 @@ export function removeConn(h: RouteHost, now: Millis, c: Conn, error?: Error): v
     h.toOwner(now, s.owner, { type: 'stream-reset', stream: ref })
     h.toOwner(now, s.owner, { type: 'stream-closed', stream: ref })
   }
-  c.streams.clear()
+  c.streams = noStreams()
   if (c.info === undefined) return
   const key = c.info.peer.toString()
   const set = h.byPeer.get(key)

@@ -31,7 +31,7 @@ import { BehaviourSet } from './behaviours.js'
 import { PeerStore } from './peer-store.js'
 import { ProtocolTable } from './protocols.js'
 import { ExternalAddresses } from './reachability.js'
-import { closeForPolicy, notifyWaiter, onAction, onConnEvent, openOn, removeConn, type RouteHost } from './routing.js'
+import { closeForPolicy, noStreams, notifyWaiter, onAction, onConnEvent, openOn, removeConn, type RouteHost } from './routing.js'
 import { Dials } from './dials.js'
 import { DeadlineQueue } from './deadlines.js'
 import { SwarmPolicy, refusal } from './policy.js'
@@ -288,7 +288,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     }
     const c: Conn = {
       id, core: undefined, direction: 'inbound', remoteAddr, localAddr, dial: undefined, info: undefined,
-      streams: new Map(), closing: false, closeError: undefined, opened: now,
+      streams: noStreams(), closing: false, closeError: undefined, opened: now,
     }
     c.core = this.#newCore(now, 'listener', undefined)
     this.#conns.set(id, c)
@@ -521,7 +521,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
         }
         this.#conns.set(id, {
           id, core: undefined, direction: 'outbound', remoteAddr: addr.withoutPeerId(), localAddr: undefined, dial: d, info: undefined,
-          streams: new Map(), closing: false, closeError: undefined, opened: this.#now,
+          streams: noStreams(), closing: false, closeError: undefined, opened: this.#now,
         })
         this.#io.push({ type: 'connect', connection: id, addr })
         return id

@@ -111,7 +111,7 @@ export interface Conn {
   localAddr: Multiaddr | undefined
   dial: Dial | undefined
   info: ConnectionInfo | undefined
-  /** Stream id -> owner and protocol. */
+  /** Stream id -> owner and protocol; the shared empty map while there are none (routing.ts noStreams). */
   streams: Map<number, SwarmStream>
   /** Why the connection core closed, kept until the transport is gone and the close is reported. */
   closeError: Error | undefined

@@ -43,6 +43,7 @@ import {
   type FrameHeader,
 } from './frame.js'
 import { CONTROL_QUEUE_LIMIT, MAX_PINGS_IN_FLIGHT, resolveOptions, type ResolvedOptions, type YamuxOptions } from './options.js'
+import { emptyMap, ownMap, shrinkMap } from '../core/empty-map.js'
 import { EventQueue } from '../core/event-queue.js'
 import { FrameReader } from './receive.js'
 import { Stream, streamState, windowUpdateDelta, type StreamId } from './stream.js'
@@ -65,7 +66,7 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
   #state: SessionState = { kind: 'open' }
   /** Go Away code the remote sent; from then on we open no new streams. */
   #remoteGoAway: number | undefined
-  readonly #streams = new Map<StreamId, Stream>()
+  #streams: Map<StreamId, Stream> = emptyMap() // shared while empty: no table per idle session (core/empty-map.ts)
   #nextId: StreamId
   /** Highest StreamID the remote opened. Remote ids must increase, so every remote-parity id at or
    * below it that has no record is a recently closed stream whose late frames we tolerate. */
@@ -73,14 +74,14 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
   /** Remote-parity ids below #remoteHigh whose SYN has not arrived yet: go-yamux and rust yamux
    * allocate ids in order but their SYNs can leave out of order (concurrent OpenStream). Bounded by
    * MAX_SKIPPED_IDS; stops a SYN for id 2^32 - 1 from making us remember two billion gaps. */
-  readonly #skipped = new Set<StreamId>()
+  #skipped: Set<StreamId> | undefined
   #inboundUnacked = 0 // ACK backlog, inbound: 'syn-received' streams
   #outboundUnacked = 0 // ACK backlog, outbound: 'syn-sent' streams
   #totalRecvWindow = 0
   readonly #tx = new TransmitQueue()
   readonly #events = new EventQueue<YamuxEvent>()
-  /** Streams owed a 'stream-writable'. */
-  readonly #blocked = new Set<StreamId>()
+  /** Streams owed a 'stream-writable'; undefined while none, like #skipped and #pings (no empty tables). */
+  #blocked: Set<StreamId> | undefined
   #now: Millis = 0
   readonly #reader = new FrameReader()
   #payload: Payload | undefined
@@ -88,7 +89,7 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
   #owned = false
   readonly #onHeaderCb = (h: FrameHeader): number => this.#onHeader(h)
   readonly #onPayloadCb = (data: Uint8Array, off: number, end: number, done: boolean): void => this.#onPayload(data, off, end, done)
-  readonly #pings = new Map<number, Millis>() // opaque value -> time sent
+  #pings: Map<number, Millis> | undefined // opaque value -> time sent; undefined when none
   #nextPingOpaque = 0
   #keepAlive: { interval: number; due: Millis; outstanding: number | undefined } | undefined
   #rtt: number | undefined
@@ -154,7 +155,8 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
     if (this.#state.kind !== 'open') return // after Go Away or failure, input is ignored
     this.#now = now
     try {
-      this.#parse(data, owned)
+      this.#owned = owned
+      this.#reader.read(data, this.#onHeaderCb, this.#onPayloadCb)
     } catch (e) {
       throw this.#fail(e)
     }
@@ -168,8 +170,7 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
       this.#finish(st.error)
       return
     }
-    const midFrame = this.#reader.midFrame
-    const error = midFrame ? protocolError('yamux/unexpected-eof') : undefined
+    const error = this.#reader.midFrame ? protocolError('yamux/unexpected-eof') : undefined
     this.#endStreams(true)
     this.#finish(error)
     if (error !== undefined) throw error
@@ -179,7 +180,7 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
     const ka = this.#keepAlive
     if (this.#state.kind !== 'open' || ka === undefined || now < ka.due) return
     this.#now = now
-    if (ka.outstanding !== undefined && this.#pings.has(ka.outstanding)) {
+    if (ka.outstanding !== undefined && this.#pings?.has(ka.outstanding) === true) {
       // No answer within one interval: the remote (or the path to it) is gone.
       this.#endStreams(true)
       this.#finish(protocolError('yamux/keep-alive-timeout', `no Ping response within ${ka.interval} ms`))
@@ -214,7 +215,7 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
     const st = this.#state
     if (st.kind === 'closed') return undefined
     const out = this.#tx.take(max, transient)
-    if (this.#blocked.size > 0 && this.#tx.ordered.bytes <= this.#o.sendQueueLimit / 2) {
+    if (this.#blocked !== undefined && this.#tx.ordered.bytes <= this.#o.sendQueueLimit / 2) {
       for (const id of this.#blocked) this.#checkWritable(this.#streams.get(id))
     }
     if (out === undefined && st.kind === 'closing') this.#finish(st.error)
@@ -277,7 +278,7 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
     const n = Math.max(0, Math.min(want, room))
     if (n < want) {
       s.blocked = true
-      this.#blocked.add(id)
+      ;(this.#blocked ??= new Set()).add(id)
     }
     const step = this.#o.maxFrameSize
     for (let off = 0; off < n; off += step) {
@@ -294,8 +295,7 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
     if (s === undefined || s.localClosed || this.#state.kind !== 'open') return
     if (s.handshake === 'syn-received') this.#ack(s)
     s.localClosed = true
-    s.blocked = false
-    this.#blocked.delete(id)
+    this.#unblock(s)
     this.#tx.ordered.push(encodeHeaderFrame(FrameType.WindowUpdate, Flag.FIN, id, 0))
     if (s.remoteClosed) this.#free(s)
   }
@@ -341,8 +341,7 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
     if (!Number.isInteger(code) || code < 0 || code > MAX_U32) throw new RangeError('close: code must be a 32-bit unsigned integer')
     if (this.#state.kind !== 'open') return
     this.#now = now
-    const live = this.#streams
-    this.#dropEvents((id) => live.has(id))
+    this.#dropEvents((id) => this.#streams.has(id))
     this.#endStreams(false)
     this.#tx.ordered.push(encodeHeaderFrame(FrameType.GoAway, 0, 0, code))
     this.#state = { kind: 'closing' }
@@ -364,11 +363,6 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
   }
 
   // ---------------------------------------------------------------- receiving
-
-  #parse(data: Uint8Array, owned: boolean): void {
-    this.#owned = owned
-    this.#reader.read(data, this.#onHeaderCb, this.#onPayloadCb)
-  }
 
   #onPayload(data: Uint8Array, off: number, end: number, done: boolean): void {
     const rx = this.#payload!
@@ -409,11 +403,11 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
     if ((h.flags & Flag.SYN) !== 0) {
       if (!this.#isRemoteId(id)) throw protocolError('yamux/bad-stream-id', `SYN for ${id}, which has our parity`)
       if (id <= this.#remoteHigh) {
-        if (!this.#skipped.delete(id)) throw protocolError('yamux/stream-id-reused', `SYN for ${id} after ${this.#remoteHigh}`)
+        if (this.#skipped?.delete(id) !== true) throw protocolError('yamux/stream-id-reused', `SYN for ${id} after ${this.#remoteHigh}`)
       } else {
         // Remember the ids this SYN jumps over (a late SYN may still come for them), within the bound.
         const first = this.#remoteHigh === 0 ? (this.#o.role === 'server' ? 1 : 2) : this.#remoteHigh + 2
-        for (let k = first; k < id && this.#skipped.size < MAX_SKIPPED_IDS; k += 2) this.#skipped.add(k)
+        for (let k = first; k < id && (this.#skipped ??= new Set()).size < MAX_SKIPPED_IDS; k += 2) this.#skipped.add(k)
         this.#remoteHigh = id
       }
       s = this.#onSyn(id)
@@ -486,9 +480,9 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
     if ((h.flags & Flag.SYN) !== 0) {
       this.#tx.control.push(encodeHeaderFrame(FrameType.Ping, Flag.ACK, 0, h.length))
     } else if ((h.flags & Flag.ACK) !== 0) {
-      const sent = this.#pings.get(h.length)
+      const sent = this.#pings?.get(h.length)
       if (sent === undefined) return // not ours, or forgotten: ignore
-      this.#pings.delete(h.length)
+      if (this.#pings!.delete(h.length) && this.#pings!.size === 0) this.#pings = undefined
       this.#rtt = Math.max(0, this.#now - sent)
       this.#emit({ type: 'ping', rtt: this.#rtt })
     }
@@ -502,7 +496,7 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
 
   /** True for an id that was opened at some point (by either side), live or not. */
   #wasOpened(id: StreamId): boolean {
-    return this.#isRemoteId(id) ? id <= this.#remoteHigh && !this.#skipped.has(id) : id < this.#nextId
+    return this.#isRemoteId(id) ? id <= this.#remoteHigh && this.#skipped?.has(id) !== true : id < this.#nextId
   }
 
   /** The live stream, undefined if it has ended; UsageError if the id was never opened. */
@@ -519,7 +513,7 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
 
   #addStream(id: StreamId, handshake: 'syn-sent' | 'syn-received'): Stream {
     const s = new Stream(id, handshake, this.#o.initialWindow, this.#now)
-    this.#streams.set(id, s)
+    ;(this.#streams = ownMap(this.#streams)).set(id, s)
     this.#totalRecvWindow += s.recvWindow
     return s
   }
@@ -538,7 +532,8 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
     else if (s.handshake === 'syn-sent') this.#outboundUnacked--
     this.#totalRecvWindow -= s.recvWindow
     this.#streams.delete(s.id)
-    this.#blocked.delete(s.id)
+    this.#streams = shrinkMap(this.#streams)
+    this.#unblock(s)
     this.#emit({ type: 'stream-closed', id: s.id })
   }
 
@@ -548,21 +543,26 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
       if (remote) this.#emit({ type: 'stream-reset', id: s.id })
       this.#free(s)
     }
-    this.#blocked.clear()
+    this.#blocked = undefined
   }
 
   #checkWritable(s: Stream | undefined): void {
     if (s === undefined || !s.blocked || s.sendCredit <= 0 || this.#tx.ordered.bytes >= this.#o.sendQueueLimit) return
-    s.blocked = false
-    this.#blocked.delete(s.id)
+    this.#unblock(s)
     this.#emit({ type: 'stream-writable', id: s.id })
+  }
+
+  #unblock(s: Stream): void {
+    s.blocked = false
+    if (this.#blocked?.delete(s.id) === true && this.#blocked.size === 0) this.#blocked = undefined
   }
 
   #sendPing(now: Millis): number {
     const opaque = this.#nextPingOpaque
     this.#nextPingOpaque = (opaque + 1) >>> 0
-    if (this.#pings.size >= MAX_PINGS_IN_FLIGHT) this.#pings.delete(this.#pings.keys().next().value!)
-    this.#pings.set(opaque, now)
+    const pings = (this.#pings ??= new Map())
+    if (pings.size >= MAX_PINGS_IN_FLIGHT) pings.delete(pings.keys().next().value!)
+    pings.set(opaque, now)
     this.#tx.control.push(encodeHeaderFrame(FrameType.Ping, Flag.SYN, 0, opaque))
     return opaque
   }
@@ -584,7 +584,7 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
   #finish(error: ProtocolError | InternalError | undefined): void {
     this.#state = { kind: 'closed' }
     this.#tx.clear()
-    this.#pings.clear()
+    this.#pings = undefined
     this.#emit(error === undefined ? { type: 'closed' } : { type: 'closed', error })
   }
 

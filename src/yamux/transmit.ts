@@ -85,14 +85,17 @@ interface Slab {
   lent: boolean
 }
 
+/** The slab of a queue that has none (new, idle or cleared): shared, never written. */
+const NO_SLAB: Slab = Object.freeze({ buf: new Uint8Array(0), allocated: 0, taken: 0, lent: true })
+
 export class TransmitQueue {
   readonly control = new FrameFifo()
   readonly ordered = new FrameFifo()
   /** The unsent tail of a frame that was split by a small `max`; always sent first. */
   #partial: Uint8Array | undefined
-  #slab: Slab = { buf: new Uint8Array(0), allocated: 0, taken: 0, lent: true }
-  /** Full slabs with frames not yet taken, by their memory. */
-  readonly #retired = new Map<ArrayBufferLike, Slab>()
+  #slab: Slab = NO_SLAB
+  /** Full slabs with frames not yet taken, by their memory; undefined when none (most connections). */
+  #retired: Map<ArrayBufferLike, Slab> | undefined
   readonly #spare: Uint8Array[] = []
   #nextSlabSize = FIRST_SLAB_SIZE
   /** A Data frame was allocated since the last releaseIfIdle(). */
@@ -118,7 +121,7 @@ export class TransmitQueue {
   #retire(slab: Slab): void {
     if (slab.lent || slab.allocated === 0) return
     if (slab.taken === slab.allocated) this.#free(slab)
-    else this.#retired.set(slab.buf.buffer, slab)
+    else (this.#retired ??= new Map()).set(slab.buf.buffer, slab)
   }
 
   #free(slab: Slab): void {
@@ -132,12 +135,13 @@ export class TransmitQueue {
   /** Account for `part` leaving the queue: transiently (its memory may come back) or for keeps. */
   #handedOut(part: Uint8Array, transient: boolean): void {
     const current = this.#slab
-    const slab = part.buffer === current.buf.buffer ? current : this.#retired.get(part.buffer)
+    const slab = part.buffer === current.buf.buffer ? current : this.#retired?.get(part.buffer)
     if (slab === undefined) return // a header frame or a large frame of its own
     if (!transient) slab.lent = true
     else slab.taken += part.length
     if (slab !== current && (slab.lent || slab.taken === slab.allocated)) {
-      this.#retired.delete(part.buffer)
+      this.#retired!.delete(part.buffer)
+      if (this.#retired!.size === 0) this.#retired = undefined
       if (!slab.lent) this.#free(slab)
     }
   }
@@ -153,8 +157,8 @@ export class TransmitQueue {
     const idle = !this.#busy && this.empty
     this.#busy = false
     if (!idle) return
-    this.#slab = { buf: new Uint8Array(0), allocated: 0, taken: 0, lent: true }
-    this.#retired.clear()
+    this.#slab = NO_SLAB
+    this.#retired = undefined
     this.#spare.length = 0
     this.#nextSlabSize = FIRST_SLAB_SIZE
   }
@@ -162,7 +166,7 @@ export class TransmitQueue {
   /** Slab memory held (current, retired and spare slabs), for tests and diagnostics. */
   get slabBytes(): number {
     let n = this.#slab.buf.length
-    for (const s of this.#retired.values()) n += s.buf.length
+    for (const s of this.#retired?.values() ?? []) n += s.buf.length
     for (const b of this.#spare) n += b.length
     return n
   }
@@ -180,9 +184,9 @@ export class TransmitQueue {
     this.control.clear()
     this.ordered.clear()
     this.#partial = undefined
-    // dropped frames are never taken: their slabs can never be counted free
-    this.#slab.lent = true
-    this.#retired.clear()
+    // dropped frames are never taken: their slabs can never be counted free (nor reused)
+    this.#slab = NO_SLAB
+    this.#retired = undefined
   }
 
   #next(): FrameFifo | undefined {
