@@ -54,8 +54,8 @@ export class CipherState {
   // for every call (the providers read it synchronously and never keep it).
   #nLo = 0
   #nHi = 0
+  // (written byte by byte: a DataView would give each of the two per connection its own ArrayBuffer)
   readonly #nonce = new Uint8Array(12)
-  readonly #nonceView = new DataView(this.#nonce.buffer)
 
   constructor(crypto: CryptoProvider, k?: Uint8Array) {
     this.#crypto = crypto
@@ -183,8 +183,11 @@ export class CipherState {
   #setN(lo: number, hi: number): void {
     this.#nLo = lo
     this.#nHi = hi
-    this.#nonceView.setUint32(4, lo, true)
-    this.#nonceView.setUint32(8, hi, true)
+    const n = this.#nonce
+    for (let i = 0; i < 4; i++) {
+      n[4 + i] = (lo >>> (8 * i)) & 0xff
+      n[8 + i] = (hi >>> (8 * i)) & 0xff
+    }
   }
 }
 
