@@ -124,7 +124,8 @@ table inet fw {
   }
   chain forward {
     type filter hook forward priority filter; policy drop;
-    ct state invalid iifname "lan0" tcp flags & (syn | ack) == syn counter comment "invalidsyn"
+    iifname "lan0" tcp flags rst counter comment "lanrst"
+    ct state invalid iifname "lan0" counter comment "invalidlan"
     iifname "wan0" tcp flags & (syn | ack) == syn counter comment "directsyn"
     ct state established,related accept
     iifname "lan0" oifname "wan0" accept
@@ -135,7 +136,7 @@ table inet fw {
 }
 
 /** A named counter of a router's `inet fw` table. */
-function counter(ns: string, name: 'unsolicited' | 'directsyn' | 'invalidsyn'): number {
+function counter(ns: string, name: 'unsolicited' | 'directsyn' | 'lanrst' | 'invalidlan'): number {
   const text = inNs(ns, 'nft', ['list', 'table', 'inet', 'fw'])
   const m = new RegExp(`counter packets (\\d+) bytes \\d+[^\\n]* comment "${name}"`).exec(text)
   if (m === null) throw new Error(`no counter ${name} in ${ns}:\n${text}`)
@@ -258,44 +259,56 @@ describe.skipIf(why !== undefined)('TCP punch port on Node 20 in a namespace NAT
     expect(counter(NS.rA, 'directsyn') + counter(NS.rB, 'directsyn') - synBefore).toBeGreaterThanOrEqual(offsets.length)
   }, 20_000)
 
-  // Recorded, not yet understood: a retry over the same 4-tuple after a lone unanswered punch SYN
-  // sometimes fails because A's own router (Linux conntrack, kernel 6.18) marks A's new SYN INVALID
-  // (its stale SYN_SENT entry from the first attempt), so it leaves un-NATed and dies. Not Node-specific
-  // (go and rust reuse the same 4-tuple); spec/hole-punching.md. The test accepts exactly these two
-  // outcomes and counts them; anything else (RST, a hang with no invalid SYN) fails it.
-  test('a retry from the same punch port: connects, or dies on the documented stale-conntrack INVALID SYN', async () => {
-    const outcomes = { connected: 0, invalidSyn: 0 }
-    for (let i = 0; i < 3; i++) {
+  // After an attempt in which only A's SYN left (B never punched), A's router keeps a SYN_SENT conntrack
+  // entry for the 4-tuple, so B's SYN is now let in. If A's punch socket is still pending, that SYN
+  // completes a simultaneous open; if A closed it, A's host has no socket and answers RST.
+  test('retry: A punched alone; kept pending, B\'s later SYN connects; closed, A\'s host resets B\'s SYN', async () => {
+    const lone = async (i: number): Promise<[string, string]> => {
       const port = 23000 + i
       const oa = await a.ask(`open ar${i} ${port}`)
       const ob = await b.ask(`open br${i} ${port}`)
       const dropB = counter(NS.rB, 'unsolicited')
-      // Attempt 1: only A punches (B's CONNECT "was lost"); rB drops A's SYN (the positive signal).
       expect(await a.ask(`arm ar${i} ${split(ob.observed).join(' ')}`)).toEqual({ armed: `ar${i}` })
       expect(await relay.ask(`go ar${i} 0`)).toEqual({ sent: 1 })
-      await until(() => counter(NS.rB, 'unsolicited') > dropB)
-      expect(await a.ask(`abort ar${i}`)).toEqual({ name: `ar${i}`, connected: false })
-      // Attempt 2, same ports on both sides, both punching.
-      const invalid = counter(NS.rA, 'invalidsyn')
-      expect(await a.ask(`arm ar${i} ${split(ob.observed).join(' ')}`)).toEqual({ armed: `ar${i}` })
-      expect(await b.ask(`arm br${i} ${split(oa.observed).join(' ')}`)).toEqual({ armed: `br${i}` })
-      expect(await relay.ask(`go ar${i} 0 br${i} 0`)).toEqual({ sent: 2 })
-      let results: Array<Record<string, unknown>> | undefined
-      const both = Promise.all([a.next(), b.next()])
-      void both.then((r) => { results = r })
-      await until(() => results !== undefined || counter(NS.rA, 'invalidsyn') > invalid)
-      if (results === undefined) {
-        outcomes.invalidSyn++
-        a.send(`abort ar${i}`)
-        b.send(`abort br${i}`)
-        expect(await both).toEqual([{ name: `ar${i}`, connected: false }, { name: `br${i}`, connected: false }])
-      } else {
-        outcomes.connected++
-        expect(results[0]).toMatchObject({ name: `ar${i}`, ok: true, remote: `11.0.0.2:${port}`, got: `hi br${i}` })
-        expect(results[1]).toMatchObject({ name: `br${i}`, ok: true, remote: `11.0.0.1:${port}`, got: `hi ar${i}` })
-      }
+      await until(() => counter(NS.rB, 'unsolicited') > dropB) // rB dropped A's lone SYN
+      return [split(oa.observed).join(' '), split(ob.observed).join(' ')]
     }
-    console.info('punch-port retry on the same 4-tuple:', JSON.stringify(outcomes))
+    // 1. A's socket stays pending (SYN_SENT, retransmitting); B punches later: simultaneous open.
+    const [a0] = await lone(0)
+    expect(await b.ask(`arm br0 ${a0}`)).toEqual({ armed: 'br0' })
+    expect(await relay.ask('go br0 0')).toEqual({ sent: 1 })
+    expect(await b.next()).toMatchObject({ name: 'br0', ok: true, remote: '11.0.0.1:23000', got: 'hi ar0' })
+    expect(await a.next()).toMatchObject({ name: 'ar0', ok: true, remote: '11.0.0.2:23000', got: 'hi br0' })
+
+    // 2. A closes its punch socket and punches again from the same port before B: connects.
+    const [a1, b1] = await lone(1)
+    expect(await a.ask('abort ar1')).toEqual({ name: 'ar1', connected: false })
+    expect(await a.ask(`arm ar1 ${b1}`)).toEqual({ armed: 'ar1' })
+    expect(await b.ask(`arm br1 ${a1}`)).toEqual({ armed: 'br1' })
+    expect(await relay.ask('go ar1 0 br1 200')).toEqual({ sent: 2 })
+    expect(await a.next()).toMatchObject({ name: 'ar1', ok: true, remote: '11.0.0.2:23001', got: 'hi br1' })
+    expect(await b.next()).toMatchObject({ name: 'br1', ok: true, remote: '11.0.0.1:23001', got: 'hi ar1' })
+
+    // 3. A closes its punch socket; B's SYN arrives: rA forwards it by the stale entry and A's host
+    // answers RST. What the RST does next varies between runs: rA NATs it (B fails ECONNREFUSED) or
+    // marks it INVALID (it leaves un-NATed with A's LAN address; B keeps retransmitting). Both recorded.
+    const [a2] = await lone(2)
+    expect(await a.ask('abort ar2')).toEqual({ name: 'ar2', connected: false })
+    expect(await b.ask(`arm br2 ${a2}`)).toEqual({ armed: 'br2' })
+    const [rst, invalid] = [counter(NS.rA, 'lanrst'), counter(NS.rA, 'invalidlan')]
+    let result: Record<string, unknown> | undefined
+    const pending = b.next()
+    void pending.then((r) => { result = r })
+    expect(await relay.ask('go br2 0')).toEqual({ sent: 1 })
+    await until(() => counter(NS.rA, 'lanrst') > rst)
+    await until(() => result !== undefined || counter(NS.rA, 'invalidlan') > invalid)
+    if (result === undefined) b.send('abort br2')
+    const outcome = await pending
+    console.info('punch-port, B punches after A closed its socket:', JSON.stringify(outcome))
+    expect([
+      { name: 'br2', ok: false, code: 'ECONNREFUSED' }, // the RST was NATed back to B
+      { name: 'br2', connected: false }, // the RST was INVALID at rA and never reached B
+    ]).toContainEqual(outcome)
   })
 
   test('control: behind a fully-random NAT the punch SYNs are dropped by both routers and nothing connects', async () => {
