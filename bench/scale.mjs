@@ -20,6 +20,7 @@
 // server vs the same before any holder connected; connections held at the end, on both sides.
 //   npm run bench -- scale [--quick] [--conns N] [--impls weft,go,rust,weft-trim] [--holders 2]
 //                          [--concurrency 64] [--hold 30] [--low L --high H]
+// WEFT_SERVER_NODE_FLAGS="--max-semi-space-size=1": extra node flags for the weft servers.
 import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { createInterface } from 'node:readline'
@@ -77,7 +78,7 @@ function peerBin(impl) {
 export async function startServer(impl, { low, high } = {}) {
   let child
   if (impl.startsWith('weft')) {
-    const args = ['--expose-gc', path.join(BENCH, 'drivers/weft-hold-server.mjs'), 'tcp', '--services', impl === 'weft-default' ? 'default' : 'none']
+    const args = [...(process.env.WEFT_SERVER_NODE_FLAGS ?? '').split(' ').filter(Boolean), '--expose-gc', path.join(BENCH, 'drivers/weft-hold-server.mjs'), 'tcp', '--services', impl === 'weft-default' ? 'default' : 'none']
     if (high !== undefined) args.push('--low', String(low), '--high', String(high))
     child = spawnWithUlimit(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] })
   } else {
