@@ -17,71 +17,14 @@
  *
  * Skips (with the reason printed) only when not root or when `ip netns` does not work.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, rmSync } from 'node:fs'
-import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
-import { build } from 'esbuild'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { Proc, addNamespaces, buildDriver, deleteNamespaces, ip, netnsUnavailable, removeDriver } from './helpers/netns.js'
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const P = `wl${process.pid % 100_000}`
 const NS = { srv: `${P}-srv`, atk: `${P}-atk`, hon: `${P}-hon` }
 
-function ip(...args: string[]): void {
-  execFileSync('ip', args, { stdio: 'pipe' })
-}
-
-function unavailable(): string | undefined {
-  if (process.getuid?.() !== 0) return 'not root'
-  const probe = `${P}-probe`
-  try {
-    ip('netns', 'add', probe)
-    ip('netns', 'del', probe)
-  } catch (e) {
-    return `ip netns unavailable (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`
-  }
-  return undefined
-}
-
-const why = unavailable()
+const why = netnsUnavailable(P)
 if (why !== undefined) console.warn(`skipped: netns per-IP limits test: ${why}`)
-
-/** A driver process in a namespace: send a command line, get its JSON answer. */
-class Proc {
-  readonly child: ChildProcess
-  readonly #lines: string[] = []
-  readonly #waiters: Array<(l: string) => void> = []
-  #err = ''
-
-  constructor(ns: string, script: string, args: string[]) {
-    this.child = spawn('ip', ['netns', 'exec', ns, process.execPath, script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
-    this.child.stderr!.on('data', (d) => { this.#err += String(d) })
-    createInterface({ input: this.child.stdout! }).on('line', (l) => {
-      const w = this.#waiters.shift()
-      if (w !== undefined) w(l)
-      else this.#lines.push(l)
-    })
-  }
-
-  next(): Promise<Record<string, unknown>> {
-    const l = this.#lines.shift()
-    const p = l !== undefined ? Promise.resolve(l) : new Promise<string>((resolve, reject) => {
-      this.#waiters.push(resolve)
-      this.child.once('exit', (code) => reject(new Error(`driver exited ${code}: ${this.#err}`)))
-    })
-    return p.then((s) => JSON.parse(s) as Record<string, unknown>)
-  }
-
-  ask(cmd: string): Promise<Record<string, unknown>> {
-    this.child.stdin!.write(`${cmd}\n`)
-    return this.next()
-  }
-
-  kill(): void {
-    if (this.child.exitCode === null && this.child.pid !== undefined) this.child.kill('SIGKILL')
-  }
-}
 
 const procs: Proc[] = []
 
@@ -89,10 +32,7 @@ describe.skipIf(why !== undefined)('per-IP limits in network namespaces', () => 
   let script = ''
 
   beforeAll(async () => {
-    for (const ns of Object.values(NS)) {
-      ip('netns', 'add', ns)
-      ip('-n', ns, 'link', 'set', 'lo', 'up')
-    }
+    addNamespaces(Object.values(NS))
     ip('-n', NS.srv, 'link', 'add', 'br0', 'type', 'bridge')
     ip('-n', NS.srv, 'addr', 'add', '11.0.0.1/24', 'dev', 'br0')
     ip('-n', NS.srv, 'link', 'set', 'br0', 'up')
@@ -102,21 +42,13 @@ describe.skipIf(why !== undefined)('per-IP limits in network namespaces', () => 
       ip('-n', ns, 'addr', 'add', addr, 'dev', 'eth0')
       ip('-n', ns, 'link', 'set', 'eth0', 'up')
     }
-    const dir = `${ROOT}node_modules/.cache/weft-netns`
-    mkdirSync(dir, { recursive: true })
-    script = `${dir}/limits-driver-${process.pid}.mjs`
-    await build({
-      entryPoints: [`${ROOT}test/helpers/netns-limits-driver.ts`], bundle: true, platform: 'node', format: 'esm',
-      packages: 'external', logLevel: 'warning', outfile: script,
-    })
+    script = await buildDriver('netns-limits-driver')
   }, 30_000)
 
   afterAll(() => {
     for (const p of procs.splice(0)) p.kill()
-    if (script !== '') rmSync(script, { force: true })
-    for (const ns of Object.values(NS)) {
-      try { ip('netns', 'del', ns) } catch { /* not created */ }
-    }
+    removeDriver(script)
+    deleteNamespaces(Object.values(NS))
   })
 
   test('40 connections in about a second from 11.0.0.50: 8 concurrent, 16 in all, the rest refused before Noise; 11.0.0.51 connects', async () => {

@@ -18,90 +18,15 @@
  *
  * Skips (with the reason printed) only when not root, or `ip netns` or `nft` do not work.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, rmSync } from 'node:fs'
-import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
-import { build } from 'esbuild'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { Proc, addNamespaces, buildDriver, deleteNamespaces, inNs, ip, netnsUnavailable, removeDriver } from './helpers/netns.js'
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const P = `hp${process.pid % 100_000}`
 const NAMES = ['wan', 'relay', 'rA', 'rB', 'rC', 'a', 'b', 'c'] as const
 const NS = Object.fromEntries(NAMES.map((n) => [n, `${P}-${n}`])) as Record<(typeof NAMES)[number], string>
 
-function ip(...args: string[]): void {
-  execFileSync('ip', args, { stdio: 'pipe' })
-}
-function inNs(ns: string, cmd: string, args: string[], input?: string): string {
-  return execFileSync('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: 'pipe', input, encoding: 'utf8' })
-}
-
-function unavailable(): string | undefined {
-  if (process.getuid?.() !== 0) return 'not root'
-  const probe = `${P}-probe`
-  try {
-    ip('netns', 'add', probe)
-  } catch (e) {
-    return `ip netns unavailable (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`
-  }
-  try {
-    inNs(probe, 'nft', ['add', 'table', 'inet', 't'])
-  } catch (e) {
-    return `nft unavailable (${e instanceof Error ? e.message.split('\n')[0] : String(e)}); apt-get install nftables`
-  } finally {
-    ip('netns', 'del', probe)
-  }
-  return undefined
-}
-
-const why = unavailable()
+const why = netnsUnavailable(P, { nft: true })
 if (why !== undefined) console.warn(`skipped: netns punch-port test: ${why}`)
-
-/** A driver process in a namespace: send a command line, read its JSON answers in order. */
-class Proc {
-  readonly child: ChildProcess
-  readonly #lines: string[] = []
-  readonly #waiters: Array<{ resolve: (l: string) => void; reject: (e: Error) => void }> = []
-  #err = ''
-  #exited: Error | undefined
-
-  constructor(ns: string, script: string, args: string[]) {
-    this.child = spawn('ip', ['netns', 'exec', ns, process.execPath, script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
-    this.child.stderr!.on('data', (d) => { this.#err += String(d) })
-    createInterface({ input: this.child.stdout! }).on('line', (l) => {
-      const w = this.#waiters.shift()
-      if (w !== undefined) w.resolve(l)
-      else this.#lines.push(l)
-    })
-    this.child.once('exit', (code) => {
-      this.#exited = new Error(`driver exited ${code}: ${this.#err}`)
-      for (const w of this.#waiters.splice(0)) w.reject(this.#exited)
-    })
-  }
-
-  next(): Promise<Record<string, unknown>> {
-    const l = this.#lines.shift()
-    const p = l !== undefined ? Promise.resolve(l) : new Promise<string>((resolve, reject) => {
-      if (this.#exited !== undefined) reject(this.#exited)
-      else this.#waiters.push({ resolve, reject })
-    })
-    return p.then((s) => JSON.parse(s) as Record<string, unknown>)
-  }
-
-  send(cmd: string): void {
-    this.child.stdin!.write(`${cmd}\n`)
-  }
-
-  ask(cmd: string): Promise<Record<string, unknown>> {
-    this.send(cmd)
-    return this.next()
-  }
-
-  kill(): void {
-    if (this.child.exitCode === null && this.child.pid !== undefined) this.child.kill('SIGKILL')
-  }
-}
 
 function router(ns: string, wan: string, lan: string, lanNet: string, natFlags: string): void {
   ip('-n', ns, 'addr', 'add', `${wan}/24`, 'dev', 'wan0')
@@ -167,10 +92,7 @@ describe.skipIf(why !== undefined)('TCP punch port on Node 20 in a namespace NAT
   let c: Proc
 
   beforeAll(async () => {
-    for (const ns of Object.values(NS)) {
-      ip('netns', 'add', ns)
-      ip('-n', ns, 'link', 'set', 'lo', 'up')
-    }
+    addNamespaces(Object.values(NS))
     ip('-n', NS.wan, 'link', 'add', 'br0', 'type', 'bridge')
     ip('-n', NS.wan, 'link', 'set', 'br0', 'up')
     for (const [port, ns, dev] of [['p-relay', NS.relay, 'r0'], ['p-rA', NS.rA, 'wan0'], ['p-rB', NS.rB, 'wan0'], ['p-rC', NS.rC, 'wan0']] as const) {
@@ -187,13 +109,7 @@ describe.skipIf(why !== undefined)('TCP punch port on Node 20 in a namespace NAT
       ip('-n', host, 'link', 'set', 'eth0', 'up')
       ip('-n', host, 'route', 'add', 'default', 'via', `10.0.${i}.1`)
     }
-    const dir = `${ROOT}node_modules/.cache/weft-netns`
-    mkdirSync(dir, { recursive: true })
-    script = `${dir}/punch-driver-${process.pid}.mjs`
-    await build({
-      entryPoints: [`${ROOT}test/helpers/netns-punch-driver.ts`], bundle: true, platform: 'node', format: 'esm',
-      packages: 'external', logLevel: 'warning', outfile: script,
-    })
+    script = await buildDriver('netns-punch-driver')
     relay = new Proc(NS.relay, script, ['relay', '11.0.0.10'])
     a = new Proc(NS.a, script, ['peer', '11.0.0.10', '10.0.1.2'])
     b = new Proc(NS.b, script, ['peer', '11.0.0.10', '10.0.2.2'])
@@ -204,10 +120,8 @@ describe.skipIf(why !== undefined)('TCP punch port on Node 20 in a namespace NAT
 
   afterAll(() => {
     for (const p of procs.splice(0)) p.kill()
-    if (script !== '') rmSync(script, { force: true })
-    for (const ns of Object.values(NS)) {
-      try { ip('netns', 'del', ns) } catch { /* not created */ }
-    }
+    removeDriver(script)
+    deleteNamespaces(Object.values(NS))
   })
 
   test('(a) the relay observes routerIP:P; (b) a second socket binds the same P while the relay socket is open; a listening port cannot dial', async () => {
