@@ -4,6 +4,7 @@
  * bounds weft adds. TrimBlocks / TrimClosed test goroutine locking in go; the pure core has none, so
  * TrimJoin is kept as "repeated trims close no more than one".
  */
+import { ConnCloseCode } from '../src/core/close-codes.js'
 import { describe, expect, it } from 'vitest'
 import {
   ConnectionManager,
@@ -13,7 +14,6 @@ import {
   decayLinear,
   bumpOverwrite,
   bumpSumBounded,
-  GARBAGE_COLLECTED,
 } from '../src/swarm/conn-manager.js'
 import type { ConnectionManagerOptions, TrimCandidate, TrimClose } from '../src/swarm/conn-manager.js'
 import { UsageError } from '../src/core/errors.js'
@@ -96,7 +96,7 @@ describe('connection manager (go connmgr_test.go cases)', () => {
     expect(r.trim()).toBe(100)
     for (const i of range(0, 100)) expect(r.closed.has(i)).toBe(false)
     expect(r.closed.has(299)).toBe(true)
-    expect(r.closes.every((c) => c.code === GARBAGE_COLLECTED && c.code === 0x1005)).toBe(true)
+    expect(r.closes.every((c) => c.code === ConnCloseCode.GarbageCollected && c.code === 0x1005)).toBe(true)
     expect(r.cm.info().connections).toBe(200)
   })
 

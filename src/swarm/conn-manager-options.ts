@@ -3,11 +3,7 @@
  * spec/connection-manager.md), and the trim order as a pure comparator.
  */
 import type { Millis } from '../core/byte-machine.js'
-import { ConnCloseCode } from '../core/close-codes.js'
 import type { PeerId } from '../peer-id/index.js'
-
-/** The libp2p connection close code for a trimmed connection (go's ConnGarbageCollected, 0x1005). */
-export const GARBAGE_COLLECTED: number = ConnCloseCode.GarbageCollected
 
 export interface ConnectionManagerOptions {
   /** Trim down to this many trimmable connections, default 160 (go). 0 disables trimming. */

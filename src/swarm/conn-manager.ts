@@ -28,7 +28,8 @@ import { UsageError } from '../core/errors.js'
 import type { PeerId } from '../peer-id/index.js'
 import { bumpSum } from './conn-manager-decay.js'
 import type { BumpFn, DecayFn, DecayingTag } from './conn-manager-decay.js'
-import { DEFAULT_CONNECTION_MANAGER, GARBAGE_COLLECTED, compareForTrim } from './conn-manager-options.js'
+import { DEFAULT_CONNECTION_MANAGER, compareForTrim } from './conn-manager-options.js'
+import { ConnCloseCode } from '../core/close-codes.js'
 import type { ConnectionManagerDriver, ConnectionManagerInfo, ConnectionManagerOptions, TagInfo, TrimCandidate, TrimClose } from './conn-manager-options.js'
 
 export * from './conn-manager-decay.js'
@@ -487,7 +488,7 @@ export class ConnectionManager {
         this.#closes.push({
           connection: conn.id,
           peer: entry.peer,
-          code: GARBAGE_COLLECTED,
+          code: ConnCloseCode.GarbageCollected,
           reason: `connection manager: trimmed to low water ${o.lowWater} (peer value ${c.value}, ${c.streams} streams, ${conn.direction})`,
         })
       }

@@ -16,6 +16,7 @@
  */
 import type { Millis } from '../core/byte-machine.js'
 import { OutcomeError } from '../core/errors.js'
+import { ConnCloseCode, StreamResetCode } from '../core/close-codes.js'
 import type { Multiaddr } from '../multiaddr/index.js'
 import type { PeerId } from '../peer-id/index.js'
 import type { ConnectionInfo } from './behaviour.js'
@@ -107,11 +108,6 @@ export interface PolicyConfig extends PolicyOptions {
   guards?: ((config: PolicyConfig) => Guards) | undefined
 }
 
-/** Connection GoAway codes (src/core/close-codes.ts: ConnResourceLimitExceeded, ConnRateLimited, ConnGated). */
-const CONN_RESOURCE_LIMIT = 0x1001
-const CONN_RATE_LIMITED = 0x1002
-const CONN_GATED = 0x1007
-
 export class SwarmPolicy {
   readonly #config: PolicyConfig
   readonly #closes: PolicyClose[] = []
@@ -137,20 +133,20 @@ export class SwarmPolicy {
 
   /** A socket was accepted from `remoteAddr` and will be connection `id` if admitted. */
   admitInbound(now: Millis, id: number, remoteAddr: Multiaddr): Refusal | undefined {
-    // -- gater and per-IP limits (H3): deny first; an allow-listed address skips the per-IP limits.
+    // -- gater and per-IP limits: deny first; an allow-listed address skips the per-IP limits.
     const { gater, ipLimits } = this
-    if (gater !== undefined && !gater.allowAccept(remoteAddr)) return refusal('gater/denied', CONN_GATED, `${remoteAddr.toString()} is denied`)
+    if (gater !== undefined && !gater.allowAccept(remoteAddr)) return refusal('gater/denied', ConnCloseCode.Gated, `${remoteAddr.toString()} is denied`)
     if (ipLimits !== undefined) {
       const ip = ipLimits.admitInbound(now, id, remoteAddr, gater?.isAllowlisted(remoteAddr) === true)
-      if (ip !== undefined) return refusal(ip.code, ip.code === 'limits/per-ip' ? CONN_RESOURCE_LIMIT : CONN_RATE_LIMITED, ip.message)
+      if (ip !== undefined) return refusal(ip.code, ip.code === 'limits/per-ip' ? ConnCloseCode.ResourceLimitExceeded : ConnCloseCode.RateLimited, ip.message)
       this.#takeEvictions(ipLimits)
     } else {
       if (this.#pending.size >= this.#config.maxPendingInbound) {
-        return refusal('limits/pending-inbound', CONN_RATE_LIMITED, `${this.#pending.size} inbound connections are in their handshake`)
+        return refusal('limits/pending-inbound', ConnCloseCode.RateLimited, `${this.#pending.size} inbound connections are in their handshake`)
       }
       this.#pending.add(id)
     }
-    // -- resource manager (H4): a system and a transient connection slot until the handshake names the peer
+    // -- resource manager: a system and a transient connection slot until the handshake names the peer
     return this.#reserveConnection(now, id, 'inbound')
   }
 
@@ -165,13 +161,13 @@ export class SwarmPolicy {
   /** Pending handshakes the per-IP limits evicted to make room for a newcomer: closed as rate-limited. */
   #takeEvictions(ipLimits: IpLimits): void {
     for (let e = ipLimits.pollEvict(); e !== undefined; e = ipLimits.pollEvict()) {
-      this.#closes.push({ connection: e.connection, code: CONN_RATE_LIMITED, reason: e.message })
+      this.#closes.push({ connection: e.connection, code: ConnCloseCode.RateLimited, reason: e.message })
     }
   }
 
   /** About to connect to `addr` (for `peer`, when the dial knows it) as connection `id`. */
   admitOutbound(now: Millis, id: number, peer: PeerId | undefined, addr: Multiaddr): Refusal | undefined {
-    if (this.gater?.allowDial(peer, addr) === false) return refusal('gater/denied', CONN_GATED, `${addr.toString()} is denied`)
+    if (this.gater?.allowDial(peer, addr) === false) return refusal('gater/denied', ConnCloseCode.Gated, `${addr.toString()} is denied`)
     return this.#reserveConnection(now, id, 'outbound')
   }
 
@@ -179,12 +175,12 @@ export class SwarmPolicy {
   admitPeer(now: Millis, info: ConnectionInfo): Refusal | undefined {
     this.ipLimits?.established(info.id)
     this.#pending.delete(info.id)
-    if (this.gater?.allowPeer(info.peer, info.remoteAddr) === false) return refusal('gater/denied', CONN_GATED, `peer ${info.peer.toString()} is denied`)
+    if (this.gater?.allowPeer(info.peer, info.remoteAddr) === false) return refusal('gater/denied', ConnCloseCode.Gated, `peer ${info.peer.toString()} is denied`)
     if (this.gater?.isAllowlisted(info.remoteAddr, info.peer) === true) this.ipLimits?.exempt(info.id)
-    // -- resource manager (H4): move the connection from transient to its peer's scope (full: GoAway 0x1001)
+    // -- resource manager: move the connection from transient to its peer's scope (full: GoAway 0x1001)
     const err = this.resources.reservePeer(info.id, info.peer.toString())
-    if (err !== undefined) return resourceRefusal(err, CONN_RESOURCE_LIMIT_EXCEEDED)
-    // -- connection manager (H2): counted once every part admitted it; may trim others (pollClose)
+    if (err !== undefined) return resourceRefusal(err, ConnCloseCode.ResourceLimitExceeded)
+    // -- connection manager: counted once every part admitted it; may trim others (pollClose)
     this.connectionManager.connected(now, info)
     return undefined
   }
@@ -200,7 +196,7 @@ export class SwarmPolicy {
   /** A stream negotiated `protocol`; a refusal resets it (inbound: with `wireCode`). */
   admitStream(_now: Millis, info: ConnectionInfo, stream: number, direction: 'inbound' | 'outbound', protocol: string, owner: string | undefined): Refusal | undefined {
     const err = this.resources.reserveStream(info.id, stream, direction, protocol, owner)
-    if (err !== undefined) return resourceRefusal(err, STREAM_RESOURCE_LIMIT_EXCEEDED)
+    if (err !== undefined) return resourceRefusal(err, StreamResetCode.ResourceLimitExceeded)
     this.connectionManager.streamOpened(info.id)
     return undefined
   }
@@ -210,7 +206,7 @@ export class SwarmPolicy {
     const err = this.resources.reserveConnection(id, dir)
     if (err === undefined) return undefined
     this.connectionRemoved(now, id)
-    return resourceRefusal(err, CONN_RESOURCE_LIMIT_EXCEEDED)
+    return resourceRefusal(err, ConnCloseCode.ResourceLimitExceeded)
   }
 
   /** A stream admitted by admitStream ended. Called exactly once. */
@@ -245,11 +241,6 @@ export class SwarmPolicy {
     return this.#closes.shift() ?? this.connectionManager.pollClose()
   }
 }
-
-/** GoAway code for a connection refused by a full scope (ConnCloseCode.ResourceLimitExceeded). */
-const CONN_RESOURCE_LIMIT_EXCEEDED = 0x1001
-/** Reset code for a stream refused by a full scope (StreamResetCode.ResourceLimitExceeded). */
-const STREAM_RESOURCE_LIMIT_EXCEEDED = 0x1002
 
 function resourceRefusal(error: ResourceLimitError, wireCode: number): Refusal {
   return { code: 'resource/limit-exceeded', wireCode, error }

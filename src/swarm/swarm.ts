@@ -23,6 +23,7 @@
  */
 import type { Millis } from '../core/byte-machine.js'
 import { InternalError, UsageError } from '../core/errors.js'
+import { ConnCloseCode } from '../core/close-codes.js'
 import { Connection } from '../connection/index.js'
 import type { Multiaddr } from '../multiaddr/index.js'
 import { PeerId } from '../peer-id/index.js'
@@ -279,7 +280,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     if (this.#stopped) return undefined
     const id = this.#nextConnId++
     const refused = this.#conns.size >= this.#limits.maxConnections
-      ? refusal('resource/limit-exceeded', 0x1001, `${this.#conns.size} connections (SwarmLimits.maxConnections)`)
+      ? refusal('resource/limit-exceeded', ConnCloseCode.ResourceLimitExceeded, `${this.#conns.size} connections (SwarmLimits.maxConnections)`)
       : this.policy.admitInbound(now, id, remoteAddr)
     if (refused !== undefined) {
       this.#events.push({ type: 'connection-refused', direction: 'inbound', addr: remoteAddr, refusal: refused })
