@@ -49,6 +49,25 @@ export interface TcpOptions {
    * read ('data' events), about 25% more receiver CPU at high throughput (bench/README.md).
    */
   sharedReadBuffer?: boolean
+  /**
+   * The punch port for TCP hole punching (DCUtR, spec/hole-punching.md): every outbound dial leaves
+   * from this local port (bound with SO_REUSEADDR, which libuv sets on every bind; on Linux
+   * non-listening sockets may share it as long as their 4-tuples differ), so every observer sees the
+   * same NAT mapping and the punch dial reuses it. A dial whose bind or connect fails with
+   * EADDRINUSE (a listener holds the port) or EADDRNOTAVAIL (that 4-tuple is open or in TIME_WAIT)
+   * is retried at once from an ephemeral port. `'auto'`: the first outbound dial binds port 0 and
+   * the port the kernel picks becomes the punch port. Default: none (ephemeral ports, as before).
+   * Never listen on the punch port: Node 20 cannot dial from a listening port.
+   */
+  punchPort?: number | 'auto'
+}
+
+/** The TCP transport; `punchPort` tells the punch port in use (see TcpOptions.punchPort). */
+export interface TcpTransport extends Transport {
+  /** The punch port: the configured one, the one `'auto'` picked (undefined before the first dial), or undefined when off. */
+  readonly punchPort: number | undefined
+  /** Outbound dials that fell back to an ephemeral port because the punch port could not be used. */
+  readonly punchPortFallbacks: number
 }
 
 /**
@@ -184,22 +203,63 @@ function tcpTarget(addr: Multiaddr): { host: string; port: number } | undefined 
   return { host: t.host, port: t.port }
 }
 
-export function tcp(options: TcpOptions = {}): Transport {
+/** The wildcard address to bind a dial's punch port on, by the target's family (undefined: let Node pick). */
+function bindHost(addr: Multiaddr): string | undefined {
+  const first = addr.protos()[0]?.name
+  if (first === 'ip4' || first === 'dns4') return '0.0.0.0'
+  if (first === 'ip6' || first === 'dns6') return '::'
+  return undefined
+}
+
+/** The punch port cannot be used for this dial: another 4-tuple or a listener holds it. */
+function punchPortBusy(e: unknown): boolean {
+  const code = (e as { code?: string })?.code
+  return code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL'
+}
+
+function checkPunchPort(p: number | 'auto' | undefined): number | 'auto' | undefined {
+  if (p === undefined || p === 'auto') return p
+  if (!Number.isInteger(p) || p < 1 || p > 65535) throw new RangeError(`punchPort must be 'auto' or an integer in [1, 65535], got ${String(p)}`)
+  return p
+}
+
+export function tcp(options: TcpOptions = {}): TcpTransport {
   const shared = options.sharedReadBuffer ?? true
+  const configured = checkPunchPort(options.punchPort)
+  let punchPort = configured === 'auto' ? undefined : configured
+  let fallbacks = 0
   return {
     name: 'tcp',
+    get punchPort() { return punchPort },
+    get punchPortFallbacks() { return fallbacks },
     canDial: (addr) => tcpTarget(addr) !== undefined,
     canListen: (addr) => tcpTarget(addr) !== undefined,
     dial(addr: Multiaddr, options: DialOptions = {}): Promise<RawConnection> {
       const t = tcpTarget(addr)
       if (t === undefined) return Promise.reject(new TransportError('transport/unsupported', `tcp cannot dial ${addr.toString()}`))
       return withDeadline<RawConnection>(`dial ${addr.toString()}`, options.timeout ?? 10_000, options.signal, (done) => {
-        let conn: TcpConnection | undefined
-        const onread = shared ? { buffer: readBuffer, callback: (n: number, buf: Uint8Array): boolean => conn?.deliver(n, buf) ?? true } : undefined
-        const socket = net.connect({ host: t.host, port: t.port, onread, writableHighWaterMark: WRITE_HIGH_WATER_MARK } as net.NetConnectOpts)
-        socket.once('connect', () => done(undefined, (conn = new TcpConnection(socket, shared, false))))
-        socket.once('error', (e) => done(mapSocketError(e, `dial ${addr.toString()}`)))
-        return () => socket.destroy()
+        let socket: net.Socket | undefined
+        // `local`: bind this port first (0: any, then it becomes the 'auto' punch port); undefined: ephemeral.
+        const attempt = (local: number | undefined): void => {
+          let conn: TcpConnection | undefined
+          const onread = shared ? { buffer: readBuffer, callback: (n: number, buf: Uint8Array): boolean => conn?.deliver(n, buf) ?? true } : undefined
+          const host = local === undefined ? undefined : bindHost(addr)
+          const bind = local === undefined || host === undefined ? {} : { localAddress: host, localPort: local }
+          const s = (socket = net.connect({ host: t.host, port: t.port, onread, writableHighWaterMark: WRITE_HIGH_WATER_MARK, ...bind } as unknown as net.NetConnectOpts))
+          s.once('connect', () => {
+            if (local === 0 && punchPort === undefined && s.localPort !== undefined) punchPort = s.localPort
+            done(undefined, (conn = new TcpConnection(s, shared, false)))
+          })
+          s.once('error', (e) => {
+            if (local !== undefined && punchPortBusy(e) && socket === s) {
+              fallbacks++
+              return attempt(undefined)
+            }
+            done(mapSocketError(e, `dial ${addr.toString()}`))
+          })
+        }
+        attempt(punchPort ?? (configured === 'auto' ? 0 : undefined))
+        return () => socket?.destroy()
       })
     },
     listen(addr: Multiaddr, onConnection: (c: RawConnection) => void): Promise<TransportListener> {
