@@ -4,6 +4,7 @@
 //   - pubsub-bench (first argument "pubsub-bench"): one side of bench/gossipsub-compare.mjs (pubsub_bench.go);
 //   - transport-interop (env vars, see ../CONTRACT.md): when no argument starting with "--" is given;
 //   - perf CLI (libp2p test-plans perf contract): when the first argument starts with "--".
+//   - NAT (env NAT_ROLE = relay | listener | dialer | autonat-server): ../NAT.md, nat.go.
 package main
 
 import (
@@ -43,6 +44,9 @@ func main() {
 	}
 	if s := env("network_scenario", ""); s != "" {
 		os.Exit(networkMode(s))
+	}
+	if r := env("NAT_ROLE", ""); r != "" {
+		os.Exit(natMode(r)) // nat.go
 	}
 	if s := env("limits_scenario", ""); s != "" {
 		os.Exit(limitsMode(s)) // limits.go
