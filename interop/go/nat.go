@@ -232,11 +232,20 @@ func (n *natCtx) runAutonatServer() error {
 	return n.set("autonat_multiaddr", addr)
 }
 
-// natTracer logs go's hole-punch events to stderr.
+// natTracer logs go's hole-punch events to stderr and counts failed attempts (EndHolePunch with
+// Success false) in punchFailures.
 type natTracer struct{}
+
+var punchFailures = make(chan string, 64)
 
 func (natTracer) Trace(evt *holepunch.Event) {
 	log.Printf("holepunch %s remote %s %s", evt.Type, evt.Remote, jsonLine(evt.Evt))
+	if e, ok := evt.Evt.(*holepunch.EndHolePunchEvt); ok && !e.Success {
+		select {
+		case punchFailures <- e.Error:
+		default:
+		}
+	}
 }
 
 // peerHost builds a listener / dialer host: relay client (circuit transport), optionally DCUtR.

@@ -10,6 +10,7 @@ import (
 	"log"
 	"os"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
@@ -26,7 +27,16 @@ import (
 const (
 	natLimitTotal = 16 * 1024 // limit scenario: bytes written in natLimitChunk pieces
 	natLimitChunk = 1024
+	// natPunchAttempts: DCUtR attempts before the dialer gives up (go and rust make 3).
+	natPunchAttempts = 3
 )
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
 
 func (n *natCtx) relayInfo() (*peer.AddrInfo, ma.Multiaddr, error) {
 	s := n.get("relay_multiaddr")
@@ -293,9 +303,21 @@ func (n *natCtx) identifyOn(h host.Host, c network.Conn) error {
 }
 
 func (n *natCtx) scenarioHolePunch(h host.Host, target peer.ID) {
+	// DCUtR makes at most 3 attempts (go, rust; the spec's retry count): give up 2 s after the
+	// third failed one instead of waiting for TIMEOUT_SECONDS.
 	var direct network.Conn
+	var giveUp <-chan time.Time
+	failures, lastErr := 0, ""
 	for direct == nil {
-		time.Sleep(50 * time.Millisecond) // the overall timeout prints ok:false
+		select {
+		case lastErr = <-punchFailures:
+			if failures++; failures == natPunchAttempts {
+				giveUp = time.After(2 * time.Second)
+			}
+		case <-giveUp:
+			n.failResult("no direct connection after %d failed hole punch attempts; last: %s", failures, firstLine(lastErr))
+		case <-time.After(50 * time.Millisecond):
+		}
 		direct = n.findConn(h, target, false)
 	}
 	log.Printf("direct connection %s %s", direct.Stat().Direction, direct.RemoteMultiaddr())
