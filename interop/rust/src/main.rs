@@ -1,6 +1,8 @@
 //! weft interop peer built on rust-libp2p. See interop/CONTRACT.md and README.md.
 
 mod limits;
+mod nat;
+mod nat_dialer;
 mod network;
 mod resp;
 mod scale;
@@ -298,6 +300,8 @@ fn main() {
         rt.block_on(perf_cli(args));
     } else if let Ok(s) = std::env::var("network_scenario") {
         rt.block_on(network::network_mode(s));
+    } else if let Ok(r) = std::env::var("NAT_ROLE") {
+        rt.block_on(nat::nat_mode(r));
     } else if let Ok(s) = std::env::var("limits_scenario") {
         rt.block_on(limits::limits_mode(s));
     } else {

@@ -1,11 +1,16 @@
-//! A tiny Redis (RESP2) client: just enough for RPUSH and BLPOP.
+//! A tiny Redis (RESP2) client: just enough for RPUSH, BLPOP, GET and SET. The address is
+//! `host:port` (TCP) or `unix:<path>` (a Unix socket: network namespaces share the filesystem).
 
 use std::time::Duration;
 
 use tokio::{
-    io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader},
-    net::TcpStream,
+    io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader},
+    net::{TcpStream, UnixStream},
 };
+
+/// A TCP or Unix-socket connection to the server.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send + Sync {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + Sync> Io for T {}
 
 #[derive(Debug)]
 #[allow(dead_code)]
@@ -17,7 +22,16 @@ pub enum Reply {
 }
 
 pub struct Redis {
-    conn: BufReader<TcpStream>,
+    conn: BufReader<Box<dyn Io>>,
+}
+
+async fn open(addr: &str) -> std::io::Result<Box<dyn Io>> {
+    if let Some(path) = addr.strip_prefix("unix:") {
+        return Ok(Box::new(UnixStream::connect(path).await?));
+    }
+    let s = TcpStream::connect(addr).await?;
+    let _ = s.set_nodelay(true);
+    Ok(Box::new(s))
 }
 
 impl Redis {
@@ -25,11 +39,8 @@ impl Redis {
     pub async fn connect(addr: &str, wait: Duration) -> Result<Self, String> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
-            match TcpStream::connect(addr).await {
-                Ok(s) => {
-                    let _ = s.set_nodelay(true);
-                    return Ok(Self { conn: BufReader::new(s) });
-                }
+            match open(addr).await {
+                Ok(s) => return Ok(Self { conn: BufReader::new(s) }),
                 Err(e) if tokio::time::Instant::now() >= deadline => {
                     return Err(format!("cannot connect to redis at {addr}: {e}"))
                 }
@@ -95,6 +106,18 @@ impl Redis {
 
     pub async fn rpush(&mut self, key: &str, value: &str) -> Result<(), String> {
         self.cmd(&["RPUSH", key, value]).await.map(|_| ())
+    }
+
+    /// GET; Ok(None) when the key does not exist.
+    pub async fn get(&mut self, key: &str) -> Result<Option<String>, String> {
+        match self.cmd(&["GET", key]).await? {
+            Reply::Bulk(v) => Ok(v.map(|v| String::from_utf8_lossy(&v).into_owned())),
+            other => Err(format!("unexpected GET reply: {other:?}")),
+        }
+    }
+
+    pub async fn set(&mut self, key: &str, value: &str) -> Result<(), String> {
+        self.cmd(&["SET", key, value]).await.map(|_| ())
     }
 
     /// BLPOP with a timeout in seconds; Ok(None) when it timed out.
