@@ -85,7 +85,7 @@ describe('identify codec vectors', () => {
     const v = vectors.get('message-full') as Vector & { seq: string; listenAddrsText: string[]; observedAddrText: string }
     const b = new IdentifyBehaviour({ crypto: nobleCrypto, identity: remote.key, agentVersion: 'weft/0.1.0', seqBase: BigInt(v.seq) - 1n })
     b.handle(0, { type: 'local-info', listenAddrs: v.listenAddrsText.map((t) => Multiaddr.fromString(t)), protocols: v.decoded.protocols })
-    const conn: ConnectionInfo = { id: 1, peer: local.peer, remotePublicKey: local.publicKey, remoteAddr: Multiaddr.fromString(v.observedAddrText), localAddr: undefined, direction: 'inbound', opened: 0, established: 0, earlyMuxer: true }
+    const conn: ConnectionInfo = { id: 1, peer: local.peer, remotePublicKey: local.publicKey, remoteAddr: Multiaddr.fromString(v.observedAddrText), localAddr: undefined, direction: 'inbound', opened: 0, established: 0, earlyMuxer: true, limited: false }
     expect(toHex(encodeIdentify(b.messageFor(conn)))).toBe(v.hex)
   })
 })
@@ -144,17 +144,24 @@ describe('identify codec properties', () => {
 // --- behaviour -----------------------------------------------------------------------------------
 
 const S: StreamRef = { connection: 1, stream: 1 }
-const connToRemote: ConnectionInfo = { id: 1, peer: remote.peer, remotePublicKey: remote.publicKey, remoteAddr: remote.addr, localAddr: local.addr, direction: 'outbound', opened: 0, established: 0, earlyMuxer: true }
+const connToRemote: ConnectionInfo = { id: 1, peer: remote.peer, remotePublicKey: remote.publicKey, remoteAddr: remote.addr, localAddr: local.addr, direction: 'outbound', opened: 0, established: 0, earlyMuxer: true, limited: false }
 
 function identifyLocal(options: Partial<ConstructorParameters<typeof IdentifyBehaviour>[0]> = {}) {
   return new IdentifyBehaviour({ crypto: nobleCrypto, identity: local.key, agentVersion: 'weft-test/1', ...options })
+}
+
+/** The identify event among a behaviour's actions. */
+function ev0(out: BehaviourAction<IdentifyEvent>[]): Extract<IdentifyEvent, { type: 'identified' }> {
+  const ev = (out.find((a) => a.type === 'event') as { event: IdentifyEvent }).event
+  if (ev.type !== 'identified') throw new Error(ev.type)
+  return ev
 }
 
 /** Our identify of the remote, answered with `bytes` (in `chunks` pieces) then EOF. Returns the actions of the answer. */
 function identifyWith(bytes: Uint8Array, b = identifyLocal()): { h: Harness<IdentifyEvent>; out: BehaviourAction<IdentifyEvent>[] } {
   const h = new Harness<IdentifyEvent>(b)
   const open = h.input({ type: 'connection-established', connection: connToRemote })
-  expect(open).toEqual([{ type: 'open-stream', requestId: 1, peer: remote.peer, protocols: [IDENTIFY_PROTOCOL], connection: 1 }])
+  expect(open).toEqual([{ type: 'open-stream', requestId: 1, peer: remote.peer, protocols: [IDENTIFY_PROTOCOL], connection: 1, allowLimited: true }])
   expect(h.input({ type: 'stream-opened', stream: S, protocol: IDENTIFY_PROTOCOL, direction: 'outbound', connection: connToRemote, requestId: 1 })).toEqual([{ type: 'close-write', stream: S }])
   const out = [...h.input({ type: 'stream-data', stream: S, data: bytes })]
   if (out.length === 0) out.push(...h.input({ type: 'stream-eof', stream: S }))
@@ -172,9 +179,11 @@ describe('identify behaviour vectors', () => {
         if (ev.type === 'identify-failed') expect((ev.error as ProtocolError).code).toBe(v.error)
         return
       }
-      expect(out.map((a) => a.type)).toEqual(['peer-info', 'event'])
+      // an answer with an observedAddr also passes it on (every behaviour gets `observed-addr`)
+      const observed = ev0(out).info.observedAddr !== undefined
+      expect(out.map((a) => a.type)).toEqual(observed ? ['peer-info', 'observed-addr', 'event'] : ['peer-info', 'event'])
       const info = out[0]!.type === 'peer-info' ? out[0].info : undefined
-      const ev = (out[1] as { event: IdentifyEvent }).event
+      const ev = ev0(out)
       if (ev.type !== 'identified') throw new Error(ev.type)
       expect(ev.info.signedPeerRecordValid).toBe(v.decoded.signedPeerRecordValid)
       // Every behaviour vector carries a record: an invalid one says why (interop: 'sent but invalid' vs 'not sent').

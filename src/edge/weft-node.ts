@@ -80,6 +80,17 @@ export interface NodeOptions extends PolicyOptions {
 export interface StreamHandlerOptions {
   /** Inbound streams of this protocol per connection, default 32. */
   maxInboundStreams?: number
+  /** Serve it on limited (relayed) connections too (spec/relay.md, "Limited connections"); default false. */
+  allowLimited?: boolean
+}
+
+export interface NewStreamOptions {
+  signal?: AbortSignal
+  /**
+   * Open it on a limited (relayed) connection when that is the only one (spec/relay.md, "Limited
+   * connections"); without it such a stream fails with OutcomeError 'swarm/limited-connection'.
+   */
+  allowLimited?: boolean
 }
 
 export type StreamHandler = (stream: WeftStream) => void | Promise<void>
@@ -224,8 +235,9 @@ export class WeftNode extends EventTarget {
     if (opts.metrics === true) throw new UsageError('node/metrics', "pass metrics: prometheusMetrics() ('weft/metrics')")
     this.metrics = opts.metrics || undefined
     this.metrics?.attach(this)
+    const serviceTransports = [...this.#services.values()].flatMap((svc) => svc.transports ?? [])
     this.#runtime = new Runtime<SwarmEvent>(this.swarm, {
-      transports: internals.transports,
+      transports: [...internals.transports, ...serviceTransports],
       onEvent: (ev) => {
         this.metrics?.observe(this.#runtime.now(), ev)
         this.#onEvent(ev)
@@ -238,6 +250,7 @@ export class WeftNode extends EventTarget {
     })
     // the connection manager's user API runs on the runtime's clock; a manual trim closes at once
     this.swarm.policy.connectionManager.setDriver({ now: () => this.#runtime.now(), wake: () => this.#runtime.run((now) => this.swarm.pump(now)) })
+    for (const svc of this.#services.values()) svc.attach?.(this)
   }
 
   /** Listen on the configured addresses and start the behaviours. */
@@ -249,7 +262,18 @@ export class WeftNode extends EventTarget {
       const addrs = await this.#runtime.listen(toMultiaddr(a))
       this.#listenAddrs.push(...addrs)
     }
-    this.#runtime.run((now) => this.swarm.setListenAddrs(now, this.#listenAddrs))
+    this.refreshListenAddrs()
+  }
+
+  /**
+   * Tell the swarm (and through identify, every peer) our listen addresses again: the transports'
+   * ones and the services' (the relay client's `/p2p-circuit` addresses). Services call it when
+   * theirs change.
+   */
+  refreshListenAddrs(): void {
+    if (!this.#started || this.#stopped) return
+    const extra = [...this.#services.values()].flatMap((svc) => svc.listenAddrs?.() ?? [])
+    this.#runtime.run((now) => this.swarm.setListenAddrs(now, [...this.#listenAddrs, ...extra]))
   }
 
   /** Close every connection gracefully and stop listening. */
@@ -282,9 +306,10 @@ export class WeftNode extends EventTarget {
     return svc.api as T
   }
 
-  /** Our listen addresses, each ending in /p2p/<our id>. */
+  /** Our listen addresses (the services' too: relayed `/p2p-circuit` ones), each ending in /p2p/<our id>. */
   getMultiaddrs(): Multiaddr[] {
-    return this.#listenAddrs.map((a) => a.encapsulate(`/p2p/${this.peerId.toString()}`))
+    const self = this.peerId.toString()
+    return this.swarm.listenAddrs.map((a) => (a.getPeerId() === self ? a : a.encapsulate(`/p2p/${self}`)))
   }
 
   /**
@@ -376,10 +401,11 @@ export class WeftNode extends EventTarget {
   }
 
   /** Open a stream to `target` on the first of `protocols` it supports (dialing if needed). */
-  newStream(target: DialTarget, protocols: string | string[], options: { signal?: AbortSignal } = {}): Promise<WeftStream> {
+  newStream(target: DialTarget, protocols: string | string[], options: NewStreamOptions = {}): Promise<WeftStream> {
     const t = toTarget(target)
     const list = typeof protocols === 'string' ? [protocols] : protocols
-    return this.#request<WeftStream>(options.signal, (now, id) => this.swarm.openStream(now, t, list, id), true)
+    const allowLimited = options.allowLimited === true
+    return this.#request<WeftStream>(options.signal, (now, id) => this.swarm.openStream(now, t, list, id, { allowLimited }), true)
   }
 
   /** `/ipfs/ping/1.0.0` round trip; resolves with the RTT in ms. */

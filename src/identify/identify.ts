@@ -131,6 +131,8 @@ interface PendingOpen {
 
 export class IdentifyBehaviour implements Behaviour<IdentifyEvent> {
   readonly protocols: readonly string[] = [IDENTIFY_PROTOCOL, IDENTIFY_PUSH_PROTOCOL]
+  /** Identify runs on limited (relayed) connections too: DCUtR needs it there (go waits for it). */
+  readonly limitedProtocols: readonly string[] = [IDENTIFY_PROTOCOL, IDENTIFY_PUSH_PROTOCOL]
 
   readonly #crypto: CryptoProvider
   readonly #identity: PrivateKey
@@ -336,7 +338,7 @@ export class IdentifyBehaviour implements Behaviour<IdentifyEvent> {
   #open(c: ConnectionInfo, push: boolean): void {
     const requestId = this.#nextId++
     this.#pending.set(requestId, { push, connection: c.id, deadline: this.#lastNow + this.#timeout })
-    this.#actions.push({ type: 'open-stream', requestId, peer: c.peer, protocols: [push ? IDENTIFY_PUSH_PROTOCOL : IDENTIFY_PROTOCOL], connection: c.id })
+    this.#actions.push({ type: 'open-stream', requestId, peer: c.peer, protocols: [push ? IDENTIFY_PUSH_PROTOCOL : IDENTIFY_PROTOCOL], connection: c.id, allowLimited: true })
   }
 
   #streamOpened(now: Millis, stream: StreamRef, protocol: string, direction: 'inbound' | 'outbound', c: ConnectionInfo, requestId: number | undefined): void {
@@ -433,6 +435,8 @@ export class IdentifyBehaviour implements Behaviour<IdentifyEvent> {
     if (info.protocolVersion !== undefined) update.protocolVersion = info.protocolVersion
     const peer = conn.info.peer
     this.#actions.push({ type: 'peer-info', peer, info: update })
+    // the swarm passes it on to every behaviour (AutoNAT and DCUtR candidates), except from limited connections
+    if (info.observedAddr !== undefined) this.#actions.push({ type: 'observed-addr', connection: conn.info, addr: info.observedAddr })
     this.#actions.push({ type: 'event', event: { type: r.push ? 'identify-push' : 'identified', peer, connection: conn.info, info } })
   }
 

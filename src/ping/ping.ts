@@ -95,6 +95,8 @@ interface InboundStream {
 
 export class PingBehaviour implements Behaviour<PingEvent> {
   readonly protocols: readonly string[] = [PING_PROTOCOL]
+  /** Ping runs on limited (relayed) connections too, as in go and rust. */
+  readonly limitedProtocols: readonly string[] = [PING_PROTOCOL]
 
   readonly #random: RandomBytes
   readonly #timeout: number
@@ -235,7 +237,7 @@ export class PingBehaviour implements Behaviour<PingEvent> {
       return
     }
     p.state = { kind: 'opening' }
-    this.#actions.push({ type: 'open-stream', requestId: p.requestId, peer: p.peer, protocols: [PING_PROTOCOL] })
+    this.#actions.push({ type: 'open-stream', requestId: p.requestId, peer: p.peer, protocols: [PING_PROTOCOL], allowLimited: true })
   }
 
   #outboundOpened(now: Millis, stream: StreamRef, requestId: number | undefined): void {

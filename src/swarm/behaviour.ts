@@ -37,6 +37,12 @@ export interface ConnectionInfo {
   readonly established: Millis
   /** The muxer was chosen inside the Noise handshake (early muxer negotiation) rather than by multistream after it. */
   readonly earlyMuxer: boolean
+  /**
+   * A *limited* connection: relayed through a Circuit Relay v2 relay (its remote address contains
+   * `/p2p-circuit`), so the relay caps its duration and bytes. Only protocols that opt in run on it
+   * (`Behaviour.limitedProtocols`, `handle(p, { allowLimited })`, `open-stream` with `allowLimited`).
+   */
+  readonly limited: boolean
 }
 
 /** One stream on one connection. */
@@ -89,12 +95,21 @@ export type BehaviourInput =
    * without importing identify. `from` names the behaviour that learned them.
    */
   | { type: 'peer-info'; peer: PeerId; info: PeerInfoUpdate; from: string }
+  /**
+   * A peer told us the address it sees us at on `connection` (identify's observedAddr). Not a
+   * confirmation (a NAT maps each connection on its own): AutoNAT tests such candidates, DCUtR
+   * sends them to the peer it punches to. Never sent for limited (relayed) connections.
+   */
+  | { type: 'observed-addr'; connection: ConnectionInfo; addr: Multiaddr }
 
 export type BehaviourAction<Ev> =
-  /** Dial a peer: by its known addresses (peer store) or the given ones. */
-  | { type: 'dial'; requestId: number; peer?: PeerId; addrs?: readonly Multiaddr[] }
-  /** Open a stream to `peer` (on `connection` if given, else any connection, dialing if needed). */
-  | { type: 'open-stream'; requestId: number; peer: PeerId; protocols: readonly string[]; connection?: number }
+  /** Dial a peer: by its known addresses (peer store) or the given ones. `options`: see DialOptions. */
+  | { type: 'dial'; requestId: number; peer?: PeerId; addrs?: readonly Multiaddr[]; options?: DialOptions }
+  /**
+   * Open a stream to `peer` (on `connection` if given, else any connection, dialing if needed). A
+   * limited (relayed) connection is used only with `allowLimited`; a direct one is preferred.
+   */
+  | { type: 'open-stream'; requestId: number; peer: PeerId; protocols: readonly string[]; connection?: number; allowLimited?: boolean }
   /**
    * Send `data` on the stream. The swarm only ever reads `data` (the muxer copies it into frames),
    * so a behaviour may hand the same read-only bytes to several writes (perf's zero chunk).
@@ -120,6 +135,20 @@ export type BehaviourAction<Ev> =
   | { type: 'protect-peer'; peer: PeerId; tag: string; protect: boolean }
   /** Facts for the peer store, learned by a protocol (identify). */
   | { type: 'peer-info'; peer: PeerId; info: PeerInfoUpdate }
+  /** Identify learned the address `connection`'s peer sees us at: every behaviour gets `observed-addr`. */
+  | { type: 'observed-addr'; connection: ConnectionInfo; addr: Multiaddr }
+  /**
+   * Confirm (`confirmed: true`) or withdraw a confirmed external address (AutoNAT's verdicts): the
+   * swarm's reachability follows (src/swarm/reachability.ts) and behaviours get `reachability`.
+   */
+  | { type: 'external-addr'; addr: Multiaddr; confirmed: boolean }
+  /**
+   * Stop crediting this stream's received bytes back to the muxer automatically: the behaviour
+   * sends `consume` as it passes them on, so the remote's send window (yamux backpressure) follows
+   * the behaviour's pace. The relay server splices circuits with it.
+   */
+  | { type: 'manual-consume'; stream: StreamRef }
+  | { type: 'consume'; stream: StreamRef; bytes: number }
   /** Something for the user: surfaces as `{ from: <behaviour name>, event }`. */
   | { type: 'event'; event: Ev }
 
@@ -137,9 +166,25 @@ export interface PeerInfoUpdate {
   protocolVersion?: string
 }
 
+/** How a dial is made (`dial` action, `swarm.dial`). */
+export interface DialOptions {
+  /** A new connection even when one to the peer is open; never joins a pending dial (AutoNAT dial-backs, DCUtR). */
+  force?: boolean
+  /**
+   * `'responder'`: our outbound socket runs the upgrade as the responder (multistream listener,
+   * Noise responder). DCUtR's side B in a TCP simultaneous open, where the spec makes A the client.
+   */
+  role?: 'responder'
+}
+
 export interface Behaviour<Ev> {
   /** Inbound protocols this behaviour serves at start; the swarm routes them here (see `set-protocols`). */
   readonly protocols: readonly string[]
+  /**
+   * Those of its protocols that may run on limited (relayed) connections (src/swarm/limited.ts);
+   * elsewhere a limited connection answers `na` for them. Identify, ping and DCUtR list theirs.
+   */
+  readonly limitedProtocols?: readonly string[]
   handle(now: Millis, input: BehaviourInput): void
   handleTimeout(now: Millis): void
   pollAction(): BehaviourAction<Ev> | undefined

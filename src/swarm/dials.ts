@@ -18,13 +18,17 @@ import { DialError, type DialAttempt } from '../core/errors.js'
 import type { Multiaddr } from '../multiaddr/index.js'
 import { PeerId } from '../peer-id/index.js'
 import type { Owner } from './types.js'
+import type { DialOptions } from './behaviour.js'
+import { isLimitedAddr } from './limited.js'
 
 /** Who gets the outcome of a dial or a stream opening. */
 export interface DialWaiter {
   owner: Owner
   requestId: number
   /** Set when the dial serves an open-stream request. */
-  openStream?: { protocols: readonly string[] }
+  openStream?: { protocols: readonly string[]; allowLimited?: boolean }
+  /** How to dial (force a new connection, act as the responder). */
+  options?: DialOptions
 }
 
 export interface Dial {
@@ -39,6 +43,8 @@ export interface Dial {
   attempt: number | undefined
   readonly waiters: DialWaiter[]
   readonly attempts: DialAttempt[]
+  /** The first waiter's options: a forced dial is alone, never joined. */
+  readonly options: DialOptions | undefined
 }
 
 export interface DialLimits {
@@ -52,8 +58,11 @@ export interface DialHost<C> {
   readonly localPeer: PeerId
   /** True once the swarm stopped: every dial fails with dial/aborted. */
   readonly stopped: boolean
-  /** An open connection to `peer` a new dial can reuse. */
-  openConnection(peer: PeerId): C | undefined
+  /**
+   * An open connection to `peer` a new dial can reuse, a direct one first; a limited (relayed) one
+   * only when `limitedOk` (a dial by peer id or by a circuit address, not by a direct address).
+   */
+  openConnection(peer: PeerId, limitedOk: boolean): C | undefined
   /** The addresses the peer store knows for `peer`. */
   knownAddrs(peer: PeerId): readonly Multiaddr[]
   /**
@@ -113,8 +122,9 @@ export class Dials<C> {
       candidates = [target]
     }
     if (peer !== undefined && peer.equals(host.localPeer)) return fail('dial/self', 'cannot dial our own peer id')
-    if (peer !== undefined) {
-      const open = host.openConnection(peer)
+    const force = waiter.options?.force === true
+    if (peer !== undefined && !force) {
+      const open = host.openConnection(peer, isPeerId(target) || isLimitedAddr(target))
       if (open !== undefined) return host.notify(waiter, open, undefined)
       const pending = this.#byPeer.get(peer.toString())
       if (pending !== undefined) {
@@ -125,10 +135,10 @@ export class Dials<C> {
     }
     if (candidates.length === 0) return fail('dial/no-addresses', `no known addresses for ${peer?.toString() ?? '?'}`)
     if (this.#dials.size >= this.#limits.maxPendingDials) return fail('dial/too-many-pending', `${this.#dials.size} dials in flight`)
-    const d: Dial = { id: this.#nextId++, peer, addrs: [], keys: new Set(), next: 0, attempt: undefined, waiters: [waiter], attempts: [] }
+    const d: Dial = { id: this.#nextId++, peer, addrs: [], keys: new Set(), next: 0, attempt: undefined, waiters: [waiter], attempts: [], options: waiter.options }
     this.#merge(d, candidates)
     this.#dials.set(d.id, d)
-    if (peer !== undefined) this.#byPeer.set(peer.toString(), d)
+    if (peer !== undefined && !force) this.#byPeer.set(peer.toString(), d)
     this.#tryNext(d)
   }
 

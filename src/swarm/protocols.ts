@@ -12,6 +12,8 @@ export interface ProtocolHandler {
   owner: Owner
   /** Inbound streams of this protocol allowed open at once per connection. */
   maxInboundStreams: number
+  /** Served on limited (relayed) connections too (src/swarm/limited.ts). */
+  allowLimited: boolean
 }
 
 export class ProtocolTable {
@@ -30,15 +32,20 @@ export class ProtocolTable {
     return this.#handlers.has(protocol)
   }
 
+  /** Served, and allowed on limited connections. */
+  hasLimited(protocol: string): boolean {
+    return this.#handlers.get(protocol)?.allowLimited === true
+  }
+
   /** Every protocol served, in registration order. */
   list(): string[] {
     return [...this.#handlers.keys()]
   }
 
   /** The user serves `protocol`; UsageError when someone already does. */
-  handle(protocol: string, maxInboundStreams = this.#defaultMaxInbound): void {
+  handle(protocol: string, maxInboundStreams = this.#defaultMaxInbound, allowLimited = false): void {
     if (this.#handlers.has(protocol)) throw new UsageError('swarm/protocol-taken', protocol)
-    this.#handlers.set(protocol, { owner: { kind: 'user' }, maxInboundStreams })
+    this.#handlers.set(protocol, { owner: { kind: 'user' }, maxInboundStreams, allowLimited })
   }
 
   /** Stop serving a protocol the user handles; false when it was not the user's. */
@@ -52,8 +59,9 @@ export class ProtocolTable {
   /**
    * Behaviour `name` now serves exactly `protocols`: what it dropped is removed, what is new is
    * added. UsageError (and no change) when another owner holds one of them. True when anything changed.
+   * `limited`: those allowed on limited connections (Behaviour.limitedProtocols).
    */
-  setBehaviour(name: string, protocols: readonly string[]): boolean {
+  setBehaviour(name: string, protocols: readonly string[], limited: readonly string[] = []): boolean {
     for (const p of protocols) {
       const h = this.#handlers.get(p)
       if (h !== undefined && !(h.owner.kind === 'behaviour' && h.owner.name === name)) throw new UsageError('swarm/protocol-taken', p)
@@ -67,7 +75,7 @@ export class ProtocolTable {
     }
     for (const p of protocols) {
       if (this.#handlers.has(p)) continue
-      this.#handlers.set(p, { owner: { kind: 'behaviour', name }, maxInboundStreams: this.#defaultMaxInbound })
+      this.#handlers.set(p, { owner: { kind: 'behaviour', name }, maxInboundStreams: this.#defaultMaxInbound, allowLimited: limited.includes(p) })
       changed = true
     }
     return changed

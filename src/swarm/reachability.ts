@@ -17,6 +17,7 @@
  */
 import { UsageError } from '../core/errors.js'
 import { CODE, type Multiaddr } from '../multiaddr/index.js'
+import { isLimitedAddr } from './limited.js'
 
 /**
  * True when `addr` starts with a public IP: IPv4 outside the special-purpose ranges of RFC 6890
@@ -85,7 +86,8 @@ export class ExternalAddresses {
   /** The user's confirmations, then the public listen addresses. */
   current(listenAddrs: readonly Multiaddr[]): Multiaddr[] {
     const out = [...this.#byUser]
-    for (const a of listenAddrs) if (isPublicAddr(a) && !out.some((x) => x.equals(a))) out.push(a)
+    // a relayed (/p2p-circuit) listen address is reachable through its relay only: not a confirmation
+    for (const a of listenAddrs) if (isPublicAddr(a) && !isLimitedAddr(a) && !out.some((x) => x.equals(a))) out.push(a)
     return out
   }
 

@@ -19,6 +19,7 @@ import type { ProtocolTable } from './protocols.js'
 import { enqueue, flushQueue, newStream, type SwarmStream } from './streams.js'
 import type { Conn, Owner, SwarmEvent, SwarmIo, SwarmLimits } from './types.js'
 import type { SwarmPolicy } from './policy.js'
+import { isLimitedAddr, limitedConnectionError } from './limited.js'
 
 /** The swarm as the routing functions see it. */
 export interface RouteHost {
@@ -39,7 +40,7 @@ export interface RouteHost {
   readonly dirty: Set<number>
   closeConnection(now: Millis, id: number, code?: number): void
   reset(now: Millis, ref: StreamRef): void
-  openStream(now: Millis, owner: Owner, target: PeerId | Multiaddr, protocols: readonly string[], requestId: number, connection: number | undefined): void
+  openStream(now: Millis, owner: Owner, target: PeerId | Multiaddr, protocols: readonly string[], requestId: number, connection: number | undefined, allowLimited: boolean): void
   setBehaviourProtocols(now: Millis, name: string, protocols: readonly string[]): void
   toOwner(now: Millis, owner: Owner, input: BehaviourInput): void
   /** Report a bug concerning connection `id` and close it (the swarm's containment). */
@@ -48,6 +49,8 @@ export interface RouteHost {
   nextRequestId(): number
   /** Route `c`'s pending core events, containing any exception. */
   drain(now: Millis, c: Conn): void
+  /** A behaviour confirmed or withdrew an external address (AutoNAT). */
+  external(now: Millis, addr: Multiaddr, confirmed: boolean): void
 }
 
 export function onConnEvent(h: RouteHost, now: Millis, c: Conn, ev: ConnectionEvent): void {
@@ -63,7 +66,7 @@ export function onConnEvent(h: RouteHost, now: Millis, c: Conn, ev: ConnectionEv
       }
       const info: ConnectionInfo = {
         id: c.id, peer, remotePublicKey: ev.remotePublicKey, remoteAddr: c.remoteAddr, localAddr: c.localAddr, direction: c.direction,
-        opened: c.opened, established: now, earlyMuxer: ev.earlyMuxerNegotiation,
+        opened: c.opened, established: now, earlyMuxer: ev.earlyMuxerNegotiation, limited: isLimitedAddr(c.remoteAddr),
       }
       const refused = h.policy.admitPeer(now, info)
       if (refused !== undefined) {
@@ -89,9 +92,10 @@ export function onConnEvent(h: RouteHost, now: Millis, c: Conn, ev: ConnectionEv
       const d = c.dial
       c.dial = undefined
       if (d !== undefined) h.dials.succeed(d, c)
-      // Waiters of other pending dials to this peer (dialed by address) join this connection.
+      // Waiters of other pending dials to this peer (dialed by address) join this connection, unless
+      // it is limited (a relayed connection does not answer a dial for a direct one).
       const other = h.dials.pendingFor(peer)
-      if (other !== undefined && other !== d) h.dials.succeed(other, c)
+      if (other !== undefined && other !== d && !info.limited) h.dials.succeed(other, c)
       break
     }
     case 'stream-opened': {
@@ -151,8 +155,9 @@ export function onConnEvent(h: RouteHost, now: Millis, c: Conn, ev: ConnectionEv
       if (s === undefined) return
       const ref = { connection: c.id, stream: ev.id }
       if (s.owner.kind === 'behaviour') {
-        // Behaviours bound their own buffers: the bytes count as read at once.
-        c.core!.consume(now, ev.id, ev.data.length)
+        // Behaviours bound their own buffers: the bytes count as read at once (unless the behaviour
+        // credits them itself: `manual-consume`).
+        if (s.manualConsume !== true) c.core!.consume(now, ev.id, ev.data.length)
         h.set.feed(now, s.owner.name, { type: 'stream-data', stream: ref, data: ev.data })
       } else {
         h.events.push({ type: 'stream-data', stream: ref, data: ev.data })
@@ -250,10 +255,28 @@ export function onAction(h: RouteHost, now: Millis, name: string, a: BehaviourAc
       // Fresh addresses (gossipsub PX, a kad result) are dialed even when the peer store has never
       // seen the peer, and are remembered for later dials.
       if (a.peer !== undefined && a.addrs !== undefined) h.peerStore.addAddrs(a.peer, a.addrs)
-      h.dials.dial(a.peer ?? a.addrs?.[0] ?? (undefined as never), { owner, requestId: a.requestId }, a.peer !== undefined ? a.addrs : undefined)
+      h.dials.dial(a.peer ?? a.addrs?.[0] ?? (undefined as never), { owner, requestId: a.requestId, ...(a.options !== undefined ? { options: a.options } : {}) }, a.peer !== undefined ? a.addrs : undefined)
       break
     case 'open-stream':
-      h.openStream(now, owner, a.peer, a.protocols, a.requestId, a.connection)
+      h.openStream(now, owner, a.peer, a.protocols, a.requestId, a.connection, a.allowLimited === true)
+      break
+    case 'manual-consume': {
+      const s = h.conns.get(a.stream.connection)?.streams.get(a.stream.stream)
+      if (s !== undefined) s.manualConsume = true
+      break
+    }
+    case 'consume': {
+      const c = h.conns.get(a.stream.connection)
+      if (c?.core?.isOpen !== true || !c.streams.has(a.stream.stream)) break
+      c.core.consume(now, a.stream.stream, a.bytes)
+      h.dirty.add(c.id)
+      break
+    }
+    case 'observed-addr':
+      if (!a.connection.limited) h.set.broadcast(now, { type: 'observed-addr', connection: a.connection, addr: a.addr })
+      break
+    case 'external-addr':
+      h.external(now, a.addr, a.confirmed)
       break
     case 'write': {
       const c = h.conns.get(a.stream.connection)
@@ -315,7 +338,7 @@ function ownerName(o: Owner): string | undefined {
 export function notifyWaiter(h: RouteHost, now: Millis, w: DialWaiter, c: Conn | undefined, error: Error | undefined): void {
   if (w.openStream !== undefined) {
     if (c === undefined) h.toOwner(now, w.owner, { type: 'stream-open-failed', requestId: w.requestId, error: error! })
-    else openOn(h, now, c, w.owner, w.openStream.protocols, w.requestId)
+    else openOn(h, now, c, w.owner, w.openStream.protocols, w.requestId, w.openStream.allowLimited === true)
     return
   }
   if (c === undefined) h.toOwner(now, w.owner, { type: 'dial-failed', requestId: w.requestId, error: error! })
@@ -323,7 +346,11 @@ export function notifyWaiter(h: RouteHost, now: Millis, w: DialWaiter, c: Conn |
 }
 
 /** Open a stream on an open connection; the outcome reaches `owner` as stream-opened / stream-open-failed. */
-export function openOn(h: RouteHost, now: Millis, c: Conn, owner: Owner, protocols: readonly string[], requestId: number): void {
+export function openOn(h: RouteHost, now: Millis, c: Conn, owner: Owner, protocols: readonly string[], requestId: number, allowLimited: boolean): void {
+  if (c.info?.limited === true && !allowLimited) {
+    h.toOwner(now, owner, { type: 'stream-open-failed', requestId, error: limitedConnectionError(protocols) })
+    return
+  }
   const internal = h.nextRequestId()
   h.opens.set(internal, { owner, requestId })
   try {

@@ -11,6 +11,8 @@ import type { Millis } from '../core/byte-machine.js'
 import type { CryptoProvider } from '../core/crypto/provider.js'
 import type { PeerId, PrivateKey } from '../peer-id/index.js'
 import type { Behaviour } from './behaviour.js'
+import type { Multiaddr } from '../multiaddr/index.js'
+import type { Transport } from '../io/transport.js'
 
 /** What a service gets from the node that hosts it. */
 export interface ServiceContext {
@@ -37,6 +39,20 @@ export interface NodeService<Api = unknown, Ev = unknown> {
   /** Bytes this service's own stores hold now (kad records, gossipsub's message cache): shown in
    * `node.resources().services[name].reported` (spec/resource-manager.md). */
   memoryBytes?(): number
+  /** Transports this service brings (the relay client's circuit transport); the node adds them to its own. */
+  readonly transports?: readonly Transport[]
+  /**
+   * Called once, at the end of the node's construction, with the node itself (typed loosely so
+   * swarm/ does not import the edge): services that work at the edge (the relay client turns
+   * relayed streams into connections) register handlers and listen to events here.
+   */
+  attach?(node: unknown): void
+  /**
+   * Addresses this service adds to the node's listen addresses (the relay client's
+   * `/p2p-circuit` ones); identify advertises them. The service calls `node.refreshListenAddrs()`
+   * when they change.
+   */
+  listenAddrs?(): readonly Multiaddr[]
 }
 
 export type ServiceFactory<Api = unknown> = (ctx: ServiceContext) => NodeService<Api>

@@ -21,6 +21,8 @@ export interface SwarmStream {
   queued: number
   /** The behaviour asked to close its write side: do it once the queue is empty. */
   closeAfterQueue: boolean
+  /** The behaviour credits received bytes itself (`manual-consume`, then `consume` actions). */
+  manualConsume?: boolean
 }
 
 export function newStream(owner: Owner, protocol: string): SwarmStream {

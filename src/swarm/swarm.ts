@@ -27,13 +27,15 @@ import { ConnCloseCode } from '../core/close-codes.js'
 import { Connection } from '../connection/index.js'
 import type { Multiaddr } from '../multiaddr/index.js'
 import { PeerId } from '../peer-id/index.js'
-import type { Behaviour, BehaviourInput, ConnectionInfo, StreamRef } from './behaviour.js'
+import type { Behaviour, BehaviourInput, ConnectionInfo, DialOptions, StreamRef } from './behaviour.js'
+import { isLimitedAddr } from './limited.js'
 import { BehaviourSet } from './behaviours.js'
 import { PeerStore } from './peer-store.js'
 import { ProtocolTable } from './protocols.js'
 import { ExternalAddresses } from './reachability.js'
-import { closeForPolicy, noStreams, notifyWaiter, onAction, onConnEvent, openOn, removeConn, type RouteHost } from './routing.js'
-import { Dials } from './dials.js'
+import { closeForPolicy, noStreams, onAction, onConnEvent, openOn, removeConn, type RouteHost } from './routing.js'
+import type { Dials } from './dials.js'
+import { newDials } from './dial-host.js'
 import { DeadlineQueue } from './deadlines.js'
 import { SwarmPolicy, refusal } from './policy.js'
 import { DEFAULT_SWARM_LIMITS, type Conn, type Owner, type SwarmConfig, type SwarmEvent, type SwarmIo, type SwarmLimits } from './types.js'
@@ -74,24 +76,26 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     this.#set = new BehaviourSet(behaviours, (name, e, conn) => this.#fault(this.#now, conn, e, name))
     this.peerStore = new PeerStore(config.peerStore, (p) => (this.#byPeer.get(p)?.size ?? 0) > 0)
     this.#protocols = new ProtocolTable(this.#limits.maxInboundStreamsPerProtocol)
-    for (const name of this.#set.names) this.#protocols.setBehaviour(name, behaviours[name]!.protocols)
+    for (const name of this.#set.names) this.#protocols.setBehaviour(name, behaviours[name]!.protocols, behaviours[name]!.limitedProtocols)
     this.#external = new ExternalAddresses(this.#limits.maxExternalAddrs)
     this.#peerId = config.identity.publicKey.toPeerId()
     this.policy = new SwarmPolicy({ ...config.policy, maxPendingInbound: this.#limits.maxPendingInbound, guards: config.guards })
-    this.#dials = this.#newDials()
+    const swarm = this
     this.#route = {
       peerId: this.#peerId, limits: this.#limits, policy: this.policy, conns: this.#conns, byPeer: this.#byPeer, opens: this.#opens,
-      protocols: this.#protocols, peerStore: this.peerStore, dials: this.#dials, set: this.#set as BehaviourSet<Record<string, Behaviour<unknown>>>,
+      protocols: this.#protocols, peerStore: this.peerStore, get dials() { return swarm.#dials }, set: this.#set as BehaviourSet<Record<string, Behaviour<unknown>>>,
       io: this.#io, events: this.#events, dirty: this.#dirty,
       closeConnection: (now, id, code) => this.closeConnection(now, id, code),
       reset: (now, ref) => this.reset(now, ref),
-      openStream: (now, owner, target, protocols, requestId, connection) => this.#openStream(now, owner, target, protocols, requestId, connection),
+      openStream: (now, owner, target, protocols, requestId, connection, allowLimited) => this.#openStream(now, owner, target, protocols, requestId, connection, allowLimited),
       setBehaviourProtocols: (now, name, protocols) => this.#setBehaviourProtocols(now, name, protocols),
       toOwner: (now, owner, input) => this.#toOwner(now, owner, input),
       fault: (now, id, e) => this.#fault(now, id, e, undefined),
       nextRequestId: () => this.#nextInternalReq++,
       drain: (now, c) => this.#guard(now, c, () => this.#drainConn(now, c)),
+      external: (now, addr, confirmed) => confirmed ? this.addExternalAddress(now, addr) : this.removeExternalAddress(now, addr),
     }
+    this.#dials = newDials({ route: this.#route, now: () => this.#now, stopped: () => this.#stopped, nextConnId: () => this.#nextConnId++ })
   }
 
   get peerId(): PeerId {
@@ -141,8 +145,8 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
   }
 
   /** Serve `protocol` on inbound streams; they surface as user `stream-opened` events. */
-  handle(now: Millis, protocol: string, options: { maxInboundStreams?: number } = {}): void {
-    this.#protocols.handle(protocol, options.maxInboundStreams)
+  handle(now: Millis, protocol: string, options: { maxInboundStreams?: number; allowLimited?: boolean } = {}): void {
+    this.#protocols.handle(protocol, options.maxInboundStreams, options.allowLimited === true)
     this.#broadcastLocalInfo(now)
   }
 
@@ -160,16 +164,16 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
   // ---- commands ------------------------------------------------------------------------------------
 
   /** Dial a peer (by id, using the peer store) or an address. The result is a dial-succeeded/-failed event. */
-  dial(now: Millis, target: PeerId | Multiaddr, requestId: number): void {
+  dial(now: Millis, target: PeerId | Multiaddr, requestId: number, options?: DialOptions): void {
     this.#now = now
-    this.#dials.dial(target, { owner: { kind: 'user' }, requestId })
+    this.#dials.dial(target, { owner: { kind: 'user' }, requestId, ...(options !== undefined ? { options } : {}) })
     this.#pump(now)
   }
 
   /** Open a stream to a peer, dialing it if needed. Result: stream-opened / stream-open-failed. */
-  openStream(now: Millis, peer: PeerId | Multiaddr, protocols: readonly string[], requestId: number): void {
+  openStream(now: Millis, peer: PeerId | Multiaddr, protocols: readonly string[], requestId: number, options: { allowLimited?: boolean } = {}): void {
     this.#now = now
-    this.#openStream(now, { kind: 'user' }, peer, protocols, requestId, undefined)
+    this.#openStream(now, { kind: 'user' }, peer, protocols, requestId, undefined, options.allowLimited === true)
     this.#pump(now)
   }
 
@@ -291,7 +295,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
       id, core: undefined, direction: 'inbound', remoteAddr, localAddr, dial: undefined, info: undefined,
       streams: noStreams(), closing: false, closeError: undefined, opened: now,
     }
-    c.core = this.#newCore(now, 'listener', undefined)
+    c.core = this.#newCore(now, 'listener', undefined, isLimitedAddr(remoteAddr))
     this.#conns.set(id, c)
     this.#guard(now, c, () => this.#drainConn(now, c))
     this.#pump(now)
@@ -305,7 +309,8 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     if (c === undefined || c.core !== undefined) return
     c.localAddr = localAddr
     this.#guard(now, c, () => {
-      c.core = this.#newCore(now, 'dialer', c.dial?.peer)
+      // DCUtR's side B dials but runs the upgrade as the responder (DialOptions.role).
+      c.core = this.#newCore(now, c.dial?.options?.role === 'responder' ? 'listener' : 'dialer', c.dial?.peer, isLimitedAddr(c.remoteAddr))
       this.#drainConn(now, c)
     })
     this.#pump(now)
@@ -429,14 +434,15 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
 
   // ---- internals: connections ---------------------------------------------------------------------
 
-  #newCore(now: Millis, role: 'dialer' | 'listener', expected: PeerId | undefined): Connection {
+  #newCore(now: Millis, role: 'dialer' | 'listener', expected: PeerId | undefined, limited: boolean): Connection {
     return new Connection({
       ...this.#config.connection,
       role,
       crypto: this.#config.crypto,
       identity: this.#config.identity,
       expectedRemotePeer: expected,
-      supportsProtocol: (p) => this.#protocols.has(p),
+      // a limited (relayed) connection serves only the protocols that opted in (src/swarm/limited.ts)
+      supportsProtocol: limited ? (p) => this.#protocols.hasLimited(p) : (p) => this.#protocols.has(p),
       listProtocols: () => this.protocols(),
       now,
     })
@@ -496,57 +502,17 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
 
   // ---- internals: dials and stream opening -----------------------------------------------------------
 
-  #openConn(peer: PeerId): Conn | undefined {
-    for (const id of this.#byPeer.get(peer.toString()) ?? []) {
-      const c = this.#conns.get(id)
-      if (c?.core?.isOpen === true && !c.closing) return c
-    }
-    return undefined
-  }
-
-  /** The dial state machine's view of the swarm (src/swarm/dials.ts). */
-  #newDials(): Dials<Conn> {
-    const swarm = this
-    return new Dials<Conn>({
-      localPeer: this.peerId,
-      get stopped(): boolean { return swarm.#stopped },
-      openConnection: (peer) => this.#openConn(peer),
-      knownAddrs: (peer) => this.peerStore.get(peer)?.addrs ?? [],
-      connect: (d, addr) => {
-        if (this.#conns.size >= this.#limits.maxConnections) return undefined
-        const id = this.#nextConnId++
-        const refused = this.policy.admitOutbound(this.#now, id, d.peer, addr)
-        if (refused !== undefined) {
-          this.#events.push({ type: 'connection-refused', direction: 'outbound', addr, ...(d.peer !== undefined ? { peer: d.peer } : {}), refusal: refused })
-          return refused.error
-        }
-        this.#conns.set(id, {
-          id, core: undefined, direction: 'outbound', remoteAddr: addr.withoutPeerId(), localAddr: undefined, dial: d, info: undefined,
-          streams: noStreams(), closing: false, closeError: undefined, opened: this.#now,
-        })
-        this.#io.push({ type: 'connect', connection: id, addr })
-        return id
-      },
-      abandon: (id) => {
-        const c = this.#conns.get(id)
-        if (c !== undefined) c.dial = undefined
-        this.closeConnection(this.#now, id)
-      },
-      notify: (w, c, error) => notifyWaiter(this.#route, this.#now, w, c, error),
-    }, this.#limits)
-  }
-
-  #openStream(now: Millis, owner: Owner, target: PeerId | Multiaddr, protocols: readonly string[], requestId: number, connection: number | undefined): void {
+  #openStream(now: Millis, owner: Owner, target: PeerId | Multiaddr, protocols: readonly string[], requestId: number, connection: number | undefined, allowLimited: boolean): void {
     if (connection !== undefined) {
       const c = this.#conns.get(connection)
       if (c?.core?.isOpen !== true || c.closing) {
         this.#toOwner(now, owner, { type: 'stream-open-failed', requestId, error: new UsageError('swarm/connection-closed', `connection ${connection}`) })
         return
       }
-      openOn(this.#route, now, c, owner, protocols, requestId)
+      openOn(this.#route, now, c, owner, protocols, requestId, allowLimited)
       return
     }
-    this.#dials.dial(target, { owner, requestId, openStream: { protocols } })
+    this.#dials.dial(target, { owner, requestId, openStream: { protocols, allowLimited } })
   }
 
   // ---- internals: behaviours -------------------------------------------------------------------------
@@ -575,7 +541,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
   /** A behaviour's `set-protocols`: route the new list to it, drop what it no longer serves. */
   #setBehaviourProtocols(now: Millis, name: string, protocols: readonly string[]): void {
     // The outer #pump loop drains whatever the behaviours do about it (identify's push).
-    if (this.#protocols.setBehaviour(name, protocols)) this.#set.broadcast(now, { type: 'local-info', listenAddrs: this.#listenAddrs, protocols: this.protocols() })
+    if (this.#protocols.setBehaviour(name, protocols, this.behaviours[name]?.limitedProtocols)) this.#set.broadcast(now, { type: 'local-info', listenAddrs: this.#listenAddrs, protocols: this.protocols() })
   }
 
   /** After calling a command on a behaviour directly (ping.ping(...)), let the swarm act on it. */
