@@ -388,12 +388,13 @@ const record = {
 }
 fs.writeFileSync(file, `${JSON.stringify(record, null, 2)}\n`)
 say(`results: ${path.relative(root, file)}`)
-// --suite: the network scenarios (network.mjs: mixed weft/go/rust gossipsub and kad networks) and the
-// limits scenarios (limits.mjs: connection managers and resource limits) follow the pairwise matrix;
-// each of their cases has its own timeout.
+// --suite: the network scenarios (network.mjs: mixed weft/go/rust gossipsub and kad networks), the
+// limits scenarios (limits.mjs: connection managers and resource limits) and the NAT traversal
+// matrix (nat.mjs: relay, DCUtR and AutoNAT in a namespace network with NAT routers) follow the
+// pairwise matrix; each of their cases has its own timeout.
 let networkFailed = false
 if (opt.suite && !filtered) {
-  for (const script of ['network.mjs', 'limits.mjs']) {
+  for (const script of ['network.mjs', 'limits.mjs', 'nat.mjs']) {
     const r = spawnSync(process.execPath, [path.join(here, script), '--suite'], { cwd: root, stdio: 'inherit' })
     if (r.status !== 0) networkFailed = true
   }

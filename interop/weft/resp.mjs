@@ -31,7 +31,8 @@ export class Resp {
   }
 
   /**
-   * Connect to "host:port".
+   * Connect to "host:port", or to a Unix socket given as "unix:/path" (the NAT suite's redis, reachable
+   * from every network namespace without an interface that could bypass the NATs).
    * @param {string} addr
    * @param {number} [timeoutMs]
    * @returns {Promise<Resp>}
@@ -41,7 +42,7 @@ export class Resp {
     const host = i < 0 ? addr : addr.slice(0, i)
     const port = i < 0 ? 6379 : Number(addr.slice(i + 1))
     return new Promise((resolve, reject) => {
-      const sock = net.connect({ host, port })
+      const sock = addr.startsWith('unix:') ? net.connect({ path: addr.slice(5) }) : net.connect({ host, port })
       const t = setTimeout(() => { sock.destroy(); reject(new RedisError(`redis ${addr}: connect timeout`)) }, timeoutMs)
       sock.once('connect', () => { clearTimeout(t); sock.setNoDelay(true); resolve(new Resp(sock)) })
       sock.once('error', (e) => { clearTimeout(t); reject(new RedisError(`redis ${addr}: ${e.message}`)) })

@@ -1,0 +1,163 @@
+// The case matrix of `npm run interop:nat` (interop/NAT.md "Matrix") and how one case's outcome is
+// judged from the dialer's (or AutoNAT client's) result line and the namespace counters. Pure: no IO,
+// unit-tested in test/interop-nat.test.ts.
+
+export const IMPLS = /** @type {const} */ (['weft', 'go', 'rust'])
+
+/** Bytes the `limit` dialer writes (1 KiB pieces) and the relay's data limit in those cases. */
+export const LIMIT_WRITE_BYTES = 16 * 1024
+export const LIMIT_RELAY_DATA = 4096
+
+/**
+ * @typedef {'relay' | 'dcutr' | 'autonat'} Suite
+ * @typedef {{ id: string, suite: Suite, relay: string | null, dialer: string, listener: string,
+ *   transport: 'tcp', scenario: string, control: boolean, timeout: number }} NatCase
+ *   For AutoNAT cases `dialer` is the client (always weft) and `listener` the server.
+ *   `control`: no weft in it; a failing control is reported but does not fail the suite.
+ */
+
+/** (dialer, listener) pairs with weft in them. */
+const WEFT_PAIRS = [['weft', 'weft'], ['weft', 'go'], ['go', 'weft'], ['weft', 'rust'], ['rust', 'weft']]
+
+/** @param {Omit<NatCase, 'id' | 'control' | 'transport'>} c @returns {NatCase} */
+function mk(c) {
+  const control = c.relay !== 'weft' && c.dialer !== 'weft' && c.listener !== 'weft'
+  const id = c.suite === 'autonat'
+    ? `autonat/${c.listener}/${c.scenario}`
+    : `${c.suite}/${c.relay}/${c.dialer}-${c.listener}${c.suite === 'relay' ? `/${c.scenario}` : ''}`
+  return { id, transport: 'tcp', control, ...c }
+}
+
+/** Every case, in run order (relay suite, then hole punching, then AutoNAT). @returns {NatCase[]} */
+export function allCases() {
+  /** @type {NatCase[]} */
+  const cases = []
+  // Circuit Relay v2: relay x (dialer, listener). Every pair with weft, for every relay; go<->go and
+  // rust<->rust through each relay too (through a weft relay they are weft cases: weft's relay server
+  // between two foreign peers; through go/rust relays they are the controls showing the peers work).
+  for (const scenario of ['relay', 'limit']) {
+    for (const relay of IMPLS) {
+      for (const [dialer, listener] of [...WEFT_PAIRS, ['go', 'go'], ['rust', 'rust']]) {
+        if (relay !== 'weft' && dialer !== 'weft' && listener !== 'weft' && dialer !== relay) continue
+        cases.push(mk({ suite: 'relay', relay, dialer, listener, scenario, timeout: 30 }))
+      }
+    }
+  }
+  // no-reservation: no listener takes part (the target never reserved); the listener column names the
+  // dialer's implementation again so the record still says who was on each side.
+  for (const relay of IMPLS) {
+    for (const dialer of IMPLS) {
+      if (relay !== 'weft' && dialer !== 'weft' && dialer !== relay) continue
+      cases.push(mk({ suite: 'relay', relay, dialer, listener: 'none', scenario: 'no-reservation', timeout: 30 }))
+    }
+  }
+  // DCUtR (the test-plans hole-punch scenario): a rust relay as upstream uses, dialer behind rA, listener
+  // behind rB; weft<->weft also through weft's own relay; go<->rust is the control.
+  for (const [dialer, listener] of [...WEFT_PAIRS, ['go', 'rust']]) {
+    cases.push(mk({ suite: 'dcutr', relay: 'rust', dialer, listener, scenario: 'hole-punch', timeout: 45 }))
+  }
+  cases.push(mk({ suite: 'dcutr', relay: 'weft', dialer: 'weft', listener: 'weft', scenario: 'hole-punch', timeout: 45 }))
+  // AutoNAT: weft's client on the WAN (public) and behind rC (private) against each server; then the
+  // amplification check against each server (the victim's SYN counter stays 0).
+  for (const scenario of ['public', 'private', 'amplification']) {
+    for (const server of IMPLS) cases.push(mk({ suite: 'autonat', relay: null, dialer: 'weft', listener: server, scenario, timeout: 45 }))
+  }
+  return cases
+}
+
+/**
+ * The cases whose id contains one of `filters` (all when empty).
+ * @param {NatCase[]} cases @param {string[]} filters
+ */
+export function selectCases(cases, filters) {
+  if (filters.length === 0) return cases
+  return cases.filter((c) => filters.some((f) => c.id.includes(f)))
+}
+
+/** The implementations a case starts (for builds). @param {NatCase} c */
+export function implsOf(c) {
+  return [c.relay, c.dialer, c.listener].filter((x) => x !== null && x !== 'none')
+}
+
+/**
+ * The last non-empty stdout line parsed as JSON, and the test-plans rtt line before it when there is one.
+ * @param {string} stdout
+ * @returns {{ result: any, rttLine: number | null, error: string | null }}
+ */
+export function parseResult(stdout) {
+  const lines = stdout.split('\n').map((l) => l.trim()).filter((l) => l !== '')
+  if (lines.length === 0) return { result: null, rttLine: null, error: 'no result line on stdout' }
+  /** @type {any} */ let result
+  try {
+    result = JSON.parse(/** @type {string} */ (lines[lines.length - 1]))
+  } catch {
+    return { result: null, rttLine: null, error: `the last stdout line is not JSON: ${lines[lines.length - 1]?.slice(0, 200)}` }
+  }
+  if (result === null || typeof result !== 'object') return { result: null, rttLine: null, error: 'the result line is not a JSON object' }
+  /** @type {number | null} */ let rttLine = null
+  for (const l of lines.slice(0, -1)) {
+    try {
+      const j = JSON.parse(l)
+      if (typeof j?.rtt_to_holepunched_peer_millis === 'number') rttLine = j.rtt_to_holepunched_peer_millis
+    } catch { /* a log line */ }
+  }
+  return { result, rttLine, error: null }
+}
+
+/**
+ * Judge a case: the error (null = pass). `result` is the parsed result line (or null), `facts` what the
+ * orchestrator measured itself: `directSyn` (rA + rB counter increase during a hole-punch case),
+ * `victimSyns` (the victim's counter increase during an amplification case), `listenerRouter` (the
+ * listener's router WAN address, for the direct address check).
+ * @param {NatCase} c @param {any} result
+ * @param {{ directSyn?: number, victimSyns?: number, listenerRouter?: string }} facts
+ * @returns {string | null}
+ */
+export function judge(c, result, facts = {}) {
+  if (result === null || typeof result !== 'object') return 'no result'
+  if (result.ok !== true) return `peer reported failure: ${String(result.error ?? JSON.stringify(result)).slice(0, 300)}`
+  switch (c.scenario) {
+    case 'relay':
+      if (typeof result.rttMillis !== 'number') return `no rttMillis in ${JSON.stringify(result)}`
+      if (result.limited === false) return 'the ping ran over a connection the dialer says is not limited (not relayed)'
+      return null
+    case 'limit':
+      if (typeof result.echoed !== 'number') return `no echoed count in ${JSON.stringify(result)}`
+      if (result.echoed >= LIMIT_WRITE_BYTES) return `all ${result.echoed} bytes came back: the relay's ${LIMIT_RELAY_DATA}-byte limit did not end the circuit`
+      return null
+    case 'no-reservation':
+      if (result.status !== 'NO_RESERVATION') return `status ${JSON.stringify(result.status)}, want NO_RESERVATION`
+      return null
+    case 'hole-punch': {
+      if (typeof result.rttMillis !== 'number') return `no rttMillis in ${JSON.stringify(result)}`
+      const direct = String(result.direct ?? '')
+      if (direct === '' || direct.includes('/p2p-circuit')) return `the ping's connection is not direct: ${JSON.stringify(result.direct)}`
+      if (facts.listenerRouter !== undefined && !direct.includes(`/ip4/${facts.listenerRouter}/`)) return `the direct connection goes to ${direct}, not to the listener's router ${facts.listenerRouter}`
+      if (facts.directSyn !== undefined && facts.directSyn < 1) return 'no direct SYN crossed the routers (rA/rB directsyn counters did not move)'
+      return null
+    }
+    case 'public':
+    case 'private':
+      if (result.reachability !== c.scenario) return `verdict ${JSON.stringify(result.reachability)}, want ${c.scenario}`
+      return null
+    case 'amplification':
+      if (facts.victimSyns === undefined) return 'the victim counter was not read'
+      if (facts.victimSyns !== 0) return `the victim received ${facts.victimSyns} SYN(s)`
+      return null
+    default:
+      return `unknown scenario ${c.scenario}`
+  }
+}
+
+/**
+ * The record nat.json keeps for a case (the issue's fields first, then the extras).
+ * @param {NatCase} c
+ * @param {{ ok: boolean, rttMillis: number | null, error: string | null, seconds: number, extra?: Record<string, unknown> }} r
+ */
+export function record(c, r) {
+  return {
+    suite: c.suite, relay: c.relay, dialer: c.dialer, listener: c.listener, transport: c.transport, scenario: c.scenario,
+    ok: r.ok, rttMillis: r.rttMillis, error: r.error,
+    id: c.id, control: c.control, seconds: Number(r.seconds.toFixed(2)), ...(r.extra ?? {}),
+  }
+}

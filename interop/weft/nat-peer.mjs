@@ -1,0 +1,328 @@
+#!/usr/bin/env node
+/**
+ * weft's peer of the NAT suite (interop/NAT.md): the roles relay, listener, dialer (scenarios relay,
+ * hole-punch, limit, no-reservation), autonat-server and autonat-client, on weft's public API from
+ * ../../dist (run `npm run build` first). Configured by the environment of NAT.md: NAT_ROLE,
+ * REDIS_ADDR (unix:/path), TEST_KEY, LISTEN_IP, SCENARIO, RELAY_LIMIT_DURATION, RELAY_LIMIT_DATA,
+ * TIMEOUT_SECONDS, TARGET_PEER_ID, AUTONAT_MODE (probe | amplification), VICTIM_ADDR.
+ *
+ * stdout: the dialer's / client's result line last (and, for hole-punch, the test-plans line
+ * `{"rtt_to_holepunched_peer_millis": N}` before it); logs go to stderr.
+ */
+import { performance } from 'node:perf_hooks'
+import { randomBytes } from 'node:crypto'
+import { createNode, tcp } from '../../dist/node.js'
+import { Multiaddr } from '../../dist/multiaddr/index.js'
+import { PeerId } from '../../dist/peer-id/index.js'
+import { until } from '../lib/wait.mjs'
+import { Resp } from './resp.mjs'
+
+const ECHO = '/weft/echo/1.0.0'
+const PING = '/ipfs/ping/1.0.0'
+const LIMIT_WRITE = 16 * 1024
+const LIMIT_PIECE = 1024
+
+const env = (/** @type {string} */ k, /** @type {string} */ d = '') => { const v = process.env[k]; return v === undefined || v === '' ? d : v }
+const role = env('NAT_ROLE')
+const scenario = env('SCENARIO', role === 'autonat-client' ? 'autonat' : '')
+const ip = env('LISTEN_IP', '127.0.0.1')
+const key = env('TEST_KEY', 'weft')
+const timeoutMs = Number(env('TIMEOUT_SECONDS', '60')) * 1000
+
+const t0 = performance.now()
+/** @param {...unknown} args */
+function log(...args) {
+  const ms = (performance.now() - t0).toFixed(0).padStart(6)
+  process.stderr.write(`[weft-nat ${role} ${ms}ms] ${args.map((a) => (typeof a === 'string' ? a : a instanceof Error ? a.stack ?? a.message : JSON.stringify(a))).join(' ')}\n`)
+}
+/** The result line (last on stdout), then exit. @param {Record<string, unknown>} r @returns {never} */
+function finish(r) {
+  process.stdout.write(`${JSON.stringify(r)}\n`, () => process.exit(r.ok === true ? 0 : 1))
+  // @ts-ignore: exits in the callback
+  return undefined
+}
+/** @param {unknown} e */
+const oneLine = (e) => String(e instanceof Error ? `${e.name}${/** @type {any} */ (e).code ? ` ${/** @type {any} */ (e).code}` : ''}: ${e.message}` : e).replace(/\s+/g, ' ').slice(0, 400)
+
+const fail = (/** @type {unknown} */ e) => {
+  log('failed:', e)
+  if (role === 'dialer' || role === 'autonat-client') finish({ ok: false, scenario, error: oneLine(e) })
+  else process.exit(1)
+}
+// Dialer and client: their whole run; relay, listener and server: until they are ready (then they run until killed).
+const deadline = setTimeout(() => fail(new Error(`TIMEOUT_SECONDS (${timeoutMs / 1000}) passed`)), timeoutMs).unref()
+process.on('unhandledRejection', fail)
+
+// ---- weft's NAT services (weft/relay, weft/autonat, weft/dcutr) --------------------------------------------
+
+/** @param {string} p */
+const tryImport = async (p) => { try { return await import(p) } catch (e) { log(`import ${p}: ${oneLine(e)}`); return {} } }
+const relayMod = await tryImport('../../dist/relay/index.js')
+const autonatMod = await tryImport('../../dist/autonat/index.js')
+const dcutrMod = await tryImport('../../dist/dcutr/index.js')
+/** @param {string} name @param {...any} mods */
+function factory(name, ...mods) {
+  for (const m of mods) if (typeof m[name] === 'function') return m[name]
+  throw new Error(`weft has no ${name}() in dist/ yet`)
+}
+
+const redis = await Resp.connect(env('REDIS_ADDR', 'unix:/tmp/weft-nat/redis.sock'))
+/** GET <TEST_KEY>_<k>, polled every 200 ms. @param {string} k */
+const get = (k) => until(() => redis.command('GET', `${key}_${k}`), timeoutMs, `GET ${key}_${k}`, 200)
+/** @param {string} k @param {string} v */
+const set = (k, v) => redis.command('SET', `${key}_${k}`, v)
+
+/** A node listening on LISTEN_IP over TCP (+ Noise + yamux, TCP_NODELAY) with `services`. @param {Record<string, any>} services @param {Record<string, unknown>} [tcpOpts] */
+async function newNode(services, tcpOpts = {}) {
+  const node = await createNode({ listen: [`/ip4/${ip}/tcp/0`], transports: [tcp(tcpOpts)], services })
+  node.on('error', (e) => log('node error', e.origin, e.error))
+  log(`peer id ${node.peerId.toString()}; listening on ${node.getMultiaddrs().map(String).join(' ')}`)
+  return node
+}
+
+/** Identify results by connection id (recorded from the start: identify may finish before dial() resolves). */
+const identified = new Map()
+/** @param {any} node */
+function trackIdentify(node) {
+  node.on('peer:identify', (/** @type {any} */ ev) => identified.set(ev.connection.id, ev.info))
+}
+/** Wait until identify completed on a connection to `peer` (any connection, or the one given). @param {any} node @param {any} peer @param {number} [connId] */
+function identifiedWith(node, peer, connId) {
+  return until(() => node.getConnections(peer).some((/** @type {any} */ c) => identified.has(c.id) && (connId === undefined || c.id === connId)), timeoutMs, `identify with ${peer.toString()}`, 50)
+}
+
+/** Connect to the relay and wait for identify (so the relay told us our observed address). @param {any} node */
+async function connectRelay(node) {
+  const relayAddr = String(await get('relay_multiaddr'))
+  const relay = PeerId.parse(/** @type {string} */ (Multiaddr.fromString(relayAddr).getPeerId()))
+  const conn = await node.dial(Multiaddr.fromString(relayAddr))
+  await identifiedWith(node, relay, conn.id)
+  log(`relay ${relayAddr} identified; observed ${identified.get(conn.id)?.observedAddr?.toString()}`)
+  return { relayAddr, relay }
+}
+
+/** Echo every byte back until EOF, then close. @param {any} s */
+async function echo(s) {
+  try {
+    for await (const chunk of s.source) await s.write(chunk)
+    await s.close()
+  } catch (e) {
+    log('echo ended:', oneLine(e))
+  }
+}
+
+/**
+ * A ping (/ipfs/ping/1.0.0: 32 random bytes echoed) on a stream the swarm opens WITHOUT allowLimited,
+ * so it runs on a direct connection or fails; the stream names its connection.
+ * @param {any} node @param {any} peer
+ */
+async function directPing(node, peer) {
+  const s = await node.newStream(peer, PING)
+  const payload = randomBytes(32)
+  const start = performance.now()
+  await s.write(payload)
+  let got = 0
+  for await (const chunk of s.source) {
+    got += chunk.length
+    if (got >= 32) break
+  }
+  const rtt = performance.now() - start
+  s.reset()
+  if (got < 32) throw new Error(`ping: ${got} of 32 bytes came back`)
+  return { rtt, connection: s.connection }
+}
+
+// ---- roles ------------------------------------------------------------------------------------------------
+
+async function relayRole() {
+  /** @type {Record<string, unknown>} */
+  const limit = {}
+  if (env('RELAY_LIMIT_DURATION') !== '') limit.duration = Number(env('RELAY_LIMIT_DURATION')) * 1000
+  if (env('RELAY_LIMIT_DATA') !== '') limit.data = BigInt(env('RELAY_LIMIT_DATA'))
+  const circuitRelayServer = factory('circuitRelayServer', relayMod)
+  const node = await newNode({ relay: circuitRelayServer(Object.keys(limit).length > 0 ? { limit } : {}) })
+  const addr = `${node.getMultiaddrs().map(String).find((a) => a.startsWith(`/ip4/${ip}/tcp/`))?.replace(/\/p2p\/.*$/, '')}/p2p/${node.peerId.toString()}`
+  node.on('peer:connect', (/** @type {any} */ p) => log('connected', p.toString()))
+  await set('relay_multiaddr', addr)
+  log(`SET ${key}_relay_multiaddr ${addr} (limit ${JSON.stringify(limit, (_, v) => (typeof v === 'bigint' ? String(v) : v))})`)
+}
+
+/** The services of a relay client: circuit transport + reservations, DCUtR. */
+function clientServices() {
+  /** @type {Record<string, any>} */
+  const s = { relayClient: factory('circuitRelayClient', relayMod)() }
+  s.dcutr = factory('dcutr', dcutrMod)()
+  return s
+}
+
+async function listenerRole() {
+  const node = await newNode(clientServices(), { punchPort: 'auto' })
+  trackIdentify(node)
+  node.handle(ECHO, echo, { allowLimited: true })
+  node.on('connection:open', (/** @type {any} */ c) => log(`connection ${c.id} ${c.direction} ${c.remoteAddr.toString()} limited=${c.limited}`))
+  const { relayAddr } = await connectRelay(node)
+  // Reserve: listen on <relay>/p2p-circuit; the reservation is accepted when the node advertises a
+  // /p2p-circuit address through that relay.
+  await node.listen(Multiaddr.fromString(`${relayAddr}/p2p-circuit`))
+  await until(() => node.getMultiaddrs().some((/** @type {any} */ a) => a.toString().includes('/p2p-circuit')), timeoutMs, 'reservation accepted', 50)
+  log(`reserved: ${node.getMultiaddrs().map(String).filter((a) => a.includes('/p2p-circuit')).join(' ')}`)
+  await set('listener_peer_id', node.peerId.toString())
+}
+
+async function dialerRole() {
+  const holePunch = scenario === 'hole-punch'
+  const node = await newNode(clientServices(), holePunch ? { punchPort: 'auto' } : {})
+  trackIdentify(node)
+  node.on('connection:open', (/** @type {any} */ c) => log(`connection ${c.id} ${c.direction} ${c.remoteAddr.toString()} limited=${c.limited}`))
+  const { relayAddr } = await connectRelay(node)
+
+  if (scenario === 'no-reservation') {
+    const target = env('TARGET_PEER_ID')
+    try {
+      await node.dial(Multiaddr.fromString(`${relayAddr}/p2p-circuit/p2p/${target}`))
+      return finish({ ok: false, scenario, error: 'the circuit to a peer without a reservation opened' })
+    } catch (e) {
+      const status = relayStatus(e)
+      log('dial failed as expected?', e)
+      return finish({ ok: status === 'NO_RESERVATION', scenario, status: status ?? null, ...(status === 'NO_RESERVATION' ? {} : { error: oneLine(e) }) })
+    }
+  }
+
+  const listener = PeerId.parse(String(await get('listener_peer_id')))
+  const circuit = Multiaddr.fromString(`${relayAddr}/p2p-circuit/p2p/${listener.toString()}`)
+  const conn = await node.dial(circuit)
+  log(`circuit open: connection ${conn.id} ${conn.remoteAddr.toString()} limited=${conn.limited}`)
+  if (scenario === 'relay') {
+    await identifiedWith(node, listener, conn.id)
+    const rtt = await node.ping(circuit)
+    const limited = node.getConnections(listener).every((/** @type {any} */ c) => c.limited)
+    return finish({ ok: true, scenario, rttMillis: rtt, limited: conn.limited && limited })
+  }
+  if (scenario === 'limit') {
+    const s = await node.newStream(circuit, ECHO, { allowLimited: true })
+    let echoed = 0
+    const reader = (async () => {
+      try { for await (const chunk of s.source) echoed += chunk.length } catch (e) { log('echo read ended:', oneLine(e)) }
+    })()
+    try {
+      for (let sent = 0; sent < LIMIT_WRITE; sent += LIMIT_PIECE) await s.write(new Uint8Array(LIMIT_PIECE).fill(sent / LIMIT_PIECE))
+      s.closeWrite()
+    } catch (e) {
+      log('echo write ended:', oneLine(e))
+    }
+    await reader
+    return finish({ ok: echoed < LIMIT_WRITE, scenario, echoed, ...(echoed < LIMIT_WRITE ? {} : { error: `all ${echoed} bytes came back` }) })
+  }
+  if (scenario === 'hole-punch') {
+    await identifiedWith(node, listener, conn.id)
+    const direct = await until(() => node.getConnections(listener).find((/** @type {any} */ c) => !c.limited), timeoutMs, 'a direct connection to the listener', 50)
+    log(`direct connection ${direct.id} ${direct.remoteAddr.toString()}`)
+    const p = await directPing(node, listener)
+    if (p.connection.limited) throw new Error(`the ping ran on limited connection ${p.connection.remoteAddr.toString()}`)
+    process.stdout.write(`${JSON.stringify({ rtt_to_holepunched_peer_millis: Math.round(p.rtt) })}\n`)
+    return finish({ ok: true, scenario, rttMillis: p.rtt, direct: p.connection.remoteAddr.toString() })
+  }
+  throw new Error(`unknown SCENARIO ${JSON.stringify(scenario)}`)
+}
+
+/** The relay status name a failed circuit dial carries (RelayStatusError, or inside a DialError's attempts). @param {any} e */
+function relayStatus(e) {
+  const seen = new Set()
+  /** @param {any} x @returns {string | undefined} */
+  const walk = (x) => {
+    if (x === null || typeof x !== 'object' || seen.has(x)) return undefined
+    seen.add(x)
+    if (typeof x.statusName === 'string') return x.statusName
+    if (typeof x.code === 'string' && x.code === 'relay/no-reservation') return 'NO_RESERVATION'
+    for (const a of x.attempts ?? []) { const s = walk(a.error ?? a); if (s) return s }
+    return walk(x.cause)
+  }
+  return walk(e) ?? (/NO_RESERVATION/.test(String(e?.message)) ? 'NO_RESERVATION' : undefined)
+}
+
+async function autonatServerRole() {
+  const node = await newNode({ autonat: factory('autoNAT', autonatMod)({ server: true }) })
+  const addr = `${node.getMultiaddrs().map(String).find((a) => a.startsWith(`/ip4/${ip}/tcp/`))?.replace(/\/p2p\/.*$/, '')}/p2p/${node.peerId.toString()}`
+  await set('autonat_multiaddr', addr)
+  log(`SET ${key}_autonat_multiaddr ${addr}`)
+}
+
+async function autonatClientRole() {
+  const mode = env('AUTONAT_MODE', 'probe')
+  const serverAddr = Multiaddr.fromString(String(await get('autonat_multiaddr')))
+  const server = PeerId.parse(/** @type {string} */ (serverAddr.getPeerId()))
+  if (mode === 'amplification') return amplification(serverAddr, server)
+  const node = await newNode({ autonat: factory('autoNAT', autonatMod)() })
+  trackIdentify(node)
+  const conn = await node.dial(serverAddr)
+  await identifiedWith(node, server, conn.id)
+  const status = await until(() => verdict(node), timeoutMs, 'an AutoNAT verdict', 100)
+  return finish({ ok: true, scenario: 'autonat', ...status })
+}
+
+/** The node's reachability once AutoNAT decided (public | private), else undefined. @param {any} node */
+function verdict(node) {
+  /** @type {any} */ const r = node.reachability?.()
+  const status = r?.status ?? r
+  if (status === 'public' || status === 'private') return { reachability: status, protocol: r?.protocol, addr: r?.addrs?.map(String).join(' ') }
+  return undefined
+}
+
+/**
+ * Ask the server to dial the victim: AutoNAT v1 Dial with only the victim's address, and v2 DialRequest
+ * with it (the server must ask for dial data; we refuse by resetting). Each answer is the positive signal
+ * the orchestrator's victim counter check waits for.
+ * @param {any} serverAddr @param {any} server
+ */
+async function amplification(serverAddr, server) {
+  const v1 = await tryImport('../../dist/autonat/message-v1.js')
+  const v2 = await tryImport('../../dist/autonat/message-v2.js')
+  const node = await newNode({})
+  await node.dial(serverAddr)
+  const victim = Multiaddr.fromString(env('VICTIM_ADDR', '/ip4/11.0.0.99/tcp/4001'))
+  /** @type {Record<string, string>} */
+  const out = {}
+  try {
+    const s = await node.newStream(server, '/libp2p/autonat/1.0.0')
+    await s.write(v1.encodeV1Frame({ type: 'dial', peer: { id: node.peerId, addrs: [victim.bytes] } }))
+    const m = await readFrame(s, v1.v1FrameDecoder())
+    out.v1 = m === undefined ? 'no answer (stream ended)' : `${m.type} status ${Object.entries(v1.V1Status).find(([, n]) => n === m.status)?.[0] ?? m.status}${m.statusText ? ` (${m.statusText})` : ''}`
+    s.reset()
+  } catch (e) {
+    out.v1 = `error: ${oneLine(e)}`
+  }
+  try {
+    const s = await node.newStream(server, '/libp2p/autonat/2/dial-request')
+    await s.write(v2.encodeV2Frame({ type: 'dial-request', addrs: [victim.bytes], nonce: randomBytes(8).readBigUInt64BE() }))
+    const m = await readFrame(s, v2.v2FrameDecoder())
+    out.v2 = m === undefined ? 'no answer (stream ended)' : m.type === 'dial-data-request' ? `dial-data-request ${m.numBytes} bytes (refused: reset)` : `${m.type} status ${m.status} dialStatus ${m.dialStatus}`
+    s.reset()
+  } catch (e) {
+    out.v2 = `error: ${oneLine(e)}`
+  }
+  log('amplification answers', out)
+  const answered = Object.values(out).some((v) => !v.startsWith('error'))
+  return finish({ ok: answered, scenario: 'amplification', ...out, ...(answered ? {} : { error: 'the server answered neither v1 nor v2' }) })
+}
+
+/** @param {any} s @param {any} dec */
+async function readFrame(s, dec) {
+  for await (const chunk of s.source) {
+    dec.push(chunk)
+    const m = dec.next()
+    if (m !== undefined) return m
+  }
+  return undefined
+}
+
+// ---- main -------------------------------------------------------------------------------------------------
+
+const roles = { relay: relayRole, listener: listenerRole, dialer: dialerRole, 'autonat-server': autonatServerRole, 'autonat-client': autonatClientRole }
+const run = roles[/** @type {keyof typeof roles} */ (role)]
+if (run === undefined) { log(`unknown NAT_ROLE ${JSON.stringify(role)}`); process.exit(2) }
+try {
+  await run()
+  clearTimeout(deadline) // a relay, listener or server is ready: it serves until killed
+} catch (e) {
+  fail(e)
+}

@@ -1,0 +1,128 @@
+/**
+ * The NAT suite's pure parts (interop/lib/nat-matrix.mjs, nat-topology.mjs): the case matrix, how a
+ * case is judged, the record shape of interop/results/nat.json, and the routers' nftables rulesets.
+ * The suite itself runs from `npm run interop:nat` (and `npm test` through interop/run.mjs --suite).
+ */
+import { describe, expect, test } from 'vitest'
+
+type NatCase = { id: string; suite: string; relay: string | null; dialer: string; listener: string; transport: string; scenario: string; control: boolean; timeout: number }
+interface MatrixLib {
+  allCases(): NatCase[]
+  selectCases(cases: NatCase[], filters: string[]): NatCase[]
+  implsOf(c: NatCase): string[]
+  parseResult(stdout: string): { result: any; rttLine: number | null; error: string | null }
+  judge(c: NatCase, result: unknown, facts?: { directSyn?: number; victimSyns?: number; listenerRouter?: string }): string | null
+  record(c: NatCase, r: { ok: boolean; rttMillis: number | null; error: string | null; seconds: number; extra?: Record<string, unknown> }): Record<string, unknown>
+  LIMIT_WRITE_BYTES: number
+}
+interface TopologyLib {
+  routerRuleset(r: { net: string; peerRouter?: string; unsolicited: 'drop' | 'reset' }): string
+  victimRuleset(): string
+  parseCounter(text: string, comment: string): number
+  ROUTERS: Record<string, { wan: string; peerRouter: string | undefined }>
+  HOSTS: Record<string, { ns: string; ip: string }>
+}
+// Plain ESM without declarations: loaded untyped, given the shape above.
+const m = (await import('../interop/lib/nat-matrix.mjs' as string)) as MatrixLib
+const topo = (await import('../interop/lib/nat-topology.mjs' as string)) as TopologyLib
+
+const find = (id: string): NatCase => {
+  const c = m.allCases().find((x) => x.id === id)
+  if (c === undefined) throw new Error(`no case ${id}`)
+  return c
+}
+
+describe('NAT matrix', () => {
+  test('ids are unique; every case has weft in it or is marked a control', () => {
+    const cases = m.allCases()
+    expect(new Set(cases.map((c) => c.id)).size).toBe(cases.length)
+    for (const c of cases) expect(c.control).toBe(![c.relay, c.dialer, c.listener].includes('weft'))
+    // the issue's controls: go<->rust hole punching; go-only and rust-only relay cases
+    expect(cases.filter((c) => c.control).map((c) => c.id)).toEqual(expect.arrayContaining(['dcutr/rust/go-rust', 'relay/go/go-go/relay', 'relay/rust/rust-rust/limit']))
+  })
+
+  test('covers relay x pairs with weft, the five weft hole-punch pairs and AutoNAT public/private/amplification per server', () => {
+    const ids = m.allCases().map((c) => c.id)
+    for (const relay of ['weft', 'go', 'rust']) {
+      for (const pair of ['weft-weft', 'weft-go', 'go-weft', 'weft-rust', 'rust-weft']) {
+        for (const sc of ['relay', 'limit']) expect(ids).toContain(`relay/${relay}/${pair}/${sc}`)
+      }
+      expect(ids).toContain(`relay/${relay}/weft-none/no-reservation`)
+    }
+    expect(ids).toContain('relay/weft/go-go/relay') // weft's relay between two foreign peers
+    for (const pair of ['weft-go', 'go-weft', 'weft-rust', 'rust-weft', 'weft-weft']) expect(ids).toContain(`dcutr/rust/${pair}`)
+    expect(ids).toContain('dcutr/weft/weft-weft')
+    for (const s of ['go', 'rust', 'weft']) for (const sc of ['public', 'private', 'amplification']) expect(ids).toContain(`autonat/${s}/${sc}`)
+    expect(m.selectCases(m.allCases(), ['dcutr/']).every((c) => c.suite === 'dcutr')).toBe(true)
+    expect(m.implsOf(find('relay/go/weft-none/no-reservation'))).toEqual(['go', 'weft'])
+  })
+
+  test('judge: each scenario passes on its success line and fails on the near miss', () => {
+    expect(m.judge(find('relay/go/weft-go/relay'), { ok: true, rttMillis: 1.2, limited: true })).toBeNull()
+    expect(m.judge(find('relay/go/weft-go/relay'), { ok: true, rttMillis: 1.2, limited: false })).toMatch(/not limited/)
+    expect(m.judge(find('relay/go/weft-go/relay'), { ok: false, error: 'boom' })).toMatch(/boom/)
+    const limit = find('relay/rust/weft-rust/limit')
+    expect(m.judge(limit, { ok: true, echoed: 4096 })).toBeNull()
+    expect(m.judge(limit, { ok: true, echoed: m.LIMIT_WRITE_BYTES })).toMatch(/did not end/)
+    const nr = find('relay/weft/go-none/no-reservation')
+    expect(m.judge(nr, { ok: true, status: 'NO_RESERVATION' })).toBeNull()
+    expect(m.judge(nr, { ok: true, status: 'PERMISSION_DENIED' })).toMatch(/want NO_RESERVATION/)
+    const hp = find('dcutr/rust/weft-go')
+    const good = { ok: true, rttMillis: 0.3, direct: '/ip4/11.0.0.2/tcp/4001' }
+    expect(m.judge(hp, good, { directSyn: 1, listenerRouter: '11.0.0.2' })).toBeNull()
+    expect(m.judge(hp, good, { directSyn: 0, listenerRouter: '11.0.0.2' })).toMatch(/no direct SYN/)
+    expect(m.judge(hp, { ...good, direct: '/ip4/11.0.0.10/tcp/1/p2p/X/p2p-circuit' }, { directSyn: 1 })).toMatch(/not direct/)
+    expect(m.judge(hp, { ...good, direct: '/ip4/11.0.0.10/tcp/1' }, { directSyn: 1, listenerRouter: '11.0.0.2' })).toMatch(/not to the listener's router/)
+    expect(m.judge(find('autonat/go/public'), { ok: true, reachability: 'public' })).toBeNull()
+    expect(m.judge(find('autonat/go/private'), { ok: true, reachability: 'public' })).toMatch(/want private/)
+    const amp = find('autonat/weft/amplification')
+    expect(m.judge(amp, { ok: true }, { victimSyns: 0 })).toBeNull()
+    expect(m.judge(amp, { ok: true }, { victimSyns: 1 })).toMatch(/victim received 1/)
+    expect(m.judge(amp, { ok: true }, {})).toMatch(/not read/)
+  })
+
+  test('parseResult: the last line is the result; the test-plans rtt line before it is kept', () => {
+    const r = m.parseResult('{"rtt_to_holepunched_peer_millis": 3}\n{"ok":true,"scenario":"hole-punch","rttMillis":2.5}\n')
+    expect(r).toEqual({ result: { ok: true, scenario: 'hole-punch', rttMillis: 2.5 }, rttLine: 3, error: null })
+    expect(m.parseResult('').error).toMatch(/no result line/)
+    expect(m.parseResult('{"ok":true}\nnot json').error).toMatch(/not JSON/)
+  })
+
+  test("record: the issue's fields first, then id, control, seconds and the extras", () => {
+    const rec = m.record(find('dcutr/rust/weft-go'), { ok: true, rttMillis: 0.25, error: null, seconds: 1.234, extra: { directSyn: { rA: 0, rB: 1 } } })
+    expect(Object.keys(rec).slice(0, 9)).toEqual(['suite', 'relay', 'dialer', 'listener', 'transport', 'scenario', 'ok', 'rttMillis', 'error'])
+    expect(rec).toMatchObject({ suite: 'dcutr', relay: 'rust', dialer: 'weft', listener: 'go', transport: 'tcp', scenario: 'hole-punch', ok: true, rttMillis: 0.25, error: null, control: false, seconds: 1.23, directSyn: { rA: 0, rB: 1 } })
+    expect(m.record(find('autonat/rust/private'), { ok: false, rttMillis: null, error: 'x', seconds: 2 })).toMatchObject({ suite: 'autonat', relay: null, dialer: 'weft', listener: 'rust' })
+  })
+})
+
+describe('NAT topology rulesets', () => {
+  test('rA: port-preserving masquerade, unsolicited WAN input dropped, the direct-SYN counter names rB', () => {
+    const text = topo.routerRuleset({ net: '10.0.1.0/24', peerRouter: '11.0.0.2', unsolicited: 'drop' })
+    expect(text).toContain('oifname "wan0" ip saddr 10.0.1.0/24 masquerade\n')
+    expect(text).not.toMatch(/random/)
+    expect(text).toContain('iifname "wan0" ct state established,related accept\n    iifname "wan0" counter drop comment "unsolicited"')
+    // before the established/related accept, or the counter would never see the SYN
+    expect(text.indexOf('ip saddr 11.0.0.2 tcp flags & (syn | ack) == syn counter comment "directsyn"')).toBeLessThan(text.indexOf('ct state established,related accept\n    iifname "lan0"'))
+    expect(topo.ROUTERS.rA!.peerRouter).toBe(topo.ROUTERS.rB!.wan)
+    expect(topo.ROUTERS.rB!.peerRouter).toBe(topo.ROUTERS.rA!.wan)
+  })
+
+  test('rC answers unsolicited TCP with a reset and has no direct-SYN counter; the victim counts and drops SYNs', () => {
+    const text = topo.routerRuleset({ net: '10.0.3.0/24', unsolicited: 'reset' })
+    expect(text).toContain('reject with tcp reset comment "unsolicited"')
+    expect(text).not.toContain('directsyn')
+    expect(topo.victimRuleset()).toContain('tcp flags & (syn | ack) == syn counter drop comment "syn"')
+  })
+
+  test('parseCounter reads a counter by comment and names the missing one', () => {
+    const listing = 'table inet fw {\n\tchain input {\n\t\tiifname "wan0" ip saddr 11.0.0.2 tcp flags & (syn | ack) == syn counter packets 3 bytes 180 comment "directsyn"\n\t}\n}'
+    expect(topo.parseCounter(listing, 'directsyn')).toBe(3)
+    expect(() => topo.parseCounter(listing, 'syn')).toThrow(/no counter "syn"/)
+  })
+
+  test('the WAN is 11.0.0.0/24 (public-looking: go refuses private addresses) and the peers behind NAT are on RFC 1918 LANs', () => {
+    for (const h of ['relay', 'sgo', 'srust', 'sweft', 'cpub', 'victim']) expect(topo.HOSTS[h]!.ip).toMatch(/^11\.0\.0\.\d+$/)
+    for (const h of ['a', 'b', 'cnat']) expect(topo.HOSTS[h]!.ip).toMatch(/^10\.0\.\d\.2$/)
+  })
+})
