@@ -10,6 +10,7 @@
 //     no-reservation; the result JSON is the last stdout line (nat_peers.go).
 //   - autonat-server: AutoNAT v1 service + AutoNAT v2 server, reachability forced public; SETs
 //     <TEST_KEY>_autonat_multiaddr.
+//   - autonat-client: a go-only control asking that server with go's v1 and v2 clients (nat_autonat.go).
 //
 // Common env: REDIS_ADDR (unix:<path> or host:port), TEST_KEY, LISTEN_IP (default 127.0.0.1),
 // TIMEOUT_SECONDS (default 60). Transport TCP + Noise + yamux only (Go sets TCP_NODELAY by default).
@@ -82,6 +83,9 @@ func natMode(role string) int {
 		err = n.runListener()
 	case "dialer":
 		n.runDialer() // prints the result and exits
+	case "autonat-client":
+		n.scenario = "autonat"
+		n.runAutonatClient() // go-only control (nat_autonat.go); prints the result and exits
 	default:
 		fail("unsupported NAT_ROLE %q (want relay, listener, dialer or autonat-server)", role)
 	}
@@ -117,7 +121,7 @@ func (n *natCtx) onTimeout() {
 	if n.done {
 		return
 	}
-	if n.role == "dialer" {
+	if n.role == "dialer" || n.role == "autonat-client" {
 		n.printResultLocked(map[string]any{"ok": false, "scenario": n.scenario, "error": fmt.Sprintf("timeout after %s", n.timeout)})
 		os.Exit(1)
 	}
