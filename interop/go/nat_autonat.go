@@ -5,8 +5,8 @@
 //   - AutoNAT v2 GetReachability for our listen address when it is public, else for the address
 //     the server observed (our NAT mapping).
 //
-// Result line: {"ok":..,"v1":"public|private|refused|error","v2":"public|private|unknown|error",
-// "v2Addr":..,"observed":..}; with env EXPECT=public|private, ok = both verdicts equal EXPECT,
+// Result line: {"ok":..,"reachability":<v1 and v2 verdict, or "mixed">,"v1":"public|private|refused|error",
+// "v2":"public|private|unknown|error","v2Addr":..,"observed":..}; with env EXPECT=public|private, ok = both verdicts equal EXPECT,
 // otherwise ok = both exchanges completed (no "error").
 package main
 
@@ -36,6 +36,9 @@ func reachabilityName(r network.Reachability) string {
 }
 
 func (n *natCtx) runAutonatClient() {
+	if m := env("AUTONAT_MODE", "probe"); m != "probe" {
+		n.failResult("AUTONAT_MODE %q: the go control client only probes", m)
+	}
 	opts := append(n.natBaseOpts(), libp2p.DisableRelay())
 	h, err := libp2p.New(opts...)
 	if err != nil {
@@ -115,6 +118,11 @@ func (n *natCtx) runAutonatClient() {
 	}
 	log.Printf("v2 reachability of %s: %v (%v)", v2Addr, res["v2"], err)
 
+	if res["v1"] == res["v2"] {
+		res["reachability"] = res["v2"]
+	} else {
+		res["reachability"] = "mixed"
+	}
 	if want := env("EXPECT", ""); want != "" {
 		res["ok"] = res["v1"] == want && res["v2"] == want
 	} else {

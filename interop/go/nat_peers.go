@@ -63,9 +63,21 @@ func logConns(h host.Host) {
 }
 
 // runListener: connect to the relay, wait for identify, reserve, (hole punching: wait for the
-// DCUtR handler), then publish the peer id. Hole punching is on unless SCENARIO names another case.
+// DCUtR handler), then publish the peer id. Hole punching: env HOLE_PUNCH=true|false (what
+// interop/nat.mjs passes); without it, on unless SCENARIO names another case, and then the
+// listener waits for its DCUtR handler only when the relay's address is public.
 func (n *natCtx) runListener() error {
 	holePunch := n.scenario == "" || n.scenario == "hole-punch"
+	mustWait := n.scenario == "hole-punch"
+	switch v := env("HOLE_PUNCH", ""); v {
+	case "true", "1":
+		holePunch, mustWait = true, true
+	case "false", "0":
+		holePunch = false
+	case "":
+	default:
+		return fmt.Errorf("HOLE_PUNCH must be true or false, got %q", v)
+	}
 	h, err := n.peerHost(holePunch)
 	if err != nil {
 		return err
@@ -94,7 +106,7 @@ func (n *natCtx) runListener() error {
 	}
 	// go registers /libp2p/dcutr only once it has a public address (observed by the relay);
 	// on loopback / private test nets that never happens, so wait only when it can.
-	if holePunch && (n.scenario == "hole-punch" || manet.IsPublicAddr(relayMA)) {
+	if holePunch && (mustWait || manet.IsPublicAddr(relayMA)) {
 		if err := n.waitProtocol(h, natDCUtRProto); err != nil {
 			return err
 		}
@@ -179,8 +191,8 @@ func (n *natCtx) runDialer() {
 		n.failResult("connecting to the relay: %v", err)
 	}
 	var target peer.ID
-	if n.scenario == "no-reservation" {
-		target, err = peer.Decode(env("TARGET_PEER_ID", ""))
+	if t := env("TARGET_PEER_ID", ""); n.scenario == "no-reservation" && t != "" {
+		target, err = peer.Decode(t)
 	} else {
 		target, err = peer.Decode(n.get("listener_peer_id"))
 	}
