@@ -15,6 +15,7 @@ import { createGuards } from './swarm/guards.js'
 import { kadDht } from './kad/service.js'
 import { gossipsub } from './gossipsub/service.js'
 import { perf } from './edge/perf-service.js'
+import { circuitRelayClient } from './relay/index.js'
 import { prometheusMetrics } from './metrics/index.js'
 
 /**
@@ -25,7 +26,7 @@ import { prometheusMetrics } from './metrics/index.js'
  * default; it lets any peer make us send and receive bytes).
  */
 export async function createNode(options: NodeOptions = {}): Promise<WeftNode> {
-  const services = options.services ?? { dht: kadDht(options.dht), pubsub: gossipsub(options.pubsub) }
+  const services = options.services ?? { dht: kadDht(options.dht), pubsub: gossipsub(options.pubsub), relayClient: circuitRelayClient() }
   const metrics = options.metrics === true ? prometheusMetrics() : options.metrics
   const node = new WeftNode({ ...options, services, systemMemory: options.systemMemory ?? totalmem(), ...(metrics !== undefined ? { metrics } : {}) }, {
     crypto: options.crypto ?? nodeCrypto,

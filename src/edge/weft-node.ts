@@ -26,6 +26,7 @@ import type { Gater } from '../swarm/gater.js'
 import type { ResourceUsage } from '../swarm/resources.js'
 import type { ConnectionManager } from '../swarm/conn-manager.js'
 import type { NodeMetrics } from '../metrics/types.js'
+import type { RelayReservationEvent } from '../relay/index.js'
 import { Runtime } from '../io/runtime.js'
 import type { Transport } from '../io/transport.js'
 import { WeftStream } from './stream.js'
@@ -115,6 +116,8 @@ export interface WeftNodeEvents {
   'perf:server-error': { peer: PeerId; error: Error }
   /** The confirmed external addresses changed (addExternalAddress, public listen addresses). */
   'reachability': { reachable: boolean; externalAddrs: readonly Multiaddr[] }
+  /** Circuit Relay v2 client (the relay client service): a reservation was accepted, renewed, lost, refused or failed. */
+  'relay:reservation': RelayReservationEvent
   /**
    * A failure was contained: a bug in weft (`origin: 'connection'` or `'behaviour'`, the connection
    * concerned was closed with an `internal-error`), or a stream handler that threw or rejected
