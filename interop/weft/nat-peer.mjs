@@ -59,7 +59,7 @@ process.on('unhandledRejection', fail)
 const tryImport = async (p) => { try { return await import(p) } catch (e) { log(`import ${p}: ${oneLine(e)}`); return {} } }
 const relayMod = await tryImport('../../dist/relay/index.js')
 const autonatMod = await tryImport('../../dist/autonat/index.js')
-const dcutrMod = await tryImport('../../dist/dcutr/index.js')
+const dcutrMod = { ...(await tryImport('../../dist/dcutr/service.js')), ...(await tryImport('../../dist/dcutr/index.js')) }
 /** @param {string} name @param {...any} mods */
 function factory(name, ...mods) {
   for (const m of mods) if (typeof m[name] === 'function') return m[name]
@@ -72,9 +72,14 @@ const get = (k) => until(() => redis.command('GET', `${key}_${k}`), timeoutMs, `
 /** @param {string} k @param {string} v */
 const set = (k, v) => redis.command('SET', `${key}_${k}`, v)
 
-/** A node listening on LISTEN_IP over TCP (+ Noise + yamux, TCP_NODELAY) with `services`. @param {Record<string, any>} services @param {Record<string, unknown>} [tcpOpts] */
-async function newNode(services, tcpOpts = {}) {
-  const node = await createNode({ listen: [`/ip4/${ip}/tcp/0`], transports: [tcp(tcpOpts)], services })
+/**
+ * A node listening on LISTEN_IP over TCP (+ Noise + yamux, TCP_NODELAY) and on `extraListen`, with the
+ * services `services(transport)` gives (DCUtR needs the TCP transport: its punch port).
+ * @param {(t: any) => Record<string, any>} services @param {Record<string, unknown>} [tcpOpts] @param {string[]} [extraListen]
+ */
+async function newNode(services, tcpOpts = {}, extraListen = []) {
+  const t = tcp(tcpOpts)
+  const node = await createNode({ listen: [`/ip4/${ip}/tcp/0`, ...extraListen], transports: [t], services: services(t) })
   node.on('error', (e) => log('node error', e.origin, e.error))
   log(`peer id ${node.peerId.toString()}; listening on ${node.getMultiaddrs().map(String).join(' ')}`)
   return node
@@ -137,33 +142,43 @@ async function directPing(node, peer) {
 async function relayRole() {
   /** @type {Record<string, unknown>} */
   const limit = {}
-  if (env('RELAY_LIMIT_DURATION') !== '') limit.duration = Number(env('RELAY_LIMIT_DURATION')) * 1000
-  if (env('RELAY_LIMIT_DATA') !== '') limit.data = BigInt(env('RELAY_LIMIT_DATA'))
+  if (env('RELAY_LIMIT_DURATION') !== '') limit.limitDuration = Number(env('RELAY_LIMIT_DURATION')) * 1000
+  if (env('RELAY_LIMIT_DATA') !== '') limit.limitData = Number(env('RELAY_LIMIT_DATA'))
   const circuitRelayServer = factory('circuitRelayServer', relayMod)
-  const node = await newNode({ relay: circuitRelayServer(Object.keys(limit).length > 0 ? { limit } : {}) })
+  const node = await newNode(() => ({ relay: circuitRelayServer(limit) }))
   const addr = `${node.getMultiaddrs().map(String).find((a) => a.startsWith(`/ip4/${ip}/tcp/`))?.replace(/\/p2p\/.*$/, '')}/p2p/${node.peerId.toString()}`
   node.on('peer:connect', (/** @type {any} */ p) => log('connected', p.toString()))
   await set('relay_multiaddr', addr)
-  log(`SET ${key}_relay_multiaddr ${addr} (limit ${JSON.stringify(limit, (_, v) => (typeof v === 'bigint' ? String(v) : v))})`)
+  log(`SET ${key}_relay_multiaddr ${addr} (limits ${JSON.stringify(limit)})`)
 }
 
-/** The services of a relay client: circuit transport + reservations, DCUtR. */
-function clientServices() {
-  /** @type {Record<string, any>} */
-  const s = { relayClient: factory('circuitRelayClient', relayMod)() }
-  s.dcutr = factory('dcutr', dcutrMod)()
-  return s
+/** The services of a relay client: the circuit transport and reservations, and DCUtR on the transport's punch port. @param {any} t */
+function clientServices(t) {
+  return { relayClient: factory('circuitRelayClient', relayMod)(), dcutr: factory('dcutr', dcutrMod)({ punchPort: t }) }
+}
+
+/** Log DCUtR's events (its `direct`, `attempt`, `failed`, `unavailable`). @param {any} node */
+function traceDcutr(node) {
+  /** @type {any} */ let d
+  try { d = node.service('dcutr') } catch { return }
+  log('dcutr status', d.status?.())
+  for (const type of ['attempt', 'direct', 'failed', 'unavailable']) {
+    d.on?.(type, (/** @type {any} */ ev) => log(`dcutr ${type}`, Object.fromEntries(Object.entries(ev ?? {}).map(([k, v]) => [k, typeof v === 'object' && v !== null && 'toString' in v && !Array.isArray(v) ? String(v) : v]))))
+  }
 }
 
 async function listenerRole() {
-  const node = await newNode(clientServices(), { punchPort: 'auto' })
+  // Listening on <relay>/p2p-circuit reserves by itself (weft/relay): the node connects to the relay,
+  // reserves, and advertises the /p2p-circuit address once the reservation is accepted.
+  const relayAddr = String(await get('relay_multiaddr'))
+  const relay = PeerId.parse(/** @type {string} */ (Multiaddr.fromString(relayAddr).getPeerId()))
+  const node = await newNode(clientServices, { punchPort: 'auto' }, [`${relayAddr}/p2p-circuit`])
   trackIdentify(node)
+  traceDcutr(node)
   node.handle(ECHO, echo, { allowLimited: true })
   node.on('connection:open', (/** @type {any} */ c) => log(`connection ${c.id} ${c.direction} ${c.remoteAddr.toString()} limited=${c.limited}`))
-  const { relayAddr } = await connectRelay(node)
-  // Reserve: listen on <relay>/p2p-circuit; the reservation is accepted when the node advertises a
-  // /p2p-circuit address through that relay.
-  await node.listen(Multiaddr.fromString(`${relayAddr}/p2p-circuit`))
+  node.addEventListener?.('relay:reservation', (/** @type {any} */ e) => log('reservation', e.detail?.type, e.detail?.statusName ?? '', e.detail?.error ? oneLine(e.detail.error) : ''))
+  await identifiedWith(node, relay)
   await until(() => node.getMultiaddrs().some((/** @type {any} */ a) => a.toString().includes('/p2p-circuit')), timeoutMs, 'reservation accepted', 50)
   log(`reserved: ${node.getMultiaddrs().map(String).filter((a) => a.includes('/p2p-circuit')).join(' ')}`)
   await set('listener_peer_id', node.peerId.toString())
@@ -171,8 +186,9 @@ async function listenerRole() {
 
 async function dialerRole() {
   const holePunch = scenario === 'hole-punch'
-  const node = await newNode(clientServices(), holePunch ? { punchPort: 'auto' } : {})
+  const node = await newNode(clientServices, holePunch ? { punchPort: 'auto' } : {})
   trackIdentify(node)
+  traceDcutr(node)
   node.on('connection:open', (/** @type {any} */ c) => log(`connection ${c.id} ${c.direction} ${c.remoteAddr.toString()} limited=${c.limited}`))
   const { relayAddr } = await connectRelay(node)
 
@@ -241,7 +257,7 @@ function relayStatus(e) {
 }
 
 async function autonatServerRole() {
-  const node = await newNode({ autonat: factory('autoNAT', autonatMod)({ server: true }) })
+  const node = await newNode(() => ({ autonat: factory('autoNAT', autonatMod)({ server: true }) }))
   const addr = `${node.getMultiaddrs().map(String).find((a) => a.startsWith(`/ip4/${ip}/tcp/`))?.replace(/\/p2p\/.*$/, '')}/p2p/${node.peerId.toString()}`
   await set('autonat_multiaddr', addr)
   log(`SET ${key}_autonat_multiaddr ${addr}`)
@@ -252,7 +268,7 @@ async function autonatClientRole() {
   const serverAddr = Multiaddr.fromString(String(await get('autonat_multiaddr')))
   const server = PeerId.parse(/** @type {string} */ (serverAddr.getPeerId()))
   if (mode === 'amplification') return amplification(serverAddr, server)
-  const node = await newNode({ autonat: factory('autoNAT', autonatMod)() })
+  const node = await newNode(() => ({ autonat: factory('autoNAT', autonatMod)() }))
   trackIdentify(node)
   const conn = await node.dial(serverAddr)
   await identifiedWith(node, server, conn.id)
@@ -277,7 +293,7 @@ function verdict(node) {
 async function amplification(serverAddr, server) {
   const v1 = await tryImport('../../dist/autonat/message-v1.js')
   const v2 = await tryImport('../../dist/autonat/message-v2.js')
-  const node = await newNode({})
+  const node = await newNode(() => ({}))
   await node.dial(serverAddr)
   const victim = Multiaddr.fromString(env('VICTIM_ADDR', '/ip4/11.0.0.99/tcp/4001'))
   /** @type {Record<string, string>} */
