@@ -17,7 +17,7 @@
  */
 import type { Millis } from '../core/byte-machine.js'
 import type { PeerId } from '../peer-id/index.js'
-import type { StreamRef } from '../swarm/index.js'
+import type { BehaviourAction, StreamRef } from '../swarm/index.js'
 import { sameStream } from '../swarm/index.js'
 
 /** Why a circuit ended (the `circuit-closed` event). */
@@ -33,11 +33,6 @@ export type CircuitEndReason =
   /** The relay service stopped. */
   | 'stopped'
 
-/** Actions of the manual flow-control seam (src/swarm/behaviour.ts, seam 6). */
-export type FlowAction =
-  | { type: 'manual-consume'; stream: StreamRef }
-  | { type: 'consume'; stream: StreamRef; bytes: number }
-
 /** What a circuit needs from the server: a way to emit stream actions. */
 export interface CircuitSink {
   /**
@@ -47,11 +42,8 @@ export interface CircuitSink {
   push(action: CircuitAction, onPoll?: () => void): void
 }
 
-export type CircuitAction =
-  | FlowAction
-  | { type: 'write'; stream: StreamRef; data: Uint8Array }
-  | { type: 'close-write'; stream: StreamRef }
-  | { type: 'reset'; stream: StreamRef }
+/** The stream actions a circuit emits (manual-consume / consume: the swarm's flow-control seam). */
+export type CircuitAction = Extract<BehaviourAction<never>, { type: 'manual-consume' | 'consume' | 'write' | 'close-write' | 'reset' }>
 
 interface End {
   readonly ref: StreamRef

@@ -85,7 +85,7 @@ interface HopStream {
   earlyBytes: number
 }
 
-type QueuedAction = { action: BehaviourAction<RelayServerEvent> | CircuitAction; onPoll: (() => void) | undefined }
+type QueuedAction = { action: BehaviourAction<RelayServerEvent>; onPoll: (() => void) | undefined }
 
 export class CircuitRelayServer implements Behaviour<RelayServerEvent>, CircuitSink {
   readonly protocols: readonly string[] = [HOP_PROTOCOL]
@@ -172,8 +172,7 @@ export class CircuitRelayServer implements Behaviour<RelayServerEvent>, CircuitS
     const q = this.#actions.shift()
     if (q === undefined) return undefined
     q.onPoll?.()
-    // manual-consume / consume are the swarm's flow-control seam (see server-circuit.ts)
-    return q.action as BehaviourAction<RelayServerEvent>
+    return q.action
   }
 
   pollTimeout(): Millis | undefined {
