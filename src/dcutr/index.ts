@@ -1,0 +1,12 @@
+/**
+ * DCUtR, `/libp2p/dcutr` (libp2p/specs relay/DCUtR.md): upgrade a relayed connection to a direct
+ * one by TCP hole punching. The wire format, the behaviour and the `dcutr()` service. See
+ * spec/dcutr.md and spec/hole-punching.md (the TCP punch port).
+ */
+export { DCUTR_PROTOCOL, HolePunchType, DEFAULT_DCUTR_MESSAGE_LIMITS, encodeHolePunch, encodeHolePunchFrame, decodeHolePunch, HolePunchDecoder } from './message.js'
+export type { HolePunch, DcutrErrorCode, DcutrMessageLimits } from './message.js'
+export { DcutrBehaviour } from './dcutr.js'
+export type { DcutrEvent, DcutrOptions, DcutrOutcomeCode, DcutrRole, DcutrStatus } from './dcutr.js'
+export { Dcutr, dcutr } from './service.js'
+export type { DcutrEvents, DcutrServiceOptions } from './service.js'
+export { punchTarget, punchTargets } from './addrs.js'
