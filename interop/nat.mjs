@@ -8,7 +8,7 @@
  *   node interop/nat.mjs --suite               as part of `node interop/run.mjs --suite` (one retry per failed case)
  *   node interop/nat.mjs --list                the case ids
  *   options: --parallel n (relay and AutoNAT cases at once; default 3), --capture <dir> (tcpdump
- *   rA/rB wan0 during hole punching), --repeat n
+ *   rA/rB wan0 during hole punching), --repeat n, --verbose (every peer's stderr, passing cases too)
  *
  * Steps: check root + ip netns + nft (else `skipped: <reason>`, exit 0; under CI=true exit 1), build
  * the go/rust peers (their build.sh, cached), build the topology (interop/lib/nat-topology.mjs) under
@@ -23,7 +23,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { allCases, implsOf, record, selectCases } from './lib/nat-matrix.mjs'
+import { allCases, implsOf, markdown, record, selectCases } from './lib/nat-matrix.mjs'
 import { runAutonatCase, runRelayCase, startRedisUnix } from './lib/nat-run.mjs'
 import { NatTopology, natUnavailable, runPrefix } from './lib/nat-topology.mjs'
 import { killGroup, missingTools } from './lib/proc.mjs'
@@ -36,7 +36,7 @@ const say = (/** @type {string} */ s) => console.log(`[nat] ${s}`)
 
 // ---- arguments -------------------------------------------------------------------------------------
 
-const opt = { suite: false, parallel: 3, repeat: 1, /** @type {string[]} */ cases: [], /** @type {string | undefined} */ capture: undefined, list: false }
+const opt = { suite: false, parallel: 3, repeat: 1, /** @type {string[]} */ cases: [], /** @type {string | undefined} */ capture: undefined, list: false, verbose: false }
 const args = process.argv.slice(2)
 for (let i = 0; i < args.length; i++) {
   const a = args[i]
@@ -47,12 +47,18 @@ for (let i = 0; i < args.length; i++) {
   else if (a === '--repeat') opt.repeat = Math.max(1, Number(val()))
   else if (a === '--capture') opt.capture = path.resolve(val())
   else if (a === '--list') opt.list = true
+  else if (a === '--verbose') opt.verbose = true
+  else if (a === '--markdown') {
+    const file = args[i + 1] ?? RESULTS
+    console.log(markdown(JSON.parse(fs.readFileSync(file, 'utf8')).results))
+    process.exit(0)
+  }
   else usage(a === '-h' || a === '--help' ? undefined : `unknown argument ${a}`)
 }
 /** @param {string} [msg] @returns {never} */
 function usage(msg) {
   if (msg) console.error(`nat: ${msg}`)
-  console.error('usage: node interop/nat.mjs [--suite] [--case <id part>[,...]] [--parallel n] [--repeat n] [--capture dir] [--list]')
+  console.error('usage: node interop/nat.mjs [--suite] [--case <id part>[,...]] [--parallel n] [--repeat n] [--capture dir] [--verbose] [--list] | --markdown [nat.json]')
   process.exit(msg ? 2 : 0)
 }
 const cases = selectCases(allCases(), opt.cases)
@@ -133,7 +139,7 @@ say(`topology ${prefix}-* up in ${Date.now() - t0} ms (WAN 11.0.0.0/24 inside th
 const { proc: redisProc, addr: redisAddr, db } = await startRedisUnix(/** @type {string} */ (redisServer), dir)
 children.add(redisProc)
 if (db === undefined) { console.error(`[nat] redis-server did not answer on ${redisAddr}`); process.exit(1) }
-const ctx = { topo, commands, redisAddr, root, children, log: say, capture: opt.capture, prefix }
+const ctx = { topo, commands, redisAddr, root, children, log: say, capture: opt.capture, prefix, verbose: opt.verbose }
 
 // ---- the run -------------------------------------------------------------------------------------------
 
@@ -171,7 +177,7 @@ async function runOne(c) {
     results.push(rec)
     const detail = r.ok ? detailOf(rec) : /** @type {string} */ (r.error)
     console.log(line([`${c.id}${c.control ? ' (ctl)' : ''}`, r.ok ? (flaky.flaky ? 'flaky' : 'pass') : c.control ? 'fail-ctl' : 'FAIL', r.rttMillis === null ? '-' : r.rttMillis.toFixed(1), r.seconds.toFixed(1), detail]))
-    if (!r.ok) for (const l of r.log) console.log(l)
+    if (!r.ok || opt.verbose) for (const l of r.log) console.log(l)
   }
 }
 /** @param {any} rec */
@@ -196,6 +202,10 @@ await pool(cases.filter((c) => c.suite === 'dcutr'), 1)
 await pool(cases.filter((c) => c.suite === 'autonat'), opt.parallel)
 db.close()
 
+// Matrix order (parallel cases finish in any order), then the tables NAT.md shows.
+const order = new Map(cases.map((c, i) => [c.id, i]))
+results.sort((x, y) => /** @type {number} */ (order.get(x.id)) - /** @type {number} */ (order.get(y.id)))
+console.log(`\n${markdown(results)}`)
 const failedWeft = results.filter((r) => !r.ok && !r.control)
 const failedCtl = results.filter((r) => !r.ok && r.control)
 const seconds = (Date.now() - started) / 1000

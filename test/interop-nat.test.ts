@@ -38,7 +38,8 @@ describe('NAT matrix', () => {
     expect(new Set(cases.map((c) => c.id)).size).toBe(cases.length)
     for (const c of cases) expect(c.control).toBe(![c.relay, c.dialer, c.listener].includes('weft'))
     // the issue's controls: go<->rust hole punching; go-only and rust-only relay cases
-    expect(cases.filter((c) => c.control).map((c) => c.id)).toEqual(expect.arrayContaining(['dcutr/rust/go-rust', 'relay/go/go-go/relay', 'relay/rust/rust-rust/limit']))
+    expect(cases.filter((c) => c.control).map((c) => c.id)).toEqual(expect.arrayContaining(['dcutr/rust/go-rust', 'relay/go/go-go/relay', 'relay/rust/rust-rust/limit', 'autonat/rust/go/private']))
+    expect(find('autonat/weft/go/public').control).toBe(false) // weft's server, go's client
   })
 
   test('covers relay x pairs with weft, the five weft hole-punch pairs and AutoNAT public/private/amplification per server', () => {
@@ -52,7 +53,10 @@ describe('NAT matrix', () => {
     expect(ids).toContain('relay/weft/go-go/relay') // weft's relay between two foreign peers
     for (const pair of ['weft-go', 'go-weft', 'weft-rust', 'rust-weft', 'weft-weft']) expect(ids).toContain(`dcutr/rust/${pair}`)
     expect(ids).toContain('dcutr/weft/weft-weft')
-    for (const s of ['go', 'rust', 'weft']) for (const sc of ['public', 'private', 'amplification']) expect(ids).toContain(`autonat/${s}/${sc}`)
+    for (const s of ['go', 'rust', 'weft']) {
+      for (const sc of ['public', 'private']) for (const client of ['weft', 'go']) expect(ids).toContain(`autonat/${s}/${client}/${sc}`)
+      expect(ids).toContain(`autonat/${s}/weft/amplification`)
+    }
     expect(m.selectCases(m.allCases(), ['dcutr/']).every((c) => c.suite === 'dcutr')).toBe(true)
     expect(m.implsOf(find('relay/go/weft-none/no-reservation'))).toEqual(['go', 'weft'])
   })
@@ -73,9 +77,9 @@ describe('NAT matrix', () => {
     expect(m.judge(hp, good, { directSyn: 0, listenerRouter: '11.0.0.2' })).toMatch(/no direct SYN/)
     expect(m.judge(hp, { ...good, direct: '/ip4/11.0.0.10/tcp/1/p2p/X/p2p-circuit' }, { directSyn: 1 })).toMatch(/not direct/)
     expect(m.judge(hp, { ...good, direct: '/ip4/11.0.0.10/tcp/1' }, { directSyn: 1, listenerRouter: '11.0.0.2' })).toMatch(/not to the listener's router/)
-    expect(m.judge(find('autonat/go/public'), { ok: true, reachability: 'public' })).toBeNull()
-    expect(m.judge(find('autonat/go/private'), { ok: true, reachability: 'public' })).toMatch(/want private/)
-    const amp = find('autonat/weft/amplification')
+    expect(m.judge(find('autonat/go/weft/public'), { ok: true, reachability: 'public' })).toBeNull()
+    expect(m.judge(find('autonat/go/weft/private'), { ok: true, reachability: 'public' })).toMatch(/want private/)
+    const amp = find('autonat/weft/weft/amplification')
     expect(m.judge(amp, { ok: true }, { victimSyns: 0 })).toBeNull()
     expect(m.judge(amp, { ok: true }, { victimSyns: 1 })).toMatch(/victim received 1/)
     expect(m.judge(amp, { ok: true }, {})).toMatch(/not read/)
@@ -92,7 +96,7 @@ describe('NAT matrix', () => {
     const rec = m.record(find('dcutr/rust/weft-go'), { ok: true, rttMillis: 0.25, error: null, seconds: 1.234, extra: { directSyn: { rA: 0, rB: 1 } } })
     expect(Object.keys(rec).slice(0, 9)).toEqual(['suite', 'relay', 'dialer', 'listener', 'transport', 'scenario', 'ok', 'rttMillis', 'error'])
     expect(rec).toMatchObject({ suite: 'dcutr', relay: 'rust', dialer: 'weft', listener: 'go', transport: 'tcp', scenario: 'hole-punch', ok: true, rttMillis: 0.25, error: null, control: false, seconds: 1.23, directSyn: { rA: 0, rB: 1 } })
-    expect(m.record(find('autonat/rust/private'), { ok: false, rttMillis: null, error: 'x', seconds: 2 })).toMatchObject({ suite: 'autonat', relay: null, dialer: 'weft', listener: 'rust' })
+    expect(m.record(find('autonat/rust/weft/private'), { ok: false, rttMillis: null, error: 'x', seconds: 2 })).toMatchObject({ suite: 'autonat', relay: null, dialer: 'weft', listener: 'rust' })
   })
 })
 

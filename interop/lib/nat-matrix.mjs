@@ -23,7 +23,7 @@ const WEFT_PAIRS = [['weft', 'weft'], ['weft', 'go'], ['go', 'weft'], ['weft', '
 function mk(c) {
   const control = c.relay !== 'weft' && c.dialer !== 'weft' && c.listener !== 'weft'
   const id = c.suite === 'autonat'
-    ? `autonat/${c.listener}/${c.scenario}`
+    ? `autonat/${c.listener}/${c.dialer}/${c.scenario}`
     : `${c.suite}/${c.relay}/${c.dialer}-${c.listener}${c.suite === 'relay' ? `/${c.scenario}` : ''}`
   return { id, transport: 'tcp', control, ...c }
 }
@@ -57,11 +57,17 @@ export function allCases() {
     cases.push(mk({ suite: 'dcutr', relay: 'rust', dialer, listener, scenario: 'hole-punch', timeout: 45 }))
   }
   cases.push(mk({ suite: 'dcutr', relay: 'weft', dialer: 'weft', listener: 'weft', scenario: 'hole-punch', timeout: 45 }))
-  // AutoNAT: weft's client on the WAN (public) and behind rC (private) against each server; then the
-  // amplification check against each server (the victim's SYN counter stays 0).
-  for (const scenario of ['public', 'private', 'amplification']) {
-    for (const server of IMPLS) cases.push(mk({ suite: 'autonat', relay: null, dialer: 'weft', listener: server, scenario, timeout: 45 }))
+  // AutoNAT: weft's client on the WAN (public) and behind rC (private) against each server, and go's
+  // client against each (go's against weft's server is a weft case: weft's server must give go's client
+  // the verdict go's and rust's servers give; against go and rust servers it is the control that tells
+  // a topology fault from a client bug); then the amplification check, weft's client asking each server
+  // to dial the victim (its SYN counter stays 0).
+  for (const scenario of ['public', 'private']) {
+    for (const client of ['weft', 'go']) {
+      for (const server of IMPLS) cases.push(mk({ suite: 'autonat', relay: null, dialer: client, listener: server, scenario, timeout: 45 }))
+    }
   }
+  for (const server of IMPLS) cases.push(mk({ suite: 'autonat', relay: null, dialer: 'weft', listener: server, scenario: 'amplification', timeout: 30 }))
   return cases
 }
 
@@ -160,4 +166,50 @@ export function record(c, r) {
     ok: r.ok, rttMillis: r.rttMillis, error: r.error,
     id: c.id, control: c.control, seconds: Number(r.seconds.toFixed(2)), ...(r.extra ?? {}),
   }
+}
+
+/**
+ * nat.json's records as the Markdown tables of interop/NAT.md "Results" (`node interop/nat.mjs --markdown`).
+ * @param {any[]} results
+ */
+export function markdown(results) {
+  const cell = (/** @type {any} */ r, /** @type {(r: any) => string} */ detail) => (r === undefined ? '' : `${r.ok ? (r.flaky ? 'flaky' : 'pass') : r.control ? 'fail (control)' : '**FAIL**'}${r.ok ? detail(r) : ''}`)
+  const ms = (/** @type {number | null} */ n) => (typeof n === 'number' ? ` ${n.toFixed(1)} ms` : '')
+  const find = (/** @type {(r: any) => boolean} */ f) => results.find(f)
+  const out = []
+  const relayRows = [...new Set(results.filter((r) => r.suite === 'relay' && r.scenario !== 'no-reservation').map((r) => `${r.relay}|${r.dialer}|${r.listener}`))]
+  if (relayRows.length > 0) {
+    out.push('| relay | dialer → listener | relay: identify + ping over the circuit | limit (4096 B): bytes echoed before the circuit ended |', '|---|---|---|---|')
+    for (const k of relayRows) {
+      const [relay, dialer, listener] = k.split('|')
+      const get = (/** @type {string} */ sc) => find((r) => r.suite === 'relay' && r.relay === relay && r.dialer === dialer && r.listener === listener && r.scenario === sc)
+      const ctl = get('relay')?.control || get('limit')?.control ? ' (control)' : ''
+      out.push(`| ${relay} | ${dialer} → ${listener}${ctl} | ${cell(get('relay'), (r) => ms(r.rttMillis))} | ${cell(get('limit'), (r) => ` ${r.echoed} B`)} |`)
+    }
+    out.push('')
+  }
+  const nr = results.filter((r) => r.scenario === 'no-reservation')
+  if (nr.length > 0) {
+    out.push('| relay | dialer | no-reservation: circuit to a peer that never reserved |', '|---|---|---|')
+    for (const r of nr) out.push(`| ${r.relay} | ${r.dialer}${r.control ? ' (control)' : ''} | ${cell(r, (x) => ` ${x.status}`)} |`)
+    out.push('')
+  }
+  const hp = results.filter((r) => r.suite === 'dcutr')
+  if (hp.length > 0) {
+    out.push('| relay | dialer (behind rA) → listener (behind rB) | hole punch: direct connection + ping over it | direct address | direct SYNs rA / rB |', '|---|---|---|---|---|')
+    for (const r of hp) out.push(`| ${r.relay} | ${r.dialer} → ${r.listener}${r.control ? ' (control)' : ''} | ${cell(r, (x) => ms(x.rttMillis))} | ${r.direct ?? ''} | ${r.directSyn ? `${r.directSyn.rA} / ${r.directSyn.rB}` : ''} |`)
+    out.push('')
+  }
+  const an = results.filter((r) => r.suite === 'autonat')
+  if (an.length > 0) {
+    out.push('| server | client | public (on the WAN) | private (behind rC) | amplification: victim SYNs |', '|---|---|---|---|---|')
+    for (const k of [...new Set(an.map((r) => `${r.listener}|${r.dialer}`))]) {
+      const [server, client] = k.split('|')
+      const get = (/** @type {string} */ sc) => find((r) => r.suite === 'autonat' && r.listener === server && r.dialer === client && r.scenario === sc)
+      const ctl = get('public')?.control ? ' (control)' : ''
+      out.push(`| ${server} | ${client}${ctl} | ${cell(get('public'), (r) => ` ${r.reachability}`)} | ${cell(get('private'), (r) => ` ${r.reachability}`)} | ${cell(get('amplification'), (r) => ` ${r.victimSyns}`)} |`)
+    }
+    out.push('')
+  }
+  return out.join('\n')
 }

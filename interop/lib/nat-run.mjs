@@ -40,7 +40,7 @@ export async function startRedisUnix(redisServer, dir) {
  *   stderr: () => string, exit: Promise<{ code: number | null, signal: string | null }> }} Peer
  * @typedef {{ topo: import('./nat-topology.mjs').NatTopology, commands: Record<string, string[]>, redisAddr: string,
  *   root: string, children: Set<import('node:child_process').ChildProcess>, log: (s: string) => void,
- *   capture?: string, prefix: string }} RunContext
+ *   capture?: string, prefix: string, verbose?: boolean }} RunContext
  */
 
 /**
@@ -158,7 +158,7 @@ export async function runRelayCase(ctx, c, key, o) {
     } else if (parsed.result?.ok === false && typeof parsed.result.error === 'string') {
       error = `${error}; dialer: ${parsed.result.error}`
     }
-    return { ok: error === null, rttMillis: rtt, error, seconds: (Date.now() - t0) / 1000, extra, log: error === null ? [] : diagnostics(peers) }
+    return { ok: error === null, rttMillis: rtt, error, seconds: (Date.now() - t0) / 1000, extra, log: error === null && ctx.verbose !== true ? [] : diagnostics(peers) }
   } finally {
     await stopPeers(ctx, peers)
     for (const p of captures) { killGroup(p, 'SIGINT'); ctx.children.delete(p) }
@@ -182,6 +182,7 @@ export async function runAutonatCase(ctx, c, key) {
     const client = startPeer(ctx, 'client', c.dialer, c.scenario === 'private' ? 'cnat' : 'cpub', {
       ...common, NAT_ROLE: 'autonat-client', AUTONAT_MODE: c.scenario === 'amplification' ? 'amplification' : 'probe',
       VICTIM_ADDR: `/ip4/${HOSTS.victim.ip}/tcp/4001`,
+      ...(c.scenario === 'amplification' ? {} : { EXPECT: c.scenario }), // go's control client judges itself by it
     })
     peers.push(client)
     let error = await waitMain(client, peers.filter((x) => x !== client), (c.timeout + 10) * 1000)
@@ -197,7 +198,7 @@ export async function runAutonatCase(ctx, c, key) {
     } else if (parsed.result?.ok === false && typeof parsed.result.error === 'string') {
       error = `${error}; client: ${parsed.result.error}`
     }
-    return { ok: error === null, rttMillis: null, error, seconds: (Date.now() - t0) / 1000, extra, log: error === null ? [] : diagnostics(peers) }
+    return { ok: error === null, rttMillis: null, error, seconds: (Date.now() - t0) / 1000, extra, log: error === null && ctx.verbose !== true ? [] : diagnostics(peers) }
   } finally {
     await stopPeers(ctx, peers)
   }

@@ -298,24 +298,31 @@ async function amplification(serverAddr, server) {
   const victim = Multiaddr.fromString(env('VICTIM_ADDR', '/ip4/11.0.0.99/tcp/4001'))
   /** @type {Record<string, string>} */
   const out = {}
-  try {
-    const s = await node.newStream(server, '/libp2p/autonat/1.0.0')
-    await s.write(v1.encodeV1Frame({ type: 'dial', peer: { id: node.peerId, addrs: [victim.bytes] } }))
-    const m = await readFrame(s, v1.v1FrameDecoder())
-    out.v1 = m === undefined ? 'no answer (stream ended)' : `${m.type} status ${Object.entries(v1.V1Status).find(([, n]) => n === m.status)?.[0] ?? m.status}${m.statusText ? ` (${m.statusText})` : ''}`
-    s.reset()
-  } catch (e) {
-    out.v1 = `error: ${oneLine(e)}`
-  }
-  try {
-    const s = await node.newStream(server, '/libp2p/autonat/2/dial-request')
-    await s.write(v2.encodeV2Frame({ type: 'dial-request', addrs: [victim.bytes], nonce: randomBytes(8).readBigUInt64BE() }))
-    const m = await readFrame(s, v2.v2FrameDecoder())
-    out.v2 = m === undefined ? 'no answer (stream ended)' : m.type === 'dial-data-request' ? `dial-data-request ${m.numBytes} bytes (refused: reset)` : `${m.type} status ${m.status} dialStatus ${m.dialStatus}`
-    s.reset()
-  } catch (e) {
-    out.v2 = `error: ${oneLine(e)}`
-  }
+  // Both at once (go's v1 server answers only when its dial-back attempt ended, after up to 15 s).
+  await Promise.all([
+    (async () => {
+      try {
+        const s = await node.newStream(server, '/libp2p/autonat/1.0.0')
+        await s.write(v1.encodeV1Frame({ type: 'dial', peer: { id: node.peerId, addrs: [victim.bytes] } }))
+        const m = await readFrame(s, v1.v1FrameDecoder())
+        out.v1 = m === undefined ? 'no answer (stream ended)' : `${m.type} status ${Object.entries(v1.V1Status).find(([, n]) => n === m.status)?.[0] ?? m.status}${m.statusText ? ` (${m.statusText})` : ''}`
+        s.reset()
+      } catch (e) {
+        out.v1 = `error: ${oneLine(e)}`
+      }
+    })(),
+    (async () => {
+      try {
+        const s = await node.newStream(server, '/libp2p/autonat/2/dial-request')
+        await s.write(v2.encodeV2Frame({ type: 'dial-request', addrs: [victim.bytes], nonce: randomBytes(8).readBigUInt64BE() }))
+        const m = await readFrame(s, v2.v2FrameDecoder())
+        out.v2 = m === undefined ? 'no answer (stream ended)' : m.type === 'dial-data-request' ? `dial-data-request ${m.numBytes} bytes (refused: reset)` : `${m.type} status ${m.status} dialStatus ${m.dialStatus}`
+        s.reset()
+      } catch (e) {
+        out.v2 = `error: ${oneLine(e)}`
+      }
+    })(),
+  ])
   log('amplification answers', out)
   const answered = Object.values(out).some((v) => !v.startsWith('error'))
   return finish({ ok: answered, scenario: 'amplification', ...out, ...(answered ? {} : { error: 'the server answered neither v1 nor v2' }) })
