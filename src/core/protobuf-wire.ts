@@ -1,8 +1,8 @@
 /**
  * The protobuf wire format, both directions, in the subset libp2p's messages use
  * (protobuf.dev/programming-guides/encoding): varints (uint32, int32, uint64, bool, enums),
- * length-delimited fields (bytes, strings, nested messages). Fixed-width fields are only skipped:
- * no libp2p message weft speaks declares one.
+ * length-delimited fields (bytes, strings, nested messages), and fixed64 (AutoNAT v2's nonce); other
+ * fixed-width fields are only skipped.
  *
  *   tag      = varint( field_number << 3 | wire_type )
  *   varint   = 7 bits per byte, least significant group first, high bit set on all but the last
@@ -100,6 +100,17 @@ export class PbReader {
       }
     }
     throw new RangeError('varint: more than 10 bytes')
+  }
+
+  /** A fixed64: 8 bytes, little-endian, as a bigint. */
+  fixed64(): bigint {
+    const pos = this.pos
+    if (8 > this.len - pos) throw new RangeError('fixed64: index out of range')
+    const b = this.buf
+    const lo = (b[pos]! | (b[pos + 1]! << 8) | (b[pos + 2]! << 16) | (b[pos + 3]! << 24)) >>> 0
+    const hi = (b[pos + 4]! | (b[pos + 5]! << 8) | (b[pos + 6]! << 16) | (b[pos + 7]! << 24)) >>> 0
+    this.pos = pos + 8
+    return (BigInt(hi) << 32n) | BigInt(lo)
   }
 
   /** A length-delimited field's bytes, as a view of the input (callers copy what they keep). */
@@ -239,6 +250,20 @@ export class PbWriter {
       v >>= 7n
     }
     b[pos++] = Number(v)
+    this.#pos = pos
+    return this
+  }
+
+  /** A fixed64: 8 bytes, little-endian; `v` is a bigint in [0, 2^64). */
+  fixed64(v: bigint): this {
+    if (typeof v !== 'bigint' || v < 0n || v >= 1n << 64n) throw new RangeError('fixed64 value out of range')
+    this.#reserve(8)
+    const b = this.#buf
+    let pos = this.#pos
+    for (let i = 0; i < 8; i++) {
+      b[pos++] = Number(v & 0xffn)
+      v >>= 8n
+    }
     this.#pos = pos
     return this
   }

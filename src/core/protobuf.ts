@@ -65,6 +65,12 @@ export class FieldReader {
     return this.#r.uint64()
   }
 
+  /** A fixed64 (wire type 1) as bigint. */
+  fixed64(): bigint {
+    this.#expect(WIRE_FIXED64)
+    return this.#r.fixed64()
+  }
+
   int32(): number {
     this.#expect(WIRE_VARINT)
     return this.#r.int32()
