@@ -5,6 +5,7 @@ import { gossipsubTarget, identifyTarget, kadTarget } from './targets-behaviour.
 import { multistreamTarget, noiseTarget, yamuxTarget } from './targets-stream.js'
 import { multiaddrTarget, peerIdTarget, protobufTarget, varintTarget } from './targets-codec.js'
 import { relayTarget } from './target-relay.js'
+import { dcutrTarget } from './target-dcutr.js'
 
 export const TARGETS: readonly Target[] = [
   varintTarget,
@@ -19,6 +20,7 @@ export const TARGETS: readonly Target[] = [
   gossipsubTarget,
   connectionTarget,
   relayTarget,
+  dcutrTarget,
 ]
 
 export function targetByName(name: string): Target | undefined {
