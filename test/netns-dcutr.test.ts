@@ -1,0 +1,141 @@
+/**
+ * DCUtR end to end, weft <-> weft, through real NATs (spec/dcutr.md, spec/hole-punching.md): a weft
+ * relay on the "WAN", weft B behind NAT rB reserving on it, weft A behind NAT rA dialing B through
+ * the relay; DCUtR upgrades the relayed connection to a direct one (TCP simultaneous open from the
+ * punch ports), the relayed connection is closed after the grace period, a ping runs over the direct
+ * one, and the routers' counters show the direct SYN.
+ *
+ * Topology (as test/netns-punch-port.test.ts; created and removed here, unique names per run):
+ *   <P>-wan: bridge br0, the "WAN" 11.0.0.0/24 (exists only inside these namespaces)
+ *   <P>-relay: 11.0.0.10 (weft relay, :4001)
+ *   <P>-rA: wan0 11.0.0.1, lan0 10.0.1.1, masquerade (port-preserving)   <P>-a: 10.0.1.2 (weft A)
+ *   <P>-rB: wan0 11.0.0.2, lan0 10.0.2.1, masquerade (port-preserving)   <P>-b: 10.0.2.2 (weft B)
+ * Routers: input from wan0 only for conntrack established/related (research note pitfall 4), forward
+ * lan0 -> wan0 and established/related, a counter of SYNs forwarded from wan0 into the LAN.
+ *
+ * Skips (with the reason printed) only when not root, or `ip netns` or `nft` do not work; CI is root.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { Proc, addNamespaces, buildDriver, deleteNamespaces, inNs, ip, netnsUnavailable, removeDriver } from './helpers/netns.js'
+
+const P = `dc${process.pid % 100_000}`
+const NAMES = ['wan', 'relay', 'rA', 'rB', 'a', 'b'] as const
+const NS = Object.fromEntries(NAMES.map((n) => [n, `${P}-${n}`])) as Record<(typeof NAMES)[number], string>
+
+const why = netnsUnavailable(P, { nft: true })
+if (why !== undefined) console.warn(`skipped: netns dcutr test: ${why}`)
+
+function router(ns: string, wan: string, lan: string, lanNet: string): void {
+  ip('-n', ns, 'addr', 'add', `${wan}/24`, 'dev', 'wan0')
+  ip('-n', ns, 'link', 'set', 'wan0', 'up')
+  ip('-n', ns, 'addr', 'add', `${lan}/24`, 'dev', 'lan0')
+  ip('-n', ns, 'link', 'set', 'lan0', 'up')
+  inNs(ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=0'])
+  inNs(ns, 'nft', ['-f', '-'], `
+table ip nat {
+  chain post {
+    type nat hook postrouting priority srcnat; policy accept;
+    oifname "wan0" ip saddr ${lanNet} masquerade
+  }
+}
+table inet fw {
+  chain input {
+    type filter hook input priority filter; policy accept;
+    iifname "wan0" ct state established,related accept
+    iifname "wan0" counter drop comment "unsolicited"
+  }
+  chain forward {
+    type filter hook forward priority filter; policy drop;
+    iifname "wan0" ip saddr != 11.0.0.10 tcp flags & (syn | ack) == syn counter comment "directsyn"
+    ct state established,related accept
+    iifname "lan0" oifname "wan0" accept
+    iifname "wan0" counter drop
+  }
+}
+`)
+}
+
+function counter(ns: string, name: 'unsolicited' | 'directsyn'): number {
+  const text = inNs(ns, 'nft', ['list', 'table', 'inet', 'fw'])
+  const m = new RegExp(`counter packets (\\d+) bytes \\d+[^\\n]* comment "${name}"`).exec(text)
+  if (m === null) throw new Error(`no counter ${name} in ${ns}:\n${text}`)
+  return Number(m[1])
+}
+
+const procs: Proc[] = []
+
+describe.skipIf(why !== undefined)('DCUtR weft <-> weft through two NATs', () => {
+  let script = ''
+  let relay: Proc
+  let a: Proc
+  let b: Proc
+  let relayAddr = ''
+  let bPeer = ''
+
+  beforeAll(async () => {
+    addNamespaces(Object.values(NS))
+    ip('-n', NS.wan, 'link', 'add', 'br0', 'type', 'bridge')
+    ip('-n', NS.wan, 'link', 'set', 'br0', 'up')
+    for (const [port, ns, dev] of [['p-relay', NS.relay, 'r0'], ['p-rA', NS.rA, 'wan0'], ['p-rB', NS.rB, 'wan0']] as const) {
+      ip('link', 'add', dev, 'netns', ns, 'type', 'veth', 'peer', 'name', port, 'netns', NS.wan)
+      ip('-n', NS.wan, 'link', 'set', port, 'master', 'br0', 'up')
+    }
+    ip('-n', NS.relay, 'addr', 'add', '11.0.0.10/24', 'dev', 'r0')
+    ip('-n', NS.relay, 'link', 'set', 'r0', 'up')
+    for (const [r, host, i] of [[NS.rA, NS.a, 1], [NS.rB, NS.b, 2]] as const) {
+      ip('link', 'add', 'lan0', 'netns', r, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', host)
+      router(r, `11.0.0.${i}`, `10.0.${i}.1`, `10.0.${i}.0/24`)
+      ip('-n', host, 'addr', 'add', `10.0.${i}.2/24`, 'dev', 'eth0')
+      ip('-n', host, 'link', 'set', 'eth0', 'up')
+      ip('-n', host, 'route', 'add', 'default', 'via', `10.0.${i}.1`)
+    }
+    script = await buildDriver('netns-dcutr-driver')
+    relay = new Proc(NS.relay, script, ['relay', '11.0.0.10'])
+    procs.push(relay)
+    const started = await relay.next()
+    expect(started.event).toBe('started')
+    relayAddr = String(started.addr)
+    expect(relayAddr).toMatch(/^\/ip4\/11\.0\.0\.10\/tcp\/4001\/p2p\//)
+    b = new Proc(NS.b, script, ['peer', '10.0.2.2', relayAddr, 'listen'])
+    a = new Proc(NS.a, script, ['peer', '10.0.1.2', relayAddr, 'dial'])
+    procs.push(a, b)
+    const reserved = await b.next()
+    expect(reserved.event).toBe('reserved')
+    bPeer = String(reserved.peer)
+    expect((await a.next()).event).toBe('started')
+  }, 60_000)
+
+  afterAll(() => {
+    for (const p of procs.splice(0)) p.kill()
+    removeDriver(script)
+    deleteNamespaces(Object.values(NS))
+  })
+
+  test('A dials B through the relay; DCUtR upgrades to a direct connection; the relayed one is closed; a ping runs over the direct one', async () => {
+    const synBefore = counter(NS.rA, 'directsyn') + counter(NS.rB, 'directsyn')
+    const r = await a.ask(`dial ${bPeer}`)
+    if (r.ok !== true) console.error('dcutr A:', JSON.stringify(r), '\nB:', JSON.stringify(await b.ask('events')))
+    expect(r.ok).toBe(true)
+    const punchA = Number(r.punchPort)
+    // the relayed connection A dialed
+    expect(r.relayed).toMatchObject({ limited: true, direction: 'outbound' })
+    // A's direct connection: to B's router at B's punch port, from A's punch port, not limited
+    const direct = r.direct as { connection: { remoteAddr: string; localAddr: string; limited: boolean }; role: string; via: string }
+    expect(direct).toMatchObject({ type: 'direct', role: 'A', via: 'hole-punch' })
+    expect(direct.connection.limited).toBe(false)
+    expect(direct.connection.remoteAddr).toMatch(/^\/ip4\/11\.0\.0\.2\/tcp\/\d+$/)
+    expect(direct.connection.localAddr).toBe(`/ip4/10.0.1.2/tcp/${punchA}`)
+    // after the grace period only direct connections are left, and the ping ran on one
+    const conns = r.connections as Array<{ limited: boolean }>
+    expect(conns.length).toBeGreaterThan(0)
+    expect(conns.every((c) => !c.limited)).toBe(true)
+    expect(Number(r.rtt)).toBeGreaterThanOrEqual(0)
+    // B saw it too, as the side that opened the stream and dialed as the responder
+    const events = (await b.ask('events')).events as Array<Record<string, unknown>>
+    expect(events.filter((e) => e.type === 'attempt').length).toBeGreaterThanOrEqual(1)
+    expect(events.find((e) => e.type === 'direct')).toMatchObject({ role: 'B', via: 'hole-punch' })
+    // the routers forwarded a SYN from the other peer's router into the LAN: the direct path was punched
+    expect(counter(NS.rA, 'directsyn') + counter(NS.rB, 'directsyn') - synBefore).toBeGreaterThanOrEqual(1)
+    console.info('dcutr netns:', JSON.stringify({ direct: r.direct, events }))
+  }, 60_000)
+})
