@@ -1,6 +1,6 @@
 /**
  * The Circuit Relay v2 server (libp2p/specs relay/circuit-v2.md; spec/relay.md "Relay server") as a
- * pure behaviour, and `circuitRelayServer(options)`, its node service:
+ * pure behaviour; `circuitRelayServer(options)` (server-api.ts) makes it a node service:
  *
  *   import { circuitRelayServer } from 'weft/relay'
  *   const node = await createNode({ services: { relay: circuitRelayServer({ limitData: 1 << 20 }) } })
@@ -21,13 +21,14 @@ import type { CryptoProvider } from '../core/crypto/provider.js'
 import { ProtocolError } from '../core/errors.js'
 import { CODE, Multiaddr } from '../multiaddr/index.js'
 import type { PeerId, PrivateKey } from '../peer-id/index.js'
-import type { Behaviour, BehaviourAction, BehaviourInput, ConnectionInfo, NodeService, ServiceFactory, StreamRef } from '../swarm/index.js'
+import type { Behaviour, BehaviourAction, BehaviourInput, ConnectionInfo, StreamRef } from '../swarm/index.js'
 import { streamKey } from '../swarm/index.js'
 import { HOP_PROTOCOL, HopType, RelayFrameDecoder, STOP_PROTOCOL, Status, StopType, encodeHopFrame, encodeStopFrame, statusName } from './message.js'
 import type { HopMessage, Limit, StatusName, StopMessage } from './message.js'
 import { sealVoucher } from './voucher.js'
 import { Circuit, type CircuitAction, type CircuitEndReason, type CircuitSink } from './server-circuit.js'
 import { RateLimiter, durationSeconds, ipKey, resolveRelayServerOptions, type RelayServerOptions, type ResolvedRelayServerOptions } from './server-limits.js'
+import type { RelayServerEvent } from './server-api.js'
 
 /** The connection-manager tag of a peer holding a reservation (go's name and weight). */
 export const RESERVATION_TAG = 'relay-reservation'
@@ -37,14 +38,6 @@ export const HOP_TAG = 'relay-hop'
 export const HOP_TAG_VALUE = 2
 /** Rate limiter entries that refilled are forgotten this often. */
 const SWEEP_INTERVAL = 60_000
-
-export type RelayServerEvent =
-  | { type: 'reservation-accepted'; peer: PeerId; expire: bigint; addrs: readonly Multiaddr[]; renewed: boolean }
-  | { type: 'reservation-refused'; peer: PeerId; status: StatusName; reason: string }
-  | { type: 'reservation-closed'; peer: PeerId; reason: 'expired' | 'disconnected' }
-  | { type: 'circuit-refused'; src: PeerId; dst: PeerId | undefined; status: StatusName; reason: string }
-  | { type: 'circuit-opened'; id: number; src: PeerId; dst: PeerId }
-  | { type: 'circuit-closed'; id: number; src: PeerId; dst: PeerId; reason: CircuitEndReason; srcToDst: number; dstToSrc: number; duration: Millis }
 
 export interface RelayServerInit extends RelayServerOptions {
   peerId: PeerId
@@ -587,13 +580,4 @@ export class CircuitRelayServer implements Behaviour<RelayServerEvent>, CircuitS
 function isUnspecified(a: Multiaddr): boolean {
   const first = a.components()[0]
   return first !== undefined && (first.code === CODE.ip4 || first.code === CODE.ip6) && first.bytes.every((b) => b === 0)
-}
-
-/** The relay server as a node service: `createNode({ services: { relay: circuitRelayServer() } })`. */
-export function circuitRelayServer(options: RelayServerOptions = {}): ServiceFactory<CircuitRelayServer> {
-  resolveRelayServerOptions(options) // bad options fail here, at the call site
-  return (ctx): NodeService<CircuitRelayServer, RelayServerEvent> => {
-    const behaviour = new CircuitRelayServer({ ...options, peerId: ctx.peerId, privateKey: ctx.privateKey, crypto: ctx.crypto, epoch: ctx.epoch })
-    return { name: 'relay', behaviour, api: behaviour, onEvent: () => {}, stop: () => {} }
-  }
 }
