@@ -6,7 +6,9 @@
  *             [--limits <file.json>] [--print-resources <seconds>]
  *             [--deny <peer|ip|cidr|multiaddr>]... [--allow <peer|ip|cidr|multiaddr>]...
  *             [--metrics <ip:port>] [--conns-low L] [--conns-high H] [--conns-grace <duration>]
- *   weft ping <multiaddr> [--count N] [--json]
+ *             [--relay [--relay-limit-data <bytes>] [--relay-limit-duration <duration>]]
+ *             [--relay-via <relay multiaddr>]...
+ *   weft ping <multiaddr> [--count N] [--json]     (a /p2p-circuit address goes through its relay)
  *   weft id <multiaddr> [--json]
  *   weft dht get|put|provide|find-providers|find-peer|closest ...   (see `weft dht`)
  *   weft sub <topic> --peer <addr>... [--count N] [--json]
@@ -51,6 +53,27 @@ function durationMs(flag: string, v: string): number {
   return Math.round(Number(m[1]) * unit)
 }
 
+/** `--relay-limit-data`: bytes per direction per circuit (0: no limit). */
+function byteCount(flag: string, v: string): number {
+  const m = /^(\d+)(KiB|MiB)?$/.exec(v)
+  if (m === null) throw new UsageLine(`${flag} must be a number of bytes such as 4096, 128KiB or 1MiB (not ${v})`)
+  const n = Number(m[1]) * (m[2] === 'KiB' ? 1024 : m[2] === 'MiB' ? 1024 * 1024 : 1)
+  if (!Number.isSafeInteger(n)) throw new UsageLine(`${flag} is too large (${v})`)
+  return n
+}
+
+/** `--relay`, its limits and `--relay-via`; the limits only make sense with `--relay`. */
+function relayFlags(get: (flag: string) => string[] | undefined, has: (flag: string) => boolean): { relay?: { limitData?: number; limitDuration?: number }; relayVia?: string[] } {
+  const data = get('relay-limit-data')?.[0]
+  const duration = get('relay-limit-duration')?.[0]
+  if (!has('relay') && (data !== undefined || duration !== undefined)) throw new UsageLine('--relay-limit-data and --relay-limit-duration need --relay')
+  const via = get('relay-via') ?? []
+  return {
+    ...(has('relay') ? { relay: { ...(data !== undefined ? { limitData: byteCount('--relay-limit-data', data) } : {}), ...(duration !== undefined ? { limitDuration: duration === '0' ? 0 : durationMs('--relay-limit-duration', duration) } : {}) } } : {}),
+    ...(via.length > 0 ? { relayVia: via } : {}),
+  }
+}
+
 /** The connection manager flags; the watermarks must be ordered (defaults 160 / 192). */
 function connManagerFlags(get: (flag: string) => string | undefined): { lowWater?: number; highWater?: number; gracePeriodMs?: number; silencePeriodMs?: number } | undefined {
   const [low, high, grace, silence] = [get('conns-low'), get('conns-high'), get('conns-grace'), get('conns-silence')]
@@ -86,7 +109,15 @@ usage:
                      manager trims to L connections when more than H are open, sparing those
                      younger than the grace period (default 160 / 192 / 1m; spec/connection-manager.md);
                      --conns-silence <duration>: at most one trim per period (default 10s)
-  weft ping <multiaddr> [--count N] [--json]   ping a peer (/ipfs/ping/1.0.0)
+                     --relay: serve as a Circuit Relay v2 relay (spec/relay.md); per circuit
+                     --relay-limit-data <bytes> in each direction (default 128KiB, 0: none) and
+                     --relay-limit-duration <duration> (default 2m, 0: none)
+                     --relay-via <relay multiaddr>: reserve a slot on that relay (ending in
+                     /p2p/<relay id>) and accept connections through it; the same as
+                     --listen <relay multiaddr>/p2p-circuit. The node prints its direct and
+                     relayed addresses and its reachability
+  weft ping <multiaddr> [--count N] [--json]   ping a peer (/ipfs/ping/1.0.0); through a relay
+                     with <relay multiaddr>/p2p-circuit/p2p/<peer id>
   weft dht get|put|provide|find-providers|find-peer|closest ... --bootstrap <multiaddr>...
                      query a Kademlia network (weft dht for details)
   weft id <multiaddr> [--json]                 print a peer's identify record
@@ -112,8 +143,9 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'node': {
         const { runNode } = await import('./node-cmd.js')
-        const a = parseArgs(rest, { booleans: ['json', 'perf'], values: ['listen', 'identity', 'bootstrap', 'topic', 'dht-mode', 'external', 'limits', 'print-resources', 'deny', 'allow', 'metrics', 'conns-low', 'conns-high', 'conns-grace', 'conns-silence'] })
+        const a = parseArgs(rest, { booleans: ['json', 'perf', 'relay'], values: ['listen', 'identity', 'bootstrap', 'topic', 'dht-mode', 'external', 'limits', 'print-resources', 'deny', 'allow', 'metrics', 'conns-low', 'conns-high', 'conns-grace', 'conns-silence', 'relay-via', 'relay-limit-data', 'relay-limit-duration'] })
         const connectionManager = connManagerFlags((f) => a.flags.get(f)?.[0])
+        const relay = relayFlags((f) => a.flags.get(f), (f) => a.flags.has(f))
         return await runNode({
           listen: a.flags.get('listen') ?? ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws'],
           identity: a.flags.get('identity')?.[0] ?? join(process.env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'weft', 'identity.key'),
@@ -129,6 +161,7 @@ export async function main(argv: string[]): Promise<number> {
           ...(a.flags.has('print-resources') ? { printResources: positiveSeconds('--print-resources', a.flags.get('print-resources')![0]!) } : {}),
           ...(a.flags.has('metrics') ? { metrics: a.flags.get('metrics')![0]! } : {}),
           ...(connectionManager !== undefined ? { connectionManager } : {}),
+          ...relay,
         })
       }
       case 'sub': {

@@ -6,6 +6,7 @@ import { UsageLine } from './args.js'
 import { parseHostPort, serveMetrics } from '../io/metrics-http.js'
 import { parseLimitsJson, type ResourceLimitsInit } from '../swarm/resource-limits.js'
 import type { ResourceUsage } from '../swarm/resources.js'
+import { circuitRelayClient, circuitRelayServer, type RelayReservationEvent } from '../relay/index.js'
 
 export interface NodeCmdOptions {
   listen: string[]
@@ -32,6 +33,10 @@ export interface NodeCmdOptions {
   metrics?: string
   /** Connection manager watermarks and grace period (`--conns-low`, `--conns-high`, `--conns-grace`; spec/connection-manager.md). */
   connectionManager?: { lowWater?: number; highWater?: number; gracePeriodMs?: number }
+  /** Serve as a Circuit Relay v2 relay (`--relay`), with these circuit limits (bytes per direction, ms; 0: none). */
+  relay?: { limitData?: number; limitDuration?: number }
+  /** Reserve on these relays and accept connections through them (`--relay-via`: listen on `<addr>/p2p-circuit`). */
+  relayVia?: string[]
 }
 
 function log(json: boolean, event: string, fields: Record<string, unknown>, text: string): void {
@@ -47,20 +52,33 @@ export async function runNode(o: NodeCmdOptions): Promise<number> {
   const services = {
     dht: kadDht({ mode: o.dhtMode ?? 'server', bootstrapPeers: peers }),
     pubsub: gossipsub(),
+    relayClient: circuitRelayClient(),
+    ...(o.relay !== undefined ? { relay: circuitRelayServer(o.relay) } : {}),
     ...(o.perf === true ? { perf: perf() } : {}),
   }
+  const listen = [...o.listen, ...(o.relayVia ?? []).map(circuitListenAddr)]
   const resources = o.limits === undefined ? undefined : await readLimits(o.limits)
   const metricsAt = o.metrics === undefined ? undefined : metricsAddr(o.metrics)
-  const node = await createNode({ privateKey: key, listen: o.listen, services, ...(resources !== undefined ? { resources } : {}), gater: { deny: o.deny ?? [], allow: o.allow ?? [] }, ...(metricsAt !== undefined ? { metrics: true } : {}), ...(o.connectionManager !== undefined ? { connectionManager: o.connectionManager } : {}) })
+  const node = await createNode({ privateKey: key, listen, services, ...(resources !== undefined ? { resources } : {}), gater: { deny: o.deny ?? [], allow: o.allow ?? [] }, ...(metricsAt !== undefined ? { metrics: true } : {}), ...(o.connectionManager !== undefined ? { connectionManager: o.connectionManager } : {}) })
   const metricsServer = metricsAt === undefined ? undefined : await serveMetrics(metricsAt, () => node.metrics!.exposition()).catch(async (e: Error) => {
     await node.stop()
     throw new UsageLine(`--metrics ${o.metrics}: cannot listen (${e.message})`)
   })
   node.dht.onModeChange((mode) => log(o.json, 'dht:mode', { mode }, `DHT mode: ${mode}`))
   for (const a of external) node.addExternalAddress(a)
-  log(o.json, 'started', { peerId: node.peerId.toString(), identity: o.identity, created, addrs: node.getMultiaddrs().map(String), dhtMode: node.dht.mode, dhtConfiguredMode: node.dht.configuredMode, externalAddrs: node.getExternalAddresses().map(String) },
-    `weft node ${node.peerId.toString()} (identity ${created ? 'created' : 'loaded'}: ${o.identity}; DHT ${node.dht.mode}${node.dht.configuredMode === 'auto' ? ' (auto)' : ''})`)
-  if (!o.json) for (const a of node.getMultiaddrs()) console.log(`  listening on ${a.toString()}`)
+  const addrs = addressSummary(node)
+  log(o.json, 'started', { peerId: node.peerId.toString(), identity: o.identity, created, addrs: node.getMultiaddrs().map(String), directAddrs: addrs.direct, relayedAddrs: addrs.relayed, reachability: addrs.reachability, relay: o.relay !== undefined, dhtMode: node.dht.mode, dhtConfiguredMode: node.dht.configuredMode, externalAddrs: node.getExternalAddresses().map(String) },
+    `weft node ${node.peerId.toString()} (identity ${created ? 'created' : 'loaded'}: ${o.identity}; DHT ${node.dht.mode}${node.dht.configuredMode === 'auto' ? ' (auto)' : ''}${o.relay !== undefined ? '; serving as a relay' : ''})`)
+  if (!o.json) printAddrs(addrs)
+  node.on('relay:reservation', (ev) => {
+    const a = addressSummary(node)
+    log(o.json, 'relay:reservation', { ...reservationFields(ev), relayedAddrs: a.relayed, reachability: a.reachability }, reservationText(ev))
+    if (!o.json && (ev.type === 'accepted' || ev.type === 'lost')) printAddrs(a)
+  })
+  node.on('reachability', () => {
+    const a = addressSummary(node)
+    log(o.json, 'reachability', { reachability: a.reachability, directAddrs: a.direct, relayedAddrs: a.relayed, externalAddrs: node.getExternalAddresses().map(String) }, `reachability: ${a.reachability}`)
+  })
   if (metricsServer !== undefined) log(o.json, 'metrics', { url: metricsServer.url }, `metrics on ${metricsServer.url}`)
   node.on('connection:open', (c) => log(o.json, 'connection:open', { peer: c.peer.toString(), addr: c.remoteAddr.toString(), direction: c.direction }, `connection ${c.direction} ${c.peer.toString()} via ${c.remoteAddr.toString()}`))
   node.on('connection:close', ({ connection: c, error }) => log(o.json, 'connection:close', { peer: c.peer.toString(), error: error?.message }, `closed ${c.peer.toString()}${error !== undefined ? ` (${error.message})` : ''}`))
@@ -141,7 +159,7 @@ export async function runPing(target: string, count: number, json: boolean): Pro
     const t0 = performance.now()
     const conn = await node.dial(addr, { signal: AbortSignal.timeout(15_000) })
     const connectMs = performance.now() - t0
-    if (!json) console.log(`connected to ${conn.peer.toString()} in ${connectMs.toFixed(2)} ms`)
+    if (!json) console.log(`connected to ${conn.peer.toString()} in ${connectMs.toFixed(2)} ms${conn.limited ? ` (relayed: ${conn.remoteAddr.toString()})` : ''}`)
     let failures = 0
     for (let i = 0; i < count; i++) {
       try {
@@ -226,5 +244,89 @@ function metricsAddr(text: string): { host: string; port: number } {
     return parseHostPort(text)
   } catch (e) {
     throw new UsageLine(`--metrics: ${(e as Error).message}`)
+  }
+}
+
+/** `--relay-via <addr>`: the listen address `<addr>/p2p-circuit` (given with or without it). */
+function circuitListenAddr(text: string): string {
+  const a = Multiaddr.fromString(text)
+  const s = a.toString()
+  const base = s.endsWith('/p2p-circuit') ? s.slice(0, -'/p2p-circuit'.length) : s
+  if (Multiaddr.fromString(base).getPeerId() === undefined) throw new UsageLine(`--relay-via ${text}: the relay address must end in /p2p/<relay id>`)
+  return `${base}/p2p-circuit`
+}
+
+interface AddressSummary {
+  direct: string[]
+  relayed: string[]
+  /** One line: `public`, `private (autonat: 0 reachable, 1 unreachable)`, `unknown (...)`. */
+  reachability: string
+}
+
+/** What AutoNAT reports, when the node runs it (the `autonat` service, src/autonat). */
+interface AutoNATView {
+  status(): { reachability: string; addrs: Array<{ reachability: string }> }
+}
+
+/** The node's direct and relayed addresses and its reachability, for the `weft node` output. */
+export function addressSummary(node: WeftNode): AddressSummary {
+  const all = node.getMultiaddrs().map(String)
+  const relayed = all.filter((a) => a.includes('/p2p-circuit'))
+  const direct = all.filter((a) => !a.includes('/p2p-circuit'))
+  let autonat: AutoNATView | undefined
+  try {
+    autonat = node.service<AutoNATView>('autonat')
+  } catch {
+    autonat = undefined
+  }
+  let reachability: string
+  if (autonat !== undefined) {
+    const st = autonat.status()
+    const count = (r: string): number => st.addrs.filter((x) => x.reachability === r).length
+    reachability = `${st.reachability} (autonat: ${count('public')} reachable, ${count('private')} unreachable)`
+  } else {
+    const external = node.getExternalAddresses().length
+    reachability = external > 0 ? `public (${external} confirmed external address${external === 1 ? '' : 'es'})` : 'unknown (no confirmed external address)'
+  }
+  if (relayed.length > 0) reachability += `; reachable through ${relayed.length} relayed address${relayed.length === 1 ? '' : 'es'}`
+  return { direct, relayed, reachability }
+}
+
+function printAddrs(a: AddressSummary): void {
+  for (const x of a.direct) console.log(`  listening on ${x}`)
+  for (const x of a.relayed) console.log(`  relayed     ${x}`)
+  console.log(`  reachability: ${a.reachability}`)
+}
+
+function reservationFields(ev: RelayReservationEvent): Record<string, unknown> {
+  const base = { type: ev.type, relay: ev.relay.toString() }
+  switch (ev.type) {
+    case 'accepted':
+    case 'renewed':
+      return { ...base, expire: Number(ev.reservation.expire), addrs: ev.reservation.listenAddrs.map(String), limit: ev.reservation.limit === undefined ? null : { duration: ev.reservation.limit.duration ?? null, data: ev.reservation.limit.data === undefined ? null : Number(ev.reservation.limit.data) } }
+    case 'lost':
+      return { ...base, reason: ev.reason }
+    case 'refused':
+      return { ...base, status: ev.status, statusName: ev.statusName ?? null }
+    case 'failed':
+      return { ...base, error: ev.error.message }
+  }
+}
+
+function reservationText(ev: RelayReservationEvent): string {
+  const r = ev.relay.toString()
+  switch (ev.type) {
+    case 'accepted':
+    case 'renewed': {
+      const l = ev.reservation.limit
+      const limit = l === undefined ? 'no circuit limit' : `circuits limited to ${l.data !== undefined && l.data > 0n ? `${l.data} bytes` : 'any size'} / ${l.duration !== undefined && l.duration > 0 ? `${l.duration} s` : 'any time'}`
+      return `relay reservation ${ev.type} on ${r} until ${new Date(Number(ev.reservation.expire) * 1000).toISOString()} (${limit})`
+    }
+    case 'lost':
+      return `relay reservation on ${r} lost (${ev.reason})`
+    case 'refused':
+      return `relay reservation refused by ${r}: ${ev.statusName ?? ev.status}`
+    case 'failed':
+      return `relay reservation on ${r} failed: ${ev.error.message}`
   }
 }
