@@ -341,15 +341,20 @@ describe('connect', () => {
     expect(d.relay.circuitCount).toBe(0)
   })
 
-  test('a target connected only over a limited connection: CONNECTION_FAILED, no stop over a relayed connection', () => {
+  test('a reservation ends with its last direct connection: a relayed one left does not keep it', () => {
     const d = new RelayDriver()
     const a = d.connect(alice)
+    const a2 = d.connect(alice)
     d.reserve(a)
     d.connect(alice, { addr: `/ip4/11.0.0.5/tcp/1/p2p/${carol.peer.toString()}/p2p-circuit`, limited: true })
     d.disconnect(a)
     expect(d.relay.hasReservation(alice.peer)).toBe(true)
-    const { ref, actions } = d.connectTo(d.connect(bob), alice)
-    expect(onlyHop(actions, ref).status).toBe(Status.CONNECTION_FAILED)
+    // the STOP goes over the remaining direct connection
+    const c = d.connectTo(d.connect(bob), alice)
+    expect(c.actions.find((x) => x.type === 'open-stream')).toMatchObject({ connection: a2.id })
+    d.disconnect(a2)
+    expect(d.relay.hasReservation(alice.peer)).toBe(false)
+    expect(ev(d, 'reservation-closed')).toMatchObject([{ reason: 'disconnected' }])
   })
 
   test('maxCircuitsPerPeer: at the limit accepted, one past RESOURCE_LIMIT_EXCEEDED (initiator and target each)', () => {

@@ -111,6 +111,8 @@ export class CircuitRelayServer implements Behaviour<RelayServerEvent>, CircuitS
   #externalAddrs: readonly Multiaddr[] = []
   #nextId = 1
   #nextSweep: Millis | undefined
+  #deadline: Millis | undefined
+  #deadlineDirty = true
 
   constructor(init: RelayServerInit) {
     this.options = resolveRelayServerOptions(init)
@@ -168,7 +170,19 @@ export class CircuitRelayServer implements Behaviour<RelayServerEvent>, CircuitS
     return q.action
   }
 
+  /**
+   * The earliest deadline, recomputed only after an input that may have moved one: bytes and
+   * writability on spliced circuits (the hot path) leave it alone.
+   */
   pollTimeout(): Millis | undefined {
+    if (this.#deadlineDirty) {
+      this.#deadline = this.#earliest()
+      this.#deadlineDirty = false
+    }
+    return this.#deadline
+  }
+
+  #earliest(): Millis | undefined {
     let t = this.#nextSweep
     const min = (d: Millis | undefined): void => {
       if (d !== undefined && (t === undefined || d < t)) t = d
@@ -180,6 +194,7 @@ export class CircuitRelayServer implements Behaviour<RelayServerEvent>, CircuitS
   }
 
   handleTimeout(now: Millis): void {
+    this.#deadlineDirty = true
     for (const h of [...this.#hops.values()]) {
       if (h.phase === 'connecting') {
         if (h.connecting !== undefined && now >= h.connecting.deadline) this.#connectFailed(now, h.connecting, 'the target did not answer in time')
@@ -200,6 +215,8 @@ export class CircuitRelayServer implements Behaviour<RelayServerEvent>, CircuitS
   }
 
   handle(now: Millis, input: BehaviourInput): void {
+    const key = 'stream' in input ? streamKey(input.stream) : undefined
+    if (!((input.type === 'stream-data' || input.type === 'stream-writable') && key !== undefined && this.#circuits.has(key))) this.#deadlineDirty = true
     switch (input.type) {
       case 'local-info':
         this.#listenAddrs = input.listenAddrs
@@ -421,14 +438,13 @@ export class CircuitRelayServer implements Behaviour<RelayServerEvent>, CircuitS
     const key = info.peer.toString()
     const m = this.#conns.get(key)
     m?.delete(info.id)
-    if (m !== undefined && m.size > 0) {
-      const r = this.#reservations.get(key)
-      if (r !== undefined && r.conn === info.id) r.conn = [...m.keys()][0]!
-      return
-    }
-    this.#conns.delete(key)
+    if (m?.size === 0) this.#conns.delete(key)
     const r = this.#reservations.get(key)
-    if (r !== undefined) this.#dropReservation(r, 'disconnected')
+    if (r === undefined || r.conn !== info.id) return
+    // A reservation lives while its peer has a direct connection (a relayed one cannot carry STOP).
+    const direct = [...(m?.values() ?? [])].find((c) => !c.limited)
+    if (direct !== undefined) r.conn = direct.id
+    else this.#dropReservation(r, 'disconnected')
     // a stop stream still being opened on that connection fails through stream-open-failed
   }
 
