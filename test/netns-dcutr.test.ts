@@ -10,6 +10,7 @@
  *   <P>-relay: 11.0.0.10 (weft relay, :4001)
  *   <P>-rA: wan0 11.0.0.1, lan0 10.0.1.1, masquerade (port-preserving)   <P>-a: 10.0.1.2 (weft A)
  *   <P>-rB: wan0 11.0.0.2, lan0 10.0.2.1, masquerade (port-preserving)   <P>-b: 10.0.2.2 (weft B)
+ *   <P>-rC: wan0 11.0.0.3, lan0 10.0.3.1, masquerade fully-random        <P>-c: 10.0.3.2 (weft C, the control)
  * Routers: input from wan0 only for conntrack established/related (research note pitfall 4), forward
  * lan0 -> wan0 and established/related, a counter of SYNs forwarded from wan0 into the LAN.
  *
@@ -19,13 +20,13 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { Proc, addNamespaces, buildDriver, deleteNamespaces, inNs, ip, netnsUnavailable, removeDriver } from './helpers/netns.js'
 
 const P = `dc${process.pid % 100_000}`
-const NAMES = ['wan', 'relay', 'rA', 'rB', 'a', 'b'] as const
+const NAMES = ['wan', 'relay', 'rA', 'rB', 'rC', 'a', 'b', 'c'] as const
 const NS = Object.fromEntries(NAMES.map((n) => [n, `${P}-${n}`])) as Record<(typeof NAMES)[number], string>
 
 const why = netnsUnavailable(P, { nft: true })
 if (why !== undefined) console.warn(`skipped: netns dcutr test: ${why}`)
 
-function router(ns: string, wan: string, lan: string, lanNet: string): void {
+function router(ns: string, wan: string, lan: string, lanNet: string, natFlags: string): void {
   ip('-n', ns, 'addr', 'add', `${wan}/24`, 'dev', 'wan0')
   ip('-n', ns, 'link', 'set', 'wan0', 'up')
   ip('-n', ns, 'addr', 'add', `${lan}/24`, 'dev', 'lan0')
@@ -35,7 +36,7 @@ function router(ns: string, wan: string, lan: string, lanNet: string): void {
 table ip nat {
   chain post {
     type nat hook postrouting priority srcnat; policy accept;
-    oifname "wan0" ip saddr ${lanNet} masquerade
+    oifname "wan0" ip saddr ${lanNet} masquerade ${natFlags}
   }
 }
 table inet fw {
@@ -69,22 +70,24 @@ describe.skipIf(why !== undefined)('DCUtR weft <-> weft through two NATs', () =>
   let relay: Proc
   let a: Proc
   let b: Proc
+  let c: Proc
   let relayAddr = ''
   let bPeer = ''
+  let cPeer = ''
 
   beforeAll(async () => {
     addNamespaces(Object.values(NS))
     ip('-n', NS.wan, 'link', 'add', 'br0', 'type', 'bridge')
     ip('-n', NS.wan, 'link', 'set', 'br0', 'up')
-    for (const [port, ns, dev] of [['p-relay', NS.relay, 'r0'], ['p-rA', NS.rA, 'wan0'], ['p-rB', NS.rB, 'wan0']] as const) {
+    for (const [port, ns, dev] of [['p-relay', NS.relay, 'r0'], ['p-rA', NS.rA, 'wan0'], ['p-rB', NS.rB, 'wan0'], ['p-rC', NS.rC, 'wan0']] as const) {
       ip('link', 'add', dev, 'netns', ns, 'type', 'veth', 'peer', 'name', port, 'netns', NS.wan)
       ip('-n', NS.wan, 'link', 'set', port, 'master', 'br0', 'up')
     }
     ip('-n', NS.relay, 'addr', 'add', '11.0.0.10/24', 'dev', 'r0')
     ip('-n', NS.relay, 'link', 'set', 'r0', 'up')
-    for (const [r, host, i] of [[NS.rA, NS.a, 1], [NS.rB, NS.b, 2]] as const) {
+    for (const [r, host, i, flags] of [[NS.rA, NS.a, 1, ''], [NS.rB, NS.b, 2, ''], [NS.rC, NS.c, 3, 'fully-random']] as const) {
       ip('link', 'add', 'lan0', 'netns', r, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', host)
-      router(r, `11.0.0.${i}`, `10.0.${i}.1`, `10.0.${i}.0/24`)
+      router(r, `11.0.0.${i}`, `10.0.${i}.1`, `10.0.${i}.0/24`, flags)
       ip('-n', host, 'addr', 'add', `10.0.${i}.2/24`, 'dev', 'eth0')
       ip('-n', host, 'link', 'set', 'eth0', 'up')
       ip('-n', host, 'route', 'add', 'default', 'via', `10.0.${i}.1`)
@@ -97,11 +100,15 @@ describe.skipIf(why !== undefined)('DCUtR weft <-> weft through two NATs', () =>
     relayAddr = String(started.addr)
     expect(relayAddr).toMatch(/^\/ip4\/11\.0\.0\.10\/tcp\/4001\/p2p\//)
     b = new Proc(NS.b, script, ['peer', '10.0.2.2', relayAddr, 'listen'])
+    c = new Proc(NS.c, script, ['peer', '10.0.3.2', relayAddr, 'listen'])
     a = new Proc(NS.a, script, ['peer', '10.0.1.2', relayAddr, 'dial'])
-    procs.push(a, b)
+    procs.push(a, b, c)
     const reserved = await b.next()
     expect(reserved.event).toBe('reserved')
     bPeer = String(reserved.peer)
+    const reservedC = await c.next()
+    expect(reservedC.event).toBe('reserved')
+    cPeer = String(reservedC.peer)
     expect((await a.next()).event).toBe('started')
   }, 60_000)
 
@@ -137,5 +144,26 @@ describe.skipIf(why !== undefined)('DCUtR weft <-> weft through two NATs', () =>
     // the routers forwarded a SYN from the other peer's router into the LAN: the direct path was punched
     expect(counter(NS.rA, 'directsyn') + counter(NS.rB, 'directsyn') - synBefore).toBeGreaterThanOrEqual(1)
     console.info('dcutr netns:', JSON.stringify({ direct: r.direct, events }))
+  }, 60_000)
+
+  test('control: C behind a fully-random NAT; DCUtR fails after 3 attempts and the relayed connection stays usable', async () => {
+    const r = await a.ask(`dial ${cPeer}`)
+    expect(r.ok).toBe(false)
+    expect(r.error).toBe('dcutr failed')
+    // A failed its first punch (its dials timed out); B (here C) drives the attempts: wait for its verdict
+    let events: Array<Record<string, unknown>> = []
+    for (let i = 0; !events.some((e) => e.type === 'failed' || e.type === 'direct'); i++) {
+      if (i > 0) await new Promise((resolve) => setTimeout(resolve, 250))
+      if (i > 160) throw new Error(`no verdict from C: ${JSON.stringify(events)}`)
+      events = (await c.ask('events')).events as Array<Record<string, unknown>>
+    }
+    expect(events.filter((e) => e.type === 'attempt').map((e) => e.attempt)).toEqual([1, 2, 3])
+    expect(events.find((e) => e.type === 'failed')).toMatchObject({ role: 'B', attempts: 3 })
+    expect(events.some((e) => e.type === 'direct')).toBe(false)
+    // the relayed (limited) connection is still there and carries a ping
+    const conns = (await a.ask(`conns ${cPeer}`)).connections as Array<{ limited: boolean }>
+    expect(conns.length).toBeGreaterThan(0)
+    expect(conns.every((x) => x.limited)).toBe(true)
+    expect(await a.ask(`ping ${cPeer}`)).toMatchObject({ ok: true })
   }, 60_000)
 })

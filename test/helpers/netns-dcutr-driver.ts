@@ -12,6 +12,8 @@
  *                                       dcutr `direct` event, then for the relayed connection to close, then ping
  *                                       -> {ok, direct: {...}, connections: [...], rtt} or {ok:false, error}
  *     events                            the dcutr events seen so far -> {events: [...]}
+ *     conns <peerId>                    -> {connections: [...]}
+ *     ping <peerId>                     -> {ok, rtt} or {ok:false, error}
  *     status                            -> {status, punchPort, localAddrs}
  */
 import { createInterface } from 'node:readline'
@@ -49,7 +51,7 @@ async function peer(lanIp: string, relayAddr: string, mode: string): Promise<voi
   const t = tcp({ punchPort: 'auto' })
   const listen = [`/ip4/${lanIp}/tcp/4001`, ...(mode === 'listen' ? [`${relayAddr}/p2p-circuit`] : [])]
   const node: WeftNode = await createNode({
-    transports: [t], listen,
+    transports: [t], listen, dialTimeout: 3_000,
     services: { relayClient: circuitRelayClient(), dcutr: dcutr({ punchPort: t, relayedCloseGrace: 500 }) },
     start: false,
   })
@@ -88,15 +90,18 @@ async function peer(lanIp: string, relayAddr: string, mode: string): Promise<voi
       try {
         if (cmd === 'events') return out({ events: events.map(showEvent) })
         if (cmd === 'status') return out({ status: d.status(), punchPort: t.punchPort, localAddrs: d.localAddrs().map(String) })
+        if (cmd === 'conns') return out({ connections: node.getConnections().filter((c) => c.peer.toString() === arg).map(showConn) })
+        if (cmd === 'ping') return out({ ok: true, rtt: await within(10_000, 'ping', node.ping(node.getConnections().find((c) => c.peer.toString() === arg)!.peer)) })
         if (cmd !== 'dial') return out({ ok: false, error: `unknown command ${cmd}` })
         const relayId = relayAddr.split('/p2p/')[1]!
         const identifiedRelay = new Promise<void>((resolve) => node.on('peer:identify', ({ peer }) => { if (peer.toString() === relayId) resolve() }))
+        const known = node.getConnections().some((c) => c.peer.toString() === relayId)
         await node.dial(relayAddr)
-        await within(10_000, 'identify with the relay', identifiedRelay)
+        if (!known) await within(10_000, 'identify with the relay', identifiedRelay)
         const target = `${relayAddr}/p2p-circuit/p2p/${arg}`
         const relayed = await node.dial(target)
         log('relayed', showConn(relayed))
-        const direct = await within(30_000, 'dcutr direct', nextEvent((e) => e.type === 'direct' || e.type === 'failed'))
+        const direct = await within(30_000, 'dcutr direct', nextEvent((e) => e.peer.toString() === arg && (e.type === 'direct' || e.type === 'failed')))
         if (direct.type !== 'direct') return out({ ok: false, error: `dcutr ${direct.type}`, events: events.map(showEvent) })
         // the relayed connection is closed after the grace period; then only the direct one is left
         const peerId = direct.peer
