@@ -20,8 +20,9 @@ import { prometheusMetrics } from './metrics/index.js'
 
 /**
  * A Node weft node. Besides ping and identify it runs the Kademlia DHT (`node.dht`, server mode
- * unless `dht.mode` says otherwise) and gossipsub (`node.pubsub`) unless `services` is given, in
- * which case exactly those services run. Perf (`/perf/1.0.0`) is never on unless asked for:
+ * unless `dht.mode` says otherwise), gossipsub (`node.pubsub`) and the Circuit Relay v2 client
+ * (`relayClient`: dial `/p2p-circuit` addresses, listen on `<relay>/p2p-circuit`; spec/relay.md)
+ * unless `services` is given, in which case exactly those services run. Perf (`/perf/1.0.0`) is never on unless asked for:
  * `createNode({ services: { perf: perf(), ... } })` (spec/perf.md: perf SHOULD NOT be enabled by
  * default; it lets any peer make us send and receive bytes).
  */

@@ -68,7 +68,7 @@ export interface NodeOptions extends PolicyOptions {
   /**
    * Optional protocols: `{ dht: kadDht(...), pubsub: gossipsub(...), perf: perf() }` (from
    * 'weft/kad', 'weft/gossipsub', and 'weft/node' or 'weft/browser'). Given, it replaces the
-   * defaults fully. `weft/node` defaults to dht and pubsub, built from `dht` and `pubsub` below;
+   * defaults fully. `weft/node` defaults to dht, pubsub (built from `dht` and `pubsub` below) and relayClient;
    * `weft/browser` to none. Perf is never a default (it lets any peer make us send bytes).
    */
   services?: Record<string, ServiceFactory>
