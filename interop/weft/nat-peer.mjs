@@ -264,6 +264,7 @@ function relayStatus(e) {
 
 async function autonatServerRole() {
   const node = await newNode(() => ({ autonat: factory('autoNAT', autonatMod)({ server: true }) }))
+  node.service('autonat').on('served', (/** @type {any} */ ev) => log('autonat served', describe(ev)))
   const addr = `${node.getMultiaddrs().map(String).find((a) => a.startsWith(`/ip4/${ip}/tcp/`))?.replace(/\/p2p\/.*$/, '')}/p2p/${node.peerId.toString()}`
   await set('autonat_multiaddr', addr)
   log(`SET ${key}_autonat_multiaddr ${addr}`)
@@ -274,20 +275,22 @@ async function autonatClientRole() {
   const serverAddr = Multiaddr.fromString(String(await get('autonat_multiaddr')))
   const server = PeerId.parse(/** @type {string} */ (serverAddr.getPeerId()))
   if (mode === 'amplification') return amplification(serverAddr, server)
-  const node = await newNode(() => ({ autonat: factory('autoNAT', autonatMod)() }))
+  // One server per case: the client may ask it again after 1 s (default 2 min: spread the load over
+  // many servers); the confidence rule stays the default (two results more of one kind than the other).
+  const node = await newNode(() => ({ autonat: factory('autoNAT', autonatMod)({ client: { serverThrottle: 1000 } }) }))
   trackIdentify(node)
+  const an = node.service('autonat')
+  for (const type of ['status', 'addr-reachability', 'probe']) an.on(type, (/** @type {any} */ ev) => log(`autonat ${type}`, describe(ev)))
   const conn = await node.dial(serverAddr)
   await identifiedWith(node, server, conn.id)
-  const status = await until(() => verdict(node), timeoutMs, 'an AutoNAT verdict', 100)
-  return finish({ ok: true, scenario: 'autonat', ...status })
+  const st = await until(() => { const s = an.status(); return s.reachability === 'unknown' ? undefined : s }, timeoutMs, 'an AutoNAT verdict', 100)
+  const addrs = st.addrs.filter((/** @type {any} */ a) => a.reachability !== 'unknown').map((/** @type {any} */ a) => `${a.addr.toString()} ${a.reachability} (${a.successes}/${a.failures})`)
+  return finish({ ok: true, scenario: 'autonat', reachability: st.reachability, addr: addrs.join(', '), external: node.getExternalAddresses().map(String) })
 }
 
-/** The node's reachability once AutoNAT decided (public | private), else undefined. @param {any} node */
-function verdict(node) {
-  /** @type {any} */ const r = node.reachability?.()
-  const status = r?.status ?? r
-  if (status === 'public' || status === 'private') return { reachability: status, protocol: r?.protocol, addr: r?.addrs?.map(String).join(' ') }
-  return undefined
+/** An event's fields as loggable values. @param {any} ev */
+function describe(ev) {
+  return Object.fromEntries(Object.entries(ev ?? {}).map(([k, v]) => [k, typeof v === 'object' && v !== null && !Array.isArray(v) && 'toString' in v ? String(v) : v]))
 }
 
 /**
