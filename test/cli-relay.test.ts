@@ -69,6 +69,13 @@ describe('weft node --relay / --relay-via, weft ping through a relay', () => {
     expect(r.err).toMatch(/NO_RESERVATION/)
   }, 60_000)
 
+  test('weft node --hole-punch --autonat-server: reachability from AutoNAT and the hole-punching status in the output', async () => {
+    const n = await startNode(['--listen', '/ip4/127.0.0.1/tcp/0', '--hole-punch', '--autonat-server'], (l) => l.event === 'started')
+    expect(String(n.line.reachability)).toMatch(/^unknown \(autonat: 0 reachable, 0 unreachable\); hole punching (available|unavailable \(no TCP punch port)/)
+    const plain = await startNode(['--listen', '/ip4/127.0.0.1/tcp/0'], (l) => l.event === 'started')
+    expect(String(plain.line.reachability)).toBe('unknown (autonat: 0 reachable, 0 unreachable)')
+  }, 60_000)
+
   test('usage errors: relay limits without --relay, a bad byte count, a relay address without its peer id', async () => {
     expect((await cli('node', '--relay-limit-data', '10')).err).toMatch(/need --relay/)
     expect((await cli('node', '--relay', '--relay-limit-data', '10 GB')).err).toMatch(/--relay-limit-data must be a number of bytes/)

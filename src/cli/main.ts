@@ -7,7 +7,7 @@
  *             [--deny <peer|ip|cidr|multiaddr>]... [--allow <peer|ip|cidr|multiaddr>]...
  *             [--metrics <ip:port>] [--conns-low L] [--conns-high H] [--conns-grace <duration>]
  *             [--relay [--relay-limit-data <bytes>] [--relay-limit-duration <duration>]]
- *             [--relay-via <relay multiaddr>]...
+ *             [--relay-via <relay multiaddr>]... [--autonat-server] [--hole-punch]
  *   weft ping <multiaddr> [--count N] [--json]     (a /p2p-circuit address goes through its relay)
  *   weft id <multiaddr> [--json]
  *   weft dht get|put|provide|find-providers|find-peer|closest ...   (see `weft dht`)
@@ -115,7 +115,10 @@ usage:
                      --relay-via <relay multiaddr>: reserve a slot on that relay (ending in
                      /p2p/<relay id>) and accept connections through it; the same as
                      --listen <relay multiaddr>/p2p-circuit. The node prints its direct and
-                     relayed addresses and its reachability
+                     relayed addresses and its reachability (AutoNAT client; --autonat-server
+                     also answers AutoNAT v1/v2 requests)
+                     --hole-punch: DCUtR (spec/dcutr.md): TCP dials leave from one punch port and
+                     relayed connections are upgraded to direct ones when the NATs allow
   weft ping <multiaddr> [--count N] [--json]   ping a peer (/ipfs/ping/1.0.0); through a relay
                      with <relay multiaddr>/p2p-circuit/p2p/<peer id>
   weft dht get|put|provide|find-providers|find-peer|closest ... --bootstrap <multiaddr>...
@@ -143,7 +146,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'node': {
         const { runNode } = await import('./node-cmd.js')
-        const a = parseArgs(rest, { booleans: ['json', 'perf', 'relay'], values: ['listen', 'identity', 'bootstrap', 'topic', 'dht-mode', 'external', 'limits', 'print-resources', 'deny', 'allow', 'metrics', 'conns-low', 'conns-high', 'conns-grace', 'conns-silence', 'relay-via', 'relay-limit-data', 'relay-limit-duration'] })
+        const a = parseArgs(rest, { booleans: ['json', 'perf', 'relay', 'autonat-server', 'hole-punch'], values: ['listen', 'identity', 'bootstrap', 'topic', 'dht-mode', 'external', 'limits', 'print-resources', 'deny', 'allow', 'metrics', 'conns-low', 'conns-high', 'conns-grace', 'conns-silence', 'relay-via', 'relay-limit-data', 'relay-limit-duration'] })
         const connectionManager = connManagerFlags((f) => a.flags.get(f)?.[0])
         const relay = relayFlags((f) => a.flags.get(f), (f) => a.flags.has(f))
         return await runNode({
@@ -162,6 +165,8 @@ export async function main(argv: string[]): Promise<number> {
           ...(a.flags.has('metrics') ? { metrics: a.flags.get('metrics')![0]! } : {}),
           ...(connectionManager !== undefined ? { connectionManager } : {}),
           ...relay,
+          autonatServer: a.flags.has('autonat-server'),
+          holePunch: a.flags.has('hole-punch'),
         })
       }
       case 'sub': {

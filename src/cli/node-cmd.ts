@@ -1,5 +1,7 @@
 /** `weft node`, `weft ping`, `weft id`: the CLI commands that run a node. */
-import { createNode, gossipsub, kadDht, loadOrCreateKey, nodeCrypto, perf, type WeftNode } from '../node.js'
+import { createNode, gossipsub, kadDht, loadOrCreateKey, nodeCrypto, perf, tcp, webSockets, type WeftNode } from '../node.js'
+import { autoNAT, type AutoNAT } from '../autonat/index.js'
+import { dcutr, type Dcutr } from '../dcutr/index.js'
 import { Multiaddr } from '../multiaddr/index.js'
 import { errorLine } from './inspect.js'
 import { UsageLine } from './args.js'
@@ -37,6 +39,10 @@ export interface NodeCmdOptions {
   relay?: { limitData?: number; limitDuration?: number }
   /** Reserve on these relays and accept connections through them (`--relay-via`: listen on `<addr>/p2p-circuit`). */
   relayVia?: string[]
+  /** Serve AutoNAT v1 and v2 (`--autonat-server`); the AutoNAT client always runs. */
+  autonatServer?: boolean
+  /** DCUtR hole punching (`--hole-punch`): TCP dials leave from a punch port, relayed connections are upgraded. */
+  holePunch?: boolean
 }
 
 function log(json: boolean, event: string, fields: Record<string, unknown>, text: string): void {
@@ -53,13 +59,16 @@ export async function runNode(o: NodeCmdOptions): Promise<number> {
     dht: kadDht({ mode: o.dhtMode ?? 'server', bootstrapPeers: peers }),
     pubsub: gossipsub(),
     relayClient: circuitRelayClient(),
+    autonat: autoNAT(o.autonatServer === true ? { server: true } : {}),
     ...(o.relay !== undefined ? { relay: circuitRelayServer(o.relay) } : {}),
     ...(o.perf === true ? { perf: perf() } : {}),
   }
   const listen = [...o.listen, ...(o.relayVia ?? []).map(circuitListenAddr)]
+  const punch = o.holePunch === true ? tcp({ punchPort: 'auto' }) : undefined
+  const holePunch = punch === undefined ? {} : { dcutr: dcutr({ punchPort: punch }) }
   const resources = o.limits === undefined ? undefined : await readLimits(o.limits)
   const metricsAt = o.metrics === undefined ? undefined : metricsAddr(o.metrics)
-  const node = await createNode({ privateKey: key, listen, services, ...(resources !== undefined ? { resources } : {}), gater: { deny: o.deny ?? [], allow: o.allow ?? [] }, ...(metricsAt !== undefined ? { metrics: true } : {}), ...(o.connectionManager !== undefined ? { connectionManager: o.connectionManager } : {}) })
+  const node = await createNode({ privateKey: key, listen, services: { ...services, ...holePunch }, ...(punch !== undefined ? { transports: [punch, webSockets()] } : {}), ...(resources !== undefined ? { resources } : {}), gater: { deny: o.deny ?? [], allow: o.allow ?? [] }, ...(metricsAt !== undefined ? { metrics: true } : {}), ...(o.connectionManager !== undefined ? { connectionManager: o.connectionManager } : {}) })
   const metricsServer = metricsAt === undefined ? undefined : await serveMetrics(metricsAt, () => node.metrics!.exposition()).catch(async (e: Error) => {
     await node.stop()
     throw new UsageLine(`--metrics ${o.metrics}: cannot listen (${e.message})`)
@@ -75,6 +84,15 @@ export async function runNode(o: NodeCmdOptions): Promise<number> {
     log(o.json, 'relay:reservation', { ...reservationFields(ev), relayedAddrs: a.relayed, reachability: a.reachability }, reservationText(ev))
     if (!o.json && (ev.type === 'accepted' || ev.type === 'lost')) printAddrs(a)
   })
+  node.service<AutoNAT>('autonat').on('status', () => {
+    const a = addressSummary(node)
+    log(o.json, 'autonat:status', { reachability: a.reachability }, `reachability: ${a.reachability}`)
+  })
+  if (punch !== undefined) {
+    const d = node.service<Dcutr>('dcutr')
+    d.on('direct', (ev) => log(o.json, 'dcutr:direct', { peer: ev.peer.toString(), addr: ev.connection.remoteAddr.toString(), via: ev.via, attempts: ev.attempts }, `direct connection to ${ev.peer.toString()} via ${ev.via} (${ev.connection.remoteAddr.toString()}, ${ev.attempts} attempt(s))`))
+    d.on('failed', (ev) => log(o.json, 'dcutr:failed', { peer: ev.peer.toString(), attempts: ev.attempts, error: ev.error.message }, `hole punch to ${ev.peer.toString()} failed after ${ev.attempts} attempt(s): ${ev.error.message}; the relayed connection stays`))
+  }
   node.on('reachability', () => {
     const a = addressSummary(node)
     log(o.json, 'reachability', { reachability: a.reachability, directAddrs: a.direct, relayedAddrs: a.relayed, externalAddrs: node.getExternalAddresses().map(String) }, `reachability: ${a.reachability}`)
@@ -283,12 +301,22 @@ export function addressSummary(node: WeftNode): AddressSummary {
   if (autonat !== undefined) {
     const st = autonat.status()
     const count = (r: string): number => st.addrs.filter((x) => x.reachability === r).length
-    reachability = `${st.reachability} (autonat: ${count('public')} reachable, ${count('private')} unreachable)`
+    reachability = `${st.reachability} (autonat: ${count('reachable')} reachable, ${count('unreachable')} unreachable)`
   } else {
     const external = node.getExternalAddresses().length
     reachability = external > 0 ? `public (${external} confirmed external address${external === 1 ? '' : 'es'})` : 'unknown (no confirmed external address)'
   }
   if (relayed.length > 0) reachability += `; reachable through ${relayed.length} relayed address${relayed.length === 1 ? '' : 'es'}`
+  let punch: Dcutr | undefined
+  try {
+    punch = node.service<Dcutr>('dcutr')
+  } catch {
+    punch = undefined
+  }
+  if (punch !== undefined) {
+    const st = punch.status()
+    reachability += `; hole punching ${st.holePunching}${st.reason !== undefined ? ` (${st.reason})` : ''}`
+  }
   return { direct, relayed, reachability }
 }
 
