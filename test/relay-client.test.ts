@@ -233,8 +233,14 @@ describe('lifetime', () => {
     const ref = toReserve(h, out, 1, 2)
     answer(h, ref, ok(EPOCH_S + 2700n + 3600n))
     expect(reservationEvents(h).map((e) => e.type)).toEqual(['accepted', 'renewed'])
-    // a renewal does not protect again
+    // a renewal does not protect again, nor announce unchanged addresses
     expect(h.log.filter((a) => a.type === 'protect-peer').length).toBe(1)
+    expect(h.events().filter((e) => e.type === 'listen-addrs').length).toBe(1)
+    // a renewal with other addresses announces them
+    const ref3 = toReserve(h, h.advance(2_700_000), 1, 3)
+    answer(h, ref3, ok(EPOCH_S + 9000n, { reservation: { expire: EPOCH_S + 9000n, addrs: [Multiaddr.fromString('/ip4/203.0.113.2/tcp/4001')] } }))
+    expect(h.events().filter((e) => e.type === 'listen-addrs').length).toBe(2)
+    expect(b(h).listenAddrs().map(String)).toEqual([`/ip4/203.0.113.2/tcp/4001/p2p/${relay.peer.toString()}/p2p-circuit`])
   })
 
   test('minRenewDelay (1000 ms): 3/4 of the lifetime at the limit renews then, one ms under it waits for the limit', () => {

@@ -421,6 +421,7 @@ export class RelayClientBehaviour implements Behaviour<RelayClientEvent> {
         return
       }
       const renewed = e.reservation !== undefined
+      const before = e.reservation?.listenAddrs.map(String).join(' ')
       const r = this.#checkReservation(now, e, msg)
       this.#actions.push({ type: 'close-write', stream })
       this.#finishAttempt(e)
@@ -430,7 +431,8 @@ export class RelayClientBehaviour implements Behaviour<RelayClientEvent> {
       e.renewAt = now + Math.max(this.#limits.minRenewDelay, Math.floor((ttl * 3) / 4))
       if (!renewed) this.#actions.push({ type: 'protect-peer', peer: e.peer, tag: RESERVATION_PROTECT_TAG, protect: true })
       const { expiresAt: _, ...reservation } = r
-      this.#actions.push({ type: 'event', event: { type: 'listen-addrs' } })
+      // identify pushes what changed only: a renewal with the same addresses says nothing new
+      if (r.listenAddrs.map(String).join(' ') !== before) this.#actions.push({ type: 'event', event: { type: 'listen-addrs' } })
       this.#event({ type: renewed ? 'renewed' : 'accepted', relay: e.peer, reservation })
     } catch (err) {
       this.#actions.push({ type: 'reset', stream })
