@@ -17,7 +17,7 @@ import { parsePrometheus, sumOf, type ParsedFamily } from './helpers/prometheus.
 
 const HAS_PROMTOOL = spawnSync('promtool', ['--version']).status === 0
 /** promtool's lint of go-libp2p's gauge names (spec/metrics.md, "promtool"). */
-const GO_NAME_LINT = ['libp2p_identify_addrs_count', 'libp2p_identify_protocols_count'].map((n) => `${n} non-histogram and non-summary metrics should not have "_count" suffix`)
+const GO_NAME_LINT = ['libp2p_identify_addrs_count', 'libp2p_identify_protocols_count', 'libp2p_autorelay_relay_addresses_count'].map((n) => `${n} non-histogram and non-summary metrics should not have "_count" suffix`)
 
 const nodes: WeftNode[] = []
 const servers: MetricsServer[] = []

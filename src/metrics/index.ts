@@ -11,6 +11,7 @@
 import type { Millis } from '../core/byte-machine.js'
 import type { SwarmEvent } from '../swarm/index.js'
 import { exposition } from './exposition.js'
+import { NatMetrics } from './nat.js'
 import { ProtocolMetrics } from './protocols.js'
 import { RcmgrMetrics } from './rcmgr.js'
 import { Registry } from './registry.js'
@@ -21,12 +22,14 @@ export class PrometheusMetrics implements NodeMetrics {
   readonly registry: Registry
   readonly swarm: SwarmMetrics
   readonly protocols: ProtocolMetrics
+  readonly nat: NatMetrics
   #attached = false
 
   constructor(registry: Registry = new Registry()) {
     this.registry = registry
     this.swarm = new SwarmMetrics(registry)
     this.protocols = new ProtocolMetrics(registry)
+    this.nat = new NatMetrics(registry)
   }
 
   attach(host: MetricsHost): void {
@@ -39,10 +42,14 @@ export class PrometheusMetrics implements NodeMetrics {
       addrs.set({}, host.getMultiaddrs().length + host.swarm.externalAddrs.length)
     })
     new RcmgrMetrics(this.registry, () => host.swarm.policy.resources.snapshot())
+    this.nat.attach(() => host.swarm.behaviours)
   }
 
   observe(now: Millis, ev: SwarmEvent): void {
-    if (ev.type === 'behaviour') this.protocols.observe(ev.from, ev.event)
+    if (ev.type === 'behaviour') {
+      this.protocols.observe(ev.from, ev.event)
+      this.nat.observe(ev.from, ev.event)
+    }
     else this.swarm.observe(now, ev)
   }
 
@@ -64,3 +71,4 @@ export type { ResourceSnapshot, ScopeUsage, RcmgrScope, RcmgrLimits } from './rc
 export { SwarmMetrics } from './swarm.js'
 export { ProtocolMetrics } from './protocols.js'
 export { RcmgrMetrics } from './rcmgr.js'
+export { NatMetrics, RelayMetrics, HolepunchMetrics, AutonatMetrics } from './nat.js'

@@ -17,6 +17,8 @@ export interface MetricsHost {
     readonly externalAddrs: readonly unknown[]
     /** The resource manager (src/swarm/resources.ts): its snapshot() must fit ResourceSnapshot (checked by tsc here). */
     readonly policy: { readonly resources: { snapshot(): ResourceSnapshot } }
+    /** The behaviours by name (relay, relay-client, autonat, dcutr: read at scrape time by src/metrics/nat.ts). */
+    readonly behaviours?: Readonly<Record<string, unknown>>
   }
   getMultiaddrs(): readonly unknown[]
 }
