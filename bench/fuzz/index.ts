@@ -5,6 +5,7 @@ import { gossipsubTarget, identifyTarget, kadTarget } from './targets-behaviour.
 import { multistreamTarget, noiseTarget, yamuxTarget } from './targets-stream.js'
 import { multiaddrTarget, peerIdTarget, protobufTarget, varintTarget } from './targets-codec.js'
 import { relayTarget } from './target-relay.js'
+import { relayServerTarget } from './target-relay-server.js'
 import { dcutrTarget } from './target-dcutr.js'
 
 export const TARGETS: readonly Target[] = [
@@ -20,6 +21,7 @@ export const TARGETS: readonly Target[] = [
   gossipsubTarget,
   connectionTarget,
   relayTarget,
+  relayServerTarget,
   dcutrTarget,
 ]
 

@@ -363,14 +363,19 @@ export class CircuitRelayServer implements Behaviour<RelayServerEvent>, CircuitS
       if (ended !== undefined) this.#endCircuit(now, circuit, ended)
       return
     }
+    // the stream is gone: release what it held, reset only the other side
     const hop = this.#hops.get(key)
     if (hop !== undefined) {
-      if (hop.phase === 'connecting') this.#abortConnecting(hop.connecting!)
-      else this.#dropHop(hop)
+      if (hop.phase === 'connecting') this.#releaseConnecting(hop.connecting!)
+      this.#dropHop(hop)
       return
     }
     const stop = this.#stops.get(key)
-    if (stop !== undefined) this.#connectFailed(now, stop, 'the target reset the stop stream')
+    if (stop !== undefined) {
+      this.#stops.delete(key)
+      stop.stop = undefined
+      this.#connectFailed(now, stop, reset ? 'the target reset the stop stream' : 'the stop stream closed')
+    }
   }
 
   #dropHop(hop: HopStream): void {
