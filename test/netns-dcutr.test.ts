@@ -11,6 +11,7 @@
  *   <P>-rA: wan0 11.0.0.1, lan0 10.0.1.1, masquerade (port-preserving)   <P>-a: 10.0.1.2 (weft A)
  *   <P>-rB: wan0 11.0.0.2, lan0 10.0.2.1, masquerade (port-preserving)   <P>-b: 10.0.2.2 (weft B)
  *   <P>-rC: wan0 11.0.0.3, lan0 10.0.3.1, masquerade fully-random        <P>-c: 10.0.3.2 (weft C, the control)
+ *   <P>-d: 11.0.0.20 on the WAN, no NAT (weft D, public: B upgrades by connection reversal)
  * Routers: input from wan0 only for conntrack established/related (research note pitfall 4), forward
  * lan0 -> wan0 and established/related, a counter of SYNs forwarded from wan0 into the LAN.
  *
@@ -20,7 +21,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { Proc, addNamespaces, buildDriver, deleteNamespaces, inNs, ip, netnsUnavailable, removeDriver } from './helpers/netns.js'
 
 const P = `dc${process.pid % 100_000}`
-const NAMES = ['wan', 'relay', 'rA', 'rB', 'rC', 'a', 'b', 'c'] as const
+const NAMES = ['wan', 'relay', 'rA', 'rB', 'rC', 'a', 'b', 'c', 'd'] as const
 const NS = Object.fromEntries(NAMES.map((n) => [n, `${P}-${n}`])) as Record<(typeof NAMES)[number], string>
 
 const why = netnsUnavailable(P, { nft: true })
@@ -71,20 +72,24 @@ describe.skipIf(why !== undefined)('DCUtR weft <-> weft through two NATs', () =>
   let a: Proc
   let b: Proc
   let c: Proc
+  let d: Proc
   let relayAddr = ''
   let bPeer = ''
   let cPeer = ''
+  let dPeer = ''
 
   beforeAll(async () => {
     addNamespaces(Object.values(NS))
     ip('-n', NS.wan, 'link', 'add', 'br0', 'type', 'bridge')
     ip('-n', NS.wan, 'link', 'set', 'br0', 'up')
-    for (const [port, ns, dev] of [['p-relay', NS.relay, 'r0'], ['p-rA', NS.rA, 'wan0'], ['p-rB', NS.rB, 'wan0'], ['p-rC', NS.rC, 'wan0']] as const) {
+    for (const [port, ns, dev] of [['p-relay', NS.relay, 'r0'], ['p-rA', NS.rA, 'wan0'], ['p-rB', NS.rB, 'wan0'], ['p-rC', NS.rC, 'wan0'], ['p-d', NS.d, 'eth0']] as const) {
       ip('link', 'add', dev, 'netns', ns, 'type', 'veth', 'peer', 'name', port, 'netns', NS.wan)
       ip('-n', NS.wan, 'link', 'set', port, 'master', 'br0', 'up')
     }
     ip('-n', NS.relay, 'addr', 'add', '11.0.0.10/24', 'dev', 'r0')
     ip('-n', NS.relay, 'link', 'set', 'r0', 'up')
+    ip('-n', NS.d, 'addr', 'add', '11.0.0.20/24', 'dev', 'eth0')
+    ip('-n', NS.d, 'link', 'set', 'eth0', 'up')
     for (const [r, host, i, flags] of [[NS.rA, NS.a, 1, ''], [NS.rB, NS.b, 2, ''], [NS.rC, NS.c, 3, 'fully-random']] as const) {
       ip('link', 'add', 'lan0', 'netns', r, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', host)
       router(r, `11.0.0.${i}`, `10.0.${i}.1`, `10.0.${i}.0/24`, flags)
@@ -102,7 +107,8 @@ describe.skipIf(why !== undefined)('DCUtR weft <-> weft through two NATs', () =>
     b = new Proc(NS.b, script, ['peer', '10.0.2.2', relayAddr, 'listen'])
     c = new Proc(NS.c, script, ['peer', '10.0.3.2', relayAddr, 'listen'])
     a = new Proc(NS.a, script, ['peer', '10.0.1.2', relayAddr, 'dial'])
-    procs.push(a, b, c)
+    d = new Proc(NS.d, script, ['peer', '11.0.0.20', relayAddr, 'dial'])
+    procs.push(a, b, c, d)
     const reserved = await b.next()
     expect(reserved.event).toBe('reserved')
     bPeer = String(reserved.peer)
@@ -110,6 +116,9 @@ describe.skipIf(why !== undefined)('DCUtR weft <-> weft through two NATs', () =>
     expect(reservedC.event).toBe('reserved')
     cPeer = String(reservedC.peer)
     expect((await a.next()).event).toBe('started')
+    const startedD = await d.next()
+    expect(startedD.event).toBe('started')
+    dPeer = String(startedD.peer)
   }, 60_000)
 
   afterAll(() => {
@@ -165,5 +174,20 @@ describe.skipIf(why !== undefined)('DCUtR weft <-> weft through two NATs', () =>
     expect(conns.length).toBeGreaterThan(0)
     expect(conns.every((x) => x.limited)).toBe(true)
     expect(await a.ask(`ping ${cPeer}`)).toMatchObject({ ok: true })
+  }, 60_000)
+
+  test('connection reversal: D on the WAN (public listen address) dials B through the relay; B dials D directly, no hole punch', async () => {
+    const r = await d.ask(`dial ${bPeer}`)
+    if (r.ok !== true) console.error('dcutr D:', JSON.stringify(r), '\nB:', JSON.stringify(await b.ask('events')))
+    expect(r.ok).toBe(true)
+    const conns = r.connections as Array<{ limited: boolean; direction: string; remoteAddr: string }>
+    // B dialed D's listen address: for D an inbound direct connection from B's router
+    expect(conns.some((x) => !x.limited && x.direction === 'inbound' && x.remoteAddr.startsWith('/ip4/11.0.0.2/tcp/'))).toBe(true)
+    expect(conns.every((x) => !x.limited)).toBe(true)
+    const events = (await b.ask('events')).events as Array<Record<string, unknown>>
+    const mine = events.filter((e) => e.peer === dPeer && e.type === 'direct')
+    expect(mine).toHaveLength(1)
+    expect(mine[0]).toMatchObject({ role: 'B', via: 'reversal', attempts: 0 })
+    expect(events.some((e) => e.peer === dPeer && e.type === 'attempt')).toBe(false)
   }, 60_000)
 })

@@ -101,16 +101,24 @@ async function peer(lanIp: string, relayAddr: string, mode: string): Promise<voi
         const target = `${relayAddr}/p2p-circuit/p2p/${arg}`
         const relayed = await node.dial(target)
         log('relayed', showConn(relayed))
-        const direct = await within(30_000, 'dcutr direct', nextEvent((e) => e.peer.toString() === arg && (e.type === 'direct' || e.type === 'failed')))
-        if (direct.type !== 'direct') return out({ ok: false, error: `dcutr ${direct.type}`, events: events.map(showEvent) })
+        // A's side: a dcutr event; or, when B upgraded by dialing our public address (connection
+        // reversal), no event here but a direct connection to B
+        const reversal = (async (): Promise<undefined> => {
+          for (;;) {
+            if (node.getConnections(relayed.peer).some((c) => !c.limited)) return undefined
+            await new Promise((r) => setTimeout(r, 50))
+          }
+        })()
+        const direct = await within(30_000, 'dcutr direct', Promise.race([reversal, nextEvent((e) => e.peer.toString() === arg && (e.type === 'direct' || e.type === 'failed'))]))
+        if (direct !== undefined && direct.type !== 'direct') return out({ ok: false, error: `dcutr ${direct.type}`, events: events.map(showEvent) })
         // the relayed connection is closed after the grace period; then only the direct one is left
-        const peerId = direct.peer
+        const peerId = relayed.peer
         for (let i = 0; node.getConnections(peerId).some((c) => c.limited); i++) {
           if (i > 100) throw new Error('the relayed connection stayed open')
           await new Promise((r) => setTimeout(r, 50))
         }
         const rtt = await node.ping(peerId)
-        out({ ok: true, relayed: showConn(relayed), direct: showEvent(direct), connections: node.getConnections(peerId).map(showConn), rtt, punchPort: t.punchPort })
+        out({ ok: true, relayed: showConn(relayed), direct: direct === undefined ? undefined : showEvent(direct), connections: node.getConnections(peerId).map(showConn), rtt, punchPort: t.punchPort })
       } catch (e) {
         out({ ok: false, error: e instanceof Error ? e.message : String(e), events: events.map(showEvent) })
       }
