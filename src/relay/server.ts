@@ -38,6 +38,8 @@ export const HOP_TAG = 'relay-hop'
 export const HOP_TAG_VALUE = 2
 /** Rate limiter entries that refilled are forgotten this often. */
 const SWEEP_INTERVAL = 60_000
+/** Stop opens given up on and still unanswered, remembered to reset the stream if it opens late. */
+const MAX_ABANDONED = 1024
 
 export interface RelayServerInit extends RelayServerOptions {
   peerId: PeerId
@@ -575,7 +577,11 @@ export class CircuitRelayServer implements Behaviour<RelayServerEvent>, CircuitS
 
   #releaseConnecting(c: Connecting): void {
     c.hop.connecting = undefined
-    if (this.#opening.delete(c.requestId)) this.#abandoned.add(c.requestId)
+    if (this.#opening.delete(c.requestId)) {
+      this.#abandoned.add(c.requestId)
+      // the swarm answers every open-stream, so entries leave; the cap only guards against a swarm bug
+      if (this.#abandoned.size > MAX_ABANDONED) this.#abandoned.delete(this.#abandoned.values().next().value!)
+    }
     if (c.stop !== undefined) {
       this.#stops.delete(streamKey(c.stop))
       this.push({ type: 'reset', stream: c.stop })
