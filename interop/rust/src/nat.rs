@@ -36,6 +36,22 @@ macro_rules! nat_log {
 }
 pub(crate) use nat_log;
 
+/// Recent failures (dial errors, DCUtR errors) for the dialer's timeout message.
+static NOTES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+fn note(s: String) {
+    let mut n = NOTES.lock().unwrap();
+    if n.len() >= 4 {
+        n.remove(0);
+    }
+    n.push(s);
+}
+
+/// The recent failures, joined (empty when none).
+pub fn notes() -> String {
+    NOTES.lock().unwrap().join("; ")
+}
+
 #[derive(NetworkBehaviour)]
 pub struct NatBehaviour {
     pub relay_client: relay::client::Behaviour,
@@ -45,6 +61,7 @@ pub struct NatBehaviour {
     pub ping: ping::Behaviour,
     pub autonat: Toggle<autonat::v1::Behaviour>,
     pub autonat2: Toggle<autonat::v2::server::Behaviour>,
+    pub autonat2c: Toggle<autonat::v2::client::Behaviour>,
     pub streams: streams::Behaviour,
 }
 
@@ -54,6 +71,8 @@ pub struct Parts {
     pub relay_server: bool,
     pub dcutr: bool,
     pub autonat_server: bool,
+    /// AutoNAT v1 client (probing through the server added by the role) + v2 client.
+    pub autonat_client: bool,
 }
 
 fn env_num(name: &str) -> Option<u64> {
@@ -98,20 +117,28 @@ pub fn build(parts: Parts, inbound_protocols: &[&'static str]) -> (Swarm<NatBeha
                         .with_agent_version(format!("rust-libp2p-interop/{}", crate::LIBP2P_VERSION)),
                 ),
                 ping: ping::Behaviour::new(ping::Config::new()),
-                autonat: Toggle::from(parts.autonat_server.then(|| {
+                autonat: Toggle::from((parts.autonat_server || parts.autonat_client).then(|| {
                     let allow_private = std::env::var("AUTONAT_ALLOW_PRIVATE").is_ok_and(|v| v == "1");
-                    autonat::v1::Behaviour::new(
-                        me,
+                    let config = if parts.autonat_client {
+                        autonat::v1::Config {
+                            boot_delay: Duration::from_secs(2),
+                            use_connected: false,
+                            only_global_ips: !allow_private,
+                            ..Default::default()
+                        }
+                    } else {
                         autonat::v1::Config {
                             // Server only: never probe our own addresses through connected peers.
                             use_connected: false,
                             boot_delay: Duration::from_secs(3600),
                             only_global_ips: !allow_private,
                             ..Default::default()
-                        },
-                    )
+                        }
+                    };
+                    autonat::v1::Behaviour::new(me, config)
                 })),
                 autonat2: Toggle::from(parts.autonat_server.then(autonat::v2::server::Behaviour::default)),
+                autonat2c: Toggle::from(parts.autonat_client.then(autonat::v2::client::Behaviour::default)),
                 streams: sb.take().expect("behaviour built once"),
             }
         })
@@ -142,6 +169,9 @@ pub struct Node {
     /// dcutr::Event Ok: peer -> direct connection id.
     pub dcutr_direct: HashMap<PeerId, ConnectionId>,
     pub dcutr_errors: Vec<String>,
+    /// AutoNAT client results: v1 probe outcomes, v2 tested address outcomes.
+    pub autonat_v1: Vec<Result<Multiaddr, String>>,
+    pub autonat_v2: Vec<(Multiaddr, Result<(), String>)>,
 }
 
 pub fn is_relayed(a: &Multiaddr) -> bool {
@@ -165,6 +195,8 @@ impl Node {
             relay_enabled: false,
             dcutr_direct: HashMap::new(),
             dcutr_errors: Vec::new(),
+            autonat_v1: Vec::new(),
+            autonat_v2: Vec::new(),
         };
         (node, inbound)
     }
@@ -212,6 +244,7 @@ impl Node {
             SwarmEvent::OutgoingConnectionError { connection_id, peer_id, error } => {
                 let e = format!("{error:?}");
                 nat_log!("dial {connection_id} to {peer_id:?} failed: {e}");
+                note(format!("dial to {peer_id:?} failed: {error}"));
                 self.dial_errors.insert(connection_id, e);
             }
             SwarmEvent::IncomingConnectionError { error, send_back_addr, .. } => {
@@ -258,10 +291,24 @@ impl Node {
                 }
                 Err(e) => {
                     nat_log!("dcutr with {remote_peer_id} failed: {e}");
+                    note(format!("dcutr: {e}"));
                     self.dcutr_errors.push(e.to_string());
                 }
             },
-            SwarmEvent::Behaviour(B::Autonat(e)) => nat_log!("autonat v1: {e:?}"),
+            SwarmEvent::Behaviour(B::Autonat(e)) => {
+                nat_log!("autonat v1: {e:?}");
+                use autonat::v1::{Event as E, OutboundProbeEvent as O};
+                match e {
+                    E::OutboundProbe(O::Response { address, .. }) => self.autonat_v1.push(Ok(address)),
+                    // peer None: the probe never left (no server / no address yet); not a result.
+                    E::OutboundProbe(O::Error { error, peer: Some(_), .. }) => self.autonat_v1.push(Err(format!("{error:?}"))),
+                    _ => {}
+                }
+            }
+            SwarmEvent::Behaviour(B::Autonat2c(e)) => {
+                nat_log!("autonat v2 client: {e:?}");
+                self.autonat_v2.push((e.tested_addr, e.result.map_err(|e| e.to_string())));
+            }
             SwarmEvent::Behaviour(B::Autonat2(e)) => nat_log!("autonat v2 server: {e:?}"),
             _ => {}
         }
@@ -374,6 +421,7 @@ pub async fn nat_mode(role: String) {
         "autonat-server" => autonat_server().await,
         "listener" => listener().await,
         "dialer" => crate::nat_dialer::dialer().await,
+        "autonat-client" => crate::nat_dialer::autonat_client().await,
         other => crate::die(format!("unsupported NAT_ROLE {other:?}")),
     }
 }

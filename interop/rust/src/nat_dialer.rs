@@ -11,6 +11,8 @@ use crate::nat::{is_relayed, nat_log, timeout_secs, Ctx, Node, Parts};
 
 const LIMIT_TOTAL: usize = 16 * 1024;
 const LIMIT_PIECE: usize = 1024;
+/// autonat-client: how long to wait for the first v2 result once v1 answered.
+const V2_WAIT_SECS: u64 = 25;
 
 fn json(s: &str) -> String {
     serde_json::Value::String(s.to_string()).to_string()
@@ -38,7 +40,8 @@ pub async fn dialer() {
     let sc = scenario.clone();
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_secs(secs)).await;
-        fail(&sc, format!("timeout after {secs} s"));
+        let n = crate::nat::notes();
+        fail(&sc, if n.is_empty() { format!("timeout after {secs} s") } else { format!("timeout after {secs} s; last errors: {n}") });
     });
     let mut ctx = Ctx::new().await;
     let relay: Multiaddr = ctx
@@ -181,4 +184,51 @@ async fn limit(node: &mut Node, target: PeerId, dial: libp2p::swarm::ConnectionI
             finish(true, format!(r#"{{"ok":true,"scenario":"limit","echoed":{got}}}"#))
         }
     }
+}
+
+/// `NAT_ROLE=autonat-client` (rust-only control for the autonat-server role): GET
+/// `<TEST_KEY>_autonat_multiaddr`, connect, wait for identify, then wait for the first AutoNAT v1
+/// probe result through that server and the first v2 result. Result line
+/// `{"ok":true,"role":"autonat-client","v1":{"reachable":bool,..},"v2":{"reachable":bool,..}}`;
+/// with `EXPECT=public|private`, ok only when both agree with it.
+pub async fn autonat_client() {
+    let secs = timeout_secs();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(secs)).await;
+        fail("autonat-client", format!("timeout after {secs} s"));
+    });
+    let mut ctx = Ctx::new().await;
+    let server: Multiaddr = ctx
+        .wait("autonat_multiaddr")
+        .await
+        .parse()
+        .unwrap_or_else(|e| fail("autonat-client", format!("autonat_multiaddr: {e}")));
+    let (mut node, _inbound) = Node::new(Parts { autonat_client: true, ..Default::default() }, &[]);
+    let Some(Protocol::P2p(sid)) = server.iter().last() else {
+        fail("autonat-client", format!("{server} does not end with /p2p/<id>"));
+    };
+    node.swarm.behaviour_mut().autonat.as_mut().expect("v1 on").add_server(sid, Some(server.clone()));
+    node.listen_tcp().await;
+    node.connect_relay(&server).await;
+    node.until(|n| !n.autonat_v1.is_empty()).await;
+    // rust's v2 server sends no answer when its dial-back times out (filtered NAT): bound the wait.
+    let v2_wait = node.until(|n| !n.autonat_v2.is_empty());
+    let _ = tokio::time::timeout(Duration::from_secs(V2_WAIT_SECS), v2_wait).await;
+    let v1 = match &node.autonat_v1[0] {
+        Ok(a) => format!(r#"{{"reachable":true,"addr":{}}}"#, json(&a.to_string())),
+        Err(e) => format!(r#"{{"reachable":false,"error":{}}}"#, json(e)),
+    };
+    let v2_ok = node.autonat_v2.first().map(|(_, r)| r.is_ok());
+    let v2 = match node.autonat_v2.first() {
+        Some((addr, Ok(()))) => format!(r#"{{"reachable":true,"addr":{}}}"#, json(&addr.to_string())),
+        Some((addr, Err(e))) => format!(r#"{{"reachable":false,"addr":{},"error":{}}}"#, json(&addr.to_string()), json(e)),
+        None => format!(r#"{{"reachable":null,"error":"no v2 result within {V2_WAIT_SECS} s"}}"#),
+    };
+    let ok = match std::env::var("EXPECT").as_deref() {
+        Ok("public") => node.autonat_v1[0].is_ok() && v2_ok == Some(true),
+        // No v2 answer counts as not reachable (see above).
+        Ok("private") => node.autonat_v1[0].is_err() && v2_ok != Some(true),
+        _ => true,
+    };
+    finish(ok, format!(r#"{{"ok":{ok},"role":"autonat-client","v1":{v1},"v2":{v2}}}"#))
 }
