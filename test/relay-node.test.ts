@@ -9,6 +9,9 @@ import { circuitRelayClient, circuitRelayServer, RelayStatusError, type RelayRes
 import type { RelayServerOptions } from '../src/relay/server-limits.js'
 import type { CircuitRelayClientOptions } from '../src/relay/client-api.js'
 import { OutcomeError } from '../src/core/errors.js'
+import { generatePrivateKey } from '../src/peer-id/index.js'
+import { nodeCrypto } from '../src/node.js'
+import { CODE } from '../src/multiaddr/index.js'
 
 const nodes: WeftNode[] = []
 afterEach(async () => {
@@ -129,6 +132,26 @@ describe('relay client end to end (TCP loopback)', () => {
     const dialer = await clientNode([])
     const conn = await dialer.dial(`${relayAddr.toString()}/p2p-circuit/p2p/${listener.peerId.toString()}`)
     expect(conn.limited).toBe(true)
+  })
+
+  test('the relay coming back (same identity and port): the reservation is made again', async () => {
+    const key = generatePrivateKey(nodeCrypto)
+    const relay = await createNode({ privateKey: key, listen: [LOOPBACK], services: { relay: circuitRelayServer() } })
+    nodes.push(relay)
+    const relayAddr = relay.getMultiaddrs()[0]!
+    const listener = await createNode({ listen: [`${relayAddr.toString()}/p2p-circuit`], services: { relayClient: circuitRelayClient({ retryInitialDelay: 100, retryMaxDelay: 200 }) }, start: false })
+    nodes.push(listener)
+    const first = nextReservation(listener, 'accepted')
+    await listener.start()
+    await first
+    const lost = nextReservation(listener, 'lost')
+    await relay.stop()
+    await lost
+    const again = nextReservation(listener, 'accepted')
+    const back = await createNode({ privateKey: key, listen: [relayAddr.decapsulateCode(CODE.p2p)], services: { relay: circuitRelayServer() } })
+    nodes.push(back)
+    await again
+    expect(listener.getMultiaddrs().map(String)).toContain(`${relayAddr.toString()}/p2p-circuit/p2p/${listener.peerId.toString()}`)
   })
 
   test('the relay going away drops the reservation and its address', async () => {
