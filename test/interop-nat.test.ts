@@ -14,9 +14,11 @@ interface MatrixLib {
   judge(c: NatCase, result: unknown, facts?: { directSyn?: number; victimSyns?: number; listenerRouter?: string }): string | null
   record(c: NatCase, r: { ok: boolean; rttMillis: number | null; error: string | null; seconds: number; extra?: Record<string, unknown> }): Record<string, unknown>
   LIMIT_WRITE_BYTES: number
+  markdown(results: Record<string, unknown>[]): string
 }
 interface TopologyLib {
   routerRuleset(r: { net: string; peerRouter?: string; unsolicited: 'drop' | 'reset' }): string
+  natRuleset(net: string, flags: '' | 'random' | 'fully-random'): string
   victimRuleset(): string
   parseCounter(text: string, comment: string): number
   ROUTERS: Record<string, { wan: string; peerRouter: string | undefined }>
@@ -77,6 +79,13 @@ describe('NAT matrix', () => {
     expect(m.judge(hp, good, { directSyn: 0, listenerRouter: '11.0.0.2' })).toMatch(/no direct SYN/)
     expect(m.judge(hp, { ...good, direct: '/ip4/11.0.0.10/tcp/1/p2p/X/p2p-circuit' }, { directSyn: 1 })).toMatch(/not direct/)
     expect(m.judge(hp, { ...good, direct: '/ip4/11.0.0.10/tcp/1' }, { directSyn: 1, listenerRouter: '11.0.0.2' })).toMatch(/not to the listener's router/)
+    const sym = find('dcutr/rust/weft-weft/symmetric-nat')
+    const failed = { ok: false, error: 'DCUtR failed after 3 attempt(s): dial/timeout', relayedPingMillis: 2 }
+    expect(m.judge(sym, failed, { directSyn: 0 })).toBeNull()
+    expect(m.judge(sym, { ...good, ok: true }, { directSyn: 1 })).toMatch(/direct connection through two symmetric NATs/)
+    expect(m.judge(sym, { ...failed, relayedPingMillis: null }, { directSyn: 0 })).toMatch(/did not carry a ping/)
+    expect(m.judge(sym, { ok: false, error: 'timeout' }, { directSyn: 0 })).toMatch(/did not see DCUtR fail/)
+    expect(m.judge(sym, failed, { directSyn: 2 })).toMatch(/2 direct SYN/)
     expect(m.judge(find('autonat/go/weft/public'), { ok: true, reachability: 'public' })).toBeNull()
     expect(m.judge(find('autonat/go/weft/private'), { ok: true, reachability: 'public' })).toMatch(/want private/)
     const amp = find('autonat/weft/weft/amplification')
@@ -98,6 +107,19 @@ describe('NAT matrix', () => {
     expect(rec).toMatchObject({ suite: 'dcutr', relay: 'rust', dialer: 'weft', listener: 'go', transport: 'tcp', scenario: 'hole-punch', ok: true, rttMillis: 0.25, error: null, control: false, seconds: 1.23, directSyn: { rA: 0, rB: 1 } })
     expect(m.record(find('autonat/rust/weft/private'), { ok: false, rttMillis: null, error: 'x', seconds: 2 })).toMatchObject({ suite: 'autonat', relay: null, dialer: 'weft', listener: 'rust' })
   })
+
+  test('markdown: one table per suite, failures loud, controls marked', () => {
+    const recs = [
+      m.record(find('relay/go/weft-go/relay'), { ok: true, rttMillis: 1.25, error: null, seconds: 1 }),
+      m.record(find('relay/go/weft-go/limit'), { ok: false, rttMillis: null, error: 'x', seconds: 1 }),
+      m.record(find('dcutr/rust/go-rust'), { ok: false, rttMillis: null, error: 'y', seconds: 1 }),
+      m.record(find('autonat/rust/weft/public'), { ok: true, rttMillis: null, error: null, seconds: 1, extra: { reachability: 'public' } }),
+    ]
+    const md = m.markdown(recs)
+    expect(md).toContain('| go | weft → go | pass 1.3 ms | **FAIL** |')
+    expect(md).toContain('| rust | go → rust (control) | fail (control) |')
+    expect(md).toContain('| rust | weft | pass public |  |  |')
+  })
 })
 
 describe('NAT topology rulesets', () => {
@@ -110,6 +132,11 @@ describe('NAT topology rulesets', () => {
     expect(text.indexOf('ip saddr 11.0.0.2 tcp flags & (syn | ack) == syn counter comment "directsyn"')).toBeLessThan(text.indexOf('ct state established,related accept\n    iifname "lan0"'))
     expect(topo.ROUTERS.rA!.peerRouter).toBe(topo.ROUTERS.rB!.wan)
     expect(topo.ROUTERS.rB!.peerRouter).toBe(topo.ROUTERS.rA!.wan)
+  })
+
+  test('the NAT table is flushed and rewritten, port-preserving or fully random (the symmetric-NAT control)', () => {
+    expect(topo.natRuleset('10.0.1.0/24', '')).toMatch(/^table ip nat\nflush table ip nat\n[^]*oifname "wan0" ip saddr 10.0.1.0\/24 masquerade\n/)
+    expect(topo.natRuleset('10.0.1.0/24', 'fully-random')).toContain('masquerade fully-random\n')
   })
 
   test('rC answers unsolicited TCP with a reset and has no direct-SYN counter; the victim counts and drops SYNs', () => {

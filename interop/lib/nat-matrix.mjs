@@ -24,7 +24,7 @@ function mk(c) {
   const control = c.relay !== 'weft' && c.dialer !== 'weft' && c.listener !== 'weft'
   const id = c.suite === 'autonat'
     ? `autonat/${c.listener}/${c.dialer}/${c.scenario}`
-    : `${c.suite}/${c.relay}/${c.dialer}-${c.listener}${c.suite === 'relay' ? `/${c.scenario}` : ''}`
+    : `${c.suite}/${c.relay}/${c.dialer}-${c.listener}${c.suite === 'relay' || c.scenario !== 'hole-punch' ? `/${c.scenario}` : ''}`
   return { id, transport: 'tcp', control, ...c }
 }
 
@@ -57,6 +57,11 @@ export function allCases() {
     cases.push(mk({ suite: 'dcutr', relay: 'rust', dialer, listener, scenario: 'hole-punch', timeout: 45 }))
   }
   cases.push(mk({ suite: 'dcutr', relay: 'weft', dialer: 'weft', listener: 'weft', scenario: 'hole-punch', timeout: 45 }))
+  // Negative control (research note §2.7, 6): both routers map every connection to a random port
+  // (masquerade fully-random, a symmetric NAT): the punch must fail after DCUtR's attempts, the relayed
+  // connection must keep working, and no direct SYN may reach a peer. Shows the hole-punch verdicts
+  // can fail.
+  cases.push(mk({ suite: 'dcutr', relay: 'rust', dialer: 'weft', listener: 'weft', scenario: 'symmetric-nat', timeout: 75 }))
   // AutoNAT: weft's client on the WAN (public) and behind rC (private) against each server, and go's
   // client against each (go's against weft's server is a weft case: weft's server must give go's client
   // the verdict go's and rust's servers give; against go and rust servers it is the control that tells
@@ -124,6 +129,13 @@ export function parseResult(stdout) {
  */
 export function judge(c, result, facts = {}) {
   if (result === null || typeof result !== 'object') return 'no result'
+  if (c.scenario === 'symmetric-nat') {
+    if (result.ok === true) return `a direct connection through two symmetric NATs: ${JSON.stringify(result.direct)}`
+    if (!/DCUtR failed/.test(String(result.error))) return `the dialer did not see DCUtR fail: ${String(result.error).slice(0, 300)}`
+    if (typeof result.relayedPingMillis !== 'number') return 'the relayed connection did not carry a ping after DCUtR failed'
+    if (facts.directSyn !== undefined && facts.directSyn !== 0) return `${facts.directSyn} direct SYN(s) crossed the routers`
+    return null
+  }
   if (result.ok !== true) return `peer reported failure: ${String(result.error ?? JSON.stringify(result)).slice(0, 800)}`
   switch (c.scenario) {
     case 'relay':
@@ -200,7 +212,12 @@ export function markdown(results) {
   const hp = results.filter((r) => r.suite === 'dcutr')
   if (hp.length > 0) {
     out.push('| relay | dialer (behind rA) → listener (behind rB) | hole punch: direct connection + ping over it | direct address | direct SYNs rA / rB |', '|---|---|---|---|---|')
-    for (const r of hp) out.push(`| ${r.relay} | ${r.dialer} → ${r.listener}${r.control ? ' (control)' : ''} | ${cell(r, (x) => ms(x.rttMillis))} | ${r.direct ?? ''} | ${r.directSyn ? `${r.directSyn.rA} / ${r.directSyn.rB}` : ''} |`)
+    for (const r of hp) {
+      const symmetric = r.scenario === 'symmetric-nat'
+      const label = `${r.dialer} → ${r.listener}${r.control ? ' (control)' : ''}${symmetric ? ', both NATs symmetric (fully-random): must fail' : ''}`
+      const detail = symmetric ? (/** @type {any} */ x) => `: ${String(x.dcutr ?? '').split(':')[0]}; relayed ping${ms(x.rttMillis)}` : (/** @type {any} */ x) => ms(x.rttMillis)
+      out.push(`| ${r.relay} | ${label} | ${cell(r, detail)} | ${r.direct ?? ''} | ${r.directSyn ? `${r.directSyn.rA} / ${r.directSyn.rB}` : ''} |`)
+    }
     out.push('')
   }
   const an = results.filter((r) => r.suite === 'autonat')

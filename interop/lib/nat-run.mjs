@@ -118,9 +118,11 @@ export async function runRelayCase(ctx, c, key, o) {
   /** @type {Peer[]} */ const peers = []
   /** @type {import('node:child_process').ChildProcess[]} */ const captures = []
   /** @type {Record<string, unknown>} */ const extra = {}
-  const holePunch = c.scenario === 'hole-punch'
+  const symmetric = c.scenario === 'symmetric-nat'
+  const holePunch = c.scenario === 'hole-punch' || symmetric
   let synBefore = { rA: 0, rB: 0 }
   try {
+    if (symmetric) for (const r of /** @type {const} */ (['rA', 'rB'])) ctx.topo.setNatFlags(r, 'fully-random')
     if (holePunch) {
       synBefore = ctx.topo.directSyn()
       if (ctx.capture !== undefined) captures.push(...startCaptures(ctx, c, key))
@@ -133,7 +135,7 @@ export async function runRelayCase(ctx, c, key, o) {
     } else {
       peers.push(startPeer(ctx, 'listener', c.listener, 'b', { ...common, NAT_ROLE: 'listener', HOLE_PUNCH: holePunch ? 'true' : 'false' }))
     }
-    const dialer = startPeer(ctx, 'dialer', c.dialer, 'a', { ...common, NAT_ROLE: 'dialer', SCENARIO: c.scenario, TARGET_PEER_ID: o.targetPeerId })
+    const dialer = startPeer(ctx, 'dialer', c.dialer, 'a', { ...common, NAT_ROLE: 'dialer', SCENARIO: holePunch ? 'hole-punch' : c.scenario, TARGET_PEER_ID: o.targetPeerId })
     peers.push(dialer)
     let error = await waitMain(dialer, peers.filter((x) => x !== dialer), (c.timeout + 10) * 1000)
     const parsed = parseResult(dialer.stdout())
@@ -150,8 +152,12 @@ export async function runRelayCase(ctx, c, key, o) {
         }
         const ds = /** @type {any} */ (extra.directSyn)
         error = judge(c, parsed.result, holePunch ? { directSyn: ds.rA + ds.rB, listenerRouter: ROUTERS.rB.wan } : {})
-        if (error === null && code !== 0) error = `dialer reported ok but exited ${code}`
+        if (error === null && code !== 0 && !symmetric) error = `dialer reported ok but exited ${code}`
         if (typeof parsed.result?.rttMillis === 'number') rtt = parsed.result.rttMillis
+        if (symmetric) {
+          if (typeof parsed.result?.relayedPingMillis === 'number') rtt = parsed.result.relayedPingMillis
+          extra.dcutr = parsed.result?.error ?? null
+        }
         if (typeof parsed.result?.echoed === 'number') extra.echoed = parsed.result.echoed
         if (typeof parsed.result?.status === 'string') extra.status = parsed.result.status
       }
@@ -162,6 +168,7 @@ export async function runRelayCase(ctx, c, key, o) {
   } finally {
     await stopPeers(ctx, peers)
     for (const p of captures) { killGroup(p, 'SIGINT'); ctx.children.delete(p) }
+    if (symmetric) for (const r of /** @type {const} */ (['rA', 'rB'])) ctx.topo.setNatFlags(r, '')
   }
 }
 

@@ -55,13 +55,7 @@ export function routerRuleset(r) {
     ? 'iifname "wan0" meta l4proto tcp counter reject with tcp reset comment "unsolicited"\n    iifname "wan0" counter drop comment "unsolicited-other"'
     : 'iifname "wan0" counter drop comment "unsolicited"'
   const directSyn = r.peerRouter === undefined ? '' : `iifname "wan0" ip saddr ${r.peerRouter} tcp flags & (syn | ack) == syn counter comment "directsyn"\n    `
-  return `table ip nat {
-  chain post {
-    type nat hook postrouting priority srcnat; policy accept;
-    oifname "wan0" ip saddr ${r.net} masquerade
-  }
-}
-table inet fw {
+  return `${natRuleset(r.net, '')}table inet fw {
   chain input {
     type filter hook input priority filter; policy accept;
     iifname "wan0" ct state established,related accept
@@ -72,6 +66,23 @@ table inet fw {
     ${directSyn}ct state established,related accept
     iifname "lan0" oifname "wan0" accept
     iifname "wan0" counter drop comment "forwarddrop"
+  }
+}
+`
+}
+
+/**
+ * The NAT table alone (flushed first, so applying it again replaces the rule): masquerade out of wan0,
+ * port-preserving, or with `random` / `fully-random` port mapping.
+ * @param {string} net @param {'' | 'random' | 'fully-random'} flags
+ */
+export function natRuleset(net, flags) {
+  return `table ip nat
+flush table ip nat
+table ip nat {
+  chain post {
+    type nat hook postrouting priority srcnat; policy accept;
+    oifname "wan0" ip saddr ${net} masquerade${flags === '' ? '' : ` ${flags}`}
   }
 }
 `
@@ -197,6 +208,15 @@ export class NatTopology {
     for (const n of this.created.splice(0).reverse()) {
       try { this.ip('netns', 'del', n) } catch { /* already gone */ }
     }
+  }
+
+  /**
+   * Replace router `r`'s masquerade rule: flags '' (port-preserving) or 'fully-random' (every
+   * connection gets a random port: a symmetric NAT, hole punching must fail).
+   * @param {'rA' | 'rB' | 'rC'} r @param {'' | 'random' | 'fully-random'} flags
+   */
+  setNatFlags(r, flags) {
+    this.exec(r, 'nft', ['-f', '-'], natRuleset(ROUTERS[r].net, flags))
   }
 
   /** A counter of namespace `name`'s `inet fw` table. @param {string} name @param {string} comment */

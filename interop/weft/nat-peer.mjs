@@ -237,7 +237,21 @@ async function dialerRole() {
   }
   if (scenario === 'hole-punch') {
     await identifiedWith(node, listener, conn.id)
-    const direct = await until(() => node.getConnections(listener).find((/** @type {any} */ c) => !c.limited), timeoutMs, 'a direct connection to the listener', 50)
+    // DCUtR's `failed` event (all attempts spent) ends the wait at once: then the relayed connection must
+    // still carry a ping (the orchestrator's symmetric-NAT control expects exactly that).
+    // A (us) reports each failed exchange; B retries up to 3 times, so we wait for the third.
+    /** @type {any} */ let failed
+    let failures = 0
+    try {
+      node.service('dcutr').on('failed', (/** @type {any} */ ev) => {
+        if (ev.peer.equals(listener) && (++failures >= 3 || ev.attempts >= 3)) failed = { ...ev, attempts: Math.max(failures, ev.attempts) }
+      })
+    } catch { /* no dcutr service */ }
+    const direct = await until(() => node.getConnections(listener).find((/** @type {any} */ c) => !c.limited) ?? failed, timeoutMs, 'a direct connection to the listener', 50)
+    if (direct === failed) {
+      const relayedPingMillis = await node.ping(circuit).catch((/** @type {unknown} */ e) => { log('relayed ping failed:', e); return null })
+      return finish({ ok: false, scenario, error: `DCUtR failed after ${failed.attempts} attempt(s): ${oneLine(failed.error)}`, attempts: failed.attempts, relayedPingMillis })
+    }
     log(`direct connection ${direct.id} ${direct.remoteAddr.toString()}`)
     const p = await directPing(node, listener)
     if (p.connection.limited) throw new Error(`the ping ran on limited connection ${p.connection.remoteAddr.toString()}`)
