@@ -58,11 +58,12 @@ describe('relay client end to end (TCP loopback)', () => {
     expect(listener.connectionManager.isProtected(relay.peerId, 'relay-reservation')).toBe(true)
 
     const dialer = await clientNode([])
-    const identified = new Promise<void>((resolve) => dialer.on('peer:identify', ({ peer }) => { if (peer.equals(listener.peerId)) resolve() }))
+    const identified = new Promise<string[]>((resolve) => dialer.on('peer:identify', ({ peer, info }) => { if (peer.equals(listener.peerId)) resolve(info.listenAddrs.map(String)) }))
     const conn = await dialer.dial(circuit)
     expect(conn.peer.equals(listener.peerId)).toBe(true)
     expect(conn.limited).toBe(true)
-    await identified
+    // identify over the circuit; it advertises the relayed address
+    expect(await identified).toContain(`${relayAddr.toString()}/p2p-circuit`)
     const rtt = await dialer.ping(conn.peer)
     expect(rtt).toBeGreaterThanOrEqual(0)
     const inbound = listener.getConnections(dialer.peerId)
