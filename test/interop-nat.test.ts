@@ -56,7 +56,7 @@ describe('NAT matrix', () => {
     for (const pair of ['weft-go', 'go-weft', 'weft-rust', 'rust-weft', 'weft-weft']) expect(ids).toContain(`dcutr/rust/${pair}`)
     expect(ids).toContain('dcutr/weft/weft-weft')
     for (const s of ['go', 'rust', 'weft']) {
-      for (const sc of ['public', 'private']) for (const client of ['weft', 'go']) expect(ids).toContain(`autonat/${s}/${client}/${sc}`)
+      for (const sc of ['public', 'private']) for (const client of ['weft', 'go', 'rust']) expect(ids).toContain(`autonat/${s}/${client}/${sc}`)
       expect(ids).toContain(`autonat/${s}/weft/amplification`)
     }
     expect(m.selectCases(m.allCases(), ['dcutr/']).every((c) => c.suite === 'dcutr')).toBe(true)

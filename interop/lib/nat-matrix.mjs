@@ -62,13 +62,13 @@ export function allCases() {
   // connection must keep working, and no direct SYN may reach a peer. Shows the hole-punch verdicts
   // can fail.
   cases.push(mk({ suite: 'dcutr', relay: 'rust', dialer: 'weft', listener: 'weft', scenario: 'symmetric-nat', timeout: 75 }))
-  // AutoNAT: weft's client on the WAN (public) and behind rC (private) against each server, and go's
-  // client against each (go's against weft's server is a weft case: weft's server must give go's client
-  // the verdict go's and rust's servers give; against go and rust servers it is the control that tells
-  // a topology fault from a client bug); then the amplification check, weft's client asking each server
-  // to dial the victim (its SYN counter stays 0).
+  // AutoNAT: weft's client on the WAN (public) and behind rC (private) against each server, and go's and
+  // rust's clients against each (theirs against weft's server are weft cases: weft's server must give
+  // them the verdict go's and rust's servers give; against go and rust servers they are the controls that
+  // tell a topology fault from a client bug); then the amplification check, weft's client asking each
+  // server to dial the victim (its SYN counter stays 0).
   for (const scenario of ['public', 'private']) {
-    for (const client of ['weft', 'go']) {
+    for (const client of IMPLS) {
       // go's v1 server answers E_DIAL_ERROR only when its dial-back timed out (15 s: its SYN from the
       // reused listen port matches the client's own NAT mapping, so rC forwards it instead of resetting);
       // weft's client needs two results: ~31 s.

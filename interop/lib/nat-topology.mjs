@@ -131,14 +131,17 @@ export function natUnavailable(prefix) {
 /** @param {unknown} e */
 const firstLine = (e) => (e instanceof Error ? e.message.split('\n')[0] : String(e))
 
-/** A prefix no namespace of this machine uses yet: `wn<pid % 1000>`, bumped on a clash. */
+/**
+ * A prefix no namespace of this machine uses: `wn<pid>` (unique among running processes; only
+ * namespace names carry it, interface names inside the namespaces are fixed), with a suffix when
+ * namespaces a killed run of an earlier process with the same pid left behind exist.
+ */
 export function runPrefix() {
   const existing = listNamespaces()
-  for (let i = 0; i < 1000; i++) {
-    const p = `wn${(process.pid + i) % 1000}`
+  for (let i = 0; ; i++) {
+    const p = i === 0 ? `wn${process.pid}` : `wn${process.pid}x${i}`
     if (!existing.some((n) => n.startsWith(`${p}-`))) return p
   }
-  throw new Error('no free namespace prefix wn0..wn999')
 }
 
 function listNamespaces() {
