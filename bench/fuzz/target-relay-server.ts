@@ -8,6 +8,7 @@
  * Escapes: anything the behaviour throws; an action on a stream the driver never gave it or after
  * it reset it or closed its write side; a `consume` crediting more bytes than arrived on that stream
  * after its `manual-consume` (flow accounting); more circuits or reservations than the caps allow;
+ * once every connection has closed, a circuit, a reservation or a connection-manager tag left over;
  * the step bound.
  */
 import { encodeHopFrame, encodeStopFrame, CircuitRelayServer, HOP_PROTOCOL, STOP_PROTOCOL } from '../../src/relay/index.js'
@@ -99,12 +100,17 @@ export const relayServerTarget: Target = {
     const conns = new Map<number, ConnectionInfo>()
     const held = new Map<string, Held>()
     const pendingOpens: Array<{ requestId: number; connection: number | undefined }> = []
+    /** Connection-manager tags the behaviour set and has not removed. */
+    const tags = new Set<string>()
     const key = (s: StreamRef): string => `${s.connection}/${s.stream}`
     const drain = (): void => {
       for (let a = b.pollAction(); a !== undefined; a = b.pollAction()) {
         step()
         count(stats, a.type === 'event' ? `event ${a.event.type}` : a.type)
-        if (a.type === 'open-stream') {
+        if (a.type === 'tag-peer') {
+          if (a.value === undefined) tags.delete(`${a.peer.toString()} ${a.tag}`)
+          else tags.add(`${a.peer.toString()} ${a.tag}`)
+        } else if (a.type === 'open-stream') {
           check(a.protocols.length === 1 && a.protocols[0] === STOP_PROTOCOL, 'relay-server: open-stream for something else than STOP')
           check(a.connection === undefined || conns.get(a.connection)?.limited === false, 'relay-server: STOP over a limited or closed connection')
           pendingOpens.push({ requestId: a.requestId, connection: a.connection })
@@ -210,5 +216,17 @@ export const relayServerTarget: Target = {
       }
       drain()
     }
+    // every connection goes (as at shutdown): nothing may be left held, counted or tagged
+    for (const c of [...conns.values()]) {
+      conns.delete(c.id)
+      for (const s of [...held.values()]) if (s.ref.connection === c.id) close(s, true)
+      b.handle(now, { type: 'connection-closed', connection: c })
+      drain()
+    }
+    for (const o of pendingOpens.splice(0)) b.handle(now, { type: 'stream-open-failed', requestId: o.requestId, error: new Error('connection closed') })
+    drain()
+    check(b.circuitCount === 0, `relay-server: ${b.circuitCount} circuits left without connections`)
+    check(b.reservationCount === 0, `relay-server: ${b.reservationCount} reservations left without connections`)
+    check(tags.size === 0, `relay-server: tags left: ${[...tags].join(', ')}`)
   },
 }
