@@ -284,6 +284,17 @@ describe('connect', () => {
     expect(hopMessages(ok, hop)[0]!.status).toBe(Status.OK)
   })
 
+  test('memoryBytes counts the bytes held before a splice', () => {
+    const d = new RelayDriver()
+    const a = d.connect(alice)
+    d.reserve(a)
+    const base = d.relay.memoryBytes()
+    const { ref: hop } = d.connectTo(d.connect(bob), alice, new Uint8Array(1000))
+    expect(d.relay.memoryBytes()).toBeGreaterThanOrEqual(base + 1000)
+    d.h.input({ type: 'stream-reset', stream: hop })
+    expect(d.relay.memoryBytes()).toBeLessThan(base + 1000)
+  })
+
   test('more than maxMessageSize bytes before STATUS OK: both streams reset', () => {
     const d = new RelayDriver()
     const a = d.connect(alice)

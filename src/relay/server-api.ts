@@ -65,6 +65,7 @@ export function circuitRelayServer(options: RelayServerOptions = {}): ServiceFac
       api,
       onEvent: (event) => { for (const l of [...listeners]) l(event) },
       stop: () => { listeners.clear() },
+      memoryBytes: () => behaviour.memoryBytes(),
     }
   }
 }
