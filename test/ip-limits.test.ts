@@ -58,6 +58,17 @@ describe('concurrent inbound connections per prefix', () => {
     expect(l.count('1.2.3.4/32')).toBe(8)
   })
 
+  test('relayed connections are not counted under their relay\'s IP (a circuit address names the relay)', () => {
+    const l = new IpLimits({ inboundRatePerIp4: { perSecond: 0.001, burst: 2 } })
+    const relayed = ma('/ip4/1.2.3.4/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN/p2p-circuit')
+    for (let i = 1; i <= 20; i++) expect(l.admitInbound(0, i, relayed)).toBeUndefined()
+    expect(l.count('1.2.3.4/32')).toBe(0)
+    // the relay's own direct connections still are
+    expect(l.admitInbound(0, 100, v4('1.2.3.4'))).toBeUndefined()
+    expect(l.admitInbound(0, 101, v4('1.2.3.4'))).toBeUndefined()
+    expect(l.admitInbound(0, 102, v4('1.2.3.4'))).toMatchObject({ code: 'limits/rate' })
+  })
+
   test('IPv6 /56: 8 at the limit, the 9th from another address of the same /56 refused', () => {
     const l = new IpLimits(NO_RATE)
     for (let i = 1; i <= 8; i++) expect(l.admitInbound(0, i, v6(`2001:db8:0:1${i}::1`))).toBeUndefined()

@@ -121,7 +121,8 @@ describe('relay client end to end (TCP loopback)', () => {
   test('the `relays` option reserves; a short TTL is renewed', async () => {
     const relay = await relayNode({ reservationTtl: 2_000 })
     const relayAddr = relay.getMultiaddrs()[0]!
-    const listener = await createNode({ listen: ['/p2p-circuit'], services: { relayClient: circuitRelayClient({ relays: [relayAddr], minRenewDelay: 500 }) }, start: false })
+    // no /p2p-circuit listen address: the service listens on it itself
+    const listener = await createNode({ listen: [], services: { relayClient: circuitRelayClient({ relays: [relayAddr], minRenewDelay: 500 }) }, start: false })
     nodes.push(listener)
     const accepted = nextReservation(listener, 'accepted')
     const renewed = nextReservation(listener, 'renewed')
@@ -129,7 +130,7 @@ describe('relay client end to end (TCP loopback)', () => {
     await accepted
     const ev = await renewed
     expect(ev.type).toBe('renewed')
-    // circuits from it are accepted through the /p2p-circuit listener
+    // circuits from it are accepted through the /p2p-circuit listener the service asked for
     const dialer = await clientNode([])
     const conn = await dialer.dial(`${relayAddr.toString()}/p2p-circuit/p2p/${listener.peerId.toString()}`)
     expect(conn.limited).toBe(true)

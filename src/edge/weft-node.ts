@@ -238,7 +238,7 @@ export class WeftNode extends EventTarget {
     if (opts.metrics === true) throw new UsageError('node/metrics', "pass metrics: prometheusMetrics() ('weft/metrics')")
     this.metrics = opts.metrics || undefined
     this.metrics?.attach(this)
-    const serviceTransports = [...this.#services.values()].flatMap((svc) => svc.transports ?? [])
+    const serviceTransports = [...this.#services.values()].flatMap((svc) => (svc.transports ?? []) as Transport[])
     this.#runtime = new Runtime<SwarmEvent>(this.swarm, {
       transports: [...internals.transports, ...serviceTransports],
       onEvent: (ev) => {
@@ -261,8 +261,10 @@ export class WeftNode extends EventTarget {
     if (this.#started) return
     this.#started = true
     this.#runtime.run((now) => this.swarm.start(now))
-    for (const a of this.#opts.listen ?? []) {
-      const addrs = await this.#runtime.listen(toMultiaddr(a))
+    const listen = (this.#opts.listen ?? []).map(toMultiaddr)
+    for (const svc of this.#services.values()) for (const a of svc.listen ?? []) if (!listen.some((x) => x.equals(a))) listen.push(a)
+    for (const a of listen) {
+      const addrs = await this.#runtime.listen(a)
       this.#listenAddrs.push(...addrs)
     }
     this.refreshListenAddrs()

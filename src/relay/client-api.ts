@@ -25,8 +25,9 @@ import { CircuitTransport, type CircuitNode, type CircuitStream } from './transp
 
 export interface CircuitRelayClientOptions extends Partial<Omit<RelayClientLimits, 'messages'>> {
   /**
-   * Relays to reserve on at start (`<addr>/p2p/<relay id>`). Circuits they bring are accepted when
-   * the node also listens on `/p2p-circuit` (or on `<relay addr>/p2p-circuit`, which reserves by itself).
+   * Relays to reserve on at start (`<addr>/p2p/<relay id>`); the node then also listens on
+   * `/p2p-circuit`, so the circuits they bring are accepted. (A `<relay addr>/p2p-circuit` listen
+   * address reserves by itself.)
    */
   relays?: Array<string | Multiaddr>
   /**
@@ -97,6 +98,8 @@ export function circuitRelayClient(options: CircuitRelayClientOptions = {}): Ser
       behaviour,
       api,
       transports: [transport],
+      // given relays, accept the circuits they bring (a `<relay>/p2p-circuit` listen address needs no help)
+      ...(relays.length > 0 ? { listen: [Multiaddr.fromString('/p2p-circuit')] } : {}),
       attach(attached) {
         const n = attached as RelayClientNode
         node = n

@@ -22,6 +22,7 @@
  */
 import type { Millis } from '../core/byte-machine.js'
 import type { Multiaddr } from '../multiaddr/index.js'
+import { isLimitedAddr } from './limited.js'
 
 /** A token bucket's refill rate (tokens per second) and size. `perSecond: Infinity` disables it. */
 export interface RateLimit {
@@ -208,7 +209,9 @@ export class IpLimits {
    */
   admitInbound(now: Millis, id: number, remoteAddr: Multiaddr, exempt = false): IpRefusal | undefined {
     if (this.#conns.has(id)) throw new RangeError(`connection ${id} is already admitted`)
-    const ip = ipOf(remoteAddr)
+    // A relayed connection's address names its relay, not the peer: the per-IP and rate limits do
+    // not apply (the relay's own limits do), or one relay would stand for all its circuits.
+    const ip = isLimitedAddr(remoteAddr) ? undefined : ipOf(remoteAddr)
     const skip = exempt || ip === undefined || (this.options.exemptLoopback && isLoopbackIp(ip))
     const rules = skip ? [] : this.#rules(ip)
     for (const [prefix, max] of rules) {

@@ -12,7 +12,6 @@ import type { CryptoProvider } from '../core/crypto/provider.js'
 import type { PeerId, PrivateKey } from '../peer-id/index.js'
 import type { Behaviour } from './behaviour.js'
 import type { Multiaddr } from '../multiaddr/index.js'
-import type { Transport } from '../io/transport.js'
 
 /** What a service gets from the node that hosts it. */
 export interface ServiceContext {
@@ -39,8 +38,17 @@ export interface NodeService<Api = unknown, Ev = unknown> {
   /** Bytes this service's own stores hold now (kad records, gossipsub's message cache): shown in
    * `node.resources().services[name].reported` (spec/resource-manager.md). */
   memoryBytes?(): number
-  /** Transports this service brings (the relay client's circuit transport); the node adds them to its own. */
-  readonly transports?: readonly Transport[]
+  /**
+   * Transports this service brings (the relay client's circuit transport): objects implementing
+   * `Transport` (src/io/transport.ts; typed loosely so swarm/ does not import io/); the node adds
+   * them to its own.
+   */
+  readonly transports?: readonly object[]
+  /**
+   * Addresses the node also listens on at start, besides its `listen` option (the relay client
+   * given `relays` listens on `/p2p-circuit`, so circuits from those relays are accepted).
+   */
+  readonly listen?: readonly Multiaddr[]
   /**
    * Called once, at the end of the node's construction, with the node itself (typed loosely so
    * swarm/ does not import the edge): services that work at the edge (the relay client turns
