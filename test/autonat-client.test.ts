@@ -288,6 +288,17 @@ describe('AutoNAT client (v1)', () => {
     expect(h2.b.status().reachability).toBe('private')
   })
 
+  test('a v1 probe whose stream cannot open is not retried at once (no open/fail loop while the node stops)', () => {
+    const h = client({ v2: false, backoff: 5000 })
+    const c = addServer(h, SERVER, [AUTONAT_V1_PROTOCOL])
+    observe(h, c)
+    const open = ofType(h.log, 'open-stream').at(-1)!
+    const failed = h.input({ type: 'stream-open-failed', requestId: open.requestId, error: new Error('dial/aborted') })
+    expect(ofType(failed, 'open-stream')).toEqual([])
+    expect(ofType(h.advance(4999), 'open-stream')).toEqual([])
+    expect(ofType(h.advance(1), 'open-stream')).toHaveLength(1)
+  })
+
   test('E_DIAL_REFUSED is inconclusive', () => {
     const h = client({ v2: false })
     const c = addServer(h, SERVER, [AUTONAT_V1_PROTOCOL])

@@ -82,6 +82,9 @@ export class AutoNATClient {
   readonly #dialBacks = new Map<string, { decoder: FrameDecoder<{ nonce: bigint }>; conn: ConnectionInfo; deadline: Millis }>()
   readonly #v1Results: Results
   #v1Verdict: Reachability = 'unknown'
+  /** v1 probes wait until then after an inconclusive one (doubling backoff, as for addresses). */
+  #v1NotBefore: Millis = 0
+  #v1Backoff: number
   #status: NodeReachability = 'unknown'
   #listenAddrs: readonly Multiaddr[] = []
   #now: Millis = 0
@@ -91,6 +94,7 @@ export class AutoNATClient {
     this.#host = host
     this.#self = self
     this.#v1Results = new Results(options)
+    this.#v1Backoff = options.backoff
     this.protocols = options.v2 ? [DIAL_BACK_PROTOCOL] : []
   }
 
@@ -239,7 +243,7 @@ export class AutoNATClient {
 
   #v1Due(): Millis | undefined {
     if (!this.#o.v1 || this.#v1Addrs().length === 0) return undefined
-    return this.#v1Results.settled ? (this.#v1Results.lastResultAt ?? 0) + this.#o.refreshInterval : 0
+    return Math.max(this.#v1NotBefore, this.#v1Results.settled ? (this.#v1Results.lastResultAt ?? 0) + this.#o.refreshInterval : 0)
   }
 
   /** When a probe could start next, given servers and candidates (undefined: nothing to do). */
@@ -446,7 +450,8 @@ export class AutoNATClient {
     if (p.stream !== undefined) this.#probeStreams.delete(streamKey(p.stream))
     const s = this.#servers.get(p.server.toString())
     if (s !== undefined) {
-      const until = this.#now + this.#o.serverThrottle
+      // an inconclusive answer (refusal, failure to open) also keeps the server away for a backoff
+      const until = this.#now + Math.max(this.#o.serverThrottle, outcome === 'inconclusive' ? this.#o.backoff : 0)
       if (p.version === 2) s.v2Until = until
       else s.v1Until = until
     }
@@ -455,7 +460,13 @@ export class AutoNATClient {
     if (addr !== undefined) ev.addr = addr
     this.#host.actions.push({ type: 'event', event: ev })
     if (p.version === 1) {
-      if (outcome !== 'inconclusive') this.#v1Results.add(this.#now, outcome === 'reachable')
+      if (outcome === 'inconclusive') {
+        this.#v1NotBefore = this.#now + this.#v1Backoff
+        this.#v1Backoff = Math.min(this.#v1Backoff * 2, this.#o.maxBackoff)
+      } else {
+        this.#v1Backoff = this.#o.backoff
+        this.#v1Results.add(this.#now, outcome === 'reachable')
+      }
       this.#v1Verdict = this.#v1Results.verdict
       return this.#updateStatus()
     }

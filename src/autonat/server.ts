@@ -367,6 +367,7 @@ export class AutoNATServer {
     const ev: AutoNATEvent = { type: 'served', peer: r.conn.peer, version: 2, outcome }
     if (r.addr !== undefined) ev.addr = r.addr
     if (reason !== undefined) ev.reason = reason
+    if (r.need > 0) ev.dialDataBytes = r.paid
     this.#host.actions.push({ type: 'event', event: ev })
   }
 

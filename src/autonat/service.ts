@@ -26,7 +26,7 @@ export interface AutoNATEvents {
   /** A probe of ours ended. */
   probe: { server: PeerId; version: 1 | 2; outcome: ProbeOutcome; addr?: Multiaddr; reason?: string }
   /** We served a request (server). */
-  served: { peer: PeerId; version: 1 | 2; outcome: ServedOutcome; addr?: Multiaddr; reason?: string }
+  served: { peer: PeerId; version: 1 | 2; outcome: ServedOutcome; addr?: Multiaddr; reason?: string; dialDataBytes?: number }
 }
 
 type RunInRuntime = <T>(f: (now: number) => T) => T

@@ -132,8 +132,8 @@ export type ServedOutcome =
 export type ProbeOutcome = 'reachable' | 'unreachable' | 'inconclusive'
 
 export type AutoNATEvent =
-  /** We served a request (server). `addr`: the address dialled, if one was chosen. */
-  | { type: 'served'; peer: PeerId; version: 1 | 2; outcome: ServedOutcome; addr?: Multiaddr; reason?: string }
+  /** We served a request (server). `addr`: the address chosen; `dialDataBytes`: dial data received (v2, another IP). */
+  | { type: 'served'; peer: PeerId; version: 1 | 2; outcome: ServedOutcome; addr?: Multiaddr; reason?: string; dialDataBytes?: number }
   /** A probe ended (client). v2: `addr` is the address tested; v1: the address the server reports. */
   | { type: 'probe'; server: PeerId; version: 1 | 2; outcome: ProbeOutcome; addr?: Multiaddr; reason?: string }
   /** An address's verdict changed (client). */
