@@ -6,9 +6,10 @@
  * comment says why not; the reservation rate limits are rust-libp2p's (go has none).
  */
 import type { Millis } from '../core/byte-machine.js'
-import type { Multiaddr } from '../multiaddr/index.js'
+import { CODE, type Multiaddr } from '../multiaddr/index.js'
+import type { PeerId } from '../peer-id/index.js'
 import { ipOf, prefixText } from '../swarm/ip-limits.js'
-import { DEFAULT_RELAY_MESSAGE_LIMITS } from './message.js'
+import { DEFAULT_RELAY_MESSAGE_LIMITS, type Limit } from './message.js'
 
 /** A token bucket: `burst` requests at once, then one more every `intervalMs`. */
 export interface RelayRateLimit {
@@ -109,6 +110,36 @@ export function resolveRelayServerOptions(o: RelayServerOptions = {}): ResolvedR
     maxMessageSize: int('maxMessageSize', o.maxMessageSize ?? d.maxMessageSize, 64),
     maxRateEntries: int('maxRateEntries', o.maxRateEntries ?? d.maxRateEntries, 1),
   }
+}
+
+/** The `limit` sent in reservations, STOP CONNECT and the hop STATUS OK; undefined when both are 0 (none). */
+export function circuitLimit(o: Pick<ResolvedRelayServerOptions, 'limitDuration' | 'limitData'>): Limit | undefined {
+  if (o.limitDuration === 0 && o.limitData === 0) return undefined
+  return { ...(o.limitDuration > 0 ? { duration: durationSeconds(o.limitDuration) } : {}), ...(o.limitData > 0 ? { data: BigInt(o.limitData) } : {}) }
+}
+
+/**
+ * The addresses a reservation carries: confirmed external ones, then listen ones, without
+ * unspecified (0.0.0.0, ::) or relayed (/p2p-circuit) ones, each ending in /p2p/<relay>, without
+ * repeats, at most `max`.
+ */
+export function relayAddrs(external: readonly Multiaddr[], listen: readonly Multiaddr[], self: PeerId, max: number): Multiaddr[] {
+  const out: Multiaddr[] = []
+  const seen = new Set<string>()
+  const suffix = `/p2p/${self.toString()}`
+  for (const a of [...external, ...listen]) {
+    if (out.length >= max) break
+    const cs = a.components()
+    const first = cs[0]
+    const unspecified = first !== undefined && (first.code === CODE.ip4 || first.code === CODE.ip6) && first.bytes.every((b) => b === 0)
+    if (unspecified || cs.some((c) => c.code === CODE.p2pCircuit)) continue
+    const full = (a.getPeerId() === undefined ? a : a.withoutPeerId()).encapsulate(suffix)
+    const text = full.toString()
+    if (seen.has(text)) continue
+    seen.add(text)
+    out.push(full)
+  }
+  return out
 }
 
 /** The `Limit.duration` we announce (whole seconds, rounded up), and when the circuit must end. */

@@ -19,15 +19,15 @@
 import type { Millis } from '../core/byte-machine.js'
 import type { CryptoProvider } from '../core/crypto/provider.js'
 import { ProtocolError } from '../core/errors.js'
-import { CODE, Multiaddr } from '../multiaddr/index.js'
+import type { Multiaddr } from '../multiaddr/index.js'
 import type { PeerId, PrivateKey } from '../peer-id/index.js'
 import type { Behaviour, BehaviourAction, BehaviourInput, ConnectionInfo, StreamRef } from '../swarm/index.js'
 import { streamKey } from '../swarm/index.js'
 import { HOP_PROTOCOL, HopType, RelayFrameDecoder, STOP_PROTOCOL, Status, StopType, encodeHopFrame, encodeStopFrame, statusName } from './message.js'
-import type { HopMessage, Limit, StatusName, StopMessage } from './message.js'
+import type { HopMessage, StatusName, StopMessage } from './message.js'
 import { sealVoucher } from './voucher.js'
 import { Circuit, type CircuitAction, type CircuitEndReason, type CircuitSink } from './server-circuit.js'
-import { RateLimiter, durationSeconds, ipKey, resolveRelayServerOptions, type RelayServerOptions, type ResolvedRelayServerOptions } from './server-limits.js'
+import { RateLimiter, circuitLimit, durationSeconds, ipKey, relayAddrs, resolveRelayServerOptions, type RelayServerOptions, type ResolvedRelayServerOptions } from './server-limits.js'
 import type { RelayServerEvent } from './server-api.js'
 
 /** The connection-manager tag of a peer holding a reservation (go's name and weight). */
@@ -153,21 +153,7 @@ export class CircuitRelayServer implements Behaviour<RelayServerEvent>, CircuitS
 
   /** The addresses a reservation carries now (empty: RESERVE is refused). */
   reservationAddrs(): Multiaddr[] {
-    const out: Multiaddr[] = []
-    const seen = new Set<string>()
-    const suffix = `/p2p/${this.#self.toString()}`
-    for (const a of [...this.#externalAddrs, ...this.#listenAddrs]) {
-      if (out.length >= this.options.maxReservationAddrs) break
-      const cs = a.components()
-      if (cs.some((c) => c.code === CODE.p2pCircuit) || isUnspecified(a)) continue
-      const base = a.getPeerId() === undefined ? a : a.withoutPeerId()
-      const full = base.encapsulate(suffix)
-      const text = full.toString()
-      if (seen.has(text)) continue
-      seen.add(text)
-      out.push(full)
-    }
-    return out
+    return relayAddrs(this.#externalAddrs, this.#listenAddrs, this.#self, this.options.maxReservationAddrs)
   }
 
   // ---- the behaviour contract ------------------------------------------------------------------
@@ -419,7 +405,7 @@ export class CircuitRelayServer implements Behaviour<RelayServerEvent>, CircuitS
     const expireAt = now + this.options.reservationTtl
     const expire = BigInt(Math.floor((this.#epoch + expireAt) / 1000))
     const voucher = sealVoucher(this.#key, { relay: this.#self, peer, expiration: expire }, this.#crypto).bytes
-    const limit = this.#limit()
+    const limit = circuitLimit(this.options)
     const msg: HopMessage = { type: HopType.STATUS, status: Status.OK, reservation: { expire, addrs, voucher }, ...(limit !== undefined ? { limit } : {}) }
     // a multi-homed relay's addresses may not all fit in one message: keep the first ones that do
     while (addrs.length > 1 && encodeHopFrame(msg).length > this.options.maxMessageSize) addrs.pop()
@@ -429,12 +415,6 @@ export class CircuitRelayServer implements Behaviour<RelayServerEvent>, CircuitS
     if (old === undefined) this.push({ type: 'tag-peer', peer, tag: RESERVATION_TAG, value: RESERVATION_TAG_VALUE })
     this.#answer(now, hop, msg)
     this.#emit({ type: 'reservation-accepted', peer, expire, addrs, renewed: old !== undefined })
-  }
-
-  #limit(): Limit | undefined {
-    const { limitDuration, limitData } = this.options
-    if (limitDuration === 0 && limitData === 0) return undefined
-    return { ...(limitDuration > 0 ? { duration: durationSeconds(limitDuration) } : {}), ...(limitData > 0 ? { data: BigInt(limitData) } : {}) }
   }
 
   #unholdIp(ip: string): void {
@@ -530,7 +510,7 @@ export class CircuitRelayServer implements Behaviour<RelayServerEvent>, CircuitS
     c.stop = ref
     c.stopDecoder = RelayFrameDecoder.stop({ maxMessageSize: this.options.maxMessageSize })
     this.#stops.set(streamKey(ref), c)
-    const limit = this.#limit()
+    const limit = circuitLimit(this.options)
     const msg: StopMessage = { type: StopType.CONNECT, peer: { id: c.hop.conn.peer, addrs: [] }, ...(limit !== undefined ? { limit } : {}) }
     this.push({ type: 'write', stream: ref, data: encodeStopFrame(msg) })
   }
@@ -555,7 +535,7 @@ export class CircuitRelayServer implements Behaviour<RelayServerEvent>, CircuitS
     const stop = c.stop!
     this.#stops.delete(streamKey(stop))
     this.#hops.delete(streamKey(hop.ref))
-    const limit = this.#limit()
+    const limit = circuitLimit(this.options)
     this.push({ type: 'write', stream: hop.ref, data: encodeHopFrame({ type: HopType.STATUS, status: Status.OK, ...(limit !== undefined ? { limit } : {}) }) })
     const { limitDuration, limitData } = this.options
     const circuit = new Circuit(c.id, this, { ref: hop.ref, peer: hop.conn.peer }, { ref: stop, peer: c.dst }, now, {
@@ -613,9 +593,4 @@ export class CircuitRelayServer implements Behaviour<RelayServerEvent>, CircuitS
     const { srcToDst, dstToSrc } = circuit.stats
     this.#emit({ type: 'circuit-closed', id: circuit.id, src: circuit.src.peer, dst: circuit.dst.peer, reason, srcToDst, dstToSrc, duration: now - circuit.openedAt })
   }
-}
-
-function isUnspecified(a: Multiaddr): boolean {
-  const first = a.components()[0]
-  return first !== undefined && (first.code === CODE.ip4 || first.code === CODE.ip6) && first.bytes.every((b) => b === 0)
 }
