@@ -349,6 +349,20 @@ describe('connect', () => {
     const s = d.stopOpened(c.actions.find((x) => x.type === 'open-stream')!, a)
     const out = d.h.input({ type: 'stream-reset', stream: c.ref }) as Action[]
     expect(on(out, 'reset', s.ref)).toHaveLength(1)
+    // the stream the remote reset is not reset again (fuzz finding)
+    expect(on(out, 'reset', c.ref)).toHaveLength(0)
+    expect(d.relay.circuitCount).toBe(0)
+  })
+
+  test('the target resets the stop stream before its STATUS: CONNECTION_FAILED, the stop stream not reset again', () => {
+    const d = new RelayDriver()
+    const a = d.connect(alice)
+    d.reserve(a)
+    const c = d.connectTo(d.connect(bob), alice)
+    const s = d.stopOpened(c.actions.find((x) => x.type === 'open-stream')!, a)
+    const out = d.h.input({ type: 'stream-reset', stream: s.ref }) as Action[]
+    expect(onlyHop(out, c.ref).status).toBe(Status.CONNECTION_FAILED)
+    expect(on(out, 'reset', s.ref)).toHaveLength(0)
     expect(d.relay.circuitCount).toBe(0)
   })
 
