@@ -16,6 +16,7 @@ import { PeerId } from '../src/peer-id/index.js'
 import { OutcomeError, ProtocolError } from '../src/core/errors.js'
 import { createNode, type WeftNode } from '../src/node.js'
 import { circuitRelayClient, circuitRelayServer } from '../src/relay/index.js'
+import { autoNAT, type AutoNAT, type AutoNATOptions } from '../src/autonat/index.js'
 import type { SwarmEvent } from '../src/swarm/index.js'
 import { parsePrometheus, sumOf, type ParsedFamily } from './helpers/prometheus.js'
 
@@ -369,4 +370,44 @@ describe('end to end: a weft relay and two weft nodes over TCP loopback', () => 
     for (const n of [relay, listener, dialer]) expect(text).not.toContain(n.peerId.toString())
     promtool(text)
   })
+
+  async function autonatNode(opts: AutoNATOptions): Promise<WeftNode> {
+    const n = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'], services: { autonat: autoNAT({ allowPrivateAddrs: true, ...opts }) }, metrics: true })
+    nodes.push(n)
+    return n
+  }
+
+  function status(n: WeftNode, want: string): Promise<void> {
+    return new Promise((resolve) => {
+      const off = n.service<AutoNAT>('autonat').on('status', ({ reachability }) => { if (reachability === want) { off(); resolve() } })
+    })
+  }
+
+  test('AutoNAT v2: a reachable listener; server and client series, host addrs, reachability public', async () => {
+    const server = await autonatNode({ client: false, server: { amplificationJitter: 0 } })
+    const client = await autonatNode({ client: { serverThrottle: 0 } })
+    const pub = status(client, 'public')
+    await client.dial(server.getMultiaddrs()[0]!)
+    await pub
+    const c = parsePrometheus(client.metrics!.exposition())
+    expect(sumOf(c, 'libp2p_autonat_reachability_status')).toBe(1)
+    expect(sumOf(c, 'libp2p_autonatv2_client_requests_total', { outcome: 'success' })).toBeGreaterThanOrEqual(2)
+    expect(sumOf(c, 'libp2p_autonatv2_client_requests_completed_total', { ip_or_dns_version: 'ip4', transport: 'tcp', addr_count: '1', dial_refused: 'false', reachability: 'public' })).toBeGreaterThanOrEqual(2)
+    expect(sumOf(c, 'libp2p_host_addrs_reachable', { ipv: 'ip4', transport: 'tcp' })).toBe(1)
+    const s = parsePrometheus(server.metrics!.exposition())
+    expect(sumOf(s, 'libp2p_autonatv2_requests_completed_total', { server_error: 'nil', response_status: 'OK', dial_status: 'OK', dial_data_required: 'false', ip_or_dns_version: 'ip4', transport: 'tcp' })).toBeGreaterThanOrEqual(2)
+  }, 20_000)
+
+  test('AutoNAT v1: OK answers counted on both sides', async () => {
+    const server = await autonatNode({ client: false, server: { v2: false } })
+    const client = await autonatNode({ client: { serverThrottle: 0, v2: false } })
+    const pub = status(client, 'public')
+    await client.dial(server.getMultiaddrs()[0]!)
+    await pub
+    const c = parsePrometheus(client.metrics!.exposition())
+    expect(sumOf(c, 'libp2p_autonat_received_dial_response_total', { response_status: 'ok' })).toBeGreaterThanOrEqual(2)
+    expect(sumOf(c, 'libp2p_autonat_reachability_status')).toBe(1)
+    const s = parsePrometheus(server.metrics!.exposition())
+    expect(sumOf(s, 'libp2p_autonat_outgoing_dial_response_total', { response_status: 'ok' })).toBeGreaterThanOrEqual(2)
+  }, 20_000)
 })
