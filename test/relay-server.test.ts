@@ -4,6 +4,8 @@
  * test/relay-server-driver.ts on a virtual clock.
  */
 import { describe, expect, test } from 'vitest'
+import fc from 'fast-check'
+import { streamKey } from '../src/swarm/behaviour.js'
 import { nobleCrypto } from '../src/core/crypto/noble.js'
 import { Multiaddr } from '../src/multiaddr/index.js'
 import {
@@ -266,6 +268,35 @@ describe('connect', () => {
     const back = d.send(stop, Uint8Array.of(9))
     expect(written(back, hop)).toEqual([9])
     expect(d.h.input({ type: 'stream-writable', stream: hop })).toEqual([{ type: 'consume', stream: stop, bytes: 1 }])
+  })
+
+  test('flow accounting (property): whatever the interleaving, a side is never credited more than it sent, and all of it once the other side drained', () => {
+    type Step = { kind: 'data'; side: 0 | 1; n: number } | { kind: 'writable'; side: 0 | 1 }
+    const step = fc.oneof(
+      fc.record({ kind: fc.constant('data' as const), side: fc.constantFrom(0 as const, 1 as const), n: fc.integer({ min: 1, max: 5000 }) }),
+      fc.record({ kind: fc.constant('writable' as const), side: fc.constantFrom(0 as const, 1 as const) }),
+    )
+    fc.assert(fc.property(fc.array(step, { maxLength: 40 }), (steps: Step[]) => {
+      const d = new RelayDriver({ limitData: 0 })
+      const { hop, stop } = d.circuit(d.connect(bob), d.connect(alice), alice)
+      const refs = [hop, stop]
+      const sent = [0, 0]
+      const credited = [0, 0]
+      const count = (out: Action[]): void => {
+        for (const x of out) if (x.type === 'consume') credited[streamKey(x.stream) === streamKey(hop) ? 0 : 1]! += x.bytes
+      }
+      for (const s of steps) {
+        if (s.kind === 'data') {
+          sent[s.side]! += s.n
+          count(d.send(refs[s.side]!, new Uint8Array(s.n)))
+        } else count(d.h.input({ type: 'stream-writable', stream: refs[s.side]! }) as Action[])
+        expect(credited[0]).toBeLessThanOrEqual(sent[0]!)
+        expect(credited[1]).toBeLessThanOrEqual(sent[1]!)
+      }
+      count(d.h.input({ type: 'stream-writable', stream: stop }) as Action[])
+      count(d.h.input({ type: 'stream-writable', stream: hop }) as Action[])
+      expect(credited).toEqual(sent)
+    }))
   })
 
   test('bytes glued behind CONNECT and behind the STOP STATUS reach the other side after STATUS OK', () => {
