@@ -8,7 +8,6 @@
 import type { Millis } from '../core/byte-machine.js'
 import { CODE, type Multiaddr } from '../multiaddr/index.js'
 import type { PeerId } from '../peer-id/index.js'
-import { ipOf, prefixText } from '../swarm/ip-limits.js'
 import { DEFAULT_RELAY_MESSAGE_LIMITS, type Limit } from './message.js'
 
 /** A token bucket: `burst` requests at once, then one more every `intervalMs`. */
@@ -153,9 +152,15 @@ export function durationSeconds(ms: number): number {
  * DNS-only address): such peers are counted under one shared key by the caller.
  */
 export function ipKey(addr: Multiaddr): string | undefined {
-  const ip = ipOf(addr)
-  if (ip === undefined) return undefined
-  return ip.family === 4 ? prefixText(ip, 32) : prefixText(ip, 56)
+  const cs = addr.components()
+  const c = cs[0]?.code === CODE.ip6zone ? cs[1] : cs[0]
+  if (c === undefined) return undefined
+  const b = c.bytes
+  if (c.code === CODE.ip4 && b.length === 4) return `${b.join('.')}/32`
+  if (c.code !== CODE.ip6 || b.length !== 16) return undefined
+  const mapped = b.subarray(0, 10).every((x) => x === 0) && b[10] === 0xff && b[11] === 0xff
+  if (mapped) return `${b.subarray(12).join('.')}/32`
+  return `${[...b.subarray(0, 7)].map((x) => x.toString(16).padStart(2, '0')).join('')}::/56`
 }
 
 interface Bucket {
