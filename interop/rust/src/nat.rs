@@ -4,7 +4,7 @@
 //! Env: `REDIS_ADDR` (`unix:<path>` or `host:port`), `TEST_KEY` (key prefix), `LISTEN_IP` (never
 //! 0.0.0.0), `TIMEOUT_SECONDS` (default 60), relay: `RELAY_LIMIT_DURATION` (s), `RELAY_LIMIT_DATA`
 //! (bytes), dialer: `SCENARIO` (`relay` | `hole-punch` | `limit` | `no-reservation`),
-//! `TARGET_PEER_ID` (no-reservation), autonat-server: `AUTONAT_ALLOW_PRIVATE=1` (rust's v1 server
+//! `TARGET_PEER_ID` (no-reservation), listener: `HOLE_PUNCH=false` turns DCUtR off, autonat-server: `AUTONAT_ALLOW_PRIVATE=1` (rust's v1 server
 //! refuses clients observed at non-global IPs by default, `only_global_ips: true`).
 //!
 //! One swarm for every role: TCP (nodelay) + Noise + yamux, the relay client transport, identify,
@@ -457,7 +457,10 @@ async fn autonat_server() {
 async fn listener() {
     let mut ctx = Ctx::new().await;
     let relay: Multiaddr = ctx.wait("relay_multiaddr").await.parse().unwrap_or_else(|e| crate::die(format!("relay_multiaddr: {e}")));
-    let (mut node, inbound) = Node::new(Parts { dcutr: true, ..Default::default() }, &[crate::ECHO]);
+    // HOLE_PUNCH=false (the orchestrator's relay/limit cases): no DCUtR, whose negotiation would
+    // also spend bytes of a small circuit data limit.
+    let dcutr = std::env::var("HOLE_PUNCH").map_or(true, |v| v != "false");
+    let (mut node, inbound) = Node::new(Parts { dcutr, ..Default::default() }, &[crate::ECHO]);
     spawn_echo_server(inbound);
     // Listen first: dials reuse the listen port, so the relay observes our NAT mapping of it.
     node.listen_tcp().await;

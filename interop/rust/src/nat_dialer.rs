@@ -139,6 +139,8 @@ async fn hole_punch(node: &mut Node, target: PeerId, dial: libp2p::swarm::Connec
         fail("hole-punch", format!("dcutr reported a relayed connection: {addr}"));
     }
     let rtt = node.pings[&conn].as_secs_f64() * 1000.0;
+    // rust dials DCUtR addresses with /p2p/<peer> appended; report the transport address only.
+    let addr: Multiaddr = addr.iter().filter(|p| !matches!(p, Protocol::P2p(_))).collect();
     println!(r#"{{"rtt_to_holepunched_peer_millis": {}}}"#, rtt.round() as u64);
     finish(
         true,
@@ -189,9 +191,14 @@ async fn limit(node: &mut Node, target: PeerId, dial: libp2p::swarm::ConnectionI
 /// `NAT_ROLE=autonat-client` (rust-only control for the autonat-server role): GET
 /// `<TEST_KEY>_autonat_multiaddr`, connect, wait for identify, then wait for the first AutoNAT v1
 /// probe result through that server and the first v2 result. Result line
-/// `{"ok":true,"role":"autonat-client","v1":{"reachable":bool,..},"v2":{"reachable":bool,..}}`;
-/// with `EXPECT=public|private`, ok only when both agree with it.
+/// `{"ok":true,"role":"autonat-client","reachability":"public"|"private"|"mixed","v1":{"reachable":bool,..},
+/// "v2":{"reachable":bool|null,..}}`; with `EXPECT=public|private`, ok only when the verdict equals it.
 pub async fn autonat_client() {
+    if let Ok(m) = std::env::var("AUTONAT_MODE") {
+        if !m.is_empty() && m != "probe" {
+            fail("autonat-client", format!("AUTONAT_MODE {m:?}: the rust control client only probes"));
+        }
+    }
     let secs = timeout_secs();
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_secs(secs)).await;
@@ -224,11 +231,13 @@ pub async fn autonat_client() {
         Some((addr, Err(e))) => format!(r#"{{"reachable":false,"addr":{},"error":{}}}"#, json(&addr.to_string()), json(e)),
         None => format!(r#"{{"reachable":null,"error":"no v2 result within {V2_WAIT_SECS} s"}}"#),
     };
-    let ok = match std::env::var("EXPECT").as_deref() {
-        Ok("public") => node.autonat_v1[0].is_ok() && v2_ok == Some(true),
-        // No v2 answer counts as not reachable (see above).
-        Ok("private") => node.autonat_v1[0].is_err() && v2_ok != Some(true),
-        _ => true,
+    // The verdict: v1's, when v2 agrees or gave no answer; "mixed" when they disagree.
+    let v1_ok = node.autonat_v1[0].is_ok();
+    let verdict = match v2_ok {
+        Some(v2) if v2 != v1_ok => "mixed",
+        _ if v1_ok => "public",
+        _ => "private",
     };
-    finish(ok, format!(r#"{{"ok":{ok},"role":"autonat-client","v1":{v1},"v2":{v2}}}"#))
+    let ok = std::env::var("EXPECT").map_or(true, |want| want.is_empty() || want == verdict);
+    finish(ok, format!(r#"{{"ok":{ok},"role":"autonat-client","reachability":"{verdict}","v1":{v1},"v2":{v2}}}"#))
 }
