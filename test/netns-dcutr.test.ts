@@ -19,6 +19,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { Proc, addNamespaces, buildDriver, deleteNamespaces, inNs, ip, netnsUnavailable, removeDriver } from './helpers/netns.js'
+import { parsePrometheus, sumOf } from './helpers/prometheus.js'
 
 const P = `dc${process.pid % 100_000}`
 const NAMES = ['wan', 'relay', 'rA', 'rB', 'rC', 'a', 'b', 'c', 'd'] as const
@@ -152,6 +153,13 @@ describe.skipIf(why !== undefined)('DCUtR weft <-> weft through two NATs', () =>
     expect(events.find((e) => e.type === 'direct')).toMatchObject({ role: 'B', via: 'hole-punch' })
     // the routers forwarded a SYN from the other peer's router into the LAN: the direct path was punched
     expect(counter(NS.rA, 'directsyn') + counter(NS.rB, 'directsyn') - synBefore).toBeGreaterThanOrEqual(1)
+    // go's holepunch metrics (spec/metrics.md): B initiated and succeeded over ip4/tcp, A received
+    const mb = parsePrometheus(String((await b.ask('metrics')).metrics))
+    const attemptsB = String((events.find((e) => e.type === 'direct') as { attempts: number }).attempts)
+    expect(sumOf(mb, 'libp2p_holepunch_outcomes_total', { side: 'initiator', num_attempts: attemptsB, outcome: 'success' })).toBe(1)
+    expect(sumOf(mb, 'libp2p_holepunch_address_outcomes_total', { side: 'initiator', num_attempts: attemptsB, ipv: 'ip4', transport: 'tcp', outcome: 'success' })).toBe(1)
+    const ma = parsePrometheus(String((await a.ask('metrics')).metrics))
+    expect(sumOf(ma, 'libp2p_holepunch_outcomes_total', { side: 'receiver', num_attempts: '1', outcome: 'success' })).toBe(1)
     console.info('dcutr netns:', JSON.stringify({ direct: r.direct, events }))
   }, 60_000)
 
@@ -169,6 +177,9 @@ describe.skipIf(why !== undefined)('DCUtR weft <-> weft through two NATs', () =>
     expect(events.filter((e) => e.type === 'attempt').map((e) => e.attempt)).toEqual([1, 2, 3])
     expect(events.find((e) => e.type === 'failed')).toMatchObject({ role: 'B', attempts: 3 })
     expect(events.some((e) => e.type === 'direct')).toBe(false)
+    const mc = parsePrometheus(String((await c.ask('metrics')).metrics))
+    expect(sumOf(mc, 'libp2p_holepunch_outcomes_total', { side: 'initiator', num_attempts: '3', outcome: 'failed' })).toBe(1)
+    expect(sumOf(mc, 'libp2p_holepunch_outcomes_total', { outcome: 'success' })).toBe(0)
     // the relayed (limited) connection is still there and carries a ping
     const conns = (await a.ask(`conns ${cPeer}`)).connections as Array<{ limited: boolean }>
     expect(conns.length).toBeGreaterThan(0)
@@ -189,5 +200,8 @@ describe.skipIf(why !== undefined)('DCUtR weft <-> weft through two NATs', () =>
     expect(mine).toHaveLength(1)
     expect(mine[0]).toMatchObject({ role: 'B', via: 'reversal', attempts: 0 })
     expect(events.some((e) => e.peer === dPeer && e.type === 'attempt')).toBe(false)
+    // go counts B's connection reversal as a direct dial
+    const mb = parsePrometheus(String((await b.ask('metrics')).metrics))
+    expect(sumOf(mb, 'libp2p_holepunch_direct_dials_total', { outcome: 'success' })).toBe(1)
   }, 60_000)
 })

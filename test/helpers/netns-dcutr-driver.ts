@@ -15,9 +15,10 @@
  *     conns <peerId>                    -> {connections: [...]}
  *     ping <peerId>                     -> {ok, rtt} or {ok:false, error}
  *     status                            -> {status, punchPort, localAddrs}
+ *     metrics                           -> {metrics: the node's Prometheus exposition}
  */
 import { createInterface } from 'node:readline'
-import { createNode, tcp, type WeftNode } from '../../src/node.js'
+import { createNode, prometheusMetrics, tcp, type WeftNode } from '../../src/node.js'
 import { circuitRelayClient, circuitRelayServer } from '../../src/relay/index.js'
 import { dcutr, type Dcutr, type DcutrEvent } from '../../src/dcutr/index.js'
 import type { ConnectionInfo } from '../../src/swarm/behaviour.js'
@@ -51,7 +52,7 @@ async function peer(lanIp: string, relayAddr: string, mode: string): Promise<voi
   const t = tcp({ punchPort: 'auto' })
   const listen = [`/ip4/${lanIp}/tcp/4001`, ...(mode === 'listen' ? [`${relayAddr}/p2p-circuit`] : [])]
   const node: WeftNode = await createNode({
-    transports: [t], listen, dialTimeout: 3_000,
+    transports: [t], listen, dialTimeout: 3_000, metrics: prometheusMetrics(),
     services: { relayClient: circuitRelayClient(), dcutr: dcutr({ punchPort: t, relayedCloseGrace: 500 }) },
     start: false,
   })
@@ -89,6 +90,7 @@ async function peer(lanIp: string, relayAddr: string, mode: string): Promise<voi
     void (async () => {
       try {
         if (cmd === 'events') return out({ events: events.map(showEvent) })
+        if (cmd === 'metrics') return out({ metrics: node.metrics!.exposition() })
         if (cmd === 'status') return out({ status: d.status(), punchPort: t.punchPort, localAddrs: d.localAddrs().map(String) })
         if (cmd === 'conns') return out({ connections: node.getConnections().filter((c) => c.peer.toString() === arg).map(showConn) })
         if (cmd === 'ping') return out({ ok: true, rtt: await within(10_000, 'ping', node.ping(node.getConnections().find((c) => c.peer.toString() === arg)!.peer)) })
