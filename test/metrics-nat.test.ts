@@ -8,7 +8,8 @@ import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { afterEach, describe, expect, test } from 'vitest'
 import { prometheusMetrics, type MetricsHost } from '../src/metrics/index.js'
-import { holePunchOutcomes } from '../src/metrics/holepunch.js'
+import { MAX_PENDING_PUNCHES, holePunchOutcomes } from '../src/metrics/holepunch.js'
+import { MAX_TRACKED_RELAYS } from '../src/metrics/relay.js'
 import { goTransport, ipOrDnsVersion } from '../src/metrics/nat-labels.js'
 import { v1ReceivedStatus } from '../src/metrics/autonat.js'
 import { Multiaddr } from '../src/multiaddr/index.js'
@@ -128,6 +129,18 @@ describe("relay service: go's libp2p_relaysvc_*", () => {
 })
 
 describe("relay client: go's libp2p_autorelay_* reservation families", () => {
+  test(`tracked relays: ${MAX_TRACKED_RELAYS} are remembered, one more is not (its loss is not counted)`, () => {
+    const m = metricsWith({})
+    const relay = (i: number) => ({ toString: () => `relay-${i}` })
+    for (let i = 0; i <= MAX_TRACKED_RELAYS; i++) feed(m, 'relay-client', { type: 'reservation', event: { type: 'accepted', relay: relay(i), reservation: {} } })
+    const closed = () => sumOf(parsePrometheus(m.exposition()), 'libp2p_autorelay_reservations_closed_total')
+    feed(m, 'relay-client', { type: 'reservation', event: { type: 'lost', relay: relay(MAX_TRACKED_RELAYS), reason: 'expired' } })
+    expect(closed()).toBe(0)
+    feed(m, 'relay-client', { type: 'reservation', event: { type: 'lost', relay: relay(MAX_TRACKED_RELAYS - 1), reason: 'expired' } })
+    expect(closed()).toBe(1)
+    expect(sumOf(parsePrometheus(m.exposition()), 'libp2p_autorelay_reservations_opened_total')).toBe(MAX_TRACKED_RELAYS + 1)
+  })
+
   test('new and refresh requests by outcome; opened, closed; relay addresses', () => {
     const m = metricsWith({ 'relay-client': { listenAddrs: () => [ma('/ip4/11.0.0.1/tcp/1/p2p/' + P.toString() + '/p2p-circuit')] } })
     const reservation = { relay: P, expire: 0n, addrs: [], limit: undefined }
@@ -156,6 +169,19 @@ describe("relay client: go's libp2p_autorelay_* reservation families", () => {
 })
 
 describe("hole punching: go's libp2p_holepunch_*", () => {
+  test(`pending punches: ${MAX_PENDING_PUNCHES} peers' addresses are kept, one more is not (its outcome counts without addresses)`, () => {
+    const m = metricsWith({ dcutr: { localAddrs: () => [ma('/ip4/11.0.0.2/tcp/4001')] } })
+    const peer = (i: number) => ({ toString: () => `peer-${i}` })
+    for (let i = 0; i <= MAX_PENDING_PUNCHES; i++) feed(m, 'dcutr', { type: 'attempt', peer: peer(i), attempt: 1, rtt: 1, addrs: [ma('/ip4/11.0.0.3/tcp/1')] })
+    const fail = (i: number) => feed(m, 'dcutr', { type: 'failed', peer: peer(i), role: 'B', attempts: 1, error: new OutcomeError('dcutr/dial-failed') })
+    const addrOutcomes = () => sumOf(parsePrometheus(m.exposition()), 'libp2p_holepunch_address_outcomes_total')
+    fail(MAX_PENDING_PUNCHES) // the one past the cap: no addresses kept
+    expect(addrOutcomes()).toBe(0)
+    fail(MAX_PENDING_PUNCHES - 1) // at the cap: kept
+    expect(addrOutcomes()).toBe(1)
+    expect(sumOf(parsePrometheus(m.exposition()), 'libp2p_holepunch_outcomes_total', { outcome: 'failed' })).toBe(2)
+  })
+
   test("go's per-address rule: success, cancelled, failed, no_suitable_address", () => {
     const ours = [ma('/ip4/11.0.0.2/tcp/4001'), ma('/ip6/2001:db8::2/tcp/4001'), ma('/ip4/11.0.0.2/udp/4001/quic-v1')]
     const theirs = [ma('/ip4/11.0.0.3/tcp/5001'), ma('/ip6/2001:db8::3/tcp/5001')]
