@@ -37,7 +37,7 @@ function startNode(extra: string[], want: (line: Record<string, unknown>) => boo
 
 describe('weft node --relay / --relay-via, weft ping through a relay', () => {
   test('a relay, a node reserving on it, a ping over the circuit', async () => {
-    const relay = await startNode(['--listen', '/ip4/127.0.0.1/tcp/0', '--relay', '--relay-limit-data', '64KiB', '--relay-limit-duration', '1m'], (l) => l.event === 'started')
+    const relay = await startNode(['--listen', '/ip4/127.0.0.1/tcp/0', '--relay', '--relay-limit-data', '64KiB', '--relay-limit-duration', '1m', '--relay-max-reservations', '1'], (l) => l.event === 'started')
     expect(relay.line.relay).toBe(true)
     const relayAddr = (relay.line.addrs as string[])[0]!
     const listener = await startNode(['--listen', '/ip4/127.0.0.1/tcp/0', '--relay-via', relayAddr], (l) => l.event === 'relay:reservation' && l.type === 'accepted')
@@ -58,6 +58,10 @@ describe('weft node --relay / --relay-via, weft ping through a relay', () => {
 
     const text = await cli('ping', circuit, '--count', '1')
     expect(text.out).toContain('(relayed: ')
+
+    // --relay-max-reservations 1: a second peer is refused
+    const second = await startNode(['--listen', '/ip4/127.0.0.1/tcp/0', '--relay-via', relayAddr], (l) => l.event === 'relay:reservation' && l.type !== 'accepted')
+    expect(second.line.type).toBe('refused')
   }, 60_000)
 
   test('a circuit address of a peer that never reserved: one line naming NO_RESERVATION, exit 1', async () => {
@@ -79,6 +83,8 @@ describe('weft node --relay / --relay-via, weft ping through a relay', () => {
   test('usage errors: relay limits without --relay, a bad byte count, a relay address without its peer id', async () => {
     expect((await cli('node', '--relay-limit-data', '10')).err).toMatch(/need --relay/)
     expect((await cli('node', '--relay', '--relay-limit-data', '10 GB')).err).toMatch(/--relay-limit-data must be a number of bytes/)
+    expect((await cli('node', '--relay-max-circuits', '4')).err).toMatch(/need --relay/)
+    expect((await cli('node', '--relay', '--relay-max-reservations', '0')).err).toMatch(/--relay-max-reservations must be at least 1/)
     const r = await cli('node', '--listen', '/ip4/127.0.0.1/tcp/0', '--relay-via', '/ip4/127.0.0.1/tcp/1', '--identity', join(mkdtempSync(join(tmpdir(), 'weft-cli-relay-')), 'id.key'))
     expect(r.code).toBe(1)
     expect(r.err).toMatch(/--relay-via .*\/p2p\/<relay id>/)

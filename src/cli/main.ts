@@ -6,7 +6,8 @@
  *             [--limits <file.json>] [--print-resources <seconds>]
  *             [--deny <peer|ip|cidr|multiaddr>]... [--allow <peer|ip|cidr|multiaddr>]...
  *             [--metrics <ip:port>] [--conns-low L] [--conns-high H] [--conns-grace <duration>]
- *             [--relay [--relay-limit-data <bytes>] [--relay-limit-duration <duration>]]
+ *             [--relay [--relay-limit-data <bytes>] [--relay-limit-duration <duration>]
+ *                      [--relay-max-reservations N] [--relay-max-circuits N]]
  *             [--relay-via <relay multiaddr>]... [--autonat-server] [--hole-punch]
  *   weft ping <multiaddr> [--count N] [--json]     (a /p2p-circuit address goes through its relay)
  *   weft id <multiaddr> [--json]
@@ -63,13 +64,29 @@ function byteCount(flag: string, v: string): number {
 }
 
 /** `--relay`, its limits and `--relay-via`; the limits only make sense with `--relay`. */
-function relayFlags(get: (flag: string) => string[] | undefined, has: (flag: string) => boolean): { relay?: { limitData?: number; limitDuration?: number }; relayVia?: string[] } {
+function relayFlags(get: (flag: string) => string[] | undefined, has: (flag: string) => boolean): { relay?: { limitData?: number; limitDuration?: number; maxReservations?: number; maxCircuits?: number }; relayVia?: string[] } {
   const data = get('relay-limit-data')?.[0]
   const duration = get('relay-limit-duration')?.[0]
-  if (!has('relay') && (data !== undefined || duration !== undefined)) throw new UsageLine('--relay-limit-data and --relay-limit-duration need --relay')
+  const maxRes = get('relay-max-reservations')?.[0]
+  const maxCirc = get('relay-max-circuits')?.[0]
+  if (!has('relay') && (data !== undefined || duration !== undefined || maxRes !== undefined || maxCirc !== undefined)) {
+    throw new UsageLine('--relay-limit-data, --relay-limit-duration, --relay-max-reservations and --relay-max-circuits need --relay')
+  }
+  const positive = (flag: string, v: string): number => {
+    const n = connCount(flag, v)
+    if (n === 0) throw new UsageLine(`${flag} must be at least 1`)
+    return n
+  }
   const via = get('relay-via') ?? []
   return {
-    ...(has('relay') ? { relay: { ...(data !== undefined ? { limitData: byteCount('--relay-limit-data', data) } : {}), ...(duration !== undefined ? { limitDuration: duration === '0' ? 0 : durationMs('--relay-limit-duration', duration) } : {}) } } : {}),
+    ...(has('relay') ? {
+      relay: {
+        ...(data !== undefined ? { limitData: byteCount('--relay-limit-data', data) } : {}),
+        ...(duration !== undefined ? { limitDuration: duration === '0' ? 0 : durationMs('--relay-limit-duration', duration) } : {}),
+        ...(maxRes !== undefined ? { maxReservations: positive('--relay-max-reservations', maxRes) } : {}),
+        ...(maxCirc !== undefined ? { maxCircuits: positive('--relay-max-circuits', maxCirc) } : {}),
+      },
+    } : {}),
     ...(via.length > 0 ? { relayVia: via } : {}),
   }
 }
@@ -111,7 +128,8 @@ usage:
                      --conns-silence <duration>: at most one trim per period (default 10s)
                      --relay: serve as a Circuit Relay v2 relay (spec/relay.md); per circuit
                      --relay-limit-data <bytes> in each direction (default 128KiB, 0: none) and
-                     --relay-limit-duration <duration> (default 2m, 0: none)
+                     --relay-limit-duration <duration> (default 2m, 0: none); at most
+                     --relay-max-reservations N (default 128) and --relay-max-circuits N (128)
                      --relay-via <relay multiaddr>: reserve a slot on that relay (ending in
                      /p2p/<relay id>) and accept connections through it; the same as
                      --listen <relay multiaddr>/p2p-circuit. The node prints its direct and
@@ -146,7 +164,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'node': {
         const { runNode } = await import('./node-cmd.js')
-        const a = parseArgs(rest, { booleans: ['json', 'perf', 'relay', 'autonat-server', 'hole-punch'], values: ['listen', 'identity', 'bootstrap', 'topic', 'dht-mode', 'external', 'limits', 'print-resources', 'deny', 'allow', 'metrics', 'conns-low', 'conns-high', 'conns-grace', 'conns-silence', 'relay-via', 'relay-limit-data', 'relay-limit-duration'] })
+        const a = parseArgs(rest, { booleans: ['json', 'perf', 'relay', 'autonat-server', 'hole-punch'], values: ['listen', 'identity', 'bootstrap', 'topic', 'dht-mode', 'external', 'limits', 'print-resources', 'deny', 'allow', 'metrics', 'conns-low', 'conns-high', 'conns-grace', 'conns-silence', 'relay-via', 'relay-limit-data', 'relay-limit-duration', 'relay-max-reservations', 'relay-max-circuits'] })
         const connectionManager = connManagerFlags((f) => a.flags.get(f)?.[0])
         const relay = relayFlags((f) => a.flags.get(f), (f) => a.flags.has(f))
         return await runNode({

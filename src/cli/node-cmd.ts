@@ -36,7 +36,7 @@ export interface NodeCmdOptions {
   /** Connection manager watermarks and grace period (`--conns-low`, `--conns-high`, `--conns-grace`; spec/connection-manager.md). */
   connectionManager?: { lowWater?: number; highWater?: number; gracePeriodMs?: number }
   /** Serve as a Circuit Relay v2 relay (`--relay`), with these circuit limits (bytes per direction, ms; 0: none). */
-  relay?: { limitData?: number; limitDuration?: number }
+  relay?: { limitData?: number; limitDuration?: number; maxReservations?: number; maxCircuits?: number }
   /** Reserve on these relays and accept connections through them (`--relay-via`: listen on `<addr>/p2p-circuit`). */
   relayVia?: string[]
   /** Serve AutoNAT v1 and v2 (`--autonat-server`); the AutoNAT client always runs. */
