@@ -117,12 +117,12 @@ async function echo(s) {
 }
 
 /**
- * A ping (/ipfs/ping/1.0.0: 32 random bytes echoed) on a stream the swarm opens WITHOUT allowLimited,
- * so it runs on a direct connection or fails; the stream names its connection.
- * @param {any} node @param {any} peer
+ * A ping (/ipfs/ping/1.0.0: 32 random bytes echoed) on a new stream; the stream names its connection.
+ * Without `allowLimited` the swarm opens it on a direct connection or fails.
+ * @param {any} node @param {any} peer @param {boolean} [allowLimited]
  */
-async function directPing(node, peer) {
-  const s = await node.newStream(peer, PING)
+async function pingOnStream(node, peer, allowLimited = false) {
+  const s = await node.newStream(peer, PING, allowLimited ? { allowLimited: true } : {})
   const payload = randomBytes(32)
   const start = performance.now()
   await s.write(payload)
@@ -152,10 +152,16 @@ async function relayRole() {
   log(`SET ${key}_relay_multiaddr ${addr} (limits ${JSON.stringify(limit)})`)
 }
 
-/** The services of a relay client: the circuit transport and reservations, and DCUtR on the transport's punch port. @param {any} t */
-function clientServices(t) {
-  return { relayClient: factory('circuitRelayClient', relayMod)(), dcutr: factory('dcutr', dcutrMod)({ punchPort: t }) }
-}
+/**
+ * The services of a relay client: the circuit transport and reservations, and (hole punching on) DCUtR
+ * on the transport's punch port. The relay scenarios run without DCUtR, so the relayed connection stays
+ * the only one (a peer that upgraded would ping over the direct connection instead).
+ * @param {boolean} holePunch
+ */
+const clientServices = (holePunch) => (/** @type {any} */ t) => ({
+  relayClient: factory('circuitRelayClient', relayMod)(),
+  ...(holePunch ? { dcutr: factory('dcutr', dcutrMod)({ punchPort: t }) } : {}),
+})
 
 /** Log DCUtR's events (its `direct`, `attempt`, `failed`, `unavailable`). @param {any} node */
 function traceDcutr(node) {
@@ -172,7 +178,8 @@ async function listenerRole() {
   // reserves, and advertises the /p2p-circuit address once the reservation is accepted.
   const relayAddr = String(await get('relay_multiaddr'))
   const relay = PeerId.parse(/** @type {string} */ (Multiaddr.fromString(relayAddr).getPeerId()))
-  const node = await newNode(clientServices, { punchPort: 'auto' }, [`${relayAddr}/p2p-circuit`])
+  const holePunch = env('HOLE_PUNCH', 'true') !== 'false'
+  const node = await newNode(clientServices(holePunch), holePunch ? { punchPort: 'auto' } : {}, [`${relayAddr}/p2p-circuit`])
   trackIdentify(node)
   traceDcutr(node)
   node.handle(ECHO, echo, { allowLimited: true })
@@ -186,7 +193,7 @@ async function listenerRole() {
 
 async function dialerRole() {
   const holePunch = scenario === 'hole-punch'
-  const node = await newNode(clientServices, holePunch ? { punchPort: 'auto' } : {})
+  const node = await newNode(clientServices(holePunch), holePunch ? { punchPort: 'auto' } : {})
   trackIdentify(node)
   traceDcutr(node)
   node.on('connection:open', (/** @type {any} */ c) => log(`connection ${c.id} ${c.direction} ${c.remoteAddr.toString()} limited=${c.limited}`))
@@ -210,9 +217,8 @@ async function dialerRole() {
   log(`circuit open: connection ${conn.id} ${conn.remoteAddr.toString()} limited=${conn.limited}`)
   if (scenario === 'relay') {
     await identifiedWith(node, listener, conn.id)
-    const rtt = await node.ping(circuit)
-    const limited = node.getConnections(listener).every((/** @type {any} */ c) => c.limited)
-    return finish({ ok: true, scenario, rttMillis: rtt, limited: conn.limited && limited })
+    const p = await pingOnStream(node, listener, true)
+    return finish({ ok: true, scenario, rttMillis: p.rtt, limited: p.connection.limited, conn: p.connection.remoteAddr.toString() })
   }
   if (scenario === 'limit') {
     // 1 KiB pieces in lock step (write one, read its echo), so `echoed` shows data crossed the circuit
@@ -253,7 +259,7 @@ async function dialerRole() {
       return finish({ ok: false, scenario, error: `DCUtR failed after ${failed.attempts} attempt(s): ${oneLine(failed.error)}`, attempts: failed.attempts, relayedPingMillis })
     }
     log(`direct connection ${direct.id} ${direct.remoteAddr.toString()}`)
-    const p = await directPing(node, listener)
+    const p = await pingOnStream(node, listener)
     if (p.connection.limited) throw new Error(`the ping ran on limited connection ${p.connection.remoteAddr.toString()}`)
     process.stdout.write(`${JSON.stringify({ rtt_to_holepunched_peer_millis: Math.round(p.rtt) })}\n`)
     return finish({ ok: true, scenario, rttMillis: p.rtt, direct: p.connection.remoteAddr.toString() })
