@@ -137,8 +137,10 @@ describe('dcutr: one exchange', () => {
     s.pair.a.input({ type: 'connection-established', connection: direct('a') })
     s.pair.b.input({ type: 'connection-established', connection: direct('b') })
     s.pair.b.input({ type: 'dial-succeeded', requestId: s.b.of('dial')[0]!.action.requestId, connection: direct('b') })
-    expect(byType(s.a, 'direct')).toEqual([{ type: 'direct', peer: ib.peer, connection: direct('a'), role: 'A', via: 'hole-punch', attempts: 1 }])
-    expect(byType(s.b, 'direct')).toEqual([{ type: 'direct', peer: ia.peer, connection: direct('b'), role: 'B', via: 'hole-punch', attempts: 1 }])
+    const addrA = [ma('/ip4/11.0.0.1/tcp/50001')]
+    const addrB = [ma('/ip4/11.0.0.2/tcp/50002')]
+    expect(byType(s.a, 'direct')).toEqual([{ type: 'direct', peer: ib.peer, connection: direct('a'), role: 'A', via: 'hole-punch', attempts: 1, ourAddrs: addrA, theirAddrs: addrB }])
+    expect(byType(s.b, 'direct')).toEqual([{ type: 'direct', peer: ia.peer, connection: direct('b'), role: 'B', via: 'hole-punch', attempts: 1, ourAddrs: addrB, theirAddrs: addrA }])
     s.pair.runFor(9_999)
     expect(s.a.of('close-connection')).toHaveLength(0)
     s.pair.runFor(1)
@@ -246,7 +248,8 @@ describe('dcutr: retries and failures', () => {
     expect(byType(s.b, 'attempt').map((e) => e.attempt)).toEqual([1, 2, 3])
     const failed = byType(s.b, 'failed')
     expect(failed).toHaveLength(1)
-    expect(failed[0]).toMatchObject({ role: 'B', attempts: 3 })
+    expect(failed[0]).toMatchObject({ role: 'B', attempts: 3, ourAddrs: [ma('/ip4/11.0.0.2/tcp/50002')], theirAddrs: [ma('/ip4/11.0.0.1/tcp/50001')] })
+    expect(byType(s.a, 'failed')[0]).toMatchObject({ role: 'A', ourAddrs: [ma('/ip4/11.0.0.1/tcp/50001')], theirAddrs: [ma('/ip4/11.0.0.2/tcp/50002')] })
     expect((failed[0]!.error as OutcomeError).code).toBe('dcutr/dial-failed')
     expect(byType(s.a, 'failed')).toHaveLength(3) // A's dials failed each time
     expect(s.b.of('close-connection')).toHaveLength(0)

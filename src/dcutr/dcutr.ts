@@ -33,53 +33,9 @@ import { streamKey } from '../swarm/behaviour.js'
 import { isPublicAddr } from '../swarm/reachability.js'
 import { DCUTR_PROTOCOL, DEFAULT_DCUTR_MESSAGE_LIMITS, HolePunchDecoder, HolePunchType, encodeHolePunchFrame, type DcutrErrorCode, type DcutrMessageLimits, type HolePunch } from './message.js'
 import { punchTargets, tcpPort } from './addrs.js'
+import type { DcutrEvent, DcutrOptions, DcutrOutcomeCode, DcutrRole, DcutrStatus, PunchAddrs } from './types.js'
 
-/** An exchange ended without a direct connection and nobody broke the protocol (OutcomeError). */
-export type DcutrOutcomeCode =
-  | 'dcutr/timeout'
-  | 'dcutr/stream-reset'
-  | 'dcutr/stream-closed'
-  | 'dcutr/connection-closed'
-  | 'dcutr/dial-failed'
-  | 'dcutr/open-failed'
-  | 'dcutr/no-local-addrs'
-
-export type DcutrRole = 'A' | 'B'
-
-export type DcutrEvent =
-  /** A direct connection to `peer` exists now; `via`: B's direct dial (connection reversal) or the punch. */
-  | { type: 'direct'; peer: PeerId; connection: ConnectionInfo; role: DcutrRole; via: 'reversal' | 'hole-punch'; attempts: number }
-  /** B sent SYNC (attempt `attempt`, 1-based) and will dial `addrs` after `rtt / 2` ms. */
-  | { type: 'attempt'; peer: PeerId; attempt: number; rtt: Millis; addrs: Multiaddr[] }
-  /** The upgrade failed; the relayed connection stays. */
-  | { type: 'failed'; peer: PeerId; role: DcutrRole; attempts: number; error: Error }
-  /** Hole punching is unavailable on this node (no TCP punch port); the relayed connection stays. */
-  | { type: 'unavailable'; peer: PeerId; reason: string }
-
-export interface DcutrStatus {
-  holePunching: 'available' | 'unavailable'
-  reason?: string
-}
-
-export interface DcutrOptions {
-  /** The TCP punch port now (src/io/tcp.ts `punchPort`); undefined: no punch port, hole punching unavailable. */
-  punchPort: () => number | undefined
-  /** Attempts by B (CONNECT, SYNC, dials). Default 3 (the spec: "retry twice"). Stops: endless punching at a peer behind a symmetric NAT. */
-  maxAttempts?: number
-  /**
-   * ms from opening (B) or accepting (A) a dcutr stream to the end of its exchange (B: A's CONNECT;
-   * A: B's CONNECT and SYNC). Default 10 000 (rust; go 60 s). Stops: a peer holding streams and state open.
-   */
-  exchangeTimeout?: number
-  /** Inbound dcutr streams at once per peer. Default 2 (go's resource manager). Stops: one peer opening many exchanges. */
-  maxInboundStreamsPerPeer?: number
-  /** Observed addresses kept as candidates (most recent first). Default 16. Stops: observers filling memory with addresses. */
-  maxCandidates?: number
-  /** ms the relayed connection stays after a direct one exists, then it is closed; false keeps it. Default 10 000. */
-  relayedCloseGrace?: number | false
-  /** Message size and address caps (spec/dcutr.md Limits). */
-  messageLimits?: Partial<DcutrMessageLimits>
-}
+export type { DcutrEvent, DcutrOptions, DcutrOutcomeCode, DcutrRole, DcutrStatus, PunchAddrs } from './types.js'
 
 type BState =
   /** Waiting for identify on the relayed connection (or a push listing /libp2p/dcutr). */
@@ -99,6 +55,8 @@ interface BExchange {
   supportsDcutr: boolean
   /** A's advertised addresses (identify). */
   addrs: readonly Multiaddr[]
+  /** The last CONNECT exchange: what we sent, what A sent (filtered). */
+  punch: PunchAddrs
   state: BState
 }
 
@@ -110,12 +68,14 @@ interface AStream {
   readonly decoder: HolePunchDecoder
   state: 'await-connect' | 'await-sync'
   addrs: Multiaddr[]
+  ours: Multiaddr[]
 }
 
 /** A's punch dials to a peer, after SYNC. */
 interface APunch {
   readonly peer: PeerId
   readonly pending: Set<number>
+  punch: PunchAddrs
 }
 
 interface DialRef {
@@ -306,7 +266,7 @@ export class DcutrBehaviour implements Behaviour<DcutrEvent> {
     if (!c.limited) return this.#direct_(now, key, c)
     // B: an inbound relayed connection, no direct one, no exchange running.
     if (c.direction !== 'inbound' || (this.#direct.get(key)?.size ?? 0) > 0 || this.#b.has(key)) return
-    this.#b.set(key, { peer: c.peer, key, relayed: c.id, attempts: 0, reversalTried: false, supportsDcutr: false, addrs: [], state: { kind: 'identify' } })
+    this.#b.set(key, { peer: c.peer, key, relayed: c.id, attempts: 0, reversalTried: false, supportsDcutr: false, addrs: [], punch: {}, state: { kind: 'identify' } })
   }
 
   #closed(c: ConnectionInfo): void {
@@ -339,6 +299,7 @@ export class DcutrBehaviour implements Behaviour<DcutrEvent> {
     let role: DcutrRole | undefined
     let via: 'reversal' | 'hole-punch' = 'hole-punch'
     let attempts = 0
+    let punch: PunchAddrs = {}
     if (ex !== undefined) {
       this.#b.delete(key)
       if (ex.state.kind === 'connect-sent') this.#actions.push({ type: 'reset', stream: ex.state.stream })
@@ -346,14 +307,18 @@ export class DcutrBehaviour implements Behaviour<DcutrEvent> {
         role = 'B'
         via = ex.state.kind === 'reversal' ? 'reversal' : 'hole-punch'
         attempts = ex.attempts
+        punch = ex.punch
       }
     }
-    if (this.#aPunch.delete(key)) {
+    const a = this.#aPunch.get(key)
+    if (a !== undefined) {
+      this.#aPunch.delete(key)
       role = 'A'
       attempts = 1
+      punch = a.punch
     }
     if (role === undefined) return
-    this.#emit({ type: 'direct', peer: connection.peer, connection, role, via, attempts })
+    this.#emit({ type: 'direct', peer: connection.peer, connection, role, via, attempts, ...punch })
     if (this.#grace === false) return
     for (const id of this.#limited.get(key) ?? []) if (!this.#closeAt.has(id)) this.#closeAt.set(id, { key, at: now + this.#grace })
   }
@@ -366,7 +331,7 @@ export class DcutrBehaviour implements Behaviour<DcutrEvent> {
       const p = this.#aPunch.get(d.key)
       if (p === undefined || !p.pending.delete(requestId) || p.pending.size > 0) return
       this.#aPunch.delete(d.key)
-      this.#emit({ type: 'failed', peer: p.peer, role: 'A', attempts: 1, error: outcome('dcutr/dial-failed', error.message) })
+      this.#emit({ type: 'failed', peer: p.peer, role: 'A', attempts: 1, error: outcome('dcutr/dial-failed', error.message), ...p.punch })
       return
     }
     const ex = this.#b.get(d.key)
@@ -425,6 +390,7 @@ export class DcutrBehaviour implements Behaviour<DcutrEvent> {
       return
     }
     ex.state = { kind: 'connect-sent', stream, sentAt: now, deadline: ex.state.deadline, decoder: new HolePunchDecoder(this.#limits) }
+    ex.punch = { ourAddrs: addrs }
     this.#actions.push({ type: 'write', stream, data: encodeHolePunchFrame({ type: HolePunchType.CONNECT, obsAddrs: addrs }) })
   }
 
@@ -435,6 +401,7 @@ export class DcutrBehaviour implements Behaviour<DcutrEvent> {
     const addrs = punchTargets(msg.obsAddrs, ex.peer, this.#limits.maxAddrs)
     if (addrs.length === 0) throw protocolError('dcutr/no-addrs', 'CONNECT holds no address we can dial')
     const rtt = now - s.sentAt
+    ex.punch.theirAddrs = addrs
     this.#actions.push({ type: 'write', stream: s.stream, data: encodeHolePunchFrame({ type: HolePunchType.SYNC, obsAddrs: [] }) })
     this.#actions.push({ type: 'close-write', stream: s.stream })
     ex.state = { kind: 'sync-wait', until: now + rtt / 2, addrs }
@@ -459,7 +426,7 @@ export class DcutrBehaviour implements Behaviour<DcutrEvent> {
 
   #bEnd(ex: BExchange, error: Error): void {
     this.#b.delete(ex.key)
-    this.#emit({ type: 'failed', peer: ex.peer, role: 'B', attempts: ex.attempts, error })
+    this.#emit({ type: 'failed', peer: ex.peer, role: 'B', attempts: ex.attempts, error, ...ex.punch })
   }
 
   // --- A ----------------------------------------------------------------------------------------
@@ -473,7 +440,7 @@ export class DcutrBehaviour implements Behaviour<DcutrEvent> {
       return
     }
     this.#aPerPeer.set(key, count + 1)
-    this.#a.set(streamKey(stream), { peer: c.peer, key, stream, deadline: now + this.#timeout, decoder: new HolePunchDecoder(this.#limits), state: 'await-connect', addrs: [] })
+    this.#a.set(streamKey(stream), { peer: c.peer, key, stream, deadline: now + this.#timeout, decoder: new HolePunchDecoder(this.#limits), state: 'await-connect', addrs: [], ours: [] })
   }
 
   #aMessage(a: AStream, msg: HolePunch): void {
@@ -496,6 +463,7 @@ export class DcutrBehaviour implements Behaviour<DcutrEvent> {
       }
       this.#actions.push({ type: 'write', stream: a.stream, data: encodeHolePunchFrame({ type: HolePunchType.CONNECT, obsAddrs: ours }) })
       a.state = 'await-sync'
+      a.ours = ours
       return
     }
     if (msg.type !== HolePunchType.SYNC) throw protocolError('dcutr/unexpected-message', `expected SYNC, got type ${msg.type}`)
@@ -503,7 +471,8 @@ export class DcutrBehaviour implements Behaviour<DcutrEvent> {
     this.#dropA(streamKey(a.stream), a)
     this.#actions.push({ type: 'close-write', stream: a.stream })
     let punch = this.#aPunch.get(a.key)
-    if (punch === undefined) this.#aPunch.set(a.key, (punch = { peer: a.peer, pending: new Set() }))
+    if (punch === undefined) this.#aPunch.set(a.key, (punch = { peer: a.peer, pending: new Set(), punch: {} }))
+    punch.punch = { ourAddrs: a.ours, theirAddrs: a.addrs }
     for (const addr of a.addrs) punch.pending.add(this.#dial(a.key, 'A', a.peer, addr, false))
   }
 

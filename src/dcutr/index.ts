@@ -6,7 +6,7 @@
 export { DCUTR_PROTOCOL, HolePunchType, DEFAULT_DCUTR_MESSAGE_LIMITS, encodeHolePunch, encodeHolePunchFrame, decodeHolePunch, HolePunchDecoder } from './message.js'
 export type { HolePunch, DcutrErrorCode, DcutrMessageLimits } from './message.js'
 export { DcutrBehaviour } from './dcutr.js'
-export type { DcutrEvent, DcutrOptions, DcutrOutcomeCode, DcutrRole, DcutrStatus } from './dcutr.js'
+export type { DcutrEvent, DcutrOptions, DcutrOutcomeCode, DcutrRole, DcutrStatus, PunchAddrs } from './dcutr.js'
 export { Dcutr, dcutr } from './service.js'
 export type { DcutrEvents, DcutrServiceOptions } from './service.js'
 export { punchTarget, punchTargets } from './addrs.js'
