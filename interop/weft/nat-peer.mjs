@@ -23,9 +23,13 @@ const LIMIT_WRITE = 16 * 1024
 const LIMIT_PIECE = 1024
 
 const env = (/** @type {string} */ k, /** @type {string} */ d = '') => { const v = process.env[k]; return v === undefined || v === '' ? d : v }
-const role = env('NAT_ROLE')
-const scenario = env('SCENARIO', role === 'autonat-client' ? 'autonat' : '')
-const ip = env('LISTEN_IP', '127.0.0.1')
+// Without NAT_ROLE the peer speaks libp2p/unified-testing's hole-punch dialect (research note §8.2):
+// IS_RELAY / IS_DIALER, RELAY_IP / DIALER_IP / LISTENER_IP, TRANSPORT / SECURE_CHANNEL / MUXER, the same
+// Redis keys, and the dialer prints the `latency:` YAML instead of the JSON result line.
+const unified = env('NAT_ROLE') === ''
+const role = unified ? (env('IS_RELAY') === 'true' ? 'relay' : env('IS_DIALER') === 'true' ? 'dialer' : 'listener') : env('NAT_ROLE')
+const scenario = env('SCENARIO', role === 'autonat-client' ? 'autonat' : unified ? 'hole-punch' : '')
+const ip = env('LISTEN_IP', env(role === 'relay' ? 'RELAY_IP' : role === 'dialer' ? 'DIALER_IP' : 'LISTENER_IP', '127.0.0.1'))
 const key = env('TEST_KEY', 'weft')
 const timeoutMs = Number(env('TIMEOUT_SECONDS', '60')) * 1000
 
@@ -37,6 +41,15 @@ function log(...args) {
 }
 /** The result line (last on stdout), then exit. @param {Record<string, unknown>} r @returns {never} */
 function finish(r) {
+  if (unified) {
+    // unified-testing: the YAML on success (exit 0), the error on stderr otherwise (exit 1).
+    const n = (/** @type {unknown} */ x) => Number(x).toFixed(2)
+    const out = r.ok === true ? `latency:\n  handshake_plus_one_rtt: ${n(r.handshakePlusOneRttMillis)}\n  ping_rtt: ${n(r.rttMillis)}\n  unit: ms\n` : ''
+    if (r.ok !== true) log(`error: ${r.error}`)
+    process.stdout.write(out, () => process.exit(r.ok === true ? 0 : 1))
+    // @ts-ignore: exits in the callback
+    return undefined
+  }
   process.stdout.write(`${JSON.stringify(r)}\n`, () => process.exit(r.ok === true ? 0 : 1))
   // @ts-ignore: exits in the callback
   return undefined
@@ -52,6 +65,9 @@ const fail = (/** @type {unknown} */ e) => {
 // Dialer and client: their whole run; relay, listener and server: until they are ready (then they run until killed).
 const deadline = setTimeout(() => fail(new Error(`TIMEOUT_SECONDS (${timeoutMs / 1000}) passed`)), timeoutMs).unref()
 process.on('unhandledRejection', fail)
+for (const [k, want] of [['TRANSPORT', 'tcp'], ['SECURE_CHANNEL', 'noise'], ['MUXER', 'yamux']]) {
+  if (env(k, want) !== want) fail(new Error(`${k}=${env(k)}: this peer speaks ${want} only`))
+}
 
 // ---- weft's NAT services (weft/relay, weft/autonat, weft/dcutr) --------------------------------------------
 
@@ -213,6 +229,7 @@ async function dialerRole() {
 
   const listener = PeerId.parse(String(await get('listener_peer_id')))
   const circuit = Multiaddr.fromString(`${relayAddr}/p2p-circuit/p2p/${listener.toString()}`)
+  const dialStart = performance.now()
   const conn = await node.dial(circuit)
   log(`circuit open: connection ${conn.id} ${conn.remoteAddr.toString()} limited=${conn.limited}`)
   if (scenario === 'relay') {
@@ -258,11 +275,12 @@ async function dialerRole() {
       const relayedPingMillis = await node.ping(circuit).catch((/** @type {unknown} */ e) => { log('relayed ping failed:', e); return null })
       return finish({ ok: false, scenario, error: `DCUtR failed after ${failed.attempts} attempt(s): ${oneLine(failed.error)}`, attempts: failed.attempts, relayedPingMillis })
     }
+    const upgradedMillis = performance.now() - dialStart
     log(`direct connection ${direct.id} ${direct.remoteAddr.toString()}`)
     const p = await pingOnStream(node, listener)
     if (p.connection.limited) throw new Error(`the ping ran on limited connection ${p.connection.remoteAddr.toString()}`)
-    process.stdout.write(`${JSON.stringify({ rtt_to_holepunched_peer_millis: Math.round(p.rtt) })}\n`)
-    return finish({ ok: true, scenario, rttMillis: p.rtt, direct: p.connection.remoteAddr.toString() })
+    if (!unified) process.stdout.write(`${JSON.stringify({ rtt_to_holepunched_peer_millis: Math.round(p.rtt) })}\n`)
+    return finish({ ok: true, scenario, rttMillis: p.rtt, handshakePlusOneRttMillis: upgradedMillis + p.rtt, direct: p.connection.remoteAddr.toString() })
   }
   throw new Error(`unknown SCENARIO ${JSON.stringify(scenario)}`)
 }
