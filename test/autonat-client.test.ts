@@ -199,6 +199,18 @@ describe('AutoNAT client (v2)', () => {
     expect(events(refused)).toMatchObject([{ outcome: 'inconclusive' }])
   })
 
+  test('dial data is paid once per probe: a second DialDataRequest resets the stream (found by fuzzing: 100 000 + 30 000 were paid)', () => {
+    const h = client()
+    const c = addServer(h, SERVER)
+    observe(h, c)
+    const { stream } = accept(h, ofType(h.log, 'open-stream')[0]!, c)
+    const ask = (n: bigint) => h.input({ type: 'stream-data', stream, data: encodeV2Frame({ type: 'dial-data-request', addrIdx: 0, numBytes: n }) })
+    expect(v2Sent(ask(100_000n), stream)).toHaveLength(Math.ceil(100_000 / 4096))
+    const again = ask(30_000n)
+    expect(ofType(again, 'write')).toEqual([])
+    expect(ofType(again, 'reset')).toEqual([{ type: 'reset', stream }])
+  })
+
   test('maxDialDataBytes: 0 refuses every dial-data request', () => {
     const h = client({ maxDialDataBytes: 0 })
     const c = addServer(h, SERVER)

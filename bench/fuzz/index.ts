@@ -7,6 +7,7 @@ import { multiaddrTarget, peerIdTarget, protobufTarget, varintTarget } from './t
 import { relayTarget } from './target-relay.js'
 import { relayServerTarget } from './target-relay-server.js'
 import { dcutrTarget } from './target-dcutr.js'
+import { autonatTarget } from './target-autonat.js'
 
 export const TARGETS: readonly Target[] = [
   varintTarget,
@@ -23,6 +24,7 @@ export const TARGETS: readonly Target[] = [
   relayTarget,
   relayServerTarget,
   dcutrTarget,
+  autonatTarget,
 ]
 
 export function targetByName(name: string): Target | undefined {

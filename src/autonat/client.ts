@@ -53,6 +53,8 @@ interface Probe {
   decoder?: FrameDecoder<V2Message> | FrameDecoder<V1Message>
   /** The dial-back with our nonce arrived (on a connection of the right transport). */
   dialBack: boolean
+  /** We paid dial data once (a second DialDataRequest is refused: the payment is bounded per probe). */
+  paid?: boolean
   /** An OK response is waiting for its dial-back until this time. */
   graceUntil?: Millis
   graceStatus?: number
@@ -371,10 +373,12 @@ export class AutoNATClient {
   #v2Message(p: Probe, m: V2Message): void {
     const stream = p.stream!
     if (m.type === 'dial-data-request') {
-      if (m.addrIdx !== 0 || m.numBytes > BigInt(this.#o.maxDialDataBytes)) {
+      if (p.paid || m.addrIdx !== 0 || m.numBytes > BigInt(this.#o.maxDialDataBytes)) {
         this.#reset(stream)
-        return this.#finish(p, 'inconclusive', m.addrIdx !== 0 ? `dial data asked for address ${m.addrIdx}` : `refused to pay ${m.numBytes} bytes of dial data`)
+        const why = p.paid ? 'a second DialDataRequest' : m.addrIdx !== 0 ? `dial data asked for address ${m.addrIdx}` : `refused to pay ${m.numBytes} bytes of dial data`
+        return this.#finish(p, 'inconclusive', why)
       }
+      p.paid = true
       chunkFrame ??= encodeLp(encodeV2Message({ type: 'dial-data-response', data: new Uint8Array(DATA_CHUNK) }))
       for (let paid = 0n; paid < m.numBytes; paid += BigInt(DATA_CHUNK)) this.#write(stream, chunkFrame)
       return
