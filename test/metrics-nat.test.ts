@@ -123,8 +123,17 @@ describe("relay service: go's libp2p_relaysvc_*", () => {
     promtool(text)
   })
 
-  test('no relay behaviour: status 0', () => {
-    expect(sumOf(parsePrometheus(metricsWith({}).exposition()), 'libp2p_relaysvc_status')).toBe(0)
+  test('no relay behaviour: status 0, no series; with one, the unlabelled families start at 0 (as go exports them)', () => {
+    const none = parsePrometheus(metricsWith({}).exposition())
+    expect(sumOf(none, 'libp2p_relaysvc_status')).toBe(0)
+    expect(none.get('libp2p_relaysvc_data_transferred_bytes_total')!.samples).toEqual([])
+    expect(none.get('libp2p_autorelay_reservations_opened_total')!.samples).toEqual([])
+    const f = parsePrometheus(metricsWith({ 'relay': {}, 'relay-client': {} }).exposition())
+    for (const name of ['libp2p_relaysvc_data_transferred_bytes_total', 'libp2p_autorelay_reservations_opened_total', 'libp2p_autorelay_reservations_closed_total', 'libp2p_autorelay_relay_addresses_updated_total']) {
+      expect([name, f.get(name)!.samples.map((s) => s.value)]).toEqual([name, [0]])
+    }
+    expect(sumOf(f, 'libp2p_relaysvc_connection_duration_seconds', {}, 'libp2p_relaysvc_connection_duration_seconds_count')).toBe(0)
+    expect(f.get('libp2p_relaysvc_connection_duration_seconds')!.samples).toHaveLength(14)
   })
 })
 

@@ -35,7 +35,10 @@ export class NatMetrics {
   /** The node's behaviours by name (the swarm's), read at scrape time and for DCUtR's addresses. */
   attach(behaviours: () => Behaviours): void {
     this.#behaviours = behaviours
-    if (behaviours()?.[DCUTR_BEHAVIOUR] !== undefined) this.holepunch.touchSeries()
+    const b = behaviours()
+    if (b?.[RELAY_SERVER_BEHAVIOUR] !== undefined) this.relay.touchServer()
+    if (b?.[RELAY_CLIENT_BEHAVIOUR] !== undefined) this.relay.touchClient()
+    if (b?.[DCUTR_BEHAVIOUR] !== undefined) this.holepunch.touchSeries()
   }
 
   observe(from: string, event: unknown): void {

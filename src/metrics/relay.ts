@@ -101,6 +101,19 @@ export class RelayMetrics {
     this.autorelayAddrs = r.gauge({ name: `${ar}relay_addresses_count`, help: 'Relay Addresses Count' })
   }
 
+  /** go exports its unlabelled counters and histogram at 0 once the relay service runs. */
+  touchServer(): void {
+    this.connectionDuration.touch()
+    this.dataTransferred.touch()
+  }
+
+  /** ...and autorelay's once it runs. */
+  touchClient(): void {
+    this.autorelayOpened.touch()
+    this.autorelayClosed.touch()
+    this.autorelayAddrsUpdated.touch()
+  }
+
   /**
    * Scrape-time values read from the node's behaviours: the relay service is on (go's status 1)
    * while a `relay` behaviour exists; the relay client's `/p2p-circuit` addresses.
