@@ -263,6 +263,16 @@ describe('AutoNAT client (v2)', () => {
     expect(ofType(open(3), 'reset')).toEqual([{ type: 'reset', stream: { connection: dc.id, stream: 3 } }])
   })
 
+  test('a dial-back stream that says nothing is reset at dialBackTimeout', () => {
+    const h = client({ dialBackTimeout: 5000 })
+    const dc = conn(DIALER, '/ip4/11.0.0.23/tcp/40000', '/ip4/10.0.0.2/tcp/4001')
+    h.input({ type: 'connection-established', connection: dc })
+    const stream = { connection: dc.id, stream: 1 }
+    h.input({ type: 'stream-opened', stream, protocol: DIAL_BACK_PROTOCOL, direction: 'inbound', connection: dc })
+    expect(ofType(h.advance(4999), 'reset')).toEqual([])
+    expect(ofType(h.advance(1), 'reset')).toEqual([{ type: 'reset', stream }])
+  })
+
   test('a probe without an answer ends inconclusive at probeTimeout', () => {
     const h = client({ probeTimeout: 30_000 })
     const c = addServer(h, SERVER)

@@ -215,6 +215,26 @@ describe('AutoNAT v2 server', () => {
     expect(h.input({ type: 'dial-succeeded', requestId: ofType(a.acts, 'dial')[0]!.requestId, connection: back })).toEqual([{ type: 'close-connection', connection: back.id }])
   })
 
+  test('maxRequestAddrs: only the first 50 addresses are considered', () => {
+    const h = server()
+    const c = conn(CLIENT, OBSERVED, LOCAL)
+    const junk = Array.from({ length: 49 }, () => '/ip4/10.0.0.9/tcp/1')
+    expect(ofType(request(h, c, [...junk, '/ip4/11.0.0.30/tcp/4001']).acts, 'dial')).toHaveLength(1) // the 50th
+    const r = request(h, c, [...junk, '/ip4/10.0.0.9/tcp/1', '/ip4/11.0.0.30/tcp/4001']) // the 51st
+    expect(ofType(r.acts, 'dial')).toEqual([])
+    expect(v2Sent(r.acts, r.stream)[0]).toMatchObject({ status: ResponseStatus.E_DIAL_REFUSED })
+  })
+
+  test('maxConcurrent: requests in progress in all; one more stream is reset', () => {
+    const h = server({ maxConcurrent: 2 })
+    request(h, conn(CLIENT, OBSERVED, LOCAL), ['/ip4/11.0.0.30/tcp/4001'])
+    request(h, conn(OTHER, '/ip4/11.0.0.31/tcp/5000', LOCAL), ['/ip4/11.0.0.31/tcp/4001'])
+    const third = request(h, conn(DIALER, '/ip4/11.0.0.24/tcp/5000', LOCAL), ['/ip4/11.0.0.24/tcp/4001'])
+    expect(ofType(third.acts, 'reset')).toEqual([{ type: 'reset', stream: third.stream }])
+    expect(ofType(third.acts, 'dial')).toEqual([])
+    expect(h.b.server!.active).toBe(2)
+  })
+
   test('a message other than DialRequest first, or garbage, resets the stream', () => {
     const h = server()
     const c = conn(CLIENT, OBSERVED, LOCAL)

@@ -419,7 +419,7 @@ export class AutoNATClient {
       this.#reset(stream)
       return
     }
-    this.#dialBacks.set(streamKey(stream), { decoder: dialBackDecoder(), conn, deadline: now + 5000 })
+    this.#dialBacks.set(streamKey(stream), { decoder: dialBackDecoder(), conn, deadline: now + this.#o.dialBackTimeout })
   }
 
   #dialBackData(key: string, stream: StreamRef, d: { decoder: FrameDecoder<{ nonce: bigint }>; conn: ConnectionInfo }, data: Uint8Array): void {

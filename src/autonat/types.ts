@@ -93,6 +93,8 @@ export interface AutoNATClientOptions {
   maxDialDataBytes: number
   /** Inbound dial-back streams being read at once. Default 8. Stops unknown peers holding many dial-back streams. */
   maxDialBackStreams: number
+  /** An inbound dial-back stream must deliver its DialBack within this, ms. Default 5000 (go dialBackStreamTimeout). Stops idle dial-back streams. */
+  dialBackTimeout: number
   /** A settled address is probed again after this long, ms. Default 3 600 000 (go: 1 h). */
   refreshInterval: number
   /** Wait after an inconclusive probe of an address: doubles from this, ms. Default 5000, at most `maxBackoff` (300 000). */
@@ -115,6 +117,7 @@ export const DEFAULT_CLIENT_OPTIONS: Readonly<AutoNATClientOptions> = Object.fre
   dialBackGrace: 2000,
   maxDialDataBytes: 100_000,
   maxDialBackStreams: 8,
+  dialBackTimeout: 5000,
   refreshInterval: 3_600_000,
   backoff: 5000,
   maxBackoff: 300_000,
