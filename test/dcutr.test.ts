@@ -9,7 +9,7 @@ import { describe, expect, test } from 'vitest'
 import { OutcomeError, ProtocolError } from '../src/core/errors.js'
 import { Multiaddr } from '../src/multiaddr/index.js'
 import type { Behaviour, BehaviourAction, BehaviourInput, ConnectionInfo } from '../src/swarm/behaviour.js'
-import { DCUTR_PROTOCOL, DcutrBehaviour, HolePunchType, decodeHolePunch, encodeHolePunchFrame, type DcutrEvent, type DcutrOptions } from '../src/dcutr/index.js'
+import { DCUTR_PROTOCOL, DcutrBehaviour, HolePunchType, dcutr, decodeHolePunch, encodeHolePunchFrame, type DcutrEvent, type DcutrOptions } from '../src/dcutr/index.js'
 import { Pair, testIdentity, type PairIdentity } from './helpers/behaviour-harness.js'
 import { decodeLpExact } from '../src/core/lp.js'
 
@@ -446,5 +446,34 @@ describe('dcutr: B side without a punch port, candidates', () => {
     expect(failed).toHaveLength(1)
     expect(['dcutr/connection-closed', 'dcutr/stream-reset']).toContain((failed[0]!.error as OutcomeError).code)
     expect(s.b.of('dial')).toHaveLength(0)
+  })
+})
+
+describe('dcutr(): the service', () => {
+  const ctx = { run: <T>(f: (now: number) => T): T => f(0) } as unknown as Parameters<ReturnType<typeof dcutr>>[0]
+
+  test('reads the punch port from the TCP transport at each use; unavailable without one', () => {
+    const t = { punchPort: undefined as number | undefined }
+    const svc = dcutr({ punchPort: t })(ctx)
+    expect(svc.name).toBe('dcutr')
+    expect(svc.behaviour.protocols).toEqual([DCUTR_PROTOCOL])
+    expect((svc.behaviour as DcutrBehaviour).limitedProtocols).toEqual([DCUTR_PROTOCOL])
+    expect(svc.api.status().holePunching).toBe('unavailable')
+    t.punchPort = 40000 // 'auto' picked it at the first dial
+    expect(svc.api.status()).toEqual({ holePunching: 'available' })
+    expect(dcutr()(ctx).api.status().holePunching).toBe('unavailable')
+    expect(dcutr({ punchPort: 4001 })(ctx).api.status().holePunching).toBe('available')
+    expect(() => dcutr({ punchPort: 0 })).toThrow(RangeError)
+    expect(() => dcutr({ punchPort: 70000 })).toThrow(RangeError)
+  })
+
+  test('the behaviour\'s events reach the api as typed events', () => {
+    const svc = dcutr({ punchPort: 4001 })(ctx)
+    const seen: string[] = []
+    const off = svc.api.on('unavailable', (e) => seen.push(e.reason))
+    svc.onEvent({ type: 'unavailable', peer: ia.peer, reason: 'r1' })
+    off()
+    svc.onEvent({ type: 'unavailable', peer: ia.peer, reason: 'r2' })
+    expect(seen).toEqual(['r1'])
   })
 })
