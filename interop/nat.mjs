@@ -131,11 +131,12 @@ process.on('uncaughtException', (e) => { console.error('[nat] crashed:', e); cle
 const t0 = Date.now()
 try {
   topo.up()
+  await topo.checkVictimCounter()
 } catch (e) {
   console.error(`[nat] building the topology failed: ${/** @type {Error} */ (e).message}`)
   process.exit(1)
 }
-say(`topology ${prefix}-* up in ${Date.now() - t0} ms (WAN 11.0.0.0/24 inside the namespaces only)`)
+say(`topology ${prefix}-* up in ${Date.now() - t0} ms (WAN 11.0.0.0/24 inside the namespaces only; the victim's SYN counter counts)`)
 const { proc: redisProc, addr: redisAddr, db } = await startRedisUnix(/** @type {string} */ (redisServer), dir)
 children.add(redisProc)
 if (db === undefined) { console.error(`[nat] redis-server did not answer on ${redisAddr}`); process.exit(1) }

@@ -206,6 +206,20 @@ export class NatTopology {
     this.exec('victim', 'nft', ['-f', '-'], victimRuleset())
   }
 
+  /**
+   * Self-check of the counters the verdicts rely on: a SYN from cpub to the victim must move the
+   * victim's counter (so "0 SYNs" in the amplification cases means something). Throws when it does not.
+   */
+  async checkVictimCounter() {
+    const before = this.counter('victim', 'syn')
+    this.exec('cpub', process.execPath, ['-e', `require('net').connect(4001, '${HOSTS.victim.ip}').on('error', () => {}); setTimeout(() => process.exit(0), 200)`])
+    for (let i = 0; i < 50; i++) {
+      if (this.counter('victim', 'syn') > before) return
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    throw new Error('a SYN sent to the victim did not move its counter')
+  }
+
   /** Remove every namespace this run created. Never throws. */
   down() {
     for (const n of this.created.splice(0).reverse()) {
