@@ -247,6 +247,19 @@ describe('AutoNAT v2 server', () => {
   })
 })
 
+describe('AutoNAT server and client in one behaviour', () => {
+  test("the client part leaves the server's dial-back stream alone (it reset every outbound stream it had not opened: go and rust saw E_DIAL_BACK_ERROR)", () => {
+    const h = harness({ server: { amplificationJitter: 0 } }) // client on, as by default
+    h.input({ type: 'local-info', listenAddrs: [ma(LOCAL)], protocols: [] })
+    const c = conn(CLIENT, OBSERVED, LOCAL)
+    const { stream, acts } = request(h, c, ['/ip4/11.0.0.30/tcp/4001'], 99n)
+    const { bs, sent, after } = dialBack(h, acts)
+    expect(ofType(sent, 'reset')).toEqual([])
+    expect(dialBackSent(sent, bs)).toEqual([99n])
+    expect(v2Sent(after, stream)[0]).toMatchObject({ dialStatus: DialStatus.OK })
+  })
+})
+
 describe('AutoNAT v1 server', () => {
   function v1(h: ReturnType<typeof server>, c: ConnectionInfo, addrs: string[], id = CLIENT.peer) {
     const stream: StreamRef = { connection: c.id, stream: nextStream++ }

@@ -1,7 +1,9 @@
 /**
  * AutoNAT (spec/autonat.md) as one behaviour: a client part (client.ts) and a server part
- * (server.ts), either of which may be off. Every input goes to both parts; each ignores streams,
- * dials and requests it does not own (the client's request ids are odd, the server's even).
+ * (server.ts), either of which may be off. Results of requests (stream-opened with a requestId,
+ * stream-open-failed, dial-succeeded, dial-failed) go to the part that made them: the client's
+ * request ids are odd, the server's even. Every other input goes to both; each ignores streams it
+ * does not own.
  */
 import type { Millis } from '../core/byte-machine.js'
 import type { Multiaddr } from '../multiaddr/index.js'
@@ -67,6 +69,14 @@ export class AutoNATBehaviour implements Behaviour<AutoNATEvent> {
   }
 
   handle(now: Millis, input: BehaviourInput): void {
+    // results of our own requests go to the part that made them (client ids odd, server ids even):
+    // each part resets an outbound stream it did not ask for (a late one), so it must not see the other's
+    const id = input.type === 'stream-opened' || input.type === 'stream-open-failed' || input.type === 'dial-succeeded' || input.type === 'dial-failed' ? input.requestId : undefined
+    if (id !== undefined) {
+      if (id % 2 === 1) this.client?.handle(now, input)
+      else this.server?.handle(now, input)
+      return
+    }
     this.client?.handle(now, input)
     this.server?.handle(now, input)
   }

@@ -313,7 +313,7 @@ export class AutoNATServer {
 
   #backOpened(now: Millis, requestId: number, stream: StreamRef): void {
     const r = this.#backOpens.get(requestId)
-    if (r === undefined) return
+    if (r === undefined) return this.#reset(stream) // its request ended meanwhile
     this.#backOpens.delete(requestId)
     if (r.state !== 'opening-back') return this.#reset(stream)
     r.state = 'dial-back'
