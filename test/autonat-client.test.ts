@@ -211,6 +211,40 @@ describe('AutoNAT client (v2)', () => {
     expect(ofType(again, 'reset')).toEqual([{ type: 'reset', stream }])
   })
 
+  test('the peer that observed the address is paid the dial data it asks for', () => {
+    const h2 = client()
+    const c2 = addServer(h2, OTHER)
+    observe(h2, c2, '/ip4/11.0.0.77/tcp/50000')
+    const open2 = ofType(h2.log, 'open-stream').at(-1)!
+    const a2 = accept(h2, open2, c2)
+    const paid = h2.input({ type: 'stream-data', stream: a2.stream, data: encodeV2Frame({ type: 'dial-data-request', addrIdx: 0, numBytes: 30_000n }) })
+    expect(ofType(paid, 'reset')).toEqual([])
+    expect(v2Sent(paid, a2.stream)).toHaveLength(Math.ceil(30_000 / 4096))
+  })
+
+  test('an observation from one peer is not paid for when another server asks; from two peers it is', () => {
+    const h = client()
+    const cs = addServer(h, SERVER, [])
+    const co = addServer(h, OTHER, [])
+    observe(h, co, '/ip4/11.0.0.77/tcp/50000')
+    // a v2 server that observed nothing
+    const cd = conn(DIALER, '/ip4/11.0.0.24/tcp/4001', '/ip4/10.0.0.2/tcp/51001', { direction: 'outbound' })
+    h.input({ type: 'connection-established', connection: cd })
+    h.input({ type: 'peer-info', peer: DIALER.peer, info: { protocols: [DIAL_REQUEST_PROTOCOL] }, from: 'identify' })
+    const open = ofType(h.log, 'open-stream').at(-1)!
+    expect(open.peer).toEqual(DIALER.peer)
+    const a = accept(h, open, cd)
+    const refused = h.input({ type: 'stream-data', stream: a.stream, data: encodeV2Frame({ type: 'dial-data-request', addrIdx: 0, numBytes: 30_000n }) })
+    expect(ofType(refused, 'reset')).toEqual([{ type: 'reset', stream: a.stream }])
+    observe(h, cs, '/ip4/11.0.0.77/tcp/50001') // a second observer of the same candidate (observed IP + listen port)
+    h.advance(5000) // the address's backoff after the inconclusive probe
+    const open2 = ofType(h.log, 'open-stream').at(-1)!
+    expect(open2.peer).toEqual(DIALER.peer)
+    const b = accept(h, open2, cd)
+    const paid = h.input({ type: 'stream-data', stream: b.stream, data: encodeV2Frame({ type: 'dial-data-request', addrIdx: 0, numBytes: 30_000n }) })
+    expect(ofType(paid, 'reset')).toEqual([])
+  })
+
   test('maxDialDataBytes: 0 refuses every dial-data request', () => {
     const h = client({ maxDialDataBytes: 0 })
     const c = addServer(h, SERVER)

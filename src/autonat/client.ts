@@ -24,6 +24,9 @@ import { Results, nodeReachability, type NodeReachability, type Reachability } f
 import type { AutoNATClientOptions, AutoNATEvent, AutoNATStatus, ProbeOutcome } from './types.js'
 import type { FrameDecoder } from './wire.js'
 
+/** Observers remembered per candidate (two suffice for the dial-data rule). */
+const MAX_OBSERVERS = 4
+
 /** One DialDataResponse with 4096 zero bytes, written as often as needed (the last may overshoot). */
 const DATA_CHUNK = 4096
 let chunkFrame: Uint8Array | undefined
@@ -33,6 +36,8 @@ interface Candidate {
   readonly results: Results
   /** 'listen': a public listen address; 'observed': from an observation; 'user': probe(addr). */
   readonly source: 'listen' | 'observed' | 'user'
+  /** Peers that reported the observation (at most MAX_OBSERVERS kept). */
+  readonly observers: Set<string>
   inFlight: boolean
   /** Not before this time (after an inconclusive probe). */
   notBefore: Millis
@@ -125,7 +130,11 @@ export class AutoNATClient {
         this.#listenChanged()
         break
       case 'observed-addr':
-        if (!input.connection.limited) for (const a of candidatesFromObserved(input.addr, this.#listenAddrs)) if (isTestable(a, this.#o.allowPrivateAddrs)) this.#addCandidate(a, 'observed')
+        if (!input.connection.limited) {
+          for (const a of candidatesFromObserved(input.addr, this.#listenAddrs)) {
+            if (isTestable(a, this.#o.allowPrivateAddrs)) this.#addCandidate(a, 'observed', input.connection.peer.toString())
+          }
+        }
         break
       case 'connection-established':
         if (!input.connection.limited) this.#server(input.connection.peer).conns++
@@ -201,15 +210,20 @@ export class AutoNATClient {
 
   // ---- candidates -------------------------------------------------------------------------------
 
-  #addCandidate(addr: Multiaddr, source: Candidate['source']): void {
-    if (this.#candidates.some((c) => c.addr.equals(addr))) return
+  #addCandidate(addr: Multiaddr, source: Candidate['source'], observer?: string): void {
+    const known = this.#candidates.find((c) => c.addr.equals(addr))
+    if (known !== undefined) {
+      if (observer !== undefined && known.observers.size < MAX_OBSERVERS) known.observers.add(observer)
+      return
+    }
     if (this.#candidates.length >= this.#o.maxCandidates) {
       // make room: the oldest observed candidate without a result and not being probed
       const i = this.#candidates.findIndex((c) => c.source === 'observed' && c.results.count === 0 && !c.inFlight)
       if (i < 0) return
       this.#candidates.splice(i, 1)
     }
-    this.#candidates.push({ addr, results: new Results(this.#o), source, inFlight: false, notBefore: 0, backoff: this.#o.backoff, verdict: 'unknown' })
+    const observers = new Set<string>(observer === undefined ? [] : [observer])
+    this.#candidates.push({ addr, results: new Results(this.#o), source, observers, inFlight: false, notBefore: 0, backoff: this.#o.backoff, verdict: 'unknown' })
   }
 
   #listenChanged(): void {
@@ -373,9 +387,16 @@ export class AutoNATClient {
   #v2Message(p: Probe, m: V2Message): void {
     const stream = p.stream!
     if (m.type === 'dial-data-request') {
-      if (p.paid || m.addrIdx !== 0 || m.numBytes > BigInt(this.#o.maxDialDataBytes)) {
+      const c = p.candidate!
+      // an address only one other peer claims to see us at is not worth paying for: that peer may lie
+      const vouched = c.source !== 'observed' || c.observers.size >= 2 || c.observers.has(p.server.toString())
+      if (p.paid || m.addrIdx !== 0 || m.numBytes > BigInt(this.#o.maxDialDataBytes) || !vouched) {
         this.#reset(stream)
-        const why = p.paid ? 'a second DialDataRequest' : m.addrIdx !== 0 ? `dial data asked for address ${m.addrIdx}` : `refused to pay ${m.numBytes} bytes of dial data`
+        const why = p.paid
+          ? 'a second DialDataRequest'
+          : m.addrIdx !== 0
+            ? `dial data asked for address ${m.addrIdx}`
+            : vouched ? `refused to pay ${m.numBytes} bytes of dial data` : 'no dial data for an address only another peer observed'
         return this.#finish(p, 'inconclusive', why)
       }
       p.paid = true
