@@ -16,7 +16,7 @@ const LOCAL = '/ip4/11.0.0.23/tcp/4001'
 
 let nextStream = 1
 function server(opts: Partial<AutoNATServerOptions> = {}) {
-  const h = harness({ client: false, server: { amplificationJitter: 0, ...opts } })
+  const h = harness({ client: false, server: { amplificationJitter: 0, dialBackCloseDelay: 0, ...opts } })
   h.input({ type: 'local-info', listenAddrs: [ma(LOCAL)], protocols: [] })
   return h
 }
@@ -154,6 +154,20 @@ describe('AutoNAT v2 server', () => {
     const late = h.advance(5000)
     expect(v2Sent(late, b.stream)).toEqual([{ type: 'dial-response', status: ResponseStatus.OK, addrIdx: 0, dialStatus: DialStatus.E_DIAL_BACK_ERROR }])
     expect(ofType(late, 'close-connection')).toEqual([{ type: 'close-connection', connection: back.id }])
+  })
+
+  test('dialBackCloseDelay: the dial-back connection closes after the delay, unless the client sent an AutoNAT request on it (go does: interop flake)', () => {
+    const h = server({ dialBackCloseDelay: 1000 })
+    const a = request(h, conn(CLIENT, OBSERVED, LOCAL), ['/ip4/11.0.0.30/tcp/4001'])
+    const { back, after } = dialBack(h, a.acts)
+    expect(ofType(after, 'close-connection')).toEqual([])
+    expect(ofType(h.advance(999), 'close-connection')).toEqual([])
+    expect(ofType(h.advance(1), 'close-connection')).toEqual([{ type: 'close-connection', connection: back.id }])
+    const b = request(h, conn(CLIENT, OBSERVED, LOCAL), ['/ip4/11.0.0.30/tcp/4001'])
+    const second = dialBack(h, b.acts)
+    // the client's next request arrives on the dial-back connection (its remote address is the client's listen address)
+    request(h, { ...second.back, direction: 'inbound' }, ['/ip4/11.0.0.30/tcp/4001'])
+    expect(ofType(h.advance(1000), 'close-connection').filter((x) => x.connection === second.back.id)).toEqual([])
   })
 
   test('requests over a limited (relayed) connection are reset', () => {

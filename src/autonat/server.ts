@@ -88,6 +88,9 @@ export class AutoNATServer {
   readonly #backOpens = new Map<number, V2Request>()
   readonly #backStreams = new Map<string, V2Request>()
   #listenAddrs: readonly Multiaddr[] = []
+  /** Dial-back connections to close at these times, unless a request arrived on them meanwhile. */
+  readonly #closing = new Map<number, Millis>()
+  #now: Millis = 0
 
   constructor(options: AutoNATServerOptions, host: PartHost) {
     this.#o = options
@@ -104,6 +107,7 @@ export class AutoNATServer {
   }
 
   handle(now: Millis, input: BehaviourInput): void {
+    this.#now = Math.max(this.#now, now)
     switch (input.type) {
       case 'local-info':
         this.#listenAddrs = input.listenAddrs
@@ -139,6 +143,7 @@ export class AutoNATServer {
         this.#dialFailed(input.requestId, input.error)
         return
       case 'connection-closed':
+        this.#closing.delete(input.connection.id)
         for (const r of [...this.#v2.values()]) if (r.conn.id === input.connection.id) this.#endV2(r, 'aborted', 'connection closed')
         for (const r of [...this.#v1.values()]) if (r.conn.id === input.connection.id) this.#endV1(r)
         return
@@ -148,6 +153,15 @@ export class AutoNATServer {
   }
 
   handleTimeout(now: Millis): void {
+    this.#now = Math.max(this.#now, now)
+    for (const [id, at] of [...this.#closing]) {
+      if (at > now) continue
+      this.#closing.delete(id)
+      // the client uses the dial-back connection for its next request (go picks any connection to
+      // us): leave it open, it is a connection like any other now
+      if ([...this.#v2.values(), ...this.#v1.values()].some((r) => r.conn.id === id)) continue
+      this.#host.actions.push({ type: 'close-connection', connection: id })
+    }
     for (const r of [...this.#v2.values()]) {
       if (r.state === 'jitter' && r.until !== undefined && r.until <= now) this.#dialV2(r)
       else if (r.state === 'dial-back' && r.until !== undefined && r.until <= now) this.#respondV2(r, DialStatus.E_DIAL_BACK_ERROR, 'dial-back-error', 'dial-back response timed out')
@@ -173,6 +187,7 @@ export class AutoNATServer {
       if (r.state === 'jitter' || r.state === 'dial-back') at(r.until)
     }
     for (const r of this.#v1.values()) at(r.deadline)
+    for (const x of this.#closing.values()) at(x)
     return t
   }
 
@@ -291,10 +306,7 @@ export class AutoNATServer {
     if (r === undefined) return
     this.#dials.delete(requestId)
     if ('dials' in r) return this.#v1DialSucceeded(r, requestId, connection)
-    if (r.state !== 'dialing') {
-      this.#host.actions.push({ type: 'close-connection', connection: connection.id })
-      return
-    }
+    if (r.state !== 'dialing') return this.#closeDialBack(connection.id)
     r.dialConn = connection.id
     r.state = 'opening-back'
     const id = this.#host.nextId()
@@ -361,7 +373,7 @@ export class AutoNATServer {
     r.state = 'done'
     if (r.backOpenId !== undefined) this.#backOpens.delete(r.backOpenId)
     if (r.backStream !== undefined) this.#backStreams.delete(streamKey(r.backStream))
-    if (r.dialConn !== undefined) this.#host.actions.push({ type: 'close-connection', connection: r.dialConn })
+    if (r.dialConn !== undefined) this.#closeDialBack(r.dialConn)
     // a dial still in flight stays in #dials: its connection is closed when it lands
     if (!wasDialing && r.dialId !== undefined) this.#dials.delete(r.dialId)
     const ev: AutoNATEvent = { type: 'served', peer: r.conn.peer, version: 2, outcome }
@@ -422,7 +434,7 @@ export class AutoNATServer {
 
   #v1DialSucceeded(r: V1Request, id: number, connection: ConnectionInfo): void {
     r.dials.delete(id)
-    this.#host.actions.push({ type: 'close-connection', connection: connection.id })
+    this.#closeDialBack(connection.id)
     if (r.state !== 'dialing') return
     this.#respondV1(r, V1Status.OK, 'dial-ok', undefined, connection.remoteAddr.withoutPeerId())
   }
@@ -450,6 +462,12 @@ export class AutoNATServer {
   #endV1(r: V1Request): void {
     this.#v1.delete(streamKey(r.stream))
     r.state = 'done'
+  }
+
+  /** Close a dial-back connection after `dialBackCloseDelay` (see handleTimeout). */
+  #closeDialBack(connection: number): void {
+    if (this.#o.dialBackCloseDelay === 0) this.#host.actions.push({ type: 'close-connection', connection })
+    else this.#closing.set(connection, this.#now + this.#o.dialBackCloseDelay)
   }
 
   #write(stream: StreamRef, data: Uint8Array): void {

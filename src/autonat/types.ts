@@ -47,6 +47,12 @@ export interface AutoNATServerOptions {
   dialBackTimeout: number
   /** A v1 request from the stream's opening to our response, ms. Default 60 000 (go). */
   v1StreamTimeout: number
+  /**
+   * Dial-back connections are closed this long after use, ms, unless the client sent an AutoNAT
+   * request on one meanwhile (go's client opens its next request on any connection to us, the
+   * dial-back one included; go's server avoids that with a separate identity). Default 1000; 0 closes at once.
+   */
+  dialBackCloseDelay: number
 }
 
 export const DEFAULT_SERVER_OPTIONS: Readonly<AutoNATServerOptions> = Object.freeze({
@@ -70,6 +76,7 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<AutoNATServerOptions> = Object.fre
   streamTimeout: 15_000,
   dialBackTimeout: 5000,
   v1StreamTimeout: 60_000,
+  dialBackCloseDelay: 1000,
 })
 
 export interface AutoNATClientOptions {
