@@ -160,6 +160,7 @@ describe.skipIf(why !== undefined)('DCUtR weft <-> weft through two NATs', () =>
     expect(sumOf(mb, 'libp2p_holepunch_address_outcomes_total', { side: 'initiator', num_attempts: attemptsB, ipv: 'ip4', transport: 'tcp', outcome: 'success' })).toBe(1)
     const ma = parsePrometheus(String((await a.ask('metrics')).metrics))
     expect(sumOf(ma, 'libp2p_holepunch_outcomes_total', { side: 'receiver', num_attempts: '1', outcome: 'success' })).toBe(1)
+    expect(sumOf(ma, 'libp2p_holepunch_address_outcomes_total', { side: 'receiver', num_attempts: '1', ipv: 'ip4', transport: 'tcp', outcome: 'success' })).toBe(1)
     console.info('dcutr netns:', JSON.stringify({ direct: r.direct, events }))
   }, 60_000)
 

@@ -12,7 +12,7 @@
  * `direct_dials_total` counts the initiator's connection reversal (its direct dial of the peer's
  * public addresses before punching).
  */
-import type { DcutrEvent } from '../dcutr/index.js'
+import type { DcutrEvent, PunchAddrs } from '../dcutr/index.js'
 import type { Multiaddr } from '../multiaddr/index.js'
 import { IP_VERSIONS, ipVersion } from './labels.js'
 import { GO_TRANSPORTS, goTransport } from './nat-labels.js'
@@ -61,12 +61,6 @@ export function holePunchOutcomes(ours: readonly Multiaddr[], theirs: readonly M
     addrs.push({ ipv, transport, outcome })
   }
   return { addrs, outcome: d !== undefined ? 'success' : matched === 0 ? 'no_suitable_address' : 'failed' }
-}
-
-/** Optional fields a DcutrEvent may carry: the addresses each side sent in CONNECT. */
-interface PunchAddrs {
-  ourAddrs?: readonly Multiaddr[]
-  theirAddrs?: readonly Multiaddr[]
 }
 
 interface DcutrHost {
