@@ -49,8 +49,7 @@ export class PrometheusMetrics implements NodeMetrics {
     if (ev.type === 'behaviour') {
       this.protocols.observe(ev.from, ev.event)
       this.nat.observe(ev.from, ev.event)
-    }
-    else this.swarm.observe(now, ev)
+    } else this.swarm.observe(now, ev)
   }
 
   exposition(): string {
