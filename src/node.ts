@@ -6,7 +6,7 @@
  */
 import { totalmem } from 'node:os'
 import { nodeCrypto } from './io/crypto-node.js'
-import { tcp } from './io/tcp.js'
+import { tcp, type TcpTransport } from './io/tcp.js'
 import { webSockets } from './io/ws.js'
 import { memory } from './io/memory.js'
 import { WeftNode, type NodeOptions } from './edge/weft-node.js'
@@ -16,23 +16,41 @@ import { kadDht } from './kad/service.js'
 import { gossipsub } from './gossipsub/service.js'
 import { perf } from './edge/perf-service.js'
 import { circuitRelayClient } from './relay/index.js'
+import { autoNAT } from './autonat/index.js'
+import { dcutr } from './dcutr/index.js'
 import { prometheusMetrics } from './metrics/index.js'
 
 /**
- * A Node weft node. Besides ping and identify it runs the Kademlia DHT (`node.dht`, server mode
- * unless `dht.mode` says otherwise), gossipsub (`node.pubsub`) and the Circuit Relay v2 client
- * (`relayClient`: dial `/p2p-circuit` addresses, listen on `<relay>/p2p-circuit`; spec/relay.md)
- * unless `services` is given, in which case exactly those services run. Perf (`/perf/1.0.0`) is never on unless asked for:
+ * A Node weft node. Besides ping and identify it runs, unless `services` is given (then exactly
+ * those services run):
+ * - the Kademlia DHT (`dht`: `node.dht`, server mode unless `dht.mode` says otherwise);
+ * - gossipsub (`pubsub`: `node.pubsub`);
+ * - the Circuit Relay v2 client (`relayClient`: dial `/p2p-circuit` addresses, listen on
+ *   `<relay>/p2p-circuit`; spec/relay.md);
+ * - the AutoNAT client (`autonat`: v2 and v1 probes; reachable addresses become confirmed external
+ *   addresses; spec/autonat.md);
+ * - DCUtR (`dcutr`: relayed connections upgraded to direct ones by hole punching, from the TCP
+ *   transport's punch port, which the default transports turn on; spec/dcutr.md).
+ * Perf (`/perf/1.0.0`) is never on unless asked for:
  * `createNode({ services: { perf: perf(), ... } })` (spec/perf.md: perf SHOULD NOT be enabled by
  * default; it lets any peer make us send and receive bytes).
  */
 export async function createNode(options: NodeOptions = {}): Promise<WeftNode> {
-  const services = options.services ?? { dht: kadDht(options.dht), pubsub: gossipsub(options.pubsub), relayClient: circuitRelayClient() }
+  // outbound TCP leaves from one punch port (spec/hole-punching.md): the NAT mapping peers observe is the one DCUtR punches from
+  const defaultTcp = options.transports === undefined ? tcp({ punchPort: 'auto' }) : undefined
+  const punchPort = defaultTcp ?? options.transports?.find((t): t is TcpTransport => t.name === 'tcp' && 'punchPort' in t)
+  const services = options.services ?? {
+    dht: kadDht(options.dht),
+    pubsub: gossipsub(options.pubsub),
+    relayClient: circuitRelayClient(),
+    autonat: autoNAT(),
+    dcutr: dcutr(punchPort !== undefined ? { punchPort } : {}),
+  }
   const metrics = options.metrics === true ? prometheusMetrics() : options.metrics
   const node = new WeftNode({ ...options, services, systemMemory: options.systemMemory ?? totalmem(), ...(metrics !== undefined ? { metrics } : {}) }, {
     crypto: options.crypto ?? nodeCrypto,
     wallClock,
-    transports: options.transports ?? [tcp(), webSockets(), memory()],
+    transports: options.transports ?? [defaultTcp!, webSockets(), memory()],
     guards: createGuards,
   })
   if (options.start !== false) await node.start()
@@ -51,7 +69,7 @@ export type { Validator, PubsubEvents } from './gossipsub/pubsub-api.js'
 export { loadOrCreateKey, loadKey, saveKey } from './io/key-file.js'
 export { TransportError } from './io/transport.js'
 export type { Transport, RawConnection, TransportListener } from './io/transport.js'
-export type { TcpOptions } from './io/tcp.js'
+export type { TcpOptions, TcpTransport } from './io/tcp.js'
 export type { WebSocketOptions } from './io/ws.js'
 export { AGENT_VERSION, VERSION } from './edge/version.js'
 export { Dht } from './kad/dht-api.js'

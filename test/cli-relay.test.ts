@@ -73,10 +73,10 @@ describe('weft node --relay / --relay-via, weft ping through a relay', () => {
     expect(r.err).toMatch(/NO_RESERVATION/)
   }, 60_000)
 
-  test('weft node --hole-punch --autonat-server: reachability from AutoNAT and the hole-punching status in the output', async () => {
-    const n = await startNode(['--listen', '/ip4/127.0.0.1/tcp/0', '--hole-punch', '--autonat-server'], (l) => l.event === 'started')
+  test('weft node --autonat-server: reachability from AutoNAT and the hole-punching status in the output; --no-hole-punch', async () => {
+    const n = await startNode(['--listen', '/ip4/127.0.0.1/tcp/0', '--autonat-server'], (l) => l.event === 'started')
     expect(String(n.line.reachability)).toMatch(/^unknown \(autonat: 0 reachable, 0 unreachable\); hole punching (available|unavailable \(no TCP punch port)/)
-    const plain = await startNode(['--listen', '/ip4/127.0.0.1/tcp/0'], (l) => l.event === 'started')
+    const plain = await startNode(['--listen', '/ip4/127.0.0.1/tcp/0', '--no-hole-punch'], (l) => l.event === 'started')
     expect(String(plain.line.reachability)).toBe('unknown (autonat: 0 reachable, 0 unreachable)')
   }, 60_000)
 

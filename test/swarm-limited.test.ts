@@ -228,4 +228,21 @@ describe('behaviour seams', () => {
     await writer
     expect(sent).toBe(1024 * 1024)
   }, 20_000)
+
+  test('a behaviour write after its stream\'s send side ended is dropped, not reported as a bug', async () => {
+    const sb = new Scripted(['/sink/1.0.0'])
+    const a = await createNode({ listen: ['/memory/0'], transports: [memory()], services: { s: scripted(sb) } })
+    nodes.push(a)
+    const errors: unknown[] = []
+    a.on('error', (e) => errors.push(e))
+    const b = await node([])
+    const s = await b.newStream(a.getMultiaddrs()[0]!, '/sink/1.0.0')
+    await until(() => sb.inputs.some((i) => i.type === 'stream-opened'))
+    const ref = (sb.inputs.find((i) => i.type === 'stream-opened') as Extract<BehaviourInput, { type: 'stream-opened' }>).stream
+    sb.act({ type: 'close-write', stream: ref })
+    sb.act({ type: 'write', stream: ref, data: new Uint8Array([1, 2, 3]) })
+    expect(await readAll(s.source)).toHaveLength(0)
+    expect(errors).toEqual([])
+    expect(await b.ping(a.peerId)).toBeGreaterThanOrEqual(0)
+  })
 })

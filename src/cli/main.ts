@@ -8,7 +8,7 @@
  *             [--metrics <ip:port>] [--conns-low L] [--conns-high H] [--conns-grace <duration>]
  *             [--relay [--relay-limit-data <bytes>] [--relay-limit-duration <duration>]
  *                      [--relay-max-reservations N] [--relay-max-circuits N]]
- *             [--relay-via <relay multiaddr>]... [--autonat-server] [--hole-punch]
+ *             [--relay-via <relay multiaddr>]... [--autonat-server] [--no-hole-punch]
  *   weft ping <multiaddr> [--count N] [--json]     (a /p2p-circuit address goes through its relay)
  *   weft id <multiaddr> [--json]
  *   weft dht get|put|provide|find-providers|find-peer|closest ...   (see `weft dht`)
@@ -135,8 +135,9 @@ usage:
                      --listen <relay multiaddr>/p2p-circuit. The node prints its direct and
                      relayed addresses and its reachability (AutoNAT client; --autonat-server
                      also answers AutoNAT v1/v2 requests)
-                     --hole-punch: DCUtR (spec/dcutr.md): TCP dials leave from one punch port and
-                     relayed connections are upgraded to direct ones when the NATs allow
+                     Hole punching (DCUtR, spec/dcutr.md) is on: TCP dials leave from one punch
+                     port and relayed connections are upgraded to direct ones when the NATs
+                     allow; --no-hole-punch turns it off (--hole-punch is accepted, the default)
   weft ping <multiaddr> [--count N] [--json]   ping a peer (/ipfs/ping/1.0.0); through a relay
                      with <relay multiaddr>/p2p-circuit/p2p/<peer id>
   weft dht get|put|provide|find-providers|find-peer|closest ... --bootstrap <multiaddr>...
@@ -164,7 +165,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'node': {
         const { runNode } = await import('./node-cmd.js')
-        const a = parseArgs(rest, { booleans: ['json', 'perf', 'relay', 'autonat-server', 'hole-punch'], values: ['listen', 'identity', 'bootstrap', 'topic', 'dht-mode', 'external', 'limits', 'print-resources', 'deny', 'allow', 'metrics', 'conns-low', 'conns-high', 'conns-grace', 'conns-silence', 'relay-via', 'relay-limit-data', 'relay-limit-duration', 'relay-max-reservations', 'relay-max-circuits'] })
+        const a = parseArgs(rest, { booleans: ['json', 'perf', 'relay', 'autonat-server', 'hole-punch', 'no-hole-punch'], values: ['listen', 'identity', 'bootstrap', 'topic', 'dht-mode', 'external', 'limits', 'print-resources', 'deny', 'allow', 'metrics', 'conns-low', 'conns-high', 'conns-grace', 'conns-silence', 'relay-via', 'relay-limit-data', 'relay-limit-duration', 'relay-max-reservations', 'relay-max-circuits'] })
         const connectionManager = connManagerFlags((f) => a.flags.get(f)?.[0])
         const relay = relayFlags((f) => a.flags.get(f), (f) => a.flags.has(f))
         return await runNode({
@@ -184,7 +185,7 @@ export async function main(argv: string[]): Promise<number> {
           ...(connectionManager !== undefined ? { connectionManager } : {}),
           ...relay,
           autonatServer: a.flags.has('autonat-server'),
-          holePunch: a.flags.has('hole-punch'),
+          holePunch: !a.flags.has('no-hole-punch'),
         })
       }
       case 'sub': {

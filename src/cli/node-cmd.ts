@@ -41,7 +41,7 @@ export interface NodeCmdOptions {
   relayVia?: string[]
   /** Serve AutoNAT v1 and v2 (`--autonat-server`); the AutoNAT client always runs. */
   autonatServer?: boolean
-  /** DCUtR hole punching (`--hole-punch`): TCP dials leave from a punch port, relayed connections are upgraded. */
+  /** DCUtR hole punching (on unless `--no-hole-punch`): TCP dials leave from a punch port, relayed connections are upgraded. */
   holePunch?: boolean
 }
 
@@ -64,11 +64,11 @@ export async function runNode(o: NodeCmdOptions): Promise<number> {
     ...(o.perf === true ? { perf: perf() } : {}),
   }
   const listen = [...o.listen, ...(o.relayVia ?? []).map(circuitListenAddr)]
-  const punch = o.holePunch === true ? tcp({ punchPort: 'auto' }) : undefined
+  const punch = o.holePunch === false ? undefined : tcp({ punchPort: 'auto' })
   const holePunch = punch === undefined ? {} : { dcutr: dcutr({ punchPort: punch }) }
   const resources = o.limits === undefined ? undefined : await readLimits(o.limits)
   const metricsAt = o.metrics === undefined ? undefined : metricsAddr(o.metrics)
-  const node = await createNode({ privateKey: key, listen, services: { ...services, ...holePunch }, ...(punch !== undefined ? { transports: [punch, webSockets()] } : {}), ...(resources !== undefined ? { resources } : {}), gater: { deny: o.deny ?? [], allow: o.allow ?? [] }, ...(metricsAt !== undefined ? { metrics: true } : {}), ...(o.connectionManager !== undefined ? { connectionManager: o.connectionManager } : {}) })
+  const node = await createNode({ privateKey: key, listen, services: { ...services, ...holePunch }, transports: [punch ?? tcp(), webSockets()], ...(resources !== undefined ? { resources } : {}), gater: { deny: o.deny ?? [], allow: o.allow ?? [] }, ...(metricsAt !== undefined ? { metrics: true } : {}), ...(o.connectionManager !== undefined ? { connectionManager: o.connectionManager } : {}) })
   const metricsServer = metricsAt === undefined ? undefined : await serveMetrics(metricsAt, () => node.metrics!.exposition()).catch(async (e: Error) => {
     await node.stop()
     throw new UsageLine(`--metrics ${o.metrics}: cannot listen (${e.message})`)

@@ -324,7 +324,18 @@ export function onAction(h: RouteHost, now: Millis, name: string, a: BehaviourAc
 export function flushBehaviourQueue(h: RouteHost, now: Millis, c: Conn, id: number): void {
   const s = c.streams.get(id)
   if (s === undefined || c.core?.isOpen !== true) return
-  const drained = flushQueue(c.core, id, s)
+  let drained: boolean
+  try {
+    drained = flushQueue(c.core, id, s)
+  } catch (e) {
+    // The stream's send side ended (the remote reset it, or the behaviour closed it) before the
+    // behaviour learned of it: the bytes cannot go anywhere; drop them as a user's write racing
+    // the end is. The behaviour gets the stream's end as usual. Anything else is a bug.
+    if (!(e instanceof UsageError)) throw e
+    s.queue.length = 0
+    s.queued = 0
+    return
+  }
   h.dirty.add(c.id)
   if (drained && s.owner.kind === 'behaviour') h.set.feed(now, s.owner.name, { type: 'stream-writable', stream: { connection: c.id, stream: id } })
 }

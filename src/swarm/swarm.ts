@@ -93,7 +93,10 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
       fault: (now, id, e) => this.#fault(now, id, e, undefined),
       nextRequestId: () => this.#nextInternalReq++,
       drain: (now, c) => this.#guard(now, c, () => this.#drainConn(now, c)),
-      external: (now, addr, confirmed) => confirmed ? this.addExternalAddress(now, addr) : this.removeExternalAddress(now, addr),
+      external: (now, addr, confirmed) => {
+        // a behaviour's confirmation past maxExternalAddrs is dropped (the bound holds; AutoNAT confirms at most 16)
+        try { confirmed ? this.addExternalAddress(now, addr) : this.removeExternalAddress(now, addr) } catch (e) { if (!(e instanceof UsageError)) throw e }
+      },
     }
     this.#dials = newDials({ route: this.#route, now: () => this.#now, stopped: () => this.#stopped, nextConnId: () => this.#nextConnId++ })
   }
