@@ -33,7 +33,8 @@ describe('README', () => {
       expect(expected.length).toBeGreaterThan(0)
       mkdirSync(TMP, { recursive: true })
       const file = `${TMP}example-${i + 1}.ts`
-      writeFileSync(file, block.code.replaceAll("from 'weft/node'", `from '${ROOT}src/node.ts'`))
+      // 'weft/node' is src/node.ts, any other 'weft/<module>' its src/<module>/index.ts
+      writeFileSync(file, block.code.replaceAll("from 'weft/node'", `from '${ROOT}src/node.ts'`).replace(/from 'weft\/([a-z-]+)'/g, `from '${ROOT}src/$1/index.ts'`))
       const printed: string[] = []
       const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => { printed.push(a.map(String).join(' ')) })
       try {
