@@ -4,7 +4,7 @@
  */
 import { concat, equals } from '../core/bytes.js'
 import { CODE, Multiaddr } from '../multiaddr/index.js'
-import { isPublicAddr } from '../swarm/reachability.js'
+import { isPublicAddr } from '../swarm/index.js'
 
 /** The leading /ip4 or /ip6 component's code and value bytes, or undefined. */
 export function ipOf(addr: Multiaddr): { code: number; bytes: Uint8Array } | undefined {

@@ -8,7 +8,7 @@
 import type { Millis } from '../core/byte-machine.js'
 import type { Multiaddr } from '../multiaddr/index.js'
 import type { PeerId } from '../peer-id/index.js'
-import type { Behaviour, BehaviourAction, BehaviourInput } from '../swarm/behaviour.js'
+import type { Behaviour, BehaviourAction, BehaviourInput } from '../swarm/index.js'
 import { AutoNATClient } from './client.js'
 import { AutoNATServer, type PartHost } from './server.js'
 import { DEFAULT_CLIENT_OPTIONS, DEFAULT_SERVER_OPTIONS, type AutoNATClientOptions, type AutoNATEvent, type AutoNATServerOptions, type AutoNATStatus } from './types.js'

@@ -14,8 +14,8 @@
  */
 import type { Millis } from '../core/byte-machine.js'
 import { Multiaddr } from '../multiaddr/index.js'
-import type { BehaviourAction, BehaviourInput, ConnectionInfo, StreamRef } from '../swarm/behaviour.js'
-import { streamKey } from '../swarm/behaviour.js'
+import type { BehaviourAction, BehaviourInput, ConnectionInfo, StreamRef } from '../swarm/index.js'
+import { streamKey } from '../swarm/index.js'
 import { ipOf, isTestable, sameIp, withIpOf } from './addrs.js'
 import { AUTONAT_V1_PROTOCOL, V1Status, encodeV1Frame, v1FrameDecoder, type V1Message } from './message-v1.js'
 import {

@@ -13,7 +13,7 @@
 import { UsageError } from '../core/errors.js'
 import { Multiaddr } from '../multiaddr/index.js'
 import type { PeerId } from '../peer-id/index.js'
-import type { NodeService, ServiceFactory } from '../swarm/service.js'
+import type { NodeService, ServiceFactory } from '../swarm/index.js'
 import { AutoNATBehaviour, type AutoNATOptions } from './behaviour.js'
 import type { NodeReachability, Reachability } from './tracker.js'
 import type { AutoNATEvent, AutoNATStatus, ProbeOutcome, ServedOutcome } from './types.js'

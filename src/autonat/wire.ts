@@ -6,7 +6,7 @@
  */
 import { ProtocolError } from '../core/errors.js'
 import { decodeMessage, type FieldReader } from '../core/protobuf.js'
-import { LpDecoder } from '../core/lp.js'
+import { MessageFrameDecoder } from '../core/lp.js'
 
 export const PROTOCOL = 'autonat'
 
@@ -45,32 +45,8 @@ export function once(current: unknown, what: string): void {
  * Reads length-prefixed messages from a stream in any chunking. Buffers at most `maxMessageSize` + 9
  * bytes beyond whole messages. Throws ProtocolError('autonat', ...) only.
  */
-export class FrameDecoder<M> {
-  readonly #lp: LpDecoder
-  readonly #decode: (body: Uint8Array) => M
-
+export class FrameDecoder<M> extends MessageFrameDecoder<M, typeof PROTOCOL> {
   constructor(maxMessageSize: number, decode: (body: Uint8Array) => M) {
-    this.#lp = new LpDecoder(maxMessageSize, PROTOCOL)
-    this.#decode = decode
-  }
-
-  push(data: Uint8Array): void {
-    this.#lp.push(data)
-  }
-
-  get buffered(): number {
-    return this.#lp.buffered
-  }
-
-  /** The next whole message, or undefined when more bytes are needed. */
-  next(): M | undefined {
-    let body: Uint8Array | undefined
-    try {
-      body = this.#lp.next()
-    } catch (e) {
-      const tooLarge = e instanceof ProtocolError && e.code === 'lp/too-large'
-      throw fail(tooLarge ? 'autonat/message-too-large' : 'autonat/malformed', `frame: ${e instanceof Error ? e.message : String(e)}`, e)
-    }
-    return body === undefined ? undefined : this.#decode(body)
+    super(PROTOCOL, maxMessageSize, decode)
   }
 }

@@ -66,3 +66,48 @@ export class LpDecoder {
     return this.#buf.readAll().slice()
   }
 }
+
+/**
+ * The messages of one protocol, length-prefixed, from a stream in any chunking (Circuit Relay,
+ * AutoNAT, DCUtR): `decode` turns each body into a message. A frame announcing more than
+ * `maxMessageSize` bytes is `ProtocolError(protocol, '<protocol>/message-too-large')` and a bad
+ * prefix `'<protocol>/malformed'`, before any of its body is buffered; `decode` throws its own.
+ */
+export class MessageFrameDecoder<M, P extends string = string> {
+  readonly #lp: LpDecoder
+  readonly #protocol: P
+  readonly #decode: (body: Uint8Array) => M
+
+  constructor(protocol: P, maxMessageSize: number, decode: (body: Uint8Array) => M) {
+    this.#lp = new LpDecoder(maxMessageSize, protocol)
+    this.#protocol = protocol
+    this.#decode = decode
+  }
+
+  push(data: Uint8Array): void {
+    this.#lp.push(data)
+  }
+
+  /** Bytes buffered and not yet returned. */
+  get buffered(): number {
+    return this.#lp.buffered
+  }
+
+  /** The next whole message, or undefined when more bytes are needed. */
+  next(): M | undefined {
+    let body: Uint8Array | undefined
+    try {
+      body = this.#lp.next()
+    } catch (e) {
+      const tooLarge = e instanceof ProtocolError && e.code === 'lp/too-large'
+      const code: `${P}/message-too-large` | `${P}/malformed` = tooLarge ? `${this.#protocol}/message-too-large` : `${this.#protocol}/malformed`
+      throw new ProtocolError(this.#protocol, code, `frame: ${e instanceof Error ? e.message : String(e)}`, { cause: e })
+    }
+    return body === undefined ? undefined : this.#decode(body)
+  }
+
+  /** Remove and return whatever follows the decoded messages (the stream is handed over). */
+  takeRemainder(): Uint8Array {
+    return this.#lp.takeRemainder()
+  }
+}

@@ -14,7 +14,7 @@
  */
 import { ProtocolError } from '../core/errors.js'
 import { WIRE_LEN, WIRE_VARINT, decodeMessage, encodeMessage, tag } from '../core/protobuf.js'
-import { LpDecoder, encodeLp } from '../core/lp.js'
+import { MessageFrameDecoder, encodeLp } from '../core/lp.js'
 import { Multiaddr } from '../multiaddr/index.js'
 
 export const DCUTR_PROTOCOL = '/libp2p/dcutr'
@@ -119,32 +119,9 @@ export function decodeHolePunch(bytes: Uint8Array, limits: Partial<DcutrMessageL
  * Reads length-prefixed HolePunch messages from a stream in any chunking. Buffers at most
  * maxMessageSize + 9 bytes beyond whole messages. Throws ProtocolError('dcutr', ...) only.
  */
-export class HolePunchDecoder {
-  readonly #lp: LpDecoder
-  readonly #limits: DcutrMessageLimits
-
+export class HolePunchDecoder extends MessageFrameDecoder<HolePunch, typeof PROTOCOL> {
   constructor(limits: Partial<DcutrMessageLimits> = {}) {
-    this.#limits = withLimits(limits)
-    this.#lp = new LpDecoder(this.#limits.maxMessageSize, PROTOCOL)
-  }
-
-  push(data: Uint8Array): void {
-    this.#lp.push(data)
-  }
-
-  get buffered(): number {
-    return this.#lp.buffered
-  }
-
-  /** The next whole message, or undefined when more bytes are needed. */
-  next(): HolePunch | undefined {
-    let body: Uint8Array | undefined
-    try {
-      body = this.#lp.next()
-    } catch (e) {
-      const tooLarge = e instanceof ProtocolError && e.code === 'lp/too-large'
-      throw fail(tooLarge ? 'dcutr/message-too-large' : 'dcutr/malformed', `frame: ${e instanceof Error ? e.message : String(e)}`, e)
-    }
-    return body === undefined ? undefined : decodeHolePunch(body, this.#limits)
+    const l = withLimits(limits)
+    super(PROTOCOL, l.maxMessageSize, (body) => decodeHolePunch(body, l))
   }
 }

@@ -4,7 +4,7 @@
 import type { Millis } from '../core/byte-machine.js'
 import type { Multiaddr } from '../multiaddr/index.js'
 import type { PeerId } from '../peer-id/index.js'
-import type { ConnectionInfo } from '../swarm/behaviour.js'
+import type { ConnectionInfo } from '../swarm/index.js'
 import type { DcutrMessageLimits } from './message.js'
 
 /** An exchange ended without a direct connection and nobody broke the protocol (OutcomeError). */

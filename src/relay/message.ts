@@ -18,7 +18,7 @@
 import { ProtocolError } from '../core/errors.js'
 import { WIRE_LEN, WIRE_VARINT, decodeMessage, encodeMessage, tag } from '../core/protobuf.js'
 import type { FieldReader, Writer } from '../core/protobuf.js'
-import { LpDecoder, encodeLp } from '../core/lp.js'
+import { MessageFrameDecoder, encodeLp } from '../core/lp.js'
 import { Multiaddr } from '../multiaddr/index.js'
 import { PeerId } from '../peer-id/index.js'
 
@@ -346,15 +346,10 @@ export function decodeStopMessage(bytes: Uint8Array, limits: Partial<RelayMessag
  * last message (a peer may send them glued to it). Buffers at most maxMessageSize + 9 bytes beyond
  * whole messages. Throws ProtocolError('relay', ...) only.
  */
-export class RelayFrameDecoder<M extends HopMessage | StopMessage> {
-  readonly #lp: LpDecoder
-  readonly #limits: RelayMessageLimits
-  readonly #decode: (bytes: Uint8Array, limits: RelayMessageLimits) => M
-
+export class RelayFrameDecoder<M extends HopMessage | StopMessage> extends MessageFrameDecoder<M, typeof PROTOCOL> {
   private constructor(decode: (bytes: Uint8Array, limits: RelayMessageLimits) => M, limits: Partial<RelayMessageLimits>) {
-    this.#limits = withLimits(limits)
-    this.#lp = new LpDecoder(this.#limits.maxMessageSize, PROTOCOL)
-    this.#decode = decode
+    const l = withLimits(limits)
+    super(PROTOCOL, l.maxMessageSize, (body) => decode(body, l))
   }
 
   static hop(limits: Partial<RelayMessageLimits> = {}): RelayFrameDecoder<HopMessage> {
@@ -363,29 +358,5 @@ export class RelayFrameDecoder<M extends HopMessage | StopMessage> {
 
   static stop(limits: Partial<RelayMessageLimits> = {}): RelayFrameDecoder<StopMessage> {
     return new RelayFrameDecoder<StopMessage>(decodeStopMessage, limits)
-  }
-
-  push(data: Uint8Array): void {
-    this.#lp.push(data)
-  }
-
-  get buffered(): number {
-    return this.#lp.buffered
-  }
-
-  /** The next whole message, or undefined when more bytes are needed. */
-  next(): M | undefined {
-    let body: Uint8Array | undefined
-    try {
-      body = this.#lp.next()
-    } catch (e) {
-      const tooLarge = e instanceof ProtocolError && e.code === 'lp/too-large'
-      throw fail(tooLarge ? 'relay/message-too-large' : 'relay/malformed', `frame: ${e instanceof Error ? e.message : String(e)}`, e)
-    }
-    return body === undefined ? undefined : this.#decode(body, this.#limits)
-  }
-
-  takeRemainder(): Uint8Array {
-    return this.#lp.takeRemainder()
   }
 }
