@@ -21,6 +21,7 @@ import type { PeerId } from '../peer-id/index.js'
 import type { NodeService, ServiceContext, ServiceFactory } from '../swarm/index.js'
 import { DEFAULT_RELAY_CLIENT_LIMITS, RelayClientBehaviour, parseRelayAddr, type RelayClientEvent, type RelayClientLimits, type RelayReservation } from './client.js'
 import { STOP_PROTOCOL, type RelayMessageLimits } from './message.js'
+import type { RelayDiscoveryOptions } from './client-discover.js'
 import { CircuitTransport, type CircuitNode, type CircuitStream } from './transport-api.js'
 
 export interface CircuitRelayClientOptions extends Partial<Omit<RelayClientLimits, 'messages'>> {
@@ -37,6 +38,13 @@ export interface CircuitRelayClientOptions extends Partial<Omit<RelayClientLimit
   stopTimeout?: number
   /** Relay message limits (size, addresses): spec/relay.md "Limits". */
   messages?: Partial<RelayMessageLimits>
+  /**
+   * Discover relays: while the node has no confirmed external address, reserve on up to
+   * `maxRelays` (default 2) connected peers whose identify lists the hop protocol, and drop them
+   * once it has one (go-libp2p's autorelay with the connected peers as its source). Off by default,
+   * as in go; `true` takes the defaults.
+   */
+  discover?: boolean | Partial<RelayDiscoveryOptions>
 }
 
 export const DEFAULT_STOP_TIMEOUT = 10_000
@@ -47,6 +55,8 @@ export interface RelayClient {
   reservations(): RelayReservation[]
   /** The advertised relayed addresses: `<relay addr>/p2p/<relay>/p2p-circuit` (getMultiaddrs appends `/p2p/<self>`). */
   listenAddrs(): Multiaddr[]
+  /** The relays discovery chose (peer ids; `discover` option). */
+  discovered(): readonly string[]
 }
 
 /** What the service needs of the node it is attached to (WeftNode has it). */
@@ -61,7 +71,8 @@ export function circuitRelayClient(options: CircuitRelayClientOptions = {}): Ser
   for (const a of relays) parseRelayAddr(a)
   const stopTimeout = options.stopTimeout ?? DEFAULT_STOP_TIMEOUT
   if (!Number.isFinite(stopTimeout) || stopTimeout <= 0) throw new RangeError('stopTimeout must be a positive number of ms')
-  const { relays: _, stopTimeout: __, messages, ...limits } = options
+  const { relays: _, stopTimeout: __, messages, discover, ...limits } = options
+  const discovery = discover === true ? {} : discover === false ? undefined : discover
   return (ctx: ServiceContext): NodeService<RelayClient, RelayClientEvent> => {
     const behaviour = new RelayClientBehaviour({
       crypto: ctx.crypto,
@@ -69,6 +80,7 @@ export function circuitRelayClient(options: CircuitRelayClientOptions = {}): Ser
       epoch: ctx.epoch,
       relays,
       limits: { ...DEFAULT_RELAY_CLIENT_LIMITS, ...limits, messages: messages ?? {} },
+      ...(discovery !== undefined ? { discover: discovery } : {}),
     })
     let node: RelayClientNode | undefined
     const expiries = new Map<number, () => void>()
@@ -92,6 +104,7 @@ export function circuitRelayClient(options: CircuitRelayClientOptions = {}): Ser
     const api: RelayClient = {
       reservations: () => behaviour.reservations(),
       listenAddrs: () => behaviour.listenAddrs(),
+      discovered: () => behaviour.discovered(),
     }
     return {
       name: 'relay-client',
@@ -99,7 +112,7 @@ export function circuitRelayClient(options: CircuitRelayClientOptions = {}): Ser
       api,
       transports: [transport],
       // given relays, accept the circuits they bring (a `<relay>/p2p-circuit` listen address needs no help)
-      ...(relays.length > 0 ? { listen: [Multiaddr.fromString('/p2p-circuit')] } : {}),
+      ...(relays.length > 0 || discovery !== undefined ? { listen: [Multiaddr.fromString('/p2p-circuit')] } : {}),
       attach(attached) {
         const n = attached as RelayClientNode
         node = n

@@ -34,6 +34,7 @@ import { sameStream } from '../swarm/index.js'
 import { HOP_PROTOCOL, HopType, RelayFrameDecoder, Status, encodeHopFrame, statusName } from './message.js'
 import type { HopMessage, Limit, RelayMessageLimits, StatusName } from './message.js'
 import { openVoucher, type Voucher } from './voucher.js'
+import { RelayDiscovery, type RelayDiscoveryOptions } from './client-discover.js'
 
 /** The connection manager tag protecting a relay connection that carries our reservation. */
 export const RESERVATION_PROTECT_TAG = 'relay-reservation'
@@ -121,6 +122,8 @@ export interface RelayClientBehaviourOptions {
   /** Relays to reserve on from the start (the swarm's first `local-info`). */
   relays?: readonly Multiaddr[]
   limits?: Partial<RelayClientLimits>
+  /** Also reserve on connected peers that serve hop while unreachable (src/relay/client-discover.ts). */
+  discover?: Partial<RelayDiscoveryOptions>
 }
 
 type Phase = 'idle' | 'dialing' | 'opening' | 'reserving'
@@ -169,11 +172,13 @@ export class RelayClientBehaviour implements Behaviour<RelayClientEvent> {
   #nextToken = 1
   #nextRequest = 1
   #started = false
+  readonly #discovery: RelayDiscovery | undefined
 
   constructor(o: RelayClientBehaviourOptions) {
     this.#o = o
     this.#limits = { ...DEFAULT_RELAY_CLIENT_LIMITS, messages: {}, ...o.limits }
     for (const a of o.relays ?? []) parseRelayAddr(a)
+    this.#discovery = o.discover === undefined ? undefined : new RelayDiscovery(o.discover, (peer) => this.#entries.has(peer.toString()))
     for (const k of ['reserveTimeout', 'minRenewDelay', 'retryInitialDelay', 'retryMaxDelay'] as const) {
       const v = this.#limits[k]
       if (!Number.isFinite(v) || v <= 0) throw new RangeError(`${k} must be a positive number of ms`)
@@ -245,7 +250,21 @@ export class RelayClientBehaviour implements Behaviour<RelayClientEvent> {
 
   // ---- behaviour ------------------------------------------------------------------------------
 
+  /** The relays discovery chose (peer ids), empty without `discover`. */
+  discovered(): readonly string[] {
+    return this.#discovery?.chosen ?? []
+  }
+
   handle(now: Millis, input: BehaviourInput): void {
+    this.#handle(now, input)
+    if (this.#discovery === undefined || !this.#started) return
+    for (const cmd of this.#discovery.handle(input)) {
+      if (cmd.type === 'add') this.addRelay(now, cmd.addr)
+      else this.removeRelay(cmd.peer)
+    }
+  }
+
+  #handle(now: Millis, input: BehaviourInput): void {
     switch (input.type) {
       case 'local-info': {
         if (this.#started) return
