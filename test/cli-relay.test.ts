@@ -64,6 +64,14 @@ describe('weft node --relay / --relay-via, weft ping through a relay', () => {
     expect(second.line.type).toBe('refused')
   }, 60_000)
 
+  test('--relay-discover: a relay met through --bootstrap is found and reserved on', async () => {
+    const relay = await startNode(['--listen', '/ip4/127.0.0.1/tcp/0', '--relay'], (l) => l.event === 'started')
+    const relayAddr = (relay.line.addrs as string[])[0]!
+    const n = await startNode(['--listen', '/ip4/127.0.0.1/tcp/0', '--bootstrap', relayAddr, '--relay-discover'], (l) => l.event === 'relay:reservation' && l.type === 'accepted')
+    expect(n.line.relay).toBe(relayAddr.split('/p2p/')[1])
+    expect((n.line.relayedAddrs as string[])[0]).toContain(`${relayAddr}/p2p-circuit`)
+  }, 60_000)
+
   test('a circuit address of a peer that never reserved: one line naming NO_RESERVATION, exit 1', async () => {
     const relay = await startNode(['--listen', '/ip4/127.0.0.1/tcp/0', '--relay'], (l) => l.event === 'started')
     const relayAddr = (relay.line.addrs as string[])[0]!

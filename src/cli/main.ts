@@ -8,7 +8,7 @@
  *             [--metrics <ip:port>] [--conns-low L] [--conns-high H] [--conns-grace <duration>]
  *             [--relay [--relay-limit-data <bytes>] [--relay-limit-duration <duration>]
  *                      [--relay-max-reservations N] [--relay-max-circuits N]]
- *             [--relay-via <relay multiaddr>]... [--autonat-server] [--no-hole-punch]
+ *             [--relay-via <relay multiaddr>]... [--relay-discover] [--autonat-server] [--no-hole-punch]
  *   weft ping <multiaddr> [--count N] [--json]     (a /p2p-circuit address goes through its relay)
  *   weft id <multiaddr> [--json]
  *   weft dht get|put|provide|find-providers|find-peer|closest ...   (see `weft dht`)
@@ -132,7 +132,9 @@ usage:
                      --relay-max-reservations N (default 128) and --relay-max-circuits N (128)
                      --relay-via <relay multiaddr>: reserve a slot on that relay (ending in
                      /p2p/<relay id>) and accept connections through it; the same as
-                     --listen <relay multiaddr>/p2p-circuit. The node prints its direct and
+                     --listen <relay multiaddr>/p2p-circuit. --relay-discover: while no external
+                     address is confirmed, reserve on up to 2 connected peers serving the relay
+                     protocol (found through identify). The node prints its direct and
                      relayed addresses and its reachability (AutoNAT client; --autonat-server
                      also answers AutoNAT v1/v2 requests)
                      Hole punching (DCUtR, spec/dcutr.md) is on: TCP dials leave from one punch
@@ -165,7 +167,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'node': {
         const { runNode } = await import('./node-cmd.js')
-        const a = parseArgs(rest, { booleans: ['json', 'perf', 'relay', 'autonat-server', 'hole-punch', 'no-hole-punch'], values: ['listen', 'identity', 'bootstrap', 'topic', 'dht-mode', 'external', 'limits', 'print-resources', 'deny', 'allow', 'metrics', 'conns-low', 'conns-high', 'conns-grace', 'conns-silence', 'relay-via', 'relay-limit-data', 'relay-limit-duration', 'relay-max-reservations', 'relay-max-circuits'] })
+        const a = parseArgs(rest, { booleans: ['json', 'perf', 'relay', 'autonat-server', 'hole-punch', 'no-hole-punch', 'relay-discover'], values: ['listen', 'identity', 'bootstrap', 'topic', 'dht-mode', 'external', 'limits', 'print-resources', 'deny', 'allow', 'metrics', 'conns-low', 'conns-high', 'conns-grace', 'conns-silence', 'relay-via', 'relay-limit-data', 'relay-limit-duration', 'relay-max-reservations', 'relay-max-circuits'] })
         const connectionManager = connManagerFlags((f) => a.flags.get(f)?.[0])
         const relay = relayFlags((f) => a.flags.get(f), (f) => a.flags.has(f))
         return await runNode({
@@ -186,6 +188,7 @@ export async function main(argv: string[]): Promise<number> {
           ...relay,
           autonatServer: a.flags.has('autonat-server'),
           holePunch: !a.flags.has('no-hole-punch'),
+          relayDiscover: a.flags.has('relay-discover'),
         })
       }
       case 'sub': {

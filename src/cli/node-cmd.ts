@@ -43,6 +43,8 @@ export interface NodeCmdOptions {
   autonatServer?: boolean
   /** DCUtR hole punching (on unless `--no-hole-punch`): TCP dials leave from a punch port, relayed connections are upgraded. */
   holePunch?: boolean
+  /** Reserve on discovered relays while unreachable (`--relay-discover`). */
+  relayDiscover?: boolean
 }
 
 function log(json: boolean, event: string, fields: Record<string, unknown>, text: string): void {
@@ -58,7 +60,7 @@ export async function runNode(o: NodeCmdOptions): Promise<number> {
   const services = {
     dht: kadDht({ mode: o.dhtMode ?? 'server', bootstrapPeers: peers }),
     pubsub: gossipsub(),
-    relayClient: circuitRelayClient(),
+    relayClient: circuitRelayClient(o.relayDiscover === true ? { discover: true } : {}),
     autonat: autoNAT(o.autonatServer === true ? { server: true } : {}),
     ...(o.relay !== undefined ? { relay: circuitRelayServer(o.relay) } : {}),
     ...(o.perf === true ? { perf: perf() } : {}),
