@@ -217,6 +217,7 @@ describe('dcutr: connection reversal', () => {
     s.pair.run(1_000)
     s.pair.b.input({ type: 'dial-failed', requestId: s.b.of('dial')[0]!.action.requestId, error: new Error('refused') })
     s.pair.run(1_000)
+    expect(byType(s.b, 'reversal-failed')).toMatchObject([{ type: 'reversal-failed', peer: ia.peer, error: { code: 'dcutr/dial-failed' } }])
     expect(s.b.of('open-stream')).toHaveLength(1)
     expect(byType(s.b, 'attempt')).toHaveLength(1)
   })

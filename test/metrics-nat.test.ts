@@ -219,6 +219,7 @@ describe("hole punching: go's libp2p_holepunch_*", () => {
       { type: 'failed', peer: P, role: 'B', attempts: 1, error: new ProtocolError('dcutr', 'dcutr/no-addrs') },
       { type: 'failed', peer: P, role: 'B', attempts: 1, error: new OutcomeError('dcutr/timeout') },
       { type: 'unavailable', peer: P, reason: 'no punch port' },
+      { type: 'reversal-failed', peer: Q, error: new OutcomeError('dcutr/dial-failed') },
     )
     const text = m.exposition()
     const f = parsePrometheus(text)
@@ -232,6 +233,7 @@ describe("hole punching: go's libp2p_holepunch_*", () => {
     // the receiver's event does not carry the initiator's addresses: only its overall outcome
     expect(sumOf(f, 'libp2p_holepunch_address_outcomes_total', { side: 'receiver' })).toBe(0)
     expect(sumOf(f, 'libp2p_holepunch_direct_dials_total', { outcome: 'success' })).toBe(1)
+    expect(sumOf(f, 'libp2p_holepunch_direct_dials_total', { outcome: 'failed' })).toBe(1)
     // go's zero series (attempts 1-4, tcp) exist on a node running DCUtR
     expect(f.get('libp2p_holepunch_outcomes_total')!.samples).toHaveLength(24)
     expect(f.get('libp2p_holepunch_address_outcomes_total')!.samples).toHaveLength(64)

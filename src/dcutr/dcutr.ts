@@ -338,6 +338,7 @@ export class DcutrBehaviour implements Behaviour<DcutrEvent> {
     const s = ex?.state
     if (ex === undefined || (s?.kind !== 'reversal' && s?.kind !== 'dialing') || !s.pending.delete(requestId) || s.pending.size > 0) return
     if (s.kind === 'reversal') {
+      this.#emit({ type: 'reversal-failed', peer: ex.peer, error: outcome('dcutr/dial-failed', error.message) })
       ex.state = { kind: 'identify' }
       this.#bStart(now, ex)
     } else this.#bFail(now, ex, outcome('dcutr/dial-failed', error.message))

@@ -28,6 +28,7 @@ export interface DcutrEvents {
   attempt: EventsOf<'attempt'>
   failed: EventsOf<'failed'>
   unavailable: EventsOf<'unavailable'>
+  'reversal-failed': EventsOf<'reversal-failed'>
 }
 
 /** `node.service<Dcutr>('dcutr')`: the status and the upgrade events. */

@@ -29,6 +29,8 @@ export type DcutrEvent =
   | { type: 'attempt'; peer: PeerId; attempt: number; rtt: Millis; addrs: Multiaddr[] }
   /** The upgrade failed; the relayed connection stays. */
   | { type: 'failed'; peer: PeerId; role: DcutrRole; attempts: number; error: Error } & PunchAddrs
+  /** B's direct dial of A's public addresses (connection reversal) failed; a hole punch follows if A speaks DCUtR. */
+  | { type: 'reversal-failed'; peer: PeerId; error: Error }
   /** Hole punching is unavailable on this node (no TCP punch port); the relayed connection stays. */
   | { type: 'unavailable'; peer: PeerId; reason: string }
 

@@ -126,6 +126,9 @@ export class HolepunchMetrics {
         else this.#theirs.delete(key)
         break
       }
+      case 'reversal-failed':
+        this.directDials.inc({ outcome: 'failed' })
+        break
       case 'unavailable':
         this.#theirs.delete(key)
         break
