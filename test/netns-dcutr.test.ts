@@ -18,7 +18,7 @@
  * Skips (with the reason printed) only when not root, or `ip netns` or `nft` do not work; CI is root.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { Proc, addNamespaces, buildDriver, deleteNamespaces, inNs, ip, netnsUnavailable, removeDriver } from './helpers/netns.js'
+import { Proc, addNamespaces, buildDriver, deleteNamespaces, ip, natRouter, netnsUnavailable, removeDriver, routerCounter } from './helpers/netns.js'
 import { parsePrometheus, sumOf } from './helpers/prometheus.js'
 
 const P = `dc${process.pid % 100_000}`
@@ -28,42 +28,9 @@ const NS = Object.fromEntries(NAMES.map((n) => [n, `${P}-${n}`])) as Record<(typ
 const why = netnsUnavailable(P, { nft: true })
 if (why !== undefined) console.warn(`skipped: netns dcutr test: ${why}`)
 
-function router(ns: string, wan: string, lan: string, lanNet: string, natFlags: string): void {
-  ip('-n', ns, 'addr', 'add', `${wan}/24`, 'dev', 'wan0')
-  ip('-n', ns, 'link', 'set', 'wan0', 'up')
-  ip('-n', ns, 'addr', 'add', `${lan}/24`, 'dev', 'lan0')
-  ip('-n', ns, 'link', 'set', 'lan0', 'up')
-  inNs(ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=0'])
-  inNs(ns, 'nft', ['-f', '-'], `
-table ip nat {
-  chain post {
-    type nat hook postrouting priority srcnat; policy accept;
-    oifname "wan0" ip saddr ${lanNet} masquerade ${natFlags}
-  }
-}
-table inet fw {
-  chain input {
-    type filter hook input priority filter; policy accept;
-    iifname "wan0" ct state established,related accept
-    iifname "wan0" counter drop comment "unsolicited"
-  }
-  chain forward {
-    type filter hook forward priority filter; policy drop;
-    iifname "wan0" ip saddr != 11.0.0.10 tcp flags & (syn | ack) == syn counter comment "directsyn"
-    ct state established,related accept
-    iifname "lan0" oifname "wan0" accept
-    iifname "wan0" counter drop
-  }
-}
-`)
-}
+/** A direct SYN from another router (not the relay) reached this one: the punch took the direct path. */
+const DIRECT_SYN = ['iifname "wan0" ip saddr != 11.0.0.10 tcp flags & (syn | ack) == syn counter comment "directsyn"']
 
-function counter(ns: string, name: 'unsolicited' | 'directsyn'): number {
-  const text = inNs(ns, 'nft', ['list', 'table', 'inet', 'fw'])
-  const m = new RegExp(`counter packets (\\d+) bytes \\d+[^\\n]* comment "${name}"`).exec(text)
-  if (m === null) throw new Error(`no counter ${name} in ${ns}:\n${text}`)
-  return Number(m[1])
-}
 
 const procs: Proc[] = []
 
@@ -93,7 +60,7 @@ describe.skipIf(why !== undefined)('DCUtR weft <-> weft through two NATs', () =>
     ip('-n', NS.d, 'link', 'set', 'eth0', 'up')
     for (const [r, host, i, flags] of [[NS.rA, NS.a, 1, ''], [NS.rB, NS.b, 2, ''], [NS.rC, NS.c, 3, 'fully-random']] as const) {
       ip('link', 'add', 'lan0', 'netns', r, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', host)
-      router(r, `11.0.0.${i}`, `10.0.${i}.1`, `10.0.${i}.0/24`, flags)
+      natRouter(r, { wan: `11.0.0.${i}`, lan: `10.0.${i}.1`, lanNet: `10.0.${i}.0/24`, natFlags: flags, counters: DIRECT_SYN })
       ip('-n', host, 'addr', 'add', `10.0.${i}.2/24`, 'dev', 'eth0')
       ip('-n', host, 'link', 'set', 'eth0', 'up')
       ip('-n', host, 'route', 'add', 'default', 'via', `10.0.${i}.1`)
@@ -129,7 +96,7 @@ describe.skipIf(why !== undefined)('DCUtR weft <-> weft through two NATs', () =>
   })
 
   test('A dials B through the relay; DCUtR upgrades to a direct connection; the relayed one is closed; a ping runs over the direct one', async () => {
-    const synBefore = counter(NS.rA, 'directsyn') + counter(NS.rB, 'directsyn')
+    const synBefore = routerCounter(NS.rA, 'directsyn') + routerCounter(NS.rB, 'directsyn')
     const r = await a.ask(`dial ${bPeer}`)
     if (r.ok !== true) console.error('dcutr A:', JSON.stringify(r), '\nB:', JSON.stringify(await b.ask('events')))
     expect(r.ok).toBe(true)
@@ -152,7 +119,7 @@ describe.skipIf(why !== undefined)('DCUtR weft <-> weft through two NATs', () =>
     expect(events.filter((e) => e.type === 'attempt').length).toBeGreaterThanOrEqual(1)
     expect(events.find((e) => e.type === 'direct')).toMatchObject({ role: 'B', via: 'hole-punch' })
     // the routers forwarded a SYN from the other peer's router into the LAN: the direct path was punched
-    expect(counter(NS.rA, 'directsyn') + counter(NS.rB, 'directsyn') - synBefore).toBeGreaterThanOrEqual(1)
+    expect(routerCounter(NS.rA, 'directsyn') + routerCounter(NS.rB, 'directsyn') - synBefore).toBeGreaterThanOrEqual(1)
     // go's holepunch metrics (spec/metrics.md): B initiated and succeeded over ip4/tcp, A received
     const mb = parsePrometheus(String((await b.ask('metrics')).metrics))
     const attemptsB = String((events.find((e) => e.type === 'direct') as { attempts: number }).attempts)

@@ -19,7 +19,7 @@
  * Skips (with the reason printed) only when not root, or `ip netns` or `nft` do not work.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { Proc, addNamespaces, buildDriver, deleteNamespaces, inNs, ip, netnsUnavailable, removeDriver } from './helpers/netns.js'
+import { Proc, addNamespaces, buildDriver, deleteNamespaces, ip, natRouter, netnsUnavailable, removeDriver, routerCounter } from './helpers/netns.js'
 
 const P = `hp${process.pid % 100_000}`
 const NAMES = ['wan', 'relay', 'rA', 'rB', 'rC', 'a', 'b', 'c'] as const
@@ -28,45 +28,13 @@ const NS = Object.fromEntries(NAMES.map((n) => [n, `${P}-${n}`])) as Record<(typ
 const why = netnsUnavailable(P, { nft: true })
 if (why !== undefined) console.warn(`skipped: netns punch-port test: ${why}`)
 
-function router(ns: string, wan: string, lan: string, lanNet: string, natFlags: string): void {
-  ip('-n', ns, 'addr', 'add', `${wan}/24`, 'dev', 'wan0')
-  ip('-n', ns, 'link', 'set', 'wan0', 'up')
-  ip('-n', ns, 'addr', 'add', `${lan}/24`, 'dev', 'lan0')
-  ip('-n', ns, 'link', 'set', 'lan0', 'up')
-  inNs(ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=0'])
-  inNs(ns, 'nft', ['-f', '-'], `
-table ip nat {
-  chain post {
-    type nat hook postrouting priority srcnat; policy accept;
-    oifname "wan0" ip saddr ${lanNet} masquerade ${natFlags}
-  }
-}
-table inet fw {
-  chain input {
-    type filter hook input priority filter; policy accept;
-    iifname "wan0" ct state established,related accept
-    iifname "wan0" counter drop comment "unsolicited"
-  }
-  chain forward {
-    type filter hook forward priority filter; policy drop;
-    iifname "lan0" tcp flags rst counter comment "lanrst"
-    ct state invalid iifname "lan0" counter comment "invalidlan"
-    iifname "wan0" tcp flags & (syn | ack) == syn counter comment "directsyn"
-    ct state established,related accept
-    iifname "lan0" oifname "wan0" accept
-    iifname "wan0" counter drop
-  }
-}
-`)
-}
+/** RSTs leaving the LAN, invalid LAN packets, and SYNs arriving from the WAN (direct SYNs). */
+const PUNCH_COUNTERS = [
+  'iifname "lan0" tcp flags rst counter comment "lanrst"',
+  'ct state invalid iifname "lan0" counter comment "invalidlan"',
+  'iifname "wan0" tcp flags & (syn | ack) == syn counter comment "directsyn"',
+]
 
-/** A named counter of a router's `inet fw` table. */
-function counter(ns: string, name: 'unsolicited' | 'directsyn' | 'lanrst' | 'invalidlan'): number {
-  const text = inNs(ns, 'nft', ['list', 'table', 'inet', 'fw'])
-  const m = new RegExp(`counter packets (\\d+) bytes \\d+[^\\n]* comment "${name}"`).exec(text)
-  if (m === null) throw new Error(`no counter ${name} in ${ns}:\n${text}`)
-  return Number(m[1])
-}
 
 const split = (hostPort: unknown): [string, string] => {
   const s = String(hostPort)
@@ -104,7 +72,7 @@ describe.skipIf(why !== undefined)('TCP punch port on Node 20 in a namespace NAT
     const lans = [[NS.rA, NS.a, 1, ''], [NS.rB, NS.b, 2, ''], [NS.rC, NS.c, 3, 'fully-random']] as const
     for (const [r, host, i, flags] of lans) {
       ip('link', 'add', 'lan0', 'netns', r, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', host)
-      router(r, `11.0.0.${i}`, `10.0.${i}.1`, `10.0.${i}.0/24`, flags)
+      natRouter(r, { wan: `11.0.0.${i}`, lan: `10.0.${i}.1`, lanNet: `10.0.${i}.0/24`, natFlags: flags, counters: PUNCH_COUNTERS })
       ip('-n', host, 'addr', 'add', `10.0.${i}.2/24`, 'dev', 'eth0')
       ip('-n', host, 'link', 'set', 'eth0', 'up')
       ip('-n', host, 'route', 'add', 'default', 'via', `10.0.${i}.1`)
@@ -145,7 +113,7 @@ describe.skipIf(why !== undefined)('TCP punch port on Node 20 in a namespace NAT
     // [delay of A, delay of B] after the relay's `go` (ms): both at once, then one side late, up to
     // beyond the first SYN retransmission (1 s): the early SYN dies in the other router's input chain.
     const offsets: Array<[number, number]> = [[0, 0], [0, 0], [0, 5], [5, 0], [0, 50], [50, 0], [0, 200], [200, 0], [0, 1200], [1200, 0]]
-    const synBefore = counter(NS.rA, 'directsyn') + counter(NS.rB, 'directsyn')
+    const synBefore = routerCounter(NS.rA, 'directsyn') + routerCounter(NS.rB, 'directsyn')
     const results: Array<{ ok: boolean; ms?: number; code?: unknown }> = []
     for (const [i, [dA, dB]] of offsets.entries()) {
       const port = 21000 + i
@@ -170,7 +138,7 @@ describe.skipIf(why !== undefined)('TCP punch port on Node 20 in a namespace NAT
     expect(succeeded).toBe(offsets.length)
     // Each success crossed the NATs directly: at least one SYN per attempt was forwarded from a router's
     // WAN side into its LAN (the other peer's punch SYN, matched to the local side's own conntrack entry).
-    expect(counter(NS.rA, 'directsyn') + counter(NS.rB, 'directsyn') - synBefore).toBeGreaterThanOrEqual(offsets.length)
+    expect(routerCounter(NS.rA, 'directsyn') + routerCounter(NS.rB, 'directsyn') - synBefore).toBeGreaterThanOrEqual(offsets.length)
   }, 20_000)
 
   // After an attempt in which only A's SYN left (B never punched), A's router keeps a SYN_SENT conntrack
@@ -181,10 +149,10 @@ describe.skipIf(why !== undefined)('TCP punch port on Node 20 in a namespace NAT
       const port = 23000 + i
       const oa = await a.ask(`open ar${i} ${port}`)
       const ob = await b.ask(`open br${i} ${port}`)
-      const dropB = counter(NS.rB, 'unsolicited')
+      const dropB = routerCounter(NS.rB, 'unsolicited')
       expect(await a.ask(`arm ar${i} ${split(ob.observed).join(' ')}`)).toEqual({ armed: `ar${i}` })
       expect(await relay.ask(`go ar${i} 0`)).toEqual({ sent: 1 })
-      await until(() => counter(NS.rB, 'unsolicited') > dropB) // rB dropped A's lone SYN
+      await until(() => routerCounter(NS.rB, 'unsolicited') > dropB) // rB dropped A's lone SYN
       return [split(oa.observed).join(' '), split(ob.observed).join(' ')]
     }
     // 1. A's socket stays pending (SYN_SENT, retransmitting); B punches later: simultaneous open.
@@ -209,13 +177,13 @@ describe.skipIf(why !== undefined)('TCP punch port on Node 20 in a namespace NAT
     const [a2] = await lone(2)
     expect(await a.ask('abort ar2')).toEqual({ name: 'ar2', connected: false })
     expect(await b.ask(`arm br2 ${a2}`)).toEqual({ armed: 'br2' })
-    const [rst, invalid] = [counter(NS.rA, 'lanrst'), counter(NS.rA, 'invalidlan')]
+    const [rst, invalid] = [routerCounter(NS.rA, 'lanrst'), routerCounter(NS.rA, 'invalidlan')]
     let result: Record<string, unknown> | undefined
     const pending = b.next()
     void pending.then((r) => { result = r })
     expect(await relay.ask('go br2 0')).toEqual({ sent: 1 })
-    await until(() => counter(NS.rA, 'lanrst') > rst)
-    await until(() => result !== undefined || counter(NS.rA, 'invalidlan') > invalid)
+    await until(() => routerCounter(NS.rA, 'lanrst') > rst)
+    await until(() => result !== undefined || routerCounter(NS.rA, 'invalidlan') > invalid)
     if (result === undefined) b.send('abort br2')
     const outcome = await pending
     console.info('punch-port, B punches after A closed its socket:', JSON.stringify(outcome))
@@ -230,14 +198,14 @@ describe.skipIf(why !== undefined)('TCP punch port on Node 20 in a namespace NAT
     const oc = await c.ask('open cn 22000')
     expect(oa.observed).toBe('11.0.0.1:22000')
     expect(split(oc.observed)[1]).not.toBe('22000')
-    const dropA = counter(NS.rA, 'unsolicited')
-    const dropC = counter(NS.rC, 'unsolicited')
+    const dropA = routerCounter(NS.rA, 'unsolicited')
+    const dropC = routerCounter(NS.rC, 'unsolicited')
     expect(await a.ask(`arm an ${split(oc.observed).join(' ')}`)).toEqual({ armed: 'an' })
     expect(await c.ask(`arm cn ${split(oa.observed).join(' ')}`)).toEqual({ armed: 'cn' })
     expect(await relay.ask('go an 0 cn 0')).toEqual({ sent: 2 })
     // The positive signal: each router has dropped the other side's punch SYN (C's leaves from a new
     // random port that A's conntrack entry does not expect; A's targets the relay mapping of C).
-    await until(() => counter(NS.rA, 'unsolicited') > dropA && counter(NS.rC, 'unsolicited') > dropC)
+    await until(() => routerCounter(NS.rA, 'unsolicited') > dropA && routerCounter(NS.rC, 'unsolicited') > dropC)
     expect(await a.ask('abort an')).toEqual({ name: 'an', connected: false })
     expect(await c.ask('abort cn')).toEqual({ name: 'cn', connected: false })
   })

@@ -58,6 +58,51 @@ export function deleteNamespaces(names: Iterable<string>): void {
 }
 
 /** Bundle a driver (test/helpers/<entry>.ts) into one script the namespaces' node processes run; its path. */
+/**
+ * Make namespace `ns` a home router: `wan0` (address `wan`/24) and `lan0` (`lan`/24), forwarding, a
+ * masquerade NAT for `lanNet` out of wan0 (`natFlags`: '' port-preserving, 'random,fully-random'
+ * symmetric-like), unsolicited WAN input dropped (counter `unsolicited`: a SYN reaching the router
+ * before its own host's SYN left would otherwise be answered with a RST), and forwarding of
+ * established traffic and LAN-to-WAN only. `counters`: extra counting rules put first in the
+ * forward chain, each ending in `comment "<name>"` (read with routerCounter).
+ */
+export function natRouter(ns: string, o: { wan: string; lan: string; lanNet: string; natFlags?: string; counters?: readonly string[] }): void {
+  ip('-n', ns, 'addr', 'add', `${o.wan}/24`, 'dev', 'wan0')
+  ip('-n', ns, 'link', 'set', 'wan0', 'up')
+  ip('-n', ns, 'addr', 'add', `${o.lan}/24`, 'dev', 'lan0')
+  ip('-n', ns, 'link', 'set', 'lan0', 'up')
+  inNs(ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=0'])
+  inNs(ns, 'nft', ['-f', '-'], `
+table ip nat {
+  chain post {
+    type nat hook postrouting priority srcnat; policy accept;
+    oifname "wan0" ip saddr ${o.lanNet} masquerade ${o.natFlags ?? ''}
+  }
+}
+table inet fw {
+  chain input {
+    type filter hook input priority filter; policy accept;
+    iifname "wan0" ct state established,related accept
+    iifname "wan0" counter drop comment "unsolicited"
+  }
+  chain forward {
+    type filter hook forward priority filter; policy drop;
+${(o.counters ?? []).map((r) => `    ${r}\n`).join('')}    ct state established,related accept
+    iifname "lan0" oifname "wan0" accept
+    iifname "wan0" counter drop
+  }
+}
+`)
+}
+
+/** A named counter (`comment "<name>"`) of a natRouter's `inet fw` table. */
+export function routerCounter(ns: string, name: string): number {
+  const text = inNs(ns, 'nft', ['list', 'table', 'inet', 'fw'])
+  const m = new RegExp(`counter packets (\\d+) bytes \\d+[^\\n]* comment "${name}"`).exec(text)
+  if (m === null) throw new Error(`no counter ${name} in ${ns}:\n${text}`)
+  return Number(m[1])
+}
+
 export async function buildDriver(entry: string): Promise<string> {
   const dir = `${ROOT}node_modules/.cache/weft-netns`
   mkdirSync(dir, { recursive: true })
