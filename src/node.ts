@@ -61,7 +61,7 @@ export { WeftNode, nodeCrypto, tcp, webSockets, memory }
 export { prometheusMetrics, PrometheusMetrics } from './metrics/index.js'
 export type { NodeMetrics } from './metrics/index.js'
 export { serveMetrics, type MetricsServer } from './io/metrics-http.js'
-export type { NodeOptions, StreamHandler, StreamHandlerOptions, WeftNodeEvents, NodeErrorEvent, DialTarget } from './edge/weft-node.js'
+export type { NodeOptions, StreamHandler, StreamHandlerOptions, NewStreamOptions, WeftNodeEvents, NodeErrorEvent, DialTarget } from './edge/weft-node.js'
 export { WeftStream, StreamResetError, readAll } from './edge/stream.js'
 export { Pubsub } from './gossipsub/pubsub-api.js'
 export type { GossipsubMessage, PublishResult, ValidationResult } from './gossipsub/gossipsub.js'

@@ -1,0 +1,133 @@
+/**
+ * The types of the node's API (src/edge/weft-node.ts): its options, its events, and what the entry
+ * points (src/node.ts, src/browser.ts) hand it.
+ */
+import type { CryptoProvider } from '../core/crypto/provider.js'
+import type { Multiaddr } from '../multiaddr/index.js'
+import type { PeerId, PrivateKey } from '../peer-id/index.js'
+import type { ConnectionInfo, ServiceFactory, SwarmConfig, SwarmLimits, PeerStoreLimits } from '../swarm/index.js'
+import type { PingOptions } from '../ping/index.js'
+import type { IdentifyInfo, IdentifyOptions } from '../identify/index.js'
+import type { GossipsubServiceOptions } from '../gossipsub/index.js'
+import type { KadServiceOptions } from '../kad/index.js'
+import type { PolicyOptions, RefusalCode } from '../swarm/policy.js'
+import type { NodeMetrics } from '../metrics/types.js'
+import type { RelayReservationEvent } from '../relay/index.js'
+import type { Transport } from '../io/transport.js'
+import type { WeftStream } from './stream.js'
+
+/**
+ * Node options. The connection manager, gater, per-IP limits and resource manager options
+ * (`connectionManager`, `gater`, `ipLimits`, `resources`) come from PolicyOptions (src/swarm/policy.ts).
+ */
+export interface NodeOptions extends PolicyOptions {
+  /** Our identity; generated when absent. */
+  privateKey?: PrivateKey
+  /**
+   * Prometheus metrics (spec/metrics.md): `prometheusMetrics()` from 'weft/node' or 'weft/metrics',
+   * or `true` in weft/node. Off by default; read them with `node.metrics.exposition()`.
+   */
+  metrics?: NodeMetrics | boolean
+  /** Addresses to listen on, e.g. '/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws'. */
+  listen?: Array<string | Multiaddr>
+  transports?: Transport[]
+  crypto?: CryptoProvider
+  agentVersion?: string
+  limits?: Partial<SwarmLimits>
+  connection?: SwarmConfig['connection']
+  /** Transport dial timeout (ms), default 10 s. */
+  dialTimeout?: number
+  /** Ping timeout (ms), default 10 s. */
+  pingTimeout?: number
+  /** Identify timeout (ms), default 10 s. */
+  identifyTimeout?: number
+  /** Identify limits (message size, addresses and protocols by count and bytes, push streams...; spec/identify.md Limits). */
+  identify?: Partial<Omit<IdentifyOptions, 'crypto' | 'identity' | 'agentVersion' | 'seqBase'>>
+  /** Ping limits (inbound streams per peer, queued pings, stream idle timeout; spec/ping.md Limits). */
+  ping?: Partial<Omit<PingOptions, 'random'>>
+  /** Peer store limits (peers, addresses and protocols per peer). */
+  peerStore?: Partial<PeerStoreLimits>
+  /** Start at once (default true). */
+  start?: boolean
+  /**
+   * Optional protocols: `{ dht: kadDht(...), pubsub: gossipsub(...), perf: perf() }` (from
+   * 'weft/kad', 'weft/gossipsub', and 'weft/node' or 'weft/browser'). Given, it replaces the
+   * defaults fully. `weft/node` defaults to dht, pubsub (built from `dht` and `pubsub` below) and relayClient;
+   * `weft/browser` to none. Perf is never a default (it lets any peer make us send bytes).
+   */
+  services?: Record<string, ServiceFactory>
+  /** Gossipsub options for the default `pubsub` service of `weft/node`. */
+  pubsub?: GossipsubServiceOptions
+  /** Kademlia options for the default `dht` service of `weft/node` (mode 'server' by default). */
+  dht?: KadServiceOptions
+}
+
+export interface StreamHandlerOptions {
+  /** Inbound streams of this protocol per connection, default 32. */
+  maxInboundStreams?: number
+  /** Serve it on limited (relayed) connections too (spec/relay.md, "Limited connections"); default false. */
+  allowLimited?: boolean
+}
+
+export interface NewStreamOptions {
+  signal?: AbortSignal
+  /**
+   * Open it on a limited (relayed) connection when that is the only one (spec/relay.md, "Limited
+   * connections"); without it such a stream fails with OutcomeError 'swarm/limited-connection'.
+   */
+  allowLimited?: boolean
+}
+
+export type StreamHandler = (stream: WeftStream) => void | Promise<void>
+
+export interface WeftNodeEvents {
+  'peer:connect': PeerId
+  'peer:disconnect': PeerId
+  'peer:identify': { peer: PeerId; info: IdentifyInfo; connection: ConnectionInfo }
+  'connection:open': ConnectionInfo
+  'connection:close': { connection: ConnectionInfo; error?: Error }
+  /**
+   * A limit or the gater refused a connection (spec/swarm.md, "Admission"): `code` says which
+   * ('gater/denied', 'limits/per-ip', 'limits/rate', 'limits/pending-inbound',
+   * 'resource/limit-exceeded'), `error` is what an opener received. `peer` when the handshake named it.
+   */
+  'connection:refused': { direction: 'inbound' | 'outbound'; addr: Multiaddr; peer?: PeerId; code: RefusalCode; error: Error }
+  /** A limit refused a negotiated stream; it was reset (an outbound opener got `error`). */
+  'stream:refused': { direction: 'inbound' | 'outbound'; protocol: string; connection: ConnectionInfo; code: RefusalCode; error: Error }
+  /** Server side of `/perf/1.0.0` (nodes with the perf service): a client's run was served completely. */
+  'perf:served': { peer: PeerId; uploadBytes: number; downloadBytes: number }
+  /** Server side of `/perf/1.0.0`: a client broke the protocol; its stream was reset. */
+  'perf:server-error': { peer: PeerId; error: Error }
+  /** The confirmed external addresses changed (addExternalAddress, public listen addresses). */
+  'reachability': { reachable: boolean; externalAddrs: readonly Multiaddr[] }
+  /** Circuit Relay v2 client (the relay client service): a reservation was accepted, renewed, lost, refused or failed. */
+  'relay:reservation': RelayReservationEvent
+  /**
+   * A failure was contained: a bug in weft (`origin: 'connection'` or `'behaviour'`, the connection
+   * concerned was closed with an `internal-error`), or a stream handler that threw or rejected
+   * (`origin: 'handler'`, its stream was reset). Every other connection and stream goes on.
+   */
+  'error': NodeErrorEvent
+}
+
+export interface NodeErrorEvent {
+  error: Error
+  origin: 'connection' | 'behaviour' | 'handler'
+  /** The behaviour that threw (origin 'behaviour'). */
+  behaviour?: string
+  /** The handler's protocol (origin 'handler'). */
+  protocol?: string
+  peer?: PeerId
+  connection?: ConnectionInfo
+}
+
+export type DialTarget = Multiaddr | PeerId | string
+
+export interface NodeInternals {
+  crypto: CryptoProvider
+  transports: Transport[]
+  /** Wall-clock milliseconds (src/io/clock.ts), read once when the node is created. */
+  wallClock: () => number
+  /** The gater and per-IP limits (src/swarm/guards.ts): weft/node passes them, weft/browser (which never accepts) does not. */
+  guards?: SwarmConfig['guards']
+}
