@@ -256,12 +256,17 @@ describe("hole punching: go's libp2p_holepunch_*", () => {
 describe("AutoNAT: go's libp2p_autonat_*, libp2p_autonatv2_*, libp2p_host_addrs_*", () => {
   test('v1 client and server, v2 client and server, with go label values', () => {
     const m = metricsWith({})
-    const probe = (version: 1 | 2, outcome: string, reason: string, addr?: Multiaddr) => ({ type: 'probe', server: P, version, outcome, reason, ...(addr ? { addr } : {}) })
-    const served = (version: 1 | 2, outcome: string, reason?: string, addr?: Multiaddr) => ({ type: 'served', peer: P, version, outcome, ...(reason ? { reason } : {}), ...(addr ? { addr } : {}) })
+    // a v1 probe the server answered carries its status (`v1Status`)
+    const probe = (version: 1 | 2, outcome: string, reason: string, addr?: Multiaddr, v1Status?: number) =>
+      ({ type: 'probe', server: P, version, outcome, reason, ...(addr ? { addr } : {}), ...(v1Status !== undefined ? { v1Status } : {}) })
+    const served = (version: 1 | 2, outcome: string, reason?: string, addr?: Multiaddr) => ({
+      type: 'served', peer: P, version, outcome, ...(reason ? { reason } : {}), ...(addr ? { addr } : {}),
+      ...(outcome === 'refused' && version === 1 ? { refusal: reason === 'observed address has no IP' ? 'dial-blocked' : 'no-valid-address' } : {}),
+    })
     const a4 = ma('/ip4/11.0.0.2/tcp/4001')
     feed(m, 'autonat',
-      probe(1, 'reachable', 'OK', a4), probe(1, 'unreachable', 'E_DIAL_ERROR'), probe(1, 'inconclusive', 'E_DIAL_REFUSED: too many dials'),
-      probe(1, 'inconclusive', 'status 7'), probe(1, 'inconclusive', 'probe timed out'),
+      probe(1, 'reachable', 'OK', a4, 0), probe(1, 'unreachable', 'E_DIAL_ERROR', undefined, 100), probe(1, 'inconclusive', 'E_DIAL_REFUSED: too many dials', undefined, 101),
+      probe(1, 'inconclusive', 'status 7', undefined, 7), probe(1, 'inconclusive', 'probe timed out'),
       probe(2, 'reachable', 'OK', a4), probe(2, 'unreachable', 'E_DIAL_ERROR', ma('/dns4/example.com/tcp/1')), probe(2, 'inconclusive', 'E_DIAL_REFUSED', a4),
       probe(2, 'inconclusive', 'E_REQUEST_REJECTED', a4),
       served(1, 'dial-ok', undefined, a4), served(1, 'dial-error', 'every dial failed'), served(1, 'rejected', 'too many dials'),
@@ -340,9 +345,10 @@ describe("AutoNAT: go's libp2p_autonat_*, libp2p_autonatv2_*, libp2p_host_addrs_
     expect(ipOrDnsVersion(ma('/dns6/example.com/tcp/1'))).toBe('dns6')
     expect(ipOrDnsVersion(ma('/ip6/::1/tcp/1'))).toBe('ip6')
     expect(ipOrDnsVersion(undefined)).toBe('')
-    expect(v1ReceivedStatus('E_BAD_REQUEST: peer id is not the requester')).toBe('bad request')
-    expect(v1ReceivedStatus('E_INTERNAL_ERROR')).toBe('internal error')
-    expect(v1ReceivedStatus('expected DIAL_RESPONSE')).toBeUndefined()
+    expect(v1ReceivedStatus(200)).toBe('bad request')
+    expect(v1ReceivedStatus(300)).toBe('internal error')
+    expect(v1ReceivedStatus(7)).toBe('unknown')
+    expect(v1ReceivedStatus(undefined)).toBeUndefined()
   })
 })
 
@@ -355,7 +361,7 @@ describe('every NAT family', () => {
     feed(m, 'relay-client', { type: 'reservation', event: { type: 'failed', relay: Q, error: new Error('x') } }, { type: 'listen-addrs' },
       { type: 'reservation', event: { type: 'accepted', relay: P, reservation: {} } }, { type: 'reservation', event: { type: 'lost', relay: P, reason: 'expired' } })
     feed(m, 'dcutr', { type: 'direct', peer: P, connection: { localAddr: ma('/ip4/11.0.0.2/tcp/1') }, role: 'B', via: 'reversal', attempts: 0 })
-    feed(m, 'autonat', { type: 'probe', server: P, version: 1, outcome: 'reachable', reason: 'OK' }, { type: 'probe', server: P, version: 2, outcome: 'reachable', reason: 'OK' },
+    feed(m, 'autonat', { type: 'probe', server: P, version: 1, outcome: 'reachable', reason: 'OK', v1Status: 0 }, { type: 'probe', server: P, version: 2, outcome: 'reachable', reason: 'OK' },
       { type: 'served', peer: P, version: 1, outcome: 'rejected', reason: 'x' }, { type: 'served', peer: P, version: 2, outcome: 'dial-ok', addr: ma('/ip4/11.0.0.2/tcp/1') })
     const text = m.exposition()
     const f = parsePrometheus(text)

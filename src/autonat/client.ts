@@ -428,9 +428,9 @@ export class AutoNATClient {
   #v1Message(p: Probe, m: V1Message): void {
     if (m.type !== 'dial-response') return this.#finish(p, 'inconclusive', 'expected DIAL_RESPONSE')
     const reason = Object.entries(V1Status).find(([, v]) => v === m.status)?.[0] ?? `status ${m.status}`
-    if (m.status === V1Status.OK) return this.#finish(p, 'reachable', reason, m.addr)
-    if (m.status === V1Status.E_DIAL_ERROR) return this.#finish(p, 'unreachable', reason)
-    this.#finish(p, 'inconclusive', m.statusText === undefined ? reason : `${reason}: ${m.statusText}`)
+    if (m.status === V1Status.OK) return this.#finish(p, 'reachable', reason, m.addr, m.status)
+    if (m.status === V1Status.E_DIAL_ERROR) return this.#finish(p, 'unreachable', reason, undefined, m.status)
+    this.#finish(p, 'inconclusive', m.statusText === undefined ? reason : `${reason}: ${m.statusText}`, undefined, m.status)
   }
 
   // ---- dial-backs -------------------------------------------------------------------------------
@@ -470,7 +470,7 @@ export class AutoNATClient {
 
   // ---- results ----------------------------------------------------------------------------------
 
-  #finish(p: Probe, outcome: ProbeOutcome, reason: string, v1Addr?: Multiaddr): void {
+  #finish(p: Probe, outcome: ProbeOutcome, reason: string, v1Addr?: Multiaddr, v1Status?: number): void {
     if (!this.#probes.delete(p.id)) return
     if (p.stream !== undefined) this.#probeStreams.delete(streamKey(p.stream))
     const s = this.#servers.get(p.server.toString())
@@ -480,7 +480,7 @@ export class AutoNATClient {
       if (p.version === 2) s.v2Until = until
       else s.v1Until = until
     }
-    const ev: AutoNATEvent = { type: 'probe', server: p.server, version: p.version, outcome, reason }
+    const ev: AutoNATEvent = { type: 'probe', server: p.server, version: p.version, outcome, reason, ...(v1Status !== undefined ? { v1Status } : {}) }
     const addr = p.version === 2 ? p.candidate!.addr : v1Addr
     if (addr !== undefined) ev.addr = addr
     this.#host.actions.push({ type: 'event', event: ev })

@@ -403,7 +403,7 @@ export class AutoNATServer {
     if (m.type !== 'dial') return this.#respondV1(r, V1Status.E_BAD_REQUEST, 'bad-request', 'expected DIAL')
     if (!m.peer.id.equals(r.conn.peer)) return this.#respondV1(r, V1Status.E_BAD_REQUEST, 'bad-request', 'peer id is not the requester')
     const observed = r.conn.remoteAddr
-    if (ipOf(observed) === undefined) return this.#respondV1(r, V1Status.E_DIAL_REFUSED, 'refused', 'observed address has no IP')
+    if (ipOf(observed) === undefined) return this.#respondV1(r, V1Status.E_DIAL_REFUSED, 'refused', 'observed address has no IP', undefined, 'dial-blocked')
     if (!this.#v1Limiter.take(now, r.conn.peer.toString())) return this.#respondV1(r, V1Status.E_DIAL_REFUSED, 'rejected', 'too many dials')
     const targets: Multiaddr[] = []
     for (const bytes of m.peer.addrs) {
@@ -422,7 +422,7 @@ export class AutoNATServer {
       if (this.#listenAddrs.some((l) => l.equals(t)) || targets.some((x) => x.equals(t))) continue
       targets.push(t)
     }
-    if (targets.length === 0) return this.#respondV1(r, V1Status.E_DIAL_REFUSED, 'refused', 'no dialable addresses')
+    if (targets.length === 0) return this.#respondV1(r, V1Status.E_DIAL_REFUSED, 'refused', 'no dialable addresses', undefined, 'no-valid-address')
     r.state = 'dialing'
     for (const t of targets) {
       const id = this.#host.nextId()
@@ -445,7 +445,7 @@ export class AutoNATServer {
     if (r.state === 'dialing' && r.dials.size === 0) this.#respondV1(r, V1Status.E_DIAL_ERROR, 'dial-error', 'every dial failed')
   }
 
-  #respondV1(r: V1Request, status: number, outcome: ServedOutcome, reason?: string, addr?: Multiaddr): void {
+  #respondV1(r: V1Request, status: number, outcome: ServedOutcome, reason?: string, addr?: Multiaddr, refusal?: 'dial-blocked' | 'no-valid-address'): void {
     const msg: V1Message = { type: 'dial-response', status }
     if (reason !== undefined) msg.statusText = reason
     if (addr !== undefined) msg.addr = addr
@@ -454,6 +454,7 @@ export class AutoNATServer {
     const ev: AutoNATEvent = { type: 'served', peer: r.conn.peer, version: 1, outcome }
     if (addr !== undefined) ev.addr = addr
     if (reason !== undefined) ev.reason = reason
+    if (refusal !== undefined) ev.refusal = refusal
     this.#host.actions.push({ type: 'event', event: ev })
     this.#endV1(r)
   }

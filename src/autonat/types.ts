@@ -143,9 +143,13 @@ export type ProbeOutcome = 'reachable' | 'unreachable' | 'inconclusive'
 
 export type AutoNATEvent =
   /** We served a request (server). `addr`: the address chosen; `dialDataBytes`: dial data received (v2, another IP). */
-  | { type: 'served'; peer: PeerId; version: 1 | 2; outcome: ServedOutcome; addr?: Multiaddr; reason?: string; dialDataBytes?: number }
-  /** A probe ended (client). v2: `addr` is the address tested; v1: the address the server reports. */
-  | { type: 'probe'; server: PeerId; version: 1 | 2; outcome: ProbeOutcome; addr?: Multiaddr; reason?: string }
+  /** v1 `refused`: `refusal` says why (the observed address cannot be dialed, or no requested address can). */
+  | { type: 'served'; peer: PeerId; version: 1 | 2; outcome: ServedOutcome; addr?: Multiaddr; reason?: string; dialDataBytes?: number; refusal?: 'dial-blocked' | 'no-valid-address' }
+  /**
+   * A probe ended (client). v2: `addr` is the address tested; v1: the address the server reports,
+   * and `v1Status` the DialResponse status the server answered (absent when none came).
+   */
+  | { type: 'probe'; server: PeerId; version: 1 | 2; outcome: ProbeOutcome; addr?: Multiaddr; reason?: string; v1Status?: number }
   /** An address's verdict changed (client). */
   | { type: 'addr-reachability'; addr: Multiaddr; reachability: Reachability }
   /** The node's status changed (client). */

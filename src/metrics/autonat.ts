@@ -22,9 +22,10 @@ export const MAX_CONFIDENCE = 3
 /** v1 getResponseStatus. */
 export const V1_RESPONSE_STATUSES = ['ok', 'dial error', 'dial refused', 'bad request', 'internal error', 'unknown'] as const
 export const V1_REFUSAL_REASONS = ['rate limited', 'dial blocked', 'no valid address'] as const
-const V1_STATUS_LABEL: Readonly<Record<string, (typeof V1_RESPONSE_STATUSES)[number]>> = {
-  OK: 'ok', E_DIAL_ERROR: 'dial error', E_DIAL_REFUSED: 'dial refused', E_BAD_REQUEST: 'bad request', E_INTERNAL_ERROR: 'internal error',
-}
+/** v1 DialResponse status numbers (spec/autonat.md) to go's label values. */
+const V1_STATUS_LABEL: ReadonlyMap<number, (typeof V1_RESPONSE_STATUSES)[number]> = new Map([
+  [0, 'ok'], [100, 'dial error'], [101, 'dial refused'], [200, 'bad request'], [300, 'internal error'],
+])
 /** v2 protobuf enum names, as go writes them. */
 export const V2_RESPONSE_STATUSES = ['E_INTERNAL_ERROR', 'E_REQUEST_REJECTED', 'E_DIAL_REFUSED', 'OK'] as const
 export const V2_DIAL_STATUSES = ['UNUSED', 'E_DIAL_ERROR', 'E_DIAL_BACK_ERROR', 'OK'] as const
@@ -46,12 +47,10 @@ const V2_SERVED: Readonly<Record<ServedOutcome, readonly [string, string, string
   'aborted': ['other', 'E_INTERNAL_ERROR', 'UNUSED'],
 }
 
-/** The status a v1 client read: the reason starts with the status name (src/autonat/client.ts); undefined when no response came. */
-export function v1ReceivedStatus(reason: string | undefined): (typeof V1_RESPONSE_STATUSES)[number] | undefined {
-  if (reason === undefined) return undefined
-  const m = /^([A-Z_]+)(?::|$)/.exec(reason)
-  if (m !== null && V1_STATUS_LABEL[m[1]!] !== undefined) return V1_STATUS_LABEL[m[1]!]
-  return /^status \d+$/.test(reason) ? 'unknown' : undefined
+/** The status a v1 client read (the probe event's `v1Status`), as go labels it; undefined when no response came. */
+export function v1ReceivedStatus(status: number | undefined): (typeof V1_RESPONSE_STATUSES)[number] | undefined {
+  if (status === undefined) return undefined
+  return V1_STATUS_LABEL.get(status) ?? 'unknown'
 }
 
 /** Field of a v2 `served` event: present when the server asked for dial data (the bytes received). */
@@ -164,7 +163,7 @@ export class AutonatMetrics {
       this.#setConfidence(agrees ? Math.min(MAX_CONFIDENCE, this.#confidence + 1) : Math.max(0, this.#confidence - 1))
     }
     if (ev.version === 1) {
-      const s = v1ReceivedStatus(ev.reason)
+      const s = v1ReceivedStatus(ev.v1Status)
       if (s !== undefined) this.receivedDialResponse.inc({ response_status: s })
       return
     }
@@ -195,7 +194,7 @@ export class AutonatMetrics {
         break
       case 'refused':
         // the observed address cannot be dialled (go: its dial policy blocks it), or no address of the request can
-        this.outgoingDialRefused.inc({ refusal_reason: ev.reason === 'observed address has no IP' ? 'dial blocked' : 'no valid address' })
+        this.outgoingDialRefused.inc({ refusal_reason: ev.refusal === 'dial-blocked' ? 'dial blocked' : 'no valid address' })
         this.outgoingDialResponse.inc({ response_status: 'dial refused' })
         break
       default:
