@@ -29,7 +29,6 @@ export type MdnsErrorCode =
   | 'mdns/packet-too-large'
   | 'mdns/truncated'
   | 'mdns/bad-label'
-  | 'mdns/label-too-long'
   | 'mdns/name-too-long'
   | 'mdns/bad-pointer'
   | 'mdns/too-many-pointers'
@@ -240,8 +239,8 @@ class Reader {
         p = segmentStart = target
         continue
       }
+      // A length byte of 64..191 has a reserved label type (0x40, 0x80): a label over 63 bytes cannot be written.
       if (kind !== 0) throw fail('mdns/bad-label', `label type 0x${kind.toString(16)} at offset ${p}`)
-      if (len > MAX_LABEL) throw fail('mdns/label-too-long', `${len} bytes at offset ${p}`)
       wireLen += 1 + len
       if (wireLen > MAX_NAME) throw fail('mdns/name-too-long', `over ${MAX_NAME} bytes at offset ${p}`)
       if (p + 1 + len > b.length) throw fail('mdns/truncated', `label at offset ${p}`)
