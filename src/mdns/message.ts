@@ -177,7 +177,7 @@ export interface ResponseParseOptions {
  * give `dnsaddr=` strings. Both go's `<n>._p2p._udp.local` and rust's bare `<n>` instance names
  * match, since the TXT name is compared to the PTR target. A string without `dnsaddr=`, not UTF-8,
  * not a multiaddr, without `/p2p/<id>`, or naming another peer than the instance's first is
- * skipped. Messages that are queries, or have an opcode or rcode, give []. Never throws.
+ * skipped. Two instances naming the same peer are merged. Messages that are queries, or have an opcode or rcode, give []. Never throws.
  */
 export function parseResponse(msg: DecodedDnsMessage, options: ResponseParseOptions = {}): DiscoveredPeer[] {
   const service = options.serviceName ?? SERVICE_NAME
@@ -208,7 +208,10 @@ export function parseResponse(msg: DecodedDnsMessage, options: ResponseParseOpti
         found.addrs.push(d.addr)
       }
     }
-    if (found !== undefined && !out.some((p) => p.peer.equals(found.peer))) out.push(found)
+    if (found === undefined) continue
+    const same = out.find((p) => p.peer.equals(found.peer))
+    if (same === undefined) out.push(found)
+    else for (const a of found.addrs) if (same.addrs.length < maxAddrs && !same.addrs.some((x) => x.equals(a))) same.addrs.push(a)
   }
   return out
 }
