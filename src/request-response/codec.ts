@@ -1,0 +1,50 @@
+/**
+ * Request-response codecs: how a request and a response become the bytes of one stream direction.
+ * Framing is rust-libp2p's (spec/request-response.md): no length prefix, the message is every byte
+ * up to the writer's half-close, capped by the behaviour's maxRequestBytes / maxResponseBytes before
+ * a codec sees it. A codec only encodes and decodes one whole message; its decode throws on bad input
+ * (any exception: the behaviour reports it as ProtocolError 'reqresp/decode' with it as the cause).
+ *
+ * - `json()`: UTF-8 JSON (rust's `json::Codec`, serde_json): a `Vec<u8>` field is an array of numbers.
+ * - `cbor()`: RFC 8949 through src/core/cbor.ts (rust's `cbor::Codec`, cbor4ii): structs are
+ *   text-keyed maps, `serde_bytes` fields byte strings, plain `Vec<u8>` arrays of integers.
+ * - `raw()`: the bytes themselves (a go peer hand-rolling the same stream format).
+ */
+import { decodeCbor, encodeCbor, type CborDecodeOptions, type CborValue } from '../core/cbor.js'
+import { fromUtf8, utf8 } from '../core/bytes.js'
+
+export interface Codec<Req, Res> {
+  /** For messages and metrics: 'json', 'cbor', 'raw' or the user's. */
+  readonly name: string
+  encodeRequest(request: Req): Uint8Array
+  decodeRequest(bytes: Uint8Array): Req
+  encodeResponse(response: Res): Uint8Array
+  decodeResponse(bytes: Uint8Array): Res
+}
+
+/** JSON (RFC 8259) in UTF-8; decode rejects invalid UTF-8 and invalid JSON. */
+export function json<Req = unknown, Res = unknown>(): Codec<Req, Res> {
+  const enc = (v: unknown): Uint8Array => {
+    const s = JSON.stringify(v)
+    if (s === undefined) throw new TypeError('value has no JSON form')
+    return utf8(s)
+  }
+  const dec = (b: Uint8Array): any => JSON.parse(fromUtf8(b))
+  return { name: 'json', encodeRequest: enc, decodeRequest: dec, encodeResponse: enc, decodeResponse: dec }
+}
+
+/** CBOR (RFC 8949, deterministic encoding); `options` bound the decoder (depth, items). */
+export function cbor<Req extends CborValue = CborValue, Res extends CborValue = CborValue>(options: CborDecodeOptions = {}): Codec<Req, Res> {
+  const enc = (v: CborValue): Uint8Array => encodeCbor(v)
+  const dec = (b: Uint8Array): any => decodeCbor(b, options)
+  return { name: 'cbor', encodeRequest: enc, decodeRequest: dec, encodeResponse: enc, decodeResponse: dec }
+}
+
+/** Bytes as they are. An empty response cannot be told from an omitted one (both: no bytes). */
+export function raw(): Codec<Uint8Array, Uint8Array> {
+  const id = (b: Uint8Array): Uint8Array => {
+    if (!(b instanceof Uint8Array)) throw new TypeError('raw codec: expected a Uint8Array')
+    return b
+  }
+  return { name: 'raw', encodeRequest: id, decodeRequest: id, encodeResponse: id, decodeResponse: id }
+}

@@ -1,0 +1,13 @@
+/** Generic request-response (rust-libp2p's stream format) with json, cbor and raw codecs. See spec/request-response.md. */
+export {
+  RequestResponseBehaviour,
+  DEFAULT_MAX_REQUEST_BYTES,
+  DEFAULT_MAX_RESPONSE_BYTES,
+  DEFAULT_REQUEST_TIMEOUT,
+  DEFAULT_MAX_CONCURRENT_STREAMS,
+} from './behaviour.js'
+export type { RequestResponseEvent, RequestResponseOptions, RequestResponseLimits, ReqRespOutcomeCode, ReqRespProtocolCode } from './behaviour.js'
+export { json, cbor, raw } from './codec.js'
+export type { Codec } from './codec.js'
+export { RequestResponse, requestResponse, noResponse } from './service-api.js'
+export type { Handler, HandlerContext, RequestOptions, RequestResponseEvents, RequestResponseServiceOptions } from './service-api.js'

@@ -1,0 +1,204 @@
+/**
+ * Request-response as a node service (spec/request-response.md):
+ *
+ *   import { requestResponse, json, type RequestResponse } from 'weft/request-response'
+ *   const node = await createNode({ services: {
+ *     kv: requestResponse({ protocol: '/app/kv/1.0.0', codec: json<Req, Res>(), handler: async (req, { peer }) => res }),
+ *   } })
+ *   const res = await node.service<RequestResponse<Req, Res>>('kv').request(peerOrAddr, req, { signal })
+ *
+ * `request` rejects with OutcomeError / ProtocolError codes 'reqresp/...' (spec/request-response.md,
+ * Outcomes). Without `handler` the node only asks: its protocols are not offered to peers. A handler
+ * that throws, or returns `noResponse`, closes the stream without a response (rust's
+ * ResponseOmission; the requester gets 'reqresp/no-response').
+ */
+import { UsageError } from '../core/errors.js'
+import { Multiaddr } from '../multiaddr/index.js'
+import { PeerId } from '../peer-id/index.js'
+import type { ConnectionInfo, NodeService, ServiceFactory } from '../swarm/index.js'
+import { RequestResponseBehaviour, type RequestResponseEvent, type RequestResponseLimits } from './behaviour.js'
+import type { Codec } from './codec.js'
+
+/** Returned by a handler: answer nothing (the requester gets 'reqresp/no-response'). */
+export const noResponse: unique symbol = Symbol('noResponse')
+
+export interface HandlerContext {
+  readonly peer: PeerId
+  readonly protocol: string
+  readonly connection: ConnectionInfo
+  /** Aborted when the exchange ends before the handler answers (timeout, reset, connection closed). */
+  readonly signal: AbortSignal
+}
+
+export type Handler<Req, Res> = (request: Req, ctx: HandlerContext) => Res | typeof noResponse | Promise<Res | typeof noResponse>
+
+export interface RequestResponseServiceOptions<Req, Res> extends RequestResponseLimits {
+  /** The protocol id, or several, preferred first. */
+  protocol: string | readonly string[]
+  codec: Codec<Req, Res>
+  /** Serves inbound requests when given. */
+  handler?: Handler<Req, Res>
+  /** The behaviour's name in the swarm (events, metrics, resource scopes). Default `request-response:<first protocol>`. */
+  name?: string
+  /** Run on limited (relayed) connections too. Default false. */
+  allowLimited?: boolean
+}
+
+export interface RequestOptions {
+  signal?: AbortSignal
+}
+
+export interface RequestResponseEvents {
+  /** An inbound exchange failed (timeout, reset, too large, decode, the handler threw...). */
+  'inbound-failure': { peer: PeerId; protocol?: string; error: Error }
+  /** A response was handed to the muxer in full. */
+  'response-sent': { peer: PeerId }
+}
+
+type RunInRuntime = <T>(f: (now: number) => T) => T
+interface Waiter<Res> { resolve(v: Res): void; reject(e: Error): void }
+/** The part of the node this service uses (typed loosely: the edge is above us). */
+interface NodeLike { dial(target: Multiaddr, options?: { signal?: AbortSignal }): Promise<{ peer: PeerId }> }
+
+export class RequestResponse<Req = unknown, Res = unknown> extends EventTarget {
+  readonly #b: RequestResponseBehaviour<Req, Res>
+  readonly #run: RunInRuntime
+  readonly #handler: Handler<Req, Res> | undefined
+  readonly #waiting = new Map<number, Waiter<Res>>()
+  readonly #handling = new Map<number, AbortController>()
+  #node: NodeLike | undefined
+  #stopped: Error | undefined
+
+  constructor(behaviour: RequestResponseBehaviour<Req, Res>, run: RunInRuntime, handler: Handler<Req, Res> | undefined) {
+    super()
+    this.#b = behaviour
+    this.#run = run
+    this.#handler = handler
+  }
+
+  /** The behaviour (its `inFlight` counts, for tests and diagnostics). */
+  get behaviour(): RequestResponseBehaviour<Req, Res> {
+    return this.#b
+  }
+
+  /** Send `request` to `peer` (a peer id, or an address to dial first) and wait for its response. */
+  async request(peer: PeerId | Multiaddr | string, request: Req, options: RequestOptions = {}): Promise<Res> {
+    if (this.#stopped !== undefined) throw this.#stopped
+    const signal = options.signal
+    const aborted = (): Error => (signal?.reason instanceof Error ? signal.reason : new UsageError('node/aborted', 'the operation was aborted'))
+    if (signal?.aborted === true) throw aborted()
+    let target: PeerId
+    if (peer instanceof PeerId) target = peer
+    else if (typeof peer === 'string' && !peer.startsWith('/')) target = PeerId.parse(peer)
+    else {
+      const addr = typeof peer === 'string' ? Multiaddr.fromString(peer) : peer
+      if (this.#node === undefined) throw new UsageError('reqresp/not-attached', 'the service is not part of a node')
+      target = (await this.#node.dial(addr, signal !== undefined ? { signal } : {})).peer
+    }
+    return new Promise<Res>((resolve, reject) => {
+      let id = -1
+      const onAbort = (): void => {
+        this.#waiting.delete(id)
+        this.#run((now) => this.#b.cancel(now, id))
+        reject(aborted())
+      }
+      const done = (): void => signal?.removeEventListener('abort', onAbort)
+      try {
+        id = this.#run((now) => this.#b.request(now, target, request))
+      } catch (e) {
+        reject(e as Error)
+        return
+      }
+      signal?.addEventListener('abort', onAbort, { once: true })
+      this.#waiting.set(id, { resolve: (v) => { done(); resolve(v) }, reject: (e) => { done(); reject(e) } })
+    })
+  }
+
+  /** Typed addEventListener; returns a function that removes the listener. */
+  on<K extends keyof RequestResponseEvents>(type: K, listener: (detail: RequestResponseEvents[K]) => void): () => void {
+    const l = (e: Event): void => listener((e as CustomEvent<RequestResponseEvents[K]>).detail)
+    this.addEventListener(type, l)
+    return () => this.removeEventListener(type, l)
+  }
+
+  /** @internal */
+  _attach(node: NodeLike): void {
+    this.#node = node
+  }
+
+  /** @internal the node routes the behaviour's events here. */
+  _onEvent(ev: RequestResponseEvent<Req, Res>): void {
+    switch (ev.type) {
+      case 'response':
+      case 'outbound-failure': {
+        const w = this.#waiting.get(ev.requestId)
+        if (w === undefined) return
+        this.#waiting.delete(ev.requestId)
+        if (ev.type === 'response') w.resolve(ev.response)
+        else w.reject(ev.error)
+        return
+      }
+      case 'request':
+        this.#serve(ev)
+        return
+      case 'inbound-failure':
+        if (ev.inboundId !== undefined) this.#handling.get(ev.inboundId)?.abort(ev.error)
+        if (ev.inboundId !== undefined) this.#handling.delete(ev.inboundId)
+        this.dispatchEvent(new CustomEvent('inbound-failure', { detail: { peer: ev.peer, protocol: ev.protocol, error: ev.error } }))
+        return
+      case 'response-sent':
+        this.dispatchEvent(new CustomEvent('response-sent', { detail: { peer: ev.peer } }))
+    }
+  }
+
+  /** @internal */
+  _stop(error: Error): void {
+    this.#stopped = error
+    for (const w of this.#waiting.values()) w.reject(error)
+    this.#waiting.clear()
+    for (const c of this.#handling.values()) c.abort(error)
+    this.#handling.clear()
+  }
+
+  async #serve(ev: Extract<RequestResponseEvent<Req, Res>, { type: 'request' }>): Promise<void> {
+    const id = ev.inboundId
+    const handler = this.#handler
+    if (handler === undefined) {
+      this.#run((now) => this.#b.omit(now, id))
+      return
+    }
+    const ctl = new AbortController()
+    this.#handling.set(id, ctl)
+    let res: Res | typeof noResponse
+    try {
+      res = await handler(ev.request, { peer: ev.peer, protocol: ev.protocol, connection: ev.connection, signal: ctl.signal })
+    } catch (e) {
+      this.#handling.delete(id)
+      if (this.#stopped !== undefined || ctl.signal.aborted) return
+      this.#run((now) => this.#b.omit(now, id))
+      this.dispatchEvent(new CustomEvent('inbound-failure', { detail: { peer: ev.peer, protocol: ev.protocol, error: new UsageError('reqresp/handler-failed', (e as Error)?.message, { cause: e }) } }))
+      return
+    }
+    this.#handling.delete(id)
+    if (this.#stopped !== undefined || ctl.signal.aborted) return
+    this.#run((now) => (res === noResponse ? this.#b.omit(now, id) : this.#b.respond(now, id, res)))
+  }
+}
+
+export function requestResponse<Req = unknown, Res = unknown>(options: RequestResponseServiceOptions<Req, Res>): ServiceFactory<RequestResponse<Req, Res>> {
+  const protocols = typeof options.protocol === 'string' ? [options.protocol] : [...options.protocol]
+  // built once here only to check the options: a bad one throws at requestResponse(), before any node
+  new RequestResponseBehaviour({ ...options, protocols, serve: options.handler !== undefined })
+  return (ctx): NodeService<RequestResponse<Req, Res>> => {
+    const behaviour = new RequestResponseBehaviour<Req, Res>({ ...options, protocols, serve: options.handler !== undefined })
+    const api = new RequestResponse<Req, Res>(behaviour, ctx.run, options.handler)
+    return {
+      name: options.name ?? `request-response:${protocols[0]}`,
+      behaviour: behaviour as NodeService['behaviour'],
+      api,
+      onEvent: (ev) => api._onEvent(ev as RequestResponseEvent<Req, Res>),
+      stop: (error) => api._stop(error),
+      attach: (node) => api._attach(node as NodeLike),
+    }
+  }
+}
