@@ -8,6 +8,7 @@ import { relayTarget } from './target-relay.js'
 import { relayServerTarget } from './target-relay-server.js'
 import { dcutrTarget } from './target-dcutr.js'
 import { autonatTarget } from './target-autonat.js'
+import { mdnsTarget } from './target-mdns.js'
 
 export const TARGETS: readonly Target[] = [
   varintTarget,
@@ -25,6 +26,7 @@ export const TARGETS: readonly Target[] = [
   relayServerTarget,
   dcutrTarget,
   autonatTarget,
+  mdnsTarget,
 ]
 
 export function targetByName(name: string): Target | undefined {
