@@ -78,6 +78,12 @@ describe('buildResponse', () => {
     expect(n.additionals[1]).toMatchObject({ port: 9 })
   })
 
+  test('unspecified addresses (0.0.0.0, ::) are neither sent as dnsaddr nor used for A / AAAA', () => {
+    const m = decodeDnsMessage(buildResponse({ peerId: A, peerName: NAME, addrs: [ma('/ip4/0.0.0.0/tcp/1'), ma('/ip6/::/tcp/1'), ma('/ip4/10.0.0.9/tcp/2')] })[0]!)
+    expect(text(parseResponse(m))).toEqual([{ peer: A.toString(), addrs: ['/ip4/10.0.0.9/tcp/2'] }])
+    expect(m.additionals.filter((r) => r.type === 'A' || r.type === 'AAAA').map((r) => toHex((r as { address: Uint8Array }).address))).toEqual(['0a000009'])
+  })
+
   test('a dnsaddr string of 255 bytes is sent, 256 is left out (as rust)', () => {
     const suffix = `/p2p/${A.toString()}`
     const withPath = (n: number): Multiaddr => {

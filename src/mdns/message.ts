@@ -64,7 +64,8 @@ export interface ResponseOptions {
  * string per address), `<peer-name>.<service> SRV 0 0 <port> <peer-name>.local`, and
  * `<peer-name>.local A / AAAA`. Flags QR|AA, id 0, cache-flush on the unique records (TXT, SRV,
  * A, AAAA), not on the shared PTR (RFC 6762 §10.2). One packet unless the addresses need more.
- * Addresses whose string is over 255 bytes are left out (as rust does).
+ * Addresses whose string is over 255 bytes are left out (as rust does), and so are unspecified
+ * ones (0.0.0.0, ::): the caller expands those to its interface addresses first.
  */
 export function buildResponse(o: ResponseOptions): Uint8Array[] {
   const service = o.serviceName ?? SERVICE_NAME
@@ -76,6 +77,7 @@ export function buildResponse(o: ResponseOptions): Uint8Array[] {
   const id = o.peerId.toString()
   const strings: Uint8Array[] = []
   for (const a of o.addrs) {
+    if (isUnspecified(a)) continue // 0.0.0.0 / :: is a listen wildcard, not an address anyone can dial
     const full = a.getPeerId() === id ? a : a.encapsulate(`/p2p/${id}`)
     const s = utf8(DNSADDR + full.toString())
     if (s.length <= 255) strings.push(s)
@@ -106,14 +108,19 @@ export function buildResponse(o: ResponseOptions): Uint8Array[] {
   return out
 }
 
+function isUnspecified(a: Multiaddr): boolean {
+  const c = a.components()[0]
+  return (c?.code === CODE.ip4 || c?.code === CODE.ip6) && c.bytes.every((x) => x === 0)
+}
+
 function defaultIps(addrs: readonly Multiaddr[]): Uint8Array[] {
   let v4: Uint8Array | undefined
   let v6: Uint8Array | undefined
   for (const a of addrs) {
-    if (a.isLoopback()) continue
     const c = a.components()[0]
-    if (c?.code === CODE.ip4 && v4 === undefined && c.bytes.some((x) => x !== 0)) v4 = c.bytes
-    if (c?.code === CODE.ip6 && v6 === undefined && c.bytes.some((x) => x !== 0)) v6 = c.bytes
+    if (a.isLoopback() || isUnspecified(a)) continue
+    if (c?.code === CODE.ip4 && v4 === undefined) v4 = c.bytes
+    if (c?.code === CODE.ip6 && v6 === undefined) v6 = c.bytes
   }
   return [v4, v6].filter((x): x is Uint8Array => x !== undefined)
 }
