@@ -159,11 +159,17 @@ export class RequestResponseBehaviour<Req, Res> implements Behaviour<RequestResp
     return { outbound: this.#out.size, inbound: this.#in.size }
   }
 
-  /** Send `request` to `peer`; the result comes as a `response` or `outbound-failure` event with the returned id. */
-  request(now: Millis, peer: PeerId, request: Req): number {
+  /**
+   * Send `request` to `peer`; the result comes as a `response` or `outbound-failure` event with the
+   * returned id (`requestId` when given: a caller that must be ready for the event before this returns).
+   */
+  request(now: Millis, peer: PeerId, request: Req, requestId?: number): number {
+    if (requestId !== undefined && (!Number.isSafeInteger(requestId) || requestId < 0)) throw new RangeError('requestId must be a non-negative safe integer')
+    if (requestId !== undefined && this.#out.has(requestId)) throw new UsageError('reqresp/duplicate-request-id', String(requestId))
     const bytes = this.#codec.encodeRequest(request)
     if (bytes.length > this.#maxRequest) throw new UsageError('reqresp/request-too-large', `${bytes.length} bytes, maxRequestBytes is ${this.#maxRequest}`)
-    const requestId = this.#nextId++
+    if (requestId === undefined) while (this.#out.has(this.#nextId)) this.#nextId++
+    requestId ??= this.#nextId++
     const key = peer.toString()
     const n = this.#outPerPeer.get(key) ?? 0
     if (n >= this.#maxStreams) {

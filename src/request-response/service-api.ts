@@ -67,6 +67,7 @@ export class RequestResponse<Req = unknown, Res = unknown> extends EventTarget {
   readonly #waiting = new Map<number, Waiter<Res>>()
   readonly #handling = new Map<number, AbortController>()
   #node: NodeLike | undefined
+  #nextId = 1
   #stopped: Error | undefined
 
   constructor(behaviour: RequestResponseBehaviour<Req, Res>, run: RunInRuntime, handler: Handler<Req, Res> | undefined) {
@@ -96,21 +97,24 @@ export class RequestResponse<Req = unknown, Res = unknown> extends EventTarget {
       target = (await this.#node.dial(addr, signal !== undefined ? { signal } : {})).peer
     }
     return new Promise<Res>((resolve, reject) => {
-      let id = -1
+      // the id is ours, so the waiter is in place before the behaviour runs: a failure it reports at
+      // once (no addresses) is routed to us inside `run`
+      const id = this.#nextId++
       const onAbort = (): void => {
         this.#waiting.delete(id)
         this.#run((now) => this.#b.cancel(now, id))
         reject(aborted())
       }
       const done = (): void => signal?.removeEventListener('abort', onAbort)
-      try {
-        id = this.#run((now) => this.#b.request(now, target, request))
-      } catch (e) {
-        reject(e as Error)
-        return
-      }
       signal?.addEventListener('abort', onAbort, { once: true })
       this.#waiting.set(id, { resolve: (v) => { done(); resolve(v) }, reject: (e) => { done(); reject(e) } })
+      try {
+        this.#run((now) => this.#b.request(now, target, request, id))
+      } catch (e) {
+        this.#waiting.delete(id)
+        done()
+        reject(e as Error)
+      }
     })
   }
 
