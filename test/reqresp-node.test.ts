@@ -56,6 +56,36 @@ describe('request-response over TCP', () => {
     expect(client.getConnections().length).toBe(1)
   })
 
+  test('maxConcurrentStreams: at the limit all are served; one past fails locally (outbound) or is reset (inbound)', async () => {
+    // 20 here: below the swarm's maxInboundStreamsPerProtocol (32) and the resource manager's
+    // protocol-peer inbound streams (go's 64 + 4/GiB), which bind before rust's 100 (spec, Limits)
+    const N = 20
+    let open!: () => void
+    const gate = new Promise<void>((r) => { open = r })
+    const server = await node({ rr: requestResponse<number, number>({ protocol: P, codec: json(), maxConcurrentStreams: N, handler: async (n) => { await gate; return n } }) })
+    const client = await node({ rr: requestResponse<number, number>({ protocol: P, codec: json(), maxConcurrentStreams: N }) }, false)
+    const greedy = await node({ rr: requestResponse<number, number>({ protocol: P, codec: json(), maxConcurrentStreams: 1000 }) }, false)
+    const srv = server.service<RequestResponse>('rr')
+    const rr = client.service<RequestResponse<number, number>>('rr')
+    await client.dial(server.getMultiaddrs()[0]!)
+    const first = Array.from({ length: N }, (_, i) => code(rr.request(server.peerId, i)))
+    expect(await code(rr.request(server.peerId, N))).toBe('reqresp/too-many-streams') // at once, locally
+    await until(() => srv.behaviour.inFlight.inbound === N)
+    // another peer that allows itself more: its 101st stream on its connection is reset by the server
+    await greedy.dial(server.getMultiaddrs()[0]!)
+    const g = greedy.service<RequestResponse<number, number>>('rr')
+    const failures: string[] = []
+    srv.on('inbound-failure', ({ error }) => failures.push((error as { code?: string }).code!))
+    const second = Array.from({ length: N + 1 }, (_, i) => code(g.request(server.peerId, i)))
+    await until(() => failures.length === 1)
+    open()
+    expect((await Promise.all(first)).every((c) => c === 'resolved')).toBe(true)
+    const outcomes = await Promise.all(second)
+    expect(outcomes.filter((c) => c === 'resolved')).toHaveLength(N)
+    expect(outcomes.filter((c) => c !== 'resolved')).toEqual(['reqresp/reset'])
+    expect(failures).toEqual(['reqresp/too-many-streams'])
+  })
+
   test('oversize: a response past maxResponseBytes fails the requester, the connection survives', async () => {
     const server = await node({ rr: requestResponse<number, string>({ protocol: P, codec: json(), handler: (n) => 'x'.repeat(n) }) })
     const client = await node({ rr: requestResponse<number, string>({ protocol: P, codec: json(), maxResponseBytes: 1000 }) }, false)
