@@ -1,5 +1,6 @@
 /** Request-response: codecs, and the behaviour on a virtual clock (Pair / Harness, no IO). */
 import { describe, expect, test } from 'vitest'
+import fc from 'fast-check'
 import { fromHex, toHex, utf8 } from '../src/core/bytes.js'
 import { OutcomeError, ProtocolError, UsageError, DialError } from '../src/core/errors.js'
 import {
@@ -246,6 +247,53 @@ describe('behaviour', () => {
     expect(a.inFlight.outbound).toBe(0)
   })
 })
+
+describe('hostile input', () => {
+  test('property: any sequence of stream inputs never throws, and a closed connection leaves nothing behind', () => {
+    const input = fc.record({
+      stream: fc.integer({ min: 1, max: 4 }),
+      kind: fc.constantFrom('open-in', 'open-out', 'data', 'eof', 'reset', 'closed', 'writable', 'open-failed', 'request', 'respond', 'omit', 'tick'),
+      bytes: fc.uint8Array({ maxLength: 40 }),
+    })
+    fc.assert(fc.property(fc.array(input, { maxLength: 60 }), fc.constantFrom('json', 'cbor', 'raw'), (steps, codecName) => {
+      const codec = codecName === 'json' ? json() : codecName === 'cbor' ? cbor() : raw()
+      const b = new RequestResponseBehaviour<any, any>({ protocols: [P], codec: codec as never, serve: true, maxRequestBytes: 64, maxResponseBytes: 64, timeout: 1000, maxConcurrentStreams: 3 })
+      const h = new Harness(b)
+      const ids: number[] = []
+      for (const st of steps) {
+        const S: StreamRef = { connection: 1, stream: st.stream }
+        switch (st.kind) {
+          case 'open-in': h.input({ type: 'stream-opened', stream: S, protocol: P, direction: 'inbound', connection: conn(A) }); break
+          case 'open-out': h.input({ type: 'stream-opened', stream: S, protocol: P, direction: 'outbound', connection: conn(B), requestId: ids.at(-1) ?? 1 }); break
+          case 'data': h.input({ type: 'stream-data', stream: S, data: st.bytes }); break
+          case 'eof': h.input({ type: 'stream-eof', stream: S }); break
+          case 'reset': h.input({ type: 'stream-reset', stream: S }); break
+          case 'closed': h.input({ type: 'stream-closed', stream: S }); break
+          case 'writable': h.input({ type: 'stream-writable', stream: S }); break
+          case 'open-failed': h.input({ type: 'stream-open-failed', requestId: ids.at(-1) ?? 1, error: new Error('x') }); break
+          case 'request': ids.push(h.command((now) => b.request(now, B.peer, codecName === 'raw' ? st.bytes : st.stream))); h.drain(); break
+          case 'respond': for (const e of h.events()) if (e.type === 'request') h.command((now) => b.respond(now, e.inboundId, codecName === 'raw' ? st.bytes : 'r')); h.drain(); break
+          case 'omit': for (const e of h.events()) if (e.type === 'request') h.command((now) => b.omit(now, e.inboundId)); h.drain(); break
+          case 'tick': h.advance(300); break
+        }
+      }
+      for (const e of h.events()) {
+        if (e.type === 'outbound-failure' || e.type === 'inbound-failure') expect(['OutcomeError', 'ProtocolError', 'UsageError']).toContain(e.error.name)
+      }
+      noLeak(h, b)
+    }), { numRuns: 300 })
+  })
+})
+
+/** After the connection dies (and past every deadline), nothing is in flight. */
+function noLeak(h: Harness<any>, b: RequestResponseBehaviour<any, any>): void {
+  for (let s = 1; s <= 4; s++) b.handle(h.now, { type: 'stream-reset', stream: { connection: 1, stream: s } })
+  b.handle(h.now, { type: 'connection-closed', connection: conn(A) })
+  h.drain()
+  h.advance(2000)
+  expect(b.inFlight).toEqual({ outbound: 0, inbound: 0 })
+  expect(b.pollTimeout()).toBeUndefined()
+}
 
 function conn(who: typeof A, id = 1): ConnectionInfo {
   const other = who === A ? B : A
