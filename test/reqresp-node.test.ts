@@ -37,7 +37,8 @@ describe('request-response over TCP', () => {
       c: requestResponse({ protocol: '/weft-test/rr/cbor/1.0.0', codec: cbor(), handler: (req: any) => ({ id: req.id, payload: new Uint8Array(req.len).fill(7) }) }),
       r: requestResponse({ protocol: '/weft-test/rr/raw/1.0.0', codec: raw(), handler: (req) => req.slice().reverse() }),
     })
-    const client = await node({ c: requestResponse({ protocol: '/weft-test/rr/cbor/1.0.0', codec: cbor() }), r: requestResponse({ protocol: '/weft-test/rr/raw/1.0.0', codec: raw() }) }, false)
+    interface Req { id: number; len: number }
+    const client = await node({ c: requestResponse({ protocol: '/weft-test/rr/cbor/1.0.0', codec: cbor<Req, { id: number; payload: Uint8Array }>() }), r: requestResponse({ protocol: '/weft-test/rr/raw/1.0.0', codec: raw() }) }, false)
     await client.dial(server.getMultiaddrs()[0]!)
     const res = (await client.service<RequestResponse>('c').request(server.peerId, { id: 9, len: 5 << 20 })) as { id: number; payload: Uint8Array }
     expect(res.id).toBe(9)

@@ -34,8 +34,10 @@ export function json<Req = unknown, Res = unknown>(): Codec<Req, Res> {
 }
 
 /** CBOR (RFC 8949, deterministic encoding); `options` bound the decoder (depth, items). */
-export function cbor<Req extends CborValue = CborValue, Res extends CborValue = CborValue>(options: CborDecodeOptions = {}): Codec<Req, Res> {
-  const enc = (v: CborValue): Uint8Array => encodeCbor(v)
+export function cbor<Req = CborValue, Res = CborValue>(options: CborDecodeOptions = {}): Codec<Req, Res> {
+  // unconstrained types: an `interface Req { id: number }` has no index signature, so it would not
+  // extend CborValue; values that CBOR cannot carry fail at encode time with a TypeError
+  const enc = (v: unknown): Uint8Array => encodeCbor(v as CborValue)
   const dec = (b: Uint8Array): any => decodeCbor(b, options)
   return { name: 'cbor', encodeRequest: enc, decodeRequest: dec, encodeResponse: enc, decodeResponse: dec }
 }
