@@ -14,6 +14,8 @@
  *   weft dht get|put|provide|find-providers|find-peer|closest ...   (see `weft dht`)
  *   weft sub <topic> --peer <addr>... [--count N] [--json]
  *   weft pub <topic> <message> --peer <addr>... [--wait <ms>] [--json]
+ *   weft request <multiaddr> <protocol> <json> [--codec json|cbor] [--timeout <duration>] [--json]
+ *             (weft node --serve-request <protocol>=echo|never|<file.json> [--serve-codec json|cbor] serves)
  *   weft perf ...              (see `weft perf --help`)
  *   weft inspect <value> [--json]
  *   weft help | weft version
@@ -149,6 +151,14 @@ usage:
   weft pub <topic> <message> --peer <multiaddr>... [--wait <ms>] [--json]
                      publish one message
                      (weft node --topic <name> joins a topic and prints what arrives)
+  weft request <multiaddr> <protocol> <json> [--codec json|cbor] [--timeout <duration>] [--json]
+                     send one request-response request (the JSON value, as JSON or CBOR) and
+                     print the response as JSON; failures name their code (reqresp/timeout,
+                     reqresp/unsupported-protocol, reqresp/no-response...); timeout default 10s
+                     weft node --serve-request <protocol>=echo|never|<file.json> serves it
+                     (repeatable; --serve-codec json|cbor, default json): echo answers each
+                     request with itself; <file.json> holds a JSON object and answers
+                     {"key": K} with its value (unknown key: no response); never never answers
   weft perf --help                             libp2p perf client and server
   weft inspect <value> [--json]                decode a multiaddr, peer id or key
 `
@@ -167,9 +177,10 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'node': {
         const { runNode } = await import('./node-cmd.js')
-        const a = parseArgs(rest, { booleans: ['json', 'perf', 'relay', 'autonat-server', 'hole-punch', 'no-hole-punch', 'relay-discover'], values: ['listen', 'identity', 'bootstrap', 'topic', 'dht-mode', 'external', 'limits', 'print-resources', 'deny', 'allow', 'metrics', 'conns-low', 'conns-high', 'conns-grace', 'conns-silence', 'relay-via', 'relay-limit-data', 'relay-limit-duration', 'relay-max-reservations', 'relay-max-circuits'] })
+        const a = parseArgs(rest, { booleans: ['json', 'perf', 'relay', 'autonat-server', 'hole-punch', 'no-hole-punch', 'relay-discover'], values: ['listen', 'identity', 'bootstrap', 'topic', 'dht-mode', 'external', 'limits', 'print-resources', 'deny', 'allow', 'metrics', 'conns-low', 'conns-high', 'conns-grace', 'conns-silence', 'relay-via', 'relay-limit-data', 'relay-limit-duration', 'relay-max-reservations', 'relay-max-circuits', 'serve-request', 'serve-codec'] })
         const connectionManager = connManagerFlags((f) => a.flags.get(f)?.[0])
         const relay = relayFlags((f) => a.flags.get(f), (f) => a.flags.has(f))
+        const serve = (await import('./request.js')).serveFlags(a.flags.get('serve-request'), a.flags.get('serve-codec')?.[0])
         return await runNode({
           listen: a.flags.get('listen') ?? ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws'],
           identity: a.flags.get('identity')?.[0] ?? join(process.env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'weft', 'identity.key'),
@@ -189,6 +200,7 @@ export async function main(argv: string[]): Promise<number> {
           autonatServer: a.flags.has('autonat-server'),
           holePunch: !a.flags.has('no-hole-punch'),
           relayDiscover: a.flags.has('relay-discover'),
+          ...serve,
         })
       }
       case 'sub': {
@@ -234,6 +246,15 @@ export async function main(argv: string[]): Promise<number> {
         const target = a.positional[0]
         if (target === undefined) throw new UsageLine('usage: weft id <multiaddr> [--json]')
         return await runId(target, a.flags.has('json'))
+      }
+      case 'request': {
+        const { runRequest, codecName } = await import('./request.js')
+        const a = parseArgs(rest, { booleans: ['json'], values: ['codec', 'timeout'] })
+        const [target, protocol, body] = a.positional
+        if (target === undefined || protocol === undefined || body === undefined || a.positional.length > 3) throw new UsageLine('usage: weft request <multiaddr> <protocol> <json> [--codec json|cbor] [--timeout <duration>] [--json]')
+        const timeout = a.flags.has('timeout') ? durationMs('--timeout', a.flags.get('timeout')![0]!) : 10_000
+        if (timeout <= 0) throw new UsageLine('--timeout must be more than 0')
+        return await runRequest(target, protocol, body, { codec: codecName('--codec', a.flags.get('codec')?.[0]), timeoutMs: timeout, json: a.flags.has('json') })
       }
       case 'perf':
         return await runPerf(rest)

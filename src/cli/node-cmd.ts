@@ -45,6 +45,9 @@ export interface NodeCmdOptions {
   holePunch?: boolean
   /** Reserve on discovered relays while unreachable (`--relay-discover`). */
   relayDiscover?: boolean
+  /** `--serve-request <protocol>=echo|never|<file.json>` (src/cli/request.ts), with `--serve-codec` (default json). */
+  serveRequest?: string[]
+  serveCodec?: 'json' | 'cbor'
 }
 
 function log(json: boolean, event: string, fields: Record<string, unknown>, text: string): void {
@@ -64,6 +67,7 @@ export async function runNode(o: NodeCmdOptions): Promise<number> {
     autonat: autoNAT(o.autonatServer === true ? { server: true } : {}),
     ...(o.relay !== undefined ? { relay: circuitRelayServer(o.relay) } : {}),
     ...(o.perf === true ? { perf: perf() } : {}),
+    ...(await (await import('./request.js')).requestServices(o.serveRequest ?? [], o.serveCodec ?? 'json')),
   }
   const listen = [...o.listen, ...(o.relayVia ?? []).map(circuitListenAddr)]
   const punch = o.holePunch === false ? undefined : tcp({ punchPort: 'auto' })
@@ -81,6 +85,7 @@ export async function runNode(o: NodeCmdOptions): Promise<number> {
   log(o.json, 'started', { peerId: node.peerId.toString(), identity: o.identity, created, addrs: node.getMultiaddrs().map(String), directAddrs: addrs.direct, relayedAddrs: addrs.relayed, reachability: addrs.reachability, relay: o.relay !== undefined, dhtMode: node.dht.mode, dhtConfiguredMode: node.dht.configuredMode, externalAddrs: node.getExternalAddresses().map(String) },
     `weft node ${node.peerId.toString()} (identity ${created ? 'created' : 'loaded'}: ${o.identity}; DHT ${node.dht.mode}${node.dht.configuredMode === 'auto' ? ' (auto)' : ''}${o.relay !== undefined ? '; serving as a relay' : ''})`)
   if (!o.json) printAddrs(addrs)
+  for (const r of o.serveRequest ?? []) log(o.json, 'request:serving', { spec: r, codec: o.serveCodec ?? 'json' }, `serving request-response ${r} (${o.serveCodec ?? 'json'})`)
   node.on('relay:reservation', (ev) => {
     const a = addressSummary(node)
     log(o.json, 'relay:reservation', { ...reservationFields(ev), relayedAddrs: a.relayed, reachability: a.reachability }, reservationText(ev))
