@@ -17,8 +17,8 @@ afterAll(() => {
   for (const c of children.splice(0)) c.kill('SIGTERM')
 })
 
-/** Spawn `weft node ... --json`; resolves with its first listen address once it has started. */
-function startNode(extra: string[]): Promise<string> {
+/** Spawn `weft node ... --json`; resolves with its first listen address once it has started, and its log lines so far. */
+function startNode(extra: string[]): Promise<{ addr: string; lines: Array<{ event: string; spec?: string; codec?: string }> }> {
   const dir = mkdtempSync(join(tmpdir(), 'weft-cli-request-'))
   const child = spawn('node', ['bin/weft.js', 'node', '--identity', join(dir, 'id.key'), '--json', '--listen', '/ip4/127.0.0.1/tcp/0', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] })
   children.push(child)
@@ -29,8 +29,10 @@ function startNode(extra: string[]): Promise<string> {
     child.stderr!.on('data', (d) => { err += d })
     child.stdout!.on('data', (d) => {
       out += d
-      const line = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { event: string; addrs?: string[] }).find((l) => l.event === 'started')
-      if (line !== undefined) { clearTimeout(timer); resolve(line.addrs![0]!) }
+      const lines = out.split('\n').filter((l) => l.startsWith('{') && l.endsWith('}')).map((l) => JSON.parse(l) as { event: string; addrs?: string[] })
+      const serving = lines.filter((l) => l.event === 'request:serving')
+      const started = lines.find((l) => l.event === 'started')
+      if (started !== undefined && serving.length === extra.filter((a) => a === '--serve-request').length) { clearTimeout(timer); resolve({ addr: started.addrs![0]!, lines }) }
     })
     child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`exited ${code}: ${out} ${err}`)) })
   })
@@ -50,10 +52,13 @@ describe('weft request against weft node --serve-request', () => {
   beforeAll(async () => {
     const kv = join(mkdtempSync(join(tmpdir(), 'weft-cli-request-kv-')), 'kv.json')
     writeFileSync(kv, JSON.stringify({ greeting: 'hello', config: { port: 4001, tags: ['a', 'b'] } }))
-    ;[jsonNode, cborNode] = await Promise.all([
+    const nodes = await Promise.all([
       startNode(['--serve-request', '/test/echo/1.0.0=echo', '--serve-request', `/test/kv/1.0.0=${kv}`, '--serve-request', '/test/never/1.0.0=never']),
       startNode(['--serve-request', '/test/echo/1.0.0=echo', '--serve-codec', 'cbor']),
     ])
+    ;[jsonNode, cborNode] = nodes.map((n) => n.addr) as [string, string]
+    expect(nodes[0].lines.filter((l) => l.event === 'request:serving').map((l) => l.spec)).toEqual(['/test/echo/1.0.0=echo', `/test/kv/1.0.0=${kv}`, '/test/never/1.0.0=never'])
+    expect(nodes[1].lines.find((l) => l.event === 'request:serving')?.codec).toBe('cbor')
   }, 30_000)
 
   test('echo: the response is the request, as JSON text; --json adds the peer', async () => {
@@ -105,6 +110,8 @@ describe('weft request usage errors', () => {
     expect(failure(await cli('request', '/ip4/127.0.0.1/tcp/1', '/p/1', '1', '--codec', 'xml'))).toContain('--codec must be json or cbor')
     expect(failure(await cli('request', '/ip4/127.0.0.1/tcp/1', '/p/1', '1', '--timeout', 'soon'))).toContain('--timeout must be a duration')
     expect(failure(await cli('node', '--serve-request', 'echo'))).toContain('--serve-request must be <protocol>=echo|never|<file.json>')
+    expect(failure(await cli('node', '--serve-codec', 'cbor'))).toContain('--serve-codec needs --serve-request')
+    expect(failure(await cli('node', '--serve-request', '/a/1=echo', '--serve-codec', 'xml'))).toContain('--serve-codec must be json or cbor')
   })
 
   test('parseServeSpec and toJsonText', () => {
