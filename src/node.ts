@@ -61,6 +61,7 @@ export { WeftNode, nodeCrypto, tcp, webSockets, memory }
 export { prometheusMetrics, PrometheusMetrics } from './metrics/index.js'
 export type { NodeMetrics } from './metrics/index.js'
 export { serveMetrics, type MetricsServer } from './io/metrics-http.js'
+export { udpMdnsSocket, MDNS_GROUP, MDNS_PORT, type UdpMdnsSocketOptions } from './io/mdns-socket.js'
 export type { NodeOptions, StreamHandler, StreamHandlerOptions, NewStreamOptions, WeftNodeEvents, NodeErrorEvent, DialTarget } from './edge/weft-node.js'
 export { WeftStream, StreamResetError, readAll } from './edge/stream.js'
 export { Pubsub } from './gossipsub/pubsub-api.js'

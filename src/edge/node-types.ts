@@ -102,6 +102,8 @@ export interface WeftNodeEvents {
   'reachability': { reachable: boolean; externalAddrs: readonly Multiaddr[] }
   /** Circuit Relay v2 client (the relay client service): a reservation was accepted, renewed, lost, refused or failed. */
   'relay:reservation': RelayReservationEvent
+  /** A discovery source (the mDNS service: `source: 'mdns'`) found a peer and these addresses of it (already in the peer store). */
+  'peer:discovery': { peer: PeerId; addrs: Multiaddr[]; source: 'mdns' }
   /**
    * A failure was contained: a bug in weft (`origin: 'connection'` or `'behaviour'`, the connection
    * concerned was closed with an `internal-error`), or a stream handler that threw or rejected

@@ -1,7 +1,7 @@
 /**
  * mDNS discovery (libp2p/specs discovery/mdns.md): a bounded DNS message codec and the libp2p
- * query / response layer over it. Pure code; the UDP socket and the node integration are not here
- * yet. See spec/mdns.md.
+ * query / response layer over it, and the node service (`mdns({ socket })`; the UDP socket is
+ * `udpMdnsSocket()` from 'weft/node'). See spec/mdns.md.
  */
 export {
   TYPE,
@@ -28,3 +28,5 @@ export {
   parseResponse,
 } from './message.js'
 export type { DiscoveredPeer, QueryQuestions, ResponseOptions, ResponseParseOptions } from './message.js'
+export { mdns, DEFAULT_MDNS_INTERVAL, DEFAULT_MDNS_TTL } from './service-api.js'
+export type { Mdns, MdnsOptions, MdnsSocket, MdnsSocketFactory, MdnsStats, PeerDiscoveryEvent } from './service-api.js'

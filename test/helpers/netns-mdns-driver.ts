@@ -1,0 +1,64 @@
+/**
+ * The weft processes of test/netns-mdns.test.ts, one per network namespace, bundled by the test with
+ * esbuild. One JSON line on stdout per answer; logs on stderr.
+ *
+ *   node [autoDial]            a weft node on /ip4/0.0.0.0/tcp/4001 with the mDNS service on the real
+ *                              UDP socket -> {event:'started', peer}
+ *     wait <n>                 until n other peers were discovered -> {peers: [...], addrs: {...}, stats}
+ *     stats                    -> {stats}
+ *     conns                    -> {peers: the peers we are connected to}
+ *     dial                     dial the first peer found -> {ok, error?}
+ *     garbage                  send hostile datagrams to 224.0.0.251:5353 -> {sent}
+ */
+import * as dgram from 'node:dgram'
+import { createInterface } from 'node:readline'
+import { createNode, udpMdnsSocket } from '../../src/node.js'
+import { mdns, type Mdns } from '../../src/mdns/index.js'
+
+const out = (o: unknown): void => { process.stdout.write(`${JSON.stringify(o)}\n`) }
+
+async function main(autoDial: boolean): Promise<void> {
+  const node = await createNode({ listen: ['/ip4/0.0.0.0/tcp/4001'], services: { mdns: mdns({ socket: udpMdnsSocket(), autoDial }) } })
+  const found = new Map<string, string[]>()
+  const waiters: Array<() => void> = []
+  node.on('peer:discovery', ({ peer, addrs, source }) => {
+    if (source !== 'mdns') return
+    found.set(peer.toString(), addrs.map(String))
+    for (const w of waiters.splice(0)) w()
+  })
+  const m = node.service<Mdns>('mdns')
+  out({ event: 'started', peer: node.peerId.toString() })
+  const rl = createInterface({ input: process.stdin })
+  for await (const line of rl) {
+    const [cmd, arg] = line.trim().split(/\s+/)
+    if (cmd === 'wait') {
+      const n = Number(arg)
+      while (found.size < n) await new Promise<void>((r) => waiters.push(r))
+      out({ peers: [...found.keys()], addrs: Object.fromEntries(found), stats: m.stats() })
+    } else if (cmd === 'stats') out({ stats: m.stats() })
+    else if (cmd === 'dial') {
+      try {
+        await node.dial([...found.keys()][0]!)
+        out({ ok: true })
+      } catch (e) {
+        out({ ok: false, error: String(e) })
+      }
+    } else if (cmd === 'conns') out({ peers: [...new Set(node.getConnections().map((c) => c.peer.toString()))] })
+    else if (cmd === 'garbage') {
+      const s = dgram.createSocket({ type: 'udp4', reuseAddr: true })
+      const packets = [
+        new Uint8Array([1, 2, 3]), // truncated header
+        // a response whose answer name is a pointer to itself
+        new Uint8Array([0, 0, 0x84, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0xc0, 12, 0, 12, 0, 1, 0, 0, 0, 60, 0, 2, 0xc0, 12]),
+        new Uint8Array(600).fill(0xff),
+      ]
+      let sent = 0
+      await new Promise<void>((r) => s.bind(0, () => r()))
+      for (const p of packets) await new Promise<void>((r) => s.send(p, 5353, '224.0.0.251', () => { sent++; r() }))
+      s.close()
+      out({ sent })
+    }
+  }
+}
+
+main(process.argv[3] === 'autoDial').catch((e: unknown) => { process.stderr.write(`${String(e)}\n`); process.exit(1) })

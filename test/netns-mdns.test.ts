@@ -1,0 +1,86 @@
+/**
+ * mDNS on a real LAN (spec/mdns.md, "Socket and node"): three weft nodes in network namespaces on
+ * one bridge (multicast routed on eth0), each listening on 0.0.0.0 (expanded to its interface
+ * address in its answers), find each other over UDP 224.0.0.251:5353 within 15 s; hostile
+ * datagrams on the group are counted and dropped, and a node started after them is still found.
+ * Root only (CI is root); skipped elsewhere.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { Proc, addNamespaces, buildDriver, deleteNamespaces, ip, netnsUnavailable, removeDriver } from './helpers/netns.js'
+
+const P = `md${process.pid % 100_000}`
+const HOSTS = ['a', 'b', 'c'] as const
+const NS = { br: `${P}-br`, a: `${P}-a`, b: `${P}-b`, c: `${P}-c` }
+
+const why = netnsUnavailable(P)
+if (why !== undefined) console.warn(`skipped: netns mdns test: ${why}`)
+
+const procs: Proc[] = []
+
+describe.skipIf(why !== undefined)('mDNS between weft nodes on one bridge', () => {
+  let script = ''
+  const peers: Record<string, string> = {}
+  const proc: Record<string, Proc> = {}
+
+  const start = async (h: (typeof HOSTS)[number], args: string[]): Promise<void> => {
+    const p = new Proc(NS[h], script, ['node', ...args])
+    procs.push(p)
+    proc[h] = p
+    const ev = await p.next()
+    expect(ev.event).toBe('started')
+    peers[h] = String(ev.peer)
+  }
+
+  beforeAll(async () => {
+    addNamespaces(Object.values(NS))
+    ip('-n', NS.br, 'link', 'add', 'br0', 'type', 'bridge')
+    ip('-n', NS.br, 'link', 'set', 'br0', 'up')
+    HOSTS.forEach((h, i) => {
+      ip('link', 'add', 'eth0', 'netns', NS[h], 'type', 'veth', 'peer', 'name', `p${h}`, 'netns', NS.br)
+      ip('-n', NS.br, 'link', 'set', `p${h}`, 'master', 'br0', 'up')
+      ip('-n', NS[h], 'addr', 'add', `10.53.0.${i + 1}/24`, 'dev', 'eth0')
+      ip('-n', NS[h], 'link', 'set', 'eth0', 'up')
+      ip('-n', NS[h], 'route', 'add', '224.0.0.0/4', 'dev', 'eth0')
+    })
+    script = await buildDriver('netns-mdns-driver')
+  }, 60_000)
+
+  afterAll(() => {
+    for (const p of procs.splice(0)) p.kill()
+    removeDriver(script)
+    deleteNamespaces(Object.values(NS))
+  })
+
+  test('a and b find each other; garbage on the group is dropped; c, started after it, is found by both and finds both, within 15 s', async () => {
+    await start('a', [])
+    await start('b', ['autoDial'])
+    const [fa, fb] = await Promise.all([proc.a!.ask('wait 1'), proc.b!.ask('wait 1')])
+    expect(fa.peers).toEqual([peers.b])
+    expect(fb.peers).toEqual([peers.a])
+    // 0.0.0.0 was expanded to the interface address; no loopback address is announced
+    expect((fa.addrs as Record<string, string[]>)[peers.b!]).toEqual(['/ip4/10.53.0.2/tcp/4001'])
+    expect((fb.addrs as Record<string, string[]>)[peers.a!]).toEqual(['/ip4/10.53.0.1/tcp/4001'])
+
+    expect((await proc.a!.ask('garbage')).sent).toBe(3)
+    // b counts them as malformed (positive signal before going on)
+    for (;;) {
+      const s = (await proc.b!.ask('stats')).stats as { malformed: number }
+      if (s.malformed >= 3) break
+      await new Promise((r) => setTimeout(r, 100))
+    }
+
+    await start('c', [])
+    const [a2, b2, c2] = await Promise.all([proc.a!.ask('wait 2'), proc.b!.ask('wait 2'), proc.c!.ask('wait 2')])
+    expect((a2.peers as string[]).sort()).toEqual([peers.b, peers.c].sort())
+    expect((b2.peers as string[]).sort()).toEqual([peers.a, peers.c].sort())
+    expect((c2.peers as string[]).sort()).toEqual([peers.a, peers.b].sort())
+    expect((c2.stats as { answered: number }).answered).toBeGreaterThan(0)
+
+    // b dials what it discovers (autoDial)
+    for (;;) {
+      const conns = (await proc.b!.ask('conns')).peers as string[]
+      if (conns.includes(peers.a!) && conns.includes(peers.c!)) break
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }, 15_000)
+})
