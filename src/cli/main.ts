@@ -8,7 +8,7 @@
  *             [--metrics <ip:port>] [--conns-low L] [--conns-high H] [--conns-grace <duration>]
  *             [--relay [--relay-limit-data <bytes>] [--relay-limit-duration <duration>]
  *                      [--relay-max-reservations N] [--relay-max-circuits N]]
- *             [--relay-via <relay multiaddr>]... [--relay-discover] [--autonat-server] [--no-hole-punch]
+ *             [--relay-via <relay multiaddr>]... [--relay-discover] [--autonat-server] [--no-hole-punch] [--mdns]
  *   weft ping <multiaddr> [--count N] [--json]     (a /p2p-circuit address goes through its relay)
  *   weft id <multiaddr> [--json]
  *   weft dht get|put|provide|find-providers|find-peer|closest ...   (see `weft dht`)
@@ -139,6 +139,8 @@ usage:
                      protocol (found through identify). The node prints its direct and
                      relayed addresses and its reachability (AutoNAT client; --autonat-server
                      also answers AutoNAT v1/v2 requests)
+                     --mdns: find peers on the LAN with mDNS (UDP 224.0.0.251:5353), print a
+                     line per discovery and dial them
                      Hole punching (DCUtR, spec/dcutr.md) is on: TCP dials leave from one punch
                      port and relayed connections are upgraded to direct ones when the NATs
                      allow; --no-hole-punch turns it off (--hole-punch is accepted, the default)
@@ -177,7 +179,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'node': {
         const { runNode } = await import('./node-cmd.js')
-        const a = parseArgs(rest, { booleans: ['json', 'perf', 'relay', 'autonat-server', 'hole-punch', 'no-hole-punch', 'relay-discover'], values: ['listen', 'identity', 'bootstrap', 'topic', 'dht-mode', 'external', 'limits', 'print-resources', 'deny', 'allow', 'metrics', 'conns-low', 'conns-high', 'conns-grace', 'conns-silence', 'relay-via', 'relay-limit-data', 'relay-limit-duration', 'relay-max-reservations', 'relay-max-circuits', 'serve-request', 'serve-codec'] })
+        const a = parseArgs(rest, { booleans: ['json', 'perf', 'relay', 'autonat-server', 'hole-punch', 'no-hole-punch', 'relay-discover', 'mdns'], values: ['listen', 'identity', 'bootstrap', 'topic', 'dht-mode', 'external', 'limits', 'print-resources', 'deny', 'allow', 'metrics', 'conns-low', 'conns-high', 'conns-grace', 'conns-silence', 'relay-via', 'relay-limit-data', 'relay-limit-duration', 'relay-max-reservations', 'relay-max-circuits', 'serve-request', 'serve-codec'] })
         const connectionManager = connManagerFlags((f) => a.flags.get(f)?.[0])
         const relay = relayFlags((f) => a.flags.get(f), (f) => a.flags.has(f))
         const serve = (await import('./request.js')).serveFlags(a.flags.get('serve-request'), a.flags.get('serve-codec')?.[0])
@@ -200,6 +202,7 @@ export async function main(argv: string[]): Promise<number> {
           autonatServer: a.flags.has('autonat-server'),
           holePunch: !a.flags.has('no-hole-punch'),
           relayDiscover: a.flags.has('relay-discover'),
+          mdns: a.flags.has('mdns'),
           ...serve,
         })
       }

@@ -9,6 +9,8 @@ import { parseHostPort, serveMetrics } from '../io/metrics-http.js'
 import { parseLimitsJson, type ResourceLimitsInit } from '../swarm/resource-limits.js'
 import type { ResourceUsage } from '../swarm/resources.js'
 import { circuitRelayClient, circuitRelayServer, type RelayReservationEvent } from '../relay/index.js'
+import { mdns } from '../mdns/index.js'
+import { udpMdnsSocket } from '../io/mdns-socket.js'
 
 export interface NodeCmdOptions {
   listen: string[]
@@ -48,6 +50,8 @@ export interface NodeCmdOptions {
   /** `--serve-request <protocol>=echo|never|<file.json>` (src/cli/request.ts), with `--serve-codec` (default json). */
   serveRequest?: string[]
   serveCodec?: 'json' | 'cbor'
+  /** mDNS discovery on the LAN (`--mdns`): discovered peers are printed and dialled. */
+  mdns?: boolean
 }
 
 function log(json: boolean, event: string, fields: Record<string, unknown>, text: string): void {
@@ -67,6 +71,7 @@ export async function runNode(o: NodeCmdOptions): Promise<number> {
     autonat: autoNAT(o.autonatServer === true ? { server: true } : {}),
     ...(o.relay !== undefined ? { relay: circuitRelayServer(o.relay) } : {}),
     ...(o.perf === true ? { perf: perf() } : {}),
+    ...(o.mdns === true ? { mdns: mdns({ socket: udpMdnsSocket(), autoDial: true }) } : {}),
     ...(await (await import('./request.js')).requestServices(o.serveRequest ?? [], o.serveCodec ?? 'json')),
   }
   const listen = [...o.listen, ...(o.relayVia ?? []).map(circuitListenAddr)]
@@ -86,6 +91,7 @@ export async function runNode(o: NodeCmdOptions): Promise<number> {
     `weft node ${node.peerId.toString()} (identity ${created ? 'created' : 'loaded'}: ${o.identity}; DHT ${node.dht.mode}${node.dht.configuredMode === 'auto' ? ' (auto)' : ''}${o.relay !== undefined ? '; serving as a relay' : ''})`)
   if (!o.json) printAddrs(addrs)
   for (const r of o.serveRequest ?? []) log(o.json, 'request:serving', { spec: r, codec: o.serveCodec ?? 'json' }, `serving request-response ${r} (${o.serveCodec ?? 'json'})`)
+  node.on('peer:discovery', (d) => log(o.json, 'peer:discovery', { peer: d.peer.toString(), addrs: d.addrs.map(String), source: d.source }, `discovered ${d.peer.toString()} (${d.source}): ${d.addrs.map(String).join(' ')}`))
   node.on('relay:reservation', (ev) => {
     const a = addressSummary(node)
     log(o.json, 'relay:reservation', { ...reservationFields(ev), relayedAddrs: a.relayed, reachability: a.reachability }, reservationText(ev))
