@@ -5,6 +5,9 @@
  * datagrams on the group are counted and dropped, and a node started after them is still found.
  * Root only (CI is root); skipped elsewhere.
  */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { Proc, addNamespaces, buildDriver, deleteNamespaces, ip, netnsUnavailable, removeDriver } from './helpers/netns.js'
 
@@ -19,6 +22,8 @@ const procs: Proc[] = []
 
 describe.skipIf(why !== undefined)('mDNS between weft nodes on one bridge', () => {
   let script = ''
+  let cli = ''
+  const dir = mkdtempSync(join(tmpdir(), 'weft-mdns-'))
   const peers: Record<string, string> = {}
   const proc: Record<string, Proc> = {}
 
@@ -43,11 +48,14 @@ describe.skipIf(why !== undefined)('mDNS between weft nodes on one bridge', () =
       ip('-n', NS[h], 'route', 'add', '224.0.0.0/4', 'dev', 'eth0')
     })
     script = await buildDriver('netns-mdns-driver')
+    cli = await buildDriver('netns-mdns-cli')
   }, 60_000)
 
   afterAll(() => {
     for (const p of procs.splice(0)) p.kill()
     removeDriver(script)
+    removeDriver(cli)
+    rmSync(dir, { recursive: true, force: true })
     deleteNamespaces(Object.values(NS))
   })
 
@@ -82,5 +90,29 @@ describe.skipIf(why !== undefined)('mDNS between weft nodes on one bridge', () =
       if (conns.includes(peers.a!) && conns.includes(peers.c!)) break
       await new Promise((r) => setTimeout(r, 100))
     }
+  }, 15_000)
+
+  test('weft node --mdns prints a discovery line per peer and is found by the others', async () => {
+    const p = new Proc(NS.c, cli, ['node', '--mdns', '--json', '--identity', join(dir, 'id.key'), '--listen', '/ip4/0.0.0.0/tcp/4002'])
+    procs.push(p)
+    const found = new Set<string>()
+    let self = ''
+    while (found.size < 3 || self === '') {
+      let ev: Record<string, unknown>
+      try {
+        ev = await p.next()
+      } catch (e) {
+        if (e instanceof SyntaxError) continue // a line that is not JSON
+        throw e
+      }
+      if (ev.event === 'started') self = String(ev.peerId)
+      if (ev.event === 'peer:discovery') {
+        expect(ev.source).toBe('mdns')
+        found.add(String(ev.peer))
+      }
+    }
+    expect([...found].sort()).toEqual([peers.a, peers.b, peers.c].sort())
+    const fa = await proc.a!.ask('wait 3')
+    expect(fa.peers).toContain(self)
   }, 15_000)
 })
