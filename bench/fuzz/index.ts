@@ -9,6 +9,7 @@ import { relayServerTarget } from './target-relay-server.js'
 import { dcutrTarget } from './target-dcutr.js'
 import { autonatTarget } from './target-autonat.js'
 import { mdnsTarget } from './target-mdns.js'
+import { rendezvousTarget } from './target-rendezvous.js'
 
 export const TARGETS: readonly Target[] = [
   varintTarget,
@@ -27,6 +28,7 @@ export const TARGETS: readonly Target[] = [
   dcutrTarget,
   autonatTarget,
   mdnsTarget,
+  rendezvousTarget,
 ]
 
 export function targetByName(name: string): Target | undefined {
