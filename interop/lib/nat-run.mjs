@@ -6,7 +6,7 @@ import path from 'node:path'
 import { Resp } from '../weft/resp.mjs'
 import { HOSTS, ROUTERS } from './nat-topology.mjs'
 import { LIMIT_RELAY_DATA, judge, parseResult } from './nat-matrix.mjs'
-import { killGroup, sleep } from './proc.mjs'
+import { killGroup, redisReady, sleep } from './proc.mjs'
 
 const TAIL = 30
 
@@ -22,17 +22,7 @@ export async function startRedisUnix(redisServer, dir) {
   const proc = spawn(redisServer, ['--port', '0', '--unixsocket', sock, '--unixsocketperm', '777', '--save', '', '--appendonly', 'no', '--dir', dir],
     { stdio: ['ignore', 'ignore', 'inherit'], detached: true })
   const addr = `unix:${sock}`
-  /** @type {Resp | undefined} */ let db
-  for (let i = 0; i < 100 && db === undefined; i++) {
-    try {
-      const r = await Resp.connect(addr, 1000)
-      await r.command('PING')
-      db = r
-    } catch {
-      await sleep(50)
-    }
-  }
-  return { proc, addr, db }
+  return { proc, addr, db: await redisReady(addr) }
 }
 
 /**

@@ -46,6 +46,25 @@ export function killGroup(/** @type {import('node:child_process').ChildProcess} 
 }
 
 /**
+ * Connect to a redis-server just started at `addr` (`host:port` or `unix:<path>`): retries for
+ * about 5 s until it answers PING; undefined when it never does.
+ * @param {string} addr
+ * @returns {Promise<Resp | undefined>}
+ */
+export async function redisReady(addr) {
+  for (let i = 0; i < 100; i++) {
+    try {
+      const r = await Resp.connect(addr, 1000)
+      await r.command('PING')
+      return r
+    } catch {
+      await sleep(50)
+    }
+  }
+  return undefined
+}
+
+/**
  * Start redis-server on a free loopback port (no persistence) and wait until it answers PING.
  * @param {string} redisServer the binary
  * @returns {Promise<{ proc: import('node:child_process').ChildProcess, addr: string, db: Resp | undefined }>}
@@ -55,16 +74,5 @@ export async function startRedis(redisServer) {
   const port = await freePort()
   const addr = `127.0.0.1:${port}`
   const proc = spawn(redisServer, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'ignore', 'inherit'], detached: true })
-  /** @type {Resp | undefined} */
-  let db
-  for (let i = 0; i < 100 && db === undefined; i++) {
-    try {
-      const r = await Resp.connect(addr, 1000)
-      await r.command('PING')
-      db = r
-    } catch {
-      await sleep(50)
-    }
-  }
-  return { proc, addr, db }
+  return { proc, addr, db: await redisReady(addr) }
 }
