@@ -60,6 +60,44 @@ export interface NodeOptions extends PolicyOptions {
   pubsub?: GossipsubServiceOptions
   /** Kademlia options for the default `dht` service of `weft/node` (mode 'server' by default). */
   dht?: KadServiceOptions
+  /** Bootstrap peers, auto-dial of discovered peers, and the discovery services (spec/discovery.md). */
+  discovery?: DiscoveryOptions
+}
+
+/**
+ * Where a `peer:discovery` came from: the mDNS service, a rendezvous point, Kademlia (queries, random
+ * walks, routing-table refresh), identify (a connected peer's listen addresses), gossipsub peer
+ * exchange (signed peer records in PRUNE), or a configured bootstrap peer (when first connected).
+ */
+export type DiscoverySource = 'mdns' | 'rendezvous' | 'kad' | 'identify' | 'pubsub-px' | 'bootstrap'
+
+/** `createNode({ discovery })`: how the node finds peers and which of them it dials (spec/discovery.md). */
+export interface DiscoveryOptions {
+  /**
+   * Bootstrap peers, each a multiaddr ending in `/p2p/<peer id>` (a UsageError otherwise): dialed at
+   * start and kept connected (redialed after a disconnect with exponential backoff and jitter, capped,
+   * reset on success), protected in the connection manager so trims never drop them, and added to
+   * the DHT's routing table (they are also kad's `bootstrapPeers`; do not configure them twice).
+   */
+  bootstrap?: Array<string | Multiaddr>
+  /**
+   * Dial discovered peers (any source) while the connection count is below the connection manager's
+   * low watermark, with bounded concurrency and per-peer failure backoff. Default true in weft/node,
+   * false in weft/browser. `false` turns it off; an object tunes it.
+   */
+  autoDial?: boolean | AutoDialOptions
+}
+
+/** Tuning of the auto-dial policy (spec/discovery.md, Limits). */
+export interface AutoDialOptions {
+  /** Dials in flight at once, default 4 (a discovery flood cannot become a dial storm). */
+  concurrency?: number
+  /** Candidates remembered, default 256 (a source that floods peer ids cannot grow memory). */
+  maxCandidates?: number
+  /** First backoff after a failed dial (ms), default 10 s; doubles per failure. */
+  backoffBase?: number
+  /** Backoff cap (ms), default 10 min. */
+  backoffMax?: number
 }
 
 export interface StreamHandlerOptions {
@@ -102,8 +140,11 @@ export interface WeftNodeEvents {
   'reachability': { reachable: boolean; externalAddrs: readonly Multiaddr[] }
   /** Circuit Relay v2 client (the relay client service): a reservation was accepted, renewed, lost, refused or failed. */
   'relay:reservation': RelayReservationEvent
-  /** A discovery source (the mDNS service: `source: 'mdns'`) found a peer and these addresses of it (already in the peer store). */
-  'peer:discovery': { peer: PeerId; addrs: Multiaddr[]; source: 'mdns' }
+  /**
+   * A discovery source found a peer and these addresses of it (already in the peer store); see
+   * DiscoverySource and spec/discovery.md. Deduplicated: once per peer per new address set, bounded.
+   */
+  'peer:discovery': { peer: PeerId; addrs: Multiaddr[]; source: DiscoverySource }
   /**
    * A failure was contained: a bug in weft (`origin: 'connection'` or `'behaviour'`, the connection
    * concerned was closed with an `internal-error`), or a stream handler that threw or rejected
