@@ -1,6 +1,7 @@
 //! weft interop peer built on rust-libp2p. See interop/CONTRACT.md and README.md.
 
 mod limits;
+mod mdns;
 mod nat;
 mod nat_dialer;
 mod network;
@@ -302,6 +303,8 @@ fn main() {
         rt.block_on(network::network_mode(s));
     } else if let Ok(r) = std::env::var("NAT_ROLE") {
         rt.block_on(nat::nat_mode(r));
+    } else if std::env::var("scenario").is_ok_and(|s| s == "mdns") {
+        rt.block_on(mdns::run());
     } else if let Ok(s) = std::env::var("limits_scenario") {
         rt.block_on(limits::limits_mode(s));
     } else {
