@@ -54,6 +54,9 @@ func main() {
 	if s := env("metrics_scenario", ""); s != "" {
 		os.Exit(metricsMode(s)) // metrics.go
 	}
+	if env("scenario", "") == "mdns" {
+		os.Exit(runMdns()) // mdns.go
+	}
 	os.Exit(interop())
 }
 
