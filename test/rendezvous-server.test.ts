@@ -3,7 +3,7 @@ import { nobleCrypto } from '../src/core/crypto/noble.js'
 import { Multiaddr } from '../src/multiaddr/index.js'
 import { privateKeyFromSeed, sealPeerRecord, type PeerId } from '../src/peer-id/index.js'
 import {
-  DEFAULT_RENDEZVOUS_REGISTRY_OPTIONS as D, MessageType, RendezvousRegistry, ResponseStatus, decodeRendezvous, encodeRendezvous, type Register,
+  DEFAULT_RENDEZVOUS_REGISTRY_OPTIONS as D, MessageType, openRendezvousRecord, sealRendezvousRecord, RendezvousRegistry, ResponseStatus, decodeRendezvous, encodeRendezvous, type Register,
 } from '../src/rendezvous/index.js'
 
 const crypto = nobleCrypto
@@ -106,7 +106,23 @@ describe('discover', () => {
     const c = r.discover(0, { ns: 'a' }).cookie!
     expect(r.discover(0, { ns: 'b', cookie: c }).status).toBe(ResponseStatus.E_INVALID_COOKIE)
     expect(r.discover(0, { ns: 'a', cookie: Uint8Array.of(0xff) }).status).toBe(ResponseStatus.E_INVALID_COOKIE)
-    expect(r.discover(0, { ns: 'a', cookie: Uint8Array.of(0x10, 0x63) }).status).toBe(ResponseStatus.E_INVALID_COOKIE) // seq 99 never issued
+    expect(r.discover(0, { ns: 'a', cookie: Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 99, 0x61) }).status).toBe(ResponseStatus.E_INVALID_COOKIE) // seq 99 never issued
+    expect(r.discover(0, { ns: 'a', cookie: Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 1, 0xff) }).status).toBe(ResponseStatus.E_INVALID_COOKIE) // not UTF-8
+  })
+  test("the cookie is rust-libp2p's layout: 8 big-endian bytes of sequence number, then the namespace", () => {
+    const r = new RendezvousRegistry(crypto)
+    r.register(0, ids[0]!, reg(0, 'a'))
+    expect(r.discover(0, { ns: 'a' }).cookie).toEqual(Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 1, 0x61))
+    expect(r.discover(0, {}).cookie).toEqual(Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 1))
+    expect(r.discover(0, { ns: 'a', cookie: Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0x61) }).registrations).toHaveLength(1)
+  })
+  test("accepts rust-libp2p's legacy record layout (domain libp2p-routing-state) and returns it as sent", () => {
+    const r = new RendezvousRegistry(crypto)
+    const legacy = sealRendezvousRecord(keys[0]!, { peerId: ids[0]!, seq: 1n, addrs: [Multiaddr.fromString('/ip4/10.0.0.1/tcp/1')] }, crypto, 'rust-legacy')
+    expect(r.register(0, ids[0]!, { ns: 'a', signedPeerRecord: legacy }).status).toBe(ResponseStatus.OK)
+    expect(r.discover(0, { ns: 'a' }).registrations[0]!.signedPeerRecord).toEqual(legacy)
+    expect(openRendezvousRecord(legacy, crypto).format).toBe('rust-legacy')
+    expect(openRendezvousRecord(record(0), crypto).format).toBe('standard')
   })
   test('remaining TTL is reported; unregister removes, and is a no-op when absent', () => {
     const r = new RendezvousRegistry(crypto)

@@ -11,3 +11,15 @@ export type {
 } from './message.js'
 export { RendezvousRegistry, DEFAULT_RENDEZVOUS_REGISTRY_OPTIONS } from './server.js'
 export type { RendezvousRegistryOptions } from './server.js'
+export { sealRendezvousRecord, openRendezvousRecord, LEGACY_RECORD_DOMAIN, LEGACY_RECORD_PAYLOAD_TYPE } from './record.js'
+export type { RecordFormat } from './record.js'
+export { RendezvousServerBehaviour, DEFAULT_RENDEZVOUS_SERVER_LIMITS } from './server-behaviour.js'
+export type { RendezvousServerEvent, RendezvousServerLimits, RendezvousServerOptions } from './server-behaviour.js'
+export { RendezvousClientBehaviour, RendezvousStatusError, DEFAULT_RENDEZVOUS_CLIENT_LIMITS } from './client.js'
+export type {
+  RendezvousClientEvent, RendezvousClientLimits, RendezvousClientOptions, RendezvousOutcomeCode, RendezvousStatusCode, DiscoveredRegistration,
+} from './client.js'
+export { rendezvousServer, rendezvousClient, RendezvousServer, RendezvousClient } from './service-api.js'
+export type {
+  RendezvousServerServiceOptions, RendezvousServerEvents, RendezvousClientServiceOptions, RendezvousClientEvents, RegisterOptions, DiscoverOptions, DiscoverResult, OperationOptions,
+} from './service-api.js'

@@ -37,6 +37,8 @@ export type RendezvousErrorCode =
   | 'rendezvous/unknown-type'
   | 'rendezvous/unknown-status'
   | 'rendezvous/too-many-registrations'
+  /** A message of the wrong type for the stream's state (a response to a request, a second response). */
+  | 'rendezvous/unexpected-message'
 
 export interface Register {
   ns?: string

@@ -14,9 +14,9 @@
  * - State is bounded by maxRegistrations, maxRegistrationsPerNamespace and maxRegistrationsPerPeer;
  *   a registration past a cap is refused with E_UNAVAILABLE (E_NOT_AUTHORIZED for the per-peer cap).
  */
-import { WIRE_LEN, WIRE_VARINT, decodeMessage, encodeMessage, tag } from '../core/protobuf.js'
 import type { CryptoProvider } from '../core/index.js'
-import { openPeerRecord, type PeerId } from '../peer-id/index.js'
+import type { PeerId } from '../peer-id/index.js'
+import { openRendezvousRecord } from './record.js'
 import { MessageType, ResponseStatus, type Discover, type DiscoverResponse, type Register, type RegisterResponse, type RendezvousMessage } from './message.js'
 
 export interface RendezvousRegistryOptions {
@@ -38,6 +38,11 @@ export interface RendezvousRegistryOptions {
   maxDiscoverLimit: number
   /** Largest signed peer record, bytes. Default 4096. Stops a peer from storing large blobs with us. */
   maxRecordBytes: number
+  /**
+   * Bytes of registrations in one DiscoverResponse. Default 60000 (under the codec's 64 KiB message
+   * cap, so a full page always decodes at the client). Stops responses a client must refuse.
+   */
+  maxDiscoverBytes: number
 }
 
 export const DEFAULT_RENDEZVOUS_REGISTRY_OPTIONS: Readonly<RendezvousRegistryOptions> = Object.freeze({
@@ -50,6 +55,7 @@ export const DEFAULT_RENDEZVOUS_REGISTRY_OPTIONS: Readonly<RendezvousRegistryOpt
   maxRegistrationsPerPeer: 100,
   maxDiscoverLimit: 100,
   maxRecordBytes: 4096,
+  maxDiscoverBytes: 60_000,
 })
 
 interface Registration {
@@ -61,27 +67,30 @@ interface Registration {
   seq: number
 }
 
-/** The cookie: protobuf { 1: namespace (absent = all), 2: sequence number }. */
+/**
+ * The cookie: the sequence number of the last registration returned as 8 big-endian bytes, then
+ * the namespace in UTF-8 (nothing for all namespaces). The layout rust-libp2p's client parses
+ * (`Cookie::from_wire_encoding`: a u64 id, then the namespace), so rust clients can page a weft point.
+ */
 function encodeCookie(ns: string | undefined, seq: number): Uint8Array {
-  return encodeMessage((w) => {
-    if (ns !== undefined) w.uint32(tag(1, WIRE_LEN)).string(ns)
-    w.uint32(tag(2, WIRE_VARINT)).uint64(seq)
-  })
+  const name = new TextEncoder().encode(ns ?? '')
+  const out = new Uint8Array(8 + name.length)
+  new DataView(out.buffer).setBigUint64(0, BigInt(seq))
+  out.set(name, 8)
+  return out
 }
 
 function decodeCookie(bytes: Uint8Array): { ns: string | undefined; seq: number } | undefined {
-  let ns: string | undefined
-  let seq: number | undefined
+  if (bytes.length < 8 || bytes.length > 8 + 4 * 255) return undefined
+  const seq = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0)
+  if (seq > BigInt(Number.MAX_SAFE_INTEGER)) return undefined
+  let ns: string
   try {
-    decodeMessage(bytes, 'rendezvous', 512, (f, r) => {
-      if (f === 1) ns = r.string()
-      else if (f === 2) seq = r.uint64()
-      else r.skip()
-    })
+    ns = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8))
   } catch {
     return undefined
   }
-  return seq === undefined ? undefined : { ns, seq }
+  return { ns: ns === '' ? undefined : ns, seq: Number(seq) }
 }
 
 export class RendezvousRegistry {
@@ -128,7 +137,7 @@ export class RendezvousRegistry {
     if (record === undefined || record.length > this.#o.maxRecordBytes) return { status: ResponseStatus.E_INVALID_SIGNED_PEER_RECORD, statusText: 'missing or too large' }
     let signer: PeerId
     try {
-      signer = openPeerRecord(record, this.#crypto).record.peerId
+      signer = openRendezvousRecord(record, this.#crypto).record.peerId
     } catch {
       return { status: ResponseStatus.E_INVALID_SIGNED_PEER_RECORD, statusText: 'does not verify' }
     }
@@ -172,7 +181,15 @@ export class RendezvousRegistry {
       for (const r of m.values()) if (r.seq > after) pool.push(r)
     }
     pool.sort((a, b) => a.seq - b.seq)
-    const page = pool.slice(0, limit)
+    const page: Registration[] = []
+    let bytes = 0
+    for (const r of pool) {
+      // a Register's size: record + namespace + tags, lengths and the TTL varint (at most 32)
+      const size = r.record.length + r.ns.length * 4 + 32
+      if (page.length >= limit || (page.length > 0 && bytes + size > this.#o.maxDiscoverBytes)) break
+      page.push(r)
+      bytes += size
+    }
     const last = page.length > 0 ? page[page.length - 1]!.seq : after
     return {
       registrations: page.map((r) => ({ ns: r.ns, signedPeerRecord: r.record, ttl: Math.max(0, Math.floor((r.expires - now) / 1000)) })),
