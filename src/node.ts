@@ -19,6 +19,7 @@ import { circuitRelayClient } from './relay/index.js'
 import { autoNAT } from './autonat/index.js'
 import { dcutr } from './dcutr/index.js'
 import { prometheusMetrics } from './metrics/index.js'
+import { parseBootstrap } from './edge/discovery.js'
 
 /**
  * A Node weft node. Besides ping and identify it runs, unless `services` is given (then exactly
@@ -39,15 +40,19 @@ export async function createNode(options: NodeOptions = {}): Promise<WeftNode> {
   // outbound TCP leaves from one punch port (spec/hole-punching.md): the NAT mapping peers observe is the one DCUtR punches from
   const defaultTcp = options.transports === undefined ? tcp({ punchPort: 'auto' }) : undefined
   const punchPort = defaultTcp ?? options.transports?.find((t): t is TcpTransport => t.name === 'tcp' && 'punchPort' in t)
+  // discovery.bootstrap seeds the default DHT too (one list: kept connected and kad's bootstrapPeers)
+  const boot = parseBootstrap(options.discovery?.bootstrap ?? [])
+  const dht = boot.length === 0 ? options.dht : { ...options.dht, bootstrapPeers: [...(options.dht?.bootstrapPeers ?? []), ...boot] }
   const services = options.services ?? {
-    dht: kadDht(options.dht),
+    dht: kadDht(dht),
     pubsub: gossipsub(options.pubsub),
     relayClient: circuitRelayClient(),
     autonat: autoNAT(),
     dcutr: dcutr(punchPort !== undefined ? { punchPort } : {}),
   }
   const metrics = options.metrics === true ? prometheusMetrics() : options.metrics
-  const node = new WeftNode({ ...options, services, systemMemory: options.systemMemory ?? totalmem(), ...(metrics !== undefined ? { metrics } : {}) }, {
+  const discovery = { ...options.discovery, autoDial: options.discovery?.autoDial ?? true }
+  const node = new WeftNode({ ...options, services, discovery, systemMemory: options.systemMemory ?? totalmem(), ...(metrics !== undefined ? { metrics } : {}) }, {
     crypto: options.crypto ?? nodeCrypto,
     wallClock,
     transports: options.transports ?? [defaultTcp!, webSockets(), memory()],

@@ -30,8 +30,9 @@ import { WeftStream } from './stream.js'
 import type { DialTarget, NewStreamOptions, NodeInternals, NodeOptions, StreamHandler, StreamHandlerOptions, WeftNodeEvents } from './node-types.js'
 export type { DialTarget, NewStreamOptions, NodeErrorEvent, NodeInternals, NodeOptions, StreamHandler, StreamHandlerOptions, WeftNodeEvents } from './node-types.js'
 import { AGENT_VERSION } from './version.js'
+import { DiscoveryBehaviour, parseBootstrap, wireDiscovery, type DiscoveredEvent } from './discovery.js'
 
-type Behaviours = { ping: PingBehaviour; identify: IdentifyBehaviour } & Record<string, Behaviour<unknown>>
+type Behaviours = { ping: PingBehaviour; identify: IdentifyBehaviour; discovery: DiscoveryBehaviour } & Record<string, Behaviour<unknown>>
 
 /**
  * The behaviour name of the perf service (src/edge/perf-service.ts). The node drives it itself:
@@ -87,7 +88,7 @@ export class WeftNode extends EventTarget {
     const serviceBehaviours: Record<string, Behaviour<unknown>> = {}
     for (const [apiName, factory] of Object.entries(opts.services ?? {})) {
       const svc = factory(ctx)
-      if (svc.name in serviceBehaviours || svc.name === 'ping' || svc.name === 'identify') throw new UsageError('node/service-name-taken', svc.name)
+      if (svc.name in serviceBehaviours || svc.name === 'ping' || svc.name === 'identify' || svc.name === 'discovery') throw new UsageError('node/service-name-taken', svc.name)
       this.#services.set(apiName, svc)
       this.#serviceByBehaviour.set(svc.name, svc)
       serviceBehaviours[svc.name] = svc.behaviour
@@ -95,7 +96,16 @@ export class WeftNode extends EventTarget {
     if ((opts.gater !== undefined || opts.ipLimits !== undefined) && internals.guards === undefined) {
       throw new UsageError('node/no-gater', 'gater and ipLimits guard inbound connections, which this build never accepts (weft/browser)')
     }
+    // discovery events, bootstrap peers kept connected, auto-dial below the low watermark (src/edge/discovery.ts)
+    const d = opts.discovery ?? {}
+    const discovery = new DiscoveryBehaviour({
+      self: this.peerId, bootstrap: parseBootstrap(d.bootstrap ?? []), autoDial: d.autoDial !== undefined && d.autoDial !== false,
+      ...(typeof d.autoDial === 'object' ? { autoDialOptions: d.autoDial } : {}),
+      lowWater: () => this.swarm.policy.connectionManager.options.lowWater,
+      random: () => { const b = random(4); return (((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0) / 0x1_0000_0000 },
+    })
     this.swarm = new Swarm<Behaviours>({
+      discovery,
       ping: new PingBehaviour({ ...opts.ping, random, ...(opts.pingTimeout !== undefined ? { timeout: opts.pingTimeout } : {}) }),
       identify: new IdentifyBehaviour({
         ...opts.identify,
@@ -138,6 +148,7 @@ export class WeftNode extends EventTarget {
     // the connection manager's user API runs on the runtime's clock; a manual trim closes at once
     this.swarm.policy.connectionManager.setDriver({ now: () => this.#runtime.now(), wake: () => this.#runtime.run((now) => this.swarm.pump(now)) })
     for (const svc of this.#services.values()) svc.attach?.(this)
+    wireDiscovery(this, discovery, (f) => this.#runtime.run((now) => { f(now); this.swarm.pump(now) }), () => this.#services.get('dht')?.api as Dht | undefined)
   }
 
   /** Listen on the configured addresses and start the behaviours. */
@@ -169,6 +180,7 @@ export class WeftNode extends EventTarget {
   async stop(): Promise<void> {
     if (this.#stopped) return
     this.#stopped = true
+    this.swarm.behaviours.discovery.stop()
     this.#runtime.run((now) => this.swarm.stop(now))
     await this.#runtime.stop()
     for (const p of this.#pending.values()) p.reject(new UsageError('node/stopped', 'the node was stopped'))
@@ -325,6 +337,22 @@ export class WeftNode extends EventTarget {
 
   #perfMap = new Map<number, { id: number; onProgress: ((ev: PerfEvent) => void) | undefined }>()
 
+  /**
+   * Request-response (spec/request-response.md): send `request` with the `requestResponse` service
+   * speaking `options.protocol` (or the only one) and resolve with the response. Rejects with
+   * UsageError 'reqresp/no-service' (none speaks it) or 'reqresp/ambiguous' (several, no protocol).
+   */
+  async request<Res = unknown>(peer: DialTarget, request: unknown, options: { protocol?: string; signal?: AbortSignal; timeout?: number } = {}): Promise<Res> {
+    // duck-typed, so this file does not pull src/request-response into bundles without it
+    type Rr = { protocols: readonly string[]; request(p: DialTarget, r: unknown, o: object): Promise<unknown> }
+    const all = [...this.#services.values()].map((s) => s.api as Partial<Rr>).filter((a): a is Rr => Array.isArray(a?.protocols) && typeof a.request === 'function')
+    const { protocol, ...rest } = options
+    const found = protocol === undefined ? all : all.filter((a) => a.protocols.includes(protocol))
+    if (found.length === 0) throw new UsageError('reqresp/no-service', protocol === undefined ? 'this node has no request-response service' : `no request-response service speaks ${protocol}`)
+    if (found.length > 1) throw new UsageError('reqresp/ambiguous', `${found.length} request-response services: pass options.protocol`)
+    return found[0]!.request(peer, request, rest) as Promise<Res>
+  }
+
   /** Typed addEventListener. */
   on<K extends keyof WeftNodeEvents>(type: K, listener: (detail: WeftNodeEvents[K]) => void): () => void {
     const l = (e: Event): void => listener((e as CustomEvent<WeftNodeEvents[K]>).detail)
@@ -446,7 +474,7 @@ export class WeftNode extends EventTarget {
         this.#emit('reachability', { reachable: ev.reachable, externalAddrs: ev.externalAddrs })
         break
       case 'behaviour':
-        this.#onBehaviour(ev.from, ev.event as PingEvent | IdentifyEvent | PerfEvent)
+        this.#onBehaviour(ev.from, ev.event as PingEvent | IdentifyEvent | PerfEvent | DiscoveredEvent)
         break
       case 'error': {
         const { type: _, ...detail } = ev
@@ -458,7 +486,7 @@ export class WeftNode extends EventTarget {
     }
   }
 
-  #onBehaviour(from: string, ev: PingEvent | IdentifyEvent | PerfEvent): void {
+  #onBehaviour(from: string, ev: PingEvent | IdentifyEvent | PerfEvent | DiscoveredEvent): void {
     const svc = this.#serviceByBehaviour.get(from)
     if (svc !== undefined && from !== PERF) {
       svc.onEvent(ev)
@@ -470,6 +498,9 @@ export class WeftNode extends EventTarget {
         break
       case 'ping-failed':
         this.#settle(ev.requestId, ev.error)
+        break
+      case 'discovered':
+        this.#emit('peer:discovery', { peer: ev.peer, addrs: ev.addrs, source: ev.source })
         break
       case 'identified':
         this.#emit('peer:identify', { peer: ev.peer, info: ev.info, connection: ev.connection })

@@ -33,6 +33,8 @@ export const MESH_TAG_PREFIX = 'pubsub:'
 export const MESH_TAG_VALUE = 20
 /** Connection manager protection of a direct peer (go-libp2p-pubsub's tag). */
 export const DIRECT_PEER_TAG = 'pubsub:<direct>'
+/** Addresses kept from one PX peer record (the peer store caps them too). Stops: a record of thousands of addresses filling the peer store. */
+export const PX_MAX_ADDRS = 16
 
 export class GossipsubContext {
   readonly peers = new Map<string, PeerState>()
@@ -114,6 +116,14 @@ export class GossipsubContext {
     if (ev.type === 'graft') this.actions.push({ type: 'tag-peer', peer: ev.peer, tag: MESH_TAG_PREFIX + ev.topic, value: MESH_TAG_VALUE })
     else if (ev.type === 'prune') this.actions.push({ type: 'tag-peer', peer: ev.peer, tag: MESH_TAG_PREFIX + ev.topic, value: undefined })
     this.actions.push({ type: 'event', event: ev })
+  }
+
+  /**
+   * Addresses of `peer` from a verified signed peer record in a PRUNE's PX: a hint for the peer
+   * store, and a `peer-info` fact the node's discovery reports (`source: 'pubsub-px'`).
+   */
+  learn(peer: PeerId, addrs: readonly Multiaddr[]): void {
+    if (addrs.length > 0) this.actions.push({ type: 'peer-info', peer, info: { addrs: addrs.slice(0, PX_MAX_ADDRS), addrsAreHints: true } })
   }
 
   /** Dial a peer (direct peers, PX), by its known or the given addresses. */

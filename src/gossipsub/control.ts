@@ -21,7 +21,7 @@ import { frameMessage, type ControlMessage, type ControlPrune } from './rpc.js'
 export type PruneContext = Pick<GossipsubContext, 'cfg' | 'topicPeers' | 'peers' | 'score' | 'rand'>
 
 /** What handling control messages reads and changes. */
-export type ControlContext = SendContext & PruneContext & Pick<GossipsubContext, 'seen' | 'promises' | 'mcache' | 'backoff' | 'direct' | 'dial'>
+export type ControlContext = SendContext & PruneContext & Pick<GossipsubContext, 'seen' | 'promises' | 'mcache' | 'backoff' | 'direct' | 'dial' | 'learn'>
 
 export function handleControl(g: ControlContext, now: Millis, p: PeerState, c: ControlMessage): void {
   const reply: { messages: Array<{ id: string; raw: Uint8Array }>; iwant: Uint8Array[]; prune: ControlPrune[] } = { messages: [], iwant: [], prune: [] }
@@ -153,6 +153,7 @@ function peerExchange(g: ControlContext, list: ControlPrune['peers']): void {
         addrs = undefined
       }
     }
+    if (addrs !== undefined) g.learn(peer, addrs)
     g.dial(peer, addrs)
   }
 }

@@ -22,6 +22,7 @@ import { UsageError } from '../core/errors.js'
 import { equals } from '../core/bytes.js'
 import { encodeLp } from '../core/lp.js'
 import type { PeerId } from '../peer-id/index.js'
+import type { Multiaddr } from '../multiaddr/index.js'
 import { kadError, kadOutcome } from './context.js'
 import type { KadContext } from './context.js'
 import { commonPrefixLength, peerKey, randomPeerKeysInBuckets } from './key.js'
@@ -164,7 +165,9 @@ export class Queries {
   /** A response to a lookup request arrived. */
   #response(now: Millis, q: Query, from: PeerId, res: KadMessage): void {
     const ctx = this.#ctx
-    const closer = ctx.peers.usable(res.closerPeers)
+    // a peer new to us (or at new addresses) is a discovery: the peer store and discovery get it as a hint
+    const learned = (peer: PeerId, addrs: readonly Multiaddr[]): void => { ctx.actions.push({ type: 'peer-info', peer, info: { addrs, addrsAreHints: true } }) }
+    const closer = ctx.peers.usable(res.closerPeers, learned)
     q.lookup.succeeded(from, closer.map((p) => ({ peer: p.id, key: ctx.peers.keyOf(p.id) })))
     this.#report(q, { kind: 'answered', peer: from, closerPeers: closer.length })
     const op = q.op
@@ -205,7 +208,8 @@ export class Queries {
         if (op.providers.has(k)) continue
         const info = { peer: p.id, addrs: p.addrs.filter(ctx.config.addressFilter) }
         op.providers.set(k, info)
-        if (info.addrs.length > 0) ctx.peers.learn(p.id, info.addrs)
+        const fresh = info.addrs.length > 0 ? ctx.peers.learn(p.id, info.addrs) : undefined
+        if (fresh !== undefined) learned(p.id, fresh)
         this.#report(q, { kind: 'provider', provider: info })
       }
       if (op.providers.size >= op.max) q.lookup.finish()

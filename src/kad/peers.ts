@@ -68,27 +68,37 @@ export class PeerBook {
     else this.#connected.set(k, n)
   }
 
-  /** Remember `addrs` (filtered, capped) for `peer`, as its most recently updated entry. */
-  learn(peer: PeerId, addrs: readonly Multiaddr[], k = peerKey(peer)): void {
+  /**
+   * Remember `addrs` (filtered, capped) for `peer`, as its most recently updated entry. Returns what
+   * was stored when the peer is new or its addresses changed, else undefined.
+   */
+  learn(peer: PeerId, addrs: readonly Multiaddr[], k = peerKey(peer)): readonly Multiaddr[] | undefined {
     const old = this.#addrs.get(k)
-    if (old !== undefined && old.length === addrs.length && old.every((a, i) => a === addrs[i] || a.equals(addrs[i]!))) return
+    if (old !== undefined && old.length === addrs.length && old.every((a, i) => a === addrs[i] || a.equals(addrs[i]!))) return undefined
     const usable = addrs.filter(this.#opts.addressFilter)
-    if (usable.length === 0) return
+    if (usable.length === 0) return undefined
     if (usable.length > this.#opts.maxAddrsPerPeer) usable.length = this.#opts.maxAddrsPerPeer
     this.#addrs.delete(k)
     if (this.#addrs.size >= this.#opts.maxAddressBook) this.#addrs.delete(this.#addrs.keys().next().value!)
     this.#addrs.set(k, usable)
+    if (old !== undefined && old.length === usable.length && old.every((a, i) => a.equals(usable[i]!))) return undefined
+    return usable
   }
 
-  /** Closer peers we can use: not us, with at least one address (after the filter) or a live connection. */
-  usable(peers: readonly KadPeer[]): (KadPeer & { k: string })[] {
+  /**
+   * Closer peers we can use: not us, with at least one address (after the filter) or a live
+   * connection. `learned` gets each peer that is new or whose addresses changed (a discovery).
+   */
+  usable(peers: readonly KadPeer[], learned?: (peer: PeerId, addrs: readonly Multiaddr[]) => void): (KadPeer & { k: string })[] {
     const out: (KadPeer & { k: string })[] = []
     for (const p of peers) {
       const k = peerKey(p.id)
       if (k === this.selfK) continue
       const addrs = p.addrs.filter(this.#opts.addressFilter)
-      if (addrs.length > 0) this.learn(p.id, addrs, k)
-      else if (!this.#connected.has(k) && !this.#addrs.has(k)) continue
+      if (addrs.length > 0) {
+        const fresh = this.learn(p.id, addrs, k)
+        if (fresh !== undefined) learned?.(p.id, fresh)
+      } else if (!this.#connected.has(k) && !this.#addrs.has(k)) continue
       out.push({ id: p.id, addrs, connection: p.connection, k })
     }
     return out
