@@ -16,6 +16,7 @@
  *   weft pub <topic> <message> --peer <addr>... [--wait <ms>] [--json]
  *   weft request <multiaddr> <protocol> <json> [--codec json|cbor] [--timeout <duration>] [--json]
  *             (weft node --serve-request <protocol>=echo|never|<file.json> [--serve-codec json|cbor] serves)
+ *   weft chat [--topic NAME] [--nick NAME] [--bootstrap <addr>]... [--mdns] [--listen <addr>]... [--identity <file>] [--json]
  *   weft perf ...              (see `weft perf --help`)
  *   weft inspect <value> [--json]
  *   weft help | weft version
@@ -161,6 +162,16 @@ usage:
                      (repeatable; --serve-codec json|cbor, default json): echo answers each
                      request with itself; <file.json> holds a JSON object and answers
                      {"key": K} with its value (unknown key: no response); never never answers
+  weft chat [--topic NAME] [--nick NAME] [--bootstrap <multiaddr>]... [--mdns]
+            [--listen <multiaddr>]... [--identity <file>] [--json]
+                     chat in the gossipsub room weft-chat/NAME (default lobby): each line typed
+                     is sent, each message printed with its sender; /msg <peer> <text> is a
+                     direct message (request-response /weft/chat/dm/1.0.0); /peers, /help, /quit.
+                     Peers are found by --mdns on the LAN, through --bootstrap peers (kept
+                     connected) and the DHT (the room's CID is provided and looked up); it
+                     prints its addresses for others' --bootstrap. Default --listen
+                     /ip4/0.0.0.0/tcp/0; a fresh identity unless --identity. --json: one JSON
+                     object per event (message, dm, join, leave, error...)
   weft perf --help                             libp2p perf client and server
   weft inspect <value> [--json]                decode a multiaddr, peer id or key
 `
@@ -258,6 +269,21 @@ export async function main(argv: string[]): Promise<number> {
         const timeout = a.flags.has('timeout') ? durationMs('--timeout', a.flags.get('timeout')![0]!) : 10_000
         if (timeout <= 0) throw new UsageLine('--timeout must be more than 0')
         return await runRequest(target, protocol, body, { codec: codecName('--codec', a.flags.get('codec')?.[0]), timeoutMs: timeout, json: a.flags.has('json') })
+      }
+      case 'chat': {
+        const { runChat } = await import('./chat.js')
+        const a = parseArgs(rest, { booleans: ['json', 'mdns'], values: ['topic', 'nick', 'bootstrap', 'listen', 'identity'] })
+        if (a.positional.length > 0) throw new UsageLine('usage: weft chat [--topic NAME] [--nick NAME] [--bootstrap <multiaddr>]... [--mdns] [--listen <multiaddr>]... [--identity <file>] [--json]')
+        const one = (f: string): string | undefined => a.flags.get(f)?.at(-1)
+        return await runChat({
+          room: one('topic') ?? 'lobby',
+          ...(one('nick') !== undefined ? { nick: one('nick')! } : {}),
+          bootstrap: a.flags.get('bootstrap') ?? [],
+          mdns: a.flags.has('mdns'),
+          listen: a.flags.get('listen') ?? ['/ip4/0.0.0.0/tcp/0'],
+          ...(one('identity') !== undefined ? { identity: one('identity')! } : {}),
+          json: a.flags.has('json'),
+        })
       }
       case 'perf':
         return await runPerf(rest)

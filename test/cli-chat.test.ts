@@ -1,0 +1,215 @@
+/**
+ * `weft chat` (src/cli/chat.ts): three real chat processes on loopback (B and C bootstrap to A),
+ * driven through stdin, read through --json: room messages with the right sender, a direct message
+ * that reaches only its peer, typed errors for bad input with the process staying up, the message
+ * cap at the limit and past it (sending and receiving), the DM rate limit, and leaving by /quit,
+ * end of input and SIGINT (exit 0) while the others go on. The CLI is bundled from the sources.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdirSync, rmSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createInterface } from 'node:readline'
+import { build } from 'esbuild'
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { cli } from './helpers/cli.js'
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
+let script = ''
+const procs: Chat[] = []
+
+type Ev = Record<string, unknown> & { event: string }
+
+/** A `weft chat --json` process: events in order, lines to stdin. */
+class Chat {
+  readonly child: ChildProcess
+  readonly events: Ev[] = []
+  readonly #waiters = new Set<() => void>()
+  err = ''
+  exit: Promise<number | null>
+
+  constructor(args: string[]) {
+    this.child = spawn(process.execPath, [script, 'chat', '--json', '--listen', '/ip4/127.0.0.1/tcp/0', ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
+    this.child.stderr!.on('data', (d) => { this.err += String(d) })
+    createInterface({ input: this.child.stdout! }).on('line', (l) => {
+      this.events.push(JSON.parse(l) as Ev)
+      for (const w of this.#waiters) w()
+    })
+    this.exit = new Promise((resolve) => this.child.once('exit', (code) => { for (const w of this.#waiters) w(); resolve(code) }))
+  }
+
+  /** The first event (from the start) matching; rejects after `ms` with what was seen. */
+  wait(pred: (e: Ev) => boolean, ms = 20_000, from = 0): Promise<Ev> {
+    return new Promise((resolve, reject) => {
+      const check = (): boolean => {
+        const e = this.events.slice(from).find(pred)
+        if (e === undefined) return false
+        this.#waiters.delete(check)
+        clearTimeout(timer)
+        resolve(e)
+        return true
+      }
+      const timer = setTimeout(() => { this.#waiters.delete(check); reject(new Error(`not seen within ${ms} ms; events: ${JSON.stringify(this.events.slice(-15))} stderr: ${this.err}`)) }, ms)
+      if (!check()) this.#waiters.add(check)
+    })
+  }
+
+  send(line: string): void {
+    this.child.stdin!.write(`${line}\n`)
+  }
+
+  get peer(): string {
+    return String(this.events.find((e) => e.event === 'started')!.peer)
+  }
+}
+
+function msgFrom(from: Chat, text: string) {
+  return (e: Ev): boolean => e.event === 'message' && e.from === from.peer && e.text === text
+}
+
+beforeAll(async () => {
+  const dir = join(ROOT, 'node_modules/.cache/weft-chat')
+  mkdirSync(dir, { recursive: true })
+  script = join(dir, `weft-${process.pid}.mjs`)
+  await build({
+    stdin: { contents: "import { main } from './src/cli/main.ts'\nmain(process.argv.slice(2)).then((c) => { process.exitCode = c })\n", resolveDir: ROOT, loader: 'ts' },
+    bundle: true, platform: 'node', format: 'esm', packages: 'external', logLevel: 'warning', outfile: script,
+  })
+}, 60_000)
+
+afterAll(() => {
+  for (const p of procs.splice(0)) p.child.kill('SIGKILL')
+  if (script !== '') rmSync(script, { force: true })
+})
+
+function start(args: string[]): Chat {
+  const c = new Chat(args)
+  procs.push(c)
+  return c
+}
+
+describe('weft chat: three processes on loopback', () => {
+  test('room messages with their sender, a DM to one peer, typed errors, caps, leaving', async () => {
+    const a = start(['--nick', 'alice'])
+    const started = await a.wait((e) => e.event === 'started')
+    expect(started).toMatchObject({ topic: 'weft-chat/lobby', nick: 'alice' })
+    expect(String(started.room)).toMatch(/^b[a-z2-7]+$/)
+    const addr = (started.addrs as string[])[0]!
+    expect(addr).toMatch(new RegExp(`^/ip4/127\\.0\\.0\\.1/tcp/\\d+/p2p/${a.peer}$`))
+    const b = start(['--nick', 'bob', '--bootstrap', addr])
+    const c = start(['--nick', 'carol', '--bootstrap', addr])
+    await Promise.all([b.wait((e) => e.event === 'started'), c.wait((e) => e.event === 'started')])
+    // A sees both join the room (their subscriptions), and they see A
+    await Promise.all([a.wait((e) => e.event === 'join' && e.peer === b.peer), a.wait((e) => e.event === 'join' && e.peer === c.peer), b.wait((e) => e.event === 'join' && e.peer === a.peer), c.wait((e) => e.event === 'join' && e.peer === a.peer)])
+
+    // the mesh has formed: A forwards to B and C, they to A (positive signal before sending)
+    const meshHas = (x: Chat, ...ps: Chat[]) => x.wait(() => ps.every((p) => (x.events.filter((e) => e.event === 'mesh').at(-1)?.peers as string[] | undefined)?.includes(p.peer) === true))
+    await Promise.all([meshHas(a, b, c), meshHas(b, a), meshHas(c, a)])
+    // each sees the room messages of the two others, with the right sender and nick
+    const all = [a, b, c]
+    for (const s of all) s.send(`hello from ${s.peer.slice(-6)}`)
+    for (const s of all) {
+      for (const r of all.filter((x) => x !== s)) {
+        const m = await r.wait(msgFrom(s, `hello from ${s.peer.slice(-6)}`))
+        expect(m.nick).toBe(s === a ? 'alice' : s === b ? 'bob' : 'carol')
+      }
+    }
+    // nobody got their own message back
+    for (const s of all) expect(s.events.filter((e) => e.event === 'message' && e.from === s.peer)).toEqual([])
+
+    // C -> B by nick: delivered at C, printed at B with C as the sender
+    c.send('/msg bob psst, bob')
+    await c.wait((e) => e.event === 'dm:delivered' && e.to === b.peer && e.text === 'psst, bob')
+    expect(await b.wait((e) => e.event === 'dm')).toMatchObject({ from: c.peer, nick: 'carol', text: 'psst, bob' })
+    // by a unique end of the peer id too
+    c.send(`/msg ${a.peer.slice(-8)} hi alice`)
+    expect(await a.wait((e) => e.event === 'dm')).toMatchObject({ from: c.peer, text: 'hi alice' })
+    expect(b.events.filter((e) => e.event === 'dm')).toHaveLength(1)
+
+    // bad input: a typed error each, and C stays up
+    const mark = c.events.length
+    const errorFor = async (line: string): Promise<Ev> => {
+      const from = c.events.length
+      c.send(line)
+      return c.wait((e) => e.event === 'error', 20_000, from)
+    }
+    expect(await errorFor('/msg nobody hi')).toMatchObject({ code: 'chat/unknown-peer', message: expect.stringContaining('nobody') })
+    expect(await errorFor('x'.repeat(1025))).toMatchObject({ code: 'chat/message-too-long', message: expect.stringContaining('1025 bytes; at most 1024') })
+    expect(await errorFor('/frobnicate')).toMatchObject({ code: 'chat/unknown-command' })
+    expect(await errorFor(`/msg bob ${'y'.repeat(1025)}`)).toMatchObject({ code: 'chat/message-too-long' })
+    expect(await errorFor('/msg')).toMatchObject({ code: 'chat/usage' })
+    // at the limit: sent and received
+    const full = 'é'.repeat(512)
+    c.send(full)
+    await a.wait(msgFrom(c, full))
+    await b.wait(msgFrom(c, full))
+
+    // an over-long message from another publisher is dropped and counted, not printed
+    const r = await cli('pub', 'weft-chat/lobby', 'z'.repeat(1025), '--peer', addr, '--json')
+    expect(r.code).toBe(0)
+    expect(await a.wait((e) => e.event === 'dropped')).toMatchObject({ reason: 'chat/message-too-long', total: 1 })
+    // a plain UTF-8 publisher at the limit is shown as text
+    const r2 = await cli('pub', 'weft-chat/lobby', 'p'.repeat(1024), '--peer', addr, '--json')
+    expect(r2.code).toBe(0)
+    await a.wait((e) => e.event === 'message' && e.text === 'p'.repeat(1024) && e.nick === null)
+
+    // the DM handler's rate limit: a burst of 5 per peer, then 1 per second
+    const before = b.events.length
+    for (let i = 0; i < 10; i++) c.send(`/msg bob burst ${i}`)
+    await c.wait((e) => e.event === 'error' && e.code === 'chat/rate-limited', 20_000, mark)
+    // every one was answered: delivered or refused
+    const burstDelivered = (): number => c.events.filter((e) => e.event === 'dm:delivered' && String(e.text).startsWith('burst')).length
+    const refused = (): number => c.events.filter((e) => e.event === 'error' && e.code === 'chat/rate-limited').length
+    await c.wait(() => burstDelivered() + refused() >= 10)
+    const delivered = burstDelivered()
+    // the burst, less the one DM bob got from carol a moment ago (plus what refilled since)
+    expect(delivered).toBeGreaterThanOrEqual(4)
+    expect(delivered).toBeLessThan(10)
+    expect(b.events.slice(before).filter((e) => e.event === 'dm')).toHaveLength(delivered)
+
+    // /peers
+    c.send('/peers')
+    const peers = await c.wait((e) => e.event === 'peers')
+    expect(peers.connected).toContain(a.peer)
+    expect(peers.members).toContain(a.peer)
+
+    // C leaves with /quit: exit 0; A sees it leave; A and B go on
+    c.send('/quit')
+    expect(await c.exit).toBe(0)
+    expect(c.events.at(-1)!.event).toBe('stopped')
+    await a.wait((e) => e.event === 'leave' && e.peer === c.peer)
+    b.send('still here')
+    await a.wait(msgFrom(b, 'still here'))
+    a.send('me too')
+    await b.wait(msgFrom(a, 'me too'))
+
+    // B leaves at the end of its input, A on SIGINT: both exit 0
+    b.child.stdin!.end()
+    expect(await b.exit).toBe(0)
+    await a.wait((e) => e.event === 'leave' && e.peer === b.peer)
+    a.child.kill('SIGINT')
+    expect(await a.exit).toBe(0)
+    expect(a.events.at(-1)!.event).toBe('stopped')
+    // the DM for bob never reached alice; no process printed a stack trace
+    expect(a.events.filter((e) => e.event === 'dm').map((e) => e.text)).toEqual(['hi alice'])
+    for (const p of [a, b, c]) expect(p.err).toBe('')
+  }, 120_000)
+})
+
+describe('weft chat usage errors', () => {
+  test('a bad nick, topic or bootstrap address: one line, exit 1', async () => {
+    for (const [args, text] of [
+      [['--nick', 'a b'], 'chat/bad-nick'],
+      [['--nick', 'n'.repeat(33)], 'chat/bad-nick'],
+      [['--topic', 'has space'], '--topic must be'],
+      [['--bootstrap', '/ip4/127.0.0.1/tcp/1'], 'needs a /p2p/'],
+      [['extra'], 'usage: weft chat'],
+      [['--room', 'x'], 'unknown flag --room'],
+    ] as const) {
+      const r = await cli('chat', ...args)
+      expect(r.code).toBe(1)
+      expect(r.err.split('\n')).toHaveLength(1)
+      expect(r.err).toContain(text)
+    }
+  })
+})
