@@ -57,14 +57,15 @@ describe('request-response over TCP', () => {
     expect(client.getConnections().length).toBe(1)
   })
 
-  test('maxConcurrentStreams: at the limit all are served; one past fails locally (outbound) or is reset (inbound)', async () => {
-    // 20 here: below the swarm's maxInboundStreamsPerProtocol (32) and the resource manager's
-    // protocol-peer inbound streams (go's 64 + 4/GiB), which bind before rust's 100 (spec, Limits)
-    const N = 20
+  test('maxConcurrentStreams, default options: 100 at once on one connection are served; the 101st fails locally (outbound) or is reset (inbound)', async () => {
+    // rust's max_concurrent_streams (100), with nothing raised by hand: the swarm's per-protocol
+    // inbound cap (32 by default) and the resource manager's protocol-peer inbound streams (go's 64
+    // + 4/GiB) follow the behaviour's bound (Behaviour.maxInboundStreams)
+    const N = 100
     let open!: () => void
     const gate = new Promise<void>((r) => { open = r })
-    const server = await node({ rr: requestResponse<number, number>({ protocol: P, codec: json(), maxConcurrentStreams: N, handler: async (n) => { await gate; return n } }) })
-    const client = await node({ rr: requestResponse<number, number>({ protocol: P, codec: json(), maxConcurrentStreams: N }) }, false)
+    const server = await node({ rr: requestResponse<number, number>({ protocol: P, codec: json(), handler: async (n) => { await gate; return n } }) })
+    const client = await node({ rr: requestResponse<number, number>({ protocol: P, codec: json() }) }, false)
     const greedy = await node({ rr: requestResponse<number, number>({ protocol: P, codec: json(), maxConcurrentStreams: 1000 }) }, false)
     const srv = server.service<RequestResponse>('rr')
     const rr = client.service<RequestResponse<number, number>>('rr')
@@ -79,13 +80,15 @@ describe('request-response over TCP', () => {
     srv.on('inbound-failure', ({ error }) => failures.push((error as { code?: string }).code!))
     const second = Array.from({ length: N + 1 }, (_, i) => code(g.request(server.peerId, i)))
     await until(() => failures.length === 1)
+    expect(srv.behaviour.inFlight.inbound).toBe(2 * N)
     open()
     expect((await Promise.all(first)).every((c) => c === 'resolved')).toBe(true)
     const outcomes = await Promise.all(second)
     expect(outcomes.filter((c) => c === 'resolved')).toHaveLength(N)
     expect(outcomes.filter((c) => c !== 'resolved')).toEqual(['reqresp/reset'])
     expect(failures).toEqual(['reqresp/too-many-streams'])
-  })
+    expect(client.getConnections().length + greedy.getConnections().length).toBe(2)
+  }, 30_000)
 
   test('oversize: a response past maxResponseBytes fails the requester, the connection survives', async () => {
     const server = await node({ rr: requestResponse<number, string>({ protocol: P, codec: json(), handler: (n) => 'x'.repeat(n) }) })

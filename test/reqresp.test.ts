@@ -4,7 +4,7 @@ import fc from 'fast-check'
 import { fromHex, toHex, utf8 } from '../src/core/bytes.js'
 import { OutcomeError, ProtocolError, UsageError, DialError } from '../src/core/errors.js'
 import {
-  RequestResponseBehaviour, cbor, json, raw, DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIMEOUT,
+  RequestResponseBehaviour, cbor, json, raw, lengthPrefixed, DEFAULT_MAX_CONCURRENT_STREAMS, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIMEOUT,
   type RequestResponseEvent, type RequestResponseOptions,
 } from '../src/request-response/index.js'
 import type { ConnectionInfo, StreamRef } from '../src/swarm/behaviour.js'
@@ -255,8 +255,8 @@ describe('hostile input', () => {
       kind: fc.constantFrom('open-in', 'open-out', 'data', 'eof', 'reset', 'closed', 'writable', 'open-failed', 'request', 'respond', 'omit', 'tick'),
       bytes: fc.uint8Array({ maxLength: 40 }),
     })
-    fc.assert(fc.property(fc.array(input, { maxLength: 60 }), fc.constantFrom('json', 'cbor', 'raw'), (steps, codecName) => {
-      const codec = codecName === 'json' ? json() : codecName === 'cbor' ? cbor() : raw()
+    fc.assert(fc.property(fc.array(input, { maxLength: 60 }), fc.constantFrom('json', 'cbor', 'raw', 'lp-raw'), (steps, codecName) => {
+      const codec = codecName === 'json' ? json() : codecName === 'cbor' ? cbor() : codecName === 'raw' ? raw() : lengthPrefixed(raw())
       const b = new RequestResponseBehaviour<any, any>({ protocols: [P], codec: codec as never, serve: true, maxRequestBytes: 64, maxResponseBytes: 64, timeout: 1000, maxConcurrentStreams: 3 })
       const h = new Harness(b)
       const ids: number[] = []
@@ -271,8 +271,8 @@ describe('hostile input', () => {
           case 'closed': h.input({ type: 'stream-closed', stream: S }); break
           case 'writable': h.input({ type: 'stream-writable', stream: S }); break
           case 'open-failed': h.input({ type: 'stream-open-failed', requestId: ids.at(-1) ?? 1, error: new Error('x') }); break
-          case 'request': ids.push(h.command((now) => b.request(now, B.peer, codecName === 'raw' ? st.bytes : st.stream))); h.drain(); break
-          case 'respond': for (const e of h.events()) if (e.type === 'request') h.command((now) => b.respond(now, e.inboundId, codecName === 'raw' ? st.bytes : 'r')); h.drain(); break
+          case 'request': ids.push(h.command((now) => b.request(now, B.peer, codecName.endsWith('raw') ? st.bytes : st.stream))); h.drain(); break
+          case 'respond': for (const e of h.events()) if (e.type === 'request') h.command((now) => b.respond(now, e.inboundId, codecName.endsWith('raw') ? st.bytes : 'r')); h.drain(); break
           case 'omit': for (const e of h.events()) if (e.type === 'request') h.command((now) => b.omit(now, e.inboundId)); h.drain(); break
           case 'tick': h.advance(300); break
         }

@@ -1,7 +1,9 @@
 /**
  * Generic request-response as a behaviour (spec/request-response.md), in rust-libp2p's stream
  * format: one stream per request; the requester writes the request and half-closes, the responder
- * reads to EOF, answers, and closes; the requester reads the response to EOF. No length prefix.
+ * reads to EOF, answers, and closes; the requester reads the response to EOF. With a
+ * `lengthPrefixed(codec)` each message carries a uvarint length instead and is complete when its
+ * bytes are in (src/request-response/framing.ts).
  *
  * Outbound (`request(now, peer, req)`): encode (UsageError 'reqresp/request-too-large' past
  * maxRequestBytes) -> `open-stream` -> write in chunks -> `close-write` -> gather the response
@@ -11,14 +13,15 @@
  * (close with no bytes, rust's ResponseOmission); or `inbound-failure`.
  * `timeout` covers each whole exchange: an outbound one from `request()` (dial and negotiation
  * included), an inbound one from its stream opening (reading, the handler, writing).
+ * Events that end an exchange carry its `duration` (ms, on the behaviour's clock) for metrics.
  */
 import type { Millis } from '../core/byte-machine.js'
-import { concat } from '../core/bytes.js'
 import { OutcomeError, ProtocolError, UsageError } from '../core/errors.js'
 import type { PeerId } from '../peer-id/index.js'
 import type { Behaviour, BehaviourAction, BehaviourInput, ConnectionInfo, StreamRef } from '../swarm/index.js'
 import { streamKey } from '../swarm/index.js'
 import type { Codec } from './codec.js'
+import { frame, MessageReader, type Framing } from './framing.js'
 
 /** A remote broke the exchange (ProtocolError 'request-response'). */
 export type ReqRespProtocolCode =
@@ -78,10 +81,10 @@ export interface RequestResponseOptions<Req, Res> extends RequestResponseLimits 
 
 export type RequestResponseEvent<Req, Res> =
   | { type: 'request'; inboundId: number; peer: PeerId; protocol: string; connection: ConnectionInfo; request: Req }
-  | { type: 'response'; requestId: number; peer: PeerId; protocol: string; response: Res }
-  | { type: 'outbound-failure'; requestId: number; peer: PeerId; error: Error }
-  | { type: 'inbound-failure'; inboundId?: number; peer: PeerId; protocol?: string; error: Error }
-  | { type: 'response-sent'; inboundId: number; peer: PeerId }
+  | { type: 'response'; requestId: number; peer: PeerId; protocol: string; response: Res; duration: number }
+  | { type: 'outbound-failure'; requestId: number; peer: PeerId; protocol?: string; error: Error; duration: number }
+  | { type: 'inbound-failure'; inboundId?: number; peer: PeerId; protocol?: string; error: Error; duration?: number }
+  | { type: 'response-sent'; inboundId: number; peer: PeerId; protocol: string; duration: number }
 
 interface Sending {
   readonly data: Uint8Array
@@ -94,13 +97,14 @@ interface Sending {
 interface Outbound {
   readonly requestId: number
   readonly peer: PeerId
+  readonly started: Millis
   readonly deadline: Millis
+  readonly timeout: number
   readonly request: Uint8Array
   stream?: StreamRef
   protocol?: string
   send?: Sending
-  readonly received: Uint8Array[]
-  have: number
+  readonly reader: MessageReader
 }
 
 interface Inbound {
@@ -109,10 +113,13 @@ interface Inbound {
   readonly stream: StreamRef
   readonly protocol: string
   readonly connection: ConnectionInfo
+  readonly started: Millis
   readonly deadline: Millis
-  state: 'reading' | 'handler' | 'writing'
-  readonly received: Uint8Array[]
-  have: number
+  /** `draining` (length-prefixed only): answered, waiting for the requester's EOF to free the stream. */
+  state: 'reading' | 'handler' | 'writing' | 'draining'
+  readonly reader: MessageReader
+  /** The requester half-closed. */
+  eof: boolean
   send?: Sending
 }
 
@@ -120,7 +127,14 @@ export class RequestResponseBehaviour<Req, Res> implements Behaviour<RequestResp
   readonly protocols: readonly string[]
   readonly limitedProtocols: readonly string[]
   readonly #offered: readonly string[]
+  /**
+   * Inbound streams of each protocol the swarm lets open at once per connection (its backstop,
+   * Behaviour.maxInboundStreams): twice maxConcurrentStreams, so that our own cap binds first and
+   * reports an `inbound-failure`, with room for streams we are done with that are still closing.
+   */
+  readonly maxInboundStreams: number
   readonly #codec: Codec<Req, Res>
+  readonly #framing: Framing
   readonly #maxRequest: number
   readonly #maxResponse: number
   readonly #timeout: number
@@ -139,6 +153,8 @@ export class RequestResponseBehaviour<Req, Res> implements Behaviour<RequestResp
   readonly #closedConns = new Set<number>()
   #nextId = 1
   #nextInbound = 1
+  /** The clock at the latest input or command (durations of the exchanges it ends). */
+  #now: Millis = 0
 
   constructor(options: RequestResponseOptions<Req, Res>) {
     if (options.protocols.length === 0) throw new RangeError('at least one protocol is needed')
@@ -148,10 +164,19 @@ export class RequestResponseBehaviour<Req, Res> implements Behaviour<RequestResp
     this.#allowLimited = options.allowLimited === true
     this.limitedProtocols = this.#allowLimited ? this.protocols : []
     this.#codec = options.codec
+    const framing = options.codec.framing ?? 'eof'
+    if (framing !== 'eof' && framing !== 'length-prefixed') throw new RangeError(`unknown framing: ${String(framing)}`)
+    this.#framing = framing
     this.#maxRequest = positive(options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES, 'maxRequestBytes')
     this.#maxResponse = positive(options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES, 'maxResponseBytes')
     this.#timeout = positive(options.timeout ?? DEFAULT_REQUEST_TIMEOUT, 'timeout')
     this.#maxStreams = positive(options.maxConcurrentStreams ?? DEFAULT_MAX_CONCURRENT_STREAMS, 'maxConcurrentStreams')
+    this.maxInboundStreams = 2 * this.#maxStreams
+  }
+
+  /** The protocol ids, preferred first (served too when `serve`). */
+  get offered(): readonly string[] {
+    return this.#offered
   }
 
   /** Exchanges in flight (outbound, inbound): for tests and leak checks. */
@@ -162,28 +187,32 @@ export class RequestResponseBehaviour<Req, Res> implements Behaviour<RequestResp
   /**
    * Send `request` to `peer`; the result comes as a `response` or `outbound-failure` event with the
    * returned id (`requestId` when given: a caller that must be ready for the event before this returns).
+   * `timeout`: this exchange's, instead of the behaviour's.
    */
-  request(now: Millis, peer: PeerId, request: Req, requestId?: number): number {
+  request(now: Millis, peer: PeerId, request: Req, requestId?: number, timeout?: number): number {
+    this.#now = now
     if (requestId !== undefined && (!Number.isSafeInteger(requestId) || requestId < 0)) throw new RangeError('requestId must be a non-negative safe integer')
+    const ms = timeout === undefined ? this.#timeout : positive(timeout, 'timeout')
     if (requestId !== undefined && this.#out.has(requestId)) throw new UsageError('reqresp/duplicate-request-id', String(requestId))
-    const bytes = this.#codec.encodeRequest(request)
-    if (bytes.length > this.#maxRequest) throw new UsageError('reqresp/request-too-large', `${bytes.length} bytes, maxRequestBytes is ${this.#maxRequest}`)
+    const message = this.#codec.encodeRequest(request)
+    if (message.length > this.#maxRequest) throw new UsageError('reqresp/request-too-large', `${message.length} bytes, maxRequestBytes is ${this.#maxRequest}`)
     if (requestId === undefined) while (this.#out.has(this.#nextId)) this.#nextId++
     requestId ??= this.#nextId++
     const key = peer.toString()
     const n = this.#outPerPeer.get(key) ?? 0
     if (n >= this.#maxStreams) {
-      this.#event({ type: 'outbound-failure', requestId, peer, error: new OutcomeError<ReqRespOutcomeCode>('reqresp/too-many-streams', `${n} requests to ${key} in flight`) })
+      this.#event({ type: 'outbound-failure', requestId, peer, protocol: this.#offered[0]!, error: new OutcomeError<ReqRespOutcomeCode>('reqresp/too-many-streams', `${n} requests to ${key} in flight`), duration: 0 })
       return requestId
     }
     this.#outPerPeer.set(key, n + 1)
-    this.#out.set(requestId, { requestId, peer, deadline: now + this.#timeout, request: bytes, received: [], have: 0 })
+    this.#out.set(requestId, { requestId, peer, started: now, deadline: now + ms, timeout: ms, request: frame(this.#framing, message), reader: new MessageReader(this.#framing, this.#maxResponse) })
     this.#actions.push({ type: 'open-stream', requestId, peer, protocols: this.#offered, ...(this.#allowLimited ? { allowLimited: true } : {}) })
     return requestId
   }
 
   /** Give up on an outbound request (an aborted signal): its stream is reset, no event follows. */
-  cancel(_now: Millis, requestId: number): void {
+  cancel(now: Millis, requestId: number): void {
+    this.#now = now
     const o = this.#out.get(requestId)
     if (o === undefined) return
     if (o.stream !== undefined) this.#actions.push({ type: 'reset', stream: o.stream })
@@ -191,7 +220,8 @@ export class RequestResponseBehaviour<Req, Res> implements Behaviour<RequestResp
   }
 
   /** Answer inbound request `inboundId`. False when it is gone (timed out, reset, connection closed). */
-  respond(_now: Millis, inboundId: number, response: Res): boolean {
+  respond(now: Millis, inboundId: number, response: Res): boolean {
+    this.#now = now
     const i = this.#in.get(inboundId)
     if (i === undefined || i.state !== 'handler') return false
     let bytes: Uint8Array
@@ -205,23 +235,25 @@ export class RequestResponseBehaviour<Req, Res> implements Behaviour<RequestResp
       this.#failIn(i, new UsageError('reqresp/response-too-large', `the handler's response is ${bytes.length} bytes, maxResponseBytes is ${this.#maxResponse}`))
       return false
     }
-    if (bytes.length === 0) return this.omit(_now, inboundId)
+    if (bytes.length === 0 && this.#framing === 'eof') return this.omit(now, inboundId) // no bytes is an omission
     i.state = 'writing'
-    i.send = { data: bytes, sent: 0, blocked: false, finished: false }
+    i.send = { data: frame(this.#framing, bytes), sent: 0, blocked: false, finished: false }
     if (this.#pump(i.stream, i.send)) this.#responseWritten(i)
     return true
   }
 
   /** Close inbound request `inboundId`'s stream without a response (the requester sees 'reqresp/no-response'). */
-  omit(_now: Millis, inboundId: number): boolean {
+  omit(now: Millis, inboundId: number): boolean {
+    this.#now = now
     const i = this.#in.get(inboundId)
     if (i === undefined || i.state !== 'handler') return false
     this.#actions.push({ type: 'close-write', stream: i.stream })
-    this.#dropIn(i)
+    this.#doneIn(i)
     return true
   }
 
   handle(now: Millis, input: BehaviourInput): void {
+    this.#now = now
     switch (input.type) {
       case 'stream-opened':
         if (!this.#offered.includes(input.protocol)) return
@@ -280,8 +312,9 @@ export class RequestResponseBehaviour<Req, Res> implements Behaviour<RequestResp
   }
 
   handleTimeout(now: Millis): void {
+    this.#now = now
     for (const o of [...this.#out.values()]) {
-      if (o.deadline <= now) this.#failOut(o, new OutcomeError<ReqRespOutcomeCode>('reqresp/timeout', `no response within ${this.#timeout} ms`))
+      if (o.deadline <= now) this.#failOut(o, new OutcomeError<ReqRespOutcomeCode>('reqresp/timeout', `no response within ${o.timeout} ms`))
     }
     for (const i of [...this.#in.values()]) {
       if (i.deadline <= now) this.#failIn(i, new OutcomeError<ReqRespOutcomeCode>('reqresp/timeout', `exchange not done within ${this.#timeout} ms`))
@@ -323,7 +356,27 @@ export class RequestResponseBehaviour<Req, Res> implements Behaviour<RequestResp
   #failOut(o: Outbound, error: Error, reset = true): void {
     if (reset && o.stream !== undefined) this.#actions.push({ type: 'reset', stream: o.stream })
     this.#dropOut(o)
-    this.#event({ type: 'outbound-failure', requestId: o.requestId, peer: o.peer, error })
+    this.#event({ type: 'outbound-failure', requestId: o.requestId, peer: o.peer, protocol: o.protocol ?? this.#offered[0]!, error, duration: this.#now - o.started })
+  }
+
+  /** The whole response is in (at EOF, or its last length-prefixed byte): decode it. */
+  #outComplete(o: Outbound): void {
+    const bytes = o.reader.message()
+    if (bytes === undefined) {
+      this.#failOut(o, new ProtocolError<ReqRespProtocolCode>('request-response', 'reqresp/decode', 'the response ended inside its length-prefixed frame'), false)
+      return
+    }
+    // a length-prefixed response can be complete before our request is: the stream is of no more use
+    if (o.send?.finished !== true) this.#actions.push({ type: 'reset', stream: o.stream! })
+    let response: Res
+    try {
+      response = this.#codec.decodeResponse(bytes)
+    } catch (e) {
+      this.#failOut(o, new ProtocolError<ReqRespProtocolCode>('request-response', 'reqresp/decode', `${this.#codec.name} response: ${(e as Error).message}`, { cause: e }), false)
+      return
+    }
+    this.#dropOut(o)
+    this.#event({ type: 'response', requestId: o.requestId, peer: o.peer, protocol: o.protocol!, response, duration: this.#now - o.started })
   }
 
   #dropOut(o: Outbound): void {
@@ -351,20 +404,45 @@ export class RequestResponseBehaviour<Req, Res> implements Behaviour<RequestResp
     }
     this.#inPerConn.set(stream.connection, n + 1)
     const inboundId = this.#nextInbound++
-    this.#in.set(inboundId, { inboundId, peer: connection.peer, stream, protocol, connection, deadline: now + this.#timeout, state: 'reading', received: [], have: 0 })
+    this.#in.set(inboundId, { inboundId, peer: connection.peer, stream, protocol, connection, started: now, deadline: now + this.#timeout, state: 'reading', reader: new MessageReader(this.#framing, this.#maxRequest), eof: false })
     this.#inByStream.set(streamKey(stream), inboundId)
   }
 
   #responseWritten(i: Inbound): void {
     this.#actions.push({ type: 'close-write', stream: i.stream })
-    this.#dropIn(i)
-    this.#event({ type: 'response-sent', inboundId: i.inboundId, peer: i.peer })
+    this.#doneIn(i)
+    this.#event({ type: 'response-sent', inboundId: i.inboundId, peer: i.peer, protocol: i.protocol, duration: this.#now - i.started })
+  }
+
+  /** Answered (or omitted) and our side closed: the stream is done once the requester's side is. */
+  #doneIn(i: Inbound): void {
+    if (i.eof) this.#dropIn(i)
+    else i.state = 'draining' // length-prefixed: the request was complete before its EOF; the deadline still holds
   }
 
   #failIn(i: Inbound, error: Error, reset = true): void {
     if (reset) this.#actions.push({ type: 'reset', stream: i.stream })
     this.#dropIn(i)
-    this.#event({ type: 'inbound-failure', inboundId: i.inboundId, peer: i.peer, protocol: i.protocol, error })
+    // a draining exchange was answered: its stream's end is no failure
+    if (i.state !== 'draining') this.#event({ type: 'inbound-failure', inboundId: i.inboundId, peer: i.peer, protocol: i.protocol, error, duration: this.#now - i.started })
+  }
+
+  /** The whole request is in: decode it and hand it to the user. */
+  #inComplete(i: Inbound): void {
+    const bytes = i.reader.message()
+    if (bytes === undefined) {
+      this.#failIn(i, new ProtocolError<ReqRespProtocolCode>('request-response', 'reqresp/decode', 'the request ended inside its length-prefixed frame'))
+      return
+    }
+    let request: Req
+    try {
+      request = this.#codec.decodeRequest(bytes)
+    } catch (e) {
+      this.#failIn(i, new ProtocolError<ReqRespProtocolCode>('request-response', 'reqresp/decode', `${this.#codec.name} request: ${(e as Error).message}`, { cause: e }))
+      return
+    }
+    i.state = 'handler'
+    this.#event({ type: 'request', inboundId: i.inboundId, peer: i.peer, protocol: i.protocol, connection: i.connection, request })
   }
 
   #dropIn(i: Inbound): void {
@@ -381,26 +459,19 @@ export class RequestResponseBehaviour<Req, Res> implements Behaviour<RequestResp
     const key = streamKey(stream)
     const o = this.#outOf(key)
     if (o !== undefined) {
-      if (o.have + data.length > this.#maxResponse) {
-        this.#failOut(o, new ProtocolError<ReqRespProtocolCode>('request-response', 'reqresp/response-too-large', `more than maxResponseBytes (${this.#maxResponse})`))
-        return
-      }
-      o.received.push(data.slice())
-      o.have += data.length
+      const r = o.reader.push(data)
+      if (r === 'too-large') this.#failOut(o, new ProtocolError<ReqRespProtocolCode>('request-response', 'reqresp/response-too-large', `more than maxResponseBytes (${this.#maxResponse})`))
+      else if (r === 'bad-prefix') this.#failOut(o, new ProtocolError<ReqRespProtocolCode>('request-response', 'reqresp/decode', 'invalid length prefix'))
+      else if (r === 'complete') this.#outComplete(o)
       return
     }
     const i = this.#inOf(key)
-    if (i === undefined) return
-    if (i.state !== 'reading') {
-      // bytes after the request's EOF cannot be; a remote that sends them is ignored (they are not the request)
-      return
-    }
-    if (i.have + data.length > this.#maxRequest) {
-      this.#failIn(i, new ProtocolError<ReqRespProtocolCode>('request-response', 'reqresp/request-too-large', `more than maxRequestBytes (${this.#maxRequest})`))
-      return
-    }
-    i.received.push(data.slice())
-    i.have += data.length
+    // bytes after the request (its EOF, or its length-prefixed frame) are not the request: discarded
+    if (i === undefined || i.state !== 'reading') return
+    const r = i.reader.push(data)
+    if (r === 'too-large') this.#failIn(i, new ProtocolError<ReqRespProtocolCode>('request-response', 'reqresp/request-too-large', `more than maxRequestBytes (${this.#maxRequest})`))
+    else if (r === 'bad-prefix') this.#failIn(i, new ProtocolError<ReqRespProtocolCode>('request-response', 'reqresp/decode', 'invalid length prefix'))
+    else if (r === 'complete') this.#inComplete(i)
   }
 
   #eof(stream: StreamRef): void {
@@ -412,33 +483,18 @@ export class RequestResponseBehaviour<Req, Res> implements Behaviour<RequestResp
         this.#failOut(o, new OutcomeError<ReqRespOutcomeCode>('reqresp/no-response', 'the responder closed before the request was sent'))
         return
       }
-      if (o.have === 0) {
+      if (o.reader.empty) {
         this.#failOut(o, new OutcomeError<ReqRespOutcomeCode>('reqresp/no-response', 'the stream ended without a response'), false)
         return
       }
-      let response: Res
-      try {
-        response = this.#codec.decodeResponse(concat(o.received, o.have))
-      } catch (e) {
-        this.#failOut(o, new ProtocolError<ReqRespProtocolCode>('request-response', 'reqresp/decode', `${this.#codec.name} response: ${(e as Error).message}`, { cause: e }), false)
-        return
-      }
-      this.#dropOut(o)
-      this.#event({ type: 'response', requestId: o.requestId, peer: o.peer, protocol: o.protocol!, response })
+      this.#outComplete(o)
       return
     }
     const i = this.#inOf(key)
-    if (i === undefined || i.state !== 'reading') return
-    let request: Req
-    try {
-      request = this.#codec.decodeRequest(concat(i.received, i.have))
-    } catch (e) {
-      this.#failIn(i, new ProtocolError<ReqRespProtocolCode>('request-response', 'reqresp/decode', `${this.#codec.name} request: ${(e as Error).message}`, { cause: e }))
-      return
-    }
-    i.received.length = 0
-    i.state = 'handler'
-    this.#event({ type: 'request', inboundId: i.inboundId, peer: i.peer, protocol: i.protocol, connection: i.connection, request })
+    if (i === undefined) return
+    i.eof = true
+    if (i.state === 'reading') this.#inComplete(i)
+    else if (i.state === 'draining') this.#dropIn(i)
   }
 
   /**

@@ -1,17 +1,22 @@
 /**
  * Request-response codecs: how a request and a response become the bytes of one stream direction.
- * Framing is rust-libp2p's (spec/request-response.md): no length prefix, the message is every byte
- * up to the writer's half-close, capped by the behaviour's maxRequestBytes / maxResponseBytes before
- * a codec sees it. A codec only encodes and decodes one whole message; its decode throws on bad input
- * (any exception: the behaviour reports it as ProtocolError 'reqresp/decode' with it as the cause).
+ * Framing (src/request-response/framing.ts) is rust-libp2p's by default: no length prefix, the
+ * message is every byte up to the writer's half-close; `lengthPrefixed(codec)` puts an unsigned-varint
+ * length before each message instead (protobuf protocols). Either way the behaviour caps a message
+ * at maxRequestBytes / maxResponseBytes before a codec sees it. A codec only encodes and decodes one
+ * whole message; its decode throws on bad input (any exception: the behaviour reports it as
+ * ProtocolError 'reqresp/decode' with it as the cause).
  *
  * - `json()`: UTF-8 JSON (rust's `json::Codec`, serde_json): a `Vec<u8>` field is an array of numbers.
  * - `cbor()`: RFC 8949 through src/core/cbor.ts (rust's `cbor::Codec`, cbor4ii): structs are
  *   text-keyed maps, `serde_bytes` fields byte strings, plain `Vec<u8>` arrays of integers.
  * - `raw()`: the bytes themselves (a go peer hand-rolling the same stream format).
+ * - `lengthPrefixed(codec)`: `codec`'s messages, each after its uvarint length (`lengthPrefixed(raw())`
+ *   with protobuf bytes encoded by the application).
  */
 import { decodeCbor, encodeCbor, type CborDecodeOptions, type CborValue } from '../core/cbor.js'
 import { fromUtf8, utf8 } from '../core/bytes.js'
+import type { Framing } from './framing.js'
 
 export interface Codec<Req, Res> {
   /** For messages and metrics: 'json', 'cbor', 'raw' or the user's. */
@@ -20,6 +25,8 @@ export interface Codec<Req, Res> {
   decodeRequest(bytes: Uint8Array): Req
   encodeResponse(response: Res): Uint8Array
   decodeResponse(bytes: Uint8Array): Res
+  /** How each message is delimited on the stream; default 'eof' (spec/request-response.md, "Framing"). */
+  readonly framing?: Framing
 }
 
 /** JSON (RFC 8259) in UTF-8; decode rejects invalid UTF-8 and invalid JSON. */
@@ -49,4 +56,20 @@ export function raw(): Codec<Uint8Array, Uint8Array> {
     return b
   }
   return { name: 'raw', encodeRequest: id, decodeRequest: id, encodeResponse: id, decodeResponse: id }
+}
+
+/**
+ * `codec`'s messages with an unsigned-varint length prefix in both directions (protobuf protocols):
+ * the behaviour checks the announced length against its cap before reading the message, and does
+ * not wait for EOF once the message is in. Its peer must frame the same way.
+ */
+export function lengthPrefixed<Req, Res>(codec: Codec<Req, Res>): Codec<Req, Res> {
+  return {
+    name: codec.name,
+    encodeRequest: (r) => codec.encodeRequest(r),
+    decodeRequest: (b) => codec.decodeRequest(b),
+    encodeResponse: (r) => codec.encodeResponse(r),
+    decodeResponse: (b) => codec.decodeResponse(b),
+    framing: 'length-prefixed',
+  }
 }

@@ -5,7 +5,8 @@
  *   const node = await createNode({ services: {
  *     kv: requestResponse({ protocol: '/app/kv/1.0.0', codec: json<Req, Res>(), handler: async (req, { peer }) => res }),
  *   } })
- *   const res = await node.service<RequestResponse<Req, Res>>('kv').request(peerOrAddr, req, { signal })
+ *   const res = await node.service<RequestResponse<Req, Res>>('kv').request(peerOrAddr, req, { signal, timeout })
+ *   const res2 = await node.request<Res>(peerOrAddr, req, { protocol: '/app/kv/1.0.0' }) // the same, found by protocol
  *
  * `request` rejects with OutcomeError / ProtocolError codes 'reqresp/...' (spec/request-response.md,
  * Outcomes). Without `handler` the node only asks: its protocols are not offered to peers. A handler
@@ -18,6 +19,7 @@ import { PeerId } from '../peer-id/index.js'
 import type { ConnectionInfo, NodeService, ServiceFactory } from '../swarm/index.js'
 import { RequestResponseBehaviour, type RequestResponseEvent, type RequestResponseLimits } from './behaviour.js'
 import type { Codec } from './codec.js'
+import { reqRespMetrics, type ReqRespMetrics } from './metrics.js'
 
 /** Returned by a handler: answer nothing (the requester gets 'reqresp/no-response'). */
 export const noResponse: unique symbol = Symbol('noResponse')
@@ -46,13 +48,15 @@ export interface RequestResponseServiceOptions<Req, Res> extends RequestResponse
 
 export interface RequestOptions {
   signal?: AbortSignal
+  /** This exchange's timeout in ms (default: the service's `timeout`, 10 000), from the stream request on (a dial to an address first has the node's own dial timeout). */
+  timeout?: number
 }
 
 export interface RequestResponseEvents {
-  /** An inbound exchange failed (timeout, reset, too large, decode, the handler threw...). */
+  /** An inbound exchange failed (timeout, reset, too large, decode, too many streams, the handler threw...). */
   'inbound-failure': { peer: PeerId; protocol?: string; error: Error }
   /** A response was handed to the muxer in full. */
-  'response-sent': { peer: PeerId }
+  'response-sent': { peer: PeerId; protocol: string }
 }
 
 type RunInRuntime = <T>(f: (now: number) => T) => T
@@ -67,6 +71,7 @@ export class RequestResponse<Req = unknown, Res = unknown> extends EventTarget {
   readonly #waiting = new Map<number, Waiter<Res>>()
   readonly #handling = new Map<number, AbortController>()
   #node: NodeLike | undefined
+  #metrics: ReqRespMetrics | undefined
   #nextId = 1
   #stopped: Error | undefined
 
@@ -75,6 +80,11 @@ export class RequestResponse<Req = unknown, Res = unknown> extends EventTarget {
     this.#b = behaviour
     this.#run = run
     this.#handler = handler
+  }
+
+  /** The protocol ids this service speaks, preferred first (`node.request` picks a service by them). */
+  get protocols(): readonly string[] {
+    return this.#b.offered
   }
 
   /** The behaviour (its `inFlight` counts, for tests and diagnostics). */
@@ -86,6 +96,8 @@ export class RequestResponse<Req = unknown, Res = unknown> extends EventTarget {
   async request(peer: PeerId | Multiaddr | string, request: Req, options: RequestOptions = {}): Promise<Res> {
     if (this.#stopped !== undefined) throw this.#stopped
     const signal = options.signal
+    const timeout = options.timeout
+    if (timeout !== undefined && (!Number.isSafeInteger(timeout) || timeout < 1)) throw new RangeError('timeout must be a positive integer (ms)')
     const aborted = (): Error => (signal?.reason instanceof Error ? signal.reason : new UsageError('node/aborted', 'the operation was aborted'))
     if (signal?.aborted === true) throw aborted()
     let target: PeerId
@@ -103,13 +115,14 @@ export class RequestResponse<Req = unknown, Res = unknown> extends EventTarget {
       const onAbort = (): void => {
         this.#waiting.delete(id)
         this.#run((now) => this.#b.cancel(now, id))
+        this.#metrics?.ended('outbound', this.#b.offered[0]!, { code: 'reqresp/aborted' }, 0)
         reject(aborted())
       }
       const done = (): void => signal?.removeEventListener('abort', onAbort)
       signal?.addEventListener('abort', onAbort, { once: true })
       this.#waiting.set(id, { resolve: (v) => { done(); resolve(v) }, reject: (e) => { done(); reject(e) } })
       try {
-        this.#run((now) => this.#b.request(now, target, request, id))
+        this.#run((now) => this.#b.request(now, target, request, id, timeout))
       } catch (e) {
         this.#waiting.delete(id)
         done()
@@ -128,6 +141,7 @@ export class RequestResponse<Req = unknown, Res = unknown> extends EventTarget {
   /** @internal */
   _attach(node: NodeLike): void {
     this.#node = node
+    this.#metrics = reqRespMetrics(node, () => ({ protocol: this.#b.offered[0]!, ...this.#b.inFlight }))
   }
 
   /** @internal the node routes the behaviour's events here. */
@@ -135,6 +149,7 @@ export class RequestResponse<Req = unknown, Res = unknown> extends EventTarget {
     switch (ev.type) {
       case 'response':
       case 'outbound-failure': {
+        if (this.#waiting.has(ev.requestId)) this.#metrics?.ended('outbound', ev.protocol ?? this.#b.offered[0]!, ev.type === 'response' ? undefined : ev.error, ev.duration)
         const w = this.#waiting.get(ev.requestId)
         if (w === undefined) return
         this.#waiting.delete(ev.requestId)
@@ -148,10 +163,12 @@ export class RequestResponse<Req = unknown, Res = unknown> extends EventTarget {
       case 'inbound-failure':
         if (ev.inboundId !== undefined) this.#handling.get(ev.inboundId)?.abort(ev.error)
         if (ev.inboundId !== undefined) this.#handling.delete(ev.inboundId)
+        this.#metrics?.ended('inbound', ev.protocol ?? this.#b.offered[0]!, ev.error, ev.duration ?? 0)
         this.dispatchEvent(new CustomEvent('inbound-failure', { detail: { peer: ev.peer, protocol: ev.protocol, error: ev.error } }))
         return
       case 'response-sent':
-        this.dispatchEvent(new CustomEvent('response-sent', { detail: { peer: ev.peer } }))
+        this.#metrics?.ended('inbound', ev.protocol, undefined, ev.duration)
+        this.dispatchEvent(new CustomEvent('response-sent', { detail: { peer: ev.peer, protocol: ev.protocol } }))
     }
   }
 
@@ -180,11 +197,14 @@ export class RequestResponse<Req = unknown, Res = unknown> extends EventTarget {
       this.#handling.delete(id)
       if (this.#stopped !== undefined || ctl.signal.aborted) return
       this.#run((now) => this.#b.omit(now, id))
-      this.dispatchEvent(new CustomEvent('inbound-failure', { detail: { peer: ev.peer, protocol: ev.protocol, error: new UsageError('reqresp/handler-failed', (e as Error)?.message, { cause: e }) } }))
+      const error = new UsageError('reqresp/handler-failed', (e as Error)?.message, { cause: e })
+      this.#metrics?.ended('inbound', ev.protocol, error, 0)
+      this.dispatchEvent(new CustomEvent('inbound-failure', { detail: { peer: ev.peer, protocol: ev.protocol, error } }))
       return
     }
     this.#handling.delete(id)
     if (this.#stopped !== undefined || ctl.signal.aborted) return
+    if (res === noResponse) this.#metrics?.ended('inbound', ev.protocol, { code: 'reqresp/omitted' }, 0)
     this.#run((now) => (res === noResponse ? this.#b.omit(now, id) : this.#b.respond(now, id, res)))
   }
 }

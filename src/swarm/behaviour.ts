@@ -185,6 +185,14 @@ export interface Behaviour<Ev> {
    * elsewhere a limited connection answers `na` for them. Identify, ping and DCUtR list theirs.
    */
   readonly limitedProtocols?: readonly string[]
+  /**
+   * Inbound streams of each of its protocols the swarm lets open at once per connection (default
+   * SwarmLimits.maxInboundStreamsPerProtocol, 32): a behaviour that bounds its own exchanges
+   * (request-response's maxConcurrentStreams) declares room for them here. The resource manager's
+   * protocol-peer inbound stream limit for those protocols is raised to it as well, unless
+   * `resources.protocolsPeer` sets one (src/swarm/policy.ts).
+   */
+  readonly maxInboundStreams?: number
   handle(now: Millis, input: BehaviourInput): void
   handleTimeout(now: Millis): void
   pollAction(): BehaviourAction<Ev> | undefined

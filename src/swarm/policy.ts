@@ -106,6 +106,9 @@ export interface PolicyConfig extends PolicyOptions {
   maxPendingInbound: number
   /** Builds the gater and per-IP limits (`createGuards` from src/swarm/guards.ts); absent: neither. */
   guards?: ((config: PolicyConfig) => Guards) | undefined
+  /** Protocols whose behaviour bounds its own inbound streams (Behaviour.maxInboundStreams): the
+   * protocol-peer inbound stream limit is raised to that bound unless `resources.protocolsPeer` sets one. */
+  inboundBounds?: Readonly<Record<string, number>>
 }
 
 export class SwarmPolicy {
@@ -254,6 +257,10 @@ function newResourceManager(config: PolicyConfig): ResourceManager {
   if (pingInbound !== undefined) {
     const ping = base.protocolsPeer['/ipfs/ping/1.0.0'] ?? {}
     base.protocolsPeer['/ipfs/ping/1.0.0'] = { ...ping, streamsInbound: pingInbound, streams: Math.max(ping.streams ?? 0, pingInbound) }
+  }
+  for (const [p, n] of Object.entries(config.inboundBounds ?? {})) {
+    const cur = { ...base.protocolPeer, ...base.protocolsPeer[p] }
+    if (cur.streamsInbound < n) base.protocolsPeer[p] = { ...base.protocolsPeer[p], streamsInbound: n, streams: Math.max(cur.streams, n) }
   }
   return new ResourceManager(applyLimits(base, config.resources), { highWater })
 }

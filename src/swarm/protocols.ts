@@ -59,9 +59,10 @@ export class ProtocolTable {
   /**
    * Behaviour `name` now serves exactly `protocols`: what it dropped is removed, what is new is
    * added. UsageError (and no change) when another owner holds one of them. True when anything changed.
-   * `limited`: those allowed on limited connections (Behaviour.limitedProtocols).
+   * `limited`: those allowed on limited connections (Behaviour.limitedProtocols); `maxInbound`: its
+   * Behaviour.maxInboundStreams.
    */
-  setBehaviour(name: string, protocols: readonly string[], limited: readonly string[] = []): boolean {
+  setBehaviour(name: string, protocols: readonly string[], limited: readonly string[] = [], maxInbound = this.#defaultMaxInbound): boolean {
     for (const p of protocols) {
       const h = this.#handlers.get(p)
       if (h !== undefined && !(h.owner.kind === 'behaviour' && h.owner.name === name)) throw new UsageError('swarm/protocol-taken', p)
@@ -75,7 +76,7 @@ export class ProtocolTable {
     }
     for (const p of protocols) {
       if (this.#handlers.has(p)) continue
-      this.#handlers.set(p, { owner: { kind: 'behaviour', name }, maxInboundStreams: this.#defaultMaxInbound, allowLimited: limited.includes(p) })
+      this.#handlers.set(p, { owner: { kind: 'behaviour', name }, maxInboundStreams: maxInbound, allowLimited: limited.includes(p) })
       changed = true
     }
     return changed

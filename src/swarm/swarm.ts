@@ -76,10 +76,15 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     this.#set = new BehaviourSet(behaviours, (name, e, conn) => this.#fault(this.#now, conn, e, name))
     this.peerStore = new PeerStore(config.peerStore, (p) => (this.#byPeer.get(p)?.size ?? 0) > 0)
     this.#protocols = new ProtocolTable(this.#limits.maxInboundStreamsPerProtocol)
-    for (const name of this.#set.names) this.#protocols.setBehaviour(name, behaviours[name]!.protocols, behaviours[name]!.limitedProtocols)
+    const inboundBounds: Record<string, number> = {}
+    for (const name of this.#set.names) {
+      const b = behaviours[name]!
+      this.#protocols.setBehaviour(name, b.protocols, b.limitedProtocols, b.maxInboundStreams)
+      if (b.maxInboundStreams !== undefined) for (const p of b.protocols) inboundBounds[p] = b.maxInboundStreams
+    }
     this.#external = new ExternalAddresses(this.#limits.maxExternalAddrs)
     this.#peerId = config.identity.publicKey.toPeerId()
-    this.policy = new SwarmPolicy({ ...config.policy, maxPendingInbound: this.#limits.maxPendingInbound, guards: config.guards })
+    this.policy = new SwarmPolicy({ ...config.policy, maxPendingInbound: this.#limits.maxPendingInbound, guards: config.guards, inboundBounds })
     const swarm = this
     this.#route = {
       peerId: this.#peerId, limits: this.#limits, policy: this.policy, conns: this.#conns, byPeer: this.#byPeer, opens: this.#opens,
@@ -544,7 +549,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
   /** A behaviour's `set-protocols`: route the new list to it, drop what it no longer serves. */
   #setBehaviourProtocols(now: Millis, name: string, protocols: readonly string[]): void {
     // The outer #pump loop drains whatever the behaviours do about it (identify's push).
-    if (this.#protocols.setBehaviour(name, protocols, this.behaviours[name]?.limitedProtocols)) this.#set.broadcast(now, { type: 'local-info', listenAddrs: this.#listenAddrs, protocols: this.protocols() })
+    if (this.#protocols.setBehaviour(name, protocols, this.behaviours[name]?.limitedProtocols, this.behaviours[name]?.maxInboundStreams)) this.#set.broadcast(now, { type: 'local-info', listenAddrs: this.#listenAddrs, protocols: this.protocols() })
   }
 
   /** After calling a command on a behaviour directly (ping.ping(...)), let the swarm act on it. */
