@@ -18,6 +18,7 @@ import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { killGroup, missingTools, sleep, startRedis } from './lib/proc.mjs'
+import { runMdnsCase } from './lib/mdns-case.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const root = path.dirname(here)
@@ -60,6 +61,7 @@ if (args[0] === '--markdown') {
   for (const [k, rs] of rows) {
     const cell = (/** @type {string} */ sc) => {
       const r = rs.find((x) => x.scenario === sc)
+      if (r !== undefined && r.expected === 'fail') return r.ok ? '**unexpected pass**' : 'expected fail'
       return r === undefined ? '' : r.ok ? `pass ${f(r.handshakePlusOneRTTMillis)} / ${f(r.pingRTTMillis)}` : '**FAIL**'
     }
     console.log(`| ${k} | ${SCENARIOS.map(cell).join(' | ')} |`)
@@ -272,7 +274,7 @@ function tail(s, n) {
 /**
  * @typedef {{ dialer: string, listener: string, transport: string, scenario: string, ok: boolean,
  *   handshakePlusOneRTTMillis: number | null, pingRTTMillis: number | null, error: string | null,
- *   seconds: number, flaky?: boolean, firstError?: string | null }} Result
+ *   seconds: number, flaky?: boolean, firstError?: string | null, expected?: 'fail', expectedReason?: string, unexpectedPass?: boolean }} Result
  */
 
 /** @param {Case} c @returns {Promise<Result>} */
@@ -370,28 +372,32 @@ const started = Date.now()
 /** @type {Result[]} */
 const results = []
 for (const c of cases) {
-  let r = await runCase(c)
+  // mdns: each peer in a network namespace of its own (lib/mdns-case.mjs); expected failures are not retried.
+  const once = () => (c.scenario === 'mdns' ? runMdnsCase(c, { commands, root, timeout: opt.timeout, redisServer: /** @type {string} */ (redisServer) }) : runCase(c))
+  /** @type {Result} */
+  let r = await once()
   // --suite (what `npm test` and CI run): a failed case runs once more, so one scheduling hiccup on a
   // loaded 2-core machine does not fail the build; a real failure fails both times. A case that
   // passes only on the retry is recorded as flaky (table and results file) so it stays visible.
-  if (!r.ok && opt.suite) {
+  if (!r.ok && opt.suite && r.expected !== 'fail') {
     say(`retrying ${c.dialer}->${c.listener} ${c.transport} ${c.scenario} once (first error: ${r.error})`)
-    const second = await runCase(c)
+    const second = await once()
     r = second.ok ? { ...second, flaky: true, firstError: r.error } : second
   }
   results.push(r)
-  console.log(row([`${c.dialer}->${c.listener}`, c.transport, c.scenario, r.ok ? (r.flaky === true ? 'flaky' : 'pass') : 'FAIL', fmt(r.handshakePlusOneRTTMillis), fmt(r.pingRTTMillis), r.seconds.toFixed(1)], widths))
+  console.log(row([`${c.dialer}->${c.listener}`, c.transport, c.scenario, r.expected === 'fail' ? (r.ok ? 'XPASS' : 'xfail') : r.ok ? (r.flaky === true ? 'flaky' : 'pass') : 'FAIL', fmt(r.handshakePlusOneRTTMillis), fmt(r.pingRTTMillis), r.seconds.toFixed(1)], widths))
 }
 db.close()
 killGroup(redisProc, 'SIGTERM')
 
-const failed = results.filter((r) => !r.ok)
+const failed = results.filter((r) => !r.ok && r.expected !== 'fail') // expected failures: README.md "Known quirks"
 const total = ((Date.now() - started) / 1000).toFixed(0)
 if (failed.length > 0) {
   console.log(`\nFAILED (${failed.length} of ${results.length}):`)
   for (const f of failed) console.log(`  ${label(f)}: ${f.error}`)
 }
-say(`${results.length - failed.length}/${results.length} passed in ${total} s`)
+const xfail = results.filter((r) => r.expected === 'fail')
+say(`${results.filter((r) => r.ok && r.expected !== 'fail').length}/${results.length - xfail.length} passed in ${total} s${xfail.length > 0 ? `; expected failures: ${xfail.filter((r) => !r.ok).length}, unexpected passes: ${xfail.filter((r) => r.ok).length}` : ''}`)
 
 fs.mkdirSync(path.join(here, 'results'), { recursive: true })
 const file = path.join(here, 'results', filtered ? 'filtered.json' : 'latest.json')

@@ -45,7 +45,11 @@ const transport = env('transport')
 if (transport !== 'tcp' && transport !== 'ws') die(`unsupported transport "${transport}" (want tcp or ws)`)
 if (env('muxer') !== 'yamux') die(`unsupported muxer "${env('muxer')}" (want yamux)`)
 if (env('security') !== 'noise') die(`unsupported security "${env('security')}" (want noise)`)
+// Scenarios with a program of their own (CONTRACT.md), dispatched before the usual node is built.
+if (env('scenario') === 'mdns') await (await import('./mdns.mjs')).run() // never returns
+if (env('scenario') === 'request-response') await (await import('./reqresp.mjs')).run() // never returns
 const scenario = env('scenario', 'ping')
+if (scenario === 'rendezvous') await (await import('./rendezvous.mjs')).run() // never returns (interop/weft/rendezvous.mjs)
 if (!['ping', 'identify', 'streams', 'perf', 'ping-load'].includes(scenario)) die(`unsupported scenario "${scenario}"`)
 const isDialerEnv = env('is_dialer')
 if (isDialerEnv !== 'true' && isDialerEnv !== 'false') die(`is_dialer must be true or false, got "${isDialerEnv}"`)

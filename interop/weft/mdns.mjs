@@ -1,0 +1,116 @@
+/**
+ * Scenario `mdns` (../CONTRACT.md, section `mdns`): the weft side, run in its own network namespace
+ * by ../lib/mdns-case.mjs. A weft node with the mdns service (`mdns({ socket: udpMdnsSocket() })`,
+ * defaults: a query at start and every 10 s) listening on `/ip4/<ip>/tcp/0`.
+ *
+ * Each side publishes its peer id (`RPUSH <role>PeerId`) and learns the other's (`BLPOP`), so that
+ * discovering *that* peer is told apart from anything else on the group. Listener: pushes
+ * `listenerResult` ok once a `peer:discovery` event (source mdns) named the dialer (15 s). Dialer:
+ * waits for the event naming the listener (15 s), dials a discovered TCP address, pings once,
+ * prints the result line, waits for `listenerResult` (20 s). With `mdns_noise=1` (the case runner
+ * sends malformed datagrams to the group while the case runs) each side also waits until its
+ * service counted at least one malformed datagram, so a pass proves weft saw them and stayed up.
+ *
+ * Dispatched from peer.mjs before it builds its usual node; never returns (exits, or serves).
+ */
+import { performance } from 'node:perf_hooks'
+import { createNode, udpMdnsSocket } from '../../dist/node.js'
+import { mdns } from '../../dist/mdns/index.js'
+import { Resp } from './resp.mjs'
+
+const DISCOVERY_MS = 15_000
+const RESULT_WAIT_MS = 20_000
+const NOISE_WAIT_MS = 5_000
+
+const t0 = performance.now()
+/** @param {string} s */
+const log = (s) => process.stderr.write(`[weft-peer ${(performance.now() - t0).toFixed(0).padStart(6)}ms] ${s}\n`)
+/** @param {string} msg @returns {never} */
+function die(msg) {
+  process.stderr.write(`[weft-peer] error: ${msg}\n`)
+  process.exit(1)
+}
+const env = (/** @type {string} */ k, /** @type {string} */ d = '') => { const v = process.env[k]; return v === undefined || v === '' ? d : v }
+const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms))
+
+export async function run() {
+  const isDialer = env('is_dialer') === 'true'
+  if (env('transport', 'tcp') !== 'tcp') die('scenario mdns runs over tcp only')
+  const ip = env('ip')
+  if (!/^\d+\.\d+\.\d+\.\d+$/.test(ip) || ip === '0.0.0.0') die(`scenario mdns needs a concrete ip, got "${ip}"`)
+  const timeoutSec = Number(env('test_timeout_seconds', '60'))
+  setTimeout(() => die(`test_timeout_seconds (${timeoutSec}) passed`), timeoutSec * 1000).unref()
+  const noise = env('mdns_noise') === '1'
+  const redisAddr = env('redis_addr', 'redis:6379')
+  const role = isDialer ? 'dialer' : 'listener'
+
+  const node = await createNode({ listen: [`/ip4/${ip}/tcp/0`], services: { mdns: mdns({ socket: udpMdnsSocket() }) } })
+  /** @type {Map<string, string[]>} */
+  const found = new Map()
+  /** @type {(() => void) | undefined} */
+  let wake
+  node.on('peer:discovery', ({ peer, addrs, source }) => {
+    if (source !== 'mdns') return
+    const list = addrs.map((/** @type {any} */ a) => a.toString())
+    log(`mdns: discovered ${peer} at ${JSON.stringify(list)}`)
+    const have = found.get(peer.toString()) ?? []
+    for (const a of list) if (!have.includes(a)) have.push(a)
+    found.set(peer.toString(), have)
+    wake?.()
+  })
+  const svc = /** @type {{ stats(): Record<string, number> }} */ (node.service('mdns'))
+  log(`mdns: peer id ${node.peerId}, ${role}, listening on ${JSON.stringify(node.getMultiaddrs().map((/** @type {any} */ a) => a.toString()))}${noise ? ', malformed datagrams expected' : ''}`)
+
+  const redis = await Resp.connect(redisAddr)
+  const [mine, theirs] = isDialer ? ['dialerPeerId', 'listenerPeerId'] : ['listenerPeerId', 'dialerPeerId']
+  await redis.command('RPUSH', mine, node.peerId.toString())
+  const reply = await redis.command('BLPOP', theirs, DISCOVERY_MS / 1000)
+  if (reply === null) die(`no ${theirs} within ${DISCOVERY_MS / 1000} s`)
+  const other = String(reply[1]).trim()
+  log(`mdns: the other side is ${other}`)
+
+  /** Wait until `cond()` holds or `until` (performance.now() ms) passes. @param {() => boolean} cond @param {number} until */
+  const waitFor = async (cond, until) => {
+    while (!cond() && performance.now() < until) {
+      await new Promise((r) => { wake = () => r(undefined); setTimeout(r, 100) })
+    }
+    return cond()
+  }
+  const problems = []
+  if (!(await waitFor(() => found.has(other), t0 + DISCOVERY_MS))) {
+    problems.push(`weft ${role} did not discover ${other} by mDNS within ${DISCOVERY_MS / 1000} s (discovered: ${JSON.stringify([...found.keys()])}; stats ${JSON.stringify(svc.stats())})`)
+  } else log(`mdns: discovered the ${isDialer ? 'listener' : 'dialer'} in ${(performance.now() - t0).toFixed(0)} ms: ${JSON.stringify(found.get(other))}`)
+  if (noise && !(await waitFor(() => svc.stats().malformed > 0, performance.now() + NOISE_WAIT_MS))) {
+    problems.push(`weft ${role} counted no malformed datagram within ${NOISE_WAIT_MS / 1000} s of noise on the group (stats ${JSON.stringify(svc.stats())})`)
+  }
+  log(`mdns: stats ${JSON.stringify(svc.stats())}`)
+
+  if (!isDialer) {
+    await redis.command('RPUSH', 'listenerResult', JSON.stringify(problems.length === 0 ? { ok: true } : { ok: false, error: problems.join('; ') }))
+    await new Promise(() => {}) // serve (and answer mDNS) until killed
+  }
+  if (problems.length > 0) die(problems.join('; '))
+
+  const addrs = found.get(other) ?? []
+  const addr = addrs.find((a) => /^\/ip4\/[^/]+\/tcp\/\d+$/.test(a)) ?? addrs[0]
+  log(`mdns: dialing ${addr}/p2p/${other}`)
+  const start = performance.now()
+  let handshake
+  let rtt
+  try {
+    const conn = await node.dial(`${addr}/p2p/${other}`)
+    rtt = await node.ping(conn.peer)
+    handshake = performance.now() - start
+  } catch (e) {
+    die(`dial/ping ${addr}: ${/** @type {Error} */ (e).message}`)
+  }
+  process.stdout.write(`${JSON.stringify({ handshakePlusOneRTTMillis: handshake, pingRTTMilllis: rtt })}\n`)
+  const until = performance.now() + RESULT_WAIT_MS
+  while (performance.now() < until) {
+    if ((await redis.command('LLEN', 'listenerResult')) > 0) break
+    await sleep(50)
+  }
+  await Promise.race([node.stop(), sleep(2000)]).catch(() => {})
+  redis.close()
+  process.exit(0)
+}
