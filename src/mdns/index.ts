@@ -27,6 +27,22 @@ export {
   parseQuery,
   parseResponse,
 } from './message.js'
+export { LEGACY_MAX_TTL } from './message.js'
 export type { DiscoveredPeer, QueryQuestions, ResponseOptions, ResponseParseOptions } from './message.js'
-export { mdns, DEFAULT_MDNS_INTERVAL, DEFAULT_MDNS_TTL } from './service-api.js'
-export type { Mdns, MdnsOptions, MdnsSocket, MdnsSocketFactory, MdnsStats, PeerDiscoveryEvent } from './service-api.js'
+export {
+  mdns,
+  Mdns,
+  DEFAULT_MDNS_INTERVAL,
+  DEFAULT_MDNS_TTL,
+  DEFAULT_MDNS_MAX_PEERS,
+  DEFAULT_MDNS_MAX_ADDRS_PER_PEER,
+  DEFAULT_MDNS_MAX_TTL,
+  DEFAULT_MDNS_MAX_UNICAST_ANSWERS,
+  MDNS_FIRST_BACKOFF,
+  MDNS_ANNOUNCEMENTS,
+  MDNS_MIN_MULTICAST_GAP,
+} from './service-api.js'
+export type { MdnsEvents, MdnsExpiredEvent, MdnsOptions, MdnsSocket, MdnsSocketFactory, MdnsStats, PeerDiscoveryEvent } from './service-api.js'
+export { DiscoveredPeers } from './peers.js'
+export type { MdnsPeerEntry, MdnsPeerLimits } from './peers.js'
+export { usable as mdnsUsableAddr, ourAddrs as mdnsOurAddrs } from './addrs.js'

@@ -9,7 +9,7 @@ import { utf8, fromUtf8 } from '../core/bytes.js'
 import { CODE, Multiaddr } from '../multiaddr/index.js'
 import { PeerId } from '../peer-id/index.js'
 import { CLASS_IN, FLAG_AA, FLAG_QR, TYPE, encodeDnsMessage, sameName } from './dns.js'
-import type { DecodedDnsMessage, DnsMessage, DnsRecord } from './dns.js'
+import type { DecodedDnsMessage, DnsMessage, DnsQuestion, DnsRecord } from './dns.js'
 
 export const SERVICE_NAME = '_p2p._udp.local'
 /** The DNS-SD meta query (RFC 6763 §9): "which services are on this link". */
@@ -56,7 +56,15 @@ export interface ResponseOptions {
   /** Answer the DNS-SD meta query as well (`_services._dns-sd._udp.local PTR _p2p._udp.local`). */
   meta?: boolean
   serviceName?: string
+  /**
+   * A legacy unicast response (RFC 6762 §6.7) to a one-shot querier (source port not 5353): the
+   * query's id and questions repeated, every TTL at most 10 s, no cache-flush bits.
+   */
+  legacy?: { id: number; questions: readonly DnsQuestion[] }
 }
+
+/** RFC 6762 §6.7: TTLs in a legacy unicast response are at most 10 s. */
+export const LEGACY_MAX_TTL = 10
 
 /**
  * Our response, readable by go and rust alike (spec/mdns.md "Our response"): Answer
@@ -70,7 +78,9 @@ export interface ResponseOptions {
 export function buildResponse(o: ResponseOptions): Uint8Array[] {
   const service = o.serviceName ?? SERVICE_NAME
   if (!/^[a-z0-9]{1,63}$/.test(o.peerName)) throw new RangeError('peerName must be 1-63 lower-case alphanumerics')
-  const ttl = o.ttl ?? 360
+  const legacy = o.legacy
+  const ttl = legacy === undefined ? o.ttl ?? 360 : Math.min(o.ttl ?? 360, LEGACY_MAX_TTL)
+  const flush = legacy === undefined
   const max = o.maxPacketSize ?? 1500
   const instance = `${o.peerName}.${service}`
   const host = `${o.peerName}.local`
@@ -86,14 +96,14 @@ export function buildResponse(o: ResponseOptions): Uint8Array[] {
   const port = o.port ?? defaultPort(o.addrs)
   const base = { class: CLASS_IN, ttl }
   const fixed: DnsRecord[] = [
-    { ...base, cacheFlush: true, name: instance, type: 'SRV', priority: 0, weight: 0, port, target: host },
-    ...ips.map((ip): DnsRecord => ({ ...base, cacheFlush: true, name: host, type: ip.length === 4 ? 'A' : 'AAAA', address: ip })),
+    { ...base, cacheFlush: flush, name: instance, type: 'SRV', priority: 0, weight: 0, port, target: host },
+    ...ips.map((ip): DnsRecord => ({ ...base, cacheFlush: flush, name: host, type: ip.length === 4 ? 'A' : 'AAAA', address: ip })),
   ]
   const answers: DnsRecord[] = [{ ...base, cacheFlush: false, name: service, type: 'PTR', target: instance }]
   if (o.meta === true) answers.push({ ...base, cacheFlush: false, name: META_QUERY_NAME, type: 'PTR', target: service })
   const packet = (chunk: Uint8Array[]): DnsMessage => ({
-    id: 0, flags: FLAG_QR | FLAG_AA, questions: [], answers, authorities: [],
-    additionals: [{ ...base, cacheFlush: true, name: instance, type: 'TXT', strings: chunk }, ...fixed],
+    id: legacy?.id ?? 0, flags: FLAG_QR | FLAG_AA, questions: legacy === undefined ? [] : [...legacy.questions], answers, authorities: [],
+    additionals: [{ ...base, cacheFlush: flush, name: instance, type: 'TXT', strings: chunk }, ...fixed],
   })
   const out: Uint8Array[] = []
   let chunk: Uint8Array[] = []
@@ -168,6 +178,8 @@ export interface DiscoveredPeer {
   peer: PeerId
   /** Its addresses without the `/p2p/<id>` suffix, unique, in packet order. */
   addrs: Multiaddr[]
+  /** Seconds: the smallest TTL of its PTR and the TXT records used (0: a goodbye, RFC 6762 §10.1). */
+  ttl: number
 }
 
 export interface ResponseParseOptions {
@@ -193,21 +205,26 @@ export function parseResponse(msg: DecodedDnsMessage, options: ResponseParseOpti
   // rust: a packet without questions is a response; go's answers carry QR. Either is accepted.
   if (((msg.flags & FLAG_QR) === 0 && msg.questions.length > 0) || (msg.flags & 0x780f) !== 0) return []
   const records = [...msg.answers, ...msg.additionals, ...msg.authorities]
-  const instances: string[] = []
+  const instances: Array<{ target: string; ttl: number }> = []
   for (const r of records) {
-    if (r.type === 'PTR' && sameName(r.name, service) && !instances.some((i) => sameName(i, r.target)) && instances.length < maxPeers) instances.push(r.target)
+    if (r.type !== 'PTR' || !sameName(r.name, service)) continue
+    const known = instances.find((i) => sameName(i.target, r.target))
+    if (known !== undefined) known.ttl = Math.min(known.ttl, r.ttl)
+    else if (instances.length < maxPeers) instances.push({ target: r.target, ttl: r.ttl })
   }
   const out: DiscoveredPeer[] = []
-  for (const instance of instances) {
+  for (const { target: instance, ttl: ptrTtl } of instances) {
     let found: DiscoveredPeer | undefined
+    let ttl = ptrTtl
     const seen = new Set<string>()
     for (const r of records) {
       if (r.type !== 'TXT' || !sameName(r.name, instance)) continue
+      ttl = Math.min(ttl, r.ttl)
       for (const s of r.strings) {
         if (found !== undefined && found.addrs.length >= maxAddrs) break
         const d = dnsaddr(s)
         if (d === undefined) continue
-        if (found === undefined) found = { peer: d.peer, addrs: [] }
+        if (found === undefined) found = { peer: d.peer, addrs: [], ttl }
         else if (!found.peer.equals(d.peer)) continue
         const key = d.addr.toString()
         if (seen.has(key)) continue
@@ -216,9 +233,13 @@ export function parseResponse(msg: DecodedDnsMessage, options: ResponseParseOpti
       }
     }
     if (found === undefined) continue
+    found.ttl = ttl
     const same = out.find((p) => p.peer.equals(found.peer))
     if (same === undefined) out.push(found)
-    else for (const a of found.addrs) if (same.addrs.length < maxAddrs && !same.addrs.some((x) => x.equals(a))) same.addrs.push(a)
+    else {
+      same.ttl = Math.min(same.ttl, found.ttl)
+      for (const a of found.addrs) if (same.addrs.length < maxAddrs && !same.addrs.some((x) => x.equals(a))) same.addrs.push(a)
+    }
   }
   return out
 }
