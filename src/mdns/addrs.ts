@@ -6,7 +6,6 @@
  * on this host). Unspecified listen addresses are expanded to the interfaces' addresses.
  */
 import { CODE, Multiaddr } from '../multiaddr/index.js'
-import { parseIp4, parseIp6 } from '../multiaddr/ip.js'
 
 /** A packet's source address text is a loopback one (127/8, ::1, ::ffff:127/104). */
 export function isLoopbackHost(address: string): boolean {
@@ -50,7 +49,11 @@ export function usable(a: Multiaddr, fromLoopback = false): boolean {
 
 /** An interface IP as 4 or 16 bytes (for A / AAAA records), or undefined. */
 export function ipBytes(ip: string): Uint8Array | undefined {
-  return ip.includes(':') ? parseIp6(ip.split('%')[0]!) : parseIp4(ip)
+  try {
+    return Multiaddr.fromString(ip.includes(':') ? `/ip6/${ip.split('%')[0]!}` : `/ip4/${ip}`).components()[0]!.bytes
+  } catch {
+    return undefined
+  }
 }
 
 /**
