@@ -4,6 +4,7 @@ import { autoNAT, type AutoNAT } from '../autonat/index.js'
 import { dcutr, type Dcutr } from '../dcutr/index.js'
 import { Multiaddr } from '../multiaddr/index.js'
 import { errorLine } from './inspect.js'
+import { UsageError } from '../core/errors.js'
 import { UsageLine } from './args.js'
 import { parseHostPort, serveMetrics } from '../io/metrics-http.js'
 import { parseLimitsJson, type ResourceLimitsInit } from '../swarm/resource-limits.js'
@@ -16,7 +17,7 @@ export interface NodeCmdOptions {
   listen: string[]
   identity: string
   json: boolean
-  /** Kademlia bootstrap peers (multiaddrs with /p2p). */
+  /** Bootstrap peers (multiaddrs with /p2p): kept connected (redialed with backoff) and the DHT's bootstrap peers. */
   bootstrap?: string[]
   /** Gossipsub topics to join; arriving messages are printed. */
   topics?: string[]
@@ -50,8 +51,20 @@ export interface NodeCmdOptions {
   /** `--serve-request <protocol>=echo|never|<file.json>` (src/cli/request.ts), with `--serve-codec` (default json). */
   serveRequest?: string[]
   serveCodec?: 'json' | 'cbor'
+  /** `--serve-framing eof|length-prefixed` (default eof). */
+  serveFraming?: 'eof' | 'length-prefixed'
   /** mDNS discovery on the LAN (`--mdns`): discovered peers are printed and dialled. */
   mdns?: boolean
+}
+
+/** `--bootstrap` values: a UsageError (an address without /p2p, a typo) becomes one usage line. */
+function bootstrapFlags(list: string[], parse: typeof import('../edge/discovery.js').parseBootstrap): ReturnType<typeof parse> {
+  try {
+    return parse(list)
+  } catch (e) {
+    if (e instanceof UsageError) throw new UsageLine(`--bootstrap: ${e.message.slice(e.code.length + 2)}`)
+    throw e
+  }
 }
 
 function log(json: boolean, event: string, fields: Record<string, unknown>, text: string): void {
@@ -61,8 +74,9 @@ function log(json: boolean, event: string, fields: Record<string, unknown>, text
 
 export async function runNode(o: NodeCmdOptions): Promise<number> {
   const { key, created } = await loadOrCreateKey(o.identity, nodeCrypto)
-  const { bootstrapPeers } = await import('./dht.js')
-  const peers = bootstrapPeers(o.bootstrap ?? [])
+  // one list: kept connected by the node's discovery (redialed with backoff) and kad's bootstrap peers
+  const { parseBootstrap } = await import('../edge/discovery.js')
+  const peers = bootstrapFlags(o.bootstrap ?? [], parseBootstrap)
   const external = (o.external ?? []).map((a) => Multiaddr.fromString(a))
   const services = {
     dht: kadDht({ mode: o.dhtMode ?? 'server', bootstrapPeers: peers }),
@@ -72,14 +86,14 @@ export async function runNode(o: NodeCmdOptions): Promise<number> {
     ...(o.relay !== undefined ? { relay: circuitRelayServer(o.relay) } : {}),
     ...(o.perf === true ? { perf: perf() } : {}),
     ...(o.mdns === true ? { mdns: mdns({ socket: udpMdnsSocket(), autoDial: true }) } : {}),
-    ...(await (await import('./request.js')).requestServices(o.serveRequest ?? [], o.serveCodec ?? 'json')),
+    ...(await (await import('./request.js')).requestServices(o.serveRequest ?? [], o.serveCodec ?? 'json', o.serveFraming ?? 'eof')),
   }
   const listen = [...o.listen, ...(o.relayVia ?? []).map(circuitListenAddr)]
   const punch = o.holePunch === false ? undefined : tcp({ punchPort: 'auto' })
   const holePunch = punch === undefined ? {} : { dcutr: dcutr({ punchPort: punch }) }
   const resources = o.limits === undefined ? undefined : await readLimits(o.limits)
   const metricsAt = o.metrics === undefined ? undefined : metricsAddr(o.metrics)
-  const node = await createNode({ privateKey: key, listen, services: { ...services, ...holePunch }, transports: [punch ?? tcp(), webSockets()], ...(resources !== undefined ? { resources } : {}), gater: { deny: o.deny ?? [], allow: o.allow ?? [] }, ...(metricsAt !== undefined ? { metrics: true } : {}), ...(o.connectionManager !== undefined ? { connectionManager: o.connectionManager } : {}) })
+  const node = await createNode({ privateKey: key, listen, discovery: { bootstrap: o.bootstrap ?? [] }, services: { ...services, ...holePunch }, transports: [punch ?? tcp(), webSockets()], ...(resources !== undefined ? { resources } : {}), gater: { deny: o.deny ?? [], allow: o.allow ?? [] }, ...(metricsAt !== undefined ? { metrics: true } : {}), ...(o.connectionManager !== undefined ? { connectionManager: o.connectionManager } : {}) })
   const metricsServer = metricsAt === undefined ? undefined : await serveMetrics(metricsAt, () => node.metrics!.exposition()).catch(async (e: Error) => {
     await node.stop()
     throw new UsageLine(`--metrics ${o.metrics}: cannot listen (${e.message})`)
@@ -90,7 +104,7 @@ export async function runNode(o: NodeCmdOptions): Promise<number> {
   log(o.json, 'started', { peerId: node.peerId.toString(), identity: o.identity, created, addrs: node.getMultiaddrs().map(String), directAddrs: addrs.direct, relayedAddrs: addrs.relayed, reachability: addrs.reachability, relay: o.relay !== undefined, dhtMode: node.dht.mode, dhtConfiguredMode: node.dht.configuredMode, externalAddrs: node.getExternalAddresses().map(String) },
     `weft node ${node.peerId.toString()} (identity ${created ? 'created' : 'loaded'}: ${o.identity}; DHT ${node.dht.mode}${node.dht.configuredMode === 'auto' ? ' (auto)' : ''}${o.relay !== undefined ? '; serving as a relay' : ''})`)
   if (!o.json) printAddrs(addrs)
-  for (const r of o.serveRequest ?? []) log(o.json, 'request:serving', { spec: r, codec: o.serveCodec ?? 'json' }, `serving request-response ${r} (${o.serveCodec ?? 'json'})`)
+  for (const r of o.serveRequest ?? []) log(o.json, 'request:serving', { spec: r, codec: o.serveCodec ?? 'json', framing: o.serveFraming ?? 'eof' }, `serving request-response ${r} (${o.serveCodec ?? 'json'}, ${o.serveFraming ?? 'eof'})`)
   node.on('peer:discovery', (d) => log(o.json, 'peer:discovery', { peer: d.peer.toString(), addrs: d.addrs.map(String), source: d.source }, `discovered ${d.peer.toString()} (${d.source}): ${d.addrs.map(String).join(' ')}`))
   node.on('relay:reservation', (ev) => {
     const a = addressSummary(node)

@@ -153,6 +153,11 @@ export class DiscoveryBehaviour implements Behaviour<DiscoveredEvent> {
     return this.#candidates.size
   }
 
+  /** Whether the auto-dial policy is on. */
+  get autoDial(): boolean {
+    return this.#cfg.autoDial
+  }
+
   get hasBootstrap(): boolean {
     return this.#boot.size > 0
   }
