@@ -161,6 +161,9 @@ export async function runMdnsCase(c, ctx) {
     const record = path.join(dir, 'record.jsonl')
     const noise = startIn(ns.x, [process.execPath, fileURLToPath(import.meta.url), '--noise', record], {}, ctx.root)
     procs.push(noise)
+    // The recorder must be on the group before the peers send their first query.
+    for (let i = 0; i < 100 && !noise.stdout().includes('ready'); i++) await sleep(50)
+    if (!noise.stdout().includes('ready')) throw new Error(`the noise sender did not start: ${tail(noise.stderr(), 1)[0] ?? ''}`)
     const common = {
       transport: 'tcp', muxer: 'yamux', security: 'noise', scenario: 'mdns', redis_addr: r.addr,
       test_timeout_seconds: String(Math.max(5, ctx.timeout - 5)), mdns_noise: '1',
@@ -295,6 +298,7 @@ async function noiseMain(file) {
     sock.setMulticastInterface(iface)
   }
   process.on('SIGTERM', () => process.exit(0))
+  process.stdout.write('ready\n')
   for (;;) {
     for (const p of Object.values(malformedPackets())) sock.send(p, 5353, '224.0.0.251')
     await sleep(200)
@@ -314,7 +318,7 @@ async function vectorsMain(dir) {
   /** @type {any[]} */
   const vectors = []
   for (const impl of ['go', 'rust']) {
-    /** @type {{ query?: any, response?: any }} */
+    /** @type {{ query?: any, response?: any, announcement?: any, probe?: any }} */
     const got = {}
     for (const f of fs.readdirSync(dir).filter((n) => n.endsWith('.json') && n.includes(impl) && n.includes('weft'))) {
       const { roles, packets } = JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'))
@@ -323,18 +327,25 @@ async function vectorsMain(dir) {
         let msg
         try { msg = decodeDnsMessage(Uint8Array.from(Buffer.from(p.hex, 'hex'))) } catch { continue }
         if (got.query === undefined && parseQuery(msg) !== undefined) got.query = { p, f }
+        if (got.probe === undefined && msg.questions.length > 0 && msg.authorities.length > 0) got.probe = { p, f }
         const peers = parseResponse(msg)
-        if (got.response === undefined && peers.length > 0) got.response = { p, f, peers }
+        // a query answer (PTR in Answer, the rest in Additional), and go's unsolicited announcement (all in Answer)
+        if (got.response === undefined && peers.length > 0 && msg.additionals.length > 0) got.response = { p, f, peers }
+        if (got.announcement === undefined && peers.length > 0 && msg.additionals.length === 0) got.announcement = { p, f, peers }
       }
     }
     if (got.query === undefined || got.response === undefined) throw new Error(`no ${impl} ${got.query === undefined ? 'query' : 'response'} in ${dir}`)
     const version = impl === 'go' ? 'go-libp2p v0.48.0 p2p/discovery/mdns (zeroconf v2.2.0)' : 'rust-libp2p 0.57.1 (libp2p-mdns 0.49.0)'
     const source = (/** @type {any} */ x) => `${version}, captured by interop/lib/mdns-case.mjs (case ${x.f.replace('.json', '').replace('-', ' -> ')}, sent from ${x.p.from}:${x.p.port}) on ${new Date(x.p.t).toISOString().slice(0, 10)}`
     vectors.push({ id: `${impl}-query`, provenance: 'interop', source: source(got.query), hex: got.query.p.hex, decoded: { kind: 'query', peers: true } })
-    vectors.push({
-      id: `${impl}-response`, provenance: 'interop', source: source(got.response), hex: got.response.p.hex,
-      decoded: { kind: 'response', peers: got.response.peers.map((/** @type {any} */ d) => ({ peer: d.peer.toString(), addrs: d.addrs.map((/** @type {any} */ a) => a.toString()) })) },
-    })
+    const peersOf = (/** @type {any} */ x) => x.peers.map((/** @type {any} */ d) => ({ peer: d.peer.toString(), addrs: d.addrs.map((/** @type {any} */ a) => a.toString()) }))
+    vectors.push({ id: `${impl}-response`, provenance: 'interop', source: source(got.response), hex: got.response.p.hex, decoded: { kind: 'response', peers: peersOf(got.response) } })
+    if (got.announcement !== undefined) {
+      vectors.push({ id: `${impl}-announcement`, provenance: 'interop', source: source(got.announcement), hex: got.announcement.p.hex, decoded: { kind: 'response', peers: peersOf(got.announcement) }, note: 'unsolicited: every record in the Answer section' })
+    }
+    if (got.probe !== undefined) {
+      vectors.push({ id: `${impl}-probe`, provenance: 'interop', source: source(got.probe), hex: got.probe.p.hex, decoded: { kind: 'probe' }, note: 'RFC 6762 §8.1 probe (authority section): not a query to answer, not a response' })
+    }
   }
   const file = path.join(root, 'spec/vectors/mdns-live.json')
   const body = {
