@@ -79,6 +79,9 @@ function up() {
   for (const n of Object.values(ns)) {
     ip('netns', 'add', n)
     ip('-n', n, 'link', 'set', 'lo', 'up')
+    // No duplicate address detection: the link-local IPv6 address is usable at once, so the peers'
+    // IPv6 mDNS sockets (go, weft) do not fail their first sends while it is still tentative.
+    execFileSync('ip', ['netns', 'exec', n, 'sysctl', '-qw', 'net.ipv6.conf.all.accept_dad=0', 'net.ipv6.conf.default.accept_dad=0'], { stdio: 'pipe' })
   }
   ip('-n', ns.br, 'link', 'add', 'br0', 'type', 'bridge')
   ip('-n', ns.br, 'link', 'set', 'br0', 'up')
@@ -253,7 +256,7 @@ function header(flags, counts) {
   counts.forEach((n, i) => b.writeUInt16BE(n, 4 + 2 * i))
   return b
 }
-const svc = Buffer.from('055f703270045f756470056c6f63616c00', 'hex') // _p2p._udp.local
+const svc = Buffer.from('045f703270045f756470056c6f63616c00', 'hex') // _p2p._udp.local
 
 /** The malformed datagrams, one of each kind (interop/CONTRACT.md `mdns`). */
 export function malformedPackets() {
