@@ -13,6 +13,8 @@ import { createInterface } from 'node:readline'
 import { build } from 'esbuild'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { cli } from './helpers/cli.js'
+import { createNode } from '../src/node.js'
+import { rendezvousServer, type RendezvousServer } from '../src/rendezvous/index.js'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 let script = ''
@@ -102,6 +104,10 @@ describe('weft chat: three processes on loopback', () => {
     // A sees both join the room (their subscriptions), and they see A
     await Promise.all([a.wait((e) => e.event === 'join' && e.peer === b.peer), a.wait((e) => e.event === 'join' && e.peer === c.peer), b.wait((e) => e.event === 'join' && e.peer === a.peer), c.wait((e) => e.event === 'join' && e.peer === a.peer)])
 
+    // B and C find each other as providers of the room's CID in the DHT (A stores the records)
+    await Promise.all([c.wait((e) => e.event === 'room:found' && e.source === 'dht' && (e.peers as string[]).includes(b.peer)), b.wait((e) => e.event === 'room:found' && e.source === 'dht' && (e.peers as string[]).includes(c.peer))])
+    // nicks are announced on entering the room (presence), before anyone speaks
+    expect(await a.wait((e) => e.event === 'presence' && e.peer === b.peer)).toMatchObject({ nick: 'bob' })
     // the mesh has formed: A forwards to B and C, they to A (positive signal before sending)
     const meshHas = (x: Chat, ...ps: Chat[]) => x.wait(() => ps.every((p) => (x.events.filter((e) => e.event === 'mesh').at(-1)?.peers as string[] | undefined)?.includes(p.peer) === true))
     await Promise.all([meshHas(a, b, c), meshHas(b, a), meshHas(c, a)])
@@ -196,6 +202,39 @@ describe('weft chat: three processes on loopback', () => {
   }, 120_000)
 })
 
+describe('weft chat: discovery through a rendezvous point', () => {
+  test('two chats that know only the point find each other in weft-chat/<topic> and talk', async () => {
+    const point = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'], services: { rendezvous: rendezvousServer() } })
+    try {
+      const pointAddr = point.getMultiaddrs()[0]!.toString()
+      const registered: string[] = []
+      const rz = point.service<RendezvousServer>('rendezvous')
+      rz.on('registered', (r) => registered.push(r.namespace))
+      const unregistered = new Promise<void>((resolve) => {
+        let n = 0
+        rz.on('unregistered', () => { if (++n === 2) resolve() })
+      })
+      const d = start(['--topic', 'rz-room', '--rendezvous', pointAddr])
+      const e = start(['--topic', 'rz-room', '--rendezvous', pointAddr])
+      await Promise.all([d.wait((x) => x.event === 'rendezvous:registered'), e.wait((x) => x.event === 'rendezvous:registered')])
+      await d.wait((x) => x.event === 'room:found' && x.source === 'rendezvous' && (x.peers as string[]).includes(e.peer))
+      expect(registered).toEqual(['weft-chat/rz-room', 'weft-chat/rz-room'])
+      await Promise.all([d.wait((x) => x.event === 'mesh' && (x.peers as string[]).includes(e.peer)), e.wait((x) => x.event === 'mesh' && (x.peers as string[]).includes(d.peer))])
+      d.send('found you')
+      await e.wait(msgFrom(d, 'found you'))
+      d.send('/quit')
+      e.send('/quit')
+      expect(await d.exit).toBe(0)
+      expect(await e.exit).toBe(0)
+      // both unregistered on leaving
+      await unregistered
+      expect(rz.size).toBe(0)
+    } finally {
+      await point.stop()
+    }
+  }, 60_000)
+})
+
 describe('weft chat usage errors', () => {
   test('a bad nick, topic or bootstrap address: one line, exit 1', async () => {
     for (const [args, text] of [
@@ -205,6 +244,7 @@ describe('weft chat usage errors', () => {
       [['--bootstrap', '/ip4/127.0.0.1/tcp/1'], 'needs a /p2p/'],
       [['extra'], 'usage: weft chat'],
       [['--room', 'x'], 'unknown flag --room'],
+      [['--rendezvous', '/ip4/127.0.0.1/tcp/1'], 'needs a /p2p/'],
     ] as const) {
       const r = await cli('chat', ...args)
       expect(r.code).toBe(1)

@@ -92,15 +92,22 @@ export interface ChatMessage {
   nick?: string
 }
 
-export function encodeMessage(m: ChatMessage): Uint8Array {
-  return utf8(JSON.stringify(m.nick !== undefined ? { text: m.text, nick: m.nick } : { text: m.text }))
+/** A presence announcement, `{"hello": true, "nick": "..."}`: sent on joining and when members join, so nicks are known before anyone speaks. */
+export interface Hello {
+  hello: true
+  nick?: string
+}
+
+export function encodeMessage(m: ChatMessage | Hello): Uint8Array {
+  const body = 'hello' in m ? { hello: true } : { text: m.text }
+  return utf8(JSON.stringify(m.nick !== undefined ? { ...body, nick: m.nick } : body))
 }
 
 /**
  * A room payload: our JSON, or any UTF-8 text (shown as is). undefined when it is not UTF-8.
  * 'too-long' when the text is past the cap. The nick is cut to the cap and made printable.
  */
-export function decodeMessage(data: Uint8Array, limits: ChatLimits): ChatMessage | 'too-long' | 'not-text' {
+export function decodeMessage(data: Uint8Array, limits: ChatLimits): ChatMessage | Hello | 'too-long' | 'not-text' {
   // a payload longer than the cap plus JSON framing and a nick cannot hold an acceptable text
   if (data.length > limits.maxMessageBytes * 6 + limits.maxNickChars * 24 + 64) return 'too-long'
   let s: string
@@ -111,12 +118,12 @@ export function decodeMessage(data: Uint8Array, limits: ChatLimits): ChatMessage
   }
   const m = parseJsonMessage(s, limits)
   const out = m ?? { text: s }
-  if (byteLength(out.text) > limits.maxMessageBytes) return 'too-long'
+  if ('text' in out && byteLength(out.text) > limits.maxMessageBytes) return 'too-long'
   return out
 }
 
-/** `{"text": string, "nick"?: string}` or undefined; the nick is sanitised and cut. */
-export function parseJsonMessage(s: string, limits: ChatLimits): ChatMessage | undefined {
+/** `{"text": string, "nick"?: string}`, `{"hello": true, "nick"?: string}` or undefined; the nick is sanitised and cut. */
+export function parseJsonMessage(s: string, limits: ChatLimits): ChatMessage | Hello | undefined {
   if (!s.startsWith('{')) return undefined
   let v: unknown
   try {
@@ -124,14 +131,22 @@ export function parseJsonMessage(s: string, limits: ChatLimits): ChatMessage | u
   } catch {
     return undefined
   }
+  if (v !== null && typeof v === 'object' && (v as { hello?: unknown }).hello === true && !('text' in v)) {
+    const n = nickOf((v as { nick?: unknown }).nick, limits)
+    return n !== undefined ? { hello: true, nick: n } : { hello: true }
+  }
   return fromJsonValue(v, limits)
+}
+
+function nickOf(nick: unknown, limits: ChatLimits): string | undefined {
+  return typeof nick === 'string' && nick !== '' ? printable([...nick].slice(0, limits.maxNickChars).join('')) : undefined
 }
 
 export function fromJsonValue(v: unknown, limits: ChatLimits): ChatMessage | undefined {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return undefined
   const { text, nick } = v as { text?: unknown; nick?: unknown }
   if (typeof text !== 'string') return undefined
-  const n = typeof nick === 'string' && nick !== '' ? printable([...nick].slice(0, limits.maxNickChars).join('')) : undefined
+  const n = nickOf(nick, limits)
   return n !== undefined ? { text, nick: n } : { text }
 }
 

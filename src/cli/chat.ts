@@ -13,18 +13,19 @@
  * `/quit`, end of input and SIGINT leave: unsubscribe, stop the node, exit 0.
  *
  * `--json` prints one JSON object per line and event: started, message, sent, dm, dm:delivered,
- * join, leave, connected, disconnected, peers, dropped, error, stopped. Nothing of the room is kept
+ * presence, join, leave, mesh, connected, disconnected, discovered, room:found, rendezvous:registered,
+ * peers, help, dropped, error, stopped. Nothing of the room is kept
  * beyond what is printed: the only memory is nick and rate-limit state per peer, bounded.
  */
 import { createHash } from 'node:crypto'
-import { networkInterfaces } from 'node:os'
 import { createInterface, type Interface } from 'node:readline'
-import { createNode, gossipsub, kadDht, loadOrCreateKey, nodeCrypto, type WeftNode } from '../node.js'
+import { createNode, gossipsub, kadDht, loadOrCreateKey, nodeCrypto } from '../node.js'
 import { Multiaddr } from '../multiaddr/index.js'
 import { PeerId } from '../peer-id/index.js'
 import { json as jsonCodec, requestResponse, type RequestResponse } from '../request-response/index.js'
 import { mdns } from '../mdns/index.js'
 import { udpMdnsSocket } from '../io/mdns-socket.js'
+import { rendezvousClient, type RendezvousClient } from '../rendezvous/index.js'
 import { bootstrapPeers, DhtUsage } from './dht.js'
 import { UsageLine } from './args.js'
 import { UsageError } from '../core/errors.js'
@@ -42,6 +43,8 @@ export interface ChatCmdOptions {
   /** A key file (created when missing); without it each run has a fresh identity. */
   identity?: string
   json: boolean
+  /** Rendezvous points (multiaddrs with /p2p): register in namespace `weft-chat/<room>` and discover the others there. */
+  rendezvous?: string[]
   limits?: Partial<ChatLimits>
   /** DHT rounds (provide the room, find its providers): first after this many ms, then doubling up to `dhtMaxInterval`. */
   dhtFirstDelay?: number
@@ -55,8 +58,10 @@ type Emit = (event: string, fields: Record<string, unknown>, text: string | unde
 const DM_TIMEOUT_MS = 10_000
 /** Providers dialled per DHT round at most. Stops: a poisoned provider list turning into a dial storm. */
 const MAX_PROVIDER_DIALS = 8
-/** The first and the longest gap between bootstrap redials (ms). */
-const BOOTSTRAP_BACKOFF = [1_000, 30_000] as const
+/** With no bootstrap peer connected after this long (ms), say so (the node keeps redialling them). */
+const BOOTSTRAP_REPORT_MS = 10_000
+/** Presence announcements (our nick) at most once per this many ms. Stops: joins and leaves turning into a publish storm. */
+const HELLO_MIN_GAP_MS = 5_000
 /** Drops are reported once, then at most once per this many ms. Stops: a flood of over-long messages becoming a flood of lines. */
 const DROP_REPORT_MS = 5_000
 
@@ -65,18 +70,6 @@ const MESH_POLL_MS = 250
 
 function sha256(b: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha256').update(b).digest())
-}
-
-/** Our addresses with 0.0.0.0 / :: replaced by each interface's address, so others can dial them. */
-function dialableAddrs(node: WeftNode): string[] {
-  const ifaces = Object.values(networkInterfaces()).flat().filter((i) => i !== undefined)
-  const out = new Set<string>()
-  for (const a of node.getMultiaddrs().map(String)) {
-    const m = /^\/(ip4|ip6)\/(0\.0\.0\.0|::)(\/.*)$/.exec(a)
-    if (m === null) { out.add(a); continue }
-    for (const i of ifaces) if ((i.family === 'IPv4') === (m[1] === 'ip4') && !i.address.startsWith('fe80')) out.add(`/${m[1]}/${i.address}${m[3]}`)
-  }
-  return [...out]
 }
 
 function codeOf(e: unknown): string {
@@ -101,6 +94,11 @@ export async function runChat(o: ChatCmdOptions): Promise<number> {
     if (e instanceof DhtUsage) throw new UsageLine(e.message)
     throw e
   }
+  const points = (o.rendezvous ?? []).map((a) => {
+    const m = Multiaddr.fromString(a)
+    if (m.getPeerId() === undefined) throw new UsageLine(`--rendezvous ${a}: the address needs a /p2p/<peer id>`)
+    return m
+  })
   const key = o.identity === undefined ? undefined : (await loadOrCreateKey(o.identity, nodeCrypto)).key
   const rate = new RateLimiter(limits.dmBurst, limits.dmPerSecond, limits.maxKnownPeers)
   /** peer id -> nick (or '' for none), for /msg and for showing senders; bounded. */
@@ -137,11 +135,14 @@ export async function runChat(o: ChatCmdOptions): Promise<number> {
   const node = await createNode({
     ...(key !== undefined ? { privateKey: key } : {}),
     listen: o.listen,
+    // bootstrap peers: dialled at start, kept connected with backoff, protected (src/edge/discovery.ts)
+    discovery: { bootstrap: o.bootstrap },
     services: {
       dht: kadDht({ mode: 'server', bootstrapPeers: boot }),
       pubsub: gossipsub(),
       dm,
       ...(o.mdns ? { mdns: mdns({ socket: udpMdnsSocket(), autoDial: true }) } : {}),
+      ...(points.length > 0 ? { rendezvous: rendezvousClient() } : {}),
     },
   })
   const me = node.peerId.toString()
@@ -163,7 +164,7 @@ export async function runChat(o: ChatCmdOptions): Promise<number> {
   const fail = (e: unknown): void => emit('error', { code: codeOf(e), message: messageOf(e) }, `error: ${codeOf(e)}: ${messageOf(e)}`)
 
   const room = roomKey(topic, sha256)
-  const addrs = dialableAddrs(node)
+  const addrs = node.getMultiaddrs().map(String)
   emit('started', { peer: me, nick: nick ?? null, topic, room: room.cid, addrs }, undefined)
   if (!o.json) {
     console.log(`weft chat: you are ${nick !== undefined ? `${nick} ` : ''}${me} in ${topic}`)
@@ -199,6 +200,12 @@ export async function runChat(o: ChatCmdOptions): Promise<number> {
     const d = decodeMessage(m.data, limits)
     if (typeof d === 'string') return
     const from = m.from?.toString() ?? m.propagationSource.toString()
+    if ('hello' in d) {
+      if (d.nick === undefined || known.get(from) === d.nick) return
+      remember(from, d.nick)
+      emit('presence', { peer: from, nick: d.nick }, `${who(from)} is here`)
+      return
+    }
     remember(from, d.nick)
     emit('message', { from, nick: d.nick ?? null, text: d.text }, `<${who(from)}> ${printable(d.text)}`)
   })
@@ -208,7 +215,8 @@ export async function runChat(o: ChatCmdOptions): Promise<number> {
     if (subscribed && !members.has(id)) {
       members.add(id)
       remember(id, undefined)
-      emit('join', { peer: id }, `${who(id)} joined`)
+      emit('join', { peer: id, nick: known.get(id) || null }, `${who(id)} joined`)
+      hello()
     } else if (!subscribed && members.delete(id)) emit('leave', { peer: id }, `${who(id)} left`)
   })
   node.on('peer:disconnect', (peer) => {
@@ -227,6 +235,7 @@ export async function runChat(o: ChatCmdOptions): Promise<number> {
     if (now.join() === mesh.join()) return
     const was = mesh.length
     mesh = now
+    if (was === 0) hello()
     emit('mesh', { peers: now }, was === 0 && now.length > 0 ? `in the room (${now.length} peer${now.length === 1 ? '' : 's'} forwarding)` : now.length === 0 ? 'no peer forwards the room any more' : undefined)
   }, MESH_POLL_MS)
 
@@ -237,28 +246,33 @@ export async function runChat(o: ChatCmdOptions): Promise<number> {
     const t = setTimeout(() => { timers.delete(t); if (!stopping) f() }, ms)
     timers.add(t)
   }
-  const keepConnected = (addr: string, peer: PeerId, wait: number): void => {
-    const next = (): void => {
-      if (stopping) return
-      if (node.getConnections(peer).length > 0) { later(BOOTSTRAP_BACKOFF[0], next); return }
-      node.dial(addr, { signal: AbortSignal.timeout(10_000) }).then(
-        () => later(BOOTSTRAP_BACKOFF[0], () => keepConnected(addr, peer, BOOTSTRAP_BACKOFF[0])),
-        (e: unknown) => {
-          if (stopping) return
-          emit('error', { code: codeOf(e), message: messageOf(e), bootstrap: addr }, `cannot reach bootstrap peer ${addr}: ${messageOf(e)} (retrying in ${Math.round(wait / 1000)} s)`)
-          later(wait, () => keepConnected(addr, peer, Math.min(wait * 2, BOOTSTRAP_BACKOFF[1])))
-        },
-      )
-    }
-    next()
+  // presence: our nick, when we enter the room and when others join it (rate-bounded)
+  let lastHello = -Infinity
+  let helloPending = false
+  function hello(): void {
+    if (nick === undefined || helloPending || stopping) return
+    const wait = lastHello + HELLO_MIN_GAP_MS - Date.now()
+    helloPending = true
+    later(Math.max(0, wait), () => {
+      helloPending = false
+      lastHello = Date.now()
+      node.pubsub.publish(topic, encodeMessage({ hello: true, nick })).catch(() => undefined)
+    })
   }
-  for (const a of o.bootstrap) keepConnected(a, PeerId.parse(Multiaddr.fromString(a).getPeerId()!), BOOTSTRAP_BACKOFF[0])
+
+  if (boot.length > 0) {
+    later(BOOTSTRAP_REPORT_MS, () => {
+      if (boot.some((b) => node.getConnections(b.peer).length > 0)) return
+      emit('error', { code: 'chat/bootstrap-unreachable', message: 'no bootstrap peer is connected yet; still trying' }, 'error: chat/bootstrap-unreachable: no bootstrap peer is connected yet; still trying')
+    })
+  }
 
   const dhtRound = async (): Promise<void> => {
     if (node.dht.routingTableSize === 0) return
     const signal = AbortSignal.timeout(30_000)
     await node.dht.provide(room.multihash, { signal }).catch(() => undefined)
-    const providers = await node.dht.findProviders(room.multihash, { signal }).catch(() => [])
+    const providers = (await node.dht.findProviders(room.multihash, { signal }).catch(() => [])).filter((p) => !p.peer.equals(node.peerId))
+    if (providers.length > 0) emit('room:found', { source: 'dht', peers: providers.map((p) => p.peer.toString()) }, undefined)
     let dials = 0
     for (const p of providers) {
       if (p.peer.equals(node.peerId) || node.getConnections(p.peer).length > 0 || p.addrs.length === 0) continue
@@ -271,6 +285,41 @@ export async function runChat(o: ChatCmdOptions): Promise<number> {
     dhtRound().finally(() => dhtLoop(Math.min(wait * 2, o.dhtMaxInterval ?? 120_000)))
   })
   dhtLoop(o.dhtFirstDelay ?? 1_000)
+
+  // rendezvous: register in weft-chat/<room> at each point (the client refreshes it), discover there
+  const cookies = new Map<string, Uint8Array>()
+  const registered = new Set<string>()
+  const rendezvousRound = async (point: Multiaddr): Promise<void> => {
+    const rz = node.service<RendezvousClient>('rendezvous')
+    const signal = AbortSignal.timeout(30_000)
+    const at = point.toString()
+    if (!registered.has(at)) {
+      try {
+        const { ttl } = await rz.register(point, topic, { signal })
+        registered.add(at)
+        emit('rendezvous:registered', { point: at, namespace: topic, ttl }, undefined)
+      } catch (e) {
+        emit('error', { code: codeOf(e), message: messageOf(e), point: at }, `error: rendezvous ${at}: ${codeOf(e)}: ${messageOf(e)}`)
+        return
+      }
+    }
+    const cookie = cookies.get(at)
+    const r = await rz.discover(point, { namespace: topic, signal, ...(cookie !== undefined ? { cookie } : {}) }).catch(() => undefined)
+    if (r === undefined) return
+    if (r.cookie !== undefined) cookies.set(at, r.cookie)
+    const others = r.registrations.filter((x) => !x.peer.equals(node.peerId))
+    if (others.length > 0) emit('room:found', { source: 'rendezvous', point: at, peers: others.map((x) => x.peer.toString()) }, undefined)
+    let dials = 0
+    for (const reg of r.registrations) {
+      if (reg.peer.equals(node.peerId) || node.getConnections(reg.peer).length > 0) continue
+      if (++dials > MAX_PROVIDER_DIALS) break
+      node.dial(reg.peer, { signal: AbortSignal.timeout(10_000) }).catch(() => undefined)
+    }
+  }
+  const rendezvousLoop = (wait: number): void => later(wait, () => {
+    Promise.allSettled(points.map(rendezvousRound)).finally(() => rendezvousLoop(Math.min(Math.max(wait * 2, o.dhtFirstDelay ?? 1_000), o.dhtMaxInterval ?? 120_000)))
+  })
+  if (points.length > 0) rendezvousLoop(0)
 
   // ---- commands
   const knownPeers = (): KnownPeer[] => {
@@ -367,6 +416,10 @@ export async function runChat(o: ChatCmdOptions): Promise<number> {
   for (const t of timers) clearTimeout(t)
   clearInterval(meshTimer)
   if (dropTimer !== undefined) clearTimeout(dropTimer)
+  if (registered.size > 0) {
+    const rz = node.service<RendezvousClient>('rendezvous')
+    await Promise.allSettled(points.filter((p) => registered.has(p.toString())).map((p) => rz.unregister(p, topic, { signal: AbortSignal.timeout(2_000) })))
+  }
   try {
     node.pubsub.unsubscribe(topic)
   } catch {

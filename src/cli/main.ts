@@ -15,8 +15,9 @@
  *   weft sub <topic> --peer <addr>... [--count N] [--json]
  *   weft pub <topic> <message> --peer <addr>... [--wait <ms>] [--json]
  *   weft request <multiaddr> <protocol> <json> [--codec json|cbor] [--timeout <duration>] [--json]
- *             (weft node --serve-request <protocol>=echo|never|<file.json> [--serve-codec json|cbor] serves)
- *   weft chat [--topic NAME] [--nick NAME] [--bootstrap <addr>]... [--mdns] [--listen <addr>]... [--identity <file>] [--json]
+ *             (weft node --serve-request <protocol>=echo|never|<file.json> [--serve-codec json|cbor] [--serve-framing eof|length-prefixed] serves)
+ *   weft chat [--topic NAME] [--nick NAME] [--bootstrap <addr>]... [--mdns] [--rendezvous <addr>]...
+ *             [--listen <addr>]... [--identity <file>] [--json]
  *   weft perf ...              (see `weft perf --help`)
  *   weft inspect <value> [--json]
  *   weft help | weft version
@@ -154,21 +155,25 @@ usage:
   weft pub <topic> <message> --peer <multiaddr>... [--wait <ms>] [--json]
                      publish one message
                      (weft node --topic <name> joins a topic and prints what arrives)
-  weft request <multiaddr> <protocol> <json> [--codec json|cbor] [--timeout <duration>] [--json]
-                     send one request-response request (the JSON value, as JSON or CBOR) and
-                     print the response as JSON; failures name their code (reqresp/timeout,
+  weft request <multiaddr> <protocol> <json> [--codec json|cbor] [--framing eof|length-prefixed]
+               [--timeout <duration>] [--json]
+                     send one request-response request (the JSON value, as JSON or CBOR; framed
+                     to EOF as rust-libp2p, or uvarint length-prefixed) and print the response
+                     as JSON; failures name their code (reqresp/timeout,
                      reqresp/unsupported-protocol, reqresp/no-response...); timeout default 10s
                      weft node --serve-request <protocol>=echo|never|<file.json> serves it
-                     (repeatable; --serve-codec json|cbor, default json): echo answers each
+                     (repeatable; --serve-codec json|cbor, default json; --serve-framing
+                     eof|length-prefixed, default eof): echo answers each
                      request with itself; <file.json> holds a JSON object and answers
                      {"key": K} with its value (unknown key: no response); never never answers
   weft chat [--topic NAME] [--nick NAME] [--bootstrap <multiaddr>]... [--mdns]
-            [--listen <multiaddr>]... [--identity <file>] [--json]
+            [--rendezvous <multiaddr>]... [--listen <multiaddr>]... [--identity <file>] [--json]
                      chat in the gossipsub room weft-chat/NAME (default lobby): each line typed
                      is sent, each message printed with its sender; /msg <peer> <text> is a
                      direct message (request-response /weft/chat/dm/1.0.0); /peers, /help, /quit.
                      Peers are found by --mdns on the LAN, through --bootstrap peers (kept
-                     connected) and the DHT (the room's CID is provided and looked up); it
+                     connected), the DHT (the room's CID is provided and looked up) and
+                     --rendezvous points (namespace weft-chat/NAME: registered, discovered); it
                      prints its addresses for others' --bootstrap. Default --listen
                      /ip4/0.0.0.0/tcp/0; a fresh identity unless --identity. --json: one JSON
                      object per event (message, dm, join, leave, error...)
@@ -190,10 +195,10 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'node': {
         const { runNode } = await import('./node-cmd.js')
-        const a = parseArgs(rest, { booleans: ['json', 'perf', 'relay', 'autonat-server', 'hole-punch', 'no-hole-punch', 'relay-discover', 'mdns'], values: ['listen', 'identity', 'bootstrap', 'topic', 'dht-mode', 'external', 'limits', 'print-resources', 'deny', 'allow', 'metrics', 'conns-low', 'conns-high', 'conns-grace', 'conns-silence', 'relay-via', 'relay-limit-data', 'relay-limit-duration', 'relay-max-reservations', 'relay-max-circuits', 'serve-request', 'serve-codec'] })
+        const a = parseArgs(rest, { booleans: ['json', 'perf', 'relay', 'autonat-server', 'hole-punch', 'no-hole-punch', 'relay-discover', 'mdns'], values: ['listen', 'identity', 'bootstrap', 'topic', 'dht-mode', 'external', 'limits', 'print-resources', 'deny', 'allow', 'metrics', 'conns-low', 'conns-high', 'conns-grace', 'conns-silence', 'relay-via', 'relay-limit-data', 'relay-limit-duration', 'relay-max-reservations', 'relay-max-circuits', 'serve-request', 'serve-codec', 'serve-framing'] })
         const connectionManager = connManagerFlags((f) => a.flags.get(f)?.[0])
         const relay = relayFlags((f) => a.flags.get(f), (f) => a.flags.has(f))
-        const serve = (await import('./request.js')).serveFlags(a.flags.get('serve-request'), a.flags.get('serve-codec')?.[0])
+        const serve = (await import('./request.js')).serveFlags(a.flags.get('serve-request'), a.flags.get('serve-codec')?.[0], a.flags.get('serve-framing')?.[0])
         return await runNode({
           listen: a.flags.get('listen') ?? ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws'],
           identity: a.flags.get('identity')?.[0] ?? join(process.env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'weft', 'identity.key'),
@@ -262,23 +267,24 @@ export async function main(argv: string[]): Promise<number> {
         return await runId(target, a.flags.has('json'))
       }
       case 'request': {
-        const { runRequest, codecName } = await import('./request.js')
-        const a = parseArgs(rest, { booleans: ['json'], values: ['codec', 'timeout'] })
+        const { runRequest, codecName, framingName } = await import('./request.js')
+        const a = parseArgs(rest, { booleans: ['json'], values: ['codec', 'framing', 'timeout'] })
         const [target, protocol, body] = a.positional
-        if (target === undefined || protocol === undefined || body === undefined || a.positional.length > 3) throw new UsageLine('usage: weft request <multiaddr> <protocol> <json> [--codec json|cbor] [--timeout <duration>] [--json]')
+        if (target === undefined || protocol === undefined || body === undefined || a.positional.length > 3) throw new UsageLine('usage: weft request <multiaddr> <protocol> <json> [--codec json|cbor] [--framing eof|length-prefixed] [--timeout <duration>] [--json]')
         const timeout = a.flags.has('timeout') ? durationMs('--timeout', a.flags.get('timeout')![0]!) : 10_000
         if (timeout <= 0) throw new UsageLine('--timeout must be more than 0')
-        return await runRequest(target, protocol, body, { codec: codecName('--codec', a.flags.get('codec')?.[0]), timeoutMs: timeout, json: a.flags.has('json') })
+        return await runRequest(target, protocol, body, { codec: codecName('--codec', a.flags.get('codec')?.[0]), framing: framingName('--framing', a.flags.get('framing')?.[0]), timeoutMs: timeout, json: a.flags.has('json') })
       }
       case 'chat': {
         const { runChat } = await import('./chat.js')
-        const a = parseArgs(rest, { booleans: ['json', 'mdns'], values: ['topic', 'nick', 'bootstrap', 'listen', 'identity'] })
-        if (a.positional.length > 0) throw new UsageLine('usage: weft chat [--topic NAME] [--nick NAME] [--bootstrap <multiaddr>]... [--mdns] [--listen <multiaddr>]... [--identity <file>] [--json]')
+        const a = parseArgs(rest, { booleans: ['json', 'mdns'], values: ['topic', 'nick', 'bootstrap', 'listen', 'identity', 'rendezvous'] })
+        if (a.positional.length > 0) throw new UsageLine('usage: weft chat [--topic NAME] [--nick NAME] [--bootstrap <multiaddr>]... [--mdns] [--rendezvous <multiaddr>]... [--listen <multiaddr>]... [--identity <file>] [--json]')
         const one = (f: string): string | undefined => a.flags.get(f)?.at(-1)
         return await runChat({
           room: one('topic') ?? 'lobby',
           ...(one('nick') !== undefined ? { nick: one('nick')! } : {}),
           bootstrap: a.flags.get('bootstrap') ?? [],
+          rendezvous: a.flags.get('rendezvous') ?? [],
           mdns: a.flags.has('mdns'),
           listen: a.flags.get('listen') ?? ['/ip4/0.0.0.0/tcp/0'],
           ...(one('identity') !== undefined ? { identity: one('identity')! } : {}),
