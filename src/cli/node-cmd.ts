@@ -85,7 +85,6 @@ export async function runNode(o: NodeCmdOptions): Promise<number> {
     autonat: autoNAT(o.autonatServer === true ? { server: true } : {}),
     ...(o.relay !== undefined ? { relay: circuitRelayServer(o.relay) } : {}),
     ...(o.perf === true ? { perf: perf() } : {}),
-    ...(o.mdns === true ? { mdns: mdns({ socket: udpMdnsSocket(), autoDial: true }) } : {}),
     ...(await (await import('./request.js')).requestServices(o.serveRequest ?? [], o.serveCodec ?? 'json', o.serveFraming ?? 'eof')),
   }
   const listen = [...o.listen, ...(o.relayVia ?? []).map(circuitListenAddr)]
