@@ -49,16 +49,19 @@ function failure(r: { code: number; out: string; err: string }): string {
 describe('weft request against weft node --serve-request', () => {
   let jsonNode = ''
   let cborNode = ''
+  let lpNode = ''
   beforeAll(async () => {
     const kv = join(mkdtempSync(join(tmpdir(), 'weft-cli-request-kv-')), 'kv.json')
     writeFileSync(kv, JSON.stringify({ greeting: 'hello', config: { port: 4001, tags: ['a', 'b'] } }))
     const nodes = await Promise.all([
       startNode(['--serve-request', '/test/echo/1.0.0=echo', '--serve-request', `/test/kv/1.0.0=${kv}`, '--serve-request', '/test/never/1.0.0=never']),
       startNode(['--serve-request', '/test/echo/1.0.0=echo', '--serve-codec', 'cbor']),
+      startNode(['--serve-request', '/test/echo/1.0.0=echo', '--serve-request', '/test/never/1.0.0=never', '--serve-framing', 'length-prefixed']),
     ])
-    ;[jsonNode, cborNode] = nodes.map((n) => n.addr) as [string, string]
+    ;[jsonNode, cborNode, lpNode] = nodes.map((n) => n.addr) as [string, string, string]
     expect(nodes[0].lines.filter((l) => l.event === 'request:serving').map((l) => l.spec)).toEqual(['/test/echo/1.0.0=echo', `/test/kv/1.0.0=${kv}`, '/test/never/1.0.0=never'])
     expect(nodes[1].lines.find((l) => l.event === 'request:serving')?.codec).toBe('cbor')
+    expect((nodes[2].lines.find((l) => l.event === 'request:serving') as { framing?: string } | undefined)?.framing).toBe('length-prefixed')
   }, 30_000)
 
   test('echo: the response is the request, as JSON text; --json adds the peer', async () => {
@@ -79,6 +82,16 @@ describe('weft request against weft node --serve-request', () => {
     expect(r.code).toBe(0)
     expect(JSON.parse(r.out)).toEqual({ n: -7, s: 'x', l: [true, 1.5] })
     expect(failure(await cli('request', jsonNode, '/test/echo/1.0.0', '{"n":1}', '--codec', 'cbor'))).toContain('reqresp/reset')
+  }, 30_000)
+
+  test('--framing length-prefixed against a length-prefixed server; an EOF-framed request there is refused', async () => {
+    const r = await cli('request', lpNode, '/test/echo/1.0.0', '{"lp":[1,2,3]}', '--framing', 'length-prefixed', '--json')
+    expect(r.err).toBe('')
+    expect(r.code).toBe(0)
+    expect(JSON.parse(r.out)).toMatchObject({ framing: 'length-prefixed', response: { lp: [1, 2, 3] } })
+    // '{' read as a length prefix announces 123 bytes; 7 come, then EOF: the server resets (decode)
+    expect(failure(await cli('request', lpNode, '/test/echo/1.0.0', '{"n":1}'))).toContain('reqresp/reset')
+    expect(failure(await cli('request', lpNode, '/test/never/1.0.0', '1', '--framing', 'length-prefixed', '--timeout', '300ms'))).toContain('reqresp/timeout')
   }, 30_000)
 
   test('the key-value file: a known key is answered, an unknown one gets reqresp/no-response', async () => {
@@ -112,6 +125,9 @@ describe('weft request usage errors', () => {
     expect(failure(await cli('node', '--serve-request', 'echo'))).toContain('--serve-request must be <protocol>=echo|never|<file.json>')
     expect(failure(await cli('node', '--serve-codec', 'cbor'))).toContain('--serve-codec needs --serve-request')
     expect(failure(await cli('node', '--serve-request', '/a/1=echo', '--serve-codec', 'xml'))).toContain('--serve-codec must be json or cbor')
+    expect(failure(await cli('request', '/ip4/127.0.0.1/tcp/1', '/p/1', '1', '--framing', 'varint'))).toContain('--framing must be eof or length-prefixed')
+    expect(failure(await cli('node', '--serve-framing', 'length-prefixed'))).toContain('--serve-framing needs --serve-request')
+    expect(failure(await cli('node', '--serve-request', '/a/1=echo', '--serve-framing', 'lp'))).toContain('--serve-framing must be eof or length-prefixed')
   })
 
   test('parseServeSpec and toJsonText', () => {

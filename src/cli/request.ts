@@ -2,14 +2,18 @@
  * `weft request` and `weft node --serve-request`: request-response (spec/request-response.md) from
  * the command line.
  *
- *   weft request <multiaddr> <protocol> <json> [--codec json|cbor] [--timeout <duration>] [--json]
+ *   weft request <multiaddr> <protocol> <json> [--codec json|cbor] [--framing eof|length-prefixed]
+ *                [--timeout <duration>] [--json]
  *
  * dials the peer, sends one request (the JSON text parsed; with --codec cbor that value encoded as
- * CBOR), prints the response as JSON text and exits 0. Every failure is one line on stderr naming its
+ * CBOR; with --framing length-prefixed each message after its uvarint length, as protobuf
+ * protocols frame theirs) through `node.request` with the per-call `timeout`, prints the response
+ * as JSON text and exits 0. Every failure is one line on stderr naming its
  * typed code (reqresp/timeout, reqresp/unsupported-protocol, reqresp/no-response, a dial error...)
  * and exit code 1; JSON text that does not parse is a usage error.
  *
  *   weft node --serve-request <protocol>=echo|never|<file.json>... [--serve-codec json|cbor]
+ *             [--serve-framing eof|length-prefixed]
  *
  * serves `<protocol>`: `echo` answers each request with itself; `<file.json>` (a JSON object, read
  * once at start) is a tiny key-value server: a request `{"key": K}` is answered with the value of K,
@@ -21,7 +25,7 @@ import { createNode } from '../node.js'
 import { Multiaddr } from '../multiaddr/index.js'
 import { CborTag, type CborValue } from '../core/cbor.js'
 import { toHex } from '../core/bytes.js'
-import { cbor, json, noResponse, requestResponse, type Codec, type Handler, type RequestResponse } from '../request-response/index.js'
+import { cbor, json, lengthPrefixed, noResponse, requestResponse, type Codec, type Framing, type Handler } from '../request-response/index.js'
 import { UsageLine } from './args.js'
 
 export type CodecName = 'json' | 'cbor'
@@ -32,8 +36,15 @@ export function codecName(flag: string, v: string | undefined): CodecName {
   throw new UsageLine(`${flag} must be json or cbor (not ${v})`)
 }
 
-function codecOf(name: CodecName): Codec<unknown, unknown> {
-  return name === 'cbor' ? (cbor() as Codec<unknown, unknown>) : json()
+export function framingName(flag: string, v: string | undefined): Framing {
+  if (v === undefined || v === 'eof') return 'eof'
+  if (v === 'length-prefixed') return v
+  throw new UsageLine(`${flag} must be eof or length-prefixed (not ${v})`)
+}
+
+function codecOf(name: CodecName, framing: Framing): Codec<unknown, unknown> {
+  const c = name === 'cbor' ? (cbor() as Codec<unknown, unknown>) : json()
+  return framing === 'length-prefixed' ? lengthPrefixed(c) : c
 }
 
 /** JSON text of a decoded response (a CBOR response may hold bytes, bigints, maps with other keys, tags). */
@@ -53,7 +64,9 @@ export function toJsonText(v: unknown): string {
 
 export interface RequestCmdOptions {
   codec: CodecName
-  /** The whole exchange, ms (the behaviour's `timeout`); the dial gets the same budget. */
+  /** Default 'eof' (rust-libp2p's cbor/json codecs). */
+  framing?: Framing
+  /** The whole exchange, ms (the request's per-call `timeout`); the dial gets the same budget. */
   timeoutMs: number
   json: boolean
 }
@@ -66,13 +79,14 @@ export async function runRequest(target: string, protocol: string, jsonText: str
     throw new UsageLine(`the request is not JSON text: ${(e as Error).message}`)
   }
   const addr = Multiaddr.fromString(target)
-  const node = await createNode({ listen: [], services: { rr: requestResponse({ protocol, codec: codecOf(o.codec), timeout: o.timeoutMs }) } })
+  const framing = o.framing ?? 'eof'
+  const node = await createNode({ listen: [], services: { rr: requestResponse({ protocol, codec: codecOf(o.codec, framing) }) } })
   try {
     const t0 = performance.now()
     const conn = await node.dial(addr, { signal: AbortSignal.timeout(o.timeoutMs) })
-    const response = await node.service<RequestResponse>('rr').request(conn.peer, value as CborValue)
+    const response = await node.request(conn.peer, value as CborValue, { timeout: o.timeoutMs })
     const text = toJsonText(response)
-    if (o.json) console.log(JSON.stringify({ peer: conn.peer.toString(), protocol, codec: o.codec, ms: Number((performance.now() - t0).toFixed(3)), response: JSON.parse(text) as unknown }))
+    if (o.json) console.log(JSON.stringify({ peer: conn.peer.toString(), protocol, codec: o.codec, framing, ms: Number((performance.now() - t0).toFixed(3)), response: JSON.parse(text) as unknown }))
     else console.log(text)
     return 0
   } finally {
@@ -114,21 +128,22 @@ async function kvHandler(file: string): Promise<Handler<unknown, unknown>> {
 const never: Handler<unknown, unknown> = (_req, { signal }) => new Promise((resolve) => signal.addEventListener('abort', () => resolve(noResponse), { once: true }))
 
 /** The node services for `--serve-request` flags (named `request:<protocol>`). */
-export async function requestServices(specs: readonly string[], codec: CodecName): Promise<Record<string, ReturnType<typeof requestResponse>>> {
+export async function requestServices(specs: readonly string[], codec: CodecName, framing: Framing = 'eof'): Promise<Record<string, ReturnType<typeof requestResponse>>> {
   const out: Record<string, ReturnType<typeof requestResponse>> = {}
   for (const s of specs.map(parseServeSpec)) {
     const handler: Handler<unknown, unknown> = s.mode === 'echo' ? (req) => req : s.mode === 'never' ? never : await kvHandler(s.file!)
-    out[`request:${s.protocol}`] = requestResponse({ protocol: s.protocol, codec: codecOf(codec), handler })
+    out[`request:${s.protocol}`] = requestResponse({ protocol: s.protocol, codec: codecOf(codec, framing), handler })
   }
   return out
 }
 
-/** `--serve-request` and `--serve-codec` for runNode, checked before the node starts. */
-export function serveFlags(specs: string[] | undefined, codec: string | undefined): { serveRequest?: string[]; serveCodec?: CodecName } {
+/** `--serve-request`, `--serve-codec` and `--serve-framing` for runNode, checked before the node starts. */
+export function serveFlags(specs: string[] | undefined, codec: string | undefined, framing?: string): { serveRequest?: string[]; serveCodec?: CodecName; serveFraming?: Framing } {
   if (specs === undefined) {
     if (codec !== undefined) throw new UsageLine('--serve-codec needs --serve-request')
+    if (framing !== undefined) throw new UsageLine('--serve-framing needs --serve-request')
     return {}
   }
   specs.forEach(parseServeSpec)
-  return { serveRequest: specs, serveCodec: codecName('--serve-codec', codec) }
+  return { serveRequest: specs, serveCodec: codecName('--serve-codec', codec), serveFraming: framingName('--serve-framing', framing) }
 }
