@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, expect, test } from 'vitest'
-import { createNode, nodeCrypto, UsageError, type WeftNode } from '../src/node.js'
+import { createNode, nodeCrypto, UsageError, type WeftNode, type WeftNodeEvents } from '../src/node.js'
 import { createNode as createBrowserNode } from '../src/browser.js'
 import { encodeLp } from '../src/core/lp.js'
 import { encodeRpc } from '../src/gossipsub/rpc.js'
@@ -27,7 +27,7 @@ async function node(opts: Parameters<typeof createNode>[0] = {}): Promise<WeftNo
 }
 
 /** Resolves with the first event of `type` that `pred` accepts. */
-function next<K extends 'peer:discovery' | 'peer:connect' | 'peer:disconnect' | 'peer:identify'>(n: WeftNode, type: K, pred: (d: Parameters<Parameters<WeftNode['on']>[1]>[0] & never | any) => boolean): Promise<any> {
+function next<K extends 'peer:discovery' | 'peer:connect' | 'peer:disconnect' | 'peer:identify'>(n: WeftNode, type: K, pred: (d: WeftNodeEvents[K]) => boolean): Promise<WeftNodeEvents[K]> {
   return new Promise((resolve) => {
     const off = n.on(type, (d) => { if (pred(d)) { off(); resolve(d) } })
   })
@@ -135,7 +135,7 @@ test('auto-dial stops at the low watermark (no dial storm) and resumes below it'
   expect(open).toBe(2)
   // one goes: one more dial
   const peer = a.getConnections()[0]!.peer
-  const again = next(a, 'peer:connect', (p: PeerId) => !p.equals(peer))
+  const again = next(a, 'peer:connect', (p) => !p.equals(peer))
   await a.hangUp(peer)
   await again
   expect(d.stats.autoDials).toBe(3)

@@ -9,7 +9,7 @@ import { utf8 } from '../src/core/bytes.js'
 import { encodeLp } from '../src/core/lp.js'
 import { Multiaddr } from '../src/multiaddr/index.js'
 import type { PeerId } from '../src/peer-id/index.js'
-import { KadBehaviour, encodeKadMessage, MessageType } from '../src/kad/index.js'
+import { ConnectionType, KadBehaviour, encodeKadMessage, MessageType } from '../src/kad/index.js'
 import { PeerBook } from '../src/kad/peers.js'
 
 const ma = (n: number): Multiaddr => Multiaddr.fromString(`/ip4/10.0.0.${n}/tcp/4001`)
@@ -36,7 +36,7 @@ test('kad: every new closer peer of a response becomes a peer-info hint', () => 
   kad.getClosestPeers(0, utf8('x'))
   let open: any
   for (let x = kad.pollAction(); x !== undefined; x = kad.pollAction()) if (x.type === 'open-stream') open = x
-  const closer = Array.from({ length: 10 }, (_, i) => ({ id: testIdentity(10 + i, `/memory/${10 + i}`).peer, addrs: [ma(10 + i)], connection: 0 }))
+  const closer = Array.from({ length: 10 }, (_, i) => ({ id: testIdentity(10 + i, `/memory/${10 + i}`).peer, addrs: [ma(10 + i)], connection: ConnectionType.NOT_CONNECTED }))
   const stream = { connection: 1, stream: 1 }
   const conn = { id: 1, peer: ib.peer, remotePublicKey: ib.publicKey, remoteAddr: ib.addr, localAddr: undefined, direction: 'outbound' as const, opened: 0, established: 0, earlyMuxer: true, limited: false }
   kad.handle(1, { type: 'stream-opened', stream, protocol: kad.protocol, direction: 'outbound', connection: conn, requestId: open.requestId })
