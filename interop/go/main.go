@@ -158,7 +158,7 @@ func loadConfig() config {
 	}
 	c.scenario = env("scenario", "ping")
 	switch c.scenario {
-	case "ping", "identify", "streams", "perf", "ping-load":
+	case "ping", "identify", "streams", "perf", "ping-load", "request-response":
 	default:
 		fail("unsupported scenario %q", c.scenario)
 	}
@@ -184,6 +184,9 @@ func loadConfig() config {
 
 func interop() int {
 	cfg := loadConfig()
+	if cfg.scenario == "request-response" {
+		return runReqResp(cfg) // reqresp.go
+	}
 	time.AfterFunc(cfg.timeout, func() {
 		fail("test timeout (%s) reached", cfg.timeout)
 	})

@@ -1,0 +1,287 @@
+/**
+ * Scenario `request-response` (../CONTRACT.md, section `request-response`): the weft side, with the
+ * public API of weft/request-response (`requestResponse`, `cbor`, `json`, `noResponse`).
+ *
+ * Listener: serves `/weft-interop/rr/cbor/1.0.0` (cbor()) and `/weft-interop/rr/json/1.0.0` (json(),
+ * payloads as arrays of numbers as serde_json writes serde_bytes) and pushes `listenerResult` ok once
+ * it has sent every expected response, seen both omissions and the delayed request, and seen the
+ * oversize request fail ('reqresp/request-too-large').
+ * Dialer: dial, one ping, then (a) one request per codec, (b) 64 concurrent, (c) oversize then a
+ * normal request, (d) a 2 s timeout against a 4 s delay, (e) omitted responses; the error names the
+ * first failed sub-check.
+ *
+ * Dispatched from peer.mjs before it builds its usual node; never returns (exits, or serves).
+ */
+import { performance } from 'node:perf_hooks'
+import { createNode } from '../../dist/node.js'
+import { requestResponse, cbor, json, noResponse } from '../../dist/request-response/index.js'
+import { Resp } from './resp.mjs'
+
+export const CBOR = '/weft-interop/rr/cbor/1.0.0'
+export const JSON_P = '/weft-interop/rr/json/1.0.0'
+const MIB = 1024 * 1024
+const SHORT_TIMEOUT_MS = 2000
+const DELAY_MS = 4000
+const LISTENER_CHECK_MS = 60_000
+export const ID = {
+  aCbor: 2 ** 40 + 1, aJson: 2 ** 40 + 2, b0: 1000, oversize: 2000, after: 2001, delay: 3000, omitCbor: 4000, omitJson: 4001,
+}
+const CONCURRENT = 64
+
+const t0 = performance.now()
+/** @param {string} s */
+const log = (s) => process.stderr.write(`[weft-peer ${(performance.now() - t0).toFixed(0).padStart(6)}ms] ${s}\n`)
+/** @param {string} msg @returns {never} */
+function die(msg) {
+  process.stderr.write(`[weft-peer] error: ${msg}\n`)
+  process.exit(1)
+}
+const env = (/** @type {string} */ k, /** @type {string} */ d = '') => { const v = process.env[k]; return v === undefined || v === '' ? d : v }
+const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms))
+
+/** Request payloads: byte j = (id + j) & 0xff. */
+export function reqPayload(/** @type {number} */ id, /** @type {number} */ len) {
+  const b = new Uint8Array(len)
+  for (let j = 0; j < len; j++) b[j] = (id + j) & 0xff
+  return b
+}
+/** Response payloads: byte j = j & 0xff. */
+export function respPayload(/** @type {number} */ len) {
+  const b = new Uint8Array(len)
+  for (let j = 0; j < len; j++) b[j] = j & 0xff
+  return b
+}
+const normal = (/** @type {number} */ id, /** @type {number} */ respLen) => ({ id, payload: reqPayload(id, 16), delay_ms: 0, resp_len: respLen, omit: false })
+const equal = (/** @type {Uint8Array} */ a, /** @type {Uint8Array} */ b) => a.length === b.length && a.every((x, i) => x === b[i])
+
+/**
+ * serde_json writes a `serde_bytes` field as an array of numbers: wrap json() so the application
+ * sees `payload` as a Uint8Array, as with cbor(), and the wire carries the array.
+ * @param {any} inner @returns {any}
+ */
+function jsonBytes(inner) {
+  const out = (/** @type {any} */ m) => ({ ...m, payload: Array.from(m.payload) })
+  const into = (/** @type {any} */ m) => {
+    if (!Array.isArray(m?.payload) || !m.payload.every((/** @type {unknown} */ x) => Number.isInteger(x) && /** @type {number} */ (x) >= 0 && /** @type {number} */ (x) <= 255)) {
+      throw new TypeError('payload is not an array of byte values')
+    }
+    return { ...m, payload: Uint8Array.from(m.payload) }
+  }
+  return {
+    name: 'json',
+    encodeRequest: (/** @type {any} */ r) => inner.encodeRequest(out(r)),
+    decodeRequest: (/** @type {Uint8Array} */ b) => into(inner.decodeRequest(b)),
+    encodeResponse: (/** @type {any} */ r) => inner.encodeResponse(out(r)),
+    decodeResponse: (/** @type {Uint8Array} */ b) => into(inner.decodeResponse(b)),
+  }
+}
+
+/** The error's code (OutcomeError / ProtocolError), or its message. */
+const codeOf = (/** @type {any} */ e) => e?.code ?? e?.message ?? String(e)
+
+export async function run() {
+  const isDialer = env('is_dialer') === 'true'
+  if (env('transport', 'tcp') !== 'tcp') die('scenario request-response runs over tcp only')
+  const ip = env('ip', '0.0.0.0')
+  const timeoutSec = Number(env('test_timeout_seconds', '180'))
+  setTimeout(() => die(`test_timeout_seconds (${timeoutSec}) passed`), timeoutSec * 1000).unref()
+  const redis = await Resp.connect(env('redis_addr', 'redis:6379'))
+  log(`${isDialer ? 'dialer' : 'listener'} scenario=request-response`)
+  if (isDialer) await dialer(redis, ip)
+  else await listener(redis, ip)
+  await new Promise(() => {}) // serve until killed
+}
+
+// ---- dialer ----------------------------------------------------------------------------------
+
+/** @param {any} redis @param {string} ip */
+async function dialer(redis, ip) {
+  // The dialer only asks (no handler). Its own request cap is raised so that (c) puts the oversize
+  // request on the wire (weft checks maxRequestBytes before sending, as the listener will).
+  const opts = { maxRequestBytes: 2 * MIB }
+  const node = await createNode({
+    listen: [`/ip4/${ip}/tcp/0`],
+    services: {
+      rrCbor: requestResponse({ protocol: CBOR, codec: cbor(), ...opts }),
+      rrJson: requestResponse({ protocol: JSON_P, codec: jsonBytes(json()), ...opts }),
+      // (d): the same protocol with a 2 s timeout
+      rrShort: requestResponse({ protocol: CBOR, codec: cbor(), timeout: SHORT_TIMEOUT_MS, name: 'request-response:short', ...opts }),
+    },
+  })
+  let closed = /** @type {string | undefined} */ (undefined)
+  node.on('connection:close', ({ connection, error }) => {
+    closed = `connection to ${connection.peer} closed${error ? `: ${error.message}` : ''}`
+    log(closed)
+  })
+  const reply = await redis.command('BLPOP', 'listenerAddr', 60)
+  if (reply === null) die('BLPOP listenerAddr timed out')
+  const addr = reply[1]
+  log(`dialing ${addr}`)
+  const start = performance.now()
+  const conn = await node.dial(addr)
+  const peer = conn.peer
+  const rtt = await node.ping(peer)
+  const handshake = performance.now() - start
+  log(`connected to ${peer}; handshake+1RTT ${handshake.toFixed(2)} ms, ping ${rtt.toFixed(2)} ms`)
+
+  const svc = { cbor: node.service('rrCbor'), json: node.service('rrJson'), short: node.service('rrShort') }
+  /** @param {'cbor' | 'json' | 'short'} which @param {any} req */
+  const request = (which, req) => svc[which].request(peer, req)
+  /** @param {'cbor' | 'json' | 'short'} which @param {any} req */
+  const expectOk = async (which, req) => {
+    let r
+    try {
+      r = await request(which, req)
+    } catch (e) {
+      throw new Error(`request ${req.id} (${which}) failed: ${codeOf(e)}`)
+    }
+    if (Number(r.id) !== req.id) throw new Error(`request ${req.id} (${which}): response id ${r.id}`)
+    if (!(r.payload instanceof Uint8Array) || !equal(r.payload, respPayload(req.resp_len))) {
+      throw new Error(`request ${req.id} (${which}): response payload (${r.payload?.length} bytes) is not the ${req.resp_len}-byte pattern`)
+    }
+  }
+  /** @param {'cbor' | 'json' | 'short'} which @param {any} req @param {string[]} codes */
+  const expectFail = async (which, req, codes) => {
+    let r
+    try {
+      r = await request(which, req)
+    } catch (e) {
+      if (codes.includes(codeOf(e))) { log(`request ${req.id} (${which}) failed as expected: ${/** @type {Error} */ (e).message}`); return }
+      throw new Error(`request ${req.id} (${which}): failed with ${codeOf(e)}, want ${codes.join(' or ')}`)
+    }
+    throw new Error(`request ${req.id} (${which}): got a response (${r.payload?.length} payload bytes), want ${codes.join(' or ')}`)
+  }
+  const alive = (/** @type {string} */ step) => { if (closed !== undefined) throw new Error(`${step}: ${closed}`) }
+  /** @param {string} name @param {() => Promise<void>} f */
+  const step = async (name, f) => {
+    const t = performance.now()
+    try {
+      await f()
+    } catch (e) {
+      die(`request-response ${name}: ${/** @type {Error} */ (e).message}`)
+    }
+    log(`${name}: ok in ${(performance.now() - t).toFixed(0)} ms`)
+  }
+
+  await step('(a) one request per codec', async () => {
+    await expectOk('cbor', normal(ID.aCbor, 100_000))
+    await expectOk('json', normal(ID.aJson, 10_000))
+  })
+  await step('(b) 64 concurrent', async () => {
+    await Promise.all(Array.from({ length: CONCURRENT }, (_, i) => expectOk('cbor', normal(ID.b0 + i, i * 16))))
+  })
+  await step('(c) oversize', async () => {
+    // The listener resets the stream past its 1 MiB cap (weft, go) or fails to decode the 1 MiB it
+    // kept and drops the stream (rust): either way a reset here.
+    await expectFail('cbor', { ...normal(ID.oversize, 10), payload: reqPayload(ID.oversize, MIB + 1) }, ['reqresp/reset'])
+    await expectOk('cbor', normal(ID.after, 10))
+    alive('(c) oversize')
+  })
+  await step('(d) timeout', async () => {
+    await expectFail('short', { ...normal(ID.delay, 10), delay_ms: DELAY_MS }, ['reqresp/timeout'])
+  })
+  await step('(e) omit', async () => {
+    await expectFail('cbor', { ...normal(ID.omitCbor, 10), omit: true }, ['reqresp/no-response'])
+    await expectFail('json', { ...normal(ID.omitJson, 10), omit: true }, ['reqresp/no-response'])
+    alive('(e) omit')
+  })
+
+  // Stay connected until the listener has pushed its result (without consuming it).
+  const until = performance.now() + 10_000
+  while (performance.now() < until && (await redis.command('LLEN', 'listenerResult')) === 0) await sleep(25)
+  process.stdout.write(`${JSON.stringify({ handshakePlusOneRTTMillis: handshake, pingRTTMilllis: rtt })}\n`)
+  await Promise.race([node.stop(), sleep(2000)]).catch(() => {})
+  redis.close()
+  process.exit(0)
+}
+
+// ---- listener --------------------------------------------------------------------------------
+
+/** @param {any} redis @param {string} ip */
+async function listener(redis, ip) {
+  const sent = new Set()
+  const omitted = new Set()
+  let delayed = false
+  let oversize = 0
+  let pushed = false
+  const want = [ID.aCbor, ID.aJson, ID.after, ...Array.from({ length: CONCURRENT }, (_, i) => ID.b0 + i)]
+  const summary = () => `${sent.size} of ${want.length} responses sent, omissions [${[...omitted]}], delayed request ${delayed ? 'seen' : 'not seen'}, oversize failures ${oversize}`
+  /** @param {boolean} ok @param {string} [error] */
+  const push = (ok, error) => {
+    if (pushed) return
+    pushed = true
+    log(ok ? 'listener checks passed' : `listener check failed: ${error}`)
+    void redis.command('RPUSH', 'listenerResult', JSON.stringify(ok ? { ok } : { ok, error: (error ?? '').replace(/\s+/g, ' ') }))
+  }
+  const check = () => {
+    if (want.every((id) => sent.has(id)) && omitted.has(ID.omitCbor) && omitted.has(ID.omitJson) && delayed && oversize >= 1) push(true)
+  }
+  /** Requests whose response is being written, by the handler's peer: response-sent names only the peer, so count in order. */
+  const writing = /** @type {number[]} */ ([])
+
+  /** @param {any} req @param {{ signal: AbortSignal }} ctx */
+  const handler = async (req, { signal }) => {
+    const id = Number(req.id)
+    if (!(req.payload instanceof Uint8Array) || !equal(req.payload, reqPayload(id, 16))) {
+      push(false, `request ${id}: payload (${req.payload?.length} bytes) is not the 16-byte pattern`)
+      return noResponse
+    }
+    if (req.omit === true) {
+      omitted.add(id)
+      log(`request ${id}: omit`)
+      queueMicrotask(check)
+      return noResponse
+    }
+    if (req.delay_ms > 0) {
+      delayed = true
+      log(`request ${id}: answering after ${req.delay_ms} ms`)
+      await new Promise((resolve, reject) => {
+        const t = setTimeout(resolve, req.delay_ms)
+        signal.addEventListener('abort', () => { clearTimeout(t); reject(signal.reason) }, { once: true })
+      })
+    }
+    if (id !== ID.delay) writing.push(id)
+    return { id: req.id, payload: respPayload(req.resp_len) }
+  }
+  const node = await createNode({
+    listen: [`/ip4/${ip}/tcp/0`],
+    // 64 concurrent requests on one connection: the swarm's default is 32 inbound streams per
+    // protocol per connection (spec/request-response.md Limits; rust and go allow 100 and more).
+    limits: { maxInboundStreamsPerProtocol: 128 },
+    services: {
+      rrCbor: requestResponse({ protocol: CBOR, codec: cbor(), handler }),
+      rrJson: requestResponse({ protocol: JSON_P, codec: jsonBytes(json()), handler }),
+    },
+  })
+  for (const name of ['rrCbor', 'rrJson']) {
+    const svc = node.service(name)
+    svc.on('response-sent', () => {
+      // one connection, answered in the order handlers returned (writes of different streams may
+      // finish out of order, but every expected id is counted once all are sent)
+      const id = writing.shift()
+      if (id !== undefined) sent.add(id)
+      check()
+    })
+    svc.on('inbound-failure', ({ error }) => {
+      log(`${name}: inbound failure ${codeOf(error)}: ${error.message}`)
+      if (codeOf(error) === 'reqresp/request-too-large') { oversize++; check() } else if (codeOf(error) === 'reqresp/decode') push(false, `${name}: ${error.message}`)
+    })
+  }
+  let armed = false
+  node.on('connection:open', (c) => {
+    log(`connection from ${c.peer}`)
+    if (armed) return
+    armed = true
+    setTimeout(() => push(false, `after 60 s: ${summary()}`), LISTENER_CHECK_MS).unref()
+  })
+  const addrs = node.getMultiaddrs().map((/** @type {any} */ a) => a.toString())
+  if (addrs.length === 0) die('no listen address')
+  await redis.command('RPUSH', 'listenerAddr', addrs[0])
+  log(`listening; published ${addrs[0]}`)
+  const stop = () => {
+    setTimeout(() => process.exit(0), 1000).unref()
+    void node.stop().finally(() => process.exit(0))
+  }
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
+}
