@@ -22,6 +22,9 @@ export async function createNode(options: NodeOptions = {}): Promise<WeftNode> {
   if ((options.dht !== undefined && options.services?.dht === undefined) || (options.pubsub !== undefined && options.services?.pubsub === undefined)) {
     throw new UsageError('node/no-such-service', 'in browsers pass the service itself: createNode({ services: { dht: kadDht(opts), pubsub: gossipsub(opts) } })')
   }
+  if (options.discovery?.mdns !== undefined && options.discovery.mdns !== false) {
+    throw new UsageError('node/no-such-service', 'mDNS needs UDP multicast, which browsers do not have: discovery.mdns is for weft/node')
+  }
   const node = new WeftNode(options, {
     crypto: options.crypto ?? nobleCrypto,
     wallClock,

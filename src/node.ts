@@ -19,6 +19,9 @@ import { circuitRelayClient } from './relay/index.js'
 import { autoNAT } from './autonat/index.js'
 import { dcutr } from './dcutr/index.js'
 import { prometheusMetrics } from './metrics/index.js'
+import { mdns } from './mdns/index.js'
+import { udpMdnsSocket } from './io/mdns-socket.js'
+import type { ServiceFactory } from './swarm/index.js'
 import { parseBootstrap } from './edge/discovery.js'
 
 /**
@@ -43,13 +46,16 @@ export async function createNode(options: NodeOptions = {}): Promise<WeftNode> {
   // discovery.bootstrap seeds the default DHT too (one list: kept connected and kad's bootstrapPeers)
   const boot = parseBootstrap(options.discovery?.bootstrap ?? [])
   const dht = boot.length === 0 ? options.dht : { ...options.dht, bootstrapPeers: [...(options.dht?.bootstrapPeers ?? []), ...boot] }
-  const services = options.services ?? {
+  const services: Record<string, ServiceFactory> = options.services !== undefined ? { ...options.services } : {
     dht: kadDht(dht),
     pubsub: gossipsub(options.pubsub),
     relayClient: circuitRelayClient(),
     autonat: autoNAT(),
     dcutr: dcutr(punchPort !== undefined ? { punchPort } : {}),
   }
+  // discovery.mdns adds the mDNS service on the UDP socket (spec/mdns.md), with or without `services`
+  const mdnsOpt = options.discovery?.mdns
+  if (mdnsOpt !== undefined && mdnsOpt !== false && services.mdns === undefined) services.mdns = mdns({ ...(mdnsOpt === true ? {} : mdnsOpt), socket: udpMdnsSocket() })
   const metrics = options.metrics === true ? prometheusMetrics() : options.metrics
   const discovery = { ...options.discovery, autoDial: options.discovery?.autoDial ?? true }
   const node = new WeftNode({ ...options, services, discovery, systemMemory: options.systemMemory ?? totalmem(), ...(metrics !== undefined ? { metrics } : {}) }, {

@@ -10,8 +10,6 @@ import { parseHostPort, serveMetrics } from '../io/metrics-http.js'
 import { parseLimitsJson, type ResourceLimitsInit } from '../swarm/resource-limits.js'
 import type { ResourceUsage } from '../swarm/resources.js'
 import { circuitRelayClient, circuitRelayServer, type RelayReservationEvent } from '../relay/index.js'
-import { mdns } from '../mdns/index.js'
-import { udpMdnsSocket } from '../io/mdns-socket.js'
 
 export interface NodeCmdOptions {
   listen: string[]
@@ -92,7 +90,7 @@ export async function runNode(o: NodeCmdOptions): Promise<number> {
   const holePunch = punch === undefined ? {} : { dcutr: dcutr({ punchPort: punch }) }
   const resources = o.limits === undefined ? undefined : await readLimits(o.limits)
   const metricsAt = o.metrics === undefined ? undefined : metricsAddr(o.metrics)
-  const node = await createNode({ privateKey: key, listen, discovery: { bootstrap: o.bootstrap ?? [] }, services: { ...services, ...holePunch }, transports: [punch ?? tcp(), webSockets()], ...(resources !== undefined ? { resources } : {}), gater: { deny: o.deny ?? [], allow: o.allow ?? [] }, ...(metricsAt !== undefined ? { metrics: true } : {}), ...(o.connectionManager !== undefined ? { connectionManager: o.connectionManager } : {}) })
+  const node = await createNode({ privateKey: key, listen, discovery: { bootstrap: o.bootstrap ?? [], ...(o.mdns === true ? { mdns: { autoDial: true } } : {}) }, services: { ...services, ...holePunch }, transports: [punch ?? tcp(), webSockets()], ...(resources !== undefined ? { resources } : {}), gater: { deny: o.deny ?? [], allow: o.allow ?? [] }, ...(metricsAt !== undefined ? { metrics: true } : {}), ...(o.connectionManager !== undefined ? { connectionManager: o.connectionManager } : {}) })
   const metricsServer = metricsAt === undefined ? undefined : await serveMetrics(metricsAt, () => node.metrics!.exposition()).catch(async (e: Error) => {
     await node.stop()
     throw new UsageLine(`--metrics ${o.metrics}: cannot listen (${e.message})`)

@@ -10,6 +10,7 @@ import type { PingOptions } from '../ping/index.js'
 import type { IdentifyInfo, IdentifyOptions } from '../identify/index.js'
 import type { GossipsubServiceOptions } from '../gossipsub/index.js'
 import type { KadServiceOptions } from '../kad/index.js'
+import type { MdnsOptions } from '../mdns/index.js'
 import type { PolicyOptions, RefusalCode } from '../swarm/policy.js'
 import type { NodeMetrics } from '../metrics/types.js'
 import type { RelayReservationEvent } from '../relay/index.js'
@@ -86,6 +87,12 @@ export interface DiscoveryOptions {
    * false in weft/browser. `false` turns it off; an object tunes it.
    */
   autoDial?: boolean | AutoDialOptions
+  /**
+   * mDNS on the LAN (weft/node only; weft/browser refuses it): `true` for the defaults, an object to
+   * tune it (`interval`, `ttl`, `ipv6`, `autoDial`, limits: spec/mdns.md). Adds the `mdns` service
+   * (`node.service<Mdns>('mdns')`) on the UDP socket `udpMdnsSocket()`, unless `services` has one.
+   */
+  mdns?: boolean | Omit<MdnsOptions, 'socket'>
 }
 
 /** Tuning of the auto-dial policy (spec/discovery.md, Limits). */
