@@ -10,6 +10,10 @@ import { MessageReader, RequestResponseBehaviour, frame, json, lengthPrefixed, r
 import type { ConnectionInfo, StreamRef } from '../src/swarm/behaviour.js'
 import { SwarmPolicy } from '../src/swarm/policy.js'
 import { Harness, Pair, testIdentity } from './helpers/behaviour-harness.js'
+import { vectorFile, type Vector } from './helpers/vectors.js'
+import { fromHex } from '../src/core/bytes.js'
+import { cbor } from '../src/request-response/index.js'
+import { toJsonText } from '../src/cli/request.js'
 
 const P = '/test/rr-lp/1.0.0'
 const A = testIdentity(1, '/ip4/10.0.0.1/tcp/4001')
@@ -208,4 +212,72 @@ describe('per-call timeout and declared bounds', () => {
     const low = new SwarmPolicy({ maxPendingInbound: 64, inboundBounds: { [P]: 2 } })
     expect(low.resources.limits.protocolsPeer[P]).toBeUndefined()
   })
+})
+
+describe('spec/vectors/reqresp.json', () => {
+  const vectors = vectorFile('reqresp')
+  /** A vector's JSON value as the codec's value: "0x.." strings are bytes for cbor and raw. */
+  const value = (v: Vector, x: unknown): unknown => {
+    if (v.codec === 'json') return x
+    if (typeof x === 'string' && x.startsWith('0x')) return fromHex(x.slice(2))
+    if (x !== null && typeof x === 'object') return Object.fromEntries(Object.entries(x).map(([k, y]) => [k, value(v, y)]))
+    return x
+  }
+  const codecOf = (v: Vector) => {
+    const c = v.codec === 'cbor' ? cbor() : v.codec === 'json' ? json() : raw()
+    return (v.framing === 'length-prefixed' ? lengthPrefixed(c as never) : c) as ReturnType<typeof json>
+  }
+  for (const v of vectors.all()) {
+    test(v.id, () => {
+      const max = typeof v.max === 'number' ? v.max : undefined
+      const bytes = fromHex(v.hex!)
+      let got: Ev[]
+      let written: Uint8Array[] = []
+      if (v.direction === 'request') {
+        const b = new RequestResponseBehaviour<unknown, unknown>({ protocols: [P], codec: codecOf(v), serve: true, ...(max !== undefined ? { maxRequestBytes: max } : {}) })
+        const h = new Harness(b)
+        h.input({ type: 'stream-opened', stream: S, protocol: P, direction: 'inbound', connection: conn() })
+        if (bytes.length > 0) h.input({ type: 'stream-data', stream: S, data: bytes })
+        h.input({ type: 'stream-eof', stream: S })
+        got = h.events()
+        if (v.encode === true) {
+          const a = new RequestResponseBehaviour<unknown, unknown>({ protocols: [P], codec: codecOf(v), ...(max !== undefined ? { maxRequestBytes: max } : {}) })
+          const ha = new Harness(a)
+          const id = ha.command((now) => a.request(now, B.peer, value(v, v.decoded)))
+          ha.drain()
+          written = ha.input({ type: 'stream-opened', stream: S, protocol: P, direction: 'outbound', connection: conn(), requestId: id }).filter((x) => x.type === 'write').map((x) => (x as { data: Uint8Array }).data)
+        }
+      } else {
+        const a = new RequestResponseBehaviour<unknown, unknown>({ protocols: [P], codec: codecOf(v), ...(max !== undefined ? { maxResponseBytes: max } : {}) })
+        const h = new Harness(a)
+        const id = h.command((now) => a.request(now, B.peer, v.codec === 'json' ? 1 : new Uint8Array([1])))
+        h.drain()
+        h.input({ type: 'stream-opened', stream: S, protocol: P, direction: 'outbound', connection: conn(), requestId: id })
+        h.drain()
+        if (bytes.length > 0) h.input({ type: 'stream-data', stream: S, data: bytes })
+        h.input({ type: 'stream-eof', stream: S })
+        got = h.events()
+        if (v.encode === true) {
+          const b = new RequestResponseBehaviour<unknown, unknown>({ protocols: [P], codec: codecOf(v), serve: true })
+          const hb = new Harness(b)
+          hb.input({ type: 'stream-opened', stream: S, protocol: P, direction: 'inbound', connection: conn() })
+          hb.input({ type: 'stream-data', stream: S, data: frame(v.framing as 'eof', v.codec === 'json' ? utf8('1') : new Uint8Array([1])) })
+          hb.input({ type: 'stream-eof', stream: S })
+          const req = hb.events().find((e) => e.type === 'request') as { inboundId: number }
+          hb.command((now) => b.respond(now, req.inboundId, value(v, v.decoded)))
+          written = hb.drain().filter((x) => x.type === 'write').map((x) => (x as { data: Uint8Array }).data)
+        }
+      }
+      const ok = got.find((e) => e.type === 'request' || e.type === 'response') as { request?: unknown; response?: unknown } | undefined
+      const fail = got.find((e) => e.type === 'inbound-failure' || e.type === 'outbound-failure') as { error: Error } | undefined
+      if ('error' in v) {
+        expect(ok).toBeUndefined()
+        expect(code(fail!.error)).toBe(v.error)
+      } else {
+        expect(fail).toBeUndefined()
+        expect(JSON.parse(toJsonText(ok!.request ?? ok!.response))).toEqual(v.decoded)
+      }
+      if (v.encode === true) expect(toHex(concat(written))).toBe(v.hex)
+    })
+  }
 })
