@@ -50,3 +50,30 @@ test('kad: every new closer peer of a response becomes a peer-info hint', () => 
   expect(asked).toBeLessThan(10) // kad asks only alpha of them now...
   for (const c of closer) expect(hinted.get(c.id.toString())).toBeGreaterThanOrEqual(1) // ...but reports all ten
 })
+
+test('gossipsub PX: a verified record becomes a peer-info hint of at most PX_MAX_ADDRS addresses; a forged one none', async () => {
+  const { scripted } = await import('./helpers/gossipsub-scripted.js')
+  const { sealPeerRecord } = await import('../src/peer-id/index.js')
+  const { PX_MAX_ADDRS } = await import('../src/gossipsub/context.js')
+  const { send } = scripted({ scoring: false })
+  send({ subscriptions: [{ subscribe: true, topic: 't' }] })
+  const rec = (seed: number, n: number): { peer: PeerId; bytes: Uint8Array } => {
+    const id = testIdentity(seed, '/memory/1')
+    const addrs = Array.from({ length: n }, (_, i) => Multiaddr.fromString(`/ip4/10.1.${seed}.${i}/tcp/1`))
+    return { peer: id.peer, bytes: sealPeerRecord(id.key, { peerId: id.peer, seq: 1n, addrs }, crypto).bytes }
+  }
+  const atLimit = rec(40, PX_MAX_ADDRS)
+  const past = rec(41, PX_MAX_ADDRS + 1)
+  const forged = rec(42, 1)
+  const other = testIdentity(43, '/memory/1').peer
+  const acts = send({ control: { prune: [{ topic: 't', backoff: 60, peers: [
+    { peerId: atLimit.peer.multihash, signedPeerRecord: atLimit.bytes },
+    { peerId: past.peer.multihash, signedPeerRecord: past.bytes },
+    { peerId: other.multihash, signedPeerRecord: forged.bytes }, // the record names another peer
+  ] }] } })
+  const hints = acts.flatMap((a) => (a.type === 'peer-info' ? [a] : []))
+  expect(hints.map((h) => [h.peer.toString(), h.info.addrs!.length, h.info.addrsAreHints])).toEqual([
+    [atLimit.peer.toString(), PX_MAX_ADDRS, true],
+    [past.peer.toString(), PX_MAX_ADDRS, true],
+  ])
+})
