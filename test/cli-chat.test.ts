@@ -5,87 +5,24 @@
  * cap at the limit and past it (sending and receiving), the DM rate limit, and leaving by /quit,
  * end of input and SIGINT (exit 0) while the others go on. The CLI is bundled from the sources.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, rmSync } from 'node:fs'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { createInterface } from 'node:readline'
-import { build } from 'esbuild'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { cli } from './helpers/cli.js'
+import { Chat, buildChatCli, msgFrom, removeChatCli, type Ev } from './helpers/chat-procs.js'
 import { createNode } from '../src/node.js'
 import { rendezvousServer, type RendezvousServer } from '../src/rendezvous/index.js'
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 let script = ''
 const procs: Chat[] = []
 
-type Ev = Record<string, unknown> & { event: string }
-
-/** A `weft chat --json` process: events in order, lines to stdin. */
-class Chat {
-  readonly child: ChildProcess
-  readonly events: Ev[] = []
-  readonly #waiters = new Set<() => void>()
-  err = ''
-  exit: Promise<number | null>
-
-  constructor(args: string[]) {
-    this.child = spawn(process.execPath, [script, 'chat', '--json', '--listen', '/ip4/127.0.0.1/tcp/0', ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
-    this.child.stderr!.on('data', (d) => { this.err += String(d) })
-    createInterface({ input: this.child.stdout! }).on('line', (l) => {
-      this.events.push(JSON.parse(l) as Ev)
-      for (const w of this.#waiters) w()
-    })
-    this.exit = new Promise((resolve) => this.child.once('exit', (code) => { for (const w of this.#waiters) w(); resolve(code) }))
-  }
-
-  /** The first event (from the start) matching; rejects after `ms` with what was seen. */
-  wait(pred: (e: Ev) => boolean, ms = 20_000, from = 0): Promise<Ev> {
-    return new Promise((resolve, reject) => {
-      const check = (): boolean => {
-        const e = this.events.slice(from).find(pred)
-        if (e === undefined) return false
-        this.#waiters.delete(check)
-        clearTimeout(timer)
-        resolve(e)
-        return true
-      }
-      const timer = setTimeout(() => { this.#waiters.delete(check); reject(new Error(`not seen within ${ms} ms; events: ${JSON.stringify(this.events.slice(-15))} stderr: ${this.err}`)) }, ms)
-      if (!check()) this.#waiters.add(check)
-    })
-  }
-
-  send(line: string): void {
-    this.child.stdin!.write(`${line}\n`)
-  }
-
-  get peer(): string {
-    return String(this.events.find((e) => e.event === 'started')!.peer)
-  }
-}
-
-function msgFrom(from: Chat, text: string) {
-  return (e: Ev): boolean => e.event === 'message' && e.from === from.peer && e.text === text
-}
-
-beforeAll(async () => {
-  const dir = join(ROOT, 'node_modules/.cache/weft-chat')
-  mkdirSync(dir, { recursive: true })
-  script = join(dir, `weft-${process.pid}.mjs`)
-  await build({
-    stdin: { contents: "import { main } from './src/cli/main.ts'\nmain(process.argv.slice(2)).then((c) => { process.exitCode = c })\n", resolveDir: ROOT, loader: 'ts' },
-    bundle: true, platform: 'node', format: 'esm', packages: 'external', logLevel: 'warning', outfile: script,
-  })
-}, 60_000)
+beforeAll(async () => { script = await buildChatCli() }, 60_000)
 
 afterAll(() => {
   for (const p of procs.splice(0)) p.child.kill('SIGKILL')
-  if (script !== '') rmSync(script, { force: true })
+  removeChatCli(script)
 })
 
 function start(args: string[]): Chat {
-  const c = new Chat(args)
+  const c = new Chat(script, ['--listen', '/ip4/127.0.0.1/tcp/0', ...args])
   procs.push(c)
   return c
 }
@@ -109,8 +46,7 @@ describe('weft chat: three processes on loopback', () => {
     // nicks are announced on entering the room (presence), before anyone speaks
     expect(await a.wait((e) => e.event === 'presence' && e.peer === b.peer)).toMatchObject({ nick: 'bob' })
     // the mesh has formed: A forwards to B and C, they to A (positive signal before sending)
-    const meshHas = (x: Chat, ...ps: Chat[]) => x.wait(() => ps.every((p) => (x.events.filter((e) => e.event === 'mesh').at(-1)?.peers as string[] | undefined)?.includes(p.peer) === true))
-    await Promise.all([meshHas(a, b, c), meshHas(b, a), meshHas(c, a)])
+    await Promise.all([a.meshHas(b, c), b.meshHas(a), c.meshHas(a)])
     // each sees the room messages of the two others, with the right sender and nick
     const all = [a, b, c]
     for (const s of all) s.send(`hello from ${s.peer.slice(-6)}`)

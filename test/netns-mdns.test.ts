@@ -27,13 +27,13 @@ describe.skipIf(why !== undefined)('mDNS between weft nodes on one bridge', () =
   const peers: Record<string, string> = {}
   const proc: Record<string, Proc> = {}
 
-  const start = async (h: (typeof HOSTS)[number], args: string[]): Promise<void> => {
+  const start = async (h: (typeof HOSTS)[number], args: string[], name: string = h): Promise<void> => {
     const p = new Proc(NS[h], script, ['node', ...args])
     procs.push(p)
-    proc[h] = p
+    proc[name] = p
     const ev = await p.next()
     expect(ev.event).toBe('started')
-    peers[h] = String(ev.peer)
+    peers[name] = String(ev.peer)
   }
 
   beforeAll(async () => {
@@ -65,6 +65,8 @@ describe.skipIf(why !== undefined)('mDNS between weft nodes on one bridge', () =
     const [fa, fb] = await Promise.all([proc.a!.ask('wait 1'), proc.b!.ask('wait 1')])
     expect(fa.peers).toEqual([peers.b])
     expect(fb.peers).toEqual([peers.a])
+    // the IPv6 socket (on by default) joined ff02::fb on the link-local-only eth0 without errors
+    expect((fa.stats as { socketErrors: number }).socketErrors).toBe(0)
     // 0.0.0.0 was expanded to the interface address; no loopback address is announced
     expect((fa.addrs as Record<string, string[]>)[peers.b!]).toEqual(['/ip4/10.53.0.2/tcp/4001'])
     expect((fb.addrs as Record<string, string[]>)[peers.a!]).toEqual(['/ip4/10.53.0.1/tcp/4001'])
@@ -106,13 +108,24 @@ describe.skipIf(why !== undefined)('mDNS between weft nodes on one bridge', () =
         throw e
       }
       if (ev.event === 'started') self = String(ev.peerId)
-      if (ev.event === 'peer:discovery') {
-        expect(ev.source).toBe('mdns')
-        found.add(String(ev.peer))
-      }
+      if (ev.event === 'peer:discovery' && ev.source === 'mdns') found.add(String(ev.peer)) // identify reports peers too
     }
     expect([...found].sort()).toEqual([peers.a, peers.b, peers.c].sort())
     const fa = await proc.a!.ask('wait 3')
     expect(fa.peers).toContain(self)
+  }, 15_000)
+
+  test('a peer killed without a goodbye expires when its TTL passes; a peer that stops says goodbye and expires at once', async () => {
+    await start('c', ['ttl=2', 'port=4003'], 'e')
+    await proc.a!.ask(`waitpeer ${peers.e}`)
+    proc.e!.kill() // SIGKILL: no goodbye
+    const byTtl = await proc.a!.ask(`expired ${peers.e}`)
+    expect(byTtl.reason).toBe('ttl')
+
+    await start('c', ['port=4004'], 'f') // TTL 360 s: only the goodbye can expire it within the test
+    await Promise.all([proc.a!.ask(`waitpeer ${peers.f}`), proc.b!.ask(`waitpeer ${peers.f}`)])
+    const gone = [proc.a!.ask(`expired ${peers.f}`), proc.b!.ask(`expired ${peers.f}`)]
+    expect((await proc.f!.ask('stop')).stopped).toBe(true)
+    for (const g of await Promise.all(gone)) expect(g.reason).toBe('goodbye')
   }, 15_000)
 })

@@ -162,11 +162,13 @@ export function udpMdnsSocket(options: UdpMdnsSocketOptions = {}): MdnsSocketFac
       let closed = false
       let pending = 0
       let closeNow: (() => void) | undefined
-      const sendOn = (sock: dgram.Socket, packet: Uint8Array, p: number, address: string): void => {
+      const sendOn = (sock: dgram.Socket, packet: Uint8Array, p: number, address: string, quiet = false): void => {
         pending++
         sock.send(packet, p, address, (e) => {
           pending--
-          if (e) h.onError(e)
+          // IPv6 group sends fail with EADDRNOTAVAIL while the interface's link-local address is
+          // still tentative (duplicate address detection, ~1-2 s after the link comes up): not an error
+          if (e && !(quiet && (e as NodeJS.ErrnoException).code === 'EADDRNOTAVAIL')) h.onError(e)
           if (pending === 0) closeNow?.()
         })
       }
@@ -180,7 +182,7 @@ export function udpMdnsSocket(options: UdpMdnsSocketOptions = {}): MdnsSocketFac
               return
             }
             sendOn(v4, packet, port, group)
-            if (v6 !== undefined) for (const name of v6Ifaces) sendOn(v6, packet, port, `${group6}%${name}`)
+            if (v6 !== undefined) for (const name of v6Ifaces) sendOn(v6, packet, port, `${group6}%${name}`, true)
           } catch (e) {
             h.onError(e instanceof Error ? e : new Error(String(e)))
           }

@@ -2,9 +2,14 @@
  * The weft processes of test/netns-mdns.test.ts, one per network namespace, bundled by the test with
  * esbuild. One JSON line on stdout per answer; logs on stderr.
  *
- *   node [autoDial]            a weft node on /ip4/0.0.0.0/tcp/4001 with the mDNS service on the real
- *                              UDP socket -> {event:'started', peer}
+ *   node [autoDial] [ttl=<s>] [port=<p>]
+ *                              a weft node on /ip4/0.0.0.0/tcp/<p> (default 4001) with the mDNS service
+ *                              (createNode({ discovery: { mdns } }), the real UDP socket; record TTL <s>)
+ *                              -> {event:'started', peer}
  *     wait <n>                 until n other peers were discovered -> {peers: [...], addrs: {...}, stats}
+ *     waitpeer <id>            until that peer was discovered -> {ok: true}
+ *     expired <id>             until that peer expired (gone) -> {reason: 'ttl' | 'goodbye', ms: since asked}
+ *     stop                     stop the node (it sends its goodbye) -> {stopped: true}
  *     stats                    -> {stats}
  *     conns                    -> {peers: the peers we are connected to}
  *     dial                     dial the first peer found -> {ok, error?}
@@ -12,14 +17,24 @@
  */
 import * as dgram from 'node:dgram'
 import { createInterface } from 'node:readline'
-import { createNode, udpMdnsSocket } from '../../src/node.js'
-import { mdns, type Mdns } from '../../src/mdns/index.js'
+import { createNode } from '../../src/node.js'
+import type { Mdns, MdnsExpiredEvent } from '../../src/mdns/index.js'
 
 const out = (o: unknown): void => { process.stdout.write(`${JSON.stringify(o)}\n`) }
 
-async function main(autoDial: boolean): Promise<void> {
-  const node = await createNode({ listen: ['/ip4/0.0.0.0/tcp/4001'], services: { mdns: mdns({ socket: udpMdnsSocket(), autoDial }) } })
+async function main(args: string[]): Promise<void> {
+  const autoDial = args.includes('autoDial')
+  const opt = (k: string): number | undefined => {
+    const a = args.find((x) => x.startsWith(`${k}=`))
+    return a === undefined ? undefined : Number(a.slice(k.length + 1))
+  }
+  const ttl = opt('ttl')
+  const node = await createNode({
+    listen: [`/ip4/0.0.0.0/tcp/${opt('port') ?? 4001}`], services: {},
+    discovery: { autoDial: false, mdns: { autoDial, ...(ttl !== undefined ? { ttl } : {}) } },
+  })
   const found = new Map<string, string[]>()
+  const expired = new Map<string, MdnsExpiredEvent>()
   const waiters: Array<() => void> = []
   node.on('peer:discovery', ({ peer, addrs, source }) => {
     if (source !== 'mdns') return
@@ -27,6 +42,13 @@ async function main(autoDial: boolean): Promise<void> {
     for (const w of waiters.splice(0)) w()
   })
   const m = node.service<Mdns>('mdns')
+  m.on('expired', (e) => {
+    if (e.gone) expired.set(e.peer.toString(), e)
+    for (const w of waiters.splice(0)) w()
+  })
+  const until = async (f: () => boolean): Promise<void> => {
+    while (!f()) await new Promise<void>((r) => waiters.push(r))
+  }
   out({ event: 'started', peer: node.peerId.toString() })
   const rl = createInterface({ input: process.stdin })
   for await (const line of rl) {
@@ -35,6 +57,16 @@ async function main(autoDial: boolean): Promise<void> {
       const n = Number(arg)
       while (found.size < n) await new Promise<void>((r) => waiters.push(r))
       out({ peers: [...found.keys()], addrs: Object.fromEntries(found), stats: m.stats() })
+    } else if (cmd === 'waitpeer') {
+      await until(() => found.has(arg!))
+      out({ ok: true })
+    } else if (cmd === 'expired') {
+      const t0 = Date.now()
+      await until(() => expired.has(arg!))
+      out({ reason: expired.get(arg!)!.reason, ms: Date.now() - t0 })
+    } else if (cmd === 'stop') {
+      await node.stop()
+      out({ stopped: true })
     } else if (cmd === 'stats') out({ stats: m.stats() })
     else if (cmd === 'dial') {
       try {
@@ -61,4 +93,4 @@ async function main(autoDial: boolean): Promise<void> {
   }
 }
 
-main(process.argv[3] === 'autoDial').catch((e: unknown) => { process.stderr.write(`${String(e)}\n`); process.exit(1) })
+main(process.argv.slice(3)).catch((e: unknown) => { process.stderr.write(`${String(e)}\n`); process.exit(1) })
