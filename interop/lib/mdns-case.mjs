@@ -37,6 +37,10 @@ export const MDNS_EXPECTED_FAIL = /** @type {Record<string, string>} */ ({ 'go->
 const TAIL_LINES = 40
 const PREFIX = `wmd${process.pid}`
 
+/** Cleanups of the case running now: run.mjs exits on SIGINT/SIGTERM through process.exit, which runs them. */
+const active = new Set()
+process.on('exit', () => { for (const f of active) f() })
+
 /** @param {string[]} args */
 const ip = (...args) => execFileSync('ip', args, { stdio: 'pipe' })
 
@@ -159,6 +163,13 @@ export async function runMdnsCase(c, ctx) {
   /** @type {number | null} */ let ping = null
   let dialer
   let listener
+  const cleanup = () => {
+    for (const p of procs) killGroup(p.proc, 'SIGKILL')
+    if (redisProc !== undefined) killGroup(redisProc, 'SIGKILL')
+    down(ns)
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+  active.add(cleanup)
   try {
     ns = up()
     const r = await startRedisUnix(ctx.redisServer, dir)
@@ -230,11 +241,9 @@ export async function runMdnsCase(c, ctx) {
   } catch (e) {
     error = `orchestrator: ${/** @type {Error} */ (e).message}`
   } finally {
-    for (const p of procs) killGroup(p.proc, 'SIGKILL')
     db?.close()
-    if (redisProc !== undefined) killGroup(redisProc, 'SIGKILL')
-    down(ns)
-    fs.rmSync(dir, { recursive: true, force: true })
+    cleanup()
+    active.delete(cleanup)
   }
   const res = withExpectation({ ...base, ok: error === null, handshakePlusOneRTTMillis: handshake, pingRTTMillis: ping, error, seconds: (Date.now() - t0) / 1000 })
   if (!res.ok || res.unexpectedPass === true || process.env.MDNS_VERBOSE === '1') {
@@ -306,7 +315,11 @@ async function noiseMain(file) {
   }
   process.on('SIGTERM', () => process.exit(0))
   process.stdout.write('ready\n')
+  // Orphaned (the orchestrator was killed before it could stop us) or past any case's length: go.
+  const parent = process.ppid
+  const until = Date.now() + 300_000
   for (;;) {
+    if (process.ppid !== parent || Date.now() > until) process.exit(0)
     for (const p of Object.values(malformedPackets())) sock.send(p, 5353, '224.0.0.251')
     await sleep(200)
   }
