@@ -18,6 +18,7 @@ import (
 	"log"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -432,13 +433,14 @@ func rrDialer(ctx context.Context, cfg config, h host.Host, rdb *redis.Client) e
 		}
 		return nil
 	}
-	expectFail := func(proto protocol.ID, req rrReq, timeout time.Duration, kind string) error {
+	expectFail := func(proto protocol.ID, req rrReq, timeout time.Duration, kinds ...string) error {
 		resp, err := rrRequest(ctx, h, p, proto, req, timeout)
+		want := strings.Join(kinds, " or ")
 		if err == nil {
-			return fmt.Errorf("request %d (%s): got a response (%d payload bytes), want %s", req.ID, proto, len(resp.Payload), kind)
+			return fmt.Errorf("request %d (%s): got a response (%d payload bytes), want %s", req.ID, proto, len(resp.Payload), want)
 		}
-		if rrKind(err) != kind {
-			return fmt.Errorf("request %d (%s): failed with %s (%v), want %s", req.ID, proto, rrKind(err), err, kind)
+		if !slices.Contains(kinds, rrKind(err)) {
+			return fmt.Errorf("request %d (%s): failed with %s (%v), want %s", req.ID, proto, rrKind(err), err, want)
 		}
 		log.Printf("request %d (%s) failed as expected: %v", req.ID, proto, err)
 		return nil
@@ -475,7 +477,9 @@ func rrDialer(ctx context.Context, cfg config, h host.Host, rdb *redis.Client) e
 		{"(c) oversize", func() error {
 			big := rrNormal(idOversize, 10)
 			big.Payload = rrReqPayload(idOversize, rrMaxRequest+1)
-			if err := expectFail(rrCbor, big, rrTimeout, "reset"); err != nil {
+			// weft and go reset past the cap; rust reads 1 MiB, fails to decode it and closes
+			// the stream without a byte (EOF, no response).
+			if err := expectFail(rrCbor, big, rrTimeout, "reset", "no-response"); err != nil {
 				return err
 			}
 			if err := expectOK(rrCbor, rrNormal(idAfter, 10)); err != nil {
