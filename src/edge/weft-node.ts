@@ -344,12 +344,10 @@ export class WeftNode extends EventTarget {
    */
   async request<Res = unknown>(peer: DialTarget, request: unknown, options: { protocol?: string; signal?: AbortSignal; timeout?: number } = {}): Promise<Res> {
     // duck-typed, so this file does not pull src/request-response into bundles without it
-    type Rr = { protocols: readonly string[]; request(p: DialTarget, r: unknown, o: object): Promise<unknown> }
-    const all = [...this.#services.values()].map((s) => s.api as Partial<Rr>).filter((a): a is Rr => Array.isArray(a?.protocols) && typeof a.request === 'function')
     const { protocol, ...rest } = options
-    const found = protocol === undefined ? all : all.filter((a) => a.protocols.includes(protocol))
-    if (found.length === 0) throw new UsageError('reqresp/no-service', protocol === undefined ? 'this node has no request-response service' : `no request-response service speaks ${protocol}`)
-    if (found.length > 1) throw new UsageError('reqresp/ambiguous', `${found.length} request-response services: pass options.protocol`)
+    const found = [...this.#services.values()].map((s) => s.api as { protocols?: readonly string[]; request(p: DialTarget, r: unknown, o: object): Promise<unknown> })
+      .filter((a) => Array.isArray(a?.protocols) && typeof a.request === 'function' && (protocol === undefined || a.protocols.includes(protocol)))
+    if (found.length !== 1) throw new UsageError(found.length === 0 ? 'reqresp/no-service' : 'reqresp/ambiguous', protocol ?? 'pass options.protocol')
     return found[0]!.request(peer, request, rest) as Promise<Res>
   }
 
