@@ -49,6 +49,7 @@ describe('vectors', () => {
       else expect(toHex(encodeDnsMessage(fromJson(v.decoded)))).not.toBe(v.hex)
       expect(parseQuery(m) ?? null).toEqual(v.query)
       expect(parseResponse(m).map((p) => ({ peer: p.peer.toString(), addrs: p.addrs.map(String) }))).toEqual(v.peers)
+      if (v.ttls !== undefined) expect(parseResponse(m).map((p) => p.ttl)).toEqual(v.ttls)
     })
   }
 })
