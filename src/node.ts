@@ -22,7 +22,7 @@ import { prometheusMetrics } from './metrics/index.js'
 import { mdns } from './mdns/index.js'
 import { udpMdnsSocket } from './io/mdns-socket.js'
 import type { ServiceFactory } from './swarm/index.js'
-import { parseBootstrap } from './edge/discovery.js'
+import { createDiscovery, parseBootstrap } from './edge/discovery.js'
 
 /**
  * A Node weft node. Besides ping and identify it runs, unless `services` is given (then exactly
@@ -63,6 +63,7 @@ export async function createNode(options: NodeOptions = {}): Promise<WeftNode> {
     wallClock,
     transports: options.transports ?? [defaultTcp!, webSockets(), memory()],
     guards: createGuards,
+    discovery: createDiscovery,
   })
   if (options.start !== false) await node.start()
   return node

@@ -14,6 +14,7 @@ import { encodeRpc } from '../src/gossipsub/rpc.js'
 import { generatePrivateKey, sealPeerRecord, type PeerId } from '../src/peer-id/index.js'
 import type { Multiaddr } from '../src/multiaddr/index.js'
 import type { DiscoverySource } from '../src/edge/node-types.js'
+import type { DiscoveryBehaviour } from '../src/edge/discovery.js'
 import { cli } from './helpers/cli.js'
 
 const LOOP = '/ip4/127.0.0.1/tcp/0'
@@ -33,6 +34,7 @@ function next<K extends 'peer:discovery' | 'peer:connect' | 'peer:disconnect' | 
   })
 }
 
+const disc = (n: WeftNode): DiscoveryBehaviour => n.swarm.behaviours['discovery'] as DiscoveryBehaviour
 const is = (p: PeerId) => (x: PeerId) => x.equals(p)
 const found = (p: PeerId, source: DiscoverySource) => (d: { peer: PeerId; source: DiscoverySource }) => d.peer.equals(p) && d.source === source
 
@@ -79,7 +81,7 @@ test('a bootstrap peer that restarts is redialed after backoff', async () => {
   const conns = a.getConnections(b2.peerId)
   expect(conns.length).toBeGreaterThan(0)
   expect(conns[0]!.direction).toBe('outbound') // A redialed; B2 never dials
-  expect(a.swarm.behaviours.discovery.stats.bootstrapDials).toBeGreaterThanOrEqual(2)
+  expect(disc(a).stats.bootstrapDials).toBeGreaterThanOrEqual(2)
 }, 30_000)
 
 test('a PRUNE with a signed PX record is discovered (pubsub-px); forged records are not', async () => {
@@ -117,7 +119,7 @@ test('a PRUNE with a signed PX record is discovered (pubsub-px); forged records 
 test('auto-dial stops at the low watermark (no dial storm) and resumes below it', async () => {
   const targets = await Promise.all([1, 2, 3, 4, 5].map(() => node({ services: {} })))
   const a = await node({ services: {}, connectionManager: { lowWater: 2, highWater: 10 } })
-  const d = a.swarm.behaviours.discovery
+  const d = disc(a)
   let open = 0
   a.on('connection:open', () => { open++ })
   const two = new Promise<void>((resolve) => { const off = a.on('connection:open', () => { if (a.getConnections().length >= 2) { off(); resolve() } }) })
@@ -142,14 +144,18 @@ test('auto-dial stops at the low watermark (no dial storm) and resumes below it'
   expect(a.getConnections()).toHaveLength(2)
 }, 20_000)
 
-test('options: a bootstrap address without /p2p is a UsageError; autoDial defaults on in weft/node, off in weft/browser', async () => {
+test('options: a bootstrap address without /p2p is a UsageError; autoDial defaults on in weft/node; weft/browser has no discovery', async () => {
   await expect(createNode({ start: false, discovery: { bootstrap: ['/ip4/127.0.0.1/tcp/1'] } })).rejects.toThrow(UsageError)
   const n = await createNode({ start: false })
-  expect(n.swarm.behaviours.discovery.autoDial).toBe(true)
+  expect(disc(n).autoDial).toBe(true)
   const off = await createNode({ start: false, discovery: { autoDial: false } })
-  expect(off.swarm.behaviours.discovery.autoDial).toBe(false)
+  expect(disc(off).autoDial).toBe(false)
+  // weft/browser carries no discovery (bundle size): none by default, a UsageError when asked for
   const br = await createBrowserNode({ start: false })
-  expect(br.swarm.behaviours.discovery.autoDial).toBe(false)
+  expect(br.swarm.behaviours['discovery']).toBeUndefined()
+  const boot = `/ip4/127.0.0.1/tcp/1/p2p/${n.peerId}`
+  await expect(createBrowserNode({ start: false, discovery: { bootstrap: [boot] } })).rejects.toMatchObject({ code: 'node/no-discovery' })
+  await expect(createBrowserNode({ start: false, discovery: { autoDial: true } })).rejects.toMatchObject({ code: 'node/no-discovery' })
 })
 
 test('weft node --bootstrap without /p2p: one usage line, exit 1', async () => {

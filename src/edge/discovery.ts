@@ -18,7 +18,7 @@ import { UsageError } from '../core/errors.js'
 import { Multiaddr } from '../multiaddr/index.js'
 import { PeerId } from '../peer-id/index.js'
 import type { Behaviour, BehaviourAction, BehaviourInput } from '../swarm/index.js'
-import type { AutoDialOptions, DiscoverySource } from './node-types.js'
+import type { AutoDialOptions, DiscoveryOptions, DiscoverySource } from './node-types.js'
 
 export interface DiscoveredEvent {
   type: 'discovered'
@@ -289,6 +289,11 @@ export class DiscoveryBehaviour implements Behaviour<DiscoveredEvent> {
     return t
   }
 
+  /** The edge's part (wireDiscovery), called once the node is built. */
+  attach(node: WiredNode, run: (f: (now: Millis) => void) => void, dht: () => { bootstrap(o?: { signal?: AbortSignal }): Promise<unknown> } | undefined): void {
+    wireDiscovery(node, this, run, dht)
+  }
+
   /** Stop dialing (the node is stopping). */
   stop(): void {
     this.#stopped = true
@@ -399,6 +404,34 @@ export function wireDiscovery(node: WiredNode, d: DiscoveryBehaviour, run: (f: (
     if (api === undefined) return
     kicked = true
     api.bootstrap().catch(() => { kicked = false })
+  })
+}
+
+/** What the node hands `createDiscovery` (NodeInternals.discovery). */
+export interface DiscoveryInit {
+  self: PeerId
+  options: DiscoveryOptions
+  lowWater: () => number
+  /** Random bytes (the node's crypto provider): the jitter's source. */
+  random: (n: number) => Uint8Array
+}
+
+/**
+ * The discovery behaviour of a node (weft/node passes this as NodeInternals.discovery; weft/browser
+ * does not, so a browser bundle does not carry it). A bootstrap address without /p2p: UsageError.
+ */
+export function createDiscovery(init: DiscoveryInit): DiscoveryBehaviour {
+  const a = init.options.autoDial
+  return new DiscoveryBehaviour({
+    self: init.self,
+    bootstrap: parseBootstrap(init.options.bootstrap ?? []),
+    autoDial: a !== undefined && a !== false,
+    ...(typeof a === 'object' ? { autoDialOptions: a } : {}),
+    lowWater: init.lowWater,
+    random: () => {
+      const b = init.random(4)
+      return (((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0) / 0x1_0000_0000
+    },
   })
 }
 

@@ -16,6 +16,7 @@ import type { NodeMetrics } from '../metrics/types.js'
 import type { RelayReservationEvent } from '../relay/index.js'
 import type { Transport } from '../io/transport.js'
 import type { WeftStream } from './stream.js'
+import type { DiscoveryBehaviour, DiscoveryInit } from './discovery.js'
 
 /**
  * Node options. The connection manager, gater, per-IP limits and resource manager options
@@ -83,8 +84,9 @@ export interface DiscoveryOptions {
   bootstrap?: Array<string | Multiaddr>
   /**
    * Dial discovered peers (any source) while the connection count is below the connection manager's
-   * low watermark, with bounded concurrency and per-peer failure backoff. Default true in weft/node,
-   * false in weft/browser. `false` turns it off; an object tunes it.
+   * low watermark, with bounded concurrency and per-peer failure backoff. Default true in weft/node;
+   * weft/browser has no discovery (bundle size: `bootstrap` or `autoDial` there is a UsageError
+   * 'node/no-discovery'). `false` turns it off; an object tunes it.
    */
   autoDial?: boolean | AutoDialOptions
   /**
@@ -180,4 +182,6 @@ export interface NodeInternals {
   wallClock: () => number
   /** The gater and per-IP limits (src/swarm/guards.ts): weft/node passes them, weft/browser (which never accepts) does not. */
   guards?: SwarmConfig['guards']
+  /** Discovery (src/edge/discovery.ts: bootstrap peers, auto-dial, kad / identify / PX events): weft/node passes it, weft/browser does not. */
+  discovery?: (init: DiscoveryInit) => DiscoveryBehaviour
 }

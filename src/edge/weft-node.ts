@@ -30,9 +30,9 @@ import { WeftStream } from './stream.js'
 import type { DialTarget, NewStreamOptions, NodeInternals, NodeOptions, StreamHandler, StreamHandlerOptions, WeftNodeEvents } from './node-types.js'
 export type { DialTarget, NewStreamOptions, NodeErrorEvent, NodeInternals, NodeOptions, StreamHandler, StreamHandlerOptions, WeftNodeEvents } from './node-types.js'
 import { AGENT_VERSION } from './version.js'
-import { DiscoveryBehaviour, parseBootstrap, wireDiscovery, type DiscoveredEvent } from './discovery.js'
+import type { DiscoveryBehaviour, DiscoveredEvent } from './discovery.js'
 
-type Behaviours = { ping: PingBehaviour; identify: IdentifyBehaviour; discovery: DiscoveryBehaviour } & Record<string, Behaviour<unknown>>
+type Behaviours = { ping: PingBehaviour; identify: IdentifyBehaviour } & Record<string, Behaviour<unknown>>
 
 /**
  * The behaviour name of the perf service (src/edge/perf-service.ts). The node drives it itself:
@@ -57,6 +57,7 @@ export class WeftNode extends EventTarget {
   readonly #serviceByBehaviour = new Map<string, NodeService>()
   readonly #runtime: Runtime<SwarmEvent>
   readonly #opts: NodeOptions
+  readonly #discovery: DiscoveryBehaviour | undefined
   readonly #handlers = new Map<string, StreamHandler>()
   readonly #streams = new Map<string, WeftStream>()
   readonly #pending = new Map<number, Pending<unknown>>()
@@ -98,14 +99,10 @@ export class WeftNode extends EventTarget {
     }
     // discovery events, bootstrap peers kept connected, auto-dial below the low watermark (src/edge/discovery.ts)
     const d = opts.discovery ?? {}
-    const discovery = new DiscoveryBehaviour({
-      self: this.peerId, bootstrap: parseBootstrap(d.bootstrap ?? []), autoDial: d.autoDial !== undefined && d.autoDial !== false,
-      ...(typeof d.autoDial === 'object' ? { autoDialOptions: d.autoDial } : {}),
-      lowWater: () => this.swarm.policy.connectionManager.options.lowWater,
-      random: () => { const b = random(4); return (((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0) / 0x1_0000_0000 },
-    })
+    const discovery = this.#discovery = internals.discovery?.({ self: this.peerId, options: d, lowWater: () => this.swarm.policy.connectionManager.options.lowWater, random })
+    if (discovery === undefined && ((d.bootstrap ?? []).length > 0 || (d.autoDial ?? false) !== false)) throw new UsageError('node/no-discovery', 'this build has no discovery (bootstrap peers, auto-dial): weft/node has it')
     this.swarm = new Swarm<Behaviours>({
-      discovery,
+      ...(discovery !== undefined ? { discovery } : {}),
       ping: new PingBehaviour({ ...opts.ping, random, ...(opts.pingTimeout !== undefined ? { timeout: opts.pingTimeout } : {}) }),
       identify: new IdentifyBehaviour({
         ...opts.identify,
@@ -148,7 +145,7 @@ export class WeftNode extends EventTarget {
     // the connection manager's user API runs on the runtime's clock; a manual trim closes at once
     this.swarm.policy.connectionManager.setDriver({ now: () => this.#runtime.now(), wake: () => this.#runtime.run((now) => this.swarm.pump(now)) })
     for (const svc of this.#services.values()) svc.attach?.(this)
-    wireDiscovery(this, discovery, (f) => this.#runtime.run((now) => { f(now); this.swarm.pump(now) }), () => this.#services.get('dht')?.api as Dht | undefined)
+    discovery?.attach(this, (f) => this.#runtime.run((now) => { f(now); this.swarm.pump(now) }), () => this.#services.get('dht')?.api as Dht | undefined)
   }
 
   /** Listen on the configured addresses and start the behaviours. */
@@ -180,7 +177,7 @@ export class WeftNode extends EventTarget {
   async stop(): Promise<void> {
     if (this.#stopped) return
     this.#stopped = true
-    this.swarm.behaviours.discovery.stop()
+    this.#discovery?.stop()
     this.#runtime.run((now) => this.swarm.stop(now))
     await this.#runtime.stop()
     for (const p of this.#pending.values()) p.reject(new UsageError('node/stopped', 'the node was stopped'))
