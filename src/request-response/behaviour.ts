@@ -105,6 +105,13 @@ interface Outbound {
   protocol?: string
   send?: Sending
   readonly reader: MessageReader
+  /** The responder half-closed. */
+  eof: boolean
+  /**
+   * Length-prefixed: the response came (and was reported) before the responder's EOF; the stream
+   * stays ours until that EOF or the deadline (then reset), with no further event.
+   */
+  draining: boolean
 }
 
 interface Inbound {
@@ -205,7 +212,7 @@ export class RequestResponseBehaviour<Req, Res> implements Behaviour<RequestResp
       return requestId
     }
     this.#outPerPeer.set(key, n + 1)
-    this.#out.set(requestId, { requestId, peer, started: now, deadline: now + ms, timeout: ms, request: frame(this.#framing, message), reader: new MessageReader(this.#framing, this.#maxResponse) })
+    this.#out.set(requestId, { requestId, peer, started: now, deadline: now + ms, timeout: ms, request: frame(this.#framing, message), reader: new MessageReader(this.#framing, this.#maxResponse), eof: false, draining: false })
     this.#actions.push({ type: 'open-stream', requestId, peer, protocols: this.#offered, ...(this.#allowLimited ? { allowLimited: true } : {}) })
     return requestId
   }
@@ -356,7 +363,8 @@ export class RequestResponseBehaviour<Req, Res> implements Behaviour<RequestResp
   #failOut(o: Outbound, error: Error, reset = true): void {
     if (reset && o.stream !== undefined) this.#actions.push({ type: 'reset', stream: o.stream })
     this.#dropOut(o)
-    this.#event({ type: 'outbound-failure', requestId: o.requestId, peer: o.peer, protocol: o.protocol ?? this.#offered[0]!, error, duration: this.#now - o.started })
+    // a draining exchange was answered: its stream's end is no failure
+    if (!o.draining) this.#event({ type: 'outbound-failure', requestId: o.requestId, peer: o.peer, protocol: o.protocol ?? this.#offered[0]!, error, duration: this.#now - o.started })
   }
 
   /** The whole response is in (at EOF, or its last length-prefixed byte): decode it. */
@@ -366,16 +374,19 @@ export class RequestResponseBehaviour<Req, Res> implements Behaviour<RequestResp
       this.#failOut(o, new ProtocolError<ReqRespProtocolCode>('request-response', 'reqresp/decode', 'the response ended inside its length-prefixed frame'), false)
       return
     }
-    // a length-prefixed response can be complete before our request is: the stream is of no more use
-    if (o.send?.finished !== true) this.#actions.push({ type: 'reset', stream: o.stream! })
     let response: Res
     try {
       response = this.#codec.decodeResponse(bytes)
     } catch (e) {
-      this.#failOut(o, new ProtocolError<ReqRespProtocolCode>('request-response', 'reqresp/decode', `${this.#codec.name} response: ${(e as Error).message}`, { cause: e }), false)
+      this.#failOut(o, new ProtocolError<ReqRespProtocolCode>('request-response', 'reqresp/decode', `${this.#codec.name} response: ${(e as Error).message}`, { cause: e }), !o.eof)
       return
     }
-    this.#dropOut(o)
+    if (o.eof) this.#dropOut(o)
+    else if (o.send?.finished !== true) {
+      // a length-prefixed response complete before our request was sent: the stream is of no more use
+      this.#actions.push({ type: 'reset', stream: o.stream! })
+      this.#dropOut(o)
+    } else o.draining = true // until the responder's EOF (or the deadline) frees the stream
     this.#event({ type: 'response', requestId: o.requestId, peer: o.peer, protocol: o.protocol!, response, duration: this.#now - o.started })
   }
 
@@ -459,6 +470,7 @@ export class RequestResponseBehaviour<Req, Res> implements Behaviour<RequestResp
     const key = streamKey(stream)
     const o = this.#outOf(key)
     if (o !== undefined) {
+      if (o.draining) return // bytes after the length-prefixed response: discarded
       const r = o.reader.push(data)
       if (r === 'too-large') this.#failOut(o, new ProtocolError<ReqRespProtocolCode>('request-response', 'reqresp/response-too-large', `more than maxResponseBytes (${this.#maxResponse})`))
       else if (r === 'bad-prefix') this.#failOut(o, new ProtocolError<ReqRespProtocolCode>('request-response', 'reqresp/decode', 'invalid length prefix'))
@@ -478,6 +490,11 @@ export class RequestResponseBehaviour<Req, Res> implements Behaviour<RequestResp
     const key = streamKey(stream)
     const o = this.#outOf(key)
     if (o !== undefined) {
+      o.eof = true
+      if (o.draining) {
+        this.#dropOut(o)
+        return
+      }
       if (o.send === undefined || o.send.sent < o.request.length) {
         // the responder closed before taking the whole request: it will not answer it
         this.#failOut(o, new OutcomeError<ReqRespOutcomeCode>('reqresp/no-response', 'the responder closed before the request was sent'))
