@@ -6,7 +6,8 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, expect, test } from 'vitest'
+import { afterEach, expect, test, vi } from 'vitest'
+import { main } from '../src/cli/main.js'
 import { createNode, nodeCrypto, UsageError, type WeftNode, type WeftNodeEvents } from '../src/node.js'
 import { createNode as createBrowserNode } from '../src/browser.js'
 import { encodeLp } from '../src/core/lp.js'
@@ -168,3 +169,27 @@ test('weft node --bootstrap without /p2p: one usage line, exit 1', async () => {
     rmSync(dir, { recursive: true, force: true })
   }
 })
+
+test('weft node --bootstrap keeps its bootstrap peer: reported, and redialed after the peer restarts', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'weft-disc-'))
+  const key = generatePrivateKey(nodeCrypto)
+  const b1 = await createNode({ privateKey: key, listen: [LOOP], services: {} })
+  const addr = b1.getMultiaddrs()[0]!
+  const out: string[] = []
+  const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => { out.push(a.join(' ')) })
+  try {
+    const running = main(['node', '--listen', LOOP, '--identity', join(dir, 'n.key'), '--json', '--no-hole-punch', '--bootstrap', addr.toString()])
+    await expect.poll(() => out.some((l) => l.includes('"event":"peer:discovery"') && l.includes('"source":"bootstrap"')), { timeout: 10_000 }).toBe(true)
+    const started = JSON.parse(out.find((l) => l.includes('"event":"started"'))!) as { peerId: string }
+    await b1.stop()
+    const b2 = await createNode({ privateKey: key, listen: [addr.withoutPeerId().toString()], services: {} })
+    nodes.push(b2)
+    await next(b2, 'peer:connect', (p) => p.toString() === started.peerId)
+    expect(b2.getConnections()[0]!.direction).toBe('inbound') // the CLI node came back to it
+    process.emit('SIGTERM')
+    expect(await running).toBe(0)
+  } finally {
+    log.mockRestore()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}, 30_000)
