@@ -5,7 +5,7 @@
  * past their values, and garbage that never throws.
  */
 import { afterEach, describe, expect, test } from 'vitest'
-import { createNode, nodeCrypto, tcp, type WeftNode } from '../src/node.js'
+import { createNode, nodeCrypto, prometheusMetrics, tcp, type PrometheusMetrics, type WeftNode } from '../src/node.js'
 import {
   mdns, Mdns, type MdnsExpiredEvent, type MdnsOptions, type MdnsSocketFactory, buildQuery, buildResponse, decodeDnsMessage, encodeDnsMessage, parseQuery,
   parseResponse, peerNameFromBytes, SERVICE_NAME, TYPE, FLAG_QR, type DecodedDnsMessage,
@@ -72,9 +72,9 @@ afterEach(async () => {
   for (const n of nodes.splice(0)) await n.stop()
 })
 
-async function setup(o: Partial<MdnsOptions> = {}, services: Record<string, (ctx: never) => NodeService> = {}): Promise<{ node: WeftNode; net: FakeNet; api: Mdns }> {
+async function setup(o: Partial<MdnsOptions> = {}, services: Record<string, (ctx: never) => NodeService> = {}, nodeOptions: { metrics?: PrometheusMetrics } = {}): Promise<{ node: WeftNode; net: FakeNet; api: Mdns }> {
   const net = new FakeNet()
-  const node = await createNode({ transports: [tcp()], listen: ['/ip4/0.0.0.0/tcp/0'], services: { mdns: mdns({ socket: net.factory, ...o }), ...services } })
+  const node = await createNode({ transports: [tcp()], listen: ['/ip4/0.0.0.0/tcp/0'], services: { mdns: mdns({ socket: net.factory, ...o }), ...services }, ...nodeOptions })
   nodes.push(node)
   for (let i = 0; i < 200 && net.sent.length === 0; i++) await new Promise((r) => setTimeout(r, 1))
   return { node, net, api: node.service<Mdns>('mdns') }
@@ -367,5 +367,33 @@ describe('address hygiene and bounds', () => {
     expect(() => mdns({ socket, maxAddrsPerPeer: -1 })).toThrow(RangeError)
     expect(() => mdns({ socket, maxTtl: 0.5 })).toThrow(RangeError)
     expect(() => mdns({ socket, maxUnicastAnswers: 0 })).toThrow(RangeError)
+  })
+})
+
+describe('metrics', () => {
+  test('weft_mdns_* families count packets, discoveries, expiries and limit drops; the gauge reads the live peers', async () => {
+    const { net } = await setup({ maxUnicastAnswers: 1 }, {}, { metrics: prometheusMetrics() })
+    const node = nodes.at(-1)!
+    net.deliver!(new Uint8Array([1, 2, 3]))
+    net.deliver!(buildQuery())
+    net.deliver!(qu(), { address: '192.0.2.60', port: 5353 })
+    net.deliver!(qu(), { address: '192.0.2.60', port: 5353 })
+    const p = otherPeer()
+    for (const x of responseOf(p, ['/ip4/192.0.2.9/tcp/1'], 5)) net.deliver!(x)
+    let text = node.metrics!.exposition()
+    const value = (series: string): number => Number(new RegExp(`^${series.replace(/[{}"]/g, (c) => `\\${c}`)} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN)
+    expect(value('weft_mdns_packets_received_total{outcome="malformed"}')).toBe(1)
+    expect(value('weft_mdns_packets_received_total{outcome="query"}')).toBe(3)
+    expect(value('weft_mdns_packets_received_total{outcome="response"}')).toBe(1)
+    expect(value('weft_mdns_packets_sent_total{type="query"}')).toBe(1)
+    expect(value('weft_mdns_packets_sent_total{type="unicast"}')).toBe(1)
+    expect(value('weft_mdns_dropped_total{reason="unicast-limit"}')).toBe(1)
+    expect(value('weft_mdns_peers_discovered_total')).toBe(1)
+    expect(value('weft_mdns_peers')).toBe(1)
+    net.advance(5000)
+    text = node.metrics!.exposition()
+    expect(value('weft_mdns_peers_expired_total{reason="ttl"}')).toBe(1)
+    expect(value('weft_mdns_peers')).toBe(0)
+    expect(value('weft_mdns_packets_sent_total{type="response"}')).toBeGreaterThanOrEqual(2)
   })
 })

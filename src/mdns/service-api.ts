@@ -20,6 +20,7 @@ import { decodeDnsMessage, type DecodedDnsMessage, type DnsLimits } from './dns.
 import { buildQuery, buildResponse, parseQuery, parseResponse, peerNameFromBytes, type QueryQuestions } from './message.js'
 import { DiscoveredPeers, type MdnsPeerEntry } from './peers.js'
 import { ipBytes, isLoopbackHost, ourAddrs, usable } from './addrs.js'
+import { mdnsMetrics, type MdnsMetrics } from './metrics.js'
 
 /** What the service needs of an open socket (src/io/mdns-socket.ts has it). */
 export interface MdnsSocket {
@@ -199,6 +200,7 @@ export function mdns(options: MdnsOptions): ServiceFactory<Mdns> {
     }
     const table = new DiscoveredPeers({ maxPeers, maxAddrsPerPeer })
     let node: MdnsNode | undefined
+    let metrics: MdnsMetrics | undefined
     let sock: MdnsSocket | undefined
     let stopped = false
     let opening = false
@@ -230,6 +232,7 @@ export function mdns(options: MdnsOptions): ServiceFactory<Mdns> {
       if (sock === undefined) return
       sock.send(buildQuery())
       stats.queriesSent++
+      metrics?.sent('query')
     }
 
     /** Query now-ish: after `delay` (+ up to 10 % jitter), then double the delay up to `interval`. */
@@ -268,6 +271,7 @@ export function mdns(options: MdnsOptions): ServiceFactory<Mdns> {
       for (const p of packets(s, { ...o, meta })) {
         s.send(p)
         stats.responsesSent++
+        metrics?.sent('response')
       }
       lastMulticast = now()
     }
@@ -289,6 +293,7 @@ export function mdns(options: MdnsOptions): ServiceFactory<Mdns> {
       if (t - unicastWindow.start >= 1000) unicastWindow = { start: t, count: 0 }
       if (unicastWindow.count >= maxUnicast) {
         stats.unicastDropped++
+        metrics?.dropped('unicast-limit')
         return false
       }
       unicastWindow.count++
@@ -326,6 +331,7 @@ export function mdns(options: MdnsOptions): ServiceFactory<Mdns> {
         if (unicastAllowed()) for (const p of packets(s, { meta: q.meta, loopback, legacy: { id: msg.id, msg } })) {
           s.send(p, from)
           stats.unicastSent++
+          metrics?.sent('unicast')
         }
         multicastSoon(q.meta)
         return
@@ -336,6 +342,7 @@ export function mdns(options: MdnsOptions): ServiceFactory<Mdns> {
         if (unicastAllowed()) for (const p of packets(s, { meta: q.meta, loopback })) {
           s.send(p, from)
           stats.unicastSent++
+          metrics?.sent('unicast')
         }
         if (now() - lastMulticast > (ttl * 1000) / 4) multicastSoon(q.meta)
         return
@@ -345,6 +352,7 @@ export function mdns(options: MdnsOptions): ServiceFactory<Mdns> {
 
     const emitExpired = (ev: MdnsExpiredEvent): void => {
       stats.expired++
+      metrics?.expired(ev.reason)
       api.dispatchEvent(new CustomEvent('expired', { detail: ev }))
     }
 
@@ -382,11 +390,13 @@ export function mdns(options: MdnsOptions): ServiceFactory<Mdns> {
         const r = table.update(now(), d.peer, addrs, Math.min(d.ttl, maxTtl) * 1000)
         if (r.refused) {
           stats.peersRefused++
+          metrics?.dropped('peer-limit')
           continue
         }
         if (r.added.length === 0) continue // a refresh
         const known = table.list().find((e) => e.peer.equals(d.peer))?.addrs ?? r.added
         stats.discovered++
+        metrics?.discovered()
         ctx.run(() => n.peerStore.addAddrs(d.peer, known))
         n.dispatchEvent(new CustomEvent('peer:discovery', { detail: { peer: d.peer, addrs: known, source: 'mdns' } satisfies PeerDiscoveryEvent }))
         if (autoDial && n.getConnections(d.peer).length === 0) n.dial(d.peer).catch(() => { stats.dialFailures++ })
@@ -402,6 +412,7 @@ export function mdns(options: MdnsOptions): ServiceFactory<Mdns> {
       } catch (e) {
         if (e instanceof ProtocolError) {
           stats.malformed++
+          metrics?.received('malformed')
           return
         }
         throw e
@@ -409,6 +420,7 @@ export function mdns(options: MdnsOptions): ServiceFactory<Mdns> {
       const s = sock
       if (node === undefined || s === undefined || stopped) return
       const q = parseQuery(msg, { peerName })
+      metrics?.received(q !== undefined ? 'query' : 'response')
       if (q !== undefined) onQuery(q, msg, from, s)
       else onResponse(msg, from)
     }
@@ -436,6 +448,7 @@ export function mdns(options: MdnsOptions): ServiceFactory<Mdns> {
       api,
       attach(attached) {
         node = attached as MdnsNode
+        metrics = mdnsMetrics(attached, () => table.size)
       },
       // The node asks the services for their listen addresses once it is listening (end of start())
       // and whenever they change: the socket opens the first time (so what we announce and dial is
