@@ -227,6 +227,20 @@ describe('per-call timeout and declared bounds', () => {
   })
 })
 
+describe('protocol support (rust ProtocolSupport)', () => {
+  test('inbound-only ids are served and never proposed; outbound-only ones proposed and never served', () => {
+    const b = new RequestResponseBehaviour<unknown, unknown>({ protocols: [{ id: '/kv/3', support: 'outbound' }, '/kv/2', { id: '/kv/1', support: 'inbound' }], codec: json(), serve: true })
+    expect(b.protocols).toEqual(['/kv/2', '/kv/1'])
+    expect(b.offered).toEqual(['/kv/3', '/kv/2', '/kv/1'])
+    const h = new Harness(b)
+    h.command((now) => b.request(now, B.peer, 1))
+    expect(h.drain().find((x) => x.type === 'open-stream')).toMatchObject({ protocols: ['/kv/3', '/kv/2'] })
+    const inboundOnly = new RequestResponseBehaviour<unknown, unknown>({ protocols: [{ id: '/kv/1', support: 'inbound' }], codec: json(), serve: true })
+    expect(() => inboundOnly.request(0, B.peer, 1)).toThrow(expect.objectContaining({ code: 'reqresp/no-outbound-protocol' }))
+    expect(() => new RequestResponseBehaviour({ protocols: [{ id: '/kv/1', support: 'both' as never }], codec: json() })).toThrow(RangeError)
+  })
+})
+
 describe('spec/vectors/reqresp.json', () => {
   const vectors = vectorFile('reqresp')
   /** A vector's JSON value as the codec's value: "0x.." strings are bytes for cbor and raw. */

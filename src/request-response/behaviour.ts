@@ -69,9 +69,17 @@ export interface RequestResponseLimits {
   maxConcurrentStreams?: number
 }
 
+/**
+ * Which way a protocol id is used (rust's ProtocolSupport): `full` (default) both; `inbound` served
+ * only (an old version still answered, never asked); `outbound` asked only.
+ */
+export type ProtocolSupport = 'full' | 'inbound' | 'outbound'
+/** A protocol id, or one with its support. */
+export type ProtocolSpec = string | { readonly id: string; readonly support?: ProtocolSupport }
+
 export interface RequestResponseOptions<Req, Res> extends RequestResponseLimits {
-  /** Protocol ids, preferred first: outbound proposes them in order, inbound serves all of them. */
-  protocols: readonly string[]
+  /** Protocol ids, preferred first: outbound proposes those it may ask in order, inbound serves those it may serve. */
+  protocols: readonly ProtocolSpec[]
   codec: Codec<Req, Res>
   /** Serve inbound requests (the node has a handler). Default false: the protocols are not offered. */
   serve?: boolean
@@ -133,7 +141,10 @@ interface Inbound {
 export class RequestResponseBehaviour<Req, Res> implements Behaviour<RequestResponseEvent<Req, Res>> {
   readonly protocols: readonly string[]
   readonly limitedProtocols: readonly string[]
+  /** Every protocol id (routing, metrics labels). */
   readonly #offered: readonly string[]
+  /** Those proposed on outbound streams, preferred first. */
+  readonly #asks: readonly string[]
   /**
    * Inbound streams of each protocol the swarm lets open at once per connection (its backstop,
    * Behaviour.maxInboundStreams): twice maxConcurrentStreams, so that our own cap binds first and
@@ -165,9 +176,14 @@ export class RequestResponseBehaviour<Req, Res> implements Behaviour<RequestResp
 
   constructor(options: RequestResponseOptions<Req, Res>) {
     if (options.protocols.length === 0) throw new RangeError('at least one protocol is needed')
-    for (const p of options.protocols) if (typeof p !== 'string' || !p.startsWith('/')) throw new RangeError(`protocol ids start with '/': ${p}`)
-    this.#offered = [...options.protocols]
-    this.protocols = options.serve === true ? [...options.protocols] : []
+    const specs = options.protocols.map((p) => (typeof p === 'string' ? { id: p, support: 'full' } : { id: p.id, support: p.support ?? 'full' }))
+    for (const p of specs) {
+      if (typeof p.id !== 'string' || !p.id.startsWith('/')) throw new RangeError(`protocol ids start with '/': ${String(p.id)}`)
+      if (p.support !== 'full' && p.support !== 'inbound' && p.support !== 'outbound') throw new RangeError(`support must be full, inbound or outbound: ${String(p.support)}`)
+    }
+    this.#offered = specs.map((p) => p.id)
+    this.#asks = specs.filter((p) => p.support !== 'inbound').map((p) => p.id)
+    this.protocols = options.serve === true ? specs.filter((p) => p.support !== 'outbound').map((p) => p.id) : []
     this.#allowLimited = options.allowLimited === true
     this.limitedProtocols = this.#allowLimited ? this.protocols : []
     this.#codec = options.codec
@@ -201,6 +217,7 @@ export class RequestResponseBehaviour<Req, Res> implements Behaviour<RequestResp
     if (requestId !== undefined && (!Number.isSafeInteger(requestId) || requestId < 0)) throw new RangeError('requestId must be a non-negative safe integer')
     const ms = timeout === undefined ? this.#timeout : positive(timeout, 'timeout')
     if (requestId !== undefined && this.#out.has(requestId)) throw new UsageError('reqresp/duplicate-request-id', String(requestId))
+    if (this.#asks.length === 0) throw new UsageError('reqresp/no-outbound-protocol', 'every protocol of this behaviour is inbound only')
     const message = this.#codec.encodeRequest(request)
     if (message.length > this.#maxRequest) throw new UsageError('reqresp/request-too-large', `${message.length} bytes, maxRequestBytes is ${this.#maxRequest}`)
     if (requestId === undefined) while (this.#out.has(this.#nextId)) this.#nextId++
@@ -213,7 +230,7 @@ export class RequestResponseBehaviour<Req, Res> implements Behaviour<RequestResp
     }
     this.#outPerPeer.set(key, n + 1)
     this.#out.set(requestId, { requestId, peer, started: now, deadline: now + ms, timeout: ms, request: frame(this.#framing, message), reader: new MessageReader(this.#framing, this.#maxResponse), eof: false, draining: false })
-    this.#actions.push({ type: 'open-stream', requestId, peer, protocols: this.#offered, ...(this.#allowLimited ? { allowLimited: true } : {}) })
+    this.#actions.push({ type: 'open-stream', requestId, peer, protocols: this.#asks, ...(this.#allowLimited ? { allowLimited: true } : {}) })
     return requestId
   }
 

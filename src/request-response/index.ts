@@ -6,7 +6,7 @@ export {
   DEFAULT_REQUEST_TIMEOUT,
   DEFAULT_MAX_CONCURRENT_STREAMS,
 } from './behaviour.js'
-export type { RequestResponseEvent, RequestResponseOptions, RequestResponseLimits, ReqRespOutcomeCode, ReqRespProtocolCode } from './behaviour.js'
+export type { ProtocolSpec, ProtocolSupport, RequestResponseEvent, RequestResponseOptions, RequestResponseLimits, ReqRespOutcomeCode, ReqRespProtocolCode } from './behaviour.js'
 export { json, cbor, raw, lengthPrefixed } from './codec.js'
 export { MessageReader, frame } from './framing.js'
 export type { Framing, PushResult } from './framing.js'

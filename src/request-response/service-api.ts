@@ -17,7 +17,7 @@ import { UsageError } from '../core/errors.js'
 import { Multiaddr } from '../multiaddr/index.js'
 import { PeerId } from '../peer-id/index.js'
 import type { ConnectionInfo, NodeService, ServiceFactory } from '../swarm/index.js'
-import { RequestResponseBehaviour, type RequestResponseEvent, type RequestResponseLimits } from './behaviour.js'
+import { RequestResponseBehaviour, type ProtocolSpec, type RequestResponseEvent, type RequestResponseLimits } from './behaviour.js'
 import type { Codec } from './codec.js'
 import { reqRespMetrics, type ReqRespMetrics } from './metrics.js'
 
@@ -35,8 +35,11 @@ export interface HandlerContext {
 export type Handler<Req, Res> = (request: Req, ctx: HandlerContext) => Res | typeof noResponse | Promise<Res | typeof noResponse>
 
 export interface RequestResponseServiceOptions<Req, Res> extends RequestResponseLimits {
-  /** The protocol id, or several, preferred first. */
-  protocol: string | readonly string[]
+  /**
+   * The protocol id, or several, preferred first; each may say its support (rust's ProtocolSupport):
+   * `{ id: '/app/kv/1.0.0', support: 'inbound' }` is served but never asked. Default `full`.
+   */
+  protocol: ProtocolSpec | readonly ProtocolSpec[]
   codec: Codec<Req, Res>
   /** Serves inbound requests when given. */
   handler?: Handler<Req, Res>
@@ -210,14 +213,14 @@ export class RequestResponse<Req = unknown, Res = unknown> extends EventTarget {
 }
 
 export function requestResponse<Req = unknown, Res = unknown>(options: RequestResponseServiceOptions<Req, Res>): ServiceFactory<RequestResponse<Req, Res>> {
-  const protocols = typeof options.protocol === 'string' ? [options.protocol] : [...options.protocol]
+  const protocols: ProtocolSpec[] = Array.isArray(options.protocol) ? [...(options.protocol as readonly ProtocolSpec[])] : [options.protocol as ProtocolSpec]
   // built once here only to check the options: a bad one throws at requestResponse(), before any node
   new RequestResponseBehaviour({ ...options, protocols, serve: options.handler !== undefined })
   return (ctx): NodeService<RequestResponse<Req, Res>> => {
     const behaviour = new RequestResponseBehaviour<Req, Res>({ ...options, protocols, serve: options.handler !== undefined })
     const api = new RequestResponse<Req, Res>(behaviour, ctx.run, options.handler)
     return {
-      name: options.name ?? `request-response:${protocols[0]}`,
+      name: options.name ?? `request-response:${behaviour.offered[0]}`,
       behaviour: behaviour as NodeService['behaviour'],
       api,
       onEvent: (ev) => api._onEvent(ev as RequestResponseEvent<Req, Res>),
