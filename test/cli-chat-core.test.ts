@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto'
 import { describe, expect, test } from 'vitest'
 import {
-  BoundedMap, DEFAULT_CHAT_LIMITS as L, RateLimiter, checkDm, checkNick, checkOutgoing, decodeMessage, dmOutcome, encodeMessage,
+  BoundedMap, DEFAULT_CHAT_LIMITS as L, LineSplitter, MAX_INPUT_LINE_BYTES, RateLimiter, checkDm, checkNick, checkOutgoing, decodeMessage, dmOutcome, encodeMessage,
   parseLine, printable, resolvePeer, roomKey, shortId, topicOf,
 } from '../src/cli/chat-core.js'
 import { cidMultihash } from '../src/cli/cid.js'
@@ -128,5 +128,29 @@ describe('bounded state', () => {
     const r = new RateLimiter(1, 1, 2)
     for (const p of [A, B, C]) r.take(p, 0)
     expect(r.size).toBe(2)
+  })
+})
+
+describe('input lines from a pipe', () => {
+  test('split across chunks, CRLF, UTF-8 cut mid-character, the last line without a newline', () => {
+    const s = new LineSplitter()
+    const e = utf8('é')
+    expect(s.push(utf8('hel'))).toEqual([])
+    expect(s.push(Uint8Array.of(...utf8('lo\r\nwa'), e[0]!))).toEqual(['hello'])
+    expect(s.push(Uint8Array.of(e[1]!, 10, ...utf8('end')))).toEqual(['waé'])
+    expect(s.end()).toEqual(['end'])
+    expect(s.end()).toEqual([])
+  })
+  test('a line of MAX_INPUT_LINE_BYTES is read; one byte more is skipped to its newline and reported once', () => {
+    const s = new LineSplitter()
+    expect(s.push(new Uint8Array(MAX_INPUT_LINE_BYTES).fill(0x61))).toEqual([])
+    expect(s.push(Uint8Array.of(10))).toEqual(['a'.repeat(MAX_INPUT_LINE_BYTES)])
+    const over = new Uint8Array(MAX_INPUT_LINE_BYTES + 1).fill(0x61)
+    expect(s.push(over.subarray(0, 10))).toEqual([])
+    expect(s.push(over.subarray(10))).toEqual([])
+    expect(s.push(new Uint8Array(1 << 20))).toEqual([])
+    expect(s.push(utf8('\nnext\n'))).toEqual([{ tooLong: MAX_INPUT_LINE_BYTES + 1 + (1 << 20) }, 'next'])
+    expect(s.push(new Uint8Array(MAX_INPUT_LINE_BYTES + 5))).toEqual([])
+    expect(s.end()).toEqual([{ tooLong: MAX_INPUT_LINE_BYTES + 5 }])
   })
 })

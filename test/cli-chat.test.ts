@@ -80,6 +80,9 @@ describe('weft chat: three processes on loopback', () => {
     expect(await errorFor('/frobnicate')).toMatchObject({ code: 'chat/unknown-command' })
     expect(await errorFor(`/msg bob ${'y'.repeat(1025)}`)).toMatchObject({ code: 'chat/message-too-long' })
     expect(await errorFor('/msg')).toMatchObject({ code: 'chat/usage' })
+    // input lines are bounded too: one past 64 KiB is skipped whole, one at 64 KiB is read (and is over the message cap)
+    expect(await errorFor('q'.repeat(64 * 1024 + 1))).toMatchObject({ code: 'chat/line-too-long' })
+    expect(await errorFor('q'.repeat(64 * 1024))).toMatchObject({ code: 'chat/message-too-long' })
     // at the limit: sent and received
     const full = 'é'.repeat(512)
     c.send(full)

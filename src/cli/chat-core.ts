@@ -271,3 +271,60 @@ export class RateLimiter {
     return this.#buckets.size
   }
 }
+
+/**
+ * Longest input line read from a pipe, bytes (64 KiB). Stops: input without a newline (a binary
+ * file, /dev/zero) growing one string until the process dies; the rest of such a line is skipped
+ * and reported as one chat/line-too-long.
+ */
+export const MAX_INPUT_LINE_BYTES = 64 * 1024
+
+/** Splits stdin bytes into UTF-8 lines, at most `max` bytes each; a longer one becomes `{ tooLong: bytes }`. */
+export class LineSplitter {
+  #parts: Uint8Array[] = []
+  #size = 0
+  #skipped = -1
+  readonly #decoder = new TextDecoder()
+
+  constructor(readonly max = MAX_INPUT_LINE_BYTES) {}
+
+  push(chunk: Uint8Array): Array<string | { tooLong: number }> {
+    const out: Array<string | { tooLong: number }> = []
+    let start = 0
+    for (;;) {
+      const nl = chunk.indexOf(10, start)
+      this.#add(chunk.subarray(start, nl === -1 ? chunk.length : nl))
+      if (nl === -1) return out
+      out.push(this.#take())
+      start = nl + 1
+    }
+  }
+
+  /** At end of input: the last line when it had no newline. */
+  end(): Array<string | { tooLong: number }> {
+    return this.#size > 0 || this.#skipped >= 0 ? [this.#take()] : []
+  }
+
+  #add(piece: Uint8Array): void {
+    if (this.#skipped >= 0) {
+      this.#skipped += piece.length
+      return
+    }
+    if (this.#size + piece.length > this.max) {
+      this.#skipped = this.#size + piece.length
+      this.#parts = []
+      this.#size = 0
+      return
+    }
+    if (piece.length > 0) this.#parts.push(piece.slice())
+    this.#size += piece.length
+  }
+
+  #take(): string | { tooLong: number } {
+    const r = this.#skipped >= 0 ? { tooLong: this.#skipped } : this.#decoder.decode(concat(this.#parts, this.#size)).replace(/\r$/, '')
+    this.#parts = []
+    this.#size = 0
+    this.#skipped = -1
+    return r
+  }
+}

@@ -31,7 +31,7 @@ import { UsageLine } from './args.js'
 import { UsageError } from '../core/errors.js'
 import {
   BoundedMap, CHAT_HELP, DEFAULT_CHAT_LIMITS, DM_PROTOCOL, RateLimiter, checkDm, checkNick, checkOutgoing, decodeMessage, dmOutcome,
-  encodeMessage, parseLine, printable, resolvePeer, roomKey, shortId, topicOf, type ChatLimits, type KnownPeer,
+  LineSplitter, MAX_INPUT_LINE_BYTES, encodeMessage, parseLine, printable, resolvePeer, roomKey, shortId, topicOf, type ChatLimits, type KnownPeer,
 } from './chat-core.js'
 
 export interface ChatCmdOptions {
@@ -395,21 +395,34 @@ export async function runChat(o: ChatCmdOptions): Promise<number> {
     }
     if (tty) rl?.prompt()
   }
-  rl = createInterface({ input: process.stdin, ...(tty ? { output: process.stdout, prompt: '> ' } : {}), terminal: tty })
-  rl.on('line', onLine)
-  rl.on('close', () => quit())
-  rl.on('SIGINT', () => quit())
+  // a terminal gets readline (line editing, the prompt); a pipe a bounded line splitter, since
+  // readline keeps a line without a newline in one ever-growing string
+  const lineError = (r: { tooLong: number }): void => fail(new UsageError('chat/line-too-long', `an input line of ${r.tooLong} bytes was ignored (at most ${MAX_INPUT_LINE_BYTES})`))
+  const onData = (chunk: Buffer): void => { for (const l of splitter.push(chunk)) typeof l === 'string' ? onLine(l) : lineError(l) }
+  const onEnd = (): void => { for (const l of splitter.end()) typeof l === 'string' ? onLine(l) : lineError(l); quit() }
+  const splitter = new LineSplitter()
+  if (tty) {
+    rl = createInterface({ input: process.stdin, output: process.stdout, prompt: '> ', terminal: true })
+    rl.on('line', onLine)
+    rl.on('close', () => quit())
+    rl.on('SIGINT', () => quit())
+  } else {
+    process.stdin.on('data', onData)
+    process.stdin.once('end', onEnd)
+  }
   const onSignal = (): void => quit()
   process.on('SIGINT', onSignal)
   process.on('SIGTERM', onSignal)
-  if (tty) rl.prompt()
+  rl?.prompt()
 
   await done
   stopping = true
   process.off('SIGINT', onSignal)
   process.off('SIGTERM', onSignal)
-  rl.removeAllListeners('close')
-  rl.close()
+  rl?.removeAllListeners('close')
+  rl?.close()
+  process.stdin.off('data', onData)
+  process.stdin.off('end', onEnd)
   process.stdin.pause()
   // what was typed before leaving still goes out (each has its own timeout)
   await Promise.allSettled([...pending])
