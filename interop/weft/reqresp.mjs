@@ -246,9 +246,7 @@ async function listener(redis, ip) {
   }
   const node = await createNode({
     listen: [`/ip4/${ip}/tcp/0`],
-    // 64 concurrent requests on one connection: the swarm's default is 32 inbound streams per
-    // protocol per connection (spec/request-response.md Limits; rust and go allow 100 and more).
-    limits: { maxInboundStreamsPerProtocol: 128 },
+    // stock limits: (b)'s 64 concurrent requests fit under maxConcurrentStreams (100, rust's)
     services: {
       rrCbor: requestResponse({ protocol: CBOR, codec: cbor(), handler }),
       rrJson: requestResponse({ protocol: JSON_P, codec: jsonBytes(json()), handler }),
