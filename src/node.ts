@@ -35,6 +35,9 @@ import { createDiscovery, parseBootstrap } from './edge/discovery.js'
  *   addresses; spec/autonat.md);
  * - DCUtR (`dcutr`: relayed connections upgraded to direct ones by hole punching, from the TCP
  *   transport's punch port, which the default transports turn on; spec/dcutr.md).
+ * Discovery (spec/discovery.md): `peer:discovery` from kad, identify, gossipsub PX and the
+ * `discovery.bootstrap` peers, which are kept connected and seed the default DHT; discovered peers
+ * are dialed while below the connection manager's low watermark (`discovery.autoDial`, default on).
  * Perf (`/perf/1.0.0`) is never on unless asked for:
  * `createNode({ services: { perf: perf(), ... } })` (spec/perf.md: perf SHOULD NOT be enabled by
  * default; it lets any peer make us send and receive bytes).

@@ -7,8 +7,8 @@
  *   const rtt = await node.ping(addr)
  *
  * Events (an EventTarget, `detail` typed in WeftNodeEvents): peer:connect, peer:disconnect,
- * peer:identify, connection:open, connection:close, connection:refused, stream:refused, reachability,
- * error. Everything that waits
+ * peer:identify, peer:discovery, connection:open, connection:close, connection:refused, stream:refused,
+ * reachability, error. Everything that waits
  * takes an AbortSignal; aborting a dial or newStream also cancels the swarm's work for it.
  */
 import { UsageError } from '../core/errors.js'
