@@ -138,8 +138,9 @@ describe('every outcome, both sides', () => {
     const server = await node({ rr: requestResponse<number, number>({ protocol: P, codec: json(), handler: () => { started(); return new Promise(() => {}) } }) })
     const fails = failures(server)
     const client = await node({ rr: requestResponse<number, number>({ protocol: P, codec: json() }) })
-    // the responder hangs up: its exchange ends with connection-closed; the requester got the
-    // streams' RST frames (yamux resets them before its GoAway) and sees reqresp/reset
+    // the responder hangs up: its exchange ends with connection-closed; the requester's yamux resets
+    // the streams at the GoAway, and the swarm's connection-closed comes later (at the socket's
+    // end), so it sees reqresp/reset (spec/request-response.md, Outcomes)
     const p = code(client.request(server.getMultiaddrs()[0]!, 1))
     await inHandler
     await server.hangUp(client.peerId)
