@@ -421,6 +421,7 @@ export async function runChat(o: ChatCmdOptions): Promise<number> {
   process.off('SIGTERM', onSignal)
   rl?.removeAllListeners('close')
   rl?.close()
+  rl = undefined
   process.stdin.off('data', onData)
   process.stdin.off('end', onEnd)
   process.stdin.pause()
