@@ -13,7 +13,7 @@ import { Proc, addNamespaces, buildDriver, deleteNamespaces, ip, netnsUnavailabl
 
 const P = `md${process.pid % 100_000}`
 const HOSTS = ['a', 'b', 'c'] as const
-const NS = { br: `${P}-br`, a: `${P}-a`, b: `${P}-b`, c: `${P}-c` }
+const NS = { br: `${P}-br`, a: `${P}-a`, b: `${P}-b`, c: `${P}-c`, v: `${P}-v`, w: `${P}-w` }
 
 const why = netnsUnavailable(P)
 if (why !== undefined) console.warn(`skipped: netns mdns test: ${why}`)
@@ -27,7 +27,7 @@ describe.skipIf(why !== undefined)('mDNS between weft nodes on one bridge', () =
   const peers: Record<string, string> = {}
   const proc: Record<string, Proc> = {}
 
-  const start = async (h: (typeof HOSTS)[number], args: string[], name: string = h): Promise<void> => {
+  const start = async (h: keyof typeof NS, args: string[], name: string = h): Promise<void> => {
     const p = new Proc(NS[h], script, ['node', ...args])
     procs.push(p)
     proc[name] = p
@@ -46,6 +46,12 @@ describe.skipIf(why !== undefined)('mDNS between weft nodes on one bridge', () =
       ip('-n', NS[h], 'addr', 'add', `10.53.0.${i + 1}/24`, 'dev', 'eth0')
       ip('-n', NS[h], 'link', 'set', 'eth0', 'up')
       ip('-n', NS[h], 'route', 'add', '224.0.0.0/4', 'dev', 'eth0')
+    })
+    // v and w: an IPv6-only link (ULA addresses, no IPv4 at all)
+    ip('link', 'add', 'eth0', 'netns', NS.v, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', NS.w)
+    ;(['v', 'w'] as const).forEach((h, i) => {
+      ip('-n', NS[h], 'addr', 'add', `fd00:53::${i + 1}/64`, 'dev', 'eth0', 'nodad')
+      ip('-n', NS[h], 'link', 'set', 'eth0', 'up')
     })
     script = await buildDriver('netns-mdns-driver')
     cli = await buildDriver('netns-mdns-cli')
@@ -127,5 +133,14 @@ describe.skipIf(why !== undefined)('mDNS between weft nodes on one bridge', () =
     const gone = [proc.a!.ask(`expired ${peers.f}`), proc.b!.ask(`expired ${peers.f}`)]
     expect((await proc.f!.ask('stop')).stopped).toBe(true)
     for (const g of await Promise.all(gone)) expect(g.reason).toBe('goodbye')
+  }, 15_000)
+
+  test('IPv6 only (on by default): two nodes on a link without IPv4 find each other over ff02::fb, AAAA and /ip6 addresses', async () => {
+    await start('v', ['ip6'])
+    await start('w', ['ip6'])
+    const [fv, fw] = await Promise.all([proc.v!.ask('wait 1'), proc.w!.ask('wait 1')])
+    expect((fv.addrs as Record<string, string[]>)[peers.w!]).toEqual(['/ip6/fd00:53::2/tcp/4001'])
+    expect((fw.addrs as Record<string, string[]>)[peers.v!]).toEqual(['/ip6/fd00:53::1/tcp/4001'])
+    expect((fv.stats as { socketErrors: number }).socketErrors).toBe(0)
   }, 15_000)
 })

@@ -70,6 +70,8 @@ function interfaces(): Iface[] {
   return out
 }
 
+const QUIET_SEND_ERRORS = new Set(['EADDRNOTAVAIL', 'ENETUNREACH'])
+
 const isLinkLocal6 = (ip: string): boolean => /^fe[89ab]/i.test(ip)
 
 function bind(sock: dgram.Socket, port: number, address: string): Promise<void> {
@@ -122,11 +124,12 @@ export function udpMdnsSocket(options: UdpMdnsSocketOptions = {}): MdnsSocketFac
           }
         }
       }
+      const v4Ifaces = interfaces().some((i) => i.v4.length > 0)
       if (joined === 0) {
         try {
           v4.addMembership(group)
         } catch (e) {
-          h.onError(e as Error)
+          if (v4Ifaces || o.ipv6 !== true) h.onError(e as Error) // an IPv6-only host: IPv6 carries mDNS
         }
       }
       v4.unref()
@@ -167,8 +170,9 @@ export function udpMdnsSocket(options: UdpMdnsSocketOptions = {}): MdnsSocketFac
         sock.send(packet, p, address, (e) => {
           pending--
           // IPv6 group sends fail with EADDRNOTAVAIL while the interface's link-local address is
-          // still tentative (duplicate address detection, ~1-2 s after the link comes up): not an error
-          if (e && !(quiet && (e as NodeJS.ErrnoException).code === 'EADDRNOTAVAIL')) h.onError(e)
+          // still tentative (duplicate address detection, ~1-2 s after the link comes up), IPv4 ones
+          // with ENETUNREACH on an IPv6-only host: not errors while the other family carries mDNS
+          if (e && !(quiet && QUIET_SEND_ERRORS.has((e as NodeJS.ErrnoException).code ?? ''))) h.onError(e)
           if (pending === 0) closeNow?.()
         })
       }
@@ -181,7 +185,7 @@ export function udpMdnsSocket(options: UdpMdnsSocketOptions = {}): MdnsSocketFac
               if (sock !== undefined) sendOn(sock, packet, to.port, to.address)
               return
             }
-            sendOn(v4, packet, port, group)
+            sendOn(v4, packet, port, group, v6 !== undefined && v6Ifaces.length > 0)
             if (v6 !== undefined) for (const name of v6Ifaces) sendOn(v6, packet, port, `${group6}%${name}`, true)
           } catch (e) {
             h.onError(e instanceof Error ? e : new Error(String(e)))

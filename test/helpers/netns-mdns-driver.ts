@@ -2,8 +2,8 @@
  * The weft processes of test/netns-mdns.test.ts, one per network namespace, bundled by the test with
  * esbuild. One JSON line on stdout per answer; logs on stderr.
  *
- *   node [autoDial] [ttl=<s>] [port=<p>]
- *                              a weft node on /ip4/0.0.0.0/tcp/<p> (default 4001) with the mDNS service
+ *   node [autoDial] [ttl=<s>] [port=<p>] [ip6]
+ *                              a weft node on /ip4/0.0.0.0/tcp/<p> (default 4001; ip6: /ip6/::) with the mDNS service
  *                              (createNode({ discovery: { mdns } }), the real UDP socket; record TTL <s>)
  *                              -> {event:'started', peer}
  *     wait <n>                 until n other peers were discovered -> {peers: [...], addrs: {...}, stats}
@@ -30,7 +30,7 @@ async function main(args: string[]): Promise<void> {
   }
   const ttl = opt('ttl')
   const node = await createNode({
-    listen: [`/ip4/0.0.0.0/tcp/${opt('port') ?? 4001}`], services: {},
+    listen: [`/${args.includes('ip6') ? 'ip6/::' : 'ip4/0.0.0.0'}/tcp/${opt('port') ?? 4001}`], services: {},
     discovery: { autoDial: false, mdns: { autoDial, ...(ttl !== undefined ? { ttl } : {}) } },
   })
   const found = new Map<string, string[]>()
