@@ -138,6 +138,7 @@ interface Registration {
   readonly point: PeerId
   readonly namespace: string
   readonly ttl: number | undefined
+  readonly format: RecordFormat
   /** When to send the next REGISTER (ms), while none is in flight. */
   next: Millis | undefined
   inFlight: number | undefined
@@ -216,17 +217,18 @@ export class RendezvousClientBehaviour implements Behaviour<RendezvousClientEven
    * Register at `point` under `namespace` (TTL in seconds, or the point's default) and keep the
    * registration refreshed. UsageError 'rendezvous/no-addresses' when we have no address to announce.
    */
-  register(now: Millis, point: PeerId, namespace: string, ttl?: number, requestId?: number): number {
+  register(now: Millis, point: PeerId, namespace: string, options: { ttl?: number; recordFormat?: RecordFormat } = {}, requestId?: number): number {
+    const { ttl, recordFormat = this.#format } = options
     if (ttl !== undefined && (!Number.isSafeInteger(ttl) || ttl < 1)) throw new RangeError('ttl must be a positive whole number of seconds')
     const key = regKey(point, namespace)
     if (!this.#regs.has(key) && this.#regs.size >= this.#o.maxRegistrations) {
       throw new UsageError('rendezvous/too-many-registrations', `maxRegistrations is ${this.#o.maxRegistrations}`)
     }
-    const id = this.#sendRegister(now, point, namespace, ttl, false, requestId)
+    const id = this.#sendRegister(now, point, namespace, ttl, recordFormat, false, requestId)
     if (!this.#ops.has(id)) return id // failed at once (its event is queued)
     const old = this.#regs.get(key)
     if (old?.inFlight !== undefined && old.inFlight !== id) this.#dropOp(this.#ops.get(old.inFlight))
-    this.#regs.set(key, { point, namespace, ttl, next: undefined, inFlight: id })
+    this.#regs.set(key, { point, namespace, ttl, format: recordFormat, next: undefined, inFlight: id })
     return id
   }
 
@@ -348,7 +350,7 @@ export class RendezvousClientBehaviour implements Behaviour<RendezvousClientEven
       if (r.inFlight !== undefined || r.next === undefined || r.next > now) continue
       r.next = undefined
       try {
-        r.inFlight = this.#sendRegister(now, r.point, r.namespace, r.ttl, true)
+        r.inFlight = this.#sendRegister(now, r.point, r.namespace, r.ttl, r.format, true)
       } catch (e) {
         // no address to announce now: try again later
         r.next = now + this.#o.retryInterval
@@ -368,10 +370,10 @@ export class RendezvousClientBehaviour implements Behaviour<RendezvousClientEven
     return min
   }
 
-  #sendRegister(now: Millis, point: PeerId, namespace: string, ttl: number | undefined, refresh: boolean, requestId?: number): number {
+  #sendRegister(now: Millis, point: PeerId, namespace: string, ttl: number | undefined, format: RecordFormat, refresh: boolean, requestId?: number): number {
     const addrs = this.addresses()
     if (addrs.length === 0) throw new UsageError('rendezvous/no-addresses', 'no listen or external address to announce')
-    const record = sealRendezvousRecord(this.#key, { peerId: this.#self, seq: this.#seq++, addrs }, this.#crypto, this.#format)
+    const record = sealRendezvousRecord(this.#key, { peerId: this.#self, seq: this.#seq++, addrs }, this.#crypto, format)
     const msg: RendezvousMessage = { type: MessageType.REGISTER, register: { ns: namespace, signedPeerRecord: record, ...(ttl === undefined ? {} : { ttl }) } }
     return this.#start(now, 'register', point, namespace, msg, refresh, requestId)
   }

@@ -101,6 +101,8 @@ export interface OperationOptions {
 export interface RegisterOptions extends OperationOptions {
   /** Seconds; absent: the point's default (2 h). */
   ttl?: number
+  /** Envelope layout of the record, for this point (default: the service's recordFormat). */
+  recordFormat?: RecordFormat
 }
 export interface DiscoverOptions extends OperationOptions {
   /** Absent: every namespace. */
@@ -149,7 +151,7 @@ export class RendezvousClient extends EventTarget {
   /** Register at `point` (peer id, or an address to dial) and keep the registration refreshed. The TTL granted. */
   async register(point: Target, namespace: string, options: RegisterOptions = {}): Promise<{ ttl: number }> {
     const peer = await this.#target(point, options.signal)
-    const ev = await this.#op(options.signal, (now, id) => this.#b.register(now, peer, namespace, options.ttl, id))
+    const ev = await this.#op(options.signal, (now, id) => this.#b.register(now, peer, namespace, { ...(options.ttl === undefined ? {} : { ttl: options.ttl }), ...(options.recordFormat === undefined ? {} : { recordFormat: options.recordFormat }) }, id))
     return { ttl: (ev as Extract<RendezvousClientEvent, { type: 'registered' }>).ttl }
   }
 

@@ -6,6 +6,7 @@ mod nat;
 mod nat_dialer;
 mod network;
 mod reqresp;
+mod rendezvous;
 mod resp;
 mod scale;
 mod streams;
@@ -344,6 +345,11 @@ async fn interop() {
         // Its own swarm (reqresp.rs); tcp only (run.mjs SCENARIO_SCOPE).
         let ip: IpAddr = ip.parse().unwrap_or_else(|_| die(format!("bad ip {ip:?}")));
         return reqresp::run(is_dialer, ip, redis_addr, timeout).await;
+    }
+    if scenario == "rendezvous" {
+        // Its own swarm (rendezvous.rs); tcp only (run.mjs SCENARIO_SCOPE).
+        let ip: IpAddr = ip.parse().unwrap_or_else(|_| die(format!("bad ip {ip:?}")));
+        return rendezvous::run(is_dialer, ip, redis_addr, timeout).await;
     }
     if !["ping", "identify", "streams", "perf", "ping-load"].contains(&scenario.as_str()) {
         die(format!("unsupported scenario {scenario:?}"));

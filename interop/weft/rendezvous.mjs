@@ -1,0 +1,156 @@
+/**
+ * Scenario `rendezvous` of the weft interop peer (../CONTRACT.md, section `rendezvous`), dispatched
+ * early from peer.mjs. Listener: a rendezvous point (`rendezvousServer()`), pushes listenerResult
+ * once it saw the dialer register and unregister in `weft-interop`. Dialer: dial, one ping, identify
+ * of the point (a rust point gets rust's legacy record layout, see interop/README.md Known quirks),
+ * then register (TTL 7200), discover itself, discover with the cookie (nothing new), unregister and
+ * discover nothing, and a 256-character namespace refused with E_INVALID_NAMESPACE (a rust point
+ * closes the stream without a response instead: its codec cannot decode the name).
+ *
+ * Needs `npm run build` first (imports ../../dist).
+ */
+import { performance } from 'node:perf_hooks'
+import { createNode } from '../../dist/node.js'
+import { rendezvousClient, rendezvousServer } from '../../dist/rendezvous/index.js'
+import { Resp } from './resp.mjs'
+
+const NS = 'weft-interop'
+const TTL = 7200
+const t0 = performance.now()
+const log = (/** @type {string} */ s) => process.stderr.write(`[weft-peer ${(performance.now() - t0).toFixed(0).padStart(6)}ms] ${s}\n`)
+const die = (/** @type {string} */ s) => { process.stderr.write(`[weft-peer] error: ${s}\n`); process.exit(1) }
+const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms))
+/** @template T @param {Promise<T>} p @param {number} ms @param {string} what @returns {Promise<T>} */
+function withTimeout(p, ms, what) {
+  /** @type {NodeJS.Timeout | undefined} */ let t
+  return Promise.race([p, new Promise((_, rej) => { t = setTimeout(() => rej(new Error(`${what}: timed out after ${ms} ms`)), ms) })]).finally(() => clearTimeout(t))
+}
+
+export async function run() {
+  const env = (/** @type {string} */ k, /** @type {string} */ d = '') => { const v = process.env[k]; return v === undefined || v === '' ? d : v }
+  if (env('transport') !== 'tcp') die(`scenario rendezvous runs over tcp only, not "${env('transport')}"`)
+  const isDialer = env('is_dialer') === 'true'
+  const ip = env('ip', '0.0.0.0')
+  const timeoutSec = Number(env('test_timeout_seconds', '180'))
+  setTimeout(() => die(`test_timeout_seconds (${timeoutSec}) passed`), timeoutSec * 1000).unref()
+  const redis = await Resp.connect(env('redis_addr', 'redis:6379'))
+  log(`${isDialer ? 'dialer' : 'listener'} scenario=rendezvous`)
+  if (isDialer) await dialer(redis, timeoutSec)
+  else await listener(redis, ip)
+}
+
+/** @param {any} redis @param {string} ip */
+async function listener(redis, ip) {
+  const node = await createNode({ listen: [`/ip4/${ip}/tcp/0`], services: { rendezvous: rendezvousServer() } })
+  const point = node.service('rendezvous')
+  let pushed = false
+  const push = async (/** @type {boolean} */ ok, /** @type {string} */ error = '') => {
+    if (pushed) return
+    pushed = true
+    log(ok ? 'listener checks passed' : `listener check failed: ${error}`)
+    await redis.command('RPUSH', 'listenerResult', JSON.stringify(ok ? { ok } : { ok, error }))
+  }
+  /** @type {string | undefined} */ let registered
+  let armed = false
+  node.on('connection:open', (c) => {
+    log(`connection from ${c.peer}`)
+    if (armed) return
+    armed = true
+    setTimeout(() => void push(false, `after 60 s: register ${registered ? 'seen' : 'not seen'}, unregister not seen`), 60_000).unref()
+  })
+  point.on('registered', ({ peer, namespace, ttl }) => {
+    log(`registered ${peer} in ${namespace.length > 40 ? `${namespace.slice(0, 40)}...` : namespace} ttl ${ttl}`)
+    if (namespace === NS) registered = peer.toString()
+  })
+  point.on('register-refused', ({ peer, namespace, status }) => log(`refused ${peer} (namespace of ${namespace.length} chars): status ${status}`))
+  point.on('discover-served', ({ peer, count }) => log(`discover by ${peer}: ${count} registrations`))
+  point.on('inbound-failure', ({ peer, error }) => log(`inbound failure from ${peer}: ${error.message}`))
+  point.on('unregistered', ({ peer, namespace }) => {
+    log(`unregistered ${peer} from ${namespace}`)
+    if (namespace === NS && registered === peer.toString()) void push(true)
+  })
+  const addrs = node.getMultiaddrs().map((/** @type {any} */ a) => a.toString())
+  if (addrs.length === 0) die('no listen address')
+  await redis.command('RPUSH', 'listenerAddr', addrs[0])
+  log(`listening; published ${addrs[0]}`)
+  const stop = () => {
+    setTimeout(() => process.exit(0), 1000).unref()
+    void node.stop().finally(() => process.exit(0))
+  }
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
+  await new Promise(() => {}) // serve until killed
+}
+
+/** @param {any} redis @param {number} timeoutSec */
+async function dialer(redis, timeoutSec) {
+  const node = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'], services: { rendezvous: rendezvousClient() } })
+  const rz = node.service('rendezvous')
+  /** @type {Map<string, string>} */ const agents = new Map()
+  /** @type {(() => void) | undefined} */ let wake
+  node.on('peer:identify', ({ peer, info }) => { agents.set(peer.toString(), info.agentVersion); wake?.() })
+  const reply = await redis.command('BLPOP', 'listenerAddr', Math.max(1, Math.floor(timeoutSec)))
+  if (reply === null) die('BLPOP listenerAddr timed out')
+  const addr = reply[1]
+  log(`dialing ${addr}`)
+  const start = performance.now()
+  const conn = await node.dial(addr)
+  const point = conn.peer
+  const rtt = await node.ping(point)
+  const handshake = performance.now() - start
+  log(`connected to ${point}; handshake+1RTT ${handshake.toFixed(2)} ms, ping ${rtt.toFixed(2)} ms`)
+  try {
+    if (!agents.has(point.toString())) await withTimeout(new Promise((r) => { wake = () => { if (agents.has(point.toString())) r(undefined) } }), 10_000, 'identify of the point')
+    const agent = agents.get(point.toString()) ?? ''
+    const rustPoint = agent.startsWith('rust-libp2p')
+    log(`point agent ${JSON.stringify(agent)}${rustPoint ? ': registering with rust\'s legacy record layout' : ''}`)
+    await checks(node, rz, point, rustPoint)
+  } catch (e) {
+    log(/** @type {Error} */ (e).stack ?? String(e))
+    die(`rendezvous: ${/** @type {Error} */ (e).message}`)
+  }
+  const until = performance.now() + 10_000
+  while (performance.now() < until && (await redis.command('LLEN', 'listenerResult')) === 0) await sleep(25)
+  process.stdout.write(`${JSON.stringify({ handshakePlusOneRTTMillis: handshake, pingRTTMilllis: rtt })}\n`)
+  await withTimeout(node.stop(), 2000, 'stop').catch((e) => log(`stop: ${e.message}`))
+  redis.close()
+  process.exit(0)
+}
+
+/** @param {any} node @param {any} rz @param {any} point @param {boolean} rustPoint */
+async function checks(node, rz, point, rustPoint) {
+  const me = node.peerId.toString()
+  const mine = node.getMultiaddrs().map((/** @type {any} */ a) => a.withoutPeerId().toString()).sort()
+  // 1. register
+  const { ttl } = await rz.register(point, NS, { ttl: TTL, recordFormat: rustPoint ? 'rust-legacy' : 'standard' })
+  if (ttl !== TTL) throw new Error(`register: granted TTL ${ttl}, want ${TTL}`)
+  log(`(1) registered, ttl ${ttl}`)
+  // 2. discover: ourselves, with our addresses from the verified record
+  const d1 = await rz.discover(point, { namespace: NS })
+  const self = d1.registrations.find((/** @type {any} */ r) => r.peer.toString() === me)
+  if (self === undefined) throw new Error(`discover: ${d1.registrations.length} registrations, none of ours`)
+  const got = self.addrs.map(String).sort()
+  if (JSON.stringify(got) !== JSON.stringify(mine)) throw new Error(`discover: our record has ${JSON.stringify(got)}, want ${JSON.stringify(mine)}`)
+  if (self.namespace !== NS) throw new Error(`discover: namespace ${self.namespace}, want ${NS}`)
+  if (d1.invalid !== 0) throw new Error(`discover: ${d1.invalid} registrations did not verify`)
+  log(`(2) discovered ourselves (${self.format} record) with ${JSON.stringify(got)}`)
+  // 3. the cookie: nothing new
+  const d2 = await rz.discover(point, { namespace: NS, cookie: d1.cookie })
+  if (d2.registrations.length !== 0) throw new Error(`discover with the cookie: ${d2.registrations.length} registrations, want none`)
+  log('(3) discover with the cookie: nothing new')
+  // 4. unregister (no response; it travels on its own stream, so a discover may overtake it: retry a little)
+  await rz.unregister(point, NS)
+  let left = -1
+  for (let i = 0; i < 20 && left !== 0; i++) {
+    if (i > 0) await sleep(100)
+    left = (await rz.discover(point, { namespace: NS })).registrations.filter((/** @type {any} */ r) => r.peer.toString() === me).length
+  }
+  if (left !== 0) throw new Error('discover after unregister still finds us')
+  log('(4) unregistered; discover finds nothing')
+  // 5. too long a namespace
+  const err = await rz.register(point, 'x'.repeat(256), { ttl: TTL, recordFormat: rustPoint ? 'rust-legacy' : 'standard' }).then(() => undefined, (/** @type {any} */ e) => e)
+  const want = rustPoint ? ['rendezvous/no-response', 'rendezvous/reset'] : ['rendezvous/invalid-namespace']
+  if (err === undefined || !want.includes(err.code)) throw new Error(`256-character namespace: ${err === undefined ? 'accepted' : `${err.code} (${err.message})`}, want ${want.join(' or ')}`)
+  log(`(5) 256-character namespace: ${err.code}${rustPoint ? ' (a rust point closes the stream without a response: known quirk)' : ''}`)
+  if (node.getConnections(point).length === 0) throw new Error('the connection to the point did not survive')
+}
