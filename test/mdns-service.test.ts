@@ -266,14 +266,15 @@ describe('discovery and expiry', () => {
     expect(net.timers).toEqual([])
   })
 
-  test('maxTtl: a peer announcing a huge TTL expires after maxTtl', async () => {
+  test('maxTtl: a TTL of maxTtl is honoured; maxTtl + 1 and a huge TTL expire after maxTtl', async () => {
     const { net, api } = await setup({ maxTtl: 10 })
     const gone = expiries(api)
-    for (const p of responseOf(otherPeer(), ['/ip4/192.0.2.9/tcp/4001'], 0xffff_ffff)) net.deliver!(p)
+    for (const [i, ttl] of [10, 11, 0xffff_ffff].entries()) for (const p of responseOf(otherPeer(), ['/ip4/192.0.2.9/tcp/4001'], ttl, peerNameFromBytes(new Uint8Array(32).fill(i)))) net.deliver!(p)
+    expect(api.discovered().length).toBe(3)
     net.advance(9_999)
     expect(gone.length).toBe(0)
     net.advance(1)
-    expect(gone.length).toBe(1)
+    expect(gone.length).toBe(3)
   })
 })
 
