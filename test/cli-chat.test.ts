@@ -5,6 +5,9 @@
  * cap at the limit and past it (sending and receiving), the DM rate limit, and leaving by /quit,
  * end of input and SIGINT (exit 0) while the others go on. The CLI is bundled from the sources.
  */
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { cli } from './helpers/cli.js'
 import { Chat, buildChatCli, msgFrom, removeChatCli, type Ev } from './helpers/chat-procs.js'
@@ -98,6 +101,16 @@ describe('weft chat: three processes on loopback', () => {
     expect(r2.code).toBe(0)
     await a.wait((e) => e.event === 'message' && e.text === 'p'.repeat(1024) && e.nick === null)
 
+    // a DM from another requester: at the cap printed, past it refused with a typed answer and counted, not JSON objects refused
+    const bAddr = (b.events.find((e) => e.event === 'started')!.addrs as string[])[0]!
+    const dmAt = await cli('request', bAddr, '/weft/chat/dm/1.0.0', JSON.stringify({ text: 'd'.repeat(1024) }))
+    expect(dmAt).toMatchObject({ code: 0, out: '{"ok":true}' })
+    await b.wait((e) => e.event === 'dm' && e.text === 'd'.repeat(1024) && e.nick === null)
+    expect((await cli('request', bAddr, '/weft/chat/dm/1.0.0', JSON.stringify({ text: 'd'.repeat(1025) }))).out).toBe('{"ok":false,"error":"chat/message-too-long"}')
+    await b.wait((e) => e.event === 'dropped' && e.reason === 'chat/message-too-long')
+    expect((await cli('request', bAddr, '/weft/chat/dm/1.0.0', '"hi"')).out).toBe('{"ok":false,"error":"chat/bad-request"}')
+    expect(b.events.filter((e) => e.event === 'dm' && String(e.text).startsWith('d'.repeat(1025)))).toEqual([])
+
     // the DM handler's rate limit: a burst of 5 per peer, then 1 per second
     const before = b.events.length
     for (let i = 0; i < 10; i++) c.send(`/msg bob burst ${i}`)
@@ -172,6 +185,21 @@ describe('weft chat: discovery through a rendezvous point', () => {
       await point.stop()
     }
   }, 60_000)
+})
+
+describe('weft chat --identity', () => {
+  test('the key file is created on the first run and gives the same peer id on the next; end of input leaves at once', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'weft-chat-id-')), 'id.key')
+    const ids: string[] = []
+    for (let i = 0; i < 2; i++) {
+      const p = start(['--identity', file])
+      p.child.stdin!.end()
+      expect(await p.exit).toBe(0)
+      expect(p.events.map((e) => e.event)).toContain('stopped')
+      ids.push(p.peer)
+    }
+    expect(ids[0]).toBe(ids[1])
+  }, 30_000)
 })
 
 describe('weft chat usage errors', () => {
