@@ -100,6 +100,18 @@ describe('discover', () => {
     const p2 = r.discover(0, { ns: 'my-app', limit: 10, cookie: p1.cookie! })
     expect(p2.registrations.map((x) => x.signedPeerRecord)).toEqual([record(1), record(2)])
   })
+  test('maxDiscoverBytes: a page holds what fits (at the limit two, one byte less one; never zero), the cookie pages on', () => {
+    const one = record(0).length + 'my-app'.length * 4 + 32 // the registry's size estimate of one registration
+    const fit = new RendezvousRegistry(crypto, { maxDiscoverBytes: 2 * one })
+    const less = new RendezvousRegistry(crypto, { maxDiscoverBytes: 2 * one - 1 })
+    const tiny = new RendezvousRegistry(crypto, { maxDiscoverBytes: 1 })
+    for (const r of [fit, less, tiny]) for (let i = 0; i < 3; i++) r.register(0, ids[i]!, reg(i))
+    expect(fit.discover(0, { ns: 'my-app' }).registrations).toHaveLength(2)
+    const p1 = less.discover(0, { ns: 'my-app' })
+    expect(p1.registrations).toHaveLength(1)
+    expect(less.discover(0, { ns: 'my-app', cookie: p1.cookie! }).registrations).toHaveLength(1)
+    expect(tiny.discover(0, { ns: 'my-app' }).registrations).toHaveLength(1)
+  })
   test('a foreign or forged cookie is E_INVALID_COOKIE', () => {
     const r = new RendezvousRegistry(crypto)
     r.register(0, ids[0]!, reg(0, 'a'))
