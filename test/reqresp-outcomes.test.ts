@@ -132,19 +132,18 @@ describe('every outcome, both sides', () => {
     expect(sf).toEqual(['reqresp/reset'])
   })
 
-  test('connection closed during the exchange: the side that closes sees reqresp/connection-closed (requester or responder)', async () => {
+  test('connection closed during the exchange, by either side: both see reqresp/connection-closed', async () => {
     let started!: () => void
     let inHandler = new Promise<void>((r) => { started = r })
     const server = await node({ rr: requestResponse<number, number>({ protocol: P, codec: json(), handler: () => { started(); return new Promise(() => {}) } }) })
     const fails = failures(server)
     const client = await node({ rr: requestResponse<number, number>({ protocol: P, codec: json() }) })
-    // the responder hangs up: its exchange ends with connection-closed; the requester's yamux resets
-    // the streams at the GoAway, and the swarm's connection-closed comes later (at the socket's
-    // end), so it sees reqresp/reset (spec/request-response.md, Outcomes)
+    // the responder hangs up: the requester's yamux ends the streams at the GoAway, and the swarm
+    // marks those resets connectionClosed (its connection-closed input comes later, at the socket's end)
     const p = code(client.request(server.getMultiaddrs()[0]!, 1))
     await inHandler
     await server.hangUp(client.peerId)
-    expect(await p).toBe('reqresp/reset')
+    expect(await p).toBe('reqresp/connection-closed')
     await until(() => fails.length === 1)
     expect(fails).toEqual(['reqresp/connection-closed'])
     // the requester hangs up
@@ -154,7 +153,7 @@ describe('every outcome, both sides', () => {
     await client.hangUp(server.peerId)
     expect(await q).toBe('reqresp/connection-closed')
     await until(() => fails.length === 2)
-    expect(fails[1]).toBe('reqresp/reset')
+    expect(fails[1]).toBe('reqresp/connection-closed')
   })
 
   test('no response and reset are typed on the requester; the responder counts an omission in its metrics', async () => {

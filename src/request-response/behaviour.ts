@@ -314,6 +314,11 @@ export class RequestResponseBehaviour<Req, Res> implements Behaviour<RequestResp
         const key = streamKey(input.stream)
         const o = this.#outOf(key)
         const i = this.#inOf(key)
+        if (input.type === 'stream-reset' && input.connectionClosed === true) {
+          if (o !== undefined && !this.#resetPending('out', o.requestId)) this.#failOut(o, closed(), false)
+          if (i !== undefined && !this.#resetPending('in', i.inboundId)) this.#failIn(i, closed(), false)
+          return
+        }
         if (input.type === 'stream-reset' && input.code === undefined) {
           // connection death or a plain RST: decided when the swarm drains us (connection-closed comes in between)
           if (o !== undefined) this.#resets.push({ kind: 'out', id: o.requestId, connection: input.stream.connection })

@@ -85,8 +85,10 @@ export type BehaviourInput =
   /**
    * The stream was reset (by the remote, or because its connection died). `code`: the non-zero
    * libp2p reset code the remote's RST carried (src/core/close-codes.ts, e.g. 0x1002 resource limit).
+   * `connectionClosed`: it ended with its connection (the remote's GoAway, the socket's end); the
+   * `connection-closed` input follows, possibly later (at the socket's end).
    */
-  | { type: 'stream-reset'; stream: StreamRef; code?: number }
+  | { type: 'stream-reset'; stream: StreamRef; code?: number; connectionClosed?: true }
   /** Both sides done; the ref is dead from now on. */
   | { type: 'stream-closed'; stream: StreamRef }
   /**

@@ -169,8 +169,10 @@ export function onConnEvent(h: RouteHost, now: Millis, c: Conn, ev: ConnectionEv
       const s = c.streams.get(ev.id)
       if (s === undefined) return
       const stream = { connection: c.id, stream: ev.id }
-      // a remote RST's libp2p reset code (src/core/close-codes.ts) travels on to the owner
-      h.toOwner(now, s.owner, ev.type === 'stream-reset' && ev.code !== undefined ? { type: 'stream-reset', stream, code: ev.code } : { type: ev.type, stream })
+      // a remote RST's libp2p reset code (src/core/close-codes.ts) travels on to the owner; a reset
+      // the connection's end caused (its core closed while emitting it: the remote's GoAway) says so
+      if (ev.type === 'stream-eof') h.toOwner(now, s.owner, { type: 'stream-eof', stream })
+      else h.toOwner(now, s.owner, { type: 'stream-reset', stream, ...(ev.code !== undefined ? { code: ev.code } : {}), ...(c.core?.isClosed === true ? { connectionClosed: true as const } : {}) })
       break
     }
     case 'stream-writable': {
@@ -228,7 +230,7 @@ export function removeConn(h: RouteHost, now: Millis, c: Conn, error?: Error): v
   if (c.dial !== undefined && c.info === undefined) h.dials.attemptFailed(c.dial, err ?? new UsageError('connection/closed'))
   for (const [sid, s] of c.streams) {
     const ref = { connection: c.id, stream: sid }
-    h.toOwner(now, s.owner, { type: 'stream-reset', stream: ref })
+    h.toOwner(now, s.owner, { type: 'stream-reset', stream: ref, connectionClosed: true })
     h.toOwner(now, s.owner, { type: 'stream-closed', stream: ref })
   }
   c.streams = noStreams()

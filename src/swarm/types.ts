@@ -83,8 +83,8 @@ export type SwarmEvent<BEv = unknown> =
   | { type: 'stream-open-failed'; requestId: number; error: Error }
   | { type: 'stream-data'; stream: StreamRef; data: Uint8Array }
   | { type: 'stream-eof'; stream: StreamRef }
-  /** `code`: the non-zero reset code of the remote's RST (src/core/close-codes.ts). */
-  | { type: 'stream-reset'; stream: StreamRef; code?: number }
+  /** `code`: the non-zero reset code of the remote's RST (src/core/close-codes.ts); `connectionClosed`: it ended with its connection (BehaviourInput). */
+  | { type: 'stream-reset'; stream: StreamRef; code?: number; connectionClosed?: true }
   | { type: 'stream-writable'; stream: StreamRef }
   | { type: 'stream-closed'; stream: StreamRef }
   | { type: 'rtt'; connection: number; rtt: number }
