@@ -58,6 +58,8 @@ type Emit = (event: string, fields: Record<string, unknown>, text: string | unde
 const DM_TIMEOUT_MS = 10_000
 /** Providers dialled per DHT round at most. Stops: a poisoned provider list turning into a dial storm. */
 const MAX_PROVIDER_DIALS = 8
+/** Our provider record of the room is renewed this often (ms); lookups run more often (up to every 2 min). */
+const REPROVIDE_MS = 10 * 60_000
 /** With no bootstrap peer connected after this long (ms), say so (the node keeps redialling them). */
 const BOOTSTRAP_REPORT_MS = 10_000
 /** Presence announcements (our nick) at most once per this many ms. Stops: joins and leaves turning into a publish storm. */
@@ -169,7 +171,9 @@ export async function runChat(o: ChatCmdOptions): Promise<number> {
   if (!o.json) {
     console.log(`weft chat: you are ${nick !== undefined ? `${nick} ` : ''}${me} in ${topic}`)
     for (const a of addrs) console.log(`  listening on ${a}`)
-    if (addrs[0] !== undefined) console.log(`  others join with: weft chat${o.room !== 'lobby' ? ` --topic ${o.room}` : ''} --bootstrap ${addrs[0]}`)
+    // a loopback address only helps others on this machine
+    const share = addrs.find((a) => !/^\/(ip4\/127\.|ip6\/::1\/)/.test(a)) ?? addrs[0]
+    if (share !== undefined) console.log(`  others join with: weft chat${o.room !== 'lobby' ? ` --topic ${o.room}` : ''} --bootstrap ${share}`)
     console.log('type a message and Enter; /help for commands')
   }
 
@@ -267,10 +271,14 @@ export async function runChat(o: ChatCmdOptions): Promise<number> {
     })
   }
 
+  let providedAt = -Infinity
   const dhtRound = async (): Promise<void> => {
     if (node.dht.routingTableSize === 0) return
     const signal = AbortSignal.timeout(30_000)
-    await node.dht.provide(room.multihash, { signal }).catch(() => undefined)
+    if (Date.now() - providedAt >= REPROVIDE_MS) {
+      const r = await node.dht.provide(room.multihash, { signal }).catch(() => undefined)
+      if (r !== undefined && r.stored.length > 0) providedAt = Date.now()
+    }
     const providers = (await node.dht.findProviders(room.multihash, { signal }).catch(() => [])).filter((p) => !p.peer.equals(node.peerId))
     if (providers.length > 0) emit('room:found', { source: 'dht', peers: providers.map((p) => p.peer.toString()) }, undefined)
     let dials = 0
