@@ -5,6 +5,7 @@
  * cap at the limit and past it (sending and receiving), the DM rate limit, and leaving by /quit,
  * end of input and SIGINT (exit 0) while the others go on. The CLI is bundled from the sources.
  */
+import { spawn } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -184,6 +185,40 @@ describe('weft chat: discovery through a rendezvous point', () => {
     } finally {
       await point.stop()
     }
+  }, 60_000)
+})
+
+describe('weft chat for humans (text, not a terminal)', () => {
+  test('its addresses and the join hint, messages as <nick …id> text with escapes neutralised, errors as one line', async () => {
+    const a = start([])
+    const addr = ((await a.wait((e) => e.event === 'started')).addrs as string[])[0]!
+    const t = spawn(process.execPath, [script, 'chat', '--nick', 'tee', '--bootstrap', addr, '--listen', '/ip4/127.0.0.1/tcp/0'], { stdio: ['pipe', 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    const seen = (re: RegExp): Promise<void> => new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no ${re} in: ${out} ${err}`)), 20_000)
+      const check = (): void => { if (re.test(out)) { clearTimeout(timer); t.stdout!.off('data', check); resolve() } }
+      t.stdout!.on('data', check)
+      check()
+    })
+    t.stdout!.on('data', (d) => { out += String(d) })
+    t.stderr!.on('data', (d) => { err += String(d) })
+    const exit = new Promise<number | null>((resolve) => t.once('exit', resolve))
+    await seen(/in the room \(1 peer forwarding\)/)
+    const id = /weft chat: you are tee (\S+) in weft-chat\/lobby\n/.exec(out)![1]!
+    expect(out).toContain(`  listening on /ip4/127.0.0.1/`)
+    expect(out).toMatch(new RegExp(`others join with: weft chat --bootstrap /ip4/127\\.0\\.0\\.1/tcp/\\d+/p2p/${id}\\n`))
+    await a.meshHas({ peer: id } as Chat)
+    a.send('hi \u001b[31mred\u001b[0m \u202eevil')
+    await seen(new RegExp(`\\d\\d:\\d\\d:\\d\\d <…${a.peer.slice(-6)}> hi \uFFFD\\[31mred\uFFFD\\[0m \uFFFDevil\\n`))
+    expect(out).not.toContain('\u001b')
+    t.stdin!.write('hello from a pipe\n/msg zzzzzz hi\n')
+    await a.wait((e) => e.event === 'message' && e.from === id && e.text === 'hello from a pipe' && e.nick === 'tee')
+    await seen(/error: chat\/unknown-peer: no known peer or nick matches zzzzzz/)
+    t.stdin!.end()
+    expect(await exit).toBe(0)
+    expect(out).toMatch(/left the room\n$/)
+    expect(err).toBe('')
   }, 60_000)
 })
 
