@@ -360,6 +360,23 @@ describe('address hygiene and bounds', () => {
     expect(net.responses().length).toBeGreaterThan(before)
   })
 
+  test('serviceName: queries and answers that service only; responses of the default service are not ours', async () => {
+    const { node, net } = await setup({ serviceName: '_myapp._udp.local' })
+    const seen = listen(node)
+    expect(decodeDnsMessage(net.queries()[0]!.packet).questions[0]!.name).toBe('_myapp._udp.local')
+    net.advance(2500)
+    const before = net.responses().length
+    net.deliver!(buildQuery()) // _p2p._udp.local: not ours
+    net.deliver!(buildQuery('_myapp._udp.local'))
+    expect(net.responses().length).toBe(before + 1)
+    expect(parseResponse(net.responses().at(-1)!.msg, { serviceName: '_myapp._udp.local' }).length).toBe(1)
+    for (const p of responseOf(otherPeer(), ['/ip4/192.0.2.9/tcp/1'])) net.deliver!(p)
+    expect(seen).toEqual([])
+    const peer = otherPeer()
+    for (const p of buildResponse({ peerId: peer, peerName: NAME, addrs: [ma('/ip4/192.0.2.9/tcp/1')], serviceName: '_myapp._udp.local' })) net.deliver!(p)
+    expect(seen.map((x) => x.peer)).toEqual([peer.toString()])
+  })
+
   test('options are checked', () => {
     const socket = new FakeNet().factory
     expect(() => mdns({ socket, interval: 0 })).toThrow(RangeError)
@@ -368,6 +385,7 @@ describe('address hygiene and bounds', () => {
     expect(() => mdns({ socket, maxAddrsPerPeer: -1 })).toThrow(RangeError)
     expect(() => mdns({ socket, maxTtl: 0.5 })).toThrow(RangeError)
     expect(() => mdns({ socket, maxUnicastAnswers: 0 })).toThrow(RangeError)
+    expect(() => mdns({ socket, serviceName: 'p2p.local' })).toThrow(RangeError)
   })
 })
 

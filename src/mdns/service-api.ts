@@ -17,7 +17,7 @@ import { Multiaddr } from '../multiaddr/index.js'
 import type { PeerId } from '../peer-id/index.js'
 import type { Behaviour, NodeService, ServiceFactory } from '../swarm/index.js'
 import { decodeDnsMessage, type DecodedDnsMessage, type DnsLimits } from './dns.js'
-import { buildQuery, buildResponse, parseQuery, parseResponse, peerNameFromBytes, type QueryQuestions } from './message.js'
+import { SERVICE_NAME, buildQuery, buildResponse, parseQuery, parseResponse, peerNameFromBytes, type QueryQuestions } from './message.js'
 import { DiscoveredPeers, type MdnsPeerEntry } from './peers.js'
 import { ipBytes, isLoopbackHost, ourAddrs, usable } from './addrs.js'
 import { mdnsMetrics, type MdnsMetrics } from './metrics.js'
@@ -62,6 +62,12 @@ export interface MdnsOptions {
   maxTtl?: number
   /** Unicast answers (QU and legacy queries) per second, default 16. Stops a query flood turning us into a unicast packet source. */
   maxUnicastAnswers?: number
+  /**
+   * The DNS-SD service queried and announced. Default `_p2p._udp.local` (the spec's); go-libp2p's
+   * `NewMdnsService(host, serviceName, ...)` takes one too (`<serviceName>.local`): peers only find
+   * peers of the same service, e.g. one application's nodes among others on the LAN.
+   */
+  serviceName?: string
   /** Codec limits (spec/mdns.md Limits). */
   limits?: Partial<DnsLimits>
 }
@@ -191,6 +197,8 @@ export function mdns(options: MdnsOptions): ServiceFactory<Mdns> {
   const maxUnicast = positiveInt(options.maxUnicastAnswers ?? DEFAULT_MDNS_MAX_UNICAST_ANSWERS, 'maxUnicastAnswers')
   const autoDial = options.autoDial ?? false
   const ipv6 = options.ipv6 ?? true
+  const serviceName = options.serviceName ?? SERVICE_NAME
+  if (!/^_[a-z0-9-]{1,62}\._(udp|tcp)\.local$/i.test(serviceName)) throw new RangeError('serviceName must look like _name._udp.local')
   const io = options.socket
   return (ctx): NodeService<Mdns> => {
     const peerName = peerNameFromBytes(ctx.random(32))
@@ -230,7 +238,7 @@ export function mdns(options: MdnsOptions): ServiceFactory<Mdns> {
 
     const sendQuery = (): void => {
       if (sock === undefined) return
-      sock.send(buildQuery())
+      sock.send(buildQuery(serviceName))
       stats.queriesSent++
       metrics?.sent('query')
     }
@@ -255,6 +263,7 @@ export function mdns(options: MdnsOptions): ServiceFactory<Mdns> {
       const addrs = o.ttl === 0 ? lastAddrs : currentAddrs(s, o.loopback) // a goodbye names what we announced
       const ips = s.interfaceIps().map(ipBytes).filter((b): b is Uint8Array => b !== undefined).slice(0, 8)
       return buildResponse({
+        serviceName,
         peerId: node.peerId, peerName, addrs, ttl: o.ttl ?? ttl, ips, meta: o.meta === true,
         ...(o.legacy !== undefined ? { legacy: { id: o.legacy.id, questions: o.legacy.msg.questions } } : {}),
       })
@@ -377,7 +386,7 @@ export function mdns(options: MdnsOptions): ServiceFactory<Mdns> {
       // Addresses a peer on another host cannot use are dropped, unless the packet came over
       // loopback (then the sender is on this host and 127.0.0.1 reaches it).
       const loopback = isLoopbackHost(from.address)
-      for (const d of parseResponse(msg, { maxAddrsPerPeer })) {
+      for (const d of parseResponse(msg, { maxAddrsPerPeer, serviceName })) {
         if (d.peer.equals(n.peerId)) continue // our own response (multicast loopback)
         if (d.ttl === 0) {
           stats.goodbyes++
@@ -419,7 +428,7 @@ export function mdns(options: MdnsOptions): ServiceFactory<Mdns> {
       }
       const s = sock
       if (node === undefined || s === undefined || stopped) return
-      const q = parseQuery(msg, { peerName })
+      const q = parseQuery(msg, { peerName, serviceName })
       metrics?.received(q !== undefined ? 'query' : 'response')
       if (q !== undefined) onQuery(q, msg, from, s)
       else onResponse(msg, from)
