@@ -8,7 +8,7 @@
  *             [--metrics <ip:port>] [--conns-low L] [--conns-high H] [--conns-grace <duration>]
  *             [--relay [--relay-limit-data <bytes>] [--relay-limit-duration <duration>]
  *                      [--relay-max-reservations N] [--relay-max-circuits N]]
- *             [--relay-via <relay multiaddr>]... [--relay-discover] [--autonat-server] [--no-hole-punch] [--mdns]
+ *             [--relay-via <relay multiaddr>]... [--relay-discover] [--autonat-server] [--no-hole-punch] [--mdns] [--rendezvous-server]
  *   weft ping <multiaddr> [--count N] [--json]     (a /p2p-circuit address goes through its relay)
  *   weft id <multiaddr> [--json]
  *   weft dht get|put|provide|find-providers|find-peer|closest ...   (see `weft dht`)
@@ -16,6 +16,8 @@
  *   weft pub <topic> <message> --peer <addr>... [--wait <ms>] [--json]
  *   weft request <multiaddr> <protocol> <json> [--codec json|cbor] [--timeout <duration>] [--json]
  *             (weft node --serve-request <protocol>=echo|never|<file.json> [--serve-codec json|cbor] [--serve-framing eof|length-prefixed] serves)
+ *   weft rendezvous register|discover|unregister <point multiaddr> <namespace> [--addr <ma>]... [--ttl S] [--limit N] [--json]
+ *             (weft node --rendezvous-server serves as a rendezvous point)
  *   weft chat [--topic NAME] [--nick NAME] [--bootstrap <addr>]... [--mdns] [--rendezvous <addr>]...
  *             [--listen <addr>]... [--identity <file>] [--json]
  *   weft perf ...              (see `weft perf --help`)
@@ -143,6 +145,8 @@ usage:
                      also answers AutoNAT v1/v2 requests)
                      --mdns: find peers on the LAN with mDNS (UDP 224.0.0.251:5353), print a
                      line per discovery and dial them
+                     --rendezvous-server: serve as a rendezvous point (/rendezvous/1.0.0,
+                     spec/rendezvous.md; weft rendezvous to use one)
                      Hole punching (DCUtR, spec/dcutr.md) is on: TCP dials leave from one punch
                      port and relayed connections are upgraded to direct ones when the NATs
                      allow; --no-hole-punch turns it off (--hole-punch is accepted, the default)
@@ -166,6 +170,13 @@ usage:
                      eof|length-prefixed, default eof): echo answers each
                      request with itself; <file.json> holds a JSON object and answers
                      {"key": K} with its value (unknown key: no response); never never answers
+  weft rendezvous register <point> <ns> --addr <multiaddr>... [--ttl <s>] [--identity <file>] [--legacy-record]
+  weft rendezvous discover <point> [<ns>] [--limit N] [--cookie <hex>]
+  weft rendezvous unregister <point> <ns> [--identity <file>]      (each with [--json])
+                     rendezvous (/rendezvous/1.0.0) at a rendezvous point: register the --addr
+                     addresses under the identity (default weft node's; --legacy-record for a
+                     rust-libp2p point), list registrations (then a cookie for --cookie: only newer
+                     ones), or remove ours. weft node --rendezvous-server serves as a point.
   weft chat [--topic NAME] [--nick NAME] [--bootstrap <multiaddr>]... [--mdns]
             [--rendezvous <multiaddr>]... [--listen <multiaddr>]... [--identity <file>] [--json]
                      chat in the gossipsub room weft-chat/NAME (default lobby): each line typed
@@ -195,7 +206,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'node': {
         const { runNode } = await import('./node-cmd.js')
-        const a = parseArgs(rest, { booleans: ['json', 'perf', 'relay', 'autonat-server', 'hole-punch', 'no-hole-punch', 'relay-discover', 'mdns'], values: ['listen', 'identity', 'bootstrap', 'topic', 'dht-mode', 'external', 'limits', 'print-resources', 'deny', 'allow', 'metrics', 'conns-low', 'conns-high', 'conns-grace', 'conns-silence', 'relay-via', 'relay-limit-data', 'relay-limit-duration', 'relay-max-reservations', 'relay-max-circuits', 'serve-request', 'serve-codec', 'serve-framing'] })
+        const a = parseArgs(rest, { booleans: ['json', 'perf', 'relay', 'autonat-server', 'hole-punch', 'no-hole-punch', 'relay-discover', 'mdns', 'rendezvous-server'], values: ['listen', 'identity', 'bootstrap', 'topic', 'dht-mode', 'external', 'limits', 'print-resources', 'deny', 'allow', 'metrics', 'conns-low', 'conns-high', 'conns-grace', 'conns-silence', 'relay-via', 'relay-limit-data', 'relay-limit-duration', 'relay-max-reservations', 'relay-max-circuits', 'serve-request', 'serve-codec', 'serve-framing'] })
         const connectionManager = connManagerFlags((f) => a.flags.get(f)?.[0])
         const relay = relayFlags((f) => a.flags.get(f), (f) => a.flags.has(f))
         const serve = (await import('./request.js')).serveFlags(a.flags.get('serve-request'), a.flags.get('serve-codec')?.[0], a.flags.get('serve-framing')?.[0])
@@ -219,6 +230,7 @@ export async function main(argv: string[]): Promise<number> {
           holePunch: !a.flags.has('no-hole-punch'),
           relayDiscover: a.flags.has('relay-discover'),
           mdns: a.flags.has('mdns'),
+          rendezvousServer: a.flags.has('rendezvous-server'),
           ...serve,
         })
       }
@@ -274,6 +286,19 @@ export async function main(argv: string[]): Promise<number> {
         const timeout = a.flags.has('timeout') ? durationMs('--timeout', a.flags.get('timeout')![0]!) : 10_000
         if (timeout <= 0) throw new UsageLine('--timeout must be more than 0')
         return await runRequest(target, protocol, body, { codec: codecName('--codec', a.flags.get('codec')?.[0]), framing: framingName('--framing', a.flags.get('framing')?.[0]), timeoutMs: timeout, json: a.flags.has('json') })
+      }
+      case 'rendezvous': {
+        const { runRendezvous, rendezvousFlags, RENDEZVOUS_USAGE } = await import('./rendezvous.js')
+        const a = parseArgs(rest, { booleans: ['json', 'legacy-record'], values: ['addr', 'ttl', 'limit', 'cookie', 'identity'] })
+        const [sub, point, namespace, ...extra] = a.positional
+        const f = (k: string): string | undefined => a.flags.get(k)?.[0]
+        const checked = rendezvousFlags(sub, { ttl: f('ttl'), limit: f('limit'), cookie: f('cookie'), addrs: a.flags.get('addr') ?? [] })
+        if (point === undefined || extra.length > 0) throw new UsageLine(RENDEZVOUS_USAGE)
+        return await runRendezvous(sub as 'register', point, namespace, {
+          identity: f('identity') ?? join(process.env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'weft', 'identity.key'),
+          addrs: a.flags.get('addr') ?? [], legacyRecord: a.flags.has('legacy-record'), json: a.flags.has('json'),
+          ...checked, ...(f('cookie') === undefined ? {} : { cookie: f('cookie')! }),
+        })
       }
       case 'chat': {
         const { runChat } = await import('./chat.js')

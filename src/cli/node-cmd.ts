@@ -53,6 +53,8 @@ export interface NodeCmdOptions {
   serveFraming?: 'eof' | 'length-prefixed'
   /** mDNS discovery on the LAN (`--mdns`): discovered peers are printed and dialled. */
   mdns?: boolean
+  /** Serve as a rendezvous point (`--rendezvous-server`, src/cli/rendezvous.ts). */
+  rendezvousServer?: boolean
 }
 
 /** `--bootstrap` values: a UsageError (an address without /p2p, a typo) becomes one usage line. */
@@ -84,6 +86,7 @@ export async function runNode(o: NodeCmdOptions): Promise<number> {
     ...(o.relay !== undefined ? { relay: circuitRelayServer(o.relay) } : {}),
     ...(o.perf === true ? { perf: perf() } : {}),
     ...(await (await import('./request.js')).requestServices(o.serveRequest ?? [], o.serveCodec ?? 'json', o.serveFraming ?? 'eof')),
+    ...(o.rendezvousServer === true ? (await import('./rendezvous.js')).rendezvousServerService() : {}),
   }
   const listen = [...o.listen, ...(o.relayVia ?? []).map(circuitListenAddr)]
   const punch = o.holePunch === false ? undefined : tcp({ punchPort: 'auto' })
