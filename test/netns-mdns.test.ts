@@ -103,6 +103,7 @@ describe.skipIf(why !== undefined)('mDNS between weft nodes on one bridge', () =
   test('weft node --mdns prints a discovery line per peer and is found by the others', async () => {
     const p = new Proc(NS.c, cli, ['node', '--mdns', '--json', '--identity', join(dir, 'id.key'), '--listen', '/ip4/0.0.0.0/tcp/4002'])
     procs.push(p)
+    proc.cli = p
     const found = new Set<string>()
     let self = ''
     while (found.size < 3 || self === '') {
@@ -133,6 +134,20 @@ describe.skipIf(why !== undefined)('mDNS between weft nodes on one bridge', () =
     const gone = [proc.a!.ask(`expired ${peers.f}`), proc.b!.ask(`expired ${peers.f}`)]
     expect((await proc.f!.ask('stop')).stopped).toBe(true)
     for (const g of await Promise.all(gone)) expect(g.reason).toBe('goodbye')
+    // weft node --mdns prints it too
+    for (;;) {
+      let ev: Record<string, unknown>
+      try {
+        ev = await proc.cli!.next()
+      } catch (e) {
+        if (e instanceof SyntaxError) continue
+        throw e
+      }
+      if (ev.event === 'mdns:expired' && ev.peer === peers.f) {
+        expect(ev.reason).toBe('goodbye')
+        break
+      }
+    }
   }, 15_000)
 
   test('IPv6 only (on by default): two nodes on a link without IPv4 find each other over ff02::fb, AAAA and /ip6 addresses', async () => {

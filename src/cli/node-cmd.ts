@@ -9,6 +9,7 @@ import { UsageLine } from './args.js'
 import { parseHostPort, serveMetrics } from '../io/metrics-http.js'
 import { parseLimitsJson, type ResourceLimitsInit } from '../swarm/resource-limits.js'
 import type { ResourceUsage } from '../swarm/resources.js'
+import type { Mdns } from '../mdns/index.js'
 import { circuitRelayClient, circuitRelayServer, type RelayReservationEvent } from '../relay/index.js'
 
 export interface NodeCmdOptions {
@@ -106,6 +107,7 @@ export async function runNode(o: NodeCmdOptions): Promise<number> {
   if (!o.json) printAddrs(addrs)
   for (const r of o.serveRequest ?? []) log(o.json, 'request:serving', { spec: r, codec: o.serveCodec ?? 'json', framing: o.serveFraming ?? 'eof' }, `serving request-response ${r} (${o.serveCodec ?? 'json'}, ${o.serveFraming ?? 'eof'})`)
   node.on('peer:discovery', (d) => log(o.json, 'peer:discovery', { peer: d.peer.toString(), addrs: d.addrs.map(String), source: d.source }, `discovered ${d.peer.toString()} (${d.source}): ${d.addrs.map(String).join(' ')}`))
+  if (o.mdns === true) node.service<Mdns>('mdns').on('expired', (e) => log(o.json, 'mdns:expired', { peer: e.peer.toString(), addrs: e.addrs.map(String), gone: e.gone, reason: e.reason }, `mdns: ${e.peer.toString()} ${e.reason === 'goodbye' ? 'said goodbye' : 'expired'}${e.gone ? '' : ` (${e.addrs.length} address(es))`}`))
   node.on('relay:reservation', (ev) => {
     const a = addressSummary(node)
     log(o.json, 'relay:reservation', { ...reservationFields(ev), relayedAddrs: a.relayed, reachability: a.reachability }, reservationText(ev))
