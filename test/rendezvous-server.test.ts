@@ -1,4 +1,6 @@
 import { describe, expect, test } from 'vitest'
+import { vectorFile } from './helpers/vectors.js'
+import { fromHex, toHex } from '../src/core/bytes.js'
 import { nobleCrypto } from '../src/core/crypto/noble.js'
 import { Multiaddr } from '../src/multiaddr/index.js'
 import { privateKeyFromSeed, sealPeerRecord, type PeerId } from '../src/peer-id/index.js'
@@ -156,4 +158,23 @@ test('handle answers wire messages: REGISTER gets a response, UNREGISTER none', 
   expect(d?.type === MessageType.DISCOVER_RESPONSE && d.discoverResponse.registrations.length).toBe(1)
   expect(r.handle(0, ids[0]!, wire({ type: MessageType.UNREGISTER, unregister: { ns: 'my-app' } }))).toBeUndefined()
   expect(r.size).toBe(0)
+})
+
+describe('cookie vectors (spec/vectors/rendezvous-cookie.json)', () => {
+  const cookies = vectorFile('rendezvous-cookie')
+  for (const v of cookies.all()) {
+    test(v.id, () => {
+      const r = new RendezvousRegistry(crypto)
+      const ns = (v.decoded?.ns as string | undefined) ?? 'weft-interop'
+      const n = (v.decoded?.seq as number | undefined) ?? 2
+      for (let i = 0; i < n; i++) r.register(0, ids[i]!, reg(i, ns))
+      if (v.error !== undefined) {
+        expect(r.discover(0, { ns, cookie: fromHex(v.hex!) }).status).toBe(ResponseStatus[v.error as keyof typeof ResponseStatus])
+        return
+      }
+      const res = r.discover(0, v.decoded.ns === undefined ? {} : { ns })
+      expect(toHex(res.cookie!)).toBe(v.hex)
+      expect(r.discover(0, { ...(v.decoded.ns === undefined ? {} : { ns }), cookie: fromHex(v.hex!) }).registrations).toEqual([])
+    })
+  }
 })
