@@ -143,8 +143,8 @@ usage:
                      protocol (found through identify). The node prints its direct and
                      relayed addresses and its reachability (AutoNAT client; --autonat-server
                      also answers AutoNAT v1/v2 requests)
-                     --mdns: find peers on the LAN with mDNS (UDP 224.0.0.251:5353), print a
-                     line per discovery and dial them
+                     --mdns: find peers on the LAN with mDNS (UDP 224.0.0.251 and ff02::fb
+                     port 5353), print a line per discovery and per expiry, dial them
                      --rendezvous-server: serve as a rendezvous point (/rendezvous/1.0.0,
                      spec/rendezvous.md; weft rendezvous to use one)
                      Hole punching (DCUtR, spec/dcutr.md) is on: TCP dials leave from one punch
