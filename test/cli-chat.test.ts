@@ -130,7 +130,7 @@ describe('weft chat: three processes on loopback', () => {
     c.send('/peers')
     const peers = await c.wait((e) => e.event === 'peers')
     expect(peers.connected).toContain(a.peer)
-    expect(peers.members).toContain(a.peer)
+    expect(peers.members).toEqual(expect.arrayContaining([a.peer, b.peer]))
 
     // C leaves with /quit: exit 0; A sees it leave; A and B go on
     c.send('/quit')

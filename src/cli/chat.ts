@@ -67,6 +67,8 @@ const HELLO_MIN_GAP_MS = 5_000
 /** Drops are reported once, then at most once per this many ms. Stops: a flood of over-long messages becoming a flood of lines. */
 const DROP_REPORT_MS = 5_000
 
+/** `/peers` counts a peer heard in the room within this many ms as a member (ms). */
+const HEARD_WINDOW_MS = 10 * 60_000
 /** How often the room's mesh is looked at (ms). */
 const MESH_POLL_MS = 250
 
@@ -179,6 +181,8 @@ export async function runChat(o: ChatCmdOptions): Promise<number> {
 
   // ---- the room
   const members = new Set<string>()
+  /** peer id -> when it last spoke or announced itself in the room (bounded like `known`). */
+  const heard = new BoundedMap<string, number>(limits.maxKnownPeers)
   let dropped = 0
   let reportedDrops = 0
   let dropTimer: ReturnType<typeof setTimeout> | undefined
@@ -204,6 +208,7 @@ export async function runChat(o: ChatCmdOptions): Promise<number> {
     const d = decodeMessage(m.data, limits)
     if (typeof d === 'string') return
     const from = m.from?.toString() ?? m.propagationSource.toString()
+    heard.set(from, Date.now())
     if ('hello' in d) {
       if (d.nick === undefined || known.get(from) === d.nick) return
       remember(from, d.nick)
@@ -370,7 +375,9 @@ export async function runChat(o: ChatCmdOptions): Promise<number> {
   }
   const peersCmd = (): void => {
     const connected = [...new Set(node.getConnections().map((c) => c.peer.toString()))]
-    const inRoom = [...new Set([...members, ...node.pubsub.getSubscribers(topic).map(String)])]
+    // members: subscribed peers we are connected to, and those heard in the room lately (through others)
+    const recent = Date.now() - HEARD_WINDOW_MS
+    const inRoom = [...new Set([...members, ...node.pubsub.getSubscribers(topic).map(String), ...[...heard].filter(([, t]) => t >= recent).map(([id]) => id)])]
     emit('peers', { connected, members: inRoom, dropped }, [
       `${connected.length} connected: ${connected.map(who).join(', ') || '-'}`,
       `${inRoom.length} in ${topic}: ${inRoom.map(who).join(', ') || '-'}${dropped > 0 ? `; ${dropped} over-long message(s) dropped` : ''}`,
