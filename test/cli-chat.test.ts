@@ -237,6 +237,22 @@ describe('weft chat --identity', () => {
   }, 30_000)
 })
 
+describe('weft chat reading a pipe', () => {
+  test('every line of a long input is handled, in order, before end of input leaves', async () => {
+    const p = start([])
+    await p.wait((e) => e.event === 'started')
+    const n = 3000
+    p.child.stdin!.end(Array.from({ length: n }, (_, i) => (i === n - 1 ? '/peers' : `line ${i}`)).join('\n'))
+    expect(await p.exit).toBe(0)
+    const errors = p.events.filter((e) => e.event === 'error')
+    // alone in the room: each line is a typed error, none is lost, /peers (the last line) ran, then it left
+    expect(errors).toHaveLength(n - 1)
+    expect(new Set(errors.map((e) => e.code))).toEqual(new Set(['chat/no-peers']))
+    expect(p.events.filter((e) => e.event === 'peers')).toHaveLength(1)
+    expect(p.events.at(-1)!.event).toBe('stopped')
+  }, 60_000)
+})
+
 describe('weft chat usage errors', () => {
   test('a bad nick, topic or bootstrap address: one line, exit 1', async () => {
     for (const [args, text] of [

@@ -69,6 +69,9 @@ const DROP_REPORT_MS = 5_000
 
 /** `/peers` counts a peer heard in the room within this many ms as a member (ms). */
 const HEARD_WINDOW_MS = 10 * 60_000
+/** Sends (room messages, DMs) in flight at once, and typed lines waiting before a pipe is paused. Stop: piped input becoming unbounded concurrent requests. */
+const MAX_PENDING = 32
+const MAX_QUEUED = 1024
 /** How often the room's mesh is looked at (ms). */
 const MESH_POLL_MS = 250
 
@@ -384,15 +387,23 @@ export async function runChat(o: ChatCmdOptions): Promise<number> {
     ].join('\n         '))
   }
 
+  // typed lines run in order; sends run concurrently, at most MAX_PENDING at once, and a pipe that
+  // outruns them is paused while more than MAX_QUEUED lines wait
   const pending = new Set<Promise<void>>()
+  const queue: Array<string | { tooLong: number }> = []
+  let eof = false
+  let resolveDone: () => void = () => {}
+  const done = new Promise<void>((resolve) => { resolveDone = resolve })
+  const quit = (): void => {
+    if (stopping) return
+    stopping = true
+    resolveDone()
+  }
   const track = (p: Promise<void>): void => {
-    const q: Promise<void> = p.catch(fail).finally(() => pending.delete(q))
+    const q: Promise<void> = p.catch(fail).finally(() => { pending.delete(q); pump() })
     pending.add(q)
   }
-  let quit: () => void = () => {}
-  const done = new Promise<void>((resolve) => { quit = resolve })
   const onLine = (line: string): void => {
-    if (stopping) return
     let c
     try {
       c = parseLine(line)
@@ -408,18 +419,35 @@ export async function runChat(o: ChatCmdOptions): Promise<number> {
       case 'quit': quit(); break
       case 'nothing': break
     }
+  }
+  const pump = (): void => {
+    while (!stopping && queue.length > 0 && pending.size < MAX_PENDING) {
+      const l = queue.shift()!
+      if (typeof l === 'string') onLine(l)
+      else fail(new UsageError('chat/line-too-long', `an input line of ${l.tooLong} bytes was ignored (at most ${MAX_INPUT_LINE_BYTES})`))
+    }
+    if (stopping) return
+    if (eof && queue.length === 0) quit()
+    else if (!tty && queue.length > MAX_QUEUED) process.stdin.pause()
+    else if (!tty && !eof) process.stdin.resume()
+  }
+  const input = (lines: Array<string | { tooLong: number }>): void => {
+    queue.push(...lines)
+    pump()
     if (tty) rl?.prompt()
   }
   // a terminal gets readline (line editing, the prompt); a pipe a bounded line splitter, since
   // readline keeps a line without a newline in one ever-growing string
-  const lineError = (r: { tooLong: number }): void => fail(new UsageError('chat/line-too-long', `an input line of ${r.tooLong} bytes was ignored (at most ${MAX_INPUT_LINE_BYTES})`))
-  const onData = (chunk: Buffer): void => { for (const l of splitter.push(chunk)) typeof l === 'string' ? onLine(l) : lineError(l) }
-  const onEnd = (): void => { for (const l of splitter.end()) typeof l === 'string' ? onLine(l) : lineError(l); quit() }
   const splitter = new LineSplitter()
+  const onData = (chunk: Buffer): void => input(splitter.push(chunk))
+  const onEnd = (): void => {
+    eof = true
+    input(splitter.end())
+  }
   if (tty) {
     rl = createInterface({ input: process.stdin, output: process.stdout, prompt: '> ', terminal: true })
-    rl.on('line', onLine)
-    rl.on('close', () => quit())
+    rl.on('line', (l) => input([l]))
+    rl.on('close', onEnd)
     rl.on('SIGINT', () => quit())
   } else {
     process.stdin.on('data', onData)
@@ -431,7 +459,6 @@ export async function runChat(o: ChatCmdOptions): Promise<number> {
   rl?.prompt()
 
   await done
-  stopping = true
   process.off('SIGINT', onSignal)
   process.off('SIGTERM', onSignal)
   rl?.removeAllListeners('close')
