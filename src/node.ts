@@ -21,6 +21,7 @@ import { dcutr } from './dcutr/index.js'
 import { prometheusMetrics } from './metrics/index.js'
 import { mdns } from './mdns/index.js'
 import { udpMdnsSocket } from './io/mdns-socket.js'
+import { rendezvousClient } from './rendezvous/index.js'
 import type { ServiceFactory } from './swarm/index.js'
 import { createDiscovery, parseBootstrap } from './edge/discovery.js'
 
@@ -59,6 +60,12 @@ export async function createNode(options: NodeOptions = {}): Promise<WeftNode> {
   // discovery.mdns adds the mDNS service on the UDP socket (spec/mdns.md), with or without `services`
   const mdnsOpt = options.discovery?.mdns
   if (mdnsOpt !== undefined && mdnsOpt !== false && services.mdns === undefined) services.mdns = mdns({ ...(mdnsOpt === true ? {} : mdnsOpt), socket: udpMdnsSocket() })
+  // discovery.rendezvous adds a rendezvous client that registers and discovers on its own (spec/rendezvous.md)
+  const rz = options.discovery?.rendezvous
+  if (rz !== undefined && services.rendezvous === undefined) {
+    const { points, namespace, ttl, interval, ...rest } = rz
+    services.rendezvous = rendezvousClient({ ...rest, discovery: { points, namespace, ...(ttl === undefined ? {} : { ttl }), ...(interval === undefined ? {} : { interval }) } })
+  }
   const metrics = options.metrics === true ? prometheusMetrics() : options.metrics
   const discovery = { ...options.discovery, autoDial: options.discovery?.autoDial ?? true }
   const node = new WeftNode({ ...options, services, discovery, systemMemory: options.systemMemory ?? totalmem(), ...(metrics !== undefined ? { metrics } : {}) }, {

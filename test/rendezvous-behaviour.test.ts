@@ -203,4 +203,32 @@ describe('client behaviour', () => {
     c.handle(0, { type: 'reachability', reachable: true, externalAddrs: [addr] })
     expect(c.addresses().map(String)).toEqual([addr.toString()])
   })
+
+  test('periodic discovery: register and discover at start, then each interval with the last cookie; a failed round drops it', () => {
+    const c = client({ discovery: { points: [{ peer: P!.peer, addrs: [addr] }], namespace: 'auto', interval: 1000 } })
+    expect(drain(c)).toEqual([{ type: 'peer-info', peer: P!.peer, info: { addrs: [addr] } }])
+    expect(c.pollTimeout()).toBe(0)
+    c.handleTimeout(0)
+    const round1 = drain(c).filter((a) => a.type === 'open-stream') as Array<{ requestId: number }>
+    expect(round1).toHaveLength(2) // REGISTER and DISCOVER
+    const discoverOf = (id: number, stream: number): Uint8Array => {
+      const w = opened(c, id, stream).find((a) => a.type === 'write') as { data: Uint8Array }
+      const d = new RendezvousDecoder()
+      d.push(w.data)
+      return (d.next() as { discover: { cookie?: Uint8Array } }).discover.cookie ?? new Uint8Array()
+    }
+    expect(discoverOf(round1[1]!.requestId, 1)).toEqual(new Uint8Array())
+    answer(c, 1, encodeRendezvous({ type: MessageType.DISCOVER_RESPONSE, discoverResponse: { registrations: [], cookie: Uint8Array.of(7, 7), status: 0 } }))
+    expect(c.pollTimeout()).toBe(1000)
+    c.handleTimeout(1000)
+    const round2 = drain(c).filter((a) => a.type === 'open-stream') as Array<{ requestId: number }>
+    expect(round2).toHaveLength(1) // the REGISTER is still in flight (kept): only a new DISCOVER
+    const id2 = round2[round2.length - 1]!.requestId
+    expect(discoverOf(id2, 2)).toEqual(Uint8Array.of(7, 7))
+    answer(c, 2, encodeRendezvous({ type: MessageType.DISCOVER_RESPONSE, discoverResponse: { registrations: [], status: ResponseStatus.E_INVALID_COOKIE } }))
+    c.handleTimeout(2000)
+    const round3 = drain(c).filter((a) => a.type === 'open-stream') as Array<{ requestId: number }>
+    expect(discoverOf(round3[round3.length - 1]!.requestId, 3)).toEqual(new Uint8Array())
+    expect(() => client({ discovery: { points: [], namespace: 'x', interval: 0 } })).toThrow(RangeError)
+  })
 })

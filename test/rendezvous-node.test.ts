@@ -95,4 +95,21 @@ describe('rendezvous over TCP', () => {
     await ra.unregister(point.peerId, 'app')
     expect(ra.behaviour.inFlight.registrations).toBe(0)
   })
+
+  test('createNode({ discovery: { rendezvous } }): two nodes register and find each other on their own', async () => {
+    const point = await node({ rz: rendezvousServer() })
+    const pa = `${point.getMultiaddrs()[0]!.toString()}`
+    const mk = async (): Promise<WeftNode> => {
+      const n = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'], services: {}, discovery: { autoDial: false, rendezvous: { points: [pa], namespace: 'auto', interval: 100 } } })
+      nodes.push(n)
+      return n
+    }
+    const a = await mk()
+    const b = await mk()
+    const seen = new Map<string, string[]>([[a.peerId.toString(), []], [b.peerId.toString(), []]])
+    for (const n of [a, b]) n.on('peer:discovery', ({ peer, source }) => { if (source === 'rendezvous') seen.get(n.peerId.toString())!.push(peer.toString()) })
+    await until(() => seen.get(a.peerId.toString())!.includes(b.peerId.toString()) && seen.get(b.peerId.toString())!.includes(a.peerId.toString()))
+    expect(a.service<RendezvousClient>('rendezvous').behaviour.inFlight.registrations).toBe(1)
+    expect(() => rendezvousClient({ discovery: { points: ['/ip4/127.0.0.1/tcp/1'], namespace: 'x' } })).toThrow(expect.objectContaining({ code: 'rendezvous/point-needs-peer-id' }))
+  })
 })

@@ -11,6 +11,7 @@ import type { IdentifyInfo, IdentifyOptions } from '../identify/index.js'
 import type { GossipsubServiceOptions } from '../gossipsub/index.js'
 import type { KadServiceOptions } from '../kad/index.js'
 import type { MdnsOptions } from '../mdns/index.js'
+import type { RendezvousClientServiceOptions, RendezvousDiscoveryOptions } from '../rendezvous/index.js'
 import type { PolicyOptions, RefusalCode } from '../swarm/policy.js'
 import type { NodeMetrics } from '../metrics/types.js'
 import type { RelayReservationEvent } from '../relay/index.js'
@@ -95,6 +96,14 @@ export interface DiscoveryOptions {
    * (`node.service<Mdns>('mdns')`) on the UDP socket `udpMdnsSocket()`, unless `services` has one.
    */
   mdns?: boolean | Omit<MdnsOptions, 'socket'>
+  /**
+   * Rendezvous (weft/node only): register under `namespace` at each of `points` (multiaddrs ending in
+   * `/p2p/<peer id>`) and discover `namespace` there at start and every `interval` ms (default 60 000),
+   * with cookies; found peers fire `peer:discovery` with `source: 'rendezvous'` (spec/rendezvous.md).
+   * Adds the `rendezvous` client service (`node.service<RendezvousClient>('rendezvous')`) unless
+   * `services` has one; the other fields tune it (`ttl`, `recordFormat`, `timeout`, ...).
+   */
+  rendezvous?: RendezvousDiscoveryOptions & Omit<RendezvousClientServiceOptions, 'discovery' | 'name'>
 }
 
 /** Tuning of the auto-dial policy (spec/discovery.md, Limits). */

@@ -91,7 +91,26 @@ export interface RendezvousClientOptions extends RendezvousClientLimits {
   /** Fraction of the granted TTL after which a registration is refreshed. Default 0.8. */
   refreshRatio?: number
   messageLimits?: Partial<RendezvousMessageLimits>
+  /** Register at these points and discover from them every `interval` ms on our own (see RendezvousDiscovery). */
+  discovery?: RendezvousDiscovery
 }
+
+/**
+ * Periodic discovery (`createNode({ discovery: { rendezvous } })`): at start and every `interval`
+ * ms, register at every point not yet registered at (a failed one is tried again next round; a
+ * registration is refreshed as usual), then DISCOVER `namespace` there with the cookie of the last
+ * round, so each round returns only new registrations.
+ */
+export interface RendezvousDiscovery {
+  points: ReadonlyArray<{ peer: PeerId; addrs: readonly Multiaddr[] }>
+  namespace: string
+  /** Seconds; absent: the point's default. */
+  ttl?: number
+  /** Milliseconds between rounds. Default 60 000. Stops: polling a point too often. */
+  interval?: number
+}
+
+export const DEFAULT_RENDEZVOUS_DISCOVERY_INTERVAL = 60_000
 
 export const DEFAULT_RENDEZVOUS_CLIENT_LIMITS: Readonly<Required<RendezvousClientLimits>> = Object.freeze({
   timeout: 10_000,
@@ -169,6 +188,11 @@ export class RendezvousClientBehaviour implements Behaviour<RendezvousClientEven
   readonly #regs = new Map<string, Registration>()
   readonly #actions: BehaviourAction<RendezvousClientEvent>[] = []
   #nextId = 1
+  readonly #auto: (RendezvousDiscovery & { interval: number }) | undefined
+  #autoNext: Millis | undefined
+  readonly #autoCookies = new Map<string, Uint8Array>()
+  /** Discover operations of the periodic discovery -> their point. */
+  readonly #autoOps = new Map<number, string>()
 
   constructor(options: RendezvousClientOptions) {
     this.#o = { ...DEFAULT_RENDEZVOUS_CLIENT_LIMITS }
@@ -187,6 +211,14 @@ export class RendezvousClientBehaviour implements Behaviour<RendezvousClientEven
     this.#format = options.recordFormat ?? 'standard'
     this.#fixedAddrs = options.addresses
     this.#msg = options.messageLimits ?? {}
+    const d = options.discovery
+    if (d !== undefined) {
+      const interval = d.interval ?? DEFAULT_RENDEZVOUS_DISCOVERY_INTERVAL
+      if (!Number.isSafeInteger(interval) || interval < 1) throw new RangeError('discovery.interval must be a positive integer')
+      this.#auto = { ...d, interval }
+      this.#autoNext = 0
+      for (const p of d.points) if (p.addrs.length > 0) this.#actions.push({ type: 'peer-info', peer: p.peer, info: { addrs: p.addrs } })
+    }
   }
 
   /** Operations in flight and registrations kept refreshed (for tests and leak checks). */
@@ -256,6 +288,7 @@ export class RendezvousClientBehaviour implements Behaviour<RendezvousClientEven
   /** Stop refreshing every registration (the node is stopping); nothing is sent. */
   stopAll(): void {
     this.#regs.clear()
+    this.#autoNext = undefined
   }
 
   /** Forget operation `requestId` (an aborted signal): its stream is reset, no event follows. */
@@ -339,6 +372,22 @@ export class RendezvousClientBehaviour implements Behaviour<RendezvousClientEven
   }
 
   handleTimeout(now: Millis): void {
+    const auto = this.#auto
+    if (auto !== undefined && this.#autoNext !== undefined && this.#autoNext <= now) {
+      this.#autoNext = now + auto.interval
+      for (const p of auto.points) {
+        if (!this.#regs.has(regKey(p.peer, auto.namespace))) {
+          try {
+            this.register(now, p.peer, auto.namespace, auto.ttl === undefined ? {} : { ttl: auto.ttl })
+          } catch {
+            // nothing to announce yet: next round
+          }
+        }
+        const key = p.peer.toString()
+        const cookie = this.#autoCookies.get(key)
+        this.#autoOps.set(this.discover(now, p.peer, { namespace: auto.namespace, ...(cookie === undefined ? {} : { cookie }) }), key)
+      }
+    }
     for (const op of [...this.#ops.values()]) {
       if (op.deadline > now) continue
       if (op.done) {
@@ -367,6 +416,7 @@ export class RendezvousClientBehaviour implements Behaviour<RendezvousClientEven
     let min: Millis | undefined
     for (const op of this.#ops.values()) if (min === undefined || op.deadline < min) min = op.deadline
     for (const r of this.#regs.values()) if (r.inFlight === undefined && r.next !== undefined && (min === undefined || r.next < min)) min = r.next
+    if (this.#autoNext !== undefined && (min === undefined || this.#autoNext < min)) min = this.#autoNext
     return min
   }
 
@@ -466,6 +516,15 @@ export class RendezvousClientBehaviour implements Behaviour<RendezvousClientEven
   }
 
   #event(event: RendezvousClientEvent): void {
+    if (event.type === 'discovered' || event.type === 'discover-failed') {
+      const point = this.#autoOps.get(event.requestId)
+      if (point !== undefined) {
+        this.#autoOps.delete(event.requestId)
+        // a failed round (an invalid cookie after the point restarted, ...) starts over without one
+        if (event.type === 'discovered' && event.cookie !== undefined) this.#autoCookies.set(point, event.cookie)
+        else this.#autoCookies.delete(point)
+      }
+    }
     this.#actions.push({ type: 'event', event })
   }
 }

@@ -15,11 +15,11 @@ export { sealRendezvousRecord, openRendezvousRecord, LEGACY_RECORD_DOMAIN, LEGAC
 export type { RecordFormat } from './record.js'
 export { RendezvousServerBehaviour, DEFAULT_RENDEZVOUS_SERVER_LIMITS } from './server-behaviour.js'
 export type { RendezvousServerEvent, RendezvousServerLimits, RendezvousServerOptions } from './server-behaviour.js'
-export { RendezvousClientBehaviour, RendezvousStatusError, DEFAULT_RENDEZVOUS_CLIENT_LIMITS } from './client.js'
+export { RendezvousClientBehaviour, RendezvousStatusError, DEFAULT_RENDEZVOUS_CLIENT_LIMITS, DEFAULT_RENDEZVOUS_DISCOVERY_INTERVAL } from './client.js'
 export type {
-  RendezvousClientEvent, RendezvousClientLimits, RendezvousClientOptions, RendezvousOutcomeCode, RendezvousStatusCode, DiscoveredRegistration,
+  RendezvousClientEvent, RendezvousClientLimits, RendezvousClientOptions, RendezvousOutcomeCode, RendezvousStatusCode, DiscoveredRegistration, RendezvousDiscovery,
 } from './client.js'
 export { rendezvousServer, rendezvousClient, RendezvousServer, RendezvousClient } from './service-api.js'
 export type {
-  RendezvousServerServiceOptions, RendezvousServerEvents, RendezvousClientServiceOptions, RendezvousClientEvents, RegisterOptions, DiscoverOptions, DiscoverResult, OperationOptions,
+  RendezvousServerServiceOptions, RendezvousServerEvents, RendezvousClientServiceOptions, RendezvousClientEvents, RegisterOptions, DiscoverOptions, DiscoverResult, OperationOptions, RendezvousDiscoveryOptions,
 } from './service-api.js'

@@ -93,6 +93,34 @@ export interface RendezvousClientServiceOptions extends RendezvousClientLimits {
   messageLimits?: Partial<RendezvousMessageLimits>
   /** The service's name in the swarm. Default 'rendezvous'. */
   name?: string
+  /**
+   * Register at these points (multiaddrs ending in /p2p/<peer id>) and discover `namespace` from
+   * them every `interval` ms (default 60 000), on its own: `createNode({ discovery: { rendezvous } })`.
+   */
+  discovery?: RendezvousDiscoveryOptions
+}
+
+export interface RendezvousDiscoveryOptions {
+  points: ReadonlyArray<string | Multiaddr>
+  namespace: string
+  /** Seconds; absent: the point's default (2 h). */
+  ttl?: number
+  interval?: number
+}
+
+/** Points as peer ids and addresses; UsageError 'rendezvous/point-needs-peer-id' without /p2p. */
+function parsePoints(points: ReadonlyArray<string | Multiaddr>): Array<{ peer: PeerId; addrs: Multiaddr[] }> {
+  const out: Array<{ peer: PeerId; addrs: Multiaddr[] }> = []
+  for (const p of points) {
+    const m = typeof p === 'string' ? Multiaddr.fromString(p) : p
+    const id = m.getPeerId()
+    if (id === undefined) throw new UsageError('rendezvous/point-needs-peer-id', `rendezvous point ${m.toString()} needs a /p2p/<peer id>`)
+    const peer = PeerId.parse(id)
+    const known = out.find((x) => x.peer.equals(peer))
+    if (known !== undefined) known.addrs.push(m.withoutPeerId())
+    else out.push({ peer, addrs: [m.withoutPeerId()] })
+  }
+  return out
 }
 
 export interface OperationOptions {
@@ -245,10 +273,13 @@ export class RendezvousClient extends EventTarget {
 export function rendezvousClient(options: RendezvousClientServiceOptions = {}): ServiceFactory<RendezvousClient> {
   const addresses = options.addresses?.map((a) => (typeof a === 'string' ? Multiaddr.fromString(a) : a))
   new RendezvousClientBehaviourCheck(options)
+  const d = options.discovery
+  const discovery = d === undefined ? undefined : { points: parsePoints(d.points), namespace: d.namespace, ...(d.ttl === undefined ? {} : { ttl: d.ttl }), ...(d.interval === undefined ? {} : { interval: d.interval }) }
   return (ctx): NodeService<RendezvousClient> => {
-    const { name, addresses: _a, ...rest } = options
+    const { name, addresses: _a, discovery: _d, ...rest } = options
     const b = new RendezvousClientBehaviour({
       ...rest,
+      ...(discovery === undefined ? {} : { discovery }),
       ...(addresses === undefined ? {} : { addresses }),
       crypto: ctx.crypto,
       privateKey: ctx.privateKey,
