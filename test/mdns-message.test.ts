@@ -43,6 +43,10 @@ describe('peer name and query', () => {
     expect(parse(q(0, `${NAME}.${SERVICE_NAME}`, TYPE.SRV))).toBeUndefined()
     expect(parse(q(0, `${NAME}.${SERVICE_NAME}`, TYPE.SRV), NAME)).toMatchObject({ peers: true })
     expect(parse(q(0, `${NAME}.${SERVICE_NAME}`, TYPE.TXT), NAME)).toMatchObject({ peers: true })
+    expect(parse(q(0, `${NAME}.local`, TYPE.A), NAME)).toMatchObject({ peers: true })
+    expect(parse(q(0, `${NAME}.local`, TYPE.AAAA), NAME)).toMatchObject({ peers: true })
+    expect(parse(q(0, `${NAME}.local`, TYPE.A))).toBeUndefined()
+    expect(parse(q(0, `other.local`, TYPE.A), NAME)).toBeUndefined()
   })
 })
 

@@ -155,13 +155,15 @@ export interface QueryQuestions {
 /**
  * What a received message asks us, or undefined when it is not a query for us: a response (QR
  * set), an opcode or rcode other than 0 (RFC 6762 §18.3, §18.11), a probe (authority records,
- * §8.2), or no question we answer. Direct SRV / TXT questions on `<peer-name>.<service>` count as
- * `peers` ("Gotchas" in the spec) when `peerName` is given.
+ * §8.2), or no question we answer. Direct SRV / TXT questions on `<peer-name>.<service>` and A /
+ * AAAA questions on our host name `<peer-name>.local` count as `peers` ("Gotchas" in the spec)
+ * when `peerName` is given (the full response carries every record they ask for).
  */
 export function parseQuery(msg: DecodedDnsMessage, options: { serviceName?: string; peerName?: string } = {}): QueryQuestions | undefined {
   if ((msg.flags & FLAG_QR) !== 0 || (msg.flags & 0x780f) !== 0 || msg.authorities.length > 0) return undefined
   const service = options.serviceName ?? SERVICE_NAME
   const instance = options.peerName === undefined ? undefined : `${options.peerName}.${service}`
+  const host = options.peerName === undefined ? undefined : `${options.peerName}.local`
   const q: QueryQuestions = { peers: false, meta: false, unicastResponse: false }
   for (const x of msg.questions) {
     const ptr = x.type === TYPE.PTR || x.type === TYPE.ANY
@@ -169,6 +171,7 @@ export function parseQuery(msg: DecodedDnsMessage, options: { serviceName?: stri
     if (ptr && sameName(x.name, service)) hit = q.peers = true
     else if (ptr && sameName(x.name, META_QUERY_NAME)) hit = q.meta = true
     else if (instance !== undefined && (x.type === TYPE.SRV || x.type === TYPE.TXT || x.type === TYPE.ANY) && sameName(x.name, instance)) hit = q.peers = true
+    else if (host !== undefined && (x.type === TYPE.A || x.type === TYPE.AAAA || x.type === TYPE.ANY) && sameName(x.name, host)) hit = q.peers = true
     if (hit && x.unicastResponse) q.unicastResponse = true
   }
   return q.peers || q.meta ? q : undefined
