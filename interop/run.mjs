@@ -31,11 +31,12 @@ const SCENARIOS = ['ping', 'identify', 'streams', 'perf', 'ping-load', 'request-
  * over TCP alone (their bytes do not depend on the transport); rendezvous without go (go-libp2p has
  * no rendezvous); mDNS with each peer in its own network namespace on one bridge (the case runner of
  * interop/lib/mdns-case.mjs), where go -> rust is an expected-fail control (spec/mdns.md).
- * @type {Record<string, { transports?: string[], without?: string[] }>}
+ * `controls`: extra dialer/listener pairs of one scenario (rendezvous: rust -> rust, as go has none).
+ * @type {Record<string, { transports?: string[], without?: string[], controls?: string[][] }>}
  */
 const SCENARIO_SCOPE = {
   'request-response': { transports: ['tcp'] },
-  rendezvous: { transports: ['tcp'], without: ['go'] },
+  rendezvous: { transports: ['tcp'], without: ['go'], controls: [['rust', 'rust']] },
   mdns: { transports: ['tcp'] },
 }
 const TAIL_LINES = 40
@@ -118,7 +119,7 @@ const PAIRS = [
 const cases = []
 for (const scenario of SCENARIOS) {
   for (const transport of TRANSPORTS) {
-    for (const [dialer, listener] of PAIRS) {
+    for (const [dialer, listener] of [...PAIRS, ...(SCENARIO_SCOPE[scenario]?.controls ?? [])]) {
       if (opt.only !== undefined && dialer !== opt.only && listener !== opt.only) continue
       if (opt.only !== undefined && opt.only !== 'weft' && dialer !== 'weft' && listener !== 'weft') continue
       if (opt.dialer !== undefined && dialer !== opt.dialer) continue
