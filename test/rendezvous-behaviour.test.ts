@@ -231,4 +231,18 @@ describe('client behaviour', () => {
     expect(discoverOf(round3[round3.length - 1]!.requestId, 3)).toEqual(new Uint8Array())
     expect(() => client({ discovery: { points: [], namespace: 'x', interval: 0 } })).toThrow(RangeError)
   })
+
+  test('unregister while the REGISTER is in flight: its stream is reset, no event for it, the UNREGISTER goes out', () => {
+    const c = client()
+    const id = c.register(0, P!.peer, 'app')
+    drain(c)
+    opened(c, id, 1)
+    const u = c.unregister(0, P!.peer, 'app')
+    const acts = drain(c)
+    expect(acts).toEqual([{ type: 'reset', stream: s(1) }, { type: 'open-stream', requestId: u, peer: P!.peer, protocols: [RENDEZVOUS_PROTOCOL] }])
+    expect(events(opened(c, u, 2))).toEqual([{ type: 'unregistered', requestId: u, point: P!.peer, namespace: 'app' }])
+    c.handle(0, { type: 'stream-data', stream: s(1), data: encodeRendezvousFrame({ type: MessageType.REGISTER_RESPONSE, registerResponse: { status: 0, ttl: 7200 } }) })
+    expect(drain(c)).toEqual([])
+    expect(c.inFlight.registrations).toBe(0)
+  })
 })

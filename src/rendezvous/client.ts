@@ -259,7 +259,7 @@ export class RendezvousClientBehaviour implements Behaviour<RendezvousClientEven
     const id = this.#sendRegister(now, point, namespace, ttl, recordFormat, false, requestId)
     if (!this.#ops.has(id)) return id // failed at once (its event is queued)
     const old = this.#regs.get(key)
-    if (old?.inFlight !== undefined && old.inFlight !== id) this.#dropOp(this.#ops.get(old.inFlight))
+    if (old?.inFlight !== undefined && old.inFlight !== id) this.#abandon(this.#ops.get(old.inFlight))
     this.#regs.set(key, { point, namespace, ttl, format: recordFormat, next: undefined, inFlight: id })
     return id
   }
@@ -268,7 +268,7 @@ export class RendezvousClientBehaviour implements Behaviour<RendezvousClientEven
   unregister(now: Millis, point: PeerId, namespace: string, requestId?: number): number {
     const reg = this.#regs.get(regKey(point, namespace))
     if (reg !== undefined) {
-      if (reg.inFlight !== undefined) this.#dropOp(this.#ops.get(reg.inFlight))
+      if (reg.inFlight !== undefined) this.#abandon(this.#ops.get(reg.inFlight))
       this.#regs.delete(regKey(point, namespace))
     }
     return this.#start(now, 'unregister', point, namespace, { type: MessageType.UNREGISTER, unregister: { ns: namespace } }, false, requestId)
@@ -507,6 +507,12 @@ export class RendezvousClientBehaviour implements Behaviour<RendezvousClientEven
   #opOf(stream: StreamRef): Op | undefined {
     const id = this.#byStream.get(streamKey(stream))
     return id === undefined ? undefined : this.#ops.get(id)
+  }
+
+  /** Forget an operation superseded by a newer one: reset its stream, no event. */
+  #abandon(op: Op | undefined): void {
+    if (op?.stream !== undefined) this.#actions.push({ type: 'reset', stream: op.stream })
+    this.#dropOp(op)
   }
 
   #dropOp(op: Op | undefined): void {
