@@ -25,6 +25,9 @@ export async function createNode(options: NodeOptions = {}): Promise<WeftNode> {
   if (options.discovery?.mdns !== undefined && options.discovery.mdns !== false) {
     throw new UsageError('node/no-such-service', 'mDNS needs UDP multicast, which browsers do not have: discovery.mdns is for weft/node')
   }
+  if (options.discovery?.rendezvous !== undefined) {
+    throw new UsageError('node/no-such-service', "in browsers pass the service itself: createNode({ services: { rendezvous: rendezvousClient({ discovery }) } }) from 'weft/rendezvous'")
+  }
   const node = new WeftNode(options, {
     crypto: options.crypto ?? nobleCrypto,
     wallClock,

@@ -1,6 +1,7 @@
 /** Rendezvous end to end between weft nodes over TCP loopback: a point and clients (spec/rendezvous.md). */
 import { afterEach, describe, expect, test } from 'vitest'
 import { createNode, type WeftNode } from '../src/node.js'
+import { createNode as createBrowserNode } from '../src/browser.js'
 import { OutcomeError } from '../src/core/errors.js'
 import { rendezvousClient, rendezvousServer, type RendezvousClient, type RendezvousServer } from '../src/rendezvous/index.js'
 
@@ -111,5 +112,9 @@ describe('rendezvous over TCP', () => {
     await until(() => seen.get(a.peerId.toString())!.includes(b.peerId.toString()) && seen.get(b.peerId.toString())!.includes(a.peerId.toString()))
     expect(a.service<RendezvousClient>('rendezvous').behaviour.inFlight.registrations).toBe(1)
     expect(() => rendezvousClient({ discovery: { points: ['/ip4/127.0.0.1/tcp/1'], namespace: 'x' } })).toThrow(expect.objectContaining({ code: 'rendezvous/point-needs-peer-id' }))
+  })
+
+  test('weft/browser refuses discovery.rendezvous (the service is passed there instead)', async () => {
+    await expect(createBrowserNode({ discovery: { rendezvous: { points: [], namespace: 'x' } } })).rejects.toMatchObject({ code: 'node/no-such-service' })
   })
 })
