@@ -13,7 +13,7 @@ import { Proc, addNamespaces, buildDriver, deleteNamespaces, ip, netnsUnavailabl
 
 const P = `md${process.pid % 100_000}`
 const HOSTS = ['a', 'b', 'c'] as const
-const NS = { br: `${P}-br`, a: `${P}-a`, b: `${P}-b`, c: `${P}-c`, v: `${P}-v`, w: `${P}-w` }
+const NS = { br: `${P}-br`, a: `${P}-a`, b: `${P}-b`, c: `${P}-c`, v: `${P}-v`, w: `${P}-w`, x: `${P}-x` }
 
 const why = netnsUnavailable(P)
 if (why !== undefined) console.warn(`skipped: netns mdns test: ${why}`)
@@ -47,6 +47,10 @@ describe.skipIf(why !== undefined)('mDNS between weft nodes on one bridge', () =
       ip('-n', NS[h], 'link', 'set', 'eth0', 'up')
       ip('-n', NS[h], 'route', 'add', '224.0.0.0/4', 'dev', 'eth0')
     })
+    // x: on the bridge, link up, but no address and no route until its test gives them
+    ip('link', 'add', 'eth0', 'netns', NS.x, 'type', 'veth', 'peer', 'name', 'px', 'netns', NS.br)
+    ip('-n', NS.br, 'link', 'set', 'px', 'master', 'br0', 'up')
+    ip('-n', NS.x, 'link', 'set', 'eth0', 'up')
     // v and w: an IPv6-only link (ULA addresses, no IPv4 at all)
     ip('link', 'add', 'eth0', 'netns', NS.v, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', NS.w)
     ;(['v', 'w'] as const).forEach((h, i) => {
@@ -157,5 +161,12 @@ describe.skipIf(why !== undefined)('mDNS between weft nodes on one bridge', () =
     expect((fv.addrs as Record<string, string[]>)[peers.w!]).toEqual(['/ip6/fd00:53::2/tcp/4001'])
     expect((fw.addrs as Record<string, string[]>)[peers.v!]).toEqual(['/ip6/fd00:53::1/tcp/4001'])
     expect((fv.stats as { socketErrors: number }).socketErrors).toBe(0)
+  }, 15_000)
+
+  test('an interface address that appears after start is joined (at the next scheduled query): the node then finds the others', async () => {
+    await start('x', ['ipv4only']) // no interface to join the group on yet
+    ip('-n', NS.x, 'addr', 'add', '10.53.0.9/24', 'dev', 'eth0')
+    ip('-n', NS.x, 'route', 'add', '224.0.0.0/4', 'dev', 'eth0')
+    await proc.x!.ask(`waitpeer ${peers.a}`)
   }, 15_000)
 })

@@ -30,6 +30,8 @@ export interface OpenMdnsSocket {
   send(packet: Uint8Array, to?: { address: string; port: number }): void
   /** Addresses of the non-loopback interfaces: IPv4 dotted, and (with ipv6) IPv6 other than link-local. */
   interfaceIps(): string[]
+  /** Join the group on interfaces (or addresses) that appeared since the last call. */
+  refresh(): void
   /** Close after the datagrams already handed to send() have left (goodbyes), within a second. */
   close(): void
 }
@@ -113,19 +115,24 @@ export function udpMdnsSocket(options: UdpMdnsSocketOptions = {}): MdnsSocketFac
       } catch (e) {
         h.onError(e as Error)
       }
-      let joined = 0
-      for (const i of interfaces()) {
-        for (const ip of i.v4) {
-          try {
-            v4.addMembership(group, ip)
-            joined++
-          } catch {
-            // an interface without multicast: the others still work
+      // Joined per interface address; refresh() joins interfaces that came up later (rust's if-watch).
+      const joined4 = new Set<string>()
+      const join4 = (): void => {
+        for (const i of interfaces()) {
+          for (const ip of i.v4) {
+            if (joined4.has(ip)) continue
+            try {
+              v4.addMembership(group, ip)
+              joined4.add(ip)
+            } catch {
+              // an interface without multicast: the others still work
+            }
           }
         }
       }
+      join4()
       const v4Ifaces = interfaces().some((i) => i.v4.length > 0)
-      if (joined === 0) {
+      if (joined4.size === 0) {
         try {
           v4.addMembership(group)
         } catch (e) {
@@ -137,6 +144,7 @@ export function udpMdnsSocket(options: UdpMdnsSocketOptions = {}): MdnsSocketFac
       // IPv6: optional; a host without it (or a kernel refusing the group) keeps IPv4 working.
       let v6: dgram.Socket | undefined
       const v6Ifaces: string[] = []
+      let join6 = (): void => {}
       if (o.ipv6 === true) {
         const s = dgram.createSocket({ type: 'udp6', reuseAddr: true, ipv6Only: true })
         s.on('message', onMessage)
@@ -145,15 +153,18 @@ export function udpMdnsSocket(options: UdpMdnsSocketOptions = {}): MdnsSocketFac
           s.on('error', (e) => h.onError(e))
           s.setMulticastTTL(255)
           s.setMulticastLoopback(true)
-          for (const i of interfaces()) {
-            if (i.v6.length === 0) continue
-            try {
-              s.addMembership(group6, `::%${i.name}`)
-              v6Ifaces.push(i.name)
-            } catch {
-              // no IPv6 multicast on this interface
+          join6 = (): void => {
+            for (const i of interfaces()) {
+              if (i.v6.length === 0 || v6Ifaces.includes(i.name)) continue
+              try {
+                s.addMembership(group6, `::%${i.name}`)
+                v6Ifaces.push(i.name)
+              } catch {
+                // no IPv6 multicast on this interface
+              }
             }
           }
+          join6()
           s.unref()
           v6 = s
         } catch (e) {
@@ -190,6 +201,11 @@ export function udpMdnsSocket(options: UdpMdnsSocketOptions = {}): MdnsSocketFac
           } catch (e) {
             h.onError(e instanceof Error ? e : new Error(String(e)))
           }
+        },
+        refresh() {
+          if (closed || closeNow !== undefined) return
+          join4()
+          join6()
         },
         interfaceIps: () => interfaces().flatMap((i) => [...i.v4, ...(o.ipv6 === true ? i.v6.filter((x) => !isLinkLocal6(x)) : [])]),
         close() {

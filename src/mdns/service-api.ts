@@ -28,6 +28,8 @@ export interface MdnsSocket {
   send(packet: Uint8Array, to?: { address: string; port: number }): void
   /** Addresses of the non-loopback interfaces (IPv4 dotted; IPv6, not link-local, when opened with ipv6). */
   interfaceIps(): string[]
+  /** Join the group on interfaces that came up since (called before each scheduled query). */
+  refresh?(): void
   /** Close once what was sent has left (the goodbyes). */
   close(): void
 }
@@ -249,6 +251,7 @@ export function mdns(options: MdnsOptions): ServiceFactory<Mdns> {
       queryTimer = io.after(delay + Math.floor(rand() * delay * 0.1), () => {
         queryTimer = undefined
         if (sock === undefined) return
+        sock.refresh?.()
         sendQuery()
         checkAddrs()
         scheduleQuery(Math.min(delay * 2, interval))

@@ -2,7 +2,7 @@
  * The weft processes of test/netns-mdns.test.ts, one per network namespace, bundled by the test with
  * esbuild. One JSON line on stdout per answer; logs on stderr.
  *
- *   node [autoDial] [ttl=<s>] [port=<p>] [ip6]
+ *   node [autoDial] [ttl=<s>] [port=<p>] [ip6] [ipv4only]
  *                              a weft node on /ip4/0.0.0.0/tcp/<p> (default 4001; ip6: /ip6/::) with the mDNS service
  *                              (createNode({ discovery: { mdns } }), the real UDP socket; record TTL <s>)
  *                              -> {event:'started', peer}
@@ -31,7 +31,7 @@ async function main(args: string[]): Promise<void> {
   const ttl = opt('ttl')
   const node = await createNode({
     listen: [`/${args.includes('ip6') ? 'ip6/::' : 'ip4/0.0.0.0'}/tcp/${opt('port') ?? 4001}`], services: {},
-    discovery: { autoDial: false, mdns: { autoDial, ...(ttl !== undefined ? { ttl } : {}) } },
+    discovery: { autoDial: false, mdns: { autoDial, ...(ttl !== undefined ? { ttl } : {}), ...(args.includes('ipv4only') ? { ipv6: false } : {}) } },
   })
   const found = new Map<string, string[]>()
   const expired = new Map<string, MdnsExpiredEvent>()
