@@ -57,8 +57,9 @@ export function ipBytes(ip: string): Uint8Array | undefined {
 }
 
 /**
- * What we announce: the node's addresses without `/p2p`, `/ip4/0.0.0.0/...` and `/ip6/::/...`
- * expanded to the interface IPs of their family, then filtered by `usable`; unique, in order.
+ * What we announce: the node's addresses without `/p2p`, `/p2p-circuit` ones left out,
+ * `/ip4/0.0.0.0/...` and `/ip6/::/...` expanded to the interface IPs of their family, then filtered
+ * by `usable`; unique, in order.
  */
 export function ourAddrs(addrs: readonly Multiaddr[], interfaceIps: readonly string[], loopback = false): Multiaddr[] {
   const out: Multiaddr[] = []
@@ -71,6 +72,8 @@ export function ourAddrs(addrs: readonly Multiaddr[], interfaceIps: readonly str
   }
   for (const full of addrs) {
     const a = full.withoutPeerId()
+    // a relayed address is no use on the link, and it is long (go leaves circuits out too, #3415)
+    if (a.components().some((c) => c.code === CODE.p2pCircuit)) continue
     if (kind(a) !== 'unspecified') {
       push(a)
       continue
