@@ -187,6 +187,22 @@ describe('answers', () => {
     expect(net.responses().length).toBe(multicasts + 1)
   })
 
+  test('known-answer suppression (RFC 6762 §7.1): a query listing our PTR with at least half our TTL left is not answered', async () => {
+    const { net, api } = await setup()
+    net.advance(2500)
+    const ours = net.responses()[0]!.msg.answers[0]!
+    expect(ours.type).toBe('PTR')
+    const withKnown = (ttl: number): Uint8Array => encodeDnsMessage({ id: 0, flags: 0, questions: [{ name: SERVICE_NAME, type: TYPE.PTR, class: 1, unicastResponse: false }], answers: [{ ...ours, ttl }], authorities: [], additionals: [] })
+    const before = net.responses().length
+    net.deliver!(withKnown(180)) // half of 360: known
+    net.advance(1000)
+    expect(net.responses().length).toBe(before)
+    expect(api.stats().knownAnswers).toBe(1)
+    net.deliver!(withKnown(179)) // under half: answered
+    net.advance(1000)
+    expect(net.responses().length).toBe(before + 1)
+  })
+
   test('maxUnicastAnswers: at the limit all are answered, past it the rest are dropped and counted', async () => {
     const { net, api } = await setup({ maxUnicastAnswers: 2 })
     for (let i = 0; i < 2; i++) net.deliver!(qu(), { address: '192.0.2.60', port: 5353 })

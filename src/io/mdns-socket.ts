@@ -23,6 +23,8 @@ export interface MdnsSocketHandlers {
 }
 
 export interface OpenMdnsSocket {
+  /** The port the sockets are bound to. */
+  readonly port: number
   /**
    * Send one datagram: to the group(s) (IPv4, and IPv6 when open) when `to` is undefined, else
    * unicast to `to` (an IPv6 address may carry its `%scope`). Errors go to onError.
@@ -188,6 +190,7 @@ export function udpMdnsSocket(options: UdpMdnsSocketOptions = {}): MdnsSocketFac
         })
       }
       return {
+        port,
         send(packet, to) {
           if (closed || closeNow !== undefined) return
           try {

@@ -16,7 +16,7 @@ import { ProtocolError } from '../core/errors.js'
 import { Multiaddr } from '../multiaddr/index.js'
 import type { PeerId } from '../peer-id/index.js'
 import type { Behaviour, NodeService, ServiceFactory } from '../swarm/index.js'
-import { decodeDnsMessage, type DecodedDnsMessage, type DnsLimits } from './dns.js'
+import { decodeDnsMessage, sameName, type DecodedDnsMessage, type DnsLimits } from './dns.js'
 import { SERVICE_NAME, buildQuery, buildResponse, parseQuery, parseResponse, peerNameFromBytes, type QueryQuestions } from './message.js'
 import { DiscoveredPeers, type MdnsPeerEntry } from './peers.js'
 import { ipBytes, isLoopbackHost, ourAddrs, usable } from './addrs.js'
@@ -24,6 +24,8 @@ import { mdnsMetrics, type MdnsMetrics } from './metrics.js'
 
 /** What the service needs of an open socket (src/io/mdns-socket.ts has it). */
 export interface MdnsSocket {
+  /** The port it is bound to (default 5353): a query from another port is a legacy one (RFC 6762 §6.7). */
+  readonly port?: number
   /** To the group(s) when `to` is undefined, else unicast. */
   send(packet: Uint8Array, to?: { address: string; port: number }): void
   /** Addresses of the non-loopback interfaces (IPv4 dotted; IPv6, not link-local, when opened with ipv6). */
@@ -122,6 +124,8 @@ export interface MdnsStats {
   unicastSent: number
   /** Queries for us received and answered (multicast answers may be merged within a second). */
   answered: number
+  /** Queries not answered because they listed our record as a known answer (RFC 6762 §7.1). */
+  knownAnswers: number
   /** Unicast answers not sent because of maxUnicastAnswers. */
   unicastDropped: number
   /** Peer discoveries surfaced (a new peer, or new addresses of a known one). */
@@ -204,8 +208,9 @@ export function mdns(options: MdnsOptions): ServiceFactory<Mdns> {
   const io = options.socket
   return (ctx): NodeService<Mdns> => {
     const peerName = peerNameFromBytes(ctx.random(32))
+    const instance = `${peerName}.${serviceName}`
     const stats: MdnsStats = {
-      received: 0, malformed: 0, queriesSent: 0, responsesSent: 0, unicastSent: 0, answered: 0, unicastDropped: 0,
+      received: 0, malformed: 0, queriesSent: 0, responsesSent: 0, unicastSent: 0, answered: 0, knownAnswers: 0, unicastDropped: 0,
       discovered: 0, expired: 0, goodbyes: 0, peersRefused: 0, socketErrors: 0, dialFailures: 0,
     }
     const table = new DiscoveredPeers({ maxPeers, maxAddrsPerPeer })
@@ -334,9 +339,15 @@ export function mdns(options: MdnsOptions): ServiceFactory<Mdns> {
     }
 
     const onQuery = (q: QueryQuestions, msg: DecodedDnsMessage, from: { address: string; port: number }, s: MdnsSocket): void => {
+      // RFC 6762 §7.1 known-answer suppression: the querier lists our PTR with at least half its TTL
+      // left, so it knows us already (a meta question still gets its answer).
+      if (!q.meta && msg.answers.some((r) => r.type === 'PTR' && sameName(r.name, serviceName) && sameName(r.target, instance) && r.ttl >= ttl / 2)) {
+        stats.knownAnswers++
+        return
+      }
       stats.answered++
       const loopback = isLoopbackHost(from.address)
-      if (from.port !== MDNS_PORT) {
+      if (from.port !== (s.port ?? MDNS_PORT)) {
         // RFC 6762 §6.7: a one-shot (legacy) querier gets a unicast reply with its id and question.
         // rust-libp2p queries from an ephemeral port but reads only its 5353 socket, so the
         // multicast answer below is what it sees; the unicast one is for resolvers like `dig -p 5353`.
