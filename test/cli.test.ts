@@ -181,6 +181,20 @@ describe('bin/weft.js (the built CLI)', () => {
       withPerf.child.kill('SIGTERM')
     }
   })
+  test('a reader that closes stdout ends the command quietly (exit 0, no EPIPE trace)', async () => {
+    const { child, started } = await startNode()
+    child.stdout!.destroy() // the reader leaves, as `weft node --json | head -1` does
+    const client = await createNode({ listen: [] })
+    nodes.push(client)
+    let err = ''
+    child.stderr!.on('data', (d) => { err += d })
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+    await client.dial(started.addrs[0]!) // the node logs the connection: its write fails with EPIPE
+    const code = await Promise.race([exited, new Promise<'running'>((r) => setTimeout(() => r('running'), 10_000))])
+    if (code === 'running') child.kill('SIGKILL')
+    expect(code).toBe(0)
+    expect(err).not.toMatch(/EPIPE|Error:/)
+  })
   test('inspect through the real binary', async () => {
     const { stdout } = await run('node', ['bin/weft.js', 'inspect', '/ip4/192.0.2.42/tcp/443'])
     expect(stdout).toContain('04c000022a0601bb')

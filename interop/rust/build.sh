@@ -23,6 +23,14 @@ fi
 
 mkdir -p "$cache"
 export CARGO_TARGET_DIR="$cache/rust-target"
+# One build at a time in the shared target dir, from `cargo build` to the copy: two builds of
+# different sources run side by side would each copy whichever binary the other wrote last.
+exec 9>"$cache/rust-target.lock"
+flock 9
+if [[ -x "$out" ]]; then # built by whoever held the lock before us
+  echo "$out"
+  exit 0
+fi
 echo "interop/rust/build.sh: building rust peer ($hash)..." >&2
 cargo build --release --locked 1>&2
 mkdir -p "$cache/rust-$hash"
