@@ -23,8 +23,6 @@ import { createNode, gossipsub, kadDht, loadOrCreateKey, nodeCrypto } from '../n
 import { Multiaddr } from '../multiaddr/index.js'
 import { PeerId } from '../peer-id/index.js'
 import { json as jsonCodec, requestResponse, type RequestResponse } from '../request-response/index.js'
-import { mdns } from '../mdns/index.js'
-import { udpMdnsSocket } from '../io/mdns-socket.js'
 import { rendezvousClient, type RendezvousClient } from '../rendezvous/index.js'
 import { bootstrapPeers, DhtUsage } from './dht.js'
 import { UsageLine } from './args.js'
@@ -143,12 +141,11 @@ export async function runChat(o: ChatCmdOptions): Promise<number> {
     ...(key !== undefined ? { privateKey: key } : {}),
     listen: o.listen,
     // bootstrap peers: dialled at start, kept connected with backoff, protected (src/edge/discovery.ts)
-    discovery: { bootstrap: o.bootstrap },
+    discovery: { bootstrap: o.bootstrap, ...(o.mdns ? { mdns: { autoDial: true } } : {}) },
     services: {
       dht: kadDht({ mode: 'server', bootstrapPeers: boot }),
       pubsub: gossipsub(),
       dm,
-      ...(o.mdns ? { mdns: mdns({ socket: udpMdnsSocket(), autoDial: true }) } : {}),
       ...(points.length > 0 ? { rendezvous: rendezvousClient() } : {}),
     },
   })
