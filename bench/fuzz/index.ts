@@ -10,6 +10,7 @@ import { dcutrTarget } from './target-dcutr.js'
 import { autonatTarget } from './target-autonat.js'
 import { mdnsTarget } from './target-mdns.js'
 import { rendezvousTarget } from './target-rendezvous.js'
+import { cborTarget } from './target-cbor.js'
 
 export const TARGETS: readonly Target[] = [
   varintTarget,
@@ -29,6 +30,7 @@ export const TARGETS: readonly Target[] = [
   autonatTarget,
   mdnsTarget,
   rendezvousTarget,
+  cborTarget,
 ]
 
 export function targetByName(name: string): Target | undefined {
