@@ -11,6 +11,8 @@ import { autonatTarget } from './target-autonat.js'
 import { mdnsTarget } from './target-mdns.js'
 import { rendezvousTarget } from './target-rendezvous.js'
 import { cborTarget } from './target-cbor.js'
+import { reqrespTarget } from './target-reqresp.js'
+import { rendezvousClientTarget } from './target-rendezvous-client.js'
 
 export const TARGETS: readonly Target[] = [
   varintTarget,
@@ -31,6 +33,8 @@ export const TARGETS: readonly Target[] = [
   mdnsTarget,
   rendezvousTarget,
   cborTarget,
+  reqrespTarget,
+  rendezvousClientTarget,
 ]
 
 export function targetByName(name: string): Target | undefined {
