@@ -127,3 +127,101 @@ function groupOf(input: string): string {
 export async function buildAll(): Promise<BundleResult[]> {
   return Promise.all(BUNDLES.map(buildBundle))
 }
+
+export interface InputCost {
+  /** A source file, or a group (package / source folder) when grouped. */
+  input: string
+  /** Minified bytes in the output (esbuild metafile). */
+  minified: number
+  /** gzip -9 bytes the bundle would lose without these output bytes (whole bundle minus the rest). */
+  gzip: number
+}
+
+export interface BundleExplanation { name: string; raw: number; gzip: number; files: InputCost[]; groups: InputCost[] }
+
+/**
+ * Where a bundle's bytes come from: each input's minified bytes (esbuild metafile) and its marginal
+ * gzip bytes, i.e. gzip(bundle) - gzip(bundle without that input's output bytes), with the output
+ * bytes attributed to inputs through the source map. Marginal gzip figures do not add up to the
+ * total (text shared between inputs compresses against each other), but each says what taking that
+ * input out would save. Used by `npm run bench -- size --why` and bench/size-why.mjs.
+ */
+export async function explainBundle(spec: BundleSpec): Promise<BundleExplanation | undefined> {
+  const missing = spec.requires.filter((p) => !existsSync(path.join(REPO, p)))
+  if (missing.length > 0) return undefined
+  const result = await build({
+    stdin: { contents: spec.entry, resolveDir: REPO, sourcefile: `${spec.name}-entry.ts`, loader: 'ts' },
+    bundle: true, minify: true, treeShaking: true, format: 'esm', platform: 'browser', target: 'es2022',
+    write: false, metafile: true, logLevel: 'silent', sourcemap: 'external', outfile: 'out.js',
+  })
+  const js = result.outputFiles.find((f) => f.path.endsWith('.js'))!.contents
+  const map = JSON.parse(result.outputFiles.find((f) => f.path.endsWith('.map'))!.text) as { sources: string[]; mappings: string }
+  const owner = attribute(js, map)
+  const sources = map.sources.map((s) => path.relative(REPO, path.resolve(REPO, s)))
+  const total = gzipSync(js, { level: 9 }).length
+  const without = (drop: (src: number) => boolean): number => {
+    const keep = new Uint8Array(js.length)
+    let n = 0
+    for (let i = 0; i < js.length; i++) if (!drop(owner[i]!)) keep[n++] = js[i]!
+    return total - gzipSync(keep.subarray(0, n), { level: 9 }).length
+  }
+  const minified = new Map<string, number>()
+  for (const output of Object.values(result.metafile.outputs)) {
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) minified.set(input, (minified.get(input) ?? 0) + bytesInOutput)
+  }
+  const files: InputCost[] = []
+  const groups = new Map<string, { minified: number; srcs: Set<number> }>()
+  sources.forEach((s, i) => {
+    const key = [...minified.keys()].find((k) => path.relative(REPO, path.resolve(REPO, k)) === s) ?? s
+    const m = minified.get(key) ?? 0
+    files.push({ input: s, minified: m, gzip: without((o) => o === i) })
+    const g = groups.get(groupOf(s)) ?? { minified: 0, srcs: new Set<number>() }
+    g.minified += m
+    g.srcs.add(i)
+    groups.set(groupOf(s), g)
+  })
+  const byGzip = (a: InputCost, b: InputCost): number => b.gzip - a.gzip || b.minified - a.minified
+  return {
+    name: spec.name, raw: js.length, gzip: total,
+    files: files.sort(byGzip),
+    groups: [...groups].map(([input, g]) => ({ input, minified: g.minified, gzip: without((o) => g.srcs.has(o)) })).sort(byGzip),
+  }
+}
+
+/** Owner source index of each output byte (-1 = esbuild's own glue), from the source map's mappings. */
+function attribute(js: Uint8Array, map: { mappings: string }): Int32Array {
+  const owner = new Int32Array(js.length).fill(-1)
+  // byte offset of each generated line (source map columns count UTF-16 units; minified output is ASCII
+  // apart from string literals, close enough for attribution)
+  const lineStart = [0]
+  for (let i = 0; i < js.length; i++) if (js[i] === 0x0a) lineStart.push(i + 1)
+  const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
+  let src = 0
+  let prevPos = -1
+  let prevSrc = -1
+  map.mappings.split(';').forEach((line, li) => {
+    let col = 0
+    for (const seg of line.split(',')) {
+      if (seg === '') continue
+      const vals: number[] = []
+      let v = 0
+      let shift = 0
+      for (const ch of seg) {
+        const d = B64.indexOf(ch)
+        v += (d & 31) << shift
+        if (d & 32) { shift += 5; continue }
+        vals.push(v & 1 ? -(v >>> 1) : v >>> 1)
+        v = 0
+        shift = 0
+      }
+      col += vals[0]!
+      if (vals.length > 1) src += vals[1]!
+      const pos = lineStart[li]! + col
+      if (prevPos >= 0) owner.fill(prevSrc, prevPos, pos)
+      prevPos = pos
+      prevSrc = vals.length > 1 ? src : -1
+    }
+  })
+  if (prevPos >= 0) owner.fill(prevSrc, prevPos, js.length)
+  return owner
+}

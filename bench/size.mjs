@@ -22,6 +22,8 @@ export async function run({ loadTs, log }) {
     details[r.name] = Object.fromEntries(Object.entries(r.bytesByGroup).sort((a, b) => b[1] - a[1]))
   }
   log(`bundle composition (minified bytes before gzip): ${JSON.stringify(details['browser-minimal'])}`)
+  // `npm run bench -- size --why`: per package and per file, minified and marginal gzip bytes
+  if (process.argv.includes('--why')) await (await import('./size-why.mjs')).why(['browser-minimal', 'browser-gossipsub', 'browser-kad'], { log })
   try {
     const f = installFootprint()
     rows.push(row('size', 'weft', 'npm', 'install packages (incl. weft)', 'count', [f.packages]))
