@@ -50,6 +50,14 @@ describe('malformed input', () => {
   }
 })
 
+test('map keys 0 and -0.0 (one JavaScript Map key) are duplicates, not a pair silently dropped (fuzz: cbor, seed 1, iteration 484)', () => {
+  // {0: 1, -0.0: 2} in half, single and double precision; and the same inside an array (keys stay distinct there)
+  for (const hex of ['a20001f9800002', 'a200f5fa80000000f4', 'a2fb80000000000000000100f6']) {
+    expect(() => decodeCbor(fromHex(hex))).toThrow(expect.objectContaining({ name: 'ProtocolError', code: 'cbor/duplicate-key' }))
+  }
+  expect((decodeCbor(fromHex('a281000181f9800002')) as Map<CborValue, CborValue>).size).toBe(2)
+})
+
 describe('limits', () => {
   const nested = (n: number): Uint8Array => fromHex('81'.repeat(n) + '00')
   test('maxDepth: at the limit decodes, one past fails', () => {

@@ -38,6 +38,9 @@ function head(r: Rand, out: number[], major: number, n: number | bigint, allowLo
 const BIG: readonly bigint[] = [0n, 23n, 24n, 255n, 256n, 65535n, 65536n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 53n - 1n, 2n ** 53n, 2n ** 63n, 2n ** 64n - 1n]
 const TEXTS = ['', 'a', 'key', 'é', '\u{1f600}', '__proto__', 'constructor', '1', '0', 'toString']
 
+/** Keys equal as numbers but not as encodings: 0, -0.0 (half, single, double), 0.0, 1, 1.0, -1, NaN. */
+const NUMERIC_KEYS: readonly number[][] = [[0x00], [0xf9, 0x80, 0x00], [0xfa, 0x80, 0, 0, 0], [0xfb, 0x80, 0, 0, 0, 0, 0, 0, 0], [0xf9, 0, 0], [0x01], [0xf9, 0x3c, 0x00], [0x20], [0xf9, 0x7e, 0x00], [0xfa, 0x7f, 0xc0, 0, 0]]
+
 function lie(r: Rand): bigint {
   return r.chance(0.5) ? BigInt(r.pick(LIES)) : r.pick(BIG)
 }
@@ -126,10 +129,12 @@ function genItem(r: Rand, out: number[], depth: number): void {
       if (indef) out.push(0xbf)
       else head(r, out, 5, n)
       const keys: number[][] = []
+      const numeric = r.chance(0.15) // keys JavaScript may not tell apart (0 and -0.0)
       for (let i = 0; i < n; i++) {
         const k: number[] = []
         if (keys.length > 0 && r.chance(0.1)) k.push(...r.pick(keys))
-        else if (r.chance(0.7)) { const t = utf8(r.pick(TEXTS)); head(r, k, 3, t.length); k.push(...t) } else genItem(r, k, depth + 1)
+        else if (numeric) k.push(...r.pick(NUMERIC_KEYS))
+        else if (r.chance(0.6)) { const t = utf8(r.pick(TEXTS)); head(r, k, 3, t.length); k.push(...t) } else if (r.chance(0.3)) { k.push(...r.pick(NUMERIC_KEYS)) } else genItem(r, k, depth + 1)
         keys.push(k)
         out.push(...k)
         genItem(r, out, depth + 1)
@@ -161,6 +166,36 @@ function genMany(r: Rand): Uint8Array {
   head(r, out, 4, n, false)
   for (let i = 0; i < n; i++) out.push(r.chance(0.9) ? 0x00 : 0xf6)
   return Uint8Array.from(out)
+}
+
+/**
+ * Data items on the wire (a well-formed input: decodeCbor accepted it), counted as the decoder counts
+ * them: an indefinite string is one item whatever its chunks. Returns the position after the item.
+ */
+function wireItems(b: Uint8Array, pos: number, acc: { items: number }): number {
+  const ib = b[pos++]!
+  const major = ib >> 5
+  const info = ib & 31
+  acc.items++
+  let n = 0n
+  if (info >= 24 && info <= 27) {
+    const len = 1 << (info - 24)
+    for (let i = 0; i < len; i++) n = (n << 8n) | BigInt(b[pos++]!)
+  } else n = BigInt(info)
+  if (major === 7 || major === 0 || major === 1) return pos
+  if (major === 2 || major === 3) {
+    if (info !== 31) return pos + Number(n)
+    while (b[pos] !== 0xff) pos = wireItems(b, pos, { items: 0 })
+    return pos + 1
+  }
+  if (major === 6) return wireItems(b, pos, acc)
+  const per = major === 5 ? 2 : 1
+  if (info === 31) {
+    while (b[pos] !== 0xff) pos = wireItems(b, pos, acc)
+    return pos + 1
+  }
+  for (let i = 0n; i < n * BigInt(per); i++) pos = wireItems(b, pos, acc)
+  return pos
 }
 
 /** Depth and item count of a decoded value, as the decoder counts them (each item 1, each nesting level 1). */
@@ -211,6 +246,9 @@ export const cborTarget: Target = {
     measure(v, 0, m)
     check(m.depth <= maxDepth, `decoded value is ${m.depth} deep, maxDepth ${maxDepth}`)
     check(m.items <= maxItems, `decoded value holds ${m.items} items, maxItems ${maxItems}`)
+    const wire = { items: 0 }
+    wireItems(input, 1, wire)
+    check(wire.items === m.items, `the input holds ${wire.items} items, the decoded value ${m.items} (an item was dropped or invented)`)
     let once: Uint8Array
     try {
       once = encodeCbor(v)

@@ -367,9 +367,12 @@ function text(b: Uint8Array): string {
   }
 }
 
-/** An identity for duplicate-key detection: the key's deterministic encoding. */
+/**
+ * An identity for duplicate-key detection: the key's deterministic encoding, with -0.0 taken as 0
+ * (a JavaScript Map holds one key for both: a map with both would silently lose a pair).
+ */
 function keyId(k: CborValue): string {
-  const b = encodeCbor(k)
+  const b = encodeCbor(Object.is(k, -0) ? 0 : k)
   let s = ''
   for (const x of b) s += String.fromCharCode(x)
   return s
