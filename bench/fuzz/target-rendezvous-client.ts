@@ -17,11 +17,12 @@
  */
 import { OutcomeError, ProtocolError, UsageError } from '../../src/core/errors.js'
 import { encodeLp } from '../../src/core/lp.js'
+import { equals } from '../../src/core/bytes.js'
 import { Multiaddr } from '../../src/multiaddr/index.js'
 import { privateKeyFromSeed } from '../../src/peer-id/index.js'
 import type { BehaviourAction, ConnectionInfo, StreamRef } from '../../src/swarm/behaviour.js'
 import { streamKey } from '../../src/swarm/behaviour.js'
-import { MessageType, RENDEZVOUS_PROTOCOL, RendezvousClientBehaviour, encodeRendezvousFrame, sealRendezvousRecord, type RendezvousClientEvent } from '../../src/rendezvous/index.js'
+import { MessageType, RENDEZVOUS_PROTOCOL, RendezvousClientBehaviour, RendezvousDecoder, encodeRendezvousFrame, type RendezvousMessage, sealRendezvousRecord, type RendezvousClientEvent } from '../../src/rendezvous/index.js'
 import { Harness } from '../../test/helpers/behaviour-harness.js'
 import { bounded, check, count, type Target } from './engine.js'
 import { Program, ProgramWriter, concatBytes, deliver, mutate, mutateOnce } from './mutate.js'
@@ -135,6 +136,16 @@ function runClient(input: Uint8Array): void {
   let conn = 1
   let nextStream = 1
   const streams = new Map<string, { ref: StreamRef; writeClosed: boolean }>()
+  /** Bytes the point sent on each stream the client opened for an operation: op id -> bytes. */
+  const sent = new Map<number, Uint8Array[]>()
+  const streamOp = new Map<string, number>()
+  const msgLimits = { maxRegistrations: MAX_PAGE, maxMessageSize: (flags & 8) !== 0 ? 2048 : 65536 }
+  /** The point's first message on an operation's stream, parsed independently of the client. */
+  const firstMessage = (id: number): RendezvousMessage | undefined => {
+    const d = new RendezvousDecoder(msgLimits)
+    d.push(concatBytes(sent.get(id) ?? []))
+    try { return d.next() } catch { return undefined }
+  }
   const pendingOpens: Array<{ requestId: number; peer: string }> = []
   const ops = new Map<number, Tracked>()
   const regKey = (point: number, n: string): string => `${point}/${n}`
@@ -167,6 +178,21 @@ function runClient(input: Uint8Array): void {
       }
       if (e.type === 'discovered') {
         check(e.registrations.length + e.invalid <= MAX_PAGE, `a discovered page of ${e.registrations.length} + ${e.invalid} invalid`)
+        const m = firstMessage(e.requestId)
+        {
+          check(m?.type === MessageType.DISCOVER_RESPONSE, 'discovered without a DISCOVER_RESPONSE from the point')
+          const d = m.discoverResponse
+          check(d.status === 0, `discovered from a response with status ${d.status}`)
+          check(e.registrations.length + e.invalid === d.registrations.length, `discovered ${e.registrations.length} + ${e.invalid} invalid of ${d.registrations.length}`)
+          check((e.cookie === undefined) === (d.cookie === undefined) && (e.cookie === undefined || equals(e.cookie, d.cookie!)), 'discovered cookie differs from the point\'s')
+        }
+        // only genuine records (seq 3, signed by their peer) are accepted; the mis-signed one (seq 1) never
+        for (const x of e.registrations) check(x.seq === 3n, `a discovered record with seq ${x.seq}: a record not signed by its peer was accepted`)
+      }
+      if (e.type === 'registered') {
+        const m = firstMessage(e.requestId)
+        check(m?.type === MessageType.REGISTER_RESPONSE && m.registerResponse.status === 0, 'registered without an OK REGISTER_RESPONSE')
+        check(e.ttl === (m.registerResponse.ttl ?? 7200), `registered with ttl ${e.ttl}, the point said ${m.registerResponse.ttl}`)
       }
       if (e.requestId === 0) { check(e.type === 'register-failed' && e.refresh, `${e.type} with request id 0`); continue }
       const t = ops.get(e.requestId)
@@ -253,6 +279,7 @@ function runClient(input: Uint8Array): void {
         else {
           const ref = { connection: conn, stream: nextStream++ }
           streams.set(streamKey(ref), { ref, writeClosed: false })
+          streamOp.set(streamKey(ref), req.requestId)
           take(h.input({ type: 'stream-opened', stream: ref, protocol: g % 16 === 3 ? '/other/1' : RENDEZVOUS_PROTOCOL, direction: 'outbound', connection: connInfo(conn), requestId: req.requestId }))
         }
         break
@@ -263,6 +290,8 @@ function runClient(input: Uint8Array): void {
         if (s === undefined) break
         deliver(blob, sched, r, (piece) => {
           if (!streams.has(streamKey(s.ref))) return false
+          const id = streamOp.get(streamKey(s.ref))
+          if (id !== undefined) { const xs = sent.get(id) ?? []; xs.push(piece.slice()); sent.set(id, xs) }
           take(h.input({ type: 'stream-data', stream: s.ref, data: piece.slice() }))
           return true
         })

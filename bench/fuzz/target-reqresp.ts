@@ -17,6 +17,8 @@
  * zero and no timeout is left; MessageReader never buffers past its cap.
  */
 import { OutcomeError, ProtocolError, UsageError } from '../../src/core/errors.js'
+import { equals } from '../../src/core/bytes.js'
+import { decode as decodeVarint } from '../../src/core/varint.js'
 import { Multiaddr } from '../../src/multiaddr/index.js'
 import { privateKeyFromSeed } from '../../src/peer-id/index.js'
 import type { BehaviourAction, ConnectionInfo, StreamRef } from '../../src/swarm/behaviour.js'
@@ -176,6 +178,19 @@ function runBehaviour(input: Uint8Array): void {
   const cancelled = new Set<number>()
   const inbound = new Map<number, { request: number; end: number; omitted: boolean }>()
   const handler: number[] = []
+  /** Out streams: stream key -> request id; bytes the remote sent for each request. */
+  const outStream = new Map<string, number>()
+  const got = new Map<number, Uint8Array[]>()
+  /** What the remote sent for `id`, as the message the behaviour should have decoded. */
+  const expected = (id: number): Uint8Array | undefined => {
+    const all = concatBytes(got.get(id) ?? [])
+    if (cfg.framing === 'eof') return all
+    try {
+      const v = decodeVarint(all)
+      if (v === undefined) return undefined
+      return all.subarray(v.bytes, v.bytes + v.value)
+    } catch { return undefined }
+  }
   const framedCap = (dir: 'in' | 'out'): number => (dir === 'out' ? cfg.maxRequestBytes : cfg.maxResponseBytes) + 10
 
   const take = (actions: readonly BehaviourAction<Ev>[]): void => {
@@ -202,6 +217,13 @@ function runBehaviour(input: Uint8Array): void {
       switch (e.type) {
         case 'response':
         case 'outbound-failure': {
+          if (e.type === 'response') {
+            const want = expected(e.requestId)
+            check(want !== undefined && want.length <= cfg.maxResponseBytes, `response event for request ${e.requestId} without a whole response under the cap`)
+            let ok = false
+            try { ok = equals(cfg.codec.encodeResponse(cfg.codec.decodeResponse(want)), cfg.codec.encodeResponse(e.response)) } catch { ok = false }
+            check(ok, `response event for request ${e.requestId} differs from what the remote sent`)
+          }
           if (e.type === 'outbound-failure') count(stats, `out ${(e.error as { code?: string }).code}`)
           if (e.type === 'outbound-failure') check(errorOk(e.error, false), `outbound-failure with ${e.error.name} ${(e.error as { code?: string }).code}: ${e.error.message}`)
           check(!cancelled.has(e.requestId), `${e.type} for cancelled request ${e.requestId}`)
@@ -270,6 +292,7 @@ function runBehaviour(input: Uint8Array): void {
         else {
           const ref = { connection: conn, stream: nextStream++ }
           streams.set(streamKey(ref), { ref, dir: 'out', writeClosed: false, written: 0, remoteEof: false })
+          outStream.set(streamKey(ref), req)
           take(h.input({ type: 'stream-opened', stream: ref, protocol: PROTOCOLS[g % 5 === 0 ? 1 : 0]!, direction: 'outbound', connection: connInfo(conn), requestId: req }))
         }
         break
@@ -286,6 +309,8 @@ function runBehaviour(input: Uint8Array): void {
         if (s === undefined || s.remoteEof) break
         deliver(blob, sched, r, (piece) => {
           if (!streams.has(streamKey(s.ref))) return false
+          const id = outStream.get(streamKey(s.ref))
+          if (id !== undefined) { const xs = got.get(id) ?? []; xs.push(piece.slice()); got.set(id, xs) }
           take(h.input({ type: 'stream-data', stream: s.ref, data: piece.slice() }))
           return true
         })
