@@ -50,7 +50,7 @@ const IMPURE: Array<[RegExp, string]> = [
 /**
  * Asynchrony and ambient randomness: allowed only in the promise adapters over a core (the guide's
  * `async.ts`; here the `*-api.ts` files of kad and gossipsub), the node edge, and the one randomness
- * source of the noble crypto provider. A core that awaited or drew its own randomness would no
+ * source of the pure-JS crypto providers (core/crypto/random.ts). A core that awaited or drew its own randomness would no
  * longer be deterministic under the Pair harness and the simulations.
  */
 const ASYNC_OR_RANDOM: Array<[RegExp, string]> = [
@@ -59,7 +59,7 @@ const ASYNC_OR_RANDOM: Array<[RegExp, string]> = [
   [/\basync\s+(function|\*|\(|[A-Za-z_$#][\w$]*\s*\()/, 'async function'],
   [/\bgetRandomValues\s*\(/, 'getRandomValues'],
 ]
-const ASYNC_ALLOWED = (rel: string): boolean => rel.startsWith('edge/') || /(^|\/)(async|[\w-]+-api)\.ts$/.test(rel) || rel === 'core/crypto/noble.ts'
+const ASYNC_ALLOWED = (rel: string): boolean => rel.startsWith('edge/') || /(^|\/)(async|[\w-]+-api)\.ts$/.test(rel) || rel === 'core/crypto/random.ts'
 
 function stripComments(src: string): string {
   return src.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`])\/\/.*$/gm, '$1')

@@ -1,5 +1,5 @@
 /**
- * The browser entry point (`weft/browser`: native WebSocket dial, noble crypto) against a Node weft
+ * The browser entry point (`weft/browser`: native WebSocket dial, compactCrypto) against a Node weft
  * node. Node 20 has no global WebSocket, so the `ws` package's client, which follows the browser
  * API (onopen/onmessage/onclose, binaryType 'arraybuffer', bufferedAmount), stands in for it.
  */

@@ -1,17 +1,15 @@
-/** The pure-JS crypto provider (@noble/*): the default, and the only one in browsers. */
+/**
+ * The pure-JS crypto provider on @noble/*. Browsers
+ * get `compactCrypto` (weft's own smaller code, compact.ts) unless they pass this one, whose curve
+ * operations are faster (precomputed tables) for about 20 KB gzip more.
+ */
 import { ed25519, x25519 } from '@noble/curves/ed25519.js'
 import { sha256 } from '@noble/hashes/sha2.js'
 import { hmac } from '@noble/hashes/hmac.js'
 import { hkdf } from '@noble/hashes/hkdf.js'
 import { chacha20poly1305 } from '@noble/ciphers/chacha.js'
 import type { CryptoProvider } from './provider.js'
-
-function randomBytes(n: number): Uint8Array {
-  const out = new Uint8Array(n)
-  // getRandomValues fills at most 65536 bytes per call
-  for (let off = 0; off < n; off += 65536) globalThis.crypto.getRandomValues(out.subarray(off, Math.min(n, off + 65536)))
-  return out
-}
+import { randomBytes } from './random.js'
 
 export const nobleCrypto: CryptoProvider = {
   name: 'noble',
