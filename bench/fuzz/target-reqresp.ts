@@ -34,7 +34,9 @@ const crypto = fuzzCrypto()
 const REMOTE = privateKeyFromSeed(new Uint8Array(32).fill(0x52), crypto)
 const REMOTE_ID = REMOTE.publicKey.toPeerId(crypto)
 const PROTOCOLS = ['/weft/fuzz/1', '/weft/fuzz/0']
-const CAPS = [16, 64, 1024]
+/** The last (256 KiB) lets a request or response span several 64 KiB writes, each waiting for stream-writable. */
+const CAPS = [16, 64, 1024, 262144]
+const BIG = 'z'.repeat(150_000)
 const TIMEOUTS = [100, 1000]
 type V = unknown
 const VALUES: readonly V[] = [null, 0, 1, -1, 1.5, 'x', 'hello', [1, 2, 3], { a: 1, b: 'c' }, { nested: { deep: [true, false, null] } }, 'x'.repeat(40), 'y'.repeat(3000), { id: 7, data: [0, 255, 16] }]
@@ -54,8 +56,8 @@ function config(c: number): Config {
   return {
     codec: lp ? lengthPrefixed(base) : base,
     framing: lp ? 'length-prefixed' : 'eof',
-    maxRequestBytes: CAPS[(c >> 2) % 3]!,
-    maxResponseBytes: CAPS[(c >> 4) % 3]!,
+    maxRequestBytes: CAPS[(c >> 2) % 4]!,
+    maxResponseBytes: CAPS[(c >> 4) % 4]!,
     timeout: TIMEOUTS[(c >> 6) & 1]!,
     maxConcurrentStreams: 1 + ((c >> 7) & 1) * 2,
   }
@@ -96,8 +98,8 @@ export const reqrespTarget: Target = {
     // coherent exchanges (a request granted and answered, an inbound request read and answered) mixed with random ops
     const ops: number[] = []
     for (let i = 0; i < n; i++) {
-      if (r.chance(0.25)) ops.push(Op.Request, Op.Grant, Op.Data, Op.Eof)
-      else if (r.chance(0.25)) ops.push(Op.Inbound, Op.Data, Op.Eof, Op.Respond)
+      if (r.chance(0.25)) ops.push(Op.Request, Op.Grant, ...(r.chance(0.3) ? [Op.Writable, Op.Writable] : []), Op.Data, Op.Eof)
+      else if (r.chance(0.25)) ops.push(Op.Inbound, Op.Data, Op.Eof, Op.Respond, ...(r.chance(0.3) ? [Op.Writable, Op.Writable] : []))
       else ops.push(r.chance(0.3) ? Op.Data : r.int(OPS))
     }
     for (const op of ops) {
@@ -107,7 +109,8 @@ export const reqrespTarget: Target = {
         const blob = concatBytes(msgs)
         w.u8(r.chance(0.6) ? 255 : r.int(8)).blob(r.chance(0.4) ? blob : mutate(r, blob, msgs, 2))
       } else if (op === Op.Advance) w.u16(r.chance(0.7) ? r.int(Math.min(2000, cfg.timeout * 2)) : r.int(65536))
-      else if (op === Op.Respond) w.u8(r.chance(0.6) ? 255 : r.int(8)).u8(r.int(VALUES.length + 1))
+      else if (op === Op.Respond) w.u8(r.chance(0.6) ? 255 : r.int(8)).u8(r.chance(0.05) ? 255 : r.int(VALUES.length + 1))
+      else if (op === Op.Request) w.u8(r.chance(0.05) ? 255 : r.int(256))
       else if (op === Op.Grant) w.u8(1 + 4 * r.int(60))
       else w.u8(r.chance(0.6) ? 255 : r.int(256))
     }
@@ -272,7 +275,8 @@ function runBehaviour(input: Uint8Array): void {
     const op = p.u8() % OPS
     switch (op) {
       case Op.Request: {
-        const v = VALUES[p.u8() % VALUES.length]
+        const vi = p.u8()
+        const v = vi === 255 ? BIG : VALUES[vi % VALUES.length]
         command(() => {
           try {
             const id = b.request(h.now, REMOTE_ID, v)
@@ -341,7 +345,10 @@ function runBehaviour(input: Uint8Array): void {
       }
       case Op.Writable: {
         const s = pick(p.u8())
-        if (s !== undefined && !s.writeClosed) take(h.input({ type: 'stream-writable', stream: s.ref }))
+        if (s !== undefined && !s.writeClosed) {
+          if (s.written > 65536) count(stats, 'writable after a 64 KiB write')
+          take(h.input({ type: 'stream-writable', stream: s.ref }))
+        }
         break
       }
       case Op.Advance: take(h.advance(p.u16())); break
@@ -352,7 +359,7 @@ function runBehaviour(input: Uint8Array): void {
         if (handler.length === 0) break
         const id = k === 255 ? handler[handler.length - 1]! : handler[k % handler.length]!
         command(() => {
-          const ok = vi === VALUES.length ? b.omit(h.now, id) : b.respond(h.now, id, VALUES[vi % VALUES.length])
+          const ok = vi === VALUES.length ? b.omit(h.now, id) : b.respond(h.now, id, vi === 255 ? BIG : VALUES[vi % VALUES.length])
           if (ok && vi === VALUES.length) inbound.get(id)!.omitted = true
         })
         break
