@@ -1,6 +1,7 @@
 /**
  * Noise transport throughput: two NoiseConnections in memory, the initiator writes 512 MiB which the
- * responder decrypts; printed as MB/s (1 MB = 10^6 bytes) for nodeCrypto and nobleCrypto. One
+ * responder decrypts; printed as MB/s (1 MB = 10^6 bytes) for nodeCrypto, nobleCrypto and compactCrypto
+ * (weft/browser's), with the time of one in-memory XX handshake (both sides: the curve operations). One
  * process does both the encryption and the decryption, so the figure is the single-core cost of a
  * byte crossing the channel end to end (a real pair of peers splits it over two processes).
  *
@@ -14,6 +15,7 @@
  * Arguments: `[MiB=512] [write-size=262144] [providers=node,noble]`, e.g. `... noise.mjs 128 65519 node`.
  */
 import { nobleCrypto } from '../src/core/crypto/noble.js'
+import { compactCrypto } from '../src/core/crypto/compact.js'
 import type { CryptoProvider } from '../src/core/crypto/provider.js'
 import { nodeCrypto } from '../src/io/crypto-node.js'
 import { privateKeyFromSeed } from '../src/peer-id/index.js'
@@ -87,15 +89,21 @@ function raw(crypto: CryptoProvider, totalBytes: number): number {
   return totalBytes / 1e6 / ((performance.now() - start) / 1000)
 }
 
-const providers: Record<string, CryptoProvider> = { node: nodeCrypto, noble: nobleCrypto }
+const providers: Record<string, CryptoProvider> = { node: nodeCrypto, noble: nobleCrypto, compact: compactCrypto }
 console.log(`noise transport: ${totalMiB} MiB, write() of ${writeSize} bytes, pollTransmit(${TRANSMIT_MAX}), 64 KiB reads`)
 for (const name of which) {
   const crypto = providers[name]
   if (crypto === undefined) throw new Error(`unknown provider ${name}`)
-  // noble is ~10x slower: give it an eighth of the volume so the run stays short
-  const mib = name === 'noble' ? Math.max(1, Math.floor(totalMiB / 8)) : totalMiB
+  // noble is ~10x slower, compact (weft/browser's) ~50x: give them less volume so the run stays short
+  const mib = name === 'noble' ? Math.max(1, Math.floor(totalMiB / 8)) : name === 'compact' ? Math.max(1, Math.floor(totalMiB / 32)) : totalMiB
+  // curve operations: one XX handshake, both sides (per side: static and ephemeral X25519 keys, 3 DH,
+  // an Ed25519 identity key, signature and verification), timed alone
+  const hs = performance.now()
+  const hsN = name === 'node' ? 50 : 10
+  for (let k = 0; k < hsN; k++) handshake(crypto)
+  const hsMs = (performance.now() - hs) / hsN
   run(crypto, 8 * MIB) // warm-up
   const ceiling = raw(crypto, Math.min(mib, 128) * MIB)
   const mbps = run(crypto, mib * MIB)
-  console.log(`${name.padEnd(6)} noise ${mbps.toFixed(0).padStart(6)} MB/s  (${mib} MiB; raw seal+open ceiling ${ceiling.toFixed(0)} MB/s)`)
+  console.log(`${name.padEnd(7)} noise ${mbps.toFixed(0).padStart(6)} MB/s  (${mib} MiB; raw seal+open ceiling ${ceiling.toFixed(0)} MB/s; XX handshake both sides ${hsMs.toFixed(1)} ms)`)
 }
