@@ -13,6 +13,7 @@ import { rendezvousTarget } from './target-rendezvous.js'
 import { cborTarget } from './target-cbor.js'
 import { reqrespTarget } from './target-reqresp.js'
 import { rendezvousClientTarget } from './target-rendezvous-client.js'
+import { rendezvousServerTarget } from './target-rendezvous-server.js'
 
 export const TARGETS: readonly Target[] = [
   varintTarget,
@@ -35,6 +36,7 @@ export const TARGETS: readonly Target[] = [
   cborTarget,
   reqrespTarget,
   rendezvousClientTarget,
+  rendezvousServerTarget,
 ]
 
 export function targetByName(name: string): Target | undefined {

@@ -78,13 +78,15 @@ export const GOSSIP_SCHEMA: Schema = {
   },
 }
 
-interface Proto {
+export interface Proto {
   protocols: readonly string[]
   schema: Schema
   make(): Behaviour<unknown>
   decode(b: Uint8Array): void
   /** Identify is one message then EOF; the others are length-prefixed message streams. */
   message(r: Rand): Uint8Array
+  /** Bounded-state checks after every drain (throw an Escape through `check`). */
+  invariant?(b: Behaviour<unknown>): void
 }
 
 function rand32(): (n: number) => Uint8Array {
@@ -98,7 +100,7 @@ const connInfo = (id: number): ConnectionInfo => ({
 
 const enum BOp { Inbound, Data, Eof, Reset, Advance, Reconnect, Outbound, Writable, Closed }
 
-function behaviourTarget(name: string, proto: Proto): Target {
+export function behaviourTarget(name: string, proto: Proto): Target {
   const stats: Record<string, number> = {}
   return {
     name,
@@ -154,6 +156,7 @@ function behaviourTarget(name: string, proto: Proto): Target {
         }
         const t = b.pollTimeout()
         if (t !== undefined && t <= now) { step(); b.handleTimeout(now); drain() }
+        proto.invariant?.(b)
       }
       const pick = (i: number): StreamRef | undefined => {
         const xs = [...open.values()]
