@@ -232,6 +232,19 @@ describe('client behaviour', () => {
     expect(() => client({ discovery: { points: [], namespace: 'x', interval: 0 } })).toThrow(RangeError)
   })
 
+  test('a cancelled first REGISTER (an aborted signal) is not kept as a registration that is never refreshed', () => {
+    const c = client({ maxRegistrations: 1 })
+    const id = c.register(0, P!.peer, 'app')
+    drain(c)
+    opened(c, id, 1)
+    c.cancel(0, id)
+    expect(drain(c)).toEqual([{ type: 'reset', stream: s(1) }])
+    expect(c.inFlight.registrations).toBe(0)
+    expect(c.pollTimeout()).toBeUndefined()
+    // the slot is free for another namespace
+    expect(() => c.register(0, P!.peer, 'other')).not.toThrow()
+  })
+
   test('unregister while the REGISTER is in flight: its stream is reset, no event for it, the UNREGISTER goes out', () => {
     const c = client()
     const id = c.register(0, P!.peer, 'app')

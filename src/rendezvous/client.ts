@@ -292,12 +292,19 @@ export class RendezvousClientBehaviour implements Behaviour<RendezvousClientEven
   }
 
   /** Forget operation `requestId` (an aborted signal): its stream is reset, no event follows. */
-  cancel(_now: Millis, requestId: number): void {
+  cancel(now: Millis, requestId: number): void {
     const op = this.#ops.get(requestId)
     if (op === undefined) return
     if (op.stream !== undefined) this.#actions.push({ type: 'reset', stream: op.stream })
     this.#dropOp(op)
-    for (const r of this.#regs.values()) if (r.inFlight === requestId) r.inFlight = undefined
+    // as a failure: a cancelled first registration is not kept (it would hold a slot, never refreshed);
+    // a cancelled refresh is retried
+    for (const [k, r] of this.#regs) {
+      if (r.inFlight !== requestId) continue
+      r.inFlight = undefined
+      if (op.refresh) r.next = now + this.#o.retryInterval
+      else this.#regs.delete(k)
+    }
   }
 
   handle(now: Millis, input: BehaviourInput): void {
