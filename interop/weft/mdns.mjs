@@ -16,32 +16,22 @@
 import { performance } from 'node:perf_hooks'
 import { createNode, udpMdnsSocket } from '../../dist/node.js'
 import { mdns } from '../../dist/mdns/index.js'
-import { Resp } from './resp.mjs'
+import { log, die, env, armTestTimeout, connectRedis, waitForListenerResult, finishDialer, listenerResult } from './common.mjs'
 
 const DISCOVERY_MS = 15_000
 const RESULT_WAIT_MS = 20_000
 const NOISE_WAIT_MS = 5_000
 
+/** The discovery deadline counts from when this program was loaded. */
 const t0 = performance.now()
-/** @param {string} s */
-const log = (s) => process.stderr.write(`[weft-peer ${(performance.now() - t0).toFixed(0).padStart(6)}ms] ${s}\n`)
-/** @param {string} msg @returns {never} */
-function die(msg) {
-  process.stderr.write(`[weft-peer] error: ${msg}\n`)
-  process.exit(1)
-}
-const env = (/** @type {string} */ k, /** @type {string} */ d = '') => { const v = process.env[k]; return v === undefined || v === '' ? d : v }
-const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms))
 
 export async function run() {
   const isDialer = env('is_dialer') === 'true'
   if (env('transport', 'tcp') !== 'tcp') die('scenario mdns runs over tcp only')
   const ip = env('ip')
   if (!/^\d+\.\d+\.\d+\.\d+$/.test(ip) || ip === '0.0.0.0') die(`scenario mdns needs a concrete ip, got "${ip}"`)
-  const timeoutSec = Number(env('test_timeout_seconds', '60'))
-  setTimeout(() => die(`test_timeout_seconds (${timeoutSec}) passed`), timeoutSec * 1000).unref()
+  armTestTimeout('60')
   const noise = env('mdns_noise') === '1'
-  const redisAddr = env('redis_addr', 'redis:6379')
   const role = isDialer ? 'dialer' : 'listener'
 
   const node = await createNode({ listen: [`/ip4/${ip}/tcp/0`], services: { mdns: mdns({ socket: udpMdnsSocket() }) } })
@@ -61,7 +51,7 @@ export async function run() {
   const svc = /** @type {{ stats(): Record<string, number> }} */ (node.service('mdns'))
   log(`mdns: peer id ${node.peerId}, ${role}, listening on ${JSON.stringify(node.getMultiaddrs().map((/** @type {any} */ a) => a.toString()))}${noise ? ', malformed datagrams expected' : ''}`)
 
-  const redis = await Resp.connect(redisAddr)
+  const redis = await connectRedis()
   const [mine, theirs] = isDialer ? ['dialerPeerId', 'listenerPeerId'] : ['listenerPeerId', 'dialerPeerId']
   await redis.command('RPUSH', mine, node.peerId.toString())
   const reply = await redis.command('BLPOP', theirs, DISCOVERY_MS / 1000)
@@ -86,7 +76,7 @@ export async function run() {
   log(`mdns: stats ${JSON.stringify(svc.stats())}`)
 
   if (!isDialer) {
-    await redis.command('RPUSH', 'listenerResult', JSON.stringify(problems.length === 0 ? { ok: true } : { ok: false, error: problems.join('; ') }))
+    await listenerResult(redis)(problems.length === 0, problems.join('; '))
     await new Promise(() => {}) // serve (and answer mDNS) until killed
   }
   if (problems.length > 0) die(problems.join('; '))
@@ -104,13 +94,6 @@ export async function run() {
   } catch (e) {
     die(`dial/ping ${addr}: ${/** @type {Error} */ (e).message}`)
   }
-  process.stdout.write(`${JSON.stringify({ handshakePlusOneRTTMillis: handshake, pingRTTMilllis: rtt })}\n`)
-  const until = performance.now() + RESULT_WAIT_MS
-  while (performance.now() < until) {
-    if ((await redis.command('LLEN', 'listenerResult')) > 0) break
-    await sleep(50)
-  }
-  await Promise.race([node.stop(), sleep(2000)]).catch(() => {})
-  redis.close()
-  process.exit(0)
+  await waitForListenerResult(redis, RESULT_WAIT_MS, 50)
+  await finishDialer(node, redis, handshake, rtt)
 }

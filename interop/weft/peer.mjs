@@ -12,7 +12,7 @@ import { createNode, readAll, nodeCrypto, AGENT_VERSION, kadDht, gossipsub, perf
 import { decodeIdentifyStream } from '../../dist/identify/index.js'
 import { openPeerRecord, publicKeyFromProtobuf } from '../../dist/peer-id/index.js'
 import { Multiaddr } from '../../dist/multiaddr/index.js'
-import { Resp } from './resp.mjs'
+import { log, die, env, sleep, withTimeout, armTestTimeout, connectRedis, dialListener, waitForListenerResult, finishDialer, listenerResult, publishAndServe } from './common.mjs'
 
 const ECHO = '/weft/echo/1.0.0'
 const RESET = '/weft/reset/1.0.0'
@@ -26,21 +26,8 @@ const LISTENER_CHECK_MS = 60_000
 /** The default services of weft/node plus perf, which is opt-in (caps sized for the perf scenario). */
 const services = () => ({ dht: kadDht(), pubsub: gossipsub(), perf: perf({ maxUploadBytes: PERF_BYTES, maxDownloadBytes: PERF_BYTES }) })
 
-const t0 = performance.now()
-/** @param {...unknown} args */
-function log(...args) {
-  const ms = (performance.now() - t0).toFixed(0).padStart(6)
-  process.stderr.write(`[weft-peer ${ms}ms] ${args.map((a) => (typeof a === 'string' ? a : a instanceof Error ? a.stack ?? a.message : JSON.stringify(a))).join(' ')}\n`)
-}
-/** @param {string} msg */
-function die(msg) {
-  process.stderr.write(`[weft-peer] error: ${msg}\n`)
-  process.exit(1)
-}
-
 // ---- configuration -------------------------------------------------------------------------
 
-const env = (/** @type {string} */ k, /** @type {string} */ d = '') => { const v = process.env[k]; return v === undefined || v === '' ? d : v }
 const transport = env('transport')
 if (transport !== 'tcp' && transport !== 'ws') die(`unsupported transport "${transport}" (want tcp or ws)`)
 if (env('muxer') !== 'yamux') die(`unsupported muxer "${env('muxer')}" (want yamux)`)
@@ -55,23 +42,12 @@ const isDialerEnv = env('is_dialer')
 if (isDialerEnv !== 'true' && isDialerEnv !== 'false') die(`is_dialer must be true or false, got "${isDialerEnv}"`)
 const isDialer = isDialerEnv === 'true'
 const ip = env('ip', '0.0.0.0')
-const redisAddr = env('redis_addr', 'redis:6379')
-const timeoutSec = Number(env('test_timeout_seconds', '180'))
-if (!Number.isFinite(timeoutSec) || timeoutSec <= 0) die(`bad test_timeout_seconds "${env('test_timeout_seconds')}"`)
-
-setTimeout(() => die(`test_timeout_seconds (${timeoutSec}) passed`), timeoutSec * 1000).unref()
+const timeoutSec = armTestTimeout()
 
 const listenAddr = `/ip4/${ip}/tcp/0${transport === 'ws' ? '/ws' : ''}`
 
 // ---- helpers -------------------------------------------------------------------------------
 
-/** @template T @param {Promise<T>} p @param {number} ms @param {string} what @returns {Promise<T>} */
-function withTimeout(p, ms, what) {
-  /** @type {NodeJS.Timeout | undefined} */ let t
-  return Promise.race([p, new Promise((_, rej) => { t = setTimeout(() => rej(new Error(`${what}: timed out after ${ms} ms`)), ms) })])
-    .finally(() => clearTimeout(t))
-}
-const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms))
 const stripP2p = (/** @type {string} */ a) => a.replace(/\/p2p\/[^/]+$/, '')
 
 /** The address to publish: the bound one, or a non-loopback interface address when bound to 0.0.0.0. */
@@ -160,7 +136,7 @@ async function checkIdentify(node, remote, info, opts) {
 
 // ---- main ----------------------------------------------------------------------------------
 
-const redis = await Resp.connect(redisAddr)
+const redis = await connectRedis()
 log(`${isDialer ? 'dialer' : 'listener'} transport=${transport} scenario=${scenario} agent=${AGENT_VERSION}`)
 if (isDialer) await dialer()
 else await listener()
@@ -173,17 +149,7 @@ async function dialer() {
     identified.set(peer.toString(), info)
     identifyWake.get(peer.toString())?.()
   })
-  const reply = await redis.command('BLPOP', 'listenerAddr', Math.max(1, Math.floor(timeoutSec)))
-  if (reply === null) die('BLPOP listenerAddr timed out')
-  const addr = reply[1]
-  log(`dialing ${addr}`)
-
-  const start = performance.now()
-  const conn = await node.dial(addr)
-  const peer = conn.peer
-  const rtt = await node.ping(peer)
-  const handshake = performance.now() - start
-  log(`connected to ${peer} via ${conn.remoteAddr?.toString?.() ?? '?'}; handshake+1RTT ${handshake.toFixed(2)} ms, ping ${rtt.toFixed(2)} ms`)
+  const { addr, peer, rtt, handshake } = await dialListener(node, redis, timeoutSec)
   let pingRTT = rtt
 
   try {
@@ -212,24 +178,9 @@ async function dialer() {
     log(e)
     die(`${scenario}: ${/** @type {Error} */ (e).message}`)
   }
-  if (scenario !== 'ping') await waitForListener()
-  process.stdout.write(`${JSON.stringify({ handshakePlusOneRTTMillis: handshake, pingRTTMilllis: pingRTT })}\n`)
-  await withTimeout(node.stop(), 2000, 'stop').catch((e) => log(`stop: ${e.message}`))
-  redis.close()
-  process.exit(0)
-}
-
-/**
- * Stay connected until the listener has pushed its result (so it can still identify us, see our
- * reset, ...), without consuming it: the orchestrator reads it. Upstream has no listenerResult: give up after 10 s.
- */
-async function waitForListener() {
-  const until = performance.now() + 10_000
-  while (performance.now() < until) {
-    if ((await redis.command('LLEN', 'listenerResult')) > 0) return
-    await sleep(25)
-  }
-  log('listenerResult did not appear within 10 s; exiting anyway')
+  // Stay connected until the listener has pushed its result (so it can still identify us, see our reset, ...).
+  if (scenario !== 'ping') await waitForListenerResult(redis)
+  await finishDialer(node, redis, handshake, pingRTT)
 }
 
 /** @param {any} node @param {any} peer */
@@ -297,15 +248,7 @@ async function pingLoadDialer(node, peer) {
 
 async function listener() {
   const node = await createNode({ listen: [listenAddr], services: services() })
-  let pushed = false
-  /** @param {boolean} ok @param {string} [error] */
-  const push = async (ok, error) => {
-    if (pushed) return
-    pushed = true
-    if (!ok) log(`listener check failed: ${error}`)
-    else log('listener checks passed')
-    await redis.command('RPUSH', 'listenerResult', JSON.stringify(ok ? { ok } : { ok, error: (error ?? '').replace(/\s+/g, ' ') }))
-  }
+  const push = listenerResult(redis)
   /** Deadline for the listener's checks, from the first inbound connection. */
   let deadline = false
   const armDeadline = (/** @type {number} */ ms, /** @type {() => string} */ why) => {
@@ -369,13 +312,5 @@ async function listener() {
   const pick = ip === '0.0.0.0' ? addrs.find((/** @type {string} */ a) => a.startsWith('/ip4/') && !a.startsWith('/ip4/127.')) ?? addrs[0] : addrs[0]
   const pub = publishedAddr(pick)
   Multiaddr.fromString(pub)
-  await redis.command('RPUSH', 'listenerAddr', pub)
-  log(`listening; published ${pub}`)
-  // Serve until killed.
-  const stop = () => {
-    setTimeout(() => process.exit(0), 1000).unref() // a graceful stop must not keep a killed peer alive
-    void node.stop().finally(() => process.exit(0))
-  }
-  process.on('SIGTERM', stop)
-  process.on('SIGINT', stop)
+  await publishAndServe(node, redis, pub) // serve until killed
 }

@@ -9,31 +9,19 @@
  *
  * Needs `npm run build` first (imports ../../dist).
  */
-import { performance } from 'node:perf_hooks'
 import { createNode } from '../../dist/node.js'
 import { rendezvousClient, rendezvousServer } from '../../dist/rendezvous/index.js'
-import { Resp } from './resp.mjs'
+import { log, die, env, sleep, withTimeout, armTestTimeout, connectRedis, dialListener, waitForListenerResult, finishDialer, listenerResult, publishAndServe, firstAddr } from './common.mjs'
 
 const NS = 'weft-interop'
 const TTL = 7200
-const t0 = performance.now()
-const log = (/** @type {string} */ s) => process.stderr.write(`[weft-peer ${(performance.now() - t0).toFixed(0).padStart(6)}ms] ${s}\n`)
-const die = (/** @type {string} */ s) => { process.stderr.write(`[weft-peer] error: ${s}\n`); process.exit(1) }
-const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms))
-/** @template T @param {Promise<T>} p @param {number} ms @param {string} what @returns {Promise<T>} */
-function withTimeout(p, ms, what) {
-  /** @type {NodeJS.Timeout | undefined} */ let t
-  return Promise.race([p, new Promise((_, rej) => { t = setTimeout(() => rej(new Error(`${what}: timed out after ${ms} ms`)), ms) })]).finally(() => clearTimeout(t))
-}
 
 export async function run() {
-  const env = (/** @type {string} */ k, /** @type {string} */ d = '') => { const v = process.env[k]; return v === undefined || v === '' ? d : v }
   if (env('transport') !== 'tcp') die(`scenario rendezvous runs over tcp only, not "${env('transport')}"`)
   const isDialer = env('is_dialer') === 'true'
   const ip = env('ip', '0.0.0.0')
-  const timeoutSec = Number(env('test_timeout_seconds', '180'))
-  setTimeout(() => die(`test_timeout_seconds (${timeoutSec}) passed`), timeoutSec * 1000).unref()
-  const redis = await Resp.connect(env('redis_addr', 'redis:6379'))
+  const timeoutSec = armTestTimeout()
+  const redis = await connectRedis()
   log(`${isDialer ? 'dialer' : 'listener'} scenario=rendezvous`)
   if (isDialer) await dialer(redis, timeoutSec)
   else await listener(redis, ip)
@@ -43,13 +31,7 @@ export async function run() {
 async function listener(redis, ip) {
   const node = await createNode({ listen: [`/ip4/${ip}/tcp/0`], services: { rendezvous: rendezvousServer() } })
   const point = node.service('rendezvous')
-  let pushed = false
-  const push = async (/** @type {boolean} */ ok, /** @type {string} */ error = '') => {
-    if (pushed) return
-    pushed = true
-    log(ok ? 'listener checks passed' : `listener check failed: ${error}`)
-    await redis.command('RPUSH', 'listenerResult', JSON.stringify(ok ? { ok } : { ok, error }))
-  }
+  const push = listenerResult(redis)
   /** @type {string | undefined} */ let registered
   let armed = false
   node.on('connection:open', (c) => {
@@ -69,16 +51,7 @@ async function listener(redis, ip) {
     log(`unregistered ${peer} from ${namespace}`)
     if (namespace === NS && registered === peer.toString()) void push(true)
   })
-  const addrs = node.getMultiaddrs().map((/** @type {any} */ a) => a.toString())
-  if (addrs.length === 0) die('no listen address')
-  await redis.command('RPUSH', 'listenerAddr', addrs[0])
-  log(`listening; published ${addrs[0]}`)
-  const stop = () => {
-    setTimeout(() => process.exit(0), 1000).unref()
-    void node.stop().finally(() => process.exit(0))
-  }
-  process.on('SIGTERM', stop)
-  process.on('SIGINT', stop)
+  await publishAndServe(node, redis, firstAddr(node))
   await new Promise(() => {}) // serve until killed
 }
 
@@ -89,16 +62,7 @@ async function dialer(redis, timeoutSec) {
   /** @type {Map<string, string>} */ const agents = new Map()
   /** @type {(() => void) | undefined} */ let wake
   node.on('peer:identify', ({ peer, info }) => { agents.set(peer.toString(), info.agentVersion); wake?.() })
-  const reply = await redis.command('BLPOP', 'listenerAddr', Math.max(1, Math.floor(timeoutSec)))
-  if (reply === null) die('BLPOP listenerAddr timed out')
-  const addr = reply[1]
-  log(`dialing ${addr}`)
-  const start = performance.now()
-  const conn = await node.dial(addr)
-  const point = conn.peer
-  const rtt = await node.ping(point)
-  const handshake = performance.now() - start
-  log(`connected to ${point}; handshake+1RTT ${handshake.toFixed(2)} ms, ping ${rtt.toFixed(2)} ms`)
+  const { peer: point, rtt, handshake } = await dialListener(node, redis, timeoutSec)
   try {
     if (!agents.has(point.toString())) await withTimeout(new Promise((r) => { wake = () => { if (agents.has(point.toString())) r(undefined) } }), 10_000, 'identify of the point')
     const agent = agents.get(point.toString()) ?? ''
@@ -109,12 +73,8 @@ async function dialer(redis, timeoutSec) {
     log(/** @type {Error} */ (e).stack ?? String(e))
     die(`rendezvous: ${/** @type {Error} */ (e).message}`)
   }
-  const until = performance.now() + 10_000
-  while (performance.now() < until && (await redis.command('LLEN', 'listenerResult')) === 0) await sleep(25)
-  process.stdout.write(`${JSON.stringify({ handshakePlusOneRTTMillis: handshake, pingRTTMilllis: rtt })}\n`)
-  await withTimeout(node.stop(), 2000, 'stop').catch((e) => log(`stop: ${e.message}`))
-  redis.close()
-  process.exit(0)
+  await waitForListenerResult(redis)
+  await finishDialer(node, redis, handshake, rtt)
 }
 
 /** @param {any} node @param {any} rz @param {any} point @param {boolean} rustPoint */

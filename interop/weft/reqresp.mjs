@@ -15,7 +15,7 @@
 import { performance } from 'node:perf_hooks'
 import { createNode } from '../../dist/node.js'
 import { requestResponse, cbor, json, noResponse } from '../../dist/request-response/index.js'
-import { Resp } from './resp.mjs'
+import { log, die, env, armTestTimeout, connectRedis, dialListener, waitForListenerResult, finishDialer, listenerResult, publishAndServe, firstAddr } from './common.mjs'
 
 export const CBOR = '/weft-interop/rr/cbor/1.0.0'
 export const JSON_P = '/weft-interop/rr/json/1.0.0'
@@ -27,17 +27,6 @@ export const ID = {
   aCbor: 2 ** 40 + 1, aJson: 2 ** 40 + 2, b0: 1000, oversize: 2000, after: 2001, delay: 3000, omitCbor: 4000, omitJson: 4001,
 }
 const CONCURRENT = 64
-
-const t0 = performance.now()
-/** @param {string} s */
-const log = (s) => process.stderr.write(`[weft-peer ${(performance.now() - t0).toFixed(0).padStart(6)}ms] ${s}\n`)
-/** @param {string} msg @returns {never} */
-function die(msg) {
-  process.stderr.write(`[weft-peer] error: ${msg}\n`)
-  process.exit(1)
-}
-const env = (/** @type {string} */ k, /** @type {string} */ d = '') => { const v = process.env[k]; return v === undefined || v === '' ? d : v }
-const sleep = (/** @type {number} */ ms) => new Promise((r) => setTimeout(r, ms))
 
 /** Request payloads: byte j = (id + j) & 0xff. */
 export function reqPayload(/** @type {number} */ id, /** @type {number} */ len) {
@@ -83,9 +72,8 @@ export async function run() {
   const isDialer = env('is_dialer') === 'true'
   if (env('transport', 'tcp') !== 'tcp') die('scenario request-response runs over tcp only')
   const ip = env('ip', '0.0.0.0')
-  const timeoutSec = Number(env('test_timeout_seconds', '180'))
-  setTimeout(() => die(`test_timeout_seconds (${timeoutSec}) passed`), timeoutSec * 1000).unref()
-  const redis = await Resp.connect(env('redis_addr', 'redis:6379'))
+  armTestTimeout()
+  const redis = await connectRedis()
   log(`${isDialer ? 'dialer' : 'listener'} scenario=request-response`)
   if (isDialer) await dialer(redis, ip)
   else await listener(redis, ip)
@@ -111,16 +99,7 @@ async function dialer(redis, ip) {
     closed = `connection to ${connection.peer} closed${error ? `: ${error.message}` : ''}`
     log(closed)
   })
-  const reply = await redis.command('BLPOP', 'listenerAddr', 60)
-  if (reply === null) die('BLPOP listenerAddr timed out')
-  const addr = reply[1]
-  log(`dialing ${addr}`)
-  const start = performance.now()
-  const conn = await node.dial(addr)
-  const peer = conn.peer
-  const rtt = await node.ping(peer)
-  const handshake = performance.now() - start
-  log(`connected to ${peer}; handshake+1RTT ${handshake.toFixed(2)} ms, ping ${rtt.toFixed(2)} ms`)
+  const { peer, rtt, handshake } = await dialListener(node, redis, 60)
 
   /** node.request picks the service by protocol; 'short' is cbor with (d)'s 2 s timeout. */
   const how = {
@@ -187,13 +166,8 @@ async function dialer(redis, ip) {
     alive('(e) omit')
   })
 
-  // Stay connected until the listener has pushed its result (without consuming it).
-  const until = performance.now() + 10_000
-  while (performance.now() < until && (await redis.command('LLEN', 'listenerResult')) === 0) await sleep(25)
-  process.stdout.write(`${JSON.stringify({ handshakePlusOneRTTMillis: handshake, pingRTTMilllis: rtt })}\n`)
-  await Promise.race([node.stop(), sleep(2000)]).catch(() => {})
-  redis.close()
-  process.exit(0)
+  await waitForListenerResult(redis)
+  await finishDialer(node, redis, handshake, rtt)
 }
 
 // ---- listener --------------------------------------------------------------------------------
@@ -204,16 +178,11 @@ async function listener(redis, ip) {
   const omitted = new Set()
   let delayed = false
   let oversize = 0
-  let pushed = false
+  const pushResult = listenerResult(redis)
   const want = [ID.aCbor, ID.aJson, ID.after, ...Array.from({ length: CONCURRENT }, (_, i) => ID.b0 + i)]
   const summary = () => `${sent.size} of ${want.length} responses sent, omissions [${[...omitted]}], delayed request ${delayed ? 'seen' : 'not seen'}, oversize failures ${oversize}`
   /** @param {boolean} ok @param {string} [error] */
-  const push = (ok, error) => {
-    if (pushed) return
-    pushed = true
-    log(ok ? 'listener checks passed' : `listener check failed: ${error}`)
-    void redis.command('RPUSH', 'listenerResult', JSON.stringify(ok ? { ok } : { ok, error: (error ?? '').replace(/\s+/g, ' ') }))
-  }
+  const push = (ok, error) => void pushResult(ok, error)
   const check = () => {
     if (want.every((id) => sent.has(id)) && omitted.has(ID.omitCbor) && omitted.has(ID.omitJson) && delayed && oversize >= 1) push(true)
   }
@@ -273,14 +242,5 @@ async function listener(redis, ip) {
     armed = true
     setTimeout(() => push(false, `after 60 s: ${summary()}`), LISTENER_CHECK_MS).unref()
   })
-  const addrs = node.getMultiaddrs().map((/** @type {any} */ a) => a.toString())
-  if (addrs.length === 0) die('no listen address')
-  await redis.command('RPUSH', 'listenerAddr', addrs[0])
-  log(`listening; published ${addrs[0]}`)
-  const stop = () => {
-    setTimeout(() => process.exit(0), 1000).unref()
-    void node.stop().finally(() => process.exit(0))
-  }
-  process.on('SIGTERM', stop)
-  process.on('SIGINT', stop)
+  await publishAndServe(node, redis, firstAddr(node))
 }
