@@ -158,13 +158,17 @@ function peerExchange(g: ControlContext, list: ControlPrune['peers']): void {
   }
 }
 
-/** A PRUNE for `p`, with backoff and PX when the peer speaks v1.1+. */
+/** A PRUNE for `p`, with backoff and PX when the peer speaks v1.1+ (each PX peer with its signed record when we hold one). */
 export function makePrune(g: PruneContext, now: Millis, p: PeerState, topic: string, backoffMs: number, px: boolean): ControlPrune {
   if (p.protocol === GOSSIPSUB_V10) return { topic, peers: [] }
   const peers: ControlPrune['peers'] = []
   if (px && g.cfg.doPX) {
     const cands = [...(g.topicPeers.get(topic) ?? [])].filter((k) => k !== p.key && (!g.cfg.scoring || g.score.score(k, now) >= 0))
-    for (const k of sample(cands, g.cfg.prunePeers, g.rand)) peers.push({ peerId: g.peers.get(k)!.id.multihash })
+    for (const k of sample(cands, g.cfg.prunePeers, g.rand)) {
+      // with the peer's signed record when identify gave us one (go-libp2p-pubsub's PX), else a bare id
+      const q = g.peers.get(k)!
+      peers.push(q.record !== undefined ? { peerId: q.id.multihash, signedPeerRecord: q.record.envelope } : { peerId: q.id.multihash })
+    }
   }
   return { topic, peers, backoff: Math.ceil(backoffMs / 1000) }
 }

@@ -184,6 +184,13 @@ export class GossipsubBehaviour implements Behaviour<GossipsubEvent> {
       case 'stream-closed':
         streamGone(this.#g, input.stream)
         return
+      case 'peer-info': {
+        // identify verified it; keep the newest for PX (go sends its certified address book's)
+        const r = input.info.signedPeerRecord
+        const p = this.#g.peers.get(input.peer.toString())
+        if (r !== undefined && p !== undefined && (p.record === undefined || r.seq >= p.record.seq)) p.record = r
+        return
+      }
       default:
         return
     }

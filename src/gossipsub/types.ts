@@ -81,6 +81,11 @@ export interface PeerState {
   idontwant: number
   /** IDONTWANT ids (key → expiry), bounded by maxIDontWantMessages * 3 heartbeats. */
   readonly dontSend: Map<string, Millis>
+  /**
+   * The peer's latest verified signed peer record (identify's `peer-info`, one per peer, at most
+   * identify's maxSignedRecordSize bytes, gone with the PeerState): sent with it in PRUNE PX.
+   */
+  record?: { seq: bigint; envelope: Uint8Array }
 }
 
 /** @internal a received message between the seen check and the end of validation */

@@ -59,8 +59,8 @@ export interface IdentifyInfo {
   /** Our address as the remote sees it. */
   observedAddr?: Multiaddr
   protocols: string[]
-  /** The record's contents, when it verified and names the remote peer. */
-  signedPeerRecord?: { seq: bigint; addrs: Multiaddr[] }
+  /** The record's contents and its signed envelope (as received), when it verified and names the remote peer. */
+  signedPeerRecord?: { seq: bigint; addrs: Multiaddr[]; envelope: Uint8Array }
   /** True when a signed record was present, verified and names the remote peer. */
   signedPeerRecordValid: boolean
   /** Set when a signed record was present but rejected: why (so "sent but invalid" differs from "not sent"). */
@@ -430,6 +430,8 @@ export class IdentifyBehaviour implements Behaviour<IdentifyEvent> {
     // a replayed older record must not roll the addresses back, nor may the unsigned listenAddrs beside it
     const stale = info.signedPeerRecordError === STALE_PEER_RECORD
     if (!stale && (!r.push || addrs.length > 0)) update.addrs = addrs
+    const spr = info.signedPeerRecord
+    if (spr !== undefined) update.signedPeerRecord = { seq: spr.seq, envelope: spr.envelope }
     if (!r.push || info.protocols.length > 0) update.protocols = info.protocols
     if (info.agentVersion !== undefined) update.agentVersion = info.agentVersion
     if (info.protocolVersion !== undefined) update.protocolVersion = info.protocolVersion
@@ -482,7 +484,7 @@ export class IdentifyBehaviour implements Behaviour<IdentifyEvent> {
         else if (record.addrs.length > this.#limits.maxAddrs || record.addrs.reduce((n, a) => n + a.bytes.length, 0) > this.#limits.maxAddrBytes) info.signedPeerRecordError = 'identify/too-many-addrs'
         else if (!this.#freshRecord(c.peer.toString(), record.seq)) info.signedPeerRecordError = STALE_PEER_RECORD
         else {
-          info.signedPeerRecord = { seq: record.seq, addrs: [...record.addrs] }
+          info.signedPeerRecord = { seq: record.seq, addrs: [...record.addrs], envelope: msg.signedPeerRecord }
           info.signedPeerRecordValid = true
         }
       } catch (e) {

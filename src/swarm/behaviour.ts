@@ -166,6 +166,12 @@ export interface PeerInfoUpdate {
   publicKey?: PublicKey
   agentVersion?: string
   protocolVersion?: string
+  /**
+   * The peer's own signed peer record (identify), already verified and naming `peer`: `envelope`
+   * is the signed envelope as received (at most identify's maxSignedRecordSize bytes). Gossipsub
+   * keeps the latest one of each connected peer to send with it in a PRUNE's peer exchange.
+   */
+  signedPeerRecord?: { seq: bigint; envelope: Uint8Array }
 }
 
 /** How a dial is made (`dial` action, `swarm.dial`). */
