@@ -4,7 +4,7 @@
 // fewer iterations and smaller transfers (a smoke check, about a minute, written to
 // bench/results/quick.json instead); `--runs N` sets the
 // repetitions of the throughput/streams/crypto benchmarks (default 3); `--build` rebuilds dist/ first.
-// Benchmarks: throughput, streams, latency, memory, scale, crypto, size, profile, gossipsub-compare
+// Benchmarks: throughput, streams, latency, memory, scale, crypto, size, startup, profile, gossipsub-compare
 // (weft vs go-libp2p-pubsub message rates; profile and gossipsub-compare are not part of the default
 // set). See bench/README.md.
 import { execFileSync, spawnSync } from 'node:child_process'
@@ -51,14 +51,15 @@ const SUITE = {
   size: await import('./size.mjs'),
   profile: await import('./profile.mjs'),
   'gossipsub-compare': await import('./gossipsub-compare.mjs'),
+  startup: await import('./startup.mjs'),
 }
-const DEFAULT = ['size', 'crypto', 'latency', 'throughput', 'streams', 'memory', 'scale']
+const DEFAULT = ['size', 'startup', 'crypto', 'latency', 'throughput', 'streams', 'memory', 'scale']
 const selected = names.length ? names : DEFAULT
 for (const n of selected) if (!SUITE[n]) { console.error(`unknown benchmark ${n}; known: ${Object.keys(SUITE).join(', ')}`); process.exit(2) }
 
 if (argv.includes('--build') || !existsSync(path.join(REPO, 'dist/node.js'))) {
-  console.log('building dist/ (tsc -p tsconfig.build.json)')
-  execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: REPO, stdio: 'inherit' })
+  console.log('building dist/ (npm run build: tsc -p tsconfig.build.json, then the CLI bundle)')
+  execFileSync('npm', ['run', '--silent', 'build'], { cwd: REPO, stdio: 'inherit' })
 }
 mkdirSync(CACHE, { recursive: true })
 

@@ -5,8 +5,6 @@
  * - a key protobuf in hex (public or private): type, data, and the peer id it gives.
  */
 import { fromHex, toHex } from '../core/bytes.js'
-import { ProtocolError } from '../core/errors.js'
-import { nobleCrypto } from '../core/crypto/noble.js'
 import { Multiaddr } from '../multiaddr/index.js'
 import { PeerId, privateKeyFromProtobuf, publicKeyFromProtobuf, type PublicKey } from '../peer-id/index.js'
 
@@ -15,7 +13,11 @@ export type Inspection =
   | { kind: 'peer-id'; base58: string; cid: string; multihash: { code: number; name: string; hex: string }; keyType?: string; publicKey?: string }
   | { kind: 'public-key' | 'private-key'; keyType: string; data: string; peerId: string }
 
-export function inspect(value: string): Inspection {
+/**
+ * Async only for the private-key form: its crypto provider (@noble/curves, whose import costs more
+ * than the rest of `weft inspect`) is imported when a hex value is neither a multiaddr nor a public key.
+ */
+export async function inspect(value: string): Promise<Inspection> {
   const v = value.trim()
   if (v.startsWith('/')) return describeMultiaddr(Multiaddr.fromString(v))
   const hex = v.startsWith('0x') ? v.slice(2) : v
@@ -25,13 +27,14 @@ export function inspect(value: string): Inspection {
     for (const attempt of [
       () => describeMultiaddr(Multiaddr.fromBytes(bytes)),
       () => describePublicKey(publicKeyFromProtobuf(bytes)),
-      () => {
+      async () => {
+        const { nobleCrypto } = await import('../core/crypto/noble.js')
         const k = privateKeyFromProtobuf(bytes, nobleCrypto)
         return { kind: 'private-key' as const, keyType: k.type, data: toHex(k.seed), peerId: k.publicKey.toPeerId().toString() }
       },
     ]) {
       try {
-        return attempt()
+        return await attempt()
       } catch (e) {
         errors.push(e)
       }
@@ -88,9 +91,5 @@ export function formatInspection(i: Inspection): string {
   }
 }
 
-/** One line naming an error, for the CLI: `error: <code>: <message>`. */
-export function errorLine(e: unknown): string {
-  if (e instanceof ProtocolError) return `error: ${e.message}`
-  if (e instanceof Error) return `error: ${(e as { code?: string }).code !== undefined && !e.message.startsWith(String((e as { code?: string }).code)) ? `${(e as { code?: string }).code}: ` : ''}${e.message}`
-  return `error: ${String(e)}`
-}
+/** Kept here for importers of inspect.js; the CLI's error line lives in error-line.ts. */
+export { errorLine } from './error-line.js'

@@ -29,9 +29,11 @@
  */
 import { homedir } from 'node:os'
 import { join } from 'node:path'
-import { errorLine, formatInspection, inspect } from './inspect.js'
-import { runPerf } from './perf.js'
+// Only what every command needs is imported here; each command's modules are imported when it runs,
+// so `weft inspect` or `weft version` never loads the node, transports or crypto providers
+// (start-up time: bench/README.md, "Start-up").
 import { parseArgs, UsageLine } from './args.js'
+import { errorLine } from './error-line.js'
 import { VERSION } from '../edge/version.js'
 
 function dhtMode(v: string | undefined): 'server' | 'client' | 'auto' {
@@ -200,7 +202,8 @@ export async function main(argv: string[]): Promise<number> {
         const a = parseArgs(rest, { booleans: ['json'] })
         const value = a.positional[0]
         if (value === undefined) throw new UsageLine('usage: weft inspect <multiaddr | hex | peer id> [--json]')
-        const i = inspect(value)
+        const { formatInspection, inspect } = await import('./inspect.js')
+        const i = await inspect(value)
         console.log(a.flags.has('json') ? JSON.stringify(i) : formatInspection(i))
         return 0
       }
@@ -317,7 +320,7 @@ export async function main(argv: string[]): Promise<number> {
         })
       }
       case 'perf':
-        return await runPerf(rest)
+        return await (await import('./perf.js')).runPerf(rest)
       case undefined:
       case 'help':
       case '--help':

@@ -3,7 +3,7 @@ import { createNode, gossipsub, kadDht, loadOrCreateKey, nodeCrypto, perf, tcp, 
 import { autoNAT, type AutoNAT } from '../autonat/index.js'
 import { dcutr, type Dcutr } from '../dcutr/index.js'
 import { Multiaddr } from '../multiaddr/index.js'
-import { errorLine } from './inspect.js'
+import { errorLine } from './error-line.js'
 import { UsageError } from '../core/errors.js'
 import { UsageLine } from './args.js'
 import { parseHostPort, serveMetrics } from '../io/metrics-http.js'
