@@ -13,12 +13,13 @@
  * so nothing runs beside them), stop redis. A case that hangs is killed after --timeout seconds and
  * fails; it never stops the suite. Exit code 1 when any case failed.
  */
-import { spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { killGroup, missingTools, sleep, startRedis } from './lib/proc.mjs'
 import { runMdnsCase } from './lib/mdns-case.mjs'
+import { dialerVerdict, listenerVerdict, startCaptured, tail } from './lib/peer-case.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const root = path.dirname(here)
@@ -244,32 +245,11 @@ process.on('SIGTERM', () => { cleanup(); process.exit(143) })
 
 // ---- running one case ----------------------------------------------------------------------------
 
-/**
- * @param {string} impl @param {Record<string, string>} env
- * @returns {{ proc: import('node:child_process').ChildProcess, stdout: () => string, stderr: () => string, exit: Promise<{ code: number | null, signal: string | null }> }}
- */
+/** @param {string} impl @param {Record<string, string>} env */
 function startPeer(impl, env) {
-  const [cmd, ...argv] = commands[impl]
-  const proc = spawn(/** @type {string} */ (cmd), argv, {
-    cwd: root,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true, // own process group: killing it takes its children along
-  })
-  children.push(proc)
-  let out = ''
-  let err = ''
-  proc.stdout?.on('data', (d) => { out += d; if (out.length > 1 << 20) out = out.slice(-(1 << 19)) })
-  proc.stderr?.on('data', (d) => { err += d; if (err.length > 1 << 20) err = err.slice(-(1 << 19)) })
-  const exit = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })))
-  return { proc, stdout: () => out, stderr: () => err, exit: /** @type {any} */ (exit) }
-}
-
-/** @param {string} s @param {number} n */
-function tail(s, n) {
-  const lines = s.split('\n')
-  if (lines[lines.length - 1] === '') lines.pop()
-  return lines.slice(-n)
+  const peer = startCaptured(commands[impl], env, root)
+  children.push(peer.proc)
+  return peer
 }
 
 /**
@@ -288,53 +268,9 @@ async function runCase(c) {
   }
   const listener = startPeer(c.listener, { ...common, is_dialer: 'false' })
   const dialer = startPeer(c.dialer, { ...common, is_dialer: 'true' })
-  /** @type {string | null} */
-  let error = null
-  /** @type {number | null} */ let handshake = null
-  /** @type {number | null} */ let ping = null
-
-  /** @type {NodeJS.Timeout | undefined} */
-  let timer
-  const timedOut = new Promise((resolve) => { timer = setTimeout(() => resolve('timeout'), opt.timeout * 1000) })
-  const first = await Promise.race([dialer.exit, timedOut])
-  clearTimeout(timer)
-  if (first === 'timeout') {
-    error = `timeout: the dialer did not finish within ${opt.timeout} s`
-  } else {
-    const d = /** @type {{ code: number | null, signal: string | null }} */ (first)
-    if (d.code !== 0) {
-      const reason = tail(dialer.stderr(), 5).reverse().find((l) => /error|fail|panic/i.test(l)) ?? tail(dialer.stderr(), 1)[0] ?? ''
-      error = `dialer exited ${d.code ?? d.signal}: ${reason.trim()}`
-    } else {
-      const lines = dialer.stdout().split('\n').filter((l) => l.trim() !== '')
-      if (lines.length !== 1) error = `dialer stdout has ${lines.length} lines, want exactly 1: ${JSON.stringify(lines.slice(0, 3))}`
-      else {
-        try {
-          const j = JSON.parse(lines[0])
-          if (typeof j.handshakePlusOneRTTMillis !== 'number' || typeof j.pingRTTMilllis !== 'number') {
-            error = `dialer result lacks numeric handshakePlusOneRTTMillis / pingRTTMilllis: ${lines[0]}`
-          } else {
-            handshake = j.handshakePlusOneRTTMillis
-            ping = j.pingRTTMilllis
-          }
-        } catch {
-          error = `dialer stdout is not JSON: ${lines[0].slice(0, 200)}`
-        }
-      }
-    }
-  }
-  if (error === null && c.scenario !== 'ping') {
-    const r = await db.command('BLPOP', 'listenerResult', 20)
-    if (r === null) error = 'listener pushed no listenerResult within 20 s of the dialer exiting'
-    else {
-      try {
-        const j = JSON.parse(r[1])
-        if (j.ok !== true) error = `listener: ${j.error ?? JSON.stringify(j)}`
-      } catch {
-        error = `listenerResult is not JSON: ${String(r[1]).slice(0, 200)}`
-      }
-    }
-  }
+  const { handshake, ping, ...verdict } = await dialerVerdict(dialer, opt.timeout)
+  let error = verdict.error
+  if (error === null && c.scenario !== 'ping') error = await listenerVerdict(db, 20)
   if (error === null && listener.proc.exitCode !== null) error = `listener exited early (${listener.proc.exitCode})`
 
   killGroup(dialer.proc, 'SIGKILL')

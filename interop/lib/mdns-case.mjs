@@ -11,7 +11,7 @@
 //
 // Namespaces are `wmd<pid>-{br,l,d,x}`: unique per orchestrator process; namespaces of a process that
 // is gone (a crashed or killed run) are removed before each case, ours after it (also on errors).
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import dgram from 'node:dgram'
 import fs from 'node:fs'
@@ -20,6 +20,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startRedisUnix } from './nat-run.mjs'
 import { killGroup, sleep } from './proc.mjs'
+import { dialerVerdict, listenerVerdict, startCaptured, tail } from './peer-case.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 
@@ -108,21 +109,7 @@ function down(ns) {
  * @param {string} nsName @param {string[]} command @param {Record<string, string>} env @param {string} cwd
  */
 function startIn(nsName, command, env, cwd) {
-  const proc = spawn('ip', ['netns', 'exec', nsName, ...command], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
-  let out = ''
-  let err = ''
-  proc.stdout?.on('data', (d) => { out += d; if (out.length > 1 << 20) out = out.slice(-(1 << 19)) })
-  proc.stderr?.on('data', (d) => { err += d; if (err.length > 1 << 20) err = err.slice(-(1 << 19)) })
-  /** @type {Promise<{ code: number | null, signal: string | null }>} */
-  const exit = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })))
-  return { proc, stdout: () => out, stderr: () => err, exit }
-}
-
-/** @param {string} s @param {number} n */
-function tail(s, n) {
-  const lines = s.split('\n')
-  if (lines[lines.length - 1] === '') lines.pop()
-  return lines.slice(-n)
+  return startCaptured(['ip', 'netns', 'exec', nsName, ...command], env, cwd)
 }
 
 /**
@@ -191,42 +178,9 @@ export async function runMdnsCase(c, ctx) {
     dialer = startIn(ns.d, ctx.commands[c.dialer], { ...common, is_dialer: 'true', ip: MDNS_HOSTS.d }, ctx.root)
     procs.push(dialer)
 
-    /** @type {NodeJS.Timeout | undefined} */
-    let timer
-    const first = await Promise.race([dialer.exit, new Promise((resolve) => { timer = setTimeout(() => resolve('timeout'), ctx.timeout * 1000) })])
-    clearTimeout(timer)
-    if (first === 'timeout') error = `timeout: the dialer did not finish within ${ctx.timeout} s`
-    else {
-      const d = /** @type {{ code: number | null, signal: string | null }} */ (first)
-      if (d.code !== 0) {
-        const reason = tail(dialer.stderr(), 5).reverse().find((l) => /error|fail|panic/i.test(l)) ?? tail(dialer.stderr(), 1)[0] ?? ''
-        error = `dialer exited ${d.code ?? d.signal}: ${reason.trim()}`
-      } else {
-        const lines = dialer.stdout().split('\n').filter((l) => l.trim() !== '')
-        try {
-          if (lines.length !== 1) throw new Error(`dialer stdout has ${lines.length} lines, want exactly 1: ${JSON.stringify(lines.slice(0, 3))}`)
-          const j = JSON.parse(lines[0])
-          if (typeof j.handshakePlusOneRTTMillis !== 'number' || typeof j.pingRTTMilllis !== 'number') throw new Error(`dialer result lacks the numbers: ${lines[0]}`)
-          handshake = j.handshakePlusOneRTTMillis
-          ping = j.pingRTTMilllis
-        } catch (e) {
-          error = /** @type {Error} */ (e).message
-        }
-      }
-    }
+    ;({ error, handshake, ping } = await dialerVerdict(dialer, ctx.timeout))
     // The listener's verdict counts even when the dialer failed (it says whether discovery worked the other way).
-    const lr = await db.command('BLPOP', 'listenerResult', error === null ? 20 : 1)
-    /** @type {string | null} */
-    let lerr = null
-    if (lr === null) lerr = 'listener pushed no listenerResult'
-    else {
-      try {
-        const j = JSON.parse(lr[1])
-        if (j.ok !== true) lerr = `listener: ${j.error ?? JSON.stringify(j)}`
-      } catch {
-        lerr = `listenerResult is not JSON: ${String(lr[1]).slice(0, 200)}`
-      }
-    }
+    const lerr = await listenerVerdict(db, error === null ? 20 : 1)
     if (lerr !== null) error = error === null ? lerr : `${error}; ${lerr}`
     if (error === null && listener.proc.exitCode !== null) error = `listener exited early (${listener.proc.exitCode})`
     if (error === null && noise.proc.exitCode !== null) error = `the noise sender exited early (${noise.proc.exitCode}): ${tail(noise.stderr(), 1)[0] ?? ''}`
