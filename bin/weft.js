@@ -1,6 +1,9 @@
 #!/usr/bin/env node
-// The weft command line; the implementation is compiled from src/cli/main.ts into dist/.
-import { main } from '../dist/cli/main.js'
+// The weft command line. `npm run build` compiles src/ into dist/ (tsc) and then bundles the CLI
+// into dist/cli/bundle/ (scripts/bundle-cli.mjs): a fresh process reads a few files instead of
+// hundreds of ESM modules (bench/README.md, "Start-up"). The bundle is used only when it is at
+// least as new as dist/cli/main.js, so a dist/ rebuilt by tsc alone never runs a stale bundle.
+import { statSync } from 'node:fs'
 
 // `weft chat | head`, `weft node --json | grep -m1 started`: a reader that leaves closes our stdout.
 // That ends the command quietly (exit 0), as for any Unix filter, instead of an EPIPE stack trace.
@@ -8,6 +11,10 @@ process.stdout.on('error', (e) => {
   if (/** @type {NodeJS.ErrnoException} */ (e).code === 'EPIPE') process.exit(0)
   throw e
 })
+
+const mtime = (rel) => statSync(new URL(rel, import.meta.url), { throwIfNoEntry: false })?.mtimeMs ?? -1
+const bundle = mtime('../dist/cli/bundle/weft.mjs')
+const { main } = await import(bundle >= 0 && bundle >= mtime('../dist/cli/main.js') ? '../dist/cli/bundle/weft.mjs' : '../dist/cli/main.js')
 
 main(process.argv.slice(2)).then((code) => {
   process.exitCode = code
