@@ -148,6 +148,8 @@ function runClient(input: Uint8Array): void {
   }
   const pendingOpens: Array<{ requestId: number; peer: string }> = []
   const ops = new Map<number, Tracked>()
+  /** Keys (point/namespace) the point said OK to and the user did not unregister since. */
+  const registered = new Set<string>()
   const regKey = (point: number, n: string): string => `${point}/${n}`
   const pointIndex = (s: string): number => POINTS.findIndex((x) => x.toString() === s)
 
@@ -190,6 +192,7 @@ function runClient(input: Uint8Array): void {
         for (const x of e.registrations) check(x.seq === 3n, `a discovered record with seq ${x.seq}: a record not signed by its peer was accepted`)
       }
       if (e.type === 'registered') {
+        registered.add(regKey(pointIndex(e.point.toString()), e.namespace))
         const m = firstMessage(e.requestId)
         check(m?.type === MessageType.REGISTER_RESPONSE && m.registerResponse.status === 0, 'registered without an OK REGISTER_RESPONSE')
         check(e.ttl === (m.registerResponse.ttl ?? 7200), `registered with ttl ${e.ttl}, the point said ${m.registerResponse.ttl}`)
@@ -243,9 +246,12 @@ function runClient(input: Uint8Array): void {
         try {
           const before = new Set(ops.keys())
           supersede(k)
+          const full = b.inFlight.operations >= LIMITS.maxPending // fails at once, leaving the registration as it was
           const id = b.register(h.now, POINTS[pt]!, n, c % 3 === 0 ? {} : { ttl: 1 + c })
           check(!before.has(id) || ops.get(id)!.ended === 1, `register returned id ${id} of an operation in flight`)
           track(id, 'register', k)
+          // the new REGISTER decides: kept if the point accepts it, dropped if it fails or is cancelled
+          if (!full) registered.delete(k)
         } catch (e) {
           if (!(e instanceof UsageError && (e.code === 'rendezvous/too-many-registrations' || e.code === 'rendezvous/no-addresses'))) throw e
           count(stats, `register ${e.code}`)
@@ -259,6 +265,7 @@ function runClient(input: Uint8Array): void {
         const pt = a % 2
         const n = NAMESPACES[(a >> 1) % 3]!
         supersede(regKey(pt, n))
+        registered.delete(regKey(pt, n))
         track(b.unregister(h.now, POINTS[pt]!, n), 'unregister', regKey(pt, n))
         take(h.drain())
         break
@@ -319,7 +326,7 @@ function runClient(input: Uint8Array): void {
         take(h.drain())
         break
       }
-      default: p.u8(); p.u8(); b.stopAll(); take(h.drain())
+      default: p.u8(); p.u8(); b.stopAll(); registered.clear(); take(h.drain())
     }
   }
 
@@ -329,9 +336,12 @@ function runClient(input: Uint8Array): void {
     for (const o of pendingOpens.splice(0)) take(h.input({ type: 'stream-open-failed', requestId: o.requestId, error: Object.assign(new Error('closed'), { code: 'swarm/connection-closed' }) }))
   }
 
-  // The end: stop, the connection goes, every deadline passes. Everything must be over.
-  b.stopAll()
+  // The end: the connection goes, every deadline passes: a registration left is one the point accepted
+  // (a cancelled, refused or failed first REGISTER is not kept); then stop, and everything must be over.
   closeConnection()
+  take(h.advance(LIMITS.timeout + 1))
+  if (!auto) check(b.inFlight.registrations <= registered.size, `${b.inFlight.registrations} registrations kept, the point accepted ${registered.size}`)
+  b.stopAll()
   take(h.advance(LIMITS.timeout + 1))
   check(b.inFlight.operations === 0 && b.inFlight.registrations === 0, `in flight at the end: ${JSON.stringify(b.inFlight)}`)
   check(b.pollTimeout() === undefined, `a timeout is left at the end: ${b.pollTimeout()}`)
