@@ -98,7 +98,7 @@ func runDialer(ctx context.Context, cfg config, h host.Host, rdb *redis.Client) 
 	if cfg.scenario != "ping" {
 		waitListenerResult(ctx, rdb, 10*time.Second)
 	}
-	fmt.Printf("{\"handshakePlusOneRTTMillis\": %s, \"pingRTTMilllis\": %s}\n", jsonLine(ms(handshake)), jsonLine(ms(rtt)))
+	printDialerResult(handshake, rtt)
 	return nil
 }
 

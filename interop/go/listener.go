@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,7 +12,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
-	ma "github.com/multiformats/go-multiaddr"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -31,22 +29,7 @@ type listener struct {
 
 // push sends the listener result once.
 func (l *listener) push(err error) {
-	l.once.Do(func() {
-		res := `{"ok":true}`
-		if err != nil {
-			msg := strings.ReplaceAll(err.Error(), "\n", " ")
-			res = jsonLine(struct {
-				OK    bool   `json:"ok"`
-				Error string `json:"error"`
-			}{false, msg})
-			log.Printf("listener result: FAIL: %s", msg)
-		} else {
-			log.Printf("listener result: ok")
-		}
-		if e := l.rdb.RPush(context.Background(), "listenerResult", res).Err(); e != nil {
-			log.Printf("RPUSH listenerResult: %v", e)
-		}
-	})
+	l.once.Do(func() { pushListenerResult(l.rdb, err) })
 }
 
 func runListener(ctx context.Context, cfg config, h host.Host, rdb *redis.Client) {
@@ -97,14 +80,7 @@ func runListener(ctx context.Context, cfg config, h host.Host, rdb *redis.Client
 		firstConn <- ci
 	}})
 
-	addr, err := publishedAddr(h)
-	if err != nil {
-		fail("%v", err)
-	}
-	full := addr.Encapsulate(ma.StringCast("/p2p/" + h.ID().String()))
-	if err := rdb.RPush(ctx, "listenerAddr", full.String()).Err(); err != nil {
-		fail("RPUSH listenerAddr: %v", err)
-	}
+	full := publishListenerAddr(ctx, h, rdb)
 	log.Printf("listening on %v, published %s", h.Network().ListenAddresses(), full)
 
 	switch cfg.scenario {

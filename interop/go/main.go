@@ -184,9 +184,6 @@ func loadConfig() config {
 
 func interop() int {
 	cfg := loadConfig()
-	if cfg.scenario == "request-response" {
-		return runReqResp(cfg) // reqresp.go
-	}
 	time.AfterFunc(cfg.timeout, func() {
 		fail("test timeout (%s) reached", cfg.timeout)
 	})
@@ -216,6 +213,9 @@ func interop() int {
 	}
 	log.Printf("peer id %s, role dialer=%v, transport=%s, scenario=%s", h.ID(), cfg.isDialer, cfg.transport, cfg.scenario)
 
+	if cfg.scenario == "request-response" {
+		return runReqResp(ctx, cfg, h, rdb) // reqresp.go
+	}
 	if cfg.isDialer {
 		if err := runDialer(ctx, cfg, h, rdb); err != nil {
 			fail("%v", err)
@@ -224,6 +224,43 @@ func interop() int {
 	}
 	runListener(ctx, cfg, h, rdb)
 	return 0
+}
+
+// publishListenerAddr publishes the listener's address (with /p2p) as listenerAddr (CONTRACT.md).
+func publishListenerAddr(ctx context.Context, h host.Host, rdb *redis.Client) ma.Multiaddr {
+	addr, err := publishedAddr(h)
+	if err != nil {
+		fail("%v", err)
+	}
+	full := addr.Encapsulate(ma.StringCast("/p2p/" + h.ID().String()))
+	if err := rdb.RPush(ctx, "listenerAddr", full.String()).Err(); err != nil {
+		fail("RPUSH listenerAddr: %v", err)
+	}
+	return full
+}
+
+// pushListenerResult pushes the listener's verdict (nil: ok) as listenerResult, on one line.
+// Callers push once (sync.Once).
+func pushListenerResult(rdb *redis.Client, err error) {
+	res := `{"ok":true}`
+	if err != nil {
+		msg := strings.ReplaceAll(err.Error(), "\n", " ")
+		res = jsonLine(struct {
+			OK    bool   `json:"ok"`
+			Error string `json:"error"`
+		}{false, msg})
+		log.Printf("listener result: FAIL: %s", msg)
+	} else {
+		log.Printf("listener result: ok")
+	}
+	if e := rdb.RPush(context.Background(), "listenerResult", res).Err(); e != nil {
+		log.Printf("RPUSH listenerResult: %v", e)
+	}
+}
+
+// printDialerResult writes the dialer's one stdout line (CONTRACT.md, "Dialer output").
+func printDialerResult(handshake, rtt time.Duration) {
+	fmt.Printf("{\"handshakePlusOneRTTMillis\": %s, \"pingRTTMilllis\": %s}\n", jsonLine(ms(handshake)), jsonLine(ms(rtt)))
 }
 
 func jsonLine(v any) string {

@@ -11,10 +11,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"log"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -132,15 +131,12 @@ func runMdns() int {
 		if isDialer {
 			fail("%s", msg)
 		}
-		b, _ := json.Marshal(map[string]any{"ok": false, "error": msg})
-		rdb.RPush(ctx, "listenerResult", string(b))
+		pushListenerResult(rdb, errors.New(msg))
 		select {} // serve until killed
 	}
 	log.Printf("mdns: discovered the %s side %s in %.0f ms: %v", map[bool]string{true: "listener", false: "dialer"}[isDialer], other, ms(time.Since(started)), addrs)
 	if !isDialer {
-		if err := rdb.RPush(ctx, "listenerResult", `{"ok":true}`).Err(); err != nil {
-			fail("RPUSH listenerResult: %v", err)
-		}
+		pushListenerResult(rdb, nil)
 		select {} // serve until killed
 	}
 
@@ -156,14 +152,8 @@ func runMdns() int {
 	if !ok || r.Error != nil {
 		fail("ping: %v", r.Error)
 	}
-	fmt.Fprintf(os.Stdout, "{\"handshakePlusOneRTTMillis\": %.3f, \"pingRTTMilllis\": %.3f}\n", ms(time.Since(start)), ms(r.RTT))
-	until := time.Now().Add(mdnsResultWait)
-	for time.Now().Before(until) {
-		if n, err := rdb.LLen(ctx, "listenerResult").Result(); err == nil && n > 0 {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	printDialerResult(time.Since(start), r.RTT)
+	waitListenerResult(ctx, rdb, mdnsResultWait)
 	svc.Close()
 	return 0
 }

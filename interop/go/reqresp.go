@@ -30,7 +30,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
-	ma "github.com/multiformats/go-multiaddr"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -163,22 +162,11 @@ func rrNormal(id uint64, respLen uint32) rrReq {
 	return rrReq{ID: id, Payload: rrReqPayload(id, 16), RespLen: respLen}
 }
 
-func runReqResp(cfg config) int {
-	time.AfterFunc(cfg.timeout, func() { fail("test timeout (%s) reached", cfg.timeout) })
+// runReqResp runs the scenario on the host and Redis interop() made (main.go).
+func runReqResp(ctx context.Context, cfg config, h host.Host, rdb *redis.Client) int {
 	if cfg.transport != "tcp" {
 		fail("scenario request-response runs over tcp only")
 	}
-	ctx := context.Background()
-	rdb := redis.NewClient(&redis.Options{Addr: cfg.redisAddr, DisableIdentity: true})
-	la, err := listenAddr(cfg.ip, cfg.transport, 0)
-	if err != nil {
-		fail("listen addr: %v", err)
-	}
-	h, err := newHost(nil, la)
-	if err != nil {
-		fail("creating host: %v", err)
-	}
-	log.Printf("peer id %s, scenario request-response, dialer=%v", h.ID(), cfg.isDialer)
 	if cfg.isDialer {
 		if err := rrDialer(ctx, cfg, h, rdb); err != nil {
 			fail("request-response: %v", err)
@@ -202,19 +190,7 @@ type rrServed struct {
 }
 
 func (s *rrServed) push(err error) {
-	s.once.Do(func() {
-		res := `{"ok":true}`
-		if err != nil {
-			res = jsonLine(struct {
-				OK    bool   `json:"ok"`
-				Error string `json:"error"`
-			}{false, strings.ReplaceAll(err.Error(), "\n", " ")})
-		}
-		log.Printf("listener result: %s", res)
-		if e := s.rdb.RPush(context.Background(), "listenerResult", res).Err(); e != nil {
-			log.Printf("RPUSH listenerResult: %v", e)
-		}
-	})
+	s.once.Do(func() { pushListenerResult(s.rdb, err) })
 }
 
 func (s *rrServed) summary() string {
@@ -256,15 +232,7 @@ func rrListener(ctx context.Context, h host.Host, rdb *redis.Client) {
 			st.push(fmt.Errorf("after 60 s: %s", msg))
 		})
 	}})
-	addr, err := publishedAddr(h)
-	if err != nil {
-		fail("%v", err)
-	}
-	full := addr.Encapsulate(ma.StringCast("/p2p/" + h.ID().String()))
-	if err := rdb.RPush(ctx, "listenerAddr", full.String()).Err(); err != nil {
-		fail("RPUSH listenerAddr: %v", err)
-	}
-	log.Printf("listening; published %s", full)
+	log.Printf("listening; published %s", publishListenerAddr(ctx, h, rdb))
 	select {}
 }
 
@@ -514,6 +482,6 @@ func rrDialer(ctx context.Context, cfg config, h host.Host, rdb *redis.Client) e
 		log.Printf("%s: ok in %s", s.name, time.Since(t).Round(time.Millisecond))
 	}
 	waitListenerResult(ctx, rdb, 10*time.Second)
-	fmt.Printf("{\"handshakePlusOneRTTMillis\": %s, \"pingRTTMilllis\": %s}\n", jsonLine(ms(handshake)), jsonLine(ms(r.RTT)))
+	printDialerResult(handshake, r.RTT)
 	return nil
 }
