@@ -54,6 +54,65 @@ fn die(msg: impl std::fmt::Display) -> ! {
     std::process::exit(1);
 }
 
+/// Dies once `test_timeout_seconds` have passed (CONTRACT.md).
+fn arm_test_timeout(timeout: u64) {
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(timeout)).await;
+        die(format!("test_timeout_seconds ({timeout}s) passed"));
+    });
+}
+
+/// `/ip4|ip6/<ip>/tcp/0`.
+fn tcp_listen_addr(ip: IpAddr) -> Multiaddr {
+    let mut listen: Multiaddr = match ip {
+        IpAddr::V4(v4) => Protocol::Ip4(v4).into(),
+        IpAddr::V6(v6) => Protocol::Ip6(v6).into(),
+    };
+    listen.push(Protocol::Tcp(0));
+    listen
+}
+
+/// The dialer's `BLPOP listenerAddr`: the address (with /p2p) and the listener's peer id.
+async fn take_listener_addr(redis: &mut resp::Redis, timeout: u64) -> (Multiaddr, PeerId) {
+    let addr = match redis.blpop("listenerAddr", timeout).await {
+        Ok(Some(a)) => a,
+        Ok(None) => die("timed out waiting for listenerAddr"),
+        Err(e) => die(e),
+    };
+    let addr = Multiaddr::from_str(addr.trim()).unwrap_or_else(|e| die(format!("bad listenerAddr {addr:?}: {e}")));
+    let remote = match addr.iter().last() {
+        Some(Protocol::P2p(p)) => p,
+        _ => die(format!("listenerAddr {addr} has no /p2p")),
+    };
+    log!("dialing {addr}");
+    (addr, remote)
+}
+
+/// Keeps the dialer up until the listener has pushed `listenerResult` (without consuming it: the
+/// orchestrator reads it); gives up after 10 s.
+async fn wait_listener_result(redis: &mut resp::Redis) {
+    let until = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < until {
+        if let Ok(resp::Reply::Int(n)) = redis.cmd(&["LLEN", "listenerResult"]).await {
+            if n > 0 {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    log!("listenerResult did not appear within 10 s; exiting anyway");
+}
+
+/// The listener's verdict as `listenerResult`, on one line.
+async fn push_listener_result(redis: &mut resp::Redis, result: &Result<(), String>) {
+    let json = match result {
+        Ok(()) => serde_json::json!({"ok": true}),
+        Err(e) => serde_json::json!({"ok": false, "error": e.replace('\n', " ")}),
+    };
+    log!("listener result: {json}");
+    redis.rpush("listenerResult", &json.to_string()).await.unwrap_or_else(|e| die(e));
+}
+
 #[derive(NetworkBehaviour)]
 struct Behaviour {
     ping: ping::Behaviour,
@@ -356,10 +415,7 @@ async fn interop() {
     }
     let ip: IpAddr = ip.parse().unwrap_or_else(|_| die(format!("bad ip {ip:?}")));
 
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_secs(timeout)).await;
-        die(format!("test_timeout_seconds ({timeout}s) passed"));
-    });
+    arm_test_timeout(timeout);
 
     let ping_interval = if scenario == "ping-load" && is_dialer {
         Duration::from_millis(100)
@@ -378,27 +434,13 @@ async fn interop() {
 
     let (tx, mut rx) = mpsc::unbounded_channel();
     if is_dialer {
-        let addr = match redis.blpop("listenerAddr", timeout).await {
-            Ok(Some(a)) => a,
-            Ok(None) => die("timed out waiting for listenerAddr"),
-            Err(e) => die(e),
-        };
-        let addr = Multiaddr::from_str(addr.trim()).unwrap_or_else(|e| die(format!("bad listenerAddr {addr:?}: {e}")));
-        let remote = match addr.iter().last() {
-            Some(Protocol::P2p(p)) => p,
-            _ => die(format!("listenerAddr {addr} has no /p2p")),
-        };
-        log!("dialing {addr}");
+        let (addr, remote) = take_listener_addr(&mut redis, timeout).await;
         let start = Instant::now();
         swarm.dial(addr.clone()).unwrap_or_else(|e| die(format!("dial: {e}")));
         spawn_driver(swarm, tx);
         dialer(scenario, addr, remote, start, control, &mut rx).await;
     } else {
-        let mut listen: Multiaddr = match ip {
-            IpAddr::V4(v4) => Protocol::Ip4(v4).into(),
-            IpAddr::V6(v6) => Protocol::Ip6(v6).into(),
-        };
-        listen.push(Protocol::Tcp(0));
+        let mut listen = tcp_listen_addr(ip);
         if transport == "ws" {
             listen.push(Protocol::Ws("/".into()));
         }
@@ -691,12 +733,7 @@ async fn listener(
         _ => unreachable!(),
     };
     if let Some(r) = result {
-        let json = match &r {
-            Ok(()) => serde_json::json!({"ok": true}),
-            Err(e) => serde_json::json!({"ok": false, "error": e.replace('\n', " ")}),
-        };
-        log!("listenerResult {json}");
-        redis.rpush("listenerResult", &json.to_string()).await.unwrap_or_else(|e| die(e));
+        push_listener_result(redis, &r).await;
     }
     // serve until killed
     loop {

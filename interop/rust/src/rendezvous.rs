@@ -9,7 +9,7 @@
 //! at all from a rust point (its codec fails to decode it; see interop/README.md, Known quirks).
 //! Listener: serves and pushes listenerResult once it saw the dialer register and unregister.
 
-use std::{str::FromStr, time::{Duration, Instant}};
+use std::time::{Duration, Instant};
 
 use futures::{AsyncReadExt as _, AsyncWriteExt as _, StreamExt as _};
 use libp2p::{
@@ -21,7 +21,7 @@ use libp2p::{
     tcp, yamux, Multiaddr, PeerId, Swarm, SwarmBuilder,
 };
 
-use crate::{die, ms, resp::Redis, resp::Reply, streams};
+use crate::{arm_test_timeout, die, ms, push_listener_result, resp::Redis, streams, take_listener_addr, tcp_listen_addr, wait_listener_result};
 
 macro_rules! log {
     ($($t:tt)*) => { eprintln!("[rust-peer] {}", format!($($t)*)) };
@@ -186,33 +186,13 @@ async fn register_long_namespace(
     }
 }
 
-async fn wait_listener_result(redis: &mut Redis) {
-    let until = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < until {
-        if let Ok(Reply::Int(n)) = redis.cmd(&["LLEN", "listenerResult"]).await {
-            if n > 0 {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    log!("listenerResult did not appear within 10 s; exiting anyway");
-}
-
 pub async fn run(is_dialer: bool, ip: std::net::IpAddr, redis_addr: String, timeout: u64) {
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_secs(timeout)).await;
-        die(format!("test_timeout_seconds ({timeout}s) passed"));
-    });
+    arm_test_timeout(timeout);
     let key = identity::Keypair::generate_ed25519();
     let local = key.public().to_peer_id();
     let mut redis = Redis::connect(&redis_addr, Duration::from_secs(timeout)).await.unwrap_or_else(|e| die(e));
     log!("peer id {local}, scenario rendezvous, dialer {is_dialer}");
-    let mut listen: Multiaddr = match ip {
-        std::net::IpAddr::V4(v4) => Protocol::Ip4(v4).into(),
-        std::net::IpAddr::V6(v6) => Protocol::Ip6(v6).into(),
-    };
-    listen.push(Protocol::Tcp(0));
+    let listen = tcp_listen_addr(ip);
     if is_dialer {
         dialer(key, local, listen, &mut redis, timeout).await
     } else {
@@ -245,17 +225,7 @@ async fn dialer(key: identity::Keypair, local: PeerId, listen: Multiaddr, redis:
     .await
     .unwrap_or_else(|e| die(e));
     swarm.add_external_address(mine.clone());
-    let addr = match redis.blpop("listenerAddr", timeout).await {
-        Ok(Some(a)) => a,
-        Ok(None) => die("timed out waiting for listenerAddr"),
-        Err(e) => die(e),
-    };
-    let addr = Multiaddr::from_str(addr.trim()).unwrap_or_else(|e| die(format!("bad listenerAddr {addr:?}: {e}")));
-    let point = match addr.iter().last() {
-        Some(Protocol::P2p(p)) => p,
-        _ => die(format!("listenerAddr {addr} has no /p2p")),
-    };
-    log!("dialing {addr}");
+    let (addr, point) = take_listener_addr(redis, timeout).await;
     let start = Instant::now();
     swarm.dial(addr.clone()).unwrap_or_else(|e| die(format!("dial: {e}")));
     let mut agent = None;
@@ -426,12 +396,7 @@ async fn listener(key: identity::Keypair, local: PeerId, listen: Multiaddr, redi
             _ => {}
         }
     };
-    let json = match &result {
-        Ok(()) => "{\"ok\":true}".to_string(),
-        Err(e) => serde_json::json!({ "ok": false, "error": e }).to_string(),
-    };
-    log!("listener result: {json}");
-    redis.rpush("listenerResult", &json).await.unwrap_or_else(|e| die(e));
+    push_listener_result(redis, &result).await;
     // Serve until killed.
     loop {
         swarm.select_next_some().await;

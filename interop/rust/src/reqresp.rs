@@ -12,7 +12,6 @@ use std::{
     collections::{HashMap, HashSet},
     future::Future,
     io,
-    str::FromStr,
     sync::{
         atomic::{AtomicBool, AtomicU32, Ordering},
         Arc,
@@ -30,12 +29,12 @@ use libp2p::{
         ProtocolSupport, ResponseChannel,
     },
     swarm::{NetworkBehaviour, SwarmEvent},
-    tcp, yamux, Multiaddr, PeerId, StreamProtocol, Swarm, SwarmBuilder,
+    tcp, yamux, PeerId, StreamProtocol, Swarm, SwarmBuilder,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{die, ms, resp::Redis, resp::Reply};
+use crate::{arm_test_timeout, die, ms, push_listener_result, resp::Redis, take_listener_addr, tcp_listen_addr, wait_listener_result};
 
 macro_rules! log {
     ($($t:tt)*) => { eprintln!("[rust-peer] {}", format!($($t)*)) };
@@ -478,24 +477,8 @@ async fn sub_checks(c: &Client, closed: &AtomicBool) -> Result<(), String> {
     Ok(())
 }
 
-async fn wait_listener_result(redis: &mut Redis) {
-    let until = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < until {
-        if let Ok(Reply::Int(n)) = redis.cmd(&["LLEN", "listenerResult"]).await {
-            if n > 0 {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    log!("listenerResult did not appear within 10 s; exiting anyway");
-}
-
 pub async fn run(is_dialer: bool, ip: std::net::IpAddr, redis_addr: String, timeout: u64) {
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_secs(timeout)).await;
-        die(format!("test_timeout_seconds ({timeout}s) passed"));
-    });
+    arm_test_timeout(timeout);
     let key = identity::Keypair::generate_ed25519();
     let local = key.public().to_peer_id();
     let read_failures = Arc::new(AtomicU32::new(0));
@@ -507,17 +490,7 @@ pub async fn run(is_dialer: bool, ip: std::net::IpAddr, redis_addr: String, time
     let closed = Arc::new(AtomicBool::new(false));
 
     if is_dialer {
-        let addr = match redis.blpop("listenerAddr", timeout).await {
-            Ok(Some(a)) => a,
-            Ok(None) => die("timed out waiting for listenerAddr"),
-            Err(e) => die(e),
-        };
-        let addr = Multiaddr::from_str(addr.trim()).unwrap_or_else(|e| die(format!("bad listenerAddr {addr:?}: {e}")));
-        let remote = match addr.iter().last() {
-            Some(Protocol::P2p(p)) => p,
-            _ => die(format!("listenerAddr {addr} has no /p2p")),
-        };
-        log!("dialing {addr}");
+        let (addr, remote) = take_listener_addr(&mut redis, timeout).await;
         let start = Instant::now();
         swarm.dial(addr.clone()).unwrap_or_else(|e| die(format!("dial: {e}")));
         spawn_driver(swarm, cmd_tx.clone(), cmd_rx, ev_tx, closed.clone(), read_failures);
@@ -540,11 +513,7 @@ pub async fn run(is_dialer: bool, ip: std::net::IpAddr, redis_addr: String, time
         std::process::exit(0);
     }
 
-    let mut listen: Multiaddr = match ip {
-        std::net::IpAddr::V4(v4) => Protocol::Ip4(v4).into(),
-        std::net::IpAddr::V6(v6) => Protocol::Ip6(v6).into(),
-    };
-    listen.push(Protocol::Tcp(0));
+    let listen = tcp_listen_addr(ip);
     swarm.listen_on(listen.clone()).unwrap_or_else(|e| die(format!("listen on {listen}: {e}")));
     // The bound address, before the driver takes the swarm.
     let bound = loop {
@@ -570,12 +539,7 @@ pub async fn run(is_dialer: bool, ip: std::net::IpAddr, redis_addr: String, time
     })
     .await
     .unwrap_or_else(|_| Err("not every expected exchange happened within 60 s (see the listener's last summary line)".into()));
-    let json = match &result {
-        Ok(()) => "{\"ok\":true}".to_string(),
-        Err(e) => serde_json::json!({ "ok": false, "error": e }).to_string(),
-    };
-    log!("listener result: {json}");
-    redis.rpush("listenerResult", &json).await.unwrap_or_else(|e| die(e));
+    push_listener_result(&mut redis, &result).await;
     // Serve until killed.
     std::future::pending::<()>().await;
 }
