@@ -131,6 +131,16 @@ describe('client behaviour', () => {
     expect(again[0]).toMatchObject({ type: 'open-stream', peer: P!.peer })
   })
 
+  test('a granted TTL shorter than retryInterval (0 here) is refreshed after retryInterval, not in a loop', () => {
+    const c = client({ retryInterval: 30_000 })
+    const id = c.register(0, P!.peer, 'app')
+    drain(c)
+    opened(c, id, 1)
+    answer(c, 1, encodeRendezvous({ type: MessageType.REGISTER_RESPONSE, registerResponse: { status: 0, ttl: 0 } }))
+    c.handle(0, { type: 'stream-eof', stream: s(1) })
+    expect(c.pollTimeout()).toBe(30_000)
+  })
+
   test("a point's status is a RendezvousStatusError (an OutcomeError named after it); a refused first registration is not kept", () => {
     const c = client()
     const id = c.register(0, P!.peer, 'x'.repeat(300))
@@ -161,6 +171,17 @@ describe('client behaviour', () => {
     expect(ev.invalid).toBe(1)
     expect(ev.cookie).toEqual(Uint8Array.of(1))
     expect(ev.registrations.map((r) => [r.peer.toString(), r.addrs.map(String), r.ttl, r.format])).toEqual([[A!.peer.toString(), [addr.toString()], 60, 'standard']])
+  })
+
+  test('discover of one namespace: registrations the point labels with another are dropped (counted invalid)', () => {
+    const c = client({ peerId: P!.peer, privateKey: P!.key })
+    const id = c.discover(0, P!.peer, { namespace: 'app' })
+    drain(c)
+    opened(c, id, 1)
+    c.handle(0, { type: 'stream-data', stream: s(1), data: encodeRendezvousFrame({ type: MessageType.DISCOVER_RESPONSE, discoverResponse: { registrations: [{ ns: 'other', signedPeerRecord: record() }, { signedPeerRecord: record() }], status: 0 } }) })
+    const ev = events(drain(c))[0] as Extract<RendezvousClientEvent, { type: 'discovered' }>
+    expect(ev.invalid).toBe(1)
+    expect(ev.registrations.map((r) => r.namespace)).toEqual(['app'])
   })
 
   test('no response (EOF), a wrong message type (ProtocolError), a timeout', () => {

@@ -87,11 +87,11 @@ describe('rendezvous over TCP', () => {
 
   test('registrations are refreshed before the TTL runs out', async () => {
     const point = await node({ rz: rendezvousServer({ registry: { minTtl: 1 } }) })
-    const a = await node({ rendezvous: rendezvousClient({ refreshRatio: 0.1 }) })
+    const a = await node({ rendezvous: rendezvousClient({ refreshRatio: 0.1, retryInterval: 100 }) })
     const ra = a.service<RendezvousClient>('rendezvous')
     const refreshes: boolean[] = []
     ra.on('registered', ({ refresh }) => refreshes.push(refresh))
-    await ra.register(point.getMultiaddrs()[0]!, 'app', { ttl: 1 }) // refreshed every 100 ms
+    await ra.register(point.getMultiaddrs()[0]!, 'app', { ttl: 1 }) // refreshed every 100 ms (never sooner than retryInterval)
     await until(() => refreshes.filter((r) => r).length >= 2)
     await ra.unregister(point.peerId, 'app')
     expect(ra.behaviour.inFlight.registrations).toBe(0)

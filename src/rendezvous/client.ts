@@ -74,7 +74,10 @@ export interface RendezvousClientLimits {
   maxPending?: number
   /** Registrations kept refreshed at once. Default 64. Stops unbounded refresh work; past it register() throws UsageError. */
   maxRegistrations?: number
-  /** Milliseconds before retrying a failed refresh. Default 30 000. Stops a refresh storm against a failing point. */
+  /**
+   * Milliseconds before retrying a failed refresh, and the shortest gap between refreshes (a point may
+   * grant a TTL of 0). Default 30 000. Stops a refresh storm against a failing or hostile point.
+   */
   retryInterval?: number
 }
 
@@ -459,7 +462,9 @@ export class RendezvousClientBehaviour implements Behaviour<RendezvousClientEven
       const reg = this.#regs.get(regKey(op.point, op.namespace))
       if (reg !== undefined && reg.inFlight === op.id) {
         reg.inFlight = undefined
-        reg.next = now + Math.max(1000, Math.floor(ttl * 1000 * this.#ratio))
+        // a point granting a TTL shorter than retryInterval (even 0) is refreshed every retryInterval
+        // at most: its answer cannot make us re-register in a tight loop
+        reg.next = now + Math.max(this.#o.retryInterval, Math.floor(ttl * 1000 * this.#ratio))
       }
       this.#event({ type: 'registered', requestId: op.id, point: op.point, namespace: op.namespace, ttl, refresh: op.refresh })
       return
@@ -471,7 +476,8 @@ export class RendezvousClientBehaviour implements Behaviour<RendezvousClientEven
       const out: DiscoveredRegistration[] = []
       let invalid = 0
       for (const r of d.registrations) {
-        if (r.signedPeerRecord === undefined) {
+        // asked for one namespace: a registration the point labels with another is not an answer
+        if (r.signedPeerRecord === undefined || (op.namespace !== '' && r.ns !== undefined && r.ns !== op.namespace)) {
           invalid++
           continue
         }
@@ -483,7 +489,7 @@ export class RendezvousClientBehaviour implements Behaviour<RendezvousClientEven
           continue
         }
         const { record, format } = opened
-        out.push({ peer: record.peerId, namespace: r.ns ?? '', addrs: record.addrs, ttl: r.ttl ?? 0, seq: record.seq, format })
+        out.push({ peer: record.peerId, namespace: r.ns ?? op.namespace, addrs: record.addrs, ttl: r.ttl ?? 0, seq: record.seq, format })
         if (!record.peerId.equals(this.#self) && record.addrs.length > 0) {
           this.#actions.push({ type: 'peer-info', peer: record.peerId, info: { addrs: record.addrs } })
         }
