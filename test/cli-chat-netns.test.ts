@@ -5,7 +5,7 @@
  * (CI is root); skipped elsewhere.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { addNamespaces, deleteNamespaces, ip, netnsUnavailable } from './helpers/netns.js'
+import { addNamespaces, deleteNamespaces, multicastLan, netnsUnavailable } from './helpers/netns.js'
 import { Chat, buildChatCli, msgFrom, removeChatCli } from './helpers/chat-procs.js'
 
 const P = `ch${process.pid % 100_000}`
@@ -21,15 +21,7 @@ describe.skipIf(why !== undefined)('weft chat --mdns between three namespaces on
 
   beforeAll(async () => {
     addNamespaces(Object.values(NS))
-    ip('-n', NS.br, 'link', 'add', 'br0', 'type', 'bridge')
-    ip('-n', NS.br, 'link', 'set', 'br0', 'up')
-    HOSTS.forEach((h, i) => {
-      ip('link', 'add', 'eth0', 'netns', NS[h], 'type', 'veth', 'peer', 'name', `p${h}`, 'netns', NS.br)
-      ip('-n', NS.br, 'link', 'set', `p${h}`, 'master', 'br0', 'up')
-      ip('-n', NS[h], 'addr', 'add', `10.54.0.${i + 1}/24`, 'dev', 'eth0')
-      ip('-n', NS[h], 'link', 'set', 'eth0', 'up')
-      ip('-n', NS[h], 'route', 'add', '224.0.0.0/4', 'dev', 'eth0')
-    })
+    multicastLan(NS.br, HOSTS.map((h) => [h, NS[h]] as const), '10.54.0')
     script = await buildChatCli()
   }, 60_000)
 

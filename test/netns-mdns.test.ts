@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { Proc, addNamespaces, buildDriver, deleteNamespaces, ip, netnsUnavailable, removeDriver } from './helpers/netns.js'
+import { Proc, addNamespaces, buildDriver, deleteNamespaces, ip, multicastLan, netnsUnavailable, removeDriver } from './helpers/netns.js'
 
 const P = `md${process.pid % 100_000}`
 const HOSTS = ['a', 'b', 'c'] as const
@@ -38,15 +38,7 @@ describe.skipIf(why !== undefined)('mDNS between weft nodes on one bridge', () =
 
   beforeAll(async () => {
     addNamespaces(Object.values(NS))
-    ip('-n', NS.br, 'link', 'add', 'br0', 'type', 'bridge')
-    ip('-n', NS.br, 'link', 'set', 'br0', 'up')
-    HOSTS.forEach((h, i) => {
-      ip('link', 'add', 'eth0', 'netns', NS[h], 'type', 'veth', 'peer', 'name', `p${h}`, 'netns', NS.br)
-      ip('-n', NS.br, 'link', 'set', `p${h}`, 'master', 'br0', 'up')
-      ip('-n', NS[h], 'addr', 'add', `10.53.0.${i + 1}/24`, 'dev', 'eth0')
-      ip('-n', NS[h], 'link', 'set', 'eth0', 'up')
-      ip('-n', NS[h], 'route', 'add', '224.0.0.0/4', 'dev', 'eth0')
-    })
+    multicastLan(NS.br, HOSTS.map((h) => [h, NS[h]] as const), '10.53.0')
     // x: on the bridge, link up, but no address and no route until its test gives them
     ip('link', 'add', 'eth0', 'netns', NS.x, 'type', 'veth', 'peer', 'name', 'px', 'netns', NS.br)
     ip('-n', NS.br, 'link', 'set', 'px', 'master', 'br0', 'up')

@@ -57,6 +57,23 @@ export function deleteNamespaces(names: Iterable<string>): void {
   }
 }
 
+/**
+ * One LAN with multicast (the mDNS tests): a bridge br0 in namespace `br` and, for each `[name, ns]`
+ * of `hosts` in order, a veth `eth0` in `ns` (its bridge end `p<name>`) with address
+ * `<prefix>.<i + 1>/24`, up, and the multicast route 224.0.0.0/4 on eth0.
+ */
+export function multicastLan(br: string, hosts: ReadonlyArray<readonly [name: string, ns: string]>, prefix: string): void {
+  ip('-n', br, 'link', 'add', 'br0', 'type', 'bridge')
+  ip('-n', br, 'link', 'set', 'br0', 'up')
+  hosts.forEach(([h, ns], i) => {
+    ip('link', 'add', 'eth0', 'netns', ns, 'type', 'veth', 'peer', 'name', `p${h}`, 'netns', br)
+    ip('-n', br, 'link', 'set', `p${h}`, 'master', 'br0', 'up')
+    ip('-n', ns, 'addr', 'add', `${prefix}.${i + 1}/24`, 'dev', 'eth0')
+    ip('-n', ns, 'link', 'set', 'eth0', 'up')
+    ip('-n', ns, 'route', 'add', '224.0.0.0/4', 'dev', 'eth0')
+  })
+}
+
 /** Bundle a driver (test/helpers/<entry>.ts) into one script the namespaces' node processes run; its path. */
 /**
  * Make namespace `ns` a home router: `wan0` (address `wan`/24) and `lan0` (`lan`/24), forwarding, a
