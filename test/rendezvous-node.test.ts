@@ -1,23 +1,12 @@
 /** Rendezvous end to end between weft nodes over TCP loopback: a point and clients (spec/rendezvous.md). */
-import { afterEach, describe, expect, test } from 'vitest'
-import { createNode, type WeftNode } from '../src/node.js'
+import { describe, expect, test } from 'vitest'
+import type { WeftNode } from '../src/node.js'
 import { createNode as createBrowserNode } from '../src/browser.js'
 import { OutcomeError } from '../src/core/errors.js'
 import { rendezvousClient, rendezvousServer, type RendezvousClient, type RendezvousServer } from '../src/rendezvous/index.js'
+import { code, loopbackNodes, until } from './helpers/loopback-nodes.js'
 
-const nodes: WeftNode[] = []
-afterEach(async () => { await Promise.all(nodes.splice(0).map((n) => n.stop())) })
-
-async function node(services: Record<string, any>): Promise<WeftNode> {
-  const n = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'], services })
-  nodes.push(n)
-  return n
-}
-const code = (p: Promise<unknown>): Promise<string> => p.then(() => 'resolved', (e: { code?: string }) => String(e.code))
-async function until(f: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !f(); i++) await new Promise((r) => setTimeout(r, 10))
-  expect(f()).toBe(true)
-}
+const { node } = loopbackNodes()
 
 describe('rendezvous over TCP', () => {
   test('register, discover (self and another), cookie, unregister; peer:discovery and the peer store', async () => {
@@ -100,11 +89,7 @@ describe('rendezvous over TCP', () => {
   test('createNode({ discovery: { rendezvous } }): two nodes register and find each other on their own', async () => {
     const point = await node({ rz: rendezvousServer() })
     const pa = `${point.getMultiaddrs()[0]!.toString()}`
-    const mk = async (): Promise<WeftNode> => {
-      const n = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'], services: {}, discovery: { autoDial: false, rendezvous: { points: [pa], namespace: 'auto', interval: 100 } } })
-      nodes.push(n)
-      return n
-    }
+    const mk = (): Promise<WeftNode> => node({}, { discovery: { autoDial: false, rendezvous: { points: [pa], namespace: 'auto', interval: 100 } } })
     const a = await mk()
     const b = await mk()
     const seen = new Map<string, string[]>([[a.peerId.toString(), []], [b.peerId.toString(), []]])

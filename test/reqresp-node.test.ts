@@ -1,29 +1,17 @@
 /** Request-response end to end between weft nodes over TCP loopback. */
-import { afterEach, describe, expect, test } from 'vitest'
-import { createNode, type WeftNode } from '../src/node.js'
+import { describe, expect, test } from 'vitest'
 import { cbor, json, noResponse, raw, requestResponse, type RequestResponse } from '../src/request-response/index.js'
+import { code, loopbackNodes, until } from './helpers/loopback-nodes.js'
 
 const P = '/weft-test/rr/1.0.0'
-const nodes: WeftNode[] = []
-afterEach(async () => { await Promise.all(nodes.splice(0).map((n) => n.stop())) })
-
-async function node(services: Record<string, ReturnType<typeof requestResponse<any, any>>>, listen = true): Promise<WeftNode> {
-  const n = await createNode({ listen: listen ? ['/ip4/127.0.0.1/tcp/0'] : [], services })
-  nodes.push(n)
-  return n
-}
-
-const code = (p: Promise<unknown>): Promise<string> => p.then(() => 'resolved', (e: { code?: string }) => String(e.code))
-/** Wait for a condition the test can see (no fixed sleeps). */
-async function until(f: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !f(); i++) await new Promise((r) => setTimeout(r, 10))
-  expect(f()).toBe(true)
-}
+const { node, nodes } = loopbackNodes()
+/** A client that does not listen. */
+const NO_LISTEN = { listen: [] }
 
 describe('request-response over TCP', () => {
   test('json: a request to an address gets its response; both sides end with nothing in flight', async () => {
     const server = await node({ rr: requestResponse<{ q: string }, { a: string; from: string }>({ protocol: P, codec: json(), handler: (req, { peer }) => ({ a: req.q.toUpperCase(), from: peer.toString() }) }) })
-    const client = await node({ rr: requestResponse<{ q: string }, { a: string; from: string }>({ protocol: P, codec: json() }) }, false)
+    const client = await node({ rr: requestResponse<{ q: string }, { a: string; from: string }>({ protocol: P, codec: json() }) }, NO_LISTEN)
     const rr = client.service<RequestResponse<{ q: string }, { a: string; from: string }>>('rr')
     expect(await rr.request(server.getMultiaddrs()[0]!, { q: 'hi' })).toEqual({ a: 'HI', from: client.peerId.toString() })
     expect(await rr.request(server.peerId, { q: 'again' })).toEqual({ a: 'AGAIN', from: client.peerId.toString() })
@@ -38,7 +26,7 @@ describe('request-response over TCP', () => {
       r: requestResponse({ protocol: '/weft-test/rr/raw/1.0.0', codec: raw(), handler: (req) => req.slice().reverse() }),
     })
     interface Req { id: number; len: number }
-    const client = await node({ c: requestResponse({ protocol: '/weft-test/rr/cbor/1.0.0', codec: cbor<Req, { id: number; payload: Uint8Array }>() }), r: requestResponse({ protocol: '/weft-test/rr/raw/1.0.0', codec: raw() }) }, false)
+    const client = await node({ c: requestResponse({ protocol: '/weft-test/rr/cbor/1.0.0', codec: cbor<Req, { id: number; payload: Uint8Array }>() }), r: requestResponse({ protocol: '/weft-test/rr/raw/1.0.0', codec: raw() }) }, NO_LISTEN)
     await client.dial(server.getMultiaddrs()[0]!)
     const res = (await client.service<RequestResponse>('c').request(server.peerId, { id: 9, len: 5 << 20 })) as { id: number; payload: Uint8Array }
     expect(res.id).toBe(9)
@@ -49,7 +37,7 @@ describe('request-response over TCP', () => {
 
   test('concurrency: 30 requests at once on one connection, answered out of order', async () => {
     const server = await node({ rr: requestResponse<number, number>({ protocol: P, codec: json(), handler: async (n) => { await new Promise((r) => setTimeout(r, (30 - n) * 3)); return n * n } }) })
-    const client = await node({ rr: requestResponse<number, number>({ protocol: P, codec: json() }) }, false)
+    const client = await node({ rr: requestResponse<number, number>({ protocol: P, codec: json() }) }, NO_LISTEN)
     await client.dial(server.getMultiaddrs()[0]!)
     const rr = client.service<RequestResponse<number, number>>('rr')
     const got = await Promise.all(Array.from({ length: 30 }, (_, i) => rr.request(server.peerId, i)))
@@ -65,8 +53,8 @@ describe('request-response over TCP', () => {
     let open!: () => void
     const gate = new Promise<void>((r) => { open = r })
     const server = await node({ rr: requestResponse<number, number>({ protocol: P, codec: json(), handler: async (n) => { await gate; return n } }) })
-    const client = await node({ rr: requestResponse<number, number>({ protocol: P, codec: json() }) }, false)
-    const greedy = await node({ rr: requestResponse<number, number>({ protocol: P, codec: json(), maxConcurrentStreams: 1000 }) }, false)
+    const client = await node({ rr: requestResponse<number, number>({ protocol: P, codec: json() }) }, NO_LISTEN)
+    const greedy = await node({ rr: requestResponse<number, number>({ protocol: P, codec: json(), maxConcurrentStreams: 1000 }) }, NO_LISTEN)
     const srv = server.service<RequestResponse>('rr')
     const rr = client.service<RequestResponse<number, number>>('rr')
     await client.dial(server.getMultiaddrs()[0]!)
@@ -92,7 +80,7 @@ describe('request-response over TCP', () => {
 
   test('oversize: a response past maxResponseBytes fails the requester, the connection survives', async () => {
     const server = await node({ rr: requestResponse<number, string>({ protocol: P, codec: json(), handler: (n) => 'x'.repeat(n) }) })
-    const client = await node({ rr: requestResponse<number, string>({ protocol: P, codec: json(), maxResponseBytes: 1000 }) }, false)
+    const client = await node({ rr: requestResponse<number, string>({ protocol: P, codec: json(), maxResponseBytes: 1000 }) }, NO_LISTEN)
     await client.dial(server.getMultiaddrs()[0]!)
     const rr = client.service<RequestResponse<number, string>>('rr')
     expect(await rr.request(server.peerId, 998)).toHaveLength(998) // 1000 bytes with the quotes: at the limit
@@ -103,7 +91,7 @@ describe('request-response over TCP', () => {
 
   test('oversize: a request past the server maxRequestBytes is reset by the server', async () => {
     const server = await node({ rr: requestResponse<string, string>({ protocol: P, codec: json(), maxRequestBytes: 100, handler: (s) => s }) })
-    const client = await node({ rr: requestResponse<string, string>({ protocol: P, codec: json() }) }, false)
+    const client = await node({ rr: requestResponse<string, string>({ protocol: P, codec: json() }) }, NO_LISTEN)
     const failures: string[] = []
     server.service<RequestResponse>('rr').on('inbound-failure', ({ error }) => failures.push((error as { code?: string }).code!))
     await client.dial(server.getMultiaddrs()[0]!)
@@ -117,7 +105,7 @@ describe('request-response over TCP', () => {
     const server = await node({
       rr: requestResponse<number, number>({ protocol: P, codec: json(), timeout: 400, handler: (n, { signal }) => new Promise((resolve) => { signal.addEventListener('abort', () => { aborted = true; resolve(n) }) }) }),
     })
-    const client = await node({ rr: requestResponse<number, number>({ protocol: P, codec: json(), timeout: 200 }) }, false)
+    const client = await node({ rr: requestResponse<number, number>({ protocol: P, codec: json(), timeout: 200 }) }, NO_LISTEN)
     await client.dial(server.getMultiaddrs()[0]!)
     const err = await client.service<RequestResponse<number, number>>('rr').request(server.peerId, 1).catch((e: Error) => e)
     expect(err).toMatchObject({ name: 'OutcomeError', code: 'reqresp/timeout' })
@@ -127,7 +115,7 @@ describe('request-response over TCP', () => {
 
   test('omitted response: noResponse, and a handler that throws, both give reqresp/no-response', async () => {
     const server = await node({ rr: requestResponse<number, number>({ protocol: P, codec: json(), handler: (n) => { if (n === 1) return noResponse; if (n === 2) throw new Error('boom'); return n } }) })
-    const client = await node({ rr: requestResponse<number, number>({ protocol: P, codec: json() }) }, false)
+    const client = await node({ rr: requestResponse<number, number>({ protocol: P, codec: json() }) }, NO_LISTEN)
     await client.dial(server.getMultiaddrs()[0]!)
     const rr = client.service<RequestResponse<number, number>>('rr')
     expect(await code(rr.request(server.peerId, 1))).toBe('reqresp/no-response')
@@ -137,10 +125,10 @@ describe('request-response over TCP', () => {
 
   test('unsupported protocol, dial failure, abort', async () => {
     const server = await node({})
-    const client = await node({ rr: requestResponse<number, number>({ protocol: P, codec: json() }) }, false)
+    const client = await node({ rr: requestResponse<number, number>({ protocol: P, codec: json() }) }, NO_LISTEN)
     const rr = client.service<RequestResponse<number, number>>('rr')
     expect(await code(rr.request(server.getMultiaddrs()[0]!, 1))).toBe('reqresp/unsupported-protocol')
-    const ghost = await node({}, true)
+    const ghost = await node({})
     const ghostAddr = ghost.getMultiaddrs()[0]!
     const ghostId = ghost.peerId
     await ghost.stop()

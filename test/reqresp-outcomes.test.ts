@@ -3,28 +3,16 @@
  * every outcome seen from both sides (the requester's rejection, the responder's inbound-failure
  * event), per-call timeouts, and the weft_request_response_* metrics.
  */
-import { afterEach, describe, expect, test } from 'vitest'
-import { createNode, type WeftNode } from '../src/node.js'
+import { describe, expect, test } from 'vitest'
+import type { WeftNode } from '../src/node.js'
 import { prometheusMetrics } from '../src/metrics/index.js'
 import { concat, utf8 } from '../src/core/bytes.js'
 import { encode as varint } from '../src/core/varint.js'
 import { json, lengthPrefixed, noResponse, raw, requestResponse, type RequestResponse } from '../src/request-response/index.js'
+import { code, loopbackNodes, until } from './helpers/loopback-nodes.js'
 
 const P = '/weft-test/rr-outcomes/1.0.0'
-const nodes: WeftNode[] = []
-afterEach(async () => { await Promise.all(nodes.splice(0).map((n) => n.stop())) })
-
-async function node(services: Record<string, ReturnType<typeof requestResponse<any, any>>>, extra: Parameters<typeof createNode>[0] = {}): Promise<WeftNode> {
-  const n = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'], services, ...extra })
-  nodes.push(n)
-  return n
-}
-
-const code = (p: Promise<unknown>): Promise<string> => p.then(() => 'resolved', (e: { code?: string }) => String(e.code))
-async function until(f: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !f(); i++) await new Promise((r) => setTimeout(r, 10))
-  expect(f()).toBe(true)
-}
+const { node } = loopbackNodes()
 /** The codes of a service's inbound-failure events, as they come. */
 function failures(n: WeftNode, name = 'rr'): string[] {
   const out: string[] = []
