@@ -1,11 +1,14 @@
 // startup: wall time of a fresh `weft` process (spawn to exit), N runs each of `node -e 0` (the
 // floor: Node's own start-up), `weft inspect /ip4/1.2.3.4/tcp/1`, `weft version` and `weft help`,
 // interleaved so that machine load hits every command alike. Median and p90 in ms, and the median
-// minus `node -e 0`'s (the goal: inspect within 40 ms of node -e 0). Runs bin/weft.js as a user would.
-//   npm run bench -- startup [--quick]        node bench/startup.mjs [runs]   (standalone: prints only)
+// minus `node -e 0`'s (the goal: inspect within 40 ms of node -e 0), and the same for CPU time.
+// Runs bin/weft.js as a user would.
+//   npm run bench -- startup [--quick] [--forms]     node bench/startup.mjs [runs] [--forms]   (standalone: prints only)
+// --forms: inspect and version from dist/ (ESM modules) and from the bundle side by side.
 import { spawnSync } from 'node:child_process'
+import { mkdirSync, statSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { REPO, quantile, row } from './lib.mjs'
 
 export const title = 'startup: fresh process, spawn to exit (ms)'
@@ -18,42 +21,88 @@ export const COMMANDS = [
   { name: 'weft help', args: [WEFT, 'help'] },
 ]
 
-/** One timed run: spawn to exit, in ms (hrtime around a synchronous spawn). */
+/**
+ * One timed run: wall ms (spawn to exit) and CPU ms (user + system of the node process, from
+ * bash's `times`: on a shared machine the CPU figure moves far less with load than wall time).
+ * bash adds the same few ms of wall time to every command, node -e 0 included.
+ */
 function once(args) {
   const t = process.hrtime.bigint()
-  const r = spawnSync(process.execPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+  const r = spawnSync('/bin/bash', ['-c', '"$0" "$@" >/dev/null || exit 1; times', process.execPath, ...args], { encoding: 'utf8' })
   const ms = Number(process.hrtime.bigint() - t) / 1e6
   if (r.status !== 0) throw new Error(`${args.join(' ')} exited ${r.status}: ${r.stderr}`)
-  return ms
+  // `times`: the shell's user and system time, then its children's: "0m0.052s 0m0.012s"
+  const sec = (m) => Number(m[1]) * 60 + Number(m[2])
+  const child = [...r.stdout.trim().split('\n').pop().matchAll(/(\d+)m([\d.]+)s/g)]
+  return { ms, cpu: (sec(child[0]) + sec(child[1])) * 1000 }
 }
 
-/** ms[name] for `runs` interleaved rounds (after one unrecorded warm-up round: page cache). */
+/** { wall: ms[name], cpu: ms[name] } for `runs` interleaved rounds (after one unrecorded warm-up round: page cache). */
 export function measure(runs, commands = COMMANDS) {
-  const ms = Object.fromEntries(commands.map((c) => [c.name, []]))
+  const wall = Object.fromEntries(commands.map((c) => [c.name, []]))
+  const cpu = Object.fromEntries(commands.map((c) => [c.name, []]))
   for (const c of commands) once(c.args)
-  for (let i = 0; i < runs; i++) for (const c of commands) ms[c.name].push(once(c.args))
-  return ms
+  for (let i = 0; i < runs; i++) {
+    for (const c of commands) {
+      const r = once(c.args)
+      wall[c.name].push(r.ms)
+      cpu[c.name].push(r.cpu)
+    }
+  }
+  return { wall, cpu }
 }
 
-export function summary(ms) {
-  const base = quantile(ms['node -e 0'], 0.5)
-  return Object.entries(ms).map(([name, v]) => ({ name, median: quantile(v, 0.5), p90: quantile(v, 0.9), overNode: quantile(v, 0.5) - base }))
+export function summary({ wall, cpu }) {
+  const base = quantile(wall['node -e 0'], 0.5)
+  const baseCpu = quantile(cpu['node -e 0'], 0.5)
+  return Object.keys(wall).map((name) => ({
+    name, median: quantile(wall[name], 0.5), p90: quantile(wall[name], 0.9), overNode: quantile(wall[name], 0.5) - base,
+    cpu: quantile(cpu[name], 0.5), cpuOverNode: quantile(cpu[name], 0.5) - baseCpu,
+  }))
+}
+
+/** Which form bin/weft.js runs now: the bundle when it is at least as new as dist/cli/main.js. */
+export function binForm() {
+  const m = (f) => statSync(path.join(REPO, f), { throwIfNoEntry: false })?.mtimeMs ?? -1
+  const b = m('dist/cli/bundle/weft.mjs')
+  return b >= 0 && b >= m('dist/cli/main.js') ? 'dist/cli/bundle (esbuild bundle)' : 'dist/ (ESM modules: the bundle is missing or older than dist/cli/main.js)'
+}
+
+/**
+ * With --forms: the same commands run from each form directly (dist/cli/main.js, the bundle), with a
+ * runner script in node_modules/.cache/weft-bench, whichever bin/weft.js would pick.
+ */
+export function formCommands() {
+  const dir = path.join(REPO, 'node_modules/.cache/weft-bench')
+  mkdirSync(dir, { recursive: true })
+  const out = [COMMANDS[0]]
+  for (const [form, entry] of [['dist', 'dist/cli/main.js'], ['bundle', 'dist/cli/bundle/weft.mjs']]) {
+    const runner = path.join(dir, `startup-${form}.mjs`)
+    writeFileSync(runner, `import { main } from ${JSON.stringify(pathToFileURL(path.join(REPO, entry)).href)}\nprocess.exitCode = await main(process.argv.slice(2))\n`)
+    out.push({ name: `${form} inspect`, args: [runner, 'inspect', '/ip4/1.2.3.4/tcp/1'] }, { name: `${form} version`, args: [runner, 'version'] })
+  }
+  return out
 }
 
 export async function run({ quick, log }) {
   const runs = quick ? 10 : 40
-  const ms = measure(runs)
+  log(`  bin/weft.js runs ${binForm()}`)
+  const forms = process.argv.includes('--forms')
+  const m = measure(runs, forms ? formCommands() : COMMANDS)
   const rows = []
-  for (const s of summary(ms)) {
-    rows.push({ ...row('startup', s.name.startsWith('weft') ? 'weft' : 'node', 'process', s.name, 'ms', ms[s.name]), p90: Math.round(s.p90 * 10) / 10, note: `p90 ${s.p90.toFixed(1)}, +${s.overNode.toFixed(1)} over node -e 0` })
+  for (const s of summary(m)) {
+    const impl = s.name === 'node -e 0' ? 'node' : forms ? `weft (${s.name.split(' ')[0]})` : 'weft'
+    rows.push({ ...row('startup', impl, 'process', s.name, 'ms', m.wall[s.name]), p90: Math.round(s.p90 * 10) / 10, note: `p90 ${s.p90.toFixed(1)}, +${s.overNode.toFixed(1)} over node -e 0` })
+    rows.push({ ...row('startup', impl, 'process', `${s.name} CPU`, 'ms', m.cpu[s.name]), note: `+${s.cpuOverNode.toFixed(1)} over node -e 0` })
   }
-  log(`  ${runs} runs per command, interleaved; goal: weft inspect <= node -e 0 + 40 ms`)
+  log(`  ${runs} runs per command, interleaved; goal: weft inspect <= node -e 0 + 40 ms (wall)`)
   return rows
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const runs = Number(process.argv[2] ?? 30)
-  for (const s of summary(measure(runs))) {
-    console.log(`${s.name.padEnd(14)} median ${s.median.toFixed(1).padStart(6)} ms  p90 ${s.p90.toFixed(1).padStart(6)} ms  +${s.overNode.toFixed(1)} over node -e 0`)
+  const runs = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 30)
+  console.log(`bin/weft.js runs ${binForm()}`)
+  for (const s of summary(measure(runs, process.argv.includes('--forms') ? formCommands() : COMMANDS))) {
+    console.log(`${s.name.padEnd(14)} median ${s.median.toFixed(1).padStart(6)} ms  p90 ${s.p90.toFixed(1).padStart(6)} ms  +${s.overNode.toFixed(1).padStart(5)} over node -e 0;  CPU ${s.cpu.toFixed(1).padStart(5)} ms  +${s.cpuOverNode.toFixed(1)}`)
   }
 }
