@@ -4,46 +4,19 @@
  * register two identities, discover them (text and JSON), page with the cookie, unregister, and one
  * stderr line naming the code for a refusal and for usage errors.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { cli } from './helpers/cli.js'
+import { failure, startCliNode, stopCliNodes } from './helpers/cli-node.js'
 
-const children: ChildProcess[] = []
-afterAll(() => {
-  for (const c of children.splice(0)) c.kill('SIGTERM')
-})
+afterAll(stopCliNodes)
 const dir = mkdtempSync(join(tmpdir(), 'weft-cli-rendezvous-'))
-
-function startPoint(): Promise<string> {
-  const child = spawn('node', ['bin/weft.js', 'node', '--identity', join(dir, 'point.key'), '--json', '--listen', '/ip4/127.0.0.1/tcp/0', '--rendezvous-server'], { stdio: ['ignore', 'pipe', 'pipe'] })
-  children.push(child)
-  let out = ''
-  let err = ''
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not started within 20 s: ${out} ${err}`)), 20_000)
-    child.stderr!.on('data', (d) => { err += d })
-    child.stdout!.on('data', (d) => {
-      out += d
-      const started = out.split('\n').filter((l) => l.startsWith('{') && l.endsWith('}')).map((l) => JSON.parse(l) as { event: string; addrs?: string[] }).find((l) => l.event === 'started')
-      if (started !== undefined) { clearTimeout(timer); resolve(started.addrs![0]!) }
-    })
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`exited ${code}: ${out} ${err}`)) })
-  })
-}
-
-function failure(r: { code: number; out: string; err: string }): string {
-  expect(r.code).toBe(1)
-  expect(r.out).toBe('')
-  expect(r.err.split('\n')).toHaveLength(1)
-  return r.err
-}
 
 describe('weft rendezvous against weft node --rendezvous-server', () => {
   let point = ''
-  beforeAll(async () => { point = await startPoint() }, 30_000)
+  beforeAll(async () => { point = (await startCliNode(join(dir, 'point.key'), ['--rendezvous-server'])).addr }, 30_000)
 
   test('register two identities, discover, cookie, unregister', async () => {
     const a = await cli('rendezvous', 'register', point, 'cli-app', '--addr', '/ip4/10.1.1.1/tcp/4001', '--identity', join(dir, 'a.key'), '--ttl', '7200', '--json')

@@ -3,47 +3,22 @@
  * `npm run build` first) and `weft request` against it (in-process): success with json and cbor, the
  * key-value file, and one line on stderr naming the code for each failure.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { cli } from './helpers/cli.js'
+import { failure, startCliNode, stopCliNodes } from './helpers/cli-node.js'
 import { CborTag } from '../src/core/cbor.js'
 import { parseServeSpec, toJsonText } from '../src/cli/request.js'
 
-const children: ChildProcess[] = []
-afterAll(() => {
-  for (const c of children.splice(0)) c.kill('SIGTERM')
-})
+afterAll(stopCliNodes)
 
-/** Spawn `weft node ... --json`; resolves with its first listen address once it has started, and its log lines so far. */
-function startNode(extra: string[]): Promise<{ addr: string; lines: Array<{ event: string; spec?: string; codec?: string }> }> {
+/** Spawn `weft node ... --json`; resolves once it has started and announced each --serve-request. */
+function startNode(extra: string[]) {
   const dir = mkdtempSync(join(tmpdir(), 'weft-cli-request-'))
-  const child = spawn('node', ['bin/weft.js', 'node', '--identity', join(dir, 'id.key'), '--json', '--listen', '/ip4/127.0.0.1/tcp/0', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] })
-  children.push(child)
-  let out = ''
-  let err = ''
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not started within 20 s: ${out} ${err}`)), 20_000)
-    child.stderr!.on('data', (d) => { err += d })
-    child.stdout!.on('data', (d) => {
-      out += d
-      const lines = out.split('\n').filter((l) => l.startsWith('{') && l.endsWith('}')).map((l) => JSON.parse(l) as { event: string; addrs?: string[] })
-      const serving = lines.filter((l) => l.event === 'request:serving')
-      const started = lines.find((l) => l.event === 'started')
-      if (started !== undefined && serving.length === extra.filter((a) => a === '--serve-request').length) { clearTimeout(timer); resolve({ addr: started.addrs![0]!, lines }) }
-    })
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`exited ${code}: ${out} ${err}`)) })
-  })
-}
-
-/** A failed command: exit 1 and exactly one line on stderr. */
-function failure(r: { code: number; out: string; err: string }): string {
-  expect(r.code).toBe(1)
-  expect(r.out).toBe('')
-  expect(r.err.split('\n')).toHaveLength(1)
-  return r.err
+  const services = extra.filter((a) => a === '--serve-request').length
+  return startCliNode(join(dir, 'id.key'), extra, (lines) => lines.filter((l) => l.event === 'request:serving').length === services)
 }
 
 describe('weft request against weft node --serve-request', () => {
