@@ -8,7 +8,7 @@
  * provider is imported only then.
  */
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
@@ -68,5 +68,31 @@ describe('the CLI bundle', () => {
     expect(key.stderr).toBe('')
     expect(key.stdout).toContain('private-key Ed25519')
     expect(key.stdout).toContain('12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN')
+  })
+})
+
+describe('bin/weft.js', () => {
+  test('runs the bundle only when it is at least as new as dist/cli/main.js, else dist/', () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'weft-bin-'))
+    try {
+      mkdirSync(path.join(root, 'bin'))
+      mkdirSync(path.join(root, 'dist/cli/bundle'), { recursive: true })
+      copyFileSync(path.join(import.meta.dirname, '../bin/weft.js'), path.join(root, 'bin/weft.js'))
+      writeFileSync(path.join(root, 'package.json'), '{"type":"module"}')
+      const entry = (form: string) => `export async function main(argv) { console.log('${form}', argv.join(' ')); return 0 }\n`
+      writeFileSync(path.join(root, 'dist/cli/main.js'), entry('dist'))
+      const bundle = path.join(root, 'dist/cli/bundle/weft.mjs')
+      const weft = () => spawnSync(process.execPath, [path.join(root, 'bin/weft.js'), 'version'], { encoding: 'utf8', timeout: 15_000 }).stdout.trim()
+      expect(weft()).toBe('dist version') // no bundle
+      writeFileSync(bundle, entry('bundle'))
+      const t = Date.now() / 1000
+      utimesSync(path.join(root, 'dist/cli/main.js'), t - 60, t - 60)
+      utimesSync(bundle, t, t)
+      expect(weft()).toBe('bundle version')
+      utimesSync(bundle, t - 120, t - 120) // tsc rebuilt dist/ after the bundle: the bundle is stale
+      expect(weft()).toBe('dist version')
+    } finally {
+      rmSync(root, { recursive: true, force: true })
+    }
   })
 })
