@@ -78,14 +78,14 @@ export const BUNDLES: BundleSpec[] = [
     description: 'browser-minimal + gossipsub',
     entry: GOSSIPSUB,
     requires: ['src/browser.ts', 'src/gossipsub/index.ts'],
-    forbid: [],
+    forbid: ['node_modules/@noble/'],
   },
   {
     name: 'browser-kad',
     description: 'browser-minimal + gossipsub + Kademlia',
     entry: KAD,
     requires: ['src/browser.ts', 'src/gossipsub/index.ts', 'src/kad/index.ts'],
-    forbid: [],
+    forbid: ['node_modules/@noble/'],
   },
   {
     name: 'multiaddr',

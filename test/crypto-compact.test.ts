@@ -99,6 +99,15 @@ describe('compactCrypto and nodeCrypto agree', () => {
     }), { numRuns: 10 })
   })
 
+  test('ed25519Sign with alternating keys (its cache of the last key\'s public key) and a seed mutated in place', () => {
+    const a = new Uint8Array(32).fill(1)
+    const b = new Uint8Array(32).fill(2)
+    const msg = Uint8Array.of(9)
+    for (const seed of [a, b, a, a, b]) expect(toHex(compactCrypto.ed25519Sign(seed, msg))).toBe(toHex(nodeCrypto.ed25519Sign(seed, msg)))
+    a[0] = 7 // same array, new key
+    expect(toHex(compactCrypto.ed25519Sign(a, msg))).toBe(toHex(nodeCrypto.ed25519Sign(a, msg)))
+  })
+
   test('ed25519Verify: S + L (non-canonical S), garbage keys and signatures are false, never a throw', () => {
     const seed = new Uint8Array(32).fill(3)
     const msg = Uint8Array.of(1, 2, 3)
