@@ -11,6 +11,7 @@
 import { afterEach, describe, expect, test } from 'vitest'
 import { createNode, nodeCrypto, type WeftNode } from '../src/node.js'
 import { nobleCrypto, type CryptoProvider } from '../src/core/index.js'
+import { compactCrypto } from '../src/core/crypto/compact.js'
 import { CipherState } from '../src/noise/index.js'
 
 const nodes: WeftNode[] = []
@@ -51,7 +52,7 @@ const reusedScratch: CryptoProvider = {
 const nonce0 = (n: number): Uint8Array => { const b = new Uint8Array(12); new DataView(b.buffer).setUint32(4, n, true); return b }
 
 describe('chachaOpen returns fresh memory', () => {
-  test.each([['node', nodeCrypto], ['noble', nobleCrypto]] as const)('%s: plaintexts stay intact while the ciphertext buffer is reused', (_n, crypto) => {
+  test.each([['node', nodeCrypto], ['noble', nobleCrypto], ['compact', compactCrypto]] as const)('%s: plaintexts stay intact while the ciphertext buffer is reused', (_n, crypto) => {
     const key = new Uint8Array(32).fill(7)
     const rx = new CipherState(crypto, key)
     const shared = new Uint8Array(4096) // stands in for the shared TCP read buffer
