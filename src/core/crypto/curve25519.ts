@@ -2,8 +2,12 @@
  * Compact Ed25519 (RFC 8032 §5.1) and X25519 (RFC 7748 §5) on BigInt field elements, for the
  * compact browser crypto provider (compact.ts). Small before fast: no precomputed tables (the base
  * point is decoded from its y = 4/5 on first use), one unified point addition (add-2008-hwcd-3), a
- * dedicated doubling, a plain Montgomery ladder. Not constant time, like any BigInt code: the secret
- * scalars are those of a browser's own short-lived keys. Speeds: bench/README.md.
+ * dedicated doubling, a Montgomery ladder. Secret scalars (X25519's, Ed25519's key and nonce) go
+ * through ladders of a fixed length whose swaps are arithmetic, never a branch on a secret bit: the
+ * sequence of operations is the same for every scalar ("algorithmic constant time", as @noble/curves
+ * puts it). No BigInt code is constant time below that: the time of a product still depends on the
+ * size of its operands. Public scalars (verification) take the faster branching paths.
+ * Speeds: bench/README.md.
  *
  * Verification follows RFC 8032 §5.1.7 as OpenSSL (node:crypto) does it: A and R must be canonical
  * encodings of curve points, S < L, and the encoding of [S]B - [k]A must equal R's bytes.
@@ -58,10 +62,32 @@ function double([x, y, z]: Point): Point {
   return [(e * f) % P, (g * h) % P, (f * g) % P, (e * h) % P]
 }
 
-function mul(p: Point, n: bigint): Point {
-  let r = ZERO
-  for (; n > 0n; n >>= 1n, p = double(p)) if (n & 1n) r = add(r, p)
-  return r
+/** Swaps a and b in place when bit is 1n, leaves them when 0n, without a branch on bit. */
+function cswap(a: bigint[], b: bigint[], bit: bigint): void {
+  const mask = -bit // 0n or -1n (all ones)
+  for (let i = 0; i < a.length; i++) {
+    const t = mask & (a[i]! ^ b[i]!)
+    a[i] = a[i]! ^ t
+    b[i] = b[i]! ^ t
+  }
+}
+
+/**
+ * [n]p for a secret n < 2^256: a Montgomery ladder over all 256 bits (one addition and one doubling
+ * per bit whatever the bit), with the swaps of cswap (invariant: r1 - r0 = p).
+ */
+function mulSecret(p: Point, n: bigint): Point {
+  const r0: Point = [...ZERO], r1: Point = [...p]
+  let swap = 0n
+  for (let i = 255n; i >= 0n; i--) {
+    const bit = (n >> i) & 1n
+    cswap(r0, r1, swap ^ bit)
+    swap = bit
+    const sum = add(r0, r1), dbl = double(r0)
+    for (let j = 0; j < 4; j++) [r1[j], r0[j]] = [sum[j]!, dbl[j]!]
+  }
+  cswap(r0, r1, swap)
+  return r0
 }
 
 /** [n]p + [m]q in one pass of doublings (Straus-Shamir), for verification. */
@@ -110,7 +136,7 @@ function expand(seed: Uint8Array): { a: bigint; prefix: Uint8Array } {
 }
 
 export function ed25519PublicKey(seed: Uint8Array): Uint8Array {
-  return encode(mul(B(), expand(seed).a))
+  return encode(mulSecret(B(), expand(seed).a))
 }
 
 // the last signing key's public key: a node signs with one key, and deriving it is a scalar multiplication
@@ -119,10 +145,10 @@ let lastPub = lastSeed
 
 export function ed25519Sign(seed: Uint8Array, message: Uint8Array): Uint8Array {
   const { a, prefix } = expand(seed)
-  if (seed.length !== lastSeed.length || seed.some((x, i) => x !== lastSeed[i])) [lastSeed, lastPub] = [seed.slice(), encode(mul(B(), a))]
+  if (seed.length !== lastSeed.length || seed.some((x, i) => x !== lastSeed[i])) [lastSeed, lastPub] = [seed.slice(), encode(mulSecret(B(), a))]
   const pub = lastPub
   const r = mod(le(sha512(prefix, message)), L)
-  const R = encode(mul(B(), r))
+  const R = encode(mulSecret(B(), r))
   const k = mod(le(sha512(R, pub, message)), L)
   const out = new Uint8Array(64)
   out.set(R)
@@ -151,9 +177,13 @@ export function x25519(scalar: Uint8Array, uBytes: Uint8Array): Uint8Array {
   const k = (le(scalar) & ((1n << 254n) - 8n)) | (1n << 254n)
   const u = mod(le(uBytes) & ((1n << 255n) - 1n))
   let x2 = 1n, z2 = 0n, x3 = u, z3 = 1n, swap = 0n
+  const p2 = [0n, 0n], p3 = [0n, 0n]
   for (let t = 254n; t >= 0n; t--) {
     const bit = (k >> t) & 1n
-    if (swap !== bit) [x2, x3, z2, z3] = [x3, x2, z3, z2]
+    // the swap of RFC 7748's ladder, arithmetic (no branch on a bit of the secret scalar)
+    ;[p2[0], p2[1], p3[0], p3[1]] = [x2, z2, x3, z3]
+    cswap(p2, p3, swap ^ bit)
+    ;[x2, z2, x3, z3] = [p2[0]!, p2[1]!, p3[0]!, p3[1]!]
     swap = bit
     const a = x2 + z2, aa = (a * a) % P, b = x2 - z2, bb = (b * b) % P, e = aa - bb
     const c = x3 + z3, d = x3 - z3, da = (d * a) % P, cb = (c * b) % P
@@ -162,7 +192,9 @@ export function x25519(scalar: Uint8Array, uBytes: Uint8Array): Uint8Array {
     x2 = (aa * bb) % P
     z2 = (e * ((aa + 121665n * e) % P)) % P
   }
-  if (swap) [x2, z2] = [x3, z3]
+  ;[p2[0], p2[1], p3[0], p3[1]] = [x2, z2, x3, z3]
+  cswap(p2, p3, swap)
+  ;[x2, z2] = [p2[0]!, p2[1]!]
   const out = mod(x2 * inv(mod(z2)))
   if (out === 0n) throw new RangeError('x25519: low-order public key (all-zero shared secret)')
   return toLe(out)
