@@ -4,10 +4,12 @@
 //   measured after three full GCs: heap (V8 heapUsed) and RSS per connection = (loaded - baseline) /
 //   connections held. For go and rust the server is their perf server and only RSS
 //   (/proc/<pid>/status VmRSS) is measured.
+// memory --why: per-connection heap snapshot diff and the bare node:net floor (bench/memory-why.mjs).
 // scale: see bench/scale.mjs.
 import path from 'node:path'
 import { BENCH, PERF_SERVER_ID, perfCli, row, missing, sleep, spawnWithUlimit, startPerfServer } from './lib.mjs'
 import { jsonChild, openHolders, rssOf } from './scale.mjs'
+import { runWhy } from './memory-why.mjs'
 
 export { runScale, scaleTitle } from './scale.mjs'
 export const title = 'memory: idle connections into one node, TCP (KiB per connection)'
@@ -29,6 +31,7 @@ async function refServer(impl) {
 }
 
 export async function run({ quick, log }) {
+  if (process.argv.includes('--why')) return runWhy({ quick, log })
   const count = quick ? 100 : 1000
   const rows = []
   for (const impl of ['weft', 'go', 'rust']) {

@@ -9,11 +9,16 @@
 //   stats   -> {"connections", "established", "closed", "closeCodes": {code: n}, "eventLoopP99Ms", "eventLoopMaxMs"}
 //              (established/closed: since start; event-loop delay since the previous stats/measure)
 //   measure -> the same plus {"heapUsed","rss","external","arrayBuffers"}, after three full GCs
+//   snapshot <file> -> {"file"} after three full GCs, a V8 heap snapshot written there (bench/memory-why.mjs)
+// WEFT_DIST=<dir>: load weft from there instead of dist/ (a private build while others rebuild dist/).
 import { createInterface } from 'node:readline'
 import { readFileSync } from 'node:fs'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
-import { createNode } from '../../dist/node.js'
+import { pathToFileURL } from 'node:url'
+import v8 from 'node:v8'
+
+const { createNode } = await import(process.env.WEFT_DIST ? pathToFileURL(`${process.env.WEFT_DIST}/node.js`).href : '../../dist/node.js')
 
 const { values: opt, positionals } = parseArgs({
   allowPositionals: true,
@@ -54,13 +59,17 @@ function stats() {
   loop.reset()
   return s
 }
+const fullGc = async () => { for (let i = 0; i < 3; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 20)) } }
 for await (const line of createInterface({ input: process.stdin })) {
-  const cmd = line.trim()
+  const [cmd, arg] = line.trim().split(/\s+/)
   if (cmd === 'stats') console.log(JSON.stringify(stats()))
-  else if (cmd === 'measure') {
-    for (let i = 0; i < 3; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 20)) }
+  else if (cmd === 'snapshot') {
+    await fullGc()
+    console.log(JSON.stringify({ file: v8.writeHeapSnapshot(arg) }))
+  } else if (cmd === 'measure') {
+    await fullGc()
     const m = process.memoryUsage()
-    console.log(JSON.stringify({ ...stats(), heapUsed: m.heapUsed, rss: rssNow(), external: m.external, arrayBuffers: m.arrayBuffers }))
+    console.log(JSON.stringify({ ...stats(), heapUsed: m.heapUsed, heapTotal: m.heapTotal, rss: rssNow(), external: m.external, arrayBuffers: m.arrayBuffers }))
   }
 }
 process.exit(0)
