@@ -1,6 +1,6 @@
 // memory --why: what one idle connection holds, measured (bench/README.md "Where an idle
 // connection's memory goes").
-//   npm run bench -- memory --why [--quick] [--conns N] [--services none|default]
+//   npm run bench -- memory --why [--quick] [--conns N] [--services none|default] [--top 30] [--settle 3]
 // 1. weft: bench/drivers/weft-hold-server.mjs (createNode's default services unless --services none)
 //    under the cheap holders of bench/scale.mjs: N connections (500; --quick 200), settle (--settle s,
 //    default 3), measure; N more, settle, measure. Per connection = (2N - N) / N, so start-up and
@@ -97,14 +97,14 @@ async function weftServer(services) {
   return { addr, ask, stop: () => s.child.kill('SIGKILL') }
 }
 
-async function rawServer() {
+export async function rawServer() {
   const s = jsonChild(spawnWithUlimit(process.execPath, ['--expose-gc', path.join(BENCH, 'drivers/raw-hold.mjs'), 'server'], { stdio: ['pipe', 'pipe', 'pipe'] }))
   const { addr } = await s.next(30_000)
   const ask = async (c) => { s.send(c); return s.next() }
-  return { addr, ask, stop: () => s.child.kill('SIGKILL') }
+  return { addr, ask, measure: () => ask('measure'), stop: () => s.child.kill('SIGKILL') }
 }
 
-async function rawClients(addr, count) {
+export async function rawClients(addr, count) {
   const port = addr.split('/')[4]
   const c = jsonChild(spawnWithUlimit(process.execPath, [path.join(BENCH, 'drivers/raw-hold.mjs'), 'clients', port, String(count)], { stdio: ['pipe', 'pipe', 'pipe'] }))
   const { ready } = await c.next(120_000)
@@ -149,8 +149,8 @@ export async function runWhy({ quick, log }) {
     const p = perConn(m[0], m[1], held)
     for (const k of ['heap', 'heap committed', 'rss', 'external', 'native']) put('weft', k, p[k])
     const [a, b] = snaps.map(summarize)
-    printDiff(log, `heap snapshot diff by class, ${m[0].connections} -> ${m[1].connections} connections`, diff(a.byClass, b.byClass, held, 30))
-    printDiff(log, 'by class <- first retainer', diff(a.byRetainer, b.byRetainer, held, 30))
+    printDiff(log, `heap snapshot diff by class, ${m[0].connections} -> ${m[1].connections} connections`, diff(a.byClass, b.byClass, held, Number(flag('top', 30))))
+    printDiff(log, 'by class <- first retainer', diff(a.byRetainer, b.byRetainer, held, Number(flag('top', 30))))
   } finally {
     for (const h of holders) h.stop()
     server.stop()

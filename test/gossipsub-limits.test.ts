@@ -3,6 +3,7 @@
 // reachable from the node's `pubsub` options (the gossipsub service).
 import { describe, expect, test } from 'vitest'
 import { utf8 } from '../src/core/bytes.js'
+import { emptyMap } from '../src/core/empty-map.js'
 import { nobleCrypto } from '../src/core/crypto/noble.js'
 import { ProtocolError } from '../src/core/errors.js'
 import type { NodeOptions } from '../src/edge/weft-node.js'
@@ -92,6 +93,21 @@ describe('message ids', () => {
     send({ control: { ihave: [{ topic: 't', messageIds: [new Uint8Array(16).fill(3), new Uint8Array(17).fill(4)] }] } })
     const iwant = sent().flatMap((r) => r.control?.iwant ?? []).flatMap((w) => w.messageIds)
     expect(iwant).toEqual([new Uint8Array(16).fill(3)])
+  })
+})
+
+describe('memory of an idle peer', () => {
+  test('dontSend is the shared empty map until an IDONTWANT arrives, and again once its ids expired', () => {
+    const { b, h, send, sent } = scripted()
+    send({ subscriptions: [{ subscribe: true, topic: 't' }] })
+    sent()
+    const state = () => view(b).peers.get(PEER.peer.toString())!
+    expect(state().dontSend).toBe(emptyMap())
+    send({ control: { idontwant: [{ messageIds: [new Uint8Array(8).fill(1)] }] } })
+    expect(state().dontSend).not.toBe(emptyMap())
+    expect(state().dontSend.size).toBe(1)
+    h.advance(5_000) // three heartbeats (1 s each by default) and more: the id expired
+    expect(state().dontSend).toBe(emptyMap())
   })
 })
 

@@ -13,6 +13,7 @@
 import { queryObjects } from 'node:v8'
 import { describe, expect, it } from 'vitest'
 import { emptyMap, ownMap, shrinkMap } from '../src/core/empty-map.js'
+import { EventQueue } from '../src/core/event-queue.js'
 import { Connection } from '../src/connection/index.js'
 import { nodeCrypto } from '../src/io/crypto-node.js'
 import { Multiaddr } from '../src/multiaddr/index.js'
@@ -75,6 +76,22 @@ describe('memory of an idle connection', () => {
     const sets = (count(Set) - before.sets) / N
     expect(maps).toBeLessThan(0.5) // 0 (was 12: 8 on the server, 4 on the client)
     expect(sets).toBeLessThanOrEqual(2) // 2 (was 7: 5 on the server, 2 on the client)
+  })
+})
+
+describe('core/event-queue', () => {
+  it('an empty queue holds no array, before any event and after the last was polled or dropped', () => {
+    const arrays = (): number => count(Array)
+    const before = arrays()
+    const queues = Array.from({ length: 500 }, () => new EventQueue<number>())
+    expect(arrays() - before).toBeLessThan(50) // 1 (the list of queues); was 501: one array each
+    for (const q of queues) { q.push(1); q.push(2) }
+    expect(queues[0]!.poll()).toBe(1)
+    queues[0]!.push(3)
+    expect([queues[0]!.poll(), queues[0]!.poll(), queues[0]!.poll()]).toEqual([2, 3, undefined])
+    for (const q of queues.slice(1)) q.drop(() => true)
+    expect(queues[1]!.poll()).toBeUndefined()
+    expect(arrays() - before).toBeLessThan(50)
   })
 })
 

@@ -7,6 +7,7 @@
  * IWANT follow, each as its own frame.
  */
 import type { Millis } from '../core/byte-machine.js'
+import { ownMap } from '../core/empty-map.js'
 import { PeerId, openPeerRecord } from '../peer-id/index.js'
 import type { Multiaddr } from '../multiaddr/index.js'
 import { GOSSIPSUB_V10 } from './config.js'
@@ -38,6 +39,7 @@ export function handleControl(g: ControlContext, now: Millis, p: PeerState, c: C
       if (++p.idontwant > g.cfg.maxIDontWantMessages) break
       if (id.length > g.cfg.maxMessageIdLength) continue // never an id of ours: not kept
       const k = idKey(id)
+      p.dontSend = ownMap(p.dontSend)
       p.dontSend.set(k, now + 3 * g.cfg.heartbeatInterval)
       cancelled = true
     }

@@ -14,6 +14,7 @@
  * 6. every `directConnectTicks`, redial unconnected direct peers.
  */
 import type { Millis } from '../core/byte-machine.js'
+import { shrinkMap } from '../core/empty-map.js'
 import type { ControlIHave, ControlPrune } from './rpc.js'
 import { FLOODSUB } from './config.js'
 import { makePrune, type PruneContext } from './control.js'
@@ -59,6 +60,7 @@ export function heartbeat(g: HeartbeatContext, now: Millis): void {
       if (exp > now) break
       p.dontSend.delete(id)
     }
+    p.dontSend = shrinkMap(p.dontSend)
   }
   for (const [id, byPeer] of g.promises) {
     for (const [k, deadline] of byPeer) {

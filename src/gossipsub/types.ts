@@ -79,8 +79,11 @@ export interface PeerState {
   ihaveIds: number
   iwantServed: number
   idontwant: number
-  /** IDONTWANT ids (key → expiry), bounded by maxIDontWantMessages * 3 heartbeats. */
-  readonly dontSend: Map<string, Millis>
+  /**
+   * IDONTWANT ids (key → expiry), bounded by maxIDontWantMessages * 3 heartbeats. The shared empty
+   * map (src/core/empty-map.ts) until the peer sends one, and again once they expire.
+   */
+  dontSend: Map<string, Millis>
   /**
    * The peer's latest verified signed peer record (identify's `peer-info`, one per peer, at most
    * identify's maxSignedRecordSize bytes, gone with the PeerState): sent with it in PRUNE PX.
