@@ -1,12 +1,16 @@
 // startup: wall time of a fresh `weft` process (spawn to exit), N runs each of `node -e 0` (the
-// floor: Node's own start-up), `weft inspect /ip4/1.2.3.4/tcp/1`, `weft version` and `weft help`,
-// interleaved so that machine load hits every command alike. Median and p90 in ms, and the median
+// floor: Node's own start-up), `weft inspect /ip4/1.2.3.4/tcp/1`, `weft version`, `weft help` and
+// `weft ping <local listener> --count 1`, interleaved so that machine load hits every command alike.
+// Then the fresh-process connection plus first round trip (the interop suite's
+// handshakePlusOneRTTMillis, seen from outside): spawn `weft ping` against a running `weft node`
+// on loopback and time spawn to its first pong line, minus `node -e 0`'s spawn to exit. Median and p90 in ms, and the median
 // minus `node -e 0`'s (the goal: inspect within 40 ms of node -e 0), and the same for CPU time.
 // Runs bin/weft.js as a user would.
 //   npm run bench -- startup [--quick] [--forms]     node bench/startup.mjs [runs] [--forms]   (standalone: prints only)
 // --forms: inspect and version from dist/ (ESM modules) and from the bundle side by side.
-import { spawnSync } from 'node:child_process'
-import { mkdirSync, statSync, writeFileSync } from 'node:fs'
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { REPO, quantile, row } from './lib.mjs'
@@ -52,6 +56,76 @@ export function measure(runs, commands = COMMANDS) {
   return { wall, cpu }
 }
 
+/**
+ * A listening `weft node` on loopback (a fresh identity, no optional flags) for the ping rows:
+ * { addr, stop }. `weft` is the script to run (bin/weft.js unless a form is compared).
+ */
+export async function startListener(weft = WEFT) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'weft-startup-'))
+  const child = spawn(process.execPath, [weft, 'node', '--listen', '/ip4/127.0.0.1/tcp/0', '--identity', path.join(dir, 'key'), '--json'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const addr = await new Promise((resolve, reject) => {
+    let buf = ''
+    child.stdout.on('data', (d) => {
+      buf += d
+      for (const line of buf.split('\n').slice(0, -1)) {
+        const ev = JSON.parse(line)
+        if (ev.event === 'started') resolve(ev.addrs.find((a) => a.includes('/tcp/') && !a.includes('/ws')) + (ev.addrs[0].includes('/p2p/') ? '' : `/p2p/${ev.peerId}`))
+      }
+      buf = buf.slice(buf.lastIndexOf('\n') + 1)
+    })
+    child.once('exit', (code) => reject(new Error(`weft node exited ${code}`)))
+  })
+  child.stdout.resume()
+  return { addr, stop: () => { child.kill(); rmSync(dir, { recursive: true, force: true }) } }
+}
+
+/**
+ * Spawn to the first line on stdout that matches `re` (ms), and the child's CPU time at exit (ms),
+ * through the same bash wrapper as `once` (its `times` go to stderr here).
+ */
+export function firstLine(args, re) {
+  return new Promise((resolve, reject) => {
+    const t = process.hrtime.bigint()
+    let at
+    let out = ''
+    let err = ''
+    const child = spawn('/bin/bash', ['-c', '"$0" "$@" || exit 1; times >&2', process.execPath, ...args])
+    child.stdout.on('data', (d) => {
+      out += d
+      if (at === undefined && re.test(out)) at = Number(process.hrtime.bigint() - t) / 1e6
+    })
+    child.stderr.on('data', (d) => { err += d })
+    child.once('close', (code) => {
+      if (code !== 0 || at === undefined) return reject(new Error(`${args.join(' ')} exited ${code}: ${err}${out}`))
+      const sec = (m) => Number(m[1]) * 60 + Number(m[2])
+      const child = [...err.trim().split('\n').pop().matchAll(/(\d+)m([\d.]+)s/g)]
+      resolve({ ms: at, cpu: (sec(child[0]) + sec(child[1])) * 1000 })
+    })
+  })
+}
+
+/**
+ * The fresh-process dial + first pong: `runs` interleaved rounds of `node -e 0` (spawn to exit) and
+ * each of `pings` ({ name, args }: spawn to the first `pong from` line). { wall, cpu } as `measure`.
+ */
+export async function measureFirstPong(runs, pings) {
+  const names = ['node -e 0', ...pings.map((p) => p.name)]
+  const wall = Object.fromEntries(names.map((n) => [n, []]))
+  const cpu = Object.fromEntries(names.map((n) => [n, []]))
+  for (const p of pings) await firstLine(p.args, /pong from/)
+  for (let i = 0; i < runs; i++) {
+    const base = once(COMMANDS[0].args)
+    wall['node -e 0'].push(base.ms)
+    cpu['node -e 0'].push(base.cpu)
+    for (const p of pings) {
+      const r = await firstLine(p.args, /pong from/)
+      wall[p.name].push(r.ms)
+      cpu[p.name].push(r.cpu)
+    }
+  }
+  return { wall, cpu }
+}
+
 export function summary({ wall, cpu }) {
   const base = quantile(wall['node -e 0'], 0.5)
   const baseCpu = quantile(cpu['node -e 0'], 0.5)
@@ -84,25 +158,46 @@ export function formCommands() {
   return out
 }
 
+/** `weft ping <addr> --count 1` as a command row (spawn to exit). */
+export const pingCommand = (listener, weft = WEFT, name = 'weft ping') => ({ name, args: [weft, 'ping', listener.addr, '--count', '1'] })
+
 export async function run({ quick, log }) {
   const runs = quick ? 10 : 40
   log(`  bin/weft.js runs ${binForm()}`)
   const forms = process.argv.includes('--forms')
-  const m = measure(runs, forms ? formCommands() : COMMANDS)
-  const rows = []
-  for (const s of summary(m)) {
-    const impl = s.name === 'node -e 0' ? 'node' : forms ? `weft (${s.name.split(' ')[0]})` : 'weft'
-    rows.push({ ...row('startup', impl, 'process', s.name, 'ms', m.wall[s.name]), p90: Math.round(s.p90 * 10) / 10, note: `p90 ${s.p90.toFixed(1)}, +${s.overNode.toFixed(1)} over node -e 0` })
-    rows.push({ ...row('startup', impl, 'process', `${s.name} CPU`, 'ms', m.cpu[s.name]), note: `+${s.cpuOverNode.toFixed(1)} over node -e 0` })
+  const listener = await startListener()
+  let m
+  let pong
+  try {
+    m = measure(runs, forms ? formCommands() : [...COMMANDS, pingCommand(listener)])
+    pong = await measureFirstPong(runs, [{ name: 'weft ping: first pong', args: [WEFT, 'ping', listener.addr, '--count', '1'] }])
+  } finally {
+    listener.stop()
   }
-  log(`  ${runs} runs per command, interleaved; goal: weft inspect <= node -e 0 + 40 ms (wall)`)
+  const rows = []
+  const both = [...summary(m).map((s) => [s, m]), ...summary(pong).slice(1).map((s) => [s, pong])]
+  for (const [s, { wall, cpu }] of both) {
+    const impl = s.name === 'node -e 0' ? 'node' : forms ? `weft (${s.name.split(' ')[0]})` : 'weft'
+    rows.push({ ...row('startup', impl, 'process', s.name, 'ms', wall[s.name]), p90: Math.round(s.p90 * 10) / 10, note: `p90 ${s.p90.toFixed(1)}, +${s.overNode.toFixed(1)} over node -e 0` })
+    rows.push({ ...row('startup', impl, 'process', `${s.name} CPU`, 'ms', cpu[s.name]), note: `+${s.cpuOverNode.toFixed(1)} over node -e 0` })
+  }
+  log(`  ${runs} runs per command, interleaved; goal: weft inspect <= node -e 0 + 40 ms (wall); "first pong": spawn to the first pong line`)
   return rows
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const runs = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 30)
   console.log(`bin/weft.js runs ${binForm()}`)
-  for (const s of summary(measure(runs, process.argv.includes('--forms') ? formCommands() : COMMANDS))) {
-    console.log(`${s.name.padEnd(14)} median ${s.median.toFixed(1).padStart(6)} ms  p90 ${s.p90.toFixed(1).padStart(6)} ms  +${s.overNode.toFixed(1).padStart(5)} over node -e 0;  CPU ${s.cpu.toFixed(1).padStart(5)} ms  +${s.cpuOverNode.toFixed(1)}`)
+  const listener = await startListener()
+  try {
+    const m = measure(runs, process.argv.includes('--forms') ? formCommands() : [...COMMANDS, pingCommand(listener)])
+    const pong = await measureFirstPong(runs, [{ name: 'weft ping: first pong', args: [WEFT, 'ping', listener.addr, '--count', '1'] }])
+    for (const s of [...summary(m), ...summary(pong).slice(1)]) print(s)
+  } finally {
+    listener.stop()
   }
+}
+
+export function print(s) {
+  console.log(`${s.name.padEnd(22)} median ${s.median.toFixed(1).padStart(6)} ms  p90 ${s.p90.toFixed(1).padStart(6)} ms  +${s.overNode.toFixed(1).padStart(5)} over node -e 0;  CPU ${s.cpu.toFixed(1).padStart(5)} ms  +${s.cpuOverNode.toFixed(1)}`)
 }

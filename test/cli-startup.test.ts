@@ -56,6 +56,18 @@ describe('the CLI bundle', () => {
     expect(heavy).toEqual([])
   })
 
+  test('weft ping and weft id load the node, not the optional services (DHT, gossipsub, relay, AutoNAT, DCUtR, metrics, mDNS, rendezvous)', () => {
+    const entry = Object.values(meta.outputs).find((o) => o.entryPoint === 'src/cli/main.ts')!
+    // the chunk main.ts imports for `ping` (and `id`): its dynamic import of the command's module
+    const command = entry.imports.filter((i) => i.kind === 'dynamic-import').map((i) => meta.outputs[i.path]!).find((o) => o.entryPoint === 'src/cli/ping-cmd.ts')
+    expect(command).toBeDefined()
+    const files = [...loaded('src/cli/main.ts'), ...loaded('src/cli/ping-cmd.ts')]
+    expect(files).toContain('src/create-node.ts')
+    expect(files).toContain('src/noise/handshake-state.ts')
+    const optional = files.filter((f) => /^src\/(kad|gossipsub|relay|autonat|dcutr|metrics|mdns|rendezvous)\/|^src\/io\/(mdns-socket|metrics-http)\.ts$/.test(f))
+    expect(optional).toEqual([])
+  })
+
   test('the bundle runs: a multiaddr, and a private key protobuf (its crypto provider imported on demand)', () => {
     const script = path.join(dir, 'run.mjs')
     writeFileSync(script, "import { main } from './weft.mjs'\nprocess.exitCode = await main(process.argv.slice(2))\n")

@@ -19,7 +19,12 @@
  */
 import { createHash } from 'node:crypto'
 import { createInterface, type Interface } from 'node:readline'
-import { createNode, gossipsub, kadDht, loadOrCreateKey, nodeCrypto } from '../node.js'
+import { createNode } from '../create-node.js'
+import { loadOrCreateKey } from '../io/key-file.js'
+import { nodeCrypto } from '../io/crypto-node.js'
+// the services from their modules, not through weft/node's re-exports: the bundle then keeps them out of other commands' chunks
+import { gossipsub } from '../gossipsub/service.js'
+import { kadDht } from '../kad/service.js'
 import { Multiaddr } from '../multiaddr/index.js'
 import { PeerId } from '../peer-id/index.js'
 import { json as jsonCodec, requestResponse, type RequestResponse } from '../request-response/index.js'

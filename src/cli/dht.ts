@@ -12,7 +12,7 @@ import { fromHex, toHex, utf8 } from '../core/bytes.js'
 import { Multiaddr } from '../multiaddr/index.js'
 import { PeerId } from '../peer-id/index.js'
 import type { KadPeerInfo, KadProgress } from '../kad/index.js'
-import { createNode } from '../node.js'
+import { createNode } from '../create-node.js'
 
 export class DhtUsage extends Error {}
 

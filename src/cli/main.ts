@@ -266,7 +266,7 @@ export async function main(argv: string[]): Promise<number> {
         }
       }
       case 'ping': {
-        const { runPing } = await import('./node-cmd.js')
+        const { runPing } = await import('./ping-cmd.js')
         const a = parseArgs(rest, { booleans: ['json'], values: ['count'] })
         const target = a.positional[0]
         if (target === undefined) throw new UsageLine('usage: weft ping <multiaddr> [--count N] [--json]')
@@ -275,7 +275,7 @@ export async function main(argv: string[]): Promise<number> {
         return await runPing(target, count, a.flags.has('json'))
       }
       case 'id': {
-        const { runId } = await import('./node-cmd.js')
+        const { runId } = await import('./ping-cmd.js')
         const a = parseArgs(rest, { booleans: ['json'] })
         const target = a.positional[0]
         if (target === undefined) throw new UsageLine('usage: weft id <multiaddr> [--json]')

@@ -15,7 +15,9 @@
  *       --transport, if given, must agree with it). With `/p2p/<id>` that peer id is required of
  *       the server; without it, the fixed test-plans identity is.
  */
-import { createNode, nodeCrypto, perf } from '../node.js'
+import { createNode } from '../create-node.js'
+import { nodeCrypto } from '../io/crypto-node.js'
+import { perf } from '../edge/perf-service.js' // not through weft/node's re-export: keeps perf out of other commands' chunks
 import type { PerfOptions } from '../perf/index.js'
 import { privateKeyFromSeed } from '../peer-id/index.js'
 import { Multiaddr } from '../multiaddr/index.js'

@@ -7,7 +7,8 @@
  * `pub` waits (up to --wait, default 5 s) until a connected peer announces the topic, publishes once,
  * prints the message id and how many peers it was sent to, and exits.
  */
-import { createNode, type WeftNode } from '../node.js'
+import { createNode } from '../create-node.js'
+import type { WeftNode } from '../edge/weft-node.js'
 import type { GossipsubMessage } from '../gossipsub/index.js'
 import { fromUtf8, toHex } from '../core/bytes.js'
 

@@ -15,7 +15,9 @@
  * ones). `unregister` removes the identity's registration. A point's refusal is one line on stderr
  * naming its code (rendezvous/invalid-namespace, rendezvous/invalid-ttl, ...) and exit code 1.
  */
-import { createNode, loadOrCreateKey, nodeCrypto } from '../node.js'
+import { createNode } from '../create-node.js'
+import { loadOrCreateKey } from '../io/key-file.js'
+import { nodeCrypto } from '../io/crypto-node.js'
 import { fromHex, toHex } from '../core/bytes.js'
 import { Multiaddr } from '../multiaddr/index.js'
 import { rendezvousClient, rendezvousServer, type RendezvousClient } from '../rendezvous/index.js'

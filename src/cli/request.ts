@@ -21,7 +21,7 @@
  * reqresp/no-response); `never` never answers, until the exchange times out (for trying timeouts).
  */
 import { readFile } from 'node:fs/promises'
-import { createNode } from '../node.js'
+import { createNode } from '../create-node.js'
 import { Multiaddr } from '../multiaddr/index.js'
 import { CborTag, type CborValue } from '../core/cbor.js'
 import { toHex } from '../core/bytes.js'

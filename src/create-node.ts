@@ -1,0 +1,83 @@
+/**
+ * createNode of weft/node, apart from the entry point's re-exports: the CLI imports it from here, so a
+ * command's bundle holds only what it uses (src/node.ts re-exports kadDht, gossipsub, metrics...; the
+ * CLI bundle would otherwise carry them into every node command; bench/README.md "Start-up").
+ */
+import { totalmem } from 'node:os'
+import { nodeCrypto } from './io/crypto-node.js'
+import { tcp, type TcpTransport } from './io/tcp.js'
+import { webSockets } from './io/ws.js'
+import { memory } from './io/memory.js'
+import { WeftNode, type NodeOptions } from './edge/weft-node.js'
+import { wallClock } from './io/clock.js'
+import { createGuards } from './swarm/guards.js'
+import type { ServiceFactory } from './swarm/index.js'
+import { createDiscovery, parseBootstrap } from './edge/discovery.js'
+
+/**
+ * A Node weft node. Besides ping and identify it runs, unless `services` is given (then exactly
+ * those services run):
+ * - the Kademlia DHT (`dht`: `node.dht`, server mode unless `dht.mode` says otherwise);
+ * - gossipsub (`pubsub`: `node.pubsub`);
+ * - the Circuit Relay v2 client (`relayClient`: dial `/p2p-circuit` addresses, listen on
+ *   `<relay>/p2p-circuit`; spec/relay.md);
+ * - the AutoNAT client (`autonat`: v2 and v1 probes; reachable addresses become confirmed external
+ *   addresses; spec/autonat.md);
+ * - DCUtR (`dcutr`: relayed connections upgraded to direct ones by hole punching, from the TCP
+ *   transport's punch port, which the default transports turn on; spec/dcutr.md).
+ * Discovery (spec/discovery.md): `peer:discovery` from kad, identify, gossipsub PX and the
+ * `discovery.bootstrap` peers, which are kept connected and seed the default DHT; discovered peers
+ * are dialed while below the connection manager's low watermark (`discovery.autoDial`, default on).
+ * Perf (`/perf/1.0.0`) is never on unless asked for:
+ * `createNode({ services: { perf: perf(), ... } })` (spec/perf.md: perf SHOULD NOT be enabled by
+ * default; it lets any peer make us send and receive bytes).
+ */
+export async function createNode(options: NodeOptions = {}): Promise<WeftNode> {
+  // outbound TCP leaves from one punch port (spec/hole-punching.md): the NAT mapping peers observe is the one DCUtR punches from
+  const defaultTcp = options.transports === undefined ? tcp({ punchPort: 'auto' }) : undefined
+  const punchPort = defaultTcp ?? options.transports?.find((t): t is TcpTransport => t.name === 'tcp' && 'punchPort' in t)
+  // discovery.bootstrap seeds the default DHT too (one list: kept connected and kad's bootstrapPeers)
+  const boot = parseBootstrap(options.discovery?.bootstrap ?? [])
+  const dht = boot.length === 0 ? options.dht : { ...options.dht, bootstrapPeers: [...(options.dht?.bootstrapPeers ?? []), ...boot] }
+  // The optional services' modules are imported only when they run (a fresh `weft ping` or a node
+  // built with `services` does not compile the DHT, gossipsub, relay, AutoNAT, DCUtR: bench/README.md "Start-up")
+  const services: Record<string, ServiceFactory> = options.services !== undefined ? { ...options.services } : await defaultServices(dht, options.pubsub, punchPort)
+  // discovery.mdns adds the mDNS service on the UDP socket (spec/mdns.md), with or without `services`
+  const mdnsOpt = options.discovery?.mdns
+  if (mdnsOpt !== undefined && mdnsOpt !== false && services.mdns === undefined) {
+    const [{ mdns }, { udpMdnsSocket }] = await Promise.all([import('./mdns/index.js'), import('./io/mdns-socket.js')])
+    services.mdns = mdns({ ...(mdnsOpt === true ? {} : mdnsOpt), socket: udpMdnsSocket() })
+  }
+  // discovery.rendezvous adds a rendezvous client that registers and discovers on its own (spec/rendezvous.md)
+  const rz = options.discovery?.rendezvous
+  if (rz !== undefined && services.rendezvous === undefined) {
+    const { rendezvousClient } = await import('./rendezvous/index.js')
+    const { points, namespace, ttl, interval, ...rest } = rz
+    services.rendezvous = rendezvousClient({ ...rest, discovery: { points, namespace, ...(ttl === undefined ? {} : { ttl }), ...(interval === undefined ? {} : { interval }) } })
+  }
+  const metrics = options.metrics === true ? (await import('./metrics/index.js')).prometheusMetrics() : options.metrics
+  const discovery = { ...options.discovery, autoDial: options.discovery?.autoDial ?? true }
+  const node = new WeftNode({ ...options, services, discovery, systemMemory: options.systemMemory ?? totalmem(), ...(metrics !== undefined ? { metrics } : {}) }, {
+    crypto: options.crypto ?? nodeCrypto,
+    wallClock,
+    transports: options.transports ?? [defaultTcp!, webSockets(), memory()],
+    guards: createGuards,
+    discovery: createDiscovery,
+  })
+  if (options.start !== false) await node.start()
+  return node
+}
+
+/** The services a node runs when `services` is not given, their modules imported in parallel. */
+async function defaultServices(dht: NodeOptions['dht'], pubsub: NodeOptions['pubsub'], punchPort: TcpTransport | undefined): Promise<Record<string, ServiceFactory>> {
+  const [kad, gs, relay, autonat, hp] = await Promise.all([
+    import('./kad/service.js'), import('./gossipsub/service.js'), import('./relay/index.js'), import('./autonat/index.js'), import('./dcutr/index.js'),
+  ])
+  return {
+    dht: kad.kadDht(dht),
+    pubsub: gs.gossipsub(pubsub),
+    relayClient: relay.circuitRelayClient(),
+    autonat: autonat.autoNAT(),
+    dcutr: hp.dcutr(punchPort !== undefined ? { punchPort } : {}),
+  }
+}
