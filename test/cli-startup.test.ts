@@ -56,7 +56,7 @@ describe('the CLI bundle', () => {
     expect(heavy).toEqual([])
   })
 
-  test('weft ping and weft id load the node, not the optional services (DHT, gossipsub, relay, AutoNAT, DCUtR, metrics, mDNS, rendezvous)', () => {
+  test('weft ping and weft id load the node, not the optional services (DHT, gossipsub, relay, AutoNAT, DCUtR, metrics, mDNS, rendezvous) nor ws', () => {
     const entry = Object.values(meta.outputs).find((o) => o.entryPoint === 'src/cli/main.ts')!
     // the chunk main.ts imports for `ping` (and `id`): its dynamic import of the command's module
     const command = entry.imports.filter((i) => i.kind === 'dynamic-import').map((i) => meta.outputs[i.path]!).find((o) => o.entryPoint === 'src/cli/ping-cmd.ts')
@@ -64,7 +64,8 @@ describe('the CLI bundle', () => {
     const files = [...loaded('src/cli/main.ts'), ...loaded('src/cli/ping-cmd.ts')]
     expect(files).toContain('src/create-node.ts')
     expect(files).toContain('src/noise/handshake-state.ts')
-    const optional = files.filter((f) => /^src\/(kad|gossipsub|relay|autonat|dcutr|metrics|mdns|rendezvous)\/|^src\/io\/(mdns-socket|metrics-http)\.ts$/.test(f))
+    // nor ws: the WebSocket transport imports it on its first dial or listen
+    const optional = files.filter((f) => /^src\/(kad|gossipsub|relay|autonat|dcutr|metrics|mdns|rendezvous)\/|^src\/io\/(mdns-socket|metrics-http)\.ts$|node_modules\/ws\//.test(f))
     expect(optional).toEqual([])
   })
 

@@ -3,7 +3,7 @@
  * `/wss` and `/tls/ws` (and `/tls/sni/<name>/ws`). Binary messages carry the byte stream; message
  * boundaries mean nothing (libp2p treats a WebSocket as a byte stream).
  */
-import { WebSocket, WebSocketServer } from 'ws'
+import type { WebSocket } from 'ws'
 import type { Multiaddr } from '../multiaddr/index.js'
 import { expandUnspecified, ipMultiaddr, mapSocketError, view, withDeadline } from './net-util.js'
 import { ProtocolError } from '../core/errors.js'
@@ -63,7 +63,7 @@ class WsConnection implements RawConnection {
   }
 
   write(data: Uint8Array): boolean {
-    if (this.#ws.readyState !== WebSocket.OPEN) return true
+    if (this.#ws.readyState !== OPEN) return true
     this.#ws.send(data, { binary: true }, () => this.#checkDrain())
     if (this.#ws.bufferedAmount > HIGH_WATER) {
       this.#waitingDrain = true
@@ -104,6 +104,16 @@ function wsTarget(addr: Multiaddr, listen: boolean): WsTarget | undefined {
   return { url: `${scheme}://${host}:${t.port}${t.path ?? '/'}`, host: t.host, port: t.port }
 }
 
+/** ws's readyState OPEN (the WebSocket standard's 1). */
+const OPEN = 1
+
+/**
+ * The `ws` package, imported on the first dial or listen: a process that only dials TCP (a fresh
+ * `weft ping`) does not compile its 125 KB (bench/README.md "Start-up").
+ */
+let wsModule: Promise<typeof import('ws')> | undefined
+const loadWs = (): Promise<typeof import('ws')> => (wsModule ??= import('ws'))
+
 export function webSockets(options: WebSocketOptions = {}): Transport {
   const maxPayload = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE
   if (!Number.isSafeInteger(maxPayload) || maxPayload < 1) throw new RangeError('maxMessageBytes must be a positive integer')
@@ -114,7 +124,7 @@ export function webSockets(options: WebSocketOptions = {}): Transport {
     dial(addr: Multiaddr, options: DialOptions = {}): Promise<RawConnection> {
       const t = wsTarget(addr, false)
       if (t === undefined) return Promise.reject(new TransportError('transport/unsupported', `ws cannot dial ${addr.toString()}`))
-      return withDeadline<RawConnection>(`dial ${addr.toString()}`, options.timeout ?? 10_000, options.signal, (done) => {
+      return loadWs().then(({ WebSocket }) => withDeadline<RawConnection>(`dial ${addr.toString()}`, options.timeout ?? 10_000, options.signal, (done) => {
         const ws = new WebSocket(t.url, { perMessageDeflate: false, maxPayload })
         ws.once('open', () => {
           const sock = (ws as unknown as { _socket?: { localAddress?: string; localPort?: number; localFamily?: string; remoteAddress?: string; remotePort?: number; setNoDelay?: (b: boolean) => void } })._socket
@@ -124,12 +134,12 @@ export function webSockets(options: WebSocketOptions = {}): Transport {
         })
         ws.once('error', (e) => done(mapSocketError(e, `dial ${addr.toString()}`)))
         return () => ws.terminate()
-      })
+      }))
     },
     listen(addr: Multiaddr, onConnection: (c: RawConnection) => void): Promise<TransportListener> {
       const t = wsTarget(addr, true)
       if (t === undefined) return Promise.reject(new TransportError('transport/unsupported', `ws cannot listen on ${addr.toString()}`))
-      return new Promise((resolve, reject) => {
+      return loadWs().then(({ WebSocketServer }) => new Promise<TransportListener>((resolve, reject) => {
         const server = new WebSocketServer({ host: t.host, port: t.port, perMessageDeflate: false, maxPayload, clientTracking: true })
         server.once('error', (e) => reject(mapSocketError(e, `listen ${addr.toString()}`)))
         server.on('connection', (ws, req) => {
@@ -149,7 +159,7 @@ export function webSockets(options: WebSocketOptions = {}): Transport {
             }),
           })
         })
-      })
+      }))
     },
   }
 }
