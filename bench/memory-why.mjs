@@ -1,6 +1,6 @@
 // memory --why: what one idle connection holds, measured (bench/README.md "Where an idle
 // connection's memory goes").
-//   npm run bench -- memory --why [--quick] [--conns N] [--services none|default] [--top 30] [--settle 3]
+//   npm run bench -- memory --why [--quick] [--conns N] [--services none|default] [--top 30] [--settle 3] [--departed [--linger 0.2]]
 // 1. weft: bench/drivers/weft-hold-server.mjs (createNode's default services unless --services none)
 //    under the cheap holders of bench/scale.mjs: N connections (500; --quick 200), settle (--settle s,
 //    default 3), measure; N more, settle, measure. Per connection = (2N - N) / N, so start-up and
@@ -120,6 +120,8 @@ export async function runWhy({ quick, log }) {
   const n = Number(flag('conns', quick ? 200 : 500))
   const services = flag('services', 'default')
   const settleMs = Number(flag('settle', 3)) * 1000
+  // --departed: snapshots at N before the second N came and after it left: what a peer leaves behind
+  const departed = process.argv.includes('--departed')
   const rows = []
   const put = (impl, what, v) => rows.push(row('memory', impl, 'tcp', `${what} per idle connection (${n} -> ${2 * n})`, 'KiB', [Number(kib(v))]))
   const tmp = os.tmpdir()
@@ -138,18 +140,21 @@ export async function runWhy({ quick, log }) {
       if (h.failed) log(`  ${h.failed} dials failed: ${JSON.stringify(h.errors)}`)
       await sleep(settleMs)
       m.push(await server.ask('measure'))
+      if (departed && step === 0) await server.ask(`snapshot ${snaps[0]}`)
       log(`  weft (--services ${services}): ${m[step].connections} connections held, heap ${(m[step].heapUsed / 2 ** 20).toFixed(1)} MiB, RSS ${(m[step].rss / 2 ** 20).toFixed(1)} MiB, external ${(m[step].external / 2 ** 20).toFixed(1)} MiB`)
     }
-    await server.ask(`snapshot ${snaps[1]}`)
+    if (!departed) await server.ask(`snapshot ${snaps[1]}`)
     holders.pop().stop()
     for (let i = 0; i < 100 && (await server.ask('stats')).connections > m[0].connections; i++) await sleep(100)
-    await sleep(200)
-    await server.ask(`snapshot ${snaps[0]}`)
+    await sleep(Number(flag('linger', 0.2)) * 1000)
+    const gone = await server.ask('measure')
+    log(`  after the second ${n} closed: ${gone.connections} connections held, heap ${(gone.heapUsed / 2 ** 20).toFixed(1)} MiB: ${kib((gone.heapUsed - m[0].heapUsed) / n)} KiB per closed connection stays (per-peer state kept after it left; not in the diff below)`)
+    await server.ask(`snapshot ${departed ? snaps[1] : snaps[0]}`)
     const held = m[1].connections - m[0].connections
     const p = perConn(m[0], m[1], held)
     for (const k of ['heap', 'heap committed', 'rss', 'external', 'native']) put('weft', k, p[k])
     const [a, b] = snaps.map(summarize)
-    printDiff(log, `heap snapshot diff by class, ${m[0].connections} -> ${m[1].connections} connections`, diff(a.byClass, b.byClass, held, Number(flag('top', 30))))
+    printDiff(log, departed ? `heap snapshot diff by class, ${m[0].connections} connections before and after ${held} more came and went (per departed peer)` : `heap snapshot diff by class, ${m[0].connections} -> ${m[1].connections} connections`, diff(a.byClass, b.byClass, held, Number(flag('top', 30))))
     printDiff(log, 'by class <- first retainer', diff(a.byRetainer, b.byRetainer, held, Number(flag('top', 30))))
   } finally {
     for (const h of holders) h.stop()

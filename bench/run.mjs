@@ -19,7 +19,7 @@ const quick = argv.includes('--quick')
 const runsIdx = argv.indexOf('--runs')
 const runs = runsIdx >= 0 ? Number(argv[runsIdx + 1]) : 3
 // options that take a value (the scale benchmark reads its own from process.argv: bench/scale.mjs)
-const VALUED = new Set(['--runs', '--conns', '--impls', '--holders', '--concurrency', '--hold', '--low', '--high', '--top', '--settle', '--services'])
+const VALUED = new Set(['--runs', '--conns', '--impls', '--holders', '--concurrency', '--hold', '--low', '--high', '--top', '--settle', '--services', '--linger'])
 const names = argv.filter((a, i) => !a.startsWith('--') && !VALUED.has(argv[i - 1]))
 const CACHE = path.join(REPO, 'node_modules/.cache/weft-bench')
 

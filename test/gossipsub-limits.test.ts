@@ -1,13 +1,14 @@
 // Gossipsub's byte and CPU bounds (issue 11 item 4, audit §3): each limit at its value and one past it,
 // through the behaviour against one scripted peer (test/helpers/gossipsub-scripted.ts), and each
 // reachable from the node's `pubsub` options (the gossipsub service).
+import { queryObjects } from 'node:v8'
 import { describe, expect, test } from 'vitest'
 import { utf8 } from '../src/core/bytes.js'
 import { emptyMap } from '../src/core/empty-map.js'
 import { nobleCrypto } from '../src/core/crypto/noble.js'
 import { ProtocolError } from '../src/core/errors.js'
 import type { NodeOptions } from '../src/edge/weft-node.js'
-import { encodePubsubMessage, encodeRpc, gossipsub, GossipsubBehaviour, idKey, MessageCache, msgIdFromSeqno, type GossipsubServiceOptions } from '../src/gossipsub/index.js'
+import { DEFAULT_PEER_SCORE_PARAMS, encodePubsubMessage, encodeRpc, gossipsub, GossipsubBehaviour, PeerScore, idKey, MessageCache, msgIdFromSeqno, type GossipsubServiceOptions } from '../src/gossipsub/index.js'
 import { encode as encodeVarint } from '../src/core/varint.js'
 import type { ServiceContext } from '../src/swarm/index.js'
 import { testIdentity } from './helpers/behaviour-harness.js'
@@ -108,6 +109,18 @@ describe('memory of an idle peer', () => {
     expect(state().dontSend.size).toBe(1)
     h.advance(5_000) // three heartbeats (1 s each by default) and more: the id expired
     expect(state().dontSend).toBe(emptyMap())
+  })
+})
+
+describe('memory of an idle peer: the score', () => {
+  test('a peer without a scored topic costs the score no Map and no array of ips once disconnected', () => {
+    const maps = (): number => queryObjects(Map as never, { format: 'count' }) as number
+    const score = new PeerScore(DEFAULT_PEER_SCORE_PARAMS, 120_000, 1_000, 1_000)
+    const before = maps()
+    for (let i = 0; i < 300; i++) { score.addPeer(`p${i}`); score.setIPs(`p${i}`, ['10.0.0.1']) }
+    expect(maps() - before).toBeLessThan(30) // 0 (was 300: one topics Map per peer)
+    for (let i = 0; i < 300; i++) score.removePeer(`p${i}`, 0)
+    expect(score.score('p1', 0)).toBe(0)
   })
 })
 

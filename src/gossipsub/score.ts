@@ -12,6 +12,7 @@
  * sent a message later found invalid) are kept per message id for `seenTTL`, bounded in count.
  */
 import type { Millis } from '../core/byte-machine.js'
+import { emptyMap, ownMap } from '../core/empty-map.js'
 
 export interface TopicScoreParams {
   topicWeight: number
@@ -164,12 +165,16 @@ interface TopicStats {
   invalidMessageDeliveries: number
 }
 
+/** The ips of a peer with none (a disconnected one's): one shared frozen array. */
+const NO_IPS: readonly string[] = Object.freeze([])
+
 interface PeerStats {
   connected: boolean
   /** When a disconnected peer's stats are forgotten. */
   expire: Millis
+  /** The shared empty map (src/core/empty-map.ts) until a scored topic is seen: most peers never have one. */
   topics: Map<string, TopicStats>
-  ips: string[]
+  ips: readonly string[]
   behaviourPenalty: number
 }
 
@@ -210,6 +215,7 @@ export class PeerScore {
     let t = s.topics.get(topic)
     if (t === undefined) {
       t = { inMesh: false, graftTime: 0, meshTime: 0, firstMessageDeliveries: 0, meshMessageDeliveries: 0, meshMessageDeliveriesActive: false, meshFailurePenalty: 0, invalidMessageDeliveries: 0 }
+      s.topics = ownMap(s.topics)
       s.topics.set(topic, t)
     }
     return t
@@ -261,7 +267,7 @@ export class PeerScore {
       s.connected = true
       return
     }
-    this.#peers.set(peer, { connected: true, expire: 0, topics: new Map(), ips: [], behaviourPenalty: 0 })
+    this.#peers.set(peer, { connected: true, expire: 0, topics: emptyMap(), ips: NO_IPS, behaviourPenalty: 0 })
   }
 
   /** The peer disconnected: keep its stats for `retainScore` (mesh status cleared, P₃b applied). */
@@ -290,7 +296,7 @@ export class PeerScore {
       set?.delete(peer)
       if (set?.size === 0) this.#ipPeers.delete(ip)
     }
-    s.ips = [...ips]
+    s.ips = ips.length === 0 ? NO_IPS : [...ips]
     for (const ip of ips) {
       let set = this.#ipPeers.get(ip)
       if (set === undefined) this.#ipPeers.set(ip, (set = new Set()))
