@@ -1,7 +1,9 @@
 /**
  * The receive side's framing, apart from the session's protocol logic (session.ts).
  * `FrameReader` cuts the transport's bytes into 12-byte headers and their payloads, across any
- * split of the input. A header split over reads is assembled in a fixed 12-byte buffer; a payload is
+ * split of the input. A header split over reads is assembled in a 12-byte buffer that exists only
+ * while the header is incomplete (a Uint8Array with its own ArrayBuffer costs ~370 B of heap: an idle
+ * connection keeps none, bench/README.md "Where an idle connection's memory goes"); a payload is
  * never buffered: each piece is handed on as it arrives (a view of the input). Cost per input byte
  * is constant, so a frame sent one byte per read costs no more than a constant factor over one sent
  * whole (issue 11 item 5).
@@ -9,7 +11,7 @@
 import { HEADER_LENGTH, readHeader, type FrameHeader } from './frame.js'
 
 export class FrameReader {
-  readonly #hdr = new Uint8Array(HEADER_LENGTH)
+  #hdr: Uint8Array | undefined = undefined
   #hdrFill = 0
   /** Payload bytes still to come for the current frame (0: a header is next). */
   #remaining = 0
@@ -39,12 +41,14 @@ export class FrameReader {
           off += HEADER_LENGTH
         } else {
           const take = Math.min(HEADER_LENGTH - this.#hdrFill, len - off)
-          this.#hdr.set(data.subarray(off, off + take), this.#hdrFill)
+          const hdr = (this.#hdr ??= new Uint8Array(HEADER_LENGTH))
+          hdr.set(data.subarray(off, off + take), this.#hdrFill)
           this.#hdrFill += take
           off += take
           if (this.#hdrFill < HEADER_LENGTH) return
           this.#hdrFill = 0
-          h = readHeader(this.#hdr, 0)
+          this.#hdr = undefined
+          h = readHeader(hdr, 0)
         }
         this.#remaining = onHeader(h)
       } else {

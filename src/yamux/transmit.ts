@@ -32,8 +32,11 @@ const SLAB_SIZE = 1024 * 1024
  */
 const FIRST_SLAB_SIZE = 1024
 
+/** The items of every empty FrameFifo: an idle session's two queues hold no array of their own. */
+const NO_FRAMES: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[]
+
 class FrameFifo {
-  #items: Uint8Array[] = []
+  #items: Uint8Array[] = NO_FRAMES
   #head = 0
   bytes = 0
 
@@ -42,7 +45,8 @@ class FrameFifo {
   }
 
   push(frame: Uint8Array): void {
-    this.#items.push(frame)
+    if (this.#items === NO_FRAMES) this.#items = [frame]
+    else this.#items.push(frame)
     this.bytes += frame.length
   }
 
@@ -56,7 +60,7 @@ class FrameFifo {
     this.#head++
     this.bytes -= f.length
     if (this.#head === this.#items.length) {
-      this.#items = []
+      this.#items = NO_FRAMES
       this.#head = 0
     } else if (this.#head > 64 && this.#head * 2 > this.#items.length) {
       this.#items = this.#items.slice(this.#head)
@@ -66,7 +70,7 @@ class FrameFifo {
   }
 
   clear(): void {
-    this.#items = []
+    this.#items = NO_FRAMES
     this.#head = 0
     this.bytes = 0
   }
@@ -96,7 +100,8 @@ export class TransmitQueue {
   #slab: Slab = NO_SLAB
   /** Full slabs with frames not yet taken, by their memory; undefined when none (most connections). */
   #retired: Map<ArrayBufferLike, Slab> | undefined
-  readonly #spare: Uint8Array[] = []
+  /** NO_FRAMES (shared, empty) until a slab is kept for reuse. */
+  #spare: Uint8Array[] = NO_FRAMES
   #nextSlabSize = FIRST_SLAB_SIZE
   /** A Data frame was allocated since the last releaseIfIdle(). */
   #busy = false
@@ -129,7 +134,8 @@ export class TransmitQueue {
     // kept earlier and outgrown since go, or two of them would block every later spare)
     if (slab.buf.length < this.#nextSlabSize) return
     for (let i = this.#spare.length - 1; i >= 0; i--) if (this.#spare[i]!.length < this.#nextSlabSize) this.#spare.splice(i, 1)
-    if (this.#spare.length < MAX_SPARE_SLABS) this.#spare.push(slab.buf)
+    if (this.#spare === NO_FRAMES) this.#spare = [slab.buf]
+    else if (this.#spare.length < MAX_SPARE_SLABS) this.#spare.push(slab.buf)
   }
 
   /** Account for `part` leaving the queue: transiently (its memory may come back) or for keeps. */
@@ -159,7 +165,7 @@ export class TransmitQueue {
     if (!idle) return
     this.#slab = NO_SLAB
     this.#retired = undefined
-    this.#spare.length = 0
+    this.#spare = NO_FRAMES
     this.#nextSlabSize = FIRST_SLAB_SIZE
   }
 
