@@ -3,6 +3,8 @@
  * Used by the Node entry point (`weft/node`); it lives in io/ because it touches a `node:` module.
  */
 import * as nc from 'node:crypto'
+import * as v8 from 'node:v8'
+import * as vm from 'node:vm'
 import type { CryptoProvider, OtherKeyType } from '../core/crypto/provider.js'
 import { sha256Short } from '../core/crypto/sha256-short.js'
 
@@ -151,6 +153,44 @@ function verifyOther(type: OtherKeyType, key: Uint8Array, message: Uint8Array, s
   }
 }
 
+/**
+ * Opt-in scavenge hint for bulk transfers (bench/README.md, "The receive path's per-frame buffer").
+ * Node 20's cipher `update()` allocates its output natively, one ArrayBuffer per Noise frame, counted
+ * by V8 as external memory. V8 11 subtracts external memory allocated since the last Mark-Compact
+ * from the old generation's room, so in a process with a small heap those dead buffers start a full
+ * Mark-Compact every few MiB, long before a scavenge (which would free them for almost nothing)
+ * comes due. `scavengeEvery(n)` runs a minor GC after each `n` bytes that the ChaCha20-Poly1305
+ * methods below allocated. Whether a process falls into that pattern depends on its heap when the
+ * transfer starts (the same code storms as one bundle and not as dist/, or the other way round);
+ * with the hint at 16 MiB it never does: receiving perf server, 512 MiB, interleaved: a storming
+ * bundle 0.99-1.07 s CPU / 19-29 Mark-Compacts -> 0.60-0.80 s / 1, a calm dist/ 0.70-0.75 s / 3 ->
+ * 0.77-0.79 s / 1 (33 scavenges of ~1 ms instead of 15). It sets V8's `--expose-gc` (process-wide: contexts created
+ * afterwards by node:vm see a `gc` function), which is why it is not on by default; `0` turns the
+ * hint off again. For long-lived processes that move bulk data (the perf CLI, a relay).
+ */
+let scavenge: ((options: { type: 'minor' }) => void) | undefined
+let scavengeBytes = 0
+let sinceScavenge = 0
+
+export function scavengeEvery(bytes: number): void {
+  if (!(bytes >= 0) || !Number.isFinite(bytes)) throw new RangeError('bytes must be a finite number >= 0')
+  scavengeBytes = bytes
+  sinceScavenge = 0
+  if (bytes === 0 || scavenge !== undefined) return
+  v8.setFlagsFromString('--expose-gc')
+  scavenge = vm.runInNewContext('gc') as (options: { type: 'minor' }) => void
+}
+
+/** Count `n` bytes node:crypto allocated; a minor GC when the hint's threshold is reached. */
+function allocated(n: number): void {
+  if (scavengeBytes === 0) return
+  sinceScavenge += n
+  if (sinceScavenge >= scavengeBytes) {
+    sinceScavenge = 0
+    scavenge!({ type: 'minor' })
+  }
+}
+
 export const nodeCrypto: CryptoProvider = {
   name: 'node',
   randomBytes: (n) => plain(nc.randomBytes(n)),
@@ -195,6 +235,7 @@ export const nodeCrypto: CryptoProvider = {
       d.setAuthTag(ct.subarray(ct.length - 16))
       const body = d.update(ct.subarray(0, ct.length - 16))
       d.final()
+      allocated(body.length)
       // update() returns fresh memory of exactly this size: hand it out as a plain Uint8Array (no
       // copy; weft never hands out Buffers), so a Noise transport frame costs one allocation.
       return new Uint8Array(body.buffer, body.byteOffset, body.length)
@@ -207,6 +248,7 @@ export const nodeCrypto: CryptoProvider = {
     if (ad.length > 0) c.setAAD(ad, { plaintextLength: pt.length }) // Noise transport messages have empty AD
     const body = c.update(pt)
     output.set(body, offset)
+    allocated(body.length)
     const fin = c.final()
     if (fin.length > 0) output.set(fin, offset + body.length)
     output.set(c.getAuthTag(), offset + pt.length)
@@ -217,6 +259,7 @@ export const nodeCrypto: CryptoProvider = {
     const c = nc.createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 })
     if (ad.length > 0) c.setAAD(ad, { plaintextLength: pt.length })
     const body = c.update(pt)
+    allocated(body.length)
     const fin = c.final()
     const tag = c.getAuthTag()
     const ct = fin.length === 0 ? new Uint8Array(body.buffer, body.byteOffset, body.length) : plain(Buffer.concat([body, fin]))
@@ -230,6 +273,7 @@ export const nodeCrypto: CryptoProvider = {
       d.setAuthTag(ct.subarray(ct.length - 16))
       const body = d.update(ct.subarray(0, ct.length - 16))
       output.set(body, offset)
+      allocated(body.length)
       d.final()
       return true
     } catch {
