@@ -4,7 +4,7 @@
 import { queryObjects } from 'node:v8'
 import { describe, expect, test } from 'vitest'
 import { utf8 } from '../src/core/bytes.js'
-import { emptyMap } from '../src/core/empty-map.js'
+import { emptyMap, emptySet } from '../src/core/empty-map.js'
 import { nobleCrypto } from '../src/core/crypto/noble.js'
 import { ProtocolError } from '../src/core/errors.js'
 import type { NodeOptions } from '../src/edge/weft-node.js'
@@ -109,6 +109,20 @@ describe('memory of an idle peer', () => {
     expect(state().dontSend.size).toBe(1)
     h.advance(5_000) // three heartbeats (1 s each by default) and more: the id expired
     expect(state().dontSend).toBe(emptyMap())
+  })
+
+  test('topics is the shared empty set while the peer is in none: after its last unsubscribe too', () => {
+    const { b, send } = scripted()
+    const state = () => view(b).peers.get(PEER.peer.toString())!
+    expect(state().topics).toBe(emptySet())
+    send({ subscriptions: [{ subscribe: true, topic: 't' }, { subscribe: true, topic: 'u' }] })
+    expect([...state().topics]).toEqual(['t', 'u'])
+    send({ subscriptions: [{ subscribe: false, topic: 't' }] })
+    expect([...state().topics]).toEqual(['u'])
+    send({ subscriptions: [{ subscribe: false, topic: 'u' }] })
+    expect(state().topics).toBe(emptySet())
+    send({ subscriptions: [{ subscribe: true, topic: 't' }] })
+    expect([...state().topics]).toEqual(['t'])
   })
 })
 

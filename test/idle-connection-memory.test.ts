@@ -12,7 +12,7 @@
  */
 import { queryObjects } from 'node:v8'
 import { describe, expect, it } from 'vitest'
-import { emptyMap, ownMap, shrinkMap } from '../src/core/empty-map.js'
+import { emptyMap, emptySet, ownMap, ownSet, shrinkMap, shrinkSet } from '../src/core/empty-map.js'
 import { EventQueue } from '../src/core/event-queue.js'
 import { Connection } from '../src/connection/index.js'
 import { nodeCrypto } from '../src/io/crypto-node.js'
@@ -76,6 +76,23 @@ describe('memory of an idle connection', () => {
     const sets = (count(Set) - before.sets) / N
     expect(maps).toBeLessThan(0.5) // 0 (was 12: 8 on the server, 4 on the client)
     expect(sets).toBeLessThanOrEqual(2) // 2 (was 7: 5 on the server, 2 on the client)
+  })
+})
+
+describe('core/empty-map: the shared empty set', () => {
+  it('reads like an empty Set, refuses writes, and ownSet/shrinkSet swap it in and out', () => {
+    const shared = emptySet<string>()
+    expect(shared.size).toBe(0)
+    expect(shared.has('a')).toBe(false)
+    expect(shared.delete('a')).toBe(false)
+    expect(() => shared.add('a')).toThrow(TypeError)
+    const own = ownSet(shared)
+    expect(own).not.toBe(shared)
+    own.add('a')
+    expect(ownSet(own)).toBe(own)
+    expect(shrinkSet(own)).toBe(own)
+    own.delete('a')
+    expect(shrinkSet(own)).toBe(shared)
   })
 })
 

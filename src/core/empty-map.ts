@@ -28,3 +28,24 @@ export function ownMap<K, V>(map: Map<K, V>): Map<K, V> {
 export function shrinkMap<K, V>(map: Map<K, V>): Map<K, V> {
   return map.size === 0 ? emptyMap() : map
 }
+
+/** The Set counterpart: one shared empty Set, read-only; `ownSet` before a write, `shrinkSet` after a delete. */
+class SharedEmptySet extends Set<never> {
+  override add(): never {
+    throw new TypeError('the shared empty set is read-only: take an own one with ownSet()')
+  }
+}
+
+const EMPTY_SET: Set<never> = Object.freeze(new SharedEmptySet())
+
+export function emptySet<T>(): Set<T> {
+  return EMPTY_SET as Set<unknown> as Set<T>
+}
+
+export function ownSet<T>(set: Set<T>): Set<T> {
+  return set === (EMPTY_SET as Set<unknown>) ? new Set() : set
+}
+
+export function shrinkSet<T>(set: Set<T>): Set<T> {
+  return set.size === 0 ? emptySet() : set
+}

@@ -6,7 +6,7 @@
  * every topic, mesh, fanout and promise, and its score is retained (v1.1 "retainScore").
  */
 import type { Millis } from '../core/byte-machine.js'
-import { emptyMap } from '../core/empty-map.js'
+import { emptyMap, emptySet } from '../core/empty-map.js'
 import { encodeLp, LpDecoder } from '../core/lp.js'
 import type { ConnectionInfo, StreamRef } from '../swarm/index.js'
 import { streamKey } from '../swarm/index.js'
@@ -27,7 +27,7 @@ export function peerConnected(g: PeersContext, c: ConnectionInfo): void {
   if (p === undefined) {
     p = {
       key, id: c.peer, connections: new Map(), outbound: false, protocol: undefined, out: undefined, opening: undefined,
-      openAttempts: 0, inbound: undefined, decoder: undefined, topics: new Set(), topicBytes: 0, outbox: [], outboxBytes: 0, inFlight: 0,
+      openAttempts: 0, inbound: undefined, decoder: undefined, topics: emptySet(), topicBytes: 0, outbox: [], outboxBytes: 0, inFlight: 0,
       slow: false, slowPrunes: [], ihaveMessages: 0, ihaveIds: 0, iwantServed: 0, idontwant: 0, dontSend: emptyMap(),
     }
     g.peers.set(key, p)

@@ -10,6 +10,7 @@
  */
 import type { Millis } from '../core/byte-machine.js'
 import { ProtocolError } from '../core/errors.js'
+import { ownSet, shrinkSet } from '../core/empty-map.js'
 import { PeerId } from '../peer-id/index.js'
 import type { StreamRef } from '../swarm/index.js'
 import { streamKey } from '../swarm/index.js'
@@ -87,6 +88,7 @@ function handleSubscription(g: ReceiveContext, p: PeerState, sub: SubOpts): void
     // penalised: go and rust set no such limit, so a correct peer may send one
     const bytes = topicLength(topic)
     if (bytes > g.cfg.maxTopicLength || p.topicBytes + bytes > g.cfg.maxTopicBytesPerPeer) return
+    p.topics = ownSet(p.topics)
     p.topics.add(topic)
     p.topicBytes += bytes
     let set = g.topicPeers.get(topic)
@@ -94,6 +96,7 @@ function handleSubscription(g: ReceiveContext, p: PeerState, sub: SubOpts): void
     set.add(p.key)
   } else {
     if (!p.topics.delete(topic)) return
+    p.topics = shrinkSet(p.topics)
     p.topicBytes -= topicLength(topic)
     const set = g.topicPeers.get(topic)
     set?.delete(p.key)

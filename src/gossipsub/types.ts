@@ -59,7 +59,8 @@ export interface PeerState {
   openAttempts: number
   inbound: StreamRef | undefined
   decoder: LpDecoder | undefined
-  readonly topics: Set<string>
+  /** The shared empty set (src/core/empty-map.ts) while the peer is in no topic: most peers never join one. */
+  topics: Set<string>
   /** UTF-8 bytes of `topics` (≤ maxTopicBytesPerPeer). */
   topicBytes: number
   /**
