@@ -138,6 +138,31 @@ describe('memory of an idle peer: the score', () => {
   })
 })
 
+describe('retained scores of disconnected peers (maxRetainedPeers)', () => {
+  test('past the cap, the peer that disconnected longest ago is forgotten, not the one added first', () => {
+    const score = new PeerScore(DEFAULT_PEER_SCORE_PARAMS, 120_000, 1_000, 2)
+    for (const p of ['a', 'b', 'c']) { score.addPeer(p); score.addPenalty(p, 3) }
+    for (const p of ['c', 'a', 'b']) score.removePeer(p, 0) // c left first
+    expect(score.score('c', 0)).toBe(0) // forgotten: c disconnected longest ago
+    expect(score.score('a', 0)).toBeLessThan(0) // still retained (the old scan forgot a, added first)
+    expect(score.score('b', 0)).toBeLessThan(0)
+    expect(score.trackedPeers).toBe(2)
+  })
+  test('a peer that reconnects leaves the retained set; one that leaves again is the newest', () => {
+    const score = new PeerScore(DEFAULT_PEER_SCORE_PARAMS, 120_000, 1_000, 2)
+    for (const p of ['a', 'b', 'c']) { score.addPeer(p); score.addPenalty(p, 3) }
+    score.removePeer('a', 0)
+    score.removePeer('b', 0)
+    score.addPeer('a') // back: no longer retained
+    score.removePeer('c', 0) // retained: b, c (2, at the cap)
+    expect(score.trackedPeers).toBe(3)
+    score.removePeer('a', 0) // retained: b, c, a -> b forgotten
+    expect(score.score('b', 0)).toBe(0)
+    expect(score.score('a', 0)).toBeLessThan(0)
+    expect(score.score('c', 0)).toBeLessThan(0)
+  })
+})
+
 describe('message cache', () => {
   test('mcacheMaxBytes: messages up to the budget stay; one byte past it, the oldest goes; a message over the budget alone is not cached', () => {
     const c = new MessageCache(5, 3, 100)

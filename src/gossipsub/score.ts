@@ -197,6 +197,8 @@ export class PeerScore {
   readonly #recordTTL: number
   readonly #maxRecords: number
   readonly #maxRetained: number
+  /** Disconnected peers whose stats are retained, in the order they disconnected (oldest first). */
+  readonly #retained = new Set<string>()
 
   constructor(params: PeerScoreParams, recordTTL: number, maxRecords: number, maxRetainedPeers: number) {
     this.params = params
@@ -265,6 +267,7 @@ export class PeerScore {
     const s = this.#peers.get(peer)
     if (s !== undefined) {
       s.connected = true
+      this.#retained.delete(peer)
       return
     }
     this.#peers.set(peer, { connected: true, expire: 0, topics: emptyMap(), ips: NO_IPS, behaviourPenalty: 0 })
@@ -278,13 +281,13 @@ export class PeerScore {
     this.setIPs(peer, [])
     s.connected = false
     s.expire = now + this.params.retainScore
-    // bound the retained set: forget the oldest disconnected peers first
-    let retained = 0
-    for (const x of this.#peers.values()) if (!x.connected) retained++
-    if (retained > this.#maxRetained) {
-      for (const [k, x] of this.#peers) {
-        if (!x.connected) { this.#peers.delete(k); break }
-      }
+    // bound the retained set: forget the peer that disconnected longest ago (O(1) per disconnect)
+    this.#retained.delete(peer)
+    this.#retained.add(peer)
+    if (this.#retained.size > this.#maxRetained) {
+      const oldest = this.#retained.values().next().value as string
+      this.#retained.delete(oldest)
+      this.#peers.delete(oldest)
     }
   }
 
@@ -439,6 +442,7 @@ export class PeerScore {
     for (const [peer, s] of this.#peers) {
       if (!s.connected && s.expire <= now) {
         this.#peers.delete(peer)
+        this.#retained.delete(peer)
         continue
       }
       for (const [topic, t] of s.topics) {
