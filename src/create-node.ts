@@ -3,13 +3,13 @@
  * command's bundle holds only what it uses (src/node.ts re-exports kadDht, gossipsub, metrics...; the
  * CLI bundle would otherwise carry them into every node command; bench/README.md "Start-up").
  */
-import { totalmem } from 'node:os'
 import { nodeCrypto } from './io/crypto-node.js'
 import { tcp, type TcpTransport } from './io/tcp.js'
 import { webSockets } from './io/ws.js'
 import { memory } from './io/memory.js'
 import { WeftNode, type NodeOptions } from './edge/weft-node.js'
 import { wallClock } from './io/clock.js'
+import { systemMemory } from './io/system-memory.js'
 import { createGuards } from './swarm/guards.js'
 import type { ServiceFactory } from './swarm/index.js'
 import { createDiscovery, parseBootstrap } from './edge/discovery.js'
@@ -57,7 +57,7 @@ export async function createNode(options: NodeOptions = {}): Promise<WeftNode> {
   }
   const metrics = options.metrics === true ? (await import('./metrics/index.js')).prometheusMetrics() : options.metrics
   const discovery = { ...options.discovery, autoDial: options.discovery?.autoDial ?? true }
-  const node = new WeftNode({ ...options, services, discovery, systemMemory: options.systemMemory ?? totalmem(), ...(metrics !== undefined ? { metrics } : {}) }, {
+  const node = new WeftNode({ ...options, services, discovery, systemMemory: options.systemMemory ?? systemMemory(), ...(metrics !== undefined ? { metrics } : {}) }, {
     crypto: options.crypto ?? nodeCrypto,
     wallClock,
     transports: options.transports ?? [defaultTcp!, webSockets(), memory()],

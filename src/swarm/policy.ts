@@ -78,7 +78,7 @@ export interface PolicyOptions {
 export interface PolicyOptions {
   /** Limits per scope, over the defaults autoscaled from `systemMemory` (createNode({ resources }), weft node --limits). */
   resources?: ResourceLimitsInit
-  /** Bytes of RAM the resource manager's defaults scale to (src/node.ts passes os.totalmem(); absent: the base limits). */
+  /** Bytes of RAM the resource manager's defaults scale to (weft/node's createNode passes os.totalmem(); absent: the base limits). */
   systemMemory?: number
   /** Ping's own inbound limit per peer (spec/ping.md): when set, the resource manager's built-in ping
    * protocol-peer inbound limit follows it, so one number governs ping streams. */

@@ -3,7 +3,7 @@
  * scaled to the machine's memory as go-libp2p's `AutoScale()` does, partial overrides, validation of
  * user input (`weft node --limits <file.json>`), and the coherence rule with the connection manager.
  *
- * Pure: the machine's memory comes in as `memoryBytes` (src/node.ts passes os.totalmem(); a browser
+ * Pure: the machine's memory comes in as `memoryBytes` (weft/node's createNode passes os.totalmem(); a browser
  * passes nothing and gets the base limits).
  */
 import { UsageError } from '../core/errors.js'
