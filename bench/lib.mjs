@@ -100,11 +100,11 @@ function collect(child, timeoutMs) {
 /** The JSON objects among a child's stdout lines. */
 const jsonLines = (out) => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l))
 
-/** Run a perf client to completion; resolves with its final JSON line (plus wall time). */
-export async function runPerfClient(impl, port, transport, upload, download, timeoutMs = 600_000) {
+/** Run a perf client to completion; resolves with its final JSON line (plus wall time). `extra`: more CLI flags (weft: `--streams N`). */
+export async function runPerfClient(impl, port, transport, upload, download, timeoutMs = 600_000, extra = []) {
   const [cmd, ...pre] = perfCli(impl)
   const t0 = performance.now()
-  const child = spawn(cmd, [...pre, '--server-address', `127.0.0.1:${port}`, '--transport', transport, '--upload-bytes', String(upload), '--download-bytes', String(download)], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(cmd, [...pre, '--server-address', `127.0.0.1:${port}`, '--transport', transport, '--upload-bytes', String(upload), '--download-bytes', String(download), ...extra], { stdio: ['ignore', 'pipe', 'pipe'] })
   const { code, out, err } = await collect(child, timeoutMs)
   const final = jsonLines(out).find((j) => j.type === 'final')
   if (code !== 0 || final === undefined) throw new Error(`${impl} perf client failed (${code}): ${err.slice(-500)}`)

@@ -2,13 +2,14 @@
 // throughput: one stream through each implementation's perf CLI (server process + client process),
 //   weft<->weft, go<->go, rust<->rust, weft->go, weft->rust (client->server), TCP and WebSocket, and a
 //   raw node:net socket (no libp2p at all) as the ceiling.
-// streams: 16 concurrent streams over one connection. weft's perf CLI has no multi-stream flag, so the
-//   client is bench/drivers/weft-streams.mjs (weft API); it also drives the go and rust servers. The
-//   go and rust perf CLIs have no such flag either: go<->go and rust<->rust are not measured.
+// streams: 16 concurrent streams over one connection: `weft perf --streams 16` (since issue 15; before,
+//   bench/drivers/weft-streams.mjs from dist/, a different module form than the CLI bundle the
+//   one-stream rows use), against the weft, go and rust servers, each round also running
+//   `--streams 1` against the same server, so "16 streams >= 1 stream" compares like with like. The
+//   go and rust perf CLIs have no multi-stream flag: go<->go and rust<->rust are not measured.
 // Figure: (upload + download bytes) / the client's final timeSeconds, which includes the dial (the
 // perf protocol runs the upload, then the download, on one stream). 1 MB = 10^6 bytes.
-import path from 'node:path'
-import { BENCH, GIB, MIB, PERF_SERVER_ID, perfCli, row, missing, runNodeJson, runPerfClient, startPerfServer } from './lib.mjs'
+import { GIB, MIB, perfCli, row, missing, runPerfClient, startPerfServer } from './lib.mjs'
 
 export const title = 'throughput: one stream, upload then download, two processes (MB/s)'
 export const streamsTitle = 'streams: 16 concurrent streams on one connection, two processes (MB/s)'
@@ -63,21 +64,20 @@ export async function run({ quick, runs, log }) {
 export async function runStreams({ quick, runs, log }) {
   const bytes = quick ? 16 * MIB : GIB
   const n = quick ? 1 : runs
-  const streams = 16
   const srv = await servers(['weft', 'go', 'rust'])
   const acc = new Map()
+  const add = (k, v) => { if (!acc.has(k)) acc.set(k, []); acc.get(k).push(v) }
   try {
     for (let i = 0; i < n; i++) {
       for (const transport of ['tcp', 'ws']) {
         for (const s of ['weft', 'go', 'rust']) {
           if (srv[s] === null) continue
-          const addr = transport === 'tcp' ? `/ip4/127.0.0.1/tcp/${srv[s].port}/p2p/${PERF_SERVER_ID}` : `/ip4/127.0.0.1/tcp/${srv[s].port + 1}/ws/p2p/${PERF_SERVER_ID}`
-          const r = await runNodeJson(path.join(BENCH, 'drivers/weft-streams.mjs'), [addr, String(streams), String(bytes), String(bytes)])
-          const mbps = (r.uploadBytes + r.downloadBytes) / 1e6 / r.timeSeconds
-          log(`  round ${i + 1} ${transport} weft->${s} x${streams}: ${mbps.toFixed(0)} MB/s (${r.connections} connection)`)
-          const k = `${label('weft', s)}|${transport}`
-          if (!acc.has(k)) acc.set(k, [])
-          acc.get(k).push(mbps)
+          for (const streams of [16, 1]) {
+            const r = await runPerfClient('weft', srv[s].port, transport, bytes, bytes, 600_000, ['--streams', String(streams)])
+            const mbps = (r.uploadBytes + r.downloadBytes) / 1e6 / r.timeSeconds
+            log(`  round ${i + 1} ${transport} weft->${s} x${streams}: ${mbps.toFixed(0)} MB/s`)
+            add(`${label('weft', s)}|${transport}|${streams}`, mbps)
+          }
         }
       }
     }
@@ -86,12 +86,16 @@ export async function runStreams({ quick, runs, log }) {
   }
   const rows = []
   for (const transport of ['tcp', 'ws']) {
-    const metric = `${streams} streams, ${bytes / MIB} MiB up + down in total`
-    rows.push(row('streams', 'weft', transport, metric, 'MB/s', acc.get(`weft|${transport}`) ?? []))
-    rows.push(missing('streams', 'go', transport, metric, 'MB/s', 'go perf CLI has no multi-stream flag'))
-    rows.push(missing('streams', 'rust', transport, metric, 'MB/s', 'rust perf CLI has no multi-stream flag'))
-    rows.push(row('streams', 'weft->go', transport, metric, 'MB/s', acc.get(`weft->go|${transport}`) ?? []))
-    rows.push(row('streams', 'weft->rust', transport, metric, 'MB/s', acc.get(`weft->rust|${transport}`) ?? []))
+    for (const streams of [16, 1]) {
+      const metric = `${streams} stream${streams > 1 ? 's' : ''} (--streams), ${bytes / MIB} MiB up + down in total`
+      rows.push(row('streams', 'weft', transport, metric, 'MB/s', acc.get(`weft|${transport}|${streams}`) ?? []))
+      if (streams > 1) {
+        rows.push(missing('streams', 'go', transport, metric, 'MB/s', 'go perf CLI has no multi-stream flag'))
+        rows.push(missing('streams', 'rust', transport, metric, 'MB/s', 'rust perf CLI has no multi-stream flag'))
+      }
+      rows.push(row('streams', 'weft->go', transport, metric, 'MB/s', acc.get(`weft->go|${transport}|${streams}`) ?? []))
+      rows.push(row('streams', 'weft->rust', transport, metric, 'MB/s', acc.get(`weft->rust|${transport}|${streams}`) ?? []))
+    }
   }
   return rows
 }

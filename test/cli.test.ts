@@ -138,6 +138,21 @@ describe('weft perf --server-address', () => {
     expect(finalLine(m.out)).toMatchObject({ uploadBytes: 30, downloadBytes: 40 })
   })
 
+  test('--streams N: N concurrent perf streams over one connection, the byte totals split between them', async () => {
+    const server = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'], services: { perf: perf({ maxStreamsPerPeer: 4 }) } })
+    nodes.push(server)
+    const addr = server.getMultiaddrs()[0]!.withoutPeerId().encapsulate(`/p2p/${server.peerId.toString()}`).toString()
+    const r = await cli('perf', '--server-address', addr, '--streams', '3', '--upload-bytes', '1000', '--download-bytes', '2002')
+    expect(r.err).toBe('')
+    expect(r.code).toBe(0)
+    expect(finalLine(r.out)).toMatchObject({ type: 'final', uploadBytes: 1000, downloadBytes: 2002, streams: 3, connections: 1 })
+    for (const bad of ['0', '17', '2.5', 'x']) {
+      const u = await cli('perf', '--server-address', addr, '--streams', bad, '--upload-bytes', '1', '--download-bytes', '1')
+      expect(u.code, bad).toBe(1)
+      expect(u.err, bad).toBe('--streams must be an integer from 1 to 16')
+    }
+  })
+
   test('usage errors: --transport disagreeing with the multiaddr, an undialable or mistyped multiaddr', async () => {
     expect((await cli('perf', '--server-address', '/ip4/127.0.0.1/tcp/1', '--transport', 'ws')).err).toMatch(/^--transport ws disagrees/)
     expect((await cli('perf', '--server-address', '/ip4/127.0.0.1/udp/1/quic-v1')).err).toMatch(/not a TCP or WebSocket address/)

@@ -14,9 +14,16 @@
  *       the same against any perf server: the multiaddr is dialed as written (its own transport;
  *       --transport, if given, must agree with it). With `/p2p/<id>` that peer id is required of
  *       the server; without it, the fixed test-plans identity is.
+ *   --streams N (client, 1-16, default 1): N concurrent /perf/1.0.0 streams over the one connection,
+ *       the byte totals split evenly between them (a weft extension: the go and rust perf CLIs have no
+ *       such flag; 16 is `--run-server`'s per-peer stream cap).
+ *
+ * Both sides are bulk-transfer processes, so they turn on node:crypto's scavenge hint (16 MiB, see
+ * `scavengeEvery` in src/io/crypto-node.ts): without it, whether a transfer falls into a storm of
+ * external-memory Mark-Compacts depends on the heap at its start (bench/README.md, "the cause").
  */
 import { createNode } from '../create-node.js'
-import { nodeCrypto } from '../io/crypto-node.js'
+import { nodeCrypto, scavengeEvery } from '../io/crypto-node.js'
 import { perf } from '../edge/perf-service.js' // not through weft/node's re-export: keeps perf out of other commands' chunks
 import type { PerfOptions } from '../perf/index.js'
 import { privateKeyFromSeed } from '../peer-id/index.js'
@@ -32,13 +39,19 @@ export const PERF_SERVER_SEED = new Uint8Array(32)
  */
 export const RUN_SERVER_PERF: PerfOptions = { maxUploadBytes: 2 ** 40, maxDownloadBytes: 2 ** 40, maxStreamsPerPeer: 16, maxInboundStreams: 16 }
 
+/** The scavenge hint of both perf roles: a minor GC per 16 MiB of cipher output (src/io/crypto-node.ts). */
+const PERF_SCAVENGE_BYTES = 16 * 1024 * 1024
+/** `--streams` range: 16 is `--run-server`'s per-peer cap, so a 17th stream would be refused there. */
+const MAX_PERF_STREAMS = 16
+
 export async function runPerf(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, { booleans: ['run-server', 'help'], values: ['server-address', 'transport', 'upload-bytes', 'download-bytes'] })
+  const a = parseArgs(argv, { booleans: ['run-server', 'help'], values: ['server-address', 'transport', 'upload-bytes', 'download-bytes', 'streams'] })
   if (a.flags.has('help')) {
     console.log([
       'usage: weft perf --run-server --server-address <ip:port>',
       '       weft perf --server-address <ip:port> --transport tcp|ws --upload-bytes N --download-bytes N',
       '       weft perf --server-address <multiaddr>[/p2p/<peer id>] [--transport tcp|ws] --upload-bytes N --download-bytes N',
+      '       client option: --streams N   N concurrent perf streams on one connection (1-16, default 1), bytes split evenly',
     ].join('\n'))
     return 0
   }
@@ -57,6 +70,7 @@ export async function runPerf(argv: string[]): Promise<number> {
   const port = Number(m[2])
   const family = ip.includes(':') ? 'ip6' : 'ip4'
   if (a.flags.has('run-server')) {
+    scavengeEvery(PERF_SCAVENGE_BYTES)
     const node = await createNode({ privateKey: key, listen: [`/${family}/${ip}/tcp/${port}`, `/${family}/${ip}/tcp/${port + 1}/ws`], services: { perf: perf(RUN_SERVER_PERF) } })
     for (const addr of node.getMultiaddrs()) console.error(`perf server listening on ${addr.toString()}`)
     await new Promise(() => {})
@@ -88,8 +102,12 @@ async function runClient(flags: Map<string, string[]>, target: string): Promise<
   const upload = Number(flags.get('upload-bytes')?.[0] ?? '0')
   const download = Number(flags.get('download-bytes')?.[0] ?? '0')
   if (!Number.isSafeInteger(upload) || upload < 0 || !Number.isSafeInteger(download) || download < 0) throw new UsageLine('--upload-bytes and --download-bytes must be non-negative integers')
+  const streams = Number(flags.get('streams')?.[0] ?? '1')
+  if (!Number.isInteger(streams) || streams < 1 || streams > MAX_PERF_STREAMS) throw new UsageLine(`--streams must be an integer from 1 to ${MAX_PERF_STREAMS}`)
+  scavengeEvery(PERF_SCAVENGE_BYTES)
   const node = await createNode({ listen: [], services: { perf: perf() } })
   try {
+    if (streams > 1) return await runStreams(node, target, upload, download, streams)
     const t0 = performance.now()
     let last = { t: t0, up: 0, down: 0 }
     const result = await node.perf(target, { uploadBytes: upload, downloadBytes: download }, {
@@ -108,4 +126,21 @@ async function runClient(flags: Map<string, string[]>, target: string): Promise<
   } finally {
     await node.stop()
   }
+}
+
+/**
+ * `--streams N`: one dial, then N perf streams at once, each with its share of the bytes (the first
+ * streams take the remainder). No intermediary lines: progress of N streams is not one figure. The
+ * final line's time includes the dial, like the single-stream form's.
+ */
+async function runStreams(node: Awaited<ReturnType<typeof createNode>>, target: string, upload: number, download: number, streams: number): Promise<number> {
+  const share = (total: number, i: number): number => Math.floor(total / streams) + (i < total % streams ? 1 : 0)
+  const t0 = performance.now()
+  await node.dial(target)
+  const results = await Promise.all(Array.from({ length: streams }, (_, i) =>
+    node.perf(target, { uploadBytes: share(upload, i), downloadBytes: share(download, i) })))
+  const total = (performance.now() - t0) / 1000
+  const sum = (k: 'uploadBytes' | 'downloadBytes'): number => results.reduce((n, r) => n + r[k], 0)
+  console.log(JSON.stringify({ type: 'final', timeSeconds: total, uploadBytes: sum('uploadBytes'), downloadBytes: sum('downloadBytes'), streams, connections: node.getConnections().length }))
+  return 0
 }
