@@ -8,7 +8,7 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"log"
 	"os"
@@ -84,7 +84,7 @@ func traceMode() int {
 	}
 	fmt.Println(jsonLine(map[string]any{"identify": map[string]any{
 		"agentVersion": traceAgent, "protocolVersion": protocolVersion, "protocols": protocols,
-		"listenAddrs": addrs, "peerId": h.ID().String(), "publicKey": base64.StdEncoding.EncodeToString(pub),
+		"listenAddrs": addrs, "peerId": h.ID().String(), "publicKey": hex.EncodeToString(pub),
 		"topic": traceTopic,
 	}}))
 	os.Stdout.Sync()

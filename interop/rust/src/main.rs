@@ -10,6 +10,7 @@ mod rendezvous;
 mod resp;
 mod scale;
 mod streams;
+mod trace;
 
 use std::{
     io::Write as _,
@@ -366,6 +367,8 @@ fn main() {
         rt.block_on(nat::nat_mode(r));
     } else if std::env::var("scenario").is_ok_and(|s| s == "mdns") {
         rt.block_on(mdns::run());
+    } else if std::env::var("scenario").is_ok_and(|s| s == "trace") {
+        rt.block_on(trace::run());
     } else if let Ok(s) = std::env::var("limits_scenario") {
         rt.block_on(limits::limits_mode(s));
     } else {
