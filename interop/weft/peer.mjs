@@ -35,6 +35,7 @@ if (env('security') !== 'noise') die(`unsupported security "${env('security')}" 
 // Scenarios with a program of their own (CONTRACT.md), dispatched before the usual node is built.
 if (env('scenario') === 'mdns') await (await import('./mdns.mjs')).run() // never returns
 if (env('scenario') === 'request-response') await (await import('./reqresp.mjs')).run() // never returns
+if (env('scenario') === 'trace') await (await import('./trace.mjs')).run() // never returns (interop/weft/trace.mjs)
 const scenario = env('scenario', 'ping')
 if (scenario === 'rendezvous') await (await import('./rendezvous.mjs')).run() // never returns (interop/weft/rendezvous.mjs)
 if (!['ping', 'identify', 'streams', 'perf', 'ping-load'].includes(scenario)) die(`unsupported scenario "${scenario}"`)
