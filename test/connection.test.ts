@@ -248,6 +248,43 @@ describe('connection failures', () => {
     expect(ev.at(-1)).toMatchObject({ type: 'closed', error: { code: 'connection/security-rejected' } })
   })
 
+  test('lazy security negotiation: the dialer\'s first flight is the /noise proposal and Noise message 1; off, only the proposal', () => {
+    const enc = new TextEncoder()
+    const msg = (s: string): Uint8Array => Uint8Array.from([s.length + 1, ...enc.encode(s), 10])
+    const proposal = [...msg('/multistream/1.0.0'), ...msg('/noise')]
+    const firstFlight = (lazy?: boolean): Uint8Array => {
+      const a = new Connection({ role: 'dialer', crypto: nodeCrypto, identity: keyA, supportsProtocol: () => false, listProtocols: () => [], now: 0, ...(lazy === undefined ? {} : { lazySecurityNegotiation: lazy }) })
+      const out: number[] = []
+      for (let b = a.pollTransmit(1 << 16); b !== undefined; b = a.pollTransmit(1 << 16)) out.push(...b)
+      return Uint8Array.from(out)
+    }
+    const lazy = firstFlight()
+    expect([...lazy.subarray(0, proposal.length)]).toEqual(proposal)
+    // Noise XX message 1: a 2-byte length then e (32 bytes) and an empty payload
+    expect([...lazy.subarray(proposal.length, proposal.length + 2)]).toEqual([0, 32])
+    expect(lazy.length).toBe(proposal.length + 34)
+    expect([...firstFlight(false)]).toEqual(proposal)
+    // a listener answering `na` still fails the upgrade as security-rejected, lazy or not
+    for (const l of [true, false]) {
+      const a = new Connection({ role: 'dialer', crypto: nodeCrypto, identity: keyA, supportsProtocol: () => false, listProtocols: () => [], now: 0, lazySecurityNegotiation: l })
+      a.handleData(1, Uint8Array.from([...msg('/multistream/1.0.0'), ...msg('na')]))
+      const ev: ConnectionEvent[] = []
+      for (let e = a.pollEvent(); e !== undefined; e = a.pollEvent()) ev.push(e)
+      expect(ev.at(-1), String(l)).toMatchObject({ type: 'closed', error: { code: 'connection/security-rejected' } })
+    }
+  })
+
+  test('lazy and waiting dialers both complete against a listener, whatever the chunking', () => {
+    for (const lazy of [true, false]) {
+      for (const chunking of ['whole', 'bytes'] as const) {
+        const p = new Pair({ a: { lazySecurityNegotiation: lazy }, chunking })
+        p.drive()
+        expect(established(p.eventsA), `${lazy} ${chunking}`).toBeDefined()
+        expect(established(p.eventsB), `${lazy} ${chunking}`).toBeDefined()
+      }
+    }
+  })
+
   test('garbage from the remote ends the connection with a ProtocolError, never another exception', () => {
     fc.assert(fc.property(fc.uint8Array({ maxLength: 300 }), fc.boolean(), (junk, afterHandshake) => {
       const p = new Pair()

@@ -40,6 +40,13 @@ export interface ConnectionOptions {
   maxNegotiatingStreams?: number
   /** Advertise and accept early muxer negotiation (Noise extensions), default true. */
   earlyMuxerNegotiation?: boolean
+  /**
+   * Dialer only, default true: send Noise's first handshake message in the same flight as the
+   * multistream-select `/noise` proposal (lazy negotiation, rust-libp2p's `V1Lazy`), saving one
+   * round trip per outbound connection. A listener that refuses `/noise` still fails the upgrade
+   * with connection/security-rejected. False: wait for the listener's echo first.
+   */
+  lazySecurityNegotiation?: boolean
   yamux?: Omit<YamuxOptions, 'role'>
   /** Injected ephemeral/static keys, tests only. */
   noiseStaticKey?: Uint8Array

@@ -20,7 +20,7 @@ import type { PeerId, PublicKey } from '../peer-id/index.js'
 import { NOISE_PROTOCOL, YAMUX_PROTOCOL, type ConnectionErrorCode, type ConnectionOptions } from './types.js'
 
 export type UpgradeOptions = Pick<ConnectionOptions,
-  'role' | 'crypto' | 'identity' | 'expectedRemotePeer' | 'earlyMuxerNegotiation' | 'noiseStaticKey'>
+  'role' | 'crypto' | 'identity' | 'expectedRemotePeer' | 'earlyMuxerNegotiation' | 'lazySecurityNegotiation' | 'noiseStaticKey'>
 
 /** The upgrade's result: the secure channel, who is on the other end, and yamux bytes already read. */
 export interface Upgraded {
@@ -35,7 +35,8 @@ export interface Upgraded {
 type Negotiator = MultistreamDialer | MultistreamListener
 
 type Stage =
-  | { kind: 'security'; ms: Negotiator }
+  /** `noise`: the dialer's handshake, already started when its first message went out with the proposal. */
+  | { kind: 'security'; ms: Negotiator; noise?: NoiseConnection | undefined }
   | { kind: 'handshake'; noise: NoiseConnection }
   /** Noise is done; the remote's identity waits here until yamux is agreed. */
   | { kind: 'muxer'; noise: NoiseConnection; ms: Negotiator; remotePeer: PeerId; remotePublicKey: PublicKey }
@@ -55,6 +56,26 @@ export class Upgrade {
       : new MultistreamListener({ protocols: [NOISE_PROTOCOL] })
     this.#stage = { kind: 'security', ms }
     this.#drainSecurity(now) // the dialer's proposal; nothing can complete before any input
+    if (opts.role === 'dialer' && (opts.lazySecurityNegotiation ?? true)) {
+      // Lazy negotiation (rust-libp2p's V1Lazy): Noise's first message leaves in the proposal's
+      // flight instead of one round trip later. A listener reads the proposal, echoes it and finds
+      // message 1 behind it; one that answers `na` fails the upgrade as before (security-rejected).
+      const noise = this.#newNoise()
+      this.#stage = { kind: 'security', ms, noise }
+      for (let b = noise.pollTransmit(1 << 16); b !== undefined; b = noise.pollTransmit(1 << 16)) this.#sendRaw(b)
+    }
+  }
+
+  #newNoise(): NoiseConnection {
+    const early = this.#opts.earlyMuxerNegotiation ?? true
+    return new NoiseConnection({
+      role: this.#opts.role === 'dialer' ? 'initiator' : 'responder',
+      crypto: this.#opts.crypto,
+      identity: this.#opts.identity,
+      streamMuxers: early ? [YAMUX_PROTOCOL] : [],
+      ...(this.#opts.expectedRemotePeer !== undefined ? { expectedRemotePeer: this.#opts.expectedRemotePeer } : {}),
+      ...(this.#opts.noiseStaticKey !== undefined ? { staticKey: this.#opts.noiseStaticKey } : {}),
+    })
   }
 
   get stage(): 'security' | 'handshake' | 'muxer' | 'done' {
@@ -104,17 +125,9 @@ export class Upgrade {
       if (ev.type === 'failed') throw new ProtocolError<ConnectionErrorCode>('connection', 'connection/security-rejected', 'remote does not speak /noise')
       if (ev.type === 'negotiated') {
         const rest = s.ms.takeRemainder()
-        const early = this.#opts.earlyMuxerNegotiation ?? true
-        const noise = new NoiseConnection({
-          role: this.#opts.role === 'dialer' ? 'initiator' : 'responder',
-          crypto: this.#opts.crypto,
-          identity: this.#opts.identity,
-          streamMuxers: early ? [YAMUX_PROTOCOL] : [],
-          ...(this.#opts.expectedRemotePeer !== undefined ? { expectedRemotePeer: this.#opts.expectedRemotePeer } : {}),
-          ...(this.#opts.noiseStaticKey !== undefined ? { staticKey: this.#opts.noiseStaticKey } : {}),
-        })
+        const noise = s.noise ?? this.#newNoise()
         this.#stage = { kind: 'handshake', noise }
-        // The Noise initiator's first message is ready at once.
+        // The Noise initiator's first message is ready at once (sent already when lazy).
         for (let b = noise.pollTransmit(1 << 16); b !== undefined; b = noise.pollTransmit(1 << 16)) this.#sendRaw(b)
         if (rest.length > 0) noise.handleData(now, rest)
         return this.#drainNoise(now)

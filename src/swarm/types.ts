@@ -55,7 +55,7 @@ export interface SwarmConfig {
   /** The gater and per-IP limits (`createGuards`, src/swarm/guards.ts); absent, the policy has neither. */
   guards?: PolicyConfig['guards']
   /** Passed to every connection (timeouts, yamux options). */
-  connection?: Pick<ConnectionOptions, 'upgradeTimeout' | 'streamNegotiationTimeout' | 'maxNegotiatingStreams' | 'earlyMuxerNegotiation' | 'yamux'>
+  connection?: Pick<ConnectionOptions, 'upgradeTimeout' | 'streamNegotiationTimeout' | 'maxNegotiatingStreams' | 'earlyMuxerNegotiation' | 'lazySecurityNegotiation' | 'yamux'>
 }
 
 export type SwarmIo =
