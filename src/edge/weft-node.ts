@@ -17,7 +17,8 @@ import { PeerId, generatePrivateKey, type PrivateKey } from '../peer-id/index.js
 import { Swarm, streamKey, type Behaviour, type ConnectionInfo, type NodeService, type ServiceContext, type StreamRef, type SwarmEvent } from '../swarm/index.js'
 import { PingBehaviour, type PingEvent } from '../ping/index.js'
 import { IdentifyBehaviour, type IdentifyEvent } from '../identify/index.js'
-import type { PerfBehaviour, PerfEvent } from '../perf/index.js'
+import type { PerfEvent } from '../perf/index.js'
+import type { PerfResult, PerfService } from './perf-service.js'
 import type { Pubsub } from '../gossipsub/index.js'
 import type { Dht } from '../kad/index.js'
 import type { Gater } from '../swarm/gater.js'
@@ -34,10 +35,7 @@ import type { DiscoveryBehaviour, DiscoveredEvent } from './discovery.js'
 
 type Behaviours = { ping: PingBehaviour; identify: IdentifyBehaviour } & Record<string, Behaviour<unknown>>
 
-/**
- * The behaviour name of the perf service (src/edge/perf-service.ts). The node drives it itself:
- * `node.perf()` and the `perf:*` events, so its events come here rather than to the service.
- */
+/** The behaviour name of the perf service (src/edge/perf-service.ts), which runs `node.perf()` and emits the `perf:*` events. */
 const PERF = 'perf'
 
 interface Pending<T> {
@@ -317,22 +315,17 @@ export class WeftNode extends EventTarget {
 
   /**
    * `/perf/1.0.0`: upload and download byte counts; resolves with the timings. Needs the perf
-   * service, which no node has unless asked: `createNode({ services: { perf: perf() } })`.
+   * service, which no node has unless asked: `createNode({ services: { perf: perf() } })`; the
+   * service runs it (src/edge/perf-service.ts), so a node without perf carries none of its code.
    */
-  async perf(target: DialTarget, sizes: { uploadBytes: number; downloadBytes: number }, options: { signal?: AbortSignal; onProgress?: (ev: PerfEvent) => void } = {}): Promise<Extract<PerfEvent, { type: 'perf-result' }>> {
-    const behaviour = this.#serviceByBehaviour.get(PERF)?.behaviour as PerfBehaviour | undefined
-    if (behaviour === undefined) {
+  async perf(target: DialTarget, sizes: { uploadBytes: number; downloadBytes: number }, options: { signal?: AbortSignal; onProgress?: (ev: PerfEvent) => void } = {}): Promise<PerfResult> {
+    const svc = this.#serviceByBehaviour.get(PERF)?.api as PerfService | undefined
+    if (svc === undefined) {
       throw new UsageError('node/no-such-service', 'this node has no perf service: pass it in createNode({ services: { perf: perf() } })')
     }
     const peer = await this.#peerFor(target, options)
-    return this.#request(options.signal, (now, id) => {
-      const rid = behaviour.perf(now, peer, sizes)
-      this.#perfMap.set(rid, { id, onProgress: options.onProgress })
-      this.swarm.pump(now)
-    })
+    return svc.run(peer, sizes, options)
   }
-
-  #perfMap = new Map<number, { id: number; onProgress: ((ev: PerfEvent) => void) | undefined }>()
 
   /**
    * Request-response (spec/request-response.md): send `request` with the `requestResponse` service
@@ -469,7 +462,7 @@ export class WeftNode extends EventTarget {
         this.#emit('reachability', { reachable: ev.reachable, externalAddrs: ev.externalAddrs })
         break
       case 'behaviour':
-        this.#onBehaviour(ev.from, ev.event as PingEvent | IdentifyEvent | PerfEvent | DiscoveredEvent)
+        this.#onBehaviour(ev.from, ev.event as PingEvent | IdentifyEvent | DiscoveredEvent)
         break
       case 'error': {
         const { type: _, ...detail } = ev
@@ -481,9 +474,9 @@ export class WeftNode extends EventTarget {
     }
   }
 
-  #onBehaviour(from: string, ev: PingEvent | IdentifyEvent | PerfEvent | DiscoveredEvent): void {
+  #onBehaviour(from: string, ev: PingEvent | IdentifyEvent | DiscoveredEvent): void {
     const svc = this.#serviceByBehaviour.get(from)
-    if (svc !== undefined && from !== PERF) {
+    if (svc !== undefined) {
       svc.onEvent(ev)
       return
     }
@@ -500,25 +493,6 @@ export class WeftNode extends EventTarget {
       case 'identified':
         this.#emit('peer:identify', { peer: ev.peer, info: ev.info, connection: ev.connection })
         break
-      case 'perf-served':
-        this.#emit('perf:served', { peer: ev.peer, uploadBytes: ev.uploadBytes, downloadBytes: ev.downloadBytes })
-        break
-      case 'perf-server-error':
-        this.#emit('perf:server-error', { peer: ev.peer, error: ev.error })
-        break
-      case 'perf-progress': {
-        this.#perfMap.get(ev.requestId)?.onProgress?.(ev)
-        break
-      }
-      case 'perf-result':
-      case 'perf-failed': {
-        const m = this.#perfMap.get(ev.requestId)
-        if (m === undefined) break
-        this.#perfMap.delete(ev.requestId)
-        if (ev.type === 'perf-result') this.#settle(m.id, undefined, ev)
-        else this.#settle(m.id, ev.error)
-        break
-      }
       default:
         void from
         break
