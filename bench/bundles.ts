@@ -32,7 +32,27 @@ export interface BundleSpec {
   requires: string[]
   /** Source folders that must NOT appear among the bundle's inputs. */
   forbid: string[]
+  /**
+   * Text that must not appear in the output: a mark of code that belongs elsewhere (perf's client
+   * in the perf service, not in every node). Checked by test/size-budget.test.ts.
+   */
+  forbidText?: string[]
 }
+
+/**
+ * What only weft/node needs (issue 15): discovery and auto-dial, the gater and per-IP limits, node
+ * transports and crypto, the tracer (weft/node's `trace` option), and the services weft/node adds
+ * by default. No browser bundle may carry any of it; the services' own bundles add theirs.
+ */
+const NODE_ONLY = [
+  'node_modules/@noble/', // compactCrypto replaces @noble/* in browsers (~17 KB gzip)
+  'src/edge/discovery.ts', 'src/swarm/gater.ts', 'src/swarm/ip-limits.ts', 'src/swarm/guards.ts',
+  'src/io/tcp.ts', 'src/io/ws.ts', 'src/io/memory.ts', 'src/io/crypto-node.ts', 'src/io/system-memory.ts',
+  'src/trace/', 'src/metrics/', 'src/perf/', 'src/edge/perf-service.ts',
+  'src/mdns/', 'src/rendezvous/', 'src/relay/', 'src/autonat/', 'src/dcutr/', 'src/request-response/',
+]
+/** Marks of perf's client (src/edge/perf-service.ts) and of discovery events in the node's own code. */
+const NODE_ONLY_TEXT = ['perf-progress', 'perf:served']
 
 const MINIMAL = `import { createNode } from './src/browser.ts'
 const node = await createNode()
@@ -70,22 +90,24 @@ export const BUNDLES: BundleSpec[] = [
     description: 'weft/browser createNode + ping (websocket, noise, yamux, identify, ping)',
     entry: MINIMAL,
     requires: ['src/browser.ts'],
-    // compactCrypto (src/core/crypto/compact.ts) replaces @noble/* in browsers: ~17 KB gzip
-    forbid: ['node_modules/@noble/'],
+    forbid: [...NODE_ONLY, 'src/kad/', 'src/gossipsub/'],
+    forbidText: NODE_ONLY_TEXT,
   },
   {
     name: 'browser-gossipsub',
     description: 'browser-minimal + gossipsub',
     entry: GOSSIPSUB,
     requires: ['src/browser.ts', 'src/gossipsub/index.ts'],
-    forbid: ['node_modules/@noble/'],
+    forbid: [...NODE_ONLY, 'src/kad/'],
+    forbidText: NODE_ONLY_TEXT,
   },
   {
     name: 'browser-kad',
     description: 'browser-minimal + gossipsub + Kademlia',
     entry: KAD,
     requires: ['src/browser.ts', 'src/gossipsub/index.ts', 'src/kad/index.ts'],
-    forbid: ['node_modules/@noble/'],
+    forbid: NODE_ONLY,
+    forbidText: NODE_ONLY_TEXT,
   },
   {
     name: 'multiaddr',
@@ -104,7 +126,7 @@ export const BUNDLES: BundleSpec[] = [
 ]
 
 export type BundleResult =
-  | { name: string; built: true; raw: number; gzip: number; inputs: string[]; forbiddenInputs: string[]; bytesByGroup: Record<string, number> }
+  | { name: string; built: true; raw: number; gzip: number; inputs: string[]; forbiddenInputs: string[]; forbiddenText: string[]; bytesByGroup: Record<string, number> }
   | { name: string; built: false; missing: string[] }
 
 export async function buildBundle(spec: BundleSpec): Promise<BundleResult> {
@@ -127,6 +149,8 @@ export async function buildBundle(spec: BundleSpec): Promise<BundleResult> {
   // an input counts when it puts bytes in the output (the metafile also lists modules tree-shaken to nothing)
   const emitting = Object.values(result.metafile.outputs).flatMap((o) => Object.entries(o.inputs).filter(([, v]) => v.bytesInOutput > 0).map(([k]) => k))
   const forbiddenInputs = [...new Set(emitting)].filter((i) => spec.forbid.some((f) => i.startsWith(f))).sort()
+  const text = new TextDecoder().decode(out)
+  const forbiddenText = (spec.forbidText ?? []).filter((t) => text.includes(t))
   // minified bytes each package / source folder contributes (before gzip)
   const bytesByGroup: Record<string, number> = {}
   for (const output of Object.values(result.metafile.outputs)) {
@@ -135,7 +159,7 @@ export async function buildBundle(spec: BundleSpec): Promise<BundleResult> {
       bytesByGroup[g] = (bytesByGroup[g] ?? 0) + bytesInOutput
     }
   }
-  return { name: spec.name, built: true, raw: out.length, gzip: gzipSync(out, { level: 9 }).length, inputs, forbiddenInputs, bytesByGroup }
+  return { name: spec.name, built: true, raw: out.length, gzip: gzipSync(out, { level: 9 }).length, inputs, forbiddenInputs, forbiddenText, bytesByGroup }
 }
 
 /** 'node_modules/@noble/curves/ed25519.js' -> '@noble/curves'; 'src/noise/state.ts' -> 'src/noise'. */

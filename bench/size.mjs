@@ -18,7 +18,7 @@ export async function run({ loadTs, log }) {
       continue
     }
     rows.push(row('size', 'weft', 'browser', `${r.name} raw`, 'bytes', [r.raw]))
-    rows.push({ ...row('size', 'weft', 'browser', `${r.name} gzip`, 'bytes', [r.gzip]), ...(r.forbiddenInputs.length ? { note: `FORBIDDEN inputs: ${r.forbiddenInputs.join(', ')}` } : {}) })
+    rows.push({ ...row('size', 'weft', 'browser', `${r.name} gzip`, 'bytes', [r.gzip]), ...(r.forbiddenInputs.length + r.forbiddenText.length ? { note: `FORBIDDEN inputs: ${r.forbiddenInputs.join(', ')}; text: ${r.forbiddenText.join(', ')}` } : {}) })
     details[r.name] = Object.fromEntries(Object.entries(r.bytesByGroup).sort((a, b) => b[1] - a[1]))
   }
   log(`bundle composition (minified bytes before gzip): ${JSON.stringify(details['browser-minimal'])}`)

@@ -20,11 +20,12 @@ describe('browser bundle size budgets', () => {
   })
 
   for (const spec of BUNDLES) {
-    it(`${spec.name}: gzip size within budget${spec.forbid.length ? `, nothing from ${spec.forbid.join(', ')}` : ''}`, async () => {
+    it(`${spec.name}: gzip size within budget${spec.forbid.length ? `, nothing from its ${spec.forbid.length} forbidden paths (${spec.forbid.slice(0, 3).join(', ')}...)` : ''}`, async () => {
       const r: BundleResult = await buildBundle(spec)
       if (!r.built) throw new Error(`${spec.name} did not build: ${r.missing.join(', ')}`)
       expect(r.inputs.length).toBeGreaterThan(0)
       expect(r.forbiddenInputs).toEqual([])
+      expect(r.forbiddenText).toEqual([])
       expect(r.gzip, `${spec.name} is ${r.gzip} bytes gzip, budget ${budgets[spec.name]!.gzip}`).toBeLessThanOrEqual(budgets[spec.name]!.gzip)
     })
   }
@@ -33,5 +34,13 @@ describe('browser bundle size budgets', () => {
     const r = await buildBundle({ name: 'probe', description: '', entry: "export * from './src/noise/index.ts'\n", requires: ['src/noise/index.ts'], forbid: ['src/noise/', 'src/yamux/'] })
     if (!r.built) throw new Error('probe did not build')
     expect(r.forbiddenInputs.length).toBeGreaterThan(0)
+  })
+
+  it('the forbidden-text check sees perf\'s client when the perf service is in the bundle', async () => {
+    const entry = "import { createNode, perf } from './src/browser.ts'\nconst node = await createNode({ services: { perf: perf() } })\nconsole.log(await node.perf(globalThis.T, { uploadBytes: 1, downloadBytes: 1 }))\n"
+    const r = await buildBundle({ name: 'probe-perf', description: '', entry, requires: ['src/browser.ts'], forbid: ['src/perf/'], forbidText: ['perf-progress'] })
+    if (!r.built) throw new Error('probe did not build')
+    expect(r.forbiddenInputs.length).toBeGreaterThan(0)
+    expect(r.forbiddenText).toEqual(['perf-progress'])
   })
 })
