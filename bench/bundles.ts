@@ -186,7 +186,7 @@ export interface InputCost {
   gzip: number
 }
 
-export interface BundleExplanation { name: string; raw: number; gzip: number; files: InputCost[]; groups: InputCost[] }
+export interface BundleExplanation { name: string; raw: number; gzip: number; files: InputCost[]; groups: InputCost[]; sets: InputCost[] }
 
 /**
  * Where a bundle's bytes come from: each input's minified bytes (esbuild metafile) and its marginal
@@ -195,7 +195,7 @@ export interface BundleExplanation { name: string; raw: number; gzip: number; fi
  * total (text shared between inputs compresses against each other), but each says what taking that
  * input out would save. Used by `npm run bench -- size --why` and bench/size-why.mjs.
  */
-export async function explainBundle(spec: BundleSpec): Promise<BundleExplanation | undefined> {
+export async function explainBundle(spec: BundleSpec, sets: Record<string, string[]> = {}): Promise<BundleExplanation | undefined> {
   const missing = spec.requires.filter((p) => !existsSync(path.join(REPO, p)))
   if (missing.length > 0) return undefined
   const result = await build({
@@ -230,8 +230,14 @@ export async function explainBundle(spec: BundleSpec): Promise<BundleExplanation
     groups.set(groupOf(s), g)
   })
   const byGzip = (a: InputCost, b: InputCost): number => b.gzip - a.gzip || b.minified - a.minified
+  // named sets of inputs (path prefixes), each measured as one: what taking all of them out would save
+  const setCosts = Object.entries(sets).map(([input, prefixes]) => {
+    const srcs = new Set(sources.flatMap((s, i) => (prefixes.some((p) => s.startsWith(p)) ? [i] : [])))
+    const m = files.filter((f) => prefixes.some((p) => f.input.startsWith(p))).reduce((a, f) => a + f.minified, 0)
+    return { input, minified: m, gzip: without((o) => srcs.has(o)) }
+  })
   return {
-    name: spec.name, raw: js.length, gzip: total,
+    name: spec.name, raw: js.length, gzip: total, sets: setCosts,
     files: files.sort(byGzip),
     groups: [...groups].map(([input, g]) => ({ input, minified: g.minified, gzip: without((o) => g.srcs.has(o)) })).sort(byGzip),
   }
