@@ -188,7 +188,7 @@ describe('limits', () => {
 
   test('a record cut by the snaplen stops its direction (snaplen)', () => {
     const segs = connectionSegments([{ fromInitiator: false, data: bytes(2000, 1) }])
-    const frames = segs.map((s) => ({ t: s.t, data: frame(1, tcpPacket(s)) }))
+    const frames: Array<{ t: number; data: Uint8Array; origLen?: number }> = segs.map((s) => ({ t: s.t, data: frame(1, tcpPacket(s)) }))
     const cut = frames[4]!
     frames[4] = { t: cut.t, data: cut.data.subarray(0, 200), origLen: cut.data.length }
     const c = readPcap(pcapFile(1, frames)).connections[0]!
