@@ -1,0 +1,114 @@
+/**
+ * The trace event model (spec/trace.md): what `weft trace`, `createNode({ trace })` and the offline
+ * capture decryptor print, one event per line. It lives in core so that every protocol core can name
+ * its hook's type (types only: nothing here reaches a bundle); src/trace/events.ts re-exports it.
+ *
+ * Three levels:
+ * - `CoreTrace`: what the sans-IO cores hand their `TraceHook` (connection, upgrade, multistream,
+ *   Noise, stream table). Cheap to build: raw material (a Noise payload's bytes, yamux plaintext)
+ *   is decoded by the tracer, which only weft/node loads, so browser bundles carry none of it.
+ * - `TraceBody`: a decoded event without time or connection id.
+ * - `TraceEvent`: a `TraceBody` with the node's time and the connection id, as printed.
+ *
+ * Cost when off: every core holds `#trace: TraceHook | undefined` and each emission is guarded by
+ * `if (this.#trace)`: no object is built and no byte copied while it is undefined. Tracing never
+ * changes behaviour. Keys are never trace events: the keylog has its own hook (`KeylogHook`).
+ */
+
+export type Direction = 'in' | 'out'
+
+/** A Noise handshake payload as weft read it (noise/README.md "The libp2p Handshake Payload"). */
+export interface NoisePayloadView {
+  /** The peer id of the payload's identity_key. */
+  identityKey: string
+  /** The identity key's type: 'Ed25519', 'Secp256k1', 'ECDSA' or 'RSA'. */
+  keyType: string
+  /** identity_sig, hex. */
+  signature: string
+  /** extensions.stream_muxers (early muxer negotiation), in the sender's order. */
+  muxers: string[]
+}
+
+export type YamuxFrameType = 'data' | 'window-update' | 'ping' | 'go-away'
+export type YamuxFlag = 'SYN' | 'ACK' | 'FIN' | 'RST'
+export type StateLayer = 'connection' | 'upgrade' | 'noise' | 'yamux' | 'stream'
+
+/** A decoded event (no time, no connection id). */
+export type TraceBody =
+  /** Raw bytes on the socket (sizes only). */
+  | { kind: 'transport'; dir: Direction; bytes: number }
+  /** One multistream-select message; `stream` undefined: connection level (/noise, /yamux/1.0.0). */
+  | { kind: 'multistream'; dir: Direction; stream?: number; line: string }
+  /** One Noise XX handshake message; `payload` when weft could read it (messages 2 and 3). */
+  | {
+      kind: 'noise-handshake'; dir: Direction; message: 1 | 2 | 3; bytes: number
+      /** The sender's ephemeral public key, hex ('' when the message carries none). */
+      ephemeral: string
+      payload?: NoisePayloadView
+    }
+  /** One yamux frame header, after decryption. `length`: data length, window delta, ping opaque or go-away code. */
+  | { kind: 'yamux-frame'; dir: Direction; type: YamuxFrameType; flags: YamuxFlag[]; stream: number; length: number }
+  /** Tracer-internal: application bytes of a negotiated stream, fed to the protocol decoders, never printed. */
+  | { kind: 'stream-bytes'; dir: Direction; stream: number; protocol: string; data: Uint8Array }
+  /** One protocol message decoded from a stream (src/trace/decode). */
+  | { kind: 'message'; dir: Direction; stream: number; protocol: string; name: string; fields: Record<string, unknown> }
+  /** A state change, named as the layer's spec names it. */
+  | {
+      kind: 'state'; layer: StateLayer; stream?: number; from?: string; to: string
+      /** The protocol agreed or proposed, when the change is about one. */
+      protocol?: string
+      /** Early muxer negotiation (the muxer came from the Noise extensions). */
+      early?: boolean
+      /** Why (an error code, a remote address, a go-away code). */
+      reason?: string
+    }
+
+/** A printed event: a body with the node's time and the connection's id. */
+export type TraceEvent = TraceBody & {
+  /** Milliseconds since the epoch (fractional), from the node's clock. */
+  t: number
+  /** Connection id, unique per node ('c1', 'c2', ...). */
+  conn: string
+}
+
+/**
+ * What the cores emit. Most kinds are `TraceBody` already; two are raw material the tracer decodes
+ * (src/trace/tracer.ts), so that the decoding code stays out of the cores and out of browser bundles:
+ * - `noise-message`: a handshake message with our or the remote's ephemeral key and the payload's
+ *   plaintext (empty for message 1);
+ * - `yamux-bytes`: yamux plaintext in or out (after decryption, before encryption), which the tracer
+ *   cuts into frames with yamux's own FrameReader. Only valid during the call.
+ */
+export type CoreTrace =
+  | Exclude<TraceBody, { kind: 'noise-handshake' | 'yamux-frame' | 'message' }>
+  | { kind: 'noise-message'; dir: Direction; message: 1 | 2 | 3; bytes: number; ephemeral: Uint8Array | undefined; payload: Uint8Array }
+  | { kind: 'yamux-bytes'; dir: Direction; data: Uint8Array }
+
+/** A core's trace hook. Called synchronously; `Uint8Array`s in the event are only valid during the call. */
+export type TraceHook = (e: CoreTrace) => void
+
+/**
+ * The keylog hook (spec/trace.md "Keylog"): called once per connection after Noise's Split(), with the
+ * initiator's ephemeral public key and the two transport keys (k1: initiator -> responder, k2:
+ * responder -> initiator). SECRETS: whoever holds them can decrypt the whole session.
+ */
+export type KeylogHook = (initiatorEphemeral: Uint8Array, k1: Uint8Array, k2: Uint8Array) => void
+
+/** One decoded protocol message (src/trace/decode). */
+export interface DecodedMessage {
+  name: string
+  fields: Record<string, unknown>
+}
+
+/**
+ * An incremental decoder of one direction of one stream (src/trace/decode): `push` takes bytes in any
+ * split (only valid during the call: copy what you keep) and returns the whole messages they
+ * complete. Bounded (a message over the protocol's limit yields one `undecodable` message and the
+ * decoder stops); never throws.
+ */
+export interface StreamDecoder {
+  push(bytes: Uint8Array): DecodedMessage[]
+}
+
+/** `createDecoder` of src/trace/decode: a decoder for `protocol` in direction `dir`, or undefined. */
+export type DecoderFactory = (protocol: string, dir: Direction) => StreamDecoder | undefined
