@@ -14,6 +14,7 @@ import { cborTarget } from './target-cbor.js'
 import { reqrespTarget } from './target-reqresp.js'
 import { rendezvousClientTarget } from './target-rendezvous-client.js'
 import { rendezvousServerTarget } from './target-rendezvous-server.js'
+import { websocketTarget } from './target-websocket.js'
 
 export const TARGETS: readonly Target[] = [
   varintTarget,
@@ -37,6 +38,7 @@ export const TARGETS: readonly Target[] = [
   reqrespTarget,
   rendezvousClientTarget,
   rendezvousServerTarget,
+  websocketTarget,
 ]
 
 export function targetByName(name: string): Target | undefined {
