@@ -190,3 +190,53 @@ describe('weft <-> weft', () => {
     expect(await atClient.closed).toBeUndefined()
   })
 })
+
+describe('wss: node:tls with the server name', () => {
+  async function tlsServer(): Promise<{ port: number; names: string[]; peer: Promise<WsClient> }> {
+    const { execFileSync } = await import('node:child_process')
+    const { mkdtempSync, readFileSync, rmSync } = await import('node:fs')
+    const { tmpdir } = await import('node:os')
+    const https = await import('node:https')
+    const tls = await import('node:tls')
+    const dir = mkdtempSync(`${tmpdir()}/weft-wss-`)
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', `${dir}/k.pem`, '-out', `${dir}/c.pem`], { stdio: 'ignore' })
+    const key = readFileSync(`${dir}/k.pem`)
+    const cert = readFileSync(`${dir}/c.pem`)
+    rmSync(dir, { recursive: true })
+    const names: string[] = []
+    const context = tls.createSecureContext({ key, cert })
+    const server = https.createServer({ key, cert, SNICallback: (name, cb) => { names.push(name); cb(null, context) } })
+    const wss = new WebSocketServer({ server })
+    const peer = new Promise<WsClient>((r) => wss.once('connection', r))
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    cleanups.push(() => new Promise<void>((r) => { for (const c of wss.clients) c.terminate(); server.closeAllConnections(); server.close(() => r()) }))
+    return { port: (server.address() as { port: number }).port, names, peer }
+  }
+
+  test('/tls/sni/<name>/ws sends the name; the self-signed certificate is refused; trusted, bytes flow', async () => {
+    const s = await tlsServer()
+    const addr = Multiaddr.fromString(`/ip4/127.0.0.1/tcp/${s.port}/tls/sni/localhost/ws`)
+    await expect(webSockets().dial(addr)).rejects.toMatchObject({ name: 'TransportError' })
+    expect(s.names).toEqual(['localhost'])
+    const had = process.env.NODE_TLS_REJECT_UNAUTHORIZED
+    process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0' // this test only: trust the self-signed certificate
+    let conn: RawConnection
+    try {
+      conn = await webSockets().dial(Multiaddr.fromString(`/dns4/localhost/tcp/${s.port}/wss`))
+    } finally {
+      if (had === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED
+      else process.env.NODE_TLS_REJECT_UNAUTHORIZED = had
+    }
+    cleanups.push(() => conn.destroy())
+    const seen = watch(conn)
+    const remote = await s.peer
+    const got: Uint8Array[] = []
+    remote.on('message', (d) => got.push(bytesOf(d)))
+    const up = pattern(300_000, 5)
+    corkedWrite(conn, up)
+    remote.send(Uint8Array.of(9, 8, 7))
+    await until(() => seen.bytes === 3 && got.reduce((n, g) => n + g.length, 0) === up.length)
+    expect(same(concat(got), up)).toBe(true)
+    expect(s.names).toEqual(['localhost', 'localhost'])
+  })
+})

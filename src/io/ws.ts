@@ -14,7 +14,7 @@
  * shared buffer, as TCP does; others get a fresh Buffer per read) and payload views go up.
  */
 import * as net from 'node:net'
-import * as tls from 'node:tls'
+import type * as tls from 'node:tls'
 import { createHash, randomBytes } from 'node:crypto'
 import type { Multiaddr } from '../multiaddr/index.js'
 import {
@@ -56,6 +56,10 @@ const WRITE_HIGH_WATER_MARK = 1024 * 1024
 const READ_BUFFER_SIZE = 256 * 1024
 let sharedReadBuffer: Uint8Array | undefined
 const readBuffer = (): Uint8Array => (sharedReadBuffer ??= new Uint8Array(READ_BUFFER_SIZE))
+
+/** node:tls, loaded on the first wss dial (0.5 ms a process that never dials wss does not pay). */
+let tlsModule: Promise<typeof tls> | undefined
+const loadTls = (): Promise<typeof tls> => (tlsModule ??= import('node:tls'))
 
 const sha1 = (data: Uint8Array): Uint8Array => view(createHash('sha1').update(data).digest())
 const random = (n: number): Uint8Array => view(randomBytes(n))
@@ -253,7 +257,7 @@ export function webSockets(options: WebSocketOptions = {}): Transport {
     dial(addr: Multiaddr, options: DialOptions = {}): Promise<RawConnection> {
       const t = wsTarget(addr, false)
       if (t === undefined) return Promise.reject(new TransportError('transport/unsupported', `ws cannot dial ${addr.toString()}`))
-      return withDeadline<RawConnection>(`dial ${addr.toString()}`, options.timeout ?? 10_000, options.signal, (done) => {
+      return (t.tls ? loadTls() : Promise.resolve(undefined)).then((tlsm) => withDeadline<RawConnection>(`dial ${addr.toString()}`, options.timeout ?? 10_000, options.signal, (done) => {
         const key = websocketKey(random(16))
         const reader = new HttpHeadReader(maxHeaderBytes)
         let conn: WsConnection | undefined
@@ -278,8 +282,8 @@ export function webSockets(options: WebSocketOptions = {}): Transport {
         }
         const sink: Sink = (bytes) => (conn !== undefined ? conn.receive(bytes) : handshake(bytes))
         const onread = t.tls ? undefined : { buffer: readBuffer, callback: (n: number, buf: Uint8Array): boolean => conn !== undefined ? conn.deliver(n, buf) : (handshake(buf.subarray(0, n)), true) }
-        const socket: net.Socket = t.tls
-          ? tls.connect({ host: t.host, port: t.port, servername: t.servername, highWaterMark: WRITE_HIGH_WATER_MARK } as tls.ConnectionOptions)
+        const socket: net.Socket = tlsm !== undefined
+          ? tlsm.connect({ host: t.host, port: t.port, servername: t.servername, highWaterMark: WRITE_HIGH_WATER_MARK } as tls.ConnectionOptions)
           : net.connect({ host: t.host, port: t.port, onread, writableHighWaterMark: WRITE_HIGH_WATER_MARK } as unknown as net.NetConnectOpts)
         if (t.tls) socket.on('data', (b: Buffer) => sink(view(b)))
         socket.once(t.tls ? 'secureConnect' : 'connect', () => {
@@ -289,7 +293,7 @@ export function webSockets(options: WebSocketOptions = {}): Transport {
         socket.on('error', (e) => { if (!settled) { settled = true; done(mapSocketError(e, `dial ${addr.toString()}`)) } })
         socket.once('close', () => { if (!settled) { settled = true; done(new TransportError('transport/failed', `dial ${addr.toString()}: closed during the WebSocket handshake`)) } })
         return () => socket.destroy()
-      })
+      }))
     },
     listen(addr: Multiaddr, onConnection: (c: RawConnection) => void): Promise<TransportListener> {
       const t = wsTarget(addr, true)
