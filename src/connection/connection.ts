@@ -32,6 +32,7 @@
 import type { ByteMachine, Millis } from '../core/byte-machine.js'
 import { ConnectionClosedError, InternalError, ProtocolError, UsageError } from '../core/errors.js'
 import { EventQueue } from '../core/event-queue.js'
+import type { TraceHook } from '../core/trace.js'
 import type { NoiseConnection } from '../noise/index.js'
 import type { PeerId } from '../peer-id/index.js'
 import { YamuxSession } from '../yamux/index.js'
@@ -63,10 +64,14 @@ export class Connection implements ByteMachine<ConnectionEvent> {
   #remotePeer: PeerId | undefined
   /** Time of the latest input, for work triggered by pollTransmit. */
   #now: Millis
+  /** spec/trace.md; undefined (the default): no trace event is built. */
+  readonly #trace: TraceHook | undefined
 
   constructor(opts: ConnectionOptions) {
     this.#opts = opts
     this.#now = opts.now
+    this.#trace = opts.trace
+    this.#trace?.({ kind: 'state', layer: 'connection', to: 'upgrading', reason: opts.role })
     this.#upgradeDeadline = opts.now + (opts.upgradeTimeout ?? 10_000)
     this.#phase = { kind: 'upgrading', up: new Upgrade(opts, (b) => this.#rawOut.push(b), opts.now) }
   }
@@ -89,6 +94,7 @@ export class Connection implements ByteMachine<ConnectionEvent> {
   /** Raw bytes from the transport. Only read during the call: the driver may reuse them at once. */
   handleData(now: Millis, data: Uint8Array): void {
     this.#now = now
+    this.#trace?.({ kind: 'transport', dir: 'in', bytes: data.length })
     this.#guard(now, () => {
       const p = this.#phase
       if (p.kind === 'upgrading') {
@@ -143,6 +149,12 @@ export class Connection implements ByteMachine<ConnectionEvent> {
    * again (Noise's ciphertext is fresh or a detached frame that is never reused).
    */
   pollTransmit(max: number): Uint8Array | undefined {
+    const out = this.#takeTransmit(max)
+    if (out !== undefined) this.#trace?.({ kind: 'transport', dir: 'out', bytes: out.length })
+    return out
+  }
+
+  #takeTransmit(max: number): Uint8Array | undefined {
     if (this.#rawOut.length > 0) return this.#rawOut.shift()
     let out: Uint8Array | undefined
     this.#guard(this.#now, () => { out = this.#fromNoise(max) })
@@ -163,6 +175,7 @@ export class Connection implements ByteMachine<ConnectionEvent> {
       const want = Math.min(NOISE_MAX_PLAINTEXT, budget)
       const plain = p.kind === 'open' ? p.yamux.pollTransmitTransient(want) : p.kind === 'upgrading' ? p.up.pollPlain(want) : undefined
       if (plain === undefined) break
+      if (this.#trace && p.kind === 'open') this.#trace({ kind: 'yamux-bytes', dir: 'out', data: plain })
       noise.write(plain)
       budget -= plain.length + 18
     }
@@ -318,6 +331,7 @@ export class Connection implements ByteMachine<ConnectionEvent> {
       p.streams.endAll(error)
     }
     this.#phase = { kind: 'closed' }
+    this.#trace?.({ kind: 'state', layer: 'connection', from: p.kind, to: 'closed', reason: (error as { code?: string } | undefined)?.code ?? error?.message })
     this.#upgradeDeadline = undefined
     if (!this.#closedEmitted) {
       this.#closedEmitted = true
@@ -331,8 +345,12 @@ export class Connection implements ByteMachine<ConnectionEvent> {
     this.#phase = { kind: 'open', noise: up.noise, yamux, streams }
     this.#remotePeer = up.remotePeer
     this.#upgradeDeadline = undefined
+    this.#trace?.({ kind: 'state', layer: 'connection', from: 'upgrading', to: 'open', reason: up.remotePeer.toString() })
     this.#events.push({ type: 'established', remotePeer: up.remotePeer, remotePublicKey: up.remotePublicKey, muxer: YAMUX_PROTOCOL, earlyMuxerNegotiation: up.earlyMuxerNegotiation })
-    if (up.rest.length > 0) yamux.handleData(now, up.rest)
+    if (up.rest.length > 0) {
+      this.#trace?.({ kind: 'yamux-bytes', dir: 'in', data: up.rest })
+      yamux.handleData(now, up.rest)
+    }
     this.#drainYamux(now)
   }
 
@@ -345,6 +363,7 @@ export class Connection implements ByteMachine<ConnectionEvent> {
       if (ev === undefined) return
       if (ev.type === 'data') {
         // Noise's plaintext is ours alone: yamux may hand out views of it instead of copies.
+        this.#trace?.({ kind: 'yamux-bytes', dir: 'in', data: ev.data })
         p.yamux.handleOwnedData(now, ev.data)
         this.#drainYamux(now)
       } else if (ev.type === 'eof') {
@@ -371,6 +390,7 @@ export class Connection implements ByteMachine<ConnectionEvent> {
           // The remote ends the session: it opens nothing new and accepts nothing new, and go-libp2p,
           // rust-libp2p and weft all close the transport right after their GoAway, so nothing more
           // can arrive for the open streams. End at once: every stream is reset, then 'closed'.
+          this.#trace?.({ kind: 'state', layer: 'yamux', to: 'go-away', reason: `remote, code ${ev.code}` })
           if (ev.code !== 0) this.#closeError ??= new ConnectionClosedError(ev.code, 'remote')
           p.streams.closing(this.#closeError)
           y.terminate(now)

@@ -18,6 +18,7 @@ import type { Millis } from '../core/byte-machine.js'
 import { StreamResetCode, formatWireCode, resetReason } from '../core/close-codes.js'
 import { emptyMap, ownMap, shrinkMap } from '../core/empty-map.js'
 import { ProtocolError, UsageError } from '../core/errors.js'
+import type { TraceHook } from '../core/trace.js'
 import { MultistreamDialer, MultistreamListener } from '../multistream/index.js'
 import type { YamuxEvent, YamuxSession } from '../yamux/index.js'
 import type { ConnectionErrorCode, ConnectionEvent, ConnectionOptions } from './types.js'
@@ -25,7 +26,7 @@ import type { ConnectionErrorCode, ConnectionEvent, ConnectionOptions } from './
 type Negotiator = MultistreamDialer | MultistreamListener
 
 export type StreamTableOptions = Pick<ConnectionOptions,
-  'supportsProtocol' | 'listProtocols' | 'streamNegotiationTimeout' | 'maxNegotiatingStreams'>
+  'supportsProtocol' | 'listProtocols' | 'streamNegotiationTimeout' | 'maxNegotiatingStreams' | 'trace'>
 
 interface StreamState {
   id: number
@@ -54,9 +55,12 @@ export class StreamTable {
   /** The connection is ending under every stream (a remote GoAway): openers still negotiating hear `#closeError`. */
   #ending = false
   #closeError: Error | undefined
+  /** spec/trace.md; undefined (the default): no trace event is built. */
+  readonly #trace: TraceHook | undefined
 
   constructor(opts: StreamTableOptions, yamux: YamuxSession, emit: (ev: ConnectionEvent) => void) {
     this.#opts = opts
+    this.#trace = opts.trace
     this.#yamux = yamux
     this.#emit = emit
   }
@@ -70,7 +74,7 @@ export class StreamTable {
   open(now: Millis, protocols: readonly string[], requestId: number): number {
     if (protocols.length === 0) throw new TypeError('openStream needs at least one protocol')
     const id = this.#yamux.openStream(now)
-    const s = this.#add(id, 'outbound', new MultistreamDialer({ protocols: [...protocols] }), now)
+    const s = this.#add(id, 'outbound', new MultistreamDialer({ protocols: [...protocols], trace: this.#msTrace(id) }), now)
     s.requestId = requestId
     return id
   }
@@ -85,7 +89,9 @@ export class StreamTable {
     if (this.#unseenClosed?.has(id) === true) return data.length
     const s = this.#negotiated(id)
     if (s.pendingOut.length > 0) return 0
-    return this.#yamux.write(id, data)
+    const n = this.#yamux.write(id, data)
+    if (this.#trace && n > 0) this.#trace({ kind: 'stream-bytes', dir: 'out', stream: id, protocol: s.protocol ?? '', data: data.subarray(0, n) })
+    return n
   }
 
   consume(now: Millis, id: number, n: number): void {
@@ -147,7 +153,7 @@ export class StreamTable {
         return
       }
       y.accept(ev.id)
-      const negotiator = new MultistreamListener({ protocols: this.#opts.supportsProtocol, list: this.#opts.listProtocols })
+      const negotiator = new MultistreamListener({ protocols: this.#opts.supportsProtocol, list: this.#opts.listProtocols, trace: this.#msTrace(ev.id) })
       this.#flushNegotiator(this.#add(ev.id, 'inbound', negotiator, now))
       return
     }
@@ -159,6 +165,7 @@ export class StreamTable {
           y.consume(ev.id, ev.data.length, now)
           this.#negotiate(now, s, ev.data)
         } else if (s.protocol !== undefined) {
+          this.#trace?.({ kind: 'stream-bytes', dir: 'in', stream: ev.id, protocol: s.protocol, data: ev.data })
           this.#emit({ type: 'stream-data', id: ev.id, data: ev.data })
         } else {
           y.consume(ev.id, ev.data.length, now) // a failed negotiation: drop until the reset lands
@@ -183,6 +190,7 @@ export class StreamTable {
         if (s.negotiator === undefined && s.pendingOut.length === 0) this.#emit({ type: 'stream-writable', id: ev.id })
         break
       case 'stream-closed':
+        this.#trace?.({ kind: 'state', layer: 'stream', stream: ev.id, to: 'closed' })
         this.#streams.delete(ev.id)
         this.#streams = shrinkMap(this.#streams)
         // yamux closing every stream (the session ended: Noise failed, GoAway, EOF) reaches a stream
@@ -217,7 +225,14 @@ export class StreamTable {
 
   // ---- internals -----------------------------------------------------------------------------------
 
+  /** A stream's multistream trace hook (spec/trace.md), undefined when tracing is off. */
+  #msTrace(stream: number): ((dir: 'in' | 'out', line: string) => void) | undefined {
+    const t = this.#trace
+    return t && ((dir, line) => t({ kind: 'multistream', dir, stream, line }))
+  }
+
   #add(id: number, direction: 'inbound' | 'outbound', negotiator: Negotiator, now: Millis): StreamState {
+    this.#trace?.({ kind: 'state', layer: 'stream', stream: id, to: 'negotiating', reason: direction })
     const s: StreamState = {
       id, direction, negotiator, protocol: undefined, requestId: undefined,
       deadline: now + (this.#opts.streamNegotiationTimeout ?? 10_000), pendingOut: [], preConsumed: 0,
@@ -261,10 +276,12 @@ export class StreamTable {
         const rest = n.takeRemainder()
         this.#endNegotiation(s)
         s.protocol = ev.protocol
+        this.#trace?.({ kind: 'state', layer: 'stream', stream: s.id, from: 'negotiating', to: 'negotiated', protocol: ev.protocol })
         this.#emit(s.requestId === undefined
           ? { type: 'stream-opened', id: s.id, protocol: ev.protocol, direction: s.direction }
           : { type: 'stream-opened', id: s.id, protocol: ev.protocol, direction: s.direction, requestId: s.requestId })
         if (rest.length > 0) {
+          this.#trace?.({ kind: 'stream-bytes', dir: 'in', stream: s.id, protocol: ev.protocol, data: rest })
           s.preConsumed += rest.length
           this.#emit({ type: 'stream-data', id: s.id, data: rest })
         }
@@ -300,6 +317,7 @@ export class StreamTable {
    * the code go-libp2p uses for a failed negotiation, protocol-negotiation-failed (0x1001).
    */
   #fail(s: StreamState, error: Error): void {
+    this.#trace?.({ kind: 'state', layer: 'stream', stream: s.id, to: 'failed', reason: (error as { code?: string }).code ?? error.message })
     this.#endNegotiation(s)
     if (s.direction === 'outbound' && s.requestId !== undefined) {
       this.#emit({ type: 'stream-open-failed', requestId: s.requestId, error })

@@ -3,6 +3,7 @@
  */
 import type { Millis } from '../core/byte-machine.js'
 import type { CryptoProvider } from '../core/crypto/provider.js'
+import type { KeylogHook, TraceHook } from '../core/trace.js'
 import type { PeerId, PrivateKey, PublicKey } from '../peer-id/index.js'
 import type { YamuxOptions } from '../yamux/index.js'
 
@@ -50,6 +51,13 @@ export interface ConnectionOptions {
   yamux?: Omit<YamuxOptions, 'role'>
   /** Injected ephemeral/static keys, tests only. */
   noiseStaticKey?: Uint8Array
+  /**
+   * Trace hook (spec/trace.md): every layer's events, synchronously. Undefined (the default): no
+   * event object is built. Tracing never changes behaviour.
+   */
+  trace?: TraceHook | undefined
+  /** Keylog hook (spec/trace.md "Keylog"): Noise's transport keys after Split(). Secrets. */
+  keylog?: KeylogHook | undefined
 }
 
 /**

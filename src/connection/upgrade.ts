@@ -20,7 +20,7 @@ import type { PeerId, PublicKey } from '../peer-id/index.js'
 import { NOISE_PROTOCOL, YAMUX_PROTOCOL, type ConnectionErrorCode, type ConnectionOptions } from './types.js'
 
 export type UpgradeOptions = Pick<ConnectionOptions,
-  'role' | 'crypto' | 'identity' | 'expectedRemotePeer' | 'earlyMuxerNegotiation' | 'lazySecurityNegotiation' | 'noiseStaticKey'>
+  'role' | 'crypto' | 'identity' | 'expectedRemotePeer' | 'earlyMuxerNegotiation' | 'lazySecurityNegotiation' | 'noiseStaticKey' | 'trace' | 'keylog'>
 
 /** The upgrade's result: the secure channel, who is on the other end, and yamux bytes already read. */
 export interface Upgraded {
@@ -47,13 +47,16 @@ export class Upgrade {
   /** Raw bytes for the transport before Noise carries them (multistream /noise, Noise handshake). */
   readonly #sendRaw: (b: Uint8Array) => void
   #stage: Stage
+  /** The multistream negotiators' trace hook (connection level: no stream id). */
+  readonly #msTrace: ((dir: 'in' | 'out', line: string) => void) | undefined
 
   constructor(opts: UpgradeOptions, sendRaw: (b: Uint8Array) => void, now: Millis) {
     this.#opts = opts
     this.#sendRaw = sendRaw
-    const ms = opts.role === 'dialer'
-      ? new MultistreamDialer({ protocols: [NOISE_PROTOCOL] })
-      : new MultistreamListener({ protocols: [NOISE_PROTOCOL] })
+    const t = opts.trace
+    this.#msTrace = t && ((dir, line) => t({ kind: 'multistream', dir, line }))
+    t?.({ kind: 'state', layer: 'upgrade', to: 'security', protocol: NOISE_PROTOCOL })
+    const ms = this.#negotiator(NOISE_PROTOCOL)
     this.#stage = { kind: 'security', ms }
     this.#drainSecurity(now) // the dialer's proposal; nothing can complete before any input
     if (opts.role === 'dialer' && (opts.lazySecurityNegotiation ?? true)) {
@@ -66,6 +69,12 @@ export class Upgrade {
     }
   }
 
+  #negotiator(protocol: string): Negotiator {
+    return this.#opts.role === 'dialer'
+      ? new MultistreamDialer({ protocols: [protocol], trace: this.#msTrace })
+      : new MultistreamListener({ protocols: [protocol], trace: this.#msTrace })
+  }
+
   #newNoise(): NoiseConnection {
     const early = this.#opts.earlyMuxerNegotiation ?? true
     return new NoiseConnection({
@@ -75,6 +84,8 @@ export class Upgrade {
       streamMuxers: early ? [YAMUX_PROTOCOL] : [],
       ...(this.#opts.expectedRemotePeer !== undefined ? { expectedRemotePeer: this.#opts.expectedRemotePeer } : {}),
       ...(this.#opts.noiseStaticKey !== undefined ? { staticKey: this.#opts.noiseStaticKey } : {}),
+      trace: this.#opts.trace,
+      keylog: this.#opts.keylog,
     })
   }
 
@@ -127,6 +138,7 @@ export class Upgrade {
         const rest = s.ms.takeRemainder()
         const noise = s.noise ?? this.#newNoise()
         this.#stage = { kind: 'handshake', noise }
+        this.#opts.trace?.({ kind: 'state', layer: 'upgrade', from: 'security', to: 'handshake', protocol: NOISE_PROTOCOL })
         // The Noise initiator's first message is ready at once (sent already when lazy).
         for (let b = noise.pollTransmit(1 << 16); b !== undefined; b = noise.pollTransmit(1 << 16)) this.#sendRaw(b)
         if (rest.length > 0) noise.handleData(now, rest)
@@ -156,11 +168,11 @@ export class Upgrade {
           throw new ProtocolError<ConnectionErrorCode>('connection', 'connection/no-common-muxer', `remote offers ${remote.join(', ')}`)
         }
         if (offered && remote.includes(YAMUX_PROTOCOL)) {
+          this.#opts.trace?.({ kind: 'state', layer: 'upgrade', from: 'handshake', to: 'muxer', protocol: YAMUX_PROTOCOL, early: true })
           return this.#done({ noise: s.noise, remotePeer: ev.remotePeer, remotePublicKey: ev.remotePublicKey, earlyMuxerNegotiation: true, rest: new Uint8Array(0) })
         }
-        const ms = this.#opts.role === 'dialer'
-          ? new MultistreamDialer({ protocols: [YAMUX_PROTOCOL] })
-          : new MultistreamListener({ protocols: [YAMUX_PROTOCOL] })
+        this.#opts.trace?.({ kind: 'state', layer: 'upgrade', from: 'handshake', to: 'muxer', protocol: YAMUX_PROTOCOL })
+        const ms = this.#negotiator(YAMUX_PROTOCOL)
         this.#stage = { kind: 'muxer', noise: s.noise, ms, remotePeer: ev.remotePeer, remotePublicKey: ev.remotePublicKey }
         const up = this.#drainMuxerNegotiation()
         if (up !== undefined) return up
@@ -192,6 +204,7 @@ export class Upgrade {
   }
 
   #done(up: Upgraded): Upgraded {
+    this.#opts.trace?.({ kind: 'state', layer: 'upgrade', from: 'muxer', to: 'done' })
     this.#stage = { kind: 'done' }
     return up
   }

@@ -48,6 +48,8 @@ export interface DialerOptions {
   awaitHeader?: boolean
   /** Largest message accepted, newline included. Default 1024 (go's limit). */
   maxMessageLength?: number
+  /** Trace hook (src/trace): each message sent or read, as its line. Undefined: no cost. */
+  trace?: ((dir: 'in' | 'out', line: string) => void) | undefined
 }
 
 /** A request whose answer is awaited, in the order they were sent (answers come back in order). */
@@ -76,6 +78,7 @@ export class MultistreamDialer implements ByteMachine<MultistreamEvent> {
   readonly #optimistic: boolean
   readonly #awaitHeader: boolean
   readonly #maxMessageLength: number
+  readonly #trace: DialerOptions['trace']
   #state: DialerState = { kind: 'awaiting-header' }
   /** Received bytes not yet consumed. Holds at most one partial message before negotiation. */
   readonly #input = new ReadBuffer()
@@ -99,12 +102,13 @@ export class MultistreamDialer implements ByteMachine<MultistreamEvent> {
     this.#protocols = [...options.protocols]
     this.#optimistic = options.optimistic ?? false
     this.#awaitHeader = options.awaitHeader ?? false
-    this.#output.pushOwned(encodeMessage(PROTOCOL_ID))
+    this.#trace = options.trace
+    this.#send(PROTOCOL_ID)
     if (this.#optimistic) {
       if (this.#protocols.length !== 1) throw new RangeError('optimistic negotiation needs exactly one protocol')
       if (this.#awaitHeader) throw new RangeError('optimistic and awaitHeader exclude each other')
       const protocol = this.#protocols[0]!
-      this.#output.pushOwned(encodeMessage(protocol))
+      this.#send(protocol)
       this.#inFlight.push({ kind: 'proposal', protocol })
       this.#next = 1
       this.#proposalInFlight = true
@@ -224,6 +228,11 @@ export class MultistreamDialer implements ByteMachine<MultistreamEvent> {
 
   // ---- internals ----
 
+  #send(line: string): void {
+    this.#trace?.('out', line)
+    this.#output.pushOwned(encodeMessage(line))
+  }
+
   /** Normal mode: move due requests (pending ls, then the next proposal) into the output. */
   #schedule(): void {
     if (this.#optimistic) return
@@ -231,13 +240,13 @@ export class MultistreamDialer implements ByteMachine<MultistreamEvent> {
     if (k !== 'awaiting-header' && k !== 'awaiting-response') return
     if (this.#awaitHeader && k === 'awaiting-header') return
     for (; this.#pendingLs > 0; this.#pendingLs--) {
-      this.#output.pushOwned(encodeMessage(LS))
+      this.#send(LS)
       this.#inFlight.push({ kind: 'ls' })
     }
     // One proposal at a time: if it is accepted, whatever follows it on the wire is application data.
     if (!this.#proposalInFlight && this.#next < this.#protocols.length) {
       const protocol = this.#protocols[this.#next++]!
-      this.#output.pushOwned(encodeMessage(protocol))
+      this.#send(protocol)
       this.#inFlight.push({ kind: 'proposal', protocol })
       this.#proposalInFlight = true
     }
@@ -260,14 +269,18 @@ export class MultistreamDialer implements ByteMachine<MultistreamEvent> {
       const body = readMessage(this.#input, this.#maxMessageLength)
       if (body === undefined) return
       if (k === 'awaiting-header') {
-        if (decodeLine(body) !== PROTOCOL_ID) throw fail('multistream/bad-header')
+        const line = decodeLine(body)
+        this.#trace?.('in', line)
+        if (line !== PROTOCOL_ID) throw fail('multistream/bad-header')
         this.#state = { kind: 'awaiting-response' }
         continue
       }
       const request = this.#inFlight.shift()
       if (request === undefined) throw fail('multistream/unexpected-message', 'message with no request outstanding')
       if (request.kind === 'ls') {
-        this.#events.push({ type: 'ls', protocols: decodeLsBody(body) })
+        const protocols = decodeLsBody(body)
+        this.#trace?.('in', protocols.join(' '))
+        this.#events.push({ type: 'ls', protocols })
         continue
       }
       this.#answer(request.protocol, decodeLine(body))
@@ -276,6 +289,7 @@ export class MultistreamDialer implements ByteMachine<MultistreamEvent> {
 
   /** The Responder's answer to a proposal: its echo or `na`. */
   #answer(protocol: string, line: string): void {
+    this.#trace?.('in', line)
     this.#proposalInFlight = false
     if (line === protocol) {
       if (this.#optimistic) {

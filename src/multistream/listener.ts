@@ -36,6 +36,8 @@ export interface ListenerOptions {
   maxMessageLength?: number
   /** Most proposals (and `ls` requests) answered before giving up. Default 32. */
   maxProposals?: number
+  /** Trace hook (src/trace): each message read or sent, as its line. Undefined: no cost. */
+  trace?: ((dir: 'in' | 'out', line: string) => void) | undefined
 }
 
 /**
@@ -61,6 +63,7 @@ export class MultistreamListener implements ByteMachine<MultistreamEvent> {
   readonly #list: () => string[]
   readonly #maxMessageLength: number
   readonly #maxProposals: number
+  readonly #trace: ListenerOptions['trace']
   #state: ListenerState = { kind: 'awaiting-header' }
   /** Received bytes not yet consumed: at most one partial message while negotiating. */
   readonly #input = new ReadBuffer()
@@ -88,7 +91,8 @@ export class MultistreamListener implements ByteMachine<MultistreamEvent> {
     const maxProposals = options.maxProposals ?? DEFAULT_MAX_PROPOSALS
     if (!Number.isSafeInteger(maxProposals) || maxProposals < 1) throw new RangeError('maxProposals must be a positive integer')
     this.#maxProposals = maxProposals
-    this.#output.pushOwned(encodeMessage(PROTOCOL_ID))
+    this.#trace = options.trace
+    this.#send(PROTOCOL_ID)
   }
 
   /** The agreed protocol, once 'negotiated' has been emitted. */
@@ -169,6 +173,11 @@ export class MultistreamListener implements ByteMachine<MultistreamEvent> {
     }
   }
 
+  #send(line: string): void {
+    this.#trace?.('out', line)
+    this.#output.pushOwned(encodeMessage(line))
+  }
+
   /** Consume whole messages from #input until agreement (or until more bytes are needed). */
   #process(): void {
     for (;;) {
@@ -177,6 +186,7 @@ export class MultistreamListener implements ByteMachine<MultistreamEvent> {
       const body = readMessage(this.#input, this.#maxMessageLength)
       if (body === undefined) return
       const line = decodeLine(body)
+      this.#trace?.('in', line)
       if (s.kind === 'awaiting-header') {
         if (line !== PROTOCOL_ID) throw fail('multistream/bad-header')
         this.#state = { kind: 'awaiting-proposal', answered: 0 }
@@ -187,6 +197,7 @@ export class MultistreamListener implements ByteMachine<MultistreamEvent> {
       if (line === LS) {
         const list = this.#list()
         for (const p of list) checkProtocolId(p) // local input: TypeError / RangeError
+        this.#trace?.('out', list.join(' '))
         this.#output.pushOwned(encodeMessage(encodeLsBody(list)))
         continue
       }
@@ -195,12 +206,12 @@ export class MultistreamListener implements ByteMachine<MultistreamEvent> {
         throw fail('multistream/unexpected-message', 'not a protocol id')
       }
       if (this.#supports(line)) {
-        this.#output.pushOwned(encodeMessage(line))
+        this.#send(line)
         this.#state = { kind: 'negotiated', protocol: line }
         this.#events.push({ type: 'negotiated', protocol: line })
         return
       }
-      this.#output.pushOwned(encodeMessage(NA))
+      this.#send(NA)
     }
   }
 }

@@ -28,6 +28,7 @@ import type { CryptoProvider } from '../core/crypto/provider.js'
 import { EventQueue } from '../core/event-queue.js'
 import { ReadBuffer } from '../core/read-buffer.js'
 import { UsageError } from '../core/errors.js'
+import type { KeylogHook, TraceHook } from '../core/trace.js'
 import type { PeerId, PrivateKey, PublicKey } from '../peer-id/index.js'
 import { noiseError } from './errors.js'
 import { HandshakeState } from './handshake-state.js'
@@ -81,6 +82,10 @@ export interface NoiseOptions {
   maxHandshakeMessage?: number
   /** Undelivered decrypted bytes beyond which wantsData() is false, default 4 MiB. */
   maxBufferedData?: number
+  /** Trace hook (src/trace): handshake messages (with their payload's plaintext) and the Split(). */
+  trace?: TraceHook | undefined
+  /** Keylog hook (spec/trace.md "Keylog"): the transport keys after Split(). Secrets: `--keylog` only. */
+  keylog?: KeylogHook | undefined
 }
 
 export type NoiseEvent =
@@ -133,6 +138,8 @@ export class NoiseConnection implements ByteMachine<NoiseEvent> {
   #eventBytes = 0
   #remotePeer: PeerId | undefined
   #remotePublicKey: PublicKey | undefined
+  readonly #trace: TraceHook | undefined
+  readonly #keylog: KeylogHook | undefined
 
   constructor(options: NoiseOptions) {
     if (options.role !== 'initiator' && options.role !== 'responder') throw new TypeError(`role must be 'initiator' or 'responder'`)
@@ -153,8 +160,10 @@ export class NoiseConnection implements ByteMachine<NoiseEvent> {
       ...(options.ephemeralKey !== undefined ? { e: options.ephemeralKey } : {}),
     })
     this.#state = { kind: 'handshake', hs }
+    this.#trace = options.trace
+    this.#keylog = options.keylog
     // -> e : the initiator's first message (empty payload: it has no secrecy) is ready at once.
-    if (hs.isMyTurn) this.#queueFrame(hs.writeMessage(EMPTY))
+    if (hs.isMyTurn) this.#writeHandshake(hs, EMPTY)
   }
 
   /** The authenticated remote peer, once the handshake is complete. */
@@ -361,11 +370,18 @@ export class NoiseConnection implements ByteMachine<NoiseEvent> {
       buf.skip(2)
       const hs = st.hs
       const payload = hs.readMessage(buf.read(len))
+      this.#trace?.({ kind: 'noise-message', dir: 'in', message: hs.messageIndex as 1 | 2 | 3, bytes: len, ephemeral: hs.messageIndex < 3 ? hs.re : undefined, payload })
       // Message 1 (-> e) carries no identity; its payload, if any, has no meaning in libp2p and is ignored.
       if (hs.messageIndex >= 2) this.#acceptRemotePayload(payload, hs)
-      if (hs.isMyTurn) this.#queueFrame(hs.writeMessage(this.#ourPayload(hs)))
+      if (hs.isMyTurn) this.#writeHandshake(hs, this.#ourPayload(hs))
       if (hs.complete) this.#completeHandshake(hs)
     }
+  }
+
+  #writeHandshake(hs: HandshakeState, payload: Uint8Array): void {
+    const m = hs.writeMessage(payload)
+    this.#queueFrame(m)
+    this.#trace?.({ kind: 'noise-message', dir: 'out', message: hs.messageIndex as 1 | 2 | 3, bytes: m.length, ephemeral: hs.messageIndex < 3 ? hs.e : undefined, payload })
   }
 
   #ourPayload(hs: HandshakeState): Uint8Array {
@@ -392,6 +408,12 @@ export class NoiseConnection implements ByteMachine<NoiseEvent> {
   #completeHandshake(hs: HandshakeState): void {
     const { send, receive } = hs.split()
     this.#state = { kind: 'transport', send, receive, remoteEof: false }
+    this.#trace?.({ kind: 'state', layer: 'noise', from: 'handshake', to: 'transport' })
+    // The keylog (spec/trace.md): initiator's ephemeral key, k1 (initiator -> responder), k2.
+    if (this.#keylog !== undefined) {
+      const [c1, c2] = hs.initiator ? [send, receive] : [receive, send]
+      this.#keylog((hs.initiator ? hs.e : hs.re)!, c1.keyForKeylog()!, c2.keyForKeylog()!)
+    }
     this.#events.push({
       type: 'handshake-complete',
       remotePeer: this.#remotePeer!,

@@ -93,6 +93,11 @@ export class HandshakeState {
     return this.#rs?.slice()
   }
 
+  /** e: our ephemeral public key, once written (trace and keylog). */
+  get e(): Uint8Array | undefined {
+    return this.#e?.publicKey.slice()
+  }
+
   /** re: the remote ephemeral public key, once received. */
   get re(): Uint8Array | undefined {
     return this.#re?.slice()

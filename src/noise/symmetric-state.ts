@@ -69,6 +69,14 @@ export class CipherState {
     this.#setN(0, 0)
   }
 
+  /**
+   * A copy of k, for the keylog only (spec/trace.md "Keylog", written when `--keylog` is given):
+   * whoever holds it decrypts this direction of the session. Nothing else may read a key.
+   */
+  keyForKeylog(): Uint8Array | undefined {
+    return this.#k?.slice()
+  }
+
   /** HasKey() */
   hasKey(): boolean {
     return this.#k !== undefined
