@@ -22,7 +22,7 @@ function files(dir: string): string[] {
 const BEHAVIOURS = ['ping', 'identify', 'perf', 'kad', 'gossipsub', 'autonat', 'relay', 'dcutr', 'mdns', 'request-response', 'rendezvous']
 const RANK: Record<string, number> = {
   core: 0, multiaddr: 1, websocket: 1, 'peer-id': 2, multistream: 3, noise: 3, yamux: 3, connection: 4, swarm: 5,
-  ...Object.fromEntries(BEHAVIOURS.map((b) => [b, 6])), io: 7, metrics: 7, edge: 8,
+  ...Object.fromEntries(BEHAVIOURS.map((b) => [b, 6])), io: 7, metrics: 7, trace: 7, edge: 8,
 }
 
 /** The module a file belongs to: its top folder under src/, or 'edge' for entry points and the CLI. */

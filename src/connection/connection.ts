@@ -390,7 +390,6 @@ export class Connection implements ByteMachine<ConnectionEvent> {
           // The remote ends the session: it opens nothing new and accepts nothing new, and go-libp2p,
           // rust-libp2p and weft all close the transport right after their GoAway, so nothing more
           // can arrive for the open streams. End at once: every stream is reset, then 'closed'.
-          this.#trace?.({ kind: 'state', layer: 'yamux', to: 'go-away', reason: `remote, code ${ev.code}` })
           if (ev.code !== 0) this.#closeError ??= new ConnectionClosedError(ev.code, 'remote')
           p.streams.closing(this.#closeError)
           y.terminate(now)

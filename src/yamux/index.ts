@@ -19,3 +19,5 @@ export {
   flagNames,
 } from './frame.js'
 export type { FrameHeader } from './frame.js'
+/** The receive side's framing (headers and payload pieces across any split), also used by src/trace. */
+export { FrameReader } from './receive.js'
