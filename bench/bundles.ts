@@ -3,7 +3,7 @@
  *
  * Each bundle is an esbuild build of a small entry file (ESM, minified, tree-shaken, platform
  * browser) written from the repository's TypeScript sources, so building them needs neither tsc nor
- * a fresh dist/. Sizes are raw bytes and gzip -9 bytes of the output. Deterministic: used both by
+ * a fresh dist/; the sources go through `webMessages` (code-only error messages), as dist/web/ does. Sizes are raw bytes and gzip -9 bytes of the output. Deterministic: used both by
  * `npm run bench -- size` and by test/size-budget.test.ts against bench/size-budget.json.
  *
  * A bundle whose `requires` path does not exist is reported as not built.
@@ -12,7 +12,8 @@ import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { gzipSync } from 'node:zlib'
-import { build } from 'esbuild'
+import { build, type Plugin } from 'esbuild'
+import { stripMessages } from '../scripts/strip-messages.mjs'
 
 /** The repository root: the nearest folder above this file (or its bundled copy) whose package is weft. */
 export const REPO = ((): string => {
@@ -125,6 +126,18 @@ export const BUNDLES: BundleSpec[] = [
   },
 ]
 
+/**
+ * What a browser application gets: package.json's `browser` export condition selects dist/web/, whose
+ * modules have code-only error messages (scripts/strip-messages.mjs, run by `npm run build`). The
+ * bundles here are built from src/ through the same function, so they weigh what an application's do.
+ */
+export const webMessages: Plugin = {
+  name: 'weft-web-messages',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]src[\\/].*\.ts$/ }, (args) => ({ contents: stripMessages(readFileSync(args.path, 'utf8'), args.path).code, loader: 'ts' }))
+  },
+}
+
 export type BundleResult =
   | { name: string; built: true; raw: number; gzip: number; inputs: string[]; forbiddenInputs: string[]; forbiddenText: string[]; bytesByGroup: Record<string, number> }
   | { name: string; built: false; missing: string[] }
@@ -143,6 +156,7 @@ export async function buildBundle(spec: BundleSpec): Promise<BundleResult> {
     write: false,
     metafile: true,
     logLevel: 'silent',
+    plugins: [webMessages],
   })
   const out = result.outputFiles[0]!.contents
   const inputs = Object.keys(result.metafile.inputs).sort()
@@ -201,7 +215,7 @@ export async function explainBundle(spec: BundleSpec, sets: Record<string, strin
   const result = await build({
     stdin: { contents: spec.entry, resolveDir: REPO, sourcefile: `${spec.name}-entry.ts`, loader: 'ts' },
     bundle: true, minify: true, treeShaking: true, format: 'esm', platform: 'browser', target: 'es2022',
-    write: false, metafile: true, logLevel: 'silent', sourcemap: 'external', outfile: 'out.js',
+    write: false, metafile: true, logLevel: 'silent', sourcemap: 'external', outfile: 'out.js', plugins: [webMessages],
   })
   const js = result.outputFiles.find((f) => f.path.endsWith('.js'))!.contents
   const map = JSON.parse(result.outputFiles.find((f) => f.path.endsWith('.map'))!.text) as { sources: string[]; mappings: string }

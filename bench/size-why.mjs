@@ -5,7 +5,7 @@
 // marginal gzip bytes (what the bundle would lose without it; see explainBundle in bench/bundles.ts).
 // Marginal figures do not sum to the total: shared text compresses against other inputs. `--set` names a
 // set of inputs by path prefix (`--set policy=src/swarm/conn-manager,src/swarm/resource`), measured as one;
-// `--text` measures the human-readable text (error messages) in the bundle.
+// `--text` measures the human-readable text left in the bundle (after code-only error messages).
 import { build } from 'esbuild'
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
@@ -19,10 +19,10 @@ const CACHE = path.join(BENCH, '../node_modules/.cache/weft-bench')
  * error messages, warnings), found with TypeScript's parser in the minified output, and what the
  * bundle would weigh with each of them blanked (their marginal gzip bytes, together).
  */
-async function humanText(spec, total, log) {
+async function humanText(spec, total, log, webMessages) {
   const ts = (await import('typescript')).default
   const { gzipSync } = await import('node:zlib')
-  const r = await build({ stdin: { contents: spec.entry, resolveDir: path.join(BENCH, '..'), sourcefile: 'entry.ts', loader: 'ts' }, bundle: true, minify: true, treeShaking: true, format: 'esm', platform: 'browser', target: 'es2022', write: false, logLevel: 'silent' })
+  const r = await build({ stdin: { contents: spec.entry, resolveDir: path.join(BENCH, '..'), sourcefile: 'entry.ts', loader: 'ts' }, bundle: true, minify: true, treeShaking: true, format: 'esm', platform: 'browser', target: 'es2022', write: false, logLevel: 'silent', plugins: [webMessages] })
   const js = r.outputFiles[0].text
   const sf = ts.createSourceFile('bundle.js', js, ts.ScriptTarget.Latest, true, ts.ScriptKind.JS)
   const found = []
@@ -48,7 +48,7 @@ export async function why(names, { top = 25, log = console.log, sets = {}, text 
   mkdirSync(CACHE, { recursive: true })
   const outfile = path.join(CACHE, 'bundles-why.mjs')
   await build({ entryPoints: [path.join(BENCH, 'bundles.ts')], bundle: true, platform: 'node', format: 'esm', packages: 'external', outfile, logLevel: 'warning', target: 'node20' })
-  const { BUNDLES, explainBundle } = await import(pathToFileURL(outfile).href + `?${Date.now()}`)
+  const { BUNDLES, explainBundle, webMessages } = await import(pathToFileURL(outfile).href + `?${Date.now()}`)
   for (const name of names) {
     const spec = BUNDLES.find((b) => b.name === name)
     if (!spec) throw new Error(`unknown bundle ${name}; known: ${BUNDLES.map((b) => b.name).join(', ')}`)
@@ -62,7 +62,7 @@ export async function why(names, { top = 25, log = console.log, sets = {}, text 
     table('by package / source folder', e.groups)
     table(`top ${top} files`, e.files.slice(0, top))
     if (e.sets.length > 0) table('named sets (--set)', e.sets)
-    if (text) await humanText(spec, e.gzip, log)
+    if (text) await humanText(spec, e.gzip, log, webMessages)
   }
 }
 

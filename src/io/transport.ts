@@ -62,8 +62,9 @@ export interface Transport {
 export class TransportError extends Error {
   override readonly name = 'TransportError'
   readonly code: 'transport/refused' | 'transport/timeout' | 'transport/aborted' | 'transport/unreachable' | 'transport/address-in-use' | 'transport/unsupported' | 'transport/failed'
-  constructor(code: TransportError['code'], message: string, options?: { cause?: unknown }) {
-    super(`${code}: ${message}`, options)
+  constructor(code: TransportError['code'], message?: string, options?: { cause?: unknown }) {
+    // no message (browser builds drop the texts: scripts/strip-messages.mjs): the code alone
+    super(message === undefined ? code : `${code}: ${message}`, options)
     this.code = code
   }
 }
