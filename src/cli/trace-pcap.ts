@@ -1,0 +1,47 @@
+/**
+ * `weft trace --pcap <file> --keylog <file> [--json]`: decrypt and decode a packet capture of weft
+ * connections with the keylog a weft node wrote (`--keylog`), printing the same events as a live
+ * `weft trace` (spec/trace.md "Decrypting a capture"). The files are read here; the decoding is
+ * src/trace/pcap.ts and src/trace/offline.ts (pure).
+ */
+import { readFileSync, statSync } from 'node:fs'
+import { UsageError } from '../core/errors.js'
+import { nodeCrypto } from '../io/crypto-node.js'
+import { decodeCapture, parseKeylog } from '../trace/offline.js'
+import { readPcap } from '../trace/pcap.js'
+import { createFormatter } from '../trace/format.js'
+import { parseArgs, UsageLine } from './args.js'
+
+/** The largest capture file read (it is read whole). Stops a mistaken path to a huge file from exhausting memory. */
+export const MAX_CAPTURE_BYTES = 512 * 1024 * 1024
+/** The largest keylog file read. */
+export const MAX_KEYLOG_BYTES = 16 * 1024 * 1024
+
+export const TRACE_PCAP_USAGE = 'usage: weft trace --pcap <capture.pcap> --keylog <file> [--json]'
+
+function readBounded(path: string, max: number, what: string): Uint8Array {
+  let size: number
+  try {
+    size = statSync(path).size
+  } catch (e) {
+    throw new UsageError(`${what}/read`, `cannot read ${path}: ${(e as Error).message}`)
+  }
+  if (size > max) throw new UsageError(`${what}/too-large`, `${path} has ${size} bytes; at most ${max}`)
+  return readFileSync(path)
+}
+
+/** Run the command; returns the exit code. `argv`: the arguments after `trace`. */
+export async function runTracePcap(argv: readonly string[], out: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Promise<number> {
+  const a = parseArgs(argv, { booleans: ['json'], values: ['pcap', 'keylog'] })
+  const pcap = a.flags.get('pcap')?.[0]
+  const keylog = a.flags.get('keylog')?.[0]
+  if (pcap === undefined || keylog === undefined || a.positional.length > 0) throw new UsageLine(TRACE_PCAP_USAGE)
+  const keys = parseKeylog(new TextDecoder().decode(readBounded(keylog, MAX_KEYLOG_BYTES, 'keylog')))
+  const capture = readPcap(readBounded(pcap, MAX_CAPTURE_BYTES, 'pcap'))
+  const events = decodeCapture(capture.connections, { crypto: nodeCrypto, keys })
+  const json = a.flags.has('json')
+  const format = createFormatter({ json })
+  for (const e of events) out(format(e))
+  if (!json) process.stderr.write(`${capture.connections.length} TCP connection(s), ${capture.records} packets (${capture.skipped} not TCP of these), ${keys.size} keylog line(s)\n`)
+  return 0
+}
