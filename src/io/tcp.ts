@@ -92,6 +92,15 @@ function useSharedReadBuffer(socket: net.Socket, callback: (n: number, buf: Uint
   return true
 }
 
+/**
+ * For src/io/ws.ts: an accepted socket (paused since connect, never read) reads into the shared
+ * buffer, `callback` getting each read as in TcpConnection.deliver. False (the socket keeps 'data'
+ * events) when this Node's internals are untrusted or absent.
+ */
+export function acceptIntoSharedReadBuffer(socket: net.Socket, callback: (n: number, buf: Uint8Array) => boolean): boolean {
+  return internalsTrusted && useSharedReadBuffer(socket, callback)
+}
+
 class TcpConnection implements RawConnection {
   readonly remoteAddr: Multiaddr
   readonly localAddr: Multiaddr | undefined

@@ -10,8 +10,8 @@
  * (Noise: prefix, ciphertext, tag) become ONE frame at uncork: a server sends a small header buffer
  * and the pieces themselves; a client copies them into one buffer it owns and masks it there,
  * word-wise (the caller's bytes are never written). Everything leaves in one writev.
- * Receive: frames are unmasked in place in the read buffer (a dialled plain socket reads into one
- * shared buffer, as TCP does; others get a fresh Buffer per read) and payload views go up.
+ * Receive: frames are unmasked in place in the read buffer (plain sockets read into one shared
+ * buffer, as TCP's do; TLS sockets get a fresh Buffer per read) and payload views go up.
  */
 import * as net from 'node:net'
 import type * as tls from 'node:tls'
@@ -22,6 +22,7 @@ import {
   refusalResponse, serverResponse, websocketKey,
 } from '../websocket/index.js'
 import { expandUnspecified, ipMultiaddr, mapSocketError, view, withDeadline } from './net-util.js'
+import { acceptIntoSharedReadBuffer } from './tcp.js'
 import { ProtocolError } from '../core/errors.js'
 import { TransportError, type DialOptions, type RawConnection, type RawHandlers, type Transport, type TransportListener } from './transport.js'
 
@@ -305,16 +306,19 @@ export function webSockets(options: WebSocketOptions = {}): Transport {
         socket.on('error', () => { /* close follows */ })
         const reader = new HttpHeadReader(maxHeaderBytes)
         const timer = setTimeout(() => socket.destroy(), handshakeTimeout)
+        let conn: WsConnection | undefined
+        let refused = false
         const refuse = (status: 400 | 426): void => {
+          refused = true
           clearTimeout(timer)
-          socket.off('data', onData)
           socket.end(refusalResponse(status))
           setTimeout(() => socket.destroy(), 2_000).unref()
         }
-        const onData = (b: Buffer): void => {
+        const handshake: Sink = (bytes) => {
+          if (refused) return
           let r
           try {
-            r = reader.push(view(b))
+            r = reader.push(bytes)
           } catch {
             return refuse(400)
           }
@@ -322,18 +326,19 @@ export function webSockets(options: WebSocketOptions = {}): Transport {
           const check = checkClientRequest(r.head)
           if (!check.ok) return refuse(check.status)
           clearTimeout(timer)
-          socket.off('data', onData)
           socket.pause()
           socket.write(serverResponse(check.key, sha1))
           const remote = ipMultiaddr(socket.remoteAddress ?? '0.0.0.0', socket.remotePort ?? 0, socket.remoteFamily, '/ws')
-          const conn = new WsConnection(socket, endpoint(true), remote, localAddrOf(socket), r.rest)
-          socket.on('data', (d: Buffer) => conn.receive(view(d)))
+          conn = new WsConnection(socket, endpoint(true), remote, localAddrOf(socket), r.rest)
           onConnection(conn)
         }
-        socket.on('data', onData)
+        // Reads land in TCP's shared buffer where Node allows it (src/io/tcp.ts), else fresh Buffers.
+        const shared = acceptIntoSharedReadBuffer(socket, (n, buf) => (conn !== undefined ? conn.deliver(n, buf) : (handshake(buf.subarray(0, n)), true)))
+        if (!shared) socket.on('data', (b: Buffer) => (conn !== undefined ? conn.receive(view(b)) : handshake(view(b))))
+        socket.resume()
       }
       return new Promise<TransportListener>((resolve, reject) => {
-        const server = net.createServer({ noDelay: true, highWaterMark: WRITE_HIGH_WATER_MARK } as net.ServerOpts, accept)
+        const server = net.createServer({ noDelay: true, pauseOnConnect: true, highWaterMark: WRITE_HIGH_WATER_MARK } as net.ServerOpts, accept)
         server.once('error', (e) => reject(mapSocketError(e, `listen ${addr.toString()}`)))
         server.listen(t.port, t.host, () => {
           const port = (server.address() as net.AddressInfo).port
