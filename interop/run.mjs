@@ -349,10 +349,11 @@ say(`results: ${path.relative(root, file)}`)
 // --suite: the network scenarios (network.mjs: mixed weft/go/rust gossipsub and kad networks), the
 // limits scenarios (limits.mjs: connection managers and resource limits) and the NAT traversal
 // matrix (nat.mjs: relay, DCUtR and AutoNAT in a namespace network with NAT routers) follow the
-// pairwise matrix; each of their cases has its own timeout.
+// pairwise matrix; each of their cases has its own timeout. Then vectors.mjs: go-libp2p re-checks
+// every spec/vectors entry weft derived itself or recorded as confirmed by it (spec/README.md).
 let networkFailed = false
 if (opt.suite && !filtered) {
-  for (const script of ['network.mjs', 'limits.mjs', 'nat.mjs']) {
+  for (const script of ['network.mjs', 'limits.mjs', 'nat.mjs', 'vectors.mjs']) {
     const r = spawnSync(process.execPath, [path.join(here, script), '--suite'], { cwd: root, stdio: 'inherit' })
     if (r.status !== 0) networkFailed = true
   }

@@ -25,7 +25,8 @@ import { isDeepStrictEqual } from 'node:util'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const root = path.dirname(here)
-const vecDir = path.join(root, 'spec', 'vectors')
+// WEFT_VECTORS_DIR: another copy of spec/vectors (to see a tampered vector caught)
+const vecDir = process.env.WEFT_VECTORS_DIR ?? path.join(root, 'spec', 'vectors')
 const args = new Set(process.argv.slice(2))
 const say = (/** @type {string} */ m) => console.error(`[vectors] ${m}`)
 
