@@ -15,6 +15,8 @@ export const GOSSIPSUB_V11 = '/meshsub/1.1.0'
 export const GOSSIPSUB_V10 = '/meshsub/1.0.0'
 export const FLOODSUB = '/floodsub/1.0.0'
 export const PUBSUB_PROTOCOLS: readonly string[] = [GOSSIPSUB_V12, GOSSIPSUB_V11, GOSSIPSUB_V10, FLOODSUB]
+/** Default `maxRpcSize` (go: 1 MiB). Stops: a peer making us buffer and parse huge frames. */
+export const DEFAULT_MAX_RPC_SIZE = 1024 * 1024
 
 export interface GossipsubOptions {
   /** Randomness (peer selection, message-id sampling). */
@@ -225,7 +227,7 @@ export function resolveConfig(o: GossipsubOptions): GossipsubConfig {
   const scoreParams: PeerScoreParams = { ...DEFAULT_PEER_SCORE_PARAMS, ...o.scoreParams }
   const scoreThresholds: PeerScoreThresholds = { ...DEFAULT_SCORE_THRESHOLDS, ...o.scoreThresholds }
   validateScoreParams(scoreParams, scoreThresholds)
-  const maxRpcSize = int(o.maxRpcSize ?? 1024 * 1024, 'maxRpcSize', 64)
+  const maxRpcSize = int(o.maxRpcSize ?? DEFAULT_MAX_RPC_SIZE, 'maxRpcSize', 64)
   const maxOutboundBytes = int(o.maxOutboundBytes ?? 2 * 1024 * 1024, 'maxOutboundBytes', 1)
   if (maxOutboundBytes < maxRpcSize + 16) throw new RangeError('maxOutboundBytes must hold at least one RPC')
   const rpcDecodeLimits: RpcDecodeLimits = { ...DEFAULT_RPC_DECODE_LIMITS }

@@ -4,7 +4,7 @@
  */
 export { GossipsubBehaviour, idKey } from './gossipsub.js'
 export type { GossipsubEvent, GossipsubMessage, GossipsubErrorCode, GossipsubView, PublishResult, ValidationResult } from './gossipsub.js'
-export { FLOODSUB, GOSSIPSUB_V10, GOSSIPSUB_V11, GOSSIPSUB_V12, PUBSUB_PROTOCOLS, resolveConfig } from './config.js'
+export { DEFAULT_MAX_RPC_SIZE, FLOODSUB, GOSSIPSUB_V10, GOSSIPSUB_V11, GOSSIPSUB_V12, PUBSUB_PROTOCOLS, resolveConfig } from './config.js'
 export type { GossipsubOptions, GossipsubConfig } from './config.js'
 export { buildMessage, checkSignaturePolicy, encodeSeqno, msgIdContentSha256, msgIdFromSeqno, signatureInput, SIGN_PREFIX } from './message.js'
 export type { MsgIdFn, SignaturePolicy, SignatureRejectReason } from './message.js'

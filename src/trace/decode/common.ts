@@ -1,0 +1,180 @@
+/**
+ * What every protocol decoder of `weft trace` shares (spec/trace.md "Protocol messages"): the
+ * stop-on-first-error shell (`BaseDecoder`), length-prefixed framing with the protocol's own limit
+ * (`FramedDecoder`, on core's LpDecoder), and the views that make fields readable: peer ids as
+ * base58 text, multiaddrs as text, public keys as their peer id, signed peer records opened, bytes
+ * as hex (long ones cut to MAX_SHOWN_BYTES, with their length), long lists cut to MAX_SHOWN_ITEMS.
+ *
+ * Every view returns JSON-safe values only (no bigint, no Uint8Array, no class instance): `--json`
+ * prints the fields as they are.
+ */
+import { LpDecoder, nobleCrypto, ProtocolError, toHex } from '../../core/index.js'
+import type { DecodedMessage, StreamDecoder } from '../../core/trace.js'
+import { Multiaddr } from '../../multiaddr/index.js'
+import { openPeerRecord, PeerId, publicKeyFromProtobuf } from '../../peer-id/index.js'
+
+/** Bytes of one byte field shown as hex; longer fields are cut here and their length given. */
+export const MAX_SHOWN_BYTES = 64
+/** Entries of one list shown (message ids, addresses, peers); the count of the rest is given. */
+export const MAX_SHOWN_ITEMS = 32
+
+export type Fields = Record<string, unknown>
+export const msg = (name: string, fields: Fields = {}): DecodedMessage => ({ name, fields })
+
+/** Hex of `b`; when longer than `max` bytes: the first `max` bytes, '...' and the length. */
+export function hex(b: Uint8Array, max = MAX_SHOWN_BYTES): string {
+  return b.length <= max ? toHex(b) : `${toHex(b.subarray(0, max))}...(${b.length} bytes)`
+}
+
+/** A uint64 as a number when it is safe, else as decimal text. */
+export function num(v: bigint | number): number | string {
+  if (typeof v === 'number') return v
+  return v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= -BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString()
+}
+
+/** Binary peer id (a multihash) as base58 text; hex with a note when it is not a peer id. */
+export function peerText(b: Uint8Array): string {
+  try {
+    return PeerId.fromMultihash(b).toString()
+  } catch {
+    return `invalid peer id ${hex(b)}`
+  }
+}
+
+/** Binary multiaddr as text; hex with a note when it does not parse. */
+export function addrText(b: Uint8Array | Multiaddr): string {
+  if (b instanceof Multiaddr) return b.toString()
+  try {
+    return Multiaddr.fromBytes(b).toString()
+  } catch {
+    return `invalid multiaddr ${hex(b)}`
+  }
+}
+
+/** The first MAX_SHOWN_ITEMS entries, mapped; a last entry '... N more' when there were more. */
+export function list<T>(items: readonly T[], view: (t: T) => unknown): unknown[] {
+  const shown: unknown[] = items.slice(0, MAX_SHOWN_ITEMS).map(view)
+  if (items.length > MAX_SHOWN_ITEMS) shown.push(`... ${items.length - MAX_SHOWN_ITEMS} more`)
+  return shown
+}
+
+/** A `PublicKey` protobuf (peer-ids spec): its type, its peer id and the key data in hex. */
+export function publicKeyView(b: Uint8Array): Fields {
+  try {
+    const key = publicKeyFromProtobuf(b)
+    return { type: key.type, peerId: key.toPeerId().toString(), hex: hex(key.data) }
+  } catch (e) {
+    return { invalid: reason(e), hex: hex(b) }
+  }
+}
+
+/** A signed peer record (RFC 0003 in an RFC 0002 envelope), opened and its signature checked. */
+export function peerRecordView(b: Uint8Array, open: (b: Uint8Array) => { peerId: PeerId; seq: bigint; addrs: Multiaddr[] } = (x) => openPeerRecord(x, nobleCrypto).record): Fields {
+  try {
+    const r = open(b)
+    return { peerId: r.peerId.toString(), seq: num(r.seq), addrs: list(r.addrs, addrText), verified: true, bytes: b.length }
+  } catch (e) {
+    return { verified: false, error: reason(e), hex: hex(b) }
+  }
+}
+
+/** Why something did not decode: the error code and message of a ProtocolError, else its text. */
+export function reason(e: unknown): string {
+  if (e instanceof ProtocolError) return e.message
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e)
+}
+
+/**
+ * The shell of every decoder: `decode` turns pushed bytes into messages (appending to `out`) and
+ * may throw; the first throw becomes one `undecodable` message and from then on each push reports
+ * only its byte count (`data`). `handOver()` switches to byte counts without an error (a relayed
+ * connection after its CONNECT, perf's payload after its header). Never throws.
+ */
+export abstract class BaseDecoder implements StreamDecoder {
+  #counting = false
+  #total = 0
+
+  push(bytes: Uint8Array): DecodedMessage[] {
+    if (this.#counting) return bytes.length === 0 ? [] : [this.data(bytes.length)]
+    const out: DecodedMessage[] = []
+    try {
+      this.decode(bytes, out)
+    } catch (e) {
+      out.push(this.#fail(e))
+    }
+    return out
+  }
+
+  /**
+   * The stream direction ended (the writer's half-close, yamux FIN): what only EOF completes (a
+   * request-response message framed by EOF, a bare identify protobuf). Never throws.
+   */
+  end(): DecodedMessage[] {
+    if (this.#counting) return []
+    const out: DecodedMessage[] = []
+    try {
+      this.finish(out)
+    } catch (e) {
+      out.push(this.#fail(e))
+    }
+    this.#counting = true
+    return out
+  }
+
+  protected abstract decode(bytes: Uint8Array, out: DecodedMessage[]): void
+  protected finish(_out: DecodedMessage[]): void {}
+  /** Bytes held for the message being decoded (reported in `undecodable`). */
+  protected abstract get buffered(): number
+
+  /** From now on, count bytes: a `data` message per push. */
+  protected handOver(): void {
+    this.#counting = true
+  }
+
+  protected data(n: number): DecodedMessage {
+    this.#total += n
+    return msg('data', { bytes: n, total: this.#total })
+  }
+
+  #fail(e: unknown): DecodedMessage {
+    let held = 0
+    try {
+      held = this.buffered
+    } catch {}
+    this.#counting = true
+    return msg('undecodable', { reason: reason(e), bytes: held })
+  }
+}
+
+/**
+ * Length-prefixed messages (an unsigned varint length, then the message), at most `maxMessageSize`
+ * bytes each: the protocol's own limit, checked on the prefix before the body is buffered. `body`
+ * decodes one message into `out`; it returns true when the stream is handed over after it (what
+ * follows is counted, not decoded).
+ */
+export class FramedDecoder extends BaseDecoder {
+  readonly #lp: LpDecoder
+  readonly #body: (body: Uint8Array, out: DecodedMessage[]) => boolean | void
+
+  constructor(protocol: string, maxMessageSize: number, body: (body: Uint8Array, out: DecodedMessage[]) => boolean | void) {
+    super()
+    this.#lp = new LpDecoder(maxMessageSize, protocol)
+    this.#body = body
+  }
+
+  protected get buffered(): number {
+    return this.#lp.buffered
+  }
+
+  protected decode(bytes: Uint8Array, out: DecodedMessage[]): void {
+    this.#lp.push(bytes)
+    for (let b = this.#lp.next(); b !== undefined; b = this.#lp.next()) {
+      if (this.#body(b, out) === true) {
+        this.handOver()
+        const rest = this.#lp.takeRemainder()
+        if (rest.length > 0) out.push(this.data(rest.length))
+        return
+      }
+    }
+  }
+}
