@@ -13,6 +13,7 @@ import { systemMemory } from './io/system-memory.js'
 import { createGuards } from './swarm/guards.js'
 import type { ServiceFactory } from './swarm/index.js'
 import { createDiscovery, parseBootstrap } from './edge/discovery.js'
+import type { TraceOptions } from './trace/hooks.js'
 
 /**
  * A Node weft node. Besides ping and identify it runs, unless `services` is given (then exactly
@@ -31,8 +32,12 @@ import { createDiscovery, parseBootstrap } from './edge/discovery.js'
  * Perf (`/perf/1.0.0`) is never on unless asked for:
  * `createNode({ services: { perf: perf(), ... } })` (spec/perf.md: perf SHOULD NOT be enabled by
  * default; it lets any peer make us send and receive bytes).
+ * Tracing (spec/trace.md): `trace` receives every layer's events of every connection (transport
+ * bytes, multistream lines, Noise handshake messages, yamux frames, decoded protocol messages, state
+ * changes); `keylog` one line of Noise session keys per connection (secrets). Both off by default,
+ * and then nothing of the tracer is loaded or run.
  */
-export async function createNode(options: NodeOptions = {}): Promise<WeftNode> {
+export async function createNode(options: NodeOptions & TraceOptions = {}): Promise<WeftNode> {
   // outbound TCP leaves from one punch port (spec/hole-punching.md): the NAT mapping peers observe is the one DCUtR punches from
   const defaultTcp = options.transports === undefined ? tcp({ punchPort: 'auto' }) : undefined
   const punchPort = defaultTcp ?? options.transports?.find((t): t is TcpTransport => t.name === 'tcp' && 'punchPort' in t)
@@ -57,12 +62,18 @@ export async function createNode(options: NodeOptions = {}): Promise<WeftNode> {
   }
   const metrics = options.metrics === true ? (await import('./metrics/index.js')).prometheusMetrics() : options.metrics
   const discovery = { ...options.discovery, autoDial: options.discovery?.autoDial ?? true }
-  const node = new WeftNode({ ...options, services, discovery, systemMemory: options.systemMemory ?? systemMemory(), ...(metrics !== undefined ? { metrics } : {}) }, {
+  // trace / keylog (spec/trace.md): the tracer and the decoders load only when asked for
+  const { trace, keylog, ...nodeOptions } = options
+  const connectionTrace = trace !== undefined || keylog !== undefined
+    ? (await import('./trace/node.js')).nodeConnectionHooks({ trace, keylog }, () => performance.timeOrigin + performance.now())
+    : undefined
+  const node = new WeftNode({ ...nodeOptions, services, discovery, systemMemory: options.systemMemory ?? systemMemory(), ...(metrics !== undefined ? { metrics } : {}) }, {
     crypto: options.crypto ?? nodeCrypto,
     wallClock,
     transports: options.transports ?? [defaultTcp!, webSockets(), memory()],
     guards: createGuards,
     discovery: createDiscovery,
+    connectionTrace,
   })
   if (options.start !== false) await node.start()
   return node

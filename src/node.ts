@@ -42,3 +42,6 @@ export type { ResourceUsage, ScopeUsage, BlockedCount } from './swarm/resources.
 export { decayNone, decayFixed, decayLinear, decayExpireWhenInactive, bumpSum, bumpSumBounded, bumpOverwrite } from './swarm/conn-manager-decay.js'
 export type { ConnectionManager, ConnectionManagerOptions, ConnectionManagerInfo, TagInfo, DecayingTag, DecayingValue, DecayFn, BumpFn } from './swarm/conn-manager.js'
 export type { CloseReasonCode, ResetReasonCode } from './core/close-codes.js'
+/** weft trace (spec/trace.md): `createNode({ trace, keylog })` events and their text / JSON forms. */
+export { formatEvent, createFormatter, keylogLine } from './trace/index.js'
+export type { TraceEvent, TraceBody, TraceOptions, NoisePayloadView, FormatOptions } from './trace/index.js'

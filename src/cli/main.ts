@@ -20,6 +20,7 @@
  *             (weft node --rendezvous-server serves as a rendezvous point)
  *   weft chat [--topic NAME] [--nick NAME] [--bootstrap <addr>]... [--mdns] [--rendezvous <addr>]...
  *             [--listen <addr>]... [--identity <file>] [--json]
+ *   weft trace <multiaddr> [--protocol P]... [--json] [--keylog F] [--duration ms]   (spec/trace.md)
  *   weft perf ...              (see `weft perf --help`)
  *   weft inspect <value> [--json]
  *   weft help | weft version
@@ -152,6 +153,8 @@ usage:
                      Hole punching (DCUtR, spec/dcutr.md) is on: TCP dials leave from one punch
                      port and relayed connections are upgraded to direct ones when the NATs
                      allow; --no-hole-punch turns it off (--hole-punch is accepted, the default)
+                     --trace: print every connection's events (weft trace; with --json as
+                     JSON lines); --keylog <file>: append Noise session keys (secrets, mode 0600)
   weft ping <multiaddr> [--count N] [--json]   ping a peer (/ipfs/ping/1.0.0); through a relay
                      with <relay multiaddr>/p2p-circuit/p2p/<peer id>
   weft dht get|put|provide|find-providers|find-peer|closest ... --bootstrap <multiaddr>...
@@ -190,6 +193,16 @@ usage:
                      prints its addresses for others' --bootstrap. Default --listen
                      /ip4/0.0.0.0/tcp/0; a fresh identity unless --identity. --json: one JSON
                      object per event (message, dm, join, leave, error...)
+  weft trace <multiaddr> [--protocol P]... [--json] [--keylog <file>] [--duration <ms>]
+                     dial a peer and print every layer of the connection as it happens
+                     (spec/trace.md): transport bytes, multistream lines, Noise handshake
+                     messages (keys, signature, muxers), yamux frames, decoded protocol
+                     messages, state changes. --protocol: ping (default), kad (FIND_NODE of
+                     our id), gossipsub (subscribe to weft-trace), or any protocol id (open,
+                     negotiate, close); repeatable. --json: one JSON object per event.
+                     --keylog <file>: append the Noise session keys (SECRETS; mode 0600).
+                     weft trace --pcap <capture> --keylog <file> decrypts a capture;
+                     weft node --trace [--json] [--keylog <file>] traces every connection
   weft perf --help                             libp2p perf client and server
   weft inspect <value> [--json]                decode a multiaddr, peer id or key
 `
@@ -209,7 +222,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'node': {
         const { runNode } = await import('./node-cmd.js')
-        const a = parseArgs(rest, { booleans: ['json', 'perf', 'relay', 'autonat-server', 'hole-punch', 'no-hole-punch', 'relay-discover', 'mdns', 'rendezvous-server'], values: ['listen', 'identity', 'bootstrap', 'topic', 'dht-mode', 'external', 'limits', 'print-resources', 'deny', 'allow', 'metrics', 'conns-low', 'conns-high', 'conns-grace', 'conns-silence', 'relay-via', 'relay-limit-data', 'relay-limit-duration', 'relay-max-reservations', 'relay-max-circuits', 'serve-request', 'serve-codec', 'serve-framing'] })
+        const a = parseArgs(rest, { booleans: ['json', 'perf', 'relay', 'autonat-server', 'hole-punch', 'no-hole-punch', 'relay-discover', 'mdns', 'rendezvous-server', 'trace'], values: ['keylog', 'listen', 'identity', 'bootstrap', 'topic', 'dht-mode', 'external', 'limits', 'print-resources', 'deny', 'allow', 'metrics', 'conns-low', 'conns-high', 'conns-grace', 'conns-silence', 'relay-via', 'relay-limit-data', 'relay-limit-duration', 'relay-max-reservations', 'relay-max-circuits', 'serve-request', 'serve-codec', 'serve-framing'] })
         const connectionManager = connManagerFlags((f) => a.flags.get(f)?.[0])
         const relay = relayFlags((f) => a.flags.get(f), (f) => a.flags.has(f))
         const serve = (await import('./request.js')).serveFlags(a.flags.get('serve-request'), a.flags.get('serve-codec')?.[0], a.flags.get('serve-framing')?.[0])
@@ -234,6 +247,8 @@ export async function main(argv: string[]): Promise<number> {
           relayDiscover: a.flags.has('relay-discover'),
           mdns: a.flags.has('mdns'),
           rendezvousServer: a.flags.has('rendezvous-server'),
+          trace: a.flags.has('trace'),
+          keylog: a.flags.get('keylog')?.[0],
           ...serve,
         })
       }
@@ -321,6 +336,8 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'perf':
         return await (await import('./perf.js')).runPerf(rest)
+      case 'trace':
+        return await (await import('./trace.js')).runTrace(rest)
       case undefined:
       case 'help':
       case '--help':

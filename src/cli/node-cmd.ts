@@ -64,6 +64,10 @@ export interface NodeCmdOptions {
   mdns?: boolean
   /** Serve as a rendezvous point (`--rendezvous-server`, src/cli/rendezvous.ts). */
   rendezvousServer?: boolean
+  /** Print every connection's trace (`--trace`, spec/trace.md), as text or, with `json`, JSON lines. */
+  trace?: boolean
+  /** Append each connection's Noise session keys to this file (`--keylog`, mode 0600; secrets). */
+  keylog?: string | undefined
 }
 
 /** `--bootstrap` values: a UsageError (an address without /p2p, a typo) becomes one usage line. */
@@ -74,6 +78,15 @@ function bootstrapFlags(list: string[], parse: typeof import('../edge/discovery.
     if (e instanceof UsageError) throw new UsageLine(`--bootstrap: ${e.message.slice(e.code.length + 2)}`)
     throw e
   }
+}
+
+/** `--trace` and `--keylog` (spec/trace.md): the tracer and the keylog file load only when asked for. */
+async function traceOptions(o: NodeCmdOptions): Promise<{ trace?: (e: import('../trace/index.js').TraceEvent) => void; keylog?: (line: string) => void }> {
+  if (o.trace !== true && o.keylog === undefined) return {}
+  const { createFormatter } = await import('../trace/index.js')
+  const format = createFormatter({ json: o.json })
+  const file = o.keylog === undefined ? undefined : (await import('./trace.js')).openKeylog(o.keylog)
+  return { ...(o.trace === true ? { trace: (e) => console.log(format(e)) } : {}), ...(file !== undefined ? { keylog: file.write } : {}) }
 }
 
 function log(json: boolean, event: string, fields: Record<string, unknown>, text: string): void {
@@ -102,7 +115,8 @@ export async function runNode(o: NodeCmdOptions): Promise<number> {
   const holePunch = punch === undefined ? {} : { dcutr: dcutr({ punchPort: punch }) }
   const resources = o.limits === undefined ? undefined : await readLimits(o.limits)
   const metricsAt = o.metrics === undefined ? undefined : metricsAddr(o.metrics)
-  const node = await createNode({ privateKey: key, listen, discovery: { bootstrap: o.bootstrap ?? [], ...(o.mdns === true ? { mdns: { autoDial: true } } : {}) }, services: { ...services, ...holePunch }, transports: [punch ?? tcp(), webSockets()], ...(resources !== undefined ? { resources } : {}), gater: { deny: o.deny ?? [], allow: o.allow ?? [] }, ...(metricsAt !== undefined ? { metrics: true } : {}), ...(o.connectionManager !== undefined ? { connectionManager: o.connectionManager } : {}) })
+  const tracing = await traceOptions(o)
+  const node = await createNode({ ...tracing, privateKey: key, listen, discovery: { bootstrap: o.bootstrap ?? [], ...(o.mdns === true ? { mdns: { autoDial: true } } : {}) }, services: { ...services, ...holePunch }, transports: [punch ?? tcp(), webSockets()], ...(resources !== undefined ? { resources } : {}), gater: { deny: o.deny ?? [], allow: o.allow ?? [] }, ...(metricsAt !== undefined ? { metrics: true } : {}), ...(o.connectionManager !== undefined ? { connectionManager: o.connectionManager } : {}) })
   const metricsServer = metricsAt === undefined ? undefined : await serveMetrics(metricsAt, () => node.metrics!.exposition()).catch(async (e: Error) => {
     await node.stop()
     throw new UsageLine(`--metrics ${o.metrics}: cannot listen (${e.message})`)

@@ -193,4 +193,6 @@ export interface NodeInternals {
   guards?: SwarmConfig['guards']
   /** Discovery (src/edge/discovery.ts: bootstrap peers, auto-dial, kad / identify / PX events): weft/node passes it, weft/browser does not. */
   discovery?: (init: DiscoveryInit) => DiscoveryBehaviour
+  /** Each connection's trace and keylog hooks (src/trace, spec/trace.md): weft/node passes them when `trace` or `keylog` is set. */
+  connectionTrace?: SwarmConfig['connectionTrace']
 }

@@ -119,6 +119,7 @@ export class WeftNode extends EventTarget {
       ...(opts.peerStore !== undefined ? { peerStore: opts.peerStore } : {}),
       policy: opts,
       guards: internals.guards,
+      connectionTrace: internals.connectionTrace,
     })
     for (const svc of this.#services.values()) {
       const bytes = svc.memoryBytes

@@ -56,6 +56,8 @@ export interface SwarmConfig {
   guards?: PolicyConfig['guards']
   /** Passed to every connection (timeouts, yamux options). */
   connection?: Pick<ConnectionOptions, 'upgradeTimeout' | 'streamNegotiationTimeout' | 'maxNegotiatingStreams' | 'earlyMuxerNegotiation' | 'lazySecurityNegotiation' | 'yamux'>
+  /** Trace and keylog hooks for each new connection (spec/trace.md; weft/node's `trace` / `keylog` options). */
+  connectionTrace?: (() => Pick<ConnectionOptions, 'trace' | 'keylog'>) | undefined
 }
 
 export type SwarmIo =

@@ -9,3 +9,4 @@ export type {
 export { Tracer, DEFAULT_MAX_TRACED_STREAMS, type TracerOptions } from './tracer.js'
 export { formatEvent, createFormatter, traceJsonReplacer, type FormatOptions } from './format.js'
 export { KEYLOG_LABEL, keylogLine, keylogHook } from './keylog.js'
+export { connectionHooks, type TraceOptions } from './hooks.js'

@@ -1,0 +1,25 @@
+/**
+ * A node's per-connection hooks from its `trace` and `keylog` options (weft/node's createNode, the
+ * CLI): each new connection gets its own trace hook (and id) from one Tracer, and the keylog hook.
+ */
+import type { ConnectionOptions } from '../connection/index.js'
+import type { DecoderFactory, TraceEvent } from '../core/trace.js'
+import { keylogHook } from './keylog.js'
+import { Tracer } from './tracer.js'
+
+export interface TraceOptions {
+  /** Every layer's events of every connection (spec/trace.md). */
+  trace?: ((e: TraceEvent) => void) | undefined
+  /** One keylog line per connection (spec/trace.md "Keylog"). SECRETS: store with care (mode 0600). */
+  keylog?: ((line: string) => void) | undefined
+}
+
+/** The swarm's `connectionTrace`: undefined when neither option is set (tracing off costs nothing). */
+export function connectionHooks(
+  o: TraceOptions, now: () => number, decoders?: DecoderFactory, maxStreams?: number,
+): (() => Pick<ConnectionOptions, 'trace' | 'keylog'>) | undefined {
+  const tracer = o.trace !== undefined ? new Tracer({ emit: o.trace, now, decoders, maxStreams }) : undefined
+  const keylog = o.keylog !== undefined ? keylogHook(o.keylog) : undefined
+  if (tracer === undefined && keylog === undefined) return undefined
+  return () => ({ trace: tracer?.connection(), keylog })
+}
