@@ -76,3 +76,33 @@ test('weft/node: perf only when asked (services replace the defaults fully), and
   expect(() => new WeftNodeClass({ services: { a: browserPerf(), b: browserPerf() } }, { crypto: nobleCrypto, wallClock: () => 0, transports: [] }))
     .toThrow(expect.objectContaining({ code: 'node/service-name-taken' }))
 })
+
+test('perf runs in its service: progress, an abort mid-run and a stop each settle the run (src/edge/perf-service.ts)', async () => {
+  const addr = server.getMultiaddrs()[0]!
+  const node = await createBrowserNode({ services: { perf: browserPerf({ progressInterval: 0 }) } })
+  const withProgress = await createBrowserNode({ services: { perf: browserPerf({ progressInterval: 1 }) } })
+  try {
+    // progress events reach onProgress; the run resolves with its result
+    const seen: string[] = []
+    const r = await withProgress.perf(addr, { uploadBytes: 1 << 20, downloadBytes: 1 << 20 }, { onProgress: (ev) => seen.push(ev.type) })
+    expect(r.downloadBytes).toBe(1 << 20)
+    expect(seen.length).toBeGreaterThan(0)
+    expect(new Set(seen)).toEqual(new Set(['perf-progress']))
+    // an already-aborted signal rejects at once with its reason
+    const pre = new AbortController()
+    pre.abort(new Error('pre'))
+    await expect(node.perf(addr, { uploadBytes: 10, downloadBytes: 10 }, { signal: pre.signal })).rejects.toThrow('pre')
+    // an abort while the run is on (its first progress event seen) rejects it with the reason
+    const ac = new AbortController()
+    await expect(withProgress.perf(addr, { uploadBytes: 0, downloadBytes: 64 << 20 }, { signal: ac.signal, onProgress: () => ac.abort(new Error('mid-run')) })).rejects.toThrow('mid-run')
+    // stopping the node settles a run in flight: the swarm's stop resets its stream first (perf's
+    // own 'perf/stream-reset'), else the service's stop rejects it with node/stopped
+    let stopped: Promise<void> | undefined
+    await expect(withProgress.perf(addr, { uploadBytes: 0, downloadBytes: 64 << 20 }, { onProgress: () => { stopped ??= withProgress.stop() } }))
+      .rejects.toMatchObject({ code: expect.stringMatching(/^(perf\/stream-reset|node\/stopped)$/) })
+    await stopped
+  } finally {
+    await node.stop()
+    await withProgress.stop()
+  }
+})
