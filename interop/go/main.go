@@ -57,6 +57,9 @@ func main() {
 	if env("scenario", "") == "mdns" {
 		os.Exit(runMdns()) // mdns.go
 	}
+	if env("scenario", "") == "browser" {
+		os.Exit(browserMode()) // browser_peer.go
+	}
 	if env("scenario", "") == "trace" {
 		os.Exit(traceMode()) // trace.go
 	}

@@ -1,5 +1,6 @@
 //! weft interop peer built on rust-libp2p. See interop/CONTRACT.md and README.md.
 
+mod browser_peer;
 mod limits;
 mod mdns;
 mod nat;
@@ -367,6 +368,8 @@ fn main() {
         rt.block_on(nat::nat_mode(r));
     } else if std::env::var("scenario").is_ok_and(|s| s == "mdns") {
         rt.block_on(mdns::run());
+    } else if std::env::var("scenario").is_ok_and(|s| s == "browser") {
+        rt.block_on(browser_peer::run());
     } else if std::env::var("scenario").is_ok_and(|s| s == "trace") {
         rt.block_on(trace::run());
     } else if let Ok(s) = std::env::var("limits_scenario") {
