@@ -74,7 +74,7 @@ export class StreamTable {
   open(now: Millis, protocols: readonly string[], requestId: number): number {
     if (protocols.length === 0) throw new TypeError('openStream needs at least one protocol')
     const id = this.#yamux.openStream(now)
-    const s = this.#add(id, 'outbound', new MultistreamDialer({ protocols: [...protocols], trace: this.#msTrace(id) }), now)
+    const s = this.#add(id, 'outbound', new MultistreamDialer({ protocols: [...protocols], trace: this.#msTrace(id, 'outbound') }), now)
     s.requestId = requestId
     return id
   }
@@ -153,7 +153,7 @@ export class StreamTable {
         return
       }
       y.accept(ev.id)
-      const negotiator = new MultistreamListener({ protocols: this.#opts.supportsProtocol, list: this.#opts.listProtocols, trace: this.#msTrace(ev.id) })
+      const negotiator = new MultistreamListener({ protocols: this.#opts.supportsProtocol, list: this.#opts.listProtocols, trace: this.#msTrace(ev.id, 'inbound') })
       this.#flushNegotiator(this.#add(ev.id, 'inbound', negotiator, now))
       return
     }
@@ -226,13 +226,13 @@ export class StreamTable {
   // ---- internals -----------------------------------------------------------------------------------
 
   /** A stream's multistream trace hook (spec/trace.md), undefined when tracing is off. */
-  #msTrace(stream: number): ((dir: 'in' | 'out', line: string) => void) | undefined {
+  #msTrace(stream: number, direction: 'inbound' | 'outbound'): ((dir: 'in' | 'out', line: string) => void) | undefined {
     const t = this.#trace
+    t?.({ kind: 'state', layer: 'stream', stream, to: 'negotiating', reason: direction })
     return t && ((dir, line) => t({ kind: 'multistream', dir, stream, line }))
   }
 
   #add(id: number, direction: 'inbound' | 'outbound', negotiator: Negotiator, now: Millis): StreamState {
-    this.#trace?.({ kind: 'state', layer: 'stream', stream: id, to: 'negotiating', reason: direction })
     const s: StreamState = {
       id, direction, negotiator, protocol: undefined, requestId: undefined,
       deadline: now + (this.#opts.streamNegotiationTimeout ?? 10_000), pendingOut: [], preConsumed: 0,

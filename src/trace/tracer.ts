@@ -117,10 +117,8 @@ class ConnectionTrace {
       case 'state':
         this.#emit(e)
         if (e.layer === 'stream' && (e.to === 'closed' || e.to === 'failed')) this.#streams.delete(e.stream!)
-        if (e.layer === 'connection' && e.to === 'closed') {
-          this.#streams.clear()
-          this.#dead = true // nothing follows a closed connection
-        }
+        // the final flush (a GoAway) still leaves after 'closed': keep tracing bytes, drop the decoders
+        if (e.layer === 'connection' && e.to === 'closed') this.#streams.clear()
         return
       default:
         this.#emit(e)
