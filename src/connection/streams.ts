@@ -175,7 +175,10 @@ export class StreamTable {
         // A half-close before agreement fails that stream alone (no byte of it can still agree).
         if (s.negotiator !== undefined) {
           this.#fail(s, new ProtocolError('multistream', 'multistream/unexpected-eof', `stream ${s.id} ended during negotiation`))
-        } else if (s.protocol !== undefined) this.#emit({ type: 'stream-eof', id: ev.id })
+        } else if (s.protocol !== undefined) {
+          this.#trace?.({ kind: 'state', layer: 'stream', stream: ev.id, to: 'remote-closed' })
+          this.#emit({ type: 'stream-eof', id: ev.id })
+        }
         break
       case 'stream-reset':
         if (s.negotiator !== undefined && this.#ending) {

@@ -60,7 +60,7 @@ export type TraceBody =
       /** Early muxer negotiation (the muxer came from the Noise extensions). */
       early?: boolean
       /** Why (an error code, a remote address, a go-away code). */
-      reason?: string
+      reason?: string | undefined
     }
 
 /** A printed event: a body with the node's time and the connection's id. */
@@ -108,7 +108,15 @@ export interface DecodedMessage {
  */
 export interface StreamDecoder {
   push(bytes: Uint8Array): DecodedMessage[]
+  /** The direction ended (the writer's half-close): what only EOF completes. */
+  end?(): DecodedMessage[]
+}
+
+/** What the tracer knows of a stream direction beyond its protocol. */
+export interface StreamHint {
+  /** True when this direction is written by the side that opened the stream (from the stream id's parity and the role). */
+  opener?: boolean | undefined
 }
 
 /** `createDecoder` of src/trace/decode: a decoder for `protocol` in direction `dir`, or undefined. */
-export type DecoderFactory = (protocol: string, dir: Direction) => StreamDecoder | undefined
+export type DecoderFactory = (protocol: string, dir: Direction, hint?: StreamHint) => StreamDecoder | undefined

@@ -13,7 +13,7 @@
  */
 import { toHex } from '../core/bytes.js'
 import type {
-  CoreTrace, DecoderFactory, Direction, NoisePayloadView, StreamDecoder, TraceBody, TraceEvent, TraceHook, YamuxFlag, YamuxFrameType,
+  CoreTrace, DecodedMessage, DecoderFactory, Direction, NoisePayloadView, StreamDecoder, TraceBody, TraceEvent, TraceHook, YamuxFlag, YamuxFrameType,
 } from '../core/trace.js'
 import { decodeHandshakePayload } from '../noise/index.js'
 import { publicKeyFromProtobuf } from '../peer-id/index.js'
@@ -63,6 +63,7 @@ export class Tracer {
 interface StreamDecoders {
   in?: StreamDecoder | undefined
   out?: StreamDecoder | undefined
+  protocol?: string
 }
 
 class ConnectionTrace {
@@ -73,6 +74,8 @@ class ConnectionTrace {
   /** Decoders of the streams being decoded (at most maxStreams). */
   readonly #streams = new Map<number, StreamDecoders>()
   #dead = false
+  /** Our role (the connection's first state event): yamux clients (dialers) open odd stream ids. */
+  #dialer: boolean | undefined
 
   constructor(id: string, o: TracerOptions, maxStreams: number) {
     this.#id = id
@@ -115,7 +118,10 @@ class ConnectionTrace {
         this.#decode(e.dir, e.stream, e.protocol, e.data)
         return
       case 'state':
+        if (e.layer === 'connection' && e.to === 'upgrading') this.#dialer = e.reason === 'dialer'
         this.#emit(e)
+        // the remote's half-close, after the last bytes it carried reached the stream
+        if (e.layer === 'stream' && e.to === 'remote-closed') this.#end(e.stream!, 'in')
         if (e.layer === 'stream' && (e.to === 'closed' || e.to === 'failed')) this.#streams.delete(e.stream!)
         // the final flush (a GoAway) still leaves after 'closed': keep tracing bytes, drop the decoders
         if (e.layer === 'connection' && e.to === 'closed') this.#streams.clear()
@@ -135,8 +141,10 @@ class ConnectionTrace {
       if ((h.flags & Flag.RST) !== 0) {
         this.#emit({ kind: 'state', layer: 'stream', stream: h.streamId, to: 'reset', reason: dir === 'in' ? 'by remote' : 'by us' })
         this.#streams.delete(h.streamId)
-      } else if ((h.flags & Flag.FIN) !== 0) {
-        this.#emit({ kind: 'state', layer: 'stream', stream: h.streamId, to: dir === 'out' ? 'local-closed' : 'remote-closed' })
+      } else if ((h.flags & Flag.FIN) !== 0 && dir === 'out') {
+        // (the remote's FIN is reported by the stream table, after the bytes before it)
+        this.#emit({ kind: 'state', layer: 'stream', stream: h.streamId, to: 'local-closed' })
+        this.#end(h.streamId, 'out')
       }
     }
     return h.type === FrameType.Data ? h.length : 0
@@ -150,10 +158,27 @@ class ConnectionTrace {
       if (this.#streams.size >= this.#maxStreams) return
       this.#streams.set(stream, (s = {}))
     }
-    if (!(dir in s)) s[dir] = factory(protocol, dir)
+    if (!(dir in s)) {
+      // the side that opened the stream: yamux clients (dialers) use odd ids
+      const ours = this.#dialer === undefined ? undefined : (stream % 2 === 1) === this.#dialer
+      s[dir] = factory(protocol, dir, { opener: ours === undefined ? undefined : ours === (dir === 'out') })
+      s.protocol = protocol
+    }
     const d = s[dir]
-    if (d === undefined) return
-    for (const m of d.push(data)) this.#emit({ kind: 'message', dir, stream, protocol, name: m.name, fields: m.fields })
+    if (d !== undefined) this.#messages(dir, stream, protocol, d.push(data))
+  }
+
+  /** A direction of a stream ended: its decoder completes what only EOF delimits, then is dropped. */
+  #end(stream: number, dir: Direction): void {
+    const s = this.#streams.get(stream)
+    const d = s?.[dir]
+    if (s === undefined || d === undefined) return
+    s[dir] = undefined
+    if (d.end !== undefined) this.#messages(dir, stream, s.protocol!, d.end())
+  }
+
+  #messages(dir: Direction, stream: number, protocol: string, list: DecodedMessage[]): void {
+    for (const m of list) this.#emit({ kind: 'message', dir, stream, protocol, name: m.name, fields: m.fields })
   }
 }
 
