@@ -117,18 +117,24 @@ export abstract class BaseDecoder implements StreamDecoder {
     } catch (e) {
       out.push(this.#fail(e))
     }
-    this.#counting = true
+    try {
+      this.handOver()
+    } catch {}
     return out
   }
 
+  /** Bytes held for the message being decoded (at most the protocol's limit; 0 once counting). */
+  abstract get buffered(): number
+
   protected abstract decode(bytes: Uint8Array, out: DecodedMessage[]): void
   protected finish(_out: DecodedMessage[]): void {}
-  /** Bytes held for the message being decoded (reported in `undecodable`). */
-  protected abstract get buffered(): number
+  /** Drop whatever is held: nothing more is decoded. */
+  protected abstract release(): void
 
   /** From now on, count bytes: a `data` message per push. */
   protected handOver(): void {
     this.#counting = true
+    this.release()
   }
 
   protected data(n: number): DecodedMessage {
@@ -141,7 +147,9 @@ export abstract class BaseDecoder implements StreamDecoder {
     try {
       held = this.buffered
     } catch {}
-    this.#counting = true
+    try {
+      this.handOver()
+    } catch {}
     return msg('undecodable', { reason: reason(e), bytes: held })
   }
 }
@@ -162,17 +170,21 @@ export class FramedDecoder extends BaseDecoder {
     this.#body = body
   }
 
-  protected get buffered(): number {
+  get buffered(): number {
     return this.#lp.buffered
+  }
+
+  protected release(): void {
+    this.#lp.takeRemainder()
   }
 
   protected decode(bytes: Uint8Array, out: DecodedMessage[]): void {
     this.#lp.push(bytes)
     for (let b = this.#lp.next(); b !== undefined; b = this.#lp.next()) {
       if (this.#body(b, out) === true) {
+        const rest = this.#lp.buffered
         this.handOver()
-        const rest = this.#lp.takeRemainder()
-        if (rest.length > 0) out.push(this.data(rest.length))
+        if (rest > 0) out.push(this.data(rest))
         return
       }
     }

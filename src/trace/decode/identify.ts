@@ -44,8 +44,14 @@ export class IdentifyDecoder extends BaseDecoder {
     this.#name = name
   }
 
-  protected get buffered(): number {
+  get buffered(): number {
     return this.#len - this.#at
+  }
+
+  protected release(): void {
+    this.#store = new Uint8Array(0)
+    this.#len = 0
+    this.#at = 0
   }
 
   get #buf(): Uint8Array {
@@ -53,15 +59,22 @@ export class IdentifyDecoder extends BaseDecoder {
   }
 
   protected decode(bytes: Uint8Array, out: DecodedMessage[]): void {
-    const len = this.#len + bytes.length
-    if (len > this.#max) throw new ProtocolError('identify', 'identify/message-too-large', `the stream carried more than ${this.#max} bytes`)
+    // what fits under the whole-stream limit is decoded first (so the messages before the limit
+    // come out however the bytes were cut), then the rest is refused
+    const take = Math.min(bytes.length, this.#max - this.#len)
+    const len = this.#len + take
     if (len > this.#store.length) {
       const grown = new Uint8Array(Math.min(this.#max, Math.max(len, this.#store.length * 2)))
       grown.set(this.#buf, 0)
       this.#store = grown
     }
-    this.#store.set(bytes, this.#len)
+    this.#store.set(bytes.subarray(0, take), this.#len)
     this.#len = len
+    this.#readFrames(out)
+    if (take < bytes.length) throw new ProtocolError('identify', 'identify/message-too-large', `the stream carried more than ${this.#max} bytes`)
+  }
+
+  #readFrames(out: DecodedMessage[]): void {
     if (this.#unframed) return
     while (this.#at < this.#buf.length) {
       let d: { value: number; bytes: number } | undefined

@@ -36,6 +36,8 @@ export { MAX_SHOWN_BYTES, MAX_SHOWN_ITEMS } from './common.js'
 export interface ProtocolDecoder extends StreamDecoder {
   /** The direction ended (the writer's half-close): what only EOF completes, then nothing more is decoded. */
   end(): DecodedMessage[]
+  /** Bytes held for the message being decoded: at most the protocol's limit (+ a length prefix); 0 once only counting. */
+  readonly buffered: number
 }
 
 /** What the tracer may know of a stream direction beyond its protocol. */

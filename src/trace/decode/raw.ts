@@ -22,8 +22,12 @@ export class PingDecoder extends BaseDecoder {
     this.#echo = echo
   }
 
-  protected get buffered(): number {
+  get buffered(): number {
     return this.#have
+  }
+
+  protected release(): void {
+    this.#have = 0
   }
 
   protected decode(bytes: Uint8Array, out: DecodedMessage[]): void {
@@ -58,8 +62,12 @@ export class PerfDecoder extends BaseDecoder {
     if (!client) this.handOver()
   }
 
-  protected get buffered(): number {
+  get buffered(): number {
     return this.#have
+  }
+
+  protected release(): void {
+    this.#have = 0
   }
 
   protected decode(bytes: Uint8Array, out: DecodedMessage[]): void {

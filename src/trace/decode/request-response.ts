@@ -6,6 +6,7 @@
  * uses (`RequestResponseHint`); else only its length is shown.
  */
 import { CborSimple, CborTag } from '../../core/cbor.js'
+import { varint } from '../../core/index.js'
 import type { DecodedMessage } from '../../core/trace.js'
 import {
   cbor, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_RESPONSE_BYTES, json, MessageReader, type Codec, type Framing,
@@ -54,7 +55,7 @@ const CODECS: Record<string, () => Codec<unknown, unknown>> = { json: () => json
  * response (false) or unknown (the message is then named `Message`, capped by the larger limit).
  */
 export class RequestResponseDecoder extends BaseDecoder {
-  readonly #reader: MessageReader
+  #reader: MessageReader
   readonly #lp: boolean
   readonly #name: string
   readonly #codecName: string | undefined
@@ -76,8 +77,13 @@ export class RequestResponseDecoder extends BaseDecoder {
     }
   }
 
-  protected get buffered(): number {
+  get buffered(): number {
     return this.#bytes
+  }
+
+  protected release(): void {
+    this.#reader = new MessageReader('eof', 0)
+    this.#bytes = 0
   }
 
   protected decode(bytes: Uint8Array, out: DecodedMessage[]): void {
@@ -86,8 +92,11 @@ export class RequestResponseDecoder extends BaseDecoder {
     if (r === 'too-large') throw new RangeError(`reqresp: more than the ${this.#name === 'Response' ? 'response' : 'request'} cap`)
     if (r === 'bad-prefix') throw new RangeError('reqresp: a length prefix longer than 9 bytes or not minimal')
     if (r === 'complete') {
+      const n = this.#reader.announced ?? 0
+      const rest = this.#bytes - varint.encodingLength(n) - n
       this.#emit(out)
       this.handOver() // one message per direction: bytes after it are ignored by the peer too
+      if (rest > 0) out.push(this.data(rest))
     }
   }
 
