@@ -8,11 +8,13 @@
  *
  * Run by `npm run test:browser` (vitest.browser.config.ts); `npm test` runs it before interop.
  */
+import { execFileSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import type { Browser, Page } from 'playwright-core'
 import type { PageApi, StepResult } from './page.js'
 import {
-  buildPage, ECHO, hex, launchChromium, median, peerKeys, pkKey, provideKey, servePage, startInteropPeer, startWeftPeer,
+  buildPage, CHROMIUM, ECHO, hex, launchChromium, median, peerKeys, pkKey, provideKey, servePage, startInteropPeer, startWeftPeer,
   type RunningPeer,
 } from './harness.js'
 
@@ -21,20 +23,35 @@ const NAMES: Name[] = ['go', 'rust', 'weft']
 const ECHO_BYTES = 1024 * 1024
 const LOADS = 5
 
+/**
+ * As in the interop suite: a missing tool (chromium, go, cargo) skips what needs it with a line
+ * saying how to install it, except under CI=true, where it fails.
+ */
+const onPath = (tool: string): boolean => { try { execFileSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }); return true } catch { return false } }
+const TOOLS: Record<Name, string | undefined> = { go: 'go', rust: 'cargo', weft: undefined }
+const CI = process.env.CI === 'true'
+const noChromium = !existsSync(CHROMIUM)
+const missingTool = (n: Name): boolean => TOOLS[n] !== undefined && !onPath(TOOLS[n])
+if (!CI && noChromium) console.log(`[browser] SKIP: ${CHROMIUM} not found (sudo apt-get install -y chromium); CI=true fails instead`)
+for (const n of NAMES) if (!CI && missingTool(n)) console.log(`[browser] SKIP ${n}: ${TOOLS[n]} not on PATH (see interop/README.md, Prerequisites); CI=true fails instead`)
+
 let browser: Browser
 let site: { url: string; close: () => Promise<void> }
 let bundle: { raw: number; gzip: number }
 const peers = new Map<Name, RunningPeer>()
 const peerErrors = new Map<Name, string>()
 const firstPing = new Map<Name, number[]>()
+const nodeReady = new Map<Name, number[]>()
 
 beforeAll(async () => {
+  if (!CI && noChromium) return
   const built = await buildPage()
   bundle = { raw: built.raw, gzip: built.gzip }
   site = await servePage(built.js)
   browser = await launchChromium()
   // go, rust and weft start side by side; a peer that fails to start fails its own tests only
   await Promise.all(NAMES.map(async (name) => {
+    if (!CI && missingTool(name)) return
     try {
       peers.set(name, name === 'weft' ? await startWeftPeer() : await startInteropPeer(name))
     } catch (e) {
@@ -49,7 +66,8 @@ afterAll(async () => {
   await Promise.all([...peers.values()].map((p) => p.stop()))
   const row = (n: Name): string => {
     const xs = firstPing.get(n)
-    return xs === undefined ? `${n}: not measured` : `${n}: median ${median(xs).toFixed(0)} ms (${xs.map((x) => x.toFixed(0)).join(', ')})`
+    const ready = nodeReady.get(n) ?? []
+    return xs === undefined ? `${n}: not measured` : `${n}: median ${median(xs).toFixed(0)} ms (${xs.map((x) => x.toFixed(0)).join(', ')}; node ready at ${median(ready).toFixed(0)} ms)`
   }
   if (bundle !== undefined) {
     console.log(`[browser] page bundle: ${bundle.raw} B raw, ${bundle.gzip} B gzip -9; time from navigation start to first ping, ${LOADS} page loads: ${NAMES.map(row).join('; ')}`)
@@ -82,7 +100,7 @@ async function openPage(query = ''): Promise<Page> {
 }
 
 for (const name of NAMES) {
-  describe(`${name} peer`, () => {
+  describe.skipIf(!CI && (noChromium || missingTool(name)))(`${name} peer`, () => {
     let page: Page
     let peer: RunningPeer
     beforeAll(async () => {
@@ -157,17 +175,20 @@ for (const name of NAMES) {
     test(`time to first ping: ${name}, ${LOADS} page loads`, async () => {
       const { info } = running()
       const times: number[] = []
+      const ready: number[] = []
       for (let i = 0; i < LOADS; i++) {
         const p = await openPage(`?ping=${encodeURIComponent(info.addr)}`)
         try {
           const r = valueOf(name, `first ping (load ${i + 1})`, await call(p, 'firstPing'))
           expect(r.rtt, `${name} peer, first ping (load ${i + 1}): RTT`).toBeGreaterThan(0)
           times.push(r.at)
+          ready.push(r.nodeAt)
         } finally {
           await p.close()
         }
       }
       firstPing.set(name, times)
+      nodeReady.set(name, ready)
     }, 60_000)
   })
 }
