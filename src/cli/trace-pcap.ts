@@ -9,6 +9,7 @@ import { UsageError } from '../core/errors.js'
 import { nodeCrypto } from '../io/crypto-node.js'
 import { decodeCapture, parseKeylog } from '../trace/offline.js'
 import { readPcap } from '../trace/pcap.js'
+import { createDecoder } from '../trace/decode/index.js'
 import { createFormatter } from '../trace/format.js'
 import { parseArgs, UsageLine } from './args.js'
 
@@ -38,7 +39,7 @@ export async function runTracePcap(argv: readonly string[], out: (line: string) 
   if (pcap === undefined || keylog === undefined || a.positional.length > 0) throw new UsageLine(TRACE_PCAP_USAGE)
   const keys = parseKeylog(new TextDecoder().decode(readBounded(keylog, MAX_KEYLOG_BYTES, 'keylog')))
   const capture = readPcap(readBounded(pcap, MAX_CAPTURE_BYTES, 'pcap'))
-  const events = decodeCapture(capture.connections, { crypto: nodeCrypto, keys })
+  const events = decodeCapture(capture.connections, { crypto: nodeCrypto, keys, decoders: createDecoder })
   const json = a.flags.has('json')
   const format = createFormatter({ json })
   for (const e of events) out(format(e))

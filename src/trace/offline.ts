@@ -402,7 +402,11 @@ export function decodeConnection(conn: TcpConnection, connId: string, o: Offline
         if ((h.flags & Flag.RST) !== 0) {
           emit({ kind: 'state', layer: 'stream', stream: st.id, to: 'reset', reason: dir === 'in' ? 'by remote' : 'by us' })
           streams.delete(st.id)
-        } else if ((h.flags & Flag.FIN) !== 0) emit({ kind: 'state', layer: 'stream', stream: st.id, to: `${dir === 'out' ? 'local' : 'remote'}-closed` })
+        } else if ((h.flags & Flag.FIN) !== 0) {
+          // A half-close, after the bytes before it; the decoder of that direction completes what only EOF delimits.
+          emit({ kind: 'state', layer: 'stream', stream: st.id, to: `${dir === 'out' ? 'local' : 'remote'}-closed` })
+          end(st, dir)
+        }
       }
     }
   }
@@ -444,10 +448,17 @@ export function decodeConnection(conn: TcpConnection, connId: string, o: Offline
   function feed(st: StreamState, dir: Direction, bytes: Uint8Array): void {
     if (bytes.length === 0) return
     const protocol = st.neg.agreed!
-    if (!(dir in st.decoders)) st.decoders[dir] = o.decoders?.(protocol, dir)
+    if (!(dir in st.decoders)) st.decoders[dir] = o.decoders?.(protocol, dir, { opener: (dir === 'out') === st.openedByInitiator })
     const d = st.decoders[dir]
     if (d === undefined) return
     for (const m of d.push(bytes)) emit({ kind: 'message', dir, stream: st.id, protocol, name: m.name, fields: m.fields })
+  }
+
+  function end(st: StreamState, dir: Direction): void {
+    const d = st.decoders[dir]
+    if (d === undefined || st.neg.agreed === undefined) return
+    st.decoders[dir] = undefined
+    for (const m of d.end?.() ?? []) emit({ kind: 'message', dir, stream: st.id, protocol: st.neg.agreed, name: m.name, fields: m.fields })
   }
 }
 
