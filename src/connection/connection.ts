@@ -51,6 +51,14 @@ type Phase =
   | { kind: 'open'; noise: NoiseConnection; yamux: YamuxSession; streams: StreamTable }
   | { kind: 'closed' }
 
+/**
+ * One libp2p connection over a raw byte stream, as a sans-IO core: the upgrade (multistream-select
+ * `/noise`, the Noise XX handshake with the libp2p handshake payload, then `/yamux/1.0.0`, or yamux
+ * chosen early inside the handshake), then yamux streams inside Noise transport messages. The
+ * connection spec ("Upgrading connections") defines the sequence. Failures surface as a
+ * `connection-closed` event with a `ProtocolError` (the peer broke a protocol) or an
+ * `OutcomeError('connection/upgrade-timeout')`.
+ */
 export class Connection implements ByteMachine<ConnectionEvent> {
   readonly #opts: ConnectionOptions
   #phase: Phase
@@ -231,6 +239,9 @@ export class Connection implements ByteMachine<ConnectionEvent> {
     this.#open('consume').streams.consume(now, id, n)
   }
 
+  /**
+   * Half-close stream `id`: send FIN (yamux §"Stream Close"); we may still read. Throws `UsageError` unless the connection is open.
+   */
   closeWrite(id: number): void {
     this.#open('closeWrite').streams.closeWrite(id)
   }
@@ -265,6 +276,7 @@ export class Connection implements ByteMachine<ConnectionEvent> {
     }
   }
 
+  /** Send a yamux Ping (yamux §"Ping Type"); the round-trip time arrives as an event. */
   ping(now: Millis): void {
     this.#open('ping').yamux.ping(now)
   }

@@ -7,9 +7,14 @@ import type { KeylogHook, TraceHook } from '../core/trace.js'
 import type { PeerId, PrivateKey, PublicKey } from '../peer-id/index.js'
 import type { YamuxOptions } from '../yamux/index.js'
 
+/** The multistream-select id of the Noise security handshake (noise spec "Protocol Identifier"). */
 export const NOISE_PROTOCOL = '/noise'
+/** The multistream-select id of the yamux muxer. */
 export const YAMUX_PROTOCOL = '/yamux/1.0.0'
 
+/**
+ * Error codes of a connection's upgrade and life (`OutcomeError` for a timeout, `ProtocolError('connection', code)` for a peer's fault).
+ */
 export type ConnectionErrorCode =
   | 'connection/upgrade-timeout'
   | 'connection/security-rejected'
@@ -20,6 +25,7 @@ export type ConnectionErrorCode =
   | 'connection/unexpected-eof'
   | 'connection/no-common-muxer'
 
+/** Options of `new Connection(options)`: role, identity, crypto, the upgrade deadline and the yamux options. */
 export interface ConnectionOptions {
   /** dialer = Noise initiator and yamux client (odd stream ids). */
   role: 'dialer' | 'listener'

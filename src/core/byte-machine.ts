@@ -25,16 +25,32 @@
 /** Monotonic time in milliseconds. Cores never read a clock: time is an input. */
 export type Millis = number
 
+/**
+ * A sans-IO protocol core that speaks bytes (ARCHITECTURE.md §1): the driver feeds it input with the
+ * `handle*` methods and drains its output with the `poll*` methods; it never reads a clock, never
+ * touches a socket and never throws for anything a remote peer sends (that becomes an event).
+ * Driver loop: after any input or command, drain `pollTransmit` until undefined, then `pollEvent`
+ * until undefined, then arm one timer at `pollTimeout()` and call `handleTimeout(now)` when it fires.
+ * `handleData` input is read during the call only; `pollTransmit` output belongs to the caller.
+ * @typeParam Ev - the core's event type.
+ */
 export interface ByteMachine<Ev> {
   /** Bytes from the transport, read during the call only: never referenced after it returns. */
   handleData(now: Millis, data: Uint8Array): void
+  /** The transport reached end of stream (the remote closed its write side). */
   handleEof(now: Millis): void
+  /** The timer armed at `pollTimeout()` fired; `now` is at or after that deadline. */
   handleTimeout(now: Millis): void
+  /**
+   * False while the core's receive buffers are full: the driver stops reading from the transport until this is true again (backpressure).
+   */
   wantsData(): boolean
   /** Up to `max` bytes to write to the transport. They belong to the caller: fresh, or a view of
    * memory the core never writes again. */
   pollTransmit(max: number): Uint8Array | undefined
+  /** The next event for the application, or undefined when none is pending. */
   pollEvent(): Ev | undefined
+  /** The earliest deadline (monotonic ms) at which `handleTimeout` must be called, or undefined for no timer. */
   pollTimeout(): Millis | undefined
 }
 

@@ -2,12 +2,14 @@
 
 const HEX = /* @__PURE__ */ Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'))
 
+/** Lowercase hexadecimal text of `bytes`, two characters per byte (`Uint8Array.of(1, 255)` gives `'01ff'`). */
 export function toHex(bytes: Uint8Array): string {
   let s = ''
   for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i]!]
   return s
 }
 
+/** Bytes of a hexadecimal string (either case). Throws `TypeError` for an odd length or a non-hex character. */
 export function fromHex(hex: string): Uint8Array {
   if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) throw new TypeError('invalid hex string')
   const out = new Uint8Array(hex.length / 2)
@@ -15,6 +17,9 @@ export function fromHex(hex: string): Uint8Array {
   return out
 }
 
+/**
+ * One new array holding `parts` back to back. `totalLength`, when given, must be the sum of their lengths (it saves a pass).
+ */
 export function concat(parts: readonly Uint8Array[], totalLength?: number): Uint8Array {
   const len = totalLength ?? parts.reduce((n, p) => n + p.length, 0)
   const out = new Uint8Array(len)
@@ -26,6 +31,7 @@ export function concat(parts: readonly Uint8Array[], totalLength?: number): Uint
   return out
 }
 
+/** True when `a` and `b` hold the same bytes. Not constant-time: never use it to compare secrets or MACs. */
 export function equals(a: Uint8Array, b: Uint8Array): boolean {
   if (a === b) return true
   if (a.length !== b.length) return false
@@ -43,6 +49,7 @@ export function compare(a: Uint8Array, b: Uint8Array): number {
 const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
+/** The UTF-8 encoding of `s` (lone surrogates become U+FFFD, as `TextEncoder` does). */
 export function utf8(s: string): Uint8Array {
   return encoder.encode(s)
 }

@@ -1,6 +1,9 @@
 export { ProtocolError, UsageError, OutcomeError, DialError, InternalError, ConnectionClosedError, ResourceLimitError, isProtocolError } from './errors.js'
 export * from './close-codes.js'
 export type { DialErrorCode, DialAttempt, ResourceScope, ResourceKind } from './errors.js'
+/**
+ * Unsigned varints (multiformats/unsigned-varint): `encode`, `encodeInto`, `encodingLength`, `decode`, `decodeExact`. Minimal encodings only, at most 9 bytes.
+ */
 export * as varint from './varint.js'
 export { encodeLp, decodeLpExact, LpDecoder } from './lp.js'
 export { ReadBuffer } from './read-buffer.js'

@@ -11,6 +11,7 @@ import * as varint from './varint.js'
 
 export type LpErrorCode = 'lp/too-large' | 'lp/truncated' | 'varint/truncated' | 'varint/non-minimal' | 'varint/overlong' | 'varint/too-large'
 
+/** Prefix `body` with its length as an unsigned varint (the framing most libp2p protocols use). */
 export function encodeLp(body: Uint8Array): Uint8Array {
   const out = new Uint8Array(varint.encodingLength(body.length) + body.length)
   const off = varint.encodeInto(body.length, out, 0)
@@ -41,6 +42,7 @@ export class LpDecoder {
     this.#protocol = protocol
   }
 
+  /** Append received bytes (copied; any chunking). Call `next()` to take out whole messages. */
   push(data: Uint8Array): void {
     this.#buf.push(data)
   }
@@ -84,6 +86,7 @@ export class MessageFrameDecoder<M, P extends string = string> {
     this.#decode = decode
   }
 
+  /** Append received bytes (copied; any chunking). Call `next()` to take out whole messages. */
   push(data: Uint8Array): void {
     this.#lp.push(data)
   }

@@ -19,6 +19,11 @@ const TAIL_MAX = 16 * 1024
 /** A push at least this long gets a chunk of its own (a copy of exactly its size). */
 const OWN_CHUNK = 4096
 
+/**
+ * A FIFO of received bytes for the byte-level cores. `push` copies its input (a core never keeps a
+ * caller's buffer); reads within one chunk return views of memory this buffer owns and never writes
+ * again, reads across chunks allocate once. CPU stays bounded per byte however the input is split.
+ */
 export class ReadBuffer {
   #chunks: Uint8Array[] = []
   #first = 0 // index of the first live chunk in #chunks

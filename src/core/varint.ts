@@ -8,10 +8,17 @@
  */
 import { ProtocolError } from './errors.js'
 
+/**
+ * The `ProtocolError('varint', code)` codes: input ended inside a varint, a non-minimal encoding (a trailing `0x00` group), more than 9 bytes, or a value above 2^53 - 1.
+ */
 export type VarintErrorCode = 'varint/truncated' | 'varint/non-minimal' | 'varint/overlong' | 'varint/too-large'
 
+/** Longest varint accepted, in bytes: 9 bytes carry 63 bits, the multiformats unsigned-varint practical maximum. */
 export const VARINT_MAX_BYTES = 9
 
+/**
+ * Bytes the varint encoding of `value` takes (1 to 8 for a safe integer). Throws `RangeError` unless `value` is a non-negative safe integer.
+ */
 export function encodingLength(value: number): number {
   checkValue(value)
   let n = 1
@@ -33,13 +40,18 @@ export function encodeInto(value: number, out: Uint8Array, offset = 0): number {
   return offset
 }
 
+/**
+ * The minimal unsigned-varint encoding of `value` (e.g. 300 → `ac 02`). Throws `RangeError` unless `value` is a non-negative safe integer.
+ */
 export function encode(value: number): Uint8Array {
   const out = new Uint8Array(encodingLength(value))
   encodeInto(value, out, 0)
   return out
 }
 
+/** A decoded varint and how many bytes it took. */
 export interface Decoded {
+  /** The decoded value (at most 2^53 - 1). */
   value: number
   /** Number of bytes consumed. */
   bytes: number

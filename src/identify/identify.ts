@@ -67,6 +67,9 @@ export interface IdentifyInfo {
   signedPeerRecordError?: string
 }
 
+/**
+ * Events of the identify behaviour: a peer identified itself (on connect) or pushed an update (`/ipfs/id/push/1.0.0`).
+ */
 export type IdentifyEvent =
   | { type: 'identified'; peer: PeerId; connection: ConnectionInfo; info: IdentifyInfo }
   | { type: 'identify-push'; peer: PeerId; connection: ConnectionInfo; info: IdentifyInfo }
@@ -75,6 +78,9 @@ export type IdentifyEvent =
   /** `push` tells which exchange failed (an inbound push, or our identify of the remote). */
   | { type: 'identify-failed'; peer: PeerId; connection: ConnectionInfo; push: boolean; error: Error }
 
+/**
+ * Options of the identify behaviour (identify spec): what we announce and the limits on what we accept (`IdentifyLimits`, defaults in `DEFAULT_IDENTIFY_LIMITS`).
+ */
 export interface IdentifyOptions extends Partial<IdentifyLimits> {
   crypto: CryptoProvider
   identity: PrivateKey

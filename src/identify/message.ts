@@ -25,6 +25,7 @@ import { decodeMessage, encodeMessage, tag, WIRE_LEN } from '../core/protobuf.js
 import { encodeLp } from '../core/lp.js'
 import * as varint from '../core/varint.js'
 
+/** The `ProtocolError('identify', code)` codes: a message over a limit of `IdentifyLimits`, or a malformed field. */
 export type IdentifyErrorCode =
   | 'identify/message-too-large'
   | 'identify/too-many-protocols'
@@ -53,6 +54,7 @@ export interface IdentifyMessage {
   signedPeerRecord?: Uint8Array
 }
 
+/** Bounds on an identify message we accept (spec/identify.md "Limits"). */
 export interface IdentifyLimits {
   /**
    * Largest message (or whole identify stream, prefixes included) accepted.
@@ -80,6 +82,7 @@ export interface IdentifyLimits {
   maxMessages: number
 }
 
+/** Default `IdentifyLimits`: 64 KiB message, 1024 protocols, and the per-field bounds below. */
 export const DEFAULT_IDENTIFY_LIMITS: Readonly<IdentifyLimits> = Object.freeze({
   maxMessageSize: 64 * 1024,
   maxProtocols: 1024,

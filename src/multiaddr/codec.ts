@@ -14,6 +14,7 @@ import { fail } from './errors.js'
 import { protocolByCode, protocolByName, VARIABLE, type Protocol } from './protocols.js'
 import { VALUE_CODECS } from './values.js'
 
+/** Bounds for parsing a multiaddr from bytes or text (spec/multiaddr.md "Limits"). */
 export interface ParseOptions {
   /**
    * Largest binary multiaddr accepted, in bytes. Default 1 KiB. Stops a remote from making us
@@ -27,7 +28,9 @@ export interface ParseOptions {
   maxComponents?: number
 }
 
+/** Default `ParseOptions.maxBytes`: the largest binary multiaddr accepted, 1 KiB. */
 export const DEFAULT_MAX_BYTES = 1024
+/** Default `ParseOptions.maxComponents`: the most components (protocol/value pairs) in one multiaddr. */
 export const DEFAULT_MAX_COMPONENTS = 64
 /**
  * Longest text accepted before parsing, in characters: 8 KiB. A value byte prints as at most

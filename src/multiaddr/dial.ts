@@ -21,8 +21,10 @@
  */
 import { CODE } from './protocols.js'
 
+/** The transport a dialable multiaddr names (libp2p specs addressing/README.md "Transport multiaddrs"). */
 export type DialTransport = 'tcp' | 'udp' | 'ws' | 'wss' | 'http' | 'https' | 'quic' | 'quic-v1' | 'webtransport' | 'webrtc-direct'
 
+/** What a transport needs to open a connection, read from a multiaddr by `Multiaddr.toDialTarget()`. */
 export interface DialTarget {
   /** An IP address in canonical text, or a DNS name when `family` is 'dns'. */
   host: string

@@ -12,6 +12,11 @@
  */
 import { ProtocolError, UsageError } from '../core/errors.js'
 
+/**
+ * Every way a multiaddr can be malformed. Raised as `ProtocolError('multiaddr', code)` for bytes from a
+ * remote peer (`Multiaddr.fromBytes`) and as `UsageError(code)` for text from a user
+ * (`Multiaddr.fromString`), so `isProtocolError` never mistakes a typo for a hostile peer.
+ */
 export type MultiaddrErrorCode =
   | 'multiaddr/empty'
   | 'multiaddr/too-large'

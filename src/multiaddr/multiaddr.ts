@@ -29,12 +29,26 @@ export interface Component {
 
 const SEAL = Symbol('Multiaddr')
 
+/**
+ * An immutable, validated multiaddr (multiformats/multiaddr; libp2p specs addressing/README.md): one
+ * byte array, the machine-readable form, and its components. Everything it hands out is a copy.
+ * Build one with `multiaddr(...)`, `Multiaddr.fromString` (throws `UsageError` with a
+ * `MultiaddrErrorCode`) or `Multiaddr.fromBytes` (throws `ProtocolError('multiaddr', code)`).
+ * `encapsulate` appends; `decapsulate` removes the last occurrence of a multiaddr and everything
+ * after it ("Decapsulation").
+ * @example
+ * ```ts
+ * const ma = multiaddr('/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA')
+ * ma.getPeerId()                  // '12D3KooWD3eck...'
+ * ma.decapsulateCode(421).toString() // '/ip4/127.0.0.1/tcp/4001'
+ * ```
+ */
 export class Multiaddr {
   readonly #bytes: Uint8Array
   readonly #parts: readonly Part[]
   #text: string | undefined
 
-  /** Use `Multiaddr.fromString`, `Multiaddr.fromBytes` or `multiaddr()`. */
+  /** @internal Use `Multiaddr.fromString`, `Multiaddr.fromBytes` or `multiaddr()`. */
   constructor(seal: typeof SEAL, bytes: Uint8Array, parts: readonly Part[]) {
     if (seal !== SEAL) throw new TypeError('use Multiaddr.fromString, Multiaddr.fromBytes or multiaddr()')
     this.#bytes = bytes
@@ -78,19 +92,23 @@ export class Multiaddr {
     return this.#parts.length
   }
 
+  /** True for the empty multiaddr (no components). */
   isEmpty(): boolean {
     return this.#parts.length === 0
   }
 
+  /** The canonical text form, e.g. `/ip4/1.2.3.4/tcp/4001` (protocol names, never aliases). */
   toString(): string {
     this.#text ??= this.#parts.map((p) => formatPart(this.#bytes, p)).join('')
     return this.#text
   }
 
+  /** The text form, so `JSON.stringify` prints a multiaddr as its string. */
   toJSON(): string {
     return this.toString()
   }
 
+  /** Each component in order: code, name, value text and value bytes (copies). */
   components(): Component[] {
     return this.#parts.map((p) => {
       const c: Component = { code: p.proto.code, name: p.proto.name, bytes: this.#bytes.slice(p.valueStart, p.end) }
@@ -99,10 +117,12 @@ export class Multiaddr {
     })
   }
 
+  /** The protocol table row of each component, in order. */
   protos(): Protocol[] {
     return this.#parts.map((p) => p.proto)
   }
 
+  /** True when both multiaddrs have the same bytes (the text forms may differ only by aliases). */
   equals(other: Multiaddr): boolean {
     return bytesEqual(this.#bytes, other.#bytes)
   }

@@ -15,6 +15,9 @@
 /** The CSV's `V`: the value is length-prefixed with an unsigned varint. */
 export const VARIABLE = -1
 
+/**
+ * The codec of a protocol's value: how the value converts between its text form and its bytes (src/multiaddr/values.ts).
+ */
 export type ValueKind =
   | 'none'
   | 'ip4'
@@ -33,6 +36,7 @@ export type ValueKind =
   | 'http-path'
   | 'memory'
 
+/** One row of the multiaddr protocol table (multiformats/multiaddr protocols.csv): code, size in bits, name. */
 export interface Protocol {
   readonly code: number
   readonly name: string
@@ -133,6 +137,7 @@ for (const p of PROTOCOLS) {
   for (const a of p.aliases) BY_NAME.set(a, p)
 }
 
+/** The protocol table row for a multicodec `code`, or undefined for a code weft does not know. */
 export function protocolByCode(code: number): Protocol | undefined {
   return BY_CODE.get(code)
 }

@@ -39,6 +39,7 @@ import {
 } from './wire.js'
 import type { MultistreamEvent } from './wire.js'
 
+/** Options of `MultistreamDialer` (multistream-select, the dialer's side). */
 export interface DialerOptions {
   /** Protocols to propose, in order of preference. An empty list makes an ls-only dialer (see ls()). */
   protocols: string[]

@@ -27,6 +27,7 @@ import {
 } from './wire.js'
 import type { MultistreamEvent } from './wire.js'
 
+/** Options of `MultistreamListener` (multistream-select, the listener's side). */
 export interface ListenerOptions {
   /** Supported protocols: a list (exact match) or a predicate over the proposed id. */
   protocols: string[] | ((protocol: string) => boolean)
@@ -58,6 +59,12 @@ type ListenerState =
   /** A ProtocolError was thrown; the listener accepts no further input. */
   | { kind: 'errored'; error: ProtocolError }
 
+/**
+ * The listener's side of multistream-select 1.0 (libp2p specs connections/README.md "Protocol
+ * Negotiation"): answers the header, then each proposal with the same protocol id (accepted) or `na`,
+ * and `ls` with the list of supported protocols. Lines are length-prefixed and end with `\n`. A
+ * malformed or oversized line fails with `ProtocolError('multistream', code)`.
+ */
 export class MultistreamListener implements ByteMachine<MultistreamEvent> {
   readonly #supports: (protocol: string) => boolean
   readonly #list: () => string[]

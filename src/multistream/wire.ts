@@ -22,8 +22,11 @@ import type { ReadBuffer } from '../core/read-buffer.js'
 import * as varint from '../core/varint.js'
 import { concat, fromUtf8, utf8 } from '../core/bytes.js'
 
+/** The multistream-select header both sides send first. */
 export const PROTOCOL_ID = '/multistream/1.0.0'
+/** The listener's answer to a protocol it does not support. */
 export const NA = 'na'
+/** The request for the listener's protocol list. */
 export const LS = 'ls'
 const NEWLINE = 0x0a
 
@@ -37,6 +40,9 @@ export const DEFAULT_MAX_MESSAGE_LENGTH = 1024
 /** A protocol id is at most 1023 UTF-8 bytes, so that id + '\n' fits go's 1024-byte messages. */
 export const MAX_PROTOCOL_ID_BYTES = DEFAULT_MAX_MESSAGE_LENGTH - 1
 
+/**
+ * The `ProtocolError('multistream', code)` codes: a line too long, a bad length prefix, a missing newline, an unexpected header or answer.
+ */
 export type MultistreamErrorCode =
   | 'multistream/message-too-long'
   | 'multistream/invalid-varint'
@@ -50,6 +56,9 @@ export type MultistreamErrorCode =
   | 'multistream/too-many-proposals'
   | 'multistream/empty-protocol'
 
+/**
+ * Events of the multistream dialer and listener: a protocol agreed, none agreed, an `ls` answer, or bytes after the negotiation.
+ */
 export type MultistreamEvent =
   /** A protocol was agreed (the lazy dialer emits this before the Responder's confirmation). */
   | { type: 'negotiated'; protocol: string }

@@ -65,6 +65,9 @@ const BURST_BLOCK = 4 * (2 + MAX_NOISE_MESSAGE)
  */
 const DETACHED_MIN = 8 * 1024
 
+/**
+ * Options of `NoiseConnection`: role, crypto, our identity key and the handshake payload's extensions (libp2p noise spec).
+ */
 export interface NoiseOptions {
   role: 'initiator' | 'responder'
   crypto: CryptoProvider
@@ -88,6 +91,9 @@ export interface NoiseOptions {
   keylog?: KeylogHook | undefined
 }
 
+/**
+ * Events of `NoiseConnection`: the handshake completed (with the remote peer, its key and its muxer list), decrypted data, or end of stream.
+ */
 export type NoiseEvent =
   | { type: 'handshake-complete'; remotePeer: PeerId; remotePublicKey: PublicKey; remoteStreamMuxers: string[] }
   | { type: 'data'; data: Uint8Array }
@@ -108,6 +114,13 @@ interface OutBlock {
 
 const EMPTY = new Uint8Array(0)
 
+/**
+ * The libp2p Noise secure channel as a sans-IO core (libp2p specs noise/README.md): the
+ * `Noise_XX_25519_ChaChaPoly_SHA256` handshake carrying the libp2p handshake payload (identity key,
+ * signature over `"noise-libp2p-static-key:" + s`, extensions with the stream muxers), then transport
+ * messages, each a 2-byte big-endian length and a ChaChaPoly ciphertext of at most 65535 bytes.
+ * A bad signature, a wrong peer or a failed decryption is `ProtocolError('noise', code)`.
+ */
 export class NoiseConnection implements ByteMachine<NoiseEvent> {
   readonly #crypto: CryptoProvider
   readonly #identity: PrivateKey

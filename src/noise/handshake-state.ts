@@ -20,6 +20,7 @@ import { utf8 } from '../core/bytes.js'
 import { noiseError } from './errors.js'
 import { type CipherState, DHLEN, MAX_NOISE_MESSAGE, SymmetricState, TAG_LENGTH } from './symmetric-state.js'
 
+/** The Noise protocol name (Noise spec §8), hashed into the initial handshake hash. */
 export const PROTOCOL_NAME = 'Noise_XX_25519_ChaChaPoly_SHA256'
 
 type Token = 'e' | 's' | 'ee' | 'es' | 'se' | 'ss'
@@ -27,6 +28,7 @@ type Token = 'e' | 's' | 'ee' | 'es' | 'se' | 'ss'
 /** The XX message patterns; even indices are sent by the initiator, odd ones by the responder. */
 export const XX_MESSAGE_PATTERNS: readonly (readonly Token[])[] = [['e'], ['e', 'ee', 's', 'es'], ['s', 'se']]
 
+/** Options of `HandshakeState` (Noise spec §5.3 `Initialize`). */
 export interface HandshakeStateOptions {
   crypto: CryptoProvider
   initiator: boolean
@@ -43,6 +45,11 @@ interface KeyPair {
   publicKey: Uint8Array
 }
 
+/**
+ * The Noise HandshakeState object (Noise spec §5.3) for the XX pattern: `writeMessage` and
+ * `readMessage` process the tokens of each message; after message 3, `split()` gives the two
+ * CipherStates (initiator → responder, responder → initiator).
+ */
 export class HandshakeState {
   readonly initiator: boolean
   readonly #crypto: CryptoProvider

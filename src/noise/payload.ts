@@ -35,17 +35,24 @@ export const STATIC_KEY_SIGNATURE_PREFIX = utf8('noise-libp2p-static-key:')
  */
 export const MAX_EXTENSION_ENTRIES = 64
 
+/**
+ * The `NoiseExtensions` protobuf of the libp2p noise spec: WebTransport certificate hashes and the stream muxers we support (early muxer negotiation).
+ */
 export interface NoiseExtensions {
   webtransportCerthashes: Uint8Array[]
   streamMuxers: string[]
 }
 
+/**
+ * The `NoiseHandshakePayload` protobuf (libp2p noise spec "The libp2p Handshake Payload"): the identity key, its signature over the static Noise key, and extensions.
+ */
 export interface NoiseHandshakePayload {
   identityKey?: Uint8Array
   identitySig?: Uint8Array
   extensions?: NoiseExtensions
 }
 
+/** Encode a `NoiseHandshakePayload` as protobuf (fields 1 identity_key, 2 identity_sig, 4 extensions). */
 export function encodeHandshakePayload(p: NoiseHandshakePayload): Uint8Array {
   return encodeMessage((w) => {
     if (p.identityKey !== undefined) w.uint32(tag(1, WIRE_LEN)).bytes(p.identityKey)
@@ -113,6 +120,7 @@ export function createHandshakePayload(
   return encodeHandshakePayload(p)
 }
 
+/** A handshake payload whose signature checked out: the remote's public key, peer id and muxers. */
 export interface VerifiedPayload {
   remotePublicKey: PublicKey
   remotePeer: PeerId

@@ -17,8 +17,11 @@ import { CHACHA_TAG_LENGTH } from '../core/crypto/provider.js'
 import { UsageError } from '../core/errors.js'
 import { noiseError } from './errors.js'
 
+/** Noise HASHLEN for SHA-256 (Noise spec §4.3), in bytes. */
 export const HASHLEN = 32
+/** Noise DHLEN for X25519 (Noise spec §4.1), in bytes. */
 export const DHLEN = 32
+/** The ChaChaPoly authentication tag length (Noise spec §4.2), 16 bytes. */
 export const TAG_LENGTH = CHACHA_TAG_LENGTH
 /** The largest Noise message (§3): both handshake and transport messages. */
 export const MAX_NOISE_MESSAGE = 65535
@@ -45,6 +48,11 @@ function checkFresh(out: Uint8Array, ciphertext: Uint8Array, previous: Uint8Arra
   }
 }
 
+/**
+ * The Noise CipherState object (Noise spec §5.1): a key `k` and a 64-bit nonce `n`;
+ * `encryptWithAd` / `decryptWithAd` use ChaCha20-Poly1305 with the nonce as 32 zero bits then
+ * 64-bit little-endian `n`. A failed decryption is `ProtocolError('noise', 'noise/decrypt-failed')`.
+ */
 export class CipherState {
   readonly #crypto: CryptoProvider
   #k: Uint8Array | undefined
@@ -199,6 +207,10 @@ export class CipherState {
   }
 }
 
+/**
+ * The Noise SymmetricState object (Noise spec §5.2): the chaining key `ck`, the handshake hash `h`
+ * and a CipherState; `mixKey`, `mixHash`, `encryptAndHash`, `decryptAndHash` and `split`.
+ */
 export class SymmetricState {
   readonly #crypto: CryptoProvider
   readonly cipherState: CipherState

@@ -21,6 +21,7 @@ import { WIRE_LEN, decodeMessage, encodeMessage, tag } from '../core/protobuf.js
 import { publicKeyFromProtobuf } from './keys.js'
 import type { PrivateKey, PublicKey } from './keys.js'
 
+/** The `ProtocolError('signed-envelope', code)` codes of `openEnvelope` (RFC 0002 "Signed Envelopes"). */
 export type EnvelopeErrorCode =
   | 'envelope/too-large'
   | 'envelope/malformed'
@@ -29,6 +30,10 @@ export type EnvelopeErrorCode =
   | 'envelope/unsupported-key-type'
   | 'envelope/invalid-signature'
 
+/**
+ * A signed envelope (RFC 0002): a payload, its type, the signer's public key and the signature over
+ * `envelopeSignedData(domain, payloadType, payload)`.
+ */
 export interface Envelope {
   publicKey: PublicKey
   payloadType: Uint8Array
@@ -45,6 +50,7 @@ export interface Envelope {
  */
 export const MAX_ENVELOPE_BYTES = 16 * 1024
 
+/** Options of `openEnvelope`. */
 export interface OpenEnvelopeOptions {
   /** Largest accepted envelope in bytes (default MAX_ENVELOPE_BYTES). */
   maxSize?: number

@@ -12,6 +12,10 @@
  */
 import { ProtocolError, UsageError } from '../core/errors.js'
 
+/**
+ * Every way a peer id or key can be malformed (peer-ids spec). `ProtocolError('peer-id', code)` for
+ * bytes from a peer; `UsageError(code)` for text from a user (`PeerId.parse`).
+ */
 export type PeerIdErrorCode =
   | 'peer-id/invalid-key'
   | 'peer-id/unsupported-key-type'

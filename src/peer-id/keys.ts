@@ -24,6 +24,7 @@ import { WIRE_LEN, WIRE_VARINT, decodeMessage, encodeMessage, tag } from '../cor
 import { fail } from './errors.js'
 import { PeerId } from './peer-id.js'
 
+/** The libp2p key types (peer-ids spec "Keys", protobuf enum `KeyType`). */
 export type KeyType = 'RSA' | 'Ed25519' | 'Secp256k1' | 'ECDSA'
 
 /** The protobuf enum `KeyType`, index = wire value. */
@@ -145,6 +146,7 @@ export class PublicKey {
     return ok
   }
 
+  /** True when `other` is a PublicKey with the same type and key bytes (same protobuf encoding). */
   equals(other: PublicKey): boolean {
     return other instanceof PublicKey && equals(this.bytes, other.bytes)
   }

@@ -23,6 +23,7 @@ import type { PublicKey } from './keys.js'
 
 /** Multihash codes used by peer ids. */
 export const MULTIHASH_IDENTITY = 0x00
+/** The sha2-256 multihash code, used for peer ids of keys whose protobuf exceeds 42 bytes (RSA, ECDSA). */
 export const MULTIHASH_SHA2_256 = 0x12
 /** Keys whose protobuf is at most this long are inlined with the identity multihash. */
 export const MAX_INLINE_KEY_LENGTH = 42
@@ -43,6 +44,18 @@ export const MAX_PEER_ID_TEXT_LENGTH = 128
 const MULTIBASES = 'bzkf'
 
 
+/**
+ * A peer id (peer-ids spec "Peer Ids"): the multihash of the peer's public key protobuf, the identity
+ * multihash when it is at most 42 bytes (Ed25519: `12D3KooW...`), sha2-256 otherwise (RSA: `Qm...`).
+ * Printed as bare base58btc (`toString`) or as a CIDv1 `libp2p-key` (`toCID`). `PeerId.parse`
+ * accepts both and throws `UsageError` with a `PeerIdErrorCode`; `PeerId.fromMultihash` throws
+ * `ProtocolError('peer-id', code)` for bytes from the network.
+ * @example
+ * ```ts
+ * const id = PeerId.parse('12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA')
+ * id.toCID() // 'bafzaa...'
+ * ```
+ */
 export class PeerId {
   /** The multihash: identity (0x00) of the key protobuf when <= 42 bytes, sha2-256 (0x12) otherwise. */
   readonly multihash: Uint8Array
@@ -155,6 +168,7 @@ export class PeerId {
     return this.#text
   }
 
+  /** The base58btc text, so `JSON.stringify` prints a peer id as its string. */
   toJSON(): string {
     return this.toString()
   }

@@ -24,6 +24,7 @@ import type { PrivateKey } from './keys.js'
 import { openEnvelope, sealEnvelope } from './envelope.js'
 import type { Envelope, OpenEnvelopeOptions } from './envelope.js'
 
+/** The `ProtocolError('peer-record', code)` codes of `openPeerRecord` (RFC 0003 "Peer Routing Records"). */
 export type PeerRecordErrorCode =
   | 'peer-record/wrong-payload-type'
   | 'peer-record/malformed'
@@ -33,13 +34,16 @@ export type PeerRecordErrorCode =
   | 'peer-record/invalid-multiaddr'
   | 'peer-record/too-many-addresses'
 
+/** A peer routing record (RFC 0003): a peer's addresses with a sequence number; a higher `seq` replaces a lower one. */
 export interface PeerRecord {
   peerId: PeerId
   seq: bigint
   addrs: Multiaddr[]
 }
 
+/** The signing domain of peer records in their envelope (RFC 0003 "Signed Envelope"). */
 export const PEER_RECORD_DOMAIN = 'libp2p-peer-record'
+/** The envelope payload type of peer records: the multicodec `libp2p-peer-record` (0x0301) as an unsigned varint. */
 export const PEER_RECORD_PAYLOAD_TYPE = Uint8Array.of(0x03, 0x01)
 
 /**

@@ -33,6 +33,7 @@ export const PERF_PROTOCOL = '/perf/1.0.0'
 export const PERF_HEADER_LENGTH = 8
 const U64_MAX = (1n << 64n) - 1n
 
+/** The `ProtocolError('perf', code)` codes of the perf protocol (libp2p specs perf/perf.md). */
 export type PerfErrorCode =
   | 'perf/truncated-header'
   | 'perf/download-too-large'
@@ -44,6 +45,7 @@ export type PerfErrorCode =
   | 'perf/connection-closed'
   | 'perf/too-many-streams'
 
+/** Events of the perf behaviour: progress during a run, its result, or its failure. */
 export type PerfEvent =
   /** At most once per `progressInterval` per run. `millis` counts from the start of the phase. */
   | { type: 'perf-progress'; requestId: number; peer: PeerId; phase: 'upload' | 'download'; bytes: number; millis: Millis }
@@ -60,6 +62,9 @@ export const DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 export const DEFAULT_MAX_STREAMS_PER_PEER = 2
 export const DEFAULT_MAX_INBOUND_STREAMS = 16
 
+/**
+ * Options of the perf behaviour (`/perf/1.0.0`); the limits stop a peer from making us send or receive unbounded bytes.
+ */
 export interface PerfOptions {
   /**
    * Largest download one request may ask of us, in bytes. Default 64 MiB

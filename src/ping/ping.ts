@@ -41,6 +41,7 @@ export type PingOutcomeCode =
   | 'ping/stream-reset'
   | 'ping/connection-closed'
 
+/** Events of the ping behaviour: an echo came back (`rtt` in ms) or a ping failed. */
 export type PingEvent =
   | { type: 'pong'; requestId: number; peer: PeerId; rtt: Millis }
   /**
@@ -49,6 +50,7 @@ export type PingEvent =
    */
   | { type: 'ping-failed'; requestId: number; peer: PeerId; error: Error }
 
+/** Options of the ping behaviour (libp2p specs ping/ping.md: 32 random bytes echoed on `/ipfs/ping/1.0.0`). */
 export interface PingOptions {
   random: RandomBytes
   /** Milliseconds from `ping()` to the echo. Default 10 000. */

@@ -51,6 +51,11 @@ export interface StreamRef {
   readonly stream: number
 }
 
+/**
+ * What the swarm tells a behaviour (see `Behaviour.handle`): its own addresses and protocols,
+ * connections opening and closing, streams opening, their bytes and their end, and the results of
+ * actions the behaviour asked for (each carries the action's `requestId`).
+ */
 export type BehaviourInput =
   /** The swarm's own information; sent once before any connection, and again whenever it changes. */
   | { type: 'local-info'; listenAddrs: readonly Multiaddr[]; protocols: readonly string[] }
@@ -104,6 +109,11 @@ export type BehaviourInput =
    */
   | { type: 'observed-addr'; connection: ConnectionInfo; addr: Multiaddr }
 
+/**
+ * What a behaviour asks of the swarm (drained with `Behaviour.pollAction`): dial, open a stream,
+ * write, close or reset it, update the peer store, or emit an event `Ev` to the application. An
+ * action that completes later carries a `requestId` the behaviour chose; the result input repeats it.
+ */
 export type BehaviourAction<Ev> =
   /** Dial a peer: by its known addresses (peer store) or the given ones. `options`: see DialOptions. */
   | { type: 'dial'; requestId: number; peer?: PeerId; addrs?: readonly Multiaddr[]; options?: DialOptions }
@@ -154,6 +164,7 @@ export type BehaviourAction<Ev> =
   /** Something for the user: surfaces as `{ from: <behaviour name>, event }`. */
   | { type: 'event'; event: Ev }
 
+/** What a behaviour learned about a peer (addresses, protocols, public key...), merged into the swarm's peer store. */
 export interface PeerInfoUpdate {
   addrs?: readonly Multiaddr[]
   /**
@@ -185,6 +196,13 @@ export interface DialOptions {
   role?: 'responder'
 }
 
+/**
+ * A protocol plugged into the swarm: a pure state machine (no IO, no clock, no randomness of its
+ * own). The swarm calls `handle(now, input)` for every input in order, then `pollAction()` until
+ * undefined, then `pollTimeout()`; when that deadline passes, `handleTimeout(now)` and drain again.
+ * Stream bytes count as consumed when `handle` returns, so a behaviour that buffers bounds its buffer itself.
+ * @typeParam Ev - the events it emits to the application.
+ */
 export interface Behaviour<Ev> {
   /** Inbound protocols this behaviour serves at start; the swarm routes them here (see `set-protocols`). */
   readonly protocols: readonly string[]
@@ -201,9 +219,13 @@ export interface Behaviour<Ev> {
    * `resources.protocolsPeer` sets one (src/swarm/policy.ts).
    */
   readonly maxInboundStreams?: number
+  /** Take one input from the swarm. `now` is monotonic ms. Never throws for anything a remote sends. */
   handle(now: Millis, input: BehaviourInput): void
+  /** The deadline returned by `pollTimeout` passed; `now` is at or after it. */
   handleTimeout(now: Millis): void
+  /** The next action for the swarm, or undefined when none is pending. */
   pollAction(): BehaviourAction<Ev> | undefined
+  /** The earliest deadline (monotonic ms) at which `handleTimeout` must be called, or undefined for none. */
   pollTimeout(): Millis | undefined
 }
 

@@ -15,6 +15,7 @@
  */
 
 export const VERSION = 0
+/** Length of a yamux frame header (yamux spec "Framing"): version, type, flags (2 bytes), stream id (4), length (4). */
 export const HEADER_LENGTH = 12
 
 /** Type field. */
@@ -47,6 +48,7 @@ export const INITIAL_STREAM_WINDOW = 256 * 1024
 /** Largest value a 32-bit header field can hold (StreamID, Length, window delta). */
 export const MAX_U32 = 0xffff_ffff
 
+/** A decoded yamux frame header (yamux spec "Framing"); all fields are big-endian on the wire. */
 export interface FrameHeader {
   version: number
   type: number

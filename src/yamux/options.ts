@@ -3,6 +3,7 @@
  */
 import { INITIAL_STREAM_WINDOW, MAX_U32 } from './frame.js'
 
+/** Options of `YamuxSession`; defaults in `YAMUX_DEFAULTS`, limits in spec/yamux.md "Limits". */
 export interface YamuxOptions {
   /** 'client' = the dialer: opens odd stream ids. 'server' = the listener: even ids. */
   role: 'client' | 'server'
@@ -38,6 +39,11 @@ export interface ResolvedOptions {
   maxSessionWindow: number
 }
 
+/**
+ * Defaults of `YamuxOptions` (exported as `YAMUX_DEFAULTS`): 256 KiB initial stream window, 16 MiB
+ * largest window, 1024 streams, 256 streams opened and not yet acknowledged per direction, keep-alive ping every 30 s,
+ * frames of at most 65507 payload bytes, 1 MiB send queue, 64 MiB of receive windows per session.
+ */
 export const DEFAULTS = {
   initialWindow: INITIAL_STREAM_WINDOW,
   maxWindow: 16 * 1024 * 1024,

@@ -61,6 +61,13 @@ type SessionState = { kind: 'open' } | { kind: 'closing'; error?: ProtocolError 
 /** The Data frame whose payload is being read: its stream (undefined: skip) and flags. */
 interface Payload { id: StreamId; stream: Stream | undefined; flags: number }
 
+/**
+ * A yamux session (hashicorp/yamux spec.md, libp2p's `/yamux/1.0.0`) as a sans-IO core: streams
+ * opened with SYN, accepted with ACK, half-closed with FIN, reset with RST; credit-based flow control
+ * per stream with Window Update frames; Ping and Go Away. The client (dialer) opens odd stream ids,
+ * the server even ones. A protocol violation ends the session with a Go Away and
+ * `ProtocolError('yamux', code)`.
+ */
 export class YamuxSession implements ByteMachine<YamuxEvent> {
   readonly #o: ResolvedOptions
   #state: SessionState = { kind: 'open' }

@@ -24,8 +24,12 @@
 import type { Millis } from '../core/byte-machine.js'
 import { INITIAL_STREAM_WINDOW } from './frame.js'
 
+/** A yamux stream id (32 bits; odd for the client's streams, even for the server's, 0 for the session). */
 export type StreamId = number
 
+/**
+ * A yamux stream's state: SYN sent, SYN received, established, closed on our side (FIN sent), or closed on the remote's side (FIN received).
+ */
 export type StreamStateName = 'syn-sent' | 'syn-received' | 'established' | 'local-close' | 'remote-close'
 
 export class Stream {

@@ -4,6 +4,7 @@
 import { ProtocolError, type InternalError } from '../core/errors.js'
 import type { StreamId, StreamStateName } from './stream.js'
 
+/** The `ProtocolError('yamux', code)` codes: each names the rule of the yamux spec the remote broke. */
 export type YamuxErrorCode =
   | 'yamux/bad-version' // Version field is not 0
   | 'yamux/bad-type' // Type field is not one of the four frame types
@@ -16,6 +17,7 @@ export type YamuxErrorCode =
   | 'yamux/unexpected-eof' // transport ended inside a frame
   | 'yamux/keep-alive-timeout' // our keep-alive Ping got no answer within one interval
 
+/** Events of `YamuxSession`: streams opened and accepted, their data and close, pongs, and the session's end. */
 export type YamuxEvent =
   | { type: 'stream-inbound'; id: StreamId } // remote opened a stream: call accept(id) or reset(id)
   | { type: 'stream-opened'; id: StreamId } // our openStream was ACKed (informational)
@@ -28,6 +30,7 @@ export type YamuxEvent =
   | { type: 'go-away'; code: number } // remote sent Go Away (first one only)
   | { type: 'closed'; error?: ProtocolError | InternalError } // session over (InternalError: a bug here)
 
+/** A stream's flow-control state, for diagnostics: its state name and the send credit and receive window left. */
 export interface StreamStats {
   state: StreamStateName
   sendCredit: number

@@ -12,6 +12,17 @@ import { hkdfSha256, hmacSha256, sha256 } from './sha2.js'
 import { chachaOpenInto, chachaSealInto } from './chacha.js'
 import { ed25519PublicKey, ed25519Sign, ed25519Verify, x25519, x25519PublicKey } from './curve25519.js'
 
+/**
+ * weft's compact pure-JS CryptoProvider, the default of `weft/browser`: SHA-256, HMAC, HKDF,
+ * ChaCha20-Poly1305, X25519 and Ed25519 written for size rather than speed (about 20 KB gzip less
+ * than `nobleCrypto`). It verifies Ed25519 signatures only: a peer with an RSA, Secp256k1 or ECDSA key
+ * is refused (`peer-id/unsupported-key-type`); pass `nobleCryptoFull` to accept those.
+ * @example
+ * ```ts
+ * import { createNode, compactCrypto } from 'weft/browser'
+ * const node = await createNode({ crypto: compactCrypto })
+ * ```
+ */
 export const compactCrypto: CryptoProvider = {
   name: 'compact',
   randomBytes,

@@ -11,6 +11,16 @@ import { chacha20poly1305 } from '@noble/ciphers/chacha.js'
 import type { CryptoProvider } from './provider.js'
 import { randomBytes } from './random.js'
 
+/**
+ * The pure-JS CryptoProvider built on the audited `@noble/hashes`, `@noble/ciphers` and
+ * `@noble/curves` libraries: runs in every JavaScript engine, faster curve operations than
+ * `compactCrypto`, about 20 KB gzip more. Verifies Ed25519 signatures only (see `nobleCryptoFull`).
+ * @example
+ * ```ts
+ * import { createNode, nobleCrypto } from 'weft/browser'
+ * const node = await createNode({ crypto: nobleCrypto })
+ * ```
+ */
 export const nobleCrypto: CryptoProvider = {
   name: 'noble',
   randomBytes,

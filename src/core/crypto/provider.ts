@@ -24,18 +24,24 @@
 export interface CryptoProvider {
   readonly name: string
 
+  /** `n` bytes from a cryptographically secure random source (fresh memory). */
   randomBytes(n: number): Uint8Array
 
+  /** The SHA-256 digest of `data` (FIPS 180-4), 32 bytes. */
   sha256(data: Uint8Array): Uint8Array
+  /** HMAC-SHA256 of `data` under `key` (RFC 2104), 32 bytes. */
   hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array
   /** RFC 5869 HKDF-SHA256. Noise's HKDF(ck, ikm, n) is this with salt = ck, empty info, length 32n. */
   hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array
 
+  /** The X25519 public key (RFC 7748 §5) of a 32-byte private key, 32 bytes. */
   x25519PublicKey(privateKey: Uint8Array): Uint8Array
   /** Throws when the result is all zero (a low-order public key): callers map that to a ProtocolError. */
   x25519SharedSecret(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array
 
+  /** The Ed25519 public key (RFC 8032 §5.1.5) of a 32-byte private seed, 32 bytes. */
   ed25519PublicKey(seed: Uint8Array): Uint8Array
+  /** The Ed25519 signature (RFC 8032 §5.1.6) of `message` under the 32-byte `seed`, 64 bytes. */
   ed25519Sign(seed: Uint8Array, message: Uint8Array): Uint8Array
   /** RFC 8032 verification; false (never an exception) for any malformed key or signature. */
   ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean
@@ -76,6 +82,9 @@ export interface CryptoProvider {
   verifyOther?(type: OtherKeyType, key: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean | undefined
 }
 
+/**
+ * The libp2p key types other than Ed25519 (peer-ids spec "Keys"); their signatures are verified only by a provider with `verifyOther` (`nobleCryptoFull`).
+ */
 export type OtherKeyType = 'RSA' | 'Secp256k1' | 'ECDSA'
 
 export const CHACHA_TAG_LENGTH = 16
