@@ -17,7 +17,7 @@ import { PING_LENGTH, PING_PROTOCOL } from '../src/ping/index.js'
 import { DEFAULT_RELAY_MESSAGE_LIMITS, HOP_PROTOCOL, STOP_PROTOCOL } from '../src/relay/index.js'
 import { DEFAULT_RENDEZVOUS_MESSAGE_LIMITS, RENDEZVOUS_PROTOCOL } from '../src/rendezvous/index.js'
 import { DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_RESPONSE_BYTES } from '../src/request-response/index.js'
-import { createDecoder, createDecoderFactory, DECODED_PROTOCOLS, type ProtocolDecoder } from '../src/trace/decode/index.js'
+import { createDecoder, createDecoderFactory, DECODED_PROTOCOLS, streamOpener, type ProtocolDecoder } from '../src/trace/decode/index.js'
 import type { DecodedMessage } from '../src/core/trace.js'
 import { cut, merged } from './trace-decode-helpers.js'
 
@@ -149,4 +149,13 @@ describe('every decoder, arbitrary bytes', () => {
   test('unknown protocols have no decoder', () => {
     for (const p of ['/unknown/1.0.0', '', '/ipfs/kad/2.0.0', '/meshsub/9.9.9']) expect(createDecoder(p, 'in')).toBeUndefined()
   })
+})
+
+test('streamOpener: odd ids are the dialer\'s (yamux spec.md "StreamID" field; spec/yamux.md)', () => {
+  // we dialed, stream 1 is ours: our bytes are the opener's
+  expect([streamOpener(1, 'out', true), streamOpener(1, 'in', true)]).toEqual([true, false])
+  // we dialed, stream 2 is the remote's
+  expect([streamOpener(2, 'out', true), streamOpener(2, 'in', true)]).toEqual([false, true])
+  // we accepted: odd ids are the remote's
+  expect([streamOpener(3, 'in', false), streamOpener(4, 'out', false)]).toEqual([true, true])
 })

@@ -88,6 +88,16 @@ function hintFor(options: DecoderOptions, protocol: string): RequestResponseHint
   return Object.prototype.hasOwnProperty.call(r, protocol) ? r[protocol] : undefined
 }
 
+/**
+ * Whether direction `dir` of yamux stream `stream` is written by the side that opened the stream
+ * (DecoderHint.opener), `initiator` telling whether the local node dialed the connection: the yamux
+ * client (the dialer) opens odd stream ids, the server even ones (yamux spec.md "StreamID" field; spec/yamux.md).
+ */
+export function streamOpener(stream: number, dir: Direction, initiator: boolean): boolean {
+  const openedLocally = (stream % 2 === 1) === initiator
+  return openedLocally === (dir === 'out')
+}
+
 /** A decoder factory knowing the node's request-response protocols; the tracer's `decoders` option. */
 export function createDecoderFactory(options: DecoderOptions = {}): (protocol: string, dir: Direction, hint?: DecoderHint) => ProtocolDecoder | undefined {
   return (protocol, dir, hint = {}) => {
