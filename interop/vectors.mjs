@@ -1,18 +1,20 @@
 #!/usr/bin/env node
 /**
  * Cross-checks the vectors weft computed itself (provenance `derived`, spec/README.md "Vectors")
- * against go-libp2p: interop/go/cmd/vectors is given each vector's inputs (its bytes, seed, keys or
- * script) and answers with go-libp2p's own code; this script compares the answer with the vector's
- * expected value. It never runs weft: a vector is confirmed only by another implementation.
+ * against go-libp2p and rust-libp2p: interop/go/cmd/vectors and interop/rust/src/bin/vectors.rs are
+ * given each vector's inputs (its bytes, seed, keys or script) and answer with their library's own
+ * code; this script compares each answer with the vector's expected value. It never runs weft: a
+ * vector is confirmed only by another implementation.
  *
  *   node interop/vectors.mjs            check; exit 1 on any mismatch (the `vectors` step of run.mjs --suite)
- *   node interop/vectors.mjs --write    also record each confirmed `derived` vector as provenance
- *                                       `interop` with `checkedBy: ["go-libp2p vX"]` (a text edit of
- *                                       that vector's provenance only; the rest of the file is kept)
+ *   node interop/vectors.mjs --write    also record each confirmed vector as provenance `interop` with
+ *                                       `checkedBy: ["go-libp2p vX", "rust-libp2p vY"]` (the checkers
+ *                                       that agree; a text edit of those two fields, the rest of the
+ *                                       file is kept)
  *   node interop/vectors.mjs --list     the vectors each checker covers, and the derived ones it cannot
  *
- * Vectors already recorded as `interop` with a `checkedBy` are checked again on every run, so a
- * change of weft's vectors or of the go module versions is caught. What is checked per file, and
+ * Vectors already recorded as `interop` with a `checkedBy` are checked again on every run by every
+ * checker that covers them, so a change of weft's vectors or of the go/rust versions is caught. What is checked per file, and
  * what is not, is in the CHECKS table below and spec/README.md.
  */
 import { spawnSync } from 'node:child_process'
@@ -57,7 +59,7 @@ const ma = (/** @type {any} */ b) => b?.ma ?? `not a multiaddr: ${b?.hex}`
 const hx = (/** @type {any} */ b) => b?.hex ?? ''
 /** Deep equality, the difference as one line. */
 const same = (/** @type {string} */ what, /** @type {unknown} */ got, /** @type {unknown} */ want) =>
-  isDeepStrictEqual(got, want) ? [] : [`${what}: go ${JSON.stringify(got)} != vector ${JSON.stringify(want)}`]
+  isDeepStrictEqual(got, want) ? [] : [`${what}: checker ${JSON.stringify(got)} != vector ${JSON.stringify(want)}`]
 /** A decoding vector's go answer: the fields and, unless the vector says it does not re-encode, the bytes again. */
 const pbCompare = (/** @type {(m: any) => unknown} */ map) => (/** @type {Vector} */ v, /** @type {any} */ out, /** @type {string | undefined} */ err) => {
   if (err !== undefined) return [`go refused the bytes: ${err}`]
@@ -217,19 +219,70 @@ const CHECKS = {
   },
 }
 
+/** Strips a uvarint length prefix when the vector's framing has one. */
+const body = (/** @type {Vector} */ v) => (v.framing === 'length-prefixed' ? unprefix(String(v.hex)) : String(v.hex))
+/** rust's reading of the interop Req/Resp in the vector's `decoded` shape (CBOR bytes as "0x..", JSON as numbers). */
+const rustReq = (/** @type {Vector} */ v, /** @type {any} */ val) => {
+  const payload = v.codec === 'cbor' ? `0x${val.payload}` : (String(val.payload).match(/../g) ?? []).map((b) => parseInt(b, 16))
+  return { ...val, payload }
+}
+
+/** Per file: the derived vectors rust-libp2p can answer (interop/rust/src/bin/vectors.rs). */
+/** @type {Record<string, Checker>} */
+const RUST_CHECKS = {
+  'peer-id': {
+    plan: (v) => (v.kind === 'seed' ? { op: 'peer-id-seed', seed: v.seedHex } : undefined),
+    compare: (v, out, err) => {
+      if (err !== undefined) return [err]
+      const { cid: _cid, ...want } = v.decoded
+      return same('keys and peer id', out, want)
+    },
+  },
+  'signed-envelope': {
+    // libp2p is built with Ed25519 only here (interop/rust/Cargo.toml): the Secp256k1 and ECDSA envelopes are go's alone
+    plan: (v) => v.kind === 'peer-record' ? { op: 'peer-record', hex: v.hex, seed: v.decoded?.seedHex ?? '' }
+      : v.kind === 'envelope' && v.decoded?.seedHex !== undefined ? { op: 'envelope', hex: v.hex, domain: v.domain, payloadType: v.decoded.payloadTypeHex, seed: v.decoded.seedHex } : undefined,
+    compare: (v, out, err) => {
+      if (v.error !== undefined) return err !== undefined ? [] : [`rust accepted what the vector refuses: ${JSON.stringify(out).slice(0, 200)}`]
+      if (err !== undefined) return [`rust refused the envelope: ${err}`]
+      const d = v.decoded
+      const keys = ['payloadHex', 'peerId', 'seq', 'addrs'].filter((k) => k in d && k in out)
+      return [...same('envelope', Object.fromEntries(keys.map((k) => [k, out[k]])), Object.fromEntries(keys.map((k) => [k, d[k]]))),
+        ...same('re-encoded by rust', out.reencoded, v.hex), ...same('sealed again by rust', out.resealed, v.hex)]
+    },
+  },
+  kad: {
+    plan: (v) => (String(v.id).startsWith('distance-') ? { op: 'kad-distance', a: v.keyA, b: v.keyB } : undefined),
+    compare: (v, out, err) => (err !== undefined ? [err] : same('distance', out, v.decoded)),
+  },
+  reqresp: {
+    plan: (v) => (v.codec === 'cbor' || v.codec === 'json' ? { op: 'reqresp', hex: body(v), codec: v.codec, direction: v.direction } : undefined),
+    compare: (v, out, err) => {
+      if (err !== undefined) return [`rust's ${v.codec} codec refused the body: ${err}`]
+      // weft's deterministic CBOR (encode: true) is not rust's field order; everything else is rust's own bytes
+      return [...same('decoded', rustReq(v, out.value), v.decoded), ...(v.codec === 'cbor' && v.encode ? [] : same(`re-encoded by rust's ${v.codec} codec`, out.encoded, body(v)))]
+    },
+  },
+}
+
 /**
- * Vectors go answers differently on purpose: weft is stricter than go here, by a rule its spec note
- * states. They are reported, never recorded as interop, and do not fail the run; a new difference does.
+ * Vectors a checker answers differently on purpose: weft is stricter there, by a rule its spec note
+ * states. They are reported, never recorded for that checker, and do not fail the run; a new
+ * difference does.
  * @type {Record<string, string>}
  */
 const KNOWN = {
-  'mdns:pointer-forward': 'miekg/dns follows a forward compression pointer; weft refuses it (spec/mdns.md, Divergences: pointers point before the labels they end)',
-  'signed-envelope:peer-record-bad-multiaddr': 'go-libp2p drops an address it cannot parse and keeps the record; weft refuses the record (spec/signed-envelope.md, Divergences)',
+  'go:mdns:pointer-forward': 'miekg/dns follows a forward compression pointer; weft refuses it (spec/mdns.md, Divergences: pointers point before the labels they end)',
+  'go:signed-envelope:peer-record-bad-multiaddr': 'go-libp2p drops an address it cannot parse and keeps the record; weft (and rust-libp2p) refuse the record (spec/signed-envelope.md, Divergences)',
 }
+
+/** @typedef {{ name: 'go' | 'rust', checks: Record<string, Checker> }} Impl */
+/** @type {Impl[]} */
+const IMPLS = [{ name: 'go', checks: CHECKS }, { name: 'rust', checks: RUST_CHECKS }]
 
 /** Every vector a checker covers: derived ones, and interop ones recorded by an earlier --write. */
 function collect() {
-  /** @type {{ file: string, v: Vector, check: Check }[]} */
+  /** @type {{ impl: Impl, file: string, v: Vector, check: Check }[]} */
   const todo = []
   /** @type {string[]} */
   const unchecked = []
@@ -237,66 +290,128 @@ function collect() {
     const file = JSON.parse(fs.readFileSync(path.join(vecDir, `${name}.json`), 'utf8'))
     for (const v of /** @type {Vector[]} */ (file.vectors)) {
       if (v.provenance !== 'derived' && !(v.provenance === 'interop' && Array.isArray(v.checkedBy))) continue
-      const check = CHECKS[name]?.plan(v)
-      if (check === undefined) unchecked.push(`${name}:${v.id}`)
-      else todo.push({ file: name, v, check })
+      let any = false
+      for (const impl of IMPLS) {
+        const check = impl.checks[name]?.plan(v)
+        if (check !== undefined) todo.push({ impl, file: name, v, check }), (any = true)
+      }
+      if (!any) unchecked.push(`${name}:${v.id}`)
     }
   }
   return { todo, unchecked }
 }
 
-/** Rewrites `"provenance": "derived"` of one vector in place, keeping the file's own layout. */
-function recordInterop(/** @type {string} */ name, /** @type {string[]} */ ids, /** @type {string} */ checker) {
+const escRe = (/** @type {string} */ s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+/** Records `checkedBy` of some vectors (and provenance interop), editing only those fields' text. */
+function record(/** @type {string} */ name, /** @type {Map<string, string[]>} */ by) {
   const p = path.join(vecDir, `${name}.json`)
   let text = fs.readFileSync(p, 'utf8')
   const before = JSON.parse(text)
-  for (const id of ids) {
-    const re = new RegExp(`("id"\\s*:\\s*${JSON.stringify(id).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s*,(\\s*))"provenance"(\\s*:\\s*)"derived"`)
-    if (!re.test(text)) throw new Error(`${name}.json: cannot find the provenance of ${id} right after its id`)
+  for (const [id, checkers] of by) {
+    const head = `("id"\\s*:\\s*${escRe(JSON.stringify(id))}\\s*,(\\s*))"provenance"(\\s*:\\s*)`
+    const derived = new RegExp(`${head}"derived"`)
+    const interop = new RegExp(`${head}"interop",\\s*"checkedBy"\\s*:\\s*\\[[^\\]]*\\]`)
     // the same separator as between id and provenance: one line per field in indented files, none in compact ones
-    text = text.replace(re, (_m, head, sep, colon) => `${head}"provenance"${colon}"interop",${sep}"checkedBy"${colon}${JSON.stringify([checker])}`)
+    const edit = (/** @type {string} */ _m, /** @type {string} */ h, /** @type {string} */ sep, /** @type {string} */ colon) => `${h}"provenance"${colon}"interop",${sep}"checkedBy"${colon}${JSON.stringify(checkers).replaceAll('","', colon.includes(' ') ? '", "' : '","')}`
+    if (derived.test(text)) text = text.replace(derived, edit)
+    else if (interop.test(text)) text = text.replace(interop, edit)
+    else throw new Error(`${name}.json: cannot find the provenance of ${id} right after its id`)
   }
   const after = JSON.parse(text)
-  for (const v of before.vectors) if (ids.includes(v.id)) Object.assign(v, { provenance: 'interop', checkedBy: [checker] })
-  if (JSON.stringify(after.vectors.map((/** @type {Vector} */ v) => ({ ...v })).map(sortKeys)) !== JSON.stringify(before.vectors.map(sortKeys))) throw new Error(`${name}.json: the edit changed more than provenance`)
+  for (const v of before.vectors) if (by.has(v.id)) Object.assign(v, { provenance: 'interop', checkedBy: by.get(v.id) })
+  if (JSON.stringify(after.vectors.map(sortKeys)) !== JSON.stringify(before.vectors.map(sortKeys))) throw new Error(`${name}.json: the edit changed more than provenance and checkedBy`)
   fs.writeFileSync(p, text)
 }
 const sortKeys = (/** @type {any} */ o) => Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : 1)))
 
+/** Builds interop/rust/src/bin/vectors.rs in the rust peer's target directory (one cargo at a time, as its build.sh). */
+function buildRust() {
+  const rustDir = path.join(here, 'rust')
+  const h = createHash('sha256')
+  for (const f of ['Cargo.toml', 'Cargo.lock', 'src/bin/vectors.rs']) h.update(f).update(fs.readFileSync(path.join(rustDir, f)))
+  const cache = process.env.WEFT_INTEROP_CACHE ?? path.join(os.homedir(), '.cache', 'weft-interop')
+  const bin = path.join(cache, `rust-vectors-${h.digest('hex').slice(0, 16)}`, 'vectors')
+  if (!fs.existsSync(bin)) {
+    say(`building ${bin}`)
+    const target = path.join(cache, 'rust-target')
+    const r = spawnSync('flock', [path.join(cache, 'rust-target.lock'), 'cargo', 'build', '--release', '--locked', '--bin', 'vectors'],
+      { cwd: rustDir, env: { ...process.env, CARGO_TARGET_DIR: target }, stdio: ['ignore', 'inherit', 'inherit'] })
+    if (r.status !== 0) throw new Error('cargo build --bin vectors failed')
+    fs.mkdirSync(path.dirname(bin), { recursive: true })
+    fs.copyFileSync(path.join(target, 'release', 'vectors'), `${bin}.tmp`)
+    fs.chmodSync(`${bin}.tmp`, 0o755)
+    fs.renameSync(`${bin}.tmp`, bin)
+  }
+  const lock = fs.readFileSync(path.join(rustDir, 'Cargo.lock'), 'utf8')
+  return { bin, version: `rust-libp2p ${/name = "libp2p"\nversion = "([^"]+)"/.exec(lock)?.[1] ?? '(unknown version)'}` }
+}
+
+function buildGoChecker() {
+  const bin = buildGo()
+  return { bin, version: spawnSync(bin, ['version'], { encoding: 'utf8' }).stdout.trim() }
+}
+
 const { todo, unchecked } = collect()
 if (args.has('--list')) {
-  for (const t of todo) console.log(`go    ${t.file}:${t.v.id} (${t.check.op})`)
+  for (const t of todo) console.log(`${t.impl.name.padEnd(5)} ${t.file}:${t.v.id} (${t.check.op})`)
   for (const u of unchecked) console.log(`none  ${u}`)
   process.exit(0)
 }
-const bin = buildGo()
-const version = spawnSync(bin, ['version'], { encoding: 'utf8' }).stdout.trim()
-const r = spawnSync(bin, [], { input: JSON.stringify(todo.map((t, i) => ({ ref: String(i), ...t.check }))), encoding: 'utf8', maxBuffer: 64 << 20 })
-if (r.status !== 0) throw new Error(`go vectors checker failed: ${r.stderr}`)
-const answers = new Map(JSON.parse(r.stdout).map((/** @type {any} */ a) => [a.ref, a]))
-/** @type {Map<string, string[]>} */
-const confirmed = new Map()
+/** @type {Record<string, { bin: string, version: string }>} */
+const checkers = { go: buildGoChecker(), rust: buildRust() }
+/** @type {Map<string, any>} answers by `${impl}:${index}` */
+const answers = new Map()
+for (const impl of IMPLS) {
+  const mine = todo.map((t, i) => ({ t, i })).filter(({ t }) => t.impl === impl)
+  const r = spawnSync(checkers[impl.name].bin, [], { input: JSON.stringify(mine.map(({ t, i }) => ({ ref: String(i), ...t.check }))), encoding: 'utf8', maxBuffer: 64 << 20 })
+  if (r.status !== 0) throw new Error(`${impl.name} vectors checker failed: ${r.stderr}`)
+  for (const a of JSON.parse(r.stdout)) answers.set(`${impl.name}:${a.ref}`, a)
+}
+/** Per file, per vector id: the checkers that agree. */
+/** @type {Map<string, Map<string, string[]>>} */
+const agreed = new Map()
+/** @type {Set<string>} vectors some checker disagrees with */
+const disagreed = new Set()
 let mismatches = 0
 let differ = 0
 for (const [i, t] of todo.entries()) {
-  const a = answers.get(String(i))
-  const problems = a === undefined ? ['no answer'] : CHECKS[t.file]?.compare(t.v, a.out, a.error) ?? ['no checker']
-  const known = KNOWN[`${t.file}:${t.v.id}`]
+  const a = answers.get(`${t.impl.name}:${i}`)
+  const problems = a === undefined ? ['no answer'] : t.impl.checks[t.file]?.compare(t.v, a.out, a.error) ?? ['no checker']
+  const key = `${t.file}:${t.v.id}`
+  const known = KNOWN[`${t.impl.name}:${key}`]
   if (known !== undefined) {
-    console.log(`${problems.length > 0 ? 'differs (known)' : 'AGREES NOW (drop it from KNOWN)'} ${t.file}:${t.v.id}: ${known}`)
+    console.log(`${problems.length > 0 ? 'differs (known)' : 'AGREES NOW (drop it from KNOWN)'} ${t.impl.name} ${key}: ${known}`)
     if (problems.length === 0) mismatches++
     else differ++
-  } else if (problems.length > 0) {
+    continue
+  }
+  if (problems.length > 0) {
     mismatches++
-    console.log(`MISMATCH ${t.file}:${t.v.id} (${t.v.provenance})\n  ${problems.join('\n  ')}`)
-  } else if (t.v.provenance === 'derived') confirmed.set(t.file, [...(confirmed.get(t.file) ?? []), t.v.id])
+    disagreed.add(key)
+    console.log(`MISMATCH ${t.impl.name} ${key} (${t.v.provenance})\n  ${problems.join('\n  ')}`)
+    continue
+  }
+  const f = agreed.get(t.file) ?? new Map()
+  f.set(t.v.id, [...(f.get(t.v.id) ?? []), checkers[t.impl.name].version])
+  agreed.set(t.file, f)
 }
-const newly = [...confirmed.values()].reduce((n, l) => n + l.length, 0)
-console.log(`[vectors] ${version}: ${todo.length} checked, ${todo.length - mismatches - differ} agree, ${differ} known differences, ${mismatches} mismatches; ${newly} derived vectors confirmed${args.has('--write') ? '' : ' (--write records them)'}; ${unchecked.length} derived vectors have no checker`)
+/** What --write changes: derived vectors confirmed, interop ones whose checker list grew or changed. */
+/** @type {Map<string, Map<string, string[]>>} */
+const changes = new Map()
+for (const [file, byId] of agreed) {
+  const vs = new Map(todo.filter((t) => t.file === file).map((t) => [t.v.id, t.v]))
+  for (const [id, list] of byId) {
+    if (disagreed.has(`${file}:${id}`)) continue
+    const v = vs.get(id)
+    if (v?.provenance === 'derived' || JSON.stringify(v?.checkedBy) !== JSON.stringify(list)) changes.set(file, (changes.get(file) ?? new Map()).set(id, list))
+  }
+}
+const nChanges = [...changes.values()].reduce((n, m) => n + m.size, 0)
+console.log(`[vectors] ${Object.values(checkers).map((c) => c.version).join(', ')}: ${todo.length} checks of ${new Set(todo.map((t) => `${t.file}:${t.v.id}`)).size} vectors, ${todo.length - mismatches - differ} agree, ${differ} known differences, ${mismatches} mismatches; ${nChanges} vectors to record${args.has('--write') ? '' : ' (--write records them)'}; ${unchecked.length} derived vectors have no checker`)
 if (args.has('--write')) {
-  for (const [name, ids] of confirmed) {
-    recordInterop(name, ids, version)
-    say(`${name}.json: ${ids.length} vectors now interop (${version})`)
+  for (const [name, by] of changes) {
+    record(name, by)
+    say(`${name}.json: recorded ${[...by.keys()].join(', ')}`)
   }
 }
 process.exit(mismatches > 0 ? 1 : 0)

@@ -35,10 +35,10 @@ test('every vector confirmed through interop/vectors.mjs (checkedBy) still has a
     for (const v of readVectorFile(name).vectors) if (v.checkedBy !== undefined) recorded.push(`${name}:${v.id}`)
   }
   expect(recorded.length).toBeGreaterThan(0)
-  // --list plans the checks without building or running go
+  // --list plans the checks without building or running go or rust
   const script = fileURLToPath(new URL('../interop/vectors.mjs', import.meta.url))
   const r = spawnSync(process.execPath, [script, '--list'], { encoding: 'utf8' })
   expect(r.status, r.stderr).toBe(0)
-  const covered = new Set(r.stdout.split('\n').filter((l) => l.startsWith('go ')).map((l) => l.trim().split(/\s+/)[1]))
+  const covered = new Set(r.stdout.split('\n').filter((l) => /^(go|rust) /.test(l)).map((l) => l.trim().split(/\s+/)[1]))
   expect(recorded.filter((id) => !covered.has(id))).toEqual([])
 })
