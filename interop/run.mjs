@@ -19,6 +19,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { killGroup, missingTools, sleep, startRedis } from './lib/proc.mjs'
 import { runMdnsCase } from './lib/mdns-case.mjs'
+import { runTraceCase } from './lib/trace-case.mjs'
 import { dialerVerdict, listenerVerdict, startCaptured, tail } from './lib/peer-case.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -26,19 +27,21 @@ const root = path.dirname(here)
 
 const IMPLS = ['weft', 'go', 'rust']
 const TRANSPORTS = ['tcp', 'ws']
-const SCENARIOS = ['ping', 'identify', 'streams', 'perf', 'ping-load', 'request-response', 'rendezvous', 'mdns']
+const SCENARIOS = ['ping', 'identify', 'streams', 'perf', 'ping-load', 'request-response', 'rendezvous', 'mdns', 'trace']
 /**
  * Scenarios that run on part of the matrix only (interop/CONTRACT.md): the application protocols
  * over TCP alone (their bytes do not depend on the transport); rendezvous without go (go-libp2p has
  * no rendezvous); mDNS with each peer in its own network namespace on one bridge (the case runner of
  * interop/lib/mdns-case.mjs), where go -> rust is an expected-fail control (spec/mdns.md).
  * `controls`: extra dialer/listener pairs of one scenario (rendezvous: rust -> rust, as go has none).
- * @type {Record<string, { transports?: string[], without?: string[], controls?: string[][] }>}
+ * `dialers`: the only dialers of a scenario (trace: `weft trace` dials the go, rust and weft listeners).
+ * @type {Record<string, { transports?: string[], without?: string[], controls?: string[][], dialers?: string[] }>}
  */
 const SCENARIO_SCOPE = {
   'request-response': { transports: ['tcp'] },
   rendezvous: { transports: ['tcp'], without: ['go'], controls: [['rust', 'rust']] },
   mdns: { transports: ['tcp'] },
+  trace: { transports: ['tcp'], dialers: ['weft'] },
 }
 const TAIL_LINES = 40
 
@@ -130,6 +133,7 @@ for (const scenario of SCENARIOS) {
       const scope = SCENARIO_SCOPE[scenario]
       if (scope?.transports !== undefined && !scope.transports.includes(transport)) continue
       if (scope?.without !== undefined && (scope.without.includes(dialer) || scope.without.includes(listener))) continue
+      if (scope?.dialers !== undefined && !scope.dialers.includes(dialer)) continue
       cases.push({ dialer, listener, transport, scenario })
     }
   }
@@ -310,7 +314,9 @@ const started = Date.now()
 const results = []
 for (const c of cases) {
   // mdns: each peer in a network namespace of its own (lib/mdns-case.mjs); expected failures are not retried.
-  const once = () => (c.scenario === 'mdns' ? runMdnsCase(c, { commands, root, timeout: opt.timeout, redisServer: /** @type {string} */ (redisServer) }) : runCase(c))
+  // trace: `weft trace` under tcpdump, then the capture decrypted offline (lib/trace-case.mjs).
+  const once = () => (c.scenario === 'mdns' ? runMdnsCase(c, { commands, root, timeout: opt.timeout, redisServer: /** @type {string} */ (redisServer) })
+    : c.scenario === 'trace' ? runTraceCase(c, { commands, root, timeout: opt.timeout, db, redisAddr }) : runCase(c))
   /** @type {Result} */
   let r = await once()
   // --suite (what `npm test` and CI run): a failed case runs once more, so one scheduling hiccup on a

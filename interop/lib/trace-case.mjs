@@ -77,6 +77,9 @@ export function compareIdentify(decoded, sent) {
   if (!setEq(d.protocols, sent.protocols)) problems.push(`protocols ${JSON.stringify([...d.protocols].sort())} != ${JSON.stringify([...sent.protocols].sort())}`)
   if (!setEq(d.listenAddrs, sent.listenAddrs)) problems.push(`listenAddrs ${JSON.stringify([...d.listenAddrs])} != ${JSON.stringify(sent.listenAddrs)}`)
   if (d.peerId !== sent.peerId) problems.push(`peer id ${JSON.stringify(d.peerId)} != ${sent.peerId}`)
+  // go and rust print the protobuf-encoded public key (hex); the decoder shows the key's bytes.
+  const keyHex = decoded.publicKey?.hex
+  if (typeof sent.publicKey === 'string' && typeof keyHex === 'string' && !sent.publicKey.endsWith(keyHex)) problems.push(`public key ${keyHex} is not the one in ${sent.publicKey}`)
   return problems
 }
 

@@ -43,6 +43,6 @@ export async function runTracePcap(argv: readonly string[], out: (line: string) 
   const json = a.flags.has('json')
   const format = createFormatter({ json })
   for (const e of events) out(format(e))
-  if (!json) process.stderr.write(`${capture.connections.length} TCP connection(s), ${capture.records} packets (${capture.skipped} not TCP of these), ${keys.size} keylog line(s)\n`)
+  if (!json) process.stderr.write(`${capture.connections.length} TCP connection(s), ${capture.records} packets (${capture.skipped} skipped: not TCP over IP, or past maxConnections), ${keys.size} keylog line(s)\n`)
   return 0
 }

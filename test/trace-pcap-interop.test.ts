@@ -1,0 +1,54 @@
+/**
+ * The checks of the interop `trace` case (interop/lib/trace-case.mjs): they pass on a matching
+ * trace and name each mismatch (so a pass of `node interop/run.mjs --scenario trace` means something).
+ */
+import { describe, expect, test } from 'vitest'
+// @ts-expect-error plain ESM without types (interop/ is JavaScript)
+import { checkTrace, compareIdentify } from '../interop/lib/trace-case.mjs'
+
+const sent = {
+  agentVersion: 'go-libp2p-interop/0.48.0 (trace)', protocolVersion: 'ipfs/0.1.0',
+  protocols: ['/ipfs/id/1.0.0', '/ipfs/ping/1.0.0', '/ipfs/kad/1.0.0', '/meshsub/1.2.0'],
+  listenAddrs: ['/ip4/127.0.0.1/tcp/4001'], peerId: '12D3KooWpeer', publicKey: '08011220abcd',
+}
+const fields = {
+  agentVersion: sent.agentVersion, protocolVersion: 'ipfs/0.1.0', protocols: [...sent.protocols].reverse(),
+  listenAddrs: ['/ip4/127.0.0.1/tcp/4001'], publicKey: { type: 'Ed25519', peerId: '12D3KooWpeer', hex: 'abcd' },
+}
+const ev = (kind: string, extra: object = {}) => ({ t: 0, conn: 'c1', kind, dir: 'in', ...extra })
+const live = [
+  ev('transport'), ev('multistream'), ev('yamux-frame'), ev('state'),
+  ev('noise-handshake', { message: 1 }), ev('noise-handshake', { message: 2 }), ev('noise-handshake', { message: 3 }),
+  ev('message', { stream: 1, protocol: '/ipfs/id/1.0.0', name: 'Identify', fields }),
+  ev('message', { stream: 3, protocol: '/ipfs/ping/1.0.0', name: 'Ping', fields: { echo: true } }),
+]
+
+describe('interop trace checks', () => {
+  test('a matching identify (protocols in another order) passes', () => {
+    expect(compareIdentify(fields, sent)).toEqual([])
+    expect(checkTrace(live, live, sent, ['ping']).problems).toEqual([])
+  })
+  test.each([
+    ['agentVersion', { agentVersion: 'x' }],
+    ['protocolVersion', { protocolVersion: '' }],
+    ['protocols', { protocols: sent.protocols.slice(1) }],
+    ['listenAddrs', { listenAddrs: [] }],
+    ['peer id', { publicKey: { ...fields.publicKey, peerId: 'other' } }],
+    ['public key', { publicKey: { ...fields.publicKey, hex: 'beef' } }],
+  ])('a different %s is named', (what, change) => {
+    const p = compareIdentify({ ...fields, ...change }, sent)
+    expect(p).toHaveLength(1)
+    expect(p[0]).toContain(what)
+  })
+  test('a missing kind, handshake message, protocol or offline message is named', () => {
+    expect(checkTrace(live.filter((e) => e.kind !== 'yamux-frame'), live, sent, []).problems).toEqual(['no yamux-frame event'])
+    expect(checkTrace(live.filter((e) => e.kind !== 'noise-handshake' || e.message !== 2), live, sent, []).problems).toEqual(['no noise-handshake message 2'])
+    expect(checkTrace(live, live, sent, ['kad']).problems).toEqual(['no kad message from the listener'])
+    const offline = live.filter((e) => e.kind !== 'message' || e.protocol !== '/ipfs/ping/1.0.0')
+    expect(checkTrace(live, offline, sent, []).problems[0]).toMatch(/^1 of 2 live message events are not in the decrypted capture/)
+    // more in the capture than live: a note, not a problem
+    const r = checkTrace(live, [...live, live[8]], sent, [])
+    expect(r.problems).toEqual([])
+    expect(r.notes[0]).toContain('1 more in the capture')
+  })
+})
