@@ -154,6 +154,14 @@ describe('kad', () => {
     })
   })
 
+  test('a stream ending inside a message is undecodable at EOF', () => {
+    const frame = vector('kad', 'find-node-request')
+    expect(decode({ protocol: KAD_PROTOCOL, end: true }, [frame, frame.subarray(0, 3)])).toEqual([
+      { name: 'FIND_NODE', fields: expect.any(Object) },
+      { name: 'undecodable', fields: { reason: 'lp/truncated: the stream ended 3 bytes into a message', bytes: 3 } },
+    ])
+  })
+
   test('an unknown type and a frame over 128 KiB are undecodable', () => {
     expect(names(decode({ protocol: KAD_PROTOCOL }, [vector('kad', 'unknown-type')]))).toEqual(['undecodable'])
     const big = decode({ protocol: KAD_PROTOCOL }, [Uint8Array.of(0x81, 0x80, 0x08)]) // 128 KiB + 1

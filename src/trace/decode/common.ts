@@ -162,11 +162,13 @@ export abstract class BaseDecoder implements StreamDecoder {
  */
 export class FramedDecoder extends BaseDecoder {
   readonly #lp: LpDecoder
+  readonly #protocol: string
   readonly #body: (body: Uint8Array, out: DecodedMessage[]) => boolean | void
 
   constructor(protocol: string, maxMessageSize: number, body: (body: Uint8Array, out: DecodedMessage[]) => boolean | void) {
     super()
     this.#lp = new LpDecoder(maxMessageSize, protocol)
+    this.#protocol = protocol
     this.#body = body
   }
 
@@ -176,6 +178,12 @@ export class FramedDecoder extends BaseDecoder {
 
   protected release(): void {
     this.#lp.takeRemainder()
+  }
+
+  /** EOF inside a message: the bytes of its beginning cannot be decoded. */
+  protected override finish(): void {
+    const n = this.#lp.buffered
+    if (n > 0) throw new ProtocolError(this.#protocol, 'lp/truncated', `the stream ended ${n} bytes into a message`)
   }
 
   protected decode(bytes: Uint8Array, out: DecodedMessage[]): void {
