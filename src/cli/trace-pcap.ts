@@ -1,8 +1,9 @@
 /**
- * `weft trace --pcap <file> --keylog <file> [--json]`: decrypt and decode a packet capture of weft
- * connections with the keylog a weft node wrote (`--keylog`), printing the same events as a live
- * `weft trace` (spec/trace.md "Decrypting a capture"). The files are read here; the decoding is
- * src/trace/pcap.ts and src/trace/offline.ts (pure).
+ * `weft trace --pcap <file> --keylog <file> [--local initiator|responder] [--json]`: decrypt and decode
+ * a packet capture of weft connections with the keylog a weft node wrote (`--keylog`), printing the
+ * same events as a live `weft trace` (`--local responder`: as the listening node's `weft node
+ * --trace` prints them); spec/trace.md "Decrypting a capture". The files are read here; the decoding
+ * is src/trace/pcap.ts and src/trace/offline.ts (pure).
  */
 import { readFileSync, statSync } from 'node:fs'
 import { UsageError } from '../core/errors.js'

@@ -118,6 +118,7 @@ export interface AutoDialOptions {
   backoffMax?: number
 }
 
+/** Options of `node.handle(protocol, handler, options)`. */
 export interface StreamHandlerOptions {
   /** Inbound streams of this protocol per connection, default 32. */
   maxInboundStreams?: number
@@ -125,6 +126,9 @@ export interface StreamHandlerOptions {
   allowLimited?: boolean
 }
 
+/**
+ * Options of `node.newStream(target, protocols, options)`. `signal` aborts the dial and the negotiation (the promise rejects with the signal's reason).
+ */
 export interface NewStreamOptions {
   signal?: AbortSignal
   /**
@@ -134,8 +138,19 @@ export interface NewStreamOptions {
   allowLimited?: boolean
 }
 
+/**
+ * Serves one inbound stream of a protocol given to `node.handle`. If it throws or rejects, the stream is reset and the node emits `error` with `origin: 'handler'`.
+ */
 export type StreamHandler = (stream: WeftStream) => void | Promise<void>
 
+/**
+ * The events of a `WeftNode`, by name, with their `detail`. Subscribe with `node.on(name, listener)`
+ * (typed; returns the unsubscribe function) or `addEventListener` (a `CustomEvent`).
+ * @example
+ * ```ts
+ * const off = node.on('peer:identify', ({ peer, info }) => console.log(peer.toString(), info.agentVersion))
+ * ```
+ */
 export interface WeftNodeEvents {
   'peer:connect': PeerId
   'peer:disconnect': PeerId
@@ -171,6 +186,7 @@ export interface WeftNodeEvents {
   'error': NodeErrorEvent
 }
 
+/** The detail of a node's `error` event: a failure that was contained (a weft bug, or a stream handler that threw). */
 export interface NodeErrorEvent {
   error: Error
   origin: 'connection' | 'behaviour' | 'handler'
@@ -182,6 +198,10 @@ export interface NodeErrorEvent {
   connection?: ConnectionInfo
 }
 
+/**
+ * Whom to reach: a multiaddr (as text or `Multiaddr`; with `/p2p/<id>` to authenticate the peer), or
+ * a peer id (as text or `PeerId`), dialed at its addresses in the peer store.
+ */
 export type DialTarget = Multiaddr | PeerId | string
 
 export interface NodeInternals {

@@ -35,6 +35,18 @@ export interface PerfService {
 
 interface Run { resolve: (r: PerfResult) => void; reject: (e: Error) => void; onProgress: ((ev: PerfEvent) => void) | undefined }
 
+/**
+ * The perf service (libp2p specs perf/perf.md, `/perf/1.0.0`), for `createNode({ services: { perf: perf() } })`:
+ * `node.perf(peer, { uploadBytes, downloadBytes })` measures throughput, and we serve peers' runs.
+ * Off by default: the spec says perf SHOULD NOT be enabled by default, as it lets any peer make us
+ * send and receive bytes (bounded by `PerfOptions`).
+ * @param options - limits and progress interval (`PerfOptions`; the download cap defaults to 64 MiB).
+ * @example
+ * ```ts
+ * const node = await createNode({ services: { perf: perf() } })
+ * const r = await node.perf('/ip4/192.0.2.1/tcp/4001/p2p/12D3KooW...', { uploadBytes: 1 << 20, downloadBytes: 1 << 20 })
+ * ```
+ */
 export function perf(options: PerfOptions = {}): ServiceFactory<PerfService> {
   return (ctx): NodeService<PerfService> => {
     const behaviour = new PerfBehaviour(options)

@@ -39,6 +39,20 @@ export class StreamResetError extends Error {
 
 const EMPTY = new Uint8Array(0)
 
+/**
+ * A negotiated stream of a connection (a yamux stream whose protocol multistream-select agreed).
+ * Read it with `for await (const chunk of stream.source)` (the bytes are yours; the loop ends at the
+ * remote's FIN), write with `await stream.write(bytes)` (waits while the remote's window is full) or
+ * `await stream.sink(iterable)`, half-close with `closeWrite()`, abort with `reset()`. A reset by the
+ * remote makes reads and writes reject with `StreamResetError`.
+ * @example
+ * ```ts
+ * const s = await node.newStream(peer, '/echo/1.0.0')
+ * await s.write(new TextEncoder().encode('hello'))
+ * s.closeWrite()
+ * const reply = await readAll(s)
+ * ```
+ */
 export class WeftStream {
   readonly ref: StreamRef
   readonly protocol: string
@@ -58,6 +72,7 @@ export class WeftStream {
   #sourceTaken = false
   #source: AsyncIterable<Uint8Array> | undefined
 
+  /** @internal Streams are made by the node (`newStream`, `handle`). */
   constructor(ref: StreamRef, protocol: string, direction: 'inbound' | 'outbound', connection: ConnectionInfo, ctl: StreamControl) {
     this.ref = ref
     this.protocol = protocol
@@ -66,6 +81,7 @@ export class WeftStream {
     this.#ctl = ctl
   }
 
+  /** The peer at the other end. */
   get remotePeer(): PeerId {
     return this.connection.peer
   }
@@ -76,24 +92,29 @@ export class WeftStream {
   }
 
   // -- called by the node when swarm events arrive --
+  /** @internal Called by the node: bytes arrived. */
   _data(data: Uint8Array): void {
     this.#chunks.push(data)
     this.#notify()
   }
+  /** @internal Called by the node: the remote closed its write side. */
   _eof(): void {
     this.#eof = true
     this.#notify()
   }
+  /** @internal Called by the node: the stream was reset. */
   _reset(code?: number): void {
     if (!this.#reset) this.#resetCode = code
     this.#reset = true
     this.#notify()
   }
+  /** @internal Called by the node: the send window opened again. */
   _writable(): void {
     const w = this.#writableWake
     this.#writableWake = undefined
     w?.()
   }
+  /** @internal Called by the node: the stream is fully closed. */
   _closed(): void {
     this.#closed = true
     if (!this.#eof) this.#eof = true

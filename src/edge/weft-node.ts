@@ -44,6 +44,22 @@ interface Pending<T> {
 }
 
 
+/**
+ * A libp2p node: transports, the connection upgrade (Noise, yamux), the swarm and its behaviours
+ * (ping, identify and the services given to `createNode`), with a promise API. Make one with
+ * `createNode` from `weft/node` or `weft/browser`; each method takes a `DialTarget` and dials when
+ * no connection exists. Errors are typed (src/core/errors.ts): `DialError` (code in
+ * `DialErrorCode`, `attempts` lists each address and its error), `ProtocolError` when the peer broke
+ * a protocol, `OutcomeError` for a timeout or a reset, `UsageError` for local misuse.
+ * @example
+ * ```ts
+ * import { createNode } from 'weft/node'
+ * const node = await createNode({ listen: ['/ip4/0.0.0.0/tcp/4001'] })
+ * const rtt = await node.ping('/ip4/192.0.2.1/tcp/4001/p2p/12D3KooW...')
+ * node.handle('/echo/1.0.0', async (s) => { await s.sink(s.source) })
+ * await node.stop()
+ * ```
+ */
 export class WeftNode extends EventTarget {
   readonly peerId: PeerId
   readonly privateKey: PrivateKey
@@ -64,6 +80,7 @@ export class WeftNode extends EventTarget {
   #started = false
   #stopped = false
 
+  /** @internal Use `createNode` from `weft/node` or `weft/browser`. */
   constructor(opts: NodeOptions, internals: NodeInternals) {
     super()
     this.#opts = opts
@@ -258,10 +275,12 @@ export class WeftNode extends EventTarget {
     return this.swarm.policy.connectionManager
   }
 
+  /** The open connections, all or those to `peer`. */
   getConnections(peer?: PeerId): ConnectionInfo[] {
     return this.swarm.connections(peer)
   }
 
+  /** What the node knows of other peers (addresses, protocols, keys), bounded (`PeerStoreLimits`). */
   get peerStore(): Swarm<Behaviours>['peerStore'] {
     return this.swarm.peerStore
   }
@@ -292,6 +311,7 @@ export class WeftNode extends EventTarget {
     this.#handlers.set(protocol, handler)
   }
 
+  /** Stop serving `protocol`; streams already open go on. */
   unhandle(protocol: string): void {
     this.#handlers.delete(protocol)
     this.#runtime.run((now) => this.swarm.unhandle(now, protocol))

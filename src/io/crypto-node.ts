@@ -172,6 +172,9 @@ let scavenge: ((options: { type: 'minor' }) => void) | undefined
 let scavengeBytes = 0
 let sinceScavenge = 0
 
+/**
+ * Tune the node:crypto provider's buffer recycling: scavenge pooled buffers after every `bytes` processed (0 turns it off). Throws `RangeError` for a negative or non-finite value.
+ */
 export function scavengeEvery(bytes: number): void {
   if (!(bytes >= 0) || !Number.isFinite(bytes)) throw new RangeError('bytes must be a finite number >= 0')
   scavengeBytes = bytes
@@ -191,6 +194,11 @@ function allocated(n: number): void {
   }
 }
 
+/**
+ * The CryptoProvider of `weft/node` (import it from `weft/crypto/node`): SHA-256, HMAC, HKDF,
+ * ChaCha20-Poly1305, X25519 and Ed25519 from Node's `node:crypto` (OpenSSL), the fastest choice on
+ * Node. Verifies Ed25519 signatures, and RSA, Secp256k1 and ECDSA ones too.
+ */
 export const nodeCrypto: CryptoProvider = {
   name: 'node',
   randomBytes: (n) => plain(nc.randomBytes(n)),

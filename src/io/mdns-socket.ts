@@ -13,8 +13,10 @@
 import * as dgram from 'node:dgram'
 import { networkInterfaces } from 'node:os'
 
+/** The IPv4 mDNS multicast group (RFC 6762 §3). */
 export const MDNS_GROUP = '224.0.0.251'
 export const MDNS_GROUP6 = 'ff02::fb'
+/** The mDNS UDP port (RFC 6762 §3). */
 export const MDNS_PORT = 5353
 
 export interface MdnsSocketHandlers {
@@ -46,6 +48,7 @@ export interface MdnsSocketFactory {
   after(ms: number, f: () => void): () => void
 }
 
+/** Options of `udpMdnsSocket`. */
 export interface UdpMdnsSocketOptions {
   /** Port (default 5353; tests may use another). */
   port?: number
@@ -88,6 +91,10 @@ function bind(sock: dgram.Socket, port: number, address: string): Promise<void> 
   })
 }
 
+/**
+ * The UDP multicast socket mDNS discovery uses on Node (`node:dgram`, group 224.0.0.251 port 5353,
+ * RFC 6762), for `createNode({ discovery: { mdns: { socket: udpMdnsSocket() } } })` and tests.
+ */
 export function udpMdnsSocket(options: UdpMdnsSocketOptions = {}): MdnsSocketFactory {
   const port = options.port ?? MDNS_PORT
   const group = options.group ?? MDNS_GROUP

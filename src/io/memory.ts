@@ -79,6 +79,9 @@ class MemoryEnd implements RawConnection {
   }
 }
 
+/**
+ * An in-process transport for tests and examples: listen on `/memory/<name>` and dial it from another node in the same process. No socket, no network.
+ */
 export function memory(): Transport {
   const isMemory = (a: Multiaddr): boolean => a.components()[0]?.name === 'memory'
   return {

@@ -26,12 +26,14 @@ export interface MetricsServerOptions {
   maxHeaderSize?: number
 }
 
+/** An HTTP server exposing the node's metrics in the Prometheus text format (`serveMetrics`). */
 export interface MetricsServer {
   /** The bound address (port 0 resolved). */
   readonly host: string
   readonly port: number
   /** `http://host:port/metrics` */
   readonly url: string
+  /** Stop the server; resolves once it is closed. */
   close(): Promise<void>
 }
 

@@ -43,6 +43,7 @@ export const NODE_MAJORS_TESTED: readonly number[] = [20, 22, 24]
 const nodeMajor = Number((globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node?.split('.')[0])
 const internalsTrusted = NODE_MAJORS_TESTED.includes(nodeMajor)
 
+/** Options of the `tcp()` transport. */
 export interface TcpOptions {
   /**
    * Read every connection into one shared 256 KiB buffer (default true). false: a fresh Buffer per
@@ -232,6 +233,11 @@ function checkPunchPort(p: number | 'auto' | undefined): number | 'auto' | undef
   return p
 }
 
+/**
+ * The TCP transport of `weft/node` (`node:net`): dials and listens on `/ip4/<a>/tcp/<port>` (also ip6, dns, dns4, dns6).
+ * Dial failures are `TransportError`s. The punch port (`punchPort`) lets DCUtR hole-punch from the
+ * listening port (spec/dcutr.md).
+ */
 export function tcp(options: TcpOptions = {}): TcpTransport {
   const shared = options.sharedReadBuffer ?? true
   const configured = checkPunchPort(options.punchPort)

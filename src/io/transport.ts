@@ -17,6 +17,9 @@ export interface RawHandlers {
   onDrain(): void
 }
 
+/**
+ * A raw byte stream a transport opened or accepted (a TCP socket, a WebSocket), before the upgrade; the node drives it with `RawHandlers`.
+ */
 export interface RawConnection {
   readonly remoteAddr: Multiaddr
   readonly localAddr: Multiaddr | undefined
@@ -28,9 +31,11 @@ export interface RawConnection {
   write(data: Uint8Array): boolean
   /** Optional: hold the writes that follow until uncork(), then send them together (one writev). */
   cork?(): void
+  /** Send the writes held since `cork()` together. */
   uncork?(): void
   /** Stop/start reading (backpressure from the cores). */
   pause(): void
+  /** Start reading again after `pause()`. */
   resume(): void
   /** Flush and close gracefully. */
   close(): void
@@ -38,9 +43,11 @@ export interface RawConnection {
   destroy(error?: Error): void
 }
 
+/** What `Transport.listen` returns: the bound addresses and a way to stop. */
 export interface TransportListener {
   /** The addresses actually bound (port 0 resolved, unspecified hosts expanded). */
   readonly addrs: readonly Multiaddr[]
+  /** Stop accepting connections; resolves once the listening socket is closed. */
   close(): Promise<void>
 }
 
@@ -50,11 +57,21 @@ export interface DialOptions {
   timeout?: number | undefined
 }
 
+/**
+ * A transport: opens raw byte streams to multiaddrs it can dial, and accepts them on multiaddrs it can listen on.
+ * Pass your own in `createNode({ transports })`. Failures are `TransportError`s.
+ */
 export interface Transport {
   readonly name: string
+  /** True when this transport can dial `addr` (e.g. `/ip4/.../tcp/...` for TCP). */
   canDial(addr: Multiaddr): boolean
+  /** True when this transport can listen on `addr`. */
   canListen(addr: Multiaddr): boolean
+  /**
+   * Open a raw connection to `addr`; rejects with a `TransportError` (refused, unreachable, timeout, aborted by `options.signal`).
+   */
   dial(addr: Multiaddr, options?: DialOptions): Promise<RawConnection>
+  /** Listen on `addr` (port 0: any free port); `onConnection` receives each accepted raw connection. */
   listen(addr: Multiaddr, onConnection: (conn: RawConnection) => void): Promise<TransportListener>
 }
 

@@ -5,6 +5,7 @@ import { TransportError, type DialOptions, type RawConnection, type RawHandlers,
 
 const HIGH_WATER = 4 * 1024 * 1024
 
+/** Options of `browserWebSockets()`. */
 export interface BrowserWebSocketOptions {
   /**
    * Largest WebSocket message accepted, default 1 MiB. Stops: one message as large as the remote
@@ -122,6 +123,10 @@ class BrowserWsConnection implements RawConnection {
   destroy(): void { this.#ws.close() }
 }
 
+/**
+ * The WebSocket transport of `weft/browser` (the browser's `WebSocket`): dials `/dns4|ip4/.../tcp/<port>/ws`
+ * and `/wss` (or `/tls/ws`) addresses; browsers cannot listen. Failures are `TransportError`s.
+ */
 export function browserWebSockets(options: BrowserWebSocketOptions = {}): Transport {
   const limits: Required<BrowserWebSocketOptions> = {
     maxMessageBytes: positive(options.maxMessageBytes, DEFAULT_MAX_MESSAGE, 'maxMessageBytes'),

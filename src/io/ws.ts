@@ -26,6 +26,7 @@ import { acceptIntoSharedReadBuffer } from './tcp.js'
 import { ProtocolError } from '../core/errors.js'
 import { TransportError, type DialOptions, type RawConnection, type RawHandlers, type Transport, type TransportListener } from './transport.js'
 
+/** Options of the `webSockets()` transport. */
 export interface WebSocketOptions {
   /**
    * Largest WebSocket message accepted, default 1 MiB (it was 16 MiB). Stops: a remote making us
@@ -243,6 +244,11 @@ function localAddrOf(s: net.Socket): Multiaddr | undefined {
   return s.localAddress === undefined ? undefined : ipMultiaddr(s.localAddress, s.localPort ?? 0, s.localFamily, '/ws')
 }
 
+/**
+ * The WebSocket transport of `weft/node` (RFC 6455, weft's own implementation on `node:net`/`node:tls`):
+ * dials and listens on `/tcp/<port>/ws`, dials `/wss` and `/tls/ws`. Each binary WebSocket message
+ * carries libp2p bytes; message and header sizes are bounded (`WebSocketOptions`).
+ */
 export function webSockets(options: WebSocketOptions = {}): Transport {
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE
   const maxHeaderBytes = options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES

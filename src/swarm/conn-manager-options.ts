@@ -5,6 +5,10 @@
 import type { Millis } from '../core/byte-machine.js'
 import type { PeerId } from '../peer-id/index.js'
 
+/**
+ * Options of the connection manager (spec/swarm.md "Connection manager"; go-libp2p's connmgr): trim to
+ * `lowWater` when above `highWater`, sparing protected and recently opened connections.
+ */
 export interface ConnectionManagerOptions {
   /** Trim down to this many trimmable connections, default 160 (go). 0 disables trimming. */
   lowWater: number

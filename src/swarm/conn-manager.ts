@@ -66,6 +66,11 @@ interface DecayingTagState {
   readonly peers: Set<string>
 }
 
+/**
+ * Keeps the number of connections between the watermarks (go-libp2p's connmgr): tags and decaying tags
+ * give peers a value, protected peers are never trimmed, and the lowest-valued connections outside the
+ * grace period are closed with 'close/garbage-collected'. `node.connectionManager` gives it.
+ */
 export class ConnectionManager {
   readonly options: Readonly<ConnectionManagerOptions>
   #now: Millis = 0
@@ -135,11 +140,13 @@ export class ConnectionManager {
     if (this.#live <= this.options.highWater) this.#trimDue = undefined
   }
 
+  /** @internal Called by the swarm: a stream opened on `connection`. */
   streamOpened(connection: number): void {
     const c = this.#conns.get(connection)
     if (c !== undefined) c.streams++
   }
 
+  /** @internal Called by the swarm: a stream closed on `connection`. */
   streamClosed(connection: number): void {
     const c = this.#conns.get(connection)
     if (c !== undefined && c.streams > 0) c.streams--
@@ -150,6 +157,7 @@ export class ConnectionManager {
     return this.#closes.shift()
   }
 
+  /** @internal The next trim or decay deadline (monotonic ms). */
   pollTimeout(): Millis | undefined {
     let t = this.#trimDue
     const oldest = this.#temporary.values().next().value as PeerEntry | undefined
@@ -158,6 +166,7 @@ export class ConnectionManager {
     return t
   }
 
+  /** @internal Called by the swarm when `pollTimeout` passed. */
   handleTimeout(now: Millis): void {
     this.#now = now
     for (const e of this.#temporary.values()) {
@@ -347,6 +356,7 @@ export class ConnectionManager {
     }
   }
 
+  /** The watermarks, connection counts and tags, for diagnostics. */
   info(): ConnectionManagerInfo {
     const o = this.options
     return {

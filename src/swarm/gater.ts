@@ -31,6 +31,7 @@ import { Multiaddr } from '../multiaddr/index.js'
 import { PeerId } from '../peer-id/index.js'
 import { formatIp, ipOf, maskIp, type Ip } from './ip-limits.js'
 
+/** Options of the connection gater (spec/swarm.md "Admission"): entries are peer ids or CIDR ranges. */
 export interface GaterOptions {
   /** Entries exempt from the per-IP and rate limits (deny wins over allow). */
   allow: readonly string[]
@@ -44,15 +45,19 @@ export interface GaterOptions {
   maxEntries: number
 }
 
+/** Default `GaterOptions`: nothing allowed or denied, at most 10 000 entries. */
 export const DEFAULT_GATER_OPTIONS: GaterOptions = { allow: [], deny: [], maxEntries: 10_000 }
 
+/** The `UsageError` codes of the gater: an entry that is neither a peer id nor a CIDR, or a full list. */
 export type GaterErrorCode = 'gater/invalid-entry' | 'gater/too-many-entries'
 
+/** One allow or deny entry: a peer id, or an IP range in CIDR notation. */
 export type GaterEntry =
   | { kind: 'peer'; peer: string }
   | { kind: 'cidr'; ip: Ip; bits: number }
   | { kind: 'multiaddr'; addr: Multiaddr; peer: string | undefined }
 
+/** Which list an entry goes to: `allow` (exempt from per-IP and rate limits) or `deny` (refused; wins over allow). */
 export type GaterList = 'allow' | 'deny'
 
 const IPCIDR = 43
@@ -218,6 +223,9 @@ class EntryList {
   }
 }
 
+/**
+ * The connection gater (`node.gater`): denies peers and IP ranges before any handshake work, and exempts allowed ones from the per-IP limits. Changes apply at once.
+ */
 export class Gater {
   readonly maxEntries: number
   readonly #allow = new EntryList()

@@ -7,6 +7,7 @@ import { Gater } from './gater.js'
 import { IpLimits } from './ip-limits.js'
 import type { Guards, PolicyConfig } from './policy.js'
 
+/** The swarm's admission guards (gater and per-IP limits) from a policy config; `createNode` calls it. */
 export function createGuards(config: PolicyConfig): Guards {
   return { gater: new Gater(config.gater), ipLimits: new IpLimits(config.ipLimits, config.maxPendingInbound) }
 }

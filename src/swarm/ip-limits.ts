@@ -30,6 +30,7 @@ export interface RateLimit {
   burst: number
 }
 
+/** Per-IP admission limits of inbound connections (spec/swarm.md "Limits"). */
 export interface IpLimitOptions {
   /** Concurrent inbound connections per IPv4 /32, default 8: one host holding many sockets (or many peer ids) to exhaust slots. */
   maxInboundPerIp4: number
@@ -56,6 +57,7 @@ export interface IpLimitOptions {
   bucketSweepMs: number
 }
 
+/** Default `IpLimitOptions`. */
 export const DEFAULT_IP_LIMITS: IpLimitOptions = {
   maxInboundPerIp4: 8,
   maxInboundPerIp6Net56: 8,
@@ -68,6 +70,9 @@ export const DEFAULT_IP_LIMITS: IpLimitOptions = {
   bucketSweepMs: 60_000,
 }
 
+/**
+ * Why an inbound connection was refused by an IP limit: too many from one address, too fast, or too many still upgrading.
+ */
 export type IpRefusalCode = 'limits/per-ip' | 'limits/rate' | 'limits/pending-inbound'
 
 export interface IpRefusal {

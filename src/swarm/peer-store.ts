@@ -10,6 +10,7 @@ import type { Multiaddr } from '../multiaddr/index.js'
 import type { PeerId, PublicKey } from '../peer-id/index.js'
 import type { PeerInfoUpdate } from './behaviour.js'
 
+/** What the peer store knows of one peer: addresses, protocols, public key, agent. */
 export interface PeerRecordView {
   readonly peer: PeerId
   readonly addrs: readonly Multiaddr[]
@@ -28,14 +29,17 @@ interface Entry {
   protocolVersion: string | undefined
 }
 
+/** Bounds of the peer store (spec/swarm.md "Limits"); the stalest peer is evicted past `maxPeers`. */
 export interface PeerStoreLimits {
   maxPeers: number
   maxAddrsPerPeer: number
   maxProtocolsPerPeer: number
 }
 
+/** Default `PeerStoreLimits`: 10 000 peers, 64 addresses and 256 protocols per peer. */
 export const DEFAULT_PEER_STORE_LIMITS: PeerStoreLimits = { maxPeers: 10_000, maxAddrsPerPeer: 64, maxProtocolsPerPeer: 256 }
 
+/** The swarm's bounded store of other peers: addresses, protocols and keys learned from identify, kad and discovery. */
 export class PeerStore {
   // Map iteration order = insertion order; an update re-inserts, so the first key is the stalest.
   readonly #peers = new Map<string, Entry>()
@@ -51,10 +55,12 @@ export class PeerStore {
     return this.#peers.size
   }
 
+  /** What is known of `peer`, or undefined. */
   get(peer: PeerId | string): PeerRecordView | undefined {
     return this.#peers.get(typeof peer === 'string' ? peer : peer.toString())
   }
 
+  /** Every known peer, stalest first. */
   peers(): PeerRecordView[] {
     return [...this.#peers.values()]
   }
@@ -66,6 +72,7 @@ export class PeerStore {
     e.addrs = dedupe(merged).slice(0, this.#limits.maxAddrsPerPeer)
   }
 
+  /** Merge what was learned of `peer` (bounded by `PeerStoreLimits`). */
   update(peer: PeerId, info: PeerInfoUpdate): void {
     const e = this.#entry(peer)
     if (info.addrs !== undefined) {
@@ -78,6 +85,7 @@ export class PeerStore {
     if (info.protocolVersion !== undefined) e.protocolVersion = info.protocolVersion
   }
 
+  /** Forget `peer`. */
   delete(peer: PeerId | string): void {
     this.#peers.delete(typeof peer === 'string' ? peer : peer.toString())
   }

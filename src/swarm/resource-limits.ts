@@ -21,6 +21,10 @@ export interface ScopeLimits {
   memory: number
 }
 
+/**
+ * The resource manager's limits per scope (spec/swarm.md "Resource manager"; go-libp2p's rcmgr): the
+ * whole node, each peer, each protocol, each service, and transient (not yet attributed) resources.
+ */
 export interface ResourceLimits {
   /** The whole node. */
   system: ScopeLimits

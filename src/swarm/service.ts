@@ -18,6 +18,7 @@ export interface ServiceContext {
   readonly crypto: CryptoProvider
   readonly privateKey: PrivateKey
   readonly peerId: PeerId
+  /** `n` cryptographically secure random bytes (the node's crypto provider). */
   readonly random: (n: number) => Uint8Array
   /** Wall-clock milliseconds at node creation (for record sequence numbers and expiry checks). */
   readonly epoch: number
@@ -25,6 +26,9 @@ export interface ServiceContext {
   readonly run: <T>(f: (now: Millis) => T) => T
 }
 
+/**
+ * A service of a node (`createNode({ services })`): a behaviour for the swarm, and the API the node exposes for it (`node.service(name)`).
+ */
 export interface NodeService<Api = unknown, Ev = unknown> {
   /** The behaviour's name in the swarm's record (its events surface as `{ from: name }`). */
   readonly name: string
@@ -63,4 +67,5 @@ export interface NodeService<Api = unknown, Ev = unknown> {
   listenAddrs?(): readonly Multiaddr[]
 }
 
+/** Builds a service from the node's context; `kadDht()`, `gossipsub()`, `perf()`... return one. */
 export type ServiceFactory<Api = unknown> = (ctx: ServiceContext) => NodeService<Api>

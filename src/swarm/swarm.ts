@@ -40,6 +40,11 @@ import { DeadlineQueue } from './deadlines.js'
 import { SwarmPolicy, refusal } from './policy.js'
 import { DEFAULT_SWARM_LIMITS, type Conn, type Owner, type SwarmConfig, type SwarmEvent, type SwarmIo, type SwarmLimits } from './types.js'
 
+/**
+ * The swarm (spec/swarm.md): a sans-IO core owning every connection core, the behaviours, dials,
+ * admission and the peer store. A driver (src/io/runtime.ts) feeds it transport events with the
+ * `handle*` methods and drains `pollIo`, `pollTransmit`, `pollEvent` and `pollTimeout`.
+ */
 export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string, Behaviour<unknown>>> {
   readonly behaviours: B
   readonly peerStore: PeerStore
@@ -112,6 +117,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
 
   // ---- local information ---------------------------------------------------------------------------
 
+  /** The protocols served, in the order announced by identify. */
   protocols(): string[] {
     return this.#protocols.list()
   }
@@ -158,6 +164,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     this.#broadcastLocalInfo(now)
   }
 
+  /** Stop serving `protocol`. */
   unhandle(now: Millis, protocol: string): void {
     if (this.#protocols.unhandle(protocol)) this.#broadcastLocalInfo(now)
   }
@@ -194,6 +201,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     return n
   }
 
+  /** Half-close a stream (yamux FIN). */
   closeWrite(now: Millis, ref: StreamRef): void {
     const c = this.#conns.get(ref.connection)
     if (c?.core === undefined || c.core.isClosed) return
@@ -207,6 +215,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     this.#pump(now)
   }
 
+  /** Reset a stream (yamux RST). */
   reset(now: Millis, ref: StreamRef): void {
     const c = this.#conns.get(ref.connection)
     if (c?.core === undefined || c.core.isClosed) return
@@ -272,11 +281,13 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     this.#stopped = true
   }
 
+  /** The open connections, all or those to `peer`. */
   connections(peer?: PeerId): ConnectionInfo[] {
     const ids = peer === undefined ? [...this.#conns.keys()] : [...(this.#byPeer.get(peer.toString()) ?? [])]
     return ids.map((id) => this.#conns.get(id)?.info).filter((i): i is ConnectionInfo => i !== undefined)
   }
 
+  /** The last yamux ping round-trip of a connection, in ms. */
   connectionRtt(id: number): number | undefined {
     return this.#conns.get(id)?.core?.rtt
   }
@@ -336,6 +347,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     this.#pump(now)
   }
 
+  /** Bytes read from connection `id`'s transport (read during the call only). */
   handleData(now: Millis, id: number, data: Uint8Array): void {
     this.#now = now
     const c = this.#conns.get(id)
@@ -348,6 +360,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     this.#pump(now)
   }
 
+  /** Connection `id`'s transport reached end of stream. */
   handleEof(now: Millis, id: number): void {
     this.#now = now
     const c = this.#conns.get(id)
@@ -374,6 +387,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     this.#pump(now)
   }
 
+  /** The deadline from `pollTimeout` passed. */
   handleTimeout(now: Millis): void {
     this.#now = now
     for (const id of this.#deadlines.popDue(now)) {
@@ -392,6 +406,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     this.#pump(now)
   }
 
+  /** False while connection `id`'s cores want no more input (backpressure: pause the transport). */
   wantsData(id: number): boolean {
     const c = this.#conns.get(id)
     let wants = false
@@ -401,6 +416,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
 
   // ---- outputs -----------------------------------------------------------------------------------------
 
+  /** The next transport operation for the driver (connect, close...). */
   pollIo(): SwarmIo | undefined {
     return this.#io.shift()
   }
@@ -414,6 +430,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     return first.value
   }
 
+  /** Up to `max` bytes to write on connection `id`'s transport (the caller's to keep). */
   pollTransmit(id: number, max: number): Uint8Array | undefined {
     const c = this.#conns.get(id)
     if (c?.core === undefined) return undefined
@@ -430,10 +447,12 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     return b
   }
 
+  /** The next event for the application. */
   pollEvent(): SwarmEvent | undefined {
     return this.#events.shift()
   }
 
+  /** The earliest deadline (monotonic ms) at which `handleTimeout` must be called. */
   pollTimeout(): Millis | undefined {
     let t = this.#deadlines.peek()
     for (const u of [this.#set.pollTimeout(), this.policy.pollTimeout()]) if (u !== undefined && (t === undefined || u < t)) t = u

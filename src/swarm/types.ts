@@ -13,6 +13,7 @@ import type { Dial } from './dials.js'
 import type { SwarmStream } from './streams.js'
 import type { PolicyConfig, PolicyOptions, Refusal } from './policy.js'
 
+/** Connection and stream limits of the swarm (spec/swarm.md "Limits"). */
 export interface SwarmLimits {
   /**
    * Open + upgrading connections, default 4096: a backstop against socket exhaustion by a connection
@@ -35,6 +36,7 @@ export interface SwarmLimits {
   maxExternalAddrs: number
 }
 
+/** Default `SwarmLimits`. */
 export const DEFAULT_SWARM_LIMITS: SwarmLimits = {
   maxConnections: 4096,
   maxPendingInbound: 64,
@@ -45,6 +47,7 @@ export const DEFAULT_SWARM_LIMITS: SwarmLimits = {
   maxExternalAddrs: 32,
 }
 
+/** Configuration of a `Swarm`: identity, crypto, limits, policy and yamux options. */
 export interface SwarmConfig {
   crypto: CryptoProvider
   identity: PrivateKey
@@ -60,11 +63,13 @@ export interface SwarmConfig {
   connectionTrace?: (() => Pick<ConnectionOptions, 'trace' | 'keylog'>) | undefined
 }
 
+/** Transport operations the swarm asks of its driver. */
 export type SwarmIo =
   | { type: 'connect'; connection: number; addr: Multiaddr }
   /** End a transport: after its pending bytes (graceful), or at once when `abort` (an internal error). */
   | { type: 'close'; connection: number; abort?: boolean }
 
+/** Events of the swarm: connections opened, closed and refused, streams, and the behaviours' events. */
 export type SwarmEvent<BEv = unknown> =
   | { type: 'connection-open'; connection: ConnectionInfo }
   | { type: 'connection-closed'; connection: ConnectionInfo; error?: Error }

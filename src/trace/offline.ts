@@ -13,7 +13,8 @@
  *    payloads (the first plaintext byte is then a yamux header's version 0);
  * 4. yamux frames; on each stream multistream-select, then the protocol's decoder (decode/).
  *
- * `dir` is from the initiator's side (the dialer, as `weft trace` is): `out` = initiator -> responder.
+ * `dir` is from the initiator's side by default (the dialer, as `weft trace` is): `out` = initiator ->
+ * responder; `local: 'responder'` takes the listener's side.
  * Pure: no clock (times are the capture's), no IO. Never throws on the capture's contents: what
  * cannot be decoded becomes a `state` event (`to: 'undecodable'`, with the reason) and that part stops.
  */
