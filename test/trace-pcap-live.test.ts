@@ -43,7 +43,8 @@ const pick = (evs: TraceEvent[], kind: TraceEvent['kind']) => evs.filter((e) => 
 const strip = (e: TraceEvent) => { const { t: _t, conn: _c, ...rest } = e; return JSON.stringify(rest) }
 
 test('a real weft connection, captured, decrypts to the live trace', { timeout: 30_000 }, async () => {
-  const server = await createNode({ listen: ['/memory/0'], transports: [memory()] })
+  const serverLive: TraceEvent[] = []
+  const server = await createNode({ listen: ['/memory/0'], transports: [memory()], trace: (e) => serverLive.push(e) })
   nodes.push(server)
   const flights: Array<{ fromInitiator: boolean; data: Uint8Array }> = []
   const live: TraceEvent[] = []
@@ -66,7 +67,11 @@ test('a real weft connection, captured, decrypts to the live trace', { timeout: 
     if (i % 7 === 0) mangled.push(data[i]!)
   }
   mangled.push(...segs.slice(-2))
-  const offline = decodeCapture(readPcap(tcpPcap(1, mangled)).connections, { crypto: nodeCrypto, keys: parseKeylog(keylog.join('\n')), decoders: createDecoder })
+  const capture = readPcap(tcpPcap(1, mangled)).connections
+  const keys = parseKeylog(keylog.join('\n'))
+  const offline = decodeCapture(capture, { crypto: nodeCrypto, keys, decoders: createDecoder })
+  // The listener's view of the same capture (`--local responder`), against the listener's own trace.
+  const asServer = decodeCapture(capture, { crypto: nodeCrypto, keys, decoders: createDecoder, local: 'responder' })
 
   expect(offline.filter((e) => e.kind === 'state' && ['undecodable', 'no-keys', 'capture-incomplete'].includes(e.to))).toEqual([])
   // The same handshake, lines, frames and messages as the live trace, in the same order per kind and direction.
@@ -75,8 +80,12 @@ test('a real weft connection, captured, decrypts to the live trace', { timeout: 
     for (const dir of ['in', 'out']) {
       const of = (evs: TraceEvent[]) => pick(evs, kind).filter((e) => 'dir' in e && e.dir === dir).map(strip)
       expect(of(offline), `${kind} ${dir}`).toEqual(of(live))
+      expect(of(asServer), `server ${kind} ${dir}`).toEqual(of(serverLive))
     }
   }
+  const negotiating = (evs: TraceEvent[]) => evs.filter((e) => e.kind === 'state' && e.to === 'negotiating').map(strip)
+  expect(negotiating(offline)).toEqual(negotiating(live))
+  expect(negotiating(asServer)).toEqual(negotiating(serverLive))
   const hs = (evs: TraceEvent[]) => pick(evs, 'noise-handshake').map((e) => e.kind === 'noise-handshake' && [e.dir, e.message, e.bytes, e.ephemeral])
   expect(hs(offline)).toEqual(hs(live))
   expect(pick(live, 'yamux-frame').length).toBeGreaterThan(10)

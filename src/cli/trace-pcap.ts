@@ -19,7 +19,7 @@ export const MAX_CAPTURE_BYTES = 512 * 1024 * 1024
 /** The largest keylog file read. */
 export const MAX_KEYLOG_BYTES = 16 * 1024 * 1024
 
-export const TRACE_PCAP_USAGE = 'usage: weft trace --pcap <capture.pcap> --keylog <file> [--json]'
+export const TRACE_PCAP_USAGE = 'usage: weft trace --pcap <capture.pcap> --keylog <file> [--local initiator|responder] [--json]'
 
 function readBounded(path: string, max: number, what: string): Uint8Array {
   let size: number
@@ -34,13 +34,15 @@ function readBounded(path: string, max: number, what: string): Uint8Array {
 
 /** Run the command; returns the exit code. `argv`: the arguments after `trace`. */
 export async function runTracePcap(argv: readonly string[], out: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Promise<number> {
-  const a = parseArgs(argv, { booleans: ['json'], values: ['pcap', 'keylog'] })
+  const a = parseArgs(argv, { booleans: ['json'], values: ['pcap', 'keylog', 'local'] })
   const pcap = a.flags.get('pcap')?.[0]
   const keylog = a.flags.get('keylog')?.[0]
   if (pcap === undefined || keylog === undefined || a.positional.length > 0) throw new UsageLine(TRACE_PCAP_USAGE)
+  const local = a.flags.get('local')?.[0] ?? 'initiator'
+  if (local !== 'initiator' && local !== 'responder') throw new UsageLine(`--local is initiator or responder, not ${local}\n${TRACE_PCAP_USAGE}`)
   const keys = parseKeylog(new TextDecoder().decode(readBounded(keylog, MAX_KEYLOG_BYTES, 'keylog')))
   const capture = readPcap(readBounded(pcap, MAX_CAPTURE_BYTES, 'pcap'))
-  const events = decodeCapture(capture.connections, { crypto: nodeCrypto, keys, decoders: createDecoder })
+  const events = decodeCapture(capture.connections, { crypto: nodeCrypto, keys, decoders: createDecoder, local })
   const json = a.flags.has('json')
   const format = createFormatter({ json })
   for (const e of events) out(format(e))

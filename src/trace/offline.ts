@@ -86,6 +86,11 @@ export interface OfflineOptions extends OfflineLimits {
   keys: Map<string, KeylogEntry>
   /** The protocol decoders (`createDecoder` of src/trace/decode); none: no `message` events. */
   decoders?: DecoderFactory | undefined
+  /**
+   * Whose view the events take: `initiator` (default; `out` = initiator -> responder, as `weft trace`
+   * prints) or `responder` (as the listening node's `weft node --trace` prints).
+   */
+  local?: 'initiator' | 'responder' | undefined
   /** Connection id prefix (`pcap-<n>`). */
   connPrefix?: string
 }
@@ -250,7 +255,8 @@ export function decodeConnection(conn: TcpConnection, connId: string, o: Offline
   const events: TraceEvent[] = []
   let now = conn.chunks[0]?.t ?? 0
   const emit: Emit = (body) => { events.push({ ...body, t: now, conn: connId } as TraceEvent) }
-  const dirOfInit = (fromInitiator: boolean): Direction => (fromInitiator ? 'out' : 'in')
+  const local = o.local ?? 'initiator'
+  const dirOfInit = (fromInitiator: boolean): Direction => (fromInitiator === (local === 'initiator') ? 'out' : 'in')
   let stopped: string | undefined
   const stop = (layer: 'connection' | 'upgrade' | 'noise' | 'yamux', reason: string) => {
     if (stopped !== undefined) return
@@ -259,7 +265,7 @@ export function decodeConnection(conn: TcpConnection, connId: string, o: Offline
   }
 
   // The state changes a live trace of the initiator shows (src/connection, src/noise), where the capture shows them.
-  emit({ kind: 'state', layer: 'connection', to: 'upgrading', reason: 'dialer' })
+  emit({ kind: 'state', layer: 'connection', to: 'upgrading', reason: local === 'initiator' ? 'dialer' : 'listener' })
   emit({ kind: 'state', layer: 'upgrade', to: 'security', protocol: '/noise' })
   // 1. security negotiation
   const security = new Negotiation(undefined, (s) => dirOfInit(s === 'a'), lim.maxPendingBytes)
@@ -396,7 +402,7 @@ export function decodeConnection(conn: TcpConnection, connId: string, o: Offline
             neg: new Negotiation(h.streamId, (x) => dirOfInit((x === 'a') === openedByInitiator), lim.maxPendingBytes),
           }
           streams.set(h.streamId, st)
-          emit({ kind: 'state', layer: 'stream', stream: h.streamId, to: 'negotiating', reason: (s === 'init') ? 'outbound' : 'inbound' })
+          emit({ kind: 'state', layer: 'stream', stream: h.streamId, to: 'negotiating', reason: dirOfInit(s === 'init') === 'out' ? 'outbound' : 'inbound' })
         }
         if (st === undefined || st.stopped) continue
         if (body.length > 0) streamData(st, s === 'init', body, dir)
@@ -449,7 +455,7 @@ export function decodeConnection(conn: TcpConnection, connId: string, o: Offline
   function feed(st: StreamState, dir: Direction, bytes: Uint8Array): void {
     if (bytes.length === 0) return
     const protocol = st.neg.agreed!
-    if (!(dir in st.decoders)) st.decoders[dir] = o.decoders?.(protocol, dir, { opener: (dir === 'out') === st.openedByInitiator })
+    if (!(dir in st.decoders)) st.decoders[dir] = o.decoders?.(protocol, dir, { opener: (dir === dirOfInit(true)) === st.openedByInitiator })
     const d = st.decoders[dir]
     if (d === undefined) return
     for (const m of d.push(bytes)) emit({ kind: 'message', dir, stream: st.id, protocol, name: m.name, fields: m.fields })
