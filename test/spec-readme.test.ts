@@ -106,8 +106,15 @@ describe('limits', () => {
 
 describe('reading guide', () => {
   test('every src/ path in the README exists', () => {
-    const paths = [...readme.matchAll(/`(src\/[\w./-]+\.ts)`/g)].map((m) => m[1]!)
-    expect(paths.length).toBeGreaterThan(10)
+    // a path with a folder is from the repository root; a bare `name.ts`, in the folder of the last src/ path before it
+    let dir = 'src'
+    const paths = [...readme.matchAll(/`([\w./-]+\.ts)`/g)].map((m) => {
+      const p = m[1]!
+      if (!p.includes('/')) return `${dir}/${p}`
+      if (p.startsWith('src/')) dir = p.slice(0, p.lastIndexOf('/'))
+      return p
+    })
+    expect(paths.length).toBeGreaterThan(40)
     expect(paths.filter((p) => !existsSync(join(root, p)))).toEqual([])
   })
 
