@@ -4,7 +4,7 @@
  * interop/go/browser_peer.go and interop/rust/src/browser_peer.rs, and a weft node in this
  * process) and Chromium itself (Debian's /usr/bin/chromium, driven by playwright-core).
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { createServer } from 'node:http'
@@ -74,16 +74,23 @@ export async function servePage(js: Uint8Array): Promise<{ url: string; close: (
 
 export async function launchChromium(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: apt-get install -y chromium (.ci/run installs it)`)
-  // Chromium's sandbox refuses to run as root (CI containers); the page is our own code.
-  const args = process.getuid?.() === 0 ? ['--no-sandbox'] : []
+  // Chromium's sandbox refuses to run as root (CI containers); the page is our own code. Containers
+  // often have a 64 MB /dev/shm, too small for Chromium's shared memory: use /tmp instead.
+  const args = ['--disable-dev-shm-usage', ...(process.getuid?.() === 0 ? ['--no-sandbox'] : [])]
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args })
 }
 
 /** Builds (cached) and starts an interop peer in browser mode; resolves with its JSON line. */
 export async function startInteropPeer(name: 'go' | 'rust'): Promise<RunningPeer> {
   const script = path.join(REPO, 'interop', name, 'build.sh')
-  const out = execFileSync('bash', [script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 })
-  const bin = out.trim().split('\n').pop()!
+  // asynchronous, so that the go and rust builds (minutes when cold) run side by side
+  const bin = await new Promise<string>((resolve, reject) => {
+    const b = spawn('bash', [script], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    b.stdout!.on('data', (d: Buffer) => { out += d.toString() })
+    b.on('error', reject)
+    b.on('exit', (code) => (code === 0 ? resolve(out.trim().split('\n').pop()!) : reject(new Error(`${script} failed (exit ${code})`))))
+  })
   const child: ChildProcess = spawn(bin, [], {
     env: { ...process.env, scenario: 'browser', ip: '127.0.0.1', test_timeout_seconds: '600', RUST_LOG: process.env.RUST_LOG ?? 'warn' },
     stdio: ['pipe', 'pipe', 'pipe'],
