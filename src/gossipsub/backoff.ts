@@ -8,6 +8,9 @@
  */
 import type { Millis } from '../core/byte-machine.js'
 
+/**
+ * The PRUNE backoff table (gossipsub v1.1 "Prune Backoff and Peer Exchange"): after a PRUNE, neither side re-GRAFTs the peer into the topic's mesh before the backoff ends. Bounded.
+ */
 export class Backoff {
   readonly #until = new Map<string, Millis>()
   readonly #max: number
@@ -16,6 +19,7 @@ export class Backoff {
     this.#max = maxEntries
   }
 
+  /** The table key of a (topic, peer) pair. */
   static key(topic: string, peer: string): string {
     return `${peer}\u0000${topic}`
   }

@@ -10,14 +10,24 @@ import { DEFAULT_RPC_DECODE_LIMITS, type RpcDecodeLimits } from './rpc.js'
 import { msgIdContentSha256, msgIdFromSeqno, type MsgIdFn, type SignaturePolicy } from './message.js'
 import { DEFAULT_PEER_SCORE_PARAMS, DEFAULT_SCORE_THRESHOLDS, validateScoreParams, type PeerScoreParams, type PeerScoreThresholds } from './score.js'
 
+/** Protocol id of gossipsub v1.2 (adds IDONTWANT; pubsub/gossipsub/gossipsub-v1.2.md). */
 export const GOSSIPSUB_V12 = '/meshsub/1.2.0'
+/** Protocol id of gossipsub v1.1 (peer scoring, PX, backoff; gossipsub-v1.1.md). */
 export const GOSSIPSUB_V11 = '/meshsub/1.1.0'
+/** Protocol id of gossipsub v1.0 (gossipsub-v1.0.md). */
 export const GOSSIPSUB_V10 = '/meshsub/1.0.0'
+/** Protocol id of floodsub (pubsub/README.md), spoken to peers that know nothing newer. */
 export const FLOODSUB = '/floodsub/1.0.0'
+/** The pubsub protocols weft offers, most preferred first. */
 export const PUBSUB_PROTOCOLS: readonly string[] = [GOSSIPSUB_V12, GOSSIPSUB_V11, GOSSIPSUB_V10, FLOODSUB]
 /** Default `maxRpcSize` (go: 1 MiB). Stops: a peer making us buffer and parse huge frames. */
 export const DEFAULT_MAX_RPC_SIZE = 1024 * 1024
 
+/**
+ * Options of the gossipsub behaviour (pubsub/gossipsub specs v1.0-v1.2). Mesh degrees, heartbeat and
+ * gossip parameters default to the spec's recommended values (D=6, D_lo=5, D_hi=12, heartbeat 1 s);
+ * limits (spec/gossipsub.md "Limits") bound what a peer can make us store or send.
+ */
 export interface GossipsubOptions {
   /** Randomness (peer selection, message-id sampling). */
   random: RandomBytes
@@ -129,6 +139,7 @@ export interface GossipsubOptions {
   allowPublishToZeroPeers?: boolean
 }
 
+/** The resolved gossipsub configuration: every `GossipsubOptions` field with its default applied. */
 export interface GossipsubConfig {
   random: RandomBytes
   crypto: CryptoProvider

@@ -53,6 +53,9 @@ export class GossipsubBehaviour implements Behaviour<GossipsubEvent> {
 
   // --- commands ----------------------------------------------------------------------------------
 
+  /**
+   * Subscribe to `topic`: announce it to every pubsub peer and build its mesh (from fanout peers first). Throws `UsageError` for a topic longer than `maxTopicLength`.
+   */
   subscribe(now: Millis, topic: string): void {
     checkTopic(topic, this.#g.cfg.maxTopicLength)
     this.#start(now)
@@ -79,6 +82,7 @@ export class GossipsubBehaviour implements Behaviour<GossipsubEvent> {
     }
   }
 
+  /** Unsubscribe from `topic`: announce it, PRUNE the mesh peers (with backoff) and drop the mesh. */
   unsubscribe(now: Millis, topic: string): void {
     const g = this.#g
     if (!g.subscriptions.delete(topic)) return
@@ -122,10 +126,12 @@ export class GossipsubBehaviour implements Behaviour<GossipsubEvent> {
     return true
   }
 
+  /** The topics we are subscribed to. */
   getTopics(): string[] {
     return [...this.#g.subscriptions]
   }
 
+  /** The peers of `topic`'s mesh. */
   getMeshPeers(topic: string): PeerId[] {
     return [...(this.#g.mesh.get(topic) ?? [])].map((k) => this.#g.peers.get(k)!.id)
   }
@@ -140,6 +146,7 @@ export class GossipsubBehaviour implements Behaviour<GossipsubEvent> {
     return [...this.#g.peers.values()].filter((p) => p.protocol !== undefined).map((p) => p.id)
   }
 
+  /** A peer's score (gossipsub v1.1 "Peer Scoring"), 0 when scoring is off. */
   getScore(peer: PeerId | string, now: Millis): number {
     return this.#g.cfg.scoring ? this.#g.score.score(peer.toString(), now) : 0
   }

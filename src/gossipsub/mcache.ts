@@ -20,6 +20,9 @@ export interface CachedMessage {
   iwantCounts: Map<string, number> | undefined
 }
 
+/**
+ * The message cache (gossipsub v1.0 "Message Cache"): the messages of the last `mcacheLength` heartbeats, served to IWANT; IHAVE gossip names those of the last `mcacheGossip`. Bounded in bytes.
+ */
 export class MessageCache {
   readonly #msgs = new Map<string, CachedMessage>()
   /** windows[0] is the current one; each holds message-id keys. */
@@ -51,6 +54,7 @@ export class MessageCache {
     return this.#bytes
   }
 
+  /** Remember a message (its id, topic and wire bytes) in the current window; a known key is ignored. */
   put(key: string, id: Uint8Array, topic: string, raw: Uint8Array): void {
     if (this.#msgs.has(key)) return
     this.putNew(key, id, topic, raw)
@@ -94,6 +98,7 @@ export class MessageCache {
     }
   }
 
+  /** The cached message with this id key, or undefined once it left the last window. */
   get(key: string): CachedMessage | undefined {
     return this.#msgs.get(key)
   }

@@ -21,6 +21,11 @@ import { PeerId, publicKeyFromProtobuf, type PrivateKey, type PublicKey } from '
 import { encodeUnsignedMessage, type PubsubMessage } from './rpc.js'
 import { signedBytes } from './rpc-publish.js'
 
+/**
+ * The message signature policy (pubsub/README.md "Message Signing"): `StrictSign` signs ours and
+ * rejects unsigned ones; `StrictNoSign` sends and accepts only messages without `from`, `seqno`,
+ * `signature` and `key` (ids must then come from a `msgIdFn` over the content).
+ */
 export type SignaturePolicy = 'StrictSign' | 'StrictNoSign'
 
 /** Why a received message was rejected by the signature policy. */
@@ -40,6 +45,7 @@ export type SignatureRejectReason =
 export const SIGN_PREFIX = utf8('libp2p-pubsub:')
 const SIGN_PREFIX_OWN = utf8('libp2p-pubsub:')
 
+/** Computes a message's id (pubsub/README.md "Message Identification"); default: `from` then `seqno`. */
 export type MsgIdFn = (msg: PubsubMessage) => Uint8Array
 
 /** go-libp2p-pubsub's DefaultMsgIdFn: `from` bytes followed by `seqno` bytes. */
@@ -112,6 +118,11 @@ function fromKey(b: Uint8Array): string {
   return String.fromCharCode.apply(null, b as unknown as number[])
 }
 
+/**
+ * Check a received message against the signature policy (the signature over `"libp2p-pubsub:" + the
+ * message protobuf without signature and key`, and that `from` is the key's peer id). Returns the
+ * rejection reason or undefined; never throws.
+ */
 export function checkSignaturePolicy(policy: SignaturePolicy, msg: PubsubMessage, raw: Uint8Array, crypto: CryptoProvider, cache?: AuthorKeyCache): SignatureRejectReason | undefined {
   if (policy === 'StrictNoSign') {
     if (msg.from !== undefined || msg.seqno !== undefined || msg.signature !== undefined || msg.key !== undefined) return 'gossipsub/unexpected-signature-fields'

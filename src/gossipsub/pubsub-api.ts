@@ -16,8 +16,13 @@ import type { PeerId } from '../peer-id/index.js'
 import { Slab } from '../core/slab.js'
 import type { GossipsubBehaviour, GossipsubEvent, GossipsubMessage, PublishResult, ValidationResult } from './gossipsub.js'
 
+/**
+ * A topic validator (`pubsub.addValidator`): `accept` delivers and forwards, `ignore` drops silently,
+ * `reject` drops and penalises the sender's score (gossipsub v1.1 "Extended Validators").
+ */
 export type Validator = (message: GossipsubMessage) => ValidationResult | Promise<ValidationResult>
 
+/** The events of `Pubsub` (`node.pubsub.on(name, listener)`), with their `detail`. */
 export interface PubsubEvents {
   message: GossipsubMessage
   'subscription-change': { peer: PeerId; topic: string; subscribed: boolean }
@@ -27,6 +32,15 @@ export interface PubsubEvents {
 /** Runs `f` with the current time inside the node's runtime, then lets the swarm act; returns f's result. */
 export type RunInRuntime = <T>(f: (now: number) => T) => T
 
+/**
+ * The gossipsub API of a node (`node.pubsub`): subscribe, publish, validators and events.
+ * @example
+ * ```ts
+ * node.pubsub.subscribe('news')
+ * node.pubsub.on('message', (m) => console.log(m.topic, new TextDecoder().decode(m.data)))
+ * const { recipients } = await node.pubsub.publish('news', 'hello')
+ * ```
+ */
 export class Pubsub extends EventTarget {
   readonly #b: GossipsubBehaviour
   readonly #run: RunInRuntime
@@ -40,10 +54,14 @@ export class Pubsub extends EventTarget {
     this.#run = run
   }
 
+  /**
+   * Subscribe to `topic`; messages arrive as `message` events. Throws `UsageError` for a topic over the configured length limit.
+   */
   subscribe(topic: string): void {
     this.#run((now) => this.#b.subscribe(now, topic))
   }
 
+  /** Unsubscribe from `topic` (its mesh peers are PRUNEd). */
   unsubscribe(topic: string): void {
     this.#run((now) => this.#b.unsubscribe(now, topic))
   }
@@ -89,27 +107,33 @@ export class Pubsub extends EventTarget {
     this.#run(() => this.#b.setTopicValidator(topic, true))
   }
 
+  /** Remove the validator of `topic`. */
   removeValidator(topic: string): void {
     this.#validators.delete(topic)
     this.#run(() => this.#b.setTopicValidator(topic, false))
   }
 
+  /** The topics we are subscribed to. */
   getTopics(): string[] {
     return this.#b.getTopics()
   }
 
+  /** The peers of `topic`'s mesh (full-message peers). */
   getMeshPeers(topic: string): PeerId[] {
     return this.#b.getMeshPeers(topic)
   }
 
+  /** The connected peers that announced a subscription to `topic`. */
   getSubscribers(topic: string): PeerId[] {
     return this.#b.getSubscribers(topic)
   }
 
+  /** Every connected peer speaking a pubsub protocol. */
   getPeers(): PeerId[] {
     return this.#b.getPeers()
   }
 
+  /** A peer's current score (gossipsub v1.1 "Peer Scoring"); 0 when scoring is off. */
   getScore(peer: PeerId | string): number {
     return this.#run((now) => this.#b.getScore(peer, now))
   }

@@ -30,6 +30,9 @@ import { encodeInto, encodingLength } from '../core/varint.js'
 
 export const PROTOCOL = 'gossipsub'
 
+/**
+ * The `ProtocolError('gossipsub', code)` codes of a received RPC: a missing or too long field, too many entries of a kind.
+ */
 export type RpcErrorCode =
   | 'gossipsub/missing-topic'
   | 'gossipsub/too-many-subscriptions'
@@ -38,6 +41,9 @@ export type RpcErrorCode =
   | 'gossipsub/too-many-message-ids'
   | 'gossipsub/too-many-px-peers'
 
+/**
+ * The pubsub `Message` protobuf (pubsub/README.md "The Message"): `from`, `data`, `seqno`, `topic`, `signature`, `key`.
+ */
 export interface PubsubMessage {
   from?: Uint8Array
   data?: Uint8Array
@@ -53,14 +59,21 @@ export interface WireMessage {
   readonly raw: Uint8Array
 }
 
+/** `SubOpts`: a subscription announcement (subscribe or unsubscribe to a topic). */
 export interface SubOpts { subscribe: boolean; topic: string }
+/** `ControlIHave` (gossipsub v1.0): ids of messages we have in a topic. */
 export interface ControlIHave { topic: string; messageIds: Uint8Array[] }
+/** `ControlIWant` (gossipsub v1.0): ids of messages we want. */
 export interface ControlIWant { messageIds: Uint8Array[] }
+/** `ControlGraft` (gossipsub v1.0): add me to your mesh of `topic`. */
 export interface ControlGraft { topic: string }
 export interface PxPeerInfo { peerId?: Uint8Array; signedPeerRecord?: Uint8Array }
+/** `ControlPrune`: remove me from your mesh of `topic`; v1.1 adds peer exchange (`peers`) and `backoff` in seconds. */
 export interface ControlPrune { topic: string; peers: PxPeerInfo[]; backoff?: number }
+/** `ControlIDontWant` (gossipsub v1.2): do not send me these messages. */
 export interface ControlIDontWant { messageIds: Uint8Array[] }
 
+/** The control part of an RPC: IHAVE, IWANT, GRAFT, PRUNE and IDONTWANT lists. */
 export interface ControlMessage {
   ihave: ControlIHave[]
   iwant: ControlIWant[]
@@ -69,6 +82,7 @@ export interface ControlMessage {
   idontwant: ControlIDontWant[]
 }
 
+/** A gossipsub/floodsub `RPC` (pubsub/README.md "The RPC"): subscriptions, messages and control. */
 export interface Rpc {
   subscriptions: SubOpts[]
   messages: WireMessage[]
@@ -103,6 +117,7 @@ const fail = (code: RpcErrorCode, message: string): ProtocolError<RpcErrorCode> 
 // ---------------------------------------------------------------------------------------------
 // Message
 
+/** Encode a `Message` protobuf. */
 export function encodePubsubMessage(m: PubsubMessage): Uint8Array {
   return encodeMessage((w) => writeMessageFields(w, m, true))
 }
@@ -121,6 +136,7 @@ function writeMessageFields(w: Writer, m: PubsubMessage, withSig: boolean): void
   if (withSig && m.key !== undefined) w.uint32(tag(6, WIRE_LEN)).bytes(m.key)
 }
 
+/** Decode a `Message` protobuf of at most `maxSize` bytes; throws `ProtocolError('gossipsub', code)` when malformed. */
 export function decodePubsubMessage(buf: Uint8Array, maxSize = buf.length): PubsubMessage {
   let topic: string | undefined
   const m: Partial<PubsubMessage> = {}

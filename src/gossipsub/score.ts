@@ -14,6 +14,7 @@
 import type { Millis } from '../core/byte-machine.js'
 import { emptyMap, ownMap } from '../core/empty-map.js'
 
+/** Per-topic score parameters (gossipsub v1.1 "Topic Parameter Calculation"): weights and decays of P₁-P₄. */
 export interface TopicScoreParams {
   topicWeight: number
   /** P₁ */
@@ -39,6 +40,9 @@ export interface TopicScoreParams {
   invalidMessageDeliveriesDecay: number
 }
 
+/**
+ * Peer score parameters (gossipsub v1.1 "The Score Function"): topic parameters, P₅ app-specific, P₆ IP colocation, P₇ behaviour penalty, decay interval.
+ */
 export interface PeerScoreParams {
   /** Per-topic parameters; topics absent here use `defaultTopic` (or do not count when it is undefined). */
   topics: Record<string, TopicScoreParams>
@@ -60,6 +64,9 @@ export interface PeerScoreParams {
   retainScore: number
 }
 
+/**
+ * The score thresholds (gossipsub v1.1 "Score Thresholds"): below `gossipThreshold` no gossip, below `publishThreshold` no flood publish, below `graylistThreshold` RPCs ignored.
+ */
 export interface PeerScoreThresholds {
   gossipThreshold: number
   publishThreshold: number
@@ -90,6 +97,9 @@ export const DEFAULT_TOPIC_SCORE_PARAMS: TopicScoreParams = Object.freeze({
   invalidMessageDeliveriesDecay: 0.999,
 })
 
+/**
+ * Default `PeerScoreParams`: every topic scored with `DEFAULT_TOPIC_SCORE_PARAMS`, topic score cap 100, P₆ from 10 peers per IP, P₇ weight -1 (decay 0.9), decay every 1 s, scores kept 60 s after a disconnect.
+ */
 export const DEFAULT_PEER_SCORE_PARAMS: PeerScoreParams = Object.freeze({
   topics: Object.freeze({}),
   defaultTopic: DEFAULT_TOPIC_SCORE_PARAMS,
@@ -106,6 +116,7 @@ export const DEFAULT_PEER_SCORE_PARAMS: PeerScoreParams = Object.freeze({
   retainScore: 60_000,
 })
 
+/** Default `PeerScoreThresholds`: gossip -10, publish -50, graylist -80, accept PX 10, opportunistic graft 1. */
 export const DEFAULT_SCORE_THRESHOLDS: PeerScoreThresholds = Object.freeze({
   gossipThreshold: -10,
   publishThreshold: -50,
@@ -189,6 +200,7 @@ interface DeliveryRecord {
   expire: Millis
 }
 
+/** The peer scoring function of gossipsub v1.1 ("Peer Scoring"): counters per peer and topic, decayed each interval. */
 export class PeerScore {
   readonly params: PeerScoreParams
   readonly #peers = new Map<string, PeerStats>()
@@ -263,6 +275,7 @@ export class PeerScore {
     return score
   }
 
+  /** Start (or resume, within the retention time) tracking `peer`. */
   addPeer(peer: string): void {
     const s = this.#peers.get(peer)
     if (s !== undefined) {
@@ -291,6 +304,7 @@ export class PeerScore {
     }
   }
 
+  /** The IPs of `peer`'s connections, for P₆ (IP colocation). */
   setIPs(peer: string, ips: readonly string[]): void {
     const s = this.#peers.get(peer)
     if (s === undefined) return
@@ -307,6 +321,7 @@ export class PeerScore {
     }
   }
 
+  /** `peer` joined our mesh of `topic` (starts its P₁ time-in-mesh). */
   graft(peer: string, topic: string, now: Millis): void {
     const s = this.#peers.get(peer)
     const t = s === undefined ? undefined : this.#topicStats(s, topic)
@@ -317,6 +332,7 @@ export class PeerScore {
     t.meshMessageDeliveriesActive = false
   }
 
+  /** `peer` left our mesh of `topic` (applies P₃b for a mesh delivery deficit). */
   prune(peer: string, topic: string): void {
     const s = this.#peers.get(peer)
     const t = s?.topics.get(topic)
@@ -392,6 +408,7 @@ export class PeerScore {
     r.peers = undefined
   }
 
+  /** `peer` sent a message we already had (counts for P₃ when within the mesh delivery window). */
   duplicateMessage(peer: string, id: string, topic: string, now: Millis): void {
     const r = this.#record(id, now)
     if (r.peers?.has(peer) === true) return

@@ -9,6 +9,9 @@
  */
 import type { Millis } from '../core/byte-machine.js'
 
+/**
+ * The seen-messages cache (pubsub/README.md "Message Identification"): ids of recent messages, so duplicates are neither delivered nor forwarded; entries expire after the TTL.
+ */
 export class SeenCache {
   readonly #expiry = new Map<string, Millis>()
   readonly #ttl: number
@@ -25,6 +28,7 @@ export class SeenCache {
     return this.#expiry.size
   }
 
+  /** True when the message with this id key was seen and has not expired. */
   has(key: string): boolean {
     return this.#expiry.has(key)
   }

@@ -4,8 +4,20 @@ import { GossipsubBehaviour, type GossipsubEvent } from './gossipsub.js'
 import type { GossipsubOptions } from './config.js'
 import { Pubsub } from './pubsub-api.js'
 
+/**
+ * Options of `gossipsub()`: every `GossipsubOptions` field except those the node supplies (randomness, crypto, key).
+ */
 export type GossipsubServiceOptions = Partial<Omit<GossipsubOptions, 'random' | 'crypto' | 'privateKey'>>
 
+/**
+ * The gossipsub service (meshsub v1.2/v1.1/v1.0 and floodsub), for `createNode({ services: { pubsub: gossipsub() } })`; the node exposes it as `node.pubsub`.
+ * @param options - gossipsub parameters and limits (`GossipsubOptions`; defaults as the spec recommends).
+ * @example
+ * ```ts
+ * const node = await createNode({ services: { pubsub: gossipsub({ floodPublish: false }) } })
+ * node.pubsub.subscribe('news')
+ * ```
+ */
 export function gossipsub(options: GossipsubServiceOptions = {}): ServiceFactory<Pubsub> {
   return (ctx): NodeService<Pubsub> => {
     const behaviour = new GossipsubBehaviour({

@@ -10,8 +10,12 @@ import type { PeerId } from '../peer-id/index.js'
 import type { ConnectionInfo, StreamRef } from '../swarm/index.js'
 import type { WireMessage } from './rpc.js'
 
+/** The result of a topic validator (gossipsub v1.1 "Extended Validators"). */
 export type ValidationResult = 'accept' | 'reject' | 'ignore'
 
+/**
+ * The `UsageError` codes of `publish`: no peer to send to, a duplicate message, a message over `maxMessageSize`, an unknown validation result.
+ */
 export type GossipsubErrorCode = 'gossipsub/no-peers' | 'gossipsub/duplicate-message' | 'gossipsub/message-too-large' | 'gossipsub/unknown-validation'
 
 /** A message as delivered to the application. */
@@ -27,6 +31,7 @@ export interface GossipsubMessage {
   propagationSource: PeerId
 }
 
+/** Events of the gossipsub behaviour: a message to deliver, a validation request, subscription changes. */
 export type GossipsubEvent =
   | { type: 'message'; message: GossipsubMessage }
   /** Answer with `reportValidation(now, requestId, result)` within `validationTimeout`. */
@@ -41,6 +46,7 @@ export type GossipsubEvent =
   /** The peer did not take our bytes fast enough: messages dropped, removed from every mesh. */
   | { type: 'slow-peer'; peer: PeerId; droppedBytes: number }
 
+/** What `publish` resolves with: the message id and how many peers it was sent to. */
 export interface PublishResult {
   messageId: Uint8Array
   recipients: number
