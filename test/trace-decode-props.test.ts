@@ -146,6 +146,15 @@ describe('every decoder, arbitrary bytes', () => {
     expect(JSON.stringify(m).length).toBeLessThan(1000)
   })
 
+  test('long text is cut: a 1 MB topic, a JSON string of 100 000 characters', () => {
+    const [sub] = createDecoder(PUBSUB_PROTOCOLS[0]!, 'in')!.push(encodeLp(encodeRpc({ subscriptions: [{ subscribe: true, topic: 't'.repeat(1000) }] })))
+    expect(sub!.fields.topic).toBe(`${'t'.repeat(256)}...(1000 chars)`)
+    const rr = createDecoderFactory({ requestResponse: { [RR]: { codec: 'json', framing: 'length-prefixed' } } })(RR, 'in', { opener: true })!
+    const body = new TextEncoder().encode(JSON.stringify({ s: 'x'.repeat(100_000) }))
+    const [req] = rr.push(new Uint8Array([...varint.encode(body.length), ...body]))
+    expect(req!.fields.value).toEqual({ s: `${'x'.repeat(256)}...(100000 chars)` })
+  })
+
   test('unknown protocols have no decoder', () => {
     for (const p of ['/unknown/1.0.0', '', '/ipfs/kad/2.0.0', '/meshsub/9.9.9']) expect(createDecoder(p, 'in')).toBeUndefined()
   })

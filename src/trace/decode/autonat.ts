@@ -10,7 +10,7 @@ import {
   decodeDialBack, decodeDialBackResponse, decodeV1Message, decodeV2Message, DEFAULT_V1_LIMITS, DEFAULT_V2_LIMITS,
   DialBackStatus, DialStatus, ResponseStatus, V1Status, type V1Message, type V2Message,
 } from '../../autonat/index.js'
-import { addrText, FramedDecoder, hex, list, msg, num, type Fields } from './common.js'
+import { addrText, FramedDecoder, hex, list, msg, num, text, type Fields } from './common.js'
 
 /** The spec's name of an enum value, or the number when the spec defines none. */
 export function enumName(table: Record<string, number>, v: number): string | number {
@@ -21,7 +21,7 @@ export function enumName(table: Record<string, number>, v: number): string | num
 export function v1Message(m: V1Message): DecodedMessage {
   if (m.type === 'dial') return msg('DIAL', { peer: m.peer.id.toString(), addrs: list(m.peer.addrs, addrText) })
   const f: Fields = { status: enumName(V1Status, m.status) }
-  if (m.statusText !== undefined) f.statusText = m.statusText
+  if (m.statusText !== undefined) f.statusText = text(m.statusText)
   if (m.addr !== undefined) f.addr = addrText(m.addr)
   return msg('DIAL_RESPONSE', f)
 }

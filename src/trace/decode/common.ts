@@ -15,6 +15,8 @@ import { openPeerRecord, PeerId, publicKeyFromProtobuf } from '../../peer-id/ind
 
 /** Bytes of one byte field shown as hex; longer fields are cut here and their length given. */
 export const MAX_SHOWN_BYTES = 64
+/** Characters of one text field shown (a topic, a namespace, a JSON string); longer ones are cut and their length given. */
+export const MAX_SHOWN_CHARS = 256
 /** Entries of one list shown (message ids, addresses, peers); the count of the rest is given. */
 export const MAX_SHOWN_ITEMS = 32
 
@@ -24,6 +26,11 @@ export const msg = (name: string, fields: Fields = {}): DecodedMessage => ({ nam
 /** Hex of `b`; when longer than `max` bytes: the first `max` bytes, '...' and the length. */
 export function hex(b: Uint8Array, max = MAX_SHOWN_BYTES): string {
   return b.length <= max ? toHex(b) : `${toHex(b.subarray(0, max))}...(${b.length} bytes)`
+}
+
+/** `s`, cut after MAX_SHOWN_CHARS characters with '...(N chars)'. */
+export function text(s: string, max = MAX_SHOWN_CHARS): string {
+  return s.length <= max ? s : `${s.slice(0, max)}...(${s.length} chars)`
 }
 
 /** A uint64 as a number when it is safe, else as decimal text. */

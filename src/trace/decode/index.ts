@@ -30,7 +30,7 @@ import { rendezvousDecoder } from './rendezvous.js'
 import { RequestResponseDecoder, type RequestResponseHint } from './request-response.js'
 
 export type { RequestResponseHint } from './request-response.js'
-export { MAX_SHOWN_BYTES, MAX_SHOWN_ITEMS } from './common.js'
+export { MAX_SHOWN_BYTES, MAX_SHOWN_CHARS, MAX_SHOWN_ITEMS } from './common.js'
 
 /** A protocol decoder: `push` as StreamDecoder; `end` at the direction's EOF. Never throws. */
 export interface ProtocolDecoder extends StreamDecoder {

@@ -6,7 +6,7 @@
 import type { DecodedMessage } from '../../core/trace.js'
 import { decodeKadMessage, DEFAULT_DECODE_LIMITS, MESSAGE_TYPE_NAMES, type KadMessage, type KadPeer } from '../../kad/index.js'
 import { PeerId } from '../../peer-id/index.js'
-import { addrText, FramedDecoder, hex, list, msg, type Fields } from './common.js'
+import { addrText, FramedDecoder, hex, list, msg, text, type Fields } from './common.js'
 
 const CONNECTION = ['NOT_CONNECTED', 'CONNECTED', 'CAN_CONNECT', 'CANNOT_CONNECT']
 
@@ -38,7 +38,7 @@ export function kadFields(m: KadMessage, skipped: number): Fields {
       key: keyView(m.record.key),
       value: hex(m.record.value),
       valueLength: m.record.value.length,
-      ...(m.record.timeReceived !== undefined && m.record.timeReceived !== '' ? { timeReceived: m.record.timeReceived } : {}),
+      ...(m.record.timeReceived !== undefined && m.record.timeReceived !== '' ? { timeReceived: text(m.record.timeReceived) } : {}),
     }
   }
   if (m.closerPeers.length > 0) f.closerPeers = list(m.closerPeers, peerView)

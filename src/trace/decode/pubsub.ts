@@ -9,10 +9,10 @@
  */
 import type { DecodedMessage } from '../../core/trace.js'
 import { decodeRpc, DEFAULT_MAX_RPC_SIZE, DEFAULT_RPC_DECODE_LIMITS, type PubsubMessage, type Rpc } from '../../gossipsub/index.js'
-import { FramedDecoder, hex, list, msg, peerRecordView, peerText, publicKeyView, type Fields } from './common.js'
+import { FramedDecoder, hex, list, msg, peerRecordView, peerText, publicKeyView, text, type Fields } from './common.js'
 
 export function publishFields(m: PubsubMessage): Fields {
-  const f: Fields = { topic: m.topic }
+  const f: Fields = { topic: text(m.topic) }
   if (m.from !== undefined) f.from = peerText(m.from)
   if (m.seqno !== undefined) f.seqno = hex(m.seqno)
   f.dataLength = m.data?.length ?? 0
@@ -27,15 +27,15 @@ const ids = (messageIds: Uint8Array[]): Fields => ({ messageIds: list(messageIds
 /** The messages one RPC splits into. */
 export function rpcMessages(rpc: Rpc, out: DecodedMessage[]): void {
   const before = out.length
-  for (const s of rpc.subscriptions) out.push(msg(s.subscribe ? 'SUBSCRIBE' : 'UNSUBSCRIBE', { topic: s.topic }))
+  for (const s of rpc.subscriptions) out.push(msg(s.subscribe ? 'SUBSCRIBE' : 'UNSUBSCRIBE', { topic: text(s.topic) }))
   for (const w of rpc.messages) out.push(msg('PUBLISH', { ...publishFields(w.msg), bytes: w.raw.length }))
   const c = rpc.control
   if (c !== undefined) {
-    for (const ih of c.ihave) out.push(msg('IHAVE', { topic: ih.topic, ...ids(ih.messageIds) }))
+    for (const ih of c.ihave) out.push(msg('IHAVE', { topic: text(ih.topic), ...ids(ih.messageIds) }))
     for (const iw of c.iwant) out.push(msg('IWANT', ids(iw.messageIds)))
-    for (const g of c.graft) out.push(msg('GRAFT', { topic: g.topic }))
+    for (const g of c.graft) out.push(msg('GRAFT', { topic: text(g.topic) }))
     for (const p of c.prune) {
-      const f: Fields = { topic: p.topic }
+      const f: Fields = { topic: text(p.topic) }
       if (p.peers.length > 0) {
         f.peers = list(p.peers, (px) => ({
           ...(px.peerId !== undefined ? { peerId: peerText(px.peerId) } : {}),

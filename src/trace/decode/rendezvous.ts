@@ -11,15 +11,15 @@ import {
   type Register, type RendezvousMessage,
 } from '../../rendezvous/index.js'
 import { enumName } from './autonat.js'
-import { FramedDecoder, hex, list, msg, peerRecordView, type Fields } from './common.js'
+import { FramedDecoder, hex, list, msg, peerRecordView, text, type Fields } from './common.js'
 
 const registerView = (r: Register): Fields => ({
-  ...(r.ns !== undefined ? { ns: r.ns } : {}),
+  ...(r.ns !== undefined ? { ns: text(r.ns) } : {}),
   ...(r.ttl !== undefined ? { ttl: r.ttl } : {}),
   ...(r.signedPeerRecord !== undefined ? { signedPeerRecord: peerRecordView(r.signedPeerRecord, (b) => openRendezvousRecord(b, nobleCrypto).record) } : {}),
 })
 
-const status = (s: number, text: string | undefined): Fields => ({ status: enumName(ResponseStatus, s), ...(text !== undefined ? { statusText: text } : {}) })
+const status = (s: number, statusText: string | undefined): Fields => ({ status: enumName(ResponseStatus, s), ...(statusText !== undefined ? { statusText: text(statusText) } : {}) })
 
 export function rendezvousMessage(m: RendezvousMessage): DecodedMessage {
   const name = String(enumName(MessageType, m.type))
@@ -31,11 +31,11 @@ export function rendezvousMessage(m: RendezvousMessage): DecodedMessage {
       return msg(name, { ...status(r.status, r.statusText), ...(r.ttl !== undefined ? { ttl: r.ttl } : {}) })
     }
     case MessageType.UNREGISTER:
-      return msg(name, m.unregister.ns !== undefined ? { ns: m.unregister.ns } : {})
+      return msg(name, m.unregister.ns !== undefined ? { ns: text(m.unregister.ns) } : {})
     case MessageType.DISCOVER: {
       const d = m.discover
       return msg(name, {
-        ...(d.ns !== undefined ? { ns: d.ns } : {}),
+        ...(d.ns !== undefined ? { ns: text(d.ns) } : {}),
         ...(d.limit !== undefined ? { limit: d.limit } : {}),
         ...(d.cookie !== undefined ? { cookie: hex(d.cookie) } : {}),
       })

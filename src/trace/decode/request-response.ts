@@ -11,7 +11,7 @@ import type { DecodedMessage } from '../../core/trace.js'
 import {
   cbor, DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_RESPONSE_BYTES, json, MessageReader, type Codec, type Framing,
 } from '../../request-response/index.js'
-import { BaseDecoder, hex, list, msg, MAX_SHOWN_ITEMS, num, reason, type Fields } from './common.js'
+import { BaseDecoder, hex, list, msg, MAX_SHOWN_ITEMS, num, reason, text, type Fields } from './common.js'
 
 /** What the node knows of a request-response protocol: its codec's name and its framing. */
 export interface RequestResponseHint {
@@ -28,7 +28,8 @@ const MAX_VALUE_DEPTH = 8
 
 /** A decoded JSON or CBOR value made JSON-safe and short: bytes as hex, bigints as numbers or text, maps as [key, value] pairs. */
 export function readable(v: unknown, depth = 0): unknown {
-  if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v
+  if (typeof v === 'string') return text(v)
+  if (v === null || typeof v === 'number' || typeof v === 'boolean') return v
   if (v === undefined) return null
   if (typeof v === 'bigint') return num(v)
   if (v instanceof Uint8Array) return hex(v)
@@ -41,7 +42,7 @@ export function readable(v: unknown, depth = 0): unknown {
     const o = v as Record<string, unknown>
     const out: Fields = {}
     const keys = Object.keys(o)
-    for (const k of keys.slice(0, MAX_SHOWN_ITEMS)) out[k] = readable(o[k], depth + 1)
+    for (const k of keys.slice(0, MAX_SHOWN_ITEMS)) out[text(k)] = readable(o[k], depth + 1)
     if (keys.length > MAX_SHOWN_ITEMS) out['...'] = `${keys.length - MAX_SHOWN_ITEMS} more`
     return out
   }
