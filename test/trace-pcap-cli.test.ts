@@ -3,12 +3,17 @@
  * against a `weft node` (both the built CLI, bin/weft.js), then `weft trace --pcap --keylog --json`:
  * the decrypted capture holds every message event the live trace printed. Skipped, with the reason
  * logged, only when tcpdump is absent or we are not root (`.ci/run` installs tcpdump; CI runs as root).
+ * Also: the command's argument mistakes and its file-size bounds, at and one byte past each.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterAll, expect, test } from 'vitest'
+import { afterAll, describe, expect, test } from 'vitest'
+import { UsageLine } from '../src/cli/args.js'
+import { MAX_CAPTURE_BYTES, runTracePcap } from '../src/cli/trace-pcap.js'
+import { UsageError } from '../src/core/errors.js'
+import { connectionSegments, tcpPcap } from './trace-pcap-helpers.js'
 
 const tcpdump = spawnSync('sh', ['-c', 'command -v tcpdump'], { encoding: 'utf8' }).stdout.trim()
 const why = tcpdump === '' ? 'tcpdump is not installed' : process.getuid?.() !== 0 ? 'not root (tcpdump -i lo needs root)' : undefined
@@ -79,4 +84,29 @@ test.skipIf(why !== undefined)('a tcpdump capture of weft trace decrypts to the 
   expect(lines(offEvents)).toEqual(expect.arrayContaining(lines(liveEvents)))
   const eph = (evs: Array<Record<string, unknown>>) => evs.find((e) => e.kind === 'noise-handshake' && e.message === 1)?.ephemeral
   expect(eph(offEvents)).toBe(eph(liveEvents))
+})
+
+describe('weft trace --pcap: arguments and file bounds (no tcpdump needed)', () => {
+  const pcapPath = join(dir, 'tiny.pcap')
+  const keysPath = join(dir, 'tiny.keys')
+  writeFileSync(pcapPath, tcpPcap(1, connectionSegments([{ fromInitiator: true, data: new Uint8Array(10) }])))
+  writeFileSync(keysPath, '# no lines\n')
+  const size = statSync(pcapPath).size
+  const run = (argv: string[], limits = {}) => runTracePcap(argv, () => {}, limits)
+  const code = async (p: Promise<unknown>) => p.then(() => 'ok', (e: unknown) => (e instanceof UsageError ? e.code : e instanceof UsageLine ? 'usage' : String(e)))
+
+  test('MAX_CAPTURE_BYTES / MAX_KEYLOG_BYTES: a file at the bound is read, one byte past it is pcap/too-large, keylog/too-large', async () => {
+    expect(await code(run(['--pcap', pcapPath, '--keylog', keysPath, '--json'], { maxCaptureBytes: size }))).toBe('ok')
+    expect(await code(run(['--pcap', pcapPath, '--keylog', keysPath], { maxCaptureBytes: size - 1 }))).toBe('pcap/too-large')
+    expect(await code(run(['--pcap', pcapPath, '--keylog', keysPath, '--json'], { maxKeylogBytes: 11 }))).toBe('ok')
+    expect(await code(run(['--pcap', pcapPath, '--keylog', keysPath], { maxKeylogBytes: 10 }))).toBe('keylog/too-large')
+    expect(MAX_CAPTURE_BYTES).toBe(512 * 1024 * 1024)
+  })
+
+  test('usage mistakes', async () => {
+    expect(await code(run(['--pcap', pcapPath]))).toBe('usage')
+    expect(await code(run(['--pcap', pcapPath, '--keylog', keysPath, '--local', 'both']))).toBe('usage')
+    expect(await code(run(['--pcap', join(dir, 'missing.pcap'), '--keylog', keysPath]))).toBe('pcap/read')
+    expect(await code(run(['--pcap', keysPath, '--keylog', keysPath]))).toBe('pcap/truncated-header')
+  })
 })

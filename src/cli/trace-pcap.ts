@@ -32,16 +32,23 @@ function readBounded(path: string, max: number, what: string): Uint8Array {
   return readFileSync(path)
 }
 
-/** Run the command; returns the exit code. `argv`: the arguments after `trace`. */
-export async function runTracePcap(argv: readonly string[], out: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Promise<number> {
+/**
+ * Run the command; returns the exit code. `argv`: the arguments after `trace`. `limits` (tests):
+ * the file size bounds, default MAX_CAPTURE_BYTES and MAX_KEYLOG_BYTES.
+ */
+export async function runTracePcap(
+  argv: readonly string[],
+  out: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
+  limits: { maxCaptureBytes?: number; maxKeylogBytes?: number } = {},
+): Promise<number> {
   const a = parseArgs(argv, { booleans: ['json'], values: ['pcap', 'keylog', 'local'] })
   const pcap = a.flags.get('pcap')?.[0]
   const keylog = a.flags.get('keylog')?.[0]
   if (pcap === undefined || keylog === undefined || a.positional.length > 0) throw new UsageLine(TRACE_PCAP_USAGE)
   const local = a.flags.get('local')?.[0] ?? 'initiator'
   if (local !== 'initiator' && local !== 'responder') throw new UsageLine(`--local is initiator or responder, not ${local}\n${TRACE_PCAP_USAGE}`)
-  const keys = parseKeylog(new TextDecoder().decode(readBounded(keylog, MAX_KEYLOG_BYTES, 'keylog')))
-  const capture = readPcap(readBounded(pcap, MAX_CAPTURE_BYTES, 'pcap'))
+  const keys = parseKeylog(new TextDecoder().decode(readBounded(keylog, limits.maxKeylogBytes ?? MAX_KEYLOG_BYTES, 'keylog')))
+  const capture = readPcap(readBounded(pcap, limits.maxCaptureBytes ?? MAX_CAPTURE_BYTES, 'pcap'))
   const events = decodeCapture(capture.connections, { crypto: nodeCrypto, keys, decoders: createDecoder, local })
   const json = a.flags.has('json')
   const format = createFormatter({ json })
