@@ -154,5 +154,6 @@ export interface GossipsubView {
   readonly authorIds: { readonly size: number }
   readonly pending: { readonly size: number }
   readonly pendingBytes: number
+  /** Whether peer `k` may be grafted into `topic`'s mesh now (not backing off, score at least `minScore`). */
   graftable(now: Millis, topic: string, k: string, minScore: number): boolean
 }

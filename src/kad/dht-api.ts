@@ -17,8 +17,12 @@ import type { PeerId } from '../peer-id/index.js'
 import type { KadBehaviour } from './kad.js'
 import type { KadEvent, KadPeerInfo, KadProgress, KadQueryStats, KadResult } from './types.js'
 
+/** Options of every `Dht` call: `signal` aborts the query (the call rejects with `UsageError('node/aborted')`). */
 export interface DhtCallOptions {
   signal?: AbortSignal
+  /**
+   * Called with each progress event of the query: a peer asked, a peer answered, a value or provider found, a request failed.
+   */
   onProgress?: (progress: KadProgress) => void
 }
 
@@ -28,6 +32,19 @@ interface Waiting {
   onProgress: ((p: KadProgress) => void) | undefined
 }
 
+/**
+ * The Kademlia DHT API of a node (`node.dht`; libp2p specs kad-dht/README.md). Each call runs an
+ * iterative query (α = 3 requests in flight, k = 20 closest peers) and resolves with its result.
+ * Rejections say who is to blame: `OutcomeError` `kad/not-found`, `kad/no-peers`, `kad/timeout`
+ * when the network gave no result; `UsageError` `kad/invalid-record`, `kad/key-too-long`,
+ * `kad/too-many-queries`, `node/aborted`. A misbehaving remote fails only its own request.
+ * @example
+ * ```ts
+ * const node = await createNode({ services: { dht: kadDht({ mode: 'client' }) }, discovery: { bootstrap: [...] } })
+ * const info = await node.dht.findPeer(PeerId.parse('12D3KooW...'))
+ * const providers = await node.dht.findProviders(cidMultihashBytes, { max: 5 })
+ * ```
+ */
 export class Dht {
   readonly #kad: KadBehaviour
   readonly #run: <T>(f: (now: Millis) => T) => T
@@ -74,35 +91,49 @@ export class Dht {
     return r.result.kind === 'bootstrap' ? r.result.tableSize : this.#kad.table.size
   }
 
+  /**
+   * Store a record (kad-dht "Value storage and retrieval", PUT_VALUE) at the k peers closest to `key`, after
+   * validating it with its namespace's validator (`/pk/`, `/ipns/`). Resolves with the peers that stored it and those that failed.
+   */
   async put(key: Uint8Array, value: Uint8Array, options: DhtCallOptions = {}): Promise<{ stored: PeerId[]; failed: PeerId[] }> {
     const r = await this.#query(options, (now, id) => this.#kad.put(now, key, value, id))
     if (r.result.kind !== 'put') throw new UsageError('kad/internal', 'unexpected result')
     return { stored: r.result.stored, failed: r.result.failed }
   }
 
+  /**
+   * Find the best record for `key` (GET_VALUE; the namespace's `select` picks among the values found).
+   * Rejects with `OutcomeError('kad/not-found')` when no peer has a valid one.
+   */
   async get(key: Uint8Array, options: DhtCallOptions = {}): Promise<Uint8Array> {
     const r = await this.#query(options, (now, id) => this.#kad.get(now, key, id))
     if (r.result.kind !== 'get') throw new UsageError('kad/internal', 'unexpected result')
     return r.result.value
   }
 
+  /** Announce that we provide `key` (ADD_PROVIDER to the k closest peers, kad-dht "Content provider advertisement"). */
   async provide(key: Uint8Array, options: DhtCallOptions = {}): Promise<{ stored: PeerId[]; failed: PeerId[] }> {
     const r = await this.#query(options, (now, id) => this.#kad.provide(now, key, id))
     if (r.result.kind !== 'provide') throw new UsageError('kad/internal', 'unexpected result')
     return { stored: r.result.stored, failed: r.result.failed }
   }
 
+  /** Find providers of `key` (GET_PROVIDERS), up to `options.max` (default 20). */
   async findProviders(key: Uint8Array, options: DhtCallOptions & { max?: number } = {}): Promise<KadPeerInfo[]> {
     const r = await this.#query(options, (now, id) => this.#kad.findProviders(now, key, id, options.max))
     return r.result.kind === 'find-providers' ? r.result.providers : []
   }
 
+  /**
+   * Find a peer's addresses (FIND_NODE for its id). Rejects with `OutcomeError('kad/not-found')` when no peer knows it.
+   */
   async findPeer(peer: PeerId, options: DhtCallOptions = {}): Promise<KadPeerInfo> {
     const r = await this.#query(options, (now, id) => this.#kad.findPeer(now, peer, id))
     if (r.result.kind !== 'find-peer') throw new UsageError('kad/internal', 'unexpected result')
     return r.result.peer
   }
 
+  /** The k peers closest to `key` by XOR distance of SHA-256 keys (kad-dht "Peer routing"). */
   async getClosestPeers(key: Uint8Array, options: DhtCallOptions = {}): Promise<KadPeerInfo[]> {
     const r = await this.#query(options, (now, id) => this.#kad.getClosestPeers(now, key, id))
     return r.result.kind === 'closest-peers' ? r.result.peers : []

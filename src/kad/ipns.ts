@@ -42,9 +42,11 @@ import type { RecordValidator, ValidationContext } from './validators.js'
 import { invalidRecord, splitNamespace } from './namespace.js'
 import type { KadErrorCode } from './message.js'
 
+/** Largest IPNS record accepted, 10 KiB (ipns spec "Record Size Limit"). */
 export const IPNS_MAX_RECORD_SIZE = 10 * 1024
 export const IPNS_SIGNATURE_PREFIX = utf8('ipns-signature:')
 
+/** The `IpnsEntry` protobuf (ipns spec "Record Serialization Format"). */
 export interface IpnsEntry {
   value?: Uint8Array
   signatureV1?: Uint8Array
@@ -57,6 +59,7 @@ export interface IpnsEntry {
   data?: Uint8Array
 }
 
+/** The DAG-CBOR `data` of an IPNS record (ipns spec): value, validity, validity type, sequence, TTL. */
 export interface IpnsData {
   value: Uint8Array
   validity: Uint8Array
@@ -65,6 +68,7 @@ export interface IpnsData {
   ttl: bigint
 }
 
+/** Decode an `IpnsEntry` (at most 10 KiB); throws `ProtocolError('kad', code)` when malformed. */
 export function decodeIpnsEntry(buf: Uint8Array): IpnsEntry {
   const e: IpnsEntry = {}
   decodeMessage(buf, 'kad', IPNS_MAX_RECORD_SIZE, (field, r) => {
@@ -84,6 +88,7 @@ export function decodeIpnsEntry(buf: Uint8Array): IpnsEntry {
   return e
 }
 
+/** Encode an `IpnsEntry` protobuf. */
 export function encodeIpnsEntry(e: IpnsEntry): Uint8Array {
   return encodeMessage((w) => {
     if (e.value !== undefined) w.uint32(tag(1, WIRE_LEN)).bytes(e.value)
@@ -121,6 +126,7 @@ export function createIpnsRecord(
   return encodeIpnsEntry({ value, validityType: 0, validity: validityBytes, sequence, ttl: ttlNs, signatureV2, data })
 }
 
+/** Why an IPNS record is invalid (ipns spec "Record Verification"): too large, malformed, bad signature, expired... */
 export type IpnsErrorCode =
   | 'ipns/record-too-large'
   | 'ipns/malformed-entry'
@@ -259,6 +265,11 @@ export function validateIpnsRecord(name: Uint8Array, record: Uint8Array, ctx: Va
   return d
 }
 
+/**
+ * The `/ipns/` record validator (ipns spec "Record Verification"): the V2 signature over
+ * `"ipns-signature:" + data` by the key the name hashes to, and an unexpired EOL validity;
+ * `select` prefers the highest sequence number, then the latest validity.
+ */
 export const ipnsValidator: RecordValidator = {
   validate(key: Uint8Array, value: Uint8Array, ctx: ValidationContext): void {
     const ns = splitNamespace(key)

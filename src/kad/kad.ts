@@ -146,6 +146,9 @@ export class KadBehaviour implements Behaviour<KadEvent> {
     return id
   }
 
+  /**
+   * Start a FIND_NODE query for `peer`'s addresses; the result arrives as a `query-done` event with this request id.
+   */
   findPeer(now: Millis, peer: PeerId, requestId?: number): number {
     const id = this.#queries.claimId(requestId)
     this.#start(now, id, { kind: 'find-peer', target: peer, found: undefined }, this.#ctx.findNode(peer.multihash), this.#ctx.peers.keyOf(peer), true)

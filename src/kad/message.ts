@@ -25,6 +25,7 @@ import { Multiaddr } from '../multiaddr/index.js'
 import { PeerId } from '../peer-id/index.js'
 import type { InternedPeerEntry, KadInterns } from './intern.js'
 
+/** The kad `Message.MessageType` enum (kad-dht "RPC messages"). */
 export const MessageType = {
   PUT_VALUE: 0,
   GET_VALUE: 1,
@@ -34,8 +35,10 @@ export const MessageType = {
   PING: 5,
 } as const
 export type MessageType = (typeof MessageType)[keyof typeof MessageType]
+/** The names of `MessageType`, indexed by wire value. */
 export const MESSAGE_TYPE_NAMES = ['PUT_VALUE', 'GET_VALUE', 'ADD_PROVIDER', 'GET_PROVIDERS', 'FIND_NODE', 'PING'] as const
 
+/** The kad `Message.ConnectionType` enum: what the sender knows of its connection to a listed peer. */
 export const ConnectionType = {
   NOT_CONNECTED: 0,
   CONNECTED: 1,
@@ -44,6 +47,7 @@ export const ConnectionType = {
 } as const
 export type ConnectionType = (typeof ConnectionType)[keyof typeof ConnectionType]
 
+/** The `ProtocolError('kad', code)` codes: a malformed or oversized message, an unknown type, an invalid record. */
 export type KadErrorCode =
   | 'kad/unknown-message-type'
   | 'kad/bad-connection-type'
@@ -70,6 +74,7 @@ export type KadOutcomeCode =
   | 'kad/stream-reset'
   | 'kad/connection-closed'
 
+/** The kad `Record` protobuf: key, value and the time it was received (RFC 3339 text). */
 export interface KadRecord {
   key: Uint8Array
   value: Uint8Array
@@ -77,12 +82,14 @@ export interface KadRecord {
   timeReceived?: string
 }
 
+/** A kad `Message.Peer`: id, addresses and connection type. */
 export interface KadPeer {
   id: PeerId
   addrs: Multiaddr[]
   connection: ConnectionType
 }
 
+/** The kad `Message` protobuf (kad-dht "RPC messages"): type, key, record, closer peers, provider peers. */
 export interface KadMessage {
   type: MessageType
   key?: Uint8Array
@@ -92,6 +99,7 @@ export interface KadMessage {
   clusterLevelRaw?: number
 }
 
+/** Bounds on a kad message we decode (spec/kad.md "Limits"). */
 export interface DecodeLimits {
   /** Whole message, bytes. */
   maxMessageSize: number
@@ -101,8 +109,10 @@ export interface DecodeLimits {
   maxAddrsPerPeer: number
 }
 
+/** Default `DecodeLimits`: 128 KiB per message, 100 peers, 16 addresses per peer. */
 export const DEFAULT_DECODE_LIMITS: DecodeLimits = { maxMessageSize: 128 * 1024, maxPeers: 100, maxAddrsPerPeer: 16 }
 
+/** What decoding skipped without failing the message (peers with a bad id, addresses that did not parse). */
 export interface DecodeStats {
   /** Peers with an invalid id, and addresses that did not parse. */
   skipped: number
@@ -110,6 +120,7 @@ export interface DecodeStats {
 
 // --- encode ----------------------------------------------------------------------------------------
 
+/** Encode a kad `Message` protobuf. */
 export function encodeKadMessage(m: KadMessage): Uint8Array {
   return encodeMessage((w) => {
     if (m.type !== 0) w.uint32(tag(1, WIRE_VARINT)).int32(m.type)

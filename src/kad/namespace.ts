@@ -3,6 +3,7 @@ import { ProtocolError } from '../core/errors.js'
 import { fromUtf8 } from '../core/bytes.js'
 import type { KadErrorCode } from './message.js'
 
+/** The `ProtocolError('kad', 'kad/invalid-record')` a validator throws for a record its namespace refuses. */
 export function invalidRecord(message: string): ProtocolError<KadErrorCode> {
   return new ProtocolError<KadErrorCode>('kad', 'kad/invalid-record', message)
 }

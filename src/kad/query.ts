@@ -24,8 +24,10 @@
 import type { PeerId } from '../peer-id/index.js'
 import { compareDistance, peerKey } from './key.js'
 
+/** A peer's state in a query: not asked yet, asked, answered, or failed (kad-dht "Peer routing"). */
 export type QueryPeerState = 'candidate' | 'in-flight' | 'succeeded' | 'failed'
 
+/** A peer seen by a query: its key, state and the hop at which it was learned. */
 export interface QueryPeer {
   readonly peer: PeerId
   /** peerKey(peer) */
@@ -35,6 +37,7 @@ export interface QueryPeer {
   readonly hop: number
 }
 
+/** Options of `ClosestPeersQuery`: `k` results (default 20), `alpha` requests in flight (default 3). */
 export interface QueryOptions {
   k?: number
   alpha?: number
@@ -42,6 +45,10 @@ export interface QueryOptions {
   maxPeers?: number
 }
 
+/**
+ * The iterative lookup of kad-dht "Peer routing": ask the α closest candidates not yet asked, add the
+ * closer peers they return, and stop when the k closest have all answered.
+ */
 export class ClosestPeersQuery {
   readonly target: Uint8Array
   readonly k: number
@@ -150,6 +157,7 @@ export class ClosestPeersQuery {
     return this.#peers
   }
 
+  /** Hop depth of the closest peer and the number of requests made so far. */
   stats(): { hops: number; requests: number } {
     const best = this.closest()[0]
     return { hops: best?.hop ?? 0, requests: this.#requests }

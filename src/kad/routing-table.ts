@@ -19,6 +19,7 @@ import type { Millis } from '../core/byte-machine.js'
 import type { PeerId } from '../peer-id/index.js'
 import { commonPrefixLength, compareDistance, peerKey } from './key.js'
 
+/** A routing table entry: the peer, its key and when it was last seen. */
 export interface TableEntry {
   readonly peer: PeerId
   /** peerKey(peer) */
@@ -45,6 +46,9 @@ interface Bucket {
   checking: string | undefined
 }
 
+/**
+ * What `update` did with a peer: nothing (ourselves), moved it to the tail, added it, dropped it, or the bucket is full and its oldest peer must be checked (`check`).
+ */
 export type UpdateResult =
   | { kind: 'self' }
   | { kind: 'updated' }
@@ -62,6 +66,7 @@ const ADDED: UpdateResult = Object.freeze({ kind: 'added' })
 const DROPPED: UpdateResult = Object.freeze({ kind: 'dropped' })
 const PENDING: UpdateResult = Object.freeze({ kind: 'pending' })
 
+/** Options of `RoutingTable`. */
 export interface RoutingTableOptions {
   /** Bucket size; the spec's replication parameter. Default 20. */
   k?: number
@@ -71,6 +76,9 @@ export interface RoutingTableOptions {
   onChange?: (peer: PeerId, change: 'added' | 'removed') => void
 }
 
+/**
+ * The Kademlia routing table (kad-dht "Kademlia routing table"): 256 k-buckets by the common prefix length of SHA-256 keys.
+ */
 export class RoutingTable {
   readonly localKey: Uint8Array
   readonly k: number
@@ -93,6 +101,7 @@ export class RoutingTable {
     return this.#index.size
   }
 
+  /** True when `peer` is in the table. */
   has(peer: PeerId): boolean {
     return this.#index.has(peerKey(peer))
   }

@@ -4,8 +4,18 @@ import { Dht } from './dht-api.js'
 import { KadBehaviour } from './kad.js'
 import type { KadEvent, KadOptions } from './types.js'
 
+/** Options of `kadDht()`: every `KadOptions` field except those the node supplies. */
 export type KadServiceOptions = Partial<Omit<KadOptions, 'random' | 'crypto' | 'peerId'>>
 
+/**
+ * The Kademlia DHT service (`/ipfs/kad/1.0.0`), for `createNode({ services: { dht: kadDht() } })`; the node exposes it as `node.dht`.
+ * @param options - mode (`'server'`, `'client'`, or `'auto'` by reachability), k, α, limits (`KadOptions`).
+ * @example
+ * ```ts
+ * import { createNode, kadDht } from 'weft/browser'
+ * const node = await createNode({ services: { dht: kadDht({ mode: 'client' }) } })
+ * ```
+ */
 export function kadDht(options: KadServiceOptions = {}): ServiceFactory<Dht> {
   return (ctx): NodeService<Dht> => {
     const behaviour = new KadBehaviour({ ...options, random: ctx.random, crypto: ctx.crypto, peerId: ctx.peerId, epoch: options.epoch ?? ctx.epoch })

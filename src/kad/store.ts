@@ -24,6 +24,7 @@ import type { Multiaddr } from '../multiaddr/index.js'
 import type { PeerId } from '../peer-id/index.js'
 import { SourceLedger } from './ledger.js'
 
+/** Bounds of the DHT server's record and provider store (spec/kad.md "Limits"). */
 export interface StoreLimits {
   /** Bytes of a record key (GET_VALUE / PUT_VALUE / FIND_NODE). Stops: huge keys multiplying what each record costs. */
   maxRecordKeyLength: number
@@ -59,6 +60,7 @@ export interface StoreLimits {
   providerAddrTtl: number
 }
 
+/** Default `StoreLimits` (spec/kad.md "Limits"). */
 export const DEFAULT_STORE_LIMITS: StoreLimits = {
   maxRecordKeyLength: 256,
   maxProviderKeyLength: 80,
@@ -101,6 +103,7 @@ export interface Origin {
   readonly source: string
 }
 
+/** A record held by the store, with when it was received. */
 export interface StoredRecord {
   readonly key: Uint8Array
   readonly value: Uint8Array
@@ -110,6 +113,7 @@ export interface StoredRecord {
   readonly from: string | undefined
 }
 
+/** A provider of a key: the peer, its addresses and when the announcement expires. */
 export interface ProviderEntry {
   readonly peer: PeerId
   readonly addrs: readonly Multiaddr[]
@@ -127,6 +131,7 @@ export type StoreRejection = 'too-large' | 'key-too-long' | 'store-full' | 'peer
 type Rec = StoredRecord & { readonly bytes: number; readonly source: string | undefined }
 type Prov = ProviderEntry & { readonly bytes: number; readonly origin: Origin | undefined }
 
+/** The DHT server's bounded store of records (PUT_VALUE) and provider announcements (ADD_PROVIDER), with expiry. */
 export class RecordStore {
   readonly limits: StoreLimits
   readonly #records = new Map<string, Rec>()
@@ -165,6 +170,7 @@ export class RecordStore {
 
   // --- value records --------------------------------------------------------------------------------
 
+  /** The unexpired record of `key`, or undefined. */
   getRecord(key: Uint8Array, now: Millis): StoredRecord | undefined {
     const id = toHex(key)
     const r = this.#records.get(id)

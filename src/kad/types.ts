@@ -7,11 +7,16 @@ import type { DecodeLimits } from './message.js'
 import type { StoreLimits } from './store.js'
 import type { RecordValidator } from './validators.js'
 
+/** A peer found by a DHT query, with the addresses it was reported at. */
 export interface KadPeerInfo {
   peer: PeerId
   addrs: Multiaddr[]
 }
 
+/**
+ * Options of the Kademlia behaviour (spec/kad.md): mode, bucket size k (20), concurrency α (3),
+ * timeouts, validators and the limits of what peers can make us store.
+ */
 export interface KadOptions {
   crypto: CryptoProvider
   random: RandomBytes
@@ -63,6 +68,7 @@ export interface KadOptions {
   progressEvents?: boolean
 }
 
+/** Statistics of a finished query. */
 export interface KadQueryStats {
   /** Hop depth of the closest peer found (seeds are hop 1). */
   hops: number
@@ -71,6 +77,7 @@ export interface KadQueryStats {
   duration: Millis
 }
 
+/** Progress of a DHT query, given to `onProgress`: a peer asked, answered or failed; a value or provider found. */
 export type KadProgress =
   | { kind: 'asked'; peer: PeerId }
   | { kind: 'answered'; peer: PeerId; closerPeers: number }
@@ -82,6 +89,7 @@ export type KadProgress =
   /** PUT_VALUE / ADD_PROVIDER delivered to `peer`. */
   | { kind: 'stored'; peer: PeerId }
 
+/** The result of a finished DHT query, by kind. */
 export type KadResult =
   | { kind: 'closest-peers'; peers: KadPeerInfo[] }
   | { kind: 'find-peer'; peer: KadPeerInfo }
@@ -92,6 +100,9 @@ export type KadResult =
   | { kind: 'find-providers'; providers: KadPeerInfo[] }
   | { kind: 'bootstrap'; tableSize: number }
 
+/**
+ * Events of the kad behaviour: query progress and results, routing table changes, mode changes, peers' protocol errors.
+ */
 export type KadEvent =
   | { type: 'progress'; requestId: number; progress: KadProgress }
   | { type: 'query-done'; requestId: number; result: KadResult; stats: KadQueryStats }

@@ -23,17 +23,23 @@ import { ipnsValidator } from './ipns.js'
 
 export { invalidRecord, splitNamespace }
 
+/** What a record validator may use: the crypto provider and the wall-clock time. */
 export interface ValidationContext {
   crypto: CryptoProvider
   /** Wall-clock time, ms since the Unix epoch (IPNS validity). */
   wallTime: number
 }
 
+/**
+ * A record namespace's rules (kad-dht "Entry validation"): `validate` throws for a record that must
+ * not be stored (`invalidRecord`); `select` returns the index of the best of several valid values.
+ */
 export interface RecordValidator {
   validate(key: Uint8Array, value: Uint8Array, ctx: ValidationContext): void
   select(key: Uint8Array, values: readonly Uint8Array[], ctx: ValidationContext): number
 }
 
+/** The `/pk/` record validator: the value is a public key whose peer id is the key's multihash. */
 export const pkValidator: RecordValidator = {
   validate(key, value) {
     const ns = splitNamespace(key)
@@ -51,6 +57,7 @@ export const pkValidator: RecordValidator = {
   },
 }
 
+/** The validators a DHT node uses unless told otherwise: `/pk/` and `/ipns/`. */
 export const DEFAULT_VALIDATORS: Readonly<Record<string, RecordValidator>> = { pk: pkValidator, ipns: ipnsValidator }
 
 /** The validator registry of one DHT node. */
@@ -86,6 +93,7 @@ export class Validators {
     return ns !== undefined && this.#byNamespace.has(ns.namespace)
   }
 
+  /** The index of the best of `values`, by the validator of `key`'s namespace. */
   select(key: Uint8Array, values: readonly Uint8Array[], ctx: ValidationContext): number {
     if (values.length <= 1) return 0
     const i = this.#for(key).select(key, values, ctx)
