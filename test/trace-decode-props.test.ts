@@ -7,7 +7,7 @@
 import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
 import { DEFAULT_V1_LIMITS, DEFAULT_V2_LIMITS, DIAL_BACK_PROTOCOL, AUTONAT_V1_PROTOCOL, DIAL_REQUEST_PROTOCOL } from '../src/autonat/index.js'
-import { encodeLp, varint } from '../src/core/index.js'
+import { encodeLp, fromHex, varint } from '../src/core/index.js'
 import { DCUTR_PROTOCOL, DEFAULT_DCUTR_MESSAGE_LIMITS } from '../src/dcutr/index.js'
 import { DEFAULT_MAX_RPC_SIZE, encodeRpc, PUBSUB_PROTOCOLS } from '../src/gossipsub/index.js'
 import { DEFAULT_IDENTIFY_LIMITS, IDENTIFY_PROTOCOL, IDENTIFY_PUSH_PROTOCOL } from '../src/identify/index.js'
@@ -19,6 +19,7 @@ import { DEFAULT_RENDEZVOUS_MESSAGE_LIMITS, RENDEZVOUS_PROTOCOL } from '../src/r
 import { DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_RESPONSE_BYTES } from '../src/request-response/index.js'
 import { createDecoder, createDecoderFactory, DECODED_PROTOCOLS, streamOpener, type ProtocolDecoder } from '../src/trace/decode/index.js'
 import type { DecodedMessage } from '../src/core/trace.js'
+import { readVectorFile } from './helpers/vectors.js'
 import { cut, merged } from './trace-decode-helpers.js'
 
 /** Each protocol's own message limit, from its module. */
@@ -110,6 +111,37 @@ describe('every decoder, arbitrary bytes', () => {
         expect(shape(run(protocol, variant, cut(bytes, at), true))).toEqual(shape(run(protocol, variant, [bytes], true)))
       }),
       { numRuns: 1500, seed: 61 },
+    )
+  })
+
+  test('mutated real messages (every vector of each protocol, framed, with bytes flipped, cut or inserted)', () => {
+    const framed = (file: string, bare: boolean): Uint8Array[] =>
+      readVectorFile(file).vectors.flatMap((v) => (typeof v.hex === 'string' && v.hex.length > 0 && v.hex.length < 20_000 ? [bare ? encodeLp(fromHex(v.hex)) : fromHex(v.hex)] : []))
+    const corpus: Array<[string, Uint8Array[]]> = [
+      [IDENTIFY_PROTOCOL, readVectorFile('identify').vectors.flatMap((v) => (v.hex && v.id.startsWith('stream') ? [fromHex(v.hex)] : v.hex ? [encodeLp(fromHex(v.hex))] : []))],
+      [KAD_PROTOCOL, framed('kad', false)],
+      [PUBSUB_PROTOCOLS[0]!, framed('gossipsub', true)],
+      [AUTONAT_V1_PROTOCOL, framed('autonat', true)],
+      [DIAL_REQUEST_PROTOCOL, framed('autonat', true)],
+      [HOP_PROTOCOL, framed('relay', true)],
+      [STOP_PROTOCOL, framed('relay', true)],
+      [DCUTR_PROTOCOL, framed('dcutr', true)],
+      [RENDEZVOUS_PROTOCOL, framed('rendezvous', true)],
+    ]
+    const mutation = fc.tuple(fc.constantFrom('flip', 'cut', 'insert'), fc.nat(), fc.integer({ min: 0, max: 255 }))
+    fc.assert(
+      fc.property(fc.nat(corpus.length - 1), fc.nat(), fc.array(mutation, { maxLength: 4 }), fc.array(fc.nat(), { maxLength: 5 }), fc.boolean(), (p, pick, muts, at, end) => {
+        const [protocol, messages] = corpus[p]!
+        let bytes = messages[pick % messages.length]!.slice()
+        for (const [kind, where, value] of muts) {
+          const i = bytes.length === 0 ? 0 : where % bytes.length
+          if (kind === 'flip' && bytes.length > 0) bytes[i] = value
+          else if (kind === 'cut') bytes = bytes.subarray(0, i)
+          else bytes = new Uint8Array([...bytes.subarray(0, i), value, ...bytes.subarray(i)])
+        }
+        expect(shape(run(protocol, 0, cut(bytes, at), end))).toEqual(shape(run(protocol, 0, [bytes], end)))
+      }),
+      { numRuns: 2000, seed: 1616 },
     )
   })
 
