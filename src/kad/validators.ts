@@ -35,7 +35,9 @@ export interface ValidationContext {
  * not be stored (`invalidRecord`); `select` returns the index of the best of several valid values.
  */
 export interface RecordValidator {
+  /** Throw `ProtocolError('kad', 'kad/invalid-record')` unless `value` is a valid record for `key`. */
   validate(key: Uint8Array, value: Uint8Array, ctx: ValidationContext): void
+  /** The index of the best of `values` (all valid records for `key`). */
   select(key: Uint8Array, values: readonly Uint8Array[], ctx: ValidationContext): number
 }
 

@@ -25,6 +25,9 @@ export const FLAG_QR = 0x8000
 export const FLAG_AA = 0x0400
 export const FLAG_TC = 0x0200
 
+/**
+ * The `ProtocolError('mdns', code)` codes of a received DNS packet (RFC 1035 §4, RFC 6762): too large, truncated, bad names or pointers.
+ */
 export type MdnsErrorCode =
   | 'mdns/packet-too-large'
   | 'mdns/truncated'
@@ -37,6 +40,7 @@ export type MdnsErrorCode =
   | 'mdns/too-many-txt-strings'
   | 'mdns/bad-rdata'
 
+/** A DNS question (RFC 1035 §4.1.2); `unicastResponse` is mDNS's QU bit (RFC 6762 §5.4). */
 export interface DnsQuestion {
   name: string
   type: number
@@ -56,6 +60,9 @@ interface RecordBase {
   ttl: number
 }
 
+/**
+ * A DNS resource record weft reads and writes (RFC 1035 §4.1.3): PTR, SRV, TXT, A, AAAA; `cacheFlush` is mDNS's bit (RFC 6762 §10.2).
+ */
 export type DnsRecord =
   | (RecordBase & { type: 'PTR'; target: string })
   | (RecordBase & { type: 'SRV'; priority: number; weight: number; port: number; target: string })
@@ -63,6 +70,7 @@ export type DnsRecord =
   | (RecordBase & { type: 'A'; address: Uint8Array })
   | (RecordBase & { type: 'AAAA'; address: Uint8Array })
 
+/** A DNS message (RFC 1035 §4.1): header id and flags, questions, answers, authorities, additionals. */
 export interface DnsMessage {
   id: number
   /** The 16 header flag bits (QR, opcode, AA, TC, RD, RA, Z, RCODE). */
@@ -73,11 +81,13 @@ export interface DnsMessage {
   additionals: DnsRecord[]
 }
 
+/** A decoded DNS message, with the count of records of types weft does not read. */
 export interface DecodedDnsMessage extends DnsMessage {
   /** Records of other types (NSEC, OPT, HINFO, ...) that were skipped, all sections together. */
   skipped: number
 }
 
+/** Bounds of DNS packets decoded or encoded (spec/mdns.md "Limits"). */
 export interface DnsLimits {
   /**
    * Largest packet decoded or encoded. Default 9000, the mDNS maximum (RFC 6762 §17). Stops a
@@ -336,6 +346,7 @@ function readRecord(r: Reader, txt: { strings: number }): DnsRecord | undefined 
 
 // ---- encoding -----------------------------------------------------------------------------------
 
+/** Options of DNS message encoding. */
 export interface EncodeOptions {
   /** Compress names with pointers to earlier names (RFC 1035 §4.1.4). Default true. */
   compress?: boolean

@@ -11,6 +11,7 @@ import { PeerId } from '../peer-id/index.js'
 import { CLASS_IN, FLAG_AA, FLAG_QR, TYPE, encodeDnsMessage, sameName } from './dns.js'
 import type { DecodedDnsMessage, DnsMessage, DnsQuestion, DnsRecord } from './dns.js'
 
+/** The DNS-SD service name of libp2p peers (libp2p specs discovery/mdns.md "Definitions"). */
 export const SERVICE_NAME = '_p2p._udp.local'
 /** The DNS-SD meta query (RFC 6763 §9): "which services are on this link". */
 export const META_QUERY_NAME = '_services._dns-sd._udp.local'
@@ -36,6 +37,9 @@ export function buildQuery(serviceName = SERVICE_NAME): Uint8Array {
   })
 }
 
+/**
+ * What goes in our mDNS response (discovery/mdns.md "Response"): our peer name and a `dnsaddr=` TXT record per address.
+ */
 export interface ResponseOptions {
   peerId: PeerId
   /** From peerNameFromBytes: 32–63 lower-case alphanumerics. */
@@ -143,6 +147,7 @@ function defaultPort(addrs: readonly Multiaddr[]): number {
   return 4001
 }
 
+/** What a received mDNS query asks: our peers (a PTR question for the service), the DNS-SD meta query, or neither. */
 export interface QueryQuestions {
   /** A `<service> PTR` (or ANY) question: answer with buildResponse. */
   peers: boolean
@@ -177,6 +182,7 @@ export function parseQuery(msg: DecodedDnsMessage, options: { serviceName?: stri
   return q.peers || q.meta ? q : undefined
 }
 
+/** A peer found in an mDNS response: its id and addresses, with the record TTL in seconds. */
 export interface DiscoveredPeer {
   peer: PeerId
   /** Its addresses without the `/p2p/<id>` suffix, unique, in packet order. */
@@ -185,6 +191,7 @@ export interface DiscoveredPeer {
   ttl: number
 }
 
+/** Options of parsing an mDNS response (the service name, and the bounds on what one packet may add). */
 export interface ResponseParseOptions {
   serviceName?: string
   /** Most peers taken from one packet (PTR answers beyond are ignored). Default 16. Stops one packet filling the peer store. */

@@ -9,6 +9,7 @@
 import type { Multiaddr } from '../multiaddr/index.js'
 import type { PeerId } from '../peer-id/index.js'
 
+/** Bounds of the table of peers found by mDNS (spec/mdns.md "Limits"). */
 export interface MdnsPeerLimits {
   /** Peers remembered at once; a response about a further peer is refused until one expires. */
   maxPeers: number
@@ -38,6 +39,7 @@ export interface UpdateResult {
   dropped: number
 }
 
+/** The peers found by mDNS and their addresses, each until its TTL ends; bounded by `MdnsPeerLimits`. */
 export class DiscoveredPeers {
   readonly #peers = new Map<string, Entry>()
   constructor(readonly limits: MdnsPeerLimits) {}
@@ -106,10 +108,12 @@ export class DiscoveredPeers {
     return next
   }
 
+  /** True when `peer` was found and has not expired. */
   has(peer: PeerId): boolean {
     return this.#peers.has(peer.toString())
   }
 
+  /** Every peer found, with its addresses and expiry. */
   list(): MdnsPeerEntry[] {
     return [...this.#peers.values()].map((e) => {
       const addrs = [...e.addrs.values()]
@@ -117,6 +121,7 @@ export class DiscoveredPeers {
     })
   }
 
+  /** Forget every peer. */
   clear(): void {
     this.#peers.clear()
   }

@@ -36,7 +36,11 @@ export interface MdnsSocket {
   close(): void
 }
 
+/**
+ * What mDNS needs from the platform: UDP multicast sockets, a monotonic clock and timers (`udpMdnsSocket()` from `weft/node`).
+ */
 export interface MdnsSocketFactory {
+  /** Join the mDNS group (IPv4, or IPv6 with `options.ipv6`) and deliver each datagram to `handlers.onPacket`. */
   open(handlers: { onPacket(data: Uint8Array, from: { address: string; port: number }): void; onError(error: Error): void }, options?: { ipv6?: boolean }): Promise<MdnsSocket>
   /** Milliseconds on a monotonic clock. */
   now(): number
@@ -44,6 +48,7 @@ export interface MdnsSocketFactory {
   after(ms: number, f: () => void): () => void
 }
 
+/** Options of the mDNS discovery service (libp2p specs discovery/mdns.md). */
 export interface MdnsOptions {
   /** The UDP sockets, clock and timers (`udpMdnsSocket()` from 'weft/node'). */
   socket: MdnsSocketFactory
@@ -76,11 +81,17 @@ export interface MdnsOptions {
   limits?: Partial<DnsLimits>
 }
 
+/** Default interval between mDNS queries once the first backoff doubled up to it, in ms (60 s). */
 export const DEFAULT_MDNS_INTERVAL = 60_000
+/** Default TTL of our answers, in seconds (discovery/mdns.md; RFC 6762 §10). */
 export const DEFAULT_MDNS_TTL = 360
+/** Default most peers remembered at once. */
 export const DEFAULT_MDNS_MAX_PEERS = 256
+/** Default most addresses remembered per peer. */
 export const DEFAULT_MDNS_MAX_ADDRS_PER_PEER = 32
+/** Default cap on a received TTL, in seconds: a peer cannot make us remember it longer. */
 export const DEFAULT_MDNS_MAX_TTL = 3600
+/** Default most unicast answers (QU questions, RFC 6762 §5.4) sent per interval: stops us being used to flood. */
 export const DEFAULT_MDNS_MAX_UNICAST_ANSWERS = 16
 /** The first wait after the first query (then doubling). */
 export const MDNS_FIRST_BACKOFF = 1000
@@ -90,6 +101,7 @@ export const MDNS_ANNOUNCEMENTS = 2
 export const MDNS_MIN_MULTICAST_GAP = 1000
 const MDNS_PORT = 5353
 
+/** A peer found on the local link, with its addresses. */
 export interface PeerDiscoveryEvent {
   peer: PeerId
   addrs: Multiaddr[]
@@ -107,10 +119,12 @@ export interface MdnsExpiredEvent {
   reason: 'ttl' | 'goodbye'
 }
 
+/** The events of the `Mdns` API (`peer` discoveries go to the node's `peer:discovery`). */
 export interface MdnsEvents {
   expired: MdnsExpiredEvent
 }
 
+/** Counters of the mDNS service, for diagnostics. */
 export interface MdnsStats {
   /** Datagrams received. */
   received: number
@@ -160,6 +174,7 @@ export class Mdns extends EventTarget {
     super()
     this.#impl = impl
   }
+  /** The service's counters. */
   stats(): MdnsStats {
     return this.#impl.stats()
   }
@@ -192,6 +207,11 @@ function positiveInt(v: number, name: string): number {
   return v
 }
 
+/**
+ * The mDNS discovery service (libp2p specs discovery/mdns.md): query `_p2p._udp.local` on the local link
+ * and answer others' queries with our addresses. Usually enabled with `createNode({ discovery: { mdns: true } })` on `weft/node` (which supplies the socket).
+ * @param options - the socket factory (`udpMdnsSocket()`), query interval, TTL and limits. Throws `RangeError` for a non-positive interval.
+ */
 export function mdns(options: MdnsOptions): ServiceFactory<Mdns> {
   const interval = options.interval ?? DEFAULT_MDNS_INTERVAL
   if (!Number.isFinite(interval) || interval <= 0) throw new RangeError('interval must be a positive number of ms')

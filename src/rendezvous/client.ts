@@ -34,6 +34,9 @@ export type RendezvousStatusCode =
   | 'rendezvous/internal-error'
   | 'rendezvous/unavailable'
 
+/**
+ * Why a rendezvous operation failed without a protocol violation: the point's status (`E_NOT_AUTHORIZED`...), a timeout, a reset, a failed dial.
+ */
 export type RendezvousOutcomeCode =
   | RendezvousStatusCode
   | 'rendezvous/timeout'
@@ -67,6 +70,7 @@ export class RendezvousStatusError extends OutcomeError<RendezvousStatusCode> {
   }
 }
 
+/** Bounds of the rendezvous client (spec/rendezvous.md "Limits"). */
 export interface RendezvousClientLimits {
   /** Milliseconds for one operation (stream open, request, response). Default 10 000 (rust's). Stops a silent point pinning a stream. */
   timeout?: number
@@ -81,6 +85,7 @@ export interface RendezvousClientLimits {
   retryInterval?: number
 }
 
+/** Options of the rendezvous client behaviour. */
 export interface RendezvousClientOptions extends RendezvousClientLimits {
   crypto: CryptoProvider
   privateKey: PrivateKey
@@ -113,8 +118,12 @@ export interface RendezvousDiscovery {
   interval?: number
 }
 
+/** Default interval of `discovery.rendezvous` discovery rounds, in ms (60 s). */
 export const DEFAULT_RENDEZVOUS_DISCOVERY_INTERVAL = 60_000
 
+/**
+ * Default `RendezvousClientLimits`: 10 s per operation, 64 pending operations, 64 registrations kept refreshed, retry after 30 s.
+ */
 export const DEFAULT_RENDEZVOUS_CLIENT_LIMITS: Readonly<Required<RendezvousClientLimits>> = Object.freeze({
   timeout: 10_000,
   maxPending: 64,
@@ -122,6 +131,7 @@ export const DEFAULT_RENDEZVOUS_CLIENT_LIMITS: Readonly<Required<RendezvousClien
   retryInterval: 30_000,
 })
 
+/** A registration returned by DISCOVER whose signed peer record checked out: peer, namespace, addresses, TTL. */
 export interface DiscoveredRegistration {
   peer: PeerId
   namespace: string
@@ -132,6 +142,7 @@ export interface DiscoveredRegistration {
   format: RecordFormat
 }
 
+/** Events of the rendezvous client behaviour: registrations made, refreshed or failed, discoveries. */
 export type RendezvousClientEvent =
   | { type: 'registered'; requestId: number; point: PeerId; namespace: string; ttl: number; refresh: boolean }
   | { type: 'register-failed'; requestId: number; point: PeerId; namespace: string; error: Error; refresh: boolean }
@@ -229,6 +240,7 @@ export class RendezvousClientBehaviour implements Behaviour<RendezvousClientEven
     return { operations: [...this.#ops.values()].filter((o) => !o.done).length, registrations: this.#regs.size }
   }
 
+  /** True when `peer` is our own peer id. */
   isSelf(peer: PeerId): boolean {
     return peer.equals(this.#self)
   }

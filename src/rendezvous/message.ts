@@ -30,6 +30,7 @@ export const ResponseStatus = {
 export type ResponseStatus = (typeof ResponseStatus)[keyof typeof ResponseStatus]
 const STATUSES = new Set<number>(Object.values(ResponseStatus))
 
+/** The `ProtocolError('rendezvous', code)` codes: a message over the limit, malformed, or of an unexpected type. */
 export type RendezvousErrorCode =
   | 'rendezvous/message-too-large'
   | 'rendezvous/malformed'
@@ -40,25 +41,30 @@ export type RendezvousErrorCode =
   /** A message of the wrong type for the stream's state (a response to a request, a second response). */
   | 'rendezvous/unexpected-message'
 
+/** `Message.Register` (rendezvous spec "Protocol"): namespace, signed peer record, TTL in seconds. */
 export interface Register {
   ns?: string
   signedPeerRecord?: Uint8Array
   /** Seconds. */
   ttl?: number
 }
+/** `Message.RegisterResponse`: status, status text and the TTL granted. */
 export interface RegisterResponse {
   status: ResponseStatus
   statusText?: string
   ttl?: number
 }
+/** `Message.Unregister`: the namespace to leave. */
 export interface Unregister {
   ns?: string
 }
+/** `Message.Discover`: namespace (absent: all), limit and pagination cookie. */
 export interface Discover {
   ns?: string
   limit?: number
   cookie?: Uint8Array
 }
+/** `Message.DiscoverResponse`: registrations, the cookie for the next page, status. */
 export interface DiscoverResponse {
   registrations: Register[]
   cookie?: Uint8Array
@@ -66,6 +72,7 @@ export interface DiscoverResponse {
   statusText?: string
 }
 
+/** A rendezvous `Message` (`/rendezvous/1.0.0`), by type. */
 export type RendezvousMessage =
   | { type: typeof MessageType.REGISTER; register: Register }
   | { type: typeof MessageType.REGISTER_RESPONSE; registerResponse: RegisterResponse }
@@ -73,6 +80,7 @@ export type RendezvousMessage =
   | { type: typeof MessageType.DISCOVER; discover: Discover }
   | { type: typeof MessageType.DISCOVER_RESPONSE; discoverResponse: DiscoverResponse }
 
+/** Bounds of rendezvous messages decoded (spec/rendezvous.md "Limits"). */
 export interface RendezvousMessageLimits {
   /**
    * Largest message body (after the length prefix). Default 65536. Stops a remote from making us

@@ -17,9 +17,14 @@ import {
   type PeerRecord, type PrivateKey,
 } from '../peer-id/index.js'
 
+/**
+ * How a registration's peer record is sealed: `standard` (RFC 0003 peer record) or `rust-legacy` (older rust-libp2p points).
+ */
 export type RecordFormat = 'standard' | 'rust-legacy'
 
+/** The envelope domain of the `rust-legacy` record format. */
 export const LEGACY_RECORD_DOMAIN = 'libp2p-routing-state'
+/** The envelope payload type of the `rust-legacy` record format. */
 export const LEGACY_RECORD_PAYLOAD_TYPE = new TextEncoder().encode('/libp2p/routing-state-record')
 
 /** Seal `record` with `key` in `format`; the envelope's bytes. */

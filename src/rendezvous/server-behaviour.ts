@@ -17,6 +17,7 @@ import { streamKey } from '../swarm/index.js'
 import { MessageType, RENDEZVOUS_PROTOCOL, RendezvousDecoder, ResponseStatus, encodeRendezvousFrame, type RendezvousMessageLimits } from './message.js'
 import { RendezvousRegistry, type RendezvousRegistryOptions } from './server.js'
 
+/** Per-peer bounds of the rendezvous point (spec/rendezvous.md "Limits"). */
 export interface RendezvousServerLimits {
   /** Inbound rendezvous streams open at once per peer. Default 8. Stops one peer pinning many streams and decoders; excess streams are reset. */
   maxStreamsPerPeer?: number
@@ -26,18 +27,21 @@ export interface RendezvousServerLimits {
   streamTimeout?: number
 }
 
+/** Options of the rendezvous point behaviour. */
 export interface RendezvousServerOptions extends RendezvousServerLimits {
   crypto: CryptoProvider
   registry?: Partial<RendezvousRegistryOptions>
   messageLimits?: Partial<RendezvousMessageLimits>
 }
 
+/** Default `RendezvousServerLimits`. */
 export const DEFAULT_RENDEZVOUS_SERVER_LIMITS: Readonly<Required<RendezvousServerLimits>> = Object.freeze({
   maxStreamsPerPeer: 8,
   maxRequestsPerStream: 16,
   streamTimeout: 10_000,
 })
 
+/** Events of the rendezvous point: registrations accepted, refused, removed, discoveries served. */
 export type RendezvousServerEvent =
   | { type: 'registered'; peer: PeerId; namespace: string; ttl: number }
   | { type: 'register-refused'; peer: PeerId; namespace: string; status: ResponseStatus; statusText?: string }

@@ -19,6 +19,7 @@ import type { PeerId } from '../peer-id/index.js'
 import { openRendezvousRecord } from './record.js'
 import { MessageType, ResponseStatus, type Discover, type DiscoverResponse, type Register, type RegisterResponse, type RendezvousMessage } from './message.js'
 
+/** Bounds of the rendezvous point's registry (rendezvous spec; spec/rendezvous.md "Limits"). */
 export interface RendezvousRegistryOptions {
   /** Longest namespace, in characters. Default 255 (the spec's recommendation). Stops unbounded keys. */
   maxNamespaceLength: number
@@ -45,6 +46,9 @@ export interface RendezvousRegistryOptions {
   maxDiscoverBytes: number
 }
 
+/**
+ * Default `RendezvousRegistryOptions`: namespaces of 255 characters, TTL 2 h by default, between 2 h and 72 h, 10 000 registrations (1000 per namespace, 100 per peer), 100 per DISCOVER.
+ */
 export const DEFAULT_RENDEZVOUS_REGISTRY_OPTIONS: Readonly<RendezvousRegistryOptions> = Object.freeze({
   maxNamespaceLength: 255,
   defaultTtl: 7200,
@@ -93,6 +97,9 @@ function decodeCookie(bytes: Uint8Array): { ns: string | undefined; seq: number 
   return { ns: ns === '' ? undefined : ns, seq: Number(seq) }
 }
 
+/**
+ * The registry of a rendezvous point (rendezvous spec "Interaction"): registrations per namespace with expiry, paginated discovery with cookies.
+ */
 export class RendezvousRegistry {
   readonly #o: RendezvousRegistryOptions
   readonly #crypto: CryptoProvider
@@ -127,6 +134,9 @@ export class RendezvousRegistry {
     }
   }
 
+  /**
+   * Handle REGISTER from `from`: check the namespace, the TTL and the signed peer record (it must be `from`'s), then store it.
+   */
   register(now: number, from: PeerId, req: Register): RegisterResponse {
     this.#expire(now)
     const ns = req.ns ?? ''
@@ -159,12 +169,14 @@ export class RendezvousRegistry {
     return { status: ResponseStatus.OK, ttl }
   }
 
+  /** Handle UNREGISTER: drop `from`'s registration in `ns`. */
   unregister(now: number, from: PeerId, ns: string): void {
     this.#expire(now)
     const reg = this.#byNs.get(ns)?.get(from.toString())
     if (reg !== undefined) this.#remove(reg)
   }
 
+  /** Handle DISCOVER: registrations after the cookie, up to the limit, and the next cookie. */
   discover(now: number, req: Discover): DiscoverResponse {
     this.#expire(now)
     const ns = req.ns === undefined || req.ns === '' ? undefined : req.ns

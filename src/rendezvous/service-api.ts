@@ -32,6 +32,7 @@ interface NodeLike {
 }
 type Target = PeerId | Multiaddr | string
 
+/** Options of `rendezvousServer()`. */
 export interface RendezvousServerServiceOptions extends RendezvousServerLimits {
   /** Registry limits (spec/rendezvous.md, Limits): TTL bounds, caps, namespace length. */
   registry?: Partial<RendezvousRegistryOptions>
@@ -40,6 +41,7 @@ export interface RendezvousServerServiceOptions extends RendezvousServerLimits {
   name?: string
 }
 
+/** The events of the `RendezvousServer` API, with their `detail`. */
 export interface RendezvousServerEvents {
   registered: { peer: PeerId; namespace: string; ttl: number }
   'register-refused': { peer: PeerId; namespace: string; status: number; statusText?: string }
@@ -59,6 +61,7 @@ export class RendezvousServer extends EventTarget {
   get size(): number {
     return this.#b.registry.size
   }
+  /** Typed `addEventListener`; returns the unsubscribe function. */
   on<K extends keyof RendezvousServerEvents>(type: K, listener: (detail: RendezvousServerEvents[K]) => void): () => void {
     const l = (e: Event): void => listener((e as CustomEvent<RendezvousServerEvents[K]>).detail)
     this.addEventListener(type, l)
@@ -66,6 +69,10 @@ export class RendezvousServer extends EventTarget {
   }
 }
 
+/**
+ * The rendezvous point service (libp2p specs rendezvous/README.md, `/rendezvous/1.0.0`), for
+ * `createNode({ services: { rendezvous: rendezvousServer() } })`: peers register in namespaces and discover each other.
+ */
 export function rendezvousServer(options: RendezvousServerServiceOptions = {}): ServiceFactory<RendezvousServer> {
   return (ctx): NodeService<RendezvousServer> => {
     const b = new RendezvousServerBehaviour({ ...options, crypto: ctx.crypto })
@@ -83,6 +90,7 @@ export function rendezvousServer(options: RendezvousServerServiceOptions = {}): 
   }
 }
 
+/** Options of `rendezvousClient()`. */
 export interface RendezvousClientServiceOptions extends RendezvousClientLimits {
   /** Envelope layout of our records: 'standard' (default) or 'rust-legacy' for rust-libp2p points (spec/rendezvous.md). */
   recordFormat?: RecordFormat
@@ -100,6 +108,7 @@ export interface RendezvousClientServiceOptions extends RendezvousClientLimits {
   discovery?: RendezvousDiscoveryOptions
 }
 
+/** Automatic rendezvous discovery: register at `points` in `namespace` and discover it every `interval` ms. */
 export interface RendezvousDiscoveryOptions {
   points: ReadonlyArray<string | Multiaddr>
   namespace: string
@@ -123,15 +132,18 @@ function parsePoints(points: ReadonlyArray<string | Multiaddr>): Array<{ peer: P
   return out
 }
 
+/** Options of every rendezvous client call: `signal` aborts it. */
 export interface OperationOptions {
   signal?: AbortSignal
 }
+/** Options of `RendezvousClient.register`. */
 export interface RegisterOptions extends OperationOptions {
   /** Seconds; absent: the point's default (2 h). */
   ttl?: number
   /** Envelope layout of the record, for this point (default: the service's recordFormat). */
   recordFormat?: RecordFormat
 }
+/** Options of `RendezvousClient.discover`. */
 export interface DiscoverOptions extends OperationOptions {
   /** Absent: every namespace. */
   namespace?: string
@@ -139,6 +151,7 @@ export interface DiscoverOptions extends OperationOptions {
   /** From the previous discover's result: only registrations made since. */
   cookie?: Uint8Array
 }
+/** What `discover` resolves with. */
 export interface DiscoverResult {
   /** Verified registrations (our own included, if we are registered). */
   registrations: DiscoveredRegistration[]
@@ -148,6 +161,7 @@ export interface DiscoverResult {
   invalid: number
 }
 
+/** The events of the `RendezvousClient` API, with their `detail`. */
 export interface RendezvousClientEvents {
   /** A registration was made or refreshed. */
   registered: { point: PeerId; namespace: string; ttl: number; refresh: boolean }
@@ -189,6 +203,10 @@ export class RendezvousClient extends EventTarget {
     await this.#op(options.signal, (now, id) => this.#b.unregister(now, peer, namespace, id))
   }
 
+  /**
+   * Ask `point` for registrations (of `options.namespace`, or all), verifying each signed peer record.
+   * Rejects with `OutcomeError` (a `RendezvousOutcomeCode`) or `ProtocolError('rendezvous', code)`.
+   */
   async discover(point: Target, options: DiscoverOptions = {}): Promise<DiscoverResult> {
     const peer = await this.#target(point, options.signal)
     const d = {
@@ -200,6 +218,7 @@ export class RendezvousClient extends EventTarget {
     return { registrations: ev.registrations, cookie: ev.cookie, invalid: ev.invalid }
   }
 
+  /** Typed `addEventListener`; returns the unsubscribe function. */
   on<K extends keyof RendezvousClientEvents>(type: K, listener: (detail: RendezvousClientEvents[K]) => void): () => void {
     const l = (e: Event): void => listener((e as CustomEvent<RendezvousClientEvents[K]>).detail)
     this.addEventListener(type, l)
@@ -270,6 +289,17 @@ export class RendezvousClient extends EventTarget {
   }
 }
 
+/**
+ * The rendezvous client service (libp2p specs rendezvous/README.md), for `createNode({ services: { rendezvous: rendezvousClient() } })`.
+ * Throws `UsageError` for a point address without `/p2p/<id>`.
+ * @example
+ * ```ts
+ * const node = await createNode({ services: { rendezvous: rendezvousClient() } })
+ * const rdv = node.service<RendezvousClient>('rendezvous')
+ * await rdv.register('/ip4/192.0.2.1/tcp/4001/p2p/12D3KooW...', 'my-app')
+ * const { registrations } = await rdv.discover('/ip4/192.0.2.1/tcp/4001/p2p/12D3KooW...', { namespace: 'my-app' })
+ * ```
+ */
 export function rendezvousClient(options: RendezvousClientServiceOptions = {}): ServiceFactory<RendezvousClient> {
   const addresses = options.addresses?.map((a) => (typeof a === 'string' ? Multiaddr.fromString(a) : a))
   new RendezvousClientBehaviourCheck(options)
