@@ -15,7 +15,7 @@ const fields = {
   agentVersion: sent.agentVersion, protocolVersion: 'ipfs/0.1.0', protocols: [...sent.protocols].reverse(),
   listenAddrs: ['/ip4/127.0.0.1/tcp/4001'], publicKey: { type: 'Ed25519', peerId: '12D3KooWpeer', hex: 'abcd' },
 }
-const ev = (kind: string, extra: object = {}) => ({ t: 0, conn: 'c1', kind, dir: 'in', ...extra })
+const ev = (kind: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({ t: 0, conn: 'c1', kind, dir: 'in', ...extra })
 const live = [
   ev('transport'), ev('multistream'), ev('yamux-frame'), ev('state'),
   ev('noise-handshake', { message: 1 }), ev('noise-handshake', { message: 2 }), ev('noise-handshake', { message: 3 }),
@@ -42,7 +42,7 @@ describe('interop trace checks', () => {
   })
   test('a missing kind, handshake message, protocol or offline message is named', () => {
     expect(checkTrace(live.filter((e) => e.kind !== 'yamux-frame'), live, sent, []).problems).toEqual(['no yamux-frame event'])
-    expect(checkTrace(live.filter((e) => e.kind !== 'noise-handshake' || (e as { message?: number }).message !== 2), live, sent, []).problems).toEqual(['no noise-handshake message 2'])
+    expect(checkTrace(live.filter((e) => e.kind !== 'noise-handshake' || e.message !== 2), live, sent, []).problems).toEqual(['no noise-handshake message 2'])
     expect(checkTrace(live, live, sent, ['kad']).problems).toEqual(['no kad message from the listener'])
     const offline = live.filter((e) => e.kind !== 'message' || e.protocol !== '/ipfs/ping/1.0.0')
     expect(checkTrace(live, offline, sent, []).problems[0]).toMatch(/^1 of 2 live message events are not in the decrypted capture/)
