@@ -13,6 +13,9 @@ import { AutoNATClient } from './client.js'
 import { AutoNATServer, type PartHost } from './server.js'
 import { DEFAULT_CLIENT_OPTIONS, DEFAULT_SERVER_OPTIONS, type AutoNATClientOptions, type AutoNATEvent, type AutoNATServerOptions, type AutoNATStatus } from './types.js'
 
+/**
+ * Options of the AutoNAT service (libp2p specs autonat/autonat-v1.md and autonat-v2.md): run the client, the server, or both.
+ */
 export interface AutoNATOptions {
   /** Run the client: probe our addresses with servers. Default true. */
   client?: boolean | Partial<AutoNATClientOptions>
@@ -22,8 +25,10 @@ export interface AutoNATOptions {
   allowPrivateAddrs?: boolean
 }
 
+/** What the AutoNAT behaviour needs from its node: our peer id, randomness and the options. */
 export interface AutoNATBehaviourInit extends AutoNATOptions {
   peerId: PeerId
+  /** `n` cryptographically secure random bytes (v2 nonces, server choice). */
   random: (n: number) => Uint8Array
 }
 

@@ -19,15 +19,21 @@ import { Multiaddr } from '../multiaddr/index.js'
 import { PeerId } from '../peer-id/index.js'
 import { FrameDecoder, decodeWith, fail, once } from './wire.js'
 
+/** Protocol id of AutoNAT v1 (autonat-v1.md). */
 export const AUTONAT_V1_PROTOCOL = '/libp2p/autonat/1.0.0'
 
+/** The `Message.ResponseStatus` enum of AutoNAT v1. */
 export const V1Status = { OK: 0, E_DIAL_ERROR: 100, E_DIAL_REFUSED: 101, E_BAD_REQUEST: 200, E_INTERNAL_ERROR: 300 } as const
 
+/**
+ * An AutoNAT v1 message: a DIAL request (our peer id and addresses) or a DIAL_RESPONSE (status, text, the address dialed).
+ */
 export type V1Message =
   | { type: 'dial'; peer: { id: PeerId; addrs: Uint8Array[] } }
   /** status: a number (values outside the enum are kept; the client treats them as no answer). */
   | { type: 'dial-response'; status: number; statusText?: string; addr?: Multiaddr }
 
+/** Bounds of AutoNAT v1 messages decoded (spec/autonat.md "Limits"). */
 export interface V1Limits {
   /** Largest message body. Default 4096 (go's maxMsgSize). Stops a remote making us buffer and parse large messages. */
   maxMessageSize: number
@@ -37,6 +43,7 @@ export interface V1Limits {
   maxAddrBytes: number
 }
 
+/** Default `V1Limits`: 4 KiB messages, 64 addresses of at most 1 KiB. */
 export const DEFAULT_V1_LIMITS: Readonly<V1Limits> = Object.freeze({ maxMessageSize: 4096, maxAddrs: 64, maxAddrBytes: 1024 })
 
 const TYPE_DIAL = 0
@@ -66,6 +73,7 @@ export function encodeV1Message(msg: V1Message): Uint8Array {
   })
 }
 
+/** Encode an AutoNAT v1 message with its varint length prefix. */
 export function encodeV1Frame(msg: V1Message): Uint8Array {
   return encodeLp(encodeV1Message(msg))
 }
@@ -148,6 +156,9 @@ function decodeDialResponse(bytes: Uint8Array, l: V1Limits): V1Message {
   return msg
 }
 
+/**
+ * A streaming decoder of length-prefixed AutoNAT v1 messages; throws `ProtocolError('autonat', code)` for an oversized or malformed one.
+ */
 export function v1FrameDecoder(limits: Partial<V1Limits> = {}): FrameDecoder<V1Message> {
   const l = withLimits(limits)
   return new FrameDecoder(l.maxMessageSize, (body) => decodeV1Message(body, l))

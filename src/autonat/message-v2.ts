@@ -19,7 +19,9 @@ import { WIRE_FIXED64, WIRE_LEN, WIRE_VARINT, encodeMessage, tag } from '../core
 import { encodeLp } from '../core/lp.js'
 import { FrameDecoder, decodeWith, fail, once } from './wire.js'
 
+/** Protocol id of the AutoNAT v2 dial-request stream (autonat-v2.md): the client asks, the server answers. */
 export const DIAL_REQUEST_PROTOCOL = '/libp2p/autonat/2/dial-request'
+/** Protocol id of the AutoNAT v2 dial-back stream: the server dials the address and sends the nonce. */
 export const DIAL_BACK_PROTOCOL = '/libp2p/autonat/2/dial-back'
 
 /** `DialResponse.ResponseStatus`, verbatim from the spec. */
@@ -29,6 +31,7 @@ export const DialStatus = { UNUSED: 0, E_DIAL_ERROR: 100, E_DIAL_BACK_ERROR: 101
 /** `DialBackResponse.DialBackStatus`. */
 export const DialBackStatus = { OK: 0 } as const
 
+/** An AutoNAT v2 message on the dial-request stream: DialRequest, DialDataRequest, DialDataResponse, DialResponse. */
 export type V2Message =
   | { type: 'dial-request'; addrs: Uint8Array[]; nonce: bigint }
   /** status / dialStatus: numbers (proto3 enums are open; a client discards values it does not know). */
@@ -36,6 +39,7 @@ export type V2Message =
   | { type: 'dial-data-request'; addrIdx: number; numBytes: bigint }
   | { type: 'dial-data-response'; data: Uint8Array }
 
+/** Bounds of AutoNAT v2 messages decoded (spec/autonat.md "Limits"). */
 export interface V2Limits {
   /**
    * Largest message body on a dial-request stream. Default 8192 (go's maxMsgSize). Stops a remote from
@@ -52,6 +56,7 @@ export interface V2Limits {
   maxDialBackSize: number
 }
 
+/** Default `V2Limits` (spec/autonat.md "Limits"). */
 export const DEFAULT_V2_LIMITS: Readonly<V2Limits> = Object.freeze({
   maxMessageSize: 8192,
   maxAddrs: 64,
@@ -200,6 +205,7 @@ export function v2FrameDecoder(limits: Partial<V2Limits> = {}): FrameDecoder<V2M
 
 // ---- dial-back ----------------------------------------------------------------------------------
 
+/** Encode a `DialBack` message (the request's 64-bit nonce). Throws `RangeError` outside uint64. */
 export function encodeDialBack(nonce: bigint): Uint8Array {
   checkU64(nonce, 'nonce')
   return encodeMessage((w) => {
@@ -207,6 +213,7 @@ export function encodeDialBack(nonce: bigint): Uint8Array {
   })
 }
 
+/** Decode a `DialBack` message; throws `ProtocolError('autonat', code)` when malformed or without a nonce. */
 export function decodeDialBack(bytes: Uint8Array, limits: Partial<V2Limits> = {}): { nonce: bigint } {
   const l = withLimits(limits)
   let nonce: bigint | undefined
@@ -217,6 +224,7 @@ export function decodeDialBack(bytes: Uint8Array, limits: Partial<V2Limits> = {}
   return { nonce: nonce ?? 0n }
 }
 
+/** Encode a `DialBackResponse` (status, default OK). */
 export function encodeDialBackResponse(status: number = DialBackStatus.OK): Uint8Array {
   checkEnum(status, 'status')
   return encodeMessage((w) => {
@@ -224,6 +232,7 @@ export function encodeDialBackResponse(status: number = DialBackStatus.OK): Uint
   })
 }
 
+/** Decode a `DialBackResponse`; throws `ProtocolError('autonat', code)` when malformed. */
 export function decodeDialBackResponse(bytes: Uint8Array, limits: Partial<V2Limits> = {}): { status: number } {
   const l = withLimits(limits)
   let status: number | undefined

@@ -18,6 +18,7 @@ import { AutoNATBehaviour, type AutoNATOptions } from './behaviour.js'
 import type { NodeReachability, Reachability } from './tracker.js'
 import type { AutoNATEvent, AutoNATStatus, ProbeOutcome, ServedOutcome } from './types.js'
 
+/** The events of the `AutoNAT` API, with their `detail`. */
 export interface AutoNATEvents {
   /** The node's reachability changed. */
   status: { reachability: NodeReachability }

@@ -5,6 +5,9 @@
  * (refusals, rejections, a response without its dial-back) are not results.
  */
 export type Reachability = 'reachable' | 'unreachable' | 'unknown'
+/**
+ * The node's reachability as AutoNAT concludes it: `public` (dialable from outside), `private`, or `unknown` (not enough verdicts yet).
+ */
 export type NodeReachability = 'public' | 'private' | 'unknown'
 
 export interface ConfidenceOptions {

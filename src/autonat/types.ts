@@ -3,6 +3,9 @@ import type { Multiaddr } from '../multiaddr/index.js'
 import type { PeerId } from '../peer-id/index.js'
 import type { NodeReachability, Reachability } from './tracker.js'
 
+/**
+ * Options of the AutoNAT server: which versions to serve and the limits that stop it being used to make us dial others (spec/autonat.md "Limits").
+ */
 export interface AutoNATServerOptions {
   /** Serve `/libp2p/autonat/1.0.0`. Default true. */
   v1: boolean
@@ -55,6 +58,7 @@ export interface AutoNATServerOptions {
   dialBackCloseDelay: number
 }
 
+/** Default `AutoNATServerOptions` (spec/autonat.md "Limits"). */
 export const DEFAULT_SERVER_OPTIONS: Readonly<AutoNATServerOptions> = Object.freeze({
   v1: true,
   v2: true,
@@ -79,6 +83,7 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<AutoNATServerOptions> = Object.fre
   dialBackCloseDelay: 1000,
 })
 
+/** Options of the AutoNAT client: versions, probe schedule and how many verdicts make a conclusion. */
 export interface AutoNATClientOptions {
   /** Probe with v2 servers (per-address verdicts). Default true. */
   v2: boolean
@@ -113,6 +118,7 @@ export interface AutoNATClientOptions {
   window: number
 }
 
+/** Default `AutoNATClientOptions` (spec/autonat.md). */
 export const DEFAULT_CLIENT_OPTIONS: Readonly<AutoNATClientOptions> = Object.freeze({
   v2: true,
   v1: true,
@@ -141,6 +147,9 @@ export type ServedOutcome =
 /** What a probe told us. */
 export type ProbeOutcome = 'reachable' | 'unreachable' | 'inconclusive'
 
+/**
+ * Events of the AutoNAT behaviour: requests served or refused (server), probe verdicts and reachability changes (client).
+ */
 export type AutoNATEvent =
   /** We served a request (server). `addr`: the address chosen; `dialDataBytes`: dial data received (v2, another IP). */
   /** v1 `refused`: `refusal` says why (the observed address cannot be dialed, or no requested address can). */
@@ -155,6 +164,7 @@ export type AutoNATEvent =
   /** The node's status changed (client). */
   | { type: 'status'; reachability: NodeReachability }
 
+/** The verdict on one of our addresses: reachable, unreachable, or unknown. */
 export interface AddrStatus {
   addr: Multiaddr
   reachability: Reachability
@@ -162,6 +172,7 @@ export interface AddrStatus {
   failures: number
 }
 
+/** The client's current conclusion: the node's reachability and each address's status. */
 export interface AutoNATStatus {
   reachability: NodeReachability
   addrs: AddrStatus[]

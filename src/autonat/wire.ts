@@ -10,6 +10,9 @@ import { MessageFrameDecoder } from '../core/lp.js'
 
 export const PROTOCOL = 'autonat'
 
+/**
+ * The `ProtocolError('autonat', code)` codes of AutoNAT v1 and v2: a message over the limit, malformed, unexpected, a wrong nonce.
+ */
 export type AutoNATErrorCode =
   | 'autonat/message-too-large'
   | 'autonat/malformed'

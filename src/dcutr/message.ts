@@ -23,6 +23,9 @@ export const DCUTR_PROTOCOL = '/libp2p/dcutr'
 export const HolePunchType = { CONNECT: 100, SYNC: 300 } as const
 export type HolePunchType = (typeof HolePunchType)[keyof typeof HolePunchType]
 
+/**
+ * The `ProtocolError('dcutr', code)` codes: a message over the limit, malformed, unexpected type, or no usable address.
+ */
 export type DcutrErrorCode =
   | 'dcutr/message-too-large'
   | 'dcutr/malformed'
@@ -33,12 +36,16 @@ export type DcutrErrorCode =
   | 'dcutr/unexpected-message'
   | 'dcutr/no-addrs'
 
+/**
+ * The DCUtR `HolePunch` protobuf (libp2p specs relay/DCUtR.md): type CONNECT or SYNC and the sender's observed addresses.
+ */
 export interface HolePunch {
   type: HolePunchType
   /** The sender's observed (and predicted) addresses; invalid entries were skipped by the decoder. */
   obsAddrs: Multiaddr[]
 }
 
+/** Bounds of DCUtR messages decoded (spec/dcutr.md "Limits"). */
 export interface DcutrMessageLimits {
   /**
    * Largest message body (after the length prefix). Default 4096, the spec's "4 KiB", as go and

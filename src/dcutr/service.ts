@@ -16,6 +16,7 @@ import type { Multiaddr } from '../multiaddr/index.js'
 import type { NodeService, ServiceFactory } from '../swarm/index.js'
 import { DcutrBehaviour, type DcutrEvent, type DcutrOptions, type DcutrStatus } from './dcutr.js'
 
+/** Options of `dcutr()`. */
 export interface DcutrServiceOptions extends Omit<DcutrOptions, 'punchPort'> {
   /** The TCP transport made with `tcp({ punchPort })`, or the port number. Default none: hole punching unavailable. */
   punchPort?: number | { readonly punchPort: number | undefined }
@@ -23,6 +24,7 @@ export interface DcutrServiceOptions extends Omit<DcutrOptions, 'punchPort'> {
 
 type EventsOf<T extends DcutrEvent['type']> = Extract<DcutrEvent, { type: T }>
 
+/** The events of the `Dcutr` API, with their `detail`. */
 export interface DcutrEvents {
   direct: EventsOf<'direct'>
   attempt: EventsOf<'attempt'>
@@ -65,6 +67,11 @@ export class Dcutr extends EventTarget {
   }
 }
 
+/**
+ * The DCUtR service (libp2p specs relay/DCUtR.md, `/libp2p/dcutr`): upgrades a relayed connection to a
+ * direct one by synchronised TCP hole punching from the punch port, for `createNode({ services: { dcutr: dcutr({ punchPort: tcpTransport }) } })`.
+ * Throws `RangeError` for a punch port outside [1, 65535].
+ */
 export function dcutr(options: DcutrServiceOptions = {}): ServiceFactory<Dcutr> {
   const { punchPort: source, ...rest } = options
   if (typeof source === 'number' && (!Number.isInteger(source) || source < 1 || source > 65535)) throw new RangeError('punchPort must be an integer in [1, 65535] or the TCP transport')

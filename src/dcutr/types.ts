@@ -17,8 +17,12 @@ export type DcutrOutcomeCode =
   | 'dcutr/open-failed'
   | 'dcutr/no-local-addrs'
 
+/**
+ * The DCUtR roles (relay/DCUtR.md): A opened the relayed connection and initiates the punch, B was reached through the relay and starts the exchange.
+ */
 export type DcutrRole = 'A' | 'B'
 
+/** Events of the DCUtR behaviour: a direct connection now exists, an attempt started or failed. */
 export type DcutrEvent =
   /**
    * A direct connection to `peer` exists now; `via`: B's direct dial (connection reversal) or the
@@ -40,11 +44,13 @@ export interface PunchAddrs {
   theirAddrs?: Multiaddr[]
 }
 
+/** Whether hole punching can run (a punch port is configured) and, if not, why. */
 export interface DcutrStatus {
   holePunching: 'available' | 'unavailable'
   reason?: string
 }
 
+/** Options of the DCUtR behaviour: the punch port, retries and the limits of spec/dcutr.md. */
 export interface DcutrOptions {
   /** The TCP punch port now (src/io/tcp.ts `punchPort`); undefined: no punch port, hole punching unavailable. */
   punchPort: () => number | undefined

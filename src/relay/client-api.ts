@@ -24,6 +24,7 @@ import { STOP_PROTOCOL, type RelayMessageLimits } from './message.js'
 import type { RelayDiscoveryOptions } from './client-discover.js'
 import { CircuitTransport, type CircuitNode, type CircuitStream } from './transport-api.js'
 
+/** Options of `circuitRelayClient()` (spec/relay.md). */
 export interface CircuitRelayClientOptions extends Partial<Omit<RelayClientLimits, 'messages'>> {
   /**
    * Relays to reserve on at start (`<addr>/p2p/<relay id>`); the node then also listens on
@@ -47,6 +48,7 @@ export interface CircuitRelayClientOptions extends Partial<Omit<RelayClientLimit
   discover?: boolean | Partial<RelayDiscoveryOptions>
 }
 
+/** Default time for an inbound STOP exchange to complete, in ms (10 s). */
 export const DEFAULT_STOP_TIMEOUT = 10_000
 
 /** `node.service<RelayClient>('relayClient')`. */
@@ -66,6 +68,16 @@ export interface RelayClientNode extends CircuitNode {
   dispatchEvent(event: Event): boolean
 }
 
+/**
+ * The Circuit Relay v2 client service (libp2p specs relay/circuit-v2.md): dial `<relay>/p2p-circuit/p2p/<peer>`
+ * addresses, reserve a slot on relays and listen on `<relay>/p2p-circuit`. Connections through a
+ * relay are *limited* (duration and bytes): only protocols that allow it run on them.
+ * Throws `UsageError` for a relay address without `/p2p/<relay id>`, `RangeError` for a non-positive `stopTimeout`.
+ * @example
+ * ```ts
+ * const node = await createNode({ services: { relayClient: circuitRelayClient({ relays: ['/ip4/192.0.2.1/tcp/4001/p2p/12D3KooW...'] }) } })
+ * ```
+ */
 export function circuitRelayClient(options: CircuitRelayClientOptions = {}): ServiceFactory<RelayClient> {
   const relays = (options.relays ?? []).map((a) => (typeof a === 'string' ? Multiaddr.fromString(a) : a))
   for (const a of relays) parseRelayAddr(a)

@@ -39,6 +39,7 @@ import { RelayDiscovery, type RelayDiscoveryOptions } from './client-discover.js
 /** The connection manager tag protecting a relay connection that carries our reservation. */
 export const RESERVATION_PROTECT_TAG = 'relay-reservation'
 
+/** Bounds and timings of the relay client (spec/relay.md "Limits"). */
 export interface RelayClientLimits {
   /**
    * Milliseconds from starting a reservation (dial, hop stream, RESERVE) to its STATUS. Default
@@ -58,6 +59,7 @@ export interface RelayClientLimits {
   messages: Partial<RelayMessageLimits>
 }
 
+/** Default `RelayClientLimits` (spec/relay.md "Limits"). */
 export const DEFAULT_RELAY_CLIENT_LIMITS: Readonly<Omit<RelayClientLimits, 'messages'>> = Object.freeze({
   reserveTimeout: 60_000,
   minRenewDelay: 1_000,
@@ -90,6 +92,7 @@ export type RelayReservationEvent =
   /** No answer: the dial, the stream or a timeout failed, or the relay broke the protocol (ProtocolError). */
   | { type: 'failed'; relay: PeerId; error: Error }
 
+/** Events of the relay client behaviour: reservation changes and changes of our `/p2p-circuit` addresses. */
 export type RelayClientEvent =
   | { type: 'reservation'; event: RelayReservationEvent }
   /** The advertised `/p2p-circuit` addresses changed (listenAddrs()). */
@@ -244,6 +247,7 @@ export class RelayClientBehaviour implements Behaviour<RelayClientEvent> {
     return token
   }
 
+  /** @internal Cancel a deadline set by the client's driver. */
   clearDeadline(token: number): void {
     this.#deadlines.delete(token)
   }

@@ -44,6 +44,7 @@ export const Status = {
   MALFORMED_MESSAGE: 400,
   UNEXPECTED_MESSAGE: 401,
 } as const
+/** The name of a Circuit Relay v2 `Status` (circuit-v2.md "Protobuf"), e.g. `RESERVATION_REFUSED`. */
 export type StatusName = keyof typeof Status
 
 /** The name of a status code, or undefined for a value the spec does not define (kept: proto3 enums are open). */
@@ -52,6 +53,9 @@ export function statusName(code: number): StatusName | undefined {
   return undefined
 }
 
+/**
+ * The `ProtocolError('relay', code)` codes: a message over the limit, malformed, unexpected type or status, a bad voucher.
+ */
 export type RelayErrorCode =
   | 'relay/message-too-large'
   | 'relay/malformed'
@@ -68,12 +72,14 @@ export type RelayErrorCode =
   | 'relay/voucher-peer-mismatch'
   | 'relay/voucher-invalid-signature'
 
+/** The circuit-v2 `Peer`: id and addresses. */
 export interface Peer {
   id: PeerId
   /** Only for "active relay", which the spec deprecates: a relay must not dial these. */
   addrs: Multiaddr[]
 }
 
+/** The circuit-v2 `Reservation`: expiry (UTC seconds), the relay's addresses, and the signed voucher. */
 export interface Reservation {
   /** Expiration, UTC UNIX seconds (uint64). */
   expire: bigint
@@ -91,6 +97,7 @@ export interface Limit {
   data?: bigint
 }
 
+/** A `HopMessage` (circuit-v2.md "Hop Protocol", `/libp2p/circuit/relay/0.2.0/hop`): RESERVE, CONNECT or STATUS. */
 export interface HopMessage {
   type: HopType
   peer?: Peer
@@ -100,6 +107,7 @@ export interface HopMessage {
   status?: number
 }
 
+/** A `StopMessage` (circuit-v2.md "Stop Protocol", `/libp2p/circuit/relay/0.2.0/stop`): CONNECT or STATUS. */
 export interface StopMessage {
   type: StopType
   peer?: Peer
@@ -107,6 +115,7 @@ export interface StopMessage {
   status?: number
 }
 
+/** Bounds of relay messages decoded (spec/relay.md "Limits"). */
 export interface RelayMessageLimits {
   /**
    * Largest message body (after the length prefix). Default 4096, as go and rust. Stops a remote
@@ -352,10 +361,12 @@ export class RelayFrameDecoder<M extends HopMessage | StopMessage> extends Messa
     super(PROTOCOL, l.maxMessageSize, (body) => decode(body, l))
   }
 
+  /** A decoder of length-prefixed `HopMessage`s. */
   static hop(limits: Partial<RelayMessageLimits> = {}): RelayFrameDecoder<HopMessage> {
     return new RelayFrameDecoder<HopMessage>(decodeHopMessage, limits)
   }
 
+  /** A decoder of length-prefixed `StopMessage`s. */
   static stop(limits: Partial<RelayMessageLimits> = {}): RelayFrameDecoder<StopMessage> {
     return new RelayFrameDecoder<StopMessage>(decodeStopMessage, limits)
   }

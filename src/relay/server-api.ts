@@ -21,6 +21,7 @@ import { CircuitRelayServer } from './server.js'
 /** The behaviour's (and the service's) name: events surface as `{ from: 'relay' }`. */
 export const RELAY_SERVER_NAME = 'relay'
 
+/** Events of the relay server: reservations accepted, refused, expired; circuits opened, refused, closed. */
 export type RelayServerEvent =
   /** A reservation was granted (`renewed`: the peer already held one, which this replaces). */
   | { type: 'reservation-accepted'; peer: PeerId; expire: bigint; addrs: readonly Multiaddr[]; renewed: boolean }
@@ -36,6 +37,7 @@ export type RelayServerEvent =
 export interface RelayServer {
   readonly reservationCount: number
   readonly circuitCount: number
+  /** True when `peer` holds an unexpired reservation. */
   hasReservation(peer: PeerId): boolean
   /** The addresses a reservation carries now; empty means RESERVE is refused. */
   reservationAddrs(): Multiaddr[]

@@ -16,6 +16,10 @@ export interface RelayRateLimit {
   intervalMs: number
 }
 
+/**
+ * Options of the relay server (circuit-v2.md "Reservation", "Connection initiation"; spec/relay.md "Limits"):
+ * reservation TTL and count, and the per-circuit duration and byte limits announced to both ends.
+ */
 export interface RelayServerOptions {
   /** How long a reservation lasts (ms; `expire` = now + this, in whole seconds). Default 1 h (go). */
   reservationTtl?: number
@@ -63,6 +67,7 @@ export interface RelayServerOptions {
 
 export type ResolvedRelayServerOptions = Required<RelayServerOptions>
 
+/** Default `RelayServerOptions`: 1 h reservations, at most 128, and go-libp2p's circuit limits. */
 export const DEFAULT_RELAY_SERVER_OPTIONS: Readonly<ResolvedRelayServerOptions> = Object.freeze({
   reservationTtl: 60 * 60_000,
   maxReservations: 128,

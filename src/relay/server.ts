@@ -32,15 +32,18 @@ import type { RelayServerEvent } from './server-api.js'
 
 /** The connection-manager tag of a peer holding a reservation (go's name and weight). */
 export const RESERVATION_TAG = 'relay-reservation'
+/** The connection manager value of the reservation tag (a reservation's connection is worth keeping). */
 export const RESERVATION_TAG_VALUE = 10
 /** The tag of a peer with an open circuit (go tags circuit peers `relay-v2-hop`, weight 2). */
 export const HOP_TAG = 'relay-hop'
+/** The connection manager value of the hop tag (per open circuit). */
 export const HOP_TAG_VALUE = 2
 /** Rate limiter entries that refilled are forgotten this often. */
 const SWEEP_INTERVAL = 60_000
 /** Stop opens given up on and still unanswered, remembered to reset the stream if it opens late. */
 const MAX_ABANDONED = 1024
 
+/** What the relay server behaviour needs from its node: identity (it signs vouchers) and options. */
 export interface RelayServerInit extends RelayServerOptions {
   peerId: PeerId
   privateKey: PrivateKey
@@ -136,6 +139,7 @@ export class CircuitRelayServer implements Behaviour<RelayServerEvent>, CircuitS
     return this.#circuitCount
   }
 
+  /** True when `peer` holds an unexpired reservation. */
   hasReservation(peer: PeerId): boolean {
     return this.#reservations.has(peer.toString())
   }

@@ -93,6 +93,10 @@ async function readMessage<M extends HopMessage | StopMessage>(it: AsyncIterator
   }
 }
 
+/**
+ * The `/p2p-circuit` transport of the relay client: a dial opens a hop CONNECT through the relay, a
+ * listen reserves on it; each circuit is a limited raw connection the node upgrades as usual.
+ */
 export class CircuitTransport {
   readonly name = 'circuit'
   readonly #deps: CircuitTransportDeps
@@ -102,6 +106,7 @@ export class CircuitTransport {
     this.#deps = deps
   }
 
+  /** True for a `<relay>/p2p-circuit/p2p/<peer>` address. */
   canDial(addr: Multiaddr): boolean {
     try {
       parseCircuitAddr(addr)
@@ -124,6 +129,9 @@ export class CircuitTransport {
     }
   }
 
+  /**
+   * Open a circuit through the relay to the target peer; rejects with `OutcomeError` when the relay refuses (its status) or times out.
+   */
   async dial(addr: Multiaddr, options: { signal?: AbortSignal | undefined; timeout?: number | undefined } = {}): Promise<RawConnectionLike> {
     const { relay, relayAddr, target } = parseCircuitAddr(addr)
     const node = this.#deps.node()
@@ -166,6 +174,9 @@ export class CircuitTransport {
     }
   }
 
+  /**
+   * Reserve on the relay named by `addr` (`<relay>/p2p-circuit`) and deliver inbound circuits. Throws `UsageError('relay/bad-listen-addr')` for another shape.
+   */
   async listen(addr: Multiaddr, onConnection: (conn: RawConnectionLike) => void): Promise<TransportListenerLike> {
     if (!this.canListen(addr)) throw new UsageError('relay/bad-listen-addr', `${addr.toString()}: listen on <relay addr>/p2p/<relay id>/p2p-circuit or /p2p-circuit`)
     const relay = addr.components().length === 1 ? undefined : this.#deps.addRelay(addr)

@@ -20,9 +20,12 @@ import type { Envelope, PrivateKey } from '../peer-id/index.js'
 import type { RelayErrorCode } from './message.js'
 import { DEFAULT_RELAY_MESSAGE_LIMITS } from './message.js'
 
+/** The envelope domain of reservation vouchers (circuit-v2.md "Reservation Vouchers"). */
 export const VOUCHER_DOMAIN = 'libp2p-relay-rsvp'
+/** The envelope payload type of reservation vouchers: multicodec 0x0302 as a varint. */
 export const VOUCHER_PAYLOAD_TYPE = Uint8Array.of(0x03, 0x02)
 
+/** A reservation voucher (circuit-v2.md "Reservation Vouchers"): the relay, the peer, and the expiry. */
 export interface Voucher {
   /** The relay, which signs the voucher. */
   relay: PeerId
@@ -91,6 +94,7 @@ export function sealVoucher(key: PrivateKey, voucher: Voucher, crypto: CryptoPro
   return sealEnvelope(key, VOUCHER_DOMAIN, VOUCHER_PAYLOAD_TYPE, encodeVoucher(voucher), crypto)
 }
 
+/** Options of `openVoucher`: the relay and peer the voucher must name. */
 export interface OpenVoucherOptions {
   /** The relay the voucher must name (the peer the reservation was made with). */
   relay?: PeerId
