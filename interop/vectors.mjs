@@ -120,6 +120,63 @@ const msScript = (/** @type {Vector} */ v) => {
   return { in: cat('in'), out: cat('out'), protocol: neg?.protocol ?? '', failed: ev.some((e) => e.type === 'failed'), remainder: v.steps?.find((s) => s.call === 'takeRemainder')?.hex ?? '' }
 }
 
+/** A yamux header (the spec's 12-byte layout), to build the frames fed to go as a stimulus. */
+const yhdr = (/** @type {number} */ type, /** @type {number} */ flags, /** @type {number} */ id, /** @type {number} */ len) => {
+  const b = Buffer.alloc(12)
+  b.writeUInt8(type, 1), b.writeUInt16BE(flags, 2), b.writeUInt32BE(id, 4), b.writeUInt32BE(len, 8)
+  return b.toString('hex')
+}
+/** go's bytes cut into frames (Data frames carry Length bytes), less the RTT Ping go-yamux sends when a client session starts. */
+const yframes = (/** @type {string} */ h) => {
+  /** @type {string[]} */
+  const out = []
+  for (let i = 0; i + 24 <= h.length;) {
+    const type = parseInt(h.slice(i + 2, i + 4), 16)
+    const len = type === 0 ? parseInt(h.slice(i + 16, i + 24), 16) : 0
+    out.push(h.slice(i, i + 24 + 2 * len))
+    i += 24 + 2 * len
+  }
+  return out.filter((f) => f !== '000200010000000000000000')
+}
+const stepOut = (/** @type {Vector} */ v, /** @type {number} */ n = 0) => v.steps?.filter((s) => 'out' in s)[n]?.out ?? ''
+const stepIn = (/** @type {Vector} */ v) => v.steps?.filter((s) => 'in' in s).map((s) => s.in)[0] ?? ''
+/**
+ * What go-yamux is asked to do for each yamux vector (a session over a pipe: open streams, feed the
+ * vector's inbound frames, then one action), and how its bytes are compared: `frame` — the vector's
+ * bytes are one of the frames go wrote; `out` — go wrote exactly the vector's first `out` step.
+ * go-yamux never writes a Data frame with flags, a Ping with an opaque of our choosing, a SYN with a
+ * larger window, or the header-only extremes: those vectors have no script.
+ * @type {Record<string, { args: (v: Vector) => Record<string, unknown>, mode: 'frame' | 'out' }>}
+ */
+const YAMUX = {
+  'wu-syn-0': { args: () => ({ role: 'client', opens: 1, action: 'none' }), mode: 'frame' },
+  'wu-ack': { args: () => ({ role: 'client', in: yhdr(1, 1, 2, 0), action: 'accept' }), mode: 'frame' },
+  'wu-fin': { args: () => ({ role: 'client', opens: 3, action: 'close-write' }), mode: 'frame' },
+  'wu-rst': { args: () => ({ role: 'client', opens: 4, action: 'reset', code: 0 }), mode: 'frame' },
+  'wu-delta': { args: () => ({ role: 'client', opens: 5, in: yhdr(0, 0, 9, 131072) + '00'.repeat(131072), action: 'read', read: 131072 }), mode: 'frame' },
+  'data-plain': { args: () => ({ role: 'client', in: yhdr(1, 1, 2, 0), action: 'accept-write', write: '010203' }), mode: 'frame' },
+  'ping-ack': { args: () => ({ role: 'client', in: yhdr(2, 1, 0, 0x12345678), action: 'none' }), mode: 'frame' },
+  'go-away-normal': { args: () => ({ role: 'client', action: 'go-away' }), mode: 'frame' },
+  'go-away-protocol-error': { args: () => ({ role: 'client', action: 'close-with-error', code: 1 }), mode: 'frame' },
+  'go-away-internal-error': { args: () => ({ role: 'client', action: 'close-with-error', code: 2 }), mode: 'frame' },
+  'go-away-garbage-collected': { args: () => ({ role: 'client', action: 'close-with-error', code: 0x1005 }), mode: 'frame' },
+  'window-update-rst-code': { args: () => ({ role: 'client', opens: 2, action: 'reset', code: 0x1002 }), mode: 'frame' },
+  // stateful: go-yamux accepts before it can reset, so it ACKs first; the RST frame is compared
+  'reset-with-code': { args: (v) => ({ role: 'server', in: stepIn(v), action: 'reset', code: v.steps?.find((s) => s.reset)?.reset[1] }), mode: 'frame' },
+  'open-accept-exchange': { args: (v) => ({ role: 'server', in: stepIn(v), action: 'accept-write-close', write: v.steps?.find((s) => s.write)?.write[1] }), mode: 'out' },
+  'ping-echo': { args: (v) => ({ role: 'client', in: stepIn(v), action: 'none' }), mode: 'out' },
+  'rst-code-received': { args: (v) => ({ role: 'client', opens: 2, in: stepIn(v), action: 'receive' }), mode: 'out' },
+  'go-away-any-code-accepted': { args: (v) => ({ role: 'server', in: stepIn(v), action: 'receive' }), mode: 'out' },
+}
+/** The resets and Go Aways the vector's events report, as go's read / accept errors name them. */
+const yamuxEvents = (/** @type {Vector} */ v) => {
+  const ev = v.steps?.flatMap((s) => s.events ?? []) ?? []
+  return {
+    streams: ev.filter((e) => e.type === 'stream-reset').map((e) => ({ kind: 'reset', code: e.code ?? 0, remote: true })),
+    goAway: ev.filter((e) => e.type === 'go-away').map((e) => ({ kind: 'go-away', code: e.code, remote: true })),
+  }
+}
+
 /** Per file: which derived vectors go can answer, and how its answer is compared. */
 /** @type {Record<string, Checker>} */
 const CHECKS = {
@@ -201,6 +258,21 @@ const CHECKS = {
     // too-many-records / too-many-questions are weft's own limits (maxRecords, maxQuestions): not go's to confirm.
     plan: (v) => (v.kind === 'dns' && !String(v.error).startsWith('mdns/too-many') ? { op: 'dns', hex: v.hex } : undefined),
     compare: (v, out, err) => (v.error !== undefined ? refuses(v, out, err) : err !== undefined ? [`go refused the message: ${err}`] : same('decoded', goDns(out), { ...v.decoded, skipped: v.decoded.skipped ?? 0 })),
+  },
+  yamux: {
+    plan: (v) => (YAMUX[v.id] === undefined ? undefined : { op: 'yamux', args: YAMUX[v.id]?.args(v) }),
+    compare: (v, out, err) => {
+      if (err !== undefined) return [`go-yamux failed: ${err}`]
+      const frames = yframes(out.out)
+      if (YAMUX[v.id]?.mode === 'frame') {
+        const want = v.hex ?? stepOut(v)
+        return frames.includes(want) ? [] : [`go-yamux wrote ${JSON.stringify(frames)}, not ${want}`]
+      }
+      const problems = same('bytes written', frames.join(''), stepOut(v))
+      if (out.streams !== undefined && out.streams.length > 0) problems.push(...same('stream resets', out.streams, yamuxEvents(v).streams))
+      if (out.accept !== undefined) problems.push(...same('go away', [out.accept], yamuxEvents(v).goAway))
+      return problems
+    },
   },
   multistream: {
     // go-multistream's listener (Negotiate) and its dialer with the first proposal in the header's flight (SelectOneOf);

@@ -116,6 +116,8 @@ func run(c check) (out any, err error) {
 		return msListener(c.Args)
 	case "ms-dialer":
 		return msDialer(c.Args)
+	case "yamux":
+		return yamuxCheck(c.Args)
 	}
 	return nil, fmt.Errorf("unknown op %q", c.Op)
 }
