@@ -60,6 +60,9 @@ interface DialData {
 
 type Verdict = 'reachable' | 'unreachable' | 'unknown'
 
+/**
+ * The AutoNAT families (go-libp2p's `libp2p_autonat_*` names where weft has the concept): reachability, confidence, requests served and refused, probe verdicts.
+ */
 export class AutonatMetrics {
   readonly reachability: Gauge
   readonly confidence: Gauge
@@ -131,6 +134,7 @@ export class AutonatMetrics {
     }
   }
 
+  /** Count one AutoNAT event. */
   observe(ev: AutoNATEvent): void {
     switch (ev.type) {
       case 'status':

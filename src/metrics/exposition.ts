@@ -12,6 +12,7 @@
  */
 import type { Family, Registry, Series } from './registry.js'
 
+/** The HTTP `Content-Type` of the Prometheus text exposition format 0.0.4. */
 export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
 
 /** The whole registry (collect hooks run first), families in registration order. */

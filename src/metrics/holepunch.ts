@@ -67,6 +67,9 @@ interface DcutrHost {
   localAddrs?: () => readonly Multiaddr[]
 }
 
+/**
+ * The hole punching families (go-libp2p's `libp2p_holepunch_*`): direct dials and the outcome per address and protocol.
+ */
 export class HolepunchMetrics {
   readonly directDials: Counter
   readonly addressOutcomes: Counter

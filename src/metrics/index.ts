@@ -18,6 +18,17 @@ import { Registry } from './registry.js'
 import { SwarmMetrics } from './swarm.js'
 import type { MetricsHost, NodeMetrics } from './types.js'
 
+/**
+ * Prometheus metrics of a node (spec/metrics.md lists every family; go-libp2p's names and labels
+ * where weft has the same concept), built from the node's own events. Pass one to `createNode`; read
+ * the text exposition (format 0.0.4) with `exposition()`, or serve it with `serveMetrics` (`weft/node`).
+ * Cardinality is bounded (per-family series cap; overflow counted in `weft_metrics_dropped_total`).
+ * @example
+ * ```ts
+ * const node = await createNode({ metrics: prometheusMetrics() })
+ * const text = node.metrics!.exposition()
+ * ```
+ */
 export class PrometheusMetrics implements NodeMetrics {
   readonly registry: Registry
   readonly swarm: SwarmMetrics

@@ -15,6 +15,7 @@ import { RELAY_CLIENT_BEHAVIOUR, RELAY_SERVER_BEHAVIOUR, RelayMetrics } from './
 
 type Behaviours = Readonly<Record<string, unknown>> | undefined
 
+/** The NAT traversal families: relay (client and server), hole punching and AutoNAT, from those services' events. */
 export class NatMetrics {
   readonly relay: RelayMetrics
   readonly holepunch: HolepunchMetrics
@@ -41,6 +42,7 @@ export class NatMetrics {
     if (b?.[DCUTR_BEHAVIOUR] !== undefined) this.holepunch.touchSeries()
   }
 
+  /** Count one event of the service named `from` (other services' events are ignored). */
   observe(from: string, event: unknown): void {
     if (typeof (event as { type?: unknown } | null)?.type !== 'string') return
     switch (from) {

@@ -33,6 +33,7 @@ const KAD_TYPE: Record<string, (typeof KAD_QUERY_TYPES)[number]> = {
 }
 export const KAD_FAILURES = ['not-found', 'no-peers', 'timeout', 'other'] as const
 
+/** Per-protocol families: identify, ping, kad, gossipsub and perf events and timings. */
 export class ProtocolMetrics {
   readonly identify: Counter
   readonly identifyPush: Counter
@@ -98,6 +99,7 @@ export class ProtocolMetrics {
     })
   }
 
+  /** Count one event of the behaviour named `from`. */
   observe(from: string, event: unknown): void {
     const type = (event as { type?: unknown }).type
     if (typeof type !== 'string') return

@@ -70,6 +70,9 @@ const LIMITS: ReadonlyArray<[keyof RcmgrLimits, string]> = [
 /** A histogram pair kept as go keeps `peer_*` / `previous_peer_*` (see the header). */
 interface Pair { now: Histogram; prev: Histogram; labels: Record<string, string>; pick: (u: ScopeUsage) => number; last: Map<number, number> }
 
+/**
+ * The resource manager families (go-libp2p's `libp2p_rcmgr_*`): connections, streams and memory per scope, and what was blocked; read when the registry is collected.
+ */
 export class RcmgrMetrics {
   readonly #source: () => ResourceSnapshot | undefined
   readonly #conns: Gauge

@@ -16,6 +16,7 @@ export type MetricType = 'counter' | 'gauge' | 'histogram'
 /** Label values by label name. A missing label is the empty string (as Prometheus treats it). */
 export type Labels = Readonly<Record<string, string>>
 
+/** A metric family's name, help text and label names (Prometheus data model). */
 export interface FamilyOptions {
   /** `[a-zA-Z_:][a-zA-Z0-9_:]*` */
   name: string
@@ -31,6 +32,7 @@ export interface FamilyOptions {
   maxSeries?: number
 }
 
+/** A histogram family's options: its bucket upper bounds. */
 export interface HistogramOptions extends FamilyOptions {
   /** Upper bounds, strictly increasing and finite; `+Inf` is implicit. */
   buckets: readonly number[]
@@ -51,6 +53,7 @@ export interface Series {
   count?: number
 }
 
+/** A metric family: one name, help and type, and its series (one per label set), at most `maxSeries` of them. */
 export abstract class Family {
   readonly name: string
   readonly help: string
@@ -123,6 +126,7 @@ export abstract class Family {
   }
 }
 
+/** A Prometheus counter: a value per label set that only goes up. */
 export class Counter extends Family {
   readonly type = 'counter' as const
 
@@ -139,9 +143,11 @@ export class Counter extends Family {
   }
 }
 
+/** A Prometheus gauge: a value per label set that goes up and down. */
 export class Gauge extends Family {
   readonly type = 'gauge' as const
 
+  /** Set the series of `labels` to `value`. */
   set(labels: Labels, value: number): void {
     const s = this.series(labels)
     if (s !== undefined) s.value = value
@@ -157,6 +163,7 @@ export class Gauge extends Family {
   }
 }
 
+/** A Prometheus histogram: cumulative bucket counts, sum and count per label set. */
 export class Histogram extends Family {
   readonly type = 'histogram' as const
   readonly buckets: readonly number[]
@@ -175,6 +182,7 @@ export class Histogram extends Family {
     return { labels, value: 0, buckets: new Array<number>(this.buckets.length).fill(0), sum: 0, count: 0 }
   }
 
+  /** Record `value` (NaN is ignored) in the series of `labels`. */
   observe(labels: Labels, value: number): void {
     if (Number.isNaN(value)) return
     const s = this.series(labels)
@@ -199,19 +207,26 @@ function findSeries(f: Family, labels: Labels): Series | undefined {
   return undefined
 }
 
+/**
+ * A registry of metric families, rendered in the Prometheus text format by `exposition()`. Names must
+ * match `[a-zA-Z_:][a-zA-Z0-9_:]*` and be unique (`RangeError` otherwise).
+ */
 export class Registry {
   readonly #families = new Map<string, Family>()
   readonly #hooks: Array<() => void> = []
   #dropped: Counter | undefined
 
+  /** Register a counter family. */
   counter(o: FamilyOptions): Counter {
     return this.#add(new Counter(this, o))
   }
 
+  /** Register a gauge family. */
   gauge(o: FamilyOptions): Gauge {
     return this.#add(new Gauge(this, o))
   }
 
+  /** Register a histogram family. */
   histogram(o: HistogramOptions): Histogram {
     return this.#add(new Histogram(this, o))
   }
@@ -226,10 +241,12 @@ export class Registry {
     for (const h of this.#hooks) h()
   }
 
+  /** The families in registration order. */
   families(): IterableIterator<Family> {
     return this.#families.values()
   }
 
+  /** The family named `name`, or undefined. */
   get(name: string): Family | undefined {
     return this.#families.get(name)
   }

@@ -59,6 +59,9 @@ function autorelayOutcome(status: StatusName | undefined): (typeof AUTORELAY_OUT
 /** Relays remembered as holding our reservation (to tell go's `refresh` from `new`). Stops: a relay list growing this set without bound. */
 export const MAX_TRACKED_RELAYS = 1024
 
+/**
+ * The Circuit Relay families (go-libp2p's `libp2p_relaysvc_*` and `libp2p_autorelay_*`): server status, reservations, circuits, bytes; client reservations and addresses.
+ */
 export class RelayMetrics {
   readonly status: Gauge
   readonly reservations: Counter
@@ -124,6 +127,7 @@ export class RelayMetrics {
     this.autorelayAddrs.set({}, typeof client?.listenAddrs === 'function' ? client.listenAddrs().length : 0)
   }
 
+  /** Count one relay server event. */
   observeServer(ev: RelayServerEvent): void {
     switch (ev.type) {
       case 'reservation-accepted':
@@ -161,6 +165,7 @@ export class RelayMetrics {
     if (s === 'rejected') rejections.inc({ reason: relayRejectionReason(status) })
   }
 
+  /** Count one relay client event. */
   observeClient(ev: RelayClientEvent): void {
     if (ev.type === 'listen-addrs') {
       this.autorelayAddrsUpdated.inc()

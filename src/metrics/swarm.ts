@@ -32,6 +32,9 @@ const CONN_LABELS = ['dir', 'transport', 'security', 'muxer', 'early_muxer', 'ip
 const HANDSHAKE_VALUES = { transport: CONN_TRANSPORTS, security: [SECURITY], muxer: [MUXER], early_muxer: ['true', 'false', 'unknown'], ip_version: IP_VERSIONS }
 const CONN_VALUES = { dir: DIRECTIONS, ...HANDSHAKE_VALUES }
 
+/**
+ * The swarm families (go-libp2p's `libp2p_swarm_*`): connections opened and closed, their duration, handshake latency, dial errors, streams.
+ */
 export class SwarmMetrics {
   readonly opened: Counter
   readonly closed: Counter
@@ -75,6 +78,7 @@ export class SwarmMetrics {
     })
   }
 
+  /** Count one swarm event. */
   observe(now: Millis, ev: SwarmEvent): void {
     switch (ev.type) {
       case 'connection-open': {

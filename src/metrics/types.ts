@@ -12,6 +12,7 @@ import type { ResourceSnapshot } from './rcmgr.js'
  * (go's identify counts) and its resource manager's snapshot, when the swarm's policy has one.
  */
 export interface MetricsHost {
+  /** The parts of the swarm metrics read: protocols, external addresses, resource usage. */
   readonly swarm: {
     protocols(): readonly string[]
     readonly externalAddrs: readonly unknown[]
@@ -20,9 +21,13 @@ export interface MetricsHost {
     /** The behaviours by name (relay, relay-client, autonat, dcutr: read at scrape time by src/metrics/nat.ts). */
     readonly behaviours?: Readonly<Record<string, unknown>>
   }
+  /** The node's listen addresses. */
   getMultiaddrs(): readonly unknown[]
 }
 
+/**
+ * What a node's metrics implement (`createNode({ metrics })`): attached once, then fed every swarm and behaviour event. `PrometheusMetrics` is weft's.
+ */
 export interface NodeMetrics {
   /** Called by the node once, at construction, before any event. */
   attach(host: MetricsHost): void

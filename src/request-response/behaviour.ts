@@ -48,6 +48,7 @@ export const DEFAULT_MAX_CONCURRENT_STREAMS = 100
 /** Bytes per write action; the next waits for `stream-writable` (the swarm queues at most 4 MiB). */
 const CHUNK = 64 * 1024
 
+/** Bounds of request-response exchanges (spec/request-response.md "Limits"). */
 export interface RequestResponseLimits {
   /**
    * Largest request, in bytes. Default 1 MiB (rust's). Stops: a requester making us buffer an
@@ -77,6 +78,7 @@ export type ProtocolSupport = 'full' | 'inbound' | 'outbound'
 /** A protocol id, or one with its support. */
 export type ProtocolSpec = string | { readonly id: string; readonly support?: ProtocolSupport }
 
+/** Options of the request-response behaviour: protocols, codec and limits. */
 export interface RequestResponseOptions<Req, Res> extends RequestResponseLimits {
   /** Protocol ids, preferred first: outbound proposes those it may ask in order, inbound serves those it may serve. */
   protocols: readonly ProtocolSpec[]
@@ -87,6 +89,7 @@ export interface RequestResponseOptions<Req, Res> extends RequestResponseLimits 
   allowLimited?: boolean
 }
 
+/** Events of the request-response behaviour: an inbound request, a response, an inbound or outbound failure. */
 export type RequestResponseEvent<Req, Res> =
   | { type: 'request'; inboundId: number; peer: PeerId; protocol: string; connection: ConnectionInfo; request: Req }
   | { type: 'response'; requestId: number; peer: PeerId; protocol: string; response: Res; duration: number }

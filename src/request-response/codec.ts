@@ -18,12 +18,20 @@ import { decodeCbor, encodeCbor, type CborDecodeOptions, type CborValue } from '
 import { fromUtf8, utf8 } from '../core/bytes.js'
 import type { Framing } from './framing.js'
 
+/**
+ * How requests and responses turn into bytes (`json()`, `cbor()`, `raw()`, or your own), and how they are framed on the stream.
+ * Decoders throw for bytes that are not a valid message (the exchange fails with `ProtocolError('reqresp', 'reqresp/decode')`).
+ */
 export interface Codec<Req, Res> {
   /** For messages and metrics: 'json', 'cbor', 'raw' or the user's. */
   readonly name: string
+  /** The bytes of a request. */
   encodeRequest(request: Req): Uint8Array
+  /** The request in `bytes`; throws for invalid bytes. */
   decodeRequest(bytes: Uint8Array): Req
+  /** The bytes of a response. */
   encodeResponse(response: Res): Uint8Array
+  /** The response in `bytes`; throws for invalid bytes. */
   decodeResponse(bytes: Uint8Array): Res
   /** How each message is delimited on the stream; default 'eof' (spec/request-response.md, "Framing"). */
   readonly framing?: Framing

@@ -15,6 +15,10 @@
 import { concat } from '../core/bytes.js'
 import { decode as decodeVarint, encode as encodeVarint, VARINT_MAX_BYTES } from '../core/varint.js'
 
+/**
+ * How a message is delimited on its stream: `eof` (the writer half-closes after it, as rust-libp2p's
+ * request-response) or `length-prefixed` (an unsigned varint length first).
+ */
 export type Framing = 'eof' | 'length-prefixed'
 
 /** `message` as it goes on the wire under `framing`. */
@@ -61,6 +65,7 @@ export class MessageReader {
     return this.#length
   }
 
+  /** Add received bytes; says whether the message is complete, needs more, is too large, or has a bad length prefix. */
   push(data: Uint8Array): PushResult {
     if (data.length === 0) return this.#length !== undefined && this.#have === this.#length ? 'complete' : 'more'
     this.#seen += data.length

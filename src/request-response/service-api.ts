@@ -24,6 +24,7 @@ import { reqRespMetrics, type ReqRespMetrics } from './metrics.js'
 /** Returned by a handler: answer nothing (the requester gets 'reqresp/no-response'). */
 export const noResponse: unique symbol = Symbol('noResponse')
 
+/** What a request handler learns about the exchange: the peer, the protocol, the connection, and an abort signal. */
 export interface HandlerContext {
   readonly peer: PeerId
   readonly protocol: string
@@ -32,8 +33,12 @@ export interface HandlerContext {
   readonly signal: AbortSignal
 }
 
+/**
+ * Answers one inbound request: the response, or `noResponse` to close the stream without one. A throw also closes it without a response.
+ */
 export type Handler<Req, Res> = (request: Req, ctx: HandlerContext) => Res | typeof noResponse | Promise<Res | typeof noResponse>
 
+/** Options of `requestResponse()`: the protocol(s), the codec, the handler and limits (spec/request-response.md). */
 export interface RequestResponseServiceOptions<Req, Res> extends RequestResponseLimits {
   /**
    * The protocol id, or several, preferred first; each may say its support (rust's ProtocolSupport):
@@ -49,12 +54,14 @@ export interface RequestResponseServiceOptions<Req, Res> extends RequestResponse
   allowLimited?: boolean
 }
 
+/** Options of `RequestResponse.request`: `signal` aborts the exchange. */
 export interface RequestOptions {
   signal?: AbortSignal
   /** This exchange's timeout in ms (default: the service's `timeout`, 10 000), from the stream request on (a dial to an address first has the node's own dial timeout). */
   timeout?: number
 }
 
+/** The events of the `RequestResponse` API, with their `detail`. */
 export interface RequestResponseEvents {
   /** An inbound exchange failed (timeout, reset, too large, decode, too many streams, the handler threw...). */
   'inbound-failure': { peer: PeerId; protocol?: string; error: Error }
@@ -67,6 +74,11 @@ interface Waiter<Res> { resolve(v: Res): void; reject(e: Error): void }
 /** The part of the node this service uses (typed loosely: the edge is above us). */
 interface NodeLike { dial(target: Multiaddr, options?: { signal?: AbortSignal }): Promise<{ peer: PeerId }> }
 
+/**
+ * A request-response service (spec/request-response.md): `request(peer, req)` opens a stream, writes the
+ * request, and resolves with the response; inbound requests go to the handler. Rejections are
+ * `OutcomeError` or `ProtocolError` with `reqresp/...` codes (timeout, no response, too large, decode).
+ */
 export class RequestResponse<Req = unknown, Res = unknown> extends EventTarget {
   readonly #b: RequestResponseBehaviour<Req, Res>
   readonly #run: RunInRuntime
@@ -212,6 +224,17 @@ export class RequestResponse<Req = unknown, Res = unknown> extends EventTarget {
   }
 }
 
+/**
+ * The request-response service (one protocol or several, with a codec), for `createNode({ services })`.
+ * Without a `handler` the node only asks. Throws `UsageError`/`RangeError` for invalid options, at once.
+ * @example
+ * ```ts
+ * const node = await createNode({ services: {
+ *   kv: requestResponse({ protocol: '/app/kv/1.0.0', codec: json<{ key: string }, { value: string }>(), handler: async (req) => ({ value: lookup(req.key) }) }),
+ * } })
+ * const res = await node.request<{ value: string }>(peer, { key: 'a' }, { protocol: '/app/kv/1.0.0' })
+ * ```
+ */
 export function requestResponse<Req = unknown, Res = unknown>(options: RequestResponseServiceOptions<Req, Res>): ServiceFactory<RequestResponse<Req, Res>> {
   const protocols: ProtocolSpec[] = Array.isArray(options.protocol) ? [...(options.protocol as readonly ProtocolSpec[])] : [options.protocol as ProtocolSpec]
   // built once here only to check the options: a bad one throws at requestResponse(), before any node
