@@ -153,11 +153,13 @@ export class Gauge extends Family {
     if (s !== undefined) s.value = value
   }
 
+  /** Add `by` (default 1; negative to decrease) to the series of `labels`. */
   inc(labels: Labels = {}, by = 1): void {
     const s = this.series(labels)
     if (s !== undefined) s.value += by
   }
 
+  /** The current value of the series of `labels` (0 when absent). */
   get(labels: Labels = {}): number {
     return findSeries(this, labels)?.value ?? 0
   }

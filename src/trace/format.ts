@@ -8,6 +8,9 @@
 import { toHex } from '../core/bytes.js'
 import type { TraceEvent } from '../core/trace.js'
 
+/**
+ * Options of `formatEvent` and `createFormatter`: one JSON object per event, or a text line whose time is relative to `since` (absent: UTC time of day).
+ */
 export interface FormatOptions {
   /** One JSON object instead of a text line. */
   json?: boolean | undefined

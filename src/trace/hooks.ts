@@ -7,6 +7,9 @@ import type { DecoderFactory, TraceEvent } from '../core/trace.js'
 import { keylogHook } from './keylog.js'
 import { Tracer } from './tracer.js'
 
+/**
+ * The tracing options of `createNode` (spec/trace.md): `trace` receives every layer's events of every connection; `keylog` one line of Noise session keys per connection (secrets: handle like a private key). Both off by default, and then tracing costs nothing.
+ */
 export interface TraceOptions {
   /** Every layer's events of every connection (spec/trace.md). */
   trace?: ((e: TraceEvent) => void) | undefined
