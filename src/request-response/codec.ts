@@ -20,7 +20,7 @@ import type { Framing } from './framing.js'
 
 /**
  * How requests and responses turn into bytes (`json()`, `cbor()`, `raw()`, or your own), and how they are framed on the stream.
- * Decoders throw for bytes that are not a valid message (the exchange fails with `ProtocolError('reqresp', 'reqresp/decode')`).
+ * Decoders throw for bytes that are not a valid message (the exchange fails with `ProtocolError('request-response', 'reqresp/decode')`).
  */
 export interface Codec<Req, Res> {
   /** For messages and metrics: 'json', 'cbor', 'raw' or the user's. */
