@@ -6,6 +6,7 @@
  * or early (in the Noise payloads), yamux frames, per-stream negotiation with `na`, the limits, and
  * what happens without keys, with a wrong key and with a capture missing bytes.
  */
+import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
 import { nobleCrypto } from '../src/core/crypto/noble.js'
 import { UsageError } from '../src/core/errors.js'
@@ -160,6 +161,43 @@ describe('what cannot be decoded is said, not thrown', () => {
     const biggest = Math.max(...decode(file).filter((e) => e.kind === 'yamux-frame' && (e as { type: string }).type === 'data').map((e) => (e as { length: number }).length))
     expect(decode(file, KEYLOG, { maxFrameBytes: biggest }).some((e) => (e as { to?: string }).to === 'undecodable')).toBe(false)
     expect(decode(file, KEYLOG, { maxFrameBytes: biggest - 1 }).some((e) => (e as { to?: string }).to === 'undecodable')).toBe(true)
+  })
+})
+
+describe('never throws on a capture\'s contents', () => {
+  /** A connection up to the transport phase, then arbitrary plaintext from both sides, encrypted. */
+  function withPlaintext(parts: Array<[boolean, Uint8Array]>) {
+    const f = flights().slice(0, 3)
+    const c = { true: new CipherState(crypto, K1), false: new CipherState(crypto, K2) }
+    for (const [fromInitiator, pt] of parts) f.push({ fromInitiator, data: noiseFrame(c[`${fromInitiator}`].encryptWithAd(new Uint8Array(0), pt)) })
+    return tcpPcap(101, connectionSegments(f, { mss: 64 }))
+  }
+  test('arbitrary plaintext after the handshake (property)', () => {
+    const yamuxish = fc.oneof(
+      fc.uint8Array({ maxLength: 200 }),
+      // a plausible yamux header followed by anything
+      fc.tuple(fc.integer({ min: 0, max: 4 }), fc.integer({ min: 0, max: 15 }), fc.integer({ min: 0, max: 9 }), fc.integer({ min: 0, max: 300 }), fc.uint8Array({ maxLength: 200 }))
+        .map(([type, flags, id, len, rest]) => cat(encodeFrame({ type: Math.min(type, 3), flags, streamId: id, length: len }), rest)),
+    )
+    fc.assert(fc.property(fc.array(fc.tuple(fc.boolean(), yamuxish), { maxLength: 12 }), (parts) => {
+      const ev = decode(withPlaintext(parts))
+      expect(ev[ev.length - 1]).toMatchObject({ kind: 'state', layer: 'connection', to: 'closed' })
+    }), { numRuns: 300 })
+  })
+  test('arbitrary bytes before Noise (property)', () => {
+    fc.assert(fc.property(fc.array(fc.tuple(fc.boolean(), fc.uint8Array({ minLength: 1, maxLength: 100 })), { maxLength: 8 }), (parts) => {
+      const ev = decode(tcpPcap(1, connectionSegments(parts.map(([fromInitiator, data]) => ({ fromInitiator, data })), { mss: 30 })))
+      expect(ev[ev.length - 1]).toMatchObject({ kind: 'state', to: 'closed' })
+    }), { numRuns: 300 })
+  })
+  test('a decoder that throws ends its stream\'s decoding only', () => {
+    const ev = decodeCapture(readPcap(tcpPcap(1, connectionSegments(flights()))).connections, {
+      crypto, keys: parseKeylog(KEYLOG), decoders: () => ({ push: () => { throw new Error('boom') } }),
+    })
+    const bad = ev.filter((e) => e.kind === 'state' && e.to === 'undecodable')
+    expect(bad).toHaveLength(1)
+    expect(bad[0]).toMatchObject({ layer: 'stream', stream: 1 })
+    expect(ev.some((e) => e.kind === 'yamux-frame' && e.flags.includes('FIN'))).toBe(true)
   })
 })
 

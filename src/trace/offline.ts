@@ -24,7 +24,7 @@ import { varint } from '../core/index.js'
 import { CipherState } from '../noise/index.js'
 import { DEFAULT_MAX_MESSAGE_LENGTH } from '../multistream/index.js'
 import { Flag, FrameType, HEADER_LENGTH, readHeader } from '../yamux/index.js'
-import type { DecoderFactory, Direction, StreamDecoder, TraceBody, TraceEvent } from '../core/trace.js'
+import type { DecodedMessage, DecoderFactory, Direction, StreamDecoder, TraceBody, TraceEvent } from '../core/trace.js'
 import { KEYLOG_LABEL } from './keylog.js'
 import type { TcpConnection } from './pcap.js'
 
@@ -453,19 +453,32 @@ export function decodeConnection(conn: TcpConnection, connId: string, o: Offline
   }
 
   function feed(st: StreamState, dir: Direction, bytes: Uint8Array): void {
-    if (bytes.length === 0) return
+    if (bytes.length === 0 || st.stopped) return
     const protocol = st.neg.agreed!
     if (!(dir in st.decoders)) st.decoders[dir] = o.decoders?.(protocol, dir, { opener: (dir === dirOfInit(true)) === st.openedByInitiator })
     const d = st.decoders[dir]
     if (d === undefined) return
-    for (const m of d.push(bytes)) emit({ kind: 'message', dir, stream: st.id, protocol, name: m.name, fields: m.fields })
+    messages(st, dir, () => d.push(bytes))
   }
 
   function end(st: StreamState, dir: Direction): void {
     const d = st.decoders[dir]
     if (d === undefined || st.neg.agreed === undefined) return
     st.decoders[dir] = undefined
-    for (const m of d.end?.() ?? []) emit({ kind: 'message', dir, stream: st.id, protocol: st.neg.agreed, name: m.name, fields: m.fields })
+    messages(st, dir, () => d.end?.() ?? [])
+  }
+
+  /** A decoder's messages; one that throws (they should not) ends that stream's decoding, nothing else. */
+  function messages(st: StreamState, dir: Direction, run: () => DecodedMessage[]): void {
+    let ms: DecodedMessage[]
+    try {
+      ms = run()
+    } catch (e) {
+      st.stopped = true
+      emit({ kind: 'state', layer: 'stream', stream: st.id, to: 'undecodable', reason: `the ${st.neg.agreed} decoder failed: ${(e as Error).message}` })
+      return
+    }
+    for (const m of ms) emit({ kind: 'message', dir, stream: st.id, protocol: st.neg.agreed!, name: m.name, fields: m.fields })
   }
 }
 
