@@ -51,6 +51,7 @@ export interface DecoderHint {
   opener?: boolean | undefined
 }
 
+/** What `createDecoderFactory` knows beyond the built-in protocols. */
 export interface DecoderOptions {
   /**
    * Request-response protocols (by protocol id) and their codec and framing: only these get a
