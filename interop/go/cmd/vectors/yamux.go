@@ -26,8 +26,24 @@ type yamuxArgs struct {
 	Read   int    `json:"read"` // bytes to read from the last stream go opened (action read)
 }
 
-// settle is how long go gets to flush its send loop after an action (go-yamux writes from a goroutine).
+// settle: a pause for go to act on what it was fed (go-yamux reads and writes from goroutines).
 const settle = 150 * time.Millisecond
+
+// quiet waits until go has written nothing new for 250 ms (at most 5 s): its send loop has flushed.
+func quiet(mu *sync.Mutex, out *[]byte) {
+	last, still := -1, 0
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && still < 5; {
+		time.Sleep(50 * time.Millisecond)
+		mu.Lock()
+		n := len(*out)
+		mu.Unlock()
+		if n == last {
+			still++
+		} else {
+			last, still = n, 0
+		}
+	}
+}
 
 func yamuxCheck(raw json.RawMessage) (any, error) {
 	var a yamuxArgs
@@ -111,8 +127,6 @@ func yamuxCheck(raw json.RawMessage) (any, error) {
 			if _, err = st.Write(data); err == nil && a.Action == "accept-write-close" {
 				err = st.CloseWrite()
 			}
-		} else {
-			time.Sleep(settle) // accepting sends the ACK from the send loop
 		}
 	case "read":
 		st, e := lastOrAccept(s, streams)
@@ -140,7 +154,7 @@ func yamuxCheck(raw json.RawMessage) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	time.Sleep(settle)
+	quiet(&mu, &out)
 	mu.Lock()
 	result["out"] = hex.EncodeToString(out)
 	mu.Unlock()
