@@ -110,6 +110,38 @@ describe('every layer, in order', () => {
   })
 })
 
+describe('the other paths', () => {
+  test('without early muxer negotiation: /yamux/1.0.0 agreed by multistream-select inside Noise, then open', () => {
+    const p = new TracedPair({ a: { earlyMuxerNegotiation: false } })
+    p.drive()
+    const ev = p.traceA
+    const st = of(ev, 'state').map((e) => `${e.layer}:${e.to}${e.early === true ? ' early' : ''}`)
+    expect(st).toEqual(['connection:upgrading', 'upgrade:security', 'upgrade:handshake', 'noise:transport', 'upgrade:muxer', 'upgrade:done', 'connection:open'])
+    expect(of(ev, 'noise-handshake')[2]!.payload!.muxers).toEqual([])
+    const lines = of(ev, 'multistream').map((e) => `${e.dir} ${e.line}`)
+    expect(lines.slice(4)).toEqual(['out /multistream/1.0.0', 'out /yamux/1.0.0', 'in /multistream/1.0.0', 'in /yamux/1.0.0'])
+    expect(ev.findIndex((e) => e.kind === 'multistream' && e.dir === 'in' && e.line === '/yamux/1.0.0'))
+      .toBeLessThan(ev.findIndex((e) => e.kind === 'state' && e.to === 'done'))
+    // the listener sees the same upgrade
+    expect(of(p.traceB, 'state').map((e) => `${e.layer}:${e.to}`)).toEqual(st)
+  })
+
+  test('a refused proposal (na), then an agreed one; a stream whose every proposal is refused fails', () => {
+    const p = new TracedPair()
+    p.drive()
+    const id = p.a.openStream(p.now, ['/nope/1.0.0', PING], 1)
+    p.drive()
+    expect(of(p.traceA, 'multistream').filter((e) => e.stream === id).map((e) => `${e.dir} ${e.line}`))
+      .toEqual(['out /multistream/1.0.0', 'out /nope/1.0.0', 'in /multistream/1.0.0', 'in na', `out ${PING}`, `in ${PING}`])
+    expect(of(p.traceA, 'state').filter((e) => e.stream === id).map((e) => `${e.to}${e.protocol !== undefined ? ` ${e.protocol}` : ''}`)).toEqual(['negotiating', `negotiated ${PING}`])
+    expect(of(p.traceB, 'state').filter((e) => e.stream === id).map((e) => `${e.to} ${e.reason ?? e.protocol}`)).toEqual(['negotiating inbound', `negotiated ${PING}`])
+    const bad = p.a.openStream(p.now, ['/nope/1.0.0'], 2)
+    p.drive()
+    expect(of(p.traceA, 'state').filter((e) => e.stream === bad).map((e) => `${e.to} ${e.reason ?? ''}`))
+      .toEqual(['negotiating outbound', 'failed connection/protocol-rejected', 'reset by us'])
+  })
+})
+
 describe('keylog', () => {
   test('both sides log the same line after Split(), and its keys decrypt the captured transport frames', () => {
     const linesA: string[] = []

@@ -53,16 +53,16 @@ export class TracedPair {
   } = {}) {
     const on = o.trace ?? true
     const clock = (): number => this.now
-    const hook = (into: TraceEvent[]) => new Tracer({ emit: o.sink ?? ((e) => into.push(e)), now: clock, decoders: o.decoders ?? fakeDecoders, maxStreams: o.maxStreams }).connection()
+    const hook = (into: TraceEvent[], role: 'dialer' | 'listener') => new Tracer({ emit: o.sink ?? ((e) => into.push(e)), now: clock, decoders: o.decoders ?? fakeDecoders, maxStreams: o.maxStreams }).connection(role)
     const supports = (p: string): boolean => p === PING || p === '/echo/1.0.0'
     const common = { supportsProtocol: supports, listProtocols: () => [PING], now: this.now }
     this.a = new Connection({
       role: 'dialer', crypto: o.seed !== undefined ? seededCrypto(o.seed) : nodeCrypto, identity: keyA, ...common,
-      ...(on ? { trace: hook(this.traceA) } : {}), ...o.a,
+      ...(on ? { trace: hook(this.traceA, 'dialer') } : {}), ...o.a,
     })
     this.b = new Connection({
       role: 'listener', crypto: o.seed !== undefined ? seededCrypto(o.seed + 1) : nodeCrypto, identity: keyB, ...common,
-      ...(on ? { trace: hook(this.traceB) } : {}), ...o.b,
+      ...(on ? { trace: hook(this.traceB, 'listener') } : {}), ...o.b,
     })
   }
 

@@ -79,7 +79,6 @@ export class Connection implements ByteMachine<ConnectionEvent> {
     this.#opts = opts
     this.#now = opts.now
     this.#trace = opts.trace
-    this.#trace?.({ kind: 'state', layer: 'connection', to: 'upgrading', reason: opts.role })
     this.#upgradeDeadline = opts.now + (opts.upgradeTimeout ?? 10_000)
     this.#phase = { kind: 'upgrading', up: new Upgrade(opts, (b) => this.#rawOut.push(b), opts.now) }
   }
@@ -343,7 +342,7 @@ export class Connection implements ByteMachine<ConnectionEvent> {
       p.streams.endAll(error)
     }
     this.#phase = { kind: 'closed' }
-    this.#trace?.({ kind: 'state', layer: 'connection', from: p.kind, to: 'closed', reason: (error as { code?: string } | undefined)?.code ?? error?.message })
+    this.#trace?.({ kind: 'state', layer: 'connection', to: 'closed', reason: (error as { code?: string } | undefined)?.code ?? error?.message })
     this.#upgradeDeadline = undefined
     if (!this.#closedEmitted) {
       this.#closedEmitted = true
@@ -357,7 +356,6 @@ export class Connection implements ByteMachine<ConnectionEvent> {
     this.#phase = { kind: 'open', noise: up.noise, yamux, streams }
     this.#remotePeer = up.remotePeer
     this.#upgradeDeadline = undefined
-    this.#trace?.({ kind: 'state', layer: 'connection', from: 'upgrading', to: 'open', reason: up.remotePeer.toString() })
     this.#events.push({ type: 'established', remotePeer: up.remotePeer, remotePublicKey: up.remotePublicKey, muxer: YAMUX_PROTOCOL, earlyMuxerNegotiation: up.earlyMuxerNegotiation })
     if (up.rest.length > 0) {
       this.#trace?.({ kind: 'yamux-bytes', dir: 'in', data: up.rest })

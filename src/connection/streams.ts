@@ -74,7 +74,7 @@ export class StreamTable {
   open(now: Millis, protocols: readonly string[], requestId: number): number {
     if (protocols.length === 0) throw new TypeError('openStream needs at least one protocol')
     const id = this.#yamux.openStream(now)
-    const s = this.#add(id, 'outbound', new MultistreamDialer({ protocols: [...protocols], trace: this.#msTrace(id, 'outbound') }), now)
+    const s = this.#add(id, 'outbound', new MultistreamDialer({ protocols: [...protocols], trace: this.#msTrace(id) }), now)
     s.requestId = requestId
     return id
   }
@@ -153,7 +153,7 @@ export class StreamTable {
         return
       }
       y.accept(ev.id)
-      const negotiator = new MultistreamListener({ protocols: this.#opts.supportsProtocol, list: this.#opts.listProtocols, trace: this.#msTrace(ev.id, 'inbound') })
+      const negotiator = new MultistreamListener({ protocols: this.#opts.supportsProtocol, list: this.#opts.listProtocols, trace: this.#msTrace(ev.id) })
       this.#flushNegotiator(this.#add(ev.id, 'inbound', negotiator, now))
       return
     }
@@ -193,7 +193,6 @@ export class StreamTable {
         if (s.negotiator === undefined && s.pendingOut.length === 0) this.#emit({ type: 'stream-writable', id: ev.id })
         break
       case 'stream-closed':
-        this.#trace?.({ kind: 'state', layer: 'stream', stream: ev.id, to: 'closed' })
         this.#streams.delete(ev.id)
         this.#streams = shrinkMap(this.#streams)
         // yamux closing every stream (the session ended: Noise failed, GoAway, EOF) reaches a stream
@@ -229,9 +228,8 @@ export class StreamTable {
   // ---- internals -----------------------------------------------------------------------------------
 
   /** A stream's multistream trace hook (spec/trace.md), undefined when tracing is off. */
-  #msTrace(stream: number, direction: 'inbound' | 'outbound'): ((dir: 'in' | 'out', line: string) => void) | undefined {
+  #msTrace(stream: number): ((dir: 'in' | 'out', line: string) => void) | undefined {
     const t = this.#trace
-    t?.({ kind: 'state', layer: 'stream', stream, to: 'negotiating', reason: direction })
     return t && ((dir, line) => t({ kind: 'multistream', dir, stream, line }))
   }
 
@@ -279,7 +277,6 @@ export class StreamTable {
         const rest = n.takeRemainder()
         this.#endNegotiation(s)
         s.protocol = ev.protocol
-        this.#trace?.({ kind: 'state', layer: 'stream', stream: s.id, from: 'negotiating', to: 'negotiated', protocol: ev.protocol })
         this.#emit(s.requestId === undefined
           ? { type: 'stream-opened', id: s.id, protocol: ev.protocol, direction: s.direction }
           : { type: 'stream-opened', id: s.id, protocol: ev.protocol, direction: s.direction, requestId: s.requestId })

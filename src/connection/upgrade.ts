@@ -55,7 +55,6 @@ export class Upgrade {
     this.#sendRaw = sendRaw
     const t = opts.trace
     this.#msTrace = t && ((dir, line) => t({ kind: 'multistream', dir, line }))
-    t?.({ kind: 'state', layer: 'upgrade', to: 'security', protocol: NOISE_PROTOCOL })
     const ms = this.#negotiator(NOISE_PROTOCOL)
     this.#stage = { kind: 'security', ms }
     this.#drainSecurity(now) // the dialer's proposal; nothing can complete before any input
@@ -138,7 +137,6 @@ export class Upgrade {
         const rest = s.ms.takeRemainder()
         const noise = s.noise ?? this.#newNoise()
         this.#stage = { kind: 'handshake', noise }
-        this.#opts.trace?.({ kind: 'state', layer: 'upgrade', from: 'security', to: 'handshake', protocol: NOISE_PROTOCOL })
         // The Noise initiator's first message is ready at once (sent already when lazy).
         for (let b = noise.pollTransmit(1 << 16); b !== undefined; b = noise.pollTransmit(1 << 16)) this.#sendRaw(b)
         if (rest.length > 0) noise.handleData(now, rest)
@@ -168,10 +166,8 @@ export class Upgrade {
           throw new ProtocolError<ConnectionErrorCode>('connection', 'connection/no-common-muxer', `remote offers ${remote.join(', ')}`)
         }
         if (offered && remote.includes(YAMUX_PROTOCOL)) {
-          this.#opts.trace?.({ kind: 'state', layer: 'upgrade', from: 'handshake', to: 'muxer', protocol: YAMUX_PROTOCOL, early: true })
           return this.#done({ noise: s.noise, remotePeer: ev.remotePeer, remotePublicKey: ev.remotePublicKey, earlyMuxerNegotiation: true, rest: new Uint8Array(0) })
         }
-        this.#opts.trace?.({ kind: 'state', layer: 'upgrade', from: 'handshake', to: 'muxer', protocol: YAMUX_PROTOCOL })
         const ms = this.#negotiator(YAMUX_PROTOCOL)
         this.#stage = { kind: 'muxer', noise: s.noise, ms, remotePeer: ev.remotePeer, remotePublicKey: ev.remotePublicKey }
         const up = this.#drainMuxerNegotiation()
@@ -204,7 +200,6 @@ export class Upgrade {
   }
 
   #done(up: Upgraded): Upgraded {
-    this.#opts.trace?.({ kind: 'state', layer: 'upgrade', from: 'muxer', to: 'done' })
     this.#stage = { kind: 'done' }
     return up
   }

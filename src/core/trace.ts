@@ -74,14 +74,15 @@ export type TraceEvent = TraceBody & {
 /**
  * What the cores emit. Most kinds are `TraceBody` already; two are raw material the tracer decodes
  * (src/trace/tracer.ts), so that the decoding code stays out of the cores and out of browser bundles:
- * - `noise-message`: a handshake message with our or the remote's ephemeral key and the payload's
- *   plaintext (empty for message 1);
+ * - `noise-message`: a handshake message as sent (its `e`, when it has one, is its first 32 bytes,
+ *   in clear) and its payload's plaintext (empty for message 1); an inbound one once its payload
+ *   was verified;
  * - `yamux-bytes`: yamux plaintext in or out (after decryption, before encryption), which the tracer
  *   cuts into frames with yamux's own FrameReader. Only valid during the call.
  */
 export type CoreTrace =
   | Exclude<TraceBody, { kind: 'noise-handshake' | 'yamux-frame' | 'message' }>
-  | { kind: 'noise-message'; dir: Direction; message: 1 | 2 | 3; bytes: number; ephemeral: Uint8Array | undefined; payload: Uint8Array }
+  | { kind: 'noise-message'; dir: Direction; message: Uint8Array; payload: Uint8Array }
   | { kind: 'yamux-bytes'; dir: Direction; data: Uint8Array }
 
 /** A core's trace hook. Called synchronously; `Uint8Array`s in the event are only valid during the call. */

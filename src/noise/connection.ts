@@ -382,10 +382,11 @@ export class NoiseConnection implements ByteMachine<NoiseEvent> {
       if (buf.length < 2 + len) return
       buf.skip(2)
       const hs = st.hs
-      const payload = hs.readMessage(buf.read(len))
-      this.#trace?.({ kind: 'noise-message', dir: 'in', message: hs.messageIndex as 1 | 2 | 3, bytes: len, ephemeral: hs.messageIndex < 3 ? hs.re : undefined, payload })
+      const message = buf.read(len)
+      const payload = hs.readMessage(message)
       // Message 1 (-> e) carries no identity; its payload, if any, has no meaning in libp2p and is ignored.
       if (hs.messageIndex >= 2) this.#acceptRemotePayload(payload, hs)
+      this.#trace?.({ kind: 'noise-message', dir: 'in', message, payload })
       if (hs.isMyTurn) this.#writeHandshake(hs, this.#ourPayload(hs))
       if (hs.complete) this.#completeHandshake(hs)
     }
@@ -394,7 +395,7 @@ export class NoiseConnection implements ByteMachine<NoiseEvent> {
   #writeHandshake(hs: HandshakeState, payload: Uint8Array): void {
     const m = hs.writeMessage(payload)
     this.#queueFrame(m)
-    this.#trace?.({ kind: 'noise-message', dir: 'out', message: hs.messageIndex as 1 | 2 | 3, bytes: m.length, ephemeral: hs.messageIndex < 3 ? hs.e : undefined, payload })
+    this.#trace?.({ kind: 'noise-message', dir: 'out', message: m, payload })
   }
 
   #ourPayload(hs: HandshakeState): Uint8Array {
@@ -421,7 +422,6 @@ export class NoiseConnection implements ByteMachine<NoiseEvent> {
   #completeHandshake(hs: HandshakeState): void {
     const { send, receive } = hs.split()
     this.#state = { kind: 'transport', send, receive, remoteEof: false }
-    this.#trace?.({ kind: 'state', layer: 'noise', from: 'handshake', to: 'transport' })
     // The keylog (spec/trace.md): initiator's ephemeral key, k1 (initiator -> responder), k2.
     if (this.#keylog !== undefined) {
       const [c1, c2] = hs.initiator ? [send, receive] : [receive, send]

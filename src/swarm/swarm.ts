@@ -472,7 +472,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
       supportsProtocol: limited ? (p) => this.#protocols.hasLimited(p) : (p) => this.#protocols.has(p),
       listProtocols: () => this.protocols(),
       now,
-      ...this.#config.connectionTrace?.(),
+      ...this.#config.connectionTrace?.(role),
     })
   }
 

@@ -60,7 +60,7 @@ export interface SwarmConfig {
   /** Passed to every connection (timeouts, yamux options). */
   connection?: Pick<ConnectionOptions, 'upgradeTimeout' | 'streamNegotiationTimeout' | 'maxNegotiatingStreams' | 'earlyMuxerNegotiation' | 'lazySecurityNegotiation' | 'yamux'>
   /** Trace and keylog hooks for each new connection (spec/trace.md; weft/node's `trace` / `keylog` options). */
-  connectionTrace?: (() => Pick<ConnectionOptions, 'trace' | 'keylog'>) | undefined
+  connectionTrace?: ((role: 'dialer' | 'listener') => Pick<ConnectionOptions, 'trace' | 'keylog'>) | undefined
 }
 
 /** Transport operations the swarm asks of its driver. */

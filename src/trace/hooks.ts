@@ -20,9 +20,9 @@ export interface TraceOptions {
 /** The swarm's `connectionTrace`: undefined when neither option is set (tracing off costs nothing). */
 export function connectionHooks(
   o: TraceOptions, now: () => number, decoders?: DecoderFactory, maxStreams?: number,
-): (() => Pick<ConnectionOptions, 'trace' | 'keylog'>) | undefined {
+): ((role: 'dialer' | 'listener') => Pick<ConnectionOptions, 'trace' | 'keylog'>) | undefined {
   const tracer = o.trace !== undefined ? new Tracer({ emit: o.trace, now, decoders, maxStreams }) : undefined
   const keylog = o.keylog !== undefined ? keylogHook(o.keylog) : undefined
   if (tracer === undefined && keylog === undefined) return undefined
-  return () => ({ trace: tracer?.connection(), keylog })
+  return (role) => ({ trace: tracer?.connection(role), keylog })
 }

@@ -1,10 +1,18 @@
 /**
  * The tracer (spec/trace.md): turns what the cores emit (`CoreTrace`, src/core/trace.ts) into the
- * printed `TraceEvent`s: it stamps each with the node's time and a connection id, decodes the Noise
- * handshake payloads (identity key -> peer id, signature, muxer list), cuts yamux plaintext into
- * frames with yamux's own FrameReader, derives each stream's half-close and reset from the frames'
- * FIN and RST (yamux spec.md "Stream Close"), and runs the protocol decoders (src/trace/decode) over
- * each negotiated stream's bytes, emitting `message` events instead of the raw bytes.
+ * printed `TraceEvent`s. The cores emit only what they alone know (bytes, lines, handshake messages,
+ * yamux plaintext, a stream's bytes, half-close, failure and the connection's end), so browser
+ * bundles carry few emission sites; the tracer derives the rest:
+ * - each event gets the node's time and the connection id;
+ * - Noise handshake messages: the ephemeral key (in clear at the start of messages 1 and 2) and the
+ *   payload decoded (identity key -> peer id, key type, signature, muxer list);
+ * - the upgrade's states (connections/README.md "Upgrading Connections"): `/noise` agreed when its
+ *   line went both ways, Split() after message 3, the muxer from the Noise extensions (early) or from
+ *   `/yamux/1.0.0` going both ways, then the connection is open;
+ * - yamux frames, cut from the plaintext by yamux's own FrameReader, and each stream's half-close,
+ *   close and reset from their FIN and RST flags (yamux spec.md "Closing a stream"), GoAway;
+ * - a stream's negotiation (its first line, then the protocol once it went both ways);
+ * - protocol messages: the decoders (src/trace/decode) run over each negotiated stream's bytes.
  *
  * Bounded: per connection, at most `maxStreams` streams are decoded at once (a stream's decoder
  * state is dropped when it closes or resets, all of them when the connection closes). Never changes
@@ -17,7 +25,7 @@ import type {
 } from '../core/trace.js'
 import { decodeHandshakePayload } from '../noise/index.js'
 import { publicKeyFromProtobuf } from '../peer-id/index.js'
-import { Flag, FrameReader, FrameType, type FrameHeader } from '../yamux/index.js'
+import { Flag, FrameReader, FrameType, YAMUX_PROTOCOL_ID, type FrameHeader } from '../yamux/index.js'
 
 /**
  * Default for `maxStreams`: streams decoded at once per connection. Stops a peer that opens many
@@ -37,11 +45,14 @@ export interface TracerOptions {
   maxStreams?: number | undefined
 }
 
+const NOISE = '/noise'
 const TYPES: readonly YamuxFrameType[] = ['data', 'window-update', 'ping', 'go-away']
 const FLAGS: ReadonlyArray<[YamuxFlag, number]> = [['SYN', Flag.SYN], ['ACK', Flag.ACK], ['FIN', Flag.FIN], ['RST', Flag.RST]]
 const GO_AWAY = ['normal', 'protocol error', 'internal error']
+/** multistream-select messages that are not a protocol id (multistream-select README "Protocol"). */
+const NOT_A_PROTOCOL = new Set(['/multistream/1.0.0', 'na', 'ls'])
 
-/** One node's tracer: `connection()` gives each new connection its hook and id. */
+/** One node's tracer: `connection(role)` gives each new connection its hook and id. */
 export class Tracer {
   readonly #o: TracerOptions
   readonly #maxStreams: number
@@ -53,9 +64,9 @@ export class Tracer {
     if (!(Number.isInteger(this.#maxStreams) && this.#maxStreams >= 0)) throw new RangeError('maxStreams must be a non-negative integer')
   }
 
-  /** A hook for one new connection, with the next id ('c1', 'c2', ...). */
-  connection(): TraceHook {
-    const c = new ConnectionTrace(`c${this.#next++}`, this.#o, this.#maxStreams)
+  /** A hook for one new connection in `role`, with the next id ('c1', 'c2', ...). */
+  connection(role: 'dialer' | 'listener'): TraceHook {
+    const c = new ConnectionTrace(`c${this.#next++}`, this.#o, this.#maxStreams, role)
     return (e) => c.handle(e)
   }
 }
@@ -66,21 +77,37 @@ interface StreamDecoders {
   protocol?: string
 }
 
+/** Direction bits: which sides sent a line, or a FIN. */
+const BIT: Record<Direction, number> = { out: 1, in: 2 }
+
 class ConnectionTrace {
   readonly #id: string
   readonly #o: TracerOptions
   readonly #maxStreams: number
+  /** Yamux clients (dialers) open odd stream ids. */
+  readonly #dialer: boolean
   readonly #frames = { in: new FrameReader(), out: new FrameReader() }
   /** Decoders of the streams being decoded (at most maxStreams). */
   readonly #streams = new Map<number, StreamDecoders>()
+  /** Streams still negotiating: the last protocol id each side sent. */
+  readonly #negotiating = new Map<number, { in?: string; out?: string }>()
+  /** Open streams' FIN bits. */
+  readonly #fins = new Map<number, number>()
+  #upgrade: 'security' | 'handshake' | 'muxer' | 'done' = 'security'
+  /** Which sides sent the line that agrees the upgrade's current protocol. */
+  #agreed = 0
+  #handshakeMessages = 0
+  #ourMuxers: string[] = []
+  #remote: NoisePayloadView | undefined
   #dead = false
-  /** Our role (the connection's first state event): yamux clients (dialers) open odd stream ids. */
-  #dialer: boolean | undefined
 
-  constructor(id: string, o: TracerOptions, maxStreams: number) {
+  constructor(id: string, o: TracerOptions, maxStreams: number, role: 'dialer' | 'listener') {
     this.#id = id
     this.#o = o
     this.#maxStreams = maxStreams
+    this.#dialer = role === 'dialer'
+    this.handle({ kind: 'state', layer: 'connection', to: 'upgrading', reason: role })
+    this.handle({ kind: 'state', layer: 'upgrade', to: 'security', protocol: NOISE })
   }
 
   handle(e: CoreTrace): void {
@@ -98,17 +125,21 @@ class ConnectionTrace {
     this.#o.emit({ t: this.#o.now(), conn: this.#id, ...body } as TraceEvent)
   }
 
+  #state(layer: 'upgrade' | 'noise' | 'connection' | 'stream', to: string, more: Partial<Extract<TraceBody, { kind: 'state' }>> = {}): void {
+    const { stream, ...rest } = more
+    this.#emit(stream === undefined ? { kind: 'state', layer, to, ...rest } : { kind: 'state', layer, stream, to, ...rest })
+  }
+
   #handle(e: CoreTrace): void {
     switch (e.kind) {
-      case 'noise-message': {
-        const payload = e.payload.length > 0 ? payloadView(e.payload) : undefined
-        this.#emit({
-          kind: 'noise-handshake', dir: e.dir, message: e.message, bytes: e.bytes,
-          ephemeral: e.ephemeral === undefined ? '' : toHex(e.ephemeral),
-          ...(payload !== undefined ? { payload } : {}),
-        })
+      case 'noise-message':
+        this.#noiseMessage(e.dir, e.message, e.payload)
         return
-      }
+      case 'multistream':
+        this.#emit(e)
+        if (e.stream === undefined) this.#upgradeLine(e.dir, e.line)
+        else this.#streamLine(e.dir, e.stream, e.line)
+        return
       case 'yamux-bytes': {
         const dir = e.dir
         this.#frames[dir].read(e.data, (h) => this.#frame(dir, h), () => {})
@@ -118,17 +149,110 @@ class ConnectionTrace {
         this.#decode(e.dir, e.stream, e.protocol, e.data)
         return
       case 'state':
-        if (e.layer === 'connection' && e.to === 'upgrading') this.#dialer = e.reason === 'dialer'
         this.#emit(e)
-        // the remote's half-close, after the last bytes it carried reached the stream
-        if (e.layer === 'stream' && e.to === 'remote-closed') this.#end(e.stream!, 'in')
-        if (e.layer === 'stream' && (e.to === 'closed' || e.to === 'failed')) this.#streams.delete(e.stream!)
+        if (e.layer === 'stream' && e.to === 'remote-closed') {
+          // the remote's half-close, after the last bytes it carried reached the stream
+          this.#end(e.stream!, 'in')
+          this.#fin(e.stream!, 'in')
+        } else if (e.layer === 'stream' && e.to === 'failed') this.#forget(e.stream!)
         // the final flush (a GoAway) still leaves after 'closed': keep tracing bytes, drop the decoders
-        if (e.layer === 'connection' && e.to === 'closed') this.#streams.clear()
+        else if (e.layer === 'connection' && e.to === 'closed') {
+          this.#streams.clear()
+          this.#negotiating.clear()
+          this.#fins.clear()
+        }
         return
       default:
         this.#emit(e)
     }
+  }
+
+  // ---- the upgrade --------------------------------------------------------------------------------
+
+  #noiseMessage(dir: Direction, message: Uint8Array, payloadBytes: Uint8Array): void {
+    const n = ++this.#handshakeMessages as 1 | 2 | 3
+    const payload = payloadBytes.length > 0 ? payloadView(payloadBytes) : undefined
+    this.#emit({
+      kind: 'noise-handshake', dir, message: n, bytes: message.length,
+      // `-> e` and `<- e, ...`: the ephemeral key travels in clear at the start of messages 1 and 2
+      ephemeral: n < 3 && message.length >= 32 ? toHex(message.subarray(0, 32)) : '',
+      ...(payload !== undefined ? { payload } : {}),
+    })
+    if (payload !== undefined) {
+      if (dir === 'out') this.#ourMuxers = payload.muxers
+      else this.#remote = payload
+    }
+    if (n !== 3) return
+    this.#state('noise', 'transport', { from: 'handshake' })
+    // early muxer negotiation (connections/inlined-muxer-negotiation.md): both lists non-empty
+    const remote = this.#remote?.muxers ?? []
+    if (this.#ourMuxers.length > 0 && remote.includes(YAMUX_PROTOCOL_ID)) {
+      this.#state('upgrade', 'muxer', { from: 'handshake', protocol: YAMUX_PROTOCOL_ID, early: true })
+      this.#done()
+    } else if (this.#ourMuxers.length === 0 || remote.length === 0) {
+      this.#upgrade = 'muxer'
+      this.#agreed = 0
+      this.#state('upgrade', 'muxer', { from: 'handshake', protocol: YAMUX_PROTOCOL_ID })
+    } // (no common muxer: the connection closes)
+  }
+
+  /** A connection-level multistream line: `/noise`, then `/yamux/1.0.0`, agreed once it went both ways. */
+  #upgradeLine(dir: Direction, line: string): void {
+    const want = this.#upgrade === 'security' ? NOISE : this.#upgrade === 'muxer' ? YAMUX_PROTOCOL_ID : undefined
+    if (line !== want) return
+    this.#agreed |= BIT[dir]
+    if (this.#agreed !== 3) return
+    if (this.#upgrade === 'security') {
+      this.#upgrade = 'handshake'
+      this.#state('upgrade', 'handshake', { from: 'security', protocol: NOISE })
+    } else this.#done()
+  }
+
+  #done(): void {
+    this.#upgrade = 'done'
+    this.#state('upgrade', 'done', { from: 'muxer' })
+    this.#state('connection', 'open', { from: 'upgrading', reason: this.#remote?.identityKey })
+  }
+
+  // ---- streams ------------------------------------------------------------------------------------
+
+  /** True when `dir` of `stream` is written by the side that opened it. */
+  #opener(stream: number, dir: Direction): boolean {
+    const ours = (stream % 2 === 1) === this.#dialer
+    return ours === (dir === 'out')
+  }
+
+  #streamLine(dir: Direction, stream: number, line: string): void {
+    let n = this.#negotiating.get(stream)
+    if (n === undefined) {
+      n = {}
+      this.#negotiating.set(stream, n)
+      this.#fins.set(stream, 0)
+      this.#state('stream', 'negotiating', { stream, reason: this.#opener(stream, 'out') ? 'outbound' : 'inbound' })
+    }
+    if (NOT_A_PROTOCOL.has(line)) return
+    n[dir] = line
+    if (n.in === n.out) {
+      this.#negotiating.delete(stream)
+      this.#state('stream', 'negotiated', { stream, from: 'negotiating', protocol: line })
+    }
+  }
+
+  /** A FIN from `dir`: half-closed; closed once both went (yamux spec.md "Closing a stream"). */
+  #fin(stream: number, dir: Direction): void {
+    const bits = (this.#fins.get(stream) ?? 0) | BIT[dir]
+    if (bits !== 3) {
+      this.#fins.set(stream, bits)
+      return
+    }
+    this.#forget(stream)
+    this.#state('stream', 'closed', { stream })
+  }
+
+  #forget(stream: number): void {
+    this.#streams.delete(stream)
+    this.#negotiating.delete(stream)
+    this.#fins.delete(stream)
   }
 
   /** One yamux header: its event, and the state changes its flags name. Returns the payload length to skip. */
@@ -139,16 +263,19 @@ class ConnectionTrace {
       this.#emit({ kind: 'state', layer: 'yamux', to: 'go-away', reason: `${dir === 'in' ? 'remote' : 'local'}, code ${h.length} (${GO_AWAY[h.length] ?? 'unknown'})` })
     } else if ((h.type === FrameType.Data || h.type === FrameType.WindowUpdate) && h.streamId !== 0) {
       if ((h.flags & Flag.RST) !== 0) {
-        this.#emit({ kind: 'state', layer: 'stream', stream: h.streamId, to: 'reset', reason: dir === 'in' ? 'by remote' : 'by us' })
-        this.#streams.delete(h.streamId)
+        this.#forget(h.streamId)
+        this.#state('stream', 'reset', { stream: h.streamId, reason: dir === 'in' ? 'by remote' : 'by us' })
       } else if ((h.flags & Flag.FIN) !== 0 && dir === 'out') {
         // (the remote's FIN is reported by the stream table, after the bytes before it)
-        this.#emit({ kind: 'state', layer: 'stream', stream: h.streamId, to: 'local-closed' })
+        this.#state('stream', 'local-closed', { stream: h.streamId })
         this.#end(h.streamId, 'out')
+        this.#fin(h.streamId, 'out')
       }
     }
     return h.type === FrameType.Data ? h.length : 0
   }
+
+  // ---- protocol messages --------------------------------------------------------------------------
 
   #decode(dir: Direction, stream: number, protocol: string, data: Uint8Array): void {
     const factory = this.#o.decoders
@@ -156,14 +283,9 @@ class ConnectionTrace {
     let s = this.#streams.get(stream)
     if (s === undefined) {
       if (this.#streams.size >= this.#maxStreams) return
-      this.#streams.set(stream, (s = {}))
+      this.#streams.set(stream, (s = { protocol }))
     }
-    if (!(dir in s)) {
-      // the side that opened the stream: yamux clients (dialers) use odd ids
-      const ours = this.#dialer === undefined ? undefined : (stream % 2 === 1) === this.#dialer
-      s[dir] = factory(protocol, dir, { opener: ours === undefined ? undefined : ours === (dir === 'out') })
-      s.protocol = protocol
-    }
+    if (!(dir in s)) s[dir] = factory(protocol, dir, { opener: this.#opener(stream, dir) })
     const d = s[dir]
     if (d !== undefined) this.#messages(dir, stream, protocol, d.push(data))
   }
@@ -182,7 +304,7 @@ class ConnectionTrace {
   }
 }
 
-/** A handshake payload as an auditor reads it; undefined when it does not decode (the core reports why). */
+/** A handshake payload as an auditor reads it; undefined when it does not decode. */
 function payloadView(bytes: Uint8Array): NoisePayloadView | undefined {
   try {
     const p = decodeHandshakePayload(bytes)
