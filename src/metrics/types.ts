@@ -14,6 +14,7 @@ import type { ResourceSnapshot } from './rcmgr.js'
 export interface MetricsHost {
   /** The parts of the swarm metrics read: protocols, external addresses, resource usage. */
   readonly swarm: {
+    /** The protocols the node serves. */
     protocols(): readonly string[]
     readonly externalAddrs: readonly unknown[]
     /** The resource manager (src/swarm/resources.ts): its snapshot() must fit ResourceSnapshot (checked by tsc here). */

@@ -65,7 +65,8 @@ export interface PolicyClose {
 
 /**
  * What `createNode` and `SwarmConfig.policy` configure: each part adds its options here
- * (`connectionManager`, `gater`, `ipLimits`, `resources`).
+ * (`connectionManager`, `gater`, `ipLimits`, `resources`, `systemMemory`, `ping`), in the
+ * declarations below (merged by TypeScript).
  */
 export interface PolicyOptions {
   /** Allow and deny lists (src/swarm/gater.ts): `{ allow: ['10.0.0.0/8'], deny: ['1.2.3.4', '12D3KooW...'] }`. */
@@ -74,7 +75,7 @@ export interface PolicyOptions {
   ipLimits?: Partial<IpLimitOptions>
 }
 
-/** The resource manager's options (src/swarm/resources.ts, spec/resource-manager.md). */
+// The resource manager's options (src/swarm/resources.ts, spec/resource-manager.md).
 export interface PolicyOptions {
   /** Limits per scope, over the defaults autoscaled from `systemMemory` (createNode({ resources }), weft node --limits). */
   resources?: ResourceLimitsInit
@@ -85,7 +86,7 @@ export interface PolicyOptions {
   ping?: { maxInboundStreams?: number }
 }
 
-/** The connection manager's options (src/swarm/conn-manager.ts, spec/connection-manager.md). */
+// The connection manager's options (src/swarm/conn-manager.ts, spec/connection-manager.md).
 export interface PolicyOptions {
   /** Watermarks, grace and silence periods, bounds; defaults are go-libp2p's (low 160, high 192, 60 s, 10 s). */
   connectionManager?: Partial<ConnectionManagerOptions>
