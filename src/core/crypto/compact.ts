@@ -16,7 +16,8 @@ import { ed25519PublicKey, ed25519Sign, ed25519Verify, x25519, x25519PublicKey }
  * weft's compact pure-JS CryptoProvider, the default of `weft/browser`: SHA-256, HMAC, HKDF,
  * ChaCha20-Poly1305, X25519 and Ed25519 written for size rather than speed (about 20 KB gzip less
  * than `nobleCrypto`). It verifies Ed25519 signatures only: a peer with an RSA, Secp256k1 or ECDSA key
- * is refused (`peer-id/unsupported-key-type`); pass `nobleCryptoFull` to accept those.
+ * fails the handshake (`noise/invalid-signature`: a signature we cannot check is not valid);
+ * `nobleCryptoFull` accepts Secp256k1 and ECDSA.
  * @example
  * ```ts
  * import { createNode, compactCrypto } from 'weft/browser'

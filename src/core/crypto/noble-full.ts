@@ -87,9 +87,9 @@ function verifyOther(type: OtherKeyType, key: Uint8Array, message: Uint8Array, s
 }
 
 /**
- * `nobleCrypto` plus signature verification for the other libp2p key types (peer-ids spec "Keys"):
- * RSA (PKCS#1 v1.5 with SHA-256), Secp256k1 and ECDSA P-256 (both over SHA-256, DER signatures).
- * Import it from `weft/crypto/noble-full` only when you must talk to peers with such keys: it adds
- * the RSA and secp256k1 code to a bundle.
+ * `nobleCrypto` plus signature verification for two more libp2p key types (peer-ids spec "Keys"):
+ * Secp256k1 and ECDSA P-256/P-384/P-521 (SHA-256, DER signatures). RSA is not offered (use
+ * `nodeCrypto` on Node). Import it from `weft/crypto/noble-full` only when you must talk to peers with
+ * such keys: it adds two Weierstrass curves to a bundle.
  */
 export const nobleCryptoFull: CryptoProvider = { ...nobleCrypto, name: 'noble-full', verifyOther }
