@@ -5,6 +5,8 @@
  *   import { createNode } from 'weft/browser'
  *   const node = await createNode()
  *   await node.ping('/dns4/example.com/tcp/443/wss/p2p/12D3KooW...')
+ *
+ * @module weft/browser
  */
 import { nobleCrypto } from './core/crypto/noble.js'
 import { compactCrypto } from './core/crypto/compact.js'

@@ -3,6 +3,8 @@
  * `weft/node` (Node: TCP, WebSocket, native crypto) or `weft/browser` (WebSocket, pure-JS crypto).
  * Each module also has its own entry point (`weft/multiaddr`, `weft/peer-id`, `weft/noise`, ...), so
  * a bundle pays only for what it imports.
+ *
+ * @module weft
  */
 export { ProtocolError, UsageError, OutcomeError, DialError, InternalError, ConnectionClosedError, ResourceLimitError, isProtocolError } from './core/errors.js'
 export type { DialErrorCode, DialAttempt, ResourceScope, ResourceKind } from './core/errors.js'

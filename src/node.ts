@@ -3,6 +3,8 @@
  *
  *   import { createNode } from 'weft/node'
  *   const node = await createNode({ listen: ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws'] })
+ *
+ * @module weft/node
  */
 import { nodeCrypto } from './io/crypto-node.js'
 import { tcp } from './io/tcp.js'

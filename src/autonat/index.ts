@@ -1,6 +1,8 @@
 /**
  * AutoNAT v1 (`/libp2p/autonat/1.0.0`) and v2 (`/libp2p/autonat/2/dial-request`, `/dial-back`):
  * codecs, the client and server behaviour, and the `autoNAT()` node service. See spec/autonat.md.
+ *
+ * @module weft/autonat
  */
 export { autoNAT, AutoNAT } from './service.js'
 export type { AutoNATEvents } from './service.js'

@@ -32,6 +32,10 @@ export interface AutoNATEvents {
 
 type RunInRuntime = <T>(f: (now: number) => T) => T
 
+/**
+ * The AutoNAT API of a node (`node.service<AutoNAT>('autonat')`): the node's reachability as the
+ * probes concluded it, each address's verdict, and `status` / `addr-reachability` events.
+ */
 export class AutoNAT extends EventTarget {
   readonly #b: AutoNATBehaviour
   readonly #run: RunInRuntime
@@ -68,6 +72,16 @@ export class AutoNAT extends EventTarget {
   }
 }
 
+/**
+ * The AutoNAT service (libp2p specs autonat/autonat-v1.md and autonat-v2.md), for `createNode({ services: { autonat: autoNAT() } })`:
+ * the client asks servers to dial our addresses back (v2: per address, with a nonce) and addresses
+ * found reachable become confirmed external addresses. The server, off by default (`server: true`), answers other peers' probes within its limits.
+ * @example
+ * ```ts
+ * const node = await createNode({ services: { autonat: autoNAT() } })
+ * node.service<AutoNAT>('autonat').on('status', ({ reachability }) => console.log(reachability))
+ * ```
+ */
 export function autoNAT(options: AutoNATOptions = {}): ServiceFactory<AutoNAT> {
   return (ctx): NodeService<AutoNAT> => {
     const behaviour = new AutoNATBehaviour({ ...options, peerId: ctx.peerId, random: ctx.random })

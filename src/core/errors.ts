@@ -18,6 +18,12 @@
  */
 import { closeReason, formatWireCode, type CloseReasonCode } from './close-codes.js'
 
+/**
+ * A remote peer broke a protocol, and nothing else: the only exception remote input may cause anywhere
+ * in weft. `protocol` names the protocol (`'yamux'`, `'noise'`, `'varint'`...) and `code` is a stable
+ * string (`'yamux/credits-exceeded'`) used in tests, vectors and the spec notes' error tables.
+ * Test for it with `isProtocolError(e)` or `e instanceof ProtocolError`.
+ */
 export class ProtocolError<Code extends string = string> extends Error {
   override readonly name = 'ProtocolError'
   readonly protocol: string
@@ -30,6 +36,10 @@ export class ProtocolError<Code extends string = string> extends Error {
   }
 }
 
+/**
+ * Local misuse: a command in the wrong state, a closed object, or user input such as a mistyped
+ * multiaddr (`multiaddr/...` codes). Argument type and range checks throw `TypeError` / `RangeError` instead.
+ */
 export class UsageError extends Error {
   override readonly name = 'UsageError'
   readonly code: string

@@ -1,3 +1,10 @@
+/**
+ * The foundation every protocol core shares: typed errors (`ProtocolError`, `UsageError`, `OutcomeError`,
+ * `DialError`), close and reset codes, unsigned varints and length-prefixed framing (spec/varint.md), the
+ * `ByteMachine` contract of sans-IO cores, byte helpers and the `CryptoProvider` interface.
+ *
+ * @module weft/core
+ */
 export { ProtocolError, UsageError, OutcomeError, DialError, InternalError, ConnectionClosedError, ResourceLimitError, isProtocolError } from './errors.js'
 export * from './close-codes.js'
 export type { DialErrorCode, DialAttempt, ResourceScope, ResourceKind } from './errors.js'

@@ -2,6 +2,8 @@
  * DCUtR, `/libp2p/dcutr` (libp2p/specs relay/DCUtR.md): upgrade a relayed connection to a direct
  * one by TCP hole punching. The wire format, the behaviour and the `dcutr()` service. See
  * spec/dcutr.md and spec/hole-punching.md (the TCP punch port).
+ *
+ * @module weft/dcutr
  */
 export { DCUTR_PROTOCOL, HolePunchType, DEFAULT_DCUTR_MESSAGE_LIMITS, encodeHolePunch, encodeHolePunchFrame, decodeHolePunch, HolePunchDecoder } from './message.js'
 export type { HolePunch, DcutrErrorCode, DcutrMessageLimits } from './message.js'

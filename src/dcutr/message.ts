@@ -17,6 +17,7 @@ import { WIRE_LEN, WIRE_VARINT, decodeMessage, encodeMessage, tag } from '../cor
 import { MessageFrameDecoder, encodeLp } from '../core/lp.js'
 import { Multiaddr } from '../multiaddr/index.js'
 
+/** Protocol id of DCUtR (relay/DCUtR.md). */
 export const DCUTR_PROTOCOL = '/libp2p/dcutr'
 
 /** `HolePunch.Type`, verbatim from the spec. */
@@ -61,6 +62,7 @@ export interface DcutrMessageLimits {
   maxAddrBytes: number
 }
 
+/** Default `DcutrMessageLimits`: 4 KiB messages (the spec's limit), 32 addresses of at most 1 KiB. */
 export const DEFAULT_DCUTR_MESSAGE_LIMITS: Readonly<DcutrMessageLimits> = Object.freeze({
   maxMessageSize: 4096,
   maxAddrs: 32,

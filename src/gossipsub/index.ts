@@ -1,6 +1,8 @@
 /**
  * weft gossipsub: the libp2p pubsub router (gossipsub v1.0 / v1.1 / v1.2, floodsub peers served).
  * Spec notes in spec/gossipsub.md.
+ *
+ * @module weft/gossipsub
  */
 export { GossipsubBehaviour, idKey } from './gossipsub.js'
 export type { GossipsubEvent, GossipsubMessage, GossipsubErrorCode, GossipsubView, PublishResult, ValidationResult } from './gossipsub.js'

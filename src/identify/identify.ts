@@ -45,8 +45,11 @@ import { streamKey } from '../swarm/index.js'
 import { announcesTooLarge, decodeIdentifyStream, DEFAULT_IDENTIFY_LIMITS, encodeIdentify } from './message.js'
 import type { IdentifyErrorCode, IdentifyLimits, IdentifyMessage, IdentifyOutcomeCode } from './message.js'
 
+/** Protocol id of identify (libp2p specs identify/README.md). */
 export const IDENTIFY_PROTOCOL = '/ipfs/id/1.0.0'
+/** Protocol id of identify/push: a peer sends us its changed identify message unasked. */
 export const IDENTIFY_PUSH_PROTOCOL = '/ipfs/id/push/1.0.0'
+/** The `protocolVersion` announced by default, as go-libp2p and rust-libp2p announce it. */
 export const DEFAULT_PROTOCOL_VERSION = 'ipfs/0.1.0'
 
 /** What a remote told us, parsed. */

@@ -1,6 +1,8 @@
 /**
  * The node:crypto provider (OpenSSL): native ChaCha20-Poly1305, X25519, Ed25519, SHA-256.
  * Used by the Node entry point (`weft/node`); it lives in io/ because it touches a `node:` module.
+ *
+ * @module weft/crypto/node
  */
 import * as nc from 'node:crypto'
 import * as v8 from 'node:v8'

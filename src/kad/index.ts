@@ -1,5 +1,7 @@
 /**
  * weft kad: the libp2p Kademlia DHT (libp2p/specs kad-dht/README.md). Notes in spec/kad.md.
+ *
+ * @module weft/kad
  */
 export { KadBehaviour, KAD_PROTOCOL, KBUCKET_TAG, KBUCKET_TAG_VALUE } from './kad.js'
 export type { KadEvent, KadOptions, KadPeerInfo, KadProgress, KadQueryStats, KadResult } from './types.js'

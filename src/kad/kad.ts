@@ -46,11 +46,13 @@ import { RecordStore } from './store.js'
 import type { KadEvent, KadOptions, KadPeerInfo } from './types.js'
 import { Validators } from './validators.js'
 
+/** Protocol id of the Kademlia DHT (kad-dht/README.md; the IPFS DHT's id). */
 export const KAD_PROTOCOL = '/ipfs/kad/1.0.0'
 
 const PRUNE_INTERVAL = 3600_000
 /** The connection manager tag of routing-table peers and its value (go-libp2p-kad-dht's kbucketTag, baseConnMgrScore). */
 export const KBUCKET_TAG = 'kbucket'
+/** The connection manager value of the `kbucket` tag (routing table peers), as go-libp2p's. */
 export const KBUCKET_TAG_VALUE = 5
 
 export class KadBehaviour implements Behaviour<KadEvent> {

@@ -18,11 +18,15 @@
 import { ProtocolError } from '../core/errors.js'
 import { fromUtf8, utf8 } from '../core/bytes.js'
 
+/** The DNS record types mDNS discovery uses (RFC 1035 §3.2.2, RFC 3596, RFC 2782), and ANY. */
 export const TYPE = { A: 1, PTR: 12, TXT: 16, AAAA: 28, SRV: 33, ANY: 255 } as const
+/** The Internet class (RFC 1035 §3.2.4). */
 export const CLASS_IN = 1
 /** Header flag bits (RFC 1035 §4.1.1). */
 export const FLAG_QR = 0x8000
+/** Header flag AA, authoritative answer (set in mDNS responses, RFC 6762 §18.4). */
 export const FLAG_AA = 0x0400
+/** Header flag TC, truncated (RFC 6762 §18.5: more known answers follow). */
 export const FLAG_TC = 0x0200
 
 /**
@@ -110,6 +114,7 @@ export interface DnsLimits {
   maxTxtStrings: number
 }
 
+/** Default `DnsLimits`: 9000-byte packets, 64 questions, 256 records, 16 pointer hops, 512 TXT strings. */
 export const DEFAULT_DNS_LIMITS: Readonly<DnsLimits> = Object.freeze({
   maxPacketSize: 9000,
   maxQuestions: 64,
@@ -120,6 +125,7 @@ export const DEFAULT_DNS_LIMITS: Readonly<DnsLimits> = Object.freeze({
 
 /** RFC 1035 §2.3.4: a label is at most 63 bytes, a name at most 255 (wire form, with length bytes and root). */
 export const MAX_LABEL = 63
+/** Longest name on the wire, in bytes (RFC 1035 §2.3.4). */
 export const MAX_NAME = 255
 
 const PROTOCOL = 'mdns'

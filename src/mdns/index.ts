@@ -2,6 +2,8 @@
  * mDNS discovery (libp2p/specs discovery/mdns.md): a bounded DNS message codec and the libp2p
  * query / response layer over it, and the node service (`mdns({ socket })`; the UDP socket is
  * `udpMdnsSocket()` from 'weft/node'). See spec/mdns.md.
+ *
+ * @module weft/mdns
  */
 export {
   TYPE,

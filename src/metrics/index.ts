@@ -7,6 +7,8 @@
  *   res.end(node.metrics!.exposition())
  *
  * Pure: no clock, no IO. The HTTP endpoint is src/io/metrics-http.ts (Node only).
+ *
+ * @module weft/metrics
  */
 import type { Millis } from '../core/byte-machine.js'
 import type { SwarmEvent } from '../swarm/index.js'

@@ -1,6 +1,8 @@
 /**
  * multiaddr: self-describing network addresses (multiformats/multiaddr), binary and text codecs,
  * the protocol table, and the mapping to dial targets. See spec/multiaddr.md.
+ *
+ * @module weft/multiaddr
  */
 export { Multiaddr, multiaddr, type Component } from './multiaddr.js'
 export { type DialTarget, type DialTransport } from './dial.js'

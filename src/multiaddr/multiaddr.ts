@@ -15,6 +15,7 @@ import { toDialTarget, type DialComponent, type DialTarget } from './dial.js'
 import { fromUserText } from './errors.js'
 import { UsageError } from '../core/errors.js'
 
+/** One component of a multiaddr: protocol code and name, and its value as text and bytes. */
 export interface Component {
   code: number
   name: string

@@ -1,6 +1,8 @@
 /**
  * multistream-select 1.0: protocol negotiation on a fresh connection or stream.
  * Sans-IO cores for both roles; see spec/multistream.md.
+ *
+ * @module weft/multistream
  */
 export { MultistreamDialer } from './dialer.js'
 export type { DialerOptions } from './dialer.js'

@@ -7,6 +7,9 @@
  */
 import { ProtocolError } from '../core/errors.js'
 
+/**
+ * The `ProtocolError('noise', code)` codes: each names what the remote got wrong in the handshake or the transport messages.
+ */
 export type NoiseErrorCode =
   /** AEAD authentication failed: a tampered, truncated, replayed or reordered ciphertext. */
   | 'noise/decrypt-failed'

@@ -6,6 +6,8 @@
  * - handshake-state.ts: HandshakeState for XX, message level (Noise spec §5.3)
  * - payload.ts: NoiseHandshakePayload codec, static-key signature
  * - connection.ts: NoiseConnection, the framed byte-level ByteMachine
+ *
+ * @module weft/noise
  */
 export type { NoiseErrorCode } from './errors.js'
 export { CipherState, SymmetricState, DHLEN, HASHLEN, MAX_NOISE_MESSAGE, TAG_LENGTH } from './symmetric-state.js'

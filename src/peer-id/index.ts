@@ -3,6 +3,8 @@
  *
  * Specs: libp2p/specs peer-ids/peer-ids.md, RFC/0002-signed-envelopes.md, RFC/0003-routing-records.md.
  * Notes in spec/peer-id.md and spec/signed-envelope.md.
+ *
+ * @module weft/peer-id
  */
 export {
   KEY_TYPES,

@@ -1,4 +1,8 @@
-/** Perf, `/perf/1.0.0`: a client-driven upload/download benchmark. See spec/perf.md. */
+/**
+ * Perf, `/perf/1.0.0`: a client-driven upload/download benchmark. See spec/perf.md.
+ *
+ * @module weft/perf
+ */
 export {
   PerfBehaviour,
   PERF_PROTOCOL,

@@ -29,7 +29,9 @@ import type { PeerId } from '../peer-id/index.js'
 import type { Behaviour, BehaviourAction, BehaviourInput, StreamRef } from '../swarm/index.js'
 import { streamKey } from '../swarm/index.js'
 
+/** Protocol id of perf (libp2p specs perf/perf.md). */
 export const PERF_PROTOCOL = '/perf/1.0.0'
+/** Length of the request header: the download size the client asks for, a big-endian uint64. */
 export const PERF_HEADER_LENGTH = 8
 const U64_MAX = (1n << 64n) - 1n
 
@@ -58,8 +60,11 @@ export type PerfEvent =
 
 /** Defaults of the server caps (spec/perf.md, Limits). */
 export const DEFAULT_MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
+/** Default most bytes a client may upload to us in one run (64 MiB). */
 export const DEFAULT_MAX_UPLOAD_BYTES = 64 * 1024 * 1024
+/** Default most perf runs one peer may have open with us at once. */
 export const DEFAULT_MAX_STREAMS_PER_PEER = 2
+/** Default most perf runs served at once, all peers together. */
 export const DEFAULT_MAX_INBOUND_STREAMS = 16
 
 /**
@@ -102,6 +107,9 @@ export function encodePerfHeader(downloadBytes: bigint | number): Uint8Array {
   return out
 }
 
+/**
+ * The download size of a request header (big-endian uint64). Throws `ProtocolError('perf', 'perf/truncated-header')` unless it is 8 bytes.
+ */
 export function decodePerfHeader(bytes: Uint8Array): bigint {
   if (bytes.length !== PERF_HEADER_LENGTH) throw new ProtocolError<PerfErrorCode>('perf', 'perf/truncated-header', `${bytes.length} of ${PERF_HEADER_LENGTH} bytes`)
   return new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, false)

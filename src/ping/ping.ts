@@ -26,6 +26,7 @@ import type { PeerId } from '../peer-id/index.js'
 import type { Behaviour, BehaviourAction, BehaviourInput, StreamRef } from '../swarm/index.js'
 import { streamKey } from '../swarm/index.js'
 
+/** Protocol id of ping (libp2p specs ping/ping.md). */
 export const PING_PROTOCOL = '/ipfs/ping/1.0.0'
 /** The payload size fixed by the spec. */
 export const PING_LENGTH = 32

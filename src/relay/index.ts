@@ -1,6 +1,8 @@
 /**
  * Circuit Relay v2 (`/libp2p/circuit/relay/0.2.0/hop` and `/stop`): the wire format, its framing,
  * the reservation voucher, and the relay server (`circuitRelayServer()`). See spec/relay.md.
+ *
+ * @module weft/relay
  */
 export {
   HOP_PROTOCOL,

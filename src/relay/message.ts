@@ -22,7 +22,9 @@ import { MessageFrameDecoder, encodeLp } from '../core/lp.js'
 import { Multiaddr } from '../multiaddr/index.js'
 import { PeerId } from '../peer-id/index.js'
 
+/** Protocol id of the Circuit Relay v2 hop protocol (client ↔ relay: RESERVE, CONNECT). */
 export const HOP_PROTOCOL = '/libp2p/circuit/relay/0.2.0/hop'
+/** Protocol id of the Circuit Relay v2 stop protocol (relay → target: CONNECT). */
 export const STOP_PROTOCOL = '/libp2p/circuit/relay/0.2.0/stop'
 
 /** `HopMessage.Type`, verbatim from the spec. */
@@ -131,6 +133,7 @@ export interface RelayMessageLimits {
   maxAddrBytes: number
 }
 
+/** Default `RelayMessageLimits`: 4 KiB messages, 64 addresses of at most 1 KiB. */
 export const DEFAULT_RELAY_MESSAGE_LIMITS: Readonly<RelayMessageLimits> = Object.freeze({
   maxMessageSize: 4096,
   maxAddrs: 64,

@@ -2,6 +2,8 @@
  * Rendezvous, `/rendezvous/1.0.0` (libp2p/specs rendezvous/README.md): the wire format, the
  * rendezvous point's registry, the point and client behaviours over streams, both signed-record
  * layouts, and the node services `rendezvousServer()` / `rendezvousClient()`. See spec/rendezvous.md.
+ *
+ * @module weft/rendezvous
  */
 export {
   RENDEZVOUS_PROTOCOL, MessageType, ResponseStatus, DEFAULT_RENDEZVOUS_MESSAGE_LIMITS,

@@ -10,6 +10,7 @@ import { ProtocolError } from '../core/errors.js'
 import { WIRE_LEN, WIRE_VARINT, decodeMessage, encodeMessage, tag, type FieldReader, type Writer } from '../core/protobuf.js'
 import { MessageFrameDecoder, encodeLp } from '../core/lp.js'
 
+/** Protocol id of rendezvous (libp2p specs rendezvous/README.md). */
 export const RENDEZVOUS_PROTOCOL = '/rendezvous/1.0.0'
 
 /** `Message.MessageType`, verbatim from the spec. */
@@ -91,6 +92,7 @@ export interface RendezvousMessageLimits {
   maxRegistrations: number
 }
 
+/** Default `RendezvousMessageLimits`: 64 KiB messages, 100 registrations per DISCOVER response. */
 export const DEFAULT_RENDEZVOUS_MESSAGE_LIMITS: Readonly<RendezvousMessageLimits> = Object.freeze({
   maxMessageSize: 65536,
   maxRegistrations: 100,

@@ -41,9 +41,15 @@ export type ReqRespOutcomeCode =
   | 'reqresp/stream-open-failed'
   | 'reqresp/cancelled'
 
+/** Default largest request accepted, 1 MiB (rust-libp2p's). */
 export const DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
+/** Default largest response accepted, 10 MiB (rust-libp2p's). */
 export const DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
+/** Default time for one exchange, in ms (10 s, rust-libp2p's). */
 export const DEFAULT_REQUEST_TIMEOUT = 10_000
+/**
+ * Default most exchanges at once: inbound per connection, outbound per peer (rust-libp2p's `max_concurrent_streams`).
+ */
 export const DEFAULT_MAX_CONCURRENT_STREAMS = 100
 /** Bytes per write action; the next waits for `stream-writable` (the swarm queues at most 4 MiB). */
 const CHUNK = 64 * 1024

@@ -1,4 +1,8 @@
-/** Generic request-response (rust-libp2p's stream format, or uvarint length-prefixed) with json, cbor and raw codecs. See spec/request-response.md. */
+/**
+ * Generic request-response (rust-libp2p's stream format, or uvarint length-prefixed) with json, cbor and raw codecs. See spec/request-response.md.
+ *
+ * @module weft/request-response
+ */
 export {
   RequestResponseBehaviour,
   DEFAULT_MAX_REQUEST_BYTES,

@@ -1,3 +1,10 @@
+/**
+ * The swarm: connections, dials, admission (gater, per-IP limits, resource manager), the connection
+ * manager, the peer store, and the `Behaviour` contract protocols plug into. See spec/swarm.md,
+ * spec/resource-manager.md and spec/connection-manager.md.
+ *
+ * @module weft/swarm
+ */
 export { Swarm } from './swarm.js'
 export { DEFAULT_SWARM_LIMITS } from './types.js'
 export type { SwarmConfig, SwarmLimits, SwarmIo, SwarmEvent, DialErrorCode } from './types.js'

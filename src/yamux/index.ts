@@ -1,7 +1,11 @@
 /**
  * yamux: the stream multiplexer of libp2p (`/yamux/1.0.0`, hashicorp/yamux spec.md), as a sans-IO
  * session core. See spec/yamux.md.
+ *
+ * @module weft/yamux
  */
+
+/** The multistream-select protocol id of yamux. */
 export const YAMUX_PROTOCOL_ID = '/yamux/1.0.0'
 export { YamuxSession } from './session.js'
 export type { YamuxEvent, YamuxErrorCode, StreamStats } from './types.js'

@@ -10,6 +10,8 @@
  * is a DER SubjectPublicKeyInfo (id-ecPublicKey with curve P-256, P-384 or P-521). Both sign SHA-256 of
  * the message and encode signatures in DER. High-S signatures are accepted, as OpenSSL (nodeCrypto)
  * and go-libp2p accept them.
+ *
+ * @module weft/crypto/noble-full
  */
 import { secp256k1 } from '@noble/curves/secp256k1.js'
 import { p256, p384, p521 } from '@noble/curves/nist.js'
