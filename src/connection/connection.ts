@@ -226,7 +226,9 @@ export class Connection implements ByteMachine<ConnectionEvent> {
   /** Write application bytes; returns how many were accepted (0 = wait for 'stream-writable').
    * The bytes are copied before this returns. */
   write(id: number, data: Uint8Array): number {
-    return this.#open('write').streams.write(id, data)
+    const n = this.#open('write').streams.write(id, data)
+    if (this.#trace && n > 0) this.#trace({ kind: 'stream-data', dir: 'out', stream: id, data: data.subarray(0, n) })
+    return n
   }
 
   /** The application has read `n` bytes of stream `id`: reopen that much receive window. */
@@ -352,7 +354,11 @@ export class Connection implements ByteMachine<ConnectionEvent> {
 
   #openYamux(now: Millis, up: Upgraded): void {
     const yamux = new YamuxSession({ ...this.#opts.yamux, role: this.#opts.role === 'dialer' ? 'client' : 'server' })
-    const streams = new StreamTable(this.#opts, yamux, (ev) => this.#events.push(ev))
+    const streams = new StreamTable(this.#opts, yamux, (ev) => {
+      // spec/trace.md: the tracer reads a stream's bytes and the remote's half-close from these
+      this.#trace?.({ kind: 'stream-event', event: ev })
+      this.#events.push(ev)
+    })
     this.#phase = { kind: 'open', noise: up.noise, yamux, streams }
     this.#remotePeer = up.remotePeer
     this.#upgradeDeadline = undefined

@@ -89,9 +89,7 @@ export class StreamTable {
     if (this.#unseenClosed?.has(id) === true) return data.length
     const s = this.#negotiated(id)
     if (s.pendingOut.length > 0) return 0
-    const n = this.#yamux.write(id, data)
-    if (this.#trace && n > 0) this.#trace({ kind: 'stream-bytes', dir: 'out', stream: id, protocol: s.protocol ?? '', data: data.subarray(0, n) })
-    return n
+    return this.#yamux.write(id, data)
   }
 
   consume(now: Millis, id: number, n: number): void {
@@ -165,7 +163,6 @@ export class StreamTable {
           y.consume(ev.id, ev.data.length, now)
           this.#negotiate(now, s, ev.data)
         } else if (s.protocol !== undefined) {
-          this.#trace?.({ kind: 'stream-bytes', dir: 'in', stream: ev.id, protocol: s.protocol, data: ev.data })
           this.#emit({ type: 'stream-data', id: ev.id, data: ev.data })
         } else {
           y.consume(ev.id, ev.data.length, now) // a failed negotiation: drop until the reset lands
@@ -175,10 +172,7 @@ export class StreamTable {
         // A half-close before agreement fails that stream alone (no byte of it can still agree).
         if (s.negotiator !== undefined) {
           this.#fail(s, new ProtocolError('multistream', 'multistream/unexpected-eof', `stream ${s.id} ended during negotiation`))
-        } else if (s.protocol !== undefined) {
-          this.#trace?.({ kind: 'state', layer: 'stream', stream: ev.id, to: 'remote-closed' })
-          this.#emit({ type: 'stream-eof', id: ev.id })
-        }
+        } else if (s.protocol !== undefined) this.#emit({ type: 'stream-eof', id: ev.id })
         break
       case 'stream-reset':
         if (s.negotiator !== undefined && this.#ending) {
@@ -281,7 +275,6 @@ export class StreamTable {
           ? { type: 'stream-opened', id: s.id, protocol: ev.protocol, direction: s.direction }
           : { type: 'stream-opened', id: s.id, protocol: ev.protocol, direction: s.direction, requestId: s.requestId })
         if (rest.length > 0) {
-          this.#trace?.({ kind: 'stream-bytes', dir: 'in', stream: s.id, protocol: ev.protocol, data: rest })
           s.preConsumed += rest.length
           this.#emit({ type: 'stream-data', id: s.id, data: rest })
         }

@@ -48,8 +48,6 @@ export type TraceBody =
     }
   /** One yamux frame header, after decryption. `length`: data length, window delta, ping opaque or go-away code. */
   | { kind: 'yamux-frame'; dir: Direction; type: YamuxFrameType; flags: YamuxFlag[]; stream: number; length: number }
-  /** Tracer-internal: application bytes of a negotiated stream, fed to the protocol decoders, never printed. */
-  | { kind: 'stream-bytes'; dir: Direction; stream: number; protocol: string; data: Uint8Array }
   /** One protocol message decoded from a stream (src/trace/decode). */
   | { kind: 'message'; dir: Direction; stream: number; protocol: string; name: string; fields: Record<string, unknown> }
   /** A state change, named as the layer's spec names it. */
@@ -78,10 +76,15 @@ export type TraceEvent = TraceBody & {
  *   in clear) and its payload's plaintext (empty for message 1); an inbound one once its payload
  *   was verified;
  * - `yamux-bytes`: yamux plaintext in or out (after decryption, before encryption), which the tracer
- *   cuts into frames with yamux's own FrameReader. Only valid during the call.
+ *   cuts into frames with yamux's own FrameReader. Only valid during the call;
+ * - `stream-data`: a negotiated stream's bytes as the application reads or writes them, which the
+ *   tracer feeds to the decoder of the protocol the stream's lines agreed on (never printed).
  */
 export type CoreTrace =
   | Exclude<TraceBody, { kind: 'noise-handshake' | 'yamux-frame' | 'message' }>
+  | { kind: 'stream-data'; dir: Direction; stream: number; data: Uint8Array }
+  /** A stream event of the connection as the application gets it (its `stream-data` bytes, `stream-eof`). */
+  | { kind: 'stream-event'; event: { type: string; id?: number; data?: Uint8Array } }
   | { kind: 'noise-message'; dir: Direction; message: Uint8Array; payload: Uint8Array }
   | { kind: 'yamux-bytes'; dir: Direction; data: Uint8Array }
 

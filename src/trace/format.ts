@@ -72,8 +72,6 @@ function describe(e: TraceEvent): [string, string] {
       const what = e.type === 'data' ? 'len' : e.type === 'window-update' ? 'delta' : e.type === 'ping' ? 'opaque' : 'code'
       return ['yamux', `${e.type}${e.flags.length > 0 ? ` ${e.flags.join('|')}` : ''} stream=${e.stream} ${what}=${e.length}`]
     }
-    case 'stream-bytes':
-      return ['stream', `stream=${e.stream} ${e.protocol} ${e.data.length} bytes`]
     case 'message': {
       let fields = JSON.stringify(e.fields, traceJsonReplacer) ?? '{}'
       if (fields.length > MAX_FIELDS_TEXT) fields = `${fields.slice(0, MAX_FIELDS_TEXT)}…`

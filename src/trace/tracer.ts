@@ -93,6 +93,8 @@ class ConnectionTrace {
   readonly #negotiating = new Map<number, { in?: string; out?: string }>()
   /** Open streams' FIN bits. */
   readonly #fins = new Map<number, number>()
+  /** Negotiated, open streams' protocols. */
+  readonly #protocols = new Map<number, string>()
   #upgrade: 'security' | 'handshake' | 'muxer' | 'done' = 'security'
   /** Which sides sent the line that agrees the upgrade's current protocol. */
   #agreed = 0
@@ -145,9 +147,16 @@ class ConnectionTrace {
         this.#frames[dir].read(e.data, (h) => this.#frame(dir, h), () => {})
         return
       }
-      case 'stream-bytes':
-        this.#decode(e.dir, e.stream, e.protocol, e.data)
+      case 'stream-data':
+        this.#decode(e.dir, e.stream, e.data)
         return
+      case 'stream-event': {
+        const ev = e.event
+        if (ev.type === 'stream-data') this.#decode('in', ev.id!, ev.data!)
+        // the remote's half-close, after the last bytes it carried reached the stream
+        else if (ev.type === 'stream-eof') this.#handle({ kind: 'state', layer: 'stream', stream: ev.id!, to: 'remote-closed' })
+        return
+      }
       case 'state':
         this.#emit(e)
         if (e.layer === 'stream' && e.to === 'remote-closed') {
@@ -160,6 +169,7 @@ class ConnectionTrace {
           this.#streams.clear()
           this.#negotiating.clear()
           this.#fins.clear()
+          this.#protocols.clear()
         }
         return
       default:
@@ -234,6 +244,7 @@ class ConnectionTrace {
     n[dir] = line
     if (n.in === n.out) {
       this.#negotiating.delete(stream)
+      this.#protocols.set(stream, line)
       this.#state('stream', 'negotiated', { stream, from: 'negotiating', protocol: line })
     }
   }
@@ -250,6 +261,7 @@ class ConnectionTrace {
   }
 
   #forget(stream: number): void {
+    this.#protocols.delete(stream)
     this.#streams.delete(stream)
     this.#negotiating.delete(stream)
     this.#fins.delete(stream)
@@ -277,9 +289,10 @@ class ConnectionTrace {
 
   // ---- protocol messages --------------------------------------------------------------------------
 
-  #decode(dir: Direction, stream: number, protocol: string, data: Uint8Array): void {
+  #decode(dir: Direction, stream: number, data: Uint8Array): void {
     const factory = this.#o.decoders
-    if (factory === undefined) return
+    const protocol = this.#protocols.get(stream)
+    if (factory === undefined || protocol === undefined) return
     let s = this.#streams.get(stream)
     if (s === undefined) {
       if (this.#streams.size >= this.#maxStreams) return
