@@ -21,6 +21,17 @@ import { wallClock } from './io/clock.js'
  * with `gossipsub`, `kadDht` and `perf` from this module ('weft/gossipsub', 'weft/kad' too). As in
  * `weft/node`, perf (`node.perf()`, serving `/perf/1.0.0`) is opt-in: it lets any peer make us send
  * and receive bytes, and it costs about 1.1 KB gzip.
+ * @param options - as in `weft/node`, but services are passed as themselves (`services`), the crypto
+ * provider defaults to `compactCrypto` and the transport to `browserWebSockets()` (dial only).
+ * @throws `UsageError('node/no-such-service')` for the Node-only shortcuts (`dht`, `pubsub`,
+ * `discovery.mdns`, `discovery.rendezvous`), and as in `weft/node` for invalid options.
+ * @example
+ * ```ts
+ * import { createNode, gossipsub } from 'weft/browser'
+ * const node = await createNode({ services: { pubsub: gossipsub() } })
+ * const rtt = await node.ping('/dns4/example.com/tcp/443/wss/p2p/12D3KooW...')
+ * node.pubsub.subscribe('news')
+ * ```
  */
 export async function createNode(options: NodeOptions = {}): Promise<WeftNode> {
   if ((options.dht !== undefined && options.services?.dht === undefined) || (options.pubsub !== undefined && options.services?.pubsub === undefined)) {

@@ -36,6 +36,21 @@ import type { TraceOptions } from './trace/hooks.js'
  * bytes, multistream lines, Noise handshake messages, yamux frames, decoded protocol messages, state
  * changes); `keylog` one line of Noise session keys per connection (secrets). Both off by default,
  * and then nothing of the tracer is loaded or run.
+ * @param options - identity (`privateKey`, else a fresh Ed25519 key), `listen` addresses, `services`,
+ * `discovery`, limits (`limits`, `resources`, `connectionManager`, `gater`, `ipLimits`), `metrics`,
+ * `trace` / `keylog`; `start: false` builds the node without listening (call `node.start()`).
+ * @throws `UsageError` for a mistyped listen multiaddr (`multiaddr/...`) or an inconsistent option
+ * (`node/...`), `TypeError` / `RangeError` for an option of the wrong type or range, and a
+ * `TransportError` when a listen address cannot be bound (in use, not permitted).
+ * @example
+ * ```ts
+ * import { createNode } from 'weft/node'
+ * const node = await createNode({ listen: ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws'] })
+ * console.log(node.peerId.toString(), node.getMultiaddrs().map(String))
+ * node.on('peer:connect', (peer) => console.log('connected', peer.toString()))
+ * const rtt = await node.ping('/ip4/192.0.2.1/tcp/4001/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA')
+ * await node.stop()
+ * ```
  */
 export async function createNode(options: NodeOptions & TraceOptions = {}): Promise<WeftNode> {
   // outbound TCP leaves from one punch port (spec/hole-punching.md): the NAT mapping peers observe is the one DCUtR punches from

@@ -285,7 +285,20 @@ export class WeftNode extends EventTarget {
     return this.swarm.peerStore
   }
 
-  /** Connect (or reuse a connection) to a peer; resolves once secure and multiplexed. */
+  /**
+   * Connect to a peer (or reuse an open connection); resolves once the connection is secured (Noise)
+   * and multiplexed (yamux), with its `ConnectionInfo`. A multiaddr with `/p2p/<id>` fails unless the
+   * remote proves that identity in the handshake; a bare peer id is dialed at its peer-store addresses.
+   * @param target - a multiaddr or a peer id, as text or object.
+   * @param options - `signal` aborts the dial.
+   * @throws `DialError` with a `DialErrorCode` (`dial/no-addresses`, `dial/all-failed` with each
+   * address's error in `attempts`, `dial/timeout`, `dial/aborted`, `dial/self`, `dial/denied`, ...).
+   * @example
+   * ```ts
+   * const conn = await node.dial('/ip4/192.0.2.1/tcp/4001/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA')
+   * console.log(conn.peer.toString(), conn.established - conn.opened, 'ms handshake')
+   * ```
+   */
   dial(target: DialTarget, options: { signal?: AbortSignal } = {}): Promise<ConnectionInfo> {
     const t = toTarget(target)
     return this.#request<ConnectionInfo>(options.signal, (now, id) => this.swarm.dial(now, t, id), true)
@@ -305,7 +318,15 @@ export class WeftNode extends EventTarget {
     })
   }
 
-  /** Serve `protocol`: `handler` gets each inbound stream. */
+  /**
+   * Serve `protocol`: `handler` gets each inbound stream negotiated for it (multistream-select).
+   * Inbound streams per connection are capped (`maxInboundStreams`, default 32); excess ones are reset.
+   * @throws `UsageError('swarm/protocol-taken')` when `protocol` is already served (by a service or an earlier `handle`).
+   * @example
+   * ```ts
+   * node.handle('/echo/1.0.0', async (stream) => { await stream.sink(stream.source) })
+   * ```
+   */
   handle(protocol: string, handler: StreamHandler, options: StreamHandlerOptions = {}): void {
     this.#runtime.run((now) => this.swarm.handle(now, protocol, options))
     this.#handlers.set(protocol, handler)
@@ -317,7 +338,17 @@ export class WeftNode extends EventTarget {
     this.#runtime.run((now) => this.swarm.unhandle(now, protocol))
   }
 
-  /** Open a stream to `target` on the first of `protocols` it supports (dialing if needed). */
+  /**
+   * Open a stream to `target` on the first of `protocols` it supports (dialing if needed), negotiated
+   * with multistream-select.
+   * @throws `DialError` when the dial fails; `ProtocolError('connection', 'connection/protocol-rejected')`
+   * when the peer supports none of `protocols`; `OutcomeError('swarm/limited-connection')` when only a
+   * relayed connection exists and `allowLimited` is not set; `UsageError('node/aborted')` on `signal`.
+   * @example
+   * ```ts
+   * const stream = await node.newStream(peer, ['/echo/1.0.0'])
+   * ```
+   */
   newStream(target: DialTarget, protocols: string | string[], options: NewStreamOptions = {}): Promise<WeftStream> {
     const t = toTarget(target)
     const list = typeof protocols === 'string' ? [protocols] : protocols
@@ -325,7 +356,17 @@ export class WeftNode extends EventTarget {
     return this.#request<WeftStream>(options.signal, (now, id) => this.swarm.openStream(now, t, list, id, { allowLimited }), true)
   }
 
-  /** `/ipfs/ping/1.0.0` round trip; resolves with the RTT in ms. */
+  /**
+   * Ping (libp2p specs ping/ping.md, `/ipfs/ping/1.0.0`): send 32 random bytes and wait for the echo;
+   * resolves with the round-trip time in ms (dialing first if needed).
+   * @throws `DialError` when the dial fails; `OutcomeError` `ping/timeout` (no echo within 10 s),
+   * `ping/stream-reset`, `ping/connection-closed`; `ProtocolError('ping', 'ping/wrong-echo')` when the
+   * peer echoed other bytes.
+   * @example
+   * ```ts
+   * const rtt = await node.ping('/dns4/example.com/tcp/443/wss/p2p/12D3KooW...')
+   * ```
+   */
   async ping(target: DialTarget, options: { signal?: AbortSignal } = {}): Promise<number> {
     const peer = await this.#peerFor(target, options)
     return this.#request<number>(options.signal, (now, id) => {
@@ -352,6 +393,15 @@ export class WeftNode extends EventTarget {
    * Request-response (spec/request-response.md): send `request` with the `requestResponse` service
    * speaking `options.protocol` (or the only one) and resolve with the response. Rejects with
    * UsageError 'reqresp/no-service' (none speaks it) or 'reqresp/ambiguous' (several, no protocol).
+   * @param options - `protocol` picks the service; `timeout` in ms (default: the service's, 10 s); `signal` aborts.
+   * @throws besides the two above, the service's outcomes: `OutcomeError` `reqresp/timeout`,
+   * `reqresp/dial-failed`, `reqresp/no-response`, `reqresp/unsupported-protocol`...; `ProtocolError`
+   * `reqresp/response-too-large`, `reqresp/decode` (spec/request-response.md "Outcomes").
+   * @example
+   * ```ts
+   * const node = await createNode({ services: { kv: requestResponse({ protocol: '/app/kv/1.0.0', codec: json() }) } })
+   * const value = await node.request<{ value: string }>(peer, { key: 'a' }, { timeout: 5_000 })
+   * ```
    */
   async request<Res = unknown>(peer: DialTarget, request: unknown, options: { protocol?: string; signal?: AbortSignal; timeout?: number } = {}): Promise<Res> {
     // duck-typed, so this file does not pull src/request-response into bundles without it
