@@ -7,7 +7,7 @@
 // The listener (scenario=trace: interop/go/trace.go, interop/rust/src/trace.rs, interop/weft/trace.mjs)
 // prints on stdout one line {"identify": {...}}: what its identify sends. The case checks:
 //  - every event kind appears in the live trace (transport, multistream, noise-handshake 1, 2 and 3,
-//    yamux-frame, message, state);
+//    yamux-frame, message, state); Noise message 2's decoded payload names the listener's peer id;
 //  - the identify message weft decoded equals what the listener printed: agentVersion, protocolVersion,
 //    protocols (as a set), listenAddrs (as a set), the peer id;
 //  - ping, kad and gossipsub messages were decoded (the protocols the case asked for);
@@ -93,6 +93,9 @@ export function checkTrace(live, offline, sent, protocols) {
   const notes = []
   for (const k of KINDS) if (!live.some((e) => e.kind === k)) problems.push(`no ${k} event`)
   for (const m of [1, 2, 3]) if (!live.some((e) => e.kind === 'noise-handshake' && e.message === m)) problems.push(`no noise-handshake message ${m}`)
+  // Noise message 2 carries the listener's signed identity (decoded live; the keylog cannot open it offline).
+  const m2 = live.find((e) => e.kind === 'noise-handshake' && e.message === 2)
+  if (m2 !== undefined && m2.payload?.identityKey !== sent.peerId) problems.push(`noise message 2: identity ${JSON.stringify(m2.payload?.identityKey)} != ${sent.peerId}`)
   const messages = live.filter((e) => e.kind === 'message')
   const id = messages.find((e) => e.protocol === '/ipfs/id/1.0.0' && e.dir === 'in')
   if (id === undefined) problems.push('no identify message from the listener')
