@@ -29,7 +29,9 @@ export type ConnectionErrorCode =
 export interface ConnectionOptions {
   /** dialer = Noise initiator and yamux client (odd stream ids). */
   role: 'dialer' | 'listener'
+  /** The crypto provider (hashes, AEAD, X25519, signatures). */
   crypto: CryptoProvider
+  /** Our identity key: signs the Noise handshake payload. */
   identity: PrivateKey
   /** Dialing /p2p/<id>: any other remote identity fails the handshake. */
   expectedRemotePeer?: PeerId | undefined
@@ -54,6 +56,7 @@ export interface ConnectionOptions {
    * with connection/security-rejected. False: wait for the listener's echo first.
    */
   lazySecurityNegotiation?: boolean
+  /** Options of the yamux session (its role follows ours: dialer = client). Defaults in `YAMUX_DEFAULTS`. */
   yamux?: Omit<YamuxOptions, 'role'>
   /** Injected ephemeral/static keys, tests only. */
   noiseStaticKey?: Uint8Array

@@ -33,10 +33,21 @@ export interface NodeOptions extends PolicyOptions {
   metrics?: NodeMetrics | boolean
   /** Addresses to listen on, e.g. '/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws'. */
   listen?: Array<string | Multiaddr>
+  /**
+   * Transports to dial and listen with. Default: `tcp()`, `webSockets()` and `memory()` on `weft/node`; `browserWebSockets()` on `weft/browser`.
+   */
   transports?: Transport[]
+  /** The crypto provider. Default: `nodeCrypto` on `weft/node`, `compactCrypto` on `weft/browser`. */
   crypto?: CryptoProvider
+  /** The identify `agentVersion` we announce. Default `AGENT_VERSION` (`weft/<version>`). */
   agentVersion?: string
+  /**
+   * Connection and stream limits of the swarm (`SwarmLimits`; defaults in `DEFAULT_SWARM_LIMITS`, spec/swarm.md "Limits").
+   */
   limits?: Partial<SwarmLimits>
+  /**
+   * Per-connection options: upgrade and stream negotiation timeouts (ms), negotiating streams, early muxer negotiation, yamux options (spec/connection.md).
+   */
   connection?: SwarmConfig['connection']
   /** Transport dial timeout (ms), default 10 s. */
   dialTimeout?: number

@@ -31,6 +31,7 @@ export const DEFAULT_MAX_RPC_SIZE = 1024 * 1024
 export interface GossipsubOptions {
   /** Randomness (peer selection, message-id sampling). */
   random: RandomBytes
+  /** The crypto provider (message signatures, content ids). */
   crypto: CryptoProvider
   /** Our key: required for StrictSign. */
   privateKey?: PrivateKey
@@ -44,23 +45,43 @@ export interface GossipsubOptions {
   protocols?: readonly string[]
 
   // gossipsub v1.0 overlay parameters
+  /** D, the desired mesh degree per topic (gossipsub v1.0 "Parameters"). Default 6. */
   D?: number
+  /** D_lo: below this many mesh peers a heartbeat grafts more. Default 5. */
   Dlo?: number
+  /** D_hi: above this many mesh peers a heartbeat prunes down to D. Default 12. */
   Dhi?: number
+  /** D_lazy: the fewest peers (outside the mesh) that get IHAVE gossip each heartbeat. Default 6. */
   Dlazy?: number
+  /** Time between heartbeats (mesh maintenance, gossip, cache shifts), in ms. Default 1000. */
   heartbeatInterval?: number
   /** Delay before the first heartbeat. Default 100 ms. */
   heartbeatInitialDelay?: number
+  /**
+   * How long a topic's fanout peers are kept after our last publish to it without subscribing, in ms. Default 60 000.
+   */
   fanoutTTL?: number
+  /** Heartbeats of history in the message cache (served to IWANT). Default 5. */
   mcacheLength?: number
+  /** Heartbeats of history advertised in IHAVE gossip; at most `mcacheLength`. Default 3. */
   mcacheGossip?: number
+  /** How long a message id is remembered as seen (duplicates dropped), in ms. Default 120 000. */
   seenTTL?: number
 
   // gossipsub v1.1
+  /** D_score (v1.1): mesh peers kept by score when pruning an oversubscribed mesh. Default min(4, D); at most D. */
   Dscore?: number
+  /**
+   * D_out (v1.1): the fewest outbound connections kept in each mesh (an eclipse defence). Default min(2, D/2); below D_lo.
+   */
   Dout?: number
+  /**
+   * Fraction of eligible peers that get IHAVE gossip each heartbeat, if more than D_lazy (v1.1). Default 0.25, in [0, 1].
+   */
   gossipFactor?: number
+  /** Backoff announced in our PRUNEs and respected after a PRUNE, in ms (v1.1 "Prune Backoff"). Default 60 000. */
   pruneBackoff?: number
+  /** Backoff after we unsubscribe from a topic, in ms (v1.1). Default 10 000. */
   unsubscribeBackoff?: number
   /** A GRAFT this soon after our PRUNE earns an extra P₇ penalty (go: 10 s). */
   graftFloodThreshold?: number
@@ -68,16 +89,27 @@ export interface GossipsubOptions {
   prunePeers?: number
   /** Send PX when pruning for oversubscription. Default true. */
   doPX?: boolean
+  /**
+   * Publish our own messages to every subscribed peer above the publish threshold, not only the mesh (v1.1 "Flood Publishing"). Default true.
+   */
   floodPublish?: boolean
+  /** Heartbeats between opportunistic grafting rounds (v1.1 "Opportunistic Grafting"). Default 60. */
   opportunisticGraftTicks?: number
+  /** Peers grafted per opportunistic grafting round. Default 2. */
   opportunisticGraftPeers?: number
   /** Explicit peers: always forwarded to, never in the mesh, reconnected every `directConnectTicks`. */
   directPeers?: readonly PeerId[]
+  /** Heartbeats between reconnection attempts to direct peers (v1.1 "Explicit Peering Agreements"). Default 300. */
   directConnectTicks?: number
+  /** Time a peer has to deliver a message after our IWANT before it is penalised (P₇), in ms. Default 3000. */
   iwantFollowupTime?: number
+  /** Times we answer IWANTs for the same message from the same peer. Default 3. */
   gossipRetransmission?: number
+  /** Peer scoring (v1.1 "Peer Scoring"). Default true. */
   scoring?: boolean
+  /** Score parameters over `DEFAULT_PEER_SCORE_PARAMS`; checked against the spec's constraints (`RangeError`). */
   scoreParams?: Partial<PeerScoreParams>
+  /** Score thresholds over `DEFAULT_SCORE_THRESHOLDS`. */
   scoreThresholds?: Partial<PeerScoreThresholds>
 
   // gossipsub v1.2

@@ -85,9 +85,13 @@ export type IdentifyEvent =
  * Options of the identify behaviour (identify spec): what we announce and the limits on what we accept (`IdentifyLimits`, defaults in `DEFAULT_IDENTIFY_LIMITS`).
  */
 export interface IdentifyOptions extends Partial<IdentifyLimits> {
+  /** The crypto provider (signed peer records, key checks). */
   crypto: CryptoProvider
+  /** Our identity key: its public key goes in `publicKey`; it signs our peer record. */
   identity: PrivateKey
+  /** The `agentVersion` we announce (a node passes `AGENT_VERSION` unless told otherwise). */
   agentVersion: string
+  /** The `protocolVersion` we announce. Default `DEFAULT_PROTOCOL_VERSION` ('ipfs/0.1.0'). */
   protocolVersion?: string
   /** Milliseconds from opening an identify stream (or accepting a push) to the remote's EOF. Default 10 000. */
   timeout?: number

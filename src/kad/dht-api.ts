@@ -19,6 +19,7 @@ import type { KadEvent, KadPeerInfo, KadProgress, KadQueryStats, KadResult } fro
 
 /** Options of every `Dht` call: `signal` aborts the query (the call rejects with `UsageError('node/aborted')`). */
 export interface DhtCallOptions {
+  /** Aborts the query; the call rejects with `UsageError('node/aborted')`. */
   signal?: AbortSignal
   /**
    * Called with each progress event of the query: a peer asked, a peer answered, a value or provider found, a request failed.

@@ -39,7 +39,9 @@ export interface QueryPeer {
 
 /** Options of `ClosestPeersQuery`: `k` results (default 20), `alpha` requests in flight (default 3). */
 export interface QueryOptions {
+  /** Results wanted, the closest k peers (the spec's replication parameter). Default 20. */
   k?: number
+  /** Requests in flight at once (the spec's concurrency parameter α). Default 3. */
   alpha?: number
   /** Peers remembered by the lookup. Default 10·k. */
   maxPeers?: number

@@ -18,7 +18,9 @@ export interface KadPeerInfo {
  * timeouts, validators and the limits of what peers can make us store.
  */
 export interface KadOptions {
+  /** The crypto provider (SHA-256 keys, record signatures). */
   crypto: CryptoProvider
+  /** Randomness (refresh targets, request ids). */
   random: RandomBytes
   /** Our own peer id. */
   peerId: PeerId
@@ -42,7 +44,9 @@ export interface KadOptions {
   quorum?: number
   /** Custom namespaces (added to /pk and /ipns; the same name replaces a built-in). */
   validators?: Readonly<Record<string, RecordValidator>>
+  /** Bounds of the records and provider announcements we store as a server (`DEFAULT_STORE_LIMITS`). */
   store?: Partial<StoreLimits>
+  /** Bounds of the messages we decode (`DEFAULT_DECODE_LIMITS`). */
   decode?: Partial<DecodeLimits>
   /** Inbound kad streams open at once per peer. Default 8. Stops: stream floods from one peer. */
   maxInboundStreamsPerPeer?: number

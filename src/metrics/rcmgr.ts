@@ -27,12 +27,19 @@ export type RcmgrScope = 'system' | 'transient' | 'peer' | 'protocol' | 'service
 
 /** The limits of one scope (`Infinity`: unlimited). */
 export interface RcmgrLimits {
+  /** Connections, both directions. */
   readonly conns: number
+  /** Inbound connections. */
   readonly connsInbound: number
+  /** Outbound connections. */
   readonly connsOutbound: number
+  /** Streams, both directions. */
   readonly streams: number
+  /** Inbound streams. */
   readonly streamsInbound: number
+  /** Outbound streams. */
   readonly streamsOutbound: number
+  /** Bytes reserved. */
   readonly memory: number
 }
 

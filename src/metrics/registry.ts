@@ -20,6 +20,7 @@ export type Labels = Readonly<Record<string, string>>
 export interface FamilyOptions {
   /** `[a-zA-Z_:][a-zA-Z0-9_:]*` */
   name: string
+  /** The `# HELP` text of the family. */
   help: string
   /** Label names, in exposition order: `[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__`, never `le`. */
   labels?: readonly string[]

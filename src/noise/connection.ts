@@ -69,7 +69,9 @@ const DETACHED_MIN = 8 * 1024
  * Options of `NoiseConnection`: role, crypto, our identity key and the handshake payload's extensions (libp2p noise spec).
  */
 export interface NoiseOptions {
+  /** Our Noise role: the dialer is the initiator (sends message 1 and 3), the listener the responder. */
   role: 'initiator' | 'responder'
+  /** The crypto provider (X25519, ChaChaPoly, SHA-256, Ed25519). */
   crypto: CryptoProvider
   /** Our libp2p identity key; it signs our Noise static key. */
   identity: PrivateKey

@@ -30,7 +30,9 @@ export const XX_MESSAGE_PATTERNS: readonly (readonly Token[])[] = [['e'], ['e', 
 
 /** Options of `HandshakeState` (Noise spec §5.3 `Initialize`). */
 export interface HandshakeStateOptions {
+  /** The crypto provider. */
   crypto: CryptoProvider
+  /** True for the initiator of the XX pattern (writes messages 1 and 3). */
   initiator: boolean
   /** Our static X25519 private key (32 bytes). */
   s: Uint8Array

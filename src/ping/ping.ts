@@ -53,6 +53,7 @@ export type PingEvent =
 
 /** Options of the ping behaviour (libp2p specs ping/ping.md: 32 random bytes echoed on `/ipfs/ping/1.0.0`). */
 export interface PingOptions {
+  /** Randomness for the 32-byte payloads. */
   random: RandomBytes
   /** Milliseconds from `ping()` to the echo. Default 10 000. */
   timeout?: number

@@ -31,8 +31,11 @@ interface Entry {
 
 /** Bounds of the peer store (spec/swarm.md "Limits"); the stalest peer is evicted past `maxPeers`. */
 export interface PeerStoreLimits {
+  /** Peers remembered; past it the stalest is evicted. Default 10 000. */
   maxPeers: number
+  /** Addresses remembered per peer. Default 64. */
   maxAddrsPerPeer: number
+  /** Protocols remembered per peer. Default 256. */
   maxProtocolsPerPeer: number
 }
 

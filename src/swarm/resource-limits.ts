@@ -11,11 +11,17 @@ import { UsageError } from '../core/errors.js'
 /** Every limit of one scope. `Infinity` = unlimited. Connections and streams count both directions
  * against the total and each direction against its own limit. */
 export interface ScopeLimits {
+  /** Connections, both directions. */
   conns: number
+  /** Inbound connections. */
   connsInbound: number
+  /** Outbound connections. */
   connsOutbound: number
+  /** Streams, both directions. */
   streams: number
+  /** Inbound streams. */
   streamsInbound: number
+  /** Outbound streams. */
   streamsOutbound: number
   /** Bytes reserved (see `streamMemory`). */
   memory: number
@@ -34,12 +40,15 @@ export interface ResourceLimits {
   peer: ScopeLimits
   /** Each protocol (default), and per-protocol overrides merged over it. */
   protocol: ScopeLimits
+  /** Per-protocol overrides, by protocol id, merged over `protocol`. */
   protocols: Record<string, Partial<ScopeLimits>>
   /** Each service (the behaviour owning the protocol: 'identify', 'ping', 'dht', 'pubsub'...), default and overrides. */
   service: ScopeLimits
+  /** Per-service overrides, by service name, merged over `service`. */
   services: Record<string, Partial<ScopeLimits>>
   /** Each (protocol, peer) pair: default and per-protocol overrides (go's built-in ping / identify limits). */
   protocolPeer: ScopeLimits
+  /** Per-protocol overrides of the (protocol, peer) scope, merged over `protocolPeer`. */
   protocolsPeer: Record<string, Partial<ScopeLimits>>
   /** Each connection (its streams and their memory). */
   connection: ScopeLimits

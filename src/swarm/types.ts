@@ -49,9 +49,13 @@ export const DEFAULT_SWARM_LIMITS: SwarmLimits = {
 
 /** Configuration of a `Swarm`: identity, crypto, limits, policy and yamux options. */
 export interface SwarmConfig {
+  /** The crypto provider. */
   crypto: CryptoProvider
+  /** Our identity key. */
   identity: PrivateKey
+  /** Connection and stream limits (defaults in `DEFAULT_SWARM_LIMITS`). */
   limits?: Partial<SwarmLimits>
+  /** Peer store bounds (defaults in `DEFAULT_PEER_STORE_LIMITS`). */
   peerStore?: Partial<PeerStoreLimits>
   /** The connection manager, gater, per-IP limits and resource manager (src/swarm/policy.ts). */
   policy?: PolicyOptions
