@@ -238,6 +238,8 @@ interface StreamState {
   openedByInitiator: boolean
   neg: Negotiation
   decoders: { out?: StreamDecoder | undefined; in?: StreamDecoder | undefined }
+  /** The directions whose FIN was seen: both make the stream closed. */
+  fin: { in: boolean; out: boolean }
   stopped: boolean
 }
 
@@ -398,14 +400,14 @@ export function decodeConnection(conn: TcpConnection, connId: string, o: Offline
           if (streamsSeen++ >= lim.maxStreams) continue
           const openedByInitiator = s === 'init'
           st = {
-            id: h.streamId, openedByInitiator, stopped: false, decoders: {},
+            id: h.streamId, openedByInitiator, stopped: false, decoders: {}, fin: { in: false, out: false },
             neg: new Negotiation(h.streamId, (x) => dirOfInit((x === 'a') === openedByInitiator), lim.maxPendingBytes),
           }
           streams.set(h.streamId, st)
           emit({ kind: 'state', layer: 'stream', stream: h.streamId, to: 'negotiating', reason: dirOfInit(s === 'init') === 'out' ? 'outbound' : 'inbound' })
         }
-        if (st === undefined || st.stopped) continue
-        if (body.length > 0) streamData(st, s === 'init', body, dir)
+        if (st === undefined) continue
+        if (body.length > 0 && !st.stopped) streamData(st, s === 'init', body, dir)
         if ((h.flags & Flag.RST) !== 0) {
           emit({ kind: 'state', layer: 'stream', stream: st.id, to: 'reset', reason: dir === 'in' ? 'by remote' : 'by us' })
           streams.delete(st.id)
@@ -413,6 +415,11 @@ export function decodeConnection(conn: TcpConnection, connId: string, o: Offline
           // A half-close, after the bytes before it; the decoder of that direction completes what only EOF delimits.
           emit({ kind: 'state', layer: 'stream', stream: st.id, to: `${dir === 'out' ? 'local' : 'remote'}-closed` })
           end(st, dir)
+          st.fin[dir] = true
+          if (st.fin.in && st.fin.out) {
+            emit({ kind: 'state', layer: 'stream', stream: st.id, to: 'closed' })
+            streams.delete(st.id)
+          }
         }
       }
     }
