@@ -83,15 +83,18 @@ export class Connection implements ByteMachine<ConnectionEvent> {
     this.#phase = { kind: 'upgrading', up: new Upgrade(opts, (b) => this.#rawOut.push(b), opts.now) }
   }
 
+  /** The remote's peer id, once the Noise handshake authenticated it. */
   get remotePeer(): PeerId | undefined {
     const p = this.#phase
     return this.#remotePeer ?? (p.kind === 'upgrading' ? p.up.remotePeer : undefined)
   }
 
+  /** True once the upgrade completed and until the connection closes. */
   get isOpen(): boolean {
     return this.#phase.kind === 'open'
   }
 
+  /** True once the connection closed (gracefully, by error, or by timeout). */
   get isClosed(): boolean {
     return this.#phase.kind === 'closed'
   }
@@ -282,10 +285,12 @@ export class Connection implements ByteMachine<ConnectionEvent> {
     this.#open('ping').yamux.ping(now)
   }
 
+  /** The round-trip time of the last yamux Ping, in ms (undefined before the first pong). */
   get rtt(): number | undefined {
     return this.#phase.kind === 'open' ? this.#phase.yamux.rtt : undefined
   }
 
+  /** Streams open on this connection (negotiating ones included). */
   get streamCount(): number {
     return this.#phase.kind === 'open' ? this.#phase.streams.size : 0
   }

@@ -35,6 +35,7 @@ export class ReadBuffer {
   #tailEnd = 0 // bytes of #tail in use
   #tailSize = TAIL_MIN
 
+  /** Bytes buffered and not yet read. */
   get length(): number {
     return this.#length
   }

@@ -24,6 +24,7 @@ export class Backoff {
     return `${peer}\u0000${topic}`
   }
 
+  /** (topic, peer) pairs backing off. */
   get size(): number {
     return this.#until.size
   }

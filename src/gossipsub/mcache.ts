@@ -45,6 +45,7 @@ export class MessageCache {
     this.#maxMessages = maxMessages
   }
 
+  /** Messages cached. */
   get size(): number {
     return this.#msgs.size
   }

@@ -24,6 +24,7 @@ export class SeenCache {
     this.#max = maxEntries
   }
 
+  /** Message ids remembered. */
   get size(): number {
     return this.#expiry.size
   }

@@ -73,10 +73,12 @@ export class ClosestPeersQuery {
     for (const s of seeds) this.#add(s.peer, s.key, 1)
   }
 
+  /** Requests sent and not yet answered or failed. */
   get inFlight(): number {
     return this.#inFlight
   }
 
+  /** Requests sent so far. */
   get requests(): number {
     return this.#requests
   }

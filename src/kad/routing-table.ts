@@ -97,6 +97,7 @@ export class RoutingTable {
     for (let i = 0; i < 256; i++) this.#buckets.push({ entries: [], replacement: undefined, checking: undefined })
   }
 
+  /** Peers in the table. */
   get size(): number {
     return this.#index.size
   }

@@ -146,10 +146,12 @@ export class RecordStore {
     for (const [k, v] of Object.entries(this.limits)) if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`store.${k} must be a positive integer`)
   }
 
+  /** Records stored. */
   get recordCount(): number {
     return this.#records.size
   }
 
+  /** Keys with at least one provider. */
   get providerKeyCount(): number {
     return this.#providers.size
   }
@@ -159,6 +161,7 @@ export class RecordStore {
     return this.#recordLedger.total
   }
 
+  /** Accounted bytes of all provider entries (see `recordBytes`). */
   get providerBytes(): number {
     return this.#providerLedger.total
   }

@@ -44,6 +44,7 @@ export class DiscoveredPeers {
   readonly #peers = new Map<string, Entry>()
   constructor(readonly limits: MdnsPeerLimits) {}
 
+  /** Peers remembered. */
   get size(): number {
     return this.#peers.size
   }

@@ -122,6 +122,7 @@ export abstract class Family {
     return this.#series.values()
   }
 
+  /** Series in this family (at most its series cap). */
   get size(): number {
     return this.#series.size
   }

@@ -186,6 +186,7 @@ export class NoiseConnection implements ByteMachine<NoiseEvent> {
     return this.#remotePeer
   }
 
+  /** The remote's identity key, once the handshake verified it. */
   get remotePublicKey(): PublicKey | undefined {
     return this.#remotePublicKey
   }

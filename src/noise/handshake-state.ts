@@ -83,6 +83,7 @@ export class HandshakeState {
     return !this.complete && (this.#next % 2 === 0) === this.initiator
   }
 
+  /** True once the last handshake message was written or read (then call `split()`). */
   get complete(): boolean {
     return this.#next === XX_MESSAGE_PATTERNS.length
   }

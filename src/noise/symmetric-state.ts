@@ -232,10 +232,14 @@ export class SymmetricState {
     this.cipherState = new CipherState(crypto)
   }
 
+  /** A copy of the chaining key `ck` (Noise spec §5.2), for tests and vectors. Secret. */
   get ck(): Uint8Array {
     return this.#ck.slice()
   }
 
+  /**
+   * A copy of the handshake hash `h` (Noise spec §5.2): after the handshake, a value unique to the session (channel binding).
+   */
   get h(): Uint8Array {
     return this.#h.slice()
   }

@@ -131,10 +131,12 @@ export class CircuitRelayServer implements Behaviour<RelayServerEvent>, CircuitS
 
   // ---- introspection (tests, metrics, the node's API) ------------------------------------------
 
+  /** Reservations held now. */
   get reservationCount(): number {
     return this.#reservations.size
   }
 
+  /** Circuits open now. */
   get circuitCount(): number {
     return this.#circuitCount
   }

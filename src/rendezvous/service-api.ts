@@ -186,6 +186,7 @@ export class RendezvousClient extends EventTarget {
     this.#run = run
   }
 
+  /** The client behaviour (for tests and diagnostics). */
   get behaviour(): RendezvousClientBehaviour {
     return this.#b
   }

@@ -54,6 +54,7 @@ export class PeerStore {
     this.#isConnected = isConnected
   }
 
+  /** Peers known. */
   get size(): number {
     return this.#peers.size
   }

@@ -111,6 +111,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     this.#dials = newDials({ route: this.#route, now: () => this.#now, stopped: () => this.#stopped, nextConnId: () => this.#nextConnId++ })
   }
 
+  /** Our peer id. */
   get peerId(): PeerId {
     return this.#peerId
   }
@@ -154,6 +155,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
     return this.externalAddrs.length > 0
   }
 
+  /** The addresses we listen on. */
   get listenAddrs(): readonly Multiaddr[] {
     return this.#listenAddrs
   }

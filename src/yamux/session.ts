@@ -136,6 +136,7 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
     return this.#tx.bytes
   }
 
+  /** True once the session has ended (after a Go Away, an EOF or a protocol error): no frame is sent or accepted any more. */
   get isClosed(): boolean {
     return this.#state.kind === 'closed'
   }
