@@ -141,6 +141,7 @@ export interface StreamHandlerOptions {
  * Options of `node.newStream(target, protocols, options)`. `signal` aborts the dial and the negotiation (the promise rejects with the signal's reason).
  */
 export interface NewStreamOptions {
+  /** Aborts the dial and the negotiation (the call rejects with `UsageError('node/aborted')`). */
   signal?: AbortSignal
   /**
    * Open it on a limited (relayed) connection when that is the only one (spec/relay.md, "Limited
@@ -163,10 +164,17 @@ export type StreamHandler = (stream: WeftStream) => void | Promise<void>
  * ```
  */
 export interface WeftNodeEvents {
+  /** The first connection to a peer opened. */
   'peer:connect': PeerId
+  /** The last connection to a peer closed. */
   'peer:disconnect': PeerId
+  /** A peer identified itself (identify spec): its agent, protocols, addresses and observed address of us. */
   'peer:identify': { peer: PeerId; info: IdentifyInfo; connection: ConnectionInfo }
+  /** A connection was established (secured and multiplexed). */
   'connection:open': ConnectionInfo
+  /**
+   * A connection closed; `error` says why when it did not close normally (a `ConnectionClosedError` carries the close code).
+   */
   'connection:close': { connection: ConnectionInfo; error?: Error }
   /**
    * A limit or the gater refused a connection (spec/swarm.md, "Admission"): `code` says which
@@ -199,13 +207,17 @@ export interface WeftNodeEvents {
 
 /** The detail of a node's `error` event: a failure that was contained (a weft bug, or a stream handler that threw). */
 export interface NodeErrorEvent {
+  /** The contained error (an `InternalError` wrapping a weft bug, or what a handler threw). */
   error: Error
+  /** Where it was contained: a connection core, a behaviour, or a stream handler. */
   origin: 'connection' | 'behaviour' | 'handler'
   /** The behaviour that threw (origin 'behaviour'). */
   behaviour?: string
   /** The handler's protocol (origin 'handler'). */
   protocol?: string
+  /** The peer concerned, when known. */
   peer?: PeerId
+  /** The connection concerned, when known. */
   connection?: ConnectionInfo
 }
 

@@ -25,8 +25,11 @@ export interface StreamControl {
  */
 export class StreamResetError extends Error {
   override readonly name = 'StreamResetError'
+  /** Always `'stream/reset'`. */
   readonly code = 'stream/reset'
+  /** The libp2p reset code the remote's RST carried, if any. */
   readonly wireCode: number | undefined
+  /** The typed name of `wireCode` (`'reset/unknown'` for a number weft does not know). */
   readonly reason: ResetReasonCode | undefined
   constructor(wireCode?: number) {
     super(wireCode === undefined
@@ -54,9 +57,13 @@ const EMPTY = new Uint8Array(0)
  * ```
  */
 export class WeftStream {
+  /** The stream's connection id and stream id in the swarm. */
   readonly ref: StreamRef
+  /** The protocol negotiated for this stream. */
   readonly protocol: string
+  /** `outbound` when we opened it, `inbound` when the remote did. */
   readonly direction: 'inbound' | 'outbound'
+  /** The connection carrying this stream. */
   readonly connection: ConnectionInfo
   readonly #ctl: StreamControl
   #chunks: Uint8Array[] = []

@@ -61,8 +61,11 @@ interface Pending<T> {
  * ```
  */
 export class WeftNode extends EventTarget {
+  /** Our peer id (from `privateKey`). */
   readonly peerId: PeerId
+  /** Our identity key (keep it secret; `saveKey` writes it to a file). */
   readonly privateKey: PrivateKey
+  /** The swarm core underneath (connections, behaviours, peer store), for diagnostics and advanced use. */
   readonly swarm: Swarm<Behaviours>
   /** The metrics given in `createNode({ metrics })` (spec/metrics.md); `node.metrics.exposition()`. */
   readonly metrics: NodeMetrics | undefined

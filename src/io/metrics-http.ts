@@ -30,6 +30,7 @@ export interface MetricsServerOptions {
 export interface MetricsServer {
   /** The bound address (port 0 resolved). */
   readonly host: string
+  /** The bound port (port 0 resolved). */
   readonly port: number
   /** `http://host:port/metrics` */
   readonly url: string

@@ -21,7 +21,9 @@ export interface RawHandlers {
  * A raw byte stream a transport opened or accepted (a TCP socket, a WebSocket), before the upgrade; the node drives it with `RawHandlers`.
  */
 export interface RawConnection {
+  /** The remote's address (as seen from here). */
   readonly remoteAddr: Multiaddr
+  /** Our local address of the connection, when the transport knows it. */
   readonly localAddr: Multiaddr | undefined
   /** Start delivering events. Called once, right after the connection is handed over. */
   start(handlers: RawHandlers): void
@@ -62,6 +64,7 @@ export interface DialOptions {
  * Pass your own in `createNode({ transports })`. Failures are `TransportError`s.
  */
 export interface Transport {
+  /** A short name for logs and metrics (`'tcp'`, `'ws'`, ...). */
   readonly name: string
   /** True when this transport can dial `addr` (e.g. `/ip4/.../tcp/...` for TCP). */
   canDial(addr: Multiaddr): boolean
@@ -78,6 +81,9 @@ export interface Transport {
 /** Transport errors are local facts (refused, unreachable, timed out), not protocol violations. */
 export class TransportError extends Error {
   override readonly name = 'TransportError'
+  /**
+   * Why the network operation failed: refused, timed out, aborted, unreachable, address in use, an address this transport cannot handle, or another failure.
+   */
   readonly code: 'transport/refused' | 'transport/timeout' | 'transport/aborted' | 'transport/unreachable' | 'transport/address-in-use' | 'transport/unsupported' | 'transport/failed'
   constructor(code: TransportError['code'], message?: string, options?: { cause?: unknown }) {
     // no message (browser builds drop the texts: scripts/strip-messages.mjs): the code alone
