@@ -17,7 +17,7 @@ const fields = {
 }
 const ev = (kind: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({ t: 0, conn: 'c1', kind, dir: 'in', ...extra })
 const live = [
-  ev('transport'), ev('multistream'), ev('yamux-frame'), ev('state'),
+  ev('transport'), ev('multistream', { line: '/noise' }), ev('yamux-frame'), ev('state'),
   ev('noise-handshake', { message: 1 }), ev('noise-handshake', { message: 2, payload: { identityKey: '12D3KooWpeer', keyType: 'Ed25519', signature: '00', muxers: [] } }), ev('noise-handshake', { message: 3 }),
   ev('message', { stream: 1, protocol: '/ipfs/id/1.0.0', name: 'Identify', fields }),
   ev('message', { stream: 3, protocol: '/ipfs/ping/1.0.0', name: 'Ping', fields: { echo: true } }),
@@ -42,12 +42,19 @@ describe('interop trace checks', () => {
   })
   test('a missing kind, handshake message, protocol or offline message is named', () => {
     expect(checkTrace(live.filter((e) => e.kind !== 'yamux-frame'), live, sent, []).problems).toEqual(['no yamux-frame event'])
-    expect(checkTrace(live.filter((e) => e.kind !== 'noise-handshake' || e.message !== 2), live, sent, []).problems).toEqual(['no noise-handshake message 2'])
+    const no2 = live.filter((e) => e.kind !== 'noise-handshake' || e.message !== 2)
+    expect(checkTrace(no2, no2, sent, []).problems).toEqual(['no noise-handshake message 2'])
     expect(checkTrace(live, live, sent, ['kad']).problems).toEqual(['no kad message from the listener'])
     const otherIdentity = live.map((e) => (e.message === 2 ? { ...e, payload: { identityKey: 'other' } } : e))
     expect(checkTrace(otherIdentity, live, sent, []).problems).toEqual(['noise message 2: identity "other" != 12D3KooWpeer'])
     const offline = live.filter((e) => e.kind !== 'message' || e.protocol !== '/ipfs/ping/1.0.0')
     expect(checkTrace(live, offline, sent, []).problems[0]).toMatch(/^1 of 2 live message events are not in the decrypted capture/)
+    const incomplete = [...live, ev('state', { to: 'capture-incomplete', reason: 'gap' })]
+    expect(checkTrace(live, incomplete, sent, []).problems).toEqual(['the capture: capture-incomplete (gap)'])
+    const otherKey = live.map((e) => (e.message === 1 ? { ...e, ephemeral: 'ff' } : e))
+    expect(checkTrace(live, otherKey, sent, []).problems[0]).toMatch(/^handshake messages differ/)
+    const noLines = live.filter((e) => e.kind !== 'multistream')
+    expect(checkTrace(live, noLines, sent, []).problems[0]).toMatch(/^1 live multistream lines are not in the decrypted capture/)
     // more in the capture than live: a note, not a problem
     const r = checkTrace(live, [...live, live[8]], sent, [])
     expect(r.problems).toEqual([])

@@ -11,8 +11,9 @@
 //  - the identify message weft decoded equals what the listener printed: agentVersion, protocolVersion,
 //    protocols (as a set), listenAddrs (as a set), the peer id;
 //  - ping, kad and gossipsub messages were decoded (the protocols the case asked for);
-//  - the capture decrypted offline (`weft trace --pcap --keylog --json`) yields every message event of
-//    the live trace (same direction, stream, protocol, name and fields). The capture may hold more: bytes
+//  - the capture decrypted offline (`weft trace --pcap --keylog --json`) decodes to the end and yields
+//    every message event of the live trace (same direction, stream, protocol, name and fields), its
+//    multistream lines and the same handshake messages (sizes, ephemeral keys). The capture may hold more: bytes
 //    that reached the socket after the live trace stopped reading (counted and printed, not failed).
 import { spawn, spawnSync } from 'node:child_process'
 import fs from 'node:fs'
@@ -120,6 +121,15 @@ export function checkTrace(live, offline, sent, protocols) {
     }
     if (missing > 0) problems.push(`${missing} of ${messages.length} live message events are not in the decrypted capture (first: ${firstMissing?.slice(0, 300)})`)
     const extra = [...have.values()].reduce((a, b) => a + b, 0)
+    // The capture's multistream lines and handshake keys are the live trace's too; it decoded to the end.
+    const lines = (/** @type {any[]} */ evs) => evs.filter((e) => e.kind === 'multistream').map((e) => `${e.dir} ${e.stream ?? '-'} ${e.line}`)
+    const offLines = new Set(lines(offline))
+    const lost = lines(live).filter((l) => !offLines.has(l))
+    if (lost.length > 0) problems.push(`${lost.length} live multistream lines are not in the decrypted capture (first: ${lost[0]})`)
+    const eph = (/** @type {any[]} */ evs) => evs.filter((e) => e.kind === 'noise-handshake').map((e) => `${e.dir} ${e.message} ${e.bytes} ${e.ephemeral}`).join(', ')
+    if (eph(offline) !== eph(live)) problems.push(`handshake messages differ: live [${eph(live)}], capture [${eph(offline)}]`)
+    const bad = offline.filter((e) => e.kind === 'state' && ['undecodable', 'no-keys', 'capture-incomplete'].includes(e.to))
+    if (bad.length > 0) problems.push(`the capture: ${bad.map((e) => `${e.to} (${e.reason})`).join('; ')}`)
     notes.push(`offline: ${offline.filter((x) => x.kind === 'message').length} message events, ${messages.length} live ones all found${extra > 0 ? `, ${extra} more in the capture` : ''}`)
   }
   return { problems, notes }
