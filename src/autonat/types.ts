@@ -166,14 +166,20 @@ export type AutoNATEvent =
 
 /** The verdict on one of our addresses: reachable, unreachable, or unknown. */
 export interface AddrStatus {
+  /** The address probed. */
   addr: Multiaddr
+  /** The verdict: reachable, unreachable or unknown. */
   reachability: Reachability
+  /** Probes that reached it (dial-backs that arrived). */
   successes: number
+  /** Probes that could not reach it. */
   failures: number
 }
 
 /** The client's current conclusion: the node's reachability and each address's status. */
 export interface AutoNATStatus {
+  /** The node's reachability. */
   reachability: NodeReachability
+  /** The verdict on each address probed. */
   addrs: AddrStatus[]
 }

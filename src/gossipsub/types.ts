@@ -20,12 +20,15 @@ export type GossipsubErrorCode = 'gossipsub/no-peers' | 'gossipsub/duplicate-mes
 
 /** A message as delivered to the application. */
 export interface GossipsubMessage {
+  /** The topic it was published on. */
   topic: string
   /** The application's own copy; like a pooled Node Buffer it may be a view of a shared block (core/slab.ts). */
   data: Uint8Array
   /** The author (StrictSign); undefined under StrictNoSign. */
   from: PeerId | undefined
+  /** The author's sequence number (StrictSign); undefined under StrictNoSign. */
   seqno: bigint | undefined
+  /** Its message id (by the configured `msgId` function), as used in IHAVE / IWANT. */
   messageId: Uint8Array
   /** The peer that forwarded it to us. */
   propagationSource: PeerId
@@ -48,7 +51,9 @@ export type GossipsubEvent =
 
 /** What `publish` resolves with: the message id and how many peers it was sent to. */
 export interface PublishResult {
+  /** The id of the published message. */
   messageId: Uint8Array
+  /** How many peers it was sent to. */
   recipients: number
 }
 

@@ -54,13 +54,17 @@ export const DEFAULT_PROTOCOL_VERSION = 'ipfs/0.1.0'
 
 /** What a remote told us, parsed. */
 export interface IdentifyInfo {
+  /** The remote's `protocolVersion` (e.g. `ipfs/0.1.0`). */
   protocolVersion?: string
+  /** The remote's `agentVersion` (e.g. `go-libp2p/0.48.0`). */
   agentVersion?: string
   /** From the message, or the connection's key when the message has none. */
   publicKey: PublicKey
+  /** The addresses the remote listens on, as it announced them. */
   listenAddrs: Multiaddr[]
   /** Our address as the remote sees it. */
   observedAddr?: Multiaddr
+  /** The protocols the remote serves. */
   protocols: string[]
   /** The record's contents and its signed envelope (as received), when it verified and names the remote peer. */
   signedPeerRecord?: { seq: bigint; addrs: Multiaddr[]; envelope: Uint8Array }

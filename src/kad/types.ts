@@ -9,7 +9,9 @@ import type { RecordValidator } from './validators.js'
 
 /** A peer found by a DHT query, with the addresses it was reported at. */
 export interface KadPeerInfo {
+  /** The peer. */
   peer: PeerId
+  /** Its addresses, as reported by the peers that named it. */
   addrs: Multiaddr[]
 }
 
@@ -78,6 +80,7 @@ export interface KadQueryStats {
   hops: number
   /** Requests sent by the lookup. */
   requests: number
+  /** The query's duration, in ms. */
   duration: Millis
 }
 

@@ -28,8 +28,11 @@ export type DialTransport = 'tcp' | 'udp' | 'ws' | 'wss' | 'http' | 'https' | 'q
 export interface DialTarget {
   /** An IP address in canonical text, or a DNS name when `family` is 'dns'. */
   host: string
+  /** The host's kind: an IPv4 or IPv6 address, or a DNS name. */
   family: 4 | 6 | 'dns'
+  /** The TCP or UDP port. */
   port: number
+  /** The transport the multiaddr names. */
   transport: DialTransport
   /** /dns4 (4) or /dns6 (6): the address family the name must resolve to. Absent for /dns. */
   resolve?: 4 | 6

@@ -17,7 +17,9 @@ import { UsageError } from '../core/errors.js'
 
 /** One component of a multiaddr: protocol code and name, and its value as text and bytes. */
 export interface Component {
+  /** The protocol's multicodec code (e.g. 4 for ip4, 6 for tcp). */
   code: number
+  /** The protocol's name (e.g. `ip4`, `tcp`). */
   name: string
   /**
    * The value in its canonical text form (as printed after `/<name>/`; for a path protocol, the

@@ -38,11 +38,15 @@ export type ValueKind =
 
 /** One row of the multiaddr protocol table (multiformats/multiaddr protocols.csv): code, size in bits, name. */
 export interface Protocol {
+  /** The multicodec code. */
   readonly code: number
+  /** The name printed in text form. */
   readonly name: string
   /** Bits: 0, a fixed N, or VARIABLE (-1). */
   readonly size: number
+  /** The codec of its value. */
   readonly kind: ValueKind
+  /** Other names accepted in text (e.g. `ipfs` for `p2p`). */
   readonly aliases: readonly string[]
   /** The value is a path that takes the rest of the text; nothing may follow it (text or bytes). */
   readonly path: boolean

@@ -35,9 +35,13 @@ export type EnvelopeErrorCode =
  * `envelopeSignedData(domain, payloadType, payload)`.
  */
 export interface Envelope {
+  /** The signer's public key. */
   publicKey: PublicKey
+  /** The payload's type (a multicodec, as bytes). */
   payloadType: Uint8Array
+  /** The payload bytes. */
   payload: Uint8Array
+  /** The signature over `envelopeSignedData(domain, payloadType, payload)`. */
   signature: Uint8Array
   /** The envelope protobuf (for an opened envelope: exactly the bytes received). */
   bytes: Uint8Array

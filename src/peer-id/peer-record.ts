@@ -36,8 +36,11 @@ export type PeerRecordErrorCode =
 
 /** A peer routing record (RFC 0003): a peer's addresses with a sequence number; a higher `seq` replaces a lower one. */
 export interface PeerRecord {
+  /** The peer the record describes (must be the envelope's signer). */
   peerId: PeerId
+  /** Sequence number: a record with a higher one replaces a lower one. */
   seq: bigint
+  /** The peer's addresses. */
   addrs: Multiaddr[]
 }
 

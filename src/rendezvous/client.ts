@@ -133,12 +133,17 @@ export const DEFAULT_RENDEZVOUS_CLIENT_LIMITS: Readonly<Required<RendezvousClien
 
 /** A registration returned by DISCOVER whose signed peer record checked out: peer, namespace, addresses, TTL. */
 export interface DiscoveredRegistration {
+  /** The registered peer (its signed record checked out). */
   peer: PeerId
+  /** The namespace it registered in. */
   namespace: string
+  /** Its addresses, from its signed peer record. */
   addrs: Multiaddr[]
   /** Seconds left, as the point says. */
   ttl: number
+  /** The peer record's sequence number. */
   seq: bigint
+  /** The record layout it used (`standard` or `rust-legacy`). */
   format: RecordFormat
 }
 

@@ -25,11 +25,15 @@ import type { PeerId, PublicKey } from '../peer-id/index.js'
 export interface ConnectionInfo {
   /** Unique per swarm, never reused. */
   readonly id: number
+  /** The remote peer (authenticated by the Noise handshake). */
   readonly peer: PeerId
+  /** The remote's identity key. */
   readonly remotePublicKey: PublicKey
   /** The remote's address as seen from here (for identify's observedAddr). */
   readonly remoteAddr: Multiaddr
+  /** Our local address of the connection, when the transport knows it. */
   readonly localAddr: Multiaddr | undefined
+  /** `outbound` when we dialed, `inbound` when the remote did. */
   readonly direction: 'inbound' | 'outbound'
   /** When the transport was accepted or the connect started (the swarm's clock, ms). */
   readonly opened: Millis
@@ -47,7 +51,9 @@ export interface ConnectionInfo {
 
 /** One stream on one connection. */
 export interface StreamRef {
+  /** The connection's id (`ConnectionInfo.id`). */
   readonly connection: number
+  /** The yamux stream id. */
   readonly stream: number
 }
 

@@ -12,11 +12,17 @@ import type { PeerInfoUpdate } from './behaviour.js'
 
 /** What the peer store knows of one peer: addresses, protocols, public key, agent. */
 export interface PeerRecordView {
+  /** The peer. */
   readonly peer: PeerId
+  /** Its known addresses. */
   readonly addrs: readonly Multiaddr[]
+  /** The protocols it announced (identify). */
   readonly protocols: readonly string[]
+  /** Its public key, once learned. */
   readonly publicKey: PublicKey | undefined
+  /** Its identify `agentVersion`, once learned. */
   readonly agentVersion: string | undefined
+  /** Its identify `protocolVersion`, once learned. */
   readonly protocolVersion: string | undefined
 }
 
