@@ -19,6 +19,7 @@ export const MAX_CAPTURE_BYTES = 512 * 1024 * 1024
 /** The largest keylog file read. */
 export const MAX_KEYLOG_BYTES = 16 * 1024 * 1024
 
+/** The usage line of `weft trace --pcap`. */
 export const TRACE_PCAP_USAGE = 'usage: weft trace --pcap <capture.pcap> --keylog <file> [--local initiator|responder] [--json]'
 
 function readBounded(path: string, max: number, what: string): Uint8Array {

@@ -38,6 +38,7 @@ export interface KeylogEntry {
   k2: Uint8Array
 }
 
+/** The keylog line's label (src/trace/keylog.ts). */
 export { KEYLOG_LABEL }
 
 /** Parse a keylog file's text. Blank lines and `#` comments are skipped; anything else malformed is a UsageError. */
@@ -75,12 +76,14 @@ export interface OfflineLimits {
   maxFrameBytes?: number
 }
 
+/** The offline decoder's default limits. */
 export const DEFAULT_OFFLINE_LIMITS: Required<OfflineLimits> = {
   maxStreams: 4096,
   maxPendingBytes: 1024 * 1024,
   maxFrameBytes: 16 * 1024 * 1024,
 }
 
+/** How to decode a capture: the crypto provider, the keylog's keys, the protocol decoders, whose view. */
 export interface OfflineOptions extends OfflineLimits {
   crypto: CryptoProvider
   keys: Map<string, KeylogEntry>

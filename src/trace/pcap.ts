@@ -25,6 +25,7 @@ export interface PcapLimits {
   maxRecordBytes?: number
 }
 
+/** The reader's default limits (spec/trace.md "Decrypting a capture", Limits). */
 export const DEFAULT_PCAP_LIMITS: Required<PcapLimits> = {
   maxConnections: 4096,
   maxOutOfOrderBytes: 8 * 1024 * 1024,
@@ -32,6 +33,7 @@ export const DEFAULT_PCAP_LIMITS: Required<PcapLimits> = {
   maxRecordBytes: 1024 * 1024,
 }
 
+/** The pcap link types the reader knows: loopback/null, Ethernet, raw IP, Linux SLL, Linux SLL2. */
 export type LinkType = 0 | 1 | 101 | 113 | 276
 const LINK_TYPES: ReadonlySet<number> = new Set([0, 1, 101, 113, 276])
 
@@ -56,6 +58,7 @@ export interface TcpChunk {
   data: Uint8Array
 }
 
+/** One TCP connection rebuilt from a capture. */
 export interface TcpConnection {
   initiator: { ip: string; port: number }
   responder: { ip: string; port: number }
@@ -67,6 +70,7 @@ export interface TcpConnection {
   lost: { initiator?: 'gap' | 'snaplen'; responder?: 'gap' | 'snaplen' }
 }
 
+/** What `readPcap` found in a capture. */
 export interface PcapCapture {
   linkType: LinkType
   /** Every record count. */
