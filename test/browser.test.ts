@@ -96,10 +96,10 @@ test('perf runs in its service: progress, an abort mid-run and a stop each settl
     const ac = new AbortController()
     await expect(withProgress.perf(addr, { uploadBytes: 0, downloadBytes: 64 << 20 }, { signal: ac.signal, onProgress: () => ac.abort(new Error('mid-run')) })).rejects.toThrow('mid-run')
     // stopping the node settles a run in flight: the swarm's stop resets its stream first (perf's
-    // own 'perf/stream-reset'), else the service's stop rejects it with node/stopped
+    // own 'perf/connection-closed', an OutcomeError), else the service's stop rejects it with node/stopped
     let stopped: Promise<void> | undefined
     await expect(withProgress.perf(addr, { uploadBytes: 0, downloadBytes: 64 << 20 }, { onProgress: () => { stopped ??= withProgress.stop() } }))
-      .rejects.toMatchObject({ code: expect.stringMatching(/^(perf\/stream-reset|node\/stopped)$/) })
+      .rejects.toMatchObject({ code: expect.stringMatching(/^(perf\/connection-closed|node\/stopped)$/) })
     await stopped
   } finally {
     await node.stop()

@@ -24,7 +24,7 @@
  * per-request byte caps (`maxUploadBytes`, `maxDownloadBytes`) and per-peer and total stream caps.
  */
 import type { Millis } from '../core/byte-machine.js'
-import { ProtocolError } from '../core/errors.js'
+import { OutcomeError, ProtocolError } from '../core/errors.js'
 import type { PeerId } from '../peer-id/index.js'
 import type { Behaviour, BehaviourAction, BehaviourInput, StreamRef } from '../swarm/index.js'
 import { streamKey } from '../swarm/index.js'
@@ -35,7 +35,11 @@ export const PERF_PROTOCOL = '/perf/1.0.0'
 export const PERF_HEADER_LENGTH = 8
 const U64_MAX = (1n << 64n) - 1n
 
-/** The `ProtocolError('perf', code)` codes of the perf protocol (libp2p specs perf/perf.md). */
+/**
+ * The error codes of the perf protocol (libp2p specs perf/perf.md). `perf/stream-reset` and
+ * `perf/connection-closed` are `OutcomeError`s (the run ended without its result: the server refused
+ * or the connection went away, nobody broke the protocol); every other code is a `ProtocolError('perf', code)`.
+ */
 export type PerfErrorCode =
   | 'perf/truncated-header'
   | 'perf/download-too-large'
@@ -225,7 +229,10 @@ export class PerfBehaviour implements Behaviour<PerfEvent> {
         const key = streamKey(input.stream)
         this.#serverStreams.delete(key)
         const run = this.#runOf(key)
-        if (run !== undefined) this.#fail(run, new ProtocolError<PerfErrorCode>('perf', 'perf/stream-reset'), false)
+        // a reset by the remote (a server refusing a size, a peer giving up) or the stream's end
+        // with its connection (our node stopping, the remote's GoAway): an outcome, not a violation
+        const closed = input.type === 'stream-closed' || input.connectionClosed === true
+        if (run !== undefined) this.#fail(run, new OutcomeError<PerfErrorCode>(closed ? 'perf/connection-closed' : 'perf/stream-reset'), false)
         return
       }
       case 'connection-closed': {
@@ -233,7 +240,7 @@ export class PerfBehaviour implements Behaviour<PerfEvent> {
         for (const [key, s] of this.#serverStreams) if (s.stream.connection === conn) this.#serverStreams.delete(key)
         for (const run of [...this.#runs.values()]) {
           if (run.state.kind !== 'opening' && run.state.stream.connection === conn) {
-            this.#fail(run, new ProtocolError<PerfErrorCode>('perf', 'perf/connection-closed'), false)
+            this.#fail(run, new OutcomeError<PerfErrorCode>('perf/connection-closed'), false)
           }
         }
         return

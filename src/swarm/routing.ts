@@ -170,9 +170,10 @@ export function onConnEvent(h: RouteHost, now: Millis, c: Conn, ev: ConnectionEv
       if (s === undefined) return
       const stream = { connection: c.id, stream: ev.id }
       // a remote RST's libp2p reset code (src/core/close-codes.ts) travels on to the owner; a reset
-      // the connection's end caused (its core closed while emitting it: the remote's GoAway) says so
+      // the connection's end caused (its core no longer open while emitting it: the remote's GoAway;
+      // or our own close or stop under way, to which the remote answers with resets) says so
       if (ev.type === 'stream-eof') h.toOwner(now, s.owner, { type: 'stream-eof', stream })
-      else h.toOwner(now, s.owner, { type: 'stream-reset', stream, ...(ev.code !== undefined ? { code: ev.code } : {}), ...(c.core?.isClosed === true ? { connectionClosed: true as const } : {}) })
+      else h.toOwner(now, s.owner, { type: 'stream-reset', stream, ...(ev.code !== undefined ? { code: ev.code } : {}), ...(c.closing || c.core?.isOpen !== true ? { connectionClosed: true as const } : {}) })
       break
     }
     case 'stream-writable': {
