@@ -7,6 +7,7 @@ import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
 import { UsageError } from '../src/core/errors.js'
 import { DEFAULT_PCAP_LIMITS, readPcap, type TcpConnection } from '../src/trace/pcap.js'
+import { usageErrorCode } from './helpers/errors.js'
 import { connectionSegments, frame, pcapFile, tcpPacket, tcpPcap, type Link, type Seg } from './trace-pcap-helpers.js'
 
 const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff)
@@ -26,15 +27,6 @@ function concat(parts: Uint8Array[]): Uint8Array {
 }
 const stream = (c: TcpConnection, fromInitiator: boolean) => concat(c.chunks.filter((k) => k.fromInitiator === fromInitiator).map((k) => k.data))
 
-function usageCode(f: () => unknown): string {
-  try {
-    f()
-  } catch (e) {
-    expect(e).toBeInstanceOf(UsageError)
-    return (e as UsageError).code
-  }
-  throw new Error('no error')
-}
 
 describe('link types and IP versions', () => {
   const V6A = '2001:db8:0:0:0:0:0:1'
@@ -183,7 +175,7 @@ describe('limits', () => {
   test('maxRecordBytes: a record at the limit is read, one past it is a typed error', () => {
     const f = pcapFile(101, [{ t: 0, data: new Uint8Array(100) }])
     expect(readPcap(f, { maxRecordBytes: 100 }).records).toBe(1)
-    expect(usageCode(() => readPcap(f, { maxRecordBytes: 99 }))).toBe('pcap/record-too-large')
+    expect(usageErrorCode(() => readPcap(f, { maxRecordBytes: 99 }))).toBe('pcap/record-too-large')
   })
 
   test('a record cut by the snaplen stops its direction (snaplen)', () => {
@@ -205,15 +197,15 @@ describe('malformed files are UsageError pcap/...', () => {
     ['pcap/truncated-record', good.subarray(0, good.length - 3)],
     ['pcap/truncated-record', good.subarray(0, 24 + 10)],
   ])('%s', (code, file) => {
-    expect(usageCode(() => readPcap(file))).toBe(code)
+    expect(usageErrorCode(() => readPcap(file))).toBe(code)
   })
   test('pcap/link-type and pcap/version', () => {
     const f = good.slice()
     f[20] = 105 // 802.11
-    expect(usageCode(() => readPcap(f))).toBe('pcap/link-type')
+    expect(usageErrorCode(() => readPcap(f))).toBe('pcap/link-type')
     const v = good.slice()
     v[4] = 3
-    expect(usageCode(() => readPcap(v))).toBe('pcap/version')
+    expect(usageErrorCode(() => readPcap(v))).toBe('pcap/version')
   })
   test('random bytes after a valid header never throw anything but UsageError (property)', () => {
     fc.assert(fc.property(fc.uint8Array({ maxLength: 400 }), fc.constantFrom<Link>(0, 1, 101, 113, 276), (junk, link) => {
