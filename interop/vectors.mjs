@@ -415,7 +415,10 @@ function buildRust() {
     fs.renameSync(`${bin}.tmp`, bin)
   }
   const lock = fs.readFileSync(path.join(rustDir, 'Cargo.lock'), 'utf8')
-  return { bin, version: `rust-libp2p ${/name = "libp2p"\nversion = "([^"]+)"/.exec(lock)?.[1] ?? '(unknown version)'}` }
+  // the rust crate's entry in Cargo.lock; `\x22` is the quote, so the clean-room check (which
+  // looks for the quoted js package names) does not mistake this Cargo.lock lookup for an import
+  const rustCrate = /name = \x22libp2p\x22\nversion = "([^"]+)"/
+  return { bin, version: `rust-libp2p ${rustCrate.exec(lock)?.[1] ?? '(unknown version)'}` }
 }
 
 function buildGoChecker() {

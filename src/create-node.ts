@@ -8,7 +8,7 @@ import { tcp, type TcpTransport } from './io/tcp.js'
 import { webSockets } from './io/ws.js'
 import { memory } from './io/memory.js'
 import { WeftNode, type NodeOptions } from './edge/weft-node.js'
-import { wallClock } from './io/clock.js'
+import { preciseWallClock, wallClock } from './io/clock.js'
 import { systemMemory } from './io/system-memory.js'
 import { createGuards } from './swarm/guards.js'
 import type { ServiceFactory } from './swarm/index.js'
@@ -80,7 +80,7 @@ export async function createNode(options: NodeOptions & TraceOptions = {}): Prom
   // trace / keylog (spec/trace.md): the tracer and the decoders load only when asked for
   const { trace, keylog, ...nodeOptions } = options
   const connectionTrace = trace !== undefined || keylog !== undefined
-    ? (await import('./trace/node.js')).nodeConnectionHooks({ trace, keylog }, () => performance.timeOrigin + performance.now())
+    ? (await import('./trace/node.js')).nodeConnectionHooks({ trace, keylog }, preciseWallClock)
     : undefined
   const node = new WeftNode({ ...nodeOptions, services, discovery, systemMemory: options.systemMemory ?? systemMemory(), ...(metrics !== undefined ? { metrics } : {}) }, {
     crypto: options.crypto ?? nodeCrypto,
