@@ -89,7 +89,8 @@ export async function startInteropPeer(name: 'go' | 'rust'): Promise<RunningPeer
     let out = ''
     b.stdout!.on('data', (d: Buffer) => { out += d.toString() })
     b.on('error', reject)
-    b.on('exit', (code) => (code === 0 ? resolve(out.trim().split('\n').pop()!) : reject(new Error(`${script} failed (exit ${code})`))))
+    // 'close', not 'exit': 'exit' may come before the last stdout bytes (the binary's path) were read
+    b.on('close', (code) => (code === 0 ? resolve(out.trim().split('\n').pop()!) : reject(new Error(`${script} failed (exit ${code})`))))
   })
   const child: ChildProcess = spawn(bin, [], {
     env: { ...process.env, scenario: 'browser', ip: '127.0.0.1', test_timeout_seconds: '600', RUST_LOG: process.env.RUST_LOG ?? 'warn' },
