@@ -146,10 +146,8 @@ export class CircuitRelayServer implements Behaviour<RelayServerEvent>, CircuitS
     return this.#reservations.has(peer.toString())
   }
 
-  /**
-   * Bytes the server's own tables and buffers hold, an estimate for `node.resources()`: bytes queued
-   * on spliced streams are the swarm's (and bounded by the yamux windows, see server-circuit.ts).
-   */
+  /** Bytes the server's own tables and buffers hold, an estimate for `node.resources()`: bytes queued
+   * on spliced streams are the swarm's (and bounded by the yamux windows, see server-circuit.ts). */
   memoryBytes(): number {
     let n = (this.#reservations.size + this.#hops.size + this.#stops.size) * 256 + this.#circuits.size * 128
     for (const h of this.#hops.values()) n += h.earlyBytes + (h.decoder?.buffered ?? 0)

@@ -47,9 +47,7 @@ export const DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024
 export const DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 /** Default time for one exchange, in ms (10 s, rust-libp2p's). */
 export const DEFAULT_REQUEST_TIMEOUT = 10_000
-/**
- * Default most exchanges at once: inbound per connection, outbound per peer (rust-libp2p's `max_concurrent_streams`).
- */
+/** Default most exchanges at once: inbound per connection, outbound per peer (rust-libp2p's `max_concurrent_streams`). */
 export const DEFAULT_MAX_CONCURRENT_STREAMS = 100
 /** Bytes per write action; the next waits for `stream-writable` (the swarm queues at most 4 MiB). */
 const CHUNK = 64 * 1024
@@ -76,10 +74,8 @@ export interface RequestResponseLimits {
   maxConcurrentStreams?: number
 }
 
-/**
- * Which way a protocol id is used (rust's ProtocolSupport): `full` (default) both; `inbound` served
- * only (an old version still answered, never asked); `outbound` asked only.
- */
+/** Which way a protocol id is used (rust's ProtocolSupport): `full` (default) both; `inbound` served
+ * only (an old version still answered, never asked); `outbound` asked only. */
 export type ProtocolSupport = 'full' | 'inbound' | 'outbound'
 /** A protocol id, or one with its support. */
 export type ProtocolSpec = string | { readonly id: string; readonly support?: ProtocolSupport }

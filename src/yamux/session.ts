@@ -61,13 +61,7 @@ type SessionState = { kind: 'open' } | { kind: 'closing'; error?: ProtocolError 
 /** The Data frame whose payload is being read: its stream (undefined: skip) and flags. */
 interface Payload { id: StreamId; stream: Stream | undefined; flags: number }
 
-/**
- * A yamux session (hashicorp/yamux spec.md, libp2p's `/yamux/1.0.0`) as a sans-IO core: streams
- * opened with SYN, accepted with ACK, half-closed with FIN, reset with RST; credit-based flow control
- * per stream with Window Update frames; Ping and Go Away. The client (dialer) opens odd stream ids,
- * the server even ones. A protocol violation ends the session with a Go Away and
- * `ProtocolError('yamux', code)`.
- */
+/** A yamux session, the sans-IO core this file's header describes (client: odd stream ids; a violation: Go Away + `ProtocolError('yamux', code)`). */
 export class YamuxSession implements ByteMachine<YamuxEvent> {
   readonly #o: ResolvedOptions
   #state: SessionState = { kind: 'open' }
@@ -143,10 +137,8 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
 
   // ---------------------------------------------------------------- ByteMachine inputs
 
-  /**
-   * Bytes from the transport, read during the call only (the ByteMachine input rule): 'stream-data'
-   * events carry copies, and a header cut by the end of `data` is copied into a 12-byte buffer.
-   */
+  /** Bytes from the transport, read during the call only (the ByteMachine input rule): 'stream-data'
+   * events carry copies, and a header cut by the end of `data` is copied into a 12-byte buffer. */
   handleData(now: Millis, data: Uint8Array): void {
     this.#handle(now, data, false)
   }
