@@ -22,14 +22,18 @@ import { PerfBehaviour, type PerfEvent, type PerfOptions } from '../perf/index.j
 
 export type PerfResult = Extract<PerfEvent, { type: 'perf-result' }>
 
+/** Options of one perf run (`node.perf(peer, sizes, options)`, `PerfService.run`). */
 export interface PerfRunOptions {
+  /** Aborts the run: its stream is reset and the promise rejects with the signal's reason. */
   signal?: AbortSignal
+  /** Called with each `perf-progress` event: at most once per `progressInterval` (perf options) per run. */
   onProgress?: (ev: PerfEvent) => void
 }
 
 /** The perf service's API (`node.service<PerfService>('perf')`); `node.perf()` calls `run` once the peer is dialed. */
 export interface PerfService {
   readonly behaviour: PerfBehaviour
+  /** One perf run with a connected peer: upload, then download, the given byte counts (libp2p perf/perf.md). */
   run(peer: PeerId, sizes: { uploadBytes: number; downloadBytes: number }, options?: PerfRunOptions): Promise<PerfResult>
 }
 

@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net'
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
 export const METRICS_PATHS = ['/metrics', '/debug/metrics/prometheus'] as const
 
+/** Options of the Prometheus HTTP endpoint (`metrics: { listen }`, `weft node --metrics`). */
 export interface MetricsServerOptions {
   /** Whole request (headers) deadline in ms, default 5 000. Stops: slowloris on the metrics port. */
   requestTimeout?: number

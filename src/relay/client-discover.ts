@@ -15,6 +15,7 @@ import type { PeerId } from '../peer-id/index.js'
 import { isLimitedAddr, type BehaviourInput } from '../swarm/index.js'
 import { HOP_PROTOCOL } from './message.js'
 
+/** Options of relay discovery: finding relays among connected peers that serve the hop protocol (`weft node --relay-discover`). */
 export interface RelayDiscoveryOptions {
   /**
    * Relays discovered and reserved on at most at once. Default 2. Stops: a node reserving on every
