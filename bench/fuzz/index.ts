@@ -15,6 +15,7 @@ import { reqrespTarget } from './target-reqresp.js'
 import { rendezvousClientTarget } from './target-rendezvous-client.js'
 import { rendezvousServerTarget } from './target-rendezvous-server.js'
 import { websocketTarget } from './target-websocket.js'
+import { traceTarget } from './target-trace.js'
 
 export const TARGETS: readonly Target[] = [
   varintTarget,
@@ -39,6 +40,7 @@ export const TARGETS: readonly Target[] = [
   rendezvousClientTarget,
   rendezvousServerTarget,
   websocketTarget,
+  traceTarget,
 ]
 
 export function targetByName(name: string): Target | undefined {

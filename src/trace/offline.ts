@@ -338,11 +338,16 @@ export function decodeConnection(conn: TcpConnection, connId: string, o: Offline
         } else if (noKeys) {
           continue // counted by the transport events only
         } else {
+          const c = cipher[s]
+          if (c === undefined) { // the responder's transport messages with no message 1 before them (a capture missing segments)
+            stop('noise', `a transport message ${dir} before handshake message 1`)
+            break
+          }
           let pt: Uint8Array
           try {
-            pt = cipher[s]!.decryptWithAd(new Uint8Array(0), msg)
+            pt = c.decryptWithAd(new Uint8Array(0), msg)
           } catch {
-            stop('noise', `a transport message ${dir} does not decrypt with the logged key (n=${cipher[s]!.n})`)
+            stop('noise', `a transport message ${dir} does not decrypt with the logged key (n=${c.n})`)
             break
           }
           plain[s].push(pt)
