@@ -21,7 +21,7 @@ function files(dir: string): string[] {
 
 const BEHAVIOURS = ['ping', 'identify', 'perf', 'kad', 'gossipsub', 'autonat', 'relay', 'dcutr', 'mdns', 'request-response', 'rendezvous']
 const RANK: Record<string, number> = {
-  core: 0, multiaddr: 1, websocket: 1, 'peer-id': 2, multistream: 3, noise: 3, yamux: 3, connection: 4, swarm: 5,
+  core: 0, multiaddr: 1, websocket: 1, 'peer-id': 2, multistream: 3, noise: 3, yamux: 3, tls: 3, connection: 4, quic: 4, swarm: 5,
   ...Object.fromEntries(BEHAVIOURS.map((b) => [b, 6])), io: 7, metrics: 7, trace: 7, edge: 8,
 }
 
