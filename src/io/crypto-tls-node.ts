@@ -1,9 +1,9 @@
 /**
- * The node:crypto (OpenSSL) implementation of TlsCrypto (src/tls/crypto.ts): AES-128-GCM, the raw
+ * The node:crypto (OpenSSL) implementation of TlsCrypto (src/core/crypto/tls.ts): AES-128-GCM, the raw
  * header-protection blocks of QUIC, ECDSA P-256. It lives in io/ because it touches a `node:` module.
  */
 import * as nc from 'node:crypto'
-import type { TlsCrypto } from '../tls/crypto.js'
+import type { TlsCrypto } from '../core/crypto/tls.js'
 import { nodeCrypto } from './crypto-node.js'
 
 function plain(b: Uint8Array): Uint8Array {

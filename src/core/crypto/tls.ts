@@ -8,7 +8,7 @@
  * the native path (node:crypto, src/io/crypto-tls-node.ts) is chosen at the edge. Every output is
  * fresh memory owned by the caller; no method keeps a reference to an input.
  */
-import type { CryptoProvider } from '../core/crypto/provider.js'
+import type { CryptoProvider } from './provider.js'
 
 export interface TlsCrypto {
   /** randomBytes, sha256, hmacSha256, hkdfSha256, X25519, Ed25519, ChaCha20-Poly1305. */
