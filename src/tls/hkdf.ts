@@ -24,7 +24,7 @@ export function hkdfExtract(c: CryptoProvider, salt: Uint8Array, ikm: Uint8Array
 export function hkdfExpand(c: CryptoProvider, prk: Uint8Array, info: Uint8Array, length: number): Uint8Array {
   if (!Number.isInteger(length) || length < 0 || length > 255 * HASH_LENGTH) throw new RangeError(`HKDF-Expand length ${length} out of range`)
   const out = new Uint8Array(length)
-  let t = new Uint8Array(0)
+  let t: Uint8Array = new Uint8Array(0)
   for (let i = 1, done = 0; done < length; i++) {
     const input = new Uint8Array(t.length + info.length + 1)
     input.set(t, 0)
