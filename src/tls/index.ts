@@ -3,3 +3,14 @@
  * test/architecture.test.ts requires). The TLS 1.3 handshake core adds its exports here.
  */
 export { HASH_LENGTH, deriveSecret, hkdfExpand, hkdfExpandLabel, hkdfExtract } from './hkdf.js'
+// TLS 1.3 handshake core (RFC 8446) and its record layer: spec/tls13.md
+export { TlsHandshake, certificateVerifyContent } from './handshake.js'
+export {
+  SignatureScheme, DEFAULT_SIGNATURE_SCHEMES, DEFAULT_TLS_LIMITS,
+  type TlsLevel, type TlsCertificate, type VerifyPeer, type TlsLimits, type TlsHandshakeOptions, type TlsEvent, type TlsOutput,
+} from './types.js'
+export { Alert, TlsError, alertFor, type TlsErrorCode } from './errors.js'
+export {
+  TLS_AES_128_GCM_SHA256, TLS_CHACHA20_POLY1305_SHA256, CIPHER_SUITES, IV_LENGTH, keyLength, trafficKeys, nextTrafficSecret,
+  type TrafficKeys,
+} from './key-schedule.js'
