@@ -14,3 +14,9 @@ export {
   TLS_AES_128_GCM_SHA256, TLS_CHACHA20_POLY1305_SHA256, CIPHER_SUITES, IV_LENGTH, keyLength, trafficKeys, nextTrafficSecret,
   type TrafficKeys,
 } from './key-schedule.js'
+// libp2p TLS (certificate with the SignedKey extension, peer verification, ALPN muxers): spec/tls.md
+export {
+  LIBP2P_EXTENSION_OID, SIGNED_KEY_PREFIX, generateCertificate, verifyCertificateChain, signCertificateVerify, verifyCertificateVerify,
+  type HostCertificate, type VerifiedPeer, type VerifyCertificateOptions, type GenerateCertificateOptions, type Libp2pTlsErrorCode, type Libp2pTlsError,
+} from './certificate.js'
+export { TLS_PROTOCOL, LIBP2P_ALPN, alpnFor, libp2pTlsAuth, type Libp2pTlsAuth, type Libp2pTlsAuthOptions } from './libp2p-auth.js'
