@@ -1,0 +1,25 @@
+/**
+ * QUIC v1 (RFC 9000, 9001, 9002): the pure pieces the connection core ties to a UDP socket. The
+ * packet layer: varints, packet headers and coalescing, packet and header protection, frames,
+ * Retry, Version Negotiation and stateless reset (spec/quic.md).
+ */
+export * from './types.js'
+export { QuicProtocolError, quicError, type TransportErrorName } from './errors.js'
+export { MAX_VARINT, QuicReader, encodeVarint, peekVarint, readVarintBig, varintSize, writeVarint } from './varint.js'
+export {
+  DEFAULT_PARSE_LIMITS, MAX_CID_LENGTH, MIN_INITIAL_DATAGRAM_SIZE, QUIC_V1, buildHeader, decodePacketNumber, packetNumberLength, parseDatagram,
+  type DropReason, type ParseLimits, type ParsedDatagram, type ParsedPacket, type ProtectedPacket, type ProtectedPacketType, type RetryPacket,
+  type SendHeader, type UnsupportedVersionPacket, type VersionNegotiationPacket,
+} from './packet.js'
+export {
+  AEAD_LIMITS, AEAD_TAG_LENGTH, INITIAL_SALT_V1, SAMPLE_LENGTH, TLS_AES_128_GCM_SHA256, TLS_CHACHA20_POLY1305_SHA256, derivePacketKeys,
+  headerProtectionMask, initialKeys, nextPacketKeys, openPacket, packetNonce, removeHeaderProtection, sealPacket,
+  type CipherSuite, type OpenFailure, type OpenResult, type PacketKeys, type SealOptions, type UnprotectedHeader,
+} from './protection.js'
+export {
+  DEFAULT_FRAME_LIMITS, FrameTypeNumber, countsInFlight, decodeFrames, encodeFrames, frameAllowedIn, frameSize, frameTypeOf, isAckEliciting,
+  streamFrameOverhead, writeFrame, type DecodeFramesOptions, type FramePacketType, type QuicFrameLimits,
+} from './frames.js'
+export { RETRY_INTEGRITY_KEY_V1, RETRY_INTEGRITY_NONCE_V1, buildRetry, retryIntegrityTag, verifyRetry, type RetryFields } from './retry.js'
+export { buildVersionNegotiation, handleVersionNegotiation, isReservedVersion, versionNegotiationFor, type VersionNegotiationFields } from './version.js'
+export { MIN_STATELESS_RESET_SIZE, STATELESS_RESET_TOKEN_LENGTH, buildStatelessReset, detectStatelessReset, statelessResetToken } from './reset.js'
