@@ -33,7 +33,9 @@ const pubsub = {
 }
 
 if (role === 'sub') {
-  const node = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'], pubsub })
+  // WEFT_SIG_WORKERS: signature worker threads (createNode's signatureWorkers; unset = its default)
+  const w = process.env.WEFT_SIG_WORKERS
+  const node = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'], pubsub, ...(w === undefined ? {} : { signatureWorkers: Number(w) }) })
   node.pubsub.subscribe(TOPIC)
   let n = 0
   node.pubsub.on('message', () => {

@@ -163,6 +163,21 @@ export interface GossipsubOptions {
   maxPendingValidationBytes?: number
   /** Async validation timeout; a late answer counts as 'ignore'. Default 5 s. */
   validationTimeout?: number
+  /**
+   * Check StrictSign Ed25519 signatures asynchronously: the router hands them out in batches
+   * (`verify-signatures` events, answered by `signaturesVerified`) and holds the messages, in arrival
+   * order, until answered. The gossipsub service turns it on when given a `signatureVerifier`
+   * (weft/node: a worker pool). Default false: checked inline (browsers).
+   */
+  asyncSignatures?: boolean
+  /** Messages waiting for their signature check (default 8192); over it, new ones are dropped (reason 'gossipsub/signature-queue-full'). Stops: a peer outrunning the verifiers growing the queue without bound. */
+  maxPendingSignatures?: number
+  /** Bytes of messages waiting for their signature check (default 32 MiB); over it, new ones are dropped. Stops: maxPendingSignatures messages of maxMessageSize each. */
+  maxPendingSignatureBytes?: number
+  /** Signatures per batch handed to the verifier (default 64): fewer hand-offs, and a batch a worker can finish in a few ms. */
+  signatureBatchSize?: number
+  /** A signature check unanswered after this many ms is done inline (default 5000). Stops: a stuck verifier holding every later message. */
+  signatureTimeout?: number
   /** Seen-cache entries. Stops: distinct-id floods growing it between expiries. */
   maxSeenEntries?: number
   /** Disconnected peers whose scores are retained. */
@@ -228,6 +243,11 @@ export interface GossipsubConfig {
   maxPendingValidations: number
   maxPendingValidationBytes: number
   validationTimeout: number
+  asyncSignatures: boolean
+  maxPendingSignatures: number
+  maxPendingSignatureBytes: number
+  signatureBatchSize: number
+  signatureTimeout: number
   maxSeenEntries: number
   maxRetainedPeers: number
   allowPublishToZeroPeers: boolean
@@ -330,6 +350,11 @@ export function resolveConfig(o: GossipsubOptions): GossipsubConfig {
     maxPendingValidations: int(o.maxPendingValidations ?? 4096, 'maxPendingValidations', 1),
     maxPendingValidationBytes: int(o.maxPendingValidationBytes ?? 64 * 1024 * 1024, 'maxPendingValidationBytes', 1),
     validationTimeout: int(o.validationTimeout ?? 5000, 'validationTimeout', 1),
+    asyncSignatures: o.asyncSignatures ?? false,
+    maxPendingSignatures: int(o.maxPendingSignatures ?? 8192, 'maxPendingSignatures', 1),
+    maxPendingSignatureBytes: int(o.maxPendingSignatureBytes ?? 32 * 1024 * 1024, 'maxPendingSignatureBytes', 1),
+    signatureBatchSize: int(o.signatureBatchSize ?? 64, 'signatureBatchSize', 1),
+    signatureTimeout: int(o.signatureTimeout ?? 5000, 'signatureTimeout', 1),
     maxSeenEntries: int(o.maxSeenEntries ?? 1_000_000, 'maxSeenEntries', 1),
     maxRetainedPeers: int(o.maxRetainedPeers ?? 10_000, 'maxRetainedPeers'),
     allowPublishToZeroPeers: o.allowPublishToZeroPeers ?? false,

@@ -27,6 +27,7 @@ import { TopicBytes, TopicNames } from './rpc-publish.js'
 import { PeerScore } from './score.js'
 import { SeenCache } from './seen.js'
 import type { GossipsubEvent, PeerState, PendingValidation } from './types.js'
+import { SignatureQueue } from './verify-queue.js'
 
 /** Connection manager tag of a mesh peer: `pubsub:<topic>` with value 20 (go-libp2p-pubsub's GossipSubConnTagValueMeshPeer). */
 export const MESH_TAG_PREFIX = 'pubsub:'
@@ -68,6 +69,8 @@ export class GossipsubContext {
   readonly pending = new Map<number, PendingValidation>()
   /** Bytes of the pending messages (≤ maxPendingValidationBytes). */
   pendingBytes = 0
+  /** Signature checks in flight, in arrival order (asyncSignatures only). */
+  readonly signatures: SignatureQueue | undefined
   readonly inStreams = new Map<string, PeerState>()
   readonly outStreams = new Map<string, PeerState>()
   /** Outbound stream opens by request id. */
@@ -90,6 +93,7 @@ export class GossipsubContext {
     this.seen = new SeenCache(cfg.seenTTL, cfg.maxSeenEntries)
     this.score = new PeerScore(cfg.scoreParams, cfg.seenTTL, cfg.maxSeenEntries, cfg.maxRetainedPeers)
     this.authorKeys = new AuthorKeyCache(cfg.maxCachedAuthors)
+    this.signatures = cfg.asyncSignatures ? new SignatureQueue(cfg.maxPendingSignatures, cfg.maxPendingSignatureBytes, cfg.signatureBatchSize) : undefined
     this.direct = new Set(cfg.directPeers.map((p) => p.toString()))
     // direct peers are never trimmed (go-libp2p-pubsub protects them with the same tag)
     for (const peer of cfg.directPeers) this.actions.push({ type: 'protect-peer', peer, tag: DIRECT_PEER_TAG, protect: true })
@@ -154,6 +158,8 @@ export interface GossipsubView {
   readonly authorIds: { readonly size: number }
   readonly pending: { readonly size: number }
   readonly pendingBytes: number
+  /** Signature checks in flight (asyncSignatures): messages, bytes, batches out, drops. */
+  readonly signatures: { readonly size: number; readonly bytes: number; readonly batchesOut: number; readonly dropped: number } | undefined
   /** Whether peer `k` may be grafted into `topic`'s mesh now (not backing off, score at least `minScore`). */
   graftable(now: Millis, topic: string, k: string, minScore: number): boolean
 }

@@ -25,7 +25,7 @@ import { heartbeat } from './heartbeat.js'
 import { sample } from './mesh.js'
 import { peerConnected, peerDisconnected, streamGone, streamOpened, streamOpenFailed, streamWritable } from './peers.js'
 import { publishMessage } from './publish.js'
-import { finishValidation, receiveData, takePending } from './receive.js'
+import { emitSignatureBatch, finishValidation, receiveData, signatureTimeouts, signaturesVerified, takePending } from './receive.js'
 import type { PubsubMessage } from './rpc.js'
 import { flush, sendRpc } from './send.js'
 import { topicLength, type GossipsubEvent, type PublishResult, type ValidationResult } from './types.js'
@@ -126,6 +126,14 @@ export class GossipsubBehaviour implements Behaviour<GossipsubEvent> {
     return true
   }
 
+  /**
+   * Answer a `verify-signatures` event (asyncSignatures): one byte per job, 1 = valid. Messages then
+   * go on in arrival order. Unknown batches are ignored (returns false).
+   */
+  signaturesVerified(now: Millis, batch: number, results: ArrayLike<number>): boolean {
+    return signaturesVerified(this.#g, now, batch, results)
+  }
+
   /** The topics we are subscribed to. */
   getTopics(): string[] {
     return [...this.#g.subscriptions]
@@ -212,6 +220,8 @@ export class GossipsubBehaviour implements Behaviour<GossipsubEvent> {
       this.#nextDecay = now + this.#g.cfg.scoreParams.decayInterval
       this.#g.score.refresh(now)
     }
+    const first = this.#g.signatures?.first()
+    if (first !== undefined && first.deadline <= now) signatureTimeouts(this.#g, now)
     for (const [id, v] of this.#g.pending) {
       if (v.deadline > now) break
       takePending(this.#g, id)
@@ -220,6 +230,8 @@ export class GossipsubBehaviour implements Behaviour<GossipsubEvent> {
   }
 
   pollAction(): BehaviourAction<GossipsubEvent> | undefined {
+    // signature checks queued in this turn go out as one batch (a full one left at once)
+    if (this.#g.signatures?.hasOpen === true) emitSignatureBatch(this.#g)
     if (this.#g.dirty.size > 0) flush(this.#g)
     return this.#g.actions.shift()
   }
@@ -229,6 +241,8 @@ export class GossipsubBehaviour implements Behaviour<GossipsubEvent> {
     if (this.#nextDecay !== undefined && (t === undefined || this.#nextDecay < t)) t = this.#nextDecay
     const first = this.#g.pending.values().next().value
     if (first !== undefined && (t === undefined || first.deadline < t)) t = first.deadline
+    const sig = this.#g.signatures?.first()
+    if (sig !== undefined && (t === undefined || sig.deadline < t)) t = sig.deadline
     return t
   }
 

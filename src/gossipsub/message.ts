@@ -128,13 +128,23 @@ export function checkSignaturePolicy(policy: SignaturePolicy, msg: PubsubMessage
     if (msg.from !== undefined || msg.seqno !== undefined || msg.signature !== undefined || msg.key !== undefined) return 'gossipsub/unexpected-signature-fields'
     return undefined
   }
+  const key = signatureKey(msg, crypto, cache)
+  return typeof key === 'string' ? key : verify(key, raw, msg.signature!, crypto)
+}
+
+/**
+ * StrictSign's checks before the signature itself: `from`, `seqno`, `signature` present, and the
+ * author's public key (from `key`, which must match `from`, or derived from `from`). Returns the key
+ * whose signature must then be checked, or the rejection reason; never throws.
+ */
+export function signatureKey(msg: PubsubMessage, crypto: CryptoProvider, cache?: AuthorKeyCache): PublicKey | SignatureRejectReason {
   if (msg.from === undefined) return 'gossipsub/missing-from'
   if (msg.seqno === undefined) return 'gossipsub/missing-seqno'
   if (msg.signature === undefined) return 'gossipsub/missing-signature'
   if (msg.seqno.length !== 8) return 'gossipsub/invalid-seqno'
   const cacheKey = cache !== undefined && msg.key === undefined && msg.from.length <= 64 ? fromKey(msg.from) : undefined
   const cached = cacheKey === undefined ? undefined : cache!.get(cacheKey)
-  if (cached !== undefined) return verify(cached, raw, msg.signature, crypto)
+  if (cached !== undefined) return cached
   let from: PeerId
   try {
     from = PeerId.fromMultihash(msg.from)
@@ -154,10 +164,16 @@ export function checkSignaturePolicy(policy: SignaturePolicy, msg: PubsubMessage
   }
   if (key === undefined) return 'gossipsub/invalid-key'
   if (cacheKey !== undefined && msg.key === undefined) cache!.set(cacheKey, key)
-  return verify(key, raw, msg.signature, crypto)
+  return key
 }
 
-function verify(key: PublicKey, raw: Uint8Array, signature: Uint8Array, crypto: CryptoProvider): SignatureRejectReason | undefined {
+/** The bytes a StrictSign signature covers: the prefix, then `raw` without fields 5 and 6 (signature, key). */
+export function signedMessageBytes(raw: Uint8Array): Uint8Array {
+  return signedBytes(SIGN_PREFIX_OWN, raw)
+}
+
+/** Check `signature` over `raw`'s signed bytes under `key`: undefined when valid, else the reason. */
+export function verify(key: PublicKey, raw: Uint8Array, signature: Uint8Array, crypto: CryptoProvider): SignatureRejectReason | undefined {
   let ok: boolean
   try {
     ok = key.verify(signedBytes(SIGN_PREFIX_OWN, raw), signature, crypto)

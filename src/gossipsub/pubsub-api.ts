@@ -12,6 +12,7 @@
  *   const { messageId, recipients } = await node.pubsub.publish('news', 'hello')
  */
 import { utf8 } from '../core/bytes.js'
+import type { Ed25519BatchVerifier } from '../core/crypto/batch-verify.js'
 import type { PeerId } from '../peer-id/index.js'
 import { Slab } from '../core/slab.js'
 import type { GossipsubBehaviour, GossipsubEvent, GossipsubMessage, PublishResult, ValidationResult } from './gossipsub.js'
@@ -48,10 +49,20 @@ export class Pubsub extends EventTarget {
   /** copies of published data until the behaviour encodes them (see core/slab.ts) */
   readonly #slab = new Slab()
 
-  constructor(behaviour: GossipsubBehaviour, run: RunInRuntime) {
+  readonly #verifier: Ed25519BatchVerifier | undefined
+  #stopped = false
+
+  constructor(behaviour: GossipsubBehaviour, run: RunInRuntime, verifier?: Ed25519BatchVerifier) {
     super()
     this.#b = behaviour
     this.#run = run
+    this.#verifier = verifier
+  }
+
+  /** @internal the node stopped: the verifier is closed, answers still out are dropped. */
+  _stop(): void {
+    this.#stopped = true
+    this.#verifier?.close()
   }
 
   /**
@@ -157,6 +168,16 @@ export class Pubsub extends EventTarget {
       case 'invalid-message':
         this.dispatchEvent(new CustomEvent('invalid-message', { detail: { peer: ev.peer, topic: ev.topic, reason: ev.reason } }))
         return
+      case 'verify-signatures': {
+        const { batch, jobs } = ev
+        const v = this.#verifier
+        if (v === undefined || this.#stopped) return // stopping: the messages go with the node
+        v.verify(jobs).then(
+          (results) => { if (!this.#stopped) this.#run((now) => this.#b.signaturesVerified(now, batch, results)) },
+          () => {}, // rejected only once closed (stopped): nothing to deliver to
+        )
+        return
+      }
       case 'validate': {
         const fn = this.#validators.get(ev.message.topic)
         const answer = (r: ValidationResult): void => {

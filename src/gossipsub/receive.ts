@@ -18,14 +18,14 @@ import { FLOODSUB, GOSSIPSUB_V12 } from './config.js'
 import { handleControl, type ControlContext } from './control.js'
 import type { GossipsubContext } from './context.js'
 import { sendFrame, sendRpc } from './send.js'
-import { checkSignaturePolicy } from './message.js'
+import { checkSignaturePolicy, signatureKey, signedMessageBytes, verify } from './message.js'
 import { decodePubsubMessage, decodeRpc, frameMessage, type Rpc, type SubOpts, type WireMessage } from './rpc.js'
 import { decodePublishRpc } from './rpc-publish.js'
 import { idKey, topicLength, type GossipsubMessage, type PeerState, type PendingValidation, type ValidationResult } from './types.js'
 
 /** What receiving reads and changes (control messages included). */
 export type ReceiveContext = ControlContext & Pick<GossipsubContext, 'inStreams' | 'topicPeers' | 'subscriptions' | 'fanout' | 'validated' |
-  'pending' | 'pendingBytes' | 'nextId' | 'authorKeys' | 'authorIds' | 'topicNames' | 'slab'>
+  'pending' | 'pendingBytes' | 'nextId' | 'authorKeys' | 'authorIds' | 'topicNames' | 'slab' | 'signatures'>
 
 /** Bytes from the peer's inbound stream: decode whole RPC frames and handle them in order. */
 export function receiveData(g: ReceiveContext, now: Millis, p: PeerState, s: StreamRef, data: Uint8Array): void {
@@ -139,25 +139,109 @@ function handleMessage(g: ReceiveContext, now: Millis, p: PeerState, wm: WireMes
     g.promises.delete(key)
     return
   }
+  const q = g.signatures
+  if (q !== undefined && policy === 'StrictSign') return enqueueSignature(g, now, p, wm, messageId, key)
   const reason = checkSignaturePolicy(policy, msg, raw, g.cfg.crypto, g.authorKeys)
   if (reason !== undefined) return invalid(g, p, topic, reason, now)
-  g.seen.add(now, key) // absent: checked above (the signature check does not touch it)
+  signed(g, now, p.key, p.id, wm, messageId, key)
+}
+
+/** The signature is good (or not required): seen, IDONTWANT, then validation. */
+function signed(g: ReceiveContext, now: Millis, source: string, sourceId: PeerId, wm: WireMessage, messageId: Uint8Array, key: string): void {
+  const topic = wm.msg.topic
+  g.seen.add(now, key) // absent: checked by the callers (the signature check does not touch it)
   g.promises.delete(key)
-  g.score.validateMessage(p.key, key, now)
+  g.score.validateMessage(source, key, now)
   // v1.2: tell mesh peers at once, before validation, so they do not send it too
-  if (raw.length >= g.cfg.idontwantMessageSizeThreshold) {
+  if (wm.raw.length >= g.cfg.idontwantMessageSizeThreshold) {
     for (const k of g.mesh.get(topic) ?? []) {
       const q = g.peers.get(k)
-      if (q !== undefined && k !== p.key && q.protocol === GOSSIPSUB_V12) sendRpc(g, q, { control: { idontwant: [{ messageIds: [messageId] }] } }, true)
+      if (q !== undefined && k !== source && q.protocol === GOSSIPSUB_V12) sendRpc(g, q, { control: { idontwant: [{ messageIds: [messageId] }] } }, true)
     }
   }
-  const v: PendingValidation = { id: key, wm, messageId, source: p.key, sourceId: p.id, deadline: now + g.cfg.validationTimeout }
+  const v: PendingValidation = { id: key, wm, messageId, source, sourceId, deadline: now + g.cfg.validationTimeout }
   if (!g.validated.has(topic)) return finishValidation(g, now, v, 'accept')
-  if (g.pending.size >= g.cfg.maxPendingValidations || g.pendingBytes + raw.length > g.cfg.maxPendingValidationBytes) return finishValidation(g, now, v, 'ignore')
+  if (g.pending.size >= g.cfg.maxPendingValidations || g.pendingBytes + wm.raw.length > g.cfg.maxPendingValidationBytes) return finishValidation(g, now, v, 'ignore')
   const requestId = g.nextId()
-  g.pending.set(requestId, pins(raw) ? { ...v, wm: unpinned(raw) } : v)
+  g.pending.set(requestId, pins(wm.raw) ? { ...v, wm: unpinned(wm.raw) } : v)
   g.pendingBytes += wm.raw.length
-  g.event({ type: 'validate', requestId, message: appMessage(g, v, p.id) })
+  g.event({ type: 'validate', requestId, message: appMessage(g, v, sourceId) })
+}
+
+// --- asyncSignatures (verify-queue.ts, spec/gossipsub.md "Validation on workers") -----------------
+
+/** StrictSign with a verifier: the key now, the Ed25519 check in a batch; the message waits in order. */
+function enqueueSignature(g: ReceiveContext, now: Millis, p: PeerState, wm: WireMessage, messageId: Uint8Array, key: string): void {
+  const q = g.signatures!
+  const { msg, raw } = wm
+  if (q.hasCopy(key, raw)) {
+    // the same bytes are being checked: a duplicate (mesh credit once the first is delivered)
+    g.score.duplicateMessage(p.key, key, msg.topic, now)
+    g.promises.delete(key)
+    return
+  }
+  const pk = signatureKey(msg, g.cfg.crypto, g.authorKeys)
+  if (typeof pk === 'string') return invalid(g, p, msg.topic, pk, now)
+  if (pk.type !== 'Ed25519' || msg.signature!.length !== 64) {
+    // other key types (rare) and malformed signatures are checked here, in arrival order still
+    // when nothing waits
+    const reason = verify(pk, raw, msg.signature!, g.cfg.crypto)
+    if (reason !== undefined) return invalid(g, p, msg.topic, reason, now)
+    if (q.size === 0) return signed(g, now, p.key, p.id, wm, messageId, key)
+  }
+  if (!q.fits(raw.length)) {
+    // dropped: not seen, not penalised (gossip may bring it again); typed and counted
+    q.dropped++
+    g.event({ type: 'invalid-message', peer: p.id, topic: msg.topic, reason: 'gossipsub/signature-queue-full' })
+    return
+  }
+  const kept = pins(raw) ? unpinned(raw) : wm
+  const pending = pk.type === 'Ed25519' && kept.msg.signature!.length === 64
+  const job = pending ? { publicKey: pk.data, message: signedMessageBytes(kept.raw), signature: kept.msg.signature! } : undefined
+  const ready = q.push({ id: key, wm: kept, messageId, source: p.key, sourceId: p.id, deadline: now + g.cfg.signatureTimeout, job, result: pending ? 'pending' : 'valid' })
+  if (ready) emitSignatureBatch(g)
+}
+
+/** Hand the verifier the next batch of signature checks (at most signatureBatchSize). */
+export function emitSignatureBatch(g: ReceiveContext): void {
+  const batch = g.nextId()
+  const jobs = g.signatures?.takeBatch(batch)
+  if (jobs !== undefined) g.event({ type: 'verify-signatures', batch, jobs })
+}
+
+/** A batch's answers; then every message at the head of the queue that has its answer goes on. */
+export function signaturesVerified(g: ReceiveContext, now: Millis, batch: number, results: ArrayLike<number>): boolean {
+  const q = g.signatures
+  if (q === undefined) return false
+  const known = q.answer(batch, results)
+  drainSignatures(g, now)
+  return known
+}
+
+/** Checks past their deadline (a verifier that never answered) are done inline. */
+export function signatureTimeouts(g: ReceiveContext, now: Millis): void {
+  const q = g.signatures
+  if (q === undefined) return
+  for (const e of q.overdue(now)) {
+    const ok = e.job !== undefined && g.cfg.crypto.ed25519Verify(e.job.publicKey, e.job.message, e.job.signature)
+    e.result = ok ? 'valid' : 'gossipsub/invalid-signature'
+  }
+  drainSignatures(g, now)
+}
+
+function drainSignatures(g: ReceiveContext, now: Millis): void {
+  const q = g.signatures!
+  for (let e = q.first(); e !== undefined && e.result !== 'pending'; e = q.first()) {
+    q.shift()
+    const topic = e.wm.msg.topic
+    if (e.result !== 'valid') {
+      g.score.rejectMessage(e.source, undefined, topic, false, now)
+      g.event({ type: 'invalid-message', peer: e.sourceId, topic, reason: e.result })
+    } else if (g.seen.has(e.id)) {
+      // another message with this id was accepted while this one waited
+      g.score.duplicateMessage(e.source, e.id, topic, now)
+    } else signed(g, now, e.source, e.sourceId, e.wm, e.messageId, e.id)
+  }
 }
 
 /** The application's view of a message. */

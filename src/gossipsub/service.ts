@@ -1,13 +1,17 @@
 /** Gossipsub as a node service: `createNode({ services: { pubsub: gossipsub(options) } })` gives `node.pubsub`. */
+import type { Ed25519BatchVerifier } from '../core/crypto/batch-verify.js'
 import type { NodeService, ServiceFactory } from '../swarm/index.js'
 import { GossipsubBehaviour, type GossipsubEvent } from './gossipsub.js'
 import type { GossipsubOptions } from './config.js'
 import { Pubsub } from './pubsub-api.js'
 
 /**
- * Options of `gossipsub()`: every `GossipsubOptions` field except those the node supplies (randomness, crypto, key).
+ * Options of `gossipsub()`: every `GossipsubOptions` field except those the node supplies (randomness,
+ * crypto, key), and `signatureVerifier`: StrictSign signatures are then checked in batches off the
+ * node's thread (weft/node's `createNode` supplies a worker pool; spec/gossipsub.md "Validation on
+ * workers"). The service closes it when the node stops.
  */
-export type GossipsubServiceOptions = Partial<Omit<GossipsubOptions, 'random' | 'crypto' | 'privateKey'>>
+export type GossipsubServiceOptions = Partial<Omit<GossipsubOptions, 'random' | 'crypto' | 'privateKey'>> & { signatureVerifier?: Ed25519BatchVerifier | undefined }
 
 /**
  * The gossipsub service (meshsub v1.2/v1.1/v1.0 and floodsub), for `createNode({ services: { pubsub: gossipsub() } })`; the node exposes it as `node.pubsub`.
@@ -20,20 +24,22 @@ export type GossipsubServiceOptions = Partial<Omit<GossipsubOptions, 'random' | 
  */
 export function gossipsub(options: GossipsubServiceOptions = {}): ServiceFactory<Pubsub> {
   return (ctx): NodeService<Pubsub> => {
+    const { signatureVerifier, ...rest } = options
     const behaviour = new GossipsubBehaviour({
-      ...options,
+      ...rest,
+      asyncSignatures: signatureVerifier !== undefined && (options.asyncSignatures ?? true),
       random: ctx.random,
       crypto: ctx.crypto,
       privateKey: ctx.privateKey,
       seqnoBase: options.seqnoBase ?? BigInt(ctx.epoch) * 1_000_000n,
     })
-    const api = new Pubsub(behaviour, ctx.run)
+    const api = new Pubsub(behaviour, ctx.run, signatureVerifier)
     return {
       name: 'gossipsub',
       behaviour: behaviour as NodeService['behaviour'],
       api,
       onEvent: (ev) => api._onEvent(ev as GossipsubEvent),
-      stop: () => {},
+      stop: () => api._stop(),
       memoryBytes: () => behaviour.inspect().mcache.bytes,
     }
   }

@@ -8,6 +8,7 @@ import type { ProtocolError } from '../core/errors.js'
 import type { LpDecoder } from '../core/lp.js'
 import type { PeerId } from '../peer-id/index.js'
 import type { ConnectionInfo, StreamRef } from '../swarm/index.js'
+import type { Ed25519Job } from '../core/crypto/batch-verify.js'
 import type { WireMessage } from './rpc.js'
 
 /** The result of a topic validator (gossipsub v1.1 "Extended Validators"). */
@@ -48,6 +49,11 @@ export type GossipsubEvent =
   | { type: 'peer-protocol-error'; peer: PeerId; error: ProtocolError }
   /** The peer did not take our bytes fast enough: messages dropped, removed from every mesh. */
   | { type: 'slow-peer'; peer: PeerId; droppedBytes: number }
+  /**
+   * Ed25519 signatures to check (asyncSignatures only; the gossipsub service hands them to its
+   * verifier): answer with `signaturesVerified(now, batch, results)`.
+   */
+  | { type: 'verify-signatures'; batch: number; jobs: readonly Ed25519Job[] }
 
 /** What `publish` resolves with: the message id and how many peers it was sent to. */
 export interface PublishResult {
