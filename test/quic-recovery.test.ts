@@ -122,6 +122,18 @@ describe('loss detection (RFC 9002 §6.1)', () => {
     expect(r.pollTimeout()).toBeUndefined()
   })
 
+  test('a loss timer fires exactly at time_sent + loss_delay and declares the packet lost (no rounding loop)', () => {
+    // (255.069 + 51.1875) - 51.1875 > 255.069 in binary floating point: written as now - loss_delay,
+    // the check missed the packet and re-armed the same deadline forever
+    const r = confirmed()
+    r.onPacketSent(sent('application', 0, 255.069))
+    r.onPacketSent(sent('application', 1, 257.546))
+    r.onAckReceived('application', ack([1]), 303.046) // loss_delay 9/8 * 45.5 = 51.1875
+    const at = r.pollTimeout()!
+    expect(at).toBe(255.069 + 51.1875)
+    expect(pns(r.onTimeout(at).lost)).toEqual([0])
+  })
+
   test('the loss delay is at least kGranularity (1 ms)', () => {
     const r = confirmed()
     r.onPacketSent(sent('application', 0, 0))

@@ -142,12 +142,15 @@ export class SentPackets<F> {
     const out: SentPacket<F>[] = []
     const largest = this.largestAcked
     if (largest === undefined) return out
-    const lostSendTime = now - lossDelay
     for (let i = this.#head; i < this.#pns.length && this.#pns[i]! <= largest; i++) {
       const p = this.#recs[i]
       if (p === undefined) continue
-      if (p.timeSent <= lostSendTime || largest >= p.packetNumber + packetThreshold) out.push(this.#remove(i))
-      else if (this.lossTime === undefined || p.timeSent + lossDelay < this.lossTime) this.lossTime = p.timeSent + lossDelay
+      // time_sent + loss_delay <= now, the pseudocode's time_sent <= now - loss_delay written the way
+      // loss_time is computed: (t + d) - d can round above t, and a timer armed at t + d would then fire
+      // without declaring the packet lost, again and again
+      const lossAt = p.timeSent + lossDelay
+      if (lossAt <= now || largest >= p.packetNumber + packetThreshold) out.push(this.#remove(i))
+      else if (this.lossTime === undefined || lossAt < this.lossTime) this.lossTime = lossAt
     }
     this.#compact()
     return out
