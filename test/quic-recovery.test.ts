@@ -4,6 +4,7 @@ import { describe, expect, test } from 'vitest'
 import { Recovery, type AckFrame, type SentPacketInfo } from '../src/quic/recovery/index.js'
 import type { PacketNumberSpace } from '../src/quic/types.js'
 import { ProtocolError } from '../src/core/errors.js'
+import { QuicProtocolError } from '../src/quic/errors.js'
 import { protocolErrorCode, usageErrorCode } from './helpers/errors.js'
 
 type Rec = Recovery<string>
@@ -384,7 +385,8 @@ describe('hostile acknowledgments', () => {
     } catch (e) {
       expect(e).toBeInstanceOf(ProtocolError)
       expect((e as ProtocolError).protocol).toBe('quic')
-      expect((e as ProtocolError & { transportCode: number }).transportCode).toBe(0x0a)
+      expect((e as QuicProtocolError).transportCode).toBe(0x0a)
+      expect((e as QuicProtocolError).frameType).toBe(0x02)
     }
   })
 

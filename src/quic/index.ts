@@ -1,7 +1,8 @@
 /**
  * QUIC v1 (RFC 9000, 9001, 9002): the pure pieces the connection core ties to a UDP socket. The
  * packet layer: varints, packet headers and coalescing, packet and header protection, frames,
- * Retry, Version Negotiation and stateless reset (spec/quic.md).
+ * Retry, Version Negotiation and stateless reset (spec/quic.md); loss recovery, congestion control and
+ * ACK generation (recovery/, spec/quic-recovery.md).
  */
 export * from './types.js'
 export { QuicProtocolError, quicError, type TransportErrorName } from './errors.js'
@@ -23,3 +24,8 @@ export {
 export { RETRY_INTEGRITY_KEY_V1, RETRY_INTEGRITY_NONCE_V1, buildRetry, retryIntegrityTag, verifyRetry, type RetryFields } from './retry.js'
 export { buildVersionNegotiation, handleVersionNegotiation, isReservedVersion, versionNegotiationFor, type VersionNegotiationFields } from './version.js'
 export { MIN_STATELESS_RESET_SIZE, STATELESS_RESET_TOKEN_LENGTH, buildStatelessReset, detectStatelessReset, statelessResetToken } from './reset.js'
+export {
+  AckTracker, DEFAULT_ACK_TRACKER_LIMITS, DEFAULT_RECOVERY_LIMITS, K_GRANULARITY, K_INITIAL_RTT, K_PACKET_THRESHOLD, K_TIME_THRESHOLD, Recovery,
+  type AckFrame, type AckResult, type AckTrackerLimits, type AckTrackerOptions, type EcnCodepoint, type PeerRecoveryParameters, type Probe,
+  type RecoveryLimits, type RecoveryOptions, type RttStats, type SentPacket, type SentPacketInfo, type TimeoutResult,
+} from './recovery/index.js'

@@ -20,8 +20,9 @@
  *   transport parameters (`setPeerParameters`) and application-limited periods (`setAppLimited`).
  */
 import type { Millis } from '../../core/byte-machine.js'
-import { ProtocolError, UsageError } from '../../core/errors.js'
-import { TransportErrorCode, type AckRange, type EcnCounts, type Frame, type PacketNumberSpace } from '../types.js'
+import { UsageError } from '../../core/errors.js'
+import { quicError } from '../errors.js'
+import type { AckRange, EcnCounts, Frame, PacketNumberSpace } from '../types.js'
 import { DEFAULT_MAX_DATAGRAM_SIZE, DEFAULT_MAX_WINDOW_PACKETS, K_PERSISTENT_CONGESTION_THRESHOLD, NewReno } from './congestion.js'
 import { K_GRANULARITY, K_INITIAL_RTT, RttEstimator } from './rtt.js'
 import { SentPackets, type SentPacket, type SentPacketInfo } from './sent.js'
@@ -108,10 +109,9 @@ export interface RttStats {
   readonly firstSampleTime: Millis | undefined
 }
 
-/** A ProtocolError('quic', name) carrying the RFC 9000 §20.1 code the connection closes with. */
-function transportError(name: 'PROTOCOL_VIOLATION' | 'FRAME_ENCODING_ERROR', message: string): ProtocolError {
-  return Object.assign(new ProtocolError('quic', name, message), { transportCode: TransportErrorCode[name] })
-}
+/** ACK frame types (RFC 9000 §19.3): the Frame Type of the CONNECTION_CLOSE a bad ACK causes. */
+const ACK_FRAME_TYPE = 0x02
+const ACK_ECN_FRAME_TYPE = 0x03
 
 /**
  * Loss detection, RTT, PTO and NewReno for one connection's three packet number spaces.
@@ -238,19 +238,20 @@ export class Recovery<F = Frame> {
 
   /**
    * OnAckReceived (Appendix A.7) for an ACK frame that arrived in a packet of `space` at `now`. Throws
-   * ProtocolError('quic', 'PROTOCOL_VIOLATION') when it acknowledges a packet number never sent or
+   * QuicProtocolError('PROTOCOL_VIOLATION') (a ProtocolError('quic', ...), src/quic/errors.ts) when it acknowledges a packet number never sent or
    * skipped (RFC 9000 §13.1, §21.4), FRAME_ENCODING_ERROR when its ranges are not descending and disjoint.
    */
   onAckReceived(space: PacketNumberSpace, ack: AckFrame, now: Millis): AckResult<F> {
     const s = this.#spaces[space]
-    checkRanges(ack.ranges)
+    const frameType = ack.ecn === undefined ? ACK_FRAME_TYPE : ACK_ECN_FRAME_TYPE
+    checkRanges(ack.ranges, frameType)
     if (this.#discarded.has(space)) return { acked: [], lost: [] }
     const largest = ack.ranges[0]!.largest
     if (s.largestSent === undefined || largest > s.largestSent) {
-      throw transportError('PROTOCOL_VIOLATION', `ACK of ${space} packet ${largest}, largest sent ${s.largestSent ?? 'none'}`)
+      throw quicError('PROTOCOL_VIOLATION', `ACK of ${space} packet ${largest}, largest sent ${s.largestSent ?? 'none'}`, frameType)
     }
     for (const r of ack.ranges) {
-      if (s.skipped.intersects(r.smallest, r.largest)) throw transportError('PROTOCOL_VIOLATION', `ACK of a skipped ${space} packet number in ${r.smallest}..${r.largest}`)
+      if (s.skipped.intersects(r.smallest, r.largest)) throw quicError('PROTOCOL_VIOLATION', `ACK of a skipped ${space} packet number in ${r.smallest}..${r.largest}`, frameType)
     }
     if (space === 'handshake') this.#receivedHandshakeAck = true
     s.largestAcked = s.largestAcked === undefined ? largest : Math.max(s.largestAcked, largest)
@@ -461,12 +462,12 @@ function checkMaxAckDelay(ms: Millis): Millis {
 }
 
 /** ACK ranges must be non-empty, descending and disjoint with integer ends (RFC 9000 §19.3.1 makes this so on the wire). */
-function checkRanges(ranges: readonly AckRange[]): void {
-  if (ranges.length === 0) throw transportError('FRAME_ENCODING_ERROR', 'ACK frame without ranges')
+function checkRanges(ranges: readonly AckRange[], frameType: number): void {
+  if (ranges.length === 0) throw quicError('FRAME_ENCODING_ERROR', 'ACK frame without ranges', frameType)
   let below = Infinity
   for (const r of ranges) {
     if (!Number.isSafeInteger(r.smallest) || !Number.isSafeInteger(r.largest) || r.smallest < 0 || r.smallest > r.largest || r.largest >= below - 1) {
-      throw transportError('FRAME_ENCODING_ERROR', `ACK ranges not descending and disjoint at ${r.smallest}..${r.largest}`)
+      throw quicError('FRAME_ENCODING_ERROR', `ACK ranges not descending and disjoint at ${r.smallest}..${r.largest}`, frameType)
     }
     below = r.smallest
   }
