@@ -28,7 +28,7 @@ test('node:tls client and server authenticate each other with weft certificates'
     cert: pem(sc.der), key: keyOf(sc), minVersion: 'TLSv1.3', requestCert: true, rejectUnauthorized: false, ALPNProtocols: alpnFor([]),
   })
   servers.push(server)
-  const serverSaw = new Promise<{ peer: string; alpn: string | false }>((resolve) => server.on('secureConnection', (s: TLSSocket) => {
+  const serverSaw = new Promise<{ peer: string; alpn: string | false | null }>((resolve) => server.on('secureConnection', (s: TLSSocket) => {
     const raw = new Uint8Array(s.getPeerCertificate(true).raw)
     resolve({ peer: verifyCertificateChain([raw], { crypto: tls, now: NOW }).peerId.toString(), alpn: s.alpnProtocol })
     s.end()
