@@ -144,12 +144,12 @@ describe('limits', () => {
   test(`maxAckRanges (default ${DEFAULT_FRAME_LIMITS.maxAckRanges}): the newest ranges are kept, older ones read and checked but dropped`, () => {
     const ack = (n: number): Frame => ({ type: 'ack', ackDelay: 0, ranges: Array.from({ length: n }, (_, i) => ({ smallest: 10_000 - 3 * i, largest: 10_000 - 3 * i })) })
     const max = DEFAULT_FRAME_LIMITS.maxAckRanges
-    const at = decodeFrames(encodeFrames([ack(max)]), '1rtt')[0] as { ranges: AckRange[] }
+    const at = decodeFrames(encodeFrames([ack(max)]), '1rtt')[0] as { ranges: readonly AckRange[] }
     expect(at.ranges).toHaveLength(max)
     const past = decodeFrames(encodeFrames([ack(max + 1), { type: 'ping' }]), '1rtt')
-    expect((past[0] as { ranges: AckRange[] }).ranges).toEqual((ack(max) as { ranges: AckRange[] }).ranges)
+    expect((past[0] as { ranges: readonly AckRange[] }).ranges).toEqual((ack(max) as { ranges: readonly AckRange[] }).ranges)
     expect(past[1]).toEqual({ type: 'ping' }) // the frame after it still decodes
-    expect((decodeFrames(encodeFrames([ack(5)]), '1rtt', { limits: { maxAckRanges: 4 } })[0] as { ranges: AckRange[] }).ranges).toHaveLength(4)
+    expect((decodeFrames(encodeFrames([ack(5)]), '1rtt', { limits: { maxAckRanges: 4 } })[0] as { ranges: readonly AckRange[] }).ranges).toHaveLength(4)
   })
   test('values above 2^53 - 1: refused where they name something (ids, offsets), capped where they are credit', () => {
     const big = [0xc0, 0x20, 0, 0, 0, 0, 0, 0] // 2^53
