@@ -4,7 +4,10 @@
  * consume and produce them; the connection core ties them together. Integers that the wire carries
  * as 62-bit varints are JavaScript numbers: every value weft accepts is bounded far below 2^53 by a
  * limit (stream counts, flow-control windows, packet numbers of one connection), and the codec
- * refuses larger values with a FRAME_ENCODING_ERROR rather than rounding them.
+ * refuses larger identifiers, offsets, packet numbers and error codes with a FRAME_ENCODING_ERROR
+ * rather than rounding them. Fields that are limits (MAX_DATA, MAX_STREAM_DATA, MAX_STREAMS and their
+ * BLOCKED counterparts, ACK Delay) are capped at 2^53 − 1 instead: peers such as quinn advertise
+ * 2^62 − 1 to mean "unlimited", and a cap no connection reaches keeps that meaning.
  */
 
 /** The three packet number spaces (RFC 9000 §12.3). 0-RTT and 1-RTT packets share 'application'. */
