@@ -232,7 +232,7 @@ export class QuicStreams {
       if (limit !== undefined) {
         recv.maxDataPending = true
         this.#control.add(id)
-        this.#connRecv.ensureWindow(recv.credit.window * 1.5) // the connection window never lags one stream's
+        this.#connRecv.ensureWindow(Math.floor(recv.credit.window * 1.5)) // the connection window never lags one stream's
       }
     }
     this.#maybeFree(rec)
