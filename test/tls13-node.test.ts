@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { nodeTlsCrypto } from '../src/io/crypto-tls-node.js'
 import { TlsError } from '../src/tls/errors.js'
 import { TLS_AES_128_GCM_SHA256, TLS_CHACHA20_POLY1305_SHA256 } from '../src/tls/key-schedule.js'
-import { TlsSession, type TlsSessionOptions } from '../src/tls/session.js'
+import { TlsSession } from '../src/tls/session.js'
 import { makeCert, pump, verifyExactly, type TestCert } from './helpers/tls-node-peer.js'
 
 const SUITES = [
@@ -63,7 +63,7 @@ describe.each(SUITES)('weft client -> node:tls server ($name)', (suite) => {
     let serverSide!: tls.TLSSocket
     const accepted = new Promise<tls.TLSSocket>((resolve) => {
       const server = tls.createServer({
-        key: sc.keyPem, cert: sc.certPem, minVersion: 'TLSv1.3', ciphersuites: suite.name, ALPNProtocols: ['libp2p'],
+        key: sc.keyPem, cert: sc.certPem, minVersion: 'TLSv1.3', ciphers: suite.name, ALPNProtocols: ['libp2p'],
         requestCert: true, rejectUnauthorized: false, ecdhCurve: 'X25519',
       }, (s) => { serverSide = s; resolve(s) })
       void listen(server).then((port) => { portP.resolve(port) })
@@ -112,7 +112,7 @@ describe.each(SUITES)('node:tls client -> weft server ($name)', (suite) => {
       session = new TlsSession({ role: 'server', crypto: nodeTlsCrypto, certificate: sc.tls, verifyPeer: verify, alpn: ['libp2p'], cipherSuites: [suite.id] })
       pumped.resolve(pump(session, sock))
     }))
-    const client = tls.connect({ port, host: '127.0.0.1', key: cc.keyPem, cert: cc.certPem, rejectUnauthorized: false, minVersion: 'TLSv1.3', ciphersuites: suite.name, ALPNProtocols: ['/yamux/1.0.0', 'libp2p'] })
+    const client = tls.connect({ port, host: '127.0.0.1', key: cc.keyPem, cert: cc.certPem, rejectUnauthorized: false, minVersion: 'TLSv1.3', ciphers: suite.name, ALPNProtocols: ['/yamux/1.0.0', 'libp2p'] })
     await new Promise<void>((resolve, reject) => { client.once('secureConnect', () => resolve()); client.once('error', reject) })
     expect(client.alpnProtocol).toBe('libp2p')
     expect(client.getCipher().standardName).toBe(suite.name)

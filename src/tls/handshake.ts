@@ -19,6 +19,7 @@
  * A peer's fault throws a TlsError (ProtocolError('tls', code) with the alert to send); after any
  * throw the handshake is failed and every further input is a UsageError.
  */
+import type { CryptoProvider } from '../core/crypto/provider.js'
 import type { TlsCrypto } from '../core/crypto/tls.js'
 import { UsageError } from '../core/errors.js'
 import { TlsError, tlsError } from './errors.js'
@@ -30,7 +31,7 @@ import {
 } from './extensions.js'
 import { applicationSecrets, CIPHER_SUITES, equalBytes, finishedVerifyData, handshakeSecrets, keyLength, type HandshakeSecrets } from './key-schedule.js'
 import {
-  decodeHandshakeBody, encodeHandshake, findExtension, HELLO_RETRY_REQUEST_RANDOM, isHelloRetryRequest,
+  decodeHandshakeBody, encodeHandshake, findExtension, HandshakeType, HELLO_RETRY_REQUEST_RANDOM, isHelloRetryRequest,
   type Extension, type HandshakeMessage, type MessageLimits,
 } from './messages.js'
 import {
@@ -49,6 +50,16 @@ export function certificateVerifyContent(role: 'server' | 'client', transcriptHa
   out.set(label, 64)
   out.set(transcriptHash, 64 + label.length + 1)
   return out
+}
+
+/** The synthetic message_hash message that replaces ClientHello1 in the transcript after a HelloRetryRequest (RFC 8446 §4.4.1). */
+export function messageHash(c: CryptoProvider, clientHello1: Uint8Array): Uint8Array {
+  const h = c.sha256(clientHello1)
+  const mh = new Uint8Array(4 + h.length)
+  mh[0] = HandshakeType.message_hash
+  mh[3] = h.length
+  mh.set(h, 4)
+  return mh
 }
 
 type State =
@@ -245,12 +256,7 @@ export class TlsHandshake {
 
   /** After a HelloRetryRequest: ClientHello1 becomes message_hash (RFC 8446 §4.4.1). */
   #replaceFirstHello(): void {
-    const h = this.#crypto.base.sha256(this.#transcript[0]!)
-    const mh = new Uint8Array(4 + h.length)
-    mh[0] = 254
-    mh[3] = h.length
-    mh.set(h, 4)
-    this.#transcript = [mh]
+    this.#transcript = [messageHash(this.#crypto.base, this.#transcript[0]!)]
   }
 
   #sharedSecret(peerShare: Uint8Array): Uint8Array {

@@ -14,6 +14,11 @@ export {
   TLS_AES_128_GCM_SHA256, TLS_CHACHA20_POLY1305_SHA256, CIPHER_SUITES, IV_LENGTH, keyLength, trafficKeys, nextTrafficSecret,
   type TrafficKeys,
 } from './key-schedule.js'
+export { ContentType, MAX_PLAINTEXT, MAX_CIPHERTEXT, RecordProtection, encodeRecord, type TlsRecord } from './record.js'
+export {
+  TlsSession, DEFAULT_MAX_BUFFERED_DATA, DEFAULT_MAX_EMPTY_RECORDS, DEFAULT_KEY_UPDATE_AFTER,
+  type TlsSessionOptions, type TlsSessionEvent,
+} from './session.js'
 // libp2p TLS (certificate with the SignedKey extension, peer verification, ALPN muxers): spec/tls.md
 export {
   LIBP2P_EXTENSION_OID, SIGNED_KEY_PREFIX, generateCertificate, verifyCertificateChain, signCertificateVerify, verifyCertificateVerify,
