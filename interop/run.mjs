@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 /**
- * The interop orchestrator: weft against go-libp2p and rust-libp2p, both directions, over TCP and
- * WebSocket, in every scenario of interop/CONTRACT.md.
+ * The interop orchestrator: weft against go-libp2p and rust-libp2p, both directions, over TCP,
+ * WebSocket and QUIC v1, with Noise or TLS, in every scenario of interop/CONTRACT.md; which cases
+ * exist follows each implementation's row of CAPABILITIES.
  *
  *   npm run interop                      every case, a table, interop/results/latest.json
  *   npm run test:interop                 the same as part of `npm test` (--suite)
  *   node interop/run.mjs --only go       cases with weft and go only (plus nothing else)
  *   node interop/run.mjs --dialer weft --listener rust --transport ws --scenario streams
+ *   node interop/run.mjs --security tls  (or --transport quic-v1)   the go<->rust TLS / QUIC cases
  *
  * Steps: build weft (tsc), build the go and rust peers (their build.sh, cached), start a private
  * redis-server on a free loopback port, run the cases one by one (perf cases measure throughput,
@@ -21,27 +23,51 @@ import { killGroup, missingTools, sleep, startRedis } from './lib/proc.mjs'
 import { runMdnsCase } from './lib/mdns-case.mjs'
 import { runTraceCase } from './lib/trace-case.mjs'
 import { dialerVerdict, listenerVerdict, startCaptured, tail } from './lib/peer-case.mjs'
+import { WEFT_CAPABILITIES } from './weft/capabilities.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const root = path.dirname(here)
 
 const IMPLS = ['weft', 'go', 'rust']
-const TRANSPORTS = ['tcp', 'ws']
+const TRANSPORTS = ['tcp', 'ws', 'quic-v1']
+const SECURITIES = ['noise', 'tls']
+/**
+ * What each implementation's interop peer speaks (CONTRACT.md `transport`, `security`): a case
+ * exists only when both of its peers list its transport and, on TCP and WebSocket, its security.
+ * QUIC v1 carries TLS 1.3 and its own streams, so its cases have security `tls` and need only
+ * `quic-v1` in both rows. weft's row lives beside its peer (weft/capabilities.mjs): its TLS and
+ * QUIC cases against go and rust switch on when that row gains them.
+ * @type {Record<string, { transports: readonly string[], security: readonly string[] }>}
+ */
+const CAPABILITIES = {
+  weft: WEFT_CAPABILITIES,
+  go: { transports: ['tcp', 'ws', 'quic-v1'], security: ['noise', 'tls'] }, // go-libp2p p2p/security/tls, p2p/transport/quic (quic-go)
+  rust: { transports: ['tcp', 'ws', 'quic-v1'], security: ['noise', 'tls'] }, // rust-libp2p `tls`, `quic` (quinn)
+}
+/** The secure channels a transport runs with. @param {string} transport */
+const securitiesOf = (transport) => (transport === 'quic-v1' ? ['tls'] : SECURITIES)
+/** @param {string} impl @param {string} transport @param {string} security */
+const speaks = (impl, transport, security) => {
+  const c = CAPABILITIES[impl]
+  return c.transports.includes(transport) && (transport === 'quic-v1' || c.security.includes(security))
+}
 const SCENARIOS = ['ping', 'identify', 'streams', 'perf', 'ping-load', 'request-response', 'rendezvous', 'mdns', 'trace']
 /**
  * Scenarios that run on part of the matrix only (interop/CONTRACT.md): the application protocols
- * over TCP alone (their bytes do not depend on the transport); rendezvous without go (go-libp2p has
+ * over TCP with Noise alone (their bytes do not depend on the transport or the secure channel, and
+ * their peers build stacks of their own); rendezvous without go (go-libp2p has
  * no rendezvous); mDNS with each peer in its own network namespace on one bridge (the case runner of
  * interop/lib/mdns-case.mjs), where go -> rust is an expected-fail control (spec/mdns.md).
  * `controls`: extra dialer/listener pairs of one scenario (rendezvous: rust -> rust, as go has none).
  * `dialers`: the only dialers of a scenario (trace: `weft trace` dials the go, rust and weft listeners).
- * @type {Record<string, { transports?: string[], without?: string[], controls?: string[][], dialers?: string[] }>}
+ * `security`: the only secure channels of a scenario.
+ * @type {Record<string, { transports?: string[], security?: string[], without?: string[], controls?: string[][], dialers?: string[] }>}
  */
 const SCENARIO_SCOPE = {
-  'request-response': { transports: ['tcp'] },
-  rendezvous: { transports: ['tcp'], without: ['go'], controls: [['rust', 'rust']] },
-  mdns: { transports: ['tcp'] },
-  trace: { transports: ['tcp'], dialers: ['weft'] },
+  'request-response': { transports: ['tcp'], security: ['noise'] },
+  rendezvous: { transports: ['tcp'], security: ['noise'], without: ['go'], controls: [['rust', 'rust']] },
+  mdns: { transports: ['tcp'], security: ['noise'] },
+  trace: { transports: ['tcp'], security: ['noise'], dialers: ['weft'] },
 }
 const TAIL_LINES = 40
 
@@ -54,12 +80,12 @@ if (args[0] === '--markdown') {
   const f = (/** @type {number | null} */ n) => (n === null ? '-' : n.toFixed(1))
   console.log(`Run ${j.date} (node ${j.node}): ${j.results.filter((/** @type {any} */ r) => r.ok).length}/${j.results.length} passed.\n`)
   console.log('Each cell: result, handshake+1RTT ms / ping RTT ms (ping-load: median RTT during the 64 MiB transfer).\n')
-  console.log(`| dialer -> listener | transport | ${SCENARIOS.join(' | ')} |`)
-  console.log(`|---|---|${SCENARIOS.map(() => '---').join('|')}|`)
+  console.log(`| dialer -> listener | transport | security | ${SCENARIOS.join(' | ')} |`)
+  console.log(`|---|---|---|${SCENARIOS.map(() => '---').join('|')}|`)
   /** @type {Map<string, any[]>} */
   const rows = new Map()
   for (const r of j.results) {
-    const k = `${r.dialer} -> ${r.listener} | ${r.transport}`
+    const k = `${r.dialer} -> ${r.listener} | ${r.transport} | ${r.security ?? 'noise'}`
     if (!rows.has(k)) rows.set(k, [])
     rows.get(k)?.push(r)
   }
@@ -73,7 +99,7 @@ if (args[0] === '--markdown') {
   }
   process.exit(0)
 }
-/** @type {{ suite: boolean, only?: string, dialer?: string, listener?: string, transport?: string, scenario?: string, timeout: number }} */
+/** @type {{ suite: boolean, only?: string, dialer?: string, listener?: string, transport?: string, security?: string, scenario?: string, timeout: number }} */
 const opt = { suite: false, timeout: 60 }
 for (let i = 0; i < args.length; i++) {
   const a = args[i]
@@ -88,13 +114,14 @@ for (let i = 0; i < args.length; i++) {
     case '--dialer': opt.dialer = val(); break
     case '--listener': opt.listener = val(); break
     case '--transport': opt.transport = val(); break
+    case '--security': opt.security = val(); break
     case '--scenario': opt.scenario = val(); break
     case '--timeout': opt.timeout = Number(val()); break
     case '-h': case '--help': usage(); break
     default: usage(`unknown argument ${a}`)
   }
 }
-for (const [k, list] of /** @type {const} */ ([['only', IMPLS], ['dialer', IMPLS], ['listener', IMPLS], ['transport', TRANSPORTS], ['scenario', SCENARIOS]])) {
+for (const [k, list] of /** @type {const} */ ([['only', IMPLS], ['dialer', IMPLS], ['listener', IMPLS], ['transport', TRANSPORTS], ['security', SECURITIES], ['scenario', SCENARIOS]])) {
   const v = opt[k]
   if (v !== undefined && !list.includes(v)) usage(`--${k} must be one of ${list.join(', ')}`)
 }
@@ -102,11 +129,11 @@ for (const [k, list] of /** @type {const} */ ([['only', IMPLS], ['dialer', IMPLS
 /** @param {string} [msg] @returns {never} */
 function usage(msg) {
   if (msg) console.error(`interop: ${msg}`)
-  console.error('usage: node interop/run.mjs [--suite] [--only weft|go|rust] [--dialer x] [--listener y] [--transport tcp|ws] [--scenario s] [--timeout seconds]')
+  console.error('usage: node interop/run.mjs [--suite] [--only weft|go|rust] [--dialer x] [--listener y] [--transport tcp|ws|quic-v1] [--security noise|tls] [--scenario s] [--timeout seconds]')
   process.exit(msg ? 2 : 0)
 }
 
-const filtered = opt.only !== undefined || opt.dialer !== undefined || opt.listener !== undefined || opt.transport !== undefined || opt.scenario !== undefined
+const filtered = opt.only !== undefined || opt.dialer !== undefined || opt.listener !== undefined || opt.transport !== undefined || opt.security !== undefined || opt.scenario !== undefined
 const CI = process.env.CI === 'true' || process.env.CI === '1'
 
 /** @param {string} s */
@@ -114,34 +141,46 @@ const say = (s) => console.log(`[interop] ${s}`)
 
 // ---- the matrix ------------------------------------------------------------------------------
 
-/** Every pair that includes weft, plus go<->rust as controls. */
+/** Every pair that includes weft, plus go<->rust as controls (and the only pairs of what weft lacks). */
 const PAIRS = [
   ['weft', 'weft'], ['weft', 'go'], ['go', 'weft'], ['weft', 'rust'], ['rust', 'weft'], ['go', 'rust'], ['rust', 'go'],
 ]
-/** @typedef {{ dialer: string, listener: string, transport: string, scenario: string }} Case */
+/** @typedef {{ dialer: string, listener: string, transport: string, security: string, scenario: string }} Case */
 /** @type {Case[]} */
 const cases = []
+/** Every (transport, secure channel) of the matrix: tcp and ws with each security, quic-v1 with tls. */
+const CHANNELS = TRANSPORTS.flatMap((transport) => securitiesOf(transport).map((security) => ({ transport, security })))
 for (const scenario of SCENARIOS) {
-  for (const transport of TRANSPORTS) {
+  for (const { transport, security } of CHANNELS) {
     for (const [dialer, listener] of [...PAIRS, ...(SCENARIO_SCOPE[scenario]?.controls ?? [])]) {
+      if (!speaks(dialer, transport, security) || !speaks(listener, transport, security)) continue
       if (opt.only !== undefined && dialer !== opt.only && listener !== opt.only) continue
       if (opt.only !== undefined && opt.only !== 'weft' && dialer !== 'weft' && listener !== 'weft') continue
       if (opt.dialer !== undefined && dialer !== opt.dialer) continue
       if (opt.listener !== undefined && listener !== opt.listener) continue
       if (opt.transport !== undefined && transport !== opt.transport) continue
+      if (opt.security !== undefined && security !== opt.security) continue
       if (opt.scenario !== undefined && scenario !== opt.scenario) continue
       const scope = SCENARIO_SCOPE[scenario]
       if (scope?.transports !== undefined && !scope.transports.includes(transport)) continue
+      if (scope?.security !== undefined && !scope.security.includes(security)) continue
       if (scope?.without !== undefined && (scope.without.includes(dialer) || scope.without.includes(listener))) continue
       if (scope?.dialers !== undefined && !scope.dialers.includes(dialer)) continue
-      cases.push({ dialer, listener, transport, scenario })
+      cases.push({ dialer, listener, transport, security, scenario })
     }
   }
 }
 // `--dialer go --listener go` is not in the matrix but is a legitimate rerun request.
 if (cases.length === 0 && opt.dialer !== undefined && opt.listener !== undefined) {
   for (const transport of opt.transport ? [opt.transport] : TRANSPORTS) {
-    for (const scenario of opt.scenario ? [opt.scenario] : SCENARIOS) cases.push({ dialer: opt.dialer, listener: opt.listener, transport, scenario })
+    for (const security of securitiesOf(transport).filter((s) => opt.security === undefined || s === opt.security)) {
+      if (!speaks(opt.dialer, transport, security) || !speaks(opt.listener, transport, security)) continue
+      for (const scenario of opt.scenario ? [opt.scenario] : SCENARIOS) {
+        const scope = SCENARIO_SCOPE[scenario]
+        if (security !== 'noise' && scope?.security !== undefined && !scope.security.includes(security)) continue
+        cases.push({ dialer: opt.dialer, listener: opt.listener, transport, security, scenario })
+      }
+    }
   }
 }
 if (cases.length === 0) usage('no case matches these filters')
@@ -257,7 +296,7 @@ function startPeer(impl, env) {
 }
 
 /**
- * @typedef {{ dialer: string, listener: string, transport: string, scenario: string, ok: boolean,
+ * @typedef {{ dialer: string, listener: string, transport: string, security: string, scenario: string, ok: boolean,
  *   handshakePlusOneRTTMillis: number | null, pingRTTMillis: number | null, error: string | null,
  *   seconds: number, flaky?: boolean, firstError?: string | null, expected?: 'fail', expectedReason?: string, unexpectedPass?: boolean, skipped?: string }} Result
  */
@@ -267,7 +306,7 @@ async function runCase(c) {
   const t0 = Date.now()
   await db.command('DEL', 'listenerAddr', 'listenerResult')
   const common = {
-    transport: c.transport, muxer: 'yamux', security: 'noise', scenario: c.scenario,
+    transport: c.transport, muxer: 'yamux', security: c.security, scenario: c.scenario,
     ip: '127.0.0.1', redis_addr: redisAddr, test_timeout_seconds: String(Math.max(5, opt.timeout - 5)),
   }
   const listener = startPeer(c.listener, { ...common, is_dialer: 'false' })
@@ -299,16 +338,16 @@ async function runCase(c) {
 
 /** @param {Case} c */
 function label(c) {
-  return `${c.dialer} -> ${c.listener} ${c.transport} ${c.scenario}`
+  return `${c.dialer} -> ${c.listener} ${c.transport}${c.security === 'noise' ? '' : `+${c.security}`} ${c.scenario}`
 }
 
 // ---- the run ------------------------------------------------------------------------------------
 
 const fmt = (/** @type {number | null} */ n) => (n === null ? '-' : n.toFixed(1))
 const row = (/** @type {string[]} */ cells, /** @type {number[]} */ w) => cells.map((s, i) => s.padEnd(w[i])).join('  ')
-const widths = [14, 9, 9, 6, 12, 9, 7]
+const widths = [14, 9, 8, 16, 6, 12, 9, 7]
 say(`running ${cases.length} case(s), ${opt.timeout} s timeout each`)
-console.log(row(['pair', 'transport', 'scenario', 'result', 'handshake ms', 'ping ms', 'time s'], widths))
+console.log(row(['pair', 'transport', 'security', 'scenario', 'result', 'handshake ms', 'ping ms', 'time s'], widths))
 const started = Date.now()
 /** @type {Result[]} */
 const results = []
@@ -323,12 +362,12 @@ for (const c of cases) {
   // loaded 2-core machine does not fail the build; a real failure fails both times. A case that
   // passes only on the retry is recorded as flaky (table and results file) so it stays visible.
   if (!r.ok && opt.suite && r.expected !== 'fail' && r.skipped === undefined) {
-    say(`retrying ${c.dialer}->${c.listener} ${c.transport} ${c.scenario} once (first error: ${r.error})`)
+    say(`retrying ${label(c)} once (first error: ${r.error})`)
     const second = await once()
     r = second.ok ? { ...second, flaky: true, firstError: r.error } : second
   }
   results.push(r)
-  console.log(row([`${c.dialer}->${c.listener}`, c.transport, c.scenario, r.skipped !== undefined ? 'skip' : r.expected === 'fail' ? (r.ok ? 'XPASS' : 'xfail') : r.ok ? (r.flaky === true ? 'flaky' : 'pass') : 'FAIL', fmt(r.handshakePlusOneRTTMillis), fmt(r.pingRTTMillis), r.seconds.toFixed(1)], widths))
+  console.log(row([`${c.dialer}->${c.listener}`, c.transport, c.security, c.scenario, r.skipped !== undefined ? 'skip' : r.expected === 'fail' ? (r.ok ? 'XPASS' : 'xfail') : r.ok ? (r.flaky === true ? 'flaky' : 'pass') : 'FAIL', fmt(r.handshakePlusOneRTTMillis), fmt(r.pingRTTMillis), r.seconds.toFixed(1)], widths))
 }
 db.close()
 killGroup(redisProc, 'SIGTERM')
@@ -346,7 +385,7 @@ fs.mkdirSync(path.join(here, 'results'), { recursive: true })
 const file = path.join(here, 'results', filtered ? 'filtered.json' : 'latest.json')
 const record = {
   date: new Date().toISOString(),
-  filters: filtered ? { only: opt.only, dialer: opt.dialer, listener: opt.listener, transport: opt.transport, scenario: opt.scenario } : null,
+  filters: filtered ? { only: opt.only, dialer: opt.dialer, listener: opt.listener, transport: opt.transport, security: opt.security, scenario: opt.scenario } : null,
   node: process.version,
   results: results.map(({ seconds, ...r }) => ({ ...r, seconds: Number(seconds.toFixed(2)) })),
 }

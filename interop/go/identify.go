@@ -219,16 +219,24 @@ func checkEnvelope(env *record.Envelope, p peer.ID) error {
 	return nil
 }
 
-// checkObserved requires /ip4/127.0.0.1/tcp/<port>, optionally followed by /ws.
+// checkObserved requires /ip4/127.0.0.1/tcp/<port>, optionally followed by /ws, or
+// /ip4/127.0.0.1/udp/<port>/quic-v1.
 func checkObserved(a ma.Multiaddr) error {
 	if a == nil || len(a) == 0 {
 		return errors.New("observedAddr missing")
+	}
+	if len(a) == 3 && a[0].Protocol().Code == ma.P_IP4 && a[0].Value() == "127.0.0.1" &&
+		a[1].Protocol().Code == ma.P_UDP && a[2].Protocol().Code == ma.P_QUIC_V1 {
+		if strings.TrimSpace(a[1].Value()) == "" || a[1].Value() == "0" {
+			return fmt.Errorf("observedAddr %s has no port", a)
+		}
+		return nil
 	}
 	if len(a) < 2 || len(a) > 3 ||
 		a[0].Protocol().Code != ma.P_IP4 || a[0].Value() != "127.0.0.1" ||
 		a[1].Protocol().Code != ma.P_TCP ||
 		(len(a) == 3 && a[2].Protocol().Code != ma.P_WS) {
-		return fmt.Errorf("observedAddr %s is not /ip4/127.0.0.1/tcp/<port>[/ws]", a)
+		return fmt.Errorf("observedAddr %s is not /ip4/127.0.0.1/tcp/<port>[/ws] or /ip4/127.0.0.1/udp/<port>/quic-v1", a)
 	}
 	if strings.TrimSpace(a[1].Value()) == "" {
 		return fmt.Errorf("observedAddr %s has no port", a)

@@ -5,6 +5,7 @@
 //   - transport-interop (env vars, see ../CONTRACT.md): when no argument starting with "--" is given;
 //   - perf CLI (libp2p test-plans perf contract): when the first argument starts with "--".
 //   - NAT (env NAT_ROLE = relay | listener | dialer | autonat-server): ../NAT.md, nat.go.
+//   - cert (first argument "cert"): print a go-libp2p TLS certificate and its peer id (secure.go).
 package main
 
 import (
@@ -24,7 +25,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
-	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	libp2pquic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	"github.com/libp2p/go-libp2p/p2p/transport/websocket"
 	ma "github.com/multiformats/go-multiaddr"
@@ -36,6 +37,9 @@ func main() {
 	log.SetOutput(os.Stderr)
 	log.SetFlags(log.Ltime | log.Lmicroseconds)
 	log.SetPrefix("[go-peer] ")
+	if len(os.Args) > 1 && os.Args[1] == "cert" {
+		os.Exit(certMode(os.Args[2:])) // secure.go
+	}
 	if len(os.Args) > 1 && os.Args[1] == "pubsub-bench" {
 		os.Exit(pubsubBench(os.Args[2:]))
 	}
@@ -73,13 +77,19 @@ func fail(format string, args ...any) {
 }
 
 // newHost builds a libp2p host with exactly TCP + WebSocket, Noise, yamux.
+func newHost(priv crypto.PrivKey, listen ...ma.Multiaddr) (host.Host, error) {
+	return newHostWith(priv, hostStack{security: "noise"}, listen...)
+}
+
+// newHostWith builds a libp2p host with TCP + WebSocket, the secure channel st.security
+// ("noise" or "tls", secure.go), yamux, and QUIC v1 when st.quic is set.
 // The resource manager is disabled so that the interop load (64 concurrent 1 MiB
 // streams, 64 MiB perf) is never throttled by default limits.
-func newHost(priv crypto.PrivKey, listen ...ma.Multiaddr) (host.Host, error) {
+func newHostWith(priv crypto.PrivKey, st hostStack, listen ...ma.Multiaddr) (host.Host, error) {
 	opts := []libp2p.Option{
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.Transport(websocket.New),
-		libp2p.Security(noise.ID, noise.New),
+		securityOption(st.security),
 		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
 		libp2p.ResourceManager(&network.NullResourceManager{}),
 		libp2p.DisableRelay(),
@@ -95,10 +105,16 @@ func newHost(priv crypto.PrivKey, listen ...ma.Multiaddr) (host.Host, error) {
 	if priv != nil {
 		opts = append(opts, libp2p.Identity(priv))
 	}
+	if st.quic {
+		opts = append(opts, libp2p.Transport(libp2pquic.NewTransport))
+	}
 	return libp2p.New(opts...)
 }
 
 func listenAddr(ip, transport string, port int) (ma.Multiaddr, error) {
+	if transport == "quic-v1" {
+		return ma.NewMultiaddr(fmt.Sprintf("/ip4/%s/udp/%d/quic-v1", ip, port))
+	}
 	s := fmt.Sprintf("/ip4/%s/tcp/%d", ip, port)
 	if transport == "ws" {
 		s += "/ws"
@@ -136,9 +152,9 @@ func publishedAddr(h host.Host) (ma.Multiaddr, error) {
 const protocolVersion = "ipfs/0.1.0"
 
 type config struct {
-	transport, scenario, ip, redisAddr string
-	isDialer                           bool
-	timeout                            time.Duration
+	transport, security, scenario, ip, redisAddr string
+	isDialer                                     bool
+	timeout                                      time.Duration
 }
 
 func env(name, def string) string {
@@ -152,15 +168,23 @@ func loadConfig() config {
 	var c config
 	c.transport = env("transport", "")
 	switch c.transport {
-	case "tcp", "ws":
+	case "tcp", "ws", "quic-v1":
 	default:
-		fail("unsupported transport %q (want tcp or ws)", c.transport)
+		fail("unsupported transport %q (want tcp, ws or quic-v1)", c.transport)
 	}
-	if m := env("muxer", ""); m != "yamux" {
-		fail("unsupported muxer %q (want yamux)", m)
-	}
-	if s := env("security", ""); s != "noise" {
-		fail("unsupported security %q (want noise)", s)
+	c.security = env("security", "")
+	if c.transport == "quic-v1" {
+		// QUIC v1 carries TLS 1.3 and its own streams: security must be tls, muxer is not used.
+		if c.security != "tls" {
+			fail("unsupported security %q for quic-v1 (want tls)", c.security)
+		}
+	} else {
+		if m := env("muxer", ""); m != "yamux" {
+			fail("unsupported muxer %q (want yamux)", m)
+		}
+		if c.security != "noise" && c.security != "tls" {
+			fail("unsupported security %q (want noise or tls)", c.security)
+		}
 	}
 	c.scenario = env("scenario", "ping")
 	switch c.scenario {
@@ -213,11 +237,11 @@ func interop() int {
 	if err != nil {
 		fail("listen addr: %v", err)
 	}
-	h, err := newHost(nil, la)
+	h, err := newHostWith(nil, hostStack{security: cfg.security, quic: cfg.transport == "quic-v1"}, la)
 	if err != nil {
 		fail("creating host: %v", err)
 	}
-	log.Printf("peer id %s, role dialer=%v, transport=%s, scenario=%s", h.ID(), cfg.isDialer, cfg.transport, cfg.scenario)
+	log.Printf("peer id %s, role dialer=%v, transport=%s, security=%s, scenario=%s", h.ID(), cfg.isDialer, cfg.transport, cfg.security, cfg.scenario)
 
 	if cfg.scenario == "request-response" {
 		return runReqResp(ctx, cfg, h, rdb) // reqresp.go

@@ -126,8 +126,8 @@ func perfServerKey() crypto.PrivKey {
 func perfCLI(args []string) int {
 	fs := flag.NewFlagSet("peer", flag.ContinueOnError)
 	runServer := fs.Bool("run-server", false, "run a perf server")
-	serverAddr := fs.String("server-address", "", "ip:port of the perf server (TCP on port, WebSocket on port+1)")
-	transport := fs.String("transport", "tcp", "tcp or ws")
+	serverAddr := fs.String("server-address", "", "ip:port of the perf server (TCP on port, WebSocket on port+1, QUIC v1 on UDP port)")
+	transport := fs.String("transport", "tcp", "tcp, ws or quic-v1")
 	uploadBytes := fs.Uint64("upload-bytes", 0, "bytes to upload")
 	downloadBytes := fs.Uint64("download-bytes", 0, "bytes to download")
 	if err := fs.Parse(args); err != nil {
@@ -147,11 +147,12 @@ func perfCLI(args []string) int {
 	}
 	tcpAddr, _ := listenAddr(hostStr, "tcp", port)
 	wsAddr, _ := listenAddr(hostStr, "ws", port+1)
+	quicAddr, _ := listenAddr(hostStr, "quic-v1", port) // UDP: the same number as TCP's port
 	serverKey := perfServerKey()
 	serverID, _ := peer.IDFromPrivateKey(serverKey)
 
 	if *runServer {
-		h, err := newHost(serverKey, tcpAddr, wsAddr)
+		h, err := newHostWith(serverKey, hostStack{security: "noise", quic: true}, tcpAddr, wsAddr, quicAddr)
 		if err != nil {
 			fail("creating host: %v", err)
 		}
@@ -175,10 +176,12 @@ func perfCLI(args []string) int {
 		target = tcpAddr
 	case "ws":
 		target = wsAddr
+	case "quic-v1":
+		target = quicAddr
 	default:
-		fail("unsupported --transport %q (want tcp or ws)", *transport)
+		fail("unsupported --transport %q (want tcp, ws or quic-v1)", *transport)
 	}
-	h, err := newHost(nil)
+	h, err := newHostWith(nil, hostStack{security: "noise", quic: *transport == "quic-v1"})
 	if err != nil {
 		fail("creating host: %v", err)
 	}

@@ -12,6 +12,7 @@ import { createNode, readAll, nodeCrypto, AGENT_VERSION, kadDht, gossipsub, perf
 import { decodeIdentifyStream } from '../../dist/identify/index.js'
 import { openPeerRecord, publicKeyFromProtobuf } from '../../dist/peer-id/index.js'
 import { Multiaddr } from '../../dist/multiaddr/index.js'
+import { WEFT_CAPABILITIES } from './capabilities.mjs'
 import { log, die, env, sleep, withTimeout, armTestTimeout, connectRedis, dialListener, waitForListenerResult, finishDialer, listenerResult, publishAndServe } from './common.mjs'
 
 const ECHO = '/weft/echo/1.0.0'
@@ -29,9 +30,9 @@ const services = () => ({ dht: kadDht(), pubsub: gossipsub(), perf: perf({ maxUp
 // ---- configuration -------------------------------------------------------------------------
 
 const transport = env('transport')
-if (transport !== 'tcp' && transport !== 'ws') die(`unsupported transport "${transport}" (want tcp or ws)`)
+if (!WEFT_CAPABILITIES.transports.includes(transport)) die(`unsupported transport "${transport}" (want ${WEFT_CAPABILITIES.transports.join(' or ')})`)
 if (env('muxer') !== 'yamux') die(`unsupported muxer "${env('muxer')}" (want yamux)`)
-if (env('security') !== 'noise') die(`unsupported security "${env('security')}" (want noise)`)
+if (!WEFT_CAPABILITIES.security.includes(env('security'))) die(`unsupported security "${env('security')}" (want ${WEFT_CAPABILITIES.security.join(' or ')})`)
 // Scenarios with a program of their own (CONTRACT.md), dispatched before the usual node is built.
 if (env('scenario') === 'mdns') await (await import('./mdns.mjs')).run() // never returns
 if (env('scenario') === 'request-response') await (await import('./reqresp.mjs')).run() // never returns

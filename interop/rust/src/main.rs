@@ -10,6 +10,7 @@ mod reqresp;
 mod rendezvous;
 mod resp;
 mod scale;
+mod stack;
 mod streams;
 mod trace;
 
@@ -26,13 +27,13 @@ use std::{
 
 use futures::{AsyncReadExt as _, AsyncWriteExt as _, StreamExt as _};
 use libp2p::{
-    core::{muxing::StreamMuxerBox, upgrade, Transport as _},
     identify, identity,
     multiaddr::Protocol,
-    noise, ping,
+    ping,
     swarm::{NetworkBehaviour, SwarmEvent},
-    tcp, websocket, yamux, Multiaddr, PeerId, Stream, Swarm, SwarmBuilder,
+    Multiaddr, PeerId, Stream, Swarm,
 };
+use stack::{build_swarm, Security};
 use tokio::sync::mpsc;
 
 const LIBP2P_VERSION: &str = "0.57.1";
@@ -116,7 +117,7 @@ async fn push_listener_result(redis: &mut resp::Redis, result: &Result<(), Strin
 }
 
 #[derive(NetworkBehaviour)]
-struct Behaviour {
+pub(crate) struct Behaviour {
     ping: ping::Behaviour,
     identify: identify::Behaviour,
     streams: streams::Behaviour,
@@ -144,44 +145,6 @@ enum Outcome {
     ResetServed,
     PerfDone(u64),
     PerfError(String),
-}
-
-fn build_swarm(
-    key: identity::Keypair,
-    ping_interval: Duration,
-) -> (Swarm<Behaviour>, streams::Control, mpsc::UnboundedReceiver<streams::Inbound>) {
-    let (sb, control, inbound) = streams::Behaviour::new(&[ECHO, RESET, PERF]);
-    let mut sb = Some(sb);
-    let swarm = SwarmBuilder::with_existing_identity(key)
-        .with_tokio()
-        .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
-        .unwrap_or_else(|e| die(format!("tcp transport: {e}")))
-        .with_other_transport(|key| -> Result<_, Box<dyn std::error::Error + Send + Sync>> {
-            // WebSocket over TCP, without the DNS layer the builder's with_websocket insists on.
-            let ws = websocket::Config::new(tcp::tokio::Transport::new(
-                tcp::Config::default().nodelay(true),
-            ));
-            Ok(ws
-                .upgrade(upgrade::Version::V1Lazy)
-                .authenticate(noise::Config::new(key)?)
-                .multiplex(yamux::Config::default())
-                .map(|(p, c), _| (p, StreamMuxerBox::new(c))))
-        })
-        .unwrap_or_else(|e| die(format!("ws transport: {e}")))
-        .with_behaviour(|key| Behaviour {
-            ping: ping::Behaviour::new(ping::Config::new().with_interval(ping_interval)),
-            identify: identify::Behaviour::new(
-                // Config::new (no signed peer record): rust-libp2p signs records with the legacy
-                // "libp2p-routing-state" domain, which other implementations reject.
-                identify::Config::new(PROTOCOL_VERSION.to_string(), key.public())
-                    .with_agent_version(format!("rust-libp2p-interop/{LIBP2P_VERSION}")),
-            ),
-            streams: sb.take().expect("behaviour built once"),
-        })
-        .unwrap_or_else(|e| die(format!("behaviour: {e}")))
-        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
-        .build();
-    (swarm, control, inbound)
 }
 
 /// Drives the swarm forever, forwarding interesting events.
@@ -358,7 +321,9 @@ fn ms(d: Duration) -> f64 {
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().is_some_and(|a| a == "scale-server") {
+    if args.first().is_some_and(|a| a == "cert") {
+        stack::cert_mode(&args[1..]);
+    } else if args.first().is_some_and(|a| a == "scale-server") {
         rt.block_on(scale::run(args[1..].to_vec()));
     } else if args.first().is_some_and(|a| a.starts_with("--")) {
         rt.block_on(perf_cli(args));
@@ -397,15 +362,17 @@ async fn interop() {
     let timeout: u64 = env("test_timeout_seconds", "180")
         .parse()
         .unwrap_or_else(|_| die("test_timeout_seconds is not an integer"));
-    if transport != "tcp" && transport != "ws" {
+    if transport != "tcp" && transport != "ws" && transport != "quic-v1" {
         die(format!("unsupported transport {transport:?}"));
     }
-    if muxer != "yamux" {
+    // QUIC v1 carries TLS 1.3 and its own streams: security must be tls, muxer is not used.
+    if transport == "quic-v1" && security != "tls" {
+        die(format!("unsupported security {security:?} for quic-v1 (want tls)"));
+    }
+    if transport != "quic-v1" && muxer != "yamux" {
         die(format!("unsupported muxer {muxer:?}"));
     }
-    if security != "noise" {
-        die(format!("unsupported security {security:?}"));
-    }
+    let security = Security::parse(&security).unwrap_or_else(|| die(format!("unsupported security {security:?}")));
     if scenario == "request-response" {
         // Its own swarm (reqresp.rs); tcp only (run.mjs SCENARIO_SCOPE).
         let ip: IpAddr = ip.parse().unwrap_or_else(|_| die(format!("bad ip {ip:?}")));
@@ -430,13 +397,13 @@ async fn interop() {
     };
     let key = identity::Keypair::generate_ed25519();
     let local_id = key.public().to_peer_id();
-    let (mut swarm, control, inbound) = build_swarm(key, ping_interval);
+    let (mut swarm, control, inbound) = build_swarm(key, ping_interval, security);
     let (otx, orx) = mpsc::unbounded_channel();
     spawn_servers(inbound, otx);
     let mut redis = resp::Redis::connect(&redis_addr, Duration::from_secs(timeout))
         .await
         .unwrap_or_else(|e| die(e));
-    log!("peer id {local_id}, scenario {scenario}, transport {transport}, dialer {is_dialer}");
+    log!("peer id {local_id}, scenario {scenario}, transport {transport}, security {security:?}, dialer {is_dialer}");
 
     let (tx, mut rx) = mpsc::unbounded_channel();
     if is_dialer {
@@ -449,6 +416,9 @@ async fn interop() {
         let mut listen = tcp_listen_addr(ip);
         if transport == "ws" {
             listen.push(Protocol::Ws("/".into()));
+        }
+        if transport == "quic-v1" {
+            listen = listen.replace(1, |_| Some(Protocol::Udp(0))).expect("ip/tcp").with(Protocol::QuicV1);
         }
         swarm.listen_on(listen.clone()).unwrap_or_else(|e| die(format!("listen on {listen}: {e}")));
         spawn_driver(swarm, tx);
@@ -491,11 +461,15 @@ fn check_identify(remote: PeerId, info: &identify::Info, dialed: Option<&Multiad
         }
     }
     let parts: Vec<Protocol> = info.observed_addr.iter().collect();
-    let ok = matches!(parts.first(), Some(Protocol::Ip4(a)) if a.is_loopback() && a.octets() == [127, 0, 0, 1])
-        && matches!(parts.get(1), Some(Protocol::Tcp(p)) if *p != 0)
+    let lo = matches!(parts.first(), Some(Protocol::Ip4(a)) if a.is_loopback() && a.octets() == [127, 0, 0, 1]);
+    let tcp = matches!(parts.get(1), Some(Protocol::Tcp(p)) if *p != 0)
         && (parts.len() == 2 || (parts.len() == 3 && matches!(parts[2], Protocol::Ws(_))));
-    if !ok {
-        return Err(format!("observedAddr {:?} is not /ip4/127.0.0.1/tcp/<port>[/ws]", info.observed_addr.to_string()));
+    let quic = parts.len() == 3 && matches!(parts[1], Protocol::Udp(p) if p != 0) && matches!(parts[2], Protocol::QuicV1);
+    if !(lo && (tcp || quic)) {
+        return Err(format!(
+            "observedAddr {:?} is not /ip4/127.0.0.1/tcp/<port>[/ws] or /ip4/127.0.0.1/udp/<port>/quic-v1",
+            info.observed_addr.to_string()
+        ));
     }
     match &info.signed_peer_record {
         None => log!(
@@ -864,12 +838,13 @@ async fn perf_cli(args: Vec<String>) {
 
     if run_server {
         assert_eq!(key.public().to_peer_id(), server_id, "fixed perf identity");
-        let (mut swarm, _control, inbound) = build_swarm(key, Duration::from_secs(15));
+        let (mut swarm, _control, inbound) = build_swarm(key, Duration::from_secs(15), Security::Noise);
         let (otx, mut orx) = mpsc::unbounded_channel();
         spawn_servers(inbound, otx);
         let tcp_addr = ipm.clone().with(Protocol::Tcp(port));
         let ws_addr = ipm.clone().with(Protocol::Tcp(ws_port)).with(Protocol::Ws("/".into()));
-        for a in [&tcp_addr, &ws_addr] {
+        let quic_addr = ipm.clone().with(Protocol::Udp(port)).with(Protocol::QuicV1); // UDP: TCP's port number
+        for a in [&tcp_addr, &ws_addr, &quic_addr] {
             swarm.listen_on(a.clone()).unwrap_or_else(|e| die(format!("listen on {a}: {e}")));
         }
         let (tx, mut rx) = mpsc::unbounded_channel();
@@ -886,15 +861,15 @@ async fn perf_cli(args: Vec<String>) {
         }
     }
 
-    let mut addr = ipm.with(Protocol::Tcp(if transport == "ws" { ws_port } else { port }));
-    match transport.as_str() {
-        "tcp" => {}
-        "ws" => addr.push(Protocol::Ws("/".into())),
+    let mut addr = match transport.as_str() {
+        "tcp" => ipm.with(Protocol::Tcp(port)),
+        "ws" => ipm.with(Protocol::Tcp(ws_port)).with(Protocol::Ws("/".into())),
+        "quic-v1" => ipm.with(Protocol::Udp(port)).with(Protocol::QuicV1),
         other => die(format!("unsupported --transport {other:?}")),
-    }
+    };
     addr.push(Protocol::P2p(server_id));
     let start = Instant::now();
-    let (mut swarm, control, inbound) = build_swarm(identity::Keypair::generate_ed25519(), Duration::from_secs(15));
+    let (mut swarm, control, inbound) = build_swarm(identity::Keypair::generate_ed25519(), Duration::from_secs(15), Security::Noise);
     let (otx, _orx) = mpsc::unbounded_channel();
     spawn_servers(inbound, otx);
     swarm.dial(addr.clone()).unwrap_or_else(|e| die(format!("dial {addr}: {e}")));
