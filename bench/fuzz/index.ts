@@ -16,6 +16,7 @@ import { rendezvousClientTarget } from './target-rendezvous-client.js'
 import { rendezvousServerTarget } from './target-rendezvous-server.js'
 import { websocketTarget } from './target-websocket.js'
 import { traceTarget } from './target-trace.js'
+import { quicFrameTarget, quicPacketTarget } from './target-quic.js'
 
 export const TARGETS: readonly Target[] = [
   varintTarget,
@@ -41,6 +42,8 @@ export const TARGETS: readonly Target[] = [
   rendezvousServerTarget,
   websocketTarget,
   traceTarget,
+  quicFrameTarget,
+  quicPacketTarget,
 ]
 
 export function targetByName(name: string): Target | undefined {
