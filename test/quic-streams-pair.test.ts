@@ -13,6 +13,8 @@ interface Net {
   spurious: number
   /** Share of the in-flight frames delivered per round (the rest wait: reordering). */
   deliver: number
+  /** Frames dropped without telling the sender (a broken loss detector): only to show the check can fail. */
+  silent?: number
 }
 
 interface Side {
@@ -153,6 +155,7 @@ function run(sc: Scenario): void {
         keep.push(m)
         continue
       }
+      if (net.silent !== undefined && rnd() < net.silent) continue
       if (rnd() < net.loss) {
         m.from.q.onFrameLost(m.f)
         continue
@@ -202,6 +205,13 @@ describe('QuicStreams pair over a lossy, reordering, duplicating link', () => {
       seed: 1, net: { loss: 0, dup: 0, spurious: 0, deliver: 1 }, window: 4096, connWindow: 8192, sendBuffer: 10_000,
       maxIncoming: 3, frameRoom: 1200, streams: [[true, 20_000], [true, 0], [false, 5000], [true, 1], [true, 70_000]], serverStreams: [[true, 3000], [false, 10]],
     })
+  })
+
+  test('the check fails when frames vanish without a loss report (the harness can fail)', () => {
+    expect(() => run({
+      seed: 2, net: { loss: 0, dup: 0, spurious: 0, deliver: 1, silent: 0.05 }, window: 4096, connWindow: 8192, sendBuffer: 10_000,
+      maxIncoming: 3, frameRoom: 1200, streams: [[true, 20_000], [false, 5000]], serverStreams: [],
+    })).toThrow(/completed|read stream/)
   })
 
   test('every byte exactly once, in order, within flow control (fast-check)', () => {

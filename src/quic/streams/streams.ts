@@ -475,14 +475,10 @@ export class QuicStreams {
     const credit = this.#connSendMax - this.#connSent
     for (const id of this.#sendable) {
       const send = this.#streams.get(id)?.send
+      if (send !== undefined) this.#checkBlocked(id, send)
       if (send === undefined || !send.hasFrame(Number.POSITIVE_INFINITY)) {
-        this.#sendable.delete(id)
+        this.#sendable.delete(id) // MAX_STREAM_DATA, a write, finish or a loss puts it back
         continue
-      }
-      if (send.streamBlocked && send.blockedAt !== send.maxData) {
-        send.blockedAt = send.maxData
-        send.blockedPending = true
-        this.#control.add(id)
       }
       if (credit === 0 && send.newSendable > 0 && this.#dataBlockedAt !== this.#connSendMax) {
         this.#dataBlockedAt = this.#connSendMax
@@ -494,9 +490,19 @@ export class QuicStreams {
       this.#connSent += next.fresh
       this.#sendable.delete(id)
       if (send.hasFrame(Number.POSITIVE_INFINITY)) this.#sendable.add(id) // to the back of the round
+      this.#checkBlocked(id, send)
       return next.frame
     }
     return undefined
+  }
+
+  /** Queue STREAM_DATA_BLOCKED once per limit when the stream's own credit holds data back (§4.1). */
+  #checkBlocked(id: StreamId, send: SendStream): void {
+    if (send.streamBlocked && send.blockedAt !== send.maxData) {
+      send.blockedAt = send.maxData
+      send.blockedPending = true
+      this.#control.add(id)
+    }
   }
 
   // ---- the fate of frames we sent (from loss recovery) ----
