@@ -67,7 +67,7 @@ export interface TlsHandshakeOptions {
   role: 'client' | 'server'
   crypto: TlsCrypto
   /** Our chain and signer. Required for a server; a client without one answers a CertificateRequest with an empty Certificate. */
-  certificate?: TlsCertificate
+  certificate?: TlsCertificate | undefined
   /** Checks the peer's chain and CertificateVerify (see VerifyPeer). */
   verifyPeer: VerifyPeer
   /** ALPN protocol names (RFC 7301), most preferred first; none: no ALPN extension. */
