@@ -176,6 +176,16 @@ describe('probe timeout (RFC 9002 §6.2)', () => {
     expect(r.ptoCount).toBe(0)
   })
 
+  test('the backoff stops doubling at 2^30: after any number of PTOs the deadline is a finite number', () => {
+    const r = confirmed()
+    r.onPacketSent(sent('application', 0, 0))
+    for (let i = 0; i < 40; i++) r.onTimeout(r.pollTimeout()!)
+    expect(r.ptoCount).toBe(40)
+    expect(r.pollTimeout()).toBe(0 + 2 ** 30 * (333 + 666 + 25))
+    for (let i = 0; i < 1100; i++) r.onTimeout(r.pollTimeout()!)
+    expect(Number.isFinite(r.pollTimeout())).toBe(true)
+  })
+
   test('a PTO never declares packets lost', () => {
     const r = confirmed()
     r.onPacketSent(sent('application', 0, 0))

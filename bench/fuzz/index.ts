@@ -17,6 +17,7 @@ import { rendezvousServerTarget } from './target-rendezvous-server.js'
 import { websocketTarget } from './target-websocket.js'
 import { traceTarget } from './target-trace.js'
 import { quicFrameTarget, quicPacketTarget } from './target-quic.js'
+import { quicRecoveryTarget } from './target-quic-recovery.js'
 
 export const TARGETS: readonly Target[] = [
   varintTarget,
@@ -44,6 +45,7 @@ export const TARGETS: readonly Target[] = [
   traceTarget,
   quicFrameTarget,
   quicPacketTarget,
+  quicRecoveryTarget,
 ]
 
 export function targetByName(name: string): Target | undefined {

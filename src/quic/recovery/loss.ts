@@ -36,6 +36,8 @@ export const DEFAULT_PEER_MAX_ACK_DELAY: Millis = 25
 export const DEFAULT_ACK_DELAY_EXPONENT = 3
 /** The PTO probes: up to two ack-eliciting datagrams (§6.2.4); one for an anti-deadlock probe (§6.2.2.1). */
 export const PTO_PROBE_PACKETS = 2
+/** The PTO backoff stops doubling at 2^30 periods (years): the period stays a finite number whatever pto_count is. */
+const MAX_PTO_BACKOFF_EXPONENT = 30
 
 const SPACES: readonly PacketNumberSpace[] = ['initial', 'handshake', 'application']
 
@@ -417,7 +419,7 @@ export class Recovery<F = Frame> {
 
   /** GetPtoTimeAndSpace (Appendix A.8); undefined is the pseudocode's infinite timeout. */
   #ptoTimeAndSpace(now: Millis): { time: Millis, space: PacketNumberSpace } | undefined {
-    const backoff = 2 ** this.#ptoCount
+    const backoff = 2 ** Math.min(this.#ptoCount, MAX_PTO_BACKOFF_EXPONENT)
     let duration = (this.#rtt.smoothedRtt + Math.max(4 * this.#rtt.rttvar, K_GRANULARITY)) * backoff
     if (this.#ackElicitingInFlight() === 0) {
       return { time: now + duration, space: this.#hasHandshakeKeys || this.#discarded.has('initial') ? 'handshake' : 'initial' }
