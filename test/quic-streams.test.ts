@@ -383,6 +383,32 @@ describe('receiving: reassembly, resets, STOP_SENDING, stream lifetimes', () => 
   })
 })
 
+describe('memory', () => {
+  test('a peer scattering bytes across streams is stopped by the connection limit before reassembly allocates past it', () => {
+    const conn = 256 * 1024
+    const q = server({ initialConnectionWindow: conn, initialStreamWindow: 64 * 1024, maxIncomingBidiStreams: 100 })
+    let code = 'no error'
+    for (let i = 0; i < 100 && code === 'no error'; i++) {
+      try {
+        q.handleFrame(stream(4 * i, 64 * 1024 - 1, 1)) // one byte at the far end of each stream's window
+      } catch (e) {
+        code = (e as ProtocolError).code
+      }
+      expect(q.reassemblyBytes).toBeLessThanOrEqual(2 * conn)
+    }
+    expect(code).toBe('FLOW_CONTROL_ERROR')
+  })
+
+  test('a drained stream gives its large reassembly buffer back', () => {
+    const q = server({ initialStreamWindow: 200_000, initialConnectionWindow: 200_000 })
+    q.handleFrame(stream(0, 1000, 150_000))
+    q.handleFrame(stream(0, 0, 1000))
+    expect(q.reassemblyBytes).toBeGreaterThanOrEqual(151_000)
+    expect(q.read(0).data.length).toBe(151_000)
+    expect(q.reassemblyBytes).toBe(0)
+  })
+})
+
 describe('local misuse and options', () => {
   test('UsageError codes', () => {
     const q = server()

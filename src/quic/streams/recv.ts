@@ -26,6 +26,8 @@ import { transportError } from './errors.js'
 export type RecvState = 'recv' | 'size-known' | 'data-recvd' | 'reset-recvd' | 'data-read' | 'reset-read'
 
 const EMPTY = new Uint8Array(0)
+/** Largest reassembly buffer a drained stream keeps for its next bytes. */
+const IDLE_BUFFER = 64 * 1024
 
 export class RecvStream {
   state: RecvState = 'recv'
@@ -146,7 +148,12 @@ export class RecvStream {
       data = this.#buf.slice(this.readOffset - this.#base, this.readOffset - this.#base + n)
       this.readOffset += n
       this.released = this.readOffset
-      if (this.readOffset === this.#received.max) this.#base = this.readOffset // nothing buffered: start over
+      if (this.readOffset === this.#received.max) {
+        // Nothing buffered: start over at the buffer's head, and give a large buffer back, so a stream
+        // that once carried a burst does not keep its peak memory while idle.
+        this.#base = this.readOffset
+        if (this.#buf.length > IDLE_BUFFER) this.#buf = EMPTY
+      }
     }
     const fin = this.finalSize !== undefined && this.readOffset === this.finalSize && this.state === 'data-recvd'
     if (fin) this.#end('data-read')

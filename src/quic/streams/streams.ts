@@ -28,33 +28,11 @@ import { transportError } from './errors.js'
 import { RecvCredit, varintLength as vl } from './flow.js'
 import { MAX_STREAM_COUNT, isBidirectional, isLocal, streamIdOf, streamIndex, type StreamId } from './ids.js'
 import { MAX_VARINT, checkPeerParameters, resolveStreamOptions, type QuicStreamsOptions, type ResolvedStreamOptions, type StreamParameters } from './options.js'
-import { RecvStream, type RecvState } from './recv.js'
-import { SendStream, type SendState } from './send.js'
+import { RecvStream } from './recv.js'
+import { SendStream } from './send.js'
+import type { QuicStreamEvent, StreamStates } from './events.js'
 
-/** What the stream layer tells the application. */
-export type QuicStreamEvent =
-  /** The peer opened a stream (or a higher-numbered one, which opens every lower one of its type, §3.2). */
-  | { readonly kind: 'incoming', readonly id: StreamId, readonly bidirectional: boolean }
-  /** Bytes or the end of the stream can be read: call `read` until it returns no data. */
-  | { readonly kind: 'readable', readonly id: StreamId }
-  /** A short `write` can be retried: acknowledgements freed send-buffer room. */
-  | { readonly kind: 'writable', readonly id: StreamId }
-  /** Everything we wrote, FIN included, was acknowledged (sending part "Data Recvd"). */
-  | { readonly kind: 'finished', readonly id: StreamId }
-  /** The peer abandoned its sending part (RESET_STREAM); unread data is gone. */
-  | { readonly kind: 'reset', readonly id: StreamId, readonly errorCode: number }
-  /** The peer asked us to stop sending (STOP_SENDING); our sending part was reset with its code. */
-  | { readonly kind: 'stop-sending', readonly id: StreamId, readonly errorCode: number }
-  /** The peer's MAX_STREAMS allows `open` again after it returned undefined. */
-  | { readonly kind: 'streams-available', readonly bidirectional: boolean }
-  /** Both parts of the stream are finished; its id is forgotten. */
-  | { readonly kind: 'closed', readonly id: StreamId }
-
-/** Both parts' RFC 9000 §3 states (a part a unidirectional stream lacks is absent). */
-export interface StreamStates {
-  readonly send: SendState | undefined
-  readonly recv: RecvState | undefined
-}
+export type { QuicStreamEvent, StreamStates } from './events.js'
 
 interface StreamRecord {
   readonly id: StreamId
@@ -251,6 +229,13 @@ export class QuicStreams {
     return this.#streams.size
   }
 
+  /** Bytes allocated for reassembly across all streams (bounded by about twice the connection window). */
+  get reassemblyBytes(): number {
+    let n = 0
+    for (const rec of this.#streams.values()) n += rec.recv?.bufferCapacity ?? 0
+    return n
+  }
+
   /** Connection flow-control counters: new bytes sent vs the peer's limit; bytes received vs our limit. */
   get connectionFlow(): { sent: number, sendLimit: number, received: number, receiveLimit: number } {
     return { sent: this.#connSent, sendLimit: this.#connSendMax, received: this.#connReceived, receiveLimit: this.#connRecv.limit }
@@ -295,6 +280,7 @@ export class QuicStreams {
         const rec = this.#lookup(frame.streamId, 'recv')
         if (rec === undefined) return true
         const recv = rec.recv!
+        this.#connGrow(Math.max(0, frame.offset + frame.data.length - recv.highest), true) // before reassembly allocates
         this.#connGrow(recv.onStream(frame.offset, frame.data, frame.fin, this.#o.maxStreamFragments))
         this.#release(recv)
         if (recv.hasReadable && !recv.signalled) {
@@ -363,11 +349,11 @@ export class QuicStreams {
     }
   }
 
-  #connGrow(grown: number): void {
-    this.#connReceived += grown
-    if (this.#connReceived > this.#connRecv.limit) {
-      throw transportError('FLOW_CONTROL_ERROR', `connection data ${this.#connReceived} past the limit ${this.#connRecv.limit}`)
-    }
+  /** Count `grown` bytes of connection credit (or only check them, `dryRun`): past our MAX_DATA is a FLOW_CONTROL_ERROR. */
+  #connGrow(grown: number, dryRun = false): void {
+    const total = this.#connReceived + grown
+    if (total > this.#connRecv.limit) throw transportError('FLOW_CONTROL_ERROR', `connection data ${total} past the limit ${this.#connRecv.limit}`)
+    if (!dryRun) this.#connReceived = total
   }
 
   /**
