@@ -33,12 +33,11 @@ import type { ByteMachine, Millis } from '../core/byte-machine.js'
 import { ConnectionClosedError, InternalError, ProtocolError, UsageError } from '../core/errors.js'
 import { EventQueue } from '../core/event-queue.js'
 import type { TraceHook } from '../core/trace.js'
-import type { NoiseConnection } from '../noise/index.js'
 import type { PeerId } from '../peer-id/index.js'
 import { YamuxSession } from '../yamux/index.js'
 import { StreamTable } from './streams.js'
 import { YAMUX_PROTOCOL, type ConnectionErrorCode, type ConnectionEvent, type ConnectionOptions } from './types.js'
-import { Upgrade, type Upgraded } from './upgrade.js'
+import { Upgrade, type SecureChannel, type Upgraded } from './upgrade.js'
 
 export { NOISE_PROTOCOL, YAMUX_PROTOCOL } from './types.js'
 export type { ConnectionErrorCode, ConnectionEvent, ConnectionOptions } from './types.js'
@@ -48,7 +47,7 @@ const NOISE_MAX_PLAINTEXT = 65535 - 16
 
 type Phase =
   | { kind: 'upgrading'; up: Upgrade }
-  | { kind: 'open'; noise: NoiseConnection; yamux: YamuxSession; streams: StreamTable }
+  | { kind: 'open'; noise: SecureChannel; yamux: YamuxSession; streams: StreamTable }
   | { kind: 'closed' }
 
 /**
@@ -367,7 +366,7 @@ export class Connection implements ByteMachine<ConnectionEvent> {
     this.#phase = { kind: 'open', noise: up.noise, yamux, streams }
     this.#remotePeer = up.remotePeer
     this.#upgradeDeadline = undefined
-    this.#events.push({ type: 'established', remotePeer: up.remotePeer, remotePublicKey: up.remotePublicKey, muxer: YAMUX_PROTOCOL, earlyMuxerNegotiation: up.earlyMuxerNegotiation })
+    this.#events.push({ type: 'established', remotePeer: up.remotePeer, remotePublicKey: up.remotePublicKey, muxer: YAMUX_PROTOCOL, earlyMuxerNegotiation: up.earlyMuxerNegotiation, security: up.security })
     if (up.rest.length > 0) {
       this.#trace?.({ kind: 'yamux-bytes', dir: 'in', data: up.rest })
       yamux.handleData(now, up.rest)

@@ -5,6 +5,7 @@ import type { Millis } from '../core/byte-machine.js'
 import type { CryptoProvider } from '../core/crypto/provider.js'
 import type { KeylogHook, TraceHook } from '../core/trace.js'
 import type { PeerId, PrivateKey, PublicKey } from '../peer-id/index.js'
+import type { ConnectionTlsOptions } from '../tls/index.js'
 import type { YamuxOptions } from '../yamux/index.js'
 
 /** The multistream-select id of the Noise security handshake (noise spec "Protocol Identifier"). */
@@ -56,6 +57,13 @@ export interface ConnectionOptions {
    * with connection/security-rejected. False: wait for the listener's echo first.
    */
   lazySecurityNegotiation?: boolean
+  /**
+   * Security protocols in order of preference (default ['noise']): the dialer proposes them in turn,
+   * the listener accepts any of them. 'tls' is libp2p TLS, `/tls/1.0.0` (spec/tls.md) and needs `tls`.
+   */
+  security?: readonly ('noise' | 'tls')[] | undefined
+  /** What `/tls/1.0.0` needs (TLS crypto, the wall clock, our certificate); required when `security` includes 'tls'. */
+  tls?: ConnectionTlsOptions | undefined
   /** Options of the yamux session (its role follows ours: dialer = client). Defaults in `YAMUX_DEFAULTS`. */
   yamux?: Omit<YamuxOptions, 'role'>
   /** Injected ephemeral/static keys, tests only. */
@@ -77,7 +85,8 @@ export interface ConnectionOptions {
  * a clean EOF).
  */
 export type ConnectionEvent =
-  | { type: 'established'; remotePeer: PeerId; remotePublicKey: PublicKey; muxer: string; earlyMuxerNegotiation: boolean }
+  /** `security`: the protocol agreed, `/noise` or `/tls/1.0.0`. */
+  | { type: 'established'; remotePeer: PeerId; remotePublicKey: PublicKey; muxer: string; earlyMuxerNegotiation: boolean; security: string }
   | { type: 'stream-opened'; id: number; protocol: string; direction: 'inbound' | 'outbound'; requestId?: number }
   | { type: 'stream-open-failed'; requestId: number; error: Error }
   | { type: 'stream-data'; id: number; data: Uint8Array }

@@ -2,8 +2,9 @@
  * The upgrade of a raw byte stream to a secure, multiplexed connection, up to the point where yamux
  * takes over:
  *
- *   security   multistream-select `/noise` on the raw bytes
- *   handshake  Noise XX (each side lists its stream muxers in the handshake payload)
+ *   security   multistream-select `/noise` (or `/tls/1.0.0`, options.security) on the raw bytes
+ *   handshake  Noise XX (each side lists its stream muxers in the handshake payload), or libp2p TLS
+ *              (the muxers in ALPN, src/tls/libp2p-channel.ts): both are a `SecureChannel` here
  *   muxer      multistream-select `/yamux/1.0.0` inside Noise, only when the remote listed no muxer
  *              (with both lists containing yamux, early muxer negotiation skips this round)
  *
@@ -17,17 +18,23 @@ import { ProtocolError } from '../core/errors.js'
 import { MultistreamDialer, MultistreamListener } from '../multistream/index.js'
 import { NoiseConnection } from '../noise/index.js'
 import type { PeerId, PublicKey } from '../peer-id/index.js'
+import { Libp2pTlsChannel, TLS_PROTOCOL } from '../tls/index.js'
 import { NOISE_PROTOCOL, YAMUX_PROTOCOL, type ConnectionErrorCode, type ConnectionOptions } from './types.js'
 
 export type UpgradeOptions = Pick<ConnectionOptions,
-  'role' | 'crypto' | 'identity' | 'expectedRemotePeer' | 'earlyMuxerNegotiation' | 'lazySecurityNegotiation' | 'noiseStaticKey' | 'trace' | 'keylog'>
+  'role' | 'crypto' | 'identity' | 'expectedRemotePeer' | 'earlyMuxerNegotiation' | 'lazySecurityNegotiation' | 'noiseStaticKey' | 'trace' | 'keylog' | 'security' | 'tls'>
+
+/** The secure channel after the security handshake: a NoiseConnection or a libp2p TLS channel. */
+export type SecureChannel = Pick<NoiseConnection, 'handleData' | 'handleEof' | 'wantsData' | 'write' | 'pollTransmit' | 'pollEvent'>
 
 /** The upgrade's result: the secure channel, who is on the other end, and yamux bytes already read. */
 export interface Upgraded {
-  noise: NoiseConnection
+  noise: SecureChannel
   remotePeer: PeerId
   remotePublicKey: PublicKey
   earlyMuxerNegotiation: boolean
+  /** The security protocol agreed: `/noise` or `/tls/1.0.0`. */
+  security: string
   /** Bytes the remote sent after its muxer echo: the first yamux bytes (a view, ours to keep). */
   rest: Uint8Array
 }
@@ -37,9 +44,9 @@ type Negotiator = MultistreamDialer | MultistreamListener
 type Stage =
   /** `noise`: the dialer's handshake, already started when its first message went out with the proposal. */
   | { kind: 'security'; ms: Negotiator; noise?: NoiseConnection | undefined }
-  | { kind: 'handshake'; noise: NoiseConnection }
+  | { kind: 'handshake'; noise: SecureChannel }
   /** Noise is done; the remote's identity waits here until yamux is agreed. */
-  | { kind: 'muxer'; noise: NoiseConnection; ms: Negotiator; remotePeer: PeerId; remotePublicKey: PublicKey }
+  | { kind: 'muxer'; noise: SecureChannel; ms: Negotiator; remotePeer: PeerId; remotePublicKey: PublicKey }
   | { kind: 'done' }
 
 export class Upgrade {
@@ -47,6 +54,9 @@ export class Upgrade {
   /** Raw bytes for the transport before Noise carries them (multistream /noise, Noise handshake). */
   readonly #sendRaw: (b: Uint8Array) => void
   #stage: Stage
+  /** The security protocol ids offered (dialer, in order) or accepted (listener). */
+  readonly #security: string[]
+  #agreed = NOISE_PROTOCOL
   /** The multistream negotiators' trace hook (connection level: no stream id). */
   readonly #msTrace: ((dir: 'in' | 'out', line: string) => void) | undefined
 
@@ -55,10 +65,14 @@ export class Upgrade {
     this.#sendRaw = sendRaw
     const t = opts.trace
     this.#msTrace = t && ((dir, line) => t({ kind: 'multistream', dir, line }))
-    const ms = this.#negotiator(NOISE_PROTOCOL)
+    const security = this.#security = (opts.security ?? ['noise']).map((s) => (s === 'tls' ? TLS_PROTOCOL : NOISE_PROTOCOL))
+    if (security.length === 0) throw new RangeError('security: at least one protocol')
+    if (security.includes(TLS_PROTOCOL) && opts.tls === undefined) throw new TypeError("security 'tls' needs the tls option")
+    const ms = this.#negotiator(...security)
     this.#stage = { kind: 'security', ms }
     this.#drainSecurity(now) // the dialer's proposal; nothing can complete before any input
-    if (opts.role === 'dialer' && (opts.lazySecurityNegotiation ?? true)) {
+    // (lazy only when Noise is the one protocol offered: a fallback to a second one needs the echo first)
+    if (opts.role === 'dialer' && (opts.lazySecurityNegotiation ?? true) && security.length === 1 && security[0] === NOISE_PROTOCOL) {
       // Lazy negotiation (rust-libp2p's V1Lazy): Noise's first message leaves in the proposal's
       // flight instead of one round trip later. A listener reads the proposal, echoes it and finds
       // message 1 behind it; one that answers `na` fails the upgrade as before (security-rejected).
@@ -68,10 +82,20 @@ export class Upgrade {
     }
   }
 
-  #negotiator(protocol: string): Negotiator {
+  #negotiator(...protocols: string[]): Negotiator {
     return this.#opts.role === 'dialer'
-      ? new MultistreamDialer({ protocols: [protocol], trace: this.#msTrace })
-      : new MultistreamListener({ protocols: [protocol], trace: this.#msTrace })
+      ? new MultistreamDialer({ protocols, trace: this.#msTrace })
+      : new MultistreamListener({ protocols, trace: this.#msTrace })
+  }
+
+  #newTls(): Libp2pTlsChannel {
+    return new Libp2pTlsChannel({
+      ...this.#opts.tls!,
+      role: this.#opts.role,
+      identity: this.#opts.identity,
+      expectedRemotePeer: this.#opts.expectedRemotePeer,
+      streamMuxers: this.#opts.earlyMuxerNegotiation ?? true ? [YAMUX_PROTOCOL] : [],
+    })
   }
 
   #newNoise(): NoiseConnection {
@@ -92,8 +116,8 @@ export class Upgrade {
     return this.#stage.kind
   }
 
-  /** The Noise channel once the security protocol is agreed (its ciphertext goes to the transport). */
-  get noise(): NoiseConnection | undefined {
+  /** The secure channel once the security protocol is agreed (its ciphertext goes to the transport). */
+  get noise(): SecureChannel | undefined {
     const s = this.#stage
     return s.kind === 'handshake' || s.kind === 'muxer' ? s.noise : undefined
   }
@@ -132,10 +156,11 @@ export class Upgrade {
     if (s.kind !== 'security') return undefined
     for (let b = s.ms.pollTransmit(1 << 16); b !== undefined; b = s.ms.pollTransmit(1 << 16)) this.#sendRaw(b)
     for (let ev = s.ms.pollEvent(); ev !== undefined; ev = s.ms.pollEvent()) {
-      if (ev.type === 'failed') throw new ProtocolError<ConnectionErrorCode>('connection', 'connection/security-rejected', 'remote does not speak /noise')
+      if (ev.type === 'failed') throw new ProtocolError<ConnectionErrorCode>('connection', 'connection/security-rejected', `remote speaks none of ${this.#security.join(', ')}`)
       if (ev.type === 'negotiated') {
         const rest = s.ms.takeRemainder()
-        const noise = s.noise ?? this.#newNoise()
+        this.#agreed = ev.protocol
+        const noise: SecureChannel = ev.protocol === TLS_PROTOCOL ? this.#newTls() : s.noise ?? this.#newNoise()
         this.#stage = { kind: 'handshake', noise }
         // The Noise initiator's first message is ready at once (sent already when lazy).
         for (let b = noise.pollTransmit(1 << 16); b !== undefined; b = noise.pollTransmit(1 << 16)) this.#sendRaw(b)
@@ -199,8 +224,8 @@ export class Upgrade {
     return undefined
   }
 
-  #done(up: Upgraded): Upgraded {
+  #done(up: Omit<Upgraded, 'security'>): Upgraded {
     this.#stage = { kind: 'done' }
-    return up
+    return { ...up, security: this.#agreed }
   }
 }
