@@ -4,6 +4,7 @@
 import type { Millis } from '../core/byte-machine.js'
 import type { CryptoProvider } from '../core/crypto/provider.js'
 import type { KeylogHook, TraceHook } from '../core/trace.js'
+import type { NoiseKeySource } from '../noise/index.js'
 import type { PeerId, PrivateKey, PublicKey } from '../peer-id/index.js'
 import type { ConnectionTlsOptions } from '../tls/index.js'
 import type { YamuxOptions } from '../yamux/index.js'
@@ -68,6 +69,12 @@ export interface ConnectionOptions {
   yamux?: Omit<YamuxOptions, 'role'>
   /** Injected ephemeral/static keys, tests only. */
   noiseStaticKey?: Uint8Array
+  /**
+   * Noise key pairs made ahead of the handshake (a `NoiseKeyPool` signing for `identity`): the
+   * upgrade takes its static and ephemeral pairs from here (spec/noise.md, "Keys made ahead").
+   * Default: made during the handshake.
+   */
+  noiseKeys?: NoiseKeySource | undefined
   /**
    * Trace hook (spec/trace.md): every layer's events, synchronously. Undefined (the default): no
    * event object is built. Tracing never changes behaviour.

@@ -22,7 +22,7 @@ import { Libp2pTlsChannel, TLS_PROTOCOL } from '../tls/index.js'
 import { NOISE_PROTOCOL, YAMUX_PROTOCOL, type ConnectionErrorCode, type ConnectionOptions } from './types.js'
 
 export type UpgradeOptions = Pick<ConnectionOptions,
-  'role' | 'crypto' | 'identity' | 'expectedRemotePeer' | 'earlyMuxerNegotiation' | 'lazySecurityNegotiation' | 'noiseStaticKey' | 'trace' | 'keylog' | 'security' | 'tls'>
+  'role' | 'crypto' | 'identity' | 'expectedRemotePeer' | 'earlyMuxerNegotiation' | 'lazySecurityNegotiation' | 'noiseStaticKey' | 'noiseKeys' | 'trace' | 'keylog' | 'security' | 'tls'>
 
 /** The secure channel after the security handshake: a NoiseConnection or a libp2p TLS channel. */
 export type SecureChannel = Pick<NoiseConnection, 'handleData' | 'handleEof' | 'wantsData' | 'write' | 'pollTransmit' | 'pollEvent'>
@@ -107,6 +107,7 @@ export class Upgrade {
       streamMuxers: early ? [YAMUX_PROTOCOL] : [],
       ...(this.#opts.expectedRemotePeer !== undefined ? { expectedRemotePeer: this.#opts.expectedRemotePeer } : {}),
       ...(this.#opts.noiseStaticKey !== undefined ? { staticKey: this.#opts.noiseStaticKey } : {}),
+      ...(this.#opts.noiseKeys !== undefined ? { keys: this.#opts.noiseKeys } : {}),
       trace: this.#opts.trace,
       keylog: this.#opts.keylog,
     })

@@ -13,6 +13,7 @@
  */
 import { UsageError } from '../core/errors.js'
 import { Multiaddr } from '../multiaddr/index.js'
+import { NoiseKeyPool } from '../noise/index.js'
 import { PeerId, generatePrivateKey, type PrivateKey } from '../peer-id/index.js'
 import { Swarm, streamKey, type Behaviour, type ConnectionInfo, type NodeService, type ServiceContext, type StreamRef, type SwarmEvent } from '../swarm/index.js'
 import { PingBehaviour, type PingEvent } from '../ping/index.js'
@@ -140,6 +141,8 @@ export class WeftNode extends EventTarget {
       policy: opts,
       guards: internals.guards,
       connectionTrace: internals.connectionTrace,
+      // Noise key pairs made ahead, refilled in a microtask after the flush that took one (spec/noise.md)
+      noiseKeys: new NoiseKeyPool({ crypto, identity: this.privateKey, schedule: (refill) => queueMicrotask(refill) }),
     })
     for (const svc of this.#services.values()) {
       const bytes = svc.memoryBytes

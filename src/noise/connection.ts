@@ -28,10 +28,12 @@ import type { CryptoProvider } from '../core/crypto/provider.js'
 import { EventQueue } from '../core/event-queue.js'
 import { ReadBuffer } from '../core/read-buffer.js'
 import { UsageError } from '../core/errors.js'
+import { equals } from '../core/bytes.js'
 import type { KeylogHook, TraceHook } from '../core/trace.js'
 import type { PeerId, PrivateKey, PublicKey } from '../peer-id/index.js'
 import { noiseError } from './errors.js'
 import { HandshakeState } from './handshake-state.js'
+import type { NoiseKeySource, NoiseStaticKeyPair } from './key-pool.js'
 import { createHandshakePayload, verifyHandshakePayload } from './payload.js'
 import { type CipherState, MAX_NOISE_MESSAGE, TAG_LENGTH } from './symmetric-state.js'
 
@@ -79,6 +81,12 @@ export interface NoiseOptions {
   staticKey?: Uint8Array
   /** X25519 ephemeral private key; tests and vectors only (default: random). */
   ephemeralKey?: Uint8Array
+  /**
+   * Key pairs made ahead (a NoiseKeyPool, key-pool.ts): the static pair with its identity signature
+   * and the ephemeral pair come from here instead of being made during the handshake. Its
+   * `identity` must be `identity` (RangeError otherwise). `staticKey` / `ephemeralKey` win over it.
+   */
+  keys?: NoiseKeySource
   /** Dialling /p2p/<id>: any other authenticated remote is 'noise/peer-id-mismatch'. */
   expectedRemotePeer?: PeerId
   /** Our NoiseExtensions.stream_muxers (early muxer negotiation), default []. */
@@ -155,6 +163,8 @@ export class NoiseConnection implements ByteMachine<NoiseEvent> {
   #remotePublicKey: PublicKey | undefined
   readonly #trace: TraceHook | undefined
   readonly #keylog: KeylogHook | undefined
+  /** Our static pair when it came from `keys`: its identity signature is already made. */
+  #staticPair: NoiseStaticKeyPair | undefined
 
   constructor(options: NoiseOptions) {
     if (options.role !== 'initiator' && options.role !== 'responder') throw new TypeError(`role must be 'initiator' or 'responder'`)
@@ -168,11 +178,19 @@ export class NoiseConnection implements ByteMachine<NoiseEvent> {
     }
     this.#maxBufferedData = options.maxBufferedData ?? DEFAULT_MAX_BUFFERED_DATA
     if (!(this.#maxBufferedData > 0)) throw new RangeError('maxBufferedData must be positive')
+    const keys = options.keys
+    if (keys !== undefined && keys.identity !== options.identity && !equals(keys.identity.publicKey.bytes, options.identity.publicKey.bytes)) {
+      throw new RangeError('keys: the key source signs for another identity')
+    }
+    let s: Uint8Array | NoiseStaticKeyPair
+    if (options.staticKey !== undefined || keys === undefined) s = options.staticKey ?? this.#crypto.randomBytes(32)
+    else s = this.#staticPair = keys.takeStatic()
     const hs = new HandshakeState({
       crypto: this.#crypto,
       initiator: options.role === 'initiator',
-      s: options.staticKey ?? this.#crypto.randomBytes(32),
+      s,
       ...(options.ephemeralKey !== undefined ? { e: options.ephemeralKey } : {}),
+      ...(keys !== undefined ? { ephemeral: () => keys.takeEphemeral() } : {}),
     })
     this.#state = { kind: 'handshake', hs }
     this.#trace = options.trace
@@ -407,6 +425,7 @@ export class NoiseConnection implements ByteMachine<NoiseEvent> {
       hs.localStaticPublicKey,
       { webtransportCerthashes: [], streamMuxers: this.#streamMuxers },
       this.#crypto,
+      this.#staticPair?.signature,
     )
   }
 

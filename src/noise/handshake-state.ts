@@ -18,6 +18,7 @@ import type { CryptoProvider } from '../core/crypto/provider.js'
 import { UsageError } from '../core/errors.js'
 import { utf8 } from '../core/bytes.js'
 import { noiseError } from './errors.js'
+import type { NoiseKeyPair } from './key-pool.js'
 import { type CipherState, DHLEN, MAX_NOISE_MESSAGE, SymmetricState, TAG_LENGTH } from './symmetric-state.js'
 
 /** The Noise protocol name (Noise spec §8), hashed into the initial handshake hash. */
@@ -34,18 +35,23 @@ export interface HandshakeStateOptions {
   crypto: CryptoProvider
   /** True for the initiator of the XX pattern (writes messages 1 and 3). */
   initiator: boolean
-  /** Our static X25519 private key (32 bytes). */
-  s: Uint8Array
-  /** Our ephemeral X25519 private key; generated with crypto.randomBytes(32) when absent. */
+  /**
+   * Our static X25519 private key (32 bytes), or a key pair made ahead (key-pool.ts; its public key
+   * is trusted as given, and its private key array is used as is).
+   */
+  s: Uint8Array | NoiseKeyPair
+  /** Our ephemeral X25519 private key, tests and vectors only; otherwise taken from `ephemeral`. */
   e?: Uint8Array
+  /**
+   * Where our ephemeral key pair comes from, called once when the `e` token is written (a
+   * NoiseKeyPool's `takeEphemeral`); default: crypto.randomBytes(32) and its public key.
+   */
+  ephemeral?: () => NoiseKeyPair
   /** Prologue bytes both sides must agree on; empty for libp2p. */
   prologue?: Uint8Array
 }
 
-interface KeyPair {
-  privateKey: Uint8Array
-  publicKey: Uint8Array
-}
+type KeyPair = NoiseKeyPair
 
 /**
  * The Noise HandshakeState object (Noise spec §5.3) for the XX pattern: `writeMessage` and
@@ -59,6 +65,7 @@ export class HandshakeState {
   readonly #s: KeyPair
   #e: KeyPair | undefined
   readonly #eInjected: Uint8Array | undefined
+  readonly #eSource: (() => NoiseKeyPair) | undefined
   #rs: Uint8Array | undefined
   #re: Uint8Array | undefined
   /** Index of the next message pattern; 3 once the handshake is complete. */
@@ -71,9 +78,10 @@ export class HandshakeState {
     const { crypto } = options
     this.#crypto = crypto
     this.initiator = options.initiator
-    this.#s = keyPair(crypto, options.s, 's')
+    this.#s = options.s instanceof Uint8Array ? keyPair(crypto, options.s, 's') : checked(options.s, 's')
     if (options.e !== undefined && options.e.length !== 32) throw new RangeError('e must be a 32-byte X25519 private key')
     this.#eInjected = options.e?.slice()
+    this.#eSource = options.ephemeral
     this.#ss = new SymmetricState(crypto, utf8(PROTOCOL_NAME))
     this.#ss.mixHash(options.prologue ?? new Uint8Array(0))
   }
@@ -133,7 +141,9 @@ export class HandshakeState {
     for (const token of XX_MESSAGE_PATTERNS[this.#next]!) {
       switch (token) {
         case 'e': {
-          this.#e = keyPair(this.#crypto, this.#eInjected ?? this.#crypto.randomBytes(32), 'e')
+          this.#e = this.#eInjected === undefined && this.#eSource !== undefined
+            ? checked(this.#eSource(), 'e')
+            : keyPair(this.#crypto, this.#eInjected ?? this.#crypto.randomBytes(32), 'e')
           parts.push(this.#e.publicKey)
           this.#ss.mixHash(this.#e.publicKey)
           break
@@ -254,7 +264,19 @@ export class HandshakeState {
   }
 }
 
+/**
+ * Our copy of a private key, and its public key computed from that same array: a provider may cache
+ * per-key state by the array (node:crypto keeps the imported KeyObject in a WeakMap keyed by it), so
+ * the DH operations that follow find it instead of importing the key again (~50 us each on node).
+ */
 function keyPair(crypto: CryptoProvider, privateKey: Uint8Array, name: string): KeyPair {
   if (privateKey.length !== 32) throw new RangeError(`${name} must be a 32-byte X25519 private key`)
-  return { privateKey: privateKey.slice(), publicKey: crypto.x25519PublicKey(privateKey) }
+  const copy = privateKey.slice()
+  return { privateKey: copy, publicKey: crypto.x25519PublicKey(copy) }
+}
+
+/** A key pair made elsewhere (a key pool): used as given, after a size check. */
+function checked(pair: NoiseKeyPair, name: string): KeyPair {
+  if (pair.privateKey.length !== 32 || pair.publicKey.length !== 32) throw new RangeError(`${name} must be a 32-byte X25519 key pair`)
+  return pair
 }

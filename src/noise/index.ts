@@ -6,6 +6,7 @@
  * - handshake-state.ts: HandshakeState for XX, message level (Noise spec §5.3)
  * - payload.ts: NoiseHandshakePayload codec, static-key signature
  * - connection.ts: NoiseConnection, the framed byte-level ByteMachine
+ * - key-pool.ts: NoiseKeyPool, key pairs (static ones signed) made ahead of handshakes
  *
  * @module weft/noise
  */
@@ -23,6 +24,15 @@ export {
   type NoiseHandshakePayload,
   type VerifiedPayload,
 } from './payload.js'
+export {
+  NoiseKeyPool,
+  DEFAULT_NOISE_KEY_POOL_SIZE,
+  MAX_NOISE_KEY_POOL_SIZE,
+  type NoiseKeyPair,
+  type NoiseStaticKeyPair,
+  type NoiseKeySource,
+  type NoiseKeyPoolOptions,
+} from './key-pool.js'
 export {
   NoiseConnection,
   MAX_PLAINTEXT,

@@ -104,16 +104,20 @@ function decodeExtensions(bytes: Uint8Array, x: NoiseExtensions): NoiseExtension
   return x
 }
 
-/** Our payload: identity key, its signature over our Noise static public key, and extensions. */
+/**
+ * Our payload: identity key, its signature over our Noise static public key, and extensions.
+ * `signature`: that signature made ahead (a NoiseKeyPool's static pair), else it is made here.
+ */
 export function createHandshakePayload(
   identity: PrivateKey,
   staticPublicKey: Uint8Array,
   extensions: NoiseExtensions,
   crypto: CryptoProvider,
+  signature?: Uint8Array,
 ): Uint8Array {
   const p: NoiseHandshakePayload = {
     identityKey: identity.publicKey.bytes,
-    identitySig: identity.sign(concat([STATIC_KEY_SIGNATURE_PREFIX, staticPublicKey]), crypto),
+    identitySig: signature ?? identity.sign(concat([STATIC_KEY_SIGNATURE_PREFIX, staticPublicKey]), crypto),
   }
   // An empty NoiseExtensions says nothing; leaving it out keeps the payload what pre-r4 peers expect.
   if (extensions.webtransportCerthashes.length > 0 || extensions.streamMuxers.length > 0) p.extensions = extensions

@@ -469,6 +469,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
       role,
       crypto: this.#config.crypto,
       identity: this.#config.identity,
+      noiseKeys: this.#config.noiseKeys,
       expectedRemotePeer: expected,
       // a limited (relayed) connection serves only the protocols that opted in (src/swarm/limited.ts)
       supportsProtocol: limited ? (p) => this.#protocols.hasLimited(p) : (p) => this.#protocols.has(p),

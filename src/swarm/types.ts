@@ -65,6 +65,8 @@ export interface SwarmConfig {
   connection?: Pick<ConnectionOptions, 'upgradeTimeout' | 'streamNegotiationTimeout' | 'maxNegotiatingStreams' | 'earlyMuxerNegotiation' | 'lazySecurityNegotiation' | 'yamux'>
   /** Trace and keylog hooks for each new connection (spec/trace.md; weft/node's `trace` / `keylog` options). */
   connectionTrace?: ((role: 'dialer' | 'listener') => Pick<ConnectionOptions, 'trace' | 'keylog'>) | undefined
+  /** Noise key pairs made ahead for every connection's handshake (a NoiseKeyPool for `identity`; spec/noise.md). */
+  noiseKeys?: ConnectionOptions['noiseKeys']
 }
 
 /** Transport operations the swarm asks of its driver. */
