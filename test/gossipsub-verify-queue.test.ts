@@ -5,7 +5,7 @@
 import { describe, expect, test } from 'vitest'
 import { nobleCrypto } from '../src/core/crypto/noble.js'
 import { utf8 } from '../src/core/bytes.js'
-import { encodePubsubMessage, type GossipsubEvent } from '../src/gossipsub/index.js'
+import { encodePubsubMessage, encodeRpc, type GossipsubEvent } from '../src/gossipsub/index.js'
 import type { GossipsubOptions } from '../src/gossipsub/config.js'
 import { peerMsg, scripted } from './helpers/gossipsub-scripted.js'
 
@@ -110,14 +110,22 @@ describe('asynchronous signature checks', () => {
     expect(t.b.getScore(t.conn.peer, t.h.now)).toBeGreaterThanOrEqual(0)
   })
 
-  test('maxPendingSignatureBytes: the message that would pass the byte bound is dropped', () => {
-    const one = peerMsg('x'.repeat(50), 1n).raw.length
-    const t = setup({ maxPendingSignatureBytes: 2 * one, signatureBatchSize: 8 })
-    t.send({ messages: [peerMsg('x'.repeat(50), 1n).raw, peerMsg('y'.repeat(50), 2n).raw] })
-    expect(t.b.inspect().signatures?.bytes).toBe(2 * one)
-    t.send({ messages: [peerMsg('z'.repeat(50), 3n).raw] })
+  test('maxPendingSignatureBytes counts each received frame once; the message whose frame would pass it is dropped', () => {
+    const raws = ['x', 'y', 'z', 'w'].map((c, i) => peerMsg(c.repeat(50), BigInt(i + 1)).raw)
+    const frame = (ms: Uint8Array[]): number => encodeRpc({ subscriptions: [], messages: ms }).length
+    // two frames: [x y] and [z]; the bound is exactly their size
+    const t = setup({ maxPendingSignatureBytes: frame(raws.slice(0, 2)) + frame(raws.slice(2, 3)), signatureBatchSize: 8 })
+    t.send({ messages: raws.slice(0, 2) })
+    expect(t.b.inspect().signatures?.bytes).toBe(frame(raws.slice(0, 2)))
+    t.send({ messages: raws.slice(2, 3) })
+    expect(t.b.inspect().signatures?.bytes).toBe(frame(raws.slice(0, 2)) + frame(raws.slice(2, 3)))
+    expect(t.invalid()).toEqual([])
+    t.send({ messages: raws.slice(3) }) // one byte-count past the bound
     expect(t.b.inspect().signatures?.dropped).toBe(1)
     expect(t.invalid()).toEqual(['gossipsub/signature-queue-full'])
+    for (const b of t.batches()) t.answer(b)
+    expect(t.b.inspect().signatures?.bytes).toBe(0)
+    expect(t.delivered()).toHaveLength(3)
   })
 
   test('a verifier that never answers: past signatureTimeout the checks are done inline, in order; a late answer changes nothing', () => {

@@ -172,7 +172,7 @@ export interface GossipsubOptions {
   asyncSignatures?: boolean
   /** Messages waiting for their signature check (default 8192); over it, new ones are dropped (reason 'gossipsub/signature-queue-full'). Stops: a peer outrunning the verifiers growing the queue without bound. */
   maxPendingSignatures?: number
-  /** Bytes of messages waiting for their signature check (default 32 MiB); over it, new ones are dropped. Stops: maxPendingSignatures messages of maxMessageSize each. */
+  /** Bytes of the received frames holding messages that wait for their signature check, each frame once (default 32 MiB); over it, new ones are dropped. Stops: maxPendingSignatures messages of maxMessageSize each, or small messages pinning large frames. */
   maxPendingSignatureBytes?: number
   /** Signatures per batch handed to the verifier (default 64): fewer hand-offs, and a batch a worker can finish in a few ms. */
   signatureBatchSize?: number

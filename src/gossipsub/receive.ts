@@ -189,16 +189,17 @@ function enqueueSignature(g: ReceiveContext, now: Millis, p: PeerState, wm: Wire
     if (reason !== undefined) return invalid(g, p, msg.topic, reason, now)
     if (q.size === 0) return signed(g, now, p.key, p.id, wm, messageId, key)
   }
-  if (!q.fits(raw.length)) {
+  if (!q.fits(raw)) {
     // dropped: not seen, not penalised (gossip may bring it again); typed and counted
     q.dropped++
     g.event({ type: 'invalid-message', peer: p.id, topic: msg.topic, reason: 'gossipsub/signature-queue-full' })
     return
   }
-  const kept = pins(raw) ? unpinned(raw) : wm
-  const pending = pk.type === 'Ed25519' && kept.msg.signature!.length === 64
-  const job = pending ? { publicKey: pk.data, message: signedMessageBytes(kept.raw), signature: kept.msg.signature! } : undefined
-  const ready = q.push({ id: key, wm: kept, messageId, source: p.key, sourceId: p.id, deadline: now + g.cfg.signatureTimeout, job, result: pending ? 'pending' : 'valid' })
+  // kept as a view of its frame (the queue counts each frame once; the mcache and pending
+  // validations copy what they keep, as for inline checks)
+  const pending = pk.type === 'Ed25519' && msg.signature!.length === 64
+  const job = pending ? { publicKey: pk.data, message: signedMessageBytes(raw), signature: msg.signature! } : undefined
+  const ready = q.push({ id: key, wm, messageId, source: p.key, sourceId: p.id, deadline: now + g.cfg.signatureTimeout, job, result: pending ? 'pending' : 'valid' })
   if (ready) emitSignatureBatch(g)
 }
 

@@ -6,8 +6,10 @@
  * - messages leave the queue in the order they arrived (first in, first out, across peers): a message
  *   is delivered, forwarded or rejected only once every earlier one was, so the application sees each
  *   author's messages in the order we received them, as with synchronous checks;
- * - the queue is bounded by `maxPendingSignatures` messages and `maxPendingSignatureBytes` bytes; a
- *   message over either is dropped (counted in `dropped`), neither marked seen nor penalised, so gossip
+ * - the queue is bounded by `maxPendingSignatures` messages and `maxPendingSignatureBytes` bytes (of
+ *   the frames the messages are views of, each frame counted once while any of its messages waits:
+ *   no copy per message, and a small message cannot pin an uncounted 1 MiB frame); a message over
+ *   either is dropped (counted in `dropped`), neither marked seen nor penalised, so gossip
  *   can bring it again;
  * - a byte-identical copy of a message in flight is a duplicate (the same bytes cannot differ in
  *   validity); a different message with the same id is checked on its own: a forged copy racing the
@@ -41,8 +43,10 @@ export interface SignatureEntry {
 export class SignatureQueue {
   #entries: SignatureEntry[] = []
   #head = 0
-  /** Bytes of the messages in the queue (≤ maxPendingSignatureBytes). */
+  /** Bytes of the frames the queued messages are views of, each once (≤ maxPendingSignatureBytes). */
   bytes = 0
+  /** Frame buffer → queued messages in it. */
+  readonly #frames = new Map<ArrayBufferLike, number>()
   /** Messages dropped because the queue was full. */
   dropped = 0
   /** Entries not yet handed out in a batch. */
@@ -62,9 +66,9 @@ export class SignatureQueue {
     return this.#batches.size
   }
 
-  /** Would a message of `bytes` bytes fit? */
-  fits(bytes: number): boolean {
-    return this.size < this.maxMessages && this.bytes + bytes <= this.maxBytes
+  /** Would message `raw` fit (its frame counted unless already held)? */
+  fits(raw: Uint8Array): boolean {
+    return this.size < this.maxMessages && this.bytes + (this.#frames.has(raw.buffer) ? 0 : raw.buffer.byteLength) <= this.maxBytes
   }
 
   /** Is a byte-identical copy of `raw` (id `id`) in the queue? */
@@ -78,7 +82,10 @@ export class SignatureQueue {
   /** Queue `e`; true when a full batch is ready (`takeBatch`). */
   push(e: SignatureEntry): boolean {
     this.#entries.push(e)
-    this.bytes += e.wm.raw.length
+    const buf = e.wm.raw.buffer
+    const n = this.#frames.get(buf)
+    if (n === undefined) this.bytes += buf.byteLength
+    this.#frames.set(buf, (n ?? 0) + 1)
     const same = this.#byId.get(e.id)
     if (same === undefined) this.#byId.set(e.id, e)
     else if (Array.isArray(same)) same.push(e)
@@ -128,7 +135,12 @@ export class SignatureQueue {
       this.#entries = this.#entries.slice(this.#head)
       this.#head = 0
     }
-    this.bytes -= e.wm.raw.length
+    const buf = e.wm.raw.buffer
+    const n = this.#frames.get(buf)!
+    if (n === 1) {
+      this.#frames.delete(buf)
+      this.bytes -= buf.byteLength
+    } else this.#frames.set(buf, n - 1)
     const same = this.#byId.get(e.id)
     if (same === e) this.#byId.delete(e.id)
     else if (Array.isArray(same)) {
