@@ -57,13 +57,21 @@ describe('seal, parse, open', () => {
   })
 
   test('minPacketSize pads to exactly that size', () => {
-    fc.assert(fc.property(headerArb, fc.integer({ min: 0, max: 2 ** 30 }), fc.uint8Array({ minLength: 1, maxLength: 1300 }), fc.integer({ min: 1200, max: 1500 }), (header, pn, payload, min) => {
+    fc.assert(fc.property(headerArb, fc.integer({ min: 0, max: 2 ** 30 }), fc.uint8Array({ minLength: 1, maxLength: 1300 }), fc.oneof(fc.integer({ min: 1200, max: 1500 }), fc.integer({ min: 1, max: 200 })), (header, pn, payload, min) => {
       const natural = sealPacket(c, AES, header, pn, payload).length
       const padded = sealPacket(c, AES, header, pn, payload, { minPacketSize: min })
       expect(padded.length).toBe(Math.max(min, natural))
       const r = openPacket(c, AES, protectedOnly(padded, 8)[0]!, pn - 1)
       expect(r.ok).toBe(true)
     }), { numRuns: 200 })
+  })
+
+  test('minPacketSize across the 1- to 2-byte Length boundary: exactly that size', () => {
+    for (let min = 30; min <= 120; min++) {
+      const wire = sealPacket(c, AES, { type: 'handshake', dcid: cid(8), scid: cid(0) }, 0, Uint8Array.of(1), { minPacketSize: min })
+      expect(wire.length, `minPacketSize ${min}`).toBe(Math.max(min, 36))
+      expect(openPacket(c, AES, protectedOnly(wire, 8)[0]!, -1).ok).toBe(true)
+    }
   })
 
   test('coalesced Initial + Handshake + 1-RTT: each opens with its own keys', () => {

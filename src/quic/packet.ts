@@ -194,9 +194,10 @@ export type SendHeader =
 /**
  * The unprotected header of a packet (reserved bits 0), the packet number included, and the offset
  * of the packet number in it. `remainder` is the byte count after the packet number (payload and
- * AEAD tag): long headers write `pnLength + remainder` as their Length field.
+ * AEAD tag): long headers write `pnLength + remainder` as their Length field, on `lengthSize` bytes
+ * (default: the fewest).
  */
-export function buildHeader(h: SendHeader, packetNumber: number, pnLength: 1 | 2 | 3 | 4, remainder: number): { header: Uint8Array, pnOffset: number } {
+export function buildHeader(h: SendHeader, packetNumber: number, pnLength: 1 | 2 | 3 | 4, remainder: number, lengthSize?: 1 | 2 | 4 | 8): { header: Uint8Array, pnOffset: number } {
   if (h.dcid.length > MAX_CID_LENGTH) throw new RangeError('a connection id is at most 20 bytes')
   const truncated = packetNumber % 2 ** (8 * pnLength)
   if (h.type === '1rtt') {
@@ -209,7 +210,8 @@ export function buildHeader(h: SendHeader, packetNumber: number, pnLength: 1 | 2
   if (h.scid.length > MAX_CID_LENGTH) throw new RangeError('a connection id is at most 20 bytes')
   const token = h.type === 'initial' ? h.token ?? EMPTY : EMPTY
   const length = pnLength + remainder
-  const n = 7 + h.dcid.length + h.scid.length + (h.type === 'initial' ? varintSize(token.length) + token.length : 0) + varintSize(length)
+  const lenSize = lengthSize ?? varintSize(length)
+  const n = 7 + h.dcid.length + h.scid.length + (h.type === 'initial' ? varintSize(token.length) + token.length : 0) + lenSize
   const header = new Uint8Array(n + pnLength)
   header[0] = 0xc0 | (LONG_TYPES.indexOf(h.type) << 4) | (pnLength - 1)
   const version = h.version ?? QUIC_V1
@@ -221,7 +223,7 @@ export function buildHeader(h: SendHeader, packetNumber: number, pnLength: 1 | 2
   header.set(h.scid, o)
   o += h.scid.length
   if (h.type === 'initial') { o = writeVarint(header, o, token.length); header.set(token, o); o += token.length }
-  o = writeVarint(header, o, length)
+  o = writeVarint(header, o, length, lenSize)
   writePn(header, o, truncated, pnLength)
   return { header, pnOffset: o }
 }

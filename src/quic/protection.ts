@@ -12,6 +12,7 @@
 import type { TlsCrypto } from '../core/crypto/tls.js'
 import { hkdfExpandLabel, hkdfExtract } from '../tls/index.js'
 import { quicError } from './errors.js'
+import { varintSize } from './varint.js'
 import { buildHeader, decodePacketNumber, packetNumberLength, type ProtectedPacket, type SendHeader } from './packet.js'
 
 /** The cipher suites QUIC packet protection supports here (TLS 1.3 suite numbers). */
@@ -141,14 +142,12 @@ export function sealPacket(c: TlsCrypto, keys: PacketKeys, header: SendHeader, p
   let built = buildHeader(header, packetNumber, pnLength, plainLength + AEAD_TAG_LENGTH)
   const min = opts.minPacketSize ?? 0
   if (built.header.length + plainLength + AEAD_TAG_LENGTH < min) {
-    plainLength = min - built.header.length - AEAD_TAG_LENGTH
-    built = buildHeader(header, packetNumber, pnLength, plainLength + AEAD_TAG_LENGTH)
-    // a longer Length field may have grown the header by a byte: take it from the padding
-    const over = built.header.length + plainLength + AEAD_TAG_LENGTH - min
-    if (over > 0 && plainLength - over >= Math.max(payload.length, 4 - pnLength)) {
-      plainLength -= over
-      built = buildHeader(header, packetNumber, pnLength, plainLength + AEAD_TAG_LENGTH)
-    }
+    // padding grows the Length field's value: size the field for the padded packet first (the
+    // header then no longer depends on the padding), so the packet is exactly `min` bytes
+    const lengthSize = header.type === '1rtt' ? undefined : varintSize(pnLength + min + AEAD_TAG_LENGTH)
+    built = buildHeader(header, packetNumber, pnLength, 0, lengthSize)
+    plainLength = Math.max(plainLength, min - built.header.length - AEAD_TAG_LENGTH)
+    built = buildHeader(header, packetNumber, pnLength, plainLength + AEAD_TAG_LENGTH, lengthSize)
   }
   let plaintext = payload
   if (plainLength > payload.length) {
