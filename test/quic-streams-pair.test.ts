@@ -4,6 +4,7 @@
 import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
 import { QuicStreams, type QuicStreamsOptions } from '../src/quic/streams/index.js'
+import { decodeFrames, encodeFrames, frameSize } from '../src/quic/frames.js'
 import type { Frame } from '../src/quic/types.js'
 import { prng } from './helpers/prng.js'
 
@@ -145,7 +146,10 @@ function run(sc: Scenario): void {
         if (f === undefined) break
         const to = s === a ? b : a
         checkLimits(s, to, f)
-        inflight.push({ from: s, to, f })
+        if (frameSize(f) > sc.frameRoom) throw new Error(`a frame of ${frameSize(f)} bytes for ${sc.frameRoom} bytes of room`)
+        // through the packet layer's codec, as the connection core will: what arrives is what decodes
+        const [wire] = decodeFrames(encodeFrames([f]), '1rtt', { receiver: to === a ? 'client' : 'server' })
+        inflight.push({ from: s, to, f: wire! })
       }
     }
     const keep: typeof inflight = []

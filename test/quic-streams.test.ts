@@ -16,7 +16,9 @@ import {
 } from '../src/quic/streams/index.js'
 import { RangeSet } from '../src/quic/streams/ranges.js'
 import type { Frame, StreamFrame } from '../src/quic/types.js'
-import { protocolErrorCode, usageErrorCode } from './helpers/errors.js'
+import { QuicProtocolError } from '../src/quic/errors.js'
+import { frameSize } from '../src/quic/frames.js'
+import { protocolErrorCode, thrown, usageErrorCode } from './helpers/errors.js'
 
 const PEER: StreamParameters = {
   initialMaxData: 1 << 20,
@@ -89,6 +91,9 @@ describe('peer violations: ProtocolError(quic, <RFC 9000 §20.1 name>) with its 
     q.handleFrame(stream(0, 0, 1000))
     expect(protocolErrorCode(() => q.handleFrame(stream(0, 1000, 1)))).toBe('FLOW_CONTROL_ERROR')
     expect(transportCode(() => server({ initialStreamWindow: 1000 }).handleFrame(stream(0, 999, 2)))).toBe(0x03)
+    // the error names the frame type that caused it (STREAM with OFF and LEN bits: 0x0e)
+    const e = thrown(() => server({ initialStreamWindow: 1000 }).handleFrame(stream(0, 999, 2))) as QuicProtocolError
+    expect([e.frameType, e.message]).toEqual([0x0e, 'FLOW_CONTROL_ERROR: stream data to offset 1001 past the limit 1000'])
   })
 
   test('the sum over streams past the connection limit: FLOW_CONTROL_ERROR', () => {
@@ -169,8 +174,6 @@ describe('peer violations: ProtocolError(quic, <RFC 9000 §20.1 name>) with its 
   })
 })
 
-const vl = (v: number): number => (v < 64 ? 1 : v < 16384 ? 2 : v < 2 ** 30 ? 4 : 8)
-
 describe('flow-control updates and auto-tuning', () => {
   test('MAX_STREAM_DATA and MAX_DATA once half the window was read, not before', () => {
     const q = server({ initialStreamWindow: 1000, initialConnectionWindow: 4000, maxStreamWindow: 1000 })
@@ -247,7 +250,7 @@ describe('sending: retransmission by range, FIN, resets', () => {
     q.write(id, bytes(0, 3000))
     q.finish(id)
     const sent = frames(q, 1000) as StreamFrame[]
-    for (const f of sent) expect(1 + vl(f.streamId) + vl(f.offset) + vl(f.data.length) + f.data.length).toBeLessThanOrEqual(1000)
+    for (const f of sent) expect(frameSize(f)).toBeLessThanOrEqual(1000) // the packet layer's own size
     expect(sent.map((f) => [f.offset, f.data.length, f.fin])).toEqual([[0, 995], [995, 994], [1989, 994], [2983, 17, true]].map(([o, n, fin]) => [o, n, fin === true]))
     q.onFrameAcked(sent[0]!)
     q.onFrameAcked(sent[3]!)

@@ -5,6 +5,6 @@
 export { QuicStreams, type QuicStreamEvent, type StreamStates } from './streams.js'
 export { QUIC_STREAM_DEFAULTS, type QuicStreamsOptions, type StreamParameters } from './options.js'
 export { MAX_STREAM_COUNT, isBidirectional, isLocal, streamIdOf, streamIndex, streamInitiator, type QuicRole, type StreamId } from './ids.js'
-export { transportError, type QuicTransportError, type StreamTransportError } from './errors.js'
+export { transportError, type StreamTransportError } from './errors.js'
 export type { SendState } from './send.js'
 export type { RecvState } from './recv.js'

@@ -24,6 +24,8 @@ import type { Millis } from '../../core/byte-machine.js'
 import { UsageError } from '../../core/errors.js'
 import { EventQueue } from '../../core/event-queue.js'
 import type { Frame } from '../types.js'
+import { QuicProtocolError } from '../errors.js'
+import { frameTypeOf } from '../frames.js'
 import { transportError } from './errors.js'
 import { RecvCredit, varintLength as vl } from './flow.js'
 import { MAX_STREAM_COUNT, isBidirectional, isLocal, streamIdOf, streamIndex, type StreamId } from './ids.js'
@@ -275,6 +277,16 @@ export class QuicStreams {
    * for any other frame type (not this layer's). Throws ProtocolError('quic', ...) on a violation.
    */
   handleFrame(frame: Frame): boolean {
+    try {
+      return this.#handleFrame(frame)
+    } catch (e) {
+      // Name the frame that broke the rules (CONNECTION_CLOSE's Frame Type field, RFC 9000 §19.19).
+      if (e instanceof QuicProtocolError && e.frameType === 0) throw new QuicProtocolError(e.code, e.message.slice(e.code.length + 2), frameTypeOf(frame))
+      throw e
+    }
+  }
+
+  #handleFrame(frame: Frame): boolean {
     switch (frame.type) {
       case 'stream': {
         const rec = this.#lookup(frame.streamId, 'recv')
