@@ -23,6 +23,7 @@ import type { CryptoProvider } from '../core/crypto/provider.js'
 import type { TlsCrypto } from '../core/crypto/tls.js'
 import { UsageError } from '../core/errors.js'
 import { TlsError, tlsError } from './errors.js'
+import { ByteQueue } from './wire.js'
 import {
   decodeAlpn, decodeKeyShareClient, decodeKeyShareHrr, decodeKeyShareServer, decodeNamedGroups, decodeSignatureSchemes,
   decodeSupportedVersionServer, decodeSupportedVersionsClient, decodeCookie, encodeAlpn, encodeCookie, encodeKeyShareClient,
@@ -100,7 +101,7 @@ export class TlsHandshake {
   readonly #random: Uint8Array
   readonly #keyShare: Uint8Array
   #state: State
-  readonly #in = new Map<TlsLevel, Uint8Array>()
+  readonly #in = new Map<TlsLevel, ByteQueue>()
   readonly #out: TlsOutput[] = []
   readonly #events: TlsEvent[] = []
   /** The transcript: every handshake message so far (ClientHello1 replaced by message_hash after a HelloRetryRequest). */
@@ -192,22 +193,22 @@ export class TlsHandshake {
   #handle(level: TlsLevel, bytes: Uint8Array): void {
     if (bytes.length === 0) return
     if (level !== READ_LEVEL[this.#state]) throw tlsError('tls/unexpected-message', `handshake bytes at level ${level} while expecting ${READ_LEVEL[this.#state]}`)
-    const held = this.#in.get(level)
-    let buf = held === undefined ? bytes.slice() : concat([held, bytes])
-    while (buf.length >= 4) {
+    let q = this.#in.get(level)
+    if (q === undefined) this.#in.set(level, (q = new ByteQueue()))
+    q.push(bytes)
+    while (q.length >= 4) {
+      const buf = q.view()
       const length = (buf[1]! << 16) | (buf[2]! << 8) | buf[3]!
       if (length > this.#limits.maxHandshakeMessage) throw tlsError('tls/message-too-large', `handshake message of ${length} bytes > ${this.#limits.maxHandshakeMessage}`)
       if (buf.length < 4 + length) break
-      const raw = buf.subarray(0, 4 + length)
-      buf = buf.subarray(4 + length)
+      const raw = buf.slice(0, 4 + length)
+      q.consume(4 + length)
       const before = READ_LEVEL[this.#state]
       this.#dispatch(decodeHandshakeBody(raw[0]!, raw.subarray(4), this.#messageLimits), raw)
       // RFC 8446 §5.1: handshake messages must not span a key change
-      if (READ_LEVEL[this.#state] !== before && buf.length > 0) throw tlsError('tls/unexpected-message', 'handshake data after a key change in the same flight')
+      if (READ_LEVEL[this.#state] !== before && q.length > 0) throw tlsError('tls/unexpected-message', 'handshake data after a key change in the same flight')
     }
-    if (buf.length > this.#limits.maxBufferedHandshake) throw tlsError('tls/message-too-large', `${buf.length} unprocessed handshake bytes`)
-    if (buf.length === 0) this.#in.delete(level)
-    else this.#in.set(level, buf.slice())
+    if (q.length > this.#limits.maxBufferedHandshake) throw tlsError('tls/message-too-large', `${q.length} unprocessed handshake bytes`)
   }
 
   #dispatch(m: HandshakeMessage, raw: Uint8Array): void {

@@ -20,6 +20,7 @@ import { Alert, alertFor, TlsError, tlsError } from './errors.js'
 import { TlsHandshake } from './handshake.js'
 import { nextTrafficSecret } from './key-schedule.js'
 import { decodeHandshakeBody, encodeHandshake, HandshakeType } from './messages.js'
+import { ByteQueue } from './wire.js'
 import { ContentType, encodeRecord, MAX_CIPHERTEXT, MAX_PLAINTEXT, RECORD_HEADER, RecordProtection } from './record.js'
 import type { TlsHandshakeOptions, TlsLevel } from './types.js'
 
@@ -57,7 +58,7 @@ export class TlsSession implements ByteMachine<TlsSessionEvent> {
   readonly #maxEmptyRecords: number
   readonly #keyUpdateAfter: number
   #phase: Phase = 'handshake'
-  #in: Uint8Array = new Uint8Array(0)
+  readonly #in = new ByteQueue()
   #out: Uint8Array[] = []
   #outBytes = 0
   readonly #events: TlsSessionEvent[] = []
@@ -69,7 +70,7 @@ export class TlsSession implements ByteMachine<TlsSessionEvent> {
   #initialSent = 0
   #empty = 0
   /** Post-handshake handshake bytes not yet forming a whole message. */
-  #post: Uint8Array = new Uint8Array(0)
+  readonly #post = new ByteQueue()
   #remoteClosed = false
   #localClosed = false
   #alpn: string | undefined
@@ -110,18 +111,16 @@ export class TlsSession implements ByteMachine<TlsSessionEvent> {
     if (this.#phase === 'failed') throw new UsageError('tls/failed', 'handleData after the session failed')
     if (this.#remoteClosed) throw new UsageError('tls/eof', 'handleData after the peer closed')
     try {
-      this.#in = this.#in.length === 0 ? data.slice() : concat([this.#in, data])
-      let off = 0
-      while (this.#in.length - off >= RECORD_HEADER && !this.#remoteClosed) {
-        const b = this.#in
-        const length = (b[off + 3]! << 8) | b[off + 4]!
+      this.#in.push(data)
+      while (this.#in.length >= RECORD_HEADER && !this.#remoteClosed) {
+        const b = this.#in.view()
+        const length = (b[3]! << 8) | b[4]!
         const max = this.#read === undefined ? MAX_PLAINTEXT : MAX_CIPHERTEXT
         if (length > max) throw tlsError('tls/record-overflow', `record of ${length} bytes > ${max}`)
-        if (b.length - off < RECORD_HEADER + length) break
-        this.#record(b.subarray(off, off + RECORD_HEADER), b.subarray(off + RECORD_HEADER, off + RECORD_HEADER + length))
-        off += RECORD_HEADER + length
+        if (b.length < RECORD_HEADER + length) break
+        this.#record(b.subarray(0, RECORD_HEADER), b.subarray(RECORD_HEADER, RECORD_HEADER + length))
+        this.#in.consume(RECORD_HEADER + length)
       }
-      this.#in = this.#in.slice(off)
       if (this.#remoteClosed && this.#in.length > 0) throw tlsError('tls/unexpected-message', 'records after close_notify')
     } catch (e) {
       this.#fail(e)
@@ -265,24 +264,24 @@ export class TlsSession implements ByteMachine<TlsSessionEvent> {
   /** Post-handshake messages: KeyUpdate here; NewSessionTicket to the core (which drops it); anything else is the core's error. */
   #postHandshake(bytes: Uint8Array): void {
     this.#nothing()
-    let buf = this.#post.length === 0 ? bytes : concat([this.#post, bytes])
-    while (buf.length >= 4) {
+    this.#post.push(bytes)
+    while (this.#post.length >= 4) {
+      const buf = this.#post.view()
       const len = (buf[1]! << 16) | (buf[2]! << 8) | buf[3]!
       if (len > MAX_PLAINTEXT) throw tlsError('tls/message-too-large', `post-handshake message of ${len} bytes`)
       if (buf.length < 4 + len) break
-      const raw = buf.subarray(0, 4 + len)
-      buf = buf.subarray(4 + len)
+      const raw = buf.slice(0, 4 + len)
+      this.#post.consume(4 + len)
       if (raw[0] === HandshakeType.key_update) {
         const m = decodeHandshakeBody(raw[0], raw.subarray(4))
         // RFC 8446 §5.1: a KeyUpdate must end its record (the next record is under the new key)
-        if (buf.length > 0) throw tlsError('tls/unexpected-message', 'data after a KeyUpdate in the same record')
+        if (this.#post.length > 0) throw tlsError('tls/unexpected-message', 'data after a KeyUpdate in the same record')
         this.#read!.update(nextTrafficSecret(this.#crypto.base, this.#read!.secret))
         if (m.type === 'key_update' && m.updateRequested && !this.#localClosed) this.updateKeys(false)
       } else {
         this.#hs.handleMessages('application', raw)
       }
     }
-    this.#post = buf.slice()
   }
 
   #drainHandshake(): void {
@@ -336,16 +335,4 @@ export class TlsSession implements ByteMachine<TlsSessionEvent> {
     if (!peerAlert && alert !== undefined && !this.#localClosed) this.#sendAlert(alert, 2)
     this.#phase = 'failed'
   }
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0
-  for (const p of parts) n += p.length
-  const out = new Uint8Array(n)
-  let o = 0
-  for (const p of parts) {
-    out.set(p, o)
-    o += p.length
-  }
-  return out
 }

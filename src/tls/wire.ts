@@ -143,3 +143,51 @@ export class Writer {
     return this.#buf.slice(0, this.#len)
   }
 }
+
+/**
+ * A FIFO of received bytes with amortized O(1) cost per byte however the input is split (one
+ * growing buffer, compacted when the consumed part is at least half of it), so a peer feeding
+ * a record or a handshake message byte by byte costs linear, not quadratic, time.
+ */
+export class ByteQueue {
+  #buf = new Uint8Array(0)
+  #start = 0
+  #end = 0
+
+  get length(): number {
+    return this.#end - this.#start
+  }
+
+  /** Copies `data` in (no reference kept). */
+  push(data: Uint8Array): void {
+    if (data.length === 0) return
+    if (this.#end + data.length > this.#buf.length) {
+      const live = this.#end - this.#start
+      if (live + data.length <= this.#buf.length && this.#start >= this.#buf.length / 2) {
+        this.#buf.copyWithin(0, this.#start, this.#end)
+      } else {
+        const b = new Uint8Array(Math.max(256, 2 * this.#buf.length, live + data.length))
+        b.set(this.#buf.subarray(this.#start, this.#end))
+        this.#buf = b
+      }
+      this.#start = 0
+      this.#end = live
+    }
+    this.#buf.set(data, this.#end)
+    this.#end += data.length
+  }
+
+  /** The unconsumed bytes: a view, valid until the next push. */
+  view(): Uint8Array {
+    return this.#buf.subarray(this.#start, this.#end)
+  }
+
+  /** Drops the first `n` bytes. */
+  consume(n: number): void {
+    this.#start += n
+    if (this.#start >= this.#end) {
+      this.#start = 0
+      this.#end = 0
+    }
+  }
+}

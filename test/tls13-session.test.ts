@@ -1,0 +1,179 @@
+/**
+ * TlsSession (TLS 1.3 over a byte stream) weft <-> weft in memory: records, key updates, alerts,
+ * the record layer's limits, end of stream, backpressure.
+ */
+import { describe, expect, test } from 'vitest'
+import { nodeTlsCrypto } from '../src/io/crypto-tls-node.js'
+import { TlsError } from '../src/tls/errors.js'
+import { ContentType, encodeRecord, MAX_PLAINTEXT } from '../src/tls/record.js'
+import { TlsSession, type TlsSessionEvent, type TlsSessionOptions } from '../src/tls/session.js'
+import { SignatureScheme } from '../src/tls/types.js'
+import { UsageError } from '../src/core/errors.js'
+
+const c = nodeTlsCrypto
+const cert = (tag: number) => {
+  const seed = new Uint8Array(32).fill(tag)
+  return { chain: [c.base.ed25519PublicKey(seed)], scheme: SignatureScheme.ed25519, sign: (d: Uint8Array) => c.base.ed25519Sign(seed, d) }
+}
+const verify = (chain: Uint8Array[], _s: number, content: Uint8Array, sig: Uint8Array): void => {
+  if (!c.base.ed25519Verify(chain[0]!, content, sig)) throw new TlsError('tls/bad-certificate')
+}
+
+interface End { s: TlsSession; events: TlsSessionEvent[]; sent: Uint8Array[] }
+
+function ends(co: Partial<TlsSessionOptions> = {}, so: Partial<TlsSessionOptions> = {}): { a: End; b: End } {
+  const a = { s: new TlsSession({ role: 'client', crypto: c, certificate: cert(1), verifyPeer: verify, ...co }), events: [], sent: [] }
+  const b = { s: new TlsSession({ role: 'server', crypto: c, certificate: cert(2), verifyPeer: verify, ...so }), events: [], sent: [] }
+  return { a, b }
+}
+
+/** Moves bytes both ways until quiet; `split` cuts every chunk into pieces of that size. */
+function run(a: End, b: End, split = Infinity): void {
+  for (let i = 0; i < 100; i++) {
+    let moved = false
+    for (const [x, y] of [[a, b], [b, a]] as const) {
+      for (let d = x.s.pollTransmit(1 << 20); d !== undefined; d = x.s.pollTransmit(1 << 20)) {
+        x.sent.push(d)
+        moved = true
+        for (let o = 0; o < d.length; o += Math.min(split, d.length)) y.s.handleData(0, d.subarray(o, o + Math.min(split, d.length)))
+      }
+      for (let e = y.s.pollEvent(); e !== undefined; e = y.s.pollEvent()) y.events.push(e)
+    }
+    if (!moved) return
+  }
+}
+
+const data = (es: TlsSessionEvent[]): Uint8Array => {
+  const parts = es.filter((e): e is Extract<TlsSessionEvent, { type: 'data' }> => e.type === 'data').map((e) => e.data)
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let o = 0
+  for (const p of parts) { out.set(p, o); o += p.length }
+  return out
+}
+const pattern = (n: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 7) & 0xff)
+
+describe('TlsSession weft <-> weft', () => {
+  test('handshake (byte by byte), data both ways in records of at most 2^14, close_notify both ways', () => {
+    const { a, b } = ends({ alpn: ['libp2p'] }, { alpn: ['libp2p'] })
+    run(a, b, 1)
+    expect(a.events[0]).toMatchObject({ type: 'handshake-complete', alpn: 'libp2p' })
+    expect(b.events[0]).toMatchObject({ type: 'handshake-complete', alpn: 'libp2p' })
+    expect(a.s.peerChain).toEqual(cert(2).chain)
+    // the client's middlebox-compatibility ChangeCipherSpec: exactly one, before its second flight
+    const ccs = Uint8Array.of(20, 3, 3, 0, 1, 1)
+    const flat = Buffer.concat(a.sent.map((x) => Buffer.from(x)))
+    expect(flat.indexOf(Buffer.from(ccs))).toBeGreaterThan(0)
+    a.s.write(pattern(50_000))
+    const before = a.sent.length
+    run(a, b)
+    expect(data(b.events)).toEqual(pattern(50_000))
+    const records = Buffer.concat(a.sent.slice(before).map((x) => Buffer.from(x)))
+    expect(records.length).toBe(50_000 + 4 * (5 + 17)) // four records: 3 full + 1 partial, each header + type byte + tag
+    b.s.write(pattern(10))
+    run(a, b)
+    expect(data(a.events)).toEqual(pattern(10))
+    a.s.close()
+    run(a, b)
+    expect(b.events.at(-1)).toEqual({ type: 'eof', closeNotify: true })
+    expect(() => a.s.write(pattern(1))).toThrow(UsageError)
+    b.s.write(pattern(3)) // half-closed: the server may still send
+    b.s.close()
+    run(a, b)
+    expect(data(a.events)).toEqual(Uint8Array.from([...pattern(10), ...pattern(3)]))
+    expect(a.events.at(-1)).toEqual({ type: 'eof', closeNotify: true })
+  })
+  test('KeyUpdate with update_requested: both sides move to new keys, data keeps flowing', () => {
+    const { a, b } = ends()
+    run(a, b)
+    a.s.updateKeys(true)
+    a.s.write(pattern(100))
+    run(a, b)
+    b.s.write(pattern(200))
+    run(a, b)
+    expect(data(b.events)).toEqual(pattern(100))
+    expect(data(a.events)).toEqual(pattern(200))
+  })
+  test('keyUpdateAfter: after that many records we update our key on our own (at the limit: none yet)', () => {
+    const { a, b } = ends({ keyUpdateAfter: 3 })
+    run(a, b)
+    for (let i = 0; i < 3; i++) a.s.write(pattern(5))
+    const n = a.sent.length
+    run(a, b)
+    const atLimit = a.sent.slice(n).reduce((k, x) => k + x.length, 0)
+    expect(atLimit).toBe(3 * (5 + 5 + 17))
+    a.s.write(pattern(5)) // the 4th record: a KeyUpdate first
+    const m = a.sent.length
+    run(a, b)
+    expect(a.sent.slice(m).reduce((k, x) => k + x.length, 0)).toBe(2 * 22 + 5 + 5) // KeyUpdate record (5-byte message) + data record
+    a.s.write(pattern(5))
+    run(a, b)
+    expect(data(b.events)).toEqual(Uint8Array.from([...pattern(5), ...pattern(5), ...pattern(5), ...pattern(5), ...pattern(5)]))
+  })
+  test('a tampered record: bad_record_mac (20), the alert reaches the peer as tls/alert-received', () => {
+    const { a, b } = ends()
+    run(a, b)
+    a.s.write(pattern(10))
+    const rec = a.s.pollTransmit(1 << 20)!.slice()
+    rec[rec.length - 1]! ^= 1
+    expect(() => b.s.handleData(0, rec)).toThrow(expect.objectContaining({ code: 'tls/bad-record-mac', alert: 20 }))
+    expect(() => b.s.handleData(0, rec)).toThrow(UsageError)
+    const alert = b.s.pollTransmit(1 << 20)!
+    let err: unknown
+    try { a.s.handleData(0, alert) } catch (e) { err = e }
+    expect(err).toMatchObject({ code: 'tls/alert-received', peerAlert: 20 })
+  })
+  test('record_overflow: a protected record of 2^14 + 256 passes the length check, one byte more does not', () => {
+    const { a, b } = ends()
+    run(a, b)
+    const header = (n: number) => Uint8Array.of(23, 3, 3, n >> 8, n & 0xff)
+    expect(() => b.s.handleData(0, header(MAX_PLAINTEXT + 256))).not.toThrow() // waits for the body
+    const { a: a2, b: b2 } = ends()
+    run(a2, b2)
+    expect(() => b2.s.handleData(0, header(MAX_PLAINTEXT + 257))).toThrow(expect.objectContaining({ code: 'tls/record-overflow', alert: 22 }))
+  })
+  test('maxEmptyRecords: that many empty records pass, one more is tls/too-many-empty-records', () => {
+    const { a, b } = ends({}, { maxEmptyRecords: 4 })
+    run(a, b)
+    const empties = (n: number) => { for (let i = 0; i < n; i++) a.s.write(new Uint8Array(0)) }
+    // write() of an empty array sends nothing: seal empty records directly through a KeyUpdate-free path
+    empties(1)
+    expect(a.s.pollTransmit(1 << 20)).toBeUndefined()
+    const { a: x, b: y } = ends({}, { maxEmptyRecords: 4 })
+    run(x, y)
+    for (let i = 0; i < 4; i++) x.s.updateKeys(false) // a KeyUpdate carries no data either
+    run(x, y)
+    x.s.updateKeys(false)
+    expect(() => run(x, y)).toThrow(expect.objectContaining({ code: 'tls/too-many-empty-records' }))
+  })
+  test('a ChangeCipherSpec after the handshake is unexpected_message', () => {
+    const { a, b } = ends()
+    run(a, b)
+    expect(() => b.s.handleData(0, encodeRecord(ContentType.change_cipher_spec, Uint8Array.of(1)))).toThrow(expect.objectContaining({ code: 'tls/unexpected-message' }))
+  })
+  test('end of stream: during the handshake it is tls/unexpected-eof; after it without close_notify, eof with closeNotify false', () => {
+    const { a, b } = ends()
+    b.s.handleData(0, a.s.pollTransmit(1 << 20)!)
+    expect(() => b.s.handleEof(0)).toThrow(expect.objectContaining({ code: 'tls/unexpected-eof' }))
+    const { a: x, b: y } = ends()
+    run(x, y)
+    y.s.handleEof(0)
+    expect(y.s.pollEvent()).toEqual({ type: 'eof', closeNotify: false })
+  })
+  test('backpressure: wantsData turns false past maxBufferedData and back once read', () => {
+    const { a, b } = ends({}, { maxBufferedData: 1000 })
+    run(a, b)
+    for (let e = b.s.pollEvent(); e !== undefined; e = b.s.pollEvent()) { /* drain */ }
+    a.s.write(pattern(999))
+    b.s.handleData(0, a.s.pollTransmit(1 << 20)!)
+    expect(b.s.wantsData()).toBe(true)
+    a.s.write(pattern(1))
+    b.s.handleData(0, a.s.pollTransmit(1 << 20)!)
+    expect(b.s.wantsData()).toBe(false)
+    b.s.pollEvent()
+    expect(b.s.wantsData()).toBe(true)
+  })
+  test('write before the handshake completes is a UsageError', () => {
+    const { a } = ends()
+    expect(() => a.s.write(pattern(1))).toThrow(UsageError)
+  })
+})
