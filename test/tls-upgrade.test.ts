@@ -10,12 +10,13 @@ import { ProtocolError } from '../src/core/errors.js'
 import { nodeCrypto } from '../src/io/crypto-node.js'
 import { nodeTlsCrypto } from '../src/io/crypto-tls-node.js'
 import { privateKeyFromSeed } from '../src/peer-id/index.js'
-import { generateCertificate } from '../src/tls/index.js'
+import { generateCertificate, libp2pTls } from '../src/tls/index.js'
 
 const keyA = privateKeyFromSeed(new Uint8Array(32).fill(1), nodeCrypto)
 const keyB = privateKeyFromSeed(new Uint8Array(32).fill(2), nodeCrypto)
 const keyC = privateKeyFromSeed(new Uint8Array(32).fill(3), nodeCrypto)
-const TLS: Partial<ConnectionOptions> = { security: ['tls'], tls: { crypto: nodeTlsCrypto, wallClock: () => 1_767_225_600_000 } }
+const wallClock = (): number => 1_767_225_600_000
+const TLS: Partial<ConnectionOptions> = { security: ['tls'], tls: libp2pTls({ crypto: nodeTlsCrypto, wallClock }) }
 
 class Pair {
   readonly a: Connection
@@ -72,7 +73,7 @@ function exchange(p: Pair, payload: Uint8Array): Uint8Array {
 describe('/tls/1.0.0 upgrade', () => {
   test('both sides TLS: peers authenticated by certificate, yamux chosen in ALPN, data both ways', () => {
     // the listener reuses a certificate made ahead (as weft/node does), the dialer makes one per connection
-    const p = new Pair({ ...TLS, expectedRemotePeer: keyB.toPeerId() }, { ...TLS, tls: { ...TLS.tls!, certificate: generateCertificate(keyB, nodeTlsCrypto) } })
+    const p = new Pair({ ...TLS, expectedRemotePeer: keyB.toPeerId() }, { ...TLS, tls: libp2pTls({ crypto: nodeTlsCrypto, wallClock, certificate: generateCertificate(keyB, nodeTlsCrypto) }) })
     p.drive()
     const ea = established(p.ea)!, eb = established(p.eb)!
     expect(ea.remotePeer.equals(keyB.toPeerId())).toBe(true)

@@ -39,7 +39,7 @@ import { StreamTable } from './streams.js'
 import { YAMUX_PROTOCOL, type ConnectionErrorCode, type ConnectionEvent, type ConnectionOptions } from './types.js'
 import { Upgrade, type SecureChannel, type Upgraded } from './upgrade.js'
 
-export { NOISE_PROTOCOL, YAMUX_PROTOCOL } from './types.js'
+export { NOISE_PROTOCOL, TLS_PROTOCOL, YAMUX_PROTOCOL } from './types.js'
 export type { ConnectionErrorCode, ConnectionEvent, ConnectionOptions } from './types.js'
 
 /** Largest plaintext one Noise transport frame carries (65535 - 16-byte tag). */

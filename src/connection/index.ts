@@ -4,5 +4,5 @@
  *
  * @module weft/connection
  */
-export { Connection, NOISE_PROTOCOL, YAMUX_PROTOCOL } from './connection.js'
+export { Connection, NOISE_PROTOCOL, TLS_PROTOCOL, YAMUX_PROTOCOL } from './connection.js'
 export type { ConnectionOptions, ConnectionEvent, ConnectionErrorCode } from './connection.js'

@@ -6,11 +6,13 @@ import type { CryptoProvider } from '../core/crypto/provider.js'
 import type { KeylogHook, TraceHook } from '../core/trace.js'
 import type { NoiseKeySource } from '../noise/index.js'
 import type { PeerId, PrivateKey, PublicKey } from '../peer-id/index.js'
-import type { ConnectionTlsOptions } from '../tls/index.js'
+import type { TlsChannelFactory } from '../tls/index.js'
 import type { YamuxOptions } from '../yamux/index.js'
 
 /** The multistream-select id of the Noise security handshake (noise spec "Protocol Identifier"). */
 export const NOISE_PROTOCOL = '/noise'
+/** The multistream-select id of libp2p TLS (tls spec "Handshake Protocol"). */
+export const TLS_PROTOCOL = '/tls/1.0.0'
 /** The multistream-select id of the yamux muxer. */
 export const YAMUX_PROTOCOL = '/yamux/1.0.0'
 
@@ -63,8 +65,8 @@ export interface ConnectionOptions {
    * the listener accepts any of them. 'tls' is libp2p TLS, `/tls/1.0.0` (spec/tls.md) and needs `tls`.
    */
   security?: readonly ('noise' | 'tls')[] | undefined
-  /** What `/tls/1.0.0` needs (TLS crypto, the wall clock, our certificate); required when `security` includes 'tls'. */
-  tls?: ConnectionTlsOptions | undefined
+  /** Opens `/tls/1.0.0` channels (`libp2pTls(...)` from src/tls: TLS crypto, the wall clock, our certificate); required when `security` includes 'tls'. */
+  tls?: TlsChannelFactory | undefined
   /** Options of the yamux session (its role follows ours: dialer = client). Defaults in `YAMUX_DEFAULTS`. */
   yamux?: Omit<YamuxOptions, 'role'>
   /** Injected ephemeral/static keys, tests only. */

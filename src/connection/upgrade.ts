@@ -18,8 +18,7 @@ import { ProtocolError } from '../core/errors.js'
 import { MultistreamDialer, MultistreamListener } from '../multistream/index.js'
 import { NoiseConnection } from '../noise/index.js'
 import type { PeerId, PublicKey } from '../peer-id/index.js'
-import { Libp2pTlsChannel, TLS_PROTOCOL } from '../tls/index.js'
-import { NOISE_PROTOCOL, YAMUX_PROTOCOL, type ConnectionErrorCode, type ConnectionOptions } from './types.js'
+import { NOISE_PROTOCOL, TLS_PROTOCOL, YAMUX_PROTOCOL, type ConnectionErrorCode, type ConnectionOptions } from './types.js'
 
 export type UpgradeOptions = Pick<ConnectionOptions,
   'role' | 'crypto' | 'identity' | 'expectedRemotePeer' | 'earlyMuxerNegotiation' | 'lazySecurityNegotiation' | 'noiseStaticKey' | 'noiseKeys' | 'trace' | 'keylog' | 'security' | 'tls'>
@@ -88,9 +87,8 @@ export class Upgrade {
       : new MultistreamListener({ protocols, trace: this.#msTrace })
   }
 
-  #newTls(): Libp2pTlsChannel {
-    return new Libp2pTlsChannel({
-      ...this.#opts.tls!,
+  #newTls(): SecureChannel {
+    return this.#opts.tls!.open({
       role: this.#opts.role,
       identity: this.#opts.identity,
       expectedRemotePeer: this.#opts.expectedRemotePeer,

@@ -25,4 +25,6 @@ export {
   type HostCertificate, type VerifiedPeer, type VerifyCertificateOptions, type GenerateCertificateOptions, type Libp2pTlsErrorCode, type Libp2pTlsError,
 } from './certificate.js'
 export { TLS_PROTOCOL, LIBP2P_ALPN, alpnFor, libp2pTlsAuth, type Libp2pTlsAuth, type Libp2pTlsAuthOptions } from './libp2p-auth.js'
-export { Libp2pTlsChannel, type ConnectionTlsOptions, type Libp2pTlsChannelOptions, type Libp2pTlsChannelEvent } from './libp2p-channel.js'
+export {
+  Libp2pTlsChannel, libp2pTls, type ConnectionTlsOptions, type Libp2pTlsChannelOptions, type Libp2pTlsChannelEvent, type TlsChannelFactory, type TlsChannelParams,
+} from './libp2p-channel.js'

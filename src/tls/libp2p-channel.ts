@@ -19,7 +19,7 @@ import { tlsError } from './errors.js'
 import { LIBP2P_ALPN, alpnFor, libp2pTlsAuth, type Libp2pTlsAuth } from './libp2p-auth.js'
 import { TlsSession, type TlsSessionOptions } from './session.js'
 
-/** What a connection needs to offer `/tls/1.0.0`: weft/node supplies it when `security` includes 'tls'. */
+/** The configuration of `libp2pTls`: what every connection's `/tls/1.0.0` channel shares. */
 export interface ConnectionTlsOptions {
   /** AES-GCM, P-256 and the base provider (src/io/crypto-tls-node.ts on Node). */
   crypto: TlsCrypto
@@ -31,14 +31,31 @@ export interface ConnectionTlsOptions {
   session?: Pick<TlsSessionOptions, 'maxBufferedData' | 'maxEmptyRecords' | 'keyUpdateAfter' | 'limits'>
 }
 
-/** Options of one channel. */
-export interface Libp2pTlsChannelOptions extends ConnectionTlsOptions {
+/** What one connection adds to the shared configuration. */
+export interface TlsChannelParams {
   /** dialer = TLS client. */
   role: 'dialer' | 'listener'
   identity: PrivateKey
   expectedRemotePeer?: PeerId | undefined
   /** Muxers offered in ALPN before "libp2p", most preferred first; [] = only "libp2p". */
   streamMuxers: readonly string[]
+}
+
+/** Options of one channel. */
+export interface Libp2pTlsChannelOptions extends ConnectionTlsOptions, TlsChannelParams {}
+
+/**
+ * Opens a connection's `/tls/1.0.0` channel (ConnectionOptions.tls). A factory rather than the
+ * configuration itself so that the connection core does not import the TLS stack: a build that never
+ * offers TLS (weft/browser) does not carry it.
+ */
+export interface TlsChannelFactory {
+  open(params: TlsChannelParams): Libp2pTlsChannel
+}
+
+/** The factory of channels sharing `config` (weft/node builds one per node, with one certificate). */
+export function libp2pTls(config: ConnectionTlsOptions): TlsChannelFactory {
+  return { open: (params) => new Libp2pTlsChannel({ ...config, ...params }) }
 }
 
 /** The channel's events: the Noise channel's shapes (src/noise/connection.ts NoiseEvent). */
