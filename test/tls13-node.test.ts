@@ -92,6 +92,16 @@ describe.each(SUITES)('weft client -> node:tls server ($name)', (suite) => {
     serverSide.write(down)
     await p.until(() => collected(p.events).length >= down.length)
     expect(collected(p.events).equals(Buffer.from(down))).toBe(true)
+    // KeyUpdate asking the peer to update too: OpenSSL answers with its own, data still flows both ways
+    session.updateKeys(true)
+    const up2 = bytes(5000, 5)
+    const gotUp2 = readN(serverSide, up2.length)
+    session.write(up2)
+    p.flush()
+    expect((await gotUp2).equals(Buffer.from(up2))).toBe(true)
+    serverSide.write(bytes(3000, 6))
+    await p.until(() => collected(p.events).length >= down.length + 3000)
+    expect(collected(p.events).subarray(down.length).equals(Buffer.from(bytes(3000, 6)))).toBe(true)
     // our close_notify ends the server's read side; its own close_notify is our clean eof
     serverSide.on('end', () => serverSide.end())
     session.close()
