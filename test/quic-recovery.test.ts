@@ -254,6 +254,27 @@ describe('probe timeout (RFC 9002 §6.2)', () => {
   })
 })
 
+describe('Retry (RFC 9002 §6.3)', () => {
+  test('a client that processed a Retry gets its Initials back, a fresh window and no timer; packet numbers go on', () => {
+    const c = new Recovery<string>({ role: 'client' })
+    c.onPacketSent(sent('initial', 0, 0))
+    c.onPacketSent(sent('initial', 1, 1))
+    c.onTimeout(1000) // the PTO runs from the last ack-eliciting packet
+    expect(c.ptoCount).toBe(1)
+    const back = c.onRetry(50)
+    expect(back.map((p) => p.frames[0])).toEqual(['initial:0', 'initial:1'])
+    expect(c.bytesInFlight).toBe(0)
+    expect(c.ptoCount).toBe(0)
+    expect(c.probesPending).toBe(0)
+    expect(c.congestionWindow).toBe(12_000)
+    // nothing ack-eliciting in flight and the address not validated: the anti-deadlock timer, from now
+    expect(c.pollTimeout()).toBe(50 + 333 + 666)
+    expect(usageErrorCode(() => c.onPacketSent(sent('initial', 1, 60)))).toBe('quic/recovery-packet-number')
+    c.onPacketSent(sent('initial', 2, 60))
+    expect(c.pollTimeout()).toBe(60 + 999)
+  })
+})
+
 describe('NewReno (RFC 9002 §7, Appendix B)', () => {
   test('initial window min(10 * 1200, max(14720, 2400)) = 12000; slow start adds every acknowledged byte', () => {
     const r = confirmed()

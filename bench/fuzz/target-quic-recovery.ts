@@ -62,7 +62,7 @@ function generate(r: Rand): Uint8Array {
       }
       case 3: out.push(r.int(256), r.int(256)); break // clock jump
       case 4: break // timer expiry
-      case 5: out.push(r.int(8), r.int(256), r.int(256)); break // handshake event / parameters
+      case 5: out.push(r.int(9), r.int(256), r.int(256)); break // handshake event / parameters / Retry
       case 6: out.push(r.int(3), r.int(256)); break // peer receives or loses the last packets
       default: out.push(r.int(256), r.int(256)); break
     }
@@ -139,7 +139,7 @@ function run(input: Uint8Array): void {
         break
       }
       case 5: {
-        const kind = s.u8() % 8
+        const kind = s.u8() % 9
         const a = s.u8()
         const b = s.u8()
         if (kind === 0) { confirmed = true; rec.setHandshakeConfirmed(now) }
@@ -154,6 +154,7 @@ function run(input: Uint8Array): void {
         if (kind === 5) rec.setAppLimited((a & 1) === 1)
         if (kind === 6) rec.setPeerParameters({ maxAckDelay: ((a << 8) | b) % 16384, ackDelayExponent: a % 21 })
         if (kind === 7) { const m = 1200 + ((a << 8) | b) % 1000; rec.setMaxDatagramSize(m); minWindow = 2 * m }
+        if (kind === 8 && role === 'client' && !discarded.has('initial')) report(rec.onRetry(now))
         break
       }
       case 6: {

@@ -123,7 +123,7 @@ export class Recovery<F = Frame> {
   readonly #role: 'client' | 'server'
   readonly #limits: RecoveryLimits
   readonly #rtt: RttEstimator
-  readonly #cc: NewReno
+  #cc: NewReno
   readonly #spaces: Record<PacketNumberSpace, SentPackets<F>>
   readonly #discarded = new Set<PacketNumberSpace>()
   #maxAckDelay: Millis
@@ -317,6 +317,21 @@ export class Recovery<F = Frame> {
     this.#discarded.add(space)
     const dropped = this.#spaces[space].clear()
     this.#ptoCount = 0
+    this.#setTimer(now)
+    return dropped
+  }
+
+  /**
+   * A client processed a Retry (RFC 9002 §6.3): congestion control and loss recovery restart. The
+   * outstanding packets (the Initials the Retry answered) are returned so their CRYPTO data goes out
+   * again in new Initial packets; the window, probe credit, backoff and timers reset. Packet numbers
+   * keep increasing (RFC 9000 §17.2.5.3). No RTT sample is taken from the Retry (§6.3 makes it a MAY).
+   */
+  onRetry(now: Millis): readonly SentPacket<F>[] {
+    const dropped = SPACES.flatMap((space) => this.#spaces[space].clear())
+    this.#cc = new NewReno({ maxDatagramSize: this.#cc.maxDatagramSize, maxWindowPackets: this.#limits.maxWindowPackets })
+    this.#ptoCount = 0
+    this.#probeCredit = 0
     this.#setTimer(now)
     return dropped
   }
