@@ -18,6 +18,7 @@ import { websocketTarget } from './target-websocket.js'
 import { traceTarget } from './target-trace.js'
 import { quicFrameTarget, quicPacketTarget } from './target-quic.js'
 import { quicRecoveryTarget } from './target-quic-recovery.js'
+import { tlsTarget } from './target-tls.js'
 
 export const TARGETS: readonly Target[] = [
   varintTarget,
@@ -46,6 +47,7 @@ export const TARGETS: readonly Target[] = [
   quicFrameTarget,
   quicPacketTarget,
   quicRecoveryTarget,
+  tlsTarget,
 ]
 
 export function targetByName(name: string): Target | undefined {
