@@ -94,6 +94,14 @@ describe('the ACK frame', () => {
     expect(new AckTracker({ ackDelayExponent: 0 }).buildAck('application', 0)).toBeUndefined()
   })
 
+  test('Initial and Handshake ACKs carry an ACK Delay of 0 (RFC 9000 §19.3)', () => {
+    const t = new AckTracker()
+    t.onPacketReceived('initial', 0, 0, true)
+    t.onPacketReceived('handshake', 0, 0, true)
+    expect(t.buildAck('initial', 40)!.ackDelay).toBe(0)
+    expect(t.buildAck('handshake', 40)!.ackDelay).toBe(0)
+  })
+
   test('a late packet does not move the ACK Delay origin (the largest packet number does)', () => {
     const t = new AckTracker({ ackDelayExponent: 0 })
     t.onPacketReceived('application', 5, 10, true)

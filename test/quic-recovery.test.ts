@@ -67,19 +67,21 @@ describe('RTT estimation (RFC 9002 §5)', () => {
     expect(r.rtt.smoothedRtt).toBe(0.875 * before + 0.125 * 110)
   })
 
-  test('before confirmation the ack delay is not capped; in the Initial space it is ignored', () => {
+  test('before confirmation the ack delay is not capped; in the Initial and Handshake spaces it is ignored', () => {
     const r = new Recovery<string>({ role: 'client', maxAckDelay: 25 })
-    r.onPacketSent(sent('handshake', 0, 0))
-    r.onAckReceived('handshake', ack([0]), 100)
-    r.onPacketSent(sent('handshake', 1, 100))
-    r.onAckReceived('handshake', ack([1], 50_000 / 8), 260) // latest 160, delay 50 uncapped -> 110
+    r.onPacketSent(sent('application', 0, 0))
+    r.onAckReceived('application', ack([0]), 100)
+    r.onPacketSent(sent('application', 1, 100))
+    r.onAckReceived('application', ack([1], 50_000 / 8), 260) // latest 160, delay 50 uncapped -> 110
     expect(r.rtt.smoothedRtt).toBe(0.875 * 100 + 0.125 * 110)
-    const i = new Recovery<string>({ role: 'client' })
-    i.onPacketSent(sent('initial', 0, 0))
-    i.onAckReceived('initial', ack([0]), 100)
-    i.onPacketSent(sent('initial', 1, 100))
-    i.onAckReceived('initial', ack([1], 50_000 / 8), 260)
-    expect(i.rtt.smoothedRtt).toBe(0.875 * 100 + 0.125 * 160)
+    for (const space of ['initial', 'handshake'] as const) {
+      const i = new Recovery<string>({ role: 'client' })
+      i.onPacketSent(sent(space, 0, 0))
+      i.onAckReceived(space, ack([0]), 100)
+      i.onPacketSent(sent(space, 1, 100))
+      i.onAckReceived(space, ack([1], 50_000 / 8), 260)
+      expect(i.rtt.smoothedRtt).toBe(0.875 * 100 + 0.125 * 160)
+    }
   })
 
   test('no sample unless the largest acknowledged is newly acknowledged and something ack-eliciting is', () => {

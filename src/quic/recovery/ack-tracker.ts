@@ -157,14 +157,16 @@ export class AckTracker {
   /**
    * The ACK frame for `space` at `now`, or undefined when there is nothing to acknowledge: the newest
    * `maxRanges` ranges (default and ceiling `maxAckRanges`), ACK Delay = time since the largest packet
-   * arrived in units of 2^ackDelayExponent µs, ECN counts once any ECN mark arrived in the space.
+   * arrived in units of 2^ackDelayExponent µs (0 in Initial and Handshake, RFC 9000 §19.3), ECN counts
+   * once any ECN mark arrived in the space.
    */
   buildAck(space: PacketNumberSpace, now: Millis, maxRanges: number = this.#limits.maxAckRanges): AckFrameObject | undefined {
     const s = this.#spaces[space]
     if (s.discarded) return undefined
     const ranges = s.received.descending(Math.max(1, Math.min(maxRanges, this.#limits.maxAckRanges)), s.ackFrom)
     if (ranges.length === 0) return undefined
-    const delayMicros = Math.max(0, now - s.largestTime) * 1000
+    // RFC 9000 §19.3: the receiver does not use the ACK Delay of Initial and Handshake ACKs; send 0
+    const delayMicros = space === 'application' ? Math.max(0, now - s.largestTime) * 1000 : 0
     const ackDelay = Math.floor(delayMicros / 2 ** this.#ackDelayExponent)
     const ecn: EcnCounts | undefined = s.ecn === undefined ? undefined : { ...s.ecn }
     return ecn === undefined ? { type: 'ack', ackDelay, ranges } : { type: 'ack', ackDelay, ranges, ecn }

@@ -261,8 +261,9 @@ export class Recovery<F = Frame> {
     if (acked.length === 0) return { acked, lost: [] }
     const newest = acked[acked.length - 1]!
     if (newest.packetNumber === largest && acked.some((p) => p.ackEliciting)) {
-      // §5.3: the Initial space's ACKs are not delayed by the peer, so their ack delay is ignored
-      const ackDelay = space === 'initial' ? 0 : (ack.ackDelay * 2 ** this.#ackDelayExponent) / 1000
+      // Initial and Handshake ACKs are not delayed (RFC 9000 §13.2.1) and their ACK Delay field is not
+      // used (RFC 9000 §19.3; RFC 9002 §5.3): only application-space samples subtract an ack delay
+      const ackDelay = space === 'application' ? (ack.ackDelay * 2 ** this.#ackDelayExponent) / 1000 : 0
       this.#rtt.update(now - newest.timeSent, ackDelay, now, this.#handshakeConfirmed, this.#maxAckDelay)
     }
     if (ack.ecn !== undefined) this.#processEcn(s, ack.ecn, newest.timeSent, now)

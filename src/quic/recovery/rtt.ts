@@ -55,7 +55,7 @@ export class RttEstimator {
 
   /**
    * Take one sample (Appendix A.7 `UpdateRtt`). `ackDelay` is the peer's reported delay in ms (0 for
-   * the Initial space, whose ACKs the peer does not delay, §5.3); once the handshake is confirmed it is
+   * the Initial and Handshake spaces, whose ACKs the peer does not delay, §5.3); once the handshake is confirmed it is
    * capped at the peer's `maxAckDelay`; it is subtracted only when that leaves at least min_rtt.
    */
   update(latestRtt: Millis, ackDelay: Millis, now: Millis, handshakeConfirmed: boolean, maxAckDelay: Millis): void {
