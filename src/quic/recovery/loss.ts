@@ -240,8 +240,9 @@ export class Recovery<F = Frame> {
 
   /**
    * OnAckReceived (Appendix A.7) for an ACK frame that arrived in a packet of `space` at `now`. Throws
-   * QuicProtocolError('PROTOCOL_VIOLATION') (a ProtocolError('quic', ...), src/quic/errors.ts) when it acknowledges a packet number never sent or
-   * skipped (RFC 9000 §13.1, §21.4), FRAME_ENCODING_ERROR when its ranges are not descending and disjoint.
+   * QuicProtocolError('PROTOCOL_VIOLATION') (a ProtocolError('quic', ...), src/quic/errors.ts) when it
+   * acknowledges a packet number never sent or skipped (RFC 9000 §13.1, §21.4), FRAME_ENCODING_ERROR
+   * when its ranges are not descending and disjoint; a refused frame changes nothing.
    */
   onAckReceived(space: PacketNumberSpace, ack: AckFrame, now: Millis): AckResult<F> {
     const s = this.#spaces[space]
