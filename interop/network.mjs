@@ -19,9 +19,14 @@ import { setupScenarios } from './lib/scenarios.mjs'
 const here = path.dirname(fileURLToPath(import.meta.url))
 const root = path.dirname(here)
 
+/** The go and rust nodes of the TLS and QUIC cases; weft nodes join when its interop capabilities
+ * (interop/weft/capabilities.mjs) and weft/network-peer.mjs have TLS and QUIC. */
+const GO_RUST = /** @type {[string, string][]} */ ([['go', 'go-0'], ['rust', 'rust-0'], ['go', 'go-1'], ['rust', 'rust-1']])
 /**
  * The cases. `nodes`: [impl, name, extra env]. Node names are unique; gossip data is `<name>/<i>`.
- * @type {Record<string, { nodes: [string, string, Record<string, string>?][], messages?: number, timeout: number, proves: string }>}
+ * `scenario`: the network_scenario the nodes run (default: the case name); `channel`: the
+ * transport and security every node uses (default tcp + noise).
+ * @type {Record<string, { nodes: [string, string, Record<string, string>?][], scenario?: string, channel?: { transport: string, security: string }, messages?: number, timeout: number, proves: string }>}
  */
 const CASES = {
   'gossip-content': {
@@ -47,6 +52,22 @@ const CASES = {
     timeout: 150,
     proves: 'PUT_VALUE/GET_VALUE (/pk records), ADD_PROVIDER/GET_PROVIDERS, FIND_NODE across weft, go, rust; a late client GETs every record over the network',
   },
+  'gossip-tls': {
+    nodes: GO_RUST, scenario: 'gossip-content', channel: { transport: 'tcp', security: 'tls' }, messages: 100, timeout: 90,
+    proves: 'gossip-content between go and rust over TCP with TLS 1.3 (libp2p TLS, muxer by ALPN)',
+  },
+  'gossip-quic': {
+    nodes: GO_RUST, scenario: 'gossip-content', channel: { transport: 'quic-v1', security: 'tls' }, messages: 100, timeout: 90,
+    proves: 'gossip-content between go (quic-go) and rust (quinn) over QUIC v1',
+  },
+  'kad-tls': {
+    nodes: GO_RUST, scenario: 'kad', channel: { transport: 'tcp', security: 'tls' }, timeout: 150,
+    proves: 'kad (PUT/GET /pk, providers, FIND_NODE) between go and rust over TCP with TLS',
+  },
+  'kad-quic': {
+    nodes: GO_RUST, scenario: 'kad', channel: { transport: 'quic-v1', security: 'tls' }, timeout: 150,
+    proves: 'kad (PUT/GET /pk, providers, FIND_NODE) between go and rust over QUIC v1',
+  },
 }
 
 const { bins, redis, redisAddr, children, run } = await setupScenarios({ tag: 'network', cases: CASES, impls: (c) => c.nodes.map((n) => n[0]) })
@@ -68,7 +89,7 @@ async function runCase(name) {
     const p = spawn(/** @type {string} */ (cmd), argv, {
       cwd: root,
       env: {
-        ...process.env, network_scenario: name, node_name: node, node_count: String(members),
+        ...process.env, network_scenario: c.scenario ?? name, node_name: node, node_count: String(members), ...(c.channel ?? {}),
         messages: String(c.messages ?? 0), ip: '127.0.0.1', redis_addr: redisAddr, test_timeout_seconds: String(c.timeout + 10), ...extra,
       },
       stdio: ['ignore', 'ignore', 'pipe'],

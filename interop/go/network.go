@@ -139,14 +139,16 @@ func networkMode(scenario string) int {
 	}
 	failAfterTestTimeout("120")
 	n.rdb = redis.NewClient(&redis.Options{Addr: env("redis_addr", "redis:6379"), DisableIdentity: true})
-	la, err := listenAddr(env("ip", "127.0.0.1"), "tcp", 0)
+	// transport (tcp | quic-v1) and security (noise | tls): the network's channel (NETWORK.md).
+	transport, security := env("transport", "tcp"), env("security", "noise")
+	la, err := listenAddr(env("ip", "127.0.0.1"), transport, 0)
 	if err != nil {
 		fail("listen addr: %v", err)
 	}
-	if n.h, err = newHost(nil, la); err != nil {
+	if n.h, err = newHostWith(nil, hostStack{security: security, quic: transport == "quic-v1"}, la); err != nil {
 		fail("creating host: %v", err)
 	}
-	log.Printf("peer id %s scenario %s", n.h.ID(), scenario)
+	log.Printf("peer id %s scenario %s transport %s security %s", n.h.ID(), scenario, transport, security)
 	switch scenario {
 	case "gossip-content", "gossip-seqno", "gossip-badsig":
 		err = n.runGossip()

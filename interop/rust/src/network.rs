@@ -12,14 +12,15 @@ use futures::StreamExt as _;
 use libp2p::{
     gossipsub, identify, identity, kad,
     multiaddr::Protocol,
-    noise, ping,
+    ping,
     swarm::{NetworkBehaviour, SwarmEvent},
-    tcp, yamux, Multiaddr, PeerId, StreamProtocol, Swarm, SwarmBuilder,
+    Multiaddr, PeerId, StreamProtocol, Swarm, SwarmBuilder,
 };
 use sha2::{Digest as _, Sha256};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::resp::{Redis, Reply};
+use crate::stack::Security;
 
 const TOPIC: &str = "weft-interop";
 
@@ -240,13 +241,22 @@ pub async fn network_mode(scenario: String) {
     let redis_addr = std::env::var("redis_addr").unwrap_or_else(|_| "redis:6379".into());
     let redis = Redis::connect(&redis_addr, Duration::from_secs(30)).await.unwrap_or_else(|e| crate::die(e));
 
+    // transport (tcp | quic-v1) and security (noise | tls): the network's channel (NETWORK.md).
+    let transport = std::env::var("transport").unwrap_or_else(|_| "tcp".into());
+    let security = std::env::var("security").unwrap_or_else(|_| "noise".into());
+    let security = Security::parse(&security).unwrap_or_else(|| crate::die(format!("unsupported security {security:?}")));
+    if transport != "tcp" && transport != "quic-v1" {
+        crate::die(format!("unsupported transport {transport:?} (want tcp or quic-v1)"));
+    }
     let key = identity::Keypair::generate_ed25519();
     let peer_id = key.public().to_peer_id();
     let content = scenario != "gossip-seqno";
     let mut swarm = SwarmBuilder::with_existing_identity(key)
         .with_tokio()
-        .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
+        .with_other_transport(|key| crate::stack::tcp_transport(key, security))
         .unwrap_or_else(|e| crate::die(format!("tcp transport: {e}")))
+        .with_other_transport(|key| Ok::<_, Box<dyn std::error::Error + Send + Sync>>(crate::stack::quic_transport(key)))
+        .unwrap_or_else(|e| crate::die(format!("quic transport: {e}")))
         .with_behaviour(|key| {
             let mut b = gossipsub::ConfigBuilder::default();
             b.validation_mode(gossipsub::ValidationMode::Strict).heartbeat_interval(Duration::from_secs(1));
@@ -273,7 +283,9 @@ pub async fn network_mode(scenario: String) {
         .unwrap_or_else(|e| crate::die(format!("behaviour: {e}")))
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
         .build();
-    let listen: Multiaddr = format!("/ip4/{ip}/tcp/0").parse().unwrap();
+    let listen: Multiaddr = if transport == "quic-v1" { format!("/ip4/{ip}/udp/0/quic-v1") } else { format!("/ip4/{ip}/tcp/0") }
+        .parse()
+        .unwrap_or_else(|e| crate::die(format!("bad ip {ip:?}: {e}")));
     swarm.listen_on(listen).unwrap_or_else(|e| crate::die(format!("listen: {e}")));
     let own = loop {
         if let SwarmEvent::NewListenAddr { address, .. } = swarm.select_next_some().await {

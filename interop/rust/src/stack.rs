@@ -53,7 +53,7 @@ macro_rules! secured {
     };
 }
 
-fn tcp_transport(key: &identity::Keypair, security: Security) -> Result<Boxed<(PeerId, StreamMuxerBox)>, BoxErr> {
+pub(crate) fn tcp_transport(key: &identity::Keypair, security: Security) -> Result<Boxed<(PeerId, StreamMuxerBox)>, BoxErr> {
     let t = tcp::tokio::Transport::new(tcp::Config::default().nodelay(true));
     Ok(secured!(t, key, security))
 }
@@ -64,7 +64,7 @@ fn ws_transport(key: &identity::Keypair, security: Security) -> Result<Boxed<(Pe
     Ok(secured!(t, key, security))
 }
 
-fn quic_transport(key: &identity::Keypair) -> Boxed<(PeerId, StreamMuxerBox)> {
+pub(crate) fn quic_transport(key: &identity::Keypair) -> Boxed<(PeerId, StreamMuxerBox)> {
     quic::tokio::Transport::new(quic::Config::new(key))
         .map(|(p, c), _| (p, StreamMuxerBox::new(c)))
         .boxed()
