@@ -57,6 +57,20 @@ describe('asynchronous signature checks', () => {
     expect(t.delivered()).toHaveLength(7)
   })
 
+  test('one message per RPC (as go sends them): while two batches are out, a partial batch waits and grows', () => {
+    const t = setup()
+    for (let i = 1; i <= 4; i++) t.sendMsgs([`m${i}`], BigInt(i))
+    const first = t.batches()
+    expect(first.map((b) => b.jobs.length)).toEqual([1, 1]) // m3 m4 wait: two batches out
+    t.answer(first[0]!)
+    const second = t.batches()
+    expect(second.map((b) => b.jobs.length)).toEqual([2]) // one answer: m3 m4 go out together
+    t.answer(second[0]!)
+    expect(t.delivered()).toEqual(['m1']) // m2's batch is still out: m3 m4 wait behind it
+    t.answer(first[1]!)
+    expect(t.delivered()).toEqual(['m1', 'm2', 'm3', 'm4'])
+  })
+
   test('a bad signature is rejected in its place; the others are delivered', () => {
     const t = setup()
     t.sendMsgs(['a', 'b', 'c'])

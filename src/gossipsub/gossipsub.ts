@@ -34,6 +34,9 @@ export type { GossipsubErrorCode, GossipsubEvent, GossipsubMessage, PeerState, P
 export type { GossipsubView } from './context.js'
 export { idKey } from './types.js'
 
+/** Batches out below which a partial signature batch is handed out at the end of a turn (not a memory bound: maxPendingSignatures is). */
+const PARTIAL_BATCHES_OUT = 2
+
 export class GossipsubBehaviour implements Behaviour<GossipsubEvent> {
   readonly protocols: readonly string[]
   readonly #g: GossipsubContext
@@ -230,8 +233,11 @@ export class GossipsubBehaviour implements Behaviour<GossipsubEvent> {
   }
 
   pollAction(): BehaviourAction<GossipsubEvent> | undefined {
-    // signature checks queued in this turn go out as one batch (a full one left at once)
-    if (this.#g.signatures?.hasOpen === true) emitSignatureBatch(this.#g)
+    // signature checks queued in this turn go out as one batch (full ones left at once); while
+    // PARTIAL_BATCHES_OUT batches are out a partial one waits for an answer and grows meanwhile:
+    // a peer sending one message per RPC (go) still makes batches of many
+    const q = this.#g.signatures
+    if (q?.hasOpen === true && q.batchesOut < PARTIAL_BATCHES_OUT) emitSignatureBatch(this.#g)
     if (this.#g.dirty.size > 0) flush(this.#g)
     return this.#g.actions.shift()
   }
