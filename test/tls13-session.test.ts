@@ -5,7 +5,10 @@
 import { describe, expect, test } from 'vitest'
 import { nodeTlsCrypto } from '../src/io/crypto-tls-node.js'
 import { TlsError } from '../src/tls/errors.js'
-import { ContentType, encodeRecord, MAX_PLAINTEXT } from '../src/tls/record.js'
+import { ContentType, encodeRecord, MAX_PLAINTEXT, RecordProtection } from '../src/tls/record.js'
+import { TlsHandshake } from '../src/tls/handshake.js'
+import { encodeHandshake } from '../src/tls/messages.js'
+import { decodeNamedGroups, encodeNamedGroups, MAX_LIST_ENTRIES } from '../src/tls/extensions.js'
 import { TlsSession, type TlsSessionEvent, type TlsSessionOptions } from '../src/tls/session.js'
 import { SignatureScheme } from '../src/tls/types.js'
 import { UsageError } from '../src/core/errors.js'
@@ -170,5 +173,92 @@ describe('TlsSession weft <-> weft', () => {
   test('write before the handshake completes is a UsageError', () => {
     const { a } = ends()
     expect(() => a.s.write(pattern(1))).toThrow(UsageError)
+  })
+})
+
+/**
+ * A server made of the bare handshake core and RecordProtection, so a test can send the client any
+ * record under the real keys (empty records, oversized post-handshake messages).
+ */
+function manualServer(client: TlsSession): { sealApp(type: number, content: Uint8Array): Uint8Array } {
+  const hs = new TlsHandshake({ role: 'server', crypto: c, certificate: cert(2), verifyPeer: verify })
+  const write = new Map<string, RecordProtection>()
+  let read: RecordProtection | undefined
+  let readLevel: 'initial' | 'handshake' | 'application' = 'initial'
+  const drain = (): void => {
+    for (let e = hs.pollEvent(); e !== undefined; e = hs.pollEvent()) {
+      if (e.kind !== 'secret') continue
+      const rp = new RecordProtection(c, e.suite, e.secret)
+      if (e.direction === 'write') write.set(e.level, rp)
+      else { read = rp; readLevel = e.level }
+    }
+    for (let o = hs.pollOutput(); o !== undefined; o = hs.pollOutput()) {
+      client.handleData(0, o.level === 'initial' ? encodeRecord(ContentType.handshake, o.data) : write.get(o.level)!.seal(ContentType.handshake, o.data))
+    }
+  }
+  for (let round = 0; round < 4; round++) {
+    for (let b = client.pollTransmit(1 << 20); b !== undefined; b = client.pollTransmit(1 << 20)) {
+      for (let off = 0; off < b.length;) {
+        const len = (b[off + 3]! << 8) | b[off + 4]!
+        const header = b.subarray(off, off + 5)
+        const body = b.subarray(off + 5, off + 5 + len)
+        off += 5 + len
+        if (header[0] === ContentType.change_cipher_spec) continue
+        const fragment = header[0] === ContentType.application_data ? read!.open(header, body).fragment : body
+        hs.handleMessages(readLevel, fragment)
+        drain()
+      }
+    }
+  }
+  expect(hs.isComplete && client.isEstablished).toBe(true)
+  return { sealApp: (type, content) => write.get('application')!.seal(type, content) }
+}
+
+describe('TlsSession limits with records under the real keys', () => {
+  const established = (o: Partial<TlsSessionOptions> = {}) => {
+    const client = new TlsSession({ role: 'client', crypto: c, certificate: cert(1), verifyPeer: verify, ...o })
+    return { client, server: manualServer(client) }
+  }
+  test('maxEmptyRecords with empty application_data records: at the limit passes, one more fails', () => {
+    const { client, server } = established({ maxEmptyRecords: 5 })
+    for (let i = 0; i < 5; i++) client.handleData(0, server.sealApp(ContentType.application_data, new Uint8Array(0)))
+    expect(() => client.handleData(0, server.sealApp(ContentType.application_data, new Uint8Array(0)))).toThrow(expect.objectContaining({ code: 'tls/too-many-empty-records', alert: 10 }))
+  })
+  test('a data record resets the empty-record count', () => {
+    const { client, server } = established({ maxEmptyRecords: 2 })
+    for (let i = 0; i < 10; i++) {
+      client.handleData(0, server.sealApp(ContentType.application_data, new Uint8Array(0)))
+      client.handleData(0, server.sealApp(ContentType.application_data, Uint8Array.of(i)))
+    }
+    expect(client.isEstablished).toBe(true)
+  })
+  test('post-handshake message length: 2^14 is accepted (waits for the rest), 2^14 + 1 is tls/message-too-large', () => {
+    const header = (n: number) => Uint8Array.of(4, n >> 16, (n >> 8) & 0xff, n & 0xff)
+    const ok = established()
+    ok.client.handleData(0, ok.server.sealApp(ContentType.handshake, header(MAX_PLAINTEXT)))
+    const bad = established()
+    expect(() => bad.client.handleData(0, bad.server.sealApp(ContentType.handshake, header(MAX_PLAINTEXT + 1)))).toThrow(expect.objectContaining({ code: 'tls/message-too-large' }))
+  })
+  test('a NewSessionTicket split across two records is read and dropped; a KeyUpdate followed by more bytes in its record is unexpected_message', () => {
+    const { client, server } = established()
+    const nst = encodeHandshake({ type: 'new_session_ticket', lifetime: 7, ageAdd: 1, nonce: new Uint8Array(0), ticket: new Uint8Array(100), extensions: [] })
+    client.handleData(0, server.sealApp(ContentType.handshake, nst.subarray(0, 50)))
+    client.handleData(0, server.sealApp(ContentType.handshake, nst.subarray(50)))
+    client.handleData(0, server.sealApp(ContentType.application_data, Uint8Array.of(1, 2, 3)))
+    const ku = encodeHandshake({ type: 'key_update', updateRequested: false })
+    expect(() => client.handleData(0, server.sealApp(ContentType.handshake, Uint8Array.from([...ku, ...nst])))).toThrow(expect.objectContaining({ code: 'tls/unexpected-message' }))
+  })
+  test('plaintext records: 2^14 passes the length check, 2^14 + 1 is record_overflow', () => {
+    const mk = () => new TlsSession({ role: 'server', crypto: c, certificate: cert(2), verifyPeer: verify })
+    expect(() => mk().handleData(0, Uint8Array.of(22, 3, 3, MAX_PLAINTEXT >> 8, 0))).not.toThrow()
+    expect(() => mk().handleData(0, Uint8Array.of(22, 3, 3, (MAX_PLAINTEXT + 1) >> 8, 1))).toThrow(expect.objectContaining({ code: 'tls/record-overflow' }))
+  })
+})
+
+describe('extension list bounds', () => {
+  test(`MAX_LIST_ENTRIES (${MAX_LIST_ENTRIES}) groups decode; one more is tls/too-many-items`, () => {
+    const at = Array.from({ length: MAX_LIST_ENTRIES }, (_, i) => i)
+    expect(decodeNamedGroups(encodeNamedGroups(at))).toEqual(at)
+    expect(() => decodeNamedGroups(encodeNamedGroups([...at, 999]))).toThrow(expect.objectContaining({ code: 'tls/too-many-items' }))
   })
 })

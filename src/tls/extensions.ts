@@ -28,7 +28,7 @@ export const GROUP_X25519 = 0x001d
 /** ProtocolVersion of TLS 1.3. */
 export const TLS13 = 0x0304
 
-/** Bound on entries of one list inside an extension (groups, schemes, versions, key shares, ALPN names). */
+/** Bound on entries of one list inside an extension (groups, schemes, versions, key shares, ALPN names, server names): stops a 64 KiB list of tiny entries costing a linear scan per lookup. */
 export const MAX_LIST_ENTRIES = 128
 
 function u16List(r: Reader, prefix: 1 | 2, min: number, what: string): number[] {

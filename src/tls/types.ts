@@ -43,15 +43,16 @@ export type VerifyPeer = (chain: Uint8Array[], scheme: number, signedContent: Ui
 /** Bounds on what a peer can make the handshake hold (spec/tls13.md, Limits). */
 export interface TlsLimits {
   /**
-   * Largest handshake message body accepted, in bytes (default 16 KiB). The largest legitimate one
+   * Largest handshake message body accepted, in bytes (default 16 KiB). Stops a peer announcing a
+   * message of up to 16 MiB (the 24-bit length) and making us buffer it. The largest legitimate one
    * is a Certificate: a libp2p certificate is ~450 bytes, a public web chain rarely passes 8 KiB.
    */
   maxHandshakeMessage: number
-  /** Unprocessed handshake bytes held at one level (default 20 KiB: one message plus its header and some). */
+  /** Unprocessed handshake bytes held at one level (default 20 KiB: one message plus its header and some); stops a peer growing our buffer with partial messages. */
   maxBufferedHandshake: number
-  /** Extensions in one extension block (default 64). */
+  /** Extensions in one extension block (default 64; browsers send ~20): stops CPU and memory spent on thousands of empty extensions. */
   maxExtensions: number
-  /** Certificates in one Certificate message (default 8; libp2p sends exactly one). */
+  /** Certificates in one Certificate message (default 8; libp2p sends exactly one): stops a chain of thousands of tiny entries reaching verifyPeer. */
   maxCertificates: number
 }
 
