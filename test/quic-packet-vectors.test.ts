@@ -6,7 +6,7 @@ import { nodeTlsCrypto as c } from '../src/io/crypto-tls-node.js'
 import {
   QuicProtocolError, decodeFrames, decodePacketNumber, derivePacketKeys, encodeFrames, headerProtectionMask, initialKeys, nextPacketKeys,
   openPacket, packetNonce, packetNumberLength, parseDatagram, peekVarint, readVarintBig, encodeVarint, removeHeaderProtection, sealPacket,
-  TLS_AES_128_GCM_SHA256, TLS_CHACHA20_POLY1305_SHA256, buildRetry, verifyRetry, RETRY_INTEGRITY_KEY_V1, RETRY_INTEGRITY_NONCE_V1,
+  TLS_AES_128_GCM_SHA256, TLS_CHACHA20_POLY1305_SHA256, buildRetry, DEFAULT_TRANSPORT_PARAMETERS, decodeTransportParameters, encodeTransportParameters, verifyRetry, RETRY_INTEGRITY_KEY_V1, RETRY_INTEGRITY_NONCE_V1,
   type Frame, type FramePacketType, type ProtectedPacket, type RetryPacket,
 } from '../src/quic/index.js'
 import { hkdfExpandLabel, hkdfExtract } from '../src/tls/index.js'
@@ -147,6 +147,18 @@ describe('RFC 9000 Appendix A', () => {
   }
   for (const v of vectors.where((x) => x.kind === 'pn-decode')) {
     test(v.id, () => expect(decodePacketNumber(v.decoded.largestPn, v.decoded.truncated, v.decoded.pnLength)).toBe(v.decoded.packetNumber))
+  }
+})
+
+describe('transport parameters', () => {
+  for (const v of vectors.where((x) => x.kind === 'transport-parameters')) {
+    test(v.id, () => {
+      const p = decodeTransportParameters(fromHex(v.hex!), v.sender as 'client' | 'server')
+      const expected = { ...DEFAULT_TRANSPORT_PARAMETERS, ...v.decoded, initialSourceConnectionId: fromHex(v.decoded.initialSourceConnectionId) }
+      expect(p).toEqual(expected)
+      // re-encoded (fewest bytes, id order, the cap written as 2^53-1) it decodes to the same parameters
+      expect(decodeTransportParameters(encodeTransportParameters(p), v.sender as 'client' | 'server')).toEqual(p)
+    })
   }
 })
 

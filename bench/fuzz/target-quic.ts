@@ -8,6 +8,8 @@
  * transportCode matching its RFC name) escapes; a decoded payload holds at most maxFramesPerPacket
  * frames and ACKs at most maxAckRanges ranges; every frame is allowed in the packet type (Table 3);
  * the frames re-encode (frameSize agreeing with writeFrame) and decode again to the same frames.
+ * The same bytes also go through decodeTransportParameters (only TRANSPORT_PARAMETER_ERROR, and
+ * decoded parameters re-encode to themselves).
  *
  * `quic-packet`: parseDatagram, openPacket and the Retry / Version Negotiation / stateless reset
  * handlers on hostile datagrams. Inputs are datagrams of 1-4 coalesced packets sealed with fixed
@@ -22,7 +24,7 @@ import { equals } from '../../src/core/bytes.js'
 import { nodeTlsCrypto } from '../../src/io/crypto-tls-node.js'
 import {
   DEFAULT_FRAME_LIMITS, QuicProtocolError, TLS_AES_128_GCM_SHA256, TLS_CHACHA20_POLY1305_SHA256, TransportErrorCode, buildRetry,
-  buildStatelessReset, buildVersionNegotiation, decodeFrames, derivePacketKeys, detectStatelessReset, encodeFrames, frameAllowedIn,
+  buildStatelessReset, buildVersionNegotiation, decodeFrames, decodeTransportParameters, encodeTransportParameters, derivePacketKeys, detectStatelessReset, encodeFrames, frameAllowedIn,
   frameSize, frameTypeOf, handleVersionNegotiation, initialKeys, openPacket, parseDatagram, sealPacket, verifyRetry, versionNegotiationFor,
   type AckRange, type Frame, type FramePacketType, type PacketKeys, type QuicFrameLimits, type SendHeader,
 } from '../../src/quic/index.js'
@@ -125,6 +127,42 @@ function checkFrames(stats: Record<string, number>, payload: Uint8Array, pt: Fra
 const packetTypeOf = (mode: number): FramePacketType => (mode & 4) !== 0 ? '1rtt' : PACKET_TYPES[mode & 3]!
 const receiverOf = (mode: number): 'client' | 'server' => (mode & 8) !== 0 ? 'server' : 'client'
 
+function genTransportParameters(r: Rand, sender: 'client' | 'server'): Uint8Array {
+  const p: Record<string, unknown> = { initialSourceConnectionId: r.bytes(r.int(21)) }
+  if (sender === 'server') {
+    p['originalDestinationConnectionId'] = r.bytes(r.int(21))
+    if (r.chance(0.3)) p['statelessResetToken'] = r.bytes(16)
+    if (r.chance(0.2)) p['preferredAddress'] = { ipv4: r.bytes(4), ipv4Port: r.int(65536), ipv6: r.bytes(16), ipv6Port: r.int(65536), connectionId: r.bytes(1 + r.int(20)), statelessResetToken: r.bytes(16) }
+  }
+  for (const k of ['maxIdleTimeout', 'initialMaxData', 'initialMaxStreamDataBidiLocal', 'initialMaxStreamDataBidiRemote', 'initialMaxStreamDataUni', 'initialMaxStreamsBidi', 'initialMaxStreamsUni']) {
+    if (r.chance(0.6)) p[k] = num(r)
+  }
+  if (r.chance(0.3)) p['maxUdpPayloadSize'] = 1200 + r.int(64328)
+  if (r.chance(0.3)) p['ackDelayExponent'] = r.int(21)
+  if (r.chance(0.3)) p['maxAckDelay'] = r.int(2 ** 14)
+  if (r.chance(0.3)) p['activeConnectionIdLimit'] = 2 + r.int(10)
+  if (r.chance(0.2)) p['disableActiveMigration'] = true
+  const grease = r.chance(0.3) ? Uint8Array.of(0x40, 27 + 31, r.int(4), ...r.bytes(3)) : new Uint8Array(0)
+  return concatBytes([grease, encodeTransportParameters(p)])
+}
+
+/** The same bytes as transport parameters (RFC 9000 §18): a QuicProtocolError, or parameters that re-encode to themselves. */
+function checkTransportParameters(bytes: Uint8Array, sender: 'client' | 'server'): void {
+  let p
+  try {
+    p = decodeTransportParameters(bytes, sender)
+  } catch (e) {
+    if (e instanceof ProtocolError) {
+      check(e instanceof QuicProtocolError && e.code === 'TRANSPORT_PARAMETER_ERROR', `transport parameters: ${e.code}`)
+      return
+    }
+    throw e
+  }
+  count(frameStats, 'transport-parameters')
+  const again = encodeTransportParameters(p)
+  check(equals(encodeTransportParameters(decodeTransportParameters(again, sender)), again), 'transport parameters do not re-encode to themselves')
+}
+
 function limitsOf(mode: number): QuicFrameLimits {
   return mode % 5 === 0 ? { maxFramesPerPacket: 1 + (mode >> 3) % 8, maxAckRanges: 1 + (mode >> 4) % 4 } : DEFAULT_FRAME_LIMITS
 }
@@ -136,12 +174,13 @@ export const quicFrameTarget: Target = {
   stats: frameStats,
   generate(r) {
     const mode = r.int(256)
-    const body = genPayload(r, packetTypeOf(mode), receiverOf(mode))
+    const body = r.chance(0.15) ? genTransportParameters(r, receiverOf(mode) === 'server' ? 'client' : 'server') : genPayload(r, packetTypeOf(mode), receiverOf(mode))
     return concatBytes([Uint8Array.of(mode), r.chance(0.4) ? body : mutate(r, body)])
   },
   run(input) {
     const mode = input[0] ?? 0
     checkFrames(frameStats, input.subarray(1), packetTypeOf(mode), receiverOf(mode), limitsOf(mode))
+    checkTransportParameters(input.subarray(1), receiverOf(mode) === 'server' ? 'client' : 'server')
   },
 }
 

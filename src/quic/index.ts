@@ -29,3 +29,7 @@ export {
   type AckFrame, type AckResult, type AckTrackerLimits, type AckTrackerOptions, type EcnCodepoint, type PeerRecoveryParameters, type Probe,
   type RecoveryLimits, type RecoveryOptions, type RttStats, type SentPacket, type SentPacketInfo, type TimeoutResult,
 } from './recovery/index.js'
+export {
+  DEFAULT_TRANSPORT_PARAMETERS, DEFAULT_TRANSPORT_PARAMETER_LIMITS, decodeTransportParameters, encodeTransportParameters,
+  type PreferredAddress, type TransportParameterLimits, type TransportParameters,
+} from './transport-params.js'
