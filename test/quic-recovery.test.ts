@@ -405,6 +405,28 @@ describe('NewReno (RFC 9002 §7, Appendix B)', () => {
     const r = confirmed()
     expect(r.pacingRate).toBeCloseTo((1.25 * 12_000) / 333)
   })
+
+  test('pacing (§7.7): a burst of the initial window goes at once, the next packet waits size / rate, tokens refill', () => {
+    const r = confirmed('server', { limits: { maxWindowPackets: 100 } })
+    r.onPacketSent(sent('application', 0, 0))
+    r.onAckReceived('application', ack([0]), 100) // smoothed_rtt 100, window 13200: rate 1.25 * 13200 / 100 = 165 B/ms
+    const rate = r.pacingRate
+    expect(rate).toBe(165)
+    let pn = 1
+    for (let i = 0; i < 10; i++) {
+      expect(r.nextSendTime(1200, 100)).toBe(100)
+      r.onPacketSent(sent('application', pn++, 100))
+    }
+    expect(r.nextSendTime(1200, 100)).toBeCloseTo(100 + 1200 / rate)
+    expect(r.nextSendTime(1200, 100 + 1200 / rate)).toBeCloseTo(100 + 1200 / rate)
+    // ACK-only packets are not paced and take no tokens
+    r.onPacketSent(sent('application', pn++, 101, { ackEliciting: false, inFlight: false, size: 50 }))
+    expect(r.nextSendTime(1200, 101)).toBeCloseTo(100 + 1200 / rate)
+    // a PTO's probes are not paced
+    r.onTimeout(r.pollTimeout()!)
+    expect(r.probesPending).toBe(2)
+    expect(r.nextSendTime(1200, 102)).toBe(102)
+  })
 })
 
 describe('hostile acknowledgments', () => {

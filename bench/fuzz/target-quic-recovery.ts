@@ -107,6 +107,8 @@ function run(input: Uint8Array): void {
           if (ae) break
           inFlight = false
         }
+        const at = rec.nextSendTime(size, now)
+        check(Number.isFinite(at) && at >= now, `pacer: next send time ${at} at ${now}`)
         const pn = next[space]++
         rec.onPacketSent({ space, packetNumber: pn, timeSent: now, ackEliciting: ae, inFlight, size, frames: [pn] })
         pending.push({ space, pn, ae })

@@ -23,7 +23,8 @@ import type { Millis } from '../../core/byte-machine.js'
 import { UsageError } from '../../core/errors.js'
 import { quicError } from '../errors.js'
 import type { AckRange, EcnCounts, Frame, PacketNumberSpace } from '../types.js'
-import { DEFAULT_MAX_DATAGRAM_SIZE, DEFAULT_MAX_WINDOW_PACKETS, K_PERSISTENT_CONGESTION_THRESHOLD, NewReno } from './congestion.js'
+import { DEFAULT_MAX_DATAGRAM_SIZE, DEFAULT_MAX_WINDOW_PACKETS, K_PERSISTENT_CONGESTION_THRESHOLD, NewReno, initialWindow } from './congestion.js'
+import { PACING_GAIN, Pacer } from './pacer.js'
 import { K_GRANULARITY, K_INITIAL_RTT, RttEstimator } from './rtt.js'
 import { SentPackets, type SentPacket, type SentPacketInfo } from './sent.js'
 
@@ -128,6 +129,7 @@ export class Recovery<F = Frame> {
   readonly #discarded = new Set<PacketNumberSpace>()
   #maxAckDelay: Millis
   #ackDelayExponent = DEFAULT_ACK_DELAY_EXPONENT
+  readonly #pacer = new Pacer()
   #ptoCount = 0
   #probeCredit = 0
   #timer: Millis | undefined
@@ -187,9 +189,19 @@ export class Recovery<F = Frame> {
     return this.#spaces.initial.size + this.#spaces.handshake.size + this.#spaces.application.size
   }
 
-  /** The pacing rate of §7.7, bytes per ms: 1.25 * congestion_window / smoothed_rtt (the caller paces). */
+  /** The pacing rate of §7.7, bytes per ms: 1.25 * congestion_window / max(smoothed_rtt, kGranularity). */
   get pacingRate(): number {
-    return (1.25 * this.#cc.congestionWindow) / Math.max(this.#rtt.smoothedRtt, K_GRANULARITY)
+    return (PACING_GAIN * this.#cc.congestionWindow) / Math.max(this.#rtt.smoothedRtt, K_GRANULARITY)
+  }
+
+  /**
+   * When an ack-eliciting packet of `bytes` may be sent (§7.7 pacing): `now` when the pacer's bucket
+   * (bursts up to the initial window) holds enough, else the time it will; arm a timer for it. ACK-only
+   * packets and PTO probes need not ask. `canSend` still decides whether the window allows it at all.
+   */
+  nextSendTime(bytes: number, now: Millis): Millis {
+    if (this.#probeCredit > 0) return now
+    return this.#pacer.nextSendTime(now, bytes, this.pacingRate, initialWindow(this.#cc.maxDatagramSize))
   }
 
   /** The largest packet number the peer acknowledged in `space` (for packet-number encoding, RFC 9000 §17.1). */
@@ -233,6 +245,7 @@ export class Recovery<F = Frame> {
       if (p.ackEliciting) {
         s.timeOfLastAckEliciting = p.timeSent
         if (this.#probeCredit > 0) this.#probeCredit--
+        else this.#pacer.onPacketSent(p.timeSent, p.size, this.pacingRate, initialWindow(this.#cc.maxDatagramSize))
       }
       this.#setTimer(p.timeSent)
     }
