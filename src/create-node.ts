@@ -7,7 +7,7 @@ import { nodeCrypto } from './io/crypto-node.js'
 import { tcp, type TcpTransport } from './io/tcp.js'
 import { webSockets } from './io/ws.js'
 import { memory } from './io/memory.js'
-import { WeftNode, type NodeOptions } from './edge/weft-node.js'
+import { WeftNode, type NodeInternals, type NodeOptions } from './edge/weft-node.js'
 import { preciseWallClock, wallClock } from './io/clock.js'
 import { systemMemory } from './io/system-memory.js'
 import { createGuards } from './swarm/guards.js'
@@ -38,7 +38,8 @@ import type { TraceOptions } from './trace/hooks.js'
  * and then nothing of the tracer is loaded or run.
  * @param options - identity (`privateKey`, else a fresh Ed25519 key), `listen` addresses, `services`,
  * `discovery`, limits (`limits`, `resources`, `connectionManager`, `gater`, `ipLimits`), `metrics`,
- * `trace` / `keylog`; `start: false` builds the node without listening (call `node.start()`);
+ * `trace` / `keylog`, `security` (default `['noise']`; `['noise', 'tls']` also offers and accepts
+ * libp2p TLS, spec/tls.md); `start: false` builds the node without listening (call `node.start()`);
  * `signatureWorkers`: threads checking gossipsub's StrictSign signatures for the default `pubsub`
  * service (default `os.availableParallelism()`, started on the first signed message; 0 checks them
  * on the node's own thread; spec/gossipsub.md "Validation on workers").
@@ -92,9 +93,16 @@ export async function createNode(options: NodeOptions & TraceOptions & { signatu
     guards: createGuards,
     discovery: createDiscovery,
     connectionTrace,
+    ...(options.security?.includes('tls') === true ? { tls: await nodeTls() } : {}),
   })
   if (options.start !== false) await node.start()
   return node
+}
+
+/** `/tls/1.0.0` for `security: [..., 'tls']` (spec/tls.md): node:crypto's TLS primitives, one certificate per node; loaded only when asked for. */
+async function nodeTls(): Promise<NonNullable<NodeInternals['tls']>> {
+  const [{ libp2pTls, generateCertificate }, { nodeTlsCrypto }] = await Promise.all([import('./tls/index.js'), import('./io/crypto-tls-node.js')])
+  return (identity) => libp2pTls({ crypto: nodeTlsCrypto, wallClock, certificate: generateCertificate(identity, nodeTlsCrypto) })
 }
 
 /** The default pubsub's options with a signature verifier pool (unless given one, or `workers` is 0). */

@@ -16,6 +16,7 @@ import type { PolicyOptions, RefusalCode } from '../swarm/policy.js'
 import type { NodeMetrics } from '../metrics/types.js'
 import type { RelayReservationEvent } from '../relay/index.js'
 import type { Transport } from '../io/transport.js'
+import type { TlsChannelFactory } from '../tls/index.js'
 import type { WeftStream } from './stream.js'
 import type { DiscoveryBehaviour, DiscoveryInit } from './discovery.js'
 
@@ -48,7 +49,14 @@ export interface NodeOptions extends PolicyOptions {
   /**
    * Per-connection options: upgrade and stream negotiation timeouts (ms), negotiating streams, early muxer negotiation, yamux options (spec/connection.md).
    */
-  connection?: SwarmConfig['connection']
+  connection?: Omit<NonNullable<SwarmConfig['connection']>, 'security' | 'tls'>
+  /**
+   * Security protocols in order of preference, default `['noise']`. `'tls'` adds libp2p TLS
+   * (`/tls/1.0.0`, TLS 1.3 with the libp2p certificate, the muxer chosen in ALPN; spec/tls.md): a
+   * dialer proposes them in turn, a listener accepts any of them. weft/node only (elsewhere
+   * `UsageError('node/no-tls')`).
+   */
+  security?: Array<'noise' | 'tls'>
   /** Transport dial timeout (ms), default 10 s. */
   dialTimeout?: number
   /** Ping timeout (ms), default 10 s. */
@@ -238,4 +246,6 @@ export interface NodeInternals {
   discovery?: (init: DiscoveryInit) => DiscoveryBehaviour
   /** Each connection's trace and keylog hooks (src/trace, spec/trace.md): weft/node passes them when `trace` or `keylog` is set. */
   connectionTrace?: SwarmConfig['connectionTrace']
+  /** libp2p TLS channels for a node's identity (one certificate per node): weft/node passes it when `security` includes 'tls'. */
+  tls?: (identity: PrivateKey) => TlsChannelFactory
 }

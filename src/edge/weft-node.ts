@@ -29,6 +29,7 @@ import type { NodeMetrics } from '../metrics/types.js'
 import { Runtime } from '../io/runtime.js'
 import type { Transport } from '../io/transport.js'
 import { WeftStream } from './stream.js'
+import { withSecurity } from './security.js'
 import type { DialTarget, NewStreamOptions, NodeInternals, NodeOptions, StreamHandler, StreamHandlerOptions, WeftNodeEvents } from './node-types.js'
 export type { DialTarget, NewStreamOptions, NodeErrorEvent, NodeInternals, NodeOptions, StreamHandler, StreamHandlerOptions, WeftNodeEvents } from './node-types.js'
 import { AGENT_VERSION } from './version.js'
@@ -136,7 +137,7 @@ export class WeftNode extends EventTarget {
       crypto,
       identity: this.privateKey,
       ...(opts.limits !== undefined ? { limits: opts.limits } : {}),
-      ...(opts.connection !== undefined ? { connection: opts.connection } : {}),
+      ...withSecurity(opts, internals, this.privateKey),
       ...(opts.peerStore !== undefined ? { peerStore: opts.peerStore } : {}),
       policy: opts,
       guards: internals.guards,

@@ -62,7 +62,7 @@ export interface SwarmConfig {
   /** The gater and per-IP limits (`createGuards`, src/swarm/guards.ts); absent, the policy has neither. */
   guards?: PolicyConfig['guards']
   /** Passed to every connection (timeouts, yamux options). */
-  connection?: Pick<ConnectionOptions, 'upgradeTimeout' | 'streamNegotiationTimeout' | 'maxNegotiatingStreams' | 'earlyMuxerNegotiation' | 'lazySecurityNegotiation' | 'yamux'>
+  connection?: Pick<ConnectionOptions, 'upgradeTimeout' | 'streamNegotiationTimeout' | 'maxNegotiatingStreams' | 'earlyMuxerNegotiation' | 'lazySecurityNegotiation' | 'yamux' | 'security' | 'tls'>
   /** Trace and keylog hooks for each new connection (spec/trace.md; weft/node's `trace` / `keylog` options). */
   connectionTrace?: ((role: 'dialer' | 'listener') => Pick<ConnectionOptions, 'trace' | 'keylog'>) | undefined
   /** Noise key pairs made ahead for every connection's handshake (a NoiseKeyPool for `identity`; spec/noise.md). */
