@@ -170,6 +170,18 @@ describe('TlsSession weft <-> weft', () => {
     b.s.pollEvent()
     expect(b.s.wantsData()).toBe(true)
   })
+  test('close() during the handshake sends close_notify and ignores what follows; updateKeys after close is a UsageError', () => {
+    const { a, b } = ends()
+    b.s.handleData(0, a.s.pollTransmit(1 << 20)!)
+    a.s.close()
+    const fromServer = b.s.pollTransmit(1 << 20)!
+    expect(() => a.s.handleData(0, fromServer)).not.toThrow()
+    expect(a.s.isEstablished).toBe(false)
+    const { a: x, b: y } = ends()
+    run(x, y)
+    x.s.close()
+    expect(() => x.s.updateKeys()).toThrow(expect.objectContaining({ code: 'tls/closed' }))
+  })
   test('write before the handshake completes is a UsageError', () => {
     const { a } = ends()
     expect(() => a.s.write(pattern(1))).toThrow(UsageError)

@@ -110,6 +110,7 @@ export class TlsSession implements ByteMachine<TlsSessionEvent> {
   handleData(_now: Millis, data: Uint8Array): void {
     if (this.#phase === 'failed') throw new UsageError('tls/failed', 'handleData after the session failed')
     if (this.#remoteClosed) throw new UsageError('tls/eof', 'handleData after the peer closed')
+    if (this.#localClosed && !this.#hs.isComplete) return // close() during the handshake aborted it: nothing more is read
     try {
       this.#in.push(data)
       while (this.#in.length >= RECORD_HEADER && !this.#remoteClosed) {
@@ -176,7 +177,10 @@ export class TlsSession implements ByteMachine<TlsSessionEvent> {
     for (let o = 0; o < data.length; o += MAX_PLAINTEXT) this.#sealApp(ContentType.application_data, data.subarray(o, Math.min(data.length, o + MAX_PLAINTEXT)))
   }
 
-  /** Sends close_notify: we write nothing more (the peer may still send until its own close_notify). */
+  /**
+   * Sends close_notify: we write nothing more (the peer may still send until its own close_notify).
+   * During the handshake it aborts it: later input is ignored.
+   */
   close(): void {
     if (this.#localClosed || this.#phase === 'failed') return
     this.#localClosed = true
@@ -186,7 +190,7 @@ export class TlsSession implements ByteMachine<TlsSessionEvent> {
 
   /** Sends a KeyUpdate and switches our write key; `requestPeer` asks the peer to update theirs too. */
   updateKeys(requestPeer = false): void {
-    if (this.#phase !== 'established') throw new UsageError('tls/handshake-incomplete', 'updateKeys before the handshake completed')
+    if (this.#phase !== 'established') throw new UsageError(this.#phase === 'closed' ? 'tls/closed' : 'tls/handshake-incomplete', 'updateKeys before the handshake completed or after close')
     const w = this.#write.get('application')!
     this.#push(w.seal(ContentType.handshake, encodeHandshake({ type: 'key_update', updateRequested: requestPeer })))
     w.update(nextTrafficSecret(this.#crypto.base, w.secret))
