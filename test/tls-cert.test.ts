@@ -2,7 +2,6 @@
 // ours (spec/vectors/tls.json), the generator's round trip checked by OpenSSL, every refusal with its
 // code and alert, and the CertificateVerify glue.
 import { X509Certificate, generateKeyPairSync, sign as nodeSign } from 'node:crypto'
-import { existsSync } from 'node:fs'
 import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
 import { concat, fromHex, utf8 } from '../src/core/bytes.js'
@@ -17,7 +16,7 @@ import {
 import { derOctetString, derOid, derSequence, derTlv } from '../src/tls/der.js'
 import { encodeCertificate, encodeName, encodeSpki, encodeTbs, parseCertificate, type Extension } from '../src/tls/x509.js'
 import { thrown } from './helpers/errors.js'
-import { VECTOR_DIR, vectorFile } from './helpers/vectors.js'
+import { vectorFile } from './helpers/vectors.js'
 
 const vectors = vectorFile('tls')
 const NOW_2026 = 1_767_225_600_000
@@ -56,10 +55,10 @@ describe('spec/vectors/tls.json', () => {
   }
 })
 
+const peers = vectorFile('tls-peers')
+
 describe('interop certificates (spec/vectors/tls-peers.json, from go-libp2p and rust-libp2p)', () => {
-  const present = existsSync(`${VECTOR_DIR}tls-peers.json`)
-  test.skipIf(!present)('each certificate yields its peer id', async () => {
-    const peers = vectorFile('tls-peers')
+  test('each certificate yields its peer id', () => {
     for (const v of peers.all()) {
       // nowMs: inside the certificate's validity (go-libp2p's starts an hour before it was made)
       const r = verifyCertificateChain([fromHex(v.hex!)], { crypto: tls, now: (v.nowMs as number | undefined) ?? NOW_2026 })
