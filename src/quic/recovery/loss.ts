@@ -132,6 +132,8 @@ export class Recovery<F = Frame> {
   readonly #pacer = new Pacer()
   #ptoCount = 0
   #probeCredit = 0
+  /** The space of the last #earliestLossTime / #ptoTimeAndSpace answer. */
+  #outSpace: PacketNumberSpace = 'initial'
   #timer: Millis | undefined
   #handshakeConfirmed = false
   #hasHandshakeKeys = false
@@ -224,7 +226,11 @@ export class Recovery<F = Frame> {
     return this.#probeCredit > 0 || this.bytesInFlight + bytes <= this.#cc.congestionWindow
   }
 
-  /** OnPacketSent (Appendix A.5). Packet numbers must increase within a space; a gap marks skipped numbers. */
+  /**
+   * OnPacketSent (Appendix A.5). Packet numbers must increase within a space; a gap marks skipped
+   * numbers. Recovery keeps `p` itself (no copy) and hands it back in `acked`, `lost` or a discard:
+   * the caller must not change it.
+   */
   onPacketSent(p: SentPacketInfo<F>): void {
     const s = this.#spaces[p.space]
     if (this.#discarded.has(p.space)) throw new UsageError('quic/recovery-space-discarded', `the ${p.space} space was discarded`)
@@ -240,7 +246,7 @@ export class Recovery<F = Frame> {
         return
       }
     }
-    s.push({ ...p }, this.#limits.maxSkippedRanges)
+    s.push(p, this.#limits.maxSkippedRanges)
     if (p.inFlight) {
       if (p.ackEliciting) {
         s.timeOfLastAckEliciting = p.timeSent
@@ -300,9 +306,8 @@ export class Recovery<F = Frame> {
    */
   onTimeout(now: Millis): TimeoutResult<F> {
     if (this.#timer === undefined || now < this.#timer) return { lost: [], probe: undefined }
-    const loss = this.#earliestLossTime()
-    if (loss !== undefined) {
-      const s = this.#spaces[loss.space]
+    if (this.#earliestLossTime() !== undefined) {
+      const s = this.#spaces[this.#outSpace]
       const lost = s.detectLost(now, this.#rtt.lossDelay(K_TIME_THRESHOLD), K_PACKET_THRESHOLD)
       if (lost.length > 0) this.#onPacketsLost(s, lost, now)
       this.#setTimer(now)
@@ -313,7 +318,9 @@ export class Recovery<F = Frame> {
       // anti-deadlock (§6.2.2.1): a padded Initial earns the server more credit; a Handshake packet proves the address
       probe = { space: this.#hasHandshakeKeys || this.#discarded.has('initial') ? 'handshake' : 'initial', packets: 1 }
     } else {
-      probe = { space: this.#ptoTimeAndSpace(now)?.space ?? 'application', packets: PTO_PROBE_PACKETS }
+      this.#outSpace = 'application'
+      this.#ptoTimeAndSpace(now)
+      probe = { space: this.#outSpace, packets: PTO_PROBE_PACKETS }
     }
     this.#ptoCount++
     this.#probeCredit = probe.packets
@@ -437,24 +444,31 @@ export class Recovery<F = Frame> {
     return false
   }
 
-  /** GetLossTimeAndSpace (Appendix A.8). */
-  #earliestLossTime(): { time: Millis, space: PacketNumberSpace } | undefined {
-    let best: { time: Millis, space: PacketNumberSpace } | undefined
+  /**
+   * GetLossTimeAndSpace (Appendix A.8): the earliest loss_time, its space left in `#outSpace` (no
+   * object per call: this runs for every packet sent).
+   */
+  #earliestLossTime(): Millis | undefined {
+    let best: Millis | undefined
     for (const space of SPACES) {
       const t = this.#spaces[space].lossTime
-      if (t !== undefined && (best === undefined || t < best.time)) best = { time: t, space }
+      if (t !== undefined && (best === undefined || t < best)) {
+        best = t
+        this.#outSpace = space
+      }
     }
     return best
   }
 
-  /** GetPtoTimeAndSpace (Appendix A.8); undefined is the pseudocode's infinite timeout. */
-  #ptoTimeAndSpace(now: Millis): { time: Millis, space: PacketNumberSpace } | undefined {
+  /** GetPtoTimeAndSpace (Appendix A.8), its space left in `#outSpace`; undefined is the pseudocode's infinite timeout. */
+  #ptoTimeAndSpace(now: Millis): Millis | undefined {
     const backoff = 2 ** Math.min(this.#ptoCount, MAX_PTO_BACKOFF_EXPONENT)
     let duration = (this.#rtt.smoothedRtt + Math.max(4 * this.#rtt.rttvar, K_GRANULARITY)) * backoff
     if (this.#ackElicitingInFlight() === 0) {
-      return { time: now + duration, space: this.#hasHandshakeKeys || this.#discarded.has('initial') ? 'handshake' : 'initial' }
+      this.#outSpace = this.#hasHandshakeKeys || this.#discarded.has('initial') ? 'handshake' : 'initial'
+      return now + duration
     }
-    let best: { time: Millis, space: PacketNumberSpace } | undefined
+    let best: Millis | undefined
     for (const space of SPACES) {
       const s = this.#spaces[space]
       if (s.ackElicitingInFlight === 0 || s.timeOfLastAckEliciting === undefined) continue
@@ -463,7 +477,10 @@ export class Recovery<F = Frame> {
         duration += this.#maxAckDelay * backoff
       }
       const t = s.timeOfLastAckEliciting + duration
-      if (best === undefined || t < best.time) best = { time: t, space }
+      if (best === undefined || t < best) {
+        best = t
+        this.#outSpace = space
+      }
     }
     return best
   }
@@ -472,7 +489,7 @@ export class Recovery<F = Frame> {
   #setTimer(now: Millis): void {
     const loss = this.#earliestLossTime()
     if (loss !== undefined) {
-      this.#timer = loss.time
+      this.#timer = loss
       return
     }
     if (this.#amplificationLimited && this.#role === 'server') {
@@ -483,7 +500,7 @@ export class Recovery<F = Frame> {
       this.#timer = undefined
       return
     }
-    const t = this.#ptoTimeAndSpace(now)?.time
+    const t = this.#ptoTimeAndSpace(now)
     this.#timer = t !== undefined && Number.isFinite(t) ? t : undefined
   }
 }

@@ -30,7 +30,7 @@ export interface SentPacketInfo<F> {
   readonly frames: readonly F[]
 }
 
-/** A sent packet as recovery hands it back (acknowledged, lost or discarded). */
+/** A sent packet as recovery hands it back (acknowledged, lost or discarded): the very object given to `onPacketSent`. */
 export type SentPacket<F> = SentPacketInfo<F>
 
 export class SentPackets<F> {
