@@ -9,7 +9,7 @@ import { applicationSecrets, finishedVerifyData, handshakeSecrets, trafficKeys }
 import { decodeHandshake, encodeHandshake, isHelloRetryRequest, type HandshakeMessage } from '../src/tls/messages.js'
 import { encodeRecord, RecordProtection } from '../src/tls/record.js'
 import { TlsError } from '../src/tls/errors.js'
-import { messageHash } from '../src/tls/handshake.js'
+import { messageHash, TlsHandshake } from '../src/tls/handshake.js'
 import { vectorFile } from './helpers/vectors.js'
 
 const vectors = vectorFile('tls13')
@@ -74,6 +74,28 @@ describe.each([nodeTlsCrypto.base, compactCrypto])('RFC 8448 key schedule ($name
     expect(toHex(c.sha256(t))).toBe(d.helloHash)
     const hs = handshakeSecrets(c, hex(d.ecdhe), c.sha256(t))
     expect([toHex(hs.handshakeSecret), toHex(hs.clientHandshakeTraffic), toHex(hs.serverHandshakeTraffic)]).toEqual([d.handshakeSecret, d.clientHandshakeTraffic, d.serverHandshakeTraffic])
+  })
+})
+
+describe('RFC 8448 §3 through the server core', () => {
+  test("fed the trace's ClientHello with the trace's random and key share, the server answers the trace's ServerHello and derives its handshake traffic secrets", () => {
+    const d = vectors.get('rfc8448-3-key-schedule').decoded
+    const sh = hex(vectors.get('rfc8448-3-server-hello').hex!)
+    const p256 = nodeTlsCrypto.p256Generate()
+    const sv = new TlsHandshake({
+      role: 'server', crypto: nodeTlsCrypto, verifyPeer: () => {}, random: sh.subarray(6, 38), keyShare: hex(d.serverPrivate),
+      certificate: { chain: [Uint8Array.of(1)], scheme: 0x0403, sign: (m) => nodeTlsCrypto.p256Sign(p256.privateKey, m) },
+    })
+    sv.handleMessages('initial', hex(vectors.get('rfc8448-3-client-hello').hex!))
+    const first = sv.pollOutput()!
+    expect(first.level).toBe('initial')
+    expect(toHex(first.data)).toBe(toHex(sh))
+    const secrets = [sv.pollEvent(), sv.pollEvent()]
+    expect(secrets).toMatchObject([
+      { kind: 'secret', level: 'handshake', direction: 'write', suite: 0x1301 },
+      { kind: 'secret', level: 'handshake', direction: 'read', suite: 0x1301 },
+    ])
+    expect(secrets.map((e) => e?.kind === 'secret' ? toHex(e.secret) : '')).toEqual([d.serverHandshakeTraffic, d.clientHandshakeTraffic])
   })
 })
 

@@ -465,7 +465,8 @@ export class TlsHandshake {
     }
     this.#takeQuicParams(ch.extensions)
     this.#add(raw)
-    const serverExt = (e: Extension[]): Extension[] => [{ type: ExtensionType.supported_versions, data: encodeSupportedVersionServer(TLS13) }, ...e]
+    // key_share before supported_versions, as RFC 8448's traces order them (so a server fed §3's ClientHello answers its exact ServerHello)
+    const serverExt = (e: Extension[]): Extension[] => [...e, { type: ExtensionType.supported_versions, data: encodeSupportedVersionServer(TLS13) }]
     if (share === undefined) {
       if (this.#retried) throw tlsError('tls/illegal-parameter', 'no X25519 key share after our HelloRetryRequest')
       this.#retried = true
