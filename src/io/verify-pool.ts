@@ -44,7 +44,11 @@ const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads')
 const nc = require('node:crypto')
 const keys = new Map()
+let lastBytes = Buffer.alloc(32)
+let lastKey
 function key(pk) {
+  // a batch is mostly one author's: compare with the last key before encoding it
+  if (lastKey !== undefined && lastBytes.equals(pk)) return lastKey
   const id = Buffer.from(pk.buffer, pk.byteOffset, 32).toString('base64url')
   let k = keys.get(id)
   if (k === undefined) {
@@ -52,6 +56,8 @@ function key(pk) {
     if (keys.size >= 1024) keys.delete(keys.keys().next().value)
     keys.set(id, k)
   }
+  lastBytes = Buffer.from(pk)
+  lastKey = k
   return k
 }
 parentPort.on('message', (m) => {
