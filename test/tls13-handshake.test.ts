@@ -80,6 +80,10 @@ describe('TlsHandshake: QUIC mode (RFC 9001 §8)', () => {
     expect(cl.isComplete && sv.isComplete).toBe(true)
     expect(events.client.find((e) => e.kind === 'complete')).toMatchObject({ peerTransportParameters: tps, alpn: 'libp2p' })
     expect(events.server.find((e) => e.kind === 'complete')).toMatchObject({ peerTransportParameters: tpc })
+    // the server knows the client's parameters and the ALPN from the ClientHello, before its flight leaves
+    const early = server({ quicTransportParameters: tps, alpn: ['libp2p'] })
+    early.handleMessages('initial', client({ quicTransportParameters: tpc, alpn: ['libp2p'] }).pollOutput()!.data)
+    expect([early.peerTransportParameters, early.alpn]).toEqual([tpc, 'libp2p'])
     const ch = decodeHandshake(client({ quicTransportParameters: tpc }).pollOutput()!.data) as Extract<HandshakeMessage, { type: 'client_hello' }>
     expect(ch.sessionId.length).toBe(0)
   })

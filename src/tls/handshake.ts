@@ -160,6 +160,19 @@ export class TlsHandshake {
     return this.#suite
   }
 
+  /**
+   * QUIC: the peer's raw transport parameters as soon as they arrived (server: with the ClientHello,
+   * before its first flight; client: with EncryptedExtensions), before the 'complete' event repeats them.
+   */
+  get peerTransportParameters(): Uint8Array | undefined {
+    return this.#peerQuicParams
+  }
+
+  /** The negotiated ALPN protocol as soon as it is known (server: on the ClientHello; client: on EncryptedExtensions). */
+  get alpn(): string | undefined {
+    return this.#negotiatedAlpn
+  }
+
   /** The level the peer's next handshake bytes are expected at (undefined once failed). */
   get readLevel(): TlsLevel | undefined {
     return READ_LEVEL[this.#state]
