@@ -420,12 +420,15 @@ export class NoiseConnection implements ByteMachine<NoiseEvent> {
   }
 
   #ourPayload(hs: HandshakeState): Uint8Array {
+    const signature = this.#staticPair?.signature
+    // needed once: the connection keeps neither the pair nor its private key for its lifetime
+    this.#staticPair = undefined
     return createHandshakePayload(
       this.#identity,
       hs.localStaticPublicKey,
       { webtransportCerthashes: [], streamMuxers: this.#streamMuxers },
       this.#crypto,
-      this.#staticPair?.signature,
+      signature,
     )
   }
 
