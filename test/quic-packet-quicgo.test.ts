@@ -1,7 +1,9 @@
 // quic-go as a black-box oracle for the packet layer (no connection core yet): a small Go program
 // (below) listens with quic-go v0.59.0, the version interop/go pins, built offline from the Go
 // module cache; weft's sealPacket / parseDatagram / openPacket / decodeFrames / verifyRetry /
-// Version Negotiation talk to it over UDP. Skipped, saying why, where Go or the module is missing.
+// Version Negotiation / transport parameters talk to it over UDP, and a minimal client driver with
+// weft's TLS 1.3 core (src/tls) completes whole handshakes with both cipher suites. Skipped, saying
+// why, where Go or the module is missing.
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import dgram from 'node:dgram'
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs'
@@ -10,8 +12,9 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { fromHex } from '../src/core/bytes.js'
 import { nodeTlsCrypto as c } from '../src/io/crypto-tls-node.js'
+import { TlsHandshake, type TlsLevel } from '../src/tls/index.js'
 import {
-  QUIC_V1, decodeFrames, handleVersionNegotiation, initialKeys, isReservedVersion, openPacket, parseDatagram, sealPacket, verifyRetry,
+  QUIC_V1, decodeFrames, decodeTransportParameters, derivePacketKeys, encodeFrames, encodeTransportParameters, type CipherSuite, type PacketKeys, handleVersionNegotiation, initialKeys, isReservedVersion, openPacket, parseDatagram, sealPacket, verifyRetry,
   type Frame, type ProtectedPacket, type RetryPacket, type VersionNegotiationPacket,
 } from '../src/quic/index.js'
 import { readVectorFile } from './helpers/vectors.js'
@@ -177,4 +180,102 @@ describe('quic-go v0.59.0 as a black box', () => {
     // the ClientHello's initial_source_connection_id is our SCID again: the handshake goes on (ServerHello)
     expect(initial!.frames.map((f) => f.type)).toContain('crypto')
   }, 30_000)
+
+  for (const suite of [0x1301, 0x1303] as const) {
+    test(`a whole handshake with weft's TLS 1.3 core (suite 0x${suite.toString(16)}): Initial, Handshake and 1-RTT packets both ways, its transport parameters decode, HANDSHAKE_DONE arrives`, async (ctx) => {
+      if (skip !== undefined) ctx.skip()
+      const port = await server('plain')
+      const r = await handshake(port, suite)
+      expect(r.alpn).toBe('alpn')
+      expect(r.suite).toBe(suite)
+      expect(r.params.originalDestinationConnectionId).toEqual(r.odcid)
+      expect(r.params.initialSourceConnectionId).toEqual(r.serverCid)
+      expect(r.params.statelessResetToken?.length).toBe(16)
+      expect(r.oneRttFrames).toContain('handshake_done')
+      expect(r.oneRttFrames).toContain('new_connection_id')
+    }, 30_000)
+  }
 })
+
+/** A minimal client driver (the connection core is next session's): enough to finish a handshake. */
+async function handshake(port: number, suite: CipherSuite): Promise<{ alpn: string | undefined, suite: number, params: ReturnType<typeof decodeTransportParameters>, odcid: Uint8Array, serverCid: Uint8Array, oneRttFrames: string[] }> {
+  const odcid = Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8)
+  const scid = Uint8Array.of(9, 9, 9, 9, 9, 9, 9, 9)
+  const tls = new TlsHandshake({
+    role: 'client', crypto: c, alpn: ['alpn'], serverName: 'example.com', verifyPeer: () => {}, cipherSuites: [suite],
+    quicTransportParameters: encodeTransportParameters({ initialSourceConnectionId: scid, initialMaxData: 1 << 20, initialMaxStreamDataBidiLocal: 1 << 16, initialMaxStreamDataBidiRemote: 1 << 16, initialMaxStreamsBidi: 4, maxIdleTimeout: 5000 }),
+  })
+  const init = initialKeys(c, odcid)
+  const read: Record<string, PacketKeys | undefined> = { initial: init.server }
+  const write: Record<string, PacketKeys | undefined> = { initial: init.client }
+  const largest: Record<string, number> = { initial: -1, handshake: -1, '1rtt': -1 }
+  const nextPn: Record<string, number> = { initial: 0, handshake: 0, '1rtt': 0 }
+  const sendOffset: Record<string, number> = { initial: 0, handshake: 0 }
+  const recv: Record<string, { offset: number, pending: Map<number, Uint8Array> }> = { initial: { offset: 0, pending: new Map() }, handshake: { offset: 0, pending: new Map() } }
+  let dcid: Uint8Array = odcid
+  let complete: { alpn: string | undefined, suite: number, params: Uint8Array } | undefined
+  const oneRttFrames: string[] = []
+  let serverCid: Uint8Array | undefined
+
+  const s = dgram.createSocket('udp4')
+  await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve))
+  const inbox: Uint8Array[] = []
+  let wake: (() => void) | undefined
+  s.on('message', (m) => { inbox.push(new Uint8Array(m)); wake?.() })
+  const send = (level: 'initial' | 'handshake' | '1rtt', frames: Frame[]): void => {
+    const keys = write[level === '1rtt' ? 'application' : level]!
+    const header = level === '1rtt' ? { type: '1rtt' as const, dcid } : { type: level, dcid, scid }
+    const pkt = sealPacket(c, keys, header, nextPn[level]!++, encodeFrames(frames), level === 'initial' ? { minPacketSize: 1200 } : {})
+    s.send(pkt, port, '127.0.0.1')
+  }
+  const ack = (space: string): Frame[] => largest[space]! >= 0 ? [{ type: 'ack', ackDelay: 0, ranges: [{ smallest: 0, largest: largest[space]! }] }] : []
+  const drain = (): void => {
+    for (let e = tls.pollEvent(); e !== undefined; e = tls.pollEvent()) {
+      if (e.kind === 'secret') (e.direction === 'read' ? read : write)[e.level] = derivePacketKeys(c, e.suite as CipherSuite, e.secret)
+      else complete = { alpn: e.alpn, suite: e.cipherSuite, params: e.peerTransportParameters! }
+    }
+    for (let o = tls.pollOutput(); o !== undefined; o = tls.pollOutput()) {
+      const level = o.level as 'initial' | 'handshake'
+      send(level, [...ack(level), { type: 'crypto', offset: sendOffset[level]!, data: o.data }])
+      sendOffset[level]! += o.data.length
+      drain()
+    }
+  }
+  try {
+    drain() // the ClientHello
+    const deadline = Date.now() + 10_000
+    while (!(complete !== undefined && oneRttFrames.includes('handshake_done'))) {
+      if (Date.now() > deadline) throw new Error(`no handshake: complete=${complete !== undefined}, 1-RTT frames ${oneRttFrames}`)
+      if (inbox.length === 0) await new Promise<void>((resolve) => { wake = resolve; setTimeout(resolve, 200) })
+      const d = inbox.shift()
+      if (d === undefined) continue
+      for (const p of parseDatagram(d, scid.length).packets) {
+        if (p.type !== 'initial' && p.type !== 'handshake' && p.type !== '1rtt') continue
+        const space = p.type
+        const keys = read[space === '1rtt' ? 'application' : space]
+        if (keys === undefined) continue // keys not there yet: a real connection buffers it
+        const opened = openPacket(c, keys, p, largest[space]!)
+        if (!opened.ok) throw new Error(`a ${space} packet from quic-go did not open: ${opened.reason}`)
+        largest[space] = Math.max(largest[space]!, opened.packetNumber)
+        if (space === 'initial' && serverCid === undefined) { serverCid = p.scid.slice(); dcid = serverCid }
+        for (const f of decodeFrames(opened.payload, space, { receiver: 'client' })) {
+          if (space === '1rtt') oneRttFrames.push(f.type)
+          if (f.type !== 'crypto' || space === '1rtt') continue
+          const rx = recv[space]!
+          rx.pending.set(f.offset, f.data.slice())
+          for (let next = rx.pending.get(rx.offset); next !== undefined; next = rx.pending.get(rx.offset)) {
+            rx.pending.delete(rx.offset)
+            rx.offset += next.length
+            tls.handleMessages(space as TlsLevel, next)
+          }
+        }
+        drain()
+      }
+      if (largest['handshake']! >= 0 && write['handshake'] !== undefined) send('handshake', ack('handshake'))
+    }
+    send('1rtt', [...ack('1rtt'), { type: 'connection_close', errorCode: 0, reason: new Uint8Array(0) }])
+  } finally {
+    s.close()
+  }
+  return { alpn: complete.alpn, suite: complete.suite, params: decodeTransportParameters(complete.params, 'server'), odcid, serverCid: serverCid!, oneRttFrames }
+}
