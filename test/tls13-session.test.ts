@@ -2,6 +2,7 @@
  * TlsSession (TLS 1.3 over a byte stream) weft <-> weft in memory: records, key updates, alerts,
  * the record layer's limits, end of stream, backpressure.
  */
+import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
 import { nodeTlsCrypto } from '../src/io/crypto-tls-node.js'
 import { TlsError } from '../src/tls/errors.js'
@@ -273,4 +274,50 @@ describe('extension list bounds', () => {
     expect(decodeNamedGroups(encodeNamedGroups(at))).toEqual(at)
     expect(() => decodeNamedGroups(encodeNamedGroups([...at, 999]))).toThrow(expect.objectContaining({ code: 'tls/too-many-items' }))
   })
+})
+
+describe('TlsSession properties', () => {
+  test('any split of the byte streams, any suite, any writes: the same handshake and every byte delivered once, in order', () => {
+    fc.assert(fc.property(
+      fc.constantFrom(0x1301, 0x1303),
+      fc.boolean(),
+      fc.array(fc.integer({ min: 1, max: 17_000 }), { maxLength: 3 }),
+      fc.array(fc.integer({ min: 1, max: 2000 }), { minLength: 1, maxLength: 8 }),
+      fc.boolean(),
+      (suite, hrr, writes, cuts, update) => {
+        const { a, b } = ends({ cipherSuites: [suite], keyShareInFirstHello: !hrr, alpn: ['x'] }, { alpn: ['x'] })
+        // deliver every chunk in pieces of the sizes in `cuts`, cycling
+        const move = (x: End, y: End): boolean => {
+          let moved = false
+          for (let d = x.s.pollTransmit(1 << 20); d !== undefined; d = x.s.pollTransmit(1 << 20)) {
+            moved = true
+            for (let o = 0, i = 0; o < d.length; i++) {
+              const n = cuts[i % cuts.length]!
+              y.s.handleData(0, d.subarray(o, o + n))
+              o += n
+            }
+          }
+          for (let e = y.s.pollEvent(); e !== undefined; e = y.s.pollEvent()) y.events.push(e)
+          return moved
+        }
+        const settle = (): void => { for (let i = 0; i < 50 && (move(a, b) || move(b, a)); i++) { /* until quiet */ } }
+        settle()
+        expect(a.events[0]).toMatchObject({ type: 'handshake-complete', cipherSuite: suite, alpn: 'x' })
+        expect(b.events[0]).toMatchObject({ type: 'handshake-complete', cipherSuite: suite, alpn: 'x' })
+        let sent = 0
+        for (const n of writes) {
+          if (update) a.s.updateKeys(true)
+          a.s.write(pattern(n).map((v, i) => (v + sent + i) & 0xff))
+          b.s.write(pattern(n))
+          sent += n
+        }
+        settle()
+        const expectedToB = new Uint8Array(sent)
+        let o = 0
+        for (const n of writes) { expectedToB.set(pattern(n).map((v, i) => (v + o + i) & 0xff), o); o += n }
+        expect(data(b.events)).toEqual(expectedToB)
+        expect(data(a.events)).toEqual(Uint8Array.from(writes.flatMap((n) => [...pattern(n)])))
+      },
+    ), { numRuns: 20 })
+  }, 60_000)
 })

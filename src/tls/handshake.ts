@@ -22,7 +22,7 @@
 import type { CryptoProvider } from '../core/crypto/provider.js'
 import type { TlsCrypto } from '../core/crypto/tls.js'
 import { UsageError } from '../core/errors.js'
-import { TlsError, tlsError } from './errors.js'
+import { tlsError } from './errors.js'
 import { ByteQueue } from './wire.js'
 import {
   decodeAlpn, decodeKeyShareClient, decodeKeyShareHrr, decodeKeyShareServer, decodeNamedGroups, decodeSignatureSchemes,
@@ -525,4 +525,3 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
   return out
 }
 
-export { TlsError }
