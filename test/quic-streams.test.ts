@@ -18,6 +18,7 @@ import { RangeSet } from '../src/quic/streams/ranges.js'
 import type { Frame, StreamFrame } from '../src/quic/types.js'
 import { QuicProtocolError } from '../src/quic/errors.js'
 import { frameSize } from '../src/quic/frames.js'
+import { DEFAULT_TRANSPORT_PARAMETERS, decodeTransportParameters, encodeTransportParameters } from '../src/quic/transport-params.js'
 import { protocolErrorCode, thrown, usageErrorCode } from './helpers/errors.js'
 
 const PEER: StreamParameters = {
@@ -438,6 +439,13 @@ describe('local misuse and options', () => {
       initialMaxStreamsBidi: QUIC_STREAM_DEFAULTS.maxIncomingBidiStreams,
       initialMaxStreamsUni: 0,
     })
+  })
+
+  test("the packet layer's decoded TransportParameters are accepted as they are", () => {
+    const tp = decodeTransportParameters(encodeTransportParameters({ ...DEFAULT_TRANSPORT_PARAMETERS, ...PEER, initialMaxStreamsBidi: 3, initialSourceConnectionId: new Uint8Array(8).fill(1) }), 'client')
+    const q = new QuicStreams({ role: 'server' })
+    q.setPeerParameters(tp)
+    expect([q.open(true), q.open(true), q.open(true), q.open(true)]).toEqual([1, 5, 9, undefined])
   })
 
   test('nothing is sent before the peer parameters arrive; then streams opened early get their credit', () => {

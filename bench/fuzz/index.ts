@@ -18,6 +18,7 @@ import { websocketTarget } from './target-websocket.js'
 import { traceTarget } from './target-trace.js'
 import { quicFrameTarget, quicPacketTarget } from './target-quic.js'
 import { quicRecoveryTarget } from './target-quic-recovery.js'
+import { quicStreamsTarget } from './target-quic-streams.js'
 import { tlsTarget } from './target-tls.js'
 
 export const TARGETS: readonly Target[] = [
@@ -47,6 +48,7 @@ export const TARGETS: readonly Target[] = [
   quicFrameTarget,
   quicPacketTarget,
   quicRecoveryTarget,
+  quicStreamsTarget,
   tlsTarget,
 ]
 

@@ -2,7 +2,8 @@
  * QUIC v1 (RFC 9000, 9001, 9002): the pure pieces the connection core ties to a UDP socket. The
  * packet layer: varints, packet headers and coalescing, packet and header protection, frames,
  * Retry, Version Negotiation and stateless reset (spec/quic.md); loss recovery, congestion control and
- * ACK generation (recovery/, spec/quic-recovery.md).
+ * ACK generation (recovery/, spec/quic-recovery.md); streams and flow control (streams/,
+ * spec/quic-streams.md).
  */
 export * from './types.js'
 export { QuicProtocolError, quicError, type TransportErrorName } from './errors.js'
@@ -33,3 +34,8 @@ export {
   DEFAULT_TRANSPORT_PARAMETERS, DEFAULT_TRANSPORT_PARAMETER_LIMITS, decodeTransportParameters, encodeTransportParameters,
   type PreferredAddress, type TransportParameterLimits, type TransportParameters,
 } from './transport-params.js'
+export {
+  MAX_STREAM_COUNT, QUIC_STREAM_DEFAULTS, QuicStreams, isBidirectional, isLocal, streamIdOf, streamIndex, streamInitiator,
+  type QuicRole, type QuicStreamEvent, type QuicStreamsOptions, type RecvState, type SendState, type StreamId, type StreamParameters,
+  type StreamStates,
+} from './streams/index.js'

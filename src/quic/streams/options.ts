@@ -97,12 +97,24 @@ export function resolveStreamOptions(o: QuicStreamsOptions): ResolvedStreamOptio
   }
 }
 
-/** Check the peer's parameters (RFC 9000 §4.6, §18.2): a stream count above 2^60 is a TRANSPORT_PARAMETER_ERROR. */
-export function checkPeerParameters(p: StreamParameters): void {
-  for (const [name, v] of Object.entries(p)) {
+const PARAMETER_NAMES = [
+  'initialMaxData', 'initialMaxStreamDataBidiLocal', 'initialMaxStreamDataBidiRemote', 'initialMaxStreamDataUni', 'initialMaxStreamsBidi', 'initialMaxStreamsUni',
+] as const
+
+/**
+ * The six flow-control values of the peer's parameters (any object with them, such as the packet
+ * layer's decoded TransportParameters), checked (RFC 9000 §4.6, §18.2): a stream count above 2^60,
+ * or a value that is not a non-negative safe integer, is a TRANSPORT_PARAMETER_ERROR.
+ */
+export function checkPeerParameters(p: StreamParameters): StreamParameters {
+  const out: Record<string, number> = {}
+  for (const name of PARAMETER_NAMES) {
+    const v = p[name]
     if (!Number.isSafeInteger(v) || v < 0) throw transportError('TRANSPORT_PARAMETER_ERROR', `${name} is not a varint weft accepts`)
+    out[name] = v
   }
   if (p.initialMaxStreamsBidi > MAX_STREAM_COUNT || p.initialMaxStreamsUni > MAX_STREAM_COUNT) {
     throw transportError('TRANSPORT_PARAMETER_ERROR', 'initial_max_streams above 2^60')
   }
+  return out as unknown as StreamParameters
 }

@@ -97,11 +97,11 @@ export class QuicStreams {
     }
   }
 
-  /** The peer's transport parameters arrived (TRANSPORT_PARAMETER_ERROR for a stream count above 2^60). */
+  /** The peer's transport parameters arrived (any object with the six flow-control fields, e.g. the packet
+   * layer's TransportParameters; TRANSPORT_PARAMETER_ERROR for a stream count above 2^60). */
   setPeerParameters(p: StreamParameters): void {
     if (this.#peer !== undefined) throw new UsageError('quic/parameters-set', 'the peer parameters are already set')
-    checkPeerParameters(p)
-    this.#peer = p
+    this.#peer = checkPeerParameters(p)
     this.#connSendMax = Math.max(this.#connSendMax, p.initialMaxData)
     this.#raiseStreams('bidi', p.initialMaxStreamsBidi)
     this.#raiseStreams('uni', p.initialMaxStreamsUni)
