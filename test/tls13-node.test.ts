@@ -187,6 +187,17 @@ describe('negotiation and alerts against node:tls', () => {
     socket.destroy()
   })
 
+  test('a TLS 1.2 client: weft server answers protocol_version (70)', async () => {
+    const pumped = deferred<ReturnType<typeof pump>>()
+    const port = await listen(net.createServer((sock) => {
+      pumped.resolve(pump(new TlsSession({ role: 'server', crypto: nodeTlsCrypto, certificate: certs.serverP256.tls, verifyPeer: () => {} }), sock))
+    }))
+    const client = tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false, maxVersion: 'TLSv1.2' })
+    const err = await new Promise<NodeJS.ErrnoException>((resolve) => client.once('error', resolve))
+    expect(err.code).toBe('ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION')
+    expect(await (await pumped.promise).failed()).toMatchObject({ code: 'tls/protocol-version', alert: 70 })
+  })
+
   test('a client without a certificate: weft server requires one (certificate_required, 116)', async () => {
     const pumped = deferred<ReturnType<typeof pump>>()
     const port = await listen(net.createServer((sock) => {
