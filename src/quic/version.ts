@@ -2,7 +2,7 @@
  * Version negotiation (RFC 9000 §6, §17.2.1): the server's Version Negotiation packet for a client
  * packet of a version it does not support, and the client's handling of one.
  */
-import { MAX_CID_LENGTH, MIN_INITIAL_DATAGRAM_SIZE, QUIC_V1, type ParsedPacket, type VersionNegotiationPacket } from './packet.js'
+import { MIN_INITIAL_DATAGRAM_SIZE, QUIC_V1, type ParsedPacket, type VersionNegotiationPacket } from './packet.js'
 
 /** Versions of the form 0x?a?a?a?a are reserved for greasing (RFC 9000 §15). */
 export function isReservedVersion(version: number): boolean {
@@ -64,7 +64,7 @@ export function handleVersionNegotiation(vn: VersionNegotiationPacket, client: {
 }
 
 function same(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length || a.length > Math.max(MAX_CID_LENGTH, 255)) return false
+  if (a.length !== b.length) return false
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
   return true
 }
