@@ -207,6 +207,26 @@ describe('flow-control updates and auto-tuning', () => {
     expect(frames(slow)).toContainEqual({ type: 'max_stream_data', streamId: 0, maximumStreamData: 2000 })
   })
 
+  test('limits stay integers when a stream window pulls the connection window up (regression: 1.5 x 103)', () => {
+    const q = server({ initialStreamWindow: 103, maxStreamWindow: 412, initialConnectionWindow: 100, maxConnectionWindow: 400 })
+    const limits: number[] = []
+    let streamLimit = 103
+    let at = 0
+    for (let round = 1; round <= 6; round++) {
+      q.setClock(round, undefined) // no RTT yet: windows keep their (odd) size
+      const n = Math.min(100, streamLimit - at, q.connectionFlow.receiveLimit - q.connectionFlow.received)
+      q.handleFrame(stream(0, at, n))
+      at += n
+      q.read(0)
+      for (const f of frames(q)) {
+        if (f.type === 'max_stream_data') streamLimit = f.maximumStreamData
+        if (f.type === 'max_data' || f.type === 'max_stream_data') limits.push(f.type === 'max_data' ? f.maximumData : f.maximumStreamData)
+      }
+    }
+    expect(limits.length).toBeGreaterThan(4)
+    expect(limits.filter((v) => !Number.isInteger(v))).toEqual([])
+  })
+
   test('a lost update is sent again only while it is the current value (§13.3)', () => {
     const q = server({ initialStreamWindow: 1000, initialConnectionWindow: 1000, maxStreamWindow: 1000, maxConnectionWindow: 1000 })
     q.handleFrame(stream(0, 0, 600))
