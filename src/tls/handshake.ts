@@ -140,7 +140,7 @@ export class TlsHandshake {
     this.#messageLimits = { maxExtensions: this.#limits.maxExtensions, maxCertificates: this.#limits.maxCertificates }
     const base = this.#crypto.base
     this.#random = options.random ?? base.randomBytes(32)
-    this.#keyShare = options.keyShare ?? base.randomBytes(32)
+    this.#keyShare = options.keyShare?.slice() ?? base.randomBytes(32) // ours to wipe when done
     if (this.#random.length !== 32 || this.#keyShare.length !== 32) throw new RangeError('random and keyShare are 32 bytes')
     if (this.#role === 'client') {
       this.#state = 'client-wait-sh'
@@ -199,6 +199,7 @@ export class TlsHandshake {
       this.#handle(level, bytes)
     } catch (e) {
       this.#state = 'failed'
+      this.#forget()
       throw e
     }
   }
@@ -441,7 +442,15 @@ export class TlsHandshake {
     this.#send('handshake', { type: 'certificate_verify', scheme: cert.scheme, signature })
   }
 
+  /** Drops the key share, the handshake secrets and the transcript once they can no longer be used. */
+  #forget(): void {
+    this.#keyShare.fill(0)
+    this.#secrets = undefined
+    this.#transcript = []
+  }
+
   #complete(): void {
+    this.#forget()
     this.#state = 'connected'
     this.#events.push({ kind: 'complete', alpn: this.#negotiatedAlpn, peerChain: this.#peerChain, cipherSuite: this.#suite, peerTransportParameters: this.#peerQuicParams })
   }
