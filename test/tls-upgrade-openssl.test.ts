@@ -9,7 +9,7 @@ import { createServer as createTcpServer, connect as tcpConnect, type AddressInf
 import { TLSSocket, connect as tlsConnect } from 'node:tls'
 import { afterEach, expect, test } from 'vitest'
 import { nodeTlsCrypto as tls } from '../src/io/crypto-tls-node.js'
-import { createNode, type WeftNode } from '../src/node.js'
+import { createNode } from '../src/node.js'
 import { generatePrivateKey } from '../src/peer-id/index.js'
 import { generateCertificate, verifyCertificateChain, type HostCertificate } from '../src/tls/index.js'
 
