@@ -317,6 +317,8 @@ export class TlsSession implements ByteMachine<TlsSessionEvent> {
       const w = this.#write.get(o.level)!
       for (let i = 0; i < o.data.length; i += MAX_PLAINTEXT) this.#push(w.seal(ContentType.handshake, o.data.subarray(i, i + MAX_PLAINTEXT)))
     }
+    // our last handshake record is out: the handshake write key has no further use
+    if (this.#hs.isComplete) this.#write.delete('handshake')
   }
 
   /** One ChangeCipherSpec record, at most once per session (RFC 8446 Appendix D.4). */
