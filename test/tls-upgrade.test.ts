@@ -134,6 +134,14 @@ describe('/tls/1.0.0 upgrade', () => {
     expect(e.code).toBe('tls/libp2p-peer-id-mismatch')
   })
 
+  test('a refused certificate reaches the peer as a TLS alert (bad_certificate) before the close', () => {
+    const p = new Pair({ ...TLS, expectedRemotePeer: keyC.toPeerId() }, TLS)
+    p.drive()
+    const e = closed(p.eb)?.error as ProtocolError & { peerAlert?: number }
+    expect(e).toBeInstanceOf(ProtocolError)
+    expect([e.code, e.peerAlert]).toEqual(['tls/alert-received', 42])
+  })
+
   test("security 'tls' without the tls option is a TypeError", () => {
     expect(() => new Pair({ security: ['tls'] }, {})).toThrow(TypeError)
   })

@@ -346,6 +346,12 @@ export class Connection implements ByteMachine<ConnectionEvent> {
       // (#fromNoise may have completed the close already, through yamux's own 'closed'.)
       if (this.#phase.kind === 'closed') return
       p.streams.endAll(error)
+    } else if (p.kind === 'upgrading') {
+      // A failed handshake may have queued its reason for the peer (a TLS alert: bad_certificate...).
+      try {
+        const ch = p.up.noise
+        for (let b = ch?.pollTransmit(1 << 16); b !== undefined; b = ch?.pollTransmit(1 << 16)) this.#rawOut.push(b)
+      } catch { /* nothing to send */ }
     }
     this.#phase = { kind: 'closed' }
     this.#trace?.({ kind: 'state', layer: 'connection', to: 'closed', reason: (error as { code?: string } | undefined)?.code ?? error?.message })
