@@ -9,6 +9,8 @@
  * random, key share and identity are fixed and its other randomness comes from the fuzzer's
  * deterministic provider, so an unmutated input completes the same handshake at run time as at
  * generation. 2: decodeHandshake on a valid message (one of each type weft sends or reads), mutated.
+ * 3 / 4: QUIC mode, no records: a victim TlsHandshake (client / server, with transport parameters)
+ * fed an honest attacker's handshake messages per level (level byte, 24-bit length, bytes), mutated.
  * Checks: only a ProtocolError escapes; the victim completes only with the attacker's certificate;
  * every delivered byte is the attacker's data, in order; an unmutated input delivers all of it;
  * a decoded message re-encodes and decodes again to the same bytes.
@@ -20,7 +22,8 @@ import { nodeTlsCrypto } from '../../src/io/crypto-tls-node.js'
 import { TlsError } from '../../src/tls/errors.js'
 import { decodeHandshake, encodeHandshake, HELLO_RETRY_REQUEST_RANDOM, type HandshakeMessage } from '../../src/tls/messages.js'
 import { TlsSession, type TlsSessionEvent, type TlsSessionOptions } from '../../src/tls/session.js'
-import { SignatureScheme, type TlsCertificate } from '../../src/tls/types.js'
+import { TlsHandshake } from '../../src/tls/handshake.js'
+import { SignatureScheme, type TlsCertificate, type TlsHandshakeOptions, type TlsLevel } from '../../src/tls/types.js'
 import { fuzzCrypto } from './crypto.js'
 import { bounded, check, count, type Target } from './engine.js'
 import { concatBytes, deliver, mutateOnce } from './mutate.js'
@@ -96,6 +99,84 @@ function attackerRecords(r: Rand, role: 'client' | 'server'): Uint8Array[] {
   return out
 }
 
+const QUIC_LEVELS: readonly TlsLevel[] = ['initial', 'handshake', 'application']
+const VICTIM_PARAMS = Uint8Array.of(1, 2, 3, 4)
+
+function quicVictim(role: 'client' | 'server'): TlsHandshake {
+  return new TlsHandshake({
+    role, crypto, certificate: VICTIM, verifyPeer: verify, alpn: ['libp2p'], limits: LIMITS, quicTransportParameters: VICTIM_PARAMS,
+    random: new Uint8Array(32).fill(1), keyShare: new Uint8Array(32).fill(2),
+  })
+}
+
+/** The attacker's handshake messages, as (level, bytes), against a QUIC-mode victim of `role`. */
+function attackerMessages(r: Rand, role: 'client' | 'server'): Array<{ level: TlsLevel; data: Uint8Array }> {
+  base.reset()
+  const v = quicVictim(role)
+  const opts: TlsHandshakeOptions = {
+    role: role === 'client' ? 'server' : 'client', crypto, certificate: ATTACKER, verifyPeer: verify,
+    random: new Uint8Array(32).fill(3), keyShare: new Uint8Array(32).fill(4),
+    ...(r.chance(0.9) ? { quicTransportParameters: r.bytes(r.size(64)) } : {}),
+    ...(r.chance(0.9) ? { alpn: ['libp2p'] } : {}),
+    ...(r.chance(0.3) ? { cipherSuites: [r.pick([0x1301, 0x1303])] } : {}),
+    ...(role === 'server' && r.chance(0.2) ? { keyShareInFirstHello: false } : {}),
+  }
+  const a = new TlsHandshake(opts)
+  const out: Array<{ level: TlsLevel; data: Uint8Array }> = []
+  for (let moved = true, n = 0; moved && n < 20; n++) {
+    moved = false
+    for (let o = a.pollOutput(); o !== undefined; o = a.pollOutput()) {
+      out.push(o)
+      moved = true
+      try { v.handleMessages(o.level, o.data) } catch { return out }
+    }
+    for (let o = v.pollOutput(); o !== undefined; o = v.pollOutput()) {
+      moved = true
+      try { a.handleMessages(o.level, o.data) } catch { return out }
+    }
+    while (a.pollEvent() !== undefined || v.pollEvent() !== undefined) { /* drain */ }
+  }
+  if (r.chance(0.3) && role === 'client') {
+    out.push({ level: 'application', data: encodeHandshake({ type: 'new_session_ticket', lifetime: 1, ageAdd: 2, nonce: r.bytes(r.int(5)), ticket: r.bytes(1 + r.size(100)), extensions: [] }) })
+  }
+  return out
+}
+
+function runQuic(input: Uint8Array): void {
+  base.reset()
+  const v = quicVictim(input[0] === 3 ? 'client' : 'server')
+  const pristine = ((input[1] ?? 0) & 0x80) !== 0
+  let complete = false
+  const step = bounded(100_000, 'tls quic')
+  const drain = (): void => {
+    while (v.pollOutput() !== undefined) step()
+    for (let e = v.pollEvent(); e !== undefined; e = v.pollEvent()) {
+      step()
+      if (e.kind === 'complete') {
+        complete = true
+        check(e.peerChain.length === 1 && equals(e.peerChain[0]!, ATTACKER.chain[0]!), 'QUIC handshake completed with a chain that is not the attacker\'s')
+        check(e.peerTransportParameters !== undefined, 'QUIC handshake completed without the peer\'s transport parameters')
+      }
+    }
+  }
+  drain()
+  for (let o = 2; o + 4 <= input.length;) {
+    const level = QUIC_LEVELS[input[o]! % 3]!
+    const len = (input[o + 1]! << 16) | (input[o + 2]! << 8) | input[o + 3]!
+    const data = input.subarray(o + 4, o + 4 + len)
+    o += 4 + len
+    try {
+      v.handleMessages(level, data)
+    } catch (e) {
+      count(stats, e instanceof ProtocolError ? `quic ${e.code}` : 'quic other')
+      throw e
+    }
+    drain()
+  }
+  count(stats, complete ? 'quic complete' : 'quic incomplete')
+  if (pristine) check(complete, 'an untouched QUIC handshake did not complete')
+}
+
 /** Valid messages of every type weft reads, for the decoder mode. */
 function sampleMessage(r: Rand): Uint8Array {
   const b = (n: number) => r.bytes(n)
@@ -121,7 +202,18 @@ export const tlsTarget: Target = {
   name: 'tls',
   stats,
   generate(r) {
-    const mode = r.int(10) < 8 ? r.int(2) : 2
+    const mode = r.int(10) < 6 ? r.int(2) : r.chance(0.3) ? 2 : 3 + r.int(2)
+    if (mode >= 3) {
+      const msgs = attackerMessages(r, mode === 3 ? 'client' : 'server')
+      let mutated = false
+      const parts = msgs.map((m) => {
+        const data = r.chance(0.1) ? ((mutated = true), mutateOnce(r, m.data, msgs.map((x) => x.data))) : m.data
+        const level = r.chance(0.03) ? ((mutated = true), r.int(3)) : QUIC_LEVELS.indexOf(m.level)
+        return concatBytes([Uint8Array.of(level, data.length >> 16, (data.length >> 8) & 0xff, data.length & 0xff), data])
+      })
+      if (r.chance(0.05)) { mutated = true; parts.length = r.int(parts.length + 1) }
+      return concatBytes([Uint8Array.of(mode, mutated ? 0 : 0x80), ...parts])
+    }
     if (mode === 2) {
       const m = sampleMessage(r)
       return concatBytes([Uint8Array.of(2, 0), r.chance(0.8) ? mutateOnce(r, m) : m])
@@ -137,6 +229,7 @@ export const tlsTarget: Target = {
   },
   run(input) {
     const mode = input[0] ?? 0
+    if (mode === 3 || mode === 4) return runQuic(input)
     if (mode % 3 === 2) {
       let m: HandshakeMessage
       try {
