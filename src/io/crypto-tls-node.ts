@@ -32,6 +32,23 @@ function p256Public(q: Uint8Array): nc.KeyObject | undefined {
   }
 }
 
+/**
+ * One AES-128-ECB cipher per header-protection key, reused for every packet: ECB without padding
+ * keeps no state between 16-byte blocks, so `update(sample)` on a long-lived cipher is exactly
+ * AES(key, sample), and a QUIC connection masks every packet header with the same key. Keyed by the
+ * key's array (a connection keeps it for its keys' lifetime) with a copy to detect a mutated array;
+ * entries die with the array, so no key outlives its owner here.
+ */
+const ecbCache = new WeakMap<Uint8Array, { copy: Uint8Array, cipher: nc.Cipher }>()
+function ecbCipher(key: Uint8Array): nc.Cipher {
+  const hit = ecbCache.get(key)
+  if (hit !== undefined && hit.copy.every((b, i) => b === key[i])) return hit.cipher
+  const cipher = nc.createCipheriv('aes-128-ecb', key, null)
+  cipher.setAutoPadding(false)
+  ecbCache.set(key, { copy: key.slice(), cipher })
+  return cipher
+}
+
 /** TlsCrypto over node:crypto, with `nodeCrypto` as its base provider. */
 export const nodeTlsCrypto: TlsCrypto = {
   base: nodeCrypto,
@@ -60,9 +77,7 @@ export const nodeTlsCrypto: TlsCrypto = {
   },
   aes128EncryptBlock: (key, block) => {
     if (block.length !== 16) throw new TypeError(`expected a 16-byte block, got ${block.length}`)
-    const c = nc.createCipheriv('aes-128-ecb', key, null)
-    c.setAutoPadding(false)
-    return plain(c.update(block))
+    return plain(ecbCipher(key).update(block))
   },
   chacha20Mask: (key, sample) => {
     if (sample.length !== 16) throw new TypeError(`expected a 16-byte sample, got ${sample.length}`)
