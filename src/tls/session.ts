@@ -16,6 +16,7 @@
 import type { ByteMachine, Millis } from '../core/byte-machine.js'
 import type { TlsCrypto } from '../core/crypto/tls.js'
 import { UsageError } from '../core/errors.js'
+import { EventQueue } from '../core/event-queue.js'
 import { Alert, alertFor, TlsError, tlsError } from './errors.js'
 import { TlsHandshake } from './handshake.js'
 import { nextTrafficSecret } from './key-schedule.js'
@@ -47,6 +48,8 @@ export type TlsSessionEvent =
   | { type: 'data'; data: Uint8Array }
   | { type: 'eof'; closeNotify: boolean }
 
+const EMPTY = new Uint8Array(0)
+
 type Phase = 'handshake' | 'established' | 'closed' | 'failed'
 
 /** TLS 1.3 over a byte stream as a sans-IO ByteMachine (see the file header). */
@@ -60,8 +63,10 @@ export class TlsSession implements ByteMachine<TlsSessionEvent> {
   #phase: Phase = 'handshake'
   readonly #in = new ByteQueue()
   #out: Uint8Array[] = []
+  #outHead = 0
   #outBytes = 0
-  readonly #events: TlsSessionEvent[] = []
+  /** O(1) poll: one read of tiny records can queue thousands of 'data' events. */
+  readonly #events = new EventQueue<TlsSessionEvent>()
   #eventBytes = 0
   #read: RecordProtection | undefined
   readonly #write = new Map<TlsLevel, RecordProtection>()
@@ -152,20 +157,25 @@ export class TlsSession implements ByteMachine<TlsSessionEvent> {
 
   pollTransmit(max: number): Uint8Array | undefined {
     if (!(max >= 1)) throw new RangeError('max must be at least 1')
-    const first = this.#out[0]
+    const first = this.#out[this.#outHead]
     if (first === undefined) return undefined
     if (first.length <= max) {
-      this.#out.shift()
+      // a moving head, not Array.shift (a memmove per record on a long queue)
+      this.#out[this.#outHead++] = EMPTY
+      if (this.#outHead === this.#out.length) {
+        this.#out = []
+        this.#outHead = 0
+      }
       this.#outBytes -= first.length
       return first
     }
-    this.#out[0] = first.subarray(max)
+    this.#out[this.#outHead] = first.subarray(max)
     this.#outBytes -= max
     return first.subarray(0, max)
   }
 
   pollEvent(): TlsSessionEvent | undefined {
-    const e = this.#events.shift()
+    const e = this.#events.poll()
     if (e?.type === 'data') this.#eventBytes -= e.data.length
     return e
   }
