@@ -39,3 +39,7 @@ export {
   type QuicRole, type QuicStreamEvent, type QuicStreamsOptions, type RecvState, type SendState, type StreamId, type StreamParameters,
   type StreamStates,
 } from './streams/index.js'
+export {
+  DEFAULT_CONNECTION_LIMITS, QuicConnection, type QuicCloseInfo, type QuicConnectionEvent, type QuicConnectionLimits, type QuicConnectionOptions,
+  type QuicConnectionState, type QuicConnectionStats, type QuicTlsOptions,
+} from './connection/index.js'

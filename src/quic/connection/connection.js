@@ -1,0 +1,659 @@
+/**
+ * One QUIC v1 connection (RFC 9000, 9001, 9002), client or server, as a pure sans-IO core: the
+ * driver feeds UDP payloads (`handleDatagram`) and timer expiries (`handleTimeout`), sends what
+ * `pollTransmit` returns, arms one timer at `pollTimeout`, and reads `pollEvent`. The application
+ * drives streams through `openStream`/`write`/`finish`/`resetStream`/`stopSending`/`read`.
+ * Time and randomness are inputs. See spec/quic-connection.md for the state machine and limits.
+ *
+ * It ties together the packet layer (packet.ts, protection.ts, frames.ts), TLS 1.3 (src/tls:
+ * TlsHandshake with the caller's certificate and verifyPeer hooks, the transport parameters
+ * extension), loss recovery and ACK generation (recovery/) and streams (streams/).
+ */
+import { ProtocolError, UsageError } from '../../core/errors.js';
+import { EventQueue } from '../../core/event-queue.js';
+import { TlsHandshake, alertFor } from '../../tls/index.js';
+import { QuicProtocolError, quicError } from '../errors.js';
+import { decodeFrames, isAckEliciting } from '../frames.js';
+import { MAX_CID_LENGTH, parseDatagram } from '../packet.js';
+import { derivePacketKeys, initialKeys, nextPacketKeys, openPacket } from '../protection.js';
+import { AckTracker, Recovery } from '../recovery/index.js';
+import { detectStatelessReset } from '../reset.js';
+import { verifyRetry } from '../retry.js';
+import { QuicStreams } from '../streams/index.js';
+import { decodeTransportParameters, encodeTransportParameters } from '../transport-params.js';
+import { handleVersionNegotiation } from '../version.js';
+import { LocalCids, PeerCids } from './cids.js';
+import { CryptoRecv, CryptoSend } from './crypto-stream.js';
+import { DEFAULT_CONNECTION_LIMITS, } from './options.js';
+import { amplificationBudget, buildCloseDatagram, buildDatagram, discardSpace, isStreamFrame, maybeUpdateKeys } from './transmit.js';
+const equal = (a, b) => a !== undefined && b !== undefined && a.length === b.length && a.every((x, i) => x === b[i]);
+function checkLimits(l) {
+    for (const [k, v] of Object.entries(l))
+        if (!Number.isSafeInteger(v) || v < 0)
+            throw new RangeError(`limits.${k} must be a non-negative integer`);
+    if (l.maxCryptoBuffer < 4096)
+        throw new RangeError('limits.maxCryptoBuffer must be at least 4096 (RFC 9000 §7.5)');
+    if (l.activeConnectionIdLimit < 2)
+        throw new RangeError('limits.activeConnectionIdLimit must be at least 2');
+    if (l.maxDatagramSize < 1200 || l.maxUdpPayloadSize < 1200)
+        throw new RangeError('datagram sizes must be at least 1200');
+    if (l.maxIssuedConnectionIds < 1)
+        throw new RangeError('limits.maxIssuedConnectionIds must be at least 1');
+}
+/** One QUIC connection (see the file comment and spec/quic-connection.md). */
+export class QuicConnection {
+    #s;
+    #remoteInitialScid; // server: the client's Source Connection ID
+    #peerInitialScid; // the Source Connection ID of the peer's first packet
+    constructor(o) {
+        if (o.role !== 'client' && o.role !== 'server')
+            throw new TypeError("role must be 'client' or 'server'");
+        const limits = { ...DEFAULT_CONNECTION_LIMITS, ...o.limits };
+        checkLimits(limits);
+        if (o.localConnectionId.length > MAX_CID_LENGTH || o.remoteConnectionId.length > MAX_CID_LENGTH)
+            throw new RangeError('a connection id is at most 20 bytes');
+        if (o.role === 'client' && o.remoteConnectionId.length < 8)
+            throw new RangeError('a client\'s first Destination Connection ID is at least 8 bytes (RFC 9000 §7.2)');
+        if (o.role === 'server' && o.originalDestinationConnectionId === undefined)
+            throw new TypeError('a server needs originalDestinationConnectionId');
+        if (o.tls.alpn.length === 0)
+            throw new TypeError('QUIC needs at least one ALPN protocol (RFC 9001 §8.1)');
+        const c = o.crypto;
+        const resetToken = o.statelessResetToken ?? (() => o.random(16));
+        const localCid = o.localConnectionId.slice();
+        const token0 = resetToken(localCid);
+        const streams = new QuicStreams({ ...o.streams, role: o.role });
+        const ours = {
+            ...streams.localParameters(),
+            maxIdleTimeout: limits.idleTimeout,
+            maxUdpPayloadSize: limits.maxUdpPayloadSize,
+            activeConnectionIdLimit: limits.activeConnectionIdLimit,
+            initialSourceConnectionId: localCid,
+            disableActiveMigration: true,
+            ...(o.role === 'server'
+                ? { originalDestinationConnectionId: o.originalDestinationConnectionId, statelessResetToken: token0, ...(o.retrySourceConnectionId !== undefined ? { retrySourceConnectionId: o.retrySourceConnectionId } : {}) }
+                : {}),
+        };
+        const tls = new TlsHandshake({
+            role: o.role, crypto: c, alpn: o.tls.alpn, certificate: o.tls.certificate, verifyPeer: o.tls.verifyPeer,
+            quicTransportParameters: encodeTransportParameters(ours),
+            ...(o.tls.serverName !== undefined ? { serverName: o.tls.serverName } : {}),
+            ...(o.tls.cipherSuites !== undefined ? { cipherSuites: o.tls.cipherSuites } : {}),
+            ...(o.tls.limits !== undefined ? { limits: o.tls.limits } : {}),
+        });
+        const space = (name) => ({
+            name, nextPn: 0, send: undefined, recv: undefined, cryptoSend: new CryptoSend(),
+            cryptoRecv: new CryptoRecv(limits.maxCryptoBuffer, limits.maxCryptoFragments), discarded: false, probes: 0,
+        });
+        const keysFrom = o.role === 'client' ? o.remoteConnectionId : o.retrySourceConnectionId ?? o.originalDestinationConnectionId;
+        const ik = initialKeys(c, keysFrom);
+        const spaces = { initial: space('initial'), handshake: space('handshake'), application: space('application') };
+        spaces.initial.send = o.role === 'client' ? ik.client : ik.server;
+        spaces.initial.recv = o.role === 'client' ? ik.server : ik.client;
+        this.#s = {
+            role: o.role, crypto: c, limits, random: o.random, tls, streams,
+            recovery: new Recovery({ role: o.role, maxDatagramSize: limits.maxDatagramSize }),
+            ack: new AckTracker({}),
+            spaces,
+            keys: { phase: 0, prevRecv: undefined, nextRecv: undefined, firstSentPn: 0, firstRecvPn: undefined, sentWithKeys: 0 },
+            localCids: new LocalCids(localCid, token0, (seq) => {
+                const cid = o.random(localCid.length);
+                return { cid, token: resetToken(cid), sequenceNumber: seq };
+            }),
+            peerCids: new PeerCids(o.remoteConnectionId.slice(), limits.activeConnectionIdLimit, limits.maxPendingRetirements),
+            localCid,
+            events: new EventQueue(),
+            stats: { datagramsReceived: 0, datagramsSent: 0, bytesReceived: 0, bytesSent: 0, packetsReceived: 0, packetsSent: 0, packetsDropped: 0, packetsLost: 0, keyUpdates: 0 },
+            state: 'handshaking',
+            token: o.token?.slice() ?? new Uint8Array(0),
+            peerParams: undefined,
+            handshakeComplete: false,
+            handshakeConfirmed: false,
+            handshakeDonePending: false,
+            addressValidated: o.role === 'client' || o.addressValidated === true,
+            bytesReceived: 0,
+            bytesSent: 0,
+            amplificationLimited: false,
+            pathResponse: undefined,
+            pingPending: false,
+            maxDatagramSize: limits.maxDatagramSize,
+            idleTimeout: limits.idleTimeout,
+            idleDeadline: limits.idleTimeout > 0 ? o.now + limits.idleTimeout : undefined,
+            sentAckElicitingSinceRecv: false,
+            closeDeadline: undefined,
+            closeInfo: undefined,
+            closeFrame: undefined,
+            closeSendPending: false,
+            closeRetransmits: 0,
+            pacingDeadline: undefined,
+            receivedFromPeer: o.role === 'server',
+            originalDcid: o.role === 'client' ? o.remoteConnectionId.slice() : o.originalDestinationConnectionId.slice(),
+            retryScid: o.retrySourceConnectionId?.slice(),
+            undecryptable: 0,
+        };
+        this.#remoteInitialScid = o.role === 'server' ? o.remoteConnectionId.slice() : undefined;
+        this.#peerInitialScid = this.#remoteInitialScid;
+        this.#pumpTls(o.now);
+    }
+    // ---- state ----
+    get state() { return this.#s.state; }
+    get isClosed() { return this.#s.state === 'closed'; }
+    get isHandshakeComplete() { return this.#s.handshakeComplete; }
+    get isHandshakeConfirmed() { return this.#s.handshakeConfirmed; }
+    get role() { return this.#s.role; }
+    /** The negotiated ALPN protocol (known on the server at the ClientHello, on the client at EncryptedExtensions). */
+    get alpn() { return this.#s.tls.alpn; }
+    /** The peer's transport parameters, once the handshake completed. */
+    get peerTransportParameters() { return this.#s.peerParams; }
+    /** Our first connection id (sequence 0). */
+    get localConnectionId() { return this.#s.localCid; }
+    /** The Destination Connection ID we send to now. */
+    get remoteConnectionId() { return this.#s.peerCids.current; }
+    /** Why the connection closed (or is closing). */
+    get closeInfo() { return this.#s.closeInfo; }
+    get stats() { return this.#s.stats; }
+    /** RTT estimates (ms) and the congestion window (bytes). */
+    get pathStats() {
+        const r = this.#s.recovery;
+        return { smoothedRtt: r.rtt.smoothedRtt, minRtt: r.rtt.minRtt, congestionWindow: r.congestionWindow, bytesInFlight: r.bytesInFlight };
+    }
+    /** The 1-RTT key phase (flips on every key update). */
+    get keyPhase() { return this.#s.keys.phase; }
+    // ---- driver ----
+    /** One UDP payload from the peer (coalesced packets; undecryptable ones are dropped and counted). */
+    handleDatagram(now, datagram) {
+        const s = this.#s;
+        if (s.state === 'closed' || s.state === 'draining')
+            return;
+        s.stats.datagramsReceived++;
+        s.stats.bytesReceived += datagram.length;
+        s.bytesReceived += datagram.length;
+        if (s.state === 'closing') {
+            if (s.closeRetransmits < s.limits.maxCloseRetransmits) {
+                s.closeRetransmits++;
+                s.closeSendPending = true;
+            }
+            return;
+        }
+        s.streams.setClock(now, s.recovery.rtt.firstSampleTime === undefined ? undefined : s.recovery.rtt.smoothedRtt);
+        const parsed = parseDatagram(datagram, s.localCid.length);
+        if (parsed.dropped !== undefined)
+            s.stats.packetsDropped++;
+        let processed = false;
+        try {
+            for (const p of parsed.packets) {
+                if (s.state !== 'handshaking' && s.state !== 'established')
+                    break;
+                if (p.type === 'version_negotiation')
+                    this.#versionNegotiation(p, now);
+                else if (p.type === 'retry')
+                    this.#retry(p, now);
+                else if (p.type === 'unsupported_version' || p.type === '0rtt')
+                    s.stats.packetsDropped++;
+                else if (this.#packet(p, now))
+                    processed = true;
+            }
+            if (!processed && s.state !== 'closed' && this.#isStatelessReset(datagram)) {
+                this.#terminate({ source: 'reset', errorCode: 0, application: false, reason: 'stateless reset' });
+                return;
+            }
+            amplificationBudget(s, now);
+        }
+        catch (e) {
+            this.#fail(e, now);
+        }
+    }
+    /** The next UDP payload to send, or undefined when nothing is due now. */
+    pollTransmit(now) {
+        const s = this.#s;
+        if (s.state === 'closed' || s.state === 'draining')
+            return undefined;
+        if (s.state === 'closing') {
+            if (s.closeDeadline === undefined)
+                s.closeDeadline = now + 3 * this.#pto();
+            return buildCloseDatagram(s, now);
+        }
+        try {
+            return buildDatagram(s, now);
+        }
+        catch (e) {
+            this.#fail(e, now);
+            return buildCloseDatagram(s, now);
+        }
+    }
+    /** The next event, or undefined. */
+    pollEvent() {
+        const e = this.#s.events.poll();
+        if (e !== undefined)
+            return e;
+        const se = this.#s.streams.pollEvent();
+        return se === undefined ? undefined : { kind: 'stream', event: se };
+    }
+    /** When `handleTimeout` must be called next (the driver's monotonic ms), or undefined. */
+    pollTimeout() {
+        const s = this.#s;
+        if (s.state === 'closed')
+            return undefined;
+        if (s.state === 'closing' || s.state === 'draining')
+            return s.closeDeadline;
+        let t = s.idleDeadline;
+        const min = (x) => { if (x !== undefined && (t === undefined || x < t))
+            t = x; };
+        min(s.recovery.pollTimeout());
+        if (!s.amplificationLimited)
+            min(s.ack.pollTimeout());
+        min(s.pacingDeadline);
+        return t;
+    }
+    /** The timer fired (call at or after `pollTimeout()`; earlier calls do nothing harmful). */
+    handleTimeout(now) {
+        const s = this.#s;
+        if (s.state === 'closed')
+            return;
+        if (s.state === 'closing' || s.state === 'draining') {
+            if (s.closeDeadline !== undefined && now >= s.closeDeadline)
+                this.#terminate(s.closeInfo);
+            return;
+        }
+        if (s.idleDeadline !== undefined && now >= s.idleDeadline) {
+            this.#terminate({ source: 'idle', errorCode: 0, application: false, reason: 'idle timeout' });
+            return;
+        }
+        if (s.pacingDeadline !== undefined && now >= s.pacingDeadline)
+            s.pacingDeadline = undefined;
+        const t = s.recovery.pollTimeout();
+        if (t !== undefined && now >= t) {
+            const r = s.recovery.onTimeout(now);
+            for (const p of r.lost)
+                this.#lost(p);
+            if (r.probe !== undefined) {
+                const sp = s.spaces[r.probe.space];
+                if (!sp.discarded && sp.send !== undefined)
+                    sp.probes = r.probe.packets;
+                else
+                    s.spaces.application.probes = r.probe.packets;
+            }
+        }
+    }
+    // ---- commands ----
+    /** Opens a stream; undefined at the peer's stream limit (a 'streams-available' stream event follows). */
+    openStream(bidirectional = true) {
+        this.#checkOpen();
+        return this.#s.streams.open(bidirectional);
+    }
+    /** Queues bytes on a stream; returns how many were taken (a short write waits for a 'writable' stream event). */
+    write(id, data) {
+        this.#checkOpen();
+        return this.#s.streams.write(id, data);
+    }
+    /** Ends our sending part (FIN). */
+    finish(id) {
+        this.#checkOpen();
+        this.#s.streams.finish(id);
+    }
+    /** Abandons our sending part (RESET_STREAM). */
+    resetStream(id, errorCode) {
+        this.#checkOpen();
+        this.#s.streams.reset(id, errorCode);
+    }
+    /** Asks the peer to stop sending (STOP_SENDING). */
+    stopSending(id, errorCode) {
+        this.#checkOpen();
+        this.#s.streams.stopSending(id, errorCode);
+    }
+    /** Reads up to `max` bytes; `fin` once the stream's end was read. */
+    read(id, max) {
+        return this.#s.streams.read(id, max);
+    }
+    /** Sends a PING (keep-alive, or to elicit an ACK). */
+    ping() {
+        this.#checkOpen();
+        this.#s.pingPending = true;
+    }
+    /** Starts a 1-RTT key update (RFC 9001 §6); false when not allowed yet (before confirmation, or the last update not yet acknowledged). */
+    updateKeys() {
+        this.#checkOpen();
+        return maybeUpdateKeys(this.#s, true);
+    }
+    /** Moves to a spare connection id of the peer and retires the current one (RFC 9000 §5.1.2); false without a spare. */
+    rotateConnectionId() {
+        this.#checkOpen();
+        return this.#s.handshakeConfirmed && this.#s.peerCids.rotate();
+    }
+    /**
+     * Closes the connection (RFC 9000 §10.2): CONNECTION_CLOSE with `errorCode` (an application code
+     * by default), then the closing state for three PTOs; 'closing' then 'closed' events.
+     */
+    close(errorCode = 0, reason = '', application = true) {
+        const s = this.#s;
+        if (s.state !== 'handshaking' && s.state !== 'established')
+            return;
+        const r = new TextEncoder().encode(reason).subarray(0, 256);
+        this.#enterClosing({ source: 'local', errorCode, application, reason }, application
+            ? { type: 'connection_close', errorCode, reason: r }
+            : { type: 'connection_close', errorCode, frameType: 0, reason: r });
+    }
+    #checkOpen() {
+        const st = this.#s.state;
+        if (st !== 'handshaking' && st !== 'established')
+            throw new UsageError('quic/connection-closed', `the connection is ${st}`);
+    }
+    // ---- receiving ----
+    /** Opens and processes one packet; true when it authenticated. */
+    #packet(p, now) {
+        const s = this.#s;
+        const name = p.type === 'initial' ? 'initial' : p.type === 'handshake' ? 'handshake' : 'application';
+        const sp = s.spaces[name];
+        if (sp.discarded || sp.recv === undefined) {
+            s.stats.packetsDropped++;
+            return false;
+        }
+        const k = s.keys;
+        let used;
+        const res = openPacket(s.crypto, sp.recv, p, s.ack.largestReceived(name) ?? -1, (phase, pn) => {
+            used = phase === k.phase ? sp.recv : k.prevRecv !== undefined && (k.firstRecvPn === undefined || pn < k.firstRecvPn) ? k.prevRecv : k.nextRecv;
+            return used;
+        });
+        if (!res.ok) {
+            s.stats.packetsDropped++;
+            if (res.reason === 'undecryptable' && ++s.undecryptable > s.limits.maxUndecryptablePackets)
+                throw quicError('AEAD_LIMIT_REACHED', 'too many packets failed authentication');
+            return false;
+        }
+        const pn = res.packetNumber;
+        if (s.ack.isDuplicate(name, pn)) {
+            s.stats.packetsDropped++;
+            return true;
+        }
+        if (name === 'application') {
+            if (used === k.nextRecv && res.keyPhase !== k.phase)
+                this.#peerKeyUpdate(pn);
+            else if (res.keyPhase === k.phase && k.firstRecvPn === undefined)
+                k.firstRecvPn = pn;
+        }
+        if (s.role === 'client' && !s.receivedFromPeer && name !== 'application') {
+            s.receivedFromPeer = true;
+            s.peerCids.setInitial(p.scid.slice());
+            this.#peerInitialScid = p.scid.slice();
+        }
+        const frames = decodeFrames(res.payload, p.type, { receiver: s.role });
+        const ackEliciting = frames.some(isAckEliciting);
+        this.#frames(sp, frames, now, p.dcid);
+        if (sp.discarded)
+            return true;
+        s.ack.onPacketReceived(name, pn, now, ackEliciting);
+        s.stats.packetsReceived++;
+        if (s.role === 'server' && name === 'handshake') {
+            s.addressValidated = true; // RFC 9000 §8.1: a Handshake packet proves the client got ours
+            discardSpace(s, 'initial', now); // RFC 9001 §4.9.1
+        }
+        s.sentAckElicitingSinceRecv = false;
+        if (s.idleTimeout > 0)
+            s.idleDeadline = now + s.idleTimeout;
+        return true;
+    }
+    #peerKeyUpdate(pn) {
+        const s = this.#s;
+        const k = s.keys;
+        const app = s.spaces.application;
+        // the peer moved to the next phase (RFC 9001 §6.2): follow with our sending keys
+        if (k.firstRecvPn === undefined && k.prevRecv !== undefined)
+            throw quicError('KEY_UPDATE_ERROR', 'a second key update before the first was acknowledged');
+        k.prevRecv = app.recv;
+        app.recv = k.nextRecv;
+        k.nextRecv = nextPacketKeys(s.crypto, app.recv);
+        app.send = nextPacketKeys(s.crypto, app.send);
+        k.phase = k.phase === 0 ? 1 : 0;
+        k.firstSentPn = app.nextPn;
+        k.firstRecvPn = pn;
+        k.sentWithKeys = 0;
+        s.stats.keyUpdates++;
+    }
+    #frames(sp, frames, now, dcid) {
+        const s = this.#s;
+        for (const f of frames) {
+            switch (f.type) {
+                case 'padding':
+                case 'ping':
+                case 'new_token':
+                case 'path_response': break;
+                case 'ack': {
+                    const r = s.recovery.onAckReceived(sp.name, f, now);
+                    for (const p of r.acked)
+                        for (const fr of p.frames)
+                            this.#acked(p.space, fr);
+                    for (const p of r.lost)
+                        this.#lost(p);
+                    break;
+                }
+                case 'crypto': {
+                    const bytes = sp.cryptoRecv.insert(f.offset, f.data);
+                    if (bytes.length > 0) {
+                        s.tls.handleMessages(sp.name, bytes);
+                        this.#pumpTls(now);
+                    }
+                    break;
+                }
+                case 'new_connection_id': {
+                    const token = s.peerCids.onNewConnectionId(f);
+                    if (token !== undefined)
+                        s.events.push({ kind: 'peer-reset-token', token });
+                    break;
+                }
+                case 'retire_connection_id': {
+                    const r = s.localCids.onRetire(f.sequenceNumber, dcid);
+                    if (r.retired !== undefined)
+                        s.events.push({ kind: 'connection-id-retired', connectionId: r.retired.cid, sequenceNumber: r.retired.sequenceNumber });
+                    this.#issued(r.issued);
+                    break;
+                }
+                case 'path_challenge':
+                    s.pathResponse = f.data.slice();
+                    break;
+                case 'connection_close': {
+                    const info = {
+                        source: 'remote', errorCode: f.errorCode, application: f.frameType === undefined, reason: new TextDecoder().decode(f.reason),
+                    };
+                    s.closeInfo = info;
+                    s.state = 'draining';
+                    s.closeDeadline = now + 3 * this.#pto();
+                    s.events.push({ kind: 'closing', info });
+                    return;
+                }
+                case 'handshake_done':
+                    this.#confirm(now);
+                    break;
+                default:
+                    if (!s.streams.handleFrame(f))
+                        throw quicError('PROTOCOL_VIOLATION', `unexpected ${f.type} frame`);
+            }
+        }
+    }
+    #acked(space, f) {
+        if (f.type === 'ack')
+            this.#s.ack.onAckFrameAcked(space, f);
+        else if (isStreamFrame(f))
+            this.#s.streams.onFrameAcked(f);
+    }
+    #lost(p) {
+        const s = this.#s;
+        s.stats.packetsLost++;
+        const sp = s.spaces[p.space];
+        for (const f of p.frames) {
+            switch (f.type) {
+                case 'crypto':
+                    if (!sp.discarded)
+                        sp.cryptoSend.onLost(f.offset, f.data.length);
+                    break;
+                case 'handshake_done':
+                    if (s.role === 'server')
+                        s.handshakeDonePending = true;
+                    break;
+                case 'new_connection_id':
+                    s.localCids.onLost(f);
+                    break;
+                case 'retire_connection_id':
+                    s.peerCids.onLost(f.sequenceNumber);
+                    break;
+                default: if (isStreamFrame(f))
+                    s.streams.onFrameLost(f);
+            }
+        }
+    }
+    #pumpTls(now) {
+        const s = this.#s;
+        for (let e = s.tls.pollEvent(); e !== undefined; e = s.tls.pollEvent()) {
+            if (e.kind === 'secret') {
+                const keys = derivePacketKeys(s.crypto, e.suite, e.secret);
+                const sp = s.spaces[e.level];
+                if (e.direction === 'write')
+                    sp.send = keys;
+                else {
+                    sp.recv = keys;
+                    if (e.level === 'application')
+                        s.keys.nextRecv = nextPacketKeys(s.crypto, keys);
+                }
+                if (e.level === 'handshake' && e.direction === 'read')
+                    s.recovery.setHandshakeKeysAvailable(now);
+            }
+            else {
+                this.#complete(e, now);
+            }
+        }
+        for (let out = s.tls.pollOutput(); out !== undefined; out = s.tls.pollOutput())
+            s.spaces[out.level].cryptoSend.write(out.data);
+    }
+    #complete(e, now) {
+        const s = this.#s;
+        if (e.peerTransportParameters === undefined)
+            throw quicError('TRANSPORT_PARAMETER_ERROR', 'no quic_transport_parameters');
+        const p = decodeTransportParameters(e.peerTransportParameters, s.role === 'client' ? 'server' : 'client');
+        // RFC 9000 §7.3: authenticate the connection ids of the handshake
+        if (p.initialSourceConnectionId === undefined)
+            throw quicError('TRANSPORT_PARAMETER_ERROR', 'no initial_source_connection_id');
+        if (!equal(p.initialSourceConnectionId, this.#peerInitialScid))
+            throw quicError('PROTOCOL_VIOLATION', 'initial_source_connection_id does not match');
+        if (s.role === 'client') {
+            if (p.originalDestinationConnectionId === undefined)
+                throw quicError('TRANSPORT_PARAMETER_ERROR', 'no original_destination_connection_id');
+            if (!equal(p.originalDestinationConnectionId, s.originalDcid))
+                throw quicError('PROTOCOL_VIOLATION', 'original_destination_connection_id does not match');
+            if (s.retryScid !== undefined ? !equal(p.retrySourceConnectionId, s.retryScid) : p.retrySourceConnectionId !== undefined) {
+                throw quicError(s.retryScid !== undefined && p.retrySourceConnectionId === undefined ? 'TRANSPORT_PARAMETER_ERROR' : 'PROTOCOL_VIOLATION', 'retry_source_connection_id does not match');
+            }
+            if (p.statelessResetToken !== undefined) {
+                s.peerCids.setInitialToken(p.statelessResetToken);
+                s.events.push({ kind: 'peer-reset-token', token: p.statelessResetToken.slice() });
+            }
+        }
+        s.peerParams = p;
+        s.streams.setPeerParameters(p);
+        s.recovery.setPeerParameters({ maxAckDelay: p.maxAckDelay, ackDelayExponent: p.ackDelayExponent });
+        if (p.maxIdleTimeout > 0 && (s.idleTimeout === 0 || p.maxIdleTimeout < s.idleTimeout))
+            s.idleTimeout = p.maxIdleTimeout;
+        if (s.idleTimeout > 0)
+            s.idleDeadline = now + s.idleTimeout;
+        const mds = Math.min(s.limits.maxDatagramSize, p.maxUdpPayloadSize);
+        if (mds !== s.maxDatagramSize) {
+            s.maxDatagramSize = mds;
+            s.recovery.setMaxDatagramSize(mds);
+        }
+        s.handshakeComplete = true;
+        s.state = 'established';
+        s.events.push({ kind: 'handshake-complete', alpn: e.alpn, peerChain: e.peerChain, cipherSuite: e.cipherSuite });
+        this.#issued(s.localCids.setLimit(Math.min(p.activeConnectionIdLimit, s.limits.maxIssuedConnectionIds)));
+        if (s.role === 'server') {
+            s.handshakeDonePending = true;
+            this.#confirm(now); // RFC 9001 §4.1.2: the server's handshake is confirmed when it completes
+        }
+    }
+    #issued(list) {
+        for (const c of list)
+            this.#s.events.push({ kind: 'connection-id-issued', connectionId: c.cid, sequenceNumber: c.sequenceNumber, statelessResetToken: c.token });
+    }
+    #confirm(now) {
+        const s = this.#s;
+        if (s.handshakeConfirmed)
+            return;
+        if (!s.handshakeComplete)
+            throw quicError('PROTOCOL_VIOLATION', 'HANDSHAKE_DONE before the handshake completed');
+        s.handshakeConfirmed = true;
+        s.recovery.setHandshakeConfirmed(now);
+        discardSpace(s, 'initial', now);
+        discardSpace(s, 'handshake', now); // RFC 9001 §4.9.2
+        s.events.push({ kind: 'handshake-confirmed' });
+    }
+    #versionNegotiation(p, _now) {
+        const s = this.#s;
+        if (s.role !== 'client')
+            return;
+        const r = handleVersionNegotiation(p, { scid: s.localCid, dcid: s.originalDcid, receivedOther: s.receivedFromPeer || s.retryScid !== undefined });
+        if (r === 'abandon')
+            this.#terminate({ source: 'version', errorCode: 0, application: false, reason: `the server supports ${p.versions.map((v) => `0x${v.toString(16)}`).join(', ')}` });
+    }
+    #retry(p, now) {
+        const s = this.#s;
+        // RFC 9000 §17.2.5.2: one Retry, before any other packet from the server, with a valid tag and a new id
+        if (s.role !== 'client' || s.receivedFromPeer || s.retryScid !== undefined || p.token.length === 0)
+            return;
+        if (equal(p.scid, s.originalDcid) || !verifyRetry(s.crypto, p, s.originalDcid)) {
+            s.stats.packetsDropped++;
+            return;
+        }
+        s.retryScid = p.scid.slice();
+        s.token = p.token.slice();
+        s.peerCids.setInitial(s.retryScid);
+        const ik = initialKeys(s.crypto, s.retryScid);
+        s.spaces.initial.send = ik.client;
+        s.spaces.initial.recv = ik.server;
+        s.recovery.onRetry(now);
+        s.spaces.initial.cryptoSend.resendAll();
+    }
+    #isStatelessReset(datagram) {
+        if ((datagram[0] & 0x80) !== 0)
+            return false;
+        const tokens = [];
+        for (const t of this.#s.peerCids.tokens())
+            tokens.push(t);
+        return detectStatelessReset(datagram, tokens) !== undefined;
+    }
+    // ---- closing ----
+    #pto() {
+        const r = this.#s.recovery.rtt;
+        return r.smoothedRtt + Math.max(4 * r.rttvar, 1) + (this.#s.peerParams?.maxAckDelay ?? 25);
+    }
+    #fail(e, now) {
+        const s = this.#s;
+        if (s.state !== 'handshaking' && s.state !== 'established')
+            return;
+        let code = 0x01; // INTERNAL_ERROR
+        let frameType = 0;
+        if (e instanceof QuicProtocolError) {
+            code = e.transportCode;
+            frameType = e.frameType;
+        }
+        else if (e instanceof ProtocolError && e.protocol === 'tls')
+            code = 0x100 + (alertFor(e) ?? 80);
+        const error = e instanceof Error ? e : new Error(String(e));
+        const reason = new TextEncoder().encode(error.message).subarray(0, 128);
+        this.#enterClosing({ source: 'local', errorCode: code, application: false, reason: error.message, error }, { type: 'connection_close', errorCode: code, frameType, reason });
+        s.closeDeadline = now + 3 * this.#pto();
+    }
+    #enterClosing(info, frame) {
+        const s = this.#s;
+        s.closeInfo = info;
+        s.closeFrame = frame;
+        s.closeSendPending = true;
+        s.state = 'closing';
+        s.events.push({ kind: 'closing', info });
+    }
+    #terminate(info) {
+        const s = this.#s;
+        if (s.state === 'closed')
+            return;
+        s.closeInfo ??= info;
+        s.state = 'closed';
+        s.events.push({ kind: 'closed', info: s.closeInfo });
+    }
+}
+//# sourceMappingURL=connection.js.map

@@ -1,0 +1,2 @@
+import { EventQueue } from '../../core/event-queue.js';
+//# sourceMappingURL=state.js.map

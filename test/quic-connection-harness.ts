@@ -1,0 +1,132 @@
+// Two QuicConnections wired datagram to datagram on a virtual clock, with libp2p TLS hooks and an
+// optional lossy network (drop, duplicate, reorder by jitter). Tests only.
+import { nodeTlsCrypto as tls } from '../src/io/crypto-tls-node.js'
+import { generatePrivateKey } from '../src/peer-id/index.js'
+import { QuicConnection, type QuicConnectionEvent, type QuicConnectionOptions } from '../src/quic/connection/index.js'
+import { libp2pTlsAuth, type Libp2pTlsAuth } from '../src/tls/index.js'
+import { prng } from './helpers/prng.js'
+
+export const wallClock = (): number => 1_767_225_600_000
+
+export interface NetworkOptions {
+  /** One-way delay, ms. */
+  latency?: number
+  /** Extra random delay up to this many ms (reorders). */
+  jitter?: number
+  /** Probability a datagram is dropped. */
+  loss?: number
+  /** Probability a datagram is delivered twice. */
+  duplicate?: number
+  seed?: number
+}
+
+interface InFlight { at: number, seq: number, to: 'client' | 'server', data: Uint8Array }
+
+export type PairOptions = {
+  net?: NetworkOptions
+  client?: Partial<QuicConnectionOptions>
+  server?: Partial<QuicConnectionOptions>
+  /** Drop datagrams for which this returns true (after the random loss). */
+  filter?: (to: 'client' | 'server', data: Uint8Array, now: number) => boolean
+}
+
+export class Pair {
+  now = 0
+  readonly client: QuicConnection
+  readonly server: QuicConnection
+  readonly clientAuth: Libp2pTlsAuth
+  readonly serverAuth: Libp2pTlsAuth
+  readonly clientKey = generatePrivateKey(tls.base)
+  readonly serverKey = generatePrivateKey(tls.base)
+  readonly events: Record<'client' | 'server', QuicConnectionEvent[]> = { client: [], server: [] }
+  readonly #rand: () => number
+  readonly #net: Required<NetworkOptions>
+  #queue: InFlight[] = []
+  #seq = 0
+  readonly #filter: PairOptions['filter']
+  /** Called after each step for each side's events (tests react here: read streams, write more). */
+  onEvent: (side: 'client' | 'server', e: QuicConnectionEvent) => void = () => {}
+  delivered = { client: 0, server: 0 }
+
+  constructor(o: PairOptions = {}) {
+    this.#net = { latency: 10, jitter: 0, loss: 0, duplicate: 0, seed: 1, ...o.net }
+    this.#rand = prng(this.#net.seed)
+    this.#filter = o.filter
+    const random = (n: number): Uint8Array => Uint8Array.from({ length: n }, () => Math.floor(this.#rand() * 256))
+    this.clientAuth = libp2pTlsAuth({ identity: this.clientKey, crypto: tls, wallClock, expectedPeer: this.serverKey.toPeerId() })
+    this.serverAuth = libp2pTlsAuth({ identity: this.serverKey, crypto: tls, wallClock })
+    const clientCid = random(8)
+    const initialDcid = random(8)
+    this.client = new QuicConnection({
+      role: 'client', crypto: tls, tls: { alpn: ['libp2p'], certificate: this.clientAuth.certificate, verifyPeer: this.clientAuth.verifyPeer },
+      localConnectionId: clientCid, remoteConnectionId: initialDcid, random, now: 0, ...o.client,
+    })
+    this.server = new QuicConnection({
+      role: 'server', crypto: tls, tls: { alpn: ['libp2p'], certificate: this.serverAuth.certificate, verifyPeer: this.serverAuth.verifyPeer },
+      localConnectionId: random(8), remoteConnectionId: clientCid, originalDestinationConnectionId: initialDcid, random, now: 0, ...o.server,
+    })
+  }
+
+  conn(side: 'client' | 'server'): QuicConnection {
+    return side === 'client' ? this.client : this.server
+  }
+
+  #flush(): void {
+    for (const side of ['client', 'server'] as const) {
+      const c = this.conn(side)
+      const to = side === 'client' ? 'server' : 'client'
+      for (let d = c.pollTransmit(this.now), n = 0; d !== undefined && n < 10_000; d = c.pollTransmit(this.now), n++) {
+        if (this.#net.loss > 0 && this.#rand() < this.#net.loss) continue
+        if (this.#filter?.(to, d, this.now) === true) continue
+        const copies = this.#net.duplicate > 0 && this.#rand() < this.#net.duplicate ? 2 : 1
+        for (let i = 0; i < copies; i++) {
+          this.#queue.push({ at: this.now + this.#net.latency + this.#rand() * this.#net.jitter, seq: this.#seq++, to, data: d })
+        }
+      }
+    }
+    this.#queue.sort((a, b) => a.at - b.at || a.seq - b.seq)
+  }
+
+  #drainEvents(): void {
+    for (const side of ['client', 'server'] as const) {
+      const c = this.conn(side)
+      for (let e = c.pollEvent(); e !== undefined; e = c.pollEvent()) {
+        this.events[side].push(e)
+        this.onEvent(side, e)
+      }
+    }
+  }
+
+  /** Runs until `done()` or nothing more can happen or `maxTime` (virtual ms) passes; returns done(). */
+  run(done: () => boolean = () => false, maxTime = 60_000): boolean {
+    const end = this.now + maxTime
+    for (let steps = 0; steps < 5_000_000; steps++) {
+      this.#drainEvents()
+      this.#flush()
+      this.#drainEvents()
+      this.#flush()
+      if (done()) return true
+      let next = this.#queue[0]?.at
+      for (const c of [this.client, this.server]) {
+        const t = c.pollTimeout()
+        if (t !== undefined && (next === undefined || t < next)) next = t
+      }
+      if (next === undefined || next > end) { this.now = Math.max(this.now, Math.min(end, next ?? end)); return done() }
+      this.now = Math.max(this.now, next)
+      while (this.#queue.length > 0 && this.#queue[0]!.at <= this.now) {
+        const d = this.#queue.shift()!
+        this.delivered[d.to]++
+        this.conn(d.to).handleDatagram(this.now, d.data)
+      }
+      for (const c of [this.client, this.server]) {
+        const t = c.pollTimeout()
+        if (t !== undefined && t <= this.now) c.handleTimeout(this.now)
+      }
+    }
+    throw new Error('too many steps')
+  }
+
+  handshake(): boolean {
+    return this.run(() => this.client.isHandshakeConfirmed && this.server.isHandshakeConfirmed, 30_000)
+  }
+}
