@@ -1,7 +1,7 @@
 // Two QuicConnections wired datagram to datagram on a virtual clock, with libp2p TLS hooks and an
 // optional lossy network (drop, duplicate, reorder by jitter). Tests only.
 import { nodeTlsCrypto as tls } from '../src/io/crypto-tls-node.js'
-import { generatePrivateKey } from '../src/peer-id/index.js'
+import { generatePrivateKey, type PeerId } from '../src/peer-id/index.js'
 import { QuicConnection, type QuicConnectionEvent, type QuicConnectionOptions } from '../src/quic/connection/index.js'
 import { libp2pTlsAuth, type Libp2pTlsAuth } from '../src/tls/index.js'
 import { prng } from './helpers/prng.js'
@@ -28,6 +28,8 @@ export type PairOptions = {
   server?: Partial<QuicConnectionOptions>
   /** Drop datagrams for which this returns true (after the random loss). */
   filter?: (to: 'client' | 'server', data: Uint8Array, now: number) => boolean
+  /** The peer the client dials (default: the server's real id). */
+  clientExpects?: PeerId
 }
 
 export class Pair {
@@ -47,16 +49,20 @@ export class Pair {
   /** Called after each step for each side's events (tests react here: read streams, write more). */
   onEvent: (side: 'client' | 'server', e: QuicConnectionEvent) => void = () => {}
   delivered = { client: 0, server: 0 }
+  readonly random: (n: number) => Uint8Array
+  readonly initialDcid: Uint8Array
 
   constructor(o: PairOptions = {}) {
     this.#net = { latency: 10, jitter: 0, loss: 0, duplicate: 0, seed: 1, ...o.net }
     this.#rand = prng(this.#net.seed)
     this.#filter = o.filter
     const random = (n: number): Uint8Array => Uint8Array.from({ length: n }, () => Math.floor(this.#rand() * 256))
-    this.clientAuth = libp2pTlsAuth({ identity: this.clientKey, crypto: tls, wallClock, expectedPeer: this.serverKey.toPeerId() })
+    this.clientAuth = libp2pTlsAuth({ identity: this.clientKey, crypto: tls, wallClock, expectedPeer: o.clientExpects ?? this.serverKey.toPeerId() })
     this.serverAuth = libp2pTlsAuth({ identity: this.serverKey, crypto: tls, wallClock })
     const clientCid = random(8)
     const initialDcid = random(8)
+    this.random = random
+    this.initialDcid = initialDcid
     this.client = new QuicConnection({
       role: 'client', crypto: tls, tls: { alpn: ['libp2p'], certificate: this.clientAuth.certificate, verifyPeer: this.clientAuth.verifyPeer },
       localConnectionId: clientCid, remoteConnectionId: initialDcid, random, now: 0, ...o.client,
@@ -130,3 +136,63 @@ export class Pair {
     return this.run(() => this.client.isHandshakeConfirmed && this.server.isHandshakeConfirmed, 30_000)
   }
 }
+
+/** Reads everything readable on `id` into `sink`. */
+function drain(p: Pair, side: 'client' | 'server', id: number, sink: Uint8Array[]): boolean {
+  for (;;) {
+    const r = p.conn(side).read(id)
+    if (r.data.length > 0) sink.push(r.data)
+    if (r.fin) return true
+    if (r.data.length === 0) return false
+  }
+}
+
+export function pattern(n: number, seed: number): Uint8Array {
+  const b = new Uint8Array(n)
+  for (let i = 0; i < n; i++) b[i] = (i * 31 + seed + (i >> 10)) & 0xff
+  return b
+}
+
+export function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, x) => n + x.length, 0))
+  let o = 0
+  for (const x of parts) { out.set(x, o); o += x.length }
+  return out
+}
+
+export function transfer(p: Pair, size: number): { sent: Record<string, Uint8Array>, got: Record<string, Uint8Array> } {
+  const payload = { client: pattern(size, 1), server: pattern(size, 2) }
+  const offset = { client: 0, server: 0 }
+  const ids: Record<string, number | undefined> = { client: undefined, server: undefined }
+  const sinks: Record<string, Uint8Array[]> = { client: [], server: [] }
+  const fin = { client: false, server: false }
+  const pump = (side: 'client' | 'server') => {
+    const c = p.conn(side)
+    const id = ids[side]
+    if (id === undefined) return
+    while (offset[side] < size) {
+      const n = c.write(id, payload[side].subarray(offset[side], Math.min(size, offset[side] + 65536)))
+      if (n === 0) break
+      offset[side] += n
+    }
+    if (offset[side] === size) c.finish(id)
+  }
+  p.onEvent = (side, e) => {
+    if (e.kind !== 'stream') return
+    const ev = e.event
+    if (ev.kind === 'incoming') {
+      // the peer's stream carries the peer's data to us; we answer on our own stream
+    }
+    if (ev.kind === 'readable') {
+      if (drain(p, side, ev.id, sinks[side]!)) fin[side] = true
+    }
+    if (ev.kind === 'writable') pump(side)
+  }
+  ids.client = p.client.openStream(true)
+  ids.server = p.server.openStream(true)
+  pump('client'); pump('server')
+  const ok = p.run(() => fin.client && fin.server, 600_000)
+  if (!ok) throw new Error(`transfer stalled at ${offset.client}/${offset.server} sent, ${sinks.client!.reduce((n, x) => n + x.length, 0)}/${sinks.server!.reduce((n, x) => n + x.length, 0)} received, t=${p.now}`)
+  return { sent: payload, got: { client: concat(sinks.client!), server: concat(sinks.server!) } }
+}
+
