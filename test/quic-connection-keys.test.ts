@@ -1,0 +1,64 @@
+// The QUIC connection core after the handshake: key updates (RFC 9001 §6), connection id
+// issuance, retirement and rotation (RFC 9000 §5.1), PING.
+import { describe, expect, test } from 'vitest'
+import { Pair, transfer } from './quic-connection-harness.js'
+
+describe('key update', () => {
+  test('a local key update: both sides move to phase 1, data keeps flowing', () => {
+    const p = new Pair()
+    expect(p.client.updateKeys()).toBe(false) // not before the handshake is confirmed
+    expect(p.handshake()).toBe(true)
+    transfer(p, 10_000)
+    expect(p.client.updateKeys()).toBe(true)
+    expect(p.client.updateKeys()).toBe(false) // the peer has not followed yet
+    const { sent, got } = transfer(p, 100_000)
+    expect(Buffer.compare(got.server!, sent.client!)).toBe(0)
+    expect(Buffer.compare(got.client!, sent.server!)).toBe(0)
+    expect(p.client.keyPhase).toBe(1)
+    expect(p.server.keyPhase).toBe(1)
+    expect(p.server.stats.keyUpdates).toBe(1)
+  })
+
+  test('automatic key updates after keyUpdateInterval packets, under loss and reordering', () => {
+    const p = new Pair({ net: { loss: 0.05, jitter: 10, seed: 7 }, client: { limits: { keyUpdateInterval: 40 } }, server: { limits: { keyUpdateInterval: 60 } } })
+    expect(p.handshake()).toBe(true)
+    const { sent, got } = transfer(p, 1024 * 1024)
+    expect(Buffer.compare(got.server!, sent.client!)).toBe(0)
+    expect(Buffer.compare(got.client!, sent.server!)).toBe(0)
+    expect(p.client.stats.keyUpdates).toBeGreaterThan(5)
+    expect(p.server.stats.keyUpdates).toBeGreaterThan(5)
+  })
+})
+
+describe('connection ids', () => {
+  test('each side issues min(peer limit, ours) - 1 new ids; rotation retires the old one and a replacement is issued', () => {
+    const p = new Pair()
+    expect(p.handshake()).toBe(true)
+    const issued = p.events.server.filter((e) => e.kind === 'connection-id-issued')
+    expect(issued.map((e) => (e as { sequenceNumber: number }).sequenceNumber)).toEqual([1, 2, 3])
+    p.run(() => false, 1000)
+    const before = p.client.remoteConnectionId
+    expect(p.client.rotateConnectionId()).toBe(true)
+    const { sent, got } = transfer(p, 50_000)
+    expect(Buffer.compare(got.server!, sent.client!)).toBe(0)
+    expect(Buffer.compare(p.client.remoteConnectionId, before)).not.toBe(0)
+    const retired = p.events.server.filter((e) => e.kind === 'connection-id-retired')
+    expect(retired).toMatchObject([{ sequenceNumber: 0, connectionId: before }])
+    expect(p.events.server.filter((e) => e.kind === 'connection-id-issued').length).toBe(4)
+    // the new id is one the server issued
+    expect(issued.some((e) => Buffer.compare((e as { connectionId: Uint8Array }).connectionId, p.client.remoteConnectionId) === 0)).toBe(true)
+  })
+
+  test('rotating through every spare id keeps the connection working', () => {
+    const p = new Pair()
+    expect(p.handshake()).toBe(true)
+    for (let i = 0; i < 10; i++) {
+      p.run(() => false, 200)
+      expect(p.client.rotateConnectionId()).toBe(true)
+      p.client.ping()
+    }
+    const { sent, got } = transfer(p, 20_000)
+    expect(Buffer.compare(got.server!, sent.client!)).toBe(0)
+    expect(p.events.server.filter((e) => e.kind === 'connection-id-retired').length).toBe(10)
+  })
+})
