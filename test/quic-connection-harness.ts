@@ -44,6 +44,7 @@ export class Pair {
   readonly #rand: () => number
   readonly #net: Required<NetworkOptions>
   #queue: InFlight[] = []
+  #head = 0
   #seq = 0
   readonly #filter: PairOptions['filter']
   /** Called after each step for each side's events (tests react here: read streams, write more). */
@@ -85,12 +86,22 @@ export class Pair {
         if (this.#net.loss > 0 && this.#rand() < this.#net.loss) continue
         if (this.#filter?.(to, d, this.now) === true) continue
         const copies = this.#net.duplicate > 0 && this.#rand() < this.#net.duplicate ? 2 : 1
-        for (let i = 0; i < copies; i++) {
-          this.#queue.push({ at: this.now + this.#net.latency + this.#rand() * this.#net.jitter, seq: this.#seq++, to, data: d })
-        }
+        for (let i = 0; i < copies; i++) this.#enqueue({ at: this.now + this.#net.latency + this.#rand() * this.#net.jitter, seq: this.#seq++, to, data: d })
       }
     }
-    this.#queue.sort((a, b) => a.at - b.at || a.seq - b.seq)
+  }
+
+  /** Keeps the queue ordered by delivery time (binary insertion: most datagrams go last). */
+  #enqueue(d: InFlight): void {
+    const q = this.#queue
+    let lo = this.#head
+    let hi = q.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (q[mid]!.at <= d.at) lo = mid + 1
+      else hi = mid
+    }
+    q.splice(lo, 0, d)
   }
 
   #drainEvents(): void {
@@ -112,15 +123,16 @@ export class Pair {
       this.#drainEvents()
       this.#flush()
       if (done()) return true
-      let next = this.#queue[0]?.at
+      if (this.#head > 4096) { this.#queue = this.#queue.slice(this.#head); this.#head = 0 }
+      let next = this.#queue[this.#head]?.at
       for (const c of [this.client, this.server]) {
         const t = c.pollTimeout()
         if (t !== undefined && (next === undefined || t < next)) next = t
       }
       if (next === undefined || next > end) { this.now = Math.max(this.now, Math.min(end, next ?? end)); return done() }
       this.now = Math.max(this.now, next)
-      while (this.#queue.length > 0 && this.#queue[0]!.at <= this.now) {
-        const d = this.#queue.shift()!
+      while (this.#head < this.#queue.length && this.#queue[this.#head]!.at <= this.now) {
+        const d = this.#queue[this.#head++]!
         this.delivered[d.to]++
         this.conn(d.to).handleDatagram(this.now, d.data)
       }
