@@ -20,6 +20,7 @@ import { quicFrameTarget, quicPacketTarget } from './target-quic.js'
 import { quicRecoveryTarget } from './target-quic-recovery.js'
 import { quicStreamsTarget } from './target-quic-streams.js'
 import { tlsTarget } from './target-tls.js'
+import { tlsCertTarget } from './target-tls-cert.js'
 
 export const TARGETS: readonly Target[] = [
   varintTarget,
@@ -50,6 +51,7 @@ export const TARGETS: readonly Target[] = [
   quicRecoveryTarget,
   quicStreamsTarget,
   tlsTarget,
+  tlsCertTarget,
 ]
 
 export function targetByName(name: string): Target | undefined {
