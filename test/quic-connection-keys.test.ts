@@ -62,3 +62,25 @@ describe('connection ids', () => {
     expect(p.events.server.filter((e) => e.kind === 'connection-id-retired').length).toBe(10)
   })
 })
+
+describe('paths and liveness', () => {
+  test('PATH_CHALLENGE is answered with PATH_RESPONSE: path-validated after one round trip', () => {
+    const p = new Pair({ net: { latency: 20 } })
+    expect(p.handshake()).toBe(true)
+    p.client.probePath()
+    expect(p.run(() => p.events.client.some((e) => e.kind === 'path-validated'), 5_000)).toBe(true)
+    const v = p.events.client.find((e) => e.kind === 'path-validated') as { rtt: number }
+    expect(v.rtt).toBe(40)
+  })
+
+  test('keepAliveInterval keeps a quiet connection open past the idle timeout; without it, it closes', () => {
+    const p = new Pair({ client: { keepAliveInterval: 1_000, limits: { idleTimeout: 3_000 } } })
+    expect(p.handshake()).toBe(true)
+    p.run(() => p.client.isClosed || p.server.isClosed, 20_000)
+    expect(p.client.state).toBe('established')
+    expect(p.server.state).toBe('established')
+    const q = new Pair({ client: { limits: { idleTimeout: 3_000 } } })
+    expect(q.handshake()).toBe(true)
+    expect(q.run(() => q.client.isClosed && q.server.isClosed, 20_000)).toBe(true)
+  })
+})

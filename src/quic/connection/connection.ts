@@ -114,6 +114,10 @@ export class QuicConnection {
       bytesSent: 0,
       amplificationLimited: false,
       pathResponse: undefined,
+      pathChallenge: undefined,
+      pathChallengeSent: undefined,
+      keepAlive: o.keepAliveInterval ?? 0,
+      lastAckElicitingSent: o.now,
       pingPending: false,
       maxDatagramSize: limits.maxDatagramSize,
       idleTimeout: limits.idleTimeout,
@@ -230,6 +234,7 @@ export class QuicConnection {
     min(s.recovery.pollTimeout())
     if (!s.amplificationLimited) min(s.ack.pollTimeout())
     min(s.pacingDeadline)
+    if (s.keepAlive > 0 && s.handshakeComplete && !s.pingPending) min(s.lastAckElicitingSent + s.keepAlive)
     return t
   }
 
@@ -246,6 +251,7 @@ export class QuicConnection {
       return
     }
     if (s.pacingDeadline !== undefined && now >= s.pacingDeadline) s.pacingDeadline = undefined
+    if (s.keepAlive > 0 && s.handshakeComplete && now >= s.lastAckElicitingSent + s.keepAlive) s.pingPending = true
     const t = s.recovery.pollTimeout()
     if (t !== undefined && now >= t) {
       const r = s.recovery.onTimeout(now)
@@ -299,6 +305,12 @@ export class QuicConnection {
   ping(): void {
     this.#checkOpen()
     this.#s.pingPending = true
+  }
+
+  /** Sends a PATH_CHALLENGE (RFC 9000 §8.2) once the handshake is confirmed; 'path-validated' follows the matching PATH_RESPONSE. */
+  probePath(): void {
+    this.#checkOpen()
+    this.#s.pathChallenge = this.#s.random(8)
   }
 
   /** Starts a 1-RTT key update (RFC 9001 §6); false when not allowed yet (before confirmation, or the last update not yet acknowledged). */
@@ -372,7 +384,7 @@ export class QuicConnection {
       discardSpace(s, 'initial', now) // RFC 9001 §4.9.1
     }
     s.sentAckElicitingSinceRecv = false
-    if (s.idleTimeout > 0) s.idleDeadline = now + s.idleTimeout
+    if (s.idleTimeout > 0) s.idleDeadline = now + Math.max(s.idleTimeout, 3 * this.#pto())
     return true
   }
 
@@ -397,7 +409,15 @@ export class QuicConnection {
     const s = this.#s
     for (const f of frames) {
       switch (f.type) {
-        case 'padding': case 'ping': case 'new_token': case 'path_response': break
+        case 'padding': case 'ping': case 'new_token': break
+        case 'path_response': {
+          const c = s.pathChallengeSent
+          if (c !== undefined && equal(c.data, f.data)) {
+            s.pathChallengeSent = undefined
+            s.events.push({ kind: 'path-validated', rtt: now - c.at })
+          }
+          break
+        }
         case 'ack': {
           const r = s.recovery.onAckReceived(sp.name, f, now)
           for (const p of r.acked) for (const fr of p.frames) this.#acked(p.space, fr)

@@ -90,6 +90,8 @@ export interface QuicConnectionOptions {
   /** Stream layer options (windows, stream limits); the role is the connection's. */
   streams?: Omit<QuicStreamsOptions, 'role'>
   limits?: Partial<QuicConnectionLimits>
+  /** Send a PING when no ack-eliciting packet went out for this many ms (keeps NAT bindings and the idle timer alive); 0 or absent: off. */
+  keepAliveInterval?: number
   /** Randomness (connection ids, PATH_CHALLENGE data, reset tokens when none is given). */
   random: (n: number) => Uint8Array
   /** The time of creation (ms, the driver's monotonic clock). */
@@ -123,6 +125,8 @@ export type QuicConnectionEvent =
   | { readonly kind: 'connection-id-retired', readonly connectionId: Uint8Array, readonly sequenceNumber: number }
   /** A stateless reset token of the peer (transport parameter or NEW_CONNECTION_ID): a datagram ending with it resets this connection. */
   | { readonly kind: 'peer-reset-token', readonly token: Uint8Array }
+  /** The peer answered our PATH_CHALLENGE (`probePath`): the path works, `rtt` ms after the challenge left. */
+  | { readonly kind: 'path-validated', readonly rtt: number }
   /** Closing (we sent CONNECTION_CLOSE) or draining (the peer did): no new streams or data; 'closed' follows. */
   | { readonly kind: 'closing', readonly info: QuicCloseInfo }
   /** The connection is over: drop it and every connection id it registered. */

@@ -75,6 +75,12 @@ export interface ConnState {
   amplificationLimited: boolean
   /** PATH_RESPONSE data owed (the latest challenge only). */
   pathResponse: Uint8Array | undefined
+  /** PATH_CHALLENGE data to send (probePath), and the one in flight with its send time. */
+  pathChallenge: Uint8Array | undefined
+  pathChallengeSent: { data: Uint8Array, at: number } | undefined
+  /** Keep-alive interval (0: off) and when the last ack-eliciting packet went out. */
+  readonly keepAlive: number
+  lastAckElicitingSent: number
   /** A PING was asked for (keep-alive or ping()). */
   pingPending: boolean
   /** The effective max datagram size. */

@@ -66,7 +66,7 @@ const STREAM_FRAMES = new Set(['stream', 'reset_stream', 'stop_sending', 'max_da
 export const isStreamFrame = (f: Frame): boolean => STREAM_FRAMES.has(f.type)
 
 /** Ack-eliciting frames of `sp` that fit `room` bytes. */
-function elicitingFrames(s: ConnState, sp: Space, room: number): Frame[] {
+function elicitingFrames(s: ConnState, sp: Space, room: number, now: number): Frame[] {
   const out: Frame[] = []
   let left = room
   const push = (f: Frame): void => { out.push(f); left -= frameSize(f) }
@@ -74,6 +74,11 @@ function elicitingFrames(s: ConnState, sp: Space, room: number): Frame[] {
   if (sp.name === 'application') {
     if (s.handshakeDonePending && left >= 1) { s.handshakeDonePending = false; push({ type: 'handshake_done' }) }
     if (s.pathResponse !== undefined && left >= 9) { push({ type: 'path_response', data: s.pathResponse }); s.pathResponse = undefined }
+    if (s.pathChallenge !== undefined && s.handshakeConfirmed && left >= 9) {
+      push({ type: 'path_challenge', data: s.pathChallenge })
+      s.pathChallengeSent = { data: s.pathChallenge, at: now }
+      s.pathChallenge = undefined
+    }
     for (let f = s.peerCids.poll(left); f !== undefined; f = s.peerCids.poll(left)) push(f)
     for (let f = s.localCids.poll(left); f !== undefined; f = s.localCids.poll(left)) push(f)
     if (s.handshakeComplete) {
@@ -105,7 +110,7 @@ function plan(s: ConnState, sp: Space, now: number, room: number, mayElicit: boo
   const wantAck = s.ack.wantsAck(sp.name, now)
   const ack = s.ack.ackPending(sp.name) ? s.ack.buildAck(sp.name, now) : undefined
   if (ack !== undefined) left -= frameSize(ack)
-  const frames = mayElicit || sp.probes > 0 ? elicitingFrames(s, sp, left) : []
+  const frames = mayElicit || sp.probes > 0 ? elicitingFrames(s, sp, left, now) : []
   if (frames.length === 0 && !wantAck) return undefined
   if (ack !== undefined) {
     frames.unshift(ack)
@@ -160,6 +165,7 @@ export function buildDatagram(s: ConnState, now: number): Uint8Array | undefined
       inFlight: p.ackEliciting || padded || p.frames.some(countsInFlight), size: bytes.length, frames: p.frames,
     })
     if (p.ackEliciting) {
+      s.lastAckElicitingSent = now
       if (sp.probes > 0) sp.probes--
       if (!s.sentAckElicitingSinceRecv) {
         s.sentAckElicitingSinceRecv = true

@@ -1,2 +1,0 @@
-import { EventQueue } from '../../core/event-queue.js';
-//# sourceMappingURL=state.js.map
