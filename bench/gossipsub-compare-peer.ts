@@ -33,9 +33,10 @@ const pubsub = {
 }
 
 if (role === 'sub') {
-  // WEFT_SIG_WORKERS: signature worker threads (createNode's signatureWorkers; unset = its default)
-  const w = process.env.WEFT_SIG_WORKERS
-  const node = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'], pubsub, ...(w === undefined ? {} : { signatureWorkers: Number(w) }) })
+  // WEFT_SIG_THREADS: signature checks at once off the event loop (createNode's signatureThreads;
+  // unset = its default, 0 = inline), for A/B runs
+  const w = process.env.WEFT_SIG_THREADS
+  const node = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'], pubsub, ...(w === undefined ? {} : { signatureThreads: Number(w) }) })
   node.pubsub.subscribe(TOPIC)
   let n = 0
   node.pubsub.on('message', () => {

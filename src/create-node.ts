@@ -40,9 +40,10 @@ import type { TraceOptions } from './trace/hooks.js'
  * `discovery`, limits (`limits`, `resources`, `connectionManager`, `gater`, `ipLimits`), `metrics`,
  * `trace` / `keylog`, `security` (default `['noise']`; `['noise', 'tls']` also offers and accepts
  * libp2p TLS, spec/tls.md); `start: false` builds the node without listening (call `node.start()`);
- * `signatureWorkers`: threads checking gossipsub's StrictSign signatures for the default `pubsub`
- * service (default `os.availableParallelism()`, started on the first signed message; 0 checks them
- * on the node's own thread; spec/gossipsub.md "Validation on workers").
+ * `signatureThreads`: gossipsub's StrictSign signatures checked at once off the event loop, on
+ * libuv's threadpool, for the default `pubsub` service (default `os.availableParallelism()`, at
+ * most the threadpool's size; 0 checks them on the node's own thread; spec/gossipsub.md
+ * "Validation on workers").
  * @throws `UsageError` for a mistyped listen multiaddr (`multiaddr/...`) or an inconsistent option
  * (`node/...`), `TypeError` / `RangeError` for an option of the wrong type or range, and a
  * `TransportError` when a listen address cannot be bound (in use, not permitted).
@@ -56,7 +57,7 @@ import type { TraceOptions } from './trace/hooks.js'
  * await node.stop()
  * ```
  */
-export async function createNode(options: NodeOptions & TraceOptions & { signatureWorkers?: number } = {}): Promise<WeftNode> {
+export async function createNode(options: NodeOptions & TraceOptions & { signatureThreads?: number } = {}): Promise<WeftNode> {
   // outbound TCP leaves from one punch port (spec/hole-punching.md): the NAT mapping peers observe is the one DCUtR punches from
   const defaultTcp = options.transports === undefined ? tcp({ punchPort: 'auto' }) : undefined
   const punchPort = defaultTcp ?? options.transports?.find((t): t is TcpTransport => t.name === 'tcp' && 'punchPort' in t)
@@ -65,7 +66,7 @@ export async function createNode(options: NodeOptions & TraceOptions & { signatu
   const dht = boot.length === 0 ? options.dht : { ...options.dht, bootstrapPeers: [...(options.dht?.bootstrapPeers ?? []), ...boot] }
   // The optional services' modules are imported only when they run (a fresh `weft ping` or a node
   // built with `services` does not compile the DHT, gossipsub, relay, AutoNAT, DCUtR: bench/README.md "Start-up")
-  const services: Record<string, ServiceFactory> = options.services !== undefined ? { ...options.services } : await defaultServices(dht, await withVerifier(options.pubsub, options.signatureWorkers), punchPort)
+  const services: Record<string, ServiceFactory> = options.services !== undefined ? { ...options.services } : await defaultServices(dht, await withVerifier(options.pubsub, options.signatureThreads), punchPort)
   // discovery.mdns adds the mDNS service on the UDP socket (spec/mdns.md), with or without `services`
   const mdnsOpt = options.discovery?.mdns
   if (mdnsOpt !== undefined && mdnsOpt !== false && services.mdns === undefined) {
@@ -82,7 +83,7 @@ export async function createNode(options: NodeOptions & TraceOptions & { signatu
   const metrics = options.metrics === true ? (await import('./metrics/index.js')).prometheusMetrics() : options.metrics
   const discovery = { ...options.discovery, autoDial: options.discovery?.autoDial ?? true }
   // trace / keylog (spec/trace.md): the tracer and the decoders load only when asked for
-  const { trace, keylog, signatureWorkers: _, ...nodeOptions } = options
+  const { trace, keylog, signatureThreads: _, ...nodeOptions } = options
   const connectionTrace = trace !== undefined || keylog !== undefined
     ? (await import('./trace/node.js')).nodeConnectionHooks({ trace, keylog }, preciseWallClock)
     : undefined
@@ -105,12 +106,12 @@ async function nodeTls(): Promise<NonNullable<NodeInternals['tls']>> {
   return (identity) => libp2pTls({ crypto: nodeTlsCrypto, wallClock, certificate: generateCertificate(identity, nodeTlsCrypto) })
 }
 
-/** The default pubsub's options with a signature verifier pool (unless given one, or `workers` is 0). */
-async function withVerifier(pubsub: NodeOptions['pubsub'], workers: number | undefined): Promise<NodeOptions['pubsub']> {
-  if (workers !== undefined && (!Number.isInteger(workers) || workers < 0)) throw new RangeError('signatureWorkers must be an integer >= 0')
-  if (pubsub?.signatureVerifier !== undefined || workers === 0) return pubsub
-  const { ed25519VerifyPool } = await import('./io/verify-pool.js')
-  return { ...pubsub, signatureVerifier: ed25519VerifyPool(workers === undefined ? {} : { size: workers }) }
+/** The default pubsub's options with a threadpool signature verifier (unless given one, or `threads` is 0). */
+async function withVerifier(pubsub: NodeOptions['pubsub'], threads: number | undefined): Promise<NodeOptions['pubsub']> {
+  if (threads !== undefined && (!Number.isInteger(threads) || threads < 0)) throw new RangeError('signatureThreads must be an integer >= 0')
+  if (pubsub?.signatureVerifier !== undefined || threads === 0) return pubsub
+  const { ed25519ThreadpoolVerifier } = await import('./io/verify-pool.js')
+  return { ...pubsub, signatureVerifier: ed25519ThreadpoolVerifier(threads === undefined ? {} : { concurrency: threads }) }
 }
 
 /** The services a node runs when `services` is not given, their modules imported in parallel. */

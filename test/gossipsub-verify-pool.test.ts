@@ -4,7 +4,7 @@
 // node stopped with messages in flight.
 import { afterEach, describe, expect, test } from 'vitest'
 import { nodeCrypto } from '../src/io/crypto-node.js'
-import { ed25519VerifyPool, type VerifyPool } from '../src/io/verify-pool.js'
+import { ed25519ThreadpoolVerifier, ed25519VerifyPool, type VerifyPool } from '../src/io/verify-pool.js'
 import type { Ed25519Job } from '../src/core/crypto/batch-verify.js'
 import { createNode, gossipsub } from '../src/node.js'
 import type { WeftNode } from '../src/edge/weft-node.js'
@@ -96,11 +96,38 @@ describe('ed25519VerifyPool', () => {
   })
 })
 
-describe('StrictSign between two nodes, subscriber on workers', () => {
+describe('ed25519ThreadpoolVerifier', () => {
+  test('one byte per job in order; wrong lengths invalid; at most `concurrency` on the threadpool, the rest in order', async () => {
+    const v = ed25519ThreadpoolVerifier({ concurrency: 2 })
+    const a = jobs(30)
+    const b = jobs(5)
+    const bad = { ...a.jobs[0]!, publicKey: a.jobs[0]!.publicKey.subarray(0, 31) }
+    const [ra, rb, rc] = await Promise.all([v.verify(a.jobs), v.verify(b.jobs), v.verify([bad, a.jobs[1]!])])
+    expect([...ra]).toEqual(a.expected)
+    expect([...rb]).toEqual(b.expected)
+    expect([...rc]).toEqual([0, 1])
+    expect([...(await v.verify([]))]).toEqual([])
+    v.close()
+  })
+
+  test('close: batches out and later ones are rejected; nothing hangs', async () => {
+    const v = ed25519ThreadpoolVerifier({ concurrency: 1 })
+    const out = v.verify(jobs(20).jobs)
+    v.close()
+    await expect(out).rejects.toThrow('closed')
+    await expect(v.verify(jobs(1).jobs)).rejects.toThrow('closed')
+  })
+
+  test('concurrency must be a positive integer', () => {
+    expect(() => ed25519ThreadpoolVerifier({ concurrency: 0 })).toThrow(RangeError)
+  })
+})
+
+describe('StrictSign between two nodes, subscriber off the event loop', () => {
   async function pair(workers: number | undefined) {
     const pubsub = { signaturePolicy: 'StrictSign' as const, scoring: false }
-    const sub = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'], pubsub, discovery: { autoDial: false }, ...(workers === undefined ? {} : { signatureWorkers: workers }) })
-    const pub = await createNode({ listen: [], pubsub, discovery: { autoDial: false }, signatureWorkers: 0 })
+    const sub = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'], pubsub, discovery: { autoDial: false }, ...(workers === undefined ? {} : { signatureThreads: workers }) })
+    const pub = await createNode({ listen: [], pubsub, discovery: { autoDial: false }, signatureThreads: 0 })
     nodes.push(sub, pub)
     sub.pubsub.subscribe('t')
     await pub.dial(sub.getMultiaddrs()[0]!)
@@ -123,13 +150,13 @@ describe('StrictSign between two nodes, subscriber on workers', () => {
     expect(got).toEqual(Array.from({ length: 600 }, (_, i) => i))
   })
 
-  test('signatureWorkers 0 checks inline; a negative or fractional count is a RangeError', async () => {
+  test('signatureThreads 0 checks inline; a negative or fractional count is a RangeError', async () => {
     const { sub, pub } = await pair(0)
     const got = new Promise((resolve) => sub.pubsub.on('message', resolve))
     await pub.pubsub.publish('t', 'x')
     await got
-    await expect(createNode({ listen: [], signatureWorkers: -1 })).rejects.toThrow(RangeError)
-    await expect(createNode({ listen: [], signatureWorkers: 1.5 })).rejects.toThrow(RangeError)
+    await expect(createNode({ listen: [], signatureThreads: -1 })).rejects.toThrow(RangeError)
+    await expect(createNode({ listen: [], signatureThreads: 1.5 })).rejects.toThrow(RangeError)
   })
 
   test('stopping the subscriber with messages in flight: the verifier is closed, stop resolves, a late answer delivers nothing', async () => {
@@ -139,7 +166,7 @@ describe('StrictSign between two nodes, subscriber on workers', () => {
     const manual = { verify: (js: readonly Ed25519Job[]) => new Promise<Uint8Array>((resolve) => { asked.push({ jobs: js, resolve }) }), close: () => { closed++ } }
     const pubsub = { signaturePolicy: 'StrictSign' as const, scoring: false }
     const sub = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'], discovery: { autoDial: false }, services: { pubsub: gossipsub({ ...pubsub, signatureVerifier: manual }) } })
-    const pub = await createNode({ listen: [], pubsub, discovery: { autoDial: false }, signatureWorkers: 0 })
+    const pub = await createNode({ listen: [], pubsub, discovery: { autoDial: false }, signatureThreads: 0 })
     nodes.push(sub, pub)
     sub.pubsub.subscribe('t')
     await pub.dial(sub.getMultiaddrs()[0]!)
@@ -162,7 +189,7 @@ describe('StrictSign between two nodes, subscriber on workers', () => {
     const manual = { verify: (js: readonly Ed25519Job[]) => new Promise<Uint8Array>((resolve) => { asked.push({ jobs: js, resolve }) }), close: () => {} }
     const pubsub = { signaturePolicy: 'StrictSign' as const, scoring: false }
     const sub = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'], discovery: { autoDial: false }, services: { pubsub: gossipsub({ ...pubsub, signatureVerifier: manual }) } })
-    const pub = await createNode({ listen: [], pubsub, discovery: { autoDial: false }, signatureWorkers: 0 })
+    const pub = await createNode({ listen: [], pubsub, discovery: { autoDial: false }, signatureThreads: 0 })
     nodes.push(sub, pub)
     sub.pubsub.subscribe('t')
     await pub.dial(sub.getMultiaddrs()[0]!)

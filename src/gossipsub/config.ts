@@ -167,7 +167,7 @@ export interface GossipsubOptions {
    * Check StrictSign Ed25519 signatures asynchronously: the router hands them out in batches
    * (`verify-signatures` events, answered by `signaturesVerified`) and holds the messages, in arrival
    * order, until answered. The gossipsub service turns it on when given a `signatureVerifier`
-   * (weft/node: a worker pool). Default false: checked inline (browsers).
+   * (weft/node: libuv's threadpool). Default false: checked inline (browsers).
    */
   asyncSignatures?: boolean
   /** Messages waiting for their signature check (default 8192); over it, new ones are dropped (reason 'gossipsub/signature-queue-full'). Stops: a peer outrunning the verifiers growing the queue without bound. */

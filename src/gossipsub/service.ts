@@ -8,7 +8,7 @@ import { Pubsub } from './pubsub-api.js'
 /**
  * Options of `gossipsub()`: every `GossipsubOptions` field except those the node supplies (randomness,
  * crypto, key), and `signatureVerifier`: StrictSign signatures are then checked in batches off the
- * node's thread (weft/node's `createNode` supplies a worker pool; spec/gossipsub.md "Validation on
+ * node's thread (weft/node's `createNode` supplies a threadpool verifier; spec/gossipsub.md "Validation on
  * workers"). The service closes it when the node stops.
  */
 export type GossipsubServiceOptions = Partial<Omit<GossipsubOptions, 'random' | 'crypto' | 'privateKey'>> & { signatureVerifier?: Ed25519BatchVerifier | undefined }

@@ -1,5 +1,7 @@
 /**
- * Ed25519 verification on a pool of node:worker_threads (spec/gossipsub.md "Validation on workers").
+ * Ed25519 verification off the event loop (spec/gossipsub.md "Validation on workers"), two ways:
+ * `ed25519ThreadpoolVerifier` (libuv's threadpool; weft/node's default, the cheaper in CPU) and
+ * `ed25519VerifyPool` (a pool of node:worker_threads, below).
  *
  * node:crypto's Ed25519 verify costs ~105-115 us a signature on the 2-core machine (OpenSSL's own
  * speed); a gossipsub subscriber under StrictSign spent ~80% of its thread there. The pool moves that
@@ -14,6 +16,7 @@
  * nothing waits forever. Workers are unref'd: an idle pool never keeps a process alive. They start on
  * the first batch, so a node that never sees a signed message never pays for them.
  */
+import { createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto'
 import { availableParallelism } from 'node:os'
 import { Worker } from 'node:worker_threads'
 import type { Ed25519BatchVerifier, Ed25519Job } from '../core/crypto/batch-verify.js'
@@ -94,8 +97,9 @@ interface Slot {
 }
 
 /**
- * A pool of Ed25519 verifier threads (Node). `createNode` makes one for gossipsub's default service;
- * pass one to `gossipsub({ signatureVerifier })` when building services by hand.
+ * A pool of Ed25519 verifier worker threads (Node), for `gossipsub({ signatureVerifier })`. It costs
+ * ~10% more CPU per message than the threadpool verifier (an isolate per worker, packing), which
+ * `createNode` uses by default.
  */
 export function ed25519VerifyPool(options: VerifyPoolOptions = {}): VerifyPool {
   const size = options.size ?? Math.max(1, availableParallelism())
@@ -226,5 +230,87 @@ export function ed25519VerifyPool(options: VerifyPoolOptions = {}): VerifyPool {
       }
     },
     stats: () => ({ ...st, live: slots.length }),
+  }
+}
+
+/** Options of `ed25519ThreadpoolVerifier`. */
+export interface ThreadpoolVerifierOptions {
+  /**
+   * Verifications on libuv's threadpool at once (default: `os.availableParallelism()`, at most the
+   * threadpool's size, UV_THREADPOOL_SIZE or 4). The rest wait in order on the event loop, so fs,
+   * dns.lookup and zlib jobs, which share the threadpool, wait behind at most this many.
+   */
+  concurrency?: number
+}
+
+/**
+ * Ed25519 verification on libuv's threadpool: node:crypto's one-shot `verify` with a callback. No
+ * isolate per thread and no packing: measured ~138 us of CPU per StrictSign message in the whole
+ * subscriber process against ~150 with 2 worker threads (inline: ~139, on one thread). weft/node's
+ * default verifier for gossipsub (`createNode` `signatureThreads`).
+ */
+export function ed25519ThreadpoolVerifier(options: ThreadpoolVerifierOptions = {}): Ed25519BatchVerifier {
+  const poolSize = Number(process.env.UV_THREADPOOL_SIZE) || 4
+  const concurrency = options.concurrency ?? Math.max(1, Math.min(availableParallelism(), poolSize))
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError('concurrency must be an integer >= 1')
+  let closed = false
+  let running = 0
+  /** Verifications waiting for a place on the threadpool, in order. */
+  const waiting: Array<() => void> = []
+  const keys = new Map<string, KeyObject>()
+  let lastBytes: Uint8Array | undefined
+  let lastKey: KeyObject | undefined
+  const key = (pk: Uint8Array): KeyObject => {
+    if (lastKey !== undefined && lastBytes !== undefined && Buffer.compare(lastBytes, pk) === 0) return lastKey
+    const id = Buffer.from(pk.buffer, pk.byteOffset, pk.length).toString('base64url')
+    let k = keys.get(id)
+    if (k === undefined) {
+      k = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: id }, format: 'jwk' })
+      if (keys.size >= 1024) keys.delete(keys.keys().next().value!)
+      keys.set(id, k)
+    }
+    lastBytes = pk.slice()
+    lastKey = k
+    return k
+  }
+  const next = (): void => {
+    running--
+    const run = waiting.shift()
+    if (run !== undefined) run()
+  }
+  return {
+    verify(jobs) {
+      if (closed) return Promise.reject(new Error('verifier closed'))
+      const out = new Uint8Array(jobs.length)
+      let left = jobs.length
+      if (left === 0) return Promise.resolve(out)
+      return new Promise((resolve, reject) => {
+        const done = (i: number, ok: boolean): void => {
+          out[i] = ok ? 1 : 0
+          if (--left > 0) return
+          if (closed) reject(new Error('verifier closed'))
+          else resolve(out)
+        }
+        jobs.forEach((j, i) => {
+          if (j.publicKey.length !== 32 || j.signature.length !== 64) return done(i, false)
+          const run = (): void => {
+            if (closed) return done(i, false)
+            running++
+            try {
+              cryptoVerify(null, j.message, key(j.publicKey), j.signature, (e, ok) => { next(); done(i, e === null && ok) })
+            } catch {
+              next()
+              done(i, false)
+            }
+          }
+          if (running < concurrency) run()
+          else waiting.push(run)
+        })
+      })
+    },
+    close() {
+      closed = true
+      for (const run of waiting.splice(0)) run()
+    },
   }
 }
