@@ -75,3 +75,29 @@ describe('a build without TLS (weft/browser)', () => {
     expect(withSecurity({}, internals, id)).toEqual({})
   })
 })
+
+describe('the CLI: --security', () => {
+  test('weft ping --security tls reaches a TLS-only node; an unknown protocol is a usage error', async () => {
+    const { main } = await import('../src/cli/main.js')
+    const target = await node({ security: ['tls'] })
+    const addr = target.getMultiaddrs()[0]!.toString()
+    const lines: string[] = []
+    const log = console.log
+    console.log = (...a: unknown[]) => { lines.push(a.join(' ')) }
+    try {
+      expect(await main(['ping', addr, '--count', '1', '--security', 'tls'])).toBe(0)
+    } finally {
+      console.log = log
+    }
+    expect(lines.some((l) => l.startsWith(`pong from ${target.peerId.toString()}`))).toBe(true)
+    const errors: string[] = []
+    const err = console.error
+    console.error = (...a: unknown[]) => { errors.push(a.join(' ')) }
+    try {
+      expect(await main(['ping', addr, '--security', 'quic'])).toBe(1)
+    } finally {
+      console.error = err
+    }
+    expect(errors).toEqual(['--security: unknown protocol "quic" (noise or tls)'])
+  })
+})

@@ -37,6 +37,15 @@ import { parseArgs, UsageLine } from './args.js'
 import { errorLine } from './error-line.js'
 import { VERSION } from '../edge/version.js'
 
+/** `--security noise,tls` (repeatable or comma-separated, in order of preference; spec/tls.md). */
+function securityFlag(values: string[] | undefined): { security?: Array<'noise' | 'tls'> } {
+  if (values === undefined) return {}
+  const list = values.flatMap((v) => v.split(',')).map((s) => s.trim()).filter((s) => s !== '')
+  for (const s of list) if (s !== 'noise' && s !== 'tls') throw new UsageLine(`--security: unknown protocol "${s}" (noise or tls)`)
+  if (list.length === 0 || new Set(list).size !== list.length) throw new UsageLine('--security: noise and/or tls, each once')
+  return { security: list as Array<'noise' | 'tls'> }
+}
+
 function dhtMode(v: string | undefined): 'server' | 'client' | 'auto' {
   if (v === undefined) return 'server'
   if (v === 'server' || v === 'client' || v === 'auto') return v
@@ -155,8 +164,10 @@ usage:
                      allow; --no-hole-punch turns it off (--hole-punch is accepted, the default)
                      --trace: print every connection's events (weft trace; with --json as
                      JSON lines); --keylog <file>: append Noise session keys (secrets, mode 0600)
+                     --security noise,tls: the secure channels offered and accepted, in order
+                     (default noise; tls = libp2p TLS 1.3, /tls/1.0.0, spec/tls.md)
   weft ping <multiaddr> [--count N] [--json]   ping a peer (/ipfs/ping/1.0.0); through a relay
-                     with <relay multiaddr>/p2p-circuit/p2p/<peer id>
+                     with <relay multiaddr>/p2p-circuit/p2p/<peer id>; --security as weft node's
   weft dht get|put|provide|find-providers|find-peer|closest ... --bootstrap <multiaddr>...
                      query a Kademlia network (weft dht for details)
   weft id <multiaddr> [--json]                 print a peer's identify record
@@ -222,7 +233,7 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'node': {
         const { runNode } = await import('./node-cmd.js')
-        const a = parseArgs(rest, { booleans: ['json', 'perf', 'relay', 'autonat-server', 'hole-punch', 'no-hole-punch', 'relay-discover', 'mdns', 'rendezvous-server', 'trace'], values: ['keylog', 'listen', 'identity', 'bootstrap', 'topic', 'dht-mode', 'external', 'limits', 'print-resources', 'deny', 'allow', 'metrics', 'conns-low', 'conns-high', 'conns-grace', 'conns-silence', 'relay-via', 'relay-limit-data', 'relay-limit-duration', 'relay-max-reservations', 'relay-max-circuits', 'serve-request', 'serve-codec', 'serve-framing'] })
+        const a = parseArgs(rest, { booleans: ['json', 'perf', 'relay', 'autonat-server', 'hole-punch', 'no-hole-punch', 'relay-discover', 'mdns', 'rendezvous-server', 'trace'], values: ['keylog', 'security', 'listen', 'identity', 'bootstrap', 'topic', 'dht-mode', 'external', 'limits', 'print-resources', 'deny', 'allow', 'metrics', 'conns-low', 'conns-high', 'conns-grace', 'conns-silence', 'relay-via', 'relay-limit-data', 'relay-limit-duration', 'relay-max-reservations', 'relay-max-circuits', 'serve-request', 'serve-codec', 'serve-framing'] })
         const connectionManager = connManagerFlags((f) => a.flags.get(f)?.[0])
         const relay = relayFlags((f) => a.flags.get(f), (f) => a.flags.has(f))
         const serve = (await import('./request.js')).serveFlags(a.flags.get('serve-request'), a.flags.get('serve-codec')?.[0], a.flags.get('serve-framing')?.[0])
@@ -250,6 +261,7 @@ export async function main(argv: string[]): Promise<number> {
           trace: a.flags.has('trace'),
           keylog: a.flags.get('keylog')?.[0],
           ...serve,
+          ...securityFlag(a.flags.get('security')),
         })
       }
       case 'sub': {
@@ -282,12 +294,12 @@ export async function main(argv: string[]): Promise<number> {
       }
       case 'ping': {
         const { runPing } = await import('./ping-cmd.js')
-        const a = parseArgs(rest, { booleans: ['json'], values: ['count'] })
+        const a = parseArgs(rest, { booleans: ['json'], values: ['count', 'security'] })
         const target = a.positional[0]
-        if (target === undefined) throw new UsageLine('usage: weft ping <multiaddr> [--count N] [--json]')
+        if (target === undefined) throw new UsageLine('usage: weft ping <multiaddr> [--count N] [--security noise,tls] [--json]')
         const count = Number(a.flags.get('count')?.[0] ?? '4')
         if (!Number.isInteger(count) || count < 1) throw new UsageLine('--count must be a positive integer')
-        return await runPing(target, count, a.flags.has('json'))
+        return await runPing(target, count, a.flags.has('json'), securityFlag(a.flags.get('security')).security)
       }
       case 'id': {
         const { runId } = await import('./ping-cmd.js')

@@ -34,6 +34,8 @@ export interface NodeCmdOptions {
   external?: string[]
   /** Serve /perf/1.0.0 (default caps, spec/perf.md); off unless asked (`--perf`). */
   perf?: boolean
+  /** Secure channels in order of preference (`--security noise,tls`); default Noise only. */
+  security?: Array<'noise' | 'tls'>
   /** A JSON file of resource limits (`--limits`, the shape of createNode({ resources }), spec/resource-manager.md). */
   limits?: string
   /** Print `node.resources()` every this many seconds (`--print-resources`). */
@@ -116,7 +118,7 @@ export async function runNode(o: NodeCmdOptions): Promise<number> {
   const resources = o.limits === undefined ? undefined : await readLimits(o.limits)
   const metricsAt = o.metrics === undefined ? undefined : metricsAddr(o.metrics)
   const tracing = await traceOptions(o)
-  const node = await createNode({ ...tracing, privateKey: key, listen, discovery: { bootstrap: o.bootstrap ?? [], ...(o.mdns === true ? { mdns: { autoDial: true } } : {}) }, services: { ...services, ...holePunch }, transports: [punch ?? tcp(), webSockets()], ...(resources !== undefined ? { resources } : {}), gater: { deny: o.deny ?? [], allow: o.allow ?? [] }, ...(metricsAt !== undefined ? { metrics: true } : {}), ...(o.connectionManager !== undefined ? { connectionManager: o.connectionManager } : {}) })
+  const node = await createNode({ ...tracing, ...(o.security !== undefined ? { security: o.security } : {}), privateKey: key, listen, discovery: { bootstrap: o.bootstrap ?? [], ...(o.mdns === true ? { mdns: { autoDial: true } } : {}) }, services: { ...services, ...holePunch }, transports: [punch ?? tcp(), webSockets()], ...(resources !== undefined ? { resources } : {}), gater: { deny: o.deny ?? [], allow: o.allow ?? [] }, ...(metricsAt !== undefined ? { metrics: true } : {}), ...(o.connectionManager !== undefined ? { connectionManager: o.connectionManager } : {}) })
   const metricsServer = metricsAt === undefined ? undefined : await serveMetrics(metricsAt, () => node.metrics!.exposition()).catch(async (e: Error) => {
     await node.stop()
     throw new UsageLine(`--metrics ${o.metrics}: cannot listen (${e.message})`)

@@ -9,10 +9,10 @@ import { Multiaddr } from '../multiaddr/index.js'
 import type { ServiceFactory } from '../swarm/index.js'
 import { errorLine } from './error-line.js'
 
-async function withClient<T>(addr: Multiaddr, fn: (node: WeftNode) => Promise<T>): Promise<T> {
+async function withClient<T>(addr: Multiaddr, fn: (node: WeftNode) => Promise<T>, security?: Array<'noise' | 'tls'>): Promise<T> {
   // a relayed target needs the Circuit Relay v2 client to dial it; nothing else does
   const services: Record<string, ServiceFactory> = addr.toString().includes('/p2p-circuit') ? { relayClient: (await import('../relay/index.js')).circuitRelayClient() } : {}
-  const node = await createNode({ listen: [], services })
+  const node = await createNode({ listen: [], services, ...(security !== undefined ? { security } : {}) })
   try {
     return await fn(node)
   } finally {
@@ -20,7 +20,7 @@ async function withClient<T>(addr: Multiaddr, fn: (node: WeftNode) => Promise<T>
   }
 }
 
-export async function runPing(target: string, count: number, json: boolean): Promise<number> {
+export async function runPing(target: string, count: number, json: boolean, security?: Array<'noise' | 'tls'>): Promise<number> {
   const addr = Multiaddr.fromString(target)
   return withClient(addr, async (node) => {
     const t0 = performance.now()
@@ -39,7 +39,7 @@ export async function runPing(target: string, count: number, json: boolean): Pro
       }
     }
     return failures === 0 ? 0 : 1
-  })
+  }, security)
 }
 
 export async function runId(target: string, json: boolean): Promise<number> {
