@@ -8,6 +8,7 @@ import { createPrivateKey } from 'node:crypto'
 import { createServer as createTcpServer, connect as tcpConnect, type AddressInfo, type Socket } from 'node:net'
 import { TLSSocket, connect as tlsConnect } from 'node:tls'
 import { afterEach, expect, test } from 'vitest'
+import { DialError, type ProtocolError } from '../src/core/errors.js'
 import { nodeTlsCrypto as tls } from '../src/io/crypto-tls-node.js'
 import { createNode } from '../src/node.js'
 import { generatePrivateKey } from '../src/peer-id/index.js'
@@ -98,4 +99,23 @@ test('a weft node dials node:tls: the node:tls server authenticates weft, weft a
   const conn = await weft.dial(`/ip4/127.0.0.1/tcp/${port}/p2p/${id.toPeerId().toString()}`, { signal: AbortSignal.timeout(5_000) })
   expect(conn.peer.equals(id.toPeerId())).toBe(true)
   expect(await sawClient).toBe(weft.peerId.toString())
+})
+
+test('a TLS server that selects no ALPN protocol is refused: tls/no-application-protocol', async () => {
+  const id = generatePrivateKey(tls.base)
+  const cert = generateCertificate(id, tls)
+  const server = createTcpServer(async (sock) => {
+    cleanup.push(() => sock.destroy())
+    await readExactly(sock, HELLO.length)
+    sock.write(HELLO)
+    const t = new TLSSocket(sock, { isServer: true, cert: pem(cert.der), key: keyPem(cert), requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.3' } as never)
+    t.on('error', () => {})
+  })
+  cleanup.push(() => server.close())
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  const weft = await createNode({ listen: [], services: {}, security: ['tls'] })
+  cleanup.push(() => weft.stop())
+  const err = await weft.dial(`/ip4/127.0.0.1/tcp/${(server.address() as AddressInfo).port}`, { signal: AbortSignal.timeout(5_000) }).then(() => undefined, (e: unknown) => e)
+  expect(err).toBeInstanceOf(DialError)
+  expect(((err as DialError).attempts[0]!.error as ProtocolError).code).toBe('tls/no-application-protocol')
 })
