@@ -10,6 +10,7 @@ import { concat, toHex } from '../src/core/bytes.js'
 import type { CryptoProvider } from '../src/core/crypto/provider.js'
 import { Connection, type ConnectionOptions } from '../src/connection/index.js'
 import { type PrivateKey, privateKeyFromSeed } from '../src/peer-id/index.js'
+import { Runtime, type SwarmPort } from '../src/io/runtime.js'
 import {
   HandshakeState,
   MAX_NOISE_KEY_POOL_SIZE,
@@ -200,5 +201,37 @@ describe('key arrays: the DH operations use the very arrays the public keys were
     r.readMessage(i.writeMessage(new Uint8Array(0)))
     expect(imports.length).toBe(6)
     expect(imports.every((fresh) => !fresh)).toBe(true)
+  })
+})
+
+describe('Runtime.defer (how a node schedules its pool refills)', () => {
+  const quietSwarm = (): SwarmPort<never> => ({
+    handleInbound: () => undefined, handleConnected: () => {}, handleConnectFailed: () => {}, handleData: () => {},
+    handleEof: () => {}, handleTransportClosed: () => {}, handleTimeout: () => {}, wantsData: () => true,
+    pollIo: () => undefined, pollDirty: () => undefined, pollTransmit: () => undefined, pollEvent: () => undefined, pollTimeout: () => undefined,
+  })
+
+  test('runs later than the microtasks after the call; an exception goes to onError; nothing after stop()', async () => {
+    const errors: Error[] = []
+    const runtime = new Runtime<never>(quietSwarm(), { transports: [], onEvent: () => {}, onError: (e) => errors.push(e) })
+    const order: string[] = []
+    runtime.defer(() => order.push('deferred'), 0)
+    queueMicrotask(() => order.push('microtask'))
+    await Promise.resolve()
+    expect(order).toEqual(['microtask'])
+    await new Promise<void>((resolve) => runtime.defer(resolve, 1))
+    expect(order).toEqual(['microtask', 'deferred'])
+    const boom = new Error('boom')
+    await new Promise<void>((resolve) => {
+      runtime.defer(() => { throw boom }, 0)
+      runtime.defer(resolve, 2)
+    })
+    expect(errors).toEqual([boom])
+    let ran = false
+    runtime.defer(() => { ran = true }, 0)
+    await runtime.stop()
+    // a timer of the same delay set after it fires after it: by then the deferred one had its turn
+    await new Promise((r) => setTimeout(r, 0))
+    expect(ran).toBe(false)
   })
 })

@@ -337,6 +337,20 @@ export class Runtime<Ev> {
     live.raw.close()
   }
 
+  /**
+   * Run `f` in `delay` ms, in a task of its own (not inside a flush, nor in the microtasks right
+   * after one): work that may wait and should not compete with connections' input, such as the
+   * Noise keys made ahead (src/noise/key-pool.ts). Nothing after stop(); an exception from `f` is
+   * reported through `onError`, like any other; the timer never keeps the process alive.
+   */
+  defer(f: () => void, delay: number): void {
+    if (this.#stopped) return
+    const t = setTimeout(() => {
+      if (!this.#stopped) this.#contained(undefined, f)
+    }, delay)
+    t.unref?.()
+  }
+
   #arm(): void {
     if (this.#stopped) return
     const t = this.#swarm.pollTimeout()
