@@ -16,7 +16,7 @@
  * of each kind wait here, whatever the number of connections; refilling never makes more than that.
  *
  * Pure: the pool neither reads a clock nor schedules anything itself; `schedule` is the driver's
- * (weft/node and weft/browser pass a microtask).
+ * (weft/node and weft/browser: a microtask for the first fill, then the runtime's `defer`, 3 ms).
  */
 import type { CryptoProvider } from '../core/crypto/provider.js'
 import { concat } from '../core/bytes.js'
@@ -63,8 +63,8 @@ export interface NoiseKeyPoolOptions {
   /** Pairs of each kind kept ready, default 2, at most 64; 0 turns the pool off (every pair made on demand). */
   size?: number
   /**
-   * The driver's deferral: run `refill` later, once the current work is done (weft/node: a
-   * microtask, which runs after the flush that wrote the handshake message). Absent: the pool fills
+   * The driver's deferral: run `refill` later, once the current work is done (weft/node: a few ms
+   * later, off the handshake that took the pair: src/edge/weft-node.ts). Absent: the pool fills
    * only when `refill()` is called.
    */
   schedule?: (refill: () => void) => void
