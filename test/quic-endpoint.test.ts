@@ -184,6 +184,7 @@ describe('retry', () => {
     expect(s.ep.handleDatagram(1002, A, d2)).toMatchObject({ kind: 'respond', reason: 'retry' })
     // a flipped token byte
     const p = parseDatagram(d2, 8).packets[0]!
+    if (p.type !== 'initial') throw new Error('expected an Initial')
     const forged = d2.slice()
     forged[p.token.byteOffset - d2.byteOffset + 20] ^= 1
     expect(s.ep.handleDatagram(1, A, forged)).toMatchObject({ kind: 'respond', reason: 'retry' })

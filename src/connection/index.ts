@@ -6,3 +6,5 @@
  */
 export { Connection, NOISE_PROTOCOL, TLS_PROTOCOL, YAMUX_PROTOCOL } from './connection.js'
 export type { ConnectionOptions, ConnectionEvent, ConnectionErrorCode } from './connection.js'
+/** @internal Each stream's multistream-select negotiation over a muxer: the swarm runs it over QUIC streams too. */
+export { StreamTable } from './streams.js'

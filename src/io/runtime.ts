@@ -23,8 +23,9 @@ import type { Multiaddr } from '../multiaddr/index.js'
 import { TransportError, type RawConnection, type Transport, type TransportListener } from './transport.js'
 
 export interface SwarmPort<Ev> {
-  handleInbound(now: Millis, remoteAddr: Multiaddr, localAddr: Multiaddr | undefined): number | undefined
-  handleConnected(now: Millis, id: number, localAddr: Multiaddr | undefined): void
+  /** `session`: RawConnection.session (a transport with its own secure, multiplexed session: QUIC). */
+  handleInbound(now: Millis, remoteAddr: Multiaddr, localAddr: Multiaddr | undefined, session?: unknown): number | undefined
+  handleConnected(now: Millis, id: number, localAddr: Multiaddr | undefined, session?: unknown): void
   handleConnectFailed(now: Millis, id: number, error: Error): void
   handleData(now: Millis, id: number, data: Uint8Array): void
   handleEof(now: Millis, id: number): void
@@ -110,7 +111,7 @@ export class Runtime<Ev> {
     if (this.#stopped) return raw.destroy()
     let id: number | undefined
     try {
-      id = this.#swarm.handleInbound(this.now(), raw.remoteAddr, raw.localAddr)
+      id = this.#swarm.handleInbound(this.now(), raw.remoteAddr, raw.localAddr, raw.session)
     } catch (e) {
       raw.destroy()
       return this.#fail(undefined, e)
@@ -295,7 +296,7 @@ export class Runtime<Ev> {
         // The swarm creates the connection core first: a transport may deliver buffered bytes
         // synchronously from start() (the browser WebSocket does), and they must find the core.
         this.#contained(id, () => {
-          this.#swarm.handleConnected(this.now(), id, raw.localAddr)
+          this.#swarm.handleConnected(this.now(), id, raw.localAddr, raw.session)
           this.#attach(id, raw)
           this.#touched.add(id)
           this.flush()

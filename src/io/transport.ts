@@ -25,6 +25,12 @@ export interface RawConnection {
   readonly remoteAddr: Multiaddr
   /** Our local address of the connection, when the transport knows it. */
   readonly localAddr: Multiaddr | undefined
+  /**
+   * Set by a transport that brings its own security and streams (QUIC: src/io/udp.ts): what the
+   * swarm builds the connection core from instead of the Noise/TLS + yamux upgrade. Its bytes are
+   * then that core's (whole datagrams for QUIC).
+   */
+  readonly session?: unknown
   /** Start delivering events. Called once, right after the connection is handed over. */
   start(handlers: RawHandlers): void
   /** Queue bytes; false = the transport's buffer is full, wait for onDrain. The transport may keep

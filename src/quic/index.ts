@@ -43,3 +43,8 @@ export {
   DEFAULT_CONNECTION_LIMITS, QuicConnection, type QuicCloseInfo, type QuicConnectionEvent, type QuicConnectionLimits, type QuicConnectionOptions,
   type QuicConnectionState, type QuicConnectionStats, type QuicTlsOptions,
 } from './connection/index.js'
+export {
+  DEFAULT_ENDPOINT_LIMITS, QuicEndpoint, type EndpointDropReason, type EndpointResult, type IncomingConnection, type QuicEndpointLimits,
+  type QuicEndpointOptions, type QuicRemote,
+} from './endpoint.js'
+export { isQuicSeed, quicRouter, type QuicRoute, type QuicRouter, type QuicRouterOptions, type QuicSessionSeed } from './libp2p.js'

@@ -10,8 +10,7 @@
  * handed to the behaviour (see spec/connection.md, "Behaviour streams"), so the bound on receive
  * memory is each behaviour's own message limit, not the yamux window.
  */
-import type { Connection } from '../connection/index.js'
-import type { Owner } from './types.js'
+import type { ConnectionCore, Owner } from './types.js'
 
 export interface SwarmStream {
   readonly owner: Owner
@@ -41,7 +40,7 @@ export function enqueue(s: SwarmStream, data: Uint8Array, max: number): boolean 
  * Write queued bytes until the muxer pushes back; after the last byte, close the write side when
  * asked. Returns true when a queue that held bytes is now empty (tell the behaviour `stream-writable`).
  */
-export function flushQueue(core: Connection, id: number, s: SwarmStream): boolean {
+export function flushQueue(core: ConnectionCore, id: number, s: SwarmStream): boolean {
   const hadQueue = s.queue.length > 0
   while (s.queue.length > 0) {
     const b = s.queue[0]!

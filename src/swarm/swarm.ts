@@ -25,6 +25,7 @@ import type { Millis } from '../core/byte-machine.js'
 import { InternalError, UsageError } from '../core/errors.js'
 import { ConnCloseCode } from '../core/close-codes.js'
 import { Connection } from '../connection/index.js'
+import { quicCore } from './quic-connection.js'
 import type { Multiaddr } from '../multiaddr/index.js'
 import { PeerId } from '../peer-id/index.js'
 import type { Behaviour, BehaviourInput, ConnectionInfo, DialOptions, StreamRef } from './behaviour.js'
@@ -38,7 +39,7 @@ import type { Dials } from './dials.js'
 import { newDials } from './dial-host.js'
 import { DeadlineQueue } from './deadlines.js'
 import { SwarmPolicy, refusal } from './policy.js'
-import { DEFAULT_SWARM_LIMITS, type Conn, type Owner, type SwarmConfig, type SwarmEvent, type SwarmIo, type SwarmLimits } from './types.js'
+import { DEFAULT_SWARM_LIMITS, type Conn, type ConnectionCore, type Owner, type SwarmConfig, type SwarmEvent, type SwarmIo, type SwarmLimits } from './types.js'
 
 /**
  * The swarm (spec/swarm.md): a sans-IO core owning every connection core, the behaviours, dials,
@@ -300,7 +301,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
    * An accepted transport connection; returns its id, or undefined when a limit or the policy
    * refuses it (close the socket without reading: nothing was said yet, so nothing is answered).
    */
-  handleInbound(now: Millis, remoteAddr: Multiaddr, localAddr: Multiaddr | undefined): number | undefined {
+  handleInbound(now: Millis, remoteAddr: Multiaddr, localAddr: Multiaddr | undefined, session?: unknown): number | undefined {
     this.#now = now
     if (this.#stopped) return undefined
     const id = this.#nextConnId++
@@ -316,7 +317,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
       id, core: undefined, direction: 'inbound', remoteAddr, localAddr, dial: undefined, info: undefined,
       streams: noStreams(), closing: false, closeError: undefined, opened: now,
     }
-    c.core = this.#newCore(now, 'listener', undefined, isLimitedAddr(remoteAddr))
+    c.core = this.#newCore(now, 'listener', undefined, isLimitedAddr(remoteAddr), session)
     this.#conns.set(id, c)
     this.#guard(now, c, () => this.#drainConn(now, c))
     this.#pump(now)
@@ -324,14 +325,14 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
   }
 
   /** The transport for a `connect` action is up. */
-  handleConnected(now: Millis, id: number, localAddr: Multiaddr | undefined): void {
+  handleConnected(now: Millis, id: number, localAddr: Multiaddr | undefined, session?: unknown): void {
     this.#now = now
     const c = this.#conns.get(id)
     if (c === undefined || c.core !== undefined) return
     c.localAddr = localAddr
     this.#guard(now, c, () => {
       // DCUtR's side B dials but runs the upgrade as the responder (DialOptions.role).
-      c.core = this.#newCore(now, c.dial?.options?.role === 'responder' ? 'listener' : 'dialer', c.dial?.peer, isLimitedAddr(c.remoteAddr))
+      c.core = this.#newCore(now, c.dial?.options?.role === 'responder' ? 'listener' : 'dialer', c.dial?.peer, isLimitedAddr(c.remoteAddr), session)
       this.#drainConn(now, c)
     })
     this.#pump(now)
@@ -463,7 +464,9 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
 
   // ---- internals: connections ---------------------------------------------------------------------
 
-  #newCore(now: Millis, role: 'dialer' | 'listener', expected: PeerId | undefined, limited: boolean): Connection {
+  #newCore(now: Millis, role: 'dialer' | 'listener', expected: PeerId | undefined, limited: boolean, session?: unknown): ConnectionCore {
+    const quic = quicCore(now, session, this.#config, expected, (p) => this.#protocols.has(p), () => this.protocols()) // RawConnection.session: QUIC
+    if (quic !== undefined) return quic
     return new Connection({
       ...this.#config.connection,
       role,

@@ -113,12 +113,17 @@ export type SwarmEvent<BEv = unknown> =
 
 export type { DialErrorCode } from '../core/errors.js'
 
+/** What the swarm drives of a connection core: `Connection` (TCP, WebSocket, relay) or a QUIC connection (src/swarm/quic-connection.ts). */
+export type ConnectionCore = Pick<Connection,
+  | 'handleData' | 'handleEof' | 'handleTimeout' | 'wantsData' | 'pollTransmit' | 'pollEvent' | 'pollTimeout' | 'openStream' | 'write' | 'consume'
+  | 'closeWrite' | 'reset' | 'close' | 'ping' | 'rtt' | 'isOpen' | 'isClosed' | 'remotePeer' | 'streamCount'>
+
 /** Who gets the outcome of a dial or a stream opening. */
 export type Owner = { kind: 'user' } | { kind: 'behaviour'; name: string }
 
 export interface Conn {
   id: number
-  core: Connection | undefined // undefined while the transport connects
+  core: ConnectionCore | undefined // undefined while the transport connects
   direction: 'inbound' | 'outbound'
   remoteAddr: Multiaddr
   localAddr: Multiaddr | undefined

@@ -1,0 +1,34 @@
+/**
+ * The `/quic-v1` transport of weft/node (spec/quic-endpoint.md): UDP sockets (src/io/udp.ts), one
+ * QUIC endpoint per socket (src/quic/endpoint.ts through src/quic/libp2p.ts), node:crypto's TLS
+ * primitives. Each accepted or dialed connection reaches the swarm as a QUIC session: TLS 1.3 with
+ * the libp2p certificate authenticates the peer, and every QUIC stream is one libp2p stream.
+ */
+import { nodeTlsCrypto } from '../io/crypto-tls-node.js'
+import { wallClock } from '../io/clock.js'
+import type { Transport } from '../io/transport.js'
+import { udpTransport } from '../io/udp.js'
+import { quicRouter, type QuicRouterOptions } from '../quic/index.js'
+
+/** Options of `quic()`. */
+export interface QuicTransportOptions {
+  /** The endpoint's address validation ('always' | 'under-load' (default) | 'never') and limits (spec/quic-endpoint.md, Limits). */
+  endpoint?: QuicRouterOptions['endpoint']
+  /** Each connection's limits and stream windows (spec/quic-connection.md). */
+  connection?: QuicRouterOptions['connection']
+  /** Datagrams queued to a socket and not yet sent before new ones are dropped (default 4096). */
+  maxPendingSends?: number
+}
+
+/** The QUIC v1 transport: listens on and dials `/ip4|ip6/<host>/udp/<port>/quic-v1`. */
+export function quic(options: QuicTransportOptions = {}): Transport {
+  return udpTransport({
+    protocol: 'quic-v1',
+    ...(options.maxPendingSends !== undefined ? { maxPendingSends: options.maxPendingSends } : {}),
+    router: (listening) => quicRouter({
+      crypto: nodeTlsCrypto, wallClock, listening,
+      ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
+      ...(options.connection !== undefined ? { connection: options.connection } : {}),
+    }),
+  })
+}

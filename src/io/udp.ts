@@ -1,0 +1,248 @@
+/**
+ * The UDP driver (node:dgram) for datagram transports such as QUIC (`/ip4/.../udp/<port>/quic-v1`).
+ *
+ * One socket per listen address both accepts and dials, so the port a NAT learns from our dials is
+ * the port peers reach us on (hole punching over UDP needs exactly that); a node that listens on
+ * nothing of a family dials from one ephemeral socket of that family. Which connection a datagram
+ * belongs to is not decided here: each socket has a `DatagramRouter` (structural, so io/ imports no
+ * protocol; src/quic/libp2p.ts `quicRouter` is the QUIC one) that answers 'deliver' to a connection,
+ * 'accept' a new one (handed to the listener as a RawConnection whose `session` the swarm opens),
+ * 'reply' (Version Negotiation, Retry, stateless reset) or nothing.
+ *
+ * A connection is a RawConnection whose data events are whole datagrams and whose writes are whole
+ * datagrams. UDP has no backpressure: sends the kernel has not taken yet are counted per socket and,
+ * past `maxPendingSends`, new datagrams are dropped (QUIC's loss recovery and congestion control
+ * treat that as loss); `write` never returns false. Socket errors are TransportErrors.
+ */
+import { createSocket, type Socket } from 'node:dgram'
+import { Multiaddr } from '../multiaddr/index.js'
+import { expandUnspecified, mapSocketError, view } from './net-util.js'
+import { TransportError, type RawConnection, type RawHandlers, type Transport, type TransportListener } from './transport.js'
+
+/** A datagram's peer address. */
+export interface UdpAddress {
+  readonly address: string
+  readonly port: number
+}
+
+/** Where a received datagram goes. `key` names one connection of the router (an object it made). */
+export type DatagramRoute =
+  | { kind: 'deliver'; key: object }
+  | { kind: 'accept'; key: object; session: unknown }
+  | { kind: 'reply'; data: Uint8Array }
+  | { kind: 'none' }
+
+/** The pure side of one socket (see the file comment). */
+export interface DatagramRouter {
+  route(now: number, from: UdpAddress, data: Uint8Array): DatagramRoute
+  /** A new outgoing connection from this socket: its key and the session seed for the swarm. */
+  dial(now: number, to: UdpAddress): { key: object; session: unknown }
+  /** Connection `key` is gone. */
+  closed(key: object): void
+}
+
+/** Options of `udpTransport`. */
+export interface UdpTransportOptions {
+  /** The transport's name and the multiaddr protocol after /udp/<port> (e.g. 'quic-v1'). */
+  protocol: string
+  /** The router of a new socket (`listening`: it was bound by listen(), else it only dials). */
+  router: (listening: boolean) => DatagramRouter
+  /**
+   * Datagrams handed to a socket and not yet sent, per socket, default 4096: past it new ones are
+   * dropped. Stops a sender faster than the network from queueing unbounded memory in the kernel
+   * binding.
+   */
+  maxPendingSends?: number
+}
+
+interface Bound {
+  socket: Socket
+  router: DatagramRouter
+  family: 4 | 6
+  pending: number
+  conns: Map<object, UdpConnection>
+  local: Multiaddr
+  /** Bound by listen(): keeps the process alive; a dial socket does only while it has connections. */
+  listener: boolean
+}
+
+const t0 = performance.now()
+const now = (): number => performance.now() - t0
+
+function udpAddr(ip: string, port: number, protocol: string): Multiaddr {
+  const v6 = ip.includes(':')
+  if (v6 && ip.startsWith('::ffff:') && ip.includes('.')) return Multiaddr.fromString(`/ip4/${ip.slice(7)}/udp/${port}/${protocol}`)
+  return Multiaddr.fromString(`/${v6 ? 'ip6' : 'ip4'}/${v6 ? ip.split('%')[0] : ip}/udp/${port}/${protocol}`)
+}
+
+/** `/ip4|ip6/<host>/udp/<port>/<protocol>[/p2p/<id>]` -> host and port, else undefined. */
+function parse(addr: Multiaddr, protocol: string): { host: string; port: number; family: 4 | 6 } | undefined {
+  const c = addr.components()
+  if (c.length < 3) return undefined
+  const [ip, udp, proto] = c
+  if ((ip!.name !== 'ip4' && ip!.name !== 'ip6') || udp!.name !== 'udp' || proto!.name !== protocol) return undefined
+  if (c.length > 4 || (c.length === 4 && c[3]!.name !== 'p2p')) return undefined
+  return { host: ip!.value!, port: Number(udp!.value), family: ip!.name === 'ip4' ? 4 : 6 }
+}
+
+/** One connection over a shared socket: datagrams in, datagrams out. */
+class UdpConnection implements RawConnection {
+  readonly remoteAddr: Multiaddr
+  readonly localAddr: Multiaddr | undefined
+  readonly session: unknown
+  #handlers: RawHandlers | undefined
+  #queued: Uint8Array[] = []
+  #closed = false
+  constructor(readonly bound: Bound, readonly key: object, readonly to: UdpAddress, protocol: string, session: unknown) {
+    this.remoteAddr = udpAddr(to.address, to.port, protocol)
+    this.localAddr = bound.local
+    this.session = session
+  }
+
+  start(handlers: RawHandlers): void {
+    this.#handlers = handlers
+    const q = this.#queued
+    this.#queued = []
+    for (const d of q) if (!this.#closed) handlers.onData(d)
+  }
+
+  /** A datagram for this connection (queued until start()). */
+  deliver(d: Uint8Array): void {
+    if (this.#closed) return
+    if (this.#handlers === undefined) {
+      if (this.#queued.length < 16) this.#queued.push(d.slice())
+      return
+    }
+    this.#handlers.onData(d)
+  }
+
+  write(data: Uint8Array): boolean {
+    if (this.#closed) return true
+    send(this.bound, data, this.to)
+    return true
+  }
+
+  pause(): void {}
+  resume(): void {}
+  close(): void { this.#end(undefined) }
+  destroy(error?: Error): void { this.#end(error) }
+
+  #end(error: Error | undefined): void {
+    if (this.#closed) return
+    this.#closed = true
+    this.bound.conns.delete(this.key)
+    if (this.bound.conns.size === 0 && !this.bound.listener) this.bound.socket.unref()
+    this.bound.router.closed(this.key)
+    const h = this.#handlers
+    if (h !== undefined) queueMicrotask(() => h.onClose(error))
+  }
+}
+
+function send(b: Bound, data: Uint8Array, to: UdpAddress): void {
+  if (b.pending >= maxPending.get(b)!) return // dropped: QUIC sees loss
+  b.pending++
+  b.socket.send(data, to.port, to.address, () => { b.pending-- })
+}
+const maxPending = new WeakMap<Bound, number>()
+
+/** A datagram transport on node:dgram (see the file comment). `udpTransport({ protocol: 'quic-v1', router })`. */
+export function udpTransport(o: UdpTransportOptions): Transport & { close(): Promise<void> } {
+  const listening: Bound[] = []
+  const dialers = new Map<4 | 6, Promise<Bound>>()
+  const limit = o.maxPendingSends ?? 4096
+
+  const bind = (host: string, port: number, family: 4 | 6, isListener: boolean): Promise<Bound> => new Promise((resolve, reject) => {
+    const socket = createSocket({ type: family === 4 ? 'udp4' : 'udp6', reuseAddr: false })
+    const onError = (e: unknown): void => reject(mapSocketError(e, `udp bind ${host}:${port}`))
+    socket.once('error', onError)
+    socket.bind(port, host, () => {
+      socket.off('error', onError)
+      const a = socket.address()
+      const b: Bound = { socket, router: o.router(isListener), family, pending: 0, conns: new Map(), local: udpAddr(a.address, a.port, o.protocol), listener: isListener }
+      maxPending.set(b, limit)
+      socket.on('error', () => { /* ICMP errors of one peer (ECONNREFUSED on Linux): QUIC's timers handle an unreachable peer */ })
+      socket.on('message', (msg, rinfo) => onMessage(b, view(msg), rinfo, isListener ? listenerFor.get(b) : undefined))
+      if (!isListener) socket.unref()
+      resolve(b)
+    })
+  })
+  const listenerFor = new WeakMap<Bound, (c: RawConnection) => void>()
+
+  const onMessage = (b: Bound, data: Uint8Array, from: UdpAddress, onConnection: ((c: RawConnection) => void) | undefined): void => {
+    let r: DatagramRoute
+    try {
+      r = b.router.route(now(), { address: from.address, port: from.port }, data)
+    } catch {
+      return // a bug in the router must not take the socket down; the datagram is lost
+    }
+    if (r.kind === 'deliver') b.conns.get(r.key)?.deliver(data)
+    else if (r.kind === 'reply') send(b, r.data, from)
+    else if (r.kind === 'accept') {
+      if (onConnection === undefined) return b.router.closed(r.key)
+      const c = new UdpConnection(b, r.key, { address: from.address, port: from.port }, o.protocol, r.session)
+      b.conns.set(r.key, c)
+      c.deliver(data)
+      onConnection(c)
+    }
+  }
+
+  const dialSocket = (family: 4 | 6): Promise<Bound> => {
+    const l = listening.find((x) => x.family === family)
+    if (l !== undefined) return Promise.resolve(l)
+    let p = dialers.get(family)
+    if (p === undefined) {
+      p = bind(family === 4 ? '0.0.0.0' : '::', 0, family, false)
+      dialers.set(family, p)
+      p.catch(() => dialers.delete(family))
+    }
+    return p
+  }
+
+  return {
+    name: o.protocol,
+    canDial: (addr) => parse(addr, o.protocol) !== undefined,
+    canListen: (addr) => parse(addr, o.protocol) !== undefined && !addr.toString().includes('/p2p/'),
+    async dial(addr, options) {
+      const p = parse(addr, o.protocol)
+      if (p === undefined) throw new TransportError('transport/unsupported', `udp cannot dial ${addr.toString()}`)
+      if (options?.signal?.aborted === true) throw new TransportError('transport/aborted', 'dial aborted')
+      const b = await dialSocket(p.family)
+      const to = { address: p.host, port: p.port }
+      const { key, session } = b.router.dial(now(), to)
+      const c = new UdpConnection(b, key, to, o.protocol, session)
+      b.conns.set(key, c)
+      b.socket.ref()
+      return c
+    },
+    async listen(addr, onConnection): Promise<TransportListener> {
+      const p = parse(addr, o.protocol)
+      if (p === undefined) throw new TransportError('transport/unsupported', `udp cannot listen on ${addr.toString()}`)
+      const b = await bind(p.host, p.port, p.family, true)
+      listenerFor.set(b, onConnection)
+      listening.push(b)
+      const port = b.socket.address().port
+      const addrs = expandUnspecified(p.host, port, '').map((m) => {
+        const s = m.toString()
+        return Multiaddr.fromString(`${s.slice(0, s.lastIndexOf('/tcp/'))}/udp/${port}/${o.protocol}`)
+      })
+      return {
+        addrs,
+        close: () => new Promise<void>((resolve) => {
+          listenerFor.delete(b)
+          const i = listening.indexOf(b)
+          if (i >= 0) listening.splice(i, 1)
+          // connections on it end with it (the swarm closed them first on stop)
+          for (const c of [...b.conns.values()]) c.destroy(new TransportError('transport/failed', 'the UDP socket closed'))
+          try { b.socket.close(() => resolve()) } catch { resolve() }
+        }),
+      }
+    },
+    async close() {
+      for (const p of dialers.values()) {
+        const b = await p.catch(() => undefined)
+        if (b !== undefined) try { b.socket.close() } catch { /* closed */ }
+      }
+      dialers.clear()
+    },
+  }
+}

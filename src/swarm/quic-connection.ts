@@ -1,0 +1,337 @@
+/**
+ * A libp2p connection over QUIC v1 (libp2p/specs quic/README.md), as the swarm's connection core:
+ * the same surface as src/connection's `Connection`, but the bytes in and out are whole UDP
+ * datagrams of one QuicConnection (src/quic/connection), and there is no upgrade: TLS 1.3 inside
+ * QUIC authenticates the peer with the libp2p certificate (ALPN "libp2p"), and each QUIC
+ * bidirectional stream is one libp2p stream whose protocol multistream-select negotiates (no Noise,
+ * no yamux). The per-stream negotiation is src/connection's StreamTable, run over the QUIC streams
+ * through a small adapter with the muxer surface it expects.
+ *
+ * Receive flow control: a stream's bytes are read out of QUIC (which returns the credit to the peer)
+ * only while less than `STREAM_READ_AHEAD` of them wait for the application's `consume`, so a slow
+ * reader slows its sender, as yamux's window does.
+ */
+import type { Millis } from '../core/byte-machine.js'
+import { ConnectionClosedError, ProtocolError, UsageError } from '../core/errors.js'
+import { EventQueue } from '../core/event-queue.js'
+import { StreamTable, TLS_PROTOCOL, type ConnectionEvent, type ConnectionOptions } from '../connection/index.js'
+import type { PeerId, PublicKey } from '../peer-id/index.js'
+import { isQuicSeed, type QuicConnection, type QuicConnectionEvent, type QuicSessionSeed, type QuicStreamEvent } from '../quic/index.js'
+import type { YamuxEvent, YamuxSession } from '../yamux/index.js'
+import type { SwarmConfig } from './types.js'
+
+/** The muxer name a QUIC connection reports (ConnectionEvent 'established'). */
+export const QUIC_V1_MUXER = '/quic-v1'
+/** Bytes read ahead of the application per stream (see the file comment). */
+const STREAM_READ_AHEAD = 1 << 20
+/** Ids of streams ended here whose QUIC 'closed' has not come yet: a bound on that set. */
+const MAX_ENDED = 4096
+
+type TableEvent = Exclude<YamuxEvent, { type: 'ping' | 'go-away' | 'closed' | 'stream-opened' }>
+
+/** Options of a QUIC connection core. */
+export type QuicCoreOptions = Pick<ConnectionOptions, 'supportsProtocol' | 'listProtocols' | 'streamNegotiationTimeout' | 'maxNegotiatingStreams' | 'upgradeTimeout' | 'identity' | 'trace'> & {
+  seed: QuicSessionSeed
+  expectedRemotePeer?: PeerId | undefined
+  now: Millis
+}
+
+/** The swarm's core for a connection whose transport handed over `session`: a QUIC one, or undefined for any other. */
+export function quicCore(now: Millis, session: unknown, config: SwarmConfig, expected: PeerId | undefined, supportsProtocol: (p: string) => boolean, listProtocols: () => string[]): QuicConnectionCore | undefined {
+  if (!isQuicSeed(session)) return undefined
+  const c = config.connection
+  return new QuicConnectionCore({
+    seed: session, identity: config.identity, expectedRemotePeer: expected, now, supportsProtocol, listProtocols,
+    ...(c?.upgradeTimeout !== undefined ? { upgradeTimeout: c.upgradeTimeout } : {}),
+    ...(c?.streamNegotiationTimeout !== undefined ? { streamNegotiationTimeout: c.streamNegotiationTimeout } : {}),
+    ...(c?.maxNegotiatingStreams !== undefined ? { maxNegotiatingStreams: c.maxNegotiatingStreams } : {}),
+  })
+}
+
+/** One libp2p connection over QUIC (see the file comment). */
+export class QuicConnectionCore {
+  readonly #quic: QuicConnection
+  readonly #seed: QuicSessionSeed
+  readonly #remote: () => { peerId: PeerId; publicKey: PublicKey } | undefined
+  readonly #table: StreamTable
+  readonly #events = new EventQueue<ConnectionEvent>()
+  #now: Millis
+  #handshakeDeadline: Millis | undefined
+  #phase: 'handshaking' | 'open' | 'closed' = 'handshaking'
+  #remotePeer: PeerId | undefined
+  /** Stream id -> bytes handed to the application and not consumed yet. */
+  readonly #unconsumed = new Map<number, number>()
+  /** Streams with data QUIC holds that we did not read yet (read-ahead full). */
+  readonly #held = new Set<number>()
+  /** Streams ended here (reset) before QUIC forgot them: their later QUIC events are ignored. */
+  readonly #ended = new Set<number>()
+
+  constructor(o: QuicCoreOptions) {
+    this.#now = o.now
+    this.#seed = o.seed
+    const { connection, remote } = o.seed.open({ now: o.now, identity: o.identity, expectedPeer: o.expectedRemotePeer })
+    this.#quic = connection
+    this.#remote = remote
+    this.#handshakeDeadline = o.now + (o.upgradeTimeout ?? 10_000)
+    this.#table = new StreamTable(o, this.#muxer() as unknown as YamuxSession, (ev) => this.#events.push(ev))
+    this.#pump()
+  }
+
+  get remotePeer(): PeerId | undefined { return this.#remotePeer }
+  get isOpen(): boolean { return this.#phase === 'open' }
+  get isClosed(): boolean { return this.#phase === 'closed' }
+  /** The smoothed round-trip time of the QUIC path, in ms. */
+  get rtt(): number | undefined { return this.#phase === 'open' ? this.#quic.pathStats.smoothedRtt : undefined }
+  get streamCount(): number { return this.#table.size }
+
+  // ---- driver inputs: one datagram per handleData ----
+
+  handleData(now: Millis, datagram: Uint8Array): void {
+    this.#now = now
+    if (this.#phase === 'closed') return
+    this.#quic.handleDatagram(now, datagram)
+    this.#pump()
+  }
+
+  /** The UDP side is gone (the socket closed): the connection ends at once. */
+  handleEof(now: Millis): void {
+    this.#now = now
+    if (this.#phase === 'closed') return
+    this.#quic.close(0, 'transport closed')
+    this.#end(undefined)
+  }
+
+  handleTimeout(now: Millis): void {
+    this.#now = now
+    if (this.#phase === 'closed') return
+    if (this.#handshakeDeadline !== undefined && now >= this.#handshakeDeadline) {
+      this.#quic.close(0x0100, 'handshake timeout', false)
+      this.#end(new ProtocolError('connection', 'connection/upgrade-timeout', 'the QUIC handshake did not complete in time'))
+      return
+    }
+    const t = this.#quic.pollTimeout()
+    if (t !== undefined && now >= t) this.#quic.handleTimeout(now)
+    this.#table.handleTimeout(now)
+    this.#pump()
+  }
+
+  wantsData(): boolean { return this.#phase !== 'closed' }
+
+  /** The next datagram to send (whole; `max` does not split datagrams). */
+  pollTransmit(_max: number): Uint8Array | undefined {
+    return this.#quic.pollTransmit(this.#now)
+  }
+
+  pollEvent(): ConnectionEvent | undefined {
+    this.#pump()
+    const ev = this.#events.poll()
+    if (ev?.type === 'stream-closed') this.#table.seenClosed(ev.id)
+    return ev
+  }
+
+  pollTimeout(): Millis | undefined {
+    let t = this.#handshakeDeadline
+    for (const d of [this.#phase === 'closed' ? undefined : this.#quic.pollTimeout(), this.#table.nextDeadline()]) if (d !== undefined && (t === undefined || d < t)) t = d
+    return t
+  }
+
+  // ---- commands ----
+
+  openStream(now: Millis, protocols: readonly string[], requestId: number): number {
+    this.#open('openStream')
+    this.#now = now
+    const id = this.#table.open(now, protocols, requestId)
+    this.#table.start(id)
+    return id
+  }
+
+  write(id: number, data: Uint8Array): number {
+    return this.#open('write') && this.#table.write(id, data)
+  }
+
+  consume(now: Millis, id: number, n: number): void {
+    this.#now = now
+    if (this.#phase !== 'open') return
+    this.#table.consume(now, id, n)
+  }
+
+  closeWrite(id: number): void {
+    this.#open('closeWrite')
+    this.#table.closeWrite(id)
+  }
+
+  reset(id: number, code?: number): void {
+    if (this.#phase !== 'open') return
+    this.#table.reset(id, code)
+  }
+
+  /** Closes with CONNECTION_CLOSE (application code `code`, default 0). */
+  close(now: Millis, code?: number): void {
+    this.#now = now
+    if (this.#phase === 'closed') return
+    this.#quic.close(code ?? 0, '')
+    this.#end(code !== undefined && code !== 0 ? new ConnectionClosedError(code, 'local') : undefined)
+  }
+
+  /** A QUIC PING (the RTT estimate is `rtt`). */
+  ping(_now: Millis): void {
+    this.#open('ping')
+    this.#quic.ping()
+  }
+
+  // ---- internals ----
+
+  #open(what: string): true {
+    if (this.#phase !== 'open') throw new UsageError('connection/not-open', `${what} before the connection is established or after it closed`)
+    return true
+  }
+
+  /** Route the QUIC connection's events until it has none. */
+  #pump(): void {
+    for (let e = this.#quic.pollEvent(); e !== undefined; e = this.#quic.pollEvent()) {
+      this.#seed.notify(e)
+      if (this.#phase !== 'closed') this.#quicEvent(e)
+    }
+  }
+
+  #quicEvent(e: QuicConnectionEvent): void {
+    switch (e.kind) {
+      case 'handshake-complete': {
+        const r = this.#remote()
+        if (r === undefined) {
+          this.#quic.close(0x0100 + 42, 'no peer certificate', false)
+          this.#end(new ProtocolError('tls', 'tls/libp2p-no-certificate', 'the QUIC handshake completed without a verified peer'))
+          return
+        }
+        this.#remotePeer = r.peerId
+        this.#phase = 'open'
+        this.#handshakeDeadline = undefined
+        this.#events.push({ type: 'established', remotePeer: r.peerId, remotePublicKey: r.publicKey, muxer: QUIC_V1_MUXER, earlyMuxerNegotiation: false, security: TLS_PROTOCOL })
+        return
+      }
+      case 'stream':
+        if (this.#phase === 'open') this.#streamEvent(e.event)
+        return
+      case 'closing':
+      case 'closed': {
+        const i = e.info
+        let error: Error | undefined = i.error
+        if (error === undefined && i.source === 'remote' && i.errorCode !== 0) error = new ConnectionClosedError(i.errorCode, 'remote', `the remote closed the QUIC connection (${i.application ? 'application' : 'transport'} code ${i.errorCode}${i.reason !== '' ? `: ${i.reason}` : ''})`)
+        if (error === undefined && i.source === 'reset') error = new ConnectionClosedError(0, 'remote', 'the remote reset the QUIC connection (stateless reset)')
+        if (error === undefined && i.source === 'idle') error = new ProtocolError('quic', 'quic/idle-timeout', 'no packet from the peer within the idle timeout')
+        if (error === undefined && i.source === 'version') error = new ProtocolError('quic', 'quic/no-common-version', 'the peer does not speak QUIC v1')
+        this.#end(error)
+        return
+      }
+      default:
+    }
+  }
+
+  #streamEvent(ev: QuicStreamEvent): void {
+    const q = this.#quic
+    const feed = (x: TableEvent): void => this.#table.handleYamuxEvent(this.#now, x)
+    switch (ev.kind) {
+      case 'incoming':
+        if (!ev.bidirectional) { this.#try(() => q.stopSending(ev.id, 0)); return } // libp2p uses bidirectional streams only
+        this.#unconsumed.set(ev.id, 0)
+        feed({ type: 'stream-inbound', id: ev.id })
+        return
+      case 'readable':
+        if (!this.#ended.has(ev.id)) this.#read(ev.id)
+        return
+      case 'writable':
+        if (!this.#ended.has(ev.id)) feed({ type: 'stream-writable', id: ev.id })
+        return
+      case 'reset':
+      case 'stop-sending':
+        if (this.#ended.has(ev.id) || !this.#unconsumed.has(ev.id)) return
+        // a libp2p reset ends both directions (go and rust reset both parts)
+        this.#try(() => q.resetStream(ev.id, ev.errorCode))
+        this.#try(() => q.stopSending(ev.id, ev.errorCode))
+        feed(ev.errorCode === 0 ? { type: 'stream-reset', id: ev.id } : { type: 'stream-reset', id: ev.id, code: ev.errorCode })
+        this.#forget(ev.id, false)
+        return
+      case 'closed':
+        if (this.#ended.delete(ev.id)) return
+        if (this.#unconsumed.has(ev.id)) this.#forget(ev.id, true)
+        return
+      default:
+    }
+  }
+
+  /** Read what the read-ahead allows; the end of the stream once everything before it was read. */
+  #read(id: number): void {
+    const have = this.#unconsumed.get(id)
+    if (have === undefined) return
+    let room = STREAM_READ_AHEAD - have
+    while (room > 0) {
+      const r = this.#quic.read(id, room)
+      if (r.data.length > 0) {
+        this.#unconsumed.set(id, (this.#unconsumed.get(id) ?? 0) + r.data.length)
+        room -= r.data.length
+        this.#table.handleYamuxEvent(this.#now, { type: 'stream-data', id, data: r.data })
+        if (!this.#unconsumed.has(id)) return // the data failed the stream (negotiation)
+      }
+      if (r.fin) {
+        this.#held.delete(id)
+        this.#table.handleYamuxEvent(this.#now, { type: 'stream-eof', id })
+        return
+      }
+      if (r.data.length === 0) { this.#held.delete(id); return }
+    }
+    this.#held.add(id)
+  }
+
+  /** The stream is over for libp2p: 'stream-closed' to the table, its bookkeeping dropped. */
+  #forget(id: number, quicForgot: boolean): void {
+    this.#unconsumed.delete(id)
+    this.#held.delete(id)
+    if (!quicForgot && this.#ended.size < MAX_ENDED) this.#ended.add(id)
+    this.#table.handleYamuxEvent(this.#now, { type: 'stream-closed', id })
+  }
+
+  #try(f: () => void): void {
+    try { f() } catch (e) { if (!(e instanceof UsageError)) throw e }
+  }
+
+  /** End the connection: every stream ends with it, then 'closed'. */
+  #end(error: Error | undefined): void {
+    if (this.#phase === 'closed') return
+    this.#phase = 'closed'
+    this.#handshakeDeadline = undefined
+    this.#table.endAll(error)
+    this.#events.push(error === undefined ? { type: 'closed' } : { type: 'closed', error })
+  }
+
+  /** The muxer surface StreamTable drives (yamux's), over the QUIC streams. */
+  #muxer(): Pick<YamuxSession, 'openStream' | 'accept' | 'write' | 'consume' | 'closeWrite' | 'reset' | 'hasStream'> {
+    const q = this.#quic
+    return {
+      openStream: () => {
+        const id = q.openStream(true)
+        if (id === undefined) throw new UsageError('connection/stream-limit', 'the peer allows no more streams now (QUIC MAX_STREAMS)')
+        this.#unconsumed.set(id, 0)
+        return id
+      },
+      accept: () => {},
+      write: (id, data) => {
+        if (!this.#unconsumed.has(id)) return data.length // ended: bytes dropped, as on a reset yamux stream
+        try { return q.write(id, data) } catch (e) { if (e instanceof UsageError) return data.length; throw e }
+      },
+      consume: (id, n) => {
+        const have = this.#unconsumed.get(id)
+        if (have === undefined) return
+        this.#unconsumed.set(id, Math.max(0, have - n))
+        if (this.#held.has(id)) this.#read(id)
+      },
+      closeWrite: (id) => { if (this.#unconsumed.has(id)) this.#try(() => q.finish(id)) },
+      reset: (id, code = 0) => {
+        if (!this.#unconsumed.has(id)) return
+        this.#try(() => q.resetStream(id, code))
+        this.#try(() => q.stopSending(id, code))
+        this.#forget(id, false)
+      },
+      hasStream: (id) => this.#unconsumed.has(id),
+    }
+  }
+}
