@@ -19,6 +19,7 @@ import { traceTarget } from './target-trace.js'
 import { quicFrameTarget, quicPacketTarget } from './target-quic.js'
 import { quicRecoveryTarget } from './target-quic-recovery.js'
 import { quicStreamsTarget } from './target-quic-streams.js'
+import { quicConnectionTarget } from './target-quic-connection.js'
 import { tlsTarget } from './target-tls.js'
 import { tlsCertTarget } from './target-tls-cert.js'
 
@@ -50,6 +51,7 @@ export const TARGETS: readonly Target[] = [
   quicPacketTarget,
   quicRecoveryTarget,
   quicStreamsTarget,
+  quicConnectionTarget,
   tlsTarget,
   tlsCertTarget,
 ]
