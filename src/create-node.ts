@@ -7,6 +7,8 @@ import { nodeCrypto } from './io/crypto-node.js'
 import { tcp, type TcpTransport } from './io/tcp.js'
 import { webSockets } from './io/ws.js'
 import { memory } from './io/memory.js'
+import type { Transport } from './io/transport.js'
+import type { Multiaddr } from './multiaddr/index.js'
 import { WeftNode, type NodeInternals, type NodeOptions } from './edge/weft-node.js'
 import { preciseWallClock, wallClock } from './io/clock.js'
 import { systemMemory } from './io/system-memory.js'
@@ -90,7 +92,7 @@ export async function createNode(options: NodeOptions & TraceOptions & { signatu
   const node = new WeftNode({ ...nodeOptions, services, discovery, systemMemory: options.systemMemory ?? systemMemory(), ...(metrics !== undefined ? { metrics } : {}) }, {
     crypto: options.crypto ?? nodeCrypto,
     wallClock,
-    transports: options.transports ?? [defaultTcp!, webSockets(), memory()],
+    transports: options.transports ?? [defaultTcp!, lazyQuic(), webSockets(), memory()],
     guards: createGuards,
     discovery: createDiscovery,
     connectionTrace,
@@ -98,6 +100,20 @@ export async function createNode(options: NodeOptions & TraceOptions & { signatu
   })
   if (options.start !== false) await node.start()
   return node
+}
+
+/** The `/quic-v1` transport (src/edge/quic-transport.ts), its module (TLS 1.3, QUIC) loaded on the first QUIC listen or dial. */
+function lazyQuic(): Transport {
+  let t: Promise<Transport> | undefined
+  const load = (): Promise<Transport> => (t ??= import('./edge/quic-transport.js').then((m) => m.quic()))
+  const quicAddr = (a: Multiaddr): boolean => /^\/ip[46]\/[^/]+\/udp\/\d+\/quic-v1(\/p2p\/[^/]+)?$/.test(a.toString())
+  return {
+    name: 'quic-v1',
+    canDial: quicAddr,
+    canListen: (a) => quicAddr(a) && a.getPeerId() === undefined,
+    dial: async (a, o) => (await load()).dial(a, o),
+    listen: async (a, on) => (await load()).listen(a, on),
+  }
 }
 
 /** `/tls/1.0.0` for `security: [..., 'tls']` (spec/tls.md): node:crypto's TLS primitives, one certificate per node; loaded only when asked for. */

@@ -10,6 +10,7 @@ import { quic } from '../src/edge/quic-transport.js'
 import { createNode, readAll, type WeftNode } from '../src/node.js'
 import { generatePrivateKey } from '../src/peer-id/index.js'
 import { nodeCrypto } from '../src/io/crypto-node.js'
+import { cli } from './helpers/cli.js'
 
 const nodes: WeftNode[] = []
 afterEach(async () => {
@@ -73,5 +74,17 @@ describe('/quic-v1 between two weft nodes', () => {
     const wrong = a.getMultiaddrs()[0]!.withoutPeerId().encapsulate(`/p2p/${other.toString()}`)
     const err = await b.dial(wrong, { signal: AbortSignal.timeout(10_000) }).then(() => undefined, (e: unknown) => e)
     expect(err).toBeInstanceOf(DialError)
+  }, 30_000)
+
+  test('createNode with its default transports listens on /quic-v1, and `weft ping` reaches it over QUIC', async () => {
+    const n = await createNode({ listen: ['/ip4/127.0.0.1/udp/0/quic-v1'], services: {} })
+    nodes.push(n)
+    const addr = n.getMultiaddrs()[0]!.toString()
+    expect(addr).toContain('/quic-v1/p2p/')
+    const r = await cli('ping', addr, '--count', '2', '--json')
+    expect(r.code).toBe(0)
+    const lines = r.out.trim().split('\n').map((l) => JSON.parse(l) as { seq: number, peer: string })
+    expect(lines).toHaveLength(2)
+    expect(lines[0]).toMatchObject({ seq: 0, peer: n.peerId.toString() })
   }, 30_000)
 })

@@ -128,7 +128,8 @@ const HELP = `weft ${VERSION} — a clean-room libp2p stack
 usage:
   weft node [--listen <multiaddr>]... [--identity <file>] [--bootstrap <multiaddr>]... [--json]
             [--dht-mode server|client|auto] [--external <multiaddr>]... [--topic <name>]... [--perf]
-                     run a node (default: /ip4/0.0.0.0/tcp/4001 and /ip4/0.0.0.0/tcp/4002/ws),
+                     run a node (default: /ip4/0.0.0.0/tcp/4001, /ip4/0.0.0.0/udp/4001/quic-v1
+                     and /ip4/0.0.0.0/tcp/4002/ws),
                      DHT server; --bootstrap joins a Kademlia network; --dht-mode auto serves
                      the DHT only while reachable: a public listen IP or an --external address;
                      --perf also serves /perf/1.0.0 (off by default; 64 MiB per request caps)
@@ -238,7 +239,7 @@ export async function main(argv: string[]): Promise<number> {
         const relay = relayFlags((f) => a.flags.get(f), (f) => a.flags.has(f))
         const serve = (await import('./request.js')).serveFlags(a.flags.get('serve-request'), a.flags.get('serve-codec')?.[0], a.flags.get('serve-framing')?.[0])
         return await runNode({
-          listen: a.flags.get('listen') ?? ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/tcp/4002/ws'],
+          listen: a.flags.get('listen') ?? ['/ip4/0.0.0.0/tcp/4001', '/ip4/0.0.0.0/udp/4001/quic-v1', '/ip4/0.0.0.0/tcp/4002/ws'],
           identity: a.flags.get('identity')?.[0] ?? join(process.env.XDG_CONFIG_HOME ?? join(homedir(), '.config'), 'weft', 'identity.key'),
           json: a.flags.has('json'),
           bootstrap: a.flags.get('bootstrap') ?? [],

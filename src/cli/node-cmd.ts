@@ -4,6 +4,7 @@ import { loadOrCreateKey } from '../io/key-file.js'
 import { nodeCrypto } from '../io/crypto-node.js'
 import { tcp } from '../io/tcp.js'
 import { webSockets } from '../io/ws.js'
+import { quic } from '../edge/quic-transport.js'
 import type { WeftNode } from '../edge/weft-node.js'
 // the services from their modules, not through weft/node's re-exports: the bundle then keeps them out of other commands' chunks
 import { gossipsub } from '../gossipsub/service.js'
@@ -118,7 +119,7 @@ export async function runNode(o: NodeCmdOptions): Promise<number> {
   const resources = o.limits === undefined ? undefined : await readLimits(o.limits)
   const metricsAt = o.metrics === undefined ? undefined : metricsAddr(o.metrics)
   const tracing = await traceOptions(o)
-  const node = await createNode({ ...tracing, ...(o.security !== undefined ? { security: o.security } : {}), privateKey: key, listen, discovery: { bootstrap: o.bootstrap ?? [], ...(o.mdns === true ? { mdns: { autoDial: true } } : {}) }, services: { ...services, ...holePunch }, transports: [punch ?? tcp(), webSockets()], ...(resources !== undefined ? { resources } : {}), gater: { deny: o.deny ?? [], allow: o.allow ?? [] }, ...(metricsAt !== undefined ? { metrics: true } : {}), ...(o.connectionManager !== undefined ? { connectionManager: o.connectionManager } : {}) })
+  const node = await createNode({ ...tracing, ...(o.security !== undefined ? { security: o.security } : {}), privateKey: key, listen, discovery: { bootstrap: o.bootstrap ?? [], ...(o.mdns === true ? { mdns: { autoDial: true } } : {}) }, services: { ...services, ...holePunch }, transports: [punch ?? tcp(), quic(), webSockets()], ...(resources !== undefined ? { resources } : {}), gater: { deny: o.deny ?? [], allow: o.allow ?? [] }, ...(metricsAt !== undefined ? { metrics: true } : {}), ...(o.connectionManager !== undefined ? { connectionManager: o.connectionManager } : {}) })
   const metricsServer = metricsAt === undefined ? undefined : await serveMetrics(metricsAt, () => node.metrics!.exposition()).catch(async (e: Error) => {
     await node.stop()
     throw new UsageLine(`--metrics ${o.metrics}: cannot listen (${e.message})`)
