@@ -20,7 +20,7 @@ import { AckTracker, Recovery, type SentPacket } from '../recovery/index.js'
 import { detectStatelessReset } from '../reset.js'
 import { verifyRetry } from '../retry.js'
 import { QuicStreams, type StreamId } from '../streams/index.js'
-import { decodeTransportParameters, encodeTransportParameters, type TransportParameters } from '../transport-params.js'
+import { encodeTransportParameters, type TransportParameters } from '../transport-params.js'
 import type { Frame, PacketNumberSpace } from '../types.js'
 import { handleVersionNegotiation } from '../version.js'
 import { LocalCids, PeerCids } from './cids.js'
@@ -29,11 +29,9 @@ import {
   DEFAULT_CONNECTION_LIMITS, type QuicCloseInfo, type QuicConnectionEvent, type QuicConnectionLimits, type QuicConnectionOptions,
   type QuicConnectionState, type QuicConnectionStats,
 } from './options.js'
+import { equal, peerParameters } from './params.js'
 import type { ConnState, Space } from './state.js'
-import { amplificationBudget, buildCloseDatagram, buildDatagram, discardSpace, isStreamFrame, maybeUpdateKeys } from './transmit.js'
-
-const equal = (a: Uint8Array | undefined, b: Uint8Array | undefined): boolean =>
-  a !== undefined && b !== undefined && a.length === b.length && a.every((x, i) => x === b[i])
+import { amplificationBudget, buildCloseDatagram, buildDatagram, discardSpace, followKeyUpdate, isStreamFrame, maybeUpdateKeys } from './transmit.js'
 
 function checkLimits(l: QuicConnectionLimits): void {
   for (const [k, v] of Object.entries(l)) if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`limits.${k} must be a non-negative integer`)
@@ -365,7 +363,7 @@ export class QuicConnection {
     const pn = res.packetNumber
     if (s.ack.isDuplicate(name, pn)) { s.stats.packetsDropped++; return true }
     if (name === 'application') {
-      if (used === k.nextRecv && res.keyPhase !== k.phase) this.#peerKeyUpdate(pn)
+      if (used === k.nextRecv && res.keyPhase !== k.phase) followKeyUpdate(s, pn)
       else if (res.keyPhase === k.phase && k.firstRecvPn === undefined) k.firstRecvPn = pn
     }
     if (s.role === 'client' && !s.receivedFromPeer && name !== 'application') {
@@ -386,23 +384,6 @@ export class QuicConnection {
     s.sentAckElicitingSinceRecv = false
     if (s.idleTimeout > 0) s.idleDeadline = now + Math.max(s.idleTimeout, 3 * this.#pto())
     return true
-  }
-
-  #peerKeyUpdate(pn: number): void {
-    const s = this.#s
-    const k = s.keys
-    const app = s.spaces.application
-    // the peer moved to the next phase (RFC 9001 §6.2): follow with our sending keys
-    if (k.firstRecvPn === undefined && k.prevRecv !== undefined) throw quicError('KEY_UPDATE_ERROR', 'a second key update before the first was acknowledged')
-    k.prevRecv = app.recv
-    app.recv = k.nextRecv
-    k.nextRecv = nextPacketKeys(s.crypto, app.recv!)
-    app.send = nextPacketKeys(s.crypto, app.send!)
-    k.phase = k.phase === 0 ? 1 : 0
-    k.firstSentPn = app.nextPn
-    k.firstRecvPn = pn
-    k.sentWithKeys = 0
-    s.stats.keyUpdates++
   }
 
   #frames(sp: Space, frames: readonly Frame[], now: number, dcid: Uint8Array): void {
@@ -502,22 +483,7 @@ export class QuicConnection {
 
   #complete(e: Extract<TlsEvent, { kind: 'complete' }>, now: number): void {
     const s = this.#s
-    if (e.peerTransportParameters === undefined) throw quicError('TRANSPORT_PARAMETER_ERROR', 'no quic_transport_parameters')
-    const p = decodeTransportParameters(e.peerTransportParameters, s.role === 'client' ? 'server' : 'client')
-    // RFC 9000 §7.3: authenticate the connection ids of the handshake
-    if (p.initialSourceConnectionId === undefined) throw quicError('TRANSPORT_PARAMETER_ERROR', 'no initial_source_connection_id')
-    if (!equal(p.initialSourceConnectionId, this.#peerInitialScid)) throw quicError('PROTOCOL_VIOLATION', 'initial_source_connection_id does not match')
-    if (s.role === 'client') {
-      if (p.originalDestinationConnectionId === undefined) throw quicError('TRANSPORT_PARAMETER_ERROR', 'no original_destination_connection_id')
-      if (!equal(p.originalDestinationConnectionId, s.originalDcid)) throw quicError('PROTOCOL_VIOLATION', 'original_destination_connection_id does not match')
-      if (s.retryScid !== undefined ? !equal(p.retrySourceConnectionId, s.retryScid) : p.retrySourceConnectionId !== undefined) {
-        throw quicError(s.retryScid !== undefined && p.retrySourceConnectionId === undefined ? 'TRANSPORT_PARAMETER_ERROR' : 'PROTOCOL_VIOLATION', 'retry_source_connection_id does not match')
-      }
-      if (p.statelessResetToken !== undefined) {
-        s.peerCids.setInitialToken(p.statelessResetToken)
-        s.events.push({ kind: 'peer-reset-token', token: p.statelessResetToken.slice() })
-      }
-    }
+    const p = peerParameters(s, e.peerTransportParameters, this.#peerInitialScid)
     s.peerParams = p
     s.streams.setPeerParameters(p)
     s.recovery.setPeerParameters({ maxAckDelay: p.maxAckDelay, ackDelayExponent: p.ackDelayExponent })

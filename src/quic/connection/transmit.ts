@@ -4,6 +4,7 @@
  * payload; congestion window and pacing gate ack-eliciting packets, the server's anti-amplification
  * limit bounds the datagram, Initial-carrying datagrams are padded to 1200 bytes.
  */
+import { quicError } from '../errors.js'
 import { countsInFlight, frameSize, isAckEliciting, writeFrame as writeFrameInto } from '../frames.js'
 import { MIN_INITIAL_DATAGRAM_SIZE, packetNumberLength, type SendHeader } from '../packet.js'
 import { AEAD_TAG_LENGTH, nextPacketKeys, sealPacket } from '../protection.js'
@@ -258,4 +259,20 @@ export function maybeUpdateKeys(s: ConnState, force = false): boolean {
   k.sentWithKeys = 0
   s.stats.keyUpdates++
   return true
+}
+
+/** The peer moved to the next key phase (RFC 9001 §6.2; packet `pn` opened with the next keys): follow with our sending keys. */
+export function followKeyUpdate(s: ConnState, pn: number): void {
+  const k = s.keys
+  const app = s.spaces.application
+  if (k.firstRecvPn === undefined && k.prevRecv !== undefined) throw quicError('KEY_UPDATE_ERROR', 'a second key update before the first was acknowledged')
+  k.prevRecv = app.recv
+  app.recv = k.nextRecv
+  k.nextRecv = nextPacketKeys(s.crypto, app.recv!)
+  app.send = nextPacketKeys(s.crypto, app.send!)
+  k.phase = k.phase === 0 ? 1 : 0
+  k.firstSentPn = app.nextPn
+  k.firstRecvPn = pn
+  k.sentWithKeys = 0
+  s.stats.keyUpdates++
 }
