@@ -5,6 +5,6 @@
 // then run in `npm test`. QUIC v1 cases are recorded with security `tls` (QUIC carries TLS 1.3
 // itself); they exist when both peers list `quic-v1` in `transports`.
 export const WEFT_CAPABILITIES = Object.freeze({
-  transports: Object.freeze(['tcp', 'ws']),
-  security: Object.freeze(['noise']),
+  transports: Object.freeze(['tcp', 'ws', 'quic-v1']),
+  security: Object.freeze(['noise', 'tls']),
 })

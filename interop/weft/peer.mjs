@@ -46,7 +46,9 @@ const isDialer = isDialerEnv === 'true'
 const ip = env('ip', '0.0.0.0')
 const timeoutSec = armTestTimeout()
 
-const listenAddr = `/ip4/${ip}/tcp/0${transport === 'ws' ? '/ws' : ''}`
+const listenAddr = transport === 'quic-v1' ? `/ip4/${ip}/udp/0/quic-v1` : `/ip4/${ip}/tcp/0${transport === 'ws' ? '/ws' : ''}`
+/** The one secure channel this case offers and accepts (CONTRACT.md `security`). */
+const security = [/** @type {'noise' | 'tls'} */ (env('security'))]
 
 // ---- helpers -------------------------------------------------------------------------------
 
@@ -99,7 +101,7 @@ async function checkIdentify(node, remote, info, opts) {
     problems.push(`listenAddrs ${JSON.stringify(listen)} lack the dialed address ${stripP2p(opts.dialedAddr)}`)
   }
   const observed = info.observedAddr?.toString()
-  const obsRe = transport === 'ws' ? /^\/ip4\/127\.0\.0\.1\/tcp\/\d+(\/ws)?$/ : /^\/ip4\/127\.0\.0\.1\/tcp\/\d+$/
+  const obsRe = transport === 'quic-v1' ? /^\/ip4\/127\.0\.0\.1\/udp\/\d+\/quic-v1$/ : transport === 'ws' ? /^\/ip4\/127\.0\.0\.1\/tcp\/\d+(\/ws)?$/ : /^\/ip4\/127\.0\.0\.1\/tcp\/\d+$/
   if (observed === undefined) problems.push('observedAddr is missing')
   else if (!obsRe.test(observed)) problems.push(`observedAddr ${observed} is not ${obsRe}`)
   log(`identify of ${remote}: agent=${JSON.stringify(info.agentVersion)} protocolVersion=${JSON.stringify(info.protocolVersion)} observed=${observed} listen=${JSON.stringify(listen)} record=${info.signedPeerRecordValid ? 'valid' : 'none/invalid'}`)
@@ -139,12 +141,12 @@ async function checkIdentify(node, remote, info, opts) {
 // ---- main ----------------------------------------------------------------------------------
 
 const redis = await connectRedis()
-log(`${isDialer ? 'dialer' : 'listener'} transport=${transport} scenario=${scenario} agent=${AGENT_VERSION}`)
+log(`${isDialer ? 'dialer' : 'listener'} transport=${transport} security=${security[0]} scenario=${scenario} agent=${AGENT_VERSION}`)
 if (isDialer) await dialer()
 else await listener()
 
 async function dialer() {
-  const node = await createNode({ listen: [listenAddr], services: services() })
+  const node = await createNode({ listen: [listenAddr], services: services(), security })
   /** @type {Map<string, any>} */ const identified = new Map()
   /** @type {Map<string, () => void>} */ const identifyWake = new Map()
   node.on('peer:identify', ({ peer, info }) => {
@@ -249,7 +251,7 @@ async function pingLoadDialer(node, peer) {
 }
 
 async function listener() {
-  const node = await createNode({ listen: [listenAddr], services: services() })
+  const node = await createNode({ listen: [listenAddr], services: services(), security })
   const push = listenerResult(redis)
   /** Deadline for the listener's checks, from the first inbound connection. */
   let deadline = false
