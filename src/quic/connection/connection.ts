@@ -89,7 +89,7 @@ export class QuicConnection {
     spaces.initial.recv = o.role === 'client' ? ik.server : ik.client
     this.#s = {
       role: o.role, crypto: c, limits, random: o.random, tls, streams,
-      recovery: new Recovery<Frame>({ role: o.role, maxDatagramSize: limits.maxDatagramSize }),
+      recovery: new Recovery<Frame>({ role: o.role, maxDatagramSize: 1200 }),
       ack: new AckTracker({}),
       spaces,
       keys: { phase: 0, prevRecv: undefined, nextRecv: undefined, firstSentPn: 0, firstRecvPn: undefined, sentWithKeys: 0 },
@@ -117,7 +117,8 @@ export class QuicConnection {
       keepAlive: o.keepAliveInterval ?? 0,
       lastAckElicitingSent: o.now,
       pingPending: false,
-      maxDatagramSize: limits.maxDatagramSize,
+      maxDatagramSize: 1200,
+      pmtu: { size: 0, left: 0, pn: undefined },
       idleTimeout: limits.idleTimeout,
       idleDeadline: limits.idleTimeout > 0 ? o.now + limits.idleTimeout : undefined,
       sentAckElicitingSinceRecv: false,
@@ -156,9 +157,9 @@ export class QuicConnection {
   get closeInfo(): QuicCloseInfo | undefined { return this.#s.closeInfo }
   get stats(): Readonly<QuicConnectionStats> { return this.#s.stats }
   /** RTT estimates (ms) and the congestion window (bytes). */
-  get pathStats(): { smoothedRtt: number, minRtt: number, congestionWindow: number, bytesInFlight: number } {
+  get pathStats(): { smoothedRtt: number, minRtt: number, congestionWindow: number, bytesInFlight: number, maxDatagramSize: number } {
     const r = this.#s.recovery
-    return { smoothedRtt: r.rtt.smoothedRtt, minRtt: r.rtt.minRtt, congestionWindow: r.congestionWindow, bytesInFlight: r.bytesInFlight }
+    return { smoothedRtt: r.rtt.smoothedRtt, minRtt: r.rtt.minRtt, congestionWindow: r.congestionWindow, bytesInFlight: r.bytesInFlight, maxDatagramSize: this.#s.maxDatagramSize }
   }
   /** The 1-RTT key phase (flips on every key update). */
   get keyPhase(): 0 | 1 { return this.#s.keys.phase }
@@ -401,7 +402,10 @@ export class QuicConnection {
         }
         case 'ack': {
           const r = s.recovery.onAckReceived(sp.name, f, now)
-          for (const p of r.acked) for (const fr of p.frames) this.#acked(p.space, fr)
+          for (const p of r.acked) {
+            if (p.packetNumber === s.pmtu.pn && p.space === 'application') this.#pmtuConfirmed()
+            for (const fr of p.frames) this.#acked(p.space, fr)
+          }
           for (const p of r.lost) this.#lost(p)
           break
         }
@@ -447,8 +451,17 @@ export class QuicConnection {
     else if (isStreamFrame(f)) this.#s.streams.onFrameAcked(f)
   }
 
+  /** The peer acknowledged our PMTU probe: the path carries datagrams of its size (RFC 9000 §14.3). */
+  #pmtuConfirmed(): void {
+    const s = this.#s
+    s.maxDatagramSize = s.pmtu.size
+    s.recovery.setMaxDatagramSize(s.pmtu.size)
+    s.pmtu = { size: 0, left: 0, pn: undefined }
+  }
+
   #lost(p: SentPacket<Frame>): void {
     const s = this.#s
+    if (p.packetNumber === s.pmtu.pn && p.space === 'application') s.pmtu.pn = undefined // a lost probe is not congestion... recovery counts it anyway (see the note)
     s.stats.packetsLost++
     const sp = s.spaces[p.space]
     for (const f of p.frames) {
@@ -489,8 +502,8 @@ export class QuicConnection {
     s.recovery.setPeerParameters({ maxAckDelay: p.maxAckDelay, ackDelayExponent: p.ackDelayExponent })
     if (p.maxIdleTimeout > 0 && (s.idleTimeout === 0 || p.maxIdleTimeout < s.idleTimeout)) s.idleTimeout = p.maxIdleTimeout
     if (s.idleTimeout > 0) s.idleDeadline = now + s.idleTimeout
-    const mds = Math.min(s.limits.maxDatagramSize, p.maxUdpPayloadSize)
-    if (mds !== s.maxDatagramSize) { s.maxDatagramSize = mds; s.recovery.setMaxDatagramSize(mds) }
+    const probe = Math.min(s.limits.maxDatagramSize, p.maxUdpPayloadSize)
+    if (probe > s.maxDatagramSize) s.pmtu = { size: probe, left: s.limits.maxPmtuProbes, pn: undefined }
     s.handshakeComplete = true
     s.state = 'established'
     s.events.push({ kind: 'handshake-complete', alpn: e.alpn, peerChain: e.peerChain, cipherSuite: e.cipherSuite })

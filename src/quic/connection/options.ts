@@ -39,8 +39,14 @@ export interface QuicConnectionLimits {
   maxPendingRetirements: number
   /** Our max_idle_timeout in ms (0: none). The effective timeout is the smaller nonzero of both sides' (RFC 9000 §10.1). */
   idleTimeout: number
-  /** Largest UDP payload we send (default 1200, the size every QUIC path carries; no PMTU probing, see the note). */
+  /**
+   * Largest UDP payload we send (RFC 9000 §14): we start at 1200, the size every QUIC path carries,
+   * and move up to min(this, the peer's max_udp_payload_size) only once a padded probe of that size
+   * was acknowledged (DPLPMTUD, §14.3; one probe size, `maxPmtuProbes` attempts). 1200 disables probing.
+   */
   maxDatagramSize: number
+  /** Probe packets sent for the larger datagram size before giving up on it (each lost probe costs one packet). */
+  maxPmtuProbes: number
   /** Largest UDP payload we accept (our max_udp_payload_size transport parameter). */
   maxUdpPayloadSize: number
   /** 1-RTT packets sent with one key before we update keys (RFC 9001 §6.6; AES-GCM's confidentiality limit is 2^23). */
@@ -58,7 +64,8 @@ export const DEFAULT_CONNECTION_LIMITS: QuicConnectionLimits = {
   maxIssuedConnectionIds: 4,
   maxPendingRetirements: 64,
   idleTimeout: 30_000,
-  maxDatagramSize: 1200,
+  maxDatagramSize: 1452,
+  maxPmtuProbes: 3,
   maxUdpPayloadSize: 1452,
   keyUpdateInterval: 2 ** 22,
   maxCloseRetransmits: 8,

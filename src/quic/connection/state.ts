@@ -83,8 +83,10 @@ export interface ConnState {
   lastAckElicitingSent: number
   /** A PING was asked for (keep-alive or ping()). */
   pingPending: boolean
-  /** The effective max datagram size. */
+  /** The max datagram size in use (1200 until a PMTU probe succeeds). */
   maxDatagramSize: number
+  /** DPLPMTUD (RFC 9000 §14.3): the size to probe (0: none), probes left, the packet number of the one in flight. */
+  pmtu: { size: number, left: number, pn: number | undefined }
   /** Idle deadline; undefined before the first packet is sent or when disabled. */
   idleDeadline: number | undefined
   idleTimeout: number

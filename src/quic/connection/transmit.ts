@@ -121,8 +121,28 @@ function plan(s: ConnState, sp: Space, now: number, room: number, mayElicit: boo
   return { space: sp, header: h, pn, pnLength, frames, ackEliciting: frames.some(isAckEliciting) }
 }
 
+/** A DPLPMTUD probe (RFC 9000 §14.3): one 1-RTT packet, PING padded to the size being probed. */
+function pmtuProbe(s: ConnState, now: number): Uint8Array | undefined {
+  const m = s.pmtu
+  const app = s.spaces.application
+  if (m.size === 0 || m.pn !== undefined || !s.handshakeConfirmed || app.send === undefined) return undefined
+  if (m.left === 0) { s.pmtu = { size: 0, left: 0, pn: undefined }; return undefined }
+  if (!s.recovery.canSend(m.size)) return undefined
+  const pn = app.nextPn++
+  const h = header(s, 'application')
+  const bytes = sealPacket(s.crypto, app.send, h, pn, encode([{ type: 'ping' }]), { pnLength: packetNumberLength(pn, s.recovery.largestAcked('application')), minPacketSize: m.size })
+  m.left--
+  m.pn = pn
+  s.recovery.onPacketSent({ space: 'application', packetNumber: pn, timeSent: now, ackEliciting: true, inFlight: true, size: bytes.length, frames: [{ type: 'ping' }] })
+  s.keys.sentWithKeys++
+  s.stats.packetsSent++
+  return concat([bytes], bytes.length, s, now)
+}
+
 /** The next datagram to send, or undefined. */
 export function buildDatagram(s: ConnState, now: number): Uint8Array | undefined {
+  const probe = pmtuProbe(s, now)
+  if (probe !== undefined) return probe
   let budget = Math.min(s.maxDatagramSize, amplificationBudget(s, now))
   const needsInitialPadding = !s.spaces.initial.discarded && s.spaces.initial.send !== undefined
   if (needsInitialPadding && s.role === 'server' && budget < MIN_INITIAL_DATAGRAM_SIZE) return undefined
