@@ -13,7 +13,7 @@
  */
 import { UsageError } from '../core/errors.js'
 import { Multiaddr } from '../multiaddr/index.js'
-import { NoiseKeyPool } from '../noise/index.js'
+import { NOISE_KEY_REFILL_DELAY, NoiseKeyPool } from '../noise/index.js'
 import { PeerId, generatePrivateKey, type PrivateKey } from '../peer-id/index.js'
 import { Swarm, streamKey, type Behaviour, type ConnectionInfo, type NodeService, type ServiceContext, type StreamRef, type SwarmEvent } from '../swarm/index.js'
 import { PingBehaviour, type PingEvent } from '../ping/index.js'
@@ -33,16 +33,6 @@ import { withSecurity } from './security.js'
 import type { DialTarget, NewStreamOptions, NodeInternals, NodeOptions, StreamHandler, StreamHandlerOptions, WeftNodeEvents } from './node-types.js'
 export type { DialTarget, NewStreamOptions, NodeErrorEvent, NodeInternals, NodeOptions, StreamHandler, StreamHandlerOptions, WeftNodeEvents } from './node-types.js'
 import { AGENT_VERSION } from './version.js'
-
-/**
- * How long a node waits before refilling its Noise key pool after a handshake took a pair. A refill
- * in the microtasks right after that flush ran while the peer answered, on the same cores: on
- * loopback under load it slowed the dial it was meant to speed up (interleaved dials, median of
- * block medians: microtask -0.04 ms against no pool, 3 ms -0.35, setImmediate -0.05, 20 ms -0.29 as
- * the pool ran dry between refills). 3 ms is after a loopback handshake and inside a real network's
- * round trip.
- */
-const NOISE_KEY_REFILL_DELAY = 3
 import type { DiscoveryBehaviour, DiscoveredEvent } from './discovery.js'
 
 type Behaviours = { ping: PingBehaviour; identify: IdentifyBehaviour } & Record<string, Behaviour<unknown>>
@@ -152,13 +142,8 @@ export class WeftNode extends EventTarget {
       policy: opts,
       guards: internals.guards,
       connectionTrace: internals.connectionTrace,
-      // Noise key pairs made ahead (spec/noise.md "Keys made ahead"): the first fill in a microtask
-      // (node creation), refills NOISE_KEY_REFILL_DELAY ms after a handshake took a pair
-      noiseKeys: new NoiseKeyPool({
-        crypto,
-        identity: this.privateKey,
-        schedule: (refill) => (this.#runtime === undefined ? queueMicrotask(refill) : this.#runtime.defer(refill, NOISE_KEY_REFILL_DELAY)),
-      }),
+      // Noise keys made ahead (spec/noise.md): first fill in a microtask, refills a few ms after a take
+      noiseKeys: new NoiseKeyPool({ crypto, identity: this.privateKey, schedule: (refill) => (this.#runtime === undefined ? queueMicrotask(refill) : this.#runtime.defer(refill, NOISE_KEY_REFILL_DELAY)) }),
     })
     for (const svc of this.#services.values()) {
       const bytes = svc.memoryBytes

@@ -28,6 +28,7 @@ export {
   NoiseKeyPool,
   DEFAULT_NOISE_KEY_POOL_SIZE,
   MAX_NOISE_KEY_POOL_SIZE,
+  NOISE_KEY_REFILL_DELAY,
   type NoiseKeyPair,
   type NoiseStaticKeyPair,
   type NoiseKeySource,

@@ -54,6 +54,14 @@ export interface NoiseKeySource {
 export const DEFAULT_NOISE_KEY_POOL_SIZE = 2
 /** The largest accepted `size`: a pool is a latency aid, not a key store. */
 export const MAX_NOISE_KEY_POOL_SIZE = 64
+/**
+ * How long a node's driver waits before refilling the pool after a handshake took a pair, in ms. A
+ * refill in the microtasks right after that flush ran while the peer answered, on the same cores:
+ * on loopback under load it ate most of the gain (interleaved dials, median of block medians against
+ * no pool: microtask -0.04 ms, setImmediate -0.05, 3 ms -0.35, 20 ms -0.29 as the pool ran dry
+ * between refills). 3 ms is after a loopback handshake and inside a real network's round trip.
+ */
+export const NOISE_KEY_REFILL_DELAY = 3
 
 /** Options of `NoiseKeyPool`. */
 export interface NoiseKeyPoolOptions {
