@@ -89,3 +89,23 @@ describe('a hostile client', () => {
     expect(answers).toBe(3)
   })
 })
+
+describe('authentication before data', () => {
+  test('1-RTT packets that overtake the client Finished are not processed before the handshake completes (RFC 9001 §5.7)', () => {
+    let n = 0
+    // the client's second datagram (its Handshake flight with Finished) is lost once
+    const p = new Pair({ filter: (to) => to === 'server' && ++n === 2 })
+    p.onEvent = (side, e) => {
+      if (side === 'client' && e.kind === 'handshake-complete') {
+        const id = p.client.openStream(true)!
+        p.client.write(id, Uint8Array.of(1, 2, 3))
+        p.client.finish(id)
+      }
+    }
+    expect(p.run(() => p.events.server.some((e) => e.kind === 'stream' && e.event.kind === 'readable'), 10_000)).toBe(true)
+    const kinds = p.events.server.map((e) => e.kind)
+    expect(kinds.indexOf('handshake-complete')).toBeGreaterThanOrEqual(0)
+    expect(kinds.indexOf('handshake-complete')).toBeLessThan(kinds.indexOf('stream'))
+    expect(p.server.stats.packetsDropped).toBeGreaterThan(0) // the early 1-RTT packet
+  })
+})

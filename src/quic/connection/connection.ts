@@ -349,7 +349,8 @@ export class QuicConnection {
     const s = this.#s
     const name: PacketNumberSpace = p.type === 'initial' ? 'initial' : p.type === 'handshake' ? 'handshake' : 'application'
     const sp = s.spaces[name]
-    if (sp.discarded || sp.recv === undefined) { s.stats.packetsDropped++; return false }
+    // RFC 9001 §5.7: no 1-RTT packet is processed before the handshake completes (the peer is not yet authenticated)
+    if (sp.discarded || sp.recv === undefined || (name === 'application' && !s.handshakeComplete)) { s.stats.packetsDropped++; return false }
     const k = s.keys
     let used: PacketKeys | undefined
     const res = openPacket(s.crypto, sp.recv, p, s.ack.largestReceived(name) ?? -1, (phase, pn) => {
