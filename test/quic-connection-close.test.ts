@@ -25,6 +25,15 @@ describe('closing', () => {
     })
   }
 
+  test('an application close during the handshake travels as a transport APPLICATION_ERROR in Initial/Handshake packets (RFC 9000 §10.2.3)', () => {
+    const p = new Pair()
+    p.server.handleDatagram(0, p.client.pollTransmit(0)!) // the server has the ClientHello, has sent nothing yet
+    p.server.close(7, 'not now')
+    expect(p.run(() => p.client.isClosed && p.server.isClosed)).toBe(true)
+    expect(closing(p.events.client)!.info).toMatchObject({ source: 'remote', errorCode: 0x0c, application: false, reason: '' })
+    expect(p.events.client.some((e) => e.kind === 'handshake-complete')).toBe(false)
+  })
+
   test('idle timeout: the smaller of both max_idle_timeout closes both silently', () => {
     const p = new Pair({ client: { limits: { idleTimeout: 5_000 } }, server: { limits: { idleTimeout: 20_000 } } })
     expect(p.handshake()).toBe(true)
