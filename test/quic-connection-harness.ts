@@ -208,3 +208,64 @@ export function transfer(p: Pair, size: number): { sent: Record<string, Uint8Arr
   return { sent: payload, got: { client: concat(sinks.client!), server: concat(sinks.server!) } }
 }
 
+
+/**
+ * The client opens `count` streams (the peer's stream limit holds some back until 'streams-available'),
+ * writes `size` bytes on each and finishes; the server echoes each stream back. Returns whether every
+ * echo came back whole and equal.
+ */
+export function echoStreams(p: Pair, count: number, size: number, maxTime = 600_000): boolean {
+  type Writer = { data: Uint8Array, off: number, side: 'client' | 'server', id: number }
+  const want = new Map<number, Uint8Array>()
+  const sinks: Record<'client' | 'server', Map<number, Uint8Array[]>> = { client: new Map(), server: new Map() }
+  const writers = new Map<string, Writer>()
+  let opened = 0
+  let done = 0
+  const pump = (w: Writer): void => {
+    const c = p.conn(w.side)
+    while (w.off < w.data.length) {
+      const k = c.write(w.id, w.data.subarray(w.off))
+      if (k === 0) return
+      w.off += k
+    }
+    c.finish(w.id)
+    writers.delete(`${w.side}${w.id}`)
+  }
+  const start = (side: 'client' | 'server', id: number, data: Uint8Array): void => {
+    const w = { data, off: 0, side, id }
+    writers.set(`${side}${id}`, w)
+    pump(w)
+  }
+  const open = (): void => {
+    for (let id = opened < count ? p.client.openStream(true) : undefined; id !== undefined; id = opened < count ? p.client.openStream(true) : undefined) {
+      opened++
+      want.set(id, pattern(size, id))
+      start('client', id, want.get(id)!)
+    }
+  }
+  p.onEvent = (side, e) => {
+    if (e.kind !== 'stream') return
+    const ev = e.event
+    if (ev.kind === 'streams-available' && side === 'client') open()
+    if (ev.kind === 'writable') { const w = writers.get(`${side}${ev.id}`); if (w !== undefined) pump(w) }
+    if (ev.kind !== 'readable') return
+    const parts = sinks[side].get(ev.id) ?? []
+    sinks[side].set(ev.id, parts)
+    for (;;) {
+      const r = p.conn(side).read(ev.id)
+      if (r.data.length > 0) parts.push(r.data)
+      if (r.fin) {
+        if (side === 'server') start('server', ev.id, concat(parts))
+        else done++
+      }
+      if (r.fin || r.data.length === 0) break
+    }
+  }
+  open()
+  if (!p.run(() => done === count, maxTime)) return false
+  for (const [id, data] of want) {
+    const got = concat(sinks.client.get(id) ?? [])
+    if (got.length !== data.length || got.some((b, i) => b !== data[i])) return false
+  }
+  return true
+}

@@ -2,7 +2,7 @@
 // (fast-check picks the network), every byte delivered exactly once and in order, both ways.
 import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
-import { Pair, transfer } from './quic-connection-harness.js'
+import { Pair, echoStreams, transfer } from './quic-connection-harness.js'
 
 describe('QuicConnection over a lossy, reordering, duplicating network', () => {
   test('handshake and 200 KiB each way arrive exactly, in order', () => {
@@ -28,5 +28,26 @@ describe('QuicConnection over a lossy, reordering, duplicating network', () => {
     ), { numRuns: 20 })
     expect(lost).toBeGreaterThan(0) // the network did lose packets and recovery resent their frames
     expect(dropped).toBeGreaterThan(0) // and duplicates were dropped
+  }, 300_000)
+
+  test('many streams echoed under loss, with small windows and a stream limit: every byte back, in order', () => {
+    fc.assert(fc.property(
+      fc.record({
+        seed: fc.integer({ min: 1, max: 2 ** 30 }),
+        loss: fc.double({ min: 0, max: 0.2, noNaN: true }),
+        duplicate: fc.double({ min: 0, max: 0.1, noNaN: true }),
+        jitter: fc.integer({ min: 0, max: 30 }),
+        latency: fc.integer({ min: 1, max: 40 }),
+        count: fc.integer({ min: 1, max: 12 }),
+        size: fc.integer({ min: 0, max: 40_000 }),
+        window: fc.integer({ min: 1000, max: 40_000 }),
+      }),
+      (o) => {
+        const streams = { initialStreamWindow: o.window, initialConnectionWindow: o.window * 2, maxIncomingBidiStreams: 4, streamSendBuffer: 5000 }
+        const p = new Pair({ net: o, client: { streams }, server: { streams } })
+        expect(p.handshake()).toBe(true)
+        expect(echoStreams(p, o.count, o.size)).toBe(true)
+      },
+    ), { numRuns: 10 })
   }, 300_000)
 })
