@@ -55,12 +55,20 @@ func main() {
 	conf := &tls.Config{Certificates: []tls.Certificate{cert()}, NextProtos: []string{"libp2p"}, MinVersion: tls.VersionTLS13,
 		ClientAuth: tls.RequireAnyClientCert, InsecureSkipVerify: true}
 	qconf := &quic.Config{MaxIdleTimeout: 10 * time.Second}
-	if os.Args[1] == "server" {
-		ln, err := quic.ListenAddr("127.0.0.1:0", conf, qconf)
+	if os.Args[1] == "server" || os.Args[1] == "server-retry" {
+		udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 		if err != nil {
 			panic(err)
 		}
-		fmt.Println(ln.Addr().(*net.UDPAddr).Port)
+		tr := &quic.Transport{Conn: udp}
+		if os.Args[1] == "server-retry" {
+			tr.VerifySourceAddress = func(net.Addr) bool { return true }
+		}
+		ln, err := tr.Listen(conf, qconf)
+		if err != nil {
+			panic(err)
+		}
+		fmt.Println(udp.LocalAddr().(*net.UDPAddr).Port)
 		for {
 			conn, err := ln.Accept(context.Background())
 			if err != nil {
@@ -129,7 +137,7 @@ require (
 )
 `
 
-const dir = join(tmpdir(), 'weft-quicgo-conn-v0.59.0')
+const dir = join(tmpdir(), 'weft-quicgo-conn-v0.59.0-2') // the suffix changes with the program
 const bin = join(dir, 'quicgo')
 let skip: string | undefined
 const procs: ChildProcess[] = []
@@ -186,14 +194,19 @@ async function drive(conn: QuicConnection, socket: dgram.Socket, peer: { port: n
   clearTimeout(timer)
 }
 
+/** Whether the client followed a Retry (stats.retries). */
+function retried(conn: QuicConnection): boolean {
+  return conn.stats.retries > 0
+}
+
 function auth() {
   return libp2pTlsAuth({ identity: generatePrivateKey(tls.base), crypto: tls, wallClock })
 }
 
 describe('QuicConnection with quic-go v0.59.0', () => {
-  test('weft dials quic-go: handshake (ALPN libp2p, client certificate), 1 MiB echoed on one stream, close', async (ctx) => {
-    if (skip !== undefined) ctx.skip()
-    const p = spawn(bin, ['server'])
+  test.each(['server', 'server-retry'])('weft dials quic-go (%s): handshake (ALPN libp2p, client certificate; server-retry: a Retry followed), 1 MiB echoed on one stream, close', async (mode) => {
+    if (skip !== undefined) return
+    const p = spawn(bin, [mode])
     procs.push(p)
     const port = await new Promise<number>((resolve, reject) => {
       p.stdout!.once('data', (d) => resolve(Number(String(d).trim())))
@@ -236,6 +249,7 @@ describe('QuicConnection with quic-go v0.59.0', () => {
     }, () => fin, 30_000)
     expect(alpn).toBe('libp2p')
     expect(fin).toBe(true)
+    if (mode === 'server-retry') expect(retried(conn)).toBe(true)
     expect(Buffer.compare(Buffer.concat(got), sent)).toBe(0)
     if (process.env.WEFT_QUICGO_SIZE !== undefined) console.log(`echo of ${size} bytes in ${(performance.now() - t0).toFixed(0)} ms`, conn.stats, conn.pathStats)
     conn.close(0, 'done')

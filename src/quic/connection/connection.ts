@@ -100,7 +100,7 @@ export class QuicConnection {
       peerCids: new PeerCids(o.remoteConnectionId.slice(), limits.activeConnectionIdLimit, limits.maxPendingRetirements),
       localCid,
       events: new EventQueue<QuicConnectionEvent>(),
-      stats: { datagramsReceived: 0, datagramsSent: 0, bytesReceived: 0, bytesSent: 0, packetsReceived: 0, packetsSent: 0, packetsDropped: 0, packetsLost: 0, keyUpdates: 0 },
+      stats: { datagramsReceived: 0, datagramsSent: 0, bytesReceived: 0, bytesSent: 0, packetsReceived: 0, packetsSent: 0, packetsDropped: 0, packetsLost: 0, keyUpdates: 0, retries: 0 },
       state: 'handshaking',
       token: o.token?.slice() ?? new Uint8Array(0),
       peerParams: undefined,
@@ -543,6 +543,7 @@ export class QuicConnection {
     if (s.role !== 'client' || s.receivedFromPeer || s.retryScid !== undefined || p.token.length === 0) return
     if (equal(p.scid, s.originalDcid) || !verifyRetry(s.crypto, p, s.originalDcid)) { s.stats.packetsDropped++; return }
     s.retryScid = p.scid.slice()
+    s.stats.retries++
     s.token = p.token.slice()
     s.peerCids.setInitial(s.retryScid)
     const ik = initialKeys(s.crypto, s.retryScid)

@@ -154,4 +154,6 @@ export interface QuicConnectionStats {
   packetsDropped: number
   packetsLost: number
   keyUpdates: number
+  /** Client: Retry packets followed (0 or 1). */
+  retries: number
 }
