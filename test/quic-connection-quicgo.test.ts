@@ -204,7 +204,7 @@ function auth() {
 }
 
 describe('QuicConnection with quic-go v0.59.0', () => {
-  test.each(['server', 'server-retry'])('weft dials quic-go (%s): handshake (ALPN libp2p, client certificate; server-retry: a Retry followed), 1 MiB echoed on one stream, close', async (mode) => {
+  test.each(['server', 'server-retry'])('weft dials quic-go (%s): handshake (ALPN libp2p, client certificate; server: key updates every 150 packets and a connection id rotation; server-retry: a Retry followed), 1 MiB echoed on one stream, close', async (mode) => {
     if (skip !== undefined) return
     const p = spawn(bin, [mode])
     procs.push(p)
@@ -218,7 +218,9 @@ describe('QuicConnection with quic-go v0.59.0', () => {
     const conn = new QuicConnection({
       role: 'client', crypto: tls, tls: { alpn: ['libp2p'], certificate: a.certificate, verifyPeer: () => {} },
       localConnectionId: random(8), remoteConnectionId: random(8), random, now: performance.now(),
+      ...(mode === 'server' ? { limits: { keyUpdateInterval: 150 } } : {}), // plain mode: key updates quic-go must follow
     })
+    let rotated = false
     const size = Number(process.env.WEFT_QUICGO_SIZE ?? 1024 * 1024)
     const sent = pattern(size)
     let id: number | undefined
@@ -239,6 +241,7 @@ describe('QuicConnection with quic-go v0.59.0', () => {
       if (e.kind === 'handshake-complete') { alpn = e.alpn; id = conn.openStream(true); write() }
       if (e.kind === 'stream' && e.event.kind === 'writable') write()
       if (e.kind === 'stream' && e.event.kind === 'readable') {
+        if (mode === 'server' && !rotated) rotated = conn.rotateConnectionId() // to a connection id quic-go issued
         for (;;) {
           const r = conn.read(e.event.id)
           if (r.data.length > 0) got.push(r.data)
@@ -250,6 +253,10 @@ describe('QuicConnection with quic-go v0.59.0', () => {
     expect(alpn).toBe('libp2p')
     expect(fin).toBe(true)
     if (mode === 'server-retry') expect(retried(conn)).toBe(true)
+    if (mode === 'server') {
+      expect(conn.stats.keyUpdates).toBeGreaterThanOrEqual(2)
+      expect(rotated).toBe(true)
+    }
     expect(Buffer.compare(Buffer.concat(got), sent)).toBe(0)
     if (process.env.WEFT_QUICGO_SIZE !== undefined) console.log(`echo of ${size} bytes in ${(performance.now() - t0).toFixed(0)} ms`, conn.stats, conn.pathStats)
     conn.close(0, 'done')
@@ -258,7 +265,7 @@ describe('QuicConnection with quic-go v0.59.0', () => {
     socket.close()
   }, 60_000)
 
-  test('quic-go dials weft: its client completes the handshake and gets 1 MiB echoed by weft', async (ctx) => {
+  test('quic-go dials weft: its client completes the handshake and gets 1 MiB echoed by weft, which updates keys every 150 packets', async (ctx) => {
     if (skip !== undefined) ctx.skip()
     const socket = dgram.createSocket('udp4')
     await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve))
@@ -277,6 +284,7 @@ describe('QuicConnection with quic-go v0.59.0', () => {
     const conn = new QuicConnection({
       role: 'server', crypto: tls, tls: { alpn: ['libp2p'], certificate: a.certificate, verifyPeer: () => {} },
       localConnectionId: random(8), remoteConnectionId: scid, originalDestinationConnectionId: dcid, random, now: performance.now(),
+      limits: { keyUpdateInterval: 150 }, // weft's server updates keys; quic-go's client follows
     })
     conn.handleDatagram(performance.now(), first.msg)
     const echo = new Map<number, Uint8Array[]>()
@@ -312,6 +320,7 @@ describe('QuicConnection with quic-go v0.59.0', () => {
     }, () => code !== undefined, 30_000)
     expect(output.trim()).toBe(`ok ${1024 * 1024}`)
     expect(code).toBe(0)
+    expect(conn.stats.keyUpdates).toBeGreaterThanOrEqual(2)
     socket.close()
   }, 60_000)
 })
