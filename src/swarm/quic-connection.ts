@@ -27,6 +27,22 @@ const STREAM_READ_AHEAD = 1 << 20
 /** Ids of streams ended here whose QUIC 'closed' has not come yet: a bound on that set. */
 const MAX_ENDED = 4096
 
+/** What the adapter keeps per stream. */
+interface StreamState {
+  /** Bytes handed to the application and not consumed yet. */
+  unconsumed: number
+  /** QUIC holds data we did not read (the read-ahead is full). */
+  held: boolean
+  /** The peer's FIN was read (EOF given to the table). */
+  finRead: boolean
+  /** The peer sent STOP_SENDING: our writes are dropped. */
+  stopped: boolean
+  stopCode: number
+  /** The application finished its writing (FIN queued). */
+  writeClosed: boolean
+}
+const newStream = (): StreamState => ({ unconsumed: 0, held: false, finRead: false, stopped: false, stopCode: 0, writeClosed: false })
+
 type TableEvent = Exclude<YamuxEvent, { type: 'ping' | 'go-away' | 'closed' | 'stream-opened' }>
 
 /** Options of a QUIC connection core. */
@@ -59,10 +75,10 @@ export class QuicConnectionCore {
   #handshakeDeadline: Millis | undefined
   #phase: 'handshaking' | 'open' | 'closed' = 'handshaking'
   #remotePeer: PeerId | undefined
-  /** Stream id -> bytes handed to the application and not consumed yet. */
-  readonly #unconsumed = new Map<number, number>()
-  /** Streams with data QUIC holds that we did not read yet (read-ahead full). */
-  readonly #held = new Set<number>()
+  /** Streams written to after the peer's STOP_SENDING: reset at the next event poll. */
+  readonly #stoppedWrites = new Set<number>()
+  /** The libp2p streams, by QUIC stream id. */
+  readonly #streams = new Map<number, StreamState>()
   /** Streams ended here (reset) before QUIC forgot them: their later QUIC events are ignored. */
   readonly #ended = new Set<number>()
 
@@ -188,6 +204,11 @@ export class QuicConnectionCore {
 
   /** Route the QUIC connection's events until it has none. */
   #pump(): void {
+    for (const id of this.#stoppedWrites) {
+      this.#stoppedWrites.delete(id)
+      const s = this.#streams.get(id)
+      if (s !== undefined) this.#reset(id, s.stopCode)
+    }
     for (let e = this.#quic.pollEvent(); e !== undefined; e = this.#quic.pollEvent()) {
       this.#seed.notify(e)
       if (this.#phase !== 'closed') this.#quicEvent(e)
@@ -230,62 +251,73 @@ export class QuicConnectionCore {
   #streamEvent(ev: QuicStreamEvent): void {
     const q = this.#quic
     const feed = (x: TableEvent): void => this.#table.handleYamuxEvent(this.#now, x)
+    const s = 'id' in ev ? this.#streams.get(ev.id) : undefined
     switch (ev.kind) {
       case 'incoming':
         if (!ev.bidirectional) { this.#try(() => q.stopSending(ev.id, 0)); return } // libp2p uses bidirectional streams only
-        this.#unconsumed.set(ev.id, 0)
+        this.#streams.set(ev.id, newStream())
         feed({ type: 'stream-inbound', id: ev.id })
         return
       case 'readable':
-        if (!this.#ended.has(ev.id)) this.#read(ev.id)
+        if (s !== undefined) this.#read(ev.id, s)
         return
       case 'writable':
-        if (!this.#ended.has(ev.id)) feed({ type: 'stream-writable', id: ev.id })
+        if (s !== undefined && !s.stopped) feed({ type: 'stream-writable', id: ev.id })
         return
       case 'reset':
+        if (s === undefined) return
+        // the peer abandoned its sending part: a libp2p reset, ending both directions (go resets both parts)
+        this.#reset(ev.id, ev.errorCode)
+        return
       case 'stop-sending':
-        if (this.#ended.has(ev.id) || !this.#unconsumed.has(ev.id)) return
-        // a libp2p reset ends both directions (go and rust reset both parts)
-        this.#try(() => q.resetStream(ev.id, ev.errorCode))
-        this.#try(() => q.stopSending(ev.id, ev.errorCode))
-        feed(ev.errorCode === 0 ? { type: 'stream-reset', id: ev.id } : { type: 'stream-reset', id: ev.id, code: ev.errorCode })
-        this.#forget(ev.id, false)
+        // The peer stopped reading. go's Close() and rust's drop send it with their FIN, so it is not
+        // a reset of the stream: what the peer sent is still read to its end. Our next write finds
+        // the stream reset (as a write to a stopped stream fails in go).
+        if (s === undefined) return
+        s.stopped = true
+        s.stopCode = ev.errorCode
         return
       case 'closed':
         if (this.#ended.delete(ev.id)) return
-        if (this.#unconsumed.has(ev.id)) this.#forget(ev.id, true)
+        if (s !== undefined) this.#forget(ev.id, true)
         return
       default:
     }
   }
 
+  /** The stream is reset for libp2p: both parts abandoned, 'stream-reset' then 'stream-closed'. */
+  #reset(id: number, code: number): void {
+    this.#try(() => this.#quic.resetStream(id, code))
+    this.#try(() => this.#quic.stopSending(id, code))
+    this.#table.handleYamuxEvent(this.#now, code === 0 ? { type: 'stream-reset', id } : { type: 'stream-reset', id, code })
+    if (this.#streams.has(id)) this.#forget(id, false)
+  }
+
   /** Read what the read-ahead allows; the end of the stream once everything before it was read. */
-  #read(id: number): void {
-    const have = this.#unconsumed.get(id)
-    if (have === undefined) return
-    let room = STREAM_READ_AHEAD - have
-    while (room > 0) {
+  #read(id: number, s: StreamState): void {
+    let room = STREAM_READ_AHEAD - s.unconsumed
+    while (room > 0 && !s.finRead) {
       const r = this.#quic.read(id, room)
       if (r.data.length > 0) {
-        this.#unconsumed.set(id, (this.#unconsumed.get(id) ?? 0) + r.data.length)
+        s.unconsumed += r.data.length
         room -= r.data.length
         this.#table.handleYamuxEvent(this.#now, { type: 'stream-data', id, data: r.data })
-        if (!this.#unconsumed.has(id)) return // the data failed the stream (negotiation)
+        if (this.#streams.get(id) !== s) return // the data failed the stream (negotiation)
       }
       if (r.fin) {
-        this.#held.delete(id)
+        s.held = false
+        s.finRead = true
         this.#table.handleYamuxEvent(this.#now, { type: 'stream-eof', id })
         return
       }
-      if (r.data.length === 0) { this.#held.delete(id); return }
+      if (r.data.length === 0) { s.held = false; return }
     }
-    this.#held.add(id)
+    s.held = !s.finRead
   }
 
   /** The stream is over for libp2p: 'stream-closed' to the table, its bookkeeping dropped. */
   #forget(id: number, quicForgot: boolean): void {
-    this.#unconsumed.delete(id)
-    this.#held.delete(id)
+    this.#streams.delete(id)
     if (!quicForgot && this.#ended.size < MAX_ENDED) this.#ended.add(id)
     this.#table.handleYamuxEvent(this.#now, { type: 'stream-closed', id })
   }
@@ -310,28 +342,38 @@ export class QuicConnectionCore {
       openStream: () => {
         const id = q.openStream(true)
         if (id === undefined) throw new UsageError('connection/stream-limit', 'the peer allows no more streams now (QUIC MAX_STREAMS)')
-        this.#unconsumed.set(id, 0)
+        this.#streams.set(id, newStream())
         return id
       },
       accept: () => {},
       write: (id, data) => {
-        if (!this.#unconsumed.has(id)) return data.length // ended: bytes dropped, as on a reset yamux stream
+        const s = this.#streams.get(id)
+        if (s === undefined) return data.length // ended: bytes dropped, as on a reset yamux stream
+        if (s.stopped) { // the peer stopped reading: the stream is reset at the next event poll
+          this.#stoppedWrites.add(id)
+          return data.length
+        }
         try { return q.write(id, data) } catch (e) { if (e instanceof UsageError) return data.length; throw e }
       },
       consume: (id, n) => {
-        const have = this.#unconsumed.get(id)
-        if (have === undefined) return
-        this.#unconsumed.set(id, Math.max(0, have - n))
-        if (this.#held.has(id)) this.#read(id)
+        const s = this.#streams.get(id)
+        if (s === undefined) return
+        s.unconsumed = Math.max(0, s.unconsumed - n)
+        if (s.held) this.#read(id, s)
       },
-      closeWrite: (id) => { if (this.#unconsumed.has(id)) this.#try(() => q.finish(id)) },
+      closeWrite: (id) => {
+        const s = this.#streams.get(id)
+        if (s === undefined || s.writeClosed) return
+        s.writeClosed = true
+        if (!s.stopped) this.#try(() => q.finish(id))
+      },
       reset: (id, code = 0) => {
-        if (!this.#unconsumed.has(id)) return
+        if (!this.#streams.has(id)) return
         this.#try(() => q.resetStream(id, code))
         this.#try(() => q.stopSending(id, code))
         this.#forget(id, false)
       },
-      hasStream: (id) => this.#unconsumed.has(id),
+      hasStream: (id) => this.#streams.has(id),
     }
   }
 }

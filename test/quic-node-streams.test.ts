@@ -1,0 +1,145 @@
+/**
+ * The swarm's QUIC connection core (src/swarm/quic-connection.ts) in memory: two cores built from
+ * the QUIC routers' session seeds (src/quic/libp2p.ts), datagrams passed through the routers as the
+ * UDP driver would. Stream semantics of the libp2p mapping: a peer's FIN + STOP_SENDING (go's
+ * Close(), rust's drop) still delivers its data and EOF; only our write after it resets the stream;
+ * a RESET_STREAM is a reset.
+ */
+import { describe, expect, test } from 'vitest'
+import type { ConnectionEvent } from '../src/connection/index.js'
+import { nodeTlsCrypto as tls } from '../src/io/crypto-tls-node.js'
+import { generatePrivateKey } from '../src/peer-id/index.js'
+import type { QuicConnection } from '../src/quic/connection/index.js'
+import { quicRouter, type QuicSessionSeed } from '../src/quic/libp2p.js'
+import { QuicConnectionCore } from '../src/swarm/quic-connection.js'
+
+const wallClock = (): number => 1_767_225_600_000
+const A = { address: '127.0.0.1', port: 1000 }
+const B = { address: '127.0.0.1', port: 2000 }
+const PROTO = '/test/1.0.0'
+
+class Link {
+  now = 0
+  readonly keyA = generatePrivateKey(tls.base)
+  readonly keyB = generatePrivateKey(tls.base)
+  readonly rA = quicRouter({ crypto: tls, wallClock, listening: true })
+  readonly rB = quicRouter({ crypto: tls, wallClock, listening: false })
+  a: QuicConnectionCore | undefined
+  readonly b: QuicConnectionCore
+  quicA: QuicConnection | undefined
+  quicB: QuicConnection | undefined
+  readonly ea: ConnectionEvent[] = []
+  readonly eb: ConnectionEvent[] = []
+
+  constructor() {
+    const d = this.rB.dial(0)
+    this.b = this.core(d.session, this.keyB, (q) => { this.quicB = q }, this.keyA)
+  }
+
+  core(seed: QuicSessionSeed, key: typeof this.keyA, capture: (q: QuicConnection) => void, expected?: typeof this.keyA): QuicConnectionCore {
+    const wrapped: QuicSessionSeed = { ...seed, open: (p) => { const r = seed.open(p); capture(r.connection); return r } }
+    return new QuicConnectionCore({
+      seed: wrapped, identity: key, expectedRemotePeer: expected?.toPeerId(), now: this.now,
+      supportsProtocol: (p) => p === PROTO, listProtocols: () => [PROTO],
+    })
+  }
+
+  /** Moves datagrams and time until nothing moves (10 ms a hop). */
+  run(steps = 200): void {
+    for (let i = 0; i < steps; i++) {
+      let moved = 0
+      for (let d = this.b.pollTransmit(1500); d !== undefined; d = this.b.pollTransmit(1500)) {
+        moved++
+        const r = this.rA.route(this.now, B, d)
+        if (r.kind === 'accept') this.a = this.core(r.session, this.keyA, (q) => { this.quicA = q })
+        if (r.kind === 'accept' || r.kind === 'deliver') this.a!.handleData(this.now, d)
+      }
+      for (let d = this.a?.pollTransmit(1500); d !== undefined; d = this.a!.pollTransmit(1500)) {
+        moved++
+        const r = this.rB.route(this.now, A, d)
+        if (r.kind === 'deliver') this.b.handleData(this.now, d)
+      }
+      for (let e = this.a?.pollEvent(); e !== undefined; e = this.a!.pollEvent()) this.ea.push(e)
+      for (let e = this.b.pollEvent(); e !== undefined; e = this.b.pollEvent()) this.eb.push(e)
+      this.now += 10
+      for (const c of [this.a, this.b]) {
+        const t = c?.pollTimeout()
+        if (t !== undefined && t <= this.now) c!.handleTimeout(this.now)
+      }
+      if (moved === 0 && i > 5) return
+    }
+  }
+}
+
+const opened = (es: ConnectionEvent[], dir: 'inbound' | 'outbound'): number => (es.find((e) => e.type === 'stream-opened' && e.direction === dir) as { id: number }).id
+const types = (es: ConnectionEvent[], id: number): string[] => es.filter((e) => 'id' in e && e.id === id).map((e) => e.type)
+
+describe('the libp2p mapping of QUIC streams', () => {
+  test('both cores establish: peer ids from the libp2p certificates, muxer /quic-v1', () => {
+    const l = new Link()
+    l.run()
+    const ea = l.ea.find((e) => e.type === 'established') as Extract<ConnectionEvent, { type: 'established' }>
+    const eb = l.eb.find((e) => e.type === 'established') as Extract<ConnectionEvent, { type: 'established' }>
+    expect(ea.remotePeer.equals(l.keyB.toPeerId())).toBe(true)
+    expect(eb.remotePeer.equals(l.keyA.toPeerId())).toBe(true)
+    expect(eb.muxer).toBe('/quic-v1')
+    expect(l.a!.isOpen && l.b.isOpen).toBe(true)
+  })
+
+  test("the peer's FIN with STOP_SENDING (go's Close): its data and EOF arrive, then the stream closes, never reset", () => {
+    const l = new Link()
+    l.run()
+    l.b.openStream(l.now, [PROTO], 1)
+    l.run()
+    const ib = opened(l.ea, 'inbound')
+    const ob = opened(l.eb, 'outbound')
+    // a answers and closes as go does: data, FIN, STOP_SENDING (sent before the data: control frames first)
+    l.a!.write(ib, new TextEncoder().encode('hello'))
+    l.quicA!.finish(ib)
+    l.quicA!.stopSending(ib, 0)
+    l.run()
+    const data = l.eb.filter((e) => e.type === 'stream-data' && e.id === ob).map((e) => new TextDecoder().decode((e as { data: Uint8Array }).data)).join('')
+    expect(data).toBe('hello')
+    expect(types(l.eb, ob)).toEqual(['stream-opened', 'stream-data', 'stream-eof', 'stream-closed'])
+  })
+
+  test("after the peer's STOP_SENDING alone (go's CloseRead) our next write resets the stream", () => {
+    const l = new Link()
+    l.run()
+    l.b.openStream(l.now, [PROTO], 1)
+    l.run()
+    const ib = opened(l.ea, 'inbound')
+    const ob = opened(l.eb, 'outbound')
+    l.quicA!.stopSending(ib, 0)
+    l.run()
+    expect(types(l.eb, ob)).toEqual(['stream-opened'])
+    expect(l.b.write(ob, Uint8Array.of(1))).toBe(1)
+    l.run()
+    expect(types(l.eb, ob)).toEqual(['stream-opened', 'stream-reset', 'stream-closed'])
+  })
+
+  test("the peer's RESET_STREAM is a libp2p reset of the whole stream", () => {
+    const l = new Link()
+    l.run()
+    l.b.openStream(l.now, [PROTO], 1)
+    l.run()
+    const ib = opened(l.ea, 'inbound')
+    const ob = opened(l.eb, 'outbound')
+    l.a!.reset(ib, 7)
+    l.run()
+    expect(l.eb.find((e) => e.type === 'stream-reset' && e.id === ob)).toMatchObject({ code: 7 })
+    expect(types(l.eb, ob).at(-1)).toBe('stream-closed')
+  })
+
+  test('a closed connection ends every stream; the remote sees the close', () => {
+    const l = new Link()
+    l.run()
+    l.b.openStream(l.now, [PROTO], 1)
+    l.run()
+    l.a!.close(l.now)
+    l.run()
+    expect(l.ea.at(-1)).toEqual({ type: 'closed' })
+    expect(l.eb.some((e) => e.type === 'closed')).toBe(true)
+    expect(l.b.isClosed).toBe(true)
+  })
+})
