@@ -65,12 +65,19 @@ describe('connection ids', () => {
 
 describe('paths and liveness', () => {
   test('PATH_CHALLENGE is answered with PATH_RESPONSE: path-validated after one round trip', () => {
-    const p = new Pair({ net: { latency: 20 } })
+    let record = false
+    const sizes: Record<string, number[]> = { client: [], server: [] }
+    const p = new Pair({ net: { latency: 20 }, filter: (to, d) => { if (record) sizes[to]!.push(d.length); return false } })
     expect(p.handshake()).toBe(true)
+    p.run(() => false, 2_000) // quiet
+    record = true
     p.client.probePath()
     expect(p.run(() => p.events.client.some((e) => e.kind === 'path-validated'), 5_000)).toBe(true)
     const v = p.events.client.find((e) => e.kind === 'path-validated') as { rtt: number }
     expect(v.rtt).toBe(40)
+    // RFC 9000 §8.2.1, §8.2.2: datagrams carrying PATH_CHALLENGE and PATH_RESPONSE are expanded to 1200 bytes
+    expect(sizes.server![0]).toBeGreaterThanOrEqual(1200)
+    expect(sizes.client![0]).toBeGreaterThanOrEqual(1200)
   })
 
   test('keepAliveInterval keeps a quiet connection open past the idle timeout; without it, it closes', () => {

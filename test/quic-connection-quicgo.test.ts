@@ -257,6 +257,8 @@ describe('QuicConnection with quic-go v0.59.0', () => {
       expect(conn.stats.keyUpdates).toBeGreaterThanOrEqual(2)
       expect(rotated).toBe(true)
     }
+    expect(conn.pathStats.maxDatagramSize).toBe(1452) // quic-go acknowledged our PMTU probe
+    // (quic-go's server answers PATH_CHALLENGE only on a new path, so path validation is checked with its client below)
     expect(Buffer.compare(Buffer.concat(got), sent)).toBe(0)
     if (process.env.WEFT_QUICGO_SIZE !== undefined) console.log(`echo of ${size} bytes in ${(performance.now() - t0).toFixed(0)} ms`, conn.stats, conn.pathStats)
     conn.close(0, 'done')
@@ -265,7 +267,7 @@ describe('QuicConnection with quic-go v0.59.0', () => {
     socket.close()
   }, 60_000)
 
-  test('quic-go dials weft: its client completes the handshake and gets 1 MiB echoed by weft, which updates keys every 150 packets', async (ctx) => {
+  test('quic-go dials weft: its client completes the handshake and gets 1 MiB echoed by weft, which updates keys every 150 packets and validates the path', async (ctx) => {
     if (skip !== undefined) ctx.skip()
     const socket = dgram.createSocket('udp4')
     await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve))
@@ -290,7 +292,10 @@ describe('QuicConnection with quic-go v0.59.0', () => {
     const echo = new Map<number, Uint8Array[]>()
     let code: number | undefined
     void exited.then((c) => { code = c })
+    let validated = false
     await drive(conn, socket, { port: first.port }, (e) => {
+      if (e.kind === 'handshake-confirmed') conn.probePath()
+      if (e.kind === 'path-validated') validated = true
       if (e.kind !== 'stream') return
       const ev = e.event
       if (ev.kind === 'readable') {
@@ -321,6 +326,7 @@ describe('QuicConnection with quic-go v0.59.0', () => {
     expect(output.trim()).toBe(`ok ${1024 * 1024}`)
     expect(code).toBe(0)
     expect(conn.stats.keyUpdates).toBeGreaterThanOrEqual(2)
+    expect(validated).toBe(true) // quic-go's client answered our PATH_CHALLENGE
     socket.close()
   }, 60_000)
 })
