@@ -14,6 +14,9 @@
  *       the same against any perf server: the multiaddr is dialed as written (its own transport;
  *       --transport, if given, must agree with it). With `/p2p/<id>` that peer id is required of
  *       the server; without it, the fixed test-plans identity is.
+ *   --security noise|tls|noise,tls (both roles, default noise): the secure channels offered (client, in
+ *       order of preference) or accepted (server) on TCP and WebSocket; `tls` is libp2p TLS,
+ *       /tls/1.0.0 (spec/tls.md). The go and rust perf CLIs in interop/ take the same flag.
  *   --streams N (client, 1-16, default 1): N concurrent /perf/1.0.0 streams over the one connection,
  *       the byte totals split evenly between them (a weft extension: the go and rust perf CLIs have no
  *       such flag; 16 is `--run-server`'s per-peer stream cap).
@@ -45,24 +48,26 @@ const PERF_SCAVENGE_BYTES = 16 * 1024 * 1024
 const MAX_PERF_STREAMS = 16
 
 export async function runPerf(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, { booleans: ['run-server', 'help'], values: ['server-address', 'transport', 'upload-bytes', 'download-bytes', 'streams'] })
+  const a = parseArgs(argv, { booleans: ['run-server', 'help'], values: ['server-address', 'transport', 'upload-bytes', 'download-bytes', 'streams', 'security'] })
   if (a.flags.has('help')) {
     console.log([
       'usage: weft perf --run-server --server-address <ip:port>',
       '       weft perf --server-address <ip:port> --transport tcp|ws --upload-bytes N --download-bytes N',
       '       weft perf --server-address <multiaddr>[/p2p/<peer id>] [--transport tcp|ws] --upload-bytes N --download-bytes N',
       '       client option: --streams N   N concurrent perf streams on one connection (1-16, default 1), bytes split evenly',
+      '       both roles: --security noise|tls|noise,tls   secure channels on TCP/WebSocket (default noise)',
     ].join('\n'))
     return 0
   }
   const server = a.flags.get('server-address')?.[0]
   if (server === undefined) throw new UsageLine('--server-address <ip:port> or <multiaddr> is required')
   const key = privateKeyFromSeed(PERF_SERVER_SEED, nodeCrypto)
+  const security = securityFlag(a.flags.get('security'))
   const transportFlag = a.flags.get('transport')?.[0]
   if (transportFlag !== undefined && transportFlag !== 'tcp' && transportFlag !== 'ws') throw new UsageLine('--transport must be tcp or ws')
   if (server.startsWith('/')) {
     if (a.flags.has('run-server')) throw new UsageLine('--run-server takes --server-address <ip:port> (it listens on TCP port and WebSocket port+1)')
-    return await runClient(a.flags, multiaddrTarget(server, transportFlag, key.publicKey.toPeerId().toString()))
+    return await runClient(a.flags, multiaddrTarget(server, transportFlag, key.publicKey.toPeerId().toString()), security)
   }
   const m = /^(.*):(\d+)$/.exec(server)
   if (m === null) throw new UsageLine('--server-address must be <ip:port> or a multiaddr')
@@ -71,7 +76,7 @@ export async function runPerf(argv: string[]): Promise<number> {
   const family = ip.includes(':') ? 'ip6' : 'ip4'
   if (a.flags.has('run-server')) {
     scavengeEvery(PERF_SCAVENGE_BYTES)
-    const node = await createNode({ privateKey: key, listen: [`/${family}/${ip}/tcp/${port}`, `/${family}/${ip}/tcp/${port + 1}/ws`], services: { perf: perf(RUN_SERVER_PERF) } })
+    const node = await createNode({ ...security, privateKey: key, listen: [`/${family}/${ip}/tcp/${port}`, `/${family}/${ip}/tcp/${port + 1}/ws`], services: { perf: perf(RUN_SERVER_PERF) } })
     for (const addr of node.getMultiaddrs()) console.error(`perf server listening on ${addr.toString()}`)
     await new Promise(() => {})
     return 0
@@ -80,7 +85,7 @@ export async function runPerf(argv: string[]): Promise<number> {
   const target = transport === 'tcp'
     ? `/${family}/${ip}/tcp/${port}/p2p/${key.publicKey.toPeerId().toString()}`
     : `/${family}/${ip}/tcp/${port + 1}/ws/p2p/${key.publicKey.toPeerId().toString()}`
-  return await runClient(a.flags, target)
+  return await runClient(a.flags, target, security)
 }
 
 /**
@@ -98,14 +103,25 @@ function multiaddrTarget(text: string, transportFlag: string | undefined, fixedI
   return addr.getPeerId() !== undefined ? addr.toString() : addr.encapsulate(`/p2p/${fixedId}`).toString()
 }
 
-async function runClient(flags: Map<string, string[]>, target: string): Promise<number> {
+type SecurityOption = { security?: Array<'noise' | 'tls'> }
+
+/** `--security noise,tls` (repeatable or comma-separated, in order of preference), as weft node's. */
+function securityFlag(values: string[] | undefined): SecurityOption {
+  if (values === undefined) return {}
+  const list = values.flatMap((v) => v.split(',')).map((s) => s.trim()).filter((s) => s !== '')
+  for (const s of list) if (s !== 'noise' && s !== 'tls') throw new UsageLine(`--security: unknown protocol "${s}" (noise or tls)`)
+  if (list.length === 0 || new Set(list).size !== list.length) throw new UsageLine('--security: noise and/or tls, each once')
+  return { security: list as Array<'noise' | 'tls'> }
+}
+
+async function runClient(flags: Map<string, string[]>, target: string, security: SecurityOption): Promise<number> {
   const upload = Number(flags.get('upload-bytes')?.[0] ?? '0')
   const download = Number(flags.get('download-bytes')?.[0] ?? '0')
   if (!Number.isSafeInteger(upload) || upload < 0 || !Number.isSafeInteger(download) || download < 0) throw new UsageLine('--upload-bytes and --download-bytes must be non-negative integers')
   const streams = Number(flags.get('streams')?.[0] ?? '1')
   if (!Number.isInteger(streams) || streams < 1 || streams > MAX_PERF_STREAMS) throw new UsageLine(`--streams must be an integer from 1 to ${MAX_PERF_STREAMS}`)
   scavengeEvery(PERF_SCAVENGE_BYTES)
-  const node = await createNode({ listen: [], services: { perf: perf() } })
+  const node = await createNode({ ...security, listen: [], services: { perf: perf() } })
   try {
     if (streams > 1) return await runStreams(node, target, upload, download, streams)
     const t0 = performance.now()

@@ -186,8 +186,8 @@ export function scavengeEvery(bytes: number): void {
   scavenge = vm.runInNewContext('gc') as (options: { type: 'minor' }) => void
 }
 
-/** Count `n` bytes node:crypto allocated; a minor GC when the hint's threshold is reached. */
-function allocated(n: number): void {
+/** Count `n` bytes node:crypto allocated; a minor GC when the hint's threshold is reached (also TLS's AES-GCM records, crypto-tls-node.ts). @internal */
+export function allocated(n: number): void {
   if (scavengeBytes === 0) return
   sinceScavenge += n
   if (sinceScavenge >= scavengeBytes) {

@@ -4,7 +4,7 @@
  */
 import * as nc from 'node:crypto'
 import type { TlsCrypto } from '../core/crypto/tls.js'
-import { nodeCrypto } from './crypto-node.js'
+import { allocated, nodeCrypto } from './crypto-node.js'
 
 function plain(b: Uint8Array): Uint8Array {
   const out = new Uint8Array(b.length)
@@ -62,6 +62,16 @@ export const nodeTlsCrypto: TlsCrypto = {
     out.set(c.getAuthTag(), pt.length)
     return out
   },
+  aes128GcmSealInto: (key, nonce, pt, ad, output, offset) => {
+    const c = nc.createCipheriv('aes-128-gcm', key, nonce, { authTagLength: 16 })
+    c.setAAD(ad)
+    const body = c.update(pt) // reads all of pt before output is written: in place is fine
+    allocated(body.length)
+    output.set(body, offset)
+    const fin = c.final()
+    if (fin.length > 0) output.set(fin, offset + body.length)
+    output.set(c.getAuthTag(), offset + pt.length)
+  },
   aes128GcmOpen: (key, nonce, ct, ad) => {
     if (ct.length < 16 || key.length !== 16 || nonce.length !== 12) return undefined
     try {
@@ -70,6 +80,8 @@ export const nodeTlsCrypto: TlsCrypto = {
       d.setAuthTag(ct.subarray(ct.length - 16))
       const body = d.update(ct.subarray(0, ct.length - 16))
       d.final()
+      // the scavenge hint (scavengeEvery, crypto-node.ts): TLS records' plaintext is node:crypto's external memory too
+      allocated(body.length)
       return new Uint8Array(body.buffer, body.byteOffset, body.length)
     } catch {
       return undefined

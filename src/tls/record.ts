@@ -49,6 +49,14 @@ export function encodeRecord(type: number, fragment: Uint8Array): Uint8Array {
   return out
 }
 
+/** TLSInnerPlaintext: content, its type, `padding` zeros. */
+function innerPlaintext(type: number, content: Uint8Array, padding: number): Uint8Array {
+  const inner = new Uint8Array(content.length + 1 + padding)
+  inner.set(content)
+  inner[content.length] = type
+  return inner
+}
+
 /**
  * One direction's record protection under a traffic secret: AEAD by suite, per-record nonce, and
  * the sequence number, reset by a key update (`update`).
@@ -98,12 +106,32 @@ export class RecordProtection {
   /** A whole TLSCiphertext record carrying `content` of the given type, padded with `padding` zeros. */
   seal(type: number, content: Uint8Array, padding = 0): Uint8Array {
     if (content.length > MAX_PLAINTEXT) throw new RangeError(`record content of ${content.length} bytes > 2^14`)
-    const inner = new Uint8Array(content.length + 1 + padding)
-    inner.set(content)
-    inner[content.length] = type
-    const len = inner.length + TAG_LENGTH
-    const header = Uint8Array.of(ContentType.application_data, 3, 3, len >> 8, len & 0xff)
+    const innerLength = content.length + 1 + padding
+    const len = innerLength + TAG_LENGTH
     const nonce = this.#nonce()
+    // Fast paths (the provider seals into a buffer): the record in one allocation; AES-GCM in place
+    const gcmInto = this.suite === TLS_AES_128_GCM_SHA256 ? this.#crypto.aes128GcmSealInto : undefined
+    const chachaInto = this.suite === TLS_CHACHA20_POLY1305_SHA256 ? this.#crypto.base.chachaSealInto : undefined
+    if (gcmInto !== undefined || chachaInto !== undefined) {
+      const out = new Uint8Array(RECORD_HEADER + len)
+      out[0] = ContentType.application_data
+      out[1] = 3
+      out[2] = 3
+      out[3] = len >> 8
+      out[4] = len & 0xff
+      const header = out.subarray(0, RECORD_HEADER)
+      if (gcmInto !== undefined) {
+        out.set(content, RECORD_HEADER)
+        out[RECORD_HEADER + content.length] = type
+        gcmInto.call(this.#crypto, this.#key, nonce, out.subarray(RECORD_HEADER, RECORD_HEADER + innerLength), header, out, RECORD_HEADER)
+      } else {
+        chachaInto!.call(this.#crypto.base, this.#key, nonce, innerPlaintext(type, content, padding), header, out, RECORD_HEADER)
+      }
+      this.sequence++
+      return out
+    }
+    const inner = innerPlaintext(type, content, padding)
+    const header = Uint8Array.of(ContentType.application_data, 3, 3, len >> 8, len & 0xff)
     const sealed = this.suite === TLS_AES_128_GCM_SHA256
       ? this.#crypto.aes128GcmSeal(this.#key, nonce, inner, header)
       : this.#crypto.base.chachaSeal(this.#key, nonce, inner, header)

@@ -117,21 +117,36 @@ export class TlsSession implements ByteMachine<TlsSessionEvent> {
     if (this.#remoteClosed) throw new UsageError('tls/eof', 'handleData after the peer closed')
     if (this.#localClosed && !this.#hs.isComplete) return // close() during the handshake aborted it: nothing more is read
     try {
-      this.#in.push(data)
-      while (this.#in.length >= RECORD_HEADER && !this.#remoteClosed) {
-        const b = this.#in.view()
-        const length = (b[3]! << 8) | b[4]!
-        const max = this.#read === undefined ? MAX_PLAINTEXT : MAX_CIPHERTEXT
-        if (length > max) throw tlsError('tls/record-overflow', `record of ${length} bytes > ${max}`)
-        if (b.length < RECORD_HEADER + length) break
-        this.#record(b.subarray(0, RECORD_HEADER), b.subarray(RECORD_HEADER, RECORD_HEADER + length))
-        this.#in.consume(RECORD_HEADER + length)
+      if (this.#in.length === 0) {
+        // Fast path: whole records straight from the input; only a record's unfinished tail is copied
+        const used = this.#records(data)
+        if (used < data.length) {
+          if (this.#remoteClosed) throw tlsError('tls/unexpected-message', 'records after close_notify')
+          this.#in.push(data.subarray(used))
+        }
+        return
       }
+      this.#in.push(data)
+      this.#in.consume(this.#records(this.#in.view()))
       if (this.#remoteClosed && this.#in.length > 0) throw tlsError('tls/unexpected-message', 'records after close_notify')
     } catch (e) {
       this.#fail(e)
       throw e
     }
+  }
+
+  /** Handles the whole records at the start of `b` (read during the call only); returns the bytes they took. */
+  #records(b: Uint8Array): number {
+    let o = 0
+    while (b.length - o >= RECORD_HEADER && !this.#remoteClosed) {
+      const length = (b[o + 3]! << 8) | b[o + 4]!
+      const max = this.#read === undefined ? MAX_PLAINTEXT : MAX_CIPHERTEXT
+      if (length > max) throw tlsError('tls/record-overflow', `record of ${length} bytes > ${max}`)
+      if (b.length - o < RECORD_HEADER + length) break
+      this.#record(b.subarray(o, o + RECORD_HEADER), b.subarray(o + RECORD_HEADER, o + RECORD_HEADER + length))
+      o += RECORD_HEADER + length
+    }
+    return o
   }
 
   handleEof(_now: Millis): void {
@@ -245,7 +260,8 @@ export class TlsSession implements ByteMachine<TlsSessionEvent> {
         if (this.#phase === 'handshake') throw tlsError('tls/unexpected-message', 'application data before the handshake completed')
         if (inner.fragment.length === 0) return this.#nothing()
         this.#empty = 0
-        this.#events.push({ type: 'data', data: inner.fragment.slice() })
+        // the plaintext is fresh memory (TlsCrypto's contract): ours to hand out without a copy
+        this.#events.push({ type: 'data', data: inner.fragment })
         this.#eventBytes += inner.fragment.length
         return
       default:

@@ -16,6 +16,13 @@ export interface TlsCrypto {
 
   /** AES-128-GCM (NIST SP 800-38D): 16-byte key, 12-byte nonce; returns ciphertext || 16-byte tag. */
   aes128GcmSeal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad: Uint8Array): Uint8Array
+  /**
+   * Optional fast path of `aes128GcmSeal`: writes ciphertext || tag into
+   * `output[offset .. offset + plaintext.length + 16)` instead of allocating (the TLS record layer
+   * seals each record in place, straight after its header). `plaintext` may be exactly that
+   * range's first `plaintext.length` bytes (sealed in place) but must not overlap it otherwise.
+   */
+  aes128GcmSealInto?(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad: Uint8Array, output: Uint8Array, offset: number): void
   /** Returns the plaintext, or undefined when authentication fails (never throws for bad input). */
   aes128GcmOpen(key: Uint8Array, nonce: Uint8Array, ciphertext: Uint8Array, ad: Uint8Array): Uint8Array | undefined
 
