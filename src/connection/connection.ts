@@ -351,6 +351,13 @@ export class Connection implements ByteMachine<ConnectionEvent> {
       }
       // (#fromNoise may have completed the close already, through yamux's own 'closed'.)
       if (this.#phase.kind === 'closed') return
+      // TLS: close_notify after the GoAway (RFC 8446 §6.1; spec/tls.md). A channel that failed sends nothing.
+      if (p.noise.close !== undefined) {
+        try {
+          p.noise.close()
+          for (let b = p.noise.pollTransmit(1 << 16); b !== undefined; b = p.noise.pollTransmit(1 << 16)) this.#rawOut.push(b)
+        } catch { /* nothing to send */ }
+      }
       p.streams.endAll(error)
     } else if (p.kind === 'upgrading') {
       // A failed handshake may have queued its reason for the peer (a TLS alert: bad_certificate...).

@@ -24,7 +24,10 @@ export type UpgradeOptions = Pick<ConnectionOptions,
   'role' | 'crypto' | 'identity' | 'expectedRemotePeer' | 'earlyMuxerNegotiation' | 'lazySecurityNegotiation' | 'noiseStaticKey' | 'noiseKeys' | 'trace' | 'keylog' | 'security' | 'tls'>
 
 /** The secure channel after the security handshake: a NoiseConnection or a libp2p TLS channel. */
-export type SecureChannel = Pick<NoiseConnection, 'handleData' | 'handleEof' | 'wantsData' | 'write' | 'pollTransmit' | 'pollEvent'>
+export type SecureChannel = Pick<NoiseConnection, 'handleData' | 'handleEof' | 'wantsData' | 'write' | 'pollTransmit' | 'pollEvent'> & {
+  /** TLS only: queue close_notify (RFC 8446 §6.1) when the connection closes; nothing is written after it. */
+  close?(): void
+}
 
 /** The upgrade's result: the secure channel, who is on the other end, and yamux bytes already read. */
 export interface Upgraded {

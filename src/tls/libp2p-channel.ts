@@ -114,6 +114,11 @@ export class Libp2pTlsChannel {
     return this.#session.pollTransmit(max)
   }
 
+  /** Sends close_notify (RFC 8446 §6.1): the connection closes, we write nothing more. The peer's close_notify is the 'eof' event. */
+  close(): void {
+    this.#session.close()
+  }
+
   pollEvent(): Libp2pTlsChannelEvent | undefined {
     const ev = this.#session.pollEvent()
     if (ev === undefined) return undefined
