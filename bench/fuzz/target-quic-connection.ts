@@ -113,7 +113,10 @@ function run(input: Uint8Array): void {
     const out: Uint8Array[] = []
     for (let d = victim.pollTransmit(now), n = 0; d !== undefined && n < 1000; d = victim.pollTransmit(now), n++) out.push(d)
     for (const d of out) peer.handleDatagram(now, d)
+    // the driving contract: after any input, transmit until nothing is left (and drain events)
+    if (out.length > 0 && depth < 50) { depth++; pump(); depth-- }
   }
+  let depth = 0
   const tick = (): void => {
     for (const c of [client, server]) {
       const t = c.pollTimeout()
@@ -152,6 +155,7 @@ function run(input: Uint8Array): void {
     pump()
   }
   if (held !== undefined) victim.handleDatagram(now, held)
+  let stalled = 0
   // the rest of the conversation on a clean network
   for (let step = 0; step < 5000 && !(client.isClosed && server.isClosed); step++) {
     pump()
@@ -160,7 +164,10 @@ function run(input: Uint8Array): void {
     if (done) break
     const ts = [client.pollTimeout(), server.pollTimeout()].filter((t): t is number => t !== undefined)
     if (ts.length === 0) break
-    now = Math.max(now, Math.min(...ts))
+    const next = Math.max(now, Math.min(...ts))
+    stalled = next === now ? stalled + 1 : 0
+    check(stalled < 50, 'a timer stays due after handleTimeout and pollTransmit (the driver would spin)')
+    now = next
     tick()
   }
   for (const [c, parts] of got) {
