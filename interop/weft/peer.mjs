@@ -210,7 +210,9 @@ async function streamsDialer(node, peer) {
   await r.write(Uint8Array.of(42))
   try {
     await withTimeout(readAll(r.source), 10_000, 'reset stream read')
-    throw new Error('step 2: the reset stream ended with a clean EOF, want a reset')
+    // QUIC: rust cannot reset a stream (its drop sends FIN and STOP_SENDING, README "Known quirks"):
+    // after that EOF a write finds the stream stopped, which weft reports as a reset
+    if (transport !== 'quic-v1' || !(await writeFindsReset(r))) throw new Error('step 2: the reset stream ended with a clean EOF, want a reset')
   } catch (e) {
     if (!isReset(e)) throw e
   }
@@ -222,6 +224,20 @@ async function streamsDialer(node, peer) {
   e.reset()
   await node.ping(peer)
   log('step 3: reset an echo stream after 1000 bytes')
+}
+
+/** Probe writes after a clean EOF: true once one fails with a reset (within ~2 s). @param {any} s */
+async function writeFindsReset(s) {
+  for (let i = 0; i < 40; i++) {
+    try {
+      await s.write(Uint8Array.of(0))
+    } catch (e) {
+      if (isReset(e)) return true
+      throw e
+    }
+    await sleep(50)
+  }
+  return false
 }
 
 /** @param {any} node @param {any} peer */
@@ -287,6 +303,9 @@ async function listener() {
           if (isReset(e)) { resetSeen = true; log('echo stream reset by the dialer (step 3)'); check(); return }
           throw e
         }
+        // QUIC: a rust dialer cannot reset (its drop sends FIN and STOP_SENDING): step 3's stream of
+        // 1000 bytes then ends with EOF, and is counted as the reset (as the go listener does)
+        if (transport === 'quic-v1' && all.length < MIB) { resetSeen = true; log('echo stream of less than 1 MiB ended (step 3 on QUIC)'); check(); return }
         await s.write(all)
         s.closeWrite()
         echoed++
