@@ -126,3 +126,18 @@ describe('datagram size (DPLPMTUD, RFC 9000 §14.3)', () => {
     expect(Math.max(...sizes)).toBe(1200)
   })
 })
+
+describe('quiet connections', () => {
+  test('an idle established connection sends nothing (no ACK ping-pong, no timer churn) until its idle timeout', () => {
+    let sent = 0
+    let counting = false
+    const p = new Pair({ filter: () => { if (counting) sent++; return false }, client: { limits: { idleTimeout: 60_000 } }, server: { limits: { idleTimeout: 60_000 } } })
+    expect(p.handshake()).toBe(true)
+    transfer(p, 10_000)
+    p.run(() => false, 2_000) // the last ACKs settle
+    counting = true
+    p.run(() => false, 30_000)
+    expect(sent).toBe(0)
+    expect(p.client.state).toBe('established')
+  })
+})
