@@ -155,7 +155,7 @@ describe('weft perf --server-address', () => {
 
   test('usage errors: --transport disagreeing with the multiaddr, an undialable or mistyped multiaddr', async () => {
     expect((await cli('perf', '--server-address', '/ip4/127.0.0.1/tcp/1', '--transport', 'ws')).err).toMatch(/^--transport ws disagrees/)
-    expect((await cli('perf', '--server-address', '/ip4/127.0.0.1/udp/1/quic-v1')).err).toMatch(/not a TCP or WebSocket address/)
+    expect((await cli('perf', '--server-address', '/ip4/127.0.0.1/udp/1/quic')).err).toMatch(/not a TCP, WebSocket or QUIC v1 address/)
     const typo = await cli('perf', '--server-address', '/ip4/127.0.0.1/tcp/99999')
     expect(typo.code).toBe(1)
     expect(typo.err).toMatch(/^error: multiaddr\/invalid-port: /)

@@ -7,9 +7,10 @@
 import { afterEach, describe, expect, test } from 'vitest'
 import { DialError } from '../src/core/errors.js'
 import { quic } from '../src/edge/quic-transport.js'
-import { createNode, readAll, type WeftNode } from '../src/node.js'
+import { createNode, nodeCrypto as crypto, perf, readAll, type WeftNode } from '../src/node.js'
+import { PERF_SERVER_SEED } from '../src/cli/perf.js'
+import { privateKeyFromSeed } from '../src/peer-id/index.js'
 import { generatePrivateKey } from '../src/peer-id/index.js'
-import { nodeCrypto } from '../src/io/crypto-node.js'
 import { cli } from './helpers/cli.js'
 
 const nodes: WeftNode[] = []
@@ -70,7 +71,7 @@ describe('/quic-v1 between two weft nodes', () => {
   test('a dial to /p2p/<another id> fails the TLS handshake', async () => {
     const a = await node()
     const b = await node({ listen: [] })
-    const other = generatePrivateKey(nodeCrypto).toPeerId()
+    const other = generatePrivateKey(crypto).toPeerId()
     const wrong = a.getMultiaddrs()[0]!.withoutPeerId().encapsulate(`/p2p/${other.toString()}`)
     const err = await b.dial(wrong, { signal: AbortSignal.timeout(10_000) }).then(() => undefined, (e: unknown) => e)
     expect(err).toBeInstanceOf(DialError)
@@ -86,5 +87,19 @@ describe('/quic-v1 between two weft nodes', () => {
     const lines = r.out.trim().split('\n').map((l) => JSON.parse(l) as { seq: number, peer: string })
     expect(lines).toHaveLength(2)
     expect(lines[0]).toMatchObject({ seq: 0, peer: n.peerId.toString() })
+  }, 30_000)
+
+  test('`weft perf` over QUIC: <ip:port> with --transport quic-v1 and a /quic-v1 multiaddr', async () => {
+    const server = await createNode({ privateKey: privateKeyFromSeed(PERF_SERVER_SEED, crypto), listen: ['/ip4/127.0.0.1/udp/0/quic-v1'], services: { perf: perf() } })
+    nodes.push(server)
+    const port = server.getMultiaddrs()[0]!.toDialTarget()!.port
+    const r = await cli('perf', '--server-address', `127.0.0.1:${port}`, '--transport', 'quic-v1', '--upload-bytes', '100000', '--download-bytes', '200000')
+    expect(r.err).toBe('')
+    expect(r.code).toBe(0)
+    const final = (out: string): unknown => JSON.parse(out.trim().split('\n').filter((l) => l.includes('"final"')).at(-1)!)
+    expect(final(r.out)).toMatchObject({ type: 'final', uploadBytes: 100000, downloadBytes: 200000 })
+    const m = await cli('perf', '--server-address', server.getMultiaddrs()[0]!.toString(), '--upload-bytes', '30', '--download-bytes', '40')
+    expect(m.code).toBe(0)
+    expect(final(m.out)).toMatchObject({ uploadBytes: 30, downloadBytes: 40 })
   }, 30_000)
 })

@@ -2,15 +2,15 @@
  * `weft perf`: the libp2p test-plans perf contract.
  *
  *   weft perf --run-server --server-address <ip:port>
- *       serves /perf/1.0.0 on TCP <ip:port> and WebSocket <ip:port+1> with a fixed identity
+ *       serves /perf/1.0.0 on TCP <ip:port>, WebSocket <ip:port+1> and QUIC v1 on UDP <ip:port> with a fixed identity
  *       (Ed25519 seed of 32 zero bytes: 12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN); never exits.
  *       A benchmark server: its caps are raised explicitly (RUN_SERVER_PERF), since the test-plans
  *       contract transfers gigabytes; a node serves perf only when asked, with 64 MiB caps otherwise.
- *   weft perf --server-address <ip:port> --transport tcp|ws --upload-bytes N --download-bytes N
+ *   weft perf --server-address <ip:port> --transport tcp|ws|quic-v1 --upload-bytes N --download-bytes N
  *       prints {"type":"intermediary",...} lines about every second and one {"type":"final",...}
  *       line whose time includes connection setup. The server is expected to have the fixed
- *       identity above (TCP on <port>, WebSocket on <port+1>), as the test-plans contract says.
- *   weft perf --server-address <multiaddr> [--transport tcp|ws] --upload-bytes N --download-bytes N
+ *       identity above (TCP on <port>, WebSocket on <port+1>, QUIC v1 on UDP <port>), as the test-plans contract says.
+ *   weft perf --server-address <multiaddr> [--transport tcp|ws|quic-v1] --upload-bytes N --download-bytes N
  *       the same against any perf server: the multiaddr is dialed as written (its own transport;
  *       --transport, if given, must agree with it). With `/p2p/<id>` that peer id is required of
  *       the server; without it, the fixed test-plans identity is.
@@ -52,8 +52,8 @@ export async function runPerf(argv: string[]): Promise<number> {
   if (a.flags.has('help')) {
     console.log([
       'usage: weft perf --run-server --server-address <ip:port>',
-      '       weft perf --server-address <ip:port> --transport tcp|ws --upload-bytes N --download-bytes N',
-      '       weft perf --server-address <multiaddr>[/p2p/<peer id>] [--transport tcp|ws] --upload-bytes N --download-bytes N',
+      '       weft perf --server-address <ip:port> --transport tcp|ws|quic-v1 --upload-bytes N --download-bytes N',
+      '       weft perf --server-address <multiaddr>[/p2p/<peer id>] [--transport tcp|ws|quic-v1] --upload-bytes N --download-bytes N',
       '       client option: --streams N   N concurrent perf streams on one connection (1-16, default 1), bytes split evenly',
       '       both roles: --security noise|tls|noise,tls   secure channels on TCP/WebSocket (default noise)',
     ].join('\n'))
@@ -64,9 +64,9 @@ export async function runPerf(argv: string[]): Promise<number> {
   const key = privateKeyFromSeed(PERF_SERVER_SEED, nodeCrypto)
   const security = securityFlag(a.flags.get('security'))
   const transportFlag = a.flags.get('transport')?.[0]
-  if (transportFlag !== undefined && transportFlag !== 'tcp' && transportFlag !== 'ws') throw new UsageLine('--transport must be tcp or ws')
+  if (transportFlag !== undefined && transportFlag !== 'tcp' && transportFlag !== 'ws' && transportFlag !== 'quic-v1') throw new UsageLine('--transport must be tcp, ws or quic-v1')
   if (server.startsWith('/')) {
-    if (a.flags.has('run-server')) throw new UsageLine('--run-server takes --server-address <ip:port> (it listens on TCP port and WebSocket port+1)')
+    if (a.flags.has('run-server')) throw new UsageLine('--run-server takes --server-address <ip:port> (it listens on TCP port, WebSocket port+1 and QUIC v1 on UDP port)')
     return await runClient(a.flags, multiaddrTarget(server, transportFlag, key.publicKey.toPeerId().toString()), security)
   }
   const m = /^(.*):(\d+)$/.exec(server)
@@ -76,15 +76,16 @@ export async function runPerf(argv: string[]): Promise<number> {
   const family = ip.includes(':') ? 'ip6' : 'ip4'
   if (a.flags.has('run-server')) {
     scavengeEvery(PERF_SCAVENGE_BYTES)
-    const node = await createNode({ ...security, privateKey: key, listen: [`/${family}/${ip}/tcp/${port}`, `/${family}/${ip}/tcp/${port + 1}/ws`], services: { perf: perf(RUN_SERVER_PERF) } })
+    const node = await createNode({ ...security, privateKey: key, listen: [`/${family}/${ip}/tcp/${port}`, `/${family}/${ip}/tcp/${port + 1}/ws`, `/${family}/${ip}/udp/${port}/quic-v1`], services: { perf: perf(RUN_SERVER_PERF) } })
     for (const addr of node.getMultiaddrs()) console.error(`perf server listening on ${addr.toString()}`)
     await new Promise(() => {})
     return 0
   }
   const transport = transportFlag ?? 'tcp'
-  const target = transport === 'tcp'
-    ? `/${family}/${ip}/tcp/${port}/p2p/${key.publicKey.toPeerId().toString()}`
-    : `/${family}/${ip}/tcp/${port + 1}/ws/p2p/${key.publicKey.toPeerId().toString()}`
+  const id = key.publicKey.toPeerId().toString()
+  const target = transport === 'tcp' ? `/${family}/${ip}/tcp/${port}/p2p/${id}`
+    : transport === 'quic-v1' ? `/${family}/${ip}/udp/${port}/quic-v1/p2p/${id}`
+    : `/${family}/${ip}/tcp/${port + 1}/ws/p2p/${id}`
   return await runClient(a.flags, target, security)
 }
 
@@ -95,10 +96,10 @@ export async function runPerf(argv: string[]): Promise<number> {
 function multiaddrTarget(text: string, transportFlag: string | undefined, fixedId: string): string {
   const addr = Multiaddr.fromString(text) // a mistyped address is a UsageError: 'error: multiaddr/...'
   const dial = addr.toDialTarget()
-  if (dial === undefined || (dial.transport !== 'tcp' && dial.transport !== 'ws' && dial.transport !== 'wss')) {
-    throw new UsageLine(`--server-address ${text}: not a TCP or WebSocket address weft can dial`)
+  if (dial === undefined || (dial.transport !== 'tcp' && dial.transport !== 'ws' && dial.transport !== 'wss' && dial.transport !== 'quic-v1')) {
+    throw new UsageLine(`--server-address ${text}: not a TCP, WebSocket or QUIC v1 address weft can dial`)
   }
-  const transport = dial.transport === 'tcp' ? 'tcp' : 'ws'
+  const transport = dial.transport === 'tcp' || dial.transport === 'quic-v1' ? dial.transport : 'ws'
   if (transportFlag !== undefined && transportFlag !== transport) throw new UsageLine(`--transport ${transportFlag} disagrees with --server-address ${text} (a ${transport} address)`)
   return addr.getPeerId() !== undefined ? addr.toString() : addr.encapsulate(`/p2p/${fixedId}`).toString()
 }
