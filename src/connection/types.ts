@@ -3,7 +3,7 @@
  */
 import type { Millis } from '../core/byte-machine.js'
 import type { CryptoProvider } from '../core/crypto/provider.js'
-import type { KeylogHook, TraceHook } from '../core/trace.js'
+import type { KeylogHook, TlsKeylogHook, TraceHook } from '../core/trace.js'
 import type { NoiseKeySource } from '../noise/index.js'
 import type { PeerId, PrivateKey, PublicKey } from '../peer-id/index.js'
 import type { TlsChannelFactory } from '../tls/index.js'
@@ -84,6 +84,8 @@ export interface ConnectionOptions {
   trace?: TraceHook | undefined
   /** Keylog hook (spec/trace.md "Keylog"): Noise's transport keys after Split(). Secrets. */
   keylog?: KeylogHook | undefined
+  /** TLS keylog hook (spec/trace.md "Keylog"): a `/tls/1.0.0` connection's traffic secrets, NSS key log labels. Secrets. */
+  tlsKeylog?: TlsKeylogHook | undefined
 }
 
 /**

@@ -21,7 +21,7 @@ import type { PeerId, PublicKey } from '../peer-id/index.js'
 import { NOISE_PROTOCOL, TLS_PROTOCOL, YAMUX_PROTOCOL, type ConnectionErrorCode, type ConnectionOptions } from './types.js'
 
 export type UpgradeOptions = Pick<ConnectionOptions,
-  'role' | 'crypto' | 'identity' | 'expectedRemotePeer' | 'earlyMuxerNegotiation' | 'lazySecurityNegotiation' | 'noiseStaticKey' | 'noiseKeys' | 'trace' | 'keylog' | 'security' | 'tls'>
+  'role' | 'crypto' | 'identity' | 'expectedRemotePeer' | 'earlyMuxerNegotiation' | 'lazySecurityNegotiation' | 'noiseStaticKey' | 'noiseKeys' | 'trace' | 'keylog' | 'tlsKeylog' | 'security' | 'tls'>
 
 /** The secure channel after the security handshake: a NoiseConnection or a libp2p TLS channel. */
 export type SecureChannel = Pick<NoiseConnection, 'handleData' | 'handleEof' | 'wantsData' | 'write' | 'pollTransmit' | 'pollEvent'> & {
@@ -96,6 +96,7 @@ export class Upgrade {
       identity: this.#opts.identity,
       expectedRemotePeer: this.#opts.expectedRemotePeer,
       streamMuxers: this.#opts.earlyMuxerNegotiation ?? true ? [YAMUX_PROTOCOL] : [],
+      ...(this.#opts.tlsKeylog !== undefined ? { keylog: this.#opts.tlsKeylog } : {}),
     })
   }
 

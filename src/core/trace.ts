@@ -98,6 +98,16 @@ export type TraceHook = (e: CoreTrace) => void
  */
 export type KeylogHook = (initiatorEphemeral: Uint8Array, k1: Uint8Array, k2: Uint8Array) => void
 
+/** The NSS key log labels of a TLS 1.3 connection's four traffic secrets. */
+export type TlsKeylogLabel = 'CLIENT_HANDSHAKE_TRAFFIC_SECRET' | 'SERVER_HANDSHAKE_TRAFFIC_SECRET' | 'CLIENT_TRAFFIC_SECRET_0' | 'SERVER_TRAFFIC_SECRET_0'
+
+/**
+ * The TLS keylog hook (spec/trace.md "Keylog"): called for each of a `/tls/1.0.0` connection's four
+ * traffic secrets as the handshake derives them, with the ClientHello's random that names the
+ * connection in the NSS key log format. SECRETS, like KeylogHook's.
+ */
+export type TlsKeylogHook = (label: TlsKeylogLabel, clientRandom: Uint8Array, secret: Uint8Array) => void
+
 /** One decoded protocol message (src/trace/decode). */
 export interface DecodedMessage {
   name: string

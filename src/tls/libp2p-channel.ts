@@ -39,6 +39,8 @@ export interface TlsChannelParams {
   expectedRemotePeer?: PeerId | undefined
   /** Muxers offered in ALPN before "libp2p", most preferred first; [] = only "libp2p". */
   streamMuxers: readonly string[]
+  /** The traffic secrets for a key log (spec/trace.md "Keylog"; TlsSessionOptions.keylog). Secrets. */
+  keylog?: TlsSessionOptions['keylog']
 }
 
 /** Options of one channel. */
@@ -79,6 +81,7 @@ export class Libp2pTlsChannel {
       certificate: this.#auth.certificate,
       verifyPeer: this.#auth.verifyPeer,
       alpn: alpnFor(opts.streamMuxers),
+      ...(opts.keylog !== undefined ? { keylog: opts.keylog } : {}),
     })
   }
 

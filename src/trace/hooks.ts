@@ -4,11 +4,11 @@
  */
 import type { ConnectionOptions } from '../connection/index.js'
 import type { DecoderFactory, TraceEvent } from '../core/trace.js'
-import { keylogHook } from './keylog.js'
+import { keylogHook, tlsKeylogHook } from './keylog.js'
 import { Tracer } from './tracer.js'
 
 /**
- * The tracing options of `createNode` (spec/trace.md): `trace` receives every layer's events of every connection; `keylog` one line of Noise session keys per connection (secrets: handle like a private key). Both off by default, and then tracing costs nothing.
+ * The tracing options of `createNode` (spec/trace.md): `trace` receives every layer's events of every connection; `keylog` one line of Noise session keys per connection, or four NSS key log lines per `/tls/1.0.0` connection (secrets: handle like a private key). Both off by default, and then tracing costs nothing.
  */
 export interface TraceOptions {
   /** Every layer's events of every connection (spec/trace.md). */
@@ -20,9 +20,10 @@ export interface TraceOptions {
 /** The swarm's `connectionTrace`: undefined when neither option is set (tracing off costs nothing). */
 export function connectionHooks(
   o: TraceOptions, now: () => number, decoders?: DecoderFactory, maxStreams?: number,
-): ((role: 'dialer' | 'listener') => Pick<ConnectionOptions, 'trace' | 'keylog'>) | undefined {
+): ((role: 'dialer' | 'listener') => Pick<ConnectionOptions, 'trace' | 'keylog' | 'tlsKeylog'>) | undefined {
   const tracer = o.trace !== undefined ? new Tracer({ emit: o.trace, now, decoders, maxStreams }) : undefined
   const keylog = o.keylog !== undefined ? keylogHook(o.keylog) : undefined
+  const tlsKeylog = o.keylog !== undefined ? tlsKeylogHook(o.keylog) : undefined
   if (tracer === undefined && keylog === undefined) return undefined
-  return (role) => ({ trace: tracer?.connection(role), keylog })
+  return (role) => ({ trace: tracer?.connection(role), keylog, tlsKeylog })
 }

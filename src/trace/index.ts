@@ -8,5 +8,5 @@ export type {
 } from './events.js'
 export { Tracer, DEFAULT_MAX_TRACED_STREAMS, type TracerOptions } from './tracer.js'
 export { formatEvent, createFormatter, traceJsonReplacer, type FormatOptions } from './format.js'
-export { KEYLOG_LABEL, keylogLine, keylogHook } from './keylog.js'
+export { KEYLOG_LABEL, keylogLine, keylogHook, tlsKeylogLine, tlsKeylogHook } from './keylog.js'
 export { connectionHooks, type TraceOptions } from './hooks.js'

@@ -41,7 +41,10 @@ export interface KeylogEntry {
 /** The keylog line's label (src/trace/keylog.ts). */
 export { KEYLOG_LABEL }
 
-/** Parse a keylog file's text. Blank lines and `#` comments are skipped; anything else malformed is a UsageError. */
+/** The NSS key log labels a `/tls/1.0.0` connection writes (src/trace/keylog.ts): skipped here (for Wireshark). */
+const TLS_KEYLOG_LABELS = new Set(['CLIENT_HANDSHAKE_TRAFFIC_SECRET', 'SERVER_HANDSHAKE_TRAFFIC_SECRET', 'CLIENT_TRAFFIC_SECRET_0', 'SERVER_TRAFFIC_SECRET_0'])
+
+/** Parse a keylog file's text. Blank lines, `#` comments and TLS lines are skipped; anything else malformed is a UsageError. */
 export function parseKeylog(text: string): Map<string, KeylogEntry> {
   const out = new Map<string, KeylogEntry>()
   const lines = text.split(/\r?\n/)
@@ -49,6 +52,7 @@ export function parseKeylog(text: string): Map<string, KeylogEntry> {
     const line = lines[i]!.trim()
     if (line === '' || line.startsWith('#')) continue
     const f = line.split(/\s+/)
+    if (TLS_KEYLOG_LABELS.has(f[0]!)) continue
     if (f.length !== 4 || f[0] !== KEYLOG_LABEL || !f.slice(1).every((h) => /^[0-9a-fA-F]{64}$/.test(h))) {
       throw new UsageError('keylog/bad-line', `line ${i + 1}: expected "${KEYLOG_LABEL} <e> <k1> <k2>" (three 32-byte hex values)`)
     }
