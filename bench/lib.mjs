@@ -44,12 +44,12 @@ export function spawnWithUlimit(cmd, args, opts = {}, nofile = 20000) {
   return spawn('/bin/sh', ['-c', `ulimit -n ${nofile} 2>/dev/null || ulimit -n $(ulimit -Hn); exec ${quoted}`], opts)
 }
 
-/** Start a perf server on `port` (or a free pair); resolves when it accepts TCP connections. */
-export async function startPerfServer(impl, port) {
+/** Start a perf server on `port` (or a free pair); resolves when it accepts TCP connections. `extra`: more CLI flags (`--security tls`). */
+export async function startPerfServer(impl, port, extra = []) {
   for (let attempt = 0; ; attempt++) {
     const p = port ?? portPair()
     try {
-      return await startPerfServerOn(impl, p)
+      return await startPerfServerOn(impl, p, extra)
     } catch (e) {
       // another process took the port: try another pair
       if (port !== undefined || attempt >= 5 || !/in use|EADDRINUSE|exited/i.test(String(e.message))) throw e
@@ -57,11 +57,11 @@ export async function startPerfServer(impl, port) {
   }
 }
 
-async function startPerfServerOn(impl, port) {
+async function startPerfServerOn(impl, port, extra) {
   const cli = perfCli(impl)
   if (cli === null) return null
   const [cmd, ...pre] = cli
-  const child = spawn(cmd, [...pre, '--run-server', '--server-address', `127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(cmd, [...pre, '--run-server', '--server-address', `127.0.0.1:${port}`, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] })
   let err = ''
   child.stderr.on('data', (d) => { err += d })
   const net = await import('node:net')

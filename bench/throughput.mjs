@@ -9,6 +9,9 @@
 //   one-stream rows use), against the weft, go and rust servers, each round also running
 //   `--streams 1` against the same server, so "16 streams >= 1 stream" compares like with like. The
 //   go and rust perf CLIs have no multi-stream flag: go<->go and rust<->rust are not measured.
+// TLS over TCP (issue 17): the same pairs with `--security tls` on both sides (libp2p TLS,
+//   /tls/1.0.0; weft's own TLS 1.3, go's crypto/tls, rustls), against servers started with it: the
+//   transport column says tcp+tls.
 // Figure: (upload + download bytes) / the client's final timeSeconds, which includes the dial (the
 // perf protocol runs the upload, then the download, on one stream). 1 MB = 10^6 bytes.
 import { GIB, MIB, perfCli, row, missing, runPerfClient, startPerfServer } from './lib.mjs'
@@ -16,10 +19,10 @@ import { GIB, MIB, perfCli, row, missing, runPerfClient, startPerfServer } from 
 export const title = 'throughput: one stream, upload then download, two processes (MB/s)'
 export const streamsTitle = 'streams: 16 concurrent streams on one connection, two processes (MB/s)'
 
-async function servers(impls) {
+async function servers(impls, extra = []) {
   const s = {}
   for (const impl of impls) {
-    s[impl] = perfCli(impl) === null ? null : await startPerfServer(impl)
+    s[impl] = perfCli(impl) === null ? null : await startPerfServer(impl, undefined, extra)
   }
   return s
 }
@@ -27,7 +30,9 @@ async function servers(impls) {
 const PAIRS = [['weft', 'weft'], ['go', 'go'], ['rust', 'rust'], ['weft', 'go'], ['weft', 'rust']]
 /** Whose perf CLI speaks `--transport quic-v1` (go: quic-go, rust: quinn). weft: not yet (issue 17). */
 const PERF_QUIC = { weft: false, go: true, rust: true }
-const TRANSPORTS = ['tcp', 'ws', 'quic-v1']
+const TRANSPORTS = ['tcp', 'tcp+tls', 'ws', 'quic-v1']
+/** The client and server flags of a TRANSPORTS entry: tcp+tls is TCP with `--security tls`. */
+const TLS_FLAGS = ['--security', 'tls']
 /** Whether pair [c, s] runs over `transport`. */
 const runsOver = (transport, c, s) => transport !== 'quic-v1' || (PERF_QUIC[c] && PERF_QUIC[s])
 const label = (c, s) => (c === s ? c : `${c}->${s}`)
@@ -37,14 +42,17 @@ export async function run({ quick, runs, log, transports = TRANSPORTS }) {
   const bytes = quick ? 16 * MIB : GIB
   const n = quick ? 1 : runs
   const srv = await servers(['weft', 'go', 'rust', 'raw'])
+  const srvTls = transports.includes('tcp+tls') ? await servers(['weft', 'go', 'rust'], TLS_FLAGS) : {}
   const acc = new Map()
   const add = (impl, transport, v) => { const k = `${impl}|${transport}`; if (!acc.has(k)) acc.set(k, []); acc.get(k).push(v) }
   try {
     for (let i = 0; i < n; i++) {
       for (const transport of transports) {
         for (const [c, s] of PAIRS) { // alternating implementations within each round
-          if (srv[s] === null || perfCli(c) === null || !runsOver(transport, c, s)) continue
-          const r = await runPerfClient(c, srv[s].port, transport, bytes, bytes)
+          const tls = transport === 'tcp+tls'
+          const server = tls ? srvTls[s] : srv[s]
+          if (server == null || perfCli(c) === null || !runsOver(transport, c, s)) continue
+          const r = await runPerfClient(c, server.port, tls ? 'tcp' : transport, bytes, bytes, 600_000, tls ? TLS_FLAGS : [])
           const mbps = (r.uploadBytes + r.downloadBytes) / 1e6 / r.timeSeconds
           log(`  round ${i + 1} ${transport} ${label(c, s)}: ${mbps.toFixed(0)} MB/s`)
           add(label(c, s), transport, mbps)
@@ -56,7 +64,7 @@ export async function run({ quick, runs, log, transports = TRANSPORTS }) {
       }
     }
   } finally {
-    for (const s of Object.values(srv)) s?.stop()
+    for (const s of [...Object.values(srv), ...Object.values(srvTls)]) s?.stop()
   }
   const rows = []
   for (const transport of transports) {

@@ -128,6 +128,7 @@ func perfCLI(args []string) int {
 	runServer := fs.Bool("run-server", false, "run a perf server")
 	serverAddr := fs.String("server-address", "", "ip:port of the perf server (TCP on port, WebSocket on port+1, QUIC v1 on UDP port)")
 	transport := fs.String("transport", "tcp", "tcp, ws or quic-v1")
+	security := fs.String("security", "noise", "secure channel on tcp and ws: noise or tls (quic-v1 is always TLS 1.3)")
 	uploadBytes := fs.Uint64("upload-bytes", 0, "bytes to upload")
 	downloadBytes := fs.Uint64("download-bytes", 0, "bytes to download")
 	if err := fs.Parse(args); err != nil {
@@ -152,7 +153,7 @@ func perfCLI(args []string) int {
 	serverID, _ := peer.IDFromPrivateKey(serverKey)
 
 	if *runServer {
-		h, err := newHostWith(serverKey, hostStack{security: "noise", quic: true}, tcpAddr, wsAddr, quicAddr)
+		h, err := newHostWith(serverKey, hostStack{security: *security, quic: true}, tcpAddr, wsAddr, quicAddr)
 		if err != nil {
 			fail("creating host: %v", err)
 		}
@@ -181,7 +182,7 @@ func perfCLI(args []string) int {
 	default:
 		fail("unsupported --transport %q (want tcp, ws or quic-v1)", *transport)
 	}
-	h, err := newHostWith(nil, hostStack{security: "noise", quic: *transport == "quic-v1"})
+	h, err := newHostWith(nil, hostStack{security: *security, quic: *transport == "quic-v1"})
 	if err != nil {
 		fail("creating host: %v", err)
 	}

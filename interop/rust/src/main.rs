@@ -815,6 +815,7 @@ async fn perf_cli(args: Vec<String>) {
     let mut run_server = false;
     let mut server_address = None;
     let mut transport = "tcp".to_string();
+    let mut security = Security::Noise;
     let mut upload: u64 = 0;
     let mut download: u64 = 0;
     let mut it = args.into_iter();
@@ -824,6 +825,7 @@ async fn perf_cli(args: Vec<String>) {
             "--run-server" => run_server = true,
             "--server-address" => server_address = Some(val("--server-address")),
             "--transport" => transport = val("--transport"),
+            "--security" => security = Security::parse(&val("--security")).unwrap_or_else(|| die("--security must be noise or tls")),
             "--upload-bytes" => upload = val("--upload-bytes").parse().unwrap_or_else(|_| die("bad --upload-bytes")),
             "--download-bytes" => download = val("--download-bytes").parse().unwrap_or_else(|_| die("bad --download-bytes")),
             "--secret-key-seed" => { let _ = val("--secret-key-seed"); }
@@ -838,7 +840,7 @@ async fn perf_cli(args: Vec<String>) {
 
     if run_server {
         assert_eq!(key.public().to_peer_id(), server_id, "fixed perf identity");
-        let (mut swarm, _control, inbound) = build_swarm(key, Duration::from_secs(15), Security::Noise);
+        let (mut swarm, _control, inbound) = build_swarm(key, Duration::from_secs(15), security);
         let (otx, mut orx) = mpsc::unbounded_channel();
         spawn_servers(inbound, otx);
         let tcp_addr = ipm.clone().with(Protocol::Tcp(port));
@@ -869,7 +871,7 @@ async fn perf_cli(args: Vec<String>) {
     };
     addr.push(Protocol::P2p(server_id));
     let start = Instant::now();
-    let (mut swarm, control, inbound) = build_swarm(identity::Keypair::generate_ed25519(), Duration::from_secs(15), Security::Noise);
+    let (mut swarm, control, inbound) = build_swarm(identity::Keypair::generate_ed25519(), Duration::from_secs(15), security);
     let (otx, _orx) = mpsc::unbounded_channel();
     spawn_servers(inbound, otx);
     swarm.dial(addr.clone()).unwrap_or_else(|e| die(format!("dial {addr}: {e}")));
