@@ -30,6 +30,8 @@ class Link {
   quicB: QuicConnection | undefined
   readonly ea: ConnectionEvent[] = []
   readonly eb: ConnectionEvent[] = []
+  /** Datagrams from a to b are lost while set. */
+  cut = false
 
   constructor() {
     const d = this.rB.dial(0)
@@ -57,7 +59,7 @@ class Link {
       for (let d = this.a?.pollTransmit(1500); d !== undefined; d = this.a!.pollTransmit(1500)) {
         moved++
         const r = this.rB.route(this.now, A, d)
-        if (r.kind === 'deliver') this.b.handleData(this.now, d)
+        if (r.kind === 'deliver' && !this.cut) this.b.handleData(this.now, d)
       }
       for (let e = this.a?.pollEvent(); e !== undefined; e = this.a!.pollEvent()) this.ea.push(e)
       for (let e = this.b.pollEvent(); e !== undefined; e = this.b.pollEvent()) this.eb.push(e)
@@ -66,7 +68,7 @@ class Link {
         const t = c?.pollTimeout()
         if (t !== undefined && t <= this.now) c!.handleTimeout(this.now)
       }
-      if (moved === 0 && i > 5) return
+      if (moved === 0 && i > 5 && steps === 200) return
     }
   }
 }
@@ -141,5 +143,15 @@ describe('the libp2p mapping of QUIC streams', () => {
     expect(l.ea.at(-1)).toEqual({ type: 'closed' })
     expect(l.eb.some((e) => e.type === 'closed')).toBe(true)
     expect(l.b.isClosed).toBe(true)
+  })
+
+  test('the idle timeout ends a connection whose peer went silent: OutcomeError quic/idle-timeout', () => {
+    const l = new Link()
+    l.run()
+    l.cut = true
+    l.run(4000) // 40 s of virtual time, past the 30 s idle timeout
+    const closed = l.eb.find((e) => e.type === 'closed') as { error?: Error & { code?: string } } | undefined
+    expect(closed?.error?.name).toBe('OutcomeError')
+    expect(closed?.error?.code).toBe('quic/idle-timeout')
   })
 })

@@ -12,7 +12,7 @@
  * reader slows its sender, as yamux's window does.
  */
 import type { Millis } from '../core/byte-machine.js'
-import { ConnectionClosedError, ProtocolError, UsageError } from '../core/errors.js'
+import { ConnectionClosedError, InternalError, OutcomeError, ProtocolError, UsageError } from '../core/errors.js'
 import { EventQueue } from '../core/event-queue.js'
 import { StreamTable, TLS_PROTOCOL, type ConnectionEvent, type ConnectionOptions } from '../connection/index.js'
 import type { PeerId, PublicKey } from '../peer-id/index.js'
@@ -221,7 +221,7 @@ export class QuicConnectionCore {
         const r = this.#remote()
         if (r === undefined) {
           this.#quic.close(0x0100 + 42, 'no peer certificate', false)
-          this.#end(new ProtocolError('tls', 'tls/libp2p-no-certificate', 'the QUIC handshake completed without a verified peer'))
+          this.#end(new InternalError('quic/no-verified-peer', 'the QUIC handshake completed without a verified peer certificate'))
           return
         }
         this.#remotePeer = r.peerId
@@ -239,8 +239,8 @@ export class QuicConnectionCore {
         let error: Error | undefined = i.error
         if (error === undefined && i.source === 'remote' && i.errorCode !== 0) error = new ConnectionClosedError(i.errorCode, 'remote', `the remote closed the QUIC connection (${i.application ? 'application' : 'transport'} code ${i.errorCode}${i.reason !== '' ? `: ${i.reason}` : ''})`)
         if (error === undefined && i.source === 'reset') error = new ConnectionClosedError(0, 'remote', 'the remote reset the QUIC connection (stateless reset)')
-        if (error === undefined && i.source === 'idle') error = new ProtocolError('quic', 'quic/idle-timeout', 'no packet from the peer within the idle timeout')
-        if (error === undefined && i.source === 'version') error = new ProtocolError('quic', 'quic/no-common-version', 'the peer does not speak QUIC v1')
+        if (error === undefined && i.source === 'idle') error = new OutcomeError('quic/idle-timeout', 'no packet from the peer within the idle timeout')
+        if (error === undefined && i.source === 'version') error = new OutcomeError('quic/no-common-version', 'the peer does not speak QUIC v1')
         this.#end(error)
         return
       }
