@@ -28,8 +28,8 @@ async function servers(impls, extra = []) {
 }
 
 const PAIRS = [['weft', 'weft'], ['go', 'go'], ['rust', 'rust'], ['weft', 'go'], ['weft', 'rust']]
-/** Whose perf CLI speaks `--transport quic-v1` (go: quic-go, rust: quinn). weft: not yet (issue 17). */
-const PERF_QUIC = { weft: false, go: true, rust: true }
+/** Whose perf CLI speaks `--transport quic-v1` (weft: spec/quic-endpoint.md, go: quic-go, rust: quinn). */
+const PERF_QUIC = { weft: true, go: true, rust: true }
 const TRANSPORTS = ['tcp', 'tcp+tls', 'ws', 'quic-v1']
 /** The client and server flags of a TRANSPORTS entry: tcp+tls is TCP with `--security tls`. */
 const TLS_FLAGS = ['--security', 'tls']
@@ -70,7 +70,7 @@ export async function run({ quick, runs, log, transports = TRANSPORTS }) {
   for (const transport of transports) {
     for (const [c, s] of PAIRS) {
       const v = acc.get(`${label(c, s)}|${transport}`)
-      const why = runsOver(transport, c, s) ? 'peer binary unavailable' : 'n/a: weft has no QUIC yet (issue 17)'
+      const why = runsOver(transport, c, s) ? 'peer binary unavailable' : 'n/a: its perf CLI has no QUIC'
       rows.push(v ? row('throughput', label(c, s), transport, `1 stream, ${bytes / MIB} MiB up + down`, 'MB/s', v) : missing('throughput', label(c, s), transport, `1 stream, ${bytes / MIB} MiB up + down`, 'MB/s', why))
     }
   }
