@@ -4,12 +4,10 @@
 // by it. ALPN "libp2p", certificates both ways (weft's libp2p certificate; quic-go's self-signed one
 // accepted as is: the libp2p checks are spec/tls.md's, not this test's). Skipped, saying why, where
 // Go or the module is missing.
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import dgram from 'node:dgram'
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { buildGoProgram } from './helpers/go-program.js'
 import { nodeTlsCrypto as tls } from '../src/io/crypto-tls-node.js'
 import { generatePrivateKey } from '../src/peer-id/index.js'
 import { QuicConnection, type QuicConnectionEvent } from '../src/quic/index.js'
@@ -137,21 +135,12 @@ require (
 )
 `
 
-const dir = join(tmpdir(), 'weft-quicgo-conn-v0.59.0-2') // the suffix changes with the program
-const bin = join(dir, 'quicgo')
+let bin = ''
 let skip: string | undefined
 const procs: ChildProcess[] = []
 
 beforeAll(async () => {
-  if (existsSync(bin)) return
-  mkdirSync(dir, { recursive: true })
-  writeFileSync(join(dir, 'main.go'), GO_MAIN)
-  writeFileSync(join(dir, 'go.mod'), GO_MOD)
-  skip = await new Promise<string | undefined>((resolve) => {
-    execFile('go', ['build', '-o', bin, '.'], { cwd: dir, env: { ...process.env, GOFLAGS: '-mod=mod', GOPROXY: 'off', GOSUMDB: 'off' }, timeout: 240_000 },
-      (e, _out, err) => resolve(e === null ? undefined : `quic-go peer not built (Go or the module cache missing): ${String(err || e).split('\n')[0]}`))
-  })
-  if (skip !== undefined) console.warn(skip)
+  ({ bin, skip } = await buildGoProgram('weft-quicgo-conn-v0.59.0-2', GO_MAIN, GO_MOD)) // the name changes with the program
 }, 250_000)
 afterAll(() => { for (const p of procs) p.kill() })
 

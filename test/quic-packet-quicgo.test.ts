@@ -4,12 +4,10 @@
 // Version Negotiation / transport parameters talk to it over UDP, and a minimal client driver with
 // weft's TLS 1.3 core (src/tls) completes whole handshakes with both cipher suites. Skipped, saying
 // why, where Go or the module is missing.
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import dgram from 'node:dgram'
-import { mkdirSync, writeFileSync, existsSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { buildGoProgram } from './helpers/go-program.js'
 import { fromHex } from '../src/core/bytes.js'
 import { nodeTlsCrypto as c } from '../src/io/crypto-tls-node.js'
 import { TlsHandshake, type TlsLevel } from '../src/tls/index.js'
@@ -75,21 +73,12 @@ require (
 )
 `
 
-const dir = join(tmpdir(), 'weft-quicgo-v0.59.0')
-const bin = join(dir, 'quicgo')
+let bin = ''
 let skip: string | undefined
 const servers: ChildProcess[] = []
 
 beforeAll(async () => {
-  if (existsSync(bin)) return
-  mkdirSync(dir, { recursive: true })
-  writeFileSync(join(dir, 'main.go'), GO_MAIN)
-  writeFileSync(join(dir, 'go.mod'), GO_MOD)
-  skip = await new Promise<string | undefined>((resolve) => {
-    execFile('go', ['build', '-o', bin, '.'], { cwd: dir, env: { ...process.env, GOFLAGS: '-mod=mod', GOPROXY: 'off', GOSUMDB: 'off' }, timeout: 240_000 },
-      (e, _out, err) => resolve(e === null ? undefined : `quic-go peer not built (Go or the module cache missing): ${String(err || e).split('\n')[0]}`))
-  })
-  if (skip !== undefined) console.warn(skip)
+  ({ bin, skip } = await buildGoProgram('weft-quicgo-v0.59.0', GO_MAIN, GO_MOD)) // the name changes with the program
 }, 250_000)
 afterAll(() => { for (const s of servers) s.kill() })
 

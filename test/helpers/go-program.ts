@@ -1,0 +1,31 @@
+/**
+ * Builds a small Go program that a test runs as a black-box peer (quic-go in the QUIC tests).
+ * Modules come from the Go module cache, else from the module proxy (the only network this
+ * machine has). Without Go or the modules the test skips and says why, except under CI=true,
+ * where a peer that cannot be built fails the suite: a CI run must not pass by skipping.
+ */
+import { execFile } from 'node:child_process'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+const CI = process.env.CI === 'true' || process.env.CI === '1'
+
+/** Builds `main` + `mod` under tmpdir()/`name` once (change `name` when the program changes); `skip` says why when it could not be built. */
+export async function buildGoProgram(name: string, main: string, mod: string): Promise<{ bin: string, skip?: string }> {
+  const dir = join(tmpdir(), name)
+  const bin = join(dir, 'peer')
+  if (existsSync(bin)) return { bin }
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(join(dir, 'main.go'), main)
+  writeFileSync(join(dir, 'go.mod'), mod)
+  const skip = await new Promise<string | undefined>((resolve) => {
+    execFile('go', ['build', '-o', bin, '.'], { cwd: dir, env: { ...process.env, GOFLAGS: '-mod=mod', GOSUMDB: 'off' }, timeout: 240_000 },
+      (e, _out, err) => resolve(e === null ? undefined : `Go peer ${name} not built (Go or its modules missing): ${String(err || e).split('\n')[0]}`))
+  })
+  if (skip !== undefined) {
+    if (CI) throw new Error(skip)
+    console.warn(skip)
+  }
+  return skip === undefined ? { bin } : { bin, skip }
+}
