@@ -17,6 +17,23 @@ describe('nodeTlsCrypto', () => {
     expect(c.aes128GcmOpen(key, iv, sealed, ad)).toBeUndefined()
     expect(c.aes128GcmOpen(key, iv, new Uint8Array(5), ad)).toBeUndefined()
   })
+  test('AES-128-GCM: a key array changed in place is used as changed (the per-key cache notices)', () => {
+    const key = hex('feffe9928665731c6d6a8f9467308308')
+    const iv = hex('cafebabefacedbaddecaf888')
+    const pt = Uint8Array.of(1, 2, 3), ad = Uint8Array.of(9)
+    const first = c.aes128GcmSeal(key, iv, pt, ad)
+    expect(c.aes128GcmSeal(key, iv, pt, ad)).toEqual(first)
+    key[0] ^= 1
+    const fresh = c.aes128GcmSeal(key.slice(), iv, pt, ad)
+    expect(fresh).not.toEqual(first)
+    expect(c.aes128GcmSeal(key, iv, pt, ad)).toEqual(fresh)
+    expect(c.aes128GcmOpen(key, iv, first, ad)).toBeUndefined()
+    expect(c.aes128GcmOpen(key, iv, fresh, ad)).toEqual(pt)
+    const out = new Uint8Array(pt.length + 16)
+    c.aes128GcmSealInto(key, iv, pt, ad, out, 0)
+    expect(out).toEqual(fresh)
+  })
+
   test('header protection masks: RFC 9001 A.2 (AES) and A.5 (ChaCha20)', () => {
     // A.2: client Initial hp key and sample
     expect(toHex(c.aes128EncryptBlock(hex('9f50449e04a0e810283a1e9933adedd2'), hex('d1b1c98dd7689fb8ec11d242b123dc9b'))).slice(0, 10)).toBe('437b9aec36')

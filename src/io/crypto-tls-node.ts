@@ -49,11 +49,26 @@ function ecbCipher(key: Uint8Array): nc.Cipher {
   return cipher
 }
 
+/**
+ * One KeyObject per AES-GCM key array, reused for every packet of that key: node:crypto has no way
+ * to reuse a GCM context with a new nonce, but a KeyObject spares it importing the raw key each time.
+ * Same cache discipline as `ecbCipher` (a copy detects a mutated array; entries die with the array).
+ */
+const gcmKeyCache = new WeakMap<Uint8Array, { copy: Uint8Array, key: nc.KeyObject }>()
+function gcmKey(key: Uint8Array): nc.KeyObject | Uint8Array {
+  if (key.length !== 16) return key // node:crypto reports the wrong length
+  const hit = gcmKeyCache.get(key)
+  if (hit !== undefined && hit.copy.every((b, i) => b === key[i])) return hit.key
+  const k = nc.createSecretKey(key)
+  gcmKeyCache.set(key, { copy: key.slice(), key: k })
+  return k
+}
+
 /** TlsCrypto over node:crypto, with `nodeCrypto` as its base provider. */
 export const nodeTlsCrypto: TlsCrypto = {
   base: nodeCrypto,
   aes128GcmSeal: (key, nonce, pt, ad) => {
-    const c = nc.createCipheriv('aes-128-gcm', key, nonce, { authTagLength: 16 })
+    const c = nc.createCipheriv('aes-128-gcm', gcmKey(key), nonce, { authTagLength: 16 })
     c.setAAD(ad)
     const out = new Uint8Array(pt.length + 16)
     const body = c.update(pt)
@@ -63,7 +78,7 @@ export const nodeTlsCrypto: TlsCrypto = {
     return out
   },
   aes128GcmSealInto: (key, nonce, pt, ad, output, offset) => {
-    const c = nc.createCipheriv('aes-128-gcm', key, nonce, { authTagLength: 16 })
+    const c = nc.createCipheriv('aes-128-gcm', gcmKey(key), nonce, { authTagLength: 16 })
     c.setAAD(ad)
     const body = c.update(pt) // reads all of pt before output is written: in place is fine
     allocated(body.length)
@@ -75,7 +90,7 @@ export const nodeTlsCrypto: TlsCrypto = {
   aes128GcmOpen: (key, nonce, ct, ad) => {
     if (ct.length < 16 || key.length !== 16 || nonce.length !== 12) return undefined
     try {
-      const d = nc.createDecipheriv('aes-128-gcm', key, nonce, { authTagLength: 16 })
+      const d = nc.createDecipheriv('aes-128-gcm', gcmKey(key), nonce, { authTagLength: 16 })
       d.setAAD(ad)
       d.setAuthTag(ct.subarray(ct.length - 16))
       const body = d.update(ct.subarray(0, ct.length - 16))
