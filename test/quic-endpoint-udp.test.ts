@@ -1,9 +1,10 @@
 // The UDP driver (src/io/udp.ts) with a trivial router: one socket listens and dials, datagrams are
 // whole, a listener's socket is the dialer's source port, and maxPendingSends drops what exceeds it.
+import { readFileSync } from 'node:fs'
 import { afterEach, describe, expect, test } from 'vitest'
 import { multiaddr } from '../src/multiaddr/index.js'
 import type { RawConnection } from '../src/io/transport.js'
-import { udpTransport, type DatagramRouter } from '../src/io/udp.js'
+import { MAX_SOCKET_BUFFER_SIZE, udpTransport, type DatagramRouter } from '../src/io/udp.js'
 
 /** Every datagram from a new remote opens a connection keyed by that remote. */
 function router(): DatagramRouter {
@@ -29,8 +30,8 @@ function router(): DatagramRouter {
 const cleanups: (() => Promise<void>)[] = []
 afterEach(async () => { for (const c of cleanups.splice(0)) await c() })
 
-async function listener(maxPendingSends?: number) {
-  const t = udpTransport({ protocol: 'quic-v1', router, ...(maxPendingSends !== undefined ? { maxPendingSends } : {}) })
+async function listener(maxPendingSends?: number, socketBufferSize?: number) {
+  const t = udpTransport({ protocol: 'quic-v1', router, ...(maxPendingSends !== undefined ? { maxPendingSends } : {}), ...(socketBufferSize !== undefined ? { socketBufferSize } : {}) })
   const got: Uint8Array[] = []
   const accepted: RawConnection[] = []
   const l = await t.listen(multiaddr('/ip4/127.0.0.1/udp/0/quic-v1'), (c) => {
@@ -79,6 +80,25 @@ describe('udp driver', () => {
       await until(() => a.got.at(-1)![0] === 255)
       expect(a.got.length - before).toBe(want + 1)
     }
+  })
+
+  test('socketBufferSize: at the cap it is accepted, past it (or negative) a RangeError', () => {
+    expect(() => udpTransport({ protocol: 'quic-v1', router, socketBufferSize: MAX_SOCKET_BUFFER_SIZE })).not.toThrow()
+    expect(() => udpTransport({ protocol: 'quic-v1', router, socketBufferSize: MAX_SOCKET_BUFFER_SIZE + 1 })).toThrow(RangeError)
+    expect(() => udpTransport({ protocol: 'quic-v1', router, socketBufferSize: -1 })).toThrow(RangeError)
+  })
+
+  // Linux's default receive buffer (~208 KiB) overflows on such a burst; a 4 MiB one holds it.
+  // Only where the OS lets a socket have 1 MiB or more (net.core.rmem_max).
+  const rmemMax = (() => { try { return Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8')) } catch { return 0 } })()
+  test.skipIf(rmemMax < 1 << 20)('socketBufferSize 4 MiB takes a 600 KB burst sent before the reader runs', async () => {
+    const a = await listener(undefined, 4 << 20)
+    const b = await listener()
+    const c = await b.t.dial(a.l.addrs[0]!)
+    c.start({ onData: () => {}, onEnd: () => {}, onClose: () => {}, onDrain: () => {} })
+    for (let i = 0; i < 500; i++) c.write(new Uint8Array(1200).fill(i & 0xff))
+    await until(() => a.got.length === 500)
+    expect(a.got.length).toBe(500)
   })
 
   test('listen refuses what is not /udp/<port>/quic-v1; dial of one is a TransportError', async () => {

@@ -18,6 +18,8 @@ export interface QuicTransportOptions {
   connection?: QuicRouterOptions['connection']
   /** Datagrams queued to a socket and not yet sent before new ones are dropped (default 4096). */
   maxPendingSends?: number
+  /** Kernel receive/send buffer per UDP socket, bytes (default 0: the OS default; at most 64 MiB). */
+  socketBufferSize?: number
 }
 
 /** The QUIC v1 transport: listens on and dials `/ip4|ip6/<host>/udp/<port>/quic-v1`. */
@@ -25,6 +27,7 @@ export function quic(options: QuicTransportOptions = {}): Transport {
   return udpTransport({
     protocol: 'quic-v1',
     ...(options.maxPendingSends !== undefined ? { maxPendingSends: options.maxPendingSends } : {}),
+    ...(options.socketBufferSize !== undefined ? { socketBufferSize: options.socketBufferSize } : {}),
     router: (listening) => quicRouter({
       crypto: nodeTlsCrypto, wallClock, listening,
       ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),

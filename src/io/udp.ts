@@ -53,7 +53,19 @@ export interface UdpTransportOptions {
    * binding.
    */
   maxPendingSends?: number
+  /**
+   * The kernel's receive and send buffer per socket, bytes (SO_RCVBUF / SO_SNDBUF); 0 (the default)
+   * keeps the OS default, at most 64 MiB (the OS may cap it lower: net.core.rmem_max on Linux). The
+   * cap stops a configuration from pinning unbounded kernel memory per socket. Linux's ~208 KiB
+   * default drops datagrams when the reader is a few ms late (QUIC reads that as loss and halves its
+   * window); a few MiB removes those drops but lets the window, and the in-flight records every ACK
+   * walks, grow to the buffer: on loopback that cost more CPU per byte than the drops (bench/README.md).
+   */
+  socketBufferSize?: number
 }
+
+/** Largest `socketBufferSize` accepted. */
+export const MAX_SOCKET_BUFFER_SIZE = 64 << 20
 
 interface Bound {
   socket: Socket
@@ -150,9 +162,14 @@ export function udpTransport(o: UdpTransportOptions): Transport & { close(): Pro
   const listening: Bound[] = []
   const dialers = new Map<4 | 6, Promise<Bound>>()
   const limit = o.maxPendingSends ?? 4096
+  const bufferSize = o.socketBufferSize ?? 0
+  if (!Number.isInteger(bufferSize) || bufferSize < 0 || bufferSize > MAX_SOCKET_BUFFER_SIZE) {
+    throw new RangeError(`socketBufferSize must be an integer in 0..${MAX_SOCKET_BUFFER_SIZE}, got ${bufferSize}`)
+  }
+  const sizes = bufferSize > 0 ? { recvBufferSize: bufferSize, sendBufferSize: bufferSize } : {}
 
   const bind = (host: string, port: number, family: 4 | 6, isListener: boolean): Promise<Bound> => new Promise((resolve, reject) => {
-    const socket = createSocket({ type: family === 4 ? 'udp4' : 'udp6', reuseAddr: false })
+    const socket = createSocket({ type: family === 4 ? 'udp4' : 'udp6', reuseAddr: false, ...sizes })
     const onError = (e: unknown): void => reject(mapSocketError(e, `udp bind ${host}:${port}`))
     socket.once('error', onError)
     socket.bind(port, host, () => {
