@@ -17,6 +17,7 @@ import type { PacketNumberSpace } from '../../src/quic/types.js'
 import { check, count, type Target } from './engine.js'
 import { mutate } from './mutate.js'
 import type { Rand } from './rng.js'
+import { Script } from './script.js'
 
 const SPACES: readonly PacketNumberSpace[] = ['initial', 'handshake', 'application']
 const MAX_SENT = 512
@@ -24,24 +25,6 @@ const MAX_WINDOW_PACKETS = 64
 const OPS = 8
 
 const stats: Record<string, number> = {}
-
-/** Reads the script; past the end every read is 0 and `done` is true. */
-class Script {
-  #i = 0
-  constructor(readonly b: Uint8Array) {}
-  get done(): boolean {
-    return this.#i >= this.b.length
-  }
-  u8(): number {
-    return this.b[this.#i++] ?? 0
-  }
-  u16(): number {
-    return (this.u8() << 8) | this.u8()
-  }
-  u32(): number {
-    return ((this.u16() << 16) >>> 0) + this.u16()
-  }
-}
 
 function generate(r: Rand): Uint8Array {
   const out: number[] = []

@@ -18,6 +18,7 @@ import type { Frame } from '../../src/quic/types.js'
 import { check, count, type Target } from './engine.js'
 import { mutate } from './mutate.js'
 import type { Rand } from './rng.js'
+import { Script } from './script.js'
 
 const WINDOW = 2000
 const CONN_WINDOW = 5000
@@ -25,20 +26,6 @@ const MAX_INCOMING = 3
 const OPS = 10
 
 const stats: Record<string, number> = {}
-
-class Script {
-  #i = 0
-  constructor(readonly b: Uint8Array) {}
-  get done(): boolean {
-    return this.#i >= this.b.length
-  }
-  u8(): number {
-    return this.b[this.#i++] ?? 0
-  }
-  u16(): number {
-    return (this.u8() << 8) | this.u8()
-  }
-}
 
 function generate(r: Rand): Uint8Array {
   const out: number[] = []
