@@ -19,20 +19,15 @@
 import type { Millis } from '../core/byte-machine.js'
 import { equals } from '../core/bytes.js'
 import type { Ed25519Job } from '../core/crypto/batch-verify.js'
-import type { PeerId } from '../peer-id/index.js'
 import type { SignatureRejectReason } from './message.js'
-import type { WireMessage } from './rpc.js'
+import type { PendingValidation } from './types.js'
 
-/** One message waiting for its signature check. */
-export interface SignatureEntry {
-  /** The message-id key. */
-  readonly id: string
-  readonly wm: WireMessage
-  readonly messageId: Uint8Array
-  readonly source: string
-  readonly sourceId: PeerId
-  /** Past it, the check is done inline (a verifier that never answers cannot hold the queue). */
-  readonly deadline: Millis
+/**
+ * One message waiting for its signature check: a received message's fields (PendingValidation),
+ * where `deadline` is the moment past which the check is done inline (a verifier that never
+ * answers cannot hold the queue).
+ */
+export interface SignatureEntry extends PendingValidation {
   /** What the verifier must check (an Ed25519 key); undefined for a message checked inline (other key types). */
   readonly job: Ed25519Job | undefined
   /** Until answered: 'pending'. */
