@@ -6,6 +6,7 @@
  * reserved 31 * N + 27 ids) are ignored (§7.4.2, §18.1).
  */
 import { quicError } from './errors.js'
+import type { StreamParameters } from './streams/index.js'
 import { MAX_CID_LENGTH } from './packet.js'
 import { QuicReader, varintSize, writeVarint } from './varint.js'
 
@@ -19,8 +20,8 @@ export interface PreferredAddress {
   readonly statelessResetToken: Uint8Array // 16 bytes
 }
 
-/** Every transport parameter of RFC 9000 §18.2; absent ones hold their defaults. */
-export interface TransportParameters {
+/** Every transport parameter of RFC 9000 §18.2; absent ones hold their defaults. The six flow-control ones (0x04–0x09: initial_max_data ... initial_max_streams_uni, stream counts at most 2^60) are StreamParameters, the stream layer's view. */
+export interface TransportParameters extends StreamParameters {
   /** original_destination_connection_id (0x00): server only. */
   readonly originalDestinationConnectionId?: Uint8Array
   /** max_idle_timeout (0x01), milliseconds; 0: none. */
@@ -29,13 +30,6 @@ export interface TransportParameters {
   readonly statelessResetToken?: Uint8Array
   /** max_udp_payload_size (0x03): default 65527, at least 1200. */
   readonly maxUdpPayloadSize: number
-  readonly initialMaxData: number
-  readonly initialMaxStreamDataBidiLocal: number
-  readonly initialMaxStreamDataBidiRemote: number
-  readonly initialMaxStreamDataUni: number
-  /** initial_max_streams_bidi (0x08): at most 2^60. */
-  readonly initialMaxStreamsBidi: number
-  readonly initialMaxStreamsUni: number
   /** ack_delay_exponent (0x0a): default 3, at most 20. */
   readonly ackDelayExponent: number
   /** max_ack_delay (0x0b), milliseconds: default 25, below 2^14. */
