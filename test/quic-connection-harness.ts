@@ -5,6 +5,7 @@ import { generatePrivateKey, type PeerId } from '../src/peer-id/index.js'
 import { QuicConnection, type QuicConnectionEvent, type QuicConnectionOptions } from '../src/quic/connection/index.js'
 import { libp2pTlsAuth, type Libp2pTlsAuth } from '../src/tls/index.js'
 import { prng } from './helpers/prng.js'
+import { LIBP2P_ALPN } from '../src/tls/index.js'
 
 export const wallClock = (): number => 1_767_225_600_000
 
@@ -65,11 +66,11 @@ export class Pair {
     this.random = random
     this.initialDcid = initialDcid
     this.client = new QuicConnection({
-      role: 'client', crypto: tls, tls: { alpn: ['libp2p'], certificate: this.clientAuth.certificate, verifyPeer: this.clientAuth.verifyPeer },
+      role: 'client', crypto: tls, tls: { alpn: [LIBP2P_ALPN], certificate: this.clientAuth.certificate, verifyPeer: this.clientAuth.verifyPeer },
       localConnectionId: clientCid, remoteConnectionId: initialDcid, random, now: 0, ...o.client,
     })
     this.server = new QuicConnection({
-      role: 'server', crypto: tls, tls: { alpn: ['libp2p'], certificate: this.serverAuth.certificate, verifyPeer: this.serverAuth.verifyPeer },
+      role: 'server', crypto: tls, tls: { alpn: [LIBP2P_ALPN], certificate: this.serverAuth.certificate, verifyPeer: this.serverAuth.verifyPeer },
       localConnectionId: random(8), remoteConnectionId: clientCid, originalDestinationConnectionId: initialDcid, random, now: 0, ...o.server,
     })
   }

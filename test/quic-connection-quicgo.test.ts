@@ -1,7 +1,7 @@
 // QuicConnection against quic-go v0.59.0 (the version interop/go pins) as a black box over UDP on
 // loopback: a small Go program (below, built offline from the Go module cache) is an echo server
 // and a client; weft's connection, driven here by a minimal node:dgram loop, dials it and is dialed
-// by it. ALPN "libp2p", certificates both ways (weft's libp2p certificate; quic-go's self-signed one
+// by it. ALPN `libp2p`, certificates both ways (weft's libp2p certificate; quic-go's self-signed one
 // accepted as is: the libp2p checks are spec/tls.md's, not this test's). Skipped, saying why, where
 // Go or the module is missing.
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -12,6 +12,7 @@ import { nodeTlsCrypto as tls } from '../src/io/crypto-tls-node.js'
 import { generatePrivateKey } from '../src/peer-id/index.js'
 import { QuicConnection, type QuicConnectionEvent } from '../src/quic/index.js'
 import { libp2pTlsAuth } from '../src/tls/index.js'
+import { LIBP2P_ALPN } from '../src/tls/index.js'
 
 const GO_MAIN = `package main
 
@@ -50,7 +51,7 @@ func pattern(n int) []byte {
 }
 
 func main() {
-	conf := &tls.Config{Certificates: []tls.Certificate{cert()}, NextProtos: []string{"libp2p"}, MinVersion: tls.VersionTLS13,
+	conf := &tls.Config{Certificates: []tls.Certificate{cert()}, NextProtos: []string{LIBP2P_ALPN}, MinVersion: tls.VersionTLS13,
 		ClientAuth: tls.RequireAnyClientCert, InsecureSkipVerify: true}
 	qconf := &quic.Config{MaxIdleTimeout: 10 * time.Second}
 	if os.Args[1] == "server" || os.Args[1] == "server-retry" {
@@ -205,7 +206,7 @@ describe('QuicConnection with quic-go v0.59.0', () => {
     await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve))
     const a = auth()
     const conn = new QuicConnection({
-      role: 'client', crypto: tls, tls: { alpn: ['libp2p'], certificate: a.certificate, verifyPeer: () => {} },
+      role: 'client', crypto: tls, tls: { alpn: [LIBP2P_ALPN], certificate: a.certificate, verifyPeer: () => {} },
       localConnectionId: random(8), remoteConnectionId: random(8), random, now: performance.now(),
       ...(mode === 'server' ? { limits: { keyUpdateInterval: 150 } } : {}), // plain mode: key updates quic-go must follow
     })
@@ -239,7 +240,7 @@ describe('QuicConnection with quic-go v0.59.0', () => {
         }
       }
     }, () => fin, 30_000)
-    expect(alpn).toBe('libp2p')
+    expect(alpn).toBe(LIBP2P_ALPN)
     expect(fin).toBe(true)
     if (mode === 'server-retry') expect(retried(conn)).toBe(true)
     if (mode === 'server') {
@@ -273,7 +274,7 @@ describe('QuicConnection with quic-go v0.59.0', () => {
     const scid = first.msg.slice(7 + dcidLen, 7 + dcidLen + first.msg[6 + dcidLen]!)
     const a = auth()
     const conn = new QuicConnection({
-      role: 'server', crypto: tls, tls: { alpn: ['libp2p'], certificate: a.certificate, verifyPeer: () => {} },
+      role: 'server', crypto: tls, tls: { alpn: [LIBP2P_ALPN], certificate: a.certificate, verifyPeer: () => {} },
       localConnectionId: random(8), remoteConnectionId: scid, originalDestinationConnectionId: dcid, random, now: performance.now(),
       limits: { keyUpdateInterval: 150 }, // weft's server updates keys; quic-go's client follows
     })

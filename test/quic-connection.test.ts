@@ -1,6 +1,7 @@
 // The QUIC connection core: two QuicConnections wired in memory on a virtual clock.
 import { describe, expect, test } from 'vitest'
 import { Pair, transfer } from './quic-connection-harness.js'
+import { LIBP2P_ALPN } from '../src/tls/index.js'
 
 describe('QuicConnection handshake', () => {
   test('client and server complete the handshake with the libp2p TLS hooks: peer ids both ways, ALPN libp2p', () => {
@@ -9,8 +10,8 @@ describe('QuicConnection handshake', () => {
     expect(p.clientAuth.remote!.peerId.equals(p.serverKey.toPeerId())).toBe(true)
     expect(p.serverAuth.remote!.peerId.equals(p.clientKey.toPeerId())).toBe(true)
     const done = (side: 'client' | 'server') => p.events[side].find((e) => e.kind === 'handshake-complete')
-    expect(done('client')).toMatchObject({ alpn: 'libp2p' })
-    expect(done('server')).toMatchObject({ alpn: 'libp2p' })
+    expect(done('client')).toMatchObject({ alpn: LIBP2P_ALPN })
+    expect(done('server')).toMatchObject({ alpn: LIBP2P_ALPN })
     expect(p.client.state).toBe('established')
     expect(p.server.state).toBe('established')
   })

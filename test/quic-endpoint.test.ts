@@ -11,6 +11,7 @@ import { detectStatelessReset } from '../src/quic/reset.js'
 import { verifyRetry } from '../src/quic/retry.js'
 import { libp2pTlsAuth } from '../src/tls/index.js'
 import { prng } from './helpers/prng.js'
+import { LIBP2P_ALPN } from '../src/tls/index.js'
 
 const wallClock = (): number => 1_767_225_600_000
 const rand = prng(7)
@@ -26,7 +27,7 @@ function client(expected?: ReturnType<typeof generatePrivateKey>, initialDcid = 
   const key = generatePrivateKey(tls.base)
   const auth = libp2pTlsAuth({ identity: key, crypto: tls, wallClock, expectedPeer: expected?.toPeerId() })
   const conn = new QuicConnection({
-    role: 'client', crypto: tls, tls: { alpn: ['libp2p'], certificate: auth.certificate, verifyPeer: auth.verifyPeer },
+    role: 'client', crypto: tls, tls: { alpn: [LIBP2P_ALPN], certificate: auth.certificate, verifyPeer: auth.verifyPeer },
     localConnectionId: random(8), remoteConnectionId: initialDcid, random, now: 0,
   })
   return { conn, dcid: initialDcid }
@@ -55,7 +56,7 @@ class Server {
       const auth = libp2pTlsAuth({ identity: this.key, crypto: tls, wallClock })
       const i = r.incoming
       conn = new QuicConnection({
-        role: 'server', crypto: tls, tls: { alpn: ['libp2p'], certificate: auth.certificate, verifyPeer: auth.verifyPeer },
+        role: 'server', crypto: tls, tls: { alpn: [LIBP2P_ALPN], certificate: auth.certificate, verifyPeer: auth.verifyPeer },
         localConnectionId: i.localConnectionId, remoteConnectionId: i.remoteConnectionId, originalDestinationConnectionId: i.originalDestinationConnectionId,
         ...(i.retrySourceConnectionId !== undefined ? { retrySourceConnectionId: i.retrySourceConnectionId } : {}),
         addressValidated: i.addressValidated, statelessResetToken: (cid) => this.ep.resetToken(cid), random, now,

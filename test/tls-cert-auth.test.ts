@@ -6,6 +6,7 @@ import { nodeTlsCrypto as tls } from '../src/io/crypto-tls-node.js'
 import { generatePrivateKey, type PeerId } from '../src/peer-id/index.js'
 import { TlsHandshake, alertFor, alpnFor, generateCertificate, libp2pTlsAuth, type Libp2pTlsAuth, type TlsEvent } from '../src/tls/index.js'
 import { thrown } from './helpers/errors.js'
+import { LIBP2P_ALPN } from '../src/tls/index.js'
 
 const wallClock = (): number => 1_767_225_600_000
 
@@ -41,9 +42,9 @@ describe('libp2pTlsAuth in TlsHandshake', () => {
     expect(events.filter((e) => e.kind === 'complete').map((e) => (e as { alpn: string }).alpn)).toEqual(['/yamux/1.0.0', '/yamux/1.0.0'])
   })
 
-  test('a listener without inlined muxer negotiation: ALPN "libp2p"', () => {
+  test('a listener without inlined muxer negotiation: ALPN LIBP2P_ALPN', () => {
     const { events } = run(auth(a), auth(b), { client: alpnFor(['/yamux/1.0.0']), server: alpnFor([]) })
-    expect(events.filter((e) => e.kind === 'complete').map((e) => (e as { alpn: string }).alpn)).toEqual(['libp2p', 'libp2p'])
+    expect(events.filter((e) => e.kind === 'complete').map((e) => (e as { alpn: string }).alpn)).toEqual([LIBP2P_ALPN, LIBP2P_ALPN])
   })
 
   test('dialing the wrong peer: the client refuses the server certificate (tls/libp2p-peer-id-mismatch, bad_certificate)', () => {
@@ -63,8 +64,8 @@ describe('libp2pTlsAuth in TlsHandshake', () => {
     }
   })
 
-  test('alpnFor puts "libp2p" last, once', () => {
-    expect(alpnFor(['/yamux/1.0.0', 'libp2p'])).toEqual(['/yamux/1.0.0', 'libp2p'])
-    expect(alpnFor([])).toEqual(['libp2p'])
+  test('alpnFor puts LIBP2P_ALPN last, once', () => {
+    expect(alpnFor(['/yamux/1.0.0', LIBP2P_ALPN])).toEqual(['/yamux/1.0.0', LIBP2P_ALPN])
+    expect(alpnFor([])).toEqual([LIBP2P_ALPN])
   })
 })

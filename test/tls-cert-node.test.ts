@@ -8,6 +8,7 @@ import { afterAll, expect, test } from 'vitest'
 import { nodeTlsCrypto as tls } from '../src/io/crypto-tls-node.js'
 import { generatePrivateKey } from '../src/peer-id/index.js'
 import { alpnFor, generateCertificate, verifyCertificateChain, type HostCertificate } from '../src/tls/index.js'
+import { LIBP2P_ALPN } from '../src/tls/index.js'
 
 const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64url')
 const pem = (der: Uint8Array): string => `-----BEGIN CERTIFICATE-----\n${Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n')}\n-----END CERTIFICATE-----\n`
@@ -43,7 +44,7 @@ test('node:tls client and server authenticate each other with weft certificates'
   const raw = new Uint8Array(client.getPeerCertificate(true).raw)
   expect(verifyCertificateChain([raw], { crypto: tls, now: NOW, expectedPeer: serverId.toPeerId() }).peerId.equals(serverId.toPeerId())).toBe(true)
   expect(client.getProtocol()).toBe('TLSv1.3')
-  expect(client.alpnProtocol).toBe('libp2p')
-  expect(await serverSaw).toEqual({ peer: clientId.toPeerId().toString(), alpn: 'libp2p' })
+  expect(client.alpnProtocol).toBe(LIBP2P_ALPN)
+  expect(await serverSaw).toEqual({ peer: clientId.toPeerId().toString(), alpn: LIBP2P_ALPN })
   client.destroy()
 })

@@ -13,6 +13,7 @@ import { nodeTlsCrypto as tls } from '../src/io/crypto-tls-node.js'
 import { createNode } from '../src/node.js'
 import { generatePrivateKey } from '../src/peer-id/index.js'
 import { generateCertificate, verifyCertificateChain, type HostCertificate } from '../src/tls/index.js'
+import { LIBP2P_ALPN } from '../src/tls/index.js'
 
 const b64 = (b: Uint8Array): string => Buffer.from(b).toString('base64url')
 const pem = (der: Uint8Array): string => `-----BEGIN CERTIFICATE-----\n${Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n')}\n-----END CERTIFICATE-----\n`
@@ -55,7 +56,7 @@ test('node:tls dials a weft node: multistream /tls/1.0.0, TLS 1.3 with client au
   cleanup.push(() => raw.destroy())
   raw.write(HELLO)
   expect(await readExactly(raw, HELLO.length)).toEqual(HELLO) // the listener echoes both lines
-  const t = tlsConnect({ socket: raw, cert: pem(cert.der), key: keyPem(cert), minVersion: 'TLSv1.3', rejectUnauthorized: false, ALPNProtocols: ['/yamux/1.0.0', 'libp2p'] })
+  const t = tlsConnect({ socket: raw, cert: pem(cert.der), key: keyPem(cert), minVersion: 'TLSv1.3', rejectUnauthorized: false, ALPNProtocols: ['/yamux/1.0.0', LIBP2P_ALPN] })
   await new Promise<void>((resolve, reject) => { t.once('secureConnect', resolve); t.once('error', reject) })
   expect(t.alpnProtocol).toBe('/yamux/1.0.0')
   const peer = verifyCertificateChain([new Uint8Array(t.getPeerCertificate(true).raw)], { crypto: tls, now: Date.now(), expectedPeer: weft.peerId })
@@ -73,13 +74,13 @@ test('a weft node dials node:tls: the node:tls server authenticates weft, weft a
     cleanup.push(() => sock.destroy())
     expect(await readExactly(sock, HELLO.length)).toEqual(HELLO) // weft proposes /tls/1.0.0 (no lazy TLS)
     sock.write(HELLO)
-    const t = new TLSSocket(sock, { isServer: true, cert: pem(cert.der), key: keyPem(cert), requestCert: true, rejectUnauthorized: false, ALPNProtocols: ['libp2p'], minVersion: 'TLSv1.3' } as never)
+    const t = new TLSSocket(sock, { isServer: true, cert: pem(cert.der), key: keyPem(cert), requestCert: true, rejectUnauthorized: false, ALPNProtocols: [LIBP2P_ALPN], minVersion: 'TLSv1.3' } as never)
     t.once('secure', () => {
       const raw = new Uint8Array(t.getPeerCertificate(true).raw)
       clientPeer(verifyCertificateChain([raw], { crypto: tls, now: Date.now() }).peerId.toString())
     })
     t.on('error', () => {})
-    // ALPN "libp2p": weft proposes yamux with multistream-select inside TLS; agree (and say nothing more)
+    // ALPN `libp2p`: weft proposes yamux with multistream-select inside TLS; agree (and say nothing more)
     const yamuxHello = Buffer.concat([ms('/multistream/1.0.0'), ms('/yamux/1.0.0')])
     let got = Buffer.alloc(0)
     t.on('data', (d: Buffer) => {

@@ -1,7 +1,7 @@
 /**
  * `/tls/1.0.0` in the connection core (src/connection/upgrade.ts with src/tls/libp2p-channel.ts): two
  * Connection cores on an in-memory link negotiate libp2p TLS, the muxer through ALPN (or
- * multistream-select inside TLS when ALPN says "libp2p"), and carry yamux streams; a dialer offering
+ * multistream-select inside TLS when ALPN says `libp2p`), and carry yamux streams; a dialer offering
  * TLS then Noise falls back to Noise; a listener without TLS refuses it.
  */
 import { describe, expect, test } from 'vitest'
@@ -91,7 +91,7 @@ describe('/tls/1.0.0 upgrade', () => {
     expect(exchange(p, Uint8Array.of(5, 6, 7))).toEqual(Uint8Array.of(5, 6, 7))
   })
 
-  test('ALPN "libp2p" (a listener without inlined muxer negotiation): yamux is negotiated inside TLS', () => {
+  test('ALPN LIBP2P_ALPN (a listener without inlined muxer negotiation): yamux is negotiated inside TLS', () => {
     const p = new Pair(TLS, { ...TLS, earlyMuxerNegotiation: false })
     p.drive()
     expect(established(p.ea)).toMatchObject({ security: '/tls/1.0.0', earlyMuxerNegotiation: false, muxer: '/yamux/1.0.0' })

@@ -7,6 +7,7 @@ import { ProtocolError, UsageError } from '../src/core/errors.js'
 import { decodeHandshake, encodeHandshake, HELLO_RETRY_REQUEST_RANDOM, type HandshakeMessage } from '../src/tls/messages.js'
 import { decodeCookie, encodeCookie, encodeKeyShareHrr, encodeSupportedVersionServer, ExtensionType, GROUP_X25519 } from '../src/tls/extensions.js'
 import { TLS_CHACHA20_POLY1305_SHA256 } from '../src/tls/key-schedule.js'
+import { LIBP2P_ALPN } from '../src/tls/index.js'
 
 const c = nodeTlsCrypto
 
@@ -42,7 +43,7 @@ function pair(client: Partial<TlsHandshakeOptions> = {}, server: Partial<TlsHand
 
 describe('TlsHandshake weft <-> weft', () => {
   test('mutual authentication, ALPN, secrets agree', () => {
-    const { cl, sv, events } = pair({ alpn: ['/yamux/1.0.0', 'libp2p'] }, { alpn: ['libp2p', '/yamux/1.0.0'] })
+    const { cl, sv, events } = pair({ alpn: ['/yamux/1.0.0', LIBP2P_ALPN] }, { alpn: [LIBP2P_ALPN, '/yamux/1.0.0'] })
     expect(cl.isComplete && sv.isComplete).toBe(true)
     const done = (es: TlsEvent[]) => es.find((e) => e.kind === 'complete')!
     expect(done(events.client)).toMatchObject({ alpn: '/yamux/1.0.0' })
@@ -76,14 +77,14 @@ const server = (o: Partial<TlsHandshakeOptions> = {}) => new TlsHandshake({ role
 describe('TlsHandshake: QUIC mode (RFC 9001 §8)', () => {
   test('transport parameters travel both ways; empty legacy_session_id; no ChangeCipherSpec in the core', () => {
     const tpc = Uint8Array.of(1, 2, 3), tps = Uint8Array.of(4, 5)
-    const { cl, sv, events } = pair({ quicTransportParameters: tpc, alpn: ['libp2p'] }, { quicTransportParameters: tps, alpn: ['libp2p'] })
+    const { cl, sv, events } = pair({ quicTransportParameters: tpc, alpn: [LIBP2P_ALPN] }, { quicTransportParameters: tps, alpn: [LIBP2P_ALPN] })
     expect(cl.isComplete && sv.isComplete).toBe(true)
-    expect(events.client.find((e) => e.kind === 'complete')).toMatchObject({ peerTransportParameters: tps, alpn: 'libp2p' })
+    expect(events.client.find((e) => e.kind === 'complete')).toMatchObject({ peerTransportParameters: tps, alpn: LIBP2P_ALPN })
     expect(events.server.find((e) => e.kind === 'complete')).toMatchObject({ peerTransportParameters: tpc })
     // the server knows the client's parameters and the ALPN from the ClientHello, before its flight leaves
-    const early = server({ quicTransportParameters: tps, alpn: ['libp2p'] })
-    early.handleMessages('initial', client({ quicTransportParameters: tpc, alpn: ['libp2p'] }).pollOutput()!.data)
-    expect([early.peerTransportParameters, early.alpn]).toEqual([tpc, 'libp2p'])
+    const early = server({ quicTransportParameters: tps, alpn: [LIBP2P_ALPN] })
+    early.handleMessages('initial', client({ quicTransportParameters: tpc, alpn: [LIBP2P_ALPN] }).pollOutput()!.data)
+    expect([early.peerTransportParameters, early.alpn]).toEqual([tpc, LIBP2P_ALPN])
     const ch = decodeHandshake(client({ quicTransportParameters: tpc }).pollOutput()!.data) as Extract<HandshakeMessage, { type: 'client_hello' }>
     expect(ch.sessionId.length).toBe(0)
   })

@@ -11,6 +11,7 @@ import { TlsError } from '../src/tls/errors.js'
 import { TLS_AES_128_GCM_SHA256, TLS_CHACHA20_POLY1305_SHA256 } from '../src/tls/key-schedule.js'
 import { TlsSession } from '../src/tls/session.js'
 import { makeCert, pump, verifyExactly, type TestCert } from './helpers/tls-node-peer.js'
+import { LIBP2P_ALPN } from '../src/tls/index.js'
 
 const SUITES = [
   { id: TLS_AES_128_GCM_SHA256, name: 'TLS_AES_128_GCM_SHA256' },
@@ -63,7 +64,7 @@ describe.each(SUITES)('weft client -> node:tls server ($name)', (suite) => {
     let serverSide!: tls.TLSSocket
     const accepted = new Promise<tls.TLSSocket>((resolve) => {
       const server = tls.createServer({
-        key: sc.keyPem, cert: sc.certPem, minVersion: 'TLSv1.3', ciphers: suite.name, ALPNProtocols: ['libp2p'],
+        key: sc.keyPem, cert: sc.certPem, minVersion: 'TLSv1.3', ciphers: suite.name, ALPNProtocols: [LIBP2P_ALPN],
         requestCert: true, rejectUnauthorized: false, ecdhCurve: 'X25519',
       }, (s) => { serverSide = s; resolve(s) })
       void listen(server).then((port) => { portP.resolve(port) })
@@ -72,11 +73,11 @@ describe.each(SUITES)('weft client -> node:tls server ($name)', (suite) => {
     const port = await portP.promise
     const socket = net.connect(port, '127.0.0.1')
     const verify = verifyExactly(sc.der)
-    const session = new TlsSession({ role: 'client', crypto: nodeTlsCrypto, certificate: cc.tls, verifyPeer: verify, alpn: ['/yamux/1.0.0', 'libp2p'], cipherSuites: [suite.id] })
+    const session = new TlsSession({ role: 'client', crypto: nodeTlsCrypto, certificate: cc.tls, verifyPeer: verify, alpn: ['/yamux/1.0.0', LIBP2P_ALPN], cipherSuites: [suite.id] })
     await new Promise<void>((r) => socket.once('connect', () => r()))
     const p = pump(session, socket)
     const done = await p.until((e) => e.type === 'handshake-complete')
-    expect(done).toMatchObject({ alpn: 'libp2p', cipherSuite: suite.id })
+    expect(done).toMatchObject({ alpn: LIBP2P_ALPN, cipherSuite: suite.id })
     expect(verify.calls).toBe(1)
     const s = await accepted
     expect(s.getProtocol()).toBe('TLSv1.3')
@@ -119,12 +120,12 @@ describe.each(SUITES)('node:tls client -> weft server ($name)', (suite) => {
     const pumped = deferred<ReturnType<typeof pump>>()
     let session!: TlsSession
     const port = await listen(net.createServer((sock) => {
-      session = new TlsSession({ role: 'server', crypto: nodeTlsCrypto, certificate: sc.tls, verifyPeer: verify, alpn: ['libp2p'], cipherSuites: [suite.id] })
+      session = new TlsSession({ role: 'server', crypto: nodeTlsCrypto, certificate: sc.tls, verifyPeer: verify, alpn: [LIBP2P_ALPN], cipherSuites: [suite.id] })
       pumped.resolve(pump(session, sock))
     }))
-    const client = tls.connect({ port, host: '127.0.0.1', key: cc.keyPem, cert: cc.certPem, rejectUnauthorized: false, minVersion: 'TLSv1.3', ciphers: suite.name, ALPNProtocols: ['/yamux/1.0.0', 'libp2p'] })
+    const client = tls.connect({ port, host: '127.0.0.1', key: cc.keyPem, cert: cc.certPem, rejectUnauthorized: false, minVersion: 'TLSv1.3', ciphers: suite.name, ALPNProtocols: ['/yamux/1.0.0', LIBP2P_ALPN] })
     await new Promise<void>((resolve, reject) => { client.once('secureConnect', () => resolve()); client.once('error', reject) })
-    expect(client.alpnProtocol).toBe('libp2p')
+    expect(client.alpnProtocol).toBe(LIBP2P_ALPN)
     expect(client.getCipher().standardName).toBe(suite.name)
     expect(Buffer.from(client.getPeerCertificate().raw).equals(Buffer.from(sc.der))).toBe(true)
     const p = await pumped.promise
@@ -132,7 +133,7 @@ describe.each(SUITES)('node:tls client -> weft server ($name)', (suite) => {
     const up = bytes(40_000, 3)
     client.write(up)
     await p.until(() => collected(p.events).length >= up.length)
-    expect(p.events[0]).toMatchObject({ type: 'handshake-complete', alpn: 'libp2p', cipherSuite: suite.id })
+    expect(p.events[0]).toMatchObject({ type: 'handshake-complete', alpn: LIBP2P_ALPN, cipherSuite: suite.id })
     expect(collected(p.events).equals(Buffer.from(up))).toBe(true)
     expect(verify.calls).toBe(1)
     const down = bytes(70_000, 4)
@@ -165,7 +166,7 @@ describe('negotiation and alerts against node:tls', () => {
   test('no ALPN protocol in common: weft server sends no_application_protocol (120), node client fails with it', async () => {
     const pumped = deferred<ReturnType<typeof pump>>()
     const port = await listen(net.createServer((sock) => {
-      pumped.resolve(pump(new TlsSession({ role: 'server', crypto: nodeTlsCrypto, certificate: certs.serverP256.tls, verifyPeer: () => {}, alpn: ['libp2p'] }), sock))
+      pumped.resolve(pump(new TlsSession({ role: 'server', crypto: nodeTlsCrypto, certificate: certs.serverP256.tls, verifyPeer: () => {}, alpn: [LIBP2P_ALPN] }), sock))
     }))
     const client = tls.connect({ port, host: '127.0.0.1', rejectUnauthorized: false, minVersion: 'TLSv1.3', ALPNProtocols: ['h2'], key: certs.clientP256.keyPem, cert: certs.clientP256.certPem })
     const err = await new Promise<NodeJS.ErrnoException>((resolve) => client.once('error', resolve))
@@ -181,7 +182,7 @@ describe('negotiation and alerts against node:tls', () => {
     const port = await listen(server)
     const socket = net.connect(port, '127.0.0.1')
     await new Promise<void>((r) => socket.once('connect', () => r()))
-    const p = pump(new TlsSession({ role: 'client', crypto: nodeTlsCrypto, verifyPeer: () => {}, alpn: ['libp2p'] }), socket)
+    const p = pump(new TlsSession({ role: 'client', crypto: nodeTlsCrypto, verifyPeer: () => {}, alpn: [LIBP2P_ALPN] }), socket)
     const e = await p.failed()
     expect(e).toMatchObject({ code: 'tls/alert-received', peerAlert: 120 })
     socket.destroy()

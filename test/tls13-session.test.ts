@@ -13,6 +13,7 @@ import { decodeNamedGroups, encodeNamedGroups, MAX_LIST_ENTRIES } from '../src/t
 import { TlsSession, type TlsSessionEvent, type TlsSessionOptions } from '../src/tls/session.js'
 import { SignatureScheme } from '../src/tls/types.js'
 import { UsageError } from '../src/core/errors.js'
+import { LIBP2P_ALPN } from '../src/tls/index.js'
 
 const c = nodeTlsCrypto
 const cert = (tag: number) => {
@@ -58,10 +59,10 @@ const pattern = (n: number): Uint8Array => Uint8Array.from({ length: n }, (_, i)
 
 describe('TlsSession weft <-> weft', () => {
   test('handshake (byte by byte), data both ways in records of at most 2^14, close_notify both ways', () => {
-    const { a, b } = ends({ alpn: ['libp2p'] }, { alpn: ['libp2p'] })
+    const { a, b } = ends({ alpn: [LIBP2P_ALPN] }, { alpn: [LIBP2P_ALPN] })
     run(a, b, 1)
-    expect(a.events[0]).toMatchObject({ type: 'handshake-complete', alpn: 'libp2p' })
-    expect(b.events[0]).toMatchObject({ type: 'handshake-complete', alpn: 'libp2p' })
+    expect(a.events[0]).toMatchObject({ type: 'handshake-complete', alpn: LIBP2P_ALPN })
+    expect(b.events[0]).toMatchObject({ type: 'handshake-complete', alpn: LIBP2P_ALPN })
     expect(a.s.peerChain).toEqual(cert(2).chain)
     // the client's middlebox-compatibility ChangeCipherSpec: exactly one, before its second flight
     const ccs = Uint8Array.of(20, 3, 3, 0, 1, 1)

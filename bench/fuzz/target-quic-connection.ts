@@ -21,6 +21,7 @@ import { fuzzCrypto } from './crypto.js'
 import { check, count, type Target } from './engine.js'
 import { mutateOnce, Program } from './mutate.js'
 import { Rand } from './rng.js'
+import { LIBP2P_ALPN } from '../../src/tls/index.js'
 
 const base = fuzzCrypto()
 const crypto: TlsCrypto = { ...nodeTlsCrypto, base }
@@ -61,11 +62,11 @@ function run(input: Uint8Array): void {
     }
   }
   const client = new QuicConnection({
-    role: 'client', crypto, tls: { alpn: ['libp2p'], certificate: IDS[0], verifyPeer: verifyPeer(1) },
+    role: 'client', crypto, tls: { alpn: [LIBP2P_ALPN], certificate: IDS[0], verifyPeer: verifyPeer(1) },
     localConnectionId: clientCid, remoteConnectionId: odcid, random, now: 0, limits: { idleTimeout: 10_000 },
   })
   const server = new QuicConnection({
-    role: 'server', crypto, tls: { alpn: ['libp2p'], certificate: IDS[1], verifyPeer: verifyPeer(0) },
+    role: 'server', crypto, tls: { alpn: [LIBP2P_ALPN], certificate: IDS[1], verifyPeer: verifyPeer(0) },
     localConnectionId: serverCid, remoteConnectionId: clientCid, originalDestinationConnectionId: odcid, random, now: 0, limits: { idleTimeout: 10_000 },
   })
   const victim = victimIsClient ? client : server

@@ -28,6 +28,7 @@ import { fuzzCrypto } from './crypto.js'
 import { bounded, check, count, type Target } from './engine.js'
 import { concatBytes, deliver, mutateOnce } from './mutate.js'
 import { Rand } from './rng.js'
+import { LIBP2P_ALPN } from '../../src/tls/index.js'
 
 const base = fuzzCrypto()
 const crypto: TlsCrypto = { ...nodeTlsCrypto, base }
@@ -46,7 +47,7 @@ const LIMITS = { maxHandshakeMessage: 4096, maxBufferedHandshake: 6000, maxExten
 
 function victim(role: 'client' | 'server'): TlsSession {
   return new TlsSession({
-    role, crypto, certificate: VICTIM, verifyPeer: verify, alpn: ['libp2p', '/yamux/1.0.0'], limits: LIMITS, maxBufferedData: 64 * 1024,
+    role, crypto, certificate: VICTIM, verifyPeer: verify, alpn: [LIBP2P_ALPN, '/yamux/1.0.0'], limits: LIMITS, maxBufferedData: 64 * 1024,
     maxEmptyRecords: 8, random: new Uint8Array(32).fill(1), keyShare: new Uint8Array(32).fill(2),
   })
 }
@@ -61,7 +62,7 @@ function attackerRecords(r: Rand, role: 'client' | 'server'): Uint8Array[] {
     role: role === 'client' ? 'server' : 'client', crypto, certificate: ATTACKER, verifyPeer: verify,
     random: new Uint8Array(32).fill(3), keyShare: new Uint8Array(32).fill(4),
     ...(r.chance(0.3) ? { cipherSuites: [r.pick([0x1301, 0x1303])] } : {}),
-    ...(r.chance(0.7) ? { alpn: [r.pick(['libp2p', '/yamux/1.0.0', 'h2'])] } : {}),
+    ...(r.chance(0.7) ? { alpn: [r.pick([LIBP2P_ALPN, '/yamux/1.0.0', 'h2'])] } : {}),
     ...(role === 'server' && r.chance(0.2) ? { keyShareInFirstHello: false } : {}),
   }
   const a = new TlsSession(opts)
@@ -104,7 +105,7 @@ const VICTIM_PARAMS = Uint8Array.of(1, 2, 3, 4)
 
 function quicVictim(role: 'client' | 'server'): TlsHandshake {
   return new TlsHandshake({
-    role, crypto, certificate: VICTIM, verifyPeer: verify, alpn: ['libp2p'], limits: LIMITS, quicTransportParameters: VICTIM_PARAMS,
+    role, crypto, certificate: VICTIM, verifyPeer: verify, alpn: [LIBP2P_ALPN], limits: LIMITS, quicTransportParameters: VICTIM_PARAMS,
     random: new Uint8Array(32).fill(1), keyShare: new Uint8Array(32).fill(2),
   })
 }
@@ -117,7 +118,7 @@ function attackerMessages(r: Rand, role: 'client' | 'server'): Array<{ level: Tl
     role: role === 'client' ? 'server' : 'client', crypto, certificate: ATTACKER, verifyPeer: verify,
     random: new Uint8Array(32).fill(3), keyShare: new Uint8Array(32).fill(4),
     ...(r.chance(0.9) ? { quicTransportParameters: r.bytes(r.size(64)) } : {}),
-    ...(r.chance(0.9) ? { alpn: ['libp2p'] } : {}),
+    ...(r.chance(0.9) ? { alpn: [LIBP2P_ALPN] } : {}),
     ...(r.chance(0.3) ? { cipherSuites: [r.pick([0x1301, 0x1303])] } : {}),
     ...(role === 'server' && r.chance(0.2) ? { keyShareInFirstHello: false } : {}),
   }

@@ -2,7 +2,7 @@
  * The libp2p side of one UDP socket's QUIC endpoint (libp2p/specs quic/README.md), pure: a router
  * that the UDP driver (src/io/udp.ts, which knows no protocol) asks where each datagram goes, and the
  * "session seed" each new connection carries to the swarm. The swarm opens the seed with the node's
- * identity (src/swarm/quic-connection.ts): a QuicConnection with ALPN "libp2p" and the libp2p TLS
+ * identity (src/swarm/quic-connection.ts): a QuicConnection with ALPN `libp2p` and the libp2p TLS
  * certificate hooks (src/tls/libp2p-auth.ts), whose events the seed passes back to the endpoint
  * (connection ids issued and retired, the peer's reset tokens, handshake confirmation, close).
  */

@@ -2,7 +2,7 @@
  * A libp2p connection over QUIC v1 (libp2p/specs quic/README.md), as the swarm's connection core:
  * the same surface as src/connection's `Connection`, but the bytes in and out are whole UDP
  * datagrams of one QuicConnection (src/quic/connection), and there is no upgrade: TLS 1.3 inside
- * QUIC authenticates the peer with the libp2p certificate (ALPN "libp2p"), and each QUIC
+ * QUIC authenticates the peer with the libp2p certificate (ALPN `libp2p`), and each QUIC
  * bidirectional stream is one libp2p stream whose protocol multistream-select negotiates (no Noise,
  * no yamux). The per-stream negotiation is src/connection's StreamTable, run over the QUIC streams
  * through a small adapter with the muxer surface it expects.

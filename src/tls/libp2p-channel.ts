@@ -8,7 +8,7 @@
  *   pollEvent: 'handshake-complete' { remotePeer, remotePublicKey, remoteStreamMuxers }, 'data', 'eof'
  *
  * `remoteStreamMuxers` is the ALPN result as a list: `[muxer]` when ALPN chose a muxer (the upgrade
- * skips multistream-select for it), `[]` when it chose "libp2p" (negotiate the muxer with
+ * skips multistream-select for it), `[]` when it chose `libp2p` (negotiate the muxer with
  * multistream-select inside TLS, as Noise does when the remote lists none).
  */
 import type { Millis } from '../core/byte-machine.js'
@@ -37,7 +37,7 @@ export interface TlsChannelParams {
   role: 'dialer' | 'listener'
   identity: PrivateKey
   expectedRemotePeer?: PeerId | undefined
-  /** Muxers offered in ALPN before "libp2p", most preferred first; [] = only "libp2p". */
+  /** Muxers offered in ALPN before `libp2p`, most preferred first; [] = only `libp2p`. */
   streamMuxers: readonly string[]
   /** The traffic secrets for a key log (spec/trace.md "Keylog"; TlsSessionOptions.keylog). Secrets. */
   keylog?: TlsSessionOptions['keylog']

@@ -8,7 +8,7 @@ import type { QuicStreamEvent, QuicStreamsOptions } from '../streams/index.js'
 
 /** The TLS 1.3 options of a QUIC connection: TlsHandshakeOptions minus what QUIC fixes (role, crypto, transport parameters). */
 export interface QuicTlsOptions {
-  /** ALPN names, most preferred first (libp2p: ['libp2p']). QUIC requires ALPN (RFC 9001 §8.1). */
+  /** ALPN names, most preferred first (libp2p: [`libp2p`]). QUIC requires ALPN (RFC 9001 §8.1). */
   alpn: readonly string[]
   /** Our chain and signer (libp2pTlsAuth(...).certificate). Required for a server. */
   certificate?: TlsCertificate | undefined
