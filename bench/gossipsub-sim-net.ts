@@ -258,7 +258,7 @@ export class SimNet {
       remotePublicKey: this.nodes[other]!.peer.publicKey!,
       remoteAddr: Multiaddr.fromString(`/ip4/10.0.${other >> 8}.${other & 255}/tcp/4001`),
       localAddr: Multiaddr.fromString(`/ip4/10.0.${self >> 8}.${self & 255}/tcp/4001`),
-      direction, opened: 0, established: 0, earlyMuxer: true, limited: false,
+      direction, opened: 0, established: 0, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: true, limited: false,
     })
     this.input(a, { type: 'connection-established', connection: info(a, b, 'outbound') })
     this.input(b, { type: 'connection-established', connection: info(b, a, 'inbound') })
@@ -361,7 +361,7 @@ export class SimNet {
     return {
       id: link.conn, peer: this.nodes[other]!.peer, remotePublicKey: this.nodes[other]!.peer.publicKey!,
       remoteAddr: Multiaddr.fromString(`/ip4/10.0.${other >> 8}.${other & 255}/tcp/4001`), localAddr: undefined,
-      direction: link.a === self ? 'outbound' : 'inbound', opened: 0, established: 0, earlyMuxer: true, limited: false,
+      direction: link.a === self ? 'outbound' : 'inbound', opened: 0, established: 0, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: true, limited: false,
     }
   }
 

@@ -271,7 +271,7 @@ export class SimNetwork {
   }
 
   #conn(self: SimNode, other: SimNode, direction: 'inbound' | 'outbound', id: number): ConnectionInfo {
-    return { id, peer: other.peer, remotePublicKey: NO_KEY, remoteAddr: other.addr, localAddr: self.addr, direction, opened: 0, established: 0, earlyMuxer: true, limited: false }
+    return { id, peer: other.peer, remotePublicKey: NO_KEY, remoteAddr: other.addr, localAddr: self.addr, direction, opened: 0, established: 0, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: true, limited: false }
   }
 
   #apply(node: SimNode, a: BehaviourAction<KadEvent>): void {

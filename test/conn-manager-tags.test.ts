@@ -17,7 +17,7 @@ const tags = (acts: readonly BehaviourAction<unknown>[]): { peer: string; tag: s
 describe('kad tags routing-table peers `kbucket` = 5', () => {
   const me = testIdentity(1, '/ip4/10.0.0.1/tcp/1')
   const other = testIdentity(2, '/ip4/10.0.0.2/tcp/1')
-  const conn: ConnectionInfo = { id: 1, peer: other.peer, remotePublicKey: other.publicKey, remoteAddr: other.addr, localAddr: undefined, direction: 'inbound', opened: 0, established: 0, earlyMuxer: true, limited: false }
+  const conn: ConnectionInfo = { id: 1, peer: other.peer, remotePublicKey: other.publicKey, remoteAddr: other.addr, localAddr: undefined, direction: 'inbound', opened: 0, established: 0, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: true, limited: false }
 
   test('added to the table: tagged; connected again: tagged again; left the table: untagged', () => {
     const h = new Harness(new KadBehaviour({ crypto: nobleCrypto, random: seeded(1), peerId: me.peer }))

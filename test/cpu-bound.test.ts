@@ -173,7 +173,7 @@ describe('every framed decoder costs linear CPU when fed one byte per call', () 
     expectLinear('kad inbound', () => {
       let k = 0
       const kad = new KadBehaviour({ crypto: nodeCrypto, random: (n) => new Uint8Array(n).fill(k++ & 0xff), peerId: me.peer, mode: 'server' })
-      const connection = { id: 1, peer: them.peer, remotePublicKey: them.publicKey, remoteAddr: them.addr, localAddr: undefined, direction: 'inbound' as const, opened: 0, established: 0, earlyMuxer: true, limited: false }
+      const connection = { id: 1, peer: them.peer, remotePublicKey: them.publicKey, remoteAddr: them.addr, localAddr: undefined, direction: 'inbound' as const, opened: 0, established: 0, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: true, limited: false }
       const stream = { connection: 1, stream: 1 }
       kad.handle(0, { type: 'connection-established', connection })
       kad.handle(0, { type: 'stream-opened', stream, protocol: kad.protocol, direction: 'inbound', connection })

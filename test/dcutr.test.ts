@@ -49,7 +49,7 @@ function conn(id: number, remote: PairIdentity, o: { limited?: boolean; directio
   return {
     id, peer: remote.peer, remotePublicKey: remote.publicKey, remoteAddr: ma(o.remoteAddr ?? remote.addr.toString()),
     localAddr: o.localPort === undefined ? undefined : ma(`/ip4/10.0.0.9/tcp/${o.localPort}`),
-    direction: o.direction ?? 'outbound', opened: 0, established: 0, earlyMuxer: true, limited: o.limited ?? false,
+    direction: o.direction ?? 'outbound', opened: 0, established: 0, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: true, limited: o.limited ?? false,
   }
 }
 

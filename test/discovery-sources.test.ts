@@ -38,7 +38,7 @@ test('kad: every new closer peer of a response becomes a peer-info hint', () => 
   for (let x = kad.pollAction(); x !== undefined; x = kad.pollAction()) if (x.type === 'open-stream') open = x
   const closer = Array.from({ length: 10 }, (_, i) => ({ id: testIdentity(10 + i, `/memory/${10 + i}`).peer, addrs: [ma(10 + i)], connection: ConnectionType.NOT_CONNECTED }))
   const stream = { connection: 1, stream: 1 }
-  const conn = { id: 1, peer: ib.peer, remotePublicKey: ib.publicKey, remoteAddr: ib.addr, localAddr: undefined, direction: 'outbound' as const, opened: 0, established: 0, earlyMuxer: true, limited: false }
+  const conn = { id: 1, peer: ib.peer, remotePublicKey: ib.publicKey, remoteAddr: ib.addr, localAddr: undefined, direction: 'outbound' as const, opened: 0, established: 0, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: true, limited: false }
   kad.handle(1, { type: 'stream-opened', stream, protocol: kad.protocol, direction: 'outbound', connection: conn, requestId: open.requestId })
   kad.handle(2, { type: 'stream-data', stream, data: encodeLp(encodeKadMessage({ type: MessageType.FIND_NODE, key: utf8('x'), closerPeers: closer, providerPeers: [] })) })
   const hinted = new Map<string, number>()

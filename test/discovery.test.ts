@@ -14,7 +14,7 @@ const mk = (): PeerId => generatePrivateKey(nodeCrypto).publicKey.toPeerId()
 const SELF = mk()
 const ma = (port: number): Multiaddr => Multiaddr.fromString(`/ip4/10.0.0.1/tcp/${port}`)
 let connId = 1
-const conn = (peer: PeerId): ConnectionInfo => ({ id: connId++, peer, direction: 'outbound', remoteAddr: ma(1), localAddr: undefined, opened: 0, established: 0, earlyMuxer: false, limited: false } as unknown as ConnectionInfo)
+const conn = (peer: PeerId): ConnectionInfo => ({ id: connId++, peer, direction: 'outbound', remoteAddr: ma(1), localAddr: undefined, opened: 0, established: 0, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: false, limited: false } as unknown as ConnectionInfo)
 
 function make(over: Partial<DiscoveryConfig> = {}, lowWater = 10): DiscoveryBehaviour {
   const d = new DiscoveryBehaviour({ self: SELF, bootstrap: [], autoDial: true, lowWater: () => lowWater, random: () => 0.5, ...over })

@@ -103,7 +103,7 @@ describe('gossipsub simulation', () => {
     const b = new GossipsubBehaviour({ random: (n) => Uint8Array.from({ length: n }, () => Math.floor(r() * 256)), crypto: nobleCrypto, privateKey: me.key, heartbeatInitialDelay: 1000 })
     const h = new Harness<GossipsubEvent>(b)
     b.subscribe(0, 't')
-    const conn: ConnectionInfo = { id: 1, peer: peer.peer, remotePublicKey: peer.publicKey, remoteAddr: peer.addr, localAddr: undefined, direction: 'outbound', opened: 0, established: 0, earlyMuxer: true, limited: false }
+    const conn: ConnectionInfo = { id: 1, peer: peer.peer, remotePublicKey: peer.publicKey, remoteAddr: peer.addr, localAddr: undefined, direction: 'outbound', opened: 0, established: 0, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: true, limited: false }
     const OUT = { connection: 1, stream: 1 }
     const IN = { connection: 1, stream: 2 }
     const open = h.input({ type: 'connection-established', connection: conn }).find((a) => a.type === 'open-stream') as Extract<BehaviourAction<GossipsubEvent>, { type: 'open-stream' }>

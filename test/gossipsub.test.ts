@@ -244,7 +244,7 @@ describe('behaviour', () => {
     b.setTopicValidator('t', true)
     const peers = [PEER, testIdentity(6, '/ip4/10.0.0.6/tcp/1')]
     peers.forEach((p, i) => {
-      const conn: ConnectionInfo = { id: i + 1, peer: p.peer, remotePublicKey: p.publicKey, remoteAddr: p.addr, localAddr: undefined, direction: 'outbound', opened: 0, established: 0, earlyMuxer: true, limited: false }
+      const conn: ConnectionInfo = { id: i + 1, peer: p.peer, remotePublicKey: p.publicKey, remoteAddr: p.addr, localAddr: undefined, direction: 'outbound', opened: 0, established: 0, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: true, limited: false }
       const open = h.input({ type: 'connection-established', connection: conn }).find((a) => a.type === 'open-stream') as { requestId: number }
       h.input({ type: 'stream-opened', stream: { connection: i + 1, stream: 1 }, protocol: '/meshsub/1.2.0', direction: 'outbound', connection: conn, requestId: open.requestId })
       h.input({ type: 'stream-opened', stream: { connection: i + 1, stream: 2 }, protocol: '/meshsub/1.2.0', direction: 'inbound', connection: conn })

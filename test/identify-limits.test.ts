@@ -69,7 +69,7 @@ describe('identify limits by bytes', () => {
 })
 
 describe('signed peer records', () => {
-  const conn: ConnectionInfo = { id: 1, peer: remote.peer, remotePublicKey: remote.publicKey, remoteAddr: remote.addr, localAddr: local.addr, direction: 'outbound', opened: 0, established: 0, earlyMuxer: true, limited: false }
+  const conn: ConnectionInfo = { id: 1, peer: remote.peer, remotePublicKey: remote.publicKey, remoteAddr: remote.addr, localAddr: local.addr, direction: 'outbound', opened: 0, established: 0, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: true, limited: false }
   const S = { connection: 1, stream: 1 }
 
   /** Our identify of the remote answered with a record holding `addrs`; the event's info. */

@@ -85,7 +85,7 @@ describe('identify codec vectors', () => {
     const v = vectors.get('message-full') as Vector & { seq: string; listenAddrsText: string[]; observedAddrText: string }
     const b = new IdentifyBehaviour({ crypto: nobleCrypto, identity: remote.key, agentVersion: 'weft/0.1.0', seqBase: BigInt(v.seq) - 1n })
     b.handle(0, { type: 'local-info', listenAddrs: v.listenAddrsText.map((t) => Multiaddr.fromString(t)), protocols: v.decoded.protocols })
-    const conn: ConnectionInfo = { id: 1, peer: local.peer, remotePublicKey: local.publicKey, remoteAddr: Multiaddr.fromString(v.observedAddrText), localAddr: undefined, direction: 'inbound', opened: 0, established: 0, earlyMuxer: true, limited: false }
+    const conn: ConnectionInfo = { id: 1, peer: local.peer, remotePublicKey: local.publicKey, remoteAddr: Multiaddr.fromString(v.observedAddrText), localAddr: undefined, direction: 'inbound', opened: 0, established: 0, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: true, limited: false }
     expect(toHex(encodeIdentify(b.messageFor(conn)))).toBe(v.hex)
   })
 })
@@ -144,7 +144,7 @@ describe('identify codec properties', () => {
 // --- behaviour -----------------------------------------------------------------------------------
 
 const S: StreamRef = { connection: 1, stream: 1 }
-const connToRemote: ConnectionInfo = { id: 1, peer: remote.peer, remotePublicKey: remote.publicKey, remoteAddr: remote.addr, localAddr: local.addr, direction: 'outbound', opened: 0, established: 0, earlyMuxer: true, limited: false }
+const connToRemote: ConnectionInfo = { id: 1, peer: remote.peer, remotePublicKey: remote.publicKey, remoteAddr: remote.addr, localAddr: local.addr, direction: 'outbound', opened: 0, established: 0, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: true, limited: false }
 
 function identifyLocal(options: Partial<ConstructorParameters<typeof IdentifyBehaviour>[0]> = {}) {
   return new IdentifyBehaviour({ crypto: nobleCrypto, identity: local.key, agentVersion: 'weft-test/1', ...options })

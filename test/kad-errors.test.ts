@@ -83,7 +83,7 @@ describe('kad errors', () => {
 
     // From a remote: PUT_VALUE with the same invalid record.
     const stream = { connection: 9, stream: 1 }
-    const conn = { id: 9, peer: ib.peer, remotePublicKey: ib.publicKey, remoteAddr: ib.addr, localAddr: undefined, direction: 'inbound' as const, opened: 0, established: 0, earlyMuxer: true, limited: false }
+    const conn = { id: 9, peer: ib.peer, remotePublicKey: ib.publicKey, remoteAddr: ib.addr, localAddr: undefined, direction: 'inbound' as const, opened: 0, established: 0, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: true, limited: false }
     h.input({ type: 'stream-opened', stream, protocol: kad.protocol, direction: 'inbound', connection: conn })
     const acts = h.input({ type: 'stream-data', stream, data: encodeLp(encodeKadMessage({ type: MessageType.PUT_VALUE, key, record: { key, value: utf8('not a key') }, closerPeers: [], providerPeers: [] })) })
     const pe = events(acts).find((e) => e.type === 'protocol-error') as Extract<KadEvent, { type: 'protocol-error' }>
@@ -95,7 +95,7 @@ describe('kad errors', () => {
     const { h, kad } = withOnePeer()
     const open = cmd(h, (now) => kad.getClosestPeers(now, utf8('x'), 1)).find((a) => a.type === 'open-stream') as Extract<BehaviourAction<KadEvent>, { type: 'open-stream' }>
     const stream = { connection: 3, stream: 1 }
-    const conn = { id: 3, peer: ib.peer, remotePublicKey: ib.publicKey, remoteAddr: ib.addr, localAddr: undefined, direction: 'outbound' as const, opened: 0, established: 0, earlyMuxer: true, limited: false }
+    const conn = { id: 3, peer: ib.peer, remotePublicKey: ib.publicKey, remoteAddr: ib.addr, localAddr: undefined, direction: 'outbound' as const, opened: 0, established: 0, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: true, limited: false }
     h.input({ type: 'stream-opened', stream, protocol: kad.protocol, direction: 'outbound', connection: conn, requestId: open.requestId })
     const acts = h.input({ type: 'stream-reset', stream })
     const failed = events(acts).find((e) => e.type === 'progress' && e.progress.kind === 'failed') as Extract<KadEvent, { type: 'progress' }>

@@ -174,7 +174,7 @@ describe('key lengths on the wire', () => {
   /** One request on a fresh inbound stream from ib: the actions produced. */
   function ask(kad: KadBehaviour, h: Harness<KadEvent>, n: number, req: KadMessage): BehaviourAction<KadEvent>[] {
     const stream = { connection: n, stream: 1 }
-    const conn = { id: n, peer: ib.peer, remotePublicKey: ib.publicKey, remoteAddr: ib.addr, localAddr: undefined, direction: 'inbound' as const, opened: 0, established: 0, earlyMuxer: true, limited: false }
+    const conn = { id: n, peer: ib.peer, remotePublicKey: ib.publicKey, remoteAddr: ib.addr, localAddr: undefined, direction: 'inbound' as const, opened: 0, established: 0, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: true, limited: false }
     h.input({ type: 'stream-opened', stream, protocol: kad.protocol, direction: 'inbound', connection: conn })
     return h.input({ type: 'stream-data', stream, data: encodeLp(encodeKadMessage(req)) })
   }

@@ -92,7 +92,7 @@ describe('behaviour', () => {
     const ib = testIdentity(2, '/memory/2')
     const k = new KadBehaviour({ crypto: nobleCrypto, random: seeded(1), peerId: ia.peer, mode: 'auto' })
     const stream = { connection: 1, stream: 1 }
-    const connection = { id: 1, peer: ib.peer, remotePublicKey: ib.publicKey, remoteAddr: ib.addr, localAddr: ia.addr, direction: 'inbound' as const, opened: 0, established: 0, earlyMuxer: true, limited: false }
+    const connection = { id: 1, peer: ib.peer, remotePublicKey: ib.publicKey, remoteAddr: ib.addr, localAddr: ia.addr, direction: 'inbound' as const, opened: 0, established: 0, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: true, limited: false }
     k.handle(0, { type: 'stream-opened', stream, protocol: k.protocol, direction: 'inbound', connection })
     expect(k.pollAction()).toEqual({ type: 'reset', stream })
   })

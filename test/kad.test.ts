@@ -189,7 +189,7 @@ describe('keys and distance', () => {
       let open: any
       for (let x = kad.pollAction(); x !== undefined; x = kad.pollAction()) if (x.type === 'open-stream') open = x
       const stream = { connection: 1, stream: 1 }
-      const conn = { id: 1, peer: ib.peer, remotePublicKey: ib.publicKey, remoteAddr: ib.addr, localAddr: undefined, direction: 'outbound' as const, opened: 0, established: 0, earlyMuxer: true, limited: false }
+      const conn = { id: 1, peer: ib.peer, remotePublicKey: ib.publicKey, remoteAddr: ib.addr, localAddr: undefined, direction: 'outbound' as const, opened: 0, established: 0, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: true, limited: false }
       kad.handle(1, { type: 'stream-opened', stream, protocol: kad.protocol, direction: 'outbound', connection: conn, requestId: open.requestId })
       kad.handle(2, { type: 'stream-data', stream, data: encodeLp(encodeKadMessage({ type: MessageType.FIND_NODE, key: utf8('x'), closerPeers: [{ id: peer, addrs: [addr], connection: 0 }], providerPeers: [] })) })
       // The closer peer is now asked in turn: its open-stream action carries the decoded PeerId.
@@ -454,7 +454,7 @@ describe('behaviour', () => {
     for (const p of payloads) {
       const { b, ia } = kadPair()
       const stream = { connection: 99, stream: 1 }
-      const conn = { id: 99, peer: ia.peer, remotePublicKey: ia.publicKey, remoteAddr: ia.addr, localAddr: undefined, direction: 'inbound' as const, opened: 0, established: 0, earlyMuxer: true, limited: false }
+      const conn = { id: 99, peer: ia.peer, remotePublicKey: ia.publicKey, remoteAddr: ia.addr, localAddr: undefined, direction: 'inbound' as const, opened: 0, established: 0, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: true, limited: false }
       b.handle(0, { type: 'stream-opened', stream, protocol: b.protocol, direction: 'inbound', connection: conn })
       expect(() => b.handle(0, { type: 'stream-data', stream, data: p })).not.toThrow()
       const acts = [] as unknown[]
@@ -476,7 +476,7 @@ describe('behaviour', () => {
       let open: any
       for (let x = a.pollAction(); x !== undefined; x = a.pollAction()) if (x.type === 'open-stream') open = x
       const stream = { connection: 1, stream: 1 }
-      const conn = { id: 1, peer: ib.peer, remotePublicKey: ib.publicKey, remoteAddr: ib.addr, localAddr: undefined, direction: 'outbound' as const, opened: 0, established: 0, earlyMuxer: true, limited: false }
+      const conn = { id: 1, peer: ib.peer, remotePublicKey: ib.publicKey, remoteAddr: ib.addr, localAddr: undefined, direction: 'outbound' as const, opened: 0, established: 0, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: true, limited: false }
       a.handle(1, { type: 'stream-opened', stream, protocol: a.protocol, direction: 'outbound', connection: conn, requestId: open.requestId })
       a.handle(2, { type: 'stream-data', stream, data: junk })
       a.handle(3, { type: 'stream-eof', stream })
@@ -493,7 +493,7 @@ describe('behaviour', () => {
     let open: any
     for (let x = a.pollAction(); x !== undefined; x = a.pollAction()) if (x.type === 'open-stream') open = x
     const stream = { connection: 50, stream: 1 }
-    const conn = { id: 50, peer: ib.peer, remotePublicKey: ib.publicKey, remoteAddr: ib.addr, localAddr: undefined, direction: 'outbound' as const, opened: 0, established: 0, earlyMuxer: true, limited: false }
+    const conn = { id: 50, peer: ib.peer, remotePublicKey: ib.publicKey, remoteAddr: ib.addr, localAddr: undefined, direction: 'outbound' as const, opened: 0, established: 0, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: true, limited: false }
     a.handle(1, { type: 'stream-opened', stream, protocol: a.protocol, direction: 'outbound', connection: conn, requestId: open.requestId })
     // One closer peer with only a garbage address (never seen before): unusable, skipped.
     const body = concat([fromHex('0804'), fromHex('42'), Uint8Array.of(0x28), fromHex('0a22'), fakePeer(77).multihash, fromHex('1202ffff')])

@@ -139,7 +139,7 @@ describe('label values from addresses and errors', () => {
 describe('collectors', () => {
   test('swarm: close reasons from ConnectionClosedError (by, code); none without an error', () => {
     const m = prometheusMetrics()
-    const info = { id: 1, peer: undefined as never, remotePublicKey: { type: 'Ed25519' } as never, remoteAddr: Multiaddr.fromString('/ip4/1.2.3.4/tcp/1'), localAddr: undefined, direction: 'inbound' as const, opened: 0, established: 5, earlyMuxer: true, limited: false }
+    const info = { id: 1, peer: undefined as never, remotePublicKey: { type: 'Ed25519' } as never, remoteAddr: Multiaddr.fromString('/ip4/1.2.3.4/tcp/1'), localAddr: undefined, direction: 'inbound' as const, opened: 0, established: 5, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: true, limited: false }
     m.observe(10, { type: 'connection-open', connection: info })
     m.observe(1000, { type: 'connection-closed', connection: info, error: new ConnectionClosedError(0x1005, 'remote') })
     m.observe(1000, { type: 'connection-closed', connection: info })

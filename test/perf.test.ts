@@ -22,8 +22,8 @@ const vectors = vectorFile('perf')
 const client = testIdentity(1, '/ip4/10.0.0.1/tcp/4001')
 const server = testIdentity(2, '/ip4/10.0.0.2/tcp/4001')
 const S: StreamRef = { connection: 1, stream: 1 }
-const fromClient: ConnectionInfo = { id: 1, peer: client.peer, remotePublicKey: client.publicKey, remoteAddr: client.addr, localAddr: server.addr, direction: 'inbound', opened: 0, established: 0, earlyMuxer: true, limited: false }
-const toServer: ConnectionInfo = { id: 1, peer: server.peer, remotePublicKey: server.publicKey, remoteAddr: server.addr, localAddr: client.addr, direction: 'outbound', opened: 0, established: 0, earlyMuxer: true, limited: false }
+const fromClient: ConnectionInfo = { id: 1, peer: client.peer, remotePublicKey: client.publicKey, remoteAddr: client.addr, localAddr: server.addr, direction: 'inbound', opened: 0, established: 0, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: true, limited: false }
+const toServer: ConnectionInfo = { id: 1, peer: server.peer, remotePublicKey: server.publicKey, remoteAddr: server.addr, localAddr: client.addr, direction: 'outbound', opened: 0, established: 0, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: true, limited: false }
 const MiB = 1024 * 1024
 
 function summarize(a: BehaviourAction<PerfEvent>): unknown {

@@ -11,7 +11,7 @@ import { vectorFile } from './helpers/vectors.js'
 
 const alice = testIdentity(1, '/ip4/10.0.0.1/tcp/4001')
 const bob = testIdentity(2, '/ip4/10.0.0.2/tcp/4001')
-const connToBob: ConnectionInfo = { id: 1, peer: bob.peer, remotePublicKey: bob.publicKey, remoteAddr: bob.addr, localAddr: alice.addr, direction: 'outbound', opened: 0, established: 0, earlyMuxer: true, limited: false }
+const connToBob: ConnectionInfo = { id: 1, peer: bob.peer, remotePublicKey: bob.publicKey, remoteAddr: bob.addr, localAddr: alice.addr, direction: 'outbound', opened: 0, established: 0, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: true, limited: false }
 const S: StreamRef = { connection: 1, stream: 1 }
 
 /** A deterministic random source: counter bytes. */
@@ -192,7 +192,7 @@ describe('ping between two behaviours', () => {
 describe('ping listener', () => {
   const inbound = (stream: number, peer = alice): BehaviourInput => ({
     type: 'stream-opened', stream: { connection: 1, stream }, protocol: PING_PROTOCOL, direction: 'inbound',
-    connection: { id: 1, peer: peer.peer, remotePublicKey: peer.publicKey, remoteAddr: peer.addr, localAddr: undefined, direction: 'inbound', opened: 0, established: 0, earlyMuxer: true, limited: false },
+    connection: { id: 1, peer: peer.peer, remotePublicKey: peer.publicKey, remoteAddr: peer.addr, localAddr: undefined, direction: 'inbound', opened: 0, established: 0, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: true, limited: false },
   })
 
   test('accepts at most two streams per peer (spec); a third is reset until one ends', () => {

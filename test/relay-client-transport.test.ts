@@ -28,7 +28,7 @@ const tick = (): Promise<void> => new Promise((r) => setImmediate(r))
 function info(peer: PeerId, limited = false): ConnectionInfo {
   return {
     id: 1, peer, remotePublicKey: relay.publicKey, remoteAddr: Multiaddr.fromString('/ip4/127.0.0.1/tcp/4001'), localAddr: undefined,
-    direction: 'outbound', opened: 0, established: 0, earlyMuxer: false, limited,
+    direction: 'outbound', opened: 0, established: 0, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: false, limited,
   }
 }
 

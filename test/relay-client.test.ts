@@ -33,7 +33,7 @@ function client(limits: Partial<RelayClientLimits> = {}, epoch = EPOCH): H {
 function conn(id: number, limited = false): ConnectionInfo {
   return {
     id, peer: relay.peer, remotePublicKey: relay.publicKey, remoteAddr: relay.addr, localAddr: undefined, direction: 'outbound',
-    opened: 0, established: 0, earlyMuxer: false, limited,
+    opened: 0, established: 0, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: false, limited,
   }
 }
 

@@ -16,7 +16,7 @@ const key = () => generatePrivateKey(nobleCrypto).publicKey
 let nextConn = 1
 function conn(pub = key(), direction: 'inbound' | 'outbound' = 'outbound', addr = '/ip4/11.0.0.9/tcp/4001'): ConnectionInfo {
   const remoteAddr = Multiaddr.fromString(addr)
-  return { id: nextConn++, peer: pub.toPeerId(), remotePublicKey: pub, remoteAddr, localAddr: undefined, direction, opened: 0, established: 0, earlyMuxer: true, limited: remoteAddr.toString().includes('/p2p-circuit') }
+  return { id: nextConn++, peer: pub.toPeerId(), remotePublicKey: pub, remoteAddr, localAddr: undefined, direction, opened: 0, established: 0, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: true, limited: remoteAddr.toString().includes('/p2p-circuit') }
 }
 const up = (c: ConnectionInfo): BehaviourInput => ({ type: 'connection-established', connection: c })
 const down = (c: ConnectionInfo): BehaviourInput => ({ type: 'connection-closed', connection: c })

@@ -45,7 +45,7 @@ export class RelayDriver {
     const remoteAddr = opts.addr !== undefined ? Multiaddr.fromString(opts.addr) : who.addr
     const info: ConnectionInfo = {
       id: this.#nextConn++, peer: who.peer, remotePublicKey: who.publicKey, remoteAddr, localAddr: relayId.addr,
-      direction: 'inbound', opened: this.now, established: this.now, earlyMuxer: true, limited: opts.limited ?? false,
+      direction: 'inbound', opened: this.now, established: this.now, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: true, limited: opts.limited ?? false,
     }
     this.h.input({ type: 'connection-established', connection: info })
     return info

@@ -14,7 +14,7 @@ import {
 const keys = [1, 2].map((i) => privateKeyFromSeed(new Uint8Array(32).fill(i), crypto))
 const [A, P] = keys.map((k) => ({ key: k, peer: k.publicKey.toPeerId(crypto) }))
 const addr = Multiaddr.fromString('/ip4/10.0.0.1/tcp/4001')
-const conn = (who: typeof A, id = 1): ConnectionInfo => ({ id, peer: who!.peer, remotePublicKey: who!.key.publicKey, remoteAddr: addr, localAddr: undefined, direction: 'inbound', opened: 0, established: 0, earlyMuxer: true, limited: false })
+const conn = (who: typeof A, id = 1): ConnectionInfo => ({ id, peer: who!.peer, remotePublicKey: who!.key.publicKey, remoteAddr: addr, localAddr: undefined, direction: 'inbound', opened: 0, established: 0, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: true, limited: false })
 const s = (stream: number, connection = 1): StreamRef => ({ connection, stream })
 
 function drain<E>(b: { pollAction(): BehaviourAction<E> | undefined }): BehaviourAction<E>[] {

@@ -78,7 +78,7 @@ function pair(opts: Partial<RequestResponseOptions<unknown, unknown>> = {}, chun
 }
 
 function conn(): ConnectionInfo {
-  return { id: 1, peer: A.peer, remotePublicKey: A.publicKey, remoteAddr: A.addr, localAddr: B.addr, direction: 'inbound', opened: 0, established: 0, earlyMuxer: true, limited: false }
+  return { id: 1, peer: A.peer, remotePublicKey: A.publicKey, remoteAddr: A.addr, localAddr: B.addr, direction: 'inbound', opened: 0, established: 0, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: true, limited: false }
 }
 
 describe('behaviour with lengthPrefixed(codec)', () => {

@@ -297,5 +297,5 @@ function noLeak(h: Harness<any>, b: RequestResponseBehaviour<any, any>): void {
 
 function conn(who: typeof A, id = 1): ConnectionInfo {
   const other = who === A ? B : A
-  return { id, peer: who.peer, remotePublicKey: who.publicKey, remoteAddr: who.addr, localAddr: other.addr, direction: who === A ? 'inbound' : 'outbound', opened: 0, established: 0, earlyMuxer: true, limited: false }
+  return { id, peer: who.peer, remotePublicKey: who.publicKey, remoteAddr: who.addr, localAddr: other.addr, direction: who === A ? 'inbound' : 'outbound', opened: 0, established: 0, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: true, limited: false }
 }

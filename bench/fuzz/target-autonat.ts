@@ -60,7 +60,7 @@ const clientAnswer = (r: Rand): Uint8Array =>
 const OBSERVED = '/ip4/11.0.0.30/tcp/50000'
 const conn = (peer: typeof CLIENT, key: (typeof keys)[0], remote: string, direction: 'inbound' | 'outbound'): ConnectionInfo => ({
   id: 1, peer, remotePublicKey: key.publicKey, remoteAddr: Multiaddr.fromString(remote), localAddr: Multiaddr.fromString('/ip4/11.0.0.23/tcp/4001'),
-  direction, opened: 0, established: 0, earlyMuxer: true, limited: false,
+  direction, opened: 0, established: 0, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: true, limited: false,
 })
 const FROM_CLIENT = conn(CLIENT, keys[1]!, OBSERVED, 'inbound')
 const TO_SERVER = conn(SERVER, keys[0]!, '/ip4/11.0.0.23/tcp/4001', 'outbound')

@@ -41,7 +41,7 @@ function connect(r: Rand): Uint8Array {
 }
 const RELAYED: ConnectionInfo = {
   id: 1, peer: B, remotePublicKey: B_KEY.publicKey, remoteAddr: Multiaddr.fromString('/ip4/11.0.0.10/tcp/4001/p2p-circuit'),
-  localAddr: undefined, direction: 'outbound', opened: 0, established: 0, earlyMuxer: true, limited: true,
+  localAddr: undefined, direction: 'outbound', opened: 0, established: 0, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: true, limited: true,
 }
 
 const stats: Record<string, number> = {}

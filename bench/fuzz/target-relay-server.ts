@@ -153,7 +153,7 @@ export const relayServerTarget: Target = {
           const limited = (x >> 2) % 5 === 4
           const info: ConnectionInfo = {
             id: nextConn++, peer: IDS[peer]!, remotePublicKey: PEERS[peer]!.publicKey, remoteAddr: limited ? CIRCUIT_ADDR : ADDRS[(x >> 4) % ADDRS.length]!,
-            localAddr: undefined, direction: 'inbound', opened: now, established: now, earlyMuxer: true, limited,
+            localAddr: undefined, direction: 'inbound', opened: now, established: now, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: true, limited,
           }
           conns.set(info.id, info)
           b.handle(now, { type: 'connection-established', connection: info })

@@ -57,7 +57,7 @@ const RESPONSE: Schema = {
 
 const connInfo = (id: number): ConnectionInfo => ({
   id, peer: POINTS[id % 2]!, remotePublicKey: undefined as never,
-  remoteAddr: ADDR, localAddr: undefined, direction: 'outbound', opened: 0, established: 0, earlyMuxer: true, limited: false,
+  remoteAddr: ADDR, localAddr: undefined, direction: 'outbound', opened: 0, established: 0, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: true, limited: false,
 })
 
 const enum Op { Register, Unregister, Discover, Grant, Data, Eof, Reset, Closed, Advance, Reconnect, Cancel, StopAll }

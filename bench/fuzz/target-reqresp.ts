@@ -65,7 +65,7 @@ function config(c: number): Config {
 
 const connInfo = (id: number): ConnectionInfo => ({
   id, peer: REMOTE_ID, remotePublicKey: REMOTE.publicKey,
-  remoteAddr: Multiaddr.fromString('/ip4/10.0.0.2/tcp/4001'), localAddr: undefined, direction: id % 2 === 0 ? 'outbound' : 'inbound', opened: 0, established: 0, earlyMuxer: true, limited: false,
+  remoteAddr: Multiaddr.fromString('/ip4/10.0.0.2/tcp/4001'), localAddr: undefined, direction: id % 2 === 0 ? 'outbound' : 'inbound', opened: 0, established: 0, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: true, limited: false,
 })
 
 const enum Op { Request, Grant, Inbound, Data, Eof, Reset, Closed, Writable, Advance, Reconnect, Respond, Omit, Cancel }

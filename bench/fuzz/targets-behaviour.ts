@@ -95,7 +95,7 @@ function rand32(): (n: number) => Uint8Array {
 
 const connInfo = (id: number): ConnectionInfo => ({
   id, peer: REMOTE.publicKey.toPeerId(crypto), remotePublicKey: REMOTE.publicKey,
-  remoteAddr: ADDRS[0]!, localAddr: undefined, direction: id % 2 === 0 ? 'outbound' : 'inbound', opened: 0, established: 0, earlyMuxer: true, limited: false,
+  remoteAddr: ADDRS[0]!, localAddr: undefined, direction: id % 2 === 0 ? 'outbound' : 'inbound', opened: 0, established: 0, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: true, limited: false,
 })
 
 const enum BOp { Inbound, Data, Eof, Reset, Advance, Reconnect, Outbound, Writable, Closed }

@@ -39,7 +39,11 @@ export interface ConnectionInfo {
   readonly opened: Millis
   /** When the security handshake completed and the connection was established; `established - opened` is the handshake latency. */
   readonly established: Millis
-  /** The muxer was chosen inside the Noise handshake (early muxer negotiation) rather than by multistream after it. */
+  /** The secure channel's protocol id: '/noise' or '/tls/1.0.0' (a QUIC connection: '/tls/1.0.0', TLS inside QUIC). */
+  readonly security: string
+  /** The stream muxer: '/yamux/1.0.0', or '/quic-v1' for a QUIC connection (its own streams). */
+  readonly muxer: string
+  /** The muxer was chosen inside the security handshake (Noise extensions or TLS ALPN: early muxer negotiation) rather than by multistream after it. */
   readonly earlyMuxer: boolean
   /**
    * A *limited* connection: relayed through a Circuit Relay v2 relay (its remote address contains

@@ -66,7 +66,7 @@ export function onConnEvent(h: RouteHost, now: Millis, c: Conn, ev: ConnectionEv
       }
       const info: ConnectionInfo = {
         id: c.id, peer, remotePublicKey: ev.remotePublicKey, remoteAddr: c.remoteAddr, localAddr: c.localAddr, direction: c.direction,
-        opened: c.opened, established: now, earlyMuxer: ev.earlyMuxerNegotiation, limited: isLimitedAddr(c.remoteAddr),
+        opened: c.opened, established: now, security: ev.security, muxer: ev.muxer, earlyMuxer: ev.earlyMuxerNegotiation, limited: isLimitedAddr(c.remoteAddr),
       }
       const refused = h.policy.admitPeer(now, info)
       if (refused !== undefined) {

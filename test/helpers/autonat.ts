@@ -19,7 +19,7 @@ let nextConn = 100
 export function conn(peer: typeof CLIENT, remote: string, local: string, opts: { direction?: 'inbound' | 'outbound'; limited?: boolean; id?: number } = {}): ConnectionInfo {
   return {
     id: opts.id ?? nextConn++, peer: peer.peer, remotePublicKey: peer.publicKey, remoteAddr: ma(remote), localAddr: ma(local),
-    direction: opts.direction ?? 'inbound', opened: 0, established: 0, earlyMuxer: true, limited: opts.limited ?? false,
+    direction: opts.direction ?? 'inbound', opened: 0, established: 0, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: true, limited: opts.limited ?? false,
   }
 }
 

@@ -177,8 +177,8 @@ export class Pair<A, B> {
     const id = this.#nextConn++
     const ia = this.a.identity
     const ib = this.b.identity
-    const ca: ConnectionInfo = { id, peer: ib.peer, remotePublicKey: ib.publicKey, remoteAddr: ib.addr, localAddr: ia.addr, direction: 'outbound', opened: 0, established: 0, earlyMuxer: true, limited: false }
-    const cb: ConnectionInfo = { id, peer: ia.peer, remotePublicKey: ia.publicKey, remoteAddr: ia.addr, localAddr: ib.addr, direction: 'inbound', opened: 0, established: 0, earlyMuxer: true, limited: false }
+    const ca: ConnectionInfo = { id, peer: ib.peer, remotePublicKey: ib.publicKey, remoteAddr: ib.addr, localAddr: ia.addr, direction: 'outbound', opened: 0, established: 0, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: true, limited: false }
+    const cb: ConnectionInfo = { id, peer: ia.peer, remotePublicKey: ia.publicKey, remoteAddr: ia.addr, localAddr: ib.addr, direction: 'inbound', opened: 0, established: 0, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: true, limited: false }
     this.a.connections.push(ca)
     this.b.connections.push(cb)
     this.#schedule(0, 0, { type: 'connection-established', connection: ca })

@@ -23,7 +23,7 @@ export function scripted(opts: Partial<GossipsubOptions> = {}, protocol = '/mesh
   const b = new GossipsubBehaviour({ random: seeded(7), crypto: nobleCrypto, privateKey: ME.key, heartbeatInitialDelay: 1000, ...opts })
   const h = new Harness<GossipsubEvent>(b)
   b.subscribe(0, 't')
-  const conn: ConnectionInfo = { id: 1, peer: PEER.peer, remotePublicKey: PEER.publicKey, remoteAddr: PEER.addr, localAddr: undefined, direction: 'outbound', opened: 0, established: 0, earlyMuxer: true, limited: false }
+  const conn: ConnectionInfo = { id: 1, peer: PEER.peer, remotePublicKey: PEER.publicKey, remoteAddr: PEER.addr, localAddr: undefined, direction: 'outbound', opened: 0, established: 0, security: '/noise', muxer: '/yamux/1.0.0', earlyMuxer: true, limited: false }
   const acts = h.input({ type: 'connection-established', connection: conn })
   const open = acts.find((a) => a.type === 'open-stream') as Extract<BehaviourAction<GossipsubEvent>, { type: 'open-stream' }>
   expect(open.protocols).toEqual(['/meshsub/1.2.0', '/meshsub/1.1.0', '/meshsub/1.0.0', '/floodsub/1.0.0'])
