@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import dgram from 'node:dgram'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { buildGoProgram } from './helpers/go-program.js'
+import { buildGoProgram, quicGoMod } from './helpers/go-program.js'
 import { nodeTlsCrypto as tls } from '../src/io/crypto-tls-node.js'
 import { generatePrivateKey } from '../src/peer-id/index.js'
 import { QuicConnection, type QuicConnectionEvent } from '../src/quic/index.js'
@@ -123,18 +123,7 @@ func main() {
 }
 `
 
-const GO_MOD = `module weftquicgoconn
-
-go 1.24
-
-require (
-	github.com/quic-go/quic-go v0.59.0
-	golang.org/x/crypto v0.48.0
-	golang.org/x/net v0.50.0
-	golang.org/x/sys v0.48.0
-	golang.org/x/text v0.34.0
-)
-`
+const GO_MOD = quicGoMod('weftquicgoconn')
 
 let bin = ''
 let skip: string | undefined

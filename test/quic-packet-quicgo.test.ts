@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import dgram from 'node:dgram'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { buildGoProgram } from './helpers/go-program.js'
+import { buildGoProgram, quicGoMod } from './helpers/go-program.js'
 import { fromHex } from '../src/core/bytes.js'
 import { nodeTlsCrypto as c } from '../src/io/crypto-tls-node.js'
 import { TlsHandshake, type TlsLevel } from '../src/tls/index.js'
@@ -60,18 +60,7 @@ func main() {
 	}
 }
 `
-const GO_MOD = `module weftquicgo
-
-go 1.24
-
-require (
-	github.com/quic-go/quic-go v0.59.0
-	golang.org/x/crypto v0.48.0
-	golang.org/x/net v0.50.0
-	golang.org/x/sys v0.48.0
-	golang.org/x/text v0.34.0
-)
-`
+const GO_MOD = quicGoMod('weftquicgo')
 
 let bin = ''
 let skip: string | undefined

@@ -29,3 +29,19 @@ export async function buildGoProgram(name: string, main: string, mod: string): P
   }
   return skip === undefined ? { bin } : { bin, skip }
 }
+
+/** The go.mod of a quic-go test peer: the pinned quic-go (go-libp2p v0.48.0's) and its x/ modules, in one place. */
+export function quicGoMod(module: string): string {
+  return `module ${module}
+
+go 1.24
+
+require (
+	github.com/quic-go/quic-go v0.59.0
+	golang.org/x/crypto v0.48.0
+	golang.org/x/net v0.50.0
+	golang.org/x/sys v0.48.0
+	golang.org/x/text v0.34.0
+)
+`
+}
