@@ -36,6 +36,22 @@ describe('nodeCrypto public key cache', () => {
       expect(nodeCrypto.x25519SharedSecret(a, B)).toEqual(nodeCrypto.x25519SharedSecret(b, A))
       expect(nodeCrypto.x25519SharedSecret(a, B)).toEqual(nodeCrypto.x25519SharedSecret(b, A))
     }
-    expect(cachedPublicKeys()).toBeLessThanOrEqual(1024)
+    expect(cachedPublicKeys('X25519')).toBeLessThanOrEqual(64)
+    expect(cachedPublicKeys('Ed25519')).toBeLessThanOrEqual(1024)
+  })
+
+  it('a burst of handshakes (X25519 keys) does not push out the Ed25519 keys', () => {
+    const msg = new TextEncoder().encode('gossip')
+    const authors = Array.from({ length: 100 }, () => {
+      const seed = nodeCrypto.randomBytes(32)
+      return { pub: nodeCrypto.ed25519PublicKey(seed), sig: nodeCrypto.ed25519Sign(seed, msg) }
+    })
+    for (const a of authors) expect(nodeCrypto.ed25519Verify(a.pub, msg, a.sig)).toBe(true)
+    const ed = cachedPublicKeys('Ed25519')
+    expect(ed).toBeGreaterThanOrEqual(100)
+    const mine = nodeCrypto.randomBytes(32)
+    for (let i = 0; i < 2000; i++) nodeCrypto.x25519SharedSecret(mine, nodeCrypto.x25519PublicKey(nodeCrypto.randomBytes(32)))
+    expect(cachedPublicKeys('X25519')).toBeLessThanOrEqual(64)
+    expect(cachedPublicKeys('Ed25519')).toBe(ed)
   })
 })

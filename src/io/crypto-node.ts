@@ -35,33 +35,38 @@ const ED25519_SPKI = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 
  *   instead: tied to its array, a remote's Ed25519 key (verified once per handshake) stayed cached
  *   as long as its PublicKey lived (peer store, connection): ~2 KiB of OpenSSL memory per connected
  *   peer, 20 MB at 10,000 (bench/README.md "Scale"). One author's messages (gossipsub) and a
- *   handshake's two DH operations with one remote key still hit it.
+ *   handshake's two DH operations with one remote key still hit it. X25519 keys have an LRU of
+ *   their own (X25519_CACHE_MAX): a remote's ephemeral key is used twice and thrown away, and in
+ *   one shared LRU a burst of handshakes would push out the Ed25519 keys gossipsub verifies with.
  */
 const PLACEHOLDER_X = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'
 type Curve = 'X25519' | 'Ed25519'
 interface CacheEntry { curve: Curve; priv: boolean; copy: Uint8Array; key: nc.KeyObject }
 const keyCache = new WeakMap<Uint8Array, CacheEntry[]>()
-/** Public KeyObjects by curve and base64url bytes, least recently used first. */
+/** Ed25519 public KeyObjects by base64url bytes, least recently used first. */
 const PUBLIC_CACHE_MAX = 1024
-const publicCache = new Map<string, nc.KeyObject>()
+/** X25519 public KeyObjects (a handshake's remote static and ephemeral keys), least recently used first. */
+const X25519_CACHE_MAX = 64
+const publicCache: Record<Curve, Map<string, nc.KeyObject>> = { Ed25519: new Map(), X25519: new Map() }
+const publicMax: Record<Curve, number> = { Ed25519: PUBLIC_CACHE_MAX, X25519: X25519_CACHE_MAX }
 
-/** Public KeyObjects cached now (tests: the cache stays bounded). */
-export function cachedPublicKeys(): number {
-  return publicCache.size
+/** Public KeyObjects cached now, of one curve or both (tests: the caches stay bounded). */
+export function cachedPublicKeys(curve?: 'X25519' | 'Ed25519'): number {
+  return curve !== undefined ? publicCache[curve].size : publicCache.Ed25519.size + publicCache.X25519.size
 }
 
 function importPublic(curve: Curve, k: Uint8Array): nc.KeyObject {
   const b64 = Buffer.from(k.buffer, k.byteOffset, k.byteLength).toString('base64url')
-  const id = curve + b64
-  const hit = publicCache.get(id)
+  const cache = publicCache[curve]
+  const hit = cache.get(b64)
   if (hit !== undefined) {
-    publicCache.delete(id)
-    publicCache.set(id, hit)
+    cache.delete(b64)
+    cache.set(b64, hit)
     return hit
   }
   const key = nc.createPublicKey({ key: { kty: 'OKP', crv: curve, x: b64 }, format: 'jwk' })
-  publicCache.set(id, key)
-  if (publicCache.size > PUBLIC_CACHE_MAX) publicCache.delete(publicCache.keys().next().value!)
+  cache.set(b64, key)
+  if (cache.size > publicMax[curve]) cache.delete(cache.keys().next().value!)
   return key
 }
 
