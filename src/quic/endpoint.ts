@@ -17,7 +17,7 @@
 import type { TlsCrypto } from '../core/crypto/tls.js'
 import type { QuicConnectionEvent } from './connection/index.js'
 import { MIN_INITIAL_DATAGRAM_SIZE, QUIC_V1, parseDatagram } from './packet.js'
-import { STATELESS_RESET_TOKEN_LENGTH, buildStatelessReset, statelessResetToken } from './reset.js'
+import { MIN_STATELESS_RESET_SIZE, STATELESS_RESET_TOKEN_LENGTH, buildStatelessReset, statelessResetToken } from './reset.js'
 import { buildRetry } from './retry.js'
 import { versionNegotiationFor } from './version.js'
 
@@ -33,7 +33,7 @@ export interface QuicEndpointLimits {
   maxConnections: number
   /** Connections still handshaking: bounds the TLS work and handshake state spoofed or slow clients can hold. */
   maxHandshakes: number
-  /** Handshaking connections per remote IP address: one host cannot take every handshake slot. */
+  /** Handshaking connections per remote IP address (IPv4) or IPv6 /64 prefix (`ipBucket`): one host cannot take every handshake slot. */
   maxHandshakesPerIp: number
   /** Stateless resets sent per second (token bucket, burst of the same size): a stream of short packets to unknown ids cannot make us a reflector. */
   statelessResetsPerSecond: number
@@ -111,6 +111,34 @@ const hex = (b: Uint8Array): string => {
   return s
 }
 const TOKEN_NONCE = 12
+
+/**
+ * The key a remote address's handshakes are counted under (`maxHandshakesPerIp`): an IPv4 address
+ * (an IPv4-mapped IPv6 one too, so a dual-stack socket counts a host once), or the /64 prefix of an
+ * IPv6 address, since one host usually holds a whole /64 and could otherwise take every slot with
+ * addresses of its own. Text that is not an IP address is its own key.
+ */
+export function ipBucket(address: string): string {
+  const zone = address.indexOf('%')
+  const a = (zone >= 0 ? address.slice(0, zone) : address).toLowerCase()
+  if (!a.includes(':') || !/^[0-9a-f:.]+$/.test(a)) return a
+  if (a.startsWith('::ffff:') && a.includes('.')) return a.slice(7)
+  const halves = a.split('::')
+  if (halves.length > 2) return a
+  const head = halves[0] === '' ? [] : halves[0]!.split(':')
+  const tail = halves.length === 2 && halves[1] !== '' ? halves[1]!.split(':') : []
+  if (tail.length > 0 && tail[tail.length - 1]!.includes('.')) tail.splice(tail.length - 1, 1, '0', '0') // an embedded IPv4 tail: outside the /64 anyway
+  const fill = halves.length === 2 ? 8 - head.length - tail.length : 0
+  if (fill < 0 || head.length + fill + tail.length !== 8) return a
+  const groups = [...head, ...new Array<string>(fill).fill('0'), ...tail].slice(0, 4)
+  let out = ''
+  for (const g of groups) {
+    const v = g.length >= 1 && g.length <= 4 ? Number.parseInt(g, 16) : Number.NaN
+    if (Number.isNaN(v)) return a
+    out += `${v.toString(16)}:`
+  }
+  return `${out}:/64`
+}
 const te = new TextEncoder()
 
 /** One socket's QUIC endpoint (see the file comment). */
@@ -149,6 +177,12 @@ export class QuicEndpoint<H> {
   get connectionCount(): number { return this.#entries.size }
   /** Connections still handshaking. */
   get handshakeCount(): number { return this.#handshakes }
+  /** Sizes of the routing state (connection ids routed, peer reset tokens, per-IP counters): for tests and metrics, each bounded by the limits. */
+  get routingEntries(): { connectionIds: number, resetTokens: number, ips: number } {
+    return { connectionIds: this.#routes.size, resetTokens: this.#resetTokens.size, ips: this.#perIp.size }
+  }
+  /** Handshakes counted for the IP (or IPv6 /64) of `address`. */
+  handshakesFrom(address: string): number { return this.#perIp.get(ipBucket(address)) ?? 0 }
 
   /** A fresh connection id of our length. */
   newConnectionId(): Uint8Array {
@@ -186,7 +220,7 @@ export class QuicEndpoint<H> {
     if (p.dcid.length < 8) return this.#drop('short-dcid')
     if (this.#entries.size >= this.#limits.maxConnections) return this.#drop('connection-limit')
     if (this.#handshakes >= this.#limits.maxHandshakes) return this.#drop('handshake-limit')
-    if ((this.#perIp.get(remote.address) ?? 0) >= this.#limits.maxHandshakesPerIp) return this.#drop('ip-handshake-limit')
+    if ((this.#perIp.get(ipBucket(remote.address)) ?? 0) >= this.#limits.maxHandshakesPerIp) return this.#drop('ip-handshake-limit')
     const validated = p.token.length > 0 ? this.#openToken(now, remote, p.token, p.dcid) : undefined
     if (validated !== undefined) {
       this.stats.accepted++
@@ -217,7 +251,7 @@ export class QuicEndpoint<H> {
     const e = this.#add(handle, incoming.localConnectionId)
     this.#route(e, incoming.originalDestinationConnectionId)
     if (incoming.retrySourceConnectionId !== undefined) this.#route(e, incoming.retrySourceConnectionId)
-    e.ip = incoming.remote.address
+    e.ip = ipBucket(incoming.remote.address)
     this.#handshakes++
     this.#perIp.set(e.ip, (this.#perIp.get(e.ip) ?? 0) + 1)
   }
@@ -285,10 +319,11 @@ export class QuicEndpoint<H> {
       }
     }
     // §10.3: tell the peer we lost its connection, at most statelessResetsPerSecond times a second
-    const cid = datagram.subarray(1, 1 + this.#cidLength)
-    const reset = buildStatelessReset(this.resetToken(cid), datagram.length, this.#o.random)
-    if (reset === undefined) return this.#drop('too-small-to-reset')
+    // size and budget first: a flood of short packets to unknown ids costs no HMAC past the budget
+    if (datagram.length - 1 < MIN_STATELESS_RESET_SIZE) return this.#drop('too-small-to-reset')
     if (!this.#takeResetBudget(now)) return this.#drop('reset-rate-limit')
+    const reset = buildStatelessReset(this.resetToken(datagram.subarray(1, 1 + this.#cidLength)), datagram.length, this.#o.random)
+    if (reset === undefined) return this.#drop('too-small-to-reset')
     this.stats.statelessResets++
     return { kind: 'respond', datagram: reset, reason: 'stateless-reset' }
   }
