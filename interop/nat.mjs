@@ -155,7 +155,7 @@ async function once(c) {
   }
 }
 
-const W = [34, 8, 9, 8, 7]
+const W = [38, 8, 9, 8, 7]
 const line = (/** @type {string[]} */ cells) => cells.map((s, i) => s.padEnd(W[i] ?? 0)).join(' ')
 console.log(line(['case', 'result', 'rtt ms', 'time s', 'detail']))
 /** @type {ReturnType<typeof record>[]} */
@@ -183,6 +183,7 @@ async function runOne(c) {
 }
 /** @param {any} rec */
 function detailOf(rec) {
+  if (rec.scenario === 'hole-punch' && rec.transport === 'quic-v1') return `direct ${rec.direct} directUdp rA ${rec.directUdp?.rA} rB ${rec.directUdp?.rB}`
   if (rec.scenario === 'hole-punch') return `direct ${rec.direct} directSyn rA ${rec.directSyn?.rA} rB ${rec.directSyn?.rB}`
   if (rec.scenario === 'limit') return `echoed ${rec.echoed} B`
   if (rec.scenario === 'no-reservation') return String(rec.status)

@@ -11,7 +11,7 @@ interface MatrixLib {
   selectCases(cases: NatCase[], filters: string[]): NatCase[]
   implsOf(c: NatCase): string[]
   parseResult(stdout: string): { result: any; rttLine: number | null; error: string | null }
-  judge(c: NatCase, result: unknown, facts?: { directSyn?: number; victimSyns?: number; listenerRouter?: string }): string | null
+  judge(c: NatCase, result: unknown, facts?: { directSyn?: number; directUdp?: { rA: number; rB: number }; victimSyns?: number; listenerRouter?: string }): string | null
   record(c: NatCase, r: { ok: boolean; rttMillis: number | null; error: string | null; seconds: number; extra?: Record<string, unknown> }): Record<string, unknown>
   LIMIT_WRITE_BYTES: number
   markdown(results: Record<string, unknown>[]): string
@@ -61,6 +61,36 @@ describe('NAT matrix', () => {
     }
     expect(m.selectCases(m.allCases(), ['dcutr/']).every((c) => c.suite === 'dcutr')).toBe(true)
     expect(m.implsOf(find('relay/go/weft-none/no-reservation'))).toEqual(['go', 'weft'])
+  })
+
+  test('QUIC v1: relay and hole punching for every (dialer, listener) pair of go, rust and weft, ids under quic/, TCP ids unchanged', () => {
+    const quic = m.allCases().filter((c) => c.transport === 'quic-v1')
+    expect(quic.every((c) => c.id.startsWith('quic/'))).toBe(true)
+    expect(m.allCases().filter((c) => c.transport === 'tcp').every((c) => !c.id.startsWith('quic/'))).toBe(true)
+    for (const d of ['go', 'rust', 'weft']) {
+      for (const l of ['go', 'rust', 'weft']) {
+        if (d === 'go' && l === 'go') continue // listed below with its siblings
+        expect(find(`quic/relay/rust/${d}-${l}/relay`)).toMatchObject({ suite: 'relay', transport: 'quic-v1', scenario: 'relay' })
+        expect(find(`quic/dcutr/rust/${d}-${l}`)).toMatchObject({ suite: 'dcutr', transport: 'quic-v1', scenario: 'hole-punch' })
+      }
+    }
+    expect(find('quic/dcutr/rust/go-go').control).toBe(true)
+    expect(find('quic/dcutr/rust/go-rust').control).toBe(true)
+    expect(find('quic/dcutr/weft/weft-weft').control).toBe(false)
+    expect(find('dcutr/rust/go-rust').transport).toBe('tcp')
+    expect(m.selectCases(m.allCases(), ['quic/']).length).toBe(quic.length)
+  })
+
+  test('judge, QUIC hole punch: a direct /udp/…/quic-v1 connection to the listener\'s router and direct UDP through both NATs', () => {
+    const hp = find('quic/dcutr/rust/go-rust')
+    const good = { ok: true, rttMillis: 0.3, direct: '/ip4/11.0.0.2/udp/4001/quic-v1' }
+    const facts = { directSyn: 0, directUdp: { rA: 12, rB: 9 }, listenerRouter: '11.0.0.2' }
+    expect(m.judge(hp, good, facts)).toBeNull()
+    expect(m.judge(hp, { ...good, direct: '/ip4/11.0.0.2/tcp/4001' }, facts)).toMatch(/not QUIC v1/)
+    expect(m.judge(hp, good, { ...facts, directUdp: { rA: 3, rB: 0 } })).toMatch(/did not cross both NATs/)
+    expect(m.judge(hp, good, { ...facts, directUdp: { rA: 0, rB: 3 } })).toMatch(/did not cross both NATs/)
+    // and a TCP case whose direct connection is QUIC is no TCP hole punch
+    expect(m.judge(find('dcutr/rust/go-rust'), good, { directSyn: 1, listenerRouter: '11.0.0.2' })).toMatch(/not TCP/)
   })
 
   test('judge: each scenario passes on its success line and fails on the near miss', () => {
@@ -119,6 +149,13 @@ describe('NAT matrix', () => {
     expect(md).toContain('| go | weft → go | pass 1.3 ms | **FAIL** |')
     expect(md).toContain('| rust | go → rust (control) | fail (control) |')
     expect(md).toContain('| rust | weft | pass public |  |  |')
+    const quic = m.markdown([
+      m.record(find('quic/relay/rust/weft-go/relay'), { ok: true, rttMillis: 0.5, error: null, seconds: 1 }),
+      m.record(find('quic/dcutr/rust/go-rust'), { ok: true, rttMillis: 0.25, error: null, seconds: 1, extra: { direct: '/ip4/11.0.0.2/udp/9/quic-v1', directUdp: { rA: 3, rB: 4 } } }),
+    ])
+    expect(quic).toContain('| rust | weft → go | pass 0.5 ms |\n')
+    expect(quic).toContain('QUIC v1 hole punch')
+    expect(quic).toContain('| rust | go → rust (control) | pass 0.3 ms | /ip4/11.0.0.2/udp/9/quic-v1 | 3 / 4 |')
   })
 })
 
@@ -130,6 +167,9 @@ describe('NAT topology rulesets', () => {
     expect(text).toContain('iifname "wan0" ct state established,related accept\n    iifname "wan0" counter drop comment "unsolicited"')
     // before the established/related accept, or the counter would never see the SYN
     expect(text.indexOf('ip saddr 11.0.0.2 tcp flags & (syn | ack) == syn counter comment "directsyn"')).toBeLessThan(text.indexOf('ct state established,related accept\n    iifname "lan0"'))
+    // QUIC: UDP from rB forwarded into the LAN, counted before the established/related accept too
+    expect(text.indexOf('iifname "wan0" ip saddr 11.0.0.2 meta l4proto udp counter comment "directudp"')).toBeGreaterThan(-1)
+    expect(text.indexOf('comment "directudp"')).toBeLessThan(text.indexOf('ct state established,related accept\n    iifname "lan0"'))
     expect(topo.ROUTERS.rA!.peerRouter).toBe(topo.ROUTERS.rB!.wan)
     expect(topo.ROUTERS.rB!.peerRouter).toBe(topo.ROUTERS.rA!.wan)
   })
@@ -143,6 +183,7 @@ describe('NAT topology rulesets', () => {
     const text = topo.routerRuleset({ net: '10.0.3.0/24', unsolicited: 'reset' })
     expect(text).toContain('reject with tcp reset comment "unsolicited"')
     expect(text).not.toContain('directsyn')
+    expect(text).not.toContain('directudp')
     expect(topo.victimRuleset()).toContain('tcp flags & (syn | ack) == syn counter drop comment "syn"')
   })
 

@@ -13,7 +13,9 @@
 //   - autonat-client: a go-only control asking that server with go's v1 and v2 clients (nat_autonat.go).
 //
 // Common env: REDIS_ADDR (unix:<path> or host:port), TEST_KEY, LISTEN_IP (default 127.0.0.1),
-// TIMEOUT_SECONDS (default 60). Transport TCP + Noise + yamux only (Go sets TCP_NODELAY by default).
+// TIMEOUT_SECONDS (default 60), TRANSPORT = tcp (default) | quic-v1: relay, listener and dialer
+// listen and dial on that transport only (TCP + Noise + yamux, Go sets TCP_NODELAY by default; or
+// QUIC v1). Circuits are Noise + yamux over either. The AutoNAT roles are TCP only.
 package main
 
 import (
@@ -37,6 +39,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/protocol/holepunch"
 	"github.com/libp2p/go-libp2p/p2p/protocol/identify"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	libp2pquic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/redis/go-redis/v9"
@@ -53,6 +56,7 @@ type natCtx struct {
 	scenario string
 	testKey  string
 	listenIP string
+	quic     bool // TRANSPORT=quic-v1
 	timeout  time.Duration
 	rdb      *redis.Client
 
@@ -66,6 +70,13 @@ func natMode(role string) int {
 		listenIP: env("LISTEN_IP", "127.0.0.1")}
 	if ip := net.ParseIP(n.listenIP); ip == nil || ip.To4() == nil || ip.IsUnspecified() {
 		fail("LISTEN_IP must be a concrete IPv4 address, got %q", n.listenIP)
+	}
+	switch t := env("TRANSPORT", "tcp"); t {
+	case "tcp", "":
+	case "quic-v1":
+		n.quic = !strings.HasPrefix(role, "autonat") // the AutoNAT roles are TCP only (../NAT.md)
+	default:
+		fail("unsupported TRANSPORT %q (want tcp or quic-v1)", t)
 	}
 	secs, err := strconv.Atoi(env("TIMEOUT_SECONDS", "60"))
 	if err != nil || secs <= 0 {
@@ -148,17 +159,26 @@ func (n *natCtx) get(name string) string {
 }
 
 func (n *natCtx) listenMA() ma.Multiaddr {
-	m, err := ma.NewMultiaddr(fmt.Sprintf("/ip4/%s/tcp/0", n.listenIP))
+	s := fmt.Sprintf("/ip4/%s/tcp/0", n.listenIP)
+	if n.quic {
+		s = fmt.Sprintf("/ip4/%s/udp/0/quic-v1", n.listenIP)
+	}
+	m, err := ma.NewMultiaddr(s)
 	if err != nil {
 		fail("listen addr: %v", err)
 	}
 	return m
 }
 
-// natBaseOpts: TCP + Noise + yamux, no resource limits, no metrics, listening on LISTEN_IP.
+// natBaseOpts: TCP or QUIC v1 (TRANSPORT), Noise + yamux (TCP and circuits), no resource limits,
+// no metrics, listening on LISTEN_IP.
 func (n *natCtx) natBaseOpts() []libp2p.Option {
+	transport := libp2p.Transport(tcp.NewTCPTransport)
+	if n.quic {
+		transport = libp2p.Transport(libp2pquic.NewTransport)
+	}
 	return []libp2p.Option{
-		libp2p.Transport(tcp.NewTCPTransport),
+		transport,
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
 		libp2p.ResourceManager(&network.NullResourceManager{}),

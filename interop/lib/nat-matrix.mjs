@@ -10,22 +10,27 @@ export const LIMIT_RELAY_DATA = 4096
 
 /**
  * @typedef {'relay' | 'dcutr' | 'autonat'} Suite
+ * @typedef {'tcp' | 'quic-v1'} Transport
  * @typedef {{ id: string, suite: Suite, relay: string | null, dialer: string, listener: string,
- *   transport: 'tcp', scenario: string, control: boolean, timeout: number }} NatCase
+ *   transport: Transport, scenario: string, control: boolean, timeout: number }} NatCase
  *   For AutoNAT cases `dialer` is the client (always weft) and `listener` the server.
  *   `control`: no weft in it; a failing control is reported but does not fail the suite.
+ *   `transport`: the peers' TRANSPORT (interop/NAT.md); QUIC cases' ids start with `quic/`.
  */
 
 /** (dialer, listener) pairs with weft in them. */
 const WEFT_PAIRS = [['weft', 'weft'], ['weft', 'go'], ['go', 'weft'], ['weft', 'rust'], ['rust', 'weft']]
 
-/** @param {Omit<NatCase, 'id' | 'control' | 'transport'>} c @returns {NatCase} */
+/** Every (dialer, listener) pair over QUIC: go<->rust and the same-implementation controls first (they prove the harness without weft). */
+const QUIC_PAIRS = [['go', 'rust'], ['rust', 'go'], ['go', 'go'], ['rust', 'rust'], ...WEFT_PAIRS]
+
+/** @param {Omit<NatCase, 'id' | 'control' | 'transport'> & { transport?: Transport }} c @returns {NatCase} */
 function mk(c) {
   const control = c.relay !== 'weft' && c.dialer !== 'weft' && c.listener !== 'weft'
   const id = c.suite === 'autonat'
     ? `autonat/${c.listener}/${c.dialer}/${c.scenario}`
-    : `${c.suite}/${c.relay}/${c.dialer}-${c.listener}${c.suite === 'relay' || c.scenario !== 'hole-punch' ? `/${c.scenario}` : ''}`
-  return { id, transport: 'tcp', control, ...c }
+    : `${c.transport === 'quic-v1' ? 'quic/' : ''}${c.suite}/${c.relay}/${c.dialer}-${c.listener}${c.suite === 'relay' || c.scenario !== 'hole-punch' ? `/${c.scenario}` : ''}`
+  return { id, control, ...c, transport: c.transport ?? 'tcp' }
 }
 
 /** Every case, in run order (relay suite, then hole punching, then AutoNAT). @returns {NatCase[]} */
@@ -62,6 +67,15 @@ export function allCases() {
   // connection must keep working, and no direct SYN may reach a peer. Shows the hole-punch verdicts
   // can fail.
   cases.push(mk({ suite: 'dcutr', relay: 'rust', dialer: 'weft', listener: 'weft', scenario: 'symmetric-nat', timeout: 75 }))
+  // QUIC v1 (TRANSPORT=quic-v1, interop/NAT.md "QUIC cases"): every (dialer, listener) pair of go, rust
+  // and weft through one relay, rust's (the upstream hole-punch relay; one relay keeps the suite short),
+  // relayed (identify + ping over a circuit on QUIC connections) and hole-punched (a direct QUIC
+  // connection); weft<->weft through weft's relay too.
+  const quic = /** @type {const} */ ('quic-v1')
+  for (const [dialer, listener] of QUIC_PAIRS) cases.push(mk({ suite: 'relay', relay: 'rust', dialer, listener, scenario: 'relay', transport: quic, timeout: 30 }))
+  cases.push(mk({ suite: 'relay', relay: 'weft', dialer: 'weft', listener: 'weft', scenario: 'relay', transport: quic, timeout: 30 }))
+  for (const [dialer, listener] of QUIC_PAIRS) cases.push(mk({ suite: 'dcutr', relay: 'rust', dialer, listener, scenario: 'hole-punch', transport: quic, timeout: 45 }))
+  cases.push(mk({ suite: 'dcutr', relay: 'weft', dialer: 'weft', listener: 'weft', scenario: 'hole-punch', transport: quic, timeout: 45 }))
   // AutoNAT: weft's client on the WAN (public) and behind rC (private) against each server, and go's and
   // rust's clients against each (theirs against weft's server are weft cases: weft's server must give
   // them the verdict go's and rust's servers give; against go and rust servers they are the controls that
@@ -121,10 +135,11 @@ export function parseResult(stdout) {
 /**
  * Judge a case: the error (null = pass). `result` is the parsed result line (or null), `facts` what the
  * orchestrator measured itself: `directSyn` (rA + rB counter increase during a hole-punch case),
- * `victimSyns` (the victim's counter increase during an amplification case), `listenerRouter` (the
- * listener's router WAN address, for the direct address check).
+ * `directUdp` (rA's and rB's direct-UDP counter increase during a QUIC hole-punch case), `victimSyns`
+ * (the victim's counter increase during an amplification case), `listenerRouter` (the listener's router
+ * WAN address, for the direct address check).
  * @param {NatCase} c @param {any} result
- * @param {{ directSyn?: number, victimSyns?: number, listenerRouter?: string }} facts
+ * @param {{ directSyn?: number, directUdp?: { rA: number, rB: number }, victimSyns?: number, listenerRouter?: string }} facts
  * @returns {string | null}
  */
 export function judge(c, result, facts = {}) {
@@ -154,6 +169,13 @@ export function judge(c, result, facts = {}) {
       const direct = String(result.direct ?? '')
       if (direct === '' || direct.includes('/p2p-circuit')) return `the ping's connection is not direct: ${JSON.stringify(result.direct)}`
       if (facts.listenerRouter !== undefined && !direct.includes(`/ip4/${facts.listenerRouter}/`)) return `the direct connection goes to ${direct}, not to the listener's router ${facts.listenerRouter}`
+      if (c.transport === 'quic-v1') {
+        if (!/\/udp\/\d+\/quic-v1(\/|$)/.test(direct)) return `the direct connection is not QUIC v1: ${direct}`
+        const u = facts.directUdp
+        if (u !== undefined && (u.rA < 1 || u.rB < 1)) return `the direct QUIC connection did not cross both NATs (directudp rA ${u.rA}, rB ${u.rB}: each must move)`
+        return null
+      }
+      if (!/\/tcp\/\d+(\/|$)/.test(direct)) return `the direct connection is not TCP: ${direct}`
       if (facts.directSyn !== undefined && facts.directSyn < 1) return 'no direct SYN crossed the routers (rA/rB directsyn counters did not move)'
       return null
     }
@@ -184,22 +206,33 @@ export function record(c, r) {
 }
 
 /**
- * nat.json's records as the Markdown tables of interop/NAT.md "Results" (`node interop/nat.mjs --markdown`).
+ * nat.json's records as the Markdown tables of interop/NAT.md "Results" (`node interop/nat.mjs --markdown`):
+ * the TCP tables, then the QUIC v1 ones.
  * @param {any[]} results
  */
 export function markdown(results) {
+  const quic = results.filter((r) => r.transport === 'quic-v1')
+  const tcp = results.filter((r) => r.transport !== 'quic-v1')
+  return [tables(tcp, false), tables(quic, true)].filter((t) => t !== '').join('\n')
+}
+
+/** @param {any[]} results @param {boolean} quic the QUIC v1 records (headers say so; the hole-punch table shows direct UDP datagrams) */
+function tables(results, quic) {
+  const q = quic ? 'QUIC v1 ' : ''
   const cell = (/** @type {any} */ r, /** @type {(r: any) => string} */ detail) => (r === undefined ? '' : `${r.ok ? (r.flaky ? 'flaky' : 'pass') : r.control ? 'fail (control)' : '**FAIL**'}${r.ok ? detail(r) : ''}`)
   const ms = (/** @type {number | null} */ n) => (typeof n === 'number' ? ` ${n.toFixed(1)} ms` : '')
   const find = (/** @type {(r: any) => boolean} */ f) => results.find(f)
   const out = []
   const relayRows = [...new Set(results.filter((r) => r.suite === 'relay' && r.scenario !== 'no-reservation').map((r) => `${r.relay}|${r.dialer}|${r.listener}`))]
   if (relayRows.length > 0) {
-    out.push('| relay | dialer → listener | relay: identify + ping over the circuit | limit (4096 B): bytes echoed before the circuit ended |', '|---|---|---|---|')
+    if (quic) out.push(`| relay | dialer → listener | ${q}relay: identify + ping over the circuit |`, '|---|---|---|')
+    else out.push('| relay | dialer → listener | relay: identify + ping over the circuit | limit (4096 B): bytes echoed before the circuit ended |', '|---|---|---|---|')
     for (const k of relayRows) {
       const [relay, dialer, listener] = k.split('|')
       const get = (/** @type {string} */ sc) => find((r) => r.suite === 'relay' && r.relay === relay && r.dialer === dialer && r.listener === listener && r.scenario === sc)
       const ctl = get('relay')?.control || get('limit')?.control ? ' (control)' : ''
-      out.push(`| ${relay} | ${dialer} → ${listener}${ctl} | ${cell(get('relay'), (r) => ms(r.rttMillis))} | ${cell(get('limit'), (r) => ` ${r.echoed} B`)} |`)
+      const limit = quic ? '' : ` ${cell(get('limit'), (r) => ` ${r.echoed} B`)} |`
+      out.push(`| ${relay} | ${dialer} → ${listener}${ctl} | ${cell(get('relay'), (r) => ms(r.rttMillis))} |${limit}`)
     }
     out.push('')
   }
@@ -211,12 +244,13 @@ export function markdown(results) {
   }
   const hp = results.filter((r) => r.suite === 'dcutr')
   if (hp.length > 0) {
-    out.push('| relay | dialer (behind rA) → listener (behind rB) | hole punch: direct connection + ping over it | direct address | direct SYNs rA / rB |', '|---|---|---|---|---|')
+    out.push(`| relay | dialer (behind rA) → listener (behind rB) | ${q}hole punch: direct connection + ping over it | direct address | ${quic ? 'direct UDP datagrams' : 'direct SYNs'} rA / rB |`, '|---|---|---|---|---|')
     for (const r of hp) {
       const symmetric = r.scenario === 'symmetric-nat'
       const label = `${r.dialer} → ${r.listener}${r.control ? ' (control)' : ''}${symmetric ? ', both NATs symmetric (fully-random): must fail' : ''}`
       const detail = symmetric ? (/** @type {any} */ x) => `: ${String(x.dcutr ?? '').split(':')[0]}; relayed ping${ms(x.rttMillis)}` : (/** @type {any} */ x) => ms(x.rttMillis)
-      out.push(`| ${r.relay} | ${label} | ${cell(r, detail)} | ${r.direct ?? ''} | ${r.directSyn ? `${r.directSyn.rA} / ${r.directSyn.rB}` : ''} |`)
+      const n = quic ? r.directUdp : r.directSyn
+      out.push(`| ${r.relay} | ${label} | ${cell(r, detail)} | ${r.direct ?? ''} | ${n ? `${n.rA} / ${n.rB}` : ''} |`)
     }
     out.push('')
   }

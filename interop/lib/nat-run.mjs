@@ -104,17 +104,19 @@ async function waitMain(main, others, timeoutMs) {
  */
 export async function runRelayCase(ctx, c, key, o) {
   const t0 = Date.now()
-  const common = { TEST_KEY: key, TIMEOUT_SECONDS: String(c.timeout), TRANSPORT: 'tcp' }
+  const common = { TEST_KEY: key, TIMEOUT_SECONDS: String(c.timeout), TRANSPORT: c.transport }
   /** @type {Peer[]} */ const peers = []
   /** @type {import('node:child_process').ChildProcess[]} */ const captures = []
   /** @type {Record<string, unknown>} */ const extra = {}
   const symmetric = c.scenario === 'symmetric-nat'
   const holePunch = c.scenario === 'hole-punch' || symmetric
   let synBefore = { rA: 0, rB: 0 }
+  let udpBefore = { rA: 0, rB: 0 }
   try {
     if (symmetric) for (const r of /** @type {const} */ (['rA', 'rB'])) ctx.topo.setNatFlags(r, 'fully-random')
     if (holePunch) {
       synBefore = ctx.topo.directSyn()
+      udpBefore = ctx.topo.directUdp()
       if (ctx.capture !== undefined) captures.push(...startCaptures(ctx, c, key))
     }
     const relayEnv = c.scenario === 'limit' ? { RELAY_LIMIT_DATA: String(LIMIT_RELAY_DATA) } : {}
@@ -137,11 +139,14 @@ export async function runRelayCase(ctx, c, key, o) {
         if (holePunch) {
           const after = ctx.topo.directSyn()
           extra.directSyn = { rA: after.rA - synBefore.rA, rB: after.rB - synBefore.rB }
+          const udp = ctx.topo.directUdp()
+          extra.directUdp = { rA: udp.rA - udpBefore.rA, rB: udp.rB - udpBefore.rB }
           if (parsed.rttLine !== null) extra.rttToHolepunchedPeerMillis = parsed.rttLine
           extra.direct = parsed.result?.direct ?? null
         }
         const ds = /** @type {any} */ (extra.directSyn)
-        error = judge(c, parsed.result, holePunch ? { directSyn: ds.rA + ds.rB, listenerRouter: ROUTERS.rB.wan } : {})
+        const du = /** @type {any} */ (extra.directUdp)
+        error = judge(c, parsed.result, holePunch ? { directSyn: ds.rA + ds.rB, directUdp: du, listenerRouter: ROUTERS.rB.wan } : {})
         if (error === null && code !== 0 && !symmetric) error = `dialer reported ok but exited ${code}`
         if (typeof parsed.result?.rttMillis === 'number') rtt = parsed.result.rttMillis
         if (symmetric) {
@@ -209,7 +214,7 @@ function startCaptures(ctx, c, key) {
   const dir = /** @type {string} */ (ctx.capture)
   fs.mkdirSync(dir, { recursive: true })
   return ['rA', 'rB'].map((r) => {
-    const p = spawn('ip', ['netns', 'exec', ctx.topo.ns[/** @type {'rA' | 'rB'} */ (r)], 'tcpdump', '-i', 'wan0', '-U', '-w', path.join(dir, `${key}-${c.dialer}-${c.listener}-${r}.pcap`), 'tcp'],
+    const p = spawn('ip', ['netns', 'exec', ctx.topo.ns[/** @type {'rA' | 'rB'} */ (r)], 'tcpdump', '-i', 'wan0', '-U', '-w', path.join(dir, `${key}-${c.dialer}-${c.listener}-${r}.pcap`), c.transport === 'quic-v1' ? 'udp' : 'tcp'],
       { stdio: 'ignore', detached: true })
     ctx.children.add(p)
     return p

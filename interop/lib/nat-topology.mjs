@@ -42,19 +42,26 @@ const WAN_HOSTS = { relay: HOSTS.relay.ip, sgo: HOSTS.sgo.ip, srust: HOSTS.srust
 /**
  * A NAT router's ruleset (nft 1.0.6 syntax: every statement on its own line).
  * - postrouting: port-preserving masquerade of the LAN out of wan0 (conntrack: address-and-port-dependent filtering);
- * - input: from wan0 only established/related; the rest is counted ("unsolicited") and dropped (rA, rB:
- *   a RST would kill a hole punch whose first SYN arrives early) or answered with a TCP reset (rC: an
- *   AutoNAT dial-back to the NAT'd client then fails at once instead of after a 15 s connect timeout);
+ * - input: from wan0 only established/related (TCP and UDP alike: conntrack tracks both); the rest, TCP,
+ *   UDP or other, is counted ("unsolicited") and dropped (rA, rB: a RST would kill a hole punch whose first
+ *   SYN arrives early) or, TCP only, answered with a TCP reset (rC: an AutoNAT dial-back to the NAT'd
+ *   client then fails at once instead of after a 15 s connect timeout; other unsolicited packets are
+ *   counted as "unsolicited-other" and dropped);
  * - forward: policy drop; LAN → WAN, established/related; the "directsyn" counter (research note §2.7
  *   assertion 4) counts SYNs from the other punching router forwarded into the LAN: a direct SYN from the
- *   other peer reached ours through its own NAT mapping.
+ *   other peer reached ours through its own NAT mapping. "directudp" is its QUIC counterpart: UDP
+ *   datagrams from the other punching router forwarded into the LAN (only a mapping our peer opened
+ *   toward that router lets them in; a QUIC handshake needs them on both routers).
  * @param {{ net: string, peerRouter?: string, unsolicited: 'drop' | 'reset' }} r
  */
 export function routerRuleset(r) {
   const drop = r.unsolicited === 'reset'
     ? 'iifname "wan0" meta l4proto tcp counter reject with tcp reset comment "unsolicited"\n    iifname "wan0" counter drop comment "unsolicited-other"'
     : 'iifname "wan0" counter drop comment "unsolicited"'
-  const directSyn = r.peerRouter === undefined ? '' : `iifname "wan0" ip saddr ${r.peerRouter} tcp flags & (syn | ack) == syn counter comment "directsyn"\n    `
+  const directSyn = r.peerRouter === undefined
+    ? ''
+    : `iifname "wan0" ip saddr ${r.peerRouter} tcp flags & (syn | ack) == syn counter comment "directsyn"\n    ` +
+      `iifname "wan0" ip saddr ${r.peerRouter} meta l4proto udp counter comment "directudp"\n    `
   return `${natRuleset(r.net, '')}table inet fw {
   chain input {
     type filter hook input priority filter; policy accept;
@@ -244,5 +251,10 @@ export class NatTopology {
   /** The direct-SYN counters of rA and rB. */
   directSyn() {
     return { rA: this.counter('rA', 'directsyn'), rB: this.counter('rB', 'directsyn') }
+  }
+
+  /** The direct-UDP counters of rA and rB (datagrams from the other router forwarded into the LAN). */
+  directUdp() {
+    return { rA: this.counter('rA', 'directudp'), rB: this.counter('rB', 'directudp') }
   }
 }

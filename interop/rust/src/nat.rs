@@ -4,10 +4,12 @@
 //! Env: `REDIS_ADDR` (`unix:<path>` or `host:port`), `TEST_KEY` (key prefix), `LISTEN_IP` (never
 //! 0.0.0.0), `TIMEOUT_SECONDS` (default 60), relay: `RELAY_LIMIT_DURATION` (s), `RELAY_LIMIT_DATA`
 //! (bytes), dialer: `SCENARIO` (`relay` | `hole-punch` | `limit` | `no-reservation`),
-//! `TARGET_PEER_ID` (no-reservation), listener: `HOLE_PUNCH=false` turns DCUtR off, autonat-server: `AUTONAT_ALLOW_PRIVATE=1` (rust's v1 server
+//! `TARGET_PEER_ID` (no-reservation), listener: `HOLE_PUNCH=false` turns DCUtR off, `TRANSPORT` =
+//! `tcp` (default) | `quic-v1`: the relay, listener and dialer listen and dial on it only, autonat-server: `AUTONAT_ALLOW_PRIVATE=1` (rust's v1 server
 //! refuses clients observed at non-global IPs by default, `only_global_ips: true`).
 //!
-//! One swarm for every role: TCP (nodelay) + Noise + yamux, the relay client transport, identify,
+//! One swarm for every role: TCP (nodelay) + Noise + yamux, QUIC v1 (only the addresses listened on
+//! and dialed pick one), the relay client transport (Noise + yamux over either), identify,
 //! ping, relay client, and by role a relay server, DCUtR, AutoNAT v1 server + v2 server, and the
 //! `/weft/echo/1.0.0` stream protocol (src/streams.rs; rust has no "limited connection" gate, so it
 //! is served on relayed connections too). Logs go to stderr; the dialer's result is the last stdout
@@ -104,6 +106,7 @@ pub fn build(parts: Parts, inbound_protocols: &[&'static str]) -> (Swarm<NatBeha
         .with_tokio()
         .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
         .unwrap_or_else(|e| crate::die(format!("tcp transport: {e}")))
+        .with_quic()
         .with_relay_client(noise::Config::new, yamux::Config::default)
         .unwrap_or_else(|e| crate::die(format!("relay client transport: {e}")))
         .with_behaviour(|key, relay_client| {
@@ -314,10 +317,12 @@ impl Node {
         }
     }
 
-    /// Listens on `/ip4/$LISTEN_IP/tcp/0` and returns the bound address.
-    pub async fn listen_tcp(&mut self) -> Multiaddr {
+    /// Listens on `/ip4/$LISTEN_IP/tcp/0` (or `/ip4/$LISTEN_IP/udp/0/quic-v1` when `quic`) and
+    /// returns the bound address.
+    pub async fn listen_on(&mut self, quic: bool) -> Multiaddr {
         let ip = crate::env("LISTEN_IP", "127.0.0.1");
-        let ma: Multiaddr = format!("/ip4/{ip}/tcp/0").parse().unwrap_or_else(|e| crate::die(format!("LISTEN_IP {ip:?}: {e}")));
+        let ma = if quic { format!("/ip4/{ip}/udp/0/quic-v1") } else { format!("/ip4/{ip}/tcp/0") };
+        let ma: Multiaddr = ma.parse().unwrap_or_else(|e| crate::die(format!("LISTEN_IP {ip:?}: {e}")));
         self.swarm.listen_on(ma).unwrap_or_else(|e| crate::die(format!("listen: {e}")));
         self.until(|n| !n.listen.is_empty()).await;
         self.listen[0].clone()
@@ -378,6 +383,15 @@ impl Ctx {
     }
 }
 
+/// `TRANSPORT=quic-v1` (the relay, listener and dialer roles): QUIC only; `tcp` (default): TCP only.
+pub fn quic() -> bool {
+    match crate::env("TRANSPORT", "tcp").as_str() {
+        "tcp" | "" => false,
+        "quic-v1" => true,
+        other => crate::die(format!("unsupported TRANSPORT {other:?} (tcp | quic-v1)")),
+    }
+}
+
 pub fn timeout_secs() -> u64 {
     env_num("TIMEOUT_SECONDS").unwrap_or(60)
 }
@@ -435,7 +449,7 @@ async fn run_forever(mut node: Node) -> ! {
 async fn relay_role() {
     let mut ctx = Ctx::new().await;
     let (mut node, _inbound) = Node::new(Parts { relay_server: true, ..Default::default() }, &[]);
-    let addr = node.listen_tcp().await;
+    let addr = node.listen_on(quic()).await;
     // rust serves hop only with a confirmed external address; reservations carry these addresses.
     node.swarm.add_external_address(addr.clone());
     node.until(|n| n.relay_enabled).await;
@@ -447,7 +461,7 @@ async fn relay_role() {
 async fn autonat_server() {
     let mut ctx = Ctx::new().await;
     let (mut node, _inbound) = Node::new(Parts { autonat_server: true, ..Default::default() }, &[]);
-    let addr = node.listen_tcp().await;
+    let addr = node.listen_on(false).await;
     node.swarm.add_external_address(addr.clone());
     let me = *node.swarm.local_peer_id();
     ctx.set("autonat_multiaddr", &format!("{addr}/p2p/{me}")).await;
@@ -463,7 +477,7 @@ async fn listener() {
     let (mut node, inbound) = Node::new(Parts { dcutr, ..Default::default() }, &[crate::ECHO]);
     spawn_echo_server(inbound);
     // Listen first: dials reuse the listen port, so the relay observes our NAT mapping of it.
-    node.listen_tcp().await;
+    node.listen_on(quic()).await;
     node.connect_relay(&relay).await;
     let circuit = relay.with(Protocol::P2pCircuit);
     node.swarm.listen_on(circuit.clone()).unwrap_or_else(|e| crate::die(format!("listen on {circuit}: {e}")));

@@ -7,7 +7,7 @@ use std::{io::Write as _, time::Duration};
 use futures::{AsyncReadExt as _, AsyncWriteExt as _};
 use libp2p::{multiaddr::Protocol, swarm::dial_opts::DialOpts, Multiaddr, PeerId};
 
-use crate::nat::{is_relayed, nat_log, timeout_secs, Ctx, Node, Parts};
+use crate::nat::{is_relayed, nat_log, quic, timeout_secs, Ctx, Node, Parts};
 
 const LIMIT_TOTAL: usize = 16 * 1024;
 const LIMIT_PIECE: usize = 1024;
@@ -61,7 +61,7 @@ pub async fn dialer() {
             .unwrap_or_else(|e| fail(&scenario, format!("listener_peer_id: {e}")))
     };
     let (mut node, _inbound) = Node::new(Parts { dcutr: scenario == "hole-punch", ..Default::default() }, &[]);
-    node.listen_tcp().await;
+    node.listen_on(quic()).await;
     node.connect_relay(&relay).await;
     let circuit = relay.with(Protocol::P2pCircuit).with(Protocol::P2p(target));
     let opts: DialOpts = circuit.clone().into();
@@ -215,7 +215,7 @@ pub async fn autonat_client() {
         fail("autonat-client", format!("{server} does not end with /p2p/<id>"));
     };
     node.swarm.behaviour_mut().autonat.as_mut().expect("v1 on").add_server(sid, Some(server.clone()));
-    node.listen_tcp().await;
+    node.listen_on(false).await;
     node.connect_relay(&server).await;
     node.until(|n| !n.autonat_v1.is_empty()).await;
     // rust's v2 server sends no answer when its dial-back times out (filtered NAT): bound the wait.
