@@ -7,6 +7,7 @@
  *   node interop/nat.mjs --case dcutr/rust     the cases whose id contains "dcutr/rust"
  *   node interop/nat.mjs --suite               as part of `node interop/run.mjs --suite` (one retry per failed case)
  *   node interop/nat.mjs --list                the case ids
+ *   node interop/nat.mjs --transport quic-v1   only the QUIC v1 cases (or tcp: only the TCP ones)
  *   options: --parallel n (relay and AutoNAT cases at once; default 3), --capture <dir> (tcpdump
  *   rA/rB wan0 during hole punching), --repeat n, --verbose (every peer's stderr, passing cases too)
  *
@@ -36,13 +37,14 @@ const say = (/** @type {string} */ s) => console.log(`[nat] ${s}`)
 
 // ---- arguments -------------------------------------------------------------------------------------
 
-const opt = { suite: false, parallel: 3, repeat: 1, /** @type {string[]} */ cases: [], /** @type {string | undefined} */ capture: undefined, list: false, verbose: false }
+const opt = { suite: false, parallel: 3, repeat: 1, /** @type {string[]} */ cases: [], /** @type {string | undefined} */ transport: undefined, /** @type {string | undefined} */ capture: undefined, list: false, verbose: false }
 const args = process.argv.slice(2)
 for (let i = 0; i < args.length; i++) {
   const a = args[i]
   const val = () => { const v = args[++i]; if (v === undefined) usage(`${a} needs a value`); return /** @type {string} */ (v) }
   if (a === '--suite') opt.suite = true
   else if (a === '--case') opt.cases.push(...val().split(','))
+  else if (a === '--transport') opt.transport = val()
   else if (a === '--parallel') opt.parallel = Math.max(1, Number(val()))
   else if (a === '--repeat') opt.repeat = Math.max(1, Number(val()))
   else if (a === '--capture') opt.capture = path.resolve(val())
@@ -58,13 +60,14 @@ for (let i = 0; i < args.length; i++) {
 /** @param {string} [msg] @returns {never} */
 function usage(msg) {
   if (msg) console.error(`nat: ${msg}`)
-  console.error('usage: node interop/nat.mjs [--suite] [--case <id part>[,...]] [--parallel n] [--repeat n] [--capture dir] [--verbose] [--list] | --markdown [nat.json]')
+  console.error('usage: node interop/nat.mjs [--suite] [--case <id part>[,...]] [--transport tcp|quic-v1] [--parallel n] [--repeat n] [--capture dir] [--verbose] [--list] | --markdown [nat.json]')
   process.exit(msg ? 2 : 0)
 }
-const cases = selectCases(allCases(), opt.cases)
+if (opt.transport !== undefined && opt.transport !== 'tcp' && opt.transport !== 'quic-v1') usage(`--transport ${opt.transport}: want tcp or quic-v1`)
+const cases = selectCases(allCases(), opt.cases).filter((c) => opt.transport === undefined || c.transport === opt.transport)
 if (opt.list) { for (const c of cases) console.log(`${c.id}${c.control ? '  (control)' : ''}`); process.exit(0) }
 if (cases.length === 0) usage('no case matches --case')
-const filtered = opt.cases.length > 0
+const filtered = opt.cases.length > 0 || opt.transport !== undefined
 
 // ---- prerequisites ---------------------------------------------------------------------------------
 
@@ -216,7 +219,7 @@ if (failedWeft.length + failedCtl.length > 0) {
   for (const f of [...failedWeft, ...failedCtl]) console.log(`  ${f.id}${f.control ? ' (control)' : ''}: ${f.error}`)
 }
 say(`${results.length - failedWeft.length - failedCtl.length}/${results.length} passed in ${seconds.toFixed(0)} s (controls failing: ${failedCtl.length})`)
-const file = writeResults({ prefix, seconds: Number(seconds.toFixed(1)), filters: filtered ? opt.cases : null, results })
+const file = writeResults({ prefix, seconds: Number(seconds.toFixed(1)), filters: filtered ? opt.cases : null, transport: opt.transport ?? null, results })
 say(`results: ${path.relative(root, file)}`)
 killGroup(redisProc, 'SIGTERM')
 cleanup()
