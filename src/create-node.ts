@@ -87,7 +87,7 @@ export async function createNode(options: NodeOptions & TraceOptions & { signatu
   // trace / keylog (spec/trace.md): the tracer and the decoders load only when asked for
   const { trace, keylog, signatureThreads: _, ...nodeOptions } = options
   const connectionTrace = trace !== undefined || keylog !== undefined
-    ? (await import('./trace/node.js')).nodeConnectionHooks({ trace, keylog }, preciseWallClock)
+    ? (await import('./trace/node.js')).nodeConnectionHooks({ trace, keylog }, preciseWallClock, (await import('./io/crypto-tls-node.js')).nodeTlsCrypto)
     : undefined
   const node = new WeftNode({ ...nodeOptions, services, discovery, systemMemory: options.systemMemory ?? systemMemory(), ...(metrics !== undefined ? { metrics } : {}) }, {
     crypto: options.crypto ?? nodeCrypto,

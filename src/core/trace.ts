@@ -31,7 +31,17 @@ export interface NoisePayloadView {
 
 export type YamuxFrameType = 'data' | 'window-update' | 'ping' | 'go-away'
 export type YamuxFlag = 'SYN' | 'ACK' | 'FIN' | 'RST'
-export type StateLayer = 'connection' | 'upgrade' | 'noise' | 'yamux' | 'stream'
+export type StateLayer = 'connection' | 'upgrade' | 'noise' | 'tls' | 'quic' | 'yamux' | 'stream'
+
+/** A QUIC packet's kind (RFC 9000 §17: the long header types, the short header's 1-RTT). */
+export type QuicPacketKind = 'initial' | '0rtt' | 'handshake' | 'retry' | '1rtt' | 'version_negotiation' | 'unsupported_version'
+
+/**
+ * One QUIC frame summarised (RFC 9000 §19): `type` is the RFC's frame name in lower case; STREAM:
+ * `id`, `offset`, `length`, `fin`; CRYPTO: `offset`, `length`; ACK: `ranges` as [smallest, largest]
+ * pairs, `delay` (the raw field); the others their fields (numbers; bytes as hex).
+ */
+export type QuicFrameView = { type: string } & Record<string, unknown>
 
 /** A decoded event (no time, no connection id). */
 export type TraceBody =
@@ -45,6 +55,24 @@ export type TraceBody =
       /** The sender's ephemeral public key, hex ('' when the message carries none). */
       ephemeral: string
       payload?: NoisePayloadView
+    }
+  /** One TLS 1.3 handshake message (RFC 8446 §4), over TCP or in QUIC CRYPTO frames, decoded (src/trace/tls-view.ts). */
+  | {
+      kind: 'tls-handshake'; dir: Direction; level: 'initial' | 'handshake' | 'application'
+      /** The HandshakeType's name (`client_hello`, `server_hello`, `hello_retry_request`, ...). */
+      type: string; bytes: number; fields: Record<string, unknown>
+    }
+  /** One QUIC packet (RFC 9000 §17) after header and packet protection are removed, its frames summarised. */
+  | {
+      kind: 'quic-packet'; dir: Direction; packet: QuicPacketKind; bytes: number
+      /** The packet number (absent for Retry, Version Negotiation and packets not decrypted). */
+      pn?: number
+      dcid: string; scid?: string
+      /** 1-RTT: the Key Phase bit (RFC 9001 §6). */
+      keyPhase?: 0 | 1
+      frames: QuicFrameView[]
+      /** Why the packet was not decrypted ('no-keys', 'undecryptable', 'too-short', a frame error). */
+      undecryptable?: string
     }
   /** One yamux frame header, after decryption. `length`: data length, window delta, ping opaque or go-away code. */
   | { kind: 'yamux-frame'; dir: Direction; type: YamuxFrameType; flags: YamuxFlag[]; stream: number; length: number }
@@ -81,12 +109,18 @@ export type TraceEvent = TraceBody & {
  *   tracer feeds to the decoder of the protocol the stream's lines agreed on (never printed).
  */
 export type CoreTrace =
-  | Exclude<TraceBody, { kind: 'noise-handshake' | 'yamux-frame' | 'message' }>
+  | Exclude<TraceBody, { kind: 'noise-handshake' | 'yamux-frame' | 'message' | 'tls-handshake' | 'quic-packet' }>
   | { kind: 'stream-data'; dir: Direction; stream: number; data: Uint8Array }
   /** A stream event of the connection as the application gets it (its `stream-data` bytes, `stream-eof`). */
   | { kind: 'stream-event'; event: { type: string; id?: number; data?: Uint8Array } }
   | { kind: 'noise-message'; dir: Direction; message: Uint8Array; payload: Uint8Array }
   | { kind: 'yamux-bytes'; dir: Direction; data: Uint8Array }
+  /** TLS over TCP: one handshake message (header and body) as sent or received, which the tracer decodes. */
+  | { kind: 'tls-message'; dir: Direction; level: 'initial' | 'handshake' | 'application'; message: Uint8Array }
+  /** QUIC: one whole UDP datagram as sent, or as received once the connection handled it (the tracer decrypts it). */
+  | { kind: 'quic-datagram'; dir: Direction; data: Uint8Array }
+  /** QUIC: a traffic secret as the handshake derives it, so the tracer can decrypt (never printed). SECRET. */
+  | { kind: 'tls-secret'; label: TlsKeylogLabel; secret: Uint8Array }
 
 /** A core's trace hook. Called synchronously; `Uint8Array`s in the event are only valid during the call. */
 export type TraceHook = (e: CoreTrace) => void

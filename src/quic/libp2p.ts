@@ -9,7 +9,7 @@
 import type { TlsCrypto } from '../core/crypto/tls.js'
 import type { PeerId, PrivateKey } from '../peer-id/index.js'
 import { LIBP2P_ALPN, generateCertificate, libp2pTlsAuth, type HostCertificate, type VerifiedPeer } from '../tls/index.js'
-import { QuicConnection, type QuicConnectionEvent, type QuicConnectionOptions } from './connection/index.js'
+import { QuicConnection, type QuicConnectionEvent, type QuicConnectionOptions, type QuicTlsOptions } from './connection/index.js'
 import { QuicEndpoint, type IncomingConnection, type QuicEndpointOptions, type QuicRemote } from './endpoint.js'
 
 /** What a new QUIC connection hands to the swarm (RawConnection.session). */
@@ -20,7 +20,7 @@ export interface QuicSessionSeed {
    * Builds the connection at time `now` (the driver's monotonic clock) for our `identity`; a client
    * dialing a known peer passes `expectedPeer` (any other peer fails the handshake).
    */
-  open(p: { now: number; identity: PrivateKey; expectedPeer?: PeerId | undefined }): { connection: QuicConnection; remote: () => VerifiedPeer | undefined }
+  open(p: { now: number; identity: PrivateKey; expectedPeer?: PeerId | undefined; keylog?: QuicTlsOptions['keylog'] }): { connection: QuicConnection; remote: () => VerifiedPeer | undefined }
   /** Every event the connection emits, for the endpoint's routing table. */
   notify(event: QuicConnectionEvent): void
 }
@@ -76,13 +76,13 @@ export function quicRouter(o: QuicRouterOptions): QuicRouter {
   const seed = (key: object, role: 'client' | 'server', ids: { local: Uint8Array; incoming?: IncomingConnection }): QuicSessionSeed => ({
     kind: 'quic-v1',
     role,
-    open: ({ now, identity, expectedPeer }) => {
+    open: ({ now, identity, expectedPeer, keylog }) => {
       const auth = libp2pTlsAuth({ identity, crypto: c, wallClock: o.wallClock, expectedPeer, certificate: certFor(identity) })
       const i = ids.incoming
       const connection = new QuicConnection({
         ...o.connection,
         role, crypto: c, random, now,
-        tls: { alpn: [LIBP2P_ALPN], certificate: auth.certificate, verifyPeer: auth.verifyPeer },
+        tls: { alpn: [LIBP2P_ALPN], certificate: auth.certificate, verifyPeer: auth.verifyPeer, ...(keylog !== undefined ? { keylog } : {}) },
         localConnectionId: ids.local,
         remoteConnectionId: i !== undefined ? i.remoteConnectionId : random(8),
         statelessResetToken: (cid) => ep.resetToken(cid),

@@ -15,6 +15,7 @@ import type { Millis } from '../core/byte-machine.js'
 import { ConnectionClosedError, InternalError, OutcomeError, ProtocolError, UsageError } from '../core/errors.js'
 import { EventQueue } from '../core/event-queue.js'
 import { StreamTable, TLS_PROTOCOL, type ConnectionEvent, type ConnectionOptions } from '../connection/index.js'
+import type { TlsKeylogLabel, TraceHook } from '../core/trace.js'
 import type { PeerId, PublicKey } from '../peer-id/index.js'
 import { isQuicSeed, type QuicConnection, type QuicConnectionEvent, type QuicSessionSeed, type QuicStreamEvent } from '../quic/index.js'
 import type { YamuxEvent, YamuxSession } from '../yamux/index.js'
@@ -46,7 +47,7 @@ const newStream = (): StreamState => ({ unconsumed: 0, held: false, finRead: fal
 type TableEvent = Exclude<YamuxEvent, { type: 'ping' | 'go-away' | 'closed' | 'stream-opened' }>
 
 /** Options of a QUIC connection core. */
-export type QuicCoreOptions = Pick<ConnectionOptions, 'supportsProtocol' | 'listProtocols' | 'streamNegotiationTimeout' | 'maxNegotiatingStreams' | 'upgradeTimeout' | 'identity' | 'trace'> & {
+export type QuicCoreOptions = Pick<ConnectionOptions, 'supportsProtocol' | 'listProtocols' | 'streamNegotiationTimeout' | 'maxNegotiatingStreams' | 'upgradeTimeout' | 'identity' | 'trace' | 'tlsKeylog'> & {
   seed: QuicSessionSeed
   expectedRemotePeer?: PeerId | undefined
   now: Millis
@@ -56,8 +57,11 @@ export type QuicCoreOptions = Pick<ConnectionOptions, 'supportsProtocol' | 'list
 export function quicCore(now: Millis, session: unknown, config: SwarmConfig, expected: PeerId | undefined, supportsProtocol: (p: string) => boolean, listProtocols: () => string[]): QuicConnectionCore | undefined {
   if (!isQuicSeed(session)) return undefined
   const c = config.connection
+  // spec/trace.md: a QUIC connection's trace (the tracer decrypts its datagrams) and key log
+  const hooks = config.connectionTrace?.(session.role === 'client' ? 'dialer' : 'listener', 'quic-v1')
   return new QuicConnectionCore({
     seed: session, identity: config.identity, expectedRemotePeer: expected, now, supportsProtocol, listProtocols,
+    ...(hooks?.trace !== undefined ? { trace: hooks.trace } : {}), ...(hooks?.tlsKeylog !== undefined ? { tlsKeylog: hooks.tlsKeylog } : {}),
     ...(c?.upgradeTimeout !== undefined ? { upgradeTimeout: c.upgradeTimeout } : {}),
     ...(c?.streamNegotiationTimeout !== undefined ? { streamNegotiationTimeout: c.streamNegotiationTimeout } : {}),
     ...(c?.maxNegotiatingStreams !== undefined ? { maxNegotiatingStreams: c.maxNegotiatingStreams } : {}),
@@ -71,6 +75,8 @@ export class QuicConnectionCore {
   readonly #remote: () => { peerId: PeerId; publicKey: PublicKey } | undefined
   readonly #table: StreamTable
   readonly #events = new EventQueue<ConnectionEvent>()
+  /** spec/trace.md; undefined (the default): no trace event is built. */
+  readonly #trace: TraceHook | undefined
   #now: Millis
   #handshakeDeadline: Millis | undefined
   #phase: 'handshaking' | 'open' | 'closed' = 'handshaking'
@@ -85,11 +91,18 @@ export class QuicConnectionCore {
   constructor(o: QuicCoreOptions) {
     this.#now = o.now
     this.#seed = o.seed
-    const { connection, remote } = o.seed.open({ now: o.now, identity: o.identity, expectedPeer: o.expectedRemotePeer })
+    const t = this.#trace = o.trace
+    const k = o.tlsKeylog
+    // the key log's lines, and the secrets the tracer decrypts the datagrams with (never printed)
+    const keylog = t === undefined && k === undefined ? undefined : (label: TlsKeylogLabel, random: Uint8Array, secret: Uint8Array): void => {
+      k?.(label, random, secret)
+      t?.({ kind: 'tls-secret', label, secret })
+    }
+    const { connection, remote } = o.seed.open({ now: o.now, identity: o.identity, expectedPeer: o.expectedRemotePeer, ...(keylog !== undefined ? { keylog } : {}) })
     this.#quic = connection
     this.#remote = remote
     this.#handshakeDeadline = o.now + (o.upgradeTimeout ?? 10_000)
-    this.#table = new StreamTable(o, this.#muxer() as unknown as YamuxSession, (ev) => this.#events.push(ev))
+    this.#table = new StreamTable({ ...o, trace: undefined }, this.#muxer() as unknown as YamuxSession, (ev) => this.#events.push(ev))
     this.#pump()
   }
 
@@ -105,7 +118,10 @@ export class QuicConnectionCore {
   handleData(now: Millis, datagram: Uint8Array): void {
     this.#now = now
     if (this.#phase === 'closed') return
+    const copy = this.#trace !== undefined ? datagram.slice() : undefined
     this.#quic.handleDatagram(now, datagram)
+    // traced once handled: the secrets it derived decrypt it (coalesced Initial + Handshake packets)
+    if (copy !== undefined) this.#trace!({ kind: 'quic-datagram', dir: 'in', data: copy })
     this.#pump()
   }
 
@@ -135,7 +151,9 @@ export class QuicConnectionCore {
 
   /** The next datagram to send (whole; `max` does not split datagrams). */
   pollTransmit(_max: number): Uint8Array | undefined {
-    return this.#quic.pollTransmit(this.#now)
+    const d = this.#quic.pollTransmit(this.#now)
+    if (this.#trace && d !== undefined) this.#trace({ kind: 'quic-datagram', dir: 'out', data: d })
+    return d
   }
 
   pollEvent(): ConnectionEvent | undefined {
@@ -329,6 +347,7 @@ export class QuicConnectionCore {
   /** End the connection: every stream ends with it, then 'closed'. */
   #end(error: Error | undefined): void {
     if (this.#phase === 'closed') return
+    this.#trace?.({ kind: 'state', layer: 'connection', to: 'closed', reason: (error as { code?: string } | undefined)?.code ?? error?.message })
     this.#phase = 'closed'
     this.#handshakeDeadline = undefined
     this.#table.endAll(error)

@@ -64,7 +64,7 @@ export interface SwarmConfig {
   /** Passed to every connection (timeouts, yamux options). */
   connection?: Pick<ConnectionOptions, 'upgradeTimeout' | 'streamNegotiationTimeout' | 'maxNegotiatingStreams' | 'earlyMuxerNegotiation' | 'lazySecurityNegotiation' | 'yamux' | 'security' | 'tls'>
   /** Trace and keylog hooks for each new connection (spec/trace.md; weft/node's `trace` / `keylog` options). */
-  connectionTrace?: ((role: 'dialer' | 'listener') => Pick<ConnectionOptions, 'trace' | 'keylog' | 'tlsKeylog'>) | undefined
+  connectionTrace?: ((role: 'dialer' | 'listener', transport?: 'quic-v1') => Pick<ConnectionOptions, 'trace' | 'keylog' | 'tlsKeylog'>) | undefined
   /** Noise key pairs made ahead for every connection's handshake (a NoiseKeyPool for `identity`; spec/noise.md). */
   noiseKeys?: ConnectionOptions['noiseKeys']
 }

@@ -99,6 +99,7 @@ export class TlsHandshake {
   readonly #limits: TlsLimits
   readonly #messageLimits: MessageLimits
   readonly #random: Uint8Array
+  readonly #keylog: TlsHandshakeOptions['keylog']
   readonly #keyShare: Uint8Array
   #state: State
   readonly #in = new Map<TlsLevel, ByteQueue>()
@@ -140,6 +141,7 @@ export class TlsHandshake {
     this.#messageLimits = { maxExtensions: this.#limits.maxExtensions, maxCertificates: this.#limits.maxCertificates }
     const base = this.#crypto.base
     this.#random = options.random ?? base.randomBytes(32)
+    this.#keylog = options.keylog
     this.#keyShare = options.keyShare?.slice() ?? base.randomBytes(32) // ours to wipe when done
     if (this.#random.length !== 32 || this.#keyShare.length !== 32) throw new RangeError('random and keyShare are 32 bytes')
     if (this.#role === 'client') {
@@ -267,6 +269,22 @@ export class TlsHandshake {
 
   #secret(level: 'handshake' | 'application', direction: 'read' | 'write', secret: Uint8Array): void {
     this.#events.push({ kind: 'secret', level, direction, suite: this.#suite, secret })
+    if (this.#keylog !== undefined) this.#logSecret(level, direction, secret)
+  }
+
+  /** The key log line of a secret (NSS key log format): named by the ClientHello's random, ours or the client's. */
+  #logSecret(level: 'handshake' | 'application', direction: 'read' | 'write', secret: Uint8Array): void {
+    const random = this.#role === 'client' ? this.#random : this.#clientHello?.random
+    if (random === undefined) return
+    const client = (direction === 'write') === (this.#role === 'client')
+    const label = level === 'handshake'
+      ? (client ? 'CLIENT_HANDSHAKE_TRAFFIC_SECRET' : 'SERVER_HANDSHAKE_TRAFFIC_SECRET')
+      : (client ? 'CLIENT_TRAFFIC_SECRET_0' : 'SERVER_TRAFFIC_SECRET_0')
+    try {
+      this.#keylog!(label, random.slice(), secret.slice())
+    } catch {
+      // the key log never changes behaviour
+    }
   }
 
   /** After a HelloRetryRequest: ClientHello1 becomes message_hash (RFC 8446 §4.4.1). */

@@ -9,6 +9,12 @@ export {
   SignatureScheme, DEFAULT_SIGNATURE_SCHEMES, DEFAULT_TLS_LIMITS,
   type TlsLevel, type TlsCertificate, type VerifyPeer, type TlsLimits, type TlsHandshakeOptions, type TlsEvent, type TlsOutput,
 } from './types.js'
+// the handshake messages and extensions as decoded (the tracer, src/trace, shows them)
+export { HandshakeType, decodeHandshakeBody, findExtension, isHelloRetryRequest, type HandshakeMessage } from './messages.js'
+export {
+  ExtensionType, decodeAlpn, decodeKeyShareClient, decodeKeyShareHrr, decodeKeyShareServer, decodeNamedGroups, decodeSignatureSchemes,
+  decodeSupportedVersionServer, decodeSupportedVersionsClient,
+} from './extensions.js'
 export { Alert, TlsError, alertFor, type TlsErrorCode } from './errors.js'
 export {
   TLS_AES_128_GCM_SHA256, TLS_CHACHA20_POLY1305_SHA256, CIPHER_SUITES, IV_LENGTH, keyLength, trafficKeys, nextTrafficSecret,

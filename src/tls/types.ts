@@ -5,6 +5,7 @@
  * record layer (src/tls/session.ts) build on; see spec/tls13.md.
  */
 import type { TlsCrypto } from '../core/crypto/tls.js'
+import type { TlsKeylogLabel } from '../core/trace.js'
 
 /**
  * Where handshake bytes travel. QUIC: the Initial, Handshake and 1-RTT packet number spaces'
@@ -94,6 +95,12 @@ export interface TlsHandshakeOptions {
    */
   keyShareInFirstHello?: boolean
   limits?: Partial<TlsLimits>
+  /**
+   * The key log (spec/trace.md "Keylog"): each handshake and application traffic secret as it is
+   * derived, with its NSS key log label and the ClientHello's random (QUIC connections; TLS over TCP
+   * logs through TlsSessionOptions.keylog). SECRETS. A throw there is swallowed.
+   */
+  keylog?: ((label: TlsKeylogLabel, clientRandom: Uint8Array, secret: Uint8Array) => void) | undefined
   /** Tests and vectors only: our 32-byte Random (default: crypto.base.randomBytes). */
   random?: Uint8Array
   /** Tests and vectors only: our X25519 private key (default: random). */

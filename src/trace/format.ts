@@ -55,6 +55,17 @@ function timeOfDay(t: number): string {
   return `${p(Math.floor(ms / 3_600_000))}:${p(Math.floor(ms / 60_000) % 60)}:${p(Math.floor(ms / 1000) % 60)}.${p(ms % 1000, 3)}`
 }
 
+/** A frame as `type(k=v,...)`; ACK ranges as `lo-hi`. */
+function frameText(f: { type: string } & Record<string, unknown>): string {
+  const parts: string[] = []
+  for (const [k, v] of Object.entries(f)) {
+    if (k === 'type') continue
+    if (k === 'ranges' && Array.isArray(v)) parts.push(`ranges=${(v as number[][]).map(([lo, hi]) => (lo === hi ? `${lo}` : `${lo}-${hi}`)).join(',')}`)
+    else parts.push(`${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+  }
+  return parts.length === 0 ? f.type : `${f.type}(${parts.join(',')})`
+}
+
 function describe(e: TraceEvent): [string, string] {
   switch (e.kind) {
     case 'transport':
@@ -71,6 +82,18 @@ function describe(e: TraceEvent): [string, string] {
     case 'yamux-frame': {
       const what = e.type === 'data' ? 'len' : e.type === 'window-update' ? 'delta' : e.type === 'ping' ? 'opaque' : 'code'
       return ['yamux', `${e.type}${e.flags.length > 0 ? ` ${e.flags.join('|')}` : ''} stream=${e.stream} ${what}=${e.length}`]
+    }
+    case 'tls-handshake': {
+      let fields = JSON.stringify(e.fields, traceJsonReplacer) ?? '{}'
+      if (fields.length > MAX_FIELDS_TEXT) fields = `${fields.slice(0, MAX_FIELDS_TEXT)}…`
+      return ['tls', `${e.level} ${e.type} ${e.bytes} bytes ${fields}`]
+    }
+    case 'quic-packet': {
+      let s = `${e.packet}${e.pn !== undefined ? ` pn=${e.pn}` : ''}${e.keyPhase === 1 ? ' kp=1' : ''} ${e.bytes} bytes dcid=${e.dcid}${e.scid !== undefined ? ` scid=${e.scid}` : ''}`
+      if (e.undecryptable !== undefined) s += ` (${e.undecryptable})`
+      const frames = e.frames.map(frameText).join(' ')
+      if (frames !== '') s += ` ${frames.length > MAX_FIELDS_TEXT ? `${frames.slice(0, MAX_FIELDS_TEXT)}…` : frames}`
+      return ['quic', s]
     }
     case 'message': {
       let fields = JSON.stringify(e.fields, traceJsonReplacer) ?? '{}'

@@ -3,6 +3,7 @@
  * CLI): each new connection gets its own trace hook (and id) from one Tracer, and the keylog hook.
  */
 import type { ConnectionOptions } from '../connection/index.js'
+import type { TlsCrypto } from '../core/crypto/tls.js'
 import type { DecoderFactory, TraceEvent } from '../core/trace.js'
 import { keylogHook, tlsKeylogHook } from './keylog.js'
 import { Tracer } from './tracer.js'
@@ -19,11 +20,11 @@ export interface TraceOptions {
 
 /** The swarm's `connectionTrace`: undefined when neither option is set (tracing off costs nothing). */
 export function connectionHooks(
-  o: TraceOptions, now: () => number, decoders?: DecoderFactory, maxStreams?: number,
-): ((role: 'dialer' | 'listener') => Pick<ConnectionOptions, 'trace' | 'keylog' | 'tlsKeylog'>) | undefined {
-  const tracer = o.trace !== undefined ? new Tracer({ emit: o.trace, now, decoders, maxStreams }) : undefined
+  o: TraceOptions, now: () => number, decoders?: DecoderFactory, maxStreams?: number, crypto?: TlsCrypto,
+): ((role: 'dialer' | 'listener', transport?: 'quic-v1') => Pick<ConnectionOptions, 'trace' | 'keylog' | 'tlsKeylog'>) | undefined {
+  const tracer = o.trace !== undefined ? new Tracer({ emit: o.trace, now, decoders, maxStreams, crypto }) : undefined
   const keylog = o.keylog !== undefined ? keylogHook(o.keylog) : undefined
   const tlsKeylog = o.keylog !== undefined ? tlsKeylogHook(o.keylog) : undefined
   if (tracer === undefined && keylog === undefined) return undefined
-  return (role) => ({ trace: tracer?.connection(role), keylog, tlsKeylog })
+  return (role, transport) => ({ trace: tracer?.connection(role, transport), keylog, tlsKeylog })
 }

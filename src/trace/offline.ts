@@ -20,12 +20,11 @@
  */
 import type { CryptoProvider } from '../core/crypto/provider.js'
 import { UsageError } from '../core/errors.js'
-import { varint } from '../core/index.js'
 import { CipherState } from '../noise/index.js'
-import { DEFAULT_MAX_MESSAGE_LENGTH } from '../multistream/index.js'
 import { Flag, FrameType, HEADER_LENGTH, readHeader } from '../yamux/index.js'
-import type { DecodedMessage, DecoderFactory, Direction, StreamDecoder, TraceBody, TraceEvent } from '../core/trace.js'
+import type { DecoderFactory, Direction, TraceEvent } from '../core/trace.js'
 import { KEYLOG_LABEL } from './keylog.js'
+import { Bytes, Negotiation, StreamPipeline, type Emit } from './negotiation.js'
 import type { TcpConnection } from './pcap.js'
 
 /** One keylog line: `NOISE_XX_25519_CHACHAPOLY_SHA256 <e> <k1> <k2>` (spec/trace.md). */
@@ -68,7 +67,6 @@ function hexBytes(h: string): Uint8Array {
   return out
 }
 const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('')
-const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 /** Limits of the offline decoder (spec/trace.md "Decrypting a capture", Limits). */
 export interface OfflineLimits {
@@ -102,152 +100,10 @@ export interface OfflineOptions extends OfflineLimits {
   connPrefix?: string
 }
 
-/** A byte queue: push chunks, take exact lengths. */
-class Bytes {
-  #parts: Uint8Array[] = []
-  length = 0
-  push(b: Uint8Array): void {
-    if (b.length === 0) return
-    this.#parts.push(b)
-    this.length += b.length
-  }
-  peek(n: number): Uint8Array {
-    return this.#copy(n, false)
-  }
-  take(n: number): Uint8Array {
-    return this.#copy(n, true)
-  }
-  takeAll(): Uint8Array {
-    return this.take(this.length)
-  }
-  #copy(n: number, consume: boolean): Uint8Array {
-    const first = this.#parts[0]
-    if (first !== undefined && first.length >= n) {
-      const out = first.subarray(0, n)
-      if (consume) {
-        if (first.length === n) this.#parts.shift()
-        else this.#parts[0] = first.subarray(n)
-        this.length -= n
-      }
-      return out
-    }
-    const out = new Uint8Array(n)
-    let o = 0
-    let i = 0
-    while (o < n) {
-      const p = this.#parts[i++]!
-      const k = Math.min(p.length, n - o)
-      out.set(p.subarray(0, k), o)
-      o += k
-    }
-    if (consume) this.#drop(n)
-    return out
-  }
-  #drop(n: number): void {
-    this.length -= n
-    while (n > 0) {
-      const p = this.#parts[0]!
-      if (p.length <= n) {
-        n -= p.length
-        this.#parts.shift()
-      } else {
-        this.#parts[0] = p.subarray(n)
-        n = 0
-      }
-    }
-  }
-}
-
-type Side = 'a' | 'b'
-type Emit = (body: TraceBody) => void
-
-/**
- * One multistream-select negotiation seen from outside: side `a` proposes, side `b` answers.
- * Returns the agreed protocol once both sides' answers are in; the bytes after it stay in the queues.
- */
-class Negotiation {
-  readonly a = new Bytes()
-  readonly b = new Bytes()
-  #proposal: string | undefined
-  #aHeader = false
-  #bHeader = false
-  agreed: string | undefined
-  failed: string | undefined
-
-  constructor(readonly stream: number | undefined, readonly dirOf: (s: Side) => Direction, readonly maxPending: number) {}
-
-  /** Parse what can be parsed; emits multistream events. */
-  run(emit: Emit): void {
-    for (let progress = true; progress && this.agreed === undefined && this.failed === undefined;) {
-      progress = false
-      // a: its header, then a proposal, then wait for b's answer.
-      if (this.#proposal === undefined) {
-        const line = this.#line('a', emit)
-        if (line !== undefined) {
-          progress = true
-          if (!this.#aHeader && line === '/multistream/1.0.0') this.#aHeader = true
-          else if (line !== 'ls') this.#proposal = line
-        }
-      }
-      // b: its header, then answers (an echo agrees, `na` refuses).
-      if (!this.#bHeader || this.#proposal !== undefined) {
-        const line = this.#line('b', emit)
-        if (line !== undefined) {
-          progress = true
-          if (!this.#bHeader && line === '/multistream/1.0.0') this.#bHeader = true
-          else if (line === this.#proposal) this.agreed = line
-          else this.#proposal = undefined // na (or anything else): a tries its next protocol
-        }
-      }
-    }
-    if (this.agreed === undefined && this.failed === undefined && (this.a.length > this.maxPending || this.b.length > this.maxPending)) {
-      this.failed = `more than ${this.maxPending} bytes before the negotiation finished (maxPendingBytes)`
-    }
-  }
-
-  #line(s: Side, emit: Emit): string | undefined {
-    const q = this[s]
-    if (q.length === 0) return undefined
-    const head = q.peek(Math.min(q.length, 2))
-    let len: number
-    let n: number
-    try {
-      const v = varint.decode(head, 0, true)
-      if (v === undefined) return undefined
-      len = v.value
-      n = v.bytes
-    } catch {
-      this.failed = 'invalid multistream length prefix'
-      return undefined
-    }
-    if (len === 0 || len > DEFAULT_MAX_MESSAGE_LENGTH) {
-      this.failed = `multistream message of ${len} bytes`
-      return undefined
-    }
-    if (q.length < n + len) return undefined
-    const msg = q.take(n + len).subarray(n)
-    let line: string
-    try {
-      if (msg[len - 1] !== 0x0a) throw new Error('no newline')
-      line = utf8.decode(msg.subarray(0, len - 1))
-    } catch {
-      this.failed = 'a multistream message without its newline or not UTF-8'
-      return undefined
-    }
-    emit(this.stream === undefined ? { kind: 'multistream', dir: this.dirOf(s), line } : { kind: 'multistream', dir: this.dirOf(s), stream: this.stream, line })
-    return line
-  }
-}
-
+/** A yamux stream: its pipeline and the directions whose FIN was seen (both make it closed). */
 interface StreamState {
-  id: number
-  /** true when the initiator of the connection opened this stream. */
-  openedByInitiator: boolean
-  neg: Negotiation
-  decoders: { out?: StreamDecoder | undefined; in?: StreamDecoder | undefined }
-  /** The directions whose FIN was seen: both make the stream closed. */
+  p: StreamPipeline
   fin: { in: boolean; out: boolean }
-  stopped: boolean
 }
 
 const FLAG_NAMES: Array<['SYN' | 'ACK' | 'FIN' | 'RST', number]> = [['SYN', Flag.SYN], ['ACK', Flag.ACK], ['FIN', Flag.FIN], ['RST', Flag.RST]]
@@ -410,27 +266,23 @@ export function decodeConnection(conn: TcpConnection, connId: string, o: Offline
         let st = streams.get(h.streamId)
         if (st === undefined && (h.flags & Flag.SYN) !== 0) {
           if (streamsSeen++ >= lim.maxStreams) continue
-          const openedByInitiator = s === 'init'
-          st = {
-            id: h.streamId, openedByInitiator, stopped: false, decoders: {}, fin: { in: false, out: false },
-            neg: new Negotiation(h.streamId, (x) => dirOfInit((x === 'a') === openedByInitiator), lim.maxPendingBytes),
-          }
+          st = { p: new StreamPipeline(h.streamId, dir, o.decoders, lim.maxPendingBytes, emit), fin: { in: false, out: false } }
           streams.set(h.streamId, st)
-          emit({ kind: 'state', layer: 'stream', stream: h.streamId, to: 'negotiating', reason: dirOfInit(s === 'init') === 'out' ? 'outbound' : 'inbound' })
+          emit({ kind: 'state', layer: 'stream', stream: h.streamId, to: 'negotiating', reason: dir === 'out' ? 'outbound' : 'inbound' })
         }
         if (st === undefined) continue
-        if (body.length > 0 && !st.stopped) streamData(st, s === 'init', body, dir)
+        if (body.length > 0) st.p.data(dir, body)
         if ((h.flags & Flag.RST) !== 0) {
-          emit({ kind: 'state', layer: 'stream', stream: st.id, to: 'reset', reason: dir === 'in' ? 'by remote' : 'by us' })
-          streams.delete(st.id)
+          emit({ kind: 'state', layer: 'stream', stream: h.streamId, to: 'reset', reason: dir === 'in' ? 'by remote' : 'by us' })
+          streams.delete(h.streamId)
         } else if ((h.flags & Flag.FIN) !== 0) {
           // A half-close, after the bytes before it; the decoder of that direction completes what only EOF delimits.
-          emit({ kind: 'state', layer: 'stream', stream: st.id, to: `${dir === 'out' ? 'local' : 'remote'}-closed` })
-          end(st, dir)
+          emit({ kind: 'state', layer: 'stream', stream: h.streamId, to: `${dir === 'out' ? 'local' : 'remote'}-closed` })
+          st.p.end(dir)
           st.fin[dir] = true
           if (st.fin.in && st.fin.out) {
-            emit({ kind: 'state', layer: 'stream', stream: st.id, to: 'closed' })
-            streams.delete(st.id)
+            emit({ kind: 'state', layer: 'stream', stream: h.streamId, to: 'closed' })
+            streams.delete(h.streamId)
           }
         }
       }
@@ -447,57 +299,6 @@ export function decodeConnection(conn: TcpConnection, connId: string, o: Offline
     emit({ kind: 'state', layer: 'upgrade', from: 'handshake', to: 'muxer', protocol: '/yamux/1.0.0', ...(early ? { early: true } : {}) })
     emit({ kind: 'state', layer: 'upgrade', from: 'muxer', to: 'done' })
     emit({ kind: 'state', layer: 'connection', from: 'upgrading', to: 'open' })
-  }
-
-  function streamData(st: StreamState, fromInitiator: boolean, body: Uint8Array, dir: Direction): void {
-    if (st.neg.agreed === undefined) {
-      st.neg[fromInitiator === st.openedByInitiator ? 'a' : 'b'].push(body)
-      st.neg.run(emit)
-      if (st.neg.failed !== undefined) {
-        st.stopped = true
-        emit({ kind: 'state', layer: 'stream', stream: st.id, to: 'undecodable', reason: st.neg.failed })
-        return
-      }
-      if (st.neg.agreed === undefined) return
-      const protocol = st.neg.agreed
-      emit({ kind: 'state', layer: 'stream', stream: st.id, from: 'negotiating', to: 'negotiated', protocol })
-      const openerDir = dirOfInit(st.openedByInitiator)
-      const other: Direction = openerDir === 'out' ? 'in' : 'out'
-      // The opener's and the acceptor's bytes after the negotiation, in that order.
-      feed(st, openerDir, st.neg.a.takeAll())
-      feed(st, other, st.neg.b.takeAll())
-      return
-    }
-    feed(st, dir, body)
-  }
-
-  function feed(st: StreamState, dir: Direction, bytes: Uint8Array): void {
-    if (bytes.length === 0 || st.stopped) return
-    const protocol = st.neg.agreed!
-    if (!(dir in st.decoders)) st.decoders[dir] = o.decoders?.(protocol, dir, { opener: (dir === dirOfInit(true)) === st.openedByInitiator })
-    const d = st.decoders[dir]
-    if (d === undefined) return
-    messages(st, dir, () => d.push(bytes))
-  }
-
-  function end(st: StreamState, dir: Direction): void {
-    const d = st.decoders[dir]
-    if (d === undefined || st.neg.agreed === undefined) return
-    st.decoders[dir] = undefined
-    messages(st, dir, () => d.end?.() ?? [])
-  }
-
-  /** A decoder's messages; one that throws (they should not) ends that stream's decoding, nothing else. */
-  function messages(st: StreamState, dir: Direction, run: () => DecodedMessage[]): void {
-    let ms: DecodedMessage[]
-    try {
-      ms = run()
-    } catch (e) {
-      st.stopped = true
-      emit({ kind: 'state', layer: 'stream', stream: st.id, to: 'undecodable', reason: `the ${st.neg.agreed} decoder failed: ${(e as Error).message}` })
-      return
-    }
-    for (const m of ms) emit({ kind: 'message', dir, stream: st.id, protocol: st.neg.agreed!, name: m.name, fields: m.fields })
   }
 }
 

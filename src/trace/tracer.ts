@@ -20,11 +20,14 @@
  * Only weft/node loads this module.
  */
 import { toHex } from '../core/bytes.js'
+import type { TlsCrypto } from '../core/crypto/tls.js'
 import type {
   CoreTrace, DecodedMessage, DecoderFactory, Direction, NoisePayloadView, StreamDecoder, TraceBody, TraceEvent, TraceHook, YamuxFlag, YamuxFrameType,
 } from '../core/trace.js'
 import { decodeHandshakePayload } from '../noise/index.js'
 import { publicKeyFromProtobuf } from '../peer-id/index.js'
+import { QuicConnectionTrace } from './quic-live.js'
+import { tlsHandshakeEvent } from './tls-view.js'
 import { Flag, FrameReader, FrameType, YAMUX_PROTOCOL_ID, type FrameHeader } from '../yamux/index.js'
 
 /**
@@ -43,9 +46,12 @@ export interface TracerOptions {
   decoders?: DecoderFactory | undefined
   /** Streams decoded at once per connection, default 256. */
   maxStreams?: number | undefined
+  /** TLS crypto (nodeTlsCrypto): QUIC connections' packets are decrypted with it; none: QUIC connections show their states only. */
+  crypto?: TlsCrypto | undefined
 }
 
 const NOISE = '/noise'
+const TLS = '/tls/1.0.0'
 const TYPES: readonly YamuxFrameType[] = ['data', 'window-update', 'ping', 'go-away']
 const FLAGS: ReadonlyArray<[YamuxFlag, number]> = [['SYN', Flag.SYN], ['ACK', Flag.ACK], ['FIN', Flag.FIN], ['RST', Flag.RST]]
 const GO_AWAY = ['normal', 'protocol error', 'internal error']
@@ -64,8 +70,12 @@ export class Tracer {
     if (!(Number.isInteger(this.#maxStreams) && this.#maxStreams >= 0)) throw new RangeError('maxStreams must be a non-negative integer')
   }
 
-  /** A hook for one new connection in `role`, with the next id ('c1', 'c2', ...). */
-  connection(role: 'dialer' | 'listener'): TraceHook {
+  /** A hook for one new connection in `role`, with the next id ('c1', 'c2', ...); `quic-v1`: a QUIC connection (quic-live.ts). */
+  connection(role: 'dialer' | 'listener', transport?: 'quic-v1'): TraceHook {
+    if (transport === 'quic-v1') {
+      const q = new QuicConnectionTrace(`c${this.#next++}`, role, { ...this.#o, maxStreams: this.#maxStreams })
+      return (e) => q.handle(e)
+    }
     const c = new ConnectionTrace(`c${this.#next++}`, this.#o, this.#maxStreams, role)
     return (e) => c.handle(e)
   }
@@ -100,6 +110,10 @@ class ConnectionTrace {
   #agreed = 0
   #handshakeMessages = 0
   #ourMuxers: string[] = []
+  /** The security protocol agreed (`/noise` or `/tls/1.0.0`). */
+  #security = NOISE
+  #tlsAlpn: string | undefined
+  #tlsPeer: string | undefined
   #remote: NoisePayloadView | undefined
   #dead = false
 
@@ -127,7 +141,7 @@ class ConnectionTrace {
     this.#o.emit({ t: this.#o.now(), conn: this.#id, ...body } as TraceEvent)
   }
 
-  #state(layer: 'upgrade' | 'noise' | 'connection' | 'stream', to: string, more: Partial<Extract<TraceBody, { kind: 'state' }>> = {}): void {
+  #state(layer: 'upgrade' | 'noise' | 'tls' | 'connection' | 'stream', to: string, more: Partial<Extract<TraceBody, { kind: 'state' }>> = {}): void {
     const { stream, ...rest } = more
     this.#emit(stream === undefined ? { kind: 'state', layer, to, ...rest } : { kind: 'state', layer, stream, to, ...rest })
   }
@@ -172,8 +186,35 @@ class ConnectionTrace {
           this.#protocols.clear()
         }
         return
+      case 'tls-message':
+        this.#tlsMessage(e.dir, e.level, e.message)
+        return
+      case 'quic-datagram':
+      case 'tls-secret':
+        return // QUIC connections' (quic-live.ts)
       default:
         this.#emit(e)
+    }
+  }
+
+  /** A `/tls/1.0.0` handshake message; the client's Finished ends the handshake (RFC 8446 §2). */
+  #tlsMessage(dir: Direction, level: 'initial' | 'handshake' | 'application', message: Uint8Array): void {
+    const e = tlsHandshakeEvent(dir, level, message, this.#o.crypto, this.#o.crypto === undefined ? undefined : this.#o.now())
+    this.#emit(e)
+    if (e.type === 'encrypted_extensions' && Array.isArray(e.fields.alpn)) this.#tlsAlpn = String(e.fields.alpn[0])
+    if (e.type === 'certificate' && dir === 'in' && typeof e.fields.peerId === 'string') this.#tlsPeer = e.fields.peerId
+    // the client is the dialer (TLS over TCP: the connection's initiator, libp2p tls.md)
+    if (e.type !== 'finished' || (dir === 'out') !== this.#dialer) return
+    this.#state('tls', 'established', { from: 'handshake', ...(this.#tlsAlpn !== undefined ? { protocol: this.#tlsAlpn } : {}) })
+    this.#remote = { identityKey: this.#tlsPeer ?? '', keyType: '', signature: '', muxers: [] }
+    // early muxer negotiation (libp2p tls.md "Inlined Muxer Negotiation"): the ALPN the server chose
+    if (this.#tlsAlpn === YAMUX_PROTOCOL_ID) {
+      this.#state('upgrade', 'muxer', { from: 'handshake', protocol: YAMUX_PROTOCOL_ID, early: true })
+      this.#done()
+    } else {
+      this.#upgrade = 'muxer'
+      this.#agreed = 0
+      this.#state('upgrade', 'muxer', { from: 'handshake', protocol: YAMUX_PROTOCOL_ID })
     }
   }
 
@@ -208,13 +249,16 @@ class ConnectionTrace {
 
   /** A connection-level multistream line: `/noise`, then `/yamux/1.0.0`, agreed once it went both ways. */
   #upgradeLine(dir: Direction, line: string): void {
-    const want = this.#upgrade === 'security' ? NOISE : this.#upgrade === 'muxer' ? YAMUX_PROTOCOL_ID : undefined
-    if (line !== want) return
+    if (this.#upgrade === 'security' && (line === NOISE || line === TLS)) {
+      // a dialer offering both proposes one then the other: the protocol both sides sent is agreed
+      if (line !== this.#security) this.#agreed = 0
+      this.#security = line
+    } else if (!(this.#upgrade === 'muxer' && line === YAMUX_PROTOCOL_ID)) return
     this.#agreed |= BIT[dir]
     if (this.#agreed !== 3) return
     if (this.#upgrade === 'security') {
       this.#upgrade = 'handshake'
-      this.#state('upgrade', 'handshake', { from: 'security', protocol: NOISE })
+      this.#state('upgrade', 'handshake', { from: 'security', protocol: this.#security })
     } else this.#done()
   }
 

@@ -76,7 +76,7 @@ export class QuicConnection {
       quicTransportParameters: encodeTransportParameters(ours),
       ...(o.tls.serverName !== undefined ? { serverName: o.tls.serverName } : {}),
       ...(o.tls.cipherSuites !== undefined ? { cipherSuites: o.tls.cipherSuites } : {}),
-      ...(o.tls.limits !== undefined ? { limits: o.tls.limits } : {}),
+      ...(o.tls.limits !== undefined ? { limits: o.tls.limits } : {}), ...(o.tls.keylog !== undefined ? { keylog: o.tls.keylog } : {}),
     })
     const space = (name: PacketNumberSpace): Space => ({
       name, nextPn: 0, send: undefined, recv: undefined, cryptoSend: new CryptoSend(),

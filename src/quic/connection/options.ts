@@ -3,7 +3,7 @@
  * close information (spec/quic-connection.md). Every limit names the attack it stops.
  */
 import type { TlsCrypto } from '../../core/crypto/tls.js'
-import type { TlsCertificate, TlsLimits, VerifyPeer } from '../../tls/index.js'
+import type { TlsCertificate, TlsHandshakeOptions, TlsLimits, VerifyPeer } from '../../tls/index.js'
 import type { QuicStreamEvent, QuicStreamsOptions } from '../streams/index.js'
 
 /** The TLS 1.3 options of a QUIC connection: TlsHandshakeOptions minus what QUIC fixes (role, crypto, transport parameters). */
@@ -19,6 +19,8 @@ export interface QuicTlsOptions {
   /** Cipher suites in order of preference (default 0x1301, 0x1303). */
   cipherSuites?: readonly number[]
   limits?: Partial<TlsLimits>
+  /** The key log (spec/trace.md "Keylog"): the four traffic secrets, NSS key log labels, as derived. SECRETS. */
+  keylog?: TlsHandshakeOptions['keylog']
 }
 
 /** Bounds of one connection (spec/quic-connection.md, Limits). */
