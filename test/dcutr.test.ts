@@ -347,7 +347,7 @@ describe('dcutr: A side', () => {
     const cases: Array<[Uint8Array[], string]> = [
       [[frame(HolePunchType.SYNC, [])], 'dcutr/unexpected-message'],
       [[frame(HolePunchType.CONNECT, ['/ip4/11.0.0.2/tcp/1']), frame(HolePunchType.CONNECT, ['/ip4/11.0.0.2/tcp/1'])], 'dcutr/unexpected-message'],
-      [[frame(HolePunchType.CONNECT, [`/ip4/11.0.0.10/tcp/4001/p2p/${relay.peer}/p2p-circuit`, '/ip4/11.0.0.2/udp/1/quic-v1'])], 'dcutr/no-addrs'],
+      [[frame(HolePunchType.CONNECT, [`/ip4/11.0.0.10/tcp/4001/p2p/${relay.peer}/p2p-circuit`, '/ip4/11.0.0.2/udp/1/quic-v1/webtransport'])], 'dcutr/no-addrs'],
       [[frame(HolePunchType.CONNECT, [])], 'dcutr/no-addrs'],
       [[new Uint8Array([0x81, 0x20])], 'dcutr/message-too-large'],
     ]

@@ -1,22 +1,25 @@
 /**
  * DCUtR, `/libp2p/dcutr` (libp2p/specs relay/DCUtR.md), as a behaviour: upgrade a relayed (limited)
- * connection to a direct one by TCP hole punching. spec/dcutr.md has the state machine and limits.
+ * connection to a direct one by hole punching: TCP simultaneous open, or QUIC (B sends random UDP
+ * packets to A's address, A dials B over QUIC). spec/dcutr.md has the state machine and limits.
  *
  * Roles, as the spec and go / rust assign them (research note §2.1, §2.5):
  * - B holds the INBOUND relayed connection (A dialed B through a relay). After identify completed on
  *   it (a `peer-info` for A listing `/libp2p/dcutr`; without it B waits for an identify push), B
  *   first dials A's public non-relay addresses, if A advertises any (connection reversal). Else, up
  *   to `maxAttempts` times: open `/libp2p/dcutr` on the relayed connection, send CONNECT{our addrs},
- *   read A's CONNECT (RTT = the time between), send SYNC, wait RTT/2, dial A's addresses with
- *   `force` and `role: 'responder'` (B is the server of the simultaneous open). A new attempt only
- *   when every dial of the previous one failed; a protocol error or a timeout ends the exchange.
+ *   read A's CONNECT (RTT = the time between), send SYNC, wait RTT/2, dial A's TCP addresses with
+ *   `force` and `role: 'responder'` (B is the server of the simultaneous open) and, for A's QUIC
+ *   addresses, emit `punch` (the service sends the punch packets from the QUIC listening socket)
+ *   and wait `punchTimeout` for A's QUIC connection. A new attempt only when every dial of the
+ *   previous one failed and the punch window passed; a protocol error or a timeout ends the exchange.
  * - A holds the OUTBOUND relayed connection and answers the stream: CONNECT{our addrs}, then on SYNC
  *   dials B's addresses at once with `force` (A is the client). Streams on other connections are
  *   reset (as go does).
  * Our addresses: the observed addresses (seam `observed-addr`, direct connections only) of connections
- * whose local port is the TCP punch port, then the confirmed external addresses and the public listen
- * addresses. Without a punch port the node cannot punch: an `unavailable` event, and the relayed
- * connection stays.
+ * whose local port is the TCP punch port or a QUIC listening port, then the confirmed external
+ * addresses and the public listen addresses. Without a punch port and without QUIC (`quicPunch` and a
+ * QUIC listen address) the node cannot punch: an `unavailable` event, and the relayed connection stays.
  * Once a direct connection to the peer exists: a `direct` event, and the relayed connections to that
  * peer are closed after `relayedCloseGrace` (the spec's grace period; new streams already prefer the
  * direct connection).
@@ -32,7 +35,7 @@ import type { Behaviour, BehaviourAction, BehaviourInput, ConnectionInfo, PeerIn
 import { streamKey } from '../swarm/index.js'
 import { isPublicAddr } from '../swarm/index.js'
 import { DCUTR_PROTOCOL, DEFAULT_DCUTR_MESSAGE_LIMITS, HolePunchDecoder, HolePunchType, encodeHolePunchFrame, type DcutrErrorCode, type DcutrMessageLimits, type HolePunch } from './message.js'
-import { punchTargets, tcpPort } from './addrs.js'
+import { localSocket, punchTargets, punchTransport, quicListenSockets, type PunchTransport } from './addrs.js'
 import type { DcutrEvent, DcutrOptions, DcutrOutcomeCode, DcutrRole, DcutrStatus, PunchAddrs } from './types.js'
 
 export type { DcutrEvent, DcutrOptions, DcutrOutcomeCode, DcutrRole, DcutrStatus, PunchAddrs } from './types.js'
@@ -44,7 +47,8 @@ type BState =
   | { kind: 'opening'; requestId: number; deadline: Millis }
   | { kind: 'connect-sent'; stream: StreamRef; sentAt: Millis; deadline: Millis; decoder: HolePunchDecoder }
   | { kind: 'sync-wait'; until: Millis; addrs: Multiaddr[] }
-  | { kind: 'dialing'; pending: Set<number> }
+  /** B's TCP dials in flight and, for QUIC, the end of the punch window (A's QUIC connection expected). */
+  | { kind: 'dialing'; pending: Set<number>; punchUntil?: Millis }
 
 interface BExchange {
   readonly peer: PeerId
@@ -85,7 +89,8 @@ interface DialRef {
 
 interface Observed {
   readonly addr: Multiaddr
-  readonly localPort: number | undefined
+  /** `tcp/<port>` or `udp/<port>` of the observed connection's local address. */
+  readonly local: string | undefined
 }
 
 const protocolError = (code: DcutrErrorCode, message: string): ProtocolError<DcutrErrorCode> => new ProtocolError<DcutrErrorCode>('dcutr', code, message)
@@ -96,6 +101,8 @@ export class DcutrBehaviour implements Behaviour<DcutrEvent> {
   readonly limitedProtocols: readonly string[] = [DCUTR_PROTOCOL]
 
   readonly #punchPort: () => number | undefined
+  readonly #quic: boolean
+  readonly #punchTimeout: number
   readonly #maxAttempts: number
   readonly #timeout: number
   readonly #maxInbound: number
@@ -126,6 +133,8 @@ export class DcutrBehaviour implements Behaviour<DcutrEvent> {
   constructor(options: DcutrOptions) {
     if (typeof options.punchPort !== 'function') throw new TypeError('punchPort must be a function')
     this.#punchPort = options.punchPort
+    this.#quic = options.quicPunch === true
+    this.#punchTimeout = positive(options.punchTimeout ?? 5_000, 'punchTimeout')
     this.#maxAttempts = positive(options.maxAttempts ?? 3, 'maxAttempts')
     this.#timeout = positive(options.exchangeTimeout ?? 10_000, 'exchangeTimeout')
     this.#maxInbound = positive(options.maxInboundStreamsPerPeer ?? 2, 'maxInboundStreamsPerPeer')
@@ -137,20 +146,28 @@ export class DcutrBehaviour implements Behaviour<DcutrEvent> {
 
   /** Whether this node can hole punch now. */
   status(): DcutrStatus {
-    return this.#punchPort() === undefined
-      ? { holePunching: 'unavailable', reason: 'no TCP punch port (tcp({ punchPort }))' }
+    return this.#transports().size === 0
+      ? { holePunching: 'unavailable', reason: 'no TCP punch port (tcp({ punchPort })) and no QUIC listen address with dcutr({ quic })' }
       : { holePunching: 'available' }
   }
 
-  /** The addresses we send in CONNECT now (observed mappings of the punch port first). */
+  /** The transports we can punch over now: TCP with a punch port, QUIC with `quicPunch` and a QUIC listen address. */
+  #transports(): Set<PunchTransport> {
+    const ts = new Set<PunchTransport>()
+    if (this.#punchPort() !== undefined) ts.add('tcp')
+    if (this.#quic && quicListenSockets(this.#listenAddrs).size > 0) ts.add('quic')
+    return ts
+  }
+
+  /** The addresses we send in CONNECT now (observed mappings of the punch port and QUIC listening sockets first). */
   localAddrs(): Multiaddr[] {
-    const port = this.#punchPort()
+    const ts = this.#transports()
+    const tcp = this.#punchPort()
+    const quic = this.#quic ? quicListenSockets(this.#listenAddrs) : new Set<string>()
     const out: Multiaddr[] = []
-    if (port !== undefined) {
-      for (const o of [...this.#observed.values()].reverse()) if (o.localPort === port) out.push(o.addr)
-    }
+    for (const o of [...this.#observed.values()].reverse()) if ((tcp !== undefined && o.local === `tcp/${tcp}`) || (o.local !== undefined && quic.has(o.local))) out.push(o.addr)
     out.push(...this.#externalAddrs, ...this.#listenAddrs.filter(isPublicAddr))
-    return punchTargets(out.map((a) => a.withoutPeerId()), undefined, this.#limits.maxAddrs)
+    return punchTargets(out.map((a) => a.withoutPeerId()), undefined, this.#limits.maxAddrs, ts.size > 0 ? ts : undefined)
   }
 
   handle(now: Millis, input: BehaviourInput): void {
@@ -213,7 +230,11 @@ export class DcutrBehaviour implements Behaviour<DcutrEvent> {
       if ((s.kind === 'opening' || s.kind === 'connect-sent') && s.deadline <= now) {
         if (s.kind === 'connect-sent') this.#actions.push({ type: 'reset', stream: s.stream })
         this.#bFail(now, ex, outcome('dcutr/timeout', `no CONNECT within ${this.#timeout} ms`))
-      } else if (s.kind === 'sync-wait' && s.until <= now) this.#bDial(ex, s.addrs)
+      } else if (s.kind === 'sync-wait' && s.until <= now) this.#bDial(now, ex, s.addrs)
+      else if (s.kind === 'dialing' && s.punchUntil !== undefined && s.punchUntil <= now) {
+        delete s.punchUntil
+        if (s.pending.size === 0) this.#bFail(now, ex, outcome('dcutr/punch-timeout', `no QUIC connection from the peer within ${this.#punchTimeout} ms of punch packets`))
+      }
     }
     for (const [key, a] of [...this.#a]) {
       if (a.deadline > now) continue
@@ -240,6 +261,7 @@ export class DcutrBehaviour implements Behaviour<DcutrEvent> {
       const s = ex.state
       if (s.kind === 'opening' || s.kind === 'connect-sent') at(s.deadline)
       else if (s.kind === 'sync-wait') at(s.until)
+      else if (s.kind === 'dialing' && s.punchUntil !== undefined) at(s.punchUntil)
     }
     for (const a of this.#a.values()) at(a.deadline)
     for (const c of this.#closeAt.values()) at(c.at)
@@ -250,8 +272,8 @@ export class DcutrBehaviour implements Behaviour<DcutrEvent> {
 
   #observe(connection: ConnectionInfo, addr: Multiaddr): void {
     if (connection.limited) return
-    const o: Observed = { addr: addr.withoutPeerId(), localPort: tcpPort(connection.localAddr) }
-    const key = `${o.addr.toString()}|${o.localPort ?? ''}`
+    const o: Observed = { addr: addr.withoutPeerId(), local: localSocket(connection.localAddr) }
+    const key = `${o.addr.toString()}|${o.local ?? ''}`
     this.#observed.delete(key)
     this.#observed.set(key, o)
     if (this.#observed.size > this.#maxCandidates) this.#observed.delete(this.#observed.keys().next().value!)
@@ -337,6 +359,7 @@ export class DcutrBehaviour implements Behaviour<DcutrEvent> {
     const ex = this.#b.get(d.key)
     const s = ex?.state
     if (ex === undefined || (s?.kind !== 'reversal' && s?.kind !== 'dialing') || !s.pending.delete(requestId) || s.pending.size > 0) return
+    if (s.kind === 'dialing' && s.punchUntil !== undefined) return // A's QUIC connection may still come
     if (s.kind === 'reversal') {
       this.#emit({ type: 'reversal-failed', peer: ex.peer, error: outcome('dcutr/dial-failed', error.message) })
       ex.state = { kind: 'identify' }
@@ -359,7 +382,7 @@ export class DcutrBehaviour implements Behaviour<DcutrEvent> {
       }
     }
     if (!ex.supportsDcutr) return // wait for an identify push listing /libp2p/dcutr
-    if (this.#punchPort() === undefined) {
+    if (this.#transports().size === 0) {
       this.#b.delete(ex.key)
       this.#emit({ type: 'unavailable', peer: ex.peer, reason: this.status().reason! })
       return
@@ -399,26 +422,38 @@ export class DcutrBehaviour implements Behaviour<DcutrEvent> {
     const s = ex.state
     if (s.kind !== 'connect-sent') return
     if (msg.type !== HolePunchType.CONNECT) throw protocolError('dcutr/unexpected-message', `expected CONNECT, got type ${msg.type}`)
-    const addrs = punchTargets(msg.obsAddrs, ex.peer, this.#limits.maxAddrs)
-    if (addrs.length === 0) throw protocolError('dcutr/no-addrs', 'CONNECT holds no address we can dial')
+    const addrs = this.#theirAddrs(msg.obsAddrs, ex.peer)
     const rtt = now - s.sentAt
     ex.punch.theirAddrs = addrs
     this.#actions.push({ type: 'write', stream: s.stream, data: encodeHolePunchFrame({ type: HolePunchType.SYNC, obsAddrs: [] }) })
     this.#actions.push({ type: 'close-write', stream: s.stream })
     ex.state = { kind: 'sync-wait', until: now + rtt / 2, addrs }
     this.#emit({ type: 'attempt', peer: ex.peer, attempt: ex.attempts, rtt, addrs })
-    if (rtt === 0) this.#bDial(ex, addrs)
+    if (rtt === 0) this.#bDial(now, ex, addrs)
   }
 
-  #bDial(ex: BExchange, addrs: Multiaddr[]): void {
+  /** A's CONNECT addresses we can punch (none valid: `dcutr/no-addrs`; none over our transports: `dcutr/no-shared-transport`). */
+  #theirAddrs(obsAddrs: readonly Multiaddr[], peer: PeerId): Multiaddr[] {
+    const all = punchTargets(obsAddrs, peer, this.#limits.maxAddrs)
+    if (all.length === 0) throw protocolError('dcutr/no-addrs', 'CONNECT holds no address we can dial')
+    const ts = this.#transports()
+    const addrs = all.filter((a) => ts.has(punchTransport(a)!))
+    if (addrs.length === 0) throw outcome('dcutr/no-shared-transport', `CONNECT holds no address over a transport we punch (${[...ts].join(', ') || 'none'})`)
+    return addrs
+  }
+
+  /** TCP: dial A as the responder. QUIC: send punch packets (the `punch` event) and wait for A's connection. */
+  #bDial(now: Millis, ex: BExchange, addrs: Multiaddr[]): void {
     const pending = new Set<number>()
-    for (const addr of addrs) pending.add(this.#dial(ex.key, 'B', ex.peer, addr, true))
-    ex.state = { kind: 'dialing', pending }
+    const quic = addrs.filter((a) => punchTransport(a) === 'quic')
+    for (const addr of addrs) if (punchTransport(addr) === 'tcp') pending.add(this.#dial(ex.key, 'B', ex.peer, addr, true))
+    ex.state = quic.length > 0 ? { kind: 'dialing', pending, punchUntil: now + this.#punchTimeout } : { kind: 'dialing', pending }
+    if (quic.length > 0) this.#emit({ type: 'punch', peer: ex.peer, attempt: ex.attempts, addrs: quic, timeout: this.#punchTimeout })
   }
 
   /** This attempt failed: another one while attempts remain and the relayed connection lives. */
   #bFail(now: Millis, ex: BExchange, error: Error): void {
-    if (error instanceof OutcomeError && error.code === 'dcutr/dial-failed' && ex.attempts < this.#maxAttempts && this.#limited.get(ex.key)?.has(ex.relayed) === true) {
+    if (error instanceof OutcomeError && (error.code === 'dcutr/dial-failed' || error.code === 'dcutr/punch-timeout') && ex.attempts < this.#maxAttempts && this.#limited.get(ex.key)?.has(ex.relayed) === true) {
       this.#bAttempt(now, ex)
       return
     }
@@ -447,14 +482,13 @@ export class DcutrBehaviour implements Behaviour<DcutrEvent> {
   #aMessage(a: AStream, msg: HolePunch): void {
     if (a.state === 'await-connect') {
       if (msg.type !== HolePunchType.CONNECT) throw protocolError('dcutr/unexpected-message', `expected CONNECT, got type ${msg.type}`)
-      a.addrs = punchTargets(msg.obsAddrs, a.peer, this.#limits.maxAddrs)
-      if (a.addrs.length === 0) throw protocolError('dcutr/no-addrs', 'CONNECT holds no address we can dial')
-      if (this.#punchPort() === undefined) {
+      if (this.#transports().size === 0) {
         this.#dropA(streamKey(a.stream), a)
         this.#actions.push({ type: 'reset', stream: a.stream })
         this.#emit({ type: 'unavailable', peer: a.peer, reason: this.status().reason! })
         return
       }
+      a.addrs = this.#theirAddrs(msg.obsAddrs, a.peer)
       const ours = this.localAddrs()
       if (ours.length === 0) {
         this.#dropA(streamKey(a.stream), a)
@@ -504,7 +538,7 @@ export class DcutrBehaviour implements Behaviour<DcutrEvent> {
         }
       }
     } catch (e) {
-      if (!(e instanceof ProtocolError)) throw e
+      if (!(e instanceof ProtocolError) && !(e instanceof OutcomeError)) throw e
       this.#actions.push({ type: 'reset', stream })
       if (a !== undefined) {
         this.#dropA(key, a)

@@ -1,7 +1,8 @@
 /**
  * DCUtR, `/libp2p/dcutr` (libp2p/specs relay/DCUtR.md): upgrade a relayed connection to a direct
- * one by TCP hole punching. The wire format, the behaviour and the `dcutr()` service. See
- * spec/dcutr.md and spec/hole-punching.md (the TCP punch port).
+ * one by hole punching, over TCP (simultaneous open from the punch port) or QUIC v1 (punch packets,
+ * then a QUIC dial). The wire format, the behaviour and the `dcutr()` service. See spec/dcutr.md and
+ * spec/hole-punching.md (the TCP punch port).
  *
  * @module weft/dcutr
  */
@@ -10,5 +11,6 @@ export type { HolePunch, DcutrErrorCode, DcutrMessageLimits } from './message.js
 export { DcutrBehaviour } from './dcutr.js'
 export type { DcutrEvent, DcutrOptions, DcutrOutcomeCode, DcutrRole, DcutrStatus, PunchAddrs } from './dcutr.js'
 export { Dcutr, dcutr } from './service.js'
-export type { DcutrEvents, DcutrServiceOptions } from './service.js'
-export { punchTarget, punchTargets } from './addrs.js'
+export type { DcutrEvents, DcutrServiceOptions, QuicHolePuncher } from './service.js'
+export { punchTarget, punchTargets, punchTransport } from './addrs.js'
+export type { PunchTransport } from './addrs.js'

@@ -16,6 +16,8 @@ export type DcutrOutcomeCode =
   | 'dcutr/dial-failed'
   | 'dcutr/open-failed'
   | 'dcutr/no-local-addrs'
+  | 'dcutr/punch-timeout'
+  | 'dcutr/no-shared-transport'
 
 /**
  * The DCUtR roles (relay/DCUtR.md): A opened the relayed connection and initiates the punch, B was reached through the relay and starts the exchange.
@@ -31,11 +33,16 @@ export type DcutrEvent =
   | { type: 'direct'; peer: PeerId; connection: ConnectionInfo; role: DcutrRole; via: 'reversal' | 'hole-punch'; attempts: number } & PunchAddrs
   /** B sent SYNC (attempt `attempt`, 1-based) and will dial `addrs` after `rtt / 2` ms. */
   | { type: 'attempt'; peer: PeerId; attempt: number; rtt: Millis; addrs: Multiaddr[] }
+  /**
+   * B, at the end of the SYNC wait: punch packets to A's QUIC addresses `addrs` for up to `timeout`
+   * ms (the `dcutr()` service sends them from the QUIC transport's listening socket), while A dials B.
+   */
+  | { type: 'punch'; peer: PeerId; attempt: number; addrs: Multiaddr[]; timeout: Millis }
   /** The upgrade failed; the relayed connection stays. */
   | { type: 'failed'; peer: PeerId; role: DcutrRole; attempts: number; error: Error } & PunchAddrs
   /** B's direct dial of A's public addresses (connection reversal) failed; a hole punch follows if A speaks DCUtR. */
   | { type: 'reversal-failed'; peer: PeerId; error: Error }
-  /** Hole punching is unavailable on this node (no TCP punch port); the relayed connection stays. */
+  /** Hole punching is unavailable on this node (no TCP punch port, no QUIC); the relayed connection stays. */
   | { type: 'unavailable'; peer: PeerId; reason: string }
 
 /** The addresses each side sent in the last CONNECT exchange (filtered as dialed), when there was one. */
@@ -52,8 +59,18 @@ export interface DcutrStatus {
 
 /** Options of the DCUtR behaviour: the punch port, retries and the limits of spec/dcutr.md. */
 export interface DcutrOptions {
-  /** The TCP punch port now (src/io/tcp.ts `punchPort`); undefined: no punch port, hole punching unavailable. */
+  /** The TCP punch port now (src/io/tcp.ts `punchPort`); undefined: no punch port, no TCP hole punching. */
   punchPort: () => number | undefined
+  /**
+   * Hole punching over QUIC v1 (B's `punch` events are acted on: the `dcutr({ quic })` service sets
+   * it). Needs a QUIC listen address too. Default false.
+   */
+  quicPunch?: boolean
+  /**
+   * ms B sends punch packets and waits for A's QUIC connection per attempt. Default 5 000.
+   * Stops: a peer that never dials keeping us sending packets (and the attempt open).
+   */
+  punchTimeout?: number
   /** Attempts by B (CONNECT, SYNC, dials). Default 3 (the spec: "retry twice"). Stops: endless punching at a peer behind a symmetric NAT. */
   maxAttempts?: number
   /**

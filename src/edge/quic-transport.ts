@@ -8,7 +8,21 @@ import { nodeTlsCrypto } from '../io/crypto-tls-node.js'
 import { wallClock } from '../io/clock.js'
 import type { Transport } from '../io/transport.js'
 import { udpTransport } from '../io/udp.js'
+import { udpHolePunch, type UdpPunch, type UdpPunchOptions } from '../io/udp-punch.js'
+import type { Multiaddr } from '../multiaddr/index.js'
 import { quicRouter, type QuicRouterOptions } from '../quic/index.js'
+
+export type { UdpPunch, UdpPunchOptions } from '../io/udp-punch.js'
+
+/** The QUIC transport `quic()` returns: a Transport, plus DCUtR's hole punch packets. */
+export interface QuicTransport extends Transport {
+  /**
+   * Sends UDP packets of random bytes from the listening socket to `addr`, at random intervals of
+   * 10-200 ms, bounded by `options.timeout` (default 5 s) and `options.maxPackets` (default 100),
+   * until `stop()`: DCUtR's B opens its NAT toward A, whose QUIC dial then gets through (spec/dcutr.md).
+   */
+  holePunch(addr: Multiaddr, options?: UdpPunchOptions): UdpPunch
+}
 
 /** Options of `quic()`. */
 export interface QuicTransportOptions {
@@ -23,8 +37,8 @@ export interface QuicTransportOptions {
 }
 
 /** The QUIC v1 transport: listens on and dials `/ip4|ip6/<host>/udp/<port>/quic-v1`. */
-export function quic(options: QuicTransportOptions = {}): Transport {
-  return udpTransport({
+export function quic(options: QuicTransportOptions = {}): QuicTransport {
+  const t = udpTransport({
     protocol: 'quic-v1',
     ...(options.maxPendingSends !== undefined ? { maxPendingSends: options.maxPendingSends } : {}),
     ...(options.socketBufferSize !== undefined ? { socketBufferSize: options.socketBufferSize } : {}),
@@ -34,4 +48,5 @@ export function quic(options: QuicTransportOptions = {}): Transport {
       ...(options.connection !== undefined ? { connection: options.connection } : {}),
     }),
   })
+  return Object.assign(t, { holePunch: (addr: Multiaddr, o?: UdpPunchOptions): UdpPunch => udpHolePunch(t, addr, o) })
 }

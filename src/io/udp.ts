@@ -17,6 +17,7 @@
 import { createSocket, type Socket } from 'node:dgram'
 import { Multiaddr } from '../multiaddr/index.js'
 import { expandUnspecified, mapSocketError, view } from './net-util.js'
+import { maxUdpPayloadTo } from './udp-mtu.js'
 import { TransportError, type RawConnection, type RawHandlers, type Transport, type TransportListener } from './transport.js'
 
 /** A datagram's peer address. */
@@ -105,10 +106,13 @@ class UdpConnection implements RawConnection {
   #handlers: RawHandlers | undefined
   #queued: Uint8Array[] = []
   #closed = false
+  /** Larger datagrams are dropped, not fragmented by the kernel (udp-mtu.ts): a QUIC PMTU probe above it is lost. */
+  readonly #maxPayload: number
   constructor(readonly bound: Bound, readonly key: object, readonly to: UdpAddress, protocol: string, session: unknown) {
     this.remoteAddr = udpAddr(to.address, to.port, protocol)
     this.localAddr = bound.local
     this.session = session
+    this.#maxPayload = maxUdpPayloadTo(to.address)
   }
 
   start(handlers: RawHandlers): void {
@@ -129,7 +133,7 @@ class UdpConnection implements RawConnection {
   }
 
   write(data: Uint8Array): boolean {
-    if (this.#closed) return true
+    if (this.#closed || data.length > this.#maxPayload) return true
     send(this.bound, data, this.to)
     return true
   }
@@ -156,6 +160,24 @@ function send(b: Bound, data: Uint8Array, to: UdpAddress): void {
   b.socket.send(data, to.port, to.address, () => { b.pending-- })
 }
 const maxPending = new WeakMap<Bound, number>()
+
+/** The listening sockets of each transport `udpTransport` made (for `sendRawDatagram`). */
+const listeningOf = new WeakMap<object, readonly Bound[]>()
+
+/**
+ * Sends `data` as one datagram, outside any connection, from `transport`'s (first) listening socket
+ * of `to`'s address family to `to`: DCUtR's QUIC hole punch (random packets that open our NAT toward
+ * the peer from the port the peer dials, spec/dcutr.md). Counted against `maxPendingSends` like any
+ * send. false (nothing sent): not a transport of `udpTransport`, no listening socket of that family,
+ * or the socket's pending sends are full.
+ */
+export function sendRawDatagram(transport: object, to: UdpAddress, data: Uint8Array): boolean {
+  const family = to.address.includes(':') ? 6 : 4
+  const b = listeningOf.get(transport)?.find((x) => x.family === family)
+  if (b === undefined || b.pending >= maxPending.get(b)!) return false
+  send(b, data, to)
+  return true
+}
 
 /** A datagram transport on node:dgram (see the file comment). `udpTransport({ protocol: 'quic-v1', router })`. */
 export function udpTransport(o: UdpTransportOptions): Transport & { close(): Promise<void> } {
@@ -215,7 +237,7 @@ export function udpTransport(o: UdpTransportOptions): Transport & { close(): Pro
     return p
   }
 
-  return {
+  const transport: Transport & { close(): Promise<void> } = {
     name: o.protocol,
     canDial: (addr) => parse(addr, o.protocol) !== undefined,
     canListen: (addr) => parse(addr, o.protocol) !== undefined && !addr.toString().includes('/p2p/'),
@@ -262,4 +284,6 @@ export function udpTransport(o: UdpTransportOptions): Transport & { close(): Pro
       dialers.clear()
     },
   }
+  listeningOf.set(transport, listening)
+  return transport
 }
