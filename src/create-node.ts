@@ -43,9 +43,8 @@ import type { TraceOptions } from './trace/hooks.js'
  * `trace` / `keylog`, `security` (default `['noise']`; `['noise', 'tls']` also offers and accepts
  * libp2p TLS, spec/tls.md); `start: false` builds the node without listening (call `node.start()`);
  * `signatureThreads`: gossipsub's StrictSign signatures checked at once off the event loop, on
- * libuv's threadpool, for the default `pubsub` service (default `os.availableParallelism()`, at
- * most the threadpool's size; 0 checks them on the node's own thread; spec/gossipsub.md
- * "Validation on workers").
+ * libuv's threadpool, for the default `pubsub` service (default twice the threadpool's size, 8;
+ * 0 checks them on the node's own thread; spec/gossipsub.md "Validation on workers").
  * @throws `UsageError` for a mistyped listen multiaddr (`multiaddr/...`) or an inconsistent option
  * (`node/...`), `TypeError` / `RangeError` for an option of the wrong type or range, and a
  * `TransportError` when a listen address cannot be bound (in use, not permitted).

@@ -2,6 +2,7 @@
 // nodes (spec/gossipsub.md "Validation on workers"): answers in job order, a worker that dies (its
 // batches retried, then checked inline: nothing lost, nothing hangs), close with batches out, and a
 // node stopped with messages in flight.
+import { verify as cryptoVerify, type KeyObject } from 'node:crypto'
 import { afterEach, describe, expect, test } from 'vitest'
 import { nodeCrypto } from '../src/io/crypto-node.js'
 import { ed25519ThreadpoolVerifier, ed25519VerifyPool, type VerifyPool } from '../src/io/verify-pool.js'
@@ -120,6 +121,26 @@ describe('ed25519ThreadpoolVerifier', () => {
 
   test('concurrency must be a positive integer', () => {
     expect(() => ed25519ThreadpoolVerifier({ concurrency: 0 })).toThrow(RangeError)
+  })
+
+  test('in flight: at most `concurrency`; by default twice the threadpool size (each thread has its next job queued)', async () => {
+    const poolSize = Number(process.env.UV_THREADPOOL_SIZE) || 4
+    const inFlight = async (concurrency: number | undefined): Promise<number> => {
+      let now = 0
+      let max = 0
+      // node:crypto's verify, answering a turn later (the threadpool's answer arrives on the loop)
+      const verify = ((_a: null, m: Uint8Array, k: KeyObject, s: Uint8Array, cb: (e: Error | null, ok: boolean) => void) => {
+        max = Math.max(max, ++now)
+        setImmediate(() => { now--; cb(null, cryptoVerify(null, m, k, s)) })
+      }) as unknown as typeof cryptoVerify
+      const v = ed25519ThreadpoolVerifier({ ...(concurrency === undefined ? {} : { concurrency }), verify })
+      const a = jobs(3 * poolSize + 3)
+      expect([...(await v.verify(a.jobs))]).toEqual(a.expected)
+      v.close()
+      return max
+    }
+    expect(await inFlight(undefined)).toBe(2 * poolSize)
+    expect(await inFlight(2)).toBe(2)
   })
 })
 

@@ -236,11 +236,16 @@ export function ed25519VerifyPool(options: VerifyPoolOptions = {}): VerifyPool {
 /** Options of `ed25519ThreadpoolVerifier`. */
 export interface ThreadpoolVerifierOptions {
   /**
-   * Verifications on libuv's threadpool at once (default: `os.availableParallelism()`, at most the
-   * threadpool's size, UV_THREADPOOL_SIZE or 4). The rest wait in order on the event loop, so fs,
-   * dns.lookup and zlib jobs, which share the threadpool, wait behind at most this many.
+   * Verifications submitted to libuv's threadpool at once (default: twice the threadpool's size,
+   * UV_THREADPOOL_SIZE or 4, so 8); the rest wait in order on the event loop. Twice the size keeps
+   * each thread's next verification queued: a thread that finishes takes it without sleeping, and
+   * the event loop wakes once for several answers (-10% CPU per StrictSign message in the
+   * subscriber against 2 at once, bench/README.md "Issue 15"). fs, dns.lookup and zlib jobs share
+   * the threadpool: they wait behind at most one queued verification per thread (~0.1 ms each).
    */
   concurrency?: number
+  /** @internal node:crypto's callback `verify` (tests count the verifications in flight). */
+  verify?: typeof cryptoVerify
 }
 
 /**
@@ -251,7 +256,8 @@ export interface ThreadpoolVerifierOptions {
  */
 export function ed25519ThreadpoolVerifier(options: ThreadpoolVerifierOptions = {}): Ed25519BatchVerifier {
   const poolSize = Number(process.env.UV_THREADPOOL_SIZE) || 4
-  const concurrency = options.concurrency ?? Math.max(1, Math.min(availableParallelism(), poolSize))
+  const concurrency = options.concurrency ?? 2 * poolSize
+  const verifyOne = options.verify ?? cryptoVerify
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError('concurrency must be an integer >= 1')
   let closed = false
   let running = 0
@@ -297,7 +303,7 @@ export function ed25519ThreadpoolVerifier(options: ThreadpoolVerifierOptions = {
             if (closed) return done(i, false)
             running++
             try {
-              cryptoVerify(null, j.message, key(j.publicKey), j.signature, (e, ok) => { next(); done(i, e === null && ok) })
+              verifyOne(null, j.message, key(j.publicKey), j.signature, (e, ok) => { next(); done(i, e === null && ok) })
             } catch {
               next()
               done(i, false)
