@@ -375,14 +375,13 @@ export class QuicConnection {
     }
     const frames = decodeFrames(res.payload, p.type, { receiver: s.role })
     const ackEliciting = frames.some(isAckEliciting)
+    // RFC 9000 §8.1: a Handshake packet proves the client got ours; before its frames, whose Finished may discard the space
+    if (s.role === 'server' && name === 'handshake') s.addressValidated = true
     this.#frames(sp, frames, now, p.dcid)
     if (sp.discarded) return true
     s.ack.onPacketReceived(name, pn, now, ackEliciting)
     s.stats.packetsReceived++
-    if (s.role === 'server' && name === 'handshake') {
-      s.addressValidated = true // RFC 9000 §8.1: a Handshake packet proves the client got ours
-      discardSpace(s, 'initial', now) // RFC 9001 §4.9.1
-    }
+    if (s.role === 'server' && name === 'handshake') discardSpace(s, 'initial', now) // RFC 9001 §4.9.1
     s.sentAckElicitingSinceRecv = false
     if (s.idleTimeout > 0) s.idleDeadline = now + Math.max(s.idleTimeout, 3 * this.#pto())
     return true
