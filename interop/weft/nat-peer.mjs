@@ -4,14 +4,16 @@
  * hole-punch, limit, no-reservation), autonat-server and autonat-client, on weft's public API from
  * ../../dist (run `npm run build` first). Configured by the environment of NAT.md: NAT_ROLE,
  * REDIS_ADDR (unix:/path), TEST_KEY, LISTEN_IP, SCENARIO, RELAY_LIMIT_DURATION, RELAY_LIMIT_DATA,
- * TIMEOUT_SECONDS, TARGET_PEER_ID, AUTONAT_MODE (probe | amplification), VICTIM_ADDR.
+ * TIMEOUT_SECONDS, TARGET_PEER_ID, AUTONAT_MODE (probe | amplification), VICTIM_ADDR, TRANSPORT (tcp | quic-v1:
+ * the relay, listener and dialer listen and dial on it only; over QUIC, DCUtR punches with the QUIC
+ * transport's punch packets; the AutoNAT roles stay on TCP).
  *
  * stdout: the dialer's / client's result line last (and, for hole-punch, the test-plans line
  * `{"rtt_to_holepunched_peer_millis": N}` before it); logs go to stderr.
  */
 import { performance } from 'node:perf_hooks'
 import { randomBytes } from 'node:crypto'
-import { createNode, tcp } from '../../dist/node.js'
+import { createNode, quic, tcp } from '../../dist/node.js'
 import { Multiaddr } from '../../dist/multiaddr/index.js'
 import { PeerId } from '../../dist/peer-id/index.js'
 import { until } from '../lib/wait.mjs'
@@ -65,9 +67,15 @@ const fail = (/** @type {unknown} */ e) => {
 // Dialer and client: their whole run; relay, listener and server: until they are ready (then they run until killed).
 const deadline = setTimeout(() => fail(new Error(`TIMEOUT_SECONDS (${timeoutMs / 1000}) passed`)), timeoutMs).unref()
 process.on('unhandledRejection', fail)
-for (const [k, want] of [['TRANSPORT', 'tcp'], ['SECURE_CHANNEL', 'noise'], ['MUXER', 'yamux']]) {
+// TRANSPORT (NAT.md): tcp (TCP + Noise + yamux) or quic-v1 (QUIC v1 only); the AutoNAT roles use TCP.
+const transport = role.startsWith('autonat') ? 'tcp' : env('TRANSPORT', 'tcp')
+if (transport !== 'tcp' && transport !== 'quic-v1') fail(new Error(`TRANSPORT=${transport}: this peer speaks tcp or quic-v1`))
+const overQuic = transport === 'quic-v1'
+for (const [k, want] of overQuic ? [] : [['SECURE_CHANNEL', 'noise'], ['MUXER', 'yamux']]) {
   if (env(k, want) !== want) fail(new Error(`${k}=${env(k)}: this peer speaks ${want} only`))
 }
+/** The prefix of our own listen address on LISTEN_IP over TRANSPORT. */
+const ownPrefix = overQuic ? `/ip4/${ip}/udp/` : `/ip4/${ip}/tcp/`
 
 // ---- weft's NAT services (weft/relay, weft/autonat, weft/dcutr) --------------------------------------------
 
@@ -89,13 +97,14 @@ const get = (k) => until(() => redis.command('GET', `${key}_${k}`), timeoutMs, `
 const set = (k, v) => redis.command('SET', `${key}_${k}`, v)
 
 /**
- * A node listening on LISTEN_IP over TCP (+ Noise + yamux, TCP_NODELAY) and on `extraListen`, with the
- * services `services(transport)` gives (DCUtR needs the TCP transport: its punch port).
+ * A node listening on LISTEN_IP over TRANSPORT — TCP (+ Noise + yamux, TCP_NODELAY) or QUIC v1 — and
+ * on `extraListen`, with the services `services(transport)` gives (DCUtR needs the transport: the TCP
+ * punch port, or the QUIC transport's punch packets). `tcpOpts` apply to TCP only.
  * @param {(t: any) => Record<string, any>} services @param {Record<string, unknown>} [tcpOpts] @param {string[]} [extraListen]
  */
 async function newNode(services, tcpOpts = {}, extraListen = []) {
-  const t = tcp(tcpOpts)
-  const node = await createNode({ listen: [`/ip4/${ip}/tcp/0`, ...extraListen], transports: [t], services: services(t) })
+  const t = overQuic ? quic() : tcp(tcpOpts)
+  const node = await createNode({ listen: [overQuic ? `/ip4/${ip}/udp/0/quic-v1` : `/ip4/${ip}/tcp/0`, ...extraListen], transports: [t], services: services(t) })
   node.on('error', (e) => log('node error', e.origin, e.error))
   log(`peer id ${node.peerId.toString()}; listening on ${node.getMultiaddrs().map(String).join(' ')}`)
   return node
@@ -162,7 +171,7 @@ async function relayRole() {
   if (env('RELAY_LIMIT_DATA') !== '') limit.limitData = Number(env('RELAY_LIMIT_DATA'))
   const circuitRelayServer = factory('circuitRelayServer', relayMod)
   const node = await newNode(() => ({ relay: circuitRelayServer(limit) }))
-  const addr = `${node.getMultiaddrs().map(String).find((a) => a.startsWith(`/ip4/${ip}/tcp/`))?.replace(/\/p2p\/.*$/, '')}/p2p/${node.peerId.toString()}`
+  const addr = `${node.getMultiaddrs().map(String).find((a) => a.startsWith(ownPrefix))?.replace(/\/p2p\/.*$/, '')}/p2p/${node.peerId.toString()}`
   node.on('peer:connect', (/** @type {any} */ p) => log('connected', p.toString()))
   await set('relay_multiaddr', addr)
   log(`SET ${key}_relay_multiaddr ${addr} (limits ${JSON.stringify(limit)})`)
@@ -170,13 +179,13 @@ async function relayRole() {
 
 /**
  * The services of a relay client: the circuit transport and reservations, and (hole punching on) DCUtR
- * on the transport's punch port. The relay scenarios run without DCUtR, so the relayed connection stays
+ * on the TCP transport's punch port or, over QUIC, with the QUIC transport's punch packets. The relay scenarios run without DCUtR, so the relayed connection stays
  * the only one (a peer that upgraded would ping over the direct connection instead).
  * @param {boolean} holePunch
  */
 const clientServices = (holePunch) => (/** @type {any} */ t) => ({
   relayClient: factory('circuitRelayClient', relayMod)(),
-  ...(holePunch ? { dcutr: factory('dcutr', dcutrMod)({ punchPort: t }) } : {}),
+  ...(holePunch ? { dcutr: factory('dcutr', dcutrMod)(overQuic ? { quic: t } : { punchPort: t }) } : {}),
 })
 
 /** Log DCUtR's events (its `direct`, `attempt`, `failed`, `unavailable`). @param {any} node */
@@ -184,7 +193,7 @@ function traceDcutr(node) {
   /** @type {any} */ let d
   try { d = node.service('dcutr') } catch { return }
   log('dcutr status', d.status?.())
-  for (const type of ['attempt', 'direct', 'failed', 'unavailable']) {
+  for (const type of ['attempt', 'punch', 'direct', 'failed', 'unavailable']) {
     d.on?.(type, (/** @type {any} */ ev) => log(`dcutr ${type}`, Object.fromEntries(Object.entries(ev ?? {}).map(([k, v]) => [k, typeof v === 'object' && v !== null && 'toString' in v && !Array.isArray(v) ? String(v) : v]))))
   }
 }

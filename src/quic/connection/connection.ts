@@ -14,16 +14,17 @@ import { EventQueue } from '../../core/event-queue.js'
 import { TlsHandshake, alertFor, type TlsEvent } from '../../tls/index.js'
 import { QuicProtocolError, quicError } from '../errors.js'
 import { decodeFrames, isAckEliciting } from '../frames.js'
-import { MAX_CID_LENGTH, parseDatagram, type ProtectedPacket, type RetryPacket, type VersionNegotiationPacket } from '../packet.js'
+import { MAX_CID_LENGTH, parseDatagram, type ProtectedPacket } from '../packet.js'
 import { derivePacketKeys, initialKeys, nextPacketKeys, openPacket, type CipherSuite, type PacketKeys } from '../protection.js'
 import { AckTracker, Recovery, type SentPacket } from '../recovery/index.js'
-import { detectStatelessReset } from '../reset.js'
-import { verifyRetry } from '../retry.js'
 import { QuicStreams, type StreamId } from '../streams/index.js'
 import { encodeTransportParameters, type TransportParameters } from '../transport-params.js'
 import type { Frame, PacketNumberSpace } from '../types.js'
-import { handleVersionNegotiation } from '../version.js'
 import { LocalCids, PeerCids } from './cids.js'
+import { isStatelessReset, retryReceived, versionNegotiationVerdict } from './handshake-packets.js'
+import { armKeyDiscard, discardOldKeys, keyDiscardTimeout } from './keys.js'
+import { newPathState, pathOnDatagram, pathOnPacket, pathOnResponse, pathOnTimeout, pathPoll, pathTimeout, type QuicPath } from './path.js'
+import { PendingPackets } from './pending.js'
 import { CryptoRecv, CryptoSend } from './crypto-stream.js'
 import {
   DEFAULT_CONNECTION_LIMITS, type QuicCloseInfo, type QuicConnectionEvent, type QuicConnectionLimits, type QuicConnectionOptions,
@@ -92,7 +93,7 @@ export class QuicConnection {
       recovery: new Recovery<Frame>({ role: o.role, maxDatagramSize: 1200 }),
       ack: new AckTracker({}),
       spaces,
-      keys: { phase: 0, prevRecv: undefined, nextRecv: undefined, firstSentPn: 0, firstRecvPn: undefined, sentWithKeys: 0 },
+      keys: { phase: 0, prevRecv: undefined, nextRecv: undefined, firstSentPn: 0, firstRecvPn: undefined, sentWithKeys: 0, discard: undefined },
       localCids: new LocalCids(localCid, token0, (seq) => {
         const cid = o.random(localCid.length)
         return { cid, token: resetToken(cid), sequenceNumber: seq }
@@ -100,7 +101,8 @@ export class QuicConnection {
       peerCids: new PeerCids(o.remoteConnectionId.slice(), limits.activeConnectionIdLimit, limits.maxPendingRetirements),
       localCid,
       events: new EventQueue<QuicConnectionEvent>(),
-      stats: { datagramsReceived: 0, datagramsSent: 0, bytesReceived: 0, bytesSent: 0, packetsReceived: 0, packetsSent: 0, packetsDropped: 0, packetsLost: 0, keyUpdates: 0, retries: 0 },
+      stats: { datagramsReceived: 0, datagramsSent: 0, bytesReceived: 0, bytesSent: 0, packetsReceived: 0, packetsSent: 0, packetsDropped: 0, packetsLost: 0, keyUpdates: 0, retries: 0, packetsBuffered: 0, pathChanges: 0, pathChangesRefused: 0, pathValidationsFailed: 0 },
+      path: newPathState(), pending: new PendingPackets(limits.maxBufferedPackets),
       state: 'handshaking',
       token: o.token?.slice() ?? new Uint8Array(0),
       peerParams: undefined,
@@ -163,16 +165,18 @@ export class QuicConnection {
   }
   /** The 1-RTT key phase (flips on every key update). */
   get keyPhase(): 0 | 1 { return this.#s.keys.phase }
+  /** The peer's address we send to, as the driver reported it (`handleDatagram`'s `from`; spec "Peer address change"). */
+  get peerAddress(): QuicPath | undefined { return this.#s.path.current }
 
   // ---- driver ----
 
-  /** One UDP payload from the peer (coalesced packets; undecryptable ones are dropped and counted). */
-  handleDatagram(now: number, datagram: Uint8Array): void {
+  /** One UDP payload from the peer (coalesced packets; some arriving before their keys are held, RFC 9001 §5.7), and where it came from when the driver knows (path.ts). */
+  handleDatagram(now: number, datagram: Uint8Array, from?: QuicPath): void {
     const s = this.#s
     if (s.state === 'closed' || s.state === 'draining') return
     s.stats.datagramsReceived++
     s.stats.bytesReceived += datagram.length
-    s.bytesReceived += datagram.length
+    if (pathOnDatagram(s, from, datagram.length)) s.bytesReceived += datagram.length // a new address's bytes count for its own path (path.ts)
     if (s.state === 'closing') {
       if (s.closeRetransmits < s.limits.maxCloseRetransmits) { s.closeRetransmits++; s.closeSendPending = true }
       return
@@ -184,15 +188,22 @@ export class QuicConnection {
     try {
       for (const p of parsed.packets) {
         if (s.state !== 'handshaking' && s.state !== 'established') break
-        if (p.type === 'version_negotiation') this.#versionNegotiation(p, now)
-        else if (p.type === 'retry') this.#retry(p, now)
+        if (p.type === 'version_negotiation') { const why = versionNegotiationVerdict(s, p); if (why !== undefined) this.#terminate({ source: 'version', errorCode: 0, application: false, reason: why }) }
+        else if (p.type === 'retry') retryReceived(s, p, now)
         else if (p.type === 'unsupported_version' || p.type === '0rtt') s.stats.packetsDropped++
         else if (this.#packet(p, now)) processed = true
       }
-      if (!processed && (s.state as QuicConnectionState) !== 'closed' && this.#isStatelessReset(datagram)) {
+      // packets held for keys that are installed now (pending.ts), in arrival order, each with its own source
+      for (let h = s.pending.take(s); h !== undefined && (s.state === 'handshaking' || s.state === 'established'); h = s.pending.take(s)) {
+        pathOnDatagram(s, h.from, h.length)
+        if (this.#packet(h.packet, now)) processed = true
+      }
+      if (!processed && (s.state as QuicConnectionState) !== 'closed' && isStatelessReset(s, datagram)) {
         this.#terminate({ source: 'reset', errorCode: 0, application: false, reason: 'stateless reset' })
         return
       }
+      armKeyDiscard(s, now, this.#pto())
+      pathPoll(s, now, this.#pto())
       amplificationBudget(s, now)
     } catch (e) {
       this.#fail(e, now)
@@ -234,6 +245,8 @@ export class QuicConnection {
     if (!s.amplificationLimited) min(s.ack.pollTimeout())
     min(s.pacingDeadline)
     if (s.keepAlive > 0 && s.handshakeComplete && !s.pingPending) min(s.lastAckElicitingSent + s.keepAlive)
+    min(keyDiscardTimeout(s))
+    min(pathTimeout(s))
     return t
   }
 
@@ -251,6 +264,8 @@ export class QuicConnection {
     }
     if (s.pacingDeadline !== undefined && now >= s.pacingDeadline) s.pacingDeadline = undefined
     if (s.keepAlive > 0 && s.handshakeComplete && now >= s.lastAckElicitingSent + s.keepAlive) s.pingPending = true
+    discardOldKeys(s, now)
+    pathOnTimeout(s, now, this.#pto())
     const t = s.recovery.pollTimeout()
     if (t !== undefined && now >= t) {
       const r = s.recovery.onTimeout(now)
@@ -350,7 +365,11 @@ export class QuicConnection {
     const name: PacketNumberSpace = p.type === 'initial' ? 'initial' : p.type === 'handshake' ? 'handshake' : 'application'
     const sp = s.spaces[name]
     // RFC 9001 §5.7: no 1-RTT packet is processed before the handshake completes (the peer is not yet authenticated)
-    if (sp.discarded || sp.recv === undefined || (name === 'application' && !s.handshakeComplete)) { s.stats.packetsDropped++; return false }
+    if (sp.discarded || sp.recv === undefined || (name === 'application' && !s.handshakeComplete)) {
+      if (name !== 'initial' && !sp.discarded && s.pending.hold(name, p, s.path.from, s.path.fromLength)) s.stats.packetsBuffered++
+      else s.stats.packetsDropped++
+      return false
+    }
     const k = s.keys
     let used: PacketKeys | undefined
     const res = openPacket(s.crypto, sp.recv, p, s.ack.largestReceived(name) ?? -1, (phase, pn) => {
@@ -377,6 +396,7 @@ export class QuicConnection {
     const ackEliciting = frames.some(isAckEliciting)
     // RFC 9000 §8.1: a Handshake packet proves the client got ours; before its frames, whose Finished may discard the space
     if (s.role === 'server' && name === 'handshake') s.addressValidated = true
+    pathOnPacket(s, name, pn, s.ack.largestReceived(name), frames, now, this.#pto()) // the peer's address, and its changes (path.ts)
     this.#frames(sp, frames, now, p.dcid)
     if (sp.discarded) return true
     s.ack.onPacketReceived(name, pn, now, ackEliciting)
@@ -393,6 +413,7 @@ export class QuicConnection {
       switch (f.type) {
         case 'padding': case 'ping': case 'new_token': break
         case 'path_response': {
+          pathOnResponse(s, f.data)
           const c = s.pathChallengeSent
           if (c !== undefined && equal(c.data, f.data)) {
             s.pathChallengeSent = undefined
@@ -527,36 +548,6 @@ export class QuicConnection {
     discardSpace(s, 'initial', now)
     discardSpace(s, 'handshake', now) // RFC 9001 §4.9.2
     s.events.push({ kind: 'handshake-confirmed' })
-  }
-
-  #versionNegotiation(p: VersionNegotiationPacket, _now: number): void {
-    const s = this.#s
-    if (s.role !== 'client') return
-    const r = handleVersionNegotiation(p, { scid: s.localCid, dcid: s.originalDcid, receivedOther: s.receivedFromPeer || s.retryScid !== undefined })
-    if (r === 'abandon') this.#terminate({ source: 'version', errorCode: 0, application: false, reason: `the server supports ${p.versions.map((v) => `0x${v.toString(16)}`).join(', ')}` })
-  }
-
-  #retry(p: RetryPacket, now: number): void {
-    const s = this.#s
-    // RFC 9000 §17.2.5.2: one Retry, before any other packet from the server, with a valid tag and a new id
-    if (s.role !== 'client' || s.receivedFromPeer || s.retryScid !== undefined || p.token.length === 0) return
-    if (equal(p.scid, s.originalDcid) || !verifyRetry(s.crypto, p, s.originalDcid)) { s.stats.packetsDropped++; return }
-    s.retryScid = p.scid.slice()
-    s.stats.retries++
-    s.token = p.token.slice()
-    s.peerCids.setInitial(s.retryScid)
-    const ik = initialKeys(s.crypto, s.retryScid)
-    s.spaces.initial.send = ik.client
-    s.spaces.initial.recv = ik.server
-    s.recovery.onRetry(now)
-    s.spaces.initial.cryptoSend.resendAll()
-  }
-
-  #isStatelessReset(datagram: Uint8Array): boolean {
-    if ((datagram[0]! & 0x80) !== 0) return false
-    const tokens: Uint8Array[] = []
-    for (const t of this.#s.peerCids.tokens()) tokens.push(t)
-    return detectStatelessReset(datagram, tokens) !== undefined
   }
 
   // ---- closing ----

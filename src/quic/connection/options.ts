@@ -57,6 +57,10 @@ export interface QuicConnectionLimits {
   maxCloseRetransmits: number
   /** Packets dropped because they failed authentication before the connection closes with AEAD_LIMIT_REACHED (RFC 9001 §6.6, below AES-GCM's 2^52). */
   maxUndecryptablePackets: number
+  /** Packets held per encryption level until its keys arrive (RFC 9001 §5.7; pending.ts): a peer or an attacker cannot make us hold unauthenticated data without bound; past it they are dropped. */
+  maxBufferedPackets: number
+  /** Validations of a new peer address per minute (RFC 9000 §9.3; path.ts): an attacker rewriting source addresses cannot make us probe address after address; past it the connection stays on its path. */
+  maxPathValidations: number
 }
 
 export const DEFAULT_CONNECTION_LIMITS: QuicConnectionLimits = {
@@ -72,6 +76,8 @@ export const DEFAULT_CONNECTION_LIMITS: QuicConnectionLimits = {
   keyUpdateInterval: 2 ** 22,
   maxCloseRetransmits: 8,
   maxUndecryptablePackets: 2 ** 20,
+  maxBufferedPackets: 8,
+  maxPathValidations: 8,
 }
 
 /** Options of `QuicConnection`. */
@@ -134,6 +140,8 @@ export type QuicConnectionEvent =
   | { readonly kind: 'connection-id-retired', readonly connectionId: Uint8Array, readonly sequenceNumber: number }
   /** A stateless reset token of the peer (transport parameter or NEW_CONNECTION_ID): a datagram ending with it resets this connection. */
   | { readonly kind: 'peer-reset-token', readonly token: Uint8Array }
+  /** The peer's address changed (server, RFC 9000 §9.3): send to `remote` from now on; `validated` false until it answers our PATH_CHALLENGE (then again with true), or back to the old address when it does not. */
+  | { readonly kind: 'path-changed', readonly remote: { readonly address: string, readonly port: number }, readonly validated: boolean }
   /** The peer answered our PATH_CHALLENGE (`probePath`): the path works, `rtt` ms after the challenge left. */
   | { readonly kind: 'path-validated', readonly rtt: number }
   /** Closing (we sent CONNECTION_CLOSE) or draining (the peer did): no new streams or data; 'closed' follows. */
@@ -158,4 +166,10 @@ export interface QuicConnectionStats {
   keyUpdates: number
   /** Client: Retry packets followed (0 or 1). */
   retries: number
+  /** Packets held until their keys arrived (RFC 9001 §5.7). */
+  packetsBuffered: number
+  /** Moves to a new peer address (RFC 9000 §9.3), refused ones (`maxPathValidations`), validations that failed. */
+  pathChanges: number
+  pathChangesRefused: number
+  pathValidationsFailed: number
 }

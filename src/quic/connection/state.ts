@@ -12,6 +12,8 @@ import type { TransportParameters } from '../transport-params.js'
 import type { Frame, PacketNumberSpace } from '../types.js'
 import type { LocalCids, PeerCids } from './cids.js'
 import type { CryptoRecv, CryptoSend } from './crypto-stream.js'
+import type { PathState } from './path.js'
+import type { PendingPackets } from './pending.js'
 import type { QuicCloseInfo, QuicConnectionEvent, QuicConnectionLimits, QuicConnectionState, QuicConnectionStats } from './options.js'
 
 export interface Space {
@@ -30,8 +32,10 @@ export interface Space {
 /** 1-RTT key phases (RFC 9001 §6). */
 export interface KeyPhase {
   phase: 0 | 1
-  /** Receive keys of the previous phase (packets still in flight), until the next update. */
+  /** Receive keys of the previous phase (packets still in flight), until 3 PTO after the new phase's first packet (keys.ts). */
   prevRecv: PacketKeys | undefined
+  /** When `prevRecv` (these keys) is discarded (keys.ts). */
+  discard: { keys: PacketKeys, at: number } | undefined
   /** Receive keys of the next phase, ready for the peer's update. */
   nextRecv: PacketKeys | undefined
   /** The first packet number we sent in this phase; an update needs an ACK at or above it. */
@@ -108,4 +112,8 @@ export interface ConnState {
   /** The Retry's Source Connection ID (client after a Retry; server created after one). */
   retryScid: Uint8Array | undefined
   undecryptable: number
+  /** The peer's address and its validation (path.ts). */
+  readonly path: PathState
+  /** Packets held until their keys arrive (pending.ts). */
+  readonly pending: PendingPackets
 }

@@ -123,7 +123,8 @@ const ACK_ECN_FRAME_TYPE = 0x03
 export class Recovery<F = Frame> {
   readonly #role: 'client' | 'server'
   readonly #limits: RecoveryLimits
-  readonly #rtt: RttEstimator
+  #rtt: RttEstimator
+  readonly #initialRtt: Millis
   #cc: NewReno
   readonly #spaces: Record<PacketNumberSpace, SentPackets<F>>
   readonly #discarded = new Set<PacketNumberSpace>()
@@ -145,10 +146,21 @@ export class Recovery<F = Frame> {
     this.#role = options.role
     this.#limits = { ...DEFAULT_RECOVERY_LIMITS, ...options.limits }
     if (!Number.isInteger(this.#limits.maxSentPackets) || this.#limits.maxSentPackets < 1) throw new RangeError('maxSentPackets must be a positive integer')
-    this.#rtt = new RttEstimator(options.initialRtt ?? K_INITIAL_RTT)
+    this.#initialRtt = options.initialRtt ?? K_INITIAL_RTT
+    this.#rtt = new RttEstimator(this.#initialRtt)
     this.#cc = new NewReno({ maxDatagramSize: options.maxDatagramSize ?? DEFAULT_MAX_DATAGRAM_SIZE, maxWindowPackets: this.#limits.maxWindowPackets })
     this.#maxAckDelay = checkMaxAckDelay(options.maxAckDelay ?? DEFAULT_PEER_MAX_ACK_DELAY)
     this.#spaces = { initial: new SentPackets(), handshake: new SentPackets(), application: new SentPackets() }
+  }
+
+  /**
+   * The peer moved to a new IP address and the new path was validated (RFC 9000 §9.4): the congestion
+   * controller and the RTT estimator start over (RFC 9002 Appendices A.3, B.3); packets in flight
+   * stay tracked. The connection core's path.ts calls it.
+   */
+  resetPath(): void {
+    this.#rtt = new RttEstimator(this.#initialRtt)
+    this.#cc = new NewReno({ maxDatagramSize: this.#cc.maxDatagramSize, maxWindowPackets: this.#limits.maxWindowPackets })
   }
 
   /** The RTT estimate (§5). */
