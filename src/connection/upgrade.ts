@@ -97,6 +97,7 @@ export class Upgrade {
       expectedRemotePeer: this.#opts.expectedRemotePeer,
       streamMuxers: this.#opts.earlyMuxerNegotiation ?? true ? [YAMUX_PROTOCOL] : [],
       ...(this.#opts.tlsKeylog !== undefined ? { keylog: this.#opts.tlsKeylog } : {}),
+      ...(this.#opts.trace !== undefined ? { trace: this.#opts.trace } : {}),
     })
   }
 

@@ -100,6 +100,7 @@ export class TlsHandshake {
   readonly #messageLimits: MessageLimits
   readonly #random: Uint8Array
   readonly #keylog: TlsHandshakeOptions['keylog']
+  readonly #trace: TlsHandshakeOptions['trace']
   readonly #keyShare: Uint8Array
   #state: State
   readonly #in = new Map<TlsLevel, ByteQueue>()
@@ -142,6 +143,7 @@ export class TlsHandshake {
     const base = this.#crypto.base
     this.#random = options.random ?? base.randomBytes(32)
     this.#keylog = options.keylog
+    this.#trace = options.trace
     this.#keyShare = options.keyShare?.slice() ?? base.randomBytes(32) // ours to wipe when done
     if (this.#random.length !== 32 || this.#keyShare.length !== 32) throw new RangeError('random and keyShare are 32 bytes')
     if (this.#role === 'client') {
@@ -220,6 +222,7 @@ export class TlsHandshake {
       const raw = buf.slice(0, 4 + length)
       q.consume(4 + length)
       const before = READ_LEVEL[this.#state]
+      if (this.#trace !== undefined) this.#traced('in', level, raw)
       this.#dispatch(decodeHandshakeBody(raw[0]!, raw.subarray(4), this.#messageLimits), raw)
       // RFC 8446 §5.1: handshake messages must not span a key change
       if (READ_LEVEL[this.#state] !== before && q.length > 0) throw tlsError('tls/unexpected-message', 'handshake data after a key change in the same flight')
@@ -263,6 +266,7 @@ export class TlsHandshake {
 
   #send(level: TlsLevel, m: HandshakeMessage): void {
     const data = encodeHandshake(m)
+    if (this.#trace !== undefined) this.#traced('out', level, data)
     this.#add(data)
     this.#out.push({ level, data })
   }
@@ -270,6 +274,14 @@ export class TlsHandshake {
   #secret(level: 'handshake' | 'application', direction: 'read' | 'write', secret: Uint8Array): void {
     this.#events.push({ kind: 'secret', level, direction, suite: this.#suite, secret })
     if (this.#keylog !== undefined) this.#logSecret(level, direction, secret)
+  }
+
+  #traced(dir: 'in' | 'out', level: TlsLevel, message: Uint8Array): void {
+    try {
+      this.#trace!(dir, level, message)
+    } catch {
+      // tracing never changes behaviour
+    }
   }
 
   /** The key log line of a secret (NSS key log format): named by the ClientHello's random, ours or the client's. */

@@ -13,6 +13,7 @@
  */
 import type { Millis } from '../core/byte-machine.js'
 import type { TlsCrypto } from '../core/crypto/tls.js'
+import type { TraceHook } from '../core/trace.js'
 import type { PeerId, PrivateKey, PublicKey } from '../peer-id/index.js'
 import type { HostCertificate } from './certificate.js'
 import { tlsError } from './errors.js'
@@ -41,6 +42,8 @@ export interface TlsChannelParams {
   streamMuxers: readonly string[]
   /** The traffic secrets for a key log (spec/trace.md "Keylog"; TlsSessionOptions.keylog). Secrets. */
   keylog?: TlsSessionOptions['keylog']
+  /** The connection's trace hook (spec/trace.md): the handshake messages as `tls-message` events. */
+  trace?: TraceHook | undefined
 }
 
 /** Options of one channel. */
@@ -66,6 +69,9 @@ export type Libp2pTlsChannelEvent =
   | { type: 'data'; data: Uint8Array }
   | { type: 'eof' }
 
+/** The handshake's trace callback feeding a connection's trace hook. */
+const tlsTrace = (t: TraceHook): NonNullable<TlsSessionOptions['trace']> => (dir, level, message) => t({ kind: 'tls-message', dir, level, message })
+
 /** `/tls/1.0.0` over a byte stream (see the file header). */
 export class Libp2pTlsChannel {
   readonly #session: TlsSession
@@ -82,6 +88,7 @@ export class Libp2pTlsChannel {
       verifyPeer: this.#auth.verifyPeer,
       alpn: alpnFor(opts.streamMuxers),
       ...(opts.keylog !== undefined ? { keylog: opts.keylog } : {}),
+      ...(opts.trace !== undefined ? { trace: tlsTrace(opts.trace) } : {}),
     })
   }
 

@@ -24,7 +24,6 @@ import { decodeHandshakeBody, encodeHandshake, HandshakeType } from './messages.
 import { ByteQueue } from './wire.js'
 import { ContentType, encodeRecord, MAX_CIPHERTEXT, MAX_PLAINTEXT, RECORD_HEADER, RecordProtection } from './record.js'
 import type { TlsHandshakeOptions, TlsLevel } from './types.js'
-import type { TlsKeylogLabel } from '../core/trace.js'
 
 /** Default for `maxBufferedData`: decrypted bytes waiting in pollEvent() before wantsData() turns false (a slow reader must not let a fast sender grow memory). */
 export const DEFAULT_MAX_BUFFERED_DATA = 4 * 1024 * 1024
@@ -41,11 +40,7 @@ export interface TlsSessionOptions extends Omit<TlsHandshakeOptions, 'quicTransp
   maxEmptyRecords?: number
   /** Records sealed under one application key before we send a KeyUpdate (default 2^24). */
   keyUpdateAfter?: number
-  /**
-   * Called with each traffic secret as the handshake derives it, its NSS key log label and the
-   * ClientHello's random (spec/trace.md "Keylog": Wireshark decrypts the records with them). SECRETS.
-   */
-  keylog?: (label: TlsKeylogLabel, clientRandom: Uint8Array, secret: Uint8Array) => void
+  // keylog (TlsHandshakeOptions): each traffic secret with its NSS label and the ClientHello's random (Wireshark decrypts the records with them)
 }
 
 /** Events of `TlsSession`. `eof.closeNotify` is false when the transport ended without the peer's close_notify (a truncation the application must judge). */
@@ -86,9 +81,6 @@ export class TlsSession implements ByteMachine<TlsSessionEvent> {
   #localClosed = false
   #alpn: string | undefined
   #peerChain: Uint8Array[] = []
-  readonly #keylog: TlsSessionOptions['keylog']
-  /** keylog only: the ClientHello's first bytes as they pass (its random is bytes 6..38: type, length, legacy_version). */
-  #helloHead: Uint8Array | undefined
 
   constructor(options: TlsSessionOptions) {
     this.#role = options.role
@@ -97,8 +89,6 @@ export class TlsSession implements ByteMachine<TlsSessionEvent> {
     this.#maxEmptyRecords = options.maxEmptyRecords ?? DEFAULT_MAX_EMPTY_RECORDS
     this.#keyUpdateAfter = options.keyUpdateAfter ?? DEFAULT_KEY_UPDATE_AFTER
     if (!(this.#maxBufferedData > 0) || !(this.#maxEmptyRecords >= 1) || !(this.#keyUpdateAfter >= 1)) throw new RangeError('maxBufferedData, maxEmptyRecords and keyUpdateAfter must be positive')
-    this.#keylog = options.keylog
-    if (this.#keylog !== undefined) this.#helloHead = new Uint8Array(0)
     this.#hs = new TlsHandshake({ ...options, middleboxCompat: options.role === 'client' })
     this.#drainHandshake()
   }
@@ -298,7 +288,6 @@ export class TlsSession implements ByteMachine<TlsSessionEvent> {
 
   #handshakeBytes(bytes: Uint8Array): void {
     this.#empty = 0
-    if (this.#role === 'server' && this.#readLevel === 'initial') this.#noteHello(bytes)
     this.#hs.handleMessages(this.#readLevel, bytes)
     this.#drainHandshake()
   }
@@ -329,7 +318,6 @@ export class TlsSession implements ByteMachine<TlsSessionEvent> {
   #drainHandshake(): void {
     for (let e = this.#hs.pollEvent(); e !== undefined; e = this.#hs.pollEvent()) {
       if (e.kind === 'secret') {
-        if (this.#keylog !== undefined) this.#logSecret(e.level, e.direction, e.secret)
         const rp = new RecordProtection(this.#crypto, e.suite, e.secret)
         if (e.direction === 'write') this.#write.set(e.level, rp)
         else {
@@ -345,7 +333,6 @@ export class TlsSession implements ByteMachine<TlsSessionEvent> {
     }
     for (let o = this.#hs.pollOutput(); o !== undefined; o = this.#hs.pollOutput()) {
       if (o.level === 'initial') {
-        if (this.#role === 'client') this.#noteHello(o.data)
         // the client's second ClientHello (after a HelloRetryRequest) is its second flight: the compatibility CCS goes first
         if (this.#role === 'client' && this.#initialSent > 0) this.#ccs()
         this.#initialSent++
@@ -359,30 +346,6 @@ export class TlsSession implements ByteMachine<TlsSessionEvent> {
     }
     // our last handshake record is out: the handshake write key has no further use
     if (this.#hs.isComplete) this.#write.delete('handshake')
-  }
-
-  /** keylog only: collects the first 38 bytes of the ClientHello (handshake header, legacy_version, random). */
-  #noteHello(bytes: Uint8Array): void {
-    const h = this.#helloHead
-    if (h === undefined || h.length >= 38) return
-    const n = new Uint8Array(Math.min(38, h.length + bytes.length))
-    n.set(h)
-    n.set(bytes.subarray(0, n.length - h.length), h.length)
-    this.#helloHead = n
-  }
-
-  #logSecret(level: TlsLevel, direction: 'read' | 'write', secret: Uint8Array): void {
-    const h = this.#helloHead
-    if (h === undefined || h.length < 38 || level === 'initial') return
-    const client = (direction === 'write') === (this.#role === 'client')
-    const label: TlsKeylogLabel = level === 'handshake'
-      ? (client ? 'CLIENT_HANDSHAKE_TRAFFIC_SECRET' : 'SERVER_HANDSHAKE_TRAFFIC_SECRET')
-      : (client ? 'CLIENT_TRAFFIC_SECRET_0' : 'SERVER_TRAFFIC_SECRET_0')
-    try {
-      this.#keylog!(label, h.slice(6, 38), secret.slice())
-    } catch {
-      // the keylog never changes behaviour
-    }
   }
 
   /** One ChangeCipherSpec record, at most once per session (RFC 8446 Appendix D.4). */

@@ -101,6 +101,8 @@ export interface TlsHandshakeOptions {
    * logs through TlsSessionOptions.keylog). SECRETS. A throw there is swallowed.
    */
   keylog?: ((label: TlsKeylogLabel, clientRandom: Uint8Array, secret: Uint8Array) => void) | undefined
+  /** The trace (spec/trace.md): each handshake message (header and body) as sent or received, at its level. Only valid during the call. */
+  trace?: ((dir: 'in' | 'out', level: TlsLevel, message: Uint8Array) => void) | undefined
   /** Tests and vectors only: our 32-byte Random (default: crypto.base.randomBytes). */
   random?: Uint8Array
   /** Tests and vectors only: our X25519 private key (default: random). */
