@@ -28,7 +28,7 @@ export interface QuicTransport extends Transport {
 export interface QuicTransportOptions {
   /** The endpoint's address validation ('always' | 'under-load' (default) | 'never') and limits (spec/quic-endpoint.md, Limits). */
   endpoint?: QuicRouterOptions['endpoint']
-  /** Each connection's limits and stream windows (spec/quic-connection.md). */
+  /** Each connection's limits, stream windows and `keepAliveInterval` (default 15,000 ms; 0: off) (spec/quic-connection.md). */
   connection?: QuicRouterOptions['connection']
   /** Datagrams queued to a socket and not yet sent before new ones are dropped (default 4096). */
   maxPendingSends?: number
@@ -42,8 +42,8 @@ export function quic(options: QuicTransportOptions = {}): QuicTransport {
     protocol: 'quic-v1',
     ...(options.maxPendingSends !== undefined ? { maxPendingSends: options.maxPendingSends } : {}),
     ...(options.socketBufferSize !== undefined ? { socketBufferSize: options.socketBufferSize } : {}),
-    router: (listening) => quicRouter({
-      crypto: nodeTlsCrypto, wallClock, listening,
+    router: (listening, moved) => quicRouter({
+      crypto: nodeTlsCrypto, wallClock, listening, moved,
       ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),
       ...(options.connection !== undefined ? { connection: options.connection } : {}),
     }),

@@ -46,8 +46,12 @@ export interface DatagramRouter {
 export interface UdpTransportOptions {
   /** The transport's name and the multiaddr protocol after /udp/<port> (e.g. 'quic-v1'). */
   protocol: string
-  /** The router of a new socket (`listening`: it was bound by listen(), else it only dials). */
-  router: (listening: boolean) => DatagramRouter
+  /**
+   * The router of a new socket (`listening`: it was bound by listen(), else it only dials). `moved`
+   * tells the driver that connection `key`'s peer now sends from `to` (a QUIC path change after a
+   * NAT rebinding, RFC 9000 §9.3): its datagrams go there from now on (`remoteAddr` stays the first).
+   */
+  router: (listening: boolean, moved: (key: object, to: UdpAddress) => void) => DatagramRouter
   /**
    * Datagrams handed to a socket and not yet sent, per socket, default 4096: past it new ones are
    * dropped. Stops a sender faster than the network from queueing unbounded memory in the kernel
@@ -108,7 +112,7 @@ class UdpConnection implements RawConnection {
   #closed = false
   /** Larger datagrams are dropped, not fragmented by the kernel (udp-mtu.ts): a QUIC PMTU probe above it is lost. */
   readonly #maxPayload: number
-  constructor(readonly bound: Bound, readonly key: object, readonly to: UdpAddress, protocol: string, session: unknown) {
+  constructor(readonly bound: Bound, readonly key: object, public to: UdpAddress, protocol: string, session: unknown) {
     this.remoteAddr = udpAddr(to.address, to.port, protocol)
     this.localAddr = bound.local
     this.session = session
@@ -197,7 +201,8 @@ export function udpTransport(o: UdpTransportOptions): Transport & { close(): Pro
     socket.bind(port, host, () => {
       socket.off('error', onError)
       const a = socket.address()
-      const b: Bound = { socket, router: o.router(isListener), family, pending: 0, conns: new Map(), local: udpAddr(a.address, a.port, o.protocol), listener: isListener }
+      const moved = (key: object, to: UdpAddress): void => { const c = b.conns.get(key); if (c !== undefined) c.to = { address: to.address, port: to.port } }
+      const b: Bound = { socket, router: o.router(isListener, moved), family, pending: 0, conns: new Map(), local: udpAddr(a.address, a.port, o.protocol), listener: isListener }
       maxPending.set(b, limit)
       socket.on('error', () => { /* ICMP errors of one peer (ECONNREFUSED on Linux): QUIC's timers handle an unreachable peer */ })
       socket.on('message', (msg, rinfo) => onMessage(b, view(msg), rinfo, isListener ? listenerFor.get(b) : undefined))

@@ -39,8 +39,30 @@ export interface QuicRouterOptions {
   listening: boolean
   /** The endpoint's options (retry policy, limits, connection id length). */
   endpoint?: Pick<QuicEndpointOptions, 'retry' | 'limits' | 'connectionIdLength'>
-  /** The connections' options (limits, stream windows). */
-  connection?: Pick<QuicConnectionOptions, 'limits' | 'streams'>
+  /** The connections' options (limits, stream windows, `keepAliveInterval`: default `DEFAULT_KEEP_ALIVE_INTERVAL`, 0 turns it off). */
+  connection?: Pick<QuicConnectionOptions, 'limits' | 'streams' | 'keepAliveInterval'>
+  /** The driver sends connection `key`'s datagrams to `to` from now on (the peer's address changed: 'path-changed'). */
+  moved?: (key: object, to: QuicRemote) => void
+}
+
+/**
+ * PING after this long without an ack-eliciting packet (ms): a quiet libp2p connection keeps its
+ * NAT bindings (UDP mappings often expire after 30 s) and both idle timers (30 s) alive, as go's
+ * libp2p QUIC transport does with the same 15 s period.
+ */
+export const DEFAULT_KEEP_ALIVE_INTERVAL = 15_000
+
+/** A QuicConnection that learns each datagram's source from the router (the swarm calls `handleDatagram(now, d)` alone). */
+class RoutedConnection extends QuicConnection {
+  readonly #sourceOf: (d: Uint8Array) => QuicRemote | undefined
+  constructor(sourceOf: (d: Uint8Array) => QuicRemote | undefined, o: QuicConnectionOptions) {
+    super(o)
+    this.#sourceOf = sourceOf
+  }
+
+  override handleDatagram(now: number, datagram: Uint8Array, from: QuicRemote | undefined = this.#sourceOf(datagram)): void {
+    super.handleDatagram(now, datagram, from)
+  }
 }
 
 /** Where a datagram goes (the UDP driver's view: `key` names a connection). */
@@ -63,6 +85,8 @@ export function quicRouter(o: QuicRouterOptions): QuicRouter {
   const c = o.crypto
   const random = (n: number): Uint8Array => c.base.randomBytes(n)
   const ep = new QuicEndpoint<object>({ ...o.endpoint, crypto: c, random, staticKey: random(32), server: o.listening })
+  // where each datagram came from, by identity: the driver hands the connection the very bytes it routed (a path change needs the source, path.ts)
+  const sources = new WeakMap<Uint8Array, QuicRemote>()
   const certs = new Map<string, HostCertificate>() // one certificate per identity (the spec allows reuse)
   const certFor = (identity: PrivateKey): HostCertificate => {
     const k = identity.publicKey.toPeerId().toString()
@@ -79,7 +103,8 @@ export function quicRouter(o: QuicRouterOptions): QuicRouter {
     open: ({ now, identity, expectedPeer, keylog }) => {
       const auth = libp2pTlsAuth({ identity, crypto: c, wallClock: o.wallClock, expectedPeer, certificate: certFor(identity) })
       const i = ids.incoming
-      const connection = new QuicConnection({
+      const connection = new RoutedConnection((d) => sources.get(d), {
+        keepAliveInterval: DEFAULT_KEEP_ALIVE_INTERVAL,
         ...o.connection,
         role, crypto: c, random, now,
         tls: { alpn: [LIBP2P_ALPN], certificate: auth.certificate, verifyPeer: auth.verifyPeer, ...(keylog !== undefined ? { keylog } : {}) },
@@ -95,14 +120,17 @@ export function quicRouter(o: QuicRouterOptions): QuicRouter {
       })
       return { connection, remote: () => auth.remote }
     },
-    notify: (event) => ep.handleEvent(key, event),
+    notify: (event) => {
+      if (event.kind === 'path-changed') o.moved?.(key, event.remote)
+      ep.handleEvent(key, event)
+    },
   })
   return {
     endpoint: ep,
     route(now, from, data) {
       const r = ep.handleDatagram(now, from, data)
       switch (r.kind) {
-        case 'connection': return { kind: 'deliver', key: r.handle }
+        case 'connection': sources.set(data, { address: from.address, port: from.port }); return { kind: 'deliver', key: r.handle }
         case 'respond': return { kind: 'reply', data: r.datagram }
         case 'drop': return { kind: 'none' }
         case 'accept': {
