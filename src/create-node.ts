@@ -7,7 +7,7 @@ import { nodeCrypto } from './io/crypto-node.js'
 import { tcp, type TcpTransport } from './io/tcp.js'
 import { webSockets } from './io/ws.js'
 import { memory } from './io/memory.js'
-import type { Transport } from './io/transport.js'
+import type { QuicTransport } from './edge/quic-transport.js'
 import type { Multiaddr } from './multiaddr/index.js'
 import { WeftNode, type NodeInternals, type NodeOptions } from './edge/weft-node.js'
 import { preciseWallClock, wallClock } from './io/clock.js'
@@ -27,7 +27,8 @@ import type { TraceOptions } from './trace/hooks.js'
  * - the AutoNAT client (`autonat`: v2 and v1 probes; reachable addresses become confirmed external
  *   addresses; spec/autonat.md);
  * - DCUtR (`dcutr`: relayed connections upgraded to direct ones by hole punching, from the TCP
- *   transport's punch port, which the default transports turn on; spec/dcutr.md).
+ *   transport's punch port, which the default transports turn on, or over QUIC v1 when the node
+ *   listens on a `/udp/<port>/quic-v1` address; spec/dcutr.md).
  * Discovery (spec/discovery.md): `peer:discovery` from kad, identify, gossipsub PX and the
  * `discovery.bootstrap` peers, which are kept connected and seed the default DHT; discovered peers
  * are dialed while below the connection manager's low watermark (`discovery.autoDial`, default on).
@@ -62,12 +63,15 @@ export async function createNode(options: NodeOptions & TraceOptions & { signatu
   // outbound TCP leaves from one punch port (spec/hole-punching.md): the NAT mapping peers observe is the one DCUtR punches from
   const defaultTcp = options.transports === undefined ? tcp({ punchPort: 'auto' }) : undefined
   const punchPort = defaultTcp ?? options.transports?.find((t): t is TcpTransport => t.name === 'tcp' && 'punchPort' in t)
+  // DCUtR over QUIC sends its punch packets through the QUIC transport (spec/dcutr.md "QUIC")
+  const defaultQuic = options.transports === undefined ? lazyQuic() : undefined
+  const quicPunch = defaultQuic ?? options.transports?.find((t): t is QuicTransport => t.name === 'quic-v1' && 'holePunch' in t)
   // discovery.bootstrap seeds the default DHT too (one list: kept connected and kad's bootstrapPeers)
   const boot = parseBootstrap(options.discovery?.bootstrap ?? [])
   const dht = boot.length === 0 ? options.dht : { ...options.dht, bootstrapPeers: [...(options.dht?.bootstrapPeers ?? []), ...boot] }
   // The optional services' modules are imported only when they run (a fresh `weft ping` or a node
   // built with `services` does not compile the DHT, gossipsub, relay, AutoNAT, DCUtR: bench/README.md "Start-up")
-  const services: Record<string, ServiceFactory> = options.services !== undefined ? { ...options.services } : await defaultServices(dht, await withVerifier(options.pubsub, options.signatureThreads), punchPort)
+  const services: Record<string, ServiceFactory> = options.services !== undefined ? { ...options.services } : await defaultServices(dht, await withVerifier(options.pubsub, options.signatureThreads), punchPort, quicPunch)
   // discovery.mdns adds the mDNS service on the UDP socket (spec/mdns.md), with or without `services`
   const mdnsOpt = options.discovery?.mdns
   if (mdnsOpt !== undefined && mdnsOpt !== false && services.mdns === undefined) {
@@ -91,7 +95,7 @@ export async function createNode(options: NodeOptions & TraceOptions & { signatu
   const node = new WeftNode({ ...nodeOptions, services, discovery, systemMemory: options.systemMemory ?? systemMemory(), ...(metrics !== undefined ? { metrics } : {}) }, {
     crypto: options.crypto ?? nodeCrypto,
     wallClock,
-    transports: options.transports ?? [defaultTcp!, lazyQuic(), webSockets(), memory()],
+    transports: options.transports ?? [defaultTcp!, defaultQuic!, webSockets(), memory()],
     guards: createGuards,
     discovery: createDiscovery,
     connectionTrace,
@@ -101,10 +105,15 @@ export async function createNode(options: NodeOptions & TraceOptions & { signatu
   return node
 }
 
-/** The `/quic-v1` transport (src/edge/quic-transport.ts), its module (TLS 1.3, QUIC) loaded on the first QUIC listen or dial. */
-function lazyQuic(): Transport {
-  let t: Promise<Transport> | undefined
-  const load = (): Promise<Transport> => (t ??= import('./edge/quic-transport.js').then((m) => m.quic()))
+/**
+ * The `/quic-v1` transport (src/edge/quic-transport.ts), its module (TLS 1.3, QUIC) loaded on the first
+ * QUIC listen or dial. `holePunch` (DCUtR's punch packets) sends nothing before it is loaded: without a
+ * QUIC listener there is no socket to punch from.
+ */
+function lazyQuic(): QuicTransport {
+  let t: Promise<QuicTransport> | undefined
+  let loaded: QuicTransport | undefined
+  const load = (): Promise<QuicTransport> => (t ??= import('./edge/quic-transport.js').then((m) => (loaded = m.quic())))
   const quicAddr = (a: Multiaddr): boolean => /^\/ip[46]\/[^/]+\/udp\/\d+\/quic-v1(\/p2p\/[^/]+)?$/.test(a.toString())
   return {
     name: 'quic-v1',
@@ -112,6 +121,7 @@ function lazyQuic(): Transport {
     canListen: (a) => quicAddr(a) && a.getPeerId() === undefined,
     dial: async (a, o) => (await load()).dial(a, o),
     listen: async (a, on) => (await load()).listen(a, on),
+    holePunch: (a, o) => loaded?.holePunch(a, o) ?? { sent: 0, stop: () => {}, done: Promise.resolve(0) },
   }
 }
 
@@ -130,7 +140,7 @@ async function withVerifier(pubsub: NodeOptions['pubsub'], threads: number | und
 }
 
 /** The services a node runs when `services` is not given, their modules imported in parallel. */
-async function defaultServices(dht: NodeOptions['dht'], pubsub: NodeOptions['pubsub'], punchPort: TcpTransport | undefined): Promise<Record<string, ServiceFactory>> {
+async function defaultServices(dht: NodeOptions['dht'], pubsub: NodeOptions['pubsub'], punchPort: TcpTransport | undefined, quic: QuicTransport | undefined): Promise<Record<string, ServiceFactory>> {
   const [kad, gs, relay, autonat, hp] = await Promise.all([
     import('./kad/service.js'), import('./gossipsub/service.js'), import('./relay/index.js'), import('./autonat/index.js'), import('./dcutr/index.js'),
   ])
@@ -139,6 +149,6 @@ async function defaultServices(dht: NodeOptions['dht'], pubsub: NodeOptions['pub
     pubsub: gs.gossipsub(pubsub),
     relayClient: relay.circuitRelayClient(),
     autonat: autonat.autoNAT(),
-    dcutr: hp.dcutr(punchPort !== undefined ? { punchPort } : {}),
+    dcutr: hp.dcutr({ ...(punchPort !== undefined ? { punchPort } : {}), ...(quic !== undefined ? { quic } : {}) }),
   }
 }

@@ -82,6 +82,24 @@ describe('relay and DCUtR over QUIC, in process', () => {
     expect(a.node.getConnections(b.node.peerId).every((c) => !c.limited && c.muxer === '/quic-v1')).toBe(true)
   }, 60_000)
 
+  test('createNode\'s defaults (no transports, no services) hole punch over QUIC when listening on QUIC', async () => {
+    const b = await createNode({ listen: ['/ip4/127.0.0.1/udp/0/quic-v1', `${relayAddr}/p2p-circuit`], dialTimeout: 5_000 })
+    nodes.push(b)
+    const a = await createNode({ listen: ['/ip4/127.0.0.1/udp/0/quic-v1'], dialTimeout: 5_000 })
+    nodes.push(a)
+    expect(a.service<Dcutr>('dcutr').status()).toEqual({ holePunching: 'available' }) // no TCP dial yet: no punch port; QUIC it is
+    const events: DcutrEvent[] = []
+    for (const type of ['direct', 'punch', 'failed'] as const) b.service<Dcutr>('dcutr').on(type, (e) => events.push(e))
+    const circuit = await until(() => b.getMultiaddrs().map(String).find((x) => x.includes('/p2p-circuit')), 'the reservation')
+    await a.dial(relayAddr)
+    await until(() => a.service<Dcutr>('dcutr').localAddrs().length > 0 || undefined, 'A observed')
+    await a.dial(Multiaddr.fromString(circuit))
+    const direct = await until(() => events.find((e) => e.type === 'direct' || e.type === 'failed'), 'B direct')
+    expect(direct).toMatchObject({ type: 'direct', role: 'B', via: 'hole-punch' })
+    expect(events.some((e) => e.type === 'punch')).toBe(true)
+    expect(direct.type === 'direct' && direct.connection.muxer).toBe('/quic-v1')
+  }, 60_000)
+
   test('punch packets reach A\'s listening socket from B\'s (a UDP sink standing in for A)', async () => {
     const t = quic()
     const l = await t.listen(Multiaddr.fromString('/ip4/127.0.0.1/udp/0/quic-v1'), () => {})

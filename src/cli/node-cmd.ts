@@ -54,7 +54,7 @@ export interface NodeCmdOptions {
   relayVia?: string[]
   /** Serve AutoNAT v1 and v2 (`--autonat-server`); the AutoNAT client always runs. */
   autonatServer?: boolean
-  /** DCUtR hole punching (on unless `--no-hole-punch`): TCP dials leave from a punch port, relayed connections are upgraded. */
+  /** DCUtR hole punching (on unless `--no-hole-punch`): TCP dials leave from a punch port, QUIC punches from its listening socket, relayed connections are upgraded. */
   holePunch?: boolean
   /** Reserve on discovered relays while unreachable (`--relay-discover`). */
   relayDiscover?: boolean
@@ -115,11 +115,13 @@ export async function runNode(o: NodeCmdOptions): Promise<number> {
   }
   const listen = [...o.listen, ...(o.relayVia ?? []).map(circuitListenAddr)]
   const punch = o.holePunch === false ? undefined : tcp({ punchPort: 'auto' })
-  const holePunch = punch === undefined ? {} : { dcutr: dcutr({ punchPort: punch }) }
+  // over QUIC, DCUtR punches from the QUIC listening socket (a --listen /ip4/.../udp/<port>/quic-v1)
+  const quicT = quic()
+  const holePunch = punch === undefined ? {} : { dcutr: dcutr({ punchPort: punch, quic: quicT }) }
   const resources = o.limits === undefined ? undefined : await readLimits(o.limits)
   const metricsAt = o.metrics === undefined ? undefined : metricsAddr(o.metrics)
   const tracing = await traceOptions(o)
-  const node = await createNode({ ...tracing, ...(o.security !== undefined ? { security: o.security } : {}), privateKey: key, listen, discovery: { bootstrap: o.bootstrap ?? [], ...(o.mdns === true ? { mdns: { autoDial: true } } : {}) }, services: { ...services, ...holePunch }, transports: [punch ?? tcp(), quic(), webSockets()], ...(resources !== undefined ? { resources } : {}), gater: { deny: o.deny ?? [], allow: o.allow ?? [] }, ...(metricsAt !== undefined ? { metrics: true } : {}), ...(o.connectionManager !== undefined ? { connectionManager: o.connectionManager } : {}) })
+  const node = await createNode({ ...tracing, ...(o.security !== undefined ? { security: o.security } : {}), privateKey: key, listen, discovery: { bootstrap: o.bootstrap ?? [], ...(o.mdns === true ? { mdns: { autoDial: true } } : {}) }, services: { ...services, ...holePunch }, transports: [punch ?? tcp(), quicT, webSockets()], ...(resources !== undefined ? { resources } : {}), gater: { deny: o.deny ?? [], allow: o.allow ?? [] }, ...(metricsAt !== undefined ? { metrics: true } : {}), ...(o.connectionManager !== undefined ? { connectionManager: o.connectionManager } : {}) })
   const metricsServer = metricsAt === undefined ? undefined : await serveMetrics(metricsAt, () => node.metrics!.exposition()).catch(async (e: Error) => {
     await node.stop()
     throw new UsageLine(`--metrics ${o.metrics}: cannot listen (${e.message})`)
