@@ -15,6 +15,10 @@ import { DCUTR_PROTOCOL, DcutrBehaviour, HolePunchType, dcutr, decodeHolePunch, 
 import { localSocket, quicListenSockets } from '../src/dcutr/addrs.js'
 import { Pair, testIdentity, type PairIdentity } from './helpers/behaviour-harness.js'
 import { decodeLpExact } from '../src/core/lp.js'
+import { HolepunchMetrics } from '../src/metrics/holepunch.js'
+import { Registry } from '../src/metrics/registry.js'
+import { exposition } from '../src/metrics/exposition.js'
+import { parsePrometheus, sumOf } from './helpers/prometheus.js'
 
 const L = 10
 const ia = testIdentity(1, '/ip4/10.0.1.2/udp/4001/quic-v1')
@@ -317,5 +321,17 @@ describe('dcutr({ quic }): the service sends and stops the punch packets', () =>
     expect(svc.api.status().holePunching).toBe('unavailable')
     svc.behaviour.handle(0, { type: 'local-info', listenAddrs: [ma('/ip4/10.0.0.1/udp/4001/quic-v1')], protocols: [] })
     expect(svc.api.status().holePunching).toBe('available')
+  })
+})
+
+describe('metrics: a QUIC hole punch in go\'s libp2p_holepunch_* families', () => {
+  test('a punch-timeout failure is a failed hole punch (per address over quic-v1), like a failed TCP dial', () => {
+    const r = new Registry()
+    const m = new HolepunchMetrics(r)
+    m.observe({ type: 'attempt', peer: ia.peer, attempt: 3, rtt: 20, addrs: [ma(QA)] }, undefined)
+    m.observe({ type: 'failed', peer: ia.peer, role: 'B', attempts: 3, error: new OutcomeError('dcutr/punch-timeout'), ourAddrs: [ma(QB)], theirAddrs: [ma(QA)] }, undefined)
+    const f = parsePrometheus(exposition(r))
+    expect(sumOf(f, 'libp2p_holepunch_outcomes_total', { side: 'initiator', num_attempts: '3', outcome: 'failed' })).toBe(1)
+    expect(sumOf(f, 'libp2p_holepunch_address_outcomes_total', { side: 'initiator', num_attempts: '3', ipv: 'ip4', transport: 'quic-v1', outcome: 'failed' })).toBe(1)
   })
 })

@@ -125,7 +125,8 @@ export class HolepunchMetrics {
         break
       case 'failed': {
         const code = (ev.error as { code?: unknown }).code
-        if (code === 'dcutr/dial-failed') this.#finished(ev, key, ev.role, ev.role === 'B' ? ev.attempts : 1, undefined, host)
+        // a failed punch: B's dials failed or, over QUIC, no connection came in the punch window
+        if (code === 'dcutr/dial-failed' || code === 'dcutr/punch-timeout') this.#finished(ev, key, ev.role, ev.role === 'B' ? ev.attempts : 1, undefined, host)
         else this.#theirs.delete(key)
         break
       }
