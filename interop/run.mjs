@@ -54,8 +54,8 @@ const speaks = (impl, transport, security) => {
 const SCENARIOS = ['ping', 'identify', 'streams', 'perf', 'ping-load', 'request-response', 'rendezvous', 'mdns', 'trace']
 /**
  * Scenarios that run on part of the matrix only (interop/CONTRACT.md): the application protocols
- * over TCP with Noise alone (their bytes do not depend on the transport or the secure channel, and
- * their peers build stacks of their own); rendezvous without go (go-libp2p has
+ * (their peers build stacks of their own) over TCP (Noise, TLS) and QUIC v1, not WebSocket;
+ * rendezvous without go (go-libp2p has
  * no rendezvous); mDNS with each peer in its own network namespace on one bridge (the case runner of
  * interop/lib/mdns-case.mjs), where go -> rust is an expected-fail control (spec/mdns.md).
  * `controls`: extra dialer/listener pairs of one scenario (rendezvous: rust -> rust, as go has none).
@@ -64,9 +64,11 @@ const SCENARIOS = ['ping', 'identify', 'streams', 'perf', 'ping-load', 'request-
  * @type {Record<string, { transports?: string[], security?: string[], without?: string[], controls?: string[][], dialers?: string[] }>}
  */
 const SCENARIO_SCOPE = {
-  'request-response': { transports: ['tcp'], security: ['noise'] },
-  rendezvous: { transports: ['tcp'], security: ['noise'], without: ['go'], controls: [['rust', 'rust']] },
-  mdns: { transports: ['tcp'], security: ['noise'] },
+  // request-response, rendezvous, mdns: TCP with Noise and with TLS, and QUIC v1; not WebSocket
+  // (the same secured TCP stream underneath: CONTRACT.md "Which scenarios run where").
+  'request-response': { transports: ['tcp', 'quic-v1'] },
+  rendezvous: { transports: ['tcp', 'quic-v1'], without: ['go'], controls: [['rust', 'rust']] },
+  mdns: { transports: ['tcp', 'quic-v1'] },
   trace: { transports: ['tcp'], security: ['noise'], dialers: ['weft'] },
 }
 const TAIL_LINES = 40

@@ -1,8 +1,10 @@
 // Scenario "mdns" (../CONTRACT.md, section mdns): the go side, run in its own network namespace by
 // ../lib/mdns-case.mjs. go-libp2p's p2p/discovery/mdns (zeroconf v2) with its defaults.
 //
-// Both roles listen on /ip4/<ip>/tcp/0: go's mDNS server announces the host's interface listen
-// addresses and refuses to start without one. Each side publishes its peer id (RPUSH
+// Both roles listen on /ip4/<ip>/tcp/0 (TCP with the runner's security, noise or tls) or on
+// /ip4/<ip>/udp/0/quic-v1 (transport quic-v1): go's mDNS server announces the host's interface
+// listen addresses and refuses to start without one. The dialer dials a discovered address of
+// that transport and checks that the connection runs over it. Each side publishes its peer id (RPUSH
 // <role>PeerId) and learns the other's (BLPOP), so discovering that peer is told apart from
 // anything else on the group. Listener: pushes listenerResult ok once mDNS reported the dialer
 // (15 s). Dialer: waits for mDNS to report the listener (15 s), dials a discovered address, pings
@@ -23,6 +25,21 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
 	ma "github.com/multiformats/go-multiaddr"
 )
+
+// mdnsTransportAddr tells whether a (without /p2p) is an address of transport: /ip4/<ip>/tcp/<port>
+// for tcp, /ip4/<ip>/udp/<port>/quic-v1 for quic-v1.
+func mdnsTransportAddr(a ma.Multiaddr, transport string) bool {
+	codes := []int{}
+	for _, p := range a.Protocols() {
+		if p.Code != ma.P_P2P {
+			codes = append(codes, p.Code)
+		}
+	}
+	if transport == "quic-v1" {
+		return len(codes) == 3 && codes[1] == ma.P_UDP && codes[2] == ma.P_QUIC_V1
+	}
+	return len(codes) == 2 && codes[1] == ma.P_TCP
+}
 
 const (
 	mdnsDiscovery  = 15 * time.Second // the budget for each side
@@ -79,8 +96,12 @@ func (f *mdnsFound) ids() []string {
 
 func runMdns() int {
 	isDialer := env("is_dialer", "") == "true"
-	if t := env("transport", "tcp"); t != "tcp" {
-		fail("scenario mdns runs over tcp only, got transport %q", t)
+	transport, security := env("transport", "tcp"), env("security", "noise")
+	if transport != "tcp" && transport != "quic-v1" {
+		fail("scenario mdns runs over tcp or quic-v1, got transport %q", transport)
+	}
+	if transport == "quic-v1" && security != "tls" {
+		fail("unsupported security %q for quic-v1 (want tls)", security)
 	}
 	ip := env("ip", "")
 	secs := 60
@@ -90,11 +111,11 @@ func runMdns() int {
 	ctx := context.Background()
 	rdb := natRedis(env("redis_addr", "redis:6379"))
 
-	la, err := listenAddr(ip, "tcp", 0)
+	la, err := listenAddr(ip, transport, 0)
 	if err != nil {
 		fail("listen addr: %v", err)
 	}
-	h, err := newHost(nil, la)
+	h, err := newHostWith(nil, hostStack{security: security, quic: transport == "quic-v1"}, la)
 	if err != nil {
 		fail("creating host: %v", err)
 	}
@@ -103,7 +124,7 @@ func runMdns() int {
 	if err := svc.Start(); err != nil {
 		fail("mdns start: %v", err)
 	}
-	log.Printf("mdns: peer id %s, dialer=%v, listening on %v", h.ID(), isDialer, h.Addrs())
+	log.Printf("mdns: peer id %s, dialer=%v, transport %s, security %s, listening on %v", h.ID(), isDialer, transport, security, h.Addrs())
 
 	mine, theirs := "listenerPeerId", "dialerPeerId"
 	if isDialer {
@@ -140,11 +161,26 @@ func runMdns() int {
 		select {} // serve until killed
 	}
 
-	ai := peer.AddrInfo{ID: other, Addrs: addrs[:1]}
-	log.Printf("mdns: dialing %s/p2p/%s", addrs[0], other)
+	var dial ma.Multiaddr
+	for _, a := range addrs {
+		if mdnsTransportAddr(a, transport) {
+			dial = a
+			break
+		}
+	}
+	if dial == nil {
+		fail("discovered the listener at %v: no %s address", addrs, transport)
+	}
+	ai := peer.AddrInfo{ID: other, Addrs: []ma.Multiaddr{dial}}
+	log.Printf("mdns: dialing %s/p2p/%s", dial, other)
 	start := time.Now()
 	if err := h.Connect(ctx, ai); err != nil {
-		fail("dial %s: %v", addrs[0], err)
+		fail("dial %s: %v", dial, err)
+	}
+	for _, c := range h.Network().ConnsToPeer(other) {
+		if !mdnsTransportAddr(c.RemoteMultiaddr(), transport) {
+			fail("connected to the listener via %s, not a %s address", c.RemoteMultiaddr(), transport)
+		}
 	}
 	pctx, pcancel := context.WithTimeout(ctx, 10*time.Second)
 	r, ok := <-ping.Ping(pctx, h, other)

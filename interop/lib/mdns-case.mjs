@@ -114,7 +114,7 @@ function startIn(nsName, command, env, cwd) {
 
 /**
  * Run one mdns case. `ctx.commands[impl]` is the peer's command line (as run.mjs builds it).
- * @param {{ dialer: string, listener: string, transport: string, scenario: string }} c
+ * @param {{ dialer: string, listener: string, transport: string, security?: string, scenario: string }} c
  * @param {{ commands: Record<string, string[]>, root: string, timeout: number, redisServer: string }} ctx
  */
 export async function runMdnsCase(c, ctx) {
@@ -170,7 +170,7 @@ export async function runMdnsCase(c, ctx) {
     for (let i = 0; i < 100 && !noise.stdout().includes('ready'); i++) await sleep(50)
     if (!noise.stdout().includes('ready')) throw new Error(`the noise sender did not start: ${tail(noise.stderr(), 1)[0] ?? ''}`)
     const common = {
-      transport: 'tcp', muxer: 'yamux', security: 'noise', scenario: 'mdns', redis_addr: r.addr,
+      transport: c.transport, muxer: 'yamux', security: c.security ?? 'noise', scenario: 'mdns', redis_addr: r.addr,
       test_timeout_seconds: String(Math.max(5, ctx.timeout - 5)), mdns_noise: '1',
     }
     listener = startIn(ns.l, ctx.commands[c.listener], { ...common, is_dialer: 'false', ip: MDNS_HOSTS.l }, ctx.root)

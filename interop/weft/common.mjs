@@ -132,3 +132,26 @@ export function firstAddr(node) {
   if (addrs.length === 0) die('no listen address')
   return /** @type {string} */ (addrs[0])
 }
+
+/**
+ * The stack of the scenarios that build their own node (request-response, rendezvous, mdns): the
+ * contract's `transport` (`tcp` | `quic-v1`, default tcp) and `security` (`noise` | `tls`, default
+ * noise; quic-v1 needs tls). `listen(ip)` is the listen address, `security` createNode's option,
+ * `isOurs(addr)` whether an address (without /p2p) is one of this transport. Dies on anything else.
+ */
+export function scenarioStack() {
+  const transport = env('transport', 'tcp')
+  const security = env('security', 'noise')
+  if (transport !== 'tcp' && transport !== 'quic-v1') die(`scenario ${env('scenario')} runs over tcp or quic-v1, not "${transport}"`)
+  if (security !== 'noise' && security !== 'tls') die(`unsupported security "${security}"`)
+  if (transport === 'quic-v1' && security !== 'tls') die('quic-v1 needs security tls')
+  const quic = transport === 'quic-v1'
+  const re = quic ? /^\/ip4\/[^/]+\/udp\/\d+\/quic-v1$/ : /^\/ip4\/[^/]+\/tcp\/\d+$/
+  return {
+    transport,
+    name: quic ? 'quic-v1' : `tcp/${security}`,
+    security: [/** @type {'noise' | 'tls'} */ (security)],
+    listen: (/** @type {string} */ ip) => (quic ? `/ip4/${ip}/udp/0/quic-v1` : `/ip4/${ip}/tcp/0`),
+    isOurs: (/** @type {string} */ a) => re.test(a.replace(/\/p2p\/[^/]+$/, '')),
+  }
+}

@@ -1,7 +1,9 @@
 /**
  * Scenario `mdns` (../CONTRACT.md, section `mdns`): the weft side, run in its own network namespace
  * by ../lib/mdns-case.mjs. A weft node with the mdns service (`mdns({ socket: udpMdnsSocket() })`,
- * defaults: a query at start and every 10 s) listening on `/ip4/<ip>/tcp/0`.
+ * defaults: a query at start and every 10 s) listening on `/ip4/<ip>/tcp/0` (TCP with the runner's
+ * `security`) or `/ip4/<ip>/udp/0/quic-v1` (transport quic-v1): the dialer dials a discovered address
+ * of that transport and checks that the connection runs over it.
  *
  * Each side publishes its peer id (`RPUSH <role>PeerId`) and learns the other's (`BLPOP`), so that
  * discovering *that* peer is told apart from anything else on the group. Listener: pushes
@@ -16,7 +18,7 @@
 import { performance } from 'node:perf_hooks'
 import { createNode, udpMdnsSocket } from '../../dist/node.js'
 import { mdns } from '../../dist/mdns/index.js'
-import { log, die, env, armTestTimeout, connectRedis, waitForListenerResult, finishDialer, listenerResult } from './common.mjs'
+import { log, die, env, armTestTimeout, connectRedis, waitForListenerResult, finishDialer, listenerResult, scenarioStack } from './common.mjs'
 
 const DISCOVERY_MS = 15_000
 const RESULT_WAIT_MS = 20_000
@@ -27,14 +29,14 @@ const t0 = performance.now()
 
 export async function run() {
   const isDialer = env('is_dialer') === 'true'
-  if (env('transport', 'tcp') !== 'tcp') die('scenario mdns runs over tcp only')
+  const stack = scenarioStack()
   const ip = env('ip')
   if (!/^\d+\.\d+\.\d+\.\d+$/.test(ip) || ip === '0.0.0.0') die(`scenario mdns needs a concrete ip, got "${ip}"`)
   armTestTimeout('60')
   const noise = env('mdns_noise') === '1'
   const role = isDialer ? 'dialer' : 'listener'
 
-  const node = await createNode({ listen: [`/ip4/${ip}/tcp/0`], services: { mdns: mdns({ socket: udpMdnsSocket() }) } })
+  const node = await createNode({ listen: [stack.listen(ip)], security: stack.security, services: { mdns: mdns({ socket: udpMdnsSocket() }) } })
   /** @type {Map<string, string[]>} */
   const found = new Map()
   /** @type {(() => void) | undefined} */
@@ -49,7 +51,7 @@ export async function run() {
     wake?.()
   })
   const svc = /** @type {{ stats(): Record<string, number> }} */ (node.service('mdns'))
-  log(`mdns: peer id ${node.peerId}, ${role}, listening on ${JSON.stringify(node.getMultiaddrs().map((/** @type {any} */ a) => a.toString()))}${noise ? ', malformed datagrams expected' : ''}`)
+  log(`mdns: peer id ${node.peerId}, ${role}, ${stack.name}, listening on ${JSON.stringify(node.getMultiaddrs().map((/** @type {any} */ a) => a.toString()))}${noise ? ', malformed datagrams expected' : ''}`)
 
   const redis = await connectRedis()
   const [mine, theirs] = isDialer ? ['dialerPeerId', 'listenerPeerId'] : ['listenerPeerId', 'dialerPeerId']
@@ -82,18 +84,23 @@ export async function run() {
   if (problems.length > 0) die(problems.join('; '))
 
   const addrs = found.get(other) ?? []
-  const addr = addrs.find((a) => /^\/ip4\/[^/]+\/tcp\/\d+$/.test(a)) ?? addrs[0]
+  const addr = addrs.find((a) => stack.isOurs(a))
+  if (addr === undefined) die(`discovered the listener at ${JSON.stringify(addrs)}: no ${stack.name} address`)
   log(`mdns: dialing ${addr}/p2p/${other}`)
   const start = performance.now()
   let handshake
   let rtt
+  let via = '?'
   try {
     const conn = await node.dial(`${addr}/p2p/${other}`)
+    via = conn.remoteAddr?.toString?.() ?? '?'
     rtt = await node.ping(conn.peer)
     handshake = performance.now() - start
   } catch (e) {
     die(`dial/ping ${addr}: ${/** @type {Error} */ (e).message}`)
   }
+  if (!stack.isOurs(via)) die(`connected to the listener via ${via}, not a ${stack.name} address`)
+  log(`mdns: connected via ${via}`)
   await waitForListenerResult(redis, RESULT_WAIT_MS, 50)
   await finishDialer(node, redis, handshake, rtt)
 }

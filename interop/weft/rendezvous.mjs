@@ -6,30 +6,31 @@
  * then register (TTL 7200), discover itself, discover with the cookie (nothing new), unregister and
  * discover nothing, and a 256-character namespace refused with E_INVALID_NAMESPACE (a rust point
  * closes the stream without a response instead: its codec cannot decode the name).
+ * Over the runner's `transport` and `security` (TCP + Noise or TLS, or QUIC v1: common.mjs scenarioStack).
  *
  * Needs `npm run build` first (imports ../../dist).
  */
 import { createNode } from '../../dist/node.js'
 import { rendezvousClient, rendezvousServer } from '../../dist/rendezvous/index.js'
-import { log, die, env, sleep, withTimeout, armTestTimeout, connectRedis, dialListener, waitForListenerResult, finishDialer, listenerResult, publishAndServe, firstAddr } from './common.mjs'
+import { log, die, env, sleep, withTimeout, armTestTimeout, connectRedis, dialListener, waitForListenerResult, finishDialer, listenerResult, publishAndServe, firstAddr, scenarioStack } from './common.mjs'
 
 const NS = 'weft-interop'
 const TTL = 7200
 
 export async function run() {
-  if (env('transport') !== 'tcp') die(`scenario rendezvous runs over tcp only, not "${env('transport')}"`)
+  const stack = scenarioStack()
   const isDialer = env('is_dialer') === 'true'
   const ip = env('ip', '0.0.0.0')
   const timeoutSec = armTestTimeout()
   const redis = await connectRedis()
-  log(`${isDialer ? 'dialer' : 'listener'} scenario=rendezvous`)
-  if (isDialer) await dialer(redis, timeoutSec)
-  else await listener(redis, ip)
+  log(`${isDialer ? 'dialer' : 'listener'} scenario=rendezvous ${stack.name}`)
+  if (isDialer) await dialer(redis, timeoutSec, stack)
+  else await listener(redis, ip, stack)
 }
 
-/** @param {any} redis @param {string} ip */
-async function listener(redis, ip) {
-  const node = await createNode({ listen: [`/ip4/${ip}/tcp/0`], services: { rendezvous: rendezvousServer() } })
+/** @param {any} redis @param {string} ip @param {ReturnType<typeof scenarioStack>} stack */
+async function listener(redis, ip, stack) {
+  const node = await createNode({ listen: [stack.listen(ip)], security: stack.security, services: { rendezvous: rendezvousServer() } })
   const point = node.service('rendezvous')
   const push = listenerResult(redis)
   /** @type {string | undefined} */ let registered
@@ -55,9 +56,9 @@ async function listener(redis, ip) {
   await new Promise(() => {}) // serve until killed
 }
 
-/** @param {any} redis @param {number} timeoutSec */
-async function dialer(redis, timeoutSec) {
-  const node = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'], services: { rendezvous: rendezvousClient() } })
+/** @param {any} redis @param {number} timeoutSec @param {ReturnType<typeof scenarioStack>} stack */
+async function dialer(redis, timeoutSec, stack) {
+  const node = await createNode({ listen: [stack.listen('127.0.0.1')], security: stack.security, services: { rendezvous: rendezvousClient() } })
   const rz = node.service('rendezvous')
   /** @type {Map<string, string>} */ const agents = new Map()
   /** @type {(() => void) | undefined} */ let wake

@@ -8,14 +8,15 @@
  * oversize request fail ('reqresp/request-too-large').
  * Dialer: dial, one ping, then (a) one request per codec, (b) 64 concurrent, (c) oversize then a
  * normal request, (d) a 2 s timeout against a 4 s delay, (e) omitted responses; the error names the
- * first failed sub-check.
+ * first failed sub-check. Over the runner's `transport` and `security` (TCP + Noise or TLS, or
+ * QUIC v1: common.mjs scenarioStack).
  *
  * Dispatched from peer.mjs before it builds its usual node; never returns (exits, or serves).
  */
 import { performance } from 'node:perf_hooks'
 import { createNode } from '../../dist/node.js'
 import { requestResponse, cbor, json, noResponse } from '../../dist/request-response/index.js'
-import { log, die, env, armTestTimeout, connectRedis, dialListener, waitForListenerResult, finishDialer, listenerResult, publishAndServe, firstAddr } from './common.mjs'
+import { log, die, env, armTestTimeout, connectRedis, dialListener, waitForListenerResult, finishDialer, listenerResult, publishAndServe, firstAddr, scenarioStack } from './common.mjs'
 
 export const CBOR = '/weft-interop/rr/cbor/1.0.0'
 export const JSON_P = '/weft-interop/rr/json/1.0.0'
@@ -70,25 +71,26 @@ const codeOf = (/** @type {any} */ e) => e?.code ?? e?.message ?? String(e)
 
 export async function run() {
   const isDialer = env('is_dialer') === 'true'
-  if (env('transport', 'tcp') !== 'tcp') die('scenario request-response runs over tcp only')
+  const stack = scenarioStack()
   const ip = env('ip', '0.0.0.0')
   armTestTimeout()
   const redis = await connectRedis()
-  log(`${isDialer ? 'dialer' : 'listener'} scenario=request-response`)
-  if (isDialer) await dialer(redis, ip)
-  else await listener(redis, ip)
+  log(`${isDialer ? 'dialer' : 'listener'} scenario=request-response ${stack.name}`)
+  if (isDialer) await dialer(redis, ip, stack)
+  else await listener(redis, ip, stack)
   await new Promise(() => {}) // serve until killed
 }
 
 // ---- dialer ----------------------------------------------------------------------------------
 
-/** @param {any} redis @param {string} ip */
-async function dialer(redis, ip) {
+/** @param {any} redis @param {string} ip @param {ReturnType<typeof scenarioStack>} stack */
+async function dialer(redis, ip, stack) {
   // The dialer only asks (no handler). Its own request cap is raised so that (c) puts the oversize
   // request on the wire (weft checks maxRequestBytes before sending, as the listener will).
   const opts = { maxRequestBytes: 2 * MIB }
   const node = await createNode({
-    listen: [`/ip4/${ip}/tcp/0`],
+    listen: [stack.listen(ip)],
+    security: stack.security,
     services: {
       rrCbor: requestResponse({ protocol: CBOR, codec: cbor(), ...opts }),
       rrJson: requestResponse({ protocol: JSON_P, codec: jsonBytes(json()), ...opts }),
@@ -172,8 +174,8 @@ async function dialer(redis, ip) {
 
 // ---- listener --------------------------------------------------------------------------------
 
-/** @param {any} redis @param {string} ip */
-async function listener(redis, ip) {
+/** @param {any} redis @param {string} ip @param {ReturnType<typeof scenarioStack>} stack */
+async function listener(redis, ip, stack) {
   const sent = new Set()
   const omitted = new Set()
   let delayed = false
@@ -214,7 +216,8 @@ async function listener(redis, ip) {
     return { id: req.id, payload: respPayload(req.resp_len) }
   }
   const node = await createNode({
-    listen: [`/ip4/${ip}/tcp/0`],
+    listen: [stack.listen(ip)],
+    security: stack.security,
     // stock limits: (b)'s 64 concurrent requests fit under maxConcurrentStreams (100, rust's)
     services: {
       rrCbor: requestResponse({ protocol: CBOR, codec: cbor(), handler }),

@@ -10,6 +10,7 @@ mod reqresp;
 mod rendezvous;
 mod resp;
 mod scale;
+mod scenario_net;
 mod stack;
 mod streams;
 mod trace;
@@ -374,12 +375,12 @@ async fn interop() {
     }
     let security = Security::parse(&security).unwrap_or_else(|| die(format!("unsupported security {security:?}")));
     if scenario == "request-response" {
-        // Its own swarm (reqresp.rs); tcp only (run.mjs SCENARIO_SCOPE).
+        // Its own swarm (reqresp.rs), on the transport and security of scenario_net.rs.
         let ip: IpAddr = ip.parse().unwrap_or_else(|_| die(format!("bad ip {ip:?}")));
         return reqresp::run(is_dialer, ip, redis_addr, timeout).await;
     }
     if scenario == "rendezvous" {
-        // Its own swarm (rendezvous.rs); tcp only (run.mjs SCENARIO_SCOPE).
+        // Its own swarm (rendezvous.rs), on the transport and security of scenario_net.rs.
         let ip: IpAddr = ip.parse().unwrap_or_else(|_| die(format!("bad ip {ip:?}")));
         return rendezvous::run(is_dialer, ip, redis_addr, timeout).await;
     }

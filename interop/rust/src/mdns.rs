@@ -1,9 +1,12 @@
 //! Scenario `mdns` (interop/CONTRACT.md, section `mdns`): the rust side, run in its own network
-//! namespace by interop/lib/mdns-case.mjs. One swarm: TCP (nodelay) + Noise + yamux, ping and
-//! `mdns::tokio::Behaviour` with rust-libp2p's default config (queries at 0.5/1/2/4/8 s, TTL 6 min).
+//! namespace by interop/lib/mdns-case.mjs. One swarm: TCP (nodelay) + Noise or TLS + yamux, and QUIC
+//! v1 (scenario_net.rs), ping and `mdns::tokio::Behaviour` with rust-libp2p's default config (queries
+//! at 0.5/1/2/4/8 s, TTL 6 min).
 //!
-//! Both roles listen on `/ip4/<ip>/tcp/0` (rust's responder only announces listen addresses, so a
-//! dialer without one would be invisible), publish their own peer id (`RPUSH <role>PeerId`) and learn
+//! Both roles listen on `/ip4/<ip>/tcp/0` or `/ip4/<ip>/udp/0/quic-v1` (the runner's `transport`;
+//! rust's responder only announces listen addresses, so a dialer without one would be invisible);
+//! the dialer dials a discovered address of that transport and checks the connection uses it.
+//! Each side publishes its own peer id (`RPUSH <role>PeerId`) and learns
 //! the other's (`BLPOP`), so that discovering *that* peer is told apart from anything else on the group.
 //! Listener: pushes `listenerResult` ok once mDNS reported the dialer (15 s). Dialer: waits for mDNS to
 //! report the listener (15 s), dials a discovered address, prints the result line at the first ping,
@@ -19,13 +22,13 @@ use futures::StreamExt as _;
 use libp2p::{
     identity, mdns,
     multiaddr::Protocol,
-    noise, ping,
+    ping,
     swarm::{NetworkBehaviour, SwarmEvent},
-    tcp, yamux, Multiaddr, PeerId, SwarmBuilder,
+    Multiaddr, PeerId, SwarmBuilder,
 };
 use tokio::sync::mpsc;
 
-use crate::{die, env, ms, resp::Redis};
+use crate::{die, env, ms, resp::Redis, scenario_net::{self, scenario_transports}};
 
 macro_rules! log {
     ($($t:tt)*) => { eprintln!("[rust-peer] {}", format!($($t)*)) };
@@ -53,9 +56,7 @@ pub async fn run() {
         "false" => false,
         other => die(format!("is_dialer must be true or false, got {other:?}")),
     };
-    if env("transport", "tcp") != "tcp" {
-        die("scenario mdns runs over tcp only");
-    }
+    let net = scenario_net::from_env();
     let ip = env("ip", "");
     let redis_addr = env("redis_addr", "redis:6379");
     let timeout: u64 = env("test_timeout_seconds", "60").parse().unwrap_or_else(|_| die("bad test_timeout_seconds"));
@@ -66,10 +67,7 @@ pub async fn run() {
 
     let key = identity::Keypair::generate_ed25519();
     let me = key.public().to_peer_id();
-    let mut swarm = SwarmBuilder::with_existing_identity(key)
-        .with_tokio()
-        .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
-        .unwrap_or_else(|e| die(format!("tcp transport: {e}")))
+    let mut swarm = scenario_transports!(SwarmBuilder::with_existing_identity(key).with_tokio(), net)
         .with_behaviour(|key| -> Result<_, Box<dyn std::error::Error + Send + Sync>> {
             Ok(Behaviour {
                 ping: ping::Behaviour::new(ping::Config::new().with_interval(Duration::from_secs(1))),
@@ -79,9 +77,10 @@ pub async fn run() {
         .unwrap_or_else(|e| die(format!("behaviour: {e}")))
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
         .build();
-    let listen = Multiaddr::from_str(&format!("/ip4/{ip}/tcp/0")).unwrap_or_else(|e| die(format!("bad ip {ip:?}: {e}")));
+    let ip: std::net::IpAddr = ip.parse().unwrap_or_else(|e| die(format!("bad ip {ip:?}: {e}")));
+    let listen = net.listen_addr(ip);
     swarm.listen_on(listen.clone()).unwrap_or_else(|e| die(format!("listen on {listen}: {e}")));
-    log!("mdns: peer id {me}, dialer {is_dialer}, listening on {listen}");
+    log!("mdns: peer id {me}, dialer {is_dialer}, {}, listening on {listen}", net.name());
 
     // The peer-id exchange runs beside the swarm (which must keep answering mDNS meanwhile).
     let (tx, mut rx) = mpsc::unbounded_channel();
@@ -159,6 +158,9 @@ pub async fn run() {
                 }
                 SwarmEvent::ConnectionEstablished { peer_id, endpoint, .. } => {
                     log!("connected to {peer_id} via {}", endpoint.get_remote_address());
+                    if is_dialer && Some(peer_id) == other && !net.is_ours(endpoint.get_remote_address()) {
+                        die(format!("connected to the listener via {}, not a {} address", endpoint.get_remote_address(), net.name()));
+                    }
                 }
                 SwarmEvent::OutgoingConnectionError { error, .. } if is_dialer && !reported => die(format!("dial failed: {error}")),
                 SwarmEvent::NewListenAddr { address, .. } => log!("listening on {address}"),
@@ -187,7 +189,13 @@ pub async fn run() {
                 reported = true;
             }
             (Some(addrs), true) if dial_start.is_none() => {
-                let addr = addrs.first().expect("discovered with at least one address").clone().with(Protocol::P2p(o));
+                let Some(addr) = addrs.iter().find(|a| net.is_ours(a)) else {
+                    if started.elapsed() > DISCOVERY {
+                        die(format!("discovered the listener at {addrs:?}: no {} address", net.name()));
+                    }
+                    continue;
+                };
+                let addr = addr.clone().with(Protocol::P2p(o));
                 log!("mdns: discovered the listener in {:.0} ms; dialing {addr}", ms(started.elapsed()));
                 dial_start = Some(Instant::now());
                 swarm.dial(addr).unwrap_or_else(|e| die(format!("dial: {e}")));

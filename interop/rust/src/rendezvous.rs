@@ -8,6 +8,7 @@
 //! client API refuses one locally, gets E_INVALID_NAMESPACE (100) from a weft point, and no response
 //! at all from a rust point (its codec fails to decode it; see interop/README.md, Known quirks).
 //! Listener: serves and pushes listenerResult once it saw the dialer register and unregister.
+//! Over the transport and secure channel the runner names (TCP + Noise or TLS, or QUIC v1: scenario_net.rs).
 
 use std::time::{Duration, Instant};
 
@@ -15,13 +16,13 @@ use futures::{AsyncReadExt as _, AsyncWriteExt as _, StreamExt as _};
 use libp2p::{
     identify, identity,
     multiaddr::Protocol,
-    noise, ping, rendezvous,
+    ping, rendezvous,
     swarm::{NetworkBehaviour, SwarmEvent},
     core::PeerRecord,
-    tcp, yamux, Multiaddr, PeerId, Swarm, SwarmBuilder,
+    Multiaddr, PeerId, Swarm, SwarmBuilder,
 };
 
-use crate::{arm_test_timeout, die, ms, push_listener_result, resp::Redis, streams, take_listener_addr, tcp_listen_addr, wait_listener_result};
+use crate::{arm_test_timeout, die, ms, push_listener_result, resp::Redis, scenario_net::{self, scenario_transports, Net}, streams, take_listener_addr, wait_listener_result};
 
 macro_rules! log {
     ($($t:tt)*) => { eprintln!("[rust-peer] {}", format!($($t)*)) };
@@ -191,22 +192,20 @@ pub async fn run(is_dialer: bool, ip: std::net::IpAddr, redis_addr: String, time
     let key = identity::Keypair::generate_ed25519();
     let local = key.public().to_peer_id();
     let mut redis = Redis::connect(&redis_addr, Duration::from_secs(timeout)).await.unwrap_or_else(|e| die(e));
-    log!("peer id {local}, scenario rendezvous, dialer {is_dialer}");
-    let listen = tcp_listen_addr(ip);
+    let net = scenario_net::from_env();
+    log!("peer id {local}, scenario rendezvous, {}, dialer {is_dialer}", net.name());
+    let listen = net.listen_addr(ip);
     if is_dialer {
-        dialer(key, local, listen, &mut redis, timeout).await
+        dialer(key, local, net, listen, &mut redis, timeout).await
     } else {
-        listener(key, local, listen, &mut redis).await
+        listener(key, local, net, listen, &mut redis).await
     }
 }
 
-async fn dialer(key: identity::Keypair, local: PeerId, listen: Multiaddr, redis: &mut Redis, timeout: u64) {
+async fn dialer(key: identity::Keypair, local: PeerId, net: Net, listen: Multiaddr, redis: &mut Redis, timeout: u64) {
     let (raw, control, _inbound) = streams::Behaviour::new(&[]);
     let mut raw = Some(raw);
-    let mut swarm = SwarmBuilder::with_existing_identity(key.clone())
-        .with_tokio()
-        .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
-        .unwrap_or_else(|e| die(format!("tcp transport: {e}")))
+    let mut swarm = scenario_transports!(SwarmBuilder::with_existing_identity(key.clone()).with_tokio(), net)
         .with_behaviour(|key| DialerBehaviour {
             ping: ping_b(),
             identify: ident(key),
@@ -344,11 +343,8 @@ async fn checks(
     Ok(())
 }
 
-async fn listener(key: identity::Keypair, local: PeerId, listen: Multiaddr, redis: &mut Redis) {
-    let mut swarm = SwarmBuilder::with_existing_identity(key)
-        .with_tokio()
-        .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
-        .unwrap_or_else(|e| die(format!("tcp transport: {e}")))
+async fn listener(key: identity::Keypair, local: PeerId, net: Net, listen: Multiaddr, redis: &mut Redis) {
+    let mut swarm = scenario_transports!(SwarmBuilder::with_existing_identity(key).with_tokio(), net)
         .with_behaviour(|key| ListenerBehaviour {
             ping: ping_b(),
             identify: ident(key),

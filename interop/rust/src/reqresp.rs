@@ -7,6 +7,7 @@
 //! Dialer: dial, one ping, then the sub-checks (a) one request per codec, (b) 64 concurrent,
 //! (c) oversize then a normal request, (d) timeout (a second cbor behaviour with a 2 s
 //! request_timeout), (e) omitted responses; the first failed sub-check is the error.
+//! Over the transport and secure channel the runner names (TCP + Noise or TLS, or QUIC v1: scenario_net.rs).
 
 use std::{
     collections::{HashMap, HashSet},
@@ -23,18 +24,18 @@ use futures::{AsyncRead, AsyncWrite, StreamExt as _};
 use libp2p::{
     identify, identity,
     multiaddr::Protocol,
-    noise, ping,
+    ping,
     request_response::{
         self, cbor, json, InboundFailure, InboundRequestId, Message, OutboundFailure, OutboundRequestId,
         ProtocolSupport, ResponseChannel,
     },
     swarm::{NetworkBehaviour, SwarmEvent},
-    tcp, yamux, PeerId, StreamProtocol, Swarm, SwarmBuilder,
+    PeerId, StreamProtocol, Swarm, SwarmBuilder,
 };
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{arm_test_timeout, die, ms, push_listener_result, resp::Redis, take_listener_addr, tcp_listen_addr, wait_listener_result};
+use crate::{arm_test_timeout, die, ms, push_listener_result, resp::Redis, scenario_net::{self, scenario_transports, Net}, take_listener_addr, wait_listener_result};
 
 macro_rules! log {
     ($($t:tt)*) => { eprintln!("[rust-peer] {}", format!($($t)*)) };
@@ -227,14 +228,11 @@ impl Served {
     }
 }
 
-fn build(key: identity::Keypair, read_failures: Arc<AtomicU32>) -> Swarm<RrBehaviour> {
+fn build(key: identity::Keypair, net: Net, read_failures: Arc<AtomicU32>) -> Swarm<RrBehaviour> {
     let both = |p: &'static str| [(StreamProtocol::new(p), ProtocolSupport::Full)];
     let cbor_codec = Observed { inner: cbor::codec::Codec::<Req, Resp>::default(), read_failures: read_failures.clone() };
     let json_codec = Observed { inner: json::codec::Codec::<Req, Resp>::default(), read_failures };
-    SwarmBuilder::with_existing_identity(key)
-        .with_tokio()
-        .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
-        .unwrap_or_else(|e| die(format!("tcp transport: {e}")))
+    scenario_transports!(SwarmBuilder::with_existing_identity(key).with_tokio(), net)
         .with_behaviour(|key| RrBehaviour {
             ping: ping::Behaviour::new(ping::Config::new().with_interval(Duration::from_secs(1))),
             identify: identify::Behaviour::new(
@@ -482,9 +480,10 @@ pub async fn run(is_dialer: bool, ip: std::net::IpAddr, redis_addr: String, time
     let key = identity::Keypair::generate_ed25519();
     let local = key.public().to_peer_id();
     let read_failures = Arc::new(AtomicU32::new(0));
-    let mut swarm = build(key, read_failures.clone());
+    let net = scenario_net::from_env();
+    let mut swarm = build(key, net, read_failures.clone());
     let mut redis = Redis::connect(&redis_addr, Duration::from_secs(timeout)).await.unwrap_or_else(|e| die(e));
-    log!("peer id {local}, scenario request-response, dialer {is_dialer}");
+    log!("peer id {local}, scenario request-response, {}, dialer {is_dialer}", net.name());
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (ev_tx, mut ev_rx) = mpsc::unbounded_channel();
     let closed = Arc::new(AtomicBool::new(false));
@@ -513,7 +512,7 @@ pub async fn run(is_dialer: bool, ip: std::net::IpAddr, redis_addr: String, time
         std::process::exit(0);
     }
 
-    let listen = tcp_listen_addr(ip);
+    let listen = net.listen_addr(ip);
     swarm.listen_on(listen.clone()).unwrap_or_else(|e| die(format!("listen on {listen}: {e}")));
     // The bound address, before the driver takes the swarm.
     let bound = loop {
