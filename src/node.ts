@@ -31,7 +31,7 @@ export { TransportError } from './io/transport.js'
 export type { Transport, RawConnection, TransportListener } from './io/transport.js'
 export type { TcpOptions, TcpTransport } from './io/tcp.js'
 /** `/quic-v1` (spec/quic-endpoint.md): in createNode's default transports; `quic(options)` to pass your own list. */
-export { quic, type QuicTransportOptions } from './edge/quic-transport.js'
+export { quic, type QuicTransportOptions, type QuicTransport, type UdpPunch, type UdpPunchOptions } from './edge/quic-transport.js'
 export type { WebSocketOptions } from './io/ws.js'
 export type { AutoDialOptions, DiscoveryOptions } from './edge/node-types.js'
 export type { MetricsServerOptions } from './io/metrics-http.js'

@@ -11,6 +11,6 @@ export type { HolePunch, DcutrErrorCode, DcutrMessageLimits } from './message.js
 export { DcutrBehaviour } from './dcutr.js'
 export type { DcutrEvent, DcutrOptions, DcutrOutcomeCode, DcutrRole, DcutrStatus, PunchAddrs } from './dcutr.js'
 export { Dcutr, dcutr } from './service.js'
-export type { DcutrEvents, DcutrServiceOptions, QuicHolePuncher } from './service.js'
+export type { DcutrEvents, DcutrServiceOptions, QuicHolePuncher, PunchHandle } from './service.js'
 export { punchTarget, punchTargets, punchTransport } from './addrs.js'
 export type { PunchTransport } from './addrs.js'

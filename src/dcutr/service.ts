@@ -22,7 +22,14 @@ import { DcutrBehaviour, type DcutrEvent, type DcutrOptions, type DcutrStatus } 
 
 /** What `dcutr()` needs of a QUIC transport (weft/node's `quic()` has it): punch packets from the listening socket. */
 export interface QuicHolePuncher {
-  holePunch(addr: Multiaddr, options?: { timeout?: number; maxPackets?: number }): { stop(): void }
+  /** Start sending punch packets to `addr` (bounded by `timeout` ms and `maxPackets`); the handle stops them. */
+  holePunch(addr: Multiaddr, options?: { timeout?: number; maxPackets?: number }): PunchHandle
+}
+
+/** A running hole punch toward one address. */
+export interface PunchHandle {
+  /** Stop sending now. */
+  stop(): void
 }
 
 /** Options of `dcutr()`. */
@@ -99,7 +106,7 @@ export function dcutr(options: DcutrServiceOptions = {}): ServiceFactory<Dcutr> 
     const behaviour = new DcutrBehaviour({ ...rest, punchPort, quicPunch: quic !== undefined })
     const api = new Dcutr(behaviour, ctx.run)
     // B's punch packets in flight, by peer: stopped by the next attempt, a direct connection, the end.
-    const punches = new Map<string, Array<{ stop(): void }>>()
+    const punches = new Map<string, PunchHandle[]>()
     const stopPunch = (peer: PeerId): void => {
       for (const p of punches.get(peer.toString()) ?? []) p.stop()
       punches.delete(peer.toString())
