@@ -10,7 +10,7 @@ import { TARGETS, targetByName } from '../bench/fuzz/index.js'
 import { vectorFile } from './helpers/vectors.js'
 
 /** Inputs per target in the short pass: the slow targets (a whole handshake per input) get fewer. */
-const SHORT: Record<string, number> = { noise: 300, connection: 400, gossipsub: 600, identify: 600, kad: 600, yamux: 1000, 'rendezvous-client': 1000, tls: 400, 'quic-connection': 150 }
+const SHORT: Record<string, number> = { noise: 300, connection: 400, gossipsub: 600, identify: 600, kad: 600, yamux: 1000, 'rendezvous-client': 1000, tls: 400, 'quic-connection': 150, 'quic-endpoint': 400 }
 
 describe('fuzz: short pass of every target (seed 20261206)', () => {
   for (const t of TARGETS) {

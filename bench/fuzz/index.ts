@@ -20,6 +20,7 @@ import { quicFrameTarget, quicPacketTarget } from './target-quic.js'
 import { quicRecoveryTarget } from './target-quic-recovery.js'
 import { quicStreamsTarget } from './target-quic-streams.js'
 import { quicConnectionTarget } from './target-quic-connection.js'
+import { quicEndpointTarget } from './target-quic-endpoint.js'
 import { tlsTarget } from './target-tls.js'
 import { tlsCertTarget } from './target-tls-cert.js'
 
@@ -52,6 +53,7 @@ export const TARGETS: readonly Target[] = [
   quicRecoveryTarget,
   quicStreamsTarget,
   quicConnectionTarget,
+  quicEndpointTarget,
   tlsTarget,
   tlsCertTarget,
 ]
