@@ -105,6 +105,33 @@ describe('peer address change (server)', () => {
     expect(p.server.pathStats.congestionWindow).toBe(Math.min(10 * mds, Math.max(14_720, 2 * mds))) // the initial window (RFC 9002 §7.2)
   })
 
+  test('a rebinding in a download (the client sends only ACKs): the challenge goes unpadded within the 3x budget, the path is validated, every byte arrives', () => {
+    const { net, p } = setup()
+    const id = p.server.openStream(true)!
+    const size = 400_000
+    const data = pattern(size, 9)
+    let off = 0
+    let got = 0
+    let fromB = 0
+    let toB = 0
+    for (let i = 0; i < 40_000 && got < size; i++) {
+      while (off < size) { const n = p.server.write(id, data.subarray(off, Math.min(size, off + 16384))); if (n === 0) break; off += n }
+      if (got > size / 4 && net.nat === A) net.nat = B
+      const received = p.server.stats.bytesReceived
+      const sent = p.server.stats.bytesSent
+      net.step()
+      const validated = net.events.some((e) => e.kind === 'path-changed' && e.validated)
+      if (net.nat === B && !validated) {
+        fromB += p.server.stats.bytesReceived - received
+        toB += p.server.stats.bytesSent - sent
+        expect(toB).toBeLessThanOrEqual(3 * fromB)
+      }
+      for (let r = p.client.read(id); r.data.length > 0; r = p.client.read(id)) got += r.data.length
+    }
+    expect(got).toBe(size)
+    expect(net.events.map((e) => e.kind === 'path-changed' && [e.remote.port, e.validated])).toEqual([[B.port, false], [B.port, true]])
+  })
+
   test('no answer to the PATH_CHALLENGE (the new address is not the peer): back to the old address after the validation deadline', () => {
     const { net, p } = setup()
     net.nat = B

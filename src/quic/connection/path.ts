@@ -8,8 +8,8 @@
  * so far, from another address, after the handshake is confirmed, moves the connection there at
  * once ('path-changed': the driver sends to the new address from now on) and starts validating it:
  * until the peer answers our PATH_CHALLENGE, at most three times the bytes received on the new path
- * are sent there (§9.3, §8.1), and the challenge itself waits until that budget allows its
- * 1200-byte datagram (§8.2.1). The answer validates the path; if the IP address changed (not only
+ * are sent there (§9.3, §8.1), the challenge's datagram expanded to 1200 bytes only when that budget
+ * allows (§8.2.1). The answer validates the path; if the IP address changed (not only
  * the port, §9.4) congestion control and the RTT estimate start over. No answer within
  * max(3 PTO, 6 x the initial RTT) (§8.2.4; a new challenge every PTO, at most `CHALLENGES`): back to
  * the last validated address. A packet of the old address with a higher packet number moves the
@@ -35,7 +35,6 @@ export interface QuicPath {
 export const PATH_VALIDATION_WINDOW = 60_000
 /** PATH_CHALLENGE frames sent per validation (a new one each PTO until the deadline). */
 export const CHALLENGES = 3
-const MIN_CHALLENGE_DATAGRAM = 1200
 
 /** Path state of one connection. */
 export interface PathState {
@@ -48,7 +47,7 @@ export interface PathState {
   /** The last validated address while `current` is being validated. */
   previous: QuicPath | undefined
   /** The validation in progress: challenges sent, when to send the next, when to give up. */
-  validating: { challenges: Uint8Array[], blocked: boolean, next: number, deadline: number } | undefined
+  validating: { challenges: Uint8Array[], next: number, deadline: number } | undefined
   /** Start times of the validations in the current window. */
   starts: number[]
 }
@@ -96,17 +95,19 @@ export function pathOnPacket(s: ConnState, space: PacketNumberSpace, pn: number,
   s.addressValidated = false
   s.bytesReceived = p.fromLength
   s.bytesSent = 0
-  p.validating = { challenges: [], blocked: false, next: now, deadline: now + Math.max(3 * pto, 6 * K_INITIAL_RTT) }
+  p.validating = { challenges: [], next: now, deadline: now + Math.max(3 * pto, 6 * K_INITIAL_RTT) }
   s.stats.pathChanges++
   s.events.push({ kind: 'path-changed', remote: from, validated: false })
 }
 
-/** After a datagram or a timeout: queue the next PATH_CHALLENGE once its time came and the budget allows a 1200-byte datagram. */
+/**
+ * After a datagram or a timeout: queue the next PATH_CHALLENGE once its time came. It goes in the next
+ * datagram, expanded to 1200 bytes unless the new path's anti-amplification budget is smaller
+ * (§8.2.1 allows that; waiting for the budget would starve it behind the data that spends it).
+ */
 export function pathPoll(s: ConnState, now: number, pto: number): void {
   const v = s.path.validating
   if (v === undefined || s.pathChallenge !== undefined || now < v.next || v.challenges.length >= CHALLENGES) return
-  v.blocked = 3 * s.bytesReceived - s.bytesSent < MIN_CHALLENGE_DATAGRAM // waits for more bytes from the new path (not for a timer)
-  if (v.blocked) return
   const data = s.random(8)
   v.challenges.push(data)
   v.next = now + pto
@@ -130,7 +131,7 @@ export function pathOnResponse(s: ConnState, data: Uint8Array): void {
 export function pathTimeout(s: ConnState): number | undefined {
   const v = s.path.validating
   if (v === undefined) return undefined
-  return v.blocked || v.challenges.length >= CHALLENGES || s.pathChallenge !== undefined ? v.deadline : Math.min(v.next, v.deadline)
+  return v.challenges.length >= CHALLENGES || s.pathChallenge !== undefined ? v.deadline : Math.min(v.next, v.deadline)
 }
 
 /** The timer: no answer by the deadline sends us back to the last validated address (§9.3.2). */

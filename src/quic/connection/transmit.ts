@@ -169,8 +169,8 @@ export function buildDatagram(s: ConnState, now: number): Uint8Array | undefined
   }
   const packets: Uint8Array[] = []
   let total = 0
-  // Initial datagrams (RFC 9000 §14.1) and PATH_CHALLENGE / PATH_RESPONSE ones (§8.2.1, §8.2.2) are expanded to 1200 bytes
-  const pad = plans.some((p) => (p.space.name === 'initial' && (s.role === 'client' || p.ackEliciting)) || p.frames.some((f) => f.type === 'path_challenge' || f.type === 'path_response'))
+  // Initial datagrams (RFC 9000 §14.1) and PATH_CHALLENGE / PATH_RESPONSE ones (§8.2.1, §8.2.2: unless the anti-amplification limit of a new path forbids) are expanded to 1200 bytes
+  const pad = plans.some((p) => (p.space.name === 'initial' && (s.role === 'client' || p.ackEliciting)) || (budget >= MIN_INITIAL_DATAGRAM_SIZE && p.frames.some((f) => f.type === 'path_challenge' || f.type === 'path_response')))
   for (let i = 0; i < plans.length; i++) {
     const p = plans[i]!
     const last = i === plans.length - 1
