@@ -19,9 +19,10 @@ import { setupScenarios } from './lib/scenarios.mjs'
 const here = path.dirname(fileURLToPath(import.meta.url))
 const root = path.dirname(here)
 
-/** The go and rust nodes of the TLS and QUIC cases; weft nodes join when its interop capabilities
- * (interop/weft/capabilities.mjs) and weft/network-peer.mjs have TLS and QUIC. */
-const GO_RUST = /** @type {[string, string][]} */ ([['go', 'go-0'], ['rust', 'rust-0'], ['go', 'go-1'], ['rust', 'rust-1']])
+/** The nodes of the TLS and QUIC gossip cases: two of each implementation, as gossip-content. */
+const MIXED = /** @type {[string, string][]} */ ([['weft', 'weft-0'], ['go', 'go-0'], ['rust', 'rust-0'], ['weft', 'weft-1'], ['go', 'go-1'], ['rust', 'rust-1']])
+/** The TLS and QUIC kad cases: the same six servers, and the weft late getter (a DHT client) as in `kad`. */
+const MIXED_KAD = /** @type {[string, string, Record<string, string>?][]} */ ([...MIXED, ['weft', 'weft-late', { late: 'true' }]])
 /**
  * The cases. `nodes`: [impl, name, extra env]. Node names are unique; gossip data is `<name>/<i>`.
  * `scenario`: the network_scenario the nodes run (default: the case name); `channel`: the
@@ -53,20 +54,20 @@ const CASES = {
     proves: 'PUT_VALUE/GET_VALUE (/pk records), ADD_PROVIDER/GET_PROVIDERS, FIND_NODE across weft, go, rust; a late client GETs every record over the network',
   },
   'gossip-tls': {
-    nodes: GO_RUST, scenario: 'gossip-content', channel: { transport: 'tcp', security: 'tls' }, messages: 100, timeout: 90,
-    proves: 'gossip-content between go and rust over TCP with TLS 1.3 (libp2p TLS, muxer by ALPN)',
+    nodes: MIXED, scenario: 'gossip-content', channel: { transport: 'tcp', security: 'tls' }, messages: 100, timeout: 90,
+    proves: 'gossip-content among weft, go and rust over TCP with TLS 1.3 (libp2p TLS, muxer by ALPN)',
   },
   'gossip-quic': {
-    nodes: GO_RUST, scenario: 'gossip-content', channel: { transport: 'quic-v1', security: 'tls' }, messages: 100, timeout: 90,
-    proves: 'gossip-content between go (quic-go) and rust (quinn) over QUIC v1',
+    nodes: MIXED, scenario: 'gossip-content', channel: { transport: 'quic-v1', security: 'tls' }, messages: 100, timeout: 90,
+    proves: 'gossip-content among weft, go (quic-go) and rust (quinn) over QUIC v1',
   },
   'kad-tls': {
-    nodes: GO_RUST, scenario: 'kad', channel: { transport: 'tcp', security: 'tls' }, timeout: 150,
-    proves: 'kad (PUT/GET /pk, providers, FIND_NODE) between go and rust over TCP with TLS',
+    nodes: MIXED_KAD, scenario: 'kad', channel: { transport: 'tcp', security: 'tls' }, timeout: 150,
+    proves: 'kad (PUT/GET /pk, providers, FIND_NODE) among weft, go and rust over TCP with TLS; the weft late client GETs every record over the network',
   },
   'kad-quic': {
-    nodes: GO_RUST, scenario: 'kad', channel: { transport: 'quic-v1', security: 'tls' }, timeout: 150,
-    proves: 'kad (PUT/GET /pk, providers, FIND_NODE) between go and rust over QUIC v1',
+    nodes: MIXED_KAD, scenario: 'kad', channel: { transport: 'quic-v1', security: 'tls' }, timeout: 150,
+    proves: 'kad (PUT/GET /pk, providers, FIND_NODE) among weft, go and rust over QUIC v1; the weft late client GETs every record over the network',
   },
 }
 

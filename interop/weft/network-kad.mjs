@@ -39,8 +39,8 @@ function checker(checks, failures) {
 /** @param {any} ctx */
 export async function runKad(ctx) {
   if (ctx.late) return runLateGetter(ctx)
-  const { name, ip, log, joinNetwork, barrier, pushResult, sleep } = ctx
-  const node = await createNode({ listen: [`/ip4/${ip}/tcp/0`], dht: { mode: 'server' } })
+  const { name, ip, channel, log, joinNetwork, barrier, pushResult, sleep } = ctx
+  const node = await createNode({ listen: [channel.listen(ip)], security: channel.security, dht: { mode: 'server' } })
   log(`peer id ${node.peerId} scenario=kad`)
   const nodes = await joinNetwork(node)
   await barrier('ready')
@@ -70,9 +70,9 @@ export async function runKad(ctx) {
 /** The late getter (see the header): joins after PUT and PROVIDE, as a client with an empty store. */
 /** @param {any} ctx */
 async function runLateGetter(ctx) {
-  const { name, count, ip, redis, log, until, pushResult } = ctx
+  const { name, count, ip, channel, redis, log, until, pushResult } = ctx
   await until(async () => Number(await redis.command('LLEN', 'provided')) >= count, 100_000, 'the network to finish PUT and PROVIDE')
-  const node = await createNode({ listen: [`/ip4/${ip}/tcp/0`], dht: { mode: 'client' } })
+  const node = await createNode({ listen: [channel.listen(ip)], security: channel.security, dht: { mode: 'client' } })
   log(`peer id ${node.peerId} scenario=kad late client`)
   const nodes = /** @type {string[]} */ (await redis.command('LRANGE', 'nodes', '0', '-1')).map((l) => { const [n, addr] = l.split(' '); return { name: n, addr, peer: PeerId.parse(addr.replace(/.*\/p2p\//, '')) } })
   for (const n of nodes) await node.dial(n.addr)

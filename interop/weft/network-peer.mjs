@@ -2,7 +2,8 @@
 /**
  * The weft interop peer in NETWORK mode (../NETWORK.md): one node of a mixed weft/go/rust network,
  * coordinated through Redis by ../network.mjs. Scenarios: gossip-content, gossip-seqno,
- * gossip-badsig (gossipsub, issue 7) and kad (Kademlia, issue 6).
+ * gossip-badsig (gossipsub, issue 7) and kad (Kademlia, issue 6), over the network's channel:
+ * `transport` tcp (default) or quic-v1, `security` noise (default) or tls (quic-v1 needs tls).
  *
  * stdout is unused; logs go to stderr; the result is `RPUSH results <json>`.
  * Needs `npm run build` first (imports ../../dist).
@@ -38,6 +39,17 @@ const ip = env('ip', '127.0.0.1')
 const redisAddr = env('redis_addr', 'redis:6379')
 const timeoutSec = Number(env('test_timeout_seconds', '120'))
 setTimeout(() => die(`test_timeout_seconds (${timeoutSec}) passed`), timeoutSec * 1000).unref()
+
+const transport = env('transport', 'tcp')
+const security = env('security', 'noise')
+if (transport !== 'tcp' && transport !== 'quic-v1') die(`unsupported transport "${transport}" (want tcp or quic-v1)`)
+if (security !== 'noise' && security !== 'tls') die(`unsupported security "${security}" (want noise or tls)`)
+if (transport === 'quic-v1' && security !== 'tls') die('quic-v1 needs security tls')
+/** The network's channel (NETWORK.md): the listen address on `host` and createNode's `security`. */
+const channel = {
+  listen: (/** @type {string} */ host) => (transport === 'quic-v1' ? `/ip4/${host}/udp/0/quic-v1` : `/ip4/${host}/tcp/0`),
+  security: [/** @type {'noise' | 'tls'} */ (security)],
+}
 
 const redis = await Resp.connect(redisAddr)
 
@@ -91,7 +103,8 @@ const corruptingCrypto = {
 async function runGossip() {
   const badsig = scenario === 'gossip-badsig'
   const node = await createNode({
-    listen: [`/ip4/${ip}/tcp/0`],
+    listen: [channel.listen(ip)],
+    security: channel.security,
     ...(isBad ? { crypto: corruptingCrypto } : {}),
     pubsub: {
       msgId: scenario === 'gossip-seqno' ? 'from-seqno' : 'content-sha256',
@@ -100,7 +113,7 @@ async function runGossip() {
       ...(badsig ? { scoreParams: { defaultTopic: { ...DEFAULT_TOPIC_SCORE_PARAMS, timeInMeshWeight: 0, firstMessageDeliveriesWeight: 0 } } } : {}),
     },
   })
-  log(`peer id ${node.peerId} scenario=${scenario} bad=${isBad}`)
+  log(`peer id ${node.peerId} scenario=${scenario} bad=${isBad} transport=${transport} security=${security}`)
   /** @type {Map<string, number>} */ const got = new Map()
   node.pubsub.on('message', (m) => {
     if (m.topic !== TOPIC) return
@@ -160,7 +173,7 @@ async function runGossip() {
 }
 
 try {
-  if (scenario === 'kad') await runKad({ name, count, ip, redis, log, joinNetwork, barrier, pushResult, until, sleep, late: env('late') === 'true' })
+  if (scenario === 'kad') await runKad({ name, count, ip, channel, redis, log, joinNetwork, barrier, pushResult, until, sleep, late: env('late') === 'true' })
   else await runGossip()
 } catch (e) {
   log(e)
