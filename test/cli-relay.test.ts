@@ -88,6 +88,11 @@ describe('weft node --relay / --relay-via, weft ping through a relay', () => {
     expect(String(plain.line.reachability)).toBe('unknown (autonat: 0 reachable, 0 unreachable)')
   }, 60_000)
 
+  test('weft node listening on QUIC only: hole punching available over QUIC (no TCP punch port needed)', async () => {
+    const n = await startNode(['--listen', '/ip4/127.0.0.1/udp/0/quic-v1'], (l) => l.event === 'started')
+    expect(String(n.line.reachability)).toMatch(/; hole punching available$/)
+  }, 60_000)
+
   test('usage errors: relay limits without --relay, a bad byte count, a relay address without its peer id', async () => {
     expect((await cli('node', '--relay-limit-data', '10')).err).toMatch(/need --relay/)
     expect((await cli('node', '--relay', '--relay-limit-data', '10 GB')).err).toMatch(/--relay-limit-data must be a number of bytes/)
