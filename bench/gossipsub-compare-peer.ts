@@ -35,8 +35,12 @@ const pubsub = {
 if (role === 'sub') {
   // WEFT_SIG_THREADS: signature checks at once off the event loop (createNode's signatureThreads;
   // unset = its default, 0 = inline), for A/B runs
+  // WEFT_SIG_VERIFIER=workers: the node:worker_threads pool (ed25519VerifyPool) instead
   const w = process.env.WEFT_SIG_THREADS
-  const node = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'], pubsub, ...(w === undefined ? {} : { signatureThreads: Number(w) }) })
+  const workers = process.env.WEFT_SIG_VERIFIER === 'workers'
+    ? { signatureVerifier: (await import('../src/io/verify-pool.js')).ed25519VerifyPool(w === undefined ? {} : { size: Number(w) }) }
+    : {}
+  const node = await createNode({ listen: ['/ip4/127.0.0.1/tcp/0'], pubsub: { ...pubsub, ...workers }, ...(w === undefined || workers.signatureVerifier !== undefined ? {} : { signatureThreads: Number(w) }) })
   node.pubsub.subscribe(TOPIC)
   let n = 0
   node.pubsub.on('message', () => {

@@ -44,7 +44,10 @@ const CLK_TCK = 100 // USER_HZ on Linux
 
 /** [command, ...args] starting one role of `impl`. */
 function roleCommand(impl, weftPeer, goBin, args) {
-  if (impl === 'weft') return [process.execPath, weftPeer, ...args]
+  // WEFT_PEER_NODE_FLAGS: extra node flags for the weft peers (e.g. "--cpu-prof --cpu-prof-dir=/tmp/p",
+  // which NODE_OPTIONS does not allow), for profiling a run
+  const flags = (process.env.WEFT_PEER_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '')
+  if (impl === 'weft') return [process.execPath, ...flags, weftPeer, ...args]
   return [goBin, 'pubsub-bench', ...args]
 }
 
