@@ -58,3 +58,12 @@ function knownFlags(booleans: ReadonlySet<string>, values: ReadonlySet<string>):
   const all = [...booleans, ...values].sort().map((f) => `--${f}`)
   return all.length === 0 ? ' (this command takes no flags)' : ` (known: ${all.join(', ')})`
 }
+
+/** `--security noise,tls` (repeatable or comma-separated, in order of preference; spec/tls.md). */
+export function securityFlag(values: string[] | undefined): { security?: Array<'noise' | 'tls'> } {
+  if (values === undefined) return {}
+  const list = values.flatMap((v) => v.split(',')).map((s) => s.trim()).filter((s) => s !== '')
+  for (const s of list) if (s !== 'noise' && s !== 'tls') throw new UsageLine(`--security: unknown protocol "${s}" (noise or tls)`)
+  if (list.length === 0 || new Set(list).size !== list.length) throw new UsageLine('--security: noise and/or tls, each once')
+  return { security: list as Array<'noise' | 'tls'> }
+}

@@ -33,18 +33,10 @@ import { join } from 'node:path'
 // Only what every command needs is imported here; each command's modules are imported when it runs,
 // so `weft inspect` or `weft version` never loads the node, transports or crypto providers
 // (start-up time: bench/README.md, "Start-up").
-import { parseArgs, UsageLine } from './args.js'
+import { parseArgs, securityFlag, UsageLine } from './args.js'
 import { errorLine } from './error-line.js'
 import { VERSION } from '../edge/version.js'
 
-/** `--security noise,tls` (repeatable or comma-separated, in order of preference; spec/tls.md). */
-function securityFlag(values: string[] | undefined): { security?: Array<'noise' | 'tls'> } {
-  if (values === undefined) return {}
-  const list = values.flatMap((v) => v.split(',')).map((s) => s.trim()).filter((s) => s !== '')
-  for (const s of list) if (s !== 'noise' && s !== 'tls') throw new UsageLine(`--security: unknown protocol "${s}" (noise or tls)`)
-  if (list.length === 0 || new Set(list).size !== list.length) throw new UsageLine('--security: noise and/or tls, each once')
-  return { security: list as Array<'noise' | 'tls'> }
-}
 
 function dhtMode(v: string | undefined): 'server' | 'client' | 'auto' {
   if (v === undefined) return 'server'
@@ -205,15 +197,18 @@ usage:
                      prints its addresses for others' --bootstrap. Default --listen
                      /ip4/0.0.0.0/tcp/0; a fresh identity unless --identity. --json: one JSON
                      object per event (message, dm, join, leave, error...)
-  weft trace <multiaddr> [--protocol P]... [--json] [--keylog <file>] [--duration <ms>]
+  weft trace <multiaddr> [--protocol P]... [--json] [--keylog <file>] [--duration <ms>] [--security noise,tls]
                      dial a peer and print every layer of the connection as it happens
-                     (spec/trace.md): transport bytes, multistream lines, Noise handshake
-                     messages (keys, signature, muxers), yamux frames, decoded protocol
-                     messages, state changes. --protocol: ping (default), kad (FIND_NODE of
-                     our id), gossipsub (subscribe to weft-trace), or any protocol id (open,
-                     negotiate, close); repeatable. --json: one JSON object per event.
-                     --keylog <file>: append the Noise session keys (SECRETS; mode 0600).
-                     weft trace --pcap <capture> --keylog <file> decrypts a capture;
+                     (spec/trace.md): transport bytes, multistream lines, Noise or TLS 1.3
+                     handshake messages (keys, certificate peer id, ALPN, signature, muxers),
+                     yamux frames, QUIC packets and frames (/udp/<p>/quic-v1 addresses),
+                     decoded protocol messages, state changes. --protocol: ping (default), kad
+                     (FIND_NODE of our id), gossipsub (subscribe to weft-trace), or any protocol
+                     id (open, negotiate, close); repeatable. --json: one JSON object per event.
+                     --keylog <file>: append the Noise session keys or the TLS/QUIC NSS key log
+                     lines (SECRETS; mode 0600).
+                     weft trace --pcap <capture> --keylog <file> decrypts a capture (TCP: Noise
+                     or TLS; UDP: QUIC v1);
                      weft node --trace [--json] [--keylog <file>] traces every connection
   weft perf --help                             libp2p perf client and server
   weft inspect <value> [--json]                decode a multiaddr, peer id or key

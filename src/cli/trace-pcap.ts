@@ -1,6 +1,7 @@
 /**
  * `weft trace --pcap <file> --keylog <file> [--local initiator|responder] [--json]`: decrypt and decode
- * a packet capture of weft connections with the keylog a weft node wrote (`--keylog`), printing the
+ * a packet capture of weft connections (TCP with Noise or TLS 1.3, UDP with QUIC v1) with the keylog
+ * a weft node wrote (`--keylog`: Noise lines and NSS key log lines), printing the
  * same events as a live `weft trace` (`--local responder`: as the listening node's `weft node
  * --trace` prints them); spec/trace.md "Decrypting a capture". The files are read here; the decoding
  * is src/trace/pcap.ts and src/trace/offline.ts (pure).
@@ -8,7 +9,10 @@
 import { readFileSync, statSync } from 'node:fs'
 import { UsageError } from '../core/errors.js'
 import { nodeCrypto } from '../io/crypto-node.js'
+import { nodeTlsCrypto } from '../io/crypto-tls-node.js'
 import { decodeCapture, parseKeylog } from '../trace/offline.js'
+import { isQuicFlow } from '../trace/offline-quic.js'
+import { parseTlsKeylog } from '../trace/offline-tls.js'
 import { readPcap } from '../trace/pcap.js'
 import { createDecoder } from '../trace/decode/index.js'
 import { createFormatter } from '../trace/format.js'
@@ -48,12 +52,14 @@ export async function runTracePcap(
   if (pcap === undefined || keylog === undefined || a.positional.length > 0) throw new UsageLine(TRACE_PCAP_USAGE)
   const local = a.flags.get('local')?.[0] ?? 'initiator'
   if (local !== 'initiator' && local !== 'responder') throw new UsageLine(`--local is initiator or responder, not ${local}\n${TRACE_PCAP_USAGE}`)
-  const keys = parseKeylog(new TextDecoder().decode(readBounded(keylog, limits.maxKeylogBytes ?? MAX_KEYLOG_BYTES, 'keylog')))
+  const keylogText = new TextDecoder().decode(readBounded(keylog, limits.maxKeylogBytes ?? MAX_KEYLOG_BYTES, 'keylog'))
+  const keys = parseKeylog(keylogText)
+  const tlsKeys = parseTlsKeylog(keylogText)
   const capture = readPcap(readBounded(pcap, limits.maxCaptureBytes ?? MAX_CAPTURE_BYTES, 'pcap'))
-  const events = decodeCapture(capture.connections, { crypto: nodeCrypto, keys, decoders: createDecoder, local })
+  const events = decodeCapture(capture.connections, { crypto: nodeCrypto, tlsCrypto: nodeTlsCrypto, keys, tlsKeys, decoders: createDecoder, local }, capture.udp)
   const json = a.flags.has('json')
   const format = createFormatter({ json })
   for (const e of events) out(format(e))
-  if (!json) process.stderr.write(`${capture.connections.length} TCP connection(s), ${capture.records} packets (${capture.skipped} skipped: not TCP over IP, or past maxConnections), ${keys.size} keylog line(s)\n`)
+  if (!json) process.stderr.write(`${capture.connections.length} TCP connection(s), ${capture.udp.filter(isQuicFlow).length} QUIC connection(s), ${capture.records} packets (${capture.skipped} skipped: not TCP or UDP over IP, or past maxConnections), ${keys.size} Noise and ${tlsKeys.size} TLS keylog connection(s)\n`)
   return 0
 }

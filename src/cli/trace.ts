@@ -7,8 +7,10 @@
  * - `gossipsub`: subscribe to the topic `weft-trace`, wait, unsubscribe;
  * - any other protocol id: open a stream, negotiate, close it.
  * Then the events of `--duration` ms more (default 500) and of the node's stop (yamux GoAway, the
- * connection's close). `--keylog F` appends one line of Noise session keys per connection to F,
- * created with mode 0600 (it holds secrets). `--pcap <capture> --keylog F` decrypts a capture
+ * connection's close). `--security noise,tls` picks the secure channel over TCP; a
+ * `/udp/<port>/quic-v1` address is traced packet by packet (TLS inside QUIC). `--keylog F` appends
+ * one line of Noise session keys per Noise connection, or the NSS key log lines of a TLS or QUIC
+ * connection, to F, created with mode 0600 (it holds secrets). `--pcap <capture> --keylog F` decrypts a capture
  * instead (src/cli/trace-pcap.ts). Exit 0; a failed dial is one typed error line and exit 1.
  */
 import { chmodSync, closeSync, openSync, writeSync } from 'node:fs'
@@ -18,10 +20,10 @@ import { Multiaddr } from '../multiaddr/index.js'
 import type { ServiceFactory } from '../swarm/index.js'
 import type { TraceEvent } from '../trace/index.js'
 import { createFormatter } from '../trace/index.js'
-import { parseArgs, UsageLine } from './args.js'
+import { parseArgs, securityFlag, UsageLine } from './args.js'
 import { errorLine } from './error-line.js'
 
-export const TRACE_USAGE = 'usage: weft trace <multiaddr> [--protocol P]... [--json] [--keylog <file>] [--duration <ms>]  |  weft trace --pcap <capture> --keylog <file> [--json]'
+export const TRACE_USAGE = 'usage: weft trace <multiaddr> [--protocol P]... [--json] [--keylog <file>] [--duration <ms>] [--security noise,tls]  |  weft trace --pcap <capture> --keylog <file> [--json]'
 
 /** The gossipsub topic `--protocol gossipsub` subscribes to. */
 export const TRACE_TOPIC = 'weft-trace'
@@ -41,18 +43,20 @@ export interface TraceRun {
   json: boolean
   keylog?: string | undefined
   durationMs: number
+  /** `--security noise,tls`: the secure channels offered over TCP (default noise); QUIC addresses always use TLS inside QUIC. */
+  security?: Array<'noise' | 'tls'> | undefined
 }
 
 /** Parse `weft trace` arguments (after `trace`). */
 export function traceArgs(argv: readonly string[]): TraceRun | 'pcap' {
-  const a = parseArgs(argv, { booleans: ['json'], values: ['protocol', 'keylog', 'duration', 'pcap'] })
+  const a = parseArgs(argv, { booleans: ['json'], values: ['protocol', 'keylog', 'duration', 'pcap', 'security'] })
   if (a.flags.has('pcap')) return 'pcap'
   const target = a.positional[0]
   if (target === undefined || a.positional.length > 1) throw new UsageLine(TRACE_USAGE)
   const d = a.flags.get('duration')?.[0]
   const durationMs = d === undefined ? 500 : Number(d)
   if (!Number.isFinite(durationMs) || durationMs < 0) throw new UsageLine(`--duration must be a non-negative number of ms (not ${d})`)
-  return { target, protocols: a.flags.get('protocol') ?? ['ping'], json: a.flags.has('json'), keylog: a.flags.get('keylog')?.[0], durationMs }
+  return { target, protocols: a.flags.get('protocol') ?? ['ping'], json: a.flags.has('json'), keylog: a.flags.get('keylog')?.[0], durationMs, ...securityFlag(a.flags.get('security')) }
 }
 
 /** Run the command; returns the exit code. `out` gets each printed line (default: stdout). */
@@ -68,6 +72,7 @@ export async function runTrace(argv: readonly string[], out: (line: string) => v
   if (run.target.includes('/p2p-circuit')) services.relayClient = (await import('../relay/index.js')).circuitRelayClient()
   const node = await createNode({
     listen: [], services,
+    ...(run.security !== undefined ? { security: run.security } : {}),
     trace: (e: TraceEvent) => out(format(e)),
     ...(keylog !== undefined ? { keylog: keylog.write } : {}),
   })

@@ -19,13 +19,16 @@
  * cannot be decoded becomes a `state` event (`to: 'undecodable'`, with the reason) and that part stops.
  */
 import type { CryptoProvider } from '../core/crypto/provider.js'
+import type { TlsCrypto } from '../core/crypto/tls.js'
 import { UsageError } from '../core/errors.js'
 import { CipherState } from '../noise/index.js'
 import { Flag, FrameType, HEADER_LENGTH, readHeader } from '../yamux/index.js'
 import type { DecoderFactory, Direction, TraceEvent } from '../core/trace.js'
 import { KEYLOG_LABEL } from './keylog.js'
 import { Bytes, Negotiation, StreamPipeline, type Emit } from './negotiation.js'
-import type { TcpConnection } from './pcap.js'
+import { NSS_LINE, TlsRecordDecoder, type TlsKeys } from './offline-tls.js'
+import { decodeQuicFlow, isQuicFlow } from './offline-quic.js'
+import type { TcpConnection, UdpFlow } from './pcap.js'
 
 /** One keylog line: `NOISE_XX_25519_CHACHAPOLY_SHA256 <e> <k1> <k2>` (spec/trace.md). */
 export interface KeylogEntry {
@@ -40,10 +43,9 @@ export interface KeylogEntry {
 /** The keylog line's label (src/trace/keylog.ts). */
 export { KEYLOG_LABEL }
 
-/** The NSS key log labels a `/tls/1.0.0` connection writes (src/trace/keylog.ts): skipped here (for Wireshark). */
-const TLS_KEYLOG_LABELS = new Set(['CLIENT_HANDSHAKE_TRAFFIC_SECRET', 'SERVER_HANDSHAKE_TRAFFIC_SECRET', 'CLIENT_TRAFFIC_SECRET_0', 'SERVER_TRAFFIC_SECRET_0'])
+const TLS = '/tls/1.0.0'
 
-/** Parse a keylog file's text. Blank lines, `#` comments and TLS lines are skipped; anything else malformed is a UsageError. */
+/** Parse a keylog file's Noise lines. Blank lines, `#` comments and NSS key log lines (TLS, QUIC: parseTlsKeylog) are skipped; anything else malformed is a UsageError. */
 export function parseKeylog(text: string): Map<string, KeylogEntry> {
   const out = new Map<string, KeylogEntry>()
   const lines = text.split(/\r?\n/)
@@ -51,7 +53,7 @@ export function parseKeylog(text: string): Map<string, KeylogEntry> {
     const line = lines[i]!.trim()
     if (line === '' || line.startsWith('#')) continue
     const f = line.split(/\s+/)
-    if (TLS_KEYLOG_LABELS.has(f[0]!)) continue
+    if (f[0] !== KEYLOG_LABEL && NSS_LINE.test(line)) continue
     if (f.length !== 4 || f[0] !== KEYLOG_LABEL || !f.slice(1).every((h) => /^[0-9a-fA-F]{64}$/.test(h))) {
       throw new UsageError('keylog/bad-line', `line ${i + 1}: expected "${KEYLOG_LABEL} <e> <k1> <k2>" (three 32-byte hex values)`)
     }
@@ -96,6 +98,10 @@ export interface OfflineOptions extends OfflineLimits {
    * prints) or `responder` (as the listening node's `weft node --trace` prints).
    */
   local?: 'initiator' | 'responder' | undefined
+  /** TLS 1.3 crypto (nodeTlsCrypto): `/tls/1.0.0` and QUIC connections are decrypted with it. */
+  tlsCrypto?: TlsCrypto | undefined
+  /** The keylog's NSS lines (parseTlsKeylog): the traffic secrets of TLS and QUIC connections. */
+  tlsKeys?: TlsKeys | undefined
   /** Connection id prefix (`pcap-<n>`). */
   connPrefix?: string
 }
@@ -123,7 +129,7 @@ export function decodeConnection(conn: TcpConnection, connId: string, o: Offline
   const local = o.local ?? 'initiator'
   const dirOfInit = (fromInitiator: boolean): Direction => (fromInitiator === (local === 'initiator') ? 'out' : 'in')
   let stopped: string | undefined
-  const stop = (layer: 'connection' | 'upgrade' | 'noise' | 'yamux', reason: string) => {
+  const stop = (layer: 'connection' | 'upgrade' | 'noise' | 'tls' | 'yamux', reason: string) => {
     if (stopped !== undefined) return
     stopped = reason
     emit({ kind: 'state', layer, to: 'undecodable', reason })
@@ -140,6 +146,8 @@ export function decodeConnection(conn: TcpConnection, connId: string, o: Offline
   let keys: KeylogEntry | undefined
   let noKeys = false
   const cipher: { init?: CipherState; resp?: CipherState } = {}
+  // 2'. or TLS 1.3 records (offline-tls.ts)
+  let tls: TlsRecordDecoder | undefined
   // 3. muxer negotiation / yamux
   let muxer: 'unknown' | 'multistream' | 'yamux' = 'unknown'
   const muxNeg = new Negotiation(undefined, (s) => dirOfInit(s === 'a'), lim.maxPendingBytes)
@@ -157,18 +165,31 @@ export function decodeConnection(conn: TcpConnection, connId: string, o: Offline
       security.run(emit)
       if (security.failed !== undefined) stop('upgrade', security.failed)
       if (security.agreed === undefined) continue
-      if (security.agreed !== '/noise') {
-        stop('upgrade', `security protocol ${security.agreed} (only /noise is decrypted)`)
+      if (security.agreed !== '/noise' && security.agreed !== TLS) {
+        stop('upgrade', `security protocol ${security.agreed} (only /noise and ${TLS} are decrypted)`)
         break
       }
-      emit({ kind: 'state', layer: 'upgrade', from: 'security', to: 'handshake', protocol: '/noise' })
+      emit({ kind: 'state', layer: 'upgrade', from: 'security', to: 'handshake', protocol: security.agreed })
+      if (security.agreed === TLS) {
+        if (o.tlsCrypto === undefined) {
+          stop('tls', 'no TLS crypto given (OfflineOptions.tlsCrypto)')
+          break
+        }
+        tls = new TlsRecordDecoder({ crypto: o.tlsCrypto, keys: o.tlsKeys ?? new Map(), emit, dirOf: dirOfInit, now: () => now })
+      }
       noiseIn.init.push(security.a.takeAll())
       noiseIn.resp.push(security.b.takeAll())
     } else noiseIn[side].push(chunk.data)
+    if (tls !== undefined) {
+      // the dialer is the TLS client (libp2p tls.md)
+      for (const s of ['init', 'resp'] as const) for (const pt of tls.push(s === 'init', noiseIn[s].takeAll())) plain[s].push(pt)
+      if (tls.failed !== undefined) stop('tls', tls.failed)
+      noKeys = tls.noKeys
+    }
     // Noise messages of both sides (the other side's may have been queued behind the negotiation).
     for (const s of ['init', 'resp'] as const) {
       const q = noiseIn[s]
-      while (stopped === undefined && q.length >= 2) {
+      while (tls === undefined && stopped === undefined && q.length >= 2) {
         const hdr = q.peek(2)
         const len = (hdr[0]! << 8) | hdr[1]!
         if (q.length < 2 + len) break
@@ -302,8 +323,12 @@ export function decodeConnection(conn: TcpConnection, connId: string, o: Offline
   }
 }
 
-/** Decode every connection of a capture. */
-export function decodeCapture(connections: readonly TcpConnection[], o: OfflineOptions): TraceEvent[] {
+/** Decode every connection of a capture: its TCP connections, then (given) its QUIC flows (offline-quic.ts), numbered in that order. */
+export function decodeCapture(connections: readonly TcpConnection[], o: OfflineOptions, udp: readonly UdpFlow[] = []): TraceEvent[] {
   const prefix = o.connPrefix ?? 'pcap-'
-  return connections.flatMap((c, i) => decodeConnection(c, `${prefix}${i + 1}`, o))
+  const quic = udp.filter(isQuicFlow)
+  return [
+    ...connections.flatMap((c, i) => decodeConnection(c, `${prefix}${i + 1}`, o)),
+    ...quic.flatMap((f, i) => decodeQuicFlow(f, `${prefix}${connections.length + i + 1}`, o)),
+  ]
 }

@@ -70,14 +70,33 @@ export interface TcpConnection {
   lost: { initiator?: 'gap' | 'snaplen'; responder?: 'gap' | 'snaplen' }
 }
 
+/** One UDP datagram of a flow. */
+export interface UdpDatagram {
+  t: number
+  /** true: sent by the flow's client (the side that sent its first datagram). */
+  fromClient: boolean
+  data: Uint8Array
+  /** The snaplen cut it (it cannot be decrypted). */
+  cut: boolean
+}
+
+/** The datagrams between two addresses, in capture order (a QUIC connection, offline-quic.ts). */
+export interface UdpFlow {
+  client: { ip: string; port: number }
+  server: { ip: string; port: number }
+  datagrams: UdpDatagram[]
+}
+
 /** What `readPcap` found in a capture. */
 export interface PcapCapture {
   linkType: LinkType
   /** Every record count. */
   records: number
-  /** Records that were not a parseable TCP segment of IPv4/IPv6, or belonged to a connection past `maxConnections`. */
+  /** Records that were not a parseable TCP segment or UDP datagram of IPv4/IPv6, or belonged to a connection or flow past `maxConnections`. */
   skipped: number
   connections: TcpConnection[]
+  /** UDP flows by address pair (QUIC connections), in order of their first datagram. */
+  udp: UdpFlow[]
 }
 
 /** One pcap record: its time (ms since the epoch) and captured bytes (a view into the file). */
@@ -168,20 +187,22 @@ function ipv6Text(b: Uint8Array): string {
   return parts.join(':')
 }
 
-/** Parse one IP packet carrying TCP; undefined when it is not one (or is a fragment, or is malformed). */
-export function parseTcpSegment(t: number, ip: Uint8Array): (TcpSegment & { cut: boolean }) | undefined {
+/** An IP packet's addresses and its transport payload (`proto`: 6 TCP, 17 UDP); undefined for a fragment or a malformed packet. */
+function parseIp(ip: Uint8Array): { src: string; dst: string; proto: number; l4: Uint8Array; cut: boolean } | undefined {
   if (ip.length < 1) return undefined
   const version = ip[0]! >> 4
   let src: string
   let dst: string
   let l4: Uint8Array
   let cut = false
+  let proto: number
   if (version === 4) {
     const ihl = (ip[0]! & 0x0f) * 4
     if (ihl < 20 || ip.length < ihl) return undefined
     const total = (ip[2]! << 8) | ip[3]!
     const fragment = ((ip[6]! << 8) | ip[7]!) & 0x3fff // MF flag + offset
-    if (ip[9] !== 6 || fragment !== 0 || total < ihl) return undefined
+    if (fragment !== 0 || total < ihl) return undefined
+    proto = ip[9]!
     src = `${ip[12]}.${ip[13]}.${ip[14]}.${ip[15]}`
     dst = `${ip[16]}.${ip[17]}.${ip[18]}.${ip[19]}`
     // total may be 0 with TCP segmentation offload on the capturing host: take what was captured.
@@ -199,16 +220,25 @@ export function parseTcpSegment(t: number, ip: Uint8Array): (TcpSegment & { cut:
     let off = 40
     const end = payloadLen === 0 ? ip.length : Math.min(ip.length, 40 + payloadLen)
     cut = payloadLen !== 0 && 40 + payloadLen > ip.length
-    // Hop-by-hop (0), routing (43), destination options (60): skip. Fragments (44) and the rest: not TCP here.
+    // Hop-by-hop (0), routing (43), destination options (60): skip. Fragments (44): not read.
     for (let n = 0; (next === 0 || next === 43 || next === 60) && n < 8; n++) {
       if (end < off + 8) return undefined
       const len = (ip[off + 1]! + 1) * 8
       next = ip[off]!
       off += len
     }
-    if (next !== 6 || off > end) return undefined
+    if (next === 44 || off > end) return undefined
+    proto = next
     l4 = ip.subarray(off, end)
   } else return undefined
+  return { src, dst, proto, l4, cut }
+}
+
+/** Parse one IP packet carrying TCP; undefined when it is not one (or is a fragment, or is malformed). */
+export function parseTcpSegment(t: number, ip: Uint8Array): (TcpSegment & { cut: boolean }) | undefined {
+  const p = parseIp(ip)
+  if (p === undefined || p.proto !== 6) return undefined
+  const { src, dst, l4, cut } = p
   if (l4.length < 20) return undefined
   const dataOff = (l4[12]! >> 4) * 4
   if (dataOff < 20 || dataOff > l4.length) return undefined
@@ -302,12 +332,13 @@ export function readPcap(file: Uint8Array, limits: PcapLimits = {}): PcapCapture
   const { linkType, records } = readPcapRecords(file, limits)
   const live = new Map<string, ConnState & { ended: boolean }>()
   const connections: TcpConnection[] = []
+  const flows = new Map<string, UdpFlow>()
   let skipped = 0
   for (const rec of records) {
     const ip = ipPayload(linkType, rec.data)
     const seg = ip === undefined ? undefined : parseTcpSegment(rec.t, ip)
     if (seg === undefined) {
-      skipped++
+      if (ip === undefined || !udpDatagram(rec, ip, flows, maxConnections)) skipped++
       continue
     }
     const a = `${seg.src}|${seg.srcPort}`
@@ -345,5 +376,26 @@ export function readPcap(file: Uint8Array, limits: PcapLimits = {}): PcapCapture
     if (st.fromInit.early.size > 0) st.conn.lost.initiator ??= 'gap'
     if (st.fromResp.early.size > 0) st.conn.lost.responder ??= 'gap'
   }
-  return { linkType, records: records.length, skipped, connections }
+  return { linkType, records: records.length, skipped, connections, udp: [...flows.values()] }
+}
+
+/** A UDP datagram into its flow (keyed by address pair; the first sender is the client). False: not UDP, or past maxConnections. */
+function udpDatagram(rec: PcapRecord, ip: Uint8Array, flows: Map<string, UdpFlow>, maxFlows: number): boolean {
+  const p = parseIp(ip)
+  if (p === undefined || p.proto !== 17 || p.l4.length < 8) return false
+  const sport = (p.l4[0]! << 8) | p.l4[1]!
+  const dport = (p.l4[2]! << 8) | p.l4[3]!
+  const ulen = (p.l4[4]! << 8) | p.l4[5]!
+  const a = `${p.src}|${sport}`
+  const b = `${p.dst}|${dport}`
+  const key = a < b ? `${a}|${b}` : `${b}|${a}`
+  let f = flows.get(key)
+  if (f === undefined) {
+    if (flows.size >= maxFlows) return false
+    flows.set(key, (f = { client: { ip: p.src, port: sport }, server: { ip: p.dst, port: dport }, datagrams: [] }))
+  }
+  const end = ulen >= 8 ? Math.min(ulen, p.l4.length) : p.l4.length
+  const fromClient = f.client.ip === p.src && f.client.port === sport
+  f.datagrams.push({ t: rec.t, fromClient, data: p.l4.subarray(8, end), cut: p.cut || ulen > p.l4.length || rec.origLen > rec.data.length })
+  return true
 }
