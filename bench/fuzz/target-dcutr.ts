@@ -87,7 +87,8 @@ function runDcutr(input: Uint8Array): void {
     return
   }
   // A: the behaviour contains every remote error (reset + event); nothing may throw.
-  const a = new DcutrBehaviour({ punchPort: () => 50001 })
+  const a = new DcutrBehaviour({ punchPort: () => 50001, quicPunch: true })
+  a.handle(0, { type: 'local-info', listenAddrs: [Multiaddr.fromString('/ip4/10.0.1.2/udp/4001/quic-v1')], protocols: [DCUTR_PROTOCOL] })
   a.handle(0, { type: 'reachability', reachable: true, externalAddrs: [Multiaddr.fromString('/ip4/11.0.0.1/tcp/50001')] })
   a.handle(0, { type: 'connection-established', connection: RELAYED })
   const stream = { connection: 1, stream: 1 }
@@ -102,7 +103,8 @@ function runDcutr(input: Uint8Array): void {
       dials++
       const target = act.addrs?.[0]
       check(target !== undefined && target.getPeerId() === B.toString(), `dial without the remote's /p2p/: ${String(target)}`)
-      check(target.protos()[1]?.name === 'tcp' && target.protos().length === 3, `dial of a non-TCP address ${target.toString()}`)
+      const names = target.protos().map((p) => p.name).join('/')
+      check(/^(ip4|ip6|dns|dns4|dns6)\/(tcp\/p2p|udp\/quic-v1\/p2p)$/.test(names), `dial of an address that is neither TCP nor QUIC v1: ${target.toString()}`)
     }
   }
   deliver(b, mode >> 2, new Rand(mode), (piece) => {
