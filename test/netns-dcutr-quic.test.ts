@@ -12,6 +12,7 @@
  *   <P>-rA: wan0 11.0.0.1, lan0 10.0.1.1, masquerade (port-preserving)   <P>-a: 10.0.1.2 (weft A)
  *   <P>-rB: wan0 11.0.0.2, lan0 10.0.2.1, masquerade (port-preserving)   <P>-b: 10.0.2.2 (weft B)
  *   <P>-rC: wan0 11.0.0.3, lan0 10.0.3.1, masquerade fully-random        <P>-c: 10.0.3.2 (weft C, the control)
+ *   <P>-rD: wan0 11.0.0.4, lan0 10.0.4.1, masquerade (port-preserving)   <P>-d: 10.0.4.2 (weft D: sends no punch packets)
  *
  * Skips (with the reason printed) only when not root, or `ip netns` or `nft` do not work; CI is root.
  */
@@ -19,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { Proc, addNamespaces, buildDriver, deleteNamespaces, ip, natRouter, netnsUnavailable, removeDriver, routerCounter } from './helpers/netns.js'
 
 const P = `dq${process.pid % 100_000}`
-const NAMES = ['wan', 'relay', 'rA', 'rB', 'rC', 'a', 'b', 'c'] as const
+const NAMES = ['wan', 'relay', 'rA', 'rB', 'rC', 'rD', 'a', 'b', 'c', 'd'] as const
 const NS = Object.fromEntries(NAMES.map((n) => [n, `${P}-${n}`])) as Record<(typeof NAMES)[number], string>
 
 const why = netnsUnavailable(P, { nft: true })
@@ -35,20 +36,22 @@ describe.skipIf(why !== undefined)('DCUtR over QUIC, weft <-> weft through two N
   let a: Proc
   let b: Proc
   let c: Proc
+  let d: Proc
   let bPeer = ''
   let cPeer = ''
+  let dPeer = ''
 
   beforeAll(async () => {
     addNamespaces(Object.values(NS))
     ip('-n', NS.wan, 'link', 'add', 'br0', 'type', 'bridge')
     ip('-n', NS.wan, 'link', 'set', 'br0', 'up')
-    for (const [port, ns, dev] of [['p-relay', NS.relay, 'r0'], ['p-rA', NS.rA, 'wan0'], ['p-rB', NS.rB, 'wan0'], ['p-rC', NS.rC, 'wan0']] as const) {
+    for (const [port, ns, dev] of [['p-relay', NS.relay, 'r0'], ['p-rA', NS.rA, 'wan0'], ['p-rB', NS.rB, 'wan0'], ['p-rC', NS.rC, 'wan0'], ['p-rD', NS.rD, 'wan0']] as const) {
       ip('link', 'add', dev, 'netns', ns, 'type', 'veth', 'peer', 'name', port, 'netns', NS.wan)
       ip('-n', NS.wan, 'link', 'set', port, 'master', 'br0', 'up')
     }
     ip('-n', NS.relay, 'addr', 'add', '11.0.0.10/24', 'dev', 'r0')
     ip('-n', NS.relay, 'link', 'set', 'r0', 'up')
-    for (const [r, host, i, flags] of [[NS.rA, NS.a, 1, ''], [NS.rB, NS.b, 2, ''], [NS.rC, NS.c, 3, 'fully-random']] as const) {
+    for (const [r, host, i, flags] of [[NS.rA, NS.a, 1, ''], [NS.rB, NS.b, 2, ''], [NS.rC, NS.c, 3, 'fully-random'], [NS.rD, NS.d, 4, '']] as const) {
       ip('link', 'add', 'lan0', 'netns', r, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', host)
       natRouter(r, { wan: `11.0.0.${i}`, lan: `10.0.${i}.1`, lanNet: `10.0.${i}.0/24`, natFlags: flags, counters: DIRECT_UDP })
       ip('-n', host, 'addr', 'add', `10.0.${i}.2/24`, 'dev', 'eth0')
@@ -64,14 +67,18 @@ describe.skipIf(why !== undefined)('DCUtR over QUIC, weft <-> weft through two N
     expect(relayAddr).toMatch(/^\/ip4\/11\.0\.0\.10\/udp\/4001\/quic-v1\/p2p\//)
     b = new Proc(NS.b, script, ['peer', '10.0.2.2', relayAddr, 'listen'])
     c = new Proc(NS.c, script, ['peer', '10.0.3.2', relayAddr, 'listen'])
+    d = new Proc(NS.d, script, ['peer', '10.0.4.2', relayAddr, 'listen-nopunch'])
     a = new Proc(NS.a, script, ['peer', '10.0.1.2', relayAddr, 'dial'])
-    procs.push(a, b, c)
+    procs.push(a, b, c, d)
     const reserved = await b.next()
     expect(reserved.event).toBe('reserved')
     bPeer = String(reserved.peer)
     const reservedC = await c.next()
     expect(reservedC.event).toBe('reserved')
     cPeer = String(reservedC.peer)
+    const reservedD = await d.next()
+    expect(reservedD.event).toBe('reserved')
+    dPeer = String(reservedD.peer)
     expect((await a.next()).event).toBe('started')
   }, 60_000)
 
@@ -124,5 +131,20 @@ describe.skipIf(why !== undefined)('DCUtR over QUIC, weft <-> weft through two N
     expect(conns.length).toBeGreaterThan(0)
     expect(conns.every((x) => x.limited)).toBe(true)
     expect(await a.ask(`ping ${cPeer}`)).toMatchObject({ ok: true })
+  }, 90_000)
+
+  test('control: D behind the same kind of NAT as B but sending no punch packets; A\'s QUIC dial never gets through: 3 punch-timeout attempts', async () => {
+    const r = await a.ask(`dial ${dPeer}`)
+    expect(r.ok).toBe(false)
+    let events: Array<Record<string, unknown>> = []
+    for (let i = 0; !events.some((e) => e.type === 'failed' || e.type === 'direct'); i++) {
+      if (i > 0) await new Promise((resolve) => setTimeout(resolve, 250))
+      if (i > 160) throw new Error(`no verdict from D: ${JSON.stringify(events)}`)
+      events = (await d.ask('events')).events as Array<Record<string, unknown>>
+    }
+    expect(events.filter((e) => e.type === 'punch').map((e) => e.attempt)).toEqual([1, 2, 3])
+    expect(events.find((e) => e.type === 'failed')).toMatchObject({ role: 'B', attempts: 3 })
+    expect(events.some((e) => e.type === 'direct')).toBe(false)
+    expect((await a.ask(`conns ${dPeer}`)).connections as Array<{ limited: boolean }>).toSatisfy((cs: Array<{ limited: boolean }>) => cs.length > 0 && cs.every((x) => x.limited))
   }, 90_000)
 })

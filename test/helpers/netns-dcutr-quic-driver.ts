@@ -5,6 +5,7 @@
  *   relay <ip>                          a weft relay on <ip>:4001/udp (QUIC) -> {event:'started', addr}
  *   peer <lanIp> <relayAddr> listen     weft B: QUIC on <lanIp>:4001, relay client reserving on
  *                                       <relayAddr>/p2p-circuit, dcutr({ quic }) -> {event:'reserved', peer}
+ *   peer <lanIp> <relayAddr> listen-nopunch   B whose QUIC transport sends no punch packets (a control)
  *   peer <lanIp> <relayAddr> dial       weft A: the same without the reservation -> {event:'started', peer}
  *     dial <peerId>                     (A) dial the relay, wait for identify, dial the QUIC circuit
  *                                       address of <peerId>, wait for dcutr `direct` (or `failed`), then
@@ -48,10 +49,13 @@ async function relay(ip: string): Promise<void> {
 
 async function peer(lanIp: string, relayAddr: string, mode: string): Promise<void> {
   const t = quic()
-  const listen = [`/ip4/${lanIp}/udp/4001/quic-v1`, ...(mode === 'listen' ? [`${relayAddr}/p2p-circuit`] : [])]
+  const listening = mode.startsWith('listen')
+  const listen = [`/ip4/${lanIp}/udp/4001/quic-v1`, ...(listening ? [`${relayAddr}/p2p-circuit`] : [])]
+  // the control: DCUtR runs over QUIC as usual, but no punch packet leaves
+  const puncher = mode === 'listen-nopunch' ? { holePunch: () => ({ stop: () => {} }) } : t
   const node: WeftNode = await createNode({
     transports: [t], listen, dialTimeout: 4_000,
-    services: { relayClient: circuitRelayClient(), dcutr: dcutr({ quic: t, punchTimeout: 3_000, relayedCloseGrace: 500 }) },
+    services: { relayClient: circuitRelayClient(), dcutr: dcutr({ quic: puncher, punchTimeout: 3_000, relayedCloseGrace: 500 }) },
     start: false,
   })
   const d = node.service<Dcutr>('dcutr')
@@ -66,7 +70,7 @@ async function peer(lanIp: string, relayAddr: string, mode: string): Promise<voi
   }
   node.on('connection:open', (c) => log('open', showConn(c)))
   node.on('connection:close', ({ connection, error }) => log('close', showConn(connection), error?.message ?? ''))
-  if (mode === 'listen') {
+  if (listening) {
     const reserved = new Promise<void>((resolve) => node.on('relay:reservation', (ev) => { log('reservation', ev.type); if (ev.type === 'accepted') resolve() }))
     await node.start()
     await within(15_000, 'reservation', reserved)
