@@ -88,6 +88,21 @@ describe('weft node --relay / --relay-via, weft ping through a relay', () => {
     expect(String(plain.line.reachability)).toBe('unknown (autonat: 0 reachable, 0 unreachable)')
   }, 60_000)
 
+  test('over QUIC v1: a relay, a node reserving on it through its /udp/../quic-v1 address, a ping over the QUIC circuit', async () => {
+    const relay = await startNode(['--listen', '/ip4/127.0.0.1/udp/0/quic-v1', '--relay'], (l) => l.event === 'started')
+    const relayAddr = (relay.line.addrs as string[]).find((a) => a.includes('/quic-v1/'))!
+    expect(relayAddr).toMatch(/^\/ip4\/127\.0\.0\.1\/udp\/\d+\/quic-v1\/p2p\//)
+    const listener = await startNode(['--listen', '/ip4/127.0.0.1/udp/0/quic-v1', '--relay-via', relayAddr], (l) => l.event === 'relay:reservation' && l.type === 'accepted')
+    const peer = listener.lines().find((l) => l.event === 'started')!.peerId as string
+    const circuit = `${relayAddr}/p2p-circuit/p2p/${peer}`
+    expect(listener.line.relayedAddrs).toEqual([circuit])
+    expect(String(listener.line.reachability)).toMatch(/reachable through 1 relayed address; hole punching available$/)
+    const r = await cli('ping', circuit, '--count', '1', '--json')
+    expect(r.err).toBe('')
+    expect(r.code).toBe(0)
+    expect((JSON.parse(r.out.trim()) as { peer: string }).peer).toBe(peer)
+  }, 60_000)
+
   test('weft node listening on QUIC only: hole punching available over QUIC (no TCP punch port needed)', async () => {
     const n = await startNode(['--listen', '/ip4/127.0.0.1/udp/0/quic-v1'], (l) => l.event === 'started')
     expect(String(n.line.reachability)).toMatch(/; hole punching available$/)
