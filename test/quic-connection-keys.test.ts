@@ -95,7 +95,7 @@ describe('paths and liveness', () => {
 describe('datagram size (DPLPMTUD, RFC 9000 §14.3)', () => {
   test('a padded probe of min(maxDatagramSize, peer max_udp_payload_size) is acknowledged: both sides move to 1452', () => {
     const sizes: number[] = []
-    const p = new Pair({ filter: (_to, d) => { sizes.push(d.length); return false } })
+    const p = new Pair({ filter: (_to, d) => { sizes.push(d.length); return false }, client: { limits: { maxDatagramSize: 1452 } }, server: { limits: { maxDatagramSize: 1452 } } })
     expect(p.handshake()).toBe(true)
     expect(p.client.pathStats.maxDatagramSize).toBe(1200) // nothing larger before the probe
     const { sent, got } = transfer(p, 200_000)
@@ -105,7 +105,7 @@ describe('datagram size (DPLPMTUD, RFC 9000 §14.3)', () => {
     expect(Math.max(...sizes)).toBe(1452)
   })
 
-  test('a path that drops datagrams above 1300 bytes: the size stays 1200 after maxPmtuProbes lost probes, and data flows', () => {
+  test('a path that drops datagrams above 1300 bytes: the search ends between 1200 and 1300 after lost probes, and data flows', () => {
     let big = 0
     const p = new Pair({ filter: (_to, d) => d.length > 1300 && ++big > 0, client: { limits: { maxPmtuProbes: 2 } }, server: { limits: { maxPmtuProbes: 2 } } })
     expect(p.handshake()).toBe(true)
@@ -113,9 +113,9 @@ describe('datagram size (DPLPMTUD, RFC 9000 §14.3)', () => {
     expect(Buffer.compare(got.server!, sent.client!)).toBe(0)
     expect(Buffer.compare(got.client!, sent.server!)).toBe(0)
     p.run(() => false, 5_000)
-    expect(p.client.pathStats.maxDatagramSize).toBe(1200)
-    expect(p.server.pathStats.maxDatagramSize).toBe(1200)
-    expect(big).toBe(4) // two probes each, then no more
+    for (const c of [p.client, p.server]) expect(c.pathStats.maxDatagramSize).toBeGreaterThan(1200)
+    for (const c of [p.client, p.server]) expect(c.pathStats.maxDatagramSize).toBeLessThanOrEqual(1300)
+    expect(big).toBe(8) // per side two probes of 1452 and two of 1326 lost; 1263 acknowledged; then no more
   })
 
   test('maxDatagramSize 1200 sends no probe', () => {

@@ -32,6 +32,9 @@ import type { PerfOptions } from '../perf/index.js'
 import { privateKeyFromSeed } from '../peer-id/index.js'
 import { Multiaddr } from '../multiaddr/index.js'
 import { parseArgs, UsageLine } from './args.js'
+import { tcp } from '../io/tcp.js'
+import { webSockets } from '../io/ws.js'
+import type { Transport } from '../io/transport.js'
 
 export const PERF_SERVER_SEED = new Uint8Array(32)
 
@@ -48,7 +51,7 @@ const PERF_SCAVENGE_BYTES = 16 * 1024 * 1024
 const MAX_PERF_STREAMS = 16
 
 export async function runPerf(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, { booleans: ['run-server', 'help'], values: ['server-address', 'transport', 'upload-bytes', 'download-bytes', 'streams', 'security'] })
+  const a = parseArgs(argv, { booleans: ['run-server', 'help'], values: ['server-address', 'transport', 'upload-bytes', 'download-bytes', 'streams', 'security', 'max-datagram-size'] })
   if (a.flags.has('help')) {
     console.log([
       'usage: weft perf --run-server --server-address <ip:port>',
@@ -56,13 +59,14 @@ export async function runPerf(argv: string[]): Promise<number> {
       '       weft perf --server-address <multiaddr>[/p2p/<peer id>] [--transport tcp|ws|quic-v1] --upload-bytes N --download-bytes N',
       '       client option: --streams N   N concurrent perf streams on one connection (1-16, default 1), bytes split evenly',
       '       both roles: --security noise|tls|noise,tls   secure channels on TCP/WebSocket (default noise)',
+      '       both roles: --max-datagram-size N   QUIC\'s largest datagram (1200-65527, default 1452; 65527: search up to the first hop\'s MTU)',
     ].join('\n'))
     return 0
   }
   const server = a.flags.get('server-address')?.[0]
   if (server === undefined) throw new UsageLine('--server-address <ip:port> or <multiaddr> is required')
   const key = privateKeyFromSeed(PERF_SERVER_SEED, nodeCrypto)
-  const security = securityFlag(a.flags.get('security'))
+  const security = { ...securityFlag(a.flags.get('security')), ...(await datagramFlag(a.flags.get('max-datagram-size'))) }
   const transportFlag = a.flags.get('transport')?.[0]
   if (transportFlag !== undefined && transportFlag !== 'tcp' && transportFlag !== 'ws' && transportFlag !== 'quic-v1') throw new UsageLine('--transport must be tcp, ws or quic-v1')
   if (server.startsWith('/')) {
@@ -104,7 +108,20 @@ function multiaddrTarget(text: string, transportFlag: string | undefined, fixedI
   return addr.getPeerId() !== undefined ? addr.toString() : addr.encapsulate(`/p2p/${fixedId}`).toString()
 }
 
-type SecurityOption = { security?: Array<'noise' | 'tls'> }
+type SecurityOption = { security?: Array<'noise' | 'tls'>, transports?: Transport[] }
+
+/**
+ * `--max-datagram-size N`: QUIC's largest datagram (`quic({ connection: { limits: { maxDatagramSize } } })`,
+ * default 1452, what go's and rust's QUIC send); 65527 lets the path MTU search go as far as the first
+ * hop carries (about 64 KB on loopback; bench/README.md "QUIC throughput").
+ */
+async function datagramFlag(values: string[] | undefined): Promise<SecurityOption> {
+  if (values === undefined) return {}
+  const n = Number(values[0])
+  if (!Number.isInteger(n) || n < 1200 || n > 65527) throw new UsageLine('--max-datagram-size must be an integer from 1200 to 65527')
+  const { quic } = await import('../edge/quic-transport.js')
+  return { transports: [tcp(), quic({ connection: { limits: { maxDatagramSize: n } } }), webSockets()] }
+}
 
 /** `--security noise,tls` (repeatable or comma-separated, in order of preference), as weft node's. */
 function securityFlag(values: string[] | undefined): SecurityOption {

@@ -32,7 +32,8 @@ import {
 } from './options.js'
 import { equal, peerParameters } from './params.js'
 import type { ConnState, Space } from './state.js'
-import { amplificationBudget, buildCloseDatagram, buildDatagram, discardSpace, followKeyUpdate, isStreamFrame, maybeUpdateKeys } from './transmit.js'
+import { PmtuSearch } from './pmtu.js'
+import { amplificationBudget, buildCloseDatagram, buildDatagram, discardSpace, followKeyUpdate, isStreamFrame, maybeUpdateKeys, pmtuAcked, pmtuLost } from './transmit.js'
 
 function checkLimits(l: QuicConnectionLimits): void {
   for (const [k, v] of Object.entries(l)) if (!Number.isSafeInteger(v) || v < 0) throw new RangeError(`limits.${k} must be a non-negative integer`)
@@ -120,7 +121,7 @@ export class QuicConnection {
       lastAckElicitingSent: o.now,
       pingPending: false,
       maxDatagramSize: 1200,
-      pmtu: { size: 0, left: 0, pn: undefined },
+      pmtu: new PmtuSearch(limits.maxPmtuProbes),
       idleTimeout: limits.idleTimeout,
       idleDeadline: limits.idleTimeout > 0 ? o.now + limits.idleTimeout : undefined,
       sentAckElicitingSinceRecv: false,
@@ -424,7 +425,7 @@ export class QuicConnection {
         case 'ack': {
           const r = s.recovery.onAckReceived(sp.name, f, now)
           for (const p of r.acked) {
-            if (p.packetNumber === s.pmtu.pn && p.space === 'application') this.#pmtuConfirmed()
+            pmtuAcked(s, p)
             for (const fr of p.frames) this.#acked(p.space, fr)
           }
           for (const p of r.lost) this.#lost(p)
@@ -472,17 +473,9 @@ export class QuicConnection {
     else if (isStreamFrame(f)) this.#s.streams.onFrameAcked(f)
   }
 
-  /** The peer acknowledged our PMTU probe: the path carries datagrams of its size (RFC 9000 §14.3). */
-  #pmtuConfirmed(): void {
-    const s = this.#s
-    s.maxDatagramSize = s.pmtu.size
-    s.recovery.setMaxDatagramSize(s.pmtu.size)
-    s.pmtu = { size: 0, left: 0, pn: undefined }
-  }
-
   #lost(p: SentPacket<Frame>): void {
     const s = this.#s
-    if (p.packetNumber === s.pmtu.pn && p.space === 'application') s.pmtu.pn = undefined // a lost probe is not congestion... recovery counts it anyway (see the note)
+    pmtuLost(s, p) // a lost probe is not congestion (recovery skips it); a black hole falls back to 1200
     s.stats.packetsLost++
     const sp = s.spaces[p.space]
     for (const f of p.frames) {
@@ -523,8 +516,7 @@ export class QuicConnection {
     s.recovery.setPeerParameters({ maxAckDelay: p.maxAckDelay, ackDelayExponent: p.ackDelayExponent })
     if (p.maxIdleTimeout > 0 && (s.idleTimeout === 0 || p.maxIdleTimeout < s.idleTimeout)) s.idleTimeout = p.maxIdleTimeout
     if (s.idleTimeout > 0) s.idleDeadline = now + s.idleTimeout
-    const probe = Math.min(s.limits.maxDatagramSize, p.maxUdpPayloadSize)
-    if (probe > s.maxDatagramSize) s.pmtu = { size: probe, left: s.limits.maxPmtuProbes, pn: undefined }
+    s.pmtu.start(Math.min(s.limits.maxDatagramSize, p.maxUdpPayloadSize)) // DPLPMTUD search (pmtu.ts)
     s.handshakeComplete = true
     s.state = 'established'
     s.events.push({ kind: 'handshake-complete', alpn: e.alpn, peerChain: e.peerChain, cipherSuite: e.cipherSuite })

@@ -42,14 +42,17 @@ export interface QuicConnectionLimits {
   /** Our max_idle_timeout in ms (0: none). The effective timeout is the smaller nonzero of both sides' (RFC 9000 §10.1). */
   idleTimeout: number
   /**
-   * Largest UDP payload we send (RFC 9000 §14): we start at 1200, the size every QUIC path carries,
-   * and move up to min(this, the peer's max_udp_payload_size) only once a padded probe of that size
-   * was acknowledged (DPLPMTUD, §14.3; one probe size, `maxPmtuProbes` attempts). 1200 disables probing.
+   * Largest UDP payload we send (RFC 9000 §14, default 1452, what go's and rust's QUIC use): we start
+   * at 1200, the size every QUIC path carries, and move up only to sizes whose padded probe was
+   * acknowledged (DPLPMTUD, §14.3, pmtu.ts: 1452 first, then up to min(this, the peer's
+   * max_udp_payload_size) by halving; the UDP driver drops datagrams above the first hop's MTU, so on
+   * a 1500-byte path the search ends at 1452 and on loopback near 64 KB: set 65527 to search that
+   * far, bench/README.md "QUIC throughput"). 1200 disables probing.
    */
   maxDatagramSize: number
-  /** Probe packets sent for the larger datagram size before giving up on it (each lost probe costs one packet). */
+  /** Probes of one size lost before that size counts as failed (each lost probe costs one packet; the search tries about 8 sizes). */
   maxPmtuProbes: number
-  /** Largest UDP payload we accept (our max_udp_payload_size transport parameter). */
+  /** Largest UDP payload we accept (our max_udp_payload_size transport parameter; default 65527, the RFC's default: the UDP driver receives any datagram). */
   maxUdpPayloadSize: number
   /** 1-RTT packets sent with one key before we update keys (RFC 9001 §6.6; AES-GCM's confidentiality limit is 2^23). */
   keyUpdateInterval: number
@@ -72,7 +75,7 @@ export const DEFAULT_CONNECTION_LIMITS: QuicConnectionLimits = {
   idleTimeout: 30_000,
   maxDatagramSize: 1452,
   maxPmtuProbes: 3,
-  maxUdpPayloadSize: 1452,
+  maxUdpPayloadSize: 65527,
   keyUpdateInterval: 2 ** 22,
   maxCloseRetransmits: 8,
   maxUndecryptablePackets: 2 ** 20,

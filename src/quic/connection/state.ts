@@ -15,6 +15,7 @@ import type { CryptoRecv, CryptoSend } from './crypto-stream.js'
 import type { PathState } from './path.js'
 import type { PendingPackets } from './pending.js'
 import type { QuicCloseInfo, QuicConnectionEvent, QuicConnectionLimits, QuicConnectionState, QuicConnectionStats } from './options.js'
+import type { PmtuSearch } from './pmtu.js'
 
 export interface Space {
   readonly name: PacketNumberSpace
@@ -89,8 +90,8 @@ export interface ConnState {
   pingPending: boolean
   /** The max datagram size in use (1200 until a PMTU probe succeeds). */
   maxDatagramSize: number
-  /** DPLPMTUD (RFC 9000 §14.3): the size to probe (0: none), probes left, the packet number of the one in flight. */
-  pmtu: { size: number, left: number, pn: number | undefined }
+  /** DPLPMTUD (RFC 9000 §14.3): the search for a larger datagram size (pmtu.ts). */
+  readonly pmtu: PmtuSearch
   /** Idle deadline; undefined before the first packet is sent or when disabled. */
   idleDeadline: number | undefined
   idleTimeout: number

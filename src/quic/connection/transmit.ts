@@ -9,6 +9,7 @@ import { countsInFlight, frameSize, isAckEliciting, writeFrame as writeFrameInto
 import { MIN_INITIAL_DATAGRAM_SIZE, packetNumberLength, type SendHeader } from '../packet.js'
 import { AEAD_TAG_LENGTH, nextPacketKeys, sealPacket } from '../protection.js'
 import { varintSize } from '../varint.js'
+import type { SentPacket } from '../recovery/index.js'
 import type { Frame, PacketNumberSpace } from '../types.js'
 import type { ConnState, Space } from './state.js'
 
@@ -121,22 +122,41 @@ function plan(s: ConnState, sp: Space, now: number, room: number, mayElicit: boo
   return { space: sp, header: h, pn, pnLength, frames, ackEliciting: frames.some(isAckEliciting) }
 }
 
-/** A DPLPMTUD probe (RFC 9000 §14.3): one 1-RTT packet, PING padded to the size being probed. */
+/** A DPLPMTUD probe (RFC 9000 §14.3, pmtu.ts): one 1-RTT packet, PING padded to the size being probed. */
 function pmtuProbe(s: ConnState, now: number): Uint8Array | undefined {
   const m = s.pmtu
   const app = s.spaces.application
   if (m.size === 0 || m.pn !== undefined || !s.handshakeConfirmed || app.send === undefined) return undefined
-  if (m.left === 0) { s.pmtu = { size: 0, left: 0, pn: undefined }; return undefined }
   if (!s.recovery.canSend(m.size)) return undefined
   const pn = app.nextPn++
   const h = header(s, 'application')
   const bytes = sealPacket(s.crypto, app.send, h, pn, encode([{ type: 'ping' }]), { pnLength: packetNumberLength(pn, s.recovery.largestAcked('application')), minPacketSize: m.size })
-  m.left--
-  m.pn = pn
-  s.recovery.onPacketSent({ space: 'application', packetNumber: pn, timeSent: now, ackEliciting: true, inFlight: true, size: bytes.length, frames: [{ type: 'ping' }] })
+  m.sent(pn)
+  s.recovery.onPacketSent({ space: 'application', packetNumber: pn, timeSent: now, ackEliciting: true, inFlight: true, size: bytes.length, frames: [{ type: 'ping' }], pmtuProbe: true })
   s.keys.sentWithKeys++
   s.stats.packetsSent++
   return concat([bytes], bytes.length, s, now)
+}
+
+/** A probe waits for room in the congestion window: hold back new data until it fits (else a busy sender never leaves room for it). */
+function probeWaiting(s: ConnState): boolean {
+  const m = s.pmtu
+  return m.size > 0 && m.pn === undefined && s.handshakeConfirmed && m.size <= s.recovery.congestionWindow
+}
+
+/** An acknowledged application packet: a probe's success moves the datagram size up (pmtu.ts). */
+export function pmtuAcked(s: ConnState, p: SentPacket<Frame>): void {
+  if (p.space === 'application' && s.pmtu.onAcked(p.packetNumber, p.size, p.timeSent)) setDatagramSize(s)
+}
+
+/** A lost application packet: a failed probe, or a black hole sends the size back to 1200 (pmtu.ts). */
+export function pmtuLost(s: ConnState, p: SentPacket<Frame>): void {
+  if (p.space === 'application' && s.pmtu.onLost(p.packetNumber, p.size, p.timeSent)) setDatagramSize(s)
+}
+
+function setDatagramSize(s: ConnState): void {
+  s.maxDatagramSize = s.pmtu.current
+  s.recovery.setMaxDatagramSize(s.pmtu.current)
 }
 
 /** The next datagram to send, or undefined. */
@@ -147,7 +167,7 @@ export function buildDatagram(s: ConnState, now: number): Uint8Array | undefined
   const needsInitialPadding = !s.spaces.initial.discarded && s.spaces.initial.send !== undefined
   if (needsInitialPadding && s.role === 'server' && budget < MIN_INITIAL_DATAGRAM_SIZE) return undefined
   if (budget < MIN_ROOM * 2) return undefined
-  const cwndOk = s.recovery.canSend(s.maxDatagramSize)
+  const cwndOk = s.recovery.canSend(s.maxDatagramSize) && !probeWaiting(s)
   const paceAt = cwndOk ? s.recovery.nextSendTime(s.maxDatagramSize, now) : now
   s.pacingDeadline = cwndOk && paceAt > now ? paceAt : undefined
   const mayElicit = cwndOk && paceAt <= now

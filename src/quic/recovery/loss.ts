@@ -427,11 +427,12 @@ export class Recovery<F = Frame> {
   /** OnPacketsLost (Appendix B.8): one congestion event for the newest in-flight loss, then the persistent-congestion check. */
   #onPacketsLost(s: SentPackets<F>, lost: readonly SentPacket<F>[], now: Millis): void {
     let lastLoss: Millis | undefined
-    for (const p of lost) if (p.inFlight && (lastLoss === undefined || p.timeSent > lastLoss)) lastLoss = p.timeSent
+    // a lost PMTU probe says the path's MTU is smaller, not that it is congested (RFC 9000 §14.4)
+    for (const p of lost) if (p.inFlight && p.pmtuProbe !== true && (lastLoss === undefined || p.timeSent > lastLoss)) lastLoss = p.timeSent
     if (lastLoss !== undefined) this.#cc.onCongestionEvent(lastLoss, now)
     const first = this.#rtt.firstSampleTime
     if (first === undefined) return
-    if (this.#inPersistentCongestion(s, lost.filter((p) => p.timeSent > first))) {
+    if (this.#inPersistentCongestion(s, lost.filter((p) => p.timeSent > first && p.pmtuProbe !== true))) {
       this.#cc.onPersistentCongestion()
       this.#rtt.resetMinRtt()
     }

@@ -28,6 +28,8 @@ export interface SentPacketInfo<F> {
   readonly size: number
   /** Opaque to recovery: handed back in `acked` / `lost` so the connection can act on their content. */
   readonly frames: readonly F[]
+  /** A DPLPMTUD probe (RFC 9000 §14.4): its loss is not a congestion signal. */
+  readonly pmtuProbe?: boolean
 }
 
 /** A sent packet as recovery hands it back (acknowledged, lost or discarded): the very object given to `onPacketSent`. */
