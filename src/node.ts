@@ -53,4 +53,4 @@ export type { ConnectionManager, ConnectionManagerOptions, ConnectionManagerInfo
 export type { CloseReasonCode, ResetReasonCode } from './core/close-codes.js'
 /** weft trace (spec/trace.md): `createNode({ trace, keylog })` events and their text / JSON forms. */
 export { formatEvent, createFormatter, keylogLine } from './trace/index.js'
-export type { TraceEvent, TraceBody, TraceOptions, NoisePayloadView, FormatOptions } from './trace/index.js'
+export type { TraceEvent, TraceBody, TraceOptions, NoisePayloadView, FormatOptions, QuicFrameView, QuicPacketKind } from './trace/index.js'

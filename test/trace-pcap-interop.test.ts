@@ -60,4 +60,23 @@ describe('interop trace checks', () => {
     expect(r.problems).toEqual([])
     expect(r.notes[0]).toContain('1 more in the capture')
   })
+
+  test('over TLS and QUIC: the certificate names the listener, the TLS messages and QUIC packets must match the capture', () => {
+    const tls = (type: string, dir = 'in', f: Record<string, unknown> = {}) => ev('tls-handshake', { type, dir, level: 'handshake', bytes: 10, fields: f })
+    const handshake = [
+      tls('client_hello', 'out'), tls('server_hello'), tls('encrypted_extensions'), tls('certificate', 'in', { peerId: '12D3KooWpeer', verified: true }),
+      tls('certificate_verify'), tls('finished'), tls('finished', 'out'),
+    ]
+    const quicLive = [...live.filter((e) => e.kind !== 'noise-handshake' && e.kind !== 'transport' && e.kind !== 'yamux-frame'), ...handshake, ev('quic-packet', { packet: '1rtt', pn: 0, frames: [] })]
+    expect(checkTrace(quicLive, quicLive, sent, ['ping'], 'quic').problems).toEqual([])
+    const tlsLive = [...live.filter((e) => e.kind !== 'noise-handshake'), ...handshake]
+    expect(checkTrace(tlsLive, tlsLive, sent, ['ping'], 'tls').problems).toEqual([])
+    expect(checkTrace(tlsLive, tlsLive, sent, ['ping'], 'quic').problems).toEqual(['no quic-packet event'])
+    const otherCert = tlsLive.map((e) => (e.type === 'certificate' ? { ...e, fields: { peerId: 'other', verified: true } } : e))
+    expect(checkTrace(otherCert, otherCert, sent, [], 'tls').problems[0]).toMatch(/^the listener's certificate/)
+    const fewer = tlsLive.filter((e) => e.type !== 'certificate_verify')
+    expect(checkTrace(tlsLive, fewer, sent, [], 'tls').problems[0]).toMatch(/^handshake messages differ/)
+    const bad = [...quicLive, ev('quic-packet', { packet: '1rtt', frames: [], undecryptable: 'undecryptable' })]
+    expect(checkTrace(quicLive, bad, sent, [], 'quic').problems[0]).toMatch(/^1 QUIC packets of the capture not decrypted/)
+  })
 })

@@ -6,6 +6,7 @@
  */
 import { afterEach, expect, test } from 'vitest'
 import { createNode, type WeftNode } from '../src/node.js'
+import { LIBP2P_ALPN } from '../src/tls/index.js'
 import type { TraceEvent } from '../src/trace/index.js'
 
 const nodes: WeftNode[] = []
@@ -27,7 +28,7 @@ test('a TLS connection: handshake messages, states, yamux frames and messages', 
     'in handshake certificate', 'in handshake certificate_verify', 'in handshake finished',
     'out handshake certificate', 'out handshake certificate_verify', 'out handshake finished',
   ])
-  expect(tls[0]!.fields).toMatchObject({ alpn: ['/yamux/1.0.0', 'libp2p'], keyShares: ['x25519'] })
+  expect(tls[0]!.fields).toMatchObject({ alpn: ['/yamux/1.0.0', LIBP2P_ALPN], keyShares: ['x25519'] })
   expect(tls[1]!.fields).toMatchObject({ cipherSuite: 'TLS_AES_128_GCM_SHA256', keyShare: 'x25519' })
   expect(tls[2]!.fields).toMatchObject({ alpn: ['/yamux/1.0.0'] })
   expect(tls[4]!.fields).toMatchObject({ peerId: server.peerId.toString(), verified: true })
@@ -36,5 +37,5 @@ test('a TLS connection: handshake messages, states, yamux frames and messages', 
   expect(live).toContainEqual(expect.objectContaining({ kind: 'state', layer: 'connection', to: 'open', reason: server.peerId.toString() }))
   expect(live).toContainEqual(expect.objectContaining({ kind: 'multistream', line: '/tls/1.0.0' }))
   expect(live.some((e) => e.kind === 'yamux-frame')).toBe(true)
-  expect(live.filter((e) => e.kind === 'message' && e.protocol === '/ipfs/ping/1.0.0').map((e) => e.dir)).toEqual(['out', 'in'])
+  expect(live.filter((e) => e.kind === 'message' && e.protocol === '/ipfs/ping/1.0.0').map((e) => e.kind === 'message' && e.dir)).toEqual(['out', 'in'])
 })

@@ -3,6 +3,6 @@
  * can name their hook without importing src/trace (which sits above them); this is their public home.
  */
 export type {
-  CoreTrace, DecodedMessage, DecoderFactory, Direction, KeylogHook, NoisePayloadView, StateLayer, StreamDecoder, StreamHint,
+  CoreTrace, DecodedMessage, DecoderFactory, Direction, KeylogHook, NoisePayloadView, QuicFrameView, QuicPacketKind, StateLayer, StreamDecoder, StreamHint,
   TraceBody, TraceEvent, TraceHook, YamuxFlag, YamuxFrameType,
 } from '../core/trace.js'

@@ -3,7 +3,7 @@
  * weft/node only: browser bundles carry none of this (the cores hold only a guarded hook).
  */
 export type {
-  CoreTrace, DecodedMessage, DecoderFactory, Direction, KeylogHook, NoisePayloadView, StateLayer, StreamDecoder, StreamHint,
+  CoreTrace, DecodedMessage, DecoderFactory, Direction, KeylogHook, NoisePayloadView, QuicFrameView, QuicPacketKind, StateLayer, StreamDecoder, StreamHint,
   TraceBody, TraceEvent, TraceHook, YamuxFlag, YamuxFrameType,
 } from './events.js'
 export { Tracer, DEFAULT_MAX_TRACED_STREAMS, type TracerOptions } from './tracer.js'
