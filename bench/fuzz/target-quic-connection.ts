@@ -8,7 +8,9 @@
  * Checks: no call throws; a connection that closes by itself names a ProtocolError (a local failure
  * would be INTERNAL_ERROR: an escape); what a side reads is always a prefix of what the other wrote
  * (packets authenticate); with only delivery, duplication and reordering, the handshake completes and
- * every byte arrives.
+ * every byte arrives. The victim's datagrams carry a source address that op 8 changes now and then
+ * (a NAT rebinding: a server victim validates and follows it, spec/quic-connection.md "Peer address
+ * change"; every datagram still reaches it).
  */
 import { ProtocolError } from '../../src/core/errors.js'
 import { equals } from '../../src/core/bytes.js'
@@ -32,6 +34,7 @@ function identity(tag: number): TlsCertificate {
   return { chain: [base.ed25519PublicKey(seed)], scheme: SignatureScheme.ed25519, sign: (d) => base.ed25519Sign(seed, d) }
 }
 const IDS = [identity(3), identity(5)] as const
+const ADDRS = [{ address: '192.0.2.1', port: 1000 }, { address: '192.0.2.1', port: 1001 }, { address: '2001:db8::7', port: 1000 }] as const
 const DATA = 3000
 const OPS = 9
 
@@ -78,6 +81,7 @@ function run(input: Uint8Array): void {
   let dropped = false
   let now = 0
   let held: Uint8Array | undefined
+  let from: { address: string, port: number } = ADDRS[0]
 
   const forge = (frames: Uint8Array): Uint8Array => {
     const keys = initialKeys(crypto, odcid)
@@ -135,7 +139,7 @@ function run(input: Uint8Array): void {
     if (op === 4) {
       corrupted = true
       const frames = new Uint8Array(1 + (a % 40)).map((_, i) => (i === 0 ? b % 31 : (c * (i + 7)) & 0xff))
-      victim.handleDatagram(now, forge(frames))
+      victim.handleDatagram(now, forge(frames), from)
       pump()
       count(stats, 'op-forge')
       continue
@@ -143,24 +147,25 @@ function run(input: Uint8Array): void {
     const d = toVictim.shift()
     if (d === undefined) { now += 5; tick(); pump(); continue }
     switch (op) {
-      case 0: victim.handleDatagram(now, d); break
+      case 0: victim.handleDatagram(now, d, from); break
       case 1: dropped = true; break
-      case 2: victim.handleDatagram(now, d); victim.handleDatagram(now, d); break
-      case 3: corrupted = true; victim.handleDatagram(now, mutateOnce(r, d)); break
-      case 6: corrupted = true; victim.handleDatagram(now, d.subarray(0, a % d.length)); break
-      case 7: if (held !== undefined) victim.handleDatagram(now, held); held = d; break
-      default: victim.handleDatagram(now, d)
+      case 2: victim.handleDatagram(now, d, from); victim.handleDatagram(now, d, from); break
+      case 3: corrupted = true; victim.handleDatagram(now, mutateOnce(r, d), from); break
+      case 6: corrupted = true; victim.handleDatagram(now, d.subarray(0, a % d.length), from); break
+      case 7: if (held !== undefined) victim.handleDatagram(now, held, from); held = d; break
+      case 8: from = ADDRS[a % ADDRS.length]!; count(stats, 'op-move'); victim.handleDatagram(now, d, from); break
+      default: victim.handleDatagram(now, d, from)
     }
     count(stats, `op-${op}`)
     now += 1
     pump()
   }
-  if (held !== undefined) victim.handleDatagram(now, held)
+  if (held !== undefined) victim.handleDatagram(now, held, from)
   let stalled = 0
   // the rest of the conversation on a clean network
   for (let step = 0; step < 5000 && !(client.isClosed && server.isClosed); step++) {
     pump()
-    while (toVictim.length > 0) { victim.handleDatagram(now, toVictim.shift()!); pump() }
+    while (toVictim.length > 0) { victim.handleDatagram(now, toVictim.shift()!, from); pump() }
     const done = [client, server].every((x) => { const s = sent.get(x === client ? server : client); return s !== undefined && total(got.get(x)!) === s.length })
     if (done) break
     const ts = [client.pollTimeout(), server.pollTimeout()].filter((t): t is number => t !== undefined)
@@ -182,6 +187,7 @@ function run(input: Uint8Array): void {
     count(stats, 'clean-complete')
   }
   if (client.isHandshakeComplete && server.isHandshakeComplete) count(stats, 'handshake-complete')
+  if (victim.stats.pathChanges > 0) count(stats, 'path-changed')
 }
 
 const total = (parts: Uint8Array[]): number => parts.reduce((n, x) => n + x.length, 0)
