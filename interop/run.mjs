@@ -69,7 +69,7 @@ const SCENARIO_SCOPE = {
   'request-response': { transports: ['tcp', 'quic-v1'] },
   rendezvous: { transports: ['tcp', 'quic-v1'], without: ['go'], controls: [['rust', 'rust']] },
   mdns: { transports: ['tcp', 'quic-v1'] },
-  trace: { transports: ['tcp'], security: ['noise'], dialers: ['weft'] },
+  trace: { transports: ['tcp', 'quic-v1'], security: ['noise', 'tls'], dialers: ['weft'] },
 }
 const TAIL_LINES = 40
 

@@ -53,10 +53,10 @@ async function captureAndDecrypt(name: string, listen: string, filter: (port: st
   const dump = await startUntil(tcpdump, ['-i', 'lo', '-U', '-s', '0', '-w', pcap, filter(port)], /listening on/, 'stderr')
   const live = spawnSync('node', ['bin/weft.js', 'trace', addr, '--json', '--keylog', keylog, '--protocol', 'ping', ...extra], { encoding: 'utf8', timeout: 30_000 })
   // the last packets reach the file (on a loaded machine tcpdump may lag: SIGINT drops what it has not read yet)
-  for (let size = -1, i = 0; i < 50; i++) {
+  for (let size = -1, same = 0, i = 0; i < 50 && same < 3; i++) {
     await new Promise((r) => setTimeout(r, 200))
     const now = existsSync(pcap) ? statSync(pcap).size : 0
-    if (now === size && i >= 2) break
+    same = now === size ? same + 1 : 0
     size = now
   }
   dump.child.kill('SIGINT')

@@ -1,6 +1,7 @@
 package main
 
-// Trace mode (../CONTRACT.md "trace"): a TCP listener for `weft trace`. It serves ping, identify,
+// Trace mode (../CONTRACT.md "trace"): a listener for `weft trace`, on TCP with the secure channel
+// `security` names (noise or tls) or on QUIC v1 (transport quic-v1, TLS inside QUIC). It serves ping, identify,
 // kad (server mode) and gossipsub, prints on stdout ONE JSON line with what its identify sends
 // (agent and protocol version, protocols, listen addresses, peer id, public key), publishes
 // listenerAddr and serves until killed. The orchestrator (lib/trace-case.mjs) compares that line
@@ -21,7 +22,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
-	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	libp2pquic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	"github.com/redis/go-redis/v9"
 )
@@ -31,18 +32,26 @@ const traceTopic = "weft-trace"
 
 func traceMode() int {
 	failAfterTestTimeout("60")
-	if env("is_dialer", "") != "false" || env("transport", "") != "tcp" {
-		fail("scenario trace: only a tcp listener (is_dialer=false, transport=tcp)")
+	transport, security := env("transport", ""), env("security", "noise")
+	if env("is_dialer", "") != "false" || (transport != "tcp" && transport != "quic-v1") {
+		fail("scenario trace: only a listener (is_dialer=false) on tcp or quic-v1")
+	}
+	if transport == "quic-v1" && security != "tls" {
+		fail("unsupported security %q for quic-v1 (want tls)", security)
 	}
 	ctx := context.Background()
 	rdb := redis.NewClient(&redis.Options{Addr: env("redis_addr", "redis:6379"), DisableIdentity: true})
-	la, err := listenAddr(env("ip", "127.0.0.1"), "tcp", 0)
+	la, err := listenAddr(env("ip", "127.0.0.1"), transport, 0)
 	if err != nil {
 		fail("listen addr: %v", err)
 	}
+	stack := libp2p.Transport(tcp.NewTCPTransport)
+	if transport == "quic-v1" {
+		stack = libp2p.Transport(libp2pquic.NewTransport)
+	}
 	h, err := libp2p.New(
-		libp2p.Transport(tcp.NewTCPTransport),
-		libp2p.Security(noise.ID, noise.New),
+		stack,
+		securityOption(security),
 		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
 		libp2p.ResourceManager(&network.NullResourceManager{}),
 		libp2p.DisableRelay(),

@@ -1,6 +1,6 @@
 /**
  * Scenario `trace` of the weft interop peer (../CONTRACT.md, section `trace`), dispatched early from
- * peer.mjs: the weft -> weft control of the trace case. A TCP listener with the default services
+ * peer.mjs: the weft -> weft control of the trace case. A listener (TCP with `security`, or QUIC v1) with the default services
  * (identify, ping, kad, gossipsub subscribed to `weft-trace`, publishing on it every 500 ms) that
  * prints on stdout one JSON line with what its identify sends, publishes listenerAddr and serves
  * until killed, as interop/go/trace.go and interop/rust/src/trace.rs do.
@@ -13,10 +13,15 @@ import { log, die, env, armTestTimeout, connectRedis, publishAndServe, firstAddr
 const TOPIC = 'weft-trace'
 
 export async function run() {
-  if (env('transport') !== 'tcp' || env('is_dialer') !== 'false') die('scenario trace: only a tcp listener (is_dialer=false, transport=tcp)')
+  const transport = env('transport')
+  const security = env('security', 'noise')
+  if ((transport !== 'tcp' && transport !== 'quic-v1') || env('is_dialer') !== 'false') die('scenario trace: only a listener (is_dialer=false) on tcp or quic-v1')
+  if (security !== 'noise' && security !== 'tls') die(`scenario trace: unsupported security ${security}`)
   armTestTimeout('60')
   const redis = await connectRedis()
-  const node = await createNode({ listen: [`/ip4/${env('ip', '127.0.0.1')}/tcp/0`], services: { dht: kadDht({ mode: 'server' }), pubsub: gossipsub() } })
+  const ip = env('ip', '127.0.0.1')
+  const listen = transport === 'quic-v1' ? `/ip4/${ip}/udp/0/quic-v1` : `/ip4/${ip}/tcp/0`
+  const node = await createNode({ listen: [listen], security: [security], services: { dht: kadDht({ mode: 'server' }), pubsub: gossipsub() } })
   node.pubsub.subscribe(TOPIC)
   const self = `/p2p/${node.peerId}`
   const identify = {

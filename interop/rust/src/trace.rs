@@ -1,4 +1,5 @@
-//! Trace mode (interop/CONTRACT.md "trace"): a TCP listener for `weft trace`. It serves ping,
+//! Trace mode (interop/CONTRACT.md "trace"): a listener for `weft trace`, on TCP with the secure
+//! channel `security` names (noise or tls, stack.rs) or on QUIC v1 (transport quic-v1). It serves ping,
 //! identify, kad (server mode) and gossipsub, prints on stdout ONE JSON line with what its
 //! identify sends (agent and protocol version, protocols, listen addresses, peer id, public key),
 //! publishes listenerAddr and serves until killed; interop/lib/trace-case.mjs compares that line
@@ -13,10 +14,12 @@ use std::{net::IpAddr, time::Duration};
 
 use futures::StreamExt as _;
 use libp2p::{
-    gossipsub, identify, identity, kad, multiaddr::Protocol, noise, ping,
+    gossipsub, identify, identity, kad, multiaddr::Protocol, ping,
     swarm::{NetworkBehaviour, SwarmEvent},
-    tcp, yamux, StreamProtocol, SwarmBuilder,
+    StreamProtocol, SwarmBuilder,
 };
+
+use crate::stack::Security;
 
 use crate::resp::Redis;
 
@@ -47,8 +50,14 @@ fn hex(b: &[u8]) -> String {
 pub async fn run() {
     let timeout: u64 = crate::env("test_timeout_seconds", "60").parse().unwrap_or(60);
     crate::arm_test_timeout(timeout);
-    if crate::env("is_dialer", "") != "false" || crate::env("transport", "") != "tcp" {
-        crate::die("scenario trace: only a tcp listener (is_dialer=false, transport=tcp)");
+    let quic = match crate::env("transport", "").as_str() {
+        "tcp" => false,
+        "quic-v1" => true,
+        _ => crate::die("scenario trace: only a listener on tcp or quic-v1"),
+    };
+    let security = Security::parse(&crate::env("security", "noise")).unwrap_or_else(|| crate::die("unsupported security"));
+    if crate::env("is_dialer", "") != "false" || (quic && security != Security::Tls) {
+        crate::die("scenario trace: only a listener (is_dialer=false); quic-v1 needs security tls");
     }
     let ip: IpAddr = crate::env("ip", "127.0.0.1").parse().unwrap_or_else(|_| crate::die("bad ip"));
     let mut redis = Redis::connect(&crate::env("redis_addr", "redis:6379"), Duration::from_secs(30))
@@ -61,8 +70,10 @@ pub async fn run() {
     let agent2 = agent.clone();
     let mut swarm = SwarmBuilder::with_existing_identity(key)
         .with_tokio()
-        .with_tcp(tcp::Config::default().nodelay(true), noise::Config::new, yamux::Config::default)
-        .unwrap_or_else(|e| crate::die(format!("tcp transport: {e}")))
+        .with_other_transport(|key| -> Result<_, Box<dyn std::error::Error + Send + Sync>> {
+            if quic { Ok(crate::stack::quic_transport(key)) } else { crate::stack::tcp_transport(key, security) }
+        })
+        .unwrap_or_else(|e| crate::die(format!("transport: {e}")))
         .with_behaviour(move |key| {
             let gs = gossipsub::Behaviour::new(
                 gossipsub::MessageAuthenticity::Signed(key.clone()),
@@ -90,7 +101,18 @@ pub async fn run() {
         .build();
     let topic = gossipsub::IdentTopic::new(TOPIC);
     swarm.behaviour_mut().gossipsub.subscribe(&topic).unwrap_or_else(|e| crate::die(format!("subscribe: {e}")));
-    swarm.listen_on(crate::tcp_listen_addr(ip)).unwrap_or_else(|e| crate::die(format!("listen: {e}")));
+    let listen = if quic {
+        let mut a: libp2p::Multiaddr = match ip {
+            IpAddr::V4(v4) => Protocol::Ip4(v4).into(),
+            IpAddr::V6(v6) => Protocol::Ip6(v6).into(),
+        };
+        a.push(Protocol::Udp(0));
+        a.push(Protocol::QuicV1);
+        a
+    } else {
+        crate::tcp_listen_addr(ip)
+    };
+    swarm.listen_on(listen).unwrap_or_else(|e| crate::die(format!("listen: {e}")));
     let addr = loop {
         if let SwarmEvent::NewListenAddr { address, .. } = swarm.select_next_some().await {
             break address;
