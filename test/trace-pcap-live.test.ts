@@ -11,7 +11,9 @@ import type { RawConnection, RawHandlers, Transport } from '../src/io/transport.
 import { createNode, memory, type WeftNode } from '../src/node.js'
 import type { TraceEvent } from '../src/trace/index.js'
 import { createDecoder } from '../src/trace/decode/index.js'
+import { nodeTlsCrypto } from '../src/io/crypto-tls-node.js'
 import { decodeCapture, parseKeylog } from '../src/trace/offline.js'
+import { parseTlsKeylog } from '../src/trace/offline-tls.js'
 import { readPcap } from '../src/trace/pcap.js'
 import { connectionSegments, tcpPcap, type Seg } from './trace-pcap-helpers.js'
 
@@ -98,4 +100,33 @@ test('a real weft connection, captured, decrypts to the live trace', { timeout: 
   expect(messages.length).toBeGreaterThanOrEqual(4) // identify both ways, ping and pong
   expect(messages.some((e) => e.kind === 'message' && e.protocol === '/ipfs/id/1.0.0' && e.dir === 'in')).toBe(true)
   expect(messages.some((e) => e.kind === 'message' && e.protocol === '/ipfs/ping/1.0.0')).toBe(true)
+})
+
+test('a real weft /tls/1.0.0 connection, captured, decrypts with its NSS key log lines to the live trace', { timeout: 30_000 }, async () => {
+  const server = await createNode({ listen: ['/memory/0'], transports: [memory()], security: ['tls'] })
+  nodes.push(server)
+  const flights: Array<{ fromInitiator: boolean; data: Uint8Array }> = []
+  const live: TraceEvent[] = []
+  const keylog: string[] = []
+  const client = await createNode({ listen: [], transports: [recording(memory(), flights)], security: ['tls'], trace: (e) => live.push(e), keylog: (l) => keylog.push(l) })
+  nodes.push(client)
+  await client.ping(server.getMultiaddrs()[0]!)
+  for (let i = 0; i < 100 && pick(live, 'message').filter((e) => e.kind === 'message' && e.protocol === '/ipfs/id/1.0.0').length < 2; i++) await new Promise((r) => setTimeout(r, 20))
+  await client.stop()
+  expect(keylog).toHaveLength(4)
+  const capture = readPcap(tcpPcap(1, connectionSegments(flights, { mss: 200 }))).connections
+  const offline = decodeCapture(capture, { crypto: nodeCrypto, tlsCrypto: nodeTlsCrypto, keys: parseKeylog(keylog.join('\n')), tlsKeys: parseTlsKeylog(keylog.join('\n')), decoders: createDecoder })
+  expect(offline.filter((e) => e.kind === 'state' && ['undecodable', 'no-keys', 'capture-incomplete'].includes(e.to))).toEqual([])
+  for (const kind of ['tls-handshake', 'multistream', 'yamux-frame', 'message'] as const) {
+    for (const dir of ['in', 'out']) {
+      const of = (evs: TraceEvent[]) => pick(evs, kind).filter((e) => 'dir' in e && e.dir === dir).map(strip)
+      expect(of(offline), `${kind} ${dir}`).toEqual(of(live))
+    }
+  }
+  expect(pick(offline, 'tls-handshake')).toHaveLength(10)
+  expect(offline).toContainEqual(expect.objectContaining({ kind: 'state', layer: 'tls', to: 'established' }))
+  // without the keylog: the clear handshake messages, then no-keys
+  const blind = decodeCapture(capture, { crypto: nodeCrypto, tlsCrypto: nodeTlsCrypto, keys: new Map(), tlsKeys: new Map(), decoders: createDecoder })
+  expect(pick(blind, 'tls-handshake').map((e) => e.kind === 'tls-handshake' && e.type)).toEqual(['client_hello', 'server_hello'])
+  expect(blind).toContainEqual(expect.objectContaining({ kind: 'state', layer: 'tls', to: 'no-keys' }))
 })

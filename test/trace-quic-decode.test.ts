@@ -5,6 +5,7 @@
  * logged secret, across a key update; its limits (maxOutOfOrderBytes per stream, the TLS message
  * bound) at the limit and one past it.
  */
+import fc from 'fast-check'
 import { expect, test } from 'vitest'
 import { fromHex } from '../src/core/bytes.js'
 import type { TraceBody } from '../src/core/trace.js'
@@ -105,4 +106,21 @@ test('MAX_TRACED_TLS_MESSAGE: a handshake message of the bound is cut out, one b
   const past = new HandshakeReader()
   expect(past.push(msg(MAX_TRACED_TLS_MESSAGE + 1).subarray(0, 4))).toEqual([])
   expect(past.failed).toBe(`a handshake message of ${MAX_TRACED_TLS_MESSAGE - 3} bytes (MAX_TRACED_TLS_MESSAGE ${MAX_TRACED_TLS_MESSAGE})`)
+})
+
+test('mutated datagrams never make the decoder throw (what cannot be decoded is said in the events)', () => {
+  const a2 = fromHex(vec('rfc9001-a2-client-initial').hex!)
+  const a3 = fromHex(vec('rfc9001-a3-server-initial').hex!)
+  fc.assert(fc.property(
+    fc.array(fc.record({ which: fc.integer({ min: 0, max: 2 }), flips: fc.array(fc.tuple(fc.nat(1300), fc.integer({ min: 1, max: 255 })), { maxLength: 6 }), cut: fc.nat(1300), raw: fc.uint8Array({ maxLength: 64 }) }), { maxLength: 6 }),
+    (steps) => {
+      const { d, events } = established()
+      for (const s of steps) {
+        const base = s.which === 0 ? a2.slice() : s.which === 1 ? a3.slice() : s.raw
+        for (const [at, x] of s.flips) if (base.length > 0) base[at % base.length]! ^= x
+        d.datagram(s.which === 0 ? 'out' : 'in', base.subarray(0, Math.max(1, s.cut % (base.length + 1))))
+      }
+      for (const e of events) JSON.stringify(e)
+    },
+  ), { numRuns: 300 })
 })

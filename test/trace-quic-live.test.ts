@@ -66,3 +66,13 @@ test('a QUIC connection: keylog lines on both sides, live packets, TLS handshake
   expect(ids().map((e) => e.kind === 'message' && e.name)).toContain('Identify')
   expect(live.filter((e) => e.kind === 'state' && e.to === 'undecodable')).toEqual([])
 })
+
+test('a trace sink and a keylog sink that throw change nothing on a QUIC connection', { timeout: 30_000 }, async () => {
+  const server = await createNode({ listen: ['/ip4/127.0.0.1/udp/0/quic-v1'] })
+  let calls = 0
+  const client = await createNode({ listen: [], trace: () => { calls++; throw new Error('sink') }, keylog: () => { throw new Error('keylog sink') } })
+  nodes.push(server, client)
+  const rtt = await client.ping(server.getMultiaddrs()[0]!, { signal: AbortSignal.timeout(10_000) })
+  expect(rtt).toBeGreaterThanOrEqual(0)
+  expect(calls).toBe(1) // the first event threw: that connection's trace stopped, the connection did not
+})

@@ -20,7 +20,7 @@ export class QuicConnectionTrace {
     this.#decoder = o.crypto === undefined
       ? undefined
       : new QuicTraceDecoder({ crypto: o.crypto, emit, local: role === 'dialer' ? 'client' : 'server', decoders: o.decoders, now: o.now, ...(o.maxStreams !== undefined ? { maxStreams: o.maxStreams } : {}) })
-    emit({ kind: 'state', layer: 'connection', to: 'handshaking', reason: role, protocol: '/quic-v1' })
+    this.handle({ kind: 'state', layer: 'connection', to: 'handshaking', reason: role, protocol: '/quic-v1' })
   }
 
   handle(e: CoreTrace): void {
