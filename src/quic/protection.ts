@@ -155,10 +155,18 @@ export function sealPacket(c: TlsCrypto, keys: PacketKeys, header: SendHeader, p
     plaintext.set(payload)
   }
   const { header: h, pnOffset } = built
-  const sealed = seal(c, keys, packetNumber, h, plaintext)
-  const out = new Uint8Array(h.length + sealed.length)
-  out.set(h)
-  out.set(sealed, h.length)
+  let out: Uint8Array
+  if (keys.suite !== TLS_CHACHA20_POLY1305_SHA256 && c.aes128GcmSealInto !== undefined) {
+    // one buffer: the ciphertext and tag are written behind the header (no sealed copy to move)
+    out = new Uint8Array(h.length + plaintext.length + AEAD_TAG_LENGTH)
+    out.set(h)
+    c.aes128GcmSealInto(keys.key, packetNonce(keys.iv, packetNumber), plaintext, h, out, h.length)
+  } else {
+    const sealed = seal(c, keys, packetNumber, h, plaintext)
+    out = new Uint8Array(h.length + sealed.length)
+    out.set(h)
+    out.set(sealed, h.length)
+  }
   const mask = headerProtectionMask(c, keys, out.subarray(pnOffset + 4, pnOffset + 4 + SAMPLE_LENGTH))
   out[0]! ^= mask[0]! & ((out[0]! & 0x80) !== 0 ? 0x0f : 0x1f)
   for (let i = 0; i < pnLength; i++) out[pnOffset + i]! ^= mask[1 + i]!
