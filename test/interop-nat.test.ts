@@ -89,6 +89,13 @@ describe('NAT matrix', () => {
     expect(m.judge(hp, { ...good, direct: '/ip4/11.0.0.2/tcp/4001' }, facts)).toMatch(/not QUIC v1/)
     expect(m.judge(hp, good, { ...facts, directUdp: { rA: 3, rB: 0 } })).toMatch(/did not cross both NATs/)
     expect(m.judge(hp, good, { ...facts, directUdp: { rA: 0, rB: 3 } })).toMatch(/did not cross both NATs/)
+    // the QUIC symmetric-NAT control: DCUtR failed, the relay still pings, and no direct UDP got through
+    const sym = find('quic/dcutr/rust/go-weft/symmetric-nat')
+    expect(sym.control).toBe(false)
+    const failed = { ok: false, error: 'DCUtR failed after 3 attempt(s): no direct connection', relayedPingMillis: 2 }
+    expect(m.judge(sym, failed, { directSyn: 0, directUdp: { rA: 0, rB: 0 } })).toBeNull()
+    expect(m.judge(sym, failed, { directSyn: 0, directUdp: { rA: 0, rB: 2 } })).toMatch(/2 direct UDP datagram/)
+    expect(m.judge(find('dcutr/rust/weft-weft/symmetric-nat'), failed, { directSyn: 0, directUdp: { rA: 0, rB: 2 } })).toBeNull() // TCP: UDP is not its business
     // and a TCP case whose direct connection is QUIC is no TCP hole punch
     expect(m.judge(find('dcutr/rust/go-rust'), good, { directSyn: 1, listenerRouter: '11.0.0.2' })).toMatch(/not TCP/)
   })

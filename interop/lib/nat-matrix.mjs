@@ -76,6 +76,10 @@ export function allCases() {
   cases.push(mk({ suite: 'relay', relay: 'weft', dialer: 'weft', listener: 'weft', scenario: 'relay', transport: quic, timeout: 30 }))
   for (const [dialer, listener] of QUIC_PAIRS) cases.push(mk({ suite: 'dcutr', relay: 'rust', dialer, listener, scenario: 'hole-punch', transport: quic, timeout: 45 }))
   cases.push(mk({ suite: 'dcutr', relay: 'weft', dialer: 'weft', listener: 'weft', scenario: 'hole-punch', transport: quic, timeout: 45 }))
+  // The QUIC negative control: both NATs symmetric, so neither side's datagrams find a mapping; weft is
+  // B (it punches and retries), go is A (it dials and reports the 3 failed attempts). Not weft as A:
+  // see interop/NAT.md "QUIC cases".
+  cases.push(mk({ suite: 'dcutr', relay: 'rust', dialer: 'go', listener: 'weft', scenario: 'symmetric-nat', transport: quic, timeout: 75 }))
   // AutoNAT: weft's client on the WAN (public) and behind rC (private) against each server, and go's and
   // rust's clients against each (theirs against weft's server are weft cases: weft's server must give
   // them the verdict go's and rust's servers give; against go and rust servers they are the controls that
@@ -149,6 +153,8 @@ export function judge(c, result, facts = {}) {
     if (!/DCUtR failed/.test(String(result.error))) return `the dialer did not see DCUtR fail: ${String(result.error).slice(0, 300)}`
     if (typeof result.relayedPingMillis !== 'number') return 'the relayed connection did not carry a ping after DCUtR failed'
     if (facts.directSyn !== undefined && facts.directSyn !== 0) return `${facts.directSyn} direct SYN(s) crossed the routers`
+    const u = facts.directUdp
+    if (c.transport === 'quic-v1' && u !== undefined && u.rA + u.rB !== 0) return `${u.rA + u.rB} direct UDP datagram(s) crossed the routers`
     return null
   }
   if (result.ok !== true) return `peer reported failure: ${String(result.error ?? JSON.stringify(result)).slice(0, 800)}`
