@@ -55,7 +55,13 @@ test.skipIf(why !== undefined)('a tcpdump capture of weft trace decrypts to the 
   const keylog = join(dir, 'keys.txt')
   const dump = await startUntil(tcpdump, ['-i', 'lo', '-U', '-s', '0', '-w', pcap, `tcp port ${port}`], /listening on/, 'stderr')
   const live = spawnSync('node', ['bin/weft.js', 'trace', addr, '--json', '--keylog', keylog, '--protocol', 'ping'], { encoding: 'utf8', timeout: 30_000 })
-  await new Promise((r) => setTimeout(r, 300)) // the last packets reach tcpdump
+  // the last packets reach the file (on a loaded machine tcpdump may lag: SIGINT drops what it has not read yet)
+  for (let size = -1, same = 0, i = 0; i < 50 && same < 3; i++) {
+    await new Promise((r) => setTimeout(r, 200))
+    const now = existsSync(pcap) ? statSync(pcap).size : 0
+    same = now === size ? same + 1 : 0
+    size = now
+  }
   dump.child.kill('SIGINT')
   await dump.exited
   node.child.kill('SIGTERM')
