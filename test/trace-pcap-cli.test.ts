@@ -5,18 +5,18 @@
  * logged, only when tcpdump is absent or we are not root (`.ci/run` installs tcpdump; CI runs as root).
  * Also: the command's argument mistakes and its file-size bounds, at and one byte past each.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { settleCapture, startUntil, tcpdump, tcpdumpUnavailable } from './trace-tcpdump-helpers.js'
 import { afterAll, describe, expect, test } from 'vitest'
 import { UsageLine } from '../src/cli/args.js'
 import { MAX_CAPTURE_BYTES, runTracePcap } from '../src/cli/trace-pcap.js'
 import { UsageError } from '../src/core/errors.js'
 import { connectionSegments, tcpPcap } from './trace-pcap-helpers.js'
 
-const tcpdump = spawnSync('sh', ['-c', 'command -v tcpdump'], { encoding: 'utf8' }).stdout.trim()
-const why = tcpdump === '' ? 'tcpdump is not installed' : process.getuid?.() !== 0 ? 'not root (tcpdump -i lo needs root)' : undefined
+const why = tcpdumpUnavailable
 if (why !== undefined) console.log(`test/trace-pcap-cli.test.ts: skipped: ${why}`)
 
 const dir = mkdtempSync(join(tmpdir(), 'weft-trace-pcap-'))
@@ -26,42 +26,20 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-/** Start a process and wait for a line of its stdout/stderr matching `re`. */
-function startUntil(cmd: string, args: string[], re: RegExp, stream: 'stdout' | 'stderr'): Promise<{ child: ChildProcess; line: string; exited: Promise<number | null> }> {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-  children.push(child)
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-  let out = ''
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${cmd}: no line matching ${re}: ${out}`)), 15_000)
-    child[stream]!.on('data', (d) => {
-      out += d
-      const line = out.split('\n').find((l) => re.test(l))
-      if (line !== undefined) { clearTimeout(timer); resolve({ child, line, exited }) }
-    })
-    void exited.then((code) => { clearTimeout(timer); reject(new Error(`${cmd} exited ${code}: ${out}`)) })
-  })
-}
 
 const jsonLines = (s: string) => s.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>)
 const key = (e: Record<string, unknown>) => JSON.stringify([e.dir, e.stream, e.protocol, e.name, e.fields])
 
 test.skipIf(why !== undefined)('a tcpdump capture of weft trace decrypts to the same messages', { timeout: 60_000 }, async () => {
   expect(existsSync('dist/cli/main.js'), 'run `npm run build` first').toBe(true)
-  const node = await startUntil('node', ['bin/weft.js', 'node', '--listen', '/ip4/127.0.0.1/tcp/0', '--json'], /"event":"started"/, 'stdout')
+  const node = await startUntil(children, 'node', ['bin/weft.js', 'node', '--listen', '/ip4/127.0.0.1/tcp/0', '--json'], /"event":"started"/, 'stdout')
   const addr = (JSON.parse(node.line) as { addrs: string[] }).addrs[0]!
   const port = /\/tcp\/(\d+)/.exec(addr)![1]!
   const pcap = join(dir, 'capture.pcap')
   const keylog = join(dir, 'keys.txt')
-  const dump = await startUntil(tcpdump, ['-i', 'lo', '-U', '-s', '0', '-w', pcap, `tcp port ${port}`], /listening on/, 'stderr')
+  const dump = await startUntil(children, tcpdump, ['-i', 'lo', '-U', '-s', '0', '-w', pcap, `tcp port ${port}`], /listening on/, 'stderr')
   const live = spawnSync('node', ['bin/weft.js', 'trace', addr, '--json', '--keylog', keylog, '--protocol', 'ping'], { encoding: 'utf8', timeout: 30_000 })
-  // the last packets reach the file (on a loaded machine tcpdump may lag: SIGINT drops what it has not read yet)
-  for (let size = -1, same = 0, i = 0; i < 50 && same < 3; i++) {
-    await new Promise((r) => setTimeout(r, 200))
-    const now = existsSync(pcap) ? statSync(pcap).size : 0
-    same = now === size ? same + 1 : 0
-    size = now
-  }
+  await settleCapture(pcap) // the last packets reach the file
   dump.child.kill('SIGINT')
   await dump.exited
   node.child.kill('SIGTERM')

@@ -6,14 +6,14 @@
  * handshake messages and every message event it printed (QUIC: every packet decrypted). Skipped,
  * with the reason logged, only when tcpdump is absent or we are not root.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { spawnSync, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { settleCapture, startUntil, tcpdump, tcpdumpUnavailable } from './trace-tcpdump-helpers.js'
 import { afterAll, expect, test } from 'vitest'
 
-const tcpdump = spawnSync('sh', ['-c', 'command -v tcpdump'], { encoding: 'utf8' }).stdout.trim()
-const why = tcpdump === '' ? 'tcpdump is not installed' : process.getuid?.() !== 0 ? 'not root (tcpdump -i lo needs root)' : undefined
+const why = tcpdumpUnavailable
 if (why !== undefined) console.log(`test/trace-pcap-tls-quic.test.ts: skipped: ${why}`)
 
 const dir = mkdtempSync(join(tmpdir(), 'weft-trace-pcap-tq-'))
@@ -23,21 +23,6 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-function startUntil(cmd: string, args: string[], re: RegExp, stream: 'stdout' | 'stderr'): Promise<{ child: ChildProcess; line: string; exited: Promise<number | null> }> {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-  children.push(child)
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-  let out = ''
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${cmd}: no line matching ${re}: ${out}`)), 15_000)
-    child[stream]!.on('data', (d) => {
-      out += d
-      const line = out.split('\n').find((l) => re.test(l))
-      if (line !== undefined) { clearTimeout(timer); resolve({ child, line, exited }) }
-    })
-    void exited.then((code) => { clearTimeout(timer); reject(new Error(`${cmd} exited ${code}: ${out}`)) })
-  })
-}
 
 type Ev = Record<string, unknown>
 const jsonLines = (s: string): Ev[] => s.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Ev)
@@ -45,20 +30,14 @@ const key = (e: Ev) => JSON.stringify([e.dir, e.stream, e.protocol, e.name, e.fi
 
 /** Capture `weft trace` against a `weft node` listening on `listen`, decrypt the capture; both event lists. */
 async function captureAndDecrypt(name: string, listen: string, filter: (port: string) => string, extra: string[]): Promise<{ live: Ev[]; off: Ev[]; keylog: string }> {
-  const node = await startUntil('node', ['bin/weft.js', 'node', '--listen', listen, '--json', ...extra], /"event":"started"/, 'stdout')
+  const node = await startUntil(children, 'node', ['bin/weft.js', 'node', '--listen', listen, '--json', ...extra], /"event":"started"/, 'stdout')
   const addr = (JSON.parse(node.line) as { addrs: string[] }).addrs[0]!
   const port = /\/(?:tcp|udp)\/(\d+)/.exec(addr)![1]!
   const pcap = join(dir, `${name}.pcap`)
   const keylog = join(dir, `${name}.keys`)
-  const dump = await startUntil(tcpdump, ['-i', 'lo', '-U', '-s', '0', '-w', pcap, filter(port)], /listening on/, 'stderr')
+  const dump = await startUntil(children, tcpdump, ['-i', 'lo', '-U', '-s', '0', '-w', pcap, filter(port)], /listening on/, 'stderr')
   const live = spawnSync('node', ['bin/weft.js', 'trace', addr, '--json', '--keylog', keylog, '--protocol', 'ping', ...extra], { encoding: 'utf8', timeout: 30_000 })
-  // the last packets reach the file (on a loaded machine tcpdump may lag: SIGINT drops what it has not read yet)
-  for (let size = -1, same = 0, i = 0; i < 50 && same < 3; i++) {
-    await new Promise((r) => setTimeout(r, 200))
-    const now = existsSync(pcap) ? statSync(pcap).size : 0
-    same = now === size ? same + 1 : 0
-    size = now
-  }
+  await settleCapture(pcap) // the last packets reach the file
   dump.child.kill('SIGINT')
   await dump.exited
   node.child.kill('SIGTERM')
