@@ -51,7 +51,7 @@ const PERF_SCAVENGE_BYTES = 16 * 1024 * 1024
 const MAX_PERF_STREAMS = 16
 
 export async function runPerf(argv: string[]): Promise<number> {
-  const a = parseArgs(argv, { booleans: ['run-server', 'help'], values: ['server-address', 'transport', 'upload-bytes', 'download-bytes', 'streams', 'security', 'max-datagram-size'] })
+  const a = parseArgs(argv, { booleans: ['run-server', 'help'], values: ['server-address', 'transport', 'upload-bytes', 'download-bytes', 'streams', 'security', 'max-datagram-size', 'socket-buffer-size'] })
   if (a.flags.has('help')) {
     console.log([
       'usage: weft perf --run-server --server-address <ip:port>',
@@ -60,13 +60,14 @@ export async function runPerf(argv: string[]): Promise<number> {
       '       client option: --streams N   N concurrent perf streams on one connection (1-16, default 1), bytes split evenly',
       '       both roles: --security noise|tls|noise,tls   secure channels on TCP/WebSocket (default noise)',
       '       both roles: --max-datagram-size N   QUIC\'s largest datagram (1200-65527, default 1452; 65527: search up to the first hop\'s MTU)',
+      '       both roles: --socket-buffer-size N   QUIC\'s kernel UDP receive/send buffer, bytes (default 0: the OS default)',
     ].join('\n'))
     return 0
   }
   const server = a.flags.get('server-address')?.[0]
   if (server === undefined) throw new UsageLine('--server-address <ip:port> or <multiaddr> is required')
   const key = privateKeyFromSeed(PERF_SERVER_SEED, nodeCrypto)
-  const security = { ...securityFlag(a.flags.get('security')), ...(await datagramFlag(a.flags.get('max-datagram-size'))) }
+  const security = { ...securityFlag(a.flags.get('security')), ...(await quicFlags(a.flags.get('max-datagram-size'), a.flags.get('socket-buffer-size'))) }
   const transportFlag = a.flags.get('transport')?.[0]
   if (transportFlag !== undefined && transportFlag !== 'tcp' && transportFlag !== 'ws' && transportFlag !== 'quic-v1') throw new UsageLine('--transport must be tcp, ws or quic-v1')
   if (server.startsWith('/')) {
@@ -113,14 +114,17 @@ type SecurityOption = { security?: Array<'noise' | 'tls'>, transports?: Transpor
 /**
  * `--max-datagram-size N`: QUIC's largest datagram (`quic({ connection: { limits: { maxDatagramSize } } })`,
  * default 1452, what go's and rust's QUIC send); 65527 lets the path MTU search go as far as the first
- * hop carries (about 64 KB on loopback; bench/README.md "QUIC throughput").
+ * hop carries (about 64 KB on loopback; bench/README.md "QUIC throughput"). `--socket-buffer-size N`:
+ * `quic({ socketBufferSize })`, the kernel's UDP buffers (64 KB datagrams overflow Linux's ~208 KiB default).
  */
-async function datagramFlag(values: string[] | undefined): Promise<SecurityOption> {
-  if (values === undefined) return {}
-  const n = Number(values[0])
+async function quicFlags(size: string[] | undefined, buffer: string[] | undefined): Promise<SecurityOption> {
+  if (size === undefined && buffer === undefined) return {}
+  const n = Number(size?.[0] ?? 1452)
   if (!Number.isInteger(n) || n < 1200 || n > 65527) throw new UsageLine('--max-datagram-size must be an integer from 1200 to 65527')
+  const b = Number(buffer?.[0] ?? 0)
+  if (!Number.isInteger(b) || b < 0 || b > 64 * 1024 * 1024) throw new UsageLine('--socket-buffer-size must be an integer from 0 to 67108864')
   const { quic } = await import('../edge/quic-transport.js')
-  return { transports: [tcp(), quic({ connection: { limits: { maxDatagramSize: n } } }), webSockets()] }
+  return { transports: [tcp(), quic({ connection: { limits: { maxDatagramSize: n } }, socketBufferSize: b }), webSockets()] }
 }
 
 /** `--security noise,tls` (repeatable or comma-separated, in order of preference), as weft node's. */
