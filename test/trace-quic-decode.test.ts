@@ -80,18 +80,19 @@ test('1-RTT packets with the logged secrets, a key update followed by the Key Ph
   expect(events).toContainEqual({ kind: 'state', layer: 'stream', stream: 1, to: 'remote-closed' })
 })
 
-test('maxOutOfOrderBytes: a gap holding the limit still fills; one byte past it stops that stream only', () => {
-  const bytes = new Uint8Array([...MS, ...new Uint8Array(96).fill(1)])
+test('maxOutOfOrderBytes: bytes reaching the limit past the read offset wait for the gap; one byte further stops that stream only', () => {
+  const bytes = new Uint8Array([...MS, ...new Uint8Array(300).fill(1)])
   const run = (held: number): TraceBody[] => {
-    const { d, events, server } = established({ maxOutOfOrderBytes: 100 })
+    const { d, events, server } = established({ maxOutOfOrderBytes: 300 })
     d.datagram('in', oneRtt(server, 0, [stream(0, bytes.subarray(0, 1))]))
     d.datagram('in', oneRtt(server, 1, [stream(2, bytes.subarray(2, 2 + held))]))
     d.datagram('in', oneRtt(server, 2, [stream(1, bytes.subarray(1, 2))]))
     return events
   }
-  expect(run(100).filter((e) => e.kind === 'state' && e.to === 'undecodable')).toEqual([])
-  expect(run(100).filter((e) => e.kind === 'multistream').length).toBe(2)
-  expect(run(101).filter((e) => e.kind === 'state' && e.to === 'undecodable')).toEqual([{ kind: 'state', layer: 'stream', stream: 1, to: 'undecodable', reason: 'more than 100 bytes out of order (maxOutOfOrderBytes)' }])
+  // the read offset is 1 while the bytes [2, 2 + held) wait: they reach 1 + held past it
+  expect(run(299).filter((e) => e.kind === 'state' && e.to === 'undecodable')).toEqual([])
+  expect(run(299).filter((e) => e.kind === 'multistream').length).toBe(2)
+  expect(run(300).filter((e) => e.kind === 'state' && e.to === 'undecodable')).toEqual([{ kind: 'state', layer: 'stream', stream: 1, to: 'undecodable', reason: 'more than 300 bytes out of order (maxOutOfOrderBytes)' }])
 })
 
 test('MAX_TRACED_TLS_MESSAGE: a handshake message of the bound is cut out, one byte more stops the reader', () => {

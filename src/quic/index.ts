@@ -40,7 +40,7 @@ export {
   type StreamStates,
 } from './streams/index.js'
 export {
-  DEFAULT_CONNECTION_LIMITS, QuicConnection, type QuicCloseInfo, type QuicConnectionEvent, type QuicConnectionLimits, type QuicConnectionOptions,
+  CryptoRecv, DEFAULT_CONNECTION_LIMITS, QuicConnection, type QuicCloseInfo, type QuicConnectionEvent, type QuicConnectionLimits, type QuicConnectionOptions,
   type QuicConnectionState, type QuicConnectionStats, type QuicTlsOptions,
 } from './connection/index.js'
 export {

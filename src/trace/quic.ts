@@ -22,7 +22,7 @@ import { toHex } from '../core/bytes.js'
 import type { TlsCrypto } from '../core/crypto/tls.js'
 import type { DecoderFactory, Direction, QuicFrameView, QuicPacketKind, TlsKeylogLabel } from '../core/trace.js'
 import {
-  decodeFrames, derivePacketKeys, initialKeys, nextPacketKeys, openPacket, parseDatagram,
+  CryptoRecv, decodeFrames, derivePacketKeys, initialKeys, nextPacketKeys, openPacket, parseDatagram,
   type CipherSuite, type Frame, type PacketKeys, type ProtectedPacket,
 } from '../quic/index.js'
 import { StreamPipeline, type Emit } from './negotiation.js'
@@ -32,7 +32,7 @@ import { HandshakeReader, tlsHandshakeEvent, type TraceTlsLevel } from './tls-vi
 export interface QuicTraceLimits {
   /** QUIC streams decoded per connection; later streams' frames are shown, their bytes not decoded. Stops endless streams growing the decoder state. */
   maxStreams?: number
-  /** Bytes held out of order per stream direction (and per CRYPTO level); past it that stream (or the handshake) stops decoding. Stops a gap from buffering the rest of a transfer. */
+  /** How far past the in-order read offset a stream direction's (or a CRYPTO level's) bytes may reach; past it that stream (or the handshake) stops decoding. Stops a gap from buffering the rest of a transfer. */
   maxOutOfOrderBytes?: number
   /** Bytes one side may send ahead of an unfinished multistream negotiation. */
   maxPendingBytes?: number
@@ -65,36 +65,22 @@ interface AppKeys { phase: 0 | 1; current: PacketKeys; previous?: PacketKeys | u
 /** Pieces held out of order per stream direction: bounds the work of putting tiny frames in order. */
 const MAX_HELD_PIECES = 8192
 
-/** Bytes at offsets, handed out in order once contiguous; duplicates dropped; bounded. */
+/** Bytes at offsets handed out in order, with the quic module's own bounded reassembly (CryptoRecv); `next` is the read offset. */
 class Ordered {
   next = 0
-  #held = new Map<number, Uint8Array>()
-  #heldBytes = 0
-  constructor(readonly max: number) {}
+  readonly #recv: CryptoRecv
+  constructor(max: number) { this.#recv = new CryptoRecv(max, MAX_HELD_PIECES) }
 
-  /** The contiguous bytes `data` at `offset` makes available, or 'overflow'. */
+  /** The contiguous bytes `data` at `offset` makes available, or 'overflow' (past the bounds). */
   push(offset: number, data: Uint8Array): Uint8Array[] | 'overflow' {
-    const out: Uint8Array[] = []
-    const take = (off: number, d: Uint8Array): void => {
-      if (off + d.length <= this.next) return
-      if (off < this.next) { d = d.subarray(this.next - off); off = this.next }
-      if (off === this.next) { out.push(d.slice()); this.next += d.length } else if (!this.#held.has(off) || this.#held.get(off)!.length < d.length) {
-        this.#heldBytes += d.length - (this.#held.get(off)?.length ?? 0)
-        this.#held.set(off, d.slice())
-      }
+    let out: Uint8Array
+    try {
+      out = this.#recv.insert(offset, data)
+    } catch {
+      return 'overflow'
     }
-    take(offset, data)
-    for (let progress = true; progress;) {
-      progress = false
-      for (const [off, d] of this.#held) {
-        if (off > this.next) continue
-        this.#held.delete(off)
-        this.#heldBytes -= d.length
-        take(off, d)
-        progress = true
-      }
-    }
-    return this.#heldBytes > this.max || this.#held.size > MAX_HELD_PIECES ? 'overflow' : out
+    this.next += out.length
+    return out.length === 0 ? [] : [out]
   }
 }
 
