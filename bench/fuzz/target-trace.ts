@@ -13,6 +13,7 @@ import type { DecodedMessage } from '../../src/core/trace.js'
 import { utf8 } from '../../src/core/bytes.js'
 import { varint } from '../../src/core/index.js'
 import { nodeCrypto } from '../../src/io/crypto-node.js'
+import { nodeTlsCrypto } from '../../src/io/crypto-tls-node.js'
 import { DECODED_PROTOCOLS, createDecoder } from '../../src/trace/decode/index.js'
 import { decodeCapture } from '../../src/trace/offline.js'
 import { readPcap } from '../../src/trace/pcap.js'
@@ -118,7 +119,8 @@ export const traceTarget: Target = {
     const body = input.subarray(2)
     if ((mode & 1) !== 0) {
       const cap = readPcap(body) // a UsageError('pcap/...') is this mode's allowed outcome
-      const events = decodeCapture(cap.connections, { crypto: nodeCrypto, keys: new Map(), decoders: createDecoder })
+      // TCP connections and UDP flows (a mutated protocol byte makes one; QUIC ones go through the QUIC decoder)
+      const events = decodeCapture(cap.connections, { crypto: nodeCrypto, tlsCrypto: nodeTlsCrypto, keys: new Map(), tlsKeys: new Map(), decoders: createDecoder }, cap.udp)
       count(stats, events.length > 0 ? 'capture-events' : 'capture-empty')
       return
     }
