@@ -54,7 +54,7 @@ async function subscriber(policy: Policy, total: number): Promise<void> {
   if (process.env.WEFT_BENCH_DEBUG !== undefined) {
     setInterval(() => {
       const g = node.swarm.behaviours.gossipsub as unknown as GossipsubBehaviour
-      process.stderr.write(`sub: n=${n} peers=${JSON.stringify([...g.inspect().peers.values()].map((p) => ({ score: g.getScore(p.id, 0), inbound: p.inbound, buffered: p.decoder?.buffered })))}\n`)
+      process.stderr.write(`sub: n=${n} peers=${JSON.stringify([...g.inspect().peers.values()].map((p) => ({ score: g.getScore(p.id, 0), inbound: [...p.inbound.values()].map((i) => i.stream), buffered: [...p.inbound.values()].map((i) => i.decoder.buffered) })))}\n`)
     }, 2000).unref()
   }
   process.stdout.write(`addr ${node.getMultiaddrs()[0]!.toString()}\n`)

@@ -216,7 +216,7 @@ describe('behaviour', () => {
     fc.assert(fc.property(fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 8 }), (chunks) => {
       const { b, h } = scripted({ maxRpcSize: 1024, maxOutboundBytes: 4096 })
       for (const c of chunks) h.input({ type: 'stream-data', stream: IN, data: c })
-      expect(b.inspect().peers.get(PEER.peer.toString())!.decoder?.buffered ?? 0).toBeLessThanOrEqual(1024 + 10)
+      expect(b.inspect().peers.get(PEER.peer.toString())!.inbound.get(IN.connection)?.decoder.buffered ?? 0).toBeLessThanOrEqual(1024 + 10)
     }), { numRuns: 200 })
   })
 

@@ -6,7 +6,7 @@
  * This file holds the router's commands (subscribe, unsubscribe, publish, reportValidation) and the
  * Behaviour contract; the state the parts share is a GossipsubContext (context.ts), private to the
  * behaviour, of which each part sees only the slice its signature names. The parts, after the spec:
- * - peers.ts     peer and stream bookkeeping (one outbound stream per peer, the peer's inbound one)
+ * - peers.ts     peer and stream bookkeeping (one outbound stream per peer, the peer's inbound one per connection)
  * - receive.ts   RPC handling: the message path (policy, seen, signature, validation, forwarding)
  * - control.ts   IHAVE / IWANT / GRAFT / PRUNE / IDONTWANT
  * - publish.ts   publishing and its targets (mesh, fanout, flood publishing)

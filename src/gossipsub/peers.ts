@@ -27,7 +27,7 @@ export function peerConnected(g: PeersContext, c: ConnectionInfo): void {
   if (p === undefined) {
     p = {
       key, id: c.peer, connections: new Map(), outbound: false, protocol: undefined, out: undefined, opening: undefined,
-      openAttempts: 0, inbound: undefined, decoder: undefined, topics: emptySet(), topicBytes: 0, outbox: [], outboxBytes: 0, inFlight: 0,
+      openAttempts: 0, inbound: new Map(), topics: emptySet(), topicBytes: 0, outbox: [], outboxBytes: 0, inFlight: 0,
       slow: false, slowPrunes: [], ihaveMessages: 0, ihaveIds: 0, iwantServed: 0, idontwant: 0, dontSend: emptyMap(),
     }
     g.peers.set(key, p)
@@ -56,7 +56,8 @@ export function peerDisconnected(g: PeersContext, now: Millis, c: ConnectionInfo
   if (p === undefined) return
   p.connections.delete(c.id)
   if (p.out?.connection === c.id) streamGone(g, p.out)
-  if (p.inbound?.connection === c.id) streamGone(g, p.inbound)
+  const inbound = p.inbound.get(c.id)
+  if (inbound !== undefined) streamGone(g, inbound.stream)
   if (p.connections.size > 0) {
     g.score.setIPs(key, peerIPs(p))
     ensureOutbound(g, p)
@@ -81,13 +82,14 @@ export function streamOpened(g: PeersContext, s: StreamRef, protocol: string, di
       g.actions.push({ type: 'reset', stream: s })
       return
     }
-    // one inbound stream per peer: a newer one replaces the older (go does the same)
-    if (p.inbound !== undefined) {
-      g.inStreams.delete(streamKey(p.inbound))
-      g.actions.push({ type: 'reset', stream: p.inbound })
+    // one inbound stream per connection: a newer one on the same connection replaces the older (as
+    // go does per peer); streams on other connections stay, the peer may be sending on them
+    const old = p.inbound.get(c.id)
+    if (old !== undefined) {
+      g.inStreams.delete(streamKey(old.stream))
+      g.actions.push({ type: 'reset', stream: old.stream })
     }
-    p.inbound = s
-    p.decoder = new LpDecoder(g.cfg.maxRpcSize, PROTOCOL)
+    p.inbound.set(c.id, { stream: s, decoder: new LpDecoder(g.cfg.maxRpcSize, PROTOCOL) })
     g.inStreams.set(streamKey(s), p)
     return
   }
@@ -134,10 +136,8 @@ export function streamGone(g: PeersContext, s: StreamRef): void {
   const inP = g.inStreams.get(k)
   if (inP !== undefined) {
     g.inStreams.delete(k)
-    if (inP.inbound !== undefined && streamKey(inP.inbound) === k) {
-      inP.inbound = undefined
-      inP.decoder = undefined
-    }
+    const i = inP.inbound.get(s.connection)
+    if (i !== undefined && streamKey(i.stream) === k) inP.inbound.delete(s.connection)
   }
   const outP = g.outStreams.get(k)
   if (outP !== undefined) {

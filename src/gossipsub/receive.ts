@@ -29,8 +29,9 @@ export type ReceiveContext = ControlContext & Pick<GossipsubContext, 'inStreams'
 
 /** Bytes from the peer's inbound stream: decode whole RPC frames and handle them in order. */
 export function receiveData(g: ReceiveContext, now: Millis, p: PeerState, s: StreamRef, data: Uint8Array): void {
-  const dec = p.decoder
-  if (dec === undefined) return
+  const inbound = p.inbound.get(s.connection)
+  if (inbound === undefined || streamKey(inbound.stream) !== streamKey(s)) return
+  const dec = inbound.decoder
   try {
     dec.push(data)
     for (let frame = dec.next(); frame !== undefined; frame = dec.next()) {
@@ -39,13 +40,12 @@ export function receiveData(g: ReceiveContext, now: Millis, p: PeerState, s: Str
       // the frame is the decoder's own copy: the publish-only fast path keeps views of it
       const rpc = decodePublishRpc(frame, g.cfg.rpcDecodeLimits, g.topicNames) ?? decodeRpc(frame, g.cfg.rpcDecodeLimits)
       handleRpc(g, now, p, rpc)
-      if (p.decoder !== dec) return
+      if (p.inbound.get(s.connection) !== inbound) return
     }
   } catch (e) {
     if (!(e instanceof ProtocolError)) throw e
     g.inStreams.delete(streamKey(s))
-    p.inbound = undefined
-    p.decoder = undefined
+    p.inbound.delete(s.connection)
     g.actions.push({ type: 'reset', stream: s })
     g.score.addPenalty(p.key, 1)
     g.event({ type: 'peer-protocol-error', peer: p.id, error: e })

@@ -74,8 +74,12 @@ export interface PeerState {
   out: StreamRef | undefined
   opening: number | undefined
   openAttempts: number
-  inbound: StreamRef | undefined
-  decoder: LpDecoder | undefined
+  /**
+   * The peer's inbound stream on each connection, with its frame decoder: one per connection (a
+   * newer one on the same connection replaces the older), since a peer with two connections (rust
+   * runs a handler per connection) may send on either.
+   */
+  readonly inbound: Map<number, { stream: StreamRef, decoder: LpDecoder }>
   /** The shared empty set (src/core/empty-map.ts) while the peer is in no topic: most peers never join one. */
   topics: Set<string>
   /** UTF-8 bytes of `topics` (≤ maxTopicBytesPerPeer). */
