@@ -114,6 +114,8 @@ async function runGossip() {
     },
   })
   log(`peer id ${node.peerId} scenario=${scenario} bad=${isBad} transport=${transport} security=${security}`)
+  node.on('connection:open', (/** @type {any} */ c) => log(`connection ${c.id} ${c.direction} ${c.peer} ${c.remoteAddr}`))
+  node.on('connection:close', (/** @type {any} */ e) => log(`connection ${e.connection?.id} closed ${e.error?.message ?? ''}`))
   /** @type {Map<string, number>} */ const got = new Map()
   node.pubsub.on('message', (m) => {
     if (m.topic !== TOPIC) return
@@ -123,7 +125,11 @@ async function runGossip() {
   node.pubsub.subscribe(TOPIC)
   const nodes = await joinNetwork(node)
   const others = nodes.filter((n) => n.name !== name)
-  await until(() => node.pubsub.getSubscribers(TOPIC).length >= others.length, 30_000, `all ${others.length} peers subscribed`)
+  await until(() => node.pubsub.getSubscribers(TOPIC).length >= others.length, 30_000, `all ${others.length} peers subscribed`).catch((e) => {
+    const subs = node.pubsub.getSubscribers(TOPIC).map(String)
+    const conns = others.map((n) => `${n.name}:${node.getConnections(n.peer).map((/** @type {any} */ c) => `${c.direction}@${c.remoteAddr}`).join(',')}`).join(' ')
+    throw new Error(`${e.message}; not subscribed: ${others.filter((n) => !subs.includes(n.peer)).map((n) => n.name).join(' ')}; connections ${conns}`)
+  })
   await barrier('ready')
   await sleep(2000) // a few heartbeats: meshes form
 
