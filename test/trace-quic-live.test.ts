@@ -19,7 +19,8 @@ const waitFor = async (f: () => boolean): Promise<void> => {
 
 test('a QUIC connection: keylog lines on both sides, live packets, TLS handshake and messages', { timeout: 30_000 }, async () => {
   const serverKeys: string[] = []
-  const server = await createNode({ listen: ['/ip4/127.0.0.1/udp/0/quic-v1'], keylog: (l) => serverKeys.push(l) })
+  const serverLive: TraceEvent[] = []
+  const server = await createNode({ listen: ['/ip4/127.0.0.1/udp/0/quic-v1'], keylog: (l) => serverKeys.push(l), trace: (e) => serverLive.push(e) })
   const live: TraceEvent[] = []
   const keys: string[] = []
   const client = await createNode({ listen: [], trace: (e) => live.push(e), keylog: (l) => keys.push(l) })
@@ -65,6 +66,12 @@ test('a QUIC connection: keylog lines on both sides, live packets, TLS handshake
   expect(pings.map((e) => e.kind === 'message' && e.dir)).toEqual(['out', 'in'])
   expect(ids().map((e) => e.kind === 'message' && e.name)).toContain('Identify')
   expect(live.filter((e) => e.kind === 'state' && e.to === 'undecodable')).toEqual([])
+  // the listener's own trace of the same connection: its view (`in` = from the client), every packet decrypted
+  expect(serverLive.filter((e) => e.kind === 'quic-packet' && e.undecryptable !== undefined)).toEqual([])
+  expect(serverLive.find((e) => e.kind === 'quic-packet')).toMatchObject({ dir: 'in', packet: 'initial' })
+  expect(serverLive).toContainEqual(expect.objectContaining({ kind: 'tls-handshake', dir: 'in', type: 'client_hello' }))
+  expect(serverLive).toContainEqual(expect.objectContaining({ kind: 'state', layer: 'connection', to: 'open', reason: client.peerId.toString() }))
+  expect(serverLive.filter((e) => e.kind === 'message' && e.protocol === '/ipfs/ping/1.0.0').map((e) => e.kind === 'message' && e.dir)).toEqual(['in', 'out'])
 })
 
 test('a trace sink and a keylog sink that throw change nothing on a QUIC connection', { timeout: 30_000 }, async () => {
