@@ -33,7 +33,7 @@ test('a TLS connection: handshake messages, states, yamux frames and messages', 
   expect(tls[2]!.fields).toMatchObject({ alpn: ['/yamux/1.0.0'] })
   expect(tls[4]!.fields).toMatchObject({ peerId: server.peerId.toString(), verified: true })
   const states = live.filter((e) => e.kind === 'state' && e.stream === undefined).map((e) => e.kind === 'state' ? `${e.layer} ${e.to} ${e.protocol ?? ''}`.trim() : '')
-  expect(states).toEqual(expect.arrayContaining(['upgrade handshake /tls/1.0.0', 'tls established /yamux/1.0.0', 'upgrade muxer /yamux/1.0.0', 'upgrade done', 'connection open']))
+  expect(states).toEqual(expect.arrayContaining(['upgrade security /tls/1.0.0', 'upgrade handshake /tls/1.0.0', 'tls established /yamux/1.0.0', 'upgrade muxer /yamux/1.0.0', 'upgrade done', 'connection open']))
   expect(live).toContainEqual(expect.objectContaining({ kind: 'state', layer: 'connection', to: 'open', reason: server.peerId.toString() }))
   expect(live).toContainEqual(expect.objectContaining({ kind: 'multistream', line: '/tls/1.0.0' }))
   expect(live.some((e) => e.kind === 'yamux-frame')).toBe(true)

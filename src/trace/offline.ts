@@ -137,7 +137,6 @@ export function decodeConnection(conn: TcpConnection, connId: string, o: Offline
 
   // The state changes a live trace of the initiator shows (src/connection, src/noise), where the capture shows them.
   emit({ kind: 'state', layer: 'connection', to: 'upgrading', reason: local === 'initiator' ? 'dialer' : 'listener' })
-  emit({ kind: 'state', layer: 'upgrade', to: 'security', protocol: '/noise' })
   // 1. security negotiation
   const security = new Negotiation(undefined, (s) => dirOfInit(s === 'a'), lim.maxPendingBytes)
   // 2. Noise
@@ -169,6 +168,7 @@ export function decodeConnection(conn: TcpConnection, connId: string, o: Offline
         stop('upgrade', `security protocol ${security.agreed} (only /noise and ${TLS} are decrypted)`)
         break
       }
+      emit({ kind: 'state', layer: 'upgrade', to: 'security', protocol: security.agreed })
       emit({ kind: 'state', layer: 'upgrade', from: 'security', to: 'handshake', protocol: security.agreed })
       if (security.agreed === TLS) {
         if (o.tlsCrypto === undefined) {

@@ -112,6 +112,8 @@ class ConnectionTrace {
   #ourMuxers: string[] = []
   /** The security protocol agreed (`/noise` or `/tls/1.0.0`). */
   #security = NOISE
+  /** The upgrade's `security` state was shown (at the first proposal). */
+  #proposed = false
   #tlsAlpn: string | undefined
   #tlsPeer: string | undefined
   #remote: NoisePayloadView | undefined
@@ -123,7 +125,6 @@ class ConnectionTrace {
     this.#maxStreams = maxStreams
     this.#dialer = role === 'dialer'
     this.handle({ kind: 'state', layer: 'connection', to: 'upgrading', reason: role })
-    this.handle({ kind: 'state', layer: 'upgrade', to: 'security', protocol: NOISE })
   }
 
   handle(e: CoreTrace): void {
@@ -250,6 +251,11 @@ class ConnectionTrace {
   /** A connection-level multistream line: `/noise`, then `/yamux/1.0.0`, agreed once it went both ways. */
   #upgradeLine(dir: Direction, line: string): void {
     if (this.#upgrade === 'security' && (line === NOISE || line === TLS)) {
+      // the first proposal names the security protocol being negotiated (`/noise` or `/tls/1.0.0`)
+      if (!this.#proposed) {
+        this.#proposed = true
+        this.#state('upgrade', 'security', { protocol: line })
+      }
       // a dialer offering both proposes one then the other: the protocol both sides sent is agreed
       if (line !== this.#security) this.#agreed = 0
       this.#security = line
