@@ -81,6 +81,28 @@ interface Bound {
   local: Multiaddr
   /** Bound by listen(): keeps the process alive; a dial socket does only while it has connections. */
   listener: boolean
+  /** Called when `pending` drops to 0 (closeSocket waits for it). */
+  drained?: (() => void) | undefined
+}
+
+/** Longest closeSocket waits for queued sends (a CONNECTION_CLOSE among them) before closing anyway. */
+const CLOSE_DRAIN_MS = 250
+
+/**
+ * Closes `b`'s socket once the datagrams already handed to it have left (node:dgram sends
+ * asynchronously, and closing drops what is still queued: the peers would never see our
+ * CONNECTION_CLOSE and would wait for their idle timeout), or after CLOSE_DRAIN_MS.
+ */
+function closeSocket(b: Bound, done: () => void): void {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const close = (): void => {
+    b.drained = undefined
+    clearTimeout(timer)
+    try { b.socket.close(() => done()) } catch { done() }
+  }
+  if (b.pending === 0) { close(); return }
+  timer = setTimeout(close, CLOSE_DRAIN_MS)
+  b.drained = close
 }
 
 const t0 = performance.now()
@@ -161,7 +183,9 @@ class UdpConnection implements RawConnection {
 function send(b: Bound, data: Uint8Array, to: UdpAddress): void {
   if (b.pending >= maxPending.get(b)!) return // dropped: QUIC sees loss
   b.pending++
-  b.socket.send(data, to.port, to.address, () => { b.pending-- })
+  b.socket.send(data, to.port, to.address, () => {
+    if (--b.pending === 0) b.drained?.()
+  })
 }
 const maxPending = new WeakMap<Bound, number>()
 
@@ -277,14 +301,14 @@ export function udpTransport(o: UdpTransportOptions): Transport & { close(): Pro
           if (i >= 0) listening.splice(i, 1)
           // connections on it end with it (the swarm closed them first on stop)
           for (const c of [...b.conns.values()]) c.destroy(new TransportError('transport/failed', 'the UDP socket closed'))
-          try { b.socket.close(() => resolve()) } catch { resolve() }
+          closeSocket(b, resolve)
         }),
       }
     },
     async close() {
       for (const p of dialers.values()) {
         const b = await p.catch(() => undefined)
-        if (b !== undefined) try { b.socket.close() } catch { /* closed */ }
+        if (b !== undefined) await new Promise<void>((resolve) => closeSocket(b, resolve))
       }
       dialers.clear()
     },
