@@ -13,6 +13,7 @@ import { WeftNode, type NodeInternals, type NodeOptions } from './edge/weft-node
 import { preciseWallClock, wallClock } from './io/clock.js'
 import { systemMemory } from './io/system-memory.js'
 import { createGuards } from './swarm/guards.js'
+import { quicCore } from './swarm/quic-connection.js'
 import type { ServiceFactory } from './swarm/index.js'
 import { createDiscovery, parseBootstrap } from './edge/discovery.js'
 import type { TraceOptions } from './trace/hooks.js'
@@ -98,6 +99,7 @@ export async function createNode(options: NodeOptions & TraceOptions & { signatu
     transports: options.transports ?? [defaultTcp!, defaultQuic!, webSockets(), memory()],
     guards: createGuards,
     discovery: createDiscovery,
+    quicCore,
     connectionTrace,
     ...(options.security?.includes('tls') === true ? { tls: await nodeTls() } : {}),
   })

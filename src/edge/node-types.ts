@@ -248,4 +248,6 @@ export interface NodeInternals {
   connectionTrace?: SwarmConfig['connectionTrace']
   /** libp2p TLS channels for a node's identity (one certificate per node): weft/node passes it when `security` includes 'tls'. */
   tls?: (identity: PrivateKey) => TlsChannelFactory
+  /** The swarm's core for QUIC connections (src/swarm/quic-connection.ts): weft/node passes it, weft/browser (no QUIC) does not. */
+  quicCore?: SwarmConfig['quicCore']
 }

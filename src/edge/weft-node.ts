@@ -142,6 +142,7 @@ export class WeftNode extends EventTarget {
       policy: opts,
       guards: internals.guards,
       connectionTrace: internals.connectionTrace,
+      quicCore: internals.quicCore,
       // Noise keys made ahead (spec/noise.md): first fill in a microtask, refills a few ms after a take
       noiseKeys: new NoiseKeyPool({ crypto, identity: this.privateKey, schedule: (refill) => (this.#runtime === undefined ? queueMicrotask(refill) : this.#runtime.defer(refill, NOISE_KEY_REFILL_DELAY)) }),
     })

@@ -16,6 +16,7 @@ export type { Behaviour, BehaviourAction, BehaviourInput, ConnectionInfo, Stream
 export { isLimitedAddr } from './limited.js'
 export type { NodeService, ServiceContext, ServiceFactory } from './service.js'
 export { createGuards } from './guards.js'
+export { quicCore } from './quic-connection.js'
 export { Gater, parseGaterEntry, formatGaterEntry, DEFAULT_GATER_OPTIONS } from './gater.js'
 export type { GaterOptions, GaterEntry, GaterErrorCode, GaterList } from './gater.js'
 export { DEFAULT_IP_LIMITS } from './ip-limits.js'

@@ -25,7 +25,6 @@ import type { Millis } from '../core/byte-machine.js'
 import { InternalError, UsageError } from '../core/errors.js'
 import { ConnCloseCode } from '../core/close-codes.js'
 import { Connection } from '../connection/index.js'
-import { quicCore } from './quic-connection.js'
 import type { Multiaddr } from '../multiaddr/index.js'
 import { PeerId } from '../peer-id/index.js'
 import type { Behaviour, BehaviourInput, ConnectionInfo, DialOptions, StreamRef } from './behaviour.js'
@@ -465,7 +464,7 @@ export class Swarm<B extends Record<string, Behaviour<unknown>> = Record<string,
   // ---- internals: connections ---------------------------------------------------------------------
 
   #newCore(now: Millis, role: 'dialer' | 'listener', expected: PeerId | undefined, limited: boolean, session?: unknown): ConnectionCore {
-    const quic = quicCore(now, session, this.#config, expected, (p) => this.#protocols.has(p), () => this.protocols()) // RawConnection.session: QUIC
+    const quic = this.#config.quicCore?.(now, session, this.#config, expected, (p) => this.#protocols.has(p), () => this.protocols()) // RawConnection.session: QUIC
     if (quic !== undefined) return quic
     return new Connection({
       ...this.#config.connection,

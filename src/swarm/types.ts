@@ -67,6 +67,12 @@ export interface SwarmConfig {
   connectionTrace?: ((role: 'dialer' | 'listener', transport?: 'quic-v1') => Pick<ConnectionOptions, 'trace' | 'keylog' | 'tlsKeylog'>) | undefined
   /** Noise key pairs made ahead for every connection's handshake (a NoiseKeyPool for `identity`; spec/noise.md). */
   noiseKeys?: ConnectionOptions['noiseKeys']
+  /**
+   * The core for a connection whose transport hands over a QUIC session (`quicCore`,
+   * src/swarm/quic-connection.ts). Passed in rather than imported, so a build without QUIC (weft/browser)
+   * does not carry it; absent, every connection gets the TCP-style core (Noise or TLS, then yamux).
+   */
+  quicCore?: typeof import('./quic-connection.js').quicCore | undefined
 }
 
 /** Transport operations the swarm asks of its driver. */
