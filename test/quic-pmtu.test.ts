@@ -112,12 +112,21 @@ describe('a lost probe is not congestion (RFC 9000 §14.4)', () => {
 
 describe('two connections', () => {
   const big = { limits: { maxDatagramSize: 65527 } }
-  test('by default the search stops at 1452 (go\'s and rust\'s size), even where the path carries more', () => {
-    const p = new Pair()
+  test('maxDatagramSize 1452 (go\'s and rust\'s size): the search stops there, even where the path carries more', () => {
+    const small = { limits: { maxDatagramSize: 1452 } }
+    const p = new Pair({ client: small, server: small })
     expect(p.handshake()).toBe(true)
     transfer(p, 200_000)
     expect(p.client.pathStats.maxDatagramSize).toBe(1452)
     expect(p.server.pathStats.maxDatagramSize).toBe(1452)
+  })
+
+  test('by default (65527) with no MTU limit the search reaches 65527 and the data arrives', () => {
+    const sizes: number[] = []
+    const p = new Pair({ filter: (_to, d) => { sizes.push(d.length); return false } })
+    expect(p.handshake()).toBe(true)
+    transfer(p, 200_000)
+    expect(Math.max(...sizes)).toBe(65527)
   })
 
   test('maxDatagramSize 65527 with no MTU limit: both sides reach 65527 and the data arrives', () => {

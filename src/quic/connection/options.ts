@@ -42,12 +42,12 @@ export interface QuicConnectionLimits {
   /** Our max_idle_timeout in ms (0: none). The effective timeout is the smaller nonzero of both sides' (RFC 9000 §10.1). */
   idleTimeout: number
   /**
-   * Largest UDP payload we send (RFC 9000 §14, default 1452, what go's and rust's QUIC use): we start
-   * at 1200, the size every QUIC path carries, and move up only to sizes whose padded probe was
-   * acknowledged (DPLPMTUD, §14.3, pmtu.ts: 1452 first, then up to min(this, the peer's
-   * max_udp_payload_size) by halving; the UDP driver drops datagrams above the first hop's MTU, so on
-   * a 1500-byte path the search ends at 1452 and on loopback near 64 KB: set 65527 to search that
-   * far, bench/README.md "QUIC throughput"). 1200 disables probing.
+   * Largest UDP payload we send (RFC 9000 §14, default 65527): we start at 1200, the size every QUIC
+   * path carries, and move up only to sizes whose padded probe was acknowledged (DPLPMTUD, §14.3,
+   * pmtu.ts: 1452 first, then up to min(this, the peer's max_udp_payload_size) by halving; the UDP
+   * driver drops datagrams above the first hop's MTU, so on a 1500-byte path the search ends at 1452
+   * and on loopback near 64 KB, bench/README.md "QUIC throughput"). 1452 is what go's and rust's QUIC
+   * send; 1200 disables probing.
    */
   maxDatagramSize: number
   /** Probes of one size lost before that size counts as failed (each lost probe costs one packet; the search tries about 8 sizes). */
@@ -73,7 +73,7 @@ export const DEFAULT_CONNECTION_LIMITS: QuicConnectionLimits = {
   maxIssuedConnectionIds: 4,
   maxPendingRetirements: 64,
   idleTimeout: 30_000,
-  maxDatagramSize: 1452,
+  maxDatagramSize: 65527,
   maxPmtuProbes: 3,
   maxUdpPayloadSize: 65527,
   keyUpdateInterval: 2 ** 22,
