@@ -59,7 +59,7 @@ export async function runPerf(argv: string[]): Promise<number> {
       '       weft perf --server-address <multiaddr>[/p2p/<peer id>] [--transport tcp|ws|quic-v1] --upload-bytes N --download-bytes N',
       '       client option: --streams N   N concurrent perf streams on one connection (1-16, default 1), bytes split evenly',
       '       both roles: --security noise|tls|noise,tls   secure channels on TCP/WebSocket (default noise)',
-      '       both roles: --max-datagram-size N   QUIC\'s largest datagram (1200-65527, default 1452; 65527: search up to the first hop\'s MTU)',
+      '       both roles: --max-datagram-size N   QUIC\'s largest datagram (1200-65527, default 65527: search up to the first hop\'s MTU; 1452: go\'s and rust\'s size)',
       '       both roles: --socket-buffer-size N   QUIC\'s kernel UDP receive/send buffer, bytes (default 0: the OS default)',
     ].join('\n'))
     return 0
@@ -113,13 +113,13 @@ type SecurityOption = { security?: Array<'noise' | 'tls'>, transports?: Transpor
 
 /**
  * `--max-datagram-size N`: QUIC's largest datagram (`quic({ connection: { limits: { maxDatagramSize } } })`,
- * default 1452, what go's and rust's QUIC send); 65527 lets the path MTU search go as far as the first
- * hop carries (about 64 KB on loopback; bench/README.md "QUIC throughput"). `--socket-buffer-size N`:
+ * default 65527: the path MTU search goes as far as the first hop carries, about 64 KB on loopback;
+ * 1452 is what go's and rust's QUIC send; bench/README.md "QUIC throughput"). `--socket-buffer-size N`:
  * `quic({ socketBufferSize })`, the kernel's UDP buffers (64 KB datagrams overflow Linux's ~208 KiB default).
  */
 async function quicFlags(size: string[] | undefined, buffer: string[] | undefined): Promise<SecurityOption> {
   if (size === undefined && buffer === undefined) return {}
-  const n = Number(size?.[0] ?? 1452)
+  const n = Number(size?.[0] ?? 65527)
   if (!Number.isInteger(n) || n < 1200 || n > 65527) throw new UsageLine('--max-datagram-size must be an integer from 1200 to 65527')
   const b = Number(buffer?.[0] ?? 0)
   if (!Number.isInteger(b) || b < 0 || b > 64 * 1024 * 1024) throw new UsageLine('--socket-buffer-size must be an integer from 0 to 67108864')
