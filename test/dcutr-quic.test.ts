@@ -3,7 +3,8 @@
  * Pair, 10 ms one way): the address rules for `/udp/<port>/quic-v1`, B's `punch` event after RTT/2
  * (no dial: A dials, B's service sends the punch packets), A's immediate QUIC dial on SYNC, B
  * accepting A's inbound QUIC connection as the punched one, the punch window's retries, mixed
- * TCP + QUIC, no shared transport, and the `dcutr({ quic })` service driving the transport's
+ * TCP + QUIC, A's attempts (one outcome per SYNC, its QUIC dial bounded by the punch window), no
+ * shared transport, and the `dcutr({ quic })` service driving the transport's
  * `holePunch`. The packets themselves: test/udp-punch.test.ts; end to end: test/dcutr-quic-node.test.ts
  * and test/netns-dcutr-quic.test.ts.
  */
@@ -226,6 +227,55 @@ describe('dcutr over QUIC: the exchange', () => {
     expect(s.b.of('open-stream')).toHaveLength(1) // still in the punch window
     s.pair.runFor(3_000)
     expect(s.b.of('open-stream')).toHaveLength(2)
+  })
+
+  test('A: each SYNC is one attempt with its own outcome; its QUIC dial is cancelled when the punch window ends (not the 10 s handshake timeout); the next SYNC dials afresh', () => {
+    const s = setup()
+    s.pair.run(1_000)
+    const first = s.a.of('dial')[0]!
+    s.pair.runFor(first.at + 4_999 - s.pair.now)
+    expect(s.a.of('cancel-dial')).toHaveLength(0) // at the limit: still dialing
+    expect(byType(s.a, 'failed')).toHaveLength(0)
+    s.pair.runFor(1)
+    expect(s.a.of('cancel-dial').map((x) => [x.at, x.action.requestId])).toEqual([[first.at + 5_000, first.action.requestId]])
+    s.pair.runFor(30_000)
+    const dials = s.a.of('dial')
+    expect(dials).toHaveLength(3) // one per B attempt, each a new dial
+    expect(new Set(dials.map((d) => d.action.requestId)).size).toBe(3)
+    expect(s.a.of('cancel-dial').map((x) => x.action.requestId)).toEqual(dials.map((d) => d.action.requestId))
+    const failed = byType(s.a, 'failed')
+    expect(failed.map((f) => f.attempts)).toEqual([1, 2, 3])
+    for (const f of failed) {
+      expect(f).toMatchObject({ role: 'A', peer: ib.peer, theirAddrs: [ma(QB)] })
+      expect((f.error as OutcomeError).code).toBe('dcutr/punch-timeout')
+    }
+    expect(byType(s.b, 'failed')).toHaveLength(1)
+  })
+
+  test('A: B\'s next SYNC ends the previous attempt\'s QUIC dial at once (B moved on; no joining a stale handshake); a dial failing in its window is that attempt\'s dcutr/dial-failed', () => {
+    const s = setup({ a: { punchTimeout: 60_000 }, b: { punchTimeout: 2_000 } })
+    s.pair.run(1_000)
+    s.pair.runFor(2_100)
+    const dials = s.a.of('dial')
+    expect(dials).toHaveLength(2)
+    const cancels = s.a.of('cancel-dial')
+    expect(cancels.map((x) => [x.at, x.action.requestId])).toEqual([[dials[1]!.at, dials[0]!.action.requestId]])
+    const failed = byType(s.a, 'failed')
+    expect(failed.map((f) => [f.attempts, (f.error as OutcomeError).code])).toEqual([[1, 'dcutr/punch-timeout']])
+    expect(failed[0]!.error.message).toMatch(/new attempt/)
+    // the second attempt's dial fails by itself: its own outcome, nothing cancelled
+    s.pair.a.input({ type: 'dial-failed', requestId: dials[1]!.action.requestId, error: new Error('unreachable') })
+    expect(byType(s.a, 'failed').map((f) => [f.attempts, (f.error as OutcomeError).code])).toEqual([[1, 'dcutr/punch-timeout'], [2, 'dcutr/dial-failed']])
+    expect(s.a.of('cancel-dial')).toHaveLength(1)
+    // a direct connection within attempt 3: direct names attempt 3, and its dial is not cancelled
+    s.pair.runFor(2_100)
+    const third = s.a.of('dial')[2]!
+    const da = conn(200, ib, { direction: 'outbound', local: '/ip4/10.0.1.2/udp/4001/quic-v1', remoteAddr: QB })
+    s.pair.a.input({ type: 'dial-succeeded', requestId: third.action.requestId, connection: da })
+    expect(byType(s.a, 'direct')).toMatchObject([{ role: 'A', attempts: 3 }])
+    s.pair.runFor(70_000)
+    expect(s.a.of('cancel-dial')).toHaveLength(1)
+    expect(byType(s.a, 'failed')).toHaveLength(2)
   })
 
   test('no shared transport: A punches QUIC only, B sends TCP only: A resets with dcutr/no-shared-transport (an OutcomeError), no dial', () => {

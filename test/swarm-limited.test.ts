@@ -203,6 +203,26 @@ describe('behaviour seams', () => {
     expect(sbw.connections()[0]?.direction).toBe('outbound')
   })
 
+  test('cancel-dial: a behaviour gives up its dial; the attempt\'s connection is closed and no dial result reaches it; another behaviour\'s request id is not its own', () => {
+    const mine = new Scripted()
+    const other = new Scripted()
+    const s = new Swarm({ mine, other }, { crypto: nobleCrypto, identity: privateKeyFromSeed(new Uint8Array(32).fill(9), nobleCrypto) })
+    s.start(0)
+    const target = Multiaddr.fromString(`/ip4/11.0.0.2/tcp/5000/p2p/${privateKeyFromSeed(new Uint8Array(32).fill(10), nobleCrypto).publicKey.toPeerId().toString()}`)
+    mine.actions.push({ type: 'dial', requestId: 7, addrs: [target], options: { force: true } })
+    s.handleTimeout(0)
+    const io = s.pollIo()
+    expect(io).toMatchObject({ type: 'connect' })
+    other.actions.push({ type: 'cancel-dial', requestId: 7 })
+    s.handleTimeout(1)
+    expect(s.pollIo()).toBeUndefined() // not other's dial
+    mine.actions.push({ type: 'cancel-dial', requestId: 7 })
+    s.handleTimeout(2)
+    expect(s.pollIo()).toEqual({ type: 'close', connection: io!.connection })
+    s.handleConnectFailed(3, io!.connection, new Error('closed'))
+    expect(mine.inputs.filter((i) => i.type === 'dial-failed' || i.type === 'dial-succeeded')).toEqual([])
+  })
+
   test('manual-consume holds the window until the behaviour consumes', async () => {
     const sb = new Scripted(['/sink/1.0.0'])
     const a = await createNode({ listen: ['/memory/0'], transports: [memory()], services: { s: scripted(sb) } })

@@ -14,8 +14,9 @@
  *   and wait `punchTimeout` for A's QUIC connection. A new attempt only when every dial of the
  *   previous one failed and the punch window passed; a protocol error or a timeout ends the exchange.
  * - A holds the OUTBOUND relayed connection and answers the stream: CONNECT{our addrs}, then on SYNC
- *   dials B's addresses at once with `force` (A is the client). Streams on other connections are
- *   reset (as go does).
+ *   dials B's addresses at once with `force` (A is the client): one attempt per SYNC with its own
+ *   outcome, its QUIC dials cancelled after `punchTimeout` or at B's next SYNC (a-punch.ts). Streams
+ *   on other connections are reset (as go does).
  * Our addresses: the observed addresses (seam `observed-addr`, direct connections only) of connections
  * whose local port is the TCP punch port or a QUIC listening port, then the confirmed external
  * addresses and the public listen addresses. Without a punch port and without QUIC (`quicPunch` and a
@@ -36,6 +37,7 @@ import { streamKey } from '../swarm/index.js'
 import { isPublicAddr } from '../swarm/index.js'
 import { DCUTR_PROTOCOL, DEFAULT_DCUTR_MESSAGE_LIMITS, HolePunchDecoder, HolePunchType, encodeHolePunchFrame, type DcutrErrorCode, type DcutrMessageLimits, type HolePunch } from './message.js'
 import { localSocket, punchTargets, punchTransport, quicListenSockets, type PunchTransport } from './addrs.js'
+import { APunches } from './a-punch.js'
 import type { DcutrEvent, DcutrOptions, DcutrOutcomeCode, DcutrRole, DcutrStatus, PunchAddrs } from './types.js'
 
 export type { DcutrEvent, DcutrOptions, DcutrOutcomeCode, DcutrRole, DcutrStatus, PunchAddrs } from './types.js'
@@ -75,13 +77,6 @@ interface AStream {
   ours: Multiaddr[]
 }
 
-/** A's punch dials to a peer, after SYNC. */
-interface APunch {
-  readonly peer: PeerId
-  readonly pending: Set<number>
-  punch: PunchAddrs
-}
-
 interface DialRef {
   readonly key: string
   readonly role: DcutrRole
@@ -116,8 +111,11 @@ export class DcutrBehaviour implements Behaviour<DcutrEvent> {
   /** A's inbound dcutr streams, by stream key. */
   readonly #a = new Map<string, AStream>()
   readonly #aPerPeer = new Map<string, number>()
-  /** A's punch dials in flight, by peer. */
-  readonly #aPunch = new Map<string, APunch>()
+  /** A's punch attempts (one per SYNC, each with its dials and outcome; QUIC dials bounded by the attempt). */
+  readonly #aPunch = new APunches({
+    emit: (event) => this.#emit(event),
+    cancel: (requestId) => { this.#dials.delete(requestId); this.#actions.push({ type: 'cancel-dial', requestId }) },
+  })
   readonly #dials = new Map<number, DialRef>()
   /** Open connections by peer: limited (relayed) and direct ones. */
   readonly #limited = new Map<string, Set<number>>()
@@ -242,6 +240,7 @@ export class DcutrBehaviour implements Behaviour<DcutrEvent> {
       this.#actions.push({ type: 'reset', stream: a.stream })
       this.#emit({ type: 'failed', peer: a.peer, role: 'A', attempts: 1, error: outcome('dcutr/timeout', `exchange not done within ${this.#timeout} ms`) })
     }
+    this.#aPunch.expire(now)
     for (const [conn, c] of [...this.#closeAt]) {
       if (c.at > now) continue
       this.#closeAt.delete(conn)
@@ -264,6 +263,8 @@ export class DcutrBehaviour implements Behaviour<DcutrEvent> {
       else if (s.kind === 'dialing' && s.punchUntil !== undefined) at(s.punchUntil)
     }
     for (const a of this.#a.values()) at(a.deadline)
+    const w = this.#aPunch.nextDeadline()
+    if (w !== undefined) at(w)
     for (const c of this.#closeAt.values()) at(c.at)
     return min
   }
@@ -297,6 +298,7 @@ export class DcutrBehaviour implements Behaviour<DcutrEvent> {
     const set = table.get(key)
     set?.delete(c.id)
     if (set?.size === 0) table.delete(key)
+    if (c.limited && set?.size === 0) this.#aPunch.forget(key)
     this.#closeAt.delete(c.id)
     for (const [k, a] of [...this.#a]) if (a.stream.connection === c.id) this.#dropA(k, a)
     const ex = this.#b.get(key)
@@ -332,11 +334,10 @@ export class DcutrBehaviour implements Behaviour<DcutrEvent> {
         punch = ex.punch
       }
     }
-    const a = this.#aPunch.get(key)
+    const a = this.#aPunch.direct(key)
     if (a !== undefined) {
-      this.#aPunch.delete(key)
       role = 'A'
-      attempts = 1
+      attempts = a.attempts
       punch = a.punch
     }
     if (role === undefined) return
@@ -350,10 +351,7 @@ export class DcutrBehaviour implements Behaviour<DcutrEvent> {
     if (d === undefined) return
     this.#dials.delete(requestId)
     if (d.role === 'A') {
-      const p = this.#aPunch.get(d.key)
-      if (p === undefined || !p.pending.delete(requestId) || p.pending.size > 0) return
-      this.#aPunch.delete(d.key)
-      this.#emit({ type: 'failed', peer: p.peer, role: 'A', attempts: 1, error: outcome('dcutr/dial-failed', error.message), ...p.punch })
+      this.#aPunch.dialFailed(requestId, error)
       return
     }
     const ex = this.#b.get(d.key)
@@ -479,7 +477,7 @@ export class DcutrBehaviour implements Behaviour<DcutrEvent> {
     this.#a.set(streamKey(stream), { peer: c.peer, key, stream, deadline: now + this.#timeout, decoder: new HolePunchDecoder(this.#limits), state: 'await-connect', addrs: [], ours: [] })
   }
 
-  #aMessage(a: AStream, msg: HolePunch): void {
+  #aMessage(now: Millis, a: AStream, msg: HolePunch): void {
     if (a.state === 'await-connect') {
       if (msg.type !== HolePunchType.CONNECT) throw protocolError('dcutr/unexpected-message', `expected CONNECT, got type ${msg.type}`)
       if (this.#transports().size === 0) {
@@ -505,10 +503,8 @@ export class DcutrBehaviour implements Behaviour<DcutrEvent> {
     // SYNC: dial at once, as the client.
     this.#dropA(streamKey(a.stream), a)
     this.#actions.push({ type: 'close-write', stream: a.stream })
-    let punch = this.#aPunch.get(a.key)
-    if (punch === undefined) this.#aPunch.set(a.key, (punch = { peer: a.peer, pending: new Set(), punch: {} }))
-    punch.punch = { ourAddrs: a.ours, theirAddrs: a.addrs }
-    for (const addr of a.addrs) punch.pending.add(this.#dial(a.key, 'A', a.peer, addr, false))
+    const dial = (): Array<{ id: number; quic: boolean }> => a.addrs.map((addr) => ({ id: this.#dial(a.key, 'A', a.peer, addr, false), quic: punchTransport(addr) === 'quic' }))
+    this.#aPunch.start(now, a.peer, a.key, { ourAddrs: a.ours, theirAddrs: a.addrs }, dial, this.#punchTimeout)
   }
 
   #dropA(key: string, a: AStream): void {
@@ -531,7 +527,7 @@ export class DcutrBehaviour implements Behaviour<DcutrEvent> {
       for (let msg = decoder.next(); msg !== undefined; msg = decoder.next()) {
         if (a !== undefined) {
           if (!this.#a.has(key)) break
-          this.#aMessage(a, msg)
+          this.#aMessage(now, a, msg)
         } else if (ex !== undefined) {
           if (ex.state.kind !== 'connect-sent') break // B reads one message; anything after A's CONNECT is ignored
           this.#bMessage(now, ex, msg)

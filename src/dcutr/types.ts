@@ -67,8 +67,9 @@ export interface DcutrOptions {
    */
   quicPunch?: boolean
   /**
-   * ms B sends punch packets and waits for A's QUIC connection per attempt. Default 5 000.
-   * Stops: a peer that never dials keeping us sending packets (and the attempt open).
+   * ms B sends punch packets and waits for A's QUIC connection per attempt; A's QUIC dials of an
+   * attempt are cancelled after as long (from the SYNC). Default 5 000. Stops: a peer that never
+   * dials keeping us sending packets (and the attempt open); A's stale handshakes outliving B's attempt.
    */
   punchTimeout?: number
   /** Attempts by B (CONNECT, SYNC, dials). Default 3 (the spec: "retry twice"). Stops: endless punching at a peer behind a symmetric NAT. */

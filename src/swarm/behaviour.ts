@@ -128,6 +128,12 @@ export type BehaviourAction<Ev> =
   /** Dial a peer: by its known addresses (peer store) or the given ones. `options`: see DialOptions. */
   | { type: 'dial'; requestId: number; peer?: PeerId; addrs?: readonly Multiaddr[]; options?: DialOptions }
   /**
+   * Give up on this behaviour's dial `requestId`: a dial nobody else waits for ends and its
+   * connection attempt is closed; no `dial-failed` follows (DCUtR's A ends a QUIC punch dial with
+   * its attempt). Unknown or finished requests are ignored.
+   */
+  | { type: 'cancel-dial'; requestId: number }
+  /**
    * Open a stream to `peer` (on `connection` if given, else any connection, dialing if needed). A
    * limited (relayed) connection is used only with `allowLimited`; a direct one is preferred.
    */

@@ -260,6 +260,9 @@ export function onAction(h: RouteHost, now: Millis, name: string, a: BehaviourAc
       if (a.peer !== undefined && a.addrs !== undefined) h.peerStore.addAddrs(a.peer, a.addrs)
       h.dials.dial(a.peer ?? a.addrs?.[0] ?? (undefined as never), { owner, requestId: a.requestId, ...(a.options !== undefined ? { options: a.options } : {}) }, a.peer !== undefined ? a.addrs : undefined)
       break
+    case 'cancel-dial':
+      h.dials.cancel((w) => w.owner.kind === 'behaviour' && w.owner.name === name && w.requestId === a.requestId)
+      break
     case 'open-stream':
       h.openStream(now, owner, a.peer, a.protocols, a.requestId, a.connection, a.allowLimited === true)
       break
