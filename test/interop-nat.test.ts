@@ -95,6 +95,11 @@ describe('NAT matrix', () => {
     const failed = { ok: false, error: 'DCUtR failed after 3 attempt(s): no direct connection', relayedPingMillis: 2 }
     expect(m.judge(sym, failed, { directSyn: 0, directUdp: { rA: 0, rB: 0 } })).toBeNull()
     expect(m.judge(sym, failed, { directSyn: 0, directUdp: { rA: 0, rB: 2 } })).toMatch(/2 direct UDP datagram/)
+    // weft as A too (each of A's attempts reports its own failure): judged the same way
+    const symWeft = find('quic/dcutr/rust/weft-weft/symmetric-nat')
+    expect(symWeft).toMatchObject({ control: false, transport: 'quic-v1', dialer: 'weft', listener: 'weft' })
+    expect(m.judge(symWeft, failed, { directSyn: 0, directUdp: { rA: 0, rB: 0 } })).toBeNull()
+    expect(m.judge(symWeft, failed, { directSyn: 0, directUdp: { rA: 1, rB: 0 } })).toMatch(/1 direct UDP datagram/)
     expect(m.judge(find('dcutr/rust/weft-weft/symmetric-nat'), failed, { directSyn: 0, directUdp: { rA: 0, rB: 2 } })).toBeNull() // TCP: UDP is not its business
     // and a TCP case whose direct connection is QUIC is no TCP hole punch
     expect(m.judge(find('dcutr/rust/go-rust'), good, { directSyn: 1, listenerRouter: '11.0.0.2' })).toMatch(/not TCP/)

@@ -188,13 +188,16 @@ const clientServices = (holePunch) => (/** @type {any} */ t) => ({
   ...(holePunch ? { dcutr: factory('dcutr', dcutrMod)(overQuic ? { quic: t } : { punchPort: t }) } : {}),
 })
 
+/** A connection in a log line: id, direction, remote address (not `[object Object]`). @param {any} c */
+const connText = (c) => `${c?.id} ${c?.direction} ${String(c?.remoteAddr)}${c?.limited ? ' limited' : ''}`
+
 /** Log DCUtR's events (its `direct`, `attempt`, `failed`, `unavailable`). @param {any} node */
 function traceDcutr(node) {
   /** @type {any} */ let d
   try { d = node.service('dcutr') } catch { return }
   log('dcutr status', d.status?.())
   for (const type of ['attempt', 'punch', 'direct', 'failed', 'unavailable']) {
-    d.on?.(type, (/** @type {any} */ ev) => log(`dcutr ${type}`, Object.fromEntries(Object.entries(ev ?? {}).map(([k, v]) => [k, typeof v === 'object' && v !== null && 'toString' in v && !Array.isArray(v) ? String(v) : v]))))
+    d.on?.(type, (/** @type {any} */ ev) => log(`dcutr ${type}`, Object.fromEntries(Object.entries(ev ?? {}).map(([k, v]) => [k, k === 'connection' ? connText(v) : typeof v === 'object' && v !== null && 'toString' in v && !Array.isArray(v) ? String(v) : v]))))
   }
 }
 
@@ -271,7 +274,8 @@ async function dialerRole() {
     await identifiedWith(node, listener, conn.id)
     // DCUtR's `failed` event (all attempts spent) ends the wait at once: then the relayed connection must
     // still carry a ping (the orchestrator's symmetric-NAT control expects exactly that).
-    // A (us) reports each failed exchange; B retries up to 3 times, so we wait for the third.
+    // A (us) reports each failed attempt (its number in `attempts`; over QUIC each attempt's dial ends
+    // with B's punch window); B retries up to 3 times, so we wait for the third.
     /** @type {any} */ let failed
     let failures = 0
     try {
