@@ -127,7 +127,8 @@ function pmtuProbe(s: ConnState, now: number): Uint8Array | undefined {
   const m = s.pmtu
   const app = s.spaces.application
   if (m.size === 0 || m.pn !== undefined || !s.handshakeConfirmed || app.send === undefined) return undefined
-  if (!s.recovery.canSend(m.size)) return undefined
+  // a path not yet validated (a server after the peer's address changed) gets no probe beyond its 3x budget (RFC 9000 §8.1, §9.3)
+  if (!s.recovery.canSend(m.size) || m.size > amplificationBudget(s, now)) return undefined
   const pn = app.nextPn++
   const h = header(s, 'application')
   const bytes = sealPacket(s.crypto, app.send, h, pn, encode([{ type: 'ping' }]), { pnLength: packetNumberLength(pn, s.recovery.largestAcked('application')), minPacketSize: m.size })
@@ -141,7 +142,7 @@ function pmtuProbe(s: ConnState, now: number): Uint8Array | undefined {
 /** A probe waits for room in the congestion window: hold back new data until it fits (else a busy sender never leaves room for it). */
 function probeWaiting(s: ConnState): boolean {
   const m = s.pmtu
-  return m.size > 0 && m.pn === undefined && s.handshakeConfirmed && m.size <= s.recovery.congestionWindow
+  return m.size > 0 && m.pn === undefined && s.handshakeConfirmed && m.size <= s.recovery.congestionWindow && (s.role === 'client' || s.addressValidated)
 }
 
 /** An acknowledged application packet: a probe's success moves the datagram size up (pmtu.ts). */
