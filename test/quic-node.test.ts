@@ -101,5 +101,12 @@ describe('/quic-v1 between two weft nodes', () => {
     const m = await cli('perf', '--server-address', server.getMultiaddrs()[0]!.toString(), '--upload-bytes', '30', '--download-bytes', '40')
     expect(m.code).toBe(0)
     expect(final(m.out)).toMatchObject({ uploadBytes: 30, downloadBytes: 40 })
+    // go's datagram size and a 1 MiB socket buffer; values out of range are usage errors
+    const g = await cli('perf', '--server-address', `127.0.0.1:${port}`, '--transport', 'quic-v1', '--max-datagram-size', '1452', '--socket-buffer-size', '1048576', '--upload-bytes', '50000', '--download-bytes', '50000')
+    expect(g.err).toBe('')
+    expect(final(g.out)).toMatchObject({ uploadBytes: 50000, downloadBytes: 50000 })
+    const bad = await cli('perf', '--server-address', `127.0.0.1:${port}`, '--transport', 'quic-v1', '--max-datagram-size', '1000')
+    expect(bad.code).not.toBe(0)
+    expect(bad.err).toMatch(/max-datagram-size/)
   }, 30_000)
 })
