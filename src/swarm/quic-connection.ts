@@ -372,6 +372,10 @@ export class QuicConnectionCore {
           this.#stoppedWrites.add(id)
           return data.length
         }
+        // A UsageError means QUIC ended our sending part (the peer's STOP_SENDING) or the connection before #pump routed that
+        // event: only the table's negotiation bytes, written while #pump routes an earlier event of the same batch, get here;
+        // the queued event then sets `stopped` (the next write resets) or ends every stream with the error. Application
+        // writes come between pumps and meet `stopped`, an ended stream or #open first (the edge Stream refuses writes after closeWrite).
         try { return q.write(id, data) } catch (e) { if (e instanceof UsageError) return data.length; throw e }
       },
       consume: (id, n) => {
