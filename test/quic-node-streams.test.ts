@@ -123,6 +123,31 @@ describe('the libp2p mapping of QUIC streams', () => {
     expect(types(l.eb, ob)).toEqual(['stream-opened', 'stream-reset', 'stream-closed'])
   })
 
+  test("a writer waiting for send window when the peer's STOP_SENDING arrives alone is woken, and its write resets the stream (no hang)", () => {
+    const l = new Link()
+    l.run()
+    l.b.openStream(l.now, [PROTO], 1)
+    l.run()
+    const ib = opened(l.ea, 'inbound')
+    const ob = opened(l.eb, 'outbound')
+    // a never reads: b writes until QUIC's flow control pushes back
+    const chunk = new Uint8Array(64 * 1024)
+    let blocked = false
+    for (let i = 0; i < 400 && !blocked; i++) {
+      if (l.b.write(ob, chunk) < chunk.length) blocked = true
+      l.run(20)
+    }
+    expect(blocked).toBe(true)
+    const before = l.eb.length
+    l.quicA!.stopSending(ib, 0)
+    l.run()
+    const after = l.eb.slice(before).filter((e) => 'id' in e && e.id === ob).map((e) => e.type)
+    expect(after).toContain('stream-writable')
+    expect(l.b.write(ob, Uint8Array.of(1))).toBe(1)
+    l.run()
+    expect(types(l.eb, ob).slice(-2)).toEqual(['stream-reset', 'stream-closed'])
+  })
+
   test("the peer's RESET_STREAM is a libp2p reset of the whole stream", () => {
     const l = new Link()
     l.run()

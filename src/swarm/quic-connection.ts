@@ -41,8 +41,10 @@ interface StreamState {
   stopCode: number
   /** The application finished its writing (FIN queued). */
   writeClosed: boolean
+  /** A write came up short: the writer waits for 'stream-writable'. */
+  blocked: boolean
 }
-const newStream = (): StreamState => ({ unconsumed: 0, held: false, finRead: false, stopped: false, stopCode: 0, writeClosed: false })
+const newStream = (): StreamState => ({ unconsumed: 0, held: false, finRead: false, stopped: false, stopCode: 0, writeClosed: false, blocked: false })
 
 type TableEvent = Exclude<YamuxEvent, { type: 'ping' | 'go-away' | 'closed' | 'stream-opened' }>
 
@@ -280,7 +282,7 @@ export class QuicConnectionCore {
         if (s !== undefined) this.#read(ev.id, s)
         return
       case 'writable':
-        if (s !== undefined && !s.stopped) feed({ type: 'stream-writable', id: ev.id })
+        if (s !== undefined && !s.stopped) { s.blocked = false; feed({ type: 'stream-writable', id: ev.id }) }
         return
       case 'reset':
         if (s === undefined) return
@@ -294,6 +296,9 @@ export class QuicConnectionCore {
         if (s === undefined) return
         s.stopped = true
         s.stopCode = ev.errorCode
+        // a writer waiting for send window would wait for ever (a stopped sending part gets no more
+        // 'writable'): wake it, and its write takes the stopped path and resets the stream
+        if (s.blocked) { s.blocked = false; feed({ type: 'stream-writable', id: ev.id }) }
         return
       case 'closed':
         if (this.#ended.delete(ev.id)) return
@@ -376,7 +381,11 @@ export class QuicConnectionCore {
         // event: only the table's negotiation bytes, written while #pump routes an earlier event of the same batch, get here;
         // the queued event then sets `stopped` (the next write resets) or ends every stream with the error. Application
         // writes come between pumps and meet `stopped`, an ended stream or #open first (the edge Stream refuses writes after closeWrite).
-        try { return q.write(id, data) } catch (e) { if (e instanceof UsageError) return data.length; throw e }
+        try {
+          const n = q.write(id, data)
+          if (n < data.length) s.blocked = true
+          return n
+        } catch (e) { if (e instanceof UsageError) return data.length; throw e }
       },
       consume: (id, n) => {
         const s = this.#streams.get(id)
