@@ -60,7 +60,7 @@ export async function runPerf(argv: string[]): Promise<number> {
       '       client option: --streams N   N concurrent perf streams on one connection (1-16, default 1), bytes split evenly',
       '       both roles: --security noise|tls|noise,tls   secure channels on TCP/WebSocket (default noise)',
       '       both roles: --max-datagram-size N   QUIC\'s largest datagram (1200-65527, default 65527: search up to the first hop\'s MTU; 1452: go\'s and rust\'s size)',
-      '       both roles: --socket-buffer-size N   QUIC\'s kernel UDP receive/send buffer, bytes (default 0: the OS default)',
+      '       both roles: --socket-buffer-size N   QUIC\'s kernel UDP receive/send buffer, bytes (default 4194304, quic()\'s; 0: the OS default)',
     ].join('\n'))
     return 0
   }
@@ -121,10 +121,10 @@ async function quicFlags(size: string[] | undefined, buffer: string[] | undefine
   if (size === undefined && buffer === undefined) return {}
   const n = Number(size?.[0] ?? 65527)
   if (!Number.isInteger(n) || n < 1200 || n > 65527) throw new UsageLine('--max-datagram-size must be an integer from 1200 to 65527')
-  const b = Number(buffer?.[0] ?? 0)
-  if (!Number.isInteger(b) || b < 0 || b > 64 * 1024 * 1024) throw new UsageLine('--socket-buffer-size must be an integer from 0 to 67108864')
+  const b = buffer === undefined ? undefined : Number(buffer[0])
+  if (b !== undefined && (!Number.isInteger(b) || b < 0 || b > 64 * 1024 * 1024)) throw new UsageLine('--socket-buffer-size must be an integer from 0 to 67108864')
   const { quic } = await import('../edge/quic-transport.js')
-  return { transports: [tcp(), quic({ connection: { limits: { maxDatagramSize: n } }, socketBufferSize: b }), webSockets()] }
+  return { transports: [tcp(), quic({ connection: { limits: { maxDatagramSize: n } }, ...(b !== undefined ? { socketBufferSize: b } : {}) }), webSockets()] }
 }
 
 /** `--security noise,tls` (repeatable or comma-separated, in order of preference), as weft node's. */

@@ -32,16 +32,25 @@ export interface QuicTransportOptions {
   connection?: QuicRouterOptions['connection']
   /** Datagrams queued to a socket and not yet sent before new ones are dropped (default 4096). */
   maxPendingSends?: number
-  /** Kernel receive/send buffer per UDP socket, bytes (default 0: the OS default; at most 64 MiB). */
+  /** Kernel receive/send buffer per UDP socket, bytes (default `DEFAULT_QUIC_SOCKET_BUFFER_SIZE`, 4 MiB; 0: the OS default; at most 64 MiB). */
   socketBufferSize?: number
 }
+
+/**
+ * quic()'s kernel UDP receive/send buffer per socket when `socketBufferSize` is not given: 4 MiB.
+ * The OS caps it (Linux: net.core.rmem_max / wmem_max; a request above the cap gets the cap), so
+ * it never exceeds what the administrator allows. With 64 KB datagrams (the path-MTU search's
+ * reach on loopback) Linux's ~208 KiB default holds three of them: every burst the reader is late
+ * for drops datagrams and halves the congestion window (bench/README.md "QUIC throughput").
+ */
+export const DEFAULT_QUIC_SOCKET_BUFFER_SIZE = 4 << 20
 
 /** The QUIC v1 transport: listens on and dials `/ip4|ip6/<host>/udp/<port>/quic-v1`. */
 export function quic(options: QuicTransportOptions = {}): QuicTransport {
   const t = udpTransport({
     protocol: 'quic-v1',
     ...(options.maxPendingSends !== undefined ? { maxPendingSends: options.maxPendingSends } : {}),
-    ...(options.socketBufferSize !== undefined ? { socketBufferSize: options.socketBufferSize } : {}),
+    socketBufferSize: options.socketBufferSize ?? DEFAULT_QUIC_SOCKET_BUFFER_SIZE,
     router: (listening, moved) => quicRouter({
       crypto: nodeTlsCrypto, wallClock, listening, moved,
       ...(options.endpoint !== undefined ? { endpoint: options.endpoint } : {}),

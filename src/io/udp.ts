@@ -63,8 +63,7 @@ export interface UdpTransportOptions {
    * keeps the OS default, at most 64 MiB (the OS may cap it lower: net.core.rmem_max on Linux). The
    * cap stops a configuration from pinning unbounded kernel memory per socket. Linux's ~208 KiB
    * default drops datagrams when the reader is a few ms late (QUIC reads that as loss and halves its
-   * window); a few MiB removes those drops but lets the window grow to fill the buffer (srtt 150-200
-   * ms on loopback) and cost more CPU per byte there than the drops did (bench/README.md).
+   * window); a few MiB removes those drops (quic() asks for 4 MiB: bench/README.md "QUIC throughput").
    */
   socketBufferSize?: number
 }
