@@ -79,6 +79,15 @@ class Link {
 const opened = (es: ConnectionEvent[], dir: 'inbound' | 'outbound'): number => (es.find((e) => e.type === 'stream-opened' && e.direction === dir) as { id: number }).id
 const types = (es: ConnectionEvent[], id: number): string[] => es.filter((e) => 'id' in e && e.id === id).map((e) => e.type)
 
+/** An established link with one stream b opened to a: its id on each side. */
+function linkWithStream(): { l: Link, ib: number, ob: number } {
+  const l = new Link()
+  l.run()
+  l.b.openStream(l.now, [PROTO], 1)
+  l.run()
+  return { l, ib: opened(l.ea, 'inbound'), ob: opened(l.eb, 'outbound') }
+}
+
 describe('the libp2p mapping of QUIC streams', () => {
   test('both cores establish: peer ids from the libp2p certificates, muxer /quic-v1', () => {
     const l = new Link()
@@ -92,12 +101,7 @@ describe('the libp2p mapping of QUIC streams', () => {
   })
 
   test("the peer's FIN with STOP_SENDING (go's Close): its data and EOF arrive, then the stream closes, never reset", () => {
-    const l = new Link()
-    l.run()
-    l.b.openStream(l.now, [PROTO], 1)
-    l.run()
-    const ib = opened(l.ea, 'inbound')
-    const ob = opened(l.eb, 'outbound')
+    const { l, ib, ob } = linkWithStream()
     // a answers and closes as go does: data, FIN, STOP_SENDING (sent before the data: control frames first)
     l.a!.write(ib, new TextEncoder().encode('hello'))
     l.quicA!.finish(ib)
@@ -109,12 +113,7 @@ describe('the libp2p mapping of QUIC streams', () => {
   })
 
   test("after the peer's STOP_SENDING alone (go's CloseRead) our next write resets the stream", () => {
-    const l = new Link()
-    l.run()
-    l.b.openStream(l.now, [PROTO], 1)
-    l.run()
-    const ib = opened(l.ea, 'inbound')
-    const ob = opened(l.eb, 'outbound')
+    const { l, ib, ob } = linkWithStream()
     l.quicA!.stopSending(ib, 0)
     l.run()
     expect(types(l.eb, ob)).toEqual(['stream-opened'])
@@ -124,12 +123,7 @@ describe('the libp2p mapping of QUIC streams', () => {
   })
 
   test("a writer waiting for send window when the peer's STOP_SENDING arrives alone is woken, and its write resets the stream (no hang)", () => {
-    const l = new Link()
-    l.run()
-    l.b.openStream(l.now, [PROTO], 1)
-    l.run()
-    const ib = opened(l.ea, 'inbound')
-    const ob = opened(l.eb, 'outbound')
+    const { l, ib, ob } = linkWithStream()
     // a never reads: b writes until QUIC's flow control pushes back
     const chunk = new Uint8Array(64 * 1024)
     let blocked = false
@@ -149,12 +143,7 @@ describe('the libp2p mapping of QUIC streams', () => {
   })
 
   test("the peer's RESET_STREAM is a libp2p reset of the whole stream", () => {
-    const l = new Link()
-    l.run()
-    l.b.openStream(l.now, [PROTO], 1)
-    l.run()
-    const ib = opened(l.ea, 'inbound')
-    const ob = opened(l.eb, 'outbound')
+    const { l, ib, ob } = linkWithStream()
     l.a!.reset(ib, 7)
     l.run()
     expect(l.eb.find((e) => e.type === 'stream-reset' && e.id === ob)).toMatchObject({ code: 7 })
@@ -185,12 +174,7 @@ describe('the libp2p mapping of QUIC streams', () => {
 
   // (this harness's pace keeps the peer under 1 MiB in flight either way: it checks that consume() keeps data flowing past the read-ahead, not that the bound holds data back)
   test('read-ahead: a stream of 1.5 MiB read only as the application consumes arrives whole', () => {
-    const l = new Link()
-    l.run()
-    l.b.openStream(l.now, [PROTO], 1)
-    l.run()
-    const ib = opened(l.ea, 'inbound')
-    const ob = opened(l.eb, 'outbound')
+    const { l, ib, ob } = linkWithStream()
     const total = 3 << 19 // 1.5 MiB: past the 1 MiB read-ahead
     let sent = 0
     const received = (): number => l.eb.reduce((n, e) => n + (e.type === 'stream-data' && e.id === ob ? e.data.length : 0), 0)
