@@ -5,6 +5,7 @@ import { Recovery, type AckFrame, type SentPacketInfo } from '../src/quic/recove
 import type { PacketNumberSpace } from '../src/quic/types.js'
 import { ProtocolError } from '../src/core/errors.js'
 import { QuicProtocolError } from '../src/quic/errors.js'
+import { MIN_PACING_DELAY, Pacer } from '../src/quic/recovery/pacer.js'
 import { protocolErrorCode, usageErrorCode } from './helpers/errors.js'
 
 type Rec = Recovery<string>
@@ -426,6 +427,27 @@ describe('NewReno (RFC 9002 §7, Appendix B)', () => {
     r.onTimeout(r.pollTimeout()!)
     expect(r.probesPending).toBe(2)
     expect(r.nextSendTime(1200, 102)).toBe(102)
+  })
+})
+
+describe("pacing below a timer's resolution", () => {
+  test('a wait shorter than MIN_PACING_DELAY (1 ms) is no wait: the packet goes now, the bucket is empty after it', () => {
+    const p = new Pacer()
+    // 64 KB datagrams, a 131 KB burst, 200 MB/s (200,000 B/ms): a datagram's wait is 0.33 ms
+    const rate = 200_000
+    const burst = 131_016
+    let now = 10
+    for (let i = 0; i < 2; i++) { expect(p.nextSendTime(now, 65_508, rate, burst)).toBe(now); p.onPacketSent(now, 65_508, rate, burst) }
+    expect(p.nextSendTime(now, 65_508, rate, burst)).toBe(now) // 0.33 ms: sent now
+    p.onPacketSent(now, 65_508, rate, burst)
+    now += 0.1
+    expect(p.nextSendTime(now, 65_508, rate, burst)).toBe(now)
+    // at 20 MB/s the same datagram waits 3.3 ms, as before
+    const slow = 20_000
+    const q = new Pacer()
+    for (let i = 0; i < 2; i++) q.onPacketSent(now, 65_508, slow, burst)
+    expect(q.nextSendTime(now, 65_508, slow, burst)).toBeCloseTo(now + 65_508 / slow)
+    expect(MIN_PACING_DELAY).toBe(1)
   })
 })
 

@@ -288,6 +288,32 @@ describe('sending: retransmission by range, FIN, resets', () => {
     expect(q.states(id)).toEqual({ send: 'data-recvd', recv: 'recv' })
   })
 
+  test('a frame ends where its send-buffer chunk ends: data is a view, never a copy, and a lost range is cut the same way', () => {
+    const q = server({}, { initialMaxStreamDataBidiRemote: 1 << 22 })
+    const id = q.open(true)!
+    // chunks: 16 KiB (first), 32 KiB, 64 KiB, then 128 KiB; writes of 10,000 bytes fill them back to back
+    for (let o = 0; o < 120_000; o += 10_000) q.write(id, bytes(o, 10_000))
+    const sent = frames(q, 65_000) as StreamFrame[]
+    expect(sent.map((f) => [f.offset, f.data.length])).toEqual([[0, 16_384], [16_384, 32_768], [49_152, 64_990], [114_142, 546], [114_688, 5312]])
+    let at = 0
+    for (const f of sent) {
+      expect(f.offset).toBe(at)
+      expect(f.data).toEqual(bytes(at, f.data.length))
+      at += f.data.length
+    }
+    // views: the chunk behind a frame is larger than the frame (a copy would own exactly its bytes)
+    for (const f of sent) expect(f.data.buffer.byteLength).toBeGreaterThanOrEqual(f.data.length)
+    expect(sent[0]!.data.buffer).not.toBe(sent[1]!.data.buffer)
+    expect(sent[2]!.data.buffer).toBe(sent[3]!.data.buffer)
+    expect(sent[3]!.data.buffer).not.toBe(sent[4]!.data.buffer)
+    // frames 0 and 1 lost together: resent per chunk, within the room given
+    q.onFrameLost(sent[0]!)
+    q.onFrameLost(sent[1]!)
+    const again = frames(q, 65_000) as StreamFrame[]
+    expect(again.map((f) => [f.offset, f.data.length])).toEqual([[0, 16_384], [16_384, 32_768]])
+    expect(again[1]!.data).toEqual(bytes(16_384, 32_768))
+  })
+
   test('a lost FIN is resent (an empty STREAM frame when no data is left)', () => {
     const q = server()
     const id = q.open(false)!

@@ -106,3 +106,28 @@ describe('runtime: work per input with many idle connections', () => {
     expect(swarm.wantsCalls).toBe(1)
   })
 })
+
+describe('runtime: datagram connections are driven once per burst', () => {
+  it('datagrams delivered in one socket wake-up are handled one by one, then one flush (one ACK, one timer re-arm)', async () => {
+    const { swarm, raws } = await setup(1)
+    const raw = raws[0]!
+    ;(raw as { datagrams?: boolean }).datagrams = true
+    let handled = 0
+    let polls = 0
+    swarm.handleData = () => { handled++ }
+    swarm.pollTimeout = () => { polls++; return undefined }
+    for (let i = 0; i < 20; i++) raw.h!.onData(new Uint8Array([i]))
+    expect(handled).toBe(20)
+    expect(polls).toBe(0) // no flush yet: each one would re-arm the timer (pollTimeout)
+    await new Promise((r) => setImmediate(r))
+    expect(polls).toBe(1)
+  })
+
+  it('a stream connection is still flushed after every read', async () => {
+    const { swarm, raws } = await setup(1)
+    let polls = 0
+    swarm.pollTimeout = () => { polls++; return undefined }
+    for (let i = 0; i < 3; i++) raws[0]!.h!.onData(new Uint8Array([i]))
+    expect(polls).toBe(3)
+  })
+})

@@ -80,6 +80,8 @@ export class Runtime<Ev> {
   #timerAt: Millis | undefined
   #flushing = false
   #again = false
+  /** A flush is scheduled by #flushSoon. */
+  #soon = false
   #stopped = false
 
   constructor(swarm: SwarmPort<Ev>, opts: RuntimeOptions<Ev>) {
@@ -164,7 +166,8 @@ export class Runtime<Ev> {
       onData: (data) => this.#contained(id, () => {
         this.#touched.add(id)
         this.#swarm.handleData(this.now(), id, data)
-        this.flush()
+        if (raw.datagrams === true) this.#flushSoon()
+        else this.flush()
       }),
       onEnd: () => this.#contained(id, () => {
         this.#touched.add(id)
@@ -185,6 +188,16 @@ export class Runtime<Ev> {
         this.#swarm.handleTransportClosed(this.now(), id, error)
         this.flush()
       }),
+    })
+  }
+
+  /** One flush after the current burst of socket events (setImmediate runs after libuv's poll phase). */
+  #flushSoon(): void {
+    if (this.#soon) return
+    this.#soon = true
+    setImmediate(() => {
+      this.#soon = false
+      this.#contained(undefined, () => this.flush())
     })
   }
 

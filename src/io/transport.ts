@@ -31,6 +31,12 @@ export interface RawConnection {
    * then that core's (whole datagrams for QUIC).
    */
   readonly session?: unknown
+  /**
+   * Set by a datagram transport (src/io/udp.ts): data events come in bursts (libuv reads many
+   * datagrams per socket wake-up), so the runtime drives the swarm once after the burst, not once
+   * per datagram: one ACK for the burst, one timer re-arm, one batch of writes.
+   */
+  readonly datagrams?: boolean
   /** Start delivering events. Called once, right after the connection is handed over. */
   start(handlers: RawHandlers): void
   /** Queue bytes; false = the transport's buffer is full, wait for onDrain. The transport may keep

@@ -128,6 +128,7 @@ class UdpConnection implements RawConnection {
   readonly remoteAddr: Multiaddr
   readonly localAddr: Multiaddr | undefined
   readonly session: unknown
+  readonly datagrams = true
   #handlers: RawHandlers | undefined
   #queued: Uint8Array[] = []
   #closed = false

@@ -130,15 +130,25 @@ export interface SealOptions {
   readonly minPacketSize?: number
 }
 
+/** Where a packet's parts go (packetLayout): its unprotected header and its plaintext length. */
+export interface PacketLayout {
+  /** The header, reserved bits 0, before header protection (the AEAD's associated data). */
+  readonly header: Uint8Array
+  readonly pnOffset: number
+  readonly pnLength: 1 | 2 | 3 | 4
+  /** The payload plus its padding: what the AEAD seals. */
+  readonly plainLength: number
+}
+
 /**
- * A protected packet (RFC 9001 §5): header (reserved bits 0), AEAD-sealed payload, header
- * protection. The payload is padded with PADDING frames (0x00 bytes) when the sample needs it
- * (pnLength + payload >= 4, §5.4.2) or `minPacketSize` asks. Returns fresh memory.
+ * The layout of a packet carrying `payloadLength` bytes of frames: the payload is padded with
+ * PADDING frames (0x00 bytes) when the sample needs it (pnLength + payload >= 4, RFC 9001 §5.4.2)
+ * or `minPacketSize` asks. The packet is `packetSize(layout)` bytes.
  */
-export function sealPacket(c: TlsCrypto, keys: PacketKeys, header: SendHeader, packetNumber: number, payload: Uint8Array, opts: SealOptions = {}): Uint8Array {
+export function packetLayout(header: SendHeader, packetNumber: number, payloadLength: number, opts: SealOptions = {}): PacketLayout {
   if (!Number.isSafeInteger(packetNumber) || packetNumber < 0) throw new RangeError(`packet number ${packetNumber}`)
   const pnLength = opts.pnLength ?? packetNumberLength(packetNumber, opts.largestAcked)
-  let plainLength = Math.max(payload.length, 4 - pnLength)
+  let plainLength = Math.max(payloadLength, 4 - pnLength)
   let built = buildHeader(header, packetNumber, pnLength, plainLength + AEAD_TAG_LENGTH)
   const min = opts.minPacketSize ?? 0
   if (built.header.length + plainLength + AEAD_TAG_LENGTH < min) {
@@ -149,27 +159,43 @@ export function sealPacket(c: TlsCrypto, keys: PacketKeys, header: SendHeader, p
     plainLength = Math.max(plainLength, min - built.header.length - AEAD_TAG_LENGTH)
     built = buildHeader(header, packetNumber, pnLength, plainLength + AEAD_TAG_LENGTH, lengthSize)
   }
-  let plaintext = payload
-  if (plainLength > payload.length) {
-    plaintext = new Uint8Array(plainLength)
-    plaintext.set(payload)
-  }
-  const { header: h, pnOffset } = built
-  let out: Uint8Array
+  return { header: built.header, pnOffset: built.pnOffset, pnLength, plainLength }
+}
+
+/** The protected packet's length in bytes. */
+export const packetSize = (l: PacketLayout): number => l.header.length + l.plainLength + AEAD_TAG_LENGTH
+
+/**
+ * Protects a packet in place (RFC 9001 §5): the caller wrote the payload at `offset +
+ * layout.header.length` of `out`, followed by zero bytes up to `plainLength` (a fresh buffer is
+ * zeroed). This writes the header, seals the plaintext where it lies (ciphertext and tag), then
+ * applies header protection: one buffer for a whole datagram, no payload copy of our own.
+ */
+export function sealInPlace(c: TlsCrypto, keys: PacketKeys, layout: PacketLayout, packetNumber: number, out: Uint8Array, offset: number): void {
+  const { header: h, pnOffset, pnLength, plainLength } = layout
+  out.set(h, offset)
+  const body = offset + h.length
+  const plaintext = out.subarray(body, body + plainLength)
   if (keys.suite !== TLS_CHACHA20_POLY1305_SHA256 && c.aes128GcmSealInto !== undefined) {
-    // one buffer: the ciphertext and tag are written behind the header (no sealed copy to move)
-    out = new Uint8Array(h.length + plaintext.length + AEAD_TAG_LENGTH)
-    out.set(h)
-    c.aes128GcmSealInto(keys.key, packetNonce(keys.iv, packetNumber), plaintext, h, out, h.length)
+    c.aes128GcmSealInto(keys.key, packetNonce(keys.iv, packetNumber), plaintext, h, out, body)
   } else {
-    const sealed = seal(c, keys, packetNumber, h, plaintext)
-    out = new Uint8Array(h.length + sealed.length)
-    out.set(h)
-    out.set(sealed, h.length)
+    out.set(seal(c, keys, packetNumber, h, plaintext), body)
   }
-  const mask = headerProtectionMask(c, keys, out.subarray(pnOffset + 4, pnOffset + 4 + SAMPLE_LENGTH))
-  out[0]! ^= mask[0]! & ((out[0]! & 0x80) !== 0 ? 0x0f : 0x1f)
-  for (let i = 0; i < pnLength; i++) out[pnOffset + i]! ^= mask[1 + i]!
+  const at = offset + pnOffset
+  const mask = headerProtectionMask(c, keys, out.subarray(at + 4, at + 4 + SAMPLE_LENGTH))
+  out[offset]! ^= mask[0]! & ((out[offset]! & 0x80) !== 0 ? 0x0f : 0x1f)
+  for (let i = 0; i < pnLength; i++) out[at + i]! ^= mask[1 + i]!
+}
+
+/**
+ * A protected packet (RFC 9001 §5): header (reserved bits 0), AEAD-sealed payload, header
+ * protection, padded as packetLayout says. Returns fresh memory.
+ */
+export function sealPacket(c: TlsCrypto, keys: PacketKeys, header: SendHeader, packetNumber: number, payload: Uint8Array, opts: SealOptions = {}): Uint8Array {
+  const layout = packetLayout(header, packetNumber, payload.length, opts)
+  const out = new Uint8Array(packetSize(layout))
+  out.set(payload, layout.header.length)
+  sealInPlace(c, keys, layout, packetNumber, out, 0)
   return out
 }
 

@@ -7,7 +7,7 @@
 import { quicError } from '../errors.js'
 import { countsInFlight, frameSize, isAckEliciting, writeFrame as writeFrameInto } from '../frames.js'
 import { MIN_INITIAL_DATAGRAM_SIZE, packetNumberLength, type SendHeader } from '../packet.js'
-import { AEAD_TAG_LENGTH, nextPacketKeys, sealPacket } from '../protection.js'
+import { AEAD_TAG_LENGTH, nextPacketKeys, packetLayout, packetSize, sealInPlace, sealPacket, type PacketLayout } from '../protection.js'
 import { varintSize } from '../varint.js'
 import type { SentPacket } from '../recovery/index.js'
 import type { Frame, PacketNumberSpace } from '../types.js'
@@ -188,24 +188,38 @@ export function buildDatagram(s: ConnState, now: number): Uint8Array | undefined
     s.recovery.setAppLimited(mayElicit)
     return undefined
   }
-  const packets: Uint8Array[] = []
-  let total = 0
   // Initial datagrams (RFC 9000 §14.1) and PATH_CHALLENGE / PATH_RESPONSE ones (§8.2.1, §8.2.2: unless the anti-amplification limit of a new path forbids) are expanded to 1200 bytes
   const pad = plans.some((p) => (p.space.name === 'initial' && (s.role === 'client' || p.ackEliciting)) || (budget >= MIN_INITIAL_DATAGRAM_SIZE && p.frames.some((f) => f.type === 'path_challenge' || f.type === 'path_response')))
+  // lay the packets out, then write each one's frames straight into the datagram and seal them there
+  const layouts: PacketLayout[] = []
+  const payloads: number[] = []
+  let total = 0
   for (let i = 0; i < plans.length; i++) {
     const p = plans[i]!
-    const last = i === plans.length - 1
-    const minPacketSize = last && pad ? MIN_INITIAL_DATAGRAM_SIZE - total : undefined
-    const payload = encode(p.frames)
+    let payload = 0
+    for (const f of p.frames) payload += frameSize(f)
+    const minPacketSize = i === plans.length - 1 && pad ? MIN_INITIAL_DATAGRAM_SIZE - total : undefined
+    const layout = packetLayout(p.header, p.pn, payload, minPacketSize === undefined ? { pnLength: p.pnLength } : { pnLength: p.pnLength, minPacketSize })
+    layouts.push(layout)
+    payloads.push(payload)
+    total += packetSize(layout)
+  }
+  const datagram = new Uint8Array(total)
+  let at = 0
+  for (let i = 0; i < plans.length; i++) {
+    const p = plans[i]!
+    const layout = layouts[i]!
     const sp = p.space
-    const bytes = sealPacket(s.crypto, sp.send!, p.header, p.pn, payload, minPacketSize === undefined ? { pnLength: p.pnLength } : { pnLength: p.pnLength, minPacketSize })
+    let o = at + layout.header.length
+    for (const f of p.frames) o = writeFrameInto(datagram, o, f)
+    sealInPlace(s.crypto, sp.send!, layout, p.pn, datagram, at)
     sp.nextPn++
-    packets.push(bytes)
-    total += bytes.length
-    const padded = bytes.length > headerSize(p.header, p.pnLength) + payload.length + AEAD_TAG_LENGTH
+    const size = packetSize(layout)
+    at += size
+    const padded = layout.plainLength > payloads[i]!
     s.recovery.onPacketSent({
       space: sp.name, packetNumber: p.pn, timeSent: now, ackEliciting: p.ackEliciting,
-      inFlight: p.ackEliciting || padded || p.frames.some(countsInFlight), size: bytes.length, frames: p.frames,
+      inFlight: p.ackEliciting || padded || p.frames.some(countsInFlight), size, frames: p.frames,
     })
     if (p.ackEliciting) {
       s.lastAckElicitingSent = now
@@ -224,7 +238,7 @@ export function buildDatagram(s: ConnState, now: number): Uint8Array | undefined
   // a client drops its Initial keys once it sends a Handshake packet (RFC 9001 §4.9.1)
   if (s.role === 'client' && plans.some((p) => p.space.name === 'handshake')) discardSpace(s, 'initial', now)
   maybeUpdateKeys(s)
-  return concat(packets, total, s, now)
+  return concat([datagram], total, s, now)
 }
 
 function concat(packets: Uint8Array[], total: number, s: ConnState, now: number): Uint8Array {
@@ -318,3 +332,4 @@ export function followKeyUpdate(s: ConnState, pn: number): void {
   k.sentWithKeys = 0
   s.stats.keyUpdates++
 }
+

@@ -5,11 +5,19 @@
  * the initial window (§7.7: "limit bursts to the initial congestion window"). Pure: the caller passes
  * `now`, the rate and the burst; `nextSendTime` says when a packet of `bytes` may go, and the caller
  * arms a timer for it. ACK-only packets and PTO probes are not paced.
+ *
+ * A wait shorter than MIN_PACING_DELAY is no wait: a timer cannot measure it (Node's fire after
+ * >= 1 ms), so waiting would send one burst per millisecond whatever the rate. With 64 KB datagrams
+ * on loopback the burst is two datagrams, and every 1 ms timer held weft's QUIC at ~60 MB/s (the
+ * "QUIC throughput" section of bench/README.md). The packet goes now and the bucket is empty after
+ * it, so at rates where a datagram's wait is ~1 ms or more the pacing is unchanged.
  */
 import type { Millis } from '../../core/byte-machine.js'
 
 /** N of RFC 9002 §7.7. */
 export const PACING_GAIN = 1.25
+/** Waits below this many ms are not waited (see the file comment; quic-go's MinPacingDelay is the same 1 ms). */
+export const MIN_PACING_DELAY = 1
 
 export class Pacer {
   /** Tokens (bytes) at `#last`; undefined until the first paced packet (a full bucket). */
@@ -27,7 +35,8 @@ export class Pacer {
     const tokens = this.#available(now, rate, burst)
     const need = Math.min(bytes, burst)
     if (tokens >= need || !(rate > 0) || !Number.isFinite(rate)) return now
-    return now + (need - tokens) / rate
+    const wait = (need - tokens) / rate
+    return wait < MIN_PACING_DELAY ? now : now + wait
   }
 
   /** A paced packet of `bytes` went out at `now`. */

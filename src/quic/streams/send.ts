@@ -11,8 +11,9 @@
  * `writeOffset` (bytes written). Lost ranges wait in `#lost` and go out before new data; ranges
  * acknowledged out of order wait in `#acked` until the floor reaches them.
  *
- * Returned frame data is a view of a chunk whose bytes below its fill level are never written again,
- * or a fresh copy when a frame spans two chunks, so the caller may keep it (ByteMachine's rule).
+ * Returned frame data is a view of one chunk, whose bytes below its fill level are never written
+ * again, so the caller may keep it (ByteMachine's rule): a frame ends where its chunk ends (the
+ * next frame, often in the same packet, carries on from there), so no byte is copied twice.
  */
 import { RangeSet } from './ranges.js'
 import { varintLength } from './flow.js'
@@ -22,8 +23,13 @@ import type { StreamId } from './ids.js'
 /** The RFC 9000 §3.1 states of a sending part. */
 export type SendState = 'ready' | 'send' | 'data-sent' | 'data-recvd' | 'reset-sent' | 'reset-recvd'
 
-/** Chunks grow in steps of at least this many bytes, so many small writes share one allocation. */
+/**
+ * A stream's first chunk holds this many bytes; each next one twice the last, up to MAX_CHUNK_SIZE:
+ * many small writes share one allocation, a bulk sender's frames rarely meet a chunk's end, and a
+ * stream that writes little never holds a large chunk.
+ */
 const CHUNK_SIZE = 16 * 1024
+const MAX_CHUNK_SIZE = 256 * 1024
 
 interface Chunk {
   readonly offset: number
@@ -82,7 +88,8 @@ export class SendStream {
       at = k
     }
     if (at < n) {
-      const buf = new Uint8Array(Math.max(n - at, CHUNK_SIZE))
+      const grown = last === undefined ? CHUNK_SIZE : Math.min(MAX_CHUNK_SIZE, 2 * last.buf.length)
+      const buf = new Uint8Array(Math.max(n - at, grown))
       buf.set(data.subarray(at, n))
       this.#chunks.push({ offset: this.writeOffset + at, buf, len: n - at })
     }
@@ -123,13 +130,13 @@ export class SendStream {
       const s = this.#lost.firstStart!
       const room = maxBytes - fixed - varintLength(s)
       if (room <= 0) return undefined
-      const e = Math.min(this.#lost.firstEnd!, s + room)
+      const e = Math.min(this.#lost.firstEnd!, s + room, this.#chunkEnd(s))
       this.#lost.remove(s, e)
       return { frame: this.#frame(id, s, e), fresh: 0 }
     }
     const s = this.sentOffset
     const room = maxBytes - fixed - varintLength(s)
-    const n = Math.min(this.newSendable, connCredit, Math.max(0, room))
+    const n = Math.min(this.newSendable, connCredit, Math.max(0, room), this.#chunkEnd(s) - s)
     if (n === 0 && !(this.finOwed && s === this.writeOffset && room >= 0)) return undefined
     this.sentOffset += n
     return { frame: this.#frame(id, s, s + n), fresh: n }
@@ -143,9 +150,8 @@ export class SendStream {
     return { type: 'stream', streamId: id, offset: s, data: this.#bytes(s, e), fin }
   }
 
-  /** The written bytes [s, e): a view of one chunk, or a copy across chunks. */
-  #bytes(s: number, e: number): Uint8Array {
-    if (s === e) return new Uint8Array(0)
+  /** The index of the chunk holding offset `s` (written, not yet freed). */
+  #chunkAt(s: number): number {
     const cs = this.#chunks
     let lo = 0
     let hi = cs.length - 1
@@ -154,16 +160,20 @@ export class SendStream {
       if (cs[mid]!.offset <= s) lo = mid
       else hi = mid - 1
     }
-    const c = cs[lo]!
-    if (e <= c.offset + c.len) return c.buf.subarray(s - c.offset, e - c.offset)
-    const out = new Uint8Array(e - s)
-    for (let i = lo, at = s; at < e; i++) {
-      const d = cs[i]!
-      const k = Math.min(e, d.offset + d.len) - at
-      out.set(d.buf.subarray(at - d.offset, at - d.offset + k), at - s)
-      at += k
-    }
-    return out
+    return lo
+  }
+
+  /** Where the chunk holding offset `s` ends (the write offset when nothing is buffered there). */
+  #chunkEnd(s: number): number {
+    const c = this.#chunks[this.#chunkAt(s)]
+    return c === undefined || s >= c.offset + c.len ? this.writeOffset : c.offset + c.len
+  }
+
+  /** The written bytes [s, e), within one chunk (see #chunkEnd): a view. */
+  #bytes(s: number, e: number): Uint8Array {
+    if (s === e) return new Uint8Array(0)
+    const c = this.#chunks[this.#chunkAt(s)]!
+    return c.buf.subarray(s - c.offset, e - c.offset)
   }
 
   /** A STREAM frame of ours was acknowledged. Returns true when buffer room was freed. */
