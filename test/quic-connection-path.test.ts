@@ -105,6 +105,24 @@ describe('peer address change (server)', () => {
     expect(p.server.pathStats.congestionWindow).toBe(Math.min(10 * mds, Math.max(14_720, 2 * mds))) // the initial window (RFC 9002 §7.2)
   })
 
+  test('a new IP address sends the datagram size back to 1200 at once and searches the new path again; a new port keeps it', () => {
+    const { net, p } = setup()
+    transferSome(net, 300_000)
+    const searched = p.server.pathStats.maxDatagramSize
+    expect(searched).toBeGreaterThan(1200)
+    net.nat = B // a new port only: same path MTU
+    for (let i = 0; i < 20; i++) { net.client.ping(); net.step() }
+    expect(p.server.peerAddress).toEqual(B)
+    expect(p.server.pathStats.maxDatagramSize).toBe(searched)
+    net.nat = C
+    net.client.ping()
+    net.step()
+    expect(p.server.peerAddress).toEqual(C)
+    expect(p.server.pathStats.maxDatagramSize).toBe(1200)
+    transferSome(net, 300_000) // the search runs again on the new path
+    expect(p.server.pathStats.maxDatagramSize).toBeGreaterThan(1200)
+  })
+
   test('a rebinding in a download (the client sends only ACKs): the challenge goes unpadded within the 3x budget, the path is validated, every byte arrives', () => {
     const { net, p } = setup()
     const id = p.server.openStream(true)!

@@ -10,7 +10,9 @@
  * until the peer answers our PATH_CHALLENGE, at most three times the bytes received on the new path
  * are sent there (§9.3, §8.1), the challenge's datagram expanded to 1200 bytes only when that budget
  * allows (§8.2.1). The answer validates the path; if the IP address changed (not only
- * the port, §9.4) congestion control and the RTT estimate start over. No answer within
+ * the port, §9.4) congestion control and the RTT estimate start over. A new IP address also sends
+ * the datagram size back to 1200 bytes at once and searches the new path's MTU again (pmtu.ts
+ * `newPath`): the old path's size may not pass there. No answer within
  * max(3 PTO, 6 x the initial RTT) (§8.2.4; a new challenge every PTO, at most `CHALLENGES`): back to
  * the last validated address. A packet of the old address with a higher packet number moves the
  * connection back there without validation (it was validated; §9.3.2). At most
@@ -96,6 +98,12 @@ export function pathOnPacket(s: ConnState, space: PacketNumberSpace, pn: number,
   s.bytesReceived = p.fromLength
   s.bytesSent = 0
   p.validating = { challenges: [], next: now, deadline: now + Math.max(3 * pto, 6 * K_INITIAL_RTT) }
+  // a new IP address is a new path: its MTU is unknown, so back to 1200 bytes and search again (pmtu.ts)
+  if (p.previous !== undefined && p.previous.address !== from.address) {
+    s.pmtu.newPath()
+    s.maxDatagramSize = s.pmtu.current
+    s.recovery.setMaxDatagramSize(s.pmtu.current)
+  }
   s.stats.pathChanges++
   s.events.push({ kind: 'path-changed', remote: from, validated: false })
 }

@@ -68,6 +68,22 @@ export class PmtuSearch {
     this.#next()
   }
 
+  /**
+   * The peer moved to a new IP address (path.ts): a new path, whose MTU nothing tells us (RFC 8899
+   * §4.4, RFC 9000 §14.3): back to BASE_PLPMTU and a fresh search, not counted against
+   * MAX_SEARCHES (path changes have their own limit, `maxPathValidations`).
+   */
+  newPath(): void {
+    if (this.#attempts === 0) return
+    this.current = BASE_PLPMTU
+    this.size = 0
+    this.pn = undefined
+    this.#largeLost = 0
+    this.#largeAckedSent = Number.NEGATIVE_INFINITY
+    this.#failed = Number.POSITIVE_INFINITY
+    if (this.#searches > 0) this.#next()
+  }
+
   /** A probe of `size` bytes was sent as packet `pn`. */
   sent(pn: number): void { this.pn = pn }
 
