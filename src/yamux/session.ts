@@ -42,16 +42,17 @@ import {
   encodeHeaderFrame,
   type FrameHeader,
 } from './frame.js'
-import { CONTROL_QUEUE_LIMIT, MAX_PINGS_IN_FLIGHT, resolveOptions, type ResolvedOptions, type YamuxOptions } from './options.js'
+import { CONTROL_QUEUE_LIMIT, resolveOptions, type ResolvedOptions, type YamuxOptions } from './options.js'
 import { emptyMap, ownMap, shrinkMap } from '../core/empty-map.js'
 import { EventQueue } from '../core/event-queue.js'
 import { FrameReader } from './receive.js'
 import { Stream, streamState, windowUpdateDelta, type StreamId } from './stream.js'
+import { PingsInFlight } from './ping.js'
+import { RemoteIds } from './remote-ids.js'
 import { TransmitQueue } from './transmit.js'
+import { WriteTurns } from './writers.js'
 import { protocolError, type StreamStats, type YamuxEvent } from './types.js'
 
-/** Most remote ids skipped by out-of-order SYNs that we remember (see #skipped). */
-const MAX_SKIPPED_IDS = 1024
 
 export type { StreamStats, YamuxErrorCode, YamuxEvent } from './types.js'
 
@@ -69,20 +70,16 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
   #remoteGoAway: number | undefined
   #streams: Map<StreamId, Stream> = emptyMap() // shared while empty: no table per idle session (core/empty-map.ts)
   #nextId: StreamId
-  /** Highest StreamID the remote opened. Remote ids must increase, so every remote-parity id at or
-   * below it that has no record is a recently closed stream whose late frames we tolerate. */
-  #remoteHigh = 0
-  /** Remote-parity ids below #remoteHigh whose SYN has not arrived yet: go-yamux and rust yamux
-   * allocate ids in order but their SYNs can leave out of order (concurrent OpenStream). Bounded by
-   * MAX_SKIPPED_IDS; stops a SYN for id 2^32 - 1 from making us remember two billion gaps. */
-  #skipped: Set<StreamId> | undefined
+  /** The ids the remote opened (remote-ids.ts): increasing, with out-of-order SYNs tolerated. */
+  readonly #remoteIds: RemoteIds
   #inboundUnacked = 0 // ACK backlog, inbound: 'syn-received' streams
   #outboundUnacked = 0 // ACK backlog, outbound: 'syn-sent' streams
   #totalRecvWindow = 0
   readonly #tx = new TransmitQueue()
   readonly #events = new EventQueue<YamuxEvent>()
-  /** Streams owed a 'stream-writable'; undefined while none, like #skipped and #pings (no empty tables). */
-  #blocked: Set<StreamId> | undefined
+  /** Turns of the writers blocked on a full send queue (writers.ts): round-robin 'stream-writable'. */
+  readonly #turns = new WriteTurns()
+  readonly #offerCb = (id: StreamId, free: number): number => this.#offer(id, free)
   #now: Millis = 0
   readonly #reader = new FrameReader()
   #payload: Payload | undefined
@@ -90,14 +87,14 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
   #owned = false
   readonly #onHeaderCb = (h: FrameHeader): number => this.#onHeader(h)
   readonly #onPayloadCb = (data: Uint8Array, off: number, end: number, done: boolean): void => this.#onPayload(data, off, end, done)
-  #pings: Map<number, Millis> | undefined // opaque value -> time sent; undefined when none
-  #nextPingOpaque = 0
+  readonly #pings = new PingsInFlight()
   #keepAlive: { interval: number; due: Millis; outstanding: number | undefined } | undefined
   #rtt: number | undefined
 
   constructor(options: YamuxOptions) {
     this.#o = resolveOptions(options)
     this.#nextId = this.#o.role === 'client' ? 1 : 2
+    this.#remoteIds = new RemoteIds(this.#o.role === 'client' ? 2 : 1)
     const interval = this.#o.keepAliveInterval
     // due = 0: the first handleTimeout sends a Ping right away, measuring the RTT for auto-tuning.
     if (interval !== undefined) this.#keepAlive = { interval, due: 0, outstanding: undefined }
@@ -180,7 +177,7 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
     const ka = this.#keepAlive
     if (this.#state.kind !== 'open' || ka === undefined || now < ka.due) return
     this.#now = now
-    if (ka.outstanding !== undefined && this.#pings?.has(ka.outstanding) === true) {
+    if (ka.outstanding !== undefined && this.#pings.has(ka.outstanding)) {
       // No answer within one interval: the remote (or the path to it) is gone.
       this.#endStreams(true)
       this.#finish(protocolError('yamux/keep-alive-timeout', `no Ping response within ${ka.interval} ms`))
@@ -215,9 +212,8 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
     const st = this.#state
     if (st.kind === 'closed') return undefined
     const out = this.#tx.take(max, transient)
-    if (this.#blocked !== undefined && this.#tx.ordered.bytes <= this.#o.sendQueueLimit / 2) {
-      for (const id of this.#blocked) this.#checkWritable(this.#streams.get(id))
-    }
+    if (out === undefined) this.#turns.lapse()
+    this.#wakeWriters()
     if (out === undefined && st.kind === 'closing') this.#finish(st.error)
     return out
   }
@@ -274,18 +270,20 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
     if (s.handshake === 'syn-received') this.#ack(s)
     const want = data.length
     if (want === 0) return 0
-    const room = Math.min(s.sendCredit, this.#o.sendQueueLimit - this.#tx.ordered.bytes)
+    const room = Math.min(s.sendCredit, this.#turns.room(id, this.#o.sendQueueLimit - this.#tx.ordered.bytes))
     const n = Math.max(0, Math.min(want, room))
-    if (n < want) {
-      s.blocked = true
-      ;(this.#blocked ??= new Set()).add(id)
-    }
+    if (n > 0) this.#turns.wrote(id)
     const step = this.#o.maxFrameSize
     for (let off = 0; off < n; off += step) {
       const end = Math.min(n, off + step)
       this.#tx.ordered.push(encodeDataFrame(0, id, data, off, end, this.#tx.allocate(HEADER_LENGTH + end - off)))
     }
     s.sendCredit -= n
+    if (n < want) {
+      s.blocked = true
+      s.wanted = want - n
+      this.#checkWritable(s)
+    }
     return n
   }
 
@@ -402,14 +400,7 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
     let s = this.#streams.get(id)
     if ((h.flags & Flag.SYN) !== 0) {
       if (!this.#isRemoteId(id)) throw protocolError('yamux/bad-stream-id', `SYN for ${id}, which has our parity`)
-      if (id <= this.#remoteHigh) {
-        if (this.#skipped?.delete(id) !== true) throw protocolError('yamux/stream-id-reused', `SYN for ${id} after ${this.#remoteHigh}`)
-      } else {
-        // Remember the ids this SYN jumps over (a late SYN may still come for them), within the bound.
-        const first = this.#remoteHigh === 0 ? (this.#o.role === 'server' ? 1 : 2) : this.#remoteHigh + 2
-        for (let k = first; k < id && (this.#skipped ??= new Set()).size < MAX_SKIPPED_IDS; k += 2) this.#skipped.add(k)
-        this.#remoteHigh = id
-      }
+      this.#remoteIds.syn(id)
       s = this.#onSyn(id)
     } else if (s === undefined && !this.#wasOpened(id)) {
       throw protocolError('yamux/unknown-stream', `frame for stream ${id}, never opened`)
@@ -480,10 +471,9 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
     if ((h.flags & Flag.SYN) !== 0) {
       this.#tx.control.push(encodeHeaderFrame(FrameType.Ping, Flag.ACK, 0, h.length))
     } else if ((h.flags & Flag.ACK) !== 0) {
-      const sent = this.#pings?.get(h.length)
-      if (sent === undefined) return // not ours, or forgotten: ignore
-      if (this.#pings!.delete(h.length) && this.#pings!.size === 0) this.#pings = undefined
-      this.#rtt = Math.max(0, this.#now - sent)
+      const rtt = this.#pings.answer(h.length, this.#now)
+      if (rtt === undefined) return // not ours, or forgotten: ignore
+      this.#rtt = rtt
       this.#emit({ type: 'ping', rtt: this.#rtt })
     }
   }
@@ -496,7 +486,7 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
 
   /** True for an id that was opened at some point (by either side), live or not. */
   #wasOpened(id: StreamId): boolean {
-    return this.#isRemoteId(id) ? id <= this.#remoteHigh && this.#skipped?.has(id) !== true : id < this.#nextId
+    return this.#isRemoteId(id) ? this.#remoteIds.opened(id) : id < this.#nextId
   }
 
   /** The live stream, undefined if it has ended; UsageError if the id was never opened. */
@@ -543,26 +533,36 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
       if (remote) this.#emit({ type: 'stream-reset', id: s.id })
       this.#free(s)
     }
-    this.#blocked = undefined
+    this.#turns.clear()
   }
 
-  #checkWritable(s: Stream | undefined): void {
-    if (s === undefined || !s.blocked || s.sendCredit <= 0 || this.#tx.ordered.bytes >= this.#o.sendQueueLimit) return
-    this.#unblock(s)
-    this.#emit({ type: 'stream-writable', id: s.id })
+  /** A blocked stream with send window: in line for queue room; woken in turn (writers.ts). */
+  #checkWritable(s: Stream): void {
+    if (!s.blocked || s.sendCredit <= 0) return
+    this.#turns.join(s.id)
+    this.#wakeWriters()
+  }
+
+  #wakeWriters(): void {
+    this.#turns.wake(this.#o.sendQueueLimit, this.#tx.ordered.bytes, this.#offerCb)
+  }
+
+  /** Stream `id`'s turn: wake it; keep room for what it still wanted (0: it cannot write now). */
+  #offer(id: StreamId, free: number): number {
+    const s = this.#streams.get(id)
+    if (s === undefined || !s.blocked || s.sendCredit <= 0) return 0
+    s.blocked = false
+    this.#emit({ type: 'stream-writable', id })
+    return Math.min(s.wanted, s.sendCredit, free)
   }
 
   #unblock(s: Stream): void {
     s.blocked = false
-    if (this.#blocked?.delete(s.id) === true && this.#blocked.size === 0) this.#blocked = undefined
+    this.#turns.remove(s.id)
   }
 
   #sendPing(now: Millis): number {
-    const opaque = this.#nextPingOpaque
-    this.#nextPingOpaque = (opaque + 1) >>> 0
-    const pings = (this.#pings ??= new Map())
-    if (pings.size >= MAX_PINGS_IN_FLIGHT) pings.delete(pings.keys().next().value!)
-    pings.set(opaque, now)
+    const opaque = this.#pings.send(now)
     this.#tx.control.push(encodeHeaderFrame(FrameType.Ping, Flag.SYN, 0, opaque))
     return opaque
   }
@@ -584,7 +584,7 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
   #finish(error: ProtocolError | InternalError | undefined): void {
     this.#state = { kind: 'closed' }
     this.#tx.clear()
-    this.#pings = undefined
+    this.#pings.clear()
     this.#emit(error === undefined ? { type: 'closed' } : { type: 'closed', error })
   }
 

@@ -50,6 +50,8 @@ export class Stream {
   epochStart: Millis
   /** A write() came up short: we owe the application a 'stream-writable' event. */
   blocked = false
+  /** Bytes the last short write() could not place: the queue room kept for its turn (writers.ts). */
+  wanted = 0
 
   constructor(id: StreamId, handshake: 'syn-sent' | 'syn-received', recvWindow: number, now: Millis) {
     this.id = id
