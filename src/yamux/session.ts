@@ -272,7 +272,7 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
     if (want === 0) return 0
     const room = Math.min(s.sendCredit, this.#turns.room(id, this.#o.sendQueueLimit - this.#tx.ordered.bytes))
     const n = Math.max(0, Math.min(want, room))
-    if (n > 0) this.#turns.wrote(id)
+    if (n > 0) this.#turns.wrote(id, n, n < want)
     const step = this.#o.maxFrameSize
     for (let off = 0; off < n; off += step) {
       const end = Math.min(n, off + step)
@@ -547,13 +547,13 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
     this.#turns.wake(this.#o.sendQueueLimit, this.#tx.ordered.bytes, this.#offerCb)
   }
 
-  /** Stream `id`'s turn: wake it; keep room for what it still wanted (0: it cannot write now). */
+  /** Stream `id`'s turn: wake it; keep room for what it wanted, at least a quarter queue (0: it cannot write now). */
   #offer(id: StreamId, free: number): number {
     const s = this.#streams.get(id)
     if (s === undefined || !s.blocked || s.sendCredit <= 0) return 0
     s.blocked = false
     this.#emit({ type: 'stream-writable', id })
-    return Math.min(s.wanted, s.sendCredit, free)
+    return Math.min(Math.max(s.wanted, this.#o.sendQueueLimit / 4), s.sendCredit, free)
   }
 
   #unblock(s: Stream): void {

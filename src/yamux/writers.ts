@@ -5,11 +5,12 @@
  * - The line: streams whose write came up short for want of queue room (their send window still
  *   open), first come first served. A stream that joins keeps its place until it gets a turn.
  * - A turn: once the queue has drained to half, the streams at the head of the line are woken
- *   ('stream-writable') one by one, each with room kept for the bytes it still wanted, until the
- *   free room is promised. A woken stream writes into its kept room. While any stream is in line or
+ *   ('stream-writable') one by one, each with room kept for the bytes it still wanted but at least
+ *   a quantum (a quarter of the queue: a writer of small chunks places several per turn, so fewer
+ *   wake-ups), until the free room is promised. A woken stream writes into its kept room. While any stream is in line or
  *   woken, a stream without a turn may not overtake them: its write takes nothing and it joins the
- *   line's tail. A turn ends with the stream's next write that places bytes; if that write was
- *   short, or the stream writes again before the others took their turns, it queues at the tail.
+ *   line's tail. A turn ends when its kept room is used up or a write comes up short; a stream that
+ *   still has bytes then queues at the tail.
  *
  * So with N writers blocked, each gets a turn before any gets a second (before, every blocked stream
  * was woken at once in a fixed order, the first ones refilled the queue and the rest found it full:
@@ -31,17 +32,22 @@ export class WriteTurns {
   /** Queue room stream `id` may fill now, when `free` bytes are left below the queue limit. */
   room(id: StreamId, free: number): number {
     const own = this.#turns?.get(id)
-    if (own !== undefined) return free - (this.#kept - own)
+    if (own !== undefined) return Math.min(own, free - (this.#kept - own))
     // others are in line or woken: wait for a turn (no second helping before every turn is taken)
     if (this.#line !== undefined || this.#turns !== undefined) return 0
     return free
   }
 
-  /** `id` placed bytes: its turn, if it had one, is over. */
-  wrote(id: StreamId): void {
+  /** `id` placed `n` bytes (all it asked for unless `short`): its turn goes on while kept room is left. */
+  wrote(id: StreamId, n: number, short: boolean): void {
     const turns = this.#turns
     const own = turns?.get(id)
     if (own === undefined) return
+    if (!short && n < own) {
+      turns!.set(id, own - n)
+      this.#kept -= n
+      return
+    }
     this.#kept -= own
     turns!.delete(id)
     if (turns!.size === 0) this.#turns = undefined
@@ -55,7 +61,7 @@ export class WriteTurns {
   /** `id` no longer writes (closed, reset, ended): out of the line, its turn and kept room gone. */
   remove(id: StreamId): void {
     if (this.#line?.delete(id) === true && this.#line.size === 0) this.#line = undefined
-    this.wrote(id)
+    this.wrote(id, 0, true)
   }
 
   /** The queue ran empty: turns not taken yet lapse (a woken writer that never writes holds up no one). */
