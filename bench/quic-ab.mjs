@@ -1,12 +1,13 @@
 // QUIC throughput A/B across builds (issue 17, bench/README.md "QUIC throughput"): wall MB/s and
 // CPU per MB (client + server user + sys time, read from /proc) of `weft perf --transport quic-v1`,
 // the builds interleaved round by round so each sees the same minutes of machine load.
-//   node bench/quic-ab.mjs [--rounds 5] [--mib 128] [--down] name=repo-dir [name=repo-dir ...]
+//   node bench/quic-ab.mjs [--rounds 5] [--mib 128] [--down] [--max-datagram-size N] name=repo-dir [name=repo-dir ...]
 // A repo dir is a checkout with bin/weft.js and a built dist/ (`npm run build`); `go` or `rust` as
 // a dir name runs that implementation's perf CLI (interop/<impl>/build.sh) for comparison. Each
 // round uploads --mib MiB (with --down: downloads them) on one stream; a fresh server per run, so
 // its CPU counts only this transfer (plus its handshake). Prints per build the median MB/s and the
-// median ms of CPU per MB (1 MB = 10^6 bytes), client and server separately.
+// median ms of CPU per MB (1 MB = 10^6 bytes), client and server separately. --max-datagram-size
+// goes to weft's client and server (1452: go's and rust's size, a 1500-byte path's).
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
@@ -17,15 +18,17 @@ const opt = (name, dflt) => { const i = args.indexOf(name); return i < 0 ? dflt 
 const rounds = opt('--rounds', 5)
 const mib = opt('--mib', 128)
 const down = args.includes('--down')
+const mds = opt('--max-datagram-size', 0)
+const weftFlags = (dir) => (mds > 0 && dir !== 'go' && dir !== 'rust' ? ['--max-datagram-size', String(mds)] : [])
 const builds = args.filter((a) => a.includes('=')).map((a) => { const [name, dir] = a.split('='); return { name, dir } })
 if (builds.length === 0) { console.error('usage: node bench/quic-ab.mjs [--rounds N] [--mib N] [--down] name=repo-dir ...'); process.exit(2) }
 
 const TICK_MS = 10 // USER_HZ 100
 const cpuMs = (pid) => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) * TICK_MS }
 /** Run the perf client under /usr/bin/time: its final JSON line and its user + sys CPU, ms. */
-function runClient([cmd, ...pre], port, up, dn) {
+function runClient([cmd, ...pre], port, up, dn, extra) {
   return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/time', ['-f', 'cpu %U %S', cmd, ...pre, '--server-address', `127.0.0.1:${port}`, '--transport', 'quic-v1', '--upload-bytes', String(up), '--download-bytes', String(dn)], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn('/usr/bin/time', ['-f', 'cpu %U %S', cmd, ...pre, '--server-address', `127.0.0.1:${port}`, '--transport', 'quic-v1', '--upload-bytes', String(up), '--download-bytes', String(dn), ...extra], { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     let err = ''
     child.stdout.on('data', (d) => { out += d })
@@ -43,12 +46,12 @@ const cli = (dir) => (dir === 'go' || dir === 'rust' ? perfCli(dir) : [process.e
 async function one(dir) {
   const port = 21000 + Math.floor(Math.random() * 8000)
   const [cmd, ...pre] = cli(dir)
-  const server = spawn(cmd, [...pre, '--run-server', '--server-address', `127.0.0.1:${port}`], { stdio: ['ignore', 'ignore', 'ignore'] })
+  const server = spawn(cmd, [...pre, '--run-server', '--server-address', `127.0.0.1:${port}`, ...weftFlags(dir)], { stdio: ['ignore', 'ignore', 'ignore'] })
   try {
     await sleep(dir === 'go' || dir === 'rust' ? 300 : 1200)
     const s0 = cpuMs(server.pid)
     const bytes = mib * 1024 * 1024
-    const r = await runClient([cmd, ...pre], port, down ? 0 : bytes, down ? bytes : 0)
+    const r = await runClient([cmd, ...pre], port, down ? 0 : bytes, down ? bytes : 0, weftFlags(dir))
     const s1 = cpuMs(server.pid)
     const mb = bytes / 1e6
     return { mbps: mb / r.timeSeconds, client: r.cpuMs / mb, server: (s1 - s0) / mb }

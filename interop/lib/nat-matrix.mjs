@@ -70,10 +70,11 @@ export function allCases() {
   // QUIC v1 (TRANSPORT=quic-v1, interop/NAT.md "QUIC cases"): every (dialer, listener) pair of go, rust
   // and weft through one relay, rust's (the upstream hole-punch relay; one relay keeps the suite short),
   // relayed (identify + ping over a circuit on QUIC connections) and hole-punched (a direct QUIC
-  // connection); weft<->weft through weft's relay too.
+  // connection); every pair relayed through weft's relay too, and weft<->weft hole-punched through it.
   const quic = /** @type {const} */ ('quic-v1')
   for (const [dialer, listener] of QUIC_PAIRS) cases.push(mk({ suite: 'relay', relay: 'rust', dialer, listener, scenario: 'relay', transport: quic, timeout: 30 }))
-  cases.push(mk({ suite: 'relay', relay: 'weft', dialer: 'weft', listener: 'weft', scenario: 'relay', transport: quic, timeout: 30 }))
+  // weft's relay serving every pair over QUIC too (go's and rust's reservations and circuits on weft's QUIC listener)
+  for (const [dialer, listener] of QUIC_PAIRS) cases.push(mk({ suite: 'relay', relay: 'weft', dialer, listener, scenario: 'relay', transport: quic, timeout: 30 }))
   for (const [dialer, listener] of QUIC_PAIRS) cases.push(mk({ suite: 'dcutr', relay: 'rust', dialer, listener, scenario: 'hole-punch', transport: quic, timeout: 45 }))
   cases.push(mk({ suite: 'dcutr', relay: 'weft', dialer: 'weft', listener: 'weft', scenario: 'hole-punch', transport: quic, timeout: 45 }))
   // The QUIC negative controls: both NATs symmetric, so neither side's datagrams find a mapping; weft is
