@@ -74,6 +74,8 @@ export class WeftStream {
   #closed = false
   #wake: (() => void) | undefined
   #writableWake: (() => void) | undefined
+  /** A 'writable' came while no write was waiting (during the muxer write itself): do not wait. */
+  #writableSeen = false
   #head = 0
   #writeClosed = false
   #sourceTaken = false
@@ -119,7 +121,8 @@ export class WeftStream {
   _writable(): void {
     const w = this.#writableWake
     this.#writableWake = undefined
-    w?.()
+    if (w !== undefined) w()
+    else this.#writableSeen = true
   }
   /** @internal Called by the node: the stream is fully closed. */
   _closed(): void {
@@ -190,9 +193,12 @@ export class WeftStream {
     while (off < chunk.length) {
       if (this.#reset) throw new StreamResetError(this.#resetCode)
       if (this.#writeClosed || this.#closed) throw new UsageError('stream/write-closed', 'write after close')
+      this.#writableSeen = false
       const n = this.#ctl.write(this.ref, off === 0 ? chunk : chunk.subarray(off))
       off += n
-      if (off < chunk.length) await new Promise<void>((r) => { this.#writableWake = r })
+      // the node may flush synchronously inside that write, and the muxer may give this stream its
+      // turn right then: a 'writable' that came before we wait must not be lost
+      if (off < chunk.length && !this.#writableSeen) await new Promise<void>((r) => { this.#writableWake = r })
     }
   }
 

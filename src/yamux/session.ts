@@ -282,7 +282,8 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
     if (n < want) {
       s.blocked = true
       s.wanted = want - n
-      this.#checkWritable(s)
+      // in line, woken by a later pollTransmit: never inside write() (its caller would miss it)
+      if (s.sendCredit > 0) this.#turns.join(id)
     }
     return n
   }
