@@ -206,7 +206,7 @@ export class Runtime<Ev> {
     this.#soon = true
     setImmediate(() => {
       this.#soon = false
-      this.#contained(undefined, () => this.flush())
+      if (!this.#stopped) this.#contained(undefined, () => this.flush())
     })
   }
 
