@@ -1,13 +1,20 @@
-// Paired 16-vs-1 stream rounds over TCP, weft->weft, 512 MiB each way per run, alternating order (issue 15,
+// Paired 16-vs-1 stream rounds over TCP, weft->weft, 512 MiB (or the second argument) each way per run, alternating order (issue 15,
 // bench/README.md "Issue 15's goals at a glance"): node bench/streams-pairs.mjs [rounds] (default 10). Uses
 // dist/ (the CLI bundle when `npm run build` made it: a dist/ rebuilt by tsc alone, e.g. by interop/run.mjs,
-// runs the slower module form). Besides MB/s, each run's CPU (user + sys, client + server) per MB moved, and
+// runs the slower module form). node bench/streams-pairs.mjs [rounds] [MiB each way] [both|up|down] (default 512, both): a
+// longer run shows how much of a gap is a fixed cost per process (warm-up) and how much a cost per byte; one
+// direction shows what the overlap of uploads and downloads (16 streams at different phases) costs. Besides MB/s, each run's CPU (user + sys, client + server) per MB moved, and
 // the load average: decide by CPU per MB and paired rounds, not by one wall-clock figure.
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { MIB, perfCli, startPerfServer, median } from './lib.mjs'
 const rounds = Number(process.argv[2] ?? 10)
-const bytes = 512 * MIB
+const bytes = Number(process.argv[3] ?? 512) * MIB
+/** 'both' (default): upload then download on each stream, as the perf protocol does; 'up' or 'down': one direction only. */
+const direction = process.argv[4] ?? 'both'
+if (!['both', 'up', 'down'].includes(direction)) throw new Error(`direction must be both, up or down, not ${direction}`)
+const up = direction === 'down' ? 0 : bytes
+const down = direction === 'up' ? 0 : bytes
 const TICK = 100 // clock ticks per second (USER_HZ)
 /** utime + stime (own, or of waited-for children) of a process, in seconds. */
 const cpuOf = (pid, children = false) => {
@@ -19,7 +26,7 @@ const load = () => readFileSync('/proc/loadavg', 'utf8').split(' ')[0]
 /** One client run; its CPU from the wrapping shell's children times (the client is its only child). */
 async function run(srv, streams) {
   const [cmd, ...pre] = perfCli('weft')
-  const args = [...pre, '--server-address', `127.0.0.1:${srv.port}`, '--transport', 'tcp', '--upload-bytes', String(bytes), '--download-bytes', String(bytes), '--streams', String(streams)]
+  const args = [...pre, '--server-address', `127.0.0.1:${srv.port}`, '--transport', 'tcp', '--upload-bytes', String(up), '--download-bytes', String(down), '--streams', String(streams)]
   const quoted = [cmd, ...args].map((s) => `'${String(s).replace(/'/g, `'\\''`)}'`).join(' ')
   const s0 = cpuOf(srv.pid)
   const child = spawn('/bin/sh', ['-c', `${quoted}; code=$?; cat /proc/$$/stat >&2; exit $code`], { stdio: ['ignore', 'pipe', 'pipe'] })

@@ -5,7 +5,7 @@
  * a connection whose core stops wanting data is paused, and resumed once it wants data again.
  */
 import { describe, expect, it } from 'vitest'
-import { DATAGRAM_BURST_FLUSH, Runtime, type SwarmPort } from '../src/io/runtime.js'
+import { DATAGRAM_BURST_FLUSH, Runtime, WRITE_QUANTUM, type SwarmPort } from '../src/io/runtime.js'
 import type { RawConnection, RawHandlers, Transport } from '../src/io/transport.js'
 import { Multiaddr } from '../src/multiaddr/index.js'
 
@@ -16,7 +16,9 @@ class FakeRaw implements RawConnection {
   paused = false
   pauses = 0
   start(h: RawHandlers): void { this.h = h }
-  write(): boolean { return true }
+  written = 0
+  accepts = true
+  write(b: Uint8Array): boolean { this.written += b.length; return this.accepts }
   pause(): void { this.paused = true; this.pauses++ }
   resume(): void { this.paused = false }
   close(): void { this.h?.onClose() }
@@ -38,7 +40,7 @@ class FakeSwarm implements SwarmPort<never> {
   wantsData(id: number): boolean { this.wantsCalls++; return this.wants.get(id) ?? true }
   pollIo(): undefined { return undefined }
   pollDirty(): number | undefined { return this.dirty.shift() }
-  pollTransmit(): undefined { return undefined }
+  pollTransmit(_id: number, _max: number): Uint8Array | undefined { return undefined }
   pollEvent(): undefined { return undefined }
   pollTimeout(): undefined { return undefined }
 }
@@ -130,5 +132,56 @@ describe('runtime: datagram connections are driven once per burst', () => {
     swarm.pollTimeout = () => { polls++; return undefined }
     for (let i = 0; i < 3; i++) raws[0]!.h!.onData(new Uint8Array([i]))
     expect(polls).toBe(3)
+  })
+})
+
+describe('runtime: one connection does not hold the event loop for as long as its windows last', () => {
+  it('a socket that always accepts gets WRITE_QUANTUM bytes per turn of the event loop; the rest follows, all of it, in order', async () => {
+    const { swarm, raws } = await setup(2)
+    const [bulk, other] = [raws[0]!, raws[1]!]
+    const chunk = new Uint8Array(256 * 1024)
+    const total = 2 * WRITE_QUANTUM + 3 * chunk.length
+    let left = total
+    swarm.pollTransmit = (id: number) => {
+      if (id !== 1 || left === 0) return undefined
+      left -= chunk.length
+      return chunk
+    }
+    swarm.dirty.push(1)
+    other.h!.onData(new Uint8Array([0])) // input on another connection flushes: connection 1 is dirty
+    expect(bulk.written).toBe(WRITE_QUANTUM) // not everything in this turn
+    await new Promise((r) => setImmediate(r)) // queued after the runtime's resume
+    expect(bulk.written).toBe(2 * WRITE_QUANTUM) // one more quantum, then it yields again
+    await new Promise((r) => setTimeout(r, 20))
+    expect(bulk.written).toBe(total)
+    expect(left).toBe(0)
+  })
+
+  it('a connection closed while it yields is not written to again', async () => {
+    const { swarm, raws } = await setup(1)
+    const raw = raws[0]!
+    const chunk = new Uint8Array(256 * 1024)
+    swarm.pollTransmit = () => chunk // endless output
+    swarm.dirty.push(1)
+    raw.h!.onData(new Uint8Array([0]))
+    expect(raw.written).toBe(WRITE_QUANTUM)
+    raw.h!.onClose()
+    await new Promise((r) => setTimeout(r, 20))
+    expect(raw.written).toBe(WRITE_QUANTUM)
+  })
+
+  it('a socket that pushes back ends the turn as before (drain resumes it) and starts a new quantum', async () => {
+    const { swarm, raws } = await setup(1)
+    const raw = raws[0]!
+    const chunk = new Uint8Array(256 * 1024)
+    let left = 8
+    swarm.pollTransmit = () => (left-- > 0 ? chunk : undefined)
+    raw.accepts = false
+    swarm.dirty.push(1)
+    raw.h!.onData(new Uint8Array([0]))
+    expect(raw.written).toBe(chunk.length) // one write, then the socket is full
+    raw.accepts = true
+    raw.h!.onDrain()
+    expect(raw.written).toBe(8 * chunk.length)
   })
 })

@@ -4,7 +4,8 @@
  * It drives anything shaped like the swarm (`SwarmPort`, structural so io/ depends on no protocol):
  * after every input or command it
  *   1. performs IO actions (`connect` -> transport dial, `close` -> flush and close a socket),
- *   2. writes every dirty connection's bytes until the socket pushes back (then waits for drain),
+ *   2. writes every dirty connection's bytes until the socket pushes back (then waits for drain) or
+ *      WRITE_QUANTUM bytes went (then writes on after the event loop has turned),
  *   3. hands events to the node edge,
  *   4. pauses sockets whose core does not want data and resumes those that do again (looking only
  *      at the connections this flush touched and the paused ones, so its cost does not grow with the
@@ -54,9 +55,24 @@ export interface RuntimeOptions<Ev> {
 /** Largest single read from a core per socket write; Noise coalesces frames up to this. */
 const TRANSMIT_CHUNK = 256 * 1024
 
+/**
+ * Bytes one connection moves to its socket before the runtime lets the event loop turn (reads of
+ * every connection, timers) and goes on in a setImmediate. A socket that keeps accepting (loopback,
+ * a fast peer) and a core with window to spend would otherwise hold the loop for as long as its
+ * windows last: 16 yamux streams with up to 4 MiB of window each. `weft perf --streams 16`, 1 GiB
+ * each way, the client's event-loop delay (monitorEventLoopDelay): p99 47-62 ms and max 81-139 ms
+ * without a quantum, 29-31 / 48-59 with 16 MiB, 15-16 / 24-26 with 4 MiB (1 stream: 20-23 / 33-35
+ * -> 14-15 / 21-31). Throughput is unchanged within the noise (bench/README.md, "16 streams").
+ */
+export const WRITE_QUANTUM = 4 * 1024 * 1024
+
 interface Live {
   raw: RawConnection
   blocked: boolean
+  /** Bytes written since the socket last pushed back or the connection last yielded. */
+  sent: number
+  /** WRITE_QUANTUM reached: writing resumes in a setImmediate. */
+  yielded: boolean
   paused: boolean
   /** A close was requested: keep reading (and discarding) until the remote's EOF arrives. */
   closing: boolean
@@ -169,7 +185,7 @@ export class Runtime<Ev> {
   }
 
   #attach(id: number, raw: RawConnection): void {
-    const live: Live = { raw, blocked: false, paused: false, closing: false }
+    const live: Live = { raw, blocked: false, sent: 0, yielded: false, paused: false, closing: false }
     this.#live.set(id, live)
     raw.start({
       onData: (data) => this.#contained(id, () => {
@@ -272,22 +288,39 @@ export class Runtime<Ev> {
     }
   }
 
-  /** Move a connection's output to its socket until the socket is full; corked, so the pieces
-   * (Noise sends large frames as prefix, ciphertext, tag) leave in one writev. */
+  /** Move a connection's output to its socket until the socket is full or WRITE_QUANTUM bytes went;
+   * corked, so the pieces (Noise sends large frames as prefix, ciphertext, tag) leave in one writev. */
   #write(id: number, live: Live): void {
-    if (live.blocked) return
+    if (live.blocked || live.yielded) return
     const raw = live.raw
     raw.cork?.()
     try {
       for (let b = this.#swarm.pollTransmit(id, TRANSMIT_CHUNK); b !== undefined; b = this.#swarm.pollTransmit(id, TRANSMIT_CHUNK)) {
         if (!raw.write(b)) {
           live.blocked = true
+          live.sent = 0
           return
         }
+        if ((live.sent += b.length) >= WRITE_QUANTUM) return this.#yieldWrites(id, live)
       }
     } finally {
       raw.uncork?.()
     }
+  }
+
+  /** Let the event loop turn (input, timers, other connections), then write on. */
+  #yieldWrites(id: number, live: Live): void {
+    live.yielded = true
+    live.sent = 0
+    setImmediate(() => {
+      live.yielded = false
+      if (this.#stopped || this.#live.get(id) !== live) return
+      this.#contained(id, () => {
+        this.#touched.add(id)
+        this.#write(id, live)
+        this.flush()
+      })
+    })
   }
 
   #connect(id: number, addr: Multiaddr): void {
