@@ -1,7 +1,8 @@
 // QUIC throughput A/B across builds (issue 17, bench/README.md "QUIC throughput"): wall MB/s and
 // CPU per MB (client + server user + sys time, read from /proc) of `weft perf --transport quic-v1`,
 // the builds interleaved round by round so each sees the same minutes of machine load.
-//   node bench/quic-ab.mjs [--rounds 5] [--mib 128] [--down] [--max-datagram-size N] name=repo-dir [name=repo-dir ...]
+//   node bench/quic-ab.mjs [--rounds 5] [--mib 128] [--down] [--max-datagram-size N] [--transport tcp|ws] name=repo-dir [name=repo-dir ...]
+// --transport (default quic-v1) makes it an A/B of any transport (`tcp`: the one-stream TCP row).
 // A repo dir is a checkout with bin/weft.js and a built dist/ (`npm run build`); `go` or `rust` as
 // a dir name runs that implementation's perf CLI (interop/<impl>/build.sh) for comparison. Each
 // round uploads --mib MiB (with --down: downloads them) on one stream; a fresh server per run, so
@@ -19,6 +20,7 @@ const rounds = opt('--rounds', 5)
 const mib = opt('--mib', 128)
 const down = args.includes('--down')
 const mds = opt('--max-datagram-size', 0)
+const transport = args.includes('--transport') ? args[args.indexOf('--transport') + 1] : 'quic-v1'
 const weftFlags = (dir) => (mds > 0 && dir !== 'go' && dir !== 'rust' ? ['--max-datagram-size', String(mds)] : [])
 const builds = args.filter((a) => a.includes('=')).map((a) => { const [name, dir] = a.split('='); return { name, dir } })
 if (builds.length === 0) { console.error('usage: node bench/quic-ab.mjs [--rounds N] [--mib N] [--down] name=repo-dir ...'); process.exit(2) }
@@ -28,7 +30,7 @@ const cpuMs = (pid) => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').spl
 /** Run the perf client under /usr/bin/time: its final JSON line and its user + sys CPU, ms. */
 function runClient([cmd, ...pre], port, up, dn, extra) {
   return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/time', ['-f', 'cpu %U %S', cmd, ...pre, '--server-address', `127.0.0.1:${port}`, '--transport', 'quic-v1', '--upload-bytes', String(up), '--download-bytes', String(dn), ...extra], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn('/usr/bin/time', ['-f', 'cpu %U %S', cmd, ...pre, '--server-address', `127.0.0.1:${port}`, '--transport', transport, '--upload-bytes', String(up), '--download-bytes', String(dn), ...extra], { stdio: ['ignore', 'pipe', 'pipe'] })
     let out = ''
     let err = ''
     child.stdout.on('data', (d) => { out += d })
