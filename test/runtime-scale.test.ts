@@ -157,6 +157,24 @@ describe('runtime: one connection does not hold the event loop for as long as it
     expect(left).toBe(0)
   })
 
+  it('a datagram connection (QUIC: bounded by its congestion window and pacer) is not yielded', async () => {
+    const { swarm, raws } = await setup(1)
+    const raw = raws[0]!
+    ;(raw as { datagrams?: boolean }).datagrams = true
+    const chunk = new Uint8Array(64 * 1024)
+    const total = 2 * WRITE_QUANTUM
+    let left = total
+    swarm.pollTransmit = () => {
+      if (left === 0) return undefined
+      left -= chunk.length
+      return chunk
+    }
+    swarm.dirty.push(1)
+    raw.h!.onData(new Uint8Array([0]))
+    await new Promise((r) => setImmediate(r)) // the burst's flush
+    expect(raw.written).toBe(total)
+  })
+
   it('a connection closed while it yields is not written to again', async () => {
     const { swarm, raws } = await setup(1)
     const raw = raws[0]!
