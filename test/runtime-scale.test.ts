@@ -175,6 +175,33 @@ describe('runtime: one connection does not hold the event loop for as long as it
     expect(raw.written).toBe(total)
   })
 
+  it('where there is no setImmediate (browsers), a yielding connection goes on after a timer instead of failing', async () => {
+    const g = globalThis as { setImmediate?: unknown }
+    const saved = g.setImmediate
+    const { swarm, raws } = await setup(1)
+    const raw = raws[0]!
+    const chunk = new Uint8Array(256 * 1024)
+    let left = 2 * WRITE_QUANTUM
+    swarm.pollTransmit = () => {
+      if (left === 0) return undefined
+      left -= chunk.length
+      return chunk
+    }
+    let closed = false
+    raw.close = raw.destroy = () => { closed = true }
+    g.setImmediate = undefined
+    try {
+      swarm.dirty.push(1)
+      raw.h!.onData(new Uint8Array([0]))
+      expect(raw.written).toBe(WRITE_QUANTUM)
+    } finally {
+      g.setImmediate = saved
+    }
+    await new Promise((r) => setTimeout(r, 20))
+    expect(raw.written).toBe(2 * WRITE_QUANTUM)
+    expect(closed).toBe(false)
+  })
+
   it('a connection closed while it yields is not written to again', async () => {
     const { swarm, raws } = await setup(1)
     const raw = raws[0]!

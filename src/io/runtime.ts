@@ -57,7 +57,7 @@ const TRANSMIT_CHUNK = 256 * 1024
 
 /**
  * Bytes one connection moves to its socket before the runtime lets the event loop turn (reads of
- * every connection, timers) and goes on in a setImmediate. A socket that keeps accepting (loopback,
+ * every connection, timers) and goes on after it (afterLoopTurn). A socket that keeps accepting (loopback,
  * a fast peer) and a core with window to spend would otherwise hold the loop for as long as its
  * windows last: 16 yamux streams with up to 4 MiB of window each. `weft perf --streams 16`, 1 GiB
  * each way, the client's event-loop delay (monitorEventLoopDelay): p99 47-62 ms and max 81-139 ms
@@ -69,12 +69,19 @@ const TRANSMIT_CHUNK = 256 * 1024
  */
 export const WRITE_QUANTUM = 4 * 1024 * 1024
 
+/** Run `f` once the event loop has turned: setImmediate in Node (after the poll phase's input), a 0 ms timer where there is none (browsers). */
+function afterLoopTurn(f: () => void): void {
+  const immediate = (globalThis as { setImmediate?: (f: () => void) => unknown }).setImmediate
+  if (immediate !== undefined) immediate(f)
+  else setTimeout(f, 0)
+}
+
 interface Live {
   raw: RawConnection
   blocked: boolean
   /** Bytes written since the socket last pushed back or the connection last yielded. */
   sent: number
-  /** WRITE_QUANTUM reached: writing resumes in a setImmediate. */
+  /** WRITE_QUANTUM reached: writing resumes once the event loop has turned. */
   yielded: boolean
   paused: boolean
   /** A close was requested: keep reading (and discarding) until the remote's EOF arrives. */
@@ -223,7 +230,7 @@ export class Runtime<Ev> {
   #flushSoon(): void {
     if (this.#soon) return
     this.#soon = true
-    setImmediate(() => {
+    afterLoopTurn(() => {
       this.#soon = false
       if (!this.#stopped) this.#contained(undefined, () => this.flush())
     })
@@ -315,7 +322,7 @@ export class Runtime<Ev> {
   #yieldWrites(id: number, live: Live): void {
     live.yielded = true
     live.sent = 0
-    setImmediate(() => {
+    afterLoopTurn(() => {
       live.yielded = false
       if (this.#stopped || this.#live.get(id) !== live) return
       this.#contained(id, () => {
