@@ -1,10 +1,12 @@
-// Paired 16-vs-1 stream rounds over TCP, weft->weft, 512 MiB (or the second argument) each way per run, alternating order (issue 15,
-// bench/README.md "Issue 15's goals at a glance"): node bench/streams-pairs.mjs [rounds] (default 10). Uses
-// dist/ (the CLI bundle when `npm run build` made it: a dist/ rebuilt by tsc alone, e.g. by interop/run.mjs,
-// runs the slower module form). node bench/streams-pairs.mjs [rounds] [MiB each way] [both|up|down] (default 512, both): a
-// longer run shows how much of a gap is a fixed cost per process (warm-up) and how much a cost per byte; one
-// direction shows what the overlap of uploads and downloads (16 streams at different phases) costs. Besides MB/s, each run's CPU (user + sys, client + server) per MB moved, and
-// the load average: decide by CPU per MB and paired rounds, not by one wall-clock figure.
+// Paired 16-vs-1 stream rounds over TCP, weft->weft, alternating order (issue 15, bench/README.md
+// "Issue 15's goals at a glance" and "16 streams vs 1, session 7"):
+//   node bench/streams-pairs.mjs [rounds] [MiB each way] [both|up|down]   (defaults 10, 512, both)
+// A longer run shows how much of a gap is a fixed cost per process (warm-up) and how much a cost per
+// byte; one direction shows what the overlap of uploads and downloads (16 streams at different
+// phases) costs. Uses dist/ (the CLI bundle when `npm run build` made it: a dist/ rebuilt by tsc
+// alone runs the slower module form). Besides MB/s, each run's CPU (user + sys, client + server)
+// per MB moved, and the load average: decide by CPU per MB and paired rounds, not by one wall-clock
+// figure.
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { MIB, perfCli, startPerfServer, median } from './lib.mjs'

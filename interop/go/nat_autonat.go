@@ -96,12 +96,13 @@ func (n *natCtx) runAutonatClient() {
 		v2Addr = observed
 	}
 	res["v2Addr"] = v2Addr.String()
+	req := []autonatv2.Request{{Addr: v2Addr, SendDialData: true}}
 	ctx, cancel := context.WithTimeout(n.ctx, 30*time.Second)
-	r, err := an.GetReachability(ctx, []autonatv2.Request{{Addr: v2Addr, SendDialData: true}})
+	r, err := an.GetReachability(ctx, req)
 	// the v2 client learns that the server speaks v2 from identify, asynchronously: wait for it
 	for deadline := time.Now().Add(10 * time.Second); errors.Is(err, autonatv2.ErrNoPeers) && time.Now().Before(deadline); {
 		time.Sleep(50 * time.Millisecond)
-		r, err = an.GetReachability(ctx, []autonatv2.Request{{Addr: v2Addr, SendDialData: true}})
+		r, err = an.GetReachability(ctx, req)
 	}
 	cancel()
 	if err != nil {

@@ -63,6 +63,9 @@ const TRANSMIT_CHUNK = 256 * 1024
  * each way, the client's event-loop delay (monitorEventLoopDelay): p99 47-62 ms and max 81-139 ms
  * without a quantum, 29-31 / 48-59 with 16 MiB, 15-16 / 24-26 with 4 MiB (1 stream: 20-23 / 33-35
  * -> 14-15 / 21-31). Throughput is unchanged within the noise (bench/README.md, "16 streams").
+ * Counted since the socket last pushed back or the connection last yielded, not per turn: so no turn
+ * moves more than this, and a connection that wrote a little in many turns may yield once before a
+ * turn moved that much (one more turn of the loop, nothing else).
  * Stream connections only: a datagram connection's output is bounded by its congestion window and
  * pacer already, and yielding it cost QUIC throughput (1 GiB up, 6 interleaved rounds: 358.8 ->
  * 319.2 MB/s, CPU 4.61 -> 5.15 ms/MB).
