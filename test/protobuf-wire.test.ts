@@ -63,8 +63,11 @@ function readAll(make: () => { read: (k: Read) => unknown; pos: () => number }, 
     try {
       out.push(r.read(k))
     } catch (e) {
-      // our reader refuses a 10th varint byte above 1 (a value over 64 bits); protobufjs drops the bits
-      out.push(e instanceof Error && e.message.includes('64 bits') ? 'over-64-bits' : 'error')
+      // our reader refuses a 10th varint byte above 1 (a value over 64 bits); protobufjs drops the bits.
+      // protobufjs 8 refuses a length prefix longer than 5 bytes or of 2^31 and more ('invalid length
+      // encoding'); ours reads an over-long prefix as go's protowire does (up to 10 bytes, the value counts)
+      const m = e instanceof Error ? e.message : ''
+      out.push(m.includes('64 bits') ? 'over-64-bits' : m.includes('invalid length encoding') ? 'length-encoding' : 'error')
       break
     }
     out.push(r.pos())
@@ -102,7 +105,9 @@ describe('protobuf wire format against protobufjs', () => {
         }
       }, steps)
       const over = ours.indexOf('over-64-bits')
-      if (over >= 0) expect(ours.slice(0, over)).toEqual(oracle.slice(0, over))
+      const long = oracle.indexOf('length-encoding')
+      const cut = Math.min(...[over, long].filter((i) => i >= 0))
+      if (Number.isFinite(cut)) expect(ours.slice(0, cut)).toEqual(oracle.slice(0, cut))
       else expect(ours).toEqual(oracle)
     }), { numRuns: 2000 })
   })
@@ -112,6 +117,11 @@ describe('protobuf wire format against protobufjs', () => {
     expect(() => new PbReader(Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02)).uint64()).toThrow(/64 bits/)
     expect(new PbReader(Uint8Array.of(0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01)).uint64()).toBe((1n << 64n) - 1n)
     expect(() => new PbReader(Uint8Array.of(0x05, 1, 2)).bytes()).toThrow(RangeError)
+    // an over-long length prefix (6 bytes for 0; protobufjs 8 refuses it, go's protowire reads it): read
+    const long = new PbReader(Uint8Array.of(0x80, 0x80, 0x80, 0x80, 0x80, 0x00))
+    long.skipType(2)
+    expect(long.pos).toBe(6)
+    expect(Array.from(new PbReader(Uint8Array.of(0x81, 0x80, 0x80, 0x80, 0x80, 0x00, 7)).bytes())).toEqual([7])
     expect(() => new PbWriter().ldelim()).toThrow(RangeError)
     expect(() => new PbWriter().fork().finish()).toThrow(RangeError)
     expect(() => new PbWriter().uint64(-1)).toThrow(RangeError)
