@@ -51,7 +51,7 @@ func pattern(n int) []byte {
 }
 
 func main() {
-	conf := &tls.Config{Certificates: []tls.Certificate{cert()}, NextProtos: []string{LIBP2P_ALPN}, MinVersion: tls.VersionTLS13,
+	conf := &tls.Config{Certificates: []tls.Certificate{cert()}, NextProtos: []string{${JSON.stringify(LIBP2P_ALPN)}}, MinVersion: tls.VersionTLS13,
 		ClientAuth: tls.RequireAnyClientCert, InsecureSkipVerify: true}
 	qconf := &quic.Config{MaxIdleTimeout: 10 * time.Second}
 	if os.Args[1] == "server" || os.Args[1] == "server-retry" {
@@ -130,7 +130,7 @@ let skip: string | undefined
 const procs: ChildProcess[] = []
 
 beforeAll(async () => {
-  ({ bin, skip } = await buildGoProgram('weft-quicgo-conn-v0.59.0-2', GO_MAIN, GO_MOD)) // the name changes with the program
+  ({ bin, skip } = await buildGoProgram('weft-quicgo-conn', GO_MAIN, GO_MOD))
 }, 250_000)
 afterAll(() => { for (const p of procs) p.kill() })
 

@@ -5,8 +5,7 @@
  * (test/helpers/go-program.ts; skipped, saying why, where Go or the modules are missing).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest'
 import { quic } from '../src/edge/quic-transport.js'
@@ -16,7 +15,6 @@ import { buildGoProgram } from './helpers/go-program.js'
 // the Go program lives in a .go file (Go import paths are quoted package names)
 const GO_MAIN = readFileSync(new URL('./helpers/quic-ipv6-peer.go', import.meta.url), 'utf8')
 
-const NAME = 'weft-quic-ipv6-golibp2p-2'
 let bin = ''
 let skip: string | undefined
 const procs: ChildProcess[] = []
@@ -26,9 +24,7 @@ beforeAll(async () => {
   // interop/go's go.mod and go.sum (the pinned go-libp2p and everything under it), renamed
   const root = new URL('..', import.meta.url).pathname
   const mod = readFileSync(join(root, 'interop/go/go.mod'), 'utf8').replace(/^module .*$/m, 'module weft.test/quicipv6')
-  mkdirSync(join(tmpdir(), NAME), { recursive: true })
-  writeFileSync(join(tmpdir(), NAME, 'go.sum'), readFileSync(join(root, 'interop/go/go.sum')))
-  const r = await buildGoProgram(NAME, GO_MAIN, mod)
+  const r = await buildGoProgram('weft-quic-ipv6-golibp2p', GO_MAIN, mod, readFileSync(join(root, 'interop/go/go.sum'), 'utf8'))
   bin = r.bin
   skip = r.skip
 }, 300_000)

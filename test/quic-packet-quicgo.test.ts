@@ -67,7 +67,7 @@ let skip: string | undefined
 const servers: ChildProcess[] = []
 
 beforeAll(async () => {
-  ({ bin, skip } = await buildGoProgram('weft-quicgo-v0.59.0', GO_MAIN, GO_MOD)) // the name changes with the program
+  ({ bin, skip } = await buildGoProgram('weft-quicgo-packet', GO_MAIN, GO_MOD))
 }, 250_000)
 afterAll(() => { for (const s of servers) s.kill() })
 
