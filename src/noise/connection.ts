@@ -66,6 +66,8 @@ const BURST_BLOCK = 4 * (2 + MAX_NOISE_MESSAGE)
  * (~6% of a bulk sender's CPU). Smaller frames are copied: a piece per small frame costs more.
  */
 const DETACHED_MIN = 8 * 1024
+/** The free end of a drained block of small pieces is kept for the next ones when at least this big (room for 14 frames' prefix and tag). */
+const MIN_LEFTOVER = 256
 
 /**
  * Options of `NoiseConnection`: role, crypto, our identity key and the handshake payload's extensions (libp2p noise spec).
@@ -120,6 +122,8 @@ interface OutBlock {
   start: number
   /** End of the bytes written so far; [start, end) is pending, [end, buf.length) is free. */
   end: number
+  /** Holds the small pieces (length prefix, tag) of detached frames: its free end outlives it (`#shiftHead`). */
+  pieces: boolean
 }
 
 const EMPTY = new Uint8Array(0)
@@ -325,7 +329,7 @@ export class NoiseConnection implements ByteMachine<NoiseEvent> {
    */
   pollTransmit(max: number): Uint8Array | undefined {
     if (!(max >= 1)) throw new RangeError('max must be at least 1')
-    while (this.#out.length > 0 && this.#out[0]!.start === this.#out[0]!.end) this.#out.shift()
+    while (this.#out.length > 0 && this.#out[0]!.start === this.#out[0]!.end) this.#shiftHead()
     const head = this.#out[0]
     if (head === undefined) return undefined
     const avail = head.end - head.start
@@ -334,7 +338,7 @@ export class NoiseConnection implements ByteMachine<NoiseEvent> {
       const chunk = head.buf.subarray(head.start, head.start + n)
       head.start += n
       this.#outLength -= n
-      if (head.start === head.end) this.#out.shift()
+      if (head.start === head.end) this.#shiftHead()
       return chunk
     }
     // Several small blocks: one copy into a single buffer, up to max. The copy stops before a
@@ -355,7 +359,7 @@ export class NoiseConnection implements ByteMachine<NoiseEvent> {
       const chunk = head.buf.subarray(head.start, head.end)
       head.start = head.end
       this.#outLength -= chunk.length
-      this.#out.shift()
+      this.#shiftHead()
       return chunk
     }
     const out = new Uint8Array(Math.min(max, size))
@@ -366,7 +370,7 @@ export class NoiseConnection implements ByteMachine<NoiseEvent> {
       out.set(b.buf.subarray(b.start, b.start + n), off)
       b.start += n
       off += n
-      if (b.start === b.end) this.#out.shift()
+      if (b.start === b.end) this.#shiftHead()
     }
     this.#outLength -= out.length
     return out
@@ -545,20 +549,36 @@ export class NoiseConnection implements ByteMachine<NoiseEvent> {
   }
 
   /**
-   * The tail block if it has `n` free bytes, else a new one. `small`: room for a length prefix or
-   * a tag next to a detached ciphertext: taken from `#leftover` (the free end of the block before
-   * that ciphertext) or a SMALL_BLOCK, never a burst block.
+   * The tail block if it has `n` free bytes, else a new one: on `#leftover` when it has the room
+   * (the free end of a block of small pieces), else fresh. `small`: room for a length prefix or a
+   * tag next to a detached ciphertext, a SMALL_BLOCK when fresh, never a burst block.
    */
   #reserve(n: number, small = false): OutBlock {
     const tail = this.#out[this.#out.length - 1]
     if (tail !== undefined && tail.buf.length - tail.end >= n) return tail
-    let buf: Uint8Array
-    if (small && this.#leftover !== undefined && this.#leftover.length >= n) buf = this.#leftover
-    else buf = new Uint8Array(Math.max(n, small || this.#out.length === 0 ? SMALL_BLOCK : BURST_BLOCK))
+    const leftover = this.#leftover
     this.#leftover = undefined
-    const block: OutBlock = { buf, start: 0, end: 0 }
+    const fits = leftover !== undefined && leftover.length >= n
+    const buf = fits ? leftover : new Uint8Array(Math.max(n, small || this.#out.length === 0 ? SMALL_BLOCK : BURST_BLOCK))
+    const block: OutBlock = { buf, start: 0, end: 0, pieces: small || fits }
     this.#out.push(block)
     return block
+  }
+
+  /**
+   * Drop the sent head block. When it was the last one and held small pieces, its free end becomes
+   * `#leftover`, where the next frame's prefix goes: a bulk sender's queue empties every few frames
+   * (the runtime writes it out), and a fresh 16 KiB block each time was ~4,100 allocations per GiB
+   * sent, kept alive by the socket until written. With 16 streams they often lived past two
+   * scavenges and were collected by Mark-Compacts (bench/README.md, "16 streams vs 1"). Only pieces
+   * blocks: a connection that never sent a detached frame (handshake, identify) keeps no memory here.
+   */
+  #shiftHead(): void {
+    const b = this.#out.shift()!
+    const free = b.buf.length - b.end
+    if (this.#out.length === 0 && b.pieces && free >= MIN_LEFTOVER && !(this.#leftover !== undefined && this.#leftover.length >= free)) {
+      this.#leftover = b.buf.subarray(b.end)
+    }
   }
 
   #appendPrefix(len: number): void {
@@ -584,7 +604,7 @@ export class NoiseConnection implements ByteMachine<NoiseEvent> {
       this.#leftover = tail.buf.subarray(tail.end)
       tail.buf = tail.buf.subarray(0, tail.end)
     }
-    this.#out.push({ buf: body, start: 0, end: body.length })
+    this.#out.push({ buf: body, start: 0, end: body.length, pieces: false })
     this.#outLength += body.length
   }
 }
