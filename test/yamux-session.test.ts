@@ -397,6 +397,67 @@ describe('receive-window auto-tuning', () => {
     expect(fast.time).toBeLessThan(400)
   })
 
+  test('streams grow to a fair share of the session budget, not first come first served', () => {
+    const budget = 4 * 1024 * 1024
+    const p = new Pair({ latency: 10, server: { keepAliveInterval: 60_000, maxSessionWindow: budget } })
+    p.advance(100)
+    p.server.autoConsume = true
+    const window = (id: StreamId): number => p.server.session.streamStats(id)?.recvWindow ?? 0
+    // one stream alone grows into the whole budget
+    const first = p.client.session.openStream(p.now)
+    const data = [pattern(10, 16 * 1024 * 1024)]
+    const writers = [writeAll(p.client, first, data[0]!)]
+    while (window(first) < budget) if (!p.step()) throw new Error(`the first stream's window stayed at ${window(first)}`)
+    // three more open while it sends: each grows, and the first gives its window back down to a quarter
+    const later = Array.from({ length: 3 }, () => p.client.session.openStream(p.now))
+    const ids = [first, ...later]
+    later.forEach((id, k) => { data.push(pattern(11 + k, 4 * 1024 * 1024)); writers.push(writeAll(p.client, id, data[k + 1]!)) })
+    const peak = new Map<StreamId, number>()
+    let firstAfter = 0
+    p.server.onEvent = (ev) => {
+      if (ev.type !== 'stream-data') return
+      for (const id of later) peak.set(id, Math.max(peak.get(id) ?? 0, window(id)))
+      if (later.every((id) => (peak.get(id) ?? 0) > INITIAL_STREAM_WINDOW) && firstAfter === 0) firstAfter = window(first)
+    }
+    const start = p.now
+    while (writers.some((w) => !w.done()) || ids.some((id) => !p.server.eof.has(id))) {
+      p.drive()
+      if (p.now - start > 10_000_000) throw new Error('stuck')
+    }
+    ids.forEach((id, k) => expect(equals(p.server.dataOf(id), data[k]!)).toBe(true))
+    // before: the first stream kept 4 MiB and the later ones never left 256 KiB
+    for (const id of later) {
+      expect(peak.get(id)).toBeGreaterThan(INITIAL_STREAM_WINDOW)
+      expect(peak.get(id)).toBeLessThanOrEqual(budget / 4)
+    }
+    expect(firstAfter).toBeGreaterThan(0)
+    expect(firstAfter).toBeLessThanOrEqual(budget / 4)
+  })
+
+  test('a stream the remote has closed gives its window back to the session budget', () => {
+    const budget = 2 * 1024 * 1024
+    const p = new Pair({ latency: 10, server: { keepAliveInterval: 60_000, maxSessionWindow: budget } })
+    p.advance(100)
+    p.server.autoConsume = true
+    const window = (id: StreamId): number => p.server.session.streamStats(id)?.recvWindow ?? -1
+    // the first stream grows into the whole budget, then the client closes it (the server does not)
+    const first = p.client.session.openStream(p.now)
+    const w1 = writeAll(p.client, first, pattern(20, 8 * 1024 * 1024))
+    while (window(first) < budget) if (!p.step()) throw new Error('no growth')
+    p.drive()
+    expect(w1.done() && p.server.eof.has(first)).toBe(true)
+    expect(p.server.session.streamStats(first)).toMatchObject({ state: 'remote-close', recvWindow: 0, recvCredit: 0 })
+    // a second stream can grow (before: the half-closed one held 2 MiB and this one stayed at 256 KiB)
+    const second = p.client.session.openStream(p.now)
+    let peak = 0
+    p.server.onEvent = (ev) => { if (ev.type === 'stream-data') peak = Math.max(peak, window(second)) }
+    const data = pattern(21, 4 * 1024 * 1024)
+    writeAll(p.client, second, data)
+    p.drive()
+    expect(equals(p.server.dataOf(second), data)).toBe(true)
+    expect(peak).toBeGreaterThan(INITIAL_STREAM_WINDOW)
+  })
+
   test('does not grow it when the reader is slow', () => {
     const slow = run(500)
     expect(slow.window).toBe(INITIAL_STREAM_WINDOW)

@@ -77,9 +77,13 @@ export function streamState(s: Stream): StreamStateName {
  * the epoch was short (see the file comment). Returns the delta to send (0: nothing to send) and
  * updates the stream's accounting as if it were sent.
  *
+ * `maxWindow` is this stream's ceiling now (the session passes its fair share of the session
+ * budget): a window above it shrinks back toward it, never below what the remote may still send
+ * plus what the application holds (credit already granted cannot be taken back).
  * `budget` is how many bytes the session may still add to its total receive window.
  */
 export function windowUpdateDelta(s: Stream, now: Millis, rtt: number | undefined, maxWindow: number, budget: number): number {
+  if (s.recvWindow > maxWindow) s.recvWindow = Math.max(maxWindow, s.recvCredit + s.unconsumed)
   let delta = s.grantable()
   if (delta < s.recvWindow / 2) return 0
   if (rtt !== undefined && s.recvWindow < maxWindow && now - s.epochStart < 2 * Math.max(rtt, 1)) {
