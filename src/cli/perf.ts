@@ -21,7 +21,7 @@
  *       the byte totals split evenly between them (a weft extension: the go and rust perf CLIs have no
  *       such flag; 16 is `--run-server`'s per-peer stream cap).
  *
- * Both sides are bulk-transfer processes, so they turn on node:crypto's scavenge hint (16 MiB, see
+ * Both sides are bulk-transfer processes, so they turn on node:crypto's scavenge hint (8 MiB, see
  * `scavengeEvery` in src/io/crypto-node.ts): without it, whether a transfer falls into a storm of
  * external-memory Mark-Compacts depends on the heap at its start (bench/README.md, "the cause").
  */
@@ -45,8 +45,14 @@ export const PERF_SERVER_SEED = new Uint8Array(32)
  */
 export const RUN_SERVER_PERF: PerfOptions = { maxUploadBytes: 2 ** 40, maxDownloadBytes: 2 ** 40, maxStreamsPerPeer: 16, maxInboundStreams: 16 }
 
-/** The scavenge hint of both perf roles: a minor GC per 16 MiB of cipher output (src/io/crypto-node.ts). */
-const PERF_SCAVENGE_BYTES = 16 * 1024 * 1024
+/**
+ * The scavenge hint of both perf roles: a minor GC per 8 MiB of cipher output (src/io/crypto-node.ts).
+ * 8 rather than 16 (session 8, 1 GiB each way over TCP, 8 interleaved rounds): 1 stream 861.9 ->
+ * 879.0 MB/s, 16 streams 811.1 -> 825.8, Mark-Compacts per process 3 -> 1 and 5-6 -> 3-4; a
+ * second A/B of the two hints gave 810.5 -> 865.4 and 793.8 -> 835.9. 4 MiB: fewer Mark-Compacts
+ * with 16 streams, 1 stream no faster (848.0 against 888.3 for 8 MiB, 6 rounds).
+ */
+const PERF_SCAVENGE_BYTES = 8 * 1024 * 1024
 /** `--streams` range: 16 is `--run-server`'s per-peer cap, so a 17th stream would be refused there. */
 const MAX_PERF_STREAMS = 16
 

@@ -173,7 +173,8 @@ function verifyOther(type: OtherKeyType, key: Uint8Array, message: Uint8Array, s
  * bundle 0.99-1.07 s CPU / 19-29 Mark-Compacts -> 0.60-0.80 s / 1, a calm dist/ 0.70-0.75 s / 3 ->
  * 0.77-0.79 s / 1 (33 scavenges of ~1 ms instead of 15). It sets V8's `--expose-gc` (process-wide: contexts created
  * afterwards by node:vm see a `gc` function), which is why it is not on by default; `0` turns the
- * hint off again. For long-lived processes that move bulk data (the perf CLI, a relay).
+ * hint off again. For long-lived processes that move bulk data (the perf CLI, a relay; the perf CLI
+ * uses 8 MiB, measured in src/cli/perf.ts).
  */
 let scavenge: ((options: { type: 'minor' }) => void) | undefined
 let scavengeBytes = 0
