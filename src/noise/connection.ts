@@ -568,10 +568,10 @@ export class NoiseConnection implements ByteMachine<NoiseEvent> {
   /**
    * Drop the sent head block. When it was the last one and held small pieces, its free end becomes
    * `#leftover`, where the next frame's prefix goes: a bulk sender's queue empties every few frames
-   * (the runtime writes it out), and a fresh 16 KiB block each time was ~4,100 allocations per GiB
-   * sent, kept alive by the socket until written. With 16 streams they often lived past two
-   * scavenges and were collected by Mark-Compacts (bench/README.md, "16 streams vs 1"). Only pieces
-   * blocks: a connection that never sent a detached frame (handshake, identify) keeps no memory here.
+   * (the runtime writes it out), and a fresh 16 KiB block each time was ~4,100 allocations (67 MB)
+   * per GiB sent; now a few dozen (bench/README.md, "16 streams vs 1, session 8"). Only pieces
+   * blocks: a connection that never sent a detached frame (handshake, identify) keeps no memory here;
+   * one that did keeps at most the free end of one SMALL_BLOCK.
    */
   #shiftHead(): void {
     const b = this.#out.shift()!
