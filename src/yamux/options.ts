@@ -23,7 +23,7 @@ export interface YamuxOptions {
   /** Bytes of stream frames we queue for the transport before write() accepts less (a remote that
    * grants huge windows but never reads cannot make us buffer an application's whole output). */
   sendQueueLimit?: number
-  /** Ceiling for the sum of all streams' receive windows that auto-tuning may grow into; one stream grows to at most this divided by the open streams. */
+  /** Ceiling for the sum of all streams' receive windows that auto-tuning may grow into; one stream grows to at most this divided by the streams receiving in the last second. */
   maxSessionWindow?: number
 }
 

@@ -59,6 +59,9 @@ export type { StreamStats, YamuxErrorCode, YamuxEvent } from './types.js'
 // closing: our Go Away is queued; 'closed' once it is taken
 type SessionState = { kind: 'open' } | { kind: 'closing'; error?: ProtocolError | InternalError } | { kind: 'closed' }
 
+
+/** A stream granted window (or opened) this recently is receiving: it shares the session budget (#receivingStreams). */
+const RECEIVING_MS = 1000
 /** The Data frame whose payload is being read: its stream (undefined: skip) and flags. */
 interface Payload { id: StreamId; stream: Stream | undefined; flags: number }
 
@@ -330,12 +333,14 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
       return
     }
     if (s.handshake === 'syn-received' || this.#state.kind !== 'open') return
+    if (s.grantable() < s.recvWindow / 2) return // no Window Update due yet (batched: stream.ts)
     const before = s.recvWindow
     const budget = this.#o.maxSessionWindow - this.#totalRecvWindow
-    // A stream's window is at most its fair share of the session budget (and shrinks to it when more
-    // streams open): else the first streams to grow take the whole budget and the rest stay at 256
-    // KiB, sending a fraction as fast (16 perf streams finished their uploads up to 1.3 s apart).
-    const share = Math.max(this.#o.initialWindow, Math.floor(this.#o.maxSessionWindow / this.#streams.size))
+    // A stream's window is at most its fair share of the session budget among the streams receiving
+    // now (and shrinks to it when more start): else the first streams to grow take the whole budget
+    // and the rest stay at 256 KiB, sending a fraction as fast (16 perf streams finished their
+    // uploads up to 1.3 s apart). Idle streams do not count: they do not dilute a busy one's share.
+    const share = Math.max(this.#o.initialWindow, Math.floor(this.#o.maxSessionWindow / this.#receivingStreams()))
     const delta = windowUpdateDelta(s, this.#now, this.#rtt, Math.min(this.#o.maxWindow, share), budget)
     this.#totalRecvWindow += s.recvWindow - before
     if (delta > 0) this.#tx.control.push(encodeHeaderFrame(FrameType.WindowUpdate, 0, id, delta))
@@ -515,6 +520,16 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
 
   #requireOpen(): void {
     if (this.#state.kind !== 'open') throw new UsageError('yamux/closed', 'session is closed')
+  }
+
+  /**
+   * Streams that were granted window (or opened) within the last RECEIVING_MS: the ones sharing the
+   * budget. Counted only when a Window Update is due (once per half window), so O(streams) there.
+   */
+  #receivingStreams(): number {
+    let n = 0
+    for (const t of this.#streams.values()) if (!t.remoteClosed && this.#now - t.epochStart < RECEIVING_MS) n++
+    return Math.max(1, n)
   }
 
   #addStream(id: StreamId, handshake: 'syn-sent' | 'syn-received'): Stream {
