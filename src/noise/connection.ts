@@ -127,6 +127,7 @@ interface OutBlock {
 }
 
 const EMPTY = new Uint8Array(0)
+const PREFIX = new Uint8Array(2) // a length prefix on its way into a block (#appendPrefix copies it)
 
 /**
  * The libp2p Noise secure channel as a sans-IO core (libp2p specs noise/README.md): the
@@ -548,11 +549,8 @@ export class NoiseConnection implements ByteMachine<NoiseEvent> {
     this.#outLength += 2 + message.length
   }
 
-  /**
-   * The tail block if it has `n` free bytes, else a new one: on `#leftover` when it has the room
-   * (the free end of a block of small pieces), else fresh. `small`: room for a length prefix or a
-   * tag next to a detached ciphertext, a SMALL_BLOCK when fresh, never a burst block.
-   */
+  /** The tail block if it has `n` free bytes, else a new one on `#leftover` if that has room, else fresh. `small`:
+   * room for a prefix or tag next to a detached ciphertext (a SMALL_BLOCK when fresh, never a burst block). */
   #reserve(n: number, small = false): OutBlock {
     const tail = this.#out[this.#out.length - 1]
     if (tail !== undefined && tail.buf.length - tail.end >= n) return tail
@@ -565,28 +563,19 @@ export class NoiseConnection implements ByteMachine<NoiseEvent> {
     return block
   }
 
-  /**
-   * Drop the sent head block. When it was the last one and held small pieces, its free end becomes
-   * `#leftover`, where the next frame's prefix goes: a bulk sender's queue empties every few frames
-   * (the runtime writes it out), and a fresh 16 KiB block each time was ~4,100 allocations (67 MB)
-   * per GiB sent; now a few dozen (bench/README.md, "16 streams vs 1, session 8"). Only pieces
-   * blocks: a connection that never sent a detached frame (handshake, identify) keeps no memory here;
-   * one that did keeps at most the free end of one SMALL_BLOCK.
-   */
+  /** Drop the sent head block; the last one's free end, if it held small pieces, becomes `#leftover`: a bulk
+   * sender's queue empties every few frames, and a fresh 16 KiB block for each next prefix was ~4,100 allocations
+   * (67 MB) per GiB sent (bench/README.md, "16 streams vs 1, session 8"). At most one SMALL_BLOCK's free end is kept. */
   #shiftHead(): void {
     const b = this.#out.shift()!
     const free = b.buf.length - b.end
-    if (this.#out.length === 0 && b.pieces && free >= MIN_LEFTOVER && !(this.#leftover !== undefined && this.#leftover.length >= free)) {
-      this.#leftover = b.buf.subarray(b.end)
-    }
+    if (this.#out.length === 0 && b.pieces && free >= MIN_LEFTOVER && !((this.#leftover?.length ?? 0) >= free)) this.#leftover = b.buf.subarray(b.end)
   }
 
   #appendPrefix(len: number): void {
-    const block = this.#reserve(2, true)
-    block.buf[block.end] = len >>> 8
-    block.buf[block.end + 1] = len & 0xff
-    block.end += 2
-    this.#outLength += 2
+    PREFIX[0] = len >>> 8
+    PREFIX[1] = len & 0xff
+    this.#appendSmall(PREFIX)
   }
 
   #appendSmall(bytes: Uint8Array): void {

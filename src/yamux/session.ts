@@ -31,22 +31,12 @@
 import type { ByteMachine, Millis } from '../core/byte-machine.js'
 import { StreamResetCode } from '../core/close-codes.js'
 import { InternalError, ProtocolError, UsageError } from '../core/errors.js'
-import {
-  Flag,
-  FrameType,
-  GoAwayCode,
-  HEADER_LENGTH,
-  MAX_U32,
-  VERSION,
-  encodeDataFrame,
-  encodeHeaderFrame,
-  type FrameHeader,
-} from './frame.js'
+import { Flag, FrameType, GoAwayCode, HEADER_LENGTH, MAX_U32, VERSION, encodeDataFrame, encodeHeaderFrame, type FrameHeader } from './frame.js'
 import { CONTROL_QUEUE_LIMIT, resolveOptions, type ResolvedOptions, type YamuxOptions } from './options.js'
 import { emptyMap, ownMap, shrinkMap } from '../core/empty-map.js'
 import { EventQueue } from '../core/event-queue.js'
 import { FrameReader } from './receive.js'
-import { Stream, streamState, windowUpdateDelta, type StreamId } from './stream.js'
+import { Stream, receivingStreams, streamState, windowUpdateDelta, type StreamId } from './stream.js'
 import { PingsInFlight } from './ping.js'
 import { RemoteIds } from './remote-ids.js'
 import { TransmitQueue } from './transmit.js'
@@ -59,9 +49,6 @@ export type { StreamStats, YamuxErrorCode, YamuxEvent } from './types.js'
 // closing: our Go Away is queued; 'closed' once it is taken
 type SessionState = { kind: 'open' } | { kind: 'closing'; error?: ProtocolError | InternalError } | { kind: 'closed' }
 
-
-/** A stream granted window (or opened) this recently is receiving: it shares the session budget (#receivingStreams). */
-const RECEIVING_MS = 1000
 /** The Data frame whose payload is being read: its stream (undefined: skip) and flags. */
 interface Payload { id: StreamId; stream: Stream | undefined; flags: number }
 
@@ -336,11 +323,8 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
     if (s.grantable() < s.recvWindow / 2) return // no Window Update due yet (batched: stream.ts)
     const before = s.recvWindow
     const budget = this.#o.maxSessionWindow - this.#totalRecvWindow
-    // A stream's window is at most its fair share of the session budget among the streams receiving
-    // now (and shrinks to it when more start): else the first streams to grow take the whole budget
-    // and the rest stay at 256 KiB, sending a fraction as fast (16 perf streams finished their
-    // uploads up to 1.3 s apart). Idle streams do not count: they do not dilute a busy one's share.
-    const share = Math.max(this.#o.initialWindow, Math.floor(this.#o.maxSessionWindow / this.#receivingStreams()))
+    // at most a fair share of the budget among the streams receiving now (stream.ts, receivingStreams)
+    const share = Math.max(this.#o.initialWindow, Math.floor(this.#o.maxSessionWindow / receivingStreams(this.#streams.values(), this.#now)))
     const delta = windowUpdateDelta(s, this.#now, this.#rtt, Math.min(this.#o.maxWindow, share), budget)
     this.#totalRecvWindow += s.recvWindow - before
     if (delta > 0) this.#tx.control.push(encodeHeaderFrame(FrameType.WindowUpdate, 0, id, delta))
@@ -469,13 +453,7 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
   /** FIN / RST take effect after the frame's payload. `code`: a Window Update RST's reset code. */
   #endOfFrame(s: Stream, flags: number, code = 0): void {
     if ((flags & Flag.FIN) !== 0 && !s.remoteClosed) {
-      s.remoteClosed = true
-      // Nothing more can arrive: the window goes back to the session budget, but for what the
-      // application still holds (consume() releases that). Before, a half-closed stream kept its
-      // grown window until our side closed too, and streams still receiving could not grow.
-      this.#totalRecvWindow -= s.recvWindow - s.unconsumed
-      s.recvWindow = s.unconsumed
-      s.recvCredit = 0
+      this.#totalRecvWindow -= s.finReceived()
       this.#emit({ type: 'stream-eof', id: s.id })
       if (s.localClosed && (flags & Flag.RST) === 0) {
         this.#free(s)
@@ -520,16 +498,6 @@ export class YamuxSession implements ByteMachine<YamuxEvent> {
 
   #requireOpen(): void {
     if (this.#state.kind !== 'open') throw new UsageError('yamux/closed', 'session is closed')
-  }
-
-  /**
-   * Streams that were granted window (or opened) within the last RECEIVING_MS: the ones sharing the
-   * budget. Counted only when a Window Update is due (once per half window), so O(streams) there.
-   */
-  #receivingStreams(): number {
-    let n = 0
-    for (const t of this.#streams.values()) if (!t.remoteClosed && this.#now - t.epochStart < RECEIVING_MS) n++
-    return Math.max(1, n)
   }
 
   #addStream(id: StreamId, handshake: 'syn-sent' | 'syn-received'): Stream {
