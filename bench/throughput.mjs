@@ -7,8 +7,10 @@
 // streams: 16 concurrent streams over one connection: `weft perf --streams 16` (since issue 15; before,
 //   bench/drivers/weft-streams.mjs from dist/, a different module form than the CLI bundle the
 //   one-stream rows use), against the weft, go and rust servers, each round also running
-//   `--streams 1` against the same server, so "16 streams >= 1 stream" compares like with like. The
-//   go and rust perf CLIs have no multi-stream flag: go<->go and rust<->rust are not measured.
+//   `--streams 1` against the same server, so "16 streams >= 1 stream" compares like with like.
+//   go<->go and rust<->rust run the same way: our interop peers' perf CLIs take `--streams N` too
+//   (interop/go/perf.go, interop/rust/src/main.rs), so weft's 16/1 ratio has theirs beside it.
+//   A "16 / 1" row per pair is the median of the per-round ratios (16 and 1 run back to back).
 // TLS over TCP (issue 17): the same pairs with `--security tls` on both sides (libp2p TLS,
 //   /tls/1.0.0; weft's own TLS 1.3, go's crypto/tls, rustls), against servers started with it: the
 //   transport column says tcp+tls.
@@ -84,17 +86,19 @@ export async function runStreams({ quick, runs, log }) {
   const srv = await servers(['weft', 'go', 'rust'])
   const acc = new Map()
   const add = (k, v) => { if (!acc.has(k)) acc.set(k, []); acc.get(k).push(v) }
+  const pairs = PAIRS.filter(([c, s]) => srv[s] != null && perfCli(c) !== null)
   try {
     for (let i = 0; i < n; i++) {
       for (const transport of ['tcp', 'ws']) {
-        for (const s of ['weft', 'go', 'rust']) {
-          if (srv[s] === null) continue
+        for (const [c, s] of pairs) {
+          const mbps = {}
           for (const streams of [16, 1]) {
-            const r = await runPerfClient('weft', srv[s].port, transport, bytes, bytes, 600_000, ['--streams', String(streams)])
-            const mbps = (r.uploadBytes + r.downloadBytes) / 1e6 / r.timeSeconds
-            log(`  round ${i + 1} ${transport} weft->${s} x${streams}: ${mbps.toFixed(0)} MB/s`)
-            add(`${label('weft', s)}|${transport}|${streams}`, mbps)
+            const r = await runPerfClient(c, srv[s].port, transport, bytes, bytes, 600_000, ['--streams', String(streams)])
+            mbps[streams] = (r.uploadBytes + r.downloadBytes) / 1e6 / r.timeSeconds
+            log(`  round ${i + 1} ${transport} ${label(c, s)} x${streams}: ${mbps[streams].toFixed(0)} MB/s`)
+            add(`${label(c, s)}|${transport}|${streams}`, mbps[streams])
           }
+          add(`${label(c, s)}|${transport}|ratio`, mbps[16] / mbps[1])
         }
       }
     }
@@ -103,15 +107,13 @@ export async function runStreams({ quick, runs, log }) {
   }
   const rows = []
   for (const transport of ['tcp', 'ws']) {
-    for (const streams of [16, 1]) {
-      const metric = `${streams} stream${streams > 1 ? 's' : ''} (--streams), ${bytes / MIB} MiB up + down in total`
-      rows.push(row('streams', 'weft', transport, metric, 'MB/s', acc.get(`weft|${transport}|${streams}`) ?? []))
-      if (streams > 1) {
-        rows.push(missing('streams', 'go', transport, metric, 'MB/s', 'go perf CLI has no multi-stream flag'))
-        rows.push(missing('streams', 'rust', transport, metric, 'MB/s', 'rust perf CLI has no multi-stream flag'))
+    for (const k of [16, 1, 'ratio']) {
+      const metric = k === 'ratio' ? '16 / 1 (median of per-round ratios)'
+        : `${k} stream${k > 1 ? 's' : ''} (--streams), ${bytes / MIB} MiB up + down in total`
+      for (const [c, s] of PAIRS) {
+        const v = acc.get(`${label(c, s)}|${transport}|${k}`)
+        rows.push(v ? row('streams', label(c, s), transport, metric, k === 'ratio' ? 'x' : 'MB/s', v) : missing('streams', label(c, s), transport, metric, k === 'ratio' ? 'x' : 'MB/s', 'peer binary unavailable'))
       }
-      rows.push(row('streams', 'weft->go', transport, metric, 'MB/s', acc.get(`weft->go|${transport}|${streams}`) ?? []))
-      rows.push(row('streams', 'weft->rust', transport, metric, 'MB/s', acc.get(`weft->rust|${transport}|${streams}`) ?? []))
     }
   }
   return rows

@@ -404,10 +404,11 @@ say(`results: ${path.relative(root, file)}`)
 // limits scenarios (limits.mjs: connection managers and resource limits) and the NAT traversal
 // matrix (nat.mjs: relay, DCUtR and AutoNAT in a namespace network with NAT routers) follow the
 // pairwise matrix; each of their cases has its own timeout. Then vectors.mjs: go-libp2p re-checks
-// every spec/vectors entry weft derived itself or recorded as confirmed by it (spec/README.md).
+// every spec/vectors entry weft derived itself or recorded as confirmed by it (spec/README.md); and
+// perf-cli.mjs: the three perf CLIs the benchmarks drive agree on flags and final lines.
 let networkFailed = false
 if (opt.suite && !filtered) {
-  for (const script of ['network.mjs', 'limits.mjs', 'nat.mjs', 'vectors.mjs']) {
+  for (const script of ['network.mjs', 'limits.mjs', 'nat.mjs', 'vectors.mjs', 'perf-cli.mjs']) {
     const r = spawnSync(process.execPath, [path.join(here, script), '--suite'], { cwd: root, stdio: 'inherit' })
     if (r.status !== 0) networkFailed = true
   }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
@@ -29,6 +30,7 @@ type perfReport struct {
 	TimeSeconds   float64 `json:"timeSeconds"`
 	UploadBytes   uint64  `json:"uploadBytes"`
 	DownloadBytes uint64  `json:"downloadBytes"`
+	Streams       int     `json:"streams,omitempty"` // the final line of --streams N > 1, as weft's
 }
 
 type perfCounters struct{ up, down atomic.Int64 }
@@ -131,6 +133,7 @@ func perfCLI(args []string) int {
 	security := fs.String("security", "noise", "secure channel on tcp and ws: noise or tls (quic-v1 is always TLS 1.3)")
 	uploadBytes := fs.Uint64("upload-bytes", 0, "bytes to upload")
 	downloadBytes := fs.Uint64("download-bytes", 0, "bytes to download")
+	streams := fs.Int("streams", 1, "client: N concurrent perf streams on one connection (1-16), bytes split evenly")
 	if err := fs.Parse(args); err != nil {
 		return 1
 	}
@@ -141,6 +144,9 @@ func perfCLI(args []string) int {
 	port, err := strconv.Atoi(portStr)
 	if err != nil || port <= 0 || port >= 65535 {
 		fail("bad port in --server-address %q", *serverAddr)
+	}
+	if *streams < 1 || *streams > 16 {
+		fail("--streams must be an integer from 1 to 16")
 	}
 	ip := net.ParseIP(hostStr)
 	if ip == nil || ip.To4() == nil {
@@ -192,10 +198,6 @@ func perfCLI(args []string) int {
 	if err := h.Connect(ctx, peer.AddrInfo{ID: serverID, Addrs: []ma.Multiaddr{target}}); err != nil {
 		fail("dial %s/p2p/%s: %v", target, serverID, err)
 	}
-	s, err := h.NewStream(ctx, serverID, perfProto)
-	if err != nil {
-		fail("open %s: %v", perfProto, err)
-	}
 	var c perfCounters
 	stop := make(chan struct{})
 	reporterDone := make(chan struct{})
@@ -211,12 +213,12 @@ func perfCLI(args []string) int {
 				return
 			case now := <-t.C:
 				u, d := c.up.Load(), c.down.Load()
-				fmt.Println(jsonLine(perfReport{"intermediary", now.Sub(last).Seconds(), uint64(u - lastUp), uint64(d - lastDown)}))
+				fmt.Println(jsonLine(perfReport{"intermediary", now.Sub(last).Seconds(), uint64(u - lastUp), uint64(d - lastDown), 0}))
 				last, lastUp, lastDown = now, u, d
 			}
 		}
 	}()
-	up, down, err := perfClient(s, *uploadBytes, *downloadBytes, &c)
+	up, down, err := perfStreams(ctx, h, serverID, *streams, *uploadBytes, *downloadBytes, &c)
 	close(stop)
 	<-reporterDone
 	if err != nil {
@@ -225,6 +227,47 @@ func perfCLI(args []string) int {
 	if down != *downloadBytes {
 		fail("perf: downloaded %d bytes, requested %d", down, *downloadBytes)
 	}
-	fmt.Println(jsonLine(perfReport{"final", time.Since(start).Seconds(), up, down}))
+	report := perfReport{"final", time.Since(start).Seconds(), up, down, 0}
+	if *streams > 1 {
+		report.Streams = *streams
+	}
+	fmt.Println(jsonLine(report))
 	return 0
+}
+
+// perfStreams runs n perf streams at once on the connection to p, each with its share of the
+// bytes (the first streams take the remainder), as `weft perf --streams n` does, and returns the
+// totals. The first error wins; the other streams still run to their end.
+func perfStreams(ctx context.Context, h host.Host, p peer.ID, n int, upload, download uint64, c *perfCounters) (up, down uint64, err error) {
+	share := func(total uint64, i int) uint64 {
+		s := total / uint64(n)
+		if uint64(i) < total%uint64(n) {
+			s++
+		}
+		return s
+	}
+	type result struct {
+		up, down uint64
+		err      error
+	}
+	results := make(chan result, n)
+	for i := 0; i < n; i++ {
+		go func(i int) {
+			s, err := h.NewStream(ctx, p, perfProto)
+			if err != nil {
+				results <- result{err: fmt.Errorf("open %s: %w", perfProto, err)}
+				return
+			}
+			u, d, err := perfClient(s, share(upload, i), share(download, i), c)
+			results <- result{u, d, err}
+		}(i)
+	}
+	for i := 0; i < n; i++ {
+		r := <-results
+		up, down = up+r.up, down+r.down
+		if err == nil {
+			err = r.err
+		}
+	}
+	return up, down, err
 }

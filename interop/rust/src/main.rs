@@ -819,6 +819,7 @@ async fn perf_cli(args: Vec<String>) {
     let mut security = Security::Noise;
     let mut upload: u64 = 0;
     let mut download: u64 = 0;
+    let mut streams: u64 = 1;
     let mut it = args.into_iter();
     while let Some(a) = it.next() {
         let mut val = |name: &str| it.next().unwrap_or_else(|| die(format!("{name} needs a value")));
@@ -829,6 +830,9 @@ async fn perf_cli(args: Vec<String>) {
             "--security" => security = Security::parse(&val("--security")).unwrap_or_else(|| die("--security must be noise or tls")),
             "--upload-bytes" => upload = val("--upload-bytes").parse().unwrap_or_else(|_| die("bad --upload-bytes")),
             "--download-bytes" => download = val("--download-bytes").parse().unwrap_or_else(|_| die("bad --download-bytes")),
+            "--streams" => {
+                streams = val("--streams").parse().ok().filter(|n| (1..=16).contains(n)).unwrap_or_else(|| die("--streams must be an integer from 1 to 16"))
+            }
             "--secret-key-seed" => { let _ = val("--secret-key-seed"); }
             other => die(format!("unknown argument {other:?}")),
         }
@@ -885,10 +889,26 @@ async fn perf_cli(args: Vec<String>) {
             _ => {}
         }
     }
-    let s = control.open(server_id, PERF).await.unwrap_or_else(|e| die(e));
     let up = Arc::new(AtomicU64::new(0));
     let down = Arc::new(AtomicU64::new(0));
-    let mut task = tokio::spawn(perf_client(s, upload, download, up.clone(), down.clone()));
+    // --streams N: N perf streams at once on this connection, each with its share of the bytes
+    // (the first streams take the remainder), as `weft perf --streams N` does.
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..streams {
+        let share = |total: u64| total / streams + u64::from(i < total % streams);
+        let (control, up, down) = (control.clone(), up.clone(), down.clone());
+        let (u, d) = (share(upload), share(download));
+        set.spawn(async move {
+            let s = control.open(server_id, PERF).await?;
+            perf_client(s, u, d, up, down).await
+        });
+    }
+    let mut task = tokio::spawn(async move {
+        while let Some(r) = set.join_next().await {
+            r.map_err(|e| format!("perf stream task: {e}"))??;
+        }
+        Ok::<(), String>(())
+    });
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + Duration::from_secs(1), Duration::from_secs(1));
     let (mut last_t, mut last_up, mut last_down) = (Instant::now(), 0u64, 0u64);
     let emit = |v: serde_json::Value| {
@@ -917,12 +937,16 @@ async fn perf_cli(args: Vec<String>) {
             }
         }
     }
-    emit(serde_json::json!({
+    let mut fin = serde_json::json!({
         "type": "final",
         "timeSeconds": start.elapsed().as_secs_f64(),
-        "uploadBytes": upload,
-        "downloadBytes": download,
-    }));
+        "uploadBytes": up.load(Ordering::Relaxed), // what the streams moved, not what was asked
+        "downloadBytes": down.load(Ordering::Relaxed),
+    });
+    if streams > 1 {
+        fin["streams"] = serde_json::json!(streams);
+    }
+    emit(fin);
     std::process::exit(0);
 }
 
