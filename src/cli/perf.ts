@@ -21,10 +21,12 @@
  *       the byte totals split evenly between them (a weft extension: the go and rust perf CLIs have no
  *       such flag; 16 is `--run-server`'s per-peer stream cap).
  *
- * Both sides are bulk-transfer processes, so they turn on node:crypto's scavenge hint (8 MiB, see
- * `scavengeEvery` in src/io/crypto-node.ts): without it, whether a transfer falls into a storm of
- * external-memory Mark-Compacts depends on the heap at its start (bench/README.md, "the cause").
+ * Both sides are bulk-transfer processes, so they tune V8's collector for it (`bulkTransferGc`):
+ * node:crypto's scavenge hint (8 MiB, see `scavengeEvery` in src/io/crypto-node.ts) and a larger
+ * old-generation growing factor. Without them a transfer falls into storms of Mark-Compacts that
+ * reclaim nothing (bench/README.md, "the cause" and "QUIC: a Mark-Compact storm").
  */
+import { setFlagsFromString } from 'node:v8'
 import { createNode } from '../create-node.js'
 import { nodeCrypto, scavengeEvery } from '../io/crypto-node.js'
 import { perf } from '../edge/perf-service.js' // not through weft/node's re-export: keeps perf out of other commands' chunks
@@ -53,6 +55,19 @@ export const RUN_SERVER_PERF: PerfOptions = { maxUploadBytes: 2 ** 40, maxDownlo
  * with 16 streams, 1 stream no faster (848.0 against 888.3 for 8 MiB, 6 rounds).
  */
 const PERF_SCAVENGE_BYTES = 8 * 1024 * 1024
+/**
+ * V8's old-generation growing factor for both perf roles, as `--heap-growing-percent` (the limit
+ * after a Mark-Compact is the surviving heap times 1 + p/100). V8 chooses the factor itself, and
+ * for a process whose heap is ~8 MB while node:crypto allocates gigabytes of buffers, the limit it
+ * sets leaves less room than V8 wants before it starts marking, so marking starts again right after
+ * each Mark-Compact: 112-144 per process in a QUIC run of 1 GiB each way, 5-6 over TCP with 16
+ * streams. Session 9, 1 GiB each way, interleaved rounds (bench/README.md "QUIC: a Mark-Compact
+ * storm"): QUIC 1 stream 374.4 -> 557.0 MB/s at 400 and 510.5 / 542.5 at 400 / 800 in another
+ * batch, Mark-Compacts 112-129 -> 11-15 -> 3; TCP 1 stream 894.6 -> 906.7 at 400. The cost is a
+ * heap allowed to reach 9x its live size (~70 MB here) before a full collection. A
+ * `--heap-growing-percent` given to node itself wins.
+ */
+const PERF_HEAP_GROWING_PERCENT = 800
 /** `--streams` range: 16 is `--run-server`'s per-peer cap, so a 17th stream would be refused there. */
 const MAX_PERF_STREAMS = 16
 
@@ -86,7 +101,7 @@ export async function runPerf(argv: string[]): Promise<number> {
   const port = Number(m[2])
   const family = ip.includes(':') ? 'ip6' : 'ip4'
   if (a.flags.has('run-server')) {
-    scavengeEvery(PERF_SCAVENGE_BYTES)
+    bulkTransferGc()
     const node = await createNode({ ...security, privateKey: key, listen: [`/${family}/${ip}/tcp/${port}`, `/${family}/${ip}/tcp/${port + 1}/ws`, `/${family}/${ip}/udp/${port}/quic-v1`], services: { perf: perf(RUN_SERVER_PERF) } })
     for (const addr of node.getMultiaddrs()) console.error(`perf server listening on ${addr.toString()}`)
     await new Promise(() => {})
@@ -98,6 +113,13 @@ export async function runPerf(argv: string[]): Promise<number> {
     : transport === 'quic-v1' ? `/${family}/${ip}/udp/${port}/quic-v1/p2p/${id}`
     : `/${family}/${ip}/tcp/${port + 1}/ws/p2p/${id}`
   return await runClient(a.flags, target, security)
+}
+
+/** The collector settings of a bulk-transfer process (both perf roles): see PERF_SCAVENGE_BYTES and PERF_HEAP_GROWING_PERCENT. */
+function bulkTransferGc(): void {
+  scavengeEvery(PERF_SCAVENGE_BYTES)
+  const given = [...process.execArgv, ...(process.env['NODE_OPTIONS'] ?? '').split(/\s+/)].some((a) => /^--heap[-_]growing[-_]percent/.test(a))
+  if (!given) setFlagsFromString(`--heap-growing-percent=${PERF_HEAP_GROWING_PERCENT}`)
 }
 
 /**
@@ -148,7 +170,7 @@ async function runClient(flags: Map<string, string[]>, target: string, security:
   if (!Number.isSafeInteger(upload) || upload < 0 || !Number.isSafeInteger(download) || download < 0) throw new UsageLine('--upload-bytes and --download-bytes must be non-negative integers')
   const streams = Number(flags.get('streams')?.[0] ?? '1')
   if (!Number.isInteger(streams) || streams < 1 || streams > MAX_PERF_STREAMS) throw new UsageLine(`--streams must be an integer from 1 to ${MAX_PERF_STREAMS}`)
-  scavengeEvery(PERF_SCAVENGE_BYTES)
+  bulkTransferGc()
   const node = await createNode({ ...security, listen: [], services: { perf: perf() } })
   try {
     if (streams > 1) return await runStreams(node, target, upload, download, streams)
