@@ -7,7 +7,7 @@ import { afterEach, describe, expect, test } from 'vitest'
 import { cli } from './helpers/cli.js'
 import { createNode, nodeCrypto, perf, type WeftNode } from '../src/node.js'
 import { privateKeyFromSeed } from '../src/peer-id/index.js'
-import { PERF_SERVER_SEED } from '../src/cli/perf.js'
+import { PERF_SERVER_SEED, heapGrowingGiven } from '../src/cli/perf.js'
 
 const run = promisify(execFile)
 
@@ -249,5 +249,16 @@ describe('bin/weft.js (the built CLI)', () => {
     const bad = await cli('node', '--dht-mode', 'sometimes')
     expect(bad.code).toBe(1)
     expect(bad.err).toMatch(/--dht-mode must be server, client or auto/)
+  })
+})
+
+describe('weft perf: the collector settings of a bulk-transfer process', () => {
+  test('a --heap-growing-percent given to node wins over the perf CLI\'s own', () => {
+    expect(heapGrowingGiven([], undefined)).toBe(false)
+    expect(heapGrowingGiven(['--max-old-space-size=512'], '--enable-source-maps')).toBe(false)
+    expect(heapGrowingGiven(['--heap-growing-percent=100'], undefined)).toBe(true)
+    expect(heapGrowingGiven(['--heap_growing_percent', '50'], undefined)).toBe(true)
+    expect(heapGrowingGiven([], '--trace-gc --heap-growing-percent=300')).toBe(true)
+    expect(heapGrowingGiven(['--heap-growing-percentage=3'], undefined)).toBe(false)
   })
 })

@@ -118,8 +118,12 @@ export async function runPerf(argv: string[]): Promise<number> {
 /** The collector settings of a bulk-transfer process (both perf roles): see PERF_SCAVENGE_BYTES and PERF_HEAP_GROWING_PERCENT. */
 function bulkTransferGc(): void {
   scavengeEvery(PERF_SCAVENGE_BYTES)
-  const given = [...process.execArgv, ...(process.env['NODE_OPTIONS'] ?? '').split(/\s+/)].some((a) => /^--heap[-_]growing[-_]percent/.test(a))
-  if (!given) setFlagsFromString(`--heap-growing-percent=${PERF_HEAP_GROWING_PERCENT}`)
+  if (!heapGrowingGiven(process.execArgv, process.env['NODE_OPTIONS'])) setFlagsFromString(`--heap-growing-percent=${PERF_HEAP_GROWING_PERCENT}`)
+}
+
+/** Whether node was started with its own `--heap-growing-percent` (in its arguments or NODE_OPTIONS; V8 takes `-` or `_`). @internal */
+export function heapGrowingGiven(execArgv: readonly string[], nodeOptions: string | undefined): boolean {
+  return [...execArgv, ...(nodeOptions ?? '').split(/\s+/)].some((a) => /^--heap[-_]growing[-_]percent(=|$)/.test(a))
 }
 
 /**
