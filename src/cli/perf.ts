@@ -18,8 +18,8 @@
  *       order of preference) or accepted (server) on TCP and WebSocket; `tls` is libp2p TLS,
  *       /tls/1.0.0 (spec/tls.md). The go and rust perf CLIs in interop/ take the same flag.
  *   --streams N (client, 1-16, default 1): N concurrent /perf/1.0.0 streams over the one connection,
- *       the byte totals split evenly between them (a weft extension: the go and rust perf CLIs have no
- *       such flag; 16 is `--run-server`'s per-peer stream cap).
+ *       the byte totals split evenly between them (not in the test-plans contract; the go and rust perf
+ *       CLIs in interop/ take the same flag; 16 is `--run-server`'s per-peer stream cap).
  *
  * Both sides are bulk-transfer processes, so they tune V8's collector for it (`bulkTransferGc`):
  * node:crypto's scavenge hint (8 MiB, see `scavengeEvery` in src/io/crypto-node.ts) and a larger
@@ -60,11 +60,11 @@ const PERF_SCAVENGE_BYTES = 8 * 1024 * 1024
  * after a Mark-Compact is the surviving heap times 1 + p/100). V8 chooses the factor itself, and
  * for a process whose heap is ~8 MB while node:crypto allocates gigabytes of buffers, the limit it
  * sets leaves less room than V8 wants before it starts marking, so marking starts again right after
- * each Mark-Compact: 112-144 per process in a QUIC run of 1 GiB each way, 5-6 over TCP with 16
- * streams. Session 9, 1 GiB each way, interleaved rounds (bench/README.md "QUIC: a Mark-Compact
- * storm"): QUIC 1 stream 374.4 -> 557.0 MB/s at 400 and 510.5 / 542.5 at 400 / 800 in another
- * batch, Mark-Compacts 112-129 -> 11-15 -> 3; TCP 1 stream 894.6 -> 906.7 at 400. The cost is a
- * heap allowed to reach 9x its live size (~70 MB here) before a full collection. A
+ * each Mark-Compact: 115-147 per process in a QUIC run of 1 GiB each way, 4-6 over TCP with 16
+ * streams. Session 9, 1 GiB each way, 4 interleaved rounds (bench/README.md "QUIC: a Mark-Compact
+ * storm"): QUIC 1 stream 356.6 -> 541.3 MB/s and 16 streams 345.1 -> 476.7 with Mark-Compacts
+ * 115 -> 3 and 185 -> 19; TCP unchanged within the spread. 200 and 400 left 93 and 15. The cost
+ * is a heap allowed to reach 9x its live size (~70 MB here) before a full collection. A
  * `--heap-growing-percent` given to node itself wins.
  */
 const PERF_HEAP_GROWING_PERCENT = 800
