@@ -569,7 +569,7 @@ export class NoiseConnection implements ByteMachine<NoiseEvent> {
   #shiftHead(): void {
     const b = this.#out.shift()!
     const free = b.buf.length - b.end
-    if (this.#out.length === 0 && b.pieces && free >= MIN_LEFTOVER && !((this.#leftover?.length ?? 0) >= free)) this.#leftover = b.buf.subarray(b.end)
+    if (this.#out.length === 0 && b.pieces && free >= MIN_LEFTOVER && free > (this.#leftover?.length ?? 0)) this.#leftover = b.buf.subarray(b.end)
   }
 
   #appendPrefix(len: number): void {
